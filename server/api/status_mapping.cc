@@ -1,0 +1,163 @@
+#include "server/api/status_mapping.h"
+
+#include <iostream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "server/domain/errors.h"
+
+namespace roster::api {
+namespace {
+
+// A reason for statuses that did not set one, e.g. from the storage layer.
+const char* DefaultReason(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+      return domain::reason::kInvalidArgumentFormat;
+    case absl::StatusCode::kNotFound:
+      return domain::reason::kNotFound;
+    case absl::StatusCode::kUnauthenticated:
+      return domain::reason::kUnauthenticated;
+    case absl::StatusCode::kResourceExhausted:
+      return "RESOURCE_EXHAUSTED";
+    case absl::StatusCode::kUnavailable:
+      return "UNAVAILABLE";
+    case absl::StatusCode::kDeadlineExceeded:
+      return "DEADLINE_EXCEEDED";
+    case absl::StatusCode::kCancelled:
+      return "CANCELLED";
+    case absl::StatusCode::kFailedPrecondition:
+      return "FAILED_PRECONDITION";
+    case absl::StatusCode::kAborted:
+      return "ABORTED";
+    case absl::StatusCode::kAlreadyExists:
+      return "ALREADY_EXISTS";
+    case absl::StatusCode::kPermissionDenied:
+      return "PERMISSION_DENIED";
+    case absl::StatusCode::kOutOfRange:
+      return "OUT_OF_RANGE";
+    case absl::StatusCode::kUnimplemented:
+      return "UNIMPLEMENTED";
+    default:
+      return "INTERNAL";
+  }
+}
+
+// Statuses whose message may hold server internals (SQL errors, file paths).
+bool IsServerSide(const absl::Status& status, const std::string& reason) {
+  switch (status.code()) {
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kDataLoss:
+      return true;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kFailedPrecondition:
+      return reason.empty();  // From storage, not a domain rule.
+    default:
+      return false;
+  }
+}
+
+std::string JsonEscape(absl::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      absl::StrAppend(&out, " ");
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return grpc::StatusCode::OK;
+    case absl::StatusCode::kCancelled:
+      return grpc::StatusCode::CANCELLED;
+    case absl::StatusCode::kUnknown:
+      return grpc::StatusCode::UNKNOWN;
+    case absl::StatusCode::kInvalidArgument:
+      return grpc::StatusCode::INVALID_ARGUMENT;
+    case absl::StatusCode::kDeadlineExceeded:
+      return grpc::StatusCode::DEADLINE_EXCEEDED;
+    case absl::StatusCode::kNotFound:
+      return grpc::StatusCode::NOT_FOUND;
+    case absl::StatusCode::kAlreadyExists:
+      return grpc::StatusCode::ALREADY_EXISTS;
+    case absl::StatusCode::kPermissionDenied:
+      return grpc::StatusCode::PERMISSION_DENIED;
+    case absl::StatusCode::kResourceExhausted:
+      return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case absl::StatusCode::kFailedPrecondition:
+      return grpc::StatusCode::FAILED_PRECONDITION;
+    case absl::StatusCode::kAborted:
+      return grpc::StatusCode::ABORTED;
+    case absl::StatusCode::kOutOfRange:
+      return grpc::StatusCode::OUT_OF_RANGE;
+    case absl::StatusCode::kUnimplemented:
+      return grpc::StatusCode::UNIMPLEMENTED;
+    case absl::StatusCode::kInternal:
+      return grpc::StatusCode::INTERNAL;
+    case absl::StatusCode::kUnavailable:
+      return grpc::StatusCode::UNAVAILABLE;
+    case absl::StatusCode::kDataLoss:
+      return grpc::StatusCode::DATA_LOSS;
+    case absl::StatusCode::kUnauthenticated:
+      return grpc::StatusCode::UNAUTHENTICATED;
+    default:
+      return grpc::StatusCode::UNKNOWN;
+  }
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) {
+    return grpc::Status::OK;
+  }
+  const std::string own_reason = domain::ReasonOf(status);
+  const std::string reason = own_reason.empty() ? DefaultReason(status.code()) : own_reason;
+  std::string message(status.message());
+  if (IsServerSide(status, own_reason)) {
+    std::cerr << "{\"level\":\"error\",\"msg\":\"" << JsonEscape(message) << "\",\"code\":\""
+              << absl::StatusCodeToString(status.code()) << "\"}\n";
+    message = status.code() == absl::StatusCode::kUnavailable
+                  ? "the database is temporarily unavailable; retry"
+              : status.code() == absl::StatusCode::kResourceExhausted
+                  ? "the server is out of storage space"
+                  : "internal error";
+  }
+  google::rpc::Status details;
+  details.set_code(static_cast<int32_t>(status.code()));
+  details.set_message(message);
+  google::rpc::ErrorInfo info;
+  info.set_reason(reason);
+  info.set_domain(kErrorDomain);
+  details.add_details()->PackFrom(info);
+  const auto violations = domain::FieldViolationsOf(status);
+  if (!violations.empty()) {
+    google::rpc::BadRequest bad_request;
+    for (const auto& v : violations) {
+      auto* out = bad_request.add_field_violations();
+      out->set_field(v.field);
+      out->set_description(v.description);
+    }
+    details.add_details()->PackFrom(bad_request);
+  }
+  if (status.code() == absl::StatusCode::kUnavailable) {
+    google::rpc::RetryInfo retry;
+    retry.mutable_retry_delay()->set_seconds(1);
+    details.add_details()->PackFrom(retry);
+  }
+  return grpc::Status(ToGrpcCode(status.code()), message, details.SerializeAsString());
+}
+
+}  // namespace roster::api

@@ -1,0 +1,168 @@
+#include "server/app/config.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "server/domain/clock.h"
+#include "server/domain/ids.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "Address to serve gRPC on (host:port).");
+ABSL_FLAG(std::string, db, "", "SQLite database file; created when missing.");
+ABSL_FLAG(std::string, secret_keys, "",
+          "Comma-separated secret keys accepted by BackendUsers (rotate by listing two).");
+ABSL_FLAG(std::string, secret_keys_file, "",
+          "File with one secret key per line ('#' comments allowed); adds to --secret_keys.");
+ABSL_FLAG(bool, dev, false,
+          "Zero-setup local instance: default database ./roster-dev.db and a generated secret "
+          "key stored beside it.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM/SIGINT, how long in-flight calls may take before they are cancelled.");
+ABSL_FLAG(int32_t, lockout_attempts, 10, "Wrong passwords before a user is locked.");
+ABSL_FLAG(absl::Duration, lockout_duration, absl::Hours(1), "How long a lockout lasts.");
+
+namespace roster::app {
+namespace {
+
+constexpr const char* kFlagNames[] = {"listen",          "db",
+                                      "secret_keys",     "secret_keys_file",
+                                      "dev",             "shutdown_grace",
+                                      "lockout_attempts", "lockout_duration"};
+
+// Applies ROSTER_<FLAG> variables before the command line is parsed, so flags override them.
+absl::Status ApplyEnvironment() {
+  for (const char* name : kFlagNames) {
+    const std::string variable = absl::StrCat("ROSTER_", absl::AsciiStrToUpper(name));
+    const char* value = std::getenv(variable.c_str());
+    if (value == nullptr) {
+      continue;
+    }
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string error;
+    if (flag == nullptr || !flag->ParseFrom(value, &error)) {
+      return absl::InvalidArgumentError(absl::StrCat(variable, ": ", error));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void AddKeys(absl::string_view text, char separator, std::vector<std::string>& keys) {
+  for (absl::string_view line : absl::StrSplit(text, separator)) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty() && line.front() != '#') {
+      keys.emplace_back(line);
+    }
+  }
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  }
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+// The dev secret key stored at `path`, created (mode 0600) on first use.
+absl::StatusOr<std::string> DevSecretKey(const std::string& path) {
+  if (access(path.c_str(), F_OK) == 0) {
+    auto content = ReadFile(path);
+    if (!content.ok()) {
+      return content.status();
+    }
+    return std::string(absl::StripAsciiWhitespace(*content));
+  }
+  domain::SystemRandom random;
+  const std::string key = domain::NewSecret(random, "sk_dev_", 40);
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot create ", path));
+  }
+  const std::string line = key + "\n";
+  const bool written = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  close(fd);
+  if (!written) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot write ", path));
+  }
+  return key;
+}
+
+}  // namespace
+
+absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "roster-server: the Roster user directory over gRPC.\n"
+      "  roster-server --dev                                  local instance, zero setup\n"
+      "  roster-server --db=/data/roster.db --secret_keys_file=/etc/roster/keys\n"
+      "Every flag has a ROSTER_<FLAG> environment twin.");
+  absl::Status env = ApplyEnvironment();
+  if (!env.ok()) {
+    return env;
+  }
+  absl::ParseCommandLine(argc, argv);
+
+  ServerConfig config;
+  config.listen = absl::GetFlag(FLAGS_listen);
+  config.db_path = absl::GetFlag(FLAGS_db);
+  config.dev = absl::GetFlag(FLAGS_dev);
+  config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  config.lockout_attempts = absl::GetFlag(FLAGS_lockout_attempts);
+  config.lockout_duration = absl::GetFlag(FLAGS_lockout_duration);
+  AddKeys(absl::GetFlag(FLAGS_secret_keys), ',', config.secret_keys);
+  const std::string keys_file = absl::GetFlag(FLAGS_secret_keys_file);
+  if (!keys_file.empty()) {
+    auto content = ReadFile(keys_file);
+    if (!content.ok()) {
+      return content.status();
+    }
+    AddKeys(*content, '\n', config.secret_keys);
+  }
+
+  if (config.db_path.empty()) {
+    if (!config.dev) {
+      return absl::InvalidArgumentError("--db (ROSTER_DB) is required outside --dev");
+    }
+    config.db_path = "roster-dev.db";
+  }
+  if (config.dev && config.secret_keys.empty()) {
+    config.dev_secret_key_file = config.db_path + ".secret_key";
+    auto key = DevSecretKey(config.dev_secret_key_file);
+    if (!key.ok()) {
+      return key.status();
+    }
+    config.secret_keys.push_back(*key);
+  }
+  if (config.secret_keys.empty()) {
+    return absl::InvalidArgumentError(
+        "no secret key: set --secret_keys / ROSTER_SECRET_KEYS or --secret_keys_file (or use "
+        "--dev for a local instance)");
+  }
+  for (const auto& key : config.secret_keys) {
+    if (key.size() < kMinSecretKeyLength) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "secret keys must be at least ", kMinSecretKeyLength, " characters; one is shorter"));
+    }
+  }
+  if (config.lockout_attempts < 1 || config.lockout_duration <= absl::ZeroDuration() ||
+      config.shutdown_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--lockout_attempts must be at least 1, --lockout_duration positive and "
+        "--shutdown_grace not negative");
+  }
+  return config;
+}
+
+}  // namespace roster::app

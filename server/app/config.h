@@ -1,0 +1,35 @@
+// roster-server configuration: command-line flags, each with a ROSTER_* environment twin
+// (flag wins over environment), validated into a ServerConfig.
+#ifndef ROSTER_SERVER_APP_CONFIG_H_
+#define ROSTER_SERVER_APP_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace roster::app {
+
+inline constexpr size_t kMinSecretKeyLength = 32;
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:50051";
+  std::string db_path;
+  std::vector<std::string> secret_keys;
+  bool dev = false;
+  // Where --dev keeps its generated secret key (empty outside dev mode).
+  std::string dev_secret_key_file;
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  int32_t lockout_attempts = 10;
+  absl::Duration lockout_duration = absl::Hours(1);
+};
+
+// Reads flags and ROSTER_* variables. InvalidArgument for a bad value, a missing --db or a
+// missing or short secret key outside --dev; in --dev, creates the secret key file beside the
+// database on first start.
+absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv);
+
+}  // namespace roster::app
+
+#endif  // ROSTER_SERVER_APP_CONFIG_H_

@@ -1,0 +1,72 @@
+#include "server/app/roster_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/memory/memory.h"
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
+#include "storage/sqlite_user_store.h"
+
+namespace roster::app {
+namespace {
+
+constexpr char kBackendUsersService[] = "roster.v1.BackendUsers";
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(const ServerConfig& config) {
+  auto server = absl::WrapUnique(new RosterServer());
+  storage::SqliteOptions sqlite;
+  sqlite.path = config.db_path;
+  auto store = storage::SqliteUserStore::Open(sqlite);
+  if (!store.ok()) {
+    return store.status();
+  }
+  server->store_ = *std::move(store);
+  server->random_ = std::make_unique<domain::SystemRandom>();
+  server->ids_ = std::make_unique<domain::IdGenerator>(&server->clock_, server->random_.get());
+  domain::UserServiceOptions options;
+  options.lockout_attempts = config.lockout_attempts;
+  options.lockout_duration = config.lockout_duration;
+  server->users_ = std::make_unique<domain::UserService>(server->store_.get(), &server->clock_,
+                                                         server->ids_.get(), options);
+  server->authenticator_ = std::make_unique<api::SecretKeyAuthenticator>(config.secret_keys);
+  server->writes_ = std::make_unique<api::WriteExecutor>();
+  server->backend_users_ = std::make_unique<api::BackendUsersService>(
+      server->users_.get(), server->authenticator_.get(), server->writes_.get());
+
+  // Link the generated health messages so reflection can describe grpc.health.v1.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.RegisterService(server->backend_users_.get());
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
+  }
+  auto* health = server->server_->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  health->SetServingStatus(kBackendUsersService, true);
+  return server;
+}
+
+RosterServer::~RosterServer() { Shutdown(absl::ZeroDuration()); }
+
+void RosterServer::Shutdown(absl::Duration grace) {
+  if (shut_down_ || server_ == nullptr) {
+    return;
+  }
+  shut_down_ = true;
+  // NOT_SERVING first, so load balancers stop routing here while calls drain.
+  server_->GetHealthCheckService()->Shutdown();
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  // Every reactor is finished by now; stop the write thread after its queue drains.
+  writes_.reset();
+}
+
+}  // namespace roster::app

@@ -1,0 +1,58 @@
+// Domain errors: an absl::Status plus a stable `reason` (DESIGN §7) and field violations,
+// carried as status payloads so the API layer can turn them into ErrorInfo and BadRequest
+// details in one place. Descriptions never echo the offending value (it may be personal data).
+#ifndef ROSTER_SERVER_DOMAIN_ERRORS_H_
+#define ROSTER_SERVER_DOMAIN_ERRORS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace roster::domain {
+
+namespace reason {
+inline constexpr char kInvalidArgumentFormat[] = "INVALID_ARGUMENT_FORMAT";
+inline constexpr char kUsernameInvalid[] = "USERNAME_INVALID";
+inline constexpr char kMetadataTooLarge[] = "METADATA_TOO_LARGE";
+inline constexpr char kIdentifierExists[] = "IDENTIFIER_EXISTS";
+inline constexpr char kNotFound[] = "NOT_FOUND";
+inline constexpr char kEtagMismatch[] = "ETAG_MISMATCH";
+inline constexpr char kPrimaryMustBeVerified[] = "PRIMARY_MUST_BE_VERIFIED";
+inline constexpr char kUnauthenticated[] = "UNAUTHENTICATED";
+}  // namespace reason
+
+struct FieldViolation {
+  std::string field;  // Request field path, e.g. `email_addresses[1]`.
+  std::string description;
+};
+
+// A status with `code`, `reason` and optional field violations.
+absl::Status Error(absl::StatusCode code, absl::string_view reason, absl::string_view message,
+                   const std::vector<FieldViolation>& violations = {});
+
+// The reason attached by Error(), or "" when there is none.
+std::string ReasonOf(const absl::Status& status);
+
+// The field violations attached by Error(), in order.
+std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
+
+// Collects every invalid field of a request, so the caller hears about all of them at once.
+// Thread-compatible.
+class Violations {
+ public:
+  void Add(std::string field, std::string description,
+           absl::string_view reason = reason::kInvalidArgumentFormat);
+  bool empty() const { return violations_.empty(); }
+  // OK when nothing was added; otherwise `code` with the first violation's reason.
+  absl::Status ToStatus(absl::StatusCode code = absl::StatusCode::kInvalidArgument) const;
+
+ private:
+  std::vector<FieldViolation> violations_;
+  std::string first_reason_;
+};
+
+}  // namespace roster::domain
+
+#endif  // ROSTER_SERVER_DOMAIN_ERRORS_H_

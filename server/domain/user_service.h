@@ -1,0 +1,148 @@
+// UserService: the user operations of DESIGN §3–§4, transport-free. BackendUsers calls these
+// directly; FrontendUsers will call the same operations with fewer permitted fields.
+//
+// Every operation validates its whole input first (INVALID_ARGUMENT with every invalid field),
+// then runs in one storage transaction: it either applies completely or not at all. Every
+// change to an existing user goes through one path that checks the etag, bumps it and sets
+// updated_at. Errors carry a reason (server/domain/errors.h): NOT_FOUND, IDENTIFIER_EXISTS
+// (ALREADY_EXISTS), ETAG_MISMATCH (ABORTED), PRIMARY_MUST_BE_VERIFIED (FAILED_PRECONDITION),
+// and storage failures as the store reports them.
+//
+// Thread-safe: reads run concurrently; writes are serialised by the store.
+#ifndef ROSTER_SERVER_DOMAIN_USER_SERVICE_H_
+#define ROSTER_SERVER_DOMAIN_USER_SERVICE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/domain/clock.h"
+#include "server/domain/ids.h"
+#include "storage/user_store.h"
+
+namespace roster::domain {
+
+struct UserServiceOptions {
+  // Wrong passwords before a lockout; also the attempts a fresh user has.
+  int32_t lockout_attempts = 10;
+  // How long a lockout (or LockUser) lasts.
+  absl::Duration lockout_duration = absl::Hours(1);
+};
+
+// A user as the API presents it: the record plus values derived at read time.
+struct UserView {
+  storage::UserRecord record;
+  bool locked = false;
+  std::optional<int64_t> lockout_expires_in_seconds;
+  int32_t verification_attempts_remaining = 0;
+  std::string etag;
+};
+
+struct CreateUserParams {
+  std::optional<std::string> external_id;
+  std::vector<std::string> email_addresses;
+  std::vector<std::string> phone_numbers;
+  std::optional<std::string> username;
+  std::optional<std::string> first_name;
+  std::optional<std::string> last_name;
+  // JSON objects; nullopt leaves the tier empty.
+  std::optional<std::string> public_metadata;
+  std::optional<std::string> private_metadata;
+  std::optional<std::string> unsafe_metadata;
+  std::optional<bool> delete_self_enabled;
+  std::optional<absl::Time> created_at;
+  std::string request_id;  // Empty: not idempotent.
+};
+
+// Presence-based: only fields that are set change.
+struct UpdateUserParams {
+  std::string user_id;
+  std::optional<std::string> external_id;
+  std::optional<std::string> username;
+  std::optional<std::string> first_name;
+  std::optional<std::string> last_name;
+  std::optional<std::string> primary_email_address_id;
+  std::optional<std::string> primary_phone_number_id;
+  std::optional<bool> delete_self_enabled;
+  std::string etag;  // Empty: unconditional.
+};
+
+// JSON objects per tier; nullopt leaves the tier untouched.
+struct MetadataChange {
+  std::optional<std::string> public_metadata;
+  std::optional<std::string> private_metadata;
+  std::optional<std::string> unsafe_metadata;
+};
+
+enum class MetadataMode { kMerge, kReplace };
+
+// Filters arrive raw (as the client sent them) and are validated and normalised here.
+struct ListUsersParams {
+  storage::UserFilter filter;
+  std::string order_by;
+  int32_t limit = 0;
+  int32_t offset = 0;
+  std::string page_token;
+};
+
+struct UserListPage {
+  std::vector<UserView> users;
+  int64_t total_count = 0;
+  std::string next_page_token;
+};
+
+struct DeletedUser {
+  std::string id;
+  std::string external_id;
+};
+
+class UserService {
+ public:
+  // None is owned; all must outlive the service.
+  UserService(storage::UserStore* store, const Clock* clock, const IdGenerator* ids,
+              UserServiceOptions options);
+
+  absl::StatusOr<UserView> CreateUser(const CreateUserParams& params);
+  absl::StatusOr<UserView> GetUser(absl::string_view user_id);
+  absl::StatusOr<UserListPage> ListUsers(const ListUsersParams& params);
+  absl::StatusOr<int64_t> CountUsers(const storage::UserFilter& filter);
+  absl::StatusOr<UserView> UpdateUser(const UpdateUserParams& params);
+  absl::StatusOr<UserView> ChangeMetadata(absl::string_view user_id, const MetadataChange& change,
+                                          MetadataMode mode, absl::string_view etag);
+  absl::StatusOr<DeletedUser> DeleteUser(absl::string_view user_id, absl::string_view etag);
+  absl::StatusOr<UserView> SetBanned(absl::string_view user_id, bool banned,
+                                     absl::string_view etag);
+  // Locks for options.lockout_duration and uses up the remaining attempts.
+  absl::StatusOr<UserView> LockUser(absl::string_view user_id, absl::string_view etag);
+  // Ends any lockout and resets the failed-attempt count.
+  absl::StatusOr<UserView> UnlockUser(absl::string_view user_id, absl::string_view etag);
+
+ private:
+  // The one path that changes an existing user: in one transaction, load it (NOT_FOUND),
+  // check `etag` (ABORTED), apply `change`, bump the version and updated_at, and store it.
+  absl::StatusOr<UserView> MutateUser(
+      absl::string_view user_id, absl::string_view etag,
+      absl::FunctionRef<absl::Status(storage::WriteTransaction&, storage::UserRecord&)> change);
+  UserView View(storage::UserRecord record) const;
+
+  storage::UserStore* store_;  // Not owned.
+  const Clock* clock_;         // Not owned.
+  const IdGenerator* ids_;     // Not owned.
+  const UserServiceOptions options_;
+};
+
+// The etag of a user at `version`.
+std::string EtagOf(int64_t version);
+
+// Microseconds since the epoch, as storage keeps time.
+storage::Micros ToMicros(absl::Time t);
+absl::Time FromMicros(storage::Micros micros);
+
+}  // namespace roster::domain
+
+#endif  // ROSTER_SERVER_DOMAIN_USER_SERVICE_H_

@@ -1,0 +1,151 @@
+#include "storage/migrations.h"
+
+#include <array>
+
+#include "absl/strings/str_cat.h"
+
+namespace roster::storage {
+namespace {
+
+// Never edit a shipped migration; append a new one.
+constexpr std::array<const char*, 1> kMigrations = {
+    // 1: users and their identifiers. Text columns that can be unset are '' rather than NULL
+    // so that keyset paging compares plain values; uniqueness of optional keys is enforced by
+    // partial unique indexes. Identifiers are stored normalised (lower-case), so a plain
+    // UNIQUE index is case-insensitive uniqueness.
+    R"sql(
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  external_id TEXT NOT NULL DEFAULT '',
+  username TEXT NOT NULL DEFAULT '',
+  first_name TEXT NOT NULL DEFAULT '' COLLATE NOCASE,
+  last_name TEXT NOT NULL DEFAULT '' COLLATE NOCASE,
+  image_url TEXT NOT NULL DEFAULT '',
+  primary_email_address_id TEXT NOT NULL DEFAULT '',
+  primary_phone_number_id TEXT NOT NULL DEFAULT '',
+  primary_email_address TEXT NOT NULL DEFAULT '',
+  primary_phone_number TEXT NOT NULL DEFAULT '',
+  public_metadata TEXT NOT NULL DEFAULT '{}',
+  private_metadata TEXT NOT NULL DEFAULT '{}',
+  unsafe_metadata TEXT NOT NULL DEFAULT '{}',
+  password_hash TEXT NOT NULL DEFAULT '',
+  banned INTEGER NOT NULL DEFAULT 0,
+  two_factor_enabled INTEGER NOT NULL DEFAULT 0,
+  delete_self_enabled INTEGER NOT NULL DEFAULT 1,
+  failed_password_attempts INTEGER NOT NULL DEFAULT 0,
+  locked_until INTEGER NOT NULL DEFAULT 0,
+  last_sign_in_at INTEGER NOT NULL DEFAULT 0,
+  last_active_at INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  version INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX users_external_id_unique ON users(external_id) WHERE external_id <> '';
+CREATE UNIQUE INDEX users_username_unique ON users(username) WHERE username <> '';
+CREATE INDEX users_by_external_id ON users(external_id, id);
+CREATE INDEX users_by_created_at ON users(created_at, id);
+CREATE INDEX users_by_updated_at ON users(updated_at, id);
+CREATE INDEX users_by_last_sign_in_at ON users(last_sign_in_at, id);
+CREATE INDEX users_by_last_active_at ON users(last_active_at, id);
+CREATE INDEX users_by_username ON users(username, id);
+CREATE INDEX users_by_first_name ON users(first_name, id);
+CREATE INDEX users_by_last_name ON users(last_name, id);
+CREATE INDEX users_by_primary_email_address ON users(primary_email_address, id);
+CREATE INDEX users_by_primary_phone_number ON users(primary_phone_number, id);
+
+CREATE TABLE email_addresses (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  email_address TEXT NOT NULL UNIQUE,
+  verification_status INTEGER NOT NULL,
+  verification_strategy TEXT NOT NULL,
+  verification_attempts INTEGER NOT NULL DEFAULT 0,
+  verification_expire_at INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX email_addresses_by_user ON email_addresses(user_id, created_at, id);
+
+CREATE TABLE phone_numbers (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  phone_number TEXT NOT NULL UNIQUE,
+  verification_status INTEGER NOT NULL,
+  verification_strategy TEXT NOT NULL,
+  verification_attempts INTEGER NOT NULL DEFAULT 0,
+  verification_expire_at INTEGER NOT NULL DEFAULT 0,
+  reserved_for_second_factor INTEGER NOT NULL DEFAULT 0,
+  default_second_factor INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX phone_numbers_by_user ON phone_numbers(user_id, created_at, id);
+
+CREATE TABLE external_accounts (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  provider TEXT NOT NULL,
+  provider_user_id TEXT NOT NULL,
+  email_address TEXT NOT NULL DEFAULT '',
+  first_name TEXT NOT NULL DEFAULT '',
+  last_name TEXT NOT NULL DEFAULT '',
+  username TEXT NOT NULL DEFAULT '',
+  image_url TEXT NOT NULL DEFAULT '',
+  approved_scopes TEXT NOT NULL DEFAULT '',
+  public_metadata TEXT NOT NULL DEFAULT '{}',
+  verification_status INTEGER NOT NULL,
+  verification_strategy TEXT NOT NULL,
+  verification_attempts INTEGER NOT NULL DEFAULT 0,
+  verification_expire_at INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (provider, provider_user_id)
+) STRICT;
+CREATE INDEX external_accounts_by_user ON external_accounts(user_id, created_at, id);
+
+CREATE TABLE idempotency_keys (
+  request_id TEXT PRIMARY KEY,
+  request_hash TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX idempotency_keys_by_created_at ON idempotency_keys(created_at);
+)sql",
+};
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(kMigrations.size()); }
+
+absl::Status Migrate(SqliteConnection& connection) {
+  try {
+    // Each step re-reads the version under the write lock, so two processes starting on one
+    // file apply every migration exactly once.
+    while (true) {
+      connection.Exec("BEGIN IMMEDIATE");
+      try {
+        const int current = connection.db().execAndGet("PRAGMA user_version").getInt();
+        if (current > LatestSchemaVersion()) {
+          connection.Exec("ROLLBACK");
+          return absl::FailedPreconditionError(
+              absl::StrCat("database schema version ", current, " is newer than this binary's ",
+                           LatestSchemaVersion(), "; upgrade roster-server"));
+        }
+        if (current == LatestSchemaVersion()) {
+          connection.Exec("COMMIT");
+          return absl::OkStatus();
+        }
+        connection.Exec(kMigrations[static_cast<size_t>(current)]);
+        connection.Exec(absl::StrCat("PRAGMA user_version = ", current + 1).c_str());
+        connection.Exec("COMMIT");
+      } catch (...) {
+        connection.Exec("ROLLBACK");
+        throw;
+      }
+    }
+  } catch (const std::exception& e) {
+    return StatusFromException(e, "migrating the schema");
+  }
+}
+
+}  // namespace roster::storage

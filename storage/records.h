@@ -1,0 +1,102 @@
+// Plain record structs that storage reads and writes. No gRPC, no protobuf: metadata is JSON
+// text, times are microseconds since the Unix epoch (0 means "never" / unset), and strings that
+// may be unset are empty when unset.
+#ifndef ROSTER_STORAGE_RECORDS_H_
+#define ROSTER_STORAGE_RECORDS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace roster::storage {
+
+// Microseconds since the Unix epoch, UTC. 0 means unset.
+using Micros = int64_t;
+
+enum class VerificationStatus : int { kUnverified = 1, kVerified = 2, kFailed = 3, kExpired = 4 };
+
+struct VerificationRecord {
+  VerificationStatus status = VerificationStatus::kUnverified;
+  std::string strategy;  // "admin", "email_code", "phone_code", "from_oauth_<provider>".
+  int32_t attempts = 0;
+  Micros expire_at = 0;
+};
+
+struct EmailAddressRecord {
+  std::string id;
+  std::string user_id;
+  std::string email_address;  // Normalised: trimmed, lower-case.
+  VerificationRecord verification;
+  Micros created_at = 0;
+  Micros updated_at = 0;
+};
+
+struct PhoneNumberRecord {
+  std::string id;
+  std::string user_id;
+  std::string phone_number;  // E.164.
+  VerificationRecord verification;
+  bool reserved_for_second_factor = false;
+  bool default_second_factor = false;
+  Micros created_at = 0;
+  Micros updated_at = 0;
+};
+
+struct ExternalAccountRecord {
+  std::string id;
+  std::string user_id;
+  std::string provider;
+  std::string provider_user_id;
+  std::string email_address;
+  std::string first_name;
+  std::string last_name;
+  std::string username;
+  std::string image_url;
+  std::vector<std::string> approved_scopes;
+  std::string public_metadata = "{}";
+  VerificationRecord verification;
+  Micros created_at = 0;
+  Micros updated_at = 0;
+};
+
+struct UserRecord {
+  std::string id;
+  std::string external_id;  // Empty when unset.
+  std::string username;     // Lower-case; empty when unset.
+  std::string first_name;
+  std::string last_name;
+  std::string image_url;
+  std::string primary_email_address_id;  // Empty when none.
+  std::string primary_phone_number_id;   // Empty when none.
+  std::string public_metadata = "{}";    // Compact JSON objects.
+  std::string private_metadata = "{}";
+  std::string unsafe_metadata = "{}";
+  std::string password_hash;  // Empty when the user has no password.
+  bool banned = false;
+  bool two_factor_enabled = false;
+  bool delete_self_enabled = true;
+  int32_t failed_password_attempts = 0;
+  Micros locked_until = 0;  // Locked while now < locked_until.
+  Micros last_sign_in_at = 0;
+  Micros last_active_at = 0;
+  Micros created_at = 0;
+  Micros updated_at = 0;
+  int64_t version = 0;  // Bumped by every mutation; the etag is derived from it.
+
+  // Oldest first.
+  std::vector<EmailAddressRecord> email_addresses;
+  std::vector<PhoneNumberRecord> phone_numbers;
+  std::vector<ExternalAccountRecord> external_accounts;
+};
+
+// Remembers which user a CreateUser request id produced (AIP-155).
+struct IdempotencyRecord {
+  std::string request_id;
+  std::string request_hash;  // Fingerprint of the request, to refuse a reused id.
+  std::string user_id;
+  Micros created_at = 0;
+};
+
+}  // namespace roster::storage
+
+#endif  // ROSTER_STORAGE_RECORDS_H_

@@ -1,0 +1,78 @@
+#include "storage/sqlite_connection.h"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+#include "SQLiteCpp/Exception.h"
+#include "absl/memory/memory.h"
+#include "absl/strings/str_cat.h"
+
+namespace roster::storage {
+
+absl::Status StatusFromException(const std::exception& e, absl::string_view what) {
+  const auto* sqlite_error = dynamic_cast<const SQLite::Exception*>(&e);
+  std::string message = absl::StrCat(what, ": ", e.what());
+  if (sqlite_error == nullptr) {
+    return absl::InternalError(std::move(message));
+  }
+  const int extended = sqlite_error->getExtendedErrorCode();
+  switch (extended) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+      return absl::AlreadyExistsError(std::move(message));
+    default:
+      break;
+  }
+  switch (sqlite_error->getErrorCode()) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+      return absl::UnavailableError(std::move(message));
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(std::move(message));
+    default:
+      return absl::InternalError(std::move(message));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
+    const std::string& path, Mode mode, absl::Duration busy_timeout) {
+  const int flags = mode == Mode::kWriter ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
+                                          : SQLite::OPEN_READWRITE;
+  try {
+    SQLite::Database db(path, flags | SQLITE_OPEN_NOMUTEX,
+                        static_cast<int>(absl::ToInt64Milliseconds(busy_timeout)));
+    if (mode == Mode::kWriter) {
+      db.exec("PRAGMA journal_mode=WAL");
+    }
+    // FULL: an acknowledged commit survives power loss, not just a process crash.
+    db.exec("PRAGMA synchronous=FULL");
+    db.exec("PRAGMA foreign_keys=ON");
+    if (mode == Mode::kReader) {
+      db.exec("PRAGMA query_only=ON");
+    }
+    // Private constructor: make_unique cannot reach it.
+    return absl::WrapUnique(new SqliteConnection(std::move(db)));
+  } catch (const std::exception& e) {
+    return StatusFromException(e, absl::StrCat("opening ", path));
+  }
+}
+
+SQLite::Statement& SqliteConnection::Prepare(const std::string& sql) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) {
+    it->second->reset();
+    it->second->clearBindings();
+    return *it->second;
+  }
+  if (statements_.size() >= kMaxCachedStatements) {
+    statements_.clear();
+  }
+  auto statement = std::make_unique<SQLite::Statement>(db_, sql);
+  return *statements_.emplace(sql, std::move(statement)).first->second;
+}
+
+}  // namespace roster::storage

@@ -1,0 +1,67 @@
+// SqliteUserStore: UserStore on an embedded SQLite file (SQLiteCpp).
+//
+// WAL journal with synchronous=FULL (an acknowledged write survives a crash), foreign keys on,
+// a busy timeout. One writer connection serialises writes with BEGIN IMMEDIATE; reads take a
+// connection from a pool, so they run in parallel with each other and with the writer, each on
+// a consistent snapshot. Every connection caches its prepared statements. Migrations run in
+// Open(), before the store is returned.
+//
+// Thread-safe.
+#ifndef ROSTER_STORAGE_SQLITE_USER_STORE_H_
+#define ROSTER_STORAGE_SQLITE_USER_STORE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "storage/user_store.h"
+
+namespace roster::storage {
+
+class SqliteConnection;
+
+struct SqliteOptions {
+  // A file path; created (with its WAL files beside it) when missing.
+  std::string path;
+  // How long a statement waits for a lock held by another connection before Unavailable.
+  absl::Duration busy_timeout = absl::Seconds(5);
+  // Idle reader connections kept open; more are opened under load and closed afterwards.
+  int max_idle_readers = 8;
+};
+
+class SqliteUserStore final : public UserStore {
+ public:
+  // Opens or creates the database and migrates it to the latest schema. Errors as UserStore's,
+  // plus FailedPrecondition for a database written by a newer binary.
+  static absl::StatusOr<std::unique_ptr<SqliteUserStore>> Open(const SqliteOptions& options);
+  ~SqliteUserStore() override;
+
+  SqliteUserStore(const SqliteUserStore&) = delete;
+  SqliteUserStore& operator=(const SqliteUserStore&) = delete;
+
+  absl::StatusOr<UserRecord> GetUser(absl::string_view user_id) override;
+  absl::StatusOr<UserPage> ListUsers(const UserPageQuery& query) override;
+  absl::StatusOr<int64_t> CountUsers(const UserFilter& filter) override;
+  absl::Status Write(absl::FunctionRef<absl::Status(WriteTransaction&)> body) override;
+
+ private:
+  class ReaderLease;
+
+  SqliteUserStore(SqliteOptions options, std::unique_ptr<SqliteConnection> writer);
+
+  absl::StatusOr<ReaderLease> AcquireReader();
+  void ReleaseReader(std::unique_ptr<SqliteConnection> connection);
+
+  const SqliteOptions options_;
+  absl::Mutex writer_mu_;
+  std::unique_ptr<SqliteConnection> writer_ ABSL_GUARDED_BY(writer_mu_);
+  absl::Mutex readers_mu_;
+  std::vector<std::unique_ptr<SqliteConnection>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
+};
+
+}  // namespace roster::storage
+
+#endif  // ROSTER_STORAGE_SQLITE_USER_STORE_H_

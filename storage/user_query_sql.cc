@@ -1,0 +1,219 @@
+#include "storage/user_query_sql.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace roster::storage {
+namespace {
+
+// Builds a conjunction of conditions with their parameters in order.
+class ConditionBuilder {
+ public:
+  // Adds `sql`, whose `?`s bind `params` in order.
+  void Add(std::string sql, std::vector<SqlValue> params) {
+    conditions_.push_back(std::move(sql));
+    for (auto& p : params) {
+      params_.push_back(std::move(p));
+    }
+  }
+
+  // Adds "`expr` IN (?, ?, …)" over `values`; nothing when `values` is empty.
+  void AddIn(const std::string& expr_prefix, const std::vector<std::string>& values,
+             const std::string& expr_suffix = "") {
+    if (values.empty()) {
+      return;
+    }
+    std::vector<std::string> marks(values.size(), "?");
+    std::vector<SqlValue> params(values.begin(), values.end());
+    Add(absl::StrCat(expr_prefix, " IN (", absl::StrJoin(marks, ","), ")", expr_suffix),
+        std::move(params));
+  }
+
+  SqlClause Build() && {
+    SqlClause clause;
+    clause.sql = conditions_.empty() ? "1" : absl::StrJoin(conditions_, " AND ");
+    clause.params = std::move(params_);
+    return clause;
+  }
+
+ private:
+  std::vector<std::string> conditions_;
+  std::vector<SqlValue> params_;
+};
+
+// A LIKE pattern matching `needle` anywhere, with LIKE's wildcards escaped by '\'.
+std::string ContainsPattern(const std::string& needle) {
+  std::string pattern = "%";
+  for (char c : needle) {
+    if (c == '%' || c == '_' || c == '\\') {
+      pattern.push_back('\\');
+    }
+    pattern.push_back(c);
+  }
+  pattern.push_back('%');
+  return pattern;
+}
+
+constexpr char kLike[] = " LIKE ? ESCAPE '\\'";
+
+const char* MetadataColumn(MetadataTier tier) {
+  switch (tier) {
+    case MetadataTier::kPublic:
+      return "u.public_metadata";
+    case MetadataTier::kPrivate:
+      return "u.private_metadata";
+    case MetadataTier::kUnsafe:
+      return "u.unsafe_metadata";
+  }
+  return "u.public_metadata";
+}
+
+// A JSON path `$."a"."b"`; keys are restricted to [A-Za-z0-9_-] by the caller.
+std::string JsonPath(const std::vector<std::string>& keys) {
+  std::string path = "$";
+  for (const auto& key : keys) {
+    absl::StrAppend(&path, ".\"", key, "\"");
+  }
+  return path;
+}
+
+void AddMetadataFilter(const MetadataFilter& filter, ConditionBuilder& where) {
+  const std::string column = MetadataColumn(filter.tier);
+  const std::string path = JsonPath(filter.path);
+  const std::string type = absl::StrCat("json_type(", column, ", ?)");
+  const std::string value = absl::StrCat("json_extract(", column, ", ?)");
+  switch (filter.value.kind) {
+    case JsonScalar::Kind::kNull:
+      where.Add(absl::StrCat(type, " = 'null'"), {path});
+      return;
+    case JsonScalar::Kind::kBool:
+      where.Add(absl::StrCat(type, filter.value.bool_value ? " = 'true'" : " = 'false'"), {path});
+      return;
+    case JsonScalar::Kind::kNumber:
+      where.Add(absl::StrCat(type, " IN ('integer', 'real') AND ", value, " = ?"),
+                {path, path, filter.value.number_value});
+      return;
+    case JsonScalar::Kind::kString:
+      where.Add(absl::StrCat(type, " = 'text' AND ", value, " = ?"),
+                {path, path, filter.value.string_value});
+      return;
+  }
+}
+
+// `column` strictly before / after a bound; unset (0) values match neither.
+void AddTimeRange(const char* column, const std::optional<Micros>& before,
+                  const std::optional<Micros>& after, ConditionBuilder& where) {
+  if (before.has_value()) {
+    where.Add(absl::StrCat(column, " <> 0 AND ", column, " < ?"), {*before});
+  }
+  if (after.has_value()) {
+    where.Add(absl::StrCat(column, " <> 0 AND ", column, " > ?"), {*after});
+  }
+}
+
+}  // namespace
+
+bool IsTextOrderKey(UserOrderKey key) {
+  switch (key) {
+    case UserOrderKey::kUsername:
+    case UserOrderKey::kFirstName:
+    case UserOrderKey::kLastName:
+    case UserOrderKey::kEmailAddress:
+    case UserOrderKey::kPhoneNumber:
+      return true;
+    default:
+      return false;
+  }
+}
+
+SqlClause UserFilterSql(const UserFilter& filter) {
+  ConditionBuilder where;
+  where.AddIn("u.id IN (SELECT user_id FROM email_addresses WHERE email_address",
+              filter.email_addresses, ")");
+  where.AddIn("u.id IN (SELECT user_id FROM phone_numbers WHERE phone_number",
+              filter.phone_numbers, ")");
+  where.AddIn("u.username", filter.usernames);
+  where.AddIn("u.external_id", filter.external_ids);
+  where.AddIn("u.id", filter.user_ids);
+  if (!filter.query.empty()) {
+    const std::string p = ContainsPattern(filter.query);
+    where.Add(absl::StrCat("(u.id", kLike, " OR u.first_name", kLike, " OR u.last_name", kLike,
+                           " OR u.username", kLike,
+                           " OR u.id IN (SELECT user_id FROM email_addresses WHERE email_address",
+                           kLike, ")",
+                           " OR u.id IN (SELECT user_id FROM phone_numbers WHERE phone_number",
+                           kLike, "))"),
+              {p, p, p, p, p, p});
+  }
+  if (!filter.email_address_query.empty()) {
+    where.Add(absl::StrCat("u.id IN (SELECT user_id FROM email_addresses WHERE email_address",
+                           kLike, ")"),
+              {ContainsPattern(filter.email_address_query)});
+  }
+  if (!filter.phone_number_query.empty()) {
+    where.Add(absl::StrCat("u.id IN (SELECT user_id FROM phone_numbers WHERE phone_number", kLike,
+                           ")"),
+              {ContainsPattern(filter.phone_number_query)});
+  }
+  if (!filter.username_query.empty()) {
+    where.Add(absl::StrCat("u.username", kLike), {ContainsPattern(filter.username_query)});
+  }
+  if (!filter.name_query.empty()) {
+    // Matches either name or the full name "first last".
+    where.Add(absl::StrCat("(u.first_name || ' ' || u.last_name)", kLike),
+              {ContainsPattern(filter.name_query)});
+  }
+  if (filter.banned.has_value()) {
+    where.Add("u.banned = ?", {int64_t{*filter.banned ? 1 : 0}});
+  }
+  if (filter.created_at_before.has_value()) {
+    where.Add("u.created_at < ?", {*filter.created_at_before});
+  }
+  if (filter.created_at_after.has_value()) {
+    where.Add("u.created_at > ?", {*filter.created_at_after});
+  }
+  AddTimeRange("u.last_sign_in_at", filter.last_sign_in_at_before, filter.last_sign_in_at_after,
+               where);
+  AddTimeRange("u.last_active_at", filter.last_active_at_before, filter.last_active_at_after,
+               where);
+  for (const auto& metadata_filter : filter.metadata_filters) {
+    AddMetadataFilter(metadata_filter, where);
+  }
+  return std::move(where).Build();
+}
+
+const char* OrderColumn(UserOrderKey key) {
+  switch (key) {
+    case UserOrderKey::kCreatedAt:
+      return "u.created_at";
+    case UserOrderKey::kUpdatedAt:
+      return "u.updated_at";
+    case UserOrderKey::kLastSignInAt:
+      return "u.last_sign_in_at";
+    case UserOrderKey::kLastActiveAt:
+      return "u.last_active_at";
+    case UserOrderKey::kUsername:
+      return "u.username";
+    case UserOrderKey::kFirstName:
+      return "u.first_name";
+    case UserOrderKey::kLastName:
+      return "u.last_name";
+    case UserOrderKey::kEmailAddress:
+      return "u.primary_email_address";
+    case UserOrderKey::kPhoneNumber:
+      return "u.primary_phone_number";
+  }
+  return "u.created_at";
+}
+
+SqlClause AfterCursorSql(const UserOrder& order, const UserCursor& cursor) {
+  SqlClause clause;
+  // A row value comparison walks the (column, id) index directly.
+  clause.sql = absl::StrCat("(", OrderColumn(order.key), ", u.id) ",
+                            order.descending ? "<" : ">", " (?, ?)");
+  std::visit([&](const auto& v) { clause.params.push_back(v); }, cursor.sort_value);
+  clause.params.push_back(cursor.id);
+  return clause;
+}
+
+}  // namespace roster::storage

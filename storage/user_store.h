@@ -1,0 +1,68 @@
+// UserStore: the persistence interface for users, as transactions over plain records.
+//
+// Reads see a consistent snapshot. Writes run inside Write(): everything the body does commits
+// together when it returns OK, and nothing does otherwise, so a failed operation never
+// half-applies. Errors: NotFound (no such row), AlreadyExists (a unique key clashes),
+// Unavailable (database busy, locked, unreadable or read-only), ResourceExhausted (disk full),
+// FailedPrecondition (schema newer than this binary), Internal (anything else).
+//
+// Implementations are thread-safe.
+#ifndef ROSTER_STORAGE_USER_STORE_H_
+#define ROSTER_STORAGE_USER_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "storage/records.h"
+#include "storage/user_query.h"
+
+namespace roster::storage {
+
+enum class IdentifierKind { kEmailAddress, kPhoneNumber, kUsername, kExternalId };
+
+// The operations available inside one write transaction. Valid only during Write()'s body.
+// Thread-compatible.
+class WriteTransaction {
+ public:
+  virtual ~WriteTransaction() = default;
+
+  // The user with identifiers, or NotFound.
+  virtual absl::StatusOr<UserRecord> GetUser(absl::string_view user_id) = 0;
+  // The id of the user holding `value` (normalised), or nullopt.
+  virtual absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
+      IdentifierKind kind, absl::string_view value) = 0;
+  // Inserts the user row and all its identifiers. AlreadyExists on a unique clash.
+  virtual absl::Status InsertUser(const UserRecord& user) = 0;
+  // Rewrites the user row (not its identifiers) from `user`. NotFound if it does not exist.
+  virtual absl::Status UpdateUser(const UserRecord& user) = 0;
+  // Deletes the user and, by cascade, its identifiers. NotFound if it does not exist.
+  virtual absl::Status DeleteUser(absl::string_view user_id) = 0;
+  // The remembered request, or nullopt.
+  virtual absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotencyKey(
+      absl::string_view request_id) = 0;
+  virtual absl::Status PutIdempotencyKey(const IdempotencyRecord& record) = 0;
+};
+
+class UserStore {
+ public:
+  virtual ~UserStore() = default;
+
+  // The user with identifiers, or NotFound.
+  virtual absl::StatusOr<UserRecord> GetUser(absl::string_view user_id) = 0;
+  // A page of users matching query.filter in query.order, with the total count.
+  virtual absl::StatusOr<UserPage> ListUsers(const UserPageQuery& query) = 0;
+  // How many users match `filter`.
+  virtual absl::StatusOr<int64_t> CountUsers(const UserFilter& filter) = 0;
+  // Runs `body` in one serialised write transaction; commits iff `body` returns OK and the
+  // commit is durable. Returns body's error, or the storage error that stopped the commit.
+  virtual absl::Status Write(absl::FunctionRef<absl::Status(WriteTransaction&)> body) = 0;
+};
+
+}  // namespace roster::storage
+
+#endif  // ROSTER_STORAGE_USER_STORE_H_

@@ -1,0 +1,38 @@
+// GoogleTest matchers for absl::Status and absl::StatusOr: IsOk() and StatusIs(code).
+#ifndef ROSTER_TESTS_TESTING_STATUS_MATCHERS_H_
+#define ROSTER_TESTS_TESTING_STATUS_MATCHERS_H_
+
+#include <gmock/gmock.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace roster::testing {
+
+inline const absl::Status& GetStatus(const absl::Status& status) { return status; }
+template <typename T>
+const absl::Status& GetStatus(const absl::StatusOr<T>& status_or) {
+  return status_or.status();
+}
+
+MATCHER(IsOk, "is OK") {
+  const absl::Status& status = GetStatus(arg);
+  *result_listener << status;
+  return status.ok();
+}
+
+MATCHER_P(StatusIs, code, "has status code " + absl::StatusCodeToString(code)) {
+  const absl::Status& status = GetStatus(arg);
+  *result_listener << status;
+  return status.code() == code;
+}
+
+// Unwraps a StatusOr that the test requires to be OK.
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)            \
+  auto lhs##_or = (expr);                          \
+  ASSERT_TRUE(lhs##_or.ok()) << lhs##_or.status(); \
+  auto lhs = *std::move(lhs##_or)
+
+}  // namespace roster::testing
+
+#endif  // ROSTER_TESTS_TESTING_STATUS_MATCHERS_H_

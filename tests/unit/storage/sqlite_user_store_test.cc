@@ -1,0 +1,260 @@
+#include "storage/sqlite_user_store.h"
+
+#include <atomic>
+#include <thread>
+
+#include <SQLiteCpp/Database.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "storage/migrations.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace roster::storage {
+namespace {
+
+using ::roster::testing::IsOk;
+using ::roster::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::Field;
+
+// Ids here need not be well-formed: storage does not validate, the domain does.
+UserRecord MakeUser(const std::string& id, Micros created_at) {
+  UserRecord user;
+  user.id = id;
+  user.created_at = created_at;
+  user.updated_at = created_at;
+  user.version = 1;
+  return user;
+}
+
+EmailAddressRecord MakeEmail(const std::string& id, const std::string& address) {
+  EmailAddressRecord email;
+  email.id = id;
+  email.email_address = address;
+  email.verification = {VerificationStatus::kVerified, "admin", 0, 0};
+  email.created_at = email.updated_at = 1;
+  return email;
+}
+
+class SqliteUserStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Reopen(); }
+
+  void Reopen() {
+    store_.reset();
+    auto store = SqliteUserStore::Open({dir_.File("users.db")});
+    ASSERT_THAT(store, IsOk());
+    store_ = *std::move(store);
+  }
+
+  absl::Status Insert(const UserRecord& user) {
+    return store_->Write([&](WriteTransaction& txn) { return txn.InsertUser(user); });
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<SqliteUserStore> store_;
+};
+
+TEST_F(SqliteUserStoreTest, OpenMigratesToLatestSchemaVersion) {
+  SQLite::Database db(dir_.File("users.db"));
+  EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(), LatestSchemaVersion());
+  EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
+}
+
+TEST_F(SqliteUserStoreTest, InsertedUserReadsBackWithIdentifiersOldestFirst) {
+  UserRecord user = MakeUser("u1", 100);
+  user.username = "ada";
+  user.public_metadata = R"({"plan":"pro"})";
+  user.email_addresses = {MakeEmail("e2", "b@example.com"), MakeEmail("e1", "a@example.com")};
+  user.email_addresses[0].created_at = 5;
+  user.email_addresses[1].created_at = 6;
+  user.primary_email_address_id = "e2";
+  PhoneNumberRecord phone;
+  phone.id = "p1";
+  phone.phone_number = "+14155550100";
+  phone.reserved_for_second_factor = true;
+  user.phone_numbers = {phone};
+  ASSERT_THAT(Insert(user), IsOk());
+
+  ASSERT_OK_AND_ASSIGN(read, store_->GetUser("u1"));
+  EXPECT_EQ(read.username, "ada");
+  EXPECT_EQ(read.public_metadata, R"({"plan":"pro"})");
+  EXPECT_EQ(read.primary_email_address_id, "e2");
+  EXPECT_THAT(read.email_addresses,
+              ElementsAre(Field(&EmailAddressRecord::id, "e2"), Field(&EmailAddressRecord::id, "e1")));
+  ASSERT_EQ(read.phone_numbers.size(), 1u);
+  EXPECT_TRUE(read.phone_numbers[0].reserved_for_second_factor);
+  EXPECT_EQ(read.phone_numbers[0].verification.status, VerificationStatus::kUnverified);
+}
+
+TEST_F(SqliteUserStoreTest, MissingUserIsNotFound) {
+  EXPECT_THAT(store_->GetUser("nobody"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->Write([](WriteTransaction& txn) { return txn.DeleteUser("nobody"); }),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->Write([](WriteTransaction& txn) {
+                return txn.UpdateUser(MakeUser("nobody", 1));
+              }),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(SqliteUserStoreTest, DataSurvivesReopen) {
+  UserRecord user = MakeUser("u1", 100);
+  user.email_addresses = {MakeEmail("e1", "a@example.com")};
+  ASSERT_THAT(Insert(user), IsOk());
+  Reopen();
+  ASSERT_OK_AND_ASSIGN(read, store_->GetUser("u1"));
+  ASSERT_EQ(read.email_addresses.size(), 1u);
+  EXPECT_EQ(read.email_addresses[0].email_address, "a@example.com");
+}
+
+TEST_F(SqliteUserStoreTest, DuplicateEmailIsAlreadyExists) {
+  UserRecord first = MakeUser("u1", 1);
+  first.email_addresses = {MakeEmail("e1", "a@example.com")};
+  ASSERT_THAT(Insert(first), IsOk());
+  UserRecord second = MakeUser("u2", 2);
+  second.email_addresses = {MakeEmail("e2", "a@example.com")};
+  EXPECT_THAT(Insert(second), StatusIs(absl::StatusCode::kAlreadyExists));
+  // The failed insert left nothing behind: not even the user row.
+  EXPECT_THAT(store_->GetUser("u2"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(SqliteUserStoreTest, DuplicateUsernameAndExternalIdAreAlreadyExistsButEmptyOnesAreNot) {
+  UserRecord first = MakeUser("u1", 1);
+  first.username = "ada";
+  first.external_id = "ext-1";
+  ASSERT_THAT(Insert(first), IsOk());
+  UserRecord same_username = MakeUser("u2", 2);
+  same_username.username = "ada";
+  EXPECT_THAT(Insert(same_username), StatusIs(absl::StatusCode::kAlreadyExists));
+  UserRecord same_external_id = MakeUser("u3", 3);
+  same_external_id.external_id = "ext-1";
+  EXPECT_THAT(Insert(same_external_id), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(Insert(MakeUser("u4", 4)), IsOk());
+  EXPECT_THAT(Insert(MakeUser("u5", 5)), IsOk());
+}
+
+TEST_F(SqliteUserStoreTest, FailedBodyRollsBackEverything) {
+  absl::Status status = store_->Write([](WriteTransaction& txn) {
+    absl::Status inserted = txn.InsertUser(MakeUser("u1", 1));
+    EXPECT_THAT(inserted, IsOk());
+    return absl::AbortedError("changed my mind");
+  });
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(store_->GetUser("u1"), StatusIs(absl::StatusCode::kNotFound));
+  // The writer is usable again afterwards.
+  EXPECT_THAT(Insert(MakeUser("u1", 1)), IsOk());
+}
+
+TEST_F(SqliteUserStoreTest, DeleteCascadesToIdentifiers) {
+  UserRecord user = MakeUser("u1", 1);
+  user.email_addresses = {MakeEmail("e1", "a@example.com")};
+  ASSERT_THAT(Insert(user), IsOk());
+  ASSERT_THAT(store_->Write([](WriteTransaction& txn) { return txn.DeleteUser("u1"); }), IsOk());
+  // The address is free again.
+  UserRecord other = MakeUser("u2", 2);
+  other.email_addresses = {MakeEmail("e2", "a@example.com")};
+  EXPECT_THAT(Insert(other), IsOk());
+  SQLite::Database db(dir_.File("users.db"));
+  EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM email_addresses").getInt(), 1);
+}
+
+TEST_F(SqliteUserStoreTest, FindsUserByEachIdentifierKind) {
+  UserRecord user = MakeUser("u1", 1);
+  user.username = "ada";
+  user.external_id = "ext";
+  user.email_addresses = {MakeEmail("e1", "a@example.com")};
+  ASSERT_THAT(Insert(user), IsOk());
+  ASSERT_THAT(store_->Write([](WriteTransaction& txn) -> absl::Status {
+    for (auto [kind, value] : {std::pair{IdentifierKind::kEmailAddress, "a@example.com"},
+                               std::pair{IdentifierKind::kUsername, "ada"},
+                               std::pair{IdentifierKind::kExternalId, "ext"}}) {
+      auto found = txn.FindUserIdByIdentifier(kind, value);
+      EXPECT_THAT(found, IsOk());
+      EXPECT_EQ(found->value_or("none"), "u1");
+    }
+    auto missing = txn.FindUserIdByIdentifier(IdentifierKind::kUsername, "");
+    EXPECT_FALSE(missing->has_value());  // Unset usernames belong to nobody.
+    return absl::OkStatus();
+  }),
+              IsOk());
+}
+
+TEST_F(SqliteUserStoreTest, NewerSchemaIsFailedPrecondition) {
+  store_.reset();
+  {
+    SQLite::Database db(dir_.File("users.db"), SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA user_version = 999");
+  }
+  EXPECT_THAT(SqliteUserStore::Open({dir_.File("users.db")}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(SqliteUserStoreTest, UnopenablePathIsUnavailable) {
+  EXPECT_THAT(SqliteUserStore::Open({dir_.File("missing-dir/users.db")}),
+              StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_F(SqliteUserStoreTest, KeysetPagingWithTiedSortValuesVisitsEveryUserOnce) {
+  // 25 users share 5 first names, so the id tie-breaker decides order within each name.
+  for (int i = 0; i < 25; ++i) {
+    UserRecord user = MakeUser(absl::StrCat("u", 100 + i), i);
+    user.first_name = absl::StrCat("name", i % 5);
+    ASSERT_THAT(Insert(user), IsOk());
+  }
+  for (bool descending : {false, true}) {
+    UserPageQuery query;
+    query.order = {UserOrderKey::kFirstName, descending};
+    query.limit = 4;
+    std::vector<std::string> seen;
+    while (true) {
+      ASSERT_OK_AND_ASSIGN(page, store_->ListUsers(query));
+      EXPECT_EQ(page.total_count, 25);
+      for (const auto& u : page.users) {
+        seen.push_back(u.first_name + "/" + u.id);
+      }
+      if (!page.next.has_value()) {
+        break;
+      }
+      query.after = page.next;
+    }
+    ASSERT_EQ(seen.size(), 25u);
+    std::vector<std::string> sorted = seen;
+    std::sort(sorted.begin(), sorted.end());
+    if (descending) {
+      std::reverse(sorted.begin(), sorted.end());
+    }
+    EXPECT_EQ(seen, sorted);
+  }
+}
+
+TEST_F(SqliteUserStoreTest, ReadersRunWhileWritesCommit) {
+  ASSERT_THAT(Insert(MakeUser("u0", 0)), IsOk());
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      while (!done) {
+        auto user = store_->GetUser("u0");
+        EXPECT_THAT(user, IsOk());
+        ++reads;
+      }
+    });
+  }
+  for (int i = 1; i <= 50; ++i) {
+    ASSERT_THAT(Insert(MakeUser(absl::StrCat("u", i), i)), IsOk());
+  }
+  done = true;
+  for (auto& t : readers) {
+    t.join();
+  }
+  EXPECT_GT(reads.load(), 0);
+  ASSERT_OK_AND_ASSIGN(count, store_->CountUsers({}));
+  EXPECT_EQ(count, 51);
+}
+
+}  // namespace
+}  // namespace roster::storage
