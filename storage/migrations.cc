@@ -9,9 +9,12 @@ namespace {
 
 // Never edit a shipped migration; append a new one.
 constexpr std::array<const char*, 1> kMigrations = {
-    // 1: users and their identifiers. Text columns that can be unset are '' rather than NULL
-    // so that keyset paging compares plain values; uniqueness of optional keys is enforced by
-    // partial unique indexes. Identifiers are stored normalised (lower-case), so a plain
+    // 1: users and their identifiers. Text columns that can be unset are ''
+    // rather than NULL
+    // so that keyset paging compares plain values; uniqueness of optional keys
+    // is enforced by
+    // partial unique indexes. Identifiers are stored normalised (lower-case),
+    // so a plain
     // UNIQUE index is case-insensitive uniqueness.
     R"sql(
 CREATE TABLE users (
@@ -119,16 +122,18 @@ int LatestSchemaVersion() { return static_cast<int>(kMigrations.size()); }
 
 absl::Status Migrate(SqliteConnection& connection) {
   try {
-    // Each step re-reads the version under the write lock, so two processes starting on one
-    // file apply every migration exactly once.
+    // Each step re-reads the version under the write lock, so two processes
+    // starting on one file apply every migration exactly once.
     while (true) {
       connection.Exec("BEGIN IMMEDIATE");
       try {
-        const int current = connection.db().execAndGet("PRAGMA user_version").getInt();
+        const int current =
+            connection.db().execAndGet("PRAGMA user_version").getInt();
         if (current > LatestSchemaVersion()) {
           connection.Exec("ROLLBACK");
           return absl::FailedPreconditionError(
-              absl::StrCat("database schema version ", current, " is newer than this binary's ",
+              absl::StrCat("database schema version ", current,
+                           " is newer than this binary's ",
                            LatestSchemaVersion(), "; upgrade roster-server"));
         }
         if (current == LatestSchemaVersion()) {
@@ -136,7 +141,8 @@ absl::Status Migrate(SqliteConnection& connection) {
           return absl::OkStatus();
         }
         connection.Exec(kMigrations[static_cast<size_t>(current)]);
-        connection.Exec(absl::StrCat("PRAGMA user_version = ", current + 1).c_str());
+        connection.Exec(
+            absl::StrCat("PRAGMA user_version = ", current + 1).c_str());
         connection.Exec("COMMIT");
       } catch (...) {
         connection.Exec("ROLLBACK");

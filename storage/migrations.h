@@ -1,5 +1,6 @@
-// Numbered schema migrations, applied at start-up under PRAGMA user_version, each in its own
-// transaction. Adding a table is appending one entry to the list in migrations.cc.
+// Numbered schema migrations, applied at start-up under PRAGMA user_version,
+// each in its own transaction. Adding a table is appending one entry to the
+// list in migrations.cc.
 #ifndef ROSTER_STORAGE_MIGRATIONS_H_
 #define ROSTER_STORAGE_MIGRATIONS_H_
 
@@ -11,8 +12,9 @@ namespace roster::storage {
 // The schema version this binary writes.
 int LatestSchemaVersion();
 
-// Brings the database up to LatestSchemaVersion(). FailedPrecondition when the database was
-// written by a newer binary; storage errors otherwise (nothing of a failed step is applied).
+// Brings the database up to LatestSchemaVersion(). FailedPrecondition when the
+// database was written by a newer binary; storage errors otherwise (nothing of
+// a failed step is applied).
 absl::Status Migrate(SqliteConnection& connection);
 
 }  // namespace roster::storage

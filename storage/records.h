@@ -1,6 +1,6 @@
-// Plain record structs that storage reads and writes. No gRPC, no protobuf: metadata is JSON
-// text, times are microseconds since the Unix epoch (0 means "never" / unset), and strings that
-// may be unset are empty when unset.
+// Plain record structs that storage reads and writes. No gRPC, no protobuf:
+// metadata is JSON text, times are microseconds since the Unix epoch (0 means
+// "never" / unset), and strings that may be unset are empty when unset.
 #ifndef ROSTER_STORAGE_RECORDS_H_
 #define ROSTER_STORAGE_RECORDS_H_
 
@@ -13,11 +13,17 @@ namespace roster::storage {
 // Microseconds since the Unix epoch, UTC. 0 means unset.
 using Micros = int64_t;
 
-enum class VerificationStatus : int { kUnverified = 1, kVerified = 2, kFailed = 3, kExpired = 4 };
+enum class VerificationStatus : int {
+  kUnverified = 1,
+  kVerified = 2,
+  kFailed = 3,
+  kExpired = 4
+};
 
 struct VerificationRecord {
   VerificationStatus status = VerificationStatus::kUnverified;
-  std::string strategy;  // "admin", "email_code", "phone_code", "from_oauth_<provider>".
+  std::string strategy;  // "admin", "email_code", "phone_code",
+                         // "from_oauth_<provider>".
   int32_t attempts = 0;
   Micros expire_at = 0;
 };
@@ -81,7 +87,8 @@ struct UserRecord {
   Micros last_active_at = 0;
   Micros created_at = 0;
   Micros updated_at = 0;
-  int64_t version = 0;  // Bumped by every mutation; the etag is derived from it.
+  int64_t version =
+      0;  // Bumped by every mutation; the etag is derived from it.
 
   // Oldest first.
   std::vector<EmailAddressRecord> email_addresses;
@@ -92,7 +99,8 @@ struct UserRecord {
 // Remembers which user a CreateUser request id produced (AIP-155).
 struct IdempotencyRecord {
   std::string request_id;
-  std::string request_hash;  // Fingerprint of the request, to refuse a reused id.
+  std::string
+      request_hash;  // Fingerprint of the request, to refuse a reused id.
   std::string user_id;
   Micros created_at = 0;
 };

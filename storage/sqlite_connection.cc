@@ -10,7 +10,8 @@
 
 namespace roster::storage {
 
-absl::Status StatusFromException(const std::exception& e, absl::string_view what) {
+absl::Status StatusFromException(const std::exception& e,
+                                 absl::string_view what) {
   const auto* sqlite_error = dynamic_cast<const SQLite::Exception*>(&e);
   std::string message = absl::StrCat(what, ": ", e.what());
   if (sqlite_error == nullptr) {
@@ -40,15 +41,18 @@ absl::Status StatusFromException(const std::exception& e, absl::string_view what
 
 absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
     const std::string& path, Mode mode, absl::Duration busy_timeout) {
-  const int flags = mode == Mode::kWriter ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
-                                          : SQLite::OPEN_READWRITE;
+  const int flags = mode == Mode::kWriter
+                        ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
+                        : SQLite::OPEN_READWRITE;
   try {
-    SQLite::Database db(path, flags | SQLITE_OPEN_NOMUTEX,
-                        static_cast<int>(absl::ToInt64Milliseconds(busy_timeout)));
+    SQLite::Database db(
+        path, flags | SQLITE_OPEN_NOMUTEX,
+        static_cast<int>(absl::ToInt64Milliseconds(busy_timeout)));
     if (mode == Mode::kWriter) {
       db.exec("PRAGMA journal_mode=WAL");
     }
-    // FULL: an acknowledged commit survives power loss, not just a process crash.
+    // FULL: an acknowledged commit survives power loss, not just a process
+    // crash.
     db.exec("PRAGMA synchronous=FULL");
     db.exec("PRAGMA foreign_keys=ON");
     if (mode == Mode::kReader) {

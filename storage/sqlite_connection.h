@@ -1,43 +1,48 @@
-// One SQLite connection with Roster's pragmas and a cache of prepared statements, and the single
-// place that turns SQLiteCpp exceptions into absl::Status. Internal to storage/.
+// One SQLite connection with Roster's pragmas and a cache of prepared
+// statements, and the single place that turns SQLiteCpp exceptions into
+// absl::Status. Internal to storage/.
 #ifndef ROSTER_STORAGE_SQLITE_CONNECTION_H_
 #define ROSTER_STORAGE_SQLITE_CONNECTION_H_
 
 #include <exception>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "SQLiteCpp/Database.h"
 #include "SQLiteCpp/Statement.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace roster::storage {
 
-// Maps an exception thrown by SQLiteCpp (or the standard library) to a status by SQLite's
-// extended result code: UNIQUE/PRIMARY KEY -> AlreadyExists, BUSY/LOCKED/READONLY/CANTOPEN/IOERR
-// -> Unavailable, FULL -> ResourceExhausted, anything else -> Internal. `what` names the operation.
-absl::Status StatusFromException(const std::exception& e, absl::string_view what);
+// Maps an exception thrown by SQLiteCpp (or the standard library) to a status
+// by SQLite's extended result code: UNIQUE/PRIMARY KEY -> AlreadyExists,
+// BUSY/LOCKED/READONLY/CANTOPEN/IOERR
+// -> Unavailable, FULL -> ResourceExhausted, anything else -> Internal. `what`
+// names the operation.
+absl::Status StatusFromException(const std::exception& e,
+                                 absl::string_view what);
 
 // A connection used by one thread at a time. Thread-compatible.
 class SqliteConnection {
  public:
   enum class Mode { kWriter, kReader };
 
-  // Opens (creating it when `mode` is kWriter) the database at `path` with WAL journaling,
-  // synchronous=FULL, foreign keys and the busy timeout. Readers are query-only.
-  static absl::StatusOr<std::unique_ptr<SqliteConnection>> Open(const std::string& path,
-                                                                Mode mode,
-                                                                absl::Duration busy_timeout);
+  // Opens (creating it when `mode` is kWriter) the database at `path` with WAL
+  // journaling, synchronous=FULL, foreign keys and the busy timeout. Readers
+  // are query-only.
+  static absl::StatusOr<std::unique_ptr<SqliteConnection>> Open(
+      const std::string& path, Mode mode, absl::Duration busy_timeout);
 
   SqliteConnection(const SqliteConnection&) = delete;
   SqliteConnection& operator=(const SqliteConnection&) = delete;
 
-  // A prepared statement for `sql`, reused across calls: reset, with bindings cleared.
-  // Throws SQLite::Exception on a syntax error (callers run under a try block).
+  // A prepared statement for `sql`, reused across calls: reset, with bindings
+  // cleared. Throws SQLite::Exception on a syntax error (callers run under a
+  // try block).
   SQLite::Statement& Prepare(const std::string& sql);
 
   // Runs SQL without results. Throws SQLite::Exception.
@@ -48,11 +53,13 @@ class SqliteConnection {
  private:
   explicit SqliteConnection(SQLite::Database db) : db_(std::move(db)) {}
 
-  // Dynamic list queries can produce many shapes; the cache is cleared past this size.
+  // Dynamic list queries can produce many shapes; the cache is cleared past
+  // this size.
   static constexpr size_t kMaxCachedStatements = 256;
 
   SQLite::Database db_;
-  absl::flat_hash_map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
+  absl::flat_hash_map<std::string, std::unique_ptr<SQLite::Statement>>
+      statements_;
 };
 
 }  // namespace roster::storage

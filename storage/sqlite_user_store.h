@@ -1,10 +1,11 @@
 // SqliteUserStore: UserStore on an embedded SQLite file (SQLiteCpp).
 //
-// WAL journal with synchronous=FULL (an acknowledged write survives a crash), foreign keys on,
-// a busy timeout. One writer connection serialises writes with BEGIN IMMEDIATE; reads take a
-// connection from a pool, so they run in parallel with each other and with the writer, each on
-// a consistent snapshot. Every connection caches its prepared statements. Migrations run in
-// Open(), before the store is returned.
+// WAL journal with synchronous=FULL (an acknowledged write survives a crash),
+// foreign keys on, a busy timeout. One writer connection serialises writes with
+// BEGIN IMMEDIATE; reads take a connection from a pool, so they run in parallel
+// with each other and with the writer, each on a consistent snapshot. Every
+// connection caches its prepared statements. Migrations run in Open(), before
+// the store is returned.
 //
 // Thread-safe.
 #ifndef ROSTER_STORAGE_SQLITE_USER_STORE_H_
@@ -26,17 +27,21 @@ class SqliteConnection;
 struct SqliteOptions {
   // A file path; created (with its WAL files beside it) when missing.
   std::string path;
-  // How long a statement waits for a lock held by another connection before Unavailable.
+  // How long a statement waits for a lock held by another connection before
+  // Unavailable.
   absl::Duration busy_timeout = absl::Seconds(5);
-  // Idle reader connections kept open; more are opened under load and closed afterwards.
+  // Idle reader connections kept open; more are opened under load and closed
+  // afterwards.
   int max_idle_readers = 8;
 };
 
 class SqliteUserStore final : public UserStore {
  public:
-  // Opens or creates the database and migrates it to the latest schema. Errors as UserStore's,
-  // plus FailedPrecondition for a database written by a newer binary.
-  static absl::StatusOr<std::unique_ptr<SqliteUserStore>> Open(const SqliteOptions& options);
+  // Opens or creates the database and migrates it to the latest schema. Errors
+  // as UserStore's, plus FailedPrecondition for a database written by a newer
+  // binary.
+  static absl::StatusOr<std::unique_ptr<SqliteUserStore>> Open(
+      const SqliteOptions& options);
   ~SqliteUserStore() override;
 
   SqliteUserStore(const SqliteUserStore&) = delete;
@@ -45,12 +50,14 @@ class SqliteUserStore final : public UserStore {
   absl::StatusOr<UserRecord> GetUser(absl::string_view user_id) override;
   absl::StatusOr<UserPage> ListUsers(const UserPageQuery& query) override;
   absl::StatusOr<int64_t> CountUsers(const UserFilter& filter) override;
-  absl::Status Write(absl::FunctionRef<absl::Status(WriteTransaction&)> body) override;
+  absl::Status Write(
+      absl::FunctionRef<absl::Status(WriteTransaction&)> body) override;
 
  private:
   class ReaderLease;
 
-  SqliteUserStore(SqliteOptions options, std::unique_ptr<SqliteConnection> writer);
+  SqliteUserStore(SqliteOptions options,
+                  std::unique_ptr<SqliteConnection> writer);
 
   absl::StatusOr<ReaderLease> AcquireReader();
   void ReleaseReader(std::unique_ptr<SqliteConnection> connection);
@@ -59,7 +66,8 @@ class SqliteUserStore final : public UserStore {
   absl::Mutex writer_mu_;
   std::unique_ptr<SqliteConnection> writer_ ABSL_GUARDED_BY(writer_mu_);
   absl::Mutex readers_mu_;
-  std::vector<std::unique_ptr<SqliteConnection>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
+  std::vector<std::unique_ptr<SqliteConnection>> idle_readers_
+      ABSL_GUARDED_BY(readers_mu_);
 };
 
 }  // namespace roster::storage

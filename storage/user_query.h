@@ -1,6 +1,6 @@
-// Filters, order and paging for listing users: plain values, already validated and normalised
-// by the caller (the domain). Every non-empty field narrows the result (AND); a list matches any
-// of its values (OR).
+// Filters, order and paging for listing users: plain values, already validated
+// and normalised by the caller (the domain). Every non-empty field narrows the
+// result (AND); a list matches any of its values (OR).
 #ifndef ROSTER_STORAGE_USER_QUERY_H_
 #define ROSTER_STORAGE_USER_QUERY_H_
 
@@ -27,7 +27,8 @@ struct JsonScalar {
 
 struct MetadataFilter {
   MetadataTier tier = MetadataTier::kPublic;
-  std::vector<std::string> path;  // Keys of [A-Za-z0-9_-]; validated by the caller.
+  std::vector<std::string>
+      path;  // Keys of [A-Za-z0-9_-]; validated by the caller.
   JsonScalar value;
 };
 
@@ -69,7 +70,8 @@ struct UserOrder {
   bool descending = true;
 };
 
-// A keyset position: the sort value and id of the last user of the previous page.
+// A keyset position: the sort value and id of the last user of the previous
+// page.
 struct UserCursor {
   std::variant<int64_t, std::string> sort_value;
   std::string id;

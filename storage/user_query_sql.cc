@@ -18,20 +18,23 @@ class ConditionBuilder {
   }
 
   // Adds "`expr` IN (?, ?, …)" over `values`; nothing when `values` is empty.
-  void AddIn(const std::string& expr_prefix, const std::vector<std::string>& values,
+  void AddIn(const std::string& expr_prefix,
+             const std::vector<std::string>& values,
              const std::string& expr_suffix = "") {
     if (values.empty()) {
       return;
     }
     std::vector<std::string> marks(values.size(), "?");
     std::vector<SqlValue> params(values.begin(), values.end());
-    Add(absl::StrCat(expr_prefix, " IN (", absl::StrJoin(marks, ","), ")", expr_suffix),
+    Add(absl::StrCat(expr_prefix, " IN (", absl::StrJoin(marks, ","), ")",
+                     expr_suffix),
         std::move(params));
   }
 
   SqlClause Build() && {
     SqlClause clause;
-    clause.sql = conditions_.empty() ? "1" : absl::StrJoin(conditions_, " AND ");
+    clause.sql =
+        conditions_.empty() ? "1" : absl::StrJoin(conditions_, " AND ");
     clause.params = std::move(params_);
     return clause;
   }
@@ -41,7 +44,8 @@ class ConditionBuilder {
   std::vector<SqlValue> params_;
 };
 
-// A LIKE pattern matching `needle` anywhere, with LIKE's wildcards escaped by '\'.
+// A LIKE pattern matching `needle` anywhere, with LIKE's wildcards escaped by
+// '\'.
 std::string ContainsPattern(const std::string& needle) {
   std::string pattern = "%";
   for (char c : needle) {
@@ -87,11 +91,14 @@ void AddMetadataFilter(const MetadataFilter& filter, ConditionBuilder& where) {
       where.Add(absl::StrCat(type, " = 'null'"), {path});
       return;
     case JsonScalar::Kind::kBool:
-      where.Add(absl::StrCat(type, filter.value.bool_value ? " = 'true'" : " = 'false'"), {path});
+      where.Add(absl::StrCat(
+                    type, filter.value.bool_value ? " = 'true'" : " = 'false'"),
+                {path});
       return;
     case JsonScalar::Kind::kNumber:
-      where.Add(absl::StrCat(type, " IN ('integer', 'real') AND ", value, " = ?"),
-                {path, path, filter.value.number_value});
+      where.Add(
+          absl::StrCat(type, " IN ('integer', 'real') AND ", value, " = ?"),
+          {path, path, filter.value.number_value});
       return;
     case JsonScalar::Kind::kString:
       where.Add(absl::StrCat(type, " = 'text' AND ", value, " = ?"),
@@ -128,8 +135,9 @@ bool IsTextOrderKey(UserOrderKey key) {
 
 SqlClause UserFilterSql(const UserFilter& filter) {
   ConditionBuilder where;
-  where.AddIn("u.id IN (SELECT user_id FROM email_addresses WHERE email_address",
-              filter.email_addresses, ")");
+  where.AddIn(
+      "u.id IN (SELECT user_id FROM email_addresses WHERE email_address",
+      filter.email_addresses, ")");
   where.AddIn("u.id IN (SELECT user_id FROM phone_numbers WHERE phone_number",
               filter.phone_numbers, ")");
   where.AddIn("u.username", filter.usernames);
@@ -137,26 +145,34 @@ SqlClause UserFilterSql(const UserFilter& filter) {
   where.AddIn("u.id", filter.user_ids);
   if (!filter.query.empty()) {
     const std::string p = ContainsPattern(filter.query);
-    where.Add(absl::StrCat("(u.id", kLike, " OR u.first_name", kLike, " OR u.last_name", kLike,
-                           " OR u.username", kLike,
-                           " OR u.id IN (SELECT user_id FROM email_addresses WHERE email_address",
-                           kLike, ")",
-                           " OR u.id IN (SELECT user_id FROM phone_numbers WHERE phone_number",
-                           kLike, "))"),
-              {p, p, p, p, p, p});
+    where.Add(
+        absl::StrCat(
+            "(u.id", kLike, " OR u.first_name", kLike, " OR u.last_name", kLike,
+            " OR u.username", kLike,
+            " OR u.id IN (SELECT user_id FROM email_addresses WHERE "
+            "email_address",
+            kLike, ")",
+            " OR u.id IN (SELECT user_id FROM phone_numbers WHERE phone_number",
+            kLike, "))"),
+        {p, p, p, p, p, p});
   }
   if (!filter.email_address_query.empty()) {
-    where.Add(absl::StrCat("u.id IN (SELECT user_id FROM email_addresses WHERE email_address",
-                           kLike, ")"),
-              {ContainsPattern(filter.email_address_query)});
+    where.Add(
+        absl::StrCat(
+            "u.id IN (SELECT user_id FROM email_addresses WHERE email_address",
+            kLike, ")"),
+        {ContainsPattern(filter.email_address_query)});
   }
   if (!filter.phone_number_query.empty()) {
-    where.Add(absl::StrCat("u.id IN (SELECT user_id FROM phone_numbers WHERE phone_number", kLike,
-                           ")"),
-              {ContainsPattern(filter.phone_number_query)});
+    where.Add(
+        absl::StrCat(
+            "u.id IN (SELECT user_id FROM phone_numbers WHERE phone_number",
+            kLike, ")"),
+        {ContainsPattern(filter.phone_number_query)});
   }
   if (!filter.username_query.empty()) {
-    where.Add(absl::StrCat("u.username", kLike), {ContainsPattern(filter.username_query)});
+    where.Add(absl::StrCat("u.username", kLike),
+              {ContainsPattern(filter.username_query)});
   }
   if (!filter.name_query.empty()) {
     // Matches either name or the full name "first last".
@@ -172,10 +188,10 @@ SqlClause UserFilterSql(const UserFilter& filter) {
   if (filter.created_at_after.has_value()) {
     where.Add("u.created_at > ?", {*filter.created_at_after});
   }
-  AddTimeRange("u.last_sign_in_at", filter.last_sign_in_at_before, filter.last_sign_in_at_after,
-               where);
-  AddTimeRange("u.last_active_at", filter.last_active_at_before, filter.last_active_at_after,
-               where);
+  AddTimeRange("u.last_sign_in_at", filter.last_sign_in_at_before,
+               filter.last_sign_in_at_after, where);
+  AddTimeRange("u.last_active_at", filter.last_active_at_before,
+               filter.last_active_at_after, where);
   for (const auto& metadata_filter : filter.metadata_filters) {
     AddMetadataFilter(metadata_filter, where);
   }
@@ -211,7 +227,8 @@ SqlClause AfterCursorSql(const UserOrder& order, const UserCursor& cursor) {
   // A row value comparison walks the (column, id) index directly.
   clause.sql = absl::StrCat("(", OrderColumn(order.key), ", u.id) ",
                             order.descending ? "<" : ">", " (?, ?)");
-  std::visit([&](const auto& v) { clause.params.push_back(v); }, cursor.sort_value);
+  std::visit([&](const auto& v) { clause.params.push_back(v); },
+             cursor.sort_value);
   clause.params.push_back(cursor.id);
   return clause;
 }

@@ -1,5 +1,6 @@
-// Translates a UserFilter / UserOrder / UserCursor into SQL over `users u` with positional
-// parameters. Internal to storage/. Every value is bound, never spliced into the SQL text.
+// Translates a UserFilter / UserOrder / UserCursor into SQL over `users u` with
+// positional parameters. Internal to storage/. Every value is bound, never
+// spliced into the SQL text.
 #ifndef ROSTER_STORAGE_USER_QUERY_SQL_H_
 #define ROSTER_STORAGE_USER_QUERY_SQL_H_
 

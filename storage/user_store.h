@@ -1,10 +1,12 @@
-// UserStore: the persistence interface for users, as transactions over plain records.
+// UserStore: the persistence interface for users, as transactions over plain
+// records.
 //
-// Reads see a consistent snapshot. Writes run inside Write(): everything the body does commits
-// together when it returns OK, and nothing does otherwise, so a failed operation never
-// half-applies. Errors: NotFound (no such row), AlreadyExists (a unique key clashes),
-// Unavailable (database busy, locked, unreadable or read-only), ResourceExhausted (disk full),
-// FailedPrecondition (schema newer than this binary), Internal (anything else).
+// Reads see a consistent snapshot. Writes run inside Write(): everything the
+// body does commits together when it returns OK, and nothing does otherwise, so
+// a failed operation never half-applies. Errors: NotFound (no such row),
+// AlreadyExists (a unique key clashes), Unavailable (database busy, locked,
+// unreadable or read-only), ResourceExhausted (disk full), FailedPrecondition
+// (schema newer than this binary), Internal (anything else).
 //
 // Implementations are thread-safe.
 #ifndef ROSTER_STORAGE_USER_STORE_H_
@@ -13,20 +15,25 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "storage/records.h"
 #include "storage/user_query.h"
 
 namespace roster::storage {
 
-enum class IdentifierKind { kEmailAddress, kPhoneNumber, kUsername, kExternalId };
+enum class IdentifierKind {
+  kEmailAddress,
+  kPhoneNumber,
+  kUsername,
+  kExternalId
+};
 
-// The operations available inside one write transaction. Valid only during Write()'s body.
-// Thread-compatible.
+// The operations available inside one write transaction. Valid only during
+// Write()'s body. Thread-compatible.
 class WriteTransaction {
  public:
   virtual ~WriteTransaction() = default;
@@ -36,11 +43,14 @@ class WriteTransaction {
   // The id of the user holding `value` (normalised), or nullopt.
   virtual absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
       IdentifierKind kind, absl::string_view value) = 0;
-  // Inserts the user row and all its identifiers. AlreadyExists on a unique clash.
+  // Inserts the user row and all its identifiers. AlreadyExists on a unique
+  // clash.
   virtual absl::Status InsertUser(const UserRecord& user) = 0;
-  // Rewrites the user row (not its identifiers) from `user`. NotFound if it does not exist.
+  // Rewrites the user row (not its identifiers) from `user`. NotFound if it
+  // does not exist.
   virtual absl::Status UpdateUser(const UserRecord& user) = 0;
-  // Deletes the user and, by cascade, its identifiers. NotFound if it does not exist.
+  // Deletes the user and, by cascade, its identifiers. NotFound if it does not
+  // exist.
   virtual absl::Status DeleteUser(absl::string_view user_id) = 0;
   // The remembered request, or nullopt.
   virtual absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotencyKey(
@@ -58,9 +68,11 @@ class UserStore {
   virtual absl::StatusOr<UserPage> ListUsers(const UserPageQuery& query) = 0;
   // How many users match `filter`.
   virtual absl::StatusOr<int64_t> CountUsers(const UserFilter& filter) = 0;
-  // Runs `body` in one serialised write transaction; commits iff `body` returns OK and the
-  // commit is durable. Returns body's error, or the storage error that stopped the commit.
-  virtual absl::Status Write(absl::FunctionRef<absl::Status(WriteTransaction&)> body) = 0;
+  // Runs `body` in one serialised write transaction; commits iff `body` returns
+  // OK and the commit is durable. Returns body's error, or the storage error
+  // that stopped the commit.
+  virtual absl::Status Write(
+      absl::FunctionRef<absl::Status(WriteTransaction&)> body) = 0;
 };
 
 }  // namespace roster::storage

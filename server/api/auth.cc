@@ -12,19 +12,23 @@ namespace {
 std::array<unsigned char, 32> DigestOf(absl::string_view key) {
   std::array<unsigned char, 32> digest{};
   crypto_generichash(digest.data(), digest.size(),
-                     reinterpret_cast<const unsigned char*>(key.data()), key.size(), nullptr, 0);
+                     reinterpret_cast<const unsigned char*>(key.data()),
+                     key.size(), nullptr, 0);
   return digest;
 }
 
 absl::Status Unauthenticated(absl::string_view why) {
-  return domain::Error(absl::StatusCode::kUnauthenticated, domain::reason::kUnauthenticated, why);
+  return domain::Error(absl::StatusCode::kUnauthenticated,
+                       domain::reason::kUnauthenticated, why);
 }
 
 }  // namespace
 
-SecretKeyAuthenticator::SecretKeyAuthenticator(const std::vector<std::string>& secret_keys) {
+SecretKeyAuthenticator::SecretKeyAuthenticator(
+    const std::vector<std::string>& secret_keys) {
   if (sodium_init() < 0) {
-    std::abort();  // libsodium cannot run here; comparing secrets would be unsafe.
+    std::abort();  // libsodium cannot run here; comparing secrets would be
+                   // unsafe.
   }
   for (const auto& key : secret_keys) {
     key_digests_.push_back(DigestOf(key));
@@ -35,21 +39,27 @@ absl::Status SecretKeyAuthenticator::Authenticate(
     const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const {
   const auto [first, last] = metadata.equal_range("authorization");
   if (first == last) {
-    return Unauthenticated("missing authorization metadata: send 'authorization: Bearer <secret key>'");
+    return Unauthenticated(
+        "missing authorization metadata: send 'authorization: Bearer <secret "
+        "key>'");
   }
   if (std::next(first) != last) {
     return Unauthenticated("more than one authorization header");
   }
   const absl::string_view value(first->second.data(), first->second.size());
   constexpr absl::string_view kScheme = "bearer ";
-  if (value.size() <= kScheme.size() || !absl::StartsWithIgnoreCase(value, kScheme)) {
+  if (value.size() <= kScheme.size() ||
+      !absl::StartsWithIgnoreCase(value, kScheme)) {
     return Unauthenticated("authorization must be 'Bearer <secret key>'");
   }
   const auto presented = DigestOf(value.substr(kScheme.size()));
-  // Compare with every key, without stopping early, so timing reveals nothing about the keys.
+  // Compare with every key, without stopping early, so timing reveals nothing
+  // about the keys.
   int matches = 0;
   for (const auto& digest : key_digests_) {
-    matches |= sodium_memcmp(presented.data(), digest.data(), digest.size()) == 0 ? 1 : 0;
+    matches |=
+        sodium_memcmp(presented.data(), digest.data(), digest.size()) == 0 ? 1
+                                                                           : 0;
   }
   if (matches == 0) {
     return Unauthenticated("unknown secret key");

@@ -1,9 +1,11 @@
-// BackendUsersService: the roster.v1.BackendUsers gRPC service on the callback API. Each method
-// authenticates the secret key, maps the request to domain values, calls UserService and maps
-// the result back; statuses are converted once, by ToGrpcStatus.
+// BackendUsersService: the roster.v1.BackendUsers gRPC service on the callback
+// API. Each method authenticates the secret key, maps the request to domain
+// values, calls UserService and maps the result back; statuses are converted
+// once, by ToGrpcStatus.
 //
-// Reads run inline on gRPC's callback thread (microseconds against a pooled reader); writes go
-// to the WriteExecutor so that no fsync ever blocks a callback thread.
+// Reads run inline on gRPC's callback thread (microseconds against a pooled
+// reader); writes go to the WriteExecutor so that no fsync ever blocks a
+// callback thread.
 //
 // Thread-safe.
 #ifndef ROSTER_SERVER_API_BACKEND_USERS_SERVICE_H_
@@ -16,57 +18,72 @@
 
 namespace roster::api {
 
-class BackendUsersService final : public roster::v1::BackendUsers::CallbackService {
+class BackendUsersService final
+    : public roster::v1::BackendUsers::CallbackService {
  public:
   // None is owned; all must outlive the service.
-  BackendUsersService(domain::UserService* users, const SecretKeyAuthenticator* authenticator,
+  BackendUsersService(domain::UserService* users,
+                      const SecretKeyAuthenticator* authenticator,
                       WriteExecutor* writes)
       : users_(users), authenticator_(authenticator), writes_(writes) {}
 
-  grpc::ServerUnaryReactor* CreateUser(grpc::CallbackServerContext* context,
-                                       const roster::v1::CreateUserRequest* request,
-                                       roster::v1::User* response) override;
+  grpc::ServerUnaryReactor* CreateUser(
+      grpc::CallbackServerContext* context,
+      const roster::v1::CreateUserRequest* request,
+      roster::v1::User* response) override;
   grpc::ServerUnaryReactor* GetUser(grpc::CallbackServerContext* context,
                                     const roster::v1::GetUserRequest* request,
                                     roster::v1::User* response) override;
-  grpc::ServerUnaryReactor* ListUsers(grpc::CallbackServerContext* context,
-                                      const roster::v1::ListUsersRequest* request,
-                                      roster::v1::ListUsersResponse* response) override;
-  grpc::ServerUnaryReactor* CountUsers(grpc::CallbackServerContext* context,
-                                       const roster::v1::CountUsersRequest* request,
-                                       roster::v1::CountUsersResponse* response) override;
-  grpc::ServerUnaryReactor* UpdateUser(grpc::CallbackServerContext* context,
-                                       const roster::v1::UpdateUserRequest* request,
-                                       roster::v1::User* response) override;
+  grpc::ServerUnaryReactor* ListUsers(
+      grpc::CallbackServerContext* context,
+      const roster::v1::ListUsersRequest* request,
+      roster::v1::ListUsersResponse* response) override;
+  grpc::ServerUnaryReactor* CountUsers(
+      grpc::CallbackServerContext* context,
+      const roster::v1::CountUsersRequest* request,
+      roster::v1::CountUsersResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateUser(
+      grpc::CallbackServerContext* context,
+      const roster::v1::UpdateUserRequest* request,
+      roster::v1::User* response) override;
   grpc::ServerUnaryReactor* UpdateUserMetadata(
-      grpc::CallbackServerContext* context, const roster::v1::UpdateUserMetadataRequest* request,
+      grpc::CallbackServerContext* context,
+      const roster::v1::UpdateUserMetadataRequest* request,
       roster::v1::User* response) override;
   grpc::ServerUnaryReactor* ReplaceUserMetadata(
-      grpc::CallbackServerContext* context, const roster::v1::ReplaceUserMetadataRequest* request,
+      grpc::CallbackServerContext* context,
+      const roster::v1::ReplaceUserMetadataRequest* request,
       roster::v1::User* response) override;
-  grpc::ServerUnaryReactor* DeleteUser(grpc::CallbackServerContext* context,
-                                       const roster::v1::DeleteUserRequest* request,
-                                       roster::v1::DeletedObject* response) override;
+  grpc::ServerUnaryReactor* DeleteUser(
+      grpc::CallbackServerContext* context,
+      const roster::v1::DeleteUserRequest* request,
+      roster::v1::DeletedObject* response) override;
   grpc::ServerUnaryReactor* BanUser(grpc::CallbackServerContext* context,
                                     const roster::v1::BanUserRequest* request,
                                     roster::v1::User* response) override;
-  grpc::ServerUnaryReactor* UnbanUser(grpc::CallbackServerContext* context,
-                                      const roster::v1::UnbanUserRequest* request,
-                                      roster::v1::User* response) override;
+  grpc::ServerUnaryReactor* UnbanUser(
+      grpc::CallbackServerContext* context,
+      const roster::v1::UnbanUserRequest* request,
+      roster::v1::User* response) override;
   grpc::ServerUnaryReactor* LockUser(grpc::CallbackServerContext* context,
                                      const roster::v1::LockUserRequest* request,
                                      roster::v1::User* response) override;
-  grpc::ServerUnaryReactor* UnlockUser(grpc::CallbackServerContext* context,
-                                       const roster::v1::UnlockUserRequest* request,
-                                       roster::v1::User* response) override;
+  grpc::ServerUnaryReactor* UnlockUser(
+      grpc::CallbackServerContext* context,
+      const roster::v1::UnlockUserRequest* request,
+      roster::v1::User* response) override;
 
  private:
-  // Authenticates, then runs `handler` (returning absl::Status) inline and finishes.
+  // Authenticates, then runs `handler` (returning absl::Status) inline and
+  // finishes.
   template <typename Handler>
-  grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* context, Handler handler);
-  // Authenticates, then runs `handler` on the write thread and finishes from there.
+  grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* context,
+                                 Handler handler);
+  // Authenticates, then runs `handler` on the write thread and finishes from
+  // there.
   template <typename Handler>
-  grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* context, Handler handler);
+  grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* context,
+                                  Handler handler);
 
   domain::UserService* users_;                   // Not owned.
   const SecretKeyAuthenticator* authenticator_;  // Not owned.

@@ -1,10 +1,10 @@
 #include "server/api/proto_mapping.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <cmath>
 #include <utility>
 #include <vector>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -14,7 +14,8 @@ namespace {
 
 using roster::v1::MetadataFilter;
 
-// -62135596800 is 0001-01-01T00:00:00Z and 253402300799 is 9999-12-31T23:59:59Z (RFC 3339).
+// -62135596800 is 0001-01-01T00:00:00Z and 253402300799 is 9999-12-31T23:59:59Z
+// (RFC 3339).
 constexpr int64_t kMinTimestampSeconds = -62135596800;
 constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
@@ -47,8 +48,10 @@ bool IsFiniteStruct(const google::protobuf::Value& value) {
   }
 }
 
-void SetVerification(const storage::VerificationRecord& in, roster::v1::Verification& out) {
-  out.set_status(static_cast<roster::v1::Verification::Status>(static_cast<int>(in.status)));
+void SetVerification(const storage::VerificationRecord& in,
+                     roster::v1::Verification& out) {
+  out.set_status(static_cast<roster::v1::Verification::Status>(
+      static_cast<int>(in.status)));
   out.set_strategy(in.strategy);
   out.set_attempts(in.attempts);
   if (in.expire_at != 0) {
@@ -65,10 +68,14 @@ template <typename Request>
 absl::StatusOr<storage::UserFilter> FilterFromProto(const Request& request) {
   domain::Violations violations;
   storage::UserFilter filter;
-  filter.email_addresses.assign(request.email_addresses().begin(), request.email_addresses().end());
-  filter.phone_numbers.assign(request.phone_numbers().begin(), request.phone_numbers().end());
-  filter.usernames.assign(request.usernames().begin(), request.usernames().end());
-  filter.external_ids.assign(request.external_ids().begin(), request.external_ids().end());
+  filter.email_addresses.assign(request.email_addresses().begin(),
+                                request.email_addresses().end());
+  filter.phone_numbers.assign(request.phone_numbers().begin(),
+                              request.phone_numbers().end());
+  filter.usernames.assign(request.usernames().begin(),
+                          request.usernames().end());
+  filter.external_ids.assign(request.external_ids().begin(),
+                             request.external_ids().end());
   filter.user_ids.assign(request.user_ids().begin(), request.user_ids().end());
   filter.query = request.query();
   filter.email_address_query = request.email_address_query();
@@ -78,8 +85,8 @@ absl::StatusOr<storage::UserFilter> FilterFromProto(const Request& request) {
   if (request.has_banned()) {
     filter.banned = request.banned();
   }
-  auto bound = [&](bool has, const google::protobuf::Timestamp& t, const char* field,
-                   std::optional<storage::Micros>& out) {
+  auto bound = [&](bool has, const google::protobuf::Timestamp& t,
+                   const char* field, std::optional<storage::Micros>& out) {
     if (!has) {
       return;
     }
@@ -88,10 +95,10 @@ absl::StatusOr<storage::UserFilter> FilterFromProto(const Request& request) {
       out = domain::ToMicros(*time);
     }
   };
-  bound(request.has_created_at_before(), request.created_at_before(), "created_at_before",
-        filter.created_at_before);
-  bound(request.has_created_at_after(), request.created_at_after(), "created_at_after",
-        filter.created_at_after);
+  bound(request.has_created_at_before(), request.created_at_before(),
+        "created_at_before", filter.created_at_before);
+  bound(request.has_created_at_after(), request.created_at_after(),
+        "created_at_after", filter.created_at_after);
   bound(request.has_last_sign_in_at_before(), request.last_sign_in_at_before(),
         "last_sign_in_at_before", filter.last_sign_in_at_before);
   bound(request.has_last_sign_in_at_after(), request.last_sign_in_at_after(),
@@ -131,7 +138,8 @@ absl::StatusOr<storage::UserFilter> FilterFromProto(const Request& request) {
         out.value.kind = storage::JsonScalar::Kind::kNumber;
         out.value.number_value = value.number_value();
         if (!std::isfinite(value.number_value())) {
-          violations.Add(absl::StrCat("metadata_filters[", i, "].value"), "must be finite");
+          violations.Add(absl::StrCat("metadata_filters[", i, "].value"),
+                         "must be finite");
         }
         break;
       case google::protobuf::Value::kStringValue:
@@ -156,7 +164,8 @@ std::optional<std::string> StructToJson(const google::protobuf::Struct& value,
                                         const std::string& field,
                                         domain::Violations& violations) {
   if (!IsFiniteStruct(value)) {
-    violations.Add(field, "numbers must be finite (JSON has no NaN or Infinity)");
+    violations.Add(field,
+                   "numbers must be finite (JSON has no NaN or Infinity)");
     return std::nullopt;
   }
   std::string json;
@@ -168,21 +177,25 @@ std::optional<std::string> StructToJson(const google::protobuf::Struct& value,
 }
 
 void JsonToStruct(const std::string& json, google::protobuf::Struct& out) {
-  // Stored metadata was validated on the way in; should it ever fail to parse, send an empty
-  // object rather than a half-filled one.
+  // Stored metadata was validated on the way in; should it ever fail to parse,
+  // send an empty object rather than a half-filled one.
   if (!google::protobuf::util::JsonStringToMessage(json, &out).ok()) {
     out.Clear();
   }
 }
 
-std::optional<absl::Time> FromProto(const google::protobuf::Timestamp& timestamp,
-                                    const std::string& field, domain::Violations& violations) {
-  if (timestamp.seconds() < kMinTimestampSeconds || timestamp.seconds() > kMaxTimestampSeconds ||
-      timestamp.nanos() < 0 || timestamp.nanos() > 999'999'999) {
-    violations.Add(field, "must be a valid timestamp between 0001-01-01 and 9999-12-31");
+std::optional<absl::Time> FromProto(
+    const google::protobuf::Timestamp& timestamp, const std::string& field,
+    domain::Violations& violations) {
+  if (timestamp.seconds() < kMinTimestampSeconds ||
+      timestamp.seconds() > kMaxTimestampSeconds || timestamp.nanos() < 0 ||
+      timestamp.nanos() > 999'999'999) {
+    violations.Add(
+        field, "must be a valid timestamp between 0001-01-01 and 9999-12-31");
     return std::nullopt;
   }
-  return absl::FromUnixSeconds(timestamp.seconds()) + absl::Nanoseconds(timestamp.nanos());
+  return absl::FromUnixSeconds(timestamp.seconds()) +
+         absl::Nanoseconds(timestamp.nanos());
 }
 
 void ToProto(absl::Time time, google::protobuf::Timestamp& out) {
@@ -219,7 +232,8 @@ void ToProto(const domain::UserView& view, roster::v1::User& out) {
     SetVerification(e.verification, *email->mutable_verification());
     for (const auto& account : u.external_accounts) {
       if (account.email_address == e.email_address &&
-          account.verification.status == storage::VerificationStatus::kVerified) {
+          account.verification.status ==
+              storage::VerificationStatus::kVerified) {
         email->add_linked_to(account.id);
       }
     }
@@ -266,14 +280,17 @@ void ToProto(const domain::UserView& view, roster::v1::User& out) {
   }
   out.set_verification_attempts_remaining(view.verification_attempts_remaining);
   out.set_delete_self_enabled(u.delete_self_enabled);
-  if (u.last_sign_in_at != 0) SetTime(u.last_sign_in_at, out.mutable_last_sign_in_at());
-  if (u.last_active_at != 0) SetTime(u.last_active_at, out.mutable_last_active_at());
+  if (u.last_sign_in_at != 0)
+    SetTime(u.last_sign_in_at, out.mutable_last_sign_in_at());
+  if (u.last_active_at != 0)
+    SetTime(u.last_active_at, out.mutable_last_active_at());
   SetTime(u.created_at, out.mutable_created_at());
   SetTime(u.updated_at, out.mutable_updated_at());
   out.set_etag(view.etag);
 }
 
-void ToProto(const domain::DeletedUser& deleted, roster::v1::DeletedObject& out) {
+void ToProto(const domain::DeletedUser& deleted,
+             roster::v1::DeletedObject& out) {
   out.set_id(deleted.id);
   out.set_deleted(true);
   if (!deleted.external_id.empty()) {
@@ -281,31 +298,36 @@ void ToProto(const domain::DeletedUser& deleted, roster::v1::DeletedObject& out)
   }
 }
 
-absl::StatusOr<domain::CreateUserParams> FromProto(const roster::v1::CreateUserRequest& request) {
+absl::StatusOr<domain::CreateUserParams> FromProto(
+    const roster::v1::CreateUserRequest& request) {
   domain::Violations violations;
   domain::CreateUserParams params;
   if (request.has_external_id()) params.external_id = request.external_id();
   params.email_addresses.assign(request.email_addresses().begin(),
                                 request.email_addresses().end());
-  params.phone_numbers.assign(request.phone_numbers().begin(), request.phone_numbers().end());
+  params.phone_numbers.assign(request.phone_numbers().begin(),
+                              request.phone_numbers().end());
   if (request.has_username()) params.username = request.username();
   if (request.has_first_name()) params.first_name = request.first_name();
   if (request.has_last_name()) params.last_name = request.last_name();
   if (request.has_public_metadata()) {
-    params.public_metadata = StructToJson(request.public_metadata(), "public_metadata", violations);
+    params.public_metadata =
+        StructToJson(request.public_metadata(), "public_metadata", violations);
   }
   if (request.has_private_metadata()) {
-    params.private_metadata =
-        StructToJson(request.private_metadata(), "private_metadata", violations);
+    params.private_metadata = StructToJson(request.private_metadata(),
+                                           "private_metadata", violations);
   }
   if (request.has_unsafe_metadata()) {
-    params.unsafe_metadata = StructToJson(request.unsafe_metadata(), "unsafe_metadata", violations);
+    params.unsafe_metadata =
+        StructToJson(request.unsafe_metadata(), "unsafe_metadata", violations);
   }
   if (request.has_delete_self_enabled()) {
     params.delete_self_enabled = request.delete_self_enabled();
   }
   if (request.has_created_at()) {
-    params.created_at = FromProto(request.created_at(), "created_at", violations);
+    params.created_at =
+        FromProto(request.created_at(), "created_at", violations);
   }
   params.request_id = request.request_id();
   if (!violations.empty()) {
@@ -314,7 +336,8 @@ absl::StatusOr<domain::CreateUserParams> FromProto(const roster::v1::CreateUserR
   return params;
 }
 
-domain::UpdateUserParams FromProto(const roster::v1::UpdateUserRequest& request) {
+domain::UpdateUserParams FromProto(
+    const roster::v1::UpdateUserRequest& request) {
   domain::UpdateUserParams params;
   params.user_id = request.user_id();
   if (request.has_external_id()) params.external_id = request.external_id();
@@ -334,7 +357,8 @@ domain::UpdateUserParams FromProto(const roster::v1::UpdateUserRequest& request)
   return params;
 }
 
-absl::StatusOr<domain::ListUsersParams> FromProto(const roster::v1::ListUsersRequest& request) {
+absl::StatusOr<domain::ListUsersParams> FromProto(
+    const roster::v1::ListUsersRequest& request) {
   auto filter = FilterFromProto(request);
   if (!filter.ok()) {
     return filter.status();
@@ -348,23 +372,27 @@ absl::StatusOr<domain::ListUsersParams> FromProto(const roster::v1::ListUsersReq
   return params;
 }
 
-absl::StatusOr<storage::UserFilter> FromProto(const roster::v1::CountUsersRequest& request) {
+absl::StatusOr<storage::UserFilter> FromProto(
+    const roster::v1::CountUsersRequest& request) {
   return FilterFromProto(request);
 }
 
 template <typename Request>
-absl::StatusOr<domain::MetadataChange> MetadataChangeFromProto(const Request& request) {
+absl::StatusOr<domain::MetadataChange> MetadataChangeFromProto(
+    const Request& request) {
   domain::Violations violations;
   domain::MetadataChange change;
   if (request.has_public_metadata()) {
-    change.public_metadata = StructToJson(request.public_metadata(), "public_metadata", violations);
+    change.public_metadata =
+        StructToJson(request.public_metadata(), "public_metadata", violations);
   }
   if (request.has_private_metadata()) {
-    change.private_metadata =
-        StructToJson(request.private_metadata(), "private_metadata", violations);
+    change.private_metadata = StructToJson(request.private_metadata(),
+                                           "private_metadata", violations);
   }
   if (request.has_unsafe_metadata()) {
-    change.unsafe_metadata = StructToJson(request.unsafe_metadata(), "unsafe_metadata", violations);
+    change.unsafe_metadata =
+        StructToJson(request.unsafe_metadata(), "unsafe_metadata", violations);
   }
   if (!violations.empty()) {
     return violations.ToStatus();

@@ -1,6 +1,7 @@
-// Conversions between roster.v1 messages and domain values. No rules live here beyond what a
-// type conversion needs (an invalid Timestamp or a non-JSON number is reported as a field
-// violation, since the domain never sees the proto).
+// Conversions between roster.v1 messages and domain values. No rules live here
+// beyond what a type conversion needs (an invalid Timestamp or a non-JSON
+// number is reported as a field violation, since the domain never sees the
+// proto).
 #ifndef ROSTER_SERVER_API_PROTO_MAPPING_H_
 #define ROSTER_SERVER_API_PROTO_MAPPING_H_
 
@@ -20,28 +21,37 @@ namespace roster::api {
 
 // The backend view of a user, every field.
 void ToProto(const domain::UserView& view, roster::v1::User& out);
-void ToProto(const domain::DeletedUser& deleted, roster::v1::DeletedObject& out);
+void ToProto(const domain::DeletedUser& deleted,
+             roster::v1::DeletedObject& out);
 
-absl::StatusOr<domain::CreateUserParams> FromProto(const roster::v1::CreateUserRequest& request);
-domain::UpdateUserParams FromProto(const roster::v1::UpdateUserRequest& request);
-absl::StatusOr<domain::ListUsersParams> FromProto(const roster::v1::ListUsersRequest& request);
-absl::StatusOr<storage::UserFilter> FromProto(const roster::v1::CountUsersRequest& request);
+absl::StatusOr<domain::CreateUserParams> FromProto(
+    const roster::v1::CreateUserRequest& request);
+domain::UpdateUserParams FromProto(
+    const roster::v1::UpdateUserRequest& request);
+absl::StatusOr<domain::ListUsersParams> FromProto(
+    const roster::v1::ListUsersRequest& request);
+absl::StatusOr<storage::UserFilter> FromProto(
+    const roster::v1::CountUsersRequest& request);
 
 // The supplied metadata tiers of an Update/ReplaceUserMetadata request as JSON.
 template <typename Request>
-absl::StatusOr<domain::MetadataChange> MetadataChangeFromProto(const Request& request);
+absl::StatusOr<domain::MetadataChange> MetadataChangeFromProto(
+    const Request& request);
 
-// `value` as compact JSON text; `field` names it in the violation when it cannot be JSON
-// (NaN or infinite numbers).
+// `value` as compact JSON text; `field` names it in the violation when it
+// cannot be JSON (NaN or infinite numbers).
 std::optional<std::string> StructToJson(const google::protobuf::Struct& value,
-                                        const std::string& field, domain::Violations& violations);
+                                        const std::string& field,
+                                        domain::Violations& violations);
 
 // Stored JSON object text as a Struct. Stored text is always a valid object.
 void JsonToStruct(const std::string& json, google::protobuf::Struct& out);
 
-// A Timestamp within 0001-01-01..9999-12-31 as absl::Time; nullopt (and a violation) otherwise.
-std::optional<absl::Time> FromProto(const google::protobuf::Timestamp& timestamp,
-                                    const std::string& field, domain::Violations& violations);
+// A Timestamp within 0001-01-01..9999-12-31 as absl::Time; nullopt (and a
+// violation) otherwise.
+std::optional<absl::Time> FromProto(
+    const google::protobuf::Timestamp& timestamp, const std::string& field,
+    domain::Violations& violations);
 void ToProto(absl::Time time, google::protobuf::Timestamp& out);
 
 }  // namespace roster::api

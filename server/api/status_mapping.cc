@@ -124,11 +124,13 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
     return grpc::Status::OK;
   }
   const std::string own_reason = domain::ReasonOf(status);
-  const std::string reason = own_reason.empty() ? DefaultReason(status.code()) : own_reason;
+  const std::string reason =
+      own_reason.empty() ? DefaultReason(status.code()) : own_reason;
   std::string message(status.message());
   if (IsServerSide(status, own_reason)) {
-    std::cerr << "{\"level\":\"error\",\"msg\":\"" << JsonEscape(message) << "\",\"code\":\""
-              << absl::StatusCodeToString(status.code()) << "\"}\n";
+    std::cerr << "{\"level\":\"error\",\"msg\":\"" << JsonEscape(message)
+              << "\",\"code\":\"" << absl::StatusCodeToString(status.code())
+              << "\"}\n";
     message = status.code() == absl::StatusCode::kUnavailable
                   ? "the database is temporarily unavailable; retry"
               : status.code() == absl::StatusCode::kResourceExhausted
@@ -157,7 +159,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
     retry.mutable_retry_delay()->set_seconds(1);
     details.add_details()->PackFrom(retry);
   }
-  return grpc::Status(ToGrpcCode(status.code()), message, details.SerializeAsString());
+  return grpc::Status(ToGrpcCode(status.code()), message,
+                      details.SerializeAsString());
 }
 
 }  // namespace roster::api

@@ -1,7 +1,8 @@
-// The one place an absl::Status becomes a grpc::Status, with google.rpc.Status details in
-// grpc-status-details-bin: always an ErrorInfo (domain "roster", the reason), a BadRequest when
-// the status carries field violations, and RetryInfo for UNAVAILABLE. Internal failures are
-// logged in full and sent as a generic message, so no SQL, path or stack text leaves the server.
+// The one place an absl::Status becomes a grpc::Status, with google.rpc.Status
+// details in grpc-status-details-bin: always an ErrorInfo (domain "roster", the
+// reason), a BadRequest when the status carries field violations, and RetryInfo
+// for UNAVAILABLE. Internal failures are logged in full and sent as a generic
+// message, so no SQL, path or stack text leaves the server.
 #ifndef ROSTER_SERVER_API_STATUS_MAPPING_H_
 #define ROSTER_SERVER_API_STATUS_MAPPING_H_
 
@@ -16,7 +17,8 @@ inline constexpr char kErrorDomain[] = "roster";
 // `status` as gRPC sends it. OK maps to OK with no details.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-// The gRPC code for an absl code (they share numbering; the switch makes it explicit).
+// The gRPC code for an absl code (they share numbering; the switch makes it
+// explicit).
 grpc::StatusCode ToGrpcCode(absl::StatusCode code);
 
 }  // namespace roster::api

@@ -1,7 +1,8 @@
-// WriteExecutor: runs write tasks one at a time on a dedicated thread, in submission order.
-// gRPC's callback API runs handlers on a couple of shared threads that must never block; a
-// durable SQLite commit waits for fsync, so mutations are handed to this thread, which finishes
-// each caller's reactor when its commit is done. Group commit (issue 7) will batch here.
+// WriteExecutor: runs write tasks one at a time on a dedicated thread, in
+// submission order. gRPC's callback API runs handlers on a couple of shared
+// threads that must never block; a durable SQLite commit waits for fsync, so
+// mutations are handed to this thread, which finishes each caller's reactor
+// when its commit is done. Group commit (issue 7) will batch here.
 #ifndef ROSTER_SERVER_API_WRITE_EXECUTOR_H_
 #define ROSTER_SERVER_API_WRITE_EXECUTOR_H_
 
@@ -18,7 +19,8 @@ namespace roster::api {
 // Thread-safe.
 class WriteExecutor {
  public:
-  // At most `max_queued` tasks wait; more are refused (the caller answers RESOURCE_EXHAUSTED).
+  // At most `max_queued` tasks wait; more are refused (the caller answers
+  // RESOURCE_EXHAUSTED).
   explicit WriteExecutor(size_t max_queued = 10000);
   // Runs every task already queued, then stops the thread.
   ~WriteExecutor();

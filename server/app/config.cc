@@ -18,32 +18,45 @@
 #include "server/domain/clock.h"
 #include "server/domain/ids.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "Address to serve gRPC on (host:port).");
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "Address to serve gRPC on (host:port).");
 ABSL_FLAG(std::string, db, "", "SQLite database file; created when missing.");
 ABSL_FLAG(std::string, secret_keys, "",
-          "Comma-separated secret keys accepted by BackendUsers (rotate by listing two).");
+          "Comma-separated secret keys accepted by BackendUsers (rotate by "
+          "listing two).");
 ABSL_FLAG(std::string, secret_keys_file, "",
-          "File with one secret key per line ('#' comments allowed); adds to --secret_keys.");
+          "File with one secret key per line ('#' comments allowed); adds to "
+          "--secret_keys.");
 ABSL_FLAG(bool, dev, false,
-          "Zero-setup local instance: default database ./roster-dev.db and a generated secret "
+          "Zero-setup local instance: default database ./roster-dev.db and a "
+          "generated secret "
           "key stored beside it.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
-          "On SIGTERM/SIGINT, how long in-flight calls may take before they are cancelled.");
-ABSL_FLAG(int32_t, lockout_attempts, 10, "Wrong passwords before a user is locked.");
-ABSL_FLAG(absl::Duration, lockout_duration, absl::Hours(1), "How long a lockout lasts.");
+          "On SIGTERM/SIGINT, how long in-flight calls may take before they "
+          "are cancelled.");
+ABSL_FLAG(int32_t, lockout_attempts, 10,
+          "Wrong passwords before a user is locked.");
+ABSL_FLAG(absl::Duration, lockout_duration, absl::Hours(1),
+          "How long a lockout lasts.");
 
 namespace roster::app {
 namespace {
 
-constexpr const char* kFlagNames[] = {"listen",          "db",
-                                      "secret_keys",     "secret_keys_file",
-                                      "dev",             "shutdown_grace",
-                                      "lockout_attempts", "lockout_duration"};
+constexpr const char* kFlagNames[] = {"listen",
+                                      "db",
+                                      "secret_keys",
+                                      "secret_keys_file",
+                                      "dev",
+                                      "shutdown_grace",
+                                      "lockout_attempts",
+                                      "lockout_duration"};
 
-// Applies ROSTER_<FLAG> variables before the command line is parsed, so flags override them.
+// Applies ROSTER_<FLAG> variables before the command line is parsed, so flags
+// override them.
 absl::Status ApplyEnvironment() {
   for (const char* name : kFlagNames) {
-    const std::string variable = absl::StrCat("ROSTER_", absl::AsciiStrToUpper(name));
+    const std::string variable =
+        absl::StrCat("ROSTER_", absl::AsciiStrToUpper(name));
     const char* value = std::getenv(variable.c_str());
     if (value == nullptr) {
       continue;
@@ -57,7 +70,8 @@ absl::Status ApplyEnvironment() {
   return absl::OkStatus();
 }
 
-void AddKeys(absl::string_view text, char separator, std::vector<std::string>& keys) {
+void AddKeys(absl::string_view text, char separator,
+             std::vector<std::string>& keys) {
   for (absl::string_view line : absl::StrSplit(text, separator)) {
     line = absl::StripAsciiWhitespace(line);
     if (!line.empty() && line.front() != '#') {
@@ -92,7 +106,8 @@ absl::StatusOr<std::string> DevSecretKey(const std::string& path) {
     return absl::InvalidArgumentError(absl::StrCat("cannot create ", path));
   }
   const std::string line = key + "\n";
-  const bool written = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  const bool written =
+      write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
   close(fd);
   if (!written) {
     return absl::InvalidArgumentError(absl::StrCat("cannot write ", path));
@@ -105,8 +120,10 @@ absl::StatusOr<std::string> DevSecretKey(const std::string& path) {
 absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "roster-server: the Roster user directory over gRPC.\n"
-      "  roster-server --dev                                  local instance, zero setup\n"
-      "  roster-server --db=/data/roster.db --secret_keys_file=/etc/roster/keys\n"
+      "  roster-server --dev                                  local instance, "
+      "zero setup\n"
+      "  roster-server --db=/data/roster.db "
+      "--secret_keys_file=/etc/roster/keys\n"
       "Every flag has a ROSTER_<FLAG> environment twin.");
   absl::Status env = ApplyEnvironment();
   if (!env.ok()) {
@@ -133,7 +150,8 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
 
   if (config.db_path.empty()) {
     if (!config.dev) {
-      return absl::InvalidArgumentError("--db (ROSTER_DB) is required outside --dev");
+      return absl::InvalidArgumentError(
+          "--db (ROSTER_DB) is required outside --dev");
     }
     config.db_path = "roster-dev.db";
   }
@@ -147,19 +165,23 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   }
   if (config.secret_keys.empty()) {
     return absl::InvalidArgumentError(
-        "no secret key: set --secret_keys / ROSTER_SECRET_KEYS or --secret_keys_file (or use "
+        "no secret key: set --secret_keys / ROSTER_SECRET_KEYS or "
+        "--secret_keys_file (or use "
         "--dev for a local instance)");
   }
   for (const auto& key : config.secret_keys) {
     if (key.size() < kMinSecretKeyLength) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "secret keys must be at least ", kMinSecretKeyLength, " characters; one is shorter"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("secret keys must be at least ", kMinSecretKeyLength,
+                       " characters; one is shorter"));
     }
   }
-  if (config.lockout_attempts < 1 || config.lockout_duration <= absl::ZeroDuration() ||
+  if (config.lockout_attempts < 1 ||
+      config.lockout_duration <= absl::ZeroDuration() ||
       config.shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
-        "--lockout_attempts must be at least 1, --lockout_duration positive and "
+        "--lockout_attempts must be at least 1, --lockout_duration positive "
+        "and "
         "--shutdown_grace not negative");
   }
   return config;

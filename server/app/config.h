@@ -1,5 +1,5 @@
-// roster-server configuration: command-line flags, each with a ROSTER_* environment twin
-// (flag wins over environment), validated into a ServerConfig.
+// roster-server configuration: command-line flags, each with a ROSTER_*
+// environment twin (flag wins over environment), validated into a ServerConfig.
 #ifndef ROSTER_SERVER_APP_CONFIG_H_
 #define ROSTER_SERVER_APP_CONFIG_H_
 
@@ -25,9 +25,9 @@ struct ServerConfig {
   absl::Duration lockout_duration = absl::Hours(1);
 };
 
-// Reads flags and ROSTER_* variables. InvalidArgument for a bad value, a missing --db or a
-// missing or short secret key outside --dev; in --dev, creates the secret key file beside the
-// database on first start.
+// Reads flags and ROSTER_* variables. InvalidArgument for a bad value, a
+// missing --db or a missing or short secret key outside --dev; in --dev,
+// creates the secret key file beside the database on first start.
 absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv);
 
 }  // namespace roster::app

@@ -1,16 +1,17 @@
-// roster-server: parse the configuration, start the same RosterServer the tests start, and
-// drain on SIGTERM/SIGINT.
+// roster-server: parse the configuration, start the same RosterServer the tests
+// start, and drain on SIGTERM/SIGINT.
 #include <signal.h>
 
 #include <iostream>
+#include <string>
 
 #include "server/app/config.h"
 #include "server/app/roster_server.h"
 
 namespace {
 
-// Blocks the termination signals in every thread (threads inherit the mask), so that only
-// sigwait() below receives them.
+// Blocks the termination signals in every thread (threads inherit the mask), so
+// that only sigwait() below receives them.
 sigset_t BlockTerminationSignals() {
   sigset_t signals;
   sigemptyset(&signals);
@@ -21,14 +22,17 @@ sigset_t BlockTerminationSignals() {
 }
 
 void PrintDevBanner(const roster::app::ServerConfig& config, int port) {
-  std::cout << "roster-server (dev) serving on 127.0.0.1:" << port << " with database "
+  const std::string host = config.listen.substr(0, config.listen.rfind(':'));
+  const std::string address = host + ":" + std::to_string(port);
+  std::cout << "roster-server (dev) serving on " << address << " with database "
             << config.db_path << "\n";
   if (!config.dev_secret_key_file.empty()) {
     std::cout << "secret key: " << config.dev_secret_key_file << "\n"
               << "try:\n"
               << "  grpcurl -plaintext -H \"authorization: Bearer $(cat "
-              << config.dev_secret_key_file << ")\" -d '{\"email_addresses\":[\"ada@example.com\"]}' "
-              << "127.0.0.1:" << port << " roster.v1.BackendUsers/CreateUser\n";
+              << config.dev_secret_key_file
+              << ")\" -d '{\"email_addresses\":[\"ada@example.com\"]}' "
+              << address << " roster.v1.BackendUsers/CreateUser\n";
   }
   std::cout.flush();
 }
@@ -47,14 +51,15 @@ int main(int argc, char** argv) {
     std::cerr << "roster-server: " << server.status().message() << "\n";
     return 1;
   }
-  std::cerr << "{\"level\":\"info\",\"msg\":\"serving\",\"listen\":\"" << config->listen
-            << "\",\"port\":" << (*server)->port() << "}\n";
+  std::cerr << "{\"level\":\"info\",\"msg\":\"serving\",\"listen\":\""
+            << config->listen << "\",\"port\":" << (*server)->port() << "}\n";
   if (config->dev) {
     PrintDevBanner(*config, (*server)->port());
   }
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  std::cerr << "{\"level\":\"info\",\"msg\":\"draining\",\"signal\":" << signal_number << "}\n";
+  std::cerr << "{\"level\":\"info\",\"msg\":\"draining\",\"signal\":"
+            << signal_number << "}\n";
   (*server)->Shutdown(config->shutdown_grace);
   std::cerr << "{\"level\":\"info\",\"msg\":\"stopped\"}\n";
   return 0;

@@ -17,7 +17,8 @@ constexpr char kBackendUsersService[] = "roster.v1.BackendUsers";
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(const ServerConfig& config) {
+absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
+    const ServerConfig& config) {
   auto server = absl::WrapUnique(new RosterServer());
   storage::SqliteOptions sqlite;
   sqlite.path = config.db_path;
@@ -27,27 +28,33 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(const ServerCo
   }
   server->store_ = *std::move(store);
   server->random_ = std::make_unique<domain::SystemRandom>();
-  server->ids_ = std::make_unique<domain::IdGenerator>(&server->clock_, server->random_.get());
+  server->ids_ = std::make_unique<domain::IdGenerator>(&server->clock_,
+                                                       server->random_.get());
   domain::UserServiceOptions options;
   options.lockout_attempts = config.lockout_attempts;
   options.lockout_duration = config.lockout_duration;
-  server->users_ = std::make_unique<domain::UserService>(server->store_.get(), &server->clock_,
-                                                         server->ids_.get(), options);
-  server->authenticator_ = std::make_unique<api::SecretKeyAuthenticator>(config.secret_keys);
+  server->users_ = std::make_unique<domain::UserService>(
+      server->store_.get(), &server->clock_, server->ids_.get(), options);
+  server->authenticator_ =
+      std::make_unique<api::SecretKeyAuthenticator>(config.secret_keys);
   server->writes_ = std::make_unique<api::WriteExecutor>();
   server->backend_users_ = std::make_unique<api::BackendUsersService>(
-      server->users_.get(), server->authenticator_.get(), server->writes_.get());
+      server->users_.get(), server->authenticator_.get(),
+      server->writes_.get());
 
-  // Link the generated health messages so reflection can describe grpc.health.v1.
+  // Link the generated health messages so reflection can describe
+  // grpc.health.v1.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
+                           &server->port_);
   builder.RegisterService(server->backend_users_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", config.listen));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen));
   }
   auto* health = server->server_->GetHealthCheckService();
   health->SetServingStatus("", true);
@@ -65,7 +72,8 @@ void RosterServer::Shutdown(absl::Duration grace) {
   // NOT_SERVING first, so load balancers stop routing here while calls drain.
   server_->GetHealthCheckService()->Shutdown();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
-  // Every reactor is finished by now; stop the write thread after its queue drains.
+  // Every reactor is finished by now; stop the write thread after its queue
+  // drains.
   writes_.reset();
 }
 

@@ -1,12 +1,13 @@
-// RosterServer: the assembled roster-server — store, domain, services, health and reflection —
-// listening on the configured address. main() and the integration tests both build it here,
-// so the server under test is the production server.
+// RosterServer: the assembled roster-server — store, domain, services, health
+// and reflection — listening on the configured address. main() and the
+// integration tests both build it here, so the server under test is the
+// production server.
 #ifndef ROSTER_SERVER_APP_ROSTER_SERVER_H_
 #define ROSTER_SERVER_APP_ROSTER_SERVER_H_
 
-#include <memory>
-
 #include <grpcpp/server.h>
+
+#include <memory>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -24,10 +25,11 @@ namespace roster::app {
 // Thread-safe.
 class RosterServer {
  public:
-  // Opens and migrates the database, then starts serving; health is SERVING once it returns.
-  // Errors: the store's (Unavailable, FailedPrecondition, …) or Unavailable when the address
-  // cannot be bound.
-  static absl::StatusOr<std::unique_ptr<RosterServer>> Start(const ServerConfig& config);
+  // Opens and migrates the database, then starts serving; health is SERVING
+  // once it returns. Errors: the store's (Unavailable, FailedPrecondition, …)
+  // or Unavailable when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<RosterServer>> Start(
+      const ServerConfig& config);
 
   // Shuts down with a zero grace period if Shutdown() was not called.
   ~RosterServer();
@@ -38,14 +40,16 @@ class RosterServer {
   // The bound port (useful with port 0).
   int port() const { return port_; }
 
-  // Reports NOT_SERVING, stops accepting calls, lets in-flight calls finish for up to `grace`
-  // (then cancels them), and waits until every queued write has finished. Idempotent.
+  // Reports NOT_SERVING, stops accepting calls, lets in-flight calls finish for
+  // up to `grace` (then cancels them), and waits until every queued write has
+  // finished. Idempotent.
   void Shutdown(absl::Duration grace);
 
  private:
   RosterServer() = default;
 
-  // Declaration order is teardown order reversed: the gRPC server goes first, the store last.
+  // Declaration order is teardown order reversed: the gRPC server goes first,
+  // the store last.
   std::unique_ptr<storage::UserStore> store_;
   domain::SystemClock clock_;
   std::unique_ptr<domain::SystemRandom> random_;

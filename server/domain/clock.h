@@ -1,5 +1,6 @@
-// Time and randomness sources, injected so domain tests are hermetic (a fake clock, a seeded
-// random source) while production uses the system clock and libsodium's CSPRNG.
+// Time and randomness sources, injected so domain tests are hermetic (a fake
+// clock, a seeded random source) while production uses the system clock and
+// libsodium's CSPRNG.
 #ifndef ROSTER_SERVER_DOMAIN_CLOCK_H_
 #define ROSTER_SERVER_DOMAIN_CLOCK_H_
 
@@ -35,7 +36,8 @@ class RandomSource {
 // libsodium's randombytes_buf: a CSPRNG seeded by the kernel. Thread-safe.
 class SystemRandom final : public RandomSource {
  public:
-  // Initialises libsodium (idempotent); aborts if the system has no entropy source.
+  // Initialises libsodium (idempotent); aborts if the system has no entropy
+  // source.
   SystemRandom();
   void Fill(absl::Span<uint8_t> out) override;
 };

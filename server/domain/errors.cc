@@ -16,17 +16,19 @@ constexpr char kFieldSeparator = '\x1f';
 
 }  // namespace
 
-absl::Status Error(absl::StatusCode code, absl::string_view reason, absl::string_view message,
+absl::Status Error(absl::StatusCode code, absl::string_view reason,
+                   absl::string_view message,
                    const std::vector<FieldViolation>& violations) {
   absl::Status status(code, message);
   status.SetPayload(kReasonPayload, absl::Cord(reason));
   if (!violations.empty()) {
-    std::string encoded = absl::StrJoin(
-        violations, std::string(1, kPairSeparator), [](std::string* out, const FieldViolation& v) {
-          out->append(v.field);
-          out->push_back(kFieldSeparator);
-          out->append(v.description);
-        });
+    std::string encoded =
+        absl::StrJoin(violations, std::string(1, kPairSeparator),
+                      [](std::string* out, const FieldViolation& v) {
+                        out->append(v.field);
+                        out->push_back(kFieldSeparator);
+                        out->append(v.description);
+                      });
     status.SetPayload(kViolationsPayload, absl::Cord(encoded));
   }
   return status;
@@ -43,14 +45,17 @@ std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status) {
   if (!payload.has_value()) {
     return violations;
   }
-  for (absl::string_view pair : absl::StrSplit(std::string(*payload), kPairSeparator)) {
-    std::pair<std::string, std::string> parts = absl::StrSplit(pair, absl::MaxSplits(kFieldSeparator, 1));
+  for (absl::string_view pair :
+       absl::StrSplit(std::string(*payload), kPairSeparator)) {
+    std::pair<std::string, std::string> parts =
+        absl::StrSplit(pair, absl::MaxSplits(kFieldSeparator, 1));
     violations.push_back({std::move(parts.first), std::move(parts.second)});
   }
   return violations;
 }
 
-void Violations::Add(std::string field, std::string description, absl::string_view reason) {
+void Violations::Add(std::string field, std::string description,
+                     absl::string_view reason) {
   if (violations_.empty()) {
     first_reason_ = std::string(reason);
   }
@@ -61,11 +66,12 @@ absl::Status Violations::ToStatus(absl::StatusCode code) const {
   if (violations_.empty()) {
     return absl::OkStatus();
   }
-  std::string message = violations_.size() == 1
-                            ? absl::StrCat(violations_[0].field, ": ", violations_[0].description)
-                            : absl::StrCat(violations_.size(), " invalid fields; first ",
-                                           violations_[0].field, ": ",
-                                           violations_[0].description);
+  std::string message =
+      violations_.size() == 1
+          ? absl::StrCat(violations_[0].field, ": ", violations_[0].description)
+          : absl::StrCat(violations_.size(), " invalid fields; first ",
+                         violations_[0].field, ": ",
+                         violations_[0].description);
   return Error(code, first_reason_, message, violations_);
 }
 

@@ -1,6 +1,7 @@
-// Domain errors: an absl::Status plus a stable `reason` (DESIGN §7) and field violations,
-// carried as status payloads so the API layer can turn them into ErrorInfo and BadRequest
-// details in one place. Descriptions never echo the offending value (it may be personal data).
+// Domain errors: an absl::Status plus a stable `reason` (DESIGN §7) and field
+// violations, carried as status payloads so the API layer can turn them into
+// ErrorInfo and BadRequest details in one place. Descriptions never echo the
+// offending value (it may be personal data).
 #ifndef ROSTER_SERVER_DOMAIN_ERRORS_H_
 #define ROSTER_SERVER_DOMAIN_ERRORS_H_
 
@@ -29,7 +30,8 @@ struct FieldViolation {
 };
 
 // A status with `code`, `reason` and optional field violations.
-absl::Status Error(absl::StatusCode code, absl::string_view reason, absl::string_view message,
+absl::Status Error(absl::StatusCode code, absl::string_view reason,
+                   absl::string_view message,
                    const std::vector<FieldViolation>& violations = {});
 
 // The reason attached by Error(), or "" when there is none.
@@ -38,15 +40,17 @@ std::string ReasonOf(const absl::Status& status);
 // The field violations attached by Error(), in order.
 std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
 
-// Collects every invalid field of a request, so the caller hears about all of them at once.
-// Thread-compatible.
+// Collects every invalid field of a request, so the caller hears about all of
+// them at once. Thread-compatible.
 class Violations {
  public:
   void Add(std::string field, std::string description,
            absl::string_view reason = reason::kInvalidArgumentFormat);
   bool empty() const { return violations_.empty(); }
-  // OK when nothing was added; otherwise `code` with the first violation's reason.
-  absl::Status ToStatus(absl::StatusCode code = absl::StatusCode::kInvalidArgument) const;
+  // OK when nothing was added; otherwise `code` with the first violation's
+  // reason.
+  absl::Status ToStatus(
+      absl::StatusCode code = absl::StatusCode::kInvalidArgument) const;
 
  private:
   std::vector<FieldViolation> violations_;

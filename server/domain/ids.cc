@@ -11,11 +11,12 @@
 namespace roster::domain {
 namespace {
 
-constexpr char kBase62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+constexpr char kBase62[] =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 constexpr int64_t kKsuidEpochSeconds = 1400000000;
 
-// Encodes 20 big-endian bytes as exactly 27 base62 digits, most significant first, so the
-// lexicographic order of ids is the numeric order of the bytes.
+// Encodes 20 big-endian bytes as exactly 27 base62 digits, most significant
+// first, so the lexicographic order of ids is the numeric order of the bytes.
 std::string Base62Encode(std::array<uint8_t, 20> bytes) {
   std::string out(kIdBodyLength, '0');
   for (int position = kIdBodyLength - 1; position >= 0; --position) {
@@ -34,15 +35,19 @@ std::string Base62Encode(std::array<uint8_t, 20> bytes) {
 
 SystemRandom::SystemRandom() {
   if (sodium_init() < 0) {
-    std::abort();  // No entropy source: generating ids or secrets would be unsafe.
+    std::abort();  // No entropy source: generating ids or secrets would be
+                   // unsafe.
   }
 }
 
-void SystemRandom::Fill(absl::Span<uint8_t> out) { randombytes_buf(out.data(), out.size()); }
+void SystemRandom::Fill(absl::Span<uint8_t> out) {
+  randombytes_buf(out.data(), out.size());
+}
 
 std::string IdGenerator::New(absl::string_view prefix) const {
   std::array<uint8_t, 20> bytes{};
-  const int64_t seconds = absl::ToUnixSeconds(clock_->Now()) - kKsuidEpochSeconds;
+  const int64_t seconds =
+      absl::ToUnixSeconds(clock_->Now()) - kKsuidEpochSeconds;
   const auto timestamp = static_cast<uint32_t>(seconds < 0 ? 0 : seconds);
   bytes[0] = static_cast<uint8_t>(timestamp >> 24);
   bytes[1] = static_cast<uint8_t>(timestamp >> 16);
@@ -55,12 +60,13 @@ std::string IdGenerator::New(absl::string_view prefix) const {
 }
 
 bool IsWellFormedId(absl::string_view id, absl::string_view prefix) {
-  if (id.size() != prefix.size() + kIdBodyLength || id.substr(0, prefix.size()) != prefix) {
+  if (id.size() != prefix.size() + kIdBodyLength ||
+      id.substr(0, prefix.size()) != prefix) {
     return false;
   }
   for (char c : id.substr(prefix.size())) {
-    const bool base62 =
-        (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    const bool base62 = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+                        (c >= 'a' && c <= 'z');
     if (!base62) {
       return false;
     }
@@ -68,9 +74,11 @@ bool IsWellFormedId(absl::string_view id, absl::string_view prefix) {
   return true;
 }
 
-std::string NewSecret(RandomSource& random, absl::string_view prefix, int length) {
+std::string NewSecret(RandomSource& random, absl::string_view prefix,
+                      int length) {
   std::string secret(prefix);
-  while (static_cast<int>(secret.size()) < static_cast<int>(prefix.size()) + length) {
+  while (static_cast<int>(secret.size()) <
+         static_cast<int>(prefix.size()) + length) {
     uint8_t byte = 0;
     random.Fill(absl::MakeSpan(&byte, 1));
     // 248 = 4 * 62: rejecting the rest keeps every character equally likely.
@@ -84,9 +92,10 @@ std::string NewSecret(RandomSource& random, absl::string_view prefix, int length
 std::string Fingerprint(absl::string_view data) {
   std::array<unsigned char, 16> digest{};
   crypto_generichash(digest.data(), digest.size(),
-                     reinterpret_cast<const unsigned char*>(data.data()), data.size(), nullptr, 0);
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
+                     reinterpret_cast<const unsigned char*>(data.data()),
+                     data.size(), nullptr, 0);
+  return absl::BytesToHexString(absl::string_view(
+      reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 }  // namespace roster::domain

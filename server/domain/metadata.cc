@@ -10,7 +10,8 @@ namespace {
 using Json = nlohmann::json;
 
 absl::StatusOr<Json> Parse(absl::string_view text) {
-  Json value = Json::parse(text.begin(), text.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
+  Json value = Json::parse(text.begin(), text.end(), /*cb=*/nullptr,
+                           /*allow_exceptions=*/false);
   if (value.is_discarded()) {
     return absl::InvalidArgumentError("must be valid JSON");
   }
@@ -20,7 +21,8 @@ absl::StatusOr<Json> Parse(absl::string_view text) {
 absl::StatusOr<std::string> Dump(const Json& value) {
   try {
     // Strict: invalid UTF-8 in a string is an error, never silently replaced.
-    return value.dump(-1, ' ', /*ensure_ascii=*/false, Json::error_handler_t::strict);
+    return value.dump(-1, ' ', /*ensure_ascii=*/false,
+                      Json::error_handler_t::strict);
   } catch (const Json::exception&) {
     return absl::InvalidArgumentError("strings must be valid UTF-8");
   }
@@ -39,7 +41,8 @@ absl::StatusOr<std::string> CompactJsonObject(absl::string_view json) {
   return Dump(*value);
 }
 
-absl::StatusOr<std::string> ApplyMergePatch(absl::string_view target, absl::string_view patch) {
+absl::StatusOr<std::string> ApplyMergePatch(absl::string_view target,
+                                            absl::string_view patch) {
   auto target_value = Parse(target);
   if (!target_value.ok()) {
     return target_value.status();

@@ -1,5 +1,5 @@
-// Metadata tiers as JSON text: RFC 7396 JSON Merge Patch and the per-tier size limit.
-// Backed by nlohmann::json, confined to metadata.cc.
+// Metadata tiers as JSON text: RFC 7396 JSON Merge Patch and the per-tier size
+// limit. Backed by nlohmann::json, confined to metadata.cc.
 #ifndef ROSTER_SERVER_DOMAIN_METADATA_H_
 #define ROSTER_SERVER_DOMAIN_METADATA_H_
 
@@ -10,15 +10,18 @@
 
 namespace roster::domain {
 
-// Each metadata tier is at most this many bytes of compact JSON (DESIGN §3, after a merge).
+// Each metadata tier is at most this many bytes of compact JSON (DESIGN §3,
+// after a merge).
 inline constexpr size_t kMaxMetadataBytes = 8 * 1024;
 
-// `json` re-serialised compactly. InvalidArgument when it is not JSON or not an object.
+// `json` re-serialised compactly. InvalidArgument when it is not JSON or not an
+// object.
 absl::StatusOr<std::string> CompactJsonObject(absl::string_view json);
 
-// RFC 7396: `patch` applied to `target` (any JSON values), as compact JSON. InvalidArgument
-// when either is not JSON.
-absl::StatusOr<std::string> ApplyMergePatch(absl::string_view target, absl::string_view patch);
+// RFC 7396: `patch` applied to `target` (any JSON values), as compact JSON.
+// InvalidArgument when either is not JSON.
+absl::StatusOr<std::string> ApplyMergePatch(absl::string_view target,
+                                            absl::string_view patch);
 
 }  // namespace roster::domain
 

@@ -19,12 +19,14 @@ constexpr size_t kMaxQueryBytes = 256;
 constexpr size_t kMaxMetadataPathKeys = 8;
 constexpr size_t kMaxMetadataKeyBytes = 64;
 
-// Normalises each value of a list filter with `normalize`, reporting `field[i]` on failure.
+// Normalises each value of a list filter with `normalize`, reporting `field[i]`
+// on failure.
 template <typename Normalize>
-void NormalizeList(const char* field, std::vector<std::string>& values, Violations& violations,
-                   Normalize normalize) {
+void NormalizeList(const char* field, std::vector<std::string>& values,
+                   Violations& violations, Normalize normalize) {
   if (values.size() > kMaxFilterValues) {
-    violations.Add(field, absl::StrCat("at most ", kMaxFilterValues, " values"));
+    violations.Add(field,
+                   absl::StrCat("at most ", kMaxFilterValues, " values"));
     return;
   }
   for (size_t i = 0; i < values.size(); ++i) {
@@ -32,12 +34,14 @@ void NormalizeList(const char* field, std::vector<std::string>& values, Violatio
     if (normalized.ok()) {
       values[i] = *std::move(normalized);
     } else {
-      violations.Add(absl::StrCat(field, "[", i, "]"), std::string(normalized.status().message()));
+      violations.Add(absl::StrCat(field, "[", i, "]"),
+                     std::string(normalized.status().message()));
     }
   }
 }
 
-void CheckQuery(const char* field, const std::string& value, Violations& violations) {
+void CheckQuery(const char* field, const std::string& value,
+                Violations& violations) {
   auto valid = ValidateText(value, kMaxQueryBytes);
   if (!valid.ok()) {
     violations.Add(field, std::string(valid.status().message()));
@@ -49,7 +53,8 @@ bool IsMetadataKey(absl::string_view key) {
     return false;
   }
   for (char c : key) {
-    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+          c == '-')) {
       return false;
     }
   }
@@ -68,7 +73,8 @@ constexpr std::pair<absl::string_view, storage::UserOrderKey> kOrderKeys[] = {
     {"phone_number", storage::UserOrderKey::kPhoneNumber},
 };
 
-// Appends `value` length-prefixed, so distinct inputs never concatenate to the same text.
+// Appends `value` length-prefixed, so distinct inputs never concatenate to the
+// same text.
 void AppendField(std::string& out, absl::string_view value) {
   absl::StrAppend(&out, value.size(), ":", value, ";");
 }
@@ -76,26 +82,31 @@ void AppendField(std::string& out, absl::string_view value) {
 }  // namespace
 
 void NormalizeUserFilter(storage::UserFilter& filter, Violations& violations) {
-  NormalizeList("email_addresses", filter.email_addresses, violations, NormalizeEmailAddress);
-  NormalizeList("phone_numbers", filter.phone_numbers, violations, NormalizePhoneNumber);
+  NormalizeList("email_addresses", filter.email_addresses, violations,
+                NormalizeEmailAddress);
+  NormalizeList("phone_numbers", filter.phone_numbers, violations,
+                NormalizePhoneNumber);
   NormalizeList("usernames", filter.usernames, violations, NormalizeUsername);
-  NormalizeList("external_ids", filter.external_ids, violations, [](const std::string& v) {
-    return ValidateText(v, kMaxExternalIdBytes);
-  });
-  NormalizeList("user_ids", filter.user_ids, violations,
-                [](const std::string& v) -> absl::StatusOr<std::string> {
-                  if (!IsWellFormedId(v, kUserIdPrefix)) {
-                    return absl::InvalidArgumentError("must be a user id (user_…)");
-                  }
-                  return v;
+  NormalizeList("external_ids", filter.external_ids, violations,
+                [](const std::string& v) {
+                  return ValidateText(v, kMaxExternalIdBytes);
                 });
+  NormalizeList(
+      "user_ids", filter.user_ids, violations,
+      [](const std::string& v) -> absl::StatusOr<std::string> {
+        if (!IsWellFormedId(v, kUserIdPrefix)) {
+          return absl::InvalidArgumentError("must be a user id (user_…)");
+        }
+        return v;
+      });
   CheckQuery("query", filter.query, violations);
   CheckQuery("email_address_query", filter.email_address_query, violations);
   CheckQuery("phone_number_query", filter.phone_number_query, violations);
   CheckQuery("username_query", filter.username_query, violations);
   CheckQuery("name_query", filter.name_query, violations);
   if (filter.metadata_filters.size() > kMaxFilterValues) {
-    violations.Add("metadata_filters", absl::StrCat("at most ", kMaxFilterValues, " filters"));
+    violations.Add("metadata_filters",
+                   absl::StrCat("at most ", kMaxFilterValues, " filters"));
     return;
   }
   for (size_t i = 0; i < filter.metadata_filters.size(); ++i) {
@@ -105,8 +116,9 @@ void NormalizeUserFilter(storage::UserFilter& filter, Violations& violations) {
       valid = valid && IsMetadataKey(key);
     }
     if (!valid) {
-      violations.Add(absl::StrCat("metadata_filters[", i, "].path"),
-                     "must be 1-8 dot-separated keys of 1-64 characters of [A-Za-z0-9_-]");
+      violations.Add(
+          absl::StrCat("metadata_filters[", i, "].path"),
+          "must be 1-8 dot-separated keys of 1-64 characters of [A-Za-z0-9_-]");
     }
   }
 }
@@ -128,51 +140,60 @@ absl::StatusOr<storage::UserOrder> ParseOrderBy(absl::string_view order_by) {
     }
   }
   return absl::InvalidArgumentError(
-      "must be one of created_at, updated_at, last_sign_in_at, last_active_at, username, "
-      "first_name, last_name, email_address, phone_number, optionally prefixed with - or +");
+      "must be one of created_at, updated_at, last_sign_in_at, last_active_at, "
+      "username, "
+      "first_name, last_name, email_address, phone_number, optionally prefixed "
+      "with - or +");
 }
 
-std::string QueryFingerprint(const storage::UserFilter& f, const storage::UserOrder& order) {
+std::string QueryFingerprint(const storage::UserFilter& f,
+                             const storage::UserOrder& order) {
   std::string canonical;
-  for (const auto* list : {&f.email_addresses, &f.phone_numbers, &f.usernames, &f.external_ids,
-                           &f.user_ids}) {
+  for (const auto* list : {&f.email_addresses, &f.phone_numbers, &f.usernames,
+                           &f.external_ids, &f.user_ids}) {
     AppendField(canonical, absl::StrCat(list->size()));
     for (const auto& v : *list) {
       AppendField(canonical, v);
     }
   }
-  for (const auto* text : {&f.query, &f.email_address_query, &f.phone_number_query,
-                           &f.username_query, &f.name_query}) {
+  for (const auto* text :
+       {&f.query, &f.email_address_query, &f.phone_number_query,
+        &f.username_query, &f.name_query}) {
     AppendField(canonical, *text);
   }
   AppendField(canonical, f.banned.has_value() ? (*f.banned ? "t" : "f") : "-");
-  for (const auto* bound : {&f.created_at_before, &f.created_at_after, &f.last_sign_in_at_before,
-                            &f.last_sign_in_at_after, &f.last_active_at_before,
-                            &f.last_active_at_after}) {
+  for (const auto* bound :
+       {&f.created_at_before, &f.created_at_after, &f.last_sign_in_at_before,
+        &f.last_sign_in_at_after, &f.last_active_at_before,
+        &f.last_active_at_after}) {
     AppendField(canonical, bound->has_value() ? absl::StrCat(**bound) : "-");
   }
   for (const auto& m : f.metadata_filters) {
     AppendField(canonical, absl::StrCat(static_cast<int>(m.tier)));
     AppendField(canonical, absl::StrJoin(m.path, "."));
-    AppendField(canonical, absl::StrCat(static_cast<int>(m.value.kind), m.value.bool_value,
-                                        m.value.number_value, "|", m.value.string_value));
+    AppendField(canonical,
+                absl::StrCat(static_cast<int>(m.value.kind), m.value.bool_value,
+                             m.value.number_value, "|", m.value.string_value));
   }
-  AppendField(canonical, absl::StrCat(static_cast<int>(order.key), order.descending));
+  AppendField(canonical,
+              absl::StrCat(static_cast<int>(order.key), order.descending));
   return Fingerprint(canonical);
 }
 
-std::string EncodePageToken(absl::string_view fingerprint, const storage::UserOrder& order,
+std::string EncodePageToken(absl::string_view fingerprint,
+                            const storage::UserOrder& order,
                             const storage::UserCursor& cursor) {
   const bool text = IsTextOrderKey(order.key);
-  const std::string value = text ? std::get<std::string>(cursor.sort_value)
-                                 : absl::StrCat(std::get<int64_t>(cursor.sort_value));
-  return absl::WebSafeBase64Escape(
-      absl::StrCat("1|", fingerprint, "|", text ? "s" : "i", "|", cursor.id, "|", value));
+  const std::string value =
+      text ? std::get<std::string>(cursor.sort_value)
+           : absl::StrCat(std::get<int64_t>(cursor.sort_value));
+  return absl::WebSafeBase64Escape(absl::StrCat(
+      "1|", fingerprint, "|", text ? "s" : "i", "|", cursor.id, "|", value));
 }
 
-absl::StatusOr<storage::UserCursor> DecodePageToken(absl::string_view token,
-                                                    absl::string_view fingerprint,
-                                                    const storage::UserOrder& order) {
+absl::StatusOr<storage::UserCursor> DecodePageToken(
+    absl::string_view token, absl::string_view fingerprint,
+    const storage::UserOrder& order) {
   std::string raw;
   if (token.size() > 4096 || !absl::WebSafeBase64Unescape(token, &raw)) {
     return absl::InvalidArgumentError("is not a page token from this service");
@@ -185,7 +206,8 @@ absl::StatusOr<storage::UserCursor> DecodePageToken(absl::string_view token,
   }
   if (parts[1] != fingerprint) {
     return absl::InvalidArgumentError(
-        "was issued for a different query: keep every other field as in the first call");
+        "was issued for a different query: keep every other field as in the "
+        "first call");
   }
   storage::UserCursor cursor;
   cursor.id = parts[3];
@@ -194,7 +216,8 @@ absl::StatusOr<storage::UserCursor> DecodePageToken(absl::string_view token,
   } else {
     int64_t value = 0;
     if (!absl::SimpleAtoi(parts[4], &value)) {
-      return absl::InvalidArgumentError("is not a page token from this service");
+      return absl::InvalidArgumentError(
+          "is not a page token from this service");
     }
     cursor.sort_value = value;
   }

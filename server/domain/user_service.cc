@@ -7,145 +7,45 @@
 #include "absl/strings/str_cat.h"
 #include "server/domain/errors.h"
 #include "server/domain/metadata.h"
+#include "server/domain/user_checks.h"
 #include "server/domain/user_query.h"
 #include "server/domain/validation.h"
 
 namespace roster::domain {
 namespace {
 
-constexpr size_t kMaxIdentifiersPerKind = 100;
+using internal::CheckIdentifiers;
+using internal::CheckMetadata;
+using internal::CheckText;
+using internal::CheckUnique;
+using internal::CheckUserId;
+using internal::CheckUsername;
+using internal::FromStore;
 
-absl::Status UserNotFound() {
-  return Error(absl::StatusCode::kNotFound, reason::kNotFound, "user not found");
-}
-
-// Storage errors as the API should see them: a missing row is NOT_FOUND and a unique clash
-// that slipped past the explicit checks is IDENTIFIER_EXISTS. Anything else passes through.
-absl::Status FromStore(const absl::Status& status) {
-  if (absl::IsNotFound(status)) {
-    return UserNotFound();
-  }
-  if (absl::IsAlreadyExists(status)) {
-    return Error(absl::StatusCode::kAlreadyExists, reason::kIdentifierExists,
-                 "an identifier already belongs to another user");
-  }
-  return status;
-}
-
-absl::Status CheckUserId(absl::string_view user_id) {
-  Violations violations;
-  if (user_id.empty()) {
-    violations.Add("user_id", "is required");
-  } else if (!IsWellFormedId(user_id, kUserIdPrefix)) {
-    violations.Add("user_id", "must be a user id (user_ followed by 27 letters and digits)");
-  }
-  return violations.ToStatus();
-}
-
-// Validates an optional text field into `out`, reporting under `field`.
-void CheckText(const char* field, const std::optional<std::string>& value, size_t max_bytes,
-               Violations& violations) {
-  if (!value.has_value()) {
-    return;
-  }
-  auto valid = ValidateText(*value, max_bytes);
-  if (!valid.ok()) {
-    violations.Add(field, std::string(valid.status().message()));
-  }
-}
-
-// Normalises a username (empty stays empty: "no username").
-std::optional<std::string> CheckUsername(const std::optional<std::string>& value,
-                                         Violations& violations) {
-  if (!value.has_value() || value->empty()) {
-    return value;
-  }
-  auto normalized = NormalizeUsername(*value);
-  if (!normalized.ok()) {
-    violations.Add("username", std::string(normalized.status().message()),
-                   reason::kUsernameInvalid);
-    return std::nullopt;
-  }
-  return *std::move(normalized);
-}
-
-// A metadata tier as compact JSON, or nullopt when absent or invalid (reported).
-std::optional<std::string> CheckMetadata(const char* field,
-                                         const std::optional<std::string>& json,
-                                         Violations& violations) {
-  if (!json.has_value()) {
-    return std::nullopt;
-  }
-  auto compact = CompactJsonObject(*json);
-  if (!compact.ok()) {
-    violations.Add(field, std::string(compact.status().message()));
-    return std::nullopt;
-  }
-  if (compact->size() > kMaxMetadataBytes) {
-    violations.Add(field,
-                   absl::StrCat("is ", compact->size(), " bytes of compact JSON; at most ",
-                                kMaxMetadataBytes),
-                   reason::kMetadataTooLarge);
-    return std::nullopt;
-  }
-  return *std::move(compact);
-}
-
-// Normalises a list of identifiers, reporting invalid and duplicate values as `field[i]`.
-template <typename Normalize>
-std::vector<std::string> CheckIdentifiers(const char* field, const std::vector<std::string>& input,
-                                          Violations& violations, Normalize normalize) {
-  std::vector<std::string> out;
-  if (input.size() > kMaxIdentifiersPerKind) {
-    violations.Add(field, absl::StrCat("at most ", kMaxIdentifiersPerKind, " values"));
-    return out;
-  }
-  absl::flat_hash_set<std::string> seen;
-  for (size_t i = 0; i < input.size(); ++i) {
-    auto normalized = normalize(input[i]);
-    if (!normalized.ok()) {
-      violations.Add(absl::StrCat(field, "[", i, "]"), std::string(normalized.status().message()));
-    } else if (!seen.insert(*normalized).second) {
-      violations.Add(absl::StrCat(field, "[", i, "]"), "repeats an earlier value");
-    } else {
-      out.push_back(*std::move(normalized));
-    }
-  }
-  return out;
-}
-
-// Reports `field` when `value` belongs to a user other than `self`.
-absl::Status CheckUnique(storage::WriteTransaction& txn, storage::IdentifierKind kind,
-                         const std::string& value, absl::string_view self, std::string field,
-                         Violations& violations) {
-  auto holder = txn.FindUserIdByIdentifier(kind, value);
-  if (!holder.ok()) {
-    return holder.status();
-  }
-  if (holder->has_value() && **holder != self) {
-    violations.Add(std::move(field), "already belongs to another user",
-                   reason::kIdentifierExists);
-  }
-  return absl::OkStatus();
-}
-
-// The user row's own fields (not identifiers): what MutateUser compares to skip no-op writes.
+// The user row's own fields (not identifiers): what MutateUser compares to skip
+// no-op writes.
 auto RowFields(const storage::UserRecord& u) {
-  return std::tie(u.external_id, u.username, u.first_name, u.last_name, u.image_url,
-                  u.primary_email_address_id, u.primary_phone_number_id, u.public_metadata,
-                  u.private_metadata, u.unsafe_metadata, u.password_hash, u.banned,
-                  u.two_factor_enabled, u.delete_self_enabled, u.failed_password_attempts,
-                  u.locked_until, u.last_sign_in_at, u.last_active_at, u.created_at);
+  return std::tie(
+      u.external_id, u.username, u.first_name, u.last_name, u.image_url,
+      u.primary_email_address_id, u.primary_phone_number_id, u.public_metadata,
+      u.private_metadata, u.unsafe_metadata, u.password_hash, u.banned,
+      u.two_factor_enabled, u.delete_self_enabled, u.failed_password_attempts,
+      u.locked_until, u.last_sign_in_at, u.last_active_at, u.created_at);
 }
 
-// The request fields that decide CreateUser's result, for detecting a reused request_id.
+// The request fields that decide CreateUser's result, for detecting a reused
+// request_id.
 std::string CreateRequestFingerprint(const storage::UserRecord& user,
                                      const std::vector<std::string>& emails,
-                                     const std::vector<std::string>& phones, bool backdated) {
+                                     const std::vector<std::string>& phones,
+                                     bool backdated) {
   std::string canonical;
-  auto add = [&](absl::string_view v) { absl::StrAppend(&canonical, v.size(), ":", v, ";"); };
-  for (const auto& v : {user.external_id, user.username, user.first_name, user.last_name,
-                        user.public_metadata, user.private_metadata, user.unsafe_metadata}) {
+  auto add = [&](absl::string_view v) {
+    absl::StrAppend(&canonical, v.size(), ":", v, ";");
+  };
+  for (const auto& v :
+       {user.external_id, user.username, user.first_name, user.last_name,
+        user.public_metadata, user.private_metadata, user.unsafe_metadata}) {
     add(v);
   }
   add(absl::StrCat(user.delete_self_enabled, backdated ? user.created_at : 0));
@@ -160,13 +60,17 @@ std::string CreateRequestFingerprint(const storage::UserRecord& user,
 
 }  // namespace
 
-std::string EtagOf(int64_t version) { return absl::StrCat("\"", version, "\""); }
+std::string EtagOf(int64_t version) {
+  return absl::StrCat("\"", version, "\"");
+}
 
 storage::Micros ToMicros(absl::Time t) { return absl::ToUnixMicros(t); }
-absl::Time FromMicros(storage::Micros micros) { return absl::FromUnixMicros(micros); }
+absl::Time FromMicros(storage::Micros micros) {
+  return absl::FromUnixMicros(micros);
+}
 
-UserService::UserService(storage::UserStore* store, const Clock* clock, const IdGenerator* ids,
-                         UserServiceOptions options)
+UserService::UserService(storage::UserStore* store, const Clock* clock,
+                         const IdGenerator* ids, UserServiceOptions options)
     : store_(store), clock_(clock), ids_(ids), options_(options) {}
 
 UserView UserService::View(storage::UserRecord record) const {
@@ -185,7 +89,8 @@ UserView UserService::View(storage::UserRecord record) const {
   return view;
 }
 
-absl::StatusOr<UserView> UserService::CreateUser(const CreateUserParams& params) {
+absl::StatusOr<UserView> UserService::CreateUser(
+    const CreateUserParams& params) {
   const absl::Time now = clock_->Now();
   Violations violations;
   storage::UserRecord user;
@@ -193,14 +98,17 @@ absl::StatusOr<UserView> UserService::CreateUser(const CreateUserParams& params)
   CheckText("first_name", params.first_name, kMaxNameBytes, violations);
   CheckText("last_name", params.last_name, kMaxNameBytes, violations);
   const auto username = CheckUsername(params.username, violations);
-  const auto emails = CheckIdentifiers("email_addresses", params.email_addresses, violations,
-                                       NormalizeEmailAddress);
-  const auto phones =
-      CheckIdentifiers("phone_numbers", params.phone_numbers, violations, NormalizePhoneNumber);
-  const auto public_metadata = CheckMetadata("public_metadata", params.public_metadata, violations);
+  const auto emails =
+      CheckIdentifiers("email_addresses", params.email_addresses, violations,
+                       NormalizeEmailAddress);
+  const auto phones = CheckIdentifiers("phone_numbers", params.phone_numbers,
+                                       violations, NormalizePhoneNumber);
+  const auto public_metadata =
+      CheckMetadata("public_metadata", params.public_metadata, violations);
   const auto private_metadata =
       CheckMetadata("private_metadata", params.private_metadata, violations);
-  const auto unsafe_metadata = CheckMetadata("unsafe_metadata", params.unsafe_metadata, violations);
+  const auto unsafe_metadata =
+      CheckMetadata("unsafe_metadata", params.unsafe_metadata, violations);
   if (params.created_at.has_value() &&
       (*params.created_at > now || *params.created_at < absl::UnixEpoch())) {
     violations.Add("created_at", "must be between 1970 and now");
@@ -225,16 +133,19 @@ absl::StatusOr<UserView> UserService::CreateUser(const CreateUserParams& params)
   user.private_metadata = private_metadata.value_or("{}");
   user.unsafe_metadata = unsafe_metadata.value_or("{}");
   user.delete_self_enabled = params.delete_self_enabled.value_or(true);
-  user.created_at = params.created_at.has_value() ? ToMicros(*params.created_at) : now_micros;
+  user.created_at =
+      params.created_at.has_value() ? ToMicros(*params.created_at) : now_micros;
   user.updated_at = now_micros;
   user.version = 1;
-  const storage::VerificationRecord admin_verified{storage::VerificationStatus::kVerified, "admin",
-                                                   0, 0};
-  // Identifiers keep the request's order: each is a microsecond younger than the previous.
+  const storage::VerificationRecord admin_verified{
+      storage::VerificationStatus::kVerified, "admin", 0, 0};
+  // Identifiers keep the request's order: each is a microsecond younger than
+  // the previous.
   storage::Micros identifier_time = now_micros;
   for (const auto& email : emails) {
-    user.email_addresses.push_back({ids_->New(kIdentifierIdPrefix), user.id, email,
-                                    admin_verified, identifier_time, identifier_time});
+    user.email_addresses.push_back({ids_->New(kIdentifierIdPrefix), user.id,
+                                    email, admin_verified, identifier_time,
+                                    identifier_time});
     ++identifier_time;
   }
   for (const auto& phone : phones) {
@@ -252,68 +163,74 @@ absl::StatusOr<UserView> UserService::CreateUser(const CreateUserParams& params)
   if (!user.phone_numbers.empty()) {
     user.primary_phone_number_id = user.phone_numbers.front().id;
   }
-  const std::string request_hash =
-      CreateRequestFingerprint(user, emails, phones, params.created_at.has_value());
+  const std::string request_hash = CreateRequestFingerprint(
+      user, emails, phones, params.created_at.has_value());
 
   storage::UserRecord result;
-  absl::Status written = store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
-    if (!params.request_id.empty()) {
-      auto previous = txn.GetIdempotencyKey(params.request_id);
-      if (!previous.ok()) {
-        return previous.status();
-      }
-      if (previous->has_value()) {
-        if ((*previous)->request_hash != request_hash) {
-          return Error(absl::StatusCode::kInvalidArgument, reason::kInvalidArgumentFormat,
-                       "request_id was already used for a different request",
-                       {{"request_id", "was already used for a different request"}});
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        if (!params.request_id.empty()) {
+          auto previous = txn.GetIdempotencyKey(params.request_id);
+          if (!previous.ok()) {
+            return previous.status();
+          }
+          if (previous->has_value()) {
+            if ((*previous)->request_hash != request_hash) {
+              return Error(
+                  absl::StatusCode::kInvalidArgument,
+                  reason::kInvalidArgumentFormat,
+                  "request_id was already used for a different request",
+                  {{"request_id", "was already used for a different request"}});
+            }
+            auto first = txn.GetUser((*previous)->user_id);
+            if (!first.ok()) {
+              return first.status();
+            }
+            result = *std::move(first);
+            return absl::OkStatus();
+          }
         }
-        auto first = txn.GetUser((*previous)->user_id);
-        if (!first.ok()) {
-          return first.status();
+        Violations clashes;
+        for (size_t i = 0; i < emails.size(); ++i) {
+          auto s = CheckUnique(
+              txn, storage::IdentifierKind::kEmailAddress, emails[i], user.id,
+              absl::StrCat("email_addresses[", i, "]"), clashes);
+          if (!s.ok()) return s;
         }
-        result = *std::move(first);
+        for (size_t i = 0; i < phones.size(); ++i) {
+          auto s = CheckUnique(txn, storage::IdentifierKind::kPhoneNumber,
+                               phones[i], user.id,
+                               absl::StrCat("phone_numbers[", i, "]"), clashes);
+          if (!s.ok()) return s;
+        }
+        if (!user.username.empty()) {
+          auto s = CheckUnique(txn, storage::IdentifierKind::kUsername,
+                               user.username, user.id, "username", clashes);
+          if (!s.ok()) return s;
+        }
+        if (!user.external_id.empty()) {
+          auto s =
+              CheckUnique(txn, storage::IdentifierKind::kExternalId,
+                          user.external_id, user.id, "external_id", clashes);
+          if (!s.ok()) return s;
+        }
+        if (!clashes.empty()) {
+          return clashes.ToStatus(absl::StatusCode::kAlreadyExists);
+        }
+        absl::Status inserted = txn.InsertUser(user);
+        if (!inserted.ok()) {
+          return inserted;
+        }
+        if (!params.request_id.empty()) {
+          absl::Status remembered = txn.PutIdempotencyKey(
+              {params.request_id, request_hash, user.id, now_micros});
+          if (!remembered.ok()) {
+            return remembered;
+          }
+        }
+        result = user;
         return absl::OkStatus();
-      }
-    }
-    Violations clashes;
-    for (size_t i = 0; i < emails.size(); ++i) {
-      auto s = CheckUnique(txn, storage::IdentifierKind::kEmailAddress, emails[i], user.id,
-                           absl::StrCat("email_addresses[", i, "]"), clashes);
-      if (!s.ok()) return s;
-    }
-    for (size_t i = 0; i < phones.size(); ++i) {
-      auto s = CheckUnique(txn, storage::IdentifierKind::kPhoneNumber, phones[i], user.id,
-                           absl::StrCat("phone_numbers[", i, "]"), clashes);
-      if (!s.ok()) return s;
-    }
-    if (!user.username.empty()) {
-      auto s = CheckUnique(txn, storage::IdentifierKind::kUsername, user.username, user.id,
-                           "username", clashes);
-      if (!s.ok()) return s;
-    }
-    if (!user.external_id.empty()) {
-      auto s = CheckUnique(txn, storage::IdentifierKind::kExternalId, user.external_id, user.id,
-                           "external_id", clashes);
-      if (!s.ok()) return s;
-    }
-    if (!clashes.empty()) {
-      return clashes.ToStatus(absl::StatusCode::kAlreadyExists);
-    }
-    absl::Status inserted = txn.InsertUser(user);
-    if (!inserted.ok()) {
-      return inserted;
-    }
-    if (!params.request_id.empty()) {
-      absl::Status remembered =
-          txn.PutIdempotencyKey({params.request_id, request_hash, user.id, now_micros});
-      if (!remembered.ok()) {
-        return remembered;
-      }
-    }
-    result = user;
-    return absl::OkStatus();
-  });
+      });
   if (!written.ok()) {
     return FromStore(written);
   }
@@ -332,7 +249,8 @@ absl::StatusOr<UserView> UserService::GetUser(absl::string_view user_id) {
   return View(*std::move(user));
 }
 
-absl::StatusOr<UserListPage> UserService::ListUsers(const ListUsersParams& params) {
+absl::StatusOr<UserListPage> UserService::ListUsers(
+    const ListUsersParams& params) {
   Violations violations;
   storage::UserPageQuery query;
   query.filter = params.filter;
@@ -344,8 +262,8 @@ absl::StatusOr<UserListPage> UserService::ListUsers(const ListUsersParams& param
     violations.Add("order_by", std::string(order.status().message()));
   }
   if (params.limit < 0 || params.limit > kMaxPageSize) {
-    violations.Add("limit", absl::StrCat("must be 1-", kMaxPageSize, " (0 means ",
-                                         kDefaultPageSize, ")"));
+    violations.Add("limit", absl::StrCat("must be 1-", kMaxPageSize,
+                                         " (0 means ", kDefaultPageSize, ")"));
   }
   query.limit = params.limit == 0 ? kDefaultPageSize : params.limit;
   if (params.offset < 0 || params.offset > kMaxOffset) {
@@ -357,7 +275,8 @@ absl::StatusOr<UserListPage> UserService::ListUsers(const ListUsersParams& param
     if (params.offset != 0) {
       violations.Add("page_token", "cannot be combined with offset");
     } else if (order.ok()) {
-      auto cursor = DecodePageToken(params.page_token, fingerprint, query.order);
+      auto cursor =
+          DecodePageToken(params.page_token, fingerprint, query.order);
       if (cursor.ok()) {
         query.after = *std::move(cursor);
       } else {
@@ -379,12 +298,14 @@ absl::StatusOr<UserListPage> UserService::ListUsers(const ListUsersParams& param
     result.users.push_back(View(std::move(user)));
   }
   if (page->next.has_value()) {
-    result.next_page_token = EncodePageToken(fingerprint, query.order, *page->next);
+    result.next_page_token =
+        EncodePageToken(fingerprint, query.order, *page->next);
   }
   return result;
 }
 
-absl::StatusOr<int64_t> UserService::CountUsers(const storage::UserFilter& filter) {
+absl::StatusOr<int64_t> UserService::CountUsers(
+    const storage::UserFilter& filter) {
   Violations violations;
   storage::UserFilter normalized = filter;
   NormalizeUserFilter(normalized, violations);
@@ -400,20 +321,24 @@ absl::StatusOr<int64_t> UserService::CountUsers(const storage::UserFilter& filte
 
 absl::StatusOr<UserView> UserService::MutateUser(
     absl::string_view user_id, absl::string_view etag,
-    absl::FunctionRef<absl::Status(storage::WriteTransaction&, storage::UserRecord&)> change) {
+    absl::FunctionRef<absl::Status(storage::WriteTransaction&,
+                                   storage::UserRecord&)>
+        change) {
   absl::Status valid = CheckUserId(user_id);
   if (!valid.ok()) {
     return valid;
   }
   storage::UserRecord result;
-  absl::Status written = store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+  absl::Status written = store_->Write([&](storage::WriteTransaction& txn)
+                                           -> absl::Status {
     auto user = txn.GetUser(user_id);
     if (!user.ok()) {
       return user.status();
     }
     if (!etag.empty() && etag != EtagOf(user->version)) {
-      return Error(absl::StatusCode::kAborted, reason::kEtagMismatch,
-                   "the user changed since this etag was read; read it again and retry");
+      return Error(
+          absl::StatusCode::kAborted, reason::kEtagMismatch,
+          "the user changed since this etag was read; read it again and retry");
     }
     const storage::UserRecord before = *user;
     absl::Status changed = change(txn, *user);
@@ -439,7 +364,8 @@ absl::StatusOr<UserView> UserService::MutateUser(
   return View(std::move(result));
 }
 
-absl::StatusOr<UserView> UserService::UpdateUser(const UpdateUserParams& params) {
+absl::StatusOr<UserView> UserService::UpdateUser(
+    const UpdateUserParams& params) {
   Violations violations;
   CheckText("external_id", params.external_id, kMaxExternalIdBytes, violations);
   CheckText("first_name", params.first_name, kMaxNameBytes, violations);
@@ -447,79 +373,88 @@ absl::StatusOr<UserView> UserService::UpdateUser(const UpdateUserParams& params)
   const auto username = CheckUsername(params.username, violations);
   if (params.primary_email_address_id.has_value() &&
       !IsWellFormedId(*params.primary_email_address_id, kIdentifierIdPrefix)) {
-    violations.Add("primary_email_address_id", "must be an email address id (idn_…)");
+    violations.Add("primary_email_address_id",
+                   "must be an email address id (idn_…)");
   }
   if (params.primary_phone_number_id.has_value() &&
       !IsWellFormedId(*params.primary_phone_number_id, kIdentifierIdPrefix)) {
-    violations.Add("primary_phone_number_id", "must be a phone number id (idn_…)");
+    violations.Add("primary_phone_number_id",
+                   "must be a phone number id (idn_…)");
   }
   if (!violations.empty()) {
     return violations.ToStatus();
   }
-  return MutateUser(params.user_id, params.etag,
-                    [&](storage::WriteTransaction& txn, storage::UserRecord& user) {
-    Violations clashes;
-    if (params.external_id.has_value() && !params.external_id->empty()) {
-      auto s = CheckUnique(txn, storage::IdentifierKind::kExternalId, *params.external_id,
-                           user.id, "external_id", clashes);
-      if (!s.ok()) return s;
-    }
-    if (username.has_value() && !username->empty()) {
-      auto s = CheckUnique(txn, storage::IdentifierKind::kUsername, *username, user.id,
-                           "username", clashes);
-      if (!s.ok()) return s;
-    }
-    if (!clashes.empty()) {
-      return clashes.ToStatus(absl::StatusCode::kAlreadyExists);
-    }
-    Violations not_primary;
-    if (params.primary_email_address_id.has_value()) {
-      bool ok = false;
-      for (const auto& e : user.email_addresses) {
-        ok = ok || (e.id == *params.primary_email_address_id &&
-                    e.verification.status == storage::VerificationStatus::kVerified);
-      }
-      if (!ok) {
-        not_primary.Add("primary_email_address_id",
-                        "must be a verified email address of this user",
-                        reason::kPrimaryMustBeVerified);
-      }
-    }
-    if (params.primary_phone_number_id.has_value()) {
-      bool ok = false;
-      for (const auto& p : user.phone_numbers) {
-        ok = ok || (p.id == *params.primary_phone_number_id &&
-                    p.verification.status == storage::VerificationStatus::kVerified);
-      }
-      if (!ok) {
-        not_primary.Add("primary_phone_number_id", "must be a verified phone number of this user",
-                        reason::kPrimaryMustBeVerified);
-      }
-    }
-    if (!not_primary.empty()) {
-      return not_primary.ToStatus(absl::StatusCode::kFailedPrecondition);
-    }
-    if (params.external_id.has_value()) user.external_id = *params.external_id;
-    if (username.has_value()) user.username = *username;
-    if (params.first_name.has_value()) user.first_name = *params.first_name;
-    if (params.last_name.has_value()) user.last_name = *params.last_name;
-    if (params.primary_email_address_id.has_value()) {
-      user.primary_email_address_id = *params.primary_email_address_id;
-    }
-    if (params.primary_phone_number_id.has_value()) {
-      user.primary_phone_number_id = *params.primary_phone_number_id;
-    }
-    if (params.delete_self_enabled.has_value()) {
-      user.delete_self_enabled = *params.delete_self_enabled;
-    }
-    return absl::OkStatus();
-  });
+  return MutateUser(
+      params.user_id, params.etag,
+      [&](storage::WriteTransaction& txn, storage::UserRecord& user) {
+        Violations clashes;
+        if (params.external_id.has_value() && !params.external_id->empty()) {
+          auto s =
+              CheckUnique(txn, storage::IdentifierKind::kExternalId,
+                          *params.external_id, user.id, "external_id", clashes);
+          if (!s.ok()) return s;
+        }
+        if (username.has_value() && !username->empty()) {
+          auto s = CheckUnique(txn, storage::IdentifierKind::kUsername,
+                               *username, user.id, "username", clashes);
+          if (!s.ok()) return s;
+        }
+        if (!clashes.empty()) {
+          return clashes.ToStatus(absl::StatusCode::kAlreadyExists);
+        }
+        Violations not_primary;
+        if (params.primary_email_address_id.has_value()) {
+          bool ok = false;
+          for (const auto& e : user.email_addresses) {
+            ok = ok || (e.id == *params.primary_email_address_id &&
+                        e.verification.status ==
+                            storage::VerificationStatus::kVerified);
+          }
+          if (!ok) {
+            not_primary.Add("primary_email_address_id",
+                            "must be a verified email address of this user",
+                            reason::kPrimaryMustBeVerified);
+          }
+        }
+        if (params.primary_phone_number_id.has_value()) {
+          bool ok = false;
+          for (const auto& p : user.phone_numbers) {
+            ok = ok || (p.id == *params.primary_phone_number_id &&
+                        p.verification.status ==
+                            storage::VerificationStatus::kVerified);
+          }
+          if (!ok) {
+            not_primary.Add("primary_phone_number_id",
+                            "must be a verified phone number of this user",
+                            reason::kPrimaryMustBeVerified);
+          }
+        }
+        if (!not_primary.empty()) {
+          return not_primary.ToStatus(absl::StatusCode::kFailedPrecondition);
+        }
+        if (params.external_id.has_value())
+          user.external_id = *params.external_id;
+        if (username.has_value()) user.username = *username;
+        if (params.first_name.has_value()) user.first_name = *params.first_name;
+        if (params.last_name.has_value()) user.last_name = *params.last_name;
+        if (params.primary_email_address_id.has_value()) {
+          user.primary_email_address_id = *params.primary_email_address_id;
+        }
+        if (params.primary_phone_number_id.has_value()) {
+          user.primary_phone_number_id = *params.primary_phone_number_id;
+        }
+        if (params.delete_self_enabled.has_value()) {
+          user.delete_self_enabled = *params.delete_self_enabled;
+        }
+        return absl::OkStatus();
+      });
 }
 
-absl::StatusOr<UserView> UserService::ChangeMetadata(absl::string_view user_id,
-                                                     const MetadataChange& change,
-                                                     MetadataMode mode, absl::string_view etag) {
-  // Validate the input as objects first; the size limit applies after the merge.
+absl::StatusOr<UserView> UserService::ChangeMetadata(
+    absl::string_view user_id, const MetadataChange& change, MetadataMode mode,
+    absl::string_view etag) {
+  // Validate the input as objects first; the size limit applies after the
+  // merge.
   Violations violations;
   struct Tier {
     const char* field;
@@ -528,9 +463,18 @@ absl::StatusOr<UserView> UserService::ChangeMetadata(absl::string_view user_id,
     std::optional<std::string> json;
   };
   Tier tiers[] = {
-      {"public_metadata", &change.public_metadata, &storage::UserRecord::public_metadata, {}},
-      {"private_metadata", &change.private_metadata, &storage::UserRecord::private_metadata, {}},
-      {"unsafe_metadata", &change.unsafe_metadata, &storage::UserRecord::unsafe_metadata, {}},
+      {"public_metadata",
+       &change.public_metadata,
+       &storage::UserRecord::public_metadata,
+       {}},
+      {"private_metadata",
+       &change.private_metadata,
+       &storage::UserRecord::private_metadata,
+       {}},
+      {"unsafe_metadata",
+       &change.unsafe_metadata,
+       &storage::UserRecord::unsafe_metadata,
+       {}},
   };
   bool any = false;
   for (auto& tier : tiers) {
@@ -547,36 +491,40 @@ absl::StatusOr<UserView> UserService::ChangeMetadata(absl::string_view user_id,
   }
   if (!any) {
     violations.Add("public_metadata",
-                   "supply at least one of public_metadata, private_metadata, unsafe_metadata");
+                   "supply at least one of public_metadata, private_metadata, "
+                   "unsafe_metadata");
   }
   if (!violations.empty()) {
     return violations.ToStatus();
   }
-  return MutateUser(user_id, etag, [&](storage::WriteTransaction&, storage::UserRecord& user) {
-    Violations too_large;
-    for (const auto& tier : tiers) {
-      if (!tier.json.has_value()) {
-        continue;
-      }
-      std::string next = *tier.json;
-      if (mode == MetadataMode::kMerge) {
-        auto merged = ApplyMergePatch(user.*tier.column, *tier.json);
-        if (!merged.ok()) {
-          return merged.status();
+  return MutateUser(
+      user_id, etag,
+      [&](storage::WriteTransaction&, storage::UserRecord& user) {
+        Violations too_large;
+        for (const auto& tier : tiers) {
+          if (!tier.json.has_value()) {
+            continue;
+          }
+          std::string next = *tier.json;
+          if (mode == MetadataMode::kMerge) {
+            auto merged = ApplyMergePatch(user.*tier.column, *tier.json);
+            if (!merged.ok()) {
+              return merged.status();
+            }
+            next = *std::move(merged);
+          }
+          if (next.size() > kMaxMetadataBytes) {
+            too_large.Add(tier.field,
+                          absl::StrCat("would be ", next.size(),
+                                       " bytes of compact JSON; at most ",
+                                       kMaxMetadataBytes),
+                          reason::kMetadataTooLarge);
+            continue;
+          }
+          user.*tier.column = std::move(next);
         }
-        next = *std::move(merged);
-      }
-      if (next.size() > kMaxMetadataBytes) {
-        too_large.Add(tier.field,
-                      absl::StrCat("would be ", next.size(), " bytes of compact JSON; at most ",
-                                   kMaxMetadataBytes),
-                      reason::kMetadataTooLarge);
-        continue;
-      }
-      user.*tier.column = std::move(next);
-    }
-    return too_large.ToStatus();
-  });
+        return too_large.ToStatus();
+      });
 }
 
 absl::StatusOr<DeletedUser> UserService::DeleteUser(absl::string_view user_id,
@@ -586,14 +534,16 @@ absl::StatusOr<DeletedUser> UserService::DeleteUser(absl::string_view user_id,
     return valid;
   }
   DeletedUser deleted;
-  absl::Status written = store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+  absl::Status written = store_->Write([&](storage::WriteTransaction& txn)
+                                           -> absl::Status {
     auto user = txn.GetUser(user_id);
     if (!user.ok()) {
       return user.status();
     }
     if (!etag.empty() && etag != EtagOf(user->version)) {
-      return Error(absl::StatusCode::kAborted, reason::kEtagMismatch,
-                   "the user changed since this etag was read; read it again and retry");
+      return Error(
+          absl::StatusCode::kAborted, reason::kEtagMismatch,
+          "the user changed since this etag was read; read it again and retry");
     }
     deleted = {user->id, user->external_id};
     return txn.DeleteUser(user_id);
@@ -604,32 +554,38 @@ absl::StatusOr<DeletedUser> UserService::DeleteUser(absl::string_view user_id,
   return deleted;
 }
 
-absl::StatusOr<UserView> UserService::SetBanned(absl::string_view user_id, bool banned,
+absl::StatusOr<UserView> UserService::SetBanned(absl::string_view user_id,
+                                                bool banned,
                                                 absl::string_view etag) {
-  return MutateUser(user_id, etag, [&](storage::WriteTransaction&, storage::UserRecord& user) {
-    user.banned = banned;
-    return absl::OkStatus();
-  });
+  return MutateUser(user_id, etag,
+                    [&](storage::WriteTransaction&, storage::UserRecord& user) {
+                      user.banned = banned;
+                      return absl::OkStatus();
+                    });
 }
 
 absl::StatusOr<UserView> UserService::LockUser(absl::string_view user_id,
                                                absl::string_view etag) {
-  const storage::Micros until = ToMicros(clock_->Now() + options_.lockout_duration);
-  return MutateUser(user_id, etag, [&](storage::WriteTransaction&, storage::UserRecord& user) {
-    user.locked_until = until;
-    user.failed_password_attempts = std::max(user.failed_password_attempts,
-                                             options_.lockout_attempts);
-    return absl::OkStatus();
-  });
+  const storage::Micros until =
+      ToMicros(clock_->Now() + options_.lockout_duration);
+  return MutateUser(user_id, etag,
+                    [&](storage::WriteTransaction&, storage::UserRecord& user) {
+                      user.locked_until = until;
+                      user.failed_password_attempts =
+                          std::max(user.failed_password_attempts,
+                                   options_.lockout_attempts);
+                      return absl::OkStatus();
+                    });
 }
 
 absl::StatusOr<UserView> UserService::UnlockUser(absl::string_view user_id,
                                                  absl::string_view etag) {
-  return MutateUser(user_id, etag, [&](storage::WriteTransaction&, storage::UserRecord& user) {
-    user.locked_until = 0;
-    user.failed_password_attempts = 0;
-    return absl::OkStatus();
-  });
+  return MutateUser(user_id, etag,
+                    [&](storage::WriteTransaction&, storage::UserRecord& user) {
+                      user.locked_until = 0;
+                      user.failed_password_attempts = 0;
+                      return absl::OkStatus();
+                    });
 }
 
 }  // namespace roster::domain

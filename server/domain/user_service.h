@@ -1,12 +1,14 @@
-// UserService: the user operations of DESIGN §3–§4, transport-free. BackendUsers calls these
-// directly; FrontendUsers will call the same operations with fewer permitted fields.
+// UserService: the user operations of DESIGN §3–§4, transport-free.
+// BackendUsers calls these directly; FrontendUsers will call the same
+// operations with fewer permitted fields.
 //
-// Every operation validates its whole input first (INVALID_ARGUMENT with every invalid field),
-// then runs in one storage transaction: it either applies completely or not at all. Every
-// change to an existing user goes through one path that checks the etag, bumps it and sets
-// updated_at. Errors carry a reason (server/domain/errors.h): NOT_FOUND, IDENTIFIER_EXISTS
-// (ALREADY_EXISTS), ETAG_MISMATCH (ABORTED), PRIMARY_MUST_BE_VERIFIED (FAILED_PRECONDITION),
-// and storage failures as the store reports them.
+// Every operation validates its whole input first (INVALID_ARGUMENT with every
+// invalid field), then runs in one storage transaction: it either applies
+// completely or not at all. Every change to an existing user goes through one
+// path that checks the etag, bumps it and sets updated_at. Errors carry a
+// reason (server/domain/errors.h): NOT_FOUND, IDENTIFIER_EXISTS
+// (ALREADY_EXISTS), ETAG_MISMATCH (ABORTED), PRIMARY_MUST_BE_VERIFIED
+// (FAILED_PRECONDITION), and storage failures as the store reports them.
 //
 // Thread-safe: reads run concurrently; writes are serialised by the store.
 #ifndef ROSTER_SERVER_DOMAIN_USER_SERVICE_H_
@@ -81,7 +83,8 @@ struct MetadataChange {
 
 enum class MetadataMode { kMerge, kReplace };
 
-// Filters arrive raw (as the client sent them) and are validated and normalised here.
+// Filters arrive raw (as the client sent them) and are validated and normalised
+// here.
 struct ListUsersParams {
   storage::UserFilter filter;
   std::string order_by;
@@ -104,30 +107,38 @@ struct DeletedUser {
 class UserService {
  public:
   // None is owned; all must outlive the service.
-  UserService(storage::UserStore* store, const Clock* clock, const IdGenerator* ids,
-              UserServiceOptions options);
+  UserService(storage::UserStore* store, const Clock* clock,
+              const IdGenerator* ids, UserServiceOptions options);
 
   absl::StatusOr<UserView> CreateUser(const CreateUserParams& params);
   absl::StatusOr<UserView> GetUser(absl::string_view user_id);
   absl::StatusOr<UserListPage> ListUsers(const ListUsersParams& params);
   absl::StatusOr<int64_t> CountUsers(const storage::UserFilter& filter);
   absl::StatusOr<UserView> UpdateUser(const UpdateUserParams& params);
-  absl::StatusOr<UserView> ChangeMetadata(absl::string_view user_id, const MetadataChange& change,
-                                          MetadataMode mode, absl::string_view etag);
-  absl::StatusOr<DeletedUser> DeleteUser(absl::string_view user_id, absl::string_view etag);
+  absl::StatusOr<UserView> ChangeMetadata(absl::string_view user_id,
+                                          const MetadataChange& change,
+                                          MetadataMode mode,
+                                          absl::string_view etag);
+  absl::StatusOr<DeletedUser> DeleteUser(absl::string_view user_id,
+                                         absl::string_view etag);
   absl::StatusOr<UserView> SetBanned(absl::string_view user_id, bool banned,
                                      absl::string_view etag);
   // Locks for options.lockout_duration and uses up the remaining attempts.
-  absl::StatusOr<UserView> LockUser(absl::string_view user_id, absl::string_view etag);
+  absl::StatusOr<UserView> LockUser(absl::string_view user_id,
+                                    absl::string_view etag);
   // Ends any lockout and resets the failed-attempt count.
-  absl::StatusOr<UserView> UnlockUser(absl::string_view user_id, absl::string_view etag);
+  absl::StatusOr<UserView> UnlockUser(absl::string_view user_id,
+                                      absl::string_view etag);
 
  private:
-  // The one path that changes an existing user: in one transaction, load it (NOT_FOUND),
-  // check `etag` (ABORTED), apply `change`, bump the version and updated_at, and store it.
+  // The one path that changes an existing user: in one transaction, load it
+  // (NOT_FOUND), check `etag` (ABORTED), apply `change`, bump the version and
+  // updated_at, and store it.
   absl::StatusOr<UserView> MutateUser(
       absl::string_view user_id, absl::string_view etag,
-      absl::FunctionRef<absl::Status(storage::WriteTransaction&, storage::UserRecord&)> change);
+      absl::FunctionRef<absl::Status(storage::WriteTransaction&,
+                                     storage::UserRecord&)>
+          change);
   UserView View(storage::UserRecord record) const;
 
   storage::UserStore* store_;  // Not owned.

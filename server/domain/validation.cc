@@ -15,10 +15,13 @@ bool IsAtext(char c) {
          kSpecials.find(c) != absl::string_view::npos;
 }
 
-absl::Status Invalid(absl::string_view why) { return absl::InvalidArgumentError(why); }
+absl::Status Invalid(absl::string_view why) {
+  return absl::InvalidArgumentError(why);
+}
 
 bool IsValidDomainLabel(absl::string_view label) {
-  if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+  if (label.empty() || label.size() > 63 || label.front() == '-' ||
+      label.back() == '-') {
     return false;
   }
   for (char c : label) {
@@ -38,7 +41,8 @@ absl::StatusOr<std::string> NormalizeEmailAddress(absl::string_view input) {
     return Invalid("must not be empty");
   }
   if (email.size() > kMaxEmailAddressBytes) {
-    return Invalid(absl::StrCat("must be at most ", kMaxEmailAddressBytes, " bytes"));
+    return Invalid(
+        absl::StrCat("must be at most ", kMaxEmailAddressBytes, " bytes"));
   }
   const size_t at = email.rfind('@');
   if (at == std::string::npos) {
@@ -46,24 +50,30 @@ absl::StatusOr<std::string> NormalizeEmailAddress(absl::string_view input) {
   }
   const absl::string_view local = absl::string_view(email).substr(0, at);
   const absl::string_view domain = absl::string_view(email).substr(at + 1);
-  if (local.empty() || local.size() > 64 || local.front() == '.' || local.back() == '.' ||
-      local.find("..") != absl::string_view::npos) {
-    return Invalid("the part before @ must be 1-64 characters without leading, trailing or "
-                   "double dots");
+  if (local.empty() || local.size() > 64 || local.front() == '.' ||
+      local.back() == '.' || local.find("..") != absl::string_view::npos) {
+    return Invalid(
+        "the part before @ must be 1-64 characters without leading, trailing "
+        "or "
+        "double dots");
   }
   for (char c : local) {
     if (!IsAtext(c) && c != '.') {
-      return Invalid("the part before @ may only hold letters, digits, dots and !#$%&'*+-/=?^_`{|}~");
+      return Invalid(
+          "the part before @ may only hold letters, digits, dots and "
+          "!#$%&'*+-/=?^_`{|}~");
     }
   }
   std::vector<absl::string_view> labels = absl::StrSplit(domain, '.');
   if (labels.size() < 2) {
-    return Invalid("the domain must have at least two labels, like example.com");
+    return Invalid(
+        "the domain must have at least two labels, like example.com");
   }
   for (absl::string_view label : labels) {
     if (!IsValidDomainLabel(label)) {
-      return Invalid("the domain must be labels of letters, digits and inner hyphens (use "
-                     "punycode for international domains)");
+      return Invalid(
+          "the domain must be labels of letters, digits and inner hyphens (use "
+          "punycode for international domains)");
     }
   }
   return email;
@@ -77,7 +87,8 @@ absl::StatusOr<std::string> NormalizePhoneNumber(absl::string_view input) {
     }
     phone.push_back(c);
   }
-  const bool shaped = phone.size() >= 9 && phone.size() <= 16 && phone[0] == '+' && phone[1] != '0';
+  const bool shaped = phone.size() >= 9 && phone.size() <= 16 &&
+                      phone[0] == '+' && phone[1] != '0';
   bool digits = shaped;
   for (size_t i = 1; digits && i < phone.size(); ++i) {
     digits = absl::ascii_isdigit(static_cast<unsigned char>(phone[i]));
@@ -96,7 +107,8 @@ absl::StatusOr<std::string> NormalizeUsername(absl::string_view input) {
   bool all_digits = true;
   for (char c : username) {
     const auto u = static_cast<unsigned char>(c);
-    if (!(absl::ascii_islower(u) || absl::ascii_isdigit(u) || c == '_' || c == '-')) {
+    if (!(absl::ascii_islower(u) || absl::ascii_isdigit(u) || c == '_' ||
+          c == '-')) {
       return Invalid("may only hold letters, digits, _ and -");
     }
     all_digits = all_digits && absl::ascii_isdigit(u);
@@ -107,7 +119,8 @@ absl::StatusOr<std::string> NormalizeUsername(absl::string_view input) {
   return username;
 }
 
-absl::StatusOr<std::string> ValidateText(absl::string_view input, size_t max_bytes) {
+absl::StatusOr<std::string> ValidateText(absl::string_view input,
+                                         size_t max_bytes) {
   if (input.size() > max_bytes) {
     return Invalid(absl::StrCat("must be at most ", max_bytes, " bytes"));
   }
@@ -125,11 +138,12 @@ absl::StatusOr<std::string> ValidateText(absl::string_view input, size_t max_byt
 
 absl::StatusOr<std::string> ValidateRequestId(absl::string_view input) {
   if (input.empty() || input.size() > kMaxRequestIdBytes) {
-    return Invalid(absl::StrCat("must be 1-", kMaxRequestIdBytes, " characters"));
+    return Invalid(
+        absl::StrCat("must be 1-", kMaxRequestIdBytes, " characters"));
   }
   for (char c : input) {
-    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
-          c == ':' || c == '-')) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+          c == '_' || c == ':' || c == '-')) {
       return Invalid("may only hold letters, digits and . _ : -");
     }
   }

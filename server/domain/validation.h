@@ -1,6 +1,7 @@
-// Normalisation and validation of user fields (DESIGN §3). Each function returns the
-// normalised value, or InvalidArgument whose message describes the problem without repeating
-// the value; callers attach it to the request field it came from.
+// Normalisation and validation of user fields (DESIGN §3). Each function
+// returns the normalised value, or InvalidArgument whose message describes the
+// problem without repeating the value; callers attach it to the request field
+// it came from.
 #ifndef ROSTER_SERVER_DOMAIN_VALIDATION_H_
 #define ROSTER_SERVER_DOMAIN_VALIDATION_H_
 
@@ -16,23 +17,28 @@ inline constexpr size_t kMaxNameBytes = 256;
 inline constexpr size_t kMaxExternalIdBytes = 256;
 inline constexpr size_t kMaxRequestIdBytes = 128;
 
-// Trimmed and lower-cased `local@domain`: ASCII, a dot-atom local part of at most 64
-// characters, a domain of at least two labels of [a-z0-9-], at most 254 bytes in all.
+// Trimmed and lower-cased `local@domain`: ASCII, a dot-atom local part of at
+// most 64 characters, a domain of at least two labels of [a-z0-9-], at most 254
+// bytes in all.
 absl::StatusOr<std::string> NormalizeEmailAddress(absl::string_view input);
 
-// E.164: `+` then 8–15 digits, the first not 0. Spaces, dashes, dots and parentheses are removed.
+// E.164: `+` then 8–15 digits, the first not 0. Spaces, dashes, dots and
+// parentheses are removed.
 absl::StatusOr<std::string> NormalizePhoneNumber(absl::string_view input);
 
 // 4–64 characters of [a-z0-9_-] after lower-casing, not all digits.
 absl::StatusOr<std::string> NormalizeUsername(absl::string_view input);
 
-// Valid UTF-8 without control characters, at most `max_bytes`. Returned unchanged.
-absl::StatusOr<std::string> ValidateText(absl::string_view input, size_t max_bytes);
+// Valid UTF-8 without control characters, at most `max_bytes`. Returned
+// unchanged.
+absl::StatusOr<std::string> ValidateText(absl::string_view input,
+                                         size_t max_bytes);
 
 // An idempotency key: 1–128 characters of [A-Za-z0-9._:-].
 absl::StatusOr<std::string> ValidateRequestId(absl::string_view input);
 
-// Whether `input` is well-formed UTF-8 (no overlong forms, surrogates or code points > U+10FFFF).
+// Whether `input` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points > U+10FFFF).
 bool IsValidUtf8(absl::string_view input);
 
 }  // namespace roster::domain

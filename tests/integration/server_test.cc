@@ -1,1 +1,349 @@
+// The server as operators and grpcurl meet it: reflection, health, and the
+// roster-server binary itself (flags, environment twins, --dev, refusing to
+// start without a key, SIGTERM).
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <fstream>
+#include <functional>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "tests/testing/test_server.h"
+
+extern char** environ;
+
+namespace roster {
+namespace {
+
+using grpc::reflection::v1alpha::ServerReflection;
+using grpc::reflection::v1alpha::ServerReflectionRequest;
+using grpc::reflection::v1alpha::ServerReflectionResponse;
+using ::roster::testing::Authed;
+using ::roster::testing::TempDir;
+using ::roster::testing::TestServer;
+using ::roster::v1::User;
+using ::testing::Contains;
+
+// A reflection session, as grpcurl holds one.
+class ReflectionClient {
+ public:
+  explicit ReflectionClient(std::shared_ptr<grpc::Channel> channel)
+      : stub_(ServerReflection::NewStub(channel)),
+        stream_(stub_->ServerReflectionInfo(&context_)) {}
+  ~ReflectionClient() {
+    stream_->WritesDone();
+    EXPECT_TRUE(stream_->Finish().ok());
+  }
+
+  ServerReflectionResponse Ask(const ServerReflectionRequest& request) {
+    EXPECT_TRUE(stream_->Write(request));
+    ServerReflectionResponse response;
+    EXPECT_TRUE(stream_->Read(&response));
+    return response;
+  }
+
+  std::vector<std::string> ListServices() {
+    ServerReflectionRequest request;
+    request.set_list_services("");
+    std::vector<std::string> names;
+    const ServerReflectionResponse response = Ask(request);
+    for (const auto& s : response.list_services_response().service()) {
+      names.push_back(s.name());
+    }
+    return names;
+  }
+
+  // Adds the file defining `symbol`, with its dependencies, to `pool`. False if
+  // unknown.
+  bool LoadSymbol(const std::string& symbol,
+                  google::protobuf::DescriptorPool& pool) {
+    ServerReflectionRequest request;
+    request.set_file_containing_symbol(symbol);
+    ServerReflectionResponse response = Ask(request);
+    if (!response.has_file_descriptor_response()) {
+      return false;
+    }
+    // Build each file after its dependencies, resolved by name as grpcurl does.
+    std::map<std::string, google::protobuf::FileDescriptorProto> files;
+    for (const auto& bytes :
+         response.file_descriptor_response().file_descriptor_proto()) {
+      google::protobuf::FileDescriptorProto file;
+      EXPECT_TRUE(file.ParseFromString(bytes));
+      files[file.name()] = file;
+    }
+    std::function<void(const std::string&)> build =
+        [&](const std::string& name) {
+          if (pool.FindFileByName(name) != nullptr) {
+            return;
+          }
+          auto it = files.find(name);
+          ASSERT_NE(it, files.end()) << "reflection omitted " << name;
+          for (const auto& dependency : it->second.dependency()) {
+            build(dependency);
+          }
+          EXPECT_NE(pool.BuildFile(it->second), nullptr) << name;
+        };
+    for (const auto& [name, file] : files) {
+      build(name);
+    }
+    return true;
+  }
+
+ private:
+  std::unique_ptr<ServerReflection::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<ServerReflectionRequest,
+                                           ServerReflectionResponse>>
+      stream_;
+};
+
+TEST(ReflectionTest, ListsTheServicesAndDescribesEveryRosterMessage) {
+  TestServer server;
+  ReflectionClient reflection(server.channel());
+  const auto services = reflection.ListServices();
+  EXPECT_THAT(services, Contains("roster.v1.BackendUsers"));
+  EXPECT_THAT(services, Contains("grpc.health.v1.Health"));
+  EXPECT_THAT(services, Contains("grpc.reflection.v1alpha.ServerReflection"));
+
+  google::protobuf::DescriptorPool pool;
+  ASSERT_TRUE(reflection.LoadSymbol("roster.v1.BackendUsers", pool));
+  const auto* service = pool.FindServiceByName("roster.v1.BackendUsers");
+  ASSERT_NE(service, nullptr);
+  std::vector<std::string> methods;
+  for (int i = 0; i < service->method_count(); ++i) {
+    methods.push_back(service->method(i)->name());
+  }
+  EXPECT_THAT(methods, ::testing::ElementsAre(
+                           "CreateUser", "GetUser", "ListUsers", "CountUsers",
+                           "UpdateUser", "UpdateUserMetadata",
+                           "ReplaceUserMetadata", "DeleteUser", "BanUser",
+                           "UnbanUser", "LockUser", "UnlockUser"));
+  for (const char* message :
+       {"roster.v1.User", "roster.v1.FrontendUser", "roster.v1.EmailAddress",
+        "roster.v1.PhoneNumber", "roster.v1.ExternalAccount",
+        "roster.v1.Verification", "roster.v1.Session",
+        "roster.v1.DeletedObject", "roster.v1.ListUsersRequest",
+        "roster.v1.MetadataFilter"}) {
+    EXPECT_NE(pool.FindMessageTypeByName(message), nullptr) << message;
+  }
+  EXPECT_EQ(pool.FindMessageTypeByName("roster.v1.FrontendUser")
+                ->FindFieldByName("private_metadata"),
+            nullptr);
+  google::protobuf::DescriptorPool health_pool;
+  ASSERT_TRUE(reflection.LoadSymbol("grpc.health.v1.Health", health_pool));
+  EXPECT_NE(health_pool.FindMethodByName("grpc.health.v1.Health.Check"),
+            nullptr);
+  google::protobuf::DescriptorPool errors_pool;
+  ASSERT_TRUE(reflection.LoadSymbol("google.rpc.ErrorInfo", errors_pool));
+  EXPECT_NE(errors_pool.FindMessageTypeByName("google.rpc.BadRequest"),
+            nullptr);
+}
+
+TEST(HealthTest, ServingForTheServerAndBackendUsers) {
+  TestServer server;
+  auto health = grpc::health::v1::Health::NewStub(server.channel());
+  for (const char* name : {"", "roster.v1.BackendUsers"}) {
+    grpc::ClientContext context;
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(name);
+    grpc::health::v1::HealthCheckResponse response;
+    ASSERT_TRUE(health->Check(&context, request, &response).ok()) << name;
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING)
+        << name;
+  }
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("no.such.Service");
+  grpc::health::v1::HealthCheckResponse response;
+  EXPECT_EQ(health->Check(&context, request, &response).error_code(),
+            grpc::NOT_FOUND);
+}
+
+// The roster-server binary as a child process, its stderr in a file.
+class ServerProcess {
+ public:
+  ServerProcess(const TempDir& dir, std::vector<std::string> args,
+                std::vector<std::string> extra_env = {})
+      : stderr_path_(
+            dir.File("stderr-" + std::to_string(counter_++) + ".log")) {
+    std::vector<std::string> argv_strings = {ROSTER_SERVER_BINARY};
+    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_strings) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::string(*e).rfind("ROSTER_", 0) != 0)
+        env_strings.emplace_back(*e);
+    }
+    env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
+    std::vector<char*> envp;
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 2, stderr_path_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addchdir_np(&actions, dir.path().c_str());
+    EXPECT_EQ(posix_spawn(&pid_, ROSTER_SERVER_BINARY, &actions, nullptr,
+                          argv.data(), envp.data()),
+              0);
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  std::string Stderr() const {
+    std::ifstream in(stderr_path_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  // The port it logged it serves on, or 0 if it exited or 10 s passed.
+  int WaitForPort() {
+    const std::regex serving(R"("msg":"serving".*"port":(\d+))");
+    for (int i = 0; i < 200; ++i) {
+      std::smatch match;
+      const std::string log = Stderr();
+      if (std::regex_search(log, match, serving)) {
+        return std::stoi(match[1]);
+      }
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        exit_status_ = status;
+        return 0;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return 0;
+  }
+
+  // Sends `signal` (if any) and returns the exit code, or -1 if killed by a
+  // signal.
+  int Stop(int signal) {
+    if (pid_ > 0) {
+      if (signal != 0) kill(pid_, signal);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+      pid_ = -1;
+      exit_status_ = status;
+    }
+    return WIFEXITED(exit_status_) ? WEXITSTATUS(exit_status_) : -1;
+  }
+
+ private:
+  static inline int counter_ = 0;
+  std::string stderr_path_;
+  pid_t pid_ = -1;
+  int exit_status_ = 0;
+};
+
+grpc::Status CreateUserOn(int port, const std::string& key, User* user) {
+  auto stub = roster::v1::BackendUsers::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  roster::v1::CreateUserRequest request;
+  request.add_email_addresses("binary@example.com");
+  return stub->CreateUser(Authed(key).get(), request, user);
+}
+
+std::string ReadKey(const std::string& path) {
+  std::ifstream in(path);
+  std::string key;
+  std::getline(in, key);
+  return key;
+}
+
+TEST(ServerBinaryTest, DevModeCreatesAKeyFileServesAndDrainsOnSigterm) {
+  TempDir dir;
+  ServerProcess first(dir, {"--dev", "--db=dev.db", "--listen=127.0.0.1:0"});
+  const int port = first.WaitForPort();
+  ASSERT_NE(port, 0) << first.Stderr();
+  const std::string key_file = dir.File("dev.db.secret_key");
+  struct stat info {};
+  ASSERT_EQ(stat(key_file.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600);
+  const std::string key = ReadKey(key_file);
+  EXPECT_GE(key.size(), 32u);
+  User user;
+  grpc::Status created = CreateUserOn(port, key, &user);
+  ASSERT_TRUE(created.ok()) << created.error_message();
+  EXPECT_EQ(first.Stop(SIGTERM), 0) << first.Stderr();
+  EXPECT_EQ(first.Stderr().find(key), std::string::npos)
+      << "the secret key was logged";
+
+  // A second start reuses the key and the data.
+  ServerProcess second(dir, {"--dev", "--db=dev.db", "--listen=127.0.0.1:0"});
+  const int port2 = second.WaitForPort();
+  ASSERT_NE(port2, 0) << second.Stderr();
+  EXPECT_EQ(ReadKey(key_file), key);
+  User duplicate;
+  EXPECT_EQ(CreateUserOn(port2, key, &duplicate).error_code(),
+            grpc::ALREADY_EXISTS);
+  EXPECT_EQ(second.Stop(SIGINT), 0);
+}
+
+TEST(ServerBinaryTest, RefusesToStartWithoutASecretKeyOrWithAShortOne) {
+  TempDir dir;
+  ServerProcess no_key(dir, {"--db=roster.db", "--listen=127.0.0.1:0"});
+  EXPECT_EQ(no_key.Stop(0), 2);
+  EXPECT_THAT(no_key.Stderr(), ::testing::HasSubstr("no secret key"));
+  ServerProcess short_key(
+      dir, {"--db=roster.db", "--listen=127.0.0.1:0", "--secret_keys=short"});
+  EXPECT_EQ(short_key.Stop(0), 2);
+  ServerProcess no_db(
+      dir, {"--secret_keys=sk_0123456789abcdefghijklmnopqrstuvwxyz"});
+  EXPECT_EQ(no_db.Stop(0), 2);
+}
+
+TEST(ServerBinaryTest, EnvironmentTwinsConfigureItAndFlagsWinOverThem) {
+  TempDir dir;
+  const std::string key = "sk_env_0123456789abcdefghijklmnopqrstuvwxyz";
+  ServerProcess server(dir, {"--db=from-flag.db"},
+                       {"ROSTER_SECRET_KEYS=" + key,
+                        "ROSTER_LISTEN=127.0.0.1:0", "ROSTER_DB=from-env.db"});
+  const int port = server.WaitForPort();
+  ASSERT_NE(port, 0) << server.Stderr();
+  User user;
+  ASSERT_TRUE(CreateUserOn(port, key, &user).ok());
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+  EXPECT_EQ(access(dir.File("from-flag.db").c_str(), F_OK), 0);
+  EXPECT_NE(access(dir.File("from-env.db").c_str(), F_OK), 0);
+}
+
+TEST(ServerBinaryTest, SecretKeysFileWithCommentsIsRead) {
+  TempDir dir;
+  const std::string key = "sk_file_0123456789abcdefghijklmnopqrstuvwxyz";
+  std::ofstream(dir.File("keys")) << "# rotated 2026-11\n\n" << key << "\n";
+  ServerProcess server(dir, {"--db=roster.db", "--listen=127.0.0.1:0",
+                             "--secret_keys_file=" + dir.File("keys")});
+  const int port = server.WaitForPort();
+  ASSERT_NE(port, 0) << server.Stderr();
+  User user;
+  EXPECT_TRUE(CreateUserOn(port, key, &user).ok());
+  EXPECT_EQ(CreateUserOn(port, "# rotated 2026-11", &user).error_code(),
+            grpc::UNAUTHENTICATED);
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace roster

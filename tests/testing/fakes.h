@@ -1,5 +1,5 @@
-// Hermetic time and randomness for domain tests: a clock that moves only when told, and a
-// deterministic random source.
+// Hermetic time and randomness for domain tests: a clock that moves only when
+// told, and a deterministic random source.
 #ifndef ROSTER_TESTS_TESTING_FAKES_H_
 #define ROSTER_TESTS_TESTING_FAKES_H_
 
@@ -14,7 +14,8 @@ namespace roster::testing {
 // Thread-safe.
 class FakeClock final : public domain::Clock {
  public:
-  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1'750'000'000)) : now_(start) {}
+  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1'750'000'000))
+      : now_(start) {}
   absl::Time Now() const override {
     absl::MutexLock lock(&mu_);
     return now_;

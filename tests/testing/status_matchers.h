@@ -1,4 +1,5 @@
-// GoogleTest matchers for absl::Status and absl::StatusOr: IsOk() and StatusIs(code).
+// GoogleTest matchers for absl::Status and absl::StatusOr: IsOk() and
+// StatusIs(code).
 #ifndef ROSTER_TESTS_TESTING_STATUS_MATCHERS_H_
 #define ROSTER_TESTS_TESTING_STATUS_MATCHERS_H_
 
@@ -9,7 +10,9 @@
 
 namespace roster::testing {
 
-inline const absl::Status& GetStatus(const absl::Status& status) { return status; }
+inline const absl::Status& GetStatus(const absl::Status& status) {
+  return status;
+}
 template <typename T>
 const absl::Status& GetStatus(const absl::StatusOr<T>& status_or) {
   return status_or.status();

@@ -1,4 +1,5 @@
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents when destroyed.
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents when
+// destroyed.
 #ifndef ROSTER_TESTS_TESTING_TEMP_DIR_H_
 #define ROSTER_TESTS_TESTING_TEMP_DIR_H_
 
@@ -12,7 +13,8 @@ class TempDir {
  public:
   TempDir() {
     const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/roster-test-XXXXXX";
+    std::string pattern =
+        std::string(base != nullptr ? base : "/tmp") + "/roster-test-XXXXXX";
     path_ = mkdtemp(pattern.data());
   }
   ~TempDir() {

@@ -1,14 +1,16 @@
-// A real roster-server (the production RosterServer) on 127.0.0.1:0 over a SQLite file in a
-// temp directory, and helpers to call it through the generated stubs.
+// A real roster-server (the production RosterServer) on 127.0.0.1:0 over a
+// SQLite file in a temp directory, and helpers to call it through the generated
+// stubs.
 #ifndef ROSTER_TESTS_TESTING_TEST_SERVER_H_
 #define ROSTER_TESTS_TESTING_TEST_SERVER_H_
-
-#include <memory>
-#include <string>
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "roster/v1/backend_users.grpc.pb.h"
@@ -17,7 +19,8 @@
 
 namespace roster::testing {
 
-inline constexpr char kTestSecretKey[] = "sk_test_0123456789abcdefghijklmnopqrstuv";
+inline constexpr char kTestSecretKey[] =
+    "sk_test_0123456789abcdefghijklmnopqrstuv";
 
 class TestServer {
  public:
@@ -25,7 +28,8 @@ class TestServer {
   explicit TestServer(const std::string& db_path = "") {
     config_.listen = "127.0.0.1:0";
     config_.db_path = db_path.empty() ? dir_.File("roster.db") : db_path;
-    config_.secret_keys = {kTestSecretKey, "sk_test_second_key_for_rotation_000000"};
+    config_.secret_keys = {kTestSecretKey,
+                           "sk_test_second_key_for_rotation_000000"};
     Start();
   }
 
@@ -59,10 +63,12 @@ class TestServer {
 };
 
 // A client context carrying `key` as the bearer secret key, with a deadline.
-inline std::unique_ptr<grpc::ClientContext> Authed(const std::string& key = kTestSecretKey) {
+inline std::unique_ptr<grpc::ClientContext> Authed(
+    const std::string& key = kTestSecretKey) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->AddMetadata("authorization", "Bearer " + key);
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(30));
   return context;
 }
 
@@ -75,7 +81,8 @@ inline std::string ReasonOf(const grpc::Status& status) {
   for (const auto& any : details.details()) {
     google::rpc::ErrorInfo info;
     if (any.UnpackTo(&info)) {
-      return info.domain() == "roster" ? info.reason() : "wrong domain: " + info.domain();
+      return info.domain() == "roster" ? info.reason()
+                                       : "wrong domain: " + info.domain();
     }
   }
   return "";

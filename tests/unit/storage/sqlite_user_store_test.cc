@@ -1,11 +1,11 @@
 #include "storage/sqlite_user_store.h"
 
-#include <atomic>
-#include <thread>
-
 #include <SQLiteCpp/Database.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "storage/migrations.h"
@@ -30,7 +30,8 @@ UserRecord MakeUser(const std::string& id, Micros created_at) {
   return user;
 }
 
-EmailAddressRecord MakeEmail(const std::string& id, const std::string& address) {
+EmailAddressRecord MakeEmail(const std::string& id,
+                             const std::string& address) {
   EmailAddressRecord email;
   email.id = id;
   email.email_address = address;
@@ -51,7 +52,8 @@ class SqliteUserStoreTest : public ::testing::Test {
   }
 
   absl::Status Insert(const UserRecord& user) {
-    return store_->Write([&](WriteTransaction& txn) { return txn.InsertUser(user); });
+    return store_->Write(
+        [&](WriteTransaction& txn) { return txn.InsertUser(user); });
   }
 
   testing::TempDir dir_;
@@ -60,7 +62,8 @@ class SqliteUserStoreTest : public ::testing::Test {
 
 TEST_F(SqliteUserStoreTest, OpenMigratesToLatestSchemaVersion) {
   SQLite::Database db(dir_.File("users.db"));
-  EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(), LatestSchemaVersion());
+  EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(),
+            LatestSchemaVersion());
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
 }
 
@@ -68,7 +71,8 @@ TEST_F(SqliteUserStoreTest, InsertedUserReadsBackWithIdentifiersOldestFirst) {
   UserRecord user = MakeUser("u1", 100);
   user.username = "ada";
   user.public_metadata = R"({"plan":"pro"})";
-  user.email_addresses = {MakeEmail("e2", "b@example.com"), MakeEmail("e1", "a@example.com")};
+  user.email_addresses = {MakeEmail("e2", "b@example.com"),
+                          MakeEmail("e1", "a@example.com")};
   user.email_addresses[0].created_at = 5;
   user.email_addresses[1].created_at = 6;
   user.primary_email_address_id = "e2";
@@ -84,19 +88,23 @@ TEST_F(SqliteUserStoreTest, InsertedUserReadsBackWithIdentifiersOldestFirst) {
   EXPECT_EQ(read.public_metadata, R"({"plan":"pro"})");
   EXPECT_EQ(read.primary_email_address_id, "e2");
   EXPECT_THAT(read.email_addresses,
-              ElementsAre(Field(&EmailAddressRecord::id, "e2"), Field(&EmailAddressRecord::id, "e1")));
+              ElementsAre(Field(&EmailAddressRecord::id, "e2"),
+                          Field(&EmailAddressRecord::id, "e1")));
   ASSERT_EQ(read.phone_numbers.size(), 1u);
   EXPECT_TRUE(read.phone_numbers[0].reserved_for_second_factor);
-  EXPECT_EQ(read.phone_numbers[0].verification.status, VerificationStatus::kUnverified);
+  EXPECT_EQ(read.phone_numbers[0].verification.status,
+            VerificationStatus::kUnverified);
 }
 
 TEST_F(SqliteUserStoreTest, MissingUserIsNotFound) {
   EXPECT_THAT(store_->GetUser("nobody"), StatusIs(absl::StatusCode::kNotFound));
-  EXPECT_THAT(store_->Write([](WriteTransaction& txn) { return txn.DeleteUser("nobody"); }),
+  EXPECT_THAT(store_->Write([](WriteTransaction& txn) {
+    return txn.DeleteUser("nobody");
+  }),
               StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(store_->Write([](WriteTransaction& txn) {
-                return txn.UpdateUser(MakeUser("nobody", 1));
-              }),
+    return txn.UpdateUser(MakeUser("nobody", 1));
+  }),
               StatusIs(absl::StatusCode::kNotFound));
 }
 
@@ -121,17 +129,20 @@ TEST_F(SqliteUserStoreTest, DuplicateEmailIsAlreadyExists) {
   EXPECT_THAT(store_->GetUser("u2"), StatusIs(absl::StatusCode::kNotFound));
 }
 
-TEST_F(SqliteUserStoreTest, DuplicateUsernameAndExternalIdAreAlreadyExistsButEmptyOnesAreNot) {
+TEST_F(SqliteUserStoreTest,
+       DuplicateUsernameAndExternalIdAreAlreadyExistsButEmptyOnesAreNot) {
   UserRecord first = MakeUser("u1", 1);
   first.username = "ada";
   first.external_id = "ext-1";
   ASSERT_THAT(Insert(first), IsOk());
   UserRecord same_username = MakeUser("u2", 2);
   same_username.username = "ada";
-  EXPECT_THAT(Insert(same_username), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(Insert(same_username),
+              StatusIs(absl::StatusCode::kAlreadyExists));
   UserRecord same_external_id = MakeUser("u3", 3);
   same_external_id.external_id = "ext-1";
-  EXPECT_THAT(Insert(same_external_id), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(Insert(same_external_id),
+              StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_THAT(Insert(MakeUser("u4", 4)), IsOk());
   EXPECT_THAT(Insert(MakeUser("u5", 5)), IsOk());
 }
@@ -152,7 +163,9 @@ TEST_F(SqliteUserStoreTest, DeleteCascadesToIdentifiers) {
   UserRecord user = MakeUser("u1", 1);
   user.email_addresses = {MakeEmail("e1", "a@example.com")};
   ASSERT_THAT(Insert(user), IsOk());
-  ASSERT_THAT(store_->Write([](WriteTransaction& txn) { return txn.DeleteUser("u1"); }), IsOk());
+  ASSERT_THAT(
+      store_->Write([](WriteTransaction& txn) { return txn.DeleteUser("u1"); }),
+      IsOk());
   // The address is free again.
   UserRecord other = MakeUser("u2", 2);
   other.email_addresses = {MakeEmail("e2", "a@example.com")};
@@ -168,9 +181,10 @@ TEST_F(SqliteUserStoreTest, FindsUserByEachIdentifierKind) {
   user.email_addresses = {MakeEmail("e1", "a@example.com")};
   ASSERT_THAT(Insert(user), IsOk());
   ASSERT_THAT(store_->Write([](WriteTransaction& txn) -> absl::Status {
-    for (auto [kind, value] : {std::pair{IdentifierKind::kEmailAddress, "a@example.com"},
-                               std::pair{IdentifierKind::kUsername, "ada"},
-                               std::pair{IdentifierKind::kExternalId, "ext"}}) {
+    for (auto [kind, value] :
+         {std::pair{IdentifierKind::kEmailAddress, "a@example.com"},
+          std::pair{IdentifierKind::kUsername, "ada"},
+          std::pair{IdentifierKind::kExternalId, "ext"}}) {
       auto found = txn.FindUserIdByIdentifier(kind, value);
       EXPECT_THAT(found, IsOk());
       EXPECT_EQ(found->value_or("none"), "u1");
@@ -198,7 +212,8 @@ TEST_F(SqliteUserStoreTest, UnopenablePathIsUnavailable) {
 }
 
 TEST_F(SqliteUserStoreTest, KeysetPagingWithTiedSortValuesVisitsEveryUserOnce) {
-  // 25 users share 5 first names, so the id tie-breaker decides order within each name.
+  // 25 users share 5 first names, so the id tie-breaker decides order within
+  // each name.
   for (int i = 0; i < 25; ++i) {
     UserRecord user = MakeUser(absl::StrCat("u", 100 + i), i);
     user.first_name = absl::StrCat("name", i % 5);

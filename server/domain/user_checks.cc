@@ -1,0 +1,116 @@
+#include "server/domain/user_checks.h"
+
+#include <utility>
+
+#include "server/domain/ids.h"
+#include "server/domain/metadata.h"
+#include "server/domain/validation.h"
+
+namespace roster::domain::internal {
+
+namespace {
+
+absl::Status UserNotFound() {
+  return Error(absl::StatusCode::kNotFound, reason::kNotFound,
+               "user not found");
+}
+
+}  // namespace
+
+// Storage errors as the API should see them: a missing row is NOT_FOUND and a
+// unique clash that slipped past the explicit checks is IDENTIFIER_EXISTS.
+// Domain errors (which carry a reason) and other storage errors pass through
+// unchanged.
+absl::Status FromStore(const absl::Status& status) {
+  if (!ReasonOf(status).empty()) {
+    return status;
+  }
+  if (absl::IsNotFound(status)) {
+    return UserNotFound();
+  }
+  if (absl::IsAlreadyExists(status)) {
+    return Error(absl::StatusCode::kAlreadyExists, reason::kIdentifierExists,
+                 "an identifier already belongs to another user");
+  }
+  return status;
+}
+
+absl::Status CheckUserId(absl::string_view user_id) {
+  Violations violations;
+  if (user_id.empty()) {
+    violations.Add("user_id", "is required");
+  } else if (!IsWellFormedId(user_id, kUserIdPrefix)) {
+    violations.Add(
+        "user_id",
+        "must be a user id (user_ followed by 27 letters and digits)");
+  }
+  return violations.ToStatus();
+}
+
+void CheckText(const char* field, const std::optional<std::string>& value,
+               size_t max_bytes, Violations& violations) {
+  if (!value.has_value()) {
+    return;
+  }
+  auto valid = ValidateText(*value, max_bytes);
+  if (!valid.ok()) {
+    violations.Add(field, std::string(valid.status().message()));
+  }
+}
+
+// Normalises a username (empty stays empty: "no username").
+std::optional<std::string> CheckUsername(
+    const std::optional<std::string>& value, Violations& violations) {
+  if (!value.has_value() || value->empty()) {
+    return value;
+  }
+  auto normalized = NormalizeUsername(*value);
+  if (!normalized.ok()) {
+    violations.Add("username", std::string(normalized.status().message()),
+                   reason::kUsernameInvalid);
+    return std::nullopt;
+  }
+  return *std::move(normalized);
+}
+
+// A metadata tier as compact JSON, or nullopt when absent or invalid
+// (reported).
+std::optional<std::string> CheckMetadata(const char* field,
+                                         const std::optional<std::string>& json,
+                                         Violations& violations) {
+  if (!json.has_value()) {
+    return std::nullopt;
+  }
+  auto compact = CompactJsonObject(*json);
+  if (!compact.ok()) {
+    violations.Add(field, std::string(compact.status().message()));
+    return std::nullopt;
+  }
+  if (compact->size() > kMaxMetadataBytes) {
+    violations.Add(
+        field,
+        absl::StrCat("is ", compact->size(), " bytes of compact JSON; at most ",
+                     kMaxMetadataBytes),
+        reason::kMetadataTooLarge);
+    return std::nullopt;
+  }
+  return *std::move(compact);
+}
+
+// Reports `field` when `value` belongs to a user other than `self`.
+absl::Status CheckUnique(storage::WriteTransaction& txn,
+                         storage::IdentifierKind kind, const std::string& value,
+                         absl::string_view self, std::string field,
+                         Violations& violations) {
+  auto holder = txn.FindUserIdByIdentifier(kind, value);
+  if (!holder.ok()) {
+    return holder.status();
+  }
+  if (holder->has_value() && **holder != self) {
+    violations.Add(std::move(field), "already belongs to another user",
+                   reason::kIdentifierExists);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace roster::domain::internal

@@ -1,0 +1,81 @@
+// Field checks shared by the UserService operations: each validates or normalises one request
+// field and reports problems into a Violations under the field's API name. Internal to the
+// domain; callers are user_service.cc and later services built on the same rules.
+#ifndef ROSTER_SERVER_DOMAIN_USER_CHECKS_H_
+#define ROSTER_SERVER_DOMAIN_USER_CHECKS_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "server/domain/errors.h"
+#include "storage/user_store.h"
+
+namespace roster::domain::internal {
+
+inline constexpr size_t kMaxIdentifiersPerKind = 100;
+
+// Storage errors as the API should see them: a bare NotFound is NOT_FOUND and a bare
+// AlreadyExists is IDENTIFIER_EXISTS. Statuses with a reason, and others, pass through.
+absl::Status FromStore(const absl::Status& status);
+
+// OK for a well-formed user id; INVALID_ARGUMENT on `user_id` otherwise.
+absl::Status CheckUserId(absl::string_view user_id);
+
+// Reports `field` when `value` is set and not valid text of at most `max_bytes`.
+void CheckText(const char* field, const std::optional<std::string>& value,
+               size_t max_bytes, Violations& violations);
+
+// The normalised username (empty stays empty: "no username"); nullopt when unset or invalid
+// (reported with reason USERNAME_INVALID).
+std::optional<std::string> CheckUsername(const std::optional<std::string>& value,
+                                         Violations& violations);
+
+// A metadata tier as compact JSON, or nullopt when absent or invalid (reported; over 8 KiB
+// with reason METADATA_TOO_LARGE).
+std::optional<std::string> CheckMetadata(const char* field,
+                                         const std::optional<std::string>& json,
+                                         Violations& violations);
+
+// Reports `field` (reason IDENTIFIER_EXISTS) when `value` belongs to a user other than `self`.
+// Returns storage errors.
+absl::Status CheckUnique(storage::WriteTransaction& txn, storage::IdentifierKind kind,
+                         const std::string& value, absl::string_view self,
+                         std::string field, Violations& violations);
+
+// Normalises a list of identifiers, reporting invalid and duplicate values as
+// `field[i]`.
+template <typename Normalize>
+std::vector<std::string> CheckIdentifiers(const char* field,
+                                          const std::vector<std::string>& input,
+                                          Violations& violations,
+                                          Normalize normalize) {
+  std::vector<std::string> out;
+  if (input.size() > kMaxIdentifiersPerKind) {
+    violations.Add(field,
+                   absl::StrCat("at most ", kMaxIdentifiersPerKind, " values"));
+    return out;
+  }
+  absl::flat_hash_set<std::string> seen;
+  for (size_t i = 0; i < input.size(); ++i) {
+    auto normalized = normalize(input[i]);
+    if (!normalized.ok()) {
+      violations.Add(absl::StrCat(field, "[", i, "]"),
+                     std::string(normalized.status().message()));
+    } else if (!seen.insert(*normalized).second) {
+      violations.Add(absl::StrCat(field, "[", i, "]"),
+                     "repeats an earlier value");
+    } else {
+      out.push_back(*std::move(normalized));
+    }
+  }
+  return out;
+}
+
+}  // namespace roster::domain::internal
+
+#endif  // ROSTER_SERVER_DOMAIN_USER_CHECKS_H_

@@ -1,0 +1,288 @@
+#include "storage/sqlite_user_rows.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace roster::storage {
+namespace {
+
+// The denormalised sort keys: the primary identifiers' values.
+template <typename Record, typename Field>
+std::string PrimaryValue(const std::vector<Record>& records,
+                         const std::string& primary_id, Field field) {
+  for (const auto& r : records) {
+    if (r.id == primary_id) {
+      return r.*field;
+    }
+  }
+  return "";
+}
+
+VerificationRecord ReadVerification(SQLite::Statement& s, int first_column) {
+  VerificationRecord v;
+  v.status =
+      static_cast<VerificationStatus>(s.getColumn(first_column).getInt());
+  v.strategy = s.getColumn(first_column + 1).getString();
+  v.attempts = s.getColumn(first_column + 2).getInt();
+  v.expire_at = s.getColumn(first_column + 3).getInt64();
+  return v;
+}
+
+void BindVerification(SQLite::Statement& s, int first_index,
+                      const VerificationRecord& v) {
+  s.bind(first_index, static_cast<int>(v.status));
+  s.bind(first_index + 1, v.strategy);
+  s.bind(first_index + 2, v.attempts);
+  s.bind(first_index + 3, v.expire_at);
+}
+
+}  // namespace
+
+// Column order shared by every SELECT of users and by ReadUserRow.
+const char kUserColumns[] =
+    "u.id, u.external_id, u.username, u.first_name, u.last_name, u.image_url, "
+    "u.primary_email_address_id, u.primary_phone_number_id, u.public_metadata, "
+    "u.private_metadata, u.unsafe_metadata, u.password_hash, u.banned, "
+    "u.two_factor_enabled, "
+    "u.delete_self_enabled, u.failed_password_attempts, u.locked_until, "
+    "u.last_sign_in_at, "
+    "u.last_active_at, u.created_at, u.updated_at, u.version";
+
+// Parameters ?1..?24 in this order; ?1 is the id.
+const char kInsertUser[] =
+    "INSERT INTO users (id, external_id, username, first_name, last_name, "
+    "image_url, "
+    "primary_email_address_id, primary_phone_number_id, public_metadata, "
+    "private_metadata, "
+    "unsafe_metadata, password_hash, banned, two_factor_enabled, "
+    "delete_self_enabled, "
+    "failed_password_attempts, locked_until, last_sign_in_at, last_active_at, "
+    "created_at, "
+    "updated_at, version, primary_email_address, primary_phone_number) VALUES "
+    "(?1, ?2, ?3, ?4, "
+    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+    "?20, ?21, ?22, ?23, "
+    "?24)";
+const char kUpdateUser[] =
+    "UPDATE users SET external_id = ?2, username = ?3, first_name = ?4, "
+    "last_name = ?5, "
+    "image_url = ?6, primary_email_address_id = ?7, primary_phone_number_id = "
+    "?8, "
+    "public_metadata = ?9, private_metadata = ?10, unsafe_metadata = ?11, "
+    "password_hash = ?12, "
+    "banned = ?13, two_factor_enabled = ?14, delete_self_enabled = ?15, "
+    "failed_password_attempts = ?16, locked_until = ?17, last_sign_in_at = "
+    "?18, "
+    "last_active_at = ?19, created_at = ?20, updated_at = ?21, version = ?22, "
+    "primary_email_address = ?23, primary_phone_number = ?24 WHERE id = ?1";
+
+UserRecord ReadUserRow(SQLite::Statement& s) {
+  UserRecord u;
+  u.id = s.getColumn(0).getString();
+  u.external_id = s.getColumn(1).getString();
+  u.username = s.getColumn(2).getString();
+  u.first_name = s.getColumn(3).getString();
+  u.last_name = s.getColumn(4).getString();
+  u.image_url = s.getColumn(5).getString();
+  u.primary_email_address_id = s.getColumn(6).getString();
+  u.primary_phone_number_id = s.getColumn(7).getString();
+  u.public_metadata = s.getColumn(8).getString();
+  u.private_metadata = s.getColumn(9).getString();
+  u.unsafe_metadata = s.getColumn(10).getString();
+  u.password_hash = s.getColumn(11).getString();
+  u.banned = s.getColumn(12).getInt() != 0;
+  u.two_factor_enabled = s.getColumn(13).getInt() != 0;
+  u.delete_self_enabled = s.getColumn(14).getInt() != 0;
+  u.failed_password_attempts = s.getColumn(15).getInt();
+  u.locked_until = s.getColumn(16).getInt64();
+  u.last_sign_in_at = s.getColumn(17).getInt64();
+  u.last_active_at = s.getColumn(18).getInt64();
+  u.created_at = s.getColumn(19).getInt64();
+  u.updated_at = s.getColumn(20).getInt64();
+  u.version = s.getColumn(21).getInt64();
+  return u;
+}
+
+void BindUser(SQLite::Statement& s, const UserRecord& u) {
+  s.bind(1, u.id);
+  s.bind(2, u.external_id);
+  s.bind(3, u.username);
+  s.bind(4, u.first_name);
+  s.bind(5, u.last_name);
+  s.bind(6, u.image_url);
+  s.bind(7, u.primary_email_address_id);
+  s.bind(8, u.primary_phone_number_id);
+  s.bind(9, u.public_metadata);
+  s.bind(10, u.private_metadata);
+  s.bind(11, u.unsafe_metadata);
+  s.bind(12, u.password_hash);
+  s.bind(13, u.banned ? 1 : 0);
+  s.bind(14, u.two_factor_enabled ? 1 : 0);
+  s.bind(15, u.delete_self_enabled ? 1 : 0);
+  s.bind(16, u.failed_password_attempts);
+  s.bind(17, u.locked_until);
+  s.bind(18, u.last_sign_in_at);
+  s.bind(19, u.last_active_at);
+  s.bind(20, u.created_at);
+  s.bind(21, u.updated_at);
+  s.bind(22, u.version);
+  s.bind(23, PrimaryValue(u.email_addresses, u.primary_email_address_id,
+                          &EmailAddressRecord::email_address));
+  s.bind(24, PrimaryValue(u.phone_numbers, u.primary_phone_number_id,
+                          &PhoneNumberRecord::phone_number));
+}
+
+void BindParams(SQLite::Statement& s, const std::vector<SqlValue>& params,
+                int first_index) {
+  int index = first_index;
+  for (const auto& p : params) {
+    std::visit([&](const auto& v) { s.bind(index, v); }, p);
+    ++index;
+  }
+}
+
+// Fills the user's identifiers, oldest first. Throws on storage errors.
+void LoadIdentifiers(SqliteConnection& c, UserRecord& user) {
+  auto& emails = c.Prepare(
+      "SELECT id, email_address, verification_status, verification_strategy, "
+      "verification_attempts, verification_expire_at, created_at, updated_at "
+      "FROM email_addresses WHERE user_id = ? ORDER BY created_at, id");
+  emails.bind(1, user.id);
+  while (emails.executeStep()) {
+    EmailAddressRecord e;
+    e.id = emails.getColumn(0).getString();
+    e.user_id = user.id;
+    e.email_address = emails.getColumn(1).getString();
+    e.verification = ReadVerification(emails, 2);
+    e.created_at = emails.getColumn(6).getInt64();
+    e.updated_at = emails.getColumn(7).getInt64();
+    user.email_addresses.push_back(std::move(e));
+  }
+  auto& phones = c.Prepare(
+      "SELECT id, phone_number, verification_status, verification_strategy, "
+      "verification_attempts, verification_expire_at, "
+      "reserved_for_second_factor, "
+      "default_second_factor, created_at, updated_at "
+      "FROM phone_numbers WHERE user_id = ? ORDER BY created_at, id");
+  phones.bind(1, user.id);
+  while (phones.executeStep()) {
+    PhoneNumberRecord p;
+    p.id = phones.getColumn(0).getString();
+    p.user_id = user.id;
+    p.phone_number = phones.getColumn(1).getString();
+    p.verification = ReadVerification(phones, 2);
+    p.reserved_for_second_factor = phones.getColumn(6).getInt() != 0;
+    p.default_second_factor = phones.getColumn(7).getInt() != 0;
+    p.created_at = phones.getColumn(8).getInt64();
+    p.updated_at = phones.getColumn(9).getInt64();
+    user.phone_numbers.push_back(std::move(p));
+  }
+  auto& accounts = c.Prepare(
+      "SELECT id, provider, provider_user_id, email_address, first_name, "
+      "last_name, username, "
+      "image_url, approved_scopes, public_metadata, verification_status, "
+      "verification_strategy, "
+      "verification_attempts, verification_expire_at, created_at, updated_at "
+      "FROM external_accounts WHERE user_id = ? ORDER BY created_at, id");
+  accounts.bind(1, user.id);
+  while (accounts.executeStep()) {
+    ExternalAccountRecord a;
+    a.id = accounts.getColumn(0).getString();
+    a.user_id = user.id;
+    a.provider = accounts.getColumn(1).getString();
+    a.provider_user_id = accounts.getColumn(2).getString();
+    a.email_address = accounts.getColumn(3).getString();
+    a.first_name = accounts.getColumn(4).getString();
+    a.last_name = accounts.getColumn(5).getString();
+    a.username = accounts.getColumn(6).getString();
+    a.image_url = accounts.getColumn(7).getString();
+    a.approved_scopes = absl::StrSplit(accounts.getColumn(8).getString(), ' ',
+                                       absl::SkipEmpty());
+    a.public_metadata = accounts.getColumn(9).getString();
+    a.verification = ReadVerification(accounts, 10);
+    a.created_at = accounts.getColumn(14).getInt64();
+    a.updated_at = accounts.getColumn(15).getInt64();
+    user.external_accounts.push_back(std::move(a));
+  }
+}
+
+// The user with identifiers, or NotFound. Throws on storage errors.
+absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c,
+                                    absl::string_view user_id) {
+  auto& s = c.Prepare(
+      absl::StrCat("SELECT ", kUserColumns, " FROM users u WHERE u.id = ?"));
+  s.bind(1, std::string(user_id));
+  if (!s.executeStep()) {
+    return absl::NotFoundError(absl::StrCat("user ", user_id, " not found"));
+  }
+  UserRecord user = ReadUserRow(s);
+  s.reset();
+  LoadIdentifiers(c, user);
+  return user;
+}
+
+void InsertIdentifiers(SqliteConnection& c, const UserRecord& user) {
+  for (const auto& e : user.email_addresses) {
+    auto& s = c.Prepare(
+        "INSERT INTO email_addresses (id, user_id, email_address, "
+        "verification_status, "
+        "verification_strategy, verification_attempts, verification_expire_at, "
+        "created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.bind(1, e.id);
+    s.bind(2, user.id);
+    s.bind(3, e.email_address);
+    BindVerification(s, 4, e.verification);
+    s.bind(8, e.created_at);
+    s.bind(9, e.updated_at);
+    s.exec();
+  }
+  for (const auto& p : user.phone_numbers) {
+    auto& s = c.Prepare(
+        "INSERT INTO phone_numbers (id, user_id, phone_number, "
+        "verification_status, "
+        "verification_strategy, verification_attempts, verification_expire_at, "
+        "reserved_for_second_factor, default_second_factor, created_at, "
+        "updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.bind(1, p.id);
+    s.bind(2, user.id);
+    s.bind(3, p.phone_number);
+    BindVerification(s, 4, p.verification);
+    s.bind(8, p.reserved_for_second_factor ? 1 : 0);
+    s.bind(9, p.default_second_factor ? 1 : 0);
+    s.bind(10, p.created_at);
+    s.bind(11, p.updated_at);
+    s.exec();
+  }
+  for (const auto& a : user.external_accounts) {
+    auto& s = c.Prepare(
+        "INSERT INTO external_accounts (id, user_id, provider, "
+        "provider_user_id, email_address, "
+        "first_name, last_name, username, image_url, approved_scopes, "
+        "public_metadata, "
+        "verification_status, verification_strategy, verification_attempts, "
+        "verification_expire_at, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.bind(1, a.id);
+    s.bind(2, user.id);
+    s.bind(3, a.provider);
+    s.bind(4, a.provider_user_id);
+    s.bind(5, a.email_address);
+    s.bind(6, a.first_name);
+    s.bind(7, a.last_name);
+    s.bind(8, a.username);
+    s.bind(9, a.image_url);
+    s.bind(10, absl::StrJoin(a.approved_scopes, " "));
+    s.bind(11, a.public_metadata);
+    BindVerification(s, 12, a.verification);
+    s.bind(16, a.created_at);
+    s.bind(17, a.updated_at);
+    s.exec();
+  }
+}
+
+}  // namespace roster::storage

@@ -1,0 +1,39 @@
+// Mapping between user records and SQLite rows: the column lists, binding a record to a
+// statement, and loading a user with its identifiers. Internal to storage/; every function
+// throws SQLite::Exception on a database error (callers run them under a try block).
+#ifndef ROSTER_STORAGE_SQLITE_USER_ROWS_H_
+#define ROSTER_STORAGE_SQLITE_USER_ROWS_H_
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "storage/records.h"
+#include "storage/sqlite_connection.h"
+#include "storage/user_query_sql.h"
+
+namespace roster::storage {
+
+// The users columns, in ReadUserRow's order, for "SELECT <kUserColumns> FROM users u".
+extern const char kUserColumns[];
+inline constexpr int kUserColumnCount = 22;
+// Statements whose parameters ?1..?24 BindUser fills (?1 is the id).
+extern const char kInsertUser[];
+extern const char kUpdateUser[];
+
+// The user row at the statement's current step (columns as kUserColumns).
+UserRecord ReadUserRow(SQLite::Statement& s);
+// Binds ?1..?24 of kInsertUser / kUpdateUser from `u`.
+void BindUser(SQLite::Statement& s, const UserRecord& u);
+// Binds `params` to ?first_index, ?first_index+1, ….
+void BindParams(SQLite::Statement& s, const std::vector<SqlValue>& params, int first_index);
+// Fills the user's identifiers, oldest first.
+void LoadIdentifiers(SqliteConnection& c, UserRecord& user);
+// The user with identifiers, or NotFound.
+absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c, absl::string_view user_id);
+// Inserts every identifier of `user`.
+void InsertIdentifiers(SqliteConnection& c, const UserRecord& user);
+
+}  // namespace roster::storage
+
+#endif  // ROSTER_STORAGE_SQLITE_USER_ROWS_H_
