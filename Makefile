@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEV_DB ?= $(CURDIR)/.roster/dev.db
 
-.PHONY: all bootstrap configure build run test test-sanitize format clean
+.PHONY: all bootstrap bootstrap-clang configure build run test test-sanitize check-thread-safety format clean
 
 all: build
 
@@ -30,8 +30,17 @@ test: build
 test-sanitize:
 	@$(MAKE) test BUILD_DIR=build-sanitize BUILD_TYPE=Debug CMAKE_FLAGS=-DROSTER_SANITIZE=ON
 
+# Builds every target with clang, whose -Wthread-safety checks the ABSL_GUARDED_BY annotations.
+check-thread-safety: bootstrap
+	@command -v clang++ >/dev/null || $(MAKE) -s bootstrap-clang
+	@CXX=clang++ cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=OFF >/dev/null
+	@cmake --build build-clang -j $(JOBS)
+
+bootstrap-clang:
+	@ROSTER_EXTRA_PACKAGES=clang scripts/bootstrap.sh
+
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) build-sanitize
+	rm -rf $(BUILD_DIR) build-sanitize build-clang

@@ -9,6 +9,9 @@ packages=(
   libabsl-dev libsqlitecpp-dev libsqlite3-dev libsodium-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev sqlite3
 )
+# Optional extras, e.g. ROSTER_EXTRA_PACKAGES=clang for `make check-thread-safety`.
+read -r -a extra <<< "${ROSTER_EXTRA_PACKAGES:-}"
+packages+=("${extra[@]}")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -8,7 +8,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -113,6 +113,31 @@ CREATE TABLE idempotency_keys (
   created_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX idempotency_keys_by_created_at ON idempotency_keys(created_at);
+)sql",
+    // 2: the events outbox. AUTOINCREMENT never reuses a sequence, even after
+    // retention has
+    // deleted every row; with one writer the sequence is also gap-free in
+    // commit order.
+    // event_log.pruned_through remembers how far retention has deleted.
+    R"sql(
+CREATE TABLE events (
+  sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  user_id TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  request_id TEXT NOT NULL DEFAULT '',
+  actor TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX events_by_user ON events(user_id, sequence);
+CREATE INDEX events_by_type ON events(type, sequence);
+CREATE INDEX events_by_created_at ON events(created_at);
+CREATE TABLE event_log (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  pruned_through INTEGER NOT NULL
+) STRICT;
+INSERT INTO event_log (id, pruned_through) VALUES (1, 0);
 )sql",
 };
 

@@ -105,6 +105,39 @@ struct IdempotencyRecord {
   Micros created_at = 0;
 };
 
+// One entry of the transactional outbox. Appended in the same transaction as
+// the change it describes; `sequence` is assigned at append time, 1, 2, 3, … in
+// commit order, never reused.
+struct EventRecord {
+  int64_t sequence = 0;
+  std::string id;       // evt_…
+  std::string type;     // user.created, user.updated, …
+  std::string user_id;  // The user it is about.
+  Micros created_at = 0;
+  std::string payload;  // Opaque bytes, encoded by the caller.
+  std::string request_id;
+  std::string actor;
+};
+
+// Which stored events to read: those after `after_sequence`, optionally of some
+// types or about one user, oldest first.
+struct EventQuery {
+  int64_t after_sequence = 0;
+  std::vector<std::string> types;  // Empty: all.
+  std::string user_id;             // Empty: all.
+  int32_t limit = 100;
+  int64_t offset = 0;
+};
+
+// Events read in one snapshot, with the log's bounds at that moment.
+struct EventBatch {
+  std::vector<EventRecord> events;
+  // Every event with a sequence at or below this was deleted by retention.
+  int64_t pruned_through = 0;
+  // The newest sequence ever assigned (0 when none).
+  int64_t latest = 0;
+};
+
 }  // namespace roster::storage
 
 #endif  // ROSTER_STORAGE_RECORDS_H_

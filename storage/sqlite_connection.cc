@@ -68,7 +68,10 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
 SQLite::Statement& SqliteConnection::Prepare(const std::string& sql) {
   auto it = statements_.find(sql);
   if (it != statements_.end()) {
-    it->second->reset();
+    // tryReset, not reset: sqlite3_reset returns the error of the statement's
+    // last step, and reset() would throw that stale error here, poisoning the
+    // cached statement after a single failure (e.g. a UNIQUE clash).
+    it->second->tryReset();
     it->second->clearBindings();
     return *it->second;
   }

@@ -1,6 +1,7 @@
-// Mapping between user records and SQLite rows: the column lists, binding a record to a
-// statement, and loading a user with its identifiers. Internal to storage/; every function
-// throws SQLite::Exception on a database error (callers run them under a try block).
+// Mapping between user records and SQLite rows: the column lists, binding a
+// record to a statement, and loading a user with its identifiers. Internal to
+// storage/; every function throws SQLite::Exception on a database error
+// (callers run them under a try block).
 #ifndef ROSTER_STORAGE_SQLITE_USER_ROWS_H_
 #define ROSTER_STORAGE_SQLITE_USER_ROWS_H_
 
@@ -14,7 +15,8 @@
 
 namespace roster::storage {
 
-// The users columns, in ReadUserRow's order, for "SELECT <kUserColumns> FROM users u".
+// The users columns, in ReadUserRow's order, for "SELECT <kUserColumns> FROM
+// users u".
 extern const char kUserColumns[];
 inline constexpr int kUserColumnCount = 22;
 // Statements whose parameters ?1..?24 BindUser fills (?1 is the id).
@@ -26,11 +28,13 @@ UserRecord ReadUserRow(SQLite::Statement& s);
 // Binds ?1..?24 of kInsertUser / kUpdateUser from `u`.
 void BindUser(SQLite::Statement& s, const UserRecord& u);
 // Binds `params` to ?first_index, ?first_index+1, ….
-void BindParams(SQLite::Statement& s, const std::vector<SqlValue>& params, int first_index);
+void BindParams(SQLite::Statement& s, const std::vector<SqlValue>& params,
+                int first_index);
 // Fills the user's identifiers, oldest first.
 void LoadIdentifiers(SqliteConnection& c, UserRecord& user);
 // The user with identifiers, or NotFound.
-absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c, absl::string_view user_id);
+absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c,
+                                    absl::string_view user_id);
 // Inserts every identifier of `user`.
 void InsertIdentifiers(SqliteConnection& c, const UserRecord& user);
 

@@ -63,17 +63,20 @@ class SqliteWriteTransaction final : public WriteTransaction {
                    });
   }
 
-  absl::Status InsertUser(const UserRecord& user) override {
+  absl::Status InsertUser(const UserRecord& user,
+                          const EventRecord& event) override {
     return Guarded("inserting a user", [&] {
       auto& s = c_.Prepare(kInsertUser);
       BindUser(s, user);
       s.exec();
       InsertIdentifiers(c_, user);
+      AppendEvent(event);
       return absl::OkStatus();
     });
   }
 
-  absl::Status UpdateUser(const UserRecord& user) override {
+  absl::Status UpdateUser(const UserRecord& user,
+                          const EventRecord& event) override {
     return Guarded("updating a user", [&] {
       auto& s = c_.Prepare(kUpdateUser);
       BindUser(s, user);
@@ -81,11 +84,13 @@ class SqliteWriteTransaction final : public WriteTransaction {
         return absl::NotFoundError(
             absl::StrCat("user ", user.id, " not found"));
       }
+      AppendEvent(event);
       return absl::OkStatus();
     });
   }
 
-  absl::Status DeleteUser(absl::string_view user_id) override {
+  absl::Status DeleteUser(absl::string_view user_id,
+                          const EventRecord& event) override {
     return Guarded("deleting a user", [&] {
       auto& s = c_.Prepare("DELETE FROM users WHERE id = ?");
       s.bind(1, std::string(user_id));
@@ -93,9 +98,42 @@ class SqliteWriteTransaction final : public WriteTransaction {
         return absl::NotFoundError(
             absl::StrCat("user ", user_id, " not found"));
       }
+      AppendEvent(event);
       return absl::OkStatus();
     });
   }
+
+  absl::StatusOr<int64_t> PruneEvents(Micros cutoff,
+                                      int64_t max_events) override {
+    return Guarded("pruning events", [&]() -> absl::StatusOr<int64_t> {
+      // Delete a prefix of the log: up to the newest of the oldest `max_events`
+      // events created before the cutoff, so "everything at or below
+      // pruned_through is gone" stays exact even if the clock stepped back.
+      auto& last = c_.Prepare(
+          "SELECT MAX(sequence), COUNT(*) FROM (SELECT sequence FROM events "
+          "WHERE created_at < ? ORDER BY sequence LIMIT ?)");
+      last.bind(1, cutoff);
+      last.bind(2, max_events);
+      last.executeStep();
+      if (last.getColumn(0).isNull()) {
+        last.reset();
+        return int64_t{0};
+      }
+      const int64_t through = last.getColumn(0).getInt64();
+      last.reset();
+      auto& del = c_.Prepare("DELETE FROM events WHERE sequence <= ?");
+      del.bind(1, through);
+      const int64_t deleted = del.exec();
+      auto& mark = c_.Prepare(
+          "UPDATE event_log SET pruned_through = MAX(pruned_through, ?)");
+      mark.bind(1, through);
+      mark.exec();
+      return deleted;
+    });
+  }
+
+  // The newest sequence appended in this transaction (0 when none).
+  int64_t last_sequence() const { return last_sequence_; }
 
   absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotencyKey(
       absl::string_view request_id) override {
@@ -134,6 +172,21 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
  private:
+  void AppendEvent(const EventRecord& event) {
+    auto& s = c_.Prepare(
+        "INSERT INTO events (id, type, user_id, created_at, payload, "
+        "request_id, actor) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    s.bind(1, event.id);
+    s.bind(2, event.type);
+    s.bind(3, event.user_id);
+    s.bind(4, event.created_at);
+    s.bind(5, event.payload.data(), static_cast<int>(event.payload.size()));
+    s.bind(6, event.request_id);
+    s.bind(7, event.actor);
+    s.exec();
+    last_sequence_ = c_.db().getLastInsertRowid();
+  }
+
   static const char* IdentifierLookupSql(IdentifierKind kind) {
     switch (kind) {
       case IdentifierKind::kEmailAddress:
@@ -150,6 +203,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
   SqliteConnection& c_;
+  int64_t last_sequence_ = 0;
 };
 
 }  // namespace
@@ -335,6 +389,9 @@ absl::Status SqliteUserStore::Write(
       return absl::OkStatus();
     });
     if (status.ok()) {
+      if (txn.last_sequence() > 0 && commit_listener_) {
+        commit_listener_(txn.last_sequence());
+      }
       return status;
     }
   }
@@ -345,6 +402,72 @@ absl::Status SqliteUserStore::Write(
     // nothing to undo.
   }
   return status;
+}
+
+absl::StatusOr<EventBatch> SqliteUserStore::ReadEvents(
+    const EventQuery& query) {
+  auto lease = AcquireReader();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  SqliteConnection& c = **lease;
+  return Guarded("reading events", [&]() -> absl::StatusOr<EventBatch> {
+    ReadSnapshot snapshot(c);
+    EventBatch batch;
+    {
+      auto& bounds = c.Prepare(
+          "SELECT (SELECT pruned_through FROM event_log), "
+          "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), "
+          "0)");
+      bounds.executeStep();
+      batch.pruned_through = bounds.getColumn(0).getInt64();
+      batch.latest = bounds.getColumn(1).getInt64();
+      bounds.reset();
+    }
+    std::string sql =
+        "SELECT sequence, id, type, user_id, created_at, payload, request_id, "
+        "actor FROM events WHERE sequence > ?";
+    std::vector<SqlValue> params = {query.after_sequence};
+    if (!query.types.empty()) {
+      absl::StrAppend(&sql, " AND type IN (");
+      for (size_t i = 0; i < query.types.size(); ++i) {
+        absl::StrAppend(&sql, i == 0 ? "?" : ", ?");
+        params.emplace_back(query.types[i]);
+      }
+      absl::StrAppend(&sql, ")");
+    }
+    if (!query.user_id.empty()) {
+      absl::StrAppend(&sql, " AND user_id = ?");
+      params.emplace_back(query.user_id);
+    }
+    absl::StrAppend(&sql, " ORDER BY sequence LIMIT ? OFFSET ?");
+    params.emplace_back(int64_t{query.limit});
+    params.emplace_back(query.offset);
+    auto& s = c.Prepare(sql);
+    BindParams(s, params, 1);
+    while (s.executeStep()) {
+      EventRecord e;
+      e.sequence = s.getColumn(0).getInt64();
+      e.id = s.getColumn(1).getString();
+      e.type = s.getColumn(2).getString();
+      e.user_id = s.getColumn(3).getString();
+      e.created_at = s.getColumn(4).getInt64();
+      const auto payload = s.getColumn(5);
+      e.payload.assign(static_cast<const char*>(payload.getBlob()),
+                       static_cast<size_t>(payload.getBytes()));
+      e.request_id = s.getColumn(6).getString();
+      e.actor = s.getColumn(7).getString();
+      batch.events.push_back(std::move(e));
+    }
+    s.reset();
+    return batch;
+  });
+}
+
+void SqliteUserStore::SetCommitListener(
+    std::function<void(int64_t latest_sequence)> listener) {
+  absl::MutexLock lock(&writer_mu_);
+  commit_listener_ = std::move(listener);
 }
 
 }  // namespace roster::storage

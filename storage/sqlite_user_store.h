@@ -52,6 +52,9 @@ class SqliteUserStore final : public UserStore {
   absl::StatusOr<int64_t> CountUsers(const UserFilter& filter) override;
   absl::Status Write(
       absl::FunctionRef<absl::Status(WriteTransaction&)> body) override;
+  absl::StatusOr<EventBatch> ReadEvents(const EventQuery& query) override;
+  void SetCommitListener(
+      std::function<void(int64_t latest_sequence)> listener) override;
 
  private:
   class ReaderLease;
@@ -65,6 +68,7 @@ class SqliteUserStore final : public UserStore {
   const SqliteOptions options_;
   absl::Mutex writer_mu_;
   std::unique_ptr<SqliteConnection> writer_ ABSL_GUARDED_BY(writer_mu_);
+  std::function<void(int64_t)> commit_listener_ ABSL_GUARDED_BY(writer_mu_);
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<SqliteConnection>> idle_readers_
       ABSL_GUARDED_BY(readers_mu_);

@@ -13,6 +13,7 @@
 #define ROSTER_STORAGE_USER_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -43,15 +44,28 @@ class WriteTransaction {
   // The id of the user holding `value` (normalised), or nullopt.
   virtual absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
       IdentifierKind kind, absl::string_view value) = 0;
+
+  // Every change to a user takes the event that describes it and appends it
+  // in the same transaction: no change can commit without its event.
+
   // Inserts the user row and all its identifiers. AlreadyExists on a unique
   // clash.
-  virtual absl::Status InsertUser(const UserRecord& user) = 0;
+  virtual absl::Status InsertUser(const UserRecord& user,
+                                  const EventRecord& event) = 0;
   // Rewrites the user row (not its identifiers) from `user`. NotFound if it
   // does not exist.
-  virtual absl::Status UpdateUser(const UserRecord& user) = 0;
+  virtual absl::Status UpdateUser(const UserRecord& user,
+                                  const EventRecord& event) = 0;
   // Deletes the user and, by cascade, its identifiers. NotFound if it does not
   // exist.
-  virtual absl::Status DeleteUser(absl::string_view user_id) = 0;
+  virtual absl::Status DeleteUser(absl::string_view user_id,
+                                  const EventRecord& event) = 0;
+  // Deletes up to `max_events` of the oldest events created before `cutoff`,
+  // always a prefix of the log, and advances pruned_through. Returns how many
+  // were deleted.
+  virtual absl::StatusOr<int64_t> PruneEvents(Micros cutoff,
+                                              int64_t max_events) = 0;
+
   // The remembered request, or nullopt.
   virtual absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotencyKey(
       absl::string_view request_id) = 0;
@@ -73,6 +87,15 @@ class UserStore {
   // that stopped the commit.
   virtual absl::Status Write(
       absl::FunctionRef<absl::Status(WriteTransaction&)> body) = 0;
+
+  // Events matching `query`, with the log's bounds, from one snapshot.
+  virtual absl::StatusOr<EventBatch> ReadEvents(const EventQuery& query) = 0;
+
+  // Called after every commit that appended events, with the newest sequence,
+  // on the committing thread: it must be quick and must not write to the
+  // store. Set it before the first write.
+  virtual void SetCommitListener(
+      std::function<void(int64_t latest_sequence)> listener) = 0;
 };
 
 }  // namespace roster::storage

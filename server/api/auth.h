@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace roster::api {
 
@@ -21,10 +22,11 @@ class SecretKeyAuthenticator {
  public:
   explicit SecretKeyAuthenticator(const std::vector<std::string>& secret_keys);
 
-  // OK when `metadata` holds exactly one `authorization: Bearer <key>` with a
-  // configured key; UNAUTHENTICATED (reason UNAUTHENTICATED) otherwise. The
-  // message never echoes the key.
-  absl::Status Authenticate(
+  // The caller's actor, `secret_key:<first 8 hex of the key's BLAKE2b
+  // digest>`, when `metadata` holds exactly one `authorization: Bearer <key>`
+  // with a configured key; UNAUTHENTICATED (reason UNAUTHENTICATED)
+  // otherwise. Neither ever contains the key itself.
+  absl::StatusOr<std::string> Authenticate(
       const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const;
 
  private:

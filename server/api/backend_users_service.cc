@@ -2,14 +2,18 @@
 
 #include <utility>
 
+#include "server/api/event_stream.h"
 #include "server/api/proto_mapping.h"
 #include "server/api/status_mapping.h"
 #include "server/domain/errors.h"
+#include "server/domain/validation.h"
 
 namespace roster::api {
 namespace {
 
 using roster::v1::User;
+
+constexpr char kRequestIdHeader[] = "x-request-id";
 
 // Runs `call` (returning StatusOr<UserView>) and writes the user into
 // `response`.
@@ -23,6 +27,33 @@ absl::Status RespondWithUser(User* response, Call call) {
   return absl::OkStatus();
 }
 
+// The caller of an authenticated call: its actor, and the request id from the
+// request field or else the `x-request-id` header (validated like any input).
+absl::StatusOr<domain::Caller> CallerOf(
+    const grpc::CallbackServerContext& context, std::string actor,
+    const std::string& request_id) {
+  domain::Caller caller{std::move(actor), request_id};
+  if (!caller.request_id.empty()) {
+    return caller;
+  }
+  const auto& metadata = context.client_metadata();
+  auto header = metadata.find(kRequestIdHeader);
+  if (header == metadata.end()) {
+    return caller;
+  }
+  auto valid = domain::ValidateRequestId(
+      absl::string_view(header->second.data(), header->second.size()));
+  if (!valid.ok()) {
+    return domain::Error(
+        absl::StatusCode::kInvalidArgument,
+        domain::reason::kInvalidArgumentFormat,
+        "x-request-id header is malformed",
+        {{kRequestIdHeader, std::string(valid.status().message())}});
+  }
+  caller.request_id = *std::move(valid);
+  return caller;
+}
+
 }  // namespace
 
 template <typename Handler>
@@ -30,7 +61,7 @@ grpc::ServerUnaryReactor* BackendUsersService::Read(
     grpc::CallbackServerContext* context, Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status status =
-      authenticator_->Authenticate(context->client_metadata());
+      authenticator_->Authenticate(context->client_metadata()).status();
   if (status.ok()) {
     status = handler();
   }
@@ -40,20 +71,25 @@ grpc::ServerUnaryReactor* BackendUsersService::Read(
 
 template <typename Handler>
 grpc::ServerUnaryReactor* BackendUsersService::Write(
-    grpc::CallbackServerContext* context, Handler handler) {
+    grpc::CallbackServerContext* context, const std::string& request_id,
+    Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status =
-      authenticator_->Authenticate(context->client_metadata());
-  if (!status.ok()) {
-    reactor->Finish(ToGrpcStatus(status));
+  auto actor = authenticator_->Authenticate(context->client_metadata());
+  if (!actor.ok()) {
+    reactor->Finish(ToGrpcStatus(actor.status()));
+    return reactor;
+  }
+  auto caller = CallerOf(*context, *std::move(actor), request_id);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;
   }
   // The request, response and reactor stay valid until Finish, which the task
   // calls.
-  const bool queued =
-      writes_->Submit([reactor, handler = std::move(handler)]() mutable {
-        reactor->Finish(ToGrpcStatus(handler()));
-      });
+  const bool queued = writes_->Submit([reactor, caller = *std::move(caller),
+                                       handler = std::move(handler)]() mutable {
+    reactor->Finish(ToGrpcStatus(handler(caller)));
+  });
   if (!queued) {
     reactor->Finish(ToGrpcStatus(
         domain::Error(absl::StatusCode::kResourceExhausted, "OVERLOADED",
@@ -65,15 +101,17 @@ grpc::ServerUnaryReactor* BackendUsersService::Write(
 grpc::ServerUnaryReactor* BackendUsersService::CreateUser(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateUserRequest* request, User* response) {
-  return Write(context, [this, request, response] {
-    return RespondWithUser(response, [&]() -> absl::StatusOr<domain::UserView> {
-      auto params = FromProto(*request);
-      if (!params.ok()) {
-        return params.status();
-      }
-      return users_->CreateUser(*params);
-    });
-  });
+  return Write(context, request->request_id(),
+               [this, request, response](const domain::Caller& caller) {
+                 return RespondWithUser(
+                     response, [&]() -> absl::StatusOr<domain::UserView> {
+                       auto params = FromProto(*request);
+                       if (!params.ok()) {
+                         return params.status();
+                       }
+                       return users_->CreateUser(caller, *params);
+                     });
+               });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::GetUser(
@@ -128,97 +166,149 @@ grpc::ServerUnaryReactor* BackendUsersService::CountUsers(
 grpc::ServerUnaryReactor* BackendUsersService::UpdateUser(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateUserRequest* request, User* response) {
-  return Write(context, [this, request, response] {
-    return RespondWithUser(
-        response, [&] { return users_->UpdateUser(FromProto(*request)); });
-  });
+  return Write(context, "",
+               [this, request, response](const domain::Caller& caller) {
+                 return RespondWithUser(response, [&] {
+                   return users_->UpdateUser(caller, FromProto(*request));
+                 });
+               });
+}
+
+template <typename Request>
+grpc::ServerUnaryReactor* BackendUsersService::ChangeMetadata(
+    grpc::CallbackServerContext* context, const Request* request,
+    User* response, domain::MetadataMode mode) {
+  return Write(context, "",
+               [this, request, response, mode](const domain::Caller& caller) {
+                 return RespondWithUser(
+                     response, [&]() -> absl::StatusOr<domain::UserView> {
+                       auto change = MetadataChangeFromProto(*request);
+                       if (!change.ok()) {
+                         return change.status();
+                       }
+                       return users_->ChangeMetadata(caller, request->user_id(),
+                                                     *change, mode,
+                                                     request->etag());
+                     });
+               });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::UpdateUserMetadata(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateUserMetadataRequest* request, User* response) {
-  return Write(context, [this, request, response] {
-    return RespondWithUser(response, [&]() -> absl::StatusOr<domain::UserView> {
-      auto change = MetadataChangeFromProto(*request);
-      if (!change.ok()) {
-        return change.status();
-      }
-      return users_->ChangeMetadata(request->user_id(), *change,
-                                    domain::MetadataMode::kMerge,
-                                    request->etag());
-    });
-  });
+  return ChangeMetadata(context, request, response,
+                        domain::MetadataMode::kMerge);
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::ReplaceUserMetadata(
     grpc::CallbackServerContext* context,
     const roster::v1::ReplaceUserMetadataRequest* request, User* response) {
-  return Write(context, [this, request, response] {
-    return RespondWithUser(response, [&]() -> absl::StatusOr<domain::UserView> {
-      auto change = MetadataChangeFromProto(*request);
-      if (!change.ok()) {
-        return change.status();
-      }
-      return users_->ChangeMetadata(request->user_id(), *change,
-                                    domain::MetadataMode::kReplace,
-                                    request->etag());
-    });
-  });
+  return ChangeMetadata(context, request, response,
+                        domain::MetadataMode::kReplace);
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::DeleteUser(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteUserRequest* request,
     roster::v1::DeletedObject* response) {
-  return Write(context, [this, request, response]() -> absl::Status {
-    auto deleted = users_->DeleteUser(request->user_id(), request->etag());
-    if (!deleted.ok()) {
-      return deleted.status();
-    }
-    ToProto(*deleted, *response);
-    return absl::OkStatus();
-  });
+  return Write(
+      context, "",
+      [this, request, response](const domain::Caller& caller) -> absl::Status {
+        auto deleted =
+            users_->DeleteUser(caller, request->user_id(), request->etag());
+        if (!deleted.ok()) {
+          return deleted.status();
+        }
+        ToProto(*deleted, *response);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::BanUser(
     grpc::CallbackServerContext* context,
     const roster::v1::BanUserRequest* request, User* response) {
-  return Write(context, [this, request, response] {
-    return RespondWithUser(response, [&] {
-      return users_->SetBanned(request->user_id(), /*banned=*/true,
-                               request->etag());
-    });
-  });
+  return Write(context, "",
+               [this, request, response](const domain::Caller& caller) {
+                 return RespondWithUser(response, [&] {
+                   return users_->SetBanned(caller, request->user_id(),
+                                            /*banned=*/true, request->etag());
+                 });
+               });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::UnbanUser(
     grpc::CallbackServerContext* context,
     const roster::v1::UnbanUserRequest* request, User* response) {
-  return Write(context, [this, request, response] {
-    return RespondWithUser(response, [&] {
-      return users_->SetBanned(request->user_id(), /*banned=*/false,
-                               request->etag());
-    });
-  });
+  return Write(context, "",
+               [this, request, response](const domain::Caller& caller) {
+                 return RespondWithUser(response, [&] {
+                   return users_->SetBanned(caller, request->user_id(),
+                                            /*banned=*/false, request->etag());
+                 });
+               });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::LockUser(
     grpc::CallbackServerContext* context,
     const roster::v1::LockUserRequest* request, User* response) {
-  return Write(context, [this, request, response] {
-    return RespondWithUser(response, [&] {
-      return users_->LockUser(request->user_id(), request->etag());
-    });
-  });
+  return Write(
+      context, "", [this, request, response](const domain::Caller& caller) {
+        return RespondWithUser(response, [&] {
+          return users_->LockUser(caller, request->user_id(), request->etag());
+        });
+      });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::UnlockUser(
     grpc::CallbackServerContext* context,
     const roster::v1::UnlockUserRequest* request, User* response) {
-  return Write(context, [this, request, response] {
-    return RespondWithUser(response, [&] {
-      return users_->UnlockUser(request->user_id(), request->etag());
-    });
+  return Write(context, "",
+               [this, request, response](const domain::Caller& caller) {
+                 return RespondWithUser(response, [&] {
+                   return users_->UnlockUser(caller, request->user_id(),
+                                             request->etag());
+                 });
+               });
+}
+
+grpc::ServerWriteReactor<roster::v1::Event>* BackendUsersService::WatchEvents(
+    grpc::CallbackServerContext* context,
+    const roster::v1::WatchEventsRequest* request) {
+  absl::Status authenticated =
+      authenticator_->Authenticate(context->client_metadata()).status();
+  if (!authenticated.ok()) {
+    return WatchEventsStream::Fail(ToGrpcStatus(authenticated));
+  }
+  std::vector<std::string> types(request->types().begin(),
+                                 request->types().end());
+  auto position = events_->StartWatch(request->after_sequence(), types);
+  if (!position.ok()) {
+    return WatchEventsStream::Fail(ToGrpcStatus(position.status()));
+  }
+  return WatchEventsStream::Start(events_, hub_, *position, std::move(types));
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::ListEvents(
+    grpc::CallbackServerContext* context,
+    const roster::v1::ListEventsRequest* request,
+    roster::v1::ListEventsResponse* response) {
+  return Read(context, [this, request, response]() -> absl::Status {
+    domain::EventListParams params;
+    params.after_sequence = request->after_sequence();
+    params.types.assign(request->types().begin(), request->types().end());
+    params.user_id = request->user_id();
+    params.limit = request->limit();
+    params.offset = request->offset();
+    params.page_token = request->page_token();
+    auto page = events_->ListEvents(params);
+    if (!page.ok()) {
+      return page.status();
+    }
+    for (const auto& event : page->events) {
+      ToProto(event, *response->add_events());
+    }
+    response->set_next_page_token(page->next_page_token);
+    return absl::OkStatus();
   });
 }
 

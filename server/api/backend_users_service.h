@@ -13,7 +13,9 @@
 
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "server/api/auth.h"
+#include "server/api/event_hub.h"
 #include "server/api/write_executor.h"
+#include "server/domain/event_service.h"
 #include "server/domain/user_service.h"
 
 namespace roster::api {
@@ -22,10 +24,15 @@ class BackendUsersService final
     : public roster::v1::BackendUsers::CallbackService {
  public:
   // None is owned; all must outlive the service.
-  BackendUsersService(domain::UserService* users,
+  BackendUsersService(domain::UserService* users, domain::EventService* events,
+                      EventHub* hub,
                       const SecretKeyAuthenticator* authenticator,
                       WriteExecutor* writes)
-      : users_(users), authenticator_(authenticator), writes_(writes) {}
+      : users_(users),
+        events_(events),
+        hub_(hub),
+        authenticator_(authenticator),
+        writes_(writes) {}
 
   grpc::ServerUnaryReactor* CreateUser(
       grpc::CallbackServerContext* context,
@@ -68,24 +75,41 @@ class BackendUsersService final
   grpc::ServerUnaryReactor* LockUser(grpc::CallbackServerContext* context,
                                      const roster::v1::LockUserRequest* request,
                                      roster::v1::User* response) override;
+  grpc::ServerWriteReactor<roster::v1::Event>* WatchEvents(
+      grpc::CallbackServerContext* context,
+      const roster::v1::WatchEventsRequest* request) override;
+  grpc::ServerUnaryReactor* ListEvents(
+      grpc::CallbackServerContext* context,
+      const roster::v1::ListEventsRequest* request,
+      roster::v1::ListEventsResponse* response) override;
   grpc::ServerUnaryReactor* UnlockUser(
       grpc::CallbackServerContext* context,
       const roster::v1::UnlockUserRequest* request,
       roster::v1::User* response) override;
 
  private:
+  // Update/ReplaceUserMetadata: the same call with a different mode.
+  template <typename Request>
+  grpc::ServerUnaryReactor* ChangeMetadata(grpc::CallbackServerContext* context,
+                                           const Request* request,
+                                           roster::v1::User* response,
+                                           domain::MetadataMode mode);
   // Authenticates, then runs `handler` (returning absl::Status) inline and
   // finishes.
   template <typename Handler>
   grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* context,
                                  Handler handler);
-  // Authenticates, then runs `handler` on the write thread and finishes from
-  // there.
+  // Authenticates, then runs `handler(caller)` on the write thread and
+  // finishes from there. `request_id` (may be empty) is recorded on the
+  // events, else the `x-request-id` header is.
   template <typename Handler>
   grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* context,
+                                  const std::string& request_id,
                                   Handler handler);
 
   domain::UserService* users_;                   // Not owned.
+  domain::EventService* events_;                 // Not owned.
+  EventHub* hub_;                                // Not owned.
   const SecretKeyAuthenticator* authenticator_;  // Not owned.
   WriteExecutor* writes_;                        // Not owned.
 };

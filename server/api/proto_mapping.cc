@@ -289,6 +289,48 @@ void ToProto(const domain::UserView& view, roster::v1::User& out) {
   out.set_etag(view.etag);
 }
 
+std::string ProtoEventEncoder::EncodeUser(const domain::UserView& user) const {
+  roster::v1::User message;
+  ToProto(user, message);
+  return message.SerializeAsString();
+}
+
+std::string ProtoEventEncoder::EncodeDeletedUser(
+    const domain::DeletedUser& deleted) const {
+  roster::v1::DeletedObject message;
+  ToProto(deleted, message);
+  return message.SerializeAsString();
+}
+
+void ToProto(const storage::EventRecord& event, roster::v1::Event& out) {
+  out.Clear();
+  out.set_sequence(event.sequence);
+  out.set_id(event.id);
+  out.set_type(event.type);
+  SetTime(event.created_at, out.mutable_created_at());
+  out.set_user_id(event.user_id);
+  out.set_request_id(event.request_id);
+  out.set_actor(event.actor);
+  // Payloads were encoded by this server from these very messages.
+  namespace type = domain::event_type;
+  bool parsed = true;
+  if (event.type == type::kUserCreated || event.type == type::kUserUpdated) {
+    parsed = out.mutable_user()->ParseFromString(event.payload);
+  } else if (event.type == type::kUserDeleted) {
+    parsed = out.mutable_deleted_object()->ParseFromString(event.payload);
+  } else if (event.type == type::kEmailCreated) {
+    parsed = out.mutable_email()->ParseFromString(event.payload);
+  } else if (event.type == type::kSmsCreated) {
+    parsed = out.mutable_sms()->ParseFromString(event.payload);
+  } else if (event.type == type::kSessionCreated ||
+             event.type == type::kSessionRevoked) {
+    parsed = out.mutable_session()->ParseFromString(event.payload);
+  }
+  if (!parsed) {
+    out.clear_payload();
+  }
+}
+
 void ToProto(const domain::DeletedUser& deleted,
              roster::v1::DeletedObject& out) {
   out.set_id(deleted.id);

@@ -15,9 +15,22 @@
 #include "roster/v1/backend_users.pb.h"
 #include "roster/v1/resources.pb.h"
 #include "server/domain/errors.h"
+#include "server/domain/events.h"
 #include "server/domain/user_service.h"
 
 namespace roster::api {
+
+// Encodes event payloads as serialized roster.v1 messages (User,
+// DeletedObject). Thread-safe.
+class ProtoEventEncoder final : public domain::EventEncoder {
+ public:
+  std::string EncodeUser(const domain::UserView& user) const override;
+  std::string EncodeDeletedUser(
+      const domain::DeletedUser& deleted) const override;
+};
+
+// A stored event as the API sends it, its payload decoded by type.
+void ToProto(const storage::EventRecord& event, roster::v1::Event& out);
 
 // The backend view of a user, every field.
 void ToProto(const domain::UserView& view, roster::v1::User& out);

@@ -36,6 +36,11 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "are cancelled.");
 ABSL_FLAG(int32_t, lockout_attempts, 10,
           "Wrong passwords before a user is locked.");
+ABSL_FLAG(absl::Duration, events_retention, absl::Hours(24 * 30),
+          "Events older than this are deleted; a WatchEvents/ListEvents cursor "
+          "older than what is kept gets OUT_OF_RANGE.");
+ABSL_FLAG(absl::Duration, events_prune_interval, absl::Minutes(10),
+          "How often events past retention are deleted.");
 ABSL_FLAG(absl::Duration, lockout_duration, absl::Hours(1),
           "How long a lockout lasts.");
 
@@ -49,7 +54,9 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "dev",
                                       "shutdown_grace",
                                       "lockout_attempts",
-                                      "lockout_duration"};
+                                      "lockout_duration",
+                                      "events_retention",
+                                      "events_prune_interval"};
 
 // Applies ROSTER_<FLAG> variables before the command line is parsed, so flags
 // override them.
@@ -138,6 +145,8 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   config.lockout_attempts = absl::GetFlag(FLAGS_lockout_attempts);
   config.lockout_duration = absl::GetFlag(FLAGS_lockout_duration);
+  config.events_retention = absl::GetFlag(FLAGS_events_retention);
+  config.events_prune_interval = absl::GetFlag(FLAGS_events_prune_interval);
   AddKeys(absl::GetFlag(FLAGS_secret_keys), ',', config.secret_keys);
   const std::string keys_file = absl::GetFlag(FLAGS_secret_keys_file);
   if (!keys_file.empty()) {
@@ -175,6 +184,11 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
           absl::StrCat("secret keys must be at least ", kMinSecretKeyLength,
                        " characters; one is shorter"));
     }
+  }
+  if (config.events_retention <= absl::ZeroDuration() ||
+      config.events_prune_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--events_retention and --events_prune_interval must be positive");
   }
   if (config.lockout_attempts < 1 ||
       config.lockout_duration <= absl::ZeroDuration() ||

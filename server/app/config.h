@@ -23,6 +23,10 @@ struct ServerConfig {
   absl::Duration shutdown_grace = absl::Seconds(10);
   int32_t lockout_attempts = 10;
   absl::Duration lockout_duration = absl::Hours(1);
+  // Events older than this are deleted in the background.
+  absl::Duration events_retention = absl::Hours(24 * 30);
+  // How often retention runs.
+  absl::Duration events_prune_interval = absl::Minutes(10);
 };
 
 // Reads flags and ROSTER_* variables. InvalidArgument for a bad value, a

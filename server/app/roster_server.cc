@@ -5,6 +5,8 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <iostream>
+
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
@@ -33,14 +35,23 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   domain::UserServiceOptions options;
   options.lockout_attempts = config.lockout_attempts;
   options.lockout_duration = config.lockout_duration;
+  server->encoder_ = std::make_unique<api::ProtoEventEncoder>();
+  server->events_ = std::make_unique<domain::EventService>(server->store_.get(),
+                                                           &server->clock_);
+  server->hub_ = std::make_unique<api::EventHub>();
+  api::EventHub* hub = server->hub_.get();
+  server->store_->SetCommitListener(
+      [hub](int64_t latest) { hub->Publish(latest); });
+  server->events_retention_ = config.events_retention;
   server->users_ = std::make_unique<domain::UserService>(
-      server->store_.get(), &server->clock_, server->ids_.get(), options);
+      server->store_.get(), &server->clock_, server->ids_.get(),
+      server->encoder_.get(), options);
   server->authenticator_ =
       std::make_unique<api::SecretKeyAuthenticator>(config.secret_keys);
   server->writes_ = std::make_unique<api::WriteExecutor>();
   server->backend_users_ = std::make_unique<api::BackendUsersService>(
-      server->users_.get(), server->authenticator_.get(),
-      server->writes_.get());
+      server->users_.get(), server->events_.get(), server->hub_.get(),
+      server->authenticator_.get(), server->writes_.get());
 
   // Link the generated health messages so reflection can describe
   // grpc.health.v1.
@@ -56,6 +67,10 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen));
   }
+  server->pruner_ = std::thread(
+      [raw = server.get(), interval = config.events_prune_interval] {
+        raw->RunPruner(interval);
+      });
   auto* health = server->server_->GetHealthCheckService();
   health->SetServingStatus("", true);
   health->SetServingStatus(kBackendUsersService, true);
@@ -71,10 +86,40 @@ void RosterServer::Shutdown(absl::Duration grace) {
   shut_down_ = true;
   // NOT_SERVING first, so load balancers stop routing here while calls drain.
   server_->GetHealthCheckService()->Shutdown();
+  // Event streams never end by themselves: end them now (UNAVAILABLE, with
+  // the cursor to resume from) so draining waits only for unary calls.
+  hub_->Shutdown();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   // Every reactor is finished by now; stop the write thread after its queue
-  // drains.
+  // drains, and the pruner.
   writes_.reset();
+  {
+    absl::MutexLock lock(&pruner_mu_);
+    pruner_stopping_ = true;
+  }
+  if (pruner_.joinable()) {
+    pruner_.join();
+  }
+}
+
+absl::StatusOr<int64_t> RosterServer::PruneEventsForTest() {
+  return events_->Prune(events_retention_);
+}
+
+void RosterServer::RunPruner(absl::Duration interval) {
+  while (true) {
+    absl::StatusOr<int64_t> pruned = events_->Prune(events_retention_);
+    if (!pruned.ok()) {
+      std::cerr << "{\"level\":\"warn\",\"msg\":\"event retention failed\","
+                   "\"code\":\""
+                << absl::StatusCodeToString(pruned.status().code()) << "\"}\n";
+    }
+    absl::MutexLock lock(&pruner_mu_);
+    if (pruner_mu_.AwaitWithTimeout(absl::Condition(&pruner_stopping_),
+                                    interval)) {
+      return;
+    }
+  }
 }
 
 }  // namespace roster::app

@@ -8,14 +8,20 @@
 #include <grpcpp/server.h>
 
 #include <memory>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/api/auth.h"
 #include "server/api/backend_users_service.h"
+#include "server/api/event_hub.h"
+#include "server/api/proto_mapping.h"
 #include "server/api/write_executor.h"
 #include "server/app/config.h"
 #include "server/domain/clock.h"
+#include "server/domain/event_service.h"
 #include "server/domain/ids.h"
 #include "server/domain/user_service.h"
 #include "storage/user_store.h"
@@ -40,6 +46,10 @@ class RosterServer {
   // The bound port (useful with port 0).
   int port() const { return port_; }
 
+  // Runs event retention now, as the background pruner does. Returns how many
+  // events were deleted.
+  absl::StatusOr<int64_t> PruneEventsForTest();
+
   // Reports NOT_SERVING, stops accepting calls, lets in-flight calls finish for
   // up to `grace` (then cancels them), and waits until every queued write has
   // finished. Idempotent.
@@ -54,13 +64,23 @@ class RosterServer {
   domain::SystemClock clock_;
   std::unique_ptr<domain::SystemRandom> random_;
   std::unique_ptr<domain::IdGenerator> ids_;
+  std::unique_ptr<api::ProtoEventEncoder> encoder_;
   std::unique_ptr<domain::UserService> users_;
+  std::unique_ptr<domain::EventService> events_;
+  std::unique_ptr<api::EventHub> hub_;
   std::unique_ptr<api::SecretKeyAuthenticator> authenticator_;
   std::unique_ptr<api::WriteExecutor> writes_;
   std::unique_ptr<api::BackendUsersService> backend_users_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;
+  absl::Duration events_retention_;
+
+  // The background pruner: runs retention every interval until stopped.
+  void RunPruner(absl::Duration interval);
+  absl::Mutex pruner_mu_;
+  bool pruner_stopping_ ABSL_GUARDED_BY(pruner_mu_) = false;
+  std::thread pruner_;
 };
 
 }  // namespace roster::app

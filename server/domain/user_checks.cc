@@ -4,6 +4,7 @@
 
 #include "server/domain/ids.h"
 #include "server/domain/metadata.h"
+#include "server/domain/user_service.h"
 #include "server/domain/validation.h"
 
 namespace roster::domain::internal {
@@ -33,6 +34,21 @@ absl::Status FromStore(const absl::Status& status) {
                  "an identifier already belongs to another user");
   }
   return status;
+}
+
+absl::StatusOr<storage::UserRecord> LoadForChange(
+    storage::WriteTransaction& txn, absl::string_view user_id,
+    absl::string_view etag) {
+  auto user = txn.GetUser(user_id);
+  if (!user.ok()) {
+    return user.status();
+  }
+  if (!etag.empty() && etag != EtagOf(user->version)) {
+    return Error(absl::StatusCode::kAborted, reason::kEtagMismatch,
+                 "the user changed since this etag was read; read it again and "
+                 "retry");
+  }
+  return user;
 }
 
 absl::Status CheckUserId(absl::string_view user_id) {

@@ -1,6 +1,7 @@
-// Field checks shared by the UserService operations: each validates or normalises one request
-// field and reports problems into a Violations under the field's API name. Internal to the
-// domain; callers are user_service.cc and later services built on the same rules.
+// Field checks shared by the UserService operations: each validates or
+// normalises one request field and reports problems into a Violations under the
+// field's API name. Internal to the domain; callers are user_service.cc and
+// later services built on the same rules.
 #ifndef ROSTER_SERVER_DOMAIN_USER_CHECKS_H_
 #define ROSTER_SERVER_DOMAIN_USER_CHECKS_H_
 
@@ -19,33 +20,42 @@ namespace roster::domain::internal {
 
 inline constexpr size_t kMaxIdentifiersPerKind = 100;
 
-// Storage errors as the API should see them: a bare NotFound is NOT_FOUND and a bare
-// AlreadyExists is IDENTIFIER_EXISTS. Statuses with a reason, and others, pass through.
+// Storage errors as the API should see them: a bare NotFound is NOT_FOUND and a
+// bare AlreadyExists is IDENTIFIER_EXISTS. Statuses with a reason, and others,
+// pass through.
 absl::Status FromStore(const absl::Status& status);
 
 // OK for a well-formed user id; INVALID_ARGUMENT on `user_id` otherwise.
 absl::Status CheckUserId(absl::string_view user_id);
 
-// Reports `field` when `value` is set and not valid text of at most `max_bytes`.
+// The user about to be changed: NotFound if missing, ABORTED (ETAG_MISMATCH)
+// when `etag` is set and no longer matches.
+absl::StatusOr<storage::UserRecord> LoadForChange(
+    storage::WriteTransaction& txn, absl::string_view user_id,
+    absl::string_view etag);
+
+// Reports `field` when `value` is set and not valid text of at most
+// `max_bytes`.
 void CheckText(const char* field, const std::optional<std::string>& value,
                size_t max_bytes, Violations& violations);
 
-// The normalised username (empty stays empty: "no username"); nullopt when unset or invalid
-// (reported with reason USERNAME_INVALID).
-std::optional<std::string> CheckUsername(const std::optional<std::string>& value,
-                                         Violations& violations);
+// The normalised username (empty stays empty: "no username"); nullopt when
+// unset or invalid (reported with reason USERNAME_INVALID).
+std::optional<std::string> CheckUsername(
+    const std::optional<std::string>& value, Violations& violations);
 
-// A metadata tier as compact JSON, or nullopt when absent or invalid (reported; over 8 KiB
-// with reason METADATA_TOO_LARGE).
+// A metadata tier as compact JSON, or nullopt when absent or invalid (reported;
+// over 8 KiB with reason METADATA_TOO_LARGE).
 std::optional<std::string> CheckMetadata(const char* field,
                                          const std::optional<std::string>& json,
                                          Violations& violations);
 
-// Reports `field` (reason IDENTIFIER_EXISTS) when `value` belongs to a user other than `self`.
-// Returns storage errors.
-absl::Status CheckUnique(storage::WriteTransaction& txn, storage::IdentifierKind kind,
-                         const std::string& value, absl::string_view self,
-                         std::string field, Violations& violations);
+// Reports `field` (reason IDENTIFIER_EXISTS) when `value` belongs to a user
+// other than `self`. Returns storage errors.
+absl::Status CheckUnique(storage::WriteTransaction& txn,
+                         storage::IdentifierKind kind, const std::string& value,
+                         absl::string_view self, std::string field,
+                         Violations& violations);
 
 // Normalises a list of identifiers, reporting invalid and duplicate values as
 // `field[i]`.

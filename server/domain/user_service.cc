@@ -21,6 +21,7 @@ using internal::CheckUnique;
 using internal::CheckUserId;
 using internal::CheckUsername;
 using internal::FromStore;
+using internal::LoadForChange;
 
 // The user row's own fields (not identifiers): what MutateUser compares to skip
 // no-op writes.
@@ -70,8 +71,28 @@ absl::Time FromMicros(storage::Micros micros) {
 }
 
 UserService::UserService(storage::UserStore* store, const Clock* clock,
-                         const IdGenerator* ids, UserServiceOptions options)
-    : store_(store), clock_(clock), ids_(ids), options_(options) {}
+                         const IdGenerator* ids, const EventEncoder* events,
+                         UserServiceOptions options)
+    : store_(store),
+      clock_(clock),
+      ids_(ids),
+      events_(events),
+      options_(options) {}
+
+storage::EventRecord UserService::NewEvent(const Caller& caller,
+                                           const char* type,
+                                           const std::string& user_id,
+                                           std::string payload) const {
+  storage::EventRecord event;
+  event.id = ids_->New(kEventIdPrefix);
+  event.type = type;
+  event.user_id = user_id;
+  event.created_at = ToMicros(clock_->Now());
+  event.payload = std::move(payload);
+  event.request_id = caller.request_id;
+  event.actor = caller.actor;
+  return event;
+}
 
 UserView UserService::View(storage::UserRecord record) const {
   UserView view;
@@ -90,7 +111,7 @@ UserView UserService::View(storage::UserRecord record) const {
 }
 
 absl::StatusOr<UserView> UserService::CreateUser(
-    const CreateUserParams& params) {
+    const Caller& caller, const CreateUserParams& params) {
   const absl::Time now = clock_->Now();
   Violations violations;
   storage::UserRecord user;
@@ -217,7 +238,9 @@ absl::StatusOr<UserView> UserService::CreateUser(
         if (!clashes.empty()) {
           return clashes.ToStatus(absl::StatusCode::kAlreadyExists);
         }
-        absl::Status inserted = txn.InsertUser(user);
+        absl::Status inserted = txn.InsertUser(
+            user, NewEvent(caller, event_type::kUserCreated, user.id,
+                           events_->EncodeUser(View(user))));
         if (!inserted.ok()) {
           return inserted;
         }
@@ -320,7 +343,7 @@ absl::StatusOr<int64_t> UserService::CountUsers(
 }
 
 absl::StatusOr<UserView> UserService::MutateUser(
-    absl::string_view user_id, absl::string_view etag,
+    const Caller& caller, absl::string_view user_id, absl::string_view etag,
     absl::FunctionRef<absl::Status(storage::WriteTransaction&,
                                    storage::UserRecord&)>
         change) {
@@ -329,35 +352,33 @@ absl::StatusOr<UserView> UserService::MutateUser(
     return valid;
   }
   storage::UserRecord result;
-  absl::Status written = store_->Write([&](storage::WriteTransaction& txn)
-                                           -> absl::Status {
-    auto user = txn.GetUser(user_id);
-    if (!user.ok()) {
-      return user.status();
-    }
-    if (!etag.empty() && etag != EtagOf(user->version)) {
-      return Error(
-          absl::StatusCode::kAborted, reason::kEtagMismatch,
-          "the user changed since this etag was read; read it again and retry");
-    }
-    const storage::UserRecord before = *user;
-    absl::Status changed = change(txn, *user);
-    if (!changed.ok()) {
-      return changed;
-    }
-    if (RowFields(before) == RowFields(*user)) {
-      result = *std::move(user);  // Nothing changed: no write, the etag stays.
-      return absl::OkStatus();
-    }
-    user->version += 1;
-    user->updated_at = std::max(ToMicros(clock_->Now()), before.updated_at);
-    absl::Status updated = txn.UpdateUser(*user);
-    if (!updated.ok()) {
-      return updated;
-    }
-    result = *std::move(user);
-    return absl::OkStatus();
-  });
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        auto user = LoadForChange(txn, user_id, etag);
+        if (!user.ok()) {
+          return user.status();
+        }
+        const storage::UserRecord before = *user;
+        absl::Status changed = change(txn, *user);
+        if (!changed.ok()) {
+          return changed;
+        }
+        if (RowFields(before) == RowFields(*user)) {
+          result =
+              *std::move(user);  // Nothing changed: no write, the etag stays.
+          return absl::OkStatus();
+        }
+        user->version += 1;
+        user->updated_at = std::max(ToMicros(clock_->Now()), before.updated_at);
+        absl::Status updated = txn.UpdateUser(
+            *user, NewEvent(caller, event_type::kUserUpdated, user->id,
+                            events_->EncodeUser(View(*user))));
+        if (!updated.ok()) {
+          return updated;
+        }
+        result = *std::move(user);
+        return absl::OkStatus();
+      });
   if (!written.ok()) {
     return FromStore(written);
   }
@@ -365,7 +386,7 @@ absl::StatusOr<UserView> UserService::MutateUser(
 }
 
 absl::StatusOr<UserView> UserService::UpdateUser(
-    const UpdateUserParams& params) {
+    const Caller& caller, const UpdateUserParams& params) {
   Violations violations;
   CheckText("external_id", params.external_id, kMaxExternalIdBytes, violations);
   CheckText("first_name", params.first_name, kMaxNameBytes, violations);
@@ -385,7 +406,7 @@ absl::StatusOr<UserView> UserService::UpdateUser(
     return violations.ToStatus();
   }
   return MutateUser(
-      params.user_id, params.etag,
+      caller, params.user_id, params.etag,
       [&](storage::WriteTransaction& txn, storage::UserRecord& user) {
         Violations clashes;
         if (params.external_id.has_value() && !params.external_id->empty()) {
@@ -451,8 +472,8 @@ absl::StatusOr<UserView> UserService::UpdateUser(
 }
 
 absl::StatusOr<UserView> UserService::ChangeMetadata(
-    absl::string_view user_id, const MetadataChange& change, MetadataMode mode,
-    absl::string_view etag) {
+    const Caller& caller, absl::string_view user_id,
+    const MetadataChange& change, MetadataMode mode, absl::string_view etag) {
   // Validate the input as objects first; the size limit applies after the
   // merge.
   Violations violations;
@@ -498,7 +519,7 @@ absl::StatusOr<UserView> UserService::ChangeMetadata(
     return violations.ToStatus();
   }
   return MutateUser(
-      user_id, etag,
+      caller, user_id, etag,
       [&](storage::WriteTransaction&, storage::UserRecord& user) {
         Violations too_large;
         for (const auto& tier : tiers) {
@@ -527,48 +548,48 @@ absl::StatusOr<UserView> UserService::ChangeMetadata(
       });
 }
 
-absl::StatusOr<DeletedUser> UserService::DeleteUser(absl::string_view user_id,
+absl::StatusOr<DeletedUser> UserService::DeleteUser(const Caller& caller,
+                                                    absl::string_view user_id,
                                                     absl::string_view etag) {
   absl::Status valid = CheckUserId(user_id);
   if (!valid.ok()) {
     return valid;
   }
   DeletedUser deleted;
-  absl::Status written = store_->Write([&](storage::WriteTransaction& txn)
-                                           -> absl::Status {
-    auto user = txn.GetUser(user_id);
-    if (!user.ok()) {
-      return user.status();
-    }
-    if (!etag.empty() && etag != EtagOf(user->version)) {
-      return Error(
-          absl::StatusCode::kAborted, reason::kEtagMismatch,
-          "the user changed since this etag was read; read it again and retry");
-    }
-    deleted = {user->id, user->external_id};
-    return txn.DeleteUser(user_id);
-  });
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        auto user = LoadForChange(txn, user_id, etag);
+        if (!user.ok()) {
+          return user.status();
+        }
+        deleted = {user->id, user->external_id};
+        return txn.DeleteUser(
+            user_id, NewEvent(caller, event_type::kUserDeleted, user->id,
+                              events_->EncodeDeletedUser(deleted)));
+      });
   if (!written.ok()) {
     return FromStore(written);
   }
   return deleted;
 }
 
-absl::StatusOr<UserView> UserService::SetBanned(absl::string_view user_id,
+absl::StatusOr<UserView> UserService::SetBanned(const Caller& caller,
+                                                absl::string_view user_id,
                                                 bool banned,
                                                 absl::string_view etag) {
-  return MutateUser(user_id, etag,
+  return MutateUser(caller, user_id, etag,
                     [&](storage::WriteTransaction&, storage::UserRecord& user) {
                       user.banned = banned;
                       return absl::OkStatus();
                     });
 }
 
-absl::StatusOr<UserView> UserService::LockUser(absl::string_view user_id,
+absl::StatusOr<UserView> UserService::LockUser(const Caller& caller,
+                                               absl::string_view user_id,
                                                absl::string_view etag) {
   const storage::Micros until =
       ToMicros(clock_->Now() + options_.lockout_duration);
-  return MutateUser(user_id, etag,
+  return MutateUser(caller, user_id, etag,
                     [&](storage::WriteTransaction&, storage::UserRecord& user) {
                       user.locked_until = until;
                       user.failed_password_attempts =
@@ -578,9 +599,10 @@ absl::StatusOr<UserView> UserService::LockUser(absl::string_view user_id,
                     });
 }
 
-absl::StatusOr<UserView> UserService::UnlockUser(absl::string_view user_id,
+absl::StatusOr<UserView> UserService::UnlockUser(const Caller& caller,
+                                                 absl::string_view user_id,
                                                  absl::string_view etag) {
-  return MutateUser(user_id, etag,
+  return MutateUser(caller, user_id, etag,
                     [&](storage::WriteTransaction&, storage::UserRecord& user) {
                       user.locked_until = 0;
                       user.failed_password_attempts = 0;

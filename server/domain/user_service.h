@@ -24,7 +24,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/domain/clock.h"
+#include "server/domain/events.h"
 #include "server/domain/ids.h"
+#include "server/domain/user_view.h"
 #include "storage/user_store.h"
 
 namespace roster::domain {
@@ -34,15 +36,6 @@ struct UserServiceOptions {
   int32_t lockout_attempts = 10;
   // How long a lockout (or LockUser) lasts.
   absl::Duration lockout_duration = absl::Hours(1);
-};
-
-// A user as the API presents it: the record plus values derived at read time.
-struct UserView {
-  storage::UserRecord record;
-  bool locked = false;
-  std::optional<int64_t> lockout_expires_in_seconds;
-  int32_t verification_attempts_remaining = 0;
-  std::string etag;
 };
 
 struct CreateUserParams {
@@ -99,51 +92,62 @@ struct UserListPage {
   std::string next_page_token;
 };
 
-struct DeletedUser {
-  std::string id;
-  std::string external_id;
-};
-
 class UserService {
  public:
   // None is owned; all must outlive the service.
   UserService(storage::UserStore* store, const Clock* clock,
-              const IdGenerator* ids, UserServiceOptions options);
+              const IdGenerator* ids, const EventEncoder* events,
+              UserServiceOptions options);
 
-  absl::StatusOr<UserView> CreateUser(const CreateUserParams& params);
-  absl::StatusOr<UserView> GetUser(absl::string_view user_id);
-  absl::StatusOr<UserListPage> ListUsers(const ListUsersParams& params);
-  absl::StatusOr<int64_t> CountUsers(const storage::UserFilter& filter);
-  absl::StatusOr<UserView> UpdateUser(const UpdateUserParams& params);
-  absl::StatusOr<UserView> ChangeMetadata(absl::string_view user_id,
+  // Mutations take the Caller, recorded on the event each one appends.
+  absl::StatusOr<UserView> CreateUser(const Caller& caller,
+                                      const CreateUserParams& params);
+  absl::StatusOr<UserView> UpdateUser(const Caller& caller,
+                                      const UpdateUserParams& params);
+  absl::StatusOr<UserView> ChangeMetadata(const Caller& caller,
+                                          absl::string_view user_id,
                                           const MetadataChange& change,
                                           MetadataMode mode,
                                           absl::string_view etag);
-  absl::StatusOr<DeletedUser> DeleteUser(absl::string_view user_id,
+  absl::StatusOr<DeletedUser> DeleteUser(const Caller& caller,
+                                         absl::string_view user_id,
                                          absl::string_view etag);
-  absl::StatusOr<UserView> SetBanned(absl::string_view user_id, bool banned,
+  absl::StatusOr<UserView> SetBanned(const Caller& caller,
+                                     absl::string_view user_id, bool banned,
                                      absl::string_view etag);
   // Locks for options.lockout_duration and uses up the remaining attempts.
-  absl::StatusOr<UserView> LockUser(absl::string_view user_id,
+  absl::StatusOr<UserView> LockUser(const Caller& caller,
+                                    absl::string_view user_id,
                                     absl::string_view etag);
   // Ends any lockout and resets the failed-attempt count.
-  absl::StatusOr<UserView> UnlockUser(absl::string_view user_id,
+  absl::StatusOr<UserView> UnlockUser(const Caller& caller,
+                                      absl::string_view user_id,
                                       absl::string_view etag);
+
+  absl::StatusOr<UserView> GetUser(absl::string_view user_id);
+  absl::StatusOr<UserListPage> ListUsers(const ListUsersParams& params);
+  absl::StatusOr<int64_t> CountUsers(const storage::UserFilter& filter);
 
  private:
   // The one path that changes an existing user: in one transaction, load it
-  // (NOT_FOUND), check `etag` (ABORTED), apply `change`, bump the version and
-  // updated_at, and store it.
+  // (NOT_FOUND), check `etag` (ABORTED), apply `change`, and, unless nothing
+  // changed, bump the version and updated_at and store it with its
+  // user.updated event.
   absl::StatusOr<UserView> MutateUser(
-      absl::string_view user_id, absl::string_view etag,
+      const Caller& caller, absl::string_view user_id, absl::string_view etag,
       absl::FunctionRef<absl::Status(storage::WriteTransaction&,
                                      storage::UserRecord&)>
           change);
   UserView View(storage::UserRecord record) const;
+  // A new event of `type` about `user_id`, caused by `caller`.
+  storage::EventRecord NewEvent(const Caller& caller, const char* type,
+                                const std::string& user_id,
+                                std::string payload) const;
 
-  storage::UserStore* store_;  // Not owned.
-  const Clock* clock_;         // Not owned.
-  const IdGenerator* ids_;     // Not owned.
+  storage::UserStore* store_;   // Not owned.
+  const Clock* clock_;          // Not owned.
+  const IdGenerator* ids_;      // Not owned.
+  const EventEncoder* events_;  // Not owned.
   const UserServiceOptions options_;
 };
 

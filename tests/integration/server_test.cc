@@ -126,16 +126,18 @@ TEST(ReflectionTest, ListsTheServicesAndDescribesEveryRosterMessage) {
   for (int i = 0; i < service->method_count(); ++i) {
     methods.push_back(service->method(i)->name());
   }
-  EXPECT_THAT(methods, ::testing::ElementsAre(
-                           "CreateUser", "GetUser", "ListUsers", "CountUsers",
-                           "UpdateUser", "UpdateUserMetadata",
-                           "ReplaceUserMetadata", "DeleteUser", "BanUser",
-                           "UnbanUser", "LockUser", "UnlockUser"));
+  EXPECT_THAT(
+      methods,
+      ::testing::ElementsAre(
+          "CreateUser", "GetUser", "ListUsers", "CountUsers", "UpdateUser",
+          "UpdateUserMetadata", "ReplaceUserMetadata", "DeleteUser", "BanUser",
+          "UnbanUser", "LockUser", "UnlockUser", "WatchEvents", "ListEvents"));
   for (const char* message :
        {"roster.v1.User", "roster.v1.FrontendUser", "roster.v1.EmailAddress",
         "roster.v1.PhoneNumber", "roster.v1.ExternalAccount",
         "roster.v1.Verification", "roster.v1.Session",
         "roster.v1.DeletedObject", "roster.v1.ListUsersRequest",
+        "roster.v1.Event", "roster.v1.EmailMessage", "roster.v1.SmsMessage",
         "roster.v1.MetadataFilter"}) {
     EXPECT_NE(pool.FindMessageTypeByName(message), nullptr) << message;
   }

@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -24,12 +25,17 @@ inline constexpr char kTestSecretKey[] =
 
 class TestServer {
  public:
-  // Starts a server on `db_path` (a file in a fresh temp dir when empty).
-  explicit TestServer(const std::string& db_path = "") {
+  // Starts a server on a SQLite file in a fresh temp dir; `adjust` may change
+  // the configuration first.
+  explicit TestServer(
+      const std::function<void(app::ServerConfig&)>& adjust = nullptr) {
     config_.listen = "127.0.0.1:0";
-    config_.db_path = db_path.empty() ? dir_.File("roster.db") : db_path;
+    config_.db_path = dir_.File("roster.db");
     config_.secret_keys = {kTestSecretKey,
                            "sk_test_second_key_for_rotation_000000"};
+    if (adjust) {
+      adjust(config_);
+    }
     Start();
   }
 

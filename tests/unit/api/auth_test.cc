@@ -19,8 +19,15 @@ TEST(SecretKeyAuthenticatorTest, AcceptsEveryConfiguredKeySoKeysCanRotate) {
   SecretKeyAuthenticator auth({kOld, kNew});
   for (const auto& key : {kOld, kNew}) {
     const std::string header = "Bearer " + key;
-    EXPECT_THAT(auth.Authenticate(Metadata{{"authorization", header}}), IsOk());
+    auto actor = auth.Authenticate(Metadata{{"authorization", header}});
+    ASSERT_THAT(actor, IsOk());
+    EXPECT_EQ(actor->size(), std::string("secret_key:").size() + 8);
+    EXPECT_EQ(actor->find(key), std::string::npos);
   }
+  const std::string old_header = "Bearer " + kOld;
+  const std::string new_header = "Bearer " + kNew;
+  EXPECT_NE(*auth.Authenticate(Metadata{{"authorization", old_header}}),
+            *auth.Authenticate(Metadata{{"authorization", new_header}}));
   const std::string lower = "bearer " + kNew;
   EXPECT_THAT(auth.Authenticate(Metadata{{"authorization", lower}}), IsOk());
 }
@@ -46,7 +53,7 @@ TEST(SecretKeyAuthenticatorTest,
       {{"authorization", good}, {"authorization", wrong}},
   };
   for (const auto& metadata : rejected) {
-    absl::Status status = auth.Authenticate(metadata);
+    absl::Status status = auth.Authenticate(metadata).status();
     EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnauthenticated));
     EXPECT_EQ(domain::ReasonOf(status), "UNAUTHENTICATED");
     EXPECT_EQ(std::string(status.message()).find(kOld), std::string::npos);

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "server/domain/errors.h"
 #include "server/domain/metadata.h"
 #include "storage/sqlite_user_store.h"
@@ -30,6 +31,19 @@ std::string JsonOfSize(size_t bytes) {
   return R"({"k":")" + std::string(bytes - 8, 'x') + R"("})";
 }
 
+// Encodes payloads as readable text so tests can check what each event carried.
+class TextEventEncoder final : public EventEncoder {
+ public:
+  std::string EncodeUser(const UserView& user) const override {
+    return absl::StrCat("user ", user.record.id, " etag ", user.etag);
+  }
+  std::string EncodeDeletedUser(const DeletedUser& deleted) const override {
+    return absl::StrCat("deleted ", deleted.id);
+  }
+};
+
+const Caller kCaller{"secret_key:0badcafe", ""};
+
 class UserServiceTest : public ::testing::Test {
  protected:
   UserServiceTest() : ids_(&clock_, &random_) {
@@ -37,11 +51,11 @@ class UserServiceTest : public ::testing::Test {
     EXPECT_THAT(store, IsOk());
     store_ = *std::move(store);
     users_ = std::make_unique<UserService>(store_.get(), &clock_, &ids_,
-                                           UserServiceOptions{});
+                                           &encoder_, UserServiceOptions{});
   }
 
   UserView Create(CreateUserParams params) {
-    auto user = users_->CreateUser(params);
+    auto user = users_->CreateUser(kCaller, params);
     EXPECT_THAT(user, IsOk());
     return user.ok() ? *user : UserView{};
   }
@@ -49,6 +63,7 @@ class UserServiceTest : public ::testing::Test {
   testing::TempDir dir_;
   testing::FakeClock clock_;
   testing::SeededRandom random_{99};
+  TextEventEncoder encoder_;
   IdGenerator ids_;
   std::unique_ptr<storage::SqliteUserStore> store_;
   std::unique_ptr<UserService> users_;
@@ -89,7 +104,7 @@ TEST_F(UserServiceTest, CreateReportsEveryInvalidFieldAtOnce) {
   params.public_metadata = "[1]";
   params.created_at = clock_.Now() + absl::Seconds(1);
   params.request_id = "not valid!";
-  absl::Status status = users_->CreateUser(params).status();
+  absl::Status status = users_->CreateUser(kCaller, params).status();
   ASSERT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(ReasonOf(status), reason::kInvalidArgumentFormat);
   EXPECT_THAT(Fields(status),
@@ -101,7 +116,7 @@ TEST_F(UserServiceTest, CreateReportsEveryInvalidFieldAtOnce) {
 TEST_F(UserServiceTest, InvalidUsernameHasItsOwnReason) {
   CreateUserParams params;
   params.username = "12345";
-  absl::Status status = users_->CreateUser(params).status();
+  absl::Status status = users_->CreateUser(kCaller, params).status();
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(ReasonOf(status), reason::kUsernameInvalid);
 }
@@ -117,7 +132,7 @@ TEST_F(UserServiceTest,
   second.email_addresses = {"new@example.com", "ADA@EXAMPLE.COM"};
   second.username = "ADA_L";
   second.external_id = "crm-1";
-  absl::Status status = users_->CreateUser(second).status();
+  absl::Status status = users_->CreateUser(kCaller, second).status();
   ASSERT_THAT(status, StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_EQ(ReasonOf(status), reason::kIdentifierExists);
   EXPECT_THAT(Fields(status),
@@ -139,7 +154,7 @@ TEST_F(UserServiceTest,
   EXPECT_EQ(retried.record.id, first.record.id);
   EXPECT_EQ(retried.etag, first.etag);
   params.email_addresses = {"other@example.com"};
-  absl::Status reused = users_->CreateUser(params).status();
+  absl::Status reused = users_->CreateUser(kCaller, params).status();
   EXPECT_THAT(reused, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Fields(reused), ElementsAre("request_id"));
   ASSERT_OK_AND_ASSIGN(count, users_->CountUsers({}));
@@ -154,39 +169,43 @@ TEST_F(UserServiceTest, EveryMutationBumpsTheEtagAndAStaleOneIsAborted) {
   update.first_name = "Ada";
   update.etag = user.etag;
   clock_.Advance(absl::Seconds(1));
-  ASSERT_OK_AND_ASSIGN(updated, users_->UpdateUser(update));
+  ASSERT_OK_AND_ASSIGN(updated, users_->UpdateUser(kCaller, update));
   EXPECT_EQ(updated.etag, EtagOf(2));
   EXPECT_EQ(updated.record.updated_at, ToMicros(clock_.Now()));
   EXPECT_GT(updated.record.updated_at, user.record.updated_at);
 
   update.first_name = "Augusta";  // Still carries the first etag.
-  absl::Status stale = users_->UpdateUser(update).status();
+  absl::Status stale = users_->UpdateUser(kCaller, update).status();
   EXPECT_THAT(stale, StatusIs(absl::StatusCode::kAborted));
   EXPECT_EQ(ReasonOf(stale), reason::kEtagMismatch);
-  EXPECT_THAT(users_->SetBanned(id, true, user.etag),
+  EXPECT_THAT(users_->SetBanned(kCaller, id, true, user.etag),
               StatusIs(absl::StatusCode::kAborted));
-  EXPECT_THAT(users_->DeleteUser(id, user.etag),
+  EXPECT_THAT(users_->DeleteUser(kCaller, id, user.etag),
               StatusIs(absl::StatusCode::kAborted));
 
-  ASSERT_OK_AND_ASSIGN(banned, users_->SetBanned(id, true, updated.etag));
+  ASSERT_OK_AND_ASSIGN(banned,
+                       users_->SetBanned(kCaller, id, true, updated.etag));
   EXPECT_EQ(banned.etag, EtagOf(3));
-  ASSERT_OK_AND_ASSIGN(locked, users_->LockUser(id, ""));
+  ASSERT_OK_AND_ASSIGN(locked, users_->LockUser(kCaller, id, ""));
   EXPECT_EQ(locked.etag, EtagOf(4));
   MetadataChange change;
   change.public_metadata = R"({"a":1})";
   ASSERT_OK_AND_ASSIGN(
-      merged, users_->ChangeMetadata(id, change, MetadataMode::kMerge, ""));
+      merged,
+      users_->ChangeMetadata(kCaller, id, change, MetadataMode::kMerge, ""));
   EXPECT_EQ(merged.etag, EtagOf(5));
 }
 
 TEST_F(UserServiceTest, ChangeThatChangesNothingKeepsTheEtag) {
   UserView user = Create({});
-  ASSERT_OK_AND_ASSIGN(once, users_->SetBanned(user.record.id, true, ""));
-  ASSERT_OK_AND_ASSIGN(twice, users_->SetBanned(user.record.id, true, ""));
+  ASSERT_OK_AND_ASSIGN(once,
+                       users_->SetBanned(kCaller, user.record.id, true, ""));
+  ASSERT_OK_AND_ASSIGN(twice,
+                       users_->SetBanned(kCaller, user.record.id, true, ""));
   EXPECT_EQ(twice.etag, once.etag);
   EXPECT_TRUE(twice.record.banned);
-  ASSERT_OK_AND_ASSIGN(unbanned,
-                       users_->SetBanned(user.record.id, false, once.etag));
+  ASSERT_OK_AND_ASSIGN(
+      unbanned, users_->SetBanned(kCaller, user.record.id, false, once.etag));
   EXPECT_FALSE(unbanned.record.banned);
 }
 
@@ -200,13 +219,13 @@ TEST_F(UserServiceTest, UsernameCanBeChangedClearedAndNotTakenFromAnother) {
   UpdateUserParams update;
   update.user_id = user.record.id;
   update.username = "Mine";  // Its own, differently cased: fine.
-  EXPECT_THAT(users_->UpdateUser(update), IsOk());
+  EXPECT_THAT(users_->UpdateUser(kCaller, update), IsOk());
   update.username = "TAKEN";
-  absl::Status clash = users_->UpdateUser(update).status();
+  absl::Status clash = users_->UpdateUser(kCaller, update).status();
   EXPECT_THAT(clash, StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_EQ(ReasonOf(clash), reason::kIdentifierExists);
   update.username = "";
-  ASSERT_OK_AND_ASSIGN(cleared, users_->UpdateUser(update));
+  ASSERT_OK_AND_ASSIGN(cleared, users_->UpdateUser(kCaller, update));
   EXPECT_EQ(cleared.record.username, "");
 }
 
@@ -221,16 +240,16 @@ TEST_F(UserServiceTest, PrimaryMustBeAVerifiedIdentifierOfTheSameUser) {
   UpdateUserParams update;
   update.user_id = user_a.record.id;
   update.primary_email_address_id = user_a.record.email_addresses[1].id;
-  ASSERT_OK_AND_ASSIGN(switched, users_->UpdateUser(update));
+  ASSERT_OK_AND_ASSIGN(switched, users_->UpdateUser(kCaller, update));
   EXPECT_EQ(switched.record.primary_email_address_id,
             user_a.record.email_addresses[1].id);
 
   update.primary_email_address_id = user_b.record.email_addresses[0].id;
-  absl::Status foreign = users_->UpdateUser(update).status();
+  absl::Status foreign = users_->UpdateUser(kCaller, update).status();
   EXPECT_THAT(foreign, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(ReasonOf(foreign), reason::kPrimaryMustBeVerified);
   update.primary_email_address_id = "not-an-id";
-  EXPECT_THAT(users_->UpdateUser(update),
+  EXPECT_THAT(users_->UpdateUser(kCaller, update),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
@@ -245,7 +264,8 @@ TEST_F(UserServiceTest, MetadataMergeReplaceAndTheEightKibLimitPerTier) {
   MetadataChange merge;
   merge.public_metadata = R"({"plan":"pro","flags":{"beta":null,"new":1}})";
   ASSERT_OK_AND_ASSIGN(
-      merged, users_->ChangeMetadata(id, merge, MetadataMode::kMerge, ""));
+      merged,
+      users_->ChangeMetadata(kCaller, id, merge, MetadataMode::kMerge, ""));
   EXPECT_EQ(merged.record.public_metadata,
             R"({"flags":{"new":1},"plan":"pro"})");
   EXPECT_EQ(merged.record.private_metadata, user.record.private_metadata);
@@ -255,7 +275,8 @@ TEST_F(UserServiceTest, MetadataMergeReplaceAndTheEightKibLimitPerTier) {
   MetadataChange grow;
   grow.private_metadata = R"({"more":1})";
   absl::Status too_large =
-      users_->ChangeMetadata(id, grow, MetadataMode::kMerge, "").status();
+      users_->ChangeMetadata(kCaller, id, grow, MetadataMode::kMerge, "")
+          .status();
   EXPECT_THAT(too_large, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(ReasonOf(too_large), reason::kMetadataTooLarge);
   EXPECT_THAT(Fields(too_large), ElementsAre("private_metadata"));
@@ -264,28 +285,30 @@ TEST_F(UserServiceTest, MetadataMergeReplaceAndTheEightKibLimitPerTier) {
 
   MetadataChange replace;
   replace.unsafe_metadata = JsonOfSize(kMaxMetadataBytes + 1);
-  EXPECT_EQ(
-      ReasonOf(users_->ChangeMetadata(id, replace, MetadataMode::kReplace, "")
-                   .status()),
-      reason::kMetadataTooLarge);
+  EXPECT_EQ(ReasonOf(users_
+                         ->ChangeMetadata(kCaller, id, replace,
+                                          MetadataMode::kReplace, "")
+                         .status()),
+            reason::kMetadataTooLarge);
   replace.unsafe_metadata = R"({"theme":"dark"})";
   replace.public_metadata = "{}";
-  ASSERT_OK_AND_ASSIGN(replaced, users_->ChangeMetadata(
-                                     id, replace, MetadataMode::kReplace, ""));
+  ASSERT_OK_AND_ASSIGN(
+      replaced,
+      users_->ChangeMetadata(kCaller, id, replace, MetadataMode::kReplace, ""));
   EXPECT_EQ(replaced.record.unsafe_metadata, R"({"theme":"dark"})");
   EXPECT_EQ(replaced.record.public_metadata, "{}");
 
   CreateUserParams over;
   over.unsafe_metadata = JsonOfSize(kMaxMetadataBytes + 1);
-  EXPECT_EQ(ReasonOf(users_->CreateUser(over).status()),
+  EXPECT_EQ(ReasonOf(users_->CreateUser(kCaller, over).status()),
             reason::kMetadataTooLarge);
-  EXPECT_THAT(users_->ChangeMetadata(id, {}, MetadataMode::kMerge, ""),
+  EXPECT_THAT(users_->ChangeMetadata(kCaller, id, {}, MetadataMode::kMerge, ""),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(UserServiceTest, LockLastsTheLockoutDurationAndUnlockEndsIt) {
   UserView user = Create({});
-  ASSERT_OK_AND_ASSIGN(locked, users_->LockUser(user.record.id, ""));
+  ASSERT_OK_AND_ASSIGN(locked, users_->LockUser(kCaller, user.record.id, ""));
   EXPECT_TRUE(locked.locked);
   EXPECT_EQ(locked.lockout_expires_in_seconds, 3600);
   EXPECT_EQ(locked.verification_attempts_remaining, 0);
@@ -297,9 +320,10 @@ TEST_F(UserServiceTest, LockLastsTheLockoutDurationAndUnlockEndsIt) {
   EXPECT_FALSE(expired.locked);
   EXPECT_FALSE(expired.lockout_expires_in_seconds.has_value());
 
-  ASSERT_OK_AND_ASSIGN(relocked, users_->LockUser(user.record.id, ""));
+  ASSERT_OK_AND_ASSIGN(relocked, users_->LockUser(kCaller, user.record.id, ""));
   EXPECT_TRUE(relocked.locked);
-  ASSERT_OK_AND_ASSIGN(unlocked, users_->UnlockUser(user.record.id, ""));
+  ASSERT_OK_AND_ASSIGN(unlocked,
+                       users_->UnlockUser(kCaller, user.record.id, ""));
   EXPECT_FALSE(unlocked.locked);
   EXPECT_EQ(unlocked.verification_attempts_remaining, 10);
 }
@@ -309,13 +333,14 @@ TEST_F(UserServiceTest, DeleteReturnsTheDeletedObjectThenTheUserIsGone) {
   params.external_id = "crm-9";
   params.email_addresses = {"gone@example.com"};
   UserView user = Create(params);
-  ASSERT_OK_AND_ASSIGN(deleted, users_->DeleteUser(user.record.id, user.etag));
+  ASSERT_OK_AND_ASSIGN(deleted,
+                       users_->DeleteUser(kCaller, user.record.id, user.etag));
   EXPECT_EQ(deleted.id, user.record.id);
   EXPECT_EQ(deleted.external_id, "crm-9");
   absl::Status gone = users_->GetUser(user.record.id).status();
   EXPECT_THAT(gone, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_EQ(ReasonOf(gone), reason::kNotFound);
-  EXPECT_THAT(users_->DeleteUser(user.record.id, ""),
+  EXPECT_THAT(users_->DeleteUser(kCaller, user.record.id, ""),
               StatusIs(absl::StatusCode::kNotFound));
   Create(params);  // Its identifiers are free again.
 }
@@ -325,8 +350,9 @@ TEST_F(UserServiceTest, MalformedUserIdIsInvalidArgumentAndUnknownIsNotFound) {
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(users_->GetUser("user_x"),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(users_->SetBanned("idn_" + std::string(27, 'a'), true, ""),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      users_->SetBanned(kCaller, "idn_" + std::string(27, 'a'), true, ""),
+      StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(users_->GetUser("user_" + std::string(27, 'a')),
               StatusIs(absl::StatusCode::kNotFound));
 }
@@ -337,6 +363,86 @@ TEST_F(UserServiceTest, BackdatedCreatedAtIsKept) {
   UserView user = Create(params);
   EXPECT_EQ(user.record.created_at, int64_t{1'000'000'000} * 1'000'000);
   EXPECT_EQ(user.record.updated_at, ToMicros(clock_.Now()));
+}
+
+std::vector<std::string> EventLines(storage::UserStore& store) {
+  std::vector<std::string> lines;
+  auto batch = store.ReadEvents({});
+  EXPECT_THAT(batch, IsOk());
+  for (const auto& e : batch->events) {
+    lines.push_back(absl::StrCat(e.sequence, " ", e.type, " ", e.payload));
+  }
+  return lines;
+}
+
+TEST_F(UserServiceTest, EachMutationAppendsExactlyOneEventWithTheNewState) {
+  const Caller caller{"secret_key:12345678", "req-7"};
+  ASSERT_OK_AND_ASSIGN(user, users_->CreateUser(caller, {}));
+  const std::string id = user.record.id;
+  UpdateUserParams update;
+  update.user_id = id;
+  update.first_name = "Ada";
+  ASSERT_THAT(users_->UpdateUser(caller, update), IsOk());
+  MetadataChange change;
+  change.public_metadata = R"({"a":1})";
+  ASSERT_THAT(
+      users_->ChangeMetadata(caller, id, change, MetadataMode::kMerge, ""),
+      IsOk());
+  change.public_metadata = R"({"b":2})";
+  ASSERT_THAT(
+      users_->ChangeMetadata(caller, id, change, MetadataMode::kReplace, ""),
+      IsOk());
+  ASSERT_THAT(users_->SetBanned(caller, id, true, ""), IsOk());
+  ASSERT_THAT(users_->SetBanned(caller, id, false, ""), IsOk());
+  ASSERT_THAT(users_->LockUser(caller, id, ""), IsOk());
+  ASSERT_THAT(users_->UnlockUser(caller, id, ""), IsOk());
+  ASSERT_THAT(users_->DeleteUser(caller, id, ""), IsOk());
+  const std::string u = "user " + id + " etag ";
+  EXPECT_THAT(
+      EventLines(*store_),
+      ElementsAre(
+          "1 user.created " + u + EtagOf(1), "2 user.updated " + u + EtagOf(2),
+          "3 user.updated " + u + EtagOf(3), "4 user.updated " + u + EtagOf(4),
+          "5 user.updated " + u + EtagOf(5), "6 user.updated " + u + EtagOf(6),
+          "7 user.updated " + u + EtagOf(7), "8 user.updated " + u + EtagOf(8),
+          "9 user.deleted deleted " + id));
+  ASSERT_OK_AND_ASSIGN(batch, store_->ReadEvents({}));
+  for (const auto& e : batch.events) {
+    EXPECT_EQ(e.user_id, id);
+    EXPECT_EQ(e.actor, "secret_key:12345678");
+    EXPECT_EQ(e.request_id, "req-7");
+    EXPECT_TRUE(IsWellFormedId(e.id, kEventIdPrefix));
+    EXPECT_EQ(e.created_at, ToMicros(clock_.Now()));
+  }
+}
+
+TEST_F(UserServiceTest, FailedRetriedAndNoOpMutationsAppendNoEvent) {
+  CreateUserParams params;
+  params.email_addresses = {"a@example.com"};
+  params.request_id = "once";
+  UserView user = Create(params);
+  Create(params);  // Idempotent retry.
+  EXPECT_THAT(users_->CreateUser(kCaller, params), IsOk());
+  CreateUserParams clash;
+  clash.email_addresses = {"A@example.com"};
+  EXPECT_THAT(users_->CreateUser(kCaller, clash),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  CreateUserParams invalid;
+  invalid.username = "no";
+  EXPECT_THAT(users_->CreateUser(kCaller, invalid),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(users_->SetBanned(kCaller, user.record.id, true, "\"99\""),
+              StatusIs(absl::StatusCode::kAborted));
+  MetadataChange huge;
+  huge.public_metadata = JsonOfSize(kMaxMetadataBytes + 1);
+  EXPECT_THAT(users_->ChangeMetadata(kCaller, user.record.id, huge,
+                                     MetadataMode::kReplace, ""),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_THAT(users_->UnlockUser(kCaller, user.record.id, ""),
+              IsOk());  // Not locked: no-op.
+  EXPECT_THAT(users_->DeleteUser(kCaller, "user_" + std::string(27, 'z'), ""),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(EventLines(*store_).size(), 1u);
 }
 
 }  // namespace

@@ -1,0 +1,18 @@
+#include "server/domain/events.h"
+
+namespace roster::domain {
+
+bool IsKnownEventType(absl::string_view type) {
+  for (const char* known :
+       {event_type::kUserCreated, event_type::kUserUpdated,
+        event_type::kUserDeleted, event_type::kEmailCreated,
+        event_type::kSmsCreated, event_type::kSessionCreated,
+        event_type::kSessionRevoked}) {
+    if (type == known) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace roster::domain

@@ -1,0 +1,48 @@
+// Change events (DESIGN §6): their types, who caused a change, and the encoder
+// that turns a domain value into an event payload. The domain stays free of
+// protobuf: the API layer supplies an encoder, storage keeps the bytes, and the
+// API decodes them when it streams events.
+#ifndef ROSTER_SERVER_DOMAIN_EVENTS_H_
+#define ROSTER_SERVER_DOMAIN_EVENTS_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "server/domain/user_view.h"
+
+namespace roster::domain {
+
+namespace event_type {
+inline constexpr char kUserCreated[] = "user.created";
+inline constexpr char kUserUpdated[] = "user.updated";
+inline constexpr char kUserDeleted[] = "user.deleted";
+inline constexpr char kEmailCreated[] = "email.created";
+inline constexpr char kSmsCreated[] = "sms.created";
+inline constexpr char kSessionCreated[] = "session.created";
+inline constexpr char kSessionRevoked[] = "session.revoked";
+}  // namespace event_type
+
+inline constexpr char kEventIdPrefix[] = "evt_";
+
+// Whether `type` is one of event_type's.
+bool IsKnownEventType(absl::string_view type);
+
+// Who made a change and under which request id; recorded on its event.
+struct Caller {
+  std::string actor;       // `secret_key:<8 hex>` or `user:<id>`.
+  std::string request_id;  // Empty when the call had none.
+};
+
+// Encodes event payloads. Implementations are thread-safe.
+class EventEncoder {
+ public:
+  virtual ~EventEncoder() = default;
+  // The payload of user.created / user.updated.
+  virtual std::string EncodeUser(const UserView& user) const = 0;
+  // The payload of user.deleted.
+  virtual std::string EncodeDeletedUser(const DeletedUser& deleted) const = 0;
+};
+
+}  // namespace roster::domain
+
+#endif  // ROSTER_SERVER_DOMAIN_EVENTS_H_
