@@ -103,6 +103,27 @@ class SqliteWriteTransaction final : public WriteTransaction {
     });
   }
 
+  absl::Status UpdateSignInState(absl::string_view user_id,
+                                 int32_t failed_password_attempts,
+                                 Micros locked_until, Micros last_sign_in_at,
+                                 Micros last_active_at) override {
+    return Guarded("recording a sign-in attempt", [&] {
+      auto& s = c_.Prepare(
+          "UPDATE users SET failed_password_attempts = ?, locked_until = ?, "
+          "last_sign_in_at = ?, last_active_at = ? WHERE id = ?");
+      s.bind(1, failed_password_attempts);
+      s.bind(2, locked_until);
+      s.bind(3, last_sign_in_at);
+      s.bind(4, last_active_at);
+      s.bind(5, std::string(user_id));
+      if (s.exec() == 0) {
+        return absl::NotFoundError(
+            absl::StrCat("user ", user_id, " not found"));
+      }
+      return absl::OkStatus();
+    });
+  }
+
   absl::StatusOr<int64_t> PruneEvents(Micros cutoff,
                                       int64_t max_events) override {
     return Guarded("pruning events", [&]() -> absl::StatusOr<int64_t> {

@@ -60,6 +60,14 @@ class WriteTransaction {
   // exist.
   virtual absl::Status DeleteUser(absl::string_view user_id,
                                   const EventRecord& event) = 0;
+  // Sign-in bookkeeping, which is not a change to the user: sets the failed
+  // password count and the sign-in / activity times without bumping the
+  // version or appending an event. NotFound if the user does not exist.
+  virtual absl::Status UpdateSignInState(absl::string_view user_id,
+                                         int32_t failed_password_attempts,
+                                         Micros locked_until,
+                                         Micros last_sign_in_at,
+                                         Micros last_active_at) = 0;
   // Deletes up to `max_events` of the oldest events created before `cutoff`,
   // always a prefix of the log, and advances pruned_through. Returns how many
   // were deleted.

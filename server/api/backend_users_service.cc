@@ -2,10 +2,12 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "server/api/event_stream.h"
 #include "server/api/proto_mapping.h"
 #include "server/api/status_mapping.h"
 #include "server/domain/errors.h"
+#include "server/domain/passwords.h"
 #include "server/domain/validation.h"
 
 namespace roster::api {
@@ -54,6 +56,12 @@ absl::StatusOr<domain::Caller> CallerOf(
   return caller;
 }
 
+grpc::Status Overloaded(const char* what) {
+  return ToGrpcStatus(domain::Error(
+      absl::StatusCode::kResourceExhausted, domain::reason::kOverloaded,
+      absl::StrCat("too many ", what, " are queued; retry later")));
+}
+
 }  // namespace
 
 template <typename Handler>
@@ -73,6 +81,14 @@ template <typename Handler>
 grpc::ServerUnaryReactor* BackendUsersService::Write(
     grpc::CallbackServerContext* context, const std::string& request_id,
     Handler handler) {
+  return RunOn(writes_, "writes", context, request_id, std::move(handler));
+}
+
+template <typename Handler>
+grpc::ServerUnaryReactor* BackendUsersService::RunOn(
+    BoundedExecutor* executor, const char* what,
+    grpc::CallbackServerContext* context, const std::string& request_id,
+    Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto actor = authenticator_->Authenticate(context->client_metadata());
   if (!actor.ok()) {
@@ -86,14 +102,51 @@ grpc::ServerUnaryReactor* BackendUsersService::Write(
   }
   // The request, response and reactor stay valid until Finish, which the task
   // calls.
-  const bool queued = writes_->Submit([reactor, caller = *std::move(caller),
-                                       handler = std::move(handler)]() mutable {
-    reactor->Finish(ToGrpcStatus(handler(caller)));
-  });
+  const bool queued =
+      executor->Submit([reactor, caller = *std::move(caller),
+                        handler = std::move(handler)]() mutable {
+        reactor->Finish(ToGrpcStatus(handler(caller)));
+      });
   if (!queued) {
-    reactor->Finish(ToGrpcStatus(
-        domain::Error(absl::StatusCode::kResourceExhausted, "OVERLOADED",
-                      "too many writes are queued; retry later")));
+    reactor->Finish(Overloaded(what));
+  }
+  return reactor;
+}
+
+template <typename Hash, typename Handler>
+grpc::ServerUnaryReactor* BackendUsersService::HashThenWrite(
+    grpc::CallbackServerContext* context, const std::string& request_id,
+    Hash hash, Handler handler) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto actor = authenticator_->Authenticate(context->client_metadata());
+  if (!actor.ok()) {
+    reactor->Finish(ToGrpcStatus(actor.status()));
+    return reactor;
+  }
+  auto caller = CallerOf(*context, *std::move(actor), request_id);
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  const bool queued = hashes_->Submit(
+      [this, reactor, caller = *std::move(caller), hash = std::move(hash),
+       handler = std::move(handler)]() mutable {
+        absl::StatusOr<std::string> hashed = hash();
+        if (!hashed.ok()) {
+          reactor->Finish(ToGrpcStatus(hashed.status()));
+          return;
+        }
+        const bool written = writes_->Submit(
+            [reactor, caller = std::move(caller), hashed = *std::move(hashed),
+             handler = std::move(handler)]() mutable {
+              reactor->Finish(ToGrpcStatus(handler(caller, hashed)));
+            });
+        if (!written) {
+          reactor->Finish(Overloaded("writes"));
+        }
+      });
+  if (!queued) {
+    reactor->Finish(Overloaded("password hashes"));
   }
   return reactor;
 }
@@ -101,17 +154,32 @@ grpc::ServerUnaryReactor* BackendUsersService::Write(
 grpc::ServerUnaryReactor* BackendUsersService::CreateUser(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateUserRequest* request, User* response) {
-  return Write(context, request->request_id(),
-               [this, request, response](const domain::Caller& caller) {
-                 return RespondWithUser(
-                     response, [&]() -> absl::StatusOr<domain::UserView> {
-                       auto params = FromProto(*request);
-                       if (!params.ok()) {
-                         return params.status();
-                       }
-                       return users_->CreateUser(caller, *params);
-                     });
-               });
+  auto create = [this, request, response](const domain::Caller& caller,
+                                          const std::string& password_hash) {
+    return RespondWithUser(response, [&]() -> absl::StatusOr<domain::UserView> {
+      auto params = FromProto(*request);
+      if (!params.ok()) {
+        return params.status();
+      }
+      params->password_hash = password_hash;
+      return users_->CreateUser(caller, *params);
+    });
+  };
+  if (!request->has_password()) {
+    return Write(
+        context, request->request_id(),
+        [create](const domain::Caller& caller) { return create(caller, ""); });
+  }
+  return HashThenWrite(
+      context, request->request_id(),
+      [this, request]() -> absl::StatusOr<std::string> {
+        auto params = FromProto(*request);
+        if (!params.ok()) {
+          return params.status();
+        }
+        return users_->HashPasswordForNewUser(*params);
+      },
+      create);
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::GetUser(
@@ -166,12 +234,26 @@ grpc::ServerUnaryReactor* BackendUsersService::CountUsers(
 grpc::ServerUnaryReactor* BackendUsersService::UpdateUser(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateUserRequest* request, User* response) {
-  return Write(context, "",
-               [this, request, response](const domain::Caller& caller) {
-                 return RespondWithUser(response, [&] {
-                   return users_->UpdateUser(caller, FromProto(*request));
-                 });
-               });
+  auto update = [this, request, response](const domain::Caller& caller,
+                                          const std::string& password_hash) {
+    domain::UpdateUserParams params = FromProto(*request);
+    params.password_hash = password_hash;
+    return RespondWithUser(response,
+                           [&] { return users_->UpdateUser(caller, params); });
+  };
+  if (!request->has_password()) {
+    return Write(context, "", [update](const domain::Caller& caller) {
+      return update(caller, "");
+    });
+  }
+  return HashThenWrite(
+      context, "",
+      [this, request] {
+        return users_->HashPasswordForUser(request->user_id(),
+                                           request->password(),
+                                           request->skip_password_checks());
+      },
+      update);
 }
 
 template <typename Request>
@@ -269,6 +351,43 @@ grpc::ServerUnaryReactor* BackendUsersService::UnlockUser(
                                              request->etag());
                  });
                });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::VerifyPassword(
+    grpc::CallbackServerContext* context,
+    const roster::v1::VerifyPasswordRequest* request,
+    roster::v1::VerifyPasswordResponse* response) {
+  if (request->password().size() > domain::kMaxPasswordBytes) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(ToGrpcStatus(domain::CheckNewPassword(
+        request->password(), /*skip_checks=*/true, {})));
+    return reactor;
+  }
+  // All on a hash-pool thread: reserve an attempt, check it, record the
+  // verdict. The two small writes wait for the store's writer there, never on a
+  // gRPC or the write thread; a full pool refuses before reserving anything.
+  return RunOn(
+      hashes_, "password checks", context, "",
+      [this, request, response](const domain::Caller& caller) -> absl::Status {
+        auto attempt = users_->BeginPasswordAttempt(request->user_id());
+        if (!attempt.ok()) {
+          return attempt.status();
+        }
+        bool verified = false;
+        if (attempt->password_hash.empty()) {
+          domain::VerifyNothing(request->password());
+        } else {
+          verified = domain::VerifyPassword(attempt->password_hash,
+                                            request->password());
+        }
+        auto recorded = users_->FinishPasswordAttempt(
+            caller, request->user_id(), verified, /*sign_in=*/false);
+        if (!recorded.ok()) {
+          return recorded.status();
+        }
+        response->set_verified(verified);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerWriteReactor<roster::v1::Event>* BackendUsersService::WatchEvents(

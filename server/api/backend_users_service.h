@@ -4,7 +4,7 @@
 // once, by ToGrpcStatus.
 //
 // Reads run inline on gRPC's callback thread (microseconds against a pooled
-// reader); writes go to the WriteExecutor so that no fsync ever blocks a
+// reader); writes go to the BoundedExecutor so that no fsync ever blocks a
 // callback thread.
 //
 // Thread-safe.
@@ -13,8 +13,8 @@
 
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "server/api/auth.h"
+#include "server/api/bounded_executor.h"
 #include "server/api/event_hub.h"
-#include "server/api/write_executor.h"
 #include "server/domain/event_service.h"
 #include "server/domain/user_service.h"
 
@@ -27,12 +27,13 @@ class BackendUsersService final
   BackendUsersService(domain::UserService* users, domain::EventService* events,
                       EventHub* hub,
                       const SecretKeyAuthenticator* authenticator,
-                      WriteExecutor* writes)
+                      BoundedExecutor* writes, BoundedExecutor* hashes)
       : users_(users),
         events_(events),
         hub_(hub),
         authenticator_(authenticator),
-        writes_(writes) {}
+        writes_(writes),
+        hashes_(hashes) {}
 
   grpc::ServerUnaryReactor* CreateUser(
       grpc::CallbackServerContext* context,
@@ -75,6 +76,10 @@ class BackendUsersService final
   grpc::ServerUnaryReactor* LockUser(grpc::CallbackServerContext* context,
                                      const roster::v1::LockUserRequest* request,
                                      roster::v1::User* response) override;
+  grpc::ServerUnaryReactor* VerifyPassword(
+      grpc::CallbackServerContext* context,
+      const roster::v1::VerifyPasswordRequest* request,
+      roster::v1::VerifyPasswordResponse* response) override;
   grpc::ServerWriteReactor<roster::v1::Event>* WatchEvents(
       grpc::CallbackServerContext* context,
       const roster::v1::WatchEventsRequest* request) override;
@@ -88,6 +93,18 @@ class BackendUsersService final
       roster::v1::User* response) override;
 
  private:
+  // Like Write, but on `executor`; `what` names its work when it is full.
+  template <typename Handler>
+  grpc::ServerUnaryReactor* RunOn(BoundedExecutor* executor, const char* what,
+                                  grpc::CallbackServerContext* context,
+                                  const std::string& request_id,
+                                  Handler handler);
+  // Like Write, but first runs `hash()` (StatusOr<std::string>) on the hash
+  // pool and passes its result to `handler(caller, hash)` on the write thread.
+  template <typename Hash, typename Handler>
+  grpc::ServerUnaryReactor* HashThenWrite(grpc::CallbackServerContext* context,
+                                          const std::string& request_id,
+                                          Hash hash, Handler handler);
   // Update/ReplaceUserMetadata: the same call with a different mode.
   template <typename Request>
   grpc::ServerUnaryReactor* ChangeMetadata(grpc::CallbackServerContext* context,
@@ -111,7 +128,8 @@ class BackendUsersService final
   domain::EventService* events_;                 // Not owned.
   EventHub* hub_;                                // Not owned.
   const SecretKeyAuthenticator* authenticator_;  // Not owned.
-  WriteExecutor* writes_;                        // Not owned.
+  BoundedExecutor* writes_;                      // Not owned.
+  BoundedExecutor* hashes_;                      // Not owned.
 };
 
 }  // namespace roster::api

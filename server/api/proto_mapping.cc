@@ -372,6 +372,8 @@ absl::StatusOr<domain::CreateUserParams> FromProto(
         FromProto(request.created_at(), "created_at", violations);
   }
   params.request_id = request.request_id();
+  if (request.has_password()) params.password = request.password();
+  params.skip_password_checks = request.skip_password_checks();
   if (!violations.empty()) {
     return violations.ToStatus();
   }
@@ -396,6 +398,8 @@ domain::UpdateUserParams FromProto(
     params.delete_self_enabled = request.delete_self_enabled();
   }
   params.etag = request.etag();
+  if (request.has_password()) params.password = request.password();
+  params.skip_password_checks = request.skip_password_checks();
   return params;
 }
 

@@ -48,10 +48,17 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       server->encoder_.get(), options);
   server->authenticator_ =
       std::make_unique<api::SecretKeyAuthenticator>(config.secret_keys);
-  server->writes_ = std::make_unique<api::WriteExecutor>();
+  server->writes_ = std::make_unique<api::BoundedExecutor>(
+      /*threads=*/1, /*max_queued=*/10000);
+  // argon2id is CPU-bound: one worker per core; a short queue (about a second
+  // of work) so a flood of sign-ins is refused fast instead of piling up.
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  server->hashes_ = std::make_unique<api::BoundedExecutor>(
+      cores, /*max_queued=*/static_cast<size_t>(cores) * 16);
   server->backend_users_ = std::make_unique<api::BackendUsersService>(
       server->users_.get(), server->events_.get(), server->hub_.get(),
-      server->authenticator_.get(), server->writes_.get());
+      server->authenticator_.get(), server->writes_.get(),
+      server->hashes_.get());
 
   // Link the generated health messages so reflection can describe
   // grpc.health.v1.
@@ -93,6 +100,7 @@ void RosterServer::Shutdown(absl::Duration grace) {
   // Every reactor is finished by now; stop the write thread after its queue
   // drains, and the pruner.
   writes_.reset();
+  hashes_.reset();
   {
     absl::MutexLock lock(&pruner_mu_);
     pruner_stopping_ = true;

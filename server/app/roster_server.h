@@ -16,9 +16,9 @@
 #include "absl/time/time.h"
 #include "server/api/auth.h"
 #include "server/api/backend_users_service.h"
+#include "server/api/bounded_executor.h"
 #include "server/api/event_hub.h"
 #include "server/api/proto_mapping.h"
-#include "server/api/write_executor.h"
 #include "server/app/config.h"
 #include "server/domain/clock.h"
 #include "server/domain/event_service.h"
@@ -69,7 +69,8 @@ class RosterServer {
   std::unique_ptr<domain::EventService> events_;
   std::unique_ptr<api::EventHub> hub_;
   std::unique_ptr<api::SecretKeyAuthenticator> authenticator_;
-  std::unique_ptr<api::WriteExecutor> writes_;
+  std::unique_ptr<api::BoundedExecutor> writes_;
+  std::unique_ptr<api::BoundedExecutor> hashes_;
   std::unique_ptr<api::BackendUsersService> backend_users_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -21,6 +21,12 @@ inline constexpr char kIdentifierExists[] = "IDENTIFIER_EXISTS";
 inline constexpr char kNotFound[] = "NOT_FOUND";
 inline constexpr char kEtagMismatch[] = "ETAG_MISMATCH";
 inline constexpr char kPrimaryMustBeVerified[] = "PRIMARY_MUST_BE_VERIFIED";
+inline constexpr char kUserBanned[] = "USER_BANNED";
+inline constexpr char kUserLocked[] = "USER_LOCKED";
+inline constexpr char kPasswordIncorrect[] = "PASSWORD_INCORRECT";
+inline constexpr char kSessionInvalid[] = "SESSION_INVALID";
+inline constexpr char kDeleteSelfDisabled[] = "DELETE_SELF_DISABLED";
+inline constexpr char kOverloaded[] = "OVERLOADED";
 inline constexpr char kUnauthenticated[] = "UNAUTHENTICATED";
 }  // namespace reason
 

@@ -129,4 +129,24 @@ absl::Status CheckUnique(storage::WriteTransaction& txn,
   return absl::OkStatus();
 }
 
+std::vector<std::string> IdentifiersOf(const storage::UserRecord& user) {
+  std::vector<std::string> identifiers;
+  for (const auto& e : user.email_addresses)
+    identifiers.push_back(e.email_address);
+  for (const auto& p : user.phone_numbers)
+    identifiers.push_back(p.phone_number);
+  identifiers.push_back(user.username);
+  return identifiers;
+}
+
+void AddPasswordViolation(const absl::Status& checked, Violations& violations) {
+  if (checked.ok()) {
+    return;
+  }
+  for (auto& v : FieldViolationsOf(checked)) {
+    violations.Add(std::move(v.field), std::move(v.description),
+                   ReasonOf(checked));
+  }
+}
+
 }  // namespace roster::domain::internal

@@ -86,6 +86,12 @@ std::vector<std::string> CheckIdentifiers(const char* field,
   return out;
 }
 
+// The identifiers a password must not equal: emails, phone numbers, username.
+std::vector<std::string> IdentifiersOf(const storage::UserRecord& user);
+
+// Adds the field violation of a failed CheckNewPassword to `violations`.
+void AddPasswordViolation(const absl::Status& checked, Violations& violations);
+
 }  // namespace roster::domain::internal
 
 #endif  // ROSTER_SERVER_DOMAIN_USER_CHECKS_H_

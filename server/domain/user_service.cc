@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/domain/errors.h"
 #include "server/domain/metadata.h"
+#include "server/domain/passwords.h"
 #include "server/domain/user_checks.h"
 #include "server/domain/user_query.h"
 #include "server/domain/validation.h"
@@ -14,6 +15,7 @@
 namespace roster::domain {
 namespace {
 
+using internal::AddPasswordViolation;
 using internal::CheckIdentifiers;
 using internal::CheckMetadata;
 using internal::CheckText;
@@ -21,6 +23,7 @@ using internal::CheckUnique;
 using internal::CheckUserId;
 using internal::CheckUsername;
 using internal::FromStore;
+using internal::IdentifiersOf;
 using internal::LoadForChange;
 
 // The user row's own fields (not identifiers): what MutateUser compares to skip
@@ -140,8 +143,27 @@ absl::StatusOr<UserView> UserService::CreateUser(
       violations.Add("request_id", std::string(valid.status().message()));
     }
   }
+  const bool hash_here =
+      params.password.has_value() && params.password_hash.empty();
+  if (hash_here) {
+    std::vector<std::string> identifiers = emails;
+    identifiers.insert(identifiers.end(), phones.begin(), phones.end());
+    identifiers.push_back(username.value_or(""));
+    AddPasswordViolation(
+        CheckNewPassword(*params.password, params.skip_password_checks,
+                         identifiers),
+        violations);
+  }
   if (!violations.empty()) {
     return violations.ToStatus();
+  }
+  std::string password_hash = params.password_hash;
+  if (hash_here) {
+    auto hashed = HashPassword(*params.password);
+    if (!hashed.ok()) {
+      return hashed.status();
+    }
+    password_hash = *std::move(hashed);
   }
 
   const storage::Micros now_micros = ToMicros(now);
@@ -158,6 +180,7 @@ absl::StatusOr<UserView> UserService::CreateUser(
       params.created_at.has_value() ? ToMicros(*params.created_at) : now_micros;
   user.updated_at = now_micros;
   user.version = 1;
+  user.password_hash = std::move(password_hash);
   const storage::VerificationRecord admin_verified{
       storage::VerificationStatus::kVerified, "admin", 0, 0};
   // Identifiers keep the request's order: each is a microsecond younger than
@@ -466,6 +489,25 @@ absl::StatusOr<UserView> UserService::UpdateUser(
         }
         if (params.delete_self_enabled.has_value()) {
           user.delete_self_enabled = *params.delete_self_enabled;
+        }
+        if (params.password.has_value()) {
+          if (!params.password_hash.empty()) {
+            user.password_hash = params.password_hash;
+          } else {
+            // Direct callers (tests) may leave hashing to us; the API never
+            // does, since it would hold up the write thread.
+            absl::Status ok =
+                CheckNewPassword(*params.password, params.skip_password_checks,
+                                 IdentifiersOf(user));
+            if (!ok.ok()) {
+              return ok;
+            }
+            auto hashed = HashPassword(*params.password);
+            if (!hashed.ok()) {
+              return hashed.status();
+            }
+            user.password_hash = *std::move(hashed);
+          }
         }
         return absl::OkStatus();
       });

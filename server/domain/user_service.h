@@ -52,6 +52,11 @@ struct CreateUserParams {
   std::optional<bool> delete_self_enabled;
   std::optional<absl::Time> created_at;
   std::string request_id;  // Empty: not idempotent.
+  // Plaintext; checked and hashed (see HashPasswordForNewUser). Never stored.
+  std::optional<std::string> password;
+  bool skip_password_checks = false;
+  // The argon2id hash of `password` when the caller computed it beforehand.
+  std::string password_hash;
 };
 
 // Presence-based: only fields that are set change.
@@ -65,6 +70,17 @@ struct UpdateUserParams {
   std::optional<std::string> primary_phone_number_id;
   std::optional<bool> delete_self_enabled;
   std::string etag;  // Empty: unconditional.
+  // Plaintext; as in CreateUserParams. An empty string removes the password.
+  std::optional<std::string> password;
+  bool skip_password_checks = false;
+  std::string password_hash;  // Computed beforehand by HashPasswordForUser.
+};
+
+// A reserved password attempt: the user and the hash to check against ("" when
+// the user has no password, which matches nothing).
+struct PasswordAttempt {
+  std::string user_id;
+  std::string password_hash;
 };
 
 // JSON objects per tier; nullopt leaves the tier untouched.
@@ -123,6 +139,28 @@ class UserService {
   absl::StatusOr<UserView> UnlockUser(const Caller& caller,
                                       absl::string_view user_id,
                                       absl::string_view etag);
+
+  // Checks params.password against the new user's identifiers and hashes it.
+  // Slow (argon2id): callers run it off the gRPC and write threads, then pass
+  // the result as params.password_hash.
+  absl::StatusOr<std::string> HashPasswordForNewUser(
+      const CreateUserParams& params) const;
+  // The same for an existing user's new password (reads its identifiers).
+  absl::StatusOr<std::string> HashPasswordForUser(absl::string_view user_id,
+                                                  absl::string_view password,
+                                                  bool skip_checks);
+
+  // Reserves one of the user's password attempts before the (slow) check, so
+  // parallel guesses can never exceed --lockout_attempts: PERMISSION_DENIED
+  // USER_BANNED, or USER_LOCKED while locked or while every attempt is taken.
+  absl::StatusOr<PasswordAttempt> BeginPasswordAttempt(
+      absl::string_view user_id);
+  // Records the verdict of a reserved attempt: success resets the count (and,
+  // with `sign_in`, sets last_sign_in_at); a failure that uses up the last
+  // attempt locks the user for --lockout_duration (a user.updated event).
+  absl::StatusOr<UserView> FinishPasswordAttempt(const Caller& caller,
+                                                 absl::string_view user_id,
+                                                 bool verified, bool sign_in);
 
   absl::StatusOr<UserView> GetUser(absl::string_view user_id);
   absl::StatusOr<UserListPage> ListUsers(const ListUsersParams& params);

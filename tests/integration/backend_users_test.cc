@@ -260,6 +260,19 @@ EveryRpc(const std::string& user_id) {
          User r;
          return s.UnlockUser(c, q, &r);
        }},
+      {"VerifyPassword",
+       [=](auto& s, auto* c) {
+         VerifyPasswordRequest q;
+         q.set_user_id(user_id);
+         q.set_password("guessing!");
+         VerifyPasswordResponse r;
+         return s.VerifyPassword(c, q, &r);
+       }},
+      {"ListEvents",
+       [](auto& s, auto* c) {
+         ListEventsResponse r;
+         return s.ListEvents(c, ListEventsRequest(), &r);
+       }},
   };
 }
 

@@ -3,9 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/domain/errors.h"
 #include "server/domain/metadata.h"
+#include "server/domain/passwords.h"
 #include "storage/sqlite_user_store.h"
 #include "tests/testing/fakes.h"
 #include "tests/testing/status_matchers.h"
@@ -443,6 +445,83 @@ TEST_F(UserServiceTest, FailedRetriedAndNoOpMutationsAppendNoEvent) {
   EXPECT_THAT(users_->DeleteUser(kCaller, "user_" + std::string(27, 'z'), ""),
               StatusIs(absl::StatusCode::kNotFound));
   EXPECT_EQ(EventLines(*store_).size(), 1u);
+}
+
+TEST_F(UserServiceTest, PasswordIsStoredOnlyAsArgon2idAndItsRulesApply) {
+  CreateUserParams params;
+  params.email_addresses = {"pw@example.com"};
+  params.password = "PW@example.com";
+  absl::Status matches = users_->CreateUser(kCaller, params).status();
+  EXPECT_EQ(ReasonOf(matches), "PASSWORD_MATCHES_IDENTIFIER");
+  params.password = "correct horse";
+  UserView user = Create(params);
+  EXPECT_TRUE(absl::StartsWith(user.record.password_hash, "$argon2id$"));
+  ASSERT_OK_AND_ASSIGN(attempt, users_->BeginPasswordAttempt(user.record.id));
+  EXPECT_TRUE(VerifyPassword(attempt.password_hash, "correct horse"));
+  EXPECT_THAT(
+      users_->FinishPasswordAttempt(kCaller, user.record.id, true, false),
+      IsOk());
+  ASSERT_OK_AND_ASSIGN(hashed, users_->HashPasswordForUser(
+                                   user.record.id, "new secret!", false));
+  UpdateUserParams update;
+  update.user_id = user.record.id;
+  update.password = "new secret!";
+  update.password_hash = hashed;
+  ASSERT_OK_AND_ASSIGN(updated, users_->UpdateUser(kCaller, update));
+  EXPECT_TRUE(VerifyPassword(updated.record.password_hash, "new secret!"));
+  EXPECT_EQ(users_->HashPasswordForUser(user.record.id, "short", false)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(UserServiceTest,
+       AttemptsAreReservedBeforeTheCheckSoParallelGuessesCannotExceedTheLimit) {
+  UserView user = Create({});
+  const std::string& id = user.record.id;
+  int reserved = 0;
+  int refused = 0;
+  for (int i = 0; i < 12; ++i) {  // 12 guesses in flight at once.
+    auto attempt = users_->BeginPasswordAttempt(id);
+    if (attempt.ok()) {
+      ++reserved;
+    } else {
+      EXPECT_EQ(ReasonOf(attempt.status()), "USER_LOCKED");
+      ++refused;
+    }
+  }
+  EXPECT_EQ(reserved, 10);
+  EXPECT_EQ(refused, 2);
+  const size_t events_before = EventLines(*store_).size();
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_THAT(users_->FinishPasswordAttempt(kCaller, id, false, false),
+                IsOk());
+  }
+  ASSERT_OK_AND_ASSIGN(locked, users_->GetUser(id));
+  EXPECT_TRUE(locked.locked);
+  EXPECT_EQ(locked.lockout_expires_in_seconds, 3600);
+  EXPECT_EQ(EventLines(*store_).size(),
+            events_before + 1);  // The lockout, once.
+  EXPECT_EQ(ReasonOf(users_->BeginPasswordAttempt(id).status()), "USER_LOCKED");
+  clock_.Advance(absl::Hours(1));
+  ASSERT_OK_AND_ASSIGN(fresh, users_->BeginPasswordAttempt(id));
+  ASSERT_OK_AND_ASSIGN(after, users_->GetUser(id));
+  EXPECT_EQ(after.verification_attempts_remaining,
+            9);  // A fresh count, one reserved.
+  ASSERT_OK_AND_ASSIGN(signed_in,
+                       users_->FinishPasswordAttempt(kCaller, id, true, true));
+  EXPECT_EQ(signed_in.verification_attempts_remaining, 10);
+  EXPECT_EQ(signed_in.record.last_sign_in_at, ToMicros(clock_.Now()));
+  EXPECT_EQ(signed_in.etag,
+            locked.etag);  // Sign-in bookkeeping is not a user change.
+}
+
+TEST_F(UserServiceTest, BannedUsersCannotAttemptAPassword) {
+  UserView user = Create({});
+  ASSERT_THAT(users_->SetBanned(kCaller, user.record.id, true, ""), IsOk());
+  absl::Status banned = users_->BeginPasswordAttempt(user.record.id).status();
+  EXPECT_THAT(banned, StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_EQ(ReasonOf(banned), "USER_BANNED");
 }
 
 }  // namespace

@@ -1,21 +1,27 @@
-#include "server/api/write_executor.h"
+#include "server/api/bounded_executor.h"
 
 #include <utility>
 
 namespace roster::api {
 
-WriteExecutor::WriteExecutor(size_t max_queued)
-    : max_queued_(max_queued), thread_([this] { Run(); }) {}
+BoundedExecutor::BoundedExecutor(int threads, size_t max_queued)
+    : max_queued_(max_queued) {
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] { Run(); });
+  }
+}
 
-WriteExecutor::~WriteExecutor() {
+BoundedExecutor::~BoundedExecutor() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  thread_.join();
+  for (auto& thread : threads_) {
+    thread.join();
+  }
 }
 
-bool WriteExecutor::Submit(absl::AnyInvocable<void() &&> task) {
+bool BoundedExecutor::Submit(absl::AnyInvocable<void() &&> task) {
   absl::MutexLock lock(&mu_);
   if (stopping_ || queue_.size() >= max_queued_) {
     return false;
@@ -24,13 +30,13 @@ bool WriteExecutor::Submit(absl::AnyInvocable<void() &&> task) {
   return true;
 }
 
-void WriteExecutor::Run() {
+void BoundedExecutor::Run() {
   while (true) {
     absl::AnyInvocable<void() &&> task;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](WriteExecutor* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
+          +[](BoundedExecutor* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
             return self->stopping_ || !self->queue_.empty();
           },
           this));

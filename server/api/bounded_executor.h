@@ -1,0 +1,49 @@
+// BoundedExecutor: runs tasks on a fixed set of threads from a bounded queue.
+// gRPC's callback API runs handlers on a couple of shared threads that must
+// never block. Two kinds of work do: durable SQLite commits (fsync) run on a
+// one-thread executor, in order, which finishes each caller's reactor once its
+// commit is done; argon2id hashing runs on a small pool. A full queue refuses
+// new work at once (the caller answers RESOURCE_EXHAUSTED) rather than letting
+// a flood of sign-ins or writes pile up. Group commit (issue 7) will batch
+// writes here.
+#ifndef ROSTER_SERVER_API_BOUNDED_EXECUTOR_H_
+#define ROSTER_SERVER_API_BOUNDED_EXECUTOR_H_
+
+#include <cstddef>
+#include <deque>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+
+namespace roster::api {
+
+// Thread-safe.
+class BoundedExecutor {
+ public:
+  // `threads` workers; at most `max_queued` tasks wait, more are refused.
+  BoundedExecutor(int threads, size_t max_queued);
+  // Runs every task already queued, then stops the threads.
+  ~BoundedExecutor();
+
+  BoundedExecutor(const BoundedExecutor&) = delete;
+  BoundedExecutor& operator=(const BoundedExecutor&) = delete;
+
+  // Queues `task`. False when the queue is full or the executor is stopping.
+  bool Submit(absl::AnyInvocable<void() &&> task);
+
+ private:
+  void Run();
+
+  const size_t max_queued_;
+  absl::Mutex mu_;
+  std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace roster::api
+
+#endif  // ROSTER_SERVER_API_BOUNDED_EXECUTOR_H_
