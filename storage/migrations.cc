@@ -8,7 +8,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -138,6 +138,20 @@ CREATE TABLE event_log (
   pruned_through INTEGER NOT NULL
 ) STRICT;
 INSERT INTO event_log (id, pruned_through) VALUES (1, 0);
+)sql",
+    // 3: sessions. The secret is stored as a digest only.
+    R"sql(
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  secret_digest TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_active_at INTEGER NOT NULL,
+  expire_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sessions_by_user ON sessions(user_id, created_at, id);
 )sql",
 };
 

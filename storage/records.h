@@ -105,6 +105,25 @@ struct IdempotencyRecord {
   Micros created_at = 0;
 };
 
+enum class SessionStatus : int {
+  kActive = 1,
+  kRevoked = 2,
+  kExpired = 3,
+  kEnded = 4
+};
+
+// A signed-in session. Its secret is kept only as a digest.
+struct SessionRecord {
+  std::string id;  // sess_…
+  std::string user_id;
+  std::string secret_digest;  // Hex BLAKE2b of the session secret.
+  SessionStatus status = SessionStatus::kActive;
+  Micros created_at = 0;
+  Micros last_active_at = 0;
+  Micros expire_at = 0;
+  Micros updated_at = 0;
+};
+
 // One entry of the transactional outbox. Appended in the same transaction as
 // the change it describes; `sequence` is assigned at append time, 1, 2, 3, … in
 // commit order, never reused.

@@ -285,4 +285,66 @@ void InsertIdentifiers(SqliteConnection& c, const UserRecord& user) {
   }
 }
 
+namespace {
+
+constexpr char kSessionColumns[] =
+    "id, user_id, secret_digest, status, created_at, last_active_at, "
+    "expire_at, updated_at";
+
+SessionRecord ReadSessionRow(SQLite::Statement& s) {
+  SessionRecord r;
+  r.id = s.getColumn(0).getString();
+  r.user_id = s.getColumn(1).getString();
+  r.secret_digest = s.getColumn(2).getString();
+  r.status = static_cast<SessionStatus>(s.getColumn(3).getInt());
+  r.created_at = s.getColumn(4).getInt64();
+  r.last_active_at = s.getColumn(5).getInt64();
+  r.expire_at = s.getColumn(6).getInt64();
+  r.updated_at = s.getColumn(7).getInt64();
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<SessionRecord> LoadSession(SqliteConnection& c,
+                                          absl::string_view session_id) {
+  auto& s = c.Prepare(
+      absl::StrCat("SELECT ", kSessionColumns, " FROM sessions WHERE id = ?"));
+  s.bind(1, std::string(session_id));
+  if (!s.executeStep()) {
+    return absl::NotFoundError("session not found");
+  }
+  SessionRecord session = ReadSessionRow(s);
+  s.reset();
+  return session;
+}
+
+std::vector<SessionRecord> LoadSessions(SqliteConnection& c,
+                                        absl::string_view user_id) {
+  auto& s = c.Prepare(absl::StrCat("SELECT ", kSessionColumns,
+                                   " FROM sessions WHERE user_id = ? "
+                                   "ORDER BY created_at, id"));
+  s.bind(1, std::string(user_id));
+  std::vector<SessionRecord> sessions;
+  while (s.executeStep()) {
+    sessions.push_back(ReadSessionRow(s));
+  }
+  return sessions;
+}
+
+void WriteSession(SqliteConnection& c, const SessionRecord& r) {
+  auto& s = c.Prepare(absl::StrCat("INSERT OR REPLACE INTO sessions (",
+                                   kSessionColumns,
+                                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"));
+  s.bind(1, r.id);
+  s.bind(2, r.user_id);
+  s.bind(3, r.secret_digest);
+  s.bind(4, static_cast<int>(r.status));
+  s.bind(5, r.created_at);
+  s.bind(6, r.last_active_at);
+  s.bind(7, r.expire_at);
+  s.bind(8, r.updated_at);
+  s.exec();
+}
+
 }  // namespace roster::storage

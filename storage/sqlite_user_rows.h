@@ -38,6 +38,15 @@ absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c,
 // Inserts every identifier of `user`.
 void InsertIdentifiers(SqliteConnection& c, const UserRecord& user);
 
+// The session with `session_id`, or NotFound.
+absl::StatusOr<SessionRecord> LoadSession(SqliteConnection& c,
+                                          absl::string_view session_id);
+// The user's sessions, oldest first.
+std::vector<SessionRecord> LoadSessions(SqliteConnection& c,
+                                        absl::string_view user_id);
+// Inserts or replaces `session`.
+void WriteSession(SqliteConnection& c, const SessionRecord& session);
+
 }  // namespace roster::storage
 
 #endif  // ROSTER_STORAGE_SQLITE_USER_ROWS_H_

@@ -103,6 +103,51 @@ class SqliteWriteTransaction final : public WriteTransaction {
     });
   }
 
+  absl::StatusOr<SessionRecord> GetSession(
+      absl::string_view session_id) override {
+    return Guarded("reading a session",
+                   [&] { return LoadSession(c_, session_id); });
+  }
+
+  absl::StatusOr<std::vector<SessionRecord>> ListSessions(
+      absl::string_view user_id) override {
+    return Guarded("listing sessions",
+                   [&]() -> absl::StatusOr<std::vector<SessionRecord>> {
+                     return LoadSessions(c_, user_id);
+                   });
+  }
+
+  absl::Status InsertSession(const SessionRecord& session,
+                             const EventRecord& event) override {
+    return Guarded("inserting a session", [&] {
+      WriteSession(c_, session);
+      AppendEvent(event);
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status UpdateSession(const SessionRecord& session,
+                             const EventRecord& event) override {
+    return Guarded("updating a session", [&] {
+      WriteSession(c_, session);
+      AppendEvent(event);
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status TouchSession(absl::string_view session_id,
+                            Micros last_active_at) override {
+    return Guarded("touching a session", [&] {
+      auto& s = c_.Prepare(
+          "UPDATE sessions SET last_active_at = MAX(last_active_at, ?) "
+          "WHERE id = ?");
+      s.bind(1, last_active_at);
+      s.bind(2, std::string(session_id));
+      s.exec();
+      return absl::OkStatus();
+    });
+  }
+
   absl::Status UpdateSignInState(absl::string_view user_id,
                                  int32_t failed_password_attempts,
                                  Micros locked_until, Micros last_sign_in_at,
@@ -423,6 +468,28 @@ absl::Status SqliteUserStore::Write(
     // nothing to undo.
   }
   return status;
+}
+
+absl::StatusOr<SessionRecord> SqliteUserStore::GetSession(
+    absl::string_view session_id) {
+  auto lease = AcquireReader();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  return Guarded("reading a session",
+                 [&] { return LoadSession(**lease, session_id); });
+}
+
+absl::StatusOr<std::vector<SessionRecord>> SqliteUserStore::ListSessions(
+    absl::string_view user_id) {
+  auto lease = AcquireReader();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  return Guarded("listing sessions",
+                 [&]() -> absl::StatusOr<std::vector<SessionRecord>> {
+                   return LoadSessions(**lease, user_id);
+                 });
 }
 
 absl::StatusOr<EventBatch> SqliteUserStore::ReadEvents(

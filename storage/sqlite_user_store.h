@@ -53,6 +53,10 @@ class SqliteUserStore final : public UserStore {
   absl::Status Write(
       absl::FunctionRef<absl::Status(WriteTransaction&)> body) override;
   absl::StatusOr<EventBatch> ReadEvents(const EventQuery& query) override;
+  absl::StatusOr<SessionRecord> GetSession(
+      absl::string_view session_id) override;
+  absl::StatusOr<std::vector<SessionRecord>> ListSessions(
+      absl::string_view user_id) override;
   void SetCommitListener(
       std::function<void(int64_t latest_sequence)> listener) override;
 

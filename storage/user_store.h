@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -60,6 +61,22 @@ class WriteTransaction {
   // exist.
   virtual absl::Status DeleteUser(absl::string_view user_id,
                                   const EventRecord& event) = 0;
+  // The session, or NotFound.
+  virtual absl::StatusOr<SessionRecord> GetSession(
+      absl::string_view session_id) = 0;
+  // The user's sessions, oldest first.
+  virtual absl::StatusOr<std::vector<SessionRecord>> ListSessions(
+      absl::string_view user_id) = 0;
+  // Inserts a session with its session.created event.
+  virtual absl::Status InsertSession(const SessionRecord& session,
+                                     const EventRecord& event) = 0;
+  // Rewrites a session's status and times with its event (session.revoked).
+  virtual absl::Status UpdateSession(const SessionRecord& session,
+                                     const EventRecord& event) = 0;
+  // Bookkeeping: the session was used. No event.
+  virtual absl::Status TouchSession(absl::string_view session_id,
+                                    Micros last_active_at) = 0;
+
   // Sign-in bookkeeping, which is not a change to the user: sets the failed
   // password count and the sign-in / activity times without bumping the
   // version or appending an event. NotFound if the user does not exist.
@@ -95,6 +112,13 @@ class UserStore {
   // that stopped the commit.
   virtual absl::Status Write(
       absl::FunctionRef<absl::Status(WriteTransaction&)> body) = 0;
+
+  // The session, or NotFound.
+  virtual absl::StatusOr<SessionRecord> GetSession(
+      absl::string_view session_id) = 0;
+  // The user's sessions, oldest first.
+  virtual absl::StatusOr<std::vector<SessionRecord>> ListSessions(
+      absl::string_view user_id) = 0;
 
   // Events matching `query`, with the log's bounds, from one snapshot.
   virtual absl::StatusOr<EventBatch> ReadEvents(const EventQuery& query) = 0;

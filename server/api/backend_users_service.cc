@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/api/call_context.h"
 #include "server/api/event_stream.h"
 #include "server/api/proto_mapping.h"
 #include "server/api/status_mapping.h"
@@ -15,8 +16,6 @@ namespace {
 
 using roster::v1::User;
 
-constexpr char kRequestIdHeader[] = "x-request-id";
-
 // Runs `call` (returning StatusOr<UserView>) and writes the user into
 // `response`.
 template <typename Call>
@@ -27,39 +26,6 @@ absl::Status RespondWithUser(User* response, Call call) {
   }
   ToProto(*view, *response);
   return absl::OkStatus();
-}
-
-// The caller of an authenticated call: its actor, and the request id from the
-// request field or else the `x-request-id` header (validated like any input).
-absl::StatusOr<domain::Caller> CallerOf(
-    const grpc::CallbackServerContext& context, std::string actor,
-    const std::string& request_id) {
-  domain::Caller caller{std::move(actor), request_id};
-  if (!caller.request_id.empty()) {
-    return caller;
-  }
-  const auto& metadata = context.client_metadata();
-  auto header = metadata.find(kRequestIdHeader);
-  if (header == metadata.end()) {
-    return caller;
-  }
-  auto valid = domain::ValidateRequestId(
-      absl::string_view(header->second.data(), header->second.size()));
-  if (!valid.ok()) {
-    return domain::Error(
-        absl::StatusCode::kInvalidArgument,
-        domain::reason::kInvalidArgumentFormat,
-        "x-request-id header is malformed",
-        {{kRequestIdHeader, std::string(valid.status().message())}});
-  }
-  caller.request_id = *std::move(valid);
-  return caller;
-}
-
-grpc::Status Overloaded(const char* what) {
-  return ToGrpcStatus(domain::Error(
-      absl::StatusCode::kResourceExhausted, domain::reason::kOverloaded,
-      absl::StrCat("too many ", what, " are queued; retry later")));
 }
 
 }  // namespace
@@ -386,6 +352,62 @@ grpc::ServerUnaryReactor* BackendUsersService::VerifyPassword(
           return recorded.status();
         }
         response->set_verified(verified);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::CreateSession(
+    grpc::CallbackServerContext* context,
+    const roster::v1::CreateSessionRequest* request,
+    roster::v1::CreateSessionResponse* response) {
+  return Write(
+      context, "",
+      [this, request, response](const domain::Caller& caller) -> absl::Status {
+        auto created = sessions_->CreateSession(caller, request->user_id());
+        if (!created.ok()) {
+          return created.status();
+        }
+        ToProto(created->session, sessions_->Now(),
+                *response->mutable_session());
+        response->set_session_secret(created->secret);
+        response->set_session_token(created->token);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::ListSessions(
+    grpc::CallbackServerContext* context,
+    const roster::v1::ListSessionsRequest* request,
+    roster::v1::ListSessionsResponse* response) {
+  return Read(context, [this, request, response]() -> absl::Status {
+    auto page =
+        sessions_->ListSessions(request->user_id(), request->limit(),
+                                request->offset(), request->page_token());
+    if (!page.ok()) {
+      return page.status();
+    }
+    const absl::Time now = sessions_->Now();
+    for (const auto& session : page->sessions) {
+      ToProto(session, now, *response->add_sessions());
+    }
+    response->set_next_page_token(page->next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::RevokeSession(
+    grpc::CallbackServerContext* context,
+    const roster::v1::RevokeSessionRequest* request,
+    roster::v1::Session* response) {
+  return Write(
+      context, "",
+      [this, request, response](const domain::Caller& caller) -> absl::Status {
+        auto revoked =
+            sessions_->RevokeSession(caller, request->session_id(), "");
+        if (!revoked.ok()) {
+          return revoked.status();
+        }
+        ToProto(*revoked, sessions_->Now(), *response);
         return absl::OkStatus();
       });
 }

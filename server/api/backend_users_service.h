@@ -16,6 +16,7 @@
 #include "server/api/bounded_executor.h"
 #include "server/api/event_hub.h"
 #include "server/domain/event_service.h"
+#include "server/domain/session_service.h"
 #include "server/domain/user_service.h"
 
 namespace roster::api {
@@ -24,11 +25,13 @@ class BackendUsersService final
     : public roster::v1::BackendUsers::CallbackService {
  public:
   // None is owned; all must outlive the service.
-  BackendUsersService(domain::UserService* users, domain::EventService* events,
-                      EventHub* hub,
+  BackendUsersService(domain::UserService* users,
+                      domain::SessionService* sessions,
+                      domain::EventService* events, EventHub* hub,
                       const SecretKeyAuthenticator* authenticator,
                       BoundedExecutor* writes, BoundedExecutor* hashes)
       : users_(users),
+        sessions_(sessions),
         events_(events),
         hub_(hub),
         authenticator_(authenticator),
@@ -80,6 +83,18 @@ class BackendUsersService final
       grpc::CallbackServerContext* context,
       const roster::v1::VerifyPasswordRequest* request,
       roster::v1::VerifyPasswordResponse* response) override;
+  grpc::ServerUnaryReactor* CreateSession(
+      grpc::CallbackServerContext* context,
+      const roster::v1::CreateSessionRequest* request,
+      roster::v1::CreateSessionResponse* response) override;
+  grpc::ServerUnaryReactor* ListSessions(
+      grpc::CallbackServerContext* context,
+      const roster::v1::ListSessionsRequest* request,
+      roster::v1::ListSessionsResponse* response) override;
+  grpc::ServerUnaryReactor* RevokeSession(
+      grpc::CallbackServerContext* context,
+      const roster::v1::RevokeSessionRequest* request,
+      roster::v1::Session* response) override;
   grpc::ServerWriteReactor<roster::v1::Event>* WatchEvents(
       grpc::CallbackServerContext* context,
       const roster::v1::WatchEventsRequest* request) override;
@@ -125,6 +140,7 @@ class BackendUsersService final
                                   Handler handler);
 
   domain::UserService* users_;                   // Not owned.
+  domain::SessionService* sessions_;             // Not owned.
   domain::EventService* events_;                 // Not owned.
   EventHub* hub_;                                // Not owned.
   const SecretKeyAuthenticator* authenticator_;  // Not owned.

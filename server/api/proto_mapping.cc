@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/domain/session_service.h"
 
 namespace roster::api {
 namespace {
@@ -210,7 +211,10 @@ void ToProto(absl::Time time, google::protobuf::Timestamp& out) {
   out.set_nanos(static_cast<int32_t>(rest * 1000));
 }
 
-void ToProto(const domain::UserView& view, roster::v1::User& out) {
+// Everything both views share; private metadata is added by the backend
+// overload only, so it cannot leak into a FrontendUser by accident.
+template <typename Message>
+void FillUser(const domain::UserView& view, Message& out) {
   const storage::UserRecord& u = view.record;
   out.set_id(u.id);
   if (!u.external_id.empty()) out.set_external_id(u.external_id);
@@ -269,7 +273,6 @@ void ToProto(const domain::UserView& view, roster::v1::User& out) {
     SetTime(a.updated_at, account->mutable_updated_at());
   }
   JsonToStruct(u.public_metadata, *out.mutable_public_metadata());
-  JsonToStruct(u.private_metadata, *out.mutable_private_metadata());
   JsonToStruct(u.unsafe_metadata, *out.mutable_unsafe_metadata());
   out.set_password_enabled(!u.password_hash.empty());
   out.set_two_factor_enabled(u.two_factor_enabled);
@@ -289,9 +292,49 @@ void ToProto(const domain::UserView& view, roster::v1::User& out) {
   out.set_etag(view.etag);
 }
 
+void ToProto(const domain::UserView& view, roster::v1::User& out) {
+  FillUser(view, out);
+  JsonToStruct(view.record.private_metadata, *out.mutable_private_metadata());
+}
+
+void ToProto(const domain::UserView& view, roster::v1::FrontendUser& out) {
+  FillUser(view, out);
+}
+
+void ToProto(const storage::SessionRecord& session, absl::Time now,
+             roster::v1::Session& out) {
+  out.set_id(session.id);
+  out.set_user_id(session.user_id);
+  out.set_status(static_cast<roster::v1::Session::Status>(
+      static_cast<int>(domain::EffectiveStatus(session, now))));
+  SetTime(session.created_at, out.mutable_created_at());
+  SetTime(session.last_active_at, out.mutable_last_active_at());
+  SetTime(session.expire_at, out.mutable_expire_at());
+}
+
+void ToProto(const domain::TokenVerifier& verifier, roster::v1::Jwks& out) {
+  for (const auto& key : verifier.keys()) {
+    auto* jwk = out.add_keys();
+    jwk->set_kty("OKP");
+    jwk->set_crv("Ed25519");
+    jwk->set_x(key.x());
+    jwk->set_kid(key.kid);
+    jwk->set_use("sig");
+    jwk->set_alg("EdDSA");
+  }
+}
+
 std::string ProtoEventEncoder::EncodeUser(const domain::UserView& user) const {
   roster::v1::User message;
   ToProto(user, message);
+  return message.SerializeAsString();
+}
+
+std::string ProtoEventEncoder::EncodeSession(
+    const storage::SessionRecord& session) const {
+  roster::v1::Session message;
+  // The event records the session as it was when it changed.
+  ToProto(session, domain::FromMicros(session.updated_at), message);
   return message.SerializeAsString();
 }
 
@@ -400,6 +443,7 @@ domain::UpdateUserParams FromProto(
   params.etag = request.etag();
   if (request.has_password()) params.password = request.password();
   params.skip_password_checks = request.skip_password_checks();
+  params.sign_out_of_other_sessions = request.sign_out_of_other_sessions();
   return params;
 }
 

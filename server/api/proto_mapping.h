@@ -13,9 +13,11 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "roster/v1/backend_users.pb.h"
+#include "roster/v1/frontend_users.pb.h"
 #include "roster/v1/resources.pb.h"
 #include "server/domain/errors.h"
 #include "server/domain/events.h"
+#include "server/domain/tokens.h"
 #include "server/domain/user_service.h"
 
 namespace roster::api {
@@ -27,6 +29,8 @@ class ProtoEventEncoder final : public domain::EventEncoder {
   std::string EncodeUser(const domain::UserView& user) const override;
   std::string EncodeDeletedUser(
       const domain::DeletedUser& deleted) const override;
+  std::string EncodeSession(
+      const storage::SessionRecord& session) const override;
 };
 
 // A stored event as the API sends it, its payload decoded by type.
@@ -34,6 +38,13 @@ void ToProto(const storage::EventRecord& event, roster::v1::Event& out);
 
 // The backend view of a user, every field.
 void ToProto(const domain::UserView& view, roster::v1::User& out);
+// The user's own view: no private metadata.
+void ToProto(const domain::UserView& view, roster::v1::FrontendUser& out);
+// A session with its status as of `now` (an expired one reads EXPIRED).
+void ToProto(const storage::SessionRecord& session, absl::Time now,
+             roster::v1::Session& out);
+// The verification keys as an RFC 7517 JWK Set.
+void ToProto(const domain::TokenVerifier& verifier, roster::v1::Jwks& out);
 void ToProto(const domain::DeletedUser& deleted,
              roster::v1::DeletedObject& out);
 

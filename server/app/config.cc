@@ -17,6 +17,7 @@
 #include "absl/strings/strip.h"
 #include "server/domain/clock.h"
 #include "server/domain/ids.h"
+#include "server/domain/tokens.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "Address to serve gRPC on (host:port).");
@@ -41,6 +42,18 @@ ABSL_FLAG(absl::Duration, events_retention, absl::Hours(24 * 30),
           "older than what is kept gets OUT_OF_RANGE.");
 ABSL_FLAG(absl::Duration, events_prune_interval, absl::Minutes(10),
           "How often events past retention are deleted.");
+ABSL_FLAG(
+    std::string, signing_key_file, "",
+    "Ed25519 key that signs session tokens: a PKCS#8 PEM (openssl genpkey "
+    "-algorithm ed25519) or a 32-byte seed in hex. --dev creates one beside "
+    "the database.");
+ABSL_FLAG(std::string, extra_verification_key_files, "",
+          "Comma-separated older signing key files whose tokens still verify "
+          "(for rotation); published by GetJwks.");
+ABSL_FLAG(absl::Duration, session_lifetime, absl::Hours(24 * 7),
+          "How long a session lasts after sign-in.");
+ABSL_FLAG(absl::Duration, session_token_lifetime, absl::Minutes(5),
+          "How long one session token is valid.");
 ABSL_FLAG(absl::Duration, lockout_duration, absl::Hours(1),
           "How long a lockout lasts.");
 
@@ -56,7 +69,11 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "lockout_attempts",
                                       "lockout_duration",
                                       "events_retention",
-                                      "events_prune_interval"};
+                                      "events_prune_interval",
+                                      "signing_key_file",
+                                      "extra_verification_key_files",
+                                      "session_lifetime",
+                                      "session_token_lifetime"};
 
 // Applies ROSTER_<FLAG> variables before the command line is parsed, so flags
 // override them.
@@ -97,6 +114,36 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return content.str();
 }
 
+// Writes `content` to a new file at `path` with mode 0600.
+absl::Status WritePrivateFile(const std::string& path,
+                              const std::string& content) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot create ", path));
+  }
+  const bool written = write(fd, content.data(), content.size()) ==
+                       static_cast<ssize_t>(content.size());
+  close(fd);
+  if (!written) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot write ", path));
+  }
+  return absl::OkStatus();
+}
+
+// The dev signing key stored at `path` (PEM), created on first use.
+absl::StatusOr<std::string> DevSigningKey(const std::string& path) {
+  if (access(path.c_str(), F_OK) == 0) {
+    return ReadFile(path);
+  }
+  domain::SystemRandom random;
+  const std::string pem = domain::SigningKey::Generate(random).ToPem();
+  absl::Status written = WritePrivateFile(path, pem);
+  if (!written.ok()) {
+    return written;
+  }
+  return pem;
+}
+
 // The dev secret key stored at `path`, created (mode 0600) on first use.
 absl::StatusOr<std::string> DevSecretKey(const std::string& path) {
   if (access(path.c_str(), F_OK) == 0) {
@@ -108,16 +155,9 @@ absl::StatusOr<std::string> DevSecretKey(const std::string& path) {
   }
   domain::SystemRandom random;
   const std::string key = domain::NewSecret(random, "sk_dev_", 40);
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot create ", path));
-  }
-  const std::string line = key + "\n";
-  const bool written =
-      write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-  close(fd);
-  if (!written) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot write ", path));
+  absl::Status written = WritePrivateFile(path, key + "\n");
+  if (!written.ok()) {
+    return written;
   }
   return key;
 }
@@ -147,6 +187,25 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.lockout_duration = absl::GetFlag(FLAGS_lockout_duration);
   config.events_retention = absl::GetFlag(FLAGS_events_retention);
   config.events_prune_interval = absl::GetFlag(FLAGS_events_prune_interval);
+  config.session_lifetime = absl::GetFlag(FLAGS_session_lifetime);
+  config.session_token_lifetime = absl::GetFlag(FLAGS_session_token_lifetime);
+  const std::string signing_key_file = absl::GetFlag(FLAGS_signing_key_file);
+  if (!signing_key_file.empty()) {
+    auto key = ReadFile(signing_key_file);
+    if (!key.ok()) {
+      return key.status();
+    }
+    config.signing_key = *std::move(key);
+  }
+  for (absl::string_view file :
+       absl::StrSplit(absl::GetFlag(FLAGS_extra_verification_key_files), ',',
+                      absl::SkipWhitespace())) {
+    auto key = ReadFile(std::string(absl::StripAsciiWhitespace(file)));
+    if (!key.ok()) {
+      return key.status();
+    }
+    config.extra_verification_keys.push_back(*std::move(key));
+  }
   AddKeys(absl::GetFlag(FLAGS_secret_keys), ',', config.secret_keys);
   const std::string keys_file = absl::GetFlag(FLAGS_secret_keys_file);
   if (!keys_file.empty()) {
@@ -171,6 +230,18 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
       return key.status();
     }
     config.secret_keys.push_back(*key);
+  }
+  if (config.dev && config.signing_key.empty()) {
+    auto key = DevSigningKey(config.db_path + ".signing_key");
+    if (!key.ok()) {
+      return key.status();
+    }
+    config.signing_key = *std::move(key);
+  }
+  if (config.session_lifetime <= absl::ZeroDuration() ||
+      config.session_token_lifetime <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--session_lifetime and --session_token_lifetime must be positive");
   }
   if (config.secret_keys.empty()) {
     return absl::InvalidArgumentError(

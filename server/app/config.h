@@ -27,6 +27,14 @@ struct ServerConfig {
   absl::Duration events_retention = absl::Hours(24 * 30);
   // How often retention runs.
   absl::Duration events_prune_interval = absl::Minutes(10);
+  // The Ed25519 key that signs session tokens (PKCS#8 PEM or hex seed); empty:
+  // a fresh key each start (tokens then die with the process; refresh with the
+  // session secret).
+  std::string signing_key;
+  // Older keys whose tokens must still verify while they expire (rotation).
+  std::vector<std::string> extra_verification_keys;
+  absl::Duration session_lifetime = absl::Hours(24 * 7);
+  absl::Duration session_token_lifetime = absl::Minutes(5);
 };
 
 // Reads flags and ROSTER_* variables. InvalidArgument for a bad value, a

@@ -16,6 +16,7 @@ namespace roster::app {
 namespace {
 
 constexpr char kBackendUsersService[] = "roster.v1.BackendUsers";
+constexpr char kFrontendUsersService[] = "roster.v1.FrontendUsers";
 
 }  // namespace
 
@@ -46,6 +47,38 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   server->users_ = std::make_unique<domain::UserService>(
       server->store_.get(), &server->clock_, server->ids_.get(),
       server->encoder_.get(), options);
+  if (config.signing_key.empty()) {
+    server->signing_key_ = std::make_unique<domain::SigningKey>(
+        domain::SigningKey::Generate(*server->random_));
+    std::cerr << "{\"level\":\"warn\",\"msg\":\"no --signing_key_file: "
+                 "session tokens are signed with a key that lasts until "
+                 "restart\"}\n";
+  } else {
+    auto key = domain::SigningKey::Parse(config.signing_key);
+    if (!key.ok()) {
+      return key.status();
+    }
+    server->signing_key_ =
+        std::make_unique<domain::SigningKey>(*std::move(key));
+  }
+  std::vector<domain::VerificationKey> verification_keys = {
+      server->signing_key_->verification_key()};
+  for (const auto& extra : config.extra_verification_keys) {
+    auto key = domain::SigningKey::Parse(extra);
+    if (!key.ok()) {
+      return key.status();
+    }
+    verification_keys.push_back(key->verification_key());
+  }
+  domain::SessionServiceOptions session_options;
+  session_options.session_lifetime = config.session_lifetime;
+  session_options.token_lifetime = config.session_token_lifetime;
+  server->verifier_ = std::make_unique<domain::TokenVerifier>(
+      session_options.issuer, std::move(verification_keys));
+  server->sessions_ = std::make_unique<domain::SessionService>(
+      server->store_.get(), &server->clock_, server->ids_.get(),
+      server->random_.get(), server->encoder_.get(), server->signing_key_.get(),
+      server->verifier_.get(), session_options);
   server->authenticator_ =
       std::make_unique<api::SecretKeyAuthenticator>(config.secret_keys);
   server->writes_ = std::make_unique<api::BoundedExecutor>(
@@ -56,8 +89,8 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   server->hashes_ = std::make_unique<api::BoundedExecutor>(
       cores, /*max_queued=*/static_cast<size_t>(cores) * 16);
   server->backend_users_ = std::make_unique<api::BackendUsersService>(
-      server->users_.get(), server->events_.get(), server->hub_.get(),
-      server->authenticator_.get(), server->writes_.get(),
+      server->users_.get(), server->sessions_.get(), server->events_.get(),
+      server->hub_.get(), server->authenticator_.get(), server->writes_.get(),
       server->hashes_.get());
 
   // Link the generated health messages so reflection can describe
@@ -68,7 +101,11 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
                            &server->port_);
+  server->frontend_users_ = std::make_unique<api::FrontendUsersService>(
+      server->users_.get(), server->sessions_.get(), server->writes_.get(),
+      server->hashes_.get());
   builder.RegisterService(server->backend_users_.get());
+  builder.RegisterService(server->frontend_users_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
@@ -81,6 +118,7 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   auto* health = server->server_->GetHealthCheckService();
   health->SetServingStatus("", true);
   health->SetServingStatus(kBackendUsersService, true);
+  health->SetServingStatus(kFrontendUsersService, true);
   return server;
 }
 

@@ -18,11 +18,14 @@
 #include "server/api/backend_users_service.h"
 #include "server/api/bounded_executor.h"
 #include "server/api/event_hub.h"
+#include "server/api/frontend_users_service.h"
 #include "server/api/proto_mapping.h"
 #include "server/app/config.h"
 #include "server/domain/clock.h"
 #include "server/domain/event_service.h"
 #include "server/domain/ids.h"
+#include "server/domain/session_service.h"
+#include "server/domain/tokens.h"
 #include "server/domain/user_service.h"
 #include "storage/user_store.h"
 
@@ -67,11 +70,15 @@ class RosterServer {
   std::unique_ptr<api::ProtoEventEncoder> encoder_;
   std::unique_ptr<domain::UserService> users_;
   std::unique_ptr<domain::EventService> events_;
+  std::unique_ptr<domain::SigningKey> signing_key_;
+  std::unique_ptr<domain::TokenVerifier> verifier_;
+  std::unique_ptr<domain::SessionService> sessions_;
   std::unique_ptr<api::EventHub> hub_;
   std::unique_ptr<api::SecretKeyAuthenticator> authenticator_;
   std::unique_ptr<api::BoundedExecutor> writes_;
   std::unique_ptr<api::BoundedExecutor> hashes_;
   std::unique_ptr<api::BackendUsersService> backend_users_;
+  std::unique_ptr<api::FrontendUsersService> frontend_users_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;

@@ -41,6 +41,9 @@ class EventEncoder {
   virtual std::string EncodeUser(const UserView& user) const = 0;
   // The payload of user.deleted.
   virtual std::string EncodeDeletedUser(const DeletedUser& deleted) const = 0;
+  // The payload of session.created / session.revoked.
+  virtual std::string EncodeSession(
+      const storage::SessionRecord& session) const = 0;
 };
 
 }  // namespace roster::domain

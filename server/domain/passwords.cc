@@ -10,9 +10,11 @@
 namespace roster::domain {
 namespace {
 
-absl::Status PasswordError(const char* why_reason, absl::string_view description) {
+absl::Status PasswordError(const char* why_reason,
+                           absl::string_view description) {
   return Error(absl::StatusCode::kInvalidArgument, why_reason,
-               absl::StrCat("password ", description), {{"password", std::string(description)}});
+               absl::StrCat("password ", description),
+               {{"password", std::string(description)}});
 }
 
 }  // namespace
@@ -20,12 +22,15 @@ absl::Status PasswordError(const char* why_reason, absl::string_view description
 absl::Status CheckNewPassword(absl::string_view password, bool skip_checks,
                               const std::vector<std::string>& identifiers) {
   if (password.size() > kMaxPasswordBytes) {
-    return PasswordError(reason::kPasswordTooLong,
-                         absl::StrCat("must be at most ", kMaxPasswordBytes, " bytes"));
+    return PasswordError(
+        reason::kPasswordTooLong,
+        absl::StrCat("must be at most ", kMaxPasswordBytes, " bytes"));
   }
-  if (password.empty() || (!skip_checks && password.size() < kMinPasswordBytes)) {
-    return PasswordError(reason::kPasswordTooShort,
-                         absl::StrCat("must be at least ", kMinPasswordBytes, " bytes"));
+  if (password.empty() ||
+      (!skip_checks && password.size() < kMinPasswordBytes)) {
+    return PasswordError(
+        reason::kPasswordTooShort,
+        absl::StrCat("must be at least ", kMinPasswordBytes, " bytes"));
   }
   if (skip_checks) {
     return absl::OkStatus();
@@ -51,15 +56,18 @@ absl::StatusOr<std::string> HashPassword(absl::string_view password) {
 bool VerifyPassword(absl::string_view hash, absl::string_view password) {
   // crypto_pwhash_str_verify needs a NUL-terminated hash.
   const std::string terminated(hash);
-  return crypto_pwhash_str_verify(terminated.c_str(), password.data(), password.size()) == 0;
+  return crypto_pwhash_str_verify(terminated.c_str(), password.data(),
+                                  password.size()) == 0;
 }
 
 void VerifyNothing(absl::string_view password) {
-  // A fixed, valid hash with our parameters (of a random password nobody knows).
+  // A fixed, valid hash with our parameters (of a random password nobody
+  // knows).
   static const std::string* const kDecoy = [] {
     unsigned char random[32];
     randombytes_buf(random, sizeof(random));
-    auto hash = HashPassword(absl::string_view(reinterpret_cast<char*>(random), sizeof(random)));
+    auto hash = HashPassword(
+        absl::string_view(reinterpret_cast<char*>(random), sizeof(random)));
     return new std::string(hash.ok() ? *hash : "");
   }();
   VerifyPassword(*kDecoy, password);

@@ -1,5 +1,5 @@
-// UserService's password operations: hashing off the write thread, and password attempts
-// that count toward the lockout before the slow check runs.
+// UserService's password operations: hashing off the write thread, and password
+// attempts that count toward the lockout before the slow check runs.
 #include <algorithm>
 #include <utility>
 
@@ -20,7 +20,8 @@ absl::StatusOr<std::string> UserService::HashPasswordForNewUser(
   if (!params.password.has_value()) {
     return std::string();
   }
-  // Identifiers as they will be stored; invalid ones are reported by CreateUser itself.
+  // Identifiers as they will be stored; invalid ones are reported by CreateUser
+  // itself.
   std::vector<std::string> identifiers;
   for (const auto& e : params.email_addresses) {
     identifiers.push_back(NormalizeEmailAddress(e).value_or(""));
@@ -31,100 +32,110 @@ absl::StatusOr<std::string> UserService::HashPasswordForNewUser(
   if (params.username.has_value()) {
     identifiers.push_back(NormalizeUsername(*params.username).value_or(""));
   }
-  absl::Status ok =
-      CheckNewPassword(*params.password, params.skip_password_checks, identifiers);
+  absl::Status ok = CheckNewPassword(*params.password,
+                                     params.skip_password_checks, identifiers);
   if (!ok.ok()) {
     return ok;
   }
   return HashPassword(*params.password);
 }
 
-absl::StatusOr<std::string> UserService::HashPasswordForUser(absl::string_view user_id,
-                                                             absl::string_view password,
-                                                             bool skip_checks) {
+absl::StatusOr<std::string> UserService::HashPasswordForUser(
+    absl::string_view user_id, absl::string_view password, bool skip_checks) {
   auto user = GetUser(user_id);
   if (!user.ok()) {
     return user.status();
   }
-  absl::Status ok = CheckNewPassword(password, skip_checks, IdentifiersOf(user->record));
+  absl::Status ok =
+      CheckNewPassword(password, skip_checks, IdentifiersOf(user->record));
   if (!ok.ok()) {
     return ok;
   }
   return HashPassword(password);
 }
 
-absl::StatusOr<PasswordAttempt> UserService::BeginPasswordAttempt(absl::string_view user_id) {
+absl::StatusOr<PasswordAttempt> UserService::BeginPasswordAttempt(
+    absl::string_view user_id) {
   absl::Status valid = CheckUserId(user_id);
   if (!valid.ok()) {
     return valid;
   }
   PasswordAttempt attempt;
-  absl::Status written = store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
-    auto user = txn.GetUser(user_id);
-    if (!user.ok()) {
-      return user.status();
-    }
-    const storage::Micros now = ToMicros(clock_->Now());
-    if (user->banned) {
-      return Error(absl::StatusCode::kPermissionDenied, reason::kUserBanned, "the user is banned");
-    }
-    if (user->locked_until > now) {
-      return Error(absl::StatusCode::kPermissionDenied, reason::kUserLocked,
-                   "the user is locked after too many failed password attempts");
-    }
-    // A lockout that has run out starts a fresh count.
-    const bool expired = user->locked_until != 0;
-    int32_t failed = expired ? 0 : user->failed_password_attempts;
-    if (failed >= options_.lockout_attempts) {
-      // Every attempt is taken by checks still running: no more guesses until they resolve.
-      return Error(absl::StatusCode::kPermissionDenied, reason::kUserLocked,
-                   "too many password attempts are in progress");
-    }
-    absl::Status reserved = txn.UpdateSignInState(user->id, failed + 1, /*locked_until=*/0,
-                                                  user->last_sign_in_at, user->last_active_at);
-    if (!reserved.ok()) {
-      return reserved;
-    }
-    attempt = {user->id, user->password_hash};
-    return absl::OkStatus();
-  });
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        auto user = txn.GetUser(user_id);
+        if (!user.ok()) {
+          return user.status();
+        }
+        const storage::Micros now = ToMicros(clock_->Now());
+        if (user->banned) {
+          return Error(absl::StatusCode::kPermissionDenied, reason::kUserBanned,
+                       "the user is banned");
+        }
+        if (user->locked_until > now) {
+          return Error(
+              absl::StatusCode::kPermissionDenied, reason::kUserLocked,
+              "the user is locked after too many failed password attempts");
+        }
+        // A lockout that has run out starts a fresh count.
+        const bool expired = user->locked_until != 0;
+        int32_t failed = expired ? 0 : user->failed_password_attempts;
+        if (failed >= options_.lockout_attempts) {
+          // Every attempt is taken by checks still running: no more guesses
+          // until they resolve.
+          return Error(absl::StatusCode::kPermissionDenied, reason::kUserLocked,
+                       "too many password attempts are in progress");
+        }
+        absl::Status reserved =
+            txn.UpdateSignInState(user->id, failed + 1, /*locked_until=*/0,
+                                  user->last_sign_in_at, user->last_active_at);
+        if (!reserved.ok()) {
+          return reserved;
+        }
+        attempt = {user->id, user->password_hash};
+        return absl::OkStatus();
+      });
   if (!written.ok()) {
     return FromStore(written);
   }
   return attempt;
 }
 
-absl::StatusOr<UserView> UserService::FinishPasswordAttempt(const Caller& caller,
-                                                            absl::string_view user_id,
-                                                            bool verified, bool sign_in) {
+absl::StatusOr<UserView> UserService::FinishPasswordAttempt(
+    const Caller& caller, absl::string_view user_id, bool verified,
+    bool sign_in) {
   if (!verified) {
-    const storage::Micros until = ToMicros(clock_->Now() + options_.lockout_duration);
+    const storage::Micros until =
+        ToMicros(clock_->Now() + options_.lockout_duration);
     // The attempt was counted when reserved; lock once none are left.
-    return MutateUser(caller, user_id, "",
-                      [&](storage::WriteTransaction&, storage::UserRecord& user) {
-                        if (user.failed_password_attempts >= options_.lockout_attempts &&
-                            user.locked_until == 0) {
-                          user.locked_until = until;
-                        }
-                        return absl::OkStatus();
-                      });
+    return MutateUser(
+        caller, user_id, "",
+        [&](storage::WriteTransaction&, storage::UserRecord& user) {
+          if (user.failed_password_attempts >= options_.lockout_attempts &&
+              user.locked_until == 0) {
+            user.locked_until = until;
+          }
+          return absl::OkStatus();
+        });
   }
   storage::UserRecord result;
-  absl::Status written = store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
-    auto user = txn.GetUser(user_id);
-    if (!user.ok()) {
-      return user.status();
-    }
-    const storage::Micros now = ToMicros(clock_->Now());
-    user->failed_password_attempts = 0;
-    if (sign_in) {
-      user->last_sign_in_at = now;
-      user->last_active_at = now;
-    }
-    result = *user;
-    return txn.UpdateSignInState(user->id, 0, user->locked_until, user->last_sign_in_at,
-                                 user->last_active_at);
-  });
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        auto user = txn.GetUser(user_id);
+        if (!user.ok()) {
+          return user.status();
+        }
+        const storage::Micros now = ToMicros(clock_->Now());
+        user->failed_password_attempts = 0;
+        if (sign_in) {
+          user->last_sign_in_at = now;
+          user->last_active_at = now;
+        }
+        result = *user;
+        return txn.UpdateSignInState(user->id, 0, user->locked_until,
+                                     user->last_sign_in_at,
+                                     user->last_active_at);
+      });
   if (!written.ok()) {
     return FromStore(written);
   }

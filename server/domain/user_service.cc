@@ -8,6 +8,7 @@
 #include "server/domain/errors.h"
 #include "server/domain/metadata.h"
 #include "server/domain/passwords.h"
+#include "server/domain/session_service.h"
 #include "server/domain/user_checks.h"
 #include "server/domain/user_query.h"
 #include "server/domain/validation.h"
@@ -490,6 +491,14 @@ absl::StatusOr<UserView> UserService::UpdateUser(
         if (params.delete_self_enabled.has_value()) {
           user.delete_self_enabled = *params.delete_self_enabled;
         }
+        if (params.sign_out_of_other_sessions) {
+          absl::Status revoked =
+              RevokeSessions(txn, caller, user.id, params.keep_session_id,
+                             clock_->Now(), *ids_, *events_);
+          if (!revoked.ok()) {
+            return revoked;
+          }
+        }
         if (params.password.has_value()) {
           if (!params.password_hash.empty()) {
             user.password_hash = params.password_hash;
@@ -590,9 +599,33 @@ absl::StatusOr<UserView> UserService::ChangeMetadata(
       });
 }
 
+absl::StatusOr<UserView> UserService::RemovePassword(
+    const Caller& caller, absl::string_view user_id) {
+  return MutateUser(
+      caller, user_id, "",
+      [&](storage::WriteTransaction&, storage::UserRecord& user) {
+        bool other_way_in = !user.external_accounts.empty();
+        for (const auto& e : user.email_addresses) {
+          other_way_in |=
+              e.verification.status == storage::VerificationStatus::kVerified;
+        }
+        for (const auto& p : user.phone_numbers) {
+          other_way_in |=
+              p.verification.status == storage::VerificationStatus::kVerified;
+        }
+        if (!other_way_in) {
+          return Error(absl::StatusCode::kFailedPrecondition, "LAST_IDENTIFIER",
+                       "the user would have no way left to sign in");
+        }
+        user.password_hash.clear();
+        return absl::OkStatus();
+      });
+}
+
 absl::StatusOr<DeletedUser> UserService::DeleteUser(const Caller& caller,
                                                     absl::string_view user_id,
-                                                    absl::string_view etag) {
+                                                    absl::string_view etag,
+                                                    bool self_service) {
   absl::Status valid = CheckUserId(user_id);
   if (!valid.ok()) {
     return valid;
@@ -603,6 +636,11 @@ absl::StatusOr<DeletedUser> UserService::DeleteUser(const Caller& caller,
         auto user = LoadForChange(txn, user_id, etag);
         if (!user.ok()) {
           return user.status();
+        }
+        if (self_service && !user->delete_self_enabled) {
+          return Error(absl::StatusCode::kPermissionDenied,
+                       reason::kDeleteSelfDisabled,
+                       "deleting one's own account is disabled for this user");
         }
         deleted = {user->id, user->external_id};
         return txn.DeleteUser(
@@ -619,11 +657,16 @@ absl::StatusOr<UserView> UserService::SetBanned(const Caller& caller,
                                                 absl::string_view user_id,
                                                 bool banned,
                                                 absl::string_view etag) {
-  return MutateUser(caller, user_id, etag,
-                    [&](storage::WriteTransaction&, storage::UserRecord& user) {
-                      user.banned = banned;
-                      return absl::OkStatus();
-                    });
+  return MutateUser(
+      caller, user_id, etag,
+      [&](storage::WriteTransaction& txn, storage::UserRecord& user) {
+        user.banned = banned;
+        if (!banned) {
+          return absl::OkStatus();
+        }
+        return RevokeSessions(txn, caller, user.id, "", clock_->Now(), *ids_,
+                              *events_);
+      });
 }
 
 absl::StatusOr<UserView> UserService::LockUser(const Caller& caller,

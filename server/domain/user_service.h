@@ -70,10 +70,14 @@ struct UpdateUserParams {
   std::optional<std::string> primary_phone_number_id;
   std::optional<bool> delete_self_enabled;
   std::string etag;  // Empty: unconditional.
-  // Plaintext; as in CreateUserParams. An empty string removes the password.
+  // Plaintext; as in CreateUserParams.
   std::optional<std::string> password;
   bool skip_password_checks = false;
   std::string password_hash;  // Computed beforehand by HashPasswordForUser.
+  // Revokes the user's active sessions, except `keep_session_id` (the caller's
+  // own, for a signed-in user).
+  bool sign_out_of_other_sessions = false;
+  std::string keep_session_id;
 };
 
 // A reserved password attempt: the user and the hash to check against ("" when
@@ -125,9 +129,18 @@ class UserService {
                                           const MetadataChange& change,
                                           MetadataMode mode,
                                           absl::string_view etag);
+  // With `self_service`, refused (PERMISSION_DENIED DELETE_SELF_DISABLED)
+  // unless the user has delete_self_enabled.
   absl::StatusOr<DeletedUser> DeleteUser(const Caller& caller,
                                          absl::string_view user_id,
-                                         absl::string_view etag);
+                                         absl::string_view etag,
+                                         bool self_service = false);
+  // Removes the password. FAILED_PRECONDITION (LAST_IDENTIFIER) when the user
+  // would be left with no verified identifier and no external account.
+  absl::StatusOr<UserView> RemovePassword(const Caller& caller,
+                                          absl::string_view user_id);
+  // Banning also revokes every active session of the user, in the same
+  // transaction.
   absl::StatusOr<UserView> SetBanned(const Caller& caller,
                                      absl::string_view user_id, bool banned,
                                      absl::string_view etag);

@@ -1,9 +1,10 @@
-// Passwords end to end: argon2id on CreateUser/UpdateUser, VerifyPassword and the lockout.
-#include <atomic>
-#include <thread>
-
+// Passwords end to end: argon2id on CreateUser/UpdateUser, VerifyPassword and
+// the lockout.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
 
 #include "tests/testing/test_server.h"
 
@@ -13,19 +14,22 @@ namespace {
 using ::roster::testing::Authed;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::TestServer;
-using namespace roster::v1;  // NOLINT: the request and response types of the API under test.
+using namespace roster::v1;  // NOLINT: the request and response types of the
+                             // API under test.
 
 constexpr char kPassword[] = "tr0ub4dor&3-staple";
 
 class PasswordsTest : public ::testing::Test {
  protected:
-  grpc::Status Verify(const std::string& id, const std::string& password, bool* verified) {
+  grpc::Status Verify(const std::string& id, const std::string& password,
+                      bool* verified) {
     VerifyPasswordRequest request;
     request.set_user_id(id);
     request.set_password(password);
     VerifyPasswordResponse response;
     auto stub = server_.Backend();
-    grpc::Status status = stub->VerifyPassword(Authed().get(), request, &response);
+    grpc::Status status =
+        stub->VerifyPassword(Authed().get(), request, &response);
     *verified = response.verified();
     return status;
   }
@@ -81,7 +85,8 @@ TEST_F(PasswordsTest, PasswordRulesAreInvalidArgumentWithTheirReasons) {
     EXPECT_EQ(status.error_message().find(password), std::string::npos);
   }
   CountUsersResponse count;
-  ASSERT_TRUE(stub_->CountUsers(Authed().get(), CountUsersRequest(), &count).ok());
+  ASSERT_TRUE(
+      stub_->CountUsers(Authed().get(), CountUsersRequest(), &count).ok());
   EXPECT_EQ(count.total_count(), 0);
 }
 
@@ -96,7 +101,8 @@ TEST_F(PasswordsTest, ParallelWrongGuessesLockAfterExactlyTheLimit) {
   for (int i = 0; i < kGuesses; ++i) {
     guessers.emplace_back([&, i] {
       bool verified = true;
-      grpc::Status status = Verify(user.id(), "guess " + std::to_string(i), &verified);
+      grpc::Status status =
+          Verify(user.id(), "guess " + std::to_string(i), &verified);
       if (status.ok() && !verified) {
         ++checked;
       } else if (status.error_code() == grpc::PERMISSION_DENIED &&
@@ -134,7 +140,8 @@ TEST_F(PasswordsTest, ThePasswordNeverAppearsInEventsOrResponses) {
   ASSERT_TRUE(stub_->CreateUser(Authed().get(), create, &user).ok());
   EXPECT_EQ(user.SerializeAsString().find(kPassword), std::string::npos);
   ListEventsResponse events;
-  ASSERT_TRUE(stub_->ListEvents(Authed().get(), ListEventsRequest(), &events).ok());
+  ASSERT_TRUE(
+      stub_->ListEvents(Authed().get(), ListEventsRequest(), &events).ok());
   ASSERT_EQ(events.events_size(), 1);
   const std::string bytes = events.SerializeAsString();
   EXPECT_EQ(bytes.find(kPassword), std::string::npos);

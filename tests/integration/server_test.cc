@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -126,12 +127,13 @@ TEST(ReflectionTest, ListsTheServicesAndDescribesEveryRosterMessage) {
   for (int i = 0; i < service->method_count(); ++i) {
     methods.push_back(service->method(i)->name());
   }
-  EXPECT_THAT(methods,
-              ::testing::ElementsAre(
-                  "CreateUser", "GetUser", "ListUsers", "CountUsers",
-                  "UpdateUser", "UpdateUserMetadata", "ReplaceUserMetadata",
-                  "DeleteUser", "BanUser", "UnbanUser", "LockUser",
-                  "UnlockUser", "VerifyPassword", "WatchEvents", "ListEvents"));
+  EXPECT_THAT(methods, ::testing::ElementsAre(
+                           "CreateUser", "GetUser", "ListUsers", "CountUsers",
+                           "UpdateUser", "UpdateUserMetadata",
+                           "ReplaceUserMetadata", "DeleteUser", "BanUser",
+                           "UnbanUser", "LockUser", "UnlockUser",
+                           "VerifyPassword", "CreateSession", "ListSessions",
+                           "RevokeSession", "WatchEvents", "ListEvents"));
   for (const char* message :
        {"roster.v1.User", "roster.v1.FrontendUser", "roster.v1.EmailAddress",
         "roster.v1.PhoneNumber", "roster.v1.ExternalAccount",
@@ -154,10 +156,51 @@ TEST(ReflectionTest, ListsTheServicesAndDescribesEveryRosterMessage) {
             nullptr);
 }
 
+// Every message type reachable from `service`'s requests and responses.
+void CollectMessages(const google::protobuf::Descriptor* message,
+                     std::set<const google::protobuf::Descriptor*>& seen) {
+  if (message == nullptr || !seen.insert(message).second) {
+    return;
+  }
+  for (int i = 0; i < message->field_count(); ++i) {
+    CollectMessages(message->field(i)->message_type(), seen);
+  }
+}
+
+TEST(ReflectionTest,
+     NothingReachableFromFrontendUsersCanCarryPrivateMetadataOrAPasswordHash) {
+  TestServer server;
+  ReflectionClient reflection(server.channel());
+  EXPECT_THAT(reflection.ListServices(), Contains("roster.v1.FrontendUsers"));
+  google::protobuf::DescriptorPool pool;
+  ASSERT_TRUE(reflection.LoadSymbol("roster.v1.FrontendUsers", pool));
+  const auto* service = pool.FindServiceByName("roster.v1.FrontendUsers");
+  ASSERT_NE(service, nullptr);
+  std::set<const google::protobuf::Descriptor*> messages;
+  for (int i = 0; i < service->method_count(); ++i) {
+    CollectMessages(service->method(i)->input_type(), messages);
+    CollectMessages(service->method(i)->output_type(), messages);
+  }
+  EXPECT_GT(messages.size(), 20u);  // The walk really covered the API.
+  for (const auto* message : messages) {
+    for (int i = 0; i < message->field_count(); ++i) {
+      const std::string& name = message->field(i)->name();
+      EXPECT_NE(name, "private_metadata") << message->full_name();
+      EXPECT_EQ(name.find("password_hash"), std::string::npos)
+          << message->full_name();
+      EXPECT_EQ(name.find("password_digest"), std::string::npos)
+          << message->full_name();
+      EXPECT_EQ(name.find("secret_digest"), std::string::npos)
+          << message->full_name();
+    }
+  }
+}
+
 TEST(HealthTest, ServingForTheServerAndBackendUsers) {
   TestServer server;
   auto health = grpc::health::v1::Health::NewStub(server.channel());
-  for (const char* name : {"", "roster.v1.BackendUsers"}) {
+  for (const char* name :
+       {"", "roster.v1.BackendUsers", "roster.v1.FrontendUsers"}) {
     grpc::ClientContext context;
     grpc::health::v1::HealthCheckRequest request;
     request.set_service(name);

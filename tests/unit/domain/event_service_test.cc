@@ -25,6 +25,9 @@ class NullEncoder final : public EventEncoder {
   std::string EncodeDeletedUser(const DeletedUser&) const override {
     return "";
   }
+  std::string EncodeSession(const storage::SessionRecord&) const override {
+    return "";
+  }
 };
 
 std::vector<int64_t> Sequences(

@@ -15,7 +15,8 @@ using ::roster::testing::StatusIs;
 TEST(PasswordsTest, HashIsArgon2idAtOrAboveOwaspAndVerifiesOnlyThePassword) {
   auto hash = HashPassword("correct horse battery");
   ASSERT_THAT(hash, IsOk());
-  EXPECT_TRUE(absl::StartsWith(*hash, "$argon2id$v=19$m=19456,t=3,p=1$")) << *hash;
+  EXPECT_TRUE(absl::StartsWith(*hash, "$argon2id$v=19$m=19456,t=3,p=1$"))
+      << *hash;
   EXPECT_TRUE(VerifyPassword(*hash, "correct horse battery"));
   EXPECT_FALSE(VerifyPassword(*hash, "correct horse batterY"));
   EXPECT_FALSE(VerifyPassword(*hash, ""));
@@ -24,9 +25,11 @@ TEST(PasswordsTest, HashIsArgon2idAtOrAboveOwaspAndVerifiesOnlyThePassword) {
 }
 
 TEST(PasswordsTest, RulesForANewPassword) {
-  const std::vector<std::string> identifiers = {"ada@example.com", "+14155550100", "ada_l"};
+  const std::vector<std::string> identifiers = {"ada@example.com",
+                                                "+14155550100", "ada_l"};
   EXPECT_THAT(CheckNewPassword("12345678", false, identifiers), IsOk());
-  EXPECT_THAT(CheckNewPassword(std::string(256, 'p'), false, identifiers), IsOk());
+  EXPECT_THAT(CheckNewPassword(std::string(256, 'p'), false, identifiers),
+              IsOk());
   struct Case {
     std::string password;
     bool skip;
@@ -43,7 +46,8 @@ TEST(PasswordsTest, RulesForANewPassword) {
   };
   for (const auto& c : cases) {
     absl::Status status = CheckNewPassword(c.password, c.skip, identifiers);
-    EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument)) << c.password;
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument))
+        << c.password;
     if (c.reason != nullptr) {
       EXPECT_EQ(ReasonOf(status), c.reason) << c.password;
     }

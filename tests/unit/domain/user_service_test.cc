@@ -42,6 +42,11 @@ class TextEventEncoder final : public EventEncoder {
   std::string EncodeDeletedUser(const DeletedUser& deleted) const override {
     return absl::StrCat("deleted ", deleted.id);
   }
+  std::string EncodeSession(
+      const storage::SessionRecord& session) const override {
+    return absl::StrCat("session ", session.id, " ",
+                        static_cast<int>(session.status));
+  }
 };
 
 const Caller kCaller{"secret_key:0badcafe", ""};

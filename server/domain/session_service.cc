@@ -1,0 +1,272 @@
+#include "server/domain/session_service.h"
+
+#include <sodium.h>
+
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/domain/errors.h"
+#include "server/domain/user_checks.h"
+#include "server/domain/user_query.h"
+#include "server/domain/user_service.h"
+
+namespace roster::domain {
+namespace {
+
+absl::Status SessionInvalid() {
+  return Error(absl::StatusCode::kUnauthenticated, reason::kSessionInvalid,
+               "the session is not active");
+}
+
+absl::Status SessionNotFound() {
+  return Error(absl::StatusCode::kNotFound, reason::kNotFound, "session not found");
+}
+
+storage::EventRecord SessionEvent(const Caller& caller, const char* type,
+                                  const storage::SessionRecord& session, absl::Time now,
+                                  const IdGenerator& ids, const EventEncoder& encoder) {
+  storage::EventRecord event;
+  event.id = ids.New(kEventIdPrefix);
+  event.type = type;
+  event.user_id = session.user_id;
+  event.created_at = ToMicros(now);
+  event.payload = encoder.EncodeSession(session);
+  event.request_id = caller.request_id;
+  event.actor = caller.actor;
+  return event;
+}
+
+}  // namespace
+
+storage::SessionStatus EffectiveStatus(const storage::SessionRecord& session, absl::Time now) {
+  if (session.status == storage::SessionStatus::kActive && session.expire_at <= ToMicros(now)) {
+    return storage::SessionStatus::kExpired;
+  }
+  return session.status;
+}
+
+absl::Status RevokeSessions(storage::WriteTransaction& txn, const Caller& caller,
+                            const std::string& user_id, absl::string_view keep, absl::Time now,
+                            const IdGenerator& ids, const EventEncoder& encoder) {
+  auto sessions = txn.ListSessions(user_id);
+  if (!sessions.ok()) {
+    return sessions.status();
+  }
+  for (auto& session : *sessions) {
+    if (session.id == keep || EffectiveStatus(session, now) != storage::SessionStatus::kActive) {
+      continue;
+    }
+    session.status = storage::SessionStatus::kRevoked;
+    session.updated_at = ToMicros(now);
+    absl::Status revoked = txn.UpdateSession(
+        session, SessionEvent(caller, event_type::kSessionRevoked, session, now, ids, encoder));
+    if (!revoked.ok()) {
+      return revoked;
+    }
+  }
+  return absl::OkStatus();
+}
+
+SessionService::SessionService(storage::UserStore* store, const Clock* clock,
+                               const IdGenerator* ids, RandomSource* random,
+                               const EventEncoder* encoder, const SigningKey* signing_key,
+                               const TokenVerifier* verifier, SessionServiceOptions options)
+    : store_(store),
+      clock_(clock),
+      ids_(ids),
+      random_(random),
+      encoder_(encoder),
+      signing_key_(signing_key),
+      verifier_(verifier),
+      options_(std::move(options)) {}
+
+std::string SessionService::IssueToken(const storage::SessionRecord& session,
+                                       absl::Time now) const {
+  TokenClaims claims;
+  claims.issuer = options_.issuer;
+  claims.user_id = session.user_id;
+  claims.session_id = session.id;
+  claims.issued_at = now;
+  claims.not_before = now;
+  claims.expires_at = std::min(now + options_.token_lifetime, FromMicros(session.expire_at));
+  return signing_key_->Sign(claims);
+}
+
+absl::StatusOr<NewSession> SessionService::CreateSession(const Caller& caller,
+                                                         absl::string_view user_id) {
+  absl::Status valid = internal::CheckUserId(user_id);
+  if (!valid.ok()) {
+    return valid;
+  }
+  const absl::Time now = clock_->Now();
+  NewSession created;
+  created.secret = NewSecret(*random_, "", 43);  // ~256 bits.
+  storage::SessionRecord& session = created.session;
+  session.id = ids_->New(kSessionIdPrefix);
+  session.user_id = std::string(user_id);
+  session.secret_digest = Fingerprint(created.secret);
+  session.status = storage::SessionStatus::kActive;
+  session.created_at = session.last_active_at = session.updated_at = ToMicros(now);
+  session.expire_at = ToMicros(now + options_.session_lifetime);
+  absl::Status written = store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+    auto user = txn.GetUser(user_id);
+    if (!user.ok()) {
+      return user.status();
+    }
+    if (user->banned) {
+      return Error(absl::StatusCode::kPermissionDenied, reason::kUserBanned, "the user is banned");
+    }
+    absl::Status inserted = txn.InsertSession(
+        session, SessionEvent(caller, event_type::kSessionCreated, session, now, *ids_, *encoder_));
+    if (!inserted.ok()) {
+      return inserted;
+    }
+    return txn.UpdateSignInState(user->id, user->failed_password_attempts, user->locked_until,
+                                 ToMicros(now), ToMicros(now));
+  });
+  if (!written.ok()) {
+    return internal::FromStore(written);
+  }
+  created.token = IssueToken(session, now);
+  return created;
+}
+
+absl::StatusOr<std::string> SessionService::RefreshToken(absl::string_view session_id,
+                                                         absl::string_view secret) {
+  if (!IsWellFormedId(session_id, kSessionIdPrefix) || secret.empty() || secret.size() > 256) {
+    return SessionInvalid();
+  }
+  auto session = store_->GetSession(session_id);
+  if (!session.ok()) {
+    return absl::IsNotFound(session.status()) ? SessionInvalid() : session.status();
+  }
+  const absl::Time now = clock_->Now();
+  const std::string presented = Fingerprint(secret);
+  const bool matches = presented.size() == session->secret_digest.size() &&
+                       sodium_memcmp(presented.data(), session->secret_digest.data(),
+                                     presented.size()) == 0;
+  if (!matches || EffectiveStatus(*session, now) != storage::SessionStatus::kActive) {
+    return SessionInvalid();
+  }
+  auto user = store_->GetUser(session->user_id);
+  if (!user.ok() || user->banned) {
+    return SessionInvalid();
+  }
+  absl::Status touched = store_->Write([&](storage::WriteTransaction& txn) {
+    return txn.TouchSession(session->id, ToMicros(now));
+  });
+  if (!touched.ok()) {
+    return touched;
+  }
+  return IssueToken(*session, now);
+}
+
+absl::StatusOr<storage::SessionRecord> SessionService::RevokeSession(const Caller& caller,
+                                                                     absl::string_view session_id,
+                                                                     absl::string_view owner) {
+  if (!IsWellFormedId(session_id, kSessionIdPrefix)) {
+    return Error(absl::StatusCode::kInvalidArgument, reason::kInvalidArgumentFormat,
+                 "session_id is malformed", {{"session_id", "must be a session id (sess_…)"}});
+  }
+  const absl::Time now = clock_->Now();
+  storage::SessionRecord result;
+  absl::Status written = store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+    auto session = txn.GetSession(session_id);
+    if (!session.ok() || (!owner.empty() && session->user_id != owner)) {
+      return absl::IsNotFound(session.status()) || session.ok() ? SessionNotFound()
+                                                                : session.status();
+    }
+    result = *session;
+    if (EffectiveStatus(*session, now) != storage::SessionStatus::kActive) {
+      return absl::OkStatus();  // Already over: nothing to revoke, no event.
+    }
+    result.status = storage::SessionStatus::kRevoked;
+    result.updated_at = ToMicros(now);
+    return txn.UpdateSession(
+        result, SessionEvent(caller, event_type::kSessionRevoked, result, now, *ids_, *encoder_));
+  });
+  if (!written.ok()) {
+    return internal::FromStore(written);
+  }
+  return result;
+}
+
+absl::StatusOr<SessionPage> SessionService::ListSessions(absl::string_view user_id,
+                                                         int32_t limit, int32_t offset,
+                                                         absl::string_view page_token) {
+  Violations violations;
+  if (user_id.empty() || !IsWellFormedId(user_id, kUserIdPrefix)) {
+    violations.Add("user_id", "must be a user id (user_…)");
+  }
+  if (limit < 0 || limit > kMaxPageSize) {
+    violations.Add("limit", absl::StrCat("must be 1-", kMaxPageSize, " (0 means ",
+                                         kDefaultPageSize, ")"));
+  }
+  if (offset < 0 || offset > kMaxOffset) {
+    violations.Add("offset", absl::StrCat("must be 0-", kMaxOffset));
+  }
+  const std::string fingerprint = Fingerprint(user_id);
+  int64_t start = offset;
+  if (!page_token.empty()) {
+    std::string raw;
+    std::vector<std::string> parts;
+    if (offset != 0) {
+      violations.Add("page_token", "cannot be combined with offset");
+    } else if (!absl::WebSafeBase64Unescape(page_token, &raw) ||
+               (parts = absl::StrSplit(raw, '|')).size() != 3 || parts[0] != "s1" ||
+               parts[1] != fingerprint || !absl::SimpleAtoi(parts[2], &start) || start < 0) {
+      violations.Add("page_token", "is not a page token for this user's sessions");
+    }
+  }
+  if (!violations.empty()) {
+    return violations.ToStatus();
+  }
+  auto user = store_->GetUser(user_id);
+  if (!user.ok()) {
+    return internal::FromStore(user.status());
+  }
+  auto sessions = store_->ListSessions(user_id);
+  if (!sessions.ok()) {
+    return sessions.status();
+  }
+  const size_t size = static_cast<size_t>(limit == 0 ? kDefaultPageSize : limit);
+  SessionPage page;
+  for (size_t i = static_cast<size_t>(start); i < sessions->size() && page.sessions.size() < size;
+       ++i) {
+    page.sessions.push_back((*sessions)[i]);
+  }
+  const size_t next = static_cast<size_t>(start) + page.sessions.size();
+  if (next < sessions->size()) {
+    page.next_page_token = absl::WebSafeBase64Escape(absl::StrCat("s1|", fingerprint, "|", next));
+  }
+  return page;
+}
+
+absl::StatusOr<TokenClaims> SessionService::Authenticate(absl::string_view token) {
+  const absl::Time now = clock_->Now();
+  auto claims = verifier_->Verify(token, now);
+  if (!claims.ok()) {
+    return claims.status();
+  }
+  auto session = store_->GetSession(claims->session_id);
+  if (!session.ok()) {
+    return absl::IsNotFound(session.status()) ? SessionInvalid() : session.status();
+  }
+  if (session->user_id != claims->user_id ||
+      EffectiveStatus(*session, now) != storage::SessionStatus::kActive) {
+    return SessionInvalid();
+  }
+  auto user = store_->GetUser(claims->user_id);
+  if (!user.ok()) {
+    return absl::IsNotFound(user.status()) ? SessionInvalid() : user.status();
+  }
+  if (user->banned) {
+    return SessionInvalid();
+  }
+  return claims;
+}
+
+}  // namespace roster::domain
