@@ -9,6 +9,10 @@ packages=(
   libabsl-dev libsqlitecpp-dev libsqlite3-dev libsodium-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev sqlite3
 )
+# The Node e2e test needs node and npm; any installed Node (>= 18) will do.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 # Optional extras, e.g. ROSTER_EXTRA_PACKAGES=clang for `make check-thread-safety`.
 read -r -a extra <<< "${ROSTER_EXTRA_PACKAGES:-}"
 packages+=("${extra[@]}")

@@ -1,0 +1,146 @@
+// End to end from another gRPC stack: Node's @grpc/grpc-js loads the .proto files, calls a real
+// roster-server, decodes google.rpc error details, and verifies session tokens with jose against
+// FrontendUsers.GetJwks. Run by ctest (label e2e) through run.sh.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import grpc from '@grpc/grpc-js';
+import protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
+import { createLocalJWKSet, jwtVerify } from 'jose';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const protoRoot = join(here, '..', '..', '..', 'proto');
+const binary = process.env.ROSTER_SERVER_BINARY;
+const workdir = mkdtempSync(join(tmpdir(), 'roster-e2e-'));
+let server;
+let address;
+let secretKey;
+let backend;
+let frontend;
+
+const loaded = protoLoader.loadSync(
+  ['roster/v1/backend_users.proto', 'roster/v1/frontend_users.proto'],
+  { includeDirs: [protoRoot], keepCase: true, longs: String, enums: String, defaults: false,
+    oneofs: true });
+const roster = grpc.loadPackageDefinition(loaded).roster.v1;
+const errors = protobuf.loadSync([join(protoRoot, 'google/rpc/status.proto'),
+                                  join(protoRoot, 'google/rpc/error_details.proto')]);
+
+function call(client, method, request, metadata = new grpc.Metadata()) {
+  return new Promise((resolve, reject) => {
+    client[method](request, metadata, { deadline: Date.now() + 30000 },
+                   (error, response) => (error ? reject(error) : resolve(response)));
+  });
+}
+
+function withKey() {
+  const metadata = new grpc.Metadata();
+  metadata.add('authorization', `Bearer ${secretKey}`);
+  return metadata;
+}
+
+function withToken(token) {
+  const metadata = new grpc.Metadata();
+  metadata.add('authorization', `Bearer ${token}`);
+  return metadata;
+}
+
+before(async () => {
+  assert.ok(binary, 'ROSTER_SERVER_BINARY must name the server binary');
+  const db = join(workdir, 'dev.db');
+  server = spawn(binary, ['--dev', `--db=${db}`, '--listen=127.0.0.1:0'],
+                 { stdio: ['ignore', 'ignore', 'pipe'] });
+  const port = await new Promise((resolve, reject) => {
+    let log = '';
+    server.stderr.on('data', (chunk) => {
+      log += chunk;
+      const match = log.match(/"msg":"serving".*"port":(\d+)/);
+      if (match) resolve(match[1]);
+    });
+    server.on('exit', (code) => reject(new Error(`roster-server exited ${code}: ${log}`)));
+  });
+  address = `127.0.0.1:${port}`;
+  secretKey = readFileSync(`${db}.secret_key`, 'utf8').trim();
+  backend = new roster.BackendUsers(address, grpc.credentials.createInsecure());
+  frontend = new roster.FrontendUsers(address, grpc.credentials.createInsecure());
+});
+
+after(async () => {
+  backend?.close();
+  frontend?.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((resolve) => server.on('exit', resolve));
+    server.kill('SIGTERM');
+    assert.equal(await exited, 0, 'roster-server drains and exits 0 on SIGTERM');
+  }
+  rmSync(workdir, { recursive: true, force: true });
+});
+
+test('create, fetch and merge metadata through grpc-js', async () => {
+  const user = await call(backend, 'CreateUser', {
+    email_addresses: ['Node@Example.com'], first_name: 'Node',
+    // protobufjs's bundled well-known types keep camelCase names (stringValue) even with
+    // keepCase, unlike our own messages.
+    public_metadata: { fields: { plan: { stringValue: 'free' } } } }, withKey());
+  assert.match(user.id, /^user_[0-9A-Za-z]{27}$/);
+  assert.equal(user.public_metadata.fields.plan.stringValue, 'free');
+  assert.equal(user.email_addresses[0].email_address, 'node@example.com');
+  const merged = await call(backend, 'UpdateUserMetadata', {
+    user_id: user.id,
+    public_metadata: { fields: { plan: { nullValue: 'NULL_VALUE' },
+                                 seats: { numberValue: 3 } } } }, withKey());
+  assert.deepEqual(Object.keys(merged.public_metadata.fields), ['seats']);
+  assert.equal(merged.public_metadata.fields.seats.numberValue, 3);
+  assert.notEqual(merged.etag, user.etag);
+  const fetched = await call(backend, 'GetUser', { user_id: user.id }, withKey());
+  assert.equal(fetched.etag, merged.etag);
+});
+
+test('errors carry google.rpc details that another stack decodes', async () => {
+  const failure = await call(backend, 'CreateUser',
+                             { email_addresses: ['not-an-email'], username: 'no' }, withKey())
+    .then(() => null, (error) => error);
+  assert.ok(failure, 'the call must fail');
+  assert.equal(failure.code, grpc.status.INVALID_ARGUMENT);
+  const [bytes] = failure.metadata.get('grpc-status-details-bin');
+  const status = errors.lookupType('google.rpc.Status').decode(bytes);
+  // protobufjs camelCases our messages' fields (fieldViolations); its bundled Any keeps type_url.
+  const decoded = status.details.map((any) => {
+    const type = errors.lookupType(any.type_url.split('/').pop());
+    return type.toObject(type.decode(any.value));
+  });
+  assert.equal(decoded[0].reason, 'USERNAME_INVALID');
+  assert.equal(decoded[0].domain, 'roster');
+  assert.deepEqual(decoded[1].fieldViolations.map((v) => v.field),
+                   ['username', 'email_addresses[0]']);
+  const unauthenticated = await call(backend, 'CountUsers', {}).then(() => null, (e) => e);
+  assert.equal(unauthenticated.code, grpc.status.UNAUTHENTICATED);
+});
+
+test('session tokens verify with jose against GetJwks', async () => {
+  const password = 'correct horse battery';
+  const user = await call(backend, 'CreateUser',
+                          { email_addresses: ['jose@example.com'], password }, withKey());
+  const signedIn = await call(frontend, 'SignIn',
+                              { identifier: 'jose@example.com', password });
+  const jwks = await call(frontend, 'GetJwks', {});
+  const { payload, protectedHeader } = await jwtVerify(
+    signedIn.session_token, createLocalJWKSet({ keys: jwks.keys }),
+    { issuer: 'roster', algorithms: ['EdDSA'] });
+  assert.equal(protectedHeader.alg, 'EdDSA');
+  assert.equal(payload.sub, user.id);
+  assert.equal(payload.sid, signedIn.session.id);
+  assert.ok(payload.exp - payload.iat <= 300);
+  const me = await call(frontend, 'GetMe', {}, withToken(signedIn.session_token));
+  assert.equal(me.id, user.id);
+  assert.equal(me.private_metadata, undefined);
+  await call(frontend, 'SignOut', {}, withToken(signedIn.session_token));
+  const revoked = await call(frontend, 'GetMe', {}, withToken(signedIn.session_token))
+    .then(() => null, (e) => e);
+  assert.equal(revoked.code, grpc.status.UNAUTHENTICATED);
+});

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# ctest entry point: installs the pinned npm packages (from package-lock.json) into a copy of
+# this folder under the build tree, then runs the Node e2e tests against the given server.
+set -euo pipefail
+binary="$1"
+work="$2"
+here="$(cd "$(dirname "$0")" && pwd)"
+mkdir -p "$work"
+cp "$here/package.json" "$here/package-lock.json" "$here/e2e.test.mjs" "$work/"
+# The test finds ../../../proto from its own folder: point it at the repo.
+sed -i "s|join(here, '..', '..', '..', 'proto')|'$here/../../../proto'|" "$work/e2e.test.mjs"
+cd "$work"
+if [[ ! -d node_modules ]] || ! cmp -s package-lock.json node_modules/.package-lock.json.src; then
+  npm ci --no-audit --no-fund --silent
+  cp package-lock.json node_modules/.package-lock.json.src
+fi
+ROSTER_SERVER_BINARY="$binary" node --test e2e.test.mjs
