@@ -148,6 +148,21 @@ class SqliteWriteTransaction final : public WriteTransaction {
     });
   }
 
+  absl::Status ReplacePasswordHash(absl::string_view user_id,
+                                   absl::string_view old_hash,
+                                   absl::string_view new_hash) override {
+    return Guarded("upgrading a password hash", [&] {
+      auto& s = c_.Prepare(
+          "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = "
+          "?");
+      s.bind(1, std::string(new_hash));
+      s.bind(2, std::string(user_id));
+      s.bind(3, std::string(old_hash));
+      s.exec();
+      return absl::OkStatus();
+    });
+  }
+
   absl::Status UpdateSignInState(absl::string_view user_id,
                                  int32_t failed_password_attempts,
                                  Micros locked_until, Micros last_sign_in_at,

@@ -77,6 +77,13 @@ class WriteTransaction {
   virtual absl::Status TouchSession(absl::string_view session_id,
                                     Micros last_active_at) = 0;
 
+  // Replaces the password hash by an equivalent one (an imported digest
+  // upgraded to argon2id after a successful check) if it is still `old_hash`.
+  // Not a change to the user: no version bump, no event.
+  virtual absl::Status ReplacePasswordHash(absl::string_view user_id,
+                                           absl::string_view old_hash,
+                                           absl::string_view new_hash) = 0;
+
   // Sign-in bookkeeping, which is not a change to the user: sets the failed
   // password count and the sign-in / activity times without bumping the
   // version or appending an event. NotFound if the user does not exist.

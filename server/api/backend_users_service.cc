@@ -9,6 +9,7 @@
 #include "server/api/status_mapping.h"
 #include "server/domain/errors.h"
 #include "server/domain/passwords.h"
+#include "server/domain/sign_in.h"
 #include "server/domain/validation.h"
 
 namespace roster::api {
@@ -335,23 +336,13 @@ grpc::ServerUnaryReactor* BackendUsersService::VerifyPassword(
   return RunOn(
       hashes_, "password checks", context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
-        auto attempt = users_->BeginPasswordAttempt(request->user_id());
-        if (!attempt.ok()) {
-          return attempt.status();
+        auto verified = domain::CheckPasswordAttempt(
+            *users_, caller, request->user_id(), request->password(),
+            /*sign_in=*/false);
+        if (!verified.ok()) {
+          return verified.status();
         }
-        bool verified = false;
-        if (attempt->password_hash.empty()) {
-          domain::VerifyNothing(request->password());
-        } else {
-          verified = domain::VerifyPassword(attempt->password_hash,
-                                            request->password());
-        }
-        auto recorded = users_->FinishPasswordAttempt(
-            caller, request->user_id(), verified, /*sign_in=*/false);
-        if (!recorded.ok()) {
-          return recorded.status();
-        }
-        response->set_verified(verified);
+        response->set_verified(*verified);
         return absl::OkStatus();
       });
 }

@@ -47,5 +47,4 @@ grpc::Status Overloaded(const char* what) {
       absl::StrCat("too many ", what, " are queued; retry later")));
 }
 
-
 }  // namespace roster::api

@@ -1,22 +1,23 @@
-// What every gRPC service here needs from a call besides its request: the request id it
-// carries, and the status for a full executor.
+// What every gRPC service here needs from a call besides its request: the
+// request id it carries, and the status for a full executor.
 #ifndef ROSTER_SERVER_API_CALL_CONTEXT_H_
 #define ROSTER_SERVER_API_CALL_CONTEXT_H_
 
-#include <string>
-
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
+
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "server/domain/events.h"
 
 namespace roster::api {
 
-// The caller of an authenticated call: `actor`, and `request_id` or else the call's
-// `x-request-id` header (INVALID_ARGUMENT when malformed).
-absl::StatusOr<domain::Caller> CallerOf(const grpc::CallbackServerContext& context,
-                                        std::string actor, const std::string& request_id);
+// The caller of an authenticated call: `actor`, and `request_id` or else the
+// call's `x-request-id` header (INVALID_ARGUMENT when malformed).
+absl::StatusOr<domain::Caller> CallerOf(
+    const grpc::CallbackServerContext& context, std::string actor,
+    const std::string& request_id);
 
 // RESOURCE_EXHAUSTED (OVERLOADED): too many `what` are queued.
 grpc::Status Overloaded(const char* what);

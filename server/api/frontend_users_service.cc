@@ -16,17 +16,21 @@ namespace {
 using roster::v1::FrontendUser;
 
 // The bearer token of a call; UNAUTHENTICATED when absent or malformed.
-absl::StatusOr<std::string> BearerToken(const grpc::CallbackServerContext& context) {
+absl::StatusOr<std::string> BearerToken(
+    const grpc::CallbackServerContext& context) {
   const auto& metadata = context.client_metadata();
   const auto [first, last] = metadata.equal_range("authorization");
   constexpr absl::string_view kScheme = "bearer ";
   if (first == last || std::next(first) != last) {
-    return domain::Error(absl::StatusCode::kUnauthenticated, domain::reason::kUnauthenticated,
-                         "send exactly one 'authorization: Bearer <session token>'");
+    return domain::Error(
+        absl::StatusCode::kUnauthenticated, domain::reason::kUnauthenticated,
+        "send exactly one 'authorization: Bearer <session token>'");
   }
   const absl::string_view value(first->second.data(), first->second.size());
-  if (value.size() <= kScheme.size() || !absl::StartsWithIgnoreCase(value, kScheme)) {
-    return domain::Error(absl::StatusCode::kUnauthenticated, domain::reason::kUnauthenticated,
+  if (value.size() <= kScheme.size() ||
+      !absl::StartsWithIgnoreCase(value, kScheme)) {
+    return domain::Error(absl::StatusCode::kUnauthenticated,
+                         domain::reason::kUnauthenticated,
                          "authorization must be 'Bearer <session token>'");
   }
   return std::string(value.substr(kScheme.size()));
@@ -45,9 +49,9 @@ absl::Status RespondWithMe(FrontendUser* response, Call call) {
 }  // namespace
 
 template <typename Handler>
-grpc::ServerUnaryReactor* FrontendUsersService::AsMe(grpc::CallbackServerContext* context,
-                                                     BoundedExecutor* executor, const char* what,
-                                                     Handler handler) {
+grpc::ServerUnaryReactor* FrontendUsersService::AsMe(
+    grpc::CallbackServerContext* context, BoundedExecutor* executor,
+    const char* what, Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto token = BearerToken(*context);
   absl::StatusOr<domain::TokenClaims> claims =
@@ -77,210 +81,246 @@ grpc::ServerUnaryReactor* FrontendUsersService::AsMe(grpc::CallbackServerContext
 }
 
 template <typename Handler>
-grpc::ServerUnaryReactor* FrontendUsersService::Anyone(grpc::CallbackServerContext* context,
-                                                       BoundedExecutor* executor,
-                                                       const char* what, Handler handler) {
+grpc::ServerUnaryReactor* FrontendUsersService::Anyone(
+    grpc::CallbackServerContext* context, BoundedExecutor* executor,
+    const char* what, Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (executor == nullptr) {
     reactor->Finish(ToGrpcStatus(handler()));
     return reactor;
   }
-  const bool queued = executor->Submit([reactor, handler = std::move(handler)]() mutable {
-    reactor->Finish(ToGrpcStatus(handler()));
-  });
+  const bool queued =
+      executor->Submit([reactor, handler = std::move(handler)]() mutable {
+        reactor->Finish(ToGrpcStatus(handler()));
+      });
   if (!queued) {
     reactor->Finish(Overloaded(what));
   }
   return reactor;
 }
 
-grpc::ServerUnaryReactor* FrontendUsersService::SignIn(grpc::CallbackServerContext* context,
-                                                       const roster::v1::SignInRequest* request,
-                                                       roster::v1::SignInResponse* response) {
-  return Anyone(context, hashes_, "sign-ins", [this, context, request, response]() {
-    auto caller = CallerOf(*context, "sign_in", "");
-    if (!caller.ok()) {
-      return caller.status();
-    }
-    auto created = domain::SignIn(*users_, *sessions_, *caller, request->identifier(),
-                                  request->password());
-    if (!created.ok()) {
-      return created.status();
-    }
-    ToProto(created->session, sessions_->Now(), *response->mutable_session());
-    response->set_session_secret(created->secret);
-    response->set_session_token(created->token);
-    auto me = users_->GetUser(created->session.user_id);
-    if (me.ok()) {
-      ToProto(*me, *response->mutable_user());
-    }
-    return absl::OkStatus();
-  });
+grpc::ServerUnaryReactor* FrontendUsersService::SignIn(
+    grpc::CallbackServerContext* context,
+    const roster::v1::SignInRequest* request,
+    roster::v1::SignInResponse* response) {
+  return Anyone(
+      context, hashes_, "sign-ins", [this, context, request, response]() {
+        auto caller = CallerOf(*context, "sign_in", "");
+        if (!caller.ok()) {
+          return caller.status();
+        }
+        auto created =
+            domain::SignIn(*users_, *sessions_, *caller, request->identifier(),
+                           request->password());
+        if (!created.ok()) {
+          return created.status();
+        }
+        ToProto(created->session, sessions_->Now(),
+                *response->mutable_session());
+        response->set_session_secret(created->secret);
+        response->set_session_token(created->token);
+        auto me = users_->GetUser(created->session.user_id);
+        if (me.ok()) {
+          ToProto(*me, *response->mutable_user());
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::RefreshSessionToken(
-    grpc::CallbackServerContext* context, const roster::v1::RefreshSessionTokenRequest* request,
+    grpc::CallbackServerContext* context,
+    const roster::v1::RefreshSessionTokenRequest* request,
     roster::v1::RefreshSessionTokenResponse* response) {
-  return Anyone(context, writes_, "writes", [this, request, response]() -> absl::Status {
-    auto token = sessions_->RefreshToken(request->session_id(), request->session_secret());
-    if (!token.ok()) {
-      return token.status();
-    }
-    response->set_session_token(*token);
-    return absl::OkStatus();
-  });
+  return Anyone(context, writes_, "writes",
+                [this, request, response]() -> absl::Status {
+                  auto token = sessions_->RefreshToken(
+                      request->session_id(), request->session_secret());
+                  if (!token.ok()) {
+                    return token.status();
+                  }
+                  response->set_session_token(*token);
+                  return absl::OkStatus();
+                });
 }
 
-grpc::ServerUnaryReactor* FrontendUsersService::GetJwks(grpc::CallbackServerContext* context,
-                                                        const roster::v1::GetJwksRequest*,
-                                                        roster::v1::Jwks* response) {
+grpc::ServerUnaryReactor* FrontendUsersService::GetJwks(
+    grpc::CallbackServerContext* context, const roster::v1::GetJwksRequest*,
+    roster::v1::Jwks* response) {
   return Anyone(context, nullptr, "", [this, response]() {
     ToProto(sessions_->verifier(), *response);
     return absl::OkStatus();
   });
 }
 
-grpc::ServerUnaryReactor* FrontendUsersService::GetMe(grpc::CallbackServerContext* context,
-                                                      const roster::v1::GetMeRequest*,
-                                                      FrontendUser* response) {
+grpc::ServerUnaryReactor* FrontendUsersService::GetMe(
+    grpc::CallbackServerContext* context, const roster::v1::GetMeRequest*,
+    FrontendUser* response) {
   return AsMe(context, nullptr, "", [this, response](const Me& me) {
     return RespondWithMe(response, [&] { return users_->GetUser(me.user_id); });
   });
 }
 
-grpc::ServerUnaryReactor* FrontendUsersService::UpdateMe(grpc::CallbackServerContext* context,
-                                                         const roster::v1::UpdateMeRequest* request,
-                                                         FrontendUser* response) {
-  return AsMe(context, writes_, "writes", [this, request, response](const Me& me) {
-    domain::UpdateUserParams params;
-    params.user_id = me.user_id;
-    if (request->has_username()) params.username = request->username();
-    if (request->has_first_name()) params.first_name = request->first_name();
-    if (request->has_last_name()) params.last_name = request->last_name();
-    if (request->has_primary_email_address_id()) {
-      params.primary_email_address_id = request->primary_email_address_id();
-    }
-    if (request->has_primary_phone_number_id()) {
-      params.primary_phone_number_id = request->primary_phone_number_id();
-    }
-    return RespondWithMe(response, [&] { return users_->UpdateUser(me.caller, params); });
-  });
+grpc::ServerUnaryReactor* FrontendUsersService::UpdateMe(
+    grpc::CallbackServerContext* context,
+    const roster::v1::UpdateMeRequest* request, FrontendUser* response) {
+  return AsMe(
+      context, writes_, "writes", [this, request, response](const Me& me) {
+        domain::UpdateUserParams params;
+        params.user_id = me.user_id;
+        if (request->has_username()) params.username = request->username();
+        if (request->has_first_name())
+          params.first_name = request->first_name();
+        if (request->has_last_name()) params.last_name = request->last_name();
+        if (request->has_primary_email_address_id()) {
+          params.primary_email_address_id = request->primary_email_address_id();
+        }
+        if (request->has_primary_phone_number_id()) {
+          params.primary_phone_number_id = request->primary_phone_number_id();
+        }
+        return RespondWithMe(
+            response, [&] { return users_->UpdateUser(me.caller, params); });
+      });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::UpdateMyMetadata(
-    grpc::CallbackServerContext* context, const roster::v1::UpdateMyMetadataRequest* request,
+    grpc::CallbackServerContext* context,
+    const roster::v1::UpdateMyMetadataRequest* request,
     FrontendUser* response) {
-  return AsMe(context, writes_, "writes", [this, request, response](const Me& me) {
-    return RespondWithMe(response, [&]() -> absl::StatusOr<domain::UserView> {
-      domain::Violations violations;
-      domain::MetadataChange change;
-      if (!request->has_unsafe_metadata()) {
-        violations.Add("unsafe_metadata", "is required");
-        return violations.ToStatus();
-      }
-      change.unsafe_metadata =
-          StructToJson(request->unsafe_metadata(), "unsafe_metadata", violations);
-      if (!violations.empty()) {
-        return violations.ToStatus();
-      }
-      return users_->ChangeMetadata(me.caller, me.user_id, change, domain::MetadataMode::kMerge,
-                                    "");
-    });
-  });
+  return AsMe(
+      context, writes_, "writes", [this, request, response](const Me& me) {
+        return RespondWithMe(
+            response, [&]() -> absl::StatusOr<domain::UserView> {
+              domain::Violations violations;
+              domain::MetadataChange change;
+              if (!request->has_unsafe_metadata()) {
+                violations.Add("unsafe_metadata", "is required");
+                return violations.ToStatus();
+              }
+              change.unsafe_metadata = StructToJson(
+                  request->unsafe_metadata(), "unsafe_metadata", violations);
+              if (!violations.empty()) {
+                return violations.ToStatus();
+              }
+              return users_->ChangeMetadata(me.caller, me.user_id, change,
+                                            domain::MetadataMode::kMerge, "");
+            });
+      });
 }
 
-grpc::ServerUnaryReactor* FrontendUsersService::DeleteMe(grpc::CallbackServerContext* context,
-                                                         const roster::v1::DeleteMeRequest*,
-                                                         roster::v1::DeletedObject* response) {
-  return AsMe(context, writes_, "writes", [this, response](const Me& me) -> absl::Status {
-    auto deleted = users_->DeleteUser(me.caller, me.user_id, "", /*self_service=*/true);
-    if (!deleted.ok()) {
-      return deleted.status();
-    }
-    ToProto(*deleted, *response);
-    return absl::OkStatus();
-  });
+grpc::ServerUnaryReactor* FrontendUsersService::DeleteMe(
+    grpc::CallbackServerContext* context, const roster::v1::DeleteMeRequest*,
+    roster::v1::DeletedObject* response) {
+  return AsMe(context, writes_, "writes",
+              [this, response](const Me& me) -> absl::Status {
+                auto deleted = users_->DeleteUser(me.caller, me.user_id, "",
+                                                  /*self_service=*/true);
+                if (!deleted.ok()) {
+                  return deleted.status();
+                }
+                ToProto(*deleted, *response);
+                return absl::OkStatus();
+              });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::ChangeMyPassword(
-    grpc::CallbackServerContext* context, const roster::v1::ChangeMyPasswordRequest* request,
+    grpc::CallbackServerContext* context,
+    const roster::v1::ChangeMyPasswordRequest* request,
     FrontendUser* response) {
-  // On the hash pool: check the current password, hash the new one, then store it.
-  return AsMe(context, hashes_, "password changes", [this, request, response](const Me& me) {
-    absl::Status current =
-        domain::CheckCurrentPassword(*users_, me.caller, me.user_id, request->current_password());
-    if (!current.ok()) {
-      return current;
-    }
-    auto hashed = users_->HashPasswordForUser(me.user_id, request->new_password(), false);
-    if (!hashed.ok()) {
-      return hashed.status();
-    }
-    domain::UpdateUserParams params;
-    params.user_id = me.user_id;
-    params.password = request->new_password();
-    params.password_hash = *hashed;
-    params.sign_out_of_other_sessions = request->sign_out_of_other_sessions();
-    params.keep_session_id = me.session_id;
-    return RespondWithMe(response, [&] { return users_->UpdateUser(me.caller, params); });
-  });
+  // On the hash pool: check the current password, hash the new one, then store
+  // it.
+  return AsMe(
+      context, hashes_, "password changes",
+      [this, request, response](const Me& me) {
+        absl::Status current = domain::CheckCurrentPassword(
+            *users_, me.caller, me.user_id, request->current_password());
+        if (!current.ok()) {
+          return current;
+        }
+        auto hashed = users_->HashPasswordForUser(
+            me.user_id, request->new_password(), false);
+        if (!hashed.ok()) {
+          return hashed.status();
+        }
+        domain::UpdateUserParams params;
+        params.user_id = me.user_id;
+        params.password = request->new_password();
+        params.password_hash = *hashed;
+        params.sign_out_of_other_sessions =
+            request->sign_out_of_other_sessions();
+        params.keep_session_id = me.session_id;
+        return RespondWithMe(
+            response, [&] { return users_->UpdateUser(me.caller, params); });
+      });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::RemoveMyPassword(
-    grpc::CallbackServerContext* context, const roster::v1::RemoveMyPasswordRequest* request,
+    grpc::CallbackServerContext* context,
+    const roster::v1::RemoveMyPasswordRequest* request,
     FrontendUser* response) {
-  return AsMe(context, hashes_, "password changes", [this, request, response](const Me& me) {
-    absl::Status current =
-        domain::CheckCurrentPassword(*users_, me.caller, me.user_id, request->current_password());
-    if (!current.ok()) {
-      return current;
-    }
-    return RespondWithMe(response, [&] { return users_->RemovePassword(me.caller, me.user_id); });
-  });
+  return AsMe(context, hashes_, "password changes",
+              [this, request, response](const Me& me) {
+                absl::Status current =
+                    domain::CheckCurrentPassword(*users_, me.caller, me.user_id,
+                                                 request->current_password());
+                if (!current.ok()) {
+                  return current;
+                }
+                return RespondWithMe(response, [&] {
+                  return users_->RemovePassword(me.caller, me.user_id);
+                });
+              });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::ListMySessions(
-    grpc::CallbackServerContext* context, const roster::v1::ListMySessionsRequest* request,
+    grpc::CallbackServerContext* context,
+    const roster::v1::ListMySessionsRequest* request,
     roster::v1::ListMySessionsResponse* response) {
-  return AsMe(context, nullptr, "", [this, request, response](const Me& me) -> absl::Status {
-    auto page = sessions_->ListSessions(me.user_id, request->limit(), request->offset(),
-                                        request->page_token());
-    if (!page.ok()) {
-      return page.status();
-    }
-    const absl::Time now = sessions_->Now();
-    for (const auto& session : page->sessions) {
-      ToProto(session, now, *response->add_sessions());
-    }
-    response->set_next_page_token(page->next_page_token);
-    return absl::OkStatus();
-  });
+  return AsMe(context, nullptr, "",
+              [this, request, response](const Me& me) -> absl::Status {
+                auto page = sessions_->ListSessions(
+                    me.user_id, request->limit(), request->offset(),
+                    request->page_token());
+                if (!page.ok()) {
+                  return page.status();
+                }
+                const absl::Time now = sessions_->Now();
+                for (const auto& session : page->sessions) {
+                  ToProto(session, now, *response->add_sessions());
+                }
+                response->set_next_page_token(page->next_page_token);
+                return absl::OkStatus();
+              });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::RevokeMySession(
-    grpc::CallbackServerContext* context, const roster::v1::RevokeMySessionRequest* request,
+    grpc::CallbackServerContext* context,
+    const roster::v1::RevokeMySessionRequest* request,
     roster::v1::Session* response) {
-  return AsMe(context, writes_, "writes", [this, request, response](const Me& me) -> absl::Status {
-    auto revoked = sessions_->RevokeSession(me.caller, request->session_id(), me.user_id);
-    if (!revoked.ok()) {
-      return revoked.status();
-    }
-    ToProto(*revoked, sessions_->Now(), *response);
-    return absl::OkStatus();
-  });
+  return AsMe(context, writes_, "writes",
+              [this, request, response](const Me& me) -> absl::Status {
+                auto revoked = sessions_->RevokeSession(
+                    me.caller, request->session_id(), me.user_id);
+                if (!revoked.ok()) {
+                  return revoked.status();
+                }
+                ToProto(*revoked, sessions_->Now(), *response);
+                return absl::OkStatus();
+              });
 }
 
-grpc::ServerUnaryReactor* FrontendUsersService::SignOut(grpc::CallbackServerContext* context,
-                                                        const roster::v1::SignOutRequest*,
-                                                        roster::v1::Session* response) {
-  return AsMe(context, writes_, "writes", [this, response](const Me& me) -> absl::Status {
-    auto revoked = sessions_->RevokeSession(me.caller, me.session_id, me.user_id);
-    if (!revoked.ok()) {
-      return revoked.status();
-    }
-    ToProto(*revoked, sessions_->Now(), *response);
-    return absl::OkStatus();
-  });
+grpc::ServerUnaryReactor* FrontendUsersService::SignOut(
+    grpc::CallbackServerContext* context, const roster::v1::SignOutRequest*,
+    roster::v1::Session* response) {
+  return AsMe(context, writes_, "writes",
+              [this, response](const Me& me) -> absl::Status {
+                auto revoked = sessions_->RevokeSession(
+                    me.caller, me.session_id, me.user_id);
+                if (!revoked.ok()) {
+                  return revoked.status();
+                }
+                ToProto(*revoked, sessions_->Now(), *response);
+                return absl::OkStatus();
+              });
 }
 
 }  // namespace roster::api

@@ -1,7 +1,8 @@
-// FrontendUsersService: the roster.v1.FrontendUsers gRPC service on the callback API. The user
-// is always the one named by the session token (`authorization: Bearer <token>`), which must be
-// valid and whose session and user must still be live; no request names a user. It calls the
-// same domain operations as BackendUsers with a narrower set of fields, and answers with
+// FrontendUsersService: the roster.v1.FrontendUsers gRPC service on the
+// callback API. The user is always the one named by the session token
+// (`authorization: Bearer <token>`), which must be valid and whose session and
+// user must still be live; no request names a user. It calls the same domain
+// operations as BackendUsers with a narrower set of fields, and answers with
 // FrontendUser, which cannot carry private metadata.
 //
 // Thread-safe.
@@ -15,18 +16,22 @@
 
 namespace roster::api {
 
-class FrontendUsersService final : public roster::v1::FrontendUsers::CallbackService {
+class FrontendUsersService final
+    : public roster::v1::FrontendUsers::CallbackService {
  public:
   // None is owned; all must outlive the service.
-  FrontendUsersService(domain::UserService* users, domain::SessionService* sessions,
+  FrontendUsersService(domain::UserService* users,
+                       domain::SessionService* sessions,
                        BoundedExecutor* writes, BoundedExecutor* hashes)
       : users_(users), sessions_(sessions), writes_(writes), hashes_(hashes) {}
 
-  grpc::ServerUnaryReactor* SignIn(grpc::CallbackServerContext* context,
-                                   const roster::v1::SignInRequest* request,
-                                   roster::v1::SignInResponse* response) override;
+  grpc::ServerUnaryReactor* SignIn(
+      grpc::CallbackServerContext* context,
+      const roster::v1::SignInRequest* request,
+      roster::v1::SignInResponse* response) override;
   grpc::ServerUnaryReactor* RefreshSessionToken(
-      grpc::CallbackServerContext* context, const roster::v1::RefreshSessionTokenRequest* request,
+      grpc::CallbackServerContext* context,
+      const roster::v1::RefreshSessionTokenRequest* request,
       roster::v1::RefreshSessionTokenResponse* response) override;
   grpc::ServerUnaryReactor* GetJwks(grpc::CallbackServerContext* context,
                                     const roster::v1::GetJwksRequest* request,
@@ -34,27 +39,34 @@ class FrontendUsersService final : public roster::v1::FrontendUsers::CallbackSer
   grpc::ServerUnaryReactor* GetMe(grpc::CallbackServerContext* context,
                                   const roster::v1::GetMeRequest* request,
                                   roster::v1::FrontendUser* response) override;
-  grpc::ServerUnaryReactor* UpdateMe(grpc::CallbackServerContext* context,
-                                     const roster::v1::UpdateMeRequest* request,
-                                     roster::v1::FrontendUser* response) override;
-  grpc::ServerUnaryReactor* UpdateMyMetadata(grpc::CallbackServerContext* context,
-                                             const roster::v1::UpdateMyMetadataRequest* request,
-                                             roster::v1::FrontendUser* response) override;
-  grpc::ServerUnaryReactor* DeleteMe(grpc::CallbackServerContext* context,
-                                     const roster::v1::DeleteMeRequest* request,
-                                     roster::v1::DeletedObject* response) override;
-  grpc::ServerUnaryReactor* ChangeMyPassword(grpc::CallbackServerContext* context,
-                                             const roster::v1::ChangeMyPasswordRequest* request,
-                                             roster::v1::FrontendUser* response) override;
-  grpc::ServerUnaryReactor* RemoveMyPassword(grpc::CallbackServerContext* context,
-                                             const roster::v1::RemoveMyPasswordRequest* request,
-                                             roster::v1::FrontendUser* response) override;
-  grpc::ServerUnaryReactor* ListMySessions(grpc::CallbackServerContext* context,
-                                           const roster::v1::ListMySessionsRequest* request,
-                                           roster::v1::ListMySessionsResponse* response) override;
-  grpc::ServerUnaryReactor* RevokeMySession(grpc::CallbackServerContext* context,
-                                            const roster::v1::RevokeMySessionRequest* request,
-                                            roster::v1::Session* response) override;
+  grpc::ServerUnaryReactor* UpdateMe(
+      grpc::CallbackServerContext* context,
+      const roster::v1::UpdateMeRequest* request,
+      roster::v1::FrontendUser* response) override;
+  grpc::ServerUnaryReactor* UpdateMyMetadata(
+      grpc::CallbackServerContext* context,
+      const roster::v1::UpdateMyMetadataRequest* request,
+      roster::v1::FrontendUser* response) override;
+  grpc::ServerUnaryReactor* DeleteMe(
+      grpc::CallbackServerContext* context,
+      const roster::v1::DeleteMeRequest* request,
+      roster::v1::DeletedObject* response) override;
+  grpc::ServerUnaryReactor* ChangeMyPassword(
+      grpc::CallbackServerContext* context,
+      const roster::v1::ChangeMyPasswordRequest* request,
+      roster::v1::FrontendUser* response) override;
+  grpc::ServerUnaryReactor* RemoveMyPassword(
+      grpc::CallbackServerContext* context,
+      const roster::v1::RemoveMyPasswordRequest* request,
+      roster::v1::FrontendUser* response) override;
+  grpc::ServerUnaryReactor* ListMySessions(
+      grpc::CallbackServerContext* context,
+      const roster::v1::ListMySessionsRequest* request,
+      roster::v1::ListMySessionsResponse* response) override;
+  grpc::ServerUnaryReactor* RevokeMySession(
+      grpc::CallbackServerContext* context,
+      const roster::v1::RevokeMySessionRequest* request,
+      roster::v1::Session* response) override;
   grpc::ServerUnaryReactor* SignOut(grpc::CallbackServerContext* context,
                                     const roster::v1::SignOutRequest* request,
                                     roster::v1::Session* response) override;
@@ -67,15 +79,17 @@ class FrontendUsersService final : public roster::v1::FrontendUsers::CallbackSer
     std::string session_id;
   };
 
-  // Authenticates the session token, then runs `handler(me)` inline (executor null) or on
-  // `executor`, finishing with its status.
+  // Authenticates the session token, then runs `handler(me)` inline (executor
+  // null) or on `executor`, finishing with its status.
   template <typename Handler>
-  grpc::ServerUnaryReactor* AsMe(grpc::CallbackServerContext* context, BoundedExecutor* executor,
-                                 const char* what, Handler handler);
+  grpc::ServerUnaryReactor* AsMe(grpc::CallbackServerContext* context,
+                                 BoundedExecutor* executor, const char* what,
+                                 Handler handler);
   // Runs `handler()` (no credentials) on `executor`, or inline when null.
   template <typename Handler>
   grpc::ServerUnaryReactor* Anyone(grpc::CallbackServerContext* context,
-                                   BoundedExecutor* executor, const char* what, Handler handler);
+                                   BoundedExecutor* executor, const char* what,
+                                   Handler handler);
 
   domain::UserService* users_;        // Not owned.
   domain::SessionService* sessions_;  // Not owned.

@@ -417,6 +417,10 @@ absl::StatusOr<domain::CreateUserParams> FromProto(
   params.request_id = request.request_id();
   if (request.has_password()) params.password = request.password();
   params.skip_password_checks = request.skip_password_checks();
+  if (request.has_password_digest()) {
+    params.password_digest = request.password_digest();
+  }
+  params.password_hasher = request.password_hasher();
   if (!violations.empty()) {
     return violations.ToStatus();
   }
@@ -444,6 +448,10 @@ domain::UpdateUserParams FromProto(
   if (request.has_password()) params.password = request.password();
   params.skip_password_checks = request.skip_password_checks();
   params.sign_out_of_other_sessions = request.sign_out_of_other_sessions();
+  if (request.has_password_digest()) {
+    params.password_digest = request.password_digest();
+  }
+  params.password_hasher = request.password_hasher();
   return params;
 }
 

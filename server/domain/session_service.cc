@@ -22,12 +22,14 @@ absl::Status SessionInvalid() {
 }
 
 absl::Status SessionNotFound() {
-  return Error(absl::StatusCode::kNotFound, reason::kNotFound, "session not found");
+  return Error(absl::StatusCode::kNotFound, reason::kNotFound,
+               "session not found");
 }
 
 storage::EventRecord SessionEvent(const Caller& caller, const char* type,
-                                  const storage::SessionRecord& session, absl::Time now,
-                                  const IdGenerator& ids, const EventEncoder& encoder) {
+                                  const storage::SessionRecord& session,
+                                  absl::Time now, const IdGenerator& ids,
+                                  const EventEncoder& encoder) {
   storage::EventRecord event;
   event.id = ids.New(kEventIdPrefix);
   event.type = type;
@@ -41,28 +43,34 @@ storage::EventRecord SessionEvent(const Caller& caller, const char* type,
 
 }  // namespace
 
-storage::SessionStatus EffectiveStatus(const storage::SessionRecord& session, absl::Time now) {
-  if (session.status == storage::SessionStatus::kActive && session.expire_at <= ToMicros(now)) {
+storage::SessionStatus EffectiveStatus(const storage::SessionRecord& session,
+                                       absl::Time now) {
+  if (session.status == storage::SessionStatus::kActive &&
+      session.expire_at <= ToMicros(now)) {
     return storage::SessionStatus::kExpired;
   }
   return session.status;
 }
 
-absl::Status RevokeSessions(storage::WriteTransaction& txn, const Caller& caller,
-                            const std::string& user_id, absl::string_view keep, absl::Time now,
-                            const IdGenerator& ids, const EventEncoder& encoder) {
+absl::Status RevokeSessions(storage::WriteTransaction& txn,
+                            const Caller& caller, const std::string& user_id,
+                            absl::string_view keep, absl::Time now,
+                            const IdGenerator& ids,
+                            const EventEncoder& encoder) {
   auto sessions = txn.ListSessions(user_id);
   if (!sessions.ok()) {
     return sessions.status();
   }
   for (auto& session : *sessions) {
-    if (session.id == keep || EffectiveStatus(session, now) != storage::SessionStatus::kActive) {
+    if (session.id == keep ||
+        EffectiveStatus(session, now) != storage::SessionStatus::kActive) {
       continue;
     }
     session.status = storage::SessionStatus::kRevoked;
     session.updated_at = ToMicros(now);
     absl::Status revoked = txn.UpdateSession(
-        session, SessionEvent(caller, event_type::kSessionRevoked, session, now, ids, encoder));
+        session, SessionEvent(caller, event_type::kSessionRevoked, session, now,
+                              ids, encoder));
     if (!revoked.ok()) {
       return revoked;
     }
@@ -72,8 +80,10 @@ absl::Status RevokeSessions(storage::WriteTransaction& txn, const Caller& caller
 
 SessionService::SessionService(storage::UserStore* store, const Clock* clock,
                                const IdGenerator* ids, RandomSource* random,
-                               const EventEncoder* encoder, const SigningKey* signing_key,
-                               const TokenVerifier* verifier, SessionServiceOptions options)
+                               const EventEncoder* encoder,
+                               const SigningKey* signing_key,
+                               const TokenVerifier* verifier,
+                               SessionServiceOptions options)
     : store_(store),
       clock_(clock),
       ids_(ids),
@@ -91,12 +101,13 @@ std::string SessionService::IssueToken(const storage::SessionRecord& session,
   claims.session_id = session.id;
   claims.issued_at = now;
   claims.not_before = now;
-  claims.expires_at = std::min(now + options_.token_lifetime, FromMicros(session.expire_at));
+  claims.expires_at =
+      std::min(now + options_.token_lifetime, FromMicros(session.expire_at));
   return signing_key_->Sign(claims);
 }
 
-absl::StatusOr<NewSession> SessionService::CreateSession(const Caller& caller,
-                                                         absl::string_view user_id) {
+absl::StatusOr<NewSession> SessionService::CreateSession(
+    const Caller& caller, absl::string_view user_id) {
   absl::Status valid = internal::CheckUserId(user_id);
   if (!valid.ok()) {
     return valid;
@@ -109,24 +120,29 @@ absl::StatusOr<NewSession> SessionService::CreateSession(const Caller& caller,
   session.user_id = std::string(user_id);
   session.secret_digest = Fingerprint(created.secret);
   session.status = storage::SessionStatus::kActive;
-  session.created_at = session.last_active_at = session.updated_at = ToMicros(now);
+  session.created_at = session.last_active_at = session.updated_at =
+      ToMicros(now);
   session.expire_at = ToMicros(now + options_.session_lifetime);
-  absl::Status written = store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
-    auto user = txn.GetUser(user_id);
-    if (!user.ok()) {
-      return user.status();
-    }
-    if (user->banned) {
-      return Error(absl::StatusCode::kPermissionDenied, reason::kUserBanned, "the user is banned");
-    }
-    absl::Status inserted = txn.InsertSession(
-        session, SessionEvent(caller, event_type::kSessionCreated, session, now, *ids_, *encoder_));
-    if (!inserted.ok()) {
-      return inserted;
-    }
-    return txn.UpdateSignInState(user->id, user->failed_password_attempts, user->locked_until,
-                                 ToMicros(now), ToMicros(now));
-  });
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        auto user = txn.GetUser(user_id);
+        if (!user.ok()) {
+          return user.status();
+        }
+        if (user->banned) {
+          return Error(absl::StatusCode::kPermissionDenied, reason::kUserBanned,
+                       "the user is banned");
+        }
+        absl::Status inserted = txn.InsertSession(
+            session, SessionEvent(caller, event_type::kSessionCreated, session,
+                                  now, *ids_, *encoder_));
+        if (!inserted.ok()) {
+          return inserted;
+        }
+        return txn.UpdateSignInState(user->id, user->failed_password_attempts,
+                                     user->locked_until, ToMicros(now),
+                                     ToMicros(now));
+      });
   if (!written.ok()) {
     return internal::FromStore(written);
   }
@@ -134,21 +150,25 @@ absl::StatusOr<NewSession> SessionService::CreateSession(const Caller& caller,
   return created;
 }
 
-absl::StatusOr<std::string> SessionService::RefreshToken(absl::string_view session_id,
-                                                         absl::string_view secret) {
-  if (!IsWellFormedId(session_id, kSessionIdPrefix) || secret.empty() || secret.size() > 256) {
+absl::StatusOr<std::string> SessionService::RefreshToken(
+    absl::string_view session_id, absl::string_view secret) {
+  if (!IsWellFormedId(session_id, kSessionIdPrefix) || secret.empty() ||
+      secret.size() > 256) {
     return SessionInvalid();
   }
   auto session = store_->GetSession(session_id);
   if (!session.ok()) {
-    return absl::IsNotFound(session.status()) ? SessionInvalid() : session.status();
+    return absl::IsNotFound(session.status()) ? SessionInvalid()
+                                              : session.status();
   }
   const absl::Time now = clock_->Now();
   const std::string presented = Fingerprint(secret);
-  const bool matches = presented.size() == session->secret_digest.size() &&
-                       sodium_memcmp(presented.data(), session->secret_digest.data(),
-                                     presented.size()) == 0;
-  if (!matches || EffectiveStatus(*session, now) != storage::SessionStatus::kActive) {
+  const bool matches =
+      presented.size() == session->secret_digest.size() &&
+      sodium_memcmp(presented.data(), session->secret_digest.data(),
+                    presented.size()) == 0;
+  if (!matches ||
+      EffectiveStatus(*session, now) != storage::SessionStatus::kActive) {
     return SessionInvalid();
   }
   auto user = store_->GetUser(session->user_id);
@@ -164,20 +184,23 @@ absl::StatusOr<std::string> SessionService::RefreshToken(absl::string_view sessi
   return IssueToken(*session, now);
 }
 
-absl::StatusOr<storage::SessionRecord> SessionService::RevokeSession(const Caller& caller,
-                                                                     absl::string_view session_id,
-                                                                     absl::string_view owner) {
+absl::StatusOr<storage::SessionRecord> SessionService::RevokeSession(
+    const Caller& caller, absl::string_view session_id,
+    absl::string_view owner) {
   if (!IsWellFormedId(session_id, kSessionIdPrefix)) {
-    return Error(absl::StatusCode::kInvalidArgument, reason::kInvalidArgumentFormat,
-                 "session_id is malformed", {{"session_id", "must be a session id (sess_…)"}});
+    return Error(absl::StatusCode::kInvalidArgument,
+                 reason::kInvalidArgumentFormat, "session_id is malformed",
+                 {{"session_id", "must be a session id (sess_…)"}});
   }
   const absl::Time now = clock_->Now();
   storage::SessionRecord result;
-  absl::Status written = store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+  absl::Status written = store_->Write([&](storage::WriteTransaction& txn)
+                                           -> absl::Status {
     auto session = txn.GetSession(session_id);
     if (!session.ok() || (!owner.empty() && session->user_id != owner)) {
-      return absl::IsNotFound(session.status()) || session.ok() ? SessionNotFound()
-                                                                : session.status();
+      return absl::IsNotFound(session.status()) || session.ok()
+                 ? SessionNotFound()
+                 : session.status();
     }
     result = *session;
     if (EffectiveStatus(*session, now) != storage::SessionStatus::kActive) {
@@ -186,7 +209,8 @@ absl::StatusOr<storage::SessionRecord> SessionService::RevokeSession(const Calle
     result.status = storage::SessionStatus::kRevoked;
     result.updated_at = ToMicros(now);
     return txn.UpdateSession(
-        result, SessionEvent(caller, event_type::kSessionRevoked, result, now, *ids_, *encoder_));
+        result, SessionEvent(caller, event_type::kSessionRevoked, result, now,
+                             *ids_, *encoder_));
   });
   if (!written.ok()) {
     return internal::FromStore(written);
@@ -194,16 +218,16 @@ absl::StatusOr<storage::SessionRecord> SessionService::RevokeSession(const Calle
   return result;
 }
 
-absl::StatusOr<SessionPage> SessionService::ListSessions(absl::string_view user_id,
-                                                         int32_t limit, int32_t offset,
-                                                         absl::string_view page_token) {
+absl::StatusOr<SessionPage> SessionService::ListSessions(
+    absl::string_view user_id, int32_t limit, int32_t offset,
+    absl::string_view page_token) {
   Violations violations;
   if (user_id.empty() || !IsWellFormedId(user_id, kUserIdPrefix)) {
     violations.Add("user_id", "must be a user id (user_…)");
   }
   if (limit < 0 || limit > kMaxPageSize) {
-    violations.Add("limit", absl::StrCat("must be 1-", kMaxPageSize, " (0 means ",
-                                         kDefaultPageSize, ")"));
+    violations.Add("limit", absl::StrCat("must be 1-", kMaxPageSize,
+                                         " (0 means ", kDefaultPageSize, ")"));
   }
   if (offset < 0 || offset > kMaxOffset) {
     violations.Add("offset", absl::StrCat("must be 0-", kMaxOffset));
@@ -216,9 +240,11 @@ absl::StatusOr<SessionPage> SessionService::ListSessions(absl::string_view user_
     if (offset != 0) {
       violations.Add("page_token", "cannot be combined with offset");
     } else if (!absl::WebSafeBase64Unescape(page_token, &raw) ||
-               (parts = absl::StrSplit(raw, '|')).size() != 3 || parts[0] != "s1" ||
-               parts[1] != fingerprint || !absl::SimpleAtoi(parts[2], &start) || start < 0) {
-      violations.Add("page_token", "is not a page token for this user's sessions");
+               (parts = absl::StrSplit(raw, '|')).size() != 3 ||
+               parts[0] != "s1" || parts[1] != fingerprint ||
+               !absl::SimpleAtoi(parts[2], &start) || start < 0) {
+      violations.Add("page_token",
+                     "is not a page token for this user's sessions");
     }
   }
   if (!violations.empty()) {
@@ -232,20 +258,23 @@ absl::StatusOr<SessionPage> SessionService::ListSessions(absl::string_view user_
   if (!sessions.ok()) {
     return sessions.status();
   }
-  const size_t size = static_cast<size_t>(limit == 0 ? kDefaultPageSize : limit);
+  const size_t size =
+      static_cast<size_t>(limit == 0 ? kDefaultPageSize : limit);
   SessionPage page;
-  for (size_t i = static_cast<size_t>(start); i < sessions->size() && page.sessions.size() < size;
-       ++i) {
+  for (size_t i = static_cast<size_t>(start);
+       i < sessions->size() && page.sessions.size() < size; ++i) {
     page.sessions.push_back((*sessions)[i]);
   }
   const size_t next = static_cast<size_t>(start) + page.sessions.size();
   if (next < sessions->size()) {
-    page.next_page_token = absl::WebSafeBase64Escape(absl::StrCat("s1|", fingerprint, "|", next));
+    page.next_page_token =
+        absl::WebSafeBase64Escape(absl::StrCat("s1|", fingerprint, "|", next));
   }
   return page;
 }
 
-absl::StatusOr<TokenClaims> SessionService::Authenticate(absl::string_view token) {
+absl::StatusOr<TokenClaims> SessionService::Authenticate(
+    absl::string_view token) {
   const absl::Time now = clock_->Now();
   auto claims = verifier_->Verify(token, now);
   if (!claims.ok()) {
@@ -253,7 +282,8 @@ absl::StatusOr<TokenClaims> SessionService::Authenticate(absl::string_view token
   }
   auto session = store_->GetSession(claims->session_id);
   if (!session.ok()) {
-    return absl::IsNotFound(session.status()) ? SessionInvalid() : session.status();
+    return absl::IsNotFound(session.status()) ? SessionInvalid()
+                                              : session.status();
   }
   if (session->user_id != claims->user_id ||
       EffectiveStatus(*session, now) != storage::SessionStatus::kActive) {

@@ -1,7 +1,8 @@
-// SessionService: sessions and their tokens (DESIGN §4–§5). A session has a secret (shown once,
-// stored as a digest) that refreshes short-lived JWT session tokens. FrontendUsers calls are
-// authenticated by a token whose signature, time window, session and user are all still valid,
-// so revocations and bans take effect at once.
+// SessionService: sessions and their tokens (DESIGN §4–§5). A session has a
+// secret (shown once, stored as a digest) that refreshes short-lived JWT
+// session tokens. FrontendUsers calls are authenticated by a token whose
+// signature, time window, session and user are all still valid, so revocations
+// and bans take effect at once.
 //
 // Thread-safe.
 #ifndef ROSTER_SERVER_DOMAIN_SESSION_SERVICE_H_
@@ -28,7 +29,8 @@ struct SessionServiceOptions {
   std::string issuer = "roster";
 };
 
-// A session as created: its record, its secret (only ever returned here) and a first token.
+// A session as created: its record, its secret (only ever returned here) and a
+// first token.
 struct NewSession {
   storage::SessionRecord session;
   std::string secret;
@@ -40,51 +42,61 @@ struct SessionPage {
   std::string next_page_token;
 };
 
-// Revokes, inside `txn`, every active session of `user_id` except `keep`, each with a
-// session.revoked event. Used by ban and by "sign out of other sessions".
-absl::Status RevokeSessions(storage::WriteTransaction& txn, const Caller& caller,
-                            const std::string& user_id, absl::string_view keep, absl::Time now,
-                            const IdGenerator& ids, const EventEncoder& encoder);
+// Revokes, inside `txn`, every active session of `user_id` except `keep`, each
+// with a session.revoked event. Used by ban and by "sign out of other
+// sessions".
+absl::Status RevokeSessions(storage::WriteTransaction& txn,
+                            const Caller& caller, const std::string& user_id,
+                            absl::string_view keep, absl::Time now,
+                            const IdGenerator& ids,
+                            const EventEncoder& encoder);
 
 // The status a client sees: an active session past its expiry reads as EXPIRED.
-storage::SessionStatus EffectiveStatus(const storage::SessionRecord& session, absl::Time now);
+storage::SessionStatus EffectiveStatus(const storage::SessionRecord& session,
+                                       absl::Time now);
 
 class SessionService {
  public:
   // None is owned; all must outlive the service.
-  SessionService(storage::UserStore* store, const Clock* clock, const IdGenerator* ids,
-                 RandomSource* random, const EventEncoder* encoder, const SigningKey* signing_key,
+  SessionService(storage::UserStore* store, const Clock* clock,
+                 const IdGenerator* ids, RandomSource* random,
+                 const EventEncoder* encoder, const SigningKey* signing_key,
                  const TokenVerifier* verifier, SessionServiceOptions options);
 
-  // Starts a session for the user (session.created). NOT_FOUND; PERMISSION_DENIED
-  // USER_BANNED. Also records the sign-in time.
-  absl::StatusOr<NewSession> CreateSession(const Caller& caller, absl::string_view user_id);
+  // Starts a session for the user (session.created). NOT_FOUND;
+  // PERMISSION_DENIED USER_BANNED. Also records the sign-in time.
+  absl::StatusOr<NewSession> CreateSession(const Caller& caller,
+                                           absl::string_view user_id);
 
   // A fresh token for an active session whose secret matches. UNAUTHENTICATED
   // (SESSION_INVALID) for anything else, the same for every cause.
   absl::StatusOr<std::string> RefreshToken(absl::string_view session_id,
                                            absl::string_view secret);
 
-  // Revokes a session (session.revoked); idempotent. With `owner` set, a session of another
-  // user is NOT_FOUND, as if it did not exist.
-  absl::StatusOr<storage::SessionRecord> RevokeSession(const Caller& caller,
-                                                       absl::string_view session_id,
-                                                       absl::string_view owner);
+  // Revokes a session (session.revoked); idempotent. With `owner` set, a
+  // session of another user is NOT_FOUND, as if it did not exist.
+  absl::StatusOr<storage::SessionRecord> RevokeSession(
+      const Caller& caller, absl::string_view session_id,
+      absl::string_view owner);
 
-  // A page of the user's sessions, oldest first: `limit` 1–500 (0 means 10), `offset`
-  // 0–1,000,000 or `page_token`, as every list RPC. NOT_FOUND for an unknown user.
-  absl::StatusOr<SessionPage> ListSessions(absl::string_view user_id, int32_t limit,
-                                           int32_t offset, absl::string_view page_token);
+  // A page of the user's sessions, oldest first: `limit` 1–500 (0 means 10),
+  // `offset` 0–1,000,000 or `page_token`, as every list RPC. NOT_FOUND for an
+  // unknown user.
+  absl::StatusOr<SessionPage> ListSessions(absl::string_view user_id,
+                                           int32_t limit, int32_t offset,
+                                           absl::string_view page_token);
 
-  // The claims of `token` if it is valid and its session is active and unexpired and its user
-  // exists and is not banned; UNAUTHENTICATED (UNAUTHENTICATED or SESSION_INVALID) otherwise.
+  // The claims of `token` if it is valid and its session is active and
+  // unexpired and its user exists and is not banned; UNAUTHENTICATED
+  // (UNAUTHENTICATED or SESSION_INVALID) otherwise.
   absl::StatusOr<TokenClaims> Authenticate(absl::string_view token);
 
   const TokenVerifier& verifier() const { return *verifier_; }
   absl::Time Now() const { return clock_->Now(); }
 
  private:
-  std::string IssueToken(const storage::SessionRecord& session, absl::Time now) const;
+  std::string IssueToken(const storage::SessionRecord& session,
+                         absl::Time now) const;
 
   storage::UserStore* store_;
   const Clock* clock_;

@@ -1,8 +1,9 @@
 #include "server/domain/sign_in.h"
 
-#include "server/domain/errors.h"
-#include "server/domain/passwords.h"
 #include "absl/strings/ascii.h"
+#include "server/domain/errors.h"
+#include "server/domain/password_digests.h"
+#include "server/domain/passwords.h"
 #include "server/domain/validation.h"
 
 namespace roster::domain {
@@ -13,8 +14,10 @@ absl::Status PasswordIncorrect() {
                "the identifier or the password is incorrect");
 }
 
-// The id of the user holding `identifier`, or "" when there is none (or it is malformed).
-absl::StatusOr<std::string> FindUser(UserService& users, absl::string_view identifier) {
+// The id of the user holding `identifier`, or "" when there is none (or it is
+// malformed).
+absl::StatusOr<std::string> FindUser(UserService& users,
+                                     absl::string_view identifier) {
   ListUsersParams params;
   params.limit = 1;
   const absl::string_view trimmed = absl::StripAsciiWhitespace(identifier);
@@ -22,12 +25,14 @@ absl::StatusOr<std::string> FindUser(UserService& users, absl::string_view ident
     auto email = NormalizeEmailAddress(trimmed);
     if (!email.ok()) return std::string();
     params.filter.email_addresses = {*email};
-  } else if (!trimmed.empty() && (trimmed.front() == '+' || absl::ascii_isdigit(trimmed.front()))) {
+  } else if (!trimmed.empty() &&
+             (trimmed.front() == '+' || absl::ascii_isdigit(trimmed.front()))) {
     auto phone = NormalizePhoneNumber(trimmed);
     if (phone.ok()) {
       params.filter.phone_numbers = {*phone};
     } else {
-      auto username = NormalizeUsername(trimmed);  // All-digit usernames are invalid anyway.
+      auto username = NormalizeUsername(
+          trimmed);  // All-digit usernames are invalid anyway.
       if (!username.ok()) return std::string();
       params.filter.usernames = {*username};
     }
@@ -43,9 +48,13 @@ absl::StatusOr<std::string> FindUser(UserService& users, absl::string_view ident
   return page->users.empty() ? std::string() : page->users.front().record.id;
 }
 
-// Reserves an attempt, checks `password`, records the verdict. Whether it matched.
-absl::StatusOr<bool> Attempt(UserService& users, const Caller& caller, absl::string_view user_id,
-                             absl::string_view password, bool sign_in) {
+}  // namespace
+
+absl::StatusOr<bool> CheckPasswordAttempt(UserService& users,
+                                          const Caller& caller,
+                                          absl::string_view user_id,
+                                          absl::string_view password,
+                                          bool sign_in) {
   auto attempt = users.BeginPasswordAttempt(user_id);
   if (!attempt.ok()) {
     return attempt.status();
@@ -54,21 +63,29 @@ absl::StatusOr<bool> Attempt(UserService& users, const Caller& caller, absl::str
   if (attempt->password_hash.empty()) {
     VerifyNothing(password);
   } else {
-    verified = VerifyPassword(attempt->password_hash, password);
+    verified = VerifyStoredPassword(attempt->password_hash, password);
   }
-  auto recorded = users.FinishPasswordAttempt(caller, user_id, verified, sign_in);
+  std::string upgraded;
+  if (verified && NeedsRehash(attempt->password_hash)) {
+    auto hashed = HashPassword(password);
+    if (hashed.ok()) {
+      upgraded = *std::move(hashed);
+    }
+  }
+  auto recorded = users.FinishPasswordAttempt(caller, user_id, verified,
+                                              sign_in, *attempt, upgraded);
   if (!recorded.ok()) {
     return recorded.status();
   }
   return verified;
 }
 
-}  // namespace
-
 absl::StatusOr<NewSession> SignIn(UserService& users, SessionService& sessions,
-                                  const Caller& caller, absl::string_view identifier,
+                                  const Caller& caller,
+                                  absl::string_view identifier,
                                   absl::string_view password) {
-  if (identifier.size() > kMaxEmailAddressBytes || password.size() > kMaxPasswordBytes) {
+  if (identifier.size() > kMaxEmailAddressBytes ||
+      password.size() > kMaxPasswordBytes) {
     VerifyNothing(password.substr(0, kMaxPasswordBytes));
     return PasswordIncorrect();
   }
@@ -77,10 +94,12 @@ absl::StatusOr<NewSession> SignIn(UserService& users, SessionService& sessions,
     return user_id.status();
   }
   if (user_id->empty()) {
-    VerifyNothing(password);  // As long as a real check: no user enumeration by timing.
+    VerifyNothing(
+        password);  // As long as a real check: no user enumeration by timing.
     return PasswordIncorrect();
   }
-  auto verified = Attempt(users, caller, *user_id, password, /*sign_in=*/true);
+  auto verified =
+      CheckPasswordAttempt(users, caller, *user_id, password, /*sign_in=*/true);
   if (!verified.ok()) {
     return verified.status();
   }
@@ -91,7 +110,8 @@ absl::StatusOr<NewSession> SignIn(UserService& users, SessionService& sessions,
 }
 
 absl::Status CheckCurrentPassword(UserService& users, const Caller& caller,
-                                  absl::string_view user_id, absl::string_view password) {
+                                  absl::string_view user_id,
+                                  absl::string_view password) {
   auto user = users.GetUser(user_id);
   if (!user.ok()) {
     return user.status();
@@ -102,7 +122,8 @@ absl::Status CheckCurrentPassword(UserService& users, const Caller& caller,
   if (password.size() > kMaxPasswordBytes) {
     return PasswordIncorrect();
   }
-  auto verified = Attempt(users, caller, user_id, password, /*sign_in=*/false);
+  auto verified =
+      CheckPasswordAttempt(users, caller, user_id, password, /*sign_in=*/false);
   if (!verified.ok()) {
     return verified.status();
   }

@@ -16,9 +16,11 @@ namespace {
 
 using Json = nlohmann::json;
 
-// PKCS#8 DER for an Ed25519 private key is this prefix followed by the 32-byte seed.
-constexpr unsigned char kPkcs8Prefix[16] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
-                                            0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
+// PKCS#8 DER for an Ed25519 private key is this prefix followed by the 32-byte
+// seed.
+constexpr unsigned char kPkcs8Prefix[16] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30,
+                                            0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
+                                            0x04, 0x22, 0x04, 0x20};
 
 std::string Bytes(const unsigned char* data, size_t size) {
   return std::string(reinterpret_cast<const char*>(data), size);
@@ -29,10 +31,12 @@ absl::Status Invalid() {
                "the session token is invalid");
 }
 
-// Base64url without padding, strictly: other characters or padding are rejected.
+// Base64url without padding, strictly: other characters or padding are
+// rejected.
 bool DecodeSegment(absl::string_view segment, std::string* out) {
   for (char c : segment) {
-    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+          c == '_')) {
       return false;
     }
   }
@@ -45,13 +49,17 @@ std::string VerificationKey::x() const {
   return absl::WebSafeBase64Escape(Bytes(public_key.data(), public_key.size()));
 }
 
-SigningKey::SigningKey(const std::array<unsigned char, 32>& seed) : seed_(seed) {
-  crypto_sign_seed_keypair(public_.public_key.data(), secret_key_.data(), seed_.data());
-  // RFC 7638: SHA-256 of the required members in lexicographic order, no whitespace.
-  const std::string canonical =
-      absl::StrCat(R"({"crv":"Ed25519","kty":"OKP","x":")", public_.x(), R"("})");
+SigningKey::SigningKey(const std::array<unsigned char, 32>& seed)
+    : seed_(seed) {
+  crypto_sign_seed_keypair(public_.public_key.data(), secret_key_.data(),
+                           seed_.data());
+  // RFC 7638: SHA-256 of the required members in lexicographic order, no
+  // whitespace.
+  const std::string canonical = absl::StrCat(
+      R"({"crv":"Ed25519","kty":"OKP","x":")", public_.x(), R"("})");
   std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
-  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(canonical.data()),
+  crypto_hash_sha256(digest.data(),
+                     reinterpret_cast<const unsigned char*>(canonical.data()),
                      canonical.size());
   public_.kid = absl::WebSafeBase64Escape(Bytes(digest.data(), digest.size()));
 }
@@ -70,14 +78,18 @@ absl::StatusOr<SigningKey> SigningKey::Parse(absl::string_view text) {
   if (begin != absl::string_view::npos) {
     const size_t end = text.find(kEnd, begin);
     std::string base64;
-    for (char c : text.substr(begin + kBegin.size(), end - begin - kBegin.size())) {
-      if (!absl::ascii_isspace(static_cast<unsigned char>(c))) base64.push_back(c);
+    for (char c :
+         text.substr(begin + kBegin.size(), end - begin - kBegin.size())) {
+      if (!absl::ascii_isspace(static_cast<unsigned char>(c)))
+        base64.push_back(c);
     }
     std::string der;
     if (end == absl::string_view::npos || !absl::Base64Unescape(base64, &der) ||
         der.size() != sizeof(kPkcs8Prefix) + seed.size() ||
-        der.compare(0, sizeof(kPkcs8Prefix), Bytes(kPkcs8Prefix, sizeof(kPkcs8Prefix))) != 0) {
-      return absl::InvalidArgumentError("the signing key is not an Ed25519 PKCS#8 PEM");
+        der.compare(0, sizeof(kPkcs8Prefix),
+                    Bytes(kPkcs8Prefix, sizeof(kPkcs8Prefix))) != 0) {
+      return absl::InvalidArgumentError(
+          "the signing key is not an Ed25519 PKCS#8 PEM");
     }
     std::copy(der.end() - 32, der.end(), seed.begin());
     return SigningKey(seed);
@@ -85,7 +97,8 @@ absl::StatusOr<SigningKey> SigningKey::Parse(absl::string_view text) {
   const absl::string_view hex = absl::StripAsciiWhitespace(text);
   if (hex.size() != 64) {
     return absl::InvalidArgumentError(
-        "the signing key must be an Ed25519 PKCS#8 PEM or a 32-byte seed in hex");
+        "the signing key must be an Ed25519 PKCS#8 PEM or a 32-byte seed in "
+        "hex");
   }
   for (char c : hex) {
     if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
@@ -98,8 +111,8 @@ absl::StatusOr<SigningKey> SigningKey::Parse(absl::string_view text) {
 }
 
 std::string SigningKey::ToPem() const {
-  const std::string der =
-      Bytes(kPkcs8Prefix, sizeof(kPkcs8Prefix)) + Bytes(seed_.data(), seed_.size());
+  const std::string der = Bytes(kPkcs8Prefix, sizeof(kPkcs8Prefix)) +
+                          Bytes(seed_.data(), seed_.size());
   return absl::StrCat("-----BEGIN PRIVATE KEY-----\n", absl::Base64Escape(der),
                       "\n-----END PRIVATE KEY-----\n");
 }
@@ -116,25 +129,30 @@ std::string SigningKey::Sign(const TokenClaims& claims) const {
       absl::StrCat(absl::WebSafeBase64Escape(header.dump()), ".",
                    absl::WebSafeBase64Escape(payload.dump()));
   std::array<unsigned char, crypto_sign_BYTES> signature{};
-  crypto_sign_detached(signature.data(), nullptr,
-                       reinterpret_cast<const unsigned char*>(signing_input.data()),
-                       signing_input.size(), secret_key_.data());
-  return absl::StrCat(signing_input, ".",
-                      absl::WebSafeBase64Escape(Bytes(signature.data(), signature.size())));
+  crypto_sign_detached(
+      signature.data(), nullptr,
+      reinterpret_cast<const unsigned char*>(signing_input.data()),
+      signing_input.size(), secret_key_.data());
+  return absl::StrCat(
+      signing_input, ".",
+      absl::WebSafeBase64Escape(Bytes(signature.data(), signature.size())));
 }
 
-absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token, absl::Time now) const {
+absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token,
+                                                  absl::Time now) const {
   if (token.empty() || token.size() > kMaxTokenBytes) {
     return Invalid();
   }
   std::vector<absl::string_view> parts = absl::StrSplit(token, '.');
   std::string header_json, payload_json, signature;
   if (parts.size() != 3 || !DecodeSegment(parts[0], &header_json) ||
-      !DecodeSegment(parts[1], &payload_json) || !DecodeSegment(parts[2], &signature) ||
+      !DecodeSegment(parts[1], &payload_json) ||
+      !DecodeSegment(parts[2], &signature) ||
       signature.size() != crypto_sign_BYTES) {
     return Invalid();
   }
-  const Json header = Json::parse(header_json, nullptr, /*allow_exceptions=*/false);
+  const Json header =
+      Json::parse(header_json, nullptr, /*allow_exceptions=*/false);
   if (!header.is_object() || header.value("alg", Json()) != "EdDSA" ||
       !header.value("kid", Json()).is_string()) {
     return Invalid();  // Refuses alg "none", HS256 and everything else.
@@ -146,12 +164,14 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token, absl:
   }
   const std::string signing_input = absl::StrCat(parts[0], ".", parts[1]);
   if (key == nullptr ||
-      crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(signature.data()),
-                                  reinterpret_cast<const unsigned char*>(signing_input.data()),
-                                  signing_input.size(), key->public_key.data()) != 0) {
+      crypto_sign_verify_detached(
+          reinterpret_cast<const unsigned char*>(signature.data()),
+          reinterpret_cast<const unsigned char*>(signing_input.data()),
+          signing_input.size(), key->public_key.data()) != 0) {
     return Invalid();
   }
-  const Json payload = Json::parse(payload_json, nullptr, /*allow_exceptions=*/false);
+  const Json payload =
+      Json::parse(payload_json, nullptr, /*allow_exceptions=*/false);
   if (!payload.is_object()) {
     return Invalid();
   }
@@ -168,7 +188,8 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token, absl:
   claims.issued_at = absl::FromUnixSeconds(payload["iat"].get<int64_t>());
   claims.not_before = absl::FromUnixSeconds(payload["nbf"].get<int64_t>());
   claims.expires_at = absl::FromUnixSeconds(payload["exp"].get<int64_t>());
-  if (claims.issuer != issuer_ || now < claims.not_before || now >= claims.expires_at) {
+  if (claims.issuer != issuer_ || now < claims.not_before ||
+      now >= claims.expires_at) {
     return Invalid();
   }
   return claims;

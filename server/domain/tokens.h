@@ -1,6 +1,7 @@
-// Session tokens (DESIGN §5): JWTs signed with Ed25519 (`alg` EdDSA), `kid` the RFC 7638
-// thumbprint of the public key, claims `iss`, `sub` (user id), `sid` (session id), `iat`, `nbf`,
-// `exp`. Keys: libsodium; JSON: nlohmann (in tokens.cc only).
+// Session tokens (DESIGN §5): JWTs signed with Ed25519 (`alg` EdDSA), `kid` the
+// RFC 7638 thumbprint of the public key, claims `iss`, `sub` (user id), `sid`
+// (session id), `iat`, `nbf`, `exp`. Keys: libsodium; JSON: nlohmann (in
+// tokens.cc only).
 #ifndef ROSTER_SERVER_DOMAIN_TOKENS_H_
 #define ROSTER_SERVER_DOMAIN_TOKENS_H_
 
@@ -39,8 +40,8 @@ class SigningKey {
  public:
   // A new random key.
   static SigningKey Generate(RandomSource& random);
-  // From a PKCS#8 PEM (`openssl genpkey -algorithm ed25519`) or a 32-byte seed as 64 hex
-  // characters. InvalidArgument otherwise.
+  // From a PKCS#8 PEM (`openssl genpkey -algorithm ed25519`) or a 32-byte seed
+  // as 64 hex characters. InvalidArgument otherwise.
   static absl::StatusOr<SigningKey> Parse(absl::string_view text);
 
   // The key as a PKCS#8 PEM, for storing.
@@ -63,9 +64,11 @@ class TokenVerifier {
   TokenVerifier(std::string issuer, std::vector<VerificationKey> keys)
       : issuer_(std::move(issuer)), keys_(std::move(keys)) {}
 
-  // The claims of a valid token: well-formed, `alg` EdDSA, a known `kid`, a valid signature,
-  // our issuer, `nbf` <= now < `exp`. UNAUTHENTICATED otherwise, with a generic message.
-  absl::StatusOr<TokenClaims> Verify(absl::string_view token, absl::Time now) const;
+  // The claims of a valid token: well-formed, `alg` EdDSA, a known `kid`, a
+  // valid signature, our issuer, `nbf` <= now < `exp`. UNAUTHENTICATED
+  // otherwise, with a generic message.
+  absl::StatusOr<TokenClaims> Verify(absl::string_view token,
+                                     absl::Time now) const;
 
   const std::vector<VerificationKey>& keys() const { return keys_; }
 

@@ -4,6 +4,7 @@
 
 #include "server/domain/ids.h"
 #include "server/domain/metadata.h"
+#include "server/domain/password_digests.h"
 #include "server/domain/user_service.h"
 #include "server/domain/validation.h"
 
@@ -147,6 +148,28 @@ void AddPasswordViolation(const absl::Status& checked, Violations& violations) {
     violations.Add(std::move(v.field), std::move(v.description),
                    ReasonOf(checked));
   }
+}
+
+std::optional<std::string> CheckDigest(const std::optional<std::string>& digest,
+                                       const std::string& hasher,
+                                       bool password_set,
+                                       Violations& violations) {
+  if (!digest.has_value()) {
+    return std::nullopt;
+  }
+  if (password_set) {
+    violations.Add("password_digest", "cannot be combined with password");
+    return std::nullopt;
+  }
+  auto imported = ImportDigest(hasher, *digest);
+  if (!imported.ok()) {
+    for (auto& v : FieldViolationsOf(imported.status())) {
+      violations.Add(std::move(v.field), std::move(v.description),
+                     reason::kPasswordDigestInvalid);
+    }
+    return std::nullopt;
+  }
+  return *std::move(imported);
 }
 
 }  // namespace roster::domain::internal

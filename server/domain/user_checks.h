@@ -92,6 +92,14 @@ std::vector<std::string> IdentifiersOf(const storage::UserRecord& user);
 // Adds the field violation of a failed CheckNewPassword to `violations`.
 void AddPasswordViolation(const absl::Status& checked, Violations& violations);
 
+// The hash to store for an imported digest, or nullopt when there is none or
+// it is invalid (reported under its field with PASSWORD_DIGEST_INVALID);
+// `password` set as well is reported too.
+std::optional<std::string> CheckDigest(const std::optional<std::string>& digest,
+                                       const std::string& hasher,
+                                       bool password_set,
+                                       Violations& violations);
+
 }  // namespace roster::domain::internal
 
 #endif  // ROSTER_SERVER_DOMAIN_USER_CHECKS_H_

@@ -103,7 +103,8 @@ absl::StatusOr<PasswordAttempt> UserService::BeginPasswordAttempt(
 
 absl::StatusOr<UserView> UserService::FinishPasswordAttempt(
     const Caller& caller, absl::string_view user_id, bool verified,
-    bool sign_in) {
+    bool sign_in, const PasswordAttempt& attempt,
+    const std::string& upgraded_hash) {
   if (!verified) {
     const storage::Micros until =
         ToMicros(clock_->Now() + options_.lockout_duration);
@@ -130,6 +131,16 @@ absl::StatusOr<UserView> UserService::FinishPasswordAttempt(
         if (sign_in) {
           user->last_sign_in_at = now;
           user->last_active_at = now;
+        }
+        if (!upgraded_hash.empty()) {
+          absl::Status replaced = txn.ReplacePasswordHash(
+              user->id, attempt.password_hash, upgraded_hash);
+          if (!replaced.ok()) {
+            return replaced;
+          }
+          if (user->password_hash == attempt.password_hash) {
+            user->password_hash = upgraded_hash;
+          }
         }
         result = *user;
         return txn.UpdateSignInState(user->id, 0, user->locked_until,

@@ -17,6 +17,7 @@ namespace roster::domain {
 namespace {
 
 using internal::AddPasswordViolation;
+using internal::CheckDigest;
 using internal::CheckIdentifiers;
 using internal::CheckMetadata;
 using internal::CheckText;
@@ -144,6 +145,9 @@ absl::StatusOr<UserView> UserService::CreateUser(
       violations.Add("request_id", std::string(valid.status().message()));
     }
   }
+  const auto imported =
+      CheckDigest(params.password_digest, params.password_hasher,
+                  params.password.has_value(), violations);
   const bool hash_here =
       params.password.has_value() && params.password_hash.empty();
   if (hash_here) {
@@ -181,7 +185,8 @@ absl::StatusOr<UserView> UserService::CreateUser(
       params.created_at.has_value() ? ToMicros(*params.created_at) : now_micros;
   user.updated_at = now_micros;
   user.version = 1;
-  user.password_hash = std::move(password_hash);
+  user.password_hash =
+      imported.has_value() ? *imported : std::move(password_hash);
   const storage::VerificationRecord admin_verified{
       storage::VerificationStatus::kVerified, "admin", 0, 0};
   // Identifiers keep the request's order: each is a microsecond younger than
@@ -415,6 +420,9 @@ absl::StatusOr<UserView> UserService::UpdateUser(
   CheckText("external_id", params.external_id, kMaxExternalIdBytes, violations);
   CheckText("first_name", params.first_name, kMaxNameBytes, violations);
   CheckText("last_name", params.last_name, kMaxNameBytes, violations);
+  const auto imported =
+      CheckDigest(params.password_digest, params.password_hasher,
+                  params.password.has_value(), violations);
   const auto username = CheckUsername(params.username, violations);
   if (params.primary_email_address_id.has_value() &&
       !IsWellFormedId(*params.primary_email_address_id, kIdentifierIdPrefix)) {
@@ -498,6 +506,9 @@ absl::StatusOr<UserView> UserService::UpdateUser(
           if (!revoked.ok()) {
             return revoked;
           }
+        }
+        if (imported.has_value()) {
+          user.password_hash = *imported;
         }
         if (params.password.has_value()) {
           if (!params.password_hash.empty()) {

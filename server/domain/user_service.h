@@ -57,6 +57,10 @@ struct CreateUserParams {
   bool skip_password_checks = false;
   // The argon2id hash of `password` when the caller computed it beforehand.
   std::string password_hash;
+  // A digest from another system instead of `password` (see
+  // password_digests.h).
+  std::optional<std::string> password_digest;
+  std::string password_hasher;
 };
 
 // Presence-based: only fields that are set change.
@@ -74,6 +78,8 @@ struct UpdateUserParams {
   std::optional<std::string> password;
   bool skip_password_checks = false;
   std::string password_hash;  // Computed beforehand by HashPasswordForUser.
+  std::optional<std::string> password_digest;  // As in CreateUserParams.
+  std::string password_hasher;
   // Revokes the user's active sessions, except `keep_session_id` (the caller's
   // own, for a signed-in user).
   bool sign_out_of_other_sessions = false;
@@ -171,9 +177,12 @@ class UserService {
   // Records the verdict of a reserved attempt: success resets the count (and,
   // with `sign_in`, sets last_sign_in_at); a failure that uses up the last
   // attempt locks the user for --lockout_duration (a user.updated event).
-  absl::StatusOr<UserView> FinishPasswordAttempt(const Caller& caller,
-                                                 absl::string_view user_id,
-                                                 bool verified, bool sign_in);
+  // `upgraded_hash`, when set on success, replaces the checked hash (an
+  // imported digest becomes argon2id).
+  absl::StatusOr<UserView> FinishPasswordAttempt(
+      const Caller& caller, absl::string_view user_id, bool verified,
+      bool sign_in, const PasswordAttempt& attempt = {},
+      const std::string& upgraded_hash = "");
 
   absl::StatusOr<UserView> GetUser(absl::string_view user_id);
   absl::StatusOr<UserListPage> ListUsers(const ListUsersParams& params);

@@ -1,11 +1,11 @@
-// FrontendUsers end to end: sign-in, tokens, sessions and the signed-in user's own account.
-#include <sodium.h>
-
-#include <chrono>
-
+// FrontendUsers end to end: sign-in, tokens, sessions and the signed-in user's
+// own account.
 #include <gmock/gmock.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <chrono>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_split.h"
@@ -18,14 +18,16 @@ namespace {
 using ::roster::testing::Authed;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::TestServer;
-using namespace roster::v1;  // NOLINT: the request and response types of the API under test.
+using namespace roster::v1;  // NOLINT: the request and response types of the
+                             // API under test.
 
 constexpr char kPassword[] = "correct horse battery";
 
 std::unique_ptr<grpc::ClientContext> WithToken(const std::string& token) {
   auto context = std::make_unique<grpc::ClientContext>();
   context->AddMetadata("authorization", "Bearer " + token);
-  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(30));
   return context;
 }
 
@@ -37,13 +39,15 @@ class FrontendUsersTest : public ::testing::Test {
     create.add_phone_numbers("+14155550100");
     create.set_username("ada_l");
     create.set_password(kPassword);
-    (*create.mutable_private_metadata()->mutable_fields())["secret"].set_string_value("hidden");
-    (*create.mutable_public_metadata()->mutable_fields())["plan"].set_string_value("pro");
+    (*create.mutable_private_metadata()->mutable_fields())["secret"]
+        .set_string_value("hidden");
+    (*create.mutable_public_metadata()->mutable_fields())["plan"]
+        .set_string_value("pro");
     ASSERT_TRUE(backend_->CreateUser(Authed().get(), create, &ada_).ok());
   }
 
-  grpc::Status SignIn(const std::string& identifier, const std::string& password,
-                      SignInResponse* response) {
+  grpc::Status SignIn(const std::string& identifier,
+                      const std::string& password, SignInResponse* response) {
     SignInRequest request;
     request.set_identifier(identifier);
     request.set_password(password);
@@ -64,12 +68,14 @@ class FrontendUsersTest : public ::testing::Test {
 
   TestServer server_;
   std::unique_ptr<BackendUsers::Stub> backend_ = server_.Backend();
-  std::unique_ptr<FrontendUsers::Stub> frontend_ = FrontendUsers::NewStub(server_.channel());
+  std::unique_ptr<FrontendUsers::Stub> frontend_ =
+      FrontendUsers::NewStub(server_.channel());
   User ada_;
 };
 
 TEST_F(FrontendUsersTest, SignInByEachIdentifierKindThenGetMe) {
-  for (const char* identifier : {"ADA@example.com", "+1 415 555 0100", "Ada_L"}) {
+  for (const char* identifier :
+       {"ADA@example.com", "+1 415 555 0100", "Ada_L"}) {
     SignInResponse signed_in;
     grpc::Status status = SignIn(identifier, kPassword, &signed_in);
     ASSERT_TRUE(status.ok()) << identifier << ": " << status.error_message();
@@ -88,13 +94,15 @@ TEST_F(FrontendUsersTest, SignInByEachIdentifierKindThenGetMe) {
   }
 }
 
-TEST_F(FrontendUsersTest, UnknownIdentifierAndWrongPasswordAreIndistinguishable) {
+TEST_F(FrontendUsersTest,
+       UnknownIdentifierAndWrongPasswordAreIndistinguishable) {
   SignInResponse response;
   const auto start = std::chrono::steady_clock::now();
   grpc::Status wrong = SignIn("ada@example.com", "not the password", &response);
   const auto wrong_took = std::chrono::steady_clock::now() - start;
   const auto start_unknown = std::chrono::steady_clock::now();
-  grpc::Status unknown = SignIn("nobody@example.com", "not the password", &response);
+  grpc::Status unknown =
+      SignIn("nobody@example.com", "not the password", &response);
   const auto unknown_took = std::chrono::steady_clock::now() - start_unknown;
   grpc::Status no_such_user = SignIn("nobody_here", kPassword, &response);
   for (const auto& status : {wrong, unknown, no_such_user}) {
@@ -114,27 +122,32 @@ TEST_F(FrontendUsersTest, TokensRefreshAndStopWorkingWhenTheSessionEnds) {
   refresh.set_session_secret(signed_in.session_secret());
   RefreshSessionTokenResponse refreshed;
   grpc::ClientContext refresh_context;
-  ASSERT_TRUE(frontend_->RefreshSessionToken(&refresh_context, refresh, &refreshed).ok());
+  ASSERT_TRUE(
+      frontend_->RefreshSessionToken(&refresh_context, refresh, &refreshed)
+          .ok());
   FrontendUser me;
   ASSERT_TRUE(GetMe(refreshed.session_token(), &me).ok());
 
   RefreshSessionTokenRequest wrong_secret = refresh;
   wrong_secret.set_session_secret("guess");
   grpc::ClientContext wrong_context;
-  grpc::Status status = frontend_->RefreshSessionToken(&wrong_context, wrong_secret, &refreshed);
+  grpc::Status status =
+      frontend_->RefreshSessionToken(&wrong_context, wrong_secret, &refreshed);
   EXPECT_EQ(ReasonOf(status), "SESSION_INVALID");
 
   Session ended;
-  ASSERT_TRUE(
-      frontend_->SignOut(WithToken(signed_in.session_token()).get(), SignOutRequest(), &ended)
-          .ok());
+  ASSERT_TRUE(frontend_
+                  ->SignOut(WithToken(signed_in.session_token()).get(),
+                            SignOutRequest(), &ended)
+                  .ok());
   EXPECT_EQ(ended.status(), Session::STATUS_REVOKED);
   status = GetMe(refreshed.session_token(), &me);
   EXPECT_EQ(status.error_code(), grpc::UNAUTHENTICATED);
   EXPECT_EQ(ReasonOf(status), "SESSION_INVALID");
   grpc::ClientContext again;
-  EXPECT_EQ(ReasonOf(frontend_->RefreshSessionToken(&again, refresh, &refreshed)),
-            "SESSION_INVALID");
+  EXPECT_EQ(
+      ReasonOf(frontend_->RefreshSessionToken(&again, refresh, &refreshed)),
+      "SESSION_INVALID");
 }
 
 TEST_F(FrontendUsersTest, BanRevokesEverySessionAtOnceAndBackendSessionsWork) {
@@ -161,13 +174,16 @@ TEST_F(FrontendUsersTest, BanRevokesEverySessionAtOnceAndBackendSessionsWork) {
     EXPECT_EQ(s.status(), Session::STATUS_REVOKED);
   }
   SignInResponse response;
-  EXPECT_EQ(ReasonOf(SignIn("ada@example.com", kPassword, &response)), "USER_BANNED");
+  EXPECT_EQ(ReasonOf(SignIn("ada@example.com", kPassword, &response)),
+            "USER_BANNED");
   CreateSessionResponse refused;
-  EXPECT_EQ(ReasonOf(backend_->CreateSession(Authed().get(), create, &refused)), "USER_BANNED");
+  EXPECT_EQ(ReasonOf(backend_->CreateSession(Authed().get(), create, &refused)),
+            "USER_BANNED");
   ListEventsRequest events_request;
   events_request.add_types("session.revoked");
   ListEventsResponse events;
-  ASSERT_TRUE(backend_->ListEvents(Authed().get(), events_request, &events).ok());
+  ASSERT_TRUE(
+      backend_->ListEvents(Authed().get(), events_request, &events).ok());
   EXPECT_EQ(events.events_size(), 2);
 }
 
@@ -180,14 +196,17 @@ TEST_F(FrontendUsersTest, TheUserManagesTheirOwnAccountOnly) {
   ASSERT_TRUE(frontend_->UpdateMe(WithToken(token).get(), update, &me).ok());
   EXPECT_EQ(me.first_name(), "Ada");
   UpdateMyMetadataRequest metadata;
-  (*metadata.mutable_unsafe_metadata()->mutable_fields())["theme"].set_string_value("dark");
-  ASSERT_TRUE(frontend_->UpdateMyMetadata(WithToken(token).get(), metadata, &me).ok());
+  (*metadata.mutable_unsafe_metadata()->mutable_fields())["theme"]
+      .set_string_value("dark");
+  ASSERT_TRUE(
+      frontend_->UpdateMyMetadata(WithToken(token).get(), metadata, &me).ok());
   EXPECT_EQ(me.unsafe_metadata().fields().at("theme").string_value(), "dark");
   GetUserRequest get;
   get.set_user_id(ada_.id());
   User full;
   ASSERT_TRUE(backend_->GetUser(Authed().get(), get, &full).ok());
-  EXPECT_EQ(full.private_metadata().fields().at("secret").string_value(), "hidden");
+  EXPECT_EQ(full.private_metadata().fields().at("secret").string_value(),
+            "hidden");
 
   // Another user's session is not ours to see or revoke.
   CreateUserRequest other_create;
@@ -196,22 +215,27 @@ TEST_F(FrontendUsersTest, TheUserManagesTheirOwnAccountOnly) {
   CreateSessionRequest create;
   create.set_user_id(other.id());
   CreateSessionResponse other_session;
-  ASSERT_TRUE(backend_->CreateSession(Authed().get(), create, &other_session).ok());
+  ASSERT_TRUE(
+      backend_->CreateSession(Authed().get(), create, &other_session).ok());
   RevokeMySessionRequest revoke;
   revoke.set_session_id(other_session.session().id());
   Session revoked;
-  grpc::Status status = frontend_->RevokeMySession(WithToken(token).get(), revoke, &revoked);
+  grpc::Status status =
+      frontend_->RevokeMySession(WithToken(token).get(), revoke, &revoked);
   EXPECT_EQ(status.error_code(), grpc::NOT_FOUND);
   ASSERT_TRUE(GetMe(other_session.session_token(), &me).ok());
   EXPECT_EQ(me.id(), other.id());
   ListMySessionsResponse mine;
-  ASSERT_TRUE(
-      frontend_->ListMySessions(WithToken(token).get(), ListMySessionsRequest(), &mine).ok());
+  ASSERT_TRUE(frontend_
+                  ->ListMySessions(WithToken(token).get(),
+                                   ListMySessionsRequest(), &mine)
+                  .ok());
   ASSERT_EQ(mine.sessions_size(), 1);
   EXPECT_EQ(mine.sessions(0).id(), signed_in.session().id());
 }
 
-TEST_F(FrontendUsersTest, ChangingThePasswordNeedsTheCurrentOneAndCanSignOutOthers) {
+TEST_F(FrontendUsersTest,
+       ChangingThePasswordNeedsTheCurrentOneAndCanSignOutOthers) {
   SignInResponse here = SignedIn();
   SignInResponse elsewhere = SignedIn();
   ChangeMyPasswordRequest change;
@@ -219,20 +243,27 @@ TEST_F(FrontendUsersTest, ChangingThePasswordNeedsTheCurrentOneAndCanSignOutOthe
   change.set_new_password("a new good password");
   change.set_sign_out_of_other_sessions(true);
   FrontendUser me;
-  grpc::Status status =
-      frontend_->ChangeMyPassword(WithToken(here.session_token()).get(), change, &me);
+  grpc::Status status = frontend_->ChangeMyPassword(
+      WithToken(here.session_token()).get(), change, &me);
   EXPECT_EQ(ReasonOf(status), "PASSWORD_INCORRECT");
   change.set_current_password(kPassword);
-  ASSERT_TRUE(frontend_->ChangeMyPassword(WithToken(here.session_token()).get(), change, &me).ok());
+  ASSERT_TRUE(
+      frontend_
+          ->ChangeMyPassword(WithToken(here.session_token()).get(), change, &me)
+          .ok());
   EXPECT_TRUE(GetMe(here.session_token(), &me).ok());
   EXPECT_EQ(ReasonOf(GetMe(elsewhere.session_token(), &me)), "SESSION_INVALID");
   SignInResponse response;
-  EXPECT_EQ(ReasonOf(SignIn("ada@example.com", kPassword, &response)), "PASSWORD_INCORRECT");
+  EXPECT_EQ(ReasonOf(SignIn("ada@example.com", kPassword, &response)),
+            "PASSWORD_INCORRECT");
   EXPECT_TRUE(SignIn("ada@example.com", "a new good password", &response).ok());
 
   RemoveMyPasswordRequest remove;
   remove.set_current_password("a new good password");
-  ASSERT_TRUE(frontend_->RemoveMyPassword(WithToken(here.session_token()).get(), remove, &me).ok());
+  ASSERT_TRUE(
+      frontend_
+          ->RemoveMyPassword(WithToken(here.session_token()).get(), remove, &me)
+          .ok());
   EXPECT_FALSE(me.password_enabled());
 }
 
@@ -244,15 +275,16 @@ TEST_F(FrontendUsersTest, DeleteMeOnlyWhenEnabled) {
   ASSERT_TRUE(backend_->UpdateUser(Authed().get(), disable, &user).ok());
   SignInResponse signed_in = SignedIn();
   DeletedObject deleted;
-  grpc::Status status =
-      frontend_->DeleteMe(WithToken(signed_in.session_token()).get(), DeleteMeRequest(), &deleted);
+  grpc::Status status = frontend_->DeleteMe(
+      WithToken(signed_in.session_token()).get(), DeleteMeRequest(), &deleted);
   EXPECT_EQ(status.error_code(), grpc::PERMISSION_DENIED);
   EXPECT_EQ(ReasonOf(status), "DELETE_SELF_DISABLED");
   disable.set_delete_self_enabled(true);
   ASSERT_TRUE(backend_->UpdateUser(Authed().get(), disable, &user).ok());
-  ASSERT_TRUE(
-      frontend_->DeleteMe(WithToken(signed_in.session_token()).get(), DeleteMeRequest(), &deleted)
-          .ok());
+  ASSERT_TRUE(frontend_
+                  ->DeleteMe(WithToken(signed_in.session_token()).get(),
+                             DeleteMeRequest(), &deleted)
+                  .ok());
   EXPECT_EQ(deleted.id(), ada_.id());
   FrontendUser me;
   EXPECT_EQ(ReasonOf(GetMe(signed_in.session_token(), &me)), "SESSION_INVALID");
@@ -268,7 +300,8 @@ TEST_F(FrontendUsersTest, JwksVerifiesTheTokenSignatureIndependently) {
   EXPECT_EQ(jwk.kty(), "OKP");
   EXPECT_EQ(jwk.crv(), "Ed25519");
   EXPECT_EQ(jwk.alg(), "EdDSA");
-  const std::vector<std::string> parts = absl::StrSplit(signed_in.session_token(), '.');
+  const std::vector<std::string> parts =
+      absl::StrSplit(signed_in.session_token(), '.');
   ASSERT_EQ(parts.size(), 3u);
   std::string header, public_key, signature;
   ASSERT_TRUE(absl::WebSafeBase64Unescape(parts[0], &header));
@@ -279,18 +312,24 @@ TEST_F(FrontendUsersTest, JwksVerifiesTheTokenSignatureIndependently) {
   const std::string signed_part = parts[0] + "." + parts[1];
   EXPECT_EQ(crypto_sign_verify_detached(
                 reinterpret_cast<const unsigned char*>(signature.data()),
-                reinterpret_cast<const unsigned char*>(signed_part.data()), signed_part.size(),
+                reinterpret_cast<const unsigned char*>(signed_part.data()),
+                signed_part.size(),
                 reinterpret_cast<const unsigned char*>(public_key.data())),
             0);
 }
 
 TEST_F(FrontendUsersTest, EveryAuthenticatedRpcRefusesMissingOrForgedTokens) {
   SignInResponse signed_in = SignedIn();
-  const std::vector<std::string> parts = absl::StrSplit(signed_in.session_token(), '.');
-  const std::string none = absl::WebSafeBase64Escape(R"({"alg":"none"})") + "." + parts[1] + ".";
-  for (const std::string& token : {std::string(), std::string("garbage"), none}) {
-    auto call = [&]() { return token.empty() ? std::make_unique<grpc::ClientContext>()
-                                             : WithToken(token); };
+  const std::vector<std::string> parts =
+      absl::StrSplit(signed_in.session_token(), '.');
+  const std::string none =
+      absl::WebSafeBase64Escape(R"({"alg":"none"})") + "." + parts[1] + ".";
+  for (const std::string& token :
+       {std::string(), std::string("garbage"), none}) {
+    auto call = [&]() {
+      return token.empty() ? std::make_unique<grpc::ClientContext>()
+                           : WithToken(token);
+    };
     FrontendUser me;
     Session session;
     DeletedObject deleted;
@@ -298,20 +337,27 @@ TEST_F(FrontendUsersTest, EveryAuthenticatedRpcRefusesMissingOrForgedTokens) {
     std::vector<grpc::Status> statuses = {
         frontend_->GetMe(call().get(), GetMeRequest(), &me),
         frontend_->UpdateMe(call().get(), UpdateMeRequest(), &me),
-        frontend_->UpdateMyMetadata(call().get(), UpdateMyMetadataRequest(), &me),
+        frontend_->UpdateMyMetadata(call().get(), UpdateMyMetadataRequest(),
+                                    &me),
         frontend_->DeleteMe(call().get(), DeleteMeRequest(), &deleted),
-        frontend_->ChangeMyPassword(call().get(), ChangeMyPasswordRequest(), &me),
-        frontend_->RemoveMyPassword(call().get(), RemoveMyPasswordRequest(), &me),
-        frontend_->ListMySessions(call().get(), ListMySessionsRequest(), &sessions),
-        frontend_->RevokeMySession(call().get(), RevokeMySessionRequest(), &session),
+        frontend_->ChangeMyPassword(call().get(), ChangeMyPasswordRequest(),
+                                    &me),
+        frontend_->RemoveMyPassword(call().get(), RemoveMyPasswordRequest(),
+                                    &me),
+        frontend_->ListMySessions(call().get(), ListMySessionsRequest(),
+                                  &sessions),
+        frontend_->RevokeMySession(call().get(), RevokeMySessionRequest(),
+                                   &session),
         frontend_->SignOut(call().get(), SignOutRequest(), &session),
     };
     for (size_t i = 0; i < statuses.size(); ++i) {
-      EXPECT_EQ(statuses[i].error_code(), grpc::UNAUTHENTICATED) << "rpc " << i << " " << token;
+      EXPECT_EQ(statuses[i].error_code(), grpc::UNAUTHENTICATED)
+          << "rpc " << i << " " << token;
     }
   }
   FrontendUser me;
-  ASSERT_TRUE(GetMe(signed_in.session_token(), &me).ok());  // Nothing was changed.
+  ASSERT_TRUE(
+      GetMe(signed_in.session_token(), &me).ok());  // Nothing was changed.
   EXPECT_TRUE(me.password_enabled());
 }
 

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
+#include "roster/v1/frontend_users.grpc.pb.h"
 #include "tests/testing/test_server.h"
 
 namespace roster {
@@ -147,6 +149,43 @@ TEST_F(PasswordsTest, ThePasswordNeverAppearsInEventsOrResponses) {
   EXPECT_EQ(bytes.find(kPassword), std::string::npos);
   EXPECT_EQ(bytes.find("$argon2id$"), std::string::npos);
   EXPECT_TRUE(events.events(0).user().password_enabled());
+}
+
+TEST_F(PasswordsTest, AnImportedBcryptDigestSignsInAndABadOneIsRefused) {
+  // From tests/data/password_digests/vectors.tsv: htpasswd -B of "correct
+  // horse".
+  std::ifstream vectors(std::string(ROSTER_TEST_DATA_DIR) +
+                        "/password_digests/vectors.tsv");
+  std::string line, bcrypt;
+  while (std::getline(vectors, line)) {
+    if (line.rfind("bcrypt\tcorrect horse\t$2y$", 0) == 0) {
+      bcrypt = line.substr(line.find("$2y$"), 60);
+    }
+  }
+  ASSERT_EQ(bcrypt.size(), 60u);
+  CreateUserRequest create;
+  create.add_email_addresses("imported@example.com");
+  create.set_password_digest(bcrypt);
+  create.set_password_hasher("bcrypt");
+  User user;
+  grpc::Status status = stub_->CreateUser(Authed().get(), create, &user);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(user.password_enabled());
+  auto frontend = FrontendUsers::NewStub(server_.channel());
+  SignInRequest sign_in;
+  sign_in.set_identifier("imported@example.com");
+  sign_in.set_password("correct horse");
+  SignInResponse signed_in;
+  grpc::ClientContext context;
+  status = frontend->SignIn(&context, sign_in, &signed_in);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+
+  CreateUserRequest junk;
+  junk.set_password_digest("$2b$10$nope");
+  junk.set_password_hasher("bcrypt");
+  status = stub_->CreateUser(Authed().get(), junk, &user);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(ReasonOf(status), "PASSWORD_DIGEST_INVALID");
 }
 
 }  // namespace

@@ -14,18 +14,23 @@ namespace {
 using ::roster::testing::IsOk;
 using ::roster::testing::StatusIs;
 
-// RFC 8037 Appendix A.1-A.3: an Ed25519 key, its public `x` and its RFC 7638 thumbprint.
-constexpr char kRfc8037Seed[] = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+// RFC 8037 Appendix A.1-A.3: an Ed25519 key, its public `x` and its RFC 7638
+// thumbprint.
+constexpr char kRfc8037Seed[] =
+    "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 constexpr char kRfc8037X[] = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
 constexpr char kRfc8037Kid[] = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k";
 
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 
 TokenClaims Claims() {
-  return {"roster", "user_abc", "sess_def", kNow, kNow, kNow + absl::Minutes(5)};
+  return {"roster", "user_abc", "sess_def",
+          kNow,     kNow,       kNow + absl::Minutes(5)};
 }
 
-std::string Segment(const std::string& json) { return absl::WebSafeBase64Escape(json); }
+std::string Segment(const std::string& json) {
+  return absl::WebSafeBase64Escape(json);
+}
 
 TEST(TokensTest, KeysMatchTheRfc8037Vectors) {
   ASSERT_OK_AND_ASSIGN(key, SigningKey::Parse(kRfc8037Seed));
@@ -33,9 +38,12 @@ TEST(TokensTest, KeysMatchTheRfc8037Vectors) {
   EXPECT_EQ(key.verification_key().kid, kRfc8037Kid);
   ASSERT_OK_AND_ASSIGN(from_pem, SigningKey::Parse(key.ToPem()));
   EXPECT_EQ(from_pem.verification_key().kid, kRfc8037Kid);
-  EXPECT_THAT(SigningKey::Parse("not a key"), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(SigningKey::Parse("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"),
+  EXPECT_THAT(SigningKey::Parse("not a key"),
               StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      SigningKey::Parse(
+          "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"),
+      StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(TokensTest, SignedTokensVerifyWithTheirClaims) {
@@ -47,8 +55,9 @@ TEST(TokensTest, SignedTokensVerifyWithTheirClaims) {
   ASSERT_EQ(parts.size(), 3u);
   std::string header;
   ASSERT_TRUE(absl::WebSafeBase64Unescape(parts[0], &header));
-  EXPECT_EQ(header, absl::StrCat(R"({"alg":"EdDSA","kid":")", key.verification_key().kid,
-                                 R"(","typ":"JWT"})"));
+  EXPECT_EQ(header,
+            absl::StrCat(R"({"alg":"EdDSA","kid":")",
+                         key.verification_key().kid, R"(","typ":"JWT"})"));
   ASSERT_OK_AND_ASSIGN(claims, verifier.Verify(token, kNow + absl::Minutes(4)));
   EXPECT_EQ(claims.user_id, "user_abc");
   EXPECT_EQ(claims.session_id, "sess_def");
@@ -72,20 +81,23 @@ TEST(TokensTest, RejectsEverythingButAValidEdDsaTokenInItsTimeWindow) {
       other.Sign(Claims()),  // Unknown kid.
       key.Sign(wrong_issuer),
       // alg none, unsigned.
-      Segment(absl::StrCat(R"({"alg":"none","kid":")", kid, R"("})")) + "." + parts[1] + ".",
+      Segment(absl::StrCat(R"({"alg":"none","kid":")", kid, R"("})")) + "." +
+          parts[1] + ".",
       // alg HS256 with the original signature.
-      Segment(absl::StrCat(R"({"alg":"HS256","kid":")", kid, R"("})")) + "." + parts[1] + "." +
-          parts[2],
+      Segment(absl::StrCat(R"({"alg":"HS256","kid":")", kid, R"("})")) + "." +
+          parts[1] + "." + parts[2],
       // A payload swapped for another user under the original signature.
       parts[0] + "." +
-          Segment(R"({"iss":"roster","sub":"user_evil","sid":"sess_def","iat":1800000000,)"
-                  R"("nbf":1800000000,"exp":1800000300})") +
+          Segment(
+              R"({"iss":"roster","sub":"user_evil","sid":"sess_def","iat":1800000000,)"
+              R"("nbf":1800000000,"exp":1800000300})") +
           "." + parts[2],
-      good + "=",                         // Padding is not base64url-without-padding.
+      good + "=",  // Padding is not base64url-without-padding.
       std::string(kMaxTokenBytes + 1, 'a'),
   };
   for (const auto& token : rejected) {
-    EXPECT_THAT(verifier.Verify(token, kNow), StatusIs(absl::StatusCode::kUnauthenticated))
+    EXPECT_THAT(verifier.Verify(token, kNow),
+                StatusIs(absl::StatusCode::kUnauthenticated))
         << token;
   }
   EXPECT_THAT(verifier.Verify(good, kNow + absl::Minutes(5)),
@@ -99,7 +111,8 @@ TEST(TokensTest, SeveralKeysVerifySoKeysCanRotate) {
   testing::SeededRandom random(5);
   SigningKey old_key = SigningKey::Generate(random);
   SigningKey new_key = SigningKey::Generate(random);
-  TokenVerifier verifier("roster", {new_key.verification_key(), old_key.verification_key()});
+  TokenVerifier verifier(
+      "roster", {new_key.verification_key(), old_key.verification_key()});
   EXPECT_THAT(verifier.Verify(old_key.Sign(Claims()), kNow), IsOk());
   EXPECT_THAT(verifier.Verify(new_key.Sign(Claims()), kNow), IsOk());
 }

@@ -8,6 +8,7 @@
 #include "server/domain/errors.h"
 #include "server/domain/metadata.h"
 #include "server/domain/passwords.h"
+#include "server/domain/sign_in.h"
 #include "storage/sqlite_user_store.h"
 #include "tests/testing/fakes.h"
 #include "tests/testing/status_matchers.h"
@@ -519,6 +520,41 @@ TEST_F(UserServiceTest,
   EXPECT_EQ(signed_in.record.last_sign_in_at, ToMicros(clock_.Now()));
   EXPECT_EQ(signed_in.etag,
             locked.etag);  // Sign-in bookkeeping is not a user change.
+}
+
+TEST_F(UserServiceTest,
+       AnImportedDigestIsUpgradedToArgon2idOnTheFirstSuccessfulCheck) {
+  CreateUserParams params;
+  params.password_digest =
+      "7c6a180b36896a0a8c02787eeafb0e4c";  // md5("password1")
+  params.password_hasher = "md5";
+  UserView user = Create(params);
+  EXPECT_EQ(user.record.password_hash, "md5$7c6a180b36896a0a8c02787eeafb0e4c");
+  ASSERT_OK_AND_ASSIGN(
+      wrong,
+      CheckPasswordAttempt(*users_, kCaller, user.record.id, "nope", false));
+  EXPECT_FALSE(wrong);
+  ASSERT_OK_AND_ASSIGN(
+      right, CheckPasswordAttempt(*users_, kCaller, user.record.id, "password1",
+                                  true));
+  EXPECT_TRUE(right);
+  ASSERT_OK_AND_ASSIGN(after, users_->GetUser(user.record.id));
+  EXPECT_TRUE(absl::StartsWith(after.record.password_hash,
+                               "$argon2id$v=19$m=19456,t=3,p=1$"));
+  EXPECT_EQ(after.etag,
+            user.etag);  // A representation change, not a user change.
+  ASSERT_OK_AND_ASSIGN(
+      again, CheckPasswordAttempt(*users_, kCaller, user.record.id, "password1",
+                                  true));
+  EXPECT_TRUE(again);
+  params.password = "and a password";
+  EXPECT_THAT(users_->CreateUser(kCaller, params),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  CreateUserParams junk;
+  junk.password_digest = "$2b$99$x";
+  junk.password_hasher = "bcrypt";
+  EXPECT_EQ(ReasonOf(users_->CreateUser(kCaller, junk).status()),
+            "PASSWORD_DIGEST_INVALID");
 }
 
 TEST_F(UserServiceTest, BannedUsersCannotAttemptAPassword) {
