@@ -3,11 +3,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/rpc/status.pb.h"
 #include "server/api/call_context.h"
 #include "server/api/event_stream.h"
 #include "server/api/proto_mapping.h"
 #include "server/api/status_mapping.h"
 #include "server/domain/errors.h"
+#include "server/domain/import_users.h"
 #include "server/domain/passwords.h"
 #include "server/domain/sign_in.h"
 #include "server/domain/validation.h"
@@ -318,6 +320,66 @@ grpc::ServerUnaryReactor* BackendUsersService::UnlockUser(
                                              request->etag());
                  });
                });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::ImportUsers(
+    grpc::CallbackServerContext* context,
+    const roster::v1::ImportUsersRequest* request,
+    roster::v1::ImportUsersResponse* response) {
+  // On the hash pool: plaintext passwords need argon2id; each item's write
+  // waits for the store's writer there.
+  return RunOn(
+      hashes_, "imports", context, "",
+      [this, request, response](const domain::Caller& caller) -> absl::Status {
+        if (request->users_size() == 0 ||
+            request->users_size() > static_cast<int>(domain::kMaxImportBatch)) {
+          // An empty batch gets the domain's own "1-1000 users" violation.
+          return domain::ImportUsers(*users_, caller, {}, false, "").status();
+        }
+        // Items whose fields do not even convert fail alone.
+        std::vector<absl::Status> conversion(request->users_size());
+        std::vector<domain::CreateUserParams> items;
+        std::vector<int> index_of;
+        for (int i = 0; i < request->users_size(); ++i) {
+          auto params = FromProto(request->users(i));
+          if (params.ok()) {
+            items.push_back(*std::move(params));
+            index_of.push_back(i);
+          } else {
+            conversion[static_cast<size_t>(i)] = params.status();
+          }
+        }
+        std::vector<absl::StatusOr<domain::UserView>> results(
+            static_cast<size_t>(request->users_size()), absl::UnknownError(""));
+        if (!items.empty()) {
+          auto imported = domain::ImportUsers(*users_, caller, std::move(items),
+                                              request->validate_only(),
+                                              request->request_id());
+          if (!imported.ok()) {
+            return imported.status();
+          }
+          for (size_t k = 0; k < imported->size(); ++k) {
+            results[static_cast<size_t>(index_of[k])] =
+                std::move((*imported)[k]);
+          }
+        }
+        for (size_t i = 0; i < results.size(); ++i) {
+          auto* out = response->add_results();
+          const absl::Status status =
+              conversion[i].ok() ? results[i].status() : conversion[i];
+          if (status.ok()) {
+            ToProto(*results[i], *out->mutable_user());
+            continue;
+          }
+          const grpc::Status wire = ToGrpcStatus(status);
+          if (!out->mutable_status()->ParseFromString(wire.error_details())) {
+            out->mutable_status()->set_code(
+                static_cast<int>(wire.error_code()));
+            out->mutable_status()->set_message(wire.error_message());
+          }
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::VerifyPassword(

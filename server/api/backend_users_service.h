@@ -79,6 +79,10 @@ class BackendUsersService final
   grpc::ServerUnaryReactor* LockUser(grpc::CallbackServerContext* context,
                                      const roster::v1::LockUserRequest* request,
                                      roster::v1::User* response) override;
+  grpc::ServerUnaryReactor* ImportUsers(
+      grpc::CallbackServerContext* context,
+      const roster::v1::ImportUsersRequest* request,
+      roster::v1::ImportUsersResponse* response) override;
   grpc::ServerUnaryReactor* VerifyPassword(
       grpc::CallbackServerContext* context,
       const roster::v1::VerifyPasswordRequest* request,

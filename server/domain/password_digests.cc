@@ -21,12 +21,14 @@ namespace roster::domain {
 namespace {
 
 absl::Status DigestInvalid(const char* field, absl::string_view why) {
-  return Error(absl::StatusCode::kInvalidArgument, reason::kPasswordDigestInvalid,
-               absl::StrCat(field, " ", why), {{field, std::string(why)}});
+  return Error(absl::StatusCode::kInvalidArgument,
+               reason::kPasswordDigestInvalid, absl::StrCat(field, " ", why),
+               {{field, std::string(why)}});
 }
 
 bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
-  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+  return a.size() == b.size() &&
+         sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 bool IsHex(absl::string_view s, size_t length) {
@@ -41,7 +43,8 @@ std::string Digest(const EVP_MD* md, absl::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   EVP_Digest(data.data(), data.size(), out, &size, md, nullptr);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(out), size));
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<char*>(out), size));
 }
 
 // Django: pbkdf2_<algorithm>$<iterations>$<salt>$<base64 hash>.
@@ -56,19 +59,22 @@ absl::StatusOr<Pbkdf2> ParsePbkdf2(absl::string_view digest) {
   std::vector<std::string> parts = absl::StrSplit(digest, '$');
   Pbkdf2 p;
   if (parts.size() != 4) {
-    return DigestInvalid("password_digest", "must be pbkdf2_<sha256|sha512>$iterations$salt$hash");
+    return DigestInvalid("password_digest",
+                         "must be pbkdf2_<sha256|sha512>$iterations$salt$hash");
   }
-  p.md = parts[0] == "pbkdf2_sha256" ? EVP_sha256() : parts[0] == "pbkdf2_sha512" ? EVP_sha512()
-                                                                                    : nullptr;
+  p.md = parts[0] == "pbkdf2_sha256"   ? EVP_sha256()
+         : parts[0] == "pbkdf2_sha512" ? EVP_sha512()
+                                       : nullptr;
   const size_t hash_size = parts[0] == "pbkdf2_sha256" ? 32 : 64;
-  if (p.md == nullptr || !absl::SimpleAtoi(parts[1], &p.iterations) || p.iterations < 1 ||
-      parts[2].empty() || parts[2].size() > 128 || !absl::Base64Unescape(parts[3], &p.hash) ||
-      p.hash.size() != hash_size) {
+  if (p.md == nullptr || !absl::SimpleAtoi(parts[1], &p.iterations) ||
+      p.iterations < 1 || parts[2].empty() || parts[2].size() > 128 ||
+      !absl::Base64Unescape(parts[3], &p.hash) || p.hash.size() != hash_size) {
     return DigestInvalid("password_digest", "is not a Django pbkdf2 digest");
   }
   if (p.iterations > kMaxPbkdf2Iterations) {
-    return DigestInvalid("password_digest",
-                         absl::StrCat("has more than ", kMaxPbkdf2Iterations, " iterations"));
+    return DigestInvalid(
+        "password_digest",
+        absl::StrCat("has more than ", kMaxPbkdf2Iterations, " iterations"));
   }
   p.salt = parts[2];
   return p;
@@ -82,7 +88,8 @@ bool VerifyPbkdf2(absl::string_view stored, absl::string_view password) {
                         reinterpret_cast<const unsigned char*>(p->salt.data()),
                         static_cast<int>(p->salt.size()), p->iterations, p->md,
                         static_cast<int>(derived.size()),
-                        reinterpret_cast<unsigned char*>(derived.data())) != 1) {
+                        reinterpret_cast<unsigned char*>(derived.data())) !=
+      1) {
     return false;
   }
   return ConstantTimeEquals(derived, p->hash);
@@ -98,7 +105,8 @@ bool VerifyBcrypt(absl::string_view stored, absl::string_view password) {
 }
 
 const std::regex& BcryptPattern() {
-  static const auto* pattern = new std::regex(R"(^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$)");
+  static const auto* pattern =
+      new std::regex(R"(^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$)");
   return *pattern;
 }
 
@@ -110,7 +118,8 @@ const std::regex& Argon2Pattern() {
 
 }  // namespace
 
-absl::StatusOr<std::string> ImportDigest(absl::string_view hasher, absl::string_view digest) {
+absl::StatusOr<std::string> ImportDigest(absl::string_view hasher,
+                                         absl::string_view digest) {
   if (digest.empty() || digest.size() > 1024) {
     return DigestInvalid("password_digest", "must be 1-1024 characters");
   }
@@ -118,31 +127,37 @@ absl::StatusOr<std::string> ImportDigest(absl::string_view hasher, absl::string_
   std::smatch match;
   if (hasher == "bcrypt") {
     if (!std::regex_match(d, match, BcryptPattern())) {
-      return DigestInvalid("password_digest", "is not a bcrypt hash ($2a$, $2b$ or $2y$)");
+      return DigestInvalid("password_digest",
+                           "is not a bcrypt hash ($2a$, $2b$ or $2y$)");
     }
     const int cost = std::stoi(match[1]);
     if (cost < 4 || cost > kMaxBcryptCost) {
-      return DigestInvalid("password_digest",
-                           absl::StrCat("has a bcrypt cost outside 4-", kMaxBcryptCost));
+      return DigestInvalid(
+          "password_digest",
+          absl::StrCat("has a bcrypt cost outside 4-", kMaxBcryptCost));
     }
     return d;
   }
   if (hasher == "argon2id" || hasher == "argon2i") {
-    if (!std::regex_match(d, match, Argon2Pattern()) || match[1].str() != std::string(hasher.substr(6))) {
-      return DigestInvalid("password_digest", absl::StrCat("is not an ", hasher, " PHC string"));
+    if (!std::regex_match(d, match, Argon2Pattern()) ||
+        match[1].str() != std::string(hasher.substr(6))) {
+      return DigestInvalid("password_digest",
+                           absl::StrCat("is not an ", hasher, " PHC string"));
     }
     const int64_t memory = std::stoll(match[2]);
     const int64_t iterations = std::stoll(match[3]);
     const int64_t lanes = std::stoll(match[4]);
-    if (memory > kMaxArgon2MemoryKiB || iterations > kMaxArgon2Iterations || lanes < 1 ||
-        lanes > 16 || iterations < 1) {
-      return DigestInvalid("password_digest", "has argon2 costs above the allowed bounds");
+    if (memory > kMaxArgon2MemoryKiB || iterations > kMaxArgon2Iterations ||
+        lanes < 1 || lanes > 16 || iterations < 1) {
+      return DigestInvalid("password_digest",
+                           "has argon2 costs above the allowed bounds");
     }
     return d;
   }
   if (hasher == "pbkdf2_sha256" || hasher == "pbkdf2_sha512") {
     if (!absl::StartsWith(d, absl::StrCat(hasher, "$"))) {
-      return DigestInvalid("password_digest", absl::StrCat("must start with ", hasher, "$"));
+      return DigestInvalid("password_digest",
+                           absl::StrCat("must start with ", hasher, "$"));
     }
     auto parsed = ParsePbkdf2(d);
     if (!parsed.ok()) return parsed.status();
@@ -150,23 +165,29 @@ absl::StatusOr<std::string> ImportDigest(absl::string_view hasher, absl::string_
   }
   if (hasher == "md5" || hasher == "sha256") {
     if (!IsHex(d, hasher == "md5" ? 32 : 64)) {
-      return DigestInvalid("password_digest", absl::StrCat("is not a hex ", hasher, " digest"));
+      return DigestInvalid("password_digest",
+                           absl::StrCat("is not a hex ", hasher, " digest"));
     }
     return absl::StrCat(hasher, "$", absl::AsciiStrToLower(d));
   }
   if (hasher == "sha256_salted") {
     std::vector<std::string> parts = absl::StrSplit(d, absl::MaxSplits('$', 1));
-    if (parts.size() != 2 || !IsHex(parts[0], 64) || parts[1].empty() || parts[1].size() > 128) {
-      return DigestInvalid("password_digest", "must be <hex sha256(password + salt)>$<salt>");
+    if (parts.size() != 2 || !IsHex(parts[0], 64) || parts[1].empty() ||
+        parts[1].size() > 128) {
+      return DigestInvalid("password_digest",
+                           "must be <hex sha256(password + salt)>$<salt>");
     }
-    return absl::StrCat("sha256_salted$", absl::AsciiStrToLower(parts[0]), "$", parts[1]);
+    return absl::StrCat("sha256_salted$", absl::AsciiStrToLower(parts[0]), "$",
+                        parts[1]);
   }
-  return DigestInvalid("password_hasher",
-                       "must be one of bcrypt, argon2i, argon2id, pbkdf2_sha256, pbkdf2_sha512, "
-                       "md5, sha256, sha256_salted");
+  return DigestInvalid(
+      "password_hasher",
+      "must be one of bcrypt, argon2i, argon2id, pbkdf2_sha256, pbkdf2_sha512, "
+      "md5, sha256, sha256_salted");
 }
 
-bool VerifyStoredPassword(absl::string_view stored, absl::string_view password) {
+bool VerifyStoredPassword(absl::string_view stored,
+                          absl::string_view password) {
   if (absl::StartsWith(stored, "$argon2")) {
     return VerifyPassword(stored, password);
   }
@@ -184,9 +205,12 @@ bool VerifyStoredPassword(absl::string_view stored, absl::string_view password) 
     return ConstantTimeEquals(Digest(EVP_sha256(), password), stored);
   }
   if (absl::ConsumePrefix(&stored, "sha256_salted$")) {
-    std::vector<absl::string_view> parts = absl::StrSplit(stored, absl::MaxSplits('$', 1));
+    std::vector<absl::string_view> parts =
+        absl::StrSplit(stored, absl::MaxSplits('$', 1));
     return parts.size() == 2 &&
-           ConstantTimeEquals(Digest(EVP_sha256(), absl::StrCat(password, parts[1])), parts[0]);
+           ConstantTimeEquals(
+               Digest(EVP_sha256(), absl::StrCat(password, parts[1])),
+               parts[0]);
   }
   return false;
 }
@@ -196,8 +220,8 @@ bool NeedsRehash(absl::string_view stored) {
     return true;
   }
   const std::string terminated(stored);
-  return crypto_pwhash_str_needs_rehash(terminated.c_str(), kArgon2OpsLimit, kArgon2MemLimit) !=
-         0;
+  return crypto_pwhash_str_needs_rehash(terminated.c_str(), kArgon2OpsLimit,
+                                        kArgon2MemLimit) != 0;
 }
 
 }  // namespace roster::domain

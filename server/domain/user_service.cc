@@ -16,6 +16,9 @@
 namespace roster::domain {
 namespace {
 
+// Marks the deliberate rollback of a validate_only create.
+constexpr char kValidateOnly[] = "validate_only";
+
 using internal::AddPasswordViolation;
 using internal::CheckDigest;
 using internal::CheckIdentifiers;
@@ -115,8 +118,9 @@ UserView UserService::View(storage::UserRecord record) const {
   return view;
 }
 
-absl::StatusOr<UserView> UserService::CreateUser(
-    const Caller& caller, const CreateUserParams& params) {
+absl::StatusOr<UserView> UserService::CreateUser(const Caller& caller,
+                                                 const CreateUserParams& params,
+                                                 bool validate_only) {
   const absl::Time now = clock_->Now();
   Violations violations;
   storage::UserRecord user;
@@ -273,6 +277,10 @@ absl::StatusOr<UserView> UserService::CreateUser(
         if (!inserted.ok()) {
           return inserted;
         }
+        if (validate_only) {
+          result = user;
+          return absl::CancelledError(kValidateOnly);  // Rolls everything back.
+        }
         if (!params.request_id.empty()) {
           absl::Status remembered = txn.PutIdempotencyKey(
               {params.request_id, request_hash, user.id, now_micros});
@@ -283,6 +291,10 @@ absl::StatusOr<UserView> UserService::CreateUser(
         result = user;
         return absl::OkStatus();
       });
+  if (validate_only && absl::IsCancelled(written) &&
+      written.message() == kValidateOnly) {
+    return View(std::move(result));
+  }
   if (!written.ok()) {
     return FromStore(written);
   }

@@ -126,8 +126,11 @@ class UserService {
               UserServiceOptions options);
 
   // Mutations take the Caller, recorded on the event each one appends.
+  // With `validate_only`, runs every check (uniqueness included) in a
+  // transaction that is rolled back, and returns the user it would create.
   absl::StatusOr<UserView> CreateUser(const Caller& caller,
-                                      const CreateUserParams& params);
+                                      const CreateUserParams& params,
+                                      bool validate_only = false);
   absl::StatusOr<UserView> UpdateUser(const Caller& caller,
                                       const UpdateUserParams& params);
   absl::StatusOr<UserView> ChangeMetadata(const Caller& caller,

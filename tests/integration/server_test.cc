@@ -131,7 +131,7 @@ TEST(ReflectionTest, ListsTheServicesAndDescribesEveryRosterMessage) {
                            "CreateUser", "GetUser", "ListUsers", "CountUsers",
                            "UpdateUser", "UpdateUserMetadata",
                            "ReplaceUserMetadata", "DeleteUser", "BanUser",
-                           "UnbanUser", "LockUser", "UnlockUser",
+                           "UnbanUser", "LockUser", "UnlockUser", "ImportUsers",
                            "VerifyPassword", "CreateSession", "ListSessions",
                            "RevokeSession", "WatchEvents", "ListEvents"));
   for (const char* message :
