@@ -11,15 +11,20 @@ namespace roster::domain {
 namespace {
 
 // The normalised identifiers an item would claim, each tagged with its kind.
-std::vector<std::pair<std::string, std::string>> Claims(const CreateUserParams& item) {
+std::vector<std::pair<std::string, std::string>> Claims(
+    const CreateUserParams& item) {
   std::vector<std::pair<std::string, std::string>> claims;
   for (size_t i = 0; i < item.email_addresses.size(); ++i) {
     auto email = NormalizeEmailAddress(item.email_addresses[i]);
-    if (email.ok()) claims.emplace_back(absl::StrCat("email_addresses[", i, "]"), "e:" + *email);
+    if (email.ok())
+      claims.emplace_back(absl::StrCat("email_addresses[", i, "]"),
+                          "e:" + *email);
   }
   for (size_t i = 0; i < item.phone_numbers.size(); ++i) {
     auto phone = NormalizePhoneNumber(item.phone_numbers[i]);
-    if (phone.ok()) claims.emplace_back(absl::StrCat("phone_numbers[", i, "]"), "p:" + *phone);
+    if (phone.ok())
+      claims.emplace_back(absl::StrCat("phone_numbers[", i, "]"),
+                          "p:" + *phone);
   }
   if (item.username.has_value() && !item.username->empty()) {
     auto username = NormalizeUsername(*item.username);
@@ -34,15 +39,17 @@ std::vector<std::pair<std::string, std::string>> Claims(const CreateUserParams& 
 }  // namespace
 
 absl::StatusOr<std::vector<absl::StatusOr<UserView>>> ImportUsers(
-    UserService& users, const Caller& caller, std::vector<CreateUserParams> items,
-    bool validate_only, const std::string& request_id) {
+    UserService& users, const Caller& caller,
+    std::vector<CreateUserParams> items, bool validate_only,
+    const std::string& request_id) {
   Violations violations;
   if (items.empty() || items.size() > kMaxImportBatch) {
-    violations.Add("users", absl::StrCat("must hold 1-", kMaxImportBatch, " users"));
+    violations.Add("users",
+                   absl::StrCat("must hold 1-", kMaxImportBatch, " users"));
   }
   // Leave room for ":<index>" within the request_id limit.
-  if (!request_id.empty() &&
-      (!ValidateRequestId(request_id).ok() || request_id.size() > kMaxRequestIdBytes - 5)) {
+  if (!request_id.empty() && (!ValidateRequestId(request_id).ok() ||
+                              request_id.size() > kMaxRequestIdBytes - 5)) {
     violations.Add("request_id", "must be 1-123 characters of [A-Za-z0-9._:-]");
   }
   if (!violations.empty()) {
@@ -75,7 +82,8 @@ absl::StatusOr<std::vector<absl::StatusOr<UserView>>> ImportUsers(
       }
       item.password_hash = *std::move(hashed);
     }
-    absl::StatusOr<UserView> created = users.CreateUser(caller, item, validate_only);
+    absl::StatusOr<UserView> created =
+        users.CreateUser(caller, item, validate_only);
     if (created.ok()) {
       for (auto& [field, claim] : Claims(item)) {
         claimed.insert(std::move(claim));

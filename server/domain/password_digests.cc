@@ -104,6 +104,70 @@ bool VerifyBcrypt(absl::string_view stored, absl::string_view password) {
   return out != nullptr && out[0] != '*' && ConstantTimeEquals(out, stored);
 }
 
+// Firebase's scrypt: `<hash>$<salt>$<signer key>$<salt separator>$<rounds>$<mem
+// cost>`, the first four base64. hash = AES-256-CTR(key = scrypt(password, salt
+// + separator, N = 2^mem_cost, r = rounds, p = 1)[0:32], iv = 0) of the signer
+// key.
+struct FirebaseScrypt {
+  std::string hash, salt, signer_key, separator;
+  int rounds = 0;
+  int mem_cost = 0;
+};
+
+absl::StatusOr<FirebaseScrypt> ParseFirebaseScrypt(absl::string_view digest) {
+  std::vector<std::string> parts = absl::StrSplit(digest, '$');
+  FirebaseScrypt f;
+  if (parts.size() != 6 || !absl::Base64Unescape(parts[0], &f.hash) ||
+      !absl::Base64Unescape(parts[1], &f.salt) ||
+      !absl::Base64Unescape(parts[2], &f.signer_key) ||
+      !absl::Base64Unescape(parts[3], &f.separator) ||
+      !absl::SimpleAtoi(parts[4], &f.rounds) ||
+      !absl::SimpleAtoi(parts[5], &f.mem_cost) || f.hash.empty() ||
+      f.salt.empty() || f.hash.size() != f.signer_key.size() ||
+      f.hash.size() > 256) {
+    return DigestInvalid(
+        "password_digest",
+        "must be hash$salt$signer_key$salt_separator$rounds$mem_cost (base64, "
+        "then numbers)");
+  }
+  // r = 8 and N = 2^14 take 16 MiB; the bounds keep memory at 128 MiB at most.
+  if (f.rounds < 1 || f.rounds > 16 || f.mem_cost < 1 || f.mem_cost > 17 ||
+      (int64_t{128} * f.rounds << f.mem_cost) > (int64_t{128} << 20)) {
+    return DigestInvalid("password_digest",
+                         "has scrypt costs above the allowed bounds");
+  }
+  return f;
+}
+
+bool VerifyFirebaseScrypt(absl::string_view stored,
+                          absl::string_view password) {
+  auto f = ParseFirebaseScrypt(stored);
+  if (!f.ok()) return false;
+  const std::string salt = f->salt + f->separator;
+  unsigned char key[64];
+  if (EVP_PBE_scrypt(password.data(), password.size(),
+                     reinterpret_cast<const unsigned char*>(salt.data()),
+                     salt.size(), uint64_t{1} << f->mem_cost,
+                     static_cast<uint64_t>(f->rounds), 1, uint64_t{256} << 20,
+                     key, sizeof(key)) != 1) {
+    return false;
+  }
+  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(
+      EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  const unsigned char iv[16] = {};
+  std::string out(f->signer_key.size(), '\0');
+  int written = 0;
+  if (ctx == nullptr ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_ctr(), nullptr, key, iv) != 1 ||
+      EVP_EncryptUpdate(
+          ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &written,
+          reinterpret_cast<const unsigned char*>(f->signer_key.data()),
+          static_cast<int>(f->signer_key.size())) != 1) {
+    return false;
+  }
+  return ConstantTimeEquals(out, f->hash);
+}
+
 const std::regex& BcryptPattern() {
   static const auto* pattern =
       new std::regex(R"(^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$)");
@@ -180,9 +244,15 @@ absl::StatusOr<std::string> ImportDigest(absl::string_view hasher,
     return absl::StrCat("sha256_salted$", absl::AsciiStrToLower(parts[0]), "$",
                         parts[1]);
   }
+  if (hasher == "scrypt_firebase") {
+    auto parsed = ParseFirebaseScrypt(d);
+    if (!parsed.ok()) return parsed.status();
+    return absl::StrCat("scrypt_firebase$", d);
+  }
   return DigestInvalid(
       "password_hasher",
       "must be one of bcrypt, argon2i, argon2id, pbkdf2_sha256, pbkdf2_sha512, "
+      "scrypt_firebase, "
       "md5, sha256, sha256_salted");
 }
 
@@ -197,6 +267,9 @@ bool VerifyStoredPassword(absl::string_view stored,
   }
   if (absl::StartsWith(stored, "pbkdf2_")) {
     return VerifyPbkdf2(stored, password);
+  }
+  if (absl::ConsumePrefix(&stored, "scrypt_firebase$")) {
+    return VerifyFirebaseScrypt(stored, password);
   }
   if (absl::ConsumePrefix(&stored, "md5$")) {
     return ConstantTimeEquals(Digest(EVP_md5(), password), stored);

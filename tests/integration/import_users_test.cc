@@ -1,4 +1,5 @@
-// ImportUsers end to end: per-item results, in-batch duplicates, validate_only, idempotency.
+// ImportUsers end to end: per-item results, in-batch duplicates, validate_only,
+// idempotency.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,7 +11,8 @@ namespace {
 
 using ::roster::testing::Authed;
 using ::roster::testing::TestServer;
-using namespace roster::v1;  // NOLINT: the request and response types of the API under test.
+using namespace roster::v1;  // NOLINT: the request and response types of the
+                             // API under test.
 
 std::string ReasonIn(const google::rpc::Status& status) {
   for (const auto& any : status.details()) {
@@ -26,10 +28,12 @@ class ImportUsersTest : public ::testing::Test {
     ImportUsersRequest request;
     auto* digest = request.add_users();
     digest->add_email_addresses("one@example.com");
-    digest->set_password_digest("7c6a180b36896a0a8c02787eeafb0e4c");  // md5("password1")
+    digest->set_password_digest(
+        "7c6a180b36896a0a8c02787eeafb0e4c");  // md5("password1")
     digest->set_password_hasher("md5");
     request.add_users()->add_email_addresses("not an email");
-    request.add_users()->add_email_addresses("ONE@example.com");  // Repeats item 0.
+    request.add_users()->add_email_addresses(
+        "ONE@example.com");  // Repeats item 0.
     auto* plain = request.add_users();
     plain->add_email_addresses("two@example.com");
     plain->set_password("plaintext password");
@@ -38,7 +42,8 @@ class ImportUsersTest : public ::testing::Test {
 
   int64_t Count() {
     CountUsersResponse count;
-    EXPECT_TRUE(stub_->CountUsers(Authed().get(), CountUsersRequest(), &count).ok());
+    EXPECT_TRUE(
+        stub_->CountUsers(Authed().get(), CountUsersRequest(), &count).ok());
     return count.total_count();
   }
 
@@ -67,7 +72,8 @@ TEST_F(ImportUsersTest, EachItemSucceedsOrFailsOnItsOwn) {
   EXPECT_TRUE(verified.verified());
 }
 
-TEST_F(ImportUsersTest, ValidateOnlyStoresNothingAndABatchRequestIdMakesRetriesIdempotent) {
+TEST_F(ImportUsersTest,
+       ValidateOnlyStoresNothingAndABatchRequestIdMakesRetriesIdempotent) {
   ImportUsersRequest request = Batch();
   request.set_validate_only(true);
   ImportUsersResponse checked;
@@ -77,7 +83,8 @@ TEST_F(ImportUsersTest, ValidateOnlyStoresNothingAndABatchRequestIdMakesRetriesI
   EXPECT_EQ(checked.results(2).status().code(), grpc::ALREADY_EXISTS);
   EXPECT_EQ(Count(), 0);
   ListEventsResponse events;
-  ASSERT_TRUE(stub_->ListEvents(Authed().get(), ListEventsRequest(), &events).ok());
+  ASSERT_TRUE(
+      stub_->ListEvents(Authed().get(), ListEventsRequest(), &events).ok());
   EXPECT_EQ(events.events_size(), 0);
 
   request.set_validate_only(false);
@@ -92,7 +99,8 @@ TEST_F(ImportUsersTest, ValidateOnlyStoresNothingAndABatchRequestIdMakesRetriesI
 
 TEST_F(ImportUsersTest, EmptyOrOversizedBatchesAreInvalid) {
   ImportUsersResponse response;
-  EXPECT_EQ(stub_->ImportUsers(Authed().get(), ImportUsersRequest(), &response).error_code(),
+  EXPECT_EQ(stub_->ImportUsers(Authed().get(), ImportUsersRequest(), &response)
+                .error_code(),
             grpc::INVALID_ARGUMENT);
   ImportUsersRequest huge;
   for (int i = 0; i < 1001; ++i) huge.add_users();

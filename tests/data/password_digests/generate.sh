@@ -6,6 +6,7 @@
 #   argon2i/id    the reference argon2 CLI (Debian package argon2), not libsodium.
 #   pbkdf2_*      Python's hashlib.pbkdf2_hmac, written in Django's format.
 #   md5, sha256   coreutils md5sum / sha256sum; sha256_salted = sha256(password + salt).
+#   scrypt_firebase  Firebase's own published example (a fixed vector, not generated).
 # Columns: hasher, password, digest (as given to password_digest), expected verdict.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -38,4 +39,9 @@ print('pbkdf2_$algorithm\$1000\$NaClNaCl\$' + base64.b64encode(h).decode())")
     "$(printf %s password1pepper | sha256sum | cut -d' ' -f1)"
   printf 'sha256_salted\tpassword1\t%s$other\tfalse\n' \
     "$(printf %s password1pepper | sha256sum | cut -d' ' -f1)"
+  # Firebase's published example (the README of Firebase's scrypt tool; reproduced by
+  # independent Python, Haskell and Rust ports): password user1password, rounds 8, mem_cost 14.
+  firebase='lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ==$42xEC+ixf3L2lw==$jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA==$Bw==$8$14'
+  printf 'scrypt_firebase\tuser1password\t%s\ttrue\n' "$firebase"
+  printf 'scrypt_firebase\tuser2password\t%s\tfalse\n' "$firebase"
 } > vectors.tsv

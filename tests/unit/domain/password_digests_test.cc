@@ -43,7 +43,7 @@ std::vector<Vector> LoadVectors() {
 TEST(PasswordDigestsTest,
      EveryIndependentVectorImportsAndVerifiesAsItsToolSays) {
   const auto vectors = LoadVectors();
-  ASSERT_EQ(vectors.size(), 17u);
+  ASSERT_EQ(vectors.size(), 19u);
   for (const auto& v : vectors) {
     auto stored = ImportDigest(v.hasher, v.digest);
     ASSERT_THAT(stored, IsOk()) << v.hasher << " " << v.digest;
@@ -59,8 +59,9 @@ TEST(PasswordDigestsTest, MalformedDigestsAndExcessiveCostsAreRefused) {
       {"bcrypt", "$2b$10$tooshort"},
       {"bcrypt",
        "$2x$10$ARFxcCTllh4onCd/0GLB3u2Z0cWWiOo.oloGsU.A9SIWZwCgf.vSm"},
-      {"bcrypt", "$2b$15$ARFxcCTllh4onCd/"
-                 "0GLB3u2Z0cWWiOo.oloGsU.A9SIWZwCgf.vSm"},  // Cost 15.
+      {"bcrypt",
+       "$2b$15$ARFxcCTllh4onCd/"
+       "0GLB3u2Z0cWWiOo.oloGsU.A9SIWZwCgf.vSm"},  // Cost 15.
       {"argon2id",
        "$argon2i$v=19$m=4096,t=3,p=1$c2FsdHNhbHRzYWx0$TDQW+c4JUDBN/"
        "fKhqU6lBBLDIqidztMGHYPUZo2kn44"},
@@ -89,6 +90,11 @@ TEST(PasswordDigestsTest, MalformedDigestsAndExcessiveCostsAreRefused) {
       {"sha256_salted",
        "0b14d501a594442a01c6859541bcb3e8164d183d32937b851835442f69d5c94e$"},
       {"scrypt", "anything"},
+      {"scrypt_firebase", "aGFzaA==$c2FsdA==$a2V5$Bw==$8"},  // Five fields.
+      {"scrypt_firebase",
+       "aGFzaA==$c2FsdA==$a2V5a2V5$Bw==$8$14"},  // Sizes differ.
+      {"scrypt_firebase", "a2V5a2V5$c2FsdA==$a2V5a2V5$Bw==$8$20"},  // N = 2^20.
+      {"scrypt_firebase", "a2V5a2V5$c2FsdA==$a2V5a2V5$Bw==$64$14"},  // r = 64.
       {"bcrypt", ""},
   };
   for (const auto& [hasher, digest] : refused) {
