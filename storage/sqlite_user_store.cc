@@ -144,6 +144,12 @@ class SqliteWriteTransaction final : public WriteTransaction {
       s.bind(1, last_active_at);
       s.bind(2, std::string(session_id));
       s.exec();
+      auto& user = c_.Prepare(
+          "UPDATE users SET last_active_at = MAX(last_active_at, ?) "
+          "WHERE id = (SELECT user_id FROM sessions WHERE id = ?)");
+      user.bind(1, last_active_at);
+      user.bind(2, std::string(session_id));
+      user.exec();
       return absl::OkStatus();
     });
   }

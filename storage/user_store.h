@@ -73,7 +73,7 @@ class WriteTransaction {
   // Rewrites a session's status and times with its event (session.revoked).
   virtual absl::Status UpdateSession(const SessionRecord& session,
                                      const EventRecord& event) = 0;
-  // Bookkeeping: the session was used. No event.
+  // Bookkeeping: the session (and so its user) was active. No event.
   virtual absl::Status TouchSession(absl::string_view session_id,
                                     Micros last_active_at) = 0;
 

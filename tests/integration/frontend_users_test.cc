@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include <chrono>
+#include <thread>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_split.h"
@@ -113,6 +114,30 @@ TEST_F(FrontendUsersTest,
   // Both paths pay for one argon2id check (~30 ms here).
   EXPECT_GT(wrong_took, std::chrono::milliseconds(5));
   EXPECT_GT(unknown_took, std::chrono::milliseconds(5));
+}
+
+TEST_F(FrontendUsersTest, RefreshingATokenMarksTheUserActive) {
+  SignInResponse signed_in = SignedIn();
+  GetUserRequest get;
+  get.set_user_id(ada_.id());
+  User before;
+  ASSERT_TRUE(backend_->GetUser(Authed().get(), get, &before).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  RefreshSessionTokenRequest refresh;
+  refresh.set_session_id(signed_in.session().id());
+  refresh.set_session_secret(signed_in.session_secret());
+  RefreshSessionTokenResponse refreshed;
+  grpc::ClientContext context;
+  ASSERT_TRUE(
+      frontend_->RefreshSessionToken(&context, refresh, &refreshed).ok());
+  User after;
+  ASSERT_TRUE(backend_->GetUser(Authed().get(), get, &after).ok());
+  const auto micros = [](const google::protobuf::Timestamp& t) {
+    return t.seconds() * 1000000 + t.nanos() / 1000;
+  };
+  EXPECT_GT(micros(after.last_active_at()), micros(before.last_active_at()));
+  EXPECT_EQ(after.etag(),
+            before.etag());  // Activity is not a change to the user.
 }
 
 TEST_F(FrontendUsersTest, TokensRefreshAndStopWorkingWhenTheSessionEnds) {
@@ -225,6 +250,20 @@ TEST_F(FrontendUsersTest, TheUserManagesTheirOwnAccountOnly) {
   EXPECT_EQ(status.error_code(), grpc::NOT_FOUND);
   ASSERT_TRUE(GetMe(other_session.session_token(), &me).ok());
   EXPECT_EQ(me.id(), other.id());
+  // Nor is another user's email address: it cannot become this user's primary.
+  CreateUserRequest third_create;
+  third_create.add_email_addresses("third@example.com");
+  User third;
+  ASSERT_TRUE(backend_->CreateUser(Authed().get(), third_create, &third).ok());
+  UpdateMeRequest steal;
+  steal.set_primary_email_address_id(third.email_addresses(0).id());
+  status = frontend_->UpdateMe(WithToken(token).get(), steal, &me);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(status), "PRIMARY_MUST_BE_VERIFIED");
+  get.set_user_id(third.id());
+  User third_after;
+  ASSERT_TRUE(backend_->GetUser(Authed().get(), get, &third_after).ok());
+  EXPECT_EQ(third_after.etag(), third.etag());
   ListMySessionsResponse mine;
   ASSERT_TRUE(frontend_
                   ->ListMySessions(WithToken(token).get(),

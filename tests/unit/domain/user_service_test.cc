@@ -3,8 +3,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <set>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "server/domain/errors.h"
 #include "server/domain/metadata.h"
 #include "server/domain/passwords.h"
@@ -555,6 +559,38 @@ TEST_F(UserServiceTest,
   junk.password_hasher = "bcrypt";
   EXPECT_EQ(ReasonOf(users_->CreateUser(kCaller, junk).status()),
             "PASSWORD_DIGEST_INVALID");
+}
+
+TEST_F(UserServiceTest, EveryImportedDigestKindSignsInAndIsUpgradedToArgon2id) {
+  // The independent vectors of tests/data/password_digests (see the README
+  // there).
+  std::ifstream in(std::string(ROSTER_TEST_DATA_DIR) +
+                   "/password_digests/vectors.tsv");
+  std::string line;
+  std::getline(in, line);
+  std::set<std::string> hashers;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cols = absl::StrSplit(line, '\t');
+    if (cols.size() != 4 || cols[3] != "true") continue;
+    CreateUserParams params;
+    params.password_hasher = cols[0];
+    params.password_digest = cols[2];
+    UserView user = Create(params);
+    ASSERT_OK_AND_ASSIGN(wrong,
+                         CheckPasswordAttempt(*users_, kCaller, user.record.id,
+                                              cols[1] + "x", true));
+    EXPECT_FALSE(wrong) << cols[0];
+    ASSERT_OK_AND_ASSIGN(
+        right,
+        CheckPasswordAttempt(*users_, kCaller, user.record.id, cols[1], true));
+    EXPECT_TRUE(right) << cols[0];
+    ASSERT_OK_AND_ASSIGN(after, users_->GetUser(user.record.id));
+    EXPECT_TRUE(absl::StartsWith(after.record.password_hash,
+                                 "$argon2id$v=19$m=19456,t=3,p=1$"))
+        << cols[0];
+    hashers.insert(cols[0]);
+  }
+  EXPECT_EQ(hashers.size(), 9u);  // Every kind the issue lists.
 }
 
 TEST_F(UserServiceTest, BannedUsersCannotAttemptAPassword) {
