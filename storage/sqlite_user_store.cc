@@ -84,6 +84,16 @@ class SqliteWriteTransaction final : public WriteTransaction {
         return absl::NotFoundError(
             absl::StrCat("user ", user.id, " not found"));
       }
+      // The record's identifier lists are the truth: rewrite them (ids and
+      // times are kept in the records, nothing references these rows).
+      for (const char* table :
+           {"email_addresses", "phone_numbers", "external_accounts"}) {
+        auto& clear = c_.Prepare(
+            absl::StrCat("DELETE FROM ", table, " WHERE user_id = ?"));
+        clear.bind(1, user.id);
+        clear.exec();
+      }
+      InsertIdentifiers(c_, user);
       AppendEvent(event);
       return absl::OkStatus();
     });
@@ -511,6 +521,26 @@ absl::StatusOr<std::vector<SessionRecord>> SqliteUserStore::ListSessions(
                  [&]() -> absl::StatusOr<std::vector<SessionRecord>> {
                    return LoadSessions(**lease, user_id);
                  });
+}
+
+absl::StatusOr<std::string> SqliteUserStore::GetIdentifierOwner(
+    absl::string_view identifier_id) {
+  auto lease = AcquireReader();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  return Guarded("finding an identifier", [&]() -> absl::StatusOr<std::string> {
+    auto& s = (**lease).Prepare(
+        "SELECT user_id FROM email_addresses WHERE id = ?1 UNION ALL "
+        "SELECT user_id FROM phone_numbers WHERE id = ?1");
+    s.bind(1, std::string(identifier_id));
+    if (!s.executeStep()) {
+      return absl::NotFoundError("identifier not found");
+    }
+    std::string owner = s.getColumn(0).getString();
+    s.reset();
+    return owner;
+  });
 }
 
 absl::StatusOr<EventBatch> SqliteUserStore::ReadEvents(

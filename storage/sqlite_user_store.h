@@ -57,6 +57,8 @@ class SqliteUserStore final : public UserStore {
       absl::string_view session_id) override;
   absl::StatusOr<std::vector<SessionRecord>> ListSessions(
       absl::string_view user_id) override;
+  absl::StatusOr<std::string> GetIdentifierOwner(
+      absl::string_view identifier_id) override;
   void SetCommitListener(
       std::function<void(int64_t latest_sequence)> listener) override;
 

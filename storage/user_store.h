@@ -53,8 +53,9 @@ class WriteTransaction {
   // clash.
   virtual absl::Status InsertUser(const UserRecord& user,
                                   const EventRecord& event) = 0;
-  // Rewrites the user row (not its identifiers) from `user`. NotFound if it
-  // does not exist.
+  // Rewrites the user row and its identifiers (email addresses, phone
+  // numbers, external accounts) from `user`. NotFound if it does not exist;
+  // AlreadyExists if an identifier clashes with another user's.
   virtual absl::Status UpdateUser(const UserRecord& user,
                                   const EventRecord& event) = 0;
   // Deletes the user and, by cascade, its identifiers. NotFound if it does not
@@ -126,6 +127,10 @@ class UserStore {
   // The user's sessions, oldest first.
   virtual absl::StatusOr<std::vector<SessionRecord>> ListSessions(
       absl::string_view user_id) = 0;
+  // The id of the user owning the email address or phone number
+  // `identifier_id` (idn_…), or NotFound.
+  virtual absl::StatusOr<std::string> GetIdentifierOwner(
+      absl::string_view identifier_id) = 0;
 
   // Events matching `query`, with the log's bounds, from one snapshot.
   virtual absl::StatusOr<EventBatch> ReadEvents(const EventQuery& query) = 0;

@@ -31,6 +31,31 @@ absl::Status RespondWithUser(User* response, Call call) {
   return absl::OkStatus();
 }
 
+// Copies identifier `view.identifier_id` of `view.user` into `out`.
+absl::Status RespondWithIdentifier(
+    const absl::StatusOr<domain::IdentifierView>& view,
+    roster::v1::EmailAddress* out) {
+  if (!view.ok()) return view.status();
+  User user;
+  ToProto(view->user, user);
+  for (const auto& e : user.email_addresses()) {
+    if (e.id() == view->identifier_id) *out = e;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RespondWithIdentifier(
+    const absl::StatusOr<domain::IdentifierView>& view,
+    roster::v1::PhoneNumber* out) {
+  if (!view.ok()) return view.status();
+  User user;
+  ToProto(view->user, user);
+  for (const auto& p : user.phone_numbers()) {
+    if (p.id() == view->identifier_id) *out = p;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 template <typename Handler>
@@ -320,6 +345,144 @@ grpc::ServerUnaryReactor* BackendUsersService::UnlockUser(
                                              request->etag());
                  });
                });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::CreateEmailAddress(
+    grpc::CallbackServerContext* context,
+    const roster::v1::CreateEmailAddressRequest* request,
+    roster::v1::EmailAddress* response) {
+  return Write(context, "",
+               [this, request, response](const domain::Caller& caller) {
+                 domain::CreateIdentifierParams params;
+                 params.user_id = request->user_id();
+                 params.value = request->email_address();
+                 params.verified = request->verified();
+                 params.primary = request->primary();
+                 return RespondWithIdentifier(
+                     users_->CreateIdentifier(
+                         caller, domain::IdentifierType::kEmailAddress, params),
+                     response);
+               });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::GetEmailAddress(
+    grpc::CallbackServerContext* context,
+    const roster::v1::GetEmailAddressRequest* request,
+    roster::v1::EmailAddress* response) {
+  return Read(context, [this, request, response] {
+    return RespondWithIdentifier(
+        users_->GetIdentifier(domain::IdentifierType::kEmailAddress,
+                              request->email_address_id()),
+        response);
+  });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::UpdateEmailAddress(
+    grpc::CallbackServerContext* context,
+    const roster::v1::UpdateEmailAddressRequest* request,
+    roster::v1::EmailAddress* response) {
+  return Write(context, "",
+               [this, request, response](const domain::Caller& caller) {
+                 domain::UpdateIdentifierParams params;
+                 params.identifier_id = request->email_address_id();
+                 if (request->has_verified())
+                   params.verified = request->verified();
+                 if (request->has_primary())
+                   params.primary = request->primary();
+                 return RespondWithIdentifier(
+                     users_->UpdateIdentifier(
+                         caller, domain::IdentifierType::kEmailAddress, params),
+                     response);
+               });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::DeleteEmailAddress(
+    grpc::CallbackServerContext* context,
+    const roster::v1::DeleteEmailAddressRequest* request,
+    roster::v1::DeletedObject* response) {
+  return Write(
+      context, "",
+      [this, request, response](const domain::Caller& caller) -> absl::Status {
+        auto user = users_->DeleteIdentifier(
+            caller, domain::IdentifierType::kEmailAddress,
+            request->email_address_id(), request->promote_email_address_id());
+        if (!user.ok()) return user.status();
+        response->set_id(request->email_address_id());
+        response->set_deleted(true);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::CreatePhoneNumber(
+    grpc::CallbackServerContext* context,
+    const roster::v1::CreatePhoneNumberRequest* request,
+    roster::v1::PhoneNumber* response) {
+  return Write(context, "",
+               [this, request, response](const domain::Caller& caller) {
+                 domain::CreateIdentifierParams params;
+                 params.user_id = request->user_id();
+                 params.value = request->phone_number();
+                 params.verified = request->verified();
+                 params.primary = request->primary();
+                 params.reserved_for_second_factor =
+                     request->reserved_for_second_factor();
+                 return RespondWithIdentifier(
+                     users_->CreateIdentifier(
+                         caller, domain::IdentifierType::kPhoneNumber, params),
+                     response);
+               });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::GetPhoneNumber(
+    grpc::CallbackServerContext* context,
+    const roster::v1::GetPhoneNumberRequest* request,
+    roster::v1::PhoneNumber* response) {
+  return Read(context, [this, request, response] {
+    return RespondWithIdentifier(
+        users_->GetIdentifier(domain::IdentifierType::kPhoneNumber,
+                              request->phone_number_id()),
+        response);
+  });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::UpdatePhoneNumber(
+    grpc::CallbackServerContext* context,
+    const roster::v1::UpdatePhoneNumberRequest* request,
+    roster::v1::PhoneNumber* response) {
+  return Write(context, "",
+               [this, request, response](const domain::Caller& caller) {
+                 domain::UpdateIdentifierParams params;
+                 params.identifier_id = request->phone_number_id();
+                 if (request->has_verified())
+                   params.verified = request->verified();
+                 if (request->has_primary())
+                   params.primary = request->primary();
+                 if (request->has_reserved_for_second_factor()) {
+                   params.reserved_for_second_factor =
+                       request->reserved_for_second_factor();
+                 }
+                 return RespondWithIdentifier(
+                     users_->UpdateIdentifier(
+                         caller, domain::IdentifierType::kPhoneNumber, params),
+                     response);
+               });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::DeletePhoneNumber(
+    grpc::CallbackServerContext* context,
+    const roster::v1::DeletePhoneNumberRequest* request,
+    roster::v1::DeletedObject* response) {
+  return Write(
+      context, "",
+      [this, request, response](const domain::Caller& caller) -> absl::Status {
+        auto user = users_->DeleteIdentifier(
+            caller, domain::IdentifierType::kPhoneNumber,
+            request->phone_number_id(), request->promote_phone_number_id());
+        if (!user.ok()) return user.status();
+        response->set_id(request->phone_number_id());
+        response->set_deleted(true);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::ImportUsers(

@@ -79,6 +79,38 @@ class BackendUsersService final
   grpc::ServerUnaryReactor* LockUser(grpc::CallbackServerContext* context,
                                      const roster::v1::LockUserRequest* request,
                                      roster::v1::User* response) override;
+  grpc::ServerUnaryReactor* CreateEmailAddress(
+      grpc::CallbackServerContext* context,
+      const roster::v1::CreateEmailAddressRequest* request,
+      roster::v1::EmailAddress* response) override;
+  grpc::ServerUnaryReactor* GetEmailAddress(
+      grpc::CallbackServerContext* context,
+      const roster::v1::GetEmailAddressRequest* request,
+      roster::v1::EmailAddress* response) override;
+  grpc::ServerUnaryReactor* UpdateEmailAddress(
+      grpc::CallbackServerContext* context,
+      const roster::v1::UpdateEmailAddressRequest* request,
+      roster::v1::EmailAddress* response) override;
+  grpc::ServerUnaryReactor* DeleteEmailAddress(
+      grpc::CallbackServerContext* context,
+      const roster::v1::DeleteEmailAddressRequest* request,
+      roster::v1::DeletedObject* response) override;
+  grpc::ServerUnaryReactor* CreatePhoneNumber(
+      grpc::CallbackServerContext* context,
+      const roster::v1::CreatePhoneNumberRequest* request,
+      roster::v1::PhoneNumber* response) override;
+  grpc::ServerUnaryReactor* GetPhoneNumber(
+      grpc::CallbackServerContext* context,
+      const roster::v1::GetPhoneNumberRequest* request,
+      roster::v1::PhoneNumber* response) override;
+  grpc::ServerUnaryReactor* UpdatePhoneNumber(
+      grpc::CallbackServerContext* context,
+      const roster::v1::UpdatePhoneNumberRequest* request,
+      roster::v1::PhoneNumber* response) override;
+  grpc::ServerUnaryReactor* DeletePhoneNumber(
+      grpc::CallbackServerContext* context,
+      const roster::v1::DeletePhoneNumberRequest* request,
+      roster::v1::DeletedObject* response) override;
   grpc::ServerUnaryReactor* ImportUsers(
       grpc::CallbackServerContext* context,
       const roster::v1::ImportUsersRequest* request,

@@ -42,6 +42,29 @@ auto RowFields(const storage::UserRecord& u) {
       u.locked_until, u.last_sign_in_at, u.last_active_at, u.created_at);
 }
 
+// Everything about a user's identifiers that a change can touch, as one
+// comparable string.
+std::string IdentifiersKey(const storage::UserRecord& u) {
+  std::string key;
+  const auto add_verification = [&](const storage::VerificationRecord& v) {
+    absl::StrAppend(&key, static_cast<int>(v.status), ",", v.strategy, ",",
+                    v.attempts, ",", v.expire_at, ";");
+  };
+  for (const auto& e : u.email_addresses) {
+    absl::StrAppend(&key, "e:", e.id, ",", e.email_address, ",");
+    add_verification(e.verification);
+  }
+  for (const auto& p : u.phone_numbers) {
+    absl::StrAppend(&key, "p:", p.id, ",", p.phone_number, ",",
+                    p.reserved_for_second_factor, p.default_second_factor, ",");
+    add_verification(p.verification);
+  }
+  for (const auto& a : u.external_accounts) {
+    absl::StrAppend(&key, "a:", a.id, ";");
+  }
+  return key;
+}
+
 // The request fields that decide CreateUser's result, for detecting a reused
 // request_id.
 std::string CreateRequestFingerprint(const storage::UserRecord& user,
@@ -404,7 +427,8 @@ absl::StatusOr<UserView> UserService::MutateUser(
         if (!changed.ok()) {
           return changed;
         }
-        if (RowFields(before) == RowFields(*user)) {
+        if (RowFields(before) == RowFields(*user) &&
+            IdentifiersKey(before) == IdentifiersKey(*user)) {
           result =
               *std::move(user);  // Nothing changed: no write, the etag stays.
           return absl::OkStatus();

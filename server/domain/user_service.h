@@ -118,6 +118,29 @@ struct UserListPage {
   std::string next_page_token;
 };
 
+enum class IdentifierType { kEmailAddress, kPhoneNumber };
+
+struct CreateIdentifierParams {
+  std::string user_id;
+  std::string value;  // The address or number as given.
+  bool verified = false;
+  bool primary = false;
+  bool reserved_for_second_factor = false;  // Phones only.
+};
+
+struct UpdateIdentifierParams {
+  std::string identifier_id;
+  std::optional<bool> verified;
+  std::optional<bool> primary;
+  std::optional<bool> reserved_for_second_factor;  // Phones only.
+};
+
+// A user and one of their identifiers (by id).
+struct IdentifierView {
+  UserView user;
+  std::string identifier_id;
+};
+
 class UserService {
  public:
   // None is owned; all must outlive the service.
@@ -186,6 +209,27 @@ class UserService {
       const Caller& caller, absl::string_view user_id, bool verified,
       bool sign_in, const PasswordAttempt& attempt = {},
       const std::string& upgraded_hash = "");
+
+  // Email addresses and phone numbers (user_identifiers.cc). Each change is a
+  // change to the user (etag, updated_at, user.updated). Errors: NOT_FOUND;
+  // INVALID_ARGUMENT for a malformed value; ALREADY_EXISTS
+  // (IDENTIFIER_EXISTS) when any user holds it; FAILED_PRECONDITION
+  // (PRIMARY_MUST_BE_VERIFIED) for an unverified primary, (LAST_IDENTIFIER)
+  // when a deletion would leave the user no way to sign in.
+  absl::StatusOr<IdentifierView> CreateIdentifier(
+      const Caller& caller, IdentifierType type,
+      const CreateIdentifierParams& params);
+  absl::StatusOr<IdentifierView> GetIdentifier(IdentifierType type,
+                                               absl::string_view id);
+  absl::StatusOr<IdentifierView> UpdateIdentifier(
+      const Caller& caller, IdentifierType type,
+      const UpdateIdentifierParams& params);
+  // Deleting the primary promotes `promote_id` if set (a verified identifier
+  // of the same kind and user), else the oldest other verified one.
+  absl::StatusOr<UserView> DeleteIdentifier(const Caller& caller,
+                                            IdentifierType type,
+                                            absl::string_view id,
+                                            absl::string_view promote_id);
 
   absl::StatusOr<UserView> GetUser(absl::string_view user_id);
   absl::StatusOr<UserListPage> ListUsers(const ListUsersParams& params);

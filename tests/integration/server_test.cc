@@ -127,13 +127,16 @@ TEST(ReflectionTest, ListsTheServicesAndDescribesEveryRosterMessage) {
   for (int i = 0; i < service->method_count(); ++i) {
     methods.push_back(service->method(i)->name());
   }
-  EXPECT_THAT(methods, ::testing::ElementsAre(
-                           "CreateUser", "GetUser", "ListUsers", "CountUsers",
-                           "UpdateUser", "UpdateUserMetadata",
-                           "ReplaceUserMetadata", "DeleteUser", "BanUser",
-                           "UnbanUser", "LockUser", "UnlockUser", "ImportUsers",
-                           "VerifyPassword", "CreateSession", "ListSessions",
-                           "RevokeSession", "WatchEvents", "ListEvents"));
+  EXPECT_THAT(
+      methods,
+      ::testing::ElementsAre(
+          "CreateUser", "GetUser", "ListUsers", "CountUsers", "UpdateUser",
+          "UpdateUserMetadata", "ReplaceUserMetadata", "DeleteUser", "BanUser",
+          "UnbanUser", "LockUser", "UnlockUser", "CreateEmailAddress",
+          "GetEmailAddress", "UpdateEmailAddress", "DeleteEmailAddress",
+          "CreatePhoneNumber", "GetPhoneNumber", "UpdatePhoneNumber",
+          "DeletePhoneNumber", "ImportUsers", "VerifyPassword", "CreateSession",
+          "ListSessions", "RevokeSession", "WatchEvents", "ListEvents"));
   for (const char* message :
        {"roster.v1.User", "roster.v1.FrontendUser", "roster.v1.EmailAddress",
         "roster.v1.PhoneNumber", "roster.v1.ExternalAccount",

@@ -1,0 +1,164 @@
+// Email addresses and phone numbers through BackendUsers: the primary and last-identifier
+// rules, uniqueness races, and the user.updated event every change emits.
+#include <atomic>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/testing/test_server.h"
+
+namespace roster {
+namespace {
+
+using ::roster::testing::Authed;
+using ::roster::testing::ReasonOf;
+using ::roster::testing::TestServer;
+using namespace roster::v1;  // NOLINT: the request and response types of the API under test.
+
+class IdentifiersTest : public ::testing::Test {
+ protected:
+  User NewUser() {
+    User user;
+    EXPECT_TRUE(stub_->CreateUser(Authed().get(), CreateUserRequest(), &user).ok());
+    return user;
+  }
+  grpc::Status AddEmail(const std::string& user_id, const std::string& address, bool verified,
+                        bool primary, EmailAddress* out) {
+    CreateEmailAddressRequest request;
+    request.set_user_id(user_id);
+    request.set_email_address(address);
+    request.set_verified(verified);
+    request.set_primary(primary);
+    return stub_->CreateEmailAddress(Authed().get(), request, out);
+  }
+  User Get(const std::string& id) {
+    GetUserRequest request;
+    request.set_user_id(id);
+    User user;
+    EXPECT_TRUE(stub_->GetUser(Authed().get(), request, &user).ok());
+    return user;
+  }
+
+  TestServer server_;
+  std::unique_ptr<BackendUsers::Stub> stub_ = server_.Backend();
+};
+
+TEST_F(IdentifiersTest, AddVerifyMakePrimaryAndDeleteAnEmailAddress) {
+  User user = NewUser();
+  EmailAddress first, second;
+  ASSERT_TRUE(AddEmail(user.id(), " First@Example.com", false, false, &first).ok());
+  EXPECT_EQ(first.email_address(), "first@example.com");
+  EXPECT_EQ(first.verification().status(), Verification::STATUS_UNVERIFIED);
+  EXPECT_FALSE(Get(user.id()).has_primary_email_address_id());
+
+  UpdateEmailAddressRequest verify;
+  verify.set_email_address_id(first.id());
+  verify.set_verified(true);
+  ASSERT_TRUE(stub_->UpdateEmailAddress(Authed().get(), verify, &first).ok());
+  EXPECT_EQ(first.verification().status(), Verification::STATUS_VERIFIED);
+  EXPECT_EQ(Get(user.id()).primary_email_address_id(), first.id());  // First verified: primary.
+
+  EmailAddress unverified;
+  grpc::Status status = AddEmail(user.id(), "x@example.com", false, true, &unverified);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(status), "PRIMARY_MUST_BE_VERIFIED");
+  ASSERT_TRUE(AddEmail(user.id(), "second@example.com", true, true, &second).ok());
+  EXPECT_EQ(Get(user.id()).primary_email_address_id(), second.id());
+
+  UpdateEmailAddressRequest unverify;
+  unverify.set_email_address_id(second.id());
+  unverify.set_verified(false);
+  EmailAddress ignored;
+  status = stub_->UpdateEmailAddress(Authed().get(), unverify, &ignored);
+  EXPECT_EQ(ReasonOf(status), "PRIMARY_MUST_BE_VERIFIED");
+
+  DeleteEmailAddressRequest remove;
+  remove.set_email_address_id(second.id());
+  DeletedObject deleted;
+  ASSERT_TRUE(stub_->DeleteEmailAddress(Authed().get(), remove, &deleted).ok());
+  EXPECT_EQ(Get(user.id()).primary_email_address_id(), first.id());  // Promoted.
+  remove.set_email_address_id(first.id());
+  status = stub_->DeleteEmailAddress(Authed().get(), remove, &deleted);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(status), "LAST_IDENTIFIER");
+  GetEmailAddressRequest get;
+  get.set_email_address_id(first.id());
+  ASSERT_TRUE(stub_->GetEmailAddress(Authed().get(), get, &ignored).ok());
+  EXPECT_EQ(ignored.email_address(), "first@example.com");
+  GetPhoneNumberRequest wrong_kind;
+  wrong_kind.set_phone_number_id(first.id());
+  PhoneNumber phone;
+  EXPECT_EQ(stub_->GetPhoneNumber(Authed().get(), wrong_kind, &phone).error_code(),
+            grpc::NOT_FOUND);
+
+  ListEventsRequest events_request;
+  events_request.set_user_id(user.id());
+  ListEventsResponse events;
+  ASSERT_TRUE(stub_->ListEvents(Authed().get(), events_request, &events).ok());
+  EXPECT_EQ(events.events_size(), 5);  // created + add + verify + add + delete.
+}
+
+TEST_F(IdentifiersTest, PhoneNumbersFollowTheSameRulesPlusSecondFactorReservation) {
+  User user = NewUser();
+  CreatePhoneNumberRequest add;
+  add.set_user_id(user.id());
+  add.set_phone_number("+44 20 7946 0958");
+  add.set_verified(true);
+  add.set_reserved_for_second_factor(true);
+  PhoneNumber phone;
+  ASSERT_TRUE(stub_->CreatePhoneNumber(Authed().get(), add, &phone).ok());
+  EXPECT_EQ(phone.phone_number(), "+442079460958");
+  EXPECT_TRUE(phone.reserved_for_second_factor());
+  EXPECT_EQ(Get(user.id()).primary_phone_number_id(), phone.id());
+  UpdatePhoneNumberRequest update;
+  update.set_phone_number_id(phone.id());
+  update.set_reserved_for_second_factor(false);
+  ASSERT_TRUE(stub_->UpdatePhoneNumber(Authed().get(), update, &phone).ok());
+  EXPECT_FALSE(phone.reserved_for_second_factor());
+  add.set_phone_number("12345");
+  EXPECT_EQ(stub_->CreatePhoneNumber(Authed().get(), add, &phone).error_code(),
+            grpc::INVALID_ARGUMENT);
+}
+
+TEST_F(IdentifiersTest, TwoUsersRacingForOneAddressHaveExactlyOneWinner) {
+  std::vector<User> users;
+  for (int i = 0; i < 8; ++i) users.push_back(NewUser());
+  std::atomic<int> won{0}, lost{0};
+  std::vector<std::thread> racers;
+  for (const auto& user : users) {
+    racers.emplace_back([&, id = user.id()] {
+      auto stub = server_.Backend();
+      CreateEmailAddressRequest request;
+      request.set_user_id(id);
+      request.set_email_address("contested@example.com");
+      EmailAddress out;
+      grpc::Status status = stub->CreateEmailAddress(Authed().get(), request, &out);
+      if (status.ok()) {
+        ++won;
+      } else if (ReasonOf(status) == "IDENTIFIER_EXISTS") {
+        ++lost;
+      }
+    });
+  }
+  for (auto& t : racers) t.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(lost.load(), 7);
+}
+
+TEST_F(IdentifiersTest, AUsernameWithAPasswordCountsAsAWayIn) {
+  CreateUserRequest create;
+  create.set_username("has_a_password");
+  create.set_password("long enough password");
+  create.add_email_addresses("only@example.com");
+  User user;
+  ASSERT_TRUE(stub_->CreateUser(Authed().get(), create, &user).ok());
+  DeleteEmailAddressRequest remove;
+  remove.set_email_address_id(user.email_addresses(0).id());
+  DeletedObject deleted;
+  EXPECT_TRUE(stub_->DeleteEmailAddress(Authed().get(), remove, &deleted).ok());
+  EXPECT_FALSE(Get(user.id()).has_primary_email_address_id());
+}
+
+}  // namespace
+}  // namespace roster
