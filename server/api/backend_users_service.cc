@@ -500,7 +500,8 @@ grpc::ServerUnaryReactor* BackendUsersService::ImportUsers(
           return domain::ImportUsers(*users_, caller, {}, false, "").status();
         }
         // Items whose fields do not even convert fail alone.
-        std::vector<absl::Status> conversion(request->users_size());
+        std::vector<absl::Status> conversion(
+            static_cast<size_t>(request->users_size()));
         std::vector<domain::CreateUserParams> items;
         std::vector<int> index_of;
         for (int i = 0; i < request->users_size(); ++i) {

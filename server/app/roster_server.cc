@@ -85,7 +85,8 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       /*threads=*/1, /*max_queued=*/10000);
   // argon2id is CPU-bound: one worker per core; a short queue (about a second
   // of work) so a flood of sign-ins is refused fast instead of piling up.
-  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const int cores =
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   server->hashes_ = std::make_unique<api::BoundedExecutor>(
       cores, /*max_queued=*/static_cast<size_t>(cores) * 16);
   server->backend_users_ = std::make_unique<api::BackendUsersService>(

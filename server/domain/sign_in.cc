@@ -26,7 +26,9 @@ absl::StatusOr<std::string> FindUser(UserService& users,
     if (!email.ok()) return std::string();
     params.filter.email_addresses = {*email};
   } else if (!trimmed.empty() &&
-             (trimmed.front() == '+' || absl::ascii_isdigit(trimmed.front()))) {
+             (trimmed.front() == '+' ||
+              absl::ascii_isdigit(
+                  static_cast<unsigned char>(trimmed.front())))) {
     auto phone = NormalizePhoneNumber(trimmed);
     if (phone.ok()) {
       params.filter.phone_numbers = {*phone};

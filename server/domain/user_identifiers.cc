@@ -1,5 +1,6 @@
-// UserService's email address and phone number operations. Both kinds follow one set of
-// rules, so each operation is written once over a small per-kind adapter.
+// UserService's email address and phone number operations. Both kinds follow
+// one set of rules, so each operation is written once over a small per-kind
+// adapter.
 #include <algorithm>
 #include <utility>
 
@@ -24,12 +25,18 @@ template <>
 struct Kind<storage::EmailAddressRecord> {
   static constexpr const char* kField = "email_address";
   static constexpr const char* kIdField = "email_address_id";
-  static constexpr storage::IdentifierKind kStoreKind = storage::IdentifierKind::kEmailAddress;
-  static std::vector<storage::EmailAddressRecord>& List(storage::UserRecord& u) {
+  static constexpr storage::IdentifierKind kStoreKind =
+      storage::IdentifierKind::kEmailAddress;
+  static std::vector<storage::EmailAddressRecord>& List(
+      storage::UserRecord& u) {
     return u.email_addresses;
   }
-  static std::string& Primary(storage::UserRecord& u) { return u.primary_email_address_id; }
-  static std::string& Value(storage::EmailAddressRecord& r) { return r.email_address; }
+  static std::string& Primary(storage::UserRecord& u) {
+    return u.primary_email_address_id;
+  }
+  static std::string& Value(storage::EmailAddressRecord& r) {
+    return r.email_address;
+  }
   static absl::StatusOr<std::string> Normalize(absl::string_view v) {
     return NormalizeEmailAddress(v);
   }
@@ -39,33 +46,41 @@ template <>
 struct Kind<storage::PhoneNumberRecord> {
   static constexpr const char* kField = "phone_number";
   static constexpr const char* kIdField = "phone_number_id";
-  static constexpr storage::IdentifierKind kStoreKind = storage::IdentifierKind::kPhoneNumber;
+  static constexpr storage::IdentifierKind kStoreKind =
+      storage::IdentifierKind::kPhoneNumber;
   static std::vector<storage::PhoneNumberRecord>& List(storage::UserRecord& u) {
     return u.phone_numbers;
   }
-  static std::string& Primary(storage::UserRecord& u) { return u.primary_phone_number_id; }
-  static std::string& Value(storage::PhoneNumberRecord& r) { return r.phone_number; }
+  static std::string& Primary(storage::UserRecord& u) {
+    return u.primary_phone_number_id;
+  }
+  static std::string& Value(storage::PhoneNumberRecord& r) {
+    return r.phone_number;
+  }
   static absl::StatusOr<std::string> Normalize(absl::string_view v) {
     return NormalizePhoneNumber(v);
   }
 };
 
 absl::Status Invalid(const char* field, absl::string_view why) {
-  return Error(absl::StatusCode::kInvalidArgument, reason::kInvalidArgumentFormat,
-               absl::StrCat(field, " ", why), {{field, std::string(why)}});
+  return Error(absl::StatusCode::kInvalidArgument,
+               reason::kInvalidArgumentFormat, absl::StrCat(field, " ", why),
+               {{field, std::string(why)}});
 }
 
 absl::Status MustBeVerified(const char* field, absl::string_view why) {
-  return Error(absl::StatusCode::kFailedPrecondition, reason::kPrimaryMustBeVerified,
-               absl::StrCat(field, " ", why), {{field, std::string(why)}});
+  return Error(absl::StatusCode::kFailedPrecondition,
+               reason::kPrimaryMustBeVerified, absl::StrCat(field, " ", why),
+               {{field, std::string(why)}});
 }
 
 absl::Status IdentifierNotFound() {
-  return Error(absl::StatusCode::kNotFound, reason::kNotFound, "identifier not found");
+  return Error(absl::StatusCode::kNotFound, reason::kNotFound,
+               "identifier not found");
 }
 
-// How many ways the user has to sign in: verified identifiers, external accounts, and a
-// username with a password.
+// How many ways the user has to sign in: verified identifiers, external
+// accounts, and a username with a password.
 int WaysIn(const storage::UserRecord& u) {
   int ways = static_cast<int>(u.external_accounts.size());
   for (const auto& e : u.email_addresses) {
@@ -81,23 +96,25 @@ int WaysIn(const storage::UserRecord& u) {
 template <typename Record>
 Record* Find(storage::UserRecord& u, absl::string_view id) {
   auto& list = Kind<Record>::List(u);
-  auto it = std::find_if(list.begin(), list.end(), [&](const Record& r) { return r.id == id; });
+  auto it = std::find_if(list.begin(), list.end(),
+                         [&](const Record& r) { return r.id == id; });
   return it == list.end() ? nullptr : &*it;
 }
 
 template <typename Record>
 storage::VerificationRecord Verification(bool verified) {
   storage::VerificationRecord v;
-  v.status = verified ? VerificationStatus::kVerified : VerificationStatus::kUnverified;
+  v.status = verified ? VerificationStatus::kVerified
+                      : VerificationStatus::kUnverified;
   v.strategy = verified ? "admin" : "";
   return v;
 }
 
 }  // namespace
 
-absl::StatusOr<IdentifierView> UserService::CreateIdentifier(const Caller& caller,
-                                                             IdentifierType type,
-                                                             const CreateIdentifierParams& params) {
+absl::StatusOr<IdentifierView> UserService::CreateIdentifier(
+    const Caller& caller, IdentifierType type,
+    const CreateIdentifierParams& params) {
   auto create = [&](auto tag) -> absl::StatusOr<IdentifierView> {
     using Record = decltype(tag);
     using K = Kind<Record>;
@@ -118,95 +135,106 @@ absl::StatusOr<IdentifierView> UserService::CreateIdentifier(const Caller& calle
     if constexpr (std::is_same_v<Record, storage::PhoneNumberRecord>) {
       record.reserved_for_second_factor = params.reserved_for_second_factor;
     }
-    auto user = MutateUser(caller, params.user_id, "",
-                           [&](storage::WriteTransaction& txn, storage::UserRecord& u) {
-                             auto holder = txn.FindUserIdByIdentifier(K::kStoreKind, *value);
-                             if (!holder.ok()) return holder.status();
-                             if (holder->has_value()) {
-                               return Error(absl::StatusCode::kAlreadyExists,
-                                            reason::kIdentifierExists,
-                                            absl::StrCat(K::kField, " is already taken"),
-                                            {{K::kField, "is already taken"}});
-                             }
-                             auto& list = K::List(u);
-                             if (list.size() >= kMaxIdentifiersPerUser) {
-                               return Invalid(K::kField, "the user has too many already");
-                             }
-                             // Keep oldest-first order even within one microsecond.
-                             if (!list.empty() && list.back().created_at >= record.created_at) {
-                               record.created_at = record.updated_at = list.back().created_at + 1;
-                             }
-                             list.push_back(record);
-                             if (params.primary || (K::Primary(u).empty() && params.verified)) {
-                               K::Primary(u) = record.id;
-                             }
-                             return absl::OkStatus();
-                           });
+    auto user = MutateUser(
+        caller, params.user_id, "",
+        [&](storage::WriteTransaction& txn, storage::UserRecord& u) {
+          auto holder = txn.FindUserIdByIdentifier(K::kStoreKind, *value);
+          if (!holder.ok()) return holder.status();
+          if (holder->has_value()) {
+            return Error(absl::StatusCode::kAlreadyExists,
+                         reason::kIdentifierExists,
+                         absl::StrCat(K::kField, " is already taken"),
+                         {{K::kField, "is already taken"}});
+          }
+          auto& list = K::List(u);
+          if (list.size() >= kMaxIdentifiersPerUser) {
+            return Invalid(K::kField, "the user has too many already");
+          }
+          // Keep oldest-first order even within one microsecond.
+          if (!list.empty() && list.back().created_at >= record.created_at) {
+            record.created_at = record.updated_at = list.back().created_at + 1;
+          }
+          list.push_back(record);
+          if (params.primary || (K::Primary(u).empty() && params.verified)) {
+            K::Primary(u) = record.id;
+          }
+          return absl::OkStatus();
+        });
     if (!user.ok()) return user.status();
     return IdentifierView{*std::move(user), record.id};
   };
-  return type == IdentifierType::kEmailAddress ? create(storage::EmailAddressRecord{})
-                                               : create(storage::PhoneNumberRecord{});
+  return type == IdentifierType::kEmailAddress
+             ? create(storage::EmailAddressRecord{})
+             : create(storage::PhoneNumberRecord{});
 }
 
-absl::StatusOr<IdentifierView> UserService::GetIdentifier(IdentifierType type,
-                                                          absl::string_view id) {
+absl::StatusOr<IdentifierView> UserService::GetIdentifier(
+    IdentifierType type, absl::string_view id) {
   if (!IsWellFormedId(id, kIdentifierIdPrefix)) {
-    return Invalid(type == IdentifierType::kEmailAddress ? "email_address_id" : "phone_number_id",
+    return Invalid(type == IdentifierType::kEmailAddress ? "email_address_id"
+                                                         : "phone_number_id",
                    "must be an identifier id (idn_…)");
   }
   auto owner = store_->GetIdentifierOwner(id);
   if (!owner.ok()) {
-    return absl::IsNotFound(owner.status()) ? IdentifierNotFound() : owner.status();
+    return absl::IsNotFound(owner.status()) ? IdentifierNotFound()
+                                            : owner.status();
   }
   auto user = GetUser(*owner);
   if (!user.ok()) return user.status();
-  const bool found = type == IdentifierType::kEmailAddress
-                         ? Find<storage::EmailAddressRecord>(user->record, id) != nullptr
-                         : Find<storage::PhoneNumberRecord>(user->record, id) != nullptr;
+  const bool found =
+      type == IdentifierType::kEmailAddress
+          ? Find<storage::EmailAddressRecord>(user->record, id) != nullptr
+          : Find<storage::PhoneNumberRecord>(user->record, id) != nullptr;
   if (!found) return IdentifierNotFound();  // An id of the other kind.
   return IdentifierView{*std::move(user), std::string(id)};
 }
 
-absl::StatusOr<IdentifierView> UserService::UpdateIdentifier(const Caller& caller,
-                                                             IdentifierType type,
-                                                             const UpdateIdentifierParams& params) {
+absl::StatusOr<IdentifierView> UserService::UpdateIdentifier(
+    const Caller& caller, IdentifierType type,
+    const UpdateIdentifierParams& params) {
   auto current = GetIdentifier(type, params.identifier_id);
   if (!current.ok()) return current.status();
   if (params.primary.has_value() && !*params.primary) {
-    return Invalid("primary", "can only be set to true: make another identifier primary");
+    return Invalid("primary",
+                   "can only be set to true: make another identifier primary");
   }
   auto update = [&](auto tag) -> absl::StatusOr<IdentifierView> {
     using Record = decltype(tag);
     using K = Kind<Record>;
     auto user = MutateUser(
         caller, current->user.record.id, "",
-        [&](storage::WriteTransaction&, storage::UserRecord& u) -> absl::Status {
+        [&](storage::WriteTransaction&,
+            storage::UserRecord& u) -> absl::Status {
           Record* record = Find<Record>(u, params.identifier_id);
           if (record == nullptr) return IdentifierNotFound();
           const bool is_primary = K::Primary(u) == record->id;
           if (params.verified.has_value() &&
-              *params.verified !=
-                  (record->verification.status == VerificationStatus::kVerified)) {
+              *params.verified != (record->verification.status ==
+                                   VerificationStatus::kVerified)) {
             if (!*params.verified && is_primary) {
-              return MustBeVerified("verified",
-                                    "cannot be cleared on the primary: make another one primary");
+              return MustBeVerified(
+                  "verified",
+                  "cannot be cleared on the primary: make another one primary");
             }
             record->verification = Verification<Record>(*params.verified);
             record->updated_at = ToMicros(clock_->Now());
             if (*params.verified && K::Primary(u).empty()) {
-              K::Primary(u) = record->id;  // The first verified one becomes primary.
+              K::Primary(u) =
+                  record->id;  // The first verified one becomes primary.
             }
           }
           if (params.primary.has_value()) {
             if (record->verification.status != VerificationStatus::kVerified) {
-              return MustBeVerified("primary", "requires a verified identifier");
+              return MustBeVerified("primary",
+                                    "requires a verified identifier");
             }
             K::Primary(u) = record->id;
           }
           if constexpr (std::is_same_v<Record, storage::PhoneNumberRecord>) {
             if (params.reserved_for_second_factor.has_value()) {
-              record->reserved_for_second_factor = *params.reserved_for_second_factor;
+              record->reserved_for_second_factor =
+                  *params.reserved_for_second_factor;
             }
           }
           return absl::OkStatus();
@@ -214,13 +242,14 @@ absl::StatusOr<IdentifierView> UserService::UpdateIdentifier(const Caller& calle
     if (!user.ok()) return user.status();
     return IdentifierView{*std::move(user), params.identifier_id};
   };
-  return type == IdentifierType::kEmailAddress ? update(storage::EmailAddressRecord{})
-                                               : update(storage::PhoneNumberRecord{});
+  return type == IdentifierType::kEmailAddress
+             ? update(storage::EmailAddressRecord{})
+             : update(storage::PhoneNumberRecord{});
 }
 
-absl::StatusOr<UserView> UserService::DeleteIdentifier(const Caller& caller, IdentifierType type,
-                                                       absl::string_view id,
-                                                       absl::string_view promote_id) {
+absl::StatusOr<UserView> UserService::DeleteIdentifier(
+    const Caller& caller, IdentifierType type, absl::string_view id,
+    absl::string_view promote_id) {
   auto current = GetIdentifier(type, id);
   if (!current.ok()) return current.status();
   auto remove = [&](auto tag) -> absl::StatusOr<UserView> {
@@ -228,7 +257,8 @@ absl::StatusOr<UserView> UserService::DeleteIdentifier(const Caller& caller, Ide
     using K = Kind<Record>;
     return MutateUser(
         caller, current->user.record.id, "",
-        [&](storage::WriteTransaction&, storage::UserRecord& u) -> absl::Status {
+        [&](storage::WriteTransaction&,
+            storage::UserRecord& u) -> absl::Status {
           const int ways_before = WaysIn(u);
           auto& list = K::List(u);
           auto it = std::find_if(list.begin(), list.end(),
@@ -239,27 +269,31 @@ absl::StatusOr<UserView> UserService::DeleteIdentifier(const Caller& caller, Ide
           if (was_primary) {
             K::Primary(u).clear();
             for (auto& r : list) {  // Oldest first.
-              const bool verified = r.verification.status == VerificationStatus::kVerified;
+              const bool verified =
+                  r.verification.status == VerificationStatus::kVerified;
               if (verified && (promote_id.empty() || r.id == promote_id)) {
                 K::Primary(u) = r.id;
                 break;
               }
             }
             if (!promote_id.empty() && K::Primary(u) != promote_id) {
-              return MustBeVerified("promote_id",
-                                    "must be another verified identifier of this user");
+              return MustBeVerified(
+                  "promote_id",
+                  "must be another verified identifier of this user");
             }
           }
           if (ways_before > 0 && WaysIn(u) == 0) {
-            return Error(absl::StatusCode::kFailedPrecondition, "LAST_IDENTIFIER",
+            return Error(absl::StatusCode::kFailedPrecondition,
+                         "LAST_IDENTIFIER",
                          "the user would have no way left to sign in",
                          {{K::kIdField, "is the user's last way to sign in"}});
           }
           return absl::OkStatus();
         });
   };
-  return type == IdentifierType::kEmailAddress ? remove(storage::EmailAddressRecord{})
-                                               : remove(storage::PhoneNumberRecord{});
+  return type == IdentifierType::kEmailAddress
+             ? remove(storage::EmailAddressRecord{})
+             : remove(storage::PhoneNumberRecord{});
 }
 
 }  // namespace roster::domain

@@ -1,10 +1,11 @@
-// Email addresses and phone numbers through BackendUsers: the primary and last-identifier
-// rules, uniqueness races, and the user.updated event every change emits.
-#include <atomic>
-#include <thread>
-
+// Email addresses and phone numbers through BackendUsers: the primary and
+// last-identifier rules, uniqueness races, and the user.updated event every
+// change emits.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
 
 #include "tests/testing/test_server.h"
 
@@ -14,17 +15,19 @@ namespace {
 using ::roster::testing::Authed;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::TestServer;
-using namespace roster::v1;  // NOLINT: the request and response types of the API under test.
+using namespace roster::v1;  // NOLINT: the request and response types of the
+                             // API under test.
 
 class IdentifiersTest : public ::testing::Test {
  protected:
   User NewUser() {
     User user;
-    EXPECT_TRUE(stub_->CreateUser(Authed().get(), CreateUserRequest(), &user).ok());
+    EXPECT_TRUE(
+        stub_->CreateUser(Authed().get(), CreateUserRequest(), &user).ok());
     return user;
   }
-  grpc::Status AddEmail(const std::string& user_id, const std::string& address, bool verified,
-                        bool primary, EmailAddress* out) {
+  grpc::Status AddEmail(const std::string& user_id, const std::string& address,
+                        bool verified, bool primary, EmailAddress* out) {
     CreateEmailAddressRequest request;
     request.set_user_id(user_id);
     request.set_email_address(address);
@@ -47,7 +50,8 @@ class IdentifiersTest : public ::testing::Test {
 TEST_F(IdentifiersTest, AddVerifyMakePrimaryAndDeleteAnEmailAddress) {
   User user = NewUser();
   EmailAddress first, second;
-  ASSERT_TRUE(AddEmail(user.id(), " First@Example.com", false, false, &first).ok());
+  ASSERT_TRUE(
+      AddEmail(user.id(), " First@Example.com", false, false, &first).ok());
   EXPECT_EQ(first.email_address(), "first@example.com");
   EXPECT_EQ(first.verification().status(), Verification::STATUS_UNVERIFIED);
   EXPECT_FALSE(Get(user.id()).has_primary_email_address_id());
@@ -57,13 +61,16 @@ TEST_F(IdentifiersTest, AddVerifyMakePrimaryAndDeleteAnEmailAddress) {
   verify.set_verified(true);
   ASSERT_TRUE(stub_->UpdateEmailAddress(Authed().get(), verify, &first).ok());
   EXPECT_EQ(first.verification().status(), Verification::STATUS_VERIFIED);
-  EXPECT_EQ(Get(user.id()).primary_email_address_id(), first.id());  // First verified: primary.
+  EXPECT_EQ(Get(user.id()).primary_email_address_id(),
+            first.id());  // First verified: primary.
 
   EmailAddress unverified;
-  grpc::Status status = AddEmail(user.id(), "x@example.com", false, true, &unverified);
+  grpc::Status status =
+      AddEmail(user.id(), "x@example.com", false, true, &unverified);
   EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
   EXPECT_EQ(ReasonOf(status), "PRIMARY_MUST_BE_VERIFIED");
-  ASSERT_TRUE(AddEmail(user.id(), "second@example.com", true, true, &second).ok());
+  ASSERT_TRUE(
+      AddEmail(user.id(), "second@example.com", true, true, &second).ok());
   EXPECT_EQ(Get(user.id()).primary_email_address_id(), second.id());
 
   UpdateEmailAddressRequest unverify;
@@ -77,7 +84,8 @@ TEST_F(IdentifiersTest, AddVerifyMakePrimaryAndDeleteAnEmailAddress) {
   remove.set_email_address_id(second.id());
   DeletedObject deleted;
   ASSERT_TRUE(stub_->DeleteEmailAddress(Authed().get(), remove, &deleted).ok());
-  EXPECT_EQ(Get(user.id()).primary_email_address_id(), first.id());  // Promoted.
+  EXPECT_EQ(Get(user.id()).primary_email_address_id(),
+            first.id());  // Promoted.
   remove.set_email_address_id(first.id());
   status = stub_->DeleteEmailAddress(Authed().get(), remove, &deleted);
   EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
@@ -89,8 +97,9 @@ TEST_F(IdentifiersTest, AddVerifyMakePrimaryAndDeleteAnEmailAddress) {
   GetPhoneNumberRequest wrong_kind;
   wrong_kind.set_phone_number_id(first.id());
   PhoneNumber phone;
-  EXPECT_EQ(stub_->GetPhoneNumber(Authed().get(), wrong_kind, &phone).error_code(),
-            grpc::NOT_FOUND);
+  EXPECT_EQ(
+      stub_->GetPhoneNumber(Authed().get(), wrong_kind, &phone).error_code(),
+      grpc::NOT_FOUND);
 
   ListEventsRequest events_request;
   events_request.set_user_id(user.id());
@@ -99,7 +108,8 @@ TEST_F(IdentifiersTest, AddVerifyMakePrimaryAndDeleteAnEmailAddress) {
   EXPECT_EQ(events.events_size(), 5);  // created + add + verify + add + delete.
 }
 
-TEST_F(IdentifiersTest, PhoneNumbersFollowTheSameRulesPlusSecondFactorReservation) {
+TEST_F(IdentifiersTest,
+       PhoneNumbersFollowTheSameRulesPlusSecondFactorReservation) {
   User user = NewUser();
   CreatePhoneNumberRequest add;
   add.set_user_id(user.id());
@@ -133,7 +143,8 @@ TEST_F(IdentifiersTest, TwoUsersRacingForOneAddressHaveExactlyOneWinner) {
       request.set_user_id(id);
       request.set_email_address("contested@example.com");
       EmailAddress out;
-      grpc::Status status = stub->CreateEmailAddress(Authed().get(), request, &out);
+      grpc::Status status =
+          stub->CreateEmailAddress(Authed().get(), request, &out);
       if (status.ok()) {
         ++won;
       } else if (ReasonOf(status) == "IDENTIFIER_EXISTS") {
