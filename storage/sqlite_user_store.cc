@@ -532,7 +532,8 @@ absl::StatusOr<std::string> SqliteUserStore::GetIdentifierOwner(
   return Guarded("finding an identifier", [&]() -> absl::StatusOr<std::string> {
     auto& s = (**lease).Prepare(
         "SELECT user_id FROM email_addresses WHERE id = ?1 UNION ALL "
-        "SELECT user_id FROM phone_numbers WHERE id = ?1");
+        "SELECT user_id FROM phone_numbers WHERE id = ?1 UNION ALL "
+        "SELECT user_id FROM external_accounts WHERE id = ?1");
     s.bind(1, std::string(identifier_id));
     if (!s.executeStep()) {
       return absl::NotFoundError("identifier not found");

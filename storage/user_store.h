@@ -127,8 +127,8 @@ class UserStore {
   // The user's sessions, oldest first.
   virtual absl::StatusOr<std::vector<SessionRecord>> ListSessions(
       absl::string_view user_id) = 0;
-  // The id of the user owning the email address or phone number
-  // `identifier_id` (idn_…), or NotFound.
+  // The id of the user owning the email address, phone number or external
+  // account `identifier_id` (idn_… / eac_…), or NotFound.
   virtual absl::StatusOr<std::string> GetIdentifierOwner(
       absl::string_view identifier_id) = 0;
 

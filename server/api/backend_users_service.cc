@@ -485,6 +485,58 @@ grpc::ServerUnaryReactor* BackendUsersService::DeletePhoneNumber(
       });
 }
 
+grpc::ServerUnaryReactor* BackendUsersService::CreateExternalAccount(
+    grpc::CallbackServerContext* context,
+    const roster::v1::CreateExternalAccountRequest* request,
+    roster::v1::ExternalAccount* response) {
+  return Write(
+      context, "",
+      [this, request, response](const domain::Caller& caller) -> absl::Status {
+        domain::Violations violations;
+        domain::CreateExternalAccountParams params;
+        params.user_id = request->user_id();
+        params.provider = request->provider();
+        params.provider_user_id = request->provider_user_id();
+        params.email_address = request->email_address();
+        params.email_verified = request->email_verified();
+        params.first_name = request->first_name();
+        params.last_name = request->last_name();
+        params.username = request->username();
+        params.image_url = request->image_url();
+        params.approved_scopes.assign(request->approved_scopes().begin(),
+                                      request->approved_scopes().end());
+        if (request->has_public_metadata()) {
+          params.public_metadata = StructToJson(request->public_metadata(),
+                                                "public_metadata", violations);
+        }
+        if (!violations.empty()) return violations.ToStatus();
+        auto created = users_->CreateExternalAccount(caller, params);
+        if (!created.ok()) return created.status();
+        User user;
+        ToProto(created->user, user);
+        for (const auto& a : user.external_accounts()) {
+          if (a.id() == created->identifier_id) *response = a;
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::DeleteExternalAccount(
+    grpc::CallbackServerContext* context,
+    const roster::v1::DeleteExternalAccountRequest* request,
+    roster::v1::DeletedObject* response) {
+  return Write(
+      context, "",
+      [this, request, response](const domain::Caller& caller) -> absl::Status {
+        auto user = users_->DeleteExternalAccount(
+            caller, request->external_account_id());
+        if (!user.ok()) return user.status();
+        response->set_id(request->external_account_id());
+        response->set_deleted(true);
+        return absl::OkStatus();
+      });
+}
+
 grpc::ServerUnaryReactor* BackendUsersService::ImportUsers(
     grpc::CallbackServerContext* context,
     const roster::v1::ImportUsersRequest* request,

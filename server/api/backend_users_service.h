@@ -111,6 +111,14 @@ class BackendUsersService final
       grpc::CallbackServerContext* context,
       const roster::v1::DeletePhoneNumberRequest* request,
       roster::v1::DeletedObject* response) override;
+  grpc::ServerUnaryReactor* CreateExternalAccount(
+      grpc::CallbackServerContext* context,
+      const roster::v1::CreateExternalAccountRequest* request,
+      roster::v1::ExternalAccount* response) override;
+  grpc::ServerUnaryReactor* DeleteExternalAccount(
+      grpc::CallbackServerContext* context,
+      const roster::v1::DeleteExternalAccountRequest* request,
+      roster::v1::DeletedObject* response) override;
   grpc::ServerUnaryReactor* ImportUsers(
       grpc::CallbackServerContext* context,
       const roster::v1::ImportUsersRequest* request,

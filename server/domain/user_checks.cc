@@ -130,6 +130,20 @@ absl::Status CheckUnique(storage::WriteTransaction& txn,
   return absl::OkStatus();
 }
 
+int WaysIn(const storage::UserRecord& u) {
+  int ways = static_cast<int>(u.external_accounts.size());
+  for (const auto& e : u.email_addresses) {
+    ways +=
+        e.verification.status == storage::VerificationStatus::kVerified ? 1 : 0;
+  }
+  for (const auto& p : u.phone_numbers) {
+    ways +=
+        p.verification.status == storage::VerificationStatus::kVerified ? 1 : 0;
+  }
+  if (!u.username.empty() && !u.password_hash.empty()) ++ways;
+  return ways;
+}
+
 std::vector<std::string> IdentifiersOf(const storage::UserRecord& user) {
   std::vector<std::string> identifiers;
   for (const auto& e : user.email_addresses)

@@ -86,6 +86,10 @@ std::vector<std::string> CheckIdentifiers(const char* field,
   return out;
 }
 
+// How many ways the user has to sign in: verified email addresses and phone
+// numbers, external accounts, and a username with a password.
+int WaysIn(const storage::UserRecord& user);
+
 // The identifiers a password must not equal: emails, phone numbers, username.
 std::vector<std::string> IdentifiersOf(const storage::UserRecord& user);
 

@@ -79,20 +79,6 @@ absl::Status IdentifierNotFound() {
                "identifier not found");
 }
 
-// How many ways the user has to sign in: verified identifiers, external
-// accounts, and a username with a password.
-int WaysIn(const storage::UserRecord& u) {
-  int ways = static_cast<int>(u.external_accounts.size());
-  for (const auto& e : u.email_addresses) {
-    ways += e.verification.status == VerificationStatus::kVerified ? 1 : 0;
-  }
-  for (const auto& p : u.phone_numbers) {
-    ways += p.verification.status == VerificationStatus::kVerified ? 1 : 0;
-  }
-  if (!u.username.empty() && !u.password_hash.empty()) ++ways;
-  return ways;
-}
-
 template <typename Record>
 Record* Find(storage::UserRecord& u, absl::string_view id) {
   auto& list = Kind<Record>::List(u);
@@ -259,7 +245,7 @@ absl::StatusOr<UserView> UserService::DeleteIdentifier(
         caller, current->user.record.id, "",
         [&](storage::WriteTransaction&,
             storage::UserRecord& u) -> absl::Status {
-          const int ways_before = WaysIn(u);
+          const int ways_before = internal::WaysIn(u);
           auto& list = K::List(u);
           auto it = std::find_if(list.begin(), list.end(),
                                  [&](const Record& r) { return r.id == id; });
@@ -282,7 +268,7 @@ absl::StatusOr<UserView> UserService::DeleteIdentifier(
                   "must be another verified identifier of this user");
             }
           }
-          if (ways_before > 0 && WaysIn(u) == 0) {
+          if (ways_before > 0 && internal::WaysIn(u) == 0) {
             return Error(absl::StatusCode::kFailedPrecondition,
                          "LAST_IDENTIFIER",
                          "the user would have no way left to sign in",

@@ -141,6 +141,17 @@ struct IdentifierView {
   std::string identifier_id;
 };
 
+struct CreateExternalAccountParams {
+  std::string user_id;
+  std::string provider;          // oauth_<name>
+  std::string provider_user_id;  // The user's id at the provider.
+  std::string email_address;     // Optional.
+  bool email_verified = false;   // The provider vouches for the email.
+  std::string first_name, last_name, username, image_url;
+  std::vector<std::string> approved_scopes;
+  std::optional<std::string> public_metadata;  // JSON object.
+};
+
 class UserService {
  public:
   // None is owned; all must outlive the service.
@@ -230,6 +241,14 @@ class UserService {
                                             IdentifierType type,
                                             absl::string_view id,
                                             absl::string_view promote_id);
+
+  // Links an OAuth identity (user_external_accounts.cc). (provider,
+  // provider_user_id) is unique: ALREADY_EXISTS (IDENTIFIER_EXISTS).
+  absl::StatusOr<IdentifierView> CreateExternalAccount(
+      const Caller& caller, const CreateExternalAccountParams& params);
+  // Unlinks it; LAST_IDENTIFIER as DeleteIdentifier.
+  absl::StatusOr<UserView> DeleteExternalAccount(const Caller& caller,
+                                                 absl::string_view id);
 
   absl::StatusOr<UserView> GetUser(absl::string_view user_id);
   absl::StatusOr<UserListPage> ListUsers(const ListUsersParams& params);

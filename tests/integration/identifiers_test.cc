@@ -7,6 +7,7 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "tests/testing/test_server.h"
 
 namespace roster {
@@ -169,6 +170,51 @@ TEST_F(IdentifiersTest, AUsernameWithAPasswordCountsAsAWayIn) {
   DeletedObject deleted;
   EXPECT_TRUE(stub_->DeleteEmailAddress(Authed().get(), remove, &deleted).ok());
   EXPECT_FALSE(Get(user.id()).has_primary_email_address_id());
+}
+
+TEST_F(IdentifiersTest, ExternalAccountsLinkTheirVerifiedEmailAndAreUnique) {
+  User user = NewUser();
+  CreateExternalAccountRequest link;
+  link.set_user_id(user.id());
+  link.set_provider("oauth_google");
+  link.set_provider_user_id("g-12345");
+  link.set_email_address("Oauth@Example.com");
+  link.set_email_verified(true);
+  link.add_approved_scopes("email");
+  ExternalAccount account;
+  grpc::Status status =
+      stub_->CreateExternalAccount(Authed().get(), link, &account);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(absl::StartsWith(account.id(), "eac_"));
+  EXPECT_EQ(account.verification().strategy(), "from_oauth_google");
+  User linked = Get(user.id());
+  ASSERT_EQ(linked.email_addresses_size(), 1);
+  EXPECT_EQ(linked.email_addresses(0).email_address(), "oauth@example.com");
+  EXPECT_THAT(linked.email_addresses(0).linked_to(),
+              ::testing::ElementsAre(account.id()));
+  EXPECT_EQ(linked.primary_email_address_id(), linked.email_addresses(0).id());
+
+  User other = NewUser();
+  link.set_user_id(other.id());
+  link.clear_email_address();
+  status = stub_->CreateExternalAccount(Authed().get(), link, &account);
+  EXPECT_EQ(status.error_code(), grpc::ALREADY_EXISTS);
+  EXPECT_EQ(ReasonOf(status), "IDENTIFIER_EXISTS");
+  link.set_provider("google");
+  EXPECT_EQ(
+      stub_->CreateExternalAccount(Authed().get(), link, &account).error_code(),
+      grpc::INVALID_ARGUMENT);
+
+  // The email address still lets the user in, so the account may go.
+  DeleteExternalAccountRequest unlink;
+  unlink.set_external_account_id(linked.external_accounts(0).id());
+  DeletedObject deleted;
+  ASSERT_TRUE(
+      stub_->DeleteExternalAccount(Authed().get(), unlink, &deleted).ok());
+  EXPECT_EQ(Get(user.id()).external_accounts_size(), 0);
+  EXPECT_EQ(stub_->DeleteExternalAccount(Authed().get(), unlink, &deleted)
+                .error_code(),
+            grpc::NOT_FOUND);
 }
 
 }  // namespace

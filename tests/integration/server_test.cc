@@ -135,8 +135,9 @@ TEST(ReflectionTest, ListsTheServicesAndDescribesEveryRosterMessage) {
           "UnbanUser", "LockUser", "UnlockUser", "CreateEmailAddress",
           "GetEmailAddress", "UpdateEmailAddress", "DeleteEmailAddress",
           "CreatePhoneNumber", "GetPhoneNumber", "UpdatePhoneNumber",
-          "DeletePhoneNumber", "ImportUsers", "VerifyPassword", "CreateSession",
-          "ListSessions", "RevokeSession", "WatchEvents", "ListEvents"));
+          "DeletePhoneNumber", "CreateExternalAccount", "DeleteExternalAccount",
+          "ImportUsers", "VerifyPassword", "CreateSession", "ListSessions",
+          "RevokeSession", "WatchEvents", "ListEvents"));
   for (const char* message :
        {"roster.v1.User", "roster.v1.FrontendUser", "roster.v1.EmailAddress",
         "roster.v1.PhoneNumber", "roster.v1.ExternalAccount",
