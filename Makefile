@@ -40,7 +40,7 @@ bootstrap-clang:
 	@ROSTER_EXTRA_PACKAGES=clang scripts/bootstrap.sh
 
 format:
-	@git ls-files '*.h' '*.cc' | xargs clang-format -i
+	@git ls-files --cached --others --exclude-standard '*.h' '*.cc' | xargs clang-format -i
 
 clean:
 	rm -rf $(BUILD_DIR) build-sanitize build-clang
