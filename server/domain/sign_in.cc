@@ -47,7 +47,26 @@ absl::StatusOr<std::string> FindUser(UserService& users,
   if (!page.ok()) {
     return page.status();
   }
-  return page->users.empty() ? std::string() : page->users.front().record.id;
+  if (page->users.empty()) {
+    return std::string();
+  }
+  // Only a verified email address or phone number signs in; an unverified one
+  // reads as unknown.
+  const storage::UserRecord& user = page->users.front().record;
+  constexpr auto kVerified = storage::VerificationStatus::kVerified;
+  for (const auto& e : user.email_addresses) {
+    if (!params.filter.email_addresses.empty() &&
+        e.email_address == params.filter.email_addresses[0]) {
+      return e.verification.status == kVerified ? user.id : std::string();
+    }
+  }
+  for (const auto& p : user.phone_numbers) {
+    if (!params.filter.phone_numbers.empty() &&
+        p.phone_number == params.filter.phone_numbers[0]) {
+      return p.verification.status == kVerified ? user.id : std::string();
+    }
+  }
+  return user.id;  // Matched by username.
 }
 
 }  // namespace

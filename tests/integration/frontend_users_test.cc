@@ -95,6 +95,24 @@ TEST_F(FrontendUsersTest, SignInByEachIdentifierKindThenGetMe) {
   }
 }
 
+TEST_F(FrontendUsersTest, OnlyVerifiedEmailAddressesSignIn) {
+  CreateEmailAddressRequest add;
+  add.set_user_id(ada_.id());
+  add.set_email_address("unconfirmed@example.com");
+  EmailAddress email;
+  ASSERT_TRUE(backend_->CreateEmailAddress(Authed().get(), add, &email).ok());
+  SignInResponse response;
+  grpc::Status status = SignIn("unconfirmed@example.com", kPassword, &response);
+  EXPECT_EQ(ReasonOf(status),
+            "PASSWORD_INCORRECT");  // Reads as an unknown identifier.
+  UpdateEmailAddressRequest verify;
+  verify.set_email_address_id(email.id());
+  verify.set_verified(true);
+  ASSERT_TRUE(
+      backend_->UpdateEmailAddress(Authed().get(), verify, &email).ok());
+  EXPECT_TRUE(SignIn("unconfirmed@example.com", kPassword, &response).ok());
+}
+
 TEST_F(FrontendUsersTest,
        UnknownIdentifierAndWrongPasswordAreIndistinguishable) {
   SignInResponse response;
