@@ -651,20 +651,13 @@ absl::StatusOr<UserView> UserService::RemovePassword(
   return MutateUser(
       caller, user_id, "",
       [&](storage::WriteTransaction&, storage::UserRecord& user) {
-        bool other_way_in = !user.external_accounts.empty();
-        for (const auto& e : user.email_addresses) {
-          other_way_in |=
-              e.verification.status == storage::VerificationStatus::kVerified;
-        }
-        for (const auto& p : user.phone_numbers) {
-          other_way_in |=
-              p.verification.status == storage::VerificationStatus::kVerified;
-        }
-        if (!other_way_in) {
+        // Without the password a username no longer signs in; whatever is
+        // left must.
+        user.password_hash.clear();
+        if (internal::WaysIn(user) == 0) {
           return Error(absl::StatusCode::kFailedPrecondition, "LAST_IDENTIFIER",
                        "the user would have no way left to sign in");
         }
-        user.password_hash.clear();
         return absl::OkStatus();
       });
 }
