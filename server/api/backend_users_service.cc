@@ -85,25 +85,18 @@ grpc::ServerUnaryReactor* BackendUsersService::RunOn(
     Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto actor = authenticator_->Authenticate(context->client_metadata());
-  if (!actor.ok()) {
-    reactor->Finish(ToGrpcStatus(actor.status()));
-    return reactor;
-  }
-  auto caller = CallerOf(*context, *std::move(actor), request_id);
+  auto caller = actor.ok() ? CallerOf(*context, *std::move(actor), request_id)
+                           : absl::StatusOr<domain::Caller>(actor.status());
   if (!caller.ok()) {
     reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;
   }
-  // The request, response and reactor stay valid until Finish, which the task
-  // calls.
-  const bool queued =
-      executor->Submit([reactor, caller = *std::move(caller),
-                        handler = std::move(handler)]() mutable {
-        reactor->Finish(ToGrpcStatus(handler(caller)));
+  // The request, response and reactor stay valid until Finish.
+  FinishWith(
+      reactor, executor, what,
+      [caller = *std::move(caller), handler = std::move(handler)]() mutable {
+        return handler(caller);
       });
-  if (!queued) {
-    reactor->Finish(Overloaded(what));
-  }
   return reactor;
 }
 
@@ -111,38 +104,17 @@ template <typename Hash, typename Handler>
 grpc::ServerUnaryReactor* BackendUsersService::HashThenWrite(
     grpc::CallbackServerContext* context, const std::string& request_id,
     Hash hash, Handler handler) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto actor = authenticator_->Authenticate(context->client_metadata());
-  if (!actor.ok()) {
-    reactor->Finish(ToGrpcStatus(actor.status()));
-    return reactor;
-  }
-  auto caller = CallerOf(*context, *std::move(actor), request_id);
-  if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
-    return reactor;
-  }
-  const bool queued = hashes_->Submit(
-      [this, reactor, caller = *std::move(caller), hash = std::move(hash),
-       handler = std::move(handler)]() mutable {
-        absl::StatusOr<std::string> hashed = hash();
-        if (!hashed.ok()) {
-          reactor->Finish(ToGrpcStatus(hashed.status()));
-          return;
-        }
-        const bool written = writes_->Submit(
-            [reactor, caller = std::move(caller), hashed = *std::move(hashed),
-             handler = std::move(handler)]() mutable {
-              reactor->Finish(ToGrpcStatus(handler(caller, hashed)));
-            });
-        if (!written) {
-          reactor->Finish(Overloaded("writes"));
-        }
-      });
-  if (!queued) {
-    reactor->Finish(Overloaded("password hashes"));
-  }
-  return reactor;
+  // Both on a hash-pool thread: the write waits for the store's writer there,
+  // as every password path does, never on a gRPC thread.
+  return RunOn(hashes_, "password hashes", context, request_id,
+               [hash = std::move(hash), handler = std::move(handler)](
+                   const domain::Caller& caller) mutable -> absl::Status {
+                 absl::StatusOr<std::string> hashed = hash();
+                 if (!hashed.ok()) {
+                   return hashed.status();
+                 }
+                 return handler(caller, *hashed);
+               });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::CreateUser(

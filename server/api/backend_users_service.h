@@ -158,8 +158,8 @@ class BackendUsersService final
                                   grpc::CallbackServerContext* context,
                                   const std::string& request_id,
                                   Handler handler);
-  // Like Write, but first runs `hash()` (StatusOr<std::string>) on the hash
-  // pool and passes its result to `handler(caller, hash)` on the write thread.
+  // Runs `hash()` (StatusOr<std::string>) and then `handler(caller, hash)`,
+  // both on the hash pool.
   template <typename Hash, typename Handler>
   grpc::ServerUnaryReactor* HashThenWrite(grpc::CallbackServerContext* context,
                                           const std::string& request_id,

@@ -47,4 +47,19 @@ grpc::Status Overloaded(const char* what) {
       absl::StrCat("too many ", what, " are queued; retry later")));
 }
 
+void FinishWith(grpc::ServerUnaryReactor* reactor, BoundedExecutor* executor,
+                const char* what, absl::AnyInvocable<absl::Status() &&> work) {
+  if (executor == nullptr) {
+    reactor->Finish(ToGrpcStatus(std::move(work)()));
+    return;
+  }
+  const bool queued =
+      executor->Submit([reactor, work = std::move(work)]() mutable {
+        reactor->Finish(ToGrpcStatus(std::move(work)()));
+      });
+  if (!queued) {
+    reactor->Finish(Overloaded(what));
+  }
+}
+
 }  // namespace roster::api

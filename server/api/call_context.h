@@ -8,7 +8,9 @@
 
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "server/api/bounded_executor.h"
 #include "server/domain/events.h"
 
 namespace roster::api {
@@ -21,6 +23,12 @@ absl::StatusOr<domain::Caller> CallerOf(
 
 // RESOURCE_EXHAUSTED (OVERLOADED): too many `what` are queued.
 grpc::Status Overloaded(const char* what);
+
+// Runs `work` on `executor` (inline when null) and finishes `reactor` with its
+// status; when the executor's queue is full, finishes it at once with
+// Overloaded(what). Whatever `work` refers to must live until it has run.
+void FinishWith(grpc::ServerUnaryReactor* reactor, BoundedExecutor* executor,
+                const char* what, absl::AnyInvocable<absl::Status() &&> work);
 
 }  // namespace roster::api
 

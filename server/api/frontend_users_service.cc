@@ -66,17 +66,10 @@ grpc::ServerUnaryReactor* FrontendUsersService::AsMe(
     return reactor;
   }
   Me me{*std::move(caller), claims->user_id, claims->session_id};
-  if (executor == nullptr) {
-    reactor->Finish(ToGrpcStatus(handler(me)));
-    return reactor;
-  }
-  const bool queued = executor->Submit(
-      [reactor, me = std::move(me), handler = std::move(handler)]() mutable {
-        reactor->Finish(ToGrpcStatus(handler(me)));
-      });
-  if (!queued) {
-    reactor->Finish(Overloaded(what));
-  }
+  FinishWith(reactor, executor, what,
+             [me = std::move(me), handler = std::move(handler)]() mutable {
+               return handler(me);
+             });
   return reactor;
 }
 
@@ -85,17 +78,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::Anyone(
     grpc::CallbackServerContext* context, BoundedExecutor* executor,
     const char* what, Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (executor == nullptr) {
-    reactor->Finish(ToGrpcStatus(handler()));
-    return reactor;
-  }
-  const bool queued =
-      executor->Submit([reactor, handler = std::move(handler)]() mutable {
-        reactor->Finish(ToGrpcStatus(handler()));
-      });
-  if (!queued) {
-    reactor->Finish(Overloaded(what));
-  }
+  FinishWith(reactor, executor, what, std::move(handler));
   return reactor;
 }
 
