@@ -31,27 +31,26 @@ absl::Status RespondWithUser(User* response, Call call) {
   return absl::OkStatus();
 }
 
-// Copies identifier `view.identifier_id` of `view.user` into `out`.
-absl::Status RespondWithIdentifier(
-    const absl::StatusOr<domain::IdentifierView>& view,
-    roster::v1::EmailAddress* out) {
-  if (!view.ok()) return view.status();
-  User user;
-  ToProto(view->user, user);
-  for (const auto& e : user.email_addresses()) {
-    if (e.id() == view->identifier_id) *out = e;
-  }
-  return absl::OkStatus();
+// The list of `user` holding messages like `out`.
+const auto& ListFor(const User& user, const roster::v1::EmailAddress*) {
+  return user.email_addresses();
+}
+const auto& ListFor(const User& user, const roster::v1::PhoneNumber*) {
+  return user.phone_numbers();
+}
+const auto& ListFor(const User& user, const roster::v1::ExternalAccount*) {
+  return user.external_accounts();
 }
 
+// Copies the identifier `view.identifier_id` of `view.user` into `out`.
+template <typename Message>
 absl::Status RespondWithIdentifier(
-    const absl::StatusOr<domain::IdentifierView>& view,
-    roster::v1::PhoneNumber* out) {
+    const absl::StatusOr<domain::IdentifierView>& view, Message* out) {
   if (!view.ok()) return view.status();
   User user;
   ToProto(view->user, user);
-  for (const auto& p : user.phone_numbers()) {
-    if (p.id() == view->identifier_id) *out = p;
+  for (const auto& item : ListFor(user, out)) {
+    if (item.id() == view->identifier_id) *out = item;
   }
   return absl::OkStatus();
 }
@@ -482,14 +481,8 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateExternalAccount(
                                                 "public_metadata", violations);
         }
         if (!violations.empty()) return violations.ToStatus();
-        auto created = users_->CreateExternalAccount(caller, params);
-        if (!created.ok()) return created.status();
-        User user;
-        ToProto(created->user, user);
-        for (const auto& a : user.external_accounts()) {
-          if (a.id() == created->identifier_id) *response = a;
-        }
-        return absl::OkStatus();
+        return RespondWithIdentifier(
+            users_->CreateExternalAccount(caller, params), response);
       });
 }
 
@@ -627,11 +620,7 @@ grpc::ServerUnaryReactor* BackendUsersService::ListSessions(
     if (!page.ok()) {
       return page.status();
     }
-    const absl::Time now = sessions_->Now();
-    for (const auto& session : page->sessions) {
-      ToProto(session, now, *response->add_sessions());
-    }
-    response->set_next_page_token(page->next_page_token);
+    ToProto(*page, sessions_->Now(), *response);
     return absl::OkStatus();
   });
 }

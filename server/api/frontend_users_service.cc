@@ -266,11 +266,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::ListMySessions(
                 if (!page.ok()) {
                   return page.status();
                 }
-                const absl::Time now = sessions_->Now();
-                for (const auto& session : page->sessions) {
-                  ToProto(session, now, *response->add_sessions());
-                }
-                response->set_next_page_token(page->next_page_token);
+                ToProto(*page, sessions_->Now(), *response);
                 return absl::OkStatus();
               });
 }

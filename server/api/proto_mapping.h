@@ -17,6 +17,7 @@
 #include "roster/v1/resources.pb.h"
 #include "server/domain/errors.h"
 #include "server/domain/events.h"
+#include "server/domain/session_service.h"
 #include "server/domain/tokens.h"
 #include "server/domain/user_service.h"
 
@@ -43,6 +44,14 @@ void ToProto(const domain::UserView& view, roster::v1::FrontendUser& out);
 // A session with its status as of `now` (an expired one reads EXPIRED).
 void ToProto(const storage::SessionRecord& session, absl::Time now,
              roster::v1::Session& out);
+// A page of sessions as a ListSessionsResponse or ListMySessionsResponse.
+template <typename Response>
+void ToProto(const domain::SessionPage& page, absl::Time now, Response& out) {
+  for (const auto& session : page.sessions) {
+    ToProto(session, now, *out.add_sessions());
+  }
+  out.set_next_page_token(page.next_page_token);
+}
 // The verification keys as an RFC 7517 JWK Set.
 void ToProto(const domain::TokenVerifier& verifier, roster::v1::Jwks& out);
 void ToProto(const domain::DeletedUser& deleted,
