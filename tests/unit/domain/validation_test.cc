@@ -15,6 +15,22 @@ struct NormalizeCase {
   std::string expected;  // Empty: must be rejected.
 };
 
+// Each case normalises to `expected`, or is INVALID_ARGUMENT when that is
+// empty.
+template <typename Normalize, size_t N>
+void ExpectNormalizes(Normalize normalize, const NormalizeCase (&cases)[N]) {
+  for (const auto& c : cases) {
+    absl::StatusOr<std::string> result = normalize(c.input);
+    if (c.expected.empty()) {
+      EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument))
+          << c.input;
+    } else {
+      ASSERT_THAT(result, IsOk()) << c.input;
+      EXPECT_EQ(*result, c.expected);
+    }
+  }
+}
+
 TEST(NormalizeEmailAddressTest, TrimsLowerCasesAndValidates) {
   const NormalizeCase cases[] = {
       {"ada@example.com", "ada@example.com"},
@@ -52,16 +68,7 @@ TEST(NormalizeEmailAddressTest, TrimsLowerCasesAndValidates) {
            std::string(63, 'd') + "." + std::string(61, 'e'),
        ""},  // 255 bytes: one over.
   };
-  for (const auto& c : cases) {
-    auto result = NormalizeEmailAddress(c.input);
-    if (c.expected.empty()) {
-      EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument))
-          << c.input;
-    } else {
-      ASSERT_THAT(result, IsOk()) << c.input;
-      EXPECT_EQ(*result, c.expected);
-    }
-  }
+  ExpectNormalizes(NormalizeEmailAddress, cases);
 }
 
 TEST(NormalizePhoneNumberTest, AcceptsE164AfterRemovingSeparators) {
@@ -79,16 +86,7 @@ TEST(NormalizePhoneNumberTest, AcceptsE164AfterRemovingSeparators) {
       {"++14155550100", ""},
       {"", ""},
   };
-  for (const auto& c : cases) {
-    auto result = NormalizePhoneNumber(c.input);
-    if (c.expected.empty()) {
-      EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument))
-          << c.input;
-    } else {
-      ASSERT_THAT(result, IsOk()) << c.input;
-      EXPECT_EQ(*result, c.expected);
-    }
-  }
+  ExpectNormalizes(NormalizePhoneNumber, cases);
 }
 
 TEST(NormalizeUsernameTest,
@@ -106,16 +104,7 @@ TEST(NormalizeUsernameTest,
       {"ada lovelace", ""},
       {"adä1", ""},
   };
-  for (const auto& c : cases) {
-    auto result = NormalizeUsername(c.input);
-    if (c.expected.empty()) {
-      EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument))
-          << c.input;
-    } else {
-      ASSERT_THAT(result, IsOk()) << c.input;
-      EXPECT_EQ(*result, c.expected);
-    }
-  }
+  ExpectNormalizes(NormalizeUsername, cases);
 }
 
 TEST(ValidateTextTest, EnforcesUtf8NoControlCharactersAndByteLimit) {
