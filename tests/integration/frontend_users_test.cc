@@ -324,6 +324,25 @@ TEST_F(FrontendUsersTest,
   EXPECT_FALSE(me.password_enabled());
 }
 
+TEST_F(FrontendUsersTest, ThePasswordCannotBeRemovedWhenItIsTheOnlyWayIn) {
+  CreateUserRequest create;
+  create.set_username("only_a_password");
+  create.set_password(kPassword);
+  User user;
+  ASSERT_TRUE(backend_->CreateUser(Authed().get(), create, &user).ok());
+  SignInResponse signed_in;
+  ASSERT_TRUE(SignIn("only_a_password", kPassword, &signed_in).ok());
+  RemoveMyPasswordRequest remove;
+  remove.set_current_password(kPassword);
+  FrontendUser me;
+  grpc::Status status = frontend_->RemoveMyPassword(
+      WithToken(signed_in.session_token()).get(), remove, &me);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(status), "LAST_IDENTIFIER");
+  EXPECT_TRUE(
+      SignIn("only_a_password", kPassword, &signed_in).ok());  // Still there.
+}
+
 TEST_F(FrontendUsersTest, DeleteMeOnlyWhenEnabled) {
   UpdateUserRequest disable;
   disable.set_user_id(ada_.id());
