@@ -8,7 +8,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -152,6 +152,81 @@ CREATE TABLE sessions (
   updated_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX sessions_by_user ON sessions(user_id, created_at, id);
+)sql",
+    // 4: verification codes and profile images. Email addresses and phone
+    // numbers are rebuilt so that only a *verified* value is unique across
+    // users (several users may claim one unverified; the first to verify it
+    // wins and the others' claims are removed), while one user holds a value
+    // at most once. The code is kept only as a salted digest.
+    // verification_sends counts codes sent per address per window, so
+    // re-creating an identifier cannot reset the rate limit.
+    R"sql(
+CREATE TABLE email_addresses_v4 (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  email_address TEXT NOT NULL,
+  verification_status INTEGER NOT NULL,
+  verification_strategy TEXT NOT NULL,
+  verification_attempts INTEGER NOT NULL DEFAULT 0,
+  verification_expire_at INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  verification_code_digest TEXT NOT NULL DEFAULT ''
+) STRICT;
+INSERT INTO email_addresses_v4 (id, user_id, email_address, verification_status,
+  verification_strategy, verification_attempts, verification_expire_at, created_at, updated_at)
+  SELECT id, user_id, email_address, verification_status, verification_strategy,
+    verification_attempts, verification_expire_at, created_at, updated_at FROM email_addresses;
+DROP TABLE email_addresses;
+ALTER TABLE email_addresses_v4 RENAME TO email_addresses;
+CREATE INDEX email_addresses_by_user ON email_addresses(user_id, created_at, id);
+CREATE UNIQUE INDEX email_addresses_verified_unique ON email_addresses(email_address)
+  WHERE verification_status = 2;
+CREATE UNIQUE INDEX email_addresses_per_user_unique ON email_addresses(email_address, user_id);
+
+CREATE TABLE phone_numbers_v4 (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  phone_number TEXT NOT NULL,
+  verification_status INTEGER NOT NULL,
+  verification_strategy TEXT NOT NULL,
+  verification_attempts INTEGER NOT NULL DEFAULT 0,
+  verification_expire_at INTEGER NOT NULL DEFAULT 0,
+  reserved_for_second_factor INTEGER NOT NULL DEFAULT 0,
+  default_second_factor INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  verification_code_digest TEXT NOT NULL DEFAULT ''
+) STRICT;
+INSERT INTO phone_numbers_v4 (id, user_id, phone_number, verification_status,
+  verification_strategy, verification_attempts, verification_expire_at,
+  reserved_for_second_factor, default_second_factor, created_at, updated_at)
+  SELECT id, user_id, phone_number, verification_status, verification_strategy,
+    verification_attempts, verification_expire_at, reserved_for_second_factor,
+    default_second_factor, created_at, updated_at FROM phone_numbers;
+DROP TABLE phone_numbers;
+ALTER TABLE phone_numbers_v4 RENAME TO phone_numbers;
+CREATE INDEX phone_numbers_by_user ON phone_numbers(user_id, created_at, id);
+CREATE UNIQUE INDEX phone_numbers_verified_unique ON phone_numbers(phone_number)
+  WHERE verification_status = 2;
+CREATE UNIQUE INDEX phone_numbers_per_user_unique ON phone_numbers(phone_number, user_id);
+
+CREATE TABLE verification_sends (
+  address TEXT PRIMARY KEY,
+  window_start INTEGER NOT NULL,
+  sends INTEGER NOT NULL
+) STRICT;
+CREATE INDEX verification_sends_by_window_start ON verification_sends(window_start);
+
+CREATE TABLE images (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  content_type TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  data BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX images_by_user ON images(user_id);
 )sql",
 };
 

@@ -26,6 +26,9 @@ struct VerificationRecord {
                          // "from_oauth_<provider>".
   int32_t attempts = 0;
   Micros expire_at = 0;
+  // Salted digest of the pending one-time code; empty when none is pending.
+  // Stored for email addresses and phone numbers only.
+  std::string code_digest;
 };
 
 struct EmailAddressRecord {
@@ -94,6 +97,16 @@ struct UserRecord {
   std::vector<EmailAddressRecord> email_addresses;
   std::vector<PhoneNumberRecord> phone_numbers;
   std::vector<ExternalAccountRecord> external_accounts;
+};
+
+// An uploaded profile image. `sha256` (hex) is its strong HTTP ETag.
+struct ImageRecord {
+  std::string id;  // img_…
+  std::string user_id;
+  std::string content_type;  // image/png, image/jpeg, image/gif, image/webp.
+  std::string sha256;
+  std::string data;
+  Micros created_at = 0;
 };
 
 // Remembers which user a CreateUser request id produced (AIP-155).

@@ -148,7 +148,8 @@ void BindParams(SQLite::Statement& s, const std::vector<SqlValue>& params,
 void LoadIdentifiers(SqliteConnection& c, UserRecord& user) {
   auto& emails = c.Prepare(
       "SELECT id, email_address, verification_status, verification_strategy, "
-      "verification_attempts, verification_expire_at, created_at, updated_at "
+      "verification_attempts, verification_expire_at, created_at, updated_at, "
+      "verification_code_digest "
       "FROM email_addresses WHERE user_id = ? ORDER BY created_at, id");
   emails.bind(1, user.id);
   while (emails.executeStep()) {
@@ -159,13 +160,14 @@ void LoadIdentifiers(SqliteConnection& c, UserRecord& user) {
     e.verification = ReadVerification(emails, 2);
     e.created_at = emails.getColumn(6).getInt64();
     e.updated_at = emails.getColumn(7).getInt64();
+    e.verification.code_digest = emails.getColumn(8).getString();
     user.email_addresses.push_back(std::move(e));
   }
   auto& phones = c.Prepare(
       "SELECT id, phone_number, verification_status, verification_strategy, "
       "verification_attempts, verification_expire_at, "
       "reserved_for_second_factor, "
-      "default_second_factor, created_at, updated_at "
+      "default_second_factor, created_at, updated_at, verification_code_digest "
       "FROM phone_numbers WHERE user_id = ? ORDER BY created_at, id");
   phones.bind(1, user.id);
   while (phones.executeStep()) {
@@ -178,6 +180,7 @@ void LoadIdentifiers(SqliteConnection& c, UserRecord& user) {
     p.default_second_factor = phones.getColumn(7).getInt() != 0;
     p.created_at = phones.getColumn(8).getInt64();
     p.updated_at = phones.getColumn(9).getInt64();
+    p.verification.code_digest = phones.getColumn(10).getString();
     user.phone_numbers.push_back(std::move(p));
   }
   auto& accounts = c.Prepare(
@@ -230,14 +233,15 @@ void InsertIdentifiers(SqliteConnection& c, const UserRecord& user) {
         "INSERT INTO email_addresses (id, user_id, email_address, "
         "verification_status, "
         "verification_strategy, verification_attempts, verification_expire_at, "
-        "created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "created_at, updated_at, verification_code_digest) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.bind(1, e.id);
     s.bind(2, user.id);
     s.bind(3, e.email_address);
     BindVerification(s, 4, e.verification);
     s.bind(8, e.created_at);
     s.bind(9, e.updated_at);
+    s.bind(10, e.verification.code_digest);
     s.exec();
   }
   for (const auto& p : user.phone_numbers) {
@@ -246,8 +250,8 @@ void InsertIdentifiers(SqliteConnection& c, const UserRecord& user) {
         "verification_status, "
         "verification_strategy, verification_attempts, verification_expire_at, "
         "reserved_for_second_factor, default_second_factor, created_at, "
-        "updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "updated_at, verification_code_digest) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.bind(1, p.id);
     s.bind(2, user.id);
     s.bind(3, p.phone_number);
@@ -256,6 +260,7 @@ void InsertIdentifiers(SqliteConnection& c, const UserRecord& user) {
     s.bind(9, p.default_second_factor ? 1 : 0);
     s.bind(10, p.created_at);
     s.bind(11, p.updated_at);
+    s.bind(12, p.verification.code_digest);
     s.exec();
   }
   for (const auto& a : user.external_accounts) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "storage/migrations.h"
 #include "storage/sqlite_connection.h"
+#include "storage/sqlite_identifier_rows.h"
 #include "storage/sqlite_user_rows.h"
 #include "storage/user_query_sql.h"
 
@@ -54,13 +55,46 @@ class SqliteWriteTransaction final : public WriteTransaction {
       IdentifierKind kind, absl::string_view value) override {
     return Guarded("looking up an identifier",
                    [&]() -> absl::StatusOr<std::optional<std::string>> {
-                     auto& s = c_.Prepare(IdentifierLookupSql(kind));
-                     s.bind(1, std::string(value));
-                     if (!s.executeStep()) {
-                       return std::nullopt;
-                     }
-                     return s.getColumn(0).getString();
+                     return FindIdentifierHolder(c_, kind, value);
                    });
+  }
+
+  absl::StatusOr<std::vector<std::string>> FindUnverifiedClaimants(
+      IdentifierKind kind, absl::string_view value) override {
+    return Guarded("looking up identifier claims",
+                   [&]() -> absl::StatusOr<std::vector<std::string>> {
+                     return storage::FindUnverifiedClaimants(c_, kind, value);
+                   });
+  }
+
+  absl::StatusOr<int32_t> CountVerificationSend(absl::string_view address,
+                                                Micros now,
+                                                Micros window_start) override {
+    return Guarded(
+        "counting verification codes", [&]() -> absl::StatusOr<int32_t> {
+          return storage::CountVerificationSend(c_, address, now, window_start);
+        });
+  }
+
+  absl::Status AppendEvent(const EventRecord& event) override {
+    return Guarded("appending an event", [&] {
+      AppendEventRow(event);
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status PutImage(const ImageRecord& image) override {
+    return Guarded("storing an image", [&] {
+      InsertImage(c_, image);
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status DeleteImage(absl::string_view image_id) override {
+    return Guarded("deleting an image", [&] {
+      storage::DeleteImage(c_, image_id);
+      return absl::OkStatus();
+    });
   }
 
   absl::Status InsertUser(const UserRecord& user,
@@ -70,7 +104,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
       BindUser(s, user);
       s.exec();
       InsertIdentifiers(c_, user);
-      AppendEvent(event);
+      AppendEventRow(event);
       return absl::OkStatus();
     });
   }
@@ -94,7 +128,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
         clear.exec();
       }
       InsertIdentifiers(c_, user);
-      AppendEvent(event);
+      AppendEventRow(event);
       return absl::OkStatus();
     });
   }
@@ -108,7 +142,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
         return absl::NotFoundError(
             absl::StrCat("user ", user_id, " not found"));
       }
-      AppendEvent(event);
+      AppendEventRow(event);
       return absl::OkStatus();
     });
   }
@@ -131,7 +165,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
                              const EventRecord& event) override {
     return Guarded("inserting a session", [&] {
       WriteSession(c_, session);
-      AppendEvent(event);
+      AppendEventRow(event);
       return absl::OkStatus();
     });
   }
@@ -140,7 +174,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
                              const EventRecord& event) override {
     return Guarded("updating a session", [&] {
       WriteSession(c_, session);
-      AppendEvent(event);
+      AppendEventRow(event);
       return absl::OkStatus();
     });
   }
@@ -269,7 +303,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   }
 
  private:
-  void AppendEvent(const EventRecord& event) {
+  void AppendEventRow(const EventRecord& event) {
     auto& s = c_.Prepare(
         "INSERT INTO events (id, type, user_id, created_at, payload, "
         "request_id, actor) VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -282,21 +316,6 @@ class SqliteWriteTransaction final : public WriteTransaction {
     s.bind(7, event.actor);
     s.exec();
     last_sequence_ = c_.db().getLastInsertRowid();
-  }
-
-  static const char* IdentifierLookupSql(IdentifierKind kind) {
-    switch (kind) {
-      case IdentifierKind::kEmailAddress:
-        return "SELECT user_id FROM email_addresses WHERE email_address = ?";
-      case IdentifierKind::kPhoneNumber:
-        return "SELECT user_id FROM phone_numbers WHERE phone_number = ?";
-      case IdentifierKind::kUsername:
-        return "SELECT id FROM users WHERE username = ? AND username <> ''";
-      case IdentifierKind::kExternalId:
-        return "SELECT id FROM users WHERE external_id = ? AND external_id <> "
-               "''";
-    }
-    return "";
   }
 
   SqliteConnection& c_;
@@ -542,6 +561,25 @@ absl::StatusOr<std::string> SqliteUserStore::GetIdentifierOwner(
     s.reset();
     return owner;
   });
+}
+
+absl::StatusOr<std::optional<std::string>>
+SqliteUserStore::FindUserIdByIdentifier(IdentifierKind kind,
+                                        absl::string_view value) {
+  auto lease = AcquireReader();
+  if (!lease.ok()) return lease.status();
+  return Guarded("looking up an identifier",
+                 [&]() -> absl::StatusOr<std::optional<std::string>> {
+                   return FindIdentifierHolder(**lease, kind, value);
+                 });
+}
+
+absl::StatusOr<ImageRecord> SqliteUserStore::GetImage(
+    absl::string_view image_id) {
+  auto lease = AcquireReader();
+  if (!lease.ok()) return lease.status();
+  return Guarded("reading an image",
+                 [&] { return LoadImage(**lease, image_id); });
 }
 
 absl::StatusOr<EventBatch> SqliteUserStore::ReadEvents(

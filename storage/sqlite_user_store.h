@@ -59,6 +59,9 @@ class SqliteUserStore final : public UserStore {
       absl::string_view user_id) override;
   absl::StatusOr<std::string> GetIdentifierOwner(
       absl::string_view identifier_id) override;
+  absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
+      IdentifierKind kind, absl::string_view value) override;
+  absl::StatusOr<ImageRecord> GetImage(absl::string_view image_id) override;
   void SetCommitListener(
       std::function<void(int64_t latest_sequence)> listener) override;
 

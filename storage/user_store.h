@@ -42,9 +42,26 @@ class WriteTransaction {
 
   // The user with identifiers, or NotFound.
   virtual absl::StatusOr<UserRecord> GetUser(absl::string_view user_id) = 0;
-  // The id of the user holding `value` (normalised), or nullopt.
+  // The id of the user holding `value` (normalised), or nullopt. For email
+  // addresses and phone numbers only a verified holder counts: several users
+  // may claim one value unverified, but one user at most holds it verified.
   virtual absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
       IdentifierKind kind, absl::string_view value) = 0;
+  // The users holding the email address or phone number `value` unverified.
+  virtual absl::StatusOr<std::vector<std::string>> FindUnverifiedClaimants(
+      IdentifierKind kind, absl::string_view value) = 0;
+  // Counts one more verification code sent to `address` and returns how many
+  // were sent since the window began; a window older than `window_start`
+  // restarts at `now`. Also forgets windows that ended long ago.
+  virtual absl::StatusOr<int32_t> CountVerificationSend(
+      absl::string_view address, Micros now, Micros window_start) = 0;
+  // Appends an event that is not itself a change to a user (email.created,
+  // sms.created) in this transaction.
+  virtual absl::Status AppendEvent(const EventRecord& event) = 0;
+  // Stores a profile image; DeleteImage removes one (no error if absent).
+  // Images are deleted with their user.
+  virtual absl::Status PutImage(const ImageRecord& image) = 0;
+  virtual absl::Status DeleteImage(absl::string_view image_id) = 0;
 
   // Every change to a user takes the event that describes it and appends it
   // in the same transaction: no change can commit without its event.
@@ -131,6 +148,12 @@ class UserStore {
   // account `identifier_id` (idn_… / eac_…), or NotFound.
   virtual absl::StatusOr<std::string> GetIdentifierOwner(
       absl::string_view identifier_id) = 0;
+
+  // As WriteTransaction::FindUserIdByIdentifier, from a read snapshot.
+  virtual absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
+      IdentifierKind kind, absl::string_view value) = 0;
+  // The image, or NotFound.
+  virtual absl::StatusOr<ImageRecord> GetImage(absl::string_view image_id) = 0;
 
   // Events matching `query`, with the log's bounds, from one snapshot.
   virtual absl::StatusOr<EventBatch> ReadEvents(const EventQuery& query) = 0;

@@ -31,30 +31,6 @@ absl::Status RespondWithUser(User* response, Call call) {
   return absl::OkStatus();
 }
 
-// The list of `user` holding messages like `out`.
-const auto& ListFor(const User& user, const roster::v1::EmailAddress*) {
-  return user.email_addresses();
-}
-const auto& ListFor(const User& user, const roster::v1::PhoneNumber*) {
-  return user.phone_numbers();
-}
-const auto& ListFor(const User& user, const roster::v1::ExternalAccount*) {
-  return user.external_accounts();
-}
-
-// Copies the identifier `view.identifier_id` of `view.user` into `out`.
-template <typename Message>
-absl::Status RespondWithIdentifier(
-    const absl::StatusOr<domain::IdentifierView>& view, Message* out) {
-  if (!view.ok()) return view.status();
-  User user;
-  ToProto(view->user, user);
-  for (const auto& item : ListFor(user, out)) {
-    if (item.id() == view->identifier_id) *out = item;
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 template <typename Handler>
@@ -314,6 +290,30 @@ grpc::ServerUnaryReactor* BackendUsersService::UnlockUser(
                  return RespondWithUser(response, [&] {
                    return users_->UnlockUser(caller, request->user_id(),
                                              request->etag());
+                 });
+               });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::SetProfileImage(
+    grpc::CallbackServerContext* context,
+    const roster::v1::SetProfileImageRequest* request, User* response) {
+  return Write(
+      context, "", [this, request, response](const domain::Caller& caller) {
+        return RespondWithUser(response, [&] {
+          return users_->SetProfileImage(caller, request->user_id(),
+                                         request->image(), request->etag());
+        });
+      });
+}
+
+grpc::ServerUnaryReactor* BackendUsersService::DeleteProfileImage(
+    grpc::CallbackServerContext* context,
+    const roster::v1::DeleteProfileImageRequest* request, User* response) {
+  return Write(context, "",
+               [this, request, response](const domain::Caller& caller) {
+                 return RespondWithUser(response, [&] {
+                   return users_->DeleteProfileImage(caller, request->user_id(),
+                                                     request->etag());
                  });
                });
 }

@@ -69,6 +69,14 @@ class BackendUsersService final
       grpc::CallbackServerContext* context,
       const roster::v1::DeleteUserRequest* request,
       roster::v1::DeletedObject* response) override;
+  grpc::ServerUnaryReactor* SetProfileImage(
+      grpc::CallbackServerContext* context,
+      const roster::v1::SetProfileImageRequest* request,
+      roster::v1::User* response) override;
+  grpc::ServerUnaryReactor* DeleteProfileImage(
+      grpc::CallbackServerContext* context,
+      const roster::v1::DeleteProfileImageRequest* request,
+      roster::v1::User* response) override;
   grpc::ServerUnaryReactor* BanUser(grpc::CallbackServerContext* context,
                                     const roster::v1::BanUserRequest* request,
                                     roster::v1::User* response) override;

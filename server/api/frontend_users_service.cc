@@ -46,6 +46,15 @@ absl::Status RespondWithMe(FrontendUser* response, Call call) {
   return absl::OkStatus();
 }
 
+// Verification strategies are fixed per kind; an empty one means the default.
+absl::Status CheckStrategy(const std::string& strategy, const char* expected) {
+  if (strategy.empty() || strategy == expected) return absl::OkStatus();
+  return domain::Error(absl::StatusCode::kInvalidArgument,
+                       domain::reason::kInvalidArgumentFormat,
+                       "strategy is not supported",
+                       {{"strategy", absl::StrCat("must be ", expected)}});
+}
+
 }  // namespace
 
 template <typename Handler>
@@ -252,6 +261,176 @@ grpc::ServerUnaryReactor* FrontendUsersService::RemoveMyPassword(
                   return users_->RemovePassword(me.caller, me.user_id);
                 });
               });
+}
+
+grpc::ServerUnaryReactor* FrontendUsersService::CreateMyEmailAddress(
+    grpc::CallbackServerContext* context,
+    const roster::v1::CreateMyEmailAddressRequest* request,
+    roster::v1::EmailAddress* response) {
+  return AsMe(context, writes_, "writes",
+              [this, request, response](const Me& me) {
+                return CreateMine(me, domain::IdentifierType::kEmailAddress,
+                                  request->email_address(), response);
+              });
+}
+
+grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyEmailAddress(
+    grpc::CallbackServerContext* context,
+    const roster::v1::DeleteMyEmailAddressRequest* request,
+    roster::v1::DeletedObject* response) {
+  return AsMe(
+      context, writes_, "writes", [this, request, response](const Me& me) {
+        return DeleteMine(me, domain::IdentifierType::kEmailAddress,
+                          request->email_address_id(),
+                          request->promote_email_address_id(), response);
+      });
+}
+
+grpc::ServerUnaryReactor* FrontendUsersService::PrepareEmailAddressVerification(
+    grpc::CallbackServerContext* context,
+    const roster::v1::PrepareEmailAddressVerificationRequest* request,
+    roster::v1::EmailAddress* response) {
+  return AsMe(context, writes_, "writes",
+              [this, request, response](const Me& me) -> absl::Status {
+                absl::Status strategy =
+                    CheckStrategy(request->strategy(), "email_code");
+                if (!strategy.ok()) return strategy;
+                return RespondWithIdentifier(
+                    users_->PrepareVerification(
+                        me.caller, domain::IdentifierType::kEmailAddress,
+                        me.user_id, request->email_address_id()),
+                    response);
+              });
+}
+
+grpc::ServerUnaryReactor* FrontendUsersService::AttemptEmailAddressVerification(
+    grpc::CallbackServerContext* context,
+    const roster::v1::AttemptEmailAddressVerificationRequest* request,
+    roster::v1::EmailAddress* response) {
+  return AsMe(
+      context, writes_, "writes", [this, request, response](const Me& me) {
+        return RespondWithIdentifier(
+            users_->AttemptVerification(
+                me.caller, domain::IdentifierType::kEmailAddress, me.user_id,
+                request->email_address_id(), request->code()),
+            response);
+      });
+}
+
+grpc::ServerUnaryReactor* FrontendUsersService::CreateMyPhoneNumber(
+    grpc::CallbackServerContext* context,
+    const roster::v1::CreateMyPhoneNumberRequest* request,
+    roster::v1::PhoneNumber* response) {
+  return AsMe(context, writes_, "writes",
+              [this, request, response](const Me& me) {
+                return CreateMine(me, domain::IdentifierType::kPhoneNumber,
+                                  request->phone_number(), response);
+              });
+}
+
+grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyPhoneNumber(
+    grpc::CallbackServerContext* context,
+    const roster::v1::DeleteMyPhoneNumberRequest* request,
+    roster::v1::DeletedObject* response) {
+  return AsMe(context, writes_, "writes",
+              [this, request, response](const Me& me) {
+                return DeleteMine(me, domain::IdentifierType::kPhoneNumber,
+                                  request->phone_number_id(),
+                                  request->promote_phone_number_id(), response);
+              });
+}
+
+grpc::ServerUnaryReactor* FrontendUsersService::PreparePhoneNumberVerification(
+    grpc::CallbackServerContext* context,
+    const roster::v1::PreparePhoneNumberVerificationRequest* request,
+    roster::v1::PhoneNumber* response) {
+  return AsMe(context, writes_, "writes",
+              [this, request, response](const Me& me) -> absl::Status {
+                absl::Status strategy =
+                    CheckStrategy(request->strategy(), "phone_code");
+                if (!strategy.ok()) return strategy;
+                return RespondWithIdentifier(
+                    users_->PrepareVerification(
+                        me.caller, domain::IdentifierType::kPhoneNumber,
+                        me.user_id, request->phone_number_id()),
+                    response);
+              });
+}
+
+grpc::ServerUnaryReactor* FrontendUsersService::AttemptPhoneNumberVerification(
+    grpc::CallbackServerContext* context,
+    const roster::v1::AttemptPhoneNumberVerificationRequest* request,
+    roster::v1::PhoneNumber* response) {
+  return AsMe(
+      context, writes_, "writes", [this, request, response](const Me& me) {
+        return RespondWithIdentifier(
+            users_->AttemptVerification(
+                me.caller, domain::IdentifierType::kPhoneNumber, me.user_id,
+                request->phone_number_id(), request->code()),
+            response);
+      });
+}
+
+grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyExternalAccount(
+    grpc::CallbackServerContext* context,
+    const roster::v1::DeleteMyExternalAccountRequest* request,
+    roster::v1::DeletedObject* response) {
+  return AsMe(context, writes_, "writes",
+              [this, request, response](const Me& me) -> absl::Status {
+                auto user = users_->DeleteExternalAccount(
+                    me.caller, request->external_account_id(), me.user_id);
+                if (!user.ok()) return user.status();
+                response->set_id(request->external_account_id());
+                response->set_deleted(true);
+                return absl::OkStatus();
+              });
+}
+
+grpc::ServerUnaryReactor* FrontendUsersService::SetMyProfileImage(
+    grpc::CallbackServerContext* context,
+    const roster::v1::SetMyProfileImageRequest* request,
+    roster::v1::FrontendUser* response) {
+  return AsMe(context, writes_, "writes",
+              [this, request, response](const Me& me) {
+                return RespondWithMe(response, [&] {
+                  return users_->SetProfileImage(me.caller, me.user_id,
+                                                 request->image(), "");
+                });
+              });
+}
+
+grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyProfileImage(
+    grpc::CallbackServerContext* context,
+    const roster::v1::DeleteMyProfileImageRequest* /*request*/,
+    roster::v1::FrontendUser* response) {
+  return AsMe(context, writes_, "writes", [this, response](const Me& me) {
+    return RespondWithMe(response, [&] {
+      return users_->DeleteProfileImage(me.caller, me.user_id, "");
+    });
+  });
+}
+
+template <typename Message>
+absl::Status FrontendUsersService::CreateMine(const Me& me,
+                                              domain::IdentifierType type,
+                                              const std::string& value,
+                                              Message* response) {
+  domain::CreateIdentifierParams params;
+  params.user_id = me.user_id;
+  params.value = value;  // Unverified, not primary: the user proves it first.
+  return RespondWithIdentifier(
+      users_->CreateIdentifier(me.caller, type, params), response);
+}
+
+absl::Status FrontendUsersService::DeleteMine(
+    const Me& me, domain::IdentifierType type, const std::string& id,
+    const std::string& promote_id, roster::v1::DeletedObject* response) {
+  auto user = users_->DeleteIdentifier(me.caller, type, id, promote_id,
+                                       /*owner_user_id=*/me.user_id);
+  if (!user.ok()) return user.status();
+  response->set_id(id);
+  response->set_deleted(true);
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::ListMySessions(

@@ -59,6 +59,50 @@ class FrontendUsersService final
       grpc::CallbackServerContext* context,
       const roster::v1::RemoveMyPasswordRequest* request,
       roster::v1::FrontendUser* response) override;
+  grpc::ServerUnaryReactor* CreateMyEmailAddress(
+      grpc::CallbackServerContext* context,
+      const roster::v1::CreateMyEmailAddressRequest* request,
+      roster::v1::EmailAddress* response) override;
+  grpc::ServerUnaryReactor* DeleteMyEmailAddress(
+      grpc::CallbackServerContext* context,
+      const roster::v1::DeleteMyEmailAddressRequest* request,
+      roster::v1::DeletedObject* response) override;
+  grpc::ServerUnaryReactor* PrepareEmailAddressVerification(
+      grpc::CallbackServerContext* context,
+      const roster::v1::PrepareEmailAddressVerificationRequest* request,
+      roster::v1::EmailAddress* response) override;
+  grpc::ServerUnaryReactor* AttemptEmailAddressVerification(
+      grpc::CallbackServerContext* context,
+      const roster::v1::AttemptEmailAddressVerificationRequest* request,
+      roster::v1::EmailAddress* response) override;
+  grpc::ServerUnaryReactor* CreateMyPhoneNumber(
+      grpc::CallbackServerContext* context,
+      const roster::v1::CreateMyPhoneNumberRequest* request,
+      roster::v1::PhoneNumber* response) override;
+  grpc::ServerUnaryReactor* DeleteMyPhoneNumber(
+      grpc::CallbackServerContext* context,
+      const roster::v1::DeleteMyPhoneNumberRequest* request,
+      roster::v1::DeletedObject* response) override;
+  grpc::ServerUnaryReactor* PreparePhoneNumberVerification(
+      grpc::CallbackServerContext* context,
+      const roster::v1::PreparePhoneNumberVerificationRequest* request,
+      roster::v1::PhoneNumber* response) override;
+  grpc::ServerUnaryReactor* AttemptPhoneNumberVerification(
+      grpc::CallbackServerContext* context,
+      const roster::v1::AttemptPhoneNumberVerificationRequest* request,
+      roster::v1::PhoneNumber* response) override;
+  grpc::ServerUnaryReactor* DeleteMyExternalAccount(
+      grpc::CallbackServerContext* context,
+      const roster::v1::DeleteMyExternalAccountRequest* request,
+      roster::v1::DeletedObject* response) override;
+  grpc::ServerUnaryReactor* SetMyProfileImage(
+      grpc::CallbackServerContext* context,
+      const roster::v1::SetMyProfileImageRequest* request,
+      roster::v1::FrontendUser* response) override;
+  grpc::ServerUnaryReactor* DeleteMyProfileImage(
+      grpc::CallbackServerContext* context,
+      const roster::v1::DeleteMyProfileImageRequest* request,
+      roster::v1::FrontendUser* response) override;
   grpc::ServerUnaryReactor* ListMySessions(
       grpc::CallbackServerContext* context,
       const roster::v1::ListMySessionsRequest* request,
@@ -90,6 +134,14 @@ class FrontendUsersService final
   grpc::ServerUnaryReactor* Anyone(grpc::CallbackServerContext* context,
                                    BoundedExecutor* executor, const char* what,
                                    Handler handler);
+
+  // The signed-in user's own identifiers (both kinds written once).
+  template <typename Message>
+  absl::Status CreateMine(const Me& me, domain::IdentifierType type,
+                          const std::string& value, Message* response);
+  absl::Status DeleteMine(const Me& me, domain::IdentifierType type,
+                          const std::string& id, const std::string& promote_id,
+                          roster::v1::DeletedObject* response);
 
   domain::UserService* users_;        // Not owned.
   domain::SessionService* sessions_;  // Not owned.

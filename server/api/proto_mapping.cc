@@ -338,6 +338,28 @@ std::string ProtoEventEncoder::EncodeSession(
   return message.SerializeAsString();
 }
 
+std::string ProtoEventEncoder::EncodeEmailMessage(
+    const domain::VerificationMessage& message) const {
+  roster::v1::EmailMessage out;
+  out.set_email_address_id(message.identifier_id);
+  out.set_email_address(message.address);
+  out.set_user_id(message.user_id);
+  out.set_code(message.code);
+  SetTime(message.expire_at, out.mutable_expire_at());
+  return out.SerializeAsString();
+}
+
+std::string ProtoEventEncoder::EncodeSmsMessage(
+    const domain::VerificationMessage& message) const {
+  roster::v1::SmsMessage out;
+  out.set_phone_number_id(message.identifier_id);
+  out.set_phone_number(message.address);
+  out.set_user_id(message.user_id);
+  out.set_code(message.code);
+  SetTime(message.expire_at, out.mutable_expire_at());
+  return out.SerializeAsString();
+}
+
 std::string ProtoEventEncoder::EncodeDeletedUser(
     const domain::DeletedUser& deleted) const {
   roster::v1::DeletedObject message;

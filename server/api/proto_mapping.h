@@ -32,6 +32,10 @@ class ProtoEventEncoder final : public domain::EventEncoder {
       const domain::DeletedUser& deleted) const override;
   std::string EncodeSession(
       const storage::SessionRecord& session) const override;
+  std::string EncodeEmailMessage(
+      const domain::VerificationMessage& message) const override;
+  std::string EncodeSmsMessage(
+      const domain::VerificationMessage& message) const override;
 };
 
 // A stored event as the API sends it, its payload decoded by type.
@@ -86,6 +90,33 @@ std::optional<absl::Time> FromProto(
     const google::protobuf::Timestamp& timestamp, const std::string& field,
     domain::Violations& violations);
 void ToProto(absl::Time time, google::protobuf::Timestamp& out);
+
+// The list of `user` holding messages like `out`.
+inline const auto& ListFor(const roster::v1::User& user,
+                           const roster::v1::EmailAddress*) {
+  return user.email_addresses();
+}
+inline const auto& ListFor(const roster::v1::User& user,
+                           const roster::v1::PhoneNumber*) {
+  return user.phone_numbers();
+}
+inline const auto& ListFor(const roster::v1::User& user,
+                           const roster::v1::ExternalAccount*) {
+  return user.external_accounts();
+}
+
+// Copies the identifier `view.identifier_id` of `view.user` into `out`.
+template <typename Message>
+absl::Status RespondWithIdentifier(
+    const absl::StatusOr<domain::IdentifierView>& view, Message* out) {
+  if (!view.ok()) return view.status();
+  roster::v1::User user;
+  ToProto(view->user, user);
+  for (const auto& item : ListFor(user, out)) {
+    if (item.id() == view->identifier_id) *out = item;
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace roster::api
 

@@ -56,6 +56,12 @@ ABSL_FLAG(absl::Duration, session_token_lifetime, absl::Minutes(5),
           "How long one session token is valid.");
 ABSL_FLAG(absl::Duration, lockout_duration, absl::Hours(1),
           "How long a lockout lasts.");
+ABSL_FLAG(std::string, http_listen, "",
+          "host:port of the HTTP listener that serves profile images at "
+          "/v1/images/<id>; empty: off (--dev: 127.0.0.1:8081).");
+ABSL_FLAG(std::string, public_http_url, "",
+          "The base URL clients reach the HTTP listener at, used in image_url "
+          "(default: http://<--http_listen>).");
 
 namespace roster::app {
 namespace {
@@ -73,7 +79,9 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "signing_key_file",
                                       "extra_verification_key_files",
                                       "session_lifetime",
-                                      "session_token_lifetime"};
+                                      "session_token_lifetime",
+                                      "http_listen",
+                                      "public_http_url"};
 
 // Applies ROSTER_<FLAG> variables before the command line is parsed, so flags
 // override them.
@@ -189,6 +197,11 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.events_prune_interval = absl::GetFlag(FLAGS_events_prune_interval);
   config.session_lifetime = absl::GetFlag(FLAGS_session_lifetime);
   config.session_token_lifetime = absl::GetFlag(FLAGS_session_token_lifetime);
+  config.http_listen = absl::GetFlag(FLAGS_http_listen);
+  config.public_http_url = absl::GetFlag(FLAGS_public_http_url);
+  if (config.dev && config.http_listen.empty()) {
+    config.http_listen = "127.0.0.1:8081";
+  }
   const std::string signing_key_file = absl::GetFlag(FLAGS_signing_key_file);
   if (!signing_key_file.empty()) {
     auto key = ReadFile(signing_key_file);

@@ -35,6 +35,10 @@ struct ServerConfig {
   std::vector<std::string> extra_verification_keys;
   absl::Duration session_lifetime = absl::Hours(24 * 7);
   absl::Duration session_token_lifetime = absl::Minutes(5);
+  // host:port of the HTTP listener (profile images); empty: none.
+  std::string http_listen;
+  // Prefix of image_url, e.g. "https://id.example.com".
+  std::string public_http_url;
 };
 
 // Reads flags and ROSTER_* variables. InvalidArgument for a bad value, a

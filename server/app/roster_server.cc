@@ -10,6 +10,7 @@
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
+#include "server/domain/image_types.h"
 #include "storage/sqlite_user_store.h"
 
 namespace roster::app {
@@ -36,6 +37,20 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   domain::UserServiceOptions options;
   options.lockout_attempts = config.lockout_attempts;
   options.lockout_duration = config.lockout_duration;
+  options.public_http_url = config.public_http_url;
+  if (!config.http_listen.empty()) {
+    auto http = HttpServer::Bind(config.http_listen);
+    if (!http.ok()) return http.status();
+    server->http_ = *std::move(http);
+    if (options.public_http_url.empty()) {
+      const std::string& host = server->http_->host();
+      options.public_http_url = absl::StrCat("http://",
+                                             host.find(':') == std::string::npos
+                                                 ? host
+                                                 : absl::StrCat("[", host, "]"),
+                                             ":", server->http_->port());
+    }
+  }
   server->encoder_ = std::make_unique<api::ProtoEventEncoder>();
   server->events_ = std::make_unique<domain::EventService>(server->store_.get(),
                                                            &server->clock_);
@@ -100,6 +115,10 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // gRPC's default 4 MiB would refuse a 10 MiB profile image before it could
+  // be judged; leave room for the rest of the message.
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(domain::kMaxProfileImageBytes + (size_t{1} << 20)));
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
                            &server->port_);
   server->frontend_users_ = std::make_unique<api::FrontendUsersService>(
@@ -111,6 +130,10 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen));
+  }
+  if (server->http_ != nullptr) {
+    absl::Status serving = server->http_->Serve(server->users_.get());
+    if (!serving.ok()) return serving;
   }
   server->pruner_ = std::thread(
       [raw = server.get(), interval = config.events_prune_interval] {
@@ -132,6 +155,7 @@ void RosterServer::Shutdown(absl::Duration grace) {
   shut_down_ = true;
   // NOT_SERVING first, so load balancers stop routing here while calls drain.
   server_->GetHealthCheckService()->Shutdown();
+  if (http_ != nullptr) http_->Stop();
   // Event streams never end by themselves: end them now (UNAVAILABLE, with
   // the cursor to resume from) so draining waits only for unary calls.
   hub_->Shutdown();

@@ -21,6 +21,7 @@
 #include "server/api/frontend_users_service.h"
 #include "server/api/proto_mapping.h"
 #include "server/app/config.h"
+#include "server/app/http_server.h"
 #include "server/domain/clock.h"
 #include "server/domain/event_service.h"
 #include "server/domain/ids.h"
@@ -48,6 +49,8 @@ class RosterServer {
 
   // The bound port (useful with port 0).
   int port() const { return port_; }
+  // The HTTP listener's bound port, or 0 without --http_listen.
+  int http_port() const { return http_ == nullptr ? 0 : http_->port(); }
 
   // Runs event retention now, as the background pruner does. Returns how many
   // events were deleted.
@@ -79,6 +82,7 @@ class RosterServer {
   std::unique_ptr<api::BoundedExecutor> hashes_;
   std::unique_ptr<api::BackendUsersService> backend_users_;
   std::unique_ptr<api::FrontendUsersService> frontend_users_;
+  std::unique_ptr<HttpServer> http_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;

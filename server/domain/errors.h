@@ -28,6 +28,14 @@ inline constexpr char kSessionInvalid[] = "SESSION_INVALID";
 inline constexpr char kDeleteSelfDisabled[] = "DELETE_SELF_DISABLED";
 inline constexpr char kOverloaded[] = "OVERLOADED";
 inline constexpr char kUnauthenticated[] = "UNAUTHENTICATED";
+inline constexpr char kLastIdentifier[] = "LAST_IDENTIFIER";
+inline constexpr char kVerificationFailed[] = "VERIFICATION_FAILED";
+inline constexpr char kVerificationExpired[] = "VERIFICATION_EXPIRED";
+inline constexpr char kNoVerificationPending[] = "NO_VERIFICATION_PENDING";
+inline constexpr char kTooManyAttempts[] = "TOO_MANY_ATTEMPTS";
+// Not in DESIGN §7's table: preparing a code for an identifier that is
+// already verified.
+inline constexpr char kAlreadyVerified[] = "ALREADY_VERIFIED";
 }  // namespace reason
 
 struct FieldViolation {

@@ -33,6 +33,16 @@ struct Caller {
   std::string request_id;  // Empty when the call had none.
 };
 
+// A one-time code for a mail or SMS service to deliver (email.created,
+// sms.created).
+struct VerificationMessage {
+  std::string identifier_id;  // idn_…
+  std::string address;        // The email address or E.164 number.
+  std::string user_id;
+  std::string code;
+  storage::Micros expire_at = 0;
+};
+
 // Encodes event payloads. Implementations are thread-safe.
 class EventEncoder {
  public:
@@ -44,6 +54,11 @@ class EventEncoder {
   // The payload of session.created / session.revoked.
   virtual std::string EncodeSession(
       const storage::SessionRecord& session) const = 0;
+  // The payload of email.created / sms.created.
+  virtual std::string EncodeEmailMessage(
+      const VerificationMessage& message) const = 0;
+  virtual std::string EncodeSmsMessage(
+      const VerificationMessage& message) const = 0;
 };
 
 }  // namespace roster::domain

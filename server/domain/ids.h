@@ -14,6 +14,7 @@ namespace roster::domain {
 
 inline constexpr char kUserIdPrefix[] = "user_";
 inline constexpr char kIdentifierIdPrefix[] = "idn_";
+inline constexpr char kImageIdPrefix[] = "img_";
 inline constexpr char kExternalAccountIdPrefix[] = "eac_";
 inline constexpr int kIdBodyLength = 27;
 

@@ -15,58 +15,34 @@ absl::Status PasswordIncorrect() {
 }
 
 // The id of the user holding `identifier`, or "" when there is none (or it is
-// malformed).
+// malformed). Only a verified email address or phone number signs in: an
+// unverified claim reads as unknown, and can never hide the verified holder.
 absl::StatusOr<std::string> FindUser(UserService& users,
                                      absl::string_view identifier) {
-  ListUsersParams params;
-  params.limit = 1;
+  using Kind = storage::IdentifierKind;
   const absl::string_view trimmed = absl::StripAsciiWhitespace(identifier);
+  absl::StatusOr<std::string> value = std::string();
+  Kind kind = Kind::kUsername;
   if (trimmed.find('@') != absl::string_view::npos) {
-    auto email = NormalizeEmailAddress(trimmed);
-    if (!email.ok()) return std::string();
-    params.filter.email_addresses = {*email};
+    kind = Kind::kEmailAddress;
+    value = NormalizeEmailAddress(trimmed);
   } else if (!trimmed.empty() &&
              (trimmed.front() == '+' ||
               absl::ascii_isdigit(
                   static_cast<unsigned char>(trimmed.front())))) {
-    auto phone = NormalizePhoneNumber(trimmed);
-    if (phone.ok()) {
-      params.filter.phone_numbers = {*phone};
-    } else {
-      auto username = NormalizeUsername(
-          trimmed);  // All-digit usernames are invalid anyway.
-      if (!username.ok()) return std::string();
-      params.filter.usernames = {*username};
+    kind = Kind::kPhoneNumber;
+    value = NormalizePhoneNumber(trimmed);
+    if (!value.ok()) {  // All-digit usernames are invalid anyway.
+      kind = Kind::kUsername;
+      value = NormalizeUsername(trimmed);
     }
   } else {
-    auto username = NormalizeUsername(trimmed);
-    if (!username.ok()) return std::string();
-    params.filter.usernames = {*username};
+    value = NormalizeUsername(trimmed);
   }
-  auto page = users.ListUsers(params);
-  if (!page.ok()) {
-    return page.status();
-  }
-  if (page->users.empty()) {
-    return std::string();
-  }
-  // Only a verified email address or phone number signs in; an unverified one
-  // reads as unknown.
-  const storage::UserRecord& user = page->users.front().record;
-  constexpr auto kVerified = storage::VerificationStatus::kVerified;
-  for (const auto& e : user.email_addresses) {
-    if (!params.filter.email_addresses.empty() &&
-        e.email_address == params.filter.email_addresses[0]) {
-      return e.verification.status == kVerified ? user.id : std::string();
-    }
-  }
-  for (const auto& p : user.phone_numbers) {
-    if (!params.filter.phone_numbers.empty() &&
-        p.phone_number == params.filter.phone_numbers[0]) {
-      return p.verification.status == kVerified ? user.id : std::string();
-    }
-  }
-  return user.id;  // Matched by username.
+  if (!value.ok()) return std::string();
+  auto holder = users.FindUserIdByIdentifier(kind, *value);
+  if (!holder.ok()) return holder.status();
+  return holder->value_or("");
 }
 
 }  // namespace

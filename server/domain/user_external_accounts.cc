@@ -154,7 +154,8 @@ absl::StatusOr<IdentifierView> UserService::CreateExternalAccount(
 }
 
 absl::StatusOr<UserView> UserService::DeleteExternalAccount(
-    const Caller& caller, absl::string_view id) {
+    const Caller& caller, absl::string_view id,
+    absl::string_view owner_user_id) {
   if (!IsWellFormedId(id, kExternalAccountIdPrefix)) {
     return Error(
         absl::StatusCode::kInvalidArgument, reason::kInvalidArgumentFormat,
@@ -162,6 +163,9 @@ absl::StatusOr<UserView> UserService::DeleteExternalAccount(
         {{"external_account_id", "must be an external account id (eac_…)"}});
   }
   auto owner = store_->GetIdentifierOwner(id);
+  if (owner.ok() && !owner_user_id.empty() && *owner != owner_user_id) {
+    owner = absl::NotFoundError("another user's external account");
+  }
   if (!owner.ok()) {
     return absl::IsNotFound(owner.status())
                ? Error(absl::StatusCode::kNotFound, reason::kNotFound,
@@ -182,7 +186,7 @@ absl::StatusOr<UserView> UserService::DeleteExternalAccount(
         accounts.erase(it);
         if (had_way_in && internal::WaysIn(u) == 0) {
           return Error(
-              absl::StatusCode::kFailedPrecondition, "LAST_IDENTIFIER",
+              absl::StatusCode::kFailedPrecondition, reason::kLastIdentifier,
               "the user would have no way left to sign in",
               {{"external_account_id", "is the user's last way to sign in"}});
         }

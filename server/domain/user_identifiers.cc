@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/domain/errors.h"
+#include "server/domain/identifier_kind.h"
 #include "server/domain/user_checks.h"
 #include "server/domain/user_service.h"
 #include "server/domain/validation.h"
@@ -13,54 +14,12 @@
 namespace roster::domain {
 namespace {
 
+using internal::Find;
+using internal::Kind;
+
 using storage::VerificationStatus;
 
 constexpr size_t kMaxIdentifiersPerUser = 100;
-
-// The parts of UserRecord one identifier kind lives in.
-template <typename Record>
-struct Kind;
-
-template <>
-struct Kind<storage::EmailAddressRecord> {
-  static constexpr const char* kField = "email_address";
-  static constexpr const char* kIdField = "email_address_id";
-  static constexpr storage::IdentifierKind kStoreKind =
-      storage::IdentifierKind::kEmailAddress;
-  static std::vector<storage::EmailAddressRecord>& List(
-      storage::UserRecord& u) {
-    return u.email_addresses;
-  }
-  static std::string& Primary(storage::UserRecord& u) {
-    return u.primary_email_address_id;
-  }
-  static std::string& Value(storage::EmailAddressRecord& r) {
-    return r.email_address;
-  }
-  static absl::StatusOr<std::string> Normalize(absl::string_view v) {
-    return NormalizeEmailAddress(v);
-  }
-};
-
-template <>
-struct Kind<storage::PhoneNumberRecord> {
-  static constexpr const char* kField = "phone_number";
-  static constexpr const char* kIdField = "phone_number_id";
-  static constexpr storage::IdentifierKind kStoreKind =
-      storage::IdentifierKind::kPhoneNumber;
-  static std::vector<storage::PhoneNumberRecord>& List(storage::UserRecord& u) {
-    return u.phone_numbers;
-  }
-  static std::string& Primary(storage::UserRecord& u) {
-    return u.primary_phone_number_id;
-  }
-  static std::string& Value(storage::PhoneNumberRecord& r) {
-    return r.phone_number;
-  }
-  static absl::StatusOr<std::string> Normalize(absl::string_view v) {
-    return NormalizePhoneNumber(v);
-  }
-};
 
 absl::Status Invalid(const char* field, absl::string_view why) {
   return Error(absl::StatusCode::kInvalidArgument,
@@ -77,14 +36,6 @@ absl::Status MustBeVerified(const char* field, absl::string_view why) {
 absl::Status IdentifierNotFound() {
   return Error(absl::StatusCode::kNotFound, reason::kNotFound,
                "identifier not found");
-}
-
-template <typename Record>
-Record* Find(storage::UserRecord& u, absl::string_view id) {
-  auto& list = Kind<Record>::List(u);
-  auto it = std::find_if(list.begin(), list.end(),
-                         [&](const Record& r) { return r.id == id; });
-  return it == list.end() ? nullptr : &*it;
 }
 
 template <typename Record>
@@ -126,7 +77,13 @@ absl::StatusOr<IdentifierView> UserService::CreateIdentifier(
         [&](storage::WriteTransaction& txn, storage::UserRecord& u) {
           auto holder = txn.FindUserIdByIdentifier(K::kStoreKind, *value);
           if (!holder.ok()) return holder.status();
-          if (holder->has_value()) {
+          // A verified holder owns the value; an unverified claim by another
+          // user does not block this one (the first to verify wins).
+          auto& existing = K::List(u);
+          const bool mine = std::any_of(
+              existing.begin(), existing.end(),
+              [&](const Record& r) { return K::Value(r) == *value; });
+          if (holder->has_value() || mine) {
             return Error(absl::StatusCode::kAlreadyExists,
                          reason::kIdentifierExists,
                          absl::StrCat(K::kField, " is already taken"),
@@ -235,9 +192,14 @@ absl::StatusOr<IdentifierView> UserService::UpdateIdentifier(
 
 absl::StatusOr<UserView> UserService::DeleteIdentifier(
     const Caller& caller, IdentifierType type, absl::string_view id,
-    absl::string_view promote_id) {
+    absl::string_view promote_id, absl::string_view owner_user_id) {
   auto current = GetIdentifier(type, id);
   if (!current.ok()) return current.status();
+  // Identifier ids never move between users, so checking the owner before
+  // the transaction is as good as inside it.
+  if (!owner_user_id.empty() && current->user.record.id != owner_user_id) {
+    return IdentifierNotFound();
+  }
   auto remove = [&](auto tag) -> absl::StatusOr<UserView> {
     using Record = decltype(tag);
     using K = Kind<Record>;
@@ -270,7 +232,7 @@ absl::StatusOr<UserView> UserService::DeleteIdentifier(
           }
           if (ways_before > 0 && internal::WaysIn(u) == 0) {
             return Error(absl::StatusCode::kFailedPrecondition,
-                         "LAST_IDENTIFIER",
+                         reason::kLastIdentifier,
                          "the user would have no way left to sign in",
                          {{K::kIdField, "is the user's last way to sign in"}});
           }
@@ -280,6 +242,60 @@ absl::StatusOr<UserView> UserService::DeleteIdentifier(
   return type == IdentifierType::kEmailAddress
              ? remove(storage::EmailAddressRecord{})
              : remove(storage::PhoneNumberRecord{});
+}
+
+absl::StatusOr<std::optional<std::string>> UserService::FindUserIdByIdentifier(
+    storage::IdentifierKind kind, absl::string_view value) {
+  auto holder = store_->FindUserIdByIdentifier(kind, value);
+  if (!holder.ok()) return internal::FromStore(holder.status());
+  return holder;
+}
+
+absl::Status UserService::ReleaseClaims(storage::WriteTransaction& txn,
+                                        const Caller& caller,
+                                        const storage::UserRecord& before,
+                                        const storage::UserRecord& after) {
+  constexpr auto kVerified = VerificationStatus::kVerified;
+  auto release = [&](auto tag) -> absl::Status {
+    using Record = decltype(tag);
+    using K = Kind<Record>;
+    const auto& before_list = K::List(before);
+    for (const Record& r : K::List(after)) {
+      if (r.verification.status != kVerified) continue;
+      const bool was_verified = std::any_of(
+          before_list.begin(), before_list.end(), [&](const Record& b) {
+            return K::Value(b) == K::Value(r) &&
+                   b.verification.status == kVerified;
+          });
+      if (was_verified) continue;
+      auto claimants = txn.FindUnverifiedClaimants(K::kStoreKind, K::Value(r));
+      if (!claimants.ok()) return claimants.status();
+      for (const std::string& loser_id : *claimants) {
+        if (loser_id == after.id) continue;
+        auto loser = txn.GetUser(loser_id);
+        if (!loser.ok()) return loser.status();
+        auto& list = K::List(*loser);
+        list.erase(std::remove_if(list.begin(), list.end(),
+                                  [&](const Record& claim) {
+                                    return K::Value(claim) == K::Value(r) &&
+                                           claim.verification.status !=
+                                               kVerified;
+                                  }),
+                   list.end());
+        loser->version += 1;
+        loser->updated_at =
+            std::max(ToMicros(clock_->Now()), loser->updated_at);
+        absl::Status updated = txn.UpdateUser(
+            *loser, NewEvent(caller, event_type::kUserUpdated, loser->id,
+                             events_->EncodeUser(View(*loser))));
+        if (!updated.ok()) return updated;
+      }
+    }
+    return absl::OkStatus();
+  };
+  absl::Status emails = release(storage::EmailAddressRecord{});
+  if (!emails.ok()) return emails;
+  return release(storage::PhoneNumberRecord{});
 }
 
 }  // namespace roster::domain

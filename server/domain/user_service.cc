@@ -48,7 +48,7 @@ std::string IdentifiersKey(const storage::UserRecord& u) {
   std::string key;
   const auto add_verification = [&](const storage::VerificationRecord& v) {
     absl::StrAppend(&key, static_cast<int>(v.status), ",", v.strategy, ",",
-                    v.attempts, ",", v.expire_at, ";");
+                    v.attempts, ",", v.expire_at, ",", v.code_digest, ";");
   };
   for (const auto& e : u.email_addresses) {
     absl::StrAppend(&key, "e:", e.id, ",", e.email_address, ",");
@@ -138,6 +138,10 @@ UserView UserService::View(storage::UserRecord record) const {
       std::max(0, options_.lockout_attempts - record.failed_password_attempts);
   view.etag = EtagOf(record.version);
   view.record = std::move(record);
+  if (!view.record.image_url.empty()) {
+    view.record.image_url =
+        AbsoluteImageUrl(options_.public_http_url, view.record.image_url);
+  }
   return view;
 }
 
@@ -215,7 +219,7 @@ absl::StatusOr<UserView> UserService::CreateUser(const Caller& caller,
   user.password_hash =
       imported.has_value() ? *imported : std::move(password_hash);
   const storage::VerificationRecord admin_verified{
-      storage::VerificationStatus::kVerified, "admin", 0, 0};
+      storage::VerificationStatus::kVerified, "admin", 0, 0, ""};
   // Identifiers keep the request's order: each is a microsecond younger than
   // the previous.
   storage::Micros identifier_time = now_micros;
@@ -294,6 +298,9 @@ absl::StatusOr<UserView> UserService::CreateUser(const Caller& caller,
         if (!clashes.empty()) {
           return clashes.ToStatus(absl::StatusCode::kAlreadyExists);
         }
+        absl::Status released =
+            ReleaseClaims(txn, caller, storage::UserRecord{}, user);
+        if (!released.ok()) return released;
         absl::Status inserted = txn.InsertUser(
             user, NewEvent(caller, event_type::kUserCreated, user.id,
                            events_->EncodeUser(View(user))));
@@ -433,6 +440,8 @@ absl::StatusOr<UserView> UserService::MutateUser(
               *std::move(user);  // Nothing changed: no write, the etag stays.
           return absl::OkStatus();
         }
+        absl::Status released = ReleaseClaims(txn, caller, before, *user);
+        if (!released.ok()) return released;
         user->version += 1;
         user->updated_at = std::max(ToMicros(clock_->Now()), before.updated_at);
         absl::Status updated = txn.UpdateUser(
@@ -648,18 +657,19 @@ absl::StatusOr<UserView> UserService::ChangeMetadata(
 
 absl::StatusOr<UserView> UserService::RemovePassword(
     const Caller& caller, absl::string_view user_id) {
-  return MutateUser(
-      caller, user_id, "",
-      [&](storage::WriteTransaction&, storage::UserRecord& user) {
-        // Without the password a username no longer signs in; whatever is
-        // left must.
-        user.password_hash.clear();
-        if (internal::WaysIn(user) == 0) {
-          return Error(absl::StatusCode::kFailedPrecondition, "LAST_IDENTIFIER",
-                       "the user would have no way left to sign in");
-        }
-        return absl::OkStatus();
-      });
+  return MutateUser(caller, user_id, "",
+                    [&](storage::WriteTransaction&, storage::UserRecord& user) {
+                      // Without the password a username no longer signs in;
+                      // whatever is left must.
+                      user.password_hash.clear();
+                      if (internal::WaysIn(user) == 0) {
+                        return Error(
+                            absl::StatusCode::kFailedPrecondition,
+                            reason::kLastIdentifier,
+                            "the user would have no way left to sign in");
+                      }
+                      return absl::OkStatus();
+                    });
 }
 
 absl::StatusOr<DeletedUser> UserService::DeleteUser(const Caller& caller,

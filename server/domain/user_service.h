@@ -36,6 +36,14 @@ struct UserServiceOptions {
   int32_t lockout_attempts = 10;
   // How long a lockout (or LockUser) lasts.
   absl::Duration lockout_duration = absl::Hours(1);
+  // One-time verification codes: how long one is valid, how many guesses it
+  // allows, and how many codes one address may be sent per hour.
+  absl::Duration verification_code_lifetime = absl::Minutes(10);
+  int32_t verification_max_attempts = 3;
+  int32_t verification_codes_per_hour = 5;
+  // Prefix of image_url: the public base URL of the HTTP listener (e.g.
+  // "https://roster.example.com"); stored URLs are relative to it.
+  std::string public_http_url;
 };
 
 struct CreateUserParams {
@@ -236,21 +244,58 @@ class UserService {
       const Caller& caller, IdentifierType type,
       const UpdateIdentifierParams& params);
   // Deleting the primary promotes `promote_id` if set (a verified identifier
-  // of the same kind and user), else the oldest other verified one.
-  absl::StatusOr<UserView> DeleteIdentifier(const Caller& caller,
-                                            IdentifierType type,
-                                            absl::string_view id,
-                                            absl::string_view promote_id);
+  // of the same kind and user), else the oldest other verified one. With
+  // `owner_user_id`, an identifier of another user is NOT_FOUND.
+  absl::StatusOr<UserView> DeleteIdentifier(
+      const Caller& caller, IdentifierType type, absl::string_view id,
+      absl::string_view promote_id, absl::string_view owner_user_id = "");
+
+  // One-time codes (user_verification.cc) for `user_id`'s own identifier
+  // (another user's is NOT_FOUND). Prepare issues a new code, voiding any
+  // earlier one, and appends email.created / sms.created with it:
+  // FAILED_PRECONDITION (ALREADY_VERIFIED), RESOURCE_EXHAUSTED
+  // (TOO_MANY_ATTEMPTS) past verification_codes_per_hour for the address.
+  // Attempt checks a code: INVALID_ARGUMENT (VERIFICATION_FAILED) for a wrong
+  // one, the last allowed wrong guess marking it FAILED; RESOURCE_EXHAUSTED
+  // (TOO_MANY_ATTEMPTS) once FAILED; FAILED_PRECONDITION
+  // (VERIFICATION_EXPIRED, NO_VERIFICATION_PENDING). Failed attempts are
+  // recorded (they commit) before the error returns. A correct code verifies
+  // it, makes it primary if the user has none, and removes other users'
+  // unverified claims on the same value.
+  absl::StatusOr<IdentifierView> PrepareVerification(
+      const Caller& caller, IdentifierType type, absl::string_view user_id,
+      absl::string_view identifier_id);
+  absl::StatusOr<IdentifierView> AttemptVerification(
+      const Caller& caller, IdentifierType type, absl::string_view user_id,
+      absl::string_view identifier_id, absl::string_view code);
+
+  // Profile images (user_images.cc): PNG, JPEG, GIF or WebP by content, at
+  // most kMaxProfileImageBytes, else INVALID_ARGUMENT on `image`. Replacing
+  // or deleting the image removes the old one.
+  absl::StatusOr<UserView> SetProfileImage(const Caller& caller,
+                                           absl::string_view user_id,
+                                           std::string image,
+                                           absl::string_view etag);
+  absl::StatusOr<UserView> DeleteProfileImage(const Caller& caller,
+                                              absl::string_view user_id,
+                                              absl::string_view etag);
+  // An image by id (img_…), for the HTTP listener; NOT_FOUND when unknown.
+  absl::StatusOr<storage::ImageRecord> GetImage(absl::string_view image_id);
 
   // Links an OAuth identity (user_external_accounts.cc). (provider,
   // provider_user_id) is unique: ALREADY_EXISTS (IDENTIFIER_EXISTS).
   absl::StatusOr<IdentifierView> CreateExternalAccount(
       const Caller& caller, const CreateExternalAccountParams& params);
-  // Unlinks it; LAST_IDENTIFIER as DeleteIdentifier.
-  absl::StatusOr<UserView> DeleteExternalAccount(const Caller& caller,
-                                                 absl::string_view id);
+  // Unlinks it; LAST_IDENTIFIER and `owner_user_id` as DeleteIdentifier.
+  absl::StatusOr<UserView> DeleteExternalAccount(
+      const Caller& caller, absl::string_view id,
+      absl::string_view owner_user_id = "");
 
   absl::StatusOr<UserView> GetUser(absl::string_view user_id);
+  // The user holding a normalised identifier (for email addresses and phone
+  // numbers: verified), or nullopt.
+  absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
+      storage::IdentifierKind kind, absl::string_view value);
   absl::StatusOr<UserListPage> ListUsers(const ListUsersParams& params);
   absl::StatusOr<int64_t> CountUsers(const storage::UserFilter& filter);
 
@@ -265,6 +310,14 @@ class UserService {
                                      storage::UserRecord&)>
           change);
   UserView View(storage::UserRecord record) const;
+  // Removes other users' unverified claims on every email address and phone
+  // number that `after` holds verified and `before` did not: the first to
+  // verify a value wins (DESIGN §3). Each affected user gets its own
+  // user.updated event in the same transaction.
+  absl::Status ReleaseClaims(storage::WriteTransaction& txn,
+                             const Caller& caller,
+                             const storage::UserRecord& before,
+                             const storage::UserRecord& after);
   // A new event of `type` about `user_id`, caused by `caller`.
   storage::EventRecord NewEvent(const Caller& caller, const char* type,
                                 const std::string& user_id,
@@ -276,6 +329,11 @@ class UserService {
   const EventEncoder* events_;  // Not owned.
   const UserServiceOptions options_;
 };
+
+// The image URL clients see: a stored relative URL (/v1/images/…) prefixed
+// with the public base URL of the HTTP listener.
+std::string AbsoluteImageUrl(absl::string_view public_http_url,
+                             absl::string_view stored_url);
 
 // The etag of a user at `version`.
 std::string EtagOf(int64_t version);

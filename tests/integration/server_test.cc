@@ -132,12 +132,13 @@ TEST(ReflectionTest, ListsTheServicesAndDescribesEveryRosterMessage) {
       ::testing::ElementsAre(
           "CreateUser", "GetUser", "ListUsers", "CountUsers", "UpdateUser",
           "UpdateUserMetadata", "ReplaceUserMetadata", "DeleteUser", "BanUser",
-          "UnbanUser", "LockUser", "UnlockUser", "CreateEmailAddress",
-          "GetEmailAddress", "UpdateEmailAddress", "DeleteEmailAddress",
-          "CreatePhoneNumber", "GetPhoneNumber", "UpdatePhoneNumber",
-          "DeletePhoneNumber", "CreateExternalAccount", "DeleteExternalAccount",
-          "ImportUsers", "VerifyPassword", "CreateSession", "ListSessions",
-          "RevokeSession", "WatchEvents", "ListEvents"));
+          "UnbanUser", "LockUser", "UnlockUser", "SetProfileImage",
+          "DeleteProfileImage", "CreateEmailAddress", "GetEmailAddress",
+          "UpdateEmailAddress", "DeleteEmailAddress", "CreatePhoneNumber",
+          "GetPhoneNumber", "UpdatePhoneNumber", "DeletePhoneNumber",
+          "CreateExternalAccount", "DeleteExternalAccount", "ImportUsers",
+          "VerifyPassword", "CreateSession", "ListSessions", "RevokeSession",
+          "WatchEvents", "ListEvents"));
   for (const char* message :
        {"roster.v1.User", "roster.v1.FrontendUser", "roster.v1.EmailAddress",
         "roster.v1.PhoneNumber", "roster.v1.ExternalAccount",

@@ -28,6 +28,12 @@ class NullEncoder final : public EventEncoder {
   std::string EncodeSession(const storage::SessionRecord&) const override {
     return "";
   }
+  std::string EncodeEmailMessage(const VerificationMessage&) const override {
+    return "";
+  }
+  std::string EncodeSmsMessage(const VerificationMessage&) const override {
+    return "";
+  }
 };
 
 std::vector<int64_t> Sequences(

@@ -52,6 +52,12 @@ class TextEventEncoder final : public EventEncoder {
     return absl::StrCat("session ", session.id, " ",
                         static_cast<int>(session.status));
   }
+  std::string EncodeEmailMessage(const VerificationMessage& m) const override {
+    return absl::StrCat("email ", m.address, " code ", m.code);
+  }
+  std::string EncodeSmsMessage(const VerificationMessage& m) const override {
+    return absl::StrCat("sms ", m.address, " code ", m.code);
+  }
 };
 
 const Caller kCaller{"secret_key:0badcafe", ""};

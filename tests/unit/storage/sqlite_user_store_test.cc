@@ -49,7 +49,7 @@ EmailAddressRecord MakeEmail(const std::string& id,
   EmailAddressRecord email;
   email.id = id;
   email.email_address = address;
-  email.verification = {VerificationStatus::kVerified, "admin", 0, 0};
+  email.verification = {VerificationStatus::kVerified, "admin", 0, 0, ""};
   email.created_at = email.updated_at = 1;
   return email;
 }

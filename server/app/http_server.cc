@@ -1,0 +1,103 @@
+#include "server/app/http_server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <utility>
+
+#include "absl/memory/memory.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace roster::app {
+namespace {
+
+void ServeImage(domain::UserService& users, const httplib::Request& request,
+                httplib::Response& response) {
+  auto image = users.GetImage(request.matches[1].str());
+  if (!image.ok()) {
+    response.status = absl::IsNotFound(image.status()) ? 404 : 503;
+    response.set_content(absl::IsNotFound(image.status())
+                             ? "image not found\n"
+                             : "temporarily unavailable\n",
+                         "text/plain");
+    return;
+  }
+  const std::string etag = absl::StrCat("\"", image->sha256, "\"");
+  response.set_header("ETag", etag);
+  response.set_header("Cache-Control", "public, max-age=31536000, immutable");
+  response.set_header("X-Content-Type-Options", "nosniff");
+  for (absl::string_view candidate :
+       absl::StrSplit(request.get_header_value("If-None-Match"), ',')) {
+    candidate = absl::StripAsciiWhitespace(candidate);
+    if (candidate == etag || candidate == "*") {
+      response.status = 304;
+      return;
+    }
+  }
+  response.set_content(std::move(image->data), image->content_type.c_str());
+}
+
+}  // namespace
+
+HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Bind(
+    const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(absl::string_view(listen).substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http_listen must be host:port, not ", listen));
+  }
+  auto server = absl::WrapUnique(new HttpServer());
+  // [::1]:8081 -> ::1
+  server->host_ = std::string(absl::StripSuffix(
+      absl::StripPrefix(absl::string_view(listen).substr(0, colon), "["), "]"));
+  bool bound = false;
+  if (port == 0) {
+    port = server->server_->bind_to_any_port(server->host_);
+    bound = port > 0;
+  } else {
+    bound = server->server_->bind_to_port(server->host_, port);
+  }
+  if (!bound) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for HTTP on ", listen));
+  }
+  server->port_ = port;
+  return server;
+}
+
+absl::Status HttpServer::Serve(domain::UserService* users) {
+  server_->Get(
+      R"(/v1/images/(img_[0-9A-Za-z]{1,64}))",
+      [users](const httplib::Request& request, httplib::Response& response) {
+        ServeImage(*users, request, response);
+      });
+  thread_ = std::thread([raw = server_.get()] { raw->listen_after_bind(); });
+  // stop() only takes effect once the accept loop runs; wait for it so an
+  // early Stop() cannot hang.
+  for (int waited_ms = 0; !server_->is_running(); ++waited_ms) {
+    if (waited_ms == 5000) {  // The loop never started, so it has returned.
+      thread_.join();
+      return absl::UnavailableError("the HTTP listener did not start");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return absl::OkStatus();
+}
+
+void HttpServer::Stop() {
+  if (!thread_.joinable()) return;
+  server_->stop();
+  thread_.join();
+}
+
+}  // namespace roster::app

@@ -1,0 +1,53 @@
+// HttpServer: roster-server's plain HTTP listener (--http_listen). It serves
+// profile images at GET /v1/images/<img_id> with their content type, a strong
+// ETag (the SHA-256 of the bytes), a year-long immutable cache lifetime
+// (image ids are never reused) and 304 for a matching If-None-Match; unknown
+// ids are 404. Read-only: it never writes to the store.
+#ifndef ROSTER_SERVER_APP_HTTP_SERVER_H_
+#define ROSTER_SERVER_APP_HTTP_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "server/domain/user_service.h"
+
+namespace httplib {
+class Server;
+}  // namespace httplib
+
+namespace roster::app {
+
+// Thread-safe.
+class HttpServer {
+ public:
+  // Binds `listen` (host:port; port 0 picks a free one). Unavailable when the
+  // address cannot be bound, InvalidArgument when it is not host:port.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Bind(
+      const std::string& listen);
+  // Starts serving on a background thread; `users` must outlive the server.
+  // Unavailable if the accept loop does not start. Call once.
+  absl::Status Serve(domain::UserService* users);
+  ~HttpServer();  // Stops.
+
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  const std::string& host() const { return host_; }
+  int port() const { return port_; }
+  // Stops accepting and waits for the serving thread. Idempotent.
+  void Stop();
+
+ private:
+  HttpServer();
+
+  std::unique_ptr<httplib::Server> server_;
+  std::string host_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace roster::app
+
+#endif  // ROSTER_SERVER_APP_HTTP_SERVER_H_
