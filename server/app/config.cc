@@ -12,6 +12,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -58,7 +59,8 @@ ABSL_FLAG(absl::Duration, lockout_duration, absl::Hours(1),
           "How long a lockout lasts.");
 ABSL_FLAG(std::string, http_listen, "",
           "host:port of the HTTP listener that serves profile images at "
-          "/v1/images/<id>; empty: off (--dev: 127.0.0.1:8081).");
+          "/v1/images/<id>; empty: off (--dev: 127.0.0.1:8081, or port 0 when "
+          "--listen's port is 0).");
 ABSL_FLAG(std::string, public_http_url, "",
           "The base URL clients reach the HTTP listener at, used in image_url "
           "(default: http://<--http_listen>).");
@@ -200,7 +202,10 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.http_listen = absl::GetFlag(FLAGS_http_listen);
   config.public_http_url = absl::GetFlag(FLAGS_public_http_url);
   if (config.dev && config.http_listen.empty()) {
-    config.http_listen = "127.0.0.1:8081";
+    // A dev server on an ephemeral gRPC port (tests, parallel instances)
+    // takes an ephemeral HTTP port too rather than fight over 8081.
+    config.http_listen =
+        absl::EndsWith(config.listen, ":0") ? "127.0.0.1:0" : "127.0.0.1:8081";
   }
   const std::string signing_key_file = absl::GetFlag(FLAGS_signing_key_file);
   if (!signing_key_file.empty()) {

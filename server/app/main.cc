@@ -26,6 +26,10 @@ void PrintDevBanner(const roster::app::ServerConfig& config, int port) {
   const std::string address = host + ":" + std::to_string(port);
   std::cout << "roster-server (dev) serving on " << address << " with database "
             << config.db_path << "\n";
+  if (!config.http_listen.empty()) {
+    std::cout << "profile images served over HTTP on " << config.http_listen
+              << "\n";
+  }
   if (!config.dev_secret_key_file.empty()) {
     std::cout << "secret key: " << config.dev_secret_key_file << "\n"
               << "try:\n"
@@ -52,7 +56,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cerr << "{\"level\":\"info\",\"msg\":\"serving\",\"listen\":\""
-            << config->listen << "\",\"port\":" << (*server)->port() << "}\n";
+            << config->listen << "\",\"port\":" << (*server)->port()
+            << ",\"http_port\":" << (*server)->http_port() << "}\n";
   if (config->dev) {
     PrintDevBanner(*config, (*server)->port());
   }

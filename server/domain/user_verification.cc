@@ -137,7 +137,6 @@ absl::StatusOr<IdentifierView> UserService::AttemptVerification(
             outcome = Outcome::kExpired;
             return absl::OkStatus();
           }
-          v.attempts += 1;
           if (VerificationCodeMatches(code, v.code_digest)) {
             v.status = VerificationStatus::kVerified;
             v.code_digest.clear();
@@ -145,6 +144,7 @@ absl::StatusOr<IdentifierView> UserService::AttemptVerification(
             outcome = Outcome::kVerified;
             return absl::OkStatus();
           }
+          v.attempts += 1;  // Wrong codes only, as the API documents.
           attempts_left = options_.verification_max_attempts - v.attempts;
           if (attempts_left <= 0) {
             v.status = VerificationStatus::kFailed;

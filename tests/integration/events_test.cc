@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "tests/testing/test_server.h"
+#include "tests/testing/watcher.h"
 
 namespace roster {
 namespace {
@@ -18,56 +19,10 @@ namespace {
 using ::roster::testing::Authed;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::TestServer;
+using ::roster::testing::Watcher;
 using ::testing::ElementsAre;
 using namespace roster::v1;  // NOLINT: the request and response types of the
                              // API under test.
-
-// A WatchEvents stream read synchronously, with a deadline so a missing event
-// fails the test instead of hanging it.
-class Watcher {
- public:
-  Watcher(BackendUsers::Stub& stub, int64_t after_sequence,
-          std::vector<std::string> types = {},
-          std::chrono::seconds deadline = std::chrono::seconds(60)) {
-    context_.AddMetadata("authorization",
-                         std::string("Bearer ") + testing::kTestSecretKey);
-    context_.set_deadline(std::chrono::system_clock::now() + deadline);
-    WatchEventsRequest request;
-    request.set_after_sequence(after_sequence);
-    for (auto& t : types) request.add_types(t);
-    reader_ = stub.WatchEvents(&context_, request);
-  }
-  ~Watcher() {
-    if (!finished_) {
-      context_.TryCancel();
-      Finish();
-    }
-  }
-
-  // The next `n` events; fewer if the stream ended.
-  std::vector<Event> Next(int n) {
-    std::vector<Event> events;
-    Event event;
-    while (static_cast<int>(events.size()) < n && reader_->Read(&event)) {
-      events.push_back(event);
-    }
-    return events;
-  }
-
-  // Reads until the stream ends and returns its status.
-  grpc::Status Finish() {
-    Event ignored;
-    while (reader_->Read(&ignored)) {
-    }
-    finished_ = true;
-    return reader_->Finish();
-  }
-
- private:
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<Event>> reader_;
-  bool finished_ = false;
-};
 
 std::vector<std::string> Types(const std::vector<Event>& events) {
   std::vector<std::string> types;

@@ -19,18 +19,11 @@ namespace {
 using ::roster::testing::Authed;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::TestServer;
+using ::roster::testing::WithToken;
 using namespace roster::v1;  // NOLINT: the request and response types of the
                              // API under test.
 
 constexpr char kPassword[] = "correct horse battery";
-
-std::unique_ptr<grpc::ClientContext> WithToken(const std::string& token) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->AddMetadata("authorization", "Bearer " + token);
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::seconds(30));
-  return context;
-}
 
 class FrontendUsersTest : public ::testing::Test {
  protected:

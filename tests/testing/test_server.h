@@ -78,6 +78,16 @@ inline std::unique_ptr<grpc::ClientContext> Authed(
   return context;
 }
 
+// A client context carrying a FrontendUsers session token, with a deadline.
+inline std::unique_ptr<grpc::ClientContext> WithToken(
+    const std::string& token) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->AddMetadata("authorization", "Bearer " + token);
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(30));
+  return context;
+}
+
 // The ErrorInfo reason in a failed call's details ("" when absent).
 inline std::string ReasonOf(const grpc::Status& status) {
   google::rpc::Status details;

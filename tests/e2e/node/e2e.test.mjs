@@ -144,3 +144,21 @@ test('session tokens verify with jose against GetJwks', async () => {
     .then(() => null, (e) => e);
   assert.equal(revoked.code, grpc.status.UNAUTHENTICATED);
 });
+
+test('a profile image uploaded through grpc-js comes back over HTTP', async () => {
+  const user = await call(backend, 'CreateUser', { email_addresses: ['pic@example.com'] },
+                          withKey());
+  // A 1x1 GIF.
+  const gif = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
+  const updated = await call(backend, 'SetProfileImage', { user_id: user.id, image: gif },
+                             withKey());
+  assert.equal(updated.has_image, true);
+  assert.match(updated.image_url, /^http:\/\/127\.0\.0\.1:\d+\/v1\/images\/img_[0-9A-Za-z]{27}$/);
+  const response = await fetch(updated.image_url);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('content-type'), 'image/gif');
+  assert.deepEqual(Buffer.from(await response.arrayBuffer()), gif);
+  const again = await fetch(updated.image_url,
+                            { headers: { 'if-none-match': response.headers.get('etag') } });
+  assert.equal(again.status, 304);
+});

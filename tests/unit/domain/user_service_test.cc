@@ -17,6 +17,7 @@
 #include "tests/testing/fakes.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/text_event_encoder.h"
 
 namespace roster::domain {
 namespace {
@@ -37,28 +38,6 @@ std::vector<std::string> Fields(const absl::Status& status) {
 std::string JsonOfSize(size_t bytes) {
   return R"({"k":")" + std::string(bytes - 8, 'x') + R"("})";
 }
-
-// Encodes payloads as readable text so tests can check what each event carried.
-class TextEventEncoder final : public EventEncoder {
- public:
-  std::string EncodeUser(const UserView& user) const override {
-    return absl::StrCat("user ", user.record.id, " etag ", user.etag);
-  }
-  std::string EncodeDeletedUser(const DeletedUser& deleted) const override {
-    return absl::StrCat("deleted ", deleted.id);
-  }
-  std::string EncodeSession(
-      const storage::SessionRecord& session) const override {
-    return absl::StrCat("session ", session.id, " ",
-                        static_cast<int>(session.status));
-  }
-  std::string EncodeEmailMessage(const VerificationMessage& m) const override {
-    return absl::StrCat("email ", m.address, " code ", m.code);
-  }
-  std::string EncodeSmsMessage(const VerificationMessage& m) const override {
-    return absl::StrCat("sms ", m.address, " code ", m.code);
-  }
-};
 
 const Caller kCaller{"secret_key:0badcafe", ""};
 
@@ -81,7 +60,7 @@ class UserServiceTest : public ::testing::Test {
   testing::TempDir dir_;
   testing::FakeClock clock_;
   testing::SeededRandom random_{99};
-  TextEventEncoder encoder_;
+  testing::TextEventEncoder encoder_;
   IdGenerator ids_;
   std::unique_ptr<storage::SqliteUserStore> store_;
   std::unique_ptr<UserService> users_;

@@ -17,6 +17,7 @@ namespace roster::storage {
 namespace {
 
 using ::roster::testing::IsOk;
+using ::roster::testing::IsOkAndHolds;
 using ::roster::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::Field;
@@ -404,6 +405,88 @@ TEST_F(SqliteUserStoreTest, PruningDeletesAPrefixAndSequencesNeverRestart) {
   ASSERT_OK_AND_ASSIGN(after, store_->ReadEvents({}));
   EXPECT_THAT(Sequences(after), ElementsAre(6));
   EXPECT_EQ(after.pruned_through, 5);
+}
+
+// Migration 4: a verified value is unique, unverified claims may coexist.
+TEST_F(SqliteUserStoreTest, OnlyAVerifiedEmailIsUniqueAcrossUsers) {
+  UserRecord ada = MakeUser("user_ada", 1);
+  UserRecord eve = MakeUser("user_eve", 2);
+  ada.email_addresses.push_back(MakeEmail("idn_1", "shared@example.com"));
+  eve.email_addresses.push_back(MakeEmail("idn_2", "shared@example.com"));
+  eve.email_addresses.back().verification.status =
+      VerificationStatus::kUnverified;
+  ASSERT_THAT(Insert(ada), IsOk());
+  ASSERT_THAT(Insert(eve), IsOk());
+  ASSERT_THAT(store_->FindUserIdByIdentifier(IdentifierKind::kEmailAddress,
+                                             "shared@example.com"),
+              IsOkAndHolds(std::optional<std::string>("user_ada")));
+  ASSERT_THAT(store_->Write([&](WriteTransaction& txn) -> absl::Status {
+    auto claimants = txn.FindUnverifiedClaimants(IdentifierKind::kEmailAddress,
+                                                 "shared@example.com");
+    EXPECT_THAT(claimants, IsOk());
+    if (claimants.ok()) {
+      EXPECT_THAT(*claimants, ElementsAre("user_eve"));
+    }
+    return absl::OkStatus();
+  }),
+              IsOk());
+  // A second verified holder is refused by the index itself.
+  eve.email_addresses.back().verification.status =
+      VerificationStatus::kVerified;
+  EXPECT_THAT(store_->Write([&](WriteTransaction& txn) {
+    return txn.UpdateUser(eve, EventFor(eve.id));
+  }),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  // And one user holds a value once, verified or not.
+  UserRecord twice = MakeUser("user_twice", 3);
+  twice.email_addresses.push_back(MakeEmail("idn_3", "twice@example.com"));
+  twice.email_addresses.push_back(MakeEmail("idn_4", "twice@example.com"));
+  twice.email_addresses.back().verification.status =
+      VerificationStatus::kUnverified;
+  EXPECT_THAT(Insert(twice), StatusIs(absl::StatusCode::kAlreadyExists));
+}
+
+TEST_F(SqliteUserStoreTest, VerificationSendsAreCountedPerWindow) {
+  auto count = [&](Micros now, Micros window_start) {
+    int32_t sends = 0;
+    EXPECT_THAT(store_->Write([&](WriteTransaction& txn) -> absl::Status {
+      auto n = txn.CountVerificationSend("email_address:a@example.com", now,
+                                         window_start);
+      if (!n.ok()) return n.status();
+      sends = *n;
+      return absl::OkStatus();
+    }),
+                IsOk());
+    return sends;
+  };
+  EXPECT_EQ(count(100, 0), 1);
+  EXPECT_EQ(count(150, 50), 2);
+  EXPECT_EQ(count(200, 100), 3);
+  EXPECT_EQ(count(300, 101), 1);  // The window that began at 100 is over.
+}
+
+TEST_F(SqliteUserStoreTest, ImagesRoundTripAndGoWithTheirUser) {
+  ASSERT_THAT(Insert(MakeUser("user_ada", 1)), IsOk());
+  ImageRecord image;
+  image.id = "img_1";
+  image.user_id = "user_ada";
+  image.content_type = "image/png";
+  image.sha256 = "ab";
+  image.data = std::string("\x89PNG\0\1\2", 7);
+  image.created_at = 5;
+  ASSERT_THAT(
+      store_->Write([&](WriteTransaction& txn) { return txn.PutImage(image); }),
+      IsOk());
+  auto read = store_->GetImage("img_1");
+  ASSERT_THAT(read, IsOk());
+  EXPECT_EQ(read->data, image.data);
+  EXPECT_EQ(read->content_type, "image/png");
+  EXPECT_EQ(read->user_id, "user_ada");
+  ASSERT_THAT(store_->Write([&](WriteTransaction& txn) {
+    return txn.DeleteUser("user_ada", EventFor("user_ada", "user.deleted"));
+  }),
+              IsOk());
+  EXPECT_THAT(store_->GetImage("img_1"), StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace
