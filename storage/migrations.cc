@@ -235,6 +235,10 @@ CREATE INDEX images_by_user ON images(user_id);
 int LatestSchemaVersion() { return static_cast<int>(kMigrations.size()); }
 
 absl::Status Migrate(SqliteConnection& connection) {
+  return MigrateTo(connection, LatestSchemaVersion());
+}
+
+absl::Status MigrateTo(SqliteConnection& connection, int target_version) {
   try {
     // Each step re-reads the version under the write lock, so two processes
     // starting on one file apply every migration exactly once.
@@ -250,7 +254,7 @@ absl::Status Migrate(SqliteConnection& connection) {
                            " is newer than this binary's ",
                            LatestSchemaVersion(), "; upgrade roster-server"));
         }
-        if (current == LatestSchemaVersion()) {
+        if (current >= target_version) {
           connection.Exec("COMMIT");
           return absl::OkStatus();
         }

@@ -16,6 +16,9 @@ int LatestSchemaVersion();
 // database was written by a newer binary; storage errors otherwise (nothing of
 // a failed step is applied).
 absl::Status Migrate(SqliteConnection& connection);
+// Migrate, stopping at `target_version` (<= LatestSchemaVersion()): lets tests
+// build an old schema, fill it, and check that later migrations keep the data.
+absl::Status MigrateTo(SqliteConnection& connection, int target_version);
 
 }  // namespace roster::storage
 

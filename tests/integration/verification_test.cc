@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "tests/testing/test_server.h"
@@ -379,6 +380,42 @@ TEST_F(VerificationTest, TheFirstToVerifyAnAddressWinsIt) {
   grpc::Status taken = AddEmail(eve, "shared@example.com", &out);
   EXPECT_EQ(taken.error_code(), grpc::ALREADY_EXISTS);
   EXPECT_EQ(ReasonOf(taken), "IDENTIFIER_EXISTS");
+}
+
+TEST_F(VerificationTest, TwoUsersVerifyingOneAddressAtOnceHaveOneWinner) {
+  Account ada = NewAccount("ada@example.com");
+  Account eve = NewAccount("eve@example.com");
+  EmailAddress adas, eves;
+  ASSERT_TRUE(AddEmail(ada, "race@example.com", &adas).ok());
+  ASSERT_TRUE(AddEmail(eve, "race@example.com", &eves).ok());
+  ASSERT_TRUE(PrepareEmail(ada, adas.id()).ok());
+  const std::string ada_code = NextEmail().code();
+  ASSERT_TRUE(PrepareEmail(eve, eves.id()).ok());
+  const std::string eve_code = NextEmail().code();
+
+  grpc::Status ada_result, eve_result;
+  std::thread ada_thread([&] {
+    EmailAddress out;
+    ada_result = AttemptEmail(ada, adas.id(), ada_code, &out);
+  });
+  std::thread eve_thread([&] {
+    EmailAddress out;
+    eve_result = AttemptEmail(eve, eves.id(), eve_code, &out);
+  });
+  ada_thread.join();
+  eve_thread.join();
+  // Writes are serialised: the first verifies and removes the other's claim,
+  // so the second finds no such address.
+  ASSERT_NE(ada_result.ok(), eve_result.ok());
+  const grpc::Status& loser = ada_result.ok() ? eve_result : ada_result;
+  EXPECT_EQ(loser.error_code(), grpc::NOT_FOUND);
+  ListUsersRequest list;
+  list.add_email_addresses("race@example.com");
+  ListUsersResponse holders;
+  ASSERT_TRUE(backend_->ListUsers(Authed().get(), list, &holders).ok());
+  ASSERT_EQ(holders.users_size(), 1);
+  EXPECT_EQ(holders.users(0).id(),
+            ada_result.ok() ? ada.user.id() : eve.user.id());
 }
 
 TEST_F(VerificationTest, CodesToOneAddressAreRateLimited) {

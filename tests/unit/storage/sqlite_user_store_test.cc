@@ -489,5 +489,39 @@ TEST_F(SqliteUserStoreTest, ImagesRoundTripAndGoWithTheirUser) {
   EXPECT_THAT(store_->GetImage("img_1"), StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST_F(SqliteUserStoreTest, MigrationFourKeepsIdentifiersWrittenBySchemaThree) {
+  const std::string path = dir_.File("old.db");
+  {
+    auto old = SqliteConnection::Open(path, SqliteConnection::Mode::kWriter,
+                                      absl::Seconds(5));
+    ASSERT_THAT(old, IsOk());
+    ASSERT_THAT(MigrateTo(**old, 3), IsOk());
+    (*old)->Exec(
+        "INSERT INTO users (id, created_at, updated_at, version, "
+        "primary_email_address_id) VALUES ('user_old', 1, 1, 1, 'idn_e');"
+        "INSERT INTO email_addresses (id, user_id, email_address, "
+        "verification_status, verification_strategy, created_at, updated_at) "
+        "VALUES ('idn_e', 'user_old', 'old@example.com', 2, 'admin', 1, 1);"
+        "INSERT INTO phone_numbers (id, user_id, phone_number, "
+        "verification_status, verification_strategy, "
+        "reserved_for_second_factor, created_at, updated_at) VALUES "
+        "('idn_p', 'user_old', '+14155550100', 1, '', 1, 2, 2);");
+  }
+  auto store = SqliteUserStore::Open({path});
+  ASSERT_THAT(store, IsOk());
+  auto user = (*store)->GetUser("user_old");
+  ASSERT_THAT(user, IsOk());
+  ASSERT_EQ(user->email_addresses.size(), 1u);
+  EXPECT_EQ(user->email_addresses[0].email_address, "old@example.com");
+  EXPECT_EQ(user->email_addresses[0].verification.status,
+            VerificationStatus::kVerified);
+  ASSERT_EQ(user->phone_numbers.size(), 1u);
+  EXPECT_TRUE(user->phone_numbers[0].reserved_for_second_factor);
+  EXPECT_EQ(user->phone_numbers[0].verification.code_digest, "");
+  EXPECT_THAT((*store)->FindUserIdByIdentifier(IdentifierKind::kEmailAddress,
+                                               "old@example.com"),
+              IsOkAndHolds(std::optional<std::string>("user_old")));
+}
+
 }  // namespace
 }  // namespace roster::storage
