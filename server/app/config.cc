@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -57,6 +59,18 @@ ABSL_FLAG(absl::Duration, session_token_lifetime, absl::Minutes(5),
           "How long one session token is valid.");
 ABSL_FLAG(absl::Duration, lockout_duration, absl::Hours(1),
           "How long a lockout lasts.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain for gRPC TLS (with --tls_key_file). Re-read "
+          "every --tls_reload_interval, so a rotated certificate takes effect "
+          "without a restart or dropped connections.");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key for gRPC TLS.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle: require and verify client certificates (mTLS).");
+ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Seconds(30),
+          "How often the TLS files are checked for changes.");
+ABSL_FLAG(bool, allow_insecure, false,
+          "Allow plaintext gRPC on a non-loopback address (e.g. behind a "
+          "service mesh that provides mTLS).");
 ABSL_FLAG(std::string, http_listen, "",
           "host:port of the HTTP listener that serves profile images at "
           "/v1/images/<id>; empty: off (--dev: 127.0.0.1:8081, or port 0 when "
@@ -83,7 +97,12 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "session_lifetime",
                                       "session_token_lifetime",
                                       "http_listen",
-                                      "public_http_url"};
+                                      "public_http_url",
+                                      "tls_cert_file",
+                                      "tls_key_file",
+                                      "tls_client_ca_file",
+                                      "tls_reload_interval",
+                                      "allow_insecure"};
 
 // Applies ROSTER_<FLAG> variables before the command line is parsed, so flags
 // override them.
@@ -172,6 +191,60 @@ absl::StatusOr<std::string> DevSecretKey(const std::string& path) {
   return key;
 }
 
+// Whether gRPC's `listen` host only accepts connections from this machine.
+bool IsLoopback(absl::string_view listen) {
+  absl::string_view host = listen.substr(0, listen.rfind(':'));
+  host = absl::StripSuffix(absl::StripPrefix(host, "["), "]");
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+absl::Status Readable(const char* flag, const std::string& path) {
+  if (path.empty() || access(path.c_str(), R_OK) == 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--", flag, " ", path, " is not readable: ", std::strerror(errno)));
+}
+
+// Refuses configurations that would run unsafely or fail later, with a
+// message that names the fix.
+absl::Status CheckSafety(const ServerConfig& config) {
+  const bool tls = !config.tls_cert_file.empty();
+  if (tls != !config.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert_file and --tls_key_file go together");
+  }
+  if (!config.tls_client_ca_file.empty() && !tls) {
+    return absl::InvalidArgumentError(
+        "--tls_client_ca_file needs --tls_cert_file and --tls_key_file");
+  }
+  for (const auto& [flag, path] :
+       {std::pair{"tls_cert_file", config.tls_cert_file},
+        std::pair{"tls_key_file", config.tls_key_file},
+        std::pair{"tls_client_ca_file", config.tls_client_ca_file}}) {
+    absl::Status readable = Readable(flag, path);
+    if (!readable.ok()) return readable;
+  }
+  if (config.tls_reload_interval < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(
+        "--tls_reload_interval must be at least 1s");
+  }
+  if (!tls && !config.allow_insecure && !IsLoopback(config.listen)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "refusing plaintext gRPC on non-loopback ", config.listen,
+        ": set --tls_cert_file and --tls_key_file, or --allow_insecure when "
+        "a mesh or private network protects the traffic"));
+  }
+  // SQLite needs to create its -wal and -shm files beside the database.
+  const size_t slash = config.db_path.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : config.db_path.substr(0, slash + 1);
+  if (access(dir.c_str(), W_OK | X_OK) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the database directory ", dir,
+                     " is not writable: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
@@ -201,6 +274,11 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.session_token_lifetime = absl::GetFlag(FLAGS_session_token_lifetime);
   config.http_listen = absl::GetFlag(FLAGS_http_listen);
   config.public_http_url = absl::GetFlag(FLAGS_public_http_url);
+  config.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  config.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  config.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  config.tls_reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
+  config.allow_insecure = absl::GetFlag(FLAGS_allow_insecure);
   if (config.dev && config.http_listen.empty()) {
     // A dev server on an ephemeral gRPC port (tests, parallel instances)
     // takes an ephemeral HTTP port too rather than fight over 8081.
@@ -279,6 +357,8 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
     return absl::InvalidArgumentError(
         "--events_retention and --events_prune_interval must be positive");
   }
+  absl::Status safe = CheckSafety(config);
+  if (!safe.ok()) return safe;
   if (config.lockout_attempts < 1 ||
       config.lockout_duration <= absl::ZeroDuration() ||
       config.shutdown_grace < absl::ZeroDuration()) {

@@ -39,10 +39,20 @@ struct ServerConfig {
   std::string http_listen;
   // Prefix of image_url, e.g. "https://id.example.com".
   std::string public_http_url;
+  // gRPC TLS (PEM files, re-read every tls_reload_interval); mTLS when a
+  // client CA is set. Empty: plaintext, refused off loopback unless
+  // allow_insecure.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  absl::Duration tls_reload_interval = absl::Seconds(30);
+  bool allow_insecure = false;
 };
 
 // Reads flags and ROSTER_* variables. InvalidArgument for a bad value, a
-// missing --db or a missing or short secret key outside --dev; in --dev,
+// missing --db or a missing or short secret key outside --dev, an unreadable
+// TLS file, an unwritable database directory, or plaintext gRPC on a
+// non-loopback address without --allow_insecure; in --dev,
 // creates the secret key file beside the database on first start.
 absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv);
 

@@ -3,6 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <grpcpp/server_builder.h>
 
 #include <iostream>
@@ -18,6 +20,31 @@ namespace {
 
 constexpr char kBackendUsersService[] = "roster.v1.BackendUsers";
 constexpr char kFrontendUsersService[] = "roster.v1.FrontendUsers";
+
+// Plaintext, or TLS from files that gRPC re-reads every reload interval: a
+// renewed certificate serves new handshakes while open connections go on.
+std::shared_ptr<grpc::ServerCredentials> CredentialsFor(
+    const ServerConfig& config) {
+  if (config.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  const auto interval = static_cast<unsigned int>(
+      absl::ToInt64Seconds(config.tls_reload_interval));
+  auto provider = config.tls_client_ca_file.empty()
+                      ? std::make_shared<
+                            grpc::experimental::FileWatcherCertificateProvider>(
+                            config.tls_key_file, config.tls_cert_file, interval)
+                      : std::make_shared<
+                            grpc::experimental::FileWatcherCertificateProvider>(
+                            config.tls_key_file, config.tls_cert_file,
+                            config.tls_client_ca_file, interval);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_identity_key_cert_pairs();
+  if (!config.tls_client_ca_file.empty()) {
+    options.watch_root_certs();
+    options.set_cert_request_type(
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  }
+  return grpc::experimental::TlsServerCredentials(options);
+}
 
 }  // namespace
 
@@ -119,7 +146,7 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   // be judged; leave room for the rest of the message.
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(domain::kMaxProfileImageBytes + (size_t{1} << 20)));
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(config.listen, CredentialsFor(config),
                            &server->port_);
   server->frontend_users_ = std::make_unique<api::FrontendUsersService>(
       server->users_.get(), server->sessions_.get(), server->writes_.get(),

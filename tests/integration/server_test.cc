@@ -395,5 +395,35 @@ TEST(ServerBinaryTest, SecretKeysFileWithCommentsIsRead) {
   EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
 
+TEST(ServerBinaryTest, RefusesDangerousConfigurationsWithTheFix) {
+  TempDir dir;
+  const std::string key =
+      "--secret_keys=sk_0123456789abcdefghijklmnopqrstuvwxyz";
+  ServerProcess open_plaintext(dir,
+                               {"--db=roster.db", "--listen=0.0.0.0:0", key});
+  EXPECT_EQ(open_plaintext.Stop(0), 2);
+  EXPECT_THAT(open_plaintext.Stderr(),
+              ::testing::HasSubstr("refusing plaintext gRPC on non-loopback"));
+  ServerProcess allowed(
+      dir, {"--db=roster.db", "--listen=0.0.0.0:0", "--allow_insecure", key});
+  EXPECT_NE(allowed.WaitForPort(), 0) << allowed.Stderr();
+  EXPECT_EQ(allowed.Stop(SIGTERM), 0);
+
+  ServerProcess missing_tls(
+      dir, {"--db=roster.db", "--listen=127.0.0.1:0", key,
+            "--tls_cert_file=missing.pem", "--tls_key_file=missing.key"});
+  EXPECT_EQ(missing_tls.Stop(0), 2);
+  EXPECT_THAT(
+      missing_tls.Stderr(),
+      ::testing::HasSubstr("--tls_cert_file missing.pem is not readable"));
+  ServerProcess half_tls(dir, {"--db=roster.db", "--listen=127.0.0.1:0", key,
+                               "--tls_cert_file=missing.pem"});
+  EXPECT_EQ(half_tls.Stop(0), 2);
+  ServerProcess no_dir(
+      dir, {"--db=no/such/dir/roster.db", "--listen=127.0.0.1:0", key});
+  EXPECT_EQ(no_dir.Stop(0), 2);
+  EXPECT_THAT(no_dir.Stderr(), ::testing::HasSubstr("is not writable"));
+}
+
 }  // namespace
 }  // namespace roster
