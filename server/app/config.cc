@@ -71,6 +71,11 @@ ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Seconds(30),
 ABSL_FLAG(bool, allow_insecure, false,
           "Allow plaintext gRPC on a non-loopback address (e.g. behind a "
           "service mesh that provides mTLS).");
+ABSL_FLAG(bool, metrics, false,
+          "Serve Prometheus metrics at /metrics on --http_listen (--dev: on).");
+ABSL_FLAG(bool, log_rpcs, true,
+          "Write one JSON line per RPC to stderr (method, code, latency, peer, "
+          "request id; never request contents).");
 ABSL_FLAG(std::string, http_listen, "",
           "host:port of the HTTP listener that serves profile images at "
           "/v1/images/<id>; empty: off (--dev: 127.0.0.1:8081, or port 0 when "
@@ -102,7 +107,9 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "tls_key_file",
                                       "tls_client_ca_file",
                                       "tls_reload_interval",
-                                      "allow_insecure"};
+                                      "allow_insecure",
+                                      "metrics",
+                                      "log_rpcs"};
 
 // Applies ROSTER_<FLAG> variables before the command line is parsed, so flags
 // override them.
@@ -223,6 +230,10 @@ absl::Status CheckSafety(const ServerConfig& config) {
     absl::Status readable = Readable(flag, path);
     if (!readable.ok()) return readable;
   }
+  if (config.metrics && config.http_listen.empty()) {
+    return absl::InvalidArgumentError(
+        "--metrics needs --http_listen to serve /metrics on");
+  }
   if (config.tls_reload_interval < absl::Seconds(1)) {
     return absl::InvalidArgumentError(
         "--tls_reload_interval must be at least 1s");
@@ -279,6 +290,8 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
   config.tls_reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
   config.allow_insecure = absl::GetFlag(FLAGS_allow_insecure);
+  config.metrics = absl::GetFlag(FLAGS_metrics) || config.dev;
+  config.log_rpcs = absl::GetFlag(FLAGS_log_rpcs);
   if (config.dev && config.http_listen.empty()) {
     // A dev server on an ephemeral gRPC port (tests, parallel instances)
     // takes an ephemeral HTTP port too rather than fight over 8081.

@@ -47,6 +47,10 @@ struct ServerConfig {
   std::string tls_client_ca_file;
   absl::Duration tls_reload_interval = absl::Seconds(30);
   bool allow_insecure = false;
+  // Prometheus text at /metrics on the HTTP listener.
+  bool metrics = false;
+  // One JSON line per RPC on stderr.
+  bool log_rpcs = true;
 };
 
 // Reads flags and ROSTER_* variables. InvalidArgument for a bad value, a

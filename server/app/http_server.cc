@@ -75,7 +75,15 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Bind(
   return server;
 }
 
-absl::Status HttpServer::Serve(domain::UserService* users) {
+absl::Status HttpServer::Serve(domain::UserService* users,
+                               std::function<std::string()> metrics) {
+  if (metrics) {
+    server_->Get("/metrics",
+                 [metrics = std::move(metrics)](const httplib::Request&,
+                                                httplib::Response& response) {
+                   response.set_content(metrics(), "text/plain; version=0.0.4");
+                 });
+  }
   server_->Get(
       R"(/v1/images/(img_[0-9A-Za-z]{1,64}))",
       [users](const httplib::Request& request, httplib::Response& response) {

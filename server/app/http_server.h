@@ -6,6 +6,7 @@
 #ifndef ROSTER_SERVER_APP_HTTP_SERVER_H_
 #define ROSTER_SERVER_APP_HTTP_SERVER_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -27,8 +28,10 @@ class HttpServer {
   static absl::StatusOr<std::unique_ptr<HttpServer>> Bind(
       const std::string& listen);
   // Starts serving on a background thread; `users` must outlive the server.
+  // With `metrics`, also serves its text at GET /metrics (Prometheus).
   // Unavailable if the accept loop does not start. Call once.
-  absl::Status Serve(domain::UserService* users);
+  absl::Status Serve(domain::UserService* users,
+                     std::function<std::string()> metrics = nullptr);
   ~HttpServer();  // Stops.
 
   HttpServer(const HttpServer&) = delete;

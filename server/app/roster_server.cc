@@ -12,6 +12,8 @@
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
+#include "server/api/rpc_observer.h"
+#include "server/app/timed_user_store.h"
 #include "server/domain/image_types.h"
 #include "storage/sqlite_user_store.h"
 
@@ -57,7 +59,9 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   if (!store.ok()) {
     return store.status();
   }
-  server->store_ = *std::move(store);
+  server->metrics_ = std::make_unique<api::Metrics>();
+  server->store_ = std::make_unique<TimedUserStore>(*std::move(store),
+                                                    server->metrics_.get());
   server->random_ = std::make_unique<domain::SystemRandom>();
   server->ids_ = std::make_unique<domain::IdGenerator>(&server->clock_,
                                                        server->random_.get());
@@ -142,6 +146,12 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      observers;
+  observers.push_back(std::make_unique<api::RpcObserverFactory>(
+      server->metrics_.get(), config.log_rpcs));
+  builder.experimental().SetInterceptorCreators(std::move(observers));
   // gRPC's default 4 MiB would refuse a 10 MiB profile image before it could
   // be judged; leave room for the rest of the message.
   builder.SetMaxReceiveMessageSize(
@@ -159,7 +169,12 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
         absl::StrCat("cannot listen on ", config.listen));
   }
   if (server->http_ != nullptr) {
-    absl::Status serving = server->http_->Serve(server->users_.get());
+    std::function<std::string()> metrics;
+    if (config.metrics) {
+      metrics = [raw = server.get()] { return raw->RenderMetrics(); };
+    }
+    absl::Status serving =
+        server->http_->Serve(server->users_.get(), std::move(metrics));
     if (!serving.ok()) return serving;
   }
   server->pruner_ = std::thread(
@@ -198,6 +213,23 @@ void RosterServer::Shutdown(absl::Duration grace) {
   if (pruner_.joinable()) {
     pruner_.join();
   }
+}
+
+std::string RosterServer::RenderMetrics() {
+  std::string extra =
+      "# HELP roster_build_info The running build.\n"
+      "# TYPE roster_build_info gauge\n"
+      "roster_build_info{version=\"" ROSTER_VERSION "\"} 1\n";
+  // Counted at scrape time: one indexed COUNT(*) on a reader connection.
+  auto users = store_->CountUsers(storage::UserFilter{});
+  if (users.ok()) {
+    absl::StrAppend(&extra,
+                    "# HELP roster_users Users stored.\n"
+                    "# TYPE roster_users gauge\n"
+                    "roster_users ",
+                    *users, "\n");
+  }
+  return metrics_->Render(extra);
 }
 
 absl::StatusOr<int64_t> RosterServer::PruneEventsForTest() {

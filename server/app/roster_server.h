@@ -19,6 +19,7 @@
 #include "server/api/bounded_executor.h"
 #include "server/api/event_hub.h"
 #include "server/api/frontend_users_service.h"
+#include "server/api/metrics.h"
 #include "server/api/proto_mapping.h"
 #include "server/app/config.h"
 #include "server/app/http_server.h"
@@ -52,6 +53,9 @@ class RosterServer {
   // The HTTP listener's bound port, or 0 without --http_listen.
   int http_port() const { return http_ == nullptr ? 0 : http_->port(); }
 
+  // The Prometheus text served at /metrics.
+  std::string RenderMetrics();
+
   // Runs event retention now, as the background pruner does. Returns how many
   // events were deleted.
   absl::StatusOr<int64_t> PruneEventsForTest();
@@ -66,6 +70,7 @@ class RosterServer {
 
   // Declaration order is teardown order reversed: the gRPC server goes first,
   // the store last.
+  std::unique_ptr<api::Metrics> metrics_;
   std::unique_ptr<storage::UserStore> store_;
   domain::SystemClock clock_;
   std::unique_ptr<domain::SystemRandom> random_;

@@ -425,5 +425,26 @@ TEST(ServerBinaryTest, RefusesDangerousConfigurationsWithTheFix) {
   EXPECT_THAT(no_dir.Stderr(), ::testing::HasSubstr("is not writable"));
 }
 
+TEST(ServerBinaryTest, LogsOneJsonLinePerRpcAndNoSecrets) {
+  TempDir dir;
+  ServerProcess server(dir, {"--dev", "--db=dev.db", "--listen=127.0.0.1:0"});
+  const int port = server.WaitForPort();
+  ASSERT_NE(port, 0) << server.Stderr();
+  const std::string key = ReadKey(dir.File("dev.db.secret_key"));
+  User user;
+  ASSERT_TRUE(CreateUserOn(port, key, &user).ok());
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+  const std::string log = server.Stderr();
+  EXPECT_THAT(log,
+              ::testing::ContainsRegex(
+                  R"(\{"time":"[^"]+","level":"info","msg":"rpc","method":)"
+                  R"("/roster.v1.BackendUsers/CreateUser","code":"OK",)"
+                  R"("latency_ms":[0-9.]+,"peer":"ipv4:127.0.0.1:[0-9]+",)"
+                  R"("request_id":"[0-9a-f]{32}"\})"));
+  EXPECT_EQ(log.find(key), std::string::npos) << "the secret key was logged";
+  EXPECT_EQ(log.find("binary@example.com"), std::string::npos)
+      << "an email address was logged";
+}
+
 }  // namespace
 }  // namespace roster

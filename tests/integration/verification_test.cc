@@ -226,7 +226,7 @@ TEST_F(VerificationTest, ThreeWrongCodesFailTheVerification) {
     EXPECT_EQ(wrong.error_code(), grpc::INVALID_ARGUMENT);
     EXPECT_EQ(ReasonOf(wrong), "VERIFICATION_FAILED");
   }
-  const auto& failed = Me(ada).email_addresses(1).verification();
+  const Verification failed = Me(ada).email_addresses(1).verification();
   EXPECT_EQ(failed.status(), Verification::STATUS_FAILED);
   EXPECT_EQ(failed.attempts(), 3);
   // Even the right code is refused now.

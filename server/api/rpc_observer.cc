@@ -1,0 +1,117 @@
+#include "server/api/rpc_observer.h"
+
+#include <grpcpp/server_context.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/random/random.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+
+namespace roster::api {
+namespace {
+
+using grpc::experimental::InterceptionHookPoints;
+
+constexpr char kRequestIdHeader[] = "x-request-id";
+
+// A client's request id is echoed only when it is plain: at most 128 of
+// [A-Za-z0-9._:-], so it can never inject into a log line or a header.
+bool IsPlainRequestId(absl::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
+        c != '_' && c != ':' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string NewRequestId() {
+  thread_local absl::BitGen bits;
+  return absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(bits),
+                         absl::Uniform<uint64_t>(bits));
+}
+
+class RpcObserver final : public grpc::experimental::Interceptor {
+ public:
+  RpcObserver(grpc::experimental::ServerRpcInfo* info, Metrics* metrics,
+              bool log)
+      : info_(info), metrics_(metrics), log_(log), start_(absl::Now()) {
+    metrics_->RpcStarted(info_->method());
+  }
+
+  ~RpcObserver() override {
+    // A call cancelled before it sent a status never reached
+    // PRE_SEND_STATUS.
+    if (!finished_) Finish(grpc::StatusCode::CANCELLED);
+  }
+
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      auto* received = methods->GetRecvInitialMetadata();
+      auto it = received->find(kRequestIdHeader);
+      if (it != received->end()) {
+        const absl::string_view id(it->second.data(), it->second.size());
+        if (IsPlainRequestId(id)) request_id_ = std::string(id);
+      }
+      if (request_id_.empty()) request_id_ = NewRequestId();
+    }
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace(kRequestIdHeader, request_id_);
+    }
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_STATUS)) {
+      Finish(methods->GetSendStatus().error_code());
+    }
+    methods->Proceed();
+  }
+
+ private:
+  void Finish(grpc::StatusCode code) {
+    finished_ = true;
+    const absl::Duration latency = absl::Now() - start_;
+    // gRPC and absl share code numbering and names (OK, INVALID_ARGUMENT, …).
+    const std::string code_name =
+        absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+    metrics_->RpcFinished(info_->method(), code_name, latency);
+    if (!log_) return;
+    // One write per line keeps concurrent lines whole.
+    const std::string line = absl::StrCat(
+        "{\"time\":\"",
+        absl::FormatTime(absl::RFC3339_full, start_, absl::UTCTimeZone()),
+        "\",\"level\":\"info\",\"msg\":\"rpc\",\"method\":\"", info_->method(),
+        "\",\"code\":\"", code_name, "\",\"latency_ms\":",
+        absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(latency)),
+        ",\"peer\":\"", absl::CEscape(info_->server_context()->peer()),
+        "\",\"request_id\":\"", request_id_, "\"}\n");
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  }
+
+  grpc::experimental::ServerRpcInfo* info_;
+  Metrics* metrics_;
+  const bool log_;
+  const absl::Time start_;
+  std::string request_id_;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+grpc::experimental::Interceptor* RpcObserverFactory::CreateServerInterceptor(
+    grpc::experimental::ServerRpcInfo* info) {
+  // gRPC takes ownership of the returned interceptor.
+  return std::make_unique<RpcObserver>(info, metrics_, log_rpcs_).release();
+}
+
+}  // namespace roster::api

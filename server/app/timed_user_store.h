@@ -1,0 +1,89 @@
+// TimedUserStore: a UserStore that times every call of another one into
+// Metrics (roster_db_operation_duration_seconds). A write's time includes
+// waiting for the writer, the body, the commit and its fsync.
+#ifndef ROSTER_SERVER_APP_TIMED_USER_STORE_H_
+#define ROSTER_SERVER_APP_TIMED_USER_STORE_H_
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "server/api/metrics.h"
+#include "storage/user_store.h"
+
+namespace roster::app {
+
+// Thread-safe as the wrapped store.
+class TimedUserStore final : public storage::UserStore {
+ public:
+  // `metrics` must outlive the store.
+  TimedUserStore(std::unique_ptr<storage::UserStore> store,
+                 api::Metrics* metrics)
+      : store_(std::move(store)), metrics_(metrics) {}
+
+  absl::StatusOr<storage::UserRecord> GetUser(
+      absl::string_view user_id) override {
+    return Timed("get_user", [&] { return store_->GetUser(user_id); });
+  }
+  absl::StatusOr<storage::UserPage> ListUsers(
+      const storage::UserPageQuery& query) override {
+    return Timed("list_users", [&] { return store_->ListUsers(query); });
+  }
+  absl::StatusOr<int64_t> CountUsers(
+      const storage::UserFilter& filter) override {
+    return Timed("count_users", [&] { return store_->CountUsers(filter); });
+  }
+  absl::Status Write(absl::FunctionRef<absl::Status(storage::WriteTransaction&)>
+                         body) override {
+    return Timed("write", [&] { return store_->Write(body); });
+  }
+  absl::StatusOr<storage::SessionRecord> GetSession(
+      absl::string_view session_id) override {
+    return Timed("get_session", [&] { return store_->GetSession(session_id); });
+  }
+  absl::StatusOr<std::vector<storage::SessionRecord>> ListSessions(
+      absl::string_view user_id) override {
+    return Timed("list_sessions",
+                 [&] { return store_->ListSessions(user_id); });
+  }
+  absl::StatusOr<std::string> GetIdentifierOwner(
+      absl::string_view identifier_id) override {
+    return Timed("get_identifier_owner",
+                 [&] { return store_->GetIdentifierOwner(identifier_id); });
+  }
+  absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
+      storage::IdentifierKind kind, absl::string_view value) override {
+    return Timed("find_user_by_identifier",
+                 [&] { return store_->FindUserIdByIdentifier(kind, value); });
+  }
+  absl::StatusOr<storage::ImageRecord> GetImage(
+      absl::string_view image_id) override {
+    return Timed("get_image", [&] { return store_->GetImage(image_id); });
+  }
+  absl::StatusOr<storage::EventBatch> ReadEvents(
+      const storage::EventQuery& query) override {
+    return Timed("read_events", [&] { return store_->ReadEvents(query); });
+  }
+  void SetCommitListener(
+      std::function<void(int64_t latest_sequence)> listener) override {
+    store_->SetCommitListener(std::move(listener));
+  }
+
+ private:
+  template <typename Fn>
+  auto Timed(absl::string_view operation, Fn&& fn) -> decltype(fn()) {
+    const absl::Time start = absl::Now();
+    auto result = fn();
+    metrics_->DatabaseOperation(operation, absl::Now() - start);
+    return result;
+  }
+
+  std::unique_ptr<storage::UserStore> store_;
+  api::Metrics* metrics_;  // Not owned.
+};
+
+}  // namespace roster::app
+
+#endif  // ROSTER_SERVER_APP_TIMED_USER_STORE_H_

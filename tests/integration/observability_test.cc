@@ -1,0 +1,97 @@
+// Metrics at /metrics and x-request-id echo on a real server.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include "absl/strings/str_cat.h"
+#include "tests/testing/test_server.h"
+
+namespace roster {
+namespace {
+
+using ::roster::testing::Authed;
+using ::roster::testing::TestServer;
+using ::testing::HasSubstr;
+using namespace roster::v1;  // NOLINT: the request and response types of the
+                             // API under test.
+
+std::string ResponseRequestId(const grpc::ClientContext& context) {
+  const auto& metadata = context.GetServerInitialMetadata();
+  auto it = metadata.find("x-request-id");
+  return it == metadata.end()
+             ? ""
+             : std::string(it->second.data(), it->second.size());
+}
+
+TEST(ObservabilityTest, RequestIdsAreEchoedOrAssigned) {
+  TestServer server;
+  auto stub = server.Backend();
+  GetUserRequest get;
+  get.set_user_id("user_000000000000000000000000000");
+  User user;
+  auto mine = Authed();
+  mine->AddMetadata("x-request-id", "req-42.a:b");
+  stub->GetUser(mine.get(), get, &user);
+  EXPECT_EQ(ResponseRequestId(*mine), "req-42.a:b");
+
+  auto assigned = Authed();
+  stub->GetUser(assigned.get(), get, &user);
+  EXPECT_THAT(ResponseRequestId(*assigned),
+              ::testing::MatchesRegex("[0-9a-f]{32}"));
+
+  // A request id that could inject into a log line is replaced.
+  auto hostile = Authed();
+  hostile->AddMetadata("x-request-id", "a\"b");
+  stub->GetUser(hostile.get(), get, &user);
+  EXPECT_THAT(ResponseRequestId(*hostile),
+              ::testing::MatchesRegex("[0-9a-f]{32}"));
+}
+
+TEST(ObservabilityTest, MetricsCountRpcsByCodeAndTimeTheDatabase) {
+  TestServer server([](app::ServerConfig& config) {
+    config.http_listen = "127.0.0.1:0";
+    config.metrics = true;
+  });
+  auto stub = server.Backend();
+  CreateUserRequest create;
+  create.add_email_addresses("metrics@example.com");
+  User user;
+  ASSERT_TRUE(stub->CreateUser(Authed().get(), create, &user).ok());
+  GetUserRequest missing;
+  missing.set_user_id("user_000000000000000000000000000");
+  EXPECT_EQ(stub->GetUser(Authed().get(), missing, &user).error_code(),
+            grpc::NOT_FOUND);
+
+  httplib::Client client("127.0.0.1", server.server().http_port());
+  auto response = client.Get("/metrics");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  const std::string& text = response->body;
+  EXPECT_THAT(text, HasSubstr("roster_rpcs_total{method=\"/roster.v1."
+                              "BackendUsers/CreateUser\",code=\"OK\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("roster_rpcs_total{method=\"/roster.v1."
+                        "BackendUsers/GetUser\",code=\"NOT_FOUND\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("roster_rpc_duration_seconds_count{method=\"/"
+                              "roster.v1.BackendUsers/CreateUser\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("roster_rpc_duration_seconds_bucket{method=\"/"
+                              "roster.v1.BackendUsers/GetUser\",le=\"+Inf\"} "
+                              "1\n"));
+  EXPECT_THAT(text, HasSubstr("roster_db_operation_duration_seconds_count{"
+                              "operation=\"write\"}"));
+  EXPECT_THAT(text, HasSubstr("\nroster_users 1\n"));
+  EXPECT_THAT(text, HasSubstr("roster_build_info{version=\""));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("metrics@example.com")));
+}
+
+TEST(ObservabilityTest, MetricsAreOffUnlessAskedFor) {
+  TestServer server(
+      [](app::ServerConfig& config) { config.http_listen = "127.0.0.1:0"; });
+  httplib::Client client("127.0.0.1", server.server().http_port());
+  auto response = client.Get("/metrics");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 404);
+}
+
+}  // namespace
+}  // namespace roster
