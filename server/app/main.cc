@@ -1,12 +1,17 @@
 // roster-server: parse the configuration, start the same RosterServer the tests
-// start, and drain on SIGTERM/SIGINT.
+// start, and drain on SIGTERM/SIGINT. `roster-server backup` copies a live
+// database instead.
 #include <signal.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <string>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "server/app/config.h"
 #include "server/app/roster_server.h"
+#include "storage/sqlite_backup.h"
 
 namespace {
 
@@ -41,9 +46,39 @@ void PrintDevBanner(const roster::app::ServerConfig& config, int port) {
   std::cout.flush();
 }
 
+// `roster-server backup --db=FROM --to=FILE`: an online backup, safe while
+// a server runs on FROM.
+int Backup(int argc, char** argv) {
+  std::string from, to;
+  for (int i = 2; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (absl::StartsWith(arg, "--db=")) from = std::string(arg.substr(5));
+    if (absl::StartsWith(arg, "--to=")) to = std::string(arg.substr(5));
+  }
+  if (from.empty()) {
+    const char* env = std::getenv("ROSTER_DB");
+    if (env != nullptr) from = env;
+  }
+  if (from.empty() || to.empty()) {
+    std::cerr << "usage: roster-server backup --db=DATABASE --to=FILE\n";
+    return 2;
+  }
+  absl::Status backed_up = roster::storage::BackupDatabase(from, to);
+  if (!backed_up.ok()) {
+    std::cerr << "roster-server backup: " << backed_up.message() << "\n";
+    return 1;
+  }
+  std::cerr << "{\"level\":\"info\",\"msg\":\"backup written\",\"to\":\""
+            << absl::CEscape(to) << "\"}\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && absl::string_view(argv[1]) == "backup") {
+    return Backup(argc, argv);
+  }
   const sigset_t signals = BlockTerminationSignals();
   auto config = roster::app::LoadConfig(argc, argv);
   if (!config.ok()) {
