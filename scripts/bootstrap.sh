@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev grpc-proto
   libabsl-dev libsqlitecpp-dev libsqlite3-dev libsodium-dev nlohmann-json3-dev libssl-dev libcrypt-dev
   libcpp-httplib-dev
-  libgtest-dev libgmock-dev sqlite3 openssl
+  libgtest-dev libgmock-dev sqlite3 openssl python3-yaml
 )
 # The Node e2e test needs node and npm; any installed Node (>= 18) will do.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

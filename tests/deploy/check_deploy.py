@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Checks deploy/ without a cluster or a Docker engine.
+
+1. `kubectl kustomize deploy/k8s` renders, and the manifests hold what
+   operations rely on: one replica on a PVC, non-root and read-only, native
+   gRPC probes, resources, a drain deadline shorter than the termination grace
+   period, selectors that match, and only ROSTER_* settings the server knows.
+2. The Dockerfile's runtime stage installs (directly or as dependencies) the
+   package of every shared library the built roster-server links.
+
+Usage: check_deploy.py REPO_ROOT ROSTER_SERVER_BINARY
+"""
+import re
+import subprocess
+import sys
+
+import yaml
+
+root, binary = sys.argv[1], sys.argv[2]
+failures = []
+
+
+def check(condition, what):
+    if not condition:
+        failures.append(what)
+
+
+rendered = subprocess.run(["kubectl", "kustomize", f"{root}/deploy/k8s"],
+                          check=True, capture_output=True, text=True).stdout
+docs = {d["kind"]: d for d in yaml.safe_load_all(rendered) if d}
+for kind in ["ConfigMap", "Secret", "Service", "StatefulSet", "PodDisruptionBudget"]:
+    check(kind in docs, f"{kind} is rendered")
+
+sts = docs["StatefulSet"]
+spec = sts["spec"]
+pod = spec["template"]["spec"]
+container = pod["containers"][0]
+labels = spec["template"]["metadata"]["labels"]
+check(spec["replicas"] == 1, "one replica (SQLite has one writer)")
+check(spec["volumeClaimTemplates"][0]["metadata"]["name"] == "data", "a PVC for the data")
+check(any(m["mountPath"] == "/var/lib/roster" and m["name"] == "data"
+          for m in container["volumeMounts"]), "the PVC holds /var/lib/roster")
+check(pod["securityContext"]["runAsNonRoot"] is True, "runAsNonRoot")
+sc = container["securityContext"]
+check(sc["allowPrivilegeEscalation"] is False, "no privilege escalation")
+check(sc["readOnlyRootFilesystem"] is True, "read-only root filesystem")
+check(sc["capabilities"]["drop"] == ["ALL"], "all capabilities dropped")
+for probe in ["livenessProbe", "readinessProbe", "startupProbe"]:
+    check(container[probe]["grpc"]["port"] == 50051, f"{probe} is a native gRPC probe")
+check(container["readinessProbe"]["grpc"].get("service") == "roster.v1.BackendUsers",
+      "readiness asks for roster.v1.BackendUsers")
+for kind in ["requests", "limits"]:
+    check({"cpu", "memory"} <= set(container["resources"][kind]), f"resource {kind}")
+for selector_of in [docs["Service"]["spec"]["selector"],
+                    docs["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"],
+                    spec["selector"]["matchLabels"]]:
+    check(all(labels.get(k) == v for k, v in selector_of.items()), f"selector {selector_of} matches")
+
+config = docs["ConfigMap"]["data"]
+grace = re.fullmatch(r"(\d+)s", config["ROSTER_SHUTDOWN_GRACE"])
+check(grace and int(grace.group(1)) < pod["terminationGracePeriodSeconds"],
+      "terminationGracePeriodSeconds exceeds the drain deadline")
+helpfull = subprocess.run([binary, "--helpfull"], capture_output=True, text=True)
+flags = set(re.findall(r"--([a-z_]+)", helpfull.stdout + helpfull.stderr))
+for key in config:
+    flag = key.removeprefix("ROSTER_").lower()
+    check(key.startswith("ROSTER_") and flag in flags, f"{key} is a roster-server flag")
+
+# The runtime image: every linked library's package must be installed.
+dockerfile = open(f"{root}/deploy/Dockerfile").read()
+runtime_stage = dockerfile.split("FROM debian:bookworm-slim\n", 1)[1]
+install = re.search(r"apt-get install -y --no-install-recommends(.*?)&&", runtime_stage, re.S)
+listed = set(install.group(1).replace("\\", " ").split())
+depends = subprocess.run(["apt-cache", "depends", "--recurse", "--no-recommends",
+                          "--no-suggests", "--no-conflicts", "--no-breaks", "--no-replaces",
+                          "--no-enhances", *sorted(listed)],
+                         capture_output=True, text=True).stdout
+reachable = listed | {line.split(":", 1)[1].strip().strip("<>")
+                      for line in depends.splitlines() if "Depends:" in line}
+ldd = subprocess.run(["ldd", binary], check=True, capture_output=True, text=True).stdout
+for path in re.findall(r"=> (/\S+)", ldd):
+    candidates = {path, path.replace("/usr/lib/", "/lib/"), path.replace("/lib/", "/usr/lib/", 1)}
+    owner = ""
+    for candidate in candidates:
+        found = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
+        if found.returncode == 0:
+            owner = found.stdout.split(":", 1)[0]
+            break
+    if not owner:
+        continue  # Not from a package (the loader or vdso).
+    priority = subprocess.run(["dpkg-query", "-W", "-f=${Priority}", owner],
+                              capture_output=True, text=True).stdout
+    check(owner in reachable or priority == "required",
+          f"the runtime image installs {owner} (for {path})")
+
+if failures:
+    print("deploy check failed:\n  " + "\n  ".join(failures))
+    sys.exit(1)
+print(f"deploy check: {len(docs)} manifests and the runtime image's packages are consistent")
