@@ -1,0 +1,141 @@
+// The roster CLI against a real server: JSON in and out, readable errors,
+// exit codes, bulk import with per-line failures, watch, and `me` commands.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "tests/testing/test_server.h"
+
+namespace roster {
+namespace {
+
+using ::roster::testing::kTestSecretKey;
+using ::roster::testing::TempDir;
+using ::roster::testing::TestServer;
+using ::testing::HasSubstr;
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  // Runs `roster --addr=<server> <args>` through the shell (args are
+  // shell words: quote JSON with single quotes).
+  Result Roster(const std::string& args, const std::string& env = "") {
+    const std::string out = dir_.File("out"), err = dir_.File("err");
+    const std::string command = absl::StrCat(
+        "ROSTER_SECRET_KEY=", kTestSecretKey, " ", env, " ", ROSTER_CLI_BINARY,
+        " --addr=127.0.0.1:", server_.server().port(), " --progress=false ",
+        args, " >", out, " 2>", err);
+    const int status = std::system(command.c_str());
+    Result result;
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    result.out = Read(out);
+    result.err = Read(err);
+    return result;
+  }
+
+  static std::string Read(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  // The value of a top-level string field in one line of JSON output.
+  static std::string Field(const std::string& json, const std::string& name) {
+    const std::string key = "\"" + name + "\":\"";
+    const size_t start = json.find(key);
+    if (start == std::string::npos) return "";
+    const size_t from = start + key.size();
+    return json.substr(from, json.find('"', from) - from);
+  }
+
+  TempDir dir_;
+  TestServer server_;
+};
+
+TEST_F(CliTest, CreatesGetsAndReportsErrorsWithExitCodes) {
+  Result created = Roster(
+      "users create '{\"email_addresses\":[\"cli@example.com\"],"
+      "\"firstName\":\"Cli\"}'");
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string id = Field(created.out, "id");
+  ASSERT_THAT(id, ::testing::StartsWith("user_"));
+  EXPECT_EQ(Field(created.out, "first_name"), "Cli");
+
+  Result fetched = Roster("users get " + id);  // A bare id is user_id.
+  EXPECT_EQ(fetched.exit_code, 0) << fetched.err;
+  EXPECT_EQ(Field(fetched.out, "id"), id);
+
+  Result missing = Roster("users get user_000000000000000000000000000");
+  EXPECT_EQ(missing.exit_code, 5);  // NOT_FOUND
+  EXPECT_THAT(missing.err, HasSubstr("error: NOT_FOUND"));
+
+  Result invalid = Roster("users create '{\"email_addresses\":[\"nope\"]}'");
+  EXPECT_EQ(invalid.exit_code, 3);  // INVALID_ARGUMENT
+  EXPECT_THAT(invalid.err, HasSubstr("INVALID_ARGUMENT_FORMAT"));
+  EXPECT_THAT(invalid.err, HasSubstr("  email_addresses[0]: "));
+
+  EXPECT_EQ(Roster("users get '{broken'").exit_code, 64);
+  EXPECT_EQ(Roster("users frobnicate").exit_code, 64);
+  EXPECT_EQ(Roster("users get " + id, "ROSTER_SECRET_KEY=wrong").exit_code,
+            16);  // UNAUTHENTICATED
+  Result health = Roster("health");
+  EXPECT_EQ(health.exit_code, 0);
+  EXPECT_THAT(health.out, HasSubstr("SERVING"));
+}
+
+TEST_F(CliTest, ImportReportsEachFailedLineAndWatchPrintsEvents) {
+  std::ofstream(dir_.File("users.jsonl"))
+      << "{\"email_addresses\":[\"a@example.com\"]}\n"
+      << "\n"
+      << "{\"email_addresses\":[\"a@example.com\"]}\n"
+      << "not json\n"
+      << "{\"email_addresses\":[\"b@example.com\"],\"username\":\"bee_b\"}\n";
+  Result imported = Roster(
+      absl::StrCat("users import ", dir_.File("users.jsonl"), " --batch=2"));
+  EXPECT_EQ(imported.exit_code, 65) << imported.err;
+  EXPECT_THAT(imported.out, HasSubstr("{\"imported\":2,\"failed\":2}"));
+  EXPECT_THAT(imported.err, HasSubstr("line 3: error: ALREADY_EXISTS"));
+  EXPECT_THAT(imported.err, HasSubstr("line 4: not a CreateUserRequest"));
+
+  Result watched = Roster("events watch --after=0 --max_events=2 user.created");
+  EXPECT_EQ(watched.exit_code, 0) << watched.err;
+  std::istringstream lines(watched.out);
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) {
+    EXPECT_EQ(Field(line, "type"), "user.created");
+    ++count;
+  }
+  EXPECT_EQ(count, 2);
+}
+
+TEST_F(CliTest, MeCommandsUseTheSessionToken) {
+  Result created =
+      Roster("users create '{\"email_addresses\":[\"me@example.com\"]}'");
+  ASSERT_EQ(created.exit_code, 0);
+  Result session = Roster("sessions create " + Field(created.out, "id"));
+  ASSERT_EQ(session.exit_code, 0) << session.err;
+  const std::string token = Field(session.out, "session_token");
+  ASSERT_FALSE(token.empty());
+  Result me = Roster("me get --token=" + token);
+  EXPECT_EQ(me.exit_code, 0) << me.err;
+  EXPECT_EQ(Field(me.out, "id"), Field(created.out, "id"));
+  EXPECT_THAT(me.out, ::testing::Not(HasSubstr("private_metadata")));
+  Result from_env = Roster("me get", "ROSTER_TOKEN=" + token);
+  EXPECT_EQ(from_env.exit_code, 0) << from_env.err;
+  EXPECT_EQ(Roster("me get").exit_code, 16);
+}
+
+}  // namespace
+}  // namespace roster
