@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEV_DB ?= $(CURDIR)/.roster/dev.db
 
-.PHONY: all bootstrap bootstrap-clang configure build run test test-sanitize check-thread-safety format clean
+.PHONY: all bootstrap bootstrap-clang configure build run test test-sanitize check-thread-safety lint-proto proto-release format clean
 
 all: build
 
@@ -35,6 +35,25 @@ check-thread-safety: bootstrap
 	@command -v clang++ >/dev/null || $(MAKE) -s bootstrap-clang
 	@CXX=clang++ cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=OFF >/dev/null
 	@cmake --build build-clang -j $(JOBS)
+
+# buf lint on proto/, and buf breaking against the newest released API, kept as a buf image in
+# tools/buf/releases/ (so the check needs no git tags in the clone). buf comes from npm, pinned by
+# tools/buf/package-lock.json. After tagging a release vX.Y.Z: make proto-release VERSION=vX.Y.Z
+BUF_DIR := $(BUILD_DIR)/tools/buf
+BUF := $(BUF_DIR)/node_modules/.bin/buf
+LAST_RELEASE = $(lastword $(sort $(wildcard tools/buf/releases/v*.json)))
+$(BUF): tools/buf/package.json tools/buf/package-lock.json
+	@mkdir -p $(BUF_DIR) && cp tools/buf/package.json tools/buf/package-lock.json $(BUF_DIR)/
+	@cd $(BUF_DIR) && npm ci --no-audit --no-fund --loglevel=error >/dev/null
+
+lint-proto: bootstrap $(BUF)
+	$(BUF) lint
+	@test -n "$(LAST_RELEASE)" || { echo "no released API in tools/buf/releases/"; exit 1; }
+	$(BUF) breaking --against $(LAST_RELEASE)
+
+proto-release: $(BUF)
+	@test -n "$(VERSION)" || { echo "usage: make proto-release VERSION=vX.Y.Z"; exit 1; }
+	$(BUF) build '.git#tag=$(VERSION),subdir=proto' -o tools/buf/releases/$(VERSION).json
 
 bootstrap-clang:
 	@ROSTER_EXTRA_PACKAGES=clang scripts/bootstrap.sh
