@@ -56,7 +56,34 @@ for selector_of in [docs["Service"]["spec"]["selector"],
                     spec["selector"]["matchLabels"]]:
     check(all(labels.get(k) == v for k, v in selector_of.items()), f"selector {selector_of} matches")
 
+# Every reference resolves: mounts name volumes (or claim templates), volumes and envFrom name
+# rendered Secrets/ConfigMaps, and every *_FILE setting points into a mounted Secret at a key
+# that Secret has.
+volumes = {v["name"]: v for v in pod.get("volumes", [])}
+claims = {c["metadata"]["name"] for c in spec.get("volumeClaimTemplates", [])}
+for mount in container["volumeMounts"]:
+    check(mount["name"] in volumes or mount["name"] in claims,
+          f"volume mount {mount['name']} has a volume")
+rendered_names = {(d["kind"], d["metadata"]["name"]) for d in docs.values()}
+for volume in volumes.values():
+    if "secret" in volume:
+        check(("Secret", volume["secret"]["secretName"]) in rendered_names,
+              f"Secret {volume['secret']['secretName']} exists")
+for source in container.get("envFrom", []):
+    if "configMapRef" in source:
+        check(("ConfigMap", source["configMapRef"]["name"]) in rendered_names,
+              f"ConfigMap {source['configMapRef']['name']} exists")
+secret = docs["Secret"]
+secret_keys = set(secret.get("stringData", {})) | set(secret.get("data", {}))
+secret_mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]
+                 if "secret" in volumes.get(m["name"], {})}
+
 config = docs["ConfigMap"]["data"]
+for key, value in config.items():
+    if key.endswith("_FILE"):
+        directory, _, file_name = value.rpartition("/")
+        check(directory in secret_mounts and file_name in secret_keys,
+              f"{key}={value} is a key of a mounted Secret")
 grace = re.fullmatch(r"(\d+)s", config["ROSTER_SHUTDOWN_GRACE"])
 check(grace and int(grace.group(1)) < pod["terminationGracePeriodSeconds"],
       "terminationGracePeriodSeconds exceeds the drain deadline")

@@ -94,6 +94,28 @@ TEST_F(CliTest, CreatesGetsAndReportsErrorsWithExitCodes) {
   EXPECT_THAT(health.out, HasSubstr("SERVING"));
 }
 
+TEST_F(CliTest, ListsMergesMetadataAndReadsRequestsFromStdin) {
+  Result created = Roster(
+      "users create '{\"email_addresses\":[\"m@example.com\"],"
+      "\"public_metadata\":{\"plan\":\"free\",\"seats\":1}}'");
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string id = Field(created.out, "id");
+  Result merged = Roster("users merge-metadata '{\"user_id\":\"" + id +
+                         "\",\"public_metadata\":{\"plan\":null,"
+                         "\"seats\":5}}'");
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_THAT(merged.out, HasSubstr("\"public_metadata\":{\"seats\":5}"));
+  std::ofstream(dir_.File("list.json"))
+      << "{\"email_addresses\":[\"m@example.com\"]}";
+  Result listed = Roster("users list - <" + dir_.File("list.json"));
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, HasSubstr("\"total_count\":\"1\""));
+  EXPECT_EQ(Field(listed.out, "id"), id);
+  Result counted = Roster("users count");
+  EXPECT_EQ(counted.exit_code, 0);
+  EXPECT_THAT(counted.out, HasSubstr("\"total_count\":\"1\""));
+}
+
 TEST_F(CliTest, ImportReportsEachFailedLineAndWatchPrintsEvents) {
   std::ofstream(dir_.File("users.jsonl"))
       << "{\"email_addresses\":[\"a@example.com\"]}\n"

@@ -3,6 +3,13 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <cstring>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "tests/testing/test_server.h"
 
@@ -14,6 +21,42 @@ using ::roster::testing::TestServer;
 using ::testing::HasSubstr;
 using namespace roster::v1;  // NOLINT: the request and response types of the
                              // API under test.
+
+// A Prometheus text exposition (format 0.0.4) parsed into "name{labels}" ->
+// value; every sample must follow a # TYPE line for its family. Fails the
+// test on a malformed line.
+std::map<std::string, double> ParseExposition(const std::string& text) {
+  static const std::regex kSample(
+      R"(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? )"
+      R"(([-+]?[0-9.]+([eE][-+]?[0-9]+)?|\+Inf|NaN))");
+  static const std::regex kType(
+      R"(# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram))");
+  std::map<std::string, double> samples;
+  std::set<std::string> typed;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::smatch match;
+    if (std::regex_match(line, match, kType)) {
+      typed.insert(match[1]);
+    } else if (absl::StartsWith(line, "# HELP ")) {
+      continue;
+    } else if (std::regex_match(line, match, kSample)) {
+      std::string family = match[1];
+      for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+        if (!typed.count(family) && absl::EndsWith(family, suffix)) {
+          family.resize(family.size() - std::strlen(suffix));
+        }
+      }
+      EXPECT_TRUE(typed.count(family)) << "no # TYPE before: " << line;
+      samples[absl::StrCat(match[1].str(), match[2].str())] =
+          std::stod(match[4]);
+    } else {
+      ADD_FAILURE() << "malformed exposition line: " << line;
+    }
+  }
+  return samples;
+}
 
 std::string ResponseRequestId(const grpc::ClientContext& context) {
   const auto& metadata = context.GetServerInitialMetadata();
@@ -67,6 +110,23 @@ TEST(ObservabilityTest, MetricsCountRpcsByCodeAndTimeTheDatabase) {
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
   const std::string& text = response->body;
+  const auto samples = ParseExposition(text);
+  const std::string create_label =
+      "method=\"/roster.v1.BackendUsers/CreateUser\"";
+  EXPECT_EQ(samples.at("roster_rpcs_total{" + create_label + ",code=\"OK\"}"),
+            1);
+  EXPECT_EQ(samples.at("roster_users"), 1);
+  // Buckets are cumulative and +Inf equals the count.
+  double previous = 0;
+  for (const char* le : {"0.0001", "0.001", "0.01", "0.1", "1", "10", "+Inf"}) {
+    const double bucket =
+        samples.at(absl::StrCat("roster_rpc_duration_seconds_bucket{",
+                                create_label, ",le=\"", le, "\"}"));
+    EXPECT_GE(bucket, previous) << le;
+    previous = bucket;
+  }
+  EXPECT_EQ(previous, samples.at("roster_rpc_duration_seconds_count{" +
+                                 create_label + "}"));
   EXPECT_THAT(text, HasSubstr("roster_rpcs_total{method=\"/roster.v1."
                               "BackendUsers/CreateUser\",code=\"OK\"} 1\n"));
   EXPECT_THAT(text,

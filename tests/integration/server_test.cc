@@ -22,6 +22,7 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "tests/testing/server_process.h"
 #include "tests/testing/test_server.h"
 
 extern char** environ;
@@ -33,6 +34,7 @@ using grpc::reflection::v1alpha::ServerReflection;
 using grpc::reflection::v1alpha::ServerReflectionRequest;
 using grpc::reflection::v1alpha::ServerReflectionResponse;
 using ::roster::testing::Authed;
+using ::roster::testing::ServerProcess;
 using ::roster::testing::TempDir;
 using ::roster::testing::TestServer;
 using ::roster::v1::User;
@@ -223,91 +225,6 @@ TEST(HealthTest, ServingForTheServerAndBackendUsers) {
 }
 
 // The roster-server binary as a child process, its stderr in a file.
-class ServerProcess {
- public:
-  ServerProcess(const TempDir& dir, std::vector<std::string> args,
-                std::vector<std::string> extra_env = {})
-      : stderr_path_(
-            dir.File("stderr-" + std::to_string(counter_++) + ".log")) {
-    std::vector<std::string> argv_strings = {ROSTER_SERVER_BINARY};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_strings) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (std::string(*e).rfind("ROSTER_", 0) != 0)
-        env_strings.emplace_back(*e);
-    }
-    env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
-    std::vector<char*> envp;
-    for (auto& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 2, stderr_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addchdir_np(&actions, dir.path().c_str());
-    EXPECT_EQ(posix_spawn(&pid_, ROSTER_SERVER_BINARY, &actions, nullptr,
-                          argv.data(), envp.data()),
-              0);
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  std::string Stderr() const {
-    std::ifstream in(stderr_path_);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-
-  // The port it logged it serves on, or 0 if it exited or 10 s passed.
-  int WaitForPort() {
-    const std::regex serving(R"("msg":"serving".*"port":(\d+))");
-    for (int i = 0; i < 200; ++i) {
-      std::smatch match;
-      const std::string log = Stderr();
-      if (std::regex_search(log, match, serving)) {
-        return std::stoi(match[1]);
-      }
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        exit_status_ = status;
-        return 0;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return 0;
-  }
-
-  // Sends `signal` (if any) and returns the exit code, or -1 if killed by a
-  // signal.
-  int Stop(int signal) {
-    if (pid_ > 0) {
-      if (signal != 0) kill(pid_, signal);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-      pid_ = -1;
-      exit_status_ = status;
-    }
-    return WIFEXITED(exit_status_) ? WEXITSTATUS(exit_status_) : -1;
-  }
-
- private:
-  static inline int counter_ = 0;
-  std::string stderr_path_;
-  pid_t pid_ = -1;
-  int exit_status_ = 0;
-};
-
 grpc::Status CreateUserOn(int port, const std::string& key, User* user) {
   auto stub = roster::v1::BackendUsers::NewStub(grpc::CreateChannel(
       absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));

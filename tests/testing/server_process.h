@@ -1,0 +1,116 @@
+// The real roster-server binary as a child process, for tests of what only
+// the binary does: flags, environment, signals, logs, subcommands.
+#ifndef ROSTER_TESTS_TESTING_SERVER_PROCESS_H_
+#define ROSTER_TESTS_TESTING_SERVER_PROCESS_H_
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/testing/temp_dir.h"
+
+extern char** environ;
+
+namespace roster::testing {
+
+// Runs ROSTER_SERVER_BINARY with `args` in `dir`, stderr to a file, without
+// the parent's ROSTER_* variables (plus `extra_env`). Killed when destroyed.
+class ServerProcess {
+ public:
+  ServerProcess(const TempDir& dir, std::vector<std::string> args,
+                std::vector<std::string> extra_env = {})
+      : stderr_path_(
+            dir.File("stderr-" + std::to_string(counter_++) + ".log")) {
+    std::vector<std::string> argv_strings = {ROSTER_SERVER_BINARY};
+    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_strings) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::string(*e).rfind("ROSTER_", 0) != 0)
+        env_strings.emplace_back(*e);
+    }
+    env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
+    std::vector<char*> envp;
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 2, stderr_path_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addchdir_np(&actions, dir.path().c_str());
+    EXPECT_EQ(posix_spawn(&pid_, ROSTER_SERVER_BINARY, &actions, nullptr,
+                          argv.data(), envp.data()),
+              0);
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  std::string Stderr() const {
+    std::ifstream in(stderr_path_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  // The port it logged it serves on, or 0 if it exited or 10 s passed.
+  int WaitForPort() {
+    const std::regex serving(R"("msg":"serving".*"port":(\d+))");
+    for (int i = 0; i < 200; ++i) {
+      std::smatch match;
+      const std::string log = Stderr();
+      if (std::regex_search(log, match, serving)) {
+        return std::stoi(match[1]);
+      }
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        exit_status_ = status;
+        return 0;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return 0;
+  }
+
+  // Sends `signal` (if any) and returns the exit code, or -1 if killed by a
+  // signal.
+  int Stop(int signal) {
+    if (pid_ > 0) {
+      if (signal != 0) kill(pid_, signal);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+      pid_ = -1;
+      exit_status_ = status;
+    }
+    return WIFEXITED(exit_status_) ? WEXITSTATUS(exit_status_) : -1;
+  }
+
+ private:
+  static inline int counter_ = 0;
+  std::string stderr_path_;
+  pid_t pid_ = -1;
+  int exit_status_ = 0;
+};
+
+}  // namespace roster::testing
+
+#endif  // ROSTER_TESTS_TESTING_SERVER_PROCESS_H_
