@@ -2,7 +2,6 @@
 
 #include <grpcpp/server_context.h>
 
-#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -13,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "server/api/log.h"
 
 namespace roster::api {
 namespace {
@@ -86,16 +86,13 @@ class RpcObserver final : public grpc::experimental::Interceptor {
         absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
     metrics_->RpcFinished(info_->method(), code_name, latency);
     if (!log_) return;
-    // One write per line keeps concurrent lines whole.
-    const std::string line = absl::StrCat(
-        "{\"time\":\"",
-        absl::FormatTime(absl::RFC3339_full, start_, absl::UTCTimeZone()),
-        "\",\"level\":\"info\",\"msg\":\"rpc\",\"method\":\"", info_->method(),
-        "\",\"code\":\"", code_name, "\",\"latency_ms\":",
-        absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(latency)),
-        ",\"peer\":\"", absl::CEscape(info_->server_context()->peer()),
-        "\",\"request_id\":\"", request_id_, "\"}\n");
-    std::fwrite(line.data(), 1, line.size(), stderr);
+    LogJson("info", "rpc",
+            absl::StrCat(
+                ",\"method\":\"", info_->method(), "\",\"code\":\"", code_name,
+                "\",\"latency_ms\":",
+                absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(latency)),
+                ",\"peer\":\"", JsonEscape(info_->server_context()->peer()),
+                "\",\"request_id\":\"", request_id_, "\""));
   }
 
   grpc::experimental::ServerRpcInfo* info_;

@@ -1,11 +1,11 @@
 #include "server/api/status_mapping.h"
 
-#include <iostream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "server/api/log.h"
 #include "server/domain/errors.h"
 
 namespace roster::api {
@@ -61,21 +61,6 @@ bool IsServerSide(const absl::Status& status, const std::string& reason) {
   }
 }
 
-std::string JsonEscape(absl::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppend(&out, " ");
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
@@ -128,9 +113,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
       own_reason.empty() ? DefaultReason(status.code()) : own_reason;
   std::string message(status.message());
   if (IsServerSide(status, own_reason)) {
-    std::cerr << "{\"level\":\"error\",\"msg\":\"" << JsonEscape(message)
-              << "\",\"code\":\"" << absl::StatusCodeToString(status.code())
-              << "\"}\n";
+    LogJson("error", message,
+            absl::StrCat(",\"code\":\"",
+                         absl::StatusCodeToString(status.code()), "\""));
     message = status.code() == absl::StatusCode::kUnavailable
                   ? "the database is temporarily unavailable; retry"
               : status.code() == absl::StatusCode::kResourceExhausted

@@ -7,8 +7,9 @@
 #include <iostream>
 #include <string>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/api/log.h"
 #include "server/app/config.h"
 #include "server/app/roster_server.h"
 #include "storage/sqlite_backup.h"
@@ -68,8 +69,9 @@ int Backup(int argc, char** argv) {
     std::cerr << "roster-server backup: " << backed_up.message() << "\n";
     return 1;
   }
-  std::cerr << "{\"level\":\"info\",\"msg\":\"backup written\",\"to\":\""
-            << absl::CEscape(to) << "\"}\n";
+  roster::api::LogJson(
+      "info", "backup written",
+      absl::StrCat(",\"to\":\"", roster::api::JsonEscape(to), "\""));
   return 0;
 }
 
@@ -90,17 +92,20 @@ int main(int argc, char** argv) {
     std::cerr << "roster-server: " << server.status().message() << "\n";
     return 1;
   }
-  std::cerr << "{\"level\":\"info\",\"msg\":\"serving\",\"listen\":\""
-            << config->listen << "\",\"port\":" << (*server)->port()
-            << ",\"http_port\":" << (*server)->http_port() << "}\n";
+  roster::api::LogJson(
+      "info", "serving",
+      absl::StrCat(",\"listen\":\"", roster::api::JsonEscape(config->listen),
+                   "\",\"port\":", (*server)->port(),
+                   ",\"http_port\":", (*server)->http_port(),
+                   ",\"version\":\"" ROSTER_VERSION "\""));
   if (config->dev) {
     PrintDevBanner(*config, (*server)->port());
   }
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  std::cerr << "{\"level\":\"info\",\"msg\":\"draining\",\"signal\":"
-            << signal_number << "}\n";
+  roster::api::LogJson("info", "draining",
+                       absl::StrCat(",\"signal\":", signal_number));
   (*server)->Shutdown(config->shutdown_grace);
-  std::cerr << "{\"level\":\"info\",\"msg\":\"stopped\"}\n";
+  roster::api::LogJson("info", "stopped");
   return 0;
 }

@@ -12,6 +12,7 @@
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
+#include "server/api/log.h"
 #include "server/api/rpc_observer.h"
 #include "server/app/timed_user_store.h"
 #include "server/domain/image_types.h"
@@ -96,9 +97,9 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   if (config.signing_key.empty()) {
     server->signing_key_ = std::make_unique<domain::SigningKey>(
         domain::SigningKey::Generate(*server->random_));
-    std::cerr << "{\"level\":\"warn\",\"msg\":\"no --signing_key_file: "
-                 "session tokens are signed with a key that lasts until "
-                 "restart\"}\n";
+    api::LogJson("warn",
+                 "no --signing_key_file: session tokens are signed with a key "
+                 "that lasts until restart");
   } else {
     auto key = domain::SigningKey::Parse(config.signing_key);
     if (!key.ok()) {
@@ -240,9 +241,10 @@ void RosterServer::RunPruner(absl::Duration interval) {
   while (true) {
     absl::StatusOr<int64_t> pruned = events_->Prune(events_retention_);
     if (!pruned.ok()) {
-      std::cerr << "{\"level\":\"warn\",\"msg\":\"event retention failed\","
-                   "\"code\":\""
-                << absl::StatusCodeToString(pruned.status().code()) << "\"}\n";
+      api::LogJson(
+          "warn", "event retention failed",
+          absl::StrCat(",\"code\":\"",
+                       absl::StatusCodeToString(pruned.status().code()), "\""));
     }
     absl::MutexLock lock(&pruner_mu_);
     if (pruner_mu_.AwaitWithTimeout(absl::Condition(&pruner_stopping_),

@@ -3,6 +3,7 @@
 // the server runs.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -135,6 +136,33 @@ TEST(TlsTest, MutualTlsRequiresAClientCertificateFromTheCa) {
   with_cert.pem_cert_chain = Read(pki.File("client.pem"));
   grpc::Status status = Check(server.server().port(), with_cert);
   EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST(TlsTest, TheCliSpeaksTlsAndMutualTls) {
+  TempDir dir;
+  Pki pki(dir);
+  pki.Issue("server", "roster");
+  pki.Issue("client", "ops");
+  TestServer server([&](app::ServerConfig& config) {
+    config.tls_cert_file = pki.File("server.pem");
+    config.tls_key_file = pki.File("server.key");
+    config.tls_client_ca_file = pki.File("ca.pem");
+  });
+  const std::string cli = absl::StrCat(
+      ROSTER_CLI_BINARY, " --addr=localhost:", server.server().port(),
+      " --timeout=5s ");
+  auto exit_code = [&](const std::string& flags) {
+    const int status =
+        std::system((cli + flags + " health >/dev/null 2>&1").c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  EXPECT_EQ(exit_code(""), 14);  // Plaintext to a TLS server: UNAVAILABLE.
+  EXPECT_EQ(exit_code("--ca_file=" + pki.File("ca.pem")), 14)
+      << "no client certificate";
+  EXPECT_EQ(exit_code(absl::StrCat("--ca_file=", pki.File("ca.pem"),
+                                   " --cert_file=", pki.File("client.pem"),
+                                   " --key_file=", pki.File("client.key"))),
+            0);
 }
 
 TEST(TlsTest, ARotatedCertificateIsServedWithoutARestart) {
