@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEV_DB ?= $(CURDIR)/.roster/dev.db
 
-.PHONY: all bootstrap bootstrap-clang configure build run test test-sanitize check-thread-safety lint-proto proto-release format clean
+.PHONY: all bootstrap bootstrap-clang configure build run test test-sanitize check-thread-safety lint-proto proto-release bench format clean
 
 all: build
 
@@ -25,6 +25,11 @@ run: build
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# roster-bench against a local server on a seeded database kept in $(BUILD_DIR)/bench; arguments
+# for roster-bench go in BENCH_ARGS (e.g. BENCH_ARGS="--seed=100000 --duration=10s").
+bench: build
+	@BUILD_DIR=$(BUILD_DIR) scripts/bench.sh $(BENCH_ARGS)
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize:

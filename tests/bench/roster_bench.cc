@@ -1,0 +1,459 @@
+// roster-bench: a closed-loop load generator for roster-server on gRPC's
+// asynchronous (callback) client API. Several channels, a fixed number of
+// calls in flight, a warm-up, then a fixed measured duration per scenario.
+// Prints throughput and latency percentiles per scenario, each also as a ratio
+// to `health` (grpc.health.v1.Health/Check on the same server: the same
+// transport doing no work) measured in the same run, as a table and as JSON.
+//
+//   roster-bench --addr=127.0.0.1:50600 --seed=100000 --duration=10s
+//
+// The secret key comes from $ROSTER_SECRET_KEY.
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "roster/v1/backend_users.grpc.pb.h"
+#include "roster/v1/frontend_users.grpc.pb.h"
+
+ABSL_FLAG(std::string, addr, "127.0.0.1:50600", "roster-server address.");
+ABSL_FLAG(int, channels, 4, "gRPC channels (separate connections).");
+ABSL_FLAG(int, inflight, 32, "Calls in flight across all channels.");
+ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2), "Warm-up per scenario.");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(5),
+          "Measured time per scenario.");
+ABSL_FLAG(int64_t, seed, 10000,
+          "Users the database must hold; missing ones are imported first.");
+ABSL_FLAG(std::string, scenarios,
+          "health,get_user,list_by_email,list_page,count,create_user,"
+          "merge_metadata,sign_in,get_me,mixed",
+          "Comma-separated scenarios to run (health always runs first).");
+ABSL_FLAG(std::string, json_out, "", "Also write the results here as JSON.");
+
+namespace {
+
+using roster::v1::BackendUsers;
+using roster::v1::FrontendUsers;
+using Done = std::function<void(const grpc::Status&)>;
+// Starts one call for slot `slot`; calls `done` when it completes.
+using Issue = std::function<void(int slot, Done done)>;
+
+constexpr char kPassword[] = "bench password 123";
+
+struct Result {
+  std::string name;
+  double qps = 0;
+  double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0;
+  int64_t calls = 0, errors = 0;
+  std::string first_error;
+};
+
+// Runs `issue` closed-loop: every slot starts its next call as soon as the
+// previous one completes, for warm-up plus duration; records calls that
+// complete inside the measured window.
+Result Drive(const std::string& name, const Issue& issue, int inflight,
+             absl::Duration warmup, absl::Duration duration) {
+  std::mutex mu;
+  std::condition_variable idle;
+  std::vector<int64_t> latencies_ns;
+  latencies_ns.reserve(1 << 20);
+  int64_t errors = 0;
+  std::string first_error;
+  int active = inflight;
+  const absl::Time measure_from = absl::Now() + warmup;
+  const absl::Time stop_at = measure_from + duration;
+
+  std::function<void(int)> start = [&](int slot) {
+    const absl::Time begun = absl::Now();
+    issue(slot, [&, slot, begun](const grpc::Status& status) {
+      const absl::Time now = absl::Now();
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (begun >= measure_from && now <= stop_at) {
+          if (status.ok()) {
+            latencies_ns.push_back(absl::ToInt64Nanoseconds(now - begun));
+          } else {
+            ++errors;
+            if (first_error.empty()) {
+              first_error = absl::StrCat(status.error_code(), " ",
+                                         status.error_message());
+            }
+          }
+        }
+        if (now >= stop_at) {
+          if (--active == 0) idle.notify_all();
+          return;
+        }
+      }
+      start(slot);
+    });
+  };
+  for (int slot = 0; slot < inflight; ++slot) start(slot);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    idle.wait(lock, [&] { return active == 0; });
+  }
+  Result result;
+  result.name = name;
+  result.calls = static_cast<int64_t>(latencies_ns.size());
+  result.errors = errors;
+  result.first_error = first_error;
+  result.qps = static_cast<double>(result.calls) /
+               absl::ToDoubleSeconds(duration);
+  std::sort(latencies_ns.begin(), latencies_ns.end());
+  auto percentile = [&](double p) {
+    if (latencies_ns.empty()) return 0.0;
+    const size_t index = std::min(
+        latencies_ns.size() - 1,
+        static_cast<size_t>(p * static_cast<double>(latencies_ns.size())));
+    return static_cast<double>(latencies_ns[index]) / 1000.0;
+  };
+  result.p50_us = percentile(0.50);
+  result.p90_us = percentile(0.90);
+  result.p99_us = percentile(0.99);
+  result.p999_us = percentile(0.999);
+  return result;
+}
+
+// One call's state, alive until its completion callback has run.
+template <typename Request, typename Response>
+struct Call {
+  grpc::ClientContext context;
+  Request request;
+  Response response;
+};
+
+class Bench {
+ public:
+  Bench(const std::string& addr, int channels, std::string key)
+      : key_(std::move(key)) {
+    for (int i = 0; i < channels; ++i) {
+      grpc::ChannelArguments args;
+      args.SetInt("bench.channel", i);  // Distinct args: distinct connections.
+      auto channel = grpc::CreateCustomChannel(
+          addr, grpc::InsecureChannelCredentials(), args);
+      backends_.push_back(BackendUsers::NewStub(channel));
+      frontends_.push_back(FrontendUsers::NewStub(channel));
+      healths_.push_back(grpc::health::v1::Health::NewStub(channel));
+    }
+  }
+
+  // Makes sure `count` users exist (importing the missing ones in batches of
+  // 1000), then picks the users and emails the scenarios read.
+  bool Seed(int64_t count) {
+    roster::v1::CountUsersRequest count_request;
+    roster::v1::CountUsersResponse counted;
+    grpc::Status status = backends_[0]->CountUsers(
+        Authed(absl::Seconds(30)).get(), count_request, &counted);
+    if (!status.ok()) {
+      std::cerr << "cannot count users: " << status.error_message() << "\n";
+      return false;
+    }
+    int64_t have = counted.total_count();
+    const absl::Time started = absl::Now();
+    while (have < count) {
+      roster::v1::ImportUsersRequest batch;
+      const int64_t n = std::min<int64_t>(1000, count - have);
+      for (int64_t i = 0; i < n; ++i) {
+        auto* user = batch.add_users();
+        const int64_t k = have + i;
+        user->add_email_addresses(absl::StrCat("user", k, "@bench.example"));
+        user->set_first_name(absl::StrCat("First", k % 997));
+        user->set_last_name(absl::StrCat("Last", k % 1009));
+        (*user->mutable_public_metadata()->mutable_fields())["plan"]
+            .set_string_value(k % 3 == 0 ? "pro" : "free");
+      }
+      roster::v1::ImportUsersResponse imported;
+      status = backends_[0]->ImportUsers(Authed(absl::Seconds(120)).get(),
+                                         batch, &imported);
+      if (!status.ok()) {
+        std::cerr << "import failed: " << status.error_message() << "\n";
+        return false;
+      }
+      have += n;
+      std::cerr << "\rseeded " << have << "/" << count << " users";
+    }
+    if (absl::Now() - started > absl::Seconds(1)) {
+      std::cerr << " in " << absl::FormatDuration(absl::Now() - started)
+                << "\n";
+    }
+    // Sample ids and emails spread over the set.
+    roster::v1::ListUsersRequest list;
+    list.set_limit(500);
+    list.set_order_by("created_at");
+    roster::v1::ListUsersResponse page;
+    status = backends_[0]->ListUsers(Authed(absl::Seconds(30)).get(), list,
+                                     &page);
+    if (!status.ok() || page.users_size() == 0) return false;
+    for (const auto& user : page.users()) {
+      user_ids_.push_back(user.id());
+      if (user.email_addresses_size() > 0) {
+        emails_.push_back(user.email_addresses(0).email_address());
+      }
+    }
+    return PrepareSignIn();
+  }
+
+  std::vector<std::pair<std::string, Issue>> Scenarios() {
+    std::vector<std::pair<std::string, Issue>> s;
+    s.emplace_back("health", [this](int slot, Done done) {
+      auto call = std::make_shared<Call<grpc::health::v1::HealthCheckRequest,
+                                        grpc::health::v1::HealthCheckResponse>>();
+      Deadline(call->context);
+      healths_[Channel(slot)]->async()->Check(
+          &call->context, &call->request, &call->response,
+          [call, done](grpc::Status st) { done(st); });
+    });
+    s.emplace_back("get_user", [this](int slot, Done done) {
+      auto call =
+          std::make_shared<Call<roster::v1::GetUserRequest, roster::v1::User>>();
+      call->request.set_user_id(Pick(user_ids_));
+      Authorize(call->context);
+      backends_[Channel(slot)]->async()->GetUser(
+          &call->context, &call->request, &call->response,
+          [call, done](grpc::Status st) { done(st); });
+    });
+    s.emplace_back("list_by_email", [this](int slot, Done done) {
+      auto call = std::make_shared<
+          Call<roster::v1::ListUsersRequest, roster::v1::ListUsersResponse>>();
+      call->request.add_email_addresses(Pick(emails_));
+      Authorize(call->context);
+      backends_[Channel(slot)]->async()->ListUsers(
+          &call->context, &call->request, &call->response,
+          [call, done](grpc::Status st) { done(st); });
+    });
+    s.emplace_back("list_page", [this](int slot, Done done) {
+      // Each slot walks the set 10 at a time, following page tokens.
+      auto call = std::make_shared<
+          Call<roster::v1::ListUsersRequest, roster::v1::ListUsersResponse>>();
+      call->request.set_limit(10);
+      call->request.set_page_token(Token(slot));
+      Authorize(call->context);
+      backends_[Channel(slot)]->async()->ListUsers(
+          &call->context, &call->request, &call->response,
+          [this, call, done, slot](grpc::Status st) {
+            SetToken(slot, st.ok() ? call->response.next_page_token() : "");
+            done(st);
+          });
+    });
+    s.emplace_back("count", [this](int slot, Done done) {
+      auto call = std::make_shared<
+          Call<roster::v1::CountUsersRequest, roster::v1::CountUsersResponse>>();
+      (*call->request.add_metadata_filters()->mutable_value())
+          .set_string_value("pro");
+      call->request.mutable_metadata_filters(0)->set_tier(
+          roster::v1::MetadataFilter::TIER_PUBLIC);
+      call->request.mutable_metadata_filters(0)->set_path("plan");
+      Authorize(call->context);
+      backends_[Channel(slot)]->async()->CountUsers(
+          &call->context, &call->request, &call->response,
+          [call, done](grpc::Status st) { done(st); });
+    });
+    s.emplace_back("create_user", [this](int slot, Done done) {
+      CreateUser(slot, std::move(done));
+    });
+    s.emplace_back("merge_metadata", [this](int slot, Done done) {
+      MergeMetadata(slot, std::move(done));
+    });
+    s.emplace_back("sign_in", [this](int slot, Done done) {
+      auto call = std::make_shared<
+          Call<roster::v1::SignInRequest, roster::v1::SignInResponse>>();
+      call->request.set_identifier(sign_in_email_);
+      call->request.set_password(kPassword);
+      Deadline(call->context);
+      frontends_[Channel(slot)]->async()->SignIn(
+          &call->context, &call->request, &call->response,
+          [call, done](grpc::Status st) { done(st); });
+    });
+    s.emplace_back("get_me", [this](int slot, Done done) {
+      auto call = std::make_shared<
+          Call<roster::v1::GetMeRequest, roster::v1::FrontendUser>>();
+      Deadline(call->context);
+      call->context.AddMetadata("authorization", "Bearer " + token_);
+      frontends_[Channel(slot)]->async()->GetMe(
+          &call->context, &call->request, &call->response,
+          [call, done](grpc::Status st) { done(st); });
+    });
+    s.emplace_back("mixed", [this, reads = s](int slot, Done done) {
+      // 90 % reads (get_user, list_by_email, get_me), 10 % writes.
+      const int roll = static_cast<int>(Next() % 100);
+      if (roll < 10) return (roll < 5 ? CreateUser(slot, std::move(done))
+                                      : MergeMetadata(slot, std::move(done)));
+      const auto& read = reads[1 + static_cast<size_t>(roll % 3)];
+      read.second(slot, std::move(done));
+    });
+    return s;
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> Authed(absl::Duration timeout) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    context->AddMetadata("authorization", "Bearer " + key_);
+    return context;
+  }
+  static void Deadline(grpc::ClientContext& context) {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  }
+  void Authorize(grpc::ClientContext& context) {
+    Deadline(context);
+    context.AddMetadata("authorization", "Bearer " + key_);
+  }
+  size_t Channel(int slot) const {
+    return static_cast<size_t>(slot) % backends_.size();
+  }
+  uint64_t Next() {
+    std::lock_guard<std::mutex> lock(rng_mu_);
+    return rng_();
+  }
+  const std::string& Pick(const std::vector<std::string>& from) {
+    return from[Next() % from.size()];
+  }
+  std::string Token(int slot) {
+    std::lock_guard<std::mutex> lock(rng_mu_);
+    return tokens_[slot];
+  }
+  void SetToken(int slot, std::string token) {
+    std::lock_guard<std::mutex> lock(rng_mu_);
+    tokens_[slot] = std::move(token);
+  }
+
+  void CreateUser(int slot, Done done) {
+    auto call =
+        std::make_shared<Call<roster::v1::CreateUserRequest, roster::v1::User>>();
+    call->request.add_email_addresses(
+        absl::StrCat("new", Next(), "-", created_++, "@bench.example"));
+    call->request.set_first_name("New");
+    Authorize(call->context);
+    backends_[Channel(slot)]->async()->CreateUser(
+        &call->context, &call->request, &call->response,
+        [call, done](grpc::Status st) { done(st); });
+  }
+
+  void MergeMetadata(int slot, Done done) {
+    auto call = std::make_shared<
+        Call<roster::v1::UpdateUserMetadataRequest, roster::v1::User>>();
+    call->request.set_user_id(Pick(user_ids_));
+    (*call->request.mutable_unsafe_metadata()->mutable_fields())["visits"]
+        .set_number_value(static_cast<double>(Next() % 1000));
+    Authorize(call->context);
+    backends_[Channel(slot)]->async()->UpdateUserMetadata(
+        &call->context, &call->request, &call->response,
+        [call, done](grpc::Status st) { done(st); });
+  }
+
+  // A user with a password to sign in as, and a session token for get_me.
+  bool PrepareSignIn() {
+    sign_in_email_ = "signin@bench.example";
+    roster::v1::CreateUserRequest create;
+    create.add_email_addresses(sign_in_email_);
+    create.set_password(kPassword);
+    create.set_request_id("bench-sign-in-user");  // Idempotent across runs.
+    roster::v1::User user;
+    grpc::Status status =
+        backends_[0]->CreateUser(Authed(absl::Seconds(30)).get(), create, &user);
+    if (!status.ok()) {
+      std::cerr << "cannot create the sign-in user: " << status.error_message()
+                << "\n";
+      return false;
+    }
+    roster::v1::UnlockUserRequest unlock;  // A previous run may have locked it.
+    unlock.set_user_id(user.id());
+    backends_[0]->UnlockUser(Authed(absl::Seconds(30)).get(), unlock, &user);
+    roster::v1::CreateSessionRequest session_request;
+    session_request.set_user_id(user.id());
+    roster::v1::CreateSessionResponse session;
+    status = backends_[0]->CreateSession(Authed(absl::Seconds(30)).get(),
+                                         session_request, &session);
+    token_ = session.session_token();
+    return status.ok();
+  }
+
+  std::string key_;
+  std::vector<std::unique_ptr<BackendUsers::Stub>> backends_;
+  std::vector<std::unique_ptr<FrontendUsers::Stub>> frontends_;
+  std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> healths_;
+  std::vector<std::string> user_ids_, emails_;
+  std::string sign_in_email_, token_;
+  std::atomic<int64_t> created_{0};
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_{42};
+  std::map<int, std::string> tokens_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const char* key = std::getenv("ROSTER_SECRET_KEY");
+  if (key == nullptr) {
+    std::cerr << "set ROSTER_SECRET_KEY\n";
+    return 64;
+  }
+  Bench bench(absl::GetFlag(FLAGS_addr), absl::GetFlag(FLAGS_channels), key);
+  if (!bench.Seed(absl::GetFlag(FLAGS_seed))) return 1;
+  const std::vector<std::string> wanted =
+      absl::StrSplit(absl::GetFlag(FLAGS_scenarios), ',', absl::SkipEmpty());
+  std::vector<Result> results;
+  for (auto& [name, issue] : bench.Scenarios()) {
+    if (name != "health" &&
+        std::find(wanted.begin(), wanted.end(), name) == wanted.end()) {
+      continue;
+    }
+    std::cerr << "running " << name << "…\n";
+    results.push_back(Drive(name, issue, absl::GetFlag(FLAGS_inflight),
+                            absl::GetFlag(FLAGS_warmup),
+                            absl::GetFlag(FLAGS_duration)));
+  }
+  const double floor = results.front().qps;
+  std::cout << absl::StrFormat("%-15s %10s %7s %9s %9s %9s %9s %7s\n",
+                               "scenario", "calls/s", "ratio", "p50 µs",
+                               "p90 µs", "p99 µs", "p99.9 µs", "errors");
+  std::string json = absl::StrCat(
+      "{\"channels\":", absl::GetFlag(FLAGS_channels),
+      ",\"inflight\":", absl::GetFlag(FLAGS_inflight), ",\"duration_s\":",
+      absl::ToDoubleSeconds(absl::GetFlag(FLAGS_duration)),
+      ",\"seed\":", absl::GetFlag(FLAGS_seed), ",\"scenarios\":[");
+  for (size_t i = 0; i < results.size(); ++i) {
+    const Result& r = results[i];
+    const double ratio = floor > 0 ? r.qps / floor : 0;
+    std::cout << absl::StrFormat("%-15s %10.0f %7.3f %9.0f %9.0f %9.0f %9.0f %7d\n",
+                                 r.name, r.qps, ratio, r.p50_us, r.p90_us,
+                                 r.p99_us, r.p999_us, r.errors);
+    if (!r.first_error.empty()) {
+      std::cout << "  first error: " << r.first_error << "\n";
+    }
+    absl::StrAppend(
+        &json, i == 0 ? "" : ",", "{\"name\":\"", r.name, "\",\"qps\":",
+        absl::StrFormat("%.1f", r.qps), ",\"ratio_to_health\":",
+        absl::StrFormat("%.4f", ratio), ",\"p50_us\":",
+        absl::StrFormat("%.1f", r.p50_us), ",\"p90_us\":",
+        absl::StrFormat("%.1f", r.p90_us), ",\"p99_us\":",
+        absl::StrFormat("%.1f", r.p99_us), ",\"p999_us\":",
+        absl::StrFormat("%.1f", r.p999_us), ",\"calls\":", r.calls,
+        ",\"errors\":", r.errors, "}");
+  }
+  json += "]}\n";
+  std::cout << json;
+  const std::string out = absl::GetFlag(FLAGS_json_out);
+  if (!out.empty()) std::ofstream(out) << json;
+  return 0;
+}
