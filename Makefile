@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEV_DB ?= $(CURDIR)/.roster/dev.db
 
-.PHONY: all bootstrap bootstrap-clang configure build run test test-sanitize check-thread-safety lint-proto proto-release bench format clean
+.PHONY: all bootstrap bootstrap-clang configure build run test test-sanitize check-thread-safety lint-proto proto-release bench bench-storage format clean
 
 all: build
 
@@ -30,6 +30,10 @@ test: build
 # for roster-bench go in BENCH_ARGS (e.g. BENCH_ARGS="--seed=100000 --duration=10s").
 bench: build
 	@BUILD_DIR=$(BUILD_DIR) scripts/bench.sh $(BENCH_ARGS)
+
+# UserStore against bare sqlite3 on one file in $(BUILD_DIR)/bench (a real disk, not tmpfs).
+bench-storage: build
+	@mkdir -p $(BUILD_DIR)/bench && cd $(BUILD_DIR)/bench && ../bin/roster-storage-bench $(BENCH_ARGS)
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize:

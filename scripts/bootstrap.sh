@@ -9,6 +9,7 @@ packages=(
   libabsl-dev libsqlitecpp-dev libsqlite3-dev libsodium-dev nlohmann-json3-dev libssl-dev libcrypt-dev
   libcpp-httplib-dev
   libgtest-dev libgmock-dev sqlite3 openssl python3-yaml
+  libbenchmark-dev
 )
 # The Node e2e test needs node and npm; any installed Node (>= 18) will do.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

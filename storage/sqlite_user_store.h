@@ -11,6 +11,7 @@
 #ifndef ROSTER_STORAGE_SQLITE_USER_STORE_H_
 #define ROSTER_STORAGE_SQLITE_USER_STORE_H_
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ struct SqliteOptions {
   // Idle reader connections kept open; more are opened under load and closed
   // afterwards.
   int max_idle_readers = 8;
+  // Group commit: at most this many concurrent writes share one transaction
+  // and its fsync.
+  size_t max_batch_writes = 256;
 };
 
 class SqliteUserStore final : public UserStore {
@@ -71,6 +75,11 @@ class SqliteUserStore final : public UserStore {
   SqliteUserStore(SqliteOptions options,
                   std::unique_ptr<SqliteConnection> writer);
 
+  struct PendingWrite;
+  // Runs `batch` in one transaction (each body in its own savepoint) and
+  // sets each write's result. Only the batch leader calls it.
+  void RunBatch(const std::vector<PendingWrite*>& batch);
+
   absl::StatusOr<ReaderLease> AcquireReader();
   void ReleaseReader(std::unique_ptr<SqliteConnection> connection);
 
@@ -78,6 +87,10 @@ class SqliteUserStore final : public UserStore {
   absl::Mutex writer_mu_;
   std::unique_ptr<SqliteConnection> writer_ ABSL_GUARDED_BY(writer_mu_);
   std::function<void(int64_t)> commit_listener_ ABSL_GUARDED_BY(writer_mu_);
+  absl::Mutex queue_mu_;
+  absl::CondVar queue_cv_;
+  std::deque<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool leader_active_ ABSL_GUARDED_BY(queue_mu_) = false;
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<SqliteConnection>> idle_readers_
       ABSL_GUARDED_BY(readers_mu_);

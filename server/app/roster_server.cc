@@ -23,6 +23,7 @@ namespace {
 
 constexpr char kBackendUsersService[] = "roster.v1.BackendUsers";
 constexpr char kFrontendUsersService[] = "roster.v1.FrontendUsers";
+constexpr int kWriteThreads = 32;
 
 // Plaintext, or TLS from files that gRPC re-reads every reload interval: a
 // renewed certificate serves new handshakes while open connections go on.
@@ -128,8 +129,11 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       server->verifier_.get(), session_options);
   server->authenticator_ =
       std::make_unique<api::SecretKeyAuthenticator>(config.secret_keys);
+  // Write threads mostly wait for the group commit that covers their write:
+  // the store batches whatever is queued into one transaction and one fsync,
+  // so more threads mean bigger batches, not more concurrent transactions.
   server->writes_ = std::make_unique<api::BoundedExecutor>(
-      /*threads=*/1, /*max_queued=*/10000);
+      /*threads=*/kWriteThreads, /*max_queued=*/10000);
   // argon2id is CPU-bound: one worker per core; a short queue (about a second
   // of work) so a flood of sign-ins is refused fast instead of piling up.
   const int cores =

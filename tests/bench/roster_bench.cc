@@ -116,8 +116,8 @@ Result Drive(const std::string& name, const Issue& issue, int inflight,
   result.calls = static_cast<int64_t>(latencies_ns.size());
   result.errors = errors;
   result.first_error = first_error;
-  result.qps = static_cast<double>(result.calls) /
-               absl::ToDoubleSeconds(duration);
+  result.qps =
+      static_cast<double>(result.calls) / absl::ToDoubleSeconds(duration);
   std::sort(latencies_ns.begin(), latencies_ns.end());
   auto percentile = [&](double p) {
     if (latencies_ns.empty()) return 0.0;
@@ -200,8 +200,8 @@ class Bench {
     list.set_limit(500);
     list.set_order_by("created_at");
     roster::v1::ListUsersResponse page;
-    status = backends_[0]->ListUsers(Authed(absl::Seconds(30)).get(), list,
-                                     &page);
+    status =
+        backends_[0]->ListUsers(Authed(absl::Seconds(30)).get(), list, &page);
     if (!status.ok() || page.users_size() == 0) return false;
     for (const auto& user : page.users()) {
       user_ids_.push_back(user.id());
@@ -215,16 +215,17 @@ class Bench {
   std::vector<std::pair<std::string, Issue>> Scenarios() {
     std::vector<std::pair<std::string, Issue>> s;
     s.emplace_back("health", [this](int slot, Done done) {
-      auto call = std::make_shared<Call<grpc::health::v1::HealthCheckRequest,
-                                        grpc::health::v1::HealthCheckResponse>>();
+      auto call =
+          std::make_shared<Call<grpc::health::v1::HealthCheckRequest,
+                                grpc::health::v1::HealthCheckResponse>>();
       Deadline(call->context);
       healths_[Channel(slot)]->async()->Check(
           &call->context, &call->request, &call->response,
           [call, done](grpc::Status st) { done(st); });
     });
     s.emplace_back("get_user", [this](int slot, Done done) {
-      auto call =
-          std::make_shared<Call<roster::v1::GetUserRequest, roster::v1::User>>();
+      auto call = std::make_shared<
+          Call<roster::v1::GetUserRequest, roster::v1::User>>();
       call->request.set_user_id(Pick(user_ids_));
       Authorize(call->context);
       backends_[Channel(slot)]->async()->GetUser(
@@ -255,8 +256,8 @@ class Bench {
           });
     });
     s.emplace_back("count", [this](int slot, Done done) {
-      auto call = std::make_shared<
-          Call<roster::v1::CountUsersRequest, roster::v1::CountUsersResponse>>();
+      auto call = std::make_shared<Call<roster::v1::CountUsersRequest,
+                                        roster::v1::CountUsersResponse>>();
       (*call->request.add_metadata_filters()->mutable_value())
           .set_string_value("pro");
       call->request.mutable_metadata_filters(0)->set_tier(
@@ -295,8 +296,9 @@ class Bench {
     s.emplace_back("mixed", [this, reads = s](int slot, Done done) {
       // 90 % reads (get_user, list_by_email, get_me), 10 % writes.
       const int roll = static_cast<int>(Next() % 100);
-      if (roll < 10) return (roll < 5 ? CreateUser(slot, std::move(done))
-                                      : MergeMetadata(slot, std::move(done)));
+      if (roll < 10)
+        return (roll < 5 ? CreateUser(slot, std::move(done))
+                         : MergeMetadata(slot, std::move(done)));
       const auto& read = reads[1 + static_cast<size_t>(roll % 3)];
       read.second(slot, std::move(done));
     });
@@ -337,8 +339,8 @@ class Bench {
   }
 
   void CreateUser(int slot, Done done) {
-    auto call =
-        std::make_shared<Call<roster::v1::CreateUserRequest, roster::v1::User>>();
+    auto call = std::make_shared<
+        Call<roster::v1::CreateUserRequest, roster::v1::User>>();
     call->request.add_email_addresses(
         absl::StrCat("new", Next(), "-", created_++, "@bench.example"));
     call->request.set_first_name("New");
@@ -368,8 +370,8 @@ class Bench {
     create.set_password(kPassword);
     create.set_request_id("bench-sign-in-user");  // Idempotent across runs.
     roster::v1::User user;
-    grpc::Status status =
-        backends_[0]->CreateUser(Authed(absl::Seconds(30)).get(), create, &user);
+    grpc::Status status = backends_[0]->CreateUser(
+        Authed(absl::Seconds(30)).get(), create, &user);
     if (!status.ok()) {
       std::cerr << "cannot create the sign-in user: " << status.error_message()
                 << "\n";
@@ -429,27 +431,26 @@ int main(int argc, char** argv) {
                                "p90 µs", "p99 µs", "p99.9 µs", "errors");
   std::string json = absl::StrCat(
       "{\"channels\":", absl::GetFlag(FLAGS_channels),
-      ",\"inflight\":", absl::GetFlag(FLAGS_inflight), ",\"duration_s\":",
-      absl::ToDoubleSeconds(absl::GetFlag(FLAGS_duration)),
+      ",\"inflight\":", absl::GetFlag(FLAGS_inflight),
+      ",\"duration_s\":", absl::ToDoubleSeconds(absl::GetFlag(FLAGS_duration)),
       ",\"seed\":", absl::GetFlag(FLAGS_seed), ",\"scenarios\":[");
   for (size_t i = 0; i < results.size(); ++i) {
     const Result& r = results[i];
     const double ratio = floor > 0 ? r.qps / floor : 0;
-    std::cout << absl::StrFormat("%-15s %10.0f %7.3f %9.0f %9.0f %9.0f %9.0f %7d\n",
-                                 r.name, r.qps, ratio, r.p50_us, r.p90_us,
-                                 r.p99_us, r.p999_us, r.errors);
+    std::cout << absl::StrFormat(
+        "%-15s %10.0f %7.3f %9.0f %9.0f %9.0f %9.0f %7d\n", r.name, r.qps,
+        ratio, r.p50_us, r.p90_us, r.p99_us, r.p999_us, r.errors);
     if (!r.first_error.empty()) {
       std::cout << "  first error: " << r.first_error << "\n";
     }
-    absl::StrAppend(
-        &json, i == 0 ? "" : ",", "{\"name\":\"", r.name, "\",\"qps\":",
-        absl::StrFormat("%.1f", r.qps), ",\"ratio_to_health\":",
-        absl::StrFormat("%.4f", ratio), ",\"p50_us\":",
-        absl::StrFormat("%.1f", r.p50_us), ",\"p90_us\":",
-        absl::StrFormat("%.1f", r.p90_us), ",\"p99_us\":",
-        absl::StrFormat("%.1f", r.p99_us), ",\"p999_us\":",
-        absl::StrFormat("%.1f", r.p999_us), ",\"calls\":", r.calls,
-        ",\"errors\":", r.errors, "}");
+    absl::StrAppend(&json, i == 0 ? "" : ",", "{\"name\":\"", r.name,
+                    "\",\"qps\":", absl::StrFormat("%.1f", r.qps),
+                    ",\"ratio_to_health\":", absl::StrFormat("%.4f", ratio),
+                    ",\"p50_us\":", absl::StrFormat("%.1f", r.p50_us),
+                    ",\"p90_us\":", absl::StrFormat("%.1f", r.p90_us),
+                    ",\"p99_us\":", absl::StrFormat("%.1f", r.p99_us),
+                    ",\"p999_us\":", absl::StrFormat("%.1f", r.p999_us),
+                    ",\"calls\":", r.calls, ",\"errors\":", r.errors, "}");
   }
   json += "]}\n";
   std::cout << json;

@@ -523,5 +523,52 @@ TEST_F(SqliteUserStoreTest, MigrationFourKeepsIdentifiersWrittenBySchemaThree) {
               IsOkAndHolds(std::optional<std::string>("user_old")));
 }
 
+// Group commit: concurrent writes share transactions, yet each one is
+// all-or-nothing on its own and the event log stays gap-free.
+TEST_F(SqliteUserStoreTest, ConcurrentWritesCommitTogetherButFailAlone) {
+  std::atomic<int> commits{0};
+  store_->SetCommitListener([&](int64_t) { ++commits; });
+  constexpr int kThreads = 16, kPerThread = 40;
+  std::atomic<int> succeeded{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string id = absl::StrCat("user_", t, "_", i);
+        const bool fail = (t + i) % 7 == 0;
+        absl::Status status =
+            store_->Write([&](WriteTransaction& txn) -> absl::Status {
+              absl::Status inserted =
+                  txn.InsertUser(MakeUser(id, t * 1000 + i), EventFor(id));
+              if (!inserted.ok()) return inserted;
+              // A failing body rolls back its own insert and event only.
+              return fail ? absl::AbortedError("refused") : absl::OkStatus();
+            });
+        EXPECT_EQ(status.ok(), !fail) << status;
+        if (status.ok()) ++succeeded;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      const bool failed = (t + i) % 7 == 0;
+      EXPECT_EQ(store_->GetUser(absl::StrCat("user_", t, "_", i)).ok(),
+                !failed);
+    }
+  }
+  EventQuery query;
+  query.limit = 1000;
+  auto events = store_->ReadEvents(query);
+  ASSERT_THAT(events, IsOk());
+  ASSERT_EQ(static_cast<int>(events->events.size()), succeeded.load());
+  for (size_t i = 0; i < events->events.size(); ++i) {
+    EXPECT_EQ(events->events[i].sequence, static_cast<int64_t>(i + 1));
+  }
+  EXPECT_LE(commits.load(), succeeded.load());
+  std::cout << succeeded.load() << " writes in " << commits.load()
+            << " commits\n";
+}
+
 }  // namespace
 }  // namespace roster::storage

@@ -1,0 +1,309 @@
+// SqliteWriteTransaction: WriteTransaction on the writer connection, inside a
+// transaction SqliteUserStore::Write opened. Internal to storage/.
+#ifndef ROSTER_STORAGE_SQLITE_WRITE_TRANSACTION_H_
+#define ROSTER_STORAGE_SQLITE_WRITE_TRANSACTION_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "storage/sqlite_connection.h"
+#include "storage/sqlite_identifier_rows.h"
+#include "storage/sqlite_user_rows.h"
+#include "storage/user_store.h"
+
+namespace roster::storage {
+
+// Runs `fn` and turns any exception into a status naming `what`.
+template <typename Fn>
+auto Guarded(absl::string_view what, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return StatusFromException(e, what);
+  }
+}
+
+class SqliteWriteTransaction final : public WriteTransaction {
+ public:
+  explicit SqliteWriteTransaction(SqliteConnection& c) : c_(c) {}
+
+  absl::StatusOr<UserRecord> GetUser(absl::string_view user_id) override {
+    return Guarded("reading a user", [&] { return LoadUser(c_, user_id); });
+  }
+
+  absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
+      IdentifierKind kind, absl::string_view value) override {
+    return Guarded("looking up an identifier",
+                   [&]() -> absl::StatusOr<std::optional<std::string>> {
+                     return FindIdentifierHolder(c_, kind, value);
+                   });
+  }
+
+  absl::StatusOr<std::vector<std::string>> FindUnverifiedClaimants(
+      IdentifierKind kind, absl::string_view value) override {
+    return Guarded("looking up identifier claims",
+                   [&]() -> absl::StatusOr<std::vector<std::string>> {
+                     return storage::FindUnverifiedClaimants(c_, kind, value);
+                   });
+  }
+
+  absl::StatusOr<int32_t> CountVerificationSend(absl::string_view address,
+                                                Micros now,
+                                                Micros window_start) override {
+    return Guarded(
+        "counting verification codes", [&]() -> absl::StatusOr<int32_t> {
+          return storage::CountVerificationSend(c_, address, now, window_start);
+        });
+  }
+
+  absl::Status AppendEvent(const EventRecord& event) override {
+    return Guarded("appending an event", [&] {
+      AppendEventRow(event);
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status PutImage(const ImageRecord& image) override {
+    return Guarded("storing an image", [&] {
+      InsertImage(c_, image);
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status DeleteImage(absl::string_view image_id) override {
+    return Guarded("deleting an image", [&] {
+      storage::DeleteImage(c_, image_id);
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status InsertUser(const UserRecord& user,
+                          const EventRecord& event) override {
+    return Guarded("inserting a user", [&] {
+      auto& s = c_.Prepare(kInsertUser);
+      BindUser(s, user);
+      s.exec();
+      InsertIdentifiers(c_, user);
+      AppendEventRow(event);
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status UpdateUser(const UserRecord& user,
+                          const EventRecord& event) override {
+    return Guarded("updating a user", [&] {
+      auto& s = c_.Prepare(kUpdateUser);
+      BindUser(s, user);
+      if (s.exec() == 0) {
+        return absl::NotFoundError(
+            absl::StrCat("user ", user.id, " not found"));
+      }
+      // The record's identifier lists are the truth: rewrite them (ids and
+      // times are kept in the records, nothing references these rows).
+      for (const char* table :
+           {"email_addresses", "phone_numbers", "external_accounts"}) {
+        auto& clear = c_.Prepare(
+            absl::StrCat("DELETE FROM ", table, " WHERE user_id = ?"));
+        clear.bind(1, user.id);
+        clear.exec();
+      }
+      InsertIdentifiers(c_, user);
+      AppendEventRow(event);
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status DeleteUser(absl::string_view user_id,
+                          const EventRecord& event) override {
+    return Guarded("deleting a user", [&] {
+      auto& s = c_.Prepare("DELETE FROM users WHERE id = ?");
+      s.bind(1, std::string(user_id));
+      if (s.exec() == 0) {
+        return absl::NotFoundError(
+            absl::StrCat("user ", user_id, " not found"));
+      }
+      AppendEventRow(event);
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<SessionRecord> GetSession(
+      absl::string_view session_id) override {
+    return Guarded("reading a session",
+                   [&] { return LoadSession(c_, session_id); });
+  }
+
+  absl::StatusOr<std::vector<SessionRecord>> ListSessions(
+      absl::string_view user_id) override {
+    return Guarded("listing sessions",
+                   [&]() -> absl::StatusOr<std::vector<SessionRecord>> {
+                     return LoadSessions(c_, user_id);
+                   });
+  }
+
+  absl::Status InsertSession(const SessionRecord& session,
+                             const EventRecord& event) override {
+    return Guarded("inserting a session", [&] {
+      WriteSession(c_, session);
+      AppendEventRow(event);
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status UpdateSession(const SessionRecord& session,
+                             const EventRecord& event) override {
+    return Guarded("updating a session", [&] {
+      WriteSession(c_, session);
+      AppendEventRow(event);
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status TouchSession(absl::string_view session_id,
+                            Micros last_active_at) override {
+    return Guarded("touching a session", [&] {
+      auto& s = c_.Prepare(
+          "UPDATE sessions SET last_active_at = MAX(last_active_at, ?) "
+          "WHERE id = ?");
+      s.bind(1, last_active_at);
+      s.bind(2, std::string(session_id));
+      s.exec();
+      auto& user = c_.Prepare(
+          "UPDATE users SET last_active_at = MAX(last_active_at, ?) "
+          "WHERE id = (SELECT user_id FROM sessions WHERE id = ?)");
+      user.bind(1, last_active_at);
+      user.bind(2, std::string(session_id));
+      user.exec();
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status ReplacePasswordHash(absl::string_view user_id,
+                                   absl::string_view old_hash,
+                                   absl::string_view new_hash) override {
+    return Guarded("upgrading a password hash", [&] {
+      auto& s = c_.Prepare(
+          "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = "
+          "?");
+      s.bind(1, std::string(new_hash));
+      s.bind(2, std::string(user_id));
+      s.bind(3, std::string(old_hash));
+      s.exec();
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status UpdateSignInState(absl::string_view user_id,
+                                 int32_t failed_password_attempts,
+                                 Micros locked_until, Micros last_sign_in_at,
+                                 Micros last_active_at) override {
+    return Guarded("recording a sign-in attempt", [&] {
+      auto& s = c_.Prepare(
+          "UPDATE users SET failed_password_attempts = ?, locked_until = ?, "
+          "last_sign_in_at = ?, last_active_at = ? WHERE id = ?");
+      s.bind(1, failed_password_attempts);
+      s.bind(2, locked_until);
+      s.bind(3, last_sign_in_at);
+      s.bind(4, last_active_at);
+      s.bind(5, std::string(user_id));
+      if (s.exec() == 0) {
+        return absl::NotFoundError(
+            absl::StrCat("user ", user_id, " not found"));
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<int64_t> PruneEvents(Micros cutoff,
+                                      int64_t max_events) override {
+    return Guarded("pruning events", [&]() -> absl::StatusOr<int64_t> {
+      // Delete a prefix of the log: up to the newest of the oldest `max_events`
+      // events created before the cutoff, so "everything at or below
+      // pruned_through is gone" stays exact even if the clock stepped back.
+      auto& last = c_.Prepare(
+          "SELECT MAX(sequence), COUNT(*) FROM (SELECT sequence FROM events "
+          "WHERE created_at < ? ORDER BY sequence LIMIT ?)");
+      last.bind(1, cutoff);
+      last.bind(2, max_events);
+      last.executeStep();
+      if (last.getColumn(0).isNull()) {
+        last.reset();
+        return int64_t{0};
+      }
+      const int64_t through = last.getColumn(0).getInt64();
+      last.reset();
+      auto& del = c_.Prepare("DELETE FROM events WHERE sequence <= ?");
+      del.bind(1, through);
+      const int64_t deleted = del.exec();
+      auto& mark = c_.Prepare(
+          "UPDATE event_log SET pruned_through = MAX(pruned_through, ?)");
+      mark.bind(1, through);
+      mark.exec();
+      return deleted;
+    });
+  }
+
+  // The newest sequence appended in this transaction (0 when none).
+  int64_t last_sequence() const { return last_sequence_; }
+
+  absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotencyKey(
+      absl::string_view request_id) override {
+    return Guarded(
+        "reading an idempotency key",
+        [&]() -> absl::StatusOr<std::optional<IdempotencyRecord>> {
+          auto& s = c_.Prepare(
+              "SELECT request_hash, user_id, created_at FROM idempotency_keys "
+              "WHERE request_id = ?");
+          s.bind(1, std::string(request_id));
+          if (!s.executeStep()) {
+            return std::nullopt;
+          }
+          IdempotencyRecord r;
+          r.request_id = std::string(request_id);
+          r.request_hash = s.getColumn(0).getString();
+          r.user_id = s.getColumn(1).getString();
+          r.created_at = s.getColumn(2).getInt64();
+          return r;
+        });
+  }
+
+  absl::Status PutIdempotencyKey(const IdempotencyRecord& record) override {
+    return Guarded("writing an idempotency key", [&] {
+      auto& s = c_.Prepare(
+          "INSERT INTO idempotency_keys (request_id, request_hash, user_id, "
+          "created_at) "
+          "VALUES (?, ?, ?, ?)");
+      s.bind(1, record.request_id);
+      s.bind(2, record.request_hash);
+      s.bind(3, record.user_id);
+      s.bind(4, record.created_at);
+      s.exec();
+      return absl::OkStatus();
+    });
+  }
+
+ private:
+  void AppendEventRow(const EventRecord& event) {
+    auto& s = c_.Prepare(
+        "INSERT INTO events (id, type, user_id, created_at, payload, "
+        "request_id, actor) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    s.bind(1, event.id);
+    s.bind(2, event.type);
+    s.bind(3, event.user_id);
+    s.bind(4, event.created_at);
+    s.bind(5, event.payload.data(), static_cast<int>(event.payload.size()));
+    s.bind(6, event.request_id);
+    s.bind(7, event.actor);
+    s.exec();
+    last_sequence_ = c_.db().getLastInsertRowid();
+  }
+
+  SqliteConnection& c_;
+  int64_t last_sequence_ = 0;
+};
+
+}  // namespace roster::storage
+
+#endif  // ROSTER_STORAGE_SQLITE_WRITE_TRANSACTION_H_
