@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
 
@@ -177,12 +178,55 @@ std::optional<std::string> StructToJson(const google::protobuf::Struct& value,
   return json;
 }
 
+namespace {
+
+void JsonToValue(const nlohmann::json& json, google::protobuf::Value& out) {
+  switch (json.type()) {
+    case nlohmann::json::value_t::null:
+      out.set_null_value(google::protobuf::NULL_VALUE);
+      break;
+    case nlohmann::json::value_t::boolean:
+      out.set_bool_value(json.get<bool>());
+      break;
+    case nlohmann::json::value_t::number_integer:
+    case nlohmann::json::value_t::number_unsigned:
+    case nlohmann::json::value_t::number_float:
+      out.set_number_value(json.get<double>());
+      break;
+    case nlohmann::json::value_t::string:
+      out.set_string_value(json.get_ref<const std::string&>());
+      break;
+    case nlohmann::json::value_t::array: {
+      auto* list = out.mutable_list_value();
+      for (const auto& item : json) JsonToValue(item, *list->add_values());
+      break;
+    }
+    case nlohmann::json::value_t::object: {
+      auto& fields = *out.mutable_struct_value()->mutable_fields();
+      for (const auto& [key, item] : json.items())
+        JsonToValue(item, fields[key]);
+      break;
+    }
+    default:  // Binary and discarded values never come from stored JSON.
+      out.set_null_value(google::protobuf::NULL_VALUE);
+  }
+}
+
+}  // namespace
+
 void JsonToStruct(const std::string& json, google::protobuf::Struct& out) {
+  out.Clear();
+  // Most users carry empty tiers; protobuf's JSON parser (a type resolver and
+  // a writer stack per call) cost more than the rest of GetUser, so stored
+  // metadata is converted directly.
+  if (json.empty() || json == "{}") return;
   // Stored metadata was validated on the way in; should it ever fail to parse,
   // send an empty object rather than a half-filled one.
-  if (!google::protobuf::util::JsonStringToMessage(json, &out).ok()) {
-    out.Clear();
-  }
+  const nlohmann::json parsed =
+      nlohmann::json::parse(json, /*cb=*/nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object()) return;
+  auto& fields = *out.mutable_fields();
+  for (const auto& [key, item] : parsed.items()) JsonToValue(item, fields[key]);
 }
 
 std::optional<absl::Time> FromProto(

@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "server/api/log.h"
 #include "server/app/config.h"
 #include "server/app/roster_server.h"
@@ -81,6 +82,9 @@ int main(int argc, char** argv) {
   if (argc >= 2 && absl::string_view(argv[1]) == "backup") {
     return Backup(argc, argv);
   }
+  // absl::Mutex's deadlock detector (on in Debian's absl build) costs a
+  // graph update per lock; tests keep it, the server does not pay for it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const sigset_t signals = BlockTerminationSignals();
   auto config = roster::app::LoadConfig(argc, argv);
   if (!config.ok()) {
