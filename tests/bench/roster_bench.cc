@@ -47,6 +47,9 @@ ABSL_FLAG(std::string, scenarios,
           "merge_metadata,sign_in,get_me,mixed",
           "Comma-separated scenarios to run (health always runs first).");
 ABSL_FLAG(std::string, json_out, "", "Also write the results here as JSON.");
+ABSL_FLAG(int64_t, max_errors, -1,
+          "Exit 1 when a scenario sees more failed calls than this (-1: any "
+          "number; the CI smoke run uses 0).");
 
 namespace {
 
@@ -456,5 +459,10 @@ int main(int argc, char** argv) {
   std::cout << json;
   const std::string out = absl::GetFlag(FLAGS_json_out);
   if (!out.empty()) std::ofstream(out) << json;
+  const int64_t max_errors = absl::GetFlag(FLAGS_max_errors);
+  for (const Result& r : results) {
+    if (max_errors >= 0 && r.errors > max_errors) return 1;
+    if (r.calls == 0) return 1;  // A scenario that completed nothing is broken.
+  }
   return 0;
 }
