@@ -74,24 +74,22 @@ std::string Metrics::Render(absl::string_view extra) const {
     absl::StrAppend(&out, "roster_rpcs_in_flight{method=\"", method, "\"} ",
                     count, "\n");
   }
-  out +=
-      "# HELP roster_rpc_duration_seconds Server time per RPC, from its "
-      "first interception to its status.\n"
-      "# TYPE roster_rpc_duration_seconds histogram\n";
-  for (const auto& [method, h] : rpc_latency_) {
-    AppendHistogram(out, "roster_rpc_duration_seconds",
-                    absl::StrCat("method=\"", method, "\""), kBuckets,
-                    h.buckets, h.count, h.sum_seconds);
-  }
-  out +=
-      "# HELP roster_db_operation_duration_seconds Time per storage "
-      "operation (a write includes its commit and fsync).\n"
-      "# TYPE roster_db_operation_duration_seconds histogram\n";
-  for (const auto& [operation, h] : db_latency_) {
-    AppendHistogram(out, "roster_db_operation_duration_seconds",
-                    absl::StrCat("operation=\"", operation, "\""), kBuckets,
-                    h.buckets, h.count, h.sum_seconds);
-  }
+  const auto histograms = [&](const char* name, const char* help,
+                              const char* label, const auto& by_label) {
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name,
+                    " histogram\n");
+    for (const auto& [value, h] : by_label) {
+      AppendHistogram(out, name, absl::StrCat(label, "=\"", value, "\""),
+                      kBuckets, h.buckets, h.count, h.sum_seconds);
+    }
+  };
+  histograms("roster_rpc_duration_seconds",
+             "Server time per RPC, from its first interception to its status.",
+             "method", rpc_latency_);
+  histograms("roster_db_operation_duration_seconds",
+             "Time per storage operation (a write includes its commit and "
+             "fsync).",
+             "operation", db_latency_);
   absl::StrAppend(&out, extra);
   return out;
 }

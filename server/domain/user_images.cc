@@ -41,6 +41,18 @@ absl::string_view ImageIdOf(absl::string_view stored_url) {
   return stored_url;
 }
 
+// Deletes the user's stored image, if any, and clears its URL.
+absl::Status RemoveImage(storage::WriteTransaction& txn,
+                         storage::UserRecord& u) {
+  const absl::string_view old_id = ImageIdOf(u.image_url);
+  if (!old_id.empty()) {
+    absl::Status deleted = txn.DeleteImage(old_id);
+    if (!deleted.ok()) return deleted;
+  }
+  u.image_url.clear();
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<UserView> UserService::SetProfileImage(const Caller& caller,
@@ -64,11 +76,8 @@ absl::StatusOr<UserView> UserService::SetProfileImage(const Caller& caller,
   return MutateUser(caller, user_id, etag,
                     [&](storage::WriteTransaction& txn,
                         storage::UserRecord& u) -> absl::Status {
-                      const absl::string_view old_id = ImageIdOf(u.image_url);
-                      if (!old_id.empty()) {
-                        absl::Status deleted = txn.DeleteImage(old_id);
-                        if (!deleted.ok()) return deleted;
-                      }
+                      absl::Status removed = RemoveImage(txn, u);
+                      if (!removed.ok()) return removed;
                       absl::Status stored = txn.PutImage(record);
                       if (!stored.ok()) return stored;
                       u.image_url = absl::StrCat(kImagePathPrefix, record.id);
@@ -78,17 +87,11 @@ absl::StatusOr<UserView> UserService::SetProfileImage(const Caller& caller,
 
 absl::StatusOr<UserView> UserService::DeleteProfileImage(
     const Caller& caller, absl::string_view user_id, absl::string_view etag) {
-  return MutateUser(caller, user_id, etag,
-                    [&](storage::WriteTransaction& txn,
-                        storage::UserRecord& u) -> absl::Status {
-                      const absl::string_view old_id = ImageIdOf(u.image_url);
-                      if (!old_id.empty()) {
-                        absl::Status deleted = txn.DeleteImage(old_id);
-                        if (!deleted.ok()) return deleted;
-                      }
-                      u.image_url.clear();
-                      return absl::OkStatus();
-                    });
+  return MutateUser(
+      caller, user_id, etag,
+      [&](storage::WriteTransaction& txn, storage::UserRecord& u) {
+        return RemoveImage(txn, u);
+      });
 }
 
 absl::StatusOr<storage::ImageRecord> UserService::GetImage(
