@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEV_DB ?= $(CURDIR)/.roster/dev.db
 
-.PHONY: all bootstrap bootstrap-clang configure build run test test-sanitize check-thread-safety lint-proto proto-release bench bench-storage format clean
+.PHONY: all bootstrap bootstrap-clang configure build run test test-sanitize check-thread-safety lint-proto proto-release bench bench-storage test-long format clean
 
 all: build
 
@@ -34,6 +34,12 @@ bench: build
 # UserStore against bare sqlite3 on one file in $(BUILD_DIR)/bench (a real disk, not tmpfs).
 bench-storage: build
 	@mkdir -p $(BUILD_DIR)/bench && cd $(BUILD_DIR)/bench && ../bin/roster-storage-bench $(BENCH_ARGS)
+
+# The long reliability runs: CRASH_ROUNDS SIGKILL rounds of the crash-durability test (3 run
+# in `make test`). CI runs a small bound; run the default 20 before a release.
+CRASH_ROUNDS ?= 20
+test-long: build
+	@ROSTER_CRASH_ROUNDS=$(CRASH_ROUNDS) $(BUILD_DIR)/bin/integration_tests --gtest_filter='CrashTest.*'
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize:
