@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEV_DB ?= $(CURDIR)/.roster/dev.db
 
-.PHONY: all bootstrap bootstrap-clang configure build run test test-sanitize check-thread-safety lint-proto proto-release bench bench-storage test-long format clean
+.PHONY: all bootstrap bootstrap-clang configure build run test test-sanitize check-thread-safety lint-proto proto-release bench bench-storage test-long fuzz format clean
 
 all: build
 
@@ -41,6 +41,25 @@ CRASH_ROUNDS ?= 20
 test-long: build
 	@ROSTER_CRASH_ROUNDS=$(CRASH_ROUNDS) $(BUILD_DIR)/bin/integration_tests --gtest_filter='CrashTest.*'
 
+# libFuzzer targets (clang, ASan+UBSan), each run FUZZ_SECONDS from its seed corpus in
+# tests/fuzz/corpus/<target> (copied, so a run never edits the repository).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := fuzz_identifiers fuzz_metadata fuzz_password_digests fuzz_tokens fuzz_page_tokens fuzz_images
+fuzz: bootstrap
+	@command -v clang++ >/dev/null || $(MAKE) -s bootstrap-clang
+	@CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
+	  -DROSTER_FUZZ=ON -DROSTER_SANITIZE=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+	  rm -rf build-fuzz/corpus/$$t && mkdir -p build-fuzz/corpus/$$t && \
+	  cp tests/fuzz/corpus/$$t/* build-fuzz/corpus/$$t/ && \
+	  build-fuzz/bin/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+	    -print_final_stats=1 build-fuzz/corpus/$$t 2>build-fuzz/$$t.log || \
+	    { tail -40 build-fuzz/$$t.log; exit 1; }; \
+	  echo "$$t: $$(grep -o 'stat::number_of_executed_units: [0-9]*' build-fuzz/$$t.log | \
+	    grep -o '[0-9]*$$') executions in $(FUZZ_SECONDS) s, no crash"; \
+	done
+
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize:
 	@$(MAKE) test BUILD_DIR=build-sanitize BUILD_TYPE=Debug CMAKE_FLAGS=-DROSTER_SANITIZE=ON
@@ -71,10 +90,10 @@ proto-release: $(BUF)
 	$(BUF) build '.git#tag=$(VERSION),subdir=proto' -o tools/buf/releases/$(VERSION).json
 
 bootstrap-clang:
-	@ROSTER_EXTRA_PACKAGES=clang scripts/bootstrap.sh
+	@ROSTER_EXTRA_PACKAGES="clang libclang-rt-14-dev" scripts/bootstrap.sh
 
 format:
 	@git ls-files --cached --others --exclude-standard '*.h' '*.cc' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) build-sanitize build-clang
+	rm -rf $(BUILD_DIR) build-sanitize build-clang build-fuzz
