@@ -40,7 +40,11 @@ bool DecodeSegment(absl::string_view segment, std::string* out) {
       return false;
     }
   }
-  return absl::WebSafeBase64Unescape(segment, out);
+  // Only the canonical encoding: base64url lets the last character carry
+  // unused bits, and accepting them would let one signed token be spelled
+  // several ways.
+  return absl::WebSafeBase64Unescape(segment, out) &&
+         absl::WebSafeBase64Escape(*out) == segment;
 }
 
 }  // namespace

@@ -64,6 +64,17 @@ TEST(TokensTest, SignedTokensVerifyWithTheirClaims) {
   EXPECT_EQ(claims.expires_at, kNow + absl::Minutes(5));
 }
 
+// `token` with its signature spelled non-canonically: 64 bytes take 86
+// base64url characters whose last carries 2 data bits and 4 unused ones, so
+// the canonical last character's index is a multiple of 16 and the next
+// character decodes to the same bytes.
+std::string NonCanonical(std::string token) {
+  const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  token.back() = alphabet[alphabet.find(token.back()) + 1];
+  return token;
+}
+
 TEST(TokensTest, RejectsEverythingButAValidEdDsaTokenInItsTimeWindow) {
   testing::SeededRandom random(4);
   SigningKey key = SigningKey::Generate(random);
@@ -93,6 +104,9 @@ TEST(TokensTest, RejectsEverythingButAValidEdDsaTokenInItsTimeWindow) {
               R"("nbf":1800000000,"exp":1800000300})") +
           "." + parts[2],
       good + "=",  // Padding is not base64url-without-padding.
+      // The same signature bytes spelled with the unused low bits of the
+      // last character set: one token must have one spelling.
+      NonCanonical(good),
       std::string(kMaxTokenBytes + 1, 'a'),
   };
   for (const auto& token : rejected) {
