@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEV_DB ?= $(CURDIR)/.roster/dev.db
 
-.PHONY: all bootstrap bootstrap-clang configure build run test test-sanitize check-thread-safety lint-proto proto-release bench bench-storage test-long fuzz format clean
+.PHONY: all bootstrap bootstrap-clang configure build run test test-sanitize check-thread-safety test-tsan lint-proto proto-release bench bench-storage test-long fuzz format clean
 
 all: build
 
@@ -36,10 +36,13 @@ bench-storage: build
 	@mkdir -p $(BUILD_DIR)/bench && cd $(BUILD_DIR)/bench && ../bin/roster-storage-bench $(BENCH_ARGS)
 
 # The long reliability runs: CRASH_ROUNDS SIGKILL rounds of the crash-durability test (3 run
-# in `make test`). CI runs a small bound; run the default 20 before a release.
+# in `make test`) and a SOAK_SECONDS soak of every RPC (30 s in `make test`). CI runs small
+# bounds; run the defaults before a release.
 CRASH_ROUNDS ?= 20
+SOAK_SECONDS ?= 600
 test-long: build
-	@ROSTER_CRASH_ROUNDS=$(CRASH_ROUNDS) $(BUILD_DIR)/bin/integration_tests --gtest_filter='CrashTest.*'
+	@ROSTER_CRASH_ROUNDS=$(CRASH_ROUNDS) ROSTER_SOAK_SECONDS=$(SOAK_SECONDS) \
+	  $(BUILD_DIR)/bin/integration_tests --gtest_filter='CrashTest.*:SoakTest.*'
 
 # libFuzzer targets (clang, ASan+UBSan), each run FUZZ_SECONDS from its seed corpus in
 # tests/fuzz/corpus/<target> (copied, so a run never edits the repository).
@@ -63,6 +66,19 @@ fuzz: bootstrap
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize:
 	@$(MAKE) test BUILD_DIR=build-sanitize BUILD_TYPE=Debug CMAKE_FLAGS=-DROSTER_SANITIZE=ON
+
+# ThreadSanitizer (clang) over the tests that run threads against each other: the storage
+# layer's group commit and reader pool, the domain services, and the in-process server
+# suites with concurrent writers, watchers and sign-ins. A reported race fails the run.
+TSAN_FILTER := *-CrashTest.*:SoakTest.*:ServerBinaryTest.*:CliTest.*:LogScrubTest.*:TlsTest.TheCli*:DiskFaultsTest.ReadOnly*:ClientFaultsTest.ClientsKilled*
+test-tsan: bootstrap
+	@command -v clang++ >/dev/null || $(MAKE) -s bootstrap-clang
+	@CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROSTER_TSAN=ON >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target storage_unit_tests domain_unit_tests integration_tests
+	@export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan/suppressions.txt"; \
+	  build-tsan/bin/storage_unit_tests --gtest_brief=1 && \
+	  build-tsan/bin/domain_unit_tests --gtest_brief=1 && \
+	  build-tsan/bin/integration_tests --gtest_brief=1 --gtest_filter='$(TSAN_FILTER)'
 
 # Builds every target with clang, whose -Wthread-safety checks the ABSL_GUARDED_BY annotations.
 check-thread-safety: bootstrap
@@ -96,4 +112,4 @@ format:
 	@git ls-files --cached --others --exclude-standard '*.h' '*.cc' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) build-sanitize build-clang build-fuzz
+	rm -rf $(BUILD_DIR) build-sanitize build-clang build-fuzz build-tsan

@@ -65,6 +65,18 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
   }
 }
 
+absl::Status SqliteConnection::CheckFileInPlace() {
+  int moved = 0;
+  const int rc = sqlite3_file_control(db_.getHandle(), "main",
+                                      SQLITE_FCNTL_HAS_MOVED, &moved);
+  if (rc != SQLITE_OK || moved != 0) {
+    return absl::UnavailableError(
+        "the database file was removed or replaced while the server ran; "
+        "writes are refused until it is restarted on an intact file");
+  }
+  return absl::OkStatus();
+}
+
 SQLite::Statement& SqliteConnection::Prepare(const std::string& sql) {
   auto it = statements_.find(sql);
   if (it != statements_.end()) {

@@ -50,6 +50,11 @@ class SqliteConnection {
 
   SQLite::Database& db() { return db_; }
 
+  // Unavailable when the database file was unlinked or replaced since it was
+  // opened (its directory removed, say): writes through this connection would
+  // go to a file no later start can see, so they must be refused.
+  absl::Status CheckFileInPlace();
+
  private:
   explicit SqliteConnection(SQLite::Database db) : db_(std::move(db)) {}
 

@@ -241,10 +241,14 @@ absl::Status SqliteUserStore::Write(
 void SqliteUserStore::RunBatch(const std::vector<PendingWrite*>& batch) {
   absl::MutexLock lock(&writer_mu_);
   SqliteConnection& c = *writer_;
-  absl::Status begun = Guarded("starting a write", [&] {
-    c.Exec("BEGIN IMMEDIATE");
-    return absl::OkStatus();
-  });
+  // One stat() per batch, beside an fsync: cheap insurance against
+  // acknowledging writes into an unlinked file.
+  absl::Status begun = c.CheckFileInPlace();
+  if (begun.ok())
+    begun = Guarded("starting a write", [&] {
+      c.Exec("BEGIN IMMEDIATE");
+      return absl::OkStatus();
+    });
   if (!begun.ok()) {
     for (PendingWrite* write : batch) write->result = begun;
     return;

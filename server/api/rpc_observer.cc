@@ -13,6 +13,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "server/api/log.h"
+#include "server/api/status_mapping.h"
+#include "server/domain/errors.h"
 
 namespace roster::api {
 namespace {
@@ -71,13 +73,35 @@ class RpcObserver final : public grpc::experimental::Interceptor {
       methods->GetSendInitialMetadata()->emplace(kRequestIdHeader, request_id_);
     }
     if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::POST_RECV_MESSAGE) &&
+        methods->GetRecvMessage() == nullptr && HasOneRequest()) {
+      // gRPC could not parse the request; its callback API would then answer
+      // UNIMPLEMENTED with no message, which tells a client nothing true.
+      // (On client-streaming calls a null message is the end of the stream.)
+      unparsable_request_ = true;
+    }
+    if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS)) {
+      if (unparsable_request_) {
+        methods->ModifySendStatus(ToGrpcStatus(domain::Error(
+            absl::StatusCode::kInvalidArgument,
+            domain::reason::kInvalidArgumentFormat,
+            "the request message is not valid protobuf for this method "
+            "(malformed bytes, a string field that is not UTF-8, or messages "
+            "nested more than 100 deep)")));
+      }
       Finish(methods->GetSendStatus().error_code());
     }
     methods->Proceed();
   }
 
  private:
+  bool HasOneRequest() const {
+    using Type = grpc::experimental::ServerRpcInfo::Type;
+    return info_->type() == Type::UNARY ||
+           info_->type() == Type::SERVER_STREAMING;
+  }
+
   void Finish(grpc::StatusCode code) {
     finished_ = true;
     const absl::Duration latency = absl::Now() - start_;
@@ -101,6 +125,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
   const absl::Time start_;
   std::string request_id_;
   bool finished_ = false;
+  bool unparsable_request_ = false;
 };
 
 }  // namespace

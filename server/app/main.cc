@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "google/protobuf/stubs/logging.h"
 #include "server/api/log.h"
 #include "server/app/config.h"
 #include "server/app/roster_server.h"
@@ -76,6 +77,16 @@ int Backup(int argc, char** argv) {
   return 0;
 }
 
+// protobuf's own diagnostics (e.g. a request string that is not UTF-8; they
+// name the field, never its contents) as JSON lines like the rest of the log.
+void LogProtobuf(google::protobuf::LogLevel level, const char* /*file*/,
+                 int /*line*/, const std::string& message) {
+  roster::api::LogJson(
+      level >= google::protobuf::LOGLEVEL_ERROR ? "warning" : "info",
+      "protobuf",
+      absl::StrCat(",\"detail\":\"", roster::api::JsonEscape(message), "\""));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,6 +96,7 @@ int main(int argc, char** argv) {
   // absl::Mutex's deadlock detector (on in Debian's absl build) costs a
   // graph update per lock; tests keep it, the server does not pay for it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  google::protobuf::SetLogHandler(&LogProtobuf);
   const sigset_t signals = BlockTerminationSignals();
   auto config = roster::app::LoadConfig(argc, argv);
   if (!config.ok()) {

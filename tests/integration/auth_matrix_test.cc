@@ -127,7 +127,7 @@ class AuthMatrixTest : public ::testing::Test {
   TestServer server_{
       [](app::ServerConfig& config) { config.signing_key = kSeedHex; }};
   std::unique_ptr<BackendUsers::Stub> backend_ = server_.Backend();
-  grpc::GenericStub generic_{server_.channel()};
+  grpc::GenericStub generic_{server_.raw_channel()};
   User ada_;
   std::string valid_token_, banned_token_, deleted_token_, session_id_;
 };

@@ -34,7 +34,7 @@ class FrontendUsersTest : public ::testing::Test {
     create.set_username("ada_l");
     create.set_password(kPassword);
     (*create.mutable_private_metadata()->mutable_fields())["secret"]
-        .set_string_value("hidden");
+        .set_string_value(testing::kPrivateSentinel);
     (*create.mutable_public_metadata()->mutable_fields())["plan"]
         .set_string_value("pro");
     ASSERT_TRUE(backend_->CreateUser(Authed().get(), create, &ada_).ok());
@@ -84,7 +84,7 @@ TEST_F(FrontendUsersTest, SignInByEachIdentifierKindThenGetMe) {
     EXPECT_TRUE(me.has_last_sign_in_at());
     std::string json;
     ASSERT_TRUE(google::protobuf::util::MessageToJsonString(me, &json).ok());
-    EXPECT_EQ(json.find("hidden"), std::string::npos) << json;
+    EXPECT_EQ(json.find(testing::kPrivateSentinel), std::string::npos) << json;
   }
 }
 
@@ -242,7 +242,7 @@ TEST_F(FrontendUsersTest, TheUserManagesTheirOwnAccountOnly) {
   User full;
   ASSERT_TRUE(backend_->GetUser(Authed().get(), get, &full).ok());
   EXPECT_EQ(full.private_metadata().fields().at("secret").string_value(),
-            "hidden");
+            testing::kPrivateSentinel);
 
   // Another user's session is not ours to see or revoke.
   CreateUserRequest other_create;

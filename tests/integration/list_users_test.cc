@@ -439,7 +439,7 @@ TEST(ListUsersPagingTest,
         User user;
         grpc::Status status = stub->CreateUser(Authed().get(), create, &user);
         ASSERT_TRUE(status.ok()) << status.error_message();
-        created[w].push_back(user.id());
+        created[static_cast<size_t>(w)].push_back(user.id());
       }
     });
   }

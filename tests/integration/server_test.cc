@@ -48,7 +48,9 @@ class ReflectionClient {
         stream_(stub_->ServerReflectionInfo(&context_)) {}
   ~ReflectionClient() {
     stream_->WritesDone();
-    EXPECT_TRUE(stream_->Finish().ok());
+    const grpc::Status finished = stream_->Finish();
+    EXPECT_TRUE(finished.ok())
+        << finished.error_code() << " " << finished.error_message();
   }
 
   ServerReflectionResponse Ask(const ServerReflectionRequest& request) {

@@ -64,6 +64,8 @@ class ServerProcess {
     }
   }
 
+  pid_t pid() const { return pid_; }
+
   std::string Stderr() const {
     std::ifstream in(stderr_path_);
     std::stringstream s;

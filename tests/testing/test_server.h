@@ -16,6 +16,7 @@
 #include "google/rpc/status.pb.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "server/app/roster_server.h"
+#include "tests/testing/frontend_response_scanner.h"
 #include "tests/testing/temp_dir.h"
 
 namespace roster::testing {
@@ -43,8 +44,16 @@ class TestServer {
     auto server = app::RosterServer::Start(config_);
     EXPECT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
+    const std::string target = absl::StrCat("127.0.0.1:", server_->port());
+    std::vector<
+        std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+        scanners;
+    scanners.push_back(std::make_unique<FrontendResponseScannerFactory>());
+    channel_ = grpc::experimental::CreateCustomChannelWithInterceptors(
+        target, grpc::InsecureChannelCredentials(), grpc::ChannelArguments(),
+        std::move(scanners));
+    raw_channel_ =
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   }
 
   // Stops and starts again on the same database file.
@@ -56,7 +65,11 @@ class TestServer {
 
   app::RosterServer& server() { return *server_; }
   const std::string& db_path() const { return config_.db_path; }
+  // Typed stubs only: every FrontendUsers response on it is scanned for
+  // private metadata and password digests.
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
+  // For grpc::GenericStub (raw bytes, which the scanner cannot read).
+  std::shared_ptr<grpc::Channel> raw_channel() const { return raw_channel_; }
   std::unique_ptr<roster::v1::BackendUsers::Stub> Backend() const {
     return roster::v1::BackendUsers::NewStub(channel_);
   }
@@ -66,6 +79,7 @@ class TestServer {
   app::ServerConfig config_;
   std::unique_ptr<app::RosterServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
+  std::shared_ptr<grpc::Channel> raw_channel_;
 };
 
 // A client context carrying `key` as the bearer secret key, with a deadline.

@@ -1,0 +1,277 @@
+// Hostile requests end to end: raw bytes that are not protobuf, strings that
+// are not UTF-8, Structs nested past protobuf's recursion limit, messages past
+// the receive limit, huge repeated fields, out-of-range limits and unknown
+// enum values. Each must get a clear error (INVALID_ARGUMENT with a reason,
+// or RESOURCE_EXHAUSTED for size) and the server must keep serving.
+#include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "roster/v1/backend_users.grpc.pb.h"
+#include "tests/testing/test_server.h"
+
+namespace roster {
+namespace {
+
+using ::roster::testing::Authed;
+using ::roster::testing::ReasonOf;
+using ::roster::testing::TestServer;
+using ::roster::testing::ViolatedFields;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using namespace roster::v1;  // NOLINT: the API under test.
+
+constexpr char kCreateUser[] = "/roster.v1.BackendUsers/CreateUser";
+constexpr char kListUsers[] = "/roster.v1.BackendUsers/ListUsers";
+
+// Tag and length prefix of length-delimited field `number`.
+std::string LengthDelimited(int number, const std::string& payload) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.WriteTag(static_cast<uint32_t>(number) << 3 | 2);
+    coded.WriteVarint32(static_cast<uint32_t>(payload.size()));
+    coded.WriteRaw(payload.data(), static_cast<int>(payload.size()));
+  }
+  return out;
+}
+
+int FieldNumber(const google::protobuf::Descriptor* message,
+                const std::string& name) {
+  return message->FindFieldByName(name)->number();
+}
+
+// A Value holding a Struct nested `depth` levels deep.
+google::protobuf::Value Nested(int depth) {
+  google::protobuf::Value value;
+  value.set_string_value("bottom");
+  for (int i = 0; i < depth; ++i) {
+    google::protobuf::Value outer;
+    (*outer.mutable_struct_value()->mutable_fields())["a"] = std::move(value);
+    value = std::move(outer);
+  }
+  return value;
+}
+
+class MalformedInputTest : public ::testing::Test {
+ protected:
+  // `bytes` sent as the request of `method`, authorised as a backend.
+  grpc::Status Raw(const std::string& method, const std::string& bytes) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization",
+                        std::string("Bearer ") + testing::kTestSecretKey);
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(30));
+    grpc::Slice slice(bytes);
+    grpc::ByteBuffer request(&slice, 1), response;
+    std::promise<grpc::Status> done;
+    generic_.UnaryCall(&context, method, grpc::StubOptions(), &request,
+                       &response,
+                       [&](grpc::Status status) { done.set_value(status); });
+    return done.get_future().get();
+  }
+
+  // The server still answers a real call after whatever came before.
+  void ExpectStillServing() {
+    CreateUserRequest request;
+    request.set_first_name("Still");
+    User user;
+    auto status = stub_->CreateUser(Authed().get(), request, &user);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ++served_;
+  }
+
+  void ExpectInvalidRequestMessage(const grpc::Status& status) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << status.error_message();
+    EXPECT_EQ(ReasonOf(status), "INVALID_ARGUMENT_FORMAT");
+    EXPECT_THAT(status.error_message(), HasSubstr("request message"));
+    ExpectStillServing();
+  }
+
+  void ExpectViolation(const grpc::Status& status, const std::string& field) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << status.error_message();
+    EXPECT_THAT(ViolatedFields(status), Contains(field))
+        << status.error_message();
+    ExpectStillServing();
+  }
+
+  TestServer server_;
+  std::unique_ptr<BackendUsers::Stub> stub_ = server_.Backend();
+  grpc::GenericStub generic_{server_.raw_channel()};
+  int served_ = 0;
+};
+
+TEST_F(MalformedInputTest, BytesThatAreNotProtobufAreInvalidArgument) {
+  // A truncated length prefix, a field number 0, an end-group tag with no
+  // start, and a length that runs past the end.
+  for (const std::string& garbage :
+       {std::string("\x0a\xff", 2), std::string("\x00\x01", 2),
+        std::string("\x0c", 1),
+        std::string("\x0a\x7f"
+                    "abc",
+                    5),
+        std::string(64, '\xff')}) {
+    ExpectInvalidRequestMessage(Raw(kCreateUser, garbage));
+  }
+  EXPECT_EQ(served_, 5);
+}
+
+TEST_F(MalformedInputTest, StringsThatAreNotUtf8AreInvalidArgument) {
+  const int first_name =
+      FieldNumber(CreateUserRequest::descriptor(), "first_name");
+  for (const std::string& bad :
+       {std::string("\xff\xfe", 2), std::string("caf\xc3", 4),
+        std::string("\xed\xa0\x80", 3) /* a UTF-16 surrogate */,
+        std::string("\xc0\xaf", 2) /* overlong '/' */}) {
+    ExpectInvalidRequestMessage(
+        Raw(kCreateUser, LengthDelimited(first_name, bad)));
+  }
+  // The same bytes in a repeated filter value of another RPC.
+  const int emails =
+      FieldNumber(ListUsersRequest::descriptor(), "email_addresses");
+  ExpectInvalidRequestMessage(
+      Raw(kListUsers, LengthDelimited(emails, "a\xff@example.com")));
+}
+
+TEST_F(MalformedInputTest, StructsNestedPastTheParserLimitAreInvalidArgument) {
+  CreateUserRequest request;
+  (*request.mutable_public_metadata()->mutable_fields())["deep"] = Nested(200);
+  std::string bytes;
+  ASSERT_TRUE(request.SerializeToString(&bytes));
+  ExpectInvalidRequestMessage(Raw(kCreateUser, bytes));
+}
+
+TEST_F(MalformedInputTest, NestingWithinTheParserLimitIsBoundedBySize) {
+  // A Struct level is 3 message levels (Value, Struct, map entry), so 25
+  // levels parse; the metadata is small, so it is stored and read back.
+  CreateUserRequest request;
+  (*request.mutable_public_metadata()->mutable_fields())["deep"] = Nested(25);
+  User user;
+  auto status = stub_->CreateUser(Authed().get(), request, &user);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(user.public_metadata().DebugString(),
+            request.public_metadata().DebugString());
+  // As deep with long keys, it parses but exceeds the metadata size limit.
+  CreateUserRequest wide;
+  google::protobuf::Value value = Nested(0);
+  for (int i = 0; i < 25; ++i) {
+    google::protobuf::Value outer;
+    (*outer.mutable_struct_value()->mutable_fields())[std::string(400, 'k')] =
+        std::move(value);
+    value = std::move(outer);
+  }
+  (*wide.mutable_public_metadata()->mutable_fields())["deep"] =
+      std::move(value);
+  status = stub_->CreateUser(Authed().get(), wide, &user);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ReasonOf(status), "METADATA_TOO_LARGE");
+  ExpectStillServing();
+}
+
+TEST_F(MalformedInputTest, MessagesPastTheReceiveLimitAreResourceExhausted) {
+  SetProfileImageRequest request;
+  request.set_user_id("user_0000000000000000000000000000");
+  request.set_image(std::string(12 << 20, 'x'));
+  User response;
+  auto status = stub_->SetProfileImage(Authed().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  ExpectStillServing();
+}
+
+TEST_F(MalformedInputTest, HugeRepeatedFieldsAreRefusedWithTheirField) {
+  ListUsersRequest list;
+  for (int i = 0; i < 100000; ++i) {
+    list.add_email_addresses("u" + std::to_string(i) + "@example.com");
+  }
+  ListUsersResponse listed;
+  ExpectViolation(stub_->ListUsers(Authed().get(), list, &listed),
+                  "email_addresses");
+
+  ListUsersRequest filters;
+  for (int i = 0; i < 5000; ++i) {
+    auto* filter = filters.add_metadata_filters();
+    filter->set_tier(MetadataFilter::TIER_PUBLIC);
+    filter->set_path("plan");
+    filter->mutable_value()->set_string_value("pro");
+  }
+  ExpectViolation(stub_->ListUsers(Authed().get(), filters, &listed),
+                  "metadata_filters");
+
+  ImportUsersRequest import;
+  for (int i = 0; i < 5000; ++i) import.add_users()->set_first_name("Bulk");
+  ImportUsersResponse imported;
+  ExpectViolation(stub_->ImportUsers(Authed().get(), import, &imported),
+                  "users");
+
+  WatchEventsRequest watch;
+  for (int i = 0; i < 10000; ++i) watch.add_types("user.created");
+  auto context = Authed();
+  auto reader = stub_->WatchEvents(context.get(), watch);
+  Event event;
+  EXPECT_FALSE(reader->Read(&event));
+  ExpectViolation(reader->Finish(), "types");
+}
+
+TEST_F(MalformedInputTest, NegativeAndEnormousNumbersAreRefusedNotClamped) {
+  for (int limit : {-1, 501, std::numeric_limits<int32_t>::max(),
+                    std::numeric_limits<int32_t>::min()}) {
+    ListUsersRequest request;
+    request.set_limit(limit);
+    ListUsersResponse response;
+    ExpectViolation(stub_->ListUsers(Authed().get(), request, &response),
+                    "limit");
+  }
+  for (int offset : {-1, 1000001, std::numeric_limits<int32_t>::min()}) {
+    ListUsersRequest request;
+    request.set_offset(offset);
+    ListUsersResponse response;
+    ExpectViolation(stub_->ListUsers(Authed().get(), request, &response),
+                    "offset");
+  }
+  ListEventsRequest events;
+  events.set_after_sequence(-5);
+  ListEventsResponse listed;
+  ExpectViolation(stub_->ListEvents(Authed().get(), events, &listed),
+                  "after_sequence");
+  // A timestamp outside protobuf's valid range (year 0001–9999).
+  ListUsersRequest dated;
+  dated.mutable_created_at_after()->set_seconds(
+      std::numeric_limits<int64_t>::max());
+  ListUsersResponse response;
+  ExpectViolation(stub_->ListUsers(Authed().get(), dated, &response),
+                  "created_at_after");
+}
+
+TEST_F(MalformedInputTest, UnknownEnumValuesAreRefusedWithTheirField) {
+  ListUsersRequest request;
+  auto* filter = request.add_metadata_filters();
+  // Proto3 keeps an unknown enum number as-is; the server must not treat it
+  // as some tier.
+  filter->set_tier(static_cast<MetadataFilter::Tier>(42));
+  filter->set_path("plan");
+  filter->mutable_value()->set_string_value("pro");
+  ListUsersResponse response;
+  ExpectViolation(stub_->ListUsers(Authed().get(), request, &response),
+                  "metadata_filters[0].tier");
+}
+
+TEST_F(MalformedInputTest, UnknownFieldsAreIgnoredAsProtobufPrescribes) {
+  // Forward compatibility: a newer client's extra field is not an error.
+  CreateUserRequest request;
+  request.set_first_name("Newer");
+  std::string bytes;
+  ASSERT_TRUE(request.SerializeToString(&bytes));
+  bytes += LengthDelimited(9999, "from the future");
+  EXPECT_TRUE(Raw(kCreateUser, bytes).ok());
+}
+
+}  // namespace
+}  // namespace roster
