@@ -15,7 +15,9 @@ namespace {
 
 bool ReadFile(const std::string& path, std::string* out) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
+  if (!in) {
+    return false;
+  }
   out->assign(std::istreambuf_iterator<char>(in),
               std::istreambuf_iterator<char>());
   return true;
@@ -66,7 +68,9 @@ bool ParseInput(const std::string& input, google::protobuf::Message& message) {
     json.assign(std::istreambuf_iterator<char>(std::cin),
                 std::istreambuf_iterator<char>());
   }
-  if (json.empty()) return true;
+  if (json.empty()) {
+    return true;
+  }
   if (json.front() != '{') {
     // A bare value names the request's first field, e.g. `users get user_…`.
     const auto* field = message.GetDescriptor()->FindFieldByNumber(1);
@@ -97,12 +101,16 @@ void PrintJson(const google::protobuf::Message& message, bool pretty) {
   print.preserve_proto_field_names = true;
   std::string json;
   (void)google::protobuf::util::MessageToJsonString(message, &json, print);
-  if (!pretty || json.empty() || json.back() != '\n') json += '\n';
+  if (!pretty || json.empty() || json.back() != '\n') {
+    json += '\n';
+  }
   std::cout << json;
 }
 
 int Report(const grpc::Status& status) {
-  if (status.ok()) return 0;
+  if (status.ok()) {
+    return 0;
+  }
   std::string reason;
   std::vector<std::string> violations;
   google::rpc::Status details;
@@ -111,7 +119,9 @@ int Report(const grpc::Status& status) {
     for (const auto& any : details.details()) {
       google::rpc::ErrorInfo info;
       google::rpc::BadRequest bad_request;
-      if (any.UnpackTo(&info)) reason = info.reason();
+      if (any.UnpackTo(&info)) {
+        reason = info.reason();
+      }
       if (any.UnpackTo(&bad_request)) {
         for (const auto& v : bad_request.field_violations()) {
           violations.push_back(v.field() + ": " + v.description());
@@ -124,7 +134,9 @@ int Report(const grpc::Status& status) {
     std::cerr << " " << reason;
   }
   std::cerr << ": " << status.error_message() << "\n";
-  for (const auto& v : violations) std::cerr << "  " << v << "\n";
+  for (const auto& v : violations) {
+    std::cerr << "  " << v << "\n";
+  }
   return static_cast<int>(status.error_code());
 }
 

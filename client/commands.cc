@@ -30,12 +30,16 @@ Command Unary(grpc::Status (Service::Stub::*method)(grpc::ClientContext*,
       return kExitUsage;
     }
     Request request;
-    if (!ParseInput(args.empty() ? "" : args[0], request)) return kExitUsage;
+    if (!ParseInput(args.empty() ? "" : args[0], request)) {
+      return kExitUsage;
+    }
     auto stub = Service::NewStub(context.channel);
     Response response;
     const grpc::Status status =
         ((*stub).*method)(context.NewCall(auth).get(), request, &response);
-    if (!status.ok()) return Report(status);
+    if (!status.ok()) {
+      return Report(status);
+    }
     PrintJson(response, /*pretty=*/false);
     return 0;
   };
@@ -60,7 +64,9 @@ Command Me(grpc::Status (FrontendUsers::Stub::*method)(grpc::ClientContext*,
 int Watch(const Context& context, const std::vector<std::string>& args) {
   roster::v1::WatchEventsRequest request;
   request.set_after_sequence(context.options.after);
-  for (const auto& type : args) request.add_types(type);
+  for (const auto& type : args) {
+    request.add_types(type);
+  }
   const int64_t max_events = context.options.max_events;
   auto stub = BackendUsers::NewStub(context.channel);
   auto call = context.NewCall(Auth::kSecretKey, /*deadline=*/false);
@@ -84,7 +90,9 @@ int Watch(const Context& context, const std::vector<std::string>& args) {
     }
   }
   const grpc::Status status = reader->Finish();
-  if (max_events > 0 && seen == max_events) return 0;
+  if (max_events > 0 && seen == max_events) {
+    return 0;
+  }
   return Report(status);
 }
 
@@ -106,11 +114,15 @@ int Import(const Context& context, const std::vector<std::string>& args) {
   std::vector<int64_t> lines;  // The file line of each batch item.
   roster::v1::ImportUsersRequest request;
   auto flush = [&]() -> int {
-    if (request.users_size() == 0) return 0;
+    if (request.users_size() == 0) {
+      return 0;
+    }
     roster::v1::ImportUsersResponse response;
     const grpc::Status status = stub->ImportUsers(
         context.NewCall(Auth::kSecretKey).get(), request, &response);
-    if (!status.ok()) return Report(status);
+    if (!status.ok()) {
+      return Report(status);
+    }
     for (int i = 0; i < response.results_size(); ++i) {
       const auto& result = response.results(i);
       if (result.status().code() == 0) {
@@ -134,7 +146,9 @@ int Import(const Context& context, const std::vector<std::string>& args) {
   std::string line;
   while (std::getline(in, line)) {
     ++line_number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) {
+      continue;
+    }
     roster::v1::CreateUserRequest user;
     if (line.front() != '{' || !ParseInput(line, user)) {
       std::cerr << "line " << line_number << ": not a CreateUserRequest\n";
@@ -145,11 +159,15 @@ int Import(const Context& context, const std::vector<std::string>& args) {
     lines.push_back(line_number);
     if (static_cast<size_t>(request.users_size()) == batch_size) {
       const int code = flush();
-      if (code != 0) return code;
+      if (code != 0) {
+        return code;
+      }
     }
   }
   const int code = flush();
-  if (code != 0) return code;
+  if (code != 0) {
+    return code;
+  }
   std::cout << "{\"imported\":" << imported << ",\"failed\":" << failed
             << "}\n";
   return failed == 0 ? 0 : kExitPartial;
@@ -157,12 +175,16 @@ int Import(const Context& context, const std::vector<std::string>& args) {
 
 int Health(const Context& context, const std::vector<std::string>& args) {
   grpc::health::v1::HealthCheckRequest request;
-  if (!args.empty()) request.set_service(args[0]);
+  if (!args.empty()) {
+    request.set_service(args[0]);
+  }
   grpc::health::v1::HealthCheckResponse response;
   const grpc::Status status =
       grpc::health::v1::Health::NewStub(context.channel)
           ->Check(context.NewCall(Auth::kNone).get(), request, &response);
-  if (!status.ok()) return Report(status);
+  if (!status.ok()) {
+    return Report(status);
+  }
   PrintJson(response, /*pretty=*/false);
   return response.status() == grpc::health::v1::HealthCheckResponse::SERVING
              ? 0

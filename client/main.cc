@@ -85,7 +85,9 @@ int main(int argc, char** argv) {
   o.key_file = absl::GetFlag(FLAGS_key_file);
   o.secret_key = Env("ROSTER_SECRET_KEY");
   o.token = absl::GetFlag(FLAGS_token);
-  if (o.token.empty()) o.token = Env("ROSTER_TOKEN");
+  if (o.token.empty()) {
+    o.token = Env("ROSTER_TOKEN");
+  }
   o.timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_timeout));
   o.progress = absl::GetFlag(FLAGS_progress);
   o.after = absl::GetFlag(FLAGS_after);
@@ -95,7 +97,9 @@ int main(int argc, char** argv) {
     std::cerr << "error: --batch must be 1–1000\n";
     return roster::cli::kExitUsage;
   }
-  if (!roster::cli::Connect(context)) return roster::cli::kExitUsage;
+  if (!roster::cli::Connect(context)) {
+    return roster::cli::kExitUsage;
+  }
   return command->second(
       context, std::vector<std::string>(args.begin() + 2, args.end()));
 }

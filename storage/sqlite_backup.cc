@@ -16,7 +16,9 @@ namespace {
 // fsync()s `path` (a file or a directory).
 bool Sync(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0) return false;
+  if (fd < 0) {
+    return false;
+  }
   const bool ok = fsync(fd) == 0;
   close(fd);
   return ok;

@@ -15,13 +15,13 @@ absl::Status StatusFromException(const std::exception& e,
   const auto* sqlite_error = dynamic_cast<const SQLite::Exception*>(&e);
   std::string message = absl::StrCat(what, ": ", e.what());
   if (sqlite_error == nullptr) {
-    return absl::InternalError(std::move(message));
+    return absl::InternalError(message);
   }
   const int extended = sqlite_error->getExtendedErrorCode();
   switch (extended) {
     case SQLITE_CONSTRAINT_UNIQUE:
     case SQLITE_CONSTRAINT_PRIMARYKEY:
-      return absl::AlreadyExistsError(std::move(message));
+      return absl::AlreadyExistsError(message);
     default:
       break;
   }
@@ -31,11 +31,11 @@ absl::Status StatusFromException(const std::exception& e,
     case SQLITE_READONLY:
     case SQLITE_CANTOPEN:
     case SQLITE_IOERR:
-      return absl::UnavailableError(std::move(message));
+      return absl::UnavailableError(message);
     case SQLITE_FULL:
-      return absl::ResourceExhaustedError(std::move(message));
+      return absl::ResourceExhaustedError(message);
     default:
-      return absl::InternalError(std::move(message));
+      return absl::InternalError(message);
   }
 }
 

@@ -30,7 +30,9 @@ std::optional<std::string> FindIdentifierHolder(SqliteConnection& c,
                                                 absl::string_view value) {
   auto& s = c.Prepare(HolderSql(kind));
   s.bind(1, std::string(value));
-  if (!s.executeStep()) return std::nullopt;
+  if (!s.executeStep()) {
+    return std::nullopt;
+  }
   std::string holder = s.getColumn(0).getString();
   s.reset();
   return holder;
@@ -51,7 +53,9 @@ std::vector<std::string> FindUnverifiedClaimants(SqliteConnection& c,
           : "SELECT user_id FROM phone_numbers WHERE phone_number = ? "
             "AND verification_status <> 2 ORDER BY user_id");
   s.bind(1, std::string(value));
-  while (s.executeStep()) users.push_back(s.getColumn(0).getString());
+  while (s.executeStep()) {
+    users.push_back(s.getColumn(0).getString());
+  }
   return users;
 }
 

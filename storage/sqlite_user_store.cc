@@ -230,7 +230,9 @@ absl::Status SqliteUserStore::Write(
     queue_mu_.Unlock();
     RunBatch(batch);
     queue_mu_.Lock();
-    for (PendingWrite* write : batch) write->done = true;
+    for (PendingWrite* write : batch) {
+      write->done = true;
+    }
     leader_active_ = false;
     queue_cv_.SignalAll();
   }
@@ -244,13 +246,16 @@ void SqliteUserStore::RunBatch(const std::vector<PendingWrite*>& batch) {
   // One stat() per batch, beside an fsync: cheap insurance against
   // acknowledging writes into an unlinked file.
   absl::Status begun = c.CheckFileInPlace();
-  if (begun.ok())
+  if (begun.ok()) {
     begun = Guarded("starting a write", [&] {
       c.Exec("BEGIN IMMEDIATE");
       return absl::OkStatus();
     });
+  }
   if (!begun.ok()) {
-    for (PendingWrite* write : batch) write->result = begun;
+    for (PendingWrite* write : batch) {
+      write->result = begun;
+    }
     return;
   }
   SqliteWriteTransaction txn(c);
@@ -261,13 +266,19 @@ void SqliteUserStore::RunBatch(const std::vector<PendingWrite*>& batch) {
       return absl::OkStatus();
     });
     write->result = saved.ok() ? write->body(txn) : saved;
-    if (!saved.ok()) continue;
+    if (!saved.ok()) {
+      continue;
+    }
     absl::Status ended = Guarded("ending a write", [&] {
-      if (!write->result.ok()) c.Exec("ROLLBACK TO write");
+      if (!write->result.ok()) {
+        c.Exec("ROLLBACK TO write");
+      }
       c.Exec("RELEASE write");
       return absl::OkStatus();
     });
-    if (!ended.ok() && write->result.ok()) write->result = ended;
+    if (!ended.ok() && write->result.ok()) {
+      write->result = ended;
+    }
     any_ok = any_ok || write->result.ok();
   }
   absl::Status committed = Guarded("committing", [&] {
@@ -287,7 +298,9 @@ void SqliteUserStore::RunBatch(const std::vector<PendingWrite*>& batch) {
     // nothing to undo.
   }
   for (PendingWrite* write : batch) {
-    if (write->result.ok()) write->result = committed;
+    if (write->result.ok()) {
+      write->result = committed;
+    }
   }
 }
 
@@ -338,7 +351,9 @@ absl::StatusOr<std::optional<std::string>>
 SqliteUserStore::FindUserIdByIdentifier(IdentifierKind kind,
                                         absl::string_view value) {
   auto lease = AcquireReader();
-  if (!lease.ok()) return lease.status();
+  if (!lease.ok()) {
+    return lease.status();
+  }
   return Guarded("looking up an identifier",
                  [&]() -> absl::StatusOr<std::optional<std::string>> {
                    return FindIdentifierHolder(**lease, kind, value);
@@ -348,7 +363,9 @@ SqliteUserStore::FindUserIdByIdentifier(IdentifierKind kind,
 absl::StatusOr<ImageRecord> SqliteUserStore::GetImage(
     absl::string_view image_id) {
   auto lease = AcquireReader();
-  if (!lease.ok()) return lease.status();
+  if (!lease.ok()) {
+    return lease.status();
+  }
   return Guarded("reading an image",
                  [&] { return LoadImage(**lease, image_id); });
 }

@@ -356,10 +356,12 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdateEmailAddress(
                [this, request, response](const domain::Caller& caller) {
                  domain::UpdateIdentifierParams params;
                  params.identifier_id = request->email_address_id();
-                 if (request->has_verified())
+                 if (request->has_verified()) {
                    params.verified = request->verified();
-                 if (request->has_primary())
+                 }
+                 if (request->has_primary()) {
                    params.primary = request->primary();
+                 }
                  return RespondWithIdentifier(
                      users_->UpdateIdentifier(
                          caller, domain::IdentifierType::kEmailAddress, params),
@@ -377,7 +379,9 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteEmailAddress(
         auto user = users_->DeleteIdentifier(
             caller, domain::IdentifierType::kEmailAddress,
             request->email_address_id(), request->promote_email_address_id());
-        if (!user.ok()) return user.status();
+        if (!user.ok()) {
+          return user.status();
+        }
         response->set_id(request->email_address_id());
         response->set_deleted(true);
         return absl::OkStatus();
@@ -424,10 +428,12 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdatePhoneNumber(
                [this, request, response](const domain::Caller& caller) {
                  domain::UpdateIdentifierParams params;
                  params.identifier_id = request->phone_number_id();
-                 if (request->has_verified())
+                 if (request->has_verified()) {
                    params.verified = request->verified();
-                 if (request->has_primary())
+                 }
+                 if (request->has_primary()) {
                    params.primary = request->primary();
+                 }
                  if (request->has_reserved_for_second_factor()) {
                    params.reserved_for_second_factor =
                        request->reserved_for_second_factor();
@@ -449,7 +455,9 @@ grpc::ServerUnaryReactor* BackendUsersService::DeletePhoneNumber(
         auto user = users_->DeleteIdentifier(
             caller, domain::IdentifierType::kPhoneNumber,
             request->phone_number_id(), request->promote_phone_number_id());
-        if (!user.ok()) return user.status();
+        if (!user.ok()) {
+          return user.status();
+        }
         response->set_id(request->phone_number_id());
         response->set_deleted(true);
         return absl::OkStatus();
@@ -480,7 +488,9 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateExternalAccount(
           params.public_metadata = StructToJson(request->public_metadata(),
                                                 "public_metadata", violations);
         }
-        if (!violations.empty()) return violations.ToStatus();
+        if (!violations.empty()) {
+          return violations.ToStatus();
+        }
         return RespondWithIdentifier(
             users_->CreateExternalAccount(caller, params), response);
       });
@@ -495,7 +505,9 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteExternalAccount(
       [this, request, response](const domain::Caller& caller) -> absl::Status {
         auto user = users_->DeleteExternalAccount(
             caller, request->external_account_id());
-        if (!user.ok()) return user.status();
+        if (!user.ok()) {
+          return user.status();
+        }
         response->set_id(request->external_account_id());
         response->set_deleted(true);
         return absl::OkStatus();

@@ -48,7 +48,9 @@ absl::Status RespondWithMe(FrontendUser* response, Call call) {
 
 // Verification strategies are fixed per kind; an empty one means the default.
 absl::Status CheckStrategy(const std::string& strategy, const char* expected) {
-  if (strategy.empty() || strategy == expected) return absl::OkStatus();
+  if (strategy.empty() || strategy == expected) {
+    return absl::OkStatus();
+  }
   return domain::Error(absl::StatusCode::kInvalidArgument,
                        domain::reason::kInvalidArgumentFormat,
                        "strategy is not supported",
@@ -159,10 +161,15 @@ grpc::ServerUnaryReactor* FrontendUsersService::UpdateMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
         domain::UpdateUserParams params;
         params.user_id = me.user_id;
-        if (request->has_username()) params.username = request->username();
-        if (request->has_first_name())
+        if (request->has_username()) {
+          params.username = request->username();
+        }
+        if (request->has_first_name()) {
           params.first_name = request->first_name();
-        if (request->has_last_name()) params.last_name = request->last_name();
+        }
+        if (request->has_last_name()) {
+          params.last_name = request->last_name();
+        }
         if (request->has_primary_email_address_id()) {
           params.primary_email_address_id = request->primary_email_address_id();
         }
@@ -294,7 +301,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::PrepareEmailAddressVerification(
               [this, request, response](const Me& me) -> absl::Status {
                 absl::Status strategy =
                     CheckStrategy(request->strategy(), "email_code");
-                if (!strategy.ok()) return strategy;
+                if (!strategy.ok()) {
+                  return strategy;
+                }
                 return RespondWithIdentifier(
                     users_->PrepareVerification(
                         me.caller, domain::IdentifierType::kEmailAddress,
@@ -348,7 +357,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::PreparePhoneNumberVerification(
               [this, request, response](const Me& me) -> absl::Status {
                 absl::Status strategy =
                     CheckStrategy(request->strategy(), "phone_code");
-                if (!strategy.ok()) return strategy;
+                if (!strategy.ok()) {
+                  return strategy;
+                }
                 return RespondWithIdentifier(
                     users_->PrepareVerification(
                         me.caller, domain::IdentifierType::kPhoneNumber,
@@ -379,7 +390,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyExternalAccount(
               [this, request, response](const Me& me) -> absl::Status {
                 auto user = users_->DeleteExternalAccount(
                     me.caller, request->external_account_id(), me.user_id);
-                if (!user.ok()) return user.status();
+                if (!user.ok()) {
+                  return user.status();
+                }
                 response->set_id(request->external_account_id());
                 response->set_deleted(true);
                 return absl::OkStatus();
@@ -427,7 +440,9 @@ absl::Status FrontendUsersService::DeleteMine(
     const std::string& promote_id, roster::v1::DeletedObject* response) {
   auto user = users_->DeleteIdentifier(me.caller, type, id, promote_id,
                                        /*owner_user_id=*/me.user_id);
-  if (!user.ok()) return user.status();
+  if (!user.ok()) {
+    return user.status();
+  }
   response->set_id(id);
   response->set_deleted(true);
   return absl::OkStatus();

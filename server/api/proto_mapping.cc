@@ -198,13 +198,16 @@ void JsonToValue(const nlohmann::json& json, google::protobuf::Value& out) {
       break;
     case nlohmann::json::value_t::array: {
       auto* list = out.mutable_list_value();
-      for (const auto& item : json) JsonToValue(item, *list->add_values());
+      for (const auto& item : json) {
+        JsonToValue(item, *list->add_values());
+      }
       break;
     }
     case nlohmann::json::value_t::object: {
       auto& fields = *out.mutable_struct_value()->mutable_fields();
-      for (const auto& [key, item] : json.items())
+      for (const auto& [key, item] : json.items()) {
         JsonToValue(item, fields[key]);
+      }
       break;
     }
     default:  // Binary and discarded values never come from stored JSON.
@@ -219,14 +222,20 @@ void JsonToStruct(const std::string& json, google::protobuf::Struct& out) {
   // Most users carry empty tiers; protobuf's JSON parser (a type resolver and
   // a writer stack per call) cost more than the rest of GetUser, so stored
   // metadata is converted directly.
-  if (json.empty() || json == "{}") return;
+  if (json.empty() || json == "{}") {
+    return;
+  }
   // Stored metadata was validated on the way in; should it ever fail to parse,
   // send an empty object rather than a half-filled one.
   const nlohmann::json parsed =
       nlohmann::json::parse(json, /*cb=*/nullptr, /*allow_exceptions=*/false);
-  if (!parsed.is_object()) return;
+  if (!parsed.is_object()) {
+    return;
+  }
   auto& fields = *out.mutable_fields();
-  for (const auto& [key, item] : parsed.items()) JsonToValue(item, fields[key]);
+  for (const auto& [key, item] : parsed.items()) {
+    JsonToValue(item, fields[key]);
+  }
 }
 
 std::optional<absl::Time> FromProto(
@@ -261,10 +270,18 @@ template <typename Message>
 void FillUser(const domain::UserView& view, Message& out) {
   const storage::UserRecord& u = view.record;
   out.set_id(u.id);
-  if (!u.external_id.empty()) out.set_external_id(u.external_id);
-  if (!u.username.empty()) out.set_username(u.username);
-  if (!u.first_name.empty()) out.set_first_name(u.first_name);
-  if (!u.last_name.empty()) out.set_last_name(u.last_name);
+  if (!u.external_id.empty()) {
+    out.set_external_id(u.external_id);
+  }
+  if (!u.username.empty()) {
+    out.set_username(u.username);
+  }
+  if (!u.first_name.empty()) {
+    out.set_first_name(u.first_name);
+  }
+  if (!u.last_name.empty()) {
+    out.set_last_name(u.last_name);
+  }
   out.set_image_url(u.image_url);
   out.set_has_image(!u.image_url.empty());
   if (!u.primary_email_address_id.empty()) {
@@ -327,10 +344,12 @@ void FillUser(const domain::UserView& view, Message& out) {
   }
   out.set_verification_attempts_remaining(view.verification_attempts_remaining);
   out.set_delete_self_enabled(u.delete_self_enabled);
-  if (u.last_sign_in_at != 0)
+  if (u.last_sign_in_at != 0) {
     SetTime(u.last_sign_in_at, out.mutable_last_sign_in_at());
-  if (u.last_active_at != 0)
+  }
+  if (u.last_active_at != 0) {
     SetTime(u.last_active_at, out.mutable_last_active_at());
+  }
   SetTime(u.created_at, out.mutable_created_at());
   SetTime(u.updated_at, out.mutable_updated_at());
   out.set_etag(view.etag);
@@ -453,14 +472,22 @@ absl::StatusOr<domain::CreateUserParams> FromProto(
     const roster::v1::CreateUserRequest& request) {
   domain::Violations violations;
   domain::CreateUserParams params;
-  if (request.has_external_id()) params.external_id = request.external_id();
+  if (request.has_external_id()) {
+    params.external_id = request.external_id();
+  }
   params.email_addresses.assign(request.email_addresses().begin(),
                                 request.email_addresses().end());
   params.phone_numbers.assign(request.phone_numbers().begin(),
                               request.phone_numbers().end());
-  if (request.has_username()) params.username = request.username();
-  if (request.has_first_name()) params.first_name = request.first_name();
-  if (request.has_last_name()) params.last_name = request.last_name();
+  if (request.has_username()) {
+    params.username = request.username();
+  }
+  if (request.has_first_name()) {
+    params.first_name = request.first_name();
+  }
+  if (request.has_last_name()) {
+    params.last_name = request.last_name();
+  }
   if (request.has_public_metadata()) {
     params.public_metadata =
         StructToJson(request.public_metadata(), "public_metadata", violations);
@@ -481,7 +508,9 @@ absl::StatusOr<domain::CreateUserParams> FromProto(
         FromProto(request.created_at(), "created_at", violations);
   }
   params.request_id = request.request_id();
-  if (request.has_password()) params.password = request.password();
+  if (request.has_password()) {
+    params.password = request.password();
+  }
   params.skip_password_checks = request.skip_password_checks();
   if (request.has_password_digest()) {
     params.password_digest = request.password_digest();
@@ -497,10 +526,18 @@ domain::UpdateUserParams FromProto(
     const roster::v1::UpdateUserRequest& request) {
   domain::UpdateUserParams params;
   params.user_id = request.user_id();
-  if (request.has_external_id()) params.external_id = request.external_id();
-  if (request.has_username()) params.username = request.username();
-  if (request.has_first_name()) params.first_name = request.first_name();
-  if (request.has_last_name()) params.last_name = request.last_name();
+  if (request.has_external_id()) {
+    params.external_id = request.external_id();
+  }
+  if (request.has_username()) {
+    params.username = request.username();
+  }
+  if (request.has_first_name()) {
+    params.first_name = request.first_name();
+  }
+  if (request.has_last_name()) {
+    params.last_name = request.last_name();
+  }
   if (request.has_primary_email_address_id()) {
     params.primary_email_address_id = request.primary_email_address_id();
   }
@@ -511,7 +548,9 @@ domain::UpdateUserParams FromProto(
     params.delete_self_enabled = request.delete_self_enabled();
   }
   params.etag = request.etag();
-  if (request.has_password()) params.password = request.password();
+  if (request.has_password()) {
+    params.password = request.password();
+  }
   params.skip_password_checks = request.skip_password_checks();
   params.sign_out_of_other_sessions = request.sign_out_of_other_sessions();
   if (request.has_password_digest()) {

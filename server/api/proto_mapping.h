@@ -109,11 +109,15 @@ inline const auto& ListFor(const roster::v1::User& user,
 template <typename Message>
 absl::Status RespondWithIdentifier(
     const absl::StatusOr<domain::IdentifierView>& view, Message* out) {
-  if (!view.ok()) return view.status();
+  if (!view.ok()) {
+    return view.status();
+  }
   roster::v1::User user;
   ToProto(view->user, user);
   for (const auto& item : ListFor(user, out)) {
-    if (item.id() == view->identifier_id) *out = item;
+    if (item.id() == view->identifier_id) {
+      *out = item;
+    }
   }
   return absl::OkStatus();
 }

@@ -26,7 +26,9 @@ constexpr char kRequestIdHeader[] = "x-request-id";
 // A client's request id is echoed only when it is plain: at most 128 of
 // [A-Za-z0-9._:-], so it can never inject into a log line or a header.
 bool IsPlainRequestId(absl::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
+  if (id.empty() || id.size() > 128) {
+    return false;
+  }
   for (char c : id) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
         c != '_' && c != ':' && c != '-') {
@@ -53,7 +55,9 @@ class RpcObserver final : public grpc::experimental::Interceptor {
   ~RpcObserver() override {
     // A call cancelled before it sent a status never reached
     // PRE_SEND_STATUS.
-    if (!finished_) Finish(grpc::StatusCode::CANCELLED);
+    if (!finished_) {
+      Finish(grpc::StatusCode::CANCELLED);
+    }
   }
 
   void Intercept(
@@ -64,9 +68,13 @@ class RpcObserver final : public grpc::experimental::Interceptor {
       auto it = received->find(kRequestIdHeader);
       if (it != received->end()) {
         const absl::string_view id(it->second.data(), it->second.size());
-        if (IsPlainRequestId(id)) request_id_ = std::string(id);
+        if (IsPlainRequestId(id)) {
+          request_id_ = std::string(id);
+        }
       }
-      if (request_id_.empty()) request_id_ = NewRequestId();
+      if (request_id_.empty()) {
+        request_id_ = NewRequestId();
+      }
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
@@ -109,7 +117,9 @@ class RpcObserver final : public grpc::experimental::Interceptor {
     const std::string code_name =
         absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
     metrics_->RpcFinished(info_->method(), code_name, latency);
-    if (!log_) return;
+    if (!log_) {
+      return;
+    }
     LogJson("info", "rpc",
             absl::StrCat(
                 ",\"method\":\"", info_->method(), "\",\"code\":\"", code_name,

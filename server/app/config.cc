@@ -206,7 +206,9 @@ bool IsLoopback(absl::string_view listen) {
 }
 
 absl::Status Readable(const char* flag, const std::string& path) {
-  if (path.empty() || access(path.c_str(), R_OK) == 0) return absl::OkStatus();
+  if (path.empty() || access(path.c_str(), R_OK) == 0) {
+    return absl::OkStatus();
+  }
   return absl::InvalidArgumentError(absl::StrCat(
       "--", flag, " ", path, " is not readable: ", std::strerror(errno)));
 }
@@ -228,7 +230,9 @@ absl::Status CheckSafety(const ServerConfig& config) {
         std::pair{"tls_key_file", config.tls_key_file},
         std::pair{"tls_client_ca_file", config.tls_client_ca_file}}) {
     absl::Status readable = Readable(flag, path);
-    if (!readable.ok()) return readable;
+    if (!readable.ok()) {
+      return readable;
+    }
   }
   if (config.metrics && config.http_listen.empty()) {
     return absl::InvalidArgumentError(
@@ -371,7 +375,9 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
         "--events_retention and --events_prune_interval must be positive");
   }
   absl::Status safe = CheckSafety(config);
-  if (!safe.ok()) return safe;
+  if (!safe.ok()) {
+    return safe;
+  }
   if (config.lockout_attempts < 1 ||
       config.lockout_duration <= absl::ZeroDuration() ||
       config.shutdown_grace < absl::ZeroDuration()) {

@@ -37,7 +37,7 @@ void ServeImage(domain::UserService& users, const httplib::Request& request,
       return;
     }
   }
-  response.set_content(std::move(image->data), image->content_type.c_str());
+  response.set_content(image->data, image->content_type.c_str());
 }
 
 }  // namespace
@@ -103,7 +103,9 @@ absl::Status HttpServer::Serve(domain::UserService* users,
 }
 
 void HttpServer::Stop() {
-  if (!thread_.joinable()) return;
+  if (!thread_.joinable()) {
+    return;
+  }
   server_->stop();
   thread_.join();
 }

@@ -55,12 +55,18 @@ int Backup(int argc, char** argv) {
   std::string from, to;
   for (int i = 2; i < argc; ++i) {
     const absl::string_view arg = argv[i];
-    if (absl::StartsWith(arg, "--db=")) from = std::string(arg.substr(5));
-    if (absl::StartsWith(arg, "--to=")) to = std::string(arg.substr(5));
+    if (absl::StartsWith(arg, "--db=")) {
+      from = std::string(arg.substr(5));
+    }
+    if (absl::StartsWith(arg, "--to=")) {
+      to = std::string(arg.substr(5));
+    }
   }
   if (from.empty()) {
     const char* env = std::getenv("ROSTER_DB");
-    if (env != nullptr) from = env;
+    if (env != nullptr) {
+      from = env;
+    }
   }
   if (from.empty() || to.empty()) {
     std::cerr << "usage: roster-server backup --db=DATABASE --to=FILE\n";

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "absl/memory/memory.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
 #include "server/api/log.h"
@@ -29,7 +30,9 @@ constexpr int kWriteThreads = 32;
 // renewed certificate serves new handshakes while open connections go on.
 std::shared_ptr<grpc::ServerCredentials> CredentialsFor(
     const ServerConfig& config) {
-  if (config.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  if (config.tls_cert_file.empty()) {
+    return grpc::InsecureServerCredentials();
+  }
   const auto interval = static_cast<unsigned int>(
       absl::ToInt64Seconds(config.tls_reload_interval));
   auto provider = config.tls_client_ca_file.empty()
@@ -73,15 +76,16 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   options.public_http_url = config.public_http_url;
   if (!config.http_listen.empty()) {
     auto http = HttpServer::Bind(config.http_listen);
-    if (!http.ok()) return http.status();
+    if (!http.ok()) {
+      return http.status();
+    }
     server->http_ = *std::move(http);
     if (options.public_http_url.empty()) {
       const std::string& host = server->http_->host();
-      options.public_http_url = absl::StrCat("http://",
-                                             host.find(':') == std::string::npos
-                                                 ? host
-                                                 : absl::StrCat("[", host, "]"),
-                                             ":", server->http_->port());
+      options.public_http_url = absl::StrCat(
+          "http://",
+          !absl::StrContains(host, ':') ? host : absl::StrCat("[", host, "]"),
+          ":", server->http_->port());
     }
   }
   server->encoder_ = std::make_unique<api::ProtoEventEncoder>();
@@ -180,7 +184,9 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     }
     absl::Status serving =
         server->http_->Serve(server->users_.get(), std::move(metrics));
-    if (!serving.ok()) return serving;
+    if (!serving.ok()) {
+      return serving;
+    }
   }
   server->pruner_ = std::thread(
       [raw = server.get(), interval = config.events_prune_interval] {
@@ -202,7 +208,9 @@ void RosterServer::Shutdown(absl::Duration grace) {
   shut_down_ = true;
   // NOT_SERVING first, so load balancers stop routing here while calls drain.
   server_->GetHealthCheckService()->Shutdown();
-  if (http_ != nullptr) http_->Stop();
+  if (http_ != nullptr) {
+    http_->Stop();
+  }
   // Event streams never end by themselves: end them now (UNAVAILABLE, with
   // the cursor to resume from) so draining waits only for unary calls.
   hub_->Shutdown();

@@ -16,19 +16,23 @@ std::vector<std::pair<std::string, std::string>> Claims(
   std::vector<std::pair<std::string, std::string>> claims;
   for (size_t i = 0; i < item.email_addresses.size(); ++i) {
     auto email = NormalizeEmailAddress(item.email_addresses[i]);
-    if (email.ok())
+    if (email.ok()) {
       claims.emplace_back(absl::StrCat("email_addresses[", i, "]"),
                           "e:" + *email);
+    }
   }
   for (size_t i = 0; i < item.phone_numbers.size(); ++i) {
     auto phone = NormalizePhoneNumber(item.phone_numbers[i]);
-    if (phone.ok())
+    if (phone.ok()) {
       claims.emplace_back(absl::StrCat("phone_numbers[", i, "]"),
                           "p:" + *phone);
+    }
   }
   if (item.username.has_value() && !item.username->empty()) {
     auto username = NormalizeUsername(*item.username);
-    if (username.ok()) claims.emplace_back("username", "u:" + *username);
+    if (username.ok()) {
+      claims.emplace_back("username", "u:" + *username);
+    }
   }
   if (item.external_id.has_value() && !item.external_id->empty()) {
     claims.emplace_back("external_id", "x:" + *item.external_id);

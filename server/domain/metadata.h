@@ -12,7 +12,7 @@ namespace roster::domain {
 
 // Each metadata tier is at most this many bytes of compact JSON (DESIGN §3,
 // after a merge).
-inline constexpr size_t kMaxMetadataBytes = 8 * 1024;
+inline constexpr size_t kMaxMetadataBytes = size_t{8} * 1024;
 
 // `json` re-serialised compactly. InvalidArgument when it is not JSON or not an
 // object.

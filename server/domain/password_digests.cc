@@ -32,9 +32,13 @@ bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
 }
 
 bool IsHex(absl::string_view s, size_t length) {
-  if (s.size() != length) return false;
+  if (s.size() != length) {
+    return false;
+  }
   for (char c : s) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
   }
   return true;
 }
@@ -82,7 +86,9 @@ absl::StatusOr<Pbkdf2> ParsePbkdf2(absl::string_view digest) {
 
 bool VerifyPbkdf2(absl::string_view stored, absl::string_view password) {
   auto p = ParsePbkdf2(stored);
-  if (!p.ok()) return false;
+  if (!p.ok()) {
+    return false;
+  }
   std::string derived(p->hash.size(), '\0');
   if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
                         reinterpret_cast<const unsigned char*>(p->salt.data()),
@@ -142,7 +148,9 @@ absl::StatusOr<FirebaseScrypt> ParseFirebaseScrypt(absl::string_view digest) {
 bool VerifyFirebaseScrypt(absl::string_view stored,
                           absl::string_view password) {
   auto f = ParseFirebaseScrypt(stored);
-  if (!f.ok()) return false;
+  if (!f.ok()) {
+    return false;
+  }
   const std::string salt = f->salt + f->separator;
   unsigned char key[64];
   if (EVP_PBE_scrypt(password.data(), password.size(),
@@ -224,7 +232,9 @@ absl::StatusOr<std::string> ImportDigest(absl::string_view hasher,
                            absl::StrCat("must start with ", hasher, "$"));
     }
     auto parsed = ParsePbkdf2(d);
-    if (!parsed.ok()) return parsed.status();
+    if (!parsed.ok()) {
+      return parsed.status();
+    }
     return d;
   }
   if (hasher == "md5" || hasher == "sha256") {
@@ -246,7 +256,9 @@ absl::StatusOr<std::string> ImportDigest(absl::string_view hasher,
   }
   if (hasher == "scrypt_firebase") {
     auto parsed = ParseFirebaseScrypt(d);
-    if (!parsed.ok()) return parsed.status();
+    if (!parsed.ok()) {
+      return parsed.status();
+    }
     return absl::StrCat("scrypt_firebase$", d);
   }
   return DigestInvalid(

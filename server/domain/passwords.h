@@ -20,7 +20,8 @@ namespace roster::domain {
 
 inline constexpr size_t kMinPasswordBytes = 8;
 inline constexpr size_t kMaxPasswordBytes = 256;
-inline constexpr unsigned long long kArgon2OpsLimit = 3;
+inline constexpr uint64_t kArgon2OpsLimit =
+    3;  // crypto_pwhash takes unsigned long long.
 inline constexpr size_t kArgon2MemLimit = size_t{19} << 20;
 
 namespace reason {

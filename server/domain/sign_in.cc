@@ -1,6 +1,7 @@
 #include "server/domain/sign_in.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "server/domain/errors.h"
 #include "server/domain/password_digests.h"
 #include "server/domain/passwords.h"
@@ -23,7 +24,7 @@ absl::StatusOr<std::string> FindUser(UserService& users,
   const absl::string_view trimmed = absl::StripAsciiWhitespace(identifier);
   absl::StatusOr<std::string> value = std::string();
   Kind kind = Kind::kUsername;
-  if (trimmed.find('@') != absl::string_view::npos) {
+  if (absl::StrContains(trimmed, '@')) {
     kind = Kind::kEmailAddress;
     value = NormalizeEmailAddress(trimmed);
   } else if (!trimmed.empty() &&
@@ -39,9 +40,13 @@ absl::StatusOr<std::string> FindUser(UserService& users,
   } else {
     value = NormalizeUsername(trimmed);
   }
-  if (!value.ok()) return std::string();
+  if (!value.ok()) {
+    return std::string();
+  }
   auto holder = users.FindUserIdByIdentifier(kind, *value);
-  if (!holder.ok()) return holder.status();
+  if (!holder.ok()) {
+    return holder.status();
+  }
   return holder->value_or("");
 }
 

@@ -84,8 +84,9 @@ absl::StatusOr<SigningKey> SigningKey::Parse(absl::string_view text) {
     std::string base64;
     for (char c :
          text.substr(begin + kBegin.size(), end - begin - kBegin.size())) {
-      if (!absl::ascii_isspace(static_cast<unsigned char>(c)))
+      if (!absl::ascii_isspace(static_cast<unsigned char>(c))) {
         base64.push_back(c);
+      }
     }
     std::string der;
     if (end == absl::string_view::npos || !absl::Base64Unescape(base64, &der) ||
@@ -164,7 +165,9 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token,
   const std::string kid = header["kid"].get<std::string>();
   const VerificationKey* key = nullptr;
   for (const auto& candidate : keys_) {
-    if (candidate.kid == kid) key = &candidate;
+    if (candidate.kid == kid) {
+      key = &candidate;
+    }
   }
   const std::string signing_input = absl::StrCat(parts[0], ".", parts[1]);
   if (key == nullptr ||
@@ -180,10 +183,14 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token,
     return Invalid();
   }
   for (const char* field : {"iss", "sub", "sid"}) {
-    if (!payload.value(field, Json()).is_string()) return Invalid();
+    if (!payload.value(field, Json()).is_string()) {
+      return Invalid();
+    }
   }
   for (const char* field : {"iat", "nbf", "exp"}) {
-    if (!payload.value(field, Json()).is_number_integer()) return Invalid();
+    if (!payload.value(field, Json()).is_number_integer()) {
+      return Invalid();
+    }
   }
   TokenClaims claims;
   claims.issuer = payload["iss"].get<std::string>();

@@ -140,16 +140,20 @@ int WaysIn(const storage::UserRecord& u) {
     ways +=
         p.verification.status == storage::VerificationStatus::kVerified ? 1 : 0;
   }
-  if (!u.username.empty() && !u.password_hash.empty()) ++ways;
+  if (!u.username.empty() && !u.password_hash.empty()) {
+    ++ways;
+  }
   return ways;
 }
 
 std::vector<std::string> IdentifiersOf(const storage::UserRecord& user) {
   std::vector<std::string> identifiers;
-  for (const auto& e : user.email_addresses)
+  for (const auto& e : user.email_addresses) {
     identifiers.push_back(e.email_address);
-  for (const auto& p : user.phone_numbers)
+  }
+  for (const auto& p : user.phone_numbers) {
     identifiers.push_back(p.phone_number);
+  }
   identifiers.push_back(user.username);
   return identifiers;
 }

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/domain/errors.h"
 #include "server/domain/metadata.h"
@@ -23,8 +24,9 @@ bool IsProvider(absl::string_view provider) {
   }
   for (char c : provider.substr(6)) {
     const auto u = static_cast<unsigned char>(c);
-    if (!(absl::ascii_islower(u) || absl::ascii_isdigit(u) || c == '_'))
+    if (!(absl::ascii_islower(u) || absl::ascii_isdigit(u) || c == '_')) {
       return false;
+    }
   }
   return true;
 }
@@ -70,7 +72,7 @@ absl::StatusOr<IdentifierView> UserService::CreateExternalAccount(
   }
   for (size_t i = 0; i < params.approved_scopes.size() && i < kMaxScopes; ++i) {
     const auto& scope = params.approved_scopes[i];
-    if (scope.empty() || scope.find(' ') != std::string::npos ||
+    if (scope.empty() || absl::StrContains(scope, ' ') ||
         !ValidateText(scope, 256).ok()) {
       violations.Add(absl::StrCat("approved_scopes[", i, "]"),
                      "must be one scope without spaces");
@@ -139,7 +141,9 @@ absl::StatusOr<IdentifierView> UserService::CreateExternalAccount(
           }
           if (u.primary_email_address_id.empty()) {
             for (const auto& e : u.email_addresses) {
-              if (e.email_address == email) u.primary_email_address_id = e.id;
+              if (e.email_address == email) {
+                u.primary_email_address_id = e.id;
+              }
             }
           }
         } else {
@@ -149,7 +153,9 @@ absl::StatusOr<IdentifierView> UserService::CreateExternalAccount(
         u.external_accounts.push_back(account);
         return absl::OkStatus();
       });
-  if (!user.ok()) return user.status();
+  if (!user.ok()) {
+    return user.status();
+  }
   return IdentifierView{*std::move(user), account.id};
 }
 

@@ -76,7 +76,9 @@ absl::StatusOr<IdentifierView> UserService::CreateIdentifier(
         caller, params.user_id, "",
         [&](storage::WriteTransaction& txn, storage::UserRecord& u) {
           auto holder = txn.FindUserIdByIdentifier(K::kStoreKind, *value);
-          if (!holder.ok()) return holder.status();
+          if (!holder.ok()) {
+            return holder.status();
+          }
           // A verified holder owns the value; an unverified claim by another
           // user does not block this one (the first to verify wins).
           auto& existing = K::List(u);
@@ -103,7 +105,9 @@ absl::StatusOr<IdentifierView> UserService::CreateIdentifier(
           }
           return absl::OkStatus();
         });
-    if (!user.ok()) return user.status();
+    if (!user.ok()) {
+      return user.status();
+    }
     return IdentifierView{*std::move(user), record.id};
   };
   return type == IdentifierType::kEmailAddress
@@ -124,12 +128,16 @@ absl::StatusOr<IdentifierView> UserService::GetIdentifier(
                                             : owner.status();
   }
   auto user = GetUser(*owner);
-  if (!user.ok()) return user.status();
+  if (!user.ok()) {
+    return user.status();
+  }
   const bool found =
       type == IdentifierType::kEmailAddress
           ? Find<storage::EmailAddressRecord>(user->record, id) != nullptr
           : Find<storage::PhoneNumberRecord>(user->record, id) != nullptr;
-  if (!found) return IdentifierNotFound();  // An id of the other kind.
+  if (!found) {
+    return IdentifierNotFound();  // An id of the other kind.
+  }
   return IdentifierView{*std::move(user), std::string(id)};
 }
 
@@ -137,7 +145,9 @@ absl::StatusOr<IdentifierView> UserService::UpdateIdentifier(
     const Caller& caller, IdentifierType type,
     const UpdateIdentifierParams& params) {
   auto current = GetIdentifier(type, params.identifier_id);
-  if (!current.ok()) return current.status();
+  if (!current.ok()) {
+    return current.status();
+  }
   if (params.primary.has_value() && !*params.primary) {
     return Invalid("primary",
                    "can only be set to true: make another identifier primary");
@@ -150,7 +160,9 @@ absl::StatusOr<IdentifierView> UserService::UpdateIdentifier(
         [&](storage::WriteTransaction&,
             storage::UserRecord& u) -> absl::Status {
           Record* record = Find<Record>(u, params.identifier_id);
-          if (record == nullptr) return IdentifierNotFound();
+          if (record == nullptr) {
+            return IdentifierNotFound();
+          }
           const bool is_primary = K::Primary(u) == record->id;
           if (params.verified.has_value() &&
               *params.verified != (record->verification.status ==
@@ -182,7 +194,9 @@ absl::StatusOr<IdentifierView> UserService::UpdateIdentifier(
           }
           return absl::OkStatus();
         });
-    if (!user.ok()) return user.status();
+    if (!user.ok()) {
+      return user.status();
+    }
     return IdentifierView{*std::move(user), params.identifier_id};
   };
   return type == IdentifierType::kEmailAddress
@@ -194,7 +208,9 @@ absl::StatusOr<UserView> UserService::DeleteIdentifier(
     const Caller& caller, IdentifierType type, absl::string_view id,
     absl::string_view promote_id, absl::string_view owner_user_id) {
   auto current = GetIdentifier(type, id);
-  if (!current.ok()) return current.status();
+  if (!current.ok()) {
+    return current.status();
+  }
   // Identifier ids never move between users, so checking the owner before
   // the transaction is as good as inside it.
   if (!owner_user_id.empty() && current->user.record.id != owner_user_id) {
@@ -211,7 +227,9 @@ absl::StatusOr<UserView> UserService::DeleteIdentifier(
           auto& list = K::List(u);
           auto it = std::find_if(list.begin(), list.end(),
                                  [&](const Record& r) { return r.id == id; });
-          if (it == list.end()) return IdentifierNotFound();
+          if (it == list.end()) {
+            return IdentifierNotFound();
+          }
           const bool was_primary = K::Primary(u) == it->id;
           list.erase(it);
           if (was_primary) {
@@ -247,7 +265,9 @@ absl::StatusOr<UserView> UserService::DeleteIdentifier(
 absl::StatusOr<std::optional<std::string>> UserService::FindUserIdByIdentifier(
     storage::IdentifierKind kind, absl::string_view value) {
   auto holder = store_->FindUserIdByIdentifier(kind, value);
-  if (!holder.ok()) return internal::FromStore(holder.status());
+  if (!holder.ok()) {
+    return internal::FromStore(holder.status());
+  }
   return holder;
 }
 
@@ -261,19 +281,29 @@ absl::Status UserService::ReleaseClaims(storage::WriteTransaction& txn,
     using K = Kind<Record>;
     const auto& before_list = K::List(before);
     for (const Record& r : K::List(after)) {
-      if (r.verification.status != kVerified) continue;
+      if (r.verification.status != kVerified) {
+        continue;
+      }
       const bool was_verified = std::any_of(
           before_list.begin(), before_list.end(), [&](const Record& b) {
             return K::Value(b) == K::Value(r) &&
                    b.verification.status == kVerified;
           });
-      if (was_verified) continue;
+      if (was_verified) {
+        continue;
+      }
       auto claimants = txn.FindUnverifiedClaimants(K::kStoreKind, K::Value(r));
-      if (!claimants.ok()) return claimants.status();
+      if (!claimants.ok()) {
+        return claimants.status();
+      }
       for (const std::string& loser_id : *claimants) {
-        if (loser_id == after.id) continue;
+        if (loser_id == after.id) {
+          continue;
+        }
         auto loser = txn.GetUser(loser_id);
-        if (!loser.ok()) return loser.status();
+        if (!loser.ok()) {
+          return loser.status();
+        }
         auto& list = K::List(*loser);
         list.erase(std::remove_if(list.begin(), list.end(),
                                   [&](const Record& claim) {
@@ -288,13 +318,17 @@ absl::Status UserService::ReleaseClaims(storage::WriteTransaction& txn,
         absl::Status updated = txn.UpdateUser(
             *loser, NewEvent(caller, event_type::kUserUpdated, loser->id,
                              events_->EncodeUser(View(*loser))));
-        if (!updated.ok()) return updated;
+        if (!updated.ok()) {
+          return updated;
+        }
       }
     }
     return absl::OkStatus();
   };
   absl::Status emails = release(storage::EmailAddressRecord{});
-  if (!emails.ok()) return emails;
+  if (!emails.ok()) {
+    return emails;
+  }
   return release(storage::PhoneNumberRecord{});
 }
 

@@ -37,7 +37,9 @@ absl::Status InvalidImage(absl::string_view why) {
 
 // The image id in a stored relative URL, or "" when there is none.
 absl::string_view ImageIdOf(absl::string_view stored_url) {
-  if (!absl::ConsumePrefix(&stored_url, kImagePathPrefix)) return "";
+  if (!absl::ConsumePrefix(&stored_url, kImagePathPrefix)) {
+    return "";
+  }
   return stored_url;
 }
 
@@ -47,7 +49,9 @@ absl::Status RemoveImage(storage::WriteTransaction& txn,
   const absl::string_view old_id = ImageIdOf(u.image_url);
   if (!old_id.empty()) {
     absl::Status deleted = txn.DeleteImage(old_id);
-    if (!deleted.ok()) return deleted;
+    if (!deleted.ok()) {
+      return deleted;
+    }
   }
   u.image_url.clear();
   return absl::OkStatus();
@@ -59,13 +63,17 @@ absl::StatusOr<UserView> UserService::SetProfileImage(const Caller& caller,
                                                       absl::string_view user_id,
                                                       std::string image,
                                                       absl::string_view etag) {
-  if (image.empty()) return InvalidImage("is required");
+  if (image.empty()) {
+    return InvalidImage("is required");
+  }
   if (image.size() > kMaxProfileImageBytes) {
     return InvalidImage(absl::StrCat("is ", image.size(), " bytes; at most ",
                                      kMaxProfileImageBytes));
   }
   const absl::string_view type = SniffImageType(image);
-  if (type.empty()) return InvalidImage("must be a PNG, JPEG, GIF or WebP");
+  if (type.empty()) {
+    return InvalidImage("must be a PNG, JPEG, GIF or WebP");
+  }
   storage::ImageRecord record;
   record.id = ids_->New(kImageIdPrefix);
   record.user_id = std::string(user_id);
@@ -77,9 +85,13 @@ absl::StatusOr<UserView> UserService::SetProfileImage(const Caller& caller,
                     [&](storage::WriteTransaction& txn,
                         storage::UserRecord& u) -> absl::Status {
                       absl::Status removed = RemoveImage(txn, u);
-                      if (!removed.ok()) return removed;
+                      if (!removed.ok()) {
+                        return removed;
+                      }
                       absl::Status stored = txn.PutImage(record);
-                      if (!stored.ok()) return stored;
+                      if (!stored.ok()) {
+                        return stored;
+                      }
                       u.image_url = absl::StrCat(kImagePathPrefix, record.id);
                       return absl::OkStatus();
                     });
@@ -101,13 +113,17 @@ absl::StatusOr<storage::ImageRecord> UserService::GetImage(
                  "image not found");
   }
   auto image = store_->GetImage(image_id);
-  if (!image.ok()) return internal::FromStore(image.status());
+  if (!image.ok()) {
+    return internal::FromStore(image.status());
+  }
   return image;
 }
 
 std::string AbsoluteImageUrl(absl::string_view public_http_url,
                              absl::string_view stored_url) {
-  if (!absl::StartsWith(stored_url, "/")) return std::string(stored_url);
+  if (!absl::StartsWith(stored_url, "/")) {
+    return std::string(stored_url);
+  }
   absl::string_view base = public_http_url;
   absl::ConsumeSuffix(&base, "/");
   return absl::StrCat(base, stored_url);

@@ -108,7 +108,7 @@ UserService::UserService(storage::UserStore* store, const Clock* clock,
       clock_(clock),
       ids_(ids),
       events_(events),
-      options_(options) {}
+      options_(std::move(options)) {}
 
 storage::EventRecord UserService::NewEvent(const Caller& caller,
                                            const char* type,
@@ -216,8 +216,7 @@ absl::StatusOr<UserView> UserService::CreateUser(const Caller& caller,
       params.created_at.has_value() ? ToMicros(*params.created_at) : now_micros;
   user.updated_at = now_micros;
   user.version = 1;
-  user.password_hash =
-      imported.has_value() ? *imported : std::move(password_hash);
+  user.password_hash = imported.has_value() ? *imported : password_hash;
   const storage::VerificationRecord admin_verified{
       storage::VerificationStatus::kVerified, "admin", 0, 0, ""};
   // Identifiers keep the request's order: each is a microsecond younger than
@@ -276,31 +275,41 @@ absl::StatusOr<UserView> UserService::CreateUser(const Caller& caller,
           auto s = CheckUnique(
               txn, storage::IdentifierKind::kEmailAddress, emails[i], user.id,
               absl::StrCat("email_addresses[", i, "]"), clashes);
-          if (!s.ok()) return s;
+          if (!s.ok()) {
+            return s;
+          }
         }
         for (size_t i = 0; i < phones.size(); ++i) {
           auto s = CheckUnique(txn, storage::IdentifierKind::kPhoneNumber,
                                phones[i], user.id,
                                absl::StrCat("phone_numbers[", i, "]"), clashes);
-          if (!s.ok()) return s;
+          if (!s.ok()) {
+            return s;
+          }
         }
         if (!user.username.empty()) {
           auto s = CheckUnique(txn, storage::IdentifierKind::kUsername,
                                user.username, user.id, "username", clashes);
-          if (!s.ok()) return s;
+          if (!s.ok()) {
+            return s;
+          }
         }
         if (!user.external_id.empty()) {
           auto s =
               CheckUnique(txn, storage::IdentifierKind::kExternalId,
                           user.external_id, user.id, "external_id", clashes);
-          if (!s.ok()) return s;
+          if (!s.ok()) {
+            return s;
+          }
         }
         if (!clashes.empty()) {
           return clashes.ToStatus(absl::StatusCode::kAlreadyExists);
         }
         absl::Status released =
             ReleaseClaims(txn, caller, storage::UserRecord{}, user);
-        if (!released.ok()) return released;
+        if (!released.ok()) {
+          return released;
+        }
         absl::Status inserted = txn.InsertUser(
             user, NewEvent(caller, event_type::kUserCreated, user.id,
                            events_->EncodeUser(View(user))));
@@ -441,7 +450,9 @@ absl::StatusOr<UserView> UserService::MutateUser(
           return absl::OkStatus();
         }
         absl::Status released = ReleaseClaims(txn, caller, before, *user);
-        if (!released.ok()) return released;
+        if (!released.ok()) {
+          return released;
+        }
         user->version += 1;
         user->updated_at = std::max(ToMicros(clock_->Now()), before.updated_at);
         absl::Status updated = txn.UpdateUser(
@@ -490,12 +501,16 @@ absl::StatusOr<UserView> UserService::UpdateUser(
           auto s =
               CheckUnique(txn, storage::IdentifierKind::kExternalId,
                           *params.external_id, user.id, "external_id", clashes);
-          if (!s.ok()) return s;
+          if (!s.ok()) {
+            return s;
+          }
         }
         if (username.has_value() && !username->empty()) {
           auto s = CheckUnique(txn, storage::IdentifierKind::kUsername,
                                *username, user.id, "username", clashes);
-          if (!s.ok()) return s;
+          if (!s.ok()) {
+            return s;
+          }
         }
         if (!clashes.empty()) {
           return clashes.ToStatus(absl::StatusCode::kAlreadyExists);
@@ -530,11 +545,18 @@ absl::StatusOr<UserView> UserService::UpdateUser(
         if (!not_primary.empty()) {
           return not_primary.ToStatus(absl::StatusCode::kFailedPrecondition);
         }
-        if (params.external_id.has_value())
+        if (params.external_id.has_value()) {
           user.external_id = *params.external_id;
-        if (username.has_value()) user.username = *username;
-        if (params.first_name.has_value()) user.first_name = *params.first_name;
-        if (params.last_name.has_value()) user.last_name = *params.last_name;
+        }
+        if (username.has_value()) {
+          user.username = *username;
+        }
+        if (params.first_name.has_value()) {
+          user.first_name = *params.first_name;
+        }
+        if (params.last_name.has_value()) {
+          user.last_name = *params.last_name;
+        }
         if (params.primary_email_address_id.has_value()) {
           user.primary_email_address_id = *params.primary_email_address_id;
         }

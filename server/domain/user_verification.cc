@@ -23,7 +23,9 @@ absl::Status NotFound() {
 }
 
 absl::Status CheckIdentifierId(const char* field, absl::string_view id) {
-  if (IsWellFormedId(id, kIdentifierIdPrefix)) return absl::OkStatus();
+  if (IsWellFormedId(id, kIdentifierIdPrefix)) {
+    return absl::OkStatus();
+  }
   return Error(absl::StatusCode::kInvalidArgument,
                reason::kInvalidArgumentFormat,
                absl::StrCat(field, " is malformed"),
@@ -43,7 +45,9 @@ absl::StatusOr<IdentifierView> UserService::PrepareVerification(
     using Record = decltype(tag);
     using K = Kind<Record>;
     absl::Status valid = CheckIdentifierId(K::kIdField, identifier_id);
-    if (!valid.ok()) return valid;
+    if (!valid.ok()) {
+      return valid;
+    }
     const storage::Micros now = ToMicros(clock_->Now());
     const std::string code = NewVerificationCode();
     auto user = MutateUser(
@@ -51,7 +55,9 @@ absl::StatusOr<IdentifierView> UserService::PrepareVerification(
         [&](storage::WriteTransaction& txn,
             storage::UserRecord& u) -> absl::Status {
           Record* record = Find<Record>(u, identifier_id);
-          if (record == nullptr) return NotFound();
+          if (record == nullptr) {
+            return NotFound();
+          }
           if (record->verification.status == VerificationStatus::kVerified) {
             return Error(absl::StatusCode::kFailedPrecondition,
                          reason::kAlreadyVerified,
@@ -63,7 +69,9 @@ absl::StatusOr<IdentifierView> UserService::PrepareVerification(
           auto sends = txn.CountVerificationSend(
               absl::StrCat(K::kField, ":", K::Value(*record)), now,
               now - absl::ToInt64Microseconds(absl::Hours(1)));
-          if (!sends.ok()) return sends.status();
+          if (!sends.ok()) {
+            return sends.status();
+          }
           if (*sends > options_.verification_codes_per_hour) {
             return Error(absl::StatusCode::kResourceExhausted,
                          reason::kTooManyAttempts,
@@ -88,7 +96,9 @@ absl::StatusOr<IdentifierView> UserService::PrepareVerification(
               email ? events_->EncodeEmailMessage(message)
                     : events_->EncodeSmsMessage(message)));
         });
-    if (!user.ok()) return user.status();
+    if (!user.ok()) {
+      return user.status();
+    }
     return IdentifierView{*std::move(user), std::string(identifier_id)};
   };
   return type == IdentifierType::kEmailAddress
@@ -103,7 +113,9 @@ absl::StatusOr<IdentifierView> UserService::AttemptVerification(
     using Record = decltype(tag);
     using K = Kind<Record>;
     absl::Status valid = CheckIdentifierId(K::kIdField, identifier_id);
-    if (!valid.ok()) return valid;
+    if (!valid.ok()) {
+      return valid;
+    }
     if (!IsWellFormedVerificationCode(code)) {
       return Error(absl::StatusCode::kInvalidArgument,
                    reason::kInvalidArgumentFormat, "code is malformed",
@@ -117,7 +129,9 @@ absl::StatusOr<IdentifierView> UserService::AttemptVerification(
         [&](storage::WriteTransaction&,
             storage::UserRecord& u) -> absl::Status {
           Record* record = Find<Record>(u, identifier_id);
-          if (record == nullptr) return NotFound();
+          if (record == nullptr) {
+            return NotFound();
+          }
           storage::VerificationRecord& v = record->verification;
           if (v.status == VerificationStatus::kFailed) {
             return Error(absl::StatusCode::kResourceExhausted,
@@ -140,7 +154,9 @@ absl::StatusOr<IdentifierView> UserService::AttemptVerification(
           if (VerificationCodeMatches(code, v.code_digest)) {
             v.status = VerificationStatus::kVerified;
             v.code_digest.clear();
-            if (K::Primary(u).empty()) K::Primary(u) = record->id;
+            if (K::Primary(u).empty()) {
+              K::Primary(u) = record->id;
+            }
             outcome = Outcome::kVerified;
             return absl::OkStatus();
           }
@@ -153,7 +169,9 @@ absl::StatusOr<IdentifierView> UserService::AttemptVerification(
           outcome = Outcome::kWrongCode;
           return absl::OkStatus();
         });
-    if (!user.ok()) return user.status();
+    if (!user.ok()) {
+      return user.status();
+    }
     switch (outcome) {
       case Outcome::kVerified:
         break;

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -12,7 +13,7 @@ namespace {
 bool IsAtext(char c) {
   static constexpr absl::string_view kSpecials = "!#$%&'*+-/=?^_`{|}~";
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-         kSpecials.find(c) != absl::string_view::npos;
+         absl::StrContains(kSpecials, c);
 }
 
 absl::Status Invalid(absl::string_view why) {
@@ -51,7 +52,7 @@ absl::StatusOr<std::string> NormalizeEmailAddress(absl::string_view input) {
   const absl::string_view local = absl::string_view(email).substr(0, at);
   const absl::string_view domain = absl::string_view(email).substr(at + 1);
   if (local.empty() || local.size() > 64 || local.front() == '.' ||
-      local.back() == '.' || local.find("..") != absl::string_view::npos) {
+      local.back() == '.' || absl::StrContains(local, "..")) {
     return Invalid(
         "the part before @ must be 1-64 characters without leading, trailing "
         "or "

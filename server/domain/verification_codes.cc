@@ -29,8 +29,10 @@ std::array<unsigned char, kDigestBytes> Keyed(absl::string_view code,
 }
 
 void EnsureSodium() {
-  static const bool ready = sodium_init() >= 0;
-  if (!ready) std::abort();  // No entropy source: codes would be guessable.
+  static const bool kReady = sodium_init() >= 0;
+  if (!kReady) {
+    std::abort();  // No entropy source: codes would be guessable.
+  }
 }
 
 }  // namespace
@@ -45,9 +47,13 @@ std::string NewVerificationCode() {
 }
 
 bool IsWellFormedVerificationCode(absl::string_view code) {
-  if (code.size() != kVerificationCodeDigits) return false;
+  if (code.size() != kVerificationCodeDigits) {
+    return false;
+  }
   for (char c : code) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) {
+      return false;
+    }
   }
   return true;
 }

@@ -102,14 +102,18 @@ Result Drive(const std::string& name, const Issue& issue, int inflight,
           }
         }
         if (now >= stop_at) {
-          if (--active == 0) idle.notify_all();
+          if (--active == 0) {
+            idle.notify_all();
+          }
           return;
         }
       }
       start(slot);
     });
   };
-  for (int slot = 0; slot < inflight; ++slot) start(slot);
+  for (int slot = 0; slot < inflight; ++slot) {
+    start(slot);
+  }
   {
     std::unique_lock<std::mutex> lock(mu);
     idle.wait(lock, [&] { return active == 0; });
@@ -123,7 +127,9 @@ Result Drive(const std::string& name, const Issue& issue, int inflight,
       static_cast<double>(result.calls) / absl::ToDoubleSeconds(duration);
   std::sort(latencies_ns.begin(), latencies_ns.end());
   auto percentile = [&](double p) {
-    if (latencies_ns.empty()) return 0.0;
+    if (latencies_ns.empty()) {
+      return 0.0;
+    }
     const size_t index = std::min(
         latencies_ns.size() - 1,
         static_cast<size_t>(p * static_cast<double>(latencies_ns.size())));
@@ -205,7 +211,9 @@ class Bench {
     roster::v1::ListUsersResponse page;
     status =
         backends_[0]->ListUsers(Authed(absl::Seconds(30)).get(), list, &page);
-    if (!status.ok() || page.users_size() == 0) return false;
+    if (!status.ok() || page.users_size() == 0) {
+      return false;
+    }
     for (const auto& user : page.users()) {
       user_ids_.push_back(user.id());
       if (user.email_addresses_size() > 0) {
@@ -217,34 +225,34 @@ class Bench {
 
   std::vector<std::pair<std::string, Issue>> Scenarios() {
     std::vector<std::pair<std::string, Issue>> s;
-    s.emplace_back("health", [this](int slot, Done done) {
+    s.emplace_back("health", [this](int slot, const Done& done) {
       auto call =
           std::make_shared<Call<grpc::health::v1::HealthCheckRequest,
                                 grpc::health::v1::HealthCheckResponse>>();
       Deadline(call->context);
       healths_[Channel(slot)]->async()->Check(
           &call->context, &call->request, &call->response,
-          [call, done](grpc::Status st) { done(st); });
+          [call, done](const grpc::Status& st) { done(st); });
     });
-    s.emplace_back("get_user", [this](int slot, Done done) {
+    s.emplace_back("get_user", [this](int slot, const Done& done) {
       auto call = std::make_shared<
           Call<roster::v1::GetUserRequest, roster::v1::User>>();
       call->request.set_user_id(Pick(user_ids_));
       Authorize(call->context);
       backends_[Channel(slot)]->async()->GetUser(
           &call->context, &call->request, &call->response,
-          [call, done](grpc::Status st) { done(st); });
+          [call, done](const grpc::Status& st) { done(st); });
     });
-    s.emplace_back("list_by_email", [this](int slot, Done done) {
+    s.emplace_back("list_by_email", [this](int slot, const Done& done) {
       auto call = std::make_shared<
           Call<roster::v1::ListUsersRequest, roster::v1::ListUsersResponse>>();
       call->request.add_email_addresses(Pick(emails_));
       Authorize(call->context);
       backends_[Channel(slot)]->async()->ListUsers(
           &call->context, &call->request, &call->response,
-          [call, done](grpc::Status st) { done(st); });
+          [call, done](const grpc::Status& st) { done(st); });
     });
-    s.emplace_back("list_page", [this](int slot, Done done) {
+    s.emplace_back("list_page", [this](int slot, const Done& done) {
       // Each slot walks the set 10 at a time, following page tokens.
       auto call = std::make_shared<
           Call<roster::v1::ListUsersRequest, roster::v1::ListUsersResponse>>();
@@ -253,12 +261,12 @@ class Bench {
       Authorize(call->context);
       backends_[Channel(slot)]->async()->ListUsers(
           &call->context, &call->request, &call->response,
-          [this, call, done, slot](grpc::Status st) {
+          [this, call, done, slot](const grpc::Status& st) {
             SetToken(slot, st.ok() ? call->response.next_page_token() : "");
             done(st);
           });
     });
-    s.emplace_back("count", [this](int slot, Done done) {
+    s.emplace_back("count", [this](int slot, const Done& done) {
       auto call = std::make_shared<Call<roster::v1::CountUsersRequest,
                                         roster::v1::CountUsersResponse>>();
       (*call->request.add_metadata_filters()->mutable_value())
@@ -269,15 +277,15 @@ class Bench {
       Authorize(call->context);
       backends_[Channel(slot)]->async()->CountUsers(
           &call->context, &call->request, &call->response,
-          [call, done](grpc::Status st) { done(st); });
+          [call, done](const grpc::Status& st) { done(st); });
     });
-    s.emplace_back("create_user", [this](int slot, Done done) {
-      CreateUser(slot, std::move(done));
+    s.emplace_back("create_user", [this](int slot, const Done& done) {
+      CreateUser(slot, done);
     });
-    s.emplace_back("merge_metadata", [this](int slot, Done done) {
-      MergeMetadata(slot, std::move(done));
+    s.emplace_back("merge_metadata", [this](int slot, const Done& done) {
+      MergeMetadata(slot, done);
     });
-    s.emplace_back("sign_in", [this](int slot, Done done) {
+    s.emplace_back("sign_in", [this](int slot, const Done& done) {
       auto call = std::make_shared<
           Call<roster::v1::SignInRequest, roster::v1::SignInResponse>>();
       call->request.set_identifier(sign_in_email_);
@@ -285,23 +293,23 @@ class Bench {
       Deadline(call->context);
       frontends_[Channel(slot)]->async()->SignIn(
           &call->context, &call->request, &call->response,
-          [call, done](grpc::Status st) { done(st); });
+          [call, done](const grpc::Status& st) { done(st); });
     });
-    s.emplace_back("get_me", [this](int slot, Done done) {
+    s.emplace_back("get_me", [this](int slot, const Done& done) {
       auto call = std::make_shared<
           Call<roster::v1::GetMeRequest, roster::v1::FrontendUser>>();
       Deadline(call->context);
       call->context.AddMetadata("authorization", "Bearer " + token_);
       frontends_[Channel(slot)]->async()->GetMe(
           &call->context, &call->request, &call->response,
-          [call, done](grpc::Status st) { done(st); });
+          [call, done](const grpc::Status& st) { done(st); });
     });
     s.emplace_back("mixed", [this, reads = s](int slot, Done done) {
       // 90 % reads (get_user, list_by_email, get_me), 10 % writes.
       const int roll = static_cast<int>(Next() % 100);
-      if (roll < 10)
-        return (roll < 5 ? CreateUser(slot, std::move(done))
-                         : MergeMetadata(slot, std::move(done)));
+      if (roll < 10) {
+        return (roll < 5 ? CreateUser(slot, done) : MergeMetadata(slot, done));
+      }
       const auto& read = reads[1 + static_cast<size_t>(roll % 3)];
       read.second(slot, std::move(done));
     });
@@ -341,7 +349,7 @@ class Bench {
     tokens_[slot] = std::move(token);
   }
 
-  void CreateUser(int slot, Done done) {
+  void CreateUser(int slot, const Done& done) {
     auto call = std::make_shared<
         Call<roster::v1::CreateUserRequest, roster::v1::User>>();
     call->request.add_email_addresses(
@@ -350,10 +358,10 @@ class Bench {
     Authorize(call->context);
     backends_[Channel(slot)]->async()->CreateUser(
         &call->context, &call->request, &call->response,
-        [call, done](grpc::Status st) { done(st); });
+        [call, done](const grpc::Status& st) { done(st); });
   }
 
-  void MergeMetadata(int slot, Done done) {
+  void MergeMetadata(int slot, const Done& done) {
     auto call = std::make_shared<
         Call<roster::v1::UpdateUserMetadataRequest, roster::v1::User>>();
     call->request.set_user_id(Pick(user_ids_));
@@ -362,7 +370,7 @@ class Bench {
     Authorize(call->context);
     backends_[Channel(slot)]->async()->UpdateUserMetadata(
         &call->context, &call->request, &call->response,
-        [call, done](grpc::Status st) { done(st); });
+        [call, done](const grpc::Status& st) { done(st); });
   }
 
   // A user with a password to sign in as, and a session token for get_me.
@@ -414,7 +422,9 @@ int main(int argc, char** argv) {
     return 64;
   }
   Bench bench(absl::GetFlag(FLAGS_addr), absl::GetFlag(FLAGS_channels), key);
-  if (!bench.Seed(absl::GetFlag(FLAGS_seed))) return 1;
+  if (!bench.Seed(absl::GetFlag(FLAGS_seed))) {
+    return 1;
+  }
   const std::vector<std::string> wanted =
       absl::StrSplit(absl::GetFlag(FLAGS_scenarios), ',', absl::SkipEmpty());
   std::vector<Result> results;
@@ -458,11 +468,17 @@ int main(int argc, char** argv) {
   json += "]}\n";
   std::cout << json;
   const std::string out = absl::GetFlag(FLAGS_json_out);
-  if (!out.empty()) std::ofstream(out) << json;
+  if (!out.empty()) {
+    std::ofstream(out) << json;
+  }
   const int64_t max_errors = absl::GetFlag(FLAGS_max_errors);
   for (const Result& r : results) {
-    if (max_errors >= 0 && r.errors > max_errors) return 1;
-    if (r.calls == 0) return 1;  // A scenario that completed nothing is broken.
+    if (max_errors >= 0 && r.errors > max_errors) {
+      return 1;
+    }
+    if (r.calls == 0) {
+      return 1;  // A scenario that completed nothing is broken.
+    }
   }
   return 0;
 }

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "storage/sqlite_user_store.h"
 
@@ -82,18 +83,24 @@ struct Fixture {
     const std::string path = g_dir + "/storage-bench.db";
     std::remove(path.c_str());
     auto opened = SqliteUserStore::Open({path});
-    if (!opened.ok()) std::abort();
+    if (!opened.ok()) {
+      std::abort();
+    }
     store = *std::move(opened);
     for (int start = 0; start < g_users; start += 1000) {
       auto written = store->Write([&](WriteTransaction& txn) -> absl::Status {
         for (int i = start; i < std::min(g_users, start + 1000); ++i) {
           UserRecord user = MakeUser(i);
           absl::Status s = txn.InsertUser(user, Event(user.id));
-          if (!s.ok()) return s;
+          if (!s.ok()) {
+            return s;
+          }
         }
         return absl::OkStatus();
       });
-      if (!written.ok()) std::abort();
+      if (!written.ok()) {
+        std::abort();
+      }
     }
     sqlite3_open_v2(path.c_str(), &bare, SQLITE_OPEN_READWRITE, nullptr);
     sqlite3_exec(
@@ -121,7 +128,9 @@ void BareSqliteGetUser(benchmark::State& state) {
     const std::string id = UserId(Random());
     sqlite3_bind_text(f.by_id, 1, id.data(), static_cast<int>(id.size()),
                       SQLITE_TRANSIENT);
-    if (sqlite3_step(f.by_id) != SQLITE_ROW) state.SkipWithError("missing");
+    if (sqlite3_step(f.by_id) != SQLITE_ROW) {
+      state.SkipWithError("missing");
+    }
     benchmark::DoNotOptimize(sqlite3_column_text(f.by_id, 1));
     sqlite3_reset(f.by_id);
   }
@@ -131,7 +140,9 @@ void UserStoreGetUser(benchmark::State& state) {
   Fixture& f = Fixture::Get();
   for (auto _ : state) {
     auto user = f.store->GetUser(UserId(Random()));
-    if (!user.ok()) state.SkipWithError("missing");
+    if (!user.ok()) {
+      state.SkipWithError("missing");
+    }
     benchmark::DoNotOptimize(user);
   }
 }
@@ -142,7 +153,9 @@ void BareSqliteFindByEmail(benchmark::State& state) {
     const std::string email = Email(Random());
     sqlite3_bind_text(f.by_email, 1, email.data(),
                       static_cast<int>(email.size()), SQLITE_TRANSIENT);
-    if (sqlite3_step(f.by_email) != SQLITE_ROW) state.SkipWithError("missing");
+    if (sqlite3_step(f.by_email) != SQLITE_ROW) {
+      state.SkipWithError("missing");
+    }
     benchmark::DoNotOptimize(sqlite3_column_text(f.by_email, 0));
     sqlite3_reset(f.by_email);
   }
@@ -153,7 +166,9 @@ void UserStoreFindByEmail(benchmark::State& state) {
   for (auto _ : state) {
     auto id = f.store->FindUserIdByIdentifier(IdentifierKind::kEmailAddress,
                                               Email(Random()));
-    if (!id.ok() || !id->has_value()) state.SkipWithError("missing");
+    if (!id.ok() || !id->has_value()) {
+      state.SkipWithError("missing");
+    }
     benchmark::DoNotOptimize(id);
   }
 }
@@ -179,7 +194,9 @@ void BareSqliteCommit(benchmark::State& state) {
 void UserStoreCommit(benchmark::State& state) {
   Fixture& f = Fixture::Get();
   static int next = 0;  // Across runs: Google Benchmark repeats the function.
-  if (next < g_users) next = g_users;
+  if (next < g_users) {
+    next = g_users;
+  }
   for (auto _ : state) {
     UserRecord user = MakeUser(next++);
     user.email_addresses
@@ -215,7 +232,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
              {"UserStoreFindByEmail", "BareSqliteFindByEmail"},
              {"UserStoreCommit", "BareSqliteCommit"}}) {
       auto s = nanos_.find(store), b = nanos_.find(bare);
-      if (s == nanos_.end() || b == nanos_.end()) continue;
+      if (s == nanos_.end() || b == nanos_.end()) {
+        continue;
+      }
       std::printf("  %-22s %10.0f ns  bare %10.0f ns  ratio %.2f\n",
                   store.c_str(), s->second, b->second, s->second / b->second);
     }
@@ -238,7 +257,7 @@ int main(int argc, char** argv) {
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg.rfind("--users=", 0) == 0) {
+    if (absl::StartsWith(arg, "--users=")) {
       g_users = std::stoi(arg.substr(8));
     } else {
       args.push_back(argv[i]);

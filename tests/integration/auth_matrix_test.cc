@@ -51,7 +51,7 @@ grpc::Status CallWith(grpc::GenericStub& stub, const std::string& method,
   grpc::ByteBuffer request(&empty, 1), response;
   std::promise<grpc::Status> done;
   stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status status) { done.set_value(status); });
+                 [&](const grpc::Status& status) { done.set_value(status); });
   return done.get_future().get();
 }
 

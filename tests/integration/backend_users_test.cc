@@ -43,7 +43,7 @@ google::protobuf::Struct JsonStruct(const std::string& json) {
 
 class BackendUsersTest : public ::testing::Test {
  protected:
-  User CreateUser(CreateUserRequest request) {
+  User CreateUser(const CreateUserRequest& request) {
     User user;
     grpc::Status status = stub_->CreateUser(Authed().get(), request, &user);
     EXPECT_TRUE(status.ok()) << status.error_message();
@@ -343,7 +343,7 @@ TEST_F(BackendUsersTest, InvalidFieldsComeBackAsBadRequestWithReason) {
 
   CreateUserRequest large;
   (*large.mutable_unsafe_metadata()->mutable_fields())["k"].set_string_value(
-      std::string(8 * 1024, 'x'));
+      std::string(size_t{8} * 1024, 'x'));
   status = stub_->CreateUser(Authed().get(), large, &user);
   EXPECT_EQ(ReasonOf(status), "METADATA_TOO_LARGE");
 
@@ -396,6 +396,7 @@ TEST_F(BackendUsersTest,
   constexpr int kRacers = 16;
   std::atomic<int> created{0}, clashed{0}, other{0};
   std::vector<std::thread> racers;
+  racers.reserve(kRacers);
   for (int i = 0; i < kRacers; ++i) {
     racers.emplace_back([&, i] {
       auto stub = server_.Backend();

@@ -54,7 +54,9 @@ class CliTest : public ::testing::Test {
   static std::string Field(const std::string& json, const std::string& name) {
     const std::string key = "\"" + name + "\":\"";
     const size_t start = json.find(key);
-    if (start == std::string::npos) return "";
+    if (start == std::string::npos) {
+      return "";
+    }
     const size_t from = start + key.size();
     return json.substr(from, json.find('"', from) - from);
   }

@@ -68,6 +68,7 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
                                        grpc::InsecureChannelCredentials());
     std::atomic<bool> stop{false};
     std::vector<std::thread> clients;
+    clients.reserve(4);
     for (int t = 0; t < 4; ++t) {
       clients.emplace_back([&, t] {
         auto stub = BackendUsers::NewStub(channel);
@@ -107,7 +108,9 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
         std::uniform_int_distribution<int>(150, 700)(rng)));
     EXPECT_EQ(server.Stop(SIGKILL), -1) << "the server was killed mid-load";
     stop = true;
-    for (auto& c : clients) c.join();
+    for (auto& c : clients) {
+      c.join();
+    }
 
     // The file as the crash left it: consistent, every acknowledged write
     // present, nothing half-applied.
@@ -170,6 +173,7 @@ TEST(CrashTest, SigtermUnderLoadDrainsAndLosesNothing) {
   std::map<std::string, int> unexpected;  // Status code name -> count.
   std::atomic<bool> stop{false};
   std::vector<std::thread> clients;
+  clients.reserve(4);
   for (int t = 0; t < 4; ++t) {
     clients.emplace_back([&, t] {
       auto stub = BackendUsers::NewStub(
@@ -199,7 +203,9 @@ TEST(CrashTest, SigtermUnderLoadDrainsAndLosesNothing) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(server.Stop(SIGTERM), 0) << server.Stderr();
   stop = true;
-  for (auto& c : clients) c.join();
+  for (auto& c : clients) {
+    c.join();
+  }
   // Refused calls are UNAVAILABLE or CANCELLED (retryable); nothing else
   // goes wrong.
   EXPECT_TRUE(unexpected.empty()) << unexpected.begin()->first;

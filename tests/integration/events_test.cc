@@ -26,13 +26,19 @@ using namespace roster::v1;  // NOLINT: the request and response types of the
 
 std::vector<std::string> Types(const std::vector<Event>& events) {
   std::vector<std::string> types;
-  for (const auto& e : events) types.push_back(e.type());
+  types.reserve(events.size());
+  for (const auto& e : events) {
+    types.push_back(e.type());
+  }
   return types;
 }
 
 std::vector<int64_t> Sequences(const std::vector<Event>& events) {
   std::vector<int64_t> sequences;
-  for (const auto& e : events) sequences.push_back(e.sequence());
+  sequences.reserve(events.size());
+  for (const auto& e : events) {
+    sequences.push_back(e.sequence());
+  }
   return sequences;
 }
 
@@ -47,7 +53,9 @@ class EventsTest : public ::testing::Test {
  protected:
   User Create(const std::string& email = "") {
     CreateUserRequest request;
-    if (!email.empty()) request.add_email_addresses(email);
+    if (!email.empty()) {
+      request.add_email_addresses(email);
+    }
     User user;
     grpc::Status status = stub_->CreateUser(Authed().get(), request, &user);
     EXPECT_TRUE(status.ok()) << status.error_message();
@@ -163,7 +171,10 @@ TEST_F(EventsTest, EveryMutatingRpcEmitsExactlyItsEventWithTheFullPayload) {
 
 TEST_F(EventsTest, WatcherFromZeroGetsEveryStoredEventThenLiveOnes) {
   std::vector<std::string> ids;
-  for (int i = 0; i < 5; ++i) ids.push_back(Create().id());
+  ids.reserve(5);
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(Create().id());
+  }
   Watcher watcher(*stub_, 0);
   std::vector<Event> history = watcher.Next(5);
   EXPECT_THAT(Sequences(history), ElementsAre(1, 2, 3, 4, 5));
@@ -176,8 +187,9 @@ TEST_F(EventsTest, WatcherFromZeroGetsEveryStoredEventThenLiveOnes) {
 }
 
 TEST_F(EventsTest, TypeFilterAndResumingFromACursorAcrossARestart) {
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < 4; ++i) {
     Ban(Create().id(), true);  // created, updated × 4 = 8 events.
+  }
   {
     Watcher watcher(*stub_, 0);
     EXPECT_THAT(Sequences(watcher.Next(3)), ElementsAre(1, 2, 3));
@@ -199,6 +211,7 @@ TEST_F(EventsTest,
   constexpr int kEvents =
       kWriters * kUsersPerWriter * 2;  // A create and a ban each.
   std::vector<std::unique_ptr<Watcher>> watchers;
+  watchers.reserve(3);
   for (int i = 0; i < 3; ++i) {
     watchers.push_back(std::make_unique<Watcher>(*stub_, 0));
   }
@@ -208,6 +221,7 @@ TEST_F(EventsTest,
     readers.emplace_back([&, w] { received[w] = watchers[w]->Next(kEvents); });
   }
   std::vector<std::thread> writers;
+  writers.reserve(kWriters);
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&] {
       auto stub = server_.Backend();
@@ -221,8 +235,12 @@ TEST_F(EventsTest,
       }
     });
   }
-  for (auto& t : writers) t.join();
-  for (auto& t : readers) t.join();
+  for (auto& t : writers) {
+    t.join();
+  }
+  for (auto& t : readers) {
+    t.join();
+  }
   for (const auto& events : received) {
     ASSERT_EQ(events.size(), static_cast<size_t>(kEvents));
     for (size_t i = 0; i < events.size(); ++i) {
@@ -260,7 +278,10 @@ TEST_F(EventsTest, AStalledWatcherDoesNotSlowWritersOrOtherWatchers) {
 
 TEST_F(EventsTest, ListEventsPagesAndFilters) {
   std::vector<std::string> ids;
-  for (int i = 0; i < 5; ++i) ids.push_back(Create().id());
+  ids.reserve(5);
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(Create().id());
+  }
   Ban(ids[1], true);
   ListEventsRequest request;
   request.set_limit(2);
@@ -268,8 +289,12 @@ TEST_F(EventsTest, ListEventsPagesAndFilters) {
   while (true) {
     ListEventsResponse page;
     ASSERT_TRUE(stub_->ListEvents(Authed().get(), request, &page).ok());
-    for (const auto& e : page.events()) seen.push_back(e.sequence());
-    if (page.next_page_token().empty()) break;
+    for (const auto& e : page.events()) {
+      seen.push_back(e.sequence());
+    }
+    if (page.next_page_token().empty()) {
+      break;
+    }
     request.set_page_token(page.next_page_token());
   }
   EXPECT_THAT(seen, ElementsAre(1, 2, 3, 4, 5, 6));

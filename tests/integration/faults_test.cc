@@ -53,7 +53,9 @@ class SmallFilesystem {
     }
   }
   ~SmallFilesystem() {
-    if (error_.empty()) umount2(dir_.path().c_str(), MNT_DETACH);
+    if (error_.empty()) {
+      umount2(dir_.path().c_str(), MNT_DETACH);
+    }
   }
   // Empty when mounted; otherwise why not.
   const std::string& error() const { return error_; }
@@ -68,11 +70,13 @@ class SmallFilesystem {
 
   // Fills the remaining space with one file; returns its path.
   std::string Fill() {
-    const std::string path = File("ballast");
+    std::string path = File("ballast");
     std::ofstream out(path, std::ios::binary);
     const std::string chunk(4096, 'b');
-    while (out.write(chunk.data(), static_cast<std::streamsize>(chunk.size())))
+    while (
+        out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()))) {
       out.flush();
+    }
     return path;
   }
 
@@ -91,7 +95,7 @@ class SmallFilesystem {
 // A retryable storage failure as a client must see it: the right code, and a
 // message that names neither SQL nor a file path.
 void ExpectCleanStorageError(const grpc::Status& status,
-                             std::vector<grpc::StatusCode> codes) {
+                             const std::vector<grpc::StatusCode>& codes) {
   EXPECT_THAT(codes, ::testing::Contains(status.error_code()))
       << status.error_code() << ": " << status.error_message();
   EXPECT_THAT(status.error_message(), Not(HasSubstr("roster.db")));
@@ -140,7 +144,9 @@ TEST(DiskFaultsTest, FullDiskRefusesWritesCleanlyAndResumesWhenSpaceReturns) {
   for (int i = 0; i < 2000 && refused.ok(); ++i) {
     refused_email = absl::StrCat("full", i, "@example.com");
     refused = Create(*stub, refused_email, &user);
-    if (refused.ok()) acknowledged.push_back(user.id());
+    if (refused.ok()) {
+      acknowledged.push_back(user.id());
+    }
   }
   ASSERT_FALSE(refused.ok()) << "the disk never filled";
   std::cout << "disk full after " << acknowledged.size()
@@ -258,7 +264,10 @@ TEST(LockFaultsTest, DatabaseLockedByAnotherProcessWaitsThenFailsRetryably) {
         "c.execute('ROLLBACK')\n");
     std::vector<std::string> args = {"python3", "-c", script};
     std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
+    argv.reserve(args.size());
+    for (auto& a : args) {
+      argv.push_back(a.data());
+    }
     argv.push_back(nullptr);
     pid_t pid = 0;
     EXPECT_EQ(
@@ -320,7 +329,10 @@ TEST(ClientFaultsTest, ClientsKilledMidStreamReleaseTheirStreams) {
         " events watch >", out, " 2>&1");
     std::vector<std::string> args = {"/bin/sh", "-c", command};
     std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
+    argv.reserve(args.size());
+    for (auto& a : args) {
+      argv.push_back(a.data());
+    }
     argv.push_back(nullptr);
     pid_t pid = 0;
     ASSERT_EQ(

@@ -225,7 +225,7 @@ TEST_F(FrontendUsersTest, BanRevokesEverySessionAtOnceAndBackendSessionsWork) {
 
 TEST_F(FrontendUsersTest, TheUserManagesTheirOwnAccountOnly) {
   SignInResponse signed_in = SignedIn();
-  const std::string token = signed_in.session_token();
+  const std::string& token = signed_in.session_token();
   UpdateMeRequest update;
   update.set_first_name("Ada");
   FrontendUser me;

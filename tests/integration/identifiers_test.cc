@@ -136,9 +136,13 @@ TEST_F(IdentifiersTest,
 // verified one is unique, so racing to add it verified has one winner.
 TEST_F(IdentifiersTest, TwoUsersRacingForOneAddressHaveExactlyOneWinner) {
   std::vector<User> users;
-  for (int i = 0; i < 8; ++i) users.push_back(NewUser());
+  users.reserve(8);
+  for (int i = 0; i < 8; ++i) {
+    users.push_back(NewUser());
+  }
   std::atomic<int> won{0}, lost{0};
   std::vector<std::thread> racers;
+  racers.reserve(users.size());
   for (const auto& user : users) {
     racers.emplace_back([&, id = user.id()] {
       auto stub = server_.Backend();
@@ -156,7 +160,9 @@ TEST_F(IdentifiersTest, TwoUsersRacingForOneAddressHaveExactlyOneWinner) {
       }
     });
   }
-  for (auto& t : racers) t.join();
+  for (auto& t : racers) {
+    t.join();
+  }
   EXPECT_EQ(won.load(), 1);
   EXPECT_EQ(lost.load(), 7);
 }

@@ -17,7 +17,9 @@ using namespace roster::v1;  // NOLINT: the request and response types of the
 std::string ReasonIn(const google::rpc::Status& status) {
   for (const auto& any : status.details()) {
     google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) return info.reason();
+    if (any.UnpackTo(&info)) {
+      return info.reason();
+    }
   }
   return "";
 }
@@ -103,7 +105,9 @@ TEST_F(ImportUsersTest, EmptyOrOversizedBatchesAreInvalid) {
                 .error_code(),
             grpc::INVALID_ARGUMENT);
   ImportUsersRequest huge;
-  for (int i = 0; i < 1001; ++i) huge.add_users();
+  for (int i = 0; i < 1001; ++i) {
+    huge.add_users();
+  }
   EXPECT_EQ(stub_->ImportUsers(Authed().get(), huge, &response).error_code(),
             grpc::INVALID_ARGUMENT);
   EXPECT_EQ(Count(), 0);

@@ -72,18 +72,30 @@ class ListUsersFiltersTest : public ::testing::Test {
     ASSERT_TRUE(stub_->BanUser(Authed().get(), ban, &banned).ok());
   }
 
-  void Add(int year, std::vector<std::string> emails,
-           std::vector<std::string> phones, const std::string& username,
+  void Add(int year, const std::vector<std::string>& emails,
+           const std::vector<std::string>& phones, const std::string& username,
            const std::string& first, const std::string& last,
            const std::string& external_id, const std::string& public_json,
            const std::string& private_json, const std::string& unsafe_json) {
     CreateUserRequest create;
-    for (const auto& e : emails) create.add_email_addresses(e);
-    for (const auto& p : phones) create.add_phone_numbers(p);
-    if (!username.empty()) create.set_username(username);
-    if (!first.empty()) create.set_first_name(first);
-    if (!last.empty()) create.set_last_name(last);
-    if (!external_id.empty()) create.set_external_id(external_id);
+    for (const auto& e : emails) {
+      create.add_email_addresses(e);
+    }
+    for (const auto& p : phones) {
+      create.add_phone_numbers(p);
+    }
+    if (!username.empty()) {
+      create.set_username(username);
+    }
+    if (!first.empty()) {
+      create.set_first_name(first);
+    }
+    if (!last.empty()) {
+      create.set_last_name(last);
+    }
+    if (!external_id.empty()) {
+      create.set_external_id(external_id);
+    }
     EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(
                     public_json, create.mutable_public_metadata())
                     .ok());
@@ -272,20 +284,36 @@ std::string SortKey(const User& u, const std::string& key) {
   auto micros = [](const google::protobuf::Timestamp& t) {
     return absl::StrFormat("%020d", t.seconds() * 1'000'000 + t.nanos() / 1000);
   };
-  if (key == "created_at") return micros(u.created_at());
-  if (key == "updated_at") return micros(u.updated_at());
-  if (key == "last_sign_in_at") return micros(u.last_sign_in_at());
-  if (key == "last_active_at") return micros(u.last_active_at());
-  if (key == "username") return u.username();
-  if (key == "first_name") return absl::AsciiStrToLower(u.first_name());
-  if (key == "last_name") return absl::AsciiStrToLower(u.last_name());
+  if (key == "created_at") {
+    return micros(u.created_at());
+  }
+  if (key == "updated_at") {
+    return micros(u.updated_at());
+  }
+  if (key == "last_sign_in_at") {
+    return micros(u.last_sign_in_at());
+  }
+  if (key == "last_active_at") {
+    return micros(u.last_active_at());
+  }
+  if (key == "username") {
+    return u.username();
+  }
+  if (key == "first_name") {
+    return absl::AsciiStrToLower(u.first_name());
+  }
+  if (key == "last_name") {
+    return absl::AsciiStrToLower(u.last_name());
+  }
   for (const auto& e : u.email_addresses()) {
-    if (key == "email_address" && e.id() == u.primary_email_address_id())
+    if (key == "email_address" && e.id() == u.primary_email_address_id()) {
       return e.email_address();
+    }
   }
   for (const auto& p : u.phone_numbers()) {
-    if (key == "phone_number" && p.id() == u.primary_phone_number_id())
+    if (key == "phone_number" && p.id() == u.primary_phone_number_id()) {
       return p.phone_number();
+    }
   }
   return "";
 }
@@ -319,12 +347,19 @@ TEST_F(ListUsersFiltersTest, EveryOrderByInBothDirectionsWithIdBreakingTies) {
         ListUsersResponse page;
         grpc::Status status = stub_->ListUsers(Authed().get(), request, &page);
         ASSERT_TRUE(status.ok()) << status.error_message();
-        for (const auto& u : page.users()) got.push_back(u.id());
-        if (page.next_page_token().empty()) break;
+        for (const auto& u : page.users()) {
+          got.push_back(u.id());
+        }
+        if (page.next_page_token().empty()) {
+          break;
+        }
         request.set_page_token(page.next_page_token());
       }
       std::vector<std::string> want;
-      for (const auto& u : expected) want.push_back(u.id());
+      want.reserve(expected.size());
+      for (const auto& u : expected) {
+        want.push_back(u.id());
+      }
       EXPECT_EQ(got, want) << "order_by " << request.order_by();
     }
   }
@@ -373,7 +408,9 @@ TEST_F(ListUsersFiltersTest, OutOfRangeValuesAreInvalidArgumentNeverClamped) {
        },
        "page_token"},
       {[](auto& r) {
-         for (int i = 0; i < 101; ++i) r.add_usernames(absl::StrCat("user", i));
+         for (int i = 0; i < 101; ++i) {
+           r.add_usernames(absl::StrCat("user", i));
+         }
        },
        "usernames"},
       {[](auto& r) { r.add_email_addresses("nope"); }, "email_addresses[0]"},
@@ -427,6 +464,7 @@ TEST(ListUsersPagingTest,
   constexpr int kWriters = 4;
   std::vector<std::vector<std::string>> created(kWriters);
   std::vector<std::thread> writers;
+  writers.reserve(kWriters);
   for (int w = 0; w < kWriters; ++w) {
     writers.emplace_back([&, w] {
       auto stub = server.Backend();
@@ -443,9 +481,13 @@ TEST(ListUsersPagingTest,
       }
     });
   }
-  for (auto& t : writers) t.join();
+  for (auto& t : writers) {
+    t.join();
+  }
   std::vector<std::string> all;
-  for (const auto& ids : created) all.insert(all.end(), ids.begin(), ids.end());
+  for (const auto& ids : created) {
+    all.insert(all.end(), ids.begin(), ids.end());
+  }
   ASSERT_EQ(all.size(), static_cast<size_t>(kUsers));
 
   auto stub = server.Backend();
@@ -459,8 +501,12 @@ TEST(ListUsersPagingTest,
       ListUsersResponse page;
       ASSERT_TRUE(stub->ListUsers(Authed().get(), request, &page).ok());
       EXPECT_EQ(page.total_count(), kUsers);
-      for (const auto& u : page.users()) by_token.push_back(u.id());
-      if (page.next_page_token().empty()) break;
+      for (const auto& u : page.users()) {
+        by_token.push_back(u.id());
+      }
+      if (page.next_page_token().empty()) {
+        break;
+      }
       request.set_page_token(page.next_page_token());
     }
     ListUsersRequest offset_request;
@@ -470,7 +516,9 @@ TEST(ListUsersPagingTest,
       offset_request.set_offset(offset);
       ListUsersResponse page;
       ASSERT_TRUE(stub->ListUsers(Authed().get(), offset_request, &page).ok());
-      for (const auto& u : page.users()) by_offset.push_back(u.id());
+      for (const auto& u : page.users()) {
+        by_offset.push_back(u.id());
+      }
     }
     EXPECT_EQ(std::set<std::string>(by_token.begin(), by_token.end()).size(),
               static_cast<size_t>(kUsers))

@@ -32,11 +32,15 @@ bool Contains(const std::string& text, const std::string& secret) {
     const auto is_digit = [&](size_t i) {
       return std::isdigit(static_cast<unsigned char>(text[i])) != 0;
     };
-    if (!digits) return true;
+    if (!digits) {
+      return true;
+    }
     const bool before = at > 0 && is_digit(at - 1);
     const bool after =
         at + secret.size() < text.size() && is_digit(at + secret.size());
-    if (!before && !after) return true;
+    if (!before && !after) {
+      return true;
+    }
   }
   return false;
 }

@@ -70,9 +70,9 @@ class MalformedInputTest : public ::testing::Test {
     grpc::Slice slice(bytes);
     grpc::ByteBuffer request(&slice, 1), response;
     std::promise<grpc::Status> done;
-    generic_.UnaryCall(&context, method, grpc::StubOptions(), &request,
-                       &response,
-                       [&](grpc::Status status) { done.set_value(status); });
+    generic_.UnaryCall(
+        &context, method, grpc::StubOptions(), &request, &response,
+        [&](const grpc::Status& status) { done.set_value(status); });
     return done.get_future().get();
   }
 
@@ -206,13 +206,17 @@ TEST_F(MalformedInputTest, HugeRepeatedFieldsAreRefusedWithTheirField) {
                   "metadata_filters");
 
   ImportUsersRequest import;
-  for (int i = 0; i < 5000; ++i) import.add_users()->set_first_name("Bulk");
+  for (int i = 0; i < 5000; ++i) {
+    import.add_users()->set_first_name("Bulk");
+  }
   ImportUsersResponse imported;
   ExpectViolation(stub_->ImportUsers(Authed().get(), import, &imported),
                   "users");
 
   WatchEventsRequest watch;
-  for (int i = 0; i < 10000; ++i) watch.add_types("user.created");
+  for (int i = 0; i < 10000; ++i) {
+    watch.add_types("user.created");
+  }
   auto context = Authed();
   auto reader = stub_->WatchEvents(context.get(), watch);
   Event event;

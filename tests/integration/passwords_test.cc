@@ -7,6 +7,7 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "tests/testing/test_server.h"
 
@@ -100,6 +101,7 @@ TEST_F(PasswordsTest, ParallelWrongGuessesLockAfterExactlyTheLimit) {
   constexpr int kGuesses = 15;  // The limit is 10.
   std::atomic<int> checked{0}, refused{0}, other{0};
   std::vector<std::thread> guessers;
+  guessers.reserve(kGuesses);
   for (int i = 0; i < kGuesses; ++i) {
     guessers.emplace_back([&, i] {
       bool verified = true;
@@ -115,7 +117,9 @@ TEST_F(PasswordsTest, ParallelWrongGuessesLockAfterExactlyTheLimit) {
       }
     });
   }
-  for (auto& t : guessers) t.join();
+  for (auto& t : guessers) {
+    t.join();
+  }
   EXPECT_EQ(checked.load(), 10);
   EXPECT_EQ(refused.load(), kGuesses - 10);
   EXPECT_EQ(other.load(), 0);
@@ -158,7 +162,7 @@ TEST_F(PasswordsTest, AnImportedBcryptDigestSignsInAndABadOneIsRefused) {
                         "/password_digests/vectors.tsv");
   std::string line, bcrypt;
   while (std::getline(vectors, line)) {
-    if (line.rfind("bcrypt\tcorrect horse\t$2y$", 0) == 0) {
+    if (absl::StartsWith(line, "bcrypt\tcorrect horse\t$2y$")) {
       bcrypt = line.substr(line.find("$2y$"), 60);
     }
   }

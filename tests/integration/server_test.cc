@@ -43,7 +43,7 @@ using ::testing::Contains;
 // A reflection session, as grpcurl holds one.
 class ReflectionClient {
  public:
-  explicit ReflectionClient(std::shared_ptr<grpc::Channel> channel)
+  explicit ReflectionClient(const std::shared_ptr<grpc::Channel>& channel)
       : stub_(ServerReflection::NewStub(channel)),
         stream_(stub_->ServerReflectionInfo(&context_)) {}
   ~ReflectionClient() {
@@ -128,6 +128,7 @@ TEST(ReflectionTest, ListsTheServicesAndDescribesEveryRosterMessage) {
   const auto* service = pool.FindServiceByName("roster.v1.BackendUsers");
   ASSERT_NE(service, nullptr);
   std::vector<std::string> methods;
+  methods.reserve(static_cast<size_t>(service->method_count()));
   for (int i = 0; i < service->method_count(); ++i) {
     methods.push_back(service->method(i)->name());
   }

@@ -2,9 +2,9 @@
 // RPC of both services in realistic cycles (create, read, update, identifiers,
 // images, bans, locks, imports, events, sessions, sign-in, verification,
 // password changes, self-deletion) while a watcher streams events, for
-// ROSTER_SOAK_SECONDS (30 in `make test`, 600 in `make test-long`). It checks
-// that no call fails unexpectedly and that the server's resident memory and
-// open file descriptors stay flat after warm-up, and prints the figures
+// ROSTER_SOAK_SECONDS (30 in `make test`, 600 in `make test-int64_t`). It
+// checks that no call fails unexpectedly and that the server's resident memory
+// and open file descriptors stay flat after warm-up, and prints the figures
 // docs/reliability.md quotes.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "roster/v1/backend_users.grpc.pb.h"
@@ -51,11 +52,13 @@ int SoakSeconds() {
 }
 
 // Resident set of `pid` in KiB, from /proc.
-long RssKib(pid_t pid) {
+int64_t RssKib(pid_t pid) {
   std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+    if (absl::StartsWith(line, "VmRSS:")) {
+      return std::atol(line.c_str() + 6);
+    }
   }
   return -1;
 }
@@ -72,7 +75,7 @@ Fds OpenFds(pid_t pid) {
            absl::StrCat("/proc/", pid, "/fd"))) {
     std::error_code error;
     const auto target = std::filesystem::read_symlink(entry.path(), error);
-    if (target.filename().string().rfind("roster.db", 0) == 0) {
+    if (absl::StartsWith(target.filename().string(), "roster.db")) {
       ++fds.database;
     } else {
       ++fds.other;
@@ -95,41 +98,47 @@ class Tally {
   void Check(const grpc::Status& status, const char* what,
              grpc::StatusCode expected = grpc::StatusCode::OK) {
     ++calls_;
-    if (status.error_code() == expected) return;
+    if (status.error_code() == expected) {
+      return;
+    }
     if (unexpected_++ < 10) {
       std::cerr << "unexpected: " << what << ": " << status.error_code() << " "
                 << status.error_message() << "\n";
     }
   }
-  long calls() const { return calls_; }
-  long unexpected() const { return unexpected_; }
+  int64_t calls() const { return calls_; }
+  int64_t unexpected() const { return unexpected_; }
 
  private:
-  std::atomic<long> calls_{0};
-  std::atomic<long> unexpected_{0};
+  std::atomic<int64_t> calls_{0};
+  std::atomic<int64_t> unexpected_{0};
 };
 
 class Worker {
  public:
-  Worker(std::shared_ptr<grpc::Channel> channel, int index, Tally* tally)
+  Worker(const std::shared_ptr<grpc::Channel>& channel, int index, Tally* tally)
       : backend_(BackendUsers::NewStub(channel)),
         frontend_(FrontendUsers::NewStub(channel)),
         index_(index),
         tally_(tally) {}
 
   void Run(const std::atomic<bool>& stop) {
-    for (long i = 0; !stop; ++i) {
+    for (int64_t i = 0; !stop; ++i) {
       BackendCycle(i);
-      if (i % 10 == 0) ImportCycle(i);
-      if (i % 10 == 5) FrontendCycle(i);
+      if (i % 10 == 0) {
+        ImportCycle(i);
+      }
+      if (i % 10 == 5) {
+        FrontendCycle(i);
+      }
     }
   }
 
  private:
-  std::string Unique(const char* kind, long i) {
+  std::string Unique(const char* kind, int64_t i) {
     return absl::StrCat(kind, "-w", index_, "-", i, "-", ++serial_);
   }
-  std::string Email(long i) { return Unique("soak", i) + "@example.com"; }
+  std::string Email(int64_t i) { return Unique("soak", i) + "@example.com"; }
   std::string Phone() {
     return absl::StrFormat("+1415%d%06d", index_, ++phone_serial_ % 1000000);
   }
@@ -138,7 +147,7 @@ class Worker {
     tally_->Check(status, what, expected);
   }
 
-  void BackendCycle(long i) {
+  void BackendCycle(int64_t i) {
     CreateUserRequest create;
     create.add_email_addresses(Email(i));
     create.add_phone_numbers(Phone());
@@ -150,7 +159,9 @@ class Worker {
     User user;
     Check(backend_->CreateUser(Context(kKey).get(), create, &user),
           "CreateUser");
-    if (user.id().empty()) return;
+    if (user.id().empty()) {
+      return;
+    }
     const std::string& id = user.id();
     GetUserRequest get;
     get.set_user_id(id);
@@ -282,7 +293,7 @@ class Worker {
           "DeleteUser");
   }
 
-  void ImportCycle(long i) {
+  void ImportCycle(int64_t i) {
     ImportUsersRequest import;
     for (int n = 0; n < 3; ++n) {
       auto* user = import.add_users();
@@ -306,7 +317,7 @@ class Worker {
     }
   }
 
-  void FrontendCycle(long i) {
+  void FrontendCycle(int64_t i) {
     const std::string address = Email(i);
     CreateUserRequest create;
     create.add_email_addresses(address);
@@ -327,7 +338,9 @@ class Worker {
     grpc::ClientContext sign_in_context;
     Check(frontend_->SignIn(&sign_in_context, sign_in, &signed_in), "SignIn");
     const std::string token = signed_in.session_token();
-    if (token.empty()) return;
+    if (token.empty()) {
+      return;
+    }
 
     FrontendUser me;
     Check(frontend_->GetMe(Context(token).get(), GetMeRequest(), &me), "GetMe");
@@ -468,8 +481,8 @@ class Worker {
   std::unique_ptr<FrontendUsers::Stub> frontend_;
   const int index_;
   Tally* tally_;
-  long serial_ = 0;
-  long phone_serial_ = 0;
+  int64_t serial_ = 0;
+  int64_t phone_serial_ = 0;
 };
 
 TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
@@ -500,14 +513,16 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
   Tally tally;
 
   // One watcher streams every event for the whole run.
-  std::atomic<long> events_seen{0};
+  std::atomic<int64_t> events_seen{0};
   grpc::ClientContext watch_context;
   watch_context.AddMetadata("authorization", std::string("Bearer ") + kKey);
   auto watch_stub = BackendUsers::NewStub(channel);
   std::thread watcher([&] {
     auto reader = watch_stub->WatchEvents(&watch_context, WatchEventsRequest());
     Event event;
-    while (reader->Read(&event)) ++events_seen;
+    while (reader->Read(&event)) {
+      ++events_seen;
+    }
     tally.Check(reader->Finish(), "WatchEvents", grpc::StatusCode::CANCELLED);
   });
 
@@ -517,13 +532,15 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
   const int seconds = SoakSeconds();
   const int warmup = std::max(3, seconds / 6);
   std::vector<std::unique_ptr<Worker>> workers;
+  workers.reserve(8);
   for (int i = 0; i < 8; ++i) {
     workers.push_back(std::make_unique<Worker>(channel, i, &tally));
   }
-  long rss_peak = 0;
+  int64_t rss_peak = 0;
   auto run_for = [&](int phase_seconds) {
     std::atomic<bool> stop{false};
     std::vector<std::thread> threads;
+    threads.reserve(workers.size());
     for (auto& worker : workers) {
       threads.emplace_back([&stop, w = worker.get()] { w->Run(stop); });
     }
@@ -532,22 +549,24 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
       rss_peak = std::max(rss_peak, RssKib(pid));
     }
     stop = true;
-    for (auto& t : threads) t.join();
+    for (auto& t : threads) {
+      t.join();
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   };
   run_for(warmup);
-  const long rss_warm = RssKib(pid);
+  const int64_t rss_warm = RssKib(pid);
   const Fds fds_warm = OpenFds(pid);
-  const long calls_warm = tally.calls();
+  const int64_t calls_warm = tally.calls();
   run_for(seconds - warmup);
-  const long rss_end = RssKib(pid);
+  const int64_t rss_end = RssKib(pid);
   const Fds fds_end = OpenFds(pid);
   watch_context.TryCancel();
   watcher.join();
 
-  const long calls = tally.calls();
+  const int64_t calls = tally.calls();
   std::cout << absl::StrFormat(
-      "soak: %d s, %ld calls (%.0f/s after warm-up), %ld unexpected, %ld "
+      "soak: %d s, %d calls (%.0f/s after warm-up), %d unexpected, %d "
       "events watched; server RSS at rest %.1f MiB after %d s warm-up, %.1f "
       "MiB at end (peak under load %.1f); open fds %d+%d -> %d+%d (other + "
       "database)\n",
@@ -568,7 +587,7 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
   if (!kSanitized) {
     // Flat: growth after warm-up stays within 10 % or 8 MiB, whichever is
     // more (SQLite's page caches fill as the file grows, up to their cap).
-    EXPECT_LE(rss_end, rss_warm + std::max(rss_warm / 10, 8L * 1024));
+    EXPECT_LE(rss_end, rss_warm + std::max(rss_warm / 10, int64_t{8} * 1024));
   }
   EXPECT_EQ(server.Stop(SIGTERM), 0);
 }

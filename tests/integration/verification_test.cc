@@ -94,7 +94,9 @@ class VerificationTest : public ::testing::Test {
   EmailMessage NextEmail() {
     auto events = mail_.Next(1);
     EXPECT_EQ(events.size(), 1u);
-    if (events.empty()) return EmailMessage();
+    if (events.empty()) {
+      return EmailMessage();
+    }
     EXPECT_EQ(events[0].type(), "email.created");
     return events[0].email();
   }
@@ -422,7 +424,9 @@ TEST_F(VerificationTest, CodesToOneAddressAreRateLimited) {
   Account ada = NewAccount("ada@example.com");
   EmailAddress added;
   ASSERT_TRUE(AddEmail(ada, "second@example.com", &added).ok());
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(PrepareEmail(ada, added.id()).ok());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(PrepareEmail(ada, added.id()).ok());
+  }
   grpc::Status sixth = PrepareEmail(ada, added.id());
   EXPECT_EQ(sixth.error_code(), grpc::RESOURCE_EXHAUSTED);
   EXPECT_EQ(ReasonOf(sixth), "TOO_MANY_ATTEMPTS");

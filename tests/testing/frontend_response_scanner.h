@@ -99,7 +99,9 @@ class FrontendResponseScannerFactory
   grpc::experimental::Interceptor* CreateClientInterceptor(
       grpc::experimental::ClientRpcInfo* info) override {
     const std::string method = info->method();
-    if (!absl::StartsWith(method, "/roster.v1.FrontendUsers/")) return nullptr;
+    if (!absl::StartsWith(method, "/roster.v1.FrontendUsers/")) {
+      return nullptr;
+    }
     // gRPC owns the returned interceptor.
     return std::make_unique<FrontendResponseScanner>(method).release();
   }
@@ -118,7 +120,7 @@ class FrontendScanReport : public ::testing::Environment {
 };
 
 // gtest owns registered environments.
-inline ::testing::Environment* const frontend_scan_report =
+inline ::testing::Environment* const kFrontendScanReport =
     ::testing::AddGlobalTestEnvironment(
         std::make_unique<FrontendScanReport>().release());
 

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "tests/testing/temp_dir.h"
 
 extern char** environ;
@@ -35,16 +36,23 @@ class ServerProcess {
     std::vector<std::string> argv_strings = {ROSTER_SERVER_BINARY};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<char*> argv;
-    for (auto& a : argv_strings) argv.push_back(a.data());
+    argv.reserve(argv_strings.size());
+    for (auto& a : argv_strings) {
+      argv.push_back(a.data());
+    }
     argv.push_back(nullptr);
     std::vector<std::string> env_strings;
     for (char** e = environ; *e != nullptr; ++e) {
-      if (std::string(*e).rfind("ROSTER_", 0) != 0)
+      if (!absl::StartsWith(std::string(*e), "ROSTER_")) {
         env_strings.emplace_back(*e);
+      }
     }
     env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
     std::vector<char*> envp;
-    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.reserve(env_strings.size());
+    for (auto& e : env_strings) {
+      envp.push_back(e.data());
+    }
     envp.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -97,7 +105,9 @@ class ServerProcess {
   // signal.
   int Stop(int signal) {
     if (pid_ > 0) {
-      if (signal != 0) kill(pid_, signal);
+      if (signal != 0) {
+        kill(pid_, signal);
+      }
       int status = 0;
       waitpid(pid_, &status, 0);
       pid_ = -1;

@@ -41,10 +41,13 @@ MATCHER_P(IsOkAndHolds, value,
 }
 
 // Unwraps a StatusOr that the test requires to be OK.
+// `lhs` names a new variable, so it cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define ASSERT_OK_AND_ASSIGN(lhs, expr)            \
   auto lhs##_or = (expr);                          \
   ASSERT_TRUE(lhs##_or.ok()) << lhs##_or.status(); \
   auto lhs = *std::move(lhs##_or)
+// NOLINTEND(bugprone-macro-parentheses)
 
 }  // namespace roster::testing
 

@@ -19,14 +19,16 @@ namespace roster::testing {
 class Watcher {
  public:
   Watcher(roster::v1::BackendUsers::Stub& stub, int64_t after_sequence,
-          std::vector<std::string> types = {},
+          const std::vector<std::string>& types = {},
           std::chrono::seconds deadline = std::chrono::seconds(60)) {
     context_.AddMetadata("authorization",
                          std::string("Bearer ") + kTestSecretKey);
     context_.set_deadline(std::chrono::system_clock::now() + deadline);
     roster::v1::WatchEventsRequest request;
     request.set_after_sequence(after_sequence);
-    for (auto& t : types) request.add_types(t);
+    for (auto& t : types) {
+      request.add_types(t);
+    }
     reader_ = stub.WatchEvents(&context_, request);
   }
   ~Watcher() {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "server/domain/errors.h"
@@ -80,7 +81,7 @@ TEST(ToGrpcStatusTest, EveryCodeMapsWithErrorInfoAndServerSideMessagesHidden) {
     EXPECT_EQ(d.status.code(), static_cast<int>(c.grpc_code));
     EXPECT_EQ(d.info.domain(), "roster");
     EXPECT_EQ(d.info.reason(), c.default_reason) << in;
-    const bool leaked = out.error_message().find("SELECT") != std::string::npos;
+    const bool leaked = absl::StrContains(out.error_message(), "SELECT");
     EXPECT_EQ(leaked, !c.message_hidden) << in;
     EXPECT_EQ(d.status.message(), out.error_message());
     EXPECT_EQ(d.has_retry_info, c.absl_code == absl::StatusCode::kUnavailable);

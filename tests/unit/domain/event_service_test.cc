@@ -39,7 +39,10 @@ class NullEncoder final : public EventEncoder {
 std::vector<int64_t> Sequences(
     const std::vector<storage::EventRecord>& events) {
   std::vector<int64_t> out;
-  for (const auto& e : events) out.push_back(e.sequence);
+  out.reserve(events.size());
+  for (const auto& e : events) {
+    out.push_back(e.sequence);
+  }
   return out;
 }
 
@@ -72,7 +75,9 @@ class EventServiceTest : public ::testing::Test {
 };
 
 TEST_F(EventServiceTest, WatchStartsAtTheCursorAndRejectsBadOnes) {
-  for (int i = 0; i < 3; ++i) NewUser();
+  for (int i = 0; i < 3; ++i) {
+    NewUser();
+  }
   EXPECT_THAT(events_->StartWatch(0, {}), IsOkAndHolds(0));
   ASSERT_OK_AND_ASSIGN(at_two, events_->StartWatch(2, {}));
   EXPECT_EQ(at_two, 2);
@@ -128,7 +133,9 @@ TEST_F(EventServiceTest, RetentionPrunesOldEventsAndExpiresTheirCursors) {
 }
 
 TEST_F(EventServiceTest, PruneWorksInBatchesUntilDone) {
-  for (int i = 0; i < 25; ++i) NewUser();
+  for (int i = 0; i < 25; ++i) {
+    NewUser();
+  }
   clock_.Advance(absl::Hours(2));
   ASSERT_OK_AND_ASSIGN(pruned, events_->Prune(absl::Hours(1), /*batch=*/10));
   EXPECT_EQ(pruned, 25);
@@ -136,7 +143,10 @@ TEST_F(EventServiceTest, PruneWorksInBatchesUntilDone) {
 
 TEST_F(EventServiceTest, ListEventsPagesByTokenAndOffsetAndFilters) {
   std::vector<std::string> ids;
-  for (int i = 0; i < 7; ++i) ids.push_back(NewUser());  // 1..7
+  ids.reserve(7);
+  for (int i = 0; i < 7; ++i) {
+    ids.push_back(NewUser());  // 1..7
+  }
   ASSERT_THAT(users_->SetBanned({}, ids[0], true, ""),
               IsOk());  // 8, about ids[0]
   EventListParams params;
@@ -144,8 +154,12 @@ TEST_F(EventServiceTest, ListEventsPagesByTokenAndOffsetAndFilters) {
   std::vector<int64_t> seen;
   while (true) {
     ASSERT_OK_AND_ASSIGN(page, events_->ListEvents(params));
-    for (auto s : Sequences(page.events)) seen.push_back(s);
-    if (page.next_page_token.empty()) break;
+    for (auto s : Sequences(page.events)) {
+      seen.push_back(s);
+    }
+    if (page.next_page_token.empty()) {
+      break;
+    }
     params.page_token = page.next_page_token;
   }
   EXPECT_THAT(seen, ElementsAre(1, 2, 3, 4, 5, 6, 7, 8));

@@ -51,7 +51,7 @@ class UserServiceTest : public ::testing::Test {
                                            &encoder_, UserServiceOptions{});
   }
 
-  UserView Create(CreateUserParams params) {
+  UserView Create(const CreateUserParams& params) {
     auto user = users_->CreateUser(kCaller, params);
     EXPECT_THAT(user, IsOk());
     return user.ok() ? *user : UserView{};
@@ -556,7 +556,9 @@ TEST_F(UserServiceTest, EveryImportedDigestKindSignsInAndIsUpgradedToArgon2id) {
   std::set<std::string> hashers;
   while (std::getline(in, line)) {
     std::vector<std::string> cols = absl::StrSplit(line, '\t');
-    if (cols.size() != 4 || cols[3] != "true") continue;
+    if (cols.size() != 4 || cols[3] != "true") {
+      continue;
+    }
     CreateUserParams params;
     params.password_hasher = cols[0];
     params.password_digest = cols[2];

@@ -128,7 +128,9 @@ TEST_F(UserVerificationTest, WrongGuessesAreCountedEvenThoughTheyFail) {
 }
 
 TEST_F(UserVerificationTest, TheRateLimitWindowReopensAfterAnHour) {
-  for (int i = 0; i < 5; ++i) Prepare();
+  for (int i = 0; i < 5; ++i) {
+    Prepare();
+  }
   absl::Status limited =
       users_
           ->PrepareVerification(kCaller, IdentifierType::kEmailAddress,

@@ -276,6 +276,7 @@ TEST_F(SqliteUserStoreTest, ReadersRunWhileWritesCommit) {
   std::atomic<bool> done{false};
   std::atomic<int> reads{0};
   std::vector<std::thread> readers;
+  readers.reserve(4);
   for (int t = 0; t < 4; ++t) {
     readers.emplace_back([&] {
       while (!done) {
@@ -531,6 +532,7 @@ TEST_F(SqliteUserStoreTest, ConcurrentWritesCommitTogetherButFailAlone) {
   constexpr int kThreads = 16, kPerThread = 40;
   std::atomic<int> succeeded{0};
   std::vector<std::thread> writers;
+  writers.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     writers.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
@@ -540,16 +542,22 @@ TEST_F(SqliteUserStoreTest, ConcurrentWritesCommitTogetherButFailAlone) {
             store_->Write([&](WriteTransaction& txn) -> absl::Status {
               absl::Status inserted =
                   txn.InsertUser(MakeUser(id, t * 1000 + i), EventFor(id));
-              if (!inserted.ok()) return inserted;
+              if (!inserted.ok()) {
+                return inserted;
+              }
               // A failing body rolls back its own insert and event only.
               return fail ? absl::AbortedError("refused") : absl::OkStatus();
             });
         EXPECT_EQ(status.ok(), !fail) << status;
-        if (status.ok()) ++succeeded;
+        if (status.ok()) {
+          ++succeeded;
+        }
       }
     });
   }
-  for (auto& w : writers) w.join();
+  for (auto& w : writers) {
+    w.join();
+  }
   for (int t = 0; t < kThreads; ++t) {
     for (int i = 0; i < kPerThread; ++i) {
       const bool failed = (t + i) % 7 == 0;
