@@ -13,7 +13,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,8 +28,6 @@
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_server.h"
-
-extern char** environ;
 
 namespace roster {
 namespace {
@@ -262,17 +259,8 @@ TEST(LockFaultsTest, DatabaseLockedByAnotherProcessWaitsThenFailsRetryably) {
         db_path, "', isolation_level=None)\n", "c.execute('BEGIN IMMEDIATE')\n",
         "open('", ready, "', 'w').close()\n", "time.sleep(", seconds, ")\n",
         "c.execute('ROLLBACK')\n");
-    std::vector<std::string> args = {"python3", "-c", script};
-    std::vector<char*> argv;
-    argv.reserve(args.size());
-    for (auto& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    EXPECT_EQ(
-        posix_spawnp(&pid, "python3", nullptr, nullptr, argv.data(), environ),
-        0);
+    const pid_t pid = testing::Spawn({"python3", "-c", script});
+    EXPECT_GT(pid, 0) << "cannot start python3";
     for (int i = 0; i < 500 && !std::filesystem::exists(ready); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -327,17 +315,8 @@ TEST(ClientFaultsTest, ClientsKilledMidStreamReleaseTheirStreams) {
         "exec env ROSTER_SECRET_KEY=", testing::kTestSecretKey, " ",
         ROSTER_CLI_BINARY, " --addr=127.0.0.1:", server.server().port(),
         " events watch >", out, " 2>&1");
-    std::vector<std::string> args = {"/bin/sh", "-c", command};
-    std::vector<char*> argv;
-    argv.reserve(args.size());
-    for (auto& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    ASSERT_EQ(
-        posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv.data(), environ),
-        0);
+    const pid_t pid = testing::Spawn({"/bin/sh", "-c", command});
+    ASSERT_GT(pid, 0) << "cannot start /bin/sh";
     watchers.push_back(pid);
   }
   for (int i = 0; i < 500 && InFlight(server.server(), method) < 8; ++i) {

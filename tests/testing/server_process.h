@@ -25,6 +25,29 @@ extern char** environ;
 
 namespace roster::testing {
 
+// `strings` as the null-terminated array exec-style calls take; it points into
+// `strings`, which must outlive it.
+inline std::vector<char*> NullTerminated(std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
+  for (auto& s : strings) {
+    pointers.push_back(s.data());
+  }
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+// Starts `args` (args[0] looked up in PATH) with this process's environment;
+// returns its pid, or -1 when it could not be started.
+inline pid_t Spawn(std::vector<std::string> args) {
+  std::vector<char*> argv = NullTerminated(args);
+  pid_t pid = -1;
+  return posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) ==
+                 0
+             ? pid
+             : -1;
+}
+
 // Runs ROSTER_SERVER_BINARY with `args` in `dir`, stderr to a file, without
 // the parent's ROSTER_* variables (plus `extra_env`). Killed when destroyed.
 class ServerProcess {
@@ -35,12 +58,7 @@ class ServerProcess {
             dir.File("stderr-" + std::to_string(counter_++) + ".log")) {
     std::vector<std::string> argv_strings = {ROSTER_SERVER_BINARY};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    argv.reserve(argv_strings.size());
-    for (auto& a : argv_strings) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
+    std::vector<char*> argv = NullTerminated(argv_strings);
     std::vector<std::string> env_strings;
     for (char** e = environ; *e != nullptr; ++e) {
       if (!absl::StartsWith(std::string(*e), "ROSTER_")) {
@@ -48,12 +66,7 @@ class ServerProcess {
       }
     }
     env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
-    std::vector<char*> envp;
-    envp.reserve(env_strings.size());
-    for (auto& e : env_strings) {
-      envp.push_back(e.data());
-    }
-    envp.push_back(nullptr);
+    std::vector<char*> envp = NullTerminated(env_strings);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 2, stderr_path_.c_str(),
