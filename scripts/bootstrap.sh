@@ -8,6 +8,7 @@ packages=(
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev grpc-proto
   libabsl-dev libsqlitecpp-dev libsqlite3-dev libsodium-dev nlohmann-json3-dev libssl-dev libcrypt-dev
   libcpp-httplib-dev
+  libpq-dev postgresql-15
   libgtest-dev libgmock-dev sqlite3 openssl python3-yaml
   libbenchmark-dev
 )

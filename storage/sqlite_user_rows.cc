@@ -9,18 +9,6 @@
 namespace roster::storage {
 namespace {
 
-// The denormalised sort keys: the primary identifiers' values.
-template <typename Record, typename Field>
-std::string PrimaryValue(const std::vector<Record>& records,
-                         const std::string& primary_id, Field field) {
-  for (const auto& r : records) {
-    if (r.id == primary_id) {
-      return r.*field;
-    }
-  }
-  return "";
-}
-
 VerificationRecord ReadVerification(SQLite::Statement& s, int first_column) {
   VerificationRecord v;
   v.status =
@@ -40,16 +28,6 @@ void BindVerification(SQLite::Statement& s, int first_index,
 }
 
 }  // namespace
-
-// Column order shared by every SELECT of users and by ReadUserRow.
-const char kUserColumns[] =
-    "u.id, u.external_id, u.username, u.first_name, u.last_name, u.image_url, "
-    "u.primary_email_address_id, u.primary_phone_number_id, u.public_metadata, "
-    "u.private_metadata, u.unsafe_metadata, u.password_hash, u.banned, "
-    "u.two_factor_enabled, "
-    "u.delete_self_enabled, u.failed_password_attempts, u.locked_until, "
-    "u.last_sign_in_at, "
-    "u.last_active_at, u.created_at, u.updated_at, u.version";
 
 // Parameters ?1..?24 in this order; ?1 is the id.
 const char kInsertUser[] =
@@ -129,10 +107,8 @@ void BindUser(SQLite::Statement& s, const UserRecord& u) {
   s.bind(20, u.created_at);
   s.bind(21, u.updated_at);
   s.bind(22, u.version);
-  s.bind(23, PrimaryValue(u.email_addresses, u.primary_email_address_id,
-                          &EmailAddressRecord::email_address));
-  s.bind(24, PrimaryValue(u.phone_numbers, u.primary_phone_number_id,
-                          &PhoneNumberRecord::phone_number));
+  s.bind(23, PrimaryEmailAddress(u));
+  s.bind(24, PrimaryPhoneNumber(u));
 }
 
 void BindParams(SQLite::Statement& s, const std::vector<SqlValue>& params,

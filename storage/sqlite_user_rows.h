@@ -15,10 +15,6 @@
 
 namespace roster::storage {
 
-// The users columns, in ReadUserRow's order, for "SELECT <kUserColumns> FROM
-// users u".
-extern const char kUserColumns[];
-inline constexpr int kUserColumnCount = 22;
 // Statements whose parameters ?1..?24 BindUser fills (?1 is the id).
 extern const char kInsertUser[];
 extern const char kUpdateUser[];

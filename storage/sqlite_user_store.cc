@@ -430,6 +430,16 @@ absl::StatusOr<EventBatch> SqliteUserStore::ReadEvents(
   });
 }
 
+absl::Status SqliteUserStore::CheckReachable() {
+  // The file is embedded: reachable while a reader can open it and it is still
+  // the file the writer writes.
+  auto lease = AcquireReader();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  return (**lease).CheckFileInPlace();
+}
+
 void SqliteUserStore::SetCommitListener(
     std::function<void(int64_t latest_sequence)> listener) {
   absl::MutexLock lock(&writer_mu_);

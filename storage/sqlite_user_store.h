@@ -68,6 +68,7 @@ class SqliteUserStore final : public UserStore {
   absl::StatusOr<ImageRecord> GetImage(absl::string_view image_id) override;
   void SetCommitListener(
       std::function<void(int64_t latest_sequence)> listener) override;
+  absl::Status CheckReachable() override;
 
  private:
   class ReaderLease;

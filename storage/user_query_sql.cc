@@ -34,7 +34,7 @@ class ConditionBuilder {
   SqlClause Build() && {
     SqlClause clause;
     clause.sql =
-        conditions_.empty() ? "1" : absl::StrJoin(conditions_, " AND ");
+        conditions_.empty() ? "TRUE" : absl::StrJoin(conditions_, " AND ");
     clause.params = std::move(params_);
     return clause;
   }
@@ -58,7 +58,11 @@ std::string ContainsPattern(const std::string& needle) {
   return pattern;
 }
 
-constexpr char kLike[] = " LIKE ? ESCAPE '\\'";
+// SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE is its counterpart.
+const char* Like(SqlDialect dialect) {
+  return dialect == SqlDialect::kSqlite ? " LIKE ? ESCAPE '\\'"
+                                        : " ILIKE ? ESCAPE '\\'";
+}
 
 const char* MetadataColumn(MetadataTier tier) {
   switch (tier) {
@@ -79,6 +83,41 @@ std::string JsonPath(const std::vector<std::string>& keys) {
     absl::StrAppend(&path, ".\"", key, "\"");
   }
   return path;
+}
+
+// PostgreSQL: the text column read as jsonb, the path as a text[] literal
+// (keys are [A-Za-z0-9_-], so quoting them is enough).
+void AddPgMetadataFilter(const MetadataFilter& filter,
+                         ConditionBuilder& where) {
+  std::string path = "{";
+  for (size_t i = 0; i < filter.path.size(); ++i) {
+    absl::StrAppend(&path, i == 0 ? "" : ",", "\"", filter.path[i], "\"");
+  }
+  path.push_back('}');
+  const std::string doc =
+      absl::StrCat("(", MetadataColumn(filter.tier), "::jsonb #> ?::text[])");
+  const std::string type = absl::StrCat("jsonb_typeof", doc);
+  const std::string text =
+      absl::StrCat("(", MetadataColumn(filter.tier), "::jsonb #>> ?::text[])");
+  switch (filter.value.kind) {
+    case JsonScalar::Kind::kNull:
+      where.Add(absl::StrCat(type, " = 'null'"), {path});
+      return;
+    case JsonScalar::Kind::kBool:
+      where.Add(absl::StrCat(type, " = 'boolean' AND ", text, " = ?"),
+                {path, path,
+                 std::string(filter.value.bool_value ? "true" : "false")});
+      return;
+    case JsonScalar::Kind::kNumber:
+      where.Add(
+          absl::StrCat(type, " = 'number' AND ", text, "::float8 = ?::float8"),
+          {path, path, filter.value.number_value});
+      return;
+    case JsonScalar::Kind::kString:
+      where.Add(absl::StrCat(type, " = 'string' AND ", text, " = ?"),
+                {path, path, filter.value.string_value});
+      return;
+  }
 }
 
 void AddMetadataFilter(const MetadataFilter& filter, ConditionBuilder& where) {
@@ -118,7 +157,28 @@ void AddTimeRange(const char* column, const std::optional<Micros>& before,
   }
 }
 
+template <typename Record, typename Field>
+std::string PrimaryValue(const std::vector<Record>& records,
+                         const std::string& primary_id, Field field) {
+  for (const auto& r : records) {
+    if (r.id == primary_id) {
+      return r.*field;
+    }
+  }
+  return "";
+}
+
 }  // namespace
+
+std::string PrimaryEmailAddress(const UserRecord& user) {
+  return PrimaryValue(user.email_addresses, user.primary_email_address_id,
+                      &EmailAddressRecord::email_address);
+}
+
+std::string PrimaryPhoneNumber(const UserRecord& user) {
+  return PrimaryValue(user.phone_numbers, user.primary_phone_number_id,
+                      &PhoneNumberRecord::phone_number);
+}
 
 bool IsTextOrderKey(UserOrderKey key) {
   switch (key) {
@@ -133,7 +193,8 @@ bool IsTextOrderKey(UserOrderKey key) {
   }
 }
 
-SqlClause UserFilterSql(const UserFilter& filter) {
+SqlClause UserFilterSql(const UserFilter& filter, SqlDialect dialect) {
+  const char* const like = Like(dialect);
   ConditionBuilder where;
   where.AddIn(
       "u.id IN (SELECT user_id FROM email_addresses WHERE email_address",
@@ -147,36 +208,36 @@ SqlClause UserFilterSql(const UserFilter& filter) {
     const std::string p = ContainsPattern(filter.query);
     where.Add(
         absl::StrCat(
-            "(u.id", kLike, " OR u.first_name", kLike, " OR u.last_name", kLike,
-            " OR u.username", kLike,
+            "(u.id", like, " OR u.first_name", like, " OR u.last_name", like,
+            " OR u.username", like,
             " OR u.id IN (SELECT user_id FROM email_addresses WHERE "
             "email_address",
-            kLike, ")",
+            like, ")",
             " OR u.id IN (SELECT user_id FROM phone_numbers WHERE phone_number",
-            kLike, "))"),
+            like, "))"),
         {p, p, p, p, p, p});
   }
   if (!filter.email_address_query.empty()) {
     where.Add(
         absl::StrCat(
             "u.id IN (SELECT user_id FROM email_addresses WHERE email_address",
-            kLike, ")"),
+            like, ")"),
         {ContainsPattern(filter.email_address_query)});
   }
   if (!filter.phone_number_query.empty()) {
     where.Add(
         absl::StrCat(
             "u.id IN (SELECT user_id FROM phone_numbers WHERE phone_number",
-            kLike, ")"),
+            like, ")"),
         {ContainsPattern(filter.phone_number_query)});
   }
   if (!filter.username_query.empty()) {
-    where.Add(absl::StrCat("u.username", kLike),
+    where.Add(absl::StrCat("u.username", like),
               {ContainsPattern(filter.username_query)});
   }
   if (!filter.name_query.empty()) {
     // Matches either name or the full name "first last".
-    where.Add(absl::StrCat("(u.first_name || ' ' || u.last_name)", kLike),
+    where.Add(absl::StrCat("(u.first_name || ' ' || u.last_name)", like),
               {ContainsPattern(filter.name_query)});
   }
   if (filter.banned.has_value()) {
@@ -193,12 +254,23 @@ SqlClause UserFilterSql(const UserFilter& filter) {
   AddTimeRange("u.last_active_at", filter.last_active_at_before,
                filter.last_active_at_after, where);
   for (const auto& metadata_filter : filter.metadata_filters) {
-    AddMetadataFilter(metadata_filter, where);
+    if (dialect == SqlDialect::kSqlite) {
+      AddMetadataFilter(metadata_filter, where);
+    } else {
+      AddPgMetadataFilter(metadata_filter, where);
+    }
   }
   return std::move(where).Build();
 }
 
-const char* OrderColumn(UserOrderKey key) {
+const char* OrderColumn(UserOrderKey key, SqlDialect dialect) {
+  // PostgreSQL sorts names by lower(), as SQLite's NOCASE columns do.
+  if (dialect == SqlDialect::kPostgres && key == UserOrderKey::kFirstName) {
+    return "lower(u.first_name)";
+  }
+  if (dialect == SqlDialect::kPostgres && key == UserOrderKey::kLastName) {
+    return "lower(u.last_name)";
+  }
   switch (key) {
     case UserOrderKey::kCreatedAt:
       return "u.created_at";
@@ -222,10 +294,11 @@ const char* OrderColumn(UserOrderKey key) {
   return "u.created_at";
 }
 
-SqlClause AfterCursorSql(const UserOrder& order, const UserCursor& cursor) {
+SqlClause AfterCursorSql(const UserOrder& order, const UserCursor& cursor,
+                         SqlDialect dialect) {
   SqlClause clause;
   // A row value comparison walks the (column, id) index directly.
-  clause.sql = absl::StrCat("(", OrderColumn(order.key), ", u.id) ",
+  clause.sql = absl::StrCat("(", OrderColumn(order.key, dialect), ", u.id) ",
                             order.descending ? "<" : ">", " (?, ?)");
   std::visit([&](const auto& v) { clause.params.push_back(v); },
              cursor.sort_value);

@@ -15,19 +15,44 @@ namespace roster::storage {
 
 using SqlValue = std::variant<int64_t, double, std::string>;
 
+// The SQL each adapter speaks. Both use `?` markers here; the PostgreSQL
+// adapter numbers them ($1, $2, …) before preparing.
+enum class SqlDialect { kSqlite, kPostgres };
+
+// The users columns every adapter selects, in one order (both adapters'
+// ReadUserRow read them by position), for "SELECT <kUserColumns> FROM users u".
+inline constexpr char kUserColumns[] =
+    "u.id, u.external_id, u.username, u.first_name, u.last_name, u.image_url, "
+    "u.primary_email_address_id, u.primary_phone_number_id, u.public_metadata, "
+    "u.private_metadata, u.unsafe_metadata, u.password_hash, u.banned, "
+    "u.two_factor_enabled, "
+    "u.delete_self_enabled, u.failed_password_attempts, u.locked_until, "
+    "u.last_sign_in_at, "
+    "u.last_active_at, u.created_at, u.updated_at, u.version";
+
+inline constexpr int kUserColumnCount = 22;
+
 struct SqlClause {
-  std::string sql;  // "1" when there is no condition.
+  std::string sql;  // "TRUE" when there is no condition.
   std::vector<SqlValue> params;
 };
 
-// The WHERE condition for `filter`.
-SqlClause UserFilterSql(const UserFilter& filter);
+// The denormalised sort keys stored on the users row: the primary email
+// address's and phone number's values ("" when none).
+std::string PrimaryEmailAddress(const UserRecord& user);
+std::string PrimaryPhoneNumber(const UserRecord& user);
 
-// The users column that `key` sorts by.
-const char* OrderColumn(UserOrderKey key);
+// The WHERE condition for `filter`.
+SqlClause UserFilterSql(const UserFilter& filter,
+                        SqlDialect dialect = SqlDialect::kSqlite);
+
+// The expression over users that `key` sorts by.
+const char* OrderColumn(UserOrderKey key,
+                        SqlDialect dialect = SqlDialect::kSqlite);
 
 // The condition "after `cursor` in `order`" (keyset paging, ties broken by id).
-SqlClause AfterCursorSql(const UserOrder& order, const UserCursor& cursor);
+SqlClause AfterCursorSql(const UserOrder& order, const UserCursor& cursor,
+                         SqlDialect dialect = SqlDialect::kSqlite);
 
 }  // namespace roster::storage
 

@@ -158,6 +158,10 @@ class UserStore {
   // Events matching `query`, with the log's bounds, from one snapshot.
   virtual absl::StatusOr<EventBatch> ReadEvents(const EventQuery& query) = 0;
 
+  // OK when the database answers now; Unavailable otherwise (the readiness
+  // probe: a replica that cannot reach its database stops taking traffic).
+  virtual absl::Status CheckReachable() = 0;
+
   // Called after every commit that appended events, with the newest sequence,
   // on the committing thread: it must be quick and must not write to the
   // store. Set it before the first write.

@@ -21,10 +21,14 @@
 #include "server/domain/clock.h"
 #include "server/domain/ids.h"
 #include "server/domain/tokens.h"
+#include "storage/postgres/pg_user_store.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "Address to serve gRPC on (host:port).");
-ABSL_FLAG(std::string, db, "", "SQLite database file; created when missing.");
+ABSL_FLAG(std::string, db, "",
+          "SQLite database file (created when missing), or a PostgreSQL URI "
+          "postgres://user:password@host:port/database?sslmode=… for several "
+          "replicas on one database.");
 ABSL_FLAG(std::string, secret_keys, "",
           "Comma-separated secret keys accepted by BackendUsers (rotate by "
           "listing two).");
@@ -248,6 +252,9 @@ absl::Status CheckSafety(const ServerConfig& config) {
         ": set --tls_cert_file and --tls_key_file, or --allow_insecure when "
         "a mesh or private network protects the traffic"));
   }
+  if (storage::IsPostgresDsn(config.db_path)) {
+    return absl::OkStatus();
+  }
   // SQLite needs to create its -wal and -shm files beside the database.
   const size_t slash = config.db_path.rfind('/');
   const std::string dir =
@@ -268,6 +275,8 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
       "  roster-server --dev                                  local instance, "
       "zero setup\n"
       "  roster-server --db=/data/roster.db "
+      "--secret_keys_file=/etc/roster/keys\n"
+      "  roster-server --db=postgres://roster@db:5432/roster "
       "--secret_keys_file=/etc/roster/keys\n"
       "Every flag has a ROSTER_<FLAG> environment twin.");
   absl::Status env = ApplyEnvironment();
@@ -335,6 +344,13 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
           "--db (ROSTER_DB) is required outside --dev");
     }
     config.db_path = "roster-dev.db";
+  }
+  if (config.dev && storage::IsPostgresDsn(config.db_path)) {
+    return absl::InvalidArgumentError(
+        "--dev keeps its keys beside an embedded SQLite file: use a file path "
+        "for --db, or drop --dev and pass --secret_keys_file with a "
+        "postgres:// "
+        "--db");
   }
   if (config.dev && config.secret_keys.empty()) {
     config.dev_secret_key_file = config.db_path + ".secret_key";

@@ -14,6 +14,7 @@
 #include "server/api/log.h"
 #include "server/app/config.h"
 #include "server/app/roster_server.h"
+#include "storage/postgres/pg_user_store.h"
 #include "storage/sqlite_backup.h"
 
 namespace {
@@ -70,6 +71,11 @@ int Backup(int argc, char** argv) {
   }
   if (from.empty() || to.empty()) {
     std::cerr << "usage: roster-server backup --db=DATABASE --to=FILE\n";
+    return 2;
+  }
+  if (roster::storage::IsPostgresDsn(from)) {
+    std::cerr << "roster-server backup: copies an embedded SQLite file; back "
+                 "up PostgreSQL with pg_dump or the provider's snapshots\n";
     return 2;
   }
   absl::Status backed_up = roster::storage::BackupDatabase(from, to);

@@ -17,6 +17,7 @@
 #include "server/api/rpc_observer.h"
 #include "server/app/timed_user_store.h"
 #include "server/domain/image_types.h"
+#include "storage/postgres/pg_user_store.h"
 #include "storage/sqlite_user_store.h"
 
 namespace roster::app {
@@ -25,6 +26,9 @@ namespace {
 constexpr char kBackendUsersService[] = "roster.v1.BackendUsers";
 constexpr char kFrontendUsersService[] = "roster.v1.FrontendUsers";
 constexpr int kWriteThreads = 32;
+// How often readiness re-checks the database (gRPC health: NOT_SERVING while
+// it cannot be reached, so a Kubernetes readiness probe takes the pod out).
+constexpr absl::Duration kProbeInterval = absl::Seconds(2);
 
 // Plaintext, or TLS from files that gRPC re-reads every reload interval: a
 // renewed certificate serves new handshakes while open connections go on.
@@ -53,14 +57,33 @@ std::shared_ptr<grpc::ServerCredentials> CredentialsFor(
   return grpc::experimental::TlsServerCredentials(options);
 }
 
+// --db: a postgres:// URI selects PostgreSQL; anything else is a SQLite path.
+absl::StatusOr<std::unique_ptr<storage::UserStore>> OpenStore(
+    const std::string& db) {
+  if (storage::IsPostgresDsn(db)) {
+    storage::PgOptions options;
+    options.dsn = db;
+    auto store = storage::PgUserStore::Open(options);
+    if (!store.ok()) {
+      return store.status();
+    }
+    return std::unique_ptr<storage::UserStore>(*std::move(store));
+  }
+  storage::SqliteOptions options;
+  options.path = db;
+  auto store = storage::SqliteUserStore::Open(options);
+  if (!store.ok()) {
+    return store.status();
+  }
+  return std::unique_ptr<storage::UserStore>(*std::move(store));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     const ServerConfig& config) {
   auto server = absl::WrapUnique(new RosterServer());
-  storage::SqliteOptions sqlite;
-  sqlite.path = config.db_path;
-  auto store = storage::SqliteUserStore::Open(sqlite);
+  auto store = OpenStore(config.db_path);
   if (!store.ok()) {
     return store.status();
   }
@@ -192,10 +215,8 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       [raw = server.get(), interval = config.events_prune_interval] {
         raw->RunPruner(interval);
       });
-  auto* health = server->server_->GetHealthCheckService();
-  health->SetServingStatus("", true);
-  health->SetServingStatus(kBackendUsersService, true);
-  health->SetServingStatus(kFrontendUsersService, true);
+  server->SetServing(true);
+  server->prober_ = std::thread([raw = server.get()] { raw->RunProber(); });
   return server;
 }
 
@@ -225,6 +246,43 @@ void RosterServer::Shutdown(absl::Duration grace) {
   }
   if (pruner_.joinable()) {
     pruner_.join();
+  }
+  if (prober_.joinable()) {
+    prober_.join();
+  }
+}
+
+void RosterServer::SetServing(bool serving) {
+  auto* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", serving);
+  health->SetServingStatus(kBackendUsersService, serving);
+  health->SetServingStatus(kFrontendUsersService, serving);
+}
+
+void RosterServer::RunProber() {
+  bool serving = true;
+  while (true) {
+    {
+      absl::MutexLock lock(&pruner_mu_);
+      if (pruner_mu_.AwaitWithTimeout(absl::Condition(&pruner_stopping_),
+                                      kProbeInterval)) {
+        return;
+      }
+    }
+    const absl::Status reachable = store_->CheckReachable();
+    if (reachable.ok() != serving) {
+      serving = reachable.ok();
+      api::LogJson(
+          serving ? "info" : "warn",
+          serving ? "database reachable again: SERVING"
+                  : "database unreachable: NOT_SERVING",
+          absl::StrCat(",\"code\":\"",
+                       absl::StatusCodeToString(reachable.code()), "\""));
+      absl::MutexLock lock(&pruner_mu_);
+      if (!pruner_stopping_) {
+        SetServing(serving);
+      }
+    }
   }
 }
 

@@ -98,6 +98,11 @@ class RosterServer {
   absl::Mutex pruner_mu_;
   bool pruner_stopping_ ABSL_GUARDED_BY(pruner_mu_) = false;
   std::thread pruner_;
+  // Readiness: SERVING iff the store answers CheckReachable(), re-checked
+  // every few seconds until Shutdown (which stops it with the pruner).
+  void RunProber();
+  void SetServing(bool serving);
+  std::thread prober_;
 };
 
 }  // namespace roster::app

@@ -70,6 +70,9 @@ class TimedUserStore final : public storage::UserStore {
       std::function<void(int64_t latest_sequence)> listener) override {
     store_->SetCommitListener(std::move(listener));
   }
+  absl::Status CheckReachable() override {
+    return Timed("check_reachable", [&] { return store_->CheckReachable(); });
+  }
 
  private:
   template <typename Fn>

@@ -1,5 +1,5 @@
-#include "storage/sqlite_user_store.h"
-
+// The UserStore contract, run against both adapters, then what is particular
+// to each.
 #include <SQLiteCpp/Database.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,6 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/migrations.h"
+#include "storage/postgres/pg_user_store.h"
+#include "storage/sqlite_user_store.h"
+#include "tests/testing/postgres.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -55,15 +58,52 @@ EmailAddressRecord MakeEmail(const std::string& id,
   return email;
 }
 
-class SqliteUserStoreTest : public ::testing::Test {
+// Every test runs on both adapters: a SQLite file in a temp dir, and a fresh
+// database on the PostgreSQL cluster scripts/with-postgres.sh starts.
+class UserStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { Reopen(); }
+  bool postgres() const { return GetParam() == "postgres"; }
+
+  void SetUp() override {
+    if (postgres()) {
+      ROSTER_REQUIRE_POSTGRES();
+      pg_ = std::make_unique<testing::ScratchPgDatabase>();
+    }
+    Reopen();
+  }
+
+  absl::StatusOr<std::unique_ptr<UserStore>> OpenStore() {
+    if (postgres()) {
+      PgOptions options;
+      options.dsn = pg_->dsn();
+      auto store = PgUserStore::Open(options);
+      if (!store.ok()) {
+        return store.status();
+      }
+      return std::unique_ptr<UserStore>(*std::move(store));
+    }
+    auto store = SqliteUserStore::Open({dir_.File("users.db")});
+    if (!store.ok()) {
+      return store.status();
+    }
+    return std::unique_ptr<UserStore>(*std::move(store));
+  }
 
   void Reopen() {
     store_.reset();
-    auto store = SqliteUserStore::Open({dir_.File("users.db")});
+    auto store = OpenStore();
     ASSERT_THAT(store, IsOk());
     store_ = *std::move(store);
+  }
+
+  // Rows in `table`, read around the store.
+  int64_t CountRows(const std::string& table) {
+    const std::string sql = absl::StrCat("SELECT COUNT(*) FROM ", table);
+    if (postgres()) {
+      return std::stoll(testing::PgScalar(pg_->dsn(), sql));
+    }
+    SQLite::Database db(dir_.File("users.db"));
+    return db.execAndGet(sql).getInt64();
   }
 
   absl::Status Insert(const UserRecord& user) {
@@ -73,17 +113,32 @@ class SqliteUserStoreTest : public ::testing::Test {
   }
 
   testing::TempDir dir_;
-  std::unique_ptr<SqliteUserStore> store_;
+  std::unique_ptr<testing::ScratchPgDatabase> pg_;
+  std::unique_ptr<UserStore> store_;
 };
 
-TEST_F(SqliteUserStoreTest, OpenMigratesToLatestSchemaVersion) {
+INSTANTIATE_TEST_SUITE_P(Adapters, UserStoreTest,
+                         ::testing::Values("sqlite", "postgres"),
+                         [](const auto& param_info) {
+                           return param_info.param;
+                         });
+
+// What only the embedded file has: pragmas, its migration history, paths.
+class SqliteUserStoreTest : public UserStoreTest {};
+INSTANTIATE_TEST_SUITE_P(Sqlite, SqliteUserStoreTest,
+                         ::testing::Values("sqlite"),
+                         [](const auto& param_info) {
+                           return param_info.param;
+                         });
+
+TEST_P(SqliteUserStoreTest, OpenMigratesToLatestSchemaVersion) {
   SQLite::Database db(dir_.File("users.db"));
   EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(),
             LatestSchemaVersion());
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
 }
 
-TEST_F(SqliteUserStoreTest, InsertedUserReadsBackWithIdentifiersOldestFirst) {
+TEST_P(UserStoreTest, InsertedUserReadsBackWithIdentifiersOldestFirst) {
   UserRecord user = MakeUser("u1", 100);
   user.username = "ada";
   user.public_metadata = R"({"plan":"pro"})";
@@ -112,7 +167,7 @@ TEST_F(SqliteUserStoreTest, InsertedUserReadsBackWithIdentifiersOldestFirst) {
             VerificationStatus::kUnverified);
 }
 
-TEST_F(SqliteUserStoreTest, MissingUserIsNotFound) {
+TEST_P(UserStoreTest, MissingUserIsNotFound) {
   EXPECT_THAT(store_->GetUser("nobody"), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(store_->Write([](WriteTransaction& txn) {
     return txn.DeleteUser("nobody", EventFor("nobody"));
@@ -124,7 +179,7 @@ TEST_F(SqliteUserStoreTest, MissingUserIsNotFound) {
               StatusIs(absl::StatusCode::kNotFound));
 }
 
-TEST_F(SqliteUserStoreTest, DataSurvivesReopen) {
+TEST_P(UserStoreTest, DataSurvivesReopen) {
   UserRecord user = MakeUser("u1", 100);
   user.email_addresses = {MakeEmail("e1", "a@example.com")};
   ASSERT_THAT(Insert(user), IsOk());
@@ -134,7 +189,7 @@ TEST_F(SqliteUserStoreTest, DataSurvivesReopen) {
   EXPECT_EQ(read.email_addresses[0].email_address, "a@example.com");
 }
 
-TEST_F(SqliteUserStoreTest, DuplicateEmailIsAlreadyExists) {
+TEST_P(UserStoreTest, DuplicateEmailIsAlreadyExists) {
   UserRecord first = MakeUser("u1", 1);
   first.email_addresses = {MakeEmail("e1", "a@example.com")};
   ASSERT_THAT(Insert(first), IsOk());
@@ -145,7 +200,7 @@ TEST_F(SqliteUserStoreTest, DuplicateEmailIsAlreadyExists) {
   EXPECT_THAT(store_->GetUser("u2"), StatusIs(absl::StatusCode::kNotFound));
 }
 
-TEST_F(SqliteUserStoreTest,
+TEST_P(UserStoreTest,
        DuplicateUsernameAndExternalIdAreAlreadyExistsButEmptyOnesAreNot) {
   UserRecord first = MakeUser("u1", 1);
   first.username = "ada";
@@ -163,7 +218,7 @@ TEST_F(SqliteUserStoreTest,
   EXPECT_THAT(Insert(MakeUser("u5", 5)), IsOk());
 }
 
-TEST_F(SqliteUserStoreTest, FailedBodyRollsBackEverything) {
+TEST_P(UserStoreTest, FailedBodyRollsBackEverything) {
   absl::Status status = store_->Write([](WriteTransaction& txn) {
     absl::Status inserted = txn.InsertUser(MakeUser("u1", 1), EventFor("u1"));
     EXPECT_THAT(inserted, IsOk());
@@ -175,7 +230,7 @@ TEST_F(SqliteUserStoreTest, FailedBodyRollsBackEverything) {
   EXPECT_THAT(Insert(MakeUser("u1", 1)), IsOk());
 }
 
-TEST_F(SqliteUserStoreTest, AFailedStatementDoesNotPoisonItsCachedStatement) {
+TEST_P(UserStoreTest, AFailedStatementDoesNotPoisonItsCachedStatement) {
   ASSERT_THAT(Insert(MakeUser("u1", 1)), IsOk());
   for (int i = 0; i < 3; ++i) {
     EXPECT_THAT(Insert(MakeUser("u1", 1)),
@@ -184,7 +239,7 @@ TEST_F(SqliteUserStoreTest, AFailedStatementDoesNotPoisonItsCachedStatement) {
   EXPECT_THAT(Insert(MakeUser("u2", 2)), IsOk());
 }
 
-TEST_F(SqliteUserStoreTest, DeleteCascadesToIdentifiers) {
+TEST_P(UserStoreTest, DeleteCascadesToIdentifiers) {
   UserRecord user = MakeUser("u1", 1);
   user.email_addresses = {MakeEmail("e1", "a@example.com")};
   ASSERT_THAT(Insert(user), IsOk());
@@ -196,11 +251,10 @@ TEST_F(SqliteUserStoreTest, DeleteCascadesToIdentifiers) {
   UserRecord other = MakeUser("u2", 2);
   other.email_addresses = {MakeEmail("e2", "a@example.com")};
   EXPECT_THAT(Insert(other), IsOk());
-  SQLite::Database db(dir_.File("users.db"));
-  EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM email_addresses").getInt(), 1);
+  EXPECT_EQ(CountRows("email_addresses"), 1);
 }
 
-TEST_F(SqliteUserStoreTest, FindsUserByEachIdentifierKind) {
+TEST_P(UserStoreTest, FindsUserByEachIdentifierKind) {
   UserRecord user = MakeUser("u1", 1);
   user.username = "ada";
   user.external_id = "ext";
@@ -222,7 +276,7 @@ TEST_F(SqliteUserStoreTest, FindsUserByEachIdentifierKind) {
               IsOk());
 }
 
-TEST_F(SqliteUserStoreTest, NewerSchemaIsFailedPrecondition) {
+TEST_P(SqliteUserStoreTest, NewerSchemaIsFailedPrecondition) {
   store_.reset();
   {
     SQLite::Database db(dir_.File("users.db"), SQLite::OPEN_READWRITE);
@@ -232,12 +286,12 @@ TEST_F(SqliteUserStoreTest, NewerSchemaIsFailedPrecondition) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
-TEST_F(SqliteUserStoreTest, UnopenablePathIsUnavailable) {
+TEST_P(SqliteUserStoreTest, UnopenablePathIsUnavailable) {
   EXPECT_THAT(SqliteUserStore::Open({dir_.File("missing-dir/users.db")}),
               StatusIs(absl::StatusCode::kUnavailable));
 }
 
-TEST_F(SqliteUserStoreTest, KeysetPagingWithTiedSortValuesVisitsEveryUserOnce) {
+TEST_P(UserStoreTest, KeysetPagingWithTiedSortValuesVisitsEveryUserOnce) {
   // 25 users share 5 first names, so the id tie-breaker decides order within
   // each name.
   for (int i = 0; i < 25; ++i) {
@@ -271,7 +325,7 @@ TEST_F(SqliteUserStoreTest, KeysetPagingWithTiedSortValuesVisitsEveryUserOnce) {
   }
 }
 
-TEST_F(SqliteUserStoreTest, ReadersRunWhileWritesCommit) {
+TEST_P(UserStoreTest, ReadersRunWhileWritesCommit) {
   ASSERT_THAT(Insert(MakeUser("u0", 0)), IsOk());
   std::atomic<bool> done{false};
   std::atomic<int> reads{0};
@@ -306,8 +360,7 @@ std::vector<int64_t> Sequences(const EventBatch& batch) {
   return sequences;
 }
 
-TEST_F(SqliteUserStoreTest,
-       EventsGetGapFreeSequencesInCommitOrderWithTheirChange) {
+TEST_P(UserStoreTest, EventsGetGapFreeSequencesInCommitOrderWithTheirChange) {
   ASSERT_THAT(Insert(MakeUser("u1", 1)), IsOk());
   ASSERT_THAT(Insert(MakeUser("u2", 2)), IsOk());
   ASSERT_THAT(store_->Write([](WriteTransaction& txn) {
@@ -327,7 +380,7 @@ TEST_F(SqliteUserStoreTest,
   EXPECT_EQ(batch.events[0].payload, std::string("\0payload", 8));
 }
 
-TEST_F(SqliteUserStoreTest, RolledBackChangeLeavesNoEventAndNoGap) {
+TEST_P(UserStoreTest, RolledBackChangeLeavesNoEventAndNoGap) {
   ASSERT_THAT(Insert(MakeUser("u1", 1)), IsOk());
   UserRecord clash = MakeUser("u1", 2);  // Same id: the insert fails.
   EXPECT_THAT(Insert(clash), StatusIs(absl::StatusCode::kAlreadyExists));
@@ -342,7 +395,7 @@ TEST_F(SqliteUserStoreTest, RolledBackChangeLeavesNoEventAndNoGap) {
   EXPECT_EQ(batch.events[1].user_id, "u2");
 }
 
-TEST_F(SqliteUserStoreTest, CommitListenerHearsEachCommitWithEventsOnly) {
+TEST_P(UserStoreTest, CommitListenerHearsEachCommitWithEventsOnly) {
   std::vector<int64_t> heard;
   store_->SetCommitListener([&](int64_t latest) { heard.push_back(latest); });
   ASSERT_THAT(Insert(MakeUser("u1", 1)), IsOk());
@@ -356,7 +409,7 @@ TEST_F(SqliteUserStoreTest, CommitListenerHearsEachCommitWithEventsOnly) {
   EXPECT_THAT(heard, ElementsAre(1, 2));
 }
 
-TEST_F(SqliteUserStoreTest, ReadEventsFiltersByTypeUserAndPosition) {
+TEST_P(UserStoreTest, ReadEventsFiltersByTypeUserAndPosition) {
   ASSERT_THAT(Insert(MakeUser("u1", 1)), IsOk());
   ASSERT_THAT(Insert(MakeUser("u2", 2)), IsOk());
   ASSERT_THAT(store_->Write([](WriteTransaction& txn) {
@@ -379,7 +432,7 @@ TEST_F(SqliteUserStoreTest, ReadEventsFiltersByTypeUserAndPosition) {
   EXPECT_THAT(Sequences(one), ElementsAre(2));
 }
 
-TEST_F(SqliteUserStoreTest, PruningDeletesAPrefixAndSequencesNeverRestart) {
+TEST_P(UserStoreTest, PruningDeletesAPrefixAndSequencesNeverRestart) {
   for (int i = 1; i <= 5; ++i) {
     ASSERT_THAT(Insert(MakeUser(absl::StrCat("u", i), i)), IsOk());
   }
@@ -409,7 +462,7 @@ TEST_F(SqliteUserStoreTest, PruningDeletesAPrefixAndSequencesNeverRestart) {
 }
 
 // Migration 4: a verified value is unique, unverified claims may coexist.
-TEST_F(SqliteUserStoreTest, OnlyAVerifiedEmailIsUniqueAcrossUsers) {
+TEST_P(UserStoreTest, OnlyAVerifiedEmailIsUniqueAcrossUsers) {
   UserRecord ada = MakeUser("user_ada", 1);
   UserRecord eve = MakeUser("user_eve", 2);
   ada.email_addresses.push_back(MakeEmail("idn_1", "shared@example.com"));
@@ -447,7 +500,7 @@ TEST_F(SqliteUserStoreTest, OnlyAVerifiedEmailIsUniqueAcrossUsers) {
   EXPECT_THAT(Insert(twice), StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
-TEST_F(SqliteUserStoreTest, VerificationSendsAreCountedPerWindow) {
+TEST_P(UserStoreTest, VerificationSendsAreCountedPerWindow) {
   auto count = [&](Micros now, Micros window_start) {
     int32_t sends = 0;
     EXPECT_THAT(store_->Write([&](WriteTransaction& txn) -> absl::Status {
@@ -466,7 +519,7 @@ TEST_F(SqliteUserStoreTest, VerificationSendsAreCountedPerWindow) {
   EXPECT_EQ(count(300, 101), 1);  // The window that began at 100 is over.
 }
 
-TEST_F(SqliteUserStoreTest, ImagesRoundTripAndGoWithTheirUser) {
+TEST_P(UserStoreTest, ImagesRoundTripAndGoWithTheirUser) {
   ASSERT_THAT(Insert(MakeUser("user_ada", 1)), IsOk());
   ImageRecord image;
   image.id = "img_1";
@@ -490,7 +543,7 @@ TEST_F(SqliteUserStoreTest, ImagesRoundTripAndGoWithTheirUser) {
   EXPECT_THAT(store_->GetImage("img_1"), StatusIs(absl::StatusCode::kNotFound));
 }
 
-TEST_F(SqliteUserStoreTest, MigrationFourKeepsIdentifiersWrittenBySchemaThree) {
+TEST_P(SqliteUserStoreTest, MigrationFourKeepsIdentifiersWrittenBySchemaThree) {
   const std::string path = dir_.File("old.db");
   {
     auto old = SqliteConnection::Open(path, SqliteConnection::Mode::kWriter,
@@ -526,7 +579,7 @@ TEST_F(SqliteUserStoreTest, MigrationFourKeepsIdentifiersWrittenBySchemaThree) {
 
 // Group commit: concurrent writes share transactions, yet each one is
 // all-or-nothing on its own and the event log stays gap-free.
-TEST_F(SqliteUserStoreTest, ConcurrentWritesCommitTogetherButFailAlone) {
+TEST_P(UserStoreTest, ConcurrentWritesCommitTogetherButFailAlone) {
   std::atomic<int> commits{0};
   store_->SetCommitListener([&](int64_t) { ++commits; });
   constexpr int kThreads = 16, kPerThread = 40;

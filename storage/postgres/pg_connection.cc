@@ -1,0 +1,181 @@
+#include "storage/postgres/pg_connection.h"
+
+#include <utility>
+
+#include "absl/memory/memory.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace roster::storage {
+namespace {
+
+absl::Status StatusFromSqlState(absl::string_view state,
+                                absl::string_view message) {
+  std::string text(message);
+  if (state == "23505") {
+    return absl::AlreadyExistsError(text);
+  }
+  if (state == "40001" || state == "40P01") {
+    return absl::AbortedError(text);
+  }
+  if (state == "53100") {
+    return absl::ResourceExhaustedError(text);
+  }
+  if (absl::StartsWith(state, "08") || absl::StartsWith(state, "57P") ||
+      state == "53300" || state == "25006" || state == "55P03" ||
+      state == "57014") {
+    return absl::UnavailableError(text);
+  }
+  return absl::InternalError(text);
+}
+
+}  // namespace
+
+PgParams& PgParams::Push(std::string value, int format) {
+  values_.push_back(std::move(value));
+  formats_.push_back(format);
+  // Pointers are rebuilt because push_back may move the strings.
+  pointers_.clear();
+  lengths_.clear();
+  for (const auto& v : values_) {
+    pointers_.push_back(v.data());
+    lengths_.push_back(static_cast<int>(v.size()));
+  }
+  return *this;
+}
+
+PgParams& PgParams::Add(absl::string_view text) {
+  return Push(std::string(text), 0);
+}
+PgParams& PgParams::Add(int64_t value) { return Push(absl::StrCat(value), 0); }
+PgParams& PgParams::Add(double value) {
+  // Shortest round-trip form; PostgreSQL parses it exactly.
+  return Push(absl::StrCat(value), 0);
+}
+PgParams& PgParams::AddBytes(absl::string_view bytes) {
+  return Push(std::string(bytes), 1);
+}
+
+int64_t PgResult::affected() const {
+  int64_t n = 0;
+  (void)absl::SimpleAtoi(PQcmdTuples(result_.get()), &n);
+  return n;
+}
+
+int64_t PgResult::Int(int row, int column) const {
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(PQgetvalue(result_.get(), row, column), &value)) {
+    throw PgError(absl::InternalError("a column expected to be an integer"));
+  }
+  return value;
+}
+
+std::string PgResult::Bytes(int row, int column) const {
+  size_t length = 0;
+  unsigned char* raw =
+      PQunescapeBytea(reinterpret_cast<const unsigned char*>(
+                          PQgetvalue(result_.get(), row, column)),
+                      &length);
+  if (raw == nullptr) {
+    throw PgError(absl::ResourceExhaustedError("out of memory reading bytea"));
+  }
+  std::string bytes(reinterpret_cast<const char*>(raw), length);
+  PQfreemem(raw);
+  return bytes;
+}
+
+absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Open(
+    const std::string& dsn) {
+  PGconn* raw = PQconnectdb(dsn.c_str());
+  // Private constructor: make_unique cannot reach it.
+  auto c = absl::WrapUnique(new PgConnection(raw));
+  if (raw == nullptr || PQstatus(raw) != CONNECTION_OK) {
+    // libpq's message names host and port, never the password.
+    std::string reason = raw == nullptr ? "out of memory" : PQerrorMessage(raw);
+    while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) {
+      reason.pop_back();
+    }
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to PostgreSQL: ", reason));
+  }
+  // Server notices (NOTICE: relation … already exists) are not errors; libpq
+  // would print them to stderr, outside the JSON log.
+  PQsetNoticeProcessor(
+      raw, [](void*, const char*) {}, nullptr);
+  // Times are integers and text is UTF-8: no session setting changes results
+  // except these, pinned so that a server's defaults cannot.
+  auto set = PgGuarded("configuring the connection", [&] {
+    c->Exec(
+        "SET client_encoding = 'UTF8'; SET standard_conforming_strings = on; "
+        "SET lock_timeout = '5s'; SET idle_in_transaction_session_timeout = "
+        "'60s'");
+    return absl::OkStatus();
+  });
+  if (!set.ok()) {
+    return set;
+  }
+  return c;
+}
+
+PgResult PgConnection::Check(PGresult* raw) {
+  PgResult result(raw);
+  const ExecStatusType status =
+      raw == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(raw);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+    return result;
+  }
+  const char* state =
+      raw == nullptr ? nullptr : PQresultErrorField(raw, PG_DIAG_SQLSTATE);
+  const char* primary = raw == nullptr
+                            ? nullptr
+                            : PQresultErrorField(raw, PG_DIAG_MESSAGE_PRIMARY);
+  if (state == nullptr) {
+    // No SQLSTATE: libpq itself failed, which means the connection is gone.
+    throw PgError(absl::UnavailableError(absl::StrCat(
+        "the PostgreSQL connection failed: ",
+        primary != nullptr ? primary : PQerrorMessage(conn_.get()))));
+  }
+  throw PgError(StatusFromSqlState(state, primary != nullptr ? primary : ""));
+}
+
+PgResult PgConnection::Exec(const std::string& sql) {
+  return Check(PQexec(conn_.get(), sql.c_str()));
+}
+
+PgResult PgConnection::Run(const std::string& sql, const PgParams& params) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    if (statements_.size() >= kMaxCachedStatements) {
+      Exec("DEALLOCATE ALL");
+      statements_.clear();
+    }
+    std::string name = absl::StrCat("s", statements_.size());
+    // A failed PREPARE inside a transaction aborts it; nothing is cached then.
+    Check(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr));
+    it = statements_.emplace(sql, std::move(name)).first;
+  }
+  return Check(PQexecPrepared(conn_.get(), it->second.c_str(), params.size(),
+                              params.values(), params.lengths(),
+                              params.formats(), /*resultFormat=*/0));
+}
+
+std::string NumberPlaceholders(absl::string_view sql) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int next = 1;
+  bool quoted = false;
+  for (char ch : sql) {
+    if (ch == '\'') {
+      quoted = !quoted;
+    }
+    if (ch == '?' && !quoted) {
+      absl::StrAppend(&out, "$", next++);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out;
+}
+
+}  // namespace roster::storage

@@ -1,0 +1,160 @@
+// One libpq connection with a cache of prepared statements, the result and
+// parameter types used with it, and the single place that turns PostgreSQL
+// errors (SQLSTATE) into absl::Status. Internal to storage/postgres/.
+//
+// Errors are thrown as PgError inside the adapter and turned into a status at
+// its boundary (PgGuarded), as SQLiteCpp's exceptions are on the SQLite side:
+// a transaction body then reads as straight-line SQL.
+#ifndef ROSTER_STORAGE_POSTGRES_PG_CONNECTION_H_
+#define ROSTER_STORAGE_POSTGRES_PG_CONNECTION_H_
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace roster::storage {
+
+// A database error, already mapped to its status: 23505 (unique) ->
+// AlreadyExists; 40001/40P01 (serialization, deadlock) -> Aborted, which
+// PgUserStore::Write retries; 53100 (disk full) -> ResourceExhausted;
+// connection failures (class 08), shutdown (57P0x), too many connections
+// (53300), read-only (25006) and lock or statement timeouts -> Unavailable;
+// anything else -> Internal. The message is the server's primary message only:
+// never the DETAIL, which can quote row values.
+class PgError : public std::runtime_error {
+ public:
+  explicit PgError(absl::Status status)
+      : std::runtime_error(std::string(status.message())),
+        status_(std::move(status)) {}
+  const absl::Status& status() const { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
+// Runs `fn`; a PgError (or any other exception) becomes a status naming `what`.
+template <typename Fn>
+auto PgGuarded(absl::string_view what, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const PgError& e) {
+    return absl::Status(e.status().code(), std::string(what) + ": " + e.what());
+  } catch (const std::exception& e) {
+    return absl::InternalError(std::string(what) + ": " + e.what());
+  }
+}
+
+// Query parameters, sent in text format except byte strings (binary).
+class PgParams {
+ public:
+  PgParams& Add(absl::string_view text);
+  PgParams& Add(const char* text) { return Add(absl::string_view(text)); }
+  PgParams& Add(const std::string& text) {
+    return Add(absl::string_view(text));
+  }
+  PgParams& Add(int64_t value);
+  PgParams& Add(int32_t value) { return Add(int64_t{value}); }
+  PgParams& Add(bool value) { return Add(int64_t{value ? 1 : 0}); }
+  PgParams& Add(double value);
+  PgParams& AddBytes(absl::string_view bytes);
+
+  int size() const { return static_cast<int>(values_.size()); }
+  const char* const* values() const { return pointers_.data(); }
+  const int* lengths() const { return lengths_.data(); }
+  const int* formats() const { return formats_.data(); }
+
+ private:
+  PgParams& Push(std::string value, int format);
+
+  std::vector<std::string> values_;
+  std::vector<const char*> pointers_;
+  std::vector<int> lengths_;
+  std::vector<int> formats_;
+};
+
+// A query's rows, in text format. Owns its PGresult.
+class PgResult {
+ public:
+  explicit PgResult(PGresult* result) : result_(result) {}
+  int rows() const { return PQntuples(result_.get()); }
+  // Rows changed by an INSERT / UPDATE / DELETE.
+  int64_t affected() const;
+  bool IsNull(int row, int column) const {
+    return PQgetisnull(result_.get(), row, column) != 0;
+  }
+  std::string Text(int row, int column) const {
+    return std::string(
+        PQgetvalue(result_.get(), row, column),
+        static_cast<size_t>(PQgetlength(result_.get(), row, column)));
+  }
+  int64_t Int(int row, int column) const;
+  bool Bool(int row, int column) const { return Int(row, column) != 0; }
+  // A bytea column (text format, hex-escaped on the wire).
+  std::string Bytes(int row, int column) const;
+
+ private:
+  struct Clear {
+    void operator()(PGresult* r) const { PQclear(r); }
+  };
+  std::unique_ptr<PGresult, Clear> result_;
+};
+
+// A connection used by one thread at a time. Thread-compatible.
+class PgConnection {
+ public:
+  // Connects to `dsn` (a postgres:// URI or key=value string). Unavailable when
+  // the server cannot be reached; the message never repeats the DSN, which may
+  // hold a password.
+  static absl::StatusOr<std::unique_ptr<PgConnection>> Open(
+      const std::string& dsn);
+
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  // Runs `sql` ($1, $2, … bound from `params`) as a statement prepared once per
+  // connection and reused. Throws PgError.
+  PgResult Run(const std::string& sql, const PgParams& params = PgParams());
+  // Runs SQL text without parameters or preparation (BEGIN, COMMIT, DDL, …).
+  // Throws PgError.
+  PgResult Exec(const std::string& sql);
+
+  // False once the connection failed: the pool then drops it.
+  bool ok() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
+  // True while a transaction is open or failed (not idle).
+  bool InTransaction() const {
+    return PQtransactionStatus(conn_.get()) != PQTRANS_IDLE;
+  }
+  PGconn* raw() { return conn_.get(); }
+
+ private:
+  struct Finish {
+    void operator()(PGconn* c) const { PQfinish(c); }
+  };
+  explicit PgConnection(PGconn* conn) : conn_(conn) {}
+  // Throws PgError unless `result` succeeded.
+  PgResult Check(PGresult* result);
+
+  // Dynamic list queries can produce many shapes; past this many the cache
+  // is emptied (DEALLOCATE ALL).
+  static constexpr size_t kMaxCachedStatements = 256;
+
+  std::unique_ptr<PGconn, Finish> conn_;
+  absl::flat_hash_map<std::string, std::string> statements_;  // SQL -> name.
+};
+
+// Rewrites SQLite-style positional `?` markers into PostgreSQL's $1, $2, …
+// (outside quoted literals), so the shared query builders serve both.
+std::string NumberPlaceholders(absl::string_view sql);
+
+}  // namespace roster::storage
+
+#endif  // ROSTER_STORAGE_POSTGRES_PG_CONNECTION_H_

@@ -1,0 +1,219 @@
+#include "storage/postgres/pg_migrations.h"
+
+#include <array>
+
+#include "absl/strings/str_cat.h"
+
+namespace roster::storage {
+namespace {
+
+// An arbitrary constant naming Roster's migration lock among a database's
+// advisory locks.
+constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7290146531)";
+
+// Never edit a shipped migration; append a new one. The schema mirrors
+// SQLite's (storage/migrations.cc) at its version 4, with these differences:
+// times are BIGINT microseconds; text that pages sort by is COLLATE "C" (byte
+// order, as in SQLite, whatever the database's locale); names sort by lower()
+// where SQLite uses NOCASE; bytes are BYTEA; and the event sequence is
+// allocated from event_log.last_sequence inside the committing transaction
+// (see PgUserStore), not by an identity column, so that sequence order is
+// commit order across replicas.
+constexpr std::array<const char*, 1> kPgMigrations = {
+    R"sql(
+CREATE TABLE users (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  external_id TEXT NOT NULL DEFAULT '',
+  username TEXT COLLATE "C" NOT NULL DEFAULT '',
+  first_name TEXT COLLATE "C" NOT NULL DEFAULT '',
+  last_name TEXT COLLATE "C" NOT NULL DEFAULT '',
+  image_url TEXT NOT NULL DEFAULT '',
+  primary_email_address_id TEXT NOT NULL DEFAULT '',
+  primary_phone_number_id TEXT NOT NULL DEFAULT '',
+  primary_email_address TEXT COLLATE "C" NOT NULL DEFAULT '',
+  primary_phone_number TEXT COLLATE "C" NOT NULL DEFAULT '',
+  public_metadata TEXT NOT NULL DEFAULT '{}',
+  private_metadata TEXT NOT NULL DEFAULT '{}',
+  unsafe_metadata TEXT NOT NULL DEFAULT '{}',
+  password_hash TEXT NOT NULL DEFAULT '',
+  banned INTEGER NOT NULL DEFAULT 0,
+  two_factor_enabled INTEGER NOT NULL DEFAULT 0,
+  delete_self_enabled INTEGER NOT NULL DEFAULT 1,
+  failed_password_attempts INTEGER NOT NULL DEFAULT 0,
+  locked_until BIGINT NOT NULL DEFAULT 0,
+  last_sign_in_at BIGINT NOT NULL DEFAULT 0,
+  last_active_at BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  version BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX users_external_id_unique ON users(external_id) WHERE external_id <> '';
+CREATE UNIQUE INDEX users_username_unique ON users(username) WHERE username <> '';
+CREATE INDEX users_by_external_id ON users(external_id, id);
+CREATE INDEX users_by_created_at ON users(created_at, id);
+CREATE INDEX users_by_updated_at ON users(updated_at, id);
+CREATE INDEX users_by_last_sign_in_at ON users(last_sign_in_at, id);
+CREATE INDEX users_by_last_active_at ON users(last_active_at, id);
+CREATE INDEX users_by_username ON users(username, id);
+CREATE INDEX users_by_first_name ON users(lower(first_name), id);
+CREATE INDEX users_by_last_name ON users(lower(last_name), id);
+CREATE INDEX users_by_primary_email_address ON users(primary_email_address, id);
+CREATE INDEX users_by_primary_phone_number ON users(primary_phone_number, id);
+
+CREATE TABLE email_addresses (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  email_address TEXT NOT NULL,
+  verification_status INTEGER NOT NULL,
+  verification_strategy TEXT NOT NULL,
+  verification_attempts INTEGER NOT NULL DEFAULT 0,
+  verification_expire_at BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  verification_code_digest TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX email_addresses_by_user ON email_addresses(user_id, created_at, id);
+CREATE UNIQUE INDEX email_addresses_verified_unique ON email_addresses(email_address)
+  WHERE verification_status = 2;
+CREATE UNIQUE INDEX email_addresses_per_user_unique ON email_addresses(email_address, user_id);
+
+CREATE TABLE phone_numbers (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  phone_number TEXT NOT NULL,
+  verification_status INTEGER NOT NULL,
+  verification_strategy TEXT NOT NULL,
+  verification_attempts INTEGER NOT NULL DEFAULT 0,
+  verification_expire_at BIGINT NOT NULL DEFAULT 0,
+  reserved_for_second_factor INTEGER NOT NULL DEFAULT 0,
+  default_second_factor INTEGER NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  verification_code_digest TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX phone_numbers_by_user ON phone_numbers(user_id, created_at, id);
+CREATE UNIQUE INDEX phone_numbers_verified_unique ON phone_numbers(phone_number)
+  WHERE verification_status = 2;
+CREATE UNIQUE INDEX phone_numbers_per_user_unique ON phone_numbers(phone_number, user_id);
+
+CREATE TABLE external_accounts (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  provider TEXT NOT NULL,
+  provider_user_id TEXT NOT NULL,
+  email_address TEXT NOT NULL DEFAULT '',
+  first_name TEXT NOT NULL DEFAULT '',
+  last_name TEXT NOT NULL DEFAULT '',
+  username TEXT NOT NULL DEFAULT '',
+  image_url TEXT NOT NULL DEFAULT '',
+  approved_scopes TEXT NOT NULL DEFAULT '',
+  public_metadata TEXT NOT NULL DEFAULT '{}',
+  verification_status INTEGER NOT NULL,
+  verification_strategy TEXT NOT NULL,
+  verification_attempts INTEGER NOT NULL DEFAULT 0,
+  verification_expire_at BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL,
+  UNIQUE (provider, provider_user_id)
+);
+CREATE INDEX external_accounts_by_user ON external_accounts(user_id, created_at, id);
+
+CREATE TABLE idempotency_keys (
+  request_id TEXT PRIMARY KEY,
+  request_hash TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX idempotency_keys_by_created_at ON idempotency_keys(created_at);
+
+CREATE TABLE events (
+  sequence BIGINT PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  user_id TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  payload BYTEA NOT NULL,
+  request_id TEXT NOT NULL DEFAULT '',
+  actor TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX events_by_user ON events(user_id, sequence);
+CREATE INDEX events_by_type ON events(type, sequence);
+CREATE INDEX events_by_created_at ON events(created_at);
+CREATE TABLE event_log (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  pruned_through BIGINT NOT NULL,
+  last_sequence BIGINT NOT NULL
+);
+INSERT INTO event_log (id, pruned_through, last_sequence) VALUES (1, 0, 0);
+
+CREATE TABLE sessions (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  secret_digest TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  created_at BIGINT NOT NULL,
+  last_active_at BIGINT NOT NULL,
+  expire_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions(user_id, created_at, id);
+
+CREATE TABLE verification_sends (
+  address TEXT PRIMARY KEY,
+  window_start BIGINT NOT NULL,
+  sends INTEGER NOT NULL
+);
+CREATE INDEX verification_sends_by_window_start ON verification_sends(window_start);
+
+CREATE TABLE images (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  content_type TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  data BYTEA NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX images_by_user ON images(user_id);
+)sql",
+};
+
+}  // namespace
+
+int LatestPgSchemaVersion() { return static_cast<int>(kPgMigrations.size()); }
+
+absl::Status MigratePg(PgConnection& c) {
+  return PgGuarded("migrating the schema", [&]() -> absl::Status {
+    c.Exec("BEGIN");
+    try {
+      c.Exec(kMigrationLock);
+      c.Exec(
+          "CREATE TABLE IF NOT EXISTS roster_schema (id INTEGER PRIMARY KEY "
+          "CHECK (id = 1), version INTEGER NOT NULL)");
+      PgResult row = c.Exec("SELECT version FROM roster_schema WHERE id = 1");
+      const int current = row.rows() == 0 ? 0 : static_cast<int>(row.Int(0, 0));
+      if (current > LatestPgSchemaVersion()) {
+        c.Exec("ROLLBACK");
+        return absl::FailedPreconditionError(
+            absl::StrCat("database schema version ", current,
+                         " is newer than this binary's ",
+                         LatestPgSchemaVersion(), "; upgrade roster-server"));
+      }
+      for (int v = current; v < LatestPgSchemaVersion(); ++v) {
+        c.Exec(kPgMigrations[static_cast<size_t>(v)]);
+      }
+      c.Exec(absl::StrCat(
+          "INSERT INTO roster_schema (id, version) VALUES (1, ",
+          LatestPgSchemaVersion(),
+          ") ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version"));
+      c.Exec("COMMIT");
+      return absl::OkStatus();
+    } catch (...) {
+      if (c.ok()) {
+        c.Exec("ROLLBACK");
+      }
+      throw;
+    }
+  });
+}
+
+}  // namespace roster::storage

@@ -1,0 +1,489 @@
+#include "storage/postgres/pg_rows.h"
+
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "storage/user_query_sql.h"
+
+namespace roster::storage {
+namespace {
+
+// The three identifier tables in one shape, so that a user and all its
+// identifiers come back from one statement (one snapshot, one round trip).
+// Columns: kind (1 email, 2 phone, 3 external account), user_id, id, value
+// (email address / phone number / provider_user_id), the four verification
+// columns, created_at, updated_at, code digest, reserved_for_second_factor,
+// default_second_factor, provider, email_address, first_name, last_name,
+// username, image_url, approved_scopes, public_metadata. `$1` is a text[] of
+// user ids.
+constexpr char kIdentifiers[] =
+    "SELECT 1 AS kind, user_id, id, email_address AS value, "
+    "verification_status, verification_strategy, verification_attempts, "
+    "verification_expire_at, created_at, updated_at, "
+    "verification_code_digest, 0 AS reserved, 0 AS dflt, '' AS provider, "
+    "'' AS email, '' AS first_name, '' AS last_name, '' AS username, "
+    "'' AS image_url, '' AS scopes, '' AS metadata "
+    "FROM email_addresses WHERE user_id = ANY($1::text[]) "
+    "UNION ALL SELECT 2, user_id, id, phone_number, verification_status, "
+    "verification_strategy, verification_attempts, verification_expire_at, "
+    "created_at, updated_at, verification_code_digest, "
+    "reserved_for_second_factor, default_second_factor, '', '', '', '', '', "
+    "'', '', '' FROM phone_numbers WHERE user_id = ANY($1::text[]) "
+    "UNION ALL SELECT 3, user_id, id, provider_user_id, verification_status, "
+    "verification_strategy, verification_attempts, verification_expire_at, "
+    "created_at, updated_at, '', 0, 0, provider, email_address, first_name, "
+    "last_name, username, image_url, approved_scopes, public_metadata "
+    "FROM external_accounts WHERE user_id = ANY($1::text[])";
+constexpr int kIdentifierColumns = 21;
+
+VerificationRecord ReadVerification(const PgResult& r, int row, int first) {
+  VerificationRecord v;
+  v.status = static_cast<VerificationStatus>(r.Int(row, first));
+  v.strategy = r.Text(row, first + 1);
+  v.attempts = static_cast<int32_t>(r.Int(row, first + 2));
+  v.expire_at = r.Int(row, first + 3);
+  return v;
+}
+
+// Appends the identifier at `row` (columns from `first`) to `user`.
+void ReadIdentifier(const PgResult& r, int row, int first, UserRecord& user) {
+  const int64_t kind = r.Int(row, first);
+  VerificationRecord verification = ReadVerification(r, row, first + 4);
+  const std::string id = r.Text(row, first + 2);
+  const std::string value = r.Text(row, first + 3);
+  const Micros created_at = r.Int(row, first + 8);
+  const Micros updated_at = r.Int(row, first + 9);
+  if (kind == 1) {
+    EmailAddressRecord e;
+    e.id = id;
+    e.user_id = user.id;
+    e.email_address = value;
+    e.verification = std::move(verification);
+    e.verification.code_digest = r.Text(row, first + 10);
+    e.created_at = created_at;
+    e.updated_at = updated_at;
+    user.email_addresses.push_back(std::move(e));
+  } else if (kind == 2) {
+    PhoneNumberRecord p;
+    p.id = id;
+    p.user_id = user.id;
+    p.phone_number = value;
+    p.verification = std::move(verification);
+    p.verification.code_digest = r.Text(row, first + 10);
+    p.reserved_for_second_factor = r.Bool(row, first + 11);
+    p.default_second_factor = r.Bool(row, first + 12);
+    p.created_at = created_at;
+    p.updated_at = updated_at;
+    user.phone_numbers.push_back(std::move(p));
+  } else {
+    ExternalAccountRecord a;
+    a.id = id;
+    a.user_id = user.id;
+    a.provider_user_id = value;
+    a.verification = std::move(verification);
+    a.provider = r.Text(row, first + 13);
+    a.email_address = r.Text(row, first + 14);
+    a.first_name = r.Text(row, first + 15);
+    a.last_name = r.Text(row, first + 16);
+    a.username = r.Text(row, first + 17);
+    a.image_url = r.Text(row, first + 18);
+    a.approved_scopes =
+        absl::StrSplit(r.Text(row, first + 19), ' ', absl::SkipEmpty());
+    a.public_metadata = r.Text(row, first + 20);
+    a.created_at = created_at;
+    a.updated_at = updated_at;
+    user.external_accounts.push_back(std::move(a));
+  }
+}
+
+PgParams& AddVerification(PgParams& p, const VerificationRecord& v) {
+  return p.Add(static_cast<int64_t>(v.status))
+      .Add(v.strategy)
+      .Add(v.attempts)
+      .Add(v.expire_at);
+}
+
+// Parameters $1..$24 of the user statements; $1 is the id.
+PgParams UserParams(const UserRecord& u) {
+  PgParams p;
+  p.Add(u.id)
+      .Add(u.external_id)
+      .Add(u.username)
+      .Add(u.first_name)
+      .Add(u.last_name)
+      .Add(u.image_url)
+      .Add(u.primary_email_address_id)
+      .Add(u.primary_phone_number_id)
+      .Add(u.public_metadata)
+      .Add(u.private_metadata)
+      .Add(u.unsafe_metadata)
+      .Add(u.password_hash)
+      .Add(u.banned)
+      .Add(u.two_factor_enabled)
+      .Add(u.delete_self_enabled)
+      .Add(u.failed_password_attempts)
+      .Add(u.locked_until)
+      .Add(u.last_sign_in_at)
+      .Add(u.last_active_at)
+      .Add(u.created_at)
+      .Add(u.updated_at)
+      .Add(u.version)
+      .Add(PrimaryEmailAddress(u))
+      .Add(PrimaryPhoneNumber(u));
+  return p;
+}
+
+constexpr char kSessionColumns[] =
+    "id, user_id, secret_digest, status, created_at, last_active_at, "
+    "expire_at, updated_at";
+
+SessionRecord ReadSessionRow(const PgResult& r, int row) {
+  SessionRecord s;
+  s.id = r.Text(row, 0);
+  s.user_id = r.Text(row, 1);
+  s.secret_digest = r.Text(row, 2);
+  s.status = static_cast<SessionStatus>(r.Int(row, 3));
+  s.created_at = r.Int(row, 4);
+  s.last_active_at = r.Int(row, 5);
+  s.expire_at = r.Int(row, 6);
+  s.updated_at = r.Int(row, 7);
+  return s;
+}
+
+}  // namespace
+
+std::string PgTextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    out.append(i == 0 ? "\"" : ",\"");
+    for (char ch : values[i]) {
+      if (ch == '"' || ch == '\\') {
+        out.push_back('\\');
+      }
+      out.push_back(ch);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+UserRecord ReadPgUserRow(const PgResult& r, int row, int first) {
+  UserRecord u;
+  u.id = r.Text(row, first + 0);
+  u.external_id = r.Text(row, first + 1);
+  u.username = r.Text(row, first + 2);
+  u.first_name = r.Text(row, first + 3);
+  u.last_name = r.Text(row, first + 4);
+  u.image_url = r.Text(row, first + 5);
+  u.primary_email_address_id = r.Text(row, first + 6);
+  u.primary_phone_number_id = r.Text(row, first + 7);
+  u.public_metadata = r.Text(row, first + 8);
+  u.private_metadata = r.Text(row, first + 9);
+  u.unsafe_metadata = r.Text(row, first + 10);
+  u.password_hash = r.Text(row, first + 11);
+  u.banned = r.Bool(row, first + 12);
+  u.two_factor_enabled = r.Bool(row, first + 13);
+  u.delete_self_enabled = r.Bool(row, first + 14);
+  u.failed_password_attempts = static_cast<int32_t>(r.Int(row, first + 15));
+  u.locked_until = r.Int(row, first + 16);
+  u.last_sign_in_at = r.Int(row, first + 17);
+  u.last_active_at = r.Int(row, first + 18);
+  u.created_at = r.Int(row, first + 19);
+  u.updated_at = r.Int(row, first + 20);
+  u.version = r.Int(row, first + 21);
+  return u;
+}
+
+absl::StatusOr<UserRecord> LoadPgUser(PgConnection& c,
+                                      absl::string_view user_id,
+                                      bool for_update) {
+  const std::string id(user_id);
+  if (for_update) {
+    // Lock first, then read the identifiers: nothing changes a locked user's
+    // identifiers until this transaction ends.
+    PgResult row = c.Run(absl::StrCat("SELECT ", kUserColumns,
+                                      " FROM users u WHERE u.id = $1 "
+                                      "FOR UPDATE"),
+                         PgParams().Add(id));
+    if (row.rows() == 0) {
+      return absl::NotFoundError(absl::StrCat("user ", user_id, " not found"));
+    }
+    std::vector<UserRecord> users = {ReadPgUserRow(row, 0)};
+    LoadPgIdentifiers(c, users);
+    return std::move(users.front());
+  }
+  PgResult r =
+      c.Run(absl::StrCat("SELECT ", kUserColumns,
+                         ", i.* FROM users u LEFT JOIN (", kIdentifiers,
+                         ") i ON TRUE WHERE u.id = $2 "
+                         "ORDER BY i.kind, i.created_at, i.id"),
+            PgParams().Add(PgTextArray({id})).Add(id));
+  if (r.rows() == 0) {
+    return absl::NotFoundError(absl::StrCat("user ", user_id, " not found"));
+  }
+  UserRecord user = ReadPgUserRow(r, 0);
+  for (int row = 0; row < r.rows(); ++row) {
+    if (!r.IsNull(row, kUserColumnCount)) {
+      ReadIdentifier(r, row, kUserColumnCount, user);
+    }
+  }
+  return user;
+}
+
+void LoadPgIdentifiers(PgConnection& c, std::vector<UserRecord>& users) {
+  if (users.empty()) {
+    return;
+  }
+  std::vector<std::string> ids;
+  absl::flat_hash_map<std::string, UserRecord*> by_id;
+  for (auto& user : users) {
+    ids.push_back(user.id);
+    by_id[user.id] = &user;
+  }
+  PgResult r = c.Run(absl::StrCat(kIdentifiers, " ORDER BY 1, 9, 3"),
+                     PgParams().Add(PgTextArray(ids)));
+  static_assert(kIdentifierColumns == 21, "kIdentifiers' shape");
+  for (int row = 0; row < r.rows(); ++row) {
+    auto it = by_id.find(r.Text(row, 1));
+    if (it != by_id.end()) {
+      ReadIdentifier(r, row, 0, *it->second);
+    }
+  }
+}
+
+void InsertPgUser(PgConnection& c, const UserRecord& user) {
+  c.Run(
+      "INSERT INTO users (id, external_id, username, first_name, last_name, "
+      "image_url, primary_email_address_id, primary_phone_number_id, "
+      "public_metadata, private_metadata, unsafe_metadata, password_hash, "
+      "banned, two_factor_enabled, delete_self_enabled, "
+      "failed_password_attempts, locked_until, last_sign_in_at, "
+      "last_active_at, created_at, updated_at, version, "
+      "primary_email_address, primary_phone_number) VALUES ($1, $2, $3, $4, "
+      "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "
+      "$20, $21, $22, $23, $24)",
+      UserParams(user));
+}
+
+bool UpdatePgUserRow(PgConnection& c, const UserRecord& user) {
+  return c.Run(
+              "UPDATE users SET external_id = $2, username = $3, "
+              "first_name = $4, last_name = $5, image_url = $6, "
+              "primary_email_address_id = $7, primary_phone_number_id = $8, "
+              "public_metadata = $9, private_metadata = $10, "
+              "unsafe_metadata = $11, password_hash = $12, banned = $13, "
+              "two_factor_enabled = $14, delete_self_enabled = $15, "
+              "failed_password_attempts = $16, locked_until = $17, "
+              "last_sign_in_at = $18, last_active_at = $19, "
+              "created_at = $20, updated_at = $21, version = $22, "
+              "primary_email_address = $23, primary_phone_number = $24 "
+              "WHERE id = $1",
+              UserParams(user))
+             .affected() > 0;
+}
+
+void InsertPgIdentifiers(PgConnection& c, const UserRecord& user) {
+  for (const auto& e : user.email_addresses) {
+    PgParams p;
+    p.Add(e.id).Add(user.id).Add(e.email_address);
+    AddVerification(p, e.verification)
+        .Add(e.created_at)
+        .Add(e.updated_at)
+        .Add(e.verification.code_digest);
+    c.Run(
+        "INSERT INTO email_addresses (id, user_id, email_address, "
+        "verification_status, verification_strategy, verification_attempts, "
+        "verification_expire_at, created_at, updated_at, "
+        "verification_code_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+        "$9, $10)",
+        p);
+  }
+  for (const auto& ph : user.phone_numbers) {
+    PgParams p;
+    p.Add(ph.id).Add(user.id).Add(ph.phone_number);
+    AddVerification(p, ph.verification)
+        .Add(ph.reserved_for_second_factor)
+        .Add(ph.default_second_factor)
+        .Add(ph.created_at)
+        .Add(ph.updated_at)
+        .Add(ph.verification.code_digest);
+    c.Run(
+        "INSERT INTO phone_numbers (id, user_id, phone_number, "
+        "verification_status, verification_strategy, verification_attempts, "
+        "verification_expire_at, reserved_for_second_factor, "
+        "default_second_factor, created_at, updated_at, "
+        "verification_code_digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+        "$9, $10, $11, $12)",
+        p);
+  }
+  for (const auto& a : user.external_accounts) {
+    PgParams p;
+    p.Add(a.id)
+        .Add(user.id)
+        .Add(a.provider)
+        .Add(a.provider_user_id)
+        .Add(a.email_address)
+        .Add(a.first_name)
+        .Add(a.last_name)
+        .Add(a.username)
+        .Add(a.image_url)
+        .Add(absl::StrJoin(a.approved_scopes, " "))
+        .Add(a.public_metadata);
+    AddVerification(p, a.verification).Add(a.created_at).Add(a.updated_at);
+    c.Run(
+        "INSERT INTO external_accounts (id, user_id, provider, "
+        "provider_user_id, email_address, first_name, last_name, username, "
+        "image_url, approved_scopes, public_metadata, verification_status, "
+        "verification_strategy, verification_attempts, "
+        "verification_expire_at, created_at, updated_at) VALUES ($1, $2, $3, "
+        "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        p);
+  }
+}
+
+absl::StatusOr<SessionRecord> LoadPgSession(PgConnection& c,
+                                            absl::string_view session_id) {
+  PgResult r = c.Run(
+      absl::StrCat("SELECT ", kSessionColumns, " FROM sessions WHERE id = $1"),
+      PgParams().Add(session_id));
+  if (r.rows() == 0) {
+    return absl::NotFoundError("session not found");
+  }
+  return ReadSessionRow(r, 0);
+}
+
+std::vector<SessionRecord> LoadPgSessions(PgConnection& c,
+                                          absl::string_view user_id) {
+  PgResult r = c.Run(absl::StrCat("SELECT ", kSessionColumns,
+                                  " FROM sessions WHERE user_id = $1 "
+                                  "ORDER BY created_at, id"),
+                     PgParams().Add(user_id));
+  std::vector<SessionRecord> sessions;
+  for (int row = 0; row < r.rows(); ++row) {
+    sessions.push_back(ReadSessionRow(r, row));
+  }
+  return sessions;
+}
+
+void WritePgSession(PgConnection& c, const SessionRecord& s) {
+  c.Run(absl::StrCat(
+            "INSERT INTO sessions (", kSessionColumns,
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO "
+            "UPDATE SET user_id = EXCLUDED.user_id, secret_digest = "
+            "EXCLUDED.secret_digest, status = EXCLUDED.status, created_at = "
+            "EXCLUDED.created_at, last_active_at = EXCLUDED.last_active_at, "
+            "expire_at = EXCLUDED.expire_at, updated_at = EXCLUDED.updated_at"),
+        PgParams()
+            .Add(s.id)
+            .Add(s.user_id)
+            .Add(s.secret_digest)
+            .Add(static_cast<int64_t>(s.status))
+            .Add(s.created_at)
+            .Add(s.last_active_at)
+            .Add(s.expire_at)
+            .Add(s.updated_at));
+}
+
+std::optional<std::string> FindPgIdentifierHolder(PgConnection& c,
+                                                  IdentifierKind kind,
+                                                  absl::string_view value) {
+  const char* sql = "";
+  switch (kind) {
+    case IdentifierKind::kEmailAddress:
+      sql =
+          "SELECT user_id FROM email_addresses WHERE email_address = $1 "
+          "AND verification_status = 2";
+      break;
+    case IdentifierKind::kPhoneNumber:
+      sql =
+          "SELECT user_id FROM phone_numbers WHERE phone_number = $1 "
+          "AND verification_status = 2";
+      break;
+    case IdentifierKind::kUsername:
+      sql = "SELECT id FROM users WHERE username = $1 AND username <> ''";
+      break;
+    case IdentifierKind::kExternalId:
+      sql = "SELECT id FROM users WHERE external_id = $1 AND external_id <> ''";
+      break;
+  }
+  PgResult r = c.Run(sql, PgParams().Add(value));
+  if (r.rows() == 0) {
+    return std::nullopt;
+  }
+  return r.Text(0, 0);
+}
+
+std::vector<std::string> FindPgUnverifiedClaimants(PgConnection& c,
+                                                   IdentifierKind kind,
+                                                   absl::string_view value) {
+  std::vector<std::string> users;
+  if (kind != IdentifierKind::kEmailAddress &&
+      kind != IdentifierKind::kPhoneNumber) {
+    return users;
+  }
+  PgResult r = c.Run(
+      kind == IdentifierKind::kEmailAddress
+          ? "SELECT user_id FROM email_addresses WHERE email_address = $1 "
+            "AND verification_status <> 2 ORDER BY user_id"
+          : "SELECT user_id FROM phone_numbers WHERE phone_number = $1 "
+            "AND verification_status <> 2 ORDER BY user_id",
+      PgParams().Add(value));
+  for (int row = 0; row < r.rows(); ++row) {
+    users.push_back(r.Text(row, 0));
+  }
+  return users;
+}
+
+int32_t CountPgVerificationSend(PgConnection& c, absl::string_view address,
+                                Micros now, Micros window_start) {
+  c.Run(
+      "DELETE FROM verification_sends WHERE window_start < $1 AND address <> "
+      "$2",
+      PgParams().Add(window_start).Add(address));
+  PgResult r = c.Run(
+      "INSERT INTO verification_sends AS v (address, window_start, sends) "
+      "VALUES ($1, $2, 1) ON CONFLICT (address) DO UPDATE SET "
+      "sends = CASE WHEN v.window_start < $3 THEN 1 ELSE v.sends + 1 END, "
+      "window_start = CASE WHEN v.window_start < $3 THEN $2 ELSE "
+      "v.window_start END RETURNING sends",
+      PgParams().Add(address).Add(now).Add(window_start));
+  return static_cast<int32_t>(r.Int(0, 0));
+}
+
+void InsertPgImage(PgConnection& c, const ImageRecord& image) {
+  c.Run(
+      "INSERT INTO images (id, user_id, content_type, sha256, data, "
+      "created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+      PgParams()
+          .Add(image.id)
+          .Add(image.user_id)
+          .Add(image.content_type)
+          .Add(image.sha256)
+          .AddBytes(image.data)
+          .Add(image.created_at));
+}
+
+absl::StatusOr<ImageRecord> LoadPgImage(PgConnection& c,
+                                        absl::string_view image_id) {
+  PgResult r = c.Run(
+      "SELECT user_id, content_type, sha256, data, created_at FROM images "
+      "WHERE id = $1",
+      PgParams().Add(image_id));
+  if (r.rows() == 0) {
+    return absl::NotFoundError(absl::StrCat("image ", image_id, " not found"));
+  }
+  ImageRecord image;
+  image.id = std::string(image_id);
+  image.user_id = r.Text(0, 0);
+  image.content_type = r.Text(0, 1);
+  image.sha256 = r.Text(0, 2);
+  image.data = r.Bytes(0, 3);
+  image.created_at = r.Int(0, 4);
+  return image;
+}
+
+}  // namespace roster::storage

@@ -1,0 +1,66 @@
+// Mapping between records and PostgreSQL rows: users with their identifiers,
+// sessions, identifier lookups, verification send counts and images. Internal
+// to storage/postgres/; every function throws PgError on a database error
+// (callers run them under PgGuarded).
+#ifndef ROSTER_STORAGE_POSTGRES_PG_ROWS_H_
+#define ROSTER_STORAGE_POSTGRES_PG_ROWS_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "storage/postgres/pg_connection.h"
+#include "storage/records.h"
+#include "storage/user_store.h"
+
+namespace roster::storage {
+
+// A text[] literal of `values` ('{"a","b"}'), for `= ANY($n::text[])`.
+std::string PgTextArray(const std::vector<std::string>& values);
+
+// The user row at `row`, from columns first_column.. in kUserColumns order.
+UserRecord ReadPgUserRow(const PgResult& r, int row, int first_column = 0);
+
+// The user with its identifiers (one statement, so one snapshot), or NotFound.
+// With `for_update` the user row is locked until the transaction ends: every
+// read-modify-write of a user (lockout counters among them) is then exact
+// however many replicas write at once.
+absl::StatusOr<UserRecord> LoadPgUser(PgConnection& c,
+                                      absl::string_view user_id,
+                                      bool for_update);
+// Fills the identifiers of every user in `users`, oldest first.
+void LoadPgIdentifiers(PgConnection& c, std::vector<UserRecord>& users);
+
+void InsertPgUser(PgConnection& c, const UserRecord& user);
+// False when no such user.
+bool UpdatePgUserRow(PgConnection& c, const UserRecord& user);
+// Inserts every identifier of `user`.
+void InsertPgIdentifiers(PgConnection& c, const UserRecord& user);
+
+absl::StatusOr<SessionRecord> LoadPgSession(PgConnection& c,
+                                            absl::string_view session_id);
+std::vector<SessionRecord> LoadPgSessions(PgConnection& c,
+                                          absl::string_view user_id);
+// Inserts or replaces `session`.
+void WritePgSession(PgConnection& c, const SessionRecord& session);
+
+// As WriteTransaction::FindUserIdByIdentifier / FindUnverifiedClaimants /
+// CountVerificationSend.
+std::optional<std::string> FindPgIdentifierHolder(PgConnection& c,
+                                                  IdentifierKind kind,
+                                                  absl::string_view value);
+std::vector<std::string> FindPgUnverifiedClaimants(PgConnection& c,
+                                                   IdentifierKind kind,
+                                                   absl::string_view value);
+int32_t CountPgVerificationSend(PgConnection& c, absl::string_view address,
+                                Micros now, Micros window_start);
+
+void InsertPgImage(PgConnection& c, const ImageRecord& image);
+absl::StatusOr<ImageRecord> LoadPgImage(PgConnection& c,
+                                        absl::string_view image_id);
+
+}  // namespace roster::storage
+
+#endif  // ROSTER_STORAGE_POSTGRES_PG_ROWS_H_

@@ -1,0 +1,523 @@
+#include "storage/postgres/pg_user_store.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/memory/memory.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "storage/postgres/pg_connection.h"
+#include "storage/postgres/pg_migrations.h"
+#include "storage/postgres/pg_rows.h"
+#include "storage/postgres/pg_write_transaction.h"
+#include "storage/user_query_sql.h"
+
+namespace roster::storage {
+namespace {
+
+// Write() retries a body that lost a deadlock or serialization race this many
+// times before giving up with Unavailable.
+constexpr int kWriteAttempts = 5;
+
+// A READ ONLY REPEATABLE READ transaction: several statements, one snapshot.
+// Rolled back (cheap for a reader) when it goes out of scope.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(PgConnection& c) : c_(c) {
+    c_.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  }
+  ~ReadSnapshot() {
+    try {
+      c_.Exec("ROLLBACK");
+    } catch (const PgError&) {
+      // The connection failed; the pool drops it.
+    }
+  }
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+
+ private:
+  PgConnection& c_;
+};
+
+void BindAll(PgParams& p, const std::vector<SqlValue>& values) {
+  for (const auto& v : values) {
+    std::visit([&](const auto& x) { p.Add(x); }, v);
+  }
+}
+
+}  // namespace
+
+bool IsPostgresDsn(const std::string& db) {
+  return absl::StartsWith(db, "postgres://") ||
+         absl::StartsWith(db, "postgresql://");
+}
+
+// Returns its connection to the pool when destroyed.
+class PgUserStore::Lease {
+ public:
+  Lease(PgUserStore* store, std::unique_ptr<PgConnection> c)
+      : store_(store), c_(std::move(c)) {}
+  Lease(Lease&&) = default;
+  Lease& operator=(Lease&&) = delete;
+  ~Lease() {
+    if (c_ != nullptr) {
+      store_->Release(std::move(c_));
+    }
+  }
+  PgConnection& operator*() { return *c_; }
+
+ private:
+  PgUserStore* store_;  // Not owned.
+  std::unique_ptr<PgConnection> c_;
+};
+
+absl::StatusOr<std::unique_ptr<PgUserStore>> PgUserStore::Open(
+    const PgOptions& options) {
+  // Private constructor: make_unique cannot reach it.
+  auto store = absl::WrapUnique(new PgUserStore(options));
+  {
+    auto lease = store->Acquire();
+    if (!lease.ok()) {
+      return lease.status();
+    }
+    absl::Status migrated = MigratePg(**lease);
+    if (!migrated.ok()) {
+      return migrated;
+    }
+    auto latest =
+        PgGuarded("reading the event log", [&]() -> absl::StatusOr<int64_t> {
+          return (**lease)
+              .Exec("SELECT last_sequence FROM event_log")
+              .Int(0, 0);
+        });
+    if (!latest.ok()) {
+      return latest.status();
+    }
+    absl::MutexLock lock(&store->listener_mu_);
+    store->published_ = *latest;
+  }
+  if (pipe(store->wake_fds_) != 0) {
+    return absl::InternalError("cannot create the listener's wake-up pipe");
+  }
+  store->listener_thread_ = std::thread([s = store.get()] { s->ListenLoop(); });
+  return store;
+}
+
+PgUserStore::PgUserStore(PgOptions options) : options_(std::move(options)) {}
+
+PgUserStore::~PgUserStore() {
+  {
+    absl::MutexLock lock(&listener_mu_);
+    stopping_ = true;
+  }
+  if (wake_fds_[1] >= 0) {
+    const char byte = 0;
+    (void)!write(wake_fds_[1], &byte, 1);
+  }
+  if (listener_thread_.joinable()) {
+    listener_thread_.join();
+  }
+  for (int fd : wake_fds_) {
+    if (fd >= 0) {
+      close(fd);
+    }
+  }
+}
+
+absl::StatusOr<PgUserStore::Lease> PgUserStore::Acquire() {
+  {
+    absl::MutexLock lock(&pool_mu_);
+    const absl::Time deadline = absl::Now() + options_.acquire_timeout;
+    while (idle_.empty() && open_ >= options_.max_connections) {
+      if (pool_cv_.WaitWithDeadline(&pool_mu_, deadline)) {
+        if (idle_.empty() && open_ >= options_.max_connections) {
+          return absl::UnavailableError(
+              "every PostgreSQL connection is busy; try again");
+        }
+      }
+    }
+    if (!idle_.empty()) {
+      std::unique_ptr<PgConnection> c = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(c));
+    }
+    ++open_;
+  }
+  auto c = PgConnection::Open(options_.dsn);
+  if (!c.ok()) {
+    absl::MutexLock lock(&pool_mu_);
+    --open_;
+    pool_cv_.Signal();
+    return c.status();
+  }
+  return Lease(this, *std::move(c));
+}
+
+void PgUserStore::Release(std::unique_ptr<PgConnection> connection) {
+  // A failed connection, or one left inside a transaction by an error path,
+  // is closed rather than handed to the next caller.
+  const bool reusable = connection->ok() && !connection->InTransaction();
+  if (!reusable) {
+    connection.reset();
+  }
+  absl::MutexLock lock(&pool_mu_);
+  if (reusable) {
+    idle_.push_back(std::move(connection));
+  } else {
+    --open_;
+  }
+  pool_cv_.Signal();
+}
+
+absl::StatusOr<UserRecord> PgUserStore::GetUser(absl::string_view user_id) {
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  return PgGuarded("reading a user", [&] {
+    return LoadPgUser(**lease, user_id, /*for_update=*/false);
+  });
+}
+
+absl::StatusOr<UserPage> PgUserStore::ListUsers(const UserPageQuery& query) {
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  PgConnection& c = **lease;
+  return PgGuarded("listing users", [&]() -> absl::StatusOr<UserPage> {
+    ReadSnapshot snapshot(c);
+    const SqlClause where = UserFilterSql(query.filter, SqlDialect::kPostgres);
+    UserPage page;
+    {
+      PgParams p;
+      BindAll(p, where.params);
+      page.total_count =
+          c.Run(NumberPlaceholders(absl::StrCat(
+                    "SELECT COUNT(*) FROM users u WHERE ", where.sql)),
+                p)
+              .Int(0, 0);
+    }
+    const char* column = OrderColumn(query.order.key, SqlDialect::kPostgres);
+    const char* direction = query.order.descending ? "DESC" : "ASC";
+    std::string sql = absl::StrCat("SELECT ", kUserColumns, ", ", column,
+                                   " FROM users u WHERE ", where.sql);
+    std::vector<SqlValue> params = where.params;
+    if (query.after.has_value()) {
+      SqlClause after =
+          AfterCursorSql(query.order, *query.after, SqlDialect::kPostgres);
+      absl::StrAppend(&sql, " AND ", after.sql);
+      params.insert(params.end(), after.params.begin(), after.params.end());
+    }
+    absl::StrAppend(&sql, " ORDER BY ", column, " ", direction, ", u.id ",
+                    direction, " LIMIT ? OFFSET ?");
+    // One row beyond the page tells whether another page follows.
+    params.emplace_back(int64_t{query.limit} + 1);
+    params.emplace_back(query.offset);
+    PgParams p;
+    BindAll(p, params);
+    PgResult r = c.Run(NumberPlaceholders(sql), p);
+    std::optional<UserCursor> last;
+    for (int row = 0; row < r.rows(); ++row) {
+      if (static_cast<int>(page.users.size()) == query.limit) {
+        page.next = last;
+        break;
+      }
+      page.users.push_back(ReadPgUserRow(r, row));
+      UserCursor cursor;
+      cursor.id = page.users.back().id;
+      if (IsTextOrderKey(query.order.key)) {
+        cursor.sort_value = r.Text(row, kUserColumnCount);
+      } else {
+        cursor.sort_value = r.Int(row, kUserColumnCount);
+      }
+      last = std::move(cursor);
+    }
+    LoadPgIdentifiers(c, page.users);
+    return page;
+  });
+}
+
+absl::StatusOr<int64_t> PgUserStore::CountUsers(const UserFilter& filter) {
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  return PgGuarded("counting users", [&]() -> absl::StatusOr<int64_t> {
+    const SqlClause where = UserFilterSql(filter, SqlDialect::kPostgres);
+    PgParams p;
+    BindAll(p, where.params);
+    return (**lease)
+        .Run(NumberPlaceholders(absl::StrCat(
+                 "SELECT COUNT(*) FROM users u WHERE ", where.sql)),
+             p)
+        .Int(0, 0);
+  });
+}
+
+absl::Status PgUserStore::Write(
+    absl::FunctionRef<absl::Status(WriteTransaction&)> body) {
+  absl::Status result;
+  for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
+    bool retry = false;
+    result = WriteOnce(body, retry);
+    if (!retry) {
+      return result;
+    }
+    // Back off a little, more each time, so racing replicas interleave.
+    absl::SleepFor(absl::Milliseconds(2 << attempt));
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "the write kept conflicting with concurrent writes: ", result.message()));
+}
+
+absl::Status PgUserStore::WriteOnce(
+    absl::FunctionRef<absl::Status(WriteTransaction&)> body, bool& retry) {
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  PgConnection& c = **lease;
+  int64_t latest = 0;
+  bool body_failed = false;
+  absl::Status status = PgGuarded("writing", [&]() -> absl::Status {
+    c.Exec("BEGIN ISOLATION LEVEL READ COMMITTED");
+    PgWriteTransaction txn(c);
+    absl::Status body_status = body(txn);
+    if (!body_status.ok()) {
+      body_failed = true;
+      // Only a database abort is retried; a body's own Aborted (an etag
+      // mismatch, say) is its answer.
+      retry = body_status.code() == absl::StatusCode::kAborted &&
+              PQtransactionStatus(c.raw()) == PQTRANS_INERROR;
+      c.Exec("ROLLBACK");
+      return body_status;
+    }
+    latest = txn.FlushEvents();
+    c.Exec("COMMIT");
+    return absl::OkStatus();
+  });
+  if (!body_failed && status.code() == absl::StatusCode::kAborted) {
+    retry = true;  // Raised by FlushEvents or COMMIT themselves.
+  }
+  if (!status.ok() && c.ok() && c.InTransaction()) {
+    PgGuarded("rolling back", [&] {
+      c.Exec("ROLLBACK");
+      return absl::OkStatus();
+    }).IgnoreError();
+  }
+  if (status.ok() && latest > 0) {
+    Publish(latest);
+  }
+  return status;
+}
+
+absl::StatusOr<SessionRecord> PgUserStore::GetSession(
+    absl::string_view session_id) {
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  return PgGuarded("reading a session",
+                   [&] { return LoadPgSession(**lease, session_id); });
+}
+
+absl::StatusOr<std::vector<SessionRecord>> PgUserStore::ListSessions(
+    absl::string_view user_id) {
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  return PgGuarded("listing sessions",
+                   [&]() -> absl::StatusOr<std::vector<SessionRecord>> {
+                     return LoadPgSessions(**lease, user_id);
+                   });
+}
+
+absl::StatusOr<std::string> PgUserStore::GetIdentifierOwner(
+    absl::string_view identifier_id) {
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  return PgGuarded("finding an identifier",
+                   [&]() -> absl::StatusOr<std::string> {
+                     PgResult r = (**lease).Run(
+                         "SELECT user_id FROM email_addresses WHERE id = $1 "
+                         "UNION ALL SELECT user_id FROM phone_numbers WHERE "
+                         "id = $1 UNION ALL SELECT user_id FROM "
+                         "external_accounts WHERE id = $1",
+                         PgParams().Add(identifier_id));
+                     if (r.rows() == 0) {
+                       return absl::NotFoundError("identifier not found");
+                     }
+                     return r.Text(0, 0);
+                   });
+}
+
+absl::StatusOr<std::optional<std::string>> PgUserStore::FindUserIdByIdentifier(
+    IdentifierKind kind, absl::string_view value) {
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  return PgGuarded("looking up an identifier",
+                   [&]() -> absl::StatusOr<std::optional<std::string>> {
+                     return FindPgIdentifierHolder(**lease, kind, value);
+                   });
+}
+
+absl::StatusOr<ImageRecord> PgUserStore::GetImage(absl::string_view image_id) {
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  return PgGuarded("reading an image",
+                   [&] { return LoadPgImage(**lease, image_id); });
+}
+
+absl::StatusOr<EventBatch> PgUserStore::ReadEvents(const EventQuery& query) {
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  PgConnection& c = **lease;
+  return PgGuarded("reading events", [&]() -> absl::StatusOr<EventBatch> {
+    ReadSnapshot snapshot(c);
+    EventBatch batch;
+    PgResult bounds =
+        c.Run("SELECT pruned_through, last_sequence FROM event_log");
+    batch.pruned_through = bounds.Int(0, 0);
+    batch.latest = bounds.Int(0, 1);
+    std::string sql =
+        "SELECT sequence, id, type, user_id, created_at, payload, request_id, "
+        "actor FROM events WHERE sequence > ?";
+    PgParams p;
+    p.Add(query.after_sequence);
+    if (!query.types.empty()) {
+      absl::StrAppend(&sql, " AND type = ANY(?::text[])");
+      p.Add(PgTextArray(query.types));
+    }
+    if (!query.user_id.empty()) {
+      absl::StrAppend(&sql, " AND user_id = ?");
+      p.Add(query.user_id);
+    }
+    absl::StrAppend(&sql, " ORDER BY sequence LIMIT ? OFFSET ?");
+    p.Add(int64_t{query.limit}).Add(query.offset);
+    PgResult r = c.Run(NumberPlaceholders(sql), p);
+    for (int row = 0; row < r.rows(); ++row) {
+      EventRecord e;
+      e.sequence = r.Int(row, 0);
+      e.id = r.Text(row, 1);
+      e.type = r.Text(row, 2);
+      e.user_id = r.Text(row, 3);
+      e.created_at = r.Int(row, 4);
+      e.payload = r.Bytes(row, 5);
+      e.request_id = r.Text(row, 6);
+      e.actor = r.Text(row, 7);
+      batch.events.push_back(std::move(e));
+    }
+    return batch;
+  });
+}
+
+void PgUserStore::SetCommitListener(
+    std::function<void(int64_t latest_sequence)> listener) {
+  absl::MutexLock lock(&listener_mu_);
+  commit_listener_ = std::move(listener);
+}
+
+absl::Status PgUserStore::CheckReachable() {
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  return PgGuarded("checking the database", [&] {
+    (**lease).Run("SELECT 1");
+    return absl::OkStatus();
+  });
+}
+
+void PgUserStore::Publish(int64_t latest) {
+  absl::MutexLock lock(&listener_mu_);
+  if (latest <= published_) {
+    return;
+  }
+  published_ = latest;
+  if (commit_listener_) {
+    commit_listener_(latest);
+  }
+}
+
+void PgUserStore::ListenLoop() {
+  std::unique_ptr<PgConnection> c;
+  while (true) {
+    {
+      absl::MutexLock lock(&listener_mu_);
+      if (stopping_) {
+        return;
+      }
+    }
+    if (c == nullptr || !c->ok()) {
+      c.reset();
+      auto opened = PgConnection::Open(options_.dsn);
+      if (opened.ok()) {
+        c = *std::move(opened);
+        absl::Status listening = PgGuarded("listening", [&] {
+          c->Exec("LISTEN roster_events");
+          return absl::OkStatus();
+        });
+        if (!listening.ok()) {
+          c.reset();
+        }
+      }
+    }
+    // Wait for a notification, the poll interval, or the wake-up pipe.
+    pollfd fds[2] = {{wake_fds_[0], POLLIN, 0}, {-1, POLLIN, 0}};
+    if (c != nullptr) {
+      fds[1].fd = PQsocket(c->raw());
+    }
+    const int waited = poll(
+        fds, 2,
+        static_cast<int>(absl::ToInt64Milliseconds(options_.poll_interval)));
+    if (waited > 0 && (fds[0].revents & POLLIN) != 0) {
+      continue;  // Woken to stop.
+    }
+    if (c == nullptr) {
+      continue;
+    }
+    int64_t latest = 0;
+    if (PQconsumeInput(c->raw()) == 0) {
+      c.reset();  // Reconnect next round; the poll below catches up then.
+      continue;
+    }
+    while (PGnotify* n = PQnotifies(c->raw())) {
+      int64_t sequence = 0;
+      if (absl::SimpleAtoi(n->extra, &sequence)) {
+        latest = std::max(latest, sequence);
+      }
+      PQfreemem(n);
+    }
+    if (waited == 0) {
+      // Quiet for a while: read the counter itself, in case a notification
+      // was lost while this connection was down.
+      auto polled =
+          PgGuarded("polling the event log", [&]() -> absl::StatusOr<int64_t> {
+            return c->Run("SELECT last_sequence FROM event_log").Int(0, 0);
+          });
+      if (polled.ok()) {
+        latest = std::max(latest, *polled);
+      }
+    }
+    if (latest > 0) {
+      Publish(latest);
+    }
+  }
+}
+
+}  // namespace roster::storage

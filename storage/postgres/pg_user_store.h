@@ -1,0 +1,117 @@
+// PgUserStore: UserStore on PostgreSQL (libpq), for several stateless
+// replicas over one database.
+//
+// Connections come from a bounded pool, and each caches its prepared
+// statements. A read is one statement (one snapshot) or, when it needs
+// several, a READ ONLY REPEATABLE READ transaction. A write is one READ
+// COMMITTED transaction: the user rows it reads are locked (FOR UPDATE), unique
+// indexes settle races between replicas, and a deadlock or serialization
+// failure retries the whole body (bodies must be re-runnable: they only read
+// and write through the transaction and assign their outputs).
+//
+// Events: a transaction's events are numbered from event_log.last_sequence
+// under that row's lock, taken just before COMMIT and released by it, so
+// sequence order is commit order across every replica and a snapshot that sees
+// sequence N sees all events up to N. Each commit NOTIFYs roster_events; a
+// listener thread per store hears every replica's commits (and polls the
+// counter once a second in case a notification was lost to a reconnect) and
+// calls the commit listener.
+//
+// Migrations run in Open() under an advisory lock. Thread-safe.
+#ifndef ROSTER_STORAGE_POSTGRES_PG_USER_STORE_H_
+#define ROSTER_STORAGE_POSTGRES_PG_USER_STORE_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "storage/user_store.h"
+
+namespace roster::storage {
+
+class PgConnection;
+
+struct PgOptions {
+  // A libpq connection URI (postgres://user:password@host:port/db?…) or
+  // key=value string.
+  std::string dsn;
+  // At most this many connections, idle or busy.
+  int max_connections = 16;
+  // How long a call waits for a free connection before Unavailable.
+  absl::Duration acquire_timeout = absl::Seconds(5);
+  // How often the listener re-reads the newest sequence without a NOTIFY.
+  absl::Duration poll_interval = absl::Seconds(1);
+};
+
+// True for the --db values that name PostgreSQL (postgres:// or
+// postgresql:// URIs).
+bool IsPostgresDsn(const std::string& db);
+
+class PgUserStore final : public UserStore {
+ public:
+  // Connects, migrates to the latest schema and starts the event listener.
+  // Unavailable when the server cannot be reached; FailedPrecondition when a
+  // newer binary wrote the schema.
+  static absl::StatusOr<std::unique_ptr<PgUserStore>> Open(
+      const PgOptions& options);
+  ~PgUserStore() override;
+
+  PgUserStore(const PgUserStore&) = delete;
+  PgUserStore& operator=(const PgUserStore&) = delete;
+
+  absl::StatusOr<UserRecord> GetUser(absl::string_view user_id) override;
+  absl::StatusOr<UserPage> ListUsers(const UserPageQuery& query) override;
+  absl::StatusOr<int64_t> CountUsers(const UserFilter& filter) override;
+  absl::Status Write(
+      absl::FunctionRef<absl::Status(WriteTransaction&)> body) override;
+  absl::StatusOr<EventBatch> ReadEvents(const EventQuery& query) override;
+  absl::StatusOr<SessionRecord> GetSession(
+      absl::string_view session_id) override;
+  absl::StatusOr<std::vector<SessionRecord>> ListSessions(
+      absl::string_view user_id) override;
+  absl::StatusOr<std::string> GetIdentifierOwner(
+      absl::string_view identifier_id) override;
+  absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
+      IdentifierKind kind, absl::string_view value) override;
+  absl::StatusOr<ImageRecord> GetImage(absl::string_view image_id) override;
+  void SetCommitListener(
+      std::function<void(int64_t latest_sequence)> listener) override;
+  absl::Status CheckReachable() override;
+
+ private:
+  class Lease;
+
+  explicit PgUserStore(PgOptions options);
+
+  absl::StatusOr<Lease> Acquire();
+  void Release(std::unique_ptr<PgConnection> connection);
+  // One attempt of Write(). Sets `retry` when the database aborted it
+  // (deadlock, serialization failure): nothing was applied, try again.
+  absl::Status WriteOnce(
+      absl::FunctionRef<absl::Status(WriteTransaction&)> body, bool& retry);
+  // Tells the commit listener about `latest` if it is news.
+  void Publish(int64_t latest);
+  void ListenLoop();
+
+  const PgOptions options_;
+
+  absl::Mutex pool_mu_;
+  absl::CondVar pool_cv_;
+  std::vector<std::unique_ptr<PgConnection>> idle_ ABSL_GUARDED_BY(pool_mu_);
+  int open_ ABSL_GUARDED_BY(pool_mu_) = 0;
+
+  absl::Mutex listener_mu_;
+  std::function<void(int64_t)> commit_listener_ ABSL_GUARDED_BY(listener_mu_);
+  int64_t published_ ABSL_GUARDED_BY(listener_mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(listener_mu_) = false;
+  int wake_fds_[2] = {-1, -1};  // A pipe that wakes the listener to stop.
+  std::thread listener_thread_;
+};
+
+}  // namespace roster::storage
+
+#endif  // ROSTER_STORAGE_POSTGRES_PG_USER_STORE_H_

@@ -1,0 +1,274 @@
+#include "storage/postgres/pg_write_transaction.h"
+
+#include "absl/strings/str_cat.h"
+#include "storage/postgres/pg_rows.h"
+
+namespace roster::storage {
+
+absl::StatusOr<UserRecord> PgWriteTransaction::GetUser(
+    absl::string_view user_id) {
+  return PgGuarded("reading a user", [&] {
+    return LoadPgUser(c_, user_id, /*for_update=*/true);
+  });
+}
+
+absl::StatusOr<std::optional<std::string>>
+PgWriteTransaction::FindUserIdByIdentifier(IdentifierKind kind,
+                                           absl::string_view value) {
+  return PgGuarded("looking up an identifier",
+                   [&]() -> absl::StatusOr<std::optional<std::string>> {
+                     return FindPgIdentifierHolder(c_, kind, value);
+                   });
+}
+
+absl::StatusOr<std::vector<std::string>>
+PgWriteTransaction::FindUnverifiedClaimants(IdentifierKind kind,
+                                            absl::string_view value) {
+  return PgGuarded("looking up identifier claims",
+                   [&]() -> absl::StatusOr<std::vector<std::string>> {
+                     return FindPgUnverifiedClaimants(c_, kind, value);
+                   });
+}
+
+absl::StatusOr<int32_t> PgWriteTransaction::CountVerificationSend(
+    absl::string_view address, Micros now, Micros window_start) {
+  return PgGuarded(
+      "counting verification codes", [&]() -> absl::StatusOr<int32_t> {
+        return CountPgVerificationSend(c_, address, now, window_start);
+      });
+}
+
+absl::Status PgWriteTransaction::AppendEvent(const EventRecord& event) {
+  events_.push_back(event);
+  return absl::OkStatus();
+}
+
+absl::Status PgWriteTransaction::PutImage(const ImageRecord& image) {
+  return PgGuarded("storing an image", [&] {
+    InsertPgImage(c_, image);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgWriteTransaction::DeleteImage(absl::string_view image_id) {
+  return PgGuarded("deleting an image", [&] {
+    c_.Run("DELETE FROM images WHERE id = $1", PgParams().Add(image_id));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgWriteTransaction::InsertUser(const UserRecord& user,
+                                            const EventRecord& event) {
+  return PgGuarded("inserting a user", [&] {
+    InsertPgUser(c_, user);
+    InsertPgIdentifiers(c_, user);
+    events_.push_back(event);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgWriteTransaction::UpdateUser(const UserRecord& user,
+                                            const EventRecord& event) {
+  return PgGuarded("updating a user", [&] {
+    if (!UpdatePgUserRow(c_, user)) {
+      return absl::NotFoundError(absl::StrCat("user ", user.id, " not found"));
+    }
+    // The record's identifier lists are the truth: rewrite them.
+    for (const char* table :
+         {"email_addresses", "phone_numbers", "external_accounts"}) {
+      c_.Run(absl::StrCat("DELETE FROM ", table, " WHERE user_id = $1"),
+             PgParams().Add(user.id));
+    }
+    InsertPgIdentifiers(c_, user);
+    events_.push_back(event);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgWriteTransaction::DeleteUser(absl::string_view user_id,
+                                            const EventRecord& event) {
+  return PgGuarded("deleting a user", [&] {
+    if (c_.Run("DELETE FROM users WHERE id = $1", PgParams().Add(user_id))
+            .affected() == 0) {
+      return absl::NotFoundError(absl::StrCat("user ", user_id, " not found"));
+    }
+    events_.push_back(event);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<SessionRecord> PgWriteTransaction::GetSession(
+    absl::string_view session_id) {
+  return PgGuarded("reading a session",
+                   [&] { return LoadPgSession(c_, session_id); });
+}
+
+absl::StatusOr<std::vector<SessionRecord>> PgWriteTransaction::ListSessions(
+    absl::string_view user_id) {
+  return PgGuarded("listing sessions",
+                   [&]() -> absl::StatusOr<std::vector<SessionRecord>> {
+                     return LoadPgSessions(c_, user_id);
+                   });
+}
+
+absl::Status PgWriteTransaction::InsertSession(const SessionRecord& session,
+                                               const EventRecord& event) {
+  return PgGuarded("inserting a session", [&] {
+    WritePgSession(c_, session);
+    events_.push_back(event);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgWriteTransaction::UpdateSession(const SessionRecord& session,
+                                               const EventRecord& event) {
+  return PgGuarded("updating a session", [&] {
+    WritePgSession(c_, session);
+    events_.push_back(event);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgWriteTransaction::TouchSession(absl::string_view session_id,
+                                              Micros last_active_at) {
+  return PgGuarded("touching a session", [&] {
+    c_.Run(
+        "UPDATE sessions SET last_active_at = GREATEST(last_active_at, $1) "
+        "WHERE id = $2",
+        PgParams().Add(last_active_at).Add(session_id));
+    c_.Run(
+        "UPDATE users SET last_active_at = GREATEST(last_active_at, $1) "
+        "WHERE id = (SELECT user_id FROM sessions WHERE id = $2)",
+        PgParams().Add(last_active_at).Add(session_id));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgWriteTransaction::ReplacePasswordHash(
+    absl::string_view user_id, absl::string_view old_hash,
+    absl::string_view new_hash) {
+  return PgGuarded("upgrading a password hash", [&] {
+    c_.Run(
+        "UPDATE users SET password_hash = $1 WHERE id = $2 AND "
+        "password_hash = $3",
+        PgParams().Add(new_hash).Add(user_id).Add(old_hash));
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgWriteTransaction::UpdateSignInState(
+    absl::string_view user_id, int32_t failed_password_attempts,
+    Micros locked_until, Micros last_sign_in_at, Micros last_active_at) {
+  return PgGuarded("recording a sign-in attempt", [&] {
+    if (c_.Run("UPDATE users SET failed_password_attempts = $1, "
+               "locked_until = $2, last_sign_in_at = $3, last_active_at = $4 "
+               "WHERE id = $5",
+               PgParams()
+                   .Add(failed_password_attempts)
+                   .Add(locked_until)
+                   .Add(last_sign_in_at)
+                   .Add(last_active_at)
+                   .Add(user_id))
+            .affected() == 0) {
+      return absl::NotFoundError(absl::StrCat("user ", user_id, " not found"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int64_t> PgWriteTransaction::PruneEvents(Micros cutoff,
+                                                        int64_t max_events) {
+  return PgGuarded("pruning events", [&]() -> absl::StatusOr<int64_t> {
+    // A prefix of the log, as in SQLite: up to the newest of the oldest
+    // `max_events` events created before the cutoff.
+    PgResult last = c_.Run(
+        "SELECT MAX(sequence) FROM (SELECT sequence FROM events WHERE "
+        "created_at < $1 ORDER BY sequence LIMIT $2) oldest",
+        PgParams().Add(cutoff).Add(max_events));
+    if (last.IsNull(0, 0)) {
+      return int64_t{0};
+    }
+    const int64_t through = last.Int(0, 0);
+    const int64_t deleted = c_.Run("DELETE FROM events WHERE sequence <= $1",
+                                   PgParams().Add(through))
+                                .affected();
+    c_.Run(
+        "UPDATE event_log SET pruned_through = GREATEST(pruned_through, $1) "
+        "WHERE id = 1",
+        PgParams().Add(through));
+    return deleted;
+  });
+}
+
+absl::StatusOr<std::optional<IdempotencyRecord>>
+PgWriteTransaction::GetIdempotencyKey(absl::string_view request_id) {
+  return PgGuarded(
+      "reading an idempotency key",
+      [&]() -> absl::StatusOr<std::optional<IdempotencyRecord>> {
+        PgResult r = c_.Run(
+            "SELECT request_hash, user_id, created_at FROM idempotency_keys "
+            "WHERE request_id = $1",
+            PgParams().Add(request_id));
+        if (r.rows() == 0) {
+          return std::nullopt;
+        }
+        IdempotencyRecord record;
+        record.request_id = std::string(request_id);
+        record.request_hash = r.Text(0, 0);
+        record.user_id = r.Text(0, 1);
+        record.created_at = r.Int(0, 2);
+        return record;
+      });
+}
+
+absl::Status PgWriteTransaction::PutIdempotencyKey(
+    const IdempotencyRecord& record) {
+  return PgGuarded("writing an idempotency key", [&] {
+    c_.Run(
+        "INSERT INTO idempotency_keys (request_id, request_hash, user_id, "
+        "created_at) VALUES ($1, $2, $3, $4)",
+        PgParams()
+            .Add(record.request_id)
+            .Add(record.request_hash)
+            .Add(record.user_id)
+            .Add(record.created_at));
+    return absl::OkStatus();
+  });
+}
+
+int64_t PgWriteTransaction::FlushEvents() {
+  if (events_.empty()) {
+    return 0;
+  }
+  // The row lock taken here is held until COMMIT: the next transaction to
+  // append events waits for it, then reads the committed counter. So sequences
+  // are handed out in commit order, and a reader that sees last_sequence = N
+  // sees every event up to N.
+  PgResult counter = c_.Run(
+      "UPDATE event_log SET last_sequence = last_sequence + $1 WHERE id = 1 "
+      "RETURNING last_sequence",
+      PgParams().Add(static_cast<int64_t>(events_.size())));
+  const int64_t last = counter.Int(0, 0);
+  int64_t sequence = last - static_cast<int64_t>(events_.size());
+  for (const EventRecord& e : events_) {
+    c_.Run(
+        "INSERT INTO events (sequence, id, type, user_id, created_at, "
+        "payload, request_id, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        PgParams()
+            .Add(++sequence)
+            .Add(e.id)
+            .Add(e.type)
+            .Add(e.user_id)
+            .Add(e.created_at)
+            .AddBytes(e.payload)
+            .Add(e.request_id)
+            .Add(e.actor));
+  }
+  // Delivered to every listening replica when (and only if) this commits.
+  c_.Run("SELECT pg_notify('roster_events', $1)",
+         PgParams().Add(absl::StrCat(last)));
+  events_.clear();
+  return last;
+}
+
+}  // namespace roster::storage

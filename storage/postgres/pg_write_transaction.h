@@ -1,0 +1,79 @@
+// PgWriteTransaction: WriteTransaction on one pooled connection, inside a
+// READ COMMITTED transaction PgUserStore::Write opened. Internal to
+// storage/postgres/.
+//
+// Correctness under several replicas rests on three things: GetUser locks the
+// user row (SELECT … FOR UPDATE), so a read-modify-write of a user is exact;
+// unique indexes decide every uniqueness race (AlreadyExists); and events are
+// only buffered here, then numbered and inserted by FlushEvents() just before
+// COMMIT while holding the event_log row lock, so sequences are allocated in
+// commit order with no gaps (see PgUserStore).
+#ifndef ROSTER_STORAGE_POSTGRES_PG_WRITE_TRANSACTION_H_
+#define ROSTER_STORAGE_POSTGRES_PG_WRITE_TRANSACTION_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/postgres/pg_connection.h"
+#include "storage/user_store.h"
+
+namespace roster::storage {
+
+class PgWriteTransaction final : public WriteTransaction {
+ public:
+  explicit PgWriteTransaction(PgConnection& c) : c_(c) {}
+
+  absl::StatusOr<UserRecord> GetUser(absl::string_view user_id) override;
+  absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
+      IdentifierKind kind, absl::string_view value) override;
+  absl::StatusOr<std::vector<std::string>> FindUnverifiedClaimants(
+      IdentifierKind kind, absl::string_view value) override;
+  absl::StatusOr<int32_t> CountVerificationSend(absl::string_view address,
+                                                Micros now,
+                                                Micros window_start) override;
+  absl::Status AppendEvent(const EventRecord& event) override;
+  absl::Status PutImage(const ImageRecord& image) override;
+  absl::Status DeleteImage(absl::string_view image_id) override;
+  absl::Status InsertUser(const UserRecord& user,
+                          const EventRecord& event) override;
+  absl::Status UpdateUser(const UserRecord& user,
+                          const EventRecord& event) override;
+  absl::Status DeleteUser(absl::string_view user_id,
+                          const EventRecord& event) override;
+  absl::StatusOr<SessionRecord> GetSession(
+      absl::string_view session_id) override;
+  absl::StatusOr<std::vector<SessionRecord>> ListSessions(
+      absl::string_view user_id) override;
+  absl::Status InsertSession(const SessionRecord& session,
+                             const EventRecord& event) override;
+  absl::Status UpdateSession(const SessionRecord& session,
+                             const EventRecord& event) override;
+  absl::Status TouchSession(absl::string_view session_id,
+                            Micros last_active_at) override;
+  absl::Status ReplacePasswordHash(absl::string_view user_id,
+                                   absl::string_view old_hash,
+                                   absl::string_view new_hash) override;
+  absl::Status UpdateSignInState(absl::string_view user_id,
+                                 int32_t failed_password_attempts,
+                                 Micros locked_until, Micros last_sign_in_at,
+                                 Micros last_active_at) override;
+  absl::StatusOr<int64_t> PruneEvents(Micros cutoff,
+                                      int64_t max_events) override;
+  absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotencyKey(
+      absl::string_view request_id) override;
+  absl::Status PutIdempotencyKey(const IdempotencyRecord& record) override;
+
+  // Numbers the buffered events and inserts them, under the event_log row
+  // lock that COMMIT releases. Returns the newest sequence, or 0 when the
+  // transaction appended none. Throws PgError.
+  int64_t FlushEvents();
+
+ private:
+  PgConnection& c_;
+  std::vector<EventRecord> events_;
+};
+
+}  // namespace roster::storage
+
+#endif  // ROSTER_STORAGE_POSTGRES_PG_WRITE_TRANSACTION_H_

@@ -1,0 +1,216 @@
+// What is particular to PgUserStore: several stores (replicas) on one
+// database, its migrations, and a database that goes away. The UserStore
+// contract itself runs on both adapters in user_store_test.cc.
+#include "storage/postgres/pg_user_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/postgres/pg_connection.h"
+#include "storage/postgres/pg_migrations.h"
+#include "tests/testing/postgres.h"
+#include "tests/testing/status_matchers.h"
+
+namespace roster::storage {
+namespace {
+
+using ::roster::testing::IsOk;
+using ::roster::testing::StatusIs;
+
+UserRecord MakeUser(const std::string& id) {
+  UserRecord user;
+  user.id = id;
+  user.created_at = user.updated_at = 1;
+  user.version = 1;
+  return user;
+}
+
+EventRecord MakeEvent(const std::string& id, const std::string& user_id,
+                      const std::string& payload) {
+  EventRecord event;
+  event.id = id;
+  event.type = "user.updated";
+  event.user_id = user_id;
+  event.created_at = 1;
+  event.payload = payload;
+  return event;
+}
+
+class PgUserStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ROSTER_REQUIRE_POSTGRES();
+    db_ = std::make_unique<testing::ScratchPgDatabase>();
+  }
+
+  std::unique_ptr<PgUserStore> OpenReplica() {
+    PgOptions options;
+    options.dsn = db_->dsn();
+    options.poll_interval = absl::Milliseconds(200);
+    auto store = PgUserStore::Open(options);
+    EXPECT_THAT(store, IsOk());
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+
+  std::unique_ptr<testing::ScratchPgDatabase> db_;
+};
+
+TEST_F(PgUserStoreTest, ReplicasStartingTogetherMigrateExactlyOnce) {
+  constexpr int kReplicas = 6;
+  std::vector<std::unique_ptr<PgUserStore>> stores(kReplicas);
+  std::vector<std::thread> starting;
+  starting.reserve(kReplicas);
+  for (int i = 0; i < kReplicas; ++i) {
+    starting.emplace_back([&, i] { stores[i] = OpenReplica(); });
+  }
+  for (auto& t : starting) {
+    t.join();
+  }
+  for (const auto& store : stores) {
+    ASSERT_NE(store, nullptr);
+  }
+  EXPECT_EQ(testing::PgScalar(db_->dsn(), "SELECT COUNT(*) FROM roster_schema"),
+            "1");
+  EXPECT_EQ(testing::PgScalar(db_->dsn(), "SELECT version FROM roster_schema"),
+            absl::StrCat(LatestPgSchemaVersion()));
+  // One event_log row: the schema ran once, not once per replica.
+  EXPECT_EQ(testing::PgScalar(db_->dsn(), "SELECT COUNT(*) FROM event_log"),
+            "1");
+}
+
+TEST_F(PgUserStoreTest, NewerSchemaIsFailedPrecondition) {
+  ASSERT_NE(OpenReplica(), nullptr);
+  ASSERT_EQ(
+      testing::PgCommand(db_->dsn(), "UPDATE roster_schema SET version = 999"),
+      "");
+  PgOptions options;
+  options.dsn = db_->dsn();
+  EXPECT_THAT(PgUserStore::Open(options),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(PgUserStoreTest,
+       AnUnreachableServerIsUnavailableAndThePasswordStaysOut) {
+  PgOptions options;
+  options.dsn = "postgres://roster:hunter2-secret@127.0.0.1:1/roster";
+  auto store = PgUserStore::Open(options);
+  EXPECT_THAT(store, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(std::string(store.status().message()),
+              ::testing::Not(::testing::HasSubstr("hunter2")));
+}
+
+TEST_F(PgUserStoreTest, AWatcherOnOneReplicaHearsCommitsThroughAnother) {
+  auto a = OpenReplica();
+  auto b = OpenReplica();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  absl::Mutex mu;
+  int64_t heard = 0;
+  b->SetCommitListener([&](int64_t latest) {
+    absl::MutexLock lock(&mu);
+    heard = std::max(heard, latest);
+  });
+  for (int i = 1; i <= 3; ++i) {
+    const std::string id = absl::StrCat("user_", i);
+    ASSERT_THAT(a->Write([&](WriteTransaction& txn) {
+      return txn.InsertUser(MakeUser(id), MakeEvent("evt_" + id, id, "x"));
+    }),
+                IsOk());
+  }
+  absl::MutexLock lock(&mu);
+  EXPECT_TRUE(
+      mu.AwaitWithTimeout(absl::Condition(
+                              +[](int64_t* h) { return *h == 3; }, &heard),
+                          absl::Seconds(10)))
+      << "heard " << heard;
+}
+
+// The multi-replica invariants at the storage layer: read-modify-writes of one
+// row from two stores are exact, and event sequences follow commit order with
+// no gaps. Each write bumps a counter and records the new value in its event;
+// read in sequence order, the values must be 1, 2, 3, … exactly.
+TEST_F(PgUserStoreTest, RacingReplicasKeepCountersExactAndEventsInCommitOrder) {
+  auto a = OpenReplica();
+  auto b = OpenReplica();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_THAT(a->Write([](WriteTransaction& txn) {
+    return txn.UpdateSignInState("none", 0, 0, 0, 0).ok()
+               ? absl::InternalError("updated a missing user")
+               : txn.InsertUser(MakeUser("user_x"),
+                                MakeEvent("evt_0", "user_x", "0"));
+  }),
+              IsOk());
+  constexpr int kThreads = 8, kPerThread = 25;
+  std::vector<std::thread> writers;
+  writers.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      PgUserStore& store = t % 2 == 0 ? *a : *b;
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string event_id = absl::StrCat("evt_", t, "_", i);
+        EXPECT_THAT(store.Write([&](WriteTransaction& txn) -> absl::Status {
+          auto user = txn.GetUser("user_x");
+          if (!user.ok()) {
+            return user.status();
+          }
+          user->failed_password_attempts += 1;
+          user->version += 1;
+          return txn.UpdateUser(
+              *user, MakeEvent(event_id, "user_x",
+                               absl::StrCat(user->failed_password_attempts)));
+        }),
+                    IsOk());
+      }
+    });
+  }
+  for (auto& w : writers) {
+    w.join();
+  }
+  auto user = a->GetUser("user_x");
+  ASSERT_THAT(user, IsOk());
+  EXPECT_EQ(user->failed_password_attempts, kThreads * kPerThread);
+  EventQuery query;
+  query.limit = 1000;
+  auto events = b->ReadEvents(query);
+  ASSERT_THAT(events, IsOk());
+  ASSERT_EQ(events->events.size(), size_t{kThreads * kPerThread + 1});
+  EXPECT_EQ(events->latest, kThreads * kPerThread + 1);
+  for (size_t i = 0; i < events->events.size(); ++i) {
+    EXPECT_EQ(events->events[i].sequence, static_cast<int64_t>(i + 1));
+    EXPECT_EQ(events->events[i].payload, absl::StrCat(i)) << "at " << i;
+  }
+}
+
+TEST_F(PgUserStoreTest, ConnectionsKilledByTheServerAreReplaced) {
+  auto store = OpenReplica();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->Write([](WriteTransaction& txn) {
+    return txn.InsertUser(MakeUser("user_1"), MakeEvent("evt_1", "user_1", ""));
+  }),
+              IsOk());
+  const std::string name = db_->dsn().substr(db_->dsn().rfind('/') + 1);
+  ASSERT_EQ(
+      testing::PgCommand(testing::PostgresAdminDsn(),
+                         absl::StrCat("SELECT pg_terminate_backend(pid) FROM "
+                                      "pg_stat_activity WHERE datname = '",
+                                      name, "' AND pid <> pg_backend_pid()")),
+      "");
+  // The pooled connection is dead: the first call may fail Unavailable (never
+  // anything else), and the pool then opens a fresh one.
+  auto first = store->GetUser("user_1");
+  if (!first.ok()) {
+    EXPECT_THAT(first, StatusIs(absl::StatusCode::kUnavailable));
+  }
+  EXPECT_THAT(store->GetUser("user_1"), IsOk());
+  EXPECT_THAT(store->CheckReachable(), IsOk());
+}
+
+}  // namespace
+}  // namespace roster::storage
