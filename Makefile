@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEV_DB ?= $(CURDIR)/.roster/dev.db
 
-.PHONY: all bootstrap bootstrap-clang configure build run test test-sanitize check-thread-safety test-tsan lint lint-proto proto-release bench bench-storage test-long fuzz format clean
+.PHONY: all bootstrap bootstrap-clang configure build run test test-sanitize check-thread-safety test-tsan lint lint-proto proto-release bench bench-postgres bench-storage test-long fuzz format clean
 
 all: build
 
@@ -23,13 +23,20 @@ run: build
 	@mkdir -p $(dir $(DEV_DB))
 	$(BUILD_DIR)/bin/roster-server --dev --db=$(DEV_DB)
 
+# Inside a throwaway PostgreSQL cluster, so the .postgres variants run beside the SQLite ones.
 test: build
-	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	@cd $(BUILD_DIR) && $(CURDIR)/scripts/with-postgres.sh ctest --output-on-failure -j $(JOBS)
 
 # roster-bench against a local server on a seeded database kept in $(BUILD_DIR)/bench; arguments
 # for roster-bench go in BENCH_ARGS (e.g. BENCH_ARGS="--seed=100000 --duration=10s").
 bench: build
 	@BUILD_DIR=$(BUILD_DIR) scripts/bench.sh $(BENCH_ARGS)
+
+# The same, on PostgreSQL: a throwaway cluster with PostgreSQL's default durability (fsync on),
+# a fresh database each run (seeded by roster-bench), results in $(BUILD_DIR)/bench-postgres.
+bench-postgres: build
+	@WITH_POSTGRES_DURABLE=1 scripts/with-postgres.sh sh -c 'BENCH_DB="$$ROSTER_TEST_POSTGRES_DSN" \
+	  BUILD_DIR=$(BUILD_DIR) BENCH_DIR=$(BUILD_DIR)/bench-postgres scripts/bench.sh $(BENCH_ARGS)'
 
 # UserStore against bare sqlite3 on one file in $(BUILD_DIR)/bench (a real disk, not tmpfs).
 bench-storage: build
@@ -68,15 +75,16 @@ test-sanitize:
 	@$(MAKE) test BUILD_DIR=build-sanitize BUILD_TYPE=Debug CMAKE_FLAGS=-DROSTER_SANITIZE=ON
 
 # ThreadSanitizer (clang) over the tests that run threads against each other: the storage
-# layer's group commit and reader pool, the domain services, and the in-process server
-# suites with concurrent writers, watchers and sign-ins. A reported race fails the run.
-TSAN_FILTER := *-CrashTest.*:SoakTest.*:ServerBinaryTest.*:CliTest.*:LogScrubTest.*:TlsTest.TheCli*:DiskFaultsTest.ReadOnly*:ClientFaultsTest.ClientsKilled*
+# layer's group commit and reader pool (and the PostgreSQL adapter's pool and listener), the
+# domain services, and the in-process server suites with concurrent writers, watchers and
+# sign-ins. A reported race fails the run.
+TSAN_FILTER := *-CrashTest.*:SoakTest.*:ServerBinaryTest.*:CliTest.*:LogScrubTest.*:TlsTest.TheCli*:DiskFaultsTest.ReadOnly*:ClientFaultsTest.ClientsKilled*:PgReplicasTest.*:PgOutageTest.*
 test-tsan: bootstrap
 	@command -v clang++ >/dev/null || $(MAKE) -s bootstrap-clang
 	@CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROSTER_TSAN=ON >/dev/null
 	@cmake --build build-tsan -j $(JOBS) --target storage_unit_tests domain_unit_tests integration_tests
 	@export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan/suppressions.txt"; \
-	  build-tsan/bin/storage_unit_tests --gtest_brief=1 && \
+	  scripts/with-postgres.sh build-tsan/bin/storage_unit_tests --gtest_brief=1 && \
 	  build-tsan/bin/domain_unit_tests --gtest_brief=1 && \
 	  build-tsan/bin/integration_tests --gtest_brief=1 --gtest_filter='$(TSAN_FILTER)'
 

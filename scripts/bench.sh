@@ -3,12 +3,13 @@
 # $BUILD_DIR/bench, reused across runs), runs roster-bench against it, and writes the JSON
 # results beside it.
 # Extra arguments go to roster-bench (e.g. --duration=10s --seed=100000 --scenarios=get_user).
+# BENCH_DB=postgres://… runs the server on PostgreSQL instead (make bench-postgres).
 set -euo pipefail
 build_dir=${BUILD_DIR:-build}
 work=${BENCH_DIR:-$build_dir/bench}
 mkdir -p "$work"
 key=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-"$build_dir/bin/roster-server" --db="$work/bench.db" --listen="127.0.0.1:0" \
+"$build_dir/bin/roster-server" --db="${BENCH_DB:-$work/bench.db}" --listen="127.0.0.1:0" \
   --secret_keys="$key" --log_rpcs=false --lockout_attempts=1000000 2>"$work/server.log" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT

@@ -42,12 +42,14 @@ trap cleanup EXIT
 "${as_owner[@]}" "$pg_bin/initdb" -D "$dir/data" -U roster --auth=trust --encoding=UTF8 \
   --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
 # Durability is tested on SQLite; a throwaway test cluster skips fsync so that the hundreds of
-# CREATE DATABASE a test run issues stay cheap. max_connections covers three replicas' pools
-# and ctest -j.
+# CREATE DATABASE a test run issues stay cheap. Benchmarks set WITH_POSTGRES_DURABLE=1 and get
+# PostgreSQL's defaults (fsync, synchronous_commit), the honest comparison with SQLite's FULL.
+# max_connections covers three replicas' pools and ctest -j.
+durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+[[ "${WITH_POSTGRES_DURABLE:-}" == "1" ]] && durability=""
 "${as_owner[@]}" "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
-  -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='' \
-      -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-      -c max_connections=400 -c shared_buffers=64MB" >/dev/null ||
+  -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='' $durability \
+      -c max_connections=400 -c shared_buffers=128MB" >/dev/null ||
   { cat "$dir/postgres.log" >&2; exit 1; }
 
 export ROSTER_TEST_POSTGRES_DSN="postgresql://roster@127.0.0.1:$port/postgres"

@@ -363,6 +363,7 @@ std::vector<SessionRecord> LoadPgSessions(PgConnection& c,
                                   "ORDER BY created_at, id"),
                      PgParams().Add(user_id));
   std::vector<SessionRecord> sessions;
+  sessions.reserve(static_cast<size_t>(r.rows()));
   for (int row = 0; row < r.rows(); ++row) {
     sessions.push_back(ReadSessionRow(r, row));
   }

@@ -5,7 +5,10 @@
    operations rely on: one replica on a PVC, non-root and read-only, native
    gRPC probes, resources, a drain deadline shorter than the termination grace
    period, selectors that match, and only ROSTER_* settings the server knows.
-2. The Dockerfile's runtime stage installs (directly or as dependencies) the
+2. `kubectl kustomize deploy/k8s/overlays/postgres` renders three stateless
+   replicas in a Deployment scaled by an HPA, with the DSN from a Secret key
+   that exists, readiness on roster.v1.BackendUsers, and the same hardening.
+3. The Dockerfile's runtime stage installs (directly or as dependencies) the
    package of every shared library the built roster-server links.
 
 Usage: check_deploy.py REPO_ROOT ROSTER_SERVER_BINARY
@@ -93,6 +96,52 @@ for key in config:
     flag = key.removeprefix("ROSTER_").lower()
     check(key.startswith("ROSTER_") and flag in flags, f"{key} is a roster-server flag")
 
+for item in container.get("env", []):
+    check(item["name"].removeprefix("ROSTER_").lower() in flags,
+          f"{item['name']} is a roster-server flag")
+
+# The PostgreSQL overlay.
+rendered = subprocess.run(["kubectl", "kustomize", f"{root}/deploy/k8s/overlays/postgres"],
+                          check=True, capture_output=True, text=True).stdout
+pg_docs = [d for d in yaml.safe_load_all(rendered) if d]
+pg = {d["kind"]: d for d in pg_docs}
+for kind in ["ConfigMap", "Service", "Deployment", "HorizontalPodAutoscaler",
+             "PodDisruptionBudget"]:
+    check(kind in pg, f"postgres overlay renders a {kind}")
+check("StatefulSet" not in pg, "postgres overlay has no StatefulSet")
+deployment = pg["Deployment"]
+check(deployment["spec"]["replicas"] == 3, "postgres overlay starts 3 replicas")
+pg_pod = deployment["spec"]["template"]["spec"]
+pg_container = pg_pod["containers"][0]
+check(pg_pod["securityContext"]["runAsNonRoot"] is True, "postgres overlay runAsNonRoot")
+check(pg_container["securityContext"]["readOnlyRootFilesystem"] is True,
+      "postgres overlay read-only root filesystem")
+check(pg_container["readinessProbe"]["grpc"].get("service") == "roster.v1.BackendUsers",
+      "postgres overlay readiness asks for roster.v1.BackendUsers")
+check(not any(m["mountPath"] == "/var/lib/roster" for m in pg_container["volumeMounts"]),
+      "postgres replicas keep no local data")
+dsn = [e for e in pg_container.get("env", []) if e["name"] == "ROSTER_DB"]
+check(len(dsn) == 1 and "secretKeyRef" in dsn[0].get("valueFrom", {}),
+      "ROSTER_DB comes from a Secret")
+if dsn and "secretKeyRef" in dsn[0].get("valueFrom", {}):
+    ref = dsn[0]["valueFrom"]["secretKeyRef"]
+    secrets = {d["metadata"]["name"]: d for d in pg_docs if d["kind"] == "Secret"}
+    check(ref["name"] in secrets and ref["key"] in secrets[ref["name"]].get("stringData", {}),
+          f"Secret {ref['name']} has key {ref['key']}")
+    value = secrets.get(ref["name"], {}).get("stringData", {}).get(ref["key"], "")
+    check(value.startswith("postgres://"), "the DSN is a postgres:// URI")
+hpa = pg["HorizontalPodAutoscaler"]["spec"]
+check(hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                "name": deployment["metadata"]["name"]},
+      "the HPA scales the Deployment")
+check(hpa["minReplicas"] >= 2 and hpa["maxReplicas"] >= hpa["minReplicas"], "HPA bounds")
+pg_labels = deployment["spec"]["template"]["metadata"]["labels"]
+for selector_of in [pg["Service"]["spec"]["selector"],
+                    pg["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"],
+                    deployment["spec"]["selector"]["matchLabels"]]:
+    check(all(pg_labels.get(k) == v for k, v in selector_of.items()),
+          f"postgres overlay selector {selector_of} matches")
+
 # The runtime image: every linked library's package must be installed.
 dockerfile = open(f"{root}/deploy/Dockerfile").read()
 runtime_stage = dockerfile.split("FROM debian:bookworm-slim\n", 1)[1]
@@ -123,4 +172,5 @@ for path in re.findall(r"=> (/\S+)", ldd):
 if failures:
     print("deploy check failed:\n  " + "\n  ".join(failures))
     sys.exit(1)
-print(f"deploy check: {len(docs)} manifests and the runtime image's packages are consistent")
+print(f"deploy check: {len(docs)} + {len(pg_docs)} manifests and the runtime image's "
+      "packages are consistent")

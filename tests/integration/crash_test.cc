@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/test_database.h"
 #include "tests/testing/test_server.h"
 
 namespace roster {
@@ -55,12 +56,13 @@ int Rounds() {
 
 TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
   TempDir dir;
+  const testing::TestDatabase database(dir);
   Acknowledged acked;
   std::mt19937 rng(std::random_device{}());
   int64_t verified_writes = 0;
   for (int round = 0; round < Rounds(); ++round) {
     ServerProcess server(
-        dir, {"--db=roster.db", "--listen=127.0.0.1:0",
+        dir, {database.flag(), "--listen=127.0.0.1:0",
               absl::StrCat("--secret_keys=", kKey), "--log_rpcs=false"});
     const int port = server.WaitForPort();
     ASSERT_NE(port, 0) << server.Stderr();
@@ -112,48 +114,48 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
       c.join();
     }
 
-    // The file as the crash left it: consistent, every acknowledged write
-    // present, nothing half-applied.
-    SQLite::Database db(dir.File("roster.db"), SQLite::OPEN_READWRITE);
-    EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+    // The database as the crash left it: consistent, every acknowledged
+    // write present, nothing half-applied.
+    if (!database.postgres()) {
+      SQLite::Database db(dir.File("roster.db"), SQLite::OPEN_READONLY);
+      EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+    }
     std::lock_guard<std::mutex> lock(acked.mu);
     for (const auto& [id, email] : acked.users) {
-      SQLite::Statement user(db,
-                             "SELECT COUNT(*) FROM email_addresses WHERE "
-                             "user_id = ? AND email_address = ?");
-      user.bind(1, id);
-      user.bind(2, email);
-      user.executeStep();
-      EXPECT_EQ(user.getColumn(0).getInt(), 1) << "lost user " << id;
-      SQLite::Statement event(
-          db,
-          "SELECT COUNT(*) FROM events WHERE user_id = ? AND type = "
-          "'user.created'");
-      event.bind(1, id);
-      event.executeStep();
-      EXPECT_EQ(event.getColumn(0).getInt(), 1) << "lost event of " << id;
+      // Ids and addresses here are [a-z0-9_@.]: safe as SQL literals.
+      EXPECT_EQ(database.Int(absl::StrCat(
+                    "SELECT COUNT(*) FROM email_addresses WHERE user_id = '",
+                    id, "' AND email_address = '", email, "'")),
+                1)
+          << "lost user " << id;
+      EXPECT_EQ(database.Int(absl::StrCat(
+                    "SELECT COUNT(*) FROM events WHERE user_id = '", id,
+                    "' AND type = 'user.created'")),
+                1)
+          << "lost event of " << id;
     }
+    const std::string counter_of =
+        database.postgres()
+            ? "CAST(CAST(private_metadata AS jsonb) ->> 'counter' AS float8)"
+            : "json_extract(private_metadata, '$.counter')";
     for (const auto& [id, counter] : acked.counters) {
-      SQLite::Statement merged(
-          db,
-          "SELECT json_extract(private_metadata, '$.counter') FROM users "
-          "WHERE id = ?");
-      merged.bind(1, id);
-      ASSERT_TRUE(merged.executeStep());
       // A merge sent but not acknowledged may have committed too: at least.
-      EXPECT_GE(merged.getColumn(0).getInt(), counter) << id;
+      EXPECT_GE(database.Int(absl::StrCat("SELECT CAST(", counter_of,
+                                          " AS BIGINT) FROM users WHERE id = '",
+                                          id, "'")),
+                counter)
+          << id;
     }
     // No half-applied create: every user has its address and its event.
-    EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM users u WHERE NOT EXISTS "
-                            "(SELECT 1 FROM email_addresses e WHERE "
-                            "e.user_id = u.id) OR NOT EXISTS (SELECT 1 FROM "
-                            "events v WHERE v.user_id = u.id AND v.type = "
-                            "'user.created')")
-                  .getInt(),
+    EXPECT_EQ(database.Int("SELECT COUNT(*) FROM users u WHERE NOT EXISTS "
+                           "(SELECT 1 FROM email_addresses e WHERE "
+                           "e.user_id = u.id) OR NOT EXISTS (SELECT 1 FROM "
+                           "events v WHERE v.user_id = u.id AND v.type = "
+                           "'user.created')"),
               0);
     // Sequences stay gap-free across the crash.
-    EXPECT_EQ(db.execAndGet("SELECT COUNT(*) FROM events").getInt64(),
-              db.execAndGet("SELECT MAX(sequence) FROM events").getInt64());
+    EXPECT_EQ(database.Int("SELECT COUNT(*) FROM events"),
+              database.Int("SELECT MAX(sequence) FROM events"));
     verified_writes = acked.writes;
   }
   EXPECT_GT(verified_writes, 0);
@@ -163,8 +165,9 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
 
 TEST(CrashTest, SigtermUnderLoadDrainsAndLosesNothing) {
   TempDir dir;
+  const testing::TestDatabase database(dir);
   ServerProcess server(
-      dir, {"--db=roster.db", "--listen=127.0.0.1:0",
+      dir, {database.flag(), "--listen=127.0.0.1:0",
             absl::StrCat("--secret_keys=", kKey), "--log_rpcs=false"});
   const int port = server.WaitForPort();
   ASSERT_NE(port, 0) << server.Stderr();
@@ -209,13 +212,15 @@ TEST(CrashTest, SigtermUnderLoadDrainsAndLosesNothing) {
   // Refused calls are UNAVAILABLE or CANCELLED (retryable); nothing else
   // goes wrong.
   EXPECT_TRUE(unexpected.empty()) << unexpected.begin()->first;
-  SQLite::Database db(dir.File("roster.db"), SQLite::OPEN_READONLY);
-  EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+  if (!database.postgres()) {
+    SQLite::Database db(dir.File("roster.db"), SQLite::OPEN_READONLY);
+    EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+  }
   for (const auto& id : acked) {
-    SQLite::Statement user(db, "SELECT COUNT(*) FROM users WHERE id = ?");
-    user.bind(1, id);
-    user.executeStep();
-    EXPECT_EQ(user.getColumn(0).getInt(), 1) << "lost " << id;
+    EXPECT_EQ(database.Int(absl::StrCat(
+                  "SELECT COUNT(*) FROM users WHERE id = '", id, "'")),
+              1)
+        << "lost " << id;
   }
   EXPECT_GT(acked.size(), 0u);
 }

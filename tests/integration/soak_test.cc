@@ -25,6 +25,7 @@
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "tests/testing/frontend_response_scanner.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/test_database.h"
 
 namespace roster {
 namespace {
@@ -494,8 +495,9 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
     std::ofstream(dir.File("signing.key")) << absl::BytesToHexString(
         std::string(reinterpret_cast<char*>(seed), sizeof(seed)));
   }
+  const testing::TestDatabase database(dir);
   ServerProcess server(
-      dir, {"--db=roster.db", "--listen=127.0.0.1:0",
+      dir, {database.flag(), "--listen=127.0.0.1:0",
             absl::StrCat("--secret_keys=", kKey), "--log_rpcs=false",
             "--signing_key_file=" + dir.File("signing.key")});
   const int port = server.WaitForPort();

@@ -1,6 +1,7 @@
 // A real roster-server (the production RosterServer) on 127.0.0.1:0 over a
-// SQLite file in a temp directory, and helpers to call it through the generated
-// stubs.
+// SQLite file in a temp directory, or a scratch PostgreSQL database when
+// ROSTER_TEST_STORE=postgres (test_database.h), and helpers to call it through
+// the generated stubs.
 #ifndef ROSTER_TESTS_TESTING_TEST_SERVER_H_
 #define ROSTER_TESTS_TESTING_TEST_SERVER_H_
 
@@ -18,6 +19,7 @@
 #include "server/app/roster_server.h"
 #include "tests/testing/frontend_response_scanner.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_database.h"
 
 namespace roster::testing {
 
@@ -31,7 +33,7 @@ class TestServer {
   explicit TestServer(
       const std::function<void(app::ServerConfig&)>& adjust = nullptr) {
     config_.listen = "127.0.0.1:0";
-    config_.db_path = dir_.File("roster.db");
+    config_.db_path = database_.db();
     config_.secret_keys = {kTestSecretKey,
                            "sk_test_second_key_for_rotation_000000"};
     if (adjust) {
@@ -64,7 +66,9 @@ class TestServer {
   }
 
   app::RosterServer& server() { return *server_; }
+  // The SQLite path or PostgreSQL DSN the server runs on.
   const std::string& db_path() const { return config_.db_path; }
+  const TestDatabase& database() const { return database_; }
   // Typed stubs only: every FrontendUsers response on it is scanned for
   // private metadata and password digests.
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
@@ -76,6 +80,7 @@ class TestServer {
 
  private:
   TempDir dir_;
+  TestDatabase database_{dir_};
   app::ServerConfig config_;
   std::unique_ptr<app::RosterServer> server_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -1,0 +1,295 @@
+// Three roster-server processes on one PostgreSQL database, as three pods
+// behind a Kubernetes Service: writes spread across them must keep every
+// invariant one process keeps. Runs in the .postgres variant of the suites.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "roster/v1/backend_users.grpc.pb.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/test_database.h"
+#include "tests/testing/test_server.h"
+#include "tests/testing/watcher.h"
+
+namespace roster {
+namespace {
+
+using namespace roster::v1;  // NOLINT: the request and response types of the
+                             // API under test.
+using testing::kTestSecretKey;
+using testing::ReasonOf;
+using testing::ServerProcess;
+
+constexpr int kReplicas = 3;
+
+std::unique_ptr<grpc::ClientContext> Call() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->AddMetadata("authorization",
+                       std::string("Bearer ") + kTestSecretKey);
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(30));
+  return context;
+}
+
+class PgReplicasTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ROSTER_REQUIRE_POSTGRES();
+    ASSERT_TRUE(database_.postgres())
+        << "runs in the .postgres variant (ROSTER_TEST_STORE=postgres)";
+    // Started together: they race to migrate the empty database.
+    for (int i = 0; i < kReplicas; ++i) {
+      replicas_.push_back(std::make_unique<ServerProcess>(
+          dir_, std::vector<std::string>{
+                    database_.flag(), "--listen=127.0.0.1:0",
+                    absl::StrCat("--secret_keys=", kTestSecretKey),
+                    "--log_rpcs=false", "--signing_key_file=" + KeyFile()}));
+    }
+    for (auto& replica : replicas_) {
+      const int port = replica->WaitForPort();
+      ASSERT_GT(port, 0) << replica->Stderr();
+      stubs_.push_back(BackendUsers::NewStub(
+          grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                              grpc::InsecureChannelCredentials())));
+    }
+  }
+
+  void TearDown() override {
+    stubs_.clear();  // Idle channels would slow the graceful drain.
+    for (auto& replica : replicas_) {
+      EXPECT_EQ(replica->Stop(SIGTERM), 0) << replica->Stderr();
+    }
+  }
+
+  // One signing key for all replicas, as a Secret would give them.
+  std::string KeyFile() {
+    const std::string path = dir_.File("signing.key");
+    std::ofstream(path) << std::string(64, 'a');
+    return path;
+  }
+
+  BackendUsers::Stub& Replica(int i) { return *stubs_[i % kReplicas]; }
+
+  testing::TempDir dir_;
+  testing::TestDatabase database_{dir_};
+  std::vector<std::unique_ptr<ServerProcess>> replicas_;
+  std::vector<std::unique_ptr<BackendUsers::Stub>> stubs_;
+};
+
+TEST_F(PgReplicasTest, EveryReplicaServesTheSameUsers) {
+  CreateUserRequest create;
+  create.add_email_addresses("everywhere@example.com");
+  User created;
+  ASSERT_TRUE(Replica(0).CreateUser(Call().get(), create, &created).ok());
+  for (int i = 0; i < kReplicas; ++i) {
+    GetUserRequest get;
+    get.set_user_id(created.id());
+    User read;
+    ASSERT_TRUE(Replica(i).GetUser(Call().get(), get, &read).ok()) << i;
+    EXPECT_EQ(read.email_addresses(0).email_address(),
+              "everywhere@example.com");
+  }
+}
+
+TEST_F(PgReplicasTest, RacingCreatesOfOneEmailLeaveExactlyOneOwner) {
+  constexpr int kEmails = 10, kRacers = 6;
+  std::map<std::string, int> created, clashed, other;
+  std::mutex mu;
+  std::vector<std::thread> racers;
+  racers.reserve(kRacers);
+  for (int r = 0; r < kRacers; ++r) {
+    racers.emplace_back([&, r] {
+      for (int e = 0; e < kEmails; ++e) {
+        const std::string email = absl::StrCat("race", e, "@example.com");
+        CreateUserRequest create;
+        create.add_email_addresses(email);
+        User user;
+        const grpc::Status status =
+            Replica(r).CreateUser(Call().get(), create, &user);
+        std::lock_guard<std::mutex> lock(mu);
+        if (status.ok()) {
+          ++created[email];
+        } else if (status.error_code() == grpc::ALREADY_EXISTS &&
+                   ReasonOf(status) == "IDENTIFIER_EXISTS") {
+          ++clashed[email];
+        } else {
+          ++other[absl::StrCat(status.error_code(), " ",
+                               status.error_message())];
+        }
+      }
+    });
+  }
+  for (auto& t : racers) {
+    t.join();
+  }
+  EXPECT_TRUE(other.empty()) << other.begin()->first;
+  for (int e = 0; e < kEmails; ++e) {
+    const std::string email = absl::StrCat("race", e, "@example.com");
+    EXPECT_EQ(created[email], 1) << email;
+    EXPECT_EQ(clashed[email], kRacers - 1) << email;
+  }
+  ListUsersRequest list;
+  list.add_email_addresses("race0@example.com");
+  ListUsersResponse users;
+  ASSERT_TRUE(Replica(1).ListUsers(Call().get(), list, &users).ok());
+  EXPECT_EQ(users.total_count(), 1);
+}
+
+TEST_F(PgReplicasTest,
+       ParallelWrongPasswordsOnAllReplicasLockAtExactlyTheLimit) {
+  CreateUserRequest create;
+  create.set_password("tr0ub4dor&3-staple");
+  User user;
+  ASSERT_TRUE(Replica(0).CreateUser(Call().get(), create, &user).ok());
+  constexpr int kGuesses = 24;  // The limit is 10.
+  std::atomic<int> checked{0}, refused{0}, other{0};
+  std::vector<std::thread> guessers;
+  guessers.reserve(kGuesses);
+  for (int i = 0; i < kGuesses; ++i) {
+    guessers.emplace_back([&, i] {
+      VerifyPasswordRequest verify;
+      verify.set_user_id(user.id());
+      verify.set_password(absl::StrCat("guess ", i));
+      VerifyPasswordResponse response;
+      const grpc::Status status =
+          Replica(i).VerifyPassword(Call().get(), verify, &response);
+      if (status.ok() && !response.verified()) {
+        ++checked;
+      } else if (status.error_code() == grpc::PERMISSION_DENIED &&
+                 ReasonOf(status) == "USER_LOCKED") {
+        ++refused;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (auto& t : guessers) {
+    t.join();
+  }
+  EXPECT_EQ(checked.load(), 10);
+  EXPECT_EQ(refused.load(), kGuesses - 10);
+  EXPECT_EQ(other.load(), 0);
+  for (int i = 0; i < kReplicas; ++i) {
+    GetUserRequest get;
+    get.set_user_id(user.id());
+    User read;
+    ASSERT_TRUE(Replica(i).GetUser(Call().get(), get, &read).ok());
+    EXPECT_TRUE(read.locked()) << i;
+    EXPECT_EQ(read.verification_attempts_remaining(), 0) << i;
+  }
+}
+
+TEST_F(PgReplicasTest, AWatcherOnOneReplicaSeesEveryReplicasEventsInOrder) {
+  testing::Watcher watcher(Replica(0), /*after_sequence=*/0);
+  constexpr int kWriters = 6, kPerWriter = 15;
+  std::vector<std::thread> writers;
+  writers.reserve(kWriters);
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < kPerWriter; ++i) {
+        CreateUserRequest create;
+        create.add_email_addresses(absl::StrCat("w", w, "i", i, "@ex.com"));
+        User user;
+        EXPECT_TRUE(Replica(w).CreateUser(Call().get(), create, &user).ok());
+        UpdateUserMetadataRequest merge;
+        merge.set_user_id(user.id());
+        (*merge.mutable_public_metadata()->mutable_fields())["n"]
+            .set_number_value(i);
+        EXPECT_TRUE(
+            Replica(w + 1).UpdateUserMetadata(Call().get(), merge, &user).ok());
+      }
+    });
+  }
+  for (auto& t : writers) {
+    t.join();
+  }
+  constexpr int kEvents = kWriters * kPerWriter * 2;
+  const std::vector<Event> events = watcher.Next(kEvents);
+  ASSERT_EQ(static_cast<int>(events.size()), kEvents);
+  std::map<std::string, int> created_by_type;
+  for (int i = 0; i < kEvents; ++i) {
+    // Every sequence, once, in order: nothing from replicas 1 and 2 missed.
+    EXPECT_EQ(events[i].sequence(), i + 1);
+    ++created_by_type[events[i].type()];
+  }
+  EXPECT_EQ(created_by_type["user.created"], kWriters * kPerWriter);
+  EXPECT_EQ(created_by_type["user.updated"], kWriters * kPerWriter);
+  // Each user's update comes after its creation.
+  std::map<std::string, int> position;
+  for (int i = 0; i < kEvents; ++i) {
+    const std::string& id = events[i].user_id();
+    if (events[i].type() == "user.created") {
+      position[id] = i;
+    } else {
+      ASSERT_TRUE(position.count(id) > 0) << "update before create of " << id;
+    }
+  }
+}
+
+// A replica cut off from its database: calls fail UNAVAILABLE (retryable,
+// never INTERNAL), readiness turns NOT_SERVING so Kubernetes routes around it,
+// and both recover by themselves once the database is back.
+TEST(PgOutageTest,
+     AnUnreachableDatabaseIsUnavailableAndNotServingUntilItReturns) {
+  ROSTER_REQUIRE_POSTGRES();
+  testing::TestServer server;
+  ASSERT_TRUE(server.database().postgres())
+      << "runs in the .postgres variant (ROSTER_TEST_STORE=postgres)";
+  auto stub = server.Backend();
+  auto health = grpc::health::v1::Health::NewStub(server.channel());
+  auto status_of_backend = [&] {
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service("roster.v1.BackendUsers");
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::ClientContext context;
+    EXPECT_TRUE(health->Check(&context, request, &response).ok());
+    return response.status();
+  };
+  auto await_status =
+      [&](grpc::health::v1::HealthCheckResponse::ServingStatus want) {
+        for (int i = 0; i < 100 && status_of_backend() != want; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        return status_of_backend() == want;
+      };
+  CreateUserRequest create;
+  create.add_email_addresses("outage@example.com");
+  User user;
+  ASSERT_TRUE(stub->CreateUser(Call().get(), create, &user).ok());
+  ASSERT_EQ(status_of_backend(),
+            grpc::health::v1::HealthCheckResponse::SERVING);
+
+  const std::string dsn = server.db_path();
+  const std::string name = dsn.substr(dsn.rfind('/') + 1);
+  ASSERT_EQ(testing::PgCommand(
+                testing::PostgresAdminDsn(),
+                absl::StrCat("ALTER DATABASE ", name,
+                             " ALLOW_CONNECTIONS false; SELECT "
+                             "pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = '",
+                             name, "'")),
+            "");
+  GetUserRequest get;
+  get.set_user_id(user.id());
+  for (int i = 0; i < 3; ++i) {
+    const grpc::Status status = stub->GetUser(Call().get(), get, &user);
+    EXPECT_EQ(status.error_code(), grpc::UNAVAILABLE) << status.error_message();
+  }
+  EXPECT_TRUE(await_status(grpc::health::v1::HealthCheckResponse::NOT_SERVING));
+
+  ASSERT_EQ(testing::PgCommand(testing::PostgresAdminDsn(),
+                               absl::StrCat("ALTER DATABASE ", name,
+                                            " ALLOW_CONNECTIONS true")),
+            "");
+  EXPECT_TRUE(await_status(grpc::health::v1::HealthCheckResponse::SERVING));
+  EXPECT_TRUE(stub->GetUser(Call().get(), get, &user).ok());
+}
+
+}  // namespace
+}  // namespace roster
