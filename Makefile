@@ -27,12 +27,14 @@ run: build
 test: build
 	@cd $(BUILD_DIR) && $(CURDIR)/scripts/with-postgres.sh ctest --output-on-failure -j $(JOBS)
 
-# roster-bench against a local server on a seeded database kept in $(BUILD_DIR)/bench; arguments
-# for roster-bench go in BENCH_ARGS (e.g. BENCH_ARGS="--seed=100000 --duration=10s").
+# The whole benchmark set (scripts/bench-all.sh: SQLite and PostgreSQL, 1 and 64 calls in flight,
+# a large database, the storage micro-benchmark), then docs/performance.md's measured section.
+# Knobs: BENCH_USERS (10000), BENCH_LARGE_USERS (1000000), BENCH_DURATION (3s). One scenario
+# run by hand: BUILD_DIR=build scripts/bench.sh --seed=10000 --scenarios=get_user.
 bench: build
-	@BUILD_DIR=$(BUILD_DIR) scripts/bench.sh $(BENCH_ARGS)
+	@BUILD_DIR=$(BUILD_DIR) scripts/bench-all.sh
 
-# The same, on PostgreSQL: a throwaway cluster with PostgreSQL's default durability (fsync on),
+# One roster-bench run on PostgreSQL (BENCH_ARGS go to it): a throwaway cluster with PostgreSQL's default durability (fsync on),
 # a fresh database each run (seeded by roster-bench), results in $(BUILD_DIR)/bench-postgres.
 bench-postgres: build
 	@WITH_POSTGRES_DURABLE=1 scripts/with-postgres.sh sh -c 'BENCH_DB="$$ROSTER_TEST_POSTGRES_DSN" \

@@ -85,8 +85,9 @@ std::string JsonPath(const std::vector<std::string>& keys) {
   return path;
 }
 
-// PostgreSQL: the text column read as jsonb, the path as a text[] literal
-// (keys are [A-Za-z0-9_-], so quoting them is enough).
+// PostgreSQL: the text column read as json (not jsonb, which would build the
+// whole document's binary form to read one path), the path as a text[]
+// literal (keys are [A-Za-z0-9_-], so quoting them is enough).
 void AddPgMetadataFilter(const MetadataFilter& filter,
                          ConditionBuilder& where) {
   std::string path = "{";
@@ -95,10 +96,10 @@ void AddPgMetadataFilter(const MetadataFilter& filter,
   }
   path.push_back('}');
   const std::string doc =
-      absl::StrCat("(", MetadataColumn(filter.tier), "::jsonb #> ?::text[])");
-  const std::string type = absl::StrCat("jsonb_typeof", doc);
+      absl::StrCat("(", MetadataColumn(filter.tier), "::json #> ?::text[])");
+  const std::string type = absl::StrCat("json_typeof", doc);
   const std::string text =
-      absl::StrCat("(", MetadataColumn(filter.tier), "::jsonb #>> ?::text[])");
+      absl::StrCat("(", MetadataColumn(filter.tier), "::json #>> ?::text[])");
   switch (filter.value.kind) {
     case JsonScalar::Kind::kNull:
       where.Add(absl::StrCat(type, " = 'null'"), {path});

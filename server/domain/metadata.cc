@@ -18,7 +18,34 @@ absl::StatusOr<Json> Parse(absl::string_view text) {
   return value;
 }
 
+// True when a key or string anywhere in `value` holds U+0000.
+bool ContainsNul(const Json& value) {
+  if (value.is_string()) {
+    return value.get_ref<const std::string&>().find('\0') != std::string::npos;
+  }
+  if (value.is_object()) {
+    for (const auto& [key, member] : value.items()) {
+      if (key.find('\0') != std::string::npos || ContainsNul(member)) {
+        return true;
+      }
+    }
+  }
+  if (value.is_array()) {
+    for (const auto& element : value) {
+      if (ContainsNul(element)) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 absl::StatusOr<std::string> Dump(const Json& value) {
+  // PostgreSQL's json functions (and so every metadata filter there) refuse
+  // "\u0000", as Clerk's own store does: both adapters refuse it on the way in.
+  if (ContainsNul(value)) {
+    return absl::InvalidArgumentError("strings must not contain U+0000");
+  }
   try {
     // Strict: invalid UTF-8 in a string is an error, never silently replaced.
     return value.dump(-1, ' ', /*ensure_ascii=*/false,

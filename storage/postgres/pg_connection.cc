@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace roster::storage {
 namespace {
@@ -50,8 +51,8 @@ PgParams& PgParams::Add(absl::string_view text) {
 }
 PgParams& PgParams::Add(int64_t value) { return Push(absl::StrCat(value), 0); }
 PgParams& PgParams::Add(double value) {
-  // Shortest round-trip form; PostgreSQL parses it exactly.
-  return Push(absl::StrCat(value), 0);
+  // 17 significant digits round-trip every double (StrCat keeps only six).
+  return Push(absl::StrFormat("%.17g", value), 0);
 }
 PgParams& PgParams::AddBytes(absl::string_view bytes) {
   return Push(std::string(bytes), 1);
@@ -87,7 +88,13 @@ std::string PgResult::Bytes(int row, int column) const {
 
 absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Open(
     const std::string& dsn) {
-  PGconn* raw = PQconnectdb(dsn.c_str());
+  // Defaults first, then the DSN, whose own settings win: a connection
+  // attempt gives up after 5 s instead of the kernel's TCP timeout, and the
+  // server's pg_stat_activity names us.
+  const char* const keywords[] = {"connect_timeout", "application_name",
+                                  "dbname", nullptr};
+  const char* const values[] = {"5", "roster-server", dsn.c_str(), nullptr};
+  PGconn* raw = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   // Private constructor: make_unique cannot reach it.
   auto c = absl::WrapUnique(new PgConnection(raw));
   if (raw == nullptr || PQstatus(raw) != CONNECTION_OK) {

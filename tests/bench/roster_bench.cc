@@ -9,6 +9,7 @@
 //
 // The secret key comes from $ROSTER_SECRET_KEY.
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,10 +18,13 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -33,6 +37,8 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
+#include "server/domain/passwords.h"
+#include "sodium.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50600", "roster-server address.");
 ABSL_FLAG(int, channels, 4, "gRPC channels (separate connections).");
@@ -42,11 +48,23 @@ ABSL_FLAG(absl::Duration, duration, absl::Seconds(5),
           "Measured time per scenario.");
 ABSL_FLAG(int64_t, seed, 10000,
           "Users the database must hold; missing ones are imported first.");
-ABSL_FLAG(std::string, scenarios,
-          "health,get_user,list_by_email,list_page,count,create_user,"
-          "merge_metadata,sign_in,get_me,mixed",
-          "Comma-separated scenarios to run (health always runs first).");
+ABSL_FLAG(
+    std::string, scenarios,
+    "health,get_user,list_by_email,list_page,list_first_page,"
+    "list_deep_page,count,create_user,merge_metadata,sign_in,get_me,mixed",
+    "Comma-separated scenarios to run (health always runs first).");
 ABSL_FLAG(std::string, json_out, "", "Also write the results here as JSON.");
+ABSL_FLAG(int, hash_workers, 0,
+          "The server's argon2id workers (default: this machine's cores, as "
+          "roster-server sizes its pool); sign_in is reported against "
+          "workers / time per hash, the hash timed here in the same run.");
+ABSL_FLAG(bool, overload, false,
+          "After the scenarios, offer sign_in open-loop at twice the hash "
+          "pool's capacity while get_user runs, and report get_user's p99 "
+          "against get_user alone and how every sign_in ended.");
+ABSL_FLAG(int, server_pid, 0,
+          "roster-server's pid (same machine): report its CPU per call from "
+          "/proc/PID/stat.");
 ABSL_FLAG(int64_t, max_errors, -1,
           "Exit 1 when a scenario sees more failed calls than this (-1: any "
           "number; the CI smoke run uses 0).");
@@ -63,17 +81,61 @@ constexpr char kPassword[] = "bench password 123";
 
 struct Result {
   std::string name;
+  int inflight = 0;
   double qps = 0;
+  // Server CPU (user + system) per measured call, when --server_pid is set.
+  double cpu_us_per_call = 0;
   double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0;
   int64_t calls = 0, errors = 0;
   std::string first_error;
 };
 
+// Seconds per argon2id hash with the server's parameters, on one core here.
+double SecondsPerHash() {
+  if (sodium_init() < 0) {
+    return 0;
+  }
+  constexpr int kHashes = 4;
+  char hash[crypto_pwhash_STRBYTES];
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < kHashes; ++i) {
+    if (crypto_pwhash_str(hash, kPassword, sizeof(kPassword) - 1,
+                          roster::domain::kArgon2OpsLimit,
+                          roster::domain::kArgon2MemLimit) != 0) {
+      return 0;
+    }
+  }
+  return absl::ToDoubleSeconds(absl::Now() - start) / kHashes;
+}
+
+// The server's CPU time so far (user + system, µs) from /proc/PID/stat, or -1.
+double ServerCpuMicros(int pid) {
+  if (pid <= 0) {
+    return -1;
+  }
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  // Fields after the parenthesised command name, which may hold spaces.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) {
+    return -1;
+  }
+  const std::vector<std::string> fields =
+      absl::StrSplit(stat.substr(close + 2), ' ');
+  if (fields.size() < 13) {
+    return -1;
+  }
+  // utime and stime are fields 14 and 15 of the whole line (11 and 12 here).
+  const double ticks = std::stod(fields[11]) + std::stod(fields[12]);
+  return ticks * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 // Runs `issue` closed-loop: every slot starts its next call as soon as the
 // previous one completes, for warm-up plus duration; records calls that
 // complete inside the measured window.
 Result Drive(const std::string& name, const Issue& issue, int inflight,
-             absl::Duration warmup, absl::Duration duration) {
+             absl::Duration warmup, absl::Duration duration, int server_pid) {
   std::mutex mu;
   std::condition_variable idle;
   std::vector<int64_t> latencies_ns;
@@ -114,12 +176,21 @@ Result Drive(const std::string& name, const Issue& issue, int inflight,
   for (int slot = 0; slot < inflight; ++slot) {
     start(slot);
   }
+  absl::SleepFor(measure_from - absl::Now());
+  const double cpu_from = ServerCpuMicros(server_pid);
+  absl::SleepFor(stop_at - absl::Now());
+  const double cpu_to = ServerCpuMicros(server_pid);
   {
     std::unique_lock<std::mutex> lock(mu);
     idle.wait(lock, [&] { return active == 0; });
   }
   Result result;
   result.name = name;
+  result.inflight = inflight;
+  if (cpu_from >= 0 && cpu_to >= 0 && !latencies_ns.empty()) {
+    result.cpu_us_per_call =
+        (cpu_to - cpu_from) / static_cast<double>(latencies_ns.size());
+  }
   result.calls = static_cast<int64_t>(latencies_ns.size());
   result.errors = errors;
   result.first_error = first_error;
@@ -220,6 +291,18 @@ class Bench {
         emails_.push_back(user.email_addresses(0).email_address());
       }
     }
+    // A page token 100,000 users deep (or halfway, in a smaller set): the
+    // keyset position list_deep_page asks for again and again.
+    roster::v1::ListUsersRequest deep;
+    deep.set_limit(1);
+    deep.set_offset(static_cast<int32_t>(std::min<int64_t>(100000, have / 2)));
+    roster::v1::ListUsersResponse deep_page;
+    status = backends_[0]->ListUsers(Authed(absl::Seconds(60)).get(), deep,
+                                     &deep_page);
+    if (!status.ok()) {
+      return false;
+    }
+    deep_token_ = deep_page.next_page_token();
     return PrepareSignIn();
   }
 
@@ -265,6 +348,14 @@ class Bench {
             SetToken(slot, st.ok() ? call->response.next_page_token() : "");
             done(st);
           });
+    });
+    // The first page against a page 100,000 deep: keyset paging should make
+    // depth free.
+    s.emplace_back("list_first_page", [this](int slot, const Done& done) {
+      ListPage(slot, "", done);
+    });
+    s.emplace_back("list_deep_page", [this](int slot, const Done& done) {
+      ListPage(slot, deep_token_, done);
     });
     s.emplace_back("count", [this](int slot, const Done& done) {
       auto call = std::make_shared<Call<roster::v1::CountUsersRequest,
@@ -361,6 +452,17 @@ class Bench {
         [call, done](const grpc::Status& st) { done(st); });
   }
 
+  void ListPage(int slot, const std::string& token, const Done& done) {
+    auto call = std::make_shared<
+        Call<roster::v1::ListUsersRequest, roster::v1::ListUsersResponse>>();
+    call->request.set_limit(10);
+    call->request.set_page_token(token);
+    Authorize(call->context);
+    backends_[Channel(slot)]->async()->ListUsers(
+        &call->context, &call->request, &call->response,
+        [call, done](const grpc::Status& st) { done(st); });
+  }
+
   void MergeMetadata(int slot, const Done& done) {
     auto call = std::make_shared<
         Call<roster::v1::UpdateUserMetadataRequest, roster::v1::User>>();
@@ -410,7 +512,70 @@ class Bench {
   std::mutex rng_mu_;
   std::mt19937_64 rng_{42};
   std::map<int, std::string> tokens_;
+  std::string deep_token_;
 };
+
+// sign_in offered open-loop (a fixed arrival rate, whatever the server
+// answers) beside a closed-loop scenario: how the offered overload ended.
+struct OpenLoopOutcome {
+  int64_t offered = 0, ok = 0, refused = 0, other = 0;
+  double refused_p99_us = 0;  // How fast refusals come back.
+  std::string first_other;
+};
+
+OpenLoopOutcome OfferOpenLoop(const Issue& issue, double rate,
+                              absl::Duration duration) {
+  std::mutex mu;
+  std::condition_variable drained;
+  OpenLoopOutcome outcome;
+  std::vector<int64_t> refused_ns;
+  int64_t outstanding = 0;
+  const absl::Time start = absl::Now();
+  for (int64_t i = 0;; ++i) {
+    const absl::Time at = start + absl::Seconds(static_cast<double>(i) / rate);
+    if (at >= start + duration) {
+      break;
+    }
+    absl::SleepFor(at - absl::Now());
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++outstanding;
+      ++outcome.offered;
+    }
+    const absl::Time begun = absl::Now();
+    issue(static_cast<int>(i), [&, begun](const grpc::Status& status) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (status.ok()) {
+        ++outcome.ok;
+      } else if (status.error_code() == grpc::RESOURCE_EXHAUSTED ||
+                 status.error_code() == grpc::UNAVAILABLE) {
+        ++outcome.refused;
+        refused_ns.push_back(absl::ToInt64Nanoseconds(absl::Now() - begun));
+      } else {
+        ++outcome.other;
+        if (outcome.first_other.empty()) {
+          outcome.first_other =
+              absl::StrCat(status.error_code(), " ", status.error_message());
+        }
+      }
+      if (--outstanding == 0) {
+        drained.notify_all();
+      }
+    });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  drained.wait(lock, [&] { return outstanding == 0; });
+  if (!refused_ns.empty()) {
+    std::sort(refused_ns.begin(), refused_ns.end());
+    outcome.refused_p99_us =
+        static_cast<double>(refused_ns[std::min(
+            refused_ns.size() - 1,
+            static_cast<size_t>(0.99 *
+                                static_cast<double>(refused_ns.size())))]) /
+        1000.0;
+  }
+  return outcome;
+}
 
 }  // namespace
 
@@ -434,14 +599,15 @@ int main(int argc, char** argv) {
       continue;
     }
     std::cerr << "running " << name << "…\n";
-    results.push_back(Drive(name, issue, absl::GetFlag(FLAGS_inflight),
-                            absl::GetFlag(FLAGS_warmup),
-                            absl::GetFlag(FLAGS_duration)));
+    results.push_back(Drive(
+        name, issue, absl::GetFlag(FLAGS_inflight), absl::GetFlag(FLAGS_warmup),
+        absl::GetFlag(FLAGS_duration), absl::GetFlag(FLAGS_server_pid)));
   }
   const double floor = results.front().qps;
-  std::cout << absl::StrFormat("%-15s %10s %7s %9s %9s %9s %9s %7s\n",
-                               "scenario", "calls/s", "ratio", "p50 µs",
-                               "p90 µs", "p99 µs", "p99.9 µs", "errors");
+  const double floor_cpu = results.front().cpu_us_per_call;
+  std::cout << absl::StrFormat(
+      "%-15s %10s %7s %9s %9s %9s %9s %7s %9s\n", "scenario", "calls/s",
+      "ratio", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "errors", "cpu µs");
   std::string json = absl::StrCat(
       "{\"channels\":", absl::GetFlag(FLAGS_channels),
       ",\"inflight\":", absl::GetFlag(FLAGS_inflight),
@@ -451,21 +617,98 @@ int main(int argc, char** argv) {
     const Result& r = results[i];
     const double ratio = floor > 0 ? r.qps / floor : 0;
     std::cout << absl::StrFormat(
-        "%-15s %10.0f %7.3f %9.0f %9.0f %9.0f %9.0f %7d\n", r.name, r.qps,
-        ratio, r.p50_us, r.p90_us, r.p99_us, r.p999_us, r.errors);
+        "%-15s %10.0f %7.3f %9.0f %9.0f %9.0f %9.0f %7d %9.1f\n", r.name, r.qps,
+        ratio, r.p50_us, r.p90_us, r.p99_us, r.p999_us, r.errors,
+        r.cpu_us_per_call);
     if (!r.first_error.empty()) {
       std::cout << "  first error: " << r.first_error << "\n";
     }
-    absl::StrAppend(&json, i == 0 ? "" : ",", "{\"name\":\"", r.name,
-                    "\",\"qps\":", absl::StrFormat("%.1f", r.qps),
-                    ",\"ratio_to_health\":", absl::StrFormat("%.4f", ratio),
-                    ",\"p50_us\":", absl::StrFormat("%.1f", r.p50_us),
-                    ",\"p90_us\":", absl::StrFormat("%.1f", r.p90_us),
-                    ",\"p99_us\":", absl::StrFormat("%.1f", r.p99_us),
-                    ",\"p999_us\":", absl::StrFormat("%.1f", r.p999_us),
-                    ",\"calls\":", r.calls, ",\"errors\":", r.errors, "}");
+    absl::StrAppend(
+        &json, i == 0 ? "" : ",", "{\"name\":\"", r.name,
+        "\",\"qps\":", absl::StrFormat("%.1f", r.qps),
+        ",\"ratio_to_health\":", absl::StrFormat("%.4f", ratio),
+        ",\"p50_us\":", absl::StrFormat("%.1f", r.p50_us),
+        ",\"p90_us\":", absl::StrFormat("%.1f", r.p90_us),
+        ",\"p99_us\":", absl::StrFormat("%.1f", r.p99_us),
+        ",\"p999_us\":", absl::StrFormat("%.1f", r.p999_us),
+        ",\"p99_ratio_to_health\":",
+        absl::StrFormat("%.4f", results.front().p99_us > 0
+                                    ? r.p99_us / results.front().p99_us
+                                    : 0),
+        ",\"cpu_us_per_call\":", absl::StrFormat("%.2f", r.cpu_us_per_call),
+        ",\"cpu_ratio_to_health\":",
+        absl::StrFormat("%.3f",
+                        floor_cpu > 0 ? r.cpu_us_per_call / floor_cpu : 0),
+        ",\"calls\":", r.calls, ",\"errors\":", r.errors, "}");
   }
-  json += "]}\n";
+  json += "]";
+  for (const Result& r : results) {
+    if (r.name != "sign_in") {
+      continue;
+    }
+    const int workers = absl::GetFlag(FLAGS_hash_workers) > 0
+                            ? absl::GetFlag(FLAGS_hash_workers)
+                            : static_cast<int>(std::max(
+                                  1u, std::thread::hardware_concurrency()));
+    const double per_hash = SecondsPerHash();
+    const double capacity = per_hash > 0 ? workers / per_hash : 0;
+    std::cout << absl::StrFormat(
+        "sign_in: %.1f/s against a hash pool of %d workers x %.1f ms per hash "
+        "= %.1f/s (%.3f)\n",
+        r.qps, workers, per_hash * 1000, capacity,
+        capacity > 0 ? r.qps / capacity : 0);
+    absl::StrAppend(
+        &json, ",\"hash_ms\":", absl::StrFormat("%.2f", per_hash * 1000),
+        ",\"hash_workers\":", workers,
+        ",\"sign_in_capacity_per_s\":", absl::StrFormat("%.1f", capacity));
+  }
+  if (absl::GetFlag(FLAGS_overload)) {
+    std::map<std::string, Issue> issues;
+    for (auto& [name, issue] : bench.Scenarios()) {
+      issues[name] = issue;
+    }
+    const int workers = absl::GetFlag(FLAGS_hash_workers) > 0
+                            ? absl::GetFlag(FLAGS_hash_workers)
+                            : static_cast<int>(std::max(
+                                  1u, std::thread::hardware_concurrency()));
+    const double per_hash = SecondsPerHash();
+    const double rate = per_hash > 0 ? 2 * workers / per_hash : 100;
+    constexpr int kReaders = 8;
+    std::cerr << "running get_user alone, then beside sign_in at " << rate
+              << "/s…\n";
+    const Result alone = Drive(
+        "get_user", issues["get_user"], kReaders, absl::GetFlag(FLAGS_warmup),
+        absl::GetFlag(FLAGS_duration), absl::GetFlag(FLAGS_server_pid));
+    OpenLoopOutcome offered;
+    std::thread flood([&] {
+      offered = OfferOpenLoop(
+          issues["sign_in"], rate,
+          absl::GetFlag(FLAGS_warmup) + absl::GetFlag(FLAGS_duration));
+    });
+    const Result beside = Drive(
+        "get_user", issues["get_user"], kReaders, absl::GetFlag(FLAGS_warmup),
+        absl::GetFlag(FLAGS_duration), absl::GetFlag(FLAGS_server_pid));
+    flood.join();
+    std::cout << absl::StrFormat(
+        "overload: get_user p99 %.0f µs beside sign_in at %.0f/s, %.0f µs "
+        "alone (%.2f); sign_in offered %d: %d ok, %d refused (p99 %.0f µs), "
+        "%d other%s\n",
+        beside.p99_us, rate, alone.p99_us,
+        alone.p99_us > 0 ? beside.p99_us / alone.p99_us : 0, offered.offered,
+        offered.ok, offered.refused, offered.refused_p99_us, offered.other,
+        offered.first_other.empty() ? "" : " (" + offered.first_other + ")");
+    absl::StrAppend(
+        &json,
+        ",\"overload\":{\"sign_in_rate\":", absl::StrFormat("%.1f", rate),
+        ",\"readers\":", kReaders,
+        ",\"get_user_p99_alone_us\":", absl::StrFormat("%.1f", alone.p99_us),
+        ",\"get_user_p99_beside_us\":", absl::StrFormat("%.1f", beside.p99_us),
+        ",\"offered\":", offered.offered, ",\"ok\":", offered.ok,
+        ",\"refused\":", offered.refused,
+        ",\"refused_p99_us\":", absl::StrFormat("%.1f", offered.refused_p99_us),
+        ",\"other\":", offered.other, "}");
+  }
+  json += "}\n";
   std::cout << json;
   const std::string out = absl::GetFlag(FLAGS_json_out);
   if (!out.empty()) {

@@ -140,6 +140,23 @@ TEST_F(MalformedInputTest, StringsThatAreNotUtf8AreInvalidArgument) {
       Raw(kListUsers, LengthDelimited(emails, "a\xff@example.com")));
 }
 
+// U+0000 is valid UTF-8 and valid protobuf, but PostgreSQL's JSON functions
+// cannot read it: metadata holding it is refused on both adapters, with the
+// field named.
+TEST_F(MalformedInputTest, MetadataStringsWithNulAreRefusedWithTheirField) {
+  auto stub = server_.Backend();
+  CreateUserRequest request;
+  (*request.mutable_public_metadata()->mutable_fields())["note"]
+      .set_string_value(std::string("a\0b", 3));
+  User user;
+  const grpc::Status status =
+      stub->CreateUser(testing::Authed().get(), request, &user);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT)
+      << status.error_message();
+  EXPECT_THAT(testing::ViolatedFields(status),
+              ::testing::Contains("public_metadata"));
+}
+
 TEST_F(MalformedInputTest, StructsNestedPastTheParserLimitAreInvalidArgument) {
   CreateUserRequest request;
   (*request.mutable_public_metadata()->mutable_fields())["deep"] = Nested(200);

@@ -74,7 +74,9 @@ class PgReplicasTest : public ::testing::Test {
     return path;
   }
 
-  BackendUsers::Stub& Replica(int i) { return *stubs_[i % kReplicas]; }
+  BackendUsers::Stub& Replica(int i) {
+    return *stubs_[static_cast<size_t>(i % kReplicas)];
+  }
 
   testing::TempDir dir_;
   testing::TestDatabase database_{dir_};
@@ -213,16 +215,16 @@ TEST_F(PgReplicasTest, AWatcherOnOneReplicaSeesEveryReplicasEventsInOrder) {
   const std::vector<Event> events = watcher.Next(kEvents);
   ASSERT_EQ(static_cast<int>(events.size()), kEvents);
   std::map<std::string, int> created_by_type;
-  for (int i = 0; i < kEvents; ++i) {
+  for (size_t i = 0; i < events.size(); ++i) {
     // Every sequence, once, in order: nothing from replicas 1 and 2 missed.
-    EXPECT_EQ(events[i].sequence(), i + 1);
+    EXPECT_EQ(events[i].sequence(), static_cast<int64_t>(i) + 1);
     ++created_by_type[events[i].type()];
   }
   EXPECT_EQ(created_by_type["user.created"], kWriters * kPerWriter);
   EXPECT_EQ(created_by_type["user.updated"], kWriters * kPerWriter);
   // Each user's update comes after its creation.
-  std::map<std::string, int> position;
-  for (int i = 0; i < kEvents; ++i) {
+  std::map<std::string, size_t> position;
+  for (size_t i = 0; i < events.size(); ++i) {
     const std::string& id = events[i].user_id();
     if (events[i].type() == "user.created") {
       position[id] = i;

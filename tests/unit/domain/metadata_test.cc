@@ -71,5 +71,21 @@ TEST(CompactJsonObjectTest, CompactsObjectsAndRejectsEverythingElse) {
   }
 }
 
+// PostgreSQL cannot take U+0000 in JSON it reads; neither adapter stores it.
+TEST(CompactJsonObjectTest, RefusesNulAnywhereInKeysStringsAndArrays) {
+  for (const char* with_nul :
+       {R"({"a":"x\u0000y"})", R"({"a\u0000":1})", R"({"a":["ok","\u0000"]})",
+        R"({"a":{"b":{"c":"\u0000"}}})"}) {
+    EXPECT_THAT(CompactJsonObject(with_nul),
+                StatusIs(absl::StatusCode::kInvalidArgument))
+        << with_nul;
+    EXPECT_THAT(ApplyMergePatch("{}", with_nul),
+                StatusIs(absl::StatusCode::kInvalidArgument))
+        << with_nul;
+  }
+  // A backslash followed by "u0000" as text is not a NUL.
+  EXPECT_THAT(CompactJsonObject(R"({"a":"\\u0000"})"), IsOk());
+}
+
 }  // namespace
 }  // namespace roster::domain

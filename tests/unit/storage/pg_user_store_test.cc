@@ -67,7 +67,8 @@ TEST_F(PgUserStoreTest, ReplicasStartingTogetherMigrateExactlyOnce) {
   std::vector<std::thread> starting;
   starting.reserve(kReplicas);
   for (int i = 0; i < kReplicas; ++i) {
-    starting.emplace_back([&, i] { stores[i] = OpenReplica(); });
+    starting.emplace_back(
+        [&, i] { stores[static_cast<size_t>(i)] = OpenReplica(); });
   }
   for (auto& t : starting) {
     t.join();

@@ -325,6 +325,33 @@ TEST_P(UserStoreTest, KeysetPagingWithTiedSortValuesVisitsEveryUserOnce) {
   }
 }
 
+TEST_P(UserStoreTest, MetadataFiltersCompareNumbersExactlyAndKeepTypesApart) {
+  UserRecord exact = MakeUser("u1", 1);
+  exact.public_metadata = R"({"score":1234567.125,"note":"x"})";
+  UserRecord close = MakeUser("u2", 2);
+  close.public_metadata = R"({"score":1234567.0})";
+  UserRecord text = MakeUser("u3", 3);
+  text.public_metadata = R"({"score":"1234567.125"})";
+  for (const auto& user : {exact, close, text}) {
+    ASSERT_THAT(Insert(user), IsOk());
+  }
+  UserFilter filter;
+  MetadataFilter score;
+  score.path = {"score"};
+  score.value.kind = JsonScalar::Kind::kNumber;
+  score.value.number_value = 1234567.125;
+  filter.metadata_filters = {score};
+  EXPECT_THAT(store_->CountUsers(filter), IsOkAndHolds(1));
+  score.value.kind = JsonScalar::Kind::kString;
+  score.value.string_value = "1234567.125";
+  filter.metadata_filters = {score};
+  UserPageQuery query;
+  query.filter = filter;
+  ASSERT_OK_AND_ASSIGN(page, store_->ListUsers(query));
+  ASSERT_EQ(page.users.size(), 1u);
+  EXPECT_EQ(page.users[0].id, "u3");
+}
+
 TEST_P(UserStoreTest, ReadersRunWhileWritesCommit) {
   ASSERT_THAT(Insert(MakeUser("u0", 0)), IsOk());
   std::atomic<bool> done{false};

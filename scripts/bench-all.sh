@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# make bench: the whole benchmark set in one go (under 10 minutes once the large database is
+# seeded; seeding it the first time adds a few minutes), then docs/performance.md's results
+# section regenerated from what was just measured (scripts/bench_report.py).
+#
+#   1. every scenario on SQLite at $BENCH_USERS users, 32 calls in flight, then get_user beside
+#      sign_in offered open-loop at twice the hash pool's capacity;
+#   2. get_user against health at 1 and at 64 calls in flight (latency ratios);
+#   3. get_user, list_by_email, the first page and a page 100,000 deep, and mixed at
+#      $BENCH_LARGE_USERS users, and the
+#      server's start-up time on that database (a second start, already seeded);
+#   4. every scenario on PostgreSQL (a throwaway cluster, fsync on) at $BENCH_USERS users;
+#   5. the storage micro-benchmark (UserStore against bare sqlite3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD_DIR:-build}
+out=${BENCH_OUT:-$build/bench-results}
+users=${BENCH_USERS:-10000}
+large=${BENCH_LARGE_USERS:-1000000}
+measure=(--warmup=1s --duration="${BENCH_DURATION:-3s}")
+mkdir -p "$out"
+export BUILD_DIR=$build
+started=$(date +%s)
+
+run() {  # run NAME BENCH_DIR roster-bench-args…
+  local name=$1 dir=$2
+  shift 2
+  echo "== $name" >&2
+  BENCH_DIR=$dir scripts/bench.sh "$@" > "$out/$name.txt"
+  cp "$dir/results.json" "$out/$name.json"
+  cp "$dir/server.json" "$out/$name.server.json"
+  cat "$out/$name.txt" | grep -v '^{' >&2
+}
+
+run sqlite "$build/bench" --seed="$users" --overload "${measure[@]}"
+run inflight1 "$build/bench" --seed="$users" --scenarios=get_user --inflight=1 --channels=1 \
+  "${measure[@]}"
+run inflight64 "$build/bench" --seed="$users" --scenarios=get_user --inflight=64 "${measure[@]}"
+run large "$build/bench-large" --seed="$large" \
+  --scenarios=get_user,list_by_email,list_first_page,list_deep_page,mixed "${measure[@]}"
+run large_restart "$build/bench-large" --seed="$large" --scenarios=get_user --warmup=0s \
+  --duration=1s
+printf '%s\n' "$build/bench/bench.db" "$build/bench-large/bench.db" > "$out/databases.txt"
+WITH_POSTGRES_DURABLE=1 scripts/with-postgres.sh sh -c \
+  "BENCH_DB=\"\$ROSTER_TEST_POSTGRES_DSN\" BENCH_DIR=$build/bench-postgres scripts/bench.sh \
+     --seed=$users --warmup=1s --duration=${BENCH_DURATION:-3s} > $out/postgres.txt"
+cp "$build/bench-postgres/results.json" "$out/postgres.json"
+cp "$build/bench-postgres/server.json" "$out/postgres.server.json"
+grep -v '^{' "$out/postgres.txt" >&2
+echo "== storage" >&2
+(cd "$build/bench" && ../bin/roster-storage-bench --benchmark_min_time=0.5 \
+   --benchmark_format=json > "$(realpath "$out")/storage.json")
+echo "total $(( $(date +%s) - started )) s" | tee "$out/elapsed.txt" >&2
+python3 scripts/bench_report.py "$out" docs/performance.md "$users" "$large"

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Writes the measured section of docs/performance.md from a `make bench` run.
+
+Usage: bench_report.py RESULTS_DIR docs/performance.md USERS LARGE_USERS
+
+Everything between the `<!-- bench:begin -->` and `<!-- bench:end -->` markers is replaced; the
+prose around it (what the profiles showed, what changed) is kept. Every target of issue 7 is
+listed with its measured value and whether it is met; a target this run does not measure says so.
+"""
+import json
+import os
+import platform
+import re
+import sqlite3
+import subprocess
+import sys
+from datetime import date
+
+out, doc_path, users, large = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+
+
+def load(name):
+    path = os.path.join(out, name)
+    return json.load(open(path)) if os.path.exists(path) else None
+
+
+def scenarios(run):
+    return {s["name"]: s for s in run["scenarios"]} if run else {}
+
+
+sqlite, postgres = load("sqlite.json"), load("postgres.json")
+one, many = load("inflight1.json"), load("inflight64.json")
+big, restart = load("large.json"), load("large_restart.server.json")
+big_server = load("large.server.json")
+storage = load("storage.json")
+s, p, b = scenarios(sqlite), scenarios(postgres), scenarios(big)
+def bytes_per_user(path):
+    """Bytes on disk (file and WAL) per stored user, and the user count."""
+    size = sum(os.path.getsize(f) for f in [path, path + "-wal"] if os.path.exists(f))
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        count = db.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+    return size / max(count, 1), count
+
+
+databases = open(os.path.join(out, "databases.txt")).read().split()
+elapsed = open(os.path.join(out, "elapsed.txt")).read().strip()
+
+cpu = "unknown"
+for line in open("/proc/cpuinfo"):
+    if line.startswith("model name"):
+        cpu = line.split(":", 1)[1].strip()
+        break
+fs = subprocess.run(["df", "-T", "build"], capture_output=True, text=True).stdout.split("\n")
+fs_type = fs[1].split()[1] if len(fs) > 1 and fs[1] else "unknown"
+
+lines = [
+    f"Measured {date.today().isoformat()} by `make bench` ({elapsed}) on {os.cpu_count()} × "
+    f"{cpu}, Linux {platform.release()}, {fs_type}; server and load generator share the cores. "
+    f"Each scenario: 1 s warm-up, {sqlite['duration_s']:.0f} s measured, "
+    f"{sqlite['channels']} channels, {sqlite['inflight']} calls in flight, {users:,} users "
+    "unless stated. `cpu µs` is the server's user + system CPU per call from /proc/PID/stat.",
+    "",
+    "### Every scenario, SQLite and PostgreSQL (same settings)",
+    "",
+    "| scenario | SQLite calls/s | ratio | p50 µs | p99 µs | cpu µs | PostgreSQL calls/s | ratio "
+    "| p50 µs | p99 µs | cpu µs |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+]
+for name, r in s.items():
+    q = p.get(name)
+    pg = (f"{q['qps']:,.0f} | {q['ratio_to_health']:.3f} | {q['p50_us']:,.0f} | "
+          f"{q['p99_us']:,.0f} | {q['cpu_us_per_call']:.0f}") if q else "– | – | – | – | –"
+    lines.append(f"| `{name}` | {r['qps']:,.0f} | {r['ratio_to_health']:.3f} | "
+                 f"{r['p50_us']:,.0f} | {r['p99_us']:,.0f} | {r['cpu_us_per_call']:.0f} | {pg} |")
+lines.append("")
+lines.append("PostgreSQL: a local PostgreSQL 15 cluster with its default durability (fsync and "
+             "synchronous_commit on), on the same two cores as the server and the load "
+             "generator.")
+lines.append("")
+
+# Targets.
+targets = []
+
+
+def target(what, value, goal, met, note=""):
+    shown = "not measured" if value is None else value
+    verdict = "–" if met is None else ("met" if met else "**not met**")
+    targets.append(f"| {what} | {shown} | {goal} | {verdict} | {note} |")
+
+
+def ratio(a, b):
+    return a / b if a and b else None
+
+
+g, h = s.get("get_user"), s.get("health")
+target("`get_user` / `health` throughput", f"{g['ratio_to_health']:.3f}", "≥ 0.80",
+       g["ratio_to_health"] >= 0.80, "callback API; see below")
+cpu_ratio = g.get("cpu_ratio_to_health") or None
+target("server CPU per `get_user` / per `health`",
+       f"{cpu_ratio:.2f} ({g['cpu_us_per_call']:.0f} / {h['cpu_us_per_call']:.0f} µs)"
+       if cpu_ratio else None, "≤ 1.5", cpu_ratio <= 1.5 if cpu_ratio else None)
+for label, run in [("1", one), ("64", many)]:
+    sc = scenarios(run)
+    if sc:
+        r = sc["get_user"]["p99_us"] / sc["health"]["p99_us"]
+        target(f"`get_user` p99 / `health` p99 at {label} in flight",
+               f"{r:.2f} ({sc['get_user']['p99_us']:,.0f} / {sc['health']['p99_us']:,.0f} µs)",
+               "≤ 1.5", r <= 1.5)
+le = s.get("list_by_email")
+target("`list_by_email` / `health`", f"{le['ratio_to_health']:.3f}", "≥ 0.70",
+       le["ratio_to_health"] >= 0.70)
+bench = {x["name"]: x for x in (storage or {}).get("benchmarks", [])}
+if "UserStoreGetUser" in bench:
+    r = bench["UserStoreGetUser"]["real_time"] / bench["BareSqliteGetUser"]["real_time"]
+    target("`UserStore` read by id / bare prepared lookup", f"{r:.2f}", "≤ 1.5", r <= 1.5,
+           "reads the identifiers too (four statements)")
+if "BareSqliteCommit" in bench and "create_user" in s:
+    bare_per_s = 1e9 / bench["BareSqliteCommit"]["real_time"]
+    r = s["create_user"]["qps"] / bare_per_s
+    target("`create_user` durable / bare one-row FULL commits per s",
+           f"{r:.2f} ({s['create_user']['qps']:,.0f} / {bare_per_s:,.0f})", "≥ 2.0", r >= 2.0,
+           f"{sqlite['inflight']} in flight")
+if sqlite.get("sign_in_capacity_per_s"):
+    r = s["sign_in"]["qps"] / sqlite["sign_in_capacity_per_s"]
+    target("`sign_in` / hash-pool capacity",
+           f"{r:.2f} ({s['sign_in']['qps']:.0f} / {sqlite['sign_in_capacity_per_s']:.0f} per s; "
+           f"{sqlite['hash_workers']} × {sqlite['hash_ms']:.1f} ms)", "≥ 0.85", r >= 0.85)
+o = sqlite.get("overload")
+if o:
+    r = o["get_user_p99_beside_us"] / o["get_user_p99_alone_us"]
+    target("`get_user` p99 while `sign_in` is offered 2× the pool's capacity / alone",
+           f"{r:.2f} ({o['get_user_p99_beside_us']:,.0f} / {o['get_user_p99_alone_us']:,.0f} µs)",
+           "≤ 2.0", r <= 2.0, f"{o['readers']} get_user in flight, sign_in open-loop at "
+           f"{o['sign_in_rate']:.0f}/s")
+    target("errors other than fast RESOURCE_EXHAUSTED / UNAVAILABLE at 2× saturation",
+           f"{o['other']} of {o['offered']} offered", "0", o["other"] == 0,
+           f"{o['ok']} served, {o['refused']} refused with p99 {o['refused_p99_us']:,.0f} µs")
+else:
+    target("`get_user` p99 under 2× `sign_in` overload / alone", None, "≤ 2.0", None)
+    target("errors other than fast RESOURCE_EXHAUSTED / UNAVAILABLE at 2× saturation", None,
+           "0", None)
+for name in ["get_user", "list_by_email"]:
+    if name in b:
+        raw = b[name]["qps"] / s[name]["qps"]
+        norm = b[name]["ratio_to_health"] / s[name]["ratio_to_health"]
+        target(f"`{name}` at {large:,} / at {users:,} users",
+               f"{raw:.2f} raw, {norm:.2f} of health-normalised", "≥ 0.90", norm >= 0.90)
+if "list_deep_page" in b and "list_first_page" in b:
+    r = b["list_deep_page"]["p50_us"] / b["list_first_page"]["p50_us"]
+    target(f"page 100,000 deep / first page (p50 latency, {large:,} users)",
+           f"{r:.2f} ({b['list_deep_page']['p50_us']:,.0f} / "
+           f"{b['list_first_page']['p50_us']:,.0f} µs)", "≤ 1.2", r <= 1.2,
+           "each page also counts every match (total_count)")
+else:
+    target("page 100,000 deep / first page (latency)", None, "≤ 1.2", None)
+if big_server:
+    mib = big_server["rss_peak_kib"] / 1024
+    target(f"resident memory at {large:,} users under the mixed load", f"{mib:.0f} MiB peak",
+           "≤ 150 MiB", mib <= 150, "peak over the whole run, seeding included")
+if restart:
+    target(f"start-up to SERVING on a {large:,}-user database",
+           f"{restart['startup_ms'] / 1000:.2f} s", "≤ 0.5 s", restart["startup_ms"] <= 500)
+
+lines += ["### Targets (issue 7)", "", "| measure | measured | target | | note |",
+          "|---|---|---|---|---|", *targets, ""]
+sizes = [bytes_per_user(path) for path in databases if os.path.exists(path)]
+if sizes:
+    lines.append("Bytes per user on disk (the SQLite file and its WAL, indexes, identifiers and "
+                 "the event log included): " + ", ".join(
+                     f"{per:,.0f} at {count:,} users" for per, count in sizes) + ".")
+    lines.append("")
+if storage:
+    lines += ["### Storage micro-benchmark", "", "| benchmark | ns per op |", "|---|---:|"]
+    for x in storage["benchmarks"]:
+        lines.append(f"| `{x['name']}` | {x['real_time']:,.0f} |")
+    lines.append("")
+
+doc = open(doc_path).read()
+section = "<!-- bench:begin -->\n" + "\n".join(lines) + "<!-- bench:end -->"
+if "<!-- bench:begin -->" in doc:
+    doc = re.sub(r"<!-- bench:begin -->.*<!-- bench:end -->", lambda _: section, doc, flags=re.S)
+else:
+    doc = doc.rstrip("\n") + "\n\n## Latest `make bench`\n\n" + section + "\n"
+open(doc_path, "w").write(doc)
+print(f"wrote the measured section of {doc_path}")
