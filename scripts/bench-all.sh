@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
-out=${BENCH_OUT:-$build/bench-results}
+out=$(realpath -m "${BENCH_OUT:-$build/bench-results}")
 users=${BENCH_USERS:-10000}
 large=${BENCH_LARGE_USERS:-1000000}
 measure=(--warmup=1s --duration="${BENCH_DURATION:-3s}")
@@ -49,6 +49,7 @@ cp "$build/bench-postgres/server.json" "$out/postgres.server.json"
 grep -v '^{' "$out/postgres.txt" >&2
 echo "== storage" >&2
 (cd "$build/bench" && ../bin/roster-storage-bench --benchmark_min_time=0.5 \
-   --benchmark_format=json > "$(realpath "$out")/storage.json")
+   --benchmark_out="$out/storage.json" --benchmark_out_format=json > "$out/storage.txt")
+grep -A4 "ratio" "$out/storage.txt" >&2 || true
 echo "total $(( $(date +%s) - started )) s" | tee "$out/elapsed.txt" >&2
 python3 scripts/bench_report.py "$out" docs/performance.md "$users" "$large"
