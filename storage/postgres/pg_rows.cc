@@ -5,99 +5,22 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "storage/identifier_union.h"
 #include "storage/user_query_sql.h"
 
 namespace roster::storage {
 namespace {
 
-// The three identifier tables in one shape, so that a user and all its
-// identifiers come back from one statement (one snapshot, one round trip).
-// Columns: kind (1 email, 2 phone, 3 external account), user_id, id, value
-// (email address / phone number / provider_user_id), the four verification
-// columns, created_at, updated_at, code digest, reserved_for_second_factor,
-// default_second_factor, provider, email_address, first_name, last_name,
-// username, image_url, approved_scopes, public_metadata. `$1` is a text[] of
-// user ids.
-constexpr char kIdentifiers[] =
-    "SELECT 1 AS kind, user_id, id, email_address AS value, "
-    "verification_status, verification_strategy, verification_attempts, "
-    "verification_expire_at, created_at, updated_at, "
-    "verification_code_digest, 0 AS reserved, 0 AS dflt, '' AS provider, "
-    "'' AS email, '' AS first_name, '' AS last_name, '' AS username, "
-    "'' AS image_url, '' AS scopes, '' AS metadata "
-    "FROM email_addresses WHERE user_id = ANY($1::text[]) "
-    "UNION ALL SELECT 2, user_id, id, phone_number, verification_status, "
-    "verification_strategy, verification_attempts, verification_expire_at, "
-    "created_at, updated_at, verification_code_digest, "
-    "reserved_for_second_factor, default_second_factor, '', '', '', '', '', "
-    "'', '', '' FROM phone_numbers WHERE user_id = ANY($1::text[]) "
-    "UNION ALL SELECT 3, user_id, id, provider_user_id, verification_status, "
-    "verification_strategy, verification_attempts, verification_expire_at, "
-    "created_at, updated_at, '', 0, 0, provider, email_address, first_name, "
-    "last_name, username, image_url, approved_scopes, public_metadata "
-    "FROM external_accounts WHERE user_id = ANY($1::text[])";
-constexpr int kIdentifierColumns = 21;
+// One row of a PgResult, as AppendIdentifier reads it.
+struct PgRow {
+  const PgResult& r;
+  int row;
+  std::string Text(int column) const { return r.Text(row, column); }
+  int64_t Int(int column) const { return r.Int(row, column); }
+};
 
-VerificationRecord ReadVerification(const PgResult& r, int row, int first) {
-  VerificationRecord v;
-  v.status = static_cast<VerificationStatus>(r.Int(row, first));
-  v.strategy = r.Text(row, first + 1);
-  v.attempts = static_cast<int32_t>(r.Int(row, first + 2));
-  v.expire_at = r.Int(row, first + 3);
-  return v;
-}
-
-// Appends the identifier at `row` (columns from `first`) to `user`.
-void ReadIdentifier(const PgResult& r, int row, int first, UserRecord& user) {
-  const int64_t kind = r.Int(row, first);
-  VerificationRecord verification = ReadVerification(r, row, first + 4);
-  const std::string id = r.Text(row, first + 2);
-  const std::string value = r.Text(row, first + 3);
-  const Micros created_at = r.Int(row, first + 8);
-  const Micros updated_at = r.Int(row, first + 9);
-  if (kind == 1) {
-    EmailAddressRecord e;
-    e.id = id;
-    e.user_id = user.id;
-    e.email_address = value;
-    e.verification = std::move(verification);
-    e.verification.code_digest = r.Text(row, first + 10);
-    e.created_at = created_at;
-    e.updated_at = updated_at;
-    user.email_addresses.push_back(std::move(e));
-  } else if (kind == 2) {
-    PhoneNumberRecord p;
-    p.id = id;
-    p.user_id = user.id;
-    p.phone_number = value;
-    p.verification = std::move(verification);
-    p.verification.code_digest = r.Text(row, first + 10);
-    p.reserved_for_second_factor = r.Bool(row, first + 11);
-    p.default_second_factor = r.Bool(row, first + 12);
-    p.created_at = created_at;
-    p.updated_at = updated_at;
-    user.phone_numbers.push_back(std::move(p));
-  } else {
-    ExternalAccountRecord a;
-    a.id = id;
-    a.user_id = user.id;
-    a.provider_user_id = value;
-    a.verification = std::move(verification);
-    a.provider = r.Text(row, first + 13);
-    a.email_address = r.Text(row, first + 14);
-    a.first_name = r.Text(row, first + 15);
-    a.last_name = r.Text(row, first + 16);
-    a.username = r.Text(row, first + 17);
-    a.image_url = r.Text(row, first + 18);
-    a.approved_scopes =
-        absl::StrSplit(r.Text(row, first + 19), ' ', absl::SkipEmpty());
-    a.public_metadata = r.Text(row, first + 20);
-    a.created_at = created_at;
-    a.updated_at = updated_at;
-    user.external_accounts.push_back(std::move(a));
-  }
-}
+// Identifiers of the users in `$1` (a text[] of ids).
+std::string IdentifiersSql() { return IdentifierUnionSql("= ANY($1::text[])"); }
 
 PgParams& AddVerification(PgParams& p, const VerificationRecord& v) {
   return p.Add(static_cast<int64_t>(v.status))
@@ -216,19 +139,19 @@ absl::StatusOr<UserRecord> LoadPgUser(PgConnection& c,
     LoadPgIdentifiers(c, users);
     return std::move(users.front());
   }
-  PgResult r =
-      c.Run(absl::StrCat("SELECT ", kUserColumns,
-                         ", i.* FROM users u LEFT JOIN (", kIdentifiers,
-                         ") i ON TRUE WHERE u.id = $2 "
-                         "ORDER BY i.kind, i.created_at, i.id"),
-            PgParams().Add(PgTextArray({id})).Add(id));
+  PgResult r = c.Run(
+      absl::StrCat("SELECT ", kUserColumns, ", i.* FROM users u LEFT JOIN (",
+                   IdentifierUnionSql("= $1"),
+                   ") i ON TRUE WHERE u.id = $1 "
+                   "ORDER BY i.kind, i.created_at, i.id"),
+      PgParams().Add(id));
   if (r.rows() == 0) {
     return absl::NotFoundError(absl::StrCat("user ", user_id, " not found"));
   }
   UserRecord user = ReadPgUserRow(r, 0);
   for (int row = 0; row < r.rows(); ++row) {
     if (!r.IsNull(row, kUserColumnCount)) {
-      ReadIdentifier(r, row, kUserColumnCount, user);
+      AppendIdentifier(PgRow{r, row}, kUserColumnCount, user);
     }
   }
   return user;
@@ -244,13 +167,12 @@ void LoadPgIdentifiers(PgConnection& c, std::vector<UserRecord>& users) {
     ids.push_back(user.id);
     by_id[user.id] = &user;
   }
-  PgResult r = c.Run(absl::StrCat(kIdentifiers, " ORDER BY 1, 9, 3"),
+  PgResult r = c.Run(absl::StrCat(IdentifiersSql(), " ORDER BY 1, 9, 3"),
                      PgParams().Add(PgTextArray(ids)));
-  static_assert(kIdentifierColumns == 21, "kIdentifiers' shape");
   for (int row = 0; row < r.rows(); ++row) {
     auto it = by_id.find(r.Text(row, 1));
     if (it != by_id.end()) {
-      ReadIdentifier(r, row, 0, *it->second);
+      AppendIdentifier(PgRow{r, row}, 0, *it->second);
     }
   }
 }

@@ -174,13 +174,19 @@ void PgUserStore::Release(std::unique_ptr<PgConnection> connection) {
   pool_cv_.Signal();
 }
 
-absl::StatusOr<UserRecord> PgUserStore::GetUser(absl::string_view user_id) {
+template <typename Fn>
+auto PgUserStore::WithConnection(absl::string_view what, Fn&& fn)
+    -> decltype(fn(std::declval<PgConnection&>())) {
   auto lease = Acquire();
   if (!lease.ok()) {
     return lease.status();
   }
-  return PgGuarded("reading a user", [&] {
-    return LoadPgUser(**lease, user_id, /*for_update=*/false);
+  return PgGuarded(what, [&] { return fn(**lease); });
+}
+
+absl::StatusOr<UserRecord> PgUserStore::GetUser(absl::string_view user_id) {
+  return WithConnection("reading a user", [&](PgConnection& c) {
+    return LoadPgUser(c, user_id, /*for_update=*/false);
   });
 }
 
@@ -244,20 +250,17 @@ absl::StatusOr<UserPage> PgUserStore::ListUsers(const UserPageQuery& query) {
 }
 
 absl::StatusOr<int64_t> PgUserStore::CountUsers(const UserFilter& filter) {
-  auto lease = Acquire();
-  if (!lease.ok()) {
-    return lease.status();
-  }
-  return PgGuarded("counting users", [&]() -> absl::StatusOr<int64_t> {
-    const SqlClause where = UserFilterSql(filter, SqlDialect::kPostgres);
-    PgParams p;
-    BindAll(p, where.params);
-    return (**lease)
-        .Run(NumberPlaceholders(absl::StrCat(
-                 "SELECT COUNT(*) FROM users u WHERE ", where.sql)),
-             p)
-        .Int(0, 0);
-  });
+  return WithConnection(
+      "counting users", [&](PgConnection& c) -> absl::StatusOr<int64_t> {
+        const SqlClause where = UserFilterSql(filter, SqlDialect::kPostgres);
+        PgParams p;
+        BindAll(p, where.params);
+        return c
+            .Run(NumberPlaceholders(absl::StrCat(
+                     "SELECT COUNT(*) FROM users u WHERE ", where.sql)),
+                 p)
+            .Int(0, 0);
+      });
 }
 
 absl::Status PgUserStore::Write(
@@ -319,66 +322,50 @@ absl::Status PgUserStore::WriteOnce(
 
 absl::StatusOr<SessionRecord> PgUserStore::GetSession(
     absl::string_view session_id) {
-  auto lease = Acquire();
-  if (!lease.ok()) {
-    return lease.status();
-  }
-  return PgGuarded("reading a session",
-                   [&] { return LoadPgSession(**lease, session_id); });
+  return WithConnection("reading a session", [&](PgConnection& c) {
+    return LoadPgSession(c, session_id);
+  });
 }
 
 absl::StatusOr<std::vector<SessionRecord>> PgUserStore::ListSessions(
     absl::string_view user_id) {
-  auto lease = Acquire();
-  if (!lease.ok()) {
-    return lease.status();
-  }
-  return PgGuarded("listing sessions",
-                   [&]() -> absl::StatusOr<std::vector<SessionRecord>> {
-                     return LoadPgSessions(**lease, user_id);
-                   });
+  return WithConnection(
+      "listing sessions",
+      [&](PgConnection& c) -> absl::StatusOr<std::vector<SessionRecord>> {
+        return LoadPgSessions(c, user_id);
+      });
 }
 
 absl::StatusOr<std::string> PgUserStore::GetIdentifierOwner(
     absl::string_view identifier_id) {
-  auto lease = Acquire();
-  if (!lease.ok()) {
-    return lease.status();
-  }
-  return PgGuarded("finding an identifier",
-                   [&]() -> absl::StatusOr<std::string> {
-                     PgResult r = (**lease).Run(
-                         "SELECT user_id FROM email_addresses WHERE id = $1 "
-                         "UNION ALL SELECT user_id FROM phone_numbers WHERE "
-                         "id = $1 UNION ALL SELECT user_id FROM "
-                         "external_accounts WHERE id = $1",
-                         PgParams().Add(identifier_id));
-                     if (r.rows() == 0) {
-                       return absl::NotFoundError("identifier not found");
-                     }
-                     return r.Text(0, 0);
-                   });
+  return WithConnection(
+      "finding an identifier",
+      [&](PgConnection& c) -> absl::StatusOr<std::string> {
+        PgResult r = c.Run(
+            "SELECT user_id FROM email_addresses WHERE id = $1 UNION ALL "
+            "SELECT user_id FROM phone_numbers WHERE id = $1 UNION ALL "
+            "SELECT user_id FROM external_accounts WHERE id = $1",
+            PgParams().Add(identifier_id));
+        if (r.rows() == 0) {
+          return absl::NotFoundError("identifier not found");
+        }
+        return r.Text(0, 0);
+      });
 }
 
 absl::StatusOr<std::optional<std::string>> PgUserStore::FindUserIdByIdentifier(
     IdentifierKind kind, absl::string_view value) {
-  auto lease = Acquire();
-  if (!lease.ok()) {
-    return lease.status();
-  }
-  return PgGuarded("looking up an identifier",
-                   [&]() -> absl::StatusOr<std::optional<std::string>> {
-                     return FindPgIdentifierHolder(**lease, kind, value);
-                   });
+  return WithConnection(
+      "looking up an identifier",
+      [&](PgConnection& c) -> absl::StatusOr<std::optional<std::string>> {
+        return FindPgIdentifierHolder(c, kind, value);
+      });
 }
 
 absl::StatusOr<ImageRecord> PgUserStore::GetImage(absl::string_view image_id) {
-  auto lease = Acquire();
-  if (!lease.ok()) {
-    return lease.status();
-  }
-  return PgGuarded("reading an image",
-                   [&] { return LoadPgImage(**lease, image_id); });
+  return WithConnection("reading an image", [&](PgConnection& c) {
+    return LoadPgImage(c, image_id);
+  });
 }
 
 absl::StatusOr<EventBatch> PgUserStore::ReadEvents(const EventQuery& query) {
@@ -433,12 +420,8 @@ void PgUserStore::SetCommitListener(
 }
 
 absl::Status PgUserStore::CheckReachable() {
-  auto lease = Acquire();
-  if (!lease.ok()) {
-    return lease.status();
-  }
-  return PgGuarded("checking the database", [&] {
-    (**lease).Run("SELECT 1");
+  return WithConnection("checking the database", [&](PgConnection& c) {
+    c.Run("SELECT 1");
     return absl::OkStatus();
   });
 }

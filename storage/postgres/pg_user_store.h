@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -88,6 +89,11 @@ class PgUserStore final : public UserStore {
   explicit PgUserStore(PgOptions options);
 
   absl::StatusOr<Lease> Acquire();
+  // Runs fn(connection) on a pooled connection under PgGuarded(what): the
+  // shape of every single-statement read.
+  template <typename Fn>
+  auto WithConnection(absl::string_view what, Fn&& fn)
+      -> decltype(fn(std::declval<PgConnection&>()));
   void Release(std::unique_ptr<PgConnection> connection);
   // One attempt of Write(). Sets `retry` when the database aborted it
   // (deadlock, serialization failure): nothing was applied, try again.
