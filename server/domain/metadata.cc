@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
 
 namespace roster::domain {
 namespace {
@@ -18,14 +20,16 @@ absl::StatusOr<Json> Parse(absl::string_view text) {
   return value;
 }
 
+constexpr absl::string_view kNul("\0", 1);
+
 // True when a key or string anywhere in `value` holds U+0000.
 bool ContainsNul(const Json& value) {
   if (value.is_string()) {
-    return value.get_ref<const std::string&>().find('\0') != std::string::npos;
+    return absl::StrContains(value.get_ref<const std::string&>(), kNul);
   }
   if (value.is_object()) {
     for (const auto& [key, member] : value.items()) {
-      if (key.find('\0') != std::string::npos || ContainsNul(member)) {
+      if (absl::StrContains(key, kNul) || ContainsNul(member)) {
         return true;
       }
     }
