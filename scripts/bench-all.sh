@@ -29,7 +29,7 @@ run() {  # run NAME BENCH_DIR roster-bench-args…
   BENCH_DIR=$dir scripts/bench.sh "$@" > "$out/$name.txt"
   cp "$dir/results.json" "$out/$name.json"
   cp "$dir/server.json" "$out/$name.server.json"
-  cat "$out/$name.txt" | grep -v '^{' >&2
+  grep -v '^{' "$out/$name.txt" >&2
 }
 
 run sqlite "$build/bench" --seed="$users" --overload "${measure[@]}"

@@ -48,7 +48,6 @@ inline std::string IdentifierUnionSql(absl::string_view user_id_condition) {
       "approved_scopes, public_metadata FROM external_accounts WHERE user_id ",
       user_id_condition);
 }
-inline constexpr int kIdentifierUnionColumns = 21;
 
 // Appends the identifier in `row`, columns from `first` in IdentifierUnionSql
 // order, to `user`. Row reads the current row: std::string Text(int column)

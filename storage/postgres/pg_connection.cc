@@ -35,14 +35,9 @@ absl::Status StatusFromSqlState(absl::string_view state,
 
 PgParams& PgParams::Push(std::string value, int format) {
   values_.push_back(std::move(value));
+  pointers_.push_back(values_.back().data());
+  lengths_.push_back(static_cast<int>(values_.back().size()));
   formats_.push_back(format);
-  // Pointers are rebuilt because push_back may move the strings.
-  pointers_.clear();
-  lengths_.clear();
-  for (const auto& v : values_) {
-    pointers_.push_back(v.data());
-    lengths_.push_back(static_cast<int>(v.size()));
-  }
   return *this;
 }
 

@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -75,7 +76,9 @@ class PgParams {
  private:
   PgParams& Push(std::string value, int format);
 
-  std::vector<std::string> values_;
+  // A deque never moves its elements on push_back, so each value's data()
+  // stays valid and is recorded once.
+  std::deque<std::string> values_;
   std::vector<const char*> pointers_;
   std::vector<int> lengths_;
   std::vector<int> formats_;
