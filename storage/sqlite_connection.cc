@@ -77,7 +77,7 @@ absl::Status SqliteConnection::CheckFileInPlace() {
   return absl::OkStatus();
 }
 
-SQLite::Statement& SqliteConnection::Prepare(const std::string& sql) {
+SQLite::Statement& SqliteConnection::Prepare(absl::string_view sql) {
   auto it = statements_.find(sql);
   if (it != statements_.end()) {
     // tryReset, not reset: sqlite3_reset returns the error of the statement's
@@ -90,8 +90,10 @@ SQLite::Statement& SqliteConnection::Prepare(const std::string& sql) {
   if (statements_.size() >= kMaxCachedStatements) {
     statements_.clear();
   }
-  auto statement = std::make_unique<SQLite::Statement>(db_, sql);
-  return *statements_.emplace(sql, std::move(statement)).first->second;
+  std::string key(sql);
+  auto statement = std::make_unique<SQLite::Statement>(db_, key);
+  return *statements_.emplace(std::move(key), std::move(statement))
+              .first->second;
 }
 
 }  // namespace roster::storage

@@ -43,10 +43,14 @@ class SqliteConnection {
   // A prepared statement for `sql`, reused across calls: reset, with bindings
   // cleared. Throws SQLite::Exception on a syntax error (callers run under a
   // try block).
-  SQLite::Statement& Prepare(const std::string& sql);
+  SQLite::Statement& Prepare(absl::string_view sql);
 
   // Runs SQL without results. Throws SQLite::Exception.
   void Exec(const char* sql) { db_.exec(sql); }
+
+  // Exec for a statement run on every call (BEGIN, ROLLBACK): prepared once,
+  // so the hot path never parses SQL.
+  void ExecCached(absl::string_view sql) { Prepare(sql).exec(); }
 
   SQLite::Database& db() { return db_; }
 

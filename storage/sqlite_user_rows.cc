@@ -191,8 +191,9 @@ void LoadIdentifiers(SqliteConnection& c, UserRecord& user) {
 // The user with identifiers, or NotFound. Throws on storage errors.
 absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c,
                                     absl::string_view user_id) {
-  auto& s = c.Prepare(
+  static const std::string* const kSql = new std::string(
       absl::StrCat("SELECT ", kUserColumns, " FROM users u WHERE u.id = ?"));
+  auto& s = c.Prepare(*kSql);
   s.bind(1, std::string(user_id));
   if (!s.executeStep()) {
     return absl::NotFoundError(absl::StrCat("user ", user_id, " not found"));

@@ -1,5 +1,6 @@
 #include "storage/sqlite_user_store.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -18,10 +19,10 @@ namespace {
 // scope.
 class ReadSnapshot {
  public:
-  explicit ReadSnapshot(SqliteConnection& c) : c_(c) { c_.Exec("BEGIN"); }
+  explicit ReadSnapshot(SqliteConnection& c) : c_(c) { c_.ExecCached("BEGIN"); }
   ~ReadSnapshot() {
     try {
-      c_.Exec("ROLLBACK");
+      c_.ExecCached("ROLLBACK");
     } catch (const std::exception&) {
       // The transaction is already gone (e.g. the connection failed): nothing
       // to undo.
@@ -131,14 +132,6 @@ absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
     ReadSnapshot snapshot(c);
     const SqlClause where = UserFilterSql(query.filter);
     UserPage page;
-    {
-      auto& count = c.Prepare(
-          absl::StrCat("SELECT COUNT(*) FROM users u WHERE ", where.sql));
-      BindParams(count, where.params, 1);
-      count.executeStep();
-      page.total_count = count.getColumn(0).getInt64();
-      count.reset();
-    }
     const char* column = OrderColumn(query.order.key);
     const char* direction = query.order.descending ? "DESC" : "ASC";
     std::string sql = absl::StrCat("SELECT ", kUserColumns, ", ", column,
@@ -173,6 +166,16 @@ absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
       last = std::move(cursor);
     }
     s.reset();
+    if (auto implied = TotalImpliedByPage(query, page)) {
+      page.total_count = *implied;
+    } else {
+      auto& count = c.Prepare(
+          absl::StrCat("SELECT COUNT(*) FROM users u WHERE ", where.sql));
+      BindParams(count, where.params, 1);
+      count.executeStep();
+      page.total_count = count.getColumn(0).getInt64();
+      count.reset();
+    }
     for (auto& user : page.users) {
       LoadIdentifiers(c, user);
     }
@@ -213,10 +216,26 @@ struct SqliteUserStore::PendingWrite {
 
 absl::Status SqliteUserStore::Write(
     absl::FunctionRef<absl::Status(WriteTransaction&)> body) {
-  PendingWrite mine{body, absl::OkStatus(), false};
+  return WriteEach({&body, 1}).front();
+}
+
+std::vector<absl::Status> SqliteUserStore::WriteEach(
+    absl::Span<const absl::FunctionRef<absl::Status(WriteTransaction&)>>
+        bodies) {
+  std::vector<PendingWrite> mine;
+  mine.reserve(bodies.size());  // The queue holds pointers into it.
+  for (const auto& body : bodies) {
+    mine.push_back({body, absl::OkStatus(), false});
+  }
   queue_mu_.Lock();
-  queue_.push_back(&mine);
-  while (!mine.done) {
+  for (PendingWrite& write : mine) {
+    queue_.push_back(&write);
+  }
+  auto all_done = [&mine] {
+    return std::all_of(mine.begin(), mine.end(),
+                       [](const PendingWrite& w) { return w.done; });
+  };
+  while (!all_done()) {
     if (leader_active_) {
       queue_cv_.Wait(&queue_mu_);
       continue;
@@ -237,7 +256,12 @@ absl::Status SqliteUserStore::Write(
     queue_cv_.SignalAll();
   }
   queue_mu_.Unlock();
-  return mine.result;
+  std::vector<absl::Status> results;
+  results.reserve(mine.size());
+  for (PendingWrite& write : mine) {
+    results.push_back(std::move(write.result));
+  }
+  return results;
 }
 
 void SqliteUserStore::RunBatch(const std::vector<PendingWrite*>& batch) {
@@ -248,7 +272,7 @@ void SqliteUserStore::RunBatch(const std::vector<PendingWrite*>& batch) {
   absl::Status begun = c.CheckFileInPlace();
   if (begun.ok()) {
     begun = Guarded("starting a write", [&] {
-      c.Exec("BEGIN IMMEDIATE");
+      c.ExecCached("BEGIN IMMEDIATE");
       return absl::OkStatus();
     });
   }
@@ -262,7 +286,7 @@ void SqliteUserStore::RunBatch(const std::vector<PendingWrite*>& batch) {
   bool any_ok = false;
   for (PendingWrite* write : batch) {
     absl::Status saved = Guarded("starting a write", [&] {
-      c.Exec("SAVEPOINT write");
+      c.ExecCached("SAVEPOINT write");
       return absl::OkStatus();
     });
     write->result = saved.ok() ? write->body(txn) : saved;
@@ -271,9 +295,9 @@ void SqliteUserStore::RunBatch(const std::vector<PendingWrite*>& batch) {
     }
     absl::Status ended = Guarded("ending a write", [&] {
       if (!write->result.ok()) {
-        c.Exec("ROLLBACK TO write");
+        c.ExecCached("ROLLBACK TO write");
       }
-      c.Exec("RELEASE write");
+      c.ExecCached("RELEASE write");
       return absl::OkStatus();
     });
     if (!ended.ok() && write->result.ok()) {
@@ -282,7 +306,7 @@ void SqliteUserStore::RunBatch(const std::vector<PendingWrite*>& batch) {
     any_ok = any_ok || write->result.ok();
   }
   absl::Status committed = Guarded("committing", [&] {
-    c.Exec("COMMIT");
+    c.ExecCached("COMMIT");
     return absl::OkStatus();
   });
   if (committed.ok()) {

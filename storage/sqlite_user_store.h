@@ -56,6 +56,11 @@ class SqliteUserStore final : public UserStore {
   absl::StatusOr<int64_t> CountUsers(const UserFilter& filter) override;
   absl::Status Write(
       absl::FunctionRef<absl::Status(WriteTransaction&)> body) override;
+  // Queues every body at once, so they share as few group commits as the
+  // batch bound allows.
+  std::vector<absl::Status> WriteEach(
+      absl::Span<const absl::FunctionRef<absl::Status(WriteTransaction&)>>
+          bodies) override;
   absl::StatusOr<EventBatch> ReadEvents(const EventQuery& query) override;
   absl::StatusOr<SessionRecord> GetSession(
       absl::string_view session_id) override;

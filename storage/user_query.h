@@ -91,6 +91,20 @@ struct UserPage {
   std::optional<UserCursor> next;  // Set when more users follow this page.
 };
 
+// The total a page implies on its own, without a COUNT: a page with no
+// successor that is reached by offset alone (and, past offset 0, holds a user,
+// proving that `offset` users came before it) ends the result, so the total is
+// the offset plus its size. The common lookup (a filter by email address with
+// one match) then costs one query instead of two.
+inline std::optional<int64_t> TotalImpliedByPage(const UserPageQuery& query,
+                                                 const UserPage& page) {
+  if (query.after.has_value() || page.next.has_value() ||
+      (query.offset > 0 && page.users.empty())) {
+    return std::nullopt;
+  }
+  return query.offset + static_cast<int64_t>(page.users.size());
+}
+
 }  // namespace roster::storage
 
 #endif  // ROSTER_STORAGE_USER_QUERY_H_

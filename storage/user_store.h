@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "storage/records.h"
 #include "storage/user_query.h"
 
@@ -137,6 +138,21 @@ class UserStore {
   // that stopped the commit.
   virtual absl::Status Write(
       absl::FunctionRef<absl::Status(WriteTransaction&)> body) = 0;
+  // Runs each body in order, each all-or-nothing on its own as Write would: a
+  // body's error undoes only that body's writes. Returns one status per body
+  // once every successful body is durable. An adapter may cover many bodies
+  // with one transaction and one durable commit (a failed commit then fails
+  // every body it covered); this default writes them one by one.
+  virtual std::vector<absl::Status> WriteEach(
+      absl::Span<const absl::FunctionRef<absl::Status(WriteTransaction&)>>
+          bodies) {
+    std::vector<absl::Status> results;
+    results.reserve(bodies.size());
+    for (const auto& body : bodies) {
+      results.push_back(Write(body));
+    }
+    return results;
+  }
 
   // The session, or NotFound.
   virtual absl::StatusOr<SessionRecord> GetSession(

@@ -39,6 +39,12 @@ class TimedUserStore final : public storage::UserStore {
                          body) override {
     return Timed("write", [&] { return store_->Write(body); });
   }
+  std::vector<absl::Status> WriteEach(
+      absl::Span<
+          const absl::FunctionRef<absl::Status(storage::WriteTransaction&)>>
+          bodies) override {
+    return Timed("write_each", [&] { return store_->WriteEach(bodies); });
+  }
   absl::StatusOr<storage::SessionRecord> GetSession(
       absl::string_view session_id) override {
     return Timed("get_session", [&] { return store_->GetSession(session_id); });

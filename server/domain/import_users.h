@@ -1,7 +1,8 @@
 // Importing many users at once (BackendUsers.ImportUsers): each item is created
 // on its own, as CreateUser would, so one bad item does not stop the others;
 // identifiers repeated within the batch are refused for the later items (even
-// with validate_only, where nothing is stored).
+// with validate_only, where nothing is stored). The batch is written through
+// UserService::CreateUsers, so one durable commit covers many items.
 #ifndef ROSTER_SERVER_DOMAIN_IMPORT_USERS_H_
 #define ROSTER_SERVER_DOMAIN_IMPORT_USERS_H_
 

@@ -173,6 +173,16 @@ class UserService {
   absl::StatusOr<UserView> CreateUser(const Caller& caller,
                                       const CreateUserParams& params,
                                       bool validate_only = false);
+  // CreateUser for a batch (ImportUsers): each item is checked as CreateUser
+  // checks it, then all are written in order through UserStore::WriteEach, so
+  // one durable commit can cover many. Each item succeeds or fails on its own.
+  // Inside item i's write, `admit(i)` runs first and can refuse the item with
+  // its error; `admitted(i)` runs once the item is written (or, with
+  // validate_only, would have been).
+  std::vector<absl::StatusOr<UserView>> CreateUsers(
+      const Caller& caller, const std::vector<CreateUserParams>& items,
+      bool validate_only, absl::FunctionRef<absl::Status(size_t)> admit,
+      absl::FunctionRef<void(size_t)> admitted);
   absl::StatusOr<UserView> UpdateUser(const Caller& caller,
                                       const UpdateUserParams& params);
   absl::StatusOr<UserView> ChangeMetadata(const Caller& caller,
@@ -310,6 +320,17 @@ class UserService {
                                      storage::UserRecord&)>
           change);
   UserView View(storage::UserRecord record) const;
+  // CreateUser in three steps: the checks that need no transaction and the
+  // record they build; the write (uniqueness, insert, event, idempotency key);
+  // and the result from the write's status.
+  struct NewUser;
+  absl::StatusOr<NewUser> PrepareNewUser(const CreateUserParams& params) const;
+  absl::Status InsertNewUser(storage::WriteTransaction& txn,
+                             const Caller& caller, const NewUser& created,
+                             bool validate_only, storage::UserRecord& result);
+  absl::StatusOr<UserView> FinishNewUser(const absl::Status& written,
+                                         bool validate_only,
+                                         storage::UserRecord result) const;
   // Removes other users' unverified claims on every email address and phone
   // number that `after` holds verified and `before` did not: the first to
   // verify a value wins (DESIGN §3). Each affected user gets its own

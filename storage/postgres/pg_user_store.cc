@@ -200,15 +200,6 @@ absl::StatusOr<UserPage> PgUserStore::ListUsers(const UserPageQuery& query) {
     ReadSnapshot snapshot(c);
     const SqlClause where = UserFilterSql(query.filter, SqlDialect::kPostgres);
     UserPage page;
-    {
-      PgParams p;
-      BindAll(p, where.params);
-      page.total_count =
-          c.Run(NumberPlaceholders(absl::StrCat(
-                    "SELECT COUNT(*) FROM users u WHERE ", where.sql)),
-                p)
-              .Int(0, 0);
-    }
     const char* column = OrderColumn(query.order.key, SqlDialect::kPostgres);
     const char* direction = query.order.descending ? "DESC" : "ASC";
     std::string sql = absl::StrCat("SELECT ", kUserColumns, ", ", column,
@@ -243,6 +234,17 @@ absl::StatusOr<UserPage> PgUserStore::ListUsers(const UserPageQuery& query) {
         cursor.sort_value = r.Int(row, kUserColumnCount);
       }
       last = std::move(cursor);
+    }
+    if (auto implied = TotalImpliedByPage(query, page)) {
+      page.total_count = *implied;
+    } else {
+      PgParams count_params;
+      BindAll(count_params, where.params);
+      page.total_count =
+          c.Run(NumberPlaceholders(absl::StrCat(
+                    "SELECT COUNT(*) FROM users u WHERE ", where.sql)),
+                count_params)
+              .Int(0, 0);
     }
     LoadPgIdentifiers(c, page.users);
     return page;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <limits>
 #include <thread>
 
@@ -233,6 +234,54 @@ TEST_P(UserStoreTest, FailedBodyRollsBackEverything) {
   EXPECT_THAT(Insert(MakeUser("u1", 1)), IsOk());
 }
 
+// WriteEach runs its bodies in order, each on its own: a later body sees an
+// earlier one's writes, and a failing body undoes only its own. On SQLite the
+// batch shares group commits, so 40 bodies take far fewer than 40 commits.
+TEST_P(UserStoreTest, WriteEachRunsBodiesInOrderAndFailsThemAlone) {
+  std::atomic<int> commits{0};
+  store_->SetCommitListener([&](int64_t) { ++commits; });
+  constexpr int kBodies = 40;
+  std::vector<std::function<absl::Status(WriteTransaction&)>> writers;
+  for (int i = 0; i < kBodies; ++i) {
+    writers.push_back([i](WriteTransaction& txn) -> absl::Status {
+      const std::string id = absl::StrCat("u", i);
+      if (i > 0) {
+        // The previous body's user is visible unless that body failed.
+        auto previous = txn.GetUser(absl::StrCat("u", i - 1));
+        const bool previous_failed = (i - 1) % 5 == 3;
+        EXPECT_EQ(previous.ok(), !previous_failed) << i;
+      }
+      absl::Status inserted = txn.InsertUser(MakeUser(id, i), EventFor(id));
+      if (!inserted.ok()) {
+        return inserted;
+      }
+      return i % 5 == 3 ? absl::AbortedError("refused") : absl::OkStatus();
+    });
+  }
+  std::vector<absl::FunctionRef<absl::Status(WriteTransaction&)>> bodies(
+      writers.begin(), writers.end());
+  const std::vector<absl::Status> results = store_->WriteEach(bodies);
+  ASSERT_EQ(results.size(), static_cast<size_t>(kBodies));
+  int stored = 0;
+  for (int i = 0; i < kBodies; ++i) {
+    const bool refused = i % 5 == 3;
+    const absl::Status& result = results[static_cast<size_t>(i)];
+    EXPECT_EQ(result.ok(), !refused) << i << ": " << result;
+    EXPECT_EQ(store_->GetUser(absl::StrCat("u", i)).ok(), !refused) << i;
+    stored += refused ? 0 : 1;
+  }
+  EventQuery query;
+  query.limit = 1000;
+  ASSERT_OK_AND_ASSIGN(events, store_->ReadEvents(query));
+  ASSERT_EQ(static_cast<int>(events.events.size()), stored);
+  for (size_t i = 0; i < events.events.size(); ++i) {
+    EXPECT_EQ(events.events[i].sequence, static_cast<int64_t>(i + 1));
+  }
+  if (!postgres()) {
+    EXPECT_LT(commits.load(), stored);
+  }
+}
+
 TEST_P(UserStoreTest, AFailedStatementDoesNotPoisonItsCachedStatement) {
   ASSERT_THAT(Insert(MakeUser("u1", 1)), IsOk());
   for (int i = 0; i < 3; ++i) {
@@ -326,6 +375,37 @@ TEST_P(UserStoreTest, KeysetPagingWithTiedSortValuesVisitsEveryUserOnce) {
     }
     EXPECT_EQ(seen, sorted);
   }
+}
+
+// A final page reached by offset implies the total without a COUNT; every
+// other page counts. Both must give the same number.
+TEST_P(UserStoreTest, TotalCountIsExactOnEveryKindOfPage) {
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_THAT(Insert(MakeUser(absl::StrCat("u", 100 + i), i)), IsOk());
+  }
+  struct Case {
+    int32_t limit;
+    int64_t offset;
+    size_t page_size;
+  };
+  for (const Case& c : {Case{10, 0, 7}, Case{3, 0, 3}, Case{3, 6, 1},
+                        Case{3, 4, 3}, Case{3, 7, 0}, Case{3, 50, 0}}) {
+    UserPageQuery query;
+    query.limit = c.limit;
+    query.offset = c.offset;
+    ASSERT_OK_AND_ASSIGN(page, store_->ListUsers(query));
+    EXPECT_EQ(page.users.size(), c.page_size)
+        << "limit " << c.limit << " offset " << c.offset;
+    EXPECT_EQ(page.total_count, 7)
+        << "limit " << c.limit << " offset " << c.offset;
+  }
+  UserPageQuery one;
+  one.filter.user_ids = {"u103"};
+  ASSERT_OK_AND_ASSIGN(found, store_->ListUsers(one));
+  EXPECT_EQ(found.total_count, 1);
+  one.filter.user_ids = {"missing"};
+  ASSERT_OK_AND_ASSIGN(none, store_->ListUsers(one));
+  EXPECT_EQ(none.total_count, 0);
 }
 
 TEST_P(UserStoreTest, MetadataFiltersCompareNumbersExactlyAndKeepTypesApart) {
