@@ -8,7 +8,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -227,6 +227,26 @@ CREATE TABLE images (
   created_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX images_by_user ON images(user_id);
+)sql",
+    // 5: the number of users, kept by triggers, so an unfiltered ListUsers or
+    // CountUsers reads one row instead of counting a million (COUNT(*) walks a
+    // whole index: 34 ms of CPU per page at 1,000,000 users). Users are only
+    // ever inserted and deleted (never REPLACEd), so the two triggers see
+    // every change; a rolled-back write rolls its count back with it.
+    R"sql(
+CREATE TABLE user_count (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  n INTEGER NOT NULL
+) STRICT;
+INSERT INTO user_count (id, n) SELECT 1, COUNT(*) FROM users;
+CREATE TRIGGER users_counted_on_insert AFTER INSERT ON users
+BEGIN
+  UPDATE user_count SET n = n + 1 WHERE id = 1;
+END;
+CREATE TRIGGER users_counted_on_delete AFTER DELETE ON users
+BEGIN
+  UPDATE user_count SET n = n - 1 WHERE id = 1;
+END;
 )sql",
 };
 

@@ -35,6 +35,19 @@ class ReadSnapshot {
   SqliteConnection& c_;
 };
 
+// How many users `where` matches. Throws on storage errors.
+int64_t CountMatches(SqliteConnection& c, const SqlClause& where) {
+  auto& s = c.Prepare(
+      where.MatchesEveryRow()
+          ? "SELECT n FROM user_count WHERE id = 1"
+          : absl::StrCat("SELECT COUNT(*) FROM users u WHERE ", where.sql));
+  BindParams(s, where.params, 1);
+  s.executeStep();
+  const int64_t count = s.getColumn(0).getInt64();
+  s.reset();
+  return count;
+}
+
 }  // namespace
 
 // Returns its connection to the pool when destroyed.
@@ -169,12 +182,7 @@ absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
     if (auto implied = TotalImpliedByPage(query, page)) {
       page.total_count = *implied;
     } else {
-      auto& count = c.Prepare(
-          absl::StrCat("SELECT COUNT(*) FROM users u WHERE ", where.sql));
-      BindParams(count, where.params, 1);
-      count.executeStep();
-      page.total_count = count.getColumn(0).getInt64();
-      count.reset();
+      page.total_count = CountMatches(c, where);
     }
     for (auto& user : page.users) {
       LoadIdentifiers(c, user);
@@ -190,14 +198,7 @@ absl::StatusOr<int64_t> SqliteUserStore::CountUsers(const UserFilter& filter) {
   }
   SqliteConnection& c = **lease;
   return Guarded("counting users", [&]() -> absl::StatusOr<int64_t> {
-    const SqlClause where = UserFilterSql(filter);
-    auto& s = c.Prepare(
-        absl::StrCat("SELECT COUNT(*) FROM users u WHERE ", where.sql));
-    BindParams(s, where.params, 1);
-    s.executeStep();
-    const int64_t count = s.getColumn(0).getInt64();
-    s.reset();
-    return count;
+    return CountMatches(c, UserFilterSql(filter));
   });
 }
 

@@ -35,6 +35,9 @@ inline constexpr int kUserColumnCount = 22;
 struct SqlClause {
   std::string sql;  // "TRUE" when there is no condition.
   std::vector<SqlValue> params;
+
+  // True when the clause has no condition: it matches every user.
+  bool MatchesEveryRow() const { return sql == "TRUE"; }
 };
 
 // The denormalised sort keys stored on the users row: the primary email

@@ -50,6 +50,21 @@ void BindAll(PgParams& p, const std::vector<SqlValue>& values) {
   }
 }
 
+// How many users `where` matches; the kept count when it matches every user
+// (migration 2). Throws PgError.
+int64_t CountMatches(PgConnection& c, const SqlClause& where) {
+  if (where.MatchesEveryRow()) {
+    return c.Run("SELECT n FROM user_count WHERE id = 1", PgParams()).Int(0, 0);
+  }
+  PgParams p;
+  BindAll(p, where.params);
+  return c
+      .Run(NumberPlaceholders(
+               absl::StrCat("SELECT COUNT(*) FROM users u WHERE ", where.sql)),
+           p)
+      .Int(0, 0);
+}
+
 }  // namespace
 
 bool IsPostgresDsn(const std::string& db) {
@@ -238,13 +253,7 @@ absl::StatusOr<UserPage> PgUserStore::ListUsers(const UserPageQuery& query) {
     if (auto implied = TotalImpliedByPage(query, page)) {
       page.total_count = *implied;
     } else {
-      PgParams count_params;
-      BindAll(count_params, where.params);
-      page.total_count =
-          c.Run(NumberPlaceholders(absl::StrCat(
-                    "SELECT COUNT(*) FROM users u WHERE ", where.sql)),
-                count_params)
-              .Int(0, 0);
+      page.total_count = CountMatches(c, where);
     }
     LoadPgIdentifiers(c, page.users);
     return page;
@@ -254,14 +263,7 @@ absl::StatusOr<UserPage> PgUserStore::ListUsers(const UserPageQuery& query) {
 absl::StatusOr<int64_t> PgUserStore::CountUsers(const UserFilter& filter) {
   return WithConnection(
       "counting users", [&](PgConnection& c) -> absl::StatusOr<int64_t> {
-        const SqlClause where = UserFilterSql(filter, SqlDialect::kPostgres);
-        PgParams p;
-        BindAll(p, where.params);
-        return c
-            .Run(NumberPlaceholders(absl::StrCat(
-                     "SELECT COUNT(*) FROM users u WHERE ", where.sql)),
-                 p)
-            .Int(0, 0);
+        return CountMatches(c, UserFilterSql(filter, SqlDialect::kPostgres));
       });
 }
 

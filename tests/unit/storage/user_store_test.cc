@@ -399,6 +399,22 @@ TEST_P(UserStoreTest, TotalCountIsExactOnEveryKindOfPage) {
     EXPECT_EQ(page.total_count, 7)
         << "limit " << c.limit << " offset " << c.offset;
   }
+  // Deletes and rolled-back inserts keep the unfiltered total exact.
+  ASSERT_THAT(store_->Write([](WriteTransaction& txn) {
+    return txn.DeleteUser("u101", EventFor("u101", "user.deleted"));
+  }),
+              IsOk());
+  EXPECT_THAT(store_->Write([](WriteTransaction& txn) {
+    EXPECT_THAT(txn.InsertUser(MakeUser("u200", 200), EventFor("u200")),
+                IsOk());
+    return absl::AbortedError("changed my mind");
+  }),
+              StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(store_->CountUsers(UserFilter()), IsOkAndHolds(6));
+  UserPageQuery first_of_two;
+  first_of_two.limit = 3;
+  ASSERT_OK_AND_ASSIGN(counted, store_->ListUsers(first_of_two));
+  EXPECT_EQ(counted.total_count, 6);
   UserPageQuery one;
   one.filter.user_ids = {"u103"};
   ASSERT_OK_AND_ASSIGN(found, store_->ListUsers(one));
@@ -685,6 +701,27 @@ TEST_P(SqliteUserStoreTest, MigrationFourKeepsIdentifiersWrittenBySchemaThree) {
   EXPECT_THAT((*store)->FindUserIdByIdentifier(IdentifierKind::kEmailAddress,
                                                "old@example.com"),
               IsOkAndHolds(std::optional<std::string>("user_old")));
+}
+
+TEST_P(SqliteUserStoreTest, MigrationFiveCountsTheUsersAlreadyThere) {
+  const std::string path = dir_.File("old.db");
+  {
+    auto old = SqliteConnection::Open(path, SqliteConnection::Mode::kWriter,
+                                      absl::Seconds(5));
+    ASSERT_THAT(old, IsOk());
+    ASSERT_THAT(MigrateTo(**old, 4), IsOk());
+    (*old)->Exec(
+        "INSERT INTO users (id, created_at, updated_at, version) VALUES "
+        "('user_a', 1, 1, 1), ('user_b', 2, 2, 1), ('user_c', 3, 3, 1);");
+  }
+  auto store = SqliteUserStore::Open({path});
+  ASSERT_THAT(store, IsOk());
+  EXPECT_THAT((*store)->CountUsers(UserFilter()), IsOkAndHolds(3));
+  ASSERT_THAT((*store)->Write([](WriteTransaction& txn) {
+    return txn.DeleteUser("user_b", EventFor("user_b", "user.deleted"));
+  }),
+              IsOk());
+  EXPECT_THAT((*store)->CountUsers(UserFilter()), IsOkAndHolds(2));
 }
 
 // Group commit: concurrent writes share transactions, yet each one is
