@@ -5,7 +5,8 @@
 #
 #   1. every scenario on SQLite at $BENCH_USERS users, 32 calls in flight, then get_user beside
 #      sign_in offered open-loop at twice the hash pool's capacity;
-#   2. get_user against health at 1 and at 64 calls in flight (latency ratios);
+#   2. get_user against health at 1 and at 64 calls in flight (latency ratios), and create_user
+#      at 64 in flight (group commit against bare commits);
 #   3. get_user, list_by_email, the first page and a page 100,000 deep, and mixed at
 #      $BENCH_LARGE_USERS users, and the
 #      server's start-up time on that database (a second start, already seeded);
@@ -35,7 +36,8 @@ run() {  # run NAME BENCH_DIR roster-bench-args…
 run sqlite "$build/bench" --seed="$users" --overload "${measure[@]}"
 run inflight1 "$build/bench" --seed="$users" --scenarios=get_user --inflight=1 --channels=1 \
   "${measure[@]}"
-run inflight64 "$build/bench" --seed="$users" --scenarios=get_user --inflight=64 "${measure[@]}"
+run inflight64 "$build/bench" --seed="$users" --scenarios=get_user,create_user --inflight=64 \
+  "${measure[@]}"
 run large "$build/bench-large" --seed="$large" \
   --scenarios=get_user,list_by_email,list_first_page,list_deep_page,mixed "${measure[@]}"
 run large_restart "$build/bench-large" --seed="$large" --scenarios=get_user --warmup=0s \

@@ -114,12 +114,15 @@ if "UserStoreGetUser" in bench:
     r = bench["UserStoreGetUser"]["real_time"] / bench["BareSqliteGetUser"]["real_time"]
     target("`UserStore` read by id / bare prepared lookup", f"{r:.2f}", "≤ 1.5", r <= 1.5,
            "reads the identifiers too (four statements)")
-if "BareSqliteCommit" in bench and "create_user" in s:
+creates, creates_inflight = scenarios(many).get("create_user"), many and many["inflight"]
+if not creates:
+    creates, creates_inflight = s.get("create_user"), sqlite["inflight"]
+if "BareSqliteCommit" in bench and creates:
     bare_per_s = 1e9 / bench["BareSqliteCommit"]["real_time"]
-    r = s["create_user"]["qps"] / bare_per_s
+    r = creates["qps"] / bare_per_s
     target("`create_user` durable / bare one-row FULL commits per s",
-           f"{r:.2f} ({s['create_user']['qps']:,.0f} / {bare_per_s:,.0f})", "≥ 2.0", r >= 2.0,
-           f"{sqlite['inflight']} in flight")
+           f"{r:.2f} ({creates['qps']:,.0f} / {bare_per_s:,.0f})", "≥ 2.0", r >= 2.0,
+           f"{creates_inflight} in flight")
 if sqlite.get("sign_in_capacity_per_s"):
     r = s["sign_in"]["qps"] / sqlite["sign_in_capacity_per_s"]
     target("`sign_in` / hash-pool capacity",
@@ -150,7 +153,7 @@ if "list_deep_page" in b and "list_first_page" in b:
     target(f"page 100,000 deep / first page (p50 latency, {large:,} users)",
            f"{r:.2f} ({b['list_deep_page']['p50_us']:,.0f} / "
            f"{b['list_first_page']['p50_us']:,.0f} µs)", "≤ 1.2", r <= 1.2,
-           "each page also counts every match (total_count)")
+           "total_count from the kept user count")
 else:
     target("page 100,000 deep / first page (latency)", None, "≤ 1.2", None)
 if big_server:

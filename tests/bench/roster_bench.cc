@@ -496,7 +496,7 @@ class Bench {
     auto call = std::make_shared<
         Call<roster::v1::CreateUserRequest, roster::v1::User>>();
     call->request.add_email_addresses(
-        absl::StrCat("new", Next(), "-", created_++, "@bench.example"));
+        absl::StrCat("new", run_id_, "-", created_++, "@bench.example"));
     call->request.set_first_name("New");
     Authorize(call->context);
     backends_[Channel(slot)]->async()->CreateUser(
@@ -561,6 +561,10 @@ class Bench {
   std::vector<std::string> user_ids_, emails_;
   std::string sign_in_email_, token_;
   std::atomic<int64_t> created_{0};
+  // Tells this run's created users from an earlier run's on a reused database
+  // (rng_ is seeded the same every run, so reads repeat but names must not).
+  const uint64_t run_id_ =
+      (uint64_t{std::random_device()()} << 32) | std::random_device()();
   std::mutex rng_mu_;
   std::mt19937_64 rng_{42};
   std::map<int, std::string> tokens_;
