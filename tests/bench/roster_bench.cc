@@ -102,6 +102,7 @@ double SecondsPerHash(int workers) {
   std::atomic<bool> failed{false};
   const absl::Time start = absl::Now();
   std::vector<std::thread> hashers;
+  hashers.reserve(static_cast<size_t>(workers));
   for (int w = 0; w < workers; ++w) {
     hashers.emplace_back([&failed] {
       char hash[crypto_pwhash_STRBYTES];
