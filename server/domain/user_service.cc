@@ -16,10 +16,7 @@
 namespace roster::domain {
 namespace {
 
-using internal::AddPasswordViolation;
 using internal::CheckDigest;
-using internal::CheckIdentifiers;
-using internal::CheckMetadata;
 using internal::CheckText;
 using internal::CheckUnique;
 using internal::CheckUserId;
