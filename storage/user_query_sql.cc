@@ -33,8 +33,8 @@ class ConditionBuilder {
 
   SqlClause Build() && {
     SqlClause clause;
-    clause.sql =
-        conditions_.empty() ? "TRUE" : absl::StrJoin(conditions_, " AND ");
+    clause.sql = conditions_.empty() ? kNoCondition
+                                     : absl::StrJoin(conditions_, " AND ");
     clause.params = std::move(params_);
     return clause;
   }

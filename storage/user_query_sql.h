@@ -32,12 +32,15 @@ inline constexpr char kUserColumns[] =
 
 inline constexpr int kUserColumnCount = 22;
 
+// The condition of a clause with no condition.
+inline constexpr char kNoCondition[] = "TRUE";
+
 struct SqlClause {
-  std::string sql;  // "TRUE" when there is no condition.
+  std::string sql;  // kNoCondition when there is no condition.
   std::vector<SqlValue> params;
 
   // True when the clause has no condition: it matches every user.
-  bool MatchesEveryRow() const { return sql == "TRUE"; }
+  bool MatchesEveryRow() const { return sql == kNoCondition; }
 };
 
 // The denormalised sort keys stored on the users row: the primary email

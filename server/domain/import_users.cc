@@ -59,35 +59,19 @@ absl::StatusOr<std::vector<absl::StatusOr<UserView>>> ImportUsers(
   if (!violations.empty()) {
     return violations.ToStatus();
   }
-  std::vector<absl::StatusOr<UserView>> results(items.size(),
-                                                absl::UnknownError(""));
-  // Items that reach the store, and where each one's result goes.
-  std::vector<CreateUserParams> writable;
-  std::vector<size_t> positions;
   for (size_t index = 0; index < items.size(); ++index) {
-    CreateUserParams& item = items[index];
-    if (item.request_id.empty() && !request_id.empty()) {
-      item.request_id = absl::StrCat(request_id, ":", index);
+    if (items[index].request_id.empty() && !request_id.empty()) {
+      items[index].request_id = absl::StrCat(request_id, ":", index);
     }
-    if (item.password.has_value() && item.password_hash.empty()) {
-      auto hashed = users.HashPasswordForNewUser(item);
-      if (!hashed.ok()) {
-        results[index] = hashed.status();
-        continue;
-      }
-      item.password_hash = *std::move(hashed);
-    }
-    writable.push_back(std::move(item));
-    positions.push_back(index);
   }
   // An identifier is claimed by the first item written with it; the batch is
   // written in order, so "earlier" is decided inside each item's write.
   absl::flat_hash_set<std::string> claimed;
-  std::vector<absl::StatusOr<UserView>> written = users.CreateUsers(
-      caller, writable, validate_only,
+  std::vector<absl::StatusOr<UserView>> results = users.CreateUsers(
+      caller, items, validate_only,
       [&](size_t i) -> absl::Status {
         Violations repeated;
-        for (const auto& [field, claim] : Claims(writable[i])) {
+        for (const auto& [field, claim] : Claims(items[i])) {
           if (claimed.contains(claim)) {
             repeated.Add(field, "is claimed by an earlier user of this batch",
                          reason::kIdentifierExists);
@@ -98,13 +82,10 @@ absl::StatusOr<std::vector<absl::StatusOr<UserView>>> ImportUsers(
                    : repeated.ToStatus(absl::StatusCode::kAlreadyExists);
       },
       [&](size_t i) {
-        for (auto& [field, claim] : Claims(writable[i])) {
+        for (auto& [field, claim] : Claims(items[i])) {
           claimed.insert(std::move(claim));
         }
       });
-  for (size_t k = 0; k < written.size(); ++k) {
-    results[positions[k]] = std::move(written[k]);
-  }
   return results;
 }
 

@@ -19,6 +19,12 @@ namespace {
 // Marks the deliberate rollback of a validate_only create.
 constexpr char kValidateOnly[] = "validate_only";
 
+// True for the status InsertNewUser returns to roll back a validate_only
+// create that passed every check.
+bool IsValidateOnlyRollback(const absl::Status& status) {
+  return absl::IsCancelled(status) && status.message() == kValidateOnly;
+}
+
 using internal::AddPasswordViolation;
 using internal::CheckDigest;
 using internal::CheckIdentifiers;
@@ -263,8 +269,7 @@ absl::Status UserService::InsertNewUser(storage::WriteTransaction& txn,
 absl::StatusOr<UserView> UserService::FinishNewUser(
     const absl::Status& written, bool validate_only,
     storage::UserRecord result) const {
-  if (validate_only && absl::IsCancelled(written) &&
-      written.message() == kValidateOnly) {
+  if (validate_only && IsValidateOnlyRollback(written)) {
     return View(std::move(result));
   }
   if (!written.ok()) {
@@ -317,8 +322,8 @@ std::vector<absl::StatusOr<UserView>> UserService::CreateUsers(
       }
       absl::Status inserted =
           InsertNewUser(txn, caller, *prepared[i], validate_only, results[i]);
-      if (inserted.ok() || (validate_only && absl::IsCancelled(inserted) &&
-                            inserted.message() == kValidateOnly)) {
+      if (inserted.ok() ||
+          (validate_only && IsValidateOnlyRollback(inserted))) {
         admitted(i);
       }
       return inserted;
