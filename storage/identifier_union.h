@@ -1,9 +1,9 @@
 // The three identifier tables (email addresses, phone numbers, external
 // accounts) read in one shape, so that a user and all its identifiers come
-// back from one statement: one snapshot, one round trip. The PostgreSQL
-// adapter reads users this way. SQLite does not: there, three cached
-// per-table statements beat this union, which needs a sort (16.7 µs against
-// 14.9 µs per GetUser, docs/performance.md). Internal to storage/.
+// back from one statement: one snapshot, one round trip. Both adapters read
+// users this way. SQLite runs the branches one after another with no ORDER
+// BY (a sort there cost more than the statements it saved), and the caller
+// puts each kind oldest first. Internal to storage/.
 #ifndef ROSTER_STORAGE_IDENTIFIER_UNION_H_
 #define ROSTER_STORAGE_IDENTIFIER_UNION_H_
 
@@ -23,29 +23,31 @@ namespace roster::storage {
 // verification columns, created_at, updated_at, code digest,
 // reserved_for_second_factor, default_second_factor, provider, email_address,
 // first_name, last_name, username, image_url, approved_scopes,
-// public_metadata. Each branch keeps the rows whose user_id satisfies
-// `user_id_condition` ("= ?1", "= ANY($1::text[])", …).
-inline std::string IdentifierUnionSql(absl::string_view user_id_condition) {
+// public_metadata, then `extra_columns` (", NULL, NULL" to line the branches up
+// with a wider SELECT they follow). Each branch keeps the rows whose user_id
+// satisfies `user_id_condition` ("= ?1", "= ANY($1::text[])", …).
+inline std::string IdentifierUnionSql(absl::string_view user_id_condition,
+                                      absl::string_view extra_columns = "") {
   return absl::StrCat(
       "SELECT 1 AS kind, user_id, id, email_address AS value, "
       "verification_status, verification_strategy, verification_attempts, "
       "verification_expire_at, created_at, updated_at, "
       "verification_code_digest, 0 AS reserved, 0 AS dflt, '' AS provider, "
       "'' AS email, '' AS first_name, '' AS last_name, '' AS username, "
-      "'' AS image_url, '' AS scopes, '' AS metadata "
-      "FROM email_addresses WHERE user_id ",
-      user_id_condition,
+      "'' AS image_url, '' AS scopes, '' AS metadata",
+      extra_columns, " FROM email_addresses WHERE user_id ", user_id_condition,
       " UNION ALL SELECT 2, user_id, id, phone_number, verification_status, "
       "verification_strategy, verification_attempts, verification_expire_at, "
       "created_at, updated_at, verification_code_digest, "
       "reserved_for_second_factor, default_second_factor, '', '', '', '', '', "
-      "'', '', '' FROM phone_numbers WHERE user_id ",
-      user_id_condition,
+      "'', '', ''",
+      extra_columns, " FROM phone_numbers WHERE user_id ", user_id_condition,
       " UNION ALL SELECT 3, user_id, id, provider_user_id, "
       "verification_status, verification_strategy, verification_attempts, "
       "verification_expire_at, created_at, updated_at, '', 0, 0, provider, "
       "email_address, first_name, last_name, username, image_url, "
-      "approved_scopes, public_metadata FROM external_accounts WHERE user_id ",
+      "approved_scopes, public_metadata",
+      extra_columns, " FROM external_accounts WHERE user_id ",
       user_id_condition);
 }
 

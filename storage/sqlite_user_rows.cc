@@ -1,23 +1,17 @@
 #include "storage/sqlite_user_rows.h"
 
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "storage/identifier_union.h"
 
 namespace roster::storage {
 namespace {
-
-VerificationRecord ReadVerification(SQLite::Statement& s, int first_column) {
-  VerificationRecord v;
-  v.status =
-      static_cast<VerificationStatus>(s.getColumn(first_column).getInt());
-  v.strategy = s.getColumn(first_column + 1).getString();
-  v.attempts = s.getColumn(first_column + 2).getInt();
-  v.expire_at = s.getColumn(first_column + 3).getInt64();
-  return v;
-}
 
 void BindVerification(SQLite::Statement& s, int first_index,
                       const VerificationRecord& v) {
@@ -57,30 +51,36 @@ const char kUpdateUser[] =
     "last_active_at = ?19, created_at = ?20, updated_at = ?21, version = ?22, "
     "primary_email_address = ?23, primary_phone_number = ?24 WHERE id = ?1";
 
-UserRecord ReadUserRow(SQLite::Statement& s) {
+UserRecord ReadUserRow(SQLite::Statement& s, int first) {
+  auto text = [&](int column) {
+    return s.getColumn(first + column).getString();
+  };
+  auto integer = [&](int column) {
+    return s.getColumn(first + column).getInt64();
+  };
   UserRecord u;
-  u.id = s.getColumn(0).getString();
-  u.external_id = s.getColumn(1).getString();
-  u.username = s.getColumn(2).getString();
-  u.first_name = s.getColumn(3).getString();
-  u.last_name = s.getColumn(4).getString();
-  u.image_url = s.getColumn(5).getString();
-  u.primary_email_address_id = s.getColumn(6).getString();
-  u.primary_phone_number_id = s.getColumn(7).getString();
-  u.public_metadata = s.getColumn(8).getString();
-  u.private_metadata = s.getColumn(9).getString();
-  u.unsafe_metadata = s.getColumn(10).getString();
-  u.password_hash = s.getColumn(11).getString();
-  u.banned = s.getColumn(12).getInt() != 0;
-  u.two_factor_enabled = s.getColumn(13).getInt() != 0;
-  u.delete_self_enabled = s.getColumn(14).getInt() != 0;
-  u.failed_password_attempts = s.getColumn(15).getInt();
-  u.locked_until = s.getColumn(16).getInt64();
-  u.last_sign_in_at = s.getColumn(17).getInt64();
-  u.last_active_at = s.getColumn(18).getInt64();
-  u.created_at = s.getColumn(19).getInt64();
-  u.updated_at = s.getColumn(20).getInt64();
-  u.version = s.getColumn(21).getInt64();
+  u.id = text(0);
+  u.external_id = text(1);
+  u.username = text(2);
+  u.first_name = text(3);
+  u.last_name = text(4);
+  u.image_url = text(5);
+  u.primary_email_address_id = text(6);
+  u.primary_phone_number_id = text(7);
+  u.public_metadata = text(8);
+  u.private_metadata = text(9);
+  u.unsafe_metadata = text(10);
+  u.password_hash = text(11);
+  u.banned = integer(12) != 0;
+  u.two_factor_enabled = integer(13) != 0;
+  u.delete_self_enabled = integer(14) != 0;
+  u.failed_password_attempts = static_cast<int32_t>(integer(15));
+  u.locked_until = integer(16);
+  u.last_sign_in_at = integer(17);
+  u.last_active_at = integer(18);
+  u.created_at = integer(19);
+  u.updated_at = integer(20);
+  u.version = integer(21);
   return u;
 }
 
@@ -120,88 +120,78 @@ void BindParams(SQLite::Statement& s, const std::vector<SqlValue>& params,
   }
 }
 
-// Fills the user's identifiers, oldest first. Throws on storage errors.
+namespace {
+
+// The current row of a statement, as AppendIdentifier reads it.
+struct SqliteRow {
+  SQLite::Statement& s;
+  std::string Text(int column) const { return s.getColumn(column).getString(); }
+  int64_t Int(int column) const { return s.getColumn(column).getInt64(); }
+};
+
+// Oldest first, as the per-table statements order them.
+template <typename Identifier>
+void SortOldestFirst(std::vector<Identifier>& identifiers) {
+  std::sort(identifiers.begin(), identifiers.end(),
+            [](const Identifier& a, const Identifier& b) {
+              return std::tie(a.created_at, a.id) <
+                     std::tie(b.created_at, b.id);
+            });
+}
+
+void SortIdentifiers(UserRecord& user) {
+  SortOldestFirst(user.email_addresses);
+  SortOldestFirst(user.phone_numbers);
+  SortOldestFirst(user.external_accounts);
+}
+
+}  // namespace
+
+// Fills the user's identifiers, oldest first. Throws on storage errors. One
+// statement for the three tables, as LoadUser below.
 void LoadIdentifiers(SqliteConnection& c, UserRecord& user) {
-  auto& emails = c.Prepare(
-      "SELECT id, email_address, verification_status, verification_strategy, "
-      "verification_attempts, verification_expire_at, created_at, updated_at, "
-      "verification_code_digest "
-      "FROM email_addresses WHERE user_id = ? ORDER BY created_at, id");
-  emails.bind(1, user.id);
-  while (emails.executeStep()) {
-    EmailAddressRecord e;
-    e.id = emails.getColumn(0).getString();
-    e.user_id = user.id;
-    e.email_address = emails.getColumn(1).getString();
-    e.verification = ReadVerification(emails, 2);
-    e.created_at = emails.getColumn(6).getInt64();
-    e.updated_at = emails.getColumn(7).getInt64();
-    e.verification.code_digest = emails.getColumn(8).getString();
-    user.email_addresses.push_back(std::move(e));
+  static const std::string* const kSql =
+      new std::string(IdentifierUnionSql("= ?1"));
+  auto& s = c.Prepare(*kSql);
+  s.bind(1, user.id);
+  while (s.executeStep()) {
+    AppendIdentifier(SqliteRow{s}, 0, user);
   }
-  auto& phones = c.Prepare(
-      "SELECT id, phone_number, verification_status, verification_strategy, "
-      "verification_attempts, verification_expire_at, "
-      "reserved_for_second_factor, "
-      "default_second_factor, created_at, updated_at, verification_code_digest "
-      "FROM phone_numbers WHERE user_id = ? ORDER BY created_at, id");
-  phones.bind(1, user.id);
-  while (phones.executeStep()) {
-    PhoneNumberRecord p;
-    p.id = phones.getColumn(0).getString();
-    p.user_id = user.id;
-    p.phone_number = phones.getColumn(1).getString();
-    p.verification = ReadVerification(phones, 2);
-    p.reserved_for_second_factor = phones.getColumn(6).getInt() != 0;
-    p.default_second_factor = phones.getColumn(7).getInt() != 0;
-    p.created_at = phones.getColumn(8).getInt64();
-    p.updated_at = phones.getColumn(9).getInt64();
-    p.verification.code_digest = phones.getColumn(10).getString();
-    user.phone_numbers.push_back(std::move(p));
-  }
-  auto& accounts = c.Prepare(
-      "SELECT id, provider, provider_user_id, email_address, first_name, "
-      "last_name, username, "
-      "image_url, approved_scopes, public_metadata, verification_status, "
-      "verification_strategy, "
-      "verification_attempts, verification_expire_at, created_at, updated_at "
-      "FROM external_accounts WHERE user_id = ? ORDER BY created_at, id");
-  accounts.bind(1, user.id);
-  while (accounts.executeStep()) {
-    ExternalAccountRecord a;
-    a.id = accounts.getColumn(0).getString();
-    a.user_id = user.id;
-    a.provider = accounts.getColumn(1).getString();
-    a.provider_user_id = accounts.getColumn(2).getString();
-    a.email_address = accounts.getColumn(3).getString();
-    a.first_name = accounts.getColumn(4).getString();
-    a.last_name = accounts.getColumn(5).getString();
-    a.username = accounts.getColumn(6).getString();
-    a.image_url = accounts.getColumn(7).getString();
-    a.approved_scopes = absl::StrSplit(accounts.getColumn(8).getString(), ' ',
-                                       absl::SkipEmpty());
-    a.public_metadata = accounts.getColumn(9).getString();
-    a.verification = ReadVerification(accounts, 10);
-    a.created_at = accounts.getColumn(14).getInt64();
-    a.updated_at = accounts.getColumn(15).getInt64();
-    user.external_accounts.push_back(std::move(a));
-  }
+  SortIdentifiers(user);
 }
 
 // The user with identifiers, or NotFound. Throws on storage errors.
+//
+// One statement: the user row (kind 0, its columns from 1) and then every
+// identifier row (IdentifierUnionSql's columns from 0). A single statement
+// reads one snapshot, so a reader needs no BEGIN/ROLLBACK around it; against
+// the row plus three per-table statements in a snapshot it measured
+// docs/performance.md's "one statement per user" A/B.
 absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c,
                                     absl::string_view user_id) {
-  static const std::string* const kSql = new std::string(
-      absl::StrCat("SELECT ", kUserColumns, " FROM users u WHERE u.id = ?"));
+  static const std::string* const kSql = new std::string(absl::StrCat(
+      "SELECT 0, ", kUserColumns, " FROM users u WHERE u.id = ?1 UNION ALL ",
+      IdentifierUnionSql("= ?1", ", NULL, NULL")));
   auto& s = c.Prepare(*kSql);
   s.bind(1, std::string(user_id));
-  if (!s.executeStep()) {
+  std::optional<UserRecord> user;
+  UserRecord identifiers;
+  identifiers.id = std::string(user_id);
+  while (s.executeStep()) {
+    if (s.getColumn(0).getInt() == 0) {
+      user = ReadUserRow(s, 1);
+    } else {
+      AppendIdentifier(SqliteRow{s}, 0, identifiers);
+    }
+  }
+  if (!user.has_value()) {
     return absl::NotFoundError(absl::StrCat("user ", user_id, " not found"));
   }
-  UserRecord user = ReadUserRow(s);
-  s.reset();
-  LoadIdentifiers(c, user);
-  return user;
+  SortIdentifiers(identifiers);
+  user->email_addresses = std::move(identifiers.email_addresses);
+  user->phone_numbers = std::move(identifiers.phone_numbers);
+  user->external_accounts = std::move(identifiers.external_accounts);
+  return *std::move(user);
 }
 
 void InsertIdentifiers(SqliteConnection& c, const UserRecord& user) {

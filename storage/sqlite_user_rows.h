@@ -19,8 +19,9 @@ namespace roster::storage {
 extern const char kInsertUser[];
 extern const char kUpdateUser[];
 
-// The user row at the statement's current step (columns as kUserColumns).
-UserRecord ReadUserRow(SQLite::Statement& s);
+// The user row at the statement's current step: kUserColumns, from column
+// `first`.
+UserRecord ReadUserRow(SQLite::Statement& s, int first = 0);
 // Binds ?1..?24 of kInsertUser / kUpdateUser from `u`.
 void BindUser(SQLite::Statement& s, const UserRecord& u);
 // Binds `params` to ?first_index, ?first_index+1, ….
@@ -28,7 +29,8 @@ void BindParams(SQLite::Statement& s, const std::vector<SqlValue>& params,
                 int first_index);
 // Fills the user's identifiers, oldest first.
 void LoadIdentifiers(SqliteConnection& c, UserRecord& user);
-// The user with identifiers, or NotFound.
+// The user with identifiers, or NotFound. One statement, so one snapshot even
+// outside a transaction.
 absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c,
                                     absl::string_view user_id);
 // Inserts every identifier of `user`.

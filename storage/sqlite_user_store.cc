@@ -128,10 +128,7 @@ absl::StatusOr<UserRecord> SqliteUserStore::GetUser(absl::string_view user_id) {
   if (!lease.ok()) {
     return lease.status();
   }
-  return Guarded("reading a user", [&] {
-    ReadSnapshot snapshot(**lease);
-    return LoadUser(**lease, user_id);
-  });
+  return Guarded("reading a user", [&] { return LoadUser(**lease, user_id); });
 }
 
 absl::StatusOr<UserPage> SqliteUserStore::ListUsers(

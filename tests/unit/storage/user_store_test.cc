@@ -146,10 +146,14 @@ TEST_P(UserStoreTest, InsertedUserReadsBackWithIdentifiersOldestFirst) {
   UserRecord user = MakeUser("u1", 100);
   user.username = "ada";
   user.public_metadata = R"({"plan":"pro"})";
-  user.email_addresses = {MakeEmail("e2", "b@example.com"),
-                          MakeEmail("e1", "a@example.com")};
-  user.email_addresses[0].created_at = 5;
-  user.email_addresses[1].created_at = 6;
+  // Stored newest first, and two created in the same microsecond: the read
+  // orders by creation time, then id, whatever the rows' storage order.
+  user.email_addresses = {MakeEmail("e3", "c@example.com"),
+                          MakeEmail("e1", "a@example.com"),
+                          MakeEmail("e2", "b@example.com")};
+  user.email_addresses[0].created_at = 6;
+  user.email_addresses[1].created_at = 5;
+  user.email_addresses[2].created_at = 5;
   user.primary_email_address_id = "e2";
   PhoneNumberRecord phone;
   phone.id = "p1";
@@ -159,16 +163,24 @@ TEST_P(UserStoreTest, InsertedUserReadsBackWithIdentifiersOldestFirst) {
   ASSERT_THAT(Insert(user), IsOk());
 
   ASSERT_OK_AND_ASSIGN(read, store_->GetUser("u1"));
-  EXPECT_EQ(read.username, "ada");
-  EXPECT_EQ(read.public_metadata, R"({"plan":"pro"})");
-  EXPECT_EQ(read.primary_email_address_id, "e2");
-  EXPECT_THAT(read.email_addresses,
-              ElementsAre(Field(&EmailAddressRecord::id, "e2"),
-                          Field(&EmailAddressRecord::id, "e1")));
-  ASSERT_EQ(read.phone_numbers.size(), 1u);
-  EXPECT_TRUE(read.phone_numbers[0].reserved_for_second_factor);
-  EXPECT_EQ(read.phone_numbers[0].verification.status,
-            VerificationStatus::kUnverified);
+  UserPageQuery everyone;
+  everyone.limit = 10;
+  ASSERT_OK_AND_ASSIGN(page, store_->ListUsers(everyone));
+  ASSERT_EQ(page.users.size(), 1u);
+  for (const UserRecord& got : {read, page.users[0]}) {
+    EXPECT_EQ(got.username, "ada");
+    EXPECT_EQ(got.public_metadata, R"({"plan":"pro"})");
+    EXPECT_EQ(got.primary_email_address_id, "e2");
+    EXPECT_THAT(got.email_addresses,
+                ElementsAre(Field(&EmailAddressRecord::id, "e1"),
+                            Field(&EmailAddressRecord::id, "e2"),
+                            Field(&EmailAddressRecord::id, "e3")));
+    ASSERT_EQ(got.phone_numbers.size(), 1u);
+    EXPECT_TRUE(got.phone_numbers[0].reserved_for_second_factor);
+    EXPECT_EQ(got.phone_numbers[0].verification.status,
+              VerificationStatus::kUnverified);
+    EXPECT_EQ(got.phone_numbers[0].user_id, "u1");
+  }
 }
 
 TEST_P(UserStoreTest, MissingUserIsNotFound) {
