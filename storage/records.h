@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace roster::storage {
@@ -169,6 +170,41 @@ struct EventBatch {
   // The newest sequence ever assigned (0 when none).
   int64_t latest = 0;
 };
+
+// Field-by-field equality of identifier records, so that an update can tell
+// which identifier tables it must rewrite.
+inline bool operator==(const VerificationRecord& a,
+                       const VerificationRecord& b) {
+  return std::tie(a.status, a.strategy, a.attempts, a.expire_at,
+                  a.code_digest) ==
+         std::tie(b.status, b.strategy, b.attempts, b.expire_at, b.code_digest);
+}
+inline bool operator==(const EmailAddressRecord& a,
+                       const EmailAddressRecord& b) {
+  return std::tie(a.id, a.user_id, a.email_address, a.verification,
+                  a.created_at, a.updated_at) ==
+         std::tie(b.id, b.user_id, b.email_address, b.verification,
+                  b.created_at, b.updated_at);
+}
+inline bool operator==(const PhoneNumberRecord& a, const PhoneNumberRecord& b) {
+  return std::tie(a.id, a.user_id, a.phone_number, a.verification,
+                  a.reserved_for_second_factor, a.default_second_factor,
+                  a.created_at, a.updated_at) ==
+         std::tie(b.id, b.user_id, b.phone_number, b.verification,
+                  b.reserved_for_second_factor, b.default_second_factor,
+                  b.created_at, b.updated_at);
+}
+inline bool operator==(const ExternalAccountRecord& a,
+                       const ExternalAccountRecord& b) {
+  return std::tie(a.id, a.user_id, a.provider, a.provider_user_id,
+                  a.email_address, a.first_name, a.last_name, a.username,
+                  a.image_url, a.approved_scopes, a.public_metadata,
+                  a.verification, a.created_at, a.updated_at) ==
+         std::tie(b.id, b.user_id, b.provider, b.provider_user_id,
+                  b.email_address, b.first_name, b.last_name, b.username,
+                  b.image_url, b.approved_scopes, b.public_metadata,
+                  b.verification, b.created_at, b.updated_at);
+}
 
 }  // namespace roster::storage
 

@@ -1,10 +1,13 @@
 #include "storage/sqlite_user_rows.h"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
+#include <variant>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -38,19 +41,6 @@ const char kInsertUser[] =
     "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
     "?20, ?21, ?22, ?23, "
     "?24)";
-const char kUpdateUser[] =
-    "UPDATE users SET external_id = ?2, username = ?3, first_name = ?4, "
-    "last_name = ?5, "
-    "image_url = ?6, primary_email_address_id = ?7, primary_phone_number_id = "
-    "?8, "
-    "public_metadata = ?9, private_metadata = ?10, unsafe_metadata = ?11, "
-    "password_hash = ?12, "
-    "banned = ?13, two_factor_enabled = ?14, delete_self_enabled = ?15, "
-    "failed_password_attempts = ?16, locked_until = ?17, last_sign_in_at = "
-    "?18, "
-    "last_active_at = ?19, created_at = ?20, updated_at = ?21, version = ?22, "
-    "primary_email_address = ?23, primary_phone_number = ?24 WHERE id = ?1";
-
 UserRecord ReadUserRow(SQLite::Statement& s, int first) {
   auto text = [&](int column) {
     return s.getColumn(first + column).getString();
@@ -84,38 +74,108 @@ UserRecord ReadUserRow(SQLite::Statement& s, int first) {
   return u;
 }
 
+namespace {
+
+// kInsertUser's columns, in parameter order (?1 is the id).
+constexpr const char* kUserRowColumns[kUserRowParams] = {
+    "id",
+    "external_id",
+    "username",
+    "first_name",
+    "last_name",
+    "image_url",
+    "primary_email_address_id",
+    "primary_phone_number_id",
+    "public_metadata",
+    "private_metadata",
+    "unsafe_metadata",
+    "password_hash",
+    "banned",
+    "two_factor_enabled",
+    "delete_self_enabled",
+    "failed_password_attempts",
+    "locked_until",
+    "last_sign_in_at",
+    "last_active_at",
+    "created_at",
+    "updated_at",
+    "version",
+    "primary_email_address",
+    "primary_phone_number"};
+
+using UserRowValues = std::array<SqlValue, kUserRowParams>;
+
+UserRowValues UserRow(const UserRecord& u) {
+  return {u.id,
+          u.external_id,
+          u.username,
+          u.first_name,
+          u.last_name,
+          u.image_url,
+          u.primary_email_address_id,
+          u.primary_phone_number_id,
+          u.public_metadata,
+          u.private_metadata,
+          u.unsafe_metadata,
+          u.password_hash,
+          int64_t{u.banned ? 1 : 0},
+          int64_t{u.two_factor_enabled ? 1 : 0},
+          int64_t{u.delete_self_enabled ? 1 : 0},
+          int64_t{u.failed_password_attempts},
+          u.locked_until,
+          u.last_sign_in_at,
+          u.last_active_at,
+          u.created_at,
+          u.updated_at,
+          u.version,
+          PrimaryEmailAddress(u),
+          PrimaryPhoneNumber(u)};
+}
+
+void BindValue(SQLite::Statement& s, int index, const SqlValue& value) {
+  std::visit([&](const auto& v) { s.bind(index, v); }, value);
+}
+
+}  // namespace
+
 void BindUser(SQLite::Statement& s, const UserRecord& u) {
-  s.bind(1, u.id);
-  s.bind(2, u.external_id);
-  s.bind(3, u.username);
-  s.bind(4, u.first_name);
-  s.bind(5, u.last_name);
-  s.bind(6, u.image_url);
-  s.bind(7, u.primary_email_address_id);
-  s.bind(8, u.primary_phone_number_id);
-  s.bind(9, u.public_metadata);
-  s.bind(10, u.private_metadata);
-  s.bind(11, u.unsafe_metadata);
-  s.bind(12, u.password_hash);
-  s.bind(13, u.banned ? 1 : 0);
-  s.bind(14, u.two_factor_enabled ? 1 : 0);
-  s.bind(15, u.delete_self_enabled ? 1 : 0);
-  s.bind(16, u.failed_password_attempts);
-  s.bind(17, u.locked_until);
-  s.bind(18, u.last_sign_in_at);
-  s.bind(19, u.last_active_at);
-  s.bind(20, u.created_at);
-  s.bind(21, u.updated_at);
-  s.bind(22, u.version);
-  s.bind(23, PrimaryEmailAddress(u));
-  s.bind(24, PrimaryPhoneNumber(u));
+  const UserRowValues row = UserRow(u);
+  for (int i = 0; i < kUserRowParams; ++i) {
+    BindValue(s, i + 1, row[static_cast<size_t>(i)]);
+  }
+}
+
+bool UpdateUserRow(SqliteConnection& c, const UserRecord& stored,
+                   const UserRecord& user) {
+  const UserRowValues before = UserRow(stored);
+  const UserRowValues after = UserRow(user);
+  std::string sql = "UPDATE users SET ";
+  std::vector<int> changed;
+  for (int i = 1; i < kUserRowParams; ++i) {
+    const auto column = static_cast<size_t>(i);
+    if (before[column] != after[column]) {
+      absl::StrAppend(&sql, changed.empty() ? "" : ", ", kUserRowColumns[i],
+                      " = ?", i + 1);
+      changed.push_back(i);
+    }
+  }
+  if (changed.empty()) {
+    return true;
+  }
+  absl::StrAppend(&sql, " WHERE id = ?1");
+  auto& s = c.Prepare(sql);
+  s.bind(1, user.id);
+  for (int i : changed) {
+    BindValue(s, i + 1, after[static_cast<size_t>(i)]);
+  }
+  return s.exec() > 0;
 }
 
 void BindParams(SQLite::Statement& s, const std::vector<SqlValue>& params,
                 int first_index) {
   int index = first_index;
   for (const auto& p : params) {
-    std::visit([&](const auto& v) { s.bind(index, v); }, p);
+    BindValue(s, index, p);
     ++index;
   }
 }
@@ -194,7 +254,9 @@ absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c,
   return *std::move(user);
 }
 
-void InsertIdentifiers(SqliteConnection& c, const UserRecord& user) {
+namespace {
+
+void InsertEmailAddresses(SqliteConnection& c, const UserRecord& user) {
   for (const auto& e : user.email_addresses) {
     auto& s = c.Prepare(
         "INSERT INTO email_addresses (id, user_id, email_address, "
@@ -211,6 +273,9 @@ void InsertIdentifiers(SqliteConnection& c, const UserRecord& user) {
     s.bind(10, e.verification.code_digest);
     s.exec();
   }
+}
+
+void InsertPhoneNumbers(SqliteConnection& c, const UserRecord& user) {
   for (const auto& p : user.phone_numbers) {
     auto& s = c.Prepare(
         "INSERT INTO phone_numbers (id, user_id, phone_number, "
@@ -230,6 +295,9 @@ void InsertIdentifiers(SqliteConnection& c, const UserRecord& user) {
     s.bind(12, p.verification.code_digest);
     s.exec();
   }
+}
+
+void InsertExternalAccounts(SqliteConnection& c, const UserRecord& user) {
   for (const auto& a : user.external_accounts) {
     auto& s = c.Prepare(
         "INSERT INTO external_accounts (id, user_id, provider, "
@@ -254,6 +322,41 @@ void InsertIdentifiers(SqliteConnection& c, const UserRecord& user) {
     s.bind(16, a.created_at);
     s.bind(17, a.updated_at);
     s.exec();
+  }
+}
+
+// Replaces the user's rows in `table` by `insert`'s.
+void RewriteIdentifiers(SqliteConnection& c, const UserRecord& user,
+                        absl::string_view delete_sql,
+                        void (*insert)(SqliteConnection&, const UserRecord&)) {
+  auto& clear = c.Prepare(delete_sql);
+  clear.bind(1, user.id);
+  clear.exec();
+  insert(c, user);
+}
+
+}  // namespace
+
+void InsertIdentifiers(SqliteConnection& c, const UserRecord& user) {
+  InsertEmailAddresses(c, user);
+  InsertPhoneNumbers(c, user);
+  InsertExternalAccounts(c, user);
+}
+
+void UpdateIdentifiers(SqliteConnection& c, const UserRecord& stored,
+                       const UserRecord& user) {
+  if (stored.email_addresses != user.email_addresses) {
+    RewriteIdentifiers(c, user, "DELETE FROM email_addresses WHERE user_id = ?",
+                       InsertEmailAddresses);
+  }
+  if (stored.phone_numbers != user.phone_numbers) {
+    RewriteIdentifiers(c, user, "DELETE FROM phone_numbers WHERE user_id = ?",
+                       InsertPhoneNumbers);
+  }
+  if (stored.external_accounts != user.external_accounts) {
+    RewriteIdentifiers(c, user,
+                       "DELETE FROM external_accounts WHERE user_id = ?",
+                       InsertExternalAccounts);
   }
 }
 

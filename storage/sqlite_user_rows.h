@@ -15,15 +15,21 @@
 
 namespace roster::storage {
 
-// Statements whose parameters ?1..?24 BindUser fills (?1 is the id).
+// The statement whose parameters ?1..?24 BindUser fills (?1 is the id).
 extern const char kInsertUser[];
-extern const char kUpdateUser[];
+inline constexpr int kUserRowParams = 24;
 
 // The user row at the statement's current step: kUserColumns, from column
 // `first`.
 UserRecord ReadUserRow(SQLite::Statement& s, int first = 0);
-// Binds ?1..?24 of kInsertUser / kUpdateUser from `u`.
+// Binds ?1..?24 of kInsertUser from `u`.
 void BindUser(SQLite::Statement& s, const UserRecord& u);
+// Rewrites the columns of `user`'s row that differ from `stored` (the row as
+// it is now). SQLite rewrites an index for every column an UPDATE sets, even
+// to the same value, and the users table has 12 indexes. False when the row
+// does not exist.
+bool UpdateUserRow(SqliteConnection& c, const UserRecord& stored,
+                   const UserRecord& user);
 // Binds `params` to ?first_index, ?first_index+1, ….
 void BindParams(SQLite::Statement& s, const std::vector<SqlValue>& params,
                 int first_index);
@@ -35,6 +41,10 @@ absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c,
                                     absl::string_view user_id);
 // Inserts every identifier of `user`.
 void InsertIdentifiers(SqliteConnection& c, const UserRecord& user);
+// Rewrites each identifier table whose rows for the user differ between
+// `stored` and `user`.
+void UpdateIdentifiers(SqliteConnection& c, const UserRecord& stored,
+                       const UserRecord& user);
 
 // The session with `session_id`, or NotFound.
 absl::StatusOr<SessionRecord> LoadSession(SqliteConnection& c,

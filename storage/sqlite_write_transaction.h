@@ -93,23 +93,17 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
   absl::Status UpdateUser(const UserRecord& user,
                           const EventRecord& event) override {
-    return Guarded("updating a user", [&] {
-      auto& s = c_.Prepare(kUpdateUser);
-      BindUser(s, user);
-      if (s.exec() == 0) {
+    return Guarded("updating a user", [&]() -> absl::Status {
+      // Only what changed is written: see UpdateUserRow.
+      absl::StatusOr<UserRecord> stored = LoadUser(c_, user.id);
+      if (!stored.ok()) {
+        return stored.status();
+      }
+      if (!UpdateUserRow(c_, *stored, user)) {
         return absl::NotFoundError(
             absl::StrCat("user ", user.id, " not found"));
       }
-      // The record's identifier lists are the truth: rewrite them (ids and
-      // times are kept in the records, nothing references these rows).
-      for (const char* table :
-           {"email_addresses", "phone_numbers", "external_accounts"}) {
-        auto& clear = c_.Prepare(
-            absl::StrCat("DELETE FROM ", table, " WHERE user_id = ?"));
-        clear.bind(1, user.id);
-        clear.exec();
-      }
-      InsertIdentifiers(c_, user);
+      UpdateIdentifiers(c_, *stored, user);
       AppendEventRow(event);
       return absl::OkStatus();
     });

@@ -340,6 +340,101 @@ TEST_P(UserStoreTest, FindsUserByEachIdentifierKind) {
               IsOk());
 }
 
+// An update writes only what changed on SQLite (UpdateUserRow); whatever an
+// adapter writes, every change must land and nothing else may move.
+TEST_P(UserStoreTest, UpdatesWriteEveryChangeAndKeepTheRest) {
+  UserRecord ada = MakeUser("u1", 1);
+  ada.username = "ada";
+  ada.first_name = "Ada";
+  ada.unsafe_metadata = R"({"a":1})";
+  ada.email_addresses = {MakeEmail("e1", "z@example.com")};
+  ada.primary_email_address_id = "e1";
+  PhoneNumberRecord phone;
+  phone.id = "p1";
+  phone.phone_number = "+14155550100";
+  phone.verification = {VerificationStatus::kUnverified, "phone_code", 0, 0,
+                        ""};
+  ada.phone_numbers = {phone};
+  ExternalAccountRecord account;
+  account.id = "a1";
+  account.provider = "github";
+  account.provider_user_id = "42";
+  account.approved_scopes = {"read:user", "user:email"};
+  ada.external_accounts = {account};
+  UserRecord bob = MakeUser("u2", 2);
+  bob.email_addresses = {MakeEmail("e9", "m@example.com")};
+  bob.primary_email_address_id = "e9";
+  ASSERT_THAT(Insert(ada), IsOk());
+  ASSERT_THAT(Insert(bob), IsOk());
+  auto update = [&](const UserRecord& user) {
+    return store_->Write([&](WriteTransaction& txn) {
+      return txn.UpdateUser(user, EventFor(user.id));
+    });
+  };
+  UserPageQuery by_email;
+  by_email.order = {UserOrderKey::kEmailAddress, false};
+  by_email.limit = 10;
+  ASSERT_OK_AND_ASSIGN(before, store_->ListUsers(by_email));
+  EXPECT_THAT(before.users, ElementsAre(Field(&UserRecord::id, "u2"),
+                                        Field(&UserRecord::id, "u1")));
+
+  UserRecord changed = ada;
+  changed.unsafe_metadata = R"({"a":2})";
+  changed.version = 2;
+  ASSERT_THAT(update(changed), IsOk());
+  ASSERT_OK_AND_ASSIGN(one_column, store_->GetUser("u1"));
+  EXPECT_EQ(one_column.unsafe_metadata, R"({"a":2})");
+  EXPECT_EQ(one_column.version, 2);
+  EXPECT_EQ(one_column.username, "ada");
+  EXPECT_EQ(one_column.first_name, "Ada");
+  EXPECT_THAT(
+      one_column.email_addresses,
+      ElementsAre(Field(&EmailAddressRecord::email_address, "z@example.com")));
+  ASSERT_EQ(one_column.phone_numbers.size(), 1u);
+  EXPECT_EQ(one_column.phone_numbers[0].verification.strategy, "phone_code");
+  ASSERT_EQ(one_column.external_accounts.size(), 1u);
+  EXPECT_THAT(one_column.external_accounts[0].approved_scopes,
+              ElementsAre("read:user", "user:email"));
+
+  // A new primary address (which moves the derived sort column), a verified
+  // phone number and no external account, in one update.
+  changed.email_addresses.push_back(MakeEmail("e2", "a@example.com"));
+  changed.email_addresses[1].created_at = 2;
+  changed.primary_email_address_id = "e2";
+  changed.phone_numbers[0].verification.status = VerificationStatus::kVerified;
+  changed.external_accounts.clear();
+  changed.version = 3;
+  ASSERT_THAT(update(changed), IsOk());
+  ASSERT_OK_AND_ASSIGN(several, store_->GetUser("u1"));
+  EXPECT_EQ(several.primary_email_address_id, "e2");
+  EXPECT_THAT(
+      several.email_addresses,
+      ElementsAre(Field(&EmailAddressRecord::email_address, "z@example.com"),
+                  Field(&EmailAddressRecord::email_address, "a@example.com")));
+  ASSERT_EQ(several.phone_numbers.size(), 1u);
+  EXPECT_EQ(several.phone_numbers[0].verification.status,
+            VerificationStatus::kVerified);
+  EXPECT_TRUE(several.external_accounts.empty());
+  EXPECT_EQ(several.unsafe_metadata, R"({"a":2})");
+  EXPECT_EQ(CountRows("external_accounts"), 0);
+  ASSERT_OK_AND_ASSIGN(after, store_->ListUsers(by_email));
+  EXPECT_THAT(after.users, ElementsAre(Field(&UserRecord::id, "u1"),
+                                       Field(&UserRecord::id, "u2")));
+  ASSERT_THAT(store_->Write([](WriteTransaction& txn) -> absl::Status {
+    auto holder = txn.FindUserIdByIdentifier(IdentifierKind::kPhoneNumber,
+                                             "+14155550100");
+    EXPECT_THAT(holder, IsOkAndHolds(std::optional<std::string>("u1")));
+    return absl::OkStatus();
+  }),
+              IsOk());
+
+  // Writing the stored record back unchanged is not an error either.
+  EXPECT_THAT(update(several), IsOk());
+  ASSERT_OK_AND_ASSIGN(unchanged, store_->GetUser("u1"));
+  EXPECT_EQ(unchanged.email_addresses, several.email_addresses);
+  EXPECT_EQ(unchanged.version, 3);
+}
+
 TEST_P(SqliteUserStoreTest, NewerSchemaIsFailedPrecondition) {
   store_.reset();
   {
