@@ -26,21 +26,6 @@ void BindVerification(SQLite::Statement& s, int first_index,
 
 }  // namespace
 
-// Parameters ?1..?24 in this order; ?1 is the id.
-const char kInsertUser[] =
-    "INSERT INTO users (id, external_id, username, first_name, last_name, "
-    "image_url, "
-    "primary_email_address_id, primary_phone_number_id, public_metadata, "
-    "private_metadata, "
-    "unsafe_metadata, password_hash, banned, two_factor_enabled, "
-    "delete_self_enabled, "
-    "failed_password_attempts, locked_until, last_sign_in_at, last_active_at, "
-    "created_at, "
-    "updated_at, version, primary_email_address, primary_phone_number) VALUES "
-    "(?1, ?2, ?3, ?4, "
-    "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
-    "?20, ?21, ?22, ?23, "
-    "?24)";
 UserRecord ReadUserRow(SQLite::Statement& s, int first) {
   auto text = [&](int column) {
     return s.getColumn(first + column).getString();
@@ -76,7 +61,9 @@ UserRecord ReadUserRow(SQLite::Statement& s, int first) {
 
 namespace {
 
-// kInsertUser's columns, in parameter order (?1 is the id).
+constexpr int kUserRowParams = 24;
+
+// The users table's columns, in parameter order (?1 is the id).
 constexpr const char* kUserRowColumns[kUserRowParams] = {
     "id",
     "external_id",
@@ -137,6 +124,19 @@ void BindValue(SQLite::Statement& s, int index, const SqlValue& value) {
 }
 
 }  // namespace
+
+const std::string& InsertUserSql() {
+  static const std::string* const kSql = [] {
+    std::string columns, params;
+    for (int i = 0; i < kUserRowParams; ++i) {
+      absl::StrAppend(&columns, i == 0 ? "" : ", ", kUserRowColumns[i]);
+      absl::StrAppend(&params, i == 0 ? "?" : ", ?", i + 1);
+    }
+    return new std::string(absl::StrCat("INSERT INTO users (", columns,
+                                        ") VALUES (", params, ")"));
+  }();
+  return *kSql;
+}
 
 void BindUser(SQLite::Statement& s, const UserRecord& u) {
   const UserRowValues row = UserRow(u);

@@ -5,6 +5,7 @@
 #ifndef ROSTER_STORAGE_SQLITE_USER_ROWS_H_
 #define ROSTER_STORAGE_SQLITE_USER_ROWS_H_
 
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -15,14 +16,14 @@
 
 namespace roster::storage {
 
-// The statement whose parameters ?1..?24 BindUser fills (?1 is the id).
-extern const char kInsertUser[];
-inline constexpr int kUserRowParams = 24;
+// INSERT of a users row, whose parameters ?1..?24 BindUser fills (?1 is the
+// id).
+const std::string& InsertUserSql();
 
 // The user row at the statement's current step: kUserColumns, from column
 // `first`.
 UserRecord ReadUserRow(SQLite::Statement& s, int first = 0);
-// Binds ?1..?24 of kInsertUser from `u`.
+// Binds ?1..?24 of InsertUserSql() from `u`.
 void BindUser(SQLite::Statement& s, const UserRecord& u);
 // Rewrites the columns of `user`'s row that differ from `stored` (the row as
 // it is now). SQLite rewrites an index for every column an UPDATE sets, even
