@@ -1,11 +1,11 @@
 // BoundedExecutor: runs tasks on a fixed set of threads from a bounded queue.
 // gRPC's callback API runs handlers on a couple of shared threads that must
-// never block. Two kinds of work do: durable SQLite commits (fsync) run on a
-// one-thread executor, in order, which finishes each caller's reactor once its
-// commit is done; argon2id hashing runs on a small pool. A full queue refuses
-// new work at once (the caller answers RESOURCE_EXHAUSTED) rather than letting
-// a flood of sign-ins or writes pile up. Group commit (issue 7) will batch
-// writes here.
+// never block. Two kinds of work do: durable writes run on the write
+// executor, whose threads wait for the group commit that covers them (the
+// store batches whatever is queued into one transaction and one fsync) and
+// then finish each caller's reactor; argon2id hashing runs on a small pool. A
+// full queue refuses new work at once (the caller answers RESOURCE_EXHAUSTED)
+// rather than letting a flood of sign-ins or writes pile up.
 #ifndef ROSTER_SERVER_API_BOUNDED_EXECUTOR_H_
 #define ROSTER_SERVER_API_BOUNDED_EXECUTOR_H_
 
