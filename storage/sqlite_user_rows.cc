@@ -145,7 +145,7 @@ void BindUser(SQLite::Statement& s, const UserRecord& u) {
   }
 }
 
-bool UpdateUserRow(SqliteConnection& c, const UserRecord& stored,
+void UpdateUserRow(SqliteConnection& c, const UserRecord& stored,
                    const UserRecord& user) {
   const UserRowValues before = UserRow(stored);
   const UserRowValues after = UserRow(user);
@@ -160,7 +160,7 @@ bool UpdateUserRow(SqliteConnection& c, const UserRecord& stored,
     }
   }
   if (changed.empty()) {
-    return true;
+    return;
   }
   absl::StrAppend(&sql, " WHERE id = ?1");
   auto& s = c.Prepare(sql);
@@ -168,7 +168,7 @@ bool UpdateUserRow(SqliteConnection& c, const UserRecord& stored,
   for (int i : changed) {
     BindValue(s, i + 1, after[static_cast<size_t>(i)]);
   }
-  return s.exec() > 0;
+  s.exec();
 }
 
 void BindParams(SQLite::Statement& s, const std::vector<SqlValue>& params,
@@ -189,7 +189,8 @@ struct SqliteRow {
   int64_t Int(int column) const { return s.getColumn(column).getInt64(); }
 };
 
-// Oldest first, as the per-table statements order them.
+// Oldest first, then by id. The by-user indexes already yield this order; the
+// sort keeps it whatever plan SQLite picks.
 template <typename Identifier>
 void SortOldestFirst(std::vector<Identifier>& identifiers) {
   std::sort(identifiers.begin(), identifiers.end(),
@@ -224,9 +225,7 @@ void LoadIdentifiers(SqliteConnection& c, UserRecord& user) {
 //
 // One statement: the user row (kind 0, its columns from 1) and then every
 // identifier row (IdentifierUnionSql's columns from 0). A single statement
-// reads one snapshot, so a reader needs no BEGIN/ROLLBACK around it; against
-// the row plus three per-table statements in a snapshot it measured
-// docs/performance.md's "one statement per user" A/B.
+// reads one snapshot, so a reader needs no BEGIN/ROLLBACK around it.
 absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c,
                                     absl::string_view user_id) {
   static const std::string* const kSql = new std::string(absl::StrCat(

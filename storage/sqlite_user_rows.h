@@ -25,11 +25,11 @@ const std::string& InsertUserSql();
 UserRecord ReadUserRow(SQLite::Statement& s, int first = 0);
 // Binds ?1..?24 of InsertUserSql() from `u`.
 void BindUser(SQLite::Statement& s, const UserRecord& u);
-// Rewrites the columns of `user`'s row that differ from `stored` (the row as
-// it is now). SQLite rewrites an index for every column an UPDATE sets, even
-// to the same value, and the users table has 12 indexes. False when the row
-// does not exist.
-bool UpdateUserRow(SqliteConnection& c, const UserRecord& stored,
+// Rewrites the columns of `user`'s row that differ from `stored`, the row as
+// the caller has just read it in this transaction. SQLite rewrites an index
+// for every column an UPDATE sets, even to the same value, and the users table
+// has 12 indexes.
+void UpdateUserRow(SqliteConnection& c, const UserRecord& stored,
                    const UserRecord& user);
 // Binds `params` to ?first_index, ?first_index+1, ….
 void BindParams(SQLite::Statement& s, const std::vector<SqlValue>& params,

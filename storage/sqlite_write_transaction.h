@@ -99,10 +99,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
       if (!stored.ok()) {
         return stored.status();
       }
-      if (!UpdateUserRow(c_, *stored, user)) {
-        return absl::NotFoundError(
-            absl::StrCat("user ", user.id, " not found"));
-      }
+      UpdateUserRow(c_, *stored, user);
       UpdateIdentifiers(c_, *stored, user);
       AppendEventRow(event);
       return absl::OkStatus();
