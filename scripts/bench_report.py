@@ -113,7 +113,7 @@ bench = {x["name"].split("/")[0]: x for x in (storage or {}).get("benchmarks", [
 if "UserStoreGetUser" in bench:
     r = bench["UserStoreGetUser"]["real_time"] / bench["BareSqliteGetUser"]["real_time"]
     target("`UserStore` read by id / bare prepared lookup", f"{r:.2f}", "≤ 1.5", r <= 1.5,
-           "reads the identifiers too (four statements)")
+           "reads the identifiers too (four tables, one statement)")
 creates, creates_inflight = scenarios(many).get("create_user"), many and many["inflight"]
 if not creates:
     creates, creates_inflight = s.get("create_user"), sqlite["inflight"]
