@@ -83,6 +83,13 @@ absl::StatusOr<std::unique_ptr<SqliteUserStore>> SqliteUserStore::Open(
   // Private constructor: make_unique cannot reach it.
   auto store =
       absl::WrapUnique(new SqliteUserStore(options, *std::move(writer)));
+  {
+    absl::MutexLock lock(&store->writer_mu_);
+    absl::Status tracked = store->changed_users_.Attach(*store->writer_);
+    if (!tracked.ok()) {
+      return tracked;
+    }
+  }
   // Open one reader now so that a database readers cannot open fails at
   // start-up, not later.
   auto reader = store->AcquireReader();
@@ -94,7 +101,9 @@ absl::StatusOr<std::unique_ptr<SqliteUserStore>> SqliteUserStore::Open(
 
 SqliteUserStore::SqliteUserStore(SqliteOptions options,
                                  std::unique_ptr<SqliteConnection> writer)
-    : options_(std::move(options)), writer_(std::move(writer)) {}
+    : options_(std::move(options)),
+      writer_(std::move(writer)),
+      user_cache_(options_.user_cache_bytes) {}
 
 SqliteUserStore::~SqliteUserStore() = default;
 
@@ -124,11 +133,24 @@ void SqliteUserStore::ReleaseReader(
 }
 
 absl::StatusOr<UserRecord> SqliteUserStore::GetUser(absl::string_view user_id) {
+  if (auto cached = user_cache_.Find(user_id)) {
+    return *cached;
+  }
+  // Taken before the read: a commit that lands during it makes what the read
+  // returns unfit to keep.
+  const uint64_t generation = user_cache_.generation();
   auto lease = AcquireReader();
   if (!lease.ok()) {
     return lease.status();
   }
-  return Guarded("reading a user", [&] { return LoadUser(**lease, user_id); });
+  auto user =
+      Guarded("reading a user", [&] { return LoadUser(**lease, user_id); });
+  if (!user.ok() || !user_cache_.enabled()) {
+    return user;
+  }
+  auto shared = std::make_shared<const UserRecord>(*std::move(user));
+  user_cache_.Insert(shared, generation);
+  return *shared;
 }
 
 absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
@@ -307,6 +329,13 @@ void SqliteUserStore::RunBatch(const std::vector<PendingWrite*>& batch) {
     c.ExecCached("COMMIT");
     return absl::OkStatus();
   });
+  // Whether or not the commit held, forget every user a body touched before
+  // any writer of the batch is answered. (Rolled-back changes are forgotten
+  // too, which only costs a re-read.)
+  if (std::vector<std::string> changed = changed_users_.Take();
+      !changed.empty()) {
+    user_cache_.Invalidate(changed);
+  }
   if (committed.ok()) {
     if (any_ok && txn.last_sequence() > 0 && commit_listener_) {
       commit_listener_(txn.last_sequence());

@@ -4,8 +4,10 @@
 // foreign keys on, a busy timeout. One writer connection serialises writes with
 // BEGIN IMMEDIATE; reads take a connection from a pool, so they run in parallel
 // with each other and with the writer, each on a consistent snapshot. Every
-// connection caches its prepared statements. Migrations run in Open(), before
-// the store is returned.
+// connection caches its prepared statements. GetUser answers from a cache of
+// recently read users, which every commit that changes a user's rows
+// invalidates before its writers hear OK; it therefore assumes no other process
+// writes the file. Migrations run in Open(), before the store is returned.
 //
 // Thread-safe.
 #ifndef ROSTER_STORAGE_SQLITE_USER_STORE_H_
@@ -19,6 +21,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "storage/sqlite_changed_users.h"
+#include "storage/user_cache.h"
 #include "storage/user_store.h"
 
 namespace roster::storage {
@@ -37,6 +41,10 @@ struct SqliteOptions {
   // Group commit: at most this many concurrent writes share one transaction
   // and its fsync.
   size_t max_batch_writes = 256;
+  // Approximate bytes of users kept in memory for GetUser (see UserCache);
+  // 0 turns the cache off. The cache trusts that this process is the only
+  // writer of the file.
+  size_t user_cache_bytes = size_t{32} << 20;
 };
 
 class SqliteUserStore final : public UserStore {
@@ -93,6 +101,9 @@ class SqliteUserStore final : public UserStore {
   absl::Mutex writer_mu_;
   std::unique_ptr<SqliteConnection> writer_ ABSL_GUARDED_BY(writer_mu_);
   std::function<void(int64_t)> commit_listener_ ABSL_GUARDED_BY(writer_mu_);
+  // Declared after writer_, so it detaches from it before it closes.
+  ChangedUsers changed_users_ ABSL_GUARDED_BY(writer_mu_);
+  UserCache user_cache_;
   absl::Mutex queue_mu_;
   absl::CondVar queue_cv_;
   std::deque<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);

@@ -80,6 +80,9 @@ ABSL_FLAG(bool, metrics, false,
 ABSL_FLAG(bool, log_rpcs, true,
           "Write one JSON line per RPC to stderr (method, code, latency, peer, "
           "request id; never request contents).");
+ABSL_FLAG(int32_t, user_cache_mb, 32,
+          "MiB of recently read users kept in memory for GetUser on SQLite "
+          "(0: off). Assumes this process is the only writer of the file.");
 ABSL_FLAG(std::string, http_listen, "",
           "host:port of the HTTP listener that serves profile images at "
           "/v1/images/<id>; empty: off (--dev: 127.0.0.1:8081, or port 0 when "
@@ -113,7 +116,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "tls_reload_interval",
                                       "allow_insecure",
                                       "metrics",
-                                      "log_rpcs"};
+                                      "log_rpcs",
+                                      "user_cache_mb"};
 
 // Applies ROSTER_<FLAG> variables before the command line is parsed, so flags
 // override them.
@@ -305,6 +309,7 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.allow_insecure = absl::GetFlag(FLAGS_allow_insecure);
   config.metrics = absl::GetFlag(FLAGS_metrics) || config.dev;
   config.log_rpcs = absl::GetFlag(FLAGS_log_rpcs);
+  config.user_cache_mb = absl::GetFlag(FLAGS_user_cache_mb);
   if (config.dev && config.http_listen.empty()) {
     // A dev server on an ephemeral gRPC port (tests, parallel instances)
     // takes an ephemeral HTTP port too rather than fight over 8081.
@@ -393,6 +398,10 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   absl::Status safe = CheckSafety(config);
   if (!safe.ok()) {
     return safe;
+  }
+  if (config.user_cache_mb < 0 || config.user_cache_mb > kMaxUserCacheMb) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--user_cache_mb must be 0-", kMaxUserCacheMb, " (0 turns it off)"));
   }
   if (config.lockout_attempts < 1 ||
       config.lockout_duration <= absl::ZeroDuration() ||

@@ -12,6 +12,7 @@
 namespace roster::app {
 
 inline constexpr size_t kMinSecretKeyLength = 32;
+inline constexpr int32_t kMaxUserCacheMb = 16384;
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:50051";
@@ -51,6 +52,8 @@ struct ServerConfig {
   bool metrics = false;
   // One JSON line per RPC on stderr.
   bool log_rpcs = true;
+  // MiB of users SQLite's GetUser keeps in memory; 0: none.
+  int32_t user_cache_mb = 32;
 };
 
 // Reads flags and ROSTER_* variables. InvalidArgument for a bad value, a

@@ -59,7 +59,7 @@ std::shared_ptr<grpc::ServerCredentials> CredentialsFor(
 
 // --db: a postgres:// URI selects PostgreSQL; anything else is a SQLite path.
 absl::StatusOr<std::unique_ptr<storage::UserStore>> OpenStore(
-    const std::string& db) {
+    const std::string& db, int32_t user_cache_mb) {
   if (storage::IsPostgresDsn(db)) {
     storage::PgOptions options;
     options.dsn = db;
@@ -71,6 +71,7 @@ absl::StatusOr<std::unique_ptr<storage::UserStore>> OpenStore(
   }
   storage::SqliteOptions options;
   options.path = db;
+  options.user_cache_bytes = static_cast<size_t>(user_cache_mb) << 20;
   auto store = storage::SqliteUserStore::Open(options);
   if (!store.ok()) {
     return store.status();
@@ -83,7 +84,7 @@ absl::StatusOr<std::unique_ptr<storage::UserStore>> OpenStore(
 absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     const ServerConfig& config) {
   auto server = absl::WrapUnique(new RosterServer());
-  auto store = OpenStore(config.db_path);
+  auto store = OpenStore(config.db_path, config.user_cache_mb);
   if (!store.ok()) {
     return store.status();
   }
