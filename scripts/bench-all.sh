@@ -10,6 +10,8 @@
 #   3. get_user, list_by_email, the first page and a page 100,000 deep, and mixed at
 #      $BENCH_LARGE_USERS users, and the
 #      server's start-up time on that database (a second start, already seeded);
+#      then get_user with the user cache off at both sizes, which is what a read
+#      costs the database (the reads sample 10,000 users, which the cache holds);
 #   4. every scenario on PostgreSQL (a throwaway cluster, fsync on) at $BENCH_USERS users;
 #   5. the storage micro-benchmark (UserStore against bare sqlite3).
 set -euo pipefail
@@ -46,6 +48,10 @@ run large "$build/bench-large" --seed="$large" \
   --scenarios=get_user,list_by_email,list_first_page,list_deep_page,mixed "${measure[@]}"
 run large_restart "$build/bench-large" --seed="$large" --scenarios=get_user --warmup=0s \
   --duration=1s
+SERVER_ARGS=--user_cache_mb=0 run uncached "$build/bench" --seed="$users" --scenarios=get_user \
+  "${measure[@]}"
+SERVER_ARGS=--user_cache_mb=0 run large_uncached "$build/bench-large" --seed="$large" \
+  --scenarios=get_user "${measure[@]}"
 printf '%s\n' "$build/bench/bench.db" "$build/bench-large/bench.db" > "$out/databases.txt"
 WITH_POSTGRES_DURABLE=1 scripts/with-postgres.sh sh -c \
   "BENCH_DB=\"\$ROSTER_TEST_POSTGRES_DSN\" BENCH_DIR=$build/bench-postgres scripts/bench.sh \

@@ -4,6 +4,7 @@
 # figures) and server.json (start-up time to the first served port, resident memory).
 # Extra arguments go to roster-bench (e.g. --duration=10s --seed=100000 --scenarios=get_user).
 # BENCH_DB=postgres://… runs the server on PostgreSQL instead (make bench-postgres).
+# SERVER_ARGS adds flags to roster-server (e.g. SERVER_ARGS=--user_cache_mb=0).
 set -euo pipefail
 build_dir=${BUILD_DIR:-build}
 work=${BENCH_DIR:-$build_dir/bench}
@@ -11,7 +12,8 @@ mkdir -p "$work"
 key=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 started=$(date +%s%N)
 "$build_dir/bin/roster-server" --db="${BENCH_DB:-$work/bench.db}" --listen="127.0.0.1:0" \
-  --secret_keys="$key" --log_rpcs=false --lockout_attempts=1000000 2>"$work/server.log" &
+  --secret_keys="$key" --log_rpcs=false --lockout_attempts=1000000 ${SERVER_ARGS:-} \
+  2>"$work/server.log" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
 port=""

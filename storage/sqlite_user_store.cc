@@ -491,6 +491,17 @@ absl::Status SqliteUserStore::CheckReachable() {
   return (**lease).CheckFileInPlace();
 }
 
+std::optional<UserCacheStats> SqliteUserStore::GetUserCacheStats() {
+  if (!user_cache_.enabled()) {
+    return std::nullopt;
+  }
+  UserCacheStats stats;
+  stats.hits = user_cache_.hits();
+  stats.misses = user_cache_.misses();
+  stats.bytes = static_cast<int64_t>(user_cache_.bytes());
+  return stats;
+}
+
 void SqliteUserStore::SetCommitListener(
     std::function<void(int64_t latest_sequence)> listener) {
   absl::MutexLock lock(&writer_mu_);

@@ -82,6 +82,8 @@ class SqliteUserStore final : public UserStore {
   void SetCommitListener(
       std::function<void(int64_t latest_sequence)> listener) override;
   absl::Status CheckReachable() override;
+  // Nullopt when the cache is off.
+  std::optional<UserCacheStats> GetUserCacheStats() override;
 
  private:
   class ReaderLease;

@@ -56,8 +56,10 @@ std::shared_ptr<const UserRecord> UserCache::Find(absl::string_view user_id) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(user_id);
   if (it == entries_.end()) {
+    ++misses_;
     return nullptr;
   }
+  ++hits_;
   it->second.referenced = true;
   return it->second.user;
 }
@@ -114,6 +116,16 @@ void UserCache::Invalidate(absl::Span<const std::string> user_ids) {
 size_t UserCache::bytes() const {
   absl::MutexLock lock(&mu_);
   return bytes_;
+}
+
+int64_t UserCache::hits() const {
+  absl::MutexLock lock(&mu_);
+  return hits_;
+}
+
+int64_t UserCache::misses() const {
+  absl::MutexLock lock(&mu_);
+  return misses_;
 }
 
 void UserCache::EvictToBudget() {

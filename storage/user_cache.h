@@ -54,6 +54,10 @@ class UserCache {
   // Approximate bytes held, for tests and metrics.
   size_t bytes() const;
 
+  // Finds that returned a user, and that did not, since construction.
+  int64_t hits() const;
+  int64_t misses() const;
+
   // Roughly what a record occupies in memory.
   static size_t ApproximateBytes(const UserRecord& user);
 
@@ -70,6 +74,8 @@ class UserCache {
   mutable absl::Mutex mu_;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
   // The clock: ids in insertion order. An invalidated id stays until the
   // hand reaches it (stale positions are skipped), so the ring is compacted

@@ -123,6 +123,13 @@ class WriteTransaction {
   virtual absl::Status PutIdempotencyKey(const IdempotencyRecord& record) = 0;
 };
 
+// Counters of a store's user cache since it opened.
+struct UserCacheStats {
+  int64_t hits = 0;
+  int64_t misses = 0;
+  int64_t bytes = 0;  // Approximate bytes held now.
+};
+
 class UserStore {
  public:
   virtual ~UserStore() = default;
@@ -177,6 +184,9 @@ class UserStore {
   // OK when the database answers now; Unavailable otherwise (the readiness
   // probe: a replica that cannot reach its database stops taking traffic).
   virtual absl::Status CheckReachable() = 0;
+
+  // The adapter's in-memory user cache, or nullopt when it keeps none.
+  virtual std::optional<UserCacheStats> GetUserCacheStats() = 0;
 
   // Called after every commit that appended events, with the newest sequence,
   // on the committing thread: it must be quick and must not write to the

@@ -301,6 +301,21 @@ std::string RosterServer::RenderMetrics() {
                     "roster_users ",
                     *users, "\n");
   }
+  if (auto cache = store_->GetUserCacheStats()) {
+    absl::StrAppend(
+        &extra,
+        "# HELP roster_user_cache_lookups_total GetUser reads by whether the "
+        "user cache held the user.\n"
+        "# TYPE roster_user_cache_lookups_total counter\n"
+        "roster_user_cache_lookups_total{result=\"hit\"} ",
+        cache->hits, "\nroster_user_cache_lookups_total{result=\"miss\"} ",
+        cache->misses,
+        "\n# HELP roster_user_cache_bytes Approximate bytes the user cache "
+        "holds.\n"
+        "# TYPE roster_user_cache_bytes gauge\n"
+        "roster_user_cache_bytes ",
+        cache->bytes, "\n");
+  }
   return metrics_->Render(extra);
 }
 

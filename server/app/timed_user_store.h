@@ -79,6 +79,9 @@ class TimedUserStore final : public storage::UserStore {
   absl::Status CheckReachable() override {
     return Timed("check_reachable", [&] { return store_->CheckReachable(); });
   }
+  std::optional<storage::UserCacheStats> GetUserCacheStats() override {
+    return store_->GetUserCacheStats();
+  }
 
  private:
   template <typename Fn>

@@ -82,6 +82,11 @@ class PgUserStore final : public UserStore {
   void SetCommitListener(
       std::function<void(int64_t latest_sequence)> listener) override;
   absl::Status CheckReachable() override;
+  // None: several replicas share the database, and a replica cannot see the
+  // others' writes to invalidate a cache.
+  std::optional<UserCacheStats> GetUserCacheStats() override {
+    return std::nullopt;
+  }
 
  private:
   class Lease;

@@ -1,5 +1,6 @@
 // Storage micro-benchmark (Google Benchmark): SqliteUserStore against bare
-// sqlite3 prepared statements on the same file, for reads by id, reads by
+// sqlite3 prepared statements on the same file, for reads by id (with the
+// user cache, which the whole seeded set fits, and without it), reads by
 // email, and one-row durable commits (WAL, synchronous=FULL). After the runs
 // it prints each UserStore figure as a ratio to its bare-SQLite baseline from
 // the same run.
@@ -69,6 +70,8 @@ UserRecord MakeUser(int i) {
 // One store and one bare connection on the same seeded file.
 struct Fixture {
   std::unique_ptr<SqliteUserStore> store;
+  // The same file with the user cache off: what a read costs the database.
+  std::unique_ptr<SqliteUserStore> uncached;
   sqlite3* bare = nullptr;
   sqlite3_stmt* by_id = nullptr;
   sqlite3_stmt* by_email = nullptr;
@@ -102,6 +105,13 @@ struct Fixture {
         std::abort();
       }
     }
+    roster::storage::SqliteOptions no_cache{path};
+    no_cache.user_cache_bytes = 0;
+    auto opened_uncached = SqliteUserStore::Open(no_cache);
+    if (!opened_uncached.ok()) {
+      std::abort();
+    }
+    uncached = *std::move(opened_uncached);
     sqlite3_open_v2(path.c_str(), &bare, SQLITE_OPEN_READWRITE, nullptr);
     sqlite3_exec(
         bare,
@@ -136,15 +146,22 @@ void BareSqliteGetUser(benchmark::State& state) {
   }
 }
 
-void UserStoreGetUser(benchmark::State& state) {
-  Fixture& f = Fixture::Get();
+void GetUsers(benchmark::State& state, SqliteUserStore& store) {
   for (auto _ : state) {
-    auto user = f.store->GetUser(UserId(Random()));
+    auto user = store.GetUser(UserId(Random()));
     if (!user.ok()) {
       state.SkipWithError("missing");
     }
     benchmark::DoNotOptimize(user);
   }
+}
+
+void UserStoreGetUser(benchmark::State& state) {
+  GetUsers(state, *Fixture::Get().store);
+}
+
+void UserStoreGetUserUncached(benchmark::State& state) {
+  GetUsers(state, *Fixture::Get().uncached);
 }
 
 void BareSqliteFindByEmail(benchmark::State& state) {
@@ -229,13 +246,14 @@ class RatioReporter : public benchmark::ConsoleReporter {
     for (const auto& [store, bare] :
          std::vector<std::pair<std::string, std::string>>{
              {"UserStoreGetUser", "BareSqliteGetUser"},
+             {"UserStoreGetUserUncached", "BareSqliteGetUser"},
              {"UserStoreFindByEmail", "BareSqliteFindByEmail"},
              {"UserStoreCommit", "BareSqliteCommit"}}) {
       auto s = nanos_.find(store), b = nanos_.find(bare);
       if (s == nanos_.end() || b == nanos_.end()) {
         continue;
       }
-      std::printf("  %-22s %10.0f ns  bare %10.0f ns  ratio %.2f\n",
+      std::printf("  %-26s %10.0f ns  bare %10.0f ns  ratio %.2f\n",
                   store.c_str(), s->second, b->second, s->second / b->second);
     }
   }
@@ -248,6 +266,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
 BENCHMARK(BareSqliteGetUser);
 BENCHMARK(UserStoreGetUser);
+BENCHMARK(UserStoreGetUserUncached);
 BENCHMARK(BareSqliteFindByEmail);
 BENCHMARK(UserStoreFindByEmail);
 BENCHMARK(BareSqliteCommit)->UseRealTime();

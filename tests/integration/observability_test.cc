@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "tests/testing/test_database.h"
 #include "tests/testing/test_server.h"
 
 namespace roster {
@@ -105,6 +106,12 @@ TEST(ObservabilityTest, MetricsCountRpcsByCodeAndTimeTheDatabase) {
   EXPECT_EQ(stub->GetUser(Authed().get(), missing, &user).error_code(),
             grpc::NOT_FOUND);
 
+  GetUserRequest created;
+  created.set_user_id(user.id());
+  for (int i = 0; i < 2; ++i) {  // A miss that fills the cache, then a hit.
+    ASSERT_TRUE(stub->GetUser(Authed().get(), created, &user).ok());
+  }
+
   httplib::Client client("127.0.0.1", server.server().http_port());
   auto response = client.Get("/metrics");
   ASSERT_TRUE(response);
@@ -116,6 +123,14 @@ TEST(ObservabilityTest, MetricsCountRpcsByCodeAndTimeTheDatabase) {
   EXPECT_EQ(samples.at("roster_rpcs_total{" + create_label + ",code=\"OK\"}"),
             1);
   EXPECT_EQ(samples.at("roster_users"), 1);
+  if (testing::TestStoreIsPostgres()) {  // Replicas keep no user cache.
+    EXPECT_THAT(text, ::testing::Not(HasSubstr("roster_user_cache")));
+  } else {
+    EXPECT_EQ(samples.at("roster_user_cache_lookups_total{result=\"hit\"}"), 1);
+    EXPECT_EQ(samples.at("roster_user_cache_lookups_total{result=\"miss\"}"),
+              2);  // The missing user and the first read of the created one.
+    EXPECT_GT(samples.at("roster_user_cache_bytes"), 0);
+  }
   // Buckets are cumulative and +Inf equals the count.
   double previous = 0;
   for (const char* le : {"0.0001", "0.001", "0.01", "0.1", "1", "10", "+Inf"}) {
@@ -136,7 +151,7 @@ TEST(ObservabilityTest, MetricsCountRpcsByCodeAndTimeTheDatabase) {
                               "roster.v1.BackendUsers/CreateUser\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("roster_rpc_duration_seconds_bucket{method=\"/"
                               "roster.v1.BackendUsers/GetUser\",le=\"+Inf\"} "
-                              "1\n"));
+                              "3\n"));
   EXPECT_THAT(text, HasSubstr("roster_db_operation_duration_seconds_count{"
                               "operation=\"write\"}"));
   EXPECT_THAT(text, HasSubstr("\nroster_users 1\n"));
