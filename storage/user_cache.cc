@@ -43,7 +43,7 @@ size_t UserCache::ApproximateBytes(const UserRecord& user) {
       bytes += HeapBytes(*s);
     }
     for (const std::string& scope : a.approved_scopes) {
-      bytes += sizeof(scope) + HeapBytes(scope);
+      bytes += sizeof(std::string) + HeapBytes(scope);
     }
   }
   return bytes;

@@ -261,8 +261,10 @@ TEST_F(SqliteUserCacheTest, AChangeRolledBackLeavesTheCommittedUser) {
 TEST_F(SqliteUserCacheTest, ConcurrentReadersNeverSeeAnOlderVersion) {
   std::atomic<bool> done{false};
   std::atomic<int> regressions{0};
+  constexpr int kReaders = 3;
   std::vector<std::thread> readers;
-  for (int r = 0; r < 3; ++r) {
+  readers.reserve(kReaders);
+  for (int r = 0; r < kReaders; ++r) {
     readers.emplace_back([&] {
       int64_t last = 0;
       while (!done.load()) {
