@@ -24,8 +24,8 @@ class ChangedUsers {
   ChangedUsers(const ChangedUsers&) = delete;
   ChangedUsers& operator=(const ChangedUsers&) = delete;
 
-  // Starts collecting from `connection`, which must outlive this object or
-  // be detached by its destruction. Internal if the schema lacks the tables.
+  // Starts collecting from `connection`, which must outlive this object (its
+  // destruction removes the hook). Internal if the schema lacks the tables.
   absl::Status Attach(SqliteConnection& connection);
 
   // The ids collected since the last call (duplicates possible).

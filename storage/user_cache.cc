@@ -65,6 +65,9 @@ std::shared_ptr<const UserRecord> UserCache::Find(absl::string_view user_id) {
 }
 
 uint64_t UserCache::generation() const {
+  if (budget_bytes_ == 0) {
+    return 0;  // Nothing is kept, so no read needs a ticket.
+  }
   absl::MutexLock lock(&mu_);
   return generation_;
 }

@@ -86,7 +86,7 @@ TEST(UserCacheTest, ABudgetOfZeroKeepsNothing) {
   EXPECT_EQ(cache.Find("u1"), nullptr);
 }
 
-TEST(UserCacheTest, RepeatedInvalidationsDoNotGrowItsBookkeeping) {
+TEST(UserCacheTest, InvalidatingAndReadingOneUserAgainCountsItsBytesOnce) {
   const size_t one = UserCache::ApproximateBytes(*Record("u1"));
   UserCache cache(1 << 20);
   for (int i = 0; i < 10000; ++i) {
