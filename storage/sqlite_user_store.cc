@@ -325,16 +325,25 @@ void SqliteUserStore::RunBatch(const std::vector<PendingWrite*>& batch) {
     }
     any_ok = any_ok || write->result.ok();
   }
+  // The cache forgets the users this commit changes before it can become
+  // visible, and keeps none of them again until it is, so no reader that
+  // sees the commit finds an older record. Rolled-back changes count too,
+  // which only costs a re-read.
+  const std::vector<std::string> changed = changed_users_.Take();
+  if (!changed.empty()) {
+    user_cache_.BeginCommit(changed);
+  }
   absl::Status committed = Guarded("committing", [&] {
     c.ExecCached("COMMIT");
     return absl::OkStatus();
   });
-  // Whether or not the commit held, forget every user a body touched before
-  // any writer of the batch is answered. (Rolled-back changes are forgotten
-  // too, which only costs a re-read.)
-  if (std::vector<std::string> changed = changed_users_.Take();
-      !changed.empty()) {
-    user_cache_.Invalidate(changed);
+  if (!changed.empty()) {
+    if (options_.after_commit_for_testing) {
+      options_.after_commit_for_testing();
+    }
+    // Whether or not the commit held, before any writer of the batch is
+    // answered.
+    user_cache_.EndCommit();
   }
   if (committed.ok()) {
     if (any_ok && txn.last_sequence() > 0 && commit_listener_) {

@@ -5,15 +5,17 @@
 // BEGIN IMMEDIATE; reads take a connection from a pool, so they run in parallel
 // with each other and with the writer, each on a consistent snapshot. Every
 // connection caches its prepared statements. GetUser answers from a cache of
-// recently read users, which every commit that changes a user's rows
-// invalidates before its writers hear OK; it therefore assumes no other process
-// writes the file. Migrations run in Open(), before the store is returned.
+// recently read users. The cache forgets every user a commit changes before the
+// commit is visible and keeps none of them until it is, all before its writers
+// hear OK; it therefore assumes no other process writes the file. Migrations
+// run in Open(), before the store is returned.
 //
 // Thread-safe.
 #ifndef ROSTER_STORAGE_SQLITE_USER_STORE_H_
 #define ROSTER_STORAGE_SQLITE_USER_STORE_H_
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +47,10 @@ struct SqliteOptions {
   // 0 turns the cache off. The cache trusts that this process is the only
   // writer of the file.
   size_t user_cache_bytes = size_t{32} << 20;
+  // Tests only: runs on the writer after each commit that changed users,
+  // before the user cache hears that it ended: the window in which readers
+  // already see the commit.
+  std::function<void()> after_commit_for_testing = nullptr;
 };
 
 class SqliteUserStore final : public UserStore {

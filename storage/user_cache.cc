@@ -54,6 +54,24 @@ std::shared_ptr<const UserRecord> UserCache::Find(absl::string_view user_id) {
     return nullptr;
   }
   absl::MutexLock lock(&mu_);
+  return FindLocked(user_id);
+}
+
+std::shared_ptr<const UserRecord> UserCache::FindAsOf(absl::string_view user_id,
+                                                      uint64_t generation) {
+  if (budget_bytes_ == 0) {
+    return nullptr;
+  }
+  absl::MutexLock lock(&mu_);
+  if (generation != generation_) {
+    ++misses_;
+    return nullptr;
+  }
+  return FindLocked(user_id);
+}
+
+std::shared_ptr<const UserRecord> UserCache::FindLocked(
+    absl::string_view user_id) {
   auto it = entries_.find(user_id);
   if (it == entries_.end()) {
     ++misses_;
@@ -79,7 +97,7 @@ void UserCache::Insert(std::shared_ptr<const UserRecord> user,
     return;
   }
   absl::MutexLock lock(&mu_);
-  if (generation != generation_) {
+  if (generation != generation_ || committing_.contains(user->id)) {
     return;
   }
   auto [it, inserted] = entries_.try_emplace(user->id);
@@ -94,13 +112,14 @@ void UserCache::Insert(std::shared_ptr<const UserRecord> user,
   EvictToBudget();
 }
 
-void UserCache::Invalidate(absl::Span<const std::string> user_ids) {
+void UserCache::BeginCommit(absl::Span<const std::string> user_ids) {
   if (budget_bytes_ == 0) {
     return;
   }
   absl::MutexLock lock(&mu_);
   ++generation_;
   for (const std::string& id : user_ids) {
+    committing_.insert(id);
     auto it = entries_.find(id);
     if (it != entries_.end()) {
       bytes_ -= it->second.bytes;
@@ -114,6 +133,15 @@ void UserCache::Invalidate(absl::Span<const std::string> user_ids) {
     }
     ring_ = std::move(live);
   }
+}
+
+void UserCache::EndCommit() {
+  if (budget_bytes_ == 0) {
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  ++generation_;
+  committing_.clear();
 }
 
 size_t UserCache::bytes() const {
@@ -137,7 +165,7 @@ void UserCache::EvictToBudget() {
     ring_.pop_front();
     auto it = entries_.find(id);
     if (it == entries_.end()) {
-      continue;  // Invalidated since it was queued.
+      continue;  // Forgotten since it was queued.
     }
     if (it->second.referenced) {
       it->second.referenced = false;

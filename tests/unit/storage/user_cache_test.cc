@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -29,7 +31,7 @@ std::shared_ptr<const UserRecord> Record(const std::string& id,
   return user;
 }
 
-TEST(UserCacheTest, KeepsWhatWasInsertedUntilInvalidated) {
+TEST(UserCacheTest, KeepsWhatWasInsertedUntilACommitChangesIt) {
   UserCache cache(1 << 20);
   EXPECT_EQ(cache.Find("u1"), nullptr);
   cache.Insert(Record("u1"), cache.generation());
@@ -37,22 +39,57 @@ TEST(UserCacheTest, KeepsWhatWasInsertedUntilInvalidated) {
   ASSERT_NE(found, nullptr);
   EXPECT_EQ(found->id, "u1");
 
-  cache.Invalidate({"u1"});
+  cache.BeginCommit({"u1"});
   EXPECT_EQ(cache.Find("u1"), nullptr);
   EXPECT_EQ(cache.bytes(), 0u);
+  cache.EndCommit();
 }
 
-TEST(UserCacheTest, RefusesAReadThatAnInvalidationOverlapped) {
+TEST(UserCacheTest, RefusesAReadThatACommitOverlapped) {
   UserCache cache(1 << 20);
   const uint64_t before_read = cache.generation();
-  // A commit lands (and is invalidated) while the read is under way: what the
-  // read returns may predate it, whichever user the commit touched.
-  cache.Invalidate({"someone_else"});
+  // A commit begins while the read is under way: what the read returns may
+  // predate it, whichever user the commit touched.
+  cache.BeginCommit({"someone_else"});
+  cache.Insert(Record("u1"), before_read);
+  EXPECT_EQ(cache.Find("u1"), nullptr);
+  cache.EndCommit();
   cache.Insert(Record("u1"), before_read);
   EXPECT_EQ(cache.Find("u1"), nullptr);
 
   cache.Insert(Record("u1"), cache.generation());
   EXPECT_NE(cache.Find("u1"), nullptr);
+}
+
+// Readers may already see the commit while it is in progress, or not yet:
+// none of its users is kept until it ends, whenever the read began.
+TEST(UserCacheTest, KeepsNoneOfACommitsUsersUntilItEnds) {
+  UserCache cache(1 << 20);
+  cache.Insert(Record("u2"), cache.generation());
+  cache.BeginCommit({"u1", "u2"});
+  EXPECT_EQ(cache.Find("u2"), nullptr);
+  cache.Insert(Record("u1"), cache.generation());
+  EXPECT_EQ(cache.Find("u1"), nullptr);
+  cache.Insert(Record("u3"), cache.generation());  // Not the commit's.
+  EXPECT_NE(cache.Find("u3"), nullptr);
+  cache.EndCommit();
+  cache.Insert(Record("u1"), cache.generation());
+  EXPECT_NE(cache.Find("u1"), nullptr);
+}
+
+TEST(UserCacheTest, FindAsOfRefusesOnceACommitHasBegunSince) {
+  UserCache cache(1 << 20);
+  cache.Insert(Record("u1"), cache.generation());
+  const uint64_t before_snapshot = cache.generation();
+  EXPECT_NE(cache.FindAsOf("u1", before_snapshot), nullptr);
+  // A commit touching someone else: u1 is still cached and current, but a
+  // snapshot begun before the commit may show the world before it, so the
+  // two must not be paired.
+  cache.BeginCommit({"someone_else"});
+  EXPECT_EQ(cache.FindAsOf("u1", before_snapshot), nullptr);
+  cache.EndCommit();
+  EXPECT_EQ(cache.FindAsOf("u1", before_snapshot), nullptr);
+  EXPECT_NE(cache.FindAsOf("u1", cache.generation()), nullptr);
 }
 
 TEST(UserCacheTest, StaysWithinBudgetAndGivesRecentlyReadUsersASecondChance) {
@@ -86,12 +123,13 @@ TEST(UserCacheTest, ABudgetOfZeroKeepsNothing) {
   EXPECT_EQ(cache.Find("u1"), nullptr);
 }
 
-TEST(UserCacheTest, InvalidatingAndReadingOneUserAgainCountsItsBytesOnce) {
+TEST(UserCacheTest, ChangingAndReadingOneUserAgainCountsItsBytesOnce) {
   const size_t one = UserCache::ApproximateBytes(*Record("u1"));
   UserCache cache(1 << 20);
   for (int i = 0; i < 10000; ++i) {
     cache.Insert(Record("u1", i), cache.generation());
-    cache.Invalidate({"u1"});
+    cache.BeginCommit({"u1"});
+    cache.EndCommit();
   }
   cache.Insert(Record("u1"), cache.generation());
   EXPECT_EQ(cache.bytes(), one);
@@ -142,6 +180,17 @@ class SqliteUserCacheTest : public ::testing::Test {
       return first;
     }
     return store_->GetUser("u1");
+  }
+
+  // Reopens the file with `hook` run in every commit's window (see
+  // SqliteOptions::after_commit_for_testing). The cache starts empty.
+  void ReopenWithCommitHook(std::function<void()> hook) {
+    store_.reset();
+    SqliteOptions options{dir_.File("users.db")};
+    options.after_commit_for_testing = std::move(hook);
+    auto reopened = SqliteUserStore::Open(options);
+    ASSERT_THAT(reopened, IsOk());
+    store_ = *std::move(reopened);
   }
 
   testing::TempDir dir_;
@@ -253,6 +302,30 @@ TEST_F(SqliteUserCacheTest, AChangeRolledBackLeavesTheCommittedUser) {
   ASSERT_OK_AND_ASSIGN(read, Cached());
   EXPECT_EQ(read.first_name, "Ada");
   EXPECT_EQ(read.version, 1);
+}
+
+// After a commit became visible and before the cache heard that it ended, a
+// read that does not use the cache already sees the new version; a GetUser
+// after it must not go back to a cached older one.
+TEST_F(SqliteUserCacheTest, AReadAfterOneThatSawACommitNeverGoesBack) {
+  ASSERT_OK_AND_ASSIGN(user, Cached());
+  std::vector<std::pair<int64_t, int64_t>> seen_in_window;
+  ReopenWithCommitHook([&] {
+    auto listed = store_->ListUsers(UserPageQuery{});  // Not from the cache.
+    auto read = store_->GetUser("u1");
+    if (listed.ok() && listed->users.size() == 1 && read.ok()) {
+      seen_in_window.emplace_back(listed->users[0].version, read->version);
+    }
+  });
+  ASSERT_THAT(Cached(), IsOk());
+  user.version = 2;
+  ASSERT_THAT(Write([&](WriteTransaction& txn) {
+                return txn.UpdateUser(user, Event("user.updated"));
+              }),
+              IsOk());
+  ASSERT_EQ(seen_in_window.size(), 1u);
+  EXPECT_EQ(seen_in_window[0].first, 2);
+  EXPECT_EQ(seen_in_window[0].second, 2);
 }
 
 // Readers hammer the user while it is updated: each reader's versions never
