@@ -48,6 +48,15 @@ int64_t CountMatches(SqliteConnection& c, const SqlClause& where) {
   return count;
 }
 
+// True when the filter names users by identifier (email address, phone
+// number, username, external id or id): a lookup through unique indexes that
+// matches a few users, usually one.
+bool NamesUsers(const UserFilter& filter) {
+  return !filter.email_addresses.empty() || !filter.phone_numbers.empty() ||
+         !filter.usernames.empty() || !filter.external_ids.empty() ||
+         !filter.user_ids.empty();
+}
+
 }  // namespace
 
 // Returns its connection to the pool when destroyed.
@@ -160,9 +169,16 @@ absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
     return lease.status();
   }
   SqliteConnection& c = **lease;
+  const bool lookup = NamesUsers(query.filter) && user_cache_.enabled();
   return Guarded("listing users", [&]() -> absl::StatusOr<UserPage> {
-    ReadSnapshot snapshot(c);
     const SqlClause where = UserFilterSql(query.filter);
+    if (lookup) {
+      if (std::optional<UserPage> page = ListOneFromCache(c, query, where)) {
+        return *std::move(page);
+      }
+    }
+    const uint64_t generation = user_cache_.generation();
+    ReadSnapshot snapshot(c);
     UserPage page;
     const char* column = OrderColumn(query.order.key);
     const char* direction = query.order.descending ? "DESC" : "ASC";
@@ -205,9 +221,51 @@ absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
     }
     for (auto& user : page.users) {
       LoadIdentifiers(c, user);
+      // Kept only for lookups: a scan through pages would push out the
+      // users that are read again.
+      if (lookup) {
+        user_cache_.Insert(std::make_shared<const UserRecord>(user),
+                           generation);
+      }
     }
     return page;
   });
+}
+
+std::optional<UserPage> SqliteUserStore::ListOneFromCache(
+    SqliteConnection& c, const UserPageQuery& query, const SqlClause& where) {
+  if (query.offset != 0 || query.after.has_value() || query.limit < 1) {
+    return std::nullopt;
+  }
+  const uint64_t generation = user_cache_.generation();
+  // One statement is its own snapshot, begun after the generation was taken.
+  auto& s = c.Prepare(where.lookup_sql.empty()
+                          ? absl::StrCat("SELECT u.id FROM users u WHERE ",
+                                         where.sql, " LIMIT 2")
+                          : where.lookup_sql);
+  BindParams(s, where.params, 1);
+  std::string id;
+  bool several = false;
+  while (!several && s.executeStep()) {
+    std::string next = s.getColumn(0).getString();
+    several = !id.empty() && next != id;
+    id = std::move(next);
+  }
+  s.reset();
+  if (several) {
+    return std::nullopt;
+  }
+  UserPage page;
+  if (id.empty()) {
+    return page;
+  }
+  std::shared_ptr<const UserRecord> user = user_cache_.FindAsOf(id, generation);
+  if (user == nullptr) {
+    return std::nullopt;
+  }
+  page.users.push_back(*user);
+  page.total_count = 1;
+  return page;
 }
 
 absl::StatusOr<int64_t> SqliteUserStore::CountUsers(const UserFilter& filter) {

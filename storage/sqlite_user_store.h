@@ -4,11 +4,12 @@
 // foreign keys on, a busy timeout. One writer connection serialises writes with
 // BEGIN IMMEDIATE; reads take a connection from a pool, so they run in parallel
 // with each other and with the writer, each on a consistent snapshot. Every
-// connection caches its prepared statements. GetUser answers from a cache of
-// recently read users. The cache forgets every user a commit changes before the
-// commit is visible and keeps none of them until it is, all before its writers
-// hear OK; it therefore assumes no other process writes the file. Migrations
-// run in Open(), before the store is returned.
+// connection caches its prepared statements. GetUser, and ListUsers filtered by
+// identifier when one user matches, answer from a cache of recently read
+// users. The cache forgets every user a commit changes before the commit is
+// visible and keeps none of them until it is, all before its writers hear OK;
+// it therefore assumes no other process writes the file. Migrations run in
+// Open(), before the store is returned.
 //
 // Thread-safe.
 #ifndef ROSTER_STORAGE_SQLITE_USER_STORE_H_
@@ -17,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,7 @@
 namespace roster::storage {
 
 class SqliteConnection;
+struct SqlClause;
 
 struct SqliteOptions {
   // A file path; created (with its WAL files beside it) when missing.
@@ -101,6 +104,15 @@ class SqliteUserStore final : public UserStore {
   // Runs `batch` in one transaction (each body in its own savepoint) and
   // sets each write's result. Only the batch leader calls it.
   void RunBatch(const std::vector<PendingWrite*>& batch);
+
+  // A lookup by identifier usually matches one user. An index probe (one
+  // statement, so its own snapshot) finds which; when the cache holds that
+  // user and no commit began since just before the probe, the cached record is
+  // the probe snapshot's, and the page needs no other read.
+  // Nullopt when the full query must answer. Throws on storage errors.
+  std::optional<UserPage> ListOneFromCache(SqliteConnection& c,
+                                           const UserPageQuery& query,
+                                           const SqlClause& where);
 
   absl::StatusOr<ReaderLease> AcquireReader();
   void ReleaseReader(std::unique_ptr<SqliteConnection> connection);

@@ -31,6 +31,8 @@ class ConditionBuilder {
         std::move(params));
   }
 
+  size_t size() const { return conditions_.size(); }
+
   SqlClause Build() && {
     SqlClause clause;
     clause.sql = conditions_.empty() ? kNoCondition
@@ -169,6 +171,41 @@ std::string PrimaryValue(const std::vector<Record>& records,
   return "";
 }
 
+// "`select` IN (?, ?, …)" over `count` values.
+std::string SelectIn(const char* select, size_t count) {
+  std::vector<std::string> marks(count, "?");
+  return absl::StrCat(select, " IN (", absl::StrJoin(marks, ","), ")");
+}
+
+// SqlClause::lookup_sql for a filter whose conditions number `conditions`:
+// the same test as the filter's one condition, without the users table.
+std::string LookupSql(const UserFilter& filter, size_t conditions) {
+  if (conditions != 1) {
+    return "";
+  }
+  if (!filter.email_addresses.empty()) {
+    return SelectIn("SELECT user_id FROM email_addresses WHERE email_address",
+                    filter.email_addresses.size());
+  }
+  if (!filter.phone_numbers.empty()) {
+    return SelectIn("SELECT user_id FROM phone_numbers WHERE phone_number",
+                    filter.phone_numbers.size());
+  }
+  if (!filter.usernames.empty()) {
+    return SelectIn("SELECT u.id FROM users u WHERE u.username",
+                    filter.usernames.size());
+  }
+  if (!filter.external_ids.empty()) {
+    return SelectIn("SELECT u.id FROM users u WHERE u.external_id",
+                    filter.external_ids.size());
+  }
+  if (!filter.user_ids.empty()) {
+    return SelectIn("SELECT u.id FROM users u WHERE u.id",
+                    filter.user_ids.size());
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string PrimaryEmailAddress(const UserRecord& user) {
@@ -261,7 +298,12 @@ SqlClause UserFilterSql(const UserFilter& filter, SqlDialect dialect) {
       AddPgMetadataFilter(metadata_filter, where);
     }
   }
-  return std::move(where).Build();
+  std::string lookup_sql = dialect == SqlDialect::kSqlite
+                               ? LookupSql(filter, where.size())
+                               : std::string();
+  SqlClause clause = std::move(where).Build();
+  clause.lookup_sql = std::move(lookup_sql);
+  return clause;
 }
 
 const char* OrderColumn(UserOrderKey key, SqlDialect dialect) {

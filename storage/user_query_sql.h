@@ -38,6 +38,11 @@ inline constexpr char kNoCondition[] = "TRUE";
 struct SqlClause {
   std::string sql;  // kNoCondition when there is no condition.
   std::vector<SqlValue> params;
+  // SQLite only, for a filter that is one identifier list alone (e.g. a
+  // lookup by email address): a statement selecting the ids of the users it
+  // names, through that identifier's index, binding the same `params`. A
+  // user may come back more than once. Empty for any other filter.
+  std::string lookup_sql;
 
   // True when the clause has no condition: it matches every user.
   bool MatchesEveryRow() const { return sql == kNoCondition; }
