@@ -147,8 +147,10 @@ absl::StatusOr<UserListPage> UserService::ListUsers(
     violations.Add("offset", absl::StrCat("must be 0-", kMaxOffset));
   }
   query.offset = params.offset;
-  const std::string fingerprint = QueryFingerprint(query.filter, query.order);
+  // Only a page token needs it, and most lookups have none either way.
+  std::string fingerprint;
   if (!params.page_token.empty()) {
+    fingerprint = QueryFingerprint(query.filter, query.order);
     if (params.offset != 0) {
       violations.Add("page_token", "cannot be combined with offset");
     } else if (order.ok()) {
@@ -175,6 +177,9 @@ absl::StatusOr<UserListPage> UserService::ListUsers(
     result.users.push_back(View(std::move(user)));
   }
   if (page->next.has_value()) {
+    if (fingerprint.empty()) {
+      fingerprint = QueryFingerprint(query.filter, query.order);
+    }
     result.next_page_token =
         EncodePageToken(fingerprint, query.order, *page->next);
   }
