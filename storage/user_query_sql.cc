@@ -1,5 +1,7 @@
 #include "storage/user_query_sql.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -183,25 +185,19 @@ std::string LookupSql(const UserFilter& filter, size_t conditions) {
   if (conditions != 1) {
     return "";
   }
-  if (!filter.email_addresses.empty()) {
-    return SelectIn("SELECT user_id FROM email_addresses WHERE email_address",
-                    filter.email_addresses.size());
-  }
-  if (!filter.phone_numbers.empty()) {
-    return SelectIn("SELECT user_id FROM phone_numbers WHERE phone_number",
-                    filter.phone_numbers.size());
-  }
-  if (!filter.usernames.empty()) {
-    return SelectIn("SELECT u.id FROM users u WHERE u.username",
-                    filter.usernames.size());
-  }
-  if (!filter.external_ids.empty()) {
-    return SelectIn("SELECT u.id FROM users u WHERE u.external_id",
-                    filter.external_ids.size());
-  }
-  if (!filter.user_ids.empty()) {
-    return SelectIn("SELECT u.id FROM users u WHERE u.id",
-                    filter.user_ids.size());
+  const std::pair<const std::vector<std::string>*, const char*> lookups[] = {
+      {&filter.email_addresses,
+       "SELECT user_id FROM email_addresses WHERE email_address"},
+      {&filter.phone_numbers,
+       "SELECT user_id FROM phone_numbers WHERE phone_number"},
+      {&filter.usernames, "SELECT u.id FROM users u WHERE u.username"},
+      {&filter.external_ids, "SELECT u.id FROM users u WHERE u.external_id"},
+      {&filter.user_ids, "SELECT u.id FROM users u WHERE u.id"},
+  };
+  for (const auto& [values, select] : lookups) {
+    if (!values->empty()) {
+      return SelectIn(select, values->size());
+    }
   }
   return "";
 }

@@ -166,6 +166,17 @@ class SqliteUserCacheTest : public ::testing::Test {
     return store_->Write(body);
   }
 
+  // A new user with just these fields, in its own commit.
+  absl::Status Insert(const std::string& id, int64_t created_at = 0) {
+    UserRecord user;
+    user.id = id;
+    user.created_at = created_at;
+    user.version = 1;
+    return Write([&](WriteTransaction& txn) {
+      return txn.InsertUser(user, Event("user.created"));
+    });
+  }
+
   EventRecord Event(const std::string& type) {
     EventRecord event;
     event.id = absl::StrCat("evt_", ++events_);
@@ -440,15 +451,7 @@ TEST_F(SqliteUserCacheTest, ALookupFromTheCacheHonoursTheRestOfTheQuery) {
 }
 
 TEST_F(SqliteUserCacheTest, ALookupMatchingSeveralUsersListsThemAllInOrder) {
-  UserRecord second;
-  second.id = "u2";
-  second.first_name = "Grace";
-  second.created_at = 5;
-  second.version = 1;
-  ASSERT_THAT(Write([&](WriteTransaction& txn) {
-                return txn.InsertUser(second, Event("user.created"));
-              }),
-              IsOk());
+  ASSERT_THAT(Insert("u2", /*created_at=*/5), IsOk());
   UserPageQuery query;
   query.filter.user_ids = {"u2", "u1", "nobody"};
   query.order = {UserOrderKey::kCreatedAt, /*descending=*/false};
@@ -498,13 +501,8 @@ TEST_F(SqliteUserCacheTest, ALookupDuringACommitIsNeverPairedWithAnOlderUser) {
       seen_in_window.push_back(ListByEmail("ada@example.com"));
     }
   });
-  UserRecord other;
-  other.id = "u2";
-  other.version = 1;
-  ASSERT_THAT(Write([&](WriteTransaction& txn) {
-                return txn.InsertUser(other, Event("user.created"));
-              }),
-              IsOk());
+  ASSERT_THAT(Insert("u2"), IsOk());
+  ASSERT_OK_AND_ASSIGN(other, store_->GetUser("u2"));
   ASSERT_THAT(store_->GetUser("u2"), IsOk());  // Cached without the address.
   ASSERT_THAT(ListByEmail("ada@example.com"), IsOk());  // u1 cached too.
 
@@ -549,13 +547,8 @@ TEST_F(SqliteUserCacheTest, AReadAfterOneThatSawACommitNeverGoesBack) {
 // TSan).
 TEST_F(SqliteUserCacheTest, ConcurrentLookupsNeverPairANewMatchWithAnOldUser) {
   ASSERT_OK_AND_ASSIGN(holder, Cached());
-  UserRecord other;
-  other.id = "u2";
-  other.version = 1;
-  ASSERT_THAT(Write([&](WriteTransaction& txn) {
-                return txn.InsertUser(other, Event("user.created"));
-              }),
-              IsOk());
+  ASSERT_THAT(Insert("u2"), IsOk());
+  ASSERT_OK_AND_ASSIGN(other, store_->GetUser("u2"));
   std::atomic<bool> done{false};
   std::atomic<int> inconsistent{0};
   constexpr int kReaders = 3;
