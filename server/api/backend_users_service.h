@@ -12,6 +12,7 @@
 #define ROSTER_SERVER_API_BACKEND_USERS_SERVICE_H_
 
 #include "roster/v1/backend_users.grpc.pb.h"
+#include "server/api/arena_message_allocator.h"
 #include "server/api/auth.h"
 #include "server/api/bounded_executor.h"
 #include "server/api/event_hub.h"
@@ -36,7 +37,11 @@ class BackendUsersService final
         hub_(hub),
         authenticator_(authenticator),
         writes_(writes),
-        hashes_(hashes) {}
+        hashes_(hashes) {
+    // The hot reads build their responses on an arena.
+    SetMessageAllocatorFor_GetUser(&get_user_messages_);
+    SetMessageAllocatorFor_ListUsers(&list_users_messages_);
+  }
 
   grpc::ServerUnaryReactor* CreateUser(
       grpc::CallbackServerContext* context,
@@ -198,6 +203,11 @@ class BackendUsersService final
   const SecretKeyAuthenticator* authenticator_;  // Not owned.
   BoundedExecutor* writes_;                      // Not owned.
   BoundedExecutor* hashes_;                      // Not owned.
+  ArenaMessageAllocator<roster::v1::GetUserRequest, roster::v1::User>
+      get_user_messages_;
+  ArenaMessageAllocator<roster::v1::ListUsersRequest,
+                        roster::v1::ListUsersResponse>
+      list_users_messages_;
 };
 
 }  // namespace roster::api

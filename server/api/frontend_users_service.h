@@ -10,6 +10,7 @@
 #define ROSTER_SERVER_API_FRONTEND_USERS_SERVICE_H_
 
 #include "roster/v1/frontend_users.grpc.pb.h"
+#include "server/api/arena_message_allocator.h"
 #include "server/api/bounded_executor.h"
 #include "server/domain/session_service.h"
 #include "server/domain/user_service.h"
@@ -23,7 +24,10 @@ class FrontendUsersService final
   FrontendUsersService(domain::UserService* users,
                        domain::SessionService* sessions,
                        BoundedExecutor* writes, BoundedExecutor* hashes)
-      : users_(users), sessions_(sessions), writes_(writes), hashes_(hashes) {}
+      : users_(users), sessions_(sessions), writes_(writes), hashes_(hashes) {
+    // The hot read builds its response on an arena.
+    SetMessageAllocatorFor_GetMe(&get_me_messages_);
+  }
 
   grpc::ServerUnaryReactor* SignIn(
       grpc::CallbackServerContext* context,
@@ -147,6 +151,8 @@ class FrontendUsersService final
   domain::SessionService* sessions_;  // Not owned.
   BoundedExecutor* writes_;           // Not owned.
   BoundedExecutor* hashes_;           // Not owned.
+  ArenaMessageAllocator<roster::v1::GetMeRequest, roster::v1::FrontendUser>
+      get_me_messages_;
 };
 
 }  // namespace roster::api
