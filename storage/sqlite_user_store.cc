@@ -177,7 +177,7 @@ absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
         return *std::move(page);
       }
     }
-    const uint64_t generation = user_cache_.generation();
+    const uint64_t generation = lookup ? user_cache_.generation() : 0;
     ReadSnapshot snapshot(c);
     UserPage page;
     const char* column = OrderColumn(query.order.key);
