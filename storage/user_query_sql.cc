@@ -1,12 +1,40 @@
 #include "storage/user_query_sql.h"
 
-#include <utility>
+#include <array>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace roster::storage {
 namespace {
+
+// " IN (?, ?, …)" over `count` values.
+std::string InMarks(size_t count) {
+  std::vector<std::string> marks(count, "?");
+  return absl::StrCat(" IN (", absl::StrJoin(marks, ","), ")");
+}
+
+// A filter's lists of identifiers. Each matches a column of users, or the
+// users an identifier table names (`holders` selects their ids by value). The
+// filter and its lookup (SqlClause::lookup_sql) both read this table, so they
+// test the same thing.
+struct IdentifierList {
+  const std::vector<std::string>* values;
+  const char* users_column;  // Null when `holders` is set.
+  const char* holders;
+};
+
+std::array<IdentifierList, 5> IdentifierLists(const UserFilter& filter) {
+  return {{
+      {&filter.email_addresses, nullptr,
+       "SELECT user_id FROM email_addresses WHERE email_address"},
+      {&filter.phone_numbers, nullptr,
+       "SELECT user_id FROM phone_numbers WHERE phone_number"},
+      {&filter.usernames, "u.username", nullptr},
+      {&filter.external_ids, "u.external_id", nullptr},
+      {&filter.user_ids, "u.id", nullptr},
+  }};
+}
 
 // Builds a conjunction of conditions with their parameters in order.
 class ConditionBuilder {
@@ -26,10 +54,8 @@ class ConditionBuilder {
     if (values.empty()) {
       return;
     }
-    std::vector<std::string> marks(values.size(), "?");
     std::vector<SqlValue> params(values.begin(), values.end());
-    Add(absl::StrCat(expr_prefix, " IN (", absl::StrJoin(marks, ","), ")",
-                     expr_suffix),
+    Add(absl::StrCat(expr_prefix, InMarks(values.size()), expr_suffix),
         std::move(params));
   }
 
@@ -173,31 +199,22 @@ std::string PrimaryValue(const std::vector<Record>& records,
   return "";
 }
 
-// "`select` IN (?, ?, …)" over `count` values.
-std::string SelectIn(const char* select, size_t count) {
-  std::vector<std::string> marks(count, "?");
-  return absl::StrCat(select, " IN (", absl::StrJoin(marks, ","), ")");
-}
-
 // SqlClause::lookup_sql for a filter whose conditions number `conditions`:
-// the same test as the filter's one condition, without the users table.
+// the same test as the filter's one condition, without the users table when
+// an identifier table holds the values.
 std::string LookupSql(const UserFilter& filter, size_t conditions) {
   if (conditions != 1) {
     return "";
   }
-  const std::pair<const std::vector<std::string>*, const char*> lookups[] = {
-      {&filter.email_addresses,
-       "SELECT user_id FROM email_addresses WHERE email_address"},
-      {&filter.phone_numbers,
-       "SELECT user_id FROM phone_numbers WHERE phone_number"},
-      {&filter.usernames, "SELECT u.id FROM users u WHERE u.username"},
-      {&filter.external_ids, "SELECT u.id FROM users u WHERE u.external_id"},
-      {&filter.user_ids, "SELECT u.id FROM users u WHERE u.id"},
-  };
-  for (const auto& [values, select] : lookups) {
-    if (!values->empty()) {
-      return SelectIn(select, values->size());
+  for (const IdentifierList& list : IdentifierLists(filter)) {
+    if (list.values->empty()) {
+      continue;
     }
+    const std::string marks = InMarks(list.values->size());
+    return list.holders != nullptr
+               ? absl::StrCat(list.holders, marks)
+               : absl::StrCat("SELECT u.id FROM users u WHERE ",
+                              list.users_column, marks);
   }
   return "";
 }
@@ -230,14 +247,13 @@ bool IsTextOrderKey(UserOrderKey key) {
 SqlClause UserFilterSql(const UserFilter& filter, SqlDialect dialect) {
   const char* const like = Like(dialect);
   ConditionBuilder where;
-  where.AddIn(
-      "u.id IN (SELECT user_id FROM email_addresses WHERE email_address",
-      filter.email_addresses, ")");
-  where.AddIn("u.id IN (SELECT user_id FROM phone_numbers WHERE phone_number",
-              filter.phone_numbers, ")");
-  where.AddIn("u.username", filter.usernames);
-  where.AddIn("u.external_id", filter.external_ids);
-  where.AddIn("u.id", filter.user_ids);
+  for (const IdentifierList& list : IdentifierLists(filter)) {
+    if (list.holders != nullptr) {
+      where.AddIn(absl::StrCat("u.id IN (", list.holders), *list.values, ")");
+    } else {
+      where.AddIn(list.users_column, *list.values);
+    }
+  }
   if (!filter.query.empty()) {
     const std::string p = ContainsPattern(filter.query);
     where.Add(
