@@ -125,7 +125,6 @@ class SqliteUserStore final : public UserStore {
   ChangedUsers changed_users_ ABSL_GUARDED_BY(writer_mu_);
   UserCache user_cache_;
   absl::Mutex queue_mu_;
-  absl::CondVar queue_cv_;
   std::deque<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool leader_active_ ABSL_GUARDED_BY(queue_mu_) = false;
   absl::Mutex readers_mu_;
