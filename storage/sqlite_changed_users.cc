@@ -9,15 +9,34 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "storage/user_cache.h"
 
 namespace roster::storage {
 namespace {
 
-void AppendText(sqlite3_value* value, std::vector<std::string>& ids) {
+// The value as text; empty for NULL.
+absl::string_view Text(sqlite3_value* value) {
   const auto* text = sqlite3_value_text(value);
-  if (text != nullptr) {
-    ids.emplace_back(reinterpret_cast<const char*>(text),
-                     static_cast<size_t>(sqlite3_value_bytes(value)));
+  if (text == nullptr) {
+    return {};
+  }
+  return {reinterpret_cast<const char*>(text),
+          static_cast<size_t>(sqlite3_value_bytes(value))};
+}
+
+// Calls `use` with the column's value before the change (unless an insert)
+// and after it (unless a delete).
+template <typename Use>
+void OldAndNew(sqlite3* db, int op, int column, Use use) {
+  sqlite3_value* value = nullptr;
+  if (op != SQLITE_INSERT &&
+      sqlite3_preupdate_old(db, column, &value) == SQLITE_OK) {
+    use(Text(value));
+  }
+  if (op != SQLITE_DELETE &&
+      sqlite3_preupdate_new(db, column, &value) == SQLITE_OK) {
+    use(Text(value));
   }
 }
 
@@ -33,16 +52,29 @@ absl::Status ChangedUsers::Attach(SqliteConnection& connection) {
   try {
     auto& column = connection.Prepare(
         "SELECT cid FROM pragma_table_info(?1) WHERE name = ?2");
-    for (TrackedTable& table : tables_) {
-      column.bind(1, table.name);
-      column.bind(2, table.user_column);
-      if (!column.executeStep()) {
-        column.reset();
-        return absl::InternalError(absl::StrCat(
-            "schema has no column ", table.name, ".", table.user_column));
-      }
-      table.column_index = column.getColumn(0).getInt();
+    auto index_of = [&](const char* table, const char* name, int& index) {
+      column.bind(1, table);
+      column.bind(2, name);
+      const bool found = column.executeStep();
+      index = found ? column.getColumn(0).getInt() : -1;
       column.reset();
+      return found ? absl::OkStatus()
+                   : absl::InternalError(absl::StrCat("schema has no column ",
+                                                      table, ".", name));
+    };
+    for (TrackedTable& table : tables_) {
+      absl::Status found =
+          index_of(table.name, table.user_column, table.column_index);
+      if (!found.ok()) {
+        return found;
+      }
+    }
+    for (TrackedIdentifier& identifier : identifiers_) {
+      absl::Status found = index_of(identifier.table, identifier.column,
+                                    identifier.column_index);
+      if (!found.ok()) {
+        return found;
+      }
     }
   } catch (const std::exception& e) {
     return StatusFromException(e, "reading the schema");
@@ -59,8 +91,8 @@ absl::Status ChangedUsers::Attach(SqliteConnection& connection) {
   return absl::OkStatus();
 }
 
-std::vector<std::string> ChangedUsers::Take() {
-  return std::exchange(ids_, {});
+ChangedUsers::Changes ChangedUsers::Take() {
+  return std::exchange(changes_, {});
 }
 
 void ChangedUsers::Record(sqlite3* db, int op, const char* database,
@@ -72,16 +104,22 @@ void ChangedUsers::Record(sqlite3* db, int op, const char* database,
     if (std::strcmp(table, tracked.name) != 0) {
       continue;
     }
-    sqlite3_value* value = nullptr;
-    if (op != SQLITE_INSERT &&
-        sqlite3_preupdate_old(db, tracked.column_index, &value) == SQLITE_OK) {
-      AppendText(value, ids_);
+    OldAndNew(db, op, tracked.column_index, [&](absl::string_view id) {
+      if (!id.empty()) {
+        changes_.user_ids.emplace_back(id);
+      }
+    });
+    break;
+  }
+  for (const TrackedIdentifier& identifier : identifiers_) {
+    if (std::strcmp(table, identifier.table) != 0) {
+      continue;
     }
-    if (op != SQLITE_DELETE &&
-        sqlite3_preupdate_new(db, tracked.column_index, &value) == SQLITE_OK) {
-      AppendText(value, ids_);
-    }
-    return;
+    OldAndNew(db, op, identifier.column_index, [&](absl::string_view value) {
+      if (!value.empty()) {
+        changes_.lookup_keys.push_back(LookupKey(identifier.kind, value));
+      }
+    });
   }
 }
 

@@ -57,6 +57,49 @@ bool NamesUsers(const UserFilter& filter) {
          !filter.user_ids.empty();
 }
 
+// The UserCache lookup key of a query that names one user by one identifier
+// value and asks for nothing else (so its answer is that user alone, or no
+// one); empty for any other query. Lists every field of UserFilter, so that
+// no condition is ever dropped from a lookup (see UserFilter).
+std::string SingleLookupKey(const UserPageQuery& query) {
+  const UserFilter& f = query.filter;
+  if (query.offset != 0 || query.after.has_value() || query.limit < 1 ||
+      !f.user_ids.empty() || !f.query.empty() ||
+      !f.email_address_query.empty() || !f.phone_number_query.empty() ||
+      !f.username_query.empty() || !f.name_query.empty() ||
+      f.banned.has_value() || f.created_at_before.has_value() ||
+      f.created_at_after.has_value() || f.last_sign_in_at_before.has_value() ||
+      f.last_sign_in_at_after.has_value() ||
+      f.last_active_at_before.has_value() ||
+      f.last_active_at_after.has_value() || !f.metadata_filters.empty()) {
+    return "";
+  }
+  std::string key;
+  int lists = 0;
+  for (auto [values, kind] :
+       {std::pair{&f.email_addresses, IdentifierKind::kEmailAddress},
+        std::pair{&f.phone_numbers, IdentifierKind::kPhoneNumber},
+        std::pair{&f.usernames, IdentifierKind::kUsername},
+        std::pair{&f.external_ids, IdentifierKind::kExternalId}}) {
+    if (values->empty()) {
+      continue;
+    }
+    ++lists;
+    if (values->size() == 1 && !values->front().empty()) {
+      key = LookupKey(kind, values->front());
+    }
+  }
+  return lists == 1 ? key : "";
+}
+
+// The page that a lookup naming `user` alone returns.
+UserPage PageOfOne(const UserRecord& user) {
+  UserPage page;
+  page.users.push_back(user);
+  page.total_count = 1;
+  return page;
+}
+
 }  // namespace
 
 // Returns its connection to the pool when destroyed.
@@ -164,16 +207,23 @@ absl::StatusOr<UserRecord> SqliteUserStore::GetUser(absl::string_view user_id) {
 
 absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
     const UserPageQuery& query) {
+  const bool lookup = NamesUsers(query.filter) && user_cache_.enabled();
+  const std::string lookup_key = lookup ? SingleLookupKey(query) : "";
+  if (!lookup_key.empty()) {
+    if (auto user = user_cache_.FindLookup(lookup_key)) {
+      return PageOfOne(*user);
+    }
+  }
   auto lease = AcquireReader();
   if (!lease.ok()) {
     return lease.status();
   }
   SqliteConnection& c = **lease;
-  const bool lookup = NamesUsers(query.filter) && user_cache_.enabled();
   return Guarded("listing users", [&]() -> absl::StatusOr<UserPage> {
     const SqlClause where = UserFilterSql(query.filter);
     if (lookup) {
-      if (std::optional<UserPage> page = ListOneFromCache(c, query, where)) {
+      if (std::optional<UserPage> page =
+              ListOneFromCache(c, query, where, lookup_key)) {
         return *std::move(page);
       }
     }
@@ -228,12 +278,17 @@ absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
                            generation);
       }
     }
+    if (!lookup_key.empty() && page.users.size() == 1 &&
+        page.total_count == 1) {
+      user_cache_.InsertLookup(lookup_key, page.users.front().id, generation);
+    }
     return page;
   });
 }
 
 std::optional<UserPage> SqliteUserStore::ListOneFromCache(
-    SqliteConnection& c, const UserPageQuery& query, const SqlClause& where) {
+    SqliteConnection& c, const UserPageQuery& query, const SqlClause& where,
+    const std::string& lookup_key) {
   if (query.offset != 0 || query.after.has_value() || query.limit < 1) {
     return std::nullopt;
   }
@@ -263,9 +318,10 @@ std::optional<UserPage> SqliteUserStore::ListOneFromCache(
   if (user == nullptr) {
     return std::nullopt;
   }
-  page.users.push_back(*user);
-  page.total_count = 1;
-  return page;
+  if (!lookup_key.empty()) {
+    user_cache_.InsertLookup(lookup_key, id, generation);
+  }
+  return PageOfOne(*user);
 }
 
 absl::StatusOr<int64_t> SqliteUserStore::CountUsers(const UserFilter& filter) {
@@ -408,15 +464,17 @@ void SqliteUserStore::RunBatch(const std::vector<PendingWrite*>& batch) {
   // visible, and keeps none of them again until it is, so no reader that
   // sees the commit finds an older record. Rolled-back changes count too,
   // which only costs a re-read.
-  const std::vector<std::string> changed = changed_users_.Take();
-  if (!changed.empty()) {
-    user_cache_.BeginCommit(changed);
+  const ChangedUsers::Changes changed = changed_users_.Take();
+  const bool changed_users =
+      !changed.user_ids.empty() || !changed.lookup_keys.empty();
+  if (changed_users) {
+    user_cache_.BeginCommit(changed.user_ids, changed.lookup_keys);
   }
   absl::Status committed = Guarded("committing", [&] {
     c.ExecCached("COMMIT");
     return absl::OkStatus();
   });
-  if (!changed.empty()) {
+  if (changed_users) {
     if (options_.after_commit_for_testing) {
       options_.after_commit_for_testing();
     }
@@ -586,6 +644,7 @@ std::optional<UserCacheStats> SqliteUserStore::GetUserCacheStats() {
   UserCacheStats stats;
   stats.hits = user_cache_.hits();
   stats.misses = user_cache_.misses();
+  stats.lookup_hits = user_cache_.lookup_hits();
   stats.bytes = static_cast<int64_t>(user_cache_.bytes());
   return stats;
 }

@@ -108,11 +108,13 @@ class SqliteUserStore final : public UserStore {
   // A lookup by identifier usually matches one user. An index probe (one
   // statement, so its own snapshot) finds which; when the cache holds that
   // user and no commit began since just before the probe, the cached record is
-  // the probe snapshot's, and the page needs no other read.
+  // the probe snapshot's, and the page needs no other read. The cache then
+  // also keeps `lookup_key` (when not empty) as naming that user.
   // Nullopt when the full query must answer. Throws on storage errors.
   std::optional<UserPage> ListOneFromCache(SqliteConnection& c,
                                            const UserPageQuery& query,
-                                           const SqlClause& where);
+                                           const SqlClause& where,
+                                           const std::string& lookup_key);
 
   absl::StatusOr<ReaderLease> AcquireReader();
   void ReleaseReader(std::unique_ptr<SqliteConnection> connection);

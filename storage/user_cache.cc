@@ -1,5 +1,6 @@
 #include "storage/user_cache.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace roster::storage {
@@ -14,7 +15,37 @@ size_t HeapBytes(const VerificationRecord& v) {
   return HeapBytes(v.strategy) + HeapBytes(v.code_digest);
 }
 
+// A lookup's share of the budget: its key twice (map and entry) plus the id
+// and the slots around them.
+size_t LookupBytes(const std::string& key, const std::string& user_id) {
+  return 2 * key.size() + user_id.size() + 96;
+}
+
+// Bounds the lookups one user holds: a user has a few identifiers.
+constexpr size_t kMaxLookupsPerUser = 8;
+
 }  // namespace
+
+std::string LookupKey(IdentifierKind kind, absl::string_view value) {
+  char tag = 'e';
+  switch (kind) {
+    case IdentifierKind::kEmailAddress:
+      tag = 'e';
+      break;
+    case IdentifierKind::kPhoneNumber:
+      tag = 'p';
+      break;
+    case IdentifierKind::kUsername:
+      tag = 'u';
+      break;
+    case IdentifierKind::kExternalId:
+      tag = 'x';
+      break;
+  }
+  std::string key(1, tag);
+  key.append(value.data(), value.size());
+  return key;
+}
 
 size_t UserCache::ApproximateBytes(const UserRecord& user) {
   size_t bytes = sizeof(UserRecord) + sizeof(Entry) + 2 * user.id.size() +
@@ -101,18 +132,76 @@ void UserCache::Insert(std::shared_ptr<const UserRecord> user,
     return;
   }
   auto [it, inserted] = entries_.try_emplace(user->id);
+  size_t lookup_bytes = 0;
   if (inserted) {
     ring_.push_back(user->id);
   } else {
+    // A record present is the newest committed state, so this one is the
+    // same state read again, and the lookups naming the user still hold.
     bytes_ -= it->second.bytes;
+    for (const std::string& key : it->second.lookup_keys) {
+      lookup_bytes += LookupBytes(key, it->first);
+    }
   }
   it->second.user = std::move(user);
-  it->second.bytes = bytes;
+  it->second.bytes = bytes + lookup_bytes;
+  bytes_ += it->second.bytes;
+  EvictToBudget();
+}
+
+std::shared_ptr<const UserRecord> UserCache::FindLookup(
+    absl::string_view lookup_key) {
+  if (budget_bytes_ == 0) {
+    return nullptr;
+  }
+  absl::MutexLock lock(&mu_);
+  auto lookup = lookups_.find(lookup_key);
+  if (lookup == lookups_.end()) {
+    return nullptr;
+  }
+  auto it = entries_.find(lookup->second);
+  if (it == entries_.end()) {
+    return nullptr;  // Unreachable: a lookup goes with its user's entry.
+  }
+  ++lookup_hits_;
+  it->second.referenced = true;
+  return it->second.user;
+}
+
+void UserCache::InsertLookup(const std::string& lookup_key,
+                             const std::string& user_id, uint64_t generation) {
+  if (budget_bytes_ == 0) {
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  if (generation != generation_ || committing_.contains(user_id) ||
+      committing_lookups_.contains(lookup_key) ||
+      lookups_.contains(lookup_key)) {
+    return;
+  }
+  auto it = entries_.find(user_id);
+  if (it == entries_.end() ||
+      it->second.lookup_keys.size() >= kMaxLookupsPerUser) {
+    return;
+  }
+  lookups_.emplace(lookup_key, user_id);
+  it->second.lookup_keys.push_back(lookup_key);
+  const size_t bytes = LookupBytes(lookup_key, user_id);
+  it->second.bytes += bytes;
   bytes_ += bytes;
   EvictToBudget();
 }
 
-void UserCache::BeginCommit(absl::Span<const std::string> user_ids) {
+void UserCache::EraseLocked(EntryMap::iterator it) {
+  for (const std::string& key : it->second.lookup_keys) {
+    lookups_.erase(key);
+  }
+  bytes_ -= it->second.bytes;
+  entries_.erase(it);
+}
+
+void UserCache::BeginCommit(absl::Span<const std::string> user_ids,
+                            absl::Span<const std::string> lookup_keys) {
   if (budget_bytes_ == 0) {
     return;
   }
@@ -122,9 +211,24 @@ void UserCache::BeginCommit(absl::Span<const std::string> user_ids) {
     committing_.insert(id);
     auto it = entries_.find(id);
     if (it != entries_.end()) {
-      bytes_ -= it->second.bytes;
-      entries_.erase(it);
+      EraseLocked(it);
     }
+  }
+  for (const std::string& key : lookup_keys) {
+    committing_lookups_.insert(key);
+    auto lookup = lookups_.find(key);
+    if (lookup == lookups_.end()) {
+      continue;
+    }
+    auto it = entries_.find(lookup->second);
+    if (it != entries_.end()) {
+      std::vector<std::string>& keys = it->second.lookup_keys;
+      keys.erase(std::remove(keys.begin(), keys.end(), key), keys.end());
+      const size_t bytes = LookupBytes(key, it->first);
+      it->second.bytes -= bytes;
+      bytes_ -= bytes;
+    }
+    lookups_.erase(lookup);
   }
   if (ring_.size() > 2 * entries_.size() + 64) {
     std::deque<std::string> live;
@@ -142,6 +246,7 @@ void UserCache::EndCommit() {
   absl::MutexLock lock(&mu_);
   ++generation_;
   committing_.clear();
+  committing_lookups_.clear();
 }
 
 size_t UserCache::bytes() const {
@@ -159,6 +264,11 @@ int64_t UserCache::misses() const {
   return misses_;
 }
 
+int64_t UserCache::lookup_hits() const {
+  absl::MutexLock lock(&mu_);
+  return lookup_hits_;
+}
+
 void UserCache::EvictToBudget() {
   while (bytes_ > budget_bytes_ && !ring_.empty()) {
     std::string id = std::move(ring_.front());
@@ -172,8 +282,7 @@ void UserCache::EvictToBudget() {
       ring_.push_back(std::move(id));
       continue;
     }
-    bytes_ -= it->second.bytes;
-    entries_.erase(it);
+    EraseLocked(it);
   }
 }
 

@@ -10,9 +10,19 @@
 // if a commit began meanwhile, what it read may predate that commit, so it is
 // not kept. Hence a cached record is always its user's newest committed state,
 // and one found with FindAsOf() is also the state of any snapshot begun after
-// its generation was taken. Bounded by the approximate bytes of the records it
-// holds; evicts with second chance (CLOCK), so a user read again since the
-// hand last passed stays. A budget of 0 disables it.
+// its generation was taken.
+//
+// It also keeps identifier lookups: "this email address (phone number,
+// username, external id) names this one user". A lookup lives beside its
+// user's record and goes with it, and BeginCommit() also takes the lookup
+// keys of every identifier value the commit writes or removes (LookupKey()),
+// forgets those and keeps none of them until EndCommit(). A lookup is kept on
+// the same generation terms as a record, so a cached lookup is the newest
+// committed answer too.
+//
+// Bounded by the approximate bytes of the records (and lookups) it holds;
+// evicts with second chance (CLOCK), so a user read again since the hand last
+// passed stays. A budget of 0 disables it.
 //
 // Thread-safe.
 #ifndef ROSTER_STORAGE_USER_CACHE_H_
@@ -23,6 +33,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -31,6 +42,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "storage/records.h"
+#include "storage/user_store.h"
 
 namespace roster::storage {
 
@@ -59,10 +71,21 @@ class UserCache {
   // in progress changes it, or it alone exceeds a quarter of the budget.
   void Insert(std::shared_ptr<const UserRecord> user, uint64_t generation);
 
-  // Announces a commit that changes these users (present or not), before it
-  // can become visible: forgets them and keeps none of them until
-  // EndCommit(). At most one commit is in progress at a time.
-  void BeginCommit(absl::Span<const std::string> user_ids);
+  // The user that the identifier `lookup_key` names alone, or null.
+  std::shared_ptr<const UserRecord> FindLookup(absl::string_view lookup_key);
+
+  // Keeps "`lookup_key` names `user_id` alone", as a read begun after
+  // `generation` was taken found it, beside that user's cached record: not
+  // kept if the record is absent, or on Insert()'s terms.
+  void InsertLookup(const std::string& lookup_key, const std::string& user_id,
+                    uint64_t generation);
+
+  // Announces a commit that changes these users (present or not) and writes
+  // or removes these identifier values, before it can become visible:
+  // forgets them and keeps none of them until EndCommit(). At most one commit
+  // is in progress at a time.
+  void BeginCommit(absl::Span<const std::string> user_ids,
+                   absl::Span<const std::string> lookup_keys = {});
 
   // The commit begun last is visible (or failed): reads begun before now are
   // no longer kept, and its users may be kept again.
@@ -74,6 +97,8 @@ class UserCache {
   // Finds that returned a user, and that did not, since construction.
   int64_t hits() const;
   int64_t misses() const;
+  // FindLookup() calls that returned a user.
+  int64_t lookup_hits() const;
 
   // Roughly what a record occupies in memory.
   static size_t ApproximateBytes(const UserRecord& user);
@@ -81,28 +106,40 @@ class UserCache {
  private:
   struct Entry {
     std::shared_ptr<const UserRecord> user;
-    size_t bytes = 0;
+    size_t bytes = 0;  // The record's and its lookups'.
     bool referenced = false;
+    std::vector<std::string> lookup_keys;  // Those that name this user.
   };
+  using EntryMap = absl::flat_hash_map<std::string, Entry>;
 
   std::shared_ptr<const UserRecord> FindLocked(absl::string_view user_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Forgets the entry and its lookups.
+  void EraseLocked(EntryMap::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EvictToBudget() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t budget_bytes_;
   mutable absl::Mutex mu_;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
-  // The users of the commit in progress.
+  // The users and lookup keys of the commit in progress.
   absl::flat_hash_set<std::string> committing_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> committing_lookups_ ABSL_GUARDED_BY(mu_);
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  int64_t lookup_hits_ ABSL_GUARDED_BY(mu_) = 0;
+  EntryMap entries_ ABSL_GUARDED_BY(mu_);
+  // Lookup key to the id of the user it names; that user's entry lists it.
+  absl::flat_hash_map<std::string, std::string> lookups_ ABSL_GUARDED_BY(mu_);
   // The clock: ids in insertion order. An invalidated id stays until the
   // hand reaches it (stale positions are skipped), so the ring is compacted
   // when it grows past twice the entries.
   std::deque<std::string> ring_ ABSL_GUARDED_BY(mu_);
 };
+
+// The key of a lookup by `value` of identifier `kind` (a stored, normalised
+// value, compared exactly as SQLite's BINARY collation does).
+std::string LookupKey(IdentifierKind kind, absl::string_view value);
 
 }  // namespace roster::storage
 

@@ -32,6 +32,8 @@ struct MetadataFilter {
   JsonScalar value;
 };
 
+// A new field here must also be refused by SqliteUserStore's SingleLookupKey,
+// or a cached identifier lookup would answer a query without it.
 struct UserFilter {
   std::vector<std::string> email_addresses;
   std::vector<std::string> phone_numbers;

@@ -127,6 +127,8 @@ class WriteTransaction {
 struct UserCacheStats {
   int64_t hits = 0;
   int64_t misses = 0;
+  // ListUsers lookups by one identifier answered without reading the file.
+  int64_t lookup_hits = 0;
   int64_t bytes = 0;  // Approximate bytes held now.
 };
 

@@ -310,6 +310,12 @@ std::string RosterServer::RenderMetrics() {
         "roster_user_cache_lookups_total{result=\"hit\"} ",
         cache->hits, "\nroster_user_cache_lookups_total{result=\"miss\"} ",
         cache->misses,
+        "\n# HELP roster_user_cache_identifier_hits_total ListUsers lookups "
+        "by one identifier answered from the user cache without reading the "
+        "database.\n"
+        "# TYPE roster_user_cache_identifier_hits_total counter\n"
+        "roster_user_cache_identifier_hits_total ",
+        cache->lookup_hits,
         "\n# HELP roster_user_cache_bytes Approximate bytes the user cache "
         "holds.\n"
         "# TYPE roster_user_cache_bytes gauge\n"

@@ -111,6 +111,15 @@ TEST(ObservabilityTest, MetricsCountRpcsByCodeAndTimeTheDatabase) {
   for (int i = 0; i < 2; ++i) {  // A miss that fills the cache, then a hit.
     ASSERT_TRUE(stub->GetUser(Authed().get(), created, &user).ok());
   }
+  roster::v1::ListUsersRequest by_email;
+  by_email.add_email_addresses("metrics@example.com");
+  roster::v1::ListUsersResponse listed;
+  // The first finds the user through the index and the cached record (a hit),
+  // and keeps the lookup; the second is answered by the lookup alone.
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(stub->ListUsers(Authed().get(), by_email, &listed).ok());
+    ASSERT_EQ(listed.users_size(), 1);
+  }
 
   httplib::Client client("127.0.0.1", server.server().http_port());
   auto response = client.Get("/metrics");
@@ -126,9 +135,10 @@ TEST(ObservabilityTest, MetricsCountRpcsByCodeAndTimeTheDatabase) {
   if (testing::TestStoreIsPostgres()) {  // Replicas keep no user cache.
     EXPECT_THAT(text, ::testing::Not(HasSubstr("roster_user_cache")));
   } else {
-    EXPECT_EQ(samples.at("roster_user_cache_lookups_total{result=\"hit\"}"), 1);
+    EXPECT_EQ(samples.at("roster_user_cache_lookups_total{result=\"hit\"}"), 2);
     EXPECT_EQ(samples.at("roster_user_cache_lookups_total{result=\"miss\"}"),
               2);  // The missing user and the first read of the created one.
+    EXPECT_EQ(samples.at("roster_user_cache_identifier_hits_total"), 1);
     EXPECT_GT(samples.at("roster_user_cache_bytes"), 0);
   }
   // Buckets are cumulative and +Inf equals the count.
