@@ -115,6 +115,10 @@ int main(int argc, char** argv) {
   // faults. Keep up to 4 MiB free per arena instead (docs/performance.md);
   // 1 MiB already ended the churn under list load.
   mallopt(M_TRIM_THRESHOLD, 4 << 20);
+  // Setting the trim threshold also freezes glibc's mmap threshold at 128
+  // KiB, and each write's 2 MiB statement journal (sqlite_connection.cc)
+  // would then be an mmap and munmap: allocate up to 4 MiB from the heap.
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
   google::protobuf::SetLogHandler(&LogProtobuf);
   const sigset_t signals = BlockTerminationSignals();
   auto config = roster::app::LoadConfig(argc, argv);
