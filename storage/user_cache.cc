@@ -27,22 +27,8 @@ constexpr size_t kMaxLookupsPerUser = 8;
 }  // namespace
 
 std::string LookupKey(IdentifierKind kind, absl::string_view value) {
-  char tag = 'e';
-  switch (kind) {
-    case IdentifierKind::kEmailAddress:
-      tag = 'e';
-      break;
-    case IdentifierKind::kPhoneNumber:
-      tag = 'p';
-      break;
-    case IdentifierKind::kUsername:
-      tag = 'u';
-      break;
-    case IdentifierKind::kExternalId:
-      tag = 'x';
-      break;
-  }
-  std::string key(1, tag);
+  // One byte for the kind, then the value: keys of two kinds never meet.
+  std::string key(1, static_cast<char>('0' + static_cast<int>(kind)));
   key.append(value.data(), value.size());
   return key;
 }
