@@ -45,6 +45,12 @@ class SqliteConnection {
   // try block).
   SQLite::Statement& Prepare(absl::string_view sql);
 
+  // Prepare for SQL that lives as long as the connection (a function-local
+  // static built once), looked up by its address: a long statement on the
+  // hot path is found without hashing and comparing its text (callgrind:
+  // ~1,800 instructions for a user read's 1.5 KB of SQL).
+  SQLite::Statement& PrepareStatic(const std::string& sql);
+
   // Runs SQL without results. Throws SQLite::Exception.
   void Exec(const char* sql) { db_.exec(sql); }
 
@@ -69,6 +75,9 @@ class SqliteConnection {
   SQLite::Database db_;
   absl::flat_hash_map<std::string, std::unique_ptr<SQLite::Statement>>
       statements_;
+  // PrepareStatic's: never evicted, as static SQL is a fixed set.
+  absl::flat_hash_map<const std::string*, std::unique_ptr<SQLite::Statement>>
+      static_statements_;
 };
 
 }  // namespace roster::storage

@@ -213,7 +213,7 @@ void SortIdentifiers(UserRecord& user) {
 void LoadIdentifiers(SqliteConnection& c, UserRecord& user) {
   static const std::string* const kSql =
       new std::string(IdentifierUnionSql("= ?1"));
-  auto& s = c.Prepare(*kSql);
+  auto& s = c.PrepareStatic(*kSql);
   s.bind(1, user.id);
   while (s.executeStep()) {
     AppendIdentifier(SqliteRow{s}, 0, user);
@@ -231,7 +231,7 @@ absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c,
   static const std::string* const kSql = new std::string(absl::StrCat(
       "SELECT 0, ", kUserColumns, " FROM users u WHERE u.id = ?1 UNION ALL ",
       IdentifierUnionSql("= ?1", ", NULL, NULL")));
-  auto& s = c.Prepare(*kSql);
+  auto& s = c.PrepareStatic(*kSql);
   s.bind(1, std::string(user_id));
   std::optional<UserRecord> user;
   UserRecord identifiers;

@@ -82,7 +82,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
   absl::Status InsertUser(const UserRecord& user,
                           const EventRecord& event) override {
     return Guarded("inserting a user", [&] {
-      auto& s = c_.Prepare(InsertUserSql());
+      auto& s = c_.PrepareStatic(InsertUserSql());
       BindUser(s, user);
       s.exec();
       InsertIdentifiers(c_, user);
