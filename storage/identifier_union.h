@@ -7,9 +7,12 @@
 #ifndef ROSTER_STORAGE_IDENTIFIER_UNION_H_
 #define ROSTER_STORAGE_IDENTIFIER_UNION_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -107,6 +110,24 @@ void AppendIdentifier(const Row& row, int first, UserRecord& user) {
     a.updated_at = updated_at;
     user.external_accounts.push_back(std::move(a));
   }
+}
+
+// Each kind oldest first, then by id. The by-user indexes already yield this
+// order; the sort keeps it whatever plan SQLite picks, and puts the
+// identifiers column's records (kept in any order) in it.
+template <typename Identifier>
+void SortOldestFirst(std::vector<Identifier>& identifiers) {
+  std::sort(identifiers.begin(), identifiers.end(),
+            [](const Identifier& a, const Identifier& b) {
+              return std::tie(a.created_at, a.id) <
+                     std::tie(b.created_at, b.id);
+            });
+}
+
+inline void SortIdentifiers(UserRecord& user) {
+  SortOldestFirst(user.email_addresses);
+  SortOldestFirst(user.phone_numbers);
+  SortOldestFirst(user.external_accounts);
 }
 
 }  // namespace roster::storage

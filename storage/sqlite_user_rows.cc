@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "storage/identifier_column.h"
 #include "storage/identifier_union.h"
 
 namespace roster::storage {
@@ -61,7 +62,7 @@ UserRecord ReadUserRow(SQLite::Statement& s, int first) {
 
 namespace {
 
-constexpr int kUserRowParams = 24;
+constexpr int kUserRowParams = 25;
 
 // The users table's columns, in parameter order (?1 is the id).
 constexpr const char* kUserRowColumns[kUserRowParams] = {
@@ -88,7 +89,8 @@ constexpr const char* kUserRowColumns[kUserRowParams] = {
     "updated_at",
     "version",
     "primary_email_address",
-    "primary_phone_number"};
+    "primary_phone_number",
+    "identifiers"};
 
 using UserRowValues = std::array<SqlValue, kUserRowParams>;
 
@@ -116,7 +118,8 @@ UserRowValues UserRow(const UserRecord& u) {
           u.updated_at,
           u.version,
           PrimaryEmailAddress(u),
-          PrimaryPhoneNumber(u)};
+          PrimaryPhoneNumber(u),
+          EncodeIdentifierColumn(u)};
 }
 
 void BindValue(SQLite::Statement& s, int index, const SqlValue& value) {
@@ -189,23 +192,6 @@ struct SqliteRow {
   int64_t Int(int column) const { return s.getColumn(column).getInt64(); }
 };
 
-// Oldest first, then by id. The by-user indexes already yield this order; the
-// sort keeps it whatever plan SQLite picks.
-template <typename Identifier>
-void SortOldestFirst(std::vector<Identifier>& identifiers) {
-  std::sort(identifiers.begin(), identifiers.end(),
-            [](const Identifier& a, const Identifier& b) {
-              return std::tie(a.created_at, a.id) <
-                     std::tie(b.created_at, b.id);
-            });
-}
-
-void SortIdentifiers(UserRecord& user) {
-  SortOldestFirst(user.email_addresses);
-  SortOldestFirst(user.phone_numbers);
-  SortOldestFirst(user.external_accounts);
-}
-
 }  // namespace
 
 // Fills the user's identifiers, oldest first. Throws on storage errors. One
@@ -221,21 +207,22 @@ void LoadIdentifiers(SqliteConnection& c, UserRecord& user) {
   SortIdentifiers(user);
 }
 
-// The user with identifiers, or NotFound. Throws on storage errors.
-//
-// One statement: the user row (kind 0, its columns from 1) and then every
-// identifier row (IdentifierUnionSql's columns from 0). A single statement
-// reads one snapshot, so a reader needs no BEGIN/ROLLBACK around it.
-absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c,
-                                    absl::string_view user_id) {
+namespace {
+
+// LoadUser from the identifier tables themselves: one statement, the user row
+// (kind 0, its columns from 1) and then every identifier row
+// (IdentifierUnionSql's columns from 0). A single statement reads one
+// snapshot, so a reader needs no BEGIN/ROLLBACK around it.
+absl::StatusOr<UserRecord> LoadUserFromTables(SqliteConnection& c,
+                                              const std::string& user_id) {
   static const std::string* const kSql = new std::string(absl::StrCat(
       "SELECT 0, ", kUserColumns, " FROM users u WHERE u.id = ?1 UNION ALL ",
       IdentifierUnionSql("= ?1", ", NULL, NULL")));
   auto& s = c.PrepareStatic(*kSql);
-  s.bind(1, std::string(user_id));
+  s.bind(1, user_id);
   std::optional<UserRecord> user;
   UserRecord identifiers;
-  identifiers.id = std::string(user_id);
+  identifiers.id = user_id;
   while (s.executeStep()) {
     if (s.getColumn(0).getInt() == 0) {
       user = ReadUserRow(s, 1);
@@ -251,6 +238,42 @@ absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c,
   user->phone_numbers = std::move(identifiers.phone_numbers);
   user->external_accounts = std::move(identifiers.external_accounts);
   return *std::move(user);
+}
+
+}  // namespace
+
+bool ReadIdentifierColumn(SQLite::Statement& s, int column_index,
+                          UserRecord& user) {
+  const SQLite::Column column = s.getColumn(column_index);
+  return !column.isNull() &&
+         DecodeIdentifierColumn(
+             absl::string_view(static_cast<const char*>(column.getBlob()),
+                               static_cast<size_t>(column.getBytes())),
+             user);
+}
+
+// The user with identifiers, or NotFound. Throws on storage errors.
+//
+// One b-tree search: the user row with its identifiers column. A row whose
+// column is NULL (written by something that did not keep it) or unreadable
+// is read from the identifier tables instead, which stay the truth.
+absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c,
+                                    absl::string_view user_id) {
+  static const std::string* const kSql = new std::string(absl::StrCat(
+      "SELECT ", kUserColumns, ", u.identifiers FROM users u WHERE u.id = ?1"));
+  auto& s = c.PrepareStatic(*kSql);
+  const std::string id(user_id);
+  s.bind(1, id);
+  if (!s.executeStep()) {
+    return absl::NotFoundError(absl::StrCat("user ", user_id, " not found"));
+  }
+  UserRecord user = ReadUserRow(s);
+  const bool kept = ReadIdentifierColumn(s, kUserColumnCount, user);
+  s.tryReset();  // Ends the read now, not at the statement's next use.
+  if (!kept) {
+    return LoadUserFromTables(c, id);
+  }
+  return user;
 }
 
 namespace {

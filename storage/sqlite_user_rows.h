@@ -34,7 +34,13 @@ void UpdateUserRow(SqliteConnection& c, const UserRecord& stored,
 // Binds `params` to ?first_index, ?first_index+1, ….
 void BindParams(SQLite::Statement& s, const std::vector<SqlValue>& params,
                 int first_index);
-// Fills the user's identifiers, oldest first.
+// Fills `user`'s identifiers from the users.identifiers column at
+// `column_index` of the statement's current row (see identifier_column.h).
+// False, leaving them as they were, when the column is NULL or unreadable:
+// then read them from the tables with LoadIdentifiers.
+bool ReadIdentifierColumn(SQLite::Statement& s, int column_index,
+                          UserRecord& user);
+// Fills the user's identifiers from the identifier tables, oldest first.
 void LoadIdentifiers(SqliteConnection& c, UserRecord& user);
 // The user with identifiers, or NotFound. One statement, so one snapshot even
 // outside a transaction.

@@ -232,8 +232,9 @@ absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
     UserPage page;
     const char* column = OrderColumn(query.order.key);
     const char* direction = query.order.descending ? "DESC" : "ASC";
-    std::string sql = absl::StrCat("SELECT ", kUserColumns, ", ", column,
-                                   " FROM users u WHERE ", where.sql);
+    // The identifiers column, then the order key for the page token.
+    std::string sql = absl::StrCat("SELECT ", kUserColumns, ", u.identifiers, ",
+                                   column, " FROM users u WHERE ", where.sql);
     std::vector<SqlValue> params = where.params;
     if (query.after.has_value()) {
       SqlClause after = AfterCursorSql(query.order, *query.after);
@@ -248,18 +249,22 @@ absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
     auto& s = c.Prepare(sql);
     BindParams(s, params, 1);
     std::optional<UserCursor> last;
+    std::vector<size_t> without_column;  // Indexes into page.users.
     while (s.executeStep()) {
       if (static_cast<int>(page.users.size()) == query.limit) {
         page.next = last;
         break;
       }
-      page.users.push_back(ReadUserRow(s));
+      UserRecord& user = page.users.emplace_back(ReadUserRow(s));
+      if (!ReadIdentifierColumn(s, kUserColumnCount, user)) {
+        without_column.push_back(page.users.size() - 1);
+      }
       UserCursor cursor;
-      cursor.id = page.users.back().id;
+      cursor.id = user.id;
       if (IsTextOrderKey(query.order.key)) {
-        cursor.sort_value = s.getColumn(kUserColumnCount).getString();
+        cursor.sort_value = s.getColumn(kUserColumnCount + 1).getString();
       } else {
-        cursor.sort_value = s.getColumn(kUserColumnCount).getInt64();
+        cursor.sort_value = s.getColumn(kUserColumnCount + 1).getInt64();
       }
       last = std::move(cursor);
     }
@@ -269,8 +274,10 @@ absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
     } else {
       page.total_count = CountMatches(c, where);
     }
-    for (auto& user : page.users) {
-      LoadIdentifiers(c, user);
+    for (size_t index : without_column) {
+      LoadIdentifiers(c, page.users[index]);  // The same snapshot as the row.
+    }
+    for (const UserRecord& user : page.users) {
       // Kept only for lookups: a scan through pages would push out the
       // users that are read again.
       if (lookup) {
