@@ -47,17 +47,18 @@ namespace {
 bool ConfigureSqlite() {
   // Each write of a group commit runs in its own savepoint, whose statement
   // journal keeps the original of every page the write changes: ~20 pages
-  // (~80 KiB) for a created user, more when indexes split. Past the spill
-  // bound (64 KiB by default) the journal goes to a file in /var/tmp, and
-  // stays there for the rest of the batch (perf: most of the 35 % of
-  // create_user's server CPU in pwrite). In memory below the bound it is one
-  // chunk of the bound's size; temp_store=MEMORY instead never spills but
-  // chains 1 KiB chunks (callgrind: 602,000 instructions and 351 frees per
-  // create, against 514,000 and 233 with this). 2 MiB covers any one write
-  // of ours; a chunk that size comes from the heap once glibc has raised its
-  // mmap threshold, which it does by itself after the first free, and
-  // roster-server sets outright (main.cc).
-  sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 2 << 20);
+  // (~80 KiB) for a created user. Past the spill bound (64 KiB by default)
+  // the journal goes to a file in /var/tmp, and stays there for the rest of
+  // the batch (perf: most of the 35 % of create_user's server CPU in pwrite).
+  // Below the bound it is one heap chunk of the bound's size; temp_store=
+  // MEMORY instead never spills but chains 1 KiB chunks (callgrind: 602,000
+  // instructions and 351 frees per create, against 514,000 and 233 with one
+  // chunk). The bound must stay under 128 KiB: a spill writes each chunk with
+  // one write call, and SQLite's unix VFS writes at most 0x1ffff bytes per
+  // call, so with a larger bound any statement whose journal spilled failed
+  // with SQLITE_FULL (migration 6's UPDATE on 100,000 users did, with 2 MiB).
+  // StoredIdentifierColumnTest runs such a statement.
+  sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 124 << 10);
   // With memory statistics on, every sqlite3_malloc and sqlite3_free takes one
   // process-wide mutex, which every connection's thread then contends for
   // (callgrind: ~3,000 of a user read's ~47,000 instructions). Roster reads

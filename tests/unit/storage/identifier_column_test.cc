@@ -242,6 +242,40 @@ TEST_F(StoredIdentifierColumnTest, MigrationSixFillsItFromTheTables) {
   ExpectColumnMatchesTables(*store, "u2");
 }
 
+// Rewriting thousands of rows in one statement spills its statement journal
+// to a file, which failed with SQLITE_FULL when the spill bound was past what
+// SQLite's unix VFS writes in one call (see sqlite_connection.cc).
+TEST_F(StoredIdentifierColumnTest, MigrationSixRewritesALargeTable) {
+  constexpr int kUsers = 20000;  // ~6 MB of users rows: past any bound.
+  {
+    auto old = SqliteConnection::Open(path_, SqliteConnection::Mode::kWriter,
+                                      absl::Seconds(5));
+    ASSERT_THAT(old, IsOk());
+    ASSERT_THAT(MigrateTo(**old, 5), IsOk());
+    (*old)->Exec(
+        absl::StrCat("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+                     "FROM n WHERE i < ",
+                     kUsers,
+                     ") INSERT INTO users (id, first_name, created_at, "
+                     "updated_at, version) SELECT 'u' || i, printf('%.200c', "
+                     "'a'), i, i, 1 FROM n;"
+                     "INSERT INTO email_addresses (id, user_id, email_address, "
+                     "verification_status, verification_strategy, created_at, "
+                     "updated_at) SELECT 'e' || substr(id, 2), id, id || "
+                     "'@example.com', 2, 'admin', 1, 1 FROM users;")
+            .c_str());
+  }
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  for (const std::string id : {"u1", "u10000", "u20000"}) {
+    auto user = store->GetUser(id);
+    ASSERT_THAT(user, IsOk());
+    ASSERT_EQ(user->email_addresses.size(), 1u);
+    EXPECT_EQ(user->email_addresses[0].email_address, id + "@example.com");
+    EXPECT_NE(Column(id), "");
+  }
+}
+
 TEST_F(StoredIdentifierColumnTest, EveryWriteKeepsItEqualToTheTables) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
