@@ -7,6 +7,7 @@
 #include "SQLiteCpp/Exception.h"
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
+#include "storage/sqlite_journal_vfs.h"
 
 namespace roster::storage {
 
@@ -47,31 +48,41 @@ namespace {
 bool ConfigureSqlite() {
   // Each write of a group commit runs in its own savepoint, whose statement
   // journal keeps the original of every page the write changes: ~20 pages
-  // (~80 KiB) for a created user. Past the spill bound (64 KiB by default)
-  // the journal goes to a file in /var/tmp, and stays there for the rest of
-  // the batch (perf: most of the 35 % of create_user's server CPU in pwrite).
-  // Below the bound it is one heap chunk of the bound's size; temp_store=
-  // MEMORY instead never spills but chains 1 KiB chunks (callgrind: 602,000
-  // instructions and 351 frees per create, against 514,000 and 233 with one
-  // chunk). The bound must stay under 128 KiB: a spill writes each chunk with
-  // one write call, and SQLite's unix VFS writes at most 0x1ffff bytes per
-  // call, so with a larger bound any statement whose journal spilled failed
-  // with SQLITE_FULL (migration 6's UPDATE on 100,000 users did, with 2 MiB).
-  // StoredIdentifierColumnTest runs such a statement.
-  sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 124 << 10);
+  // (~80 KiB) for a created user, more when indexes split. Past the spill
+  // bound (64 KiB by default) the journal goes to a file in /var/tmp, and
+  // stays there for the rest of the batch (perf: most of the 35 % of
+  // create_user's server CPU in pwrite; with a 124 KiB bound, 406-434 us of
+  // CPU per create against 229-236 with this one). Below the bound it is one
+  // heap chunk of the bound's size; temp_store=MEMORY instead never spills
+  // but chains 1 KiB chunks (callgrind: 602,000 instructions and 351 frees per
+  // create, against 514,000 and 233 with one chunk). 2 MiB covers any one
+  // write of ours; a chunk that size comes from the heap once glibc has raised
+  // its mmap threshold, which it does by itself after the first free, and
+  // roster-server sets outright (main.cc). A journal that does spill is
+  // written a chunk per call, more than SQLite's unix VFS writes in one, so
+  // journals go through the VFS that splits their writes
+  // (sqlite_journal_vfs.h); without it every statement whose journal passed
+  // 2 MiB failed with SQLITE_FULL (MigrationSixRewritesALargeTable).
+  sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 2 << 20);
   // With memory statistics on, every sqlite3_malloc and sqlite3_free takes one
   // process-wide mutex, which every connection's thread then contends for
   // (callgrind: ~3,000 of a user read's ~47,000 instructions). Roster reads
   // no SQLite memory statistics.
   sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-  return true;
+  // Last: finding the default VFS initialises SQLite, after which
+  // sqlite3_config fails.
+  return RegisterJournalSplittingVfs();
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
     const std::string& path, Mode mode, absl::Duration busy_timeout) {
-  static const bool kConfigured [[maybe_unused]] = ConfigureSqlite();
+  static const bool kConfigured = ConfigureSqlite();
+  if (!kConfigured) {
+    return absl::InternalError(
+        "SQLite has no default VFS for the journal-splitting one to wrap");
+  }
   const int flags = mode == Mode::kWriter
                         ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
                         : SQLite::OPEN_READWRITE;

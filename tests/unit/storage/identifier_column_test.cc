@@ -243,8 +243,9 @@ TEST_F(StoredIdentifierColumnTest, MigrationSixFillsItFromTheTables) {
 }
 
 // Rewriting thousands of rows in one statement spills its statement journal
-// to a file, which failed with SQLITE_FULL when the spill bound was past what
-// SQLite's unix VFS writes in one call (see sqlite_connection.cc).
+// to a file in chunks larger than SQLite's unix VFS writes in one call, which
+// failed with SQLITE_FULL until journals went through a VFS that splits
+// their writes (see sqlite_connection.cc).
 TEST_F(StoredIdentifierColumnTest, MigrationSixRewritesALargeTable) {
   constexpr int kUsers = 20000;  // ~6 MB of users rows: past any bound.
   {
