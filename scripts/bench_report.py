@@ -121,7 +121,7 @@ for name, label, note in [
         ("UserStoreGetUser", "`UserStore` read by id / bare prepared lookup",
          "every read a cache hit (a copy of the record)"),
         ("UserStoreGetUserUncached", "the same with the user cache off",
-         "reads the identifiers too (four tables, one statement)")]:
+         "one row: the user and its identifiers column")]:
     if name in bench:
         r = bench[name]["real_time"] / bench["BareSqliteGetUser"]["real_time"]
         target(label, f"{r:.2f}", "≤ 1.5", r <= 1.5, note)
