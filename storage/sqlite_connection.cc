@@ -51,13 +51,14 @@ bool ConfigureSqlite() {
   // (~80 KiB) for a created user, more when indexes split. Past the spill
   // bound (64 KiB by default) the journal goes to a file in /var/tmp, and
   // stays there for the rest of the batch (perf: most of the 35 % of
-  // create_user's server CPU in pwrite; with a 124 KiB bound, 406-434 us of
-  // CPU per create against 229-236 with this one). Below the bound it is one
-  // heap chunk of the bound's size; temp_store=MEMORY instead never spills
-  // but chains 1 KiB chunks (callgrind: 602,000 instructions and 351 frees per
-  // create, against 514,000 and 233 with one chunk). 2 MiB covers any one
-  // write of ours; a chunk that size comes from the heap once glibc has raised
-  // its mmap threshold, which it does by itself after the first free, and
+  // create_user's server CPU in pwrite; A/B at 64 creates in flight, a
+  // 124 KiB bound took 413-507 us of CPU per create, this one 282-329).
+  // Below the bound it is one heap chunk of the bound's size;
+  // temp_store=MEMORY instead never spills but chains 1 KiB chunks
+  // (callgrind: 602,000 instructions and 351 frees per create, against
+  // 514,000 and 233 with one chunk). 2 MiB covers any one write of ours; a
+  // chunk that size comes from the heap once glibc has raised its mmap
+  // threshold, which it does by itself after the first free, and
   // roster-server sets outright (main.cc). A journal that does spill is
   // written a chunk per call, more than SQLite's unix VFS writes in one, so
   // journals go through the VFS that splits their writes
