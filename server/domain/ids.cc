@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <array>
+#include <cstdint>
 #include <cstdlib>
 
 #include "absl/strings/escaping.h"
@@ -17,13 +18,20 @@ constexpr int64_t kKsuidEpochSeconds = 1400000000;
 
 // Encodes 20 big-endian bytes as exactly 27 base62 digits, most significant
 // first, so the lexicographic order of ids is the numeric order of the bytes.
-std::string Base62Encode(std::array<uint8_t, 20> bytes) {
+// Long division by 62 over five 32-bit limbs rather than twenty bytes: a
+// quarter of the steps (the byte-wise loop was ~7,000 instructions an id, and
+// a created user takes three ids).
+std::string Base62Encode(const std::array<uint8_t, 20>& bytes) {
+  std::array<uint32_t, 5> limbs{};
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    limbs[i / 4] = (limbs[i / 4] << 8) | bytes[i];
+  }
   std::string out(kIdBodyLength, '0');
   for (int position = kIdBodyLength - 1; position >= 0; --position) {
-    uint32_t remainder = 0;
-    for (uint8_t& byte : bytes) {
-      const uint32_t accumulator = (remainder << 8) | byte;
-      byte = static_cast<uint8_t>(accumulator / 62);
+    uint64_t remainder = 0;
+    for (uint32_t& limb : limbs) {
+      const uint64_t accumulator = (remainder << 32) | limb;
+      limb = static_cast<uint32_t>(accumulator / 62);
       remainder = accumulator % 62;
     }
     out[static_cast<size_t>(position)] = kBase62[remainder];

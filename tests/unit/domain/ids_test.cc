@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
 #include "absl/container/flat_hash_set.h"
 #include "tests/testing/fakes.h"
 
@@ -18,6 +23,43 @@ TEST(IdGeneratorTest, IdIsPrefixAnd27Base62Characters) {
   const std::string id = ids.New(kUserIdPrefix);
   EXPECT_EQ(id.size(), 5u + 27u);
   EXPECT_TRUE(IsWellFormedId(id, kUserIdPrefix)) << id;
+}
+
+// Hands out fixed bytes, so an id's encoding can be checked exactly.
+class FixedRandom final : public RandomSource {
+ public:
+  explicit FixedRandom(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
+  void Fill(absl::Span<uint8_t> out) override {
+    ASSERT_EQ(out.size(), bytes_.size());
+    std::copy(bytes_.begin(), bytes_.end(), out.begin());
+  }
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+absl::Time KsuidSeconds(int64_t seconds) {
+  return absl::FromUnixSeconds(1'400'000'000 + seconds);
+}
+
+// The vectors are KSUID's own (github.com/segmentio/ksuid): its documented
+// example, and the smallest and largest values.
+TEST(IdGeneratorTest, EncodesLikeKsuid) {
+  FakeClock example_time(KsuidSeconds(107'608'047));
+  FixedRandom example_payload({0xB5, 0xA1, 0xCD, 0x34, 0xB5, 0xF9, 0x9D, 0x11,
+                               0x54, 0xFB, 0x68, 0x53, 0x34, 0x5C, 0x97, 0x35});
+  EXPECT_EQ(IdGenerator(&example_time, &example_payload).New(kUserIdPrefix),
+            "user_0ujtsYcgvSTl8PAuAdqWYSMnLOv");
+
+  FakeClock epoch(KsuidSeconds(0));
+  FixedRandom zeros(std::vector<uint8_t>(16, 0x00));
+  EXPECT_EQ(IdGenerator(&epoch, &zeros).New("x_"),
+            "x_000000000000000000000000000");
+
+  FakeClock last_second(KsuidSeconds(0xFFFFFFFF));
+  FixedRandom ones(std::vector<uint8_t>(16, 0xFF));
+  EXPECT_EQ(IdGenerator(&last_second, &ones).New("x_"),
+            "x_aWgEPTl1tmebfsQzFP4bxwgy80V");
 }
 
 TEST(IdGeneratorTest, LaterSecondsSortAfterEarlierOnesWhateverTheRandomPart) {
