@@ -73,13 +73,15 @@ fuzz: bootstrap
 	    grep -o '[0-9]*$$') executions in $(FUZZ_SECONDS) s, no crash"; \
 	done
 
-# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer, built by clang: it
+# compiles this unoptimised, instrumented build in 5 minutes where GCC takes 9 (2 cores).
 # The PostgreSQL adapter runs under the sanitizers in the storage tests; the .postgres
 # integration variants (the same server code over the same adapter) stay in `make test`, to keep
 # CI within its budget.
-test-sanitize:
-	@$(MAKE) test BUILD_DIR=build-sanitize BUILD_TYPE=Debug CMAKE_FLAGS=-DROSTER_SANITIZE=ON \
-	  CTEST_ARGS="-LE postgres"
+test-sanitize: bootstrap
+	@command -v clang++ >/dev/null || $(MAKE) -s bootstrap-clang
+	@$(MAKE) test BUILD_DIR=build-sanitize BUILD_TYPE=Debug \
+	  CMAKE_FLAGS="-DROSTER_SANITIZE=ON -DCMAKE_CXX_COMPILER=clang++" CTEST_ARGS="-LE postgres"
 
 # ThreadSanitizer (clang) over the tests that run threads against each other: the storage
 # layer's group commit and reader pool (and the PostgreSQL adapter's pool, listener and racing

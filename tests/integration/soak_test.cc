@@ -45,8 +45,16 @@ const char kPng[] = {'\x89', 'P',    'N',    'G',    '\r',   '\n',  '\x1a',
                      '\n',   '\x00', '\x00', '\x00', '\x0d', 'I',   'H',
                      'D',    'R',    '\x00', '\x00', '\x00', '\x01'};
 
+// ASan's quarantine grows RSS by design. GCC says so with
+// __SANITIZE_ADDRESS__; clang 14 only through __has_feature.
 #if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;  // ASan's quarantine grows RSS by design.
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
 #else
 constexpr bool kSanitized = false;
 #endif

@@ -19,7 +19,7 @@ namespace {
 
 using ::roster::testing::IsOk;
 
-std::shared_ptr<const UserRecord> Record(const std::string& id) {
+std::shared_ptr<const UserRecord> CachedUser(const std::string& id) {
   auto user = std::make_shared<UserRecord>();
   user->id = id;
   user->version = 1;
@@ -34,7 +34,7 @@ TEST(UserCacheLookupTest, ALookupLivesBesideItsUsersRecord) {
   cache.InsertLookup(kAdaKey, "u1", cache.generation());
   EXPECT_EQ(cache.FindLookup(kAdaKey), nullptr);  // No record to name.
 
-  cache.Insert(Record("u1"), cache.generation());
+  cache.Insert(CachedUser("u1"), cache.generation());
   const size_t record_bytes = cache.bytes();
   cache.InsertLookup(kAdaKey, "u1", cache.generation());
   ASSERT_NE(cache.FindLookup(kAdaKey), nullptr);
@@ -50,7 +50,7 @@ TEST(UserCacheLookupTest, ALookupLivesBesideItsUsersRecord) {
 
 TEST(UserCacheLookupTest, KeepsNoLookupOfACommitsIdentifiersUntilItEnds) {
   UserCache cache(1 << 20);
-  cache.Insert(Record("u1"), cache.generation());
+  cache.Insert(CachedUser("u1"), cache.generation());
   cache.InsertLookup(kAdaKey, "u1", cache.generation());
   const uint64_t before_commit = cache.generation();
 
@@ -71,11 +71,11 @@ TEST(UserCacheLookupTest, KeepsNoLookupOfACommitsIdentifiersUntilItEnds) {
 }
 
 TEST(UserCacheLookupTest, EvictingAUserDropsItsLookups) {
-  const size_t budget = 4 * UserCache::ApproximateBytes(*Record("u0"));
+  const size_t budget = 4 * UserCache::ApproximateBytes(*CachedUser("u0"));
   UserCache cache(budget);
   for (int i = 0; i < 20; ++i) {
     const std::string id = absl::StrCat("u", i);
-    cache.Insert(Record(id), cache.generation());
+    cache.Insert(CachedUser(id), cache.generation());
     cache.InsertLookup(LookupKey(IdentifierKind::kUsername, id), id,
                        cache.generation());
   }
