@@ -2,18 +2,20 @@
 # make bench: the whole benchmark set in one go (under 10 minutes once the large database is
 # seeded; seeding it the first time adds a few minutes), then docs/performance.md's results
 # section regenerated from what was just measured (scripts/bench_report.py).
+# Steps 2–4 run their scenarios $BENCH_ROUNDS times in turn (roster-bench --rounds).
 #
-#   1. every scenario on SQLite at $BENCH_USERS users, 32 calls in flight, then get_user beside
+#   1. get_user and list_by_email at $BENCH_USERS and at $BENCH_LARGE_USERS users in turn,
+#      $BENCH_ROUNDS times (default 3), and get_user with the user cache off at both sizes,
+#      which is what a read costs the database (the reads sample 10,000 users, which the
+#      cache holds);
+#   2. every scenario on SQLite at $BENCH_USERS users, 32 calls in flight, then get_user beside
 #      sign_in offered open-loop at twice the hash pool's capacity;
-#   2. get_user against health at 1 and at 64 calls in flight (latency ratios), and create_user
+#   3. get_user against health at 1 and at 64 calls in flight (latency ratios), and create_user
 #      at 64 in flight (group commit against bare commits);
-#   3. get_user, list_by_email, the first page and a page 100,000 deep, and mixed at
-#      $BENCH_LARGE_USERS users, and the
+#   4. the first page and a page 100,000 deep, and mixed at $BENCH_LARGE_USERS users, and the
 #      server's start-up time on that database (a second start, already seeded);
-#      then get_user with the user cache off at both sizes, which is what a read
-#      costs the database (the reads sample 10,000 users, which the cache holds);
-#   4. every scenario on PostgreSQL (a throwaway cluster, fsync on) at $BENCH_USERS users;
-#   5. the storage micro-benchmark (UserStore against bare sqlite3).
+#   5. every scenario on PostgreSQL (a throwaway cluster, fsync on) at $BENCH_USERS users;
+#   6. the storage micro-benchmark (UserStore against bare sqlite3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
@@ -21,7 +23,11 @@ out=$(realpath -m "${BENCH_OUT:-$build/bench-results}")
 users=${BENCH_USERS:-10000}
 large=${BENCH_LARGE_USERS:-1000000}
 measure=(--warmup=1s --duration="${BENCH_DURATION:-3s}")
+# Every comparison is made $rounds times, its two sides measured seconds apart, and the median
+# reported: this VM's speed drifts by up to twice within minutes.
+rounds=${BENCH_ROUNDS:-3}
 mkdir -p "$out"
+rm -f "$out"/*.json "$out"/*.txt  # The report must read this run's figures only.
 export BUILD_DIR=$build
 # The small database is seeded afresh (a few seconds): the write scenarios add
 # thousands of users to it per run, and a reused file had grown from 10,000 to
@@ -39,19 +45,27 @@ run() {  # run NAME BENCH_DIR roster-bench-args…
   grep -v '^{' "$out/$name.txt" >&2
 }
 
-run sqlite "$build/bench" --seed="$users" --overload "${measure[@]}"
+# 1. The two sizes in turn, each pair a few seconds apart (a fresh server each run; the
+#    warm-up fills its user cache). These run first, while the small database still holds
+#    $users users.
+for i in $(seq "$rounds"); do
+  run "small_$i" "$build/bench" --seed="$users" --scenarios=get_user,list_by_email "${measure[@]}"
+  run "large_$i" "$build/bench-large" --seed="$large" --scenarios=get_user,list_by_email \
+    "${measure[@]}"
+  SERVER_ARGS=--user_cache_mb=0 run "small_uncached_$i" "$build/bench" --seed="$users" \
+    --scenarios=get_user "${measure[@]}"
+  SERVER_ARGS=--user_cache_mb=0 run "large_uncached_$i" "$build/bench-large" --seed="$large" \
+    --scenarios=get_user "${measure[@]}"
+done
+run sqlite "$build/bench" --seed="$users" --overload "${measure[@]}" --rounds="$rounds"
 run inflight1 "$build/bench" --seed="$users" --scenarios=get_user --inflight=1 --channels=1 \
-  "${measure[@]}"
+  "${measure[@]}" --rounds="$rounds"
 run inflight64 "$build/bench" --seed="$users" --scenarios=get_user,create_user --inflight=64 \
-  "${measure[@]}"
+  "${measure[@]}" --rounds="$rounds"
 run large "$build/bench-large" --seed="$large" \
-  --scenarios=get_user,list_by_email,list_first_page,list_deep_page,mixed "${measure[@]}"
+  --scenarios=list_first_page,list_deep_page,mixed "${measure[@]}" --rounds="$rounds"
 run large_restart "$build/bench-large" --seed="$large" --scenarios=get_user --warmup=0s \
   --duration=1s
-SERVER_ARGS=--user_cache_mb=0 run uncached "$build/bench" --seed="$users" --scenarios=get_user \
-  "${measure[@]}"
-SERVER_ARGS=--user_cache_mb=0 run large_uncached "$build/bench-large" --seed="$large" \
-  --scenarios=get_user "${measure[@]}"
 printf '%s\n' "$build/bench/bench.db" "$build/bench-large/bench.db" > "$out/databases.txt"
 WITH_POSTGRES_DURABLE=1 scripts/with-postgres.sh sh -c \
   "BENCH_DB=\"\$ROSTER_TEST_POSTGRES_DSN\" BENCH_DIR=$build/bench-postgres scripts/bench.sh \
@@ -64,4 +78,4 @@ echo "== storage" >&2
    --benchmark_out="$out/storage.json" --benchmark_out_format=json > "$out/storage.txt")
 grep -A4 "ratio" "$out/storage.txt" >&2 || true
 echo "total $(( $(date +%s) - started )) s" | tee "$out/elapsed.txt" >&2
-python3 scripts/bench_report.py "$out" docs/performance.md "$users" "$large"
+python3 scripts/bench_report.py "$out" docs/performance.md "$users" "$large" "$rounds"

@@ -7,18 +7,16 @@
 //
 //   roster-bench --addr=127.0.0.1:50600 --seed=100000 --duration=10s
 //
-// The secret key comes from $ROSTER_SECRET_KEY.
+// --rounds=N runs the scenarios N times in turn and reports medians, each ratio
+// taken within a round (see results.h). The secret key comes from
+// $ROSTER_SECRET_KEY.
 #include <grpcpp/grpcpp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
-#include <functional>
 #include <iostream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,14 +29,15 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
-#include "server/domain/passwords.h"
-#include "sodium.h"
+#include "tests/bench/load.h"
+#include "tests/bench/results.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50600", "roster-server address.");
 ABSL_FLAG(int, channels, 4, "gRPC channels (separate connections).");
@@ -65,17 +64,26 @@ ABSL_FLAG(bool, overload, false,
 ABSL_FLAG(int, server_pid, 0,
           "roster-server's pid (same machine): report its CPU per call from "
           "/proc/PID/stat.");
+ABSL_FLAG(int, rounds, 1,
+          "Run the scenarios this many times in turn and report medians: "
+          "each ratio is taken within a round, then the median of those.");
 ABSL_FLAG(int64_t, max_errors, -1,
           "Exit 1 when a scenario sees more failed calls than this (-1: any "
           "number; the CI smoke run uses 0).");
 
 namespace {
 
+using roster::bench::Done;
+using roster::bench::Drive;
+using roster::bench::Issue;
+using roster::bench::Median;
+using roster::bench::OfferOpenLoop;
+using roster::bench::OpenLoopOutcome;
+using roster::bench::Result;
+using roster::bench::SecondsPerHash;
+using roster::bench::Summary;
 using roster::v1::BackendUsers;
 using roster::v1::FrontendUsers;
-using Done = std::function<void(const grpc::Status&)>;
-// Starts one call for slot `slot`; calls `done` when it completes.
-using Issue = std::function<void(int slot, Done done)>;
 
 constexpr char kPassword[] = "bench password 123";
 
@@ -84,156 +92,6 @@ constexpr char kPassword[] = "bench password 123";
 // metadata) at the newest end, and a newest-first first page of those
 // measured faster than any page of seeded users, depth or not.
 constexpr char kPageOrder[] = "created_at";
-
-struct Result {
-  std::string name;
-  int inflight = 0;
-  double qps = 0;
-  // Server CPU (user + system) per measured call, when --server_pid is set.
-  double cpu_us_per_call = 0;
-  double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0;
-  int64_t calls = 0, errors = 0;
-  std::string first_error;
-};
-
-// Seconds per argon2id hash with the server's parameters while `workers`
-// threads hash at once, as the server's pool does when it is saturated: two
-// 19 MiB hashes side by side share caches and memory bandwidth, so each is
-// slower than one hash alone, and capacity must be measured that way.
-double SecondsPerHash(int workers) {
-  if (sodium_init() < 0) {
-    return 0;
-  }
-  constexpr int kHashes = 4;
-  std::atomic<bool> failed{false};
-  const absl::Time start = absl::Now();
-  std::vector<std::thread> hashers;
-  hashers.reserve(static_cast<size_t>(workers));
-  for (int w = 0; w < workers; ++w) {
-    hashers.emplace_back([&failed] {
-      char hash[crypto_pwhash_STRBYTES];
-      for (int i = 0; i < kHashes; ++i) {
-        if (crypto_pwhash_str(hash, kPassword, sizeof(kPassword) - 1,
-                              roster::domain::kArgon2OpsLimit,
-                              roster::domain::kArgon2MemLimit) != 0) {
-          failed = true;
-        }
-      }
-    });
-  }
-  for (auto& hasher : hashers) {
-    hasher.join();
-  }
-  if (failed.load()) {
-    return 0;
-  }
-  return absl::ToDoubleSeconds(absl::Now() - start) / kHashes;
-}
-
-// The server's CPU time so far (user + system, µs) from /proc/PID/stat, or -1.
-double ServerCpuMicros(int pid) {
-  if (pid <= 0) {
-    return -1;
-  }
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
-  // Fields after the parenthesised command name, which may hold spaces.
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) {
-    return -1;
-  }
-  const std::vector<std::string> fields =
-      absl::StrSplit(stat.substr(close + 2), ' ');
-  if (fields.size() < 13) {
-    return -1;
-  }
-  // utime and stime are fields 14 and 15 of the whole line (11 and 12 here).
-  const double ticks = std::stod(fields[11]) + std::stod(fields[12]);
-  return ticks * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// Runs `issue` closed-loop: every slot starts its next call as soon as the
-// previous one completes, for warm-up plus duration; records calls that
-// complete inside the measured window.
-Result Drive(const std::string& name, const Issue& issue, int inflight,
-             absl::Duration warmup, absl::Duration duration, int server_pid) {
-  std::mutex mu;
-  std::condition_variable idle;
-  std::vector<int64_t> latencies_ns;
-  latencies_ns.reserve(1 << 20);
-  int64_t errors = 0;
-  std::string first_error;
-  int active = inflight;
-  const absl::Time measure_from = absl::Now() + warmup;
-  const absl::Time stop_at = measure_from + duration;
-
-  std::function<void(int)> start = [&](int slot) {
-    const absl::Time begun = absl::Now();
-    issue(slot, [&, slot, begun](const grpc::Status& status) {
-      const absl::Time now = absl::Now();
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (begun >= measure_from && now <= stop_at) {
-          if (status.ok()) {
-            latencies_ns.push_back(absl::ToInt64Nanoseconds(now - begun));
-          } else {
-            ++errors;
-            if (first_error.empty()) {
-              first_error = absl::StrCat(status.error_code(), " ",
-                                         status.error_message());
-            }
-          }
-        }
-        if (now >= stop_at) {
-          if (--active == 0) {
-            idle.notify_all();
-          }
-          return;
-        }
-      }
-      start(slot);
-    });
-  };
-  for (int slot = 0; slot < inflight; ++slot) {
-    start(slot);
-  }
-  absl::SleepFor(measure_from - absl::Now());
-  const double cpu_from = ServerCpuMicros(server_pid);
-  absl::SleepFor(stop_at - absl::Now());
-  const double cpu_to = ServerCpuMicros(server_pid);
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    idle.wait(lock, [&] { return active == 0; });
-  }
-  Result result;
-  result.name = name;
-  result.inflight = inflight;
-  if (cpu_from >= 0 && cpu_to >= 0 && !latencies_ns.empty()) {
-    result.cpu_us_per_call =
-        (cpu_to - cpu_from) / static_cast<double>(latencies_ns.size());
-  }
-  result.calls = static_cast<int64_t>(latencies_ns.size());
-  result.errors = errors;
-  result.first_error = first_error;
-  result.qps =
-      static_cast<double>(result.calls) / absl::ToDoubleSeconds(duration);
-  std::sort(latencies_ns.begin(), latencies_ns.end());
-  auto percentile = [&](double p) {
-    if (latencies_ns.empty()) {
-      return 0.0;
-    }
-    const size_t index = std::min(
-        latencies_ns.size() - 1,
-        static_cast<size_t>(p * static_cast<double>(latencies_ns.size())));
-    return static_cast<double>(latencies_ns[index]) / 1000.0;
-  };
-  result.p50_us = percentile(0.50);
-  result.p90_us = percentile(0.90);
-  result.p99_us = percentile(0.99);
-  result.p999_us = percentile(0.999);
-  return result;
-}
 
 // One call's state, alive until its completion callback has run.
 template <typename Request, typename Response>
@@ -555,66 +413,55 @@ class Bench {
   std::string deep_token_;
 };
 
-// sign_in offered open-loop (a fixed arrival rate, whatever the server
-// answers) beside a closed-loop scenario: how the offered overload ended.
-struct OpenLoopOutcome {
-  int64_t offered = 0, ok = 0, refused = 0, other = 0;
-  double refused_p99_us = 0;  // How fast refusals come back.
-  std::string first_other;
-};
+// Seconds per hash for the pool's capacity, timed on a settled server: timed
+// right after a scenario it would share the cores with whatever the server is
+// still finishing (a checkpoint, queued hashes). Noise only ever adds time, so
+// the faster of two timings is the capacity.
+double SettledSecondsPerHash(int workers) {
+  absl::SleepFor(absl::Seconds(1));
+  return std::min(SecondsPerHash(workers, kPassword),
+                  SecondsPerHash(workers, kPassword));
+}
 
-OpenLoopOutcome OfferOpenLoop(const Issue& issue, double rate,
-                              absl::Duration duration) {
-  std::mutex mu;
-  std::condition_variable drained;
-  OpenLoopOutcome outcome;
-  std::vector<int64_t> refused_ns;
-  int64_t outstanding = 0;
-  const absl::Time start = absl::Now();
-  for (int64_t i = 0;; ++i) {
-    const absl::Time at = start + absl::Seconds(static_cast<double>(i) / rate);
-    if (at >= start + duration) {
-      break;
-    }
-    absl::SleepFor(at - absl::Now());
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      ++outstanding;
-      ++outcome.offered;
-    }
-    const absl::Time begun = absl::Now();
-    issue(static_cast<int>(i), [&, begun](const grpc::Status& status) {
-      std::lock_guard<std::mutex> lock(mu);
-      if (status.ok()) {
-        ++outcome.ok;
-      } else if (status.error_code() == grpc::RESOURCE_EXHAUSTED ||
-                 status.error_code() == grpc::UNAVAILABLE) {
-        ++outcome.refused;
-        refused_ns.push_back(absl::ToInt64Nanoseconds(absl::Now() - begun));
-      } else {
-        ++outcome.other;
-        if (outcome.first_other.empty()) {
-          outcome.first_other =
-              absl::StrCat(status.error_code(), " ", status.error_message());
-        }
-      }
-      if (--outstanding == 0) {
-        drained.notify_all();
-      }
-    });
+// `values` as a JSON array of numbers with four decimals.
+std::string JsonArray(const std::vector<double>& values) {
+  return absl::StrCat("[",
+                      absl::StrJoin(values, ",",
+                                    [](std::string* out, double v) {
+                                      absl::StrAppend(
+                                          out, absl::StrFormat("%.4f", v));
+                                    }),
+                      "]");
+}
+
+// One scenario's summary as a JSON object, with each round's raw figures.
+std::string ScenarioJson(const Summary& summary,
+                         const std::vector<std::vector<Result>>& rounds,
+                         size_t index) {
+  const Result& r = summary.median;
+  std::string per_round;
+  for (size_t k = 0; k < rounds.size(); ++k) {
+    const Result& x = rounds[k][index];
+    absl::StrAppend(
+        &per_round, k == 0 ? "" : ",",
+        absl::StrFormat("{\"qps\":%.1f,\"p50_us\":%.1f,\"p99_us\":"
+                        "%.1f,\"cpu_us_per_call\":%.2f}",
+                        x.qps, x.p50_us, x.p99_us, x.cpu_us_per_call));
   }
-  std::unique_lock<std::mutex> lock(mu);
-  drained.wait(lock, [&] { return outstanding == 0; });
-  if (!refused_ns.empty()) {
-    std::sort(refused_ns.begin(), refused_ns.end());
-    outcome.refused_p99_us =
-        static_cast<double>(refused_ns[std::min(
-            refused_ns.size() - 1,
-            static_cast<size_t>(0.99 *
-                                static_cast<double>(refused_ns.size())))]) /
-        1000.0;
-  }
-  return outcome;
+  return absl::StrCat(
+      "{\"name\":\"", r.name, "\"",
+      absl::StrFormat(",\"qps\":%.1f,\"ratio_to_health\":%.4f", r.qps,
+                      summary.ratio_to_health),
+      absl::StrFormat(",\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
+                      "\"p999_us\":%.1f",
+                      r.p50_us, r.p90_us, r.p99_us, r.p999_us),
+      absl::StrFormat(",\"p99_ratio_to_health\":%.4f",
+                      summary.p99_ratio_to_health),
+      absl::StrFormat(",\"cpu_us_per_call\":%.2f,\"cpu_ratio_to_health\":%.3f",
+                      r.cpu_us_per_call, summary.cpu_ratio_to_health),
+      ",\"calls\":", r.calls, ",\"errors\":", r.errors,
+      ",\"qps_ratios\":", JsonArray(summary.qps_ratios), ",\"rounds\":[",
+      per_round, "]}");
 }
 
 }  // namespace
@@ -636,102 +483,112 @@ int main(int argc, char** argv) {
       absl::GetFlag(FLAGS_hash_workers) > 0
           ? absl::GetFlag(FLAGS_hash_workers)
           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  // The hash pool's capacity is timed before any load, on a settled server:
-  // timed after a scenario it would share the cores with whatever the server
-  // is still finishing (a checkpoint, queued hashes). Noise only ever adds
-  // time, so the faster of two rounds is the capacity.
-  double per_hash = 0;
-  if (absl::GetFlag(FLAGS_overload) ||
-      std::find(wanted.begin(), wanted.end(), "sign_in") != wanted.end()) {
-    absl::SleepFor(absl::Seconds(1));
-    per_hash = std::min(SecondsPerHash(workers), SecondsPerHash(workers));
-  }
-  std::vector<Result> results;
-  for (auto& [name, issue] : bench.Scenarios()) {
-    if (name != "health" &&
-        std::find(wanted.begin(), wanted.end(), name) == wanted.end()) {
-      continue;
+  const int rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
+  const int server_pid = absl::GetFlag(FLAGS_server_pid);
+  const absl::Duration warmup = absl::GetFlag(FLAGS_warmup);
+  const absl::Duration duration = absl::GetFlag(FLAGS_duration);
+
+  // Every round runs the same scenarios, health first, so that each ratio
+  // pairs figures measured seconds apart.
+  std::vector<std::vector<Result>> measured(static_cast<size_t>(rounds));
+  std::vector<double> hash_seconds;  // Per round, timed just before sign_in.
+  std::vector<double> sign_in_ratios;
+  for (int round = 0; round < rounds; ++round) {
+    for (auto& [name, issue] : bench.Scenarios()) {
+      if (name != "health" &&
+          std::find(wanted.begin(), wanted.end(), name) == wanted.end()) {
+        continue;
+      }
+      if (name == "sign_in") {
+        hash_seconds.push_back(SettledSecondsPerHash(workers));
+      }
+      std::cerr << "running " << name
+                << (rounds > 1 ? absl::StrCat(" (round ", round + 1, " of ",
+                                              rounds, ")")
+                               : "")
+                << "…\n";
+      measured[static_cast<size_t>(round)].push_back(
+          Drive(name, issue, absl::GetFlag(FLAGS_inflight), warmup, duration,
+                server_pid));
+      if (name == "sign_in" && hash_seconds.back() > 0) {
+        const double capacity = workers / hash_seconds.back();
+        sign_in_ratios.push_back(
+            measured[static_cast<size_t>(round)].back().qps / capacity);
+      }
     }
-    std::cerr << "running " << name << "…\n";
-    results.push_back(Drive(
-        name, issue, absl::GetFlag(FLAGS_inflight), absl::GetFlag(FLAGS_warmup),
-        absl::GetFlag(FLAGS_duration), absl::GetFlag(FLAGS_server_pid)));
   }
-  const double floor = results.front().qps;
-  const double floor_cpu = results.front().cpu_us_per_call;
+  const std::vector<Summary> summaries = Summarize(measured);
+
   std::cout << absl::StrFormat(
       "%-15s %10s %7s %9s %9s %9s %9s %7s %9s\n", "scenario", "calls/s",
       "ratio", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "errors", "cpu µs");
-  std::string json = absl::StrCat(
-      "{\"channels\":", absl::GetFlag(FLAGS_channels),
-      ",\"inflight\":", absl::GetFlag(FLAGS_inflight),
-      ",\"duration_s\":", absl::ToDoubleSeconds(absl::GetFlag(FLAGS_duration)),
-      ",\"seed\":", absl::GetFlag(FLAGS_seed), ",\"scenarios\":[");
-  for (size_t i = 0; i < results.size(); ++i) {
-    const Result& r = results[i];
-    const double ratio = floor > 0 ? r.qps / floor : 0;
+  std::string json =
+      absl::StrCat("{\"channels\":", absl::GetFlag(FLAGS_channels),
+                   ",\"inflight\":", absl::GetFlag(FLAGS_inflight),
+                   ",\"duration_s\":", absl::ToDoubleSeconds(duration),
+                   ",\"seed\":", absl::GetFlag(FLAGS_seed),
+                   ",\"rounds\":", rounds, ",\"scenarios\":[");
+  for (size_t i = 0; i < summaries.size(); ++i) {
+    const Result& r = summaries[i].median;
     std::cout << absl::StrFormat(
         "%-15s %10.0f %7.3f %9.0f %9.0f %9.0f %9.0f %7d %9.1f\n", r.name, r.qps,
-        ratio, r.p50_us, r.p90_us, r.p99_us, r.p999_us, r.errors,
-        r.cpu_us_per_call);
+        summaries[i].ratio_to_health, r.p50_us, r.p90_us, r.p99_us, r.p999_us,
+        r.errors, r.cpu_us_per_call);
+    if (rounds > 1) {
+      std::cout << "  ratio per round: "
+                << absl::StrJoin(summaries[i].qps_ratios, " ",
+                                 [](std::string* out, double v) {
+                                   absl::StrAppend(out,
+                                                   absl::StrFormat("%.3f", v));
+                                 })
+                << "\n";
+    }
     if (!r.first_error.empty()) {
       std::cout << "  first error: " << r.first_error << "\n";
     }
-    absl::StrAppend(
-        &json, i == 0 ? "" : ",", "{\"name\":\"", r.name,
-        "\",\"qps\":", absl::StrFormat("%.1f", r.qps),
-        ",\"ratio_to_health\":", absl::StrFormat("%.4f", ratio),
-        ",\"p50_us\":", absl::StrFormat("%.1f", r.p50_us),
-        ",\"p90_us\":", absl::StrFormat("%.1f", r.p90_us),
-        ",\"p99_us\":", absl::StrFormat("%.1f", r.p99_us),
-        ",\"p999_us\":", absl::StrFormat("%.1f", r.p999_us),
-        ",\"p99_ratio_to_health\":",
-        absl::StrFormat("%.4f", results.front().p99_us > 0
-                                    ? r.p99_us / results.front().p99_us
-                                    : 0),
-        ",\"cpu_us_per_call\":", absl::StrFormat("%.2f", r.cpu_us_per_call),
-        ",\"cpu_ratio_to_health\":",
-        absl::StrFormat("%.3f",
-                        floor_cpu > 0 ? r.cpu_us_per_call / floor_cpu : 0),
-        ",\"calls\":", r.calls, ",\"errors\":", r.errors, "}");
+    absl::StrAppend(&json, i == 0 ? "" : ",",
+                    ScenarioJson(summaries[i], measured, i));
   }
   json += "]";
-  for (const Result& r : results) {
-    if (r.name != "sign_in") {
+  for (const Summary& summary : summaries) {
+    if (summary.median.name != "sign_in" || hash_seconds.empty()) {
       continue;
     }
+    const double per_hash = Median(hash_seconds);
     const double capacity = per_hash > 0 ? workers / per_hash : 0;
     std::cout << absl::StrFormat(
         "sign_in: %.1f/s against a hash pool of %d workers x %.1f ms per hash "
-        "= %.1f/s (%.3f)\n",
-        r.qps, workers, per_hash * 1000, capacity,
-        capacity > 0 ? r.qps / capacity : 0);
+        "= %.1f/s (%.3f, the median of each round's ratio)\n",
+        summary.median.qps, workers, per_hash * 1000, capacity,
+        Median(sign_in_ratios));
     absl::StrAppend(
-        &json, ",\"hash_ms\":", absl::StrFormat("%.2f", per_hash * 1000),
+        &json, absl::StrFormat(",\"hash_ms\":%.2f", per_hash * 1000),
         ",\"hash_workers\":", workers,
-        ",\"sign_in_capacity_per_s\":", absl::StrFormat("%.1f", capacity));
+        absl::StrFormat(",\"sign_in_capacity_per_s\":%.1f", capacity),
+        absl::StrFormat(",\"sign_in_capacity_ratio\":%.4f",
+                        Median(sign_in_ratios)),
+        ",\"sign_in_capacity_ratios\":", JsonArray(sign_in_ratios));
   }
   if (absl::GetFlag(FLAGS_overload)) {
     std::map<std::string, Issue> issues;
     for (auto& [name, issue] : bench.Scenarios()) {
       issues[name] = issue;
     }
+    const double per_hash = hash_seconds.empty()
+                                ? SettledSecondsPerHash(workers)
+                                : Median(hash_seconds);
     const double rate = per_hash > 0 ? 2 * workers / per_hash : 100;
     constexpr int kReaders = 8;
     std::cerr << "running get_user alone, then beside sign_in at " << rate
               << "/s…\n";
-    const Result alone = Drive(
-        "get_user", issues["get_user"], kReaders, absl::GetFlag(FLAGS_warmup),
-        absl::GetFlag(FLAGS_duration), absl::GetFlag(FLAGS_server_pid));
+    const Result alone = Drive("get_user", issues["get_user"], kReaders, warmup,
+                               duration, server_pid);
     OpenLoopOutcome offered;
     std::thread flood([&] {
-      offered = OfferOpenLoop(
-          issues["sign_in"], rate,
-          absl::GetFlag(FLAGS_warmup) + absl::GetFlag(FLAGS_duration));
+      offered = OfferOpenLoop(issues["sign_in"], rate, warmup + duration);
     });
-    const Result beside = Drive(
-        "get_user", issues["get_user"], kReaders, absl::GetFlag(FLAGS_warmup),
-        absl::GetFlag(FLAGS_duration), absl::GetFlag(FLAGS_server_pid));
+    const Result beside = Drive("get_user", issues["get_user"], kReaders,
+                                warmup, duration, server_pid);
     flood.join();
     std::cout << absl::StrFormat(
         "overload: get_user p99 %.0f µs beside sign_in at %.0f/s, %.0f µs "
@@ -759,12 +616,14 @@ int main(int argc, char** argv) {
     std::ofstream(out) << json;
   }
   const int64_t max_errors = absl::GetFlag(FLAGS_max_errors);
-  for (const Result& r : results) {
-    if (max_errors >= 0 && r.errors > max_errors) {
-      return 1;
-    }
-    if (r.calls == 0) {
-      return 1;  // A scenario that completed nothing is broken.
+  for (const auto& round : measured) {
+    for (const Result& r : round) {
+      if (max_errors >= 0 && r.errors > max_errors) {
+        return 1;
+      }
+      if (r.calls == 0) {
+        return 1;  // A scenario that completed nothing is broken.
+      }
     }
   }
   return 0;

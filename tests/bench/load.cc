@@ -1,0 +1,215 @@
+#include "tests/bench/load.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "server/domain/passwords.h"
+#include "sodium.h"
+
+namespace roster::bench {
+
+Result Drive(const std::string& name, const Issue& issue, int inflight,
+             absl::Duration warmup, absl::Duration duration, int server_pid) {
+  std::mutex mu;
+  std::condition_variable idle;
+  std::vector<int64_t> latencies_ns;
+  latencies_ns.reserve(1 << 20);
+  int64_t errors = 0;
+  std::string first_error;
+  int active = inflight;
+  const absl::Time measure_from = absl::Now() + warmup;
+  const absl::Time stop_at = measure_from + duration;
+
+  std::function<void(int)> start = [&](int slot) {
+    const absl::Time begun = absl::Now();
+    issue(slot, [&, slot, begun](const grpc::Status& status) {
+      const absl::Time now = absl::Now();
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        // Every call that completes inside the window counts, whenever it
+        // began. Counting only calls that also began inside it undercounts a
+        // slow scenario by its latency over the window: sign_in, ~0.9 s at 32
+        // in flight, measured 0.7 of its rate in a 3 s window.
+        if (now >= measure_from && now <= stop_at) {
+          if (status.ok()) {
+            latencies_ns.push_back(absl::ToInt64Nanoseconds(now - begun));
+          } else {
+            ++errors;
+            if (first_error.empty()) {
+              first_error = absl::StrCat(status.error_code(), " ",
+                                         status.error_message());
+            }
+          }
+        }
+        if (now >= stop_at) {
+          if (--active == 0) {
+            idle.notify_all();
+          }
+          return;
+        }
+      }
+      start(slot);
+    });
+  };
+  for (int slot = 0; slot < inflight; ++slot) {
+    start(slot);
+  }
+  absl::SleepFor(measure_from - absl::Now());
+  const double cpu_from = ServerCpuMicros(server_pid);
+  absl::SleepFor(stop_at - absl::Now());
+  const double cpu_to = ServerCpuMicros(server_pid);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    idle.wait(lock, [&] { return active == 0; });
+  }
+  Result result;
+  result.name = name;
+  result.inflight = inflight;
+  if (cpu_from >= 0 && cpu_to >= 0 && !latencies_ns.empty()) {
+    result.cpu_us_per_call =
+        (cpu_to - cpu_from) / static_cast<double>(latencies_ns.size());
+  }
+  result.calls = static_cast<int64_t>(latencies_ns.size());
+  result.errors = errors;
+  result.first_error = first_error;
+  result.qps =
+      static_cast<double>(result.calls) / absl::ToDoubleSeconds(duration);
+  std::sort(latencies_ns.begin(), latencies_ns.end());
+  auto percentile = [&](double p) {
+    if (latencies_ns.empty()) {
+      return 0.0;
+    }
+    const size_t index = std::min(
+        latencies_ns.size() - 1,
+        static_cast<size_t>(p * static_cast<double>(latencies_ns.size())));
+    return static_cast<double>(latencies_ns[index]) / 1000.0;
+  };
+  result.p50_us = percentile(0.50);
+  result.p90_us = percentile(0.90);
+  result.p99_us = percentile(0.99);
+  result.p999_us = percentile(0.999);
+  return result;
+}
+
+OpenLoopOutcome OfferOpenLoop(const Issue& issue, double rate,
+                              absl::Duration duration) {
+  std::mutex mu;
+  std::condition_variable drained;
+  OpenLoopOutcome outcome;
+  std::vector<int64_t> refused_ns;
+  int64_t outstanding = 0;
+  const absl::Time start = absl::Now();
+  for (int64_t i = 0;; ++i) {
+    const absl::Time at = start + absl::Seconds(static_cast<double>(i) / rate);
+    if (at >= start + duration) {
+      break;
+    }
+    absl::SleepFor(at - absl::Now());
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++outstanding;
+      ++outcome.offered;
+    }
+    const absl::Time begun = absl::Now();
+    issue(static_cast<int>(i), [&, begun](const grpc::Status& status) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (status.ok()) {
+        ++outcome.ok;
+      } else if (status.error_code() == grpc::RESOURCE_EXHAUSTED ||
+                 status.error_code() == grpc::UNAVAILABLE) {
+        ++outcome.refused;
+        refused_ns.push_back(absl::ToInt64Nanoseconds(absl::Now() - begun));
+      } else {
+        ++outcome.other;
+        if (outcome.first_other.empty()) {
+          outcome.first_other =
+              absl::StrCat(status.error_code(), " ", status.error_message());
+        }
+      }
+      if (--outstanding == 0) {
+        drained.notify_all();
+      }
+    });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  drained.wait(lock, [&] { return outstanding == 0; });
+  if (!refused_ns.empty()) {
+    std::sort(refused_ns.begin(), refused_ns.end());
+    outcome.refused_p99_us =
+        static_cast<double>(refused_ns[std::min(
+            refused_ns.size() - 1,
+            static_cast<size_t>(0.99 *
+                                static_cast<double>(refused_ns.size())))]) /
+        1000.0;
+  }
+  return outcome;
+}
+
+// Seconds per argon2id hash with the server's parameters while `workers`
+// threads hash at once, as the server's pool does when it is saturated: two
+// 19 MiB hashes side by side share caches and memory bandwidth, so each is
+// slower than one hash alone, and capacity must be measured that way.
+double SecondsPerHash(int workers, const std::string& password) {
+  if (sodium_init() < 0) {
+    return 0;
+  }
+  constexpr int kHashes = 4;
+  std::atomic<bool> failed{false};
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> hashers;
+  hashers.reserve(static_cast<size_t>(workers));
+  for (int w = 0; w < workers; ++w) {
+    hashers.emplace_back([&failed, &password] {
+      char hash[crypto_pwhash_STRBYTES];
+      for (int i = 0; i < kHashes; ++i) {
+        if (crypto_pwhash_str(hash, password.data(), password.size(),
+                              roster::domain::kArgon2OpsLimit,
+                              roster::domain::kArgon2MemLimit) != 0) {
+          failed = true;
+        }
+      }
+    });
+  }
+  for (auto& hasher : hashers) {
+    hasher.join();
+  }
+  if (failed.load()) {
+    return 0;
+  }
+  return absl::ToDoubleSeconds(absl::Now() - start) / kHashes;
+}
+
+double ServerCpuMicros(int pid) {
+  if (pid <= 0) {
+    return -1;
+  }
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  // Fields after the parenthesised command name, which may hold spaces.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) {
+    return -1;
+  }
+  const std::vector<std::string> fields =
+      absl::StrSplit(stat.substr(close + 2), ' ');
+  if (fields.size() < 13) {
+    return -1;
+  }
+  // utime and stime are fields 14 and 15 of the whole line (11 and 12 here).
+  const double ticks = std::stod(fields[11]) + std::stod(fields[12]);
+  return ticks * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace roster::bench
