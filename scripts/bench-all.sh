@@ -2,12 +2,12 @@
 # make bench: the whole benchmark set in one go (under 10 minutes once the large database is
 # seeded; seeding it the first time adds a few minutes), then docs/performance.md's results
 # section regenerated from what was just measured (scripts/bench_report.py).
-# Steps 2–4 run their scenarios $BENCH_ROUNDS times in turn (roster-bench --rounds).
+# Steps 2–4 run their scenarios $BENCH_ROUNDS times (default 3) in turn (roster-bench --rounds).
 #
-#   1. get_user and list_by_email at $BENCH_USERS and at $BENCH_LARGE_USERS users in turn,
-#      $BENCH_ROUNDS times (default 3), and get_user with the user cache off at both sizes,
-#      which is what a read costs the database (the reads sample 10,000 users, which the
-#      cache holds);
+#   1. get_user and list_by_email at $BENCH_USERS and at $BENCH_LARGE_USERS users, a server
+#      on each and the load alternating between them, then get_user with the user cache off
+#      the same way and against health, which is what a read costs the database (the reads
+#      sample 10,000 users, which the cache holds);
 #   2. every scenario on SQLite at $BENCH_USERS users, 32 calls in flight, then get_user beside
 #      sign_in offered open-loop at twice the hash pool's capacity;
 #   3. get_user against health at 1 and at 64 calls in flight (latency ratios), and create_user
@@ -22,7 +22,7 @@ build=${BUILD_DIR:-build}
 out=$(realpath -m "${BENCH_OUT:-$build/bench-results}")
 users=${BENCH_USERS:-10000}
 large=${BENCH_LARGE_USERS:-1000000}
-measure=(--warmup=1s --duration="${BENCH_DURATION:-3s}")
+measure=(--warmup=1s --duration="${BENCH_DURATION:-2s}")
 # Every comparison is made $rounds times, its two sides measured seconds apart, and the median
 # reported: this VM's speed drifts by up to twice within minutes.
 rounds=${BENCH_ROUNDS:-3}
@@ -45,18 +45,15 @@ run() {  # run NAME BENCH_DIR roster-bench-args…
   grep -v '^{' "$out/$name.txt" >&2
 }
 
-# 1. The two sizes in turn, each pair a few seconds apart (a fresh server each run; the
-#    warm-up fills its user cache). These run first, while the small database still holds
-#    $users users.
-for i in $(seq "$rounds"); do
-  run "small_$i" "$build/bench" --seed="$users" --scenarios=get_user,list_by_email "${measure[@]}"
-  run "large_$i" "$build/bench-large" --seed="$large" --scenarios=get_user,list_by_email \
-    "${measure[@]}"
-  SERVER_ARGS=--user_cache_mb=0 run "small_uncached_$i" "$build/bench" --seed="$users" \
-    --scenarios=get_user "${measure[@]}"
-  SERVER_ARGS=--user_cache_mb=0 run "large_uncached_$i" "$build/bench-large" --seed="$large" \
-    --scenarios=get_user "${measure[@]}"
-done
+# 1. The two sizes side by side: a server on each file, every scenario on both in alternating
+#    half-second slices (roster-bench --compare_addr), first with the user cache, then without.
+#    These run first, while the small database still holds $users users.
+COMPARE_DB="$build/bench-large/bench.db" run compare "$build/bench" --seed="$users" \
+  --compare_seed="$large" --scenarios=get_user,list_by_email --warmup=1s
+SERVER_ARGS=--user_cache_mb=0 COMPARE_DB="$build/bench-large/bench.db" run compare_uncached \
+  "$build/bench" --seed="$users" --compare_seed="$large" --scenarios=get_user --warmup=1s
+SERVER_ARGS=--user_cache_mb=0 run uncached "$build/bench" --seed="$users" --scenarios=get_user \
+  "${measure[@]}" --rounds="$rounds"
 run sqlite "$build/bench" --seed="$users" --overload "${measure[@]}" --rounds="$rounds"
 run inflight1 "$build/bench" --seed="$users" --scenarios=get_user --inflight=1 --channels=1 \
   "${measure[@]}" --rounds="$rounds"
@@ -69,7 +66,7 @@ run large_restart "$build/bench-large" --seed="$large" --scenarios=get_user --wa
 printf '%s\n' "$build/bench/bench.db" "$build/bench-large/bench.db" > "$out/databases.txt"
 WITH_POSTGRES_DURABLE=1 scripts/with-postgres.sh sh -c \
   "BENCH_DB=\"\$ROSTER_TEST_POSTGRES_DSN\" BENCH_DIR=$build/bench-postgres scripts/bench.sh \
-     --seed=$users --warmup=1s --duration=${BENCH_DURATION:-3s} > $out/postgres.txt"
+     --seed=$users --warmup=1s --duration=${BENCH_DURATION:-2s} > $out/postgres.txt"
 cp "$build/bench-postgres/results.json" "$out/postgres.json"
 cp "$build/bench-postgres/server.json" "$out/postgres.server.json"
 grep -v '^{' "$out/postgres.txt" >&2

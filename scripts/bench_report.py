@@ -39,11 +39,11 @@ big, restart = load("large.json"), load("large_restart.server.json")
 big_server = load("large.server.json")
 storage = load("storage.json")
 s, p, b = scenarios(sqlite), scenarios(postgres), scenarios(big)
-# The two database sizes, run in turn: pairs[kind] lists (small, large) scenario maps, one pair
-# per round; kind "uncached" ran with the user cache off (--user_cache_mb=0).
-pairs = {kind: [(scenarios(load(f"small{suffix}_{i}.json")), scenarios(load(f"large{suffix}_{i}.json")))
-                for i in range(1, rounds + 1) if load(f"small{suffix}_{i}.json")]
-         for kind, suffix in [("cached", ""), ("uncached", "_uncached")]}
+# The two database sizes side by side, in alternating slices (roster-bench --compare_addr): the
+# small database is A, the large one B; "uncached" ran with the user cache off.
+compared = {kind: {c["name"]: c for c in (load(name) or {}).get("compare", [])}
+            for kind, name in [("cached", "compare.json"), ("uncached", "compare_uncached.json")]}
+cold = scenarios(load("uncached.json"))
 
 
 def median(values):
@@ -125,17 +125,20 @@ g, h = s.get("get_user"), s.get("health")
 target("`get_user` / `health` throughput", f"{g['ratio_to_health']:.3f}", "≥ 0.80",
        g["ratio_to_health"] >= 0.80,
        "the sampled users are all in the user cache" + spread(rounds_of(g)))
-cold = [small["get_user"] for small, _ in pairs["uncached"] if "get_user" in small]
-if cold:
-    ratios = [c["ratio_to_health"] for c in cold]
-    r = median(ratios)
-    target("the same with the user cache off", f"{r:.3f}", "≥ 0.80", r >= 0.80,
-           "every read goes to SQLite; server CPU "
-           f"{median([c['cpu_us_per_call'] for c in cold]):.0f} µs per call" + spread(ratios))
+if cold.get("get_user"):
+    c = cold["get_user"]
+    target("the same with the user cache off", f"{c['ratio_to_health']:.3f}", "≥ 0.80",
+           c["ratio_to_health"] >= 0.80,
+           f"every read goes to SQLite; server CPU {c['cpu_us_per_call']:.0f} µs per call"
+           + spread(rounds_of(c)))
 cpu_ratio = g.get("cpu_ratio_to_health") or None
+cpu_rounds = [x["cpu_us_per_call"] / y["cpu_us_per_call"]
+              for x, y in zip(g.get("rounds", []), h.get("rounds", [])) if y["cpu_us_per_call"]]
 target("server CPU per `get_user` / per `health`",
        f"{cpu_ratio:.2f} ({g['cpu_us_per_call']:.0f} / {h['cpu_us_per_call']:.0f} µs)"
-       if cpu_ratio else None, "≤ 1.5", cpu_ratio <= 1.5 if cpu_ratio else None)
+       if cpu_ratio else None, "≤ 1.5", cpu_ratio <= 1.5 if cpu_ratio else None,
+       ("µs: each side's median over rounds" + spread(cpu_rounds)) if len(cpu_rounds) > 1
+       else "")
 for label, run in [("1", one), ("64", many)]:
     sc = scenarios(run)
     if sc:
@@ -192,17 +195,15 @@ for name, kind, note in [
         ("get_user", "cached", "both from the user cache"),
         ("get_user", "uncached", "user cache off: both from SQLite"),
         ("list_by_email", "cached", "")]:
-    both = [(small[name], big[name]) for small, big in pairs[kind]
-            if name in small and name in big]
-    if both:
-        raws = [y["qps"] / x["qps"] for x, y in both]
-        norms = [y["ratio_to_health"] / x["ratio_to_health"] for x, y in both]
-        raw, norm = median(raws), median(norms)
-        target(f"`{name}` at {large:,} / at {users:,} users",
-               f"{raw:.2f} raw, {norm:.2f} of health-normalised", "≥ 0.90", norm >= 0.90,
-               "; ".join(x for x in [note, f"{len(both)} runs of each size in turn, "
-                                     f"normalised ratios {min(norms):.2f}–{max(norms):.2f}"]
-                         if x))
+    c, h = compared[kind].get(name), compared[kind].get("health")
+    if c and h:
+        slices = c["slice_ratios"]
+        target(f"`{name}` at {large:,} / at {users:,} users", f"{c['ratio']:.2f}", "≥ 0.90",
+               c["ratio"] >= 0.90,
+               "; ".join(x for x in [
+                   note, f"{c['compare_qps']:,.0f} / {c['qps']:,.0f} calls/s",
+                   f"{len(slices)} slices each, pairs {min(slices):.2f}–{max(slices):.2f}",
+                   f"`health` on the same two servers {h['ratio']:.2f}"] if x))
 if "list_deep_page" in b and "list_first_page" in b:
     deep, first = b["list_deep_page"], b["list_first_page"]
     per_round = [d["p50_us"] / f["p50_us"]

@@ -102,6 +102,59 @@ Result Drive(const std::string& name, const Issue& issue, int inflight,
   return result;
 }
 
+Interleaved DriveInterleaved(const std::string& name, const Issue& a, int pid_a,
+                             const Issue& b, int pid_b, int inflight, int pairs,
+                             absl::Duration warmup, absl::Duration slice_warmup,
+                             absl::Duration slice) {
+  Drive(name, a, inflight, warmup, slice, pid_a);
+  Drive(name, b, inflight, warmup, slice, pid_b);
+  std::vector<Result> slices_a, slices_b;
+  Interleaved out;
+  for (int pair = 0; pair < pairs; ++pair) {
+    auto run = [&](bool side_a) {
+      (side_a ? slices_a : slices_b)
+          .push_back(Drive(name, side_a ? a : b, inflight, slice_warmup, slice,
+                           side_a ? pid_a : pid_b));
+    };
+    run(pair % 2 == 0);
+    run(pair % 2 != 0);
+    out.slice_ratios.push_back(slices_a.back().qps > 0
+                                   ? slices_b.back().qps / slices_a.back().qps
+                                   : 0);
+  }
+  auto total = [&](const std::vector<Result>& slices) {
+    Result sum;
+    sum.name = name;
+    sum.inflight = inflight;
+    double cpu_us = 0;
+    std::vector<double> p50, p90, p99, p999;
+    for (const Result& r : slices) {
+      sum.calls += r.calls;
+      sum.errors += r.errors;
+      if (sum.first_error.empty()) {
+        sum.first_error = r.first_error;
+      }
+      cpu_us += r.cpu_us_per_call * static_cast<double>(r.calls);
+      p50.push_back(r.p50_us);
+      p90.push_back(r.p90_us);
+      p99.push_back(r.p99_us);
+      p999.push_back(r.p999_us);
+    }
+    const double seconds = absl::ToDoubleSeconds(slice) * pairs;
+    sum.qps = seconds > 0 ? static_cast<double>(sum.calls) / seconds : 0;
+    sum.cpu_us_per_call =
+        sum.calls > 0 ? cpu_us / static_cast<double>(sum.calls) : 0;
+    sum.p50_us = Median(p50);
+    sum.p90_us = Median(p90);
+    sum.p99_us = Median(p99);
+    sum.p999_us = Median(p999);
+    return sum;
+  };
+  out.a = total(slices_a);
+  out.b = total(slices_b);
+  return out;
+}
+
 OpenLoopOutcome OfferOpenLoop(const Issue& issue, double rate,
                               absl::Duration duration) {
   std::mutex mu;

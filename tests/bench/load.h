@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "tests/bench/results.h"
@@ -26,6 +27,25 @@ using Issue = std::function<void(int slot, Done done)>;
 // warm-up). With `server_pid` > 0, also the server's CPU per measured call.
 Result Drive(const std::string& name, const Issue& issue, int inflight,
              absl::Duration warmup, absl::Duration duration, int server_pid);
+
+// One scenario on two servers, measured in alternating short slices.
+struct Interleaved {
+  // Each side over all its slices: calls, errors, throughput and CPU per call
+  // from the totals; latency percentiles the median of the slices'.
+  Result a, b;
+  // b's throughput over a's, per pair of slices, in order.
+  std::vector<double> slice_ratios;
+};
+
+// Drives `a` and `b` (the same scenario on two servers) in turn: a warm-up on
+// each, then `pairs` pairs of `slice`-long measured slices, each slice after
+// `slice_warmup` of its own, in A B, B A, A B… order. Both sides then sample
+// the same moments of a machine whose speed drifts, which two separate runs
+// minutes apart do not.
+Interleaved DriveInterleaved(const std::string& name, const Issue& a, int pid_a,
+                             const Issue& b, int pid_b, int inflight, int pairs,
+                             absl::Duration warmup, absl::Duration slice_warmup,
+                             absl::Duration slice);
 
 // How an open-loop offer ended.
 struct OpenLoopOutcome {

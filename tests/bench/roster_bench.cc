@@ -64,6 +64,17 @@ ABSL_FLAG(bool, overload, false,
 ABSL_FLAG(int, server_pid, 0,
           "roster-server's pid (same machine): report its CPU per call from "
           "/proc/PID/stat.");
+ABSL_FLAG(std::string, compare_addr, "",
+          "A second roster-server: run each scenario on both in alternating "
+          "short slices and report the second's throughput over the first's "
+          "(the same scenario, the same moments of the machine).");
+ABSL_FLAG(int64_t, compare_seed, 10000,
+          "Users the --compare_addr server's database must hold.");
+ABSL_FLAG(int, compare_pid, 0, "The --compare_addr server's pid.");
+ABSL_FLAG(int, slice_pairs, 10,
+          "With --compare_addr: measured slices per server and scenario.");
+ABSL_FLAG(absl::Duration, slice, absl::Milliseconds(500),
+          "With --compare_addr: the measured part of each slice.");
 ABSL_FLAG(int, rounds, 1,
           "Run the scenarios this many times in turn and report medians: "
           "each ratio is taken within a round, then the median of those.");
@@ -75,6 +86,8 @@ namespace {
 
 using roster::bench::Done;
 using roster::bench::Drive;
+using roster::bench::DriveInterleaved;
+using roster::bench::Interleaved;
 using roster::bench::Issue;
 using roster::bench::Median;
 using roster::bench::OfferOpenLoop;
@@ -464,6 +477,71 @@ std::string ScenarioJson(const Summary& summary,
       per_round, "]}");
 }
 
+// --compare_addr: health and each wanted scenario on `first` and on a second
+// server, in alternating slices. Prints a table and JSON; returns the exit
+// code.
+int CompareServers(Bench& first, const std::vector<std::string>& wanted,
+                   const std::string& key) {
+  Bench second(absl::GetFlag(FLAGS_compare_addr), absl::GetFlag(FLAGS_channels),
+               key);
+  if (!second.Seed(absl::GetFlag(FLAGS_compare_seed))) {
+    return 1;
+  }
+  const int pairs = std::max(1, absl::GetFlag(FLAGS_slice_pairs));
+  const absl::Duration slice = absl::GetFlag(FLAGS_slice);
+  // Scenarios() lists the same names in the same order for every Bench.
+  auto ours = first.Scenarios();
+  auto theirs = second.Scenarios();
+  std::cout << absl::StrFormat("%-15s %10s %10s %7s %13s %8s %8s\n", "scenario",
+                               "A calls/s", "B calls/s", "B/A", "slices",
+                               "A cpu µs", "B cpu µs");
+  std::string json = absl::StrCat(
+      "{\"inflight\":", absl::GetFlag(FLAGS_inflight),
+      ",\"slice_pairs\":", pairs, ",\"slice_s\":", absl::ToDoubleSeconds(slice),
+      ",\"compare\":[");
+  bool failed = false;
+  for (size_t i = 0; i < ours.size(); ++i) {
+    const std::string& name = ours[i].first;
+    if (name != "health" &&
+        std::find(wanted.begin(), wanted.end(), name) == wanted.end()) {
+      continue;
+    }
+    std::cerr << "comparing " << name << "…\n";
+    const Interleaved run = DriveInterleaved(
+        name, ours[i].second, absl::GetFlag(FLAGS_server_pid), theirs[i].second,
+        absl::GetFlag(FLAGS_compare_pid), absl::GetFlag(FLAGS_inflight), pairs,
+        absl::GetFlag(FLAGS_warmup), absl::Milliseconds(200), slice);
+    const double ratio = run.a.qps > 0 ? run.b.qps / run.a.qps : 0;
+    const auto [low, high] =
+        std::minmax_element(run.slice_ratios.begin(), run.slice_ratios.end());
+    std::cout << absl::StrFormat(
+        "%-15s %10.0f %10.0f %7.3f %6.2f–%-6.2f %8.1f %8.1f\n", name, run.a.qps,
+        run.b.qps, ratio, *low, *high, run.a.cpu_us_per_call,
+        run.b.cpu_us_per_call);
+    absl::StrAppend(
+        &json, json.back() == '[' ? "" : ",", "{\"name\":\"", name, "\"",
+        absl::StrFormat(",\"qps\":%.1f,\"compare_qps\":%.1f,\"ratio\":%.4f",
+                        run.a.qps, run.b.qps, ratio),
+        ",\"slice_ratios\":", JsonArray(run.slice_ratios),
+        absl::StrFormat(",\"p50_us\":%.1f,\"compare_p50_us\":%.1f",
+                        run.a.p50_us, run.b.p50_us),
+        absl::StrFormat(",\"cpu_us_per_call\":%.2f,\"compare_cpu_us_per_call\":"
+                        "%.2f",
+                        run.a.cpu_us_per_call, run.b.cpu_us_per_call),
+        ",\"errors\":", run.a.errors, ",\"compare_errors\":", run.b.errors,
+        "}");
+    failed = failed || run.a.calls == 0 || run.b.calls == 0 ||
+             (absl::GetFlag(FLAGS_max_errors) >= 0 &&
+              run.a.errors + run.b.errors > absl::GetFlag(FLAGS_max_errors));
+  }
+  json += "]}\n";
+  std::cout << json;
+  if (!absl::GetFlag(FLAGS_json_out).empty()) {
+    std::ofstream(absl::GetFlag(FLAGS_json_out)) << json;
+  }
+  return failed ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -479,6 +557,9 @@ int main(int argc, char** argv) {
   }
   const std::vector<std::string> wanted =
       absl::StrSplit(absl::GetFlag(FLAGS_scenarios), ',', absl::SkipEmpty());
+  if (!absl::GetFlag(FLAGS_compare_addr).empty()) {
+    return CompareServers(bench, wanted, key);
+  }
   const int workers =
       absl::GetFlag(FLAGS_hash_workers) > 0
           ? absl::GetFlag(FLAGS_hash_workers)

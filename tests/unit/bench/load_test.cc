@@ -56,6 +56,30 @@ TEST(DriveTest, CountsEveryCallThatCompletesInsideTheWindow) {
   EXPECT_LT(result.p50_us, 600'000);
 }
 
+// Two servers, one twice as slow per call: the interleaved comparison
+// reports half the throughput, per pair of slices and over all of them.
+TEST(DriveInterleavedTest, ComparesTwoSidesSliceBySlice) {
+  FixedLatencyCalls fast(absl::Milliseconds(50));
+  FixedLatencyCalls slow(absl::Milliseconds(100));
+  const Interleaved run = DriveInterleaved(
+      "get_user", fast.issue(), /*pid_a=*/0, slow.issue(), /*pid_b=*/0,
+      /*inflight=*/4, /*pairs=*/3, /*warmup=*/absl::Milliseconds(100),
+      /*slice_warmup=*/absl::Milliseconds(100),
+      /*slice=*/absl::Milliseconds(400));
+  // 4 / 50 ms = 80 calls per second, 4 / 100 ms = 40.
+  EXPECT_GE(run.a.qps, 70.0);
+  EXPECT_LE(run.a.qps, 81.0);
+  EXPECT_GE(run.b.qps, 35.0);
+  EXPECT_LE(run.b.qps, 41.0);
+  ASSERT_EQ(run.slice_ratios.size(), 3u);
+  for (double ratio : run.slice_ratios) {
+    EXPECT_GT(ratio, 0.4);
+    EXPECT_LT(ratio, 0.6);
+  }
+  EXPECT_GE(run.b.p50_us, 100'000);
+  EXPECT_LT(run.a.p50_us, 100'000);
+}
+
 TEST(DriveTest, CountsFailuresInsideTheWindowAsErrors) {
   std::vector<std::thread> calls;
   std::mutex mu;
