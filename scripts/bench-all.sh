@@ -75,4 +75,4 @@ echo "== storage" >&2
    --benchmark_out="$out/storage.json" --benchmark_out_format=json > "$out/storage.txt")
 grep -A4 "ratio" "$out/storage.txt" >&2 || true
 echo "total $(( $(date +%s) - started )) s" | tee "$out/elapsed.txt" >&2
-python3 scripts/bench_report.py "$out" docs/performance.md "$users" "$large" "$rounds"
+python3 scripts/bench_report.py "$out" docs/performance.md "$users" "$large"

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Writes the measured section of docs/performance.md from a `make bench` run.
 
-Usage: bench_report.py RESULTS_DIR docs/performance.md USERS LARGE_USERS ROUNDS
+Usage: bench_report.py RESULTS_DIR docs/performance.md USERS LARGE_USERS
 
-Every ratio is the median of ROUNDS ratios whose two sides were measured seconds apart (in one
-roster-bench run with --rounds, or in two runs back to back for the two database sizes); the
-range of those ratios is shown beside it.
+A ratio against `health` is the median of the ratios taken within each round of a roster-bench
+run with --rounds, their range beside it. The two database sizes are compared side by side
+(roster-bench --compare_addr), the range of their slice pairs beside the ratio.
 
 Everything between the `<!-- bench:begin -->` and `<!-- bench:end -->` markers is replaced; the
 prose around it (what the profiles showed, what changed) is kept. Every target of issue 7 is
@@ -21,7 +21,6 @@ import sys
 from datetime import date
 
 out, doc_path, users, large = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-rounds = int(sys.argv[5]) if len(sys.argv) > 5 else 1
 
 
 def load(name):
