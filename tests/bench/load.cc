@@ -106,6 +106,7 @@ Interleaved DriveInterleaved(const std::string& name, const Issue& a, int pid_a,
                              const Issue& b, int pid_b, int inflight, int pairs,
                              absl::Duration warmup, absl::Duration slice_warmup,
                              absl::Duration slice) {
+  pairs = std::max(pairs, 1);
   Drive(name, a, inflight, warmup, slice, pid_a);
   Drive(name, b, inflight, warmup, slice, pid_b);
   std::vector<Result> slices_a, slices_b;
@@ -122,32 +123,20 @@ Interleaved DriveInterleaved(const std::string& name, const Issue& a, int pid_a,
                                    ? slices_b.back().qps / slices_a.back().qps
                                    : 0);
   }
+  // Each figure the median of the slices' (Summarize, each slice a round of
+  // its own), then throughput and CPU per call from the totals instead.
   auto total = [&](const std::vector<Result>& slices) {
-    Result sum;
-    sum.name = name;
-    sum.inflight = inflight;
+    std::vector<std::vector<Result>> rounds;
     double cpu_us = 0;
-    std::vector<double> p50, p90, p99, p999;
     for (const Result& r : slices) {
-      sum.calls += r.calls;
-      sum.errors += r.errors;
-      if (sum.first_error.empty()) {
-        sum.first_error = r.first_error;
-      }
+      rounds.push_back({r});
       cpu_us += r.cpu_us_per_call * static_cast<double>(r.calls);
-      p50.push_back(r.p50_us);
-      p90.push_back(r.p90_us);
-      p99.push_back(r.p99_us);
-      p999.push_back(r.p999_us);
     }
+    Result sum = Summarize(rounds).front().median;
     const double seconds = absl::ToDoubleSeconds(slice) * pairs;
     sum.qps = seconds > 0 ? static_cast<double>(sum.calls) / seconds : 0;
     sum.cpu_us_per_call =
         sum.calls > 0 ? cpu_us / static_cast<double>(sum.calls) : 0;
-    sum.p50_us = Median(p50);
-    sum.p90_us = Median(p90);
-    sum.p99_us = Median(p99);
-    sum.p999_us = Median(p999);
     return sum;
   };
   out.a = total(slices_a);

@@ -39,9 +39,9 @@ struct Interleaved {
 
 // Drives `a` and `b` (the same scenario on two servers) in turn: a warm-up on
 // each, then `pairs` pairs of `slice`-long measured slices, each slice after
-// `slice_warmup` of its own, in A B, B A, A B… order. Both sides then sample
-// the same moments of a machine whose speed drifts, which two separate runs
-// minutes apart do not.
+// `slice_warmup` of its own, in A B, B A, A B… order (at least one pair). Both
+// sides then sample the same moments of a machine whose speed drifts, which two
+// separate runs minutes apart do not.
 Interleaved DriveInterleaved(const std::string& name, const Issue& a, int pid_a,
                              const Issue& b, int pid_b, int inflight, int pairs,
                              absl::Duration warmup, absl::Duration slice_warmup,
