@@ -2,7 +2,8 @@
 # make bench: the whole benchmark set in one go (under 10 minutes once the large database is
 # seeded; seeding it the first time adds a few minutes), then docs/performance.md's results
 # section regenerated from what was just measured (scripts/bench_report.py).
-# Steps 2–4 run their scenarios $BENCH_ROUNDS times (default 3) in turn (roster-bench --rounds).
+# Every run against health on one server (step 1's last, steps 2–4) repeats its scenarios
+# $BENCH_ROUNDS times (default 3) in turn (roster-bench --rounds).
 #
 #   1. get_user and list_by_email at $BENCH_USERS and at $BENCH_LARGE_USERS users, a server
 #      on each and the load alternating between them, then get_user with the user cache off

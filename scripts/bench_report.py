@@ -18,6 +18,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from statistics import median
 from datetime import date
 
 out, doc_path, users, large = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -43,12 +44,6 @@ s, p, b = scenarios(sqlite), scenarios(postgres), scenarios(big)
 compared = {kind: {c["name"]: c for c in (load(name) or {}).get("compare", [])}
             for kind, name in [("cached", "compare.json"), ("uncached", "compare_uncached.json")]}
 cold = scenarios(load("uncached.json"))
-
-
-def median(values):
-    v = sorted(values)
-    n = len(v)
-    return None if n == 0 else (v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2)
 
 
 def spread(values):
@@ -109,10 +104,6 @@ def target(what, value, goal, met, note=""):
     shown = "not measured" if value is None else value
     verdict = "–" if met is None else ("met" if met else "**not met**")
     targets.append(f"| {what} | {shown} | {goal} | {verdict} | {note} |")
-
-
-def ratio(a, b):
-    return a / b if a and b else None
 
 
 def rounds_of(scenario):

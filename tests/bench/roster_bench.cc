@@ -426,6 +426,13 @@ class Bench {
   std::string deep_token_;
 };
 
+// Whether the run asked for scenario `name` (health always runs: it is the
+// floor every ratio is taken against).
+bool Wanted(const std::string& name, const std::vector<std::string>& wanted) {
+  return name == "health" ||
+         std::find(wanted.begin(), wanted.end(), name) != wanted.end();
+}
+
 // Seconds per hash for the pool's capacity, timed on a settled server: timed
 // right after a scenario it would share the cores with whatever the server is
 // still finishing (a checkpoint, queued hashes). Noise only ever adds time, so
@@ -502,8 +509,7 @@ int CompareServers(Bench& first, const std::vector<std::string>& wanted,
   bool failed = false;
   for (size_t i = 0; i < ours.size(); ++i) {
     const std::string& name = ours[i].first;
-    if (name != "health" &&
-        std::find(wanted.begin(), wanted.end(), name) == wanted.end()) {
+    if (!Wanted(name, wanted)) {
       continue;
     }
     std::cerr << "comparing " << name << "…\n";
@@ -576,8 +582,7 @@ int main(int argc, char** argv) {
   std::vector<double> sign_in_ratios;
   for (int round = 0; round < rounds; ++round) {
     for (auto& [name, issue] : bench.Scenarios()) {
-      if (name != "health" &&
-          std::find(wanted.begin(), wanted.end(), name) == wanted.end()) {
+      if (!Wanted(name, wanted)) {
         continue;
       }
       if (name == "sign_in") {

@@ -4,6 +4,7 @@
 
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -11,12 +12,14 @@
 namespace roster::bench {
 namespace {
 
-// Calls that each take `latency` on a thread of their own: a closed loop of
-// `inflight` of them completes inflight / latency calls per second, a figure
-// that does not depend on this machine's speed.
+// Calls that each take `latency` on a thread of their own and end with
+// `status`: a closed loop of `inflight` of them completes inflight / latency
+// calls per second, a figure that does not depend on this machine's speed.
 class FixedLatencyCalls {
  public:
-  explicit FixedLatencyCalls(absl::Duration latency) : latency_(latency) {}
+  explicit FixedLatencyCalls(absl::Duration latency,
+                             grpc::Status status = grpc::Status::OK)
+      : latency_(latency), status_(std::move(status)) {}
   ~FixedLatencyCalls() {
     std::lock_guard<std::mutex> lock(mu_);
     for (std::thread& call : calls_) {
@@ -29,13 +32,14 @@ class FixedLatencyCalls {
       std::lock_guard<std::mutex> lock(mu_);
       calls_.emplace_back([this, done = std::move(done)] {
         absl::SleepFor(latency_);
-        done(grpc::Status::OK);
+        done(status_);
       });
     };
   }
 
  private:
   const absl::Duration latency_;
+  const grpc::Status status_;
   std::mutex mu_;
   std::vector<std::thread> calls_;
 };
@@ -81,24 +85,10 @@ TEST(DriveInterleavedTest, ComparesTwoSidesSliceBySlice) {
 }
 
 TEST(DriveTest, CountsFailuresInsideTheWindowAsErrors) {
-  std::vector<std::thread> calls;
-  std::mutex mu;
-  const Result result = Drive(
-      "failing",
-      [&](int /*slot*/, Done done) {
-        std::lock_guard<std::mutex> lock(mu);
-        calls.emplace_back([done = std::move(done)] {
-          absl::SleepFor(absl::Milliseconds(50));
-          done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"));
-        });
-      },
-      /*inflight=*/2, absl::ZeroDuration(), absl::Milliseconds(500), 0);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    for (std::thread& call : calls) {
-      call.join();
-    }
-  }
+  FixedLatencyCalls calls(absl::Milliseconds(50),
+                          grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"));
+  const Result result = Drive("failing", calls.issue(), /*inflight=*/2,
+                              absl::ZeroDuration(), absl::Milliseconds(500), 0);
   EXPECT_EQ(result.calls, 0);
   EXPECT_GE(result.errors, 10);
   EXPECT_EQ(result.first_error, "14 down");
