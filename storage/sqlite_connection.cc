@@ -7,7 +7,7 @@
 #include "SQLiteCpp/Exception.h"
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
-#include "storage/sqlite_journal_vfs.h"
+#include "storage/sqlite_vfs.h"
 
 namespace roster::storage {
 
@@ -61,9 +61,9 @@ bool ConfigureSqlite() {
   // threshold, which it does by itself after the first free, and
   // roster-server sets outright (main.cc). A journal that does spill is
   // written a chunk per call, more than SQLite's unix VFS writes in one, so
-  // journals go through the VFS that splits their writes
-  // (sqlite_journal_vfs.h); without it every statement whose journal passed
-  // 2 MiB failed with SQLITE_FULL (MigrationSixRewritesALargeTable).
+  // Roster's VFS splits journal writes (sqlite_vfs.h); without it every
+  // statement whose journal passed 2 MiB failed with SQLITE_FULL
+  // (MigrationSixRewritesALargeTable).
   sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 2 << 20);
   // With memory statistics on, every sqlite3_malloc and sqlite3_free takes one
   // process-wide mutex, which every connection's thread then contends for
@@ -72,7 +72,7 @@ bool ConfigureSqlite() {
   sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   // Last: finding the default VFS initialises SQLite, after which
   // sqlite3_config fails.
-  return RegisterJournalSplittingVfs();
+  return RegisterRosterVfs();
 }
 
 }  // namespace
@@ -82,7 +82,7 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
   static const bool kConfigured = ConfigureSqlite();
   if (!kConfigured) {
     return absl::InternalError(
-        "SQLite has no default VFS for the journal-splitting one to wrap");
+        "SQLite has no default VFS for Roster's to wrap");
   }
   const int flags = mode == Mode::kWriter
                         ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE

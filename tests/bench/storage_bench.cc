@@ -112,7 +112,9 @@ struct Fixture {
       std::abort();
     }
     uncached = *std::move(opened_uncached);
-    sqlite3_open_v2(path.c_str(), &bare, SQLITE_OPEN_READWRITE, nullptr);
+    // SQLite as shipped: its own unix VFS, not Roster's, which the store has
+    // made the default.
+    sqlite3_open_v2(path.c_str(), &bare, SQLITE_OPEN_READWRITE, "unix");
     sqlite3_exec(
         bare,
         "PRAGMA synchronous=FULL; CREATE TABLE IF NOT EXISTS bare_rows "
