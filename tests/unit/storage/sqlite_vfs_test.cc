@@ -89,12 +89,15 @@ std::string InsertRows(int first, int count, char letter) {
          std::string(1, letter) + "') FROM n";
 }
 
-// "rows|bytes|distinct values" of table t.
+// "rows|bytes|letters" of table t, where every value must be one letter
+// 1,000 times: the letters are those found, and a value that is anything else
+// reads as "?".
 std::string Summary(Handle& db) {
   return db.Text(
       "SELECT count(*) || '|' || total(length(v)) || '|' || "
-      "(SELECT group_concat(v1, ',') FROM (SELECT DISTINCT substr(v, 1, 1) "
-      "AS v1 FROM t ORDER BY v1)) FROM t");
+      "(SELECT group_concat(letter, ',') FROM (SELECT DISTINCT "
+      "iif(v = printf('%.1000c', substr(v, 1, 1)), substr(v, 1, 1), '?') "
+      "AS letter FROM t ORDER BY letter)) FROM t");
 }
 
 // Write calls this process has made, from /proc/self/io; -1 if unreadable.
