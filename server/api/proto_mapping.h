@@ -15,6 +15,7 @@
 #include "roster/v1/backend_users.pb.h"
 #include "roster/v1/frontend_users.pb.h"
 #include "roster/v1/resources.pb.h"
+#include "server/api/struct_json.h"
 #include "server/domain/errors.h"
 #include "server/domain/events.h"
 #include "server/domain/session_service.h"
@@ -74,15 +75,6 @@ absl::StatusOr<storage::UserFilter> FromProto(
 template <typename Request>
 absl::StatusOr<domain::MetadataChange> MetadataChangeFromProto(
     const Request& request);
-
-// `value` as compact JSON text; `field` names it in the violation when it
-// cannot be JSON (NaN or infinite numbers).
-std::optional<std::string> StructToJson(const google::protobuf::Struct& value,
-                                        const std::string& field,
-                                        domain::Violations& violations);
-
-// Stored JSON object text as a Struct. Stored text is always a valid object.
-void JsonToStruct(const std::string& json, google::protobuf::Struct& out);
 
 // A Timestamp within 0001-01-01..9999-12-31 as absl::Time; nullopt (and a
 // violation) otherwise.

@@ -1,7 +1,7 @@
 // JsonToStruct turns stored metadata into google.protobuf.Struct on every
 // read: every JSON type, nesting, and what it does with text that is not an
 // object.
-#include "server/api/proto_mapping.h"
+#include "server/api/struct_json.h"
 
 #include <gtest/gtest.h>
 
