@@ -10,7 +10,8 @@
 namespace roster::storage {
 namespace {
 
-// The most the unix VFS reliably writes in one call is 0x1ffff bytes.
+// Write calls to the default VFS stay well under the 0x1ffff bytes that the
+// unix VFS writes at most in one.
 constexpr int kMaxWrite = 64 << 10;
 // WAL bytes gathered before they are written anyway: one batch of group
 // commit is ~800 KiB (~22 created users), so most commits take one flush.
@@ -84,61 +85,14 @@ int WriteInPieces(sqlite3_file* inner, const char* bytes, size_t amount,
   return SQLITE_OK;
 }
 
-// --- Methods shared by both kinds: straight to the default VFS. ---
-
-int Close(sqlite3_file* file) {
+// The default VFS's `kMethod` (a member of sqlite3_io_methods) on the file
+// inside `file`: every method this VFS does not change. A method table takes
+// Forward<&sqlite3_io_methods::xRead> and the like, its arguments deduced
+// from the slot's type.
+template <auto kMethod, typename... Args>
+int Forward(sqlite3_file* file, Args... args) {
   sqlite3_file* inner = Inner(file);
-  return inner->pMethods->xClose(inner);
-}
-
-int Read(sqlite3_file* file, void* buffer, int amount, sqlite3_int64 offset) {
-  sqlite3_file* inner = Inner(file);
-  return inner->pMethods->xRead(inner, buffer, amount, offset);
-}
-
-int Truncate(sqlite3_file* file, sqlite3_int64 size) {
-  sqlite3_file* inner = Inner(file);
-  return inner->pMethods->xTruncate(inner, size);
-}
-
-int Sync(sqlite3_file* file, int flags) {
-  sqlite3_file* inner = Inner(file);
-  return inner->pMethods->xSync(inner, flags);
-}
-
-int FileSize(sqlite3_file* file, sqlite3_int64* size) {
-  sqlite3_file* inner = Inner(file);
-  return inner->pMethods->xFileSize(inner, size);
-}
-
-int Lock(sqlite3_file* file, int level) {
-  sqlite3_file* inner = Inner(file);
-  return inner->pMethods->xLock(inner, level);
-}
-
-int Unlock(sqlite3_file* file, int level) {
-  sqlite3_file* inner = Inner(file);
-  return inner->pMethods->xUnlock(inner, level);
-}
-
-int CheckReservedLock(sqlite3_file* file, int* reserved) {
-  sqlite3_file* inner = Inner(file);
-  return inner->pMethods->xCheckReservedLock(inner, reserved);
-}
-
-int FileControl(sqlite3_file* file, int op, void* arg) {
-  sqlite3_file* inner = Inner(file);
-  return inner->pMethods->xFileControl(inner, op, arg);
-}
-
-int SectorSize(sqlite3_file* file) {
-  sqlite3_file* inner = Inner(file);
-  return inner->pMethods->xSectorSize(inner);
-}
-
-int DeviceCharacteristics(sqlite3_file* file) {
-  sqlite3_file* inner = Inner(file);
-  return inner->pMethods->xDeviceCharacteristics(inner);
+  return (inner->pMethods->*kMethod)(inner, args...);
 }
 
 // --- Journal files. ---
@@ -165,10 +119,19 @@ int Flush(sqlite3_file* file) {
   return rc;
 }
 
+// Every WAL method but a write and a close: what is gathered is written first.
+template <auto kMethod, typename... Args>
+int FlushThenForward(sqlite3_file* file, Args... args) {
+  if (const int rc = Flush(file); rc != SQLITE_OK) {
+    return rc;
+  }
+  return Forward<kMethod>(file, args...);
+}
+
 int WalClose(sqlite3_file* file) {
   const int flushed = Flush(file);
   ReleaseGathered(file);
-  const int closed = Close(file);
+  const int closed = Forward<&sqlite3_io_methods::xClose>(file);
   return flushed != SQLITE_OK ? flushed : closed;
 }
 
@@ -207,83 +170,49 @@ int WalWrite(sqlite3_file* file, const void* buffer, int amount,
   return gathered.in_commit_frame ? Flush(file) : SQLITE_OK;
 }
 
-int WalRead(sqlite3_file* file, void* buffer, int amount,
-            sqlite3_int64 offset) {
-  if (const int rc = Flush(file); rc != SQLITE_OK) {
-    return rc;
-  }
-  return Read(file, buffer, amount, offset);
-}
-
-int WalTruncate(sqlite3_file* file, sqlite3_int64 size) {
-  if (const int rc = Flush(file); rc != SQLITE_OK) {
-    return rc;
-  }
-  return Truncate(file, size);
-}
-
-int WalSync(sqlite3_file* file, int flags) {
-  if (const int rc = Flush(file); rc != SQLITE_OK) {
-    return rc;
-  }
-  return Sync(file, flags);
-}
-
-int WalFileSize(sqlite3_file* file, sqlite3_int64* size) {
-  if (const int rc = Flush(file); rc != SQLITE_OK) {
-    return rc;
-  }
-  return FileSize(file, size);
-}
-
-int WalFileControl(sqlite3_file* file, int op, void* arg) {
-  if (const int rc = Flush(file); rc != SQLITE_OK) {
-    return rc;
-  }
-  return FileControl(file, op, arg);
-}
-
 // Version 1 for both: journals and WAL files are never shared memory or
 // memory-mapped (SQLite maps only the database file).
-const sqlite3_io_methods kJournalMethods = {1,
-                                            Close,
-                                            Read,
-                                            JournalWrite,
-                                            Truncate,
-                                            Sync,
-                                            FileSize,
-                                            Lock,
-                                            Unlock,
-                                            CheckReservedLock,
-                                            FileControl,
-                                            SectorSize,
-                                            DeviceCharacteristics,
-                                            nullptr,
-                                            nullptr,
-                                            nullptr,
-                                            nullptr,
-                                            nullptr,
-                                            nullptr};
+const sqlite3_io_methods kJournalMethods = {
+    1,
+    Forward<&sqlite3_io_methods::xClose>,
+    Forward<&sqlite3_io_methods::xRead>,
+    JournalWrite,
+    Forward<&sqlite3_io_methods::xTruncate>,
+    Forward<&sqlite3_io_methods::xSync>,
+    Forward<&sqlite3_io_methods::xFileSize>,
+    Forward<&sqlite3_io_methods::xLock>,
+    Forward<&sqlite3_io_methods::xUnlock>,
+    Forward<&sqlite3_io_methods::xCheckReservedLock>,
+    Forward<&sqlite3_io_methods::xFileControl>,
+    Forward<&sqlite3_io_methods::xSectorSize>,
+    Forward<&sqlite3_io_methods::xDeviceCharacteristics>,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr};
 
-const sqlite3_io_methods kWalMethods = {1,
-                                        WalClose,
-                                        WalRead,
-                                        WalWrite,
-                                        WalTruncate,
-                                        WalSync,
-                                        WalFileSize,
-                                        Lock,
-                                        Unlock,
-                                        CheckReservedLock,
-                                        WalFileControl,
-                                        SectorSize,
-                                        DeviceCharacteristics,
-                                        nullptr,
-                                        nullptr,
-                                        nullptr,
-                                        nullptr,
-                                        nullptr,
-                                        nullptr};
+const sqlite3_io_methods kWalMethods = {
+    1,
+    WalClose,
+    FlushThenForward<&sqlite3_io_methods::xRead>,
+    WalWrite,
+    FlushThenForward<&sqlite3_io_methods::xTruncate>,
+    FlushThenForward<&sqlite3_io_methods::xSync>,
+    FlushThenForward<&sqlite3_io_methods::xFileSize>,
+    Forward<&sqlite3_io_methods::xLock>,
+    Forward<&sqlite3_io_methods::xUnlock>,
+    Forward<&sqlite3_io_methods::xCheckReservedLock>,
+    FlushThenForward<&sqlite3_io_methods::xFileControl>,
+    Forward<&sqlite3_io_methods::xSectorSize>,
+    Forward<&sqlite3_io_methods::xDeviceCharacteristics>,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr};
 
 int Open(sqlite3_vfs* /*vfs*/, const char* name, sqlite3_file* file, int flags,
          int* out_flags) {
