@@ -21,6 +21,9 @@
 
 namespace roster::storage {
 
+// How many columns IdentifierUnionSql selects before `extra_columns`.
+inline constexpr int kIdentifierUnionColumnCount = 21;
+
 // Columns, in order: kind (1 email, 2 phone, 3 external account), user_id,
 // id, value (email address / phone number / provider_user_id), the four
 // verification columns, created_at, updated_at, code digest,

@@ -8,7 +8,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 6> kMigrations = {
+constexpr std::array<const char*, 7> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -301,6 +301,11 @@ UPDATE users SET identifiers =
     length(CAST(approved_scopes AS BLOB)) || ':' || approved_scopes ||
     length(CAST(public_metadata AS BLOB)) || ':' || public_metadata, '')
     FROM external_accounts WHERE user_id = users.id), '');
+)sql",
+    // 7: a user's locale (BCP 47) and when they accepted the legal terms.
+    R"sql(
+ALTER TABLE users ADD COLUMN locale TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN legal_accepted_at INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

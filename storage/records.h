@@ -4,9 +4,11 @@
 #ifndef ROSTER_STORAGE_RECORDS_H_
 #define ROSTER_STORAGE_RECORDS_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <tuple>
+#include <variant>
 #include <vector>
 
 namespace roster::storage {
@@ -92,13 +94,56 @@ struct UserRecord {
   Micros created_at = 0;
   Micros updated_at = 0;
   int64_t version =
-      0;  // Bumped by every mutation; the etag is derived from it.
+      0;               // Bumped by every mutation; the etag is derived from it.
+  std::string locale;  // A BCP 47 tag; empty when unset.
+  Micros legal_accepted_at = 0;
 
   // Oldest first.
   std::vector<EmailAddressRecord> email_addresses;
   std::vector<PhoneNumberRecord> phone_numbers;
   std::vector<ExternalAccountRecord> external_accounts;
 };
+
+// One column of the users row: its name in every adapter's schema and the
+// UserRecord member it holds.
+struct UserColumn {
+  using Member = std::variant<std::string UserRecord::*, bool UserRecord::*,
+                              int32_t UserRecord::*, int64_t UserRecord::*>;
+  const char* name;
+  Member member;
+};
+
+// The users row, said once. Both adapters' column lists, row readers, writers
+// and update diffs, and UserRecord's equality, are generated from it, so a new
+// field is its member above, its line here, one migration per adapter and its
+// mapping (docs/architecture.md, "Adding a user field"). The order is the
+// SELECT order; each adapter's schema may order its columns differently.
+inline constexpr std::array<UserColumn, 24> kUserRow = {{
+    {"id", &UserRecord::id},
+    {"external_id", &UserRecord::external_id},
+    {"username", &UserRecord::username},
+    {"first_name", &UserRecord::first_name},
+    {"last_name", &UserRecord::last_name},
+    {"image_url", &UserRecord::image_url},
+    {"primary_email_address_id", &UserRecord::primary_email_address_id},
+    {"primary_phone_number_id", &UserRecord::primary_phone_number_id},
+    {"public_metadata", &UserRecord::public_metadata},
+    {"private_metadata", &UserRecord::private_metadata},
+    {"unsafe_metadata", &UserRecord::unsafe_metadata},
+    {"password_hash", &UserRecord::password_hash},
+    {"banned", &UserRecord::banned},
+    {"two_factor_enabled", &UserRecord::two_factor_enabled},
+    {"delete_self_enabled", &UserRecord::delete_self_enabled},
+    {"failed_password_attempts", &UserRecord::failed_password_attempts},
+    {"locked_until", &UserRecord::locked_until},
+    {"last_sign_in_at", &UserRecord::last_sign_in_at},
+    {"last_active_at", &UserRecord::last_active_at},
+    {"created_at", &UserRecord::created_at},
+    {"updated_at", &UserRecord::updated_at},
+    {"version", &UserRecord::version},
+    {"locale", &UserRecord::locale},
+    {"legal_accepted_at", &UserRecord::legal_accepted_at},
+}};
 
 // An uploaded profile image. `sha256` (hex) is its strong HTTP ETag.
 struct ImageRecord {
@@ -204,6 +249,28 @@ inline bool operator==(const ExternalAccountRecord& a,
                   b.email_address, b.first_name, b.last_name, b.username,
                   b.image_url, b.approved_scopes, b.public_metadata,
                   b.verification, b.created_at, b.updated_at);
+}
+
+// Every column of kUserRow equal.
+inline bool SameUserRow(const UserRecord& a, const UserRecord& b) {
+  for (const UserColumn& column : kUserRow) {
+    const bool same = std::visit(
+        [&](auto member) { return a.*member == b.*member; }, column.member);
+    if (!same) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The row and every identifier equal.
+inline bool operator==(const UserRecord& a, const UserRecord& b) {
+  return SameUserRow(a, b) && a.email_addresses == b.email_addresses &&
+         a.phone_numbers == b.phone_numbers &&
+         a.external_accounts == b.external_accounts;
+}
+inline bool operator!=(const UserRecord& a, const UserRecord& b) {
+  return !(a == b);
 }
 
 }  // namespace roster::storage

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "storage/identifier_column.h"
 #include "storage/identifier_union.h"
+#include "storage/user_row.h"
 
 namespace roster::storage {
 namespace {
@@ -27,99 +28,30 @@ void BindVerification(SQLite::Statement& s, int first_index,
 
 }  // namespace
 
-UserRecord ReadUserRow(SQLite::Statement& s, int first) {
-  auto text = [&](int column) {
-    return s.getColumn(first + column).getString();
-  };
-  auto integer = [&](int column) {
-    return s.getColumn(first + column).getInt64();
-  };
-  UserRecord u;
-  u.id = text(0);
-  u.external_id = text(1);
-  u.username = text(2);
-  u.first_name = text(3);
-  u.last_name = text(4);
-  u.image_url = text(5);
-  u.primary_email_address_id = text(6);
-  u.primary_phone_number_id = text(7);
-  u.public_metadata = text(8);
-  u.private_metadata = text(9);
-  u.unsafe_metadata = text(10);
-  u.password_hash = text(11);
-  u.banned = integer(12) != 0;
-  u.two_factor_enabled = integer(13) != 0;
-  u.delete_self_enabled = integer(14) != 0;
-  u.failed_password_attempts = static_cast<int32_t>(integer(15));
-  u.locked_until = integer(16);
-  u.last_sign_in_at = integer(17);
-  u.last_active_at = integer(18);
-  u.created_at = integer(19);
-  u.updated_at = integer(20);
-  u.version = integer(21);
-  return u;
-}
-
 namespace {
 
-constexpr int kUserRowParams = 25;
+// The current row of a statement, as ReadUserColumns and AppendIdentifier
+// read it.
+struct SqliteRow {
+  SQLite::Statement& s;
+  std::string Text(int column) const { return s.getColumn(column).getString(); }
+  int64_t Int(int column) const { return s.getColumn(column).getInt64(); }
+};
 
-// The users table's columns, in parameter order (?1 is the id).
-constexpr const char* kUserRowColumns[kUserRowParams] = {
-    "id",
-    "external_id",
-    "username",
-    "first_name",
-    "last_name",
-    "image_url",
-    "primary_email_address_id",
-    "primary_phone_number_id",
-    "public_metadata",
-    "private_metadata",
-    "unsafe_metadata",
-    "password_hash",
-    "banned",
-    "two_factor_enabled",
-    "delete_self_enabled",
-    "failed_password_attempts",
-    "locked_until",
-    "last_sign_in_at",
-    "last_active_at",
-    "created_at",
-    "updated_at",
-    "version",
-    "primary_email_address",
-    "primary_phone_number",
-    "identifiers"};
+// UserWrittenColumns(), then the identifiers column (identifier_column.h).
+const std::vector<std::string>& SqliteUserColumns() {
+  static const std::vector<std::string>* const kColumns = [] {
+    auto* columns = new std::vector<std::string>(UserWrittenColumns());
+    columns->emplace_back("identifiers");
+    return columns;
+  }();
+  return *kColumns;
+}
 
-using UserRowValues = std::array<SqlValue, kUserRowParams>;
-
-UserRowValues UserRow(const UserRecord& u) {
-  return {u.id,
-          u.external_id,
-          u.username,
-          u.first_name,
-          u.last_name,
-          u.image_url,
-          u.primary_email_address_id,
-          u.primary_phone_number_id,
-          u.public_metadata,
-          u.private_metadata,
-          u.unsafe_metadata,
-          u.password_hash,
-          int64_t{u.banned ? 1 : 0},
-          int64_t{u.two_factor_enabled ? 1 : 0},
-          int64_t{u.delete_self_enabled ? 1 : 0},
-          int64_t{u.failed_password_attempts},
-          u.locked_until,
-          u.last_sign_in_at,
-          u.last_active_at,
-          u.created_at,
-          u.updated_at,
-          u.version,
-          PrimaryEmailAddress(u),
-          PrimaryPhoneNumber(u),
-          EncodeIdentifierColumn(u)};
+std::vector<SqlValue> SqliteUserValues(const UserRecord& u) {
+  std::vector<SqlValue> values = UserWrittenValues(u);
+  values.emplace_back(EncodeIdentifierColumn(u));
+  return values;
 }
 
 void BindValue(SQLite::Statement& s, int index, const SqlValue& value) {
@@ -128,46 +60,34 @@ void BindValue(SQLite::Statement& s, int index, const SqlValue& value) {
 
 }  // namespace
 
+UserRecord ReadUserRow(SQLite::Statement& s, int first) {
+  return ReadUserColumns(SqliteRow{s}, first);
+}
+
 const std::string& InsertUserSql() {
-  static const std::string* const kSql = [] {
-    std::string columns, params;
-    for (int i = 0; i < kUserRowParams; ++i) {
-      absl::StrAppend(&columns, i == 0 ? "" : ", ", kUserRowColumns[i]);
-      absl::StrAppend(&params, i == 0 ? "?" : ", ?", i + 1);
-    }
-    return new std::string(absl::StrCat("INSERT INTO users (", columns,
-                                        ") VALUES (", params, ")"));
-  }();
+  static const std::string* const kSql = new std::string(
+      InsertSql("users", SqliteUserColumns(), SqlDialect::kSqlite));
   return *kSql;
 }
 
 void BindUser(SQLite::Statement& s, const UserRecord& u) {
-  const UserRowValues row = UserRow(u);
-  for (int i = 0; i < kUserRowParams; ++i) {
-    BindValue(s, i + 1, row[static_cast<size_t>(i)]);
+  const std::vector<SqlValue> row = SqliteUserValues(u);
+  for (size_t i = 0; i < row.size(); ++i) {
+    BindValue(s, static_cast<int>(i) + 1, row[i]);
   }
 }
 
 void UpdateUserRow(SqliteConnection& c, const UserRecord& stored,
                    const UserRecord& user) {
-  const UserRowValues before = UserRow(stored);
-  const UserRowValues after = UserRow(user);
-  std::string sql = "UPDATE users SET ";
-  std::vector<int> changed;
-  for (int i = 1; i < kUserRowParams; ++i) {
-    const auto column = static_cast<size_t>(i);
-    if (before[column] != after[column]) {
-      absl::StrAppend(&sql, changed.empty() ? "" : ", ", kUserRowColumns[i],
-                      " = ?", i + 1);
-      changed.push_back(i);
-    }
-  }
+  const std::vector<SqlValue> after = SqliteUserValues(user);
+  const std::vector<int> changed =
+      ChangedColumns(SqliteUserValues(stored), after);
   if (changed.empty()) {
     return;
   }
-  absl::StrAppend(&sql, " WHERE id = ?1");
-  auto& s = c.Prepare(sql);
-  s.bind(1, user.id);
+  auto& s = c.Prepare(
+      UpdateSql("users", SqliteUserColumns(), changed, SqlDialect::kSqlite));
+  BindValue(s, 1, after[0]);
   for (int i : changed) {
     BindValue(s, i + 1, after[static_cast<size_t>(i)]);
   }
@@ -182,17 +102,6 @@ void BindParams(SQLite::Statement& s, const std::vector<SqlValue>& params,
     ++index;
   }
 }
-
-namespace {
-
-// The current row of a statement, as AppendIdentifier reads it.
-struct SqliteRow {
-  SQLite::Statement& s;
-  std::string Text(int column) const { return s.getColumn(column).getString(); }
-  int64_t Int(int column) const { return s.getColumn(column).getInt64(); }
-};
-
-}  // namespace
 
 // Fills the user's identifiers, oldest first. Throws on storage errors. One
 // statement for the three tables, as LoadUser below.
@@ -215,9 +124,18 @@ namespace {
 // snapshot, so a reader needs no BEGIN/ROLLBACK around it.
 absl::StatusOr<UserRecord> LoadUserFromTables(SqliteConnection& c,
                                               const std::string& user_id) {
-  static const std::string* const kSql = new std::string(absl::StrCat(
-      "SELECT 0, ", kUserColumns, " FROM users u WHERE u.id = ?1 UNION ALL ",
-      IdentifierUnionSql("= ?1", ", NULL, NULL")));
+  // The identifier branches are padded to the user branch's width.
+  static_assert(1 + kUserColumnCount >= kIdentifierUnionColumnCount);
+  static const std::string* const kSql = [] {
+    std::string padding;
+    for (int i = kIdentifierUnionColumnCount; i < 1 + kUserColumnCount; ++i) {
+      padding.append(", NULL");
+    }
+    return new std::string(
+        absl::StrCat("SELECT 0, ", UserSelectList(),
+                     " FROM users u WHERE u.id = ?1 UNION ALL ",
+                     IdentifierUnionSql("= ?1", padding)));
+  }();
   auto& s = c.PrepareStatic(*kSql);
   s.bind(1, user_id);
   std::optional<UserRecord> user;
@@ -259,8 +177,9 @@ bool ReadIdentifierColumn(SQLite::Statement& s, int column_index,
 // is read from the identifier tables instead, which stay the truth.
 absl::StatusOr<UserRecord> LoadUser(SqliteConnection& c,
                                     absl::string_view user_id) {
-  static const std::string* const kSql = new std::string(absl::StrCat(
-      "SELECT ", kUserColumns, ", u.identifiers FROM users u WHERE u.id = ?1"));
+  static const std::string* const kSql = new std::string(
+      absl::StrCat("SELECT ", UserSelectList(),
+                   ", u.identifiers FROM users u WHERE u.id = ?1"));
   auto& s = c.PrepareStatic(*kSql);
   const std::string id(user_id);
   s.bind(1, id);

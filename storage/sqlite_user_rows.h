@@ -16,14 +16,14 @@
 
 namespace roster::storage {
 
-// INSERT of a users row, whose parameters ?1..?24 BindUser fills (?1 is the
-// id).
+// INSERT of a users row (user_row.h's columns and the identifiers column),
+// whose parameters BindUser fills.
 const std::string& InsertUserSql();
 
-// The user row at the statement's current step: kUserColumns, from column
+// The user row at the statement's current step: UserSelectList(), from column
 // `first`.
 UserRecord ReadUserRow(SQLite::Statement& s, int first = 0);
-// Binds ?1..?24 of InsertUserSql() from `u`.
+// Binds every parameter of InsertUserSql() from `u`.
 void BindUser(SQLite::Statement& s, const UserRecord& u);
 // Rewrites the columns of `user`'s row that differ from `stored`, the row as
 // the caller has just read it in this transaction. SQLite rewrites an index

@@ -10,6 +10,7 @@
 #include "storage/sqlite_user_rows.h"
 #include "storage/sqlite_write_transaction.h"
 #include "storage/user_query_sql.h"
+#include "storage/user_row.h"
 
 namespace roster::storage {
 namespace {
@@ -232,8 +233,9 @@ absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
     const char* column = OrderColumn(query.order.key);
     const char* direction = query.order.descending ? "DESC" : "ASC";
     // The identifiers column, then the order key for the page token.
-    std::string sql = absl::StrCat("SELECT ", kUserColumns, ", u.identifiers, ",
-                                   column, " FROM users u WHERE ", where.sql);
+    std::string sql =
+        absl::StrCat("SELECT ", UserSelectList(), ", u.identifiers, ", column,
+                     " FROM users u WHERE ", where.sql);
     std::vector<SqlValue> params = where.params;
     if (query.after.has_value()) {
       SqlClause after = AfterCursorSql(query.order, *query.after);

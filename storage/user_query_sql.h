@@ -19,19 +19,6 @@ using SqlValue = std::variant<int64_t, double, std::string>;
 // adapter numbers them ($1, $2, …) before preparing.
 enum class SqlDialect { kSqlite, kPostgres };
 
-// The users columns every adapter selects, in one order (both adapters'
-// ReadUserRow read them by position), for "SELECT <kUserColumns> FROM users u".
-inline constexpr char kUserColumns[] =
-    "u.id, u.external_id, u.username, u.first_name, u.last_name, u.image_url, "
-    "u.primary_email_address_id, u.primary_phone_number_id, u.public_metadata, "
-    "u.private_metadata, u.unsafe_metadata, u.password_hash, u.banned, "
-    "u.two_factor_enabled, "
-    "u.delete_self_enabled, u.failed_password_attempts, u.locked_until, "
-    "u.last_sign_in_at, "
-    "u.last_active_at, u.created_at, u.updated_at, u.version";
-
-inline constexpr int kUserColumnCount = 22;
-
 // The condition of a clause with no condition.
 inline constexpr char kNoCondition[] = "TRUE";
 

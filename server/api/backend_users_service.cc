@@ -177,10 +177,14 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdateUser(
     const roster::v1::UpdateUserRequest* request, User* response) {
   auto update = [this, request, response](const domain::Caller& caller,
                                           const std::string& password_hash) {
-    domain::UpdateUserParams params = FromProto(*request);
-    params.password_hash = password_hash;
-    return RespondWithUser(response,
-                           [&] { return users_->UpdateUser(caller, params); });
+    return RespondWithUser(response, [&]() -> absl::StatusOr<domain::UserView> {
+      auto params = FromProto(*request);
+      if (!params.ok()) {
+        return params.status();
+      }
+      params->password_hash = password_hash;
+      return users_->UpdateUser(caller, *params);
+    });
   };
   if (!request->has_password()) {
     return Write(context, "", [update](const domain::Caller& caller) {
@@ -189,7 +193,10 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdateUser(
   }
   return HashThenWrite(
       context, "",
-      [this, request] {
+      [this, request]() -> absl::StatusOr<std::string> {
+        if (auto params = FromProto(*request); !params.ok()) {
+          return params.status();
+        }
         return users_->HashPasswordForUser(request->user_id(),
                                            request->password(),
                                            request->skip_password_checks());

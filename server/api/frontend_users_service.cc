@@ -159,23 +159,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::UpdateMe(
     const roster::v1::UpdateMeRequest* request, FrontendUser* response) {
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
-        domain::UpdateUserParams params;
-        params.user_id = me.user_id;
-        if (request->has_username()) {
-          params.username = request->username();
-        }
-        if (request->has_first_name()) {
-          params.first_name = request->first_name();
-        }
-        if (request->has_last_name()) {
-          params.last_name = request->last_name();
-        }
-        if (request->has_primary_email_address_id()) {
-          params.primary_email_address_id = request->primary_email_address_id();
-        }
-        if (request->has_primary_phone_number_id()) {
-          params.primary_phone_number_id = request->primary_phone_number_id();
-        }
+        const domain::UpdateUserParams params = FromProto(*request, me.user_id);
         return RespondWithMe(
             response, [&] { return users_->UpdateUser(me.caller, params); });
       });

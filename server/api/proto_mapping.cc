@@ -245,6 +245,12 @@ void FillUser(const domain::UserView& view, Message& out) {
   SetTime(u.created_at, out.mutable_created_at());
   SetTime(u.updated_at, out.mutable_updated_at());
   out.set_etag(view.etag);
+  if (!u.locale.empty()) {
+    out.set_locale(u.locale);
+  }
+  if (u.legal_accepted_at != 0) {
+    SetTime(u.legal_accepted_at, out.mutable_legal_accepted_at());
+  }
 }
 
 void ToProto(const domain::UserView& view, roster::v1::User& out) {
@@ -399,6 +405,10 @@ absl::StatusOr<domain::CreateUserParams> FromProto(
     params.created_at =
         FromProto(request.created_at(), "created_at", violations);
   }
+  if (request.has_legal_accepted_at()) {
+    params.legal_accepted_at =
+        FromProto(request.legal_accepted_at(), "legal_accepted_at", violations);
+  }
   params.request_id = request.request_id();
   if (request.has_password()) {
     params.password = request.password();
@@ -414,13 +424,12 @@ absl::StatusOr<domain::CreateUserParams> FromProto(
   return params;
 }
 
-domain::UpdateUserParams FromProto(
-    const roster::v1::UpdateUserRequest& request) {
-  domain::UpdateUserParams params;
-  params.user_id = request.user_id();
-  if (request.has_external_id()) {
-    params.external_id = request.external_id();
-  }
+namespace {
+
+// The fields UpdateUserRequest and UpdateMeRequest share.
+template <typename Request>
+void SelfEditableFromProto(const Request& request,
+                           domain::UpdateUserParams& params) {
   if (request.has_username()) {
     params.username = request.username();
   }
@@ -436,6 +445,34 @@ domain::UpdateUserParams FromProto(
   if (request.has_primary_phone_number_id()) {
     params.primary_phone_number_id = request.primary_phone_number_id();
   }
+  if (request.has_locale()) {
+    params.locale = request.locale();
+  }
+}
+
+}  // namespace
+
+domain::UpdateUserParams FromProto(const roster::v1::UpdateMeRequest& request,
+                                   const std::string& user_id) {
+  domain::UpdateUserParams params;
+  params.user_id = user_id;
+  SelfEditableFromProto(request, params);
+  return params;
+}
+
+absl::StatusOr<domain::UpdateUserParams> FromProto(
+    const roster::v1::UpdateUserRequest& request) {
+  domain::Violations violations;
+  domain::UpdateUserParams params;
+  params.user_id = request.user_id();
+  if (request.has_external_id()) {
+    params.external_id = request.external_id();
+  }
+  SelfEditableFromProto(request, params);
+  if (request.has_legal_accepted_at()) {
+    params.legal_accepted_at =
+        FromProto(request.legal_accepted_at(), "legal_accepted_at", violations);
+  }
   if (request.has_delete_self_enabled()) {
     params.delete_self_enabled = request.delete_self_enabled();
   }
@@ -449,6 +486,9 @@ domain::UpdateUserParams FromProto(
     params.password_digest = request.password_digest();
   }
   params.password_hasher = request.password_hasher();
+  if (!violations.empty()) {
+    return violations.ToStatus();
+  }
   return params;
 }
 

@@ -64,8 +64,11 @@ void ToProto(const domain::DeletedUser& deleted,
 
 absl::StatusOr<domain::CreateUserParams> FromProto(
     const roster::v1::CreateUserRequest& request);
-domain::UpdateUserParams FromProto(
+absl::StatusOr<domain::UpdateUserParams> FromProto(
     const roster::v1::UpdateUserRequest& request);
+// The signed-in user's update of themselves (`user_id`, from the session).
+domain::UpdateUserParams FromProto(const roster::v1::UpdateMeRequest& request,
+                                   const std::string& user_id);
 absl::StatusOr<domain::ListUsersParams> FromProto(
     const roster::v1::ListUsersRequest& request);
 absl::StatusOr<storage::UserFilter> FromProto(

@@ -90,6 +90,32 @@ std::optional<std::string> CheckUsername(
   return *std::move(normalized);
 }
 
+std::optional<std::string> CheckLocale(const std::optional<std::string>& value,
+                                       Violations& violations) {
+  if (!value.has_value() || value->empty()) {
+    return value;
+  }
+  auto normalized = NormalizeLocale(*value);
+  if (!normalized.ok()) {
+    violations.Add("locale", std::string(normalized.status().message()));
+    return std::nullopt;
+  }
+  return *std::move(normalized);
+}
+
+std::optional<storage::Micros> CheckPastTime(
+    const char* field, const std::optional<absl::Time>& time, absl::Time now,
+    Violations& violations) {
+  if (!time.has_value()) {
+    return std::nullopt;
+  }
+  if (*time <= absl::UnixEpoch() || *time > now) {
+    violations.Add(field, "must be after 1970 and not in the future");
+    return std::nullopt;
+  }
+  return absl::ToUnixMicros(*time);
+}
+
 // A metadata tier as compact JSON, or nullopt when absent or invalid
 // (reported).
 std::optional<std::string> CheckMetadata(const char* field,

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "server/domain/errors.h"
 #include "storage/user_store.h"
 
@@ -43,6 +44,17 @@ void CheckText(const char* field, const std::optional<std::string>& value,
 // unset or invalid (reported with reason USERNAME_INVALID).
 std::optional<std::string> CheckUsername(
     const std::optional<std::string>& value, Violations& violations);
+
+// The canonical BCP 47 tag (empty stays empty: "no locale"); nullopt when unset
+// or invalid (reported on `locale`).
+std::optional<std::string> CheckLocale(const std::optional<std::string>& value,
+                                       Violations& violations);
+
+// `time` as micros when it is after 1970 and not after `now`; nullopt when
+// unset or out of range (reported on `field`).
+std::optional<storage::Micros> CheckPastTime(
+    const char* field, const std::optional<absl::Time>& time, absl::Time now,
+    Violations& violations);
 
 // A metadata tier as compact JSON, or nullopt when absent or invalid (reported;
 // over 8 KiB with reason METADATA_TOO_LARGE).

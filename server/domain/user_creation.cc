@@ -29,6 +29,7 @@ using internal::AddPasswordViolation;
 using internal::CheckDigest;
 using internal::CheckIdentifiers;
 using internal::CheckMetadata;
+using internal::CheckPastTime;
 using internal::CheckText;
 using internal::CheckUnique;
 using internal::CheckUsername;
@@ -50,6 +51,9 @@ std::string CreateRequestFingerprint(const storage::UserRecord& user,
     add(v);
   }
   add(absl::StrCat(user.delete_self_enabled, backdated ? user.created_at : 0));
+  if (user.legal_accepted_at != 0) {  // Only when set: older keys stay valid.
+    add(absl::StrCat("legal_accepted_at=", user.legal_accepted_at));
+  }
   for (const auto* list : {&emails, &phones}) {
     add(absl::StrCat(list->size()));
     for (const auto& v : *list) {
@@ -94,6 +98,8 @@ absl::StatusOr<UserService::NewUser> UserService::PrepareNewUser(
       (*params.created_at > now || *params.created_at < absl::UnixEpoch())) {
     violations.Add("created_at", "must be between 1970 and now");
   }
+  const auto legal_accepted_at = CheckPastTime(
+      "legal_accepted_at", params.legal_accepted_at, now, violations);
   if (!params.request_id.empty()) {
     auto valid = ValidateRequestId(params.request_id);
     if (!valid.ok()) {
@@ -144,6 +150,7 @@ absl::StatusOr<UserService::NewUser> UserService::PrepareNewUser(
       params.created_at.has_value() ? ToMicros(*params.created_at) : now_micros;
   user.updated_at = now_micros;
   user.version = 1;
+  user.legal_accepted_at = legal_accepted_at.value_or(0);
   user.password_hash = imported.has_value() ? *imported : password_hash;
   const storage::VerificationRecord admin_verified{
       storage::VerificationStatus::kVerified, "admin", 0, 0, ""};

@@ -1,6 +1,5 @@
 #include "server/domain/user_service.h"
 
-#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -17,6 +16,8 @@ namespace roster::domain {
 namespace {
 
 using internal::CheckDigest;
+using internal::CheckLocale;
+using internal::CheckPastTime;
 using internal::CheckText;
 using internal::CheckUnique;
 using internal::CheckUserId;
@@ -24,40 +25,6 @@ using internal::CheckUsername;
 using internal::FromStore;
 using internal::IdentifiersOf;
 using internal::LoadForChange;
-
-// The user row's own fields (not identifiers): what MutateUser compares to skip
-// no-op writes.
-auto RowFields(const storage::UserRecord& u) {
-  return std::tie(
-      u.external_id, u.username, u.first_name, u.last_name, u.image_url,
-      u.primary_email_address_id, u.primary_phone_number_id, u.public_metadata,
-      u.private_metadata, u.unsafe_metadata, u.password_hash, u.banned,
-      u.two_factor_enabled, u.delete_self_enabled, u.failed_password_attempts,
-      u.locked_until, u.last_sign_in_at, u.last_active_at, u.created_at);
-}
-
-// Everything about a user's identifiers that a change can touch, as one
-// comparable string.
-std::string IdentifiersKey(const storage::UserRecord& u) {
-  std::string key;
-  const auto add_verification = [&](const storage::VerificationRecord& v) {
-    absl::StrAppend(&key, static_cast<int>(v.status), ",", v.strategy, ",",
-                    v.attempts, ",", v.expire_at, ",", v.code_digest, ";");
-  };
-  for (const auto& e : u.email_addresses) {
-    absl::StrAppend(&key, "e:", e.id, ",", e.email_address, ",");
-    add_verification(e.verification);
-  }
-  for (const auto& p : u.phone_numbers) {
-    absl::StrAppend(&key, "p:", p.id, ",", p.phone_number, ",",
-                    p.reserved_for_second_factor, p.default_second_factor, ",");
-    add_verification(p.verification);
-  }
-  for (const auto& a : u.external_accounts) {
-    absl::StrAppend(&key, "a:", a.id, ";");
-  }
-  return key;
-}
 
 }  // namespace
 
@@ -222,8 +189,7 @@ absl::StatusOr<UserView> UserService::MutateUser(
         if (!changed.ok()) {
           return changed;
         }
-        if (RowFields(before) == RowFields(*user) &&
-            IdentifiersKey(before) == IdentifiersKey(*user)) {
+        if (*user == before) {
           result =
               *std::move(user);  // Nothing changed: no write, the etag stays.
           return absl::OkStatus();
@@ -259,6 +225,9 @@ absl::StatusOr<UserView> UserService::UpdateUser(
       CheckDigest(params.password_digest, params.password_hasher,
                   params.password.has_value(), violations);
   const auto username = CheckUsername(params.username, violations);
+  const auto locale = CheckLocale(params.locale, violations);
+  const auto legal_accepted_at = CheckPastTime(
+      "legal_accepted_at", params.legal_accepted_at, clock_->Now(), violations);
   if (params.primary_email_address_id.has_value() &&
       !IsWellFormedId(*params.primary_email_address_id, kIdentifierIdPrefix)) {
     violations.Add("primary_email_address_id",
@@ -344,6 +313,12 @@ absl::StatusOr<UserView> UserService::UpdateUser(
         }
         if (params.delete_self_enabled.has_value()) {
           user.delete_self_enabled = *params.delete_self_enabled;
+        }
+        if (locale.has_value()) {
+          user.locale = *locale;
+        }
+        if (legal_accepted_at.has_value()) {
+          user.legal_accepted_at = *legal_accepted_at;
         }
         if (params.sign_out_of_other_sessions) {
           absl::Status revoked =

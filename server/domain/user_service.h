@@ -59,6 +59,7 @@ struct CreateUserParams {
   std::optional<std::string> unsafe_metadata;
   std::optional<bool> delete_self_enabled;
   std::optional<absl::Time> created_at;
+  std::optional<absl::Time> legal_accepted_at;
   std::string request_id;  // Empty: not idempotent.
   // Plaintext; checked and hashed (see HashPasswordForNewUser). Never stored.
   std::optional<std::string> password;
@@ -81,6 +82,8 @@ struct UpdateUserParams {
   std::optional<std::string> primary_email_address_id;
   std::optional<std::string> primary_phone_number_id;
   std::optional<bool> delete_self_enabled;
+  std::optional<std::string> locale;  // BCP 47; empty clears it.
+  std::optional<absl::Time> legal_accepted_at;
   std::string etag;  // Empty: unconditional.
   // Plaintext; as in CreateUserParams.
   std::optional<std::string> password;

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
 namespace roster::domain {
@@ -118,6 +119,96 @@ absl::StatusOr<std::string> NormalizeUsername(absl::string_view input) {
     return Invalid("must not be all digits");
   }
   return username;
+}
+
+namespace {
+
+bool AllOf(absl::string_view s, size_t min, size_t max,
+           bool (*is)(unsigned char)) {
+  if (s.size() < min || s.size() > max) {
+    return false;
+  }
+  for (char c : s) {
+    if (!is(static_cast<unsigned char>(c))) {
+      return false;
+    }
+  }
+  return true;
+}
+bool Alpha(absl::string_view s, size_t min, size_t max) {
+  return AllOf(s, min, max, absl::ascii_isalpha);
+}
+bool Alnum(absl::string_view s, size_t min, size_t max) {
+  return AllOf(s, min, max, absl::ascii_isalnum);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> NormalizeLocale(absl::string_view input) {
+  constexpr size_t kMaxLocaleBytes = 64;
+  const auto bad = [] {
+    return Invalid(
+        "must be a BCP 47 language tag such as en, pt-BR or zh-Hant");
+  };
+  if (input.empty() || input.size() > kMaxLocaleBytes) {
+    return bad();
+  }
+  std::vector<std::string> tags =
+      absl::StrSplit(absl::AsciiStrToLower(input), '-');
+  size_t i = 0;
+  const auto at = [&](size_t k) -> absl::string_view {
+    return k < tags.size() ? absl::string_view(tags[k]) : absl::string_view();
+  };
+  // language: 2-3 letters with up to three 3-letter extlangs, or 4-8 letters.
+  if (!Alpha(at(0), 2, 8)) {
+    return bad();
+  }
+  const bool short_language = at(0).size() <= 3;
+  ++i;
+  for (int extlangs = 0; short_language && extlangs < 3 && Alpha(at(i), 3, 3);
+       ++extlangs) {
+    ++i;
+  }
+  if (Alpha(at(i), 4, 4)) {  // script, Title case.
+    tags[i][0] = absl::ascii_toupper(static_cast<unsigned char>(tags[i][0]));
+    ++i;
+  }
+  if (Alpha(at(i), 2, 2) || AllOf(at(i), 3, 3, absl::ascii_isdigit)) {
+    tags[i] = absl::AsciiStrToUpper(tags[i]);  // region
+    ++i;
+  }
+  while (Alnum(at(i), 5, 8) ||
+         (Alnum(at(i), 4, 4) &&
+          absl::ascii_isdigit(static_cast<unsigned char>(at(i)[0])))) {
+    ++i;  // variants
+  }
+  std::string singletons;
+  while (Alnum(at(i), 1, 1) && at(i) != "x") {
+    if (absl::StrContains(singletons, at(i))) {
+      return bad();  // Each extension at most once.
+    }
+    singletons.append(tags[i]);
+    const size_t first = ++i;
+    while (Alnum(at(i), 2, 8)) {
+      ++i;
+    }
+    if (i == first) {
+      return bad();
+    }
+  }
+  if (at(i) == "x") {  // private use: to the end.
+    const size_t first = ++i;
+    while (Alnum(at(i), 1, 8)) {
+      ++i;
+    }
+    if (i == first) {
+      return bad();
+    }
+  }
+  if (i != tags.size()) {
+    return bad();
+  }
+  return absl::StrJoin(tags, "-");
 }
 
 absl::StatusOr<std::string> ValidateText(absl::string_view input,

@@ -29,6 +29,11 @@ absl::StatusOr<std::string> NormalizePhoneNumber(absl::string_view input);
 // 4–64 characters of [a-z0-9_-] after lower-casing, not all digits.
 absl::StatusOr<std::string> NormalizeUsername(absl::string_view input);
 
+// A well-formed BCP 47 language tag (RFC 5646 `langtag`, e.g. `en`, `pt-BR`,
+// `zh-Hant-TW`, `de-CH-1996`), at most 64 characters, in its canonical case:
+// `sr-Latn-RS`. Grandfathered and private-use-only tags are refused.
+absl::StatusOr<std::string> NormalizeLocale(absl::string_view input);
+
 // Valid UTF-8 without control characters, at most `max_bytes`. Returned
 // unchanged.
 absl::StatusOr<std::string> ValidateText(absl::string_view input,

@@ -19,7 +19,7 @@ constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7290146531)";
 // allocated from event_log.last_sequence inside the committing transaction
 // (see PgUserStore), not by an identity column, so that sequence order is
 // commit order across replicas.
-constexpr std::array<const char*, 2> kPgMigrations = {
+constexpr std::array<const char*, 3> kPgMigrations = {
     R"sql(
 CREATE TABLE users (
   id TEXT COLLATE "C" PRIMARY KEY,
@@ -196,6 +196,11 @@ END
 $$;
 CREATE TRIGGER users_counted AFTER INSERT OR DELETE ON users
   FOR EACH ROW EXECUTE FUNCTION roster_count_users();
+)sql",
+    // 3: as SQLite's migration 7.
+    R"sql(
+ALTER TABLE users ADD COLUMN locale TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN legal_accepted_at BIGINT NOT NULL DEFAULT 0;
 )sql",
 };
 

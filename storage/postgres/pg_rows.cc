@@ -1,12 +1,14 @@
 #include "storage/postgres/pg_rows.h"
 
 #include <utility>
+#include <variant>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "storage/identifier_union.h"
 #include "storage/user_query_sql.h"
+#include "storage/user_row.h"
 
 namespace roster::storage {
 namespace {
@@ -29,33 +31,11 @@ PgParams& AddVerification(PgParams& p, const VerificationRecord& v) {
       .Add(v.expire_at);
 }
 
-// Parameters $1..$24 of the user statements; $1 is the id.
 PgParams UserParams(const UserRecord& u) {
   PgParams p;
-  p.Add(u.id)
-      .Add(u.external_id)
-      .Add(u.username)
-      .Add(u.first_name)
-      .Add(u.last_name)
-      .Add(u.image_url)
-      .Add(u.primary_email_address_id)
-      .Add(u.primary_phone_number_id)
-      .Add(u.public_metadata)
-      .Add(u.private_metadata)
-      .Add(u.unsafe_metadata)
-      .Add(u.password_hash)
-      .Add(u.banned)
-      .Add(u.two_factor_enabled)
-      .Add(u.delete_self_enabled)
-      .Add(u.failed_password_attempts)
-      .Add(u.locked_until)
-      .Add(u.last_sign_in_at)
-      .Add(u.last_active_at)
-      .Add(u.created_at)
-      .Add(u.updated_at)
-      .Add(u.version)
-      .Add(PrimaryEmailAddress(u))
-      .Add(PrimaryPhoneNumber(u));
+  for (const SqlValue& value : UserWrittenValues(u)) {
+    std::visit([&](const auto& v) { p.Add(v); }, value);
+  }
   return p;
 }
 
@@ -95,30 +75,7 @@ std::string PgTextArray(const std::vector<std::string>& values) {
 }
 
 UserRecord ReadPgUserRow(const PgResult& r, int row, int first) {
-  UserRecord u;
-  u.id = r.Text(row, first + 0);
-  u.external_id = r.Text(row, first + 1);
-  u.username = r.Text(row, first + 2);
-  u.first_name = r.Text(row, first + 3);
-  u.last_name = r.Text(row, first + 4);
-  u.image_url = r.Text(row, first + 5);
-  u.primary_email_address_id = r.Text(row, first + 6);
-  u.primary_phone_number_id = r.Text(row, first + 7);
-  u.public_metadata = r.Text(row, first + 8);
-  u.private_metadata = r.Text(row, first + 9);
-  u.unsafe_metadata = r.Text(row, first + 10);
-  u.password_hash = r.Text(row, first + 11);
-  u.banned = r.Bool(row, first + 12);
-  u.two_factor_enabled = r.Bool(row, first + 13);
-  u.delete_self_enabled = r.Bool(row, first + 14);
-  u.failed_password_attempts = static_cast<int32_t>(r.Int(row, first + 15));
-  u.locked_until = r.Int(row, first + 16);
-  u.last_sign_in_at = r.Int(row, first + 17);
-  u.last_active_at = r.Int(row, first + 18);
-  u.created_at = r.Int(row, first + 19);
-  u.updated_at = r.Int(row, first + 20);
-  u.version = r.Int(row, first + 21);
-  return u;
+  return ReadUserColumns(PgRow{r, row}, first);
 }
 
 absl::StatusOr<UserRecord> LoadPgUser(PgConnection& c,
@@ -128,7 +85,7 @@ absl::StatusOr<UserRecord> LoadPgUser(PgConnection& c,
   if (for_update) {
     // Lock first, then read the identifiers: nothing changes a locked user's
     // identifiers until this transaction ends.
-    PgResult row = c.Run(absl::StrCat("SELECT ", kUserColumns,
+    PgResult row = c.Run(absl::StrCat("SELECT ", UserSelectList(),
                                       " FROM users u WHERE u.id = $1 "
                                       "FOR UPDATE"),
                          PgParams().Add(id));
@@ -140,8 +97,8 @@ absl::StatusOr<UserRecord> LoadPgUser(PgConnection& c,
     return std::move(users.front());
   }
   PgResult r = c.Run(
-      absl::StrCat("SELECT ", kUserColumns, ", i.* FROM users u LEFT JOIN (",
-                   IdentifierUnionSql("= $1"),
+      absl::StrCat("SELECT ", UserSelectList(),
+                   ", i.* FROM users u LEFT JOIN (", IdentifierUnionSql("= $1"),
                    ") i ON TRUE WHERE u.id = $1 "
                    "ORDER BY i.kind, i.created_at, i.id"),
       PgParams().Add(id));
@@ -178,34 +135,23 @@ void LoadPgIdentifiers(PgConnection& c, std::vector<UserRecord>& users) {
 }
 
 void InsertPgUser(PgConnection& c, const UserRecord& user) {
-  c.Run(
-      "INSERT INTO users (id, external_id, username, first_name, last_name, "
-      "image_url, primary_email_address_id, primary_phone_number_id, "
-      "public_metadata, private_metadata, unsafe_metadata, password_hash, "
-      "banned, two_factor_enabled, delete_self_enabled, "
-      "failed_password_attempts, locked_until, last_sign_in_at, "
-      "last_active_at, created_at, updated_at, version, "
-      "primary_email_address, primary_phone_number) VALUES ($1, $2, $3, $4, "
-      "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "
-      "$20, $21, $22, $23, $24)",
-      UserParams(user));
+  static const std::string* const kSql = new std::string(
+      InsertSql("users", UserWrittenColumns(), SqlDialect::kPostgres));
+  c.Run(*kSql, UserParams(user));
 }
 
 bool UpdatePgUserRow(PgConnection& c, const UserRecord& user) {
-  return c.Run(
-              "UPDATE users SET external_id = $2, username = $3, "
-              "first_name = $4, last_name = $5, image_url = $6, "
-              "primary_email_address_id = $7, primary_phone_number_id = $8, "
-              "public_metadata = $9, private_metadata = $10, "
-              "unsafe_metadata = $11, password_hash = $12, banned = $13, "
-              "two_factor_enabled = $14, delete_self_enabled = $15, "
-              "failed_password_attempts = $16, locked_until = $17, "
-              "last_sign_in_at = $18, last_active_at = $19, "
-              "created_at = $20, updated_at = $21, version = $22, "
-              "primary_email_address = $23, primary_phone_number = $24 "
-              "WHERE id = $1",
-              UserParams(user))
-             .affected() > 0;
+  // Every column: PostgreSQL needs each numbered parameter it is sent to appear
+  // in the statement, and it skips index updates for unchanged values itself.
+  static const std::string* const kSql = [] {
+    std::vector<int> all;
+    for (size_t i = 1; i < UserWrittenColumns().size(); ++i) {
+      all.push_back(static_cast<int>(i));
+    }
+    return new std::string(
+        UpdateSql("users", UserWrittenColumns(), all, SqlDialect::kPostgres));
+  }();
+  return c.Run(*kSql, UserParams(user)).affected() > 0;
 }
 
 void InsertPgIdentifiers(PgConnection& c, const UserRecord& user) {

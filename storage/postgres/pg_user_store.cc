@@ -15,6 +15,7 @@
 #include "storage/postgres/pg_rows.h"
 #include "storage/postgres/pg_write_transaction.h"
 #include "storage/user_query_sql.h"
+#include "storage/user_row.h"
 
 namespace roster::storage {
 namespace {
@@ -217,7 +218,7 @@ absl::StatusOr<UserPage> PgUserStore::ListUsers(const UserPageQuery& query) {
     UserPage page;
     const char* column = OrderColumn(query.order.key, SqlDialect::kPostgres);
     const char* direction = query.order.descending ? "DESC" : "ASC";
-    std::string sql = absl::StrCat("SELECT ", kUserColumns, ", ", column,
+    std::string sql = absl::StrCat("SELECT ", UserSelectList(), ", ", column,
                                    " FROM users u WHERE ", where.sql);
     std::vector<SqlValue> params = where.params;
     if (query.after.has_value()) {

@@ -107,6 +107,43 @@ TEST(NormalizeUsernameTest,
   ExpectNormalizes(NormalizeUsername, cases);
 }
 
+TEST(NormalizeLocaleTest, AcceptsWellFormedBcp47InCanonicalCase) {
+  const NormalizeCase cases[] = {
+      {"en", "en"},
+      {"EN", "en"},
+      {"pt-br", "pt-BR"},
+      {"zh-hant-tw", "zh-Hant-TW"},
+      {"sr-latn-rs", "sr-Latn-RS"},
+      {"es-419", "es-419"},
+      {"de-CH-1996", "de-CH-1996"},
+      {"sl-rozaj-biske", "sl-rozaj-biske"},
+      {"zh-yue-HK", "zh-yue-HK"},
+      {"en-US-u-ca-gregory", "en-US-u-ca-gregory"},
+      {"en-a-bbb-x-a-ccc", "en-a-bbb-x-a-ccc"},
+      {"de-x-private", "de-x-private"},
+      {"", ""},
+      {"e", ""},
+      {"en_US", ""},
+      {"en-", ""},
+      {"-en", ""},
+      {"en--US", ""},
+      {"toolonglanguage", ""},
+      {"english-language", "english-language"},  // A language and a variant.
+      {"en-usa", "en-usa"},                      // A language and an extlang.
+      {"en-US-USA", ""},
+      {"en-12", ""},
+      {"x-private", ""},
+      {"en-a", ""},
+      {"en-a-bb-a-cc", ""},
+      {"en-x", ""},
+      {"en-US-u-toolongsubtag", ""},
+      {"en-Latn-Latn", ""},
+      {"ça", ""},
+      {"en-" + std::string(61, 'a'), ""},
+  };
+  ExpectNormalizes(NormalizeLocale, cases);
+}
+
 TEST(ValidateTextTest, EnforcesUtf8NoControlCharactersAndByteLimit) {
   EXPECT_THAT(ValidateText("Ada", kMaxNameBytes), IsOk());
   EXPECT_THAT(ValidateText("Zoë 李 🚀", kMaxNameBytes), IsOk());
