@@ -107,6 +107,7 @@ check-thread-safety: bootstrap
 	@CXX=clang++ cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build build-clang -j $(JOBS)
 
+# The layering first (scripts/check_layers.py: an include that runs up or sideways fails), then
 # clang-tidy with .clang-tidy over the service's sources (server, storage, client); any finding
 # fails. Its clang front end also reports -Wthread-safety, so this covers check-thread-safety
 # too. `make lint TIDY_SCOPE=all` adds the tests (twice as long: gtest and gRPC in every unit).
@@ -117,6 +118,7 @@ else
 TIDY_SOURCES := $(CURDIR)/(server|storage|client)/
 endif
 lint: bootstrap
+	@python3 scripts/check_layers.py .
 	@command -v run-clang-tidy >/dev/null || $(MAKE) -s bootstrap-clang
 	@CXX=clang++ cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=ON >/dev/null
 	@cmake --build build-clang -j $(JOBS) --target roster_proto roster_reflection_headers >/dev/null

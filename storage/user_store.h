@@ -21,6 +21,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "storage/records.h"
@@ -131,6 +132,13 @@ struct UserCacheStats {
   int64_t lookup_hits = 0;
   int64_t bytes = 0;  // Approximate bytes held now.
 };
+
+// True for the --db values that name PostgreSQL (postgres:// or
+// postgresql:// URIs); anything else names a SQLite file.
+inline bool IsPostgresDsn(absl::string_view db) {
+  return absl::StartsWith(db, "postgres://") ||
+         absl::StartsWith(db, "postgresql://");
+}
 
 class UserStore {
  public:

@@ -21,7 +21,7 @@
 #include "server/domain/clock.h"
 #include "server/domain/ids.h"
 #include "server/domain/tokens.h"
-#include "storage/postgres/pg_user_store.h"
+#include "storage/user_store.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "Address to serve gRPC on (host:port).");

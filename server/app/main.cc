@@ -15,8 +15,8 @@
 #include "server/api/log.h"
 #include "server/app/config.h"
 #include "server/app/roster_server.h"
-#include "storage/postgres/pg_user_store.h"
-#include "storage/sqlite_backup.h"
+#include "storage/sqlite/sqlite_backup.h"
+#include "storage/user_store.h"
 
 namespace {
 

@@ -17,8 +17,10 @@
 #include "server/api/rpc_observer.h"
 #include "server/app/timed_user_store.h"
 #include "server/domain/image_types.h"
+#include "storage/sqlite/sqlite_user_store.h"
+#if ROSTER_POSTGRES
 #include "storage/postgres/pg_user_store.h"
-#include "storage/sqlite_user_store.h"
+#endif
 
 namespace roster::app {
 namespace {
@@ -61,6 +63,7 @@ std::shared_ptr<grpc::ServerCredentials> CredentialsFor(
 absl::StatusOr<std::unique_ptr<storage::UserStore>> OpenStore(
     const std::string& db, int32_t user_cache_mb) {
   if (storage::IsPostgresDsn(db)) {
+#if ROSTER_POSTGRES
     storage::PgOptions options;
     options.dsn = db;
     auto store = storage::PgUserStore::Open(options);
@@ -68,6 +71,11 @@ absl::StatusOr<std::unique_ptr<storage::UserStore>> OpenStore(
       return store.status();
     }
     return std::unique_ptr<storage::UserStore>(*std::move(store));
+#else
+    return absl::FailedPreconditionError(
+        "--db names PostgreSQL, but this roster-server was built without it "
+        "(cmake -DROSTER_POSTGRES=OFF)");
+#endif
   }
   storage::SqliteOptions options;
   options.path = db;

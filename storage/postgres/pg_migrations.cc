@@ -12,13 +12,13 @@ namespace {
 constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7290146531)";
 
 // Never edit a shipped migration; append a new one. The schema mirrors
-// SQLite's (storage/migrations.cc) at its version 4, with these differences:
-// times are BIGINT microseconds; text that pages sort by is COLLATE "C" (byte
-// order, as in SQLite, whatever the database's locale); names sort by lower()
-// where SQLite uses NOCASE; bytes are BYTEA; and the event sequence is
-// allocated from event_log.last_sequence inside the committing transaction
-// (see PgUserStore), not by an identity column, so that sequence order is
-// commit order across replicas.
+// SQLite's (storage/sqlite/sqlite_migrations.cc) at its version 4, with these
+// differences: times are BIGINT microseconds; text that pages sort by is
+// COLLATE "C" (byte order, as in SQLite, whatever the database's locale); names
+// sort by lower() where SQLite uses NOCASE; bytes are BYTEA; and the event
+// sequence is allocated from event_log.last_sequence inside the committing
+// transaction (see PgUserStore), not by an identity column, so that sequence
+// order is commit order across replicas.
 constexpr std::array<const char*, 3> kPgMigrations = {
     R"sql(
 CREATE TABLE users (

@@ -68,11 +68,6 @@ int64_t CountMatches(PgConnection& c, const SqlClause& where) {
 
 }  // namespace
 
-bool IsPostgresDsn(const std::string& db) {
-  return absl::StartsWith(db, "postgres://") ||
-         absl::StartsWith(db, "postgresql://");
-}
-
 // Returns its connection to the pool when destroyed.
 class PgUserStore::Lease {
  public:

@@ -48,10 +48,6 @@ struct PgOptions {
   absl::Duration poll_interval = absl::Seconds(1);
 };
 
-// True for the --db values that name PostgreSQL (postgres:// or
-// postgresql:// URIs).
-bool IsPostgresDsn(const std::string& db);
-
 class PgUserStore final : public UserStore {
  public:
   // Connects, migrates to the latest schema and starts the event listener.

@@ -21,7 +21,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "storage/sqlite_user_store.h"
+#include "storage/sqlite/sqlite_user_store.h"
 
 namespace {
 

@@ -7,7 +7,9 @@
 #define ROSTER_TESTS_TESTING_POSTGRES_H_
 
 #include <gtest/gtest.h>
+#if ROSTER_POSTGRES
 #include <libpq-fe.h>
+#endif
 
 #include <cstdlib>
 #include <memory>
@@ -26,6 +28,9 @@ inline std::string PostgresAdminDsn() {
 
 // Why PostgreSQL tests cannot run here ("" when they can).
 inline std::string PostgresUnavailableReason() {
+#if !ROSTER_POSTGRES
+  return "built without PostgreSQL (cmake -DROSTER_POSTGRES=OFF)";
+#endif
   if (!PostgresAdminDsn().empty()) {
     return "";
   }
@@ -48,6 +53,9 @@ inline std::string PostgresUnavailableReason() {
 
 // Runs one SQL command on `dsn`; returns libpq's error text ("" on success).
 inline std::string PgCommand(const std::string& dsn, const std::string& sql) {
+#if !ROSTER_POSTGRES
+  return PostgresUnavailableReason();
+#else
   std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(dsn.c_str()),
                                                   PQfinish);
   if (PQstatus(conn.get()) != CONNECTION_OK) {
@@ -60,10 +68,14 @@ inline std::string PgCommand(const std::string& dsn, const std::string& sql) {
     return PQerrorMessage(conn.get());
   }
   return "";
+#endif
 }
 
 // The first column of the first row of `sql` on `dsn`, or "" on error.
 inline std::string PgScalar(const std::string& dsn, const std::string& sql) {
+#if !ROSTER_POSTGRES
+  return "";
+#else
   std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(dsn.c_str()),
                                                   PQfinish);
   std::unique_ptr<PGresult, void (*)(PGresult*)> result(
@@ -73,6 +85,7 @@ inline std::string PgScalar(const std::string& dsn, const std::string& sql) {
     return "";
   }
   return PQgetvalue(result.get(), 0, 0);
+#endif
 }
 
 // A database of its own on the test cluster, dropped (with any connections

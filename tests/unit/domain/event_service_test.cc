@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/domain/errors.h"
 #include "server/domain/user_service.h"
-#include "storage/sqlite_user_store.h"
+#include "storage/sqlite/sqlite_user_store.h"
 #include "tests/testing/fakes.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"

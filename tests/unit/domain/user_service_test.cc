@@ -13,7 +13,7 @@
 #include "server/domain/metadata.h"
 #include "server/domain/passwords.h"
 #include "server/domain/sign_in.h"
-#include "storage/sqlite_user_store.h"
+#include "storage/sqlite/sqlite_user_store.h"
 #include "tests/testing/fakes.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"

@@ -11,7 +11,7 @@
 #include "server/domain/image_types.h"
 #include "server/domain/user_service.h"
 #include "server/domain/verification_codes.h"
-#include "storage/sqlite_user_store.h"
+#include "storage/sqlite/sqlite_user_store.h"
 #include "tests/testing/fakes.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"

@@ -2,7 +2,7 @@
 // against the C++ encoder on a real file, and, through SqliteUserStore, that
 // every write keeps the column equal to the identifier tables, which a read
 // falls back to when the column is missing or unreadable.
-#include "storage/identifier_column.h"
+#include "storage/sqlite/identifier_column.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,9 +16,9 @@
 #include "SQLiteCpp/Database.h"
 #include "absl/strings/str_cat.h"
 #include "storage/identifier_union.h"
-#include "storage/migrations.h"
-#include "storage/sqlite_connection.h"
-#include "storage/sqlite_user_store.h"
+#include "storage/sqlite/sqlite_connection.h"
+#include "storage/sqlite/sqlite_migrations.h"
+#include "storage/sqlite/sqlite_user_store.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "storage/sqlite_user_store.h"
-#include "storage/user_cache.h"
+#include "storage/sqlite/sqlite_user_store.h"
+#include "storage/sqlite/user_cache.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 

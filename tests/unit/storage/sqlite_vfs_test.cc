@@ -4,7 +4,7 @@
 // writer died, see every commit exactly as they would through SQLite's own
 // unix VFS; and a commit of many pages takes a few write calls, not two per
 // page.
-#include "storage/sqlite_vfs.h"
+#include "storage/sqlite/sqlite_vfs.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -17,7 +17,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
-#include "storage/sqlite_connection.h"
+#include "storage/sqlite/sqlite_connection.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 

@@ -1,7 +1,7 @@
 // UserCache on its own, then SqliteUserStore's GetUser and lookups by
 // identifier staying exact through every write path that changes a user, on a
 // real file.
-#include "storage/user_cache.h"
+#include "storage/sqlite/user_cache.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "storage/sqlite_user_store.h"
+#include "storage/sqlite/sqlite_user_store.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 

@@ -13,8 +13,10 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "storage/sqlite/sqlite_user_store.h"
+#if ROSTER_POSTGRES
 #include "storage/postgres/pg_user_store.h"
-#include "storage/sqlite_user_store.h"
+#endif
 #include "tests/testing/postgres.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
@@ -72,6 +74,7 @@ class UserStoreTest : public ::testing::TestWithParam<std::string> {
   }
 
   absl::StatusOr<std::unique_ptr<UserStore>> OpenStore() {
+#if ROSTER_POSTGRES
     if (postgres()) {
       PgOptions options;
       options.dsn = pg_->dsn();
@@ -81,6 +84,7 @@ class UserStoreTest : public ::testing::TestWithParam<std::string> {
       }
       return std::unique_ptr<UserStore>(*std::move(store));
     }
+#endif
     auto store = SqliteUserStore::Open({dir_.File("users.db")});
     if (!store.ok()) {
       return store.status();
@@ -116,8 +120,14 @@ class UserStoreTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<UserStore> store_;
 };
 
-// The parameter values of a suite that runs on both adapters.
-inline auto AdapterNames() { return ::testing::Values("sqlite", "postgres"); }
+// The parameter values of a suite that runs on every adapter built.
+inline auto AdapterNames() {
+#if ROSTER_POSTGRES
+  return ::testing::Values("sqlite", "postgres");
+#else
+  return ::testing::Values("sqlite");
+#endif
+}
 inline std::string AdapterName(
     const ::testing::TestParamInfo<std::string>& info) {
   return info.param;

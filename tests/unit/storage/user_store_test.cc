@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "storage/migrations.h"
-#include "storage/sqlite_user_store.h"
+#include "storage/sqlite/sqlite_migrations.h"
+#include "storage/sqlite/sqlite_user_store.h"
 #include "tests/testing/postgres.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/unit/storage/user_store_fixture.h"
@@ -25,11 +25,7 @@ using ::roster::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::Field;
 
-INSTANTIATE_TEST_SUITE_P(Adapters, UserStoreTest,
-                         ::testing::Values("sqlite", "postgres"),
-                         [](const auto& param_info) {
-                           return param_info.param;
-                         });
+INSTANTIATE_TEST_SUITE_P(Adapters, UserStoreTest, AdapterNames(), AdapterName);
 
 // What only the embedded file has: pragmas, its migration history, paths.
 class SqliteUserStoreTest : public UserStoreTest {};

@@ -1,8 +1,8 @@
 // Lookups by identifier value, verification send counting and profile image
 // rows. Internal to storage/; every function throws SQLite::Exception on a
 // database error (callers run them under a try block).
-#ifndef ROSTER_STORAGE_SQLITE_IDENTIFIER_ROWS_H_
-#define ROSTER_STORAGE_SQLITE_IDENTIFIER_ROWS_H_
+#ifndef ROSTER_STORAGE_SQLITE_SQLITE_IDENTIFIER_ROWS_H_
+#define ROSTER_STORAGE_SQLITE_SQLITE_IDENTIFIER_ROWS_H_
 
 #include <optional>
 #include <string>
@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "storage/records.h"
-#include "storage/sqlite_connection.h"
+#include "storage/sqlite/sqlite_connection.h"
 #include "storage/user_store.h"
 
 namespace roster::storage {
@@ -36,4 +36,4 @@ absl::StatusOr<ImageRecord> LoadImage(SqliteConnection& c,
 
 }  // namespace roster::storage
 
-#endif  // ROSTER_STORAGE_SQLITE_IDENTIFIER_ROWS_H_
+#endif  // ROSTER_STORAGE_SQLITE_SQLITE_IDENTIFIER_ROWS_H_

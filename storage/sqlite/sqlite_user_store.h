@@ -12,8 +12,8 @@
 // Open(), before the store is returned.
 //
 // Thread-safe.
-#ifndef ROSTER_STORAGE_SQLITE_USER_STORE_H_
-#define ROSTER_STORAGE_SQLITE_USER_STORE_H_
+#ifndef ROSTER_STORAGE_SQLITE_SQLITE_USER_STORE_H_
+#define ROSTER_STORAGE_SQLITE_SQLITE_USER_STORE_H_
 
 #include <deque>
 #include <functional>
@@ -25,8 +25,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "storage/sqlite_changed_users.h"
-#include "storage/user_cache.h"
+#include "storage/sqlite/sqlite_changed_users.h"
+#include "storage/sqlite/user_cache.h"
 #include "storage/user_store.h"
 
 namespace roster::storage {
@@ -136,4 +136,4 @@ class SqliteUserStore final : public UserStore {
 
 }  // namespace roster::storage
 
-#endif  // ROSTER_STORAGE_SQLITE_USER_STORE_H_
+#endif  // ROSTER_STORAGE_SQLITE_SQLITE_USER_STORE_H_

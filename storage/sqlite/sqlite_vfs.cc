@@ -1,4 +1,4 @@
-#include "storage/sqlite_vfs.h"
+#include "storage/sqlite/sqlite_vfs.h"
 
 #include <sqlite3.h>
 

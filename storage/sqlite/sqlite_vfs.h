@@ -18,8 +18,8 @@
 // the call that completes a commit frame returns (so before SQLite publishes
 // the commit in the wal-index), and before any other call on the file (read,
 // sync, truncate, size, file control, close) or a write elsewhere in it.
-#ifndef ROSTER_STORAGE_SQLITE_VFS_H_
-#define ROSTER_STORAGE_SQLITE_VFS_H_
+#ifndef ROSTER_STORAGE_SQLITE_SQLITE_VFS_H_
+#define ROSTER_STORAGE_SQLITE_SQLITE_VFS_H_
 
 namespace roster::storage {
 
@@ -30,4 +30,4 @@ bool RegisterRosterVfs();
 
 }  // namespace roster::storage
 
-#endif  // ROSTER_STORAGE_SQLITE_VFS_H_
+#endif  // ROSTER_STORAGE_SQLITE_SQLITE_VFS_H_

@@ -1,8 +1,8 @@
 // One SQLite connection with Roster's pragmas and a cache of prepared
 // statements, and the single place that turns SQLiteCpp exceptions into
 // absl::Status. Internal to storage/.
-#ifndef ROSTER_STORAGE_SQLITE_CONNECTION_H_
-#define ROSTER_STORAGE_SQLITE_CONNECTION_H_
+#ifndef ROSTER_STORAGE_SQLITE_SQLITE_CONNECTION_H_
+#define ROSTER_STORAGE_SQLITE_SQLITE_CONNECTION_H_
 
 #include <exception>
 #include <memory>
@@ -82,4 +82,4 @@ class SqliteConnection {
 
 }  // namespace roster::storage
 
-#endif  // ROSTER_STORAGE_SQLITE_CONNECTION_H_
+#endif  // ROSTER_STORAGE_SQLITE_SQLITE_CONNECTION_H_

@@ -1,4 +1,4 @@
-#include "storage/migrations.h"
+#include "storage/sqlite/sqlite_migrations.h"
 
 #include <array>
 

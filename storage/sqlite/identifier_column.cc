@@ -1,4 +1,4 @@
-#include "storage/identifier_column.h"
+#include "storage/sqlite/identifier_column.h"
 
 #include <cstdint>
 #include <utility>

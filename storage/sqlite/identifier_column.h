@@ -11,8 +11,8 @@
 // as <decimal byte length>:<bytes>, integers in decimal. The fields are the
 // ones the tables store, in the order of the kField* lists in the .cc; the
 // records may come in any order. Internal to storage/.
-#ifndef ROSTER_STORAGE_IDENTIFIER_COLUMN_H_
-#define ROSTER_STORAGE_IDENTIFIER_COLUMN_H_
+#ifndef ROSTER_STORAGE_SQLITE_IDENTIFIER_COLUMN_H_
+#define ROSTER_STORAGE_SQLITE_IDENTIFIER_COLUMN_H_
 
 #include <string>
 
@@ -32,4 +32,4 @@ bool DecodeIdentifierColumn(absl::string_view column, UserRecord& user);
 
 }  // namespace roster::storage
 
-#endif  // ROSTER_STORAGE_IDENTIFIER_COLUMN_H_
+#endif  // ROSTER_STORAGE_SQLITE_IDENTIFIER_COLUMN_H_

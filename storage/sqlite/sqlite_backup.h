@@ -2,8 +2,8 @@
 // it: VACUUM INTO copies one consistent read snapshot (WAL readers never block
 // the writer) into a fresh, compact file, which is checked, synced and then
 // renamed into place, so `to` is either the old file or a complete backup.
-#ifndef ROSTER_STORAGE_SQLITE_BACKUP_H_
-#define ROSTER_STORAGE_SQLITE_BACKUP_H_
+#ifndef ROSTER_STORAGE_SQLITE_SQLITE_BACKUP_H_
+#define ROSTER_STORAGE_SQLITE_SQLITE_BACKUP_H_
 
 #include <string>
 
@@ -18,4 +18,4 @@ absl::Status BackupDatabase(const std::string& from, const std::string& to);
 
 }  // namespace roster::storage
 
-#endif  // ROSTER_STORAGE_SQLITE_BACKUP_H_
+#endif  // ROSTER_STORAGE_SQLITE_SQLITE_BACKUP_H_

@@ -1,4 +1,4 @@
-#include "storage/sqlite_identifier_rows.h"
+#include "storage/sqlite/sqlite_identifier_rows.h"
 
 #include "absl/strings/str_cat.h"
 

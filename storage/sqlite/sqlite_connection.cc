@@ -1,4 +1,4 @@
-#include "storage/sqlite_connection.h"
+#include "storage/sqlite/sqlite_connection.h"
 
 #include <sqlite3.h>
 
@@ -7,7 +7,7 @@
 #include "SQLiteCpp/Exception.h"
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
-#include "storage/sqlite_vfs.h"
+#include "storage/sqlite/sqlite_vfs.h"
 
 namespace roster::storage {
 

@@ -1,4 +1,4 @@
-#include "storage/sqlite_backup.h"
+#include "storage/sqlite/sqlite_backup.h"
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
@@ -8,7 +8,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
-#include "storage/sqlite_connection.h"
+#include "storage/sqlite/sqlite_connection.h"
 
 namespace roster::storage {
 namespace {

@@ -7,14 +7,14 @@
 // on. Internal to storage/.
 //
 // Thread-compatible: the hook runs on whichever thread uses the connection.
-#ifndef ROSTER_STORAGE_SQLITE_CHANGED_USERS_H_
-#define ROSTER_STORAGE_SQLITE_CHANGED_USERS_H_
+#ifndef ROSTER_STORAGE_SQLITE_SQLITE_CHANGED_USERS_H_
+#define ROSTER_STORAGE_SQLITE_SQLITE_CHANGED_USERS_H_
 
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "storage/sqlite_connection.h"
+#include "storage/sqlite/sqlite_connection.h"
 #include "storage/user_store.h"
 
 namespace roster::storage {
@@ -73,4 +73,4 @@ class ChangedUsers {
 
 }  // namespace roster::storage
 
-#endif  // ROSTER_STORAGE_SQLITE_CHANGED_USERS_H_
+#endif  // ROSTER_STORAGE_SQLITE_SQLITE_CHANGED_USERS_H_

@@ -1,11 +1,11 @@
 // Numbered schema migrations, applied at start-up under PRAGMA user_version,
 // each in its own transaction. Adding a table is appending one entry to the
 // list in migrations.cc.
-#ifndef ROSTER_STORAGE_MIGRATIONS_H_
-#define ROSTER_STORAGE_MIGRATIONS_H_
+#ifndef ROSTER_STORAGE_SQLITE_SQLITE_MIGRATIONS_H_
+#define ROSTER_STORAGE_SQLITE_SQLITE_MIGRATIONS_H_
 
 #include "absl/status/status.h"
-#include "storage/sqlite_connection.h"
+#include "storage/sqlite/sqlite_connection.h"
 
 namespace roster::storage {
 
@@ -22,4 +22,4 @@ absl::Status MigrateTo(SqliteConnection& connection, int target_version);
 
 }  // namespace roster::storage
 
-#endif  // ROSTER_STORAGE_MIGRATIONS_H_
+#endif  // ROSTER_STORAGE_SQLITE_SQLITE_MIGRATIONS_H_

@@ -1,7 +1,7 @@
 // The pre-update hook's declarations are compiled in only with this macro;
 // Debian's libsqlite3 is built with it.
 #define SQLITE_ENABLE_PREUPDATE_HOOK 1
-#include "storage/sqlite_changed_users.h"
+#include "storage/sqlite/sqlite_changed_users.h"
 
 #include <sqlite3.h>
 
@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "storage/user_cache.h"
+#include "storage/sqlite/user_cache.h"
 
 namespace roster::storage {
 namespace {

@@ -1,16 +1,16 @@
 // SqliteWriteTransaction: WriteTransaction on the writer connection, inside a
 // transaction SqliteUserStore::Write opened. Internal to storage/.
-#ifndef ROSTER_STORAGE_SQLITE_WRITE_TRANSACTION_H_
-#define ROSTER_STORAGE_SQLITE_WRITE_TRANSACTION_H_
+#ifndef ROSTER_STORAGE_SQLITE_SQLITE_WRITE_TRANSACTION_H_
+#define ROSTER_STORAGE_SQLITE_SQLITE_WRITE_TRANSACTION_H_
 
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "storage/sqlite_connection.h"
-#include "storage/sqlite_identifier_rows.h"
-#include "storage/sqlite_user_rows.h"
+#include "storage/sqlite/sqlite_connection.h"
+#include "storage/sqlite/sqlite_identifier_rows.h"
+#include "storage/sqlite/sqlite_user_rows.h"
 #include "storage/user_store.h"
 
 namespace roster::storage {
@@ -297,4 +297,4 @@ class SqliteWriteTransaction final : public WriteTransaction {
 
 }  // namespace roster::storage
 
-#endif  // ROSTER_STORAGE_SQLITE_WRITE_TRANSACTION_H_
+#endif  // ROSTER_STORAGE_SQLITE_SQLITE_WRITE_TRANSACTION_H_

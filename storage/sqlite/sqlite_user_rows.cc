@@ -1,4 +1,4 @@
-#include "storage/sqlite_user_rows.h"
+#include "storage/sqlite/sqlite_user_rows.h"
 
 #include <algorithm>
 #include <array>
@@ -11,8 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "storage/identifier_column.h"
 #include "storage/identifier_union.h"
+#include "storage/sqlite/identifier_column.h"
 #include "storage/user_row.h"
 
 namespace roster::storage {

@@ -1,4 +1,4 @@
-#include "storage/user_cache.h"
+#include "storage/sqlite/user_cache.h"
 
 #include <algorithm>
 #include <utility>

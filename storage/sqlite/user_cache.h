@@ -25,8 +25,8 @@
 // passed stays. A budget of 0 disables it.
 //
 // Thread-safe.
-#ifndef ROSTER_STORAGE_USER_CACHE_H_
-#define ROSTER_STORAGE_USER_CACHE_H_
+#ifndef ROSTER_STORAGE_SQLITE_USER_CACHE_H_
+#define ROSTER_STORAGE_SQLITE_USER_CACHE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -143,4 +143,4 @@ std::string LookupKey(IdentifierKind kind, absl::string_view value);
 
 }  // namespace roster::storage
 
-#endif  // ROSTER_STORAGE_USER_CACHE_H_
+#endif  // ROSTER_STORAGE_SQLITE_USER_CACHE_H_

@@ -2,8 +2,8 @@
 // record to a statement, and loading a user with its identifiers. Internal to
 // storage/; every function throws SQLite::Exception on a database error
 // (callers run them under a try block).
-#ifndef ROSTER_STORAGE_SQLITE_USER_ROWS_H_
-#define ROSTER_STORAGE_SQLITE_USER_ROWS_H_
+#ifndef ROSTER_STORAGE_SQLITE_SQLITE_USER_ROWS_H_
+#define ROSTER_STORAGE_SQLITE_SQLITE_USER_ROWS_H_
 
 #include <string>
 #include <vector>
@@ -11,7 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "storage/records.h"
-#include "storage/sqlite_connection.h"
+#include "storage/sqlite/sqlite_connection.h"
 #include "storage/user_query_sql.h"
 
 namespace roster::storage {
@@ -64,4 +64,4 @@ void WriteSession(SqliteConnection& c, const SessionRecord& session);
 
 }  // namespace roster::storage
 
-#endif  // ROSTER_STORAGE_SQLITE_USER_ROWS_H_
+#endif  // ROSTER_STORAGE_SQLITE_SQLITE_USER_ROWS_H_

@@ -4,9 +4,9 @@
 #include <utility>
 #include <vector>
 
-#include "storage/sqlite_connection.h"
-#include "storage/sqlite_user_store.h"
-#include "storage/sqlite_write_transaction.h"
+#include "storage/sqlite/sqlite_connection.h"
+#include "storage/sqlite/sqlite_user_store.h"
+#include "storage/sqlite/sqlite_write_transaction.h"
 
 namespace roster::storage {
 

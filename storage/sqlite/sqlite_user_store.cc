@@ -1,14 +1,14 @@
-#include "storage/sqlite_user_store.h"
+#include "storage/sqlite/sqlite_user_store.h"
 
 #include <utility>
 #include <vector>
 
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
-#include "storage/migrations.h"
-#include "storage/sqlite_connection.h"
-#include "storage/sqlite_user_rows.h"
-#include "storage/sqlite_write_transaction.h"
+#include "storage/sqlite/sqlite_connection.h"
+#include "storage/sqlite/sqlite_migrations.h"
+#include "storage/sqlite/sqlite_user_rows.h"
+#include "storage/sqlite/sqlite_write_transaction.h"
 #include "storage/user_query_sql.h"
 #include "storage/user_row.h"
 
