@@ -90,8 +90,9 @@ absl::StatusOr<std::unique_ptr<storage::UserStore>> OpenStore(
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
-    const ServerConfig& config) {
+    const ServerConfig& config, const domain::Clock* clock) {
   auto server = absl::WrapUnique(new RosterServer());
+  server->clock_ = clock != nullptr ? clock : &server->system_clock_;
   auto store = OpenStore(config.db_path, config.user_cache_mb);
   if (!store.ok()) {
     return store.status();
@@ -100,7 +101,7 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   server->store_ = std::make_unique<TimedUserStore>(*std::move(store),
                                                     server->metrics_.get());
   server->random_ = std::make_unique<domain::SystemRandom>();
-  server->ids_ = std::make_unique<domain::IdGenerator>(&server->clock_,
+  server->ids_ = std::make_unique<domain::IdGenerator>(server->clock_,
                                                        server->random_.get());
   domain::UserServiceOptions options;
   options.lockout_attempts = config.lockout_attempts;
@@ -122,14 +123,14 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   }
   server->encoder_ = std::make_unique<api::ProtoEventEncoder>();
   server->events_ = std::make_unique<domain::EventService>(server->store_.get(),
-                                                           &server->clock_);
+                                                           server->clock_);
   server->hub_ = std::make_unique<api::EventHub>();
   api::EventHub* hub = server->hub_.get();
   server->store_->SetCommitListener(
       [hub](int64_t latest) { hub->Publish(latest); });
   server->events_retention_ = config.events_retention;
   server->users_ = std::make_unique<domain::UserService>(
-      server->store_.get(), &server->clock_, server->ids_.get(),
+      server->store_.get(), server->clock_, server->ids_.get(),
       server->encoder_.get(), options);
   if (config.signing_key.empty()) {
     server->signing_key_ = std::make_unique<domain::SigningKey>(
@@ -160,7 +161,7 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   server->verifier_ = std::make_unique<domain::TokenVerifier>(
       session_options.issuer, std::move(verification_keys));
   server->sessions_ = std::make_unique<domain::SessionService>(
-      server->store_.get(), &server->clock_, server->ids_.get(),
+      server->store_.get(), server->clock_, server->ids_.get(),
       server->random_.get(), server->encoder_.get(), server->signing_key_.get(),
       server->verifier_.get(), session_options);
   server->authenticator_ =

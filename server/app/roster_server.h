@@ -38,9 +38,11 @@ class RosterServer {
  public:
   // Opens and migrates the database, then starts serving; health is SERVING
   // once it returns. Errors: the store's (Unavailable, FailedPrecondition, …)
-  // or Unavailable when the address cannot be bound.
+  // or Unavailable when the address cannot be bound. `clock` is the time every
+  // rule reads (token and code lifetimes, lockouts, retention); null means the
+  // system clock. Not owned: it must outlive the server.
   static absl::StatusOr<std::unique_ptr<RosterServer>> Start(
-      const ServerConfig& config);
+      const ServerConfig& config, const domain::Clock* clock = nullptr);
 
   // Shuts down with a zero grace period if Shutdown() was not called.
   ~RosterServer();
@@ -72,7 +74,8 @@ class RosterServer {
   // the store last.
   std::unique_ptr<api::Metrics> metrics_;
   std::unique_ptr<storage::UserStore> store_;
-  domain::SystemClock clock_;
+  domain::SystemClock system_clock_;
+  const domain::Clock* clock_ = nullptr;  // Not owned.
   std::unique_ptr<domain::SystemRandom> random_;
   std::unique_ptr<domain::IdGenerator> ids_;
   std::unique_ptr<api::ProtoEventEncoder> encoder_;

@@ -22,6 +22,7 @@
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_database.h"
 #include "tests/testing/test_server.h"
+#include "tests/testing/wait.h"
 
 namespace roster {
 namespace {
@@ -106,8 +107,16 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
         }
       });
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(
-        std::uniform_int_distribution<int>(150, 700)(rng)));
+    // Killed at a random point of the load: after 20-200 more acknowledged
+    // writes, whatever this machine's speed.
+    const auto acknowledged = [&acked] {
+      std::lock_guard<std::mutex> lock(acked.mu);
+      return acked.writes;
+    };
+    const int64_t kill_after =
+        acknowledged() + std::uniform_int_distribution<int>(20, 200)(rng);
+    EXPECT_TRUE(testing::WaitUntil([&] { return acknowledged() >= kill_after; },
+                                   absl::Seconds(20)));
     EXPECT_EQ(server.Stop(SIGKILL), -1) << "the server was killed mid-load";
     stop = true;
     for (auto& c : clients) {
@@ -203,7 +212,13 @@ TEST(CrashTest, SigtermUnderLoadDrainsAndLosesNothing) {
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // SIGTERM under load: once 100 creates were acknowledged.
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return acked.size() >= 100;
+      },
+      absl::Seconds(20)));
   EXPECT_EQ(server.Stop(SIGTERM), 0) << server.Stderr();
   stop = true;
   for (auto& c : clients) {

@@ -133,7 +133,7 @@ TEST_F(FrontendUsersTest, RefreshingATokenMarksTheUserActive) {
   get.set_user_id(ada_.id());
   User before;
   ASSERT_TRUE(backend_->GetUser(Authed().get(), get, &before).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  server_.AdvanceClock(absl::Seconds(1));
   RefreshSessionTokenRequest refresh;
   refresh.set_session_id(signed_in.session().id());
   refresh.set_session_secret(signed_in.session_secret());

@@ -15,6 +15,7 @@
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_database.h"
 #include "tests/testing/test_server.h"
+#include "tests/testing/wait.h"
 #include "tests/testing/watcher.h"
 
 namespace roster {
@@ -255,10 +256,8 @@ TEST(PgOutageTest,
   };
   auto await_status =
       [&](grpc::health::v1::HealthCheckResponse::ServingStatus want) {
-        for (int i = 0; i < 100 && status_of_backend() != want; ++i) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-        return status_of_backend() == want;
+        return testing::WaitUntil([&] { return status_of_backend() == want; },
+                                  absl::Seconds(10));
       };
   CreateUserRequest create;
   create.add_email_addresses("outage@example.com");

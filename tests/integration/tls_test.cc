@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/testing/test_server.h"
+#include "tests/testing/wait.h"
 
 namespace roster {
 namespace {
@@ -193,10 +194,12 @@ TEST(TlsTest, ARotatedCertificateIsServedWithoutARestart) {
 
   pki.Issue("server", "roster-two");  // Overwrites server.pem and server.key.
   std::string cn;
-  for (int i = 0; i < 100 && cn != "roster-two"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    ASSERT_TRUE(Check(server.server().port(), trust, &cn).ok());
-  }
+  testing::WaitUntil(
+      [&] {
+        EXPECT_TRUE(Check(server.server().port(), trust, &cn).ok());
+        return cn == "roster-two";
+      },
+      absl::Seconds(10));
   EXPECT_EQ(cn, "roster-two");
   grpc::ClientContext context;
   HealthCheckResponse response;

@@ -1,5 +1,5 @@
-// Hermetic time and randomness for domain tests: a clock that moves only when
-// told, and a deterministic random source.
+// Hermetic time and randomness for tests: a clock that moves only when told,
+// one that runs but can be moved ahead, and a deterministic random source.
 #ifndef ROSTER_TESTS_TESTING_FAKES_H_
 #define ROSTER_TESTS_TESTING_FAKES_H_
 
@@ -28,6 +28,25 @@ class FakeClock final : public domain::Clock {
  private:
   mutable absl::Mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_);
+};
+
+// The system clock plus an offset a test moves forward: time passes as usual
+// (so ids and timestamps keep their order) and a test jumps ahead instead of
+// sleeping. Thread-safe.
+class OffsetClock final : public domain::Clock {
+ public:
+  absl::Time Now() const override {
+    absl::MutexLock lock(&mu_);
+    return absl::Now() + offset_;
+  }
+  void Advance(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    offset_ += d;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Duration offset_ ABSL_GUARDED_BY(mu_);
 };
 
 // A splitmix64 sequence from a seed. Thread-safe.

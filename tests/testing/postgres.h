@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "sodium.h"
+#include "tests/testing/require.h"
 
 namespace roster::testing {
 
@@ -39,21 +40,14 @@ inline std::string PostgresUnavailableReason() {
 }
 
 // Skips the test (or fails it under CI) when PostgreSQL is not available.
-#define ROSTER_REQUIRE_POSTGRES()                                              \
-  do {                                                                         \
-    const std::string reason = ::roster::testing::PostgresUnavailableReason(); \
-    if (!reason.empty()) {                                                     \
-      const char* ci = std::getenv("CI");                                      \
-      if (ci != nullptr && std::string(ci) == "true") {                        \
-        FAIL() << "CI must run the PostgreSQL tests: " << reason;              \
-      }                                                                        \
-      GTEST_SKIP() << reason;                                                  \
-    }                                                                          \
-  } while (false)
+#define ROSTER_REQUIRE_POSTGRES() \
+  ROSTER_REQUIRE(::roster::testing::PostgresUnavailableReason())
 
 // Runs one SQL command on `dsn`; returns libpq's error text ("" on success).
 inline std::string PgCommand(const std::string& dsn, const std::string& sql) {
 #if !ROSTER_POSTGRES
+  static_cast<void>(dsn);
+  static_cast<void>(sql);
   return PostgresUnavailableReason();
 #else
   std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(dsn.c_str()),
@@ -74,6 +68,8 @@ inline std::string PgCommand(const std::string& dsn, const std::string& sql) {
 // The first column of the first row of `sql` on `dsn`, or "" on error.
 inline std::string PgScalar(const std::string& dsn, const std::string& sql) {
 #if !ROSTER_POSTGRES
+  static_cast<void>(dsn);
+  static_cast<void>(sql);
   return "";
 #else
   std::unique_ptr<PGconn, void (*)(PGconn*)> conn(PQconnectdb(dsn.c_str()),

@@ -20,6 +20,7 @@
 
 #include "absl/strings/match.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/wait.h"
 
 extern char** environ;
 
@@ -97,21 +98,25 @@ class ServerProcess {
   // The port it logged it serves on, or 0 if it exited or 10 s passed.
   int WaitForPort() {
     const std::regex serving(R"("msg":"serving".*"port":(\d+))");
-    for (int i = 0; i < 200; ++i) {
-      std::smatch match;
-      const std::string log = Stderr();
-      if (std::regex_search(log, match, serving)) {
-        return std::stoi(match[1]);
-      }
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        exit_status_ = status;
-        return 0;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return 0;
+    int port = 0;
+    WaitUntil(
+        [&] {
+          std::smatch match;
+          const std::string log = Stderr();
+          if (std::regex_search(log, match, serving)) {
+            port = std::stoi(match[1]);
+            return true;
+          }
+          int status = 0;
+          if (waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            exit_status_ = status;
+            return true;
+          }
+          return false;
+        },
+        absl::Seconds(10));
+    return port;
   }
 
   // Sends `signal` (if any) and returns the exit code, or -1 if killed by a

@@ -17,6 +17,7 @@
 #include "google/rpc/status.pb.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "server/app/roster_server.h"
+#include "tests/testing/fakes.h"
 #include "tests/testing/frontend_response_scanner.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_database.h"
@@ -43,7 +44,7 @@ class TestServer {
   }
 
   void Start() {
-    auto server = app::RosterServer::Start(config_);
+    auto server = app::RosterServer::Start(config_, &clock_);
     EXPECT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     const std::string target = absl::StrCat("127.0.0.1:", server_->port());
@@ -66,6 +67,8 @@ class TestServer {
   }
 
   app::RosterServer& server() { return *server_; }
+  // Moves the server's clock ahead: what a test would otherwise sleep for.
+  void AdvanceClock(absl::Duration d) { clock_.Advance(d); }
   // The SQLite path or PostgreSQL DSN the server runs on.
   const std::string& db_path() const { return config_.db_path; }
   const TestDatabase& database() const { return database_; }
@@ -82,6 +85,7 @@ class TestServer {
   TempDir dir_;
   TestDatabase database_{dir_};
   app::ServerConfig config_;
+  OffsetClock clock_;  // Declared before the server, which reads it.
   std::unique_ptr<app::RosterServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::shared_ptr<grpc::Channel> raw_channel_;

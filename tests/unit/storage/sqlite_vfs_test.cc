@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "storage/sqlite/sqlite_connection.h"
+#include "tests/testing/require.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -190,9 +191,7 @@ TEST(SqliteVfsTest, ACommitSurvivesItsProcessDyingRightAfter) {
 }
 
 TEST(SqliteVfsTest, ACommitOfManyPagesTakesAFewWriteCalls) {
-  if (WriteCalls() < 0) {
-    GTEST_SKIP() << "/proc/self/io is not readable here";
-  }
+  ROSTER_REQUIRE(WriteCalls() < 0 ? "/proc/self/io is not readable here" : "");
   TempDir dir;
   OpenTheWayTheServerDoes(dir);
   int64_t calls[2] = {0, 0};
