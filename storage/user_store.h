@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "storage/records.h"
@@ -132,6 +133,14 @@ struct UserCacheStats {
   int64_t lookup_hits = 0;
   int64_t bytes = 0;  // Approximate bytes held now.
 };
+
+// What opening a database whose schema a newer roster-server wrote returns:
+// FailedPrecondition naming both versions.
+inline absl::Status NewerSchemaError(int found, int latest) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "database schema version ", found, " is newer than this binary's ",
+      latest, "; upgrade roster-server"));
+}
 
 // True for the --db values that name PostgreSQL (postgres:// or
 // postgresql:// URIs); anything else names a SQLite file.

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "storage/user_store.h"
 
 namespace roster::storage {
 namespace {
@@ -220,10 +221,7 @@ absl::Status MigratePg(PgConnection& c) {
       const int current = row.rows() == 0 ? 0 : static_cast<int>(row.Int(0, 0));
       if (current > LatestPgSchemaVersion()) {
         c.Exec("ROLLBACK");
-        return absl::FailedPreconditionError(
-            absl::StrCat("database schema version ", current,
-                         " is newer than this binary's ",
-                         LatestPgSchemaVersion(), "; upgrade roster-server"));
+        return NewerSchemaError(current, LatestPgSchemaVersion());
       }
       for (int v = current; v < LatestPgSchemaVersion(); ++v) {
         c.Exec(kPgMigrations[static_cast<size_t>(v)]);

@@ -7,19 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "storage/identifier_union.h"
+#include "storage/read_sql.h"
 #include "storage/user_query_sql.h"
 #include "storage/user_row.h"
 
 namespace roster::storage {
 namespace {
-
-// One row of a PgResult, as AppendIdentifier reads it.
-struct PgRow {
-  const PgResult& r;
-  int row;
-  std::string Text(int column) const { return r.Text(row, column); }
-  int64_t Int(int column) const { return r.Int(row, column); }
-};
 
 // Identifiers of the users in `$1` (a text[] of ids).
 std::string IdentifiersSql() { return IdentifierUnionSql("= ANY($1::text[])"); }
@@ -260,26 +253,8 @@ void WritePgSession(PgConnection& c, const SessionRecord& s) {
 std::optional<std::string> FindPgIdentifierHolder(PgConnection& c,
                                                   IdentifierKind kind,
                                                   absl::string_view value) {
-  const char* sql = "";
-  switch (kind) {
-    case IdentifierKind::kEmailAddress:
-      sql =
-          "SELECT user_id FROM email_addresses WHERE email_address = $1 "
-          "AND verification_status = 2";
-      break;
-    case IdentifierKind::kPhoneNumber:
-      sql =
-          "SELECT user_id FROM phone_numbers WHERE phone_number = $1 "
-          "AND verification_status = 2";
-      break;
-    case IdentifierKind::kUsername:
-      sql = "SELECT id FROM users WHERE username = $1 AND username <> ''";
-      break;
-    case IdentifierKind::kExternalId:
-      sql = "SELECT id FROM users WHERE external_id = $1 AND external_id <> ''";
-      break;
-  }
-  PgResult r = c.Run(sql, PgParams().Add(value));
+  PgResult r = c.Run(NumberPlaceholders(IdentifierHolderSql(kind)),
+                     PgParams().Add(value));
   if (r.rows() == 0) {
     return std::nullopt;
   }
@@ -290,17 +265,11 @@ std::vector<std::string> FindPgUnverifiedClaimants(PgConnection& c,
                                                    IdentifierKind kind,
                                                    absl::string_view value) {
   std::vector<std::string> users;
-  if (kind != IdentifierKind::kEmailAddress &&
-      kind != IdentifierKind::kPhoneNumber) {
+  const absl::string_view sql = UnverifiedClaimantsSql(kind);
+  if (sql.empty()) {
     return users;
   }
-  PgResult r = c.Run(
-      kind == IdentifierKind::kEmailAddress
-          ? "SELECT user_id FROM email_addresses WHERE email_address = $1 "
-            "AND verification_status <> 2 ORDER BY user_id"
-          : "SELECT user_id FROM phone_numbers WHERE phone_number = $1 "
-            "AND verification_status <> 2 ORDER BY user_id",
-      PgParams().Add(value));
+  PgResult r = c.Run(NumberPlaceholders(sql), PgParams().Add(value));
   for (int row = 0; row < r.rows(); ++row) {
     users.push_back(r.Text(row, 0));
   }

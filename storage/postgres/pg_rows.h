@@ -17,6 +17,16 @@
 
 namespace roster::storage {
 
+// One row of a PgResult, as the shared row readers (ReadUserColumns,
+// AppendIdentifier, ReadEventRow) read it.
+struct PgRow {
+  const PgResult& r;
+  int row;
+  std::string Text(int column) const { return r.Text(row, column); }
+  int64_t Int(int column) const { return r.Int(row, column); }
+  std::string Bytes(int column) const { return r.Bytes(row, column); }
+};
+
 // A text[] literal of `values` ('{"a","b"}'), for `= ANY($n::text[])`.
 std::string PgTextArray(const std::vector<std::string>& values);
 

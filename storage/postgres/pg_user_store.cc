@@ -14,6 +14,7 @@
 #include "storage/postgres/pg_migrations.h"
 #include "storage/postgres/pg_rows.h"
 #include "storage/postgres/pg_write_transaction.h"
+#include "storage/read_sql.h"
 #include "storage/user_query_sql.h"
 #include "storage/user_row.h"
 
@@ -54,16 +55,10 @@ void BindAll(PgParams& p, const std::vector<SqlValue>& values) {
 // How many users `where` matches; the kept count when it matches every user
 // (migration 2). Throws PgError.
 int64_t CountMatches(PgConnection& c, const SqlClause& where) {
-  if (where.MatchesEveryRow()) {
-    return c.Run("SELECT n FROM user_count WHERE id = 1", PgParams()).Int(0, 0);
-  }
+  const SqlClause count = CountUsersSql(where);
   PgParams p;
-  BindAll(p, where.params);
-  return c
-      .Run(NumberPlaceholders(
-               absl::StrCat("SELECT COUNT(*) FROM users u WHERE ", where.sql)),
-           p)
-      .Int(0, 0);
+  BindAll(p, count.params);
+  return c.Run(NumberPlaceholders(count.sql), p).Int(0, 0);
 }
 
 }  // namespace
@@ -210,47 +205,20 @@ absl::StatusOr<UserPage> PgUserStore::ListUsers(const UserPageQuery& query) {
   return PgGuarded("listing users", [&]() -> absl::StatusOr<UserPage> {
     ReadSnapshot snapshot(c);
     const SqlClause where = UserFilterSql(query.filter, SqlDialect::kPostgres);
-    UserPage page;
-    const char* column = OrderColumn(query.order.key, SqlDialect::kPostgres);
-    const char* direction = query.order.descending ? "DESC" : "ASC";
-    std::string sql = absl::StrCat("SELECT ", UserSelectList(), ", ", column,
-                                   " FROM users u WHERE ", where.sql);
-    std::vector<SqlValue> params = where.params;
-    if (query.after.has_value()) {
-      SqlClause after =
-          AfterCursorSql(query.order, *query.after, SqlDialect::kPostgres);
-      absl::StrAppend(&sql, " AND ", after.sql);
-      params.insert(params.end(), after.params.begin(), after.params.end());
-    }
-    absl::StrAppend(&sql, " ORDER BY ", column, " ", direction, ", u.id ",
-                    direction, " LIMIT ? OFFSET ?");
-    // One row beyond the page tells whether another page follows.
-    params.emplace_back(int64_t{query.limit} + 1);
-    params.emplace_back(query.offset);
+    const SqlClause select = UserPageSql(query, where, SqlDialect::kPostgres);
     PgParams p;
-    BindAll(p, params);
-    PgResult r = c.Run(NumberPlaceholders(sql), p);
-    std::optional<UserCursor> last;
+    BindAll(p, select.params);
+    PgResult r = c.Run(NumberPlaceholders(select.sql), p);
+    UserPageBuilder builder(query, kUserColumnCount);
     for (int row = 0; row < r.rows(); ++row) {
-      if (static_cast<int>(page.users.size()) == query.limit) {
-        page.next = last;
+      if (builder.Add(PgRow{r, row}) == nullptr) {
         break;
       }
-      page.users.push_back(ReadPgUserRow(r, row));
-      UserCursor cursor;
-      cursor.id = page.users.back().id;
-      if (IsTextOrderKey(query.order.key)) {
-        cursor.sort_value = r.Text(row, kUserColumnCount);
-      } else {
-        cursor.sort_value = r.Int(row, kUserColumnCount);
-      }
-      last = std::move(cursor);
     }
-    if (auto implied = TotalImpliedByPage(query, page)) {
-      page.total_count = *implied;
-    } else {
-      page.total_count = CountMatches(c, where);
+    if (builder.NeedsCount()) {
+      builder.page().total_count = CountMatches(c, where);
     }
+    UserPage& page = builder.page();
     LoadPgIdentifiers(c, page.users);
     return page;
   });
@@ -341,11 +309,9 @@ absl::StatusOr<std::string> PgUserStore::GetIdentifierOwner(
   return WithConnection(
       "finding an identifier",
       [&](PgConnection& c) -> absl::StatusOr<std::string> {
-        PgResult r = c.Run(
-            "SELECT user_id FROM email_addresses WHERE id = $1 UNION ALL "
-            "SELECT user_id FROM phone_numbers WHERE id = $1 UNION ALL "
-            "SELECT user_id FROM external_accounts WHERE id = $1",
-            PgParams().Add(identifier_id));
+        static const std::string* const kSql =
+            new std::string(IdentifierOwnerSql(SqlDialect::kPostgres));
+        PgResult r = c.Run(*kSql, PgParams().Add(identifier_id));
         if (r.rows() == 0) {
           return absl::NotFoundError("identifier not found");
         }
@@ -381,33 +347,12 @@ absl::StatusOr<EventBatch> PgUserStore::ReadEvents(const EventQuery& query) {
         c.Run("SELECT pruned_through, last_sequence FROM event_log");
     batch.pruned_through = bounds.Int(0, 0);
     batch.latest = bounds.Int(0, 1);
-    std::string sql =
-        "SELECT sequence, id, type, user_id, created_at, payload, request_id, "
-        "actor FROM events WHERE sequence > ?";
+    const SqlClause events = EventsSql(query);
     PgParams p;
-    p.Add(query.after_sequence);
-    if (!query.types.empty()) {
-      absl::StrAppend(&sql, " AND type = ANY(?::text[])");
-      p.Add(PgTextArray(query.types));
-    }
-    if (!query.user_id.empty()) {
-      absl::StrAppend(&sql, " AND user_id = ?");
-      p.Add(query.user_id);
-    }
-    absl::StrAppend(&sql, " ORDER BY sequence LIMIT ? OFFSET ?");
-    p.Add(int64_t{query.limit}).Add(query.offset);
-    PgResult r = c.Run(NumberPlaceholders(sql), p);
+    BindAll(p, events.params);
+    PgResult r = c.Run(NumberPlaceholders(events.sql), p);
     for (int row = 0; row < r.rows(); ++row) {
-      EventRecord e;
-      e.sequence = r.Int(row, 0);
-      e.id = r.Text(row, 1);
-      e.type = r.Text(row, 2);
-      e.user_id = r.Text(row, 3);
-      e.created_at = r.Int(row, 4);
-      e.payload = r.Bytes(row, 5);
-      e.request_id = r.Text(row, 6);
-      e.actor = r.Text(row, 7);
-      batch.events.push_back(std::move(e));
+      batch.events.push_back(ReadEventRow(PgRow{r, row}));
     }
     return batch;
   });

@@ -1,34 +1,13 @@
 #include "storage/sqlite/sqlite_identifier_rows.h"
 
 #include "absl/strings/str_cat.h"
+#include "storage/read_sql.h"
 
 namespace roster::storage {
-namespace {
-
-// Verified is VerificationStatus::kVerified; the partial unique indexes of
-// migration 4 make a verified value unique.
-const char* HolderSql(IdentifierKind kind) {
-  switch (kind) {
-    case IdentifierKind::kEmailAddress:
-      return "SELECT user_id FROM email_addresses WHERE email_address = ? "
-             "AND verification_status = 2";
-    case IdentifierKind::kPhoneNumber:
-      return "SELECT user_id FROM phone_numbers WHERE phone_number = ? "
-             "AND verification_status = 2";
-    case IdentifierKind::kUsername:
-      return "SELECT id FROM users WHERE username = ? AND username <> ''";
-    case IdentifierKind::kExternalId:
-      return "SELECT id FROM users WHERE external_id = ? AND external_id <> ''";
-  }
-  return "";
-}
-
-}  // namespace
-
 std::optional<std::string> FindIdentifierHolder(SqliteConnection& c,
                                                 IdentifierKind kind,
                                                 absl::string_view value) {
-  auto& s = c.Prepare(HolderSql(kind));
+  auto& s = c.Prepare(IdentifierHolderSql(kind));
   s.bind(1, std::string(value));
   if (!s.executeStep()) {
     return std::nullopt;
@@ -42,16 +21,11 @@ std::vector<std::string> FindUnverifiedClaimants(SqliteConnection& c,
                                                  IdentifierKind kind,
                                                  absl::string_view value) {
   std::vector<std::string> users;
-  if (kind != IdentifierKind::kEmailAddress &&
-      kind != IdentifierKind::kPhoneNumber) {
+  const absl::string_view sql = UnverifiedClaimantsSql(kind);
+  if (sql.empty()) {
     return users;
   }
-  auto& s = c.Prepare(
-      kind == IdentifierKind::kEmailAddress
-          ? "SELECT user_id FROM email_addresses WHERE email_address = ? "
-            "AND verification_status <> 2 ORDER BY user_id"
-          : "SELECT user_id FROM phone_numbers WHERE phone_number = ? "
-            "AND verification_status <> 2 ORDER BY user_id");
+  auto& s = c.Prepare(sql);
   s.bind(1, std::string(value));
   while (s.executeStep()) {
     users.push_back(s.getColumn(0).getString());

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "storage/user_store.h"
 
 namespace roster::storage {
 namespace {
@@ -328,10 +329,7 @@ absl::Status MigrateTo(SqliteConnection& connection, int target_version) {
             connection.db().execAndGet("PRAGMA user_version").getInt();
         if (current > LatestSchemaVersion()) {
           connection.Exec("ROLLBACK");
-          return absl::FailedPreconditionError(
-              absl::StrCat("database schema version ", current,
-                           " is newer than this binary's ",
-                           LatestSchemaVersion(), "; upgrade roster-server"));
+          return NewerSchemaError(current, LatestSchemaVersion());
         }
         if (current >= target_version) {
           connection.Exec("COMMIT");

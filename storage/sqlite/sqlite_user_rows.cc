@@ -30,14 +30,6 @@ void BindVerification(SQLite::Statement& s, int first_index,
 
 namespace {
 
-// The current row of a statement, as ReadUserColumns and AppendIdentifier
-// read it.
-struct SqliteRow {
-  SQLite::Statement& s;
-  std::string Text(int column) const { return s.getColumn(column).getString(); }
-  int64_t Int(int column) const { return s.getColumn(column).getInt64(); }
-};
-
 // UserWrittenColumns(), then the identifiers column (identifier_column.h).
 const std::vector<std::string>& SqliteUserColumns() {
   static const std::vector<std::string>* const kColumns = [] {

@@ -16,6 +16,19 @@
 
 namespace roster::storage {
 
+// The current row of a statement, as the shared row readers (ReadUserColumns,
+// AppendIdentifier, ReadEventRow) read it.
+struct SqliteRow {
+  SQLite::Statement& s;
+  std::string Text(int column) const { return s.getColumn(column).getString(); }
+  int64_t Int(int column) const { return s.getColumn(column).getInt64(); }
+  std::string Bytes(int column) const {
+    const SQLite::Column value = s.getColumn(column);
+    return std::string(static_cast<const char*>(value.getBlob()),
+                       static_cast<size_t>(value.getBytes()));
+  }
+};
+
 // INSERT of a users row (user_row.h's columns and the identifiers column),
 // whose parameters BindUser fills.
 const std::string& InsertUserSql();

@@ -5,6 +5,7 @@
 
 #include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
+#include "storage/read_sql.h"
 #include "storage/sqlite/sqlite_connection.h"
 #include "storage/sqlite/sqlite_migrations.h"
 #include "storage/sqlite/sqlite_user_rows.h"
@@ -37,15 +38,13 @@ class ReadSnapshot {
 
 // How many users `where` matches. Throws on storage errors.
 int64_t CountMatches(SqliteConnection& c, const SqlClause& where) {
-  auto& s = c.Prepare(
-      where.MatchesEveryRow()
-          ? "SELECT n FROM user_count WHERE id = 1"
-          : absl::StrCat("SELECT COUNT(*) FROM users u WHERE ", where.sql));
-  BindParams(s, where.params, 1);
+  const SqlClause count = CountUsersSql(where);
+  auto& s = c.Prepare(count.sql);
+  BindParams(s, count.params, 1);
   s.executeStep();
-  const int64_t count = s.getColumn(0).getInt64();
+  const int64_t n = s.getColumn(0).getInt64();
   s.reset();
-  return count;
+  return n;
 }
 
 // True when the filter names users by identifier (email address, phone
@@ -229,52 +228,27 @@ absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
     }
     const uint64_t generation = lookup ? user_cache_.generation() : 0;
     ReadSnapshot snapshot(c);
-    UserPage page;
-    const char* column = OrderColumn(query.order.key);
-    const char* direction = query.order.descending ? "DESC" : "ASC";
     // The identifiers column, then the order key for the page token.
-    std::string sql =
-        absl::StrCat("SELECT ", UserSelectList(), ", u.identifiers, ", column,
-                     " FROM users u WHERE ", where.sql);
-    std::vector<SqlValue> params = where.params;
-    if (query.after.has_value()) {
-      SqlClause after = AfterCursorSql(query.order, *query.after);
-      absl::StrAppend(&sql, " AND ", after.sql);
-      params.insert(params.end(), after.params.begin(), after.params.end());
-    }
-    absl::StrAppend(&sql, " ORDER BY ", column, " ", direction, ", u.id ",
-                    direction, " LIMIT ? OFFSET ?");
-    // One row beyond the page tells whether another page follows.
-    params.emplace_back(int64_t{query.limit} + 1);
-    params.emplace_back(query.offset);
-    auto& s = c.Prepare(sql);
-    BindParams(s, params, 1);
-    std::optional<UserCursor> last;
-    std::vector<size_t> without_column;  // Indexes into page.users.
+    const SqlClause select =
+        UserPageSql(query, where, SqlDialect::kSqlite, ", u.identifiers");
+    auto& s = c.Prepare(select.sql);
+    BindParams(s, select.params, 1);
+    UserPageBuilder builder(query, kUserColumnCount + 1);
+    std::vector<size_t> without_column;  // Indexes into the page's users.
     while (s.executeStep()) {
-      if (static_cast<int>(page.users.size()) == query.limit) {
-        page.next = last;
+      UserRecord* user = builder.Add(SqliteRow{s});
+      if (user == nullptr) {
         break;
       }
-      UserRecord& user = page.users.emplace_back(ReadUserRow(s));
-      if (!ReadIdentifierColumn(s, kUserColumnCount, user)) {
-        without_column.push_back(page.users.size() - 1);
+      if (!ReadIdentifierColumn(s, kUserColumnCount, *user)) {
+        without_column.push_back(builder.page().users.size() - 1);
       }
-      UserCursor cursor;
-      cursor.id = user.id;
-      if (IsTextOrderKey(query.order.key)) {
-        cursor.sort_value = s.getColumn(kUserColumnCount + 1).getString();
-      } else {
-        cursor.sort_value = s.getColumn(kUserColumnCount + 1).getInt64();
-      }
-      last = std::move(cursor);
     }
     s.reset();
-    if (auto implied = TotalImpliedByPage(query, page)) {
-      page.total_count = *implied;
-    } else {
-      page.total_count = CountMatches(c, where);
+    if (builder.NeedsCount()) {
+      builder.page().total_count = CountMatches(c, where);
     }
+    UserPage& page = builder.page();
     for (size_t index : without_column) {
       LoadIdentifiers(c, page.users[index]);  // The same snapshot as the row.
     }
@@ -372,10 +346,9 @@ absl::StatusOr<std::string> SqliteUserStore::GetIdentifierOwner(
     return lease.status();
   }
   return Guarded("finding an identifier", [&]() -> absl::StatusOr<std::string> {
-    auto& s = (**lease).Prepare(
-        "SELECT user_id FROM email_addresses WHERE id = ?1 UNION ALL "
-        "SELECT user_id FROM phone_numbers WHERE id = ?1 UNION ALL "
-        "SELECT user_id FROM external_accounts WHERE id = ?1");
+    static const std::string* const kSql =
+        new std::string(IdentifierOwnerSql(SqlDialect::kSqlite));
+    auto& s = (**lease).PrepareStatic(*kSql);
     s.bind(1, std::string(identifier_id));
     if (!s.executeStep()) {
       return absl::NotFoundError("identifier not found");
@@ -429,40 +402,11 @@ absl::StatusOr<EventBatch> SqliteUserStore::ReadEvents(
       batch.latest = bounds.getColumn(1).getInt64();
       bounds.reset();
     }
-    std::string sql =
-        "SELECT sequence, id, type, user_id, created_at, payload, request_id, "
-        "actor FROM events WHERE sequence > ?";
-    std::vector<SqlValue> params = {query.after_sequence};
-    if (!query.types.empty()) {
-      absl::StrAppend(&sql, " AND type IN (");
-      for (size_t i = 0; i < query.types.size(); ++i) {
-        absl::StrAppend(&sql, i == 0 ? "?" : ", ?");
-        params.emplace_back(query.types[i]);
-      }
-      absl::StrAppend(&sql, ")");
-    }
-    if (!query.user_id.empty()) {
-      absl::StrAppend(&sql, " AND user_id = ?");
-      params.emplace_back(query.user_id);
-    }
-    absl::StrAppend(&sql, " ORDER BY sequence LIMIT ? OFFSET ?");
-    params.emplace_back(int64_t{query.limit});
-    params.emplace_back(query.offset);
-    auto& s = c.Prepare(sql);
-    BindParams(s, params, 1);
+    const SqlClause events = EventsSql(query);
+    auto& s = c.Prepare(events.sql);
+    BindParams(s, events.params, 1);
     while (s.executeStep()) {
-      EventRecord e;
-      e.sequence = s.getColumn(0).getInt64();
-      e.id = s.getColumn(1).getString();
-      e.type = s.getColumn(2).getString();
-      e.user_id = s.getColumn(3).getString();
-      e.created_at = s.getColumn(4).getInt64();
-      const auto payload = s.getColumn(5);
-      e.payload.assign(static_cast<const char*>(payload.getBlob()),
-                       static_cast<size_t>(payload.getBytes()));
-      e.request_id = s.getColumn(6).getString();
-      e.actor = s.getColumn(7).getString();
-      batch.events.push_back(std::move(e));
+      batch.events.push_back(ReadEventRow(SqliteRow{s}));
     }
     s.reset();
     return batch;
