@@ -37,13 +37,15 @@ SecretKeyAuthenticator::SecretKeyAuthenticator(
   }
 }
 
-absl::StatusOr<std::string> SecretKeyAuthenticator::Authenticate(
-    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const {
+absl::StatusOr<absl::string_view> BearerCredential(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+    absl::string_view credential) {
   const auto [first, last] = metadata.equal_range("authorization");
   if (first == last) {
     return Unauthenticated(
-        "missing authorization metadata: send 'authorization: Bearer <secret "
-        "key>'");
+        absl::StrCat("missing authorization metadata: send 'authorization: "
+                     "Bearer <",
+                     credential, ">'"));
   }
   if (std::next(first) != last) {
     return Unauthenticated("more than one authorization header");
@@ -52,9 +54,19 @@ absl::StatusOr<std::string> SecretKeyAuthenticator::Authenticate(
   constexpr absl::string_view kScheme = "bearer ";
   if (value.size() <= kScheme.size() ||
       !absl::StartsWithIgnoreCase(value, kScheme)) {
-    return Unauthenticated("authorization must be 'Bearer <secret key>'");
+    return Unauthenticated(
+        absl::StrCat("authorization must be 'Bearer <", credential, ">'"));
   }
-  const auto presented = DigestOf(value.substr(kScheme.size()));
+  return value.substr(kScheme.size());
+}
+
+absl::StatusOr<std::string> SecretKeyAuthenticator::Authenticate(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const {
+  const auto key = BearerCredential(metadata, "secret key");
+  if (!key.ok()) {
+    return key.status();
+  }
+  const auto presented = DigestOf(*key);
   // Compare with every key, without stopping early, so timing reveals nothing
   // about the keys.
   int matches = 0;

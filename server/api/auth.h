@@ -17,6 +17,15 @@
 
 namespace roster::api {
 
+// The credential of the call's one `authorization: Bearer <credential>` header
+// (the scheme compared case-insensitively); UNAUTHENTICATED (reason
+// UNAUTHENTICATED) when there is none, more than one, or another scheme.
+// `credential` names what belongs there ("secret key", "session token") in the
+// error. The view points into `metadata`.
+absl::StatusOr<absl::string_view> BearerCredential(
+    const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+    absl::string_view credential);
+
 // Thread-safe (immutable after construction).
 class SecretKeyAuthenticator {
  public:

@@ -329,18 +329,14 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateEmailAddressRequest* request,
     roster::v1::EmailAddress* response) {
-  return Write(context, "",
-               [this, request, response](const domain::Caller& caller) {
-                 domain::CreateIdentifierParams params;
-                 params.user_id = request->user_id();
-                 params.value = request->email_address();
-                 params.verified = request->verified();
-                 params.primary = request->primary();
-                 return RespondWithIdentifier(
-                     users_->CreateIdentifier(
-                         caller, domain::IdentifierType::kEmailAddress, params),
-                     response);
-               });
+  return Write(
+      context, "", [this, request, response](const domain::Caller& caller) {
+        return RespondWithIdentifier(
+            users_->CreateIdentifier(caller,
+                                     domain::IdentifierType::kEmailAddress,
+                                     FromProto(*request)),
+            response);
+      });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::GetEmailAddress(
@@ -359,21 +355,14 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdateEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateEmailAddressRequest* request,
     roster::v1::EmailAddress* response) {
-  return Write(context, "",
-               [this, request, response](const domain::Caller& caller) {
-                 domain::UpdateIdentifierParams params;
-                 params.identifier_id = request->email_address_id();
-                 if (request->has_verified()) {
-                   params.verified = request->verified();
-                 }
-                 if (request->has_primary()) {
-                   params.primary = request->primary();
-                 }
-                 return RespondWithIdentifier(
-                     users_->UpdateIdentifier(
-                         caller, domain::IdentifierType::kEmailAddress, params),
-                     response);
-               });
+  return Write(
+      context, "", [this, request, response](const domain::Caller& caller) {
+        return RespondWithIdentifier(
+            users_->UpdateIdentifier(caller,
+                                     domain::IdentifierType::kEmailAddress,
+                                     FromProto(*request)),
+            response);
+      });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::DeleteEmailAddress(
@@ -383,15 +372,14 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteEmailAddress(
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
-        auto user = users_->DeleteIdentifier(
-            caller, domain::IdentifierType::kEmailAddress,
-            request->email_address_id(), request->promote_email_address_id());
-        if (!user.ok()) {
-          return user.status();
-        }
-        response->set_id(request->email_address_id());
-        response->set_deleted(true);
-        return absl::OkStatus();
+        return RespondWithDeleted(
+            users_
+                ->DeleteIdentifier(caller,
+                                   domain::IdentifierType::kEmailAddress,
+                                   request->email_address_id(),
+                                   request->promote_email_address_id())
+                .status(),
+            request->email_address_id(), response);
       });
 }
 
@@ -399,20 +387,14 @@ grpc::ServerUnaryReactor* BackendUsersService::CreatePhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::CreatePhoneNumberRequest* request,
     roster::v1::PhoneNumber* response) {
-  return Write(context, "",
-               [this, request, response](const domain::Caller& caller) {
-                 domain::CreateIdentifierParams params;
-                 params.user_id = request->user_id();
-                 params.value = request->phone_number();
-                 params.verified = request->verified();
-                 params.primary = request->primary();
-                 params.reserved_for_second_factor =
-                     request->reserved_for_second_factor();
-                 return RespondWithIdentifier(
-                     users_->CreateIdentifier(
-                         caller, domain::IdentifierType::kPhoneNumber, params),
-                     response);
-               });
+  return Write(
+      context, "", [this, request, response](const domain::Caller& caller) {
+        return RespondWithIdentifier(
+            users_->CreateIdentifier(caller,
+                                     domain::IdentifierType::kPhoneNumber,
+                                     FromProto(*request)),
+            response);
+      });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::GetPhoneNumber(
@@ -431,25 +413,14 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdatePhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdatePhoneNumberRequest* request,
     roster::v1::PhoneNumber* response) {
-  return Write(context, "",
-               [this, request, response](const domain::Caller& caller) {
-                 domain::UpdateIdentifierParams params;
-                 params.identifier_id = request->phone_number_id();
-                 if (request->has_verified()) {
-                   params.verified = request->verified();
-                 }
-                 if (request->has_primary()) {
-                   params.primary = request->primary();
-                 }
-                 if (request->has_reserved_for_second_factor()) {
-                   params.reserved_for_second_factor =
-                       request->reserved_for_second_factor();
-                 }
-                 return RespondWithIdentifier(
-                     users_->UpdateIdentifier(
-                         caller, domain::IdentifierType::kPhoneNumber, params),
-                     response);
-               });
+  return Write(
+      context, "", [this, request, response](const domain::Caller& caller) {
+        return RespondWithIdentifier(
+            users_->UpdateIdentifier(caller,
+                                     domain::IdentifierType::kPhoneNumber,
+                                     FromProto(*request)),
+            response);
+      });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::DeletePhoneNumber(
@@ -459,15 +430,13 @@ grpc::ServerUnaryReactor* BackendUsersService::DeletePhoneNumber(
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
-        auto user = users_->DeleteIdentifier(
-            caller, domain::IdentifierType::kPhoneNumber,
-            request->phone_number_id(), request->promote_phone_number_id());
-        if (!user.ok()) {
-          return user.status();
-        }
-        response->set_id(request->phone_number_id());
-        response->set_deleted(true);
-        return absl::OkStatus();
+        return RespondWithDeleted(
+            users_
+                ->DeleteIdentifier(caller, domain::IdentifierType::kPhoneNumber,
+                                   request->phone_number_id(),
+                                   request->promote_phone_number_id())
+                .status(),
+            request->phone_number_id(), response);
       });
 }
 
@@ -478,28 +447,12 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateExternalAccount(
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
-        domain::Violations violations;
-        domain::CreateExternalAccountParams params;
-        params.user_id = request->user_id();
-        params.provider = request->provider();
-        params.provider_user_id = request->provider_user_id();
-        params.email_address = request->email_address();
-        params.email_verified = request->email_verified();
-        params.first_name = request->first_name();
-        params.last_name = request->last_name();
-        params.username = request->username();
-        params.image_url = request->image_url();
-        params.approved_scopes.assign(request->approved_scopes().begin(),
-                                      request->approved_scopes().end());
-        if (request->has_public_metadata()) {
-          params.public_metadata = StructToJson(request->public_metadata(),
-                                                "public_metadata", violations);
-        }
-        if (!violations.empty()) {
-          return violations.ToStatus();
+        auto params = FromProto(*request);
+        if (!params.ok()) {
+          return params.status();
         }
         return RespondWithIdentifier(
-            users_->CreateExternalAccount(caller, params), response);
+            users_->CreateExternalAccount(caller, *params), response);
       });
 }
 
@@ -510,14 +463,11 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteExternalAccount(
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
-        auto user = users_->DeleteExternalAccount(
-            caller, request->external_account_id());
-        if (!user.ok()) {
-          return user.status();
-        }
-        response->set_id(request->external_account_id());
-        response->set_deleted(true);
-        return absl::OkStatus();
+        return RespondWithDeleted(
+            users_
+                ->DeleteExternalAccount(caller, request->external_account_id())
+                .status(),
+            request->external_account_id(), response);
       });
 }
 
@@ -571,12 +521,7 @@ grpc::ServerUnaryReactor* BackendUsersService::ImportUsers(
             ToProto(*results[i], *out->mutable_user());
             continue;
           }
-          const grpc::Status wire = ToGrpcStatus(status);
-          if (!out->mutable_status()->ParseFromString(wire.error_details())) {
-            out->mutable_status()->set_code(
-                static_cast<int>(wire.error_code()));
-            out->mutable_status()->set_message(wire.error_message());
-          }
+          *out->mutable_status() = ToRpcStatus(status);
         }
         return absl::OkStatus();
       });
@@ -586,18 +531,17 @@ grpc::ServerUnaryReactor* BackendUsersService::VerifyPassword(
     grpc::CallbackServerContext* context,
     const roster::v1::VerifyPasswordRequest* request,
     roster::v1::VerifyPasswordResponse* response) {
-  if (request->password().size() > domain::kMaxPasswordBytes) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(domain::CheckNewPassword(
-        request->password(), /*skip_checks=*/true, {})));
-    return reactor;
-  }
-  // All on a hash-pool thread: reserve an attempt, check it, record the
-  // verdict. The two small writes wait for the store's writer there, never on a
-  // gRPC or the write thread; a full pool refuses before reserving anything.
+  // All on a hash-pool thread, once the caller is authenticated: reserve an
+  // attempt, check it, record the verdict. The two small writes wait for the
+  // store's writer there, never on a gRPC or the write thread; a full pool
+  // refuses before reserving anything.
   return RunOn(
       hashes_, "password checks", context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
+        if (request->password().size() > domain::kMaxPasswordBytes) {
+          return domain::CheckNewPassword(request->password(),
+                                          /*skip_checks=*/true, {});
+        }
         auto verified = domain::CheckPasswordAttempt(
             *users_, caller, request->user_id(), request->password(),
             /*sign_in=*/false);

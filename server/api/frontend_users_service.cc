@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/api/auth.h"
 #include "server/api/call_context.h"
 #include "server/api/proto_mapping.h"
 #include "server/api/status_mapping.h"
@@ -14,27 +15,6 @@ namespace roster::api {
 namespace {
 
 using roster::v1::FrontendUser;
-
-// The bearer token of a call; UNAUTHENTICATED when absent or malformed.
-absl::StatusOr<std::string> BearerToken(
-    const grpc::CallbackServerContext& context) {
-  const auto& metadata = context.client_metadata();
-  const auto [first, last] = metadata.equal_range("authorization");
-  constexpr absl::string_view kScheme = "bearer ";
-  if (first == last || std::next(first) != last) {
-    return domain::Error(
-        absl::StatusCode::kUnauthenticated, domain::reason::kUnauthenticated,
-        "send exactly one 'authorization: Bearer <session token>'");
-  }
-  const absl::string_view value(first->second.data(), first->second.size());
-  if (value.size() <= kScheme.size() ||
-      !absl::StartsWithIgnoreCase(value, kScheme)) {
-    return domain::Error(absl::StatusCode::kUnauthenticated,
-                         domain::reason::kUnauthenticated,
-                         "authorization must be 'Bearer <session token>'");
-  }
-  return std::string(value.substr(kScheme.size()));
-}
 
 template <typename Call>
 absl::Status RespondWithMe(FrontendUser* response, Call call) {
@@ -64,7 +44,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::AsMe(
     grpc::CallbackServerContext* context, BoundedExecutor* executor,
     const char* what, Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto token = BearerToken(*context);
+  auto token = BearerCredential(context->client_metadata(), "session token");
   absl::StatusOr<domain::TokenClaims> claims =
       token.ok() ? sessions_->Authenticate(*token) : token.status();
   if (!claims.ok()) {
@@ -370,17 +350,16 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyExternalAccount(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteMyExternalAccountRequest* request,
     roster::v1::DeletedObject* response) {
-  return AsMe(context, writes_, "writes",
-              [this, request, response](const Me& me) -> absl::Status {
-                auto user = users_->DeleteExternalAccount(
-                    me.caller, request->external_account_id(), me.user_id);
-                if (!user.ok()) {
-                  return user.status();
-                }
-                response->set_id(request->external_account_id());
-                response->set_deleted(true);
-                return absl::OkStatus();
-              });
+  return AsMe(
+      context, writes_, "writes",
+      [this, request, response](const Me& me) -> absl::Status {
+        return RespondWithDeleted(
+            users_
+                ->DeleteExternalAccount(
+                    me.caller, request->external_account_id(), me.user_id)
+                .status(),
+            request->external_account_id(), response);
+      });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::SetMyProfileImage(
@@ -422,14 +401,12 @@ absl::Status FrontendUsersService::CreateMine(const Me& me,
 absl::Status FrontendUsersService::DeleteMine(
     const Me& me, domain::IdentifierType type, const std::string& id,
     const std::string& promote_id, roster::v1::DeletedObject* response) {
-  auto user = users_->DeleteIdentifier(me.caller, type, id, promote_id,
-                                       /*owner_user_id=*/me.user_id);
-  if (!user.ok()) {
-    return user.status();
-  }
-  response->set_id(id);
-  response->set_deleted(true);
-  return absl::OkStatus();
+  return RespondWithDeleted(
+      users_
+          ->DeleteIdentifier(me.caller, type, id, promote_id,
+                             /*owner_user_id=*/me.user_id)
+          .status(),
+      id, response);
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::ListMySessions(

@@ -540,4 +540,96 @@ template absl::StatusOr<domain::MetadataChange> MetadataChangeFromProto(
 template absl::StatusOr<domain::MetadataChange> MetadataChangeFromProto(
     const roster::v1::ReplaceUserMetadataRequest&);
 
+absl::Status RespondWithDeleted(const absl::Status& status,
+                                const std::string& id,
+                                roster::v1::DeletedObject* out) {
+  if (status.ok()) {
+    out->set_id(id);
+    out->set_deleted(true);
+  }
+  return status;
+}
+
+namespace {
+
+template <typename Request>
+domain::CreateIdentifierParams CreateIdentifierFromProto(
+    const Request& request, const std::string& value) {
+  domain::CreateIdentifierParams params;
+  params.user_id = request.user_id();
+  params.value = value;
+  params.verified = request.verified();
+  params.primary = request.primary();
+  return params;
+}
+
+template <typename Request>
+domain::UpdateIdentifierParams UpdateIdentifierFromProto(
+    const Request& request, const std::string& id) {
+  domain::UpdateIdentifierParams params;
+  params.identifier_id = id;
+  if (request.has_verified()) {
+    params.verified = request.verified();
+  }
+  if (request.has_primary()) {
+    params.primary = request.primary();
+  }
+  return params;
+}
+
+}  // namespace
+
+domain::CreateIdentifierParams FromProto(
+    const roster::v1::CreateEmailAddressRequest& request) {
+  return CreateIdentifierFromProto(request, request.email_address());
+}
+
+domain::CreateIdentifierParams FromProto(
+    const roster::v1::CreatePhoneNumberRequest& request) {
+  domain::CreateIdentifierParams params =
+      CreateIdentifierFromProto(request, request.phone_number());
+  params.reserved_for_second_factor = request.reserved_for_second_factor();
+  return params;
+}
+
+domain::UpdateIdentifierParams FromProto(
+    const roster::v1::UpdateEmailAddressRequest& request) {
+  return UpdateIdentifierFromProto(request, request.email_address_id());
+}
+
+domain::UpdateIdentifierParams FromProto(
+    const roster::v1::UpdatePhoneNumberRequest& request) {
+  domain::UpdateIdentifierParams params =
+      UpdateIdentifierFromProto(request, request.phone_number_id());
+  if (request.has_reserved_for_second_factor()) {
+    params.reserved_for_second_factor = request.reserved_for_second_factor();
+  }
+  return params;
+}
+
+absl::StatusOr<domain::CreateExternalAccountParams> FromProto(
+    const roster::v1::CreateExternalAccountRequest& request) {
+  domain::Violations violations;
+  domain::CreateExternalAccountParams params;
+  params.user_id = request.user_id();
+  params.provider = request.provider();
+  params.provider_user_id = request.provider_user_id();
+  params.email_address = request.email_address();
+  params.email_verified = request.email_verified();
+  params.first_name = request.first_name();
+  params.last_name = request.last_name();
+  params.username = request.username();
+  params.image_url = request.image_url();
+  params.approved_scopes.assign(request.approved_scopes().begin(),
+                                request.approved_scopes().end());
+  if (request.has_public_metadata()) {
+    params.public_metadata =
+        StructToJson(request.public_metadata(), "public_metadata", violations);
+  }
+  if (!violations.empty()) {
+    return violations.ToStatus();
+  }
+  return params;
+}
+
 }  // namespace roster::api

@@ -117,6 +117,24 @@ absl::Status RespondWithIdentifier(
   return absl::OkStatus();
 }
 
+// The answer to a delete of `id`: `status` itself, and when it is OK a
+// DeletedObject naming `id` in `out`.
+absl::Status RespondWithDeleted(const absl::Status& status,
+                                const std::string& id,
+                                roster::v1::DeletedObject* out);
+
+// Identifier requests as domain parameters.
+domain::CreateIdentifierParams FromProto(
+    const roster::v1::CreateEmailAddressRequest& request);
+domain::CreateIdentifierParams FromProto(
+    const roster::v1::CreatePhoneNumberRequest& request);
+domain::UpdateIdentifierParams FromProto(
+    const roster::v1::UpdateEmailAddressRequest& request);
+domain::UpdateIdentifierParams FromProto(
+    const roster::v1::UpdatePhoneNumberRequest& request);
+absl::StatusOr<domain::CreateExternalAccountParams> FromProto(
+    const roster::v1::CreateExternalAccountRequest& request);
+
 }  // namespace roster::api
 
 #endif  // ROSTER_SERVER_API_PROTO_MAPPING_H_

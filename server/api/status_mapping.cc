@@ -104,9 +104,10 @@ grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
   }
 }
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
+google::rpc::Status ToRpcStatus(const absl::Status& status) {
+  google::rpc::Status details;
   if (status.ok()) {
-    return grpc::Status::OK;
+    return details;
   }
   const std::string own_reason = domain::ReasonOf(status);
   const std::string reason =
@@ -122,8 +123,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                   ? "the server is out of storage space"
                   : "internal error";
   }
-  google::rpc::Status details;
-  details.set_code(static_cast<int32_t>(status.code()));
+  details.set_code(static_cast<int32_t>(ToGrpcCode(status.code())));
   details.set_message(message);
   google::rpc::ErrorInfo info;
   info.set_reason(reason);
@@ -144,8 +144,16 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
     retry.mutable_retry_delay()->set_seconds(1);
     details.add_details()->PackFrom(retry);
   }
-  return grpc::Status(ToGrpcCode(status.code()), message,
-                      details.SerializeAsString());
+  return details;
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) {
+    return grpc::Status::OK;
+  }
+  const google::rpc::Status details = ToRpcStatus(status);
+  return grpc::Status(static_cast<grpc::StatusCode>(details.code()),
+                      details.message(), details.SerializeAsString());
 }
 
 }  // namespace roster::api

@@ -9,6 +9,7 @@
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
+#include "google/rpc/status.pb.h"
 
 namespace roster::api {
 
@@ -16,6 +17,11 @@ inline constexpr char kErrorDomain[] = "roster";
 
 // `status` as gRPC sends it. OK maps to OK with no details.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The google.rpc.Status that ToGrpcStatus sends as details (code, message,
+// ErrorInfo, BadRequest, RetryInfo), for answers that carry a status per item
+// (ImportUsers). OK is an empty message (code 0).
+google::rpc::Status ToRpcStatus(const absl::Status& status);
 
 // The gRPC code for an absl code (they share numbering; the switch makes it
 // explicit).

@@ -172,6 +172,23 @@ TEST_F(AuthMatrixTest, EveryBackendRpcRefusesEveryBadCredential) {
   std::cout << checked << " backend calls refused\n";
 }
 
+// Authentication comes before validation: a caller without a key learns
+// nothing about what the server would accept, even from an oversized field.
+TEST_F(AuthMatrixTest, InvalidInputWithoutCredentialsIsUnauthenticated) {
+  VerifyPasswordRequest verify;
+  verify.set_user_id(ada_.id());
+  verify.set_password(std::string(300, 'x'));
+  VerifyPasswordResponse verified;
+  grpc::ClientContext anonymous;
+  grpc::Status status = backend_->VerifyPassword(&anonymous, verify, &verified);
+  EXPECT_EQ(status.error_code(), grpc::UNAUTHENTICATED)
+      << status.error_message();
+  // With the key, the same request is the field's own error.
+  status = backend_->VerifyPassword(testing::Authed().get(), verify, &verified);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(testing::ReasonOf(status), "PASSWORD_TOO_LONG");
+}
+
 TEST_F(AuthMatrixTest, EveryFrontendRpcRefusesEveryBadCredential) {
   const std::vector<std::pair<std::string, std::string>> credentials = {
       {"none", ""},
