@@ -19,18 +19,6 @@ namespace {
 
 using roster::v1::User;
 
-// Runs `call` (returning StatusOr<UserView>) and writes the user into
-// `response`.
-template <typename Call>
-absl::Status RespondWithUser(User* response, Call call) {
-  absl::StatusOr<domain::UserView> view = call();
-  if (!view.ok()) {
-    return view.status();
-  }
-  ToProto(*view, *response);
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 template <typename Handler>
@@ -103,7 +91,7 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateUser(
         return params.status();
       }
       params->password_hash = password_hash;
-      return users_->CreateUser(caller, *params);
+      return users_->users.CreateUser(caller, *params);
     });
   };
   if (!request->has_password()) {
@@ -118,7 +106,7 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateUser(
         if (!params.ok()) {
           return params.status();
         }
-        return users_->HashPasswordForNewUser(*params);
+        return users_->passwords.HashPasswordForNewUser(*params);
       },
       create);
 }
@@ -127,8 +115,8 @@ grpc::ServerUnaryReactor* BackendUsersService::GetUser(
     grpc::CallbackServerContext* context,
     const roster::v1::GetUserRequest* request, User* response) {
   return Read(context, [this, request, response] {
-    return RespondWithUser(response,
-                           [&] { return users_->GetUser(request->user_id()); });
+    return RespondWithUser(
+        response, [&] { return users_->users.GetUser(request->user_id()); });
   });
 }
 
@@ -141,7 +129,7 @@ grpc::ServerUnaryReactor* BackendUsersService::ListUsers(
     if (!params.ok()) {
       return params.status();
     }
-    auto page = users_->ListUsers(*params);
+    auto page = users_->users.ListUsers(*params);
     if (!page.ok()) {
       return page.status();
     }
@@ -163,7 +151,7 @@ grpc::ServerUnaryReactor* BackendUsersService::CountUsers(
     if (!filter.ok()) {
       return filter.status();
     }
-    auto count = users_->CountUsers(*filter);
+    auto count = users_->users.CountUsers(*filter);
     if (!count.ok()) {
       return count.status();
     }
@@ -183,7 +171,7 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdateUser(
         return params.status();
       }
       params->password_hash = password_hash;
-      return users_->UpdateUser(caller, *params);
+      return users_->users.UpdateUser(caller, *params);
     });
   };
   if (!request->has_password()) {
@@ -197,9 +185,9 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdateUser(
         if (auto params = FromProto(*request); !params.ok()) {
           return params.status();
         }
-        return users_->HashPasswordForUser(request->user_id(),
-                                           request->password(),
-                                           request->skip_password_checks());
+        return users_->passwords.HashPasswordForUser(
+            request->user_id(), request->password(),
+            request->skip_password_checks());
       },
       update);
 }
@@ -216,9 +204,9 @@ grpc::ServerUnaryReactor* BackendUsersService::ChangeMetadata(
                        if (!change.ok()) {
                          return change.status();
                        }
-                       return users_->ChangeMetadata(caller, request->user_id(),
-                                                     *change, mode,
-                                                     request->etag());
+                       return users_->users.ChangeMetadata(
+                           caller, request->user_id(), *change, mode,
+                           request->etag());
                      });
                });
 }
@@ -244,8 +232,8 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteUser(
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
-        auto deleted =
-            users_->DeleteUser(caller, request->user_id(), request->etag());
+        auto deleted = users_->users.DeleteUser(caller, request->user_id(),
+                                                request->etag());
         if (!deleted.ok()) {
           return deleted.status();
         }
@@ -257,36 +245,37 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteUser(
 grpc::ServerUnaryReactor* BackendUsersService::BanUser(
     grpc::CallbackServerContext* context,
     const roster::v1::BanUserRequest* request, User* response) {
-  return Write(context, "",
-               [this, request, response](const domain::Caller& caller) {
-                 return RespondWithUser(response, [&] {
-                   return users_->SetBanned(caller, request->user_id(),
-                                            /*banned=*/true, request->etag());
-                 });
-               });
+  return Write(
+      context, "", [this, request, response](const domain::Caller& caller) {
+        return RespondWithUser(response, [&] {
+          return users_->users.SetBanned(caller, request->user_id(),
+                                         /*banned=*/true, request->etag());
+        });
+      });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::UnbanUser(
     grpc::CallbackServerContext* context,
     const roster::v1::UnbanUserRequest* request, User* response) {
-  return Write(context, "",
-               [this, request, response](const domain::Caller& caller) {
-                 return RespondWithUser(response, [&] {
-                   return users_->SetBanned(caller, request->user_id(),
-                                            /*banned=*/false, request->etag());
-                 });
-               });
+  return Write(
+      context, "", [this, request, response](const domain::Caller& caller) {
+        return RespondWithUser(response, [&] {
+          return users_->users.SetBanned(caller, request->user_id(),
+                                         /*banned=*/false, request->etag());
+        });
+      });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::LockUser(
     grpc::CallbackServerContext* context,
     const roster::v1::LockUserRequest* request, User* response) {
-  return Write(
-      context, "", [this, request, response](const domain::Caller& caller) {
-        return RespondWithUser(response, [&] {
-          return users_->LockUser(caller, request->user_id(), request->etag());
-        });
-      });
+  return Write(context, "",
+               [this, request, response](const domain::Caller& caller) {
+                 return RespondWithUser(response, [&] {
+                   return users_->users.LockUser(caller, request->user_id(),
+                                                 request->etag());
+                 });
+               });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::UnlockUser(
@@ -295,8 +284,8 @@ grpc::ServerUnaryReactor* BackendUsersService::UnlockUser(
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithUser(response, [&] {
-                   return users_->UnlockUser(caller, request->user_id(),
-                                             request->etag());
+                   return users_->users.UnlockUser(caller, request->user_id(),
+                                                   request->etag());
                  });
                });
 }
@@ -307,8 +296,8 @@ grpc::ServerUnaryReactor* BackendUsersService::SetProfileImage(
   return Write(
       context, "", [this, request, response](const domain::Caller& caller) {
         return RespondWithUser(response, [&] {
-          return users_->SetProfileImage(caller, request->user_id(),
-                                         request->image(), request->etag());
+          return users_->images.SetProfileImage(
+              caller, request->user_id(), request->image(), request->etag());
         });
       });
 }
@@ -319,8 +308,8 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteProfileImage(
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithUser(response, [&] {
-                   return users_->DeleteProfileImage(caller, request->user_id(),
-                                                     request->etag());
+                   return users_->images.DeleteProfileImage(
+                       caller, request->user_id(), request->etag());
                  });
                });
 }
@@ -329,14 +318,14 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateEmailAddressRequest* request,
     roster::v1::EmailAddress* response) {
-  return Write(
-      context, "", [this, request, response](const domain::Caller& caller) {
-        return RespondWithIdentifier(
-            users_->CreateIdentifier(caller,
-                                     domain::IdentifierType::kEmailAddress,
-                                     FromProto(*request)),
-            response);
-      });
+  return Write(context, "",
+               [this, request, response](const domain::Caller& caller) {
+                 return RespondWithIdentifier(
+                     users_->identifiers.CreateIdentifier(
+                         caller, domain::IdentifierType::kEmailAddress,
+                         FromProto(*request)),
+                     response);
+               });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::GetEmailAddress(
@@ -345,8 +334,8 @@ grpc::ServerUnaryReactor* BackendUsersService::GetEmailAddress(
     roster::v1::EmailAddress* response) {
   return Read(context, [this, request, response] {
     return RespondWithIdentifier(
-        users_->GetIdentifier(domain::IdentifierType::kEmailAddress,
-                              request->email_address_id()),
+        users_->identifiers.GetIdentifier(domain::IdentifierType::kEmailAddress,
+                                          request->email_address_id()),
         response);
   });
 }
@@ -355,14 +344,14 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdateEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateEmailAddressRequest* request,
     roster::v1::EmailAddress* response) {
-  return Write(
-      context, "", [this, request, response](const domain::Caller& caller) {
-        return RespondWithIdentifier(
-            users_->UpdateIdentifier(caller,
-                                     domain::IdentifierType::kEmailAddress,
-                                     FromProto(*request)),
-            response);
-      });
+  return Write(context, "",
+               [this, request, response](const domain::Caller& caller) {
+                 return RespondWithIdentifier(
+                     users_->identifiers.UpdateIdentifier(
+                         caller, domain::IdentifierType::kEmailAddress,
+                         FromProto(*request)),
+                     response);
+               });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::DeleteEmailAddress(
@@ -373,11 +362,10 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteEmailAddress(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
         return RespondWithDeleted(
-            users_
-                ->DeleteIdentifier(caller,
-                                   domain::IdentifierType::kEmailAddress,
-                                   request->email_address_id(),
-                                   request->promote_email_address_id())
+            users_->identifiers
+                .DeleteIdentifier(caller, domain::IdentifierType::kEmailAddress,
+                                  request->email_address_id(),
+                                  request->promote_email_address_id())
                 .status(),
             request->email_address_id(), response);
       });
@@ -387,14 +375,14 @@ grpc::ServerUnaryReactor* BackendUsersService::CreatePhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::CreatePhoneNumberRequest* request,
     roster::v1::PhoneNumber* response) {
-  return Write(
-      context, "", [this, request, response](const domain::Caller& caller) {
-        return RespondWithIdentifier(
-            users_->CreateIdentifier(caller,
-                                     domain::IdentifierType::kPhoneNumber,
-                                     FromProto(*request)),
-            response);
-      });
+  return Write(context, "",
+               [this, request, response](const domain::Caller& caller) {
+                 return RespondWithIdentifier(
+                     users_->identifiers.CreateIdentifier(
+                         caller, domain::IdentifierType::kPhoneNumber,
+                         FromProto(*request)),
+                     response);
+               });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::GetPhoneNumber(
@@ -403,8 +391,8 @@ grpc::ServerUnaryReactor* BackendUsersService::GetPhoneNumber(
     roster::v1::PhoneNumber* response) {
   return Read(context, [this, request, response] {
     return RespondWithIdentifier(
-        users_->GetIdentifier(domain::IdentifierType::kPhoneNumber,
-                              request->phone_number_id()),
+        users_->identifiers.GetIdentifier(domain::IdentifierType::kPhoneNumber,
+                                          request->phone_number_id()),
         response);
   });
 }
@@ -413,14 +401,14 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdatePhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdatePhoneNumberRequest* request,
     roster::v1::PhoneNumber* response) {
-  return Write(
-      context, "", [this, request, response](const domain::Caller& caller) {
-        return RespondWithIdentifier(
-            users_->UpdateIdentifier(caller,
-                                     domain::IdentifierType::kPhoneNumber,
-                                     FromProto(*request)),
-            response);
-      });
+  return Write(context, "",
+               [this, request, response](const domain::Caller& caller) {
+                 return RespondWithIdentifier(
+                     users_->identifiers.UpdateIdentifier(
+                         caller, domain::IdentifierType::kPhoneNumber,
+                         FromProto(*request)),
+                     response);
+               });
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::DeletePhoneNumber(
@@ -431,10 +419,10 @@ grpc::ServerUnaryReactor* BackendUsersService::DeletePhoneNumber(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
         return RespondWithDeleted(
-            users_
-                ->DeleteIdentifier(caller, domain::IdentifierType::kPhoneNumber,
-                                   request->phone_number_id(),
-                                   request->promote_phone_number_id())
+            users_->identifiers
+                .DeleteIdentifier(caller, domain::IdentifierType::kPhoneNumber,
+                                  request->phone_number_id(),
+                                  request->promote_phone_number_id())
                 .status(),
             request->phone_number_id(), response);
       });
@@ -452,7 +440,8 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateExternalAccount(
           return params.status();
         }
         return RespondWithIdentifier(
-            users_->CreateExternalAccount(caller, *params), response);
+            users_->external_accounts.CreateExternalAccount(caller, *params),
+            response);
       });
 }
 
@@ -464,8 +453,8 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteExternalAccount(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
         return RespondWithDeleted(
-            users_
-                ->DeleteExternalAccount(caller, request->external_account_id())
+            users_->external_accounts
+                .DeleteExternalAccount(caller, request->external_account_id())
                 .status(),
             request->external_account_id(), response);
       });

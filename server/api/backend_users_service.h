@@ -26,7 +26,7 @@ class BackendUsersService final
     : public roster::v1::BackendUsers::CallbackService {
  public:
   // None is owned; all must outlive the service.
-  BackendUsersService(domain::UserService* users,
+  BackendUsersService(domain::UserServices* users,
                       domain::SessionService* sessions,
                       domain::EventService* events, EventHub* hub,
                       const SecretKeyAuthenticator* authenticator,
@@ -196,7 +196,7 @@ class BackendUsersService final
                                   const std::string& request_id,
                                   Handler handler);
 
-  domain::UserService* users_;                   // Not owned.
+  domain::UserServices* users_;                  // Not owned.
   domain::SessionService* sessions_;             // Not owned.
   domain::EventService* events_;                 // Not owned.
   EventHub* hub_;                                // Not owned.

@@ -16,16 +16,6 @@ namespace {
 
 using roster::v1::FrontendUser;
 
-template <typename Call>
-absl::Status RespondWithMe(FrontendUser* response, Call call) {
-  absl::StatusOr<domain::UserView> view = call();
-  if (!view.ok()) {
-    return view.status();
-  }
-  ToProto(*view, *response);
-  return absl::OkStatus();
-}
-
 // Verification strategies are fixed per kind; an empty one means the default.
 absl::Status CheckStrategy(const std::string& strategy, const char* expected) {
   if (strategy.empty() || strategy == expected) {
@@ -93,7 +83,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::SignIn(
                 *response->mutable_session());
         response->set_session_secret(created->secret);
         response->set_session_token(created->token);
-        auto me = users_->GetUser(created->session.user_id);
+        auto me = users_->users.GetUser(created->session.user_id);
         if (me.ok()) {
           ToProto(*me, *response->mutable_user());
         }
@@ -130,7 +120,8 @@ grpc::ServerUnaryReactor* FrontendUsersService::GetMe(
     grpc::CallbackServerContext* context, const roster::v1::GetMeRequest*,
     FrontendUser* response) {
   return AsMe(context, nullptr, "", [this, response](const Me& me) {
-    return RespondWithMe(response, [&] { return users_->GetUser(me.user_id); });
+    return RespondWithUser(response,
+                         [&] { return users_->users.GetUser(me.user_id); });
   });
 }
 
@@ -140,8 +131,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::UpdateMe(
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
         const domain::UpdateUserParams params = FromProto(*request, me.user_id);
-        return RespondWithMe(
-            response, [&] { return users_->UpdateUser(me.caller, params); });
+        return RespondWithUser(response, [&] {
+          return users_->users.UpdateUser(me.caller, params);
+        });
       });
 }
 
@@ -151,7 +143,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::UpdateMyMetadata(
     FrontendUser* response) {
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
-        return RespondWithMe(
+        return RespondWithUser(
             response, [&]() -> absl::StatusOr<domain::UserView> {
               domain::Violations violations;
               domain::MetadataChange change;
@@ -164,8 +156,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::UpdateMyMetadata(
               if (!violations.empty()) {
                 return violations.ToStatus();
               }
-              return users_->ChangeMetadata(me.caller, me.user_id, change,
-                                            domain::MetadataMode::kMerge, "");
+              return users_->users.ChangeMetadata(me.caller, me.user_id, change,
+                                                  domain::MetadataMode::kMerge,
+                                                  "");
             });
       });
 }
@@ -175,8 +168,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMe(
     roster::v1::DeletedObject* response) {
   return AsMe(context, writes_, "writes",
               [this, response](const Me& me) -> absl::Status {
-                auto deleted = users_->DeleteUser(me.caller, me.user_id, "",
-                                                  /*self_service=*/true);
+                auto deleted =
+                    users_->users.DeleteUser(me.caller, me.user_id, "",
+                                             /*self_service=*/true);
                 if (!deleted.ok()) {
                   return deleted.status();
                 }
@@ -191,29 +185,30 @@ grpc::ServerUnaryReactor* FrontendUsersService::ChangeMyPassword(
     FrontendUser* response) {
   // On the hash pool: check the current password, hash the new one, then store
   // it.
-  return AsMe(
-      context, hashes_, "password changes",
-      [this, request, response](const Me& me) {
-        absl::Status current = domain::CheckCurrentPassword(
-            *users_, me.caller, me.user_id, request->current_password());
-        if (!current.ok()) {
-          return current;
-        }
-        auto hashed = users_->HashPasswordForUser(
-            me.user_id, request->new_password(), false);
-        if (!hashed.ok()) {
-          return hashed.status();
-        }
-        domain::UpdateUserParams params;
-        params.user_id = me.user_id;
-        params.password = request->new_password();
-        params.password_hash = *hashed;
-        params.sign_out_of_other_sessions =
-            request->sign_out_of_other_sessions();
-        params.keep_session_id = me.session_id;
-        return RespondWithMe(
-            response, [&] { return users_->UpdateUser(me.caller, params); });
-      });
+  return AsMe(context, hashes_, "password changes",
+              [this, request, response](const Me& me) {
+                absl::Status current =
+                    domain::CheckCurrentPassword(*users_, me.caller, me.user_id,
+                                                 request->current_password());
+                if (!current.ok()) {
+                  return current;
+                }
+                auto hashed = users_->passwords.HashPasswordForUser(
+                    me.user_id, request->new_password(), false);
+                if (!hashed.ok()) {
+                  return hashed.status();
+                }
+                domain::UpdateUserParams params;
+                params.user_id = me.user_id;
+                params.password = request->new_password();
+                params.password_hash = *hashed;
+                params.sign_out_of_other_sessions =
+                    request->sign_out_of_other_sessions();
+                params.keep_session_id = me.session_id;
+                return RespondWithUser(response, [&] {
+                  return users_->users.UpdateUser(me.caller, params);
+                });
+              });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::RemoveMyPassword(
@@ -228,8 +223,8 @@ grpc::ServerUnaryReactor* FrontendUsersService::RemoveMyPassword(
                 if (!current.ok()) {
                   return current;
                 }
-                return RespondWithMe(response, [&] {
-                  return users_->RemovePassword(me.caller, me.user_id);
+                return RespondWithUser(response, [&] {
+                  return users_->users.RemovePassword(me.caller, me.user_id);
                 });
               });
 }
@@ -269,7 +264,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::PrepareEmailAddressVerification(
                   return strategy;
                 }
                 return RespondWithIdentifier(
-                    users_->PrepareVerification(
+                    users_->identifiers.PrepareVerification(
                         me.caller, domain::IdentifierType::kEmailAddress,
                         me.user_id, request->email_address_id()),
                     response);
@@ -283,7 +278,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::AttemptEmailAddressVerification(
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
         return RespondWithIdentifier(
-            users_->AttemptVerification(
+            users_->identifiers.AttemptVerification(
                 me.caller, domain::IdentifierType::kEmailAddress, me.user_id,
                 request->email_address_id(), request->code()),
             response);
@@ -325,7 +320,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::PreparePhoneNumberVerification(
                   return strategy;
                 }
                 return RespondWithIdentifier(
-                    users_->PrepareVerification(
+                    users_->identifiers.PrepareVerification(
                         me.caller, domain::IdentifierType::kPhoneNumber,
                         me.user_id, request->phone_number_id()),
                     response);
@@ -339,7 +334,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::AttemptPhoneNumberVerification(
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
         return RespondWithIdentifier(
-            users_->AttemptVerification(
+            users_->identifiers.AttemptVerification(
                 me.caller, domain::IdentifierType::kPhoneNumber, me.user_id,
                 request->phone_number_id(), request->code()),
             response);
@@ -354,8 +349,8 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyExternalAccount(
       context, writes_, "writes",
       [this, request, response](const Me& me) -> absl::Status {
         return RespondWithDeleted(
-            users_
-                ->DeleteExternalAccount(
+            users_->external_accounts
+                .DeleteExternalAccount(
                     me.caller, request->external_account_id(), me.user_id)
                 .status(),
             request->external_account_id(), response);
@@ -368,9 +363,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::SetMyProfileImage(
     roster::v1::FrontendUser* response) {
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) {
-                return RespondWithMe(response, [&] {
-                  return users_->SetProfileImage(me.caller, me.user_id,
-                                                 request->image(), "");
+                return RespondWithUser(response, [&] {
+                  return users_->images.SetProfileImage(me.caller, me.user_id,
+                                                        request->image(), "");
                 });
               });
 }
@@ -380,8 +375,8 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyProfileImage(
     const roster::v1::DeleteMyProfileImageRequest* /*request*/,
     roster::v1::FrontendUser* response) {
   return AsMe(context, writes_, "writes", [this, response](const Me& me) {
-    return RespondWithMe(response, [&] {
-      return users_->DeleteProfileImage(me.caller, me.user_id, "");
+    return RespondWithUser(response, [&] {
+      return users_->images.DeleteProfileImage(me.caller, me.user_id, "");
     });
   });
 }
@@ -395,16 +390,16 @@ absl::Status FrontendUsersService::CreateMine(const Me& me,
   params.user_id = me.user_id;
   params.value = value;  // Unverified, not primary: the user proves it first.
   return RespondWithIdentifier(
-      users_->CreateIdentifier(me.caller, type, params), response);
+      users_->identifiers.CreateIdentifier(me.caller, type, params), response);
 }
 
 absl::Status FrontendUsersService::DeleteMine(
     const Me& me, domain::IdentifierType type, const std::string& id,
     const std::string& promote_id, roster::v1::DeletedObject* response) {
   return RespondWithDeleted(
-      users_
-          ->DeleteIdentifier(me.caller, type, id, promote_id,
-                             /*owner_user_id=*/me.user_id)
+      users_->identifiers
+          .DeleteIdentifier(me.caller, type, id, promote_id,
+                            /*owner_user_id=*/me.user_id)
           .status(),
       id, response);
 }

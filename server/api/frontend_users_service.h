@@ -21,7 +21,7 @@ class FrontendUsersService final
     : public roster::v1::FrontendUsers::CallbackService {
  public:
   // None is owned; all must outlive the service.
-  FrontendUsersService(domain::UserService* users,
+  FrontendUsersService(domain::UserServices* users,
                        domain::SessionService* sessions,
                        BoundedExecutor* writes, BoundedExecutor* hashes)
       : users_(users), sessions_(sessions), writes_(writes), hashes_(hashes) {
@@ -147,7 +147,7 @@ class FrontendUsersService final
                           const std::string& id, const std::string& promote_id,
                           roster::v1::DeletedObject* response);
 
-  domain::UserService* users_;        // Not owned.
+  domain::UserServices* users_;       // Not owned.
   domain::SessionService* sessions_;  // Not owned.
   BoundedExecutor* writes_;           // Not owned.
   BoundedExecutor* hashes_;           // Not owned.

@@ -100,6 +100,18 @@ inline const auto& ListFor(const roster::v1::User& user,
   return user.external_accounts();
 }
 
+// Runs `call` (returning StatusOr<UserView>) and writes the user into
+// `response`, a User or a FrontendUser.
+template <typename Message, typename Call>
+absl::Status RespondWithUser(Message* response, Call call) {
+  absl::StatusOr<domain::UserView> view = call();
+  if (!view.ok()) {
+    return view.status();
+  }
+  ToProto(*view, *response);
+  return absl::OkStatus();
+}
+
 // Copies the identifier `view.identifier_id` of `view.user` into `out`.
 template <typename Message>
 absl::Status RespondWithIdentifier(

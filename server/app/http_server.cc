@@ -14,9 +14,9 @@
 namespace roster::app {
 namespace {
 
-void ServeImage(domain::UserService& users, const httplib::Request& request,
+void ServeImage(domain::UserServices& users, const httplib::Request& request,
                 httplib::Response& response) {
-  auto image = users.GetImage(request.matches[1].str());
+  auto image = users.images.GetImage(request.matches[1].str());
   if (!image.ok()) {
     response.status = absl::IsNotFound(image.status()) ? 404 : 503;
     response.set_content(absl::IsNotFound(image.status())
@@ -75,7 +75,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Bind(
   return server;
 }
 
-absl::Status HttpServer::Serve(domain::UserService* users,
+absl::Status HttpServer::Serve(domain::UserServices* users,
                                std::function<std::string()> metrics) {
   if (metrics) {
     server_->Get("/metrics",

@@ -30,7 +30,7 @@ class HttpServer {
   // Starts serving on a background thread; `users` must outlive the server.
   // With `metrics`, also serves its text at GET /metrics (Prometheus).
   // Unavailable if the accept loop does not start. Call once.
-  absl::Status Serve(domain::UserService* users,
+  absl::Status Serve(domain::UserServices* users,
                      std::function<std::string()> metrics = nullptr);
   ~HttpServer();  // Stops.
 

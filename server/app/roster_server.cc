@@ -129,7 +129,7 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   server->store_->SetCommitListener(
       [hub](int64_t latest) { hub->Publish(latest); });
   server->events_retention_ = config.events_retention;
-  server->users_ = std::make_unique<domain::UserService>(
+  server->users_ = std::make_unique<domain::UserServices>(
       server->store_.get(), server->clock_, server->ids_.get(),
       server->encoder_.get(), options);
   if (config.signing_key.empty()) {

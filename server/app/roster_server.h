@@ -79,7 +79,7 @@ class RosterServer {
   std::unique_ptr<domain::SystemRandom> random_;
   std::unique_ptr<domain::IdGenerator> ids_;
   std::unique_ptr<api::ProtoEventEncoder> encoder_;
-  std::unique_ptr<domain::UserService> users_;
+  std::unique_ptr<domain::UserServices> users_;
   std::unique_ptr<domain::EventService> events_;
   std::unique_ptr<domain::SigningKey> signing_key_;
   std::unique_ptr<domain::TokenVerifier> verifier_;

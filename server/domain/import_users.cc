@@ -43,7 +43,7 @@ std::vector<std::pair<std::string, std::string>> Claims(
 }  // namespace
 
 absl::StatusOr<std::vector<absl::StatusOr<UserView>>> ImportUsers(
-    UserService& users, const Caller& caller,
+    UserServices& users, const Caller& caller,
     std::vector<CreateUserParams> items, bool validate_only,
     const std::string& request_id) {
   Violations violations;
@@ -67,7 +67,7 @@ absl::StatusOr<std::vector<absl::StatusOr<UserView>>> ImportUsers(
   // An identifier is claimed by the first item written with it; the batch is
   // written in order, so "earlier" is decided inside each item's write.
   absl::flat_hash_set<std::string> claimed;
-  std::vector<absl::StatusOr<UserView>> results = users.CreateUsers(
+  std::vector<absl::StatusOr<UserView>> results = users.users.CreateUsers(
       caller, items, validate_only,
       [&](size_t i) -> absl::Status {
         Violations repeated;

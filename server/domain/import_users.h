@@ -21,7 +21,7 @@ inline constexpr size_t kMaxImportBatch = 1000;
 // whole call when the batch is empty, larger than kMaxImportBatch or its
 // request_id is malformed.
 absl::StatusOr<std::vector<absl::StatusOr<UserView>>> ImportUsers(
-    UserService& users, const Caller& caller,
+    UserServices& users, const Caller& caller,
     std::vector<CreateUserParams> items, bool validate_only,
     const std::string& request_id);
 

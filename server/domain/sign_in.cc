@@ -18,7 +18,7 @@ absl::Status PasswordIncorrect() {
 // The id of the user holding `identifier`, or "" when there is none (or it is
 // malformed). Only a verified email address or phone number signs in: an
 // unverified claim reads as unknown, and can never hide the verified holder.
-absl::StatusOr<std::string> FindUser(UserService& users,
+absl::StatusOr<std::string> FindUser(UserServices& users,
                                      absl::string_view identifier) {
   using Kind = storage::IdentifierKind;
   const absl::string_view trimmed = absl::StripAsciiWhitespace(identifier);
@@ -43,7 +43,7 @@ absl::StatusOr<std::string> FindUser(UserService& users,
   if (!value.ok()) {
     return std::string();
   }
-  auto holder = users.FindUserIdByIdentifier(kind, *value);
+  auto holder = users.identifiers.FindUserIdByIdentifier(kind, *value);
   if (!holder.ok()) {
     return holder.status();
   }
@@ -52,12 +52,12 @@ absl::StatusOr<std::string> FindUser(UserService& users,
 
 }  // namespace
 
-absl::StatusOr<bool> CheckPasswordAttempt(UserService& users,
+absl::StatusOr<bool> CheckPasswordAttempt(UserServices& users,
                                           const Caller& caller,
                                           absl::string_view user_id,
                                           absl::string_view password,
                                           bool sign_in) {
-  auto attempt = users.BeginPasswordAttempt(user_id);
+  auto attempt = users.passwords.BeginPasswordAttempt(user_id);
   if (!attempt.ok()) {
     return attempt.status();
   }
@@ -74,15 +74,15 @@ absl::StatusOr<bool> CheckPasswordAttempt(UserService& users,
       upgraded = *std::move(hashed);
     }
   }
-  auto recorded = users.FinishPasswordAttempt(caller, user_id, verified,
-                                              sign_in, *attempt, upgraded);
+  auto recorded = users.passwords.FinishPasswordAttempt(
+      caller, user_id, verified, sign_in, *attempt, upgraded);
   if (!recorded.ok()) {
     return recorded.status();
   }
   return verified;
 }
 
-absl::StatusOr<NewSession> SignIn(UserService& users, SessionService& sessions,
+absl::StatusOr<NewSession> SignIn(UserServices& users, SessionService& sessions,
                                   const Caller& caller,
                                   absl::string_view identifier,
                                   absl::string_view password) {
@@ -111,10 +111,10 @@ absl::StatusOr<NewSession> SignIn(UserService& users, SessionService& sessions,
   return sessions.CreateSession(caller, *user_id);
 }
 
-absl::Status CheckCurrentPassword(UserService& users, const Caller& caller,
+absl::Status CheckCurrentPassword(UserServices& users, const Caller& caller,
                                   absl::string_view user_id,
                                   absl::string_view password) {
-  auto user = users.GetUser(user_id);
+  auto user = users.users.GetUser(user_id);
   if (!user.ok()) {
     return user.status();
   }

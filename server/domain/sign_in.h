@@ -17,7 +17,7 @@ namespace roster::domain {
 // without a password and a wrong password are all UNAUTHENTICATED
 // (PASSWORD_INCORRECT) after one argon2id check each; PERMISSION_DENIED
 // (USER_BANNED, USER_LOCKED) as BeginPasswordAttempt.
-absl::StatusOr<NewSession> SignIn(UserService& users, SessionService& sessions,
+absl::StatusOr<NewSession> SignIn(UserServices& users, SessionService& sessions,
                                   const Caller& caller,
                                   absl::string_view identifier,
                                   absl::string_view password);
@@ -26,7 +26,7 @@ absl::StatusOr<NewSession> SignIn(UserService& users, SessionService& sessions,
 // the stored hash of any supported kind, upgrades a non-argon2id hash on
 // success, records the verdict. Whether it matched; errors as
 // BeginPasswordAttempt.
-absl::StatusOr<bool> CheckPasswordAttempt(UserService& users,
+absl::StatusOr<bool> CheckPasswordAttempt(UserServices& users,
                                           const Caller& caller,
                                           absl::string_view user_id,
                                           absl::string_view password,
@@ -35,7 +35,7 @@ absl::StatusOr<bool> CheckPasswordAttempt(UserService& users,
 // OK when `password` is the user's current one (counted as an attempt);
 // UNAUTHENTICATED (PASSWORD_INCORRECT) otherwise. A user without a password
 // passes with an empty `password`.
-absl::Status CheckCurrentPassword(UserService& users, const Caller& caller,
+absl::Status CheckCurrentPassword(UserServices& users, const Caller& caller,
                                   absl::string_view user_id,
                                   absl::string_view password);
 

@@ -33,7 +33,7 @@ bool IsProvider(absl::string_view provider) {
 
 }  // namespace
 
-absl::StatusOr<IdentifierView> UserService::CreateExternalAccount(
+absl::StatusOr<IdentifierView> ExternalAccountService::CreateExternalAccount(
     const Caller& caller, const CreateExternalAccountParams& params) {
   Violations violations;
   if (!IsProvider(params.provider)) {
@@ -159,7 +159,7 @@ absl::StatusOr<IdentifierView> UserService::CreateExternalAccount(
   return IdentifierView{*std::move(user), account.id};
 }
 
-absl::StatusOr<UserView> UserService::DeleteExternalAccount(
+absl::StatusOr<UserView> ExternalAccountService::DeleteExternalAccount(
     const Caller& caller, absl::string_view id,
     absl::string_view owner_user_id) {
   if (!IsWellFormedId(id, kExternalAccountIdPrefix)) {

@@ -49,7 +49,7 @@ storage::VerificationRecord Verification(bool verified) {
 
 }  // namespace
 
-absl::StatusOr<IdentifierView> UserService::CreateIdentifier(
+absl::StatusOr<IdentifierView> IdentifierService::CreateIdentifier(
     const Caller& caller, IdentifierType type,
     const CreateIdentifierParams& params) {
   auto create = [&](auto tag) -> absl::StatusOr<IdentifierView> {
@@ -115,7 +115,7 @@ absl::StatusOr<IdentifierView> UserService::CreateIdentifier(
              : create(storage::PhoneNumberRecord{});
 }
 
-absl::StatusOr<IdentifierView> UserService::GetIdentifier(
+absl::StatusOr<IdentifierView> IdentifierService::GetIdentifier(
     IdentifierType type, absl::string_view id) {
   if (!IsWellFormedId(id, kIdentifierIdPrefix)) {
     return Invalid(type == IdentifierType::kEmailAddress ? "email_address_id"
@@ -127,7 +127,7 @@ absl::StatusOr<IdentifierView> UserService::GetIdentifier(
     return absl::IsNotFound(owner.status()) ? IdentifierNotFound()
                                             : owner.status();
   }
-  auto user = GetUser(*owner);
+  auto user = ReadUser(*owner);
   if (!user.ok()) {
     return user.status();
   }
@@ -141,7 +141,7 @@ absl::StatusOr<IdentifierView> UserService::GetIdentifier(
   return IdentifierView{*std::move(user), std::string(id)};
 }
 
-absl::StatusOr<IdentifierView> UserService::UpdateIdentifier(
+absl::StatusOr<IdentifierView> IdentifierService::UpdateIdentifier(
     const Caller& caller, IdentifierType type,
     const UpdateIdentifierParams& params) {
   auto current = GetIdentifier(type, params.identifier_id);
@@ -204,7 +204,7 @@ absl::StatusOr<IdentifierView> UserService::UpdateIdentifier(
              : update(storage::PhoneNumberRecord{});
 }
 
-absl::StatusOr<UserView> UserService::DeleteIdentifier(
+absl::StatusOr<UserView> IdentifierService::DeleteIdentifier(
     const Caller& caller, IdentifierType type, absl::string_view id,
     absl::string_view promote_id, absl::string_view owner_user_id) {
   auto current = GetIdentifier(type, id);
@@ -262,74 +262,14 @@ absl::StatusOr<UserView> UserService::DeleteIdentifier(
              : remove(storage::PhoneNumberRecord{});
 }
 
-absl::StatusOr<std::optional<std::string>> UserService::FindUserIdByIdentifier(
-    storage::IdentifierKind kind, absl::string_view value) {
+absl::StatusOr<std::optional<std::string>>
+IdentifierService::FindUserIdByIdentifier(storage::IdentifierKind kind,
+                                          absl::string_view value) {
   auto holder = store_->FindUserIdByIdentifier(kind, value);
   if (!holder.ok()) {
     return internal::FromStore(holder.status());
   }
   return holder;
-}
-
-absl::Status UserService::ReleaseClaims(storage::WriteTransaction& txn,
-                                        const Caller& caller,
-                                        const storage::UserRecord& before,
-                                        const storage::UserRecord& after) {
-  constexpr auto kVerified = VerificationStatus::kVerified;
-  auto release = [&](auto tag) -> absl::Status {
-    using Record = decltype(tag);
-    using K = Kind<Record>;
-    const auto& before_list = K::List(before);
-    for (const Record& r : K::List(after)) {
-      if (r.verification.status != kVerified) {
-        continue;
-      }
-      const bool was_verified = std::any_of(
-          before_list.begin(), before_list.end(), [&](const Record& b) {
-            return K::Value(b) == K::Value(r) &&
-                   b.verification.status == kVerified;
-          });
-      if (was_verified) {
-        continue;
-      }
-      auto claimants = txn.FindUnverifiedClaimants(K::kStoreKind, K::Value(r));
-      if (!claimants.ok()) {
-        return claimants.status();
-      }
-      for (const std::string& loser_id : *claimants) {
-        if (loser_id == after.id) {
-          continue;
-        }
-        auto loser = txn.GetUser(loser_id);
-        if (!loser.ok()) {
-          return loser.status();
-        }
-        auto& list = K::List(*loser);
-        list.erase(std::remove_if(list.begin(), list.end(),
-                                  [&](const Record& claim) {
-                                    return K::Value(claim) == K::Value(r) &&
-                                           claim.verification.status !=
-                                               kVerified;
-                                  }),
-                   list.end());
-        loser->version += 1;
-        loser->updated_at =
-            std::max(ToMicros(clock_->Now()), loser->updated_at);
-        absl::Status updated = txn.UpdateUser(
-            *loser, NewEvent(caller, event_type::kUserUpdated, loser->id,
-                             events_->EncodeUser(View(*loser))));
-        if (!updated.ok()) {
-          return updated;
-        }
-      }
-    }
-    return absl::OkStatus();
-  };
-  absl::Status emails = release(storage::EmailAddressRecord{});
-  if (!emails.ok()) {
-    return emails;
-  }
-  return release(storage::PhoneNumberRecord{});
 }
 
 }  // namespace roster::domain

@@ -59,10 +59,9 @@ absl::Status RemoveImage(storage::WriteTransaction& txn,
 
 }  // namespace
 
-absl::StatusOr<UserView> UserService::SetProfileImage(const Caller& caller,
-                                                      absl::string_view user_id,
-                                                      std::string image,
-                                                      absl::string_view etag) {
+absl::StatusOr<UserView> ImageService::SetProfileImage(
+    const Caller& caller, absl::string_view user_id, std::string image,
+    absl::string_view etag) {
   if (image.empty()) {
     return InvalidImage("is required");
   }
@@ -97,7 +96,7 @@ absl::StatusOr<UserView> UserService::SetProfileImage(const Caller& caller,
                     });
 }
 
-absl::StatusOr<UserView> UserService::DeleteProfileImage(
+absl::StatusOr<UserView> ImageService::DeleteProfileImage(
     const Caller& caller, absl::string_view user_id, absl::string_view etag) {
   return MutateUser(
       caller, user_id, etag,
@@ -106,7 +105,7 @@ absl::StatusOr<UserView> UserService::DeleteProfileImage(
       });
 }
 
-absl::StatusOr<storage::ImageRecord> UserService::GetImage(
+absl::StatusOr<storage::ImageRecord> ImageService::GetImage(
     absl::string_view image_id) {
   if (!IsWellFormedId(image_id, kImageIdPrefix)) {
     return Error(absl::StatusCode::kNotFound, reason::kNotFound,

@@ -15,7 +15,7 @@ using internal::CheckUserId;
 using internal::FromStore;
 using internal::IdentifiersOf;
 
-absl::StatusOr<std::string> UserService::HashPasswordForNewUser(
+absl::StatusOr<std::string> PasswordService::HashPasswordForNewUser(
     const CreateUserParams& params) const {
   if (!params.password.has_value()) {
     return std::string();
@@ -40,9 +40,9 @@ absl::StatusOr<std::string> UserService::HashPasswordForNewUser(
   return HashPassword(*params.password);
 }
 
-absl::StatusOr<std::string> UserService::HashPasswordForUser(
+absl::StatusOr<std::string> PasswordService::HashPasswordForUser(
     absl::string_view user_id, absl::string_view password, bool skip_checks) {
-  auto user = GetUser(user_id);
+  auto user = ReadUser(user_id);
   if (!user.ok()) {
     return user.status();
   }
@@ -54,7 +54,7 @@ absl::StatusOr<std::string> UserService::HashPasswordForUser(
   return HashPassword(password);
 }
 
-absl::StatusOr<PasswordAttempt> UserService::BeginPasswordAttempt(
+absl::StatusOr<PasswordAttempt> PasswordService::BeginPasswordAttempt(
     absl::string_view user_id) {
   absl::Status valid = CheckUserId(user_id);
   if (!valid.ok()) {
@@ -101,7 +101,7 @@ absl::StatusOr<PasswordAttempt> UserService::BeginPasswordAttempt(
   return attempt;
 }
 
-absl::StatusOr<UserView> UserService::FinishPasswordAttempt(
+absl::StatusOr<UserView> PasswordService::FinishPasswordAttempt(
     const Caller& caller, absl::string_view user_id, bool verified,
     bool sign_in, const PasswordAttempt& attempt,
     const std::string& upgraded_hash) {

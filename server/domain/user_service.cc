@@ -28,69 +28,8 @@ using internal::LoadForChange;
 
 }  // namespace
 
-std::string EtagOf(int64_t version) {
-  return absl::StrCat("\"", version, "\"");
-}
-
-storage::Micros ToMicros(absl::Time t) { return absl::ToUnixMicros(t); }
-absl::Time FromMicros(storage::Micros micros) {
-  return absl::FromUnixMicros(micros);
-}
-
-UserService::UserService(storage::UserStore* store, const Clock* clock,
-                         const IdGenerator* ids, const EventEncoder* events,
-                         UserServiceOptions options)
-    : store_(store),
-      clock_(clock),
-      ids_(ids),
-      events_(events),
-      options_(std::move(options)) {}
-
-storage::EventRecord UserService::NewEvent(const Caller& caller,
-                                           const char* type,
-                                           const std::string& user_id,
-                                           std::string payload) const {
-  storage::EventRecord event;
-  event.id = ids_->New(kEventIdPrefix);
-  event.type = type;
-  event.user_id = user_id;
-  event.created_at = ToMicros(clock_->Now());
-  event.payload = std::move(payload);
-  event.request_id = caller.request_id;
-  event.actor = caller.actor;
-  return event;
-}
-
-UserView UserService::View(storage::UserRecord record) const {
-  UserView view;
-  const storage::Micros now = ToMicros(clock_->Now());
-  view.locked = record.locked_until > now;
-  if (view.locked) {
-    constexpr int64_t kMicrosPerSecond = 1'000'000;
-    view.lockout_expires_in_seconds =
-        (record.locked_until - now + kMicrosPerSecond - 1) / kMicrosPerSecond;
-  }
-  view.verification_attempts_remaining =
-      std::max(0, options_.lockout_attempts - record.failed_password_attempts);
-  view.etag = EtagOf(record.version);
-  view.record = std::move(record);
-  if (!view.record.image_url.empty()) {
-    view.record.image_url =
-        AbsoluteImageUrl(options_.public_http_url, view.record.image_url);
-  }
-  return view;
-}
-
 absl::StatusOr<UserView> UserService::GetUser(absl::string_view user_id) {
-  absl::Status valid = CheckUserId(user_id);
-  if (!valid.ok()) {
-    return valid;
-  }
-  auto user = store_->GetUser(user_id);
-  if (!user.ok()) {
-    return FromStore(user.status());
-  }
-  return View(*std::move(user));
+  return ReadUser(user_id);
 }
 
 absl::StatusOr<UserListPage> UserService::ListUsers(
@@ -166,53 +105,6 @@ absl::StatusOr<int64_t> UserService::CountUsers(
     return FromStore(count.status());
   }
   return *count;
-}
-
-absl::StatusOr<UserView> UserService::MutateUser(
-    const Caller& caller, absl::string_view user_id, absl::string_view etag,
-    absl::FunctionRef<absl::Status(storage::WriteTransaction&,
-                                   storage::UserRecord&)>
-        change) {
-  absl::Status valid = CheckUserId(user_id);
-  if (!valid.ok()) {
-    return valid;
-  }
-  storage::UserRecord result;
-  absl::Status written =
-      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
-        auto user = LoadForChange(txn, user_id, etag);
-        if (!user.ok()) {
-          return user.status();
-        }
-        const storage::UserRecord before = *user;
-        absl::Status changed = change(txn, *user);
-        if (!changed.ok()) {
-          return changed;
-        }
-        if (*user == before) {
-          result =
-              *std::move(user);  // Nothing changed: no write, the etag stays.
-          return absl::OkStatus();
-        }
-        absl::Status released = ReleaseClaims(txn, caller, before, *user);
-        if (!released.ok()) {
-          return released;
-        }
-        user->version += 1;
-        user->updated_at = std::max(ToMicros(clock_->Now()), before.updated_at);
-        absl::Status updated = txn.UpdateUser(
-            *user, NewEvent(caller, event_type::kUserUpdated, user->id,
-                            events_->EncodeUser(View(*user))));
-        if (!updated.ok()) {
-          return updated;
-        }
-        result = *std::move(user);
-        return absl::OkStatus();
-      });
-  if (!written.ok()) {
-    return FromStore(written);
-  }
-  return View(std::move(result));
 }
 
 absl::StatusOr<UserView> UserService::UpdateUser(

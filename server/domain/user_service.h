@@ -1,6 +1,10 @@
-// UserService: the user operations of DESIGN §3–§4, transport-free.
-// BackendUsers calls these directly; FrontendUsers will call the same
-// operations with fewer permitted fields.
+// The user operations of DESIGN §3–§4, transport-free, one service per kind of
+// change: UserService (the user itself), PasswordService, IdentifierService
+// (email addresses, phone numbers, verification codes), ImageService and
+// ExternalAccountService, gathered in UserServices. Each is a UserOperations,
+// whose MutateUser is the one path every change to an existing user takes.
+// BackendUsers calls them directly; FrontendUsers calls the same operations
+// with fewer permitted fields.
 //
 // Every operation validates its whole input first (INVALID_ARGUMENT with every
 // invalid field), then runs in one storage transaction: it either applies
@@ -26,25 +30,11 @@
 #include "server/domain/clock.h"
 #include "server/domain/events.h"
 #include "server/domain/ids.h"
+#include "server/domain/user_operations.h"
 #include "server/domain/user_view.h"
 #include "storage/user_store.h"
 
 namespace roster::domain {
-
-struct UserServiceOptions {
-  // Wrong passwords before a lockout; also the attempts a fresh user has.
-  int32_t lockout_attempts = 10;
-  // How long a lockout (or LockUser) lasts.
-  absl::Duration lockout_duration = absl::Hours(1);
-  // One-time verification codes: how long one is valid, how many guesses it
-  // allows, and how many codes one address may be sent per hour.
-  absl::Duration verification_code_lifetime = absl::Minutes(10);
-  int32_t verification_max_attempts = 3;
-  int32_t verification_codes_per_hour = 5;
-  // Prefix of image_url: the public base URL of the HTTP listener (e.g.
-  // "https://roster.example.com"); stored URLs are relative to it.
-  std::string public_http_url;
-};
 
 struct CreateUserParams {
   std::optional<std::string> external_id;
@@ -163,12 +153,11 @@ struct CreateExternalAccountParams {
   std::optional<std::string> public_metadata;  // JSON object.
 };
 
-class UserService {
+// The user itself: create, read, list, update, metadata, ban, lock, delete
+// (user_service.cc, user_creation.cc). Thread-safe.
+class UserService final : public UserOperations {
  public:
-  // None is owned; all must outlive the service.
-  UserService(storage::UserStore* store, const Clock* clock,
-              const IdGenerator* ids, const EventEncoder* events,
-              UserServiceOptions options);
+  using UserOperations::UserOperations;
 
   // Mutations take the Caller, recorded on the event each one appends.
   // With `validate_only`, runs every check (uniqueness included) in a
@@ -217,6 +206,30 @@ class UserService {
                                       absl::string_view user_id,
                                       absl::string_view etag);
 
+  absl::StatusOr<UserView> GetUser(absl::string_view user_id);
+  absl::StatusOr<UserListPage> ListUsers(const ListUsersParams& params);
+  absl::StatusOr<int64_t> CountUsers(const storage::UserFilter& filter);
+
+ private:
+  // CreateUser in three steps: the checks that need no transaction and the
+  // record they build; the write (uniqueness, insert, event, idempotency key);
+  // and the result from the write's status.
+  struct NewUser;
+  absl::StatusOr<NewUser> PrepareNewUser(const CreateUserParams& params) const;
+  absl::Status InsertNewUser(storage::WriteTransaction& txn,
+                             const Caller& caller, const NewUser& created,
+                             bool validate_only, storage::UserRecord& result);
+  absl::StatusOr<UserView> FinishNewUser(const absl::Status& written,
+                                         bool validate_only,
+                                         storage::UserRecord result) const;
+};
+
+// Password hashing and checks against lockout (user_passwords.cc).
+// Thread-safe.
+class PasswordService final : public UserOperations {
+ public:
+  using UserOperations::UserOperations;
+
   // Checks params.password against the new user's identifiers and hashes it.
   // Slow (argon2id): callers run it off the gRPC and write threads, then pass
   // the result as params.password_hash.
@@ -241,6 +254,13 @@ class UserService {
       const Caller& caller, absl::string_view user_id, bool verified,
       bool sign_in, const PasswordAttempt& attempt = {},
       const std::string& upgraded_hash = "");
+};
+
+// Email addresses and phone numbers, and their verification codes
+// (user_identifiers.cc, user_verification.cc). Thread-safe.
+class IdentifierService final : public UserOperations {
+ public:
+  using UserOperations::UserOperations;
 
   // Email addresses and phone numbers (user_identifiers.cc). Each change is a
   // change to the user (etag, updated_at, user.updated). Errors: NOT_FOUND;
@@ -282,6 +302,17 @@ class UserService {
       const Caller& caller, IdentifierType type, absl::string_view user_id,
       absl::string_view identifier_id, absl::string_view code);
 
+  // The user holding a normalised identifier (for email addresses and phone
+  // numbers: verified), or nullopt.
+  absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
+      storage::IdentifierKind kind, absl::string_view value);
+};
+
+// Profile images (user_images.cc). Thread-safe.
+class ImageService final : public UserOperations {
+ public:
+  using UserOperations::UserOperations;
+
   // Profile images (user_images.cc): PNG, JPEG, GIF or WebP by content, at
   // most kMaxProfileImageBytes, else INVALID_ARGUMENT on `image`. Replacing
   // or deleting the image removes the old one.
@@ -294,6 +325,12 @@ class UserService {
                                               absl::string_view etag);
   // An image by id (img_…), for the HTTP listener; NOT_FOUND when unknown.
   absl::StatusOr<storage::ImageRecord> GetImage(absl::string_view image_id);
+};
+
+// Linked OAuth identities (user_external_accounts.cc). Thread-safe.
+class ExternalAccountService final : public UserOperations {
+ public:
+  using UserOperations::UserOperations;
 
   // Links an OAuth identity (user_external_accounts.cc). (provider,
   // provider_user_id) is unique: ALREADY_EXISTS (IDENTIFIER_EXISTS).
@@ -303,68 +340,26 @@ class UserService {
   absl::StatusOr<UserView> DeleteExternalAccount(
       const Caller& caller, absl::string_view id,
       absl::string_view owner_user_id = "");
-
-  absl::StatusOr<UserView> GetUser(absl::string_view user_id);
-  // The user holding a normalised identifier (for email addresses and phone
-  // numbers: verified), or nullopt.
-  absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
-      storage::IdentifierKind kind, absl::string_view value);
-  absl::StatusOr<UserListPage> ListUsers(const ListUsersParams& params);
-  absl::StatusOr<int64_t> CountUsers(const storage::UserFilter& filter);
-
- private:
-  // The one path that changes an existing user: in one transaction, load it
-  // (NOT_FOUND), check `etag` (ABORTED), apply `change`, and, unless nothing
-  // changed, bump the version and updated_at and store it with its
-  // user.updated event.
-  absl::StatusOr<UserView> MutateUser(
-      const Caller& caller, absl::string_view user_id, absl::string_view etag,
-      absl::FunctionRef<absl::Status(storage::WriteTransaction&,
-                                     storage::UserRecord&)>
-          change);
-  UserView View(storage::UserRecord record) const;
-  // CreateUser in three steps: the checks that need no transaction and the
-  // record they build; the write (uniqueness, insert, event, idempotency key);
-  // and the result from the write's status.
-  struct NewUser;
-  absl::StatusOr<NewUser> PrepareNewUser(const CreateUserParams& params) const;
-  absl::Status InsertNewUser(storage::WriteTransaction& txn,
-                             const Caller& caller, const NewUser& created,
-                             bool validate_only, storage::UserRecord& result);
-  absl::StatusOr<UserView> FinishNewUser(const absl::Status& written,
-                                         bool validate_only,
-                                         storage::UserRecord result) const;
-  // Removes other users' unverified claims on every email address and phone
-  // number that `after` holds verified and `before` did not: the first to
-  // verify a value wins (DESIGN §3). Each affected user gets its own
-  // user.updated event in the same transaction.
-  absl::Status ReleaseClaims(storage::WriteTransaction& txn,
-                             const Caller& caller,
-                             const storage::UserRecord& before,
-                             const storage::UserRecord& after);
-  // A new event of `type` about `user_id`, caused by `caller`.
-  storage::EventRecord NewEvent(const Caller& caller, const char* type,
-                                const std::string& user_id,
-                                std::string payload) const;
-
-  storage::UserStore* store_;   // Not owned.
-  const Clock* clock_;          // Not owned.
-  const IdGenerator* ids_;      // Not owned.
-  const EventEncoder* events_;  // Not owned.
-  const UserServiceOptions options_;
 };
 
-// The image URL clients see: a stored relative URL (/v1/images/…) prefixed
-// with the public base URL of the HTTP listener.
-std::string AbsoluteImageUrl(absl::string_view public_http_url,
-                             absl::string_view stored_url);
+// The user operations over one store, built together. Thread-safe.
+struct UserServices {
+  // None is owned; all must outlive the services.
+  UserServices(storage::UserStore* store, const Clock* clock,
+               const IdGenerator* ids, const EventEncoder* events,
+               const UserServiceOptions& options)
+      : users(store, clock, ids, events, options),
+        passwords(store, clock, ids, events, options),
+        identifiers(store, clock, ids, events, options),
+        images(store, clock, ids, events, options),
+        external_accounts(store, clock, ids, events, options) {}
 
-// The etag of a user at `version`.
-std::string EtagOf(int64_t version);
-
-// Microseconds since the epoch, as storage keeps time.
-storage::Micros ToMicros(absl::Time t);
-absl::Time FromMicros(storage::Micros micros);
+  UserService users;
+  PasswordService passwords;
+  IdentifierService identifiers;
+  ImageService images;
+  ExternalAccountService external_accounts;
+};
 
 }  // namespace roster::domain
 

@@ -38,7 +38,7 @@ enum class Outcome { kVerified, kWrongCode, kExpired };
 
 }  // namespace
 
-absl::StatusOr<IdentifierView> UserService::PrepareVerification(
+absl::StatusOr<IdentifierView> IdentifierService::PrepareVerification(
     const Caller& caller, IdentifierType type, absl::string_view user_id,
     absl::string_view identifier_id) {
   auto prepare = [&](auto tag) -> absl::StatusOr<IdentifierView> {
@@ -106,7 +106,7 @@ absl::StatusOr<IdentifierView> UserService::PrepareVerification(
              : prepare(storage::PhoneNumberRecord{});
 }
 
-absl::StatusOr<IdentifierView> UserService::AttemptVerification(
+absl::StatusOr<IdentifierView> IdentifierService::AttemptVerification(
     const Caller& caller, IdentifierType type, absl::string_view user_id,
     absl::string_view identifier_id, absl::string_view code) {
   auto attempt = [&](auto tag) -> absl::StatusOr<IdentifierView> {

@@ -52,14 +52,14 @@ class EventServiceTest : public ::testing::Test {
     auto store = storage::SqliteUserStore::Open({dir_.File("events.db")});
     EXPECT_THAT(store, IsOk());
     store_ = *std::move(store);
-    users_ = std::make_unique<UserService>(store_.get(), &clock_, &ids_,
-                                           &encoder_, UserServiceOptions{});
+    users_ = std::make_unique<UserServices>(store_.get(), &clock_, &ids_,
+                                            &encoder_, UserServiceOptions{});
     events_ = std::make_unique<EventService>(store_.get(), &clock_);
   }
 
   // Creates a user (one user.created event) and returns its id.
   std::string NewUser() {
-    auto user = users_->CreateUser({"secret_key:test", ""}, {});
+    auto user = users_->users.CreateUser({"secret_key:test", ""}, {});
     EXPECT_THAT(user, IsOk());
     return user->record.id;
   }
@@ -70,7 +70,7 @@ class EventServiceTest : public ::testing::Test {
   IdGenerator ids_;
   NullEncoder encoder_;
   std::unique_ptr<storage::SqliteUserStore> store_;
-  std::unique_ptr<UserService> users_;
+  std::unique_ptr<UserServices> users_;
   std::unique_ptr<EventService> events_;
 };
 
@@ -94,10 +94,10 @@ TEST_F(EventServiceTest, WatchStartsAtTheCursorAndRejectsBadOnes) {
 }
 
 TEST_F(EventServiceTest, ScanSkipsOtherTypesAndReportsHowFarItLooked) {
-  const std::string id = NewUser();                           // 1 created
-  ASSERT_THAT(users_->SetBanned({}, id, true, ""), IsOk());   // 2 updated
-  ASSERT_THAT(users_->SetBanned({}, id, false, ""), IsOk());  // 3 updated
-  NewUser();                                                  // 4 created
+  const std::string id = NewUser();                                 // 1 created
+  ASSERT_THAT(users_->users.SetBanned({}, id, true, ""), IsOk());   // 2 updated
+  ASSERT_THAT(users_->users.SetBanned({}, id, false, ""), IsOk());  // 3 updated
+  NewUser();                                                        // 4 created
   ASSERT_OK_AND_ASSIGN(created, events_->Scan(0, {"user.created"}, 100));
   EXPECT_THAT(Sequences(created.events), ElementsAre(1, 4));
   EXPECT_EQ(created.scanned_through, 4);
@@ -147,7 +147,7 @@ TEST_F(EventServiceTest, ListEventsPagesByTokenAndOffsetAndFilters) {
   for (int i = 0; i < 7; ++i) {
     ids.push_back(NewUser());  // 1..7
   }
-  ASSERT_THAT(users_->SetBanned({}, ids[0], true, ""),
+  ASSERT_THAT(users_->users.SetBanned({}, ids[0], true, ""),
               IsOk());  // 8, about ids[0]
   EventListParams params;
   params.limit = 3;

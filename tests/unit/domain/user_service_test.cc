@@ -47,12 +47,12 @@ class UserServiceTest : public ::testing::Test {
     auto store = storage::SqliteUserStore::Open({dir_.File("users.db")});
     EXPECT_THAT(store, IsOk());
     store_ = *std::move(store);
-    users_ = std::make_unique<UserService>(store_.get(), &clock_, &ids_,
-                                           &encoder_, UserServiceOptions{});
+    users_ = std::make_unique<UserServices>(store_.get(), &clock_, &ids_,
+                                            &encoder_, UserServiceOptions{});
   }
 
   UserView Create(const CreateUserParams& params) {
-    auto user = users_->CreateUser(kCaller, params);
+    auto user = users_->users.CreateUser(kCaller, params);
     EXPECT_THAT(user, IsOk());
     return user.ok() ? *user : UserView{};
   }
@@ -63,7 +63,7 @@ class UserServiceTest : public ::testing::Test {
   testing::TextEventEncoder encoder_;
   IdGenerator ids_;
   std::unique_ptr<storage::SqliteUserStore> store_;
-  std::unique_ptr<UserService> users_;
+  std::unique_ptr<UserServices> users_;
 };
 
 TEST_F(UserServiceTest,
@@ -101,7 +101,7 @@ TEST_F(UserServiceTest, CreateReportsEveryInvalidFieldAtOnce) {
   params.public_metadata = "[1]";
   params.created_at = clock_.Now() + absl::Seconds(1);
   params.request_id = "not valid!";
-  absl::Status status = users_->CreateUser(kCaller, params).status();
+  absl::Status status = users_->users.CreateUser(kCaller, params).status();
   ASSERT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(ReasonOf(status), reason::kInvalidArgumentFormat);
   EXPECT_THAT(Fields(status),
@@ -113,7 +113,7 @@ TEST_F(UserServiceTest, CreateReportsEveryInvalidFieldAtOnce) {
 TEST_F(UserServiceTest, InvalidUsernameHasItsOwnReason) {
   CreateUserParams params;
   params.username = "12345";
-  absl::Status status = users_->CreateUser(kCaller, params).status();
+  absl::Status status = users_->users.CreateUser(kCaller, params).status();
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(ReasonOf(status), reason::kUsernameInvalid);
 }
@@ -129,7 +129,7 @@ TEST_F(UserServiceTest,
   second.email_addresses = {"new@example.com", "ADA@EXAMPLE.COM"};
   second.username = "ADA_L";
   second.external_id = "crm-1";
-  absl::Status status = users_->CreateUser(kCaller, second).status();
+  absl::Status status = users_->users.CreateUser(kCaller, second).status();
   ASSERT_THAT(status, StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_EQ(ReasonOf(status), reason::kIdentifierExists);
   EXPECT_THAT(Fields(status),
@@ -151,10 +151,10 @@ TEST_F(UserServiceTest,
   EXPECT_EQ(retried.record.id, first.record.id);
   EXPECT_EQ(retried.etag, first.etag);
   params.email_addresses = {"other@example.com"};
-  absl::Status reused = users_->CreateUser(kCaller, params).status();
+  absl::Status reused = users_->users.CreateUser(kCaller, params).status();
   EXPECT_THAT(reused, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Fields(reused), ElementsAre("request_id"));
-  ASSERT_OK_AND_ASSIGN(count, users_->CountUsers({}));
+  ASSERT_OK_AND_ASSIGN(count, users_->users.CountUsers({}));
   EXPECT_EQ(count, 1);
 }
 
@@ -166,43 +166,44 @@ TEST_F(UserServiceTest, EveryMutationBumpsTheEtagAndAStaleOneIsAborted) {
   update.first_name = "Ada";
   update.etag = user.etag;
   clock_.Advance(absl::Seconds(1));
-  ASSERT_OK_AND_ASSIGN(updated, users_->UpdateUser(kCaller, update));
+  ASSERT_OK_AND_ASSIGN(updated, users_->users.UpdateUser(kCaller, update));
   EXPECT_EQ(updated.etag, EtagOf(2));
   EXPECT_EQ(updated.record.updated_at, ToMicros(clock_.Now()));
   EXPECT_GT(updated.record.updated_at, user.record.updated_at);
 
   update.first_name = "Augusta";  // Still carries the first etag.
-  absl::Status stale = users_->UpdateUser(kCaller, update).status();
+  absl::Status stale = users_->users.UpdateUser(kCaller, update).status();
   EXPECT_THAT(stale, StatusIs(absl::StatusCode::kAborted));
   EXPECT_EQ(ReasonOf(stale), reason::kEtagMismatch);
-  EXPECT_THAT(users_->SetBanned(kCaller, id, true, user.etag),
+  EXPECT_THAT(users_->users.SetBanned(kCaller, id, true, user.etag),
               StatusIs(absl::StatusCode::kAborted));
-  EXPECT_THAT(users_->DeleteUser(kCaller, id, user.etag),
+  EXPECT_THAT(users_->users.DeleteUser(kCaller, id, user.etag),
               StatusIs(absl::StatusCode::kAborted));
 
-  ASSERT_OK_AND_ASSIGN(banned,
-                       users_->SetBanned(kCaller, id, true, updated.etag));
+  ASSERT_OK_AND_ASSIGN(
+      banned, users_->users.SetBanned(kCaller, id, true, updated.etag));
   EXPECT_EQ(banned.etag, EtagOf(3));
-  ASSERT_OK_AND_ASSIGN(locked, users_->LockUser(kCaller, id, ""));
+  ASSERT_OK_AND_ASSIGN(locked, users_->users.LockUser(kCaller, id, ""));
   EXPECT_EQ(locked.etag, EtagOf(4));
   MetadataChange change;
   change.public_metadata = R"({"a":1})";
-  ASSERT_OK_AND_ASSIGN(
-      merged,
-      users_->ChangeMetadata(kCaller, id, change, MetadataMode::kMerge, ""));
+  ASSERT_OK_AND_ASSIGN(merged,
+                       users_->users.ChangeMetadata(kCaller, id, change,
+                                                    MetadataMode::kMerge, ""));
   EXPECT_EQ(merged.etag, EtagOf(5));
 }
 
 TEST_F(UserServiceTest, ChangeThatChangesNothingKeepsTheEtag) {
   UserView user = Create({});
-  ASSERT_OK_AND_ASSIGN(once,
-                       users_->SetBanned(kCaller, user.record.id, true, ""));
-  ASSERT_OK_AND_ASSIGN(twice,
-                       users_->SetBanned(kCaller, user.record.id, true, ""));
+  ASSERT_OK_AND_ASSIGN(
+      once, users_->users.SetBanned(kCaller, user.record.id, true, ""));
+  ASSERT_OK_AND_ASSIGN(
+      twice, users_->users.SetBanned(kCaller, user.record.id, true, ""));
   EXPECT_EQ(twice.etag, once.etag);
   EXPECT_TRUE(twice.record.banned);
   ASSERT_OK_AND_ASSIGN(
-      unbanned, users_->SetBanned(kCaller, user.record.id, false, once.etag));
+      unbanned,
+      users_->users.SetBanned(kCaller, user.record.id, false, once.etag));
   EXPECT_FALSE(unbanned.record.banned);
 }
 
@@ -216,13 +217,13 @@ TEST_F(UserServiceTest, UsernameCanBeChangedClearedAndNotTakenFromAnother) {
   UpdateUserParams update;
   update.user_id = user.record.id;
   update.username = "Mine";  // Its own, differently cased: fine.
-  EXPECT_THAT(users_->UpdateUser(kCaller, update), IsOk());
+  EXPECT_THAT(users_->users.UpdateUser(kCaller, update), IsOk());
   update.username = "TAKEN";
-  absl::Status clash = users_->UpdateUser(kCaller, update).status();
+  absl::Status clash = users_->users.UpdateUser(kCaller, update).status();
   EXPECT_THAT(clash, StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_EQ(ReasonOf(clash), reason::kIdentifierExists);
   update.username = "";
-  ASSERT_OK_AND_ASSIGN(cleared, users_->UpdateUser(kCaller, update));
+  ASSERT_OK_AND_ASSIGN(cleared, users_->users.UpdateUser(kCaller, update));
   EXPECT_EQ(cleared.record.username, "");
 }
 
@@ -237,16 +238,16 @@ TEST_F(UserServiceTest, PrimaryMustBeAVerifiedIdentifierOfTheSameUser) {
   UpdateUserParams update;
   update.user_id = user_a.record.id;
   update.primary_email_address_id = user_a.record.email_addresses[1].id;
-  ASSERT_OK_AND_ASSIGN(switched, users_->UpdateUser(kCaller, update));
+  ASSERT_OK_AND_ASSIGN(switched, users_->users.UpdateUser(kCaller, update));
   EXPECT_EQ(switched.record.primary_email_address_id,
             user_a.record.email_addresses[1].id);
 
   update.primary_email_address_id = user_b.record.email_addresses[0].id;
-  absl::Status foreign = users_->UpdateUser(kCaller, update).status();
+  absl::Status foreign = users_->users.UpdateUser(kCaller, update).status();
   EXPECT_THAT(foreign, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(ReasonOf(foreign), reason::kPrimaryMustBeVerified);
   update.primary_email_address_id = "not-an-id";
-  EXPECT_THAT(users_->UpdateUser(kCaller, update),
+  EXPECT_THAT(users_->users.UpdateUser(kCaller, update),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
@@ -260,9 +261,9 @@ TEST_F(UserServiceTest, MetadataMergeReplaceAndTheEightKibLimitPerTier) {
 
   MetadataChange merge;
   merge.public_metadata = R"({"plan":"pro","flags":{"beta":null,"new":1}})";
-  ASSERT_OK_AND_ASSIGN(
-      merged,
-      users_->ChangeMetadata(kCaller, id, merge, MetadataMode::kMerge, ""));
+  ASSERT_OK_AND_ASSIGN(merged,
+                       users_->users.ChangeMetadata(kCaller, id, merge,
+                                                    MetadataMode::kMerge, ""));
   EXPECT_EQ(merged.record.public_metadata,
             R"({"flags":{"new":1},"plan":"pro"})");
   EXPECT_EQ(merged.record.private_metadata, user.record.private_metadata);
@@ -272,55 +273,58 @@ TEST_F(UserServiceTest, MetadataMergeReplaceAndTheEightKibLimitPerTier) {
   MetadataChange grow;
   grow.private_metadata = R"({"more":1})";
   absl::Status too_large =
-      users_->ChangeMetadata(kCaller, id, grow, MetadataMode::kMerge, "")
+      users_->users.ChangeMetadata(kCaller, id, grow, MetadataMode::kMerge, "")
           .status();
   EXPECT_THAT(too_large, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(ReasonOf(too_large), reason::kMetadataTooLarge);
   EXPECT_THAT(Fields(too_large), ElementsAre("private_metadata"));
-  ASSERT_OK_AND_ASSIGN(unchanged, users_->GetUser(id));
+  ASSERT_OK_AND_ASSIGN(unchanged, users_->users.GetUser(id));
   EXPECT_EQ(unchanged.etag, merged.etag);
 
   MetadataChange replace;
   replace.unsafe_metadata = JsonOfSize(kMaxMetadataBytes + 1);
-  EXPECT_EQ(ReasonOf(users_
-                         ->ChangeMetadata(kCaller, id, replace,
-                                          MetadataMode::kReplace, "")
+  EXPECT_EQ(ReasonOf(users_->users
+                         .ChangeMetadata(kCaller, id, replace,
+                                         MetadataMode::kReplace, "")
                          .status()),
             reason::kMetadataTooLarge);
   replace.unsafe_metadata = R"({"theme":"dark"})";
   replace.public_metadata = "{}";
   ASSERT_OK_AND_ASSIGN(
-      replaced,
-      users_->ChangeMetadata(kCaller, id, replace, MetadataMode::kReplace, ""));
+      replaced, users_->users.ChangeMetadata(kCaller, id, replace,
+                                             MetadataMode::kReplace, ""));
   EXPECT_EQ(replaced.record.unsafe_metadata, R"({"theme":"dark"})");
   EXPECT_EQ(replaced.record.public_metadata, "{}");
 
   CreateUserParams over;
   over.unsafe_metadata = JsonOfSize(kMaxMetadataBytes + 1);
-  EXPECT_EQ(ReasonOf(users_->CreateUser(kCaller, over).status()),
+  EXPECT_EQ(ReasonOf(users_->users.CreateUser(kCaller, over).status()),
             reason::kMetadataTooLarge);
-  EXPECT_THAT(users_->ChangeMetadata(kCaller, id, {}, MetadataMode::kMerge, ""),
-              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      users_->users.ChangeMetadata(kCaller, id, {}, MetadataMode::kMerge, ""),
+      StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(UserServiceTest, LockLastsTheLockoutDurationAndUnlockEndsIt) {
   UserView user = Create({});
-  ASSERT_OK_AND_ASSIGN(locked, users_->LockUser(kCaller, user.record.id, ""));
+  ASSERT_OK_AND_ASSIGN(locked,
+                       users_->users.LockUser(kCaller, user.record.id, ""));
   EXPECT_TRUE(locked.locked);
   EXPECT_EQ(locked.lockout_expires_in_seconds, 3600);
   EXPECT_EQ(locked.verification_attempts_remaining, 0);
   clock_.Advance(absl::Minutes(30) + absl::Milliseconds(1));
-  ASSERT_OK_AND_ASSIGN(half, users_->GetUser(user.record.id));
+  ASSERT_OK_AND_ASSIGN(half, users_->users.GetUser(user.record.id));
   EXPECT_EQ(half.lockout_expires_in_seconds, 1800);  // Rounded up.
   clock_.Advance(absl::Minutes(30));
-  ASSERT_OK_AND_ASSIGN(expired, users_->GetUser(user.record.id));
+  ASSERT_OK_AND_ASSIGN(expired, users_->users.GetUser(user.record.id));
   EXPECT_FALSE(expired.locked);
   EXPECT_FALSE(expired.lockout_expires_in_seconds.has_value());
 
-  ASSERT_OK_AND_ASSIGN(relocked, users_->LockUser(kCaller, user.record.id, ""));
+  ASSERT_OK_AND_ASSIGN(relocked,
+                       users_->users.LockUser(kCaller, user.record.id, ""));
   EXPECT_TRUE(relocked.locked);
   ASSERT_OK_AND_ASSIGN(unlocked,
-                       users_->UnlockUser(kCaller, user.record.id, ""));
+                       users_->users.UnlockUser(kCaller, user.record.id, ""));
   EXPECT_FALSE(unlocked.locked);
   EXPECT_EQ(unlocked.verification_attempts_remaining, 10);
 }
@@ -330,27 +334,27 @@ TEST_F(UserServiceTest, DeleteReturnsTheDeletedObjectThenTheUserIsGone) {
   params.external_id = "crm-9";
   params.email_addresses = {"gone@example.com"};
   UserView user = Create(params);
-  ASSERT_OK_AND_ASSIGN(deleted,
-                       users_->DeleteUser(kCaller, user.record.id, user.etag));
+  ASSERT_OK_AND_ASSIGN(
+      deleted, users_->users.DeleteUser(kCaller, user.record.id, user.etag));
   EXPECT_EQ(deleted.id, user.record.id);
   EXPECT_EQ(deleted.external_id, "crm-9");
-  absl::Status gone = users_->GetUser(user.record.id).status();
+  absl::Status gone = users_->users.GetUser(user.record.id).status();
   EXPECT_THAT(gone, StatusIs(absl::StatusCode::kNotFound));
   EXPECT_EQ(ReasonOf(gone), reason::kNotFound);
-  EXPECT_THAT(users_->DeleteUser(kCaller, user.record.id, ""),
+  EXPECT_THAT(users_->users.DeleteUser(kCaller, user.record.id, ""),
               StatusIs(absl::StatusCode::kNotFound));
   Create(params);  // Its identifiers are free again.
 }
 
 TEST_F(UserServiceTest, MalformedUserIdIsInvalidArgumentAndUnknownIsNotFound) {
-  EXPECT_THAT(users_->GetUser(""),
+  EXPECT_THAT(users_->users.GetUser(""),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(users_->GetUser("user_x"),
+  EXPECT_THAT(users_->users.GetUser("user_x"),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(
-      users_->SetBanned(kCaller, "idn_" + std::string(27, 'a'), true, ""),
+      users_->users.SetBanned(kCaller, "idn_" + std::string(27, 'a'), true, ""),
       StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(users_->GetUser("user_" + std::string(27, 'a')),
+  EXPECT_THAT(users_->users.GetUser("user_" + std::string(27, 'a')),
               StatusIs(absl::StatusCode::kNotFound));
 }
 
@@ -374,26 +378,26 @@ std::vector<std::string> EventLines(storage::UserStore& store) {
 
 TEST_F(UserServiceTest, EachMutationAppendsExactlyOneEventWithTheNewState) {
   const Caller caller{"secret_key:12345678", "req-7"};
-  ASSERT_OK_AND_ASSIGN(user, users_->CreateUser(caller, {}));
+  ASSERT_OK_AND_ASSIGN(user, users_->users.CreateUser(caller, {}));
   const std::string id = user.record.id;
   UpdateUserParams update;
   update.user_id = id;
   update.first_name = "Ada";
-  ASSERT_THAT(users_->UpdateUser(caller, update), IsOk());
+  ASSERT_THAT(users_->users.UpdateUser(caller, update), IsOk());
   MetadataChange change;
   change.public_metadata = R"({"a":1})";
-  ASSERT_THAT(
-      users_->ChangeMetadata(caller, id, change, MetadataMode::kMerge, ""),
-      IsOk());
+  ASSERT_THAT(users_->users.ChangeMetadata(caller, id, change,
+                                           MetadataMode::kMerge, ""),
+              IsOk());
   change.public_metadata = R"({"b":2})";
-  ASSERT_THAT(
-      users_->ChangeMetadata(caller, id, change, MetadataMode::kReplace, ""),
-      IsOk());
-  ASSERT_THAT(users_->SetBanned(caller, id, true, ""), IsOk());
-  ASSERT_THAT(users_->SetBanned(caller, id, false, ""), IsOk());
-  ASSERT_THAT(users_->LockUser(caller, id, ""), IsOk());
-  ASSERT_THAT(users_->UnlockUser(caller, id, ""), IsOk());
-  ASSERT_THAT(users_->DeleteUser(caller, id, ""), IsOk());
+  ASSERT_THAT(users_->users.ChangeMetadata(caller, id, change,
+                                           MetadataMode::kReplace, ""),
+              IsOk());
+  ASSERT_THAT(users_->users.SetBanned(caller, id, true, ""), IsOk());
+  ASSERT_THAT(users_->users.SetBanned(caller, id, false, ""), IsOk());
+  ASSERT_THAT(users_->users.LockUser(caller, id, ""), IsOk());
+  ASSERT_THAT(users_->users.UnlockUser(caller, id, ""), IsOk());
+  ASSERT_THAT(users_->users.DeleteUser(caller, id, ""), IsOk());
   const std::string u = "user " + id + " etag ";
   EXPECT_THAT(
       EventLines(*store_),
@@ -419,26 +423,27 @@ TEST_F(UserServiceTest, FailedRetriedAndNoOpMutationsAppendNoEvent) {
   params.request_id = "once";
   UserView user = Create(params);
   Create(params);  // Idempotent retry.
-  EXPECT_THAT(users_->CreateUser(kCaller, params), IsOk());
+  EXPECT_THAT(users_->users.CreateUser(kCaller, params), IsOk());
   CreateUserParams clash;
   clash.email_addresses = {"A@example.com"};
-  EXPECT_THAT(users_->CreateUser(kCaller, clash),
+  EXPECT_THAT(users_->users.CreateUser(kCaller, clash),
               StatusIs(absl::StatusCode::kAlreadyExists));
   CreateUserParams invalid;
   invalid.username = "no";
-  EXPECT_THAT(users_->CreateUser(kCaller, invalid),
+  EXPECT_THAT(users_->users.CreateUser(kCaller, invalid),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(users_->SetBanned(kCaller, user.record.id, true, "\"99\""),
+  EXPECT_THAT(users_->users.SetBanned(kCaller, user.record.id, true, "\"99\""),
               StatusIs(absl::StatusCode::kAborted));
   MetadataChange huge;
   huge.public_metadata = JsonOfSize(kMaxMetadataBytes + 1);
-  EXPECT_THAT(users_->ChangeMetadata(kCaller, user.record.id, huge,
-                                     MetadataMode::kReplace, ""),
+  EXPECT_THAT(users_->users.ChangeMetadata(kCaller, user.record.id, huge,
+                                           MetadataMode::kReplace, ""),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  ASSERT_THAT(users_->UnlockUser(kCaller, user.record.id, ""),
+  ASSERT_THAT(users_->users.UnlockUser(kCaller, user.record.id, ""),
               IsOk());  // Not locked: no-op.
-  EXPECT_THAT(users_->DeleteUser(kCaller, "user_" + std::string(27, 'z'), ""),
-              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(
+      users_->users.DeleteUser(kCaller, "user_" + std::string(27, 'z'), ""),
+      StatusIs(absl::StatusCode::kNotFound));
   EXPECT_EQ(EventLines(*store_).size(), 1u);
 }
 
@@ -446,28 +451,30 @@ TEST_F(UserServiceTest, PasswordIsStoredOnlyAsArgon2idAndItsRulesApply) {
   CreateUserParams params;
   params.email_addresses = {"pw@example.com"};
   params.password = "PW@example.com";
-  absl::Status matches = users_->CreateUser(kCaller, params).status();
+  absl::Status matches = users_->users.CreateUser(kCaller, params).status();
   EXPECT_EQ(ReasonOf(matches), "PASSWORD_MATCHES_IDENTIFIER");
   params.password = "correct horse";
   UserView user = Create(params);
   EXPECT_TRUE(absl::StartsWith(user.record.password_hash, "$argon2id$"));
-  ASSERT_OK_AND_ASSIGN(attempt, users_->BeginPasswordAttempt(user.record.id));
+  ASSERT_OK_AND_ASSIGN(attempt,
+                       users_->passwords.BeginPasswordAttempt(user.record.id));
   EXPECT_TRUE(VerifyPassword(attempt.password_hash, "correct horse"));
-  EXPECT_THAT(
-      users_->FinishPasswordAttempt(kCaller, user.record.id, true, false),
-      IsOk());
-  ASSERT_OK_AND_ASSIGN(hashed, users_->HashPasswordForUser(
+  EXPECT_THAT(users_->passwords.FinishPasswordAttempt(kCaller, user.record.id,
+                                                      true, false),
+              IsOk());
+  ASSERT_OK_AND_ASSIGN(hashed, users_->passwords.HashPasswordForUser(
                                    user.record.id, "new secret!", false));
   UpdateUserParams update;
   update.user_id = user.record.id;
   update.password = "new secret!";
   update.password_hash = hashed;
-  ASSERT_OK_AND_ASSIGN(updated, users_->UpdateUser(kCaller, update));
+  ASSERT_OK_AND_ASSIGN(updated, users_->users.UpdateUser(kCaller, update));
   EXPECT_TRUE(VerifyPassword(updated.record.password_hash, "new secret!"));
-  EXPECT_EQ(users_->HashPasswordForUser(user.record.id, "short", false)
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      users_->passwords.HashPasswordForUser(user.record.id, "short", false)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(UserServiceTest,
@@ -477,7 +484,7 @@ TEST_F(UserServiceTest,
   int reserved = 0;
   int refused = 0;
   for (int i = 0; i < 12; ++i) {  // 12 guesses in flight at once.
-    auto attempt = users_->BeginPasswordAttempt(id);
+    auto attempt = users_->passwords.BeginPasswordAttempt(id);
     if (attempt.ok()) {
       ++reserved;
     } else {
@@ -489,22 +496,24 @@ TEST_F(UserServiceTest,
   EXPECT_EQ(refused, 2);
   const size_t events_before = EventLines(*store_).size();
   for (int i = 0; i < 10; ++i) {
-    EXPECT_THAT(users_->FinishPasswordAttempt(kCaller, id, false, false),
-                IsOk());
+    EXPECT_THAT(
+        users_->passwords.FinishPasswordAttempt(kCaller, id, false, false),
+        IsOk());
   }
-  ASSERT_OK_AND_ASSIGN(locked, users_->GetUser(id));
+  ASSERT_OK_AND_ASSIGN(locked, users_->users.GetUser(id));
   EXPECT_TRUE(locked.locked);
   EXPECT_EQ(locked.lockout_expires_in_seconds, 3600);
   EXPECT_EQ(EventLines(*store_).size(),
             events_before + 1);  // The lockout, once.
-  EXPECT_EQ(ReasonOf(users_->BeginPasswordAttempt(id).status()), "USER_LOCKED");
+  EXPECT_EQ(ReasonOf(users_->passwords.BeginPasswordAttempt(id).status()),
+            "USER_LOCKED");
   clock_.Advance(absl::Hours(1));
-  ASSERT_OK_AND_ASSIGN(fresh, users_->BeginPasswordAttempt(id));
-  ASSERT_OK_AND_ASSIGN(after, users_->GetUser(id));
+  ASSERT_OK_AND_ASSIGN(fresh, users_->passwords.BeginPasswordAttempt(id));
+  ASSERT_OK_AND_ASSIGN(after, users_->users.GetUser(id));
   EXPECT_EQ(after.verification_attempts_remaining,
             9);  // A fresh count, one reserved.
-  ASSERT_OK_AND_ASSIGN(signed_in,
-                       users_->FinishPasswordAttempt(kCaller, id, true, true));
+  ASSERT_OK_AND_ASSIGN(signed_in, users_->passwords.FinishPasswordAttempt(
+                                      kCaller, id, true, true));
   EXPECT_EQ(signed_in.verification_attempts_remaining, 10);
   EXPECT_EQ(signed_in.record.last_sign_in_at, ToMicros(clock_.Now()));
   EXPECT_EQ(signed_in.etag,
@@ -527,7 +536,7 @@ TEST_F(UserServiceTest,
       right, CheckPasswordAttempt(*users_, kCaller, user.record.id, "password1",
                                   true));
   EXPECT_TRUE(right);
-  ASSERT_OK_AND_ASSIGN(after, users_->GetUser(user.record.id));
+  ASSERT_OK_AND_ASSIGN(after, users_->users.GetUser(user.record.id));
   EXPECT_TRUE(absl::StartsWith(after.record.password_hash,
                                "$argon2id$v=19$m=19456,t=3,p=1$"));
   EXPECT_EQ(after.etag,
@@ -537,12 +546,12 @@ TEST_F(UserServiceTest,
                                   true));
   EXPECT_TRUE(again);
   params.password = "and a password";
-  EXPECT_THAT(users_->CreateUser(kCaller, params),
+  EXPECT_THAT(users_->users.CreateUser(kCaller, params),
               StatusIs(absl::StatusCode::kInvalidArgument));
   CreateUserParams junk;
   junk.password_digest = "$2b$99$x";
   junk.password_hasher = "bcrypt";
-  EXPECT_EQ(ReasonOf(users_->CreateUser(kCaller, junk).status()),
+  EXPECT_EQ(ReasonOf(users_->users.CreateUser(kCaller, junk).status()),
             "PASSWORD_DIGEST_INVALID");
 }
 
@@ -571,7 +580,7 @@ TEST_F(UserServiceTest, EveryImportedDigestKindSignsInAndIsUpgradedToArgon2id) {
         right,
         CheckPasswordAttempt(*users_, kCaller, user.record.id, cols[1], true));
     EXPECT_TRUE(right) << cols[0];
-    ASSERT_OK_AND_ASSIGN(after, users_->GetUser(user.record.id));
+    ASSERT_OK_AND_ASSIGN(after, users_->users.GetUser(user.record.id));
     EXPECT_TRUE(absl::StartsWith(after.record.password_hash,
                                  "$argon2id$v=19$m=19456,t=3,p=1$"))
         << cols[0];
@@ -582,8 +591,10 @@ TEST_F(UserServiceTest, EveryImportedDigestKindSignsInAndIsUpgradedToArgon2id) {
 
 TEST_F(UserServiceTest, BannedUsersCannotAttemptAPassword) {
   UserView user = Create({});
-  ASSERT_THAT(users_->SetBanned(kCaller, user.record.id, true, ""), IsOk());
-  absl::Status banned = users_->BeginPasswordAttempt(user.record.id).status();
+  ASSERT_THAT(users_->users.SetBanned(kCaller, user.record.id, true, ""),
+              IsOk());
+  absl::Status banned =
+      users_->passwords.BeginPasswordAttempt(user.record.id).status();
   EXPECT_THAT(banned, StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_EQ(ReasonOf(banned), "USER_BANNED");
 }

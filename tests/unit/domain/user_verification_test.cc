@@ -31,18 +31,18 @@ class UserVerificationTest : public ::testing::Test {
     auto store = storage::SqliteUserStore::Open({dir_.File("users.db")});
     EXPECT_THAT(store, IsOk());
     store_ = *std::move(store);
-    users_ = std::make_unique<UserService>(store_.get(), &clock_, &ids_,
-                                           &encoder_, UserServiceOptions{});
+    users_ = std::make_unique<UserServices>(store_.get(), &clock_, &ids_,
+                                            &encoder_, UserServiceOptions{});
     CreateUserParams params;
     params.email_addresses = {"ada@example.com"};
-    auto user = users_->CreateUser(kCaller, params);
+    auto user = users_->users.CreateUser(kCaller, params);
     EXPECT_THAT(user, IsOk());
     user_id_ = user->record.id;
     CreateIdentifierParams add;
     add.user_id = user_id_;
     add.value = "second@example.com";
-    auto added =
-        users_->CreateIdentifier(kCaller, IdentifierType::kEmailAddress, add);
+    auto added = users_->identifiers.CreateIdentifier(
+        kCaller, IdentifierType::kEmailAddress, add);
     EXPECT_THAT(added, IsOk());
     email_id_ = added->identifier_id;
   }
@@ -50,8 +50,8 @@ class UserVerificationTest : public ::testing::Test {
   // Prepares a code and returns it as the email.created event carried it.
   std::string Prepare() {
     EXPECT_THAT(
-        users_->PrepareVerification(kCaller, IdentifierType::kEmailAddress,
-                                    user_id_, email_id_),
+        users_->identifiers.PrepareVerification(
+            kCaller, IdentifierType::kEmailAddress, user_id_, email_id_),
         IsOk());
     storage::EventQuery query;
     query.types = {"email.created"};
@@ -64,9 +64,9 @@ class UserVerificationTest : public ::testing::Test {
   }
 
   absl::Status Attempt(const std::string& code) {
-    return users_
-        ->AttemptVerification(kCaller, IdentifierType::kEmailAddress, user_id_,
-                              email_id_, code)
+    return users_->identifiers
+        .AttemptVerification(kCaller, IdentifierType::kEmailAddress, user_id_,
+                             email_id_, code)
         .status();
   }
 
@@ -82,7 +82,7 @@ class UserVerificationTest : public ::testing::Test {
   testing::TextEventEncoder encoder_;
   IdGenerator ids_;
   std::unique_ptr<storage::SqliteUserStore> store_;
-  std::unique_ptr<UserService> users_;
+  std::unique_ptr<UserServices> users_;
   std::string user_id_;
   std::string email_id_;
 };
@@ -132,9 +132,9 @@ TEST_F(UserVerificationTest, TheRateLimitWindowReopensAfterAnHour) {
     Prepare();
   }
   absl::Status limited =
-      users_
-          ->PrepareVerification(kCaller, IdentifierType::kEmailAddress,
-                                user_id_, email_id_)
+      users_->identifiers
+          .PrepareVerification(kCaller, IdentifierType::kEmailAddress, user_id_,
+                               email_id_)
           .status();
   EXPECT_THAT(limited, StatusIs(absl::StatusCode::kResourceExhausted));
   clock_.Advance(absl::Hours(1) + absl::Seconds(1));
