@@ -91,7 +91,7 @@ test-sanitize: bootstrap
 # ThreadSanitizer (clang) over the tests that run threads against each other: the storage
 # layer's group commit and reader pool (and the PostgreSQL adapter's pool, listener and racing
 # stores), the domain services, and the in-process server suites with concurrent writers,
-# watchers and sign-ins. A reported race fails the run. TSAN_SCOPE=unit (CI's, for its 30-minute
+# watchers and sign-ins. A reported race fails the run. TSAN_SCOPE=unit (CI's, for its time
 # budget) leaves out the server suites, whose Roster code TSan mostly cannot see anyway: it runs
 # on gRPC's uninstrumented callback threads (docs/reliability.md).
 TSAN_FILTER := *-CrashTest.*:SoakTest.*:ServerBinaryTest.*:CliTest.*:LogScrubTest.*:TlsTest.TheCli*:DiskFaultsTest.ReadOnly*:ClientFaultsTest.ClientsKilled*:PgReplicasTest.*:PgOutageTest.*
