@@ -1,5 +1,6 @@
 #include "server/api/rpc_observer.h"
 
+#include <google/protobuf/descriptor.h>
 #include <grpcpp/server_context.h>
 
 #include <memory>
@@ -46,10 +47,15 @@ std::string NewRequestId() {
 
 class RpcObserver final : public grpc::experimental::Interceptor {
  public:
+  // `method` is the call's method if the server offers it, else "unknown".
   RpcObserver(grpc::experimental::ServerRpcInfo* info, Metrics* metrics,
-              bool log)
-      : info_(info), metrics_(metrics), log_(log), start_(absl::Now()) {
-    metrics_->RpcStarted(info_->method());
+              bool log, absl::string_view method)
+      : info_(info),
+        metrics_(metrics),
+        log_(log),
+        method_(method),
+        start_(absl::Now()) {
+    metrics_->RpcStarted(method_);
   }
 
   ~RpcObserver() override {
@@ -116,13 +122,13 @@ class RpcObserver final : public grpc::experimental::Interceptor {
     // gRPC and absl share code numbering and names (OK, INVALID_ARGUMENT, …).
     const std::string code_name =
         absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-    metrics_->RpcFinished(info_->method(), code_name, latency);
+    metrics_->RpcFinished(method_, code_name, latency);
     if (!log_) {
       return;
     }
     LogJson("info", "rpc",
             absl::StrCat(
-                ",\"method\":\"", info_->method(), "\",\"code\":\"", code_name,
+                ",\"method\":\"", method_, "\",\"code\":\"", code_name,
                 "\",\"latency_ms\":",
                 absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(latency)),
                 ",\"peer\":\"", JsonEscape(info_->server_context()->peer()),
@@ -132,6 +138,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
   grpc::experimental::ServerRpcInfo* info_;
   Metrics* metrics_;
   const bool log_;
+  const absl::string_view method_;  // Points into the factory or a literal.
   const absl::Time start_;
   std::string request_id_;
   bool finished_ = false;
@@ -140,10 +147,27 @@ class RpcObserver final : public grpc::experimental::Interceptor {
 
 }  // namespace
 
+RpcObserverFactory::RpcObserverFactory(Metrics* metrics, bool log_rpcs,
+                                       const std::vector<std::string>& services)
+    : metrics_(metrics), log_rpcs_(log_rpcs) {
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  for (const std::string& name : services) {
+    const google::protobuf::ServiceDescriptor* service =
+        pool->FindServiceByName(name);
+    for (int i = 0; service != nullptr && i < service->method_count(); ++i) {
+      methods_.insert(absl::StrCat("/", name, "/", service->method(i)->name()));
+    }
+  }
+}
+
 grpc::experimental::Interceptor* RpcObserverFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
+  const auto known = methods_.find(absl::string_view(info->method()));
+  const absl::string_view method =
+      known != methods_.end() ? absl::string_view(*known) : "unknown";
   // gRPC takes ownership of the returned interceptor.
-  return std::make_unique<RpcObserver>(info, metrics_, log_rpcs_).release();
+  return std::make_unique<RpcObserver>(info, metrics_, log_rpcs_, method)
+      .release();
 }
 
 }  // namespace roster::api

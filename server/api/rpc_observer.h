@@ -9,6 +9,10 @@
 
 #include <grpcpp/support/server_interceptor.h>
 
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
 #include "server/api/metrics.h"
 
 namespace roster::api {
@@ -16,9 +20,12 @@ namespace roster::api {
 class RpcObserverFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  // `metrics` must outlive every call.
-  RpcObserverFactory(Metrics* metrics, bool log_rpcs)
-      : metrics_(metrics), log_rpcs_(log_rpcs) {}
+  // `metrics` must outlive every call. `services` are the full names of the
+  // services the server offers ("roster.v1.BackendUsers", …): calls to their
+  // methods are recorded by method, any other path as "unknown", so a client
+  // cannot add a label or put its own text into a log line (DESIGN §14).
+  RpcObserverFactory(Metrics* metrics, bool log_rpcs,
+                     const std::vector<std::string>& services);
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override;
@@ -26,6 +33,7 @@ class RpcObserverFactory final
  private:
   Metrics* metrics_;  // Not owned.
   const bool log_rpcs_;
+  absl::flat_hash_set<std::string> methods_;  // "/package.Service/Method".
 };
 
 }  // namespace roster::api

@@ -192,7 +192,11 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       observers;
   observers.push_back(std::make_unique<api::RpcObserverFactory>(
-      server->metrics_.get(), config.log_rpcs));
+      server->metrics_.get(), config.log_rpcs,
+      std::vector<std::string>{"roster.v1.BackendUsers",
+                               "roster.v1.FrontendUsers",
+                               "grpc.health.v1.Health",
+                               "grpc.reflection.v1alpha.ServerReflection"}));
   builder.experimental().SetInterceptorCreators(std::move(observers));
   // gRPC's default 4 MiB would refuse a 10 MiB profile image before it could
   // be judged; leave room for the rest of the message.

@@ -1,9 +1,12 @@
 // Metrics at /metrics and x-request-id echo on a real server.
 #include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <cstring>
+#include <future>
 #include <map>
 #include <regex>
 #include <set>
@@ -11,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/testing/test_database.h"
 #include "tests/testing/test_server.h"
 
@@ -167,6 +171,50 @@ TEST(ObservabilityTest, MetricsCountRpcsByCodeAndTimeTheDatabase) {
   EXPECT_THAT(text, HasSubstr("\nroster_users 1\n"));
   EXPECT_THAT(text, HasSubstr("roster_build_info{version=\""));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("metrics@example.com")));
+}
+
+// An attacker with no credentials calls thousands of made-up method paths,
+// quotes and newlines in them: the metrics gain one "unknown" label, not one
+// per path, and the exposition stays well-formed (DESIGN §14).
+TEST(ObservabilityTest, UnknownMethodsAreOneLabelWhateverTheirPaths) {
+  TestServer server;
+  grpc::GenericStub generic(server.raw_channel());
+  const auto call = [&](const std::string& method) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    grpc::Slice empty("");
+    grpc::ByteBuffer request(&empty, 1), response;
+    std::promise<grpc::Status> done;
+    generic.UnaryCall(
+        &context, method, grpc::StubOptions(), &request, &response,
+        [&](const grpc::Status& status) { done.set_value(status); });
+    return done.get_future().get();
+  };
+  ASSERT_EQ(call("/roster.v1.Nope/First").error_code(), grpc::UNIMPLEMENTED);
+  const std::string before = server.server().RenderMetrics();
+  for (int i = 0; i < 2000; ++i) {
+    const grpc::Status status =
+        call(absl::StrCat("/AAAA", i, "\"q\\n{x=\"y\"}/", i));
+    ASSERT_EQ(status.error_code(), grpc::UNIMPLEMENTED) << i;
+  }
+  const std::string after = server.server().RenderMetrics();
+  EXPECT_EQ(std::count(after.begin(), after.end(), '\n'),
+            std::count(before.begin(), before.end(), '\n'))
+      << "2,000 new paths added metric lines";
+  EXPECT_THAT(after, HasSubstr(R"(roster_rpcs_total{method="unknown",)"
+                               R"(code="UNIMPLEMENTED"} 2001)"));
+  EXPECT_THAT(after, ::testing::Not(HasSubstr("AAAA")));
+  ParseExposition(after);  // Fails the test on any malformed line.
+  // The server's own methods keep their names.
+  grpc::health::v1::HealthCheckRequest check;
+  grpc::health::v1::HealthCheckResponse health;
+  grpc::ClientContext context;
+  ASSERT_TRUE(grpc::health::v1::Health::NewStub(server.raw_channel())
+                  ->Check(&context, check, &health)
+                  .ok());
+  EXPECT_THAT(server.server().RenderMetrics(),
+              HasSubstr(R"(method="/grpc.health.v1.Health/Check")"));
 }
 
 TEST(ObservabilityTest, MetricsAreOffUnlessAskedFor) {
