@@ -121,7 +121,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::GetMe(
     FrontendUser* response) {
   return AsMe(context, nullptr, "", [this, response](const Me& me) {
     return RespondWithUser(response,
-                         [&] { return users_->users.GetUser(me.user_id); });
+                           [&] { return users_->users.GetUser(me.user_id); });
   });
 }
 
