@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEV_DB ?= $(CURDIR)/.roster/dev.db
 
-.PHONY: all bootstrap bootstrap-clang configure build run test test-without-postgres test-sanitize check-thread-safety test-tsan lint lint-proto proto-release bench bench-postgres bench-storage test-long fuzz format clean
+.PHONY: all bootstrap bootstrap-clang configure build run test test-without-postgres image test-image test-sanitize check-thread-safety test-tsan lint lint-proto proto-release bench bench-postgres bench-storage test-long fuzz format clean
 
 all: build
 
@@ -72,6 +72,17 @@ fuzz: bootstrap
 	  echo "$$t: $$(grep -o 'stat::number_of_executed_units: [0-9]*' build-fuzz/$$t.log | \
 	    grep -o '[0-9]*$$') executions in $(FUZZ_SECONDS) s, no crash"; \
 	done
+
+# The container image from deploy/Dockerfile, tagged roster:<version>, with docker or (no engine
+# needed) podman; makes a local debian:bookworm-slim with debootstrap when no registry answers.
+image: bootstrap
+	@scripts/image.sh
+
+# The image built, exported and run as the manifests run it (read-only root, uid 10001, only the
+# volumes writable), on SQLite and on the PostgreSQL overlay against a throwaway cluster; the
+# roster CLI from this build creates, reads, signs in and restarts (tests/image/check_image.py).
+test-image: build
+	@scripts/with-postgres.sh /usr/bin/python3 tests/image/check_image.py --cli $(BUILD_DIR)/bin/roster
 
 # The suite built without the PostgreSQL adapter (-DROSTER_POSTGRES=OFF): proves Roster builds
 # and passes without libpq, as a SQLite-only deployment would build it.

@@ -8,8 +8,9 @@
 2. `kubectl kustomize deploy/k8s/overlays/postgres` renders three stateless
    replicas in a Deployment scaled by an HPA, with the DSN from a Secret key
    that exists, readiness on roster.v1.BackendUsers, and the same hardening.
-3. The Dockerfile's runtime stage installs (directly or as dependencies) the
-   package of every shared library the built roster-server links.
+3. Every package the Dockerfile installs exists, and its runtime stage installs
+   (directly or as dependencies) the package of every shared library the built
+   roster-server links. `make test-image` builds and runs the image itself.
 
 Usage: check_deploy.py REPO_ROOT ROSTER_SERVER_BINARY
 """
@@ -153,6 +154,18 @@ depends = subprocess.run(["apt-cache", "depends", "--recurse", "--no-recommends"
                          capture_output=True, text=True).stdout
 reachable = listed | {line.split(":", 1)[1].strip().strip("<>")
                       for line in depends.splitlines() if "Depends:" in line}
+# Every package either stage lists must exist in Debian 12 (libsqlitecpp0, which does not, once
+# broke the image build while this check only looked at what the binary links).
+installed_by_dockerfile = sorted({
+    package
+    for names in re.findall(r"apt-get install -y --no-install-recommends(.*?)&&", dockerfile, re.S)
+    for package in names.replace("\\", " ").split()})
+policy = subprocess.run(["apt-cache", "policy", *installed_by_dockerfile], capture_output=True,
+                        text=True).stdout
+candidates = dict(re.findall(r"^(\S+):\n\s+Installed: .*\n\s+Candidate: (\S+)", policy, re.M))
+for package in installed_by_dockerfile:
+    check(candidates.get(package, "(none)") != "(none)",
+          f"the Dockerfile's package {package} exists")
 ldd = subprocess.run(["ldd", binary], check=True, capture_output=True, text=True).stdout
 for path in re.findall(r"=> (/\S+)", ldd):
     candidates = {path, path.replace("/usr/lib/", "/lib/"), path.replace("/lib/", "/usr/lib/", 1)}
