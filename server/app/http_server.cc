@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/app/bounded_http_server.h"
 
 namespace roster::app {
 namespace {
@@ -42,7 +43,7 @@ void ServeImage(domain::UserServices& users, const httplib::Request& request,
 
 }  // namespace
 
-HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
+HttpServer::HttpServer() : server_(std::make_unique<BoundedHttpServer>()) {}
 
 HttpServer::~HttpServer() { Stop(); }
 

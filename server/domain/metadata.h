@@ -14,6 +14,10 @@ namespace roster::domain {
 // after a merge).
 inline constexpr size_t kMaxMetadataBytes = size_t{8} * 1024;
 
+// A merge patch is at most this many bytes of compact JSON, checked before the
+// merge (DESIGN §14): room to delete every key of a full tier and set others.
+inline constexpr size_t kMaxMergePatchBytes = size_t{16} * 1024;
+
 // `json` re-serialised compactly. InvalidArgument when it is not JSON or not an
 // object.
 absl::StatusOr<std::string> CompactJsonObject(absl::string_view json);

@@ -249,8 +249,8 @@ absl::StatusOr<UserView> UserService::UpdateUser(
 absl::StatusOr<UserView> UserService::ChangeMetadata(
     const Caller& caller, absl::string_view user_id,
     const MetadataChange& change, MetadataMode mode, absl::string_view etag) {
-  // Validate the input as objects first; the size limit applies after the
-  // merge.
+  // Validate the input as objects and bound its size first; the tier's own
+  // limit applies again after the merge.
   Violations violations;
   struct Tier {
     const char* field;
@@ -279,11 +279,25 @@ absl::StatusOr<UserView> UserService::ChangeMetadata(
     }
     any = true;
     auto compact = CompactJsonObject(**tier.input);
-    if (compact.ok()) {
-      tier.json = *std::move(compact);
-    } else {
+    if (!compact.ok()) {
       violations.Add(tier.field, std::string(compact.status().message()));
+      continue;
     }
+    // Bounded before the writer sees it: a patch of nulls merges to almost
+    // nothing, yet would cost its whole size on the single writer.
+    const size_t limit =
+        mode == MetadataMode::kMerge ? kMaxMergePatchBytes : kMaxMetadataBytes;
+    if (compact->size() > limit) {
+      violations.Add(
+          tier.field,
+          absl::StrCat(
+              mode == MetadataMode::kMerge ? "a merge patch" : "a tier",
+              " is at most ", limit, " bytes of compact JSON; this is ",
+              compact->size()),
+          reason::kMetadataTooLarge);
+      continue;
+    }
+    tier.json = *std::move(compact);
   }
   if (!any) {
     violations.Add("public_metadata",

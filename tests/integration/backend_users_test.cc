@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "tests/testing/test_server.h"
 
 namespace roster {
@@ -315,6 +316,37 @@ TEST_F(BackendUsersTest, EveryRpcAcceptsTheRotationKeyToo) {
     grpc::Status status = call(*stub_, context.get());
     EXPECT_NE(status.error_code(), grpc::UNAUTHENTICATED) << rpc;
   }
+}
+
+// A patch of nulls merges to nothing, so only a bound on the patch itself
+// keeps it off the single writer (DESIGN §14).
+TEST_F(BackendUsersTest, AMergePatchIsBoundedBeforeItIsMerged) {
+  CreateUserRequest create;
+  create.set_first_name("Ada");
+  User user;
+  ASSERT_TRUE(stub_->CreateUser(Authed().get(), create, &user).ok());
+  const auto nulls = [](int keys) {
+    google::protobuf::Struct patch;
+    for (int i = 0; i < keys; ++i) {
+      (*patch.mutable_fields())[absl::StrCat("key_", 100000 + i)]
+          .set_null_value(google::protobuf::NULL_VALUE);
+    }
+    return patch;
+  };
+  // {"key_100000":null,…}: 18 bytes a key, so 900 keys is under 16 KiB and
+  // 1,000 over it.
+  UpdateUserMetadataRequest merge;
+  merge.set_user_id(user.id());
+  *merge.mutable_unsafe_metadata() = nulls(900);
+  User merged;
+  ASSERT_TRUE(stub_->UpdateUserMetadata(Authed().get(), merge, &merged).ok());
+  *merge.mutable_unsafe_metadata() = nulls(1000);
+  const grpc::Status status =
+      stub_->UpdateUserMetadata(Authed().get(), merge, &merged);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(ReasonOf(status), "METADATA_TOO_LARGE");
+  EXPECT_THAT(ViolatedFields(status), ElementsAre("unsafe_metadata"));
+  EXPECT_THAT(status.error_message(), ::testing::HasSubstr("merge patch"));
 }
 
 TEST_F(BackendUsersTest, InvalidFieldsComeBackAsBadRequestWithReason) {

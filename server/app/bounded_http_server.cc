@@ -1,0 +1,286 @@
+#include "server/app/bounded_http_server.h"
+
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <thread>
+#include <vector>
+
+namespace roster::app {
+namespace {
+
+// Workers that run accepted connections; enqueue blocks while `capacity`
+// connections already wait, so the accept loop stops accepting and the kernel's
+// bounded backlog holds the rest.
+class BoundedTaskQueue : public httplib::TaskQueue {
+ public:
+  BoundedTaskQueue(int workers, int capacity) : capacity_(capacity) {
+    for (int i = 0; i < workers; ++i) {
+      threads_.emplace_back([this] { Work(); });
+    }
+  }
+
+  void enqueue(std::function<void()> job) override {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](BoundedTaskQueue* q) ABSL_EXCLUSIVE_LOCKS_REQUIRED(q->mu_) {
+          return q->jobs_.size() < static_cast<size_t>(q->capacity_);
+        },
+        this));
+    jobs_.push_back(std::move(job));
+  }
+
+  // Runs what is queued (each job closes its socket), then joins.
+  void shutdown() override {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    for (std::thread& thread : threads_) {
+      thread.join();
+    }
+  }
+
+ private:
+  void Work() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](BoundedTaskQueue* q) ABSL_EXCLUSIVE_LOCKS_REQUIRED(q->mu_) {
+              return !q->jobs_.empty() || q->stopping_;
+            },
+            this));
+        if (jobs_.empty()) {
+          return;
+        }
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  const int capacity_;
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> jobs_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+std::string NumericHost(const sockaddr_storage& address, socklen_t length,
+                        int* port) {
+  char host[NI_MAXHOST] = "";
+  char service[NI_MAXSERV] = "";
+  if (getnameinfo(reinterpret_cast<const sockaddr*>(&address), length, host,
+                  sizeof(host), service, sizeof(service),
+                  NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+    return "";
+  }
+  if (port != nullptr) {
+    *port = std::atoi(service);
+  }
+  return host;
+}
+
+std::string PeerAddress(int sock, int* port = nullptr) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof(address);
+  if (getpeername(sock, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    return "";
+  }
+  return NumericHost(address, length, port);
+}
+
+// A socket whose reads end at a deadline and a byte budget, and whose writes
+// end at another deadline: what httplib's own stream bounds only per call.
+class DeadlineStream : public httplib::Stream {
+ public:
+  explicit DeadlineStream(int sock) : sock_(sock) {}
+
+  void StartRequest(absl::Time read_deadline, size_t read_budget,
+                    absl::Time write_deadline) {
+    read_deadline_ = read_deadline;
+    read_budget_ = read_budget;
+    write_deadline_ = write_deadline;
+  }
+
+  // True once a request's first byte is here; false after `idle` without one
+  // or once `running` turns false (the server is stopping).
+  bool AwaitRequest(absl::Duration idle, const std::function<bool()>& running) {
+    const absl::Time give_up = absl::Now() + idle;
+    while (begin_ == end_ && running()) {
+      const absl::Duration left = give_up - absl::Now();
+      if (left <= absl::ZeroDuration()) {
+        return false;
+      }
+      pollfd fd{sock_, POLLIN, 0};
+      const int ready = poll(&fd, 1,
+                             static_cast<int>(absl::ToInt64Milliseconds(
+                                 std::min(left, absl::Milliseconds(200)))) +
+                                 1);
+      if (ready < 0 && errno != EINTR) {
+        return false;
+      }
+      if (ready > 0) {
+        return true;
+      }
+    }
+    return begin_ != end_;
+  }
+
+  bool is_readable() const override {
+    return begin_ != end_ || Wait(POLLIN, read_deadline_);
+  }
+  bool is_writable() const override { return Wait(POLLOUT, write_deadline_); }
+
+  ssize_t read(char* out, size_t size) override {
+    if (begin_ == end_) {
+      if (read_budget_ == 0 || !Wait(POLLIN, read_deadline_)) {
+        return -1;
+      }
+      const ssize_t got =
+          recv(sock_, buffer_, std::min(sizeof(buffer_), read_budget_), 0);
+      if (got <= 0) {
+        return -1;
+      }
+      read_budget_ -= static_cast<size_t>(got);
+      begin_ = 0;
+      end_ = static_cast<size_t>(got);
+    }
+    const size_t n = std::min(size, end_ - begin_);
+    std::memcpy(out, buffer_ + begin_, n);
+    begin_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* data, size_t size) override {
+    if (!Wait(POLLOUT, write_deadline_)) {
+      return -1;
+    }
+    return send(sock_, data, size, MSG_NOSIGNAL);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = PeerAddress(sock_, &port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    sockaddr_storage address{};
+    socklen_t length = sizeof(address);
+    if (getsockname(sock_, reinterpret_cast<sockaddr*>(&address), &length) ==
+        0) {
+      ip = NumericHost(address, length, &port);
+    }
+  }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  bool Wait(short events, absl::Time deadline) const {
+    for (;;) {
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) {
+        return false;
+      }
+      pollfd fd{sock_, events, 0};
+      const int ready =
+          poll(&fd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+      if (ready > 0) {
+        return (fd.revents & (events | POLLHUP)) != 0;
+      }
+      if (ready < 0 && errno != EINTR) {
+        return false;
+      }
+    }
+  }
+
+  const int sock_;
+  absl::Time read_deadline_ = absl::InfinitePast();
+  absl::Time write_deadline_ = absl::InfinitePast();
+  size_t read_budget_ = 0;
+  char buffer_[4096];
+  size_t begin_ = 0;
+  size_t end_ = 0;
+};
+
+constexpr char kBusy[] =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+    "Retry-After: 1\r\nConnection: close\r\n\r\n";
+
+}  // namespace
+
+BoundedHttpServer::BoundedHttpServer(const HttpLimits& limits)
+    : limits_(limits) {
+  set_payload_max_length(limits_.body_bytes);
+  // httplib takes ownership of the queue it is handed.
+  new_task_queue = [workers = limits_.workers,
+                    capacity = limits_.queued_connections] {
+    return new BoundedTaskQueue(
+        workers, capacity);  // NOLINT(cppcoreguidelines-owning-memory)
+  };
+}
+
+bool BoundedHttpServer::AdmitAddress(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto it = connections_.find(address);
+  if (it == connections_.end()) {
+    if (limits_.connections_per_address < 1) {
+      return false;
+    }
+    connections_.emplace(address, 1);
+    return true;
+  }
+  if (it->second >= limits_.connections_per_address) {
+    return false;
+  }
+  ++it->second;
+  return true;
+}
+
+void BoundedHttpServer::ReleaseAddress(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto it = connections_.find(address);
+  if (it != connections_.end() && --it->second == 0) {
+    connections_.erase(it);  // The map holds only addresses connected now.
+  }
+}
+
+bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
+  const std::string address = PeerAddress(sock);
+  bool ok = false;
+  if (AdmitAddress(address)) {
+    DeadlineStream stream(sock);
+    const auto running = [this] { return svr_sock_ != INVALID_SOCKET; };
+    for (int served = 0; served < limits_.requests_per_connection; ++served) {
+      if (!stream.AwaitRequest(limits_.keep_alive, running)) {
+        break;
+      }
+      const absl::Time start = absl::Now();
+      stream.StartRequest(
+          start + limits_.request_deadline,
+          limits_.header_bytes + limits_.body_bytes,
+          start + limits_.request_deadline + limits_.response_deadline);
+      bool closed = false;
+      ok = process_request(
+          stream, served + 1 == limits_.requests_per_connection || !running(),
+          closed, nullptr);
+      if (!ok || closed) {
+        break;
+      }
+    }
+    ReleaseAddress(address);
+  } else {
+    (void)send(sock, kBusy, sizeof(kBusy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  shutdown(sock, SHUT_RDWR);
+  close(sock);
+  return ok;
+}
+
+}  // namespace roster::app

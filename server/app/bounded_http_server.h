@@ -1,0 +1,50 @@
+// BoundedHttpServer: cpp-httplib's Server with what an unauthenticated client
+// can hold bounded (DESIGN §14). cpp-httplib 0.11 bounds a header line but not
+// their number, and a client that sends a byte every few seconds keeps its
+// worker forever. Here each request must arrive whole within a deadline and a
+// byte budget, each response must be taken within a deadline, one client
+// address holds a bounded number of connections, and accepted connections wait
+// in a bounded queue (beyond it the kernel's backlog holds them).
+#ifndef ROSTER_SERVER_APP_BOUNDED_HTTP_SERVER_H_
+#define ROSTER_SERVER_APP_BOUNDED_HTTP_SERVER_H_
+
+#include <httplib.h>
+
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace roster::app {
+
+struct HttpLimits {
+  int workers = 16;             // Connections served at once.
+  int queued_connections = 64;  // Accepted and waiting for a worker.
+  int connections_per_address = 8;
+  size_t header_bytes = 16 * 1024;  // Request line and headers.
+  size_t body_bytes = 64 * 1024;    // This listener serves GETs.
+  absl::Duration request_deadline = absl::Seconds(10);  // First byte to last.
+  absl::Duration response_deadline = absl::Seconds(30);
+  absl::Duration keep_alive = absl::Seconds(5);
+  int requests_per_connection = 100;
+};
+
+class BoundedHttpServer : public httplib::Server {
+ public:
+  explicit BoundedHttpServer(const HttpLimits& limits = HttpLimits());
+
+ private:
+  // Replaces httplib's own connection loop (it is virtual for this).
+  bool process_and_close_socket(socket_t sock) override;
+  bool AdmitAddress(const std::string& address);
+  void ReleaseAddress(const std::string& address);
+
+  const HttpLimits limits_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, int> connections_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace roster::app
+
+#endif  // ROSTER_SERVER_APP_BOUNDED_HTTP_SERVER_H_

@@ -1,0 +1,228 @@
+// Attacks on the HTTP listener by a client with no credentials, against the
+// real roster-server binary: what it holds (peak resident memory, from /proc)
+// and whether a legitimate request still gets through (DESIGN §14).
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/temp_dir.h"
+
+namespace roster {
+namespace {
+
+using ::roster::testing::ServerProcess;
+using ::roster::testing::TempDir;
+
+// Peak resident set of `pid` in KiB (VmHWM).
+int64_t PeakRssKib(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (absl::StartsWith(line, "VmHWM:")) {
+      return std::atol(line.c_str() + 6);
+    }
+  }
+  return -1;
+}
+
+// A TCP connection to 127.0.0.1:`port` from `source` (any 127/8 address: the
+// attacker and the legitimate client are told apart by it). -1 on failure.
+int Connect(int port, const char* source = "127.0.0.1") {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
+    close(fd);
+    return -1;
+  }
+  timeval timeout{15, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  return fd;
+}
+
+// Sends `data` repeatedly up to `total` bytes; returns how many were sent
+// before the server closed the connection.
+size_t SendUpTo(int fd, const std::string& data, size_t total) {
+  size_t sent = 0;
+  while (sent < total) {
+    const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n <= 0) {
+      break;
+    }
+    sent += static_cast<size_t>(n);
+  }
+  return sent;
+}
+
+// Whatever the server answers until it closes or 15 s pass.
+std::string ReadAll(int fd) {
+  std::string out;
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = recv(fd, buffer, sizeof(buffer), 0)) > 0) {
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// A legitimate GET of an image that does not exist; its status line, and how
+// long it took.
+std::string LegitimateGet(int port, absl::Duration* took) {
+  const absl::Time start = absl::Now();
+  const int fd = Connect(port);
+  const std::string request =
+      "GET /v1/images/img_nope HTTP/1.1\r\nHost: x\r\nConnection: "
+      "close\r\n\r\n";
+  send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  const std::string response = ReadAll(fd);
+  close(fd);
+  *took = absl::Now() - start;
+  return response.substr(0, response.find('\r'));
+}
+
+class HttpLimitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ServerProcess>(
+        dir_,
+        std::vector<std::string>{"--dev", "--db=dev.db", "--listen=127.0.0.1:0",
+                                 "--http_listen=127.0.0.1:0"});
+    ASSERT_NE(server_->WaitForPort(), 0) << server_->Stderr();
+    std::smatch match;
+    const std::string log = server_->Stderr();
+    ASSERT_TRUE(
+        std::regex_search(log, match, std::regex(R"("http_port":(\d+))")));
+    http_port_ = std::stoi(match[1]);
+    absl::Duration took;
+    ASSERT_EQ(LegitimateGet(http_port_, &took), "HTTP/1.1 404 Not Found");
+    baseline_kib_ = PeakRssKib(server_->pid());
+  }
+
+  int64_t GrowthKib() const {
+    return PeakRssKib(server_->pid()) - baseline_kib_;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+  int http_port_ = 0;
+  int64_t baseline_kib_ = 0;
+};
+
+TEST_F(HttpLimitsTest, AnOversizedBodyIsRefusedWithoutBeingHeld) {
+  // 400 MB announced, 64 MiB sent: it stops reading after its budget.
+  const int fd = Connect(http_port_);
+  const std::string head =
+      "POST /anything HTTP/1.1\r\nHost: x\r\nContent-Length: 400000000\r\n\r\n";
+  ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(head.size()));
+  const size_t sent =
+      SendUpTo(fd, std::string(64 * 1024, 'x'), size_t{64} << 20);
+  const std::string response = ReadAll(fd);
+  close(fd);
+  EXPECT_LT(sent, size_t{64} << 20) << "the server read it all";
+  EXPECT_THAT(response, ::testing::StartsWith("HTTP/1.1 413"));
+  EXPECT_LT(GrowthKib(), 16 * 1024);
+}
+
+TEST_F(HttpLimitsTest, AChunkedBodyIsBoundedToo) {
+  const int fd = Connect(http_port_);
+  const std::string head =
+      "POST /anything HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n";
+  send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  const std::string chunk =
+      absl::StrCat("10000\r\n", std::string(0x10000, 'x'), "\r\n");
+  const size_t sent = SendUpTo(fd, chunk, size_t{64} << 20);
+  close(fd);
+  EXPECT_LT(sent, size_t{64} << 20) << "the server read it all";
+  EXPECT_LT(GrowthKib(), 16 * 1024);
+}
+
+TEST_F(HttpLimitsTest, EndlessHeadersAreCutOff) {
+  // Header lines are each short, so no per-line limit stops them.
+  const int fd = Connect(http_port_);
+  const std::string start = "GET /v1/images/img_nope HTTP/1.1\r\n";
+  send(fd, start.data(), start.size(), MSG_NOSIGNAL);
+  std::string lines;
+  for (int i = 0; i < 4096; ++i) {
+    lines += "X-Padding: aaaaaaaaaaaaaaaa\r\n";
+  }
+  const size_t sent = SendUpTo(fd, lines, size_t{64} << 20);
+  close(fd);
+  EXPECT_LT(sent, size_t{64} << 20) << "the server kept reading headers";
+  EXPECT_LT(GrowthKib(), 16 * 1024);
+}
+
+TEST_F(HttpLimitsTest, SlowClientsCannotHoldTheListener) {
+  // 64 connections from one address, each sending its headers a byte a second
+  // (slowloris), while a legitimate client from another address asks.
+  std::vector<int> slow;
+  for (int i = 0; i < 64; ++i) {
+    const int fd = Connect(http_port_, "127.0.0.2");
+    ASSERT_GE(fd, 0);
+    const std::string start = "GET /v1/images/img_nope HTTP/1.1\r\nX-a: ";
+    send(fd, start.data(), start.size(), MSG_NOSIGNAL);
+    slow.push_back(fd);
+  }
+  const absl::Time attack_start = absl::Now();
+  int refused = 0;
+  absl::Duration worst;
+  for (int second = 0; second < 12; ++second) {
+    absl::Duration took;
+    EXPECT_EQ(LegitimateGet(http_port_, &took), "HTTP/1.1 404 Not Found");
+    worst = std::max(worst, took);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    for (int& fd : slow) {
+      if (fd >= 0 && send(fd, "a", 1, MSG_NOSIGNAL) != 1) {
+        close(fd);
+        fd = -1;
+        ++refused;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  // All of them are gone by now: the extra ones at once, the admitted ones
+  // at the 10 s request deadline.
+  for (int& fd : slow) {
+    if (fd >= 0) {
+      // Answered (503, 408) or closed: recv returns at once. Still waiting
+      // for the rest of its headers: EAGAIN.
+      char byte;
+      const ssize_t n = recv(fd, &byte, 1, MSG_DONTWAIT);
+      if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+        ++refused;
+      }
+      close(fd);
+    }
+  }
+  EXPECT_EQ(refused, 64) << "after " << absl::Now() - attack_start;
+  EXPECT_LT(worst, absl::Seconds(1))
+      << "a legitimate request waited behind the slow ones";
+  EXPECT_LT(GrowthKib(), 16 * 1024);
+}
+
+}  // namespace
+}  // namespace roster
