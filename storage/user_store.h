@@ -94,6 +94,8 @@ class WriteTransaction {
   // Rewrites a session's status and times with its event (session.revoked).
   virtual absl::Status UpdateSession(const SessionRecord& session,
                                      const EventRecord& event) = 0;
+  // Forgets an ended (revoked or expired) session; its events stay. No event.
+  virtual absl::Status DeleteSession(absl::string_view session_id) = 0;
   // Bookkeeping: the session (and so its user) was active. No event.
   virtual absl::Status TouchSession(absl::string_view session_id,
                                     Micros last_active_at) = 0;

@@ -61,6 +61,10 @@ ABSL_FLAG(absl::Duration, session_lifetime, absl::Hours(24 * 7),
           "How long a session lasts after sign-in.");
 ABSL_FLAG(absl::Duration, session_token_lifetime, absl::Minutes(5),
           "How long one session token is valid.");
+ABSL_FLAG(std::string, token_issuer, "roster",
+          "The `iss` of session tokens, and the only one accepted.");
+ABSL_FLAG(std::string, token_audience, "",
+          "When set, the `aud` every session token carries and must carry.");
 ABSL_FLAG(absl::Duration, lockout_duration, absl::Hours(1),
           "How long a lockout lasts.");
 ABSL_FLAG(std::string, tls_cert_file, "",
@@ -108,6 +112,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "extra_verification_key_files",
                                       "session_lifetime",
                                       "session_token_lifetime",
+                                      "token_issuer",
+                                      "token_audience",
                                       "http_listen",
                                       "public_http_url",
                                       "tls_cert_file",
@@ -300,6 +306,8 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.events_prune_interval = absl::GetFlag(FLAGS_events_prune_interval);
   config.session_lifetime = absl::GetFlag(FLAGS_session_lifetime);
   config.session_token_lifetime = absl::GetFlag(FLAGS_session_token_lifetime);
+  config.token_issuer = absl::GetFlag(FLAGS_token_issuer);
+  config.token_audience = absl::GetFlag(FLAGS_token_audience);
   config.http_listen = absl::GetFlag(FLAGS_http_listen);
   config.public_http_url = absl::GetFlag(FLAGS_public_http_url);
   config.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
@@ -371,6 +379,19 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
       return key.status();
     }
     config.signing_key = *std::move(key);
+  }
+  if (storage::IsPostgresDsn(config.db_path) && config.signing_key.empty()) {
+    // Replicas behind one Service verify each other's tokens.
+    return absl::InvalidArgumentError(
+        "a postgres:// --db is for several replicas, which must sign session "
+        "tokens with one key: set --signing_key_file (ROSTER_SIGNING_KEY_FILE; "
+        "`openssl genpkey -algorithm ed25519`)");
+  }
+  if (config.token_issuer.empty() || config.token_issuer.size() > 256) {
+    return absl::InvalidArgumentError("--token_issuer must be 1-256 bytes");
+  }
+  if (config.token_audience.size() > 256) {
+    return absl::InvalidArgumentError("--token_audience is at most 256 bytes");
   }
   if (config.session_lifetime <= absl::ZeroDuration() ||
       config.session_token_lifetime <= absl::ZeroDuration()) {

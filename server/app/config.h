@@ -36,6 +36,9 @@ struct ServerConfig {
   std::vector<std::string> extra_verification_keys;
   absl::Duration session_lifetime = absl::Hours(24 * 7);
   absl::Duration session_token_lifetime = absl::Minutes(5);
+  // Session tokens' `iss`, and their `aud` when not empty.
+  std::string token_issuer = "roster";
+  std::string token_audience;
   // host:port of the HTTP listener (profile images); empty: none.
   std::string http_listen;
   // Prefix of image_url, e.g. "https://id.example.com".

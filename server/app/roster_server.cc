@@ -158,8 +158,11 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   domain::SessionServiceOptions session_options;
   session_options.session_lifetime = config.session_lifetime;
   session_options.token_lifetime = config.session_token_lifetime;
+  session_options.issuer = config.token_issuer;
+  session_options.audience = config.token_audience;
   server->verifier_ = std::make_unique<domain::TokenVerifier>(
-      session_options.issuer, std::move(verification_keys));
+      session_options.issuer, std::move(verification_keys),
+      session_options.audience);
   server->sessions_ = std::make_unique<domain::SessionService>(
       server->store_.get(), server->clock_, server->ids_.get(),
       server->random_.get(), server->encoder_.get(), server->signing_key_.get(),

@@ -2,7 +2,9 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
@@ -93,10 +95,52 @@ SessionService::SessionService(storage::UserStore* store, const Clock* clock,
       verifier_(verifier),
       options_(std::move(options)) {}
 
+absl::Status SessionService::BoundSessions(storage::WriteTransaction& txn,
+                                           const Caller& caller,
+                                           const std::string& user_id,
+                                           absl::Time now) const {
+  auto sessions = txn.ListSessions(user_id);  // Oldest first.
+  if (!sessions.ok()) {
+    return sessions.status();
+  }
+  std::vector<storage::SessionRecord*> active;
+  std::vector<storage::SessionRecord*> ended;
+  for (auto& session : *sessions) {
+    (EffectiveStatus(session, now) == storage::SessionStatus::kActive ? active
+                                                                      : ended)
+        .push_back(&session);
+  }
+  // Room for the one about to be created.
+  for (size_t i = 0; i + kMaxActiveSessionsPerUser <= active.size(); ++i) {
+    storage::SessionRecord& oldest = *active[i];
+    oldest.status = storage::SessionStatus::kRevoked;
+    oldest.updated_at = ToMicros(now);
+    absl::Status revoked = txn.UpdateSession(
+        oldest, SessionEvent(caller, event_type::kSessionRevoked, oldest, now,
+                             *ids_, *encoder_));
+    if (!revoked.ok()) {
+      return revoked;
+    }
+    ended.push_back(&oldest);
+  }
+  std::stable_sort(ended.begin(), ended.end(),
+                   [](const auto* a, const auto* b) {
+                     return a->updated_at < b->updated_at;
+                   });
+  for (size_t i = 0; i + kMaxEndedSessionsPerUser < ended.size(); ++i) {
+    absl::Status deleted = txn.DeleteSession(ended[i]->id);
+    if (!deleted.ok()) {
+      return deleted;
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string SessionService::IssueToken(const storage::SessionRecord& session,
                                        absl::Time now) const {
   TokenClaims claims;
   claims.issuer = options_.issuer;
+  claims.audience = options_.audience;
   claims.user_id = session.user_id;
   claims.session_id = session.id;
   claims.issued_at = now;
@@ -132,6 +176,10 @@ absl::StatusOr<NewSession> SessionService::CreateSession(
         if (user->banned) {
           return Error(absl::StatusCode::kPermissionDenied, reason::kUserBanned,
                        "the user is banned");
+        }
+        absl::Status bounded = BoundSessions(txn, caller, user->id, now);
+        if (!bounded.ok()) {
+          return bounded;
         }
         absl::Status inserted = txn.InsertSession(
             session, SessionEvent(caller, event_type::kSessionCreated, session,

@@ -22,11 +22,17 @@
 namespace roster::domain {
 
 inline constexpr char kSessionIdPrefix[] = "sess_";
+// Per user (DESIGN §14): a new session beyond the active limit revokes the
+// oldest active one; ended sessions beyond the kept limit are deleted, oldest
+// first, so what a user's sign-ins leave behind is bounded.
+inline constexpr size_t kMaxActiveSessionsPerUser = 100;
+inline constexpr size_t kMaxEndedSessionsPerUser = 100;
 
 struct SessionServiceOptions {
   absl::Duration session_lifetime = absl::Hours(24 * 7);
   absl::Duration token_lifetime = absl::Minutes(5);
   std::string issuer = "roster";
+  std::string audience;  // Empty: tokens carry no `aud`.
 };
 
 // A session as created: its record, its secret (only ever returned here) and a
@@ -97,6 +103,12 @@ class SessionService {
  private:
   std::string IssueToken(const storage::SessionRecord& session,
                          absl::Time now) const;
+  // Inside a new session's transaction: revokes the user's oldest active
+  // sessions beyond kMaxActiveSessionsPerUser - 1 and deletes ended ones
+  // beyond kMaxEndedSessionsPerUser.
+  absl::Status BoundSessions(storage::WriteTransaction& txn,
+                             const Caller& caller, const std::string& user_id,
+                             absl::Time now) const;
 
   storage::UserStore* store_;
   const Clock* clock_;

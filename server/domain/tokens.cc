@@ -124,12 +124,15 @@ std::string SigningKey::ToPem() const {
 
 std::string SigningKey::Sign(const TokenClaims& claims) const {
   const Json header = {{"alg", "EdDSA"}, {"typ", "JWT"}, {"kid", public_.kid}};
-  const Json payload = {{"iss", claims.issuer},
-                        {"sub", claims.user_id},
-                        {"sid", claims.session_id},
-                        {"iat", absl::ToUnixSeconds(claims.issued_at)},
-                        {"nbf", absl::ToUnixSeconds(claims.not_before)},
-                        {"exp", absl::ToUnixSeconds(claims.expires_at)}};
+  Json payload = {{"iss", claims.issuer},
+                  {"sub", claims.user_id},
+                  {"sid", claims.session_id},
+                  {"iat", absl::ToUnixSeconds(claims.issued_at)},
+                  {"nbf", absl::ToUnixSeconds(claims.not_before)},
+                  {"exp", absl::ToUnixSeconds(claims.expires_at)}};
+  if (!claims.audience.empty()) {
+    payload["aud"] = claims.audience;
+  }
   const std::string signing_input =
       absl::StrCat(absl::WebSafeBase64Escape(header.dump()), ".",
                    absl::WebSafeBase64Escape(payload.dump()));
@@ -199,8 +202,20 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token,
   claims.issued_at = absl::FromUnixSeconds(payload["iat"].get<int64_t>());
   claims.not_before = absl::FromUnixSeconds(payload["nbf"].get<int64_t>());
   claims.expires_at = absl::FromUnixSeconds(payload["exp"].get<int64_t>());
-  if (claims.issuer != issuer_ || now < claims.not_before ||
-      now >= claims.expires_at) {
+  if (payload.contains("aud")) {
+    // RFC 7519 §4.1.3: a string or an array of strings.
+    const Json& aud = payload["aud"];
+    if (aud.is_string()) {
+      claims.audience = aud.get<std::string>();
+    } else if (aud.is_array() && aud.size() == 1 && aud[0].is_string()) {
+      claims.audience = aud[0].get<std::string>();
+    } else {
+      return Invalid();
+    }
+  }
+  if (claims.issuer != issuer_ || claims.audience != audience_ ||
+      now + kTokenLeeway < claims.not_before ||
+      now - kTokenLeeway >= claims.expires_at) {
     return Invalid();
   }
   return claims;

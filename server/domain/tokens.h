@@ -1,7 +1,7 @@
 // Session tokens (DESIGN §5): JWTs signed with Ed25519 (`alg` EdDSA), `kid` the
 // RFC 7638 thumbprint of the public key, claims `iss`, `sub` (user id), `sid`
-// (session id), `iat`, `nbf`, `exp`. Keys: libsodium; JSON: nlohmann (in
-// tokens.cc only).
+// (session id), `iat`, `nbf`, `exp`, and `aud` when an audience is configured.
+// Keys: libsodium; JSON: nlohmann (in tokens.cc only).
 #ifndef ROSTER_SERVER_DOMAIN_TOKENS_H_
 #define ROSTER_SERVER_DOMAIN_TOKENS_H_
 
@@ -17,6 +17,10 @@
 namespace roster::domain {
 
 inline constexpr size_t kMaxTokenBytes = 4096;
+// Clocks of replicas (and of the services that check tokens) drift apart: a
+// token is accepted this long before its `nbf` and after its `exp` (DESIGN
+// §14).
+inline constexpr absl::Duration kTokenLeeway = absl::Seconds(30);
 
 struct TokenClaims {
   std::string issuer;
@@ -25,6 +29,7 @@ struct TokenClaims {
   absl::Time issued_at;
   absl::Time not_before;
   absl::Time expires_at;
+  std::string audience;  // aud; empty: none.
 };
 
 // A public key that verifies tokens, as published in the JWK Set.
@@ -61,12 +66,16 @@ class SigningKey {
 // Verifies tokens against several keys (for rotation). Thread-safe (immutable).
 class TokenVerifier {
  public:
-  TokenVerifier(std::string issuer, std::vector<VerificationKey> keys)
-      : issuer_(std::move(issuer)), keys_(std::move(keys)) {}
+  // With an `audience`, a token must carry it as `aud`.
+  TokenVerifier(std::string issuer, std::vector<VerificationKey> keys,
+                std::string audience = "")
+      : issuer_(std::move(issuer)),
+        audience_(std::move(audience)),
+        keys_(std::move(keys)) {}
 
   // The claims of a valid token: well-formed, `alg` EdDSA, a known `kid`, a
-  // valid signature, our issuer, `nbf` <= now < `exp`. UNAUTHENTICATED
-  // otherwise, with a generic message.
+  // valid signature, our issuer (and audience), `nbf` <= now < `exp` give or
+  // take kTokenLeeway. UNAUTHENTICATED otherwise, with a generic message.
   absl::StatusOr<TokenClaims> Verify(absl::string_view token,
                                      absl::Time now) const;
 
@@ -74,6 +83,7 @@ class TokenVerifier {
 
  private:
   std::string issuer_;
+  std::string audience_;
   std::vector<VerificationKey> keys_;
 };
 

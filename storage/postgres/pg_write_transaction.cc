@@ -129,6 +129,13 @@ absl::Status PgWriteTransaction::UpdateSession(const SessionRecord& session,
   });
 }
 
+absl::Status PgWriteTransaction::DeleteSession(absl::string_view session_id) {
+  return PgGuarded("deleting a session", [&] {
+    c_.Run("DELETE FROM sessions WHERE id = $1", PgParams().Add(session_id));
+    return absl::OkStatus();
+  });
+}
+
 absl::Status PgWriteTransaction::TouchSession(absl::string_view session_id,
                                               Micros last_active_at) {
   return PgGuarded("touching a session", [&] {

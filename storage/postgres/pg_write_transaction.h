@@ -49,6 +49,7 @@ class PgWriteTransaction final : public WriteTransaction {
                              const EventRecord& event) override;
   absl::Status UpdateSession(const SessionRecord& session,
                              const EventRecord& event) override;
+  absl::Status DeleteSession(absl::string_view session_id) override;
   absl::Status TouchSession(absl::string_view session_id,
                             Micros last_active_at) override;
   absl::Status ReplacePasswordHash(absl::string_view user_id,

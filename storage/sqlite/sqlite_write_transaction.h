@@ -152,6 +152,15 @@ class SqliteWriteTransaction final : public WriteTransaction {
     });
   }
 
+  absl::Status DeleteSession(absl::string_view session_id) override {
+    return Guarded("deleting a session", [&] {
+      auto& s = c_.Prepare("DELETE FROM sessions WHERE id = ?");
+      s.bind(1, std::string(session_id));
+      s.exec();
+      return absl::OkStatus();
+    });
+  }
+
   absl::Status TouchSession(absl::string_view session_id,
                             Micros last_active_at) override {
     return Guarded("touching a session", [&] {

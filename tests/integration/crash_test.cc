@@ -34,6 +34,14 @@ using namespace roster::v1;  // NOLINT: the request and response types of the
 
 constexpr char kKey[] = "sk_crash_0123456789abcdefghijklmnopqrstuvwxyz";
 
+// Every server on one PostgreSQL database must sign with the same key, so the
+// server requires one there; a fixed seed serves both stores.
+std::string SigningKeyFlag(const TempDir& dir) {
+  const std::string path = dir.File("signing.key");
+  std::ofstream(path) << std::string(64, 'a');
+  return "--signing_key_file=" + path;
+}
+
 std::unique_ptr<grpc::ClientContext> Call() {
   auto context = std::make_unique<grpc::ClientContext>();
   context->AddMetadata("authorization", std::string("Bearer ") + kKey);
@@ -63,7 +71,7 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
   int64_t verified_writes = 0;
   for (int round = 0; round < Rounds(); ++round) {
     ServerProcess server(
-        dir, {database.flag(), "--listen=127.0.0.1:0",
+        dir, {database.flag(), SigningKeyFlag(dir), "--listen=127.0.0.1:0",
               absl::StrCat("--secret_keys=", kKey), "--log_rpcs=false"});
     const int port = server.WaitForPort();
     ASSERT_NE(port, 0) << server.Stderr();
@@ -176,7 +184,7 @@ TEST(CrashTest, SigtermUnderLoadDrainsAndLosesNothing) {
   TempDir dir;
   const testing::TestDatabase database(dir);
   ServerProcess server(
-      dir, {database.flag(), "--listen=127.0.0.1:0",
+      dir, {database.flag(), SigningKeyFlag(dir), "--listen=127.0.0.1:0",
             absl::StrCat("--secret_keys=", kKey), "--log_rpcs=false"});
   const int port = server.WaitForPort();
   ASSERT_NE(port, 0) << server.Stderr();

@@ -6,11 +6,13 @@
 #include <sodium.h>
 
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_split.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
+#include "server/domain/tokens.h"
 #include "tests/testing/test_server.h"
 
 namespace roster {
@@ -20,6 +22,7 @@ using ::roster::testing::Authed;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::TestServer;
 using ::roster::testing::WithToken;
+using ::testing::HasSubstr;
 using namespace roster::v1;  // NOLINT: the request and response types of the
                              // API under test.
 
@@ -184,6 +187,113 @@ TEST_F(FrontendUsersTest, TokensRefreshAndStopWorkingWhenTheSessionEnds) {
   EXPECT_EQ(
       ReasonOf(frontend_->RefreshSessionToken(&again, refresh, &refreshed)),
       "SESSION_INVALID");
+}
+
+// Replicas' clocks disagree by seconds: a token is good 30 s past its `exp`,
+// not 31 (DESIGN §14).
+TEST_F(FrontendUsersTest, ATokenOutlivesItsExpiryByTheLeewayOnly) {
+  SignInResponse signed_in = SignedIn();
+  FrontendUser me;
+  server_.AdvanceClock(absl::Minutes(5) + absl::Seconds(25));
+  EXPECT_TRUE(GetMe(signed_in.session_token(), &me).ok());
+  server_.AdvanceClock(absl::Seconds(6));
+  EXPECT_EQ(GetMe(signed_in.session_token(), &me).error_code(),
+            grpc::UNAUTHENTICATED);
+}
+
+TEST(TokenIssuerTest, TokensCarryTheConfiguredIssuerAndAudience) {
+  const auto start = [](const std::string& issuer,
+                        const std::string& audience) {
+    return std::make_unique<TestServer>([&](app::ServerConfig& config) {
+      config.token_issuer = issuer;
+      config.token_audience = audience;
+      config.signing_key = std::string(64, 'b');
+    });
+  };
+  auto shop = start("https://id.example.com", "shop");
+  CreateUserRequest create;
+  create.set_username("grace_h");
+  create.set_password(kPassword);
+  User user;
+  ASSERT_TRUE(shop->Backend()->CreateUser(Authed().get(), create, &user).ok());
+  SignInRequest request;
+  request.set_identifier("grace_h");
+  request.set_password(kPassword);
+  SignInResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(FrontendUsers::NewStub(shop->channel())
+                  ->SignIn(&context, request, &response)
+                  .ok());
+  const std::vector<std::string> parts =
+      absl::StrSplit(response.session_token(), '.');
+  ASSERT_EQ(parts.size(), 3u);
+  std::string payload;
+  ASSERT_TRUE(absl::WebSafeBase64Unescape(parts[1], &payload));
+  EXPECT_THAT(payload, HasSubstr(R"("iss":"https://id.example.com")"));
+  EXPECT_THAT(payload, HasSubstr(R"("aud":"shop")"));
+  FrontendUser me;
+  EXPECT_TRUE(FrontendUsers::NewStub(shop->channel())
+                  ->GetMe(WithToken(response.session_token()).get(),
+                          GetMeRequest(), &me)
+                  .ok());
+  // The same session, signed by the same key, for another audience or none:
+  // not for this server.
+  auto key = domain::SigningKey::Parse(std::string(64, 'b'));
+  ASSERT_TRUE(key.ok());
+  domain::TokenClaims claims;
+  claims.issuer = "https://id.example.com";
+  claims.user_id = user.id();
+  claims.session_id = response.session().id();
+  claims.issued_at = claims.not_before = absl::Now();
+  claims.expires_at = absl::Now() + absl::Minutes(1);
+  for (const char* audience : {"shop", "blog", ""}) {
+    claims.audience = audience;
+    EXPECT_EQ(
+        FrontendUsers::NewStub(shop->channel())
+            ->GetMe(WithToken(key->Sign(claims)).get(), GetMeRequest(), &me)
+            .ok(),
+        claims.audience == "shop")
+        << audience;
+  }
+}
+
+// Signing in again and again leaves at most 100 active and 100 ended
+// sessions: the oldest active one is revoked, the oldest ended ones deleted.
+TEST_F(FrontendUsersTest, ASessionFloodKeepsAHundredActiveAndAHundredEnded) {
+  std::vector<std::string> created;
+  for (int i = 0; i < 230; ++i) {
+    CreateSessionRequest request;
+    request.set_user_id(ada_.id());
+    CreateSessionResponse response;
+    ASSERT_TRUE(
+        backend_->CreateSession(Authed().get(), request, &response).ok())
+        << i;
+    created.push_back(response.session().id());
+  }
+  std::map<std::string, Session::Status> status;
+  ListSessionsRequest list;
+  list.set_user_id(ada_.id());
+  list.set_limit(500);
+  ListSessionsResponse page;
+  ASSERT_TRUE(backend_->ListSessions(Authed().get(), list, &page).ok());
+  int active = 0;
+  for (const Session& session : page.sessions()) {
+    status[session.id()] = session.status();
+    active += session.status() == Session::STATUS_ACTIVE ? 1 : 0;
+  }
+  EXPECT_EQ(active, 100);
+  EXPECT_EQ(page.sessions_size(), 200);
+  // The newest 100 are the active ones; of the ended, the newest 100 stay.
+  for (int i = 0; i < 230; ++i) {
+    const auto found = status.find(created[i]);
+    if (i >= 130) {
+      EXPECT_EQ(found->second, Session::STATUS_ACTIVE) << i;
+    } else if (i >= 30) {
+      EXPECT_EQ(found->second, Session::STATUS_REVOKED) << i;
+    } else {
+      EXPECT_EQ(found, status.end()) << i;
+    }
+  }
 }
 
 TEST_F(FrontendUsersTest, BanRevokesEverySessionAtOnceAndBackendSessionsWork) {

@@ -285,6 +285,17 @@ TEST(ServerBinaryTest, RefusesToStartWithoutASecretKeyOrWithAShortOne) {
   EXPECT_EQ(no_db.Stop(0), 2);
 }
 
+// Replicas on one PostgreSQL database verify each other's tokens, so each
+// must not sign with a key of its own (DESIGN §14).
+TEST(ServerBinaryTest, OnPostgresItRefusesToStartWithoutASharedSigningKey) {
+  TempDir dir;
+  ServerProcess own_key(
+      dir, {"--db=postgres://roster@127.0.0.1:1/roster", "--listen=127.0.0.1:0",
+            "--secret_keys=sk_0123456789abcdefghijklmnopqrstuvwxyz"});
+  EXPECT_EQ(own_key.Stop(0), 2);
+  EXPECT_THAT(own_key.Stderr(), ::testing::HasSubstr("--signing_key_file"));
+}
+
 TEST(ServerBinaryTest, EnvironmentTwinsConfigureItAndFlagsWinOverThem) {
   TempDir dir;
   const std::string key = "sk_env_0123456789abcdefghijklmnopqrstuvwxyz";

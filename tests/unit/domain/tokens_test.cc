@@ -24,8 +24,8 @@ constexpr char kRfc8037Kid[] = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k";
 const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
 
 TokenClaims Claims() {
-  return {"roster", "user_abc", "sess_def",
-          kNow,     kNow,       kNow + absl::Minutes(5)};
+  return {"roster", "user_abc", "sess_def", kNow, kNow, kNow + absl::Minutes(5),
+          ""};
 }
 
 std::string Segment(const std::string& json) {
@@ -114,11 +114,51 @@ TEST(TokensTest, RejectsEverythingButAValidEdDsaTokenInItsTimeWindow) {
                 StatusIs(absl::StatusCode::kUnauthenticated))
         << token;
   }
-  EXPECT_THAT(verifier.Verify(good, kNow + absl::Minutes(5)),
-              StatusIs(absl::StatusCode::kUnauthenticated));  // Expired.
-  EXPECT_THAT(verifier.Verify(good, kNow - absl::Seconds(1)),
-              StatusIs(absl::StatusCode::kUnauthenticated));  // Not yet valid.
+  // Expired and not yet valid, beyond the leeway.
+  EXPECT_THAT(verifier.Verify(good, kNow + absl::Minutes(5) + kTokenLeeway),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(verifier.Verify(good, kNow - kTokenLeeway - absl::Seconds(1)),
+              StatusIs(absl::StatusCode::kUnauthenticated));
   EXPECT_THAT(verifier.Verify(good, kNow), IsOk());
+}
+
+// A replica whose clock runs up to 30 s apart from the signer's still accepts
+// a fresh token, and one that just expired (DESIGN §14).
+TEST(TokensTest, ClocksThirtySecondsApartAgree) {
+  testing::SeededRandom random(5);
+  SigningKey key = SigningKey::Generate(random);
+  TokenVerifier verifier("roster", {key.verification_key()});
+  const std::string token = key.Sign(Claims());
+  EXPECT_EQ(kTokenLeeway, absl::Seconds(30));
+  EXPECT_THAT(verifier.Verify(token, kNow - absl::Seconds(30)), IsOk());
+  EXPECT_THAT(verifier.Verify(token, kNow - absl::Seconds(31)),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(
+      verifier.Verify(token, kNow + absl::Minutes(5) + absl::Seconds(29)),
+      IsOk());
+  EXPECT_THAT(
+      verifier.Verify(token, kNow + absl::Minutes(5) + absl::Seconds(30)),
+      StatusIs(absl::StatusCode::kUnauthenticated));
+}
+
+TEST(TokensTest, AnAudienceMustMatchWhenOneIsSet) {
+  testing::SeededRandom random(6);
+  SigningKey key = SigningKey::Generate(random);
+  TokenVerifier plain("roster", {key.verification_key()});
+  TokenVerifier for_shop("roster", {key.verification_key()}, "shop");
+  TokenClaims shop = Claims();
+  shop.audience = "shop";
+  TokenClaims blog = Claims();
+  blog.audience = "blog";
+  ASSERT_OK_AND_ASSIGN(claims, for_shop.Verify(key.Sign(shop), kNow));
+  EXPECT_EQ(claims.audience, "shop");
+  EXPECT_THAT(for_shop.Verify(key.Sign(blog), kNow),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(for_shop.Verify(key.Sign(Claims()), kNow),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(plain.Verify(key.Sign(shop), kNow),
+              StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(plain.Verify(key.Sign(Claims()), kNow), IsOk());
 }
 
 TEST(TokensTest, SeveralKeysVerifySoKeysCanRotate) {
