@@ -382,7 +382,8 @@ class Bench {
         [call, done](const grpc::Status& st) { done(st); });
   }
 
-  // A user with a password to sign in as, and a session token for get_me.
+  // A user with a password to sign in as, and another's session token for
+  // get_me.
   bool PrepareSignIn() {
     sign_in_email_ = "signin@bench.example";
     roster::v1::CreateUserRequest create;
@@ -400,6 +401,18 @@ class Bench {
     roster::v1::UnlockUserRequest unlock;  // A previous run may have locked it.
     unlock.set_user_id(user.id());
     backends_[0]->UnlockUser(Authed(absl::Seconds(30)).get(), unlock, &user);
+    // get_me's session belongs to another user: sign_in's flood would revoke
+    // it, since a user keeps only their newest 100 sessions.
+    roster::v1::CreateUserRequest me;
+    me.add_email_addresses("me@bench.example");
+    me.set_request_id("bench-get-me-user");
+    status = backends_[0]->CreateUser(Authed(absl::Seconds(30)).get(), me,
+                                      &user);
+    if (!status.ok()) {
+      std::cerr << "cannot create the get_me user: " << status.error_message()
+                << "\n";
+      return false;
+    }
     roster::v1::CreateSessionRequest session_request;
     session_request.set_user_id(user.id());
     roster::v1::CreateSessionResponse session;
