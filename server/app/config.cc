@@ -80,7 +80,15 @@ ABSL_FLAG(bool, allow_insecure, false,
           "Allow plaintext gRPC on a non-loopback address (e.g. behind a "
           "service mesh that provides mTLS).");
 ABSL_FLAG(bool, metrics, false,
-          "Serve Prometheus metrics at /metrics on --http_listen (--dev: on).");
+          "Serve Prometheus metrics at /metrics on the public --http_listen "
+          "(--dev: on). In production use --metrics_listen instead.");
+ABSL_FLAG(std::string, backend_listen, "",
+          "host:port serving roster.v1.BackendUsers alone, so a network policy "
+          "can keep it from the frontends (--listen then serves "
+          "FrontendUsers only). Empty: both on --listen.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port of a listener that serves only /metrics (Prometheus), "
+          "apart from the public --http_listen.");
 ABSL_FLAG(bool, log_rpcs, true,
           "Write one JSON line per RPC to stderr (method, code, latency, peer, "
           "request id; never request contents).");
@@ -122,6 +130,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "tls_reload_interval",
                                       "allow_insecure",
                                       "metrics",
+                                      "metrics_listen",
+                                      "backend_listen",
                                       "log_rpcs",
                                       "user_cache_mb"};
 
@@ -256,11 +266,14 @@ absl::Status CheckSafety(const ServerConfig& config) {
     return absl::InvalidArgumentError(
         "--tls_reload_interval must be at least 1s");
   }
-  if (!tls && !config.allow_insecure && !IsLoopback(config.listen)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "refusing plaintext gRPC on non-loopback ", config.listen,
-        ": set --tls_cert_file and --tls_key_file, or --allow_insecure when "
-        "a mesh or private network protects the traffic"));
+  for (const std::string& listen : {config.listen, config.backend_listen}) {
+    if (!tls && !config.allow_insecure && !listen.empty() &&
+        !IsLoopback(listen)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "refusing plaintext gRPC on non-loopback ", listen,
+          ": set --tls_cert_file and --tls_key_file, or --allow_insecure "
+          "when a mesh or private network protects the traffic"));
+    }
   }
   if (storage::IsPostgresDsn(config.db_path)) {
     return absl::OkStatus();
@@ -316,6 +329,8 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.tls_reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
   config.allow_insecure = absl::GetFlag(FLAGS_allow_insecure);
   config.metrics = absl::GetFlag(FLAGS_metrics) || config.dev;
+  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  config.backend_listen = absl::GetFlag(FLAGS_backend_listen);
   config.log_rpcs = absl::GetFlag(FLAGS_log_rpcs);
   config.user_cache_mb = absl::GetFlag(FLAGS_user_cache_mb);
   if (config.dev && config.http_listen.empty()) {

@@ -51,8 +51,14 @@ struct ServerConfig {
   std::string tls_client_ca_file;
   absl::Duration tls_reload_interval = absl::Seconds(30);
   bool allow_insecure = false;
-  // Prometheus text at /metrics on the HTTP listener.
+  // host:port serving BackendUsers alone (then `listen` serves FrontendUsers
+  // only); empty: both on `listen`.
+  std::string backend_listen;
+  // Prometheus text at /metrics on the public HTTP listener (--dev).
   bool metrics = false;
+  // host:port of a listener serving only /metrics, for the operator's
+  // network (DESIGN §14); empty: none.
+  std::string metrics_listen;
   // One JSON line per RPC on stderr.
   bool log_rpcs = true;
   // MiB of users SQLite's GetUser keeps in memory; 0: none.

@@ -85,11 +85,13 @@ absl::Status HttpServer::Serve(domain::UserServices* users,
                    response.set_content(metrics(), "text/plain; version=0.0.4");
                  });
   }
-  server_->Get(
-      R"(/v1/images/(img_[0-9A-Za-z]{1,64}))",
-      [users](const httplib::Request& request, httplib::Response& response) {
-        ServeImage(*users, request, response);
-      });
+  if (users != nullptr) {
+    server_->Get(
+        R"(/v1/images/(img_[0-9A-Za-z]{1,64}))",
+        [users](const httplib::Request& request, httplib::Response& response) {
+          ServeImage(*users, request, response);
+        });
+  }
   thread_ = std::thread([raw = server_.get()] { raw->listen_after_bind(); });
   // stop() only takes effect once the accept loop runs; wait for it so an
   // early Stop() cannot hang.

@@ -28,7 +28,8 @@ class HttpServer {
   static absl::StatusOr<std::unique_ptr<HttpServer>> Bind(
       const std::string& listen);
   // Starts serving on a background thread; `users` must outlive the server.
-  // With `metrics`, also serves its text at GET /metrics (Prometheus).
+  // Without `users` no image is served (the metrics-only listener). With
+  // `metrics`, also serves its text at GET /metrics (Prometheus).
   // Unavailable if the accept loop does not start. Call once.
   absl::Status Serve(domain::UserServices* users,
                      std::function<std::string()> metrics = nullptr);

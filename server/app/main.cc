@@ -136,6 +136,8 @@ int main(int argc, char** argv) {
       absl::StrCat(",\"listen\":\"", roster::api::JsonEscape(config->listen),
                    "\",\"port\":", (*server)->port(),
                    ",\"http_port\":", (*server)->http_port(),
+                   ",\"backend_port\":", (*server)->backend_port(),
+                   ",\"metrics_port\":", (*server)->metrics_port(),
                    ",\"version\":\"" ROSTER_VERSION "\""));
   if (config->dev) {
     PrintDevBanner(*config, (*server)->port());

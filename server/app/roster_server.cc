@@ -121,6 +121,13 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
           ":", server->http_->port());
     }
   }
+  if (!config.metrics_listen.empty()) {
+    auto metrics_http = HttpServer::Bind(config.metrics_listen);
+    if (!metrics_http.ok()) {
+      return metrics_http.status();
+    }
+    server->metrics_http_ = *std::move(metrics_http);
+  }
   server->encoder_ = std::make_unique<api::ProtoEventEncoder>();
   server->events_ = std::make_unique<domain::EventService>(server->store_.get(),
                                                            server->clock_);
@@ -190,32 +197,51 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  std::vector<
-      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-      observers;
-  observers.push_back(std::make_unique<api::RpcObserverFactory>(
-      server->metrics_.get(), config.log_rpcs,
-      std::vector<std::string>{"roster.v1.BackendUsers",
-                               "roster.v1.FrontendUsers",
-                               "grpc.health.v1.Health",
-                               "grpc.reflection.v1alpha.ServerReflection"}));
-  builder.experimental().SetInterceptorCreators(std::move(observers));
-  // gRPC's default 4 MiB would refuse a 10 MiB profile image before it could
-  // be judged; leave room for the rest of the message.
-  builder.SetMaxReceiveMessageSize(
-      static_cast<int>(domain::kMaxProfileImageBytes + (size_t{1} << 20)));
-  builder.AddListeningPort(config.listen, CredentialsFor(config),
-                           &server->port_);
+  // The same interceptors and limits on each gRPC server.
+  const auto configure = [&](grpc::ServerBuilder& builder) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        observers;
+    observers.push_back(std::make_unique<api::RpcObserverFactory>(
+        server->metrics_.get(), config.log_rpcs,
+        std::vector<std::string>{"roster.v1.BackendUsers",
+                                 "roster.v1.FrontendUsers",
+                                 "grpc.health.v1.Health",
+                                 "grpc.reflection.v1alpha.ServerReflection"}));
+    builder.experimental().SetInterceptorCreators(std::move(observers));
+    // gRPC's default 4 MiB would refuse a 10 MiB profile image before it
+    // could be judged; leave room for the rest of the message.
+    builder.SetMaxReceiveMessageSize(
+        static_cast<int>(domain::kMaxProfileImageBytes + (size_t{1} << 20)));
+  };
   server->frontend_users_ = std::make_unique<api::FrontendUsersService>(
       server->users_.get(), server->sessions_.get(), server->writes_.get(),
       server->hashes_.get());
-  builder.RegisterService(server->backend_users_.get());
+  grpc::ServerBuilder builder;
+  configure(builder);
+  builder.AddListeningPort(config.listen, CredentialsFor(config),
+                           &server->port_);
   builder.RegisterService(server->frontend_users_.get());
+  if (config.backend_listen.empty()) {
+    builder.RegisterService(server->backend_users_.get());
+  }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen));
+  }
+  if (!config.backend_listen.empty()) {
+    // BackendUsers alone on its own port, for a network policy to fence.
+    grpc::ServerBuilder backend_builder;
+    configure(backend_builder);
+    backend_builder.AddListeningPort(
+        config.backend_listen, CredentialsFor(config), &server->backend_port_);
+    backend_builder.RegisterService(server->backend_users_.get());
+    server->backend_server_ = backend_builder.BuildAndStart();
+    if (server->backend_server_ == nullptr || server->backend_port_ == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", config.backend_listen));
+    }
   }
   if (server->http_ != nullptr) {
     std::function<std::string()> metrics;
@@ -224,6 +250,13 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     }
     absl::Status serving =
         server->http_->Serve(server->users_.get(), std::move(metrics));
+    if (!serving.ok()) {
+      return serving;
+    }
+  }
+  if (server->metrics_http_ != nullptr) {
+    absl::Status serving = server->metrics_http_->Serve(
+        nullptr, [raw = server.get()] { return raw->RenderMetrics(); });
     if (!serving.ok()) {
       return serving;
     }
@@ -246,13 +279,23 @@ void RosterServer::Shutdown(absl::Duration grace) {
   shut_down_ = true;
   // NOT_SERVING first, so load balancers stop routing here while calls drain.
   server_->GetHealthCheckService()->Shutdown();
+  if (backend_server_ != nullptr) {
+    backend_server_->GetHealthCheckService()->Shutdown();
+  }
   if (http_ != nullptr) {
     http_->Stop();
+  }
+  if (metrics_http_ != nullptr) {
+    metrics_http_->Stop();
   }
   // Event streams never end by themselves: end them now (UNAVAILABLE, with
   // the cursor to resume from) so draining waits only for unary calls.
   hub_->Shutdown();
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  const absl::Time deadline = absl::Now() + grace;
+  server_->Shutdown(absl::ToChronoTime(deadline));
+  if (backend_server_ != nullptr) {
+    backend_server_->Shutdown(absl::ToChronoTime(deadline));
+  }
   // Every reactor is finished by now; stop the write thread after its queue
   // drains, and the pruner.
   writes_.reset();
@@ -270,10 +313,15 @@ void RosterServer::Shutdown(absl::Duration grace) {
 }
 
 void RosterServer::SetServing(bool serving) {
-  auto* health = server_->GetHealthCheckService();
-  health->SetServingStatus("", serving);
-  health->SetServingStatus(kBackendUsersService, serving);
-  health->SetServingStatus(kFrontendUsersService, serving);
+  for (grpc::Server* grpc_server : {server_.get(), backend_server_.get()}) {
+    if (grpc_server == nullptr) {
+      continue;
+    }
+    auto* health = grpc_server->GetHealthCheckService();
+    health->SetServingStatus("", serving);
+    health->SetServingStatus(kBackendUsersService, serving);
+    health->SetServingStatus(kFrontendUsersService, serving);
+  }
 }
 
 void RosterServer::RunProber() {

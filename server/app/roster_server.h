@@ -54,6 +54,14 @@ class RosterServer {
   int port() const { return port_; }
   // The HTTP listener's bound port, or 0 without --http_listen.
   int http_port() const { return http_ == nullptr ? 0 : http_->port(); }
+  // The BackendUsers port: --backend_listen's, else port().
+  int backend_port() const {
+    return backend_server_ == nullptr ? port_ : backend_port_;
+  }
+  // The metrics listener's bound port, or 0 without --metrics_listen.
+  int metrics_port() const {
+    return metrics_http_ == nullptr ? 0 : metrics_http_->port();
+  }
 
   // The Prometheus text served at /metrics.
   std::string RenderMetrics();
@@ -91,8 +99,12 @@ class RosterServer {
   std::unique_ptr<api::BackendUsersService> backend_users_;
   std::unique_ptr<api::FrontendUsersService> frontend_users_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<HttpServer> metrics_http_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  // With --backend_listen: BackendUsers on a port of its own.
+  std::unique_ptr<grpc::Server> backend_server_;
+  int backend_port_ = 0;
   bool shut_down_ = false;
   absl::Duration events_retention_;
 

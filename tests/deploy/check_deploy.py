@@ -27,6 +27,7 @@ failures = []
 def check(condition, what):
     if not condition:
         failures.append(what)
+    return condition
 
 
 rendered = subprocess.run(["kubectl", "kustomize", f"{root}/deploy/k8s"],
@@ -101,6 +102,38 @@ for item in container.get("env", []):
     check(item["name"].removeprefix("ROSTER_").lower() in flags,
           f"{item['name']} is a roster-server flag")
 
+
+
+def check_ports(docs, container, labels, where):
+    """Metrics and BackendUsers on their own ports, fenced by the NetworkPolicy (DESIGN §14)."""
+    config = docs["ConfigMap"]["data"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    for key, name in [("ROSTER_LISTEN", "grpc"), ("ROSTER_BACKEND_LISTEN", "backend"),
+                      ("ROSTER_HTTP_LISTEN", "http"), ("ROSTER_METRICS_LISTEN", "metrics")]:
+        port = config.get(key, ":").rpartition(":")[2]
+        check(port.isdigit() and ports.get(name) == int(port),
+              f"{where}: containerPort {name} is {key}'s port")
+    check(config.get("ROSTER_METRICS", "false") != "true",
+          f"{where}: no metrics on the public HTTP listener")
+    service_ports = {p["targetPort"] for p in docs["Service"]["spec"]["ports"]}
+    check("metrics" not in service_ports, f"{where}: the Service does not expose metrics")
+    policy = docs.get("NetworkPolicy")
+    if not check(policy is not None, f"{where}: a NetworkPolicy is rendered"):
+        return
+    selector = policy["spec"]["podSelector"].get("matchLabels", {})
+    check(selector and all(labels.get(k) == v for k, v in selector.items()),
+          f"{where}: the NetworkPolicy selects the pods")
+    rules = {port["port"]: rule.get("from") for rule in policy["spec"]["ingress"]
+             for port in rule["ports"]}
+    check(set(rules) == set(ports), f"{where}: the NetworkPolicy names every port")
+    check(rules.get("grpc") is None and rules.get("http") is None,
+          f"{where}: FrontendUsers and images are open")
+    for fenced in ("backend", "metrics"):
+        check(bool(rules.get(fenced)), f"{where}: {fenced} admits only some peers")
+
+
+check_ports(docs, container, labels, "base")
+
 # The PostgreSQL overlay.
 rendered = subprocess.run(["kubectl", "kustomize", f"{root}/deploy/k8s/overlays/postgres"],
                           check=True, capture_output=True, text=True).stdout
@@ -137,6 +170,7 @@ check(hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
       "the HPA scales the Deployment")
 check(hpa["minReplicas"] >= 2 and hpa["maxReplicas"] >= hpa["minReplicas"], "HPA bounds")
 pg_labels = deployment["spec"]["template"]["metadata"]["labels"]
+check_ports(pg, pg_container, pg_labels, "postgres overlay")
 for selector_of in [pg["Service"]["spec"]["selector"],
                     pg["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"],
                     deployment["spec"]["selector"]["matchLabels"]]:

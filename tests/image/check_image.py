@@ -29,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 import yaml
 
@@ -55,6 +57,15 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def http_get(port, path):
+    """(status, body) of GET http://127.0.0.1:port/path."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return response.status, response.read().decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        return error.code, ""
 
 
 def render(path):
@@ -167,14 +178,19 @@ class Server:
 
 
 class Cli:
-    def __init__(self, binary, addr, secret_key):
-        self.binary, self.addr, self.secret_key = binary, addr, secret_key
+    """The roster CLI: `me` and `health` commands to FrontendUsers' port, the rest to
+    BackendUsers' (the same port unless the manifests split them)."""
+
+    def __init__(self, binary, addr, backend_addr, secret_key):
+        self.binary, self.addr, self.backend_addr = binary, addr, backend_addr
+        self.secret_key = secret_key
 
     def __call__(self, *args, token=None, check_ok=True):
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ROSTER_SECRET_KEY": self.secret_key}
         if token:
             env["ROSTER_TOKEN"] = token
-        done = subprocess.run([self.binary, f"--addr={self.addr}", "--timeout=10s", *args],
+        addr = self.addr if args[0] in ("me", "health") else self.backend_addr
+        done = subprocess.run([self.binary, f"--addr={addr}", "--timeout=10s", *args],
                               env=env, capture_output=True, text=True)
         if check_ok and done.returncode != 0:
             raise RuntimeError(f"roster {' '.join(args[:2])} exited {done.returncode}: "
@@ -212,9 +228,13 @@ def run_deployment(name, manifests, rootfs, config, cli_binary, work, dsn=None):
             secret = docs[("Secret", ref["name"])]["stringData"][ref["key"]]
             check(dsn is not None, f"{item['name']} comes from Secret {ref['name']}")
             env[item["name"]] = dsn if "REPLACE_ME" in secret else secret
-    grpc_port, http_port = free_port(), free_port()
-    env["ROSTER_LISTEN"] = f"127.0.0.1:{grpc_port}"
-    env["ROSTER_HTTP_LISTEN"] = f"127.0.0.1:{http_port}"
+    # Every listener on a free loopback port (the pod's network is the host's here).
+    ports = {}
+    for key in [k for k in env if k.endswith("_LISTEN")]:
+        ports[key] = free_port()
+        env[key] = f"127.0.0.1:{ports[key]}"
+    grpc_port = ports["ROSTER_LISTEN"]
+    backend_port = ports.get("ROSTER_BACKEND_LISTEN", grpc_port)
 
     # Volumes as the pod mounts them.
     secret_key = os.urandom(32).hex()
@@ -251,7 +271,7 @@ def run_deployment(name, manifests, rootfs, config, cli_binary, work, dsn=None):
     for device in ("null", "zero", "random", "urandom"):
         open(os.path.join(rootfs, "dev", device), "a").close()
 
-    cli = Cli(cli_binary, f"127.0.0.1:{grpc_port}", secret_key)
+    cli = Cli(cli_binary, f"127.0.0.1:{grpc_port}", f"127.0.0.1:{backend_port}", secret_key)
     server = Server(rootfs, config, env, mounts, os.path.join(work, f"{name}.log"))
     email = f"ada-{os.urandom(4).hex()}@example.com"
     password = "correct horse battery staple"
@@ -275,6 +295,13 @@ def run_deployment(name, manifests, rootfs, config, cli_binary, work, dsn=None):
         me = cli("me", "get", "{}", token=signed_in["session_token"])
         check(me["id"] == created["id"], f"{name}: SignIn, then GetMe with its token")
         got = cli("users", "get", json.dumps({"user_id": created["id"]}))  # With its sign-in.
+        if "ROSTER_METRICS_LISTEN" in ports:
+            scrape = http_get(ports["ROSTER_METRICS_LISTEN"], "/metrics")
+            check(scrape[0] == 200 and "roster_rpcs_total{" in scrape[1],
+                  f"{name}: Prometheus scrapes the metrics listener")
+        if "ROSTER_HTTP_LISTEN" in ports:
+            check(http_get(ports["ROSTER_HTTP_LISTEN"], "/metrics")[0] == 404,
+                  f"{name}: the public HTTP listener serves no metrics")
         check(server.stop() == 0, f"{name}: SIGTERM drains and exits 0")
 
         server.start()

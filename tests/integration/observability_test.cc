@@ -200,8 +200,8 @@ TEST(ObservabilityTest, UnknownMethodsAreOneLabelWhateverTheirPaths) {
     ASSERT_EQ(status.error_code(), grpc::UNIMPLEMENTED) << i;
   }
   const std::string after = server.server().RenderMetrics();
-  // Only RPC series count: the store's own histograms may gain an operation meanwhile (a
-  // background sweep on PostgreSQL did, under CI's load).
+  // Only RPC series count: the store's own histograms may gain an operation
+  // meanwhile (a background sweep on PostgreSQL did, under CI's load).
   const auto rpc_series = [](const std::string& text) {
     int lines = 0;
     for (absl::string_view line : absl::StrSplit(text, '\n')) {
@@ -224,6 +224,30 @@ TEST(ObservabilityTest, UnknownMethodsAreOneLabelWhateverTheirPaths) {
                   .ok());
   EXPECT_THAT(server.server().RenderMetrics(),
               HasSubstr(R"(method="/grpc.health.v1.Health/Check")"));
+}
+
+// The public listener (images) never serves metrics when they have their own
+// listener, and that listener serves nothing else (DESIGN §14).
+TEST(ObservabilityTest, MetricsListenerIsApartFromThePublicOne) {
+  TestServer server([](app::ServerConfig& config) {
+    config.http_listen = "127.0.0.1:0";
+    config.metrics_listen = "127.0.0.1:0";
+  });
+  ASSERT_NE(server.server().metrics_port(), 0);
+  ASSERT_NE(server.server().metrics_port(), server.server().http_port());
+  httplib::Client public_http("127.0.0.1", server.server().http_port());
+  auto response = public_http.Get("/metrics");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 404);
+  httplib::Client metrics("127.0.0.1", server.server().metrics_port());
+  response = metrics.Get("/metrics");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_THAT(response->body, HasSubstr("# TYPE roster_rpcs_total counter"));
+  response = metrics.Get("/v1/images/img_nope");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 404);
+  EXPECT_EQ(response->body, "");  // Not the image route's "image not found".
 }
 
 TEST(ObservabilityTest, MetricsAreOffUnlessAskedFor) {

@@ -22,6 +22,7 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "roster/v1/frontend_users.grpc.pb.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_server.h"
 
@@ -294,6 +295,52 @@ TEST(ServerBinaryTest, OnPostgresItRefusesToStartWithoutASharedSigningKey) {
             "--secret_keys=sk_0123456789abcdefghijklmnopqrstuvwxyz"});
   EXPECT_EQ(own_key.Stop(0), 2);
   EXPECT_THAT(own_key.Stderr(), ::testing::HasSubstr("--signing_key_file"));
+}
+
+// --backend_listen: BackendUsers answers only on its own port, FrontendUsers
+// only on --listen, and both report health (DESIGN §14).
+TEST(BackendListenTest, BackendUsersIsServedOnlyOnItsOwnPort) {
+  TestServer server(
+      [](app::ServerConfig& config) { config.backend_listen = "127.0.0.1:0"; });
+  const int frontend_port = server.server().port();
+  const int backend_port = server.server().backend_port();
+  ASSERT_NE(backend_port, frontend_port);
+  const auto channel_to = [](int port) {
+    return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                               grpc::InsecureChannelCredentials());
+  };
+  const auto create_on = [&](int port) {
+    roster::v1::CreateUserRequest create;
+    create.set_first_name("Ada");
+    User user;
+    return roster::v1::BackendUsers::NewStub(channel_to(port))
+        ->CreateUser(Authed().get(), create, &user)
+        .error_code();
+  };
+  const auto sign_in_on = [&](int port) {
+    roster::v1::SignInRequest request;
+    request.set_identifier("nobody@example.com");
+    request.set_password("not the password");
+    roster::v1::SignInResponse response;
+    grpc::ClientContext context;
+    return roster::v1::FrontendUsers::NewStub(channel_to(port))
+        ->SignIn(&context, request, &response)
+        .error_code();
+  };
+  EXPECT_EQ(create_on(backend_port), grpc::OK);
+  EXPECT_EQ(create_on(frontend_port), grpc::UNIMPLEMENTED);
+  EXPECT_EQ(sign_in_on(frontend_port), grpc::UNAUTHENTICATED);
+  EXPECT_EQ(sign_in_on(backend_port), grpc::UNIMPLEMENTED);
+  for (int port : {frontend_port, backend_port}) {
+    grpc::health::v1::HealthCheckRequest check;
+    check.set_service("roster.v1.BackendUsers");
+    grpc::health::v1::HealthCheckResponse health;
+    grpc::ClientContext context;
+    ASSERT_TRUE(grpc::health::v1::Health::NewStub(channel_to(port))
+                    ->Check(&context, check, &health)
+                    .ok());
+    EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
 }
 
 TEST(ServerBinaryTest, EnvironmentTwinsConfigureItAndFlagsWinOverThem) {
