@@ -139,7 +139,13 @@ google::rpc::Status ToRpcStatus(const absl::Status& status) {
     }
     details.add_details()->PackFrom(bad_request);
   }
-  if (status.code() == absl::StatusCode::kUnavailable) {
+  if (const auto after = domain::RetryAfterOf(status)) {
+    // Whole seconds, rounded up: retrying early is refused again.
+    google::rpc::RetryInfo retry;
+    retry.mutable_retry_delay()->set_seconds(
+        absl::ToInt64Seconds(absl::Ceil(*after, absl::Seconds(1))));
+    details.add_details()->PackFrom(retry);
+  } else if (status.code() == absl::StatusCode::kUnavailable) {
     google::rpc::RetryInfo retry;
     retry.mutable_retry_delay()->set_seconds(1);
     details.add_details()->PackFrom(retry);

@@ -61,6 +61,12 @@ ABSL_FLAG(absl::Duration, session_lifetime, absl::Hours(24 * 7),
           "How long a session lasts after sign-in.");
 ABSL_FLAG(absl::Duration, session_token_lifetime, absl::Minutes(5),
           "How long one session token is valid.");
+ABSL_FLAG(int32_t, codes_per_user_per_hour, 10,
+          "Verification codes sent per hour to all of one user's addresses "
+          "together (each address also gets at most 5).");
+ABSL_FLAG(int32_t, codes_per_hour, 1000,
+          "Verification codes the whole service sends per hour: the mail and "
+          "SMS budget, shared by every replica on one database.");
 ABSL_FLAG(std::string, token_issuer, "roster",
           "The `iss` of session tokens, and the only one accepted.");
 ABSL_FLAG(std::string, token_audience, "",
@@ -121,6 +127,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "session_lifetime",
                                       "session_token_lifetime",
                                       "token_issuer",
+                                      "codes_per_user_per_hour",
+                                      "codes_per_hour",
                                       "token_audience",
                                       "http_listen",
                                       "public_http_url",
@@ -320,6 +328,12 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.session_lifetime = absl::GetFlag(FLAGS_session_lifetime);
   config.session_token_lifetime = absl::GetFlag(FLAGS_session_token_lifetime);
   config.token_issuer = absl::GetFlag(FLAGS_token_issuer);
+  config.codes_per_user_per_hour = absl::GetFlag(FLAGS_codes_per_user_per_hour);
+  config.codes_per_hour = absl::GetFlag(FLAGS_codes_per_hour);
+  if (config.codes_per_user_per_hour < 1 || config.codes_per_hour < 1) {
+    return absl::InvalidArgumentError(
+        "--codes_per_user_per_hour and --codes_per_hour must be at least 1");
+  }
   config.token_audience = absl::GetFlag(FLAGS_token_audience);
   config.http_listen = absl::GetFlag(FLAGS_http_listen);
   config.public_http_url = absl::GetFlag(FLAGS_public_http_url);

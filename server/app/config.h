@@ -37,6 +37,9 @@ struct ServerConfig {
   absl::Duration session_lifetime = absl::Hours(24 * 7);
   absl::Duration session_token_lifetime = absl::Minutes(5);
   // Session tokens' `iss`, and their `aud` when not empty.
+  // Verification codes sent per hour per user and by the whole service.
+  int32_t codes_per_user_per_hour = 10;
+  int32_t codes_per_hour = 1000;
   std::string token_issuer = "roster";
   std::string token_audience;
   // host:port of the HTTP listener (profile images); empty: none.

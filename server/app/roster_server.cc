@@ -105,6 +105,8 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
                                                        server->random_.get());
   domain::UserServiceOptions options;
   options.lockout_attempts = config.lockout_attempts;
+  options.verification_codes_per_user_per_hour = config.codes_per_user_per_hour;
+  options.verification_codes_per_hour_total = config.codes_per_hour;
   options.lockout_duration = config.lockout_duration;
   options.public_http_url = config.public_http_url;
   if (!config.http_listen.empty()) {

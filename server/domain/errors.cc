@@ -1,6 +1,9 @@
 #include "server/domain/errors.h"
 
+#include <algorithm>
+
 #include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -10,6 +13,7 @@ namespace {
 
 constexpr char kReasonPayload[] = "roster/reason";
 constexpr char kViolationsPayload[] = "roster/field_violations";
+constexpr char kRetryPayload[] = "roster/retry_after_ms";
 // Fields and descriptions are our own text and never contain these separators.
 constexpr char kPairSeparator = '\x1e';
 constexpr char kFieldSeparator = '\x1f';
@@ -32,6 +36,25 @@ absl::Status Error(absl::StatusCode code, absl::string_view reason,
     status.SetPayload(kViolationsPayload, absl::Cord(encoded));
   }
   return status;
+}
+
+absl::Status TooManyAttempts(absl::string_view message,
+                             absl::Duration retry_after) {
+  absl::Status status = Error(absl::StatusCode::kResourceExhausted,
+                              reason::kTooManyAttempts, message);
+  status.SetPayload(kRetryPayload,
+                    absl::Cord(absl::StrCat(std::max<int64_t>(
+                        1, absl::ToInt64Milliseconds(retry_after)))));
+  return status;
+}
+
+std::optional<absl::Duration> RetryAfterOf(const absl::Status& status) {
+  auto payload = status.GetPayload(kRetryPayload);
+  int64_t ms = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &ms)) {
+    return std::nullopt;
+  }
+  return absl::Milliseconds(ms);
 }
 
 std::string ReasonOf(const absl::Status& status) {

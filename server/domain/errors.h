@@ -5,11 +5,13 @@
 #ifndef ROSTER_SERVER_DOMAIN_ERRORS_H_
 #define ROSTER_SERVER_DOMAIN_ERRORS_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace roster::domain {
 
@@ -47,6 +49,14 @@ struct FieldViolation {
 absl::Status Error(absl::StatusCode code, absl::string_view reason,
                    absl::string_view message,
                    const std::vector<FieldViolation>& violations = {});
+
+// RESOURCE_EXHAUSTED (TOO_MANY_ATTEMPTS) that may be retried after
+// `retry_after` (clients see it as google.rpc.RetryInfo).
+absl::Status TooManyAttempts(absl::string_view message,
+                             absl::Duration retry_after);
+
+// The retry delay attached by TooManyAttempts(), if any.
+std::optional<absl::Duration> RetryAfterOf(const absl::Status& status);
 
 // The reason attached by Error(), or "" when there is none.
 std::string ReasonOf(const absl::Status& status);

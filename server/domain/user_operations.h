@@ -30,6 +30,10 @@ struct UserServiceOptions {
   absl::Duration verification_code_lifetime = absl::Minutes(10);
   int32_t verification_max_attempts = 3;
   int32_t verification_codes_per_hour = 5;
+  // Codes sent per hour to all of one user's addresses, and by the whole
+  // service (DESIGN §14).
+  int32_t verification_codes_per_user_per_hour = 10;
+  int32_t verification_codes_per_hour_total = 1000;
   // Prefix of image_url: the public base URL of the HTTP listener (e.g.
   // "https://roster.example.com"); stored URLs are relative to it.
   std::string public_http_url;

@@ -443,5 +443,80 @@ TEST_F(VerificationTest, CodesToOneAddressAreRateLimited) {
   EXPECT_EQ(ReasonOf(PrepareEmail(ada, added.id())), "TOO_MANY_ATTEMPTS");
 }
 
+// The RetryInfo delay of a failed call, in seconds (-1 when absent).
+int64_t RetryDelaySeconds(const grpc::Status& status) {
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) {
+    return -1;
+  }
+  for (const auto& any : details.details()) {
+    google::rpc::RetryInfo retry;
+    if (any.UnpackTo(&retry)) {
+      return retry.retry_delay().seconds();
+    }
+  }
+  return -1;
+}
+
+// Toll fraud: one account adding address after address to be sent codes.
+TEST_F(VerificationTest, CodesToOneUserAreCappedAcrossTheirAddresses) {
+  Account ada = NewAccount("ada@example.com");
+  std::vector<EmailAddress> added(3);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(
+        AddEmail(ada, absl::StrCat("extra", i, "@example.com"), &added[i])
+            .ok());
+  }
+  for (int i = 0; i < 10; ++i) {  // 5 to each of two addresses.
+    ASSERT_TRUE(PrepareEmail(ada, added[i / 5].id()).ok()) << i;
+  }
+  const grpc::Status eleventh = PrepareEmail(ada, added[2].id());
+  EXPECT_EQ(eleventh.error_code(), grpc::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(ReasonOf(eleventh), "TOO_MANY_ATTEMPTS");
+  EXPECT_THAT(eleventh.error_message(), ::testing::HasSubstr("this user"));
+  EXPECT_EQ(RetryDelaySeconds(eleventh), 3600);
+  // Another user is not held back by Ada's count.
+  Account eve = NewAccount("eve@example.com");
+  EmailAddress eves;
+  ASSERT_TRUE(AddEmail(eve, "eve2@example.com", &eves).ok());
+  EXPECT_TRUE(PrepareEmail(eve, eves.id()).ok());
+}
+
+// The operator's budget: every code the service sends, whoever asks.
+TEST(VerificationBudgetTest, TheServiceSendsNoMoreCodesThanItsHourlyBudget) {
+  TestServer server(
+      [](app::ServerConfig& config) { config.codes_per_hour = 3; });
+  auto backend = server.Backend();
+  auto frontend = FrontendUsers::NewStub(server.channel());
+  int sent = 0;
+  grpc::Status last;
+  for (int i = 0; i < 5; ++i) {
+    CreateUserRequest create;
+    create.add_email_addresses(absl::StrCat("user", i, "@example.com"));
+    User user;
+    ASSERT_TRUE(backend->CreateUser(Authed().get(), create, &user).ok());
+    CreateSessionRequest session_request;
+    session_request.set_user_id(user.id());
+    CreateSessionResponse session;
+    ASSERT_TRUE(
+        backend->CreateSession(Authed().get(), session_request, &session).ok());
+    CreateMyEmailAddressRequest add;
+    add.set_email_address(absl::StrCat("second", i, "@example.com"));
+    EmailAddress address;
+    ASSERT_TRUE(frontend
+                    ->CreateMyEmailAddress(
+                        WithToken(session.session_token()).get(), add, &address)
+                    .ok());
+    PrepareEmailAddressVerificationRequest prepare;
+    prepare.set_email_address_id(address.id());
+    last = frontend->PrepareEmailAddressVerification(
+        WithToken(session.session_token()).get(), prepare, &address);
+    sent += last.ok() ? 1 : 0;
+  }
+  EXPECT_EQ(sent, 3);
+  EXPECT_EQ(ReasonOf(last), "TOO_MANY_ATTEMPTS");
+  EXPECT_THAT(last.error_message(), ::testing::HasSubstr("this service"));
+}
+
 }  // namespace
 }  // namespace roster
