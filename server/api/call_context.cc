@@ -1,8 +1,13 @@
 #include "server/api/call_context.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "server/api/status_mapping.h"
 #include "server/domain/errors.h"
 #include "server/domain/validation.h"
@@ -39,6 +44,23 @@ absl::StatusOr<domain::Caller> CallerOf(
   }
   caller.request_id = *std::move(valid);
   return caller;
+}
+
+std::string ClientAddressKey(absl::string_view peer) {
+  if (absl::ConsumePrefix(&peer, "ipv4:")) {
+    return std::string(peer.substr(0, peer.rfind(':')));
+  }
+  if (absl::ConsumePrefix(&peer, "ipv6:") && absl::ConsumePrefix(&peer, "[")) {
+    peer = peer.substr(0, peer.find(']'));
+    in6_addr address{};
+    if (inet_pton(AF_INET6, std::string(peer).c_str(), &address) == 1) {
+      char text[INET6_ADDRSTRLEN] = "";
+      std::fill(address.s6_addr + 8, address.s6_addr + 16, 0);
+      inet_ntop(AF_INET6, &address, text, sizeof(text));
+      return absl::StrCat(text, "/64");
+    }
+  }
+  return std::string(peer);  // unix: and the like: one key.
 }
 
 grpc::Status Overloaded(const char* what) {

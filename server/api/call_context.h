@@ -21,6 +21,11 @@ absl::StatusOr<domain::Caller> CallerOf(
     const grpc::CallbackServerContext& context, std::string actor,
     const std::string& request_id);
 
+// The client's address from gRPC's peer string, as a rate limit key: the IPv4
+// address, or the /64 of an IPv6 one (one subscriber's usual allocation).
+// Behind a proxy it is the proxy's.
+std::string ClientAddressKey(absl::string_view peer);
+
 // RESOURCE_EXHAUSTED (OVERLOADED): too many `what` are queued.
 grpc::Status Overloaded(const char* what);
 

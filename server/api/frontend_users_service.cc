@@ -2,8 +2,10 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "server/api/auth.h"
 #include "server/api/call_context.h"
 #include "server/api/proto_mapping.h"
@@ -67,8 +69,26 @@ grpc::ServerUnaryReactor* FrontendUsersService::SignIn(
     grpc::CallbackServerContext* context,
     const roster::v1::SignInRequest* request,
     roster::v1::SignInResponse* response) {
+  // Refused before the hash pool: a limited caller costs no argon2id.
+  std::string identifier_key = absl::AsciiStrToLower(absl::StripAsciiWhitespace(
+      absl::string_view(request->identifier()).substr(0, 512)));
+  std::string address_key = ClientAddressKey(context->peer());
+  const absl::Time now = absl::Now();
+  for (const auto& [limiter, key] :
+       {std::pair{&failures_by_identifier_, &identifier_key},
+        std::pair{&failures_by_address_, &address_key}}) {
+    absl::Status allowed = limiter->Check(*key, now);
+    if (!allowed.ok()) {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      reactor->Finish(ToGrpcStatus(allowed));
+      return reactor;
+    }
+  }
   return Anyone(
-      context, hashes_, "sign-ins", [this, context, request, response]() {
+      context, hashes_, "sign-ins",
+      [this, context, request, response,
+       identifier_key = std::move(identifier_key),
+       address_key = std::move(address_key)]() {
         auto caller = CallerOf(*context, "sign_in", "");
         if (!caller.ok()) {
           return caller.status();
@@ -77,6 +97,11 @@ grpc::ServerUnaryReactor* FrontendUsersService::SignIn(
             domain::SignIn(*users_, *sessions_, *caller, request->identifier(),
                            request->password());
         if (!created.ok()) {
+          if (domain::ReasonOf(created.status()) ==
+              domain::reason::kPasswordIncorrect) {
+            failures_by_identifier_.Record(identifier_key, absl::Now());
+            failures_by_address_.Record(address_key, absl::Now());
+          }
           return created.status();
         }
         ToProto(created->session, sessions_->Now(),

@@ -12,10 +12,20 @@
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "server/api/arena_message_allocator.h"
 #include "server/api/bounded_executor.h"
+#include "server/domain/rate_limiter.h"
 #include "server/domain/session_service.h"
 #include "server/domain/user_service.h"
 
 namespace roster::api {
+
+// Failed sign-ins a replica allows per identifier and per client address in
+// each window, before TOO_MANY_ATTEMPTS (DESIGN §14). Unknown identifiers and
+// wrong passwords count alike.
+struct SignInLimits {
+  int failures_per_identifier = 5;
+  int failures_per_address = 50;
+  absl::Duration window = absl::Minutes(15);
+};
 
 class FrontendUsersService final
     : public roster::v1::FrontendUsers::CallbackService {
@@ -23,8 +33,14 @@ class FrontendUsersService final
   // None is owned; all must outlive the service.
   FrontendUsersService(domain::UserServices* users,
                        domain::SessionService* sessions,
-                       BoundedExecutor* writes, BoundedExecutor* hashes)
-      : users_(users), sessions_(sessions), writes_(writes), hashes_(hashes) {
+                       BoundedExecutor* writes, BoundedExecutor* hashes,
+                       const SignInLimits& limits = SignInLimits())
+      : users_(users),
+        sessions_(sessions),
+        writes_(writes),
+        hashes_(hashes),
+        failures_by_identifier_(limits.failures_per_identifier, limits.window),
+        failures_by_address_(limits.failures_per_address, limits.window) {
     // The hot read builds its response on an arena.
     SetMessageAllocatorFor_GetMe(&get_me_messages_);
   }
@@ -151,6 +167,8 @@ class FrontendUsersService final
   domain::SessionService* sessions_;  // Not owned.
   BoundedExecutor* writes_;           // Not owned.
   BoundedExecutor* hashes_;           // Not owned.
+  domain::RateLimiter failures_by_identifier_;
+  domain::RateLimiter failures_by_address_;
   ArenaMessageAllocator<roster::v1::GetMeRequest, roster::v1::FrontendUser>
       get_me_messages_;
 };

@@ -61,6 +61,15 @@ ABSL_FLAG(absl::Duration, session_lifetime, absl::Hours(24 * 7),
           "How long a session lasts after sign-in.");
 ABSL_FLAG(absl::Duration, session_token_lifetime, absl::Minutes(5),
           "How long one session token is valid.");
+ABSL_FLAG(
+    int32_t, sign_in_failures_per_identifier, 5,
+    "Failed sign-ins one identifier may have per --sign_in_failure_window "
+    "on a replica before TOO_MANY_ATTEMPTS (unknown or wrong alike).");
+ABSL_FLAG(int32_t, sign_in_failures_per_address, 50,
+          "Failed sign-ins one client address (an IPv6 /64) may have per "
+          "--sign_in_failure_window on a replica before TOO_MANY_ATTEMPTS.");
+ABSL_FLAG(absl::Duration, sign_in_failure_window, absl::Minutes(15),
+          "The window of the two sign-in failure limits.");
 ABSL_FLAG(int32_t, codes_per_user_per_hour, 10,
           "Verification codes sent per hour to all of one user's addresses "
           "together (each address also gets at most 5).");
@@ -128,6 +137,9 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "session_token_lifetime",
                                       "token_issuer",
                                       "codes_per_user_per_hour",
+                                      "sign_in_failures_per_identifier",
+                                      "sign_in_failures_per_address",
+                                      "sign_in_failure_window",
                                       "codes_per_hour",
                                       "token_audience",
                                       "http_listen",
@@ -330,6 +342,18 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.token_issuer = absl::GetFlag(FLAGS_token_issuer);
   config.codes_per_user_per_hour = absl::GetFlag(FLAGS_codes_per_user_per_hour);
   config.codes_per_hour = absl::GetFlag(FLAGS_codes_per_hour);
+  config.sign_in_failures_per_identifier =
+      absl::GetFlag(FLAGS_sign_in_failures_per_identifier);
+  config.sign_in_failures_per_address =
+      absl::GetFlag(FLAGS_sign_in_failures_per_address);
+  config.sign_in_failure_window = absl::GetFlag(FLAGS_sign_in_failure_window);
+  if (config.sign_in_failures_per_identifier < 1 ||
+      config.sign_in_failures_per_address < 1 ||
+      config.sign_in_failure_window <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--sign_in_failures_per_identifier and --sign_in_failures_per_address "
+        "must be at least 1, --sign_in_failure_window positive");
+  }
   if (config.codes_per_user_per_hour < 1 || config.codes_per_hour < 1) {
     return absl::InvalidArgumentError(
         "--codes_per_user_per_hour and --codes_per_hour must be at least 1");

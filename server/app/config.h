@@ -37,6 +37,10 @@ struct ServerConfig {
   absl::Duration session_lifetime = absl::Hours(24 * 7);
   absl::Duration session_token_lifetime = absl::Minutes(5);
   // Session tokens' `iss`, and their `aud` when not empty.
+  // Failed sign-ins per identifier and per client address per window.
+  int32_t sign_in_failures_per_identifier = 5;
+  int32_t sign_in_failures_per_address = 50;
+  absl::Duration sign_in_failure_window = absl::Minutes(15);
   // Verification codes sent per hour per user and by the whole service.
   int32_t codes_per_user_per_hour = 10;
   int32_t codes_per_hour = 1000;

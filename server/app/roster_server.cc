@@ -216,9 +216,14 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     builder.SetMaxReceiveMessageSize(
         static_cast<int>(domain::kMaxProfileImageBytes + (size_t{1} << 20)));
   };
+  api::SignInLimits sign_in_limits;
+  sign_in_limits.failures_per_identifier =
+      config.sign_in_failures_per_identifier;
+  sign_in_limits.failures_per_address = config.sign_in_failures_per_address;
+  sign_in_limits.window = config.sign_in_failure_window;
   server->frontend_users_ = std::make_unique<api::FrontendUsersService>(
       server->users_.get(), server->sessions_.get(), server->writes_.get(),
-      server->hashes_.get());
+      server->hashes_.get(), sign_in_limits);
   grpc::ServerBuilder builder;
   configure(builder);
   builder.AddListeningPort(config.listen, CredentialsFor(config),

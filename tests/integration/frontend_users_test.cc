@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <thread>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "server/domain/tokens.h"
@@ -294,6 +296,57 @@ TEST_F(FrontendUsersTest, ASessionFloodKeepsAHundredActiveAndAHundredEnded) {
       EXPECT_EQ(found, status.end()) << i;
     }
   }
+}
+
+// A password guesser gets 5 failures per identifier per window, known or not,
+// and is then refused (before the hash pool) with RetryInfo (DESIGN §14).
+TEST_F(FrontendUsersTest, SignInFailuresArePerIdentifierLimited) {
+  SignInResponse response;
+  for (const std::string identifier :
+       {"ada@example.com", "nobody@example.com"}) {
+    for (int i = 0; i < 5; ++i) {
+      EXPECT_EQ(ReasonOf(SignIn(identifier, "wrong guess", &response)),
+                "PASSWORD_INCORRECT")
+          << identifier << " " << i;
+    }
+    const grpc::Status limited = SignIn(identifier, "wrong guess", &response);
+    EXPECT_EQ(limited.error_code(), grpc::RESOURCE_EXHAUSTED) << identifier;
+    EXPECT_EQ(ReasonOf(limited), "TOO_MANY_ATTEMPTS") << identifier;
+    google::rpc::Status details;
+    ASSERT_TRUE(details.ParseFromString(limited.error_details()));
+    google::rpc::RetryInfo retry;
+    EXPECT_TRUE(
+        std::any_of(details.details().begin(), details.details().end(),
+                    [&](const auto& any) { return any.UnpackTo(&retry); }));
+    EXPECT_GT(retry.retry_delay().seconds(), 800);
+    EXPECT_LE(retry.retry_delay().seconds(), 900);
+  }
+  // Even the right password waits out the window for that identifier; the
+  // user's other identifiers are counted apart.
+  EXPECT_EQ(ReasonOf(SignIn("ada@example.com", kPassword, &response)),
+            "TOO_MANY_ATTEMPTS");
+  EXPECT_TRUE(SignIn("ada_l", kPassword, &response).ok());
+}
+
+TEST(SignInLimitsTest, FailuresPerClientAddressAreLimitedAcrossIdentifiers) {
+  TestServer server([](app::ServerConfig& config) {
+    config.sign_in_failures_per_address = 8;
+  });
+  auto frontend = FrontendUsers::NewStub(server.channel());
+  int refused = 0;
+  for (int i = 0; i < 12; ++i) {
+    SignInRequest request;
+    request.set_identifier(absl::StrCat("user", i, "@example.com"));
+    request.set_password("guess");
+    SignInResponse response;
+    grpc::ClientContext context;
+    const grpc::Status status = frontend->SignIn(&context, request, &response);
+    refused += ReasonOf(status) == "TOO_MANY_ATTEMPTS" ? 1 : 0;
+    EXPECT_EQ(ReasonOf(status),
+              i < 8 ? "PASSWORD_INCORRECT" : "TOO_MANY_ATTEMPTS")
+        << i;
+  }
+  EXPECT_EQ(refused, 4);
 }
 
 TEST_F(FrontendUsersTest, BanRevokesEverySessionAtOnceAndBackendSessionsWork) {

@@ -1,0 +1,52 @@
+// RateLimiter: counts events per key in fixed windows, in memory, with a
+// bounded number of keys, so whatever keys an attacker makes up cost at most
+// `max_keys` entries (DESIGN §14). Keys are hashed with a per-process random
+// SipHash key: the table stores no identifier or address, and nobody can aim
+// collisions at it. Thread-safe.
+#ifndef ROSTER_SERVER_DOMAIN_RATE_LIMITER_H_
+#define ROSTER_SERVER_DOMAIN_RATE_LIMITER_H_
+
+#include <array>
+#include <cstdint>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace roster::domain {
+
+class RateLimiter {
+ public:
+  // At most `limit` events per key in each `window`; at most `max_keys` keys
+  // (when full, windows that ended are dropped, then the oldest).
+  RateLimiter(int limit, absl::Duration window, size_t max_keys = 100000);
+
+  // OK while `key` has had fewer than `limit` events in its window;
+  // TooManyAttempts (with the time left in the window) otherwise.
+  absl::Status Check(absl::string_view key, absl::Time now) const;
+  // Counts one event for `key`.
+  void Record(absl::string_view key, absl::Time now);
+
+  size_t keys_for_test() const;
+
+ private:
+  struct Window {
+    absl::Time start;
+    int count = 0;
+  };
+  uint64_t Hash(absl::string_view key) const;
+  void MakeRoom(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const int limit_;
+  const absl::Duration window_;
+  const size_t max_keys_;
+  std::array<unsigned char, 16> hash_key_{};
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, Window> windows_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace roster::domain
+
+#endif  // ROSTER_SERVER_DOMAIN_RATE_LIMITER_H_
