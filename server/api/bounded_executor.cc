@@ -21,12 +21,13 @@ BoundedExecutor::~BoundedExecutor() {
   }
 }
 
-bool BoundedExecutor::Submit(absl::AnyInvocable<void() &&> task) {
+bool BoundedExecutor::Submit(absl::AnyInvocable<void() &&> task, Lane lane) {
   absl::MutexLock lock(&mu_);
-  if (stopping_ || queue_.size() >= max_queued_) {
+  auto& queue = lane == Lane::kAuthenticated ? queue_ : unauthenticated_;
+  if (stopping_ || queue.size() >= max_queued_) {
     return false;
   }
-  queue_.push_back(std::move(task));
+  queue.push_back(std::move(task));
   return true;
 }
 
@@ -37,14 +38,16 @@ void BoundedExecutor::Run() {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](BoundedExecutor* self) ABSL_EXCLUSIVE_LOCKS_REQUIRED(self->mu_) {
-            return self->stopping_ || !self->queue_.empty();
+            return self->stopping_ || !self->queue_.empty() ||
+                   !self->unauthenticated_.empty();
           },
           this));
-      if (queue_.empty()) {
+      auto& queue = !queue_.empty() ? queue_ : unauthenticated_;
+      if (queue.empty()) {
         return;  // Stopping, and everything queued has run.
       }
-      task = std::move(queue_.front());
-      queue_.pop_front();
+      task = std::move(queue.front());
+      queue.pop_front();
     }
     std::move(task)();
   }

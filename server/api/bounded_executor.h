@@ -23,7 +23,13 @@ namespace roster::api {
 // Thread-safe.
 class BoundedExecutor {
  public:
-  // `threads` workers; at most `max_queued` tasks wait, more are refused.
+  // Who a task is for. Unauthenticated work (sign-in, token refresh) waits in
+  // a queue of its own, so a flood of it is refused there and never takes the
+  // places of authenticated callers' tasks, which run first (DESIGN §14).
+  enum class Lane { kAuthenticated, kUnauthenticated };
+
+  // `threads` workers; at most `max_queued` tasks wait in each lane, more are
+  // refused.
   BoundedExecutor(int threads, size_t max_queued);
   // Runs every task already queued, then stops the threads.
   ~BoundedExecutor();
@@ -32,7 +38,10 @@ class BoundedExecutor {
   BoundedExecutor& operator=(const BoundedExecutor&) = delete;
 
   // Queues `task`. False when the queue is full or the executor is stopping.
-  bool Submit(absl::AnyInvocable<void() &&> task);
+  bool Submit(absl::AnyInvocable<void() &&> task,
+              Lane lane = Lane::kAuthenticated);
+
+  int threads() const { return static_cast<int>(threads_.size()); }
 
  private:
   void Run();
@@ -40,6 +49,8 @@ class BoundedExecutor {
   const size_t max_queued_;
   absl::Mutex mu_;
   std::deque<absl::AnyInvocable<void() &&>> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<absl::AnyInvocable<void() &&>> unauthenticated_
+      ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };

@@ -70,15 +70,17 @@ grpc::Status Overloaded(const char* what) {
 }
 
 void FinishWith(grpc::ServerUnaryReactor* reactor, BoundedExecutor* executor,
-                const char* what, absl::AnyInvocable<absl::Status() &&> work) {
+                const char* what, absl::AnyInvocable<absl::Status() &&> work,
+                BoundedExecutor::Lane lane) {
   if (executor == nullptr) {
     reactor->Finish(ToGrpcStatus(std::move(work)()));
     return;
   }
-  const bool queued =
-      executor->Submit([reactor, work = std::move(work)]() mutable {
+  const bool queued = executor->Submit(
+      [reactor, work = std::move(work)]() mutable {
         reactor->Finish(ToGrpcStatus(std::move(work)()));
-      });
+      },
+      lane);
   if (!queued) {
     reactor->Finish(Overloaded(what));
   }

@@ -32,8 +32,10 @@ grpc::Status Overloaded(const char* what);
 // Runs `work` on `executor` (inline when null) and finishes `reactor` with its
 // status; when the executor's queue is full, finishes it at once with
 // Overloaded(what). Whatever `work` refers to must live until it has run.
-void FinishWith(grpc::ServerUnaryReactor* reactor, BoundedExecutor* executor,
-                const char* what, absl::AnyInvocable<absl::Status() &&> work);
+void FinishWith(
+    grpc::ServerUnaryReactor* reactor, BoundedExecutor* executor,
+    const char* what, absl::AnyInvocable<absl::Status() &&> work,
+    BoundedExecutor::Lane lane = BoundedExecutor::Lane::kAuthenticated);
 
 }  // namespace roster::api
 

@@ -61,7 +61,8 @@ grpc::ServerUnaryReactor* FrontendUsersService::Anyone(
     grpc::CallbackServerContext* context, BoundedExecutor* executor,
     const char* what, Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishWith(reactor, executor, what, std::move(handler));
+  FinishWith(reactor, executor, what, std::move(handler),
+             BoundedExecutor::Lane::kUnauthenticated);
   return reactor;
 }
 

@@ -70,6 +70,9 @@ ABSL_FLAG(int32_t, sign_in_failures_per_address, 50,
           "--sign_in_failure_window on a replica before TOO_MANY_ATTEMPTS.");
 ABSL_FLAG(absl::Duration, sign_in_failure_window, absl::Minutes(15),
           "The window of the two sign-in failure limits.");
+ABSL_FLAG(int32_t, hash_memory_mb, 128,
+          "Memory all password hashes may hold at once; also caps the hash "
+          "workers (19 MiB each; their number is the CPU quota otherwise).");
 ABSL_FLAG(int32_t, codes_per_user_per_hour, 10,
           "Verification codes sent per hour to all of one user's addresses "
           "together (each address also gets at most 5).");
@@ -137,6 +140,7 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "session_token_lifetime",
                                       "token_issuer",
                                       "codes_per_user_per_hour",
+                                      "hash_memory_mb",
                                       "sign_in_failures_per_identifier",
                                       "sign_in_failures_per_address",
                                       "sign_in_failure_window",
@@ -342,6 +346,11 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.token_issuer = absl::GetFlag(FLAGS_token_issuer);
   config.codes_per_user_per_hour = absl::GetFlag(FLAGS_codes_per_user_per_hour);
   config.codes_per_hour = absl::GetFlag(FLAGS_codes_per_hour);
+  config.hash_memory_mb = absl::GetFlag(FLAGS_hash_memory_mb);
+  if (config.hash_memory_mb < 19 || config.hash_memory_mb > 65536) {
+    return absl::InvalidArgumentError(
+        "--hash_memory_mb must be 19-65536 (one argon2id hash takes 19 MiB)");
+  }
   config.sign_in_failures_per_identifier =
       absl::GetFlag(FLAGS_sign_in_failures_per_identifier);
   config.sign_in_failures_per_address =

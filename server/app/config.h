@@ -37,6 +37,8 @@ struct ServerConfig {
   absl::Duration session_lifetime = absl::Hours(24 * 7);
   absl::Duration session_token_lifetime = absl::Minutes(5);
   // Session tokens' `iss`, and their `aud` when not empty.
+  // Memory all password hashes may hold at once (MiB).
+  int32_t hash_memory_mb = 128;
   // Failed sign-ins per identifier and per client address per window.
   int32_t sign_in_failures_per_identifier = 5;
   int32_t sign_in_failures_per_address = 50;

@@ -15,7 +15,10 @@
 #include "grpc/health/v1/health.pb.h"
 #include "server/api/log.h"
 #include "server/api/rpc_observer.h"
+#include "server/app/cpu_quota.h"
 #include "server/app/timed_user_store.h"
+#include "server/domain/hash_memory.h"
+#include "server/domain/passwords.h"
 #include "server/domain/image_types.h"
 #include "storage/sqlite/sqlite_user_store.h"
 #if ROSTER_POSTGRES
@@ -183,12 +186,18 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   // so more threads mean bigger batches, not more concurrent transactions.
   server->writes_ = std::make_unique<api::BoundedExecutor>(
       /*threads=*/kWriteThreads, /*max_queued=*/10000);
-  // argon2id is CPU-bound: one worker per core; a short queue (about a second
-  // of work) so a flood of sign-ins is refused fast instead of piling up.
-  const int cores =
-      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // argon2id is CPU-bound: one worker per CPU the quota allows, no more than
+  // the hash memory budget holds at 19 MiB each; a short queue per lane (about
+  // a second of work) so a flood of sign-ins is refused fast instead of piling
+  // up. The budget also holds imported digests, which cost their own m.
+  const size_t hash_memory = size_t{static_cast<size_t>(config.hash_memory_mb)}
+                             << 20;
+  domain::HashMemoryBudget::Global().SetLimit(hash_memory);
+  const int hash_workers = std::max(
+      1, std::min(UsableCpus(),
+                  static_cast<int>(hash_memory / domain::kArgon2MemLimit)));
   server->hashes_ = std::make_unique<api::BoundedExecutor>(
-      cores, /*max_queued=*/static_cast<size_t>(cores) * 16);
+      hash_workers, /*max_queued=*/static_cast<size_t>(hash_workers) * 16);
   server->backend_users_ = std::make_unique<api::BackendUsersService>(
       server->users_.get(), server->sessions_.get(), server->events_.get(),
       server->hub_.get(), server->authenticator_.get(), server->writes_.get(),

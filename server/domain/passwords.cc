@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/domain/errors.h"
+#include "server/domain/hash_memory.h"
 
 namespace roster::domain {
 namespace {
@@ -45,6 +46,7 @@ absl::Status CheckNewPassword(absl::string_view password, bool skip_checks,
 }
 
 absl::StatusOr<std::string> HashPassword(absl::string_view password) {
+  const auto reserved = HashMemoryBudget::Global().Reserve(kArgon2MemLimit);
   char hash[crypto_pwhash_STRBYTES];
   if (crypto_pwhash_str(hash, password.data(), password.size(), kArgon2OpsLimit,
                         kArgon2MemLimit) != 0) {
@@ -54,6 +56,8 @@ absl::StatusOr<std::string> HashPassword(absl::string_view password) {
 }
 
 bool VerifyPassword(absl::string_view hash, absl::string_view password) {
+  const auto reserved =
+      HashMemoryBudget::Global().Reserve(HashMemoryCost(hash));
   // crypto_pwhash_str_verify needs a NUL-terminated hash.
   const std::string terminated(hash);
   return crypto_pwhash_str_verify(terminated.c_str(), password.data(),

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -23,6 +24,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
+#include "server/app/cpu_quota.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_server.h"
 
@@ -341,6 +343,21 @@ TEST(BackendListenTest, BackendUsersIsServedOnlyOnItsOwnPort) {
                     .ok());
     EXPECT_EQ(health.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   }
+}
+
+// The hash pool follows the CPU quota (a Kubernetes CPU limit), not the
+// node's CPU count.
+TEST(CpuQuotaTest, ReadsCgroupQuotas) {
+  EXPECT_EQ(app::CpusFromCgroupV2("max 100000\n"), std::nullopt);
+  EXPECT_EQ(app::CpusFromCgroupV2("150000 100000\n"), 1.5);
+  EXPECT_EQ(app::CpusFromCgroupV2("200000 100000"), 2.0);
+  EXPECT_EQ(app::CpusFromCgroupV2("garbage"), std::nullopt);
+  EXPECT_EQ(app::CpusFromCgroupV1("-1\n", "100000\n"), std::nullopt);
+  EXPECT_EQ(app::CpusFromCgroupV1("50000\n", "100000\n"), 0.5);
+  EXPECT_EQ(app::CpusFromCgroupV1("", ""), std::nullopt);
+  const int usable = app::UsableCpus();
+  EXPECT_GE(usable, 1);
+  EXPECT_LE(usable, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
 TEST(ServerBinaryTest, EnvironmentTwinsConfigureItAndFlagsWinOverThem) {

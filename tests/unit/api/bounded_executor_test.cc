@@ -1,0 +1,55 @@
+#include "server/api/bounded_executor.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+
+namespace roster::api {
+namespace {
+
+using Lane = BoundedExecutor::Lane;
+
+// A flood of unauthenticated work fills its own queue only: authenticated
+// callers still get places, and run first (DESIGN §14).
+TEST(BoundedExecutorTest, UnauthenticatedWorkHasAQueueOfItsOwn) {
+  absl::Notification started;
+  absl::Notification release;
+  std::vector<int> order;
+  std::atomic<int> ran{0};
+  {
+    BoundedExecutor executor(/*threads=*/1, /*max_queued=*/4);
+    ASSERT_TRUE(executor.Submit([&] {
+      started.Notify();
+      release.WaitForNotification();
+    }));
+    started.WaitForNotification();  // The worker is busy; the queues are empty.
+    int refused = 0;
+    for (int i = 0; i < 10; ++i) {
+      refused += executor.Submit(
+                     [&] {
+                       order.push_back(0);
+                       ++ran;
+                     },
+                     Lane::kUnauthenticated)
+                     ? 0
+                     : 1;
+    }
+    EXPECT_EQ(refused, 6);
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_TRUE(executor.Submit([&] {
+        order.push_back(1);
+        ++ran;
+      })) << i;
+    }
+    EXPECT_FALSE(executor.Submit([] {}));  // Its own bound holds too.
+    release.Notify();
+  }  // Runs what is queued, then joins.
+  EXPECT_EQ(ran.load(), 8);
+  EXPECT_EQ(order, (std::vector<int>{1, 1, 1, 1, 0, 0, 0, 0}));
+}
+
+}  // namespace
+}  // namespace roster::api
