@@ -48,6 +48,14 @@ grpc::ServerUnaryReactor* FrontendUsersService::AsMe(
     reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;
   }
+  if (executor != nullptr) {  // A change: one more event to keep.
+    absl::Status allowed =
+        writes_by_user_.Acquire(claims->user_id, sessions_->Now());
+    if (!allowed.ok()) {
+      reactor->Finish(ToGrpcStatus(allowed));
+      return reactor;
+    }
+  }
   Me me{*std::move(caller), claims->user_id, claims->session_id};
   FinishWith(reactor, executor, what,
              [me = std::move(me), handler = std::move(handler)]() mutable {
@@ -74,7 +82,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::SignIn(
   std::string identifier_key = absl::AsciiStrToLower(absl::StripAsciiWhitespace(
       absl::string_view(request->identifier()).substr(0, 512)));
   std::string address_key = ClientAddressKey(context->peer());
-  const absl::Time now = absl::Now();
+  const absl::Time now = sessions_->Now();
   for (const auto& [limiter, key] :
        {std::pair{&failures_by_identifier_, &identifier_key},
         std::pair{&failures_by_address_, &address_key}}) {
@@ -100,8 +108,8 @@ grpc::ServerUnaryReactor* FrontendUsersService::SignIn(
         if (!created.ok()) {
           if (domain::ReasonOf(created.status()) ==
               domain::reason::kPasswordIncorrect) {
-            failures_by_identifier_.Record(identifier_key, absl::Now());
-            failures_by_address_.Record(address_key, absl::Now());
+            failures_by_identifier_.Record(identifier_key, sessions_->Now());
+            failures_by_address_.Record(address_key, sessions_->Now());
           }
           return created.status();
         }

@@ -25,6 +25,9 @@ struct SignInLimits {
   int failures_per_identifier = 5;
   int failures_per_address = 50;
   absl::Duration window = absl::Minutes(15);
+  // Changes a signed-in user may make to their own account per hour: each
+  // appends an event that is kept for the retention period (DESIGN §14).
+  int self_service_writes_per_hour = 120;
 };
 
 class FrontendUsersService final
@@ -40,7 +43,8 @@ class FrontendUsersService final
         writes_(writes),
         hashes_(hashes),
         failures_by_identifier_(limits.failures_per_identifier, limits.window),
-        failures_by_address_(limits.failures_per_address, limits.window) {
+        failures_by_address_(limits.failures_per_address, limits.window),
+        writes_by_user_(limits.self_service_writes_per_hour, absl::Hours(1)) {
     // The hot read builds its response on an arena.
     SetMessageAllocatorFor_GetMe(&get_me_messages_);
   }
@@ -169,6 +173,7 @@ class FrontendUsersService final
   BoundedExecutor* hashes_;           // Not owned.
   domain::RateLimiter failures_by_identifier_;
   domain::RateLimiter failures_by_address_;
+  domain::RateLimiter writes_by_user_;
   ArenaMessageAllocator<roster::v1::GetMeRequest, roster::v1::FrontendUser>
       get_me_messages_;
 };

@@ -73,6 +73,10 @@ ABSL_FLAG(absl::Duration, sign_in_failure_window, absl::Minutes(15),
 ABSL_FLAG(int32_t, hash_memory_mb, 128,
           "Memory all password hashes may hold at once; also caps the hash "
           "workers (19 MiB each; their number is the CPU quota otherwise).");
+ABSL_FLAG(int32_t, self_service_writes_per_hour, 120,
+          "Changes a signed-in user may make to their own account per hour "
+          "through FrontendUsers, on a replica: each is an event kept for "
+          "--events_retention.");
 ABSL_FLAG(int32_t, codes_per_user_per_hour, 10,
           "Verification codes sent per hour to all of one user's addresses "
           "together (each address also gets at most 5).");
@@ -140,6 +144,7 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "session_token_lifetime",
                                       "token_issuer",
                                       "codes_per_user_per_hour",
+                                      "self_service_writes_per_hour",
                                       "hash_memory_mb",
                                       "sign_in_failures_per_identifier",
                                       "sign_in_failures_per_address",
@@ -347,6 +352,12 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.codes_per_user_per_hour = absl::GetFlag(FLAGS_codes_per_user_per_hour);
   config.codes_per_hour = absl::GetFlag(FLAGS_codes_per_hour);
   config.hash_memory_mb = absl::GetFlag(FLAGS_hash_memory_mb);
+  config.self_service_writes_per_hour =
+      absl::GetFlag(FLAGS_self_service_writes_per_hour);
+  if (config.self_service_writes_per_hour < 1) {
+    return absl::InvalidArgumentError(
+        "--self_service_writes_per_hour must be at least 1");
+  }
   if (config.hash_memory_mb < 19 || config.hash_memory_mb > 65536) {
     return absl::InvalidArgumentError(
         "--hash_memory_mb must be 19-65536 (one argon2id hash takes 19 MiB)");

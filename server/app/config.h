@@ -37,6 +37,8 @@ struct ServerConfig {
   absl::Duration session_lifetime = absl::Hours(24 * 7);
   absl::Duration session_token_lifetime = absl::Minutes(5);
   // Session tokens' `iss`, and their `aud` when not empty.
+  // Changes one signed-in user may make to their account per hour.
+  int32_t self_service_writes_per_hour = 120;
   // Memory all password hashes may hold at once (MiB).
   int32_t hash_memory_mb = 128;
   // Failed sign-ins per identifier and per client address per window.

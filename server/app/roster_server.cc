@@ -18,8 +18,8 @@
 #include "server/app/cpu_quota.h"
 #include "server/app/timed_user_store.h"
 #include "server/domain/hash_memory.h"
-#include "server/domain/passwords.h"
 #include "server/domain/image_types.h"
+#include "server/domain/passwords.h"
 #include "storage/sqlite/sqlite_user_store.h"
 #if ROSTER_POSTGRES
 #include "storage/postgres/pg_user_store.h"
@@ -230,6 +230,8 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       config.sign_in_failures_per_identifier;
   sign_in_limits.failures_per_address = config.sign_in_failures_per_address;
   sign_in_limits.window = config.sign_in_failure_window;
+  sign_in_limits.self_service_writes_per_hour =
+      config.self_service_writes_per_hour;
   server->frontend_users_ = std::make_unique<api::FrontendUsersService>(
       server->users_.get(), server->sessions_.get(), server->writes_.get(),
       server->hashes_.get(), sign_in_limits);

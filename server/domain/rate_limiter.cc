@@ -71,6 +71,30 @@ void RateLimiter::MakeRoom(absl::Time now) {
   windows_.erase(oldest);
 }
 
+absl::Status RateLimiter::Acquire(absl::string_view key, absl::Time now) {
+  const uint64_t hash = Hash(key);
+  absl::MutexLock lock(&mu_);
+  auto it = windows_.find(hash);
+  if (it == windows_.end()) {
+    if (windows_.size() >= max_keys_) {
+      MakeRoom(now);
+    }
+    windows_.emplace(hash, Window{now, 1});
+    return absl::OkStatus();
+  }
+  Window& window = it->second;
+  if (now >= window.start + window_) {
+    window = Window{now, 1};
+    return absl::OkStatus();
+  }
+  if (window.count >= limit_) {
+    return TooManyAttempts("too many changes; try again later",
+                           window.start + window_ - now);
+  }
+  ++window.count;
+  return absl::OkStatus();
+}
+
 size_t RateLimiter::keys_for_test() const {
   absl::MutexLock lock(&mu_);
   return windows_.size();

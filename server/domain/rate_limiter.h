@@ -28,6 +28,8 @@ class RateLimiter {
   absl::Status Check(absl::string_view key, absl::Time now) const;
   // Counts one event for `key`.
   void Record(absl::string_view key, absl::Time now);
+  // Check, and when OK Record, at once.
+  absl::Status Acquire(absl::string_view key, absl::Time now);
 
   size_t keys_for_test() const;
 

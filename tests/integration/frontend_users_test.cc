@@ -328,6 +328,51 @@ TEST_F(FrontendUsersTest, SignInFailuresArePerIdentifierLimited) {
   EXPECT_TRUE(SignIn("ada_l", kPassword, &response).ok());
 }
 
+// Each change is an event kept for 30 days: a user churning their own account
+// is capped per hour; reading it, and backends, are not (DESIGN §14).
+TEST(SelfServiceWritesTest, OneUsersChangesAreCappedPerHour) {
+  TestServer server([](app::ServerConfig& config) {
+    config.self_service_writes_per_hour = 5;
+  });
+  auto backend = server.Backend();
+  auto frontend = FrontendUsers::NewStub(server.channel());
+  CreateUserRequest create;
+  create.set_username("churn");
+  User user;
+  ASSERT_TRUE(backend->CreateUser(Authed().get(), create, &user).ok());
+  CreateSessionRequest session_request;
+  session_request.set_user_id(user.id());
+  CreateSessionResponse session;
+  ASSERT_TRUE(
+      backend->CreateSession(Authed().get(), session_request, &session).ok());
+  std::string token = session.session_token();
+  const auto churn = [&] {
+    UpdateMyMetadataRequest update;
+    (*update.mutable_unsafe_metadata()->mutable_fields())["n"].set_string_value(
+        std::string(4096, 'x'));
+    FrontendUser me;
+    return frontend->UpdateMyMetadata(WithToken(token).get(), update, &me);
+  };
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(churn().ok()) << i;
+  }
+  const grpc::Status sixth = churn();
+  EXPECT_EQ(sixth.error_code(), grpc::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(ReasonOf(sixth), "TOO_MANY_ATTEMPTS");
+  FrontendUser me;
+  EXPECT_TRUE(
+      frontend->GetMe(WithToken(token).get(), GetMeRequest(), &me).ok());
+  UpdateUserRequest rename;
+  rename.set_user_id(user.id());
+  rename.set_first_name("Still");
+  EXPECT_TRUE(backend->UpdateUser(Authed().get(), rename, &user).ok());
+  server.AdvanceClock(absl::Hours(1));
+  ASSERT_TRUE(  // The old token has expired by now.
+      backend->CreateSession(Authed().get(), session_request, &session).ok());
+  token = session.session_token();
+  EXPECT_TRUE(churn().ok()) << "a new hour, a new allowance";
+}
+
 TEST(SignInLimitsTest, FailuresPerClientAddressAreLimitedAcrossIdentifiers) {
   TestServer server([](app::ServerConfig& config) {
     config.sign_in_failures_per_address = 8;
