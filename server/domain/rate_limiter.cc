@@ -36,22 +36,36 @@ absl::Status RateLimiter::Check(absl::string_view key, absl::Time now) const {
                          it->second.start + window_ - now);
 }
 
-void RateLimiter::Record(absl::string_view key, absl::Time now) {
-  const uint64_t hash = Hash(key);
-  absl::MutexLock lock(&mu_);
+RateLimiter::Window& RateLimiter::WindowFor(uint64_t hash, absl::Time now) {
   auto it = windows_.find(hash);
   if (it == windows_.end()) {
     if (windows_.size() >= max_keys_) {
       MakeRoom(now);
     }
-    windows_.emplace(hash, Window{now, 1});
-    return;
+    return windows_.emplace(hash, Window{now, 0}).first->second;
   }
   if (now >= it->second.start + window_) {
-    it->second = Window{now, 1};
-  } else {
-    ++it->second.count;
+    it->second = Window{now, 0};
   }
+  return it->second;
+}
+
+void RateLimiter::Record(absl::string_view key, absl::Time now) {
+  const uint64_t hash = Hash(key);
+  absl::MutexLock lock(&mu_);
+  ++WindowFor(hash, now).count;
+}
+
+absl::Status RateLimiter::Acquire(absl::string_view key, absl::Time now) {
+  const uint64_t hash = Hash(key);
+  absl::MutexLock lock(&mu_);
+  Window& window = WindowFor(hash, now);
+  if (window.count >= limit_) {
+    return TooManyAttempts("too many changes; try again later",
+                           window.start + window_ - now);
+  }
+  ++window.count;
+  return absl::OkStatus();
 }
 
 void RateLimiter::MakeRoom(absl::Time now) {
@@ -69,30 +83,6 @@ void RateLimiter::MakeRoom(absl::Time now) {
     }
   }
   windows_.erase(oldest);
-}
-
-absl::Status RateLimiter::Acquire(absl::string_view key, absl::Time now) {
-  const uint64_t hash = Hash(key);
-  absl::MutexLock lock(&mu_);
-  auto it = windows_.find(hash);
-  if (it == windows_.end()) {
-    if (windows_.size() >= max_keys_) {
-      MakeRoom(now);
-    }
-    windows_.emplace(hash, Window{now, 1});
-    return absl::OkStatus();
-  }
-  Window& window = it->second;
-  if (now >= window.start + window_) {
-    window = Window{now, 1};
-    return absl::OkStatus();
-  }
-  if (window.count >= limit_) {
-    return TooManyAttempts("too many changes; try again later",
-                           window.start + window_ - now);
-  }
-  ++window.count;
-  return absl::OkStatus();
 }
 
 size_t RateLimiter::keys_for_test() const {

@@ -39,6 +39,9 @@ class RateLimiter {
     int count = 0;
   };
   uint64_t Hash(absl::string_view key) const;
+  // The current window of `hash`, made (or restarted) empty when needed.
+  Window& WindowFor(uint64_t hash, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MakeRoom(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int limit_;

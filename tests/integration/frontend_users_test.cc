@@ -21,6 +21,7 @@ namespace roster {
 namespace {
 
 using ::roster::testing::Authed;
+using ::roster::testing::NewSessionToken;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::TestServer;
 using ::roster::testing::WithToken;
@@ -340,12 +341,7 @@ TEST(SelfServiceWritesTest, OneUsersChangesAreCappedPerHour) {
   create.set_username("churn");
   User user;
   ASSERT_TRUE(backend->CreateUser(Authed().get(), create, &user).ok());
-  CreateSessionRequest session_request;
-  session_request.set_user_id(user.id());
-  CreateSessionResponse session;
-  ASSERT_TRUE(
-      backend->CreateSession(Authed().get(), session_request, &session).ok());
-  std::string token = session.session_token();
+  std::string token = NewSessionToken(*backend, user.id());
   const auto churn = [&] {
     UpdateMyMetadataRequest update;
     (*update.mutable_unsafe_metadata()->mutable_fields())["n"].set_string_value(
@@ -367,9 +363,7 @@ TEST(SelfServiceWritesTest, OneUsersChangesAreCappedPerHour) {
   rename.set_first_name("Still");
   EXPECT_TRUE(backend->UpdateUser(Authed().get(), rename, &user).ok());
   server.AdvanceClock(absl::Hours(1));
-  ASSERT_TRUE(  // The old token has expired by now.
-      backend->CreateSession(Authed().get(), session_request, &session).ok());
-  token = session.session_token();
+  token = NewSessionToken(*backend, user.id());  // The old one has expired.
   EXPECT_TRUE(churn().ok()) << "a new hour, a new allowance";
 }
 

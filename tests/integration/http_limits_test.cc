@@ -20,26 +20,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/testing/process_stats.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/temp_dir.h"
 
 namespace roster {
 namespace {
 
+using ::roster::testing::PeakRssKib;
 using ::roster::testing::ServerProcess;
 using ::roster::testing::TempDir;
-
-// Peak resident set of `pid` in KiB (VmHWM).
-int64_t PeakRssKib(pid_t pid) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (absl::StartsWith(line, "VmHWM:")) {
-      return std::atol(line.c_str() + 6);
-    }
-  }
-  return -1;
-}
 
 // A TCP connection to 127.0.0.1:`port` from `source` (any 127/8 address: the
 // attacker and the legitimate client are told apart by it). -1 on failure.

@@ -22,17 +22,22 @@
 
 namespace roster::testing {
 
-// Resident set of `pid` in KiB, from /proc.
-inline int64_t RssKib(pid_t pid) {
+// A KiB figure of /proc/<pid>/status (`field` like "VmRSS:"), or -1.
+inline int64_t StatusKib(pid_t pid, absl::string_view field) {
   std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
   std::string line;
   while (std::getline(status, line)) {
-    if (absl::StartsWith(line, "VmRSS:")) {
-      return std::atol(line.c_str() + 6);
+    if (absl::StartsWith(line, field)) {
+      return std::atol(line.c_str() + field.size());
     }
   }
   return -1;
 }
+
+// Resident set of `pid` in KiB, from /proc.
+inline int64_t RssKib(pid_t pid) { return StatusKib(pid, "VmRSS:"); }
+// The most `pid` has ever had resident, in KiB.
+inline int64_t PeakRssKib(pid_t pid) { return StatusKib(pid, "VmHWM:"); }
 
 // The socket inodes of `pid` connected to TCP port `port` (0: none).
 inline std::set<std::string> SocketsTo(pid_t pid, int port) {

@@ -111,6 +111,19 @@ inline std::unique_ptr<grpc::ClientContext> WithToken(
   return context;
 }
 
+// A session token for `user_id` from BackendUsers.CreateSession (the backend
+// vouches for the user); "" and a test failure when it is refused.
+inline std::string NewSessionToken(roster::v1::BackendUsers::Stub& backend,
+                                   const std::string& user_id) {
+  roster::v1::CreateSessionRequest request;
+  request.set_user_id(user_id);
+  roster::v1::CreateSessionResponse session;
+  const grpc::Status status =
+      backend.CreateSession(Authed().get(), request, &session);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  return session.session_token();
+}
+
 // The ErrorInfo reason in a failed call's details ("" when absent).
 inline std::string ReasonOf(const grpc::Status& status) {
   google::rpc::Status details;
