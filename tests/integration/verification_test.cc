@@ -463,12 +463,12 @@ int64_t RetryDelaySeconds(const grpc::Status& status) {
 TEST_F(VerificationTest, CodesToOneUserAreCappedAcrossTheirAddresses) {
   Account ada = NewAccount("ada@example.com");
   std::vector<EmailAddress> added(3);
-  for (int i = 0; i < 3; ++i) {
+  for (size_t i = 0; i < added.size(); ++i) {
     ASSERT_TRUE(
         AddEmail(ada, absl::StrCat("extra", i, "@example.com"), &added[i])
             .ok());
   }
-  for (int i = 0; i < 10; ++i) {  // 5 to each of two addresses.
+  for (size_t i = 0; i < 10; ++i) {  // 5 to each of two addresses.
     ASSERT_TRUE(PrepareEmail(ada, added[i / 5].id()).ok()) << i;
   }
   const grpc::Status eleventh = PrepareEmail(ada, added[2].id());
