@@ -24,6 +24,7 @@
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "tests/testing/frontend_response_scanner.h"
 #include "tests/testing/process_stats.h"
+#include "tests/testing/sanitizers.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_database.h"
 
@@ -44,20 +45,6 @@ constexpr char kNewPassword[] = "soak-password-Battery-Staple-2";
 const char kPng[] = {'\x89', 'P',    'N',    'G',    '\r',   '\n',  '\x1a',
                      '\n',   '\x00', '\x00', '\x00', '\x0d', 'I',   'H',
                      'D',    'R',    '\x00', '\x00', '\x00', '\x01'};
-
-// ASan's quarantine grows RSS by design. GCC says so with
-// __SANITIZE_ADDRESS__; clang 14 only through __has_feature.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
 
 int SoakSeconds() {
   const char* value = std::getenv("ROSTER_SOAK_SECONDS");
@@ -568,7 +555,7 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
   // be growing after the warm-up).
   EXPECT_LE(fds_end.other, fds_warm.other);
   EXPECT_LE(fds_end.database, pg_port != 0 ? 16 + 1 : 2 * (1 + 8) + 1);
-  if (!kSanitized) {
+  if (!testing::kAddressSanitized) {
     // Flat: growth after warm-up stays within 10 % or 8 MiB, whichever is
     // more (SQLite's page caches fill as the file grows, up to their cap).
     EXPECT_LE(rss_end, rss_warm + std::max(rss_warm / 10, int64_t{8} * 1024));
