@@ -182,7 +182,7 @@ class DeadlineStream : public httplib::Stream {
   socket_t socket() const override { return sock_; }
 
  private:
-  bool Wait(short events, absl::Time deadline) const {
+  bool Wait(decltype(pollfd::events) events, absl::Time deadline) const {
     for (;;) {
       const absl::Duration left = deadline - absl::Now();
       if (left <= absl::ZeroDuration()) {

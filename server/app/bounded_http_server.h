@@ -22,8 +22,8 @@ struct HttpLimits {
   int workers = 16;             // Connections served at once.
   int queued_connections = 64;  // Accepted and waiting for a worker.
   int connections_per_address = 8;
-  size_t header_bytes = 16 * 1024;  // Request line and headers.
-  size_t body_bytes = 64 * 1024;    // This listener serves GETs.
+  size_t header_bytes = size_t{16} * 1024;  // Request line and headers.
+  size_t body_bytes = size_t{64} * 1024;    // This listener serves GETs.
   absl::Duration request_deadline = absl::Seconds(10);  // First byte to last.
   absl::Duration response_deadline = absl::Seconds(30);
   absl::Duration keep_alive = absl::Seconds(5);

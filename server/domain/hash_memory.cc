@@ -15,10 +15,10 @@ HashMemoryBudget::Reservation::~Reservation() {
 }
 
 HashMemoryBudget& HashMemoryBudget::Global() {
-  static HashMemoryBudget* const budget =
-      new HashMemoryBudget(size_t{256} << 20);  // Never destroyed: hashes may
-                                                // still run at exit.
-  return *budget;
+  // Never destroyed: hashes may still run at exit.
+  static HashMemoryBudget* const kBudget =
+      new HashMemoryBudget(size_t{256} << 20);
+  return *kBudget;
 }
 
 void HashMemoryBudget::SetLimit(size_t bytes) {

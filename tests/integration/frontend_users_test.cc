@@ -304,8 +304,7 @@ TEST_F(FrontendUsersTest, ASessionFloodKeepsAHundredActiveAndAHundredEnded) {
 // and is then refused (before the hash pool) with RetryInfo (DESIGN §14).
 TEST_F(FrontendUsersTest, SignInFailuresArePerIdentifierLimited) {
   SignInResponse response;
-  for (const std::string identifier :
-       {"ada@example.com", "nobody@example.com"}) {
+  for (const char* identifier : {"ada@example.com", "nobody@example.com"}) {
     for (int i = 0; i < 5; ++i) {
       EXPECT_EQ(ReasonOf(SignIn(identifier, "wrong guess", &response)),
                 "PASSWORD_INCORRECT")
