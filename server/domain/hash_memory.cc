@@ -33,9 +33,11 @@ size_t HashMemoryBudget::limit() const {
 
 HashMemoryBudget::Reservation HashMemoryBudget::Reserve(size_t bytes) {
   absl::MutexLock lock(&mu_);
+  ++waiting_;
   while (in_use_ != 0 && in_use_ + bytes > limit_) {
     released_.Wait(&mu_);
   }
+  --waiting_;
   in_use_ += bytes;
   peak_ = std::max(peak_, in_use_);
   return Reservation(this, bytes);
@@ -50,6 +52,11 @@ void HashMemoryBudget::Release(size_t bytes) {
 size_t HashMemoryBudget::peak() const {
   absl::MutexLock lock(&mu_);
   return peak_;
+}
+
+int HashMemoryBudget::waiting() const {
+  absl::MutexLock lock(&mu_);
+  return waiting_;
 }
 
 size_t HashMemoryCost(absl::string_view stored) {

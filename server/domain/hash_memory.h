@@ -44,6 +44,8 @@ class HashMemoryBudget {
   Reservation Reserve(size_t bytes);
   // The most ever reserved at once.
   size_t peak() const;
+  // Reserve calls waiting now.
+  int waiting() const;
 
  private:
   void Release(size_t bytes);
@@ -53,6 +55,7 @@ class HashMemoryBudget {
   size_t limit_ ABSL_GUARDED_BY(mu_);
   size_t in_use_ ABSL_GUARDED_BY(mu_) = 0;
   size_t peak_ ABSL_GUARDED_BY(mu_) = 0;
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The memory verifying `stored` takes: an argon2 PHC string's m (KiB), else 0

@@ -406,8 +406,8 @@ class Bench {
     roster::v1::CreateUserRequest me;
     me.add_email_addresses("me@bench.example");
     me.set_request_id("bench-get-me-user");
-    status = backends_[0]->CreateUser(Authed(absl::Seconds(30)).get(), me,
-                                      &user);
+    status =
+        backends_[0]->CreateUser(Authed(absl::Seconds(30)).get(), me, &user);
     if (!status.ok()) {
       std::cerr << "cannot create the get_me user: " << status.error_message()
                 << "\n";

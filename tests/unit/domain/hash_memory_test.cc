@@ -3,9 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <chrono>
+#include <optional>
 #include <thread>
-#include <vector>
+
+#include "tests/testing/wait.h"
 
 namespace roster::domain {
 namespace {
@@ -22,30 +23,37 @@ TEST(HashMemoryTest, ReadsAnArgon2DigestsMemoryCost) {
   EXPECT_EQ(HashMemoryCost("$argon2id$v=19$m=oops"), 0u);
 }
 
-// Eight hashes of 40 MiB at once under a 100 MiB budget: never more than two
-// run together, and one larger than the budget runs alone.
-TEST(HashMemoryTest, ConcurrentHashesStayWithinTheBudget) {
+// 40 + 40 MiB held under a 100 MiB budget: a third 40 MiB hash waits until one
+// ends, and one larger than the whole budget waits until nothing else runs.
+TEST(HashMemoryTest, AHashWaitsWhileItsMemoryDoesNotFit) {
   HashMemoryBudget budget(100 * kMiB);
-  std::atomic<int> running{0};
-  std::atomic<int> most{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < 9; ++i) {
-    const size_t cost = i == 8 ? 300 * kMiB : 40 * kMiB;
-    threads.emplace_back([&, cost] {
-      auto reserved = budget.Reserve(cost);
-      const int now = ++running;
-      int seen = most.load();
-      while (now > seen && !most.compare_exchange_weak(seen, now)) {
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      --running;
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
-  EXPECT_LE(most.load(), 2);
-  EXPECT_EQ(budget.peak(), 300 * kMiB);  // The oversized one, alone.
+  std::optional<HashMemoryBudget::Reservation> first;
+  std::optional<HashMemoryBudget::Reservation> second;
+  first.emplace(budget.Reserve(40 * kMiB));
+  second.emplace(budget.Reserve(40 * kMiB));
+  std::atomic<bool> third_in{false};
+  std::thread third([&] {
+    auto reserved = budget.Reserve(40 * kMiB);
+    third_in = true;
+  });
+  ASSERT_TRUE(testing::WaitUntil([&] { return budget.waiting() == 1; }));
+  EXPECT_FALSE(third_in.load());
+  first.reset();
+  third.join();
+  EXPECT_TRUE(third_in.load());
+  EXPECT_EQ(budget.peak(), 80 * kMiB);
+
+  std::atomic<bool> big_in{false};
+  std::thread big([&] {
+    auto reserved = budget.Reserve(300 * kMiB);
+    big_in = true;
+  });
+  ASSERT_TRUE(testing::WaitUntil([&] { return budget.waiting() == 1; }));
+  EXPECT_FALSE(big_in.load());
+  second.reset();
+  big.join();
+  EXPECT_TRUE(big_in.load());
+  EXPECT_EQ(budget.peak(), 300 * kMiB);  // Alone.
 }
 
 }  // namespace
