@@ -57,7 +57,7 @@ absl::StatusOr<bool> CheckPasswordAttempt(UserServices& users,
                                           absl::string_view user_id,
                                           absl::string_view password,
                                           bool sign_in) {
-  auto attempt = users.passwords.BeginPasswordAttempt(user_id);
+  auto attempt = users.passwords.BeginPasswordAttempt(caller, user_id);
   if (!attempt.ok()) {
     return attempt.status();
   }

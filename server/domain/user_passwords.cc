@@ -54,13 +54,24 @@ absl::StatusOr<std::string> PasswordService::HashPasswordForUser(
   return HashPassword(password);
 }
 
+absl::Status PasswordService::WriteLockChange(storage::WriteTransaction& txn,
+                                              const Caller& caller,
+                                              storage::UserRecord& user) const {
+  user.version += 1;
+  user.updated_at = std::max(ToMicros(clock_->Now()), user.updated_at);
+  return txn.UpdateUser(user,
+                        NewEvent(caller, event_type::kUserUpdated, user.id,
+                                 events_->EncodeUser(View(user))));
+}
+
 absl::StatusOr<PasswordAttempt> PasswordService::BeginPasswordAttempt(
-    absl::string_view user_id) {
+    const Caller& caller, absl::string_view user_id) {
   absl::Status valid = CheckUserId(user_id);
   if (!valid.ok()) {
     return valid;
   }
   PasswordAttempt attempt;
+  bool locked_now = false;
   absl::Status written =
       store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
         auto user = txn.GetUser(user_id);
@@ -79,24 +90,38 @@ absl::StatusOr<PasswordAttempt> PasswordService::BeginPasswordAttempt(
         }
         // A lockout that has run out starts a fresh count.
         const bool expired = user->locked_until != 0;
-        int32_t failed = expired ? 0 : user->failed_password_attempts;
+        const int32_t failed = expired ? 0 : user->failed_password_attempts;
+        const storage::Micros lockout =
+            ToMicros(clock_->Now() + options_.lockout_duration);
         if (failed >= options_.lockout_attempts) {
-          // Every attempt is taken by checks still running: no more guesses
-          // until they resolve.
-          return Error(absl::StatusCode::kPermissionDenied, reason::kUserLocked,
-                       "too many password attempts are in progress");
+          // Attempts used up without a lockout: left by a server before
+          // reservations locked, or --lockout_attempts lowered since. Lock
+          // now, so the count runs out like any other lockout.
+          locked_now = true;
+          user->locked_until = lockout;
+          return WriteLockChange(txn, caller, *user);
         }
-        absl::Status reserved =
-            txn.UpdateSignInState(user->id, failed + 1, /*locked_until=*/0,
-                                  user->last_sign_in_at, user->last_active_at);
-        if (!reserved.ok()) {
-          return reserved;
+        // The reservation counts as a failure until the check says otherwise,
+        // and the one that takes the last attempt is the lockout itself: a
+        // process that dies mid-check leaves a lockout that runs out, never
+        // an attempt held forever.
+        attempt = {user->id, user->password_hash, 0};
+        if (failed + 1 >= options_.lockout_attempts) {
+          attempt.locked_until = lockout;
+          user->failed_password_attempts = failed + 1;
+          user->locked_until = lockout;
+          return WriteLockChange(txn, caller, *user);
         }
-        attempt = {user->id, user->password_hash};
-        return absl::OkStatus();
+        return txn.UpdateSignInState(user->id, failed + 1, /*locked_until=*/0,
+                                     user->last_sign_in_at,
+                                     user->last_active_at);
       });
   if (!written.ok()) {
     return FromStore(written);
+  }
+  if (locked_now) {
+    return Error(absl::StatusCode::kPermissionDenied, reason::kUserLocked,
+                 "the user is locked after too many failed password attempts");
   }
   return attempt;
 }
@@ -106,18 +131,8 @@ absl::StatusOr<UserView> PasswordService::FinishPasswordAttempt(
     bool sign_in, const PasswordAttempt& attempt,
     const std::string& upgraded_hash) {
   if (!verified) {
-    const storage::Micros until =
-        ToMicros(clock_->Now() + options_.lockout_duration);
-    // The attempt was counted when reserved; lock once none are left.
-    return MutateUser(
-        caller, user_id, "",
-        [&](storage::WriteTransaction&, storage::UserRecord& user) {
-          if (user.failed_password_attempts >= options_.lockout_attempts &&
-              user.locked_until == 0) {
-            user.locked_until = until;
-          }
-          return absl::OkStatus();
-        });
+    // Counted, and for the last attempt locked, when reserved.
+    return ReadUser(user_id);
   }
   storage::UserRecord result;
   absl::Status written =
@@ -141,6 +156,14 @@ absl::StatusOr<UserView> PasswordService::FinishPasswordAttempt(
           if (user->password_hash == attempt.password_hash) {
             user->password_hash = upgraded_hash;
           }
+        }
+        // A right password lifts the lockout its own reservation set, not
+        // one set since (LockUser).
+        if (attempt.locked_until != 0 &&
+            user->locked_until == attempt.locked_until) {
+          user->locked_until = 0;
+          result = *user;
+          return WriteLockChange(txn, caller, result);
         }
         result = *user;
         return txn.UpdateSignInState(user->id, 0, user->locked_until,

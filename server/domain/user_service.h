@@ -92,6 +92,8 @@ struct UpdateUserParams {
 struct PasswordAttempt {
   std::string user_id;
   std::string password_hash;
+  // The lockout the reservation set when it took the last attempt, else 0.
+  int64_t locked_until = 0;
 };
 
 // JSON objects per tier; nullopt leaves the tier untouched.
@@ -242,18 +244,28 @@ class PasswordService final : public UserOperations {
 
   // Reserves one of the user's password attempts before the (slow) check, so
   // parallel guesses can never exceed --lockout_attempts: PERMISSION_DENIED
-  // USER_BANNED, or USER_LOCKED while locked or while every attempt is taken.
+  // USER_BANNED, or USER_LOCKED while locked. The reservation counts as a
+  // failure until finished, and the one taking the last attempt locks the
+  // user at once for --lockout_duration (a user.updated event): a crash
+  // mid-check leaves a lockout that runs out, never an attempt held forever.
   absl::StatusOr<PasswordAttempt> BeginPasswordAttempt(
-      absl::string_view user_id);
-  // Records the verdict of a reserved attempt: success resets the count (and,
-  // with `sign_in`, sets last_sign_in_at); a failure that uses up the last
-  // attempt locks the user for --lockout_duration (a user.updated event).
+      const Caller& caller, absl::string_view user_id);
+  // Records the verdict of a reserved attempt: success resets the count, lifts
+  // the lockout its own reservation set (a user.updated event) and, with
+  // `sign_in`, sets last_sign_in_at; a failure keeps both.
   // `upgraded_hash`, when set on success, replaces the checked hash (an
   // imported digest becomes argon2id).
   absl::StatusOr<UserView> FinishPasswordAttempt(
       const Caller& caller, absl::string_view user_id, bool verified,
       bool sign_in, const PasswordAttempt& attempt = {},
       const std::string& upgraded_hash = "");
+
+ private:
+  // Writes `user` as a change (version, updated_at, a user.updated event):
+  // how a lockout begins and ends.
+  absl::Status WriteLockChange(storage::WriteTransaction& txn,
+                               const Caller& caller,
+                               storage::UserRecord& user) const;
 };
 
 // Email addresses and phone numbers, and their verification codes

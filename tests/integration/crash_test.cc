@@ -5,8 +5,11 @@
 // (with its event in the stream), and nothing may be half-applied.
 //
 // 3 rounds in `make test`; ROSTER_CRASH_ROUNDS=20 (make test-long) for more.
+// A kill in the middle of a password check must leave a lockout that runs
+// out, not an attempt counted forever.
 #include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -19,6 +22,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "roster/v1/backend_users.grpc.pb.h"
+#include "roster/v1/frontend_users.grpc.pb.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_database.h"
 #include "tests/testing/test_server.h"
@@ -246,6 +250,97 @@ TEST(CrashTest, SigtermUnderLoadDrainsAndLosesNothing) {
         << "lost " << id;
   }
   EXPECT_GT(acked.size(), 0u);
+}
+
+// An argon2id digest slow enough (256 MiB) that a kill lands mid-check.
+std::string SlowDigest(const std::string& password) {
+  char digest[crypto_pwhash_STRBYTES];
+  EXPECT_EQ(crypto_pwhash_str_alg(digest, password.data(), password.size(),
+                                  /*opslimit=*/2, size_t{256} << 20,
+                                  crypto_pwhash_ALG_ARGON2ID13),
+            0);
+  return digest;
+}
+
+TEST(CrashTest, AKillMidPasswordCheckLeavesALockoutThatRunsOut) {
+  ASSERT_GE(sodium_init(), 0);
+  TempDir dir;
+  const testing::TestDatabase database(dir);
+  // One attempt: the check in flight holds it when the server dies.
+  const std::vector<std::string> flags = {
+      database.flag(),        SigningKeyFlag(dir),
+      "--listen=127.0.0.1:0", absl::StrCat("--secret_keys=", kKey),
+      "--log_rpcs=false",     "--lockout_attempts=1",
+      "--lockout_duration=4s"};
+  std::string user_id;
+  {
+    ServerProcess server(dir, flags);
+    const int port = server.WaitForPort();
+    ASSERT_NE(port, 0) << server.Stderr();
+    auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                       grpc::InsecureChannelCredentials());
+    auto backend = BackendUsers::NewStub(channel);
+    CreateUserRequest create;
+    create.add_email_addresses("slow@crash.example");
+    create.set_password_digest(SlowDigest("the right one"));
+    create.set_password_hasher("argon2id");
+    User user;
+    ASSERT_TRUE(backend->CreateUser(Call().get(), create, &user).ok());
+    user_id = user.id();
+    std::thread guess([&] {
+      SignInRequest sign_in;
+      sign_in.set_identifier("slow@crash.example");
+      sign_in.set_password("a wrong one");
+      grpc::ClientContext context;
+      SignInResponse response;
+      (void)FrontendUsers::NewStub(channel)->SignIn(&context, sign_in,
+                                                    &response);
+    });
+    // The reservation is written before the slow check: kill once it shows.
+    GetUserRequest get;
+    get.set_user_id(user_id);
+    User seen;
+    const bool reserved = testing::WaitUntil(
+        [&] {
+          return backend->GetUser(Call().get(), get, &seen).ok() &&
+                 seen.verification_attempts_remaining() == 0;
+        },
+        absl::Seconds(5));
+    ASSERT_TRUE(reserved);
+    EXPECT_TRUE(seen.locked()) << "the last attempt is a lockout while checked";
+    EXPECT_EQ(server.Stop(SIGKILL), -1);
+    guess.join();
+  }
+  ServerProcess server(dir, flags);
+  const int port = server.WaitForPort();
+  ASSERT_NE(port, 0) << server.Stderr();
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials());
+  auto backend = BackendUsers::NewStub(channel);
+  GetUserRequest get;
+  get.set_user_id(user_id);
+  User after_restart;
+  ASSERT_TRUE(backend->GetUser(Call().get(), get, &after_restart).ok());
+  EXPECT_TRUE(after_restart.locked());
+  EXPECT_GT(after_restart.lockout_expires_in_seconds(), 0);
+  // The lockout runs out, and the right password signs in.
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        User seen;
+        return backend->GetUser(Call().get(), get, &seen).ok() &&
+               !seen.locked();
+      },
+      absl::Seconds(20)));
+  SignInRequest sign_in;
+  sign_in.set_identifier("slow@crash.example");
+  sign_in.set_password("the right one");
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  SignInResponse response;
+  const grpc::Status signed_in =
+      FrontendUsers::NewStub(channel)->SignIn(&context, sign_in, &response);
+  EXPECT_TRUE(signed_in.ok()) << signed_in.error_message();
 }
 
 }  // namespace

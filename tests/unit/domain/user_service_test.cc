@@ -456,8 +456,8 @@ TEST_F(UserServiceTest, PasswordIsStoredOnlyAsArgon2idAndItsRulesApply) {
   params.password = "correct horse";
   UserView user = Create(params);
   EXPECT_TRUE(absl::StartsWith(user.record.password_hash, "$argon2id$"));
-  ASSERT_OK_AND_ASSIGN(attempt,
-                       users_->passwords.BeginPasswordAttempt(user.record.id));
+  ASSERT_OK_AND_ASSIGN(
+      attempt, users_->passwords.BeginPasswordAttempt(kCaller, user.record.id));
   EXPECT_TRUE(VerifyPassword(attempt.password_hash, "correct horse"));
   EXPECT_THAT(users_->passwords.FinishPasswordAttempt(kCaller, user.record.id,
                                                       true, false),
@@ -481,10 +481,11 @@ TEST_F(UserServiceTest,
        AttemptsAreReservedBeforeTheCheckSoParallelGuessesCannotExceedTheLimit) {
   UserView user = Create({});
   const std::string& id = user.record.id;
+  const size_t events_before = EventLines(*store_).size();
   int reserved = 0;
   int refused = 0;
   for (int i = 0; i < 12; ++i) {  // 12 guesses in flight at once.
-    auto attempt = users_->passwords.BeginPasswordAttempt(id);
+    auto attempt = users_->passwords.BeginPasswordAttempt(kCaller, id);
     if (attempt.ok()) {
       ++reserved;
     } else {
@@ -494,7 +495,6 @@ TEST_F(UserServiceTest,
   }
   EXPECT_EQ(reserved, 10);
   EXPECT_EQ(refused, 2);
-  const size_t events_before = EventLines(*store_).size();
   for (int i = 0; i < 10; ++i) {
     EXPECT_THAT(
         users_->passwords.FinishPasswordAttempt(kCaller, id, false, false),
@@ -505,10 +505,12 @@ TEST_F(UserServiceTest,
   EXPECT_EQ(locked.lockout_expires_in_seconds, 3600);
   EXPECT_EQ(EventLines(*store_).size(),
             events_before + 1);  // The lockout, once.
-  EXPECT_EQ(ReasonOf(users_->passwords.BeginPasswordAttempt(id).status()),
-            "USER_LOCKED");
+  EXPECT_EQ(
+      ReasonOf(users_->passwords.BeginPasswordAttempt(kCaller, id).status()),
+      "USER_LOCKED");
   clock_.Advance(absl::Hours(1));
-  ASSERT_OK_AND_ASSIGN(fresh, users_->passwords.BeginPasswordAttempt(id));
+  ASSERT_OK_AND_ASSIGN(fresh,
+                       users_->passwords.BeginPasswordAttempt(kCaller, id));
   ASSERT_OK_AND_ASSIGN(after, users_->users.GetUser(id));
   EXPECT_EQ(after.verification_attempts_remaining,
             9);  // A fresh count, one reserved.
@@ -518,6 +520,68 @@ TEST_F(UserServiceTest,
   EXPECT_EQ(signed_in.record.last_sign_in_at, ToMicros(clock_.Now()));
   EXPECT_EQ(signed_in.etag,
             locked.etag);  // Sign-in bookkeeping is not a user change.
+}
+
+TEST_F(UserServiceTest, AnAttemptThatNeverFinishesLeavesALockoutThatRunsOut) {
+  // A server killed mid-check never finishes its reservations.
+  UserView user = Create({});
+  const std::string& id = user.record.id;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_THAT(users_->passwords.BeginPasswordAttempt(kCaller, id), IsOk());
+  }
+  ASSERT_OK_AND_ASSIGN(locked, users_->users.GetUser(id));
+  EXPECT_TRUE(locked.locked);
+  EXPECT_EQ(locked.lockout_expires_in_seconds, 3600);
+  clock_.Advance(absl::Minutes(59));
+  EXPECT_EQ(
+      ReasonOf(users_->passwords.BeginPasswordAttempt(kCaller, id).status()),
+      "USER_LOCKED");
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_OK_AND_ASSIGN(attempt,
+                       users_->passwords.BeginPasswordAttempt(kCaller, id));
+  ASSERT_OK_AND_ASSIGN(signed_in, users_->passwords.FinishPasswordAttempt(
+                                      kCaller, id, true, true, attempt));
+  EXPECT_FALSE(signed_in.locked);
+  EXPECT_EQ(signed_in.verification_attempts_remaining, 10);
+}
+
+TEST_F(UserServiceTest, ARightPasswordOnTheLastAttemptLiftsOnlyItsOwnLockout) {
+  UserView user = Create({});
+  const std::string& id = user.record.id;
+  for (int i = 0; i < 9; ++i) {
+    ASSERT_OK_AND_ASSIGN(wrong,
+                         users_->passwords.BeginPasswordAttempt(kCaller, id));
+    ASSERT_THAT(users_->passwords.FinishPasswordAttempt(kCaller, id, false,
+                                                        true, wrong),
+                IsOk());
+  }
+  const size_t events_before = EventLines(*store_).size();
+  ASSERT_OK_AND_ASSIGN(last,
+                       users_->passwords.BeginPasswordAttempt(kCaller, id));
+  ASSERT_OK_AND_ASSIGN(during, users_->users.GetUser(id));
+  EXPECT_TRUE(during.locked);  // Locked while the last check runs.
+  ASSERT_OK_AND_ASSIGN(right, users_->passwords.FinishPasswordAttempt(
+                                  kCaller, id, true, true, last));
+  EXPECT_FALSE(right.locked);
+  EXPECT_EQ(right.verification_attempts_remaining, 10);
+  EXPECT_EQ(EventLines(*store_).size(),
+            events_before + 2);  // Locked, then lifted.
+
+  // A lockout a backend set while the last check ran stays.
+  for (int i = 0; i < 9; ++i) {
+    ASSERT_OK_AND_ASSIGN(wrong,
+                         users_->passwords.BeginPasswordAttempt(kCaller, id));
+    ASSERT_THAT(users_->passwords.FinishPasswordAttempt(kCaller, id, false,
+                                                        true, wrong),
+                IsOk());
+  }
+  ASSERT_OK_AND_ASSIGN(again,
+                       users_->passwords.BeginPasswordAttempt(kCaller, id));
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_THAT(users_->users.LockUser(kCaller, id, ""), IsOk());
+  ASSERT_OK_AND_ASSIGN(still, users_->passwords.FinishPasswordAttempt(
+                                  kCaller, id, true, true, again));
+  EXPECT_TRUE(still.locked);
 }
 
 TEST_F(UserServiceTest,
@@ -594,7 +658,7 @@ TEST_F(UserServiceTest, BannedUsersCannotAttemptAPassword) {
   ASSERT_THAT(users_->users.SetBanned(kCaller, user.record.id, true, ""),
               IsOk());
   absl::Status banned =
-      users_->passwords.BeginPasswordAttempt(user.record.id).status();
+      users_->passwords.BeginPasswordAttempt(kCaller, user.record.id).status();
   EXPECT_THAT(banned, StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_EQ(ReasonOf(banned), "USER_BANNED");
 }
