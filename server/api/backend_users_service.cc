@@ -83,6 +83,9 @@ grpc::ServerUnaryReactor* BackendUsersService::HashThenWrite(
 grpc::ServerUnaryReactor* BackendUsersService::CreateUser(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateUserRequest* request, User* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   auto create = [this, request, response](const domain::Caller& caller,
                                           const std::string& password_hash) {
     return RespondWithUser(response, [&]() -> absl::StatusOr<domain::UserView> {
@@ -114,6 +117,9 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateUser(
 grpc::ServerUnaryReactor* BackendUsersService::GetUser(
     grpc::CallbackServerContext* context,
     const roster::v1::GetUserRequest* request, User* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Read(context, [this, request, response] {
     return RespondWithUser(
         response, [&] { return users_->users.GetUser(request->user_id()); });
@@ -124,6 +130,9 @@ grpc::ServerUnaryReactor* BackendUsersService::ListUsers(
     grpc::CallbackServerContext* context,
     const roster::v1::ListUsersRequest* request,
     roster::v1::ListUsersResponse* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Read(context, [this, request, response]() -> absl::Status {
     auto params = FromProto(*request);
     if (!params.ok()) {
@@ -146,6 +155,9 @@ grpc::ServerUnaryReactor* BackendUsersService::CountUsers(
     grpc::CallbackServerContext* context,
     const roster::v1::CountUsersRequest* request,
     roster::v1::CountUsersResponse* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Read(context, [this, request, response]() -> absl::Status {
     auto filter = FromProto(*request);
     if (!filter.ok()) {
@@ -163,6 +175,9 @@ grpc::ServerUnaryReactor* BackendUsersService::CountUsers(
 grpc::ServerUnaryReactor* BackendUsersService::UpdateUser(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateUserRequest* request, User* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   auto update = [this, request, response](const domain::Caller& caller,
                                           const std::string& password_hash) {
     return RespondWithUser(response, [&]() -> absl::StatusOr<domain::UserView> {
@@ -214,6 +229,9 @@ grpc::ServerUnaryReactor* BackendUsersService::ChangeMetadata(
 grpc::ServerUnaryReactor* BackendUsersService::UpdateUserMetadata(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateUserMetadataRequest* request, User* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return ChangeMetadata(context, request, response,
                         domain::MetadataMode::kMerge);
 }
@@ -221,6 +239,9 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdateUserMetadata(
 grpc::ServerUnaryReactor* BackendUsersService::ReplaceUserMetadata(
     grpc::CallbackServerContext* context,
     const roster::v1::ReplaceUserMetadataRequest* request, User* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return ChangeMetadata(context, request, response,
                         domain::MetadataMode::kReplace);
 }
@@ -229,6 +250,9 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteUser(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteUserRequest* request,
     roster::v1::DeletedObject* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
@@ -245,6 +269,9 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteUser(
 grpc::ServerUnaryReactor* BackendUsersService::BanUser(
     grpc::CallbackServerContext* context,
     const roster::v1::BanUserRequest* request, User* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(
       context, "", [this, request, response](const domain::Caller& caller) {
         return RespondWithUser(response, [&] {
@@ -257,6 +284,9 @@ grpc::ServerUnaryReactor* BackendUsersService::BanUser(
 grpc::ServerUnaryReactor* BackendUsersService::UnbanUser(
     grpc::CallbackServerContext* context,
     const roster::v1::UnbanUserRequest* request, User* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(
       context, "", [this, request, response](const domain::Caller& caller) {
         return RespondWithUser(response, [&] {
@@ -269,6 +299,9 @@ grpc::ServerUnaryReactor* BackendUsersService::UnbanUser(
 grpc::ServerUnaryReactor* BackendUsersService::LockUser(
     grpc::CallbackServerContext* context,
     const roster::v1::LockUserRequest* request, User* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithUser(response, [&] {
@@ -281,6 +314,9 @@ grpc::ServerUnaryReactor* BackendUsersService::LockUser(
 grpc::ServerUnaryReactor* BackendUsersService::UnlockUser(
     grpc::CallbackServerContext* context,
     const roster::v1::UnlockUserRequest* request, User* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithUser(response, [&] {
@@ -293,6 +329,9 @@ grpc::ServerUnaryReactor* BackendUsersService::UnlockUser(
 grpc::ServerUnaryReactor* BackendUsersService::SetProfileImage(
     grpc::CallbackServerContext* context,
     const roster::v1::SetProfileImageRequest* request, User* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(
       context, "", [this, request, response](const domain::Caller& caller) {
         return RespondWithUser(response, [&] {
@@ -305,6 +344,9 @@ grpc::ServerUnaryReactor* BackendUsersService::SetProfileImage(
 grpc::ServerUnaryReactor* BackendUsersService::DeleteProfileImage(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteProfileImageRequest* request, User* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithUser(response, [&] {
@@ -318,6 +360,9 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateEmailAddressRequest* request,
     roster::v1::EmailAddress* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithIdentifier(
@@ -332,6 +377,9 @@ grpc::ServerUnaryReactor* BackendUsersService::GetEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::GetEmailAddressRequest* request,
     roster::v1::EmailAddress* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Read(context, [this, request, response] {
     return RespondWithIdentifier(
         users_->identifiers.GetIdentifier(domain::IdentifierType::kEmailAddress,
@@ -344,6 +392,9 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdateEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateEmailAddressRequest* request,
     roster::v1::EmailAddress* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithIdentifier(
@@ -358,6 +409,9 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteEmailAddressRequest* request,
     roster::v1::DeletedObject* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
@@ -375,6 +429,9 @@ grpc::ServerUnaryReactor* BackendUsersService::CreatePhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::CreatePhoneNumberRequest* request,
     roster::v1::PhoneNumber* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithIdentifier(
@@ -389,6 +446,9 @@ grpc::ServerUnaryReactor* BackendUsersService::GetPhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::GetPhoneNumberRequest* request,
     roster::v1::PhoneNumber* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Read(context, [this, request, response] {
     return RespondWithIdentifier(
         users_->identifiers.GetIdentifier(domain::IdentifierType::kPhoneNumber,
@@ -401,6 +461,9 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdatePhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdatePhoneNumberRequest* request,
     roster::v1::PhoneNumber* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithIdentifier(
@@ -415,6 +478,9 @@ grpc::ServerUnaryReactor* BackendUsersService::DeletePhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::DeletePhoneNumberRequest* request,
     roster::v1::DeletedObject* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
@@ -432,6 +498,9 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateExternalAccount(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateExternalAccountRequest* request,
     roster::v1::ExternalAccount* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
@@ -449,6 +518,9 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteExternalAccount(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteExternalAccountRequest* request,
     roster::v1::DeletedObject* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
@@ -464,6 +536,9 @@ grpc::ServerUnaryReactor* BackendUsersService::ImportUsers(
     grpc::CallbackServerContext* context,
     const roster::v1::ImportUsersRequest* request,
     roster::v1::ImportUsersResponse* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   // On the hash pool: plaintext passwords need argon2id; each item's write
   // waits for the store's writer there.
   return RunOn(
@@ -520,6 +595,9 @@ grpc::ServerUnaryReactor* BackendUsersService::VerifyPassword(
     grpc::CallbackServerContext* context,
     const roster::v1::VerifyPasswordRequest* request,
     roster::v1::VerifyPasswordResponse* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   // All on a hash-pool thread, once the caller is authenticated: reserve an
   // attempt, check it, record the verdict. The two small writes wait for the
   // store's writer there, never on a gRPC or the write thread; a full pool
@@ -546,6 +624,9 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateSession(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateSessionRequest* request,
     roster::v1::CreateSessionResponse* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
@@ -565,6 +646,9 @@ grpc::ServerUnaryReactor* BackendUsersService::ListSessions(
     grpc::CallbackServerContext* context,
     const roster::v1::ListSessionsRequest* request,
     roster::v1::ListSessionsResponse* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Read(context, [this, request, response]() -> absl::Status {
     auto page =
         sessions_->ListSessions(request->user_id(), request->limit(),
@@ -581,6 +665,9 @@ grpc::ServerUnaryReactor* BackendUsersService::RevokeSession(
     grpc::CallbackServerContext* context,
     const roster::v1::RevokeSessionRequest* request,
     roster::v1::Session* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
@@ -597,6 +684,10 @@ grpc::ServerUnaryReactor* BackendUsersService::RevokeSession(
 grpc::ServerWriteReactor<roster::v1::Event>* BackendUsersService::WatchEvents(
     grpc::CallbackServerContext* context,
     const roster::v1::WatchEventsRequest* request) {
+  absl::Status size = CheckRequestSize(*request);
+  if (!size.ok()) {
+    return WatchEventsStream::Fail(ToGrpcStatus(size));
+  }
   absl::Status authenticated =
       authenticator_->Authenticate(context->client_metadata()).status();
   if (!authenticated.ok()) {
@@ -615,6 +706,9 @@ grpc::ServerUnaryReactor* BackendUsersService::ListEvents(
     grpc::CallbackServerContext* context,
     const roster::v1::ListEventsRequest* request,
     roster::v1::ListEventsResponse* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Read(context, [this, request, response]() -> absl::Status {
     domain::EventListParams params;
     params.after_sequence = request->after_sequence();

@@ -63,6 +63,40 @@ std::string ClientAddressKey(absl::string_view peer) {
   return std::string(peer);  // unix: and the like: one key.
 }
 
+size_t MaxRequestBytes(const google::protobuf::MessageLite& request) {
+  const std::string type = request.GetTypeName();
+  if (type == "roster.v1.SetProfileImageRequest" ||
+      type == "roster.v1.SetMyProfileImageRequest" ||
+      type == "roster.v1.ImportUsersRequest") {
+    return kMaxUploadRequestBytes;
+  }
+  return kMaxRequestBytes;
+}
+
+absl::Status CheckRequestSize(const google::protobuf::MessageLite& request) {
+  const size_t limit = MaxRequestBytes(request);
+  // Counts unknown fields too: padding there is as costly as anywhere.
+  if (request.ByteSizeLong() <= limit) {
+    return absl::OkStatus();
+  }
+  return domain::Error(absl::StatusCode::kResourceExhausted,
+                       domain::reason::kRequestTooLarge,
+                       absl::StrCat("the request is larger than this method's ",
+                                    limit, " bytes"));
+}
+
+grpc::ServerUnaryReactor* RefuseOversized(
+    grpc::CallbackServerContext* context,
+    const google::protobuf::MessageLite& request) {
+  absl::Status size = CheckRequestSize(request);
+  if (size.ok()) {
+    return nullptr;
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(size));
+  return reactor;
+}
+
 grpc::Status Overloaded(const char* what) {
   return ToGrpcStatus(domain::Error(
       absl::StatusCode::kResourceExhausted, domain::reason::kOverloaded,

@@ -3,6 +3,7 @@
 #ifndef ROSTER_SERVER_API_CALL_CONTEXT_H_
 #define ROSTER_SERVER_API_CALL_CONTEXT_H_
 
+#include <google/protobuf/message_lite.h>
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
 
@@ -12,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "server/api/bounded_executor.h"
 #include "server/domain/events.h"
+#include "server/domain/image_types.h"
 
 namespace roster::api {
 
@@ -25,6 +27,24 @@ absl::StatusOr<domain::Caller> CallerOf(
 // address, or the /64 of an IPv6 one (one subscriber's usual allocation).
 // Behind a proxy it is the proxy's.
 std::string ClientAddressKey(absl::string_view peer);
+
+// Request sizes (DESIGN §14). gRPC refuses a message above
+// kMaxUploadRequestBytes before parsing it; each method then refuses one above
+// its own limit before authentication or any work: kMaxUploadRequestBytes for
+// image uploads and ImportUsers, kMaxRequestBytes for everything else.
+inline constexpr size_t kMaxRequestBytes = size_t{64} << 10;
+inline constexpr size_t kMaxUploadRequestBytes =
+    domain::kMaxProfileImageBytes + (size_t{1} << 20);
+
+// The limit of the method whose request type is `request`'s.
+size_t MaxRequestBytes(const google::protobuf::MessageLite& request);
+// OK, or RESOURCE_EXHAUSTED (REQUEST_TOO_LARGE) naming the limit.
+absl::Status CheckRequestSize(const google::protobuf::MessageLite& request);
+// Finishes the call with CheckRequestSize's refusal and returns its reactor;
+// nullptr when `request` is within its limit.
+grpc::ServerUnaryReactor* RefuseOversized(
+    grpc::CallbackServerContext* context,
+    const google::protobuf::MessageLite& request);
 
 // RESOURCE_EXHAUSTED (OVERLOADED): too many `what` are queued.
 grpc::Status Overloaded(const char* what);

@@ -78,6 +78,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::SignIn(
     grpc::CallbackServerContext* context,
     const roster::v1::SignInRequest* request,
     roster::v1::SignInResponse* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   // Refused before the hash pool: a limited caller costs no argon2id.
   std::string identifier_key = absl::AsciiStrToLower(absl::StripAsciiWhitespace(
       absl::string_view(request->identifier()).substr(0, 512)));
@@ -129,6 +132,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::RefreshSessionToken(
     grpc::CallbackServerContext* context,
     const roster::v1::RefreshSessionTokenRequest* request,
     roster::v1::RefreshSessionTokenResponse* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Anyone(context, writes_, "writes",
                 [this, request, response]() -> absl::Status {
                   auto token = sessions_->RefreshToken(
@@ -142,8 +148,11 @@ grpc::ServerUnaryReactor* FrontendUsersService::RefreshSessionToken(
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::GetJwks(
-    grpc::CallbackServerContext* context, const roster::v1::GetJwksRequest*,
-    roster::v1::Jwks* response) {
+    grpc::CallbackServerContext* context,
+    const roster::v1::GetJwksRequest* request, roster::v1::Jwks* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return Anyone(context, nullptr, "", [this, response]() {
     ToProto(sessions_->verifier(), *response);
     return absl::OkStatus();
@@ -151,8 +160,11 @@ grpc::ServerUnaryReactor* FrontendUsersService::GetJwks(
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::GetMe(
-    grpc::CallbackServerContext* context, const roster::v1::GetMeRequest*,
-    FrontendUser* response) {
+    grpc::CallbackServerContext* context,
+    const roster::v1::GetMeRequest* request, FrontendUser* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(context, nullptr, "", [this, response](const Me& me) {
     return RespondWithUser(response,
                            [&] { return users_->users.GetUser(me.user_id); });
@@ -162,6 +174,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::GetMe(
 grpc::ServerUnaryReactor* FrontendUsersService::UpdateMe(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateMeRequest* request, FrontendUser* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
         const domain::UpdateUserParams params = FromProto(*request, me.user_id);
@@ -175,6 +190,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::UpdateMyMetadata(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateMyMetadataRequest* request,
     FrontendUser* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
         return RespondWithUser(
@@ -198,8 +216,12 @@ grpc::ServerUnaryReactor* FrontendUsersService::UpdateMyMetadata(
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::DeleteMe(
-    grpc::CallbackServerContext* context, const roster::v1::DeleteMeRequest*,
+    grpc::CallbackServerContext* context,
+    const roster::v1::DeleteMeRequest* request,
     roster::v1::DeletedObject* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(context, writes_, "writes",
               [this, response](const Me& me) -> absl::Status {
                 auto deleted =
@@ -217,6 +239,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::ChangeMyPassword(
     grpc::CallbackServerContext* context,
     const roster::v1::ChangeMyPasswordRequest* request,
     FrontendUser* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   // On the hash pool: check the current password, hash the new one, then store
   // it.
   return AsMe(context, hashes_, "password changes",
@@ -249,6 +274,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::RemoveMyPassword(
     grpc::CallbackServerContext* context,
     const roster::v1::RemoveMyPasswordRequest* request,
     FrontendUser* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(context, hashes_, "password changes",
               [this, request, response](const Me& me) {
                 absl::Status current =
@@ -267,6 +295,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::CreateMyEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateMyEmailAddressRequest* request,
     roster::v1::EmailAddress* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) {
                 return CreateMine(me, domain::IdentifierType::kEmailAddress,
@@ -278,6 +309,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteMyEmailAddressRequest* request,
     roster::v1::DeletedObject* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
         return DeleteMine(me, domain::IdentifierType::kEmailAddress,
@@ -290,6 +324,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::PrepareEmailAddressVerification(
     grpc::CallbackServerContext* context,
     const roster::v1::PrepareEmailAddressVerificationRequest* request,
     roster::v1::EmailAddress* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) -> absl::Status {
                 absl::Status strategy =
@@ -309,6 +346,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::AttemptEmailAddressVerification(
     grpc::CallbackServerContext* context,
     const roster::v1::AttemptEmailAddressVerificationRequest* request,
     roster::v1::EmailAddress* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
         return RespondWithIdentifier(
@@ -323,6 +363,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::CreateMyPhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateMyPhoneNumberRequest* request,
     roster::v1::PhoneNumber* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) {
                 return CreateMine(me, domain::IdentifierType::kPhoneNumber,
@@ -334,6 +377,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyPhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteMyPhoneNumberRequest* request,
     roster::v1::DeletedObject* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) {
                 return DeleteMine(me, domain::IdentifierType::kPhoneNumber,
@@ -346,6 +392,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::PreparePhoneNumberVerification(
     grpc::CallbackServerContext* context,
     const roster::v1::PreparePhoneNumberVerificationRequest* request,
     roster::v1::PhoneNumber* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) -> absl::Status {
                 absl::Status strategy =
@@ -365,6 +414,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::AttemptPhoneNumberVerification(
     grpc::CallbackServerContext* context,
     const roster::v1::AttemptPhoneNumberVerificationRequest* request,
     roster::v1::PhoneNumber* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
         return RespondWithIdentifier(
@@ -379,6 +431,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyExternalAccount(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteMyExternalAccountRequest* request,
     roster::v1::DeletedObject* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(
       context, writes_, "writes",
       [this, request, response](const Me& me) -> absl::Status {
@@ -395,6 +450,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::SetMyProfileImage(
     grpc::CallbackServerContext* context,
     const roster::v1::SetMyProfileImageRequest* request,
     roster::v1::FrontendUser* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) {
                 return RespondWithUser(response, [&] {
@@ -406,8 +464,11 @@ grpc::ServerUnaryReactor* FrontendUsersService::SetMyProfileImage(
 
 grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyProfileImage(
     grpc::CallbackServerContext* context,
-    const roster::v1::DeleteMyProfileImageRequest* /*request*/,
+    const roster::v1::DeleteMyProfileImageRequest* request,
     roster::v1::FrontendUser* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(context, writes_, "writes", [this, response](const Me& me) {
     return RespondWithUser(response, [&] {
       return users_->images.DeleteProfileImage(me.caller, me.user_id, "");
@@ -442,6 +503,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::ListMySessions(
     grpc::CallbackServerContext* context,
     const roster::v1::ListMySessionsRequest* request,
     roster::v1::ListMySessionsResponse* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(context, nullptr, "",
               [this, request, response](const Me& me) -> absl::Status {
                 auto page = sessions_->ListSessions(
@@ -459,6 +523,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::RevokeMySession(
     grpc::CallbackServerContext* context,
     const roster::v1::RevokeMySessionRequest* request,
     roster::v1::Session* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) -> absl::Status {
                 auto revoked = sessions_->RevokeSession(
@@ -472,8 +539,11 @@ grpc::ServerUnaryReactor* FrontendUsersService::RevokeMySession(
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::SignOut(
-    grpc::CallbackServerContext* context, const roster::v1::SignOutRequest*,
-    roster::v1::Session* response) {
+    grpc::CallbackServerContext* context,
+    const roster::v1::SignOutRequest* request, roster::v1::Session* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
   return AsMe(context, writes_, "writes",
               [this, response](const Me& me) -> absl::Status {
                 auto revoked = sessions_->RevokeSession(

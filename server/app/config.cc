@@ -73,6 +73,10 @@ ABSL_FLAG(absl::Duration, sign_in_failure_window, absl::Minutes(15),
 ABSL_FLAG(int32_t, hash_memory_mb, 128,
           "Memory all password hashes may hold at once; also caps the hash "
           "workers (19 MiB each; their number is the CPU quota otherwise).");
+ABSL_FLAG(int32_t, request_memory_mb, 64,
+          "Memory gRPC may hold for requests being received on all "
+          "connections; above it, it stops reading from clients until "
+          "memory is freed.");
 ABSL_FLAG(int32_t, self_service_writes_per_hour, 120,
           "Changes a signed-in user may make to their own account per hour "
           "through FrontendUsers, on a replica: each is an event kept for "
@@ -146,6 +150,7 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "codes_per_user_per_hour",
                                       "self_service_writes_per_hour",
                                       "hash_memory_mb",
+                                      "request_memory_mb",
                                       "sign_in_failures_per_identifier",
                                       "sign_in_failures_per_address",
                                       "sign_in_failure_window",
@@ -352,6 +357,11 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.codes_per_user_per_hour = absl::GetFlag(FLAGS_codes_per_user_per_hour);
   config.codes_per_hour = absl::GetFlag(FLAGS_codes_per_hour);
   config.hash_memory_mb = absl::GetFlag(FLAGS_hash_memory_mb);
+  config.request_memory_mb = absl::GetFlag(FLAGS_request_memory_mb);
+  if (config.request_memory_mb < 16 || config.request_memory_mb > 65536) {
+    return absl::InvalidArgumentError(
+        "--request_memory_mb must be 16-65536 (one upload takes 11 MiB)");
+  }
   config.self_service_writes_per_hour =
       absl::GetFlag(FLAGS_self_service_writes_per_hour);
   if (config.self_service_writes_per_hour < 1) {

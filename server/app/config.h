@@ -41,6 +41,8 @@ struct ServerConfig {
   int32_t self_service_writes_per_hour = 120;
   // Memory all password hashes may hold at once (MiB).
   int32_t hash_memory_mb = 128;
+  // Memory gRPC may hold for requests being received (MiB).
+  int32_t request_memory_mb = 64;
   // Failed sign-ins per identifier and per client address per window.
   int32_t sign_in_failures_per_identifier = 5;
   int32_t sign_in_failures_per_address = 50;

@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
@@ -13,12 +14,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
+#include "server/api/call_context.h"
 #include "server/api/log.h"
 #include "server/api/rpc_observer.h"
 #include "server/app/cpu_quota.h"
 #include "server/app/timed_user_store.h"
 #include "server/domain/hash_memory.h"
-#include "server/domain/image_types.h"
 #include "server/domain/passwords.h"
 #include "storage/sqlite/sqlite_user_store.h"
 #if ROSTER_POSTGRES
@@ -31,6 +32,8 @@ namespace {
 constexpr char kBackendUsersService[] = "roster.v1.BackendUsers";
 constexpr char kFrontendUsersService[] = "roster.v1.FrontendUsers";
 constexpr int kWriteThreads = 32;
+// Streams one connection may have open at once (HTTP/2 SETTINGS).
+constexpr int kMaxStreamsPerConnection = 100;
 // How often readiness re-checks the database (gRPC health: NOT_SERVING while
 // it cannot be reached, so a Kubernetes readiness probe takes the pod out).
 constexpr absl::Duration kProbeInterval = absl::Seconds(2);
@@ -197,7 +200,8 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       1, std::min(UsableCpus(),
                   static_cast<int>(hash_memory / domain::kArgon2MemLimit)));
   server->hashes_ = std::make_unique<api::BoundedExecutor>(
-      hash_workers, /*max_queued=*/static_cast<size_t>(hash_workers) * 16);
+      hash_workers, /*max_queued=*/static_cast<size_t>(hash_workers) * 16,
+      /*nice=*/10);
   server->backend_users_ = std::make_unique<api::BackendUsersService>(
       server->users_.get(), server->sessions_.get(), server->events_.get(),
       server->hub_.get(), server->authenticator_.get(), server->writes_.get(),
@@ -208,6 +212,9 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ResourceQuota request_quota("roster-requests");
+  request_quota.Resize(size_t{static_cast<size_t>(config.request_memory_mb)}
+                       << 20);
   // The same interceptors and limits on each gRPC server.
   const auto configure = [&](grpc::ServerBuilder& builder) {
     std::vector<
@@ -221,9 +228,17 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
                                  "grpc.reflection.v1alpha.ServerReflection"}));
     builder.experimental().SetInterceptorCreators(std::move(observers));
     // gRPC's default 4 MiB would refuse a 10 MiB profile image before it
-    // could be judged; leave room for the rest of the message.
+    // could be judged; each method then holds its own request to its own
+    // limit (RefuseOversized).
     builder.SetMaxReceiveMessageSize(
-        static_cast<int>(domain::kMaxProfileImageBytes + (size_t{1} << 20)));
+        static_cast<int>(api::kMaxUploadRequestBytes));
+    // All connections of both servers share one memory quota: under its
+    // pressure gRPC shrinks flow-control windows and stops reading, so many
+    // large requests in flight wait instead of growing memory.
+    builder.SetResourceQuota(request_quota);
+    // gRPC's default is unlimited streams per connection.
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                               kMaxStreamsPerConnection);
   };
   api::SignInLimits sign_in_limits;
   sign_in_limits.failures_per_identifier =

@@ -38,6 +38,7 @@ inline constexpr char kTooManyAttempts[] = "TOO_MANY_ATTEMPTS";
 // Not in DESIGN §7's table: preparing a code for an identifier that is
 // already verified.
 inline constexpr char kAlreadyVerified[] = "ALREADY_VERIFIED";
+inline constexpr char kRequestTooLarge[] = "REQUEST_TOO_LARGE";
 }  // namespace reason
 
 struct FieldViolation {

@@ -9,6 +9,7 @@
 
 #include <future>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "roster/v1/backend_users.grpc.pb.h"
@@ -203,9 +204,78 @@ TEST_F(MalformedInputTest, MessagesPastTheReceiveLimitAreResourceExhausted) {
   ExpectStillServing();
 }
 
+TEST_F(MalformedInputTest,
+       EveryMethodRefusesARequestPastItsLimitBeforeAuthentication) {
+  // Padding in an unknown field: valid protobuf that every method parses.
+  const std::string over = LengthDelimited(100000, std::string(64 << 10, 'x'));
+  int methods = 0;
+  for (const char* name :
+       {"roster.v1.BackendUsers", "roster.v1.FrontendUsers"}) {
+    const auto* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            name);
+    ASSERT_NE(service, nullptr);
+    for (int i = 0; i < service->method_count(); ++i) {
+      const auto* method = service->method(i);
+      const std::string path =
+          absl::StrCat("/", service->full_name(), "/", method->name());
+      const std::string type = method->input_type()->full_name();
+      const bool upload = type == "roster.v1.SetProfileImageRequest" ||
+                          type == "roster.v1.SetMyProfileImageRequest" ||
+                          type == "roster.v1.ImportUsersRequest";
+      grpc::Status status;
+      if (method->server_streaming()) {
+        WatchEventsRequest watch;
+        watch.GetReflection()->MutableUnknownFields(&watch)->AddLengthDelimited(
+            100000, std::string(64 << 10, 'x'));
+        grpc::ClientContext context;  // No credentials.
+        auto reader = stub_->WatchEvents(&context, watch);
+        Event event;
+        EXPECT_FALSE(reader->Read(&event));
+        status = reader->Finish();
+      } else {
+        grpc::ClientContext context;  // No credentials.
+        context.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::seconds(30));
+        grpc::Slice slice(over);
+        grpc::ByteBuffer request(&slice, 1), response;
+        std::promise<grpc::Status> done;
+        generic_.UnaryCall(&context, path, grpc::StubOptions(), &request,
+                           &response,
+                           [&](const grpc::Status& s) { done.set_value(s); });
+        status = done.get_future().get();
+      }
+      ++methods;
+      if (upload) {  // Up to 11 MiB: refused for its missing credentials.
+        EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+            << path;
+        continue;
+      }
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << path << ": " << status.error_message();
+      EXPECT_EQ(ReasonOf(status), "REQUEST_TOO_LARGE") << path;
+    }
+  }
+  EXPECT_GE(methods, 50);
+  // Just under the limit is judged on its merits (here: no credentials).
+  const std::string under =
+      LengthDelimited(100000, std::string((64 << 10) - 16, 'x'));
+  grpc::ClientContext context;
+  grpc::Slice slice(under);
+  grpc::ByteBuffer request(&slice, 1), response;
+  std::promise<grpc::Status> done;
+  generic_.UnaryCall(&context, "/roster.v1.FrontendUsers/SignIn",
+                     grpc::StubOptions(), &request, &response,
+                     [&](const grpc::Status& s) { done.set_value(s); });
+  const grpc::Status status = done.get_future().get();
+  EXPECT_NE(ReasonOf(status), "REQUEST_TOO_LARGE") << status.error_message();
+  ExpectStillServing();
+}
+
 TEST_F(MalformedInputTest, HugeRepeatedFieldsAreRefusedWithTheirField) {
   ListUsersRequest list;
-  for (int i = 0; i < 100000; ++i) {
+  // Past each field's own limit, within the method's 64 KiB.
+  for (int i = 0; i < 2000; ++i) {
     list.add_email_addresses("u" + std::to_string(i) + "@example.com");
   }
   ListUsersResponse listed;
@@ -213,7 +283,7 @@ TEST_F(MalformedInputTest, HugeRepeatedFieldsAreRefusedWithTheirField) {
                   "email_addresses");
 
   ListUsersRequest filters;
-  for (int i = 0; i < 5000; ++i) {
+  for (int i = 0; i < 1000; ++i) {
     auto* filter = filters.add_metadata_filters();
     filter->set_tier(MetadataFilter::TIER_PUBLIC);
     filter->set_path("plan");
@@ -231,7 +301,7 @@ TEST_F(MalformedInputTest, HugeRepeatedFieldsAreRefusedWithTheirField) {
                   "users");
 
   WatchEventsRequest watch;
-  for (int i = 0; i < 10000; ++i) {
+  for (int i = 0; i < 2000; ++i) {
     watch.add_types("user.created");
   }
   auto context = Authed();
