@@ -1,13 +1,25 @@
 #include "server/api/bounded_executor.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <utility>
 
 namespace roster::api {
 
-BoundedExecutor::BoundedExecutor(int threads, size_t max_queued)
+BoundedExecutor::BoundedExecutor(int threads, size_t max_queued, int nice)
     : max_queued_(max_queued) {
   for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([this] { Run(); });
+    threads_.emplace_back([this, nice] {
+      if (nice != 0) {
+        // Linux: a thread's nice value is its own (setpriority on its tid).
+        // Raising it needs no privilege; failing leaves the default.
+        (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
+                          nice);
+      }
+      Run();
+    });
   }
 }
 

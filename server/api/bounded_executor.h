@@ -29,8 +29,9 @@ class BoundedExecutor {
   enum class Lane { kAuthenticated, kUnauthenticated };
 
   // `threads` workers; at most `max_queued` tasks wait in each lane, more are
-  // refused.
-  BoundedExecutor(int threads, size_t max_queued);
+  // refused. `nice` (0-19) lowers the workers' CPU priority: hashing yields
+  // the CPU to reads and writes the moment they wake.
+  BoundedExecutor(int threads, size_t max_queued, int nice = 0);
   // Runs every task already queued, then stops the threads.
   ~BoundedExecutor();
 

@@ -1,7 +1,7 @@
 // HashMemoryBudget: the memory all password hashes may hold at once. argon2id
-// allocates its whole cost (19 MiB for Roster's own hashes, up to 256 MiB for
+// allocates its whole cost (19 MiB for Roster's own hashes, up to 128 MiB for
 // an imported digest) for as long as it runs, so a pool sized only by CPUs can
-// hold CPUs x 256 MiB. A hash first reserves its cost here and waits while it
+// hold CPUs x 128 MiB. A hash first reserves its cost here and waits while it
 // does not fit; one that costs more than the whole budget waits to run alone
 // (DESIGN §14). Process-wide, as the memory is. Thread-safe.
 #ifndef ROSTER_SERVER_DOMAIN_HASH_MEMORY_H_

@@ -23,7 +23,7 @@ inline constexpr char kPasswordDigestInvalid[] = "PASSWORD_DIGEST_INVALID";
 
 // Cost bounds: an imported hash must verify in about a second at most.
 inline constexpr int kMaxBcryptCost = 14;
-inline constexpr int64_t kMaxArgon2MemoryKiB = int64_t{256} * 1024;
+inline constexpr int64_t kMaxArgon2MemoryKiB = int64_t{128} * 1024;
 inline constexpr int64_t kMaxArgon2Iterations = 16;
 inline constexpr int64_t kMaxPbkdf2Iterations = 2'000'000;
 

@@ -252,11 +252,12 @@ TEST(CrashTest, SigtermUnderLoadDrainsAndLosesNothing) {
   EXPECT_GT(acked.size(), 0u);
 }
 
-// An argon2id digest slow enough (256 MiB) that a kill lands mid-check.
+// An argon2id digest slow enough (128 MiB, 4 passes) that a kill lands
+// mid-check.
 std::string SlowDigest(const std::string& password) {
   char digest[crypto_pwhash_STRBYTES];
   EXPECT_EQ(crypto_pwhash_str_alg(digest, password.data(), password.size(),
-                                  /*opslimit=*/2, size_t{256} << 20,
+                                  /*opslimit=*/4, size_t{128} << 20,
                                   crypto_pwhash_ALG_ARGON2ID13),
             0);
   return digest;
