@@ -96,8 +96,13 @@ absl::StatusOr<NewSession> SignIn(UserServices& users, SessionService& sessions,
     return user_id.status();
   }
   if (user_id->empty()) {
-    VerifyNothing(
-        password);  // As long as a real check: no user enumeration by timing.
+    // A durable write and a hash, as a known user's wrong password costs: no
+    // user enumeration by timing.
+    absl::Status counted = users.passwords.CountUnknownIdentifierAttempt();
+    if (!counted.ok()) {
+      return counted;
+    }
+    VerifyNothing(password);
     return PasswordIncorrect();
   }
   auto verified =

@@ -126,6 +126,18 @@ absl::StatusOr<PasswordAttempt> PasswordService::BeginPasswordAttempt(
   return attempt;
 }
 
+absl::Status PasswordService::CountUnknownIdentifierAttempt() {
+  const storage::Micros now = ToMicros(clock_->Now());
+  return FromStore(
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        return txn
+            .CountVerificationSend(
+                "sign_in:unknown_identifier", now,
+                now - absl::ToInt64Microseconds(absl::Hours(1)))
+            .status();
+      }));
+}
+
 absl::StatusOr<UserView> PasswordService::FinishPasswordAttempt(
     const Caller& caller, absl::string_view user_id, bool verified,
     bool sign_in, const PasswordAttempt& attempt,

@@ -250,6 +250,10 @@ class PasswordService final : public UserOperations {
   // mid-check leaves a lockout that runs out, never an attempt held forever.
   absl::StatusOr<PasswordAttempt> BeginPasswordAttempt(
       const Caller& caller, absl::string_view user_id);
+  // What a sign-in at an unknown identifier writes in place of the
+  // reservation: one durable row (an hourly count of such sign-ins), so both
+  // pay the same commit and cannot be told apart by timing.
+  absl::Status CountUnknownIdentifierAttempt();
   // Records the verdict of a reserved attempt: success resets the count, lifts
   // the lockout its own reservation set (a user.updated event) and, with
   // `sign_in`, sets last_sign_in_at; a failure keeps both.
