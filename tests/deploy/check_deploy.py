@@ -134,6 +134,37 @@ def check_ports(docs, container, labels, where):
 
 check_ports(docs, container, labels, "base")
 
+# The pod's memory against the server's own budgets (DESIGN §14): what the flags let it hold at
+# worst must fit in the request (so the scheduler reserves it), with room to spare under the limit.
+# The budgets come from the ConfigMap, else the flags' defaults in --helpfull.
+FLAG_DEFAULTS = dict(re.findall(r"--([a-z_]+) \(.*?\);\s+default: ([^;]*);", helpfull.stdout +
+                                helpfull.stderr, re.S))
+# Measured idle RSS is 29 MiB (make test-abuse); the rest is gRPC's threads and arenas, the
+# SQLite page caches and the HTTP listener's 16 workers x 80 KiB.
+BASELINE_MIB = 64
+
+
+def mebibytes(quantity):
+    number, unit = re.fullmatch(r"(\d+)(Mi|Gi)", quantity).groups()
+    return int(number) * (1024 if unit == "Gi" else 1)
+
+
+def check_memory(config, container, sqlite, where):
+    def setting(flag):
+        return int(config.get(f"ROSTER_{flag.upper()}", FLAG_DEFAULTS[flag]).strip('"'))
+    budget = BASELINE_MIB + setting("hash_memory_mb") + setting("request_memory_mb")
+    if sqlite:
+        budget += setting("user_cache_mb")
+    request = mebibytes(container["resources"]["requests"]["memory"])
+    limit = mebibytes(container["resources"]["limits"]["memory"])
+    check(request >= budget, f"{where}: memory request {request} MiB holds the budgets' {budget}")
+    check(limit >= budget * 3 // 2,
+          f"{where}: memory limit {limit} MiB leaves half again over the budgets' {budget}")
+    print(f"{where}: budgets {budget} MiB, request {request} MiB, limit {limit} MiB")
+
+
+check_memory(config, container, True, "statefulset")
+
 # The PostgreSQL overlay.
 rendered = subprocess.run(["kubectl", "kustomize", f"{root}/deploy/k8s/overlays/postgres"],
                           check=True, capture_output=True, text=True).stdout
@@ -171,6 +202,7 @@ check(hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
 check(hpa["minReplicas"] >= 2 and hpa["maxReplicas"] >= hpa["minReplicas"], "HPA bounds")
 pg_labels = deployment["spec"]["template"]["metadata"]["labels"]
 check_ports(pg, pg_container, pg_labels, "postgres overlay")
+check_memory(pg["ConfigMap"]["data"], pg_container, False, "postgres overlay")
 for selector_of in [pg["Service"]["spec"]["selector"],
                     pg["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"],
                     deployment["spec"]["selector"]["matchLabels"]]:
