@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEV_DB ?= $(CURDIR)/.roster/dev.db
 
-.PHONY: all bootstrap bootstrap-clang configure build run test test-without-postgres image test-image test-sanitize check-thread-safety test-tsan lint lint-proto proto-release bench bench-postgres bench-storage test-long fuzz format clean
+.PHONY: all bootstrap bootstrap-clang configure build run test test-without-postgres image test-image test-sanitize check-thread-safety test-tsan lint lint-proto proto-release bench bench-postgres bench-storage test-long test-abuse fuzz format clean
 
 all: build
 
@@ -53,6 +53,13 @@ SOAK_SECONDS ?= 600
 test-long: build
 	@ROSTER_CRASH_ROUNDS=$(CRASH_ROUNDS) ROSTER_SOAK_SECONDS=$(SOAK_SECONDS) \
 	  $(BUILD_DIR)/bin/integration_tests --gtest_filter='CrashTest.*:SoakTest.*'
+
+# Attacks without credentials on a real roster-server (tests/abuse), ABUSE_SECONDS each on a fresh
+# server: peak RSS, disk growth, a legitimate GetUser's p99 beside the attack, what the attacker
+# got. Prints docs/reliability.md's table; fails when a target is missed. CI runs 2 s each.
+ABUSE_SECONDS ?= 10
+test-abuse: build
+	@$(BUILD_DIR)/bin/roster-abuse --seconds=$(ABUSE_SECONDS)
 
 # libFuzzer targets (clang, ASan+UBSan), each run FUZZ_SECONDS from its seed corpus in
 # tests/fuzz/corpus/<target> (copied, so a run never edits the repository).

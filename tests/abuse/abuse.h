@@ -1,0 +1,130 @@
+// roster-abuse: bounded attacks by callers without credentials (and a few by
+// a signed-in user against their own account) on a real roster-server on
+// loopback, each on a fresh server with the default limits. For each it
+// reports what the server held (peak resident memory, disk growth), the p99 of
+// a legitimate GetUser beside the attack against its p99 alone, and what the
+// attacker got (DESIGN §14).
+#ifndef ROSTER_TESTS_ABUSE_ABUSE_H_
+#define ROSTER_TESTS_ABUSE_ABUSE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "roster/v1/backend_users.grpc.pb.h"
+#include "roster/v1/frontend_users.grpc.pb.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/temp_dir.h"
+
+namespace roster::abuse {
+
+inline constexpr char kSecretKey[] =
+    "sk_abuse_0123456789abcdefghijklmnopqrstuvwxyz";
+
+// One roster-server on a fresh SQLite file, started with `extra_flags` on top
+// of loopback listeners for gRPC, HTTP and metrics.
+class Target {
+ public:
+  explicit Target(std::vector<std::string> extra_flags = {});
+
+  bool ok() const { return port_ != 0; }
+  pid_t pid() const { return process_->pid(); }
+  bool alive() const;
+  int port() const { return port_; }
+  int http_port() const { return http_port_; }
+  int metrics_port() const { return metrics_port_; }
+  std::string Stderr() const { return process_->Stderr(); }
+  // Bytes of every file in the server's directory.
+  int64_t DiskBytes() const;
+
+  // A new connection of its own (channels are not shared between callers).
+  std::shared_ptr<grpc::Channel> NewChannel() const;
+  roster::v1::BackendUsers::Stub& backend() { return *backend_; }
+  // A user with `email` and `password`; its id.
+  std::string CreateUser(const std::string& email, const std::string& password);
+  // A session token for `user_id` (BackendUsers.CreateSession).
+  std::string SessionToken(const std::string& user_id);
+
+ private:
+  testing::TempDir dir_;
+  std::unique_ptr<testing::ServerProcess> process_;
+  int port_ = 0;
+  int http_port_ = 0;
+  int metrics_port_ = 0;
+  std::unique_ptr<roster::v1::BackendUsers::Stub> backend_;
+};
+
+// A client context carrying the secret key (with_key) and a 30 s deadline.
+std::unique_ptr<grpc::ClientContext> Context(bool with_key);
+// The same with `authorization: Bearer <token>`.
+std::unique_ptr<grpc::ClientContext> SessionContext(const std::string& token);
+
+// Status codes (and reasons) a flood got, counted. Thread-safe.
+class Tally {
+ public:
+  void Add(const grpc::Status& status);
+  int64_t total() const;
+  int64_t count(const std::string& key) const;
+  // "OK 3, RESOURCE_EXHAUSTED/TOO_MANY_ATTEMPTS 97", most frequent first.
+  std::string Summary() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, int64_t> counts_;
+};
+
+// Runs `body(thread_index)` on `threads` threads until `seconds` pass (each
+// call of `body` is one attack step; it is called again until then).
+void Flood(int threads, absl::Duration duration,
+           const std::function<void(int)>& body);
+
+// What one attack did and what the server held meanwhile.
+struct Outcome {
+  std::string attack;
+  std::string load;    // What was offered.
+  std::string result;  // What the attacker got.
+  int64_t peak_rss_kib = 0;
+  int64_t disk_growth_bytes = 0;
+  double legit_p99_alone_ms = 0;
+  double legit_p99_under_ms = 0;
+  bool crashed = false;
+  // Targets this run missed (empty: all met).
+  std::vector<std::string> missed;
+};
+
+// An attack: sets up on `target`, then attacks for `duration` while a
+// legitimate client reads; fills load, result and any missed targets of its
+// own.
+struct Attack {
+  std::string name;
+  std::vector<std::string> flags;  // Extra server flags, if any.
+  std::function<void(Target&, absl::Duration, Outcome&)> run;
+};
+
+// Every attack of the table (attacks.cc).
+std::vector<Attack> AllAttacks();
+
+// Sign-in timing (attacks.cc): `rounds` wrong passwords for a known user and
+// as many for unknown identifiers, interleaved on one fresh server with the
+// rate limits and lockout out of the way; prints the median and p99 of each
+// (they must be indistinguishable). False when the server did not start.
+bool PrintSignInTiming(int rounds);
+
+// Runs `attack` on a fresh server: the legitimate GetUser p99 alone for
+// `duration`, then again beside the attack; peak RSS, disk growth, crashes;
+// the common targets (peak RSS <= 256 MiB, legit p99 <= 3x when
+// `check_latency`, no crash).
+Outcome RunAttack(const Attack& attack, absl::Duration duration,
+                  bool check_latency);
+
+}  // namespace roster::abuse
+
+#endif  // ROSTER_TESTS_ABUSE_ABUSE_H_

@@ -1,0 +1,478 @@
+// The attacks of roster-abuse's table. Each sets up what it needs on a fresh
+// server, attacks for the given time, and says what was offered, what the
+// attacker got, and which of its own targets it missed.
+#include <arpa/inet.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <future>
+#include <map>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "tests/abuse/abuse.h"
+
+namespace roster::abuse {
+namespace {
+
+using namespace roster::v1;  // NOLINT: the API under attack.
+
+std::string RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  std::string hex(bytes * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<uint8_t*>(raw.data()),
+                 raw.size());
+  hex.pop_back();
+  return hex;
+}
+
+// Lines of the metrics listener's /metrics.
+size_t MetricsLines(const Target& target) {
+  httplib::Client client("127.0.0.1", target.metrics_port());
+  auto response = client.Get("/metrics");
+  if (!response) {
+    return 0;
+  }
+  return std::vector<std::string>(absl::StrSplit(response->body, '\n')).size();
+}
+
+// A TCP connection to the HTTP listener from `source` (a 127/8 address), or
+// -1.
+int ConnectHttp(const Target& target, const char* source) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(target.http_port()));
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
+    close(fd);
+    return -1;
+  }
+  timeval timeout{15, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  return fd;
+}
+
+void UnknownMethods(Target& target, absl::Duration duration, Outcome& out) {
+  const size_t lines_before = MetricsLines(target);
+  Tally tally;
+  Flood(4, duration, [&](int) {
+    static thread_local grpc::GenericStub stub(target.NewChannel());
+    grpc::ClientContext context;
+    const std::string path = absl::StrCat("/A", RandomHex(16), "\"q/x");
+    grpc::Slice slice(std::string("\x0a\x01x", 3));
+    grpc::ByteBuffer request(&slice, 1), response;
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&context, path, grpc::StubOptions(), &request, &response,
+                   [&](const grpc::Status& s) { done.set_value(s); });
+    tally.Add(done.get_future().get());
+  });
+  const size_t lines_after = MetricsLines(target);
+  out.load = absl::StrCat(tally.total(), " calls to made-up method paths");
+  out.result = absl::StrCat(tally.Summary(), "; /metrics ", lines_before,
+                            " -> ", lines_after, " lines");
+  if (lines_after > lines_before + 40) {
+    out.missed.push_back("unknown methods grew /metrics");
+  }
+}
+
+void OversizedGrpc(Target& target, absl::Duration duration, Outcome& out) {
+  Tally tally;
+  const std::string image(10 << 20, 'i');
+  Flood(16, duration, [&](int t) {
+    static thread_local auto stub = FrontendUsers::NewStub(target.NewChannel());
+    if (t % 2 == 0) {
+      SetMyProfileImageRequest upload;  // The largest a method accepts.
+      upload.set_image(image);
+      FrontendUser user;
+      tally.Add(stub->SetMyProfileImage(Context(false).get(), upload, &user));
+    } else {
+      SignInRequest sign_in;  // 1 MiB where 64 KiB is the limit.
+      sign_in.set_identifier("x@abuse.example");
+      sign_in.set_password(std::string(1 << 20, 'p'));
+      SignInResponse response;
+      tally.Add(stub->SignIn(Context(false).get(), sign_in, &response));
+    }
+  });
+  out.load = absl::StrCat(
+      tally.total(),
+      " calls on 16 connections: 10 MiB uploads and 1 MiB sign-ins, no "
+      "credentials");
+  out.result = tally.Summary();
+  if (tally.count("OK") > 0) {
+    out.missed.push_back("an oversized call succeeded");
+  }
+}
+
+void HttpLargeBodies(Target& target, absl::Duration duration, Outcome& out) {
+  std::atomic<int64_t> sent{0};
+  Tally answers;
+  const std::string chunk(1 << 20, 'b');
+  Flood(8, duration, [&](int) {
+    const int fd = ConnectHttp(target, "127.0.0.1");
+    if (fd < 0) {
+      return;
+    }
+    const std::string head =
+        "POST /v1/images/x HTTP/1.1\r\nHost: a\r\nContent-Length: "
+        "400000000\r\n\r\n";
+    send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+    for (int i = 0; i < 64; ++i) {  // Up to 64 MiB, until cut off.
+      const ssize_t n = send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+      if (n <= 0) {
+        break;
+      }
+      sent += n;
+    }
+    char status[16] = {};
+    const ssize_t n = recv(fd, status, sizeof(status) - 1, 0);
+    answers.Add(n > 12 && std::string(status + 9, 3) == "413"
+                    ? grpc::Status::OK
+                    : grpc::Status(grpc::StatusCode::ABORTED, "cut off"));
+    close(fd);
+  });
+  out.load = absl::StrCat(answers.total(),
+                          " POSTs declaring 400 MB, up to 64 MiB sent each (",
+                          sent / (1 << 20), " MiB in all)");
+  out.result = absl::StrCat(answers.count("OK"), " answered 413, ",
+                            answers.total() - answers.count("OK"), " cut off");
+}
+
+void Slowloris(Target& target, absl::Duration duration, Outcome& out) {
+  std::vector<int> fds;
+  for (int i = 0; i < 64; ++i) {
+    const int fd = ConnectHttp(target, "127.0.0.2");
+    if (fd >= 0) {
+      send(fd, "GET / HTTP/1.1\r\n", 16, MSG_NOSIGNAL);
+      fds.push_back(fd);
+    }
+  }
+  const size_t opened = fds.size();
+  size_t cut = 0;
+  const absl::Time deadline = absl::Now() + duration;
+  while (absl::Now() < deadline && !fds.empty()) {
+    // One header byte per connection every half second: slow on purpose.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    for (auto it = fds.begin(); it != fds.end();) {
+      if (send(*it, "X", 1, MSG_NOSIGNAL) <= 0) {
+        close(*it);
+        it = fds.erase(it);
+        ++cut;
+      } else {
+        ++it;
+      }
+    }
+  }
+  // Legitimate HTTP from another address still gets an answer.
+  httplib::Client client("127.0.0.1", target.http_port());
+  client.set_read_timeout(2, 0);
+  auto response = client.Get("/healthz");
+  for (int fd : fds) {
+    close(fd);
+  }
+  out.load = absl::StrCat(opened,
+                          " connections from one address, a header "
+                          "byte every 500 ms");
+  out.result = absl::StrCat(cut,
+                            " cut off by the server within the run; "
+                            "legitimate HTTP from another address ",
+                            response ? "answered" : "NOT answered");
+  if (!response) {
+    out.missed.push_back("legitimate HTTP starved");
+  }
+}
+
+void SignInFlood(Target& target, absl::Duration duration, Outcome& out) {
+  target.CreateUser("victim@abuse.example", "the victim's password");
+  Tally tally;
+  Flood(8, duration, [&](int t) {
+    static thread_local auto stub = FrontendUsers::NewStub(target.NewChannel());
+    SignInRequest sign_in;
+    sign_in.set_identifier(t % 2 == 0 ? "victim@abuse.example"
+                                      : RandomHex(8) + "@abuse.example");
+    sign_in.set_password(RandomHex(8));
+    SignInResponse response;
+    tally.Add(stub->SignIn(Context(false).get(), sign_in, &response));
+  });
+  out.load = absl::StrCat(tally.total(),
+                          " wrong sign-ins (a real and unknown identifiers)");
+  out.result = tally.Summary();
+}
+
+void HeavyDigestSignIn(Target& target, absl::Duration duration, Outcome& out) {
+  // The costliest digest an import may bring: argon2id at 128 MiB.
+  char digest[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str_alg(digest, "imported", 8, 1, size_t{128} << 20,
+                            crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    out.missed.push_back("could not make the digest");
+    return;
+  }
+  std::vector<std::string> emails;
+  for (int i = 0; i < 20; ++i) {
+    CreateUserRequest create;
+    emails.push_back(absl::StrCat("heavy", i, "@abuse.example"));
+    create.add_email_addresses(emails.back());
+    create.set_password_digest(digest);
+    create.set_password_hasher("argon2id");
+    User user;
+    target.backend().CreateUser(Context(true).get(), create, &user);
+  }
+  Tally tally;
+  std::atomic<size_t> next{0};
+  Flood(8, duration, [&](int) {
+    static thread_local auto stub = FrontendUsers::NewStub(target.NewChannel());
+    SignInRequest sign_in;
+    sign_in.set_identifier(emails[next++ % emails.size()]);
+    sign_in.set_password("wrong");
+    SignInResponse response;
+    tally.Add(stub->SignIn(Context(false).get(), sign_in, &response));
+  });
+  out.load = absl::StrCat(tally.total(),
+                          " wrong sign-ins across 20 users with 128 MiB "
+                          "argon2id digests");
+  out.result = tally.Summary();
+}
+
+void RefreshFlood(Target& target, absl::Duration duration, Outcome& out) {
+  Tally tally;
+  Flood(8, duration, [&](int) {
+    static thread_local auto stub = FrontendUsers::NewStub(target.NewChannel());
+    RefreshSessionTokenRequest refresh;
+    refresh.set_session_id("sess_" + RandomHex(16));
+    refresh.set_session_secret(RandomHex(32));
+    RefreshSessionTokenResponse response;
+    tally.Add(
+        stub->RefreshSessionToken(Context(false).get(), refresh, &response));
+  });
+  out.load = absl::StrCat(tally.total(), " refreshes with made-up sessions");
+  out.result = tally.Summary();
+  if (tally.count("OK") > 0) {
+    out.missed.push_back("a made-up session refreshed");
+  }
+}
+
+void CodeSendFlood(Target& target, absl::Duration duration, Outcome& out) {
+  const std::string token =
+      target.SessionToken(target.CreateUser("sender@abuse.example", ""));
+  auto stub = FrontendUsers::NewStub(target.NewChannel());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i) {
+    CreateMyEmailAddressRequest create;
+    create.set_email_address(absl::StrCat("to", i, "@abuse.example"));
+    EmailAddress address;
+    if (stub->CreateMyEmailAddress(SessionContext(token).get(), create,
+                                   &address)
+            .ok()) {
+      ids.push_back(address.id());
+    }
+  }
+  Tally tally;
+  std::atomic<size_t> next{0};
+  Flood(4, duration, [&](int) {
+    if (ids.empty()) {
+      return;
+    }
+    PrepareEmailAddressVerificationRequest prepare;
+    prepare.set_email_address_id(ids[next++ % ids.size()]);
+    EmailAddress address;
+    tally.Add(stub->PrepareEmailAddressVerification(SessionContext(token).get(),
+                                                    prepare, &address));
+  });
+  out.load = absl::StrCat(tally.total(), " code requests across ", ids.size(),
+                          " addresses of one account");
+  out.result =
+      absl::StrCat(tally.count("OK"), " codes issued; ", tally.Summary());
+  if (tally.count("OK") > 10) {
+    out.missed.push_back("more than --codes_per_user_per_hour (10) codes");
+  }
+}
+
+void MetadataPatchBombs(Target& target, absl::Duration duration, Outcome& out) {
+  const std::string token =
+      target.SessionToken(target.CreateUser("patcher@abuse.example", ""));
+  UpdateMyMetadataRequest bomb;  // 3,000 nulls: merges to nothing, 60 KiB.
+  for (int i = 0; i < 3000; ++i) {
+    (*bomb.mutable_unsafe_metadata()
+          ->mutable_fields())[absl::StrCat("k", i, RandomHex(4))]
+        .set_null_value(google::protobuf::NULL_VALUE);
+  }
+  Tally tally;
+  Flood(4, duration, [&](int) {
+    static thread_local auto stub = FrontendUsers::NewStub(target.NewChannel());
+    FrontendUser user;
+    tally.Add(stub->UpdateMyMetadata(SessionContext(token).get(), bomb, &user));
+  });
+  out.load = absl::StrCat(tally.total(), " merge patches of 3,000 nulls (",
+                          bomb.ByteSizeLong() >> 10, " KiB)");
+  out.result = tally.Summary();
+  if (tally.count("OK") > 0) {
+    out.missed.push_back("a patch above 16 KiB was merged");
+  }
+}
+
+void SessionFlood(Target& target, absl::Duration duration, Outcome& out) {
+  const std::string id =
+      target.CreateUser("sessions@abuse.example", "sessions password");
+  Tally tally;
+  Flood(4, duration, [&](int) {
+    static thread_local auto stub = FrontendUsers::NewStub(target.NewChannel());
+    SignInRequest sign_in;
+    sign_in.set_identifier("sessions@abuse.example");
+    sign_in.set_password("sessions password");
+    SignInResponse response;
+    tally.Add(stub->SignIn(Context(false).get(), sign_in, &response));
+  });
+  ListSessionsRequest list;
+  list.set_user_id(id);
+  list.set_limit(500);
+  ListSessionsResponse sessions;
+  target.backend().ListSessions(Context(true).get(), list, &sessions);
+  int active = 0;
+  for (const auto& session : sessions.sessions()) {
+    active += session.status() == Session::STATUS_ACTIVE ? 1 : 0;
+  }
+  out.load = absl::StrCat(tally.total(), " sign-ins to one account");
+  out.result =
+      absl::StrCat(tally.Summary(), "; kept ", sessions.sessions_size(),
+                   " sessions, ", active, " active");
+  if (active > 100 || sessions.sessions_size() > 200) {
+    out.missed.push_back("more than 100 active or 200 kept sessions");
+  }
+}
+
+void EventChurn(Target& target, absl::Duration duration, Outcome& out) {
+  const std::string token =
+      target.SessionToken(target.CreateUser("churn@abuse.example", ""));
+  Tally tally;
+  std::atomic<int> next{0};
+  Flood(4, duration, [&](int) {
+    static thread_local auto stub = FrontendUsers::NewStub(target.NewChannel());
+    UpdateMeRequest update;
+    update.set_first_name(absl::StrCat("Name", next++));
+    FrontendUser user;
+    tally.Add(stub->UpdateMe(SessionContext(token).get(), update, &user));
+  });
+  out.load = absl::StrCat(tally.total(), " profile changes by one user");
+  out.result =
+      absl::StrCat(tally.count("OK"), " events written; ", tally.Summary());
+  if (tally.count("OK") > 120) {
+    out.missed.push_back(
+        "more than --self_service_writes_per_hour (120) changes");
+  }
+}
+
+void WatchStreams(Target& target, absl::Duration duration, Outcome& out) {
+  // A backend (it has the key) holding 500 streams while users are created.
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<Event>>> readers;
+  std::vector<std::unique_ptr<BackendUsers::Stub>> stubs;
+  for (int c = 0; c < 10; ++c) {
+    stubs.push_back(BackendUsers::NewStub(target.NewChannel()));
+    for (int s = 0; s < 50; ++s) {
+      contexts.push_back(Context(true));
+      readers.push_back(stubs.back()->WatchEvents(contexts.back().get(),
+                                                  WatchEventsRequest()));
+    }
+  }
+  Tally tally;
+  std::atomic<int> next{0};
+  Flood(1, duration, [&](int) {
+    CreateUserRequest create;
+    create.set_first_name(absl::StrCat("Watched", next++));
+    User user;
+    tally.Add(target.backend().CreateUser(Context(true).get(), create, &user));
+  });
+  for (auto& context : contexts) {
+    context->TryCancel();
+  }
+  for (auto& reader : readers) {
+    reader->Finish();
+  }
+  out.load = absl::StrCat(readers.size(),
+                          " WatchEvents streams held (with the key) while ",
+                          tally.total(), " users were created");
+  out.result = tally.Summary();
+}
+
+// The median and p99 of `samples`, in ms.
+std::pair<double, double> MedianAndP99(std::vector<double> samples) {
+  std::sort(samples.begin(), samples.end());
+  return {samples[samples.size() / 2],
+          samples[std::min(samples.size() - 1, samples.size() * 99 / 100)]};
+}
+
+}  // namespace
+
+bool PrintSignInTiming(int rounds) {
+  Target target({"--lockout_attempts=1000000",
+                 "--sign_in_failures_per_identifier=1000000",
+                 "--sign_in_failures_per_address=1000000"});
+  if (!target.ok()) {
+    return false;
+  }
+  target.CreateUser("known@abuse.example", "the known password");
+  auto stub = FrontendUsers::NewStub(target.NewChannel());
+  std::vector<double> known, unknown;
+  std::map<std::string, int> codes;
+  for (int i = 0; i < rounds * 2; ++i) {
+    const bool is_known = i % 2 == 0;
+    SignInRequest sign_in;
+    sign_in.set_identifier(is_known ? "known@abuse.example"
+                                    : RandomHex(8) + "@abuse.example");
+    sign_in.set_password("a wrong password");
+    SignInResponse response;
+    const auto started = std::chrono::steady_clock::now();
+    const grpc::Status status =
+        stub->SignIn(Context(false).get(), sign_in, &response);
+    const std::chrono::duration<double, std::milli> took =
+        std::chrono::steady_clock::now() - started;
+    (is_known ? known : unknown).push_back(took.count());
+    ++codes[absl::StrCat(is_known ? "known: " : "unknown: ",
+                         status.error_code(), " ", status.error_message())];
+  }
+  const auto [known_median, known_p99] = MedianAndP99(known);
+  const auto [unknown_median, unknown_p99] = MedianAndP99(unknown);
+  std::printf(
+      "| sign-in with | calls | median | p99 |\n|---|---|---|---|\n"
+      "| a known identifier, wrong password | %d | %.1f ms | %.1f ms |\n"
+      "| an unknown identifier | %d | %.1f ms | %.1f ms |\n",
+      rounds, known_median, known_p99, rounds, unknown_median, unknown_p99);
+  for (const auto& [answer, n] : codes) {
+    std::printf("answer %s: %d\n", answer.c_str(), n);
+  }
+  return true;
+}
+
+std::vector<Attack> AllAttacks() {
+  return {
+      {"unknown method paths", {}, UnknownMethods},
+      {"oversized gRPC messages", {}, OversizedGrpc},
+      {"oversized HTTP bodies", {}, HttpLargeBodies},
+      {"slowloris (HTTP)", {}, Slowloris},
+      {"sign-in flood (passwords)", {}, SignInFlood},
+      {"sign-in flood (imported heavy digests)", {}, HeavyDigestSignIn},
+      {"refresh flood with garbage", {}, RefreshFlood},
+      {"code sends across identifiers", {}, CodeSendFlood},
+      {"metadata patch bombs", {}, MetadataPatchBombs},
+      {"session flood", {}, SessionFlood},
+      {"event churn by one user", {}, EventChurn},
+      {"many WatchEvents streams", {}, WatchStreams},
+  };
+}
+
+}  // namespace roster::abuse

@@ -1,0 +1,318 @@
+// The parts every attack shares: a fresh server, a tally of what the attacker
+// got, a flood loop and the legitimate reader whose p99 is compared.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "tests/abuse/abuse.h"
+
+namespace roster::abuse {
+
+using namespace roster::v1;  // NOLINT: the API under attack.
+
+namespace {
+
+int LoggedPort(const std::string& log, const std::string& name) {
+  std::smatch match;
+  if (std::regex_search(log, match,
+                        std::regex(absl::StrCat("\"", name, "\":(\\d+)")))) {
+    return std::stoi(match[1]);
+  }
+  return 0;
+}
+
+// The most `pid` has ever had resident (VmHWM), in KiB; -1 if unknown.
+int64_t PeakRssKib(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (absl::StartsWith(line, "VmHWM:")) {
+      return std::atol(line.c_str() + 6);
+    }
+  }
+  return -1;
+}
+
+// The ErrorInfo reason of a failed call ("" when absent).
+std::string ReasonOf(const grpc::Status& status) {
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) {
+    return "";
+  }
+  for (const auto& any : details.details()) {
+    google::rpc::ErrorInfo info;
+    if (any.UnpackTo(&info)) {
+      return info.reason();
+    }
+  }
+  return "";
+}
+
+// p99 of `samples` in ms (0 when empty).
+double P99(std::vector<double> samples) {
+  if (samples.empty()) {
+    return 0;
+  }
+  std::sort(samples.begin(), samples.end());
+  return samples[std::min(samples.size() - 1, samples.size() * 99 / 100)];
+}
+
+// GetUser of `user_id` about 200 times a second on a connection of its own
+// until `stop`; the latencies in ms.
+std::vector<double> ReadAsLegitimateClient(Target& target,
+                                           const std::string& user_id,
+                                           const std::atomic<bool>& stop) {
+  auto stub = BackendUsers::NewStub(target.NewChannel());
+  GetUserRequest request;
+  request.set_user_id(user_id);
+  std::vector<double> latencies;
+  while (!stop) {
+    User user;
+    auto context = Context(true);
+    const auto started = std::chrono::steady_clock::now();
+    const grpc::Status status = stub->GetUser(context.get(), request, &user);
+    const std::chrono::duration<double, std::milli> took =
+        std::chrono::steady_clock::now() - started;
+    // A failed legitimate read counts as the slowest possible.
+    latencies.push_back(status.ok() ? took.count() : 30000.0);
+    // Paced, not closed-loop: the reader must not be a load of its own.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return latencies;
+}
+
+}  // namespace
+
+Target::Target(std::vector<std::string> extra_flags) {
+  const std::string key_file = dir_.File("signing.key");
+  std::ofstream(key_file) << std::string(64, 'a');  // A hex seed.
+  std::vector<std::string> flags = {"--db=" + dir_.File("roster.db"),
+                                    "--listen=127.0.0.1:0",
+                                    "--http_listen=127.0.0.1:0",
+                                    "--metrics_listen=127.0.0.1:0",
+                                    absl::StrCat("--secret_keys=", kSecretKey),
+                                    "--signing_key_file=" + key_file,
+                                    "--log_rpcs=false"};
+  flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
+  process_ = std::make_unique<testing::ServerProcess>(dir_, flags);
+  port_ = process_->WaitForPort();
+  if (port_ == 0) {
+    return;
+  }
+  const std::string log = process_->Stderr();
+  http_port_ = LoggedPort(log, "http_port");
+  metrics_port_ = LoggedPort(log, "metrics_port");
+  backend_ = BackendUsers::NewStub(NewChannel());
+}
+
+bool Target::alive() const {
+  return process_->pid() > 0 && kill(process_->pid(), 0) == 0;
+}
+
+int64_t Target::DiskBytes() const {
+  int64_t bytes = 0;
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(dir_.path())) {
+    if (entry.is_regular_file() &&
+        !absl::StartsWith(entry.path().filename().string(), "stderr-")) {
+      bytes += static_cast<int64_t>(entry.file_size());
+    }
+  }
+  return bytes;
+}
+
+std::shared_ptr<grpc::Channel> Target::NewChannel() const {
+  static std::atomic<int> next{0};
+  grpc::ChannelArguments args;
+  args.SetInt("roster.abuse.connection", next++);  // A connection of its own.
+  args.SetMaxReceiveMessageSize(64 << 20);
+  args.SetMaxSendMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+std::string Target::CreateUser(const std::string& email,
+                               const std::string& password) {
+  CreateUserRequest request;
+  request.add_email_addresses(email);
+  if (!password.empty()) {
+    request.set_password(password);
+  }
+  User user;
+  backend_->CreateUser(Context(true).get(), request, &user);
+  return user.id();
+}
+
+std::string Target::SessionToken(const std::string& user_id) {
+  CreateSessionRequest request;
+  request.set_user_id(user_id);
+  CreateSessionResponse session;
+  backend_->CreateSession(Context(true).get(), request, &session);
+  return session.session_token();
+}
+
+std::unique_ptr<grpc::ClientContext> Context(bool with_key) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (with_key) {
+    context->AddMetadata("authorization", absl::StrCat("Bearer ", kSecretKey));
+  }
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(30));
+  return context;
+}
+
+std::unique_ptr<grpc::ClientContext> SessionContext(const std::string& token) {
+  auto context = Context(false);
+  context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  return context;
+}
+
+void Tally::Add(const grpc::Status& status) {
+  std::string key = status.ok() ? "OK" : "";
+  if (!status.ok()) {
+    static const char* const kNames[] = {"OK",
+                                         "CANCELLED",
+                                         "UNKNOWN",
+                                         "INVALID_ARGUMENT",
+                                         "DEADLINE_EXCEEDED",
+                                         "NOT_FOUND",
+                                         "ALREADY_EXISTS",
+                                         "PERMISSION_DENIED",
+                                         "RESOURCE_EXHAUSTED",
+                                         "FAILED_PRECONDITION",
+                                         "ABORTED",
+                                         "OUT_OF_RANGE",
+                                         "UNIMPLEMENTED",
+                                         "INTERNAL",
+                                         "UNAVAILABLE",
+                                         "DATA_LOSS",
+                                         "UNAUTHENTICATED"};
+    const auto code = static_cast<size_t>(status.error_code());
+    key = code < 17 ? kNames[code] : absl::StrCat("code ", code);
+    const std::string reason = ReasonOf(status);
+    if (!reason.empty()) {
+      absl::StrAppend(&key, "/", reason);
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  ++counts_[key];
+}
+
+int64_t Tally::total() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t total = 0;
+  for (const auto& [key, n] : counts_) {
+    total += n;
+  }
+  return total;
+}
+
+int64_t Tally::count(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = counts_.find(key);
+  return it == counts_.end() ? 0 : it->second;
+}
+
+std::string Tally::Summary() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<int64_t, std::string>> sorted;
+  for (const auto& [key, n] : counts_) {
+    sorted.emplace_back(n, key);
+  }
+  std::sort(sorted.rbegin(), sorted.rend());
+  std::vector<std::string> parts;
+  parts.reserve(sorted.size());
+  for (const auto& [n, key] : sorted) {
+    parts.push_back(absl::StrCat(key, " ", n));
+  }
+  return absl::StrJoin(parts, ", ");
+}
+
+void Flood(int threads, absl::Duration duration,
+           const std::function<void(int)>& body) {
+  const absl::Time deadline = absl::Now() + duration;
+  std::vector<std::thread> workers;
+  workers.reserve(static_cast<size_t>(threads));
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      // The attacker's own CPU is not the server's: on a shared 2-core host
+      // its threads yield to the server and the legitimate reader, so the
+      // p99 ratio shows what the server does with the attack.
+      (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
+                        19);
+      while (absl::Now() < deadline) {
+        body(t);
+      }
+    });
+  }
+  for (auto& worker : workers) {
+    worker.join();
+  }
+}
+
+Outcome RunAttack(const Attack& attack, absl::Duration duration,
+                  bool check_latency) {
+  Outcome outcome;
+  outcome.attack = attack.name;
+  Target target(attack.flags);
+  if (!target.ok()) {
+    outcome.crashed = true;
+    outcome.missed.push_back("the server did not start: " + target.Stderr());
+    return outcome;
+  }
+  const std::string legit = target.CreateUser("legit@abuse.example", "");
+  std::atomic<bool> stop{false};
+  std::vector<double> alone;
+  std::thread reader(
+      [&] { alone = ReadAsLegitimateClient(target, legit, stop); });
+  // The measuring window itself: the reader samples for as long as the
+  // attack will run.
+  std::this_thread::sleep_for(absl::ToChronoMilliseconds(duration));
+  stop = true;
+  reader.join();
+  outcome.legit_p99_alone_ms = P99(alone);
+
+  const int64_t disk_before = target.DiskBytes();
+  stop = false;
+  std::vector<double> under;
+  reader =
+      std::thread([&] { under = ReadAsLegitimateClient(target, legit, stop); });
+  attack.run(target, duration, outcome);
+  stop = true;
+  reader.join();
+  outcome.legit_p99_under_ms = P99(under);
+  outcome.peak_rss_kib = PeakRssKib(target.pid());
+  outcome.disk_growth_bytes = target.DiskBytes() - disk_before;
+  outcome.crashed = !target.alive();
+  if (outcome.crashed) {
+    outcome.missed.push_back("the server crashed: " + target.Stderr());
+  }
+  if (outcome.peak_rss_kib > int64_t{256} * 1024) {
+    outcome.missed.push_back(
+        absl::StrCat("peak RSS ", outcome.peak_rss_kib / 1024, " MiB > 256"));
+  }
+  // Below a millisecond, a 3x ratio is scheduler noise on a shared host:
+  // held to 3x of at least 1 ms.
+  const double allowed = 3 * std::max(outcome.legit_p99_alone_ms, 1.0);
+  if (check_latency && outcome.legit_p99_under_ms > allowed) {
+    outcome.missed.push_back(absl::StrCat(
+        "legit p99 ", outcome.legit_p99_under_ms, " ms > ", allowed, " ms"));
+  }
+  return outcome;
+}
+
+}  // namespace roster::abuse
