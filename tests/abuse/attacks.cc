@@ -1,10 +1,8 @@
 // The attacks of roster-abuse's table. Each sets up what it needs on a fresh
 // server, attacks for the given time, and says what was offered, what the
 // attacker got, and which of its own targets it missed.
-#include <arpa/inet.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <httplib.h>
-#include <netinet/in.h>
 #include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "tests/abuse/abuse.h"
+#include "tests/testing/tcp.h"
 
 namespace roster::abuse {
 namespace {
@@ -44,28 +43,6 @@ size_t MetricsLines(const Target& target) {
     return 0;
   }
   return std::vector<std::string>(absl::StrSplit(response->body, '\n')).size();
-}
-
-// A TCP connection to the HTTP listener from `source` (a 127/8 address), or
-// -1.
-int ConnectHttp(const Target& target, const char* source) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in from{};
-  from.sin_family = AF_INET;
-  inet_pton(AF_INET, source, &from.sin_addr);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(target.http_port()));
-  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0 ||
-      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
-    close(fd);
-    return -1;
-  }
-  timeval timeout{15, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  return fd;
 }
 
 void UnknownMethods(Target& target, absl::Duration duration, Outcome& out) {
@@ -124,7 +101,7 @@ void HttpLargeBodies(Target& target, absl::Duration duration, Outcome& out) {
   Tally answers;
   const std::string chunk(1 << 20, 'b');
   Flood(8, duration, [&](int) {
-    const int fd = ConnectHttp(target, "127.0.0.1");
+    const int fd = testing::ConnectFrom(target.http_port(), "127.0.0.1");
     if (fd < 0) {
       return;
     }
@@ -156,7 +133,7 @@ void HttpLargeBodies(Target& target, absl::Duration duration, Outcome& out) {
 void Slowloris(Target& target, absl::Duration duration, Outcome& out) {
   std::vector<int> fds;
   for (int i = 0; i < 64; ++i) {
-    const int fd = ConnectHttp(target, "127.0.0.2");
+    const int fd = testing::ConnectFrom(target.http_port(), "127.0.0.2");
     if (fd >= 0) {
       send(fd, "GET / HTTP/1.1\r\n", 16, MSG_NOSIGNAL);
       fds.push_back(fd);

@@ -12,13 +12,13 @@
 #include <regex>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
 #include "tests/abuse/abuse.h"
+#include "tests/testing/error_details.h"
 
 namespace roster::abuse {
 
@@ -45,21 +45,6 @@ int64_t PeakRssKib(pid_t pid) {
     }
   }
   return -1;
-}
-
-// The ErrorInfo reason of a failed call ("" when absent).
-std::string ReasonOf(const grpc::Status& status) {
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) {
-    return "";
-  }
-  for (const auto& any : details.details()) {
-    google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) {
-      return info.reason();
-    }
-  }
-  return "";
 }
 
 // p99 of `samples` in ms (0 when empty).
@@ -182,31 +167,11 @@ std::unique_ptr<grpc::ClientContext> SessionContext(const std::string& token) {
 }
 
 void Tally::Add(const grpc::Status& status) {
-  std::string key = status.ok() ? "OK" : "";
-  if (!status.ok()) {
-    static const char* const kNames[] = {"OK",
-                                         "CANCELLED",
-                                         "UNKNOWN",
-                                         "INVALID_ARGUMENT",
-                                         "DEADLINE_EXCEEDED",
-                                         "NOT_FOUND",
-                                         "ALREADY_EXISTS",
-                                         "PERMISSION_DENIED",
-                                         "RESOURCE_EXHAUSTED",
-                                         "FAILED_PRECONDITION",
-                                         "ABORTED",
-                                         "OUT_OF_RANGE",
-                                         "UNIMPLEMENTED",
-                                         "INTERNAL",
-                                         "UNAVAILABLE",
-                                         "DATA_LOSS",
-                                         "UNAUTHENTICATED"};
-    const auto code = static_cast<size_t>(status.error_code());
-    key = code < 17 ? kNames[code] : absl::StrCat("code ", code);
-    const std::string reason = ReasonOf(status);
-    if (!reason.empty()) {
-      absl::StrAppend(&key, "/", reason);
-    }
+  std::string key = absl::StatusCodeToString(
+      static_cast<absl::StatusCode>(status.error_code()));
+  const std::string reason = testing::ReasonOf(status);
+  if (!reason.empty()) {
+    absl::StrAppend(&key, "/", reason);
   }
   std::lock_guard<std::mutex> lock(mu_);
   ++counts_[key];

@@ -1,10 +1,8 @@
 // Attacks on the HTTP listener by a client with no credentials, against the
 // real roster-server binary: what it holds (peak resident memory, from /proc)
 // and whether a legitimate request still gets through (DESIGN §14).
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,6 +21,7 @@
 #include "tests/testing/process_stats.h"
 #include "tests/testing/sanitizers.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/tcp.h"
 #include "tests/testing/temp_dir.h"
 
 namespace roster {
@@ -31,28 +30,6 @@ namespace {
 using ::roster::testing::PeakRssKib;
 using ::roster::testing::ServerProcess;
 using ::roster::testing::TempDir;
-
-// A TCP connection to 127.0.0.1:`port` from `source` (any 127/8 address: the
-// attacker and the legitimate client are told apart by it). -1 on failure.
-int Connect(int port, const char* source = "127.0.0.1") {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in from{};
-  from.sin_family = AF_INET;
-  inet_pton(AF_INET, source, &from.sin_addr);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0 ||
-      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
-    close(fd);
-    return -1;
-  }
-  timeval timeout{15, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  return fd;
-}
 
 // Sends `data` repeatedly up to `total` bytes; returns how many were sent
 // before the server closed the connection.
@@ -83,7 +60,7 @@ std::string ReadAll(int fd) {
 // long it took.
 std::string LegitimateGet(int port, absl::Duration* took) {
   const absl::Time start = absl::Now();
-  const int fd = Connect(port);
+  const int fd = testing::ConnectFrom(port);
   const std::string request =
       "GET /v1/images/img_nope HTTP/1.1\r\nHost: x\r\nConnection: "
       "close\r\n\r\n";
@@ -130,7 +107,7 @@ class HttpLimitsTest : public ::testing::Test {
 
 TEST_F(HttpLimitsTest, AnOversizedBodyIsRefusedWithoutBeingHeld) {
   // 400 MB announced, 64 MiB sent: it stops reading after its budget.
-  const int fd = Connect(http_port_);
+  const int fd = testing::ConnectFrom(http_port_);
   const std::string head =
       "POST /anything HTTP/1.1\r\nHost: x\r\nContent-Length: 400000000\r\n\r\n";
   ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL),
@@ -145,7 +122,7 @@ TEST_F(HttpLimitsTest, AnOversizedBodyIsRefusedWithoutBeingHeld) {
 }
 
 TEST_F(HttpLimitsTest, AChunkedBodyIsBoundedToo) {
-  const int fd = Connect(http_port_);
+  const int fd = testing::ConnectFrom(http_port_);
   const std::string head =
       "POST /anything HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
       "chunked\r\n\r\n";
@@ -160,7 +137,7 @@ TEST_F(HttpLimitsTest, AChunkedBodyIsBoundedToo) {
 
 TEST_F(HttpLimitsTest, EndlessHeadersAreCutOff) {
   // Header lines are each short, so no per-line limit stops them.
-  const int fd = Connect(http_port_);
+  const int fd = testing::ConnectFrom(http_port_);
   const std::string start = "GET /v1/images/img_nope HTTP/1.1\r\n";
   send(fd, start.data(), start.size(), MSG_NOSIGNAL);
   std::string lines;
@@ -178,7 +155,7 @@ TEST_F(HttpLimitsTest, SlowClientsCannotHoldTheListener) {
   // (slowloris), while a legitimate client from another address asks.
   std::vector<int> slow;
   for (int i = 0; i < 64; ++i) {
-    const int fd = Connect(http_port_, "127.0.0.2");
+    const int fd = testing::ConnectFrom(http_port_, "127.0.0.2");
     ASSERT_GE(fd, 0);
     const std::string start = "GET /v1/images/img_nope HTTP/1.1\r\nX-a: ";
     send(fd, start.data(), start.size(), MSG_NOSIGNAL);

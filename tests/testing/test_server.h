@@ -17,6 +17,7 @@
 #include "google/rpc/status.pb.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "server/app/roster_server.h"
+#include "tests/testing/error_details.h"
 #include "tests/testing/fakes.h"
 #include "tests/testing/frontend_response_scanner.h"
 #include "tests/testing/temp_dir.h"
@@ -122,22 +123,6 @@ inline std::string NewSessionToken(roster::v1::BackendUsers::Stub& backend,
       backend.CreateSession(Authed().get(), request, &session);
   EXPECT_TRUE(status.ok()) << status.error_message();
   return session.session_token();
-}
-
-// The ErrorInfo reason in a failed call's details ("" when absent).
-inline std::string ReasonOf(const grpc::Status& status) {
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) {
-    return "";
-  }
-  for (const auto& any : details.details()) {
-    google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) {
-      return info.domain() == "roster" ? info.reason()
-                                       : "wrong domain: " + info.domain();
-    }
-  }
-  return "";
 }
 
 // The BadRequest field paths in a failed call's details.

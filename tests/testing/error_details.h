@@ -1,0 +1,34 @@
+// What a failed call's google.rpc.Status details say, for tests and the abuse
+// harness: the ErrorInfo reason and the BadRequest field paths.
+#ifndef ROSTER_TESTS_TESTING_ERROR_DETAILS_H_
+#define ROSTER_TESTS_TESTING_ERROR_DETAILS_H_
+
+#include <grpcpp/support/status.h>
+
+#include <string>
+#include <vector>
+
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
+namespace roster::testing {
+
+// The ErrorInfo reason in a failed call's details ("" when absent).
+inline std::string ReasonOf(const grpc::Status& status) {
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) {
+    return "";
+  }
+  for (const auto& any : details.details()) {
+    google::rpc::ErrorInfo info;
+    if (any.UnpackTo(&info)) {
+      return info.domain() == "roster" ? info.reason()
+                                       : "wrong domain: " + info.domain();
+    }
+  }
+  return "";
+}
+
+}  // namespace roster::testing
+
+#endif  // ROSTER_TESTS_TESTING_ERROR_DETAILS_H_
