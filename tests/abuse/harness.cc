@@ -1,5 +1,6 @@
 // The parts every attack shares: a fresh server, a tally of what the attacker
 // got, a flood loop and the legitimate reader whose p99 is compared.
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -93,7 +94,27 @@ Target::Target(std::vector<std::string> extra_flags) {
                                     "--signing_key_file=" + key_file,
                                     "--log_rpcs=false"};
   flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
+  // With ROSTER_ABUSE_SPLIT_CPUS, the server gets the last CPU to itself and
+  // the harness (attacker and legitimate reader) the others, as if they ran
+  // on other machines: the child inherits the spawning thread's affinity.
+  const int cpus = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+  const bool split =
+      std::getenv("ROSTER_ABUSE_SPLIT_CPUS") != nullptr && cpus > 1;
+  cpu_set_t harness_cpus;
+  CPU_ZERO(&harness_cpus);
+  if (split) {
+    for (int cpu = 0; cpu + 1 < cpus; ++cpu) {
+      CPU_SET(cpu, &harness_cpus);
+    }
+    cpu_set_t server_cpu;
+    CPU_ZERO(&server_cpu);
+    CPU_SET(cpus - 1, &server_cpu);
+    sched_setaffinity(0, sizeof(server_cpu), &server_cpu);
+  }
   process_ = std::make_unique<testing::ServerProcess>(dir_, flags);
+  if (split) {
+    sched_setaffinity(0, sizeof(harness_cpus), &harness_cpus);
+  }
   port_ = process_->WaitForPort();
   if (port_ == 0) {
     return;
