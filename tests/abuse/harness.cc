@@ -59,14 +59,14 @@ double P99(std::vector<double> samples) {
 
 // GetUser of `user_id` about 200 times a second on a connection of its own
 // until `stop`; the latencies in ms.
-std::vector<double> ReadAsLegitimateClient(Target& target,
-                                           const std::string& user_id,
-                                           const std::atomic<bool>& stop) {
+std::vector<double> ReadAsLegitimateClient(
+    Target& target, const std::string& user_id, const std::atomic<bool>& stop,
+    absl::Time until = absl::InfiniteFuture()) {
   auto stub = BackendUsers::NewStub(target.NewChannel());
   GetUserRequest request;
   request.set_user_id(user_id);
   std::vector<double> latencies;
-  while (!stop) {
+  while (!stop && absl::Now() < until) {
     User user;
     auto context = Context(true);
     const auto started = std::chrono::steady_clock::now();
@@ -262,21 +262,14 @@ Outcome RunAttack(const Attack& attack, absl::Duration duration,
   }
   const std::string legit = target.CreateUser("legit@abuse.example", "");
   std::atomic<bool> stop{false};
-  std::vector<double> alone;
-  std::thread reader(
-      [&] { alone = ReadAsLegitimateClient(target, legit, stop); });
-  // The measuring window itself: the reader samples for as long as the
-  // attack will run.
-  std::this_thread::sleep_for(absl::ToChronoMilliseconds(duration));
-  stop = true;
-  reader.join();
+  const std::vector<double> alone =
+      ReadAsLegitimateClient(target, legit, stop, absl::Now() + duration);
   outcome.legit_p99_alone_ms = P99(alone);
 
   const int64_t disk_before = target.DiskBytes();
-  stop = false;
   std::vector<double> under;
-  reader =
-      std::thread([&] { under = ReadAsLegitimateClient(target, legit, stop); });
+  std::thread reader(
+      [&] { under = ReadAsLegitimateClient(target, legit, stop); });
   attack.run(target, duration, outcome);
   stop = true;
   reader.join();
