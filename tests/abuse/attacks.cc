@@ -3,6 +3,7 @@
 // attacker got, and which of its own targets it missed.
 #include <grpcpp/generic/generic_stub.h>
 #include <httplib.h>
+#include <poll.h>
 #include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -142,18 +143,37 @@ void Slowloris(Target& target, absl::Duration duration, Outcome& out) {
   const size_t opened = fds.size();
   size_t cut = 0;
   const absl::Time deadline = absl::Now() + duration;
+  absl::Time next_byte = absl::Now() + absl::Milliseconds(500);
   while (absl::Now() < deadline && !fds.empty()) {
-    // One header byte per connection every half second: slow on purpose.
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    for (auto it = fds.begin(); it != fds.end();) {
-      if (send(*it, "X", 1, MSG_NOSIGNAL) <= 0) {
-        close(*it);
-        it = fds.erase(it);
+    // Until the next byte is due, wait for the server to close any of them
+    // (readable with nothing to read); one header byte per connection every
+    // half second: slow on purpose.
+    std::vector<pollfd> polled;
+    polled.reserve(fds.size());
+    for (int fd : fds) {
+      polled.push_back({fd, POLLIN, 0});
+    }
+    const int wait_ms = static_cast<int>(std::max<int64_t>(
+        0, absl::ToInt64Milliseconds(next_byte - absl::Now())));
+    poll(polled.data(), polled.size(), wait_ms);
+    const bool byte_due = absl::Now() >= next_byte;
+    if (byte_due) {
+      next_byte += absl::Milliseconds(500);
+    }
+    std::vector<int> open;
+    for (const pollfd& p : polled) {
+      char ignored[256];
+      const bool closed =
+          (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
+          recv(p.fd, ignored, sizeof(ignored), MSG_DONTWAIT) <= 0;
+      if (closed || (byte_due && send(p.fd, "X", 1, MSG_NOSIGNAL) <= 0)) {
+        close(p.fd);
         ++cut;
       } else {
-        ++it;
+        open.push_back(p.fd);
       }
     }
+    fds = std::move(open);
   }
   // Legitimate HTTP from another address still gets an answer.
   httplib::Client client("127.0.0.1", target.http_port());

@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "tests/abuse/abuse.h"
 #include "tests/testing/error_details.h"
@@ -58,15 +59,15 @@ double P99(std::vector<double> samples) {
 }
 
 // GetUser of `user_id` about 200 times a second on a connection of its own
-// until `stop`; the latencies in ms.
+// until `stop` is notified or `until`; the latencies in ms.
 std::vector<double> ReadAsLegitimateClient(
-    Target& target, const std::string& user_id, const std::atomic<bool>& stop,
+    Target& target, const std::string& user_id, const absl::Notification& stop,
     absl::Time until = absl::InfiniteFuture()) {
   auto stub = BackendUsers::NewStub(target.NewChannel());
   GetUserRequest request;
   request.set_user_id(user_id);
   std::vector<double> latencies;
-  while (!stop && absl::Now() < until) {
+  while (!stop.HasBeenNotified() && absl::Now() < until) {
     User user;
     auto context = Context(true);
     const auto started = std::chrono::steady_clock::now();
@@ -75,8 +76,9 @@ std::vector<double> ReadAsLegitimateClient(
         std::chrono::steady_clock::now() - started;
     // A failed legitimate read counts as the slowest possible.
     latencies.push_back(status.ok() ? took.count() : 30000.0);
-    // Paced, not closed-loop: the reader must not be a load of its own.
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Paced, not closed-loop (the reader must not be a load of its own), and
+    // done as soon as it is told to stop.
+    stop.WaitForNotificationWithTimeout(absl::Milliseconds(5));
   }
   return latencies;
 }
@@ -261,7 +263,7 @@ Outcome RunAttack(const Attack& attack, absl::Duration duration,
     return outcome;
   }
   const std::string legit = target.CreateUser("legit@abuse.example", "");
-  std::atomic<bool> stop{false};
+  absl::Notification stop;
   const std::vector<double> alone =
       ReadAsLegitimateClient(target, legit, stop, absl::Now() + duration);
   outcome.legit_p99_alone_ms = P99(alone);
@@ -271,7 +273,7 @@ Outcome RunAttack(const Attack& attack, absl::Duration duration,
   std::thread reader(
       [&] { under = ReadAsLegitimateClient(target, legit, stop); });
   attack.run(target, duration, outcome);
-  stop = true;
+  stop.Notify();
   reader.join();
   outcome.legit_p99_under_ms = P99(under);
   outcome.peak_rss_kib = PeakRssKib(target.pid());
