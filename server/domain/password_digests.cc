@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include <memory>
+#include <optional>
 #include <regex>
 #include <vector>
 
@@ -51,36 +52,61 @@ std::string Digest(const EVP_MD* md, absl::string_view data) {
       absl::string_view(reinterpret_cast<char*>(out), size));
 }
 
-// Django: pbkdf2_<algorithm>$<iterations>$<salt>$<base64 hash>.
+// pbkdf2_<algorithm>$<iterations>$<salt>$<hash>: Django's form has a raw salt
+// and a base64 hash; Clerk exports the hash in hex, told apart by its length.
+// pbkdf2_sha512_hex has both salt and hash in hex.
 struct Pbkdf2 {
   const EVP_MD* md = nullptr;
   int iterations = 0;
-  std::string salt;
+  std::string salt;  // Raw bytes.
   std::string hash;  // Raw bytes.
 };
 
+// The raw bytes of `encoded` if it is `size` bytes in hex or in base64.
+std::optional<std::string> DecodeHashBytes(absl::string_view encoded,
+                                           size_t size) {
+  if (IsHex(encoded, 2 * size)) {
+    return absl::HexStringToBytes(encoded);
+  }
+  std::string raw;
+  if (absl::Base64Unescape(encoded, &raw) && raw.size() == size) {
+    return raw;
+  }
+  return std::nullopt;
+}
+
 absl::StatusOr<Pbkdf2> ParsePbkdf2(absl::string_view digest) {
-  std::vector<std::string> parts = absl::StrSplit(digest, '$');
-  Pbkdf2 p;
+  std::vector<absl::string_view> parts = absl::StrSplit(digest, '$');
   if (parts.size() != 4) {
     return DigestInvalid("password_digest",
                          "must be pbkdf2_<sha256|sha512>$iterations$salt$hash");
   }
-  p.md = parts[0] == "pbkdf2_sha256"   ? EVP_sha256()
-         : parts[0] == "pbkdf2_sha512" ? EVP_sha512()
-                                       : nullptr;
+  const bool hex_salt = parts[0] == "pbkdf2_sha512_hex";
+  Pbkdf2 p;
+  p.md = parts[0] == "pbkdf2_sha256"               ? EVP_sha256()
+         : parts[0] == "pbkdf2_sha512" || hex_salt ? EVP_sha512()
+                                                   : nullptr;
   const size_t hash_size = parts[0] == "pbkdf2_sha256" ? 32 : 64;
-  if (p.md == nullptr || !absl::SimpleAtoi(parts[1], &p.iterations) ||
-      p.iterations < 1 || parts[2].empty() || parts[2].size() > 128 ||
-      !absl::Base64Unescape(parts[3], &p.hash) || p.hash.size() != hash_size) {
-    return DigestInvalid("password_digest", "is not a Django pbkdf2 digest");
+  std::optional<std::string> hash;
+  if (p.md != nullptr && !hex_salt) {
+    hash = DecodeHashBytes(parts[3], hash_size);
+  } else if (p.md != nullptr && IsHex(parts[3], 2 * hash_size)) {
+    hash = absl::HexStringToBytes(parts[3]);
+  }
+  const bool salt_ok = !parts[2].empty() && parts[2].size() <= 128 &&
+                       (!hex_salt || (parts[2].size() % 2 == 0 &&
+                                      IsHex(parts[2], parts[2].size())));
+  if (!hash.has_value() || !absl::SimpleAtoi(parts[1], &p.iterations) ||
+      p.iterations < 1 || !salt_ok) {
+    return DigestInvalid("password_digest", "is not a pbkdf2 digest");
   }
   if (p.iterations > kMaxPbkdf2Iterations) {
     return DigestInvalid(
         "password_digest",
         absl::StrCat("has more than ", kMaxPbkdf2Iterations, " iterations"));
   }
-  p.salt = parts[2];
+  p.salt = hex_salt ? absl::HexStringToBytes(parts[2]) : std::string(parts[2]);
+  p.hash = *std::move(hash);
   return p;
 }
 
@@ -226,7 +252,8 @@ absl::StatusOr<std::string> ImportDigest(absl::string_view hasher,
     }
     return d;
   }
-  if (hasher == "pbkdf2_sha256" || hasher == "pbkdf2_sha512") {
+  if (hasher == "pbkdf2_sha256" || hasher == "pbkdf2_sha512" ||
+      hasher == "pbkdf2_sha512_hex") {
     if (!absl::StartsWith(d, absl::StrCat(hasher, "$"))) {
       return DigestInvalid("password_digest",
                            absl::StrCat("must start with ", hasher, "$"));
@@ -264,7 +291,7 @@ absl::StatusOr<std::string> ImportDigest(absl::string_view hasher,
   return DigestInvalid(
       "password_hasher",
       "must be one of bcrypt, argon2i, argon2id, pbkdf2_sha256, pbkdf2_sha512, "
-      "scrypt_firebase, "
+      "pbkdf2_sha512_hex, scrypt_firebase, "
       "md5, sha256, sha256_salted");
 }
 

@@ -32,6 +32,20 @@ print('pbkdf2_$algorithm\$1000\$NaClNaCl\$' + base64.b64encode(h).decode())")
     printf 'pbkdf2_%s\thunter2!\t%s\ttrue\n' "$algorithm" "$digest"
     printf 'pbkdf2_%s\thunter3!\t%s\tfalse\n' "$algorithm" "$digest"
   done
+  # Clerk's export: the same, with the hash in hex; pbkdf2_sha512_hex has a hex salt too.
+  clerk=$(python3 -c "
+import hashlib
+h = hashlib.pbkdf2_hmac('sha512', b'hunter2!', b'NaClNaCl', 1000)
+print('pbkdf2_sha512\$1000\$NaClNaCl\$' + h.hex())")
+  printf 'pbkdf2_sha512\thunter2!\t%s\ttrue\n' "$clerk"
+  printf 'pbkdf2_sha512\thunter3!\t%s\tfalse\n' "$clerk"
+  hex=$(python3 -c "
+import hashlib
+salt = bytes.fromhex('00ff24a5c3')
+h = hashlib.pbkdf2_hmac('sha512', b'hunter2!', salt, 1000)
+print('pbkdf2_sha512_hex\$1000\$' + salt.hex() + '\$' + h.hex())")
+  printf 'pbkdf2_sha512_hex\thunter2!\t%s\ttrue\n' "$hex"
+  printf 'pbkdf2_sha512_hex\thunter3!\t%s\tfalse\n' "$hex"
   printf 'md5\tpassword1\t%s\ttrue\n' "$(printf %s password1 | md5sum | cut -d' ' -f1)"
   printf 'md5\tpassword2\t%s\tfalse\n' "$(printf %s password1 | md5sum | cut -d' ' -f1)"
   printf 'sha256\tpassword1\t%s\ttrue\n' "$(printf %s password1 | sha256sum | cut -d' ' -f1)"

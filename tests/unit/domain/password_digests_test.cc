@@ -43,7 +43,7 @@ std::vector<Vector> LoadVectors() {
 TEST(PasswordDigestsTest,
      EveryIndependentVectorImportsAndVerifiesAsItsToolSays) {
   const auto vectors = LoadVectors();
-  ASSERT_EQ(vectors.size(), 19u);
+  ASSERT_EQ(vectors.size(), 23u);
   for (const auto& v : vectors) {
     auto stored = ImportDigest(v.hasher, v.digest);
     ASSERT_THAT(stored, IsOk()) << v.hasher << " " << v.digest;
@@ -80,6 +80,21 @@ TEST(PasswordDigestsTest, MalformedDigestsAndExcessiveCostsAreRefused) {
       {"pbkdf2_sha256",
        "pbkdf2_sha512$1000$salt$oXilRKA5xoZSlPKN6BFR5utLIQdWfpIjPzfPWeLonIM="},
       {"pbkdf2_sha256", "pbkdf2_sha256$1000$salt$not-base64"},
+      {"pbkdf2_sha512",  // Hex one character short.
+       "pbkdf2_sha512$1000$salt$"
+       "24833411641eafd283cfa919e269f6beac4c04ea48f242415ef2dbfc4e2b5548a5981d"
+       "93e88a2eb7e659279fef7568ab4364c92ccff7b94dc0cd5f9b1461e52"},
+      {"pbkdf2_sha512_hex",  // Odd-length salt.
+       "pbkdf2_sha512_hex$1000$00f$"
+       "24833411641eafd283cfa919e269f6beac4c04ea48f242415ef2dbfc4e2b5548a5981d"
+       "93e88a2eb7e659279fef7568ab4364c92ccff7b94dc0cd5f9b1461e52c"},
+      {"pbkdf2_sha512_hex",  // Salt not hex.
+       "pbkdf2_sha512_hex$1000$NaClNaCl$"
+       "24833411641eafd283cfa919e269f6beac4c04ea48f242415ef2dbfc4e2b5548a5981d"
+       "93e88a2eb7e659279fef7568ab4364c92ccff7b94dc0cd5f9b1461e52c"},
+      {"pbkdf2_sha512_hex",  // Hash in base64.
+       "pbkdf2_sha512_hex$1000$00ff$JIM0EWQer9KDz6kZ4mn2vqxMBOpI8kJBXvLb/"
+       "E4rVUilmB2T6Iout+ZZJ5/vdWirQ2TJLM/3uU3AzV+bFGHlLA=="},
       {"pbkdf2_sha256",
        "pbkdf2_sha256$0$salt$oXilRKA5xoZSlPKN6BFR5utLIQdWfpIjPzfPWeLonIM="},
       {"md5", "7c6a180b36896a0a8c02787eeafb0e4"},
