@@ -252,6 +252,12 @@ std::map<std::string, Command> Commands() {
       {"me sessions", Me(&F::ListMySessions)},
       {"me revoke-session", Me(&F::RevokeMySession)},
       {"me sign-out", Me(&F::SignOut)},
+      {"signups create", Unary<FrontendUsers>(&F::CreateSignUp, Auth::kNone)},
+      {"signups update", Unary<FrontendUsers>(&F::UpdateSignUp, Auth::kNone)},
+      {"signups prepare",
+       Unary<FrontendUsers>(&F::PrepareSignUpVerification, Auth::kNone)},
+      {"signups attempt",
+       Unary<FrontendUsers>(&F::AttemptSignUpVerification, Auth::kNone)},
       {"health check", Health},
   };
 }

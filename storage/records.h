@@ -183,6 +183,33 @@ struct SessionRecord {
   Micros updated_at = 0;
 };
 
+enum class SignUpStatus : int { kMissingRequirements = 1, kComplete = 2 };
+
+// A sign-up in progress (DESIGN §10): the fields given so far, before any user
+// exists. Its id is the capability for the calls that name it. Past expire_at
+// it reads as abandoned; it is deleted a day later.
+struct SignUpRecord {
+  std::string id;  // su_…
+  SignUpStatus status = SignUpStatus::kMissingRequirements;
+  std::string email_address;  // Normalised; empty when not given.
+  VerificationRecord email_verification;
+  std::string phone_number;  // E.164; empty when not given.
+  VerificationRecord phone_verification;
+  std::string username;  // Lower-case; empty when not given.
+  std::string first_name;
+  std::string last_name;
+  std::string password_hash;    // argon2id; empty when not given.
+  std::string unsafe_metadata;  // Compact JSON; empty when not given.
+  std::string public_metadata;  // From the invitation; empty when none.
+  std::string invitation_id;
+  Micros legal_accepted_at = 0;
+  std::string created_user_id;  // Set when complete.
+  std::string created_session_id;
+  Micros expire_at = 0;
+  Micros created_at = 0;
+  Micros updated_at = 0;
+};
+
 // One entry of the transactional outbox. Appended in the same transaction as
 // the change it describes; `sequence` is assigned at append time, 1, 2, 3, … in
 // commit order, never reused.

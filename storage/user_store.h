@@ -121,6 +121,16 @@ class WriteTransaction {
   virtual absl::StatusOr<int64_t> PruneEvents(Micros cutoff,
                                               int64_t max_events) = 0;
 
+  // The sign-up, or NotFound.
+  virtual absl::StatusOr<SignUpRecord> GetSignUp(
+      absl::string_view sign_up_id) = 0;
+  // Inserts or rewrites a sign-up. Not a change to a user: no event.
+  virtual absl::Status PutSignUp(const SignUpRecord& sign_up) = 0;
+  // Deletes up to `max_rows` sign-ups that expired before `cutoff`; returns
+  // how many.
+  virtual absl::StatusOr<int64_t> PruneSignUps(Micros cutoff,
+                                               int64_t max_rows) = 0;
+
   // The remembered request, or nullopt.
   virtual absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotencyKey(
       absl::string_view request_id) = 0;

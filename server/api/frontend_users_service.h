@@ -14,6 +14,7 @@
 #include "server/api/bounded_executor.h"
 #include "server/domain/rate_limiter.h"
 #include "server/domain/session_service.h"
+#include "server/domain/sign_up.h"
 #include "server/domain/user_service.h"
 
 namespace roster::api {
@@ -28,6 +29,8 @@ struct SignInLimits {
   // Changes a signed-in user may make to their own account per hour: each
   // appends an event that is kept for the retention period (DESIGN §14).
   int self_service_writes_per_hour = 120;
+  // Sign-ups started per client address per hour (DESIGN §14).
+  int sign_ups_per_address_per_hour = 20;
 };
 
 class FrontendUsersService final
@@ -36,15 +39,19 @@ class FrontendUsersService final
   // None is owned; all must outlive the service.
   FrontendUsersService(domain::UserServices* users,
                        domain::SessionService* sessions,
-                       BoundedExecutor* writes, BoundedExecutor* hashes,
+                       domain::SignUpService* sign_ups, BoundedExecutor* writes,
+                       BoundedExecutor* hashes,
                        const SignInLimits& limits = SignInLimits())
       : users_(users),
         sessions_(sessions),
+        sign_ups_(sign_ups),
         writes_(writes),
         hashes_(hashes),
         failures_by_identifier_(limits.failures_per_identifier, limits.window),
         failures_by_address_(limits.failures_per_address, limits.window),
-        writes_by_user_(limits.self_service_writes_per_hour, absl::Hours(1)) {
+        writes_by_user_(limits.self_service_writes_per_hour, absl::Hours(1)),
+        sign_ups_by_address_(limits.sign_ups_per_address_per_hour,
+                             absl::Hours(1)) {
     // The hot read builds its response on an arena.
     SetMessageAllocatorFor_GetMe(&get_me_messages_);
   }
@@ -139,6 +146,24 @@ class FrontendUsersService final
                                     const roster::v1::SignOutRequest* request,
                                     roster::v1::Session* response) override;
 
+  // Sign-ups (frontend_sign_ups.cc).
+  grpc::ServerUnaryReactor* CreateSignUp(
+      grpc::CallbackServerContext* context,
+      const roster::v1::CreateSignUpRequest* request,
+      roster::v1::SignUpResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateSignUp(
+      grpc::CallbackServerContext* context,
+      const roster::v1::UpdateSignUpRequest* request,
+      roster::v1::SignUpResponse* response) override;
+  grpc::ServerUnaryReactor* PrepareSignUpVerification(
+      grpc::CallbackServerContext* context,
+      const roster::v1::PrepareSignUpVerificationRequest* request,
+      roster::v1::SignUpResponse* response) override;
+  grpc::ServerUnaryReactor* AttemptSignUpVerification(
+      grpc::CallbackServerContext* context,
+      const roster::v1::AttemptSignUpVerificationRequest* request,
+      roster::v1::SignUpResponse* response) override;
+
  private:
   // The signed-in caller of a call.
   struct Me {
@@ -169,11 +194,13 @@ class FrontendUsersService final
 
   domain::UserServices* users_;       // Not owned.
   domain::SessionService* sessions_;  // Not owned.
+  domain::SignUpService* sign_ups_;   // Not owned.
   BoundedExecutor* writes_;           // Not owned.
   BoundedExecutor* hashes_;           // Not owned.
   domain::RateLimiter failures_by_identifier_;
   domain::RateLimiter failures_by_address_;
   domain::RateLimiter writes_by_user_;
+  domain::RateLimiter sign_ups_by_address_;
   ArenaMessageAllocator<roster::v1::GetMeRequest, roster::v1::FrontendUser>
       get_me_messages_;
 };

@@ -18,17 +18,6 @@ using roster::v1::MetadataFilter;
 constexpr int64_t kMinTimestampSeconds = -62135596800;
 constexpr int64_t kMaxTimestampSeconds = 253402300799;
 
-void SetVerification(const storage::VerificationRecord& in,
-                     roster::v1::Verification& out) {
-  out.set_status(static_cast<roster::v1::Verification::Status>(
-      static_cast<int>(in.status)));
-  out.set_strategy(in.strategy);
-  out.set_attempts(in.attempts);
-  if (in.expire_at != 0) {
-    ToProto(domain::FromMicros(in.expire_at), *out.mutable_expire_at());
-  }
-}
-
 void SetTime(storage::Micros micros, google::protobuf::Timestamp* out) {
   ToProto(domain::FromMicros(micros), *out);
 }
@@ -144,6 +133,17 @@ std::optional<absl::Time> FromProto(
          absl::Nanoseconds(timestamp.nanos());
 }
 
+void ToProto(const storage::VerificationRecord& in,
+             roster::v1::Verification& out) {
+  out.set_status(static_cast<roster::v1::Verification::Status>(
+      static_cast<int>(in.status)));
+  out.set_strategy(in.strategy);
+  out.set_attempts(in.attempts);
+  if (in.expire_at != 0) {
+    ToProto(domain::FromMicros(in.expire_at), *out.mutable_expire_at());
+  }
+}
+
 void ToProto(absl::Time time, google::protobuf::Timestamp& out) {
   const int64_t micros = absl::ToUnixMicros(time);
   int64_t seconds = micros / 1'000'000;
@@ -186,7 +186,7 @@ void FillUser(const domain::UserView& view, Message& out) {
     auto* email = out.add_email_addresses();
     email->set_id(e.id);
     email->set_email_address(e.email_address);
-    SetVerification(e.verification, *email->mutable_verification());
+    ToProto(e.verification, *email->mutable_verification());
     for (const auto& account : u.external_accounts) {
       if (account.email_address == e.email_address &&
           account.verification.status ==
@@ -201,7 +201,7 @@ void FillUser(const domain::UserView& view, Message& out) {
     auto* phone = out.add_phone_numbers();
     phone->set_id(p.id);
     phone->set_phone_number(p.phone_number);
-    SetVerification(p.verification, *phone->mutable_verification());
+    ToProto(p.verification, *phone->mutable_verification());
     phone->set_reserved_for_second_factor(p.reserved_for_second_factor);
     phone->set_default_second_factor(p.default_second_factor);
     SetTime(p.created_at, phone->mutable_created_at());
@@ -221,7 +221,7 @@ void FillUser(const domain::UserView& view, Message& out) {
       account->add_approved_scopes(scope);
     }
     JsonToStruct(a.public_metadata, *account->mutable_public_metadata());
-    SetVerification(a.verification, *account->mutable_verification());
+    ToProto(a.verification, *account->mutable_verification());
     SetTime(a.created_at, account->mutable_created_at());
     SetTime(a.updated_at, account->mutable_updated_at());
   }
@@ -307,6 +307,8 @@ std::string ProtoEventEncoder::EncodeEmailMessage(
   out.set_user_id(message.user_id);
   out.set_code(message.code);
   SetTime(message.expire_at, out.mutable_expire_at());
+  out.set_purpose(message.purpose);
+  out.set_sign_up_id(message.sign_up_id);
   return out.SerializeAsString();
 }
 
@@ -318,6 +320,8 @@ std::string ProtoEventEncoder::EncodeSmsMessage(
   out.set_user_id(message.user_id);
   out.set_code(message.code);
   SetTime(message.expire_at, out.mutable_expire_at());
+  out.set_purpose(message.purpose);
+  out.set_sign_up_id(message.sign_up_id);
   return out.SerializeAsString();
 }
 

@@ -85,6 +85,8 @@ std::optional<absl::Time> FromProto(
     const google::protobuf::Timestamp& timestamp, const std::string& field,
     domain::Violations& violations);
 void ToProto(absl::Time time, google::protobuf::Timestamp& out);
+void ToProto(const storage::VerificationRecord& in,
+             roster::v1::Verification& out);
 
 // The list of `user` holding messages like `out`.
 inline const auto& ListFor(const roster::v1::User& user,

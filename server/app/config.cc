@@ -20,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "server/domain/clock.h"
 #include "server/domain/ids.h"
+#include "server/domain/sign_up.h"
 #include "server/domain/tokens.h"
 #include "storage/user_store.h"
 
@@ -87,6 +88,16 @@ ABSL_FLAG(int32_t, codes_per_user_per_hour, 10,
 ABSL_FLAG(int32_t, codes_per_hour, 1000,
           "Verification codes the whole service sends per hour: the mail and "
           "SMS budget, shared by every replica on one database.");
+ABSL_FLAG(std::string, sign_up_required, "email_address,password",
+          "The fields a sign-up must give before its user exists, from "
+          "email_address, phone_number, username, password, first_name, "
+          "last_name, legal_accepted; a given email address or phone number "
+          "must also be verified by code.");
+ABSL_FLAG(std::string, sign_up_mode, "public",
+          "Who may sign up: public, restricted (with an invitation only) or "
+          "disabled.");
+ABSL_FLAG(int32_t, sign_ups_per_address_per_hour, 20,
+          "Sign-ups one client address may start per hour, on a replica.");
 ABSL_FLAG(std::string, token_issuer, "roster",
           "The `iss` of session tokens, and the only one accepted.");
 ABSL_FLAG(std::string, token_audience, "",
@@ -155,6 +166,9 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "sign_in_failures_per_address",
                                       "sign_in_failure_window",
                                       "codes_per_hour",
+                                      "sign_up_required",
+                                      "sign_up_mode",
+                                      "sign_ups_per_address_per_hour",
                                       "token_audience",
                                       "http_listen",
                                       "public_http_url",
@@ -387,6 +401,22 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   if (config.codes_per_user_per_hour < 1 || config.codes_per_hour < 1) {
     return absl::InvalidArgumentError(
         "--codes_per_user_per_hour and --codes_per_hour must be at least 1");
+  }
+  auto required =
+      domain::ParseSignUpRequiredFields(absl::GetFlag(FLAGS_sign_up_required));
+  if (!required.ok()) {
+    return required.status();
+  }
+  config.sign_up_required = *std::move(required);
+  config.sign_up_mode = absl::GetFlag(FLAGS_sign_up_mode);
+  if (auto mode = domain::ParseSignUpMode(config.sign_up_mode); !mode.ok()) {
+    return mode.status();
+  }
+  config.sign_ups_per_address_per_hour =
+      absl::GetFlag(FLAGS_sign_ups_per_address_per_hour);
+  if (config.sign_ups_per_address_per_hour < 1) {
+    return absl::InvalidArgumentError(
+        "--sign_ups_per_address_per_hour must be at least 1");
   }
   config.token_audience = absl::GetFlag(FLAGS_token_audience);
   config.http_listen = absl::GetFlag(FLAGS_http_listen);

@@ -50,6 +50,12 @@ struct ServerConfig {
   // Verification codes sent per hour per user and by the whole service.
   int32_t codes_per_user_per_hour = 10;
   int32_t codes_per_hour = 1000;
+  // Sign-ups (DESIGN §10): the fields a sign-up must give, who may sign up
+  // (public, restricted, disabled), and how many one client address may
+  // start per hour. Validated by ParseFlags.
+  std::vector<std::string> sign_up_required = {"email_address", "password"};
+  std::string sign_up_mode = "public";
+  int32_t sign_ups_per_address_per_hour = 20;
   std::string token_issuer = "roster";
   std::string token_audience;
   // host:port of the HTTP listener (profile images); empty: none.

@@ -182,6 +182,17 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       server->store_.get(), server->clock_, server->ids_.get(),
       server->random_.get(), server->encoder_.get(), server->signing_key_.get(),
       server->verifier_.get(), session_options);
+  domain::SignUpOptions sign_up_options;
+  sign_up_options.required_fields = config.sign_up_required;
+  auto sign_up_mode = domain::ParseSignUpMode(config.sign_up_mode);
+  if (!sign_up_mode.ok()) {
+    return sign_up_mode.status();
+  }
+  sign_up_options.mode = *sign_up_mode;
+  server->sign_ups_ = std::make_unique<domain::SignUpService>(
+      server->store_.get(), server->clock_, server->ids_.get(),
+      server->encoder_.get(), options, server->sessions_.get(),
+      sign_up_options);
   server->authenticator_ =
       std::make_unique<api::SecretKeyAuthenticator>(config.secret_keys);
   // Write threads mostly wait for the group commit that covers their write:
@@ -247,9 +258,11 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   sign_in_limits.window = config.sign_in_failure_window;
   sign_in_limits.self_service_writes_per_hour =
       config.self_service_writes_per_hour;
+  sign_in_limits.sign_ups_per_address_per_hour =
+      config.sign_ups_per_address_per_hour;
   server->frontend_users_ = std::make_unique<api::FrontendUsersService>(
-      server->users_.get(), server->sessions_.get(), server->writes_.get(),
-      server->hashes_.get(), sign_in_limits);
+      server->users_.get(), server->sessions_.get(), server->sign_ups_.get(),
+      server->writes_.get(), server->hashes_.get(), sign_in_limits);
   grpc::ServerBuilder builder;
   configure(builder);
   builder.AddListeningPort(config.listen, CredentialsFor(config),
@@ -426,6 +439,10 @@ absl::StatusOr<int64_t> RosterServer::PruneEventsForTest() {
   return events_->Prune(events_retention_);
 }
 
+absl::StatusOr<int64_t> RosterServer::PruneSignUpsForTest() {
+  return sign_ups_->Prune(10000);
+}
+
 void RosterServer::RunPruner(absl::Duration interval) {
   while (true) {
     absl::StatusOr<int64_t> pruned = events_->Prune(events_retention_);
@@ -434,6 +451,15 @@ void RosterServer::RunPruner(absl::Duration interval) {
           "warn", "event retention failed",
           absl::StrCat(",\"code\":\"",
                        absl::StatusCodeToString(pruned.status().code()), "\""));
+    }
+    // Abandoned sign-ups, a bounded batch per round (DESIGN §14).
+    absl::StatusOr<int64_t> sign_ups = sign_ups_->Prune(10000);
+    if (!sign_ups.ok()) {
+      api::LogJson(
+          "warn", "sign-up pruning failed",
+          absl::StrCat(",\"code\":\"",
+                       absl::StatusCodeToString(sign_ups.status().code()),
+                       "\""));
     }
     absl::MutexLock lock(&pruner_mu_);
     if (pruner_mu_.AwaitWithTimeout(absl::Condition(&pruner_stopping_),

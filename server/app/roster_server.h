@@ -69,6 +69,8 @@ class RosterServer {
   // Runs event retention now, as the background pruner does. Returns how many
   // events were deleted.
   absl::StatusOr<int64_t> PruneEventsForTest();
+  // One round of the pruner's sign-up pruning, now.
+  absl::StatusOr<int64_t> PruneSignUpsForTest();
 
   // Reports NOT_SERVING, stops accepting calls, lets in-flight calls finish for
   // up to `grace` (then cancels them), and waits until every queued write has
@@ -97,6 +99,7 @@ class RosterServer {
   std::unique_ptr<api::BoundedExecutor> writes_;
   std::unique_ptr<api::BoundedExecutor> hashes_;
   std::unique_ptr<api::BackendUsersService> backend_users_;
+  std::unique_ptr<domain::SignUpService> sign_ups_;
   std::unique_ptr<api::FrontendUsersService> frontend_users_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HttpServer> metrics_http_;

@@ -36,11 +36,13 @@ struct Caller {
 // A one-time code for a mail or SMS service to deliver (email.created,
 // sms.created).
 struct VerificationMessage {
-  std::string identifier_id;  // idn_…
+  std::string identifier_id;  // idn_…; empty for a sign-up's address.
   std::string address;        // The email address or E.164 number.
-  std::string user_id;
+  std::string user_id;        // Empty for a sign-up.
   std::string code;
   storage::Micros expire_at = 0;
+  std::string purpose;  // DESIGN §13: verify_email_address, sign_up, …
+  std::string sign_up_id;
 };
 
 // Encodes event payloads. Implementations are thread-safe.

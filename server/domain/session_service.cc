@@ -158,15 +158,6 @@ absl::StatusOr<NewSession> SessionService::CreateSession(
   }
   const absl::Time now = clock_->Now();
   NewSession created;
-  created.secret = NewSecret(*random_, "", 43);  // ~256 bits.
-  storage::SessionRecord& session = created.session;
-  session.id = ids_->New(kSessionIdPrefix);
-  session.user_id = std::string(user_id);
-  session.secret_digest = Fingerprint(created.secret);
-  session.status = storage::SessionStatus::kActive;
-  session.created_at = session.last_active_at = session.updated_at =
-      ToMicros(now);
-  session.expire_at = ToMicros(now + options_.session_lifetime);
   absl::Status written =
       store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
         auto user = txn.GetUser(user_id);
@@ -177,22 +168,47 @@ absl::StatusOr<NewSession> SessionService::CreateSession(
           return Error(absl::StatusCode::kPermissionDenied, reason::kUserBanned,
                        "the user is banned");
         }
-        absl::Status bounded = BoundSessions(txn, caller, user->id, now);
-        if (!bounded.ok()) {
-          return bounded;
+        auto session = CreateSessionIn(txn, caller, *user, now);
+        if (!session.ok()) {
+          return session.status();
         }
-        absl::Status inserted = txn.InsertSession(
-            session, SessionEvent(caller, event_type::kSessionCreated, session,
-                                  now, *ids_, *encoder_));
-        if (!inserted.ok()) {
-          return inserted;
-        }
-        return txn.UpdateSignInState(user->id, user->failed_password_attempts,
-                                     user->locked_until, ToMicros(now),
-                                     ToMicros(now));
+        created = *std::move(session);
+        return absl::OkStatus();
       });
   if (!written.ok()) {
     return internal::FromStore(written);
+  }
+  return created;
+}
+
+absl::StatusOr<NewSession> SessionService::CreateSessionIn(
+    storage::WriteTransaction& txn, const Caller& caller,
+    const storage::UserRecord& user, absl::Time now) const {
+  NewSession created;
+  created.secret = NewSecret(*random_, "", 43);  // ~256 bits.
+  storage::SessionRecord& session = created.session;
+  session.id = ids_->New(kSessionIdPrefix);
+  session.user_id = user.id;
+  session.secret_digest = Fingerprint(created.secret);
+  session.status = storage::SessionStatus::kActive;
+  session.created_at = session.last_active_at = session.updated_at =
+      ToMicros(now);
+  session.expire_at = ToMicros(now + options_.session_lifetime);
+  absl::Status bounded = BoundSessions(txn, caller, user.id, now);
+  if (!bounded.ok()) {
+    return bounded;
+  }
+  absl::Status inserted = txn.InsertSession(
+      session, SessionEvent(caller, event_type::kSessionCreated, session, now,
+                            *ids_, *encoder_));
+  if (!inserted.ok()) {
+    return inserted;
+  }
+  absl::Status recorded =
+      txn.UpdateSignInState(user.id, user.failed_password_attempts,
+                            user.locked_until, ToMicros(now), ToMicros(now));
+  if (!recorded.ok()) {
+    return recorded;
   }
   created.token = IssueToken(session, now);
   return created;

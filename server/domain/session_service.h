@@ -74,6 +74,15 @@ class SessionService {
   absl::StatusOr<NewSession> CreateSession(const Caller& caller,
                                            absl::string_view user_id);
 
+  // CreateSession inside the caller's own transaction (a sign-up completing):
+  // stores the session with its session.created event, bounded as
+  // CreateSession's, and records the sign-in time. The caller has checked the
+  // user; the token is good once `txn` commits.
+  absl::StatusOr<NewSession> CreateSessionIn(storage::WriteTransaction& txn,
+                                             const Caller& caller,
+                                             const storage::UserRecord& user,
+                                             absl::Time now) const;
+
   // A fresh token for an active session whose secret matches. UNAUTHENTICATED
   // (SESSION_INVALID) for anything else, the same for every cause.
   absl::StatusOr<std::string> RefreshToken(absl::string_view session_id,

@@ -102,10 +102,16 @@ absl::StatusOr<IdentifierView> IdentifierService::PrepareVerification(
                                   options_.verification_code_lifetime);
           v.code_digest = DigestVerificationCode(code);
           record->updated_at = now;
-          VerificationMessage message{record->id, K::Value(*record), u.id, code,
-                                      v.expire_at};
           const bool email =
               std::is_same_v<Record, storage::EmailAddressRecord>;
+          VerificationMessage message{
+              record->id,
+              K::Value(*record),
+              u.id,
+              code,
+              v.expire_at,
+              email ? "verify_email_address" : "verify_phone_number",
+              ""};
           return txn.AppendEvent(NewEvent(
               caller,
               email ? event_type::kEmailCreated : event_type::kSmsCreated, u.id,

@@ -20,7 +20,7 @@ constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7290146531)";
 // sequence is allocated from event_log.last_sequence inside the committing
 // transaction (see PgUserStore), not by an identity column, so that sequence
 // order is commit order across replicas.
-constexpr std::array<const char*, 3> kPgMigrations = {
+constexpr std::array<const char*, 4> kPgMigrations = {
     R"sql(
 CREATE TABLE users (
   id TEXT COLLATE "C" PRIMARY KEY,
@@ -202,6 +202,39 @@ CREATE TRIGGER users_counted AFTER INSERT OR DELETE ON users
     R"sql(
 ALTER TABLE users ADD COLUMN locale TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN legal_accepted_at BIGINT NOT NULL DEFAULT 0;
+)sql",
+    // 4: as SQLite's migration 8.
+    R"sql(
+CREATE TABLE sign_ups (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  status INTEGER NOT NULL,
+  email_address TEXT NOT NULL,
+  email_verification_status INTEGER NOT NULL,
+  email_verification_strategy TEXT NOT NULL,
+  email_verification_attempts INTEGER NOT NULL,
+  email_verification_expire_at BIGINT NOT NULL,
+  email_verification_code_digest TEXT NOT NULL,
+  phone_number TEXT NOT NULL,
+  phone_verification_status INTEGER NOT NULL,
+  phone_verification_strategy TEXT NOT NULL,
+  phone_verification_attempts INTEGER NOT NULL,
+  phone_verification_expire_at BIGINT NOT NULL,
+  phone_verification_code_digest TEXT NOT NULL,
+  username TEXT NOT NULL,
+  first_name TEXT NOT NULL,
+  last_name TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  unsafe_metadata TEXT NOT NULL,
+  public_metadata TEXT NOT NULL,
+  invitation_id TEXT NOT NULL,
+  legal_accepted_at BIGINT NOT NULL,
+  created_user_id TEXT NOT NULL,
+  created_session_id TEXT NOT NULL,
+  expire_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX sign_ups_by_expire_at ON sign_ups(expire_at);
 )sql",
 };
 

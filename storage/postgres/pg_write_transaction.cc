@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/postgres/pg_rows.h"
+#include "storage/sign_up_row.h"
 
 namespace roster::storage {
 
@@ -240,6 +241,45 @@ absl::Status PgWriteTransaction::PutIdempotencyKey(
             .Add(record.user_id)
             .Add(record.created_at));
     return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<SignUpRecord> PgWriteTransaction::GetSignUp(
+    absl::string_view sign_up_id) {
+  return PgGuarded("reading a sign-up", [&]() -> absl::StatusOr<SignUpRecord> {
+    // Locked until COMMIT, as users are: two calls on one sign-up (parallel
+    // code guesses) take turns instead of both reading the same attempts.
+    static const std::string* const kSql = new std::string(
+        absl::StrCat(SelectSignUpSql(SqlDialect::kPostgres), " FOR UPDATE"));
+    PgResult r = c_.Run(*kSql, PgParams().Add(sign_up_id));
+    if (r.rows() == 0) {
+      return absl::NotFoundError("sign-up not found");
+    }
+    return ReadSignUpColumns(PgRow{r, 0});
+  });
+}
+
+absl::Status PgWriteTransaction::PutSignUp(const SignUpRecord& sign_up) {
+  return PgGuarded("writing a sign-up", [&] {
+    PgParams params;
+    for (const SqlValue& value : SignUpValues(sign_up)) {
+      std::visit([&](const auto& v) { params.Add(v); }, value);
+    }
+    static const std::string* const kSql =
+        new std::string(UpsertSignUpSql(SqlDialect::kPostgres));
+    c_.Run(*kSql, params);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int64_t> PgWriteTransaction::PruneSignUps(Micros cutoff,
+                                                         int64_t max_rows) {
+  return PgGuarded("pruning sign-ups", [&]() -> absl::StatusOr<int64_t> {
+    PgResult r = c_.Run(
+        "DELETE FROM sign_ups WHERE id IN (SELECT id FROM sign_ups WHERE "
+        "expire_at < $1 ORDER BY expire_at LIMIT $2)",
+        PgParams().Add(cutoff).Add(max_rows));
+    return r.affected();
   });
 }
 

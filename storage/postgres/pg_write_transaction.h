@@ -64,6 +64,11 @@ class PgWriteTransaction final : public WriteTransaction {
   absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotencyKey(
       absl::string_view request_id) override;
   absl::Status PutIdempotencyKey(const IdempotencyRecord& record) override;
+  absl::StatusOr<SignUpRecord> GetSignUp(
+      absl::string_view sign_up_id) override;
+  absl::Status PutSignUp(const SignUpRecord& sign_up) override;
+  absl::StatusOr<int64_t> PruneSignUps(Micros cutoff,
+                                       int64_t max_rows) override;
 
   // Numbers the buffered events and inserts them, under the event_log row
   // lock that COMMIT releases. Returns the newest sequence, or 0 when the

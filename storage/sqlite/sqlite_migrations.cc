@@ -9,7 +9,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 7> kMigrations = {
+constexpr std::array<const char*, 8> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -307,6 +307,40 @@ UPDATE users SET identifiers =
     R"sql(
 ALTER TABLE users ADD COLUMN locale TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN legal_accepted_at INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 8: sign-ups (DESIGN §10), before any user exists. No foreign keys: the
+    // user and session they created may be deleted while the row lives on.
+    R"sql(
+CREATE TABLE sign_ups (
+  id TEXT PRIMARY KEY,
+  status INTEGER NOT NULL,
+  email_address TEXT NOT NULL,
+  email_verification_status INTEGER NOT NULL,
+  email_verification_strategy TEXT NOT NULL,
+  email_verification_attempts INTEGER NOT NULL,
+  email_verification_expire_at INTEGER NOT NULL,
+  email_verification_code_digest TEXT NOT NULL,
+  phone_number TEXT NOT NULL,
+  phone_verification_status INTEGER NOT NULL,
+  phone_verification_strategy TEXT NOT NULL,
+  phone_verification_attempts INTEGER NOT NULL,
+  phone_verification_expire_at INTEGER NOT NULL,
+  phone_verification_code_digest TEXT NOT NULL,
+  username TEXT NOT NULL,
+  first_name TEXT NOT NULL,
+  last_name TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  unsafe_metadata TEXT NOT NULL,
+  public_metadata TEXT NOT NULL,
+  invitation_id TEXT NOT NULL,
+  legal_accepted_at INTEGER NOT NULL,
+  created_user_id TEXT NOT NULL,
+  created_session_id TEXT NOT NULL,
+  expire_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sign_ups_by_expire_at ON sign_ups(expire_at);
 )sql",
 };
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "storage/sign_up_row.h"
 #include "storage/sqlite/sqlite_connection.h"
 #include "storage/sqlite/sqlite_identifier_rows.h"
 #include "storage/sqlite/sqlite_user_rows.h"
@@ -242,6 +243,50 @@ class SqliteWriteTransaction final : public WriteTransaction {
       mark.bind(1, through);
       mark.exec();
       return deleted;
+    });
+  }
+
+  absl::StatusOr<SignUpRecord> GetSignUp(
+      absl::string_view sign_up_id) override {
+    return Guarded("reading a sign-up", [&]() -> absl::StatusOr<SignUpRecord> {
+      static const std::string* const kSql =
+          new std::string(SelectSignUpSql(SqlDialect::kSqlite));
+      auto& s = c_.Prepare(*kSql);
+      s.bind(1, std::string(sign_up_id));
+      if (!s.executeStep()) {
+        s.reset();
+        return absl::NotFoundError("sign-up not found");
+      }
+      SignUpRecord sign_up = ReadSignUpColumns(SqliteRow{s});
+      s.reset();
+      return sign_up;
+    });
+  }
+
+  absl::Status PutSignUp(const SignUpRecord& sign_up) override {
+    return Guarded("writing a sign-up", [&] {
+      static const std::string* const kSql =
+          new std::string(UpsertSignUpSql(SqlDialect::kSqlite));
+      auto& s = c_.Prepare(*kSql);
+      const std::vector<SqlValue> values = SignUpValues(sign_up);
+      for (size_t i = 0; i < values.size(); ++i) {
+        std::visit([&](const auto& v) { s.bind(static_cast<int>(i) + 1, v); },
+                   values[i]);
+      }
+      s.exec();
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<int64_t> PruneSignUps(Micros cutoff,
+                                       int64_t max_rows) override {
+    return Guarded("pruning sign-ups", [&]() -> absl::StatusOr<int64_t> {
+      auto& s = c_.Prepare(
+          "DELETE FROM sign_ups WHERE id IN (SELECT id FROM sign_ups WHERE "
+          "expire_at < ? ORDER BY expire_at LIMIT ?)");
+      s.bind(1, cutoff);
+      s.bind(2, max_rows);
+      return int64_t{s.exec()};
     });
   }
 

@@ -28,8 +28,14 @@ using namespace roster::v1;  // NOLINT: the request and response types of the
 constexpr char kSeedHex[] =
     "8f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 // FrontendUsers calls that take no credentials.
-const std::set<std::string> kPublicMethods = {"SignIn", "RefreshSessionToken",
-                                              "GetJwks"};
+// The sign-up calls' capability is the sign-up id (DESIGN §10).
+const std::set<std::string> kPublicMethods = {"SignIn",
+                                              "RefreshSessionToken",
+                                              "GetJwks",
+                                              "CreateSignUp",
+                                              "UpdateSignUp",
+                                              "PrepareSignUpVerification",
+                                              "AttemptSignUpVerification"};
 
 std::string Base64Url(absl::string_view bytes) {
   std::string out;

@@ -161,5 +161,31 @@ TEST_F(CliTest, MeCommandsUseTheSessionToken) {
   EXPECT_EQ(Roster("me get").exit_code, 16);
 }
 
+TEST_F(CliTest, ASignUpCompletesFromTheCommandLine) {
+  Result created = Roster(
+      "signups create "
+      "'{\"email_address\":\"cli@example.com\",\"password\":\"correct "
+      "horse battery\"}'");
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string id = Field(created.out, "id");
+  ASSERT_TRUE(absl::StartsWith(id, "su_")) << created.out;
+  Result prepared =
+      Roster(absl::StrCat("signups prepare '{\"sign_up_id\":\"", id,
+                          "\",\"strategy\":\"email_code\"}'"));
+  ASSERT_EQ(prepared.exit_code, 0) << prepared.err;
+  Result mail = Roster("events watch --after=0 --max_events=1 email.created");
+  ASSERT_EQ(mail.exit_code, 0) << mail.err;
+  const std::string code = Field(mail.out, "code");
+  ASSERT_EQ(code.size(), 6u) << mail.out;
+  Result done = Roster(absl::StrCat("signups attempt '{\"sign_up_id\":\"", id,
+                                    "\",\"strategy\":\"email_code\","
+                                    "\"code\":\"",
+                                    code, "\"}'"));
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  Result me = Roster("me get --token=" + Field(done.out, "session_token"));
+  EXPECT_EQ(me.exit_code, 0) << me.err;
+  EXPECT_THAT(me.out, HasSubstr("cli@example.com"));
+}
+
 }  // namespace
 }  // namespace roster

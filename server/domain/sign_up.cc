@@ -1,0 +1,624 @@
+#include "server/domain/sign_up.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/domain/errors.h"
+#include "server/domain/passwords.h"
+#include "server/domain/user_checks.h"
+#include "server/domain/validation.h"
+#include "server/domain/verification_codes.h"
+
+namespace roster::domain {
+namespace {
+
+using internal::CheckMetadata;
+using internal::CheckText;
+using internal::CheckUnique;
+using internal::CheckUsername;
+using storage::SignUpRecord;
+using storage::VerificationRecord;
+using storage::VerificationStatus;
+
+constexpr const char* kSignUpFields[] = {
+    "email_address", "phone_number", "username",      "password",
+    "first_name",    "last_name",    "legal_accepted"};
+
+// Abandoned sign-ups stay readable (as ABANDONED) this long before pruning.
+constexpr absl::Duration kAbandonedKept = absl::Hours(24);
+
+bool Given(const SignUpRecord& r, absl::string_view field) {
+  if (field == "email_address") {
+    return !r.email_address.empty();
+  }
+  if (field == "phone_number") {
+    return !r.phone_number.empty();
+  }
+  if (field == "username") {
+    return !r.username.empty();
+  }
+  if (field == "password") {
+    return !r.password_hash.empty();
+  }
+  if (field == "first_name") {
+    return !r.first_name.empty();
+  }
+  if (field == "last_name") {
+    return !r.last_name.empty();
+  }
+  return r.legal_accepted_at != 0;  // legal_accepted
+}
+
+bool IsVerified(const VerificationRecord& v) {
+  return v.status == VerificationStatus::kVerified;
+}
+
+absl::Status AttemptState(absl::string_view why) {
+  return Error(absl::StatusCode::kFailedPrecondition, reason::kAttemptState,
+               why);
+}
+
+// The identifier a strategy verifies: its field name, value and record.
+struct Target {
+  const char* field;
+  std::string* value;
+  VerificationRecord* verification;
+  const char* strategy;
+};
+
+Target TargetOf(SignUpRecord& r, SignUpStrategy strategy) {
+  return strategy == SignUpStrategy::kEmailCode
+             ? Target{"email_address", &r.email_address, &r.email_verification,
+                      "email_code"}
+             : Target{"phone_number", &r.phone_number, &r.phone_verification,
+                      "phone_code"};
+}
+
+// Sets an identifier given in a call: a changed value starts unverified.
+void SetIdentifier(std::string value, std::string& stored,
+                   VerificationRecord& verification) {
+  if (value != stored) {
+    stored = std::move(value);
+    verification = VerificationRecord{};
+  }
+}
+
+// How a code attempt ended, decided in the transaction, reported after it.
+enum class Outcome { kVerified, kWrongCode, kExpired };
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ParseSignUpRequiredFields(
+    absl::string_view list) {
+  std::vector<std::string> fields;
+  for (absl::string_view part : absl::StrSplit(list, ',')) {
+    const std::string field(absl::StripAsciiWhitespace(part));
+    if (field.empty() ||
+        std::find(fields.begin(), fields.end(), field) != fields.end()) {
+      continue;
+    }
+    if (std::none_of(std::begin(kSignUpFields), std::end(kSignUpFields),
+                     [&](const char* known) { return field == known; })) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--sign_up_required: unknown field \"", field,
+                       "\"; known: email_address, phone_number, username, "
+                       "password, first_name, last_name, legal_accepted"));
+    }
+    fields.push_back(field);
+  }
+  auto has = [&](const char* f) {
+    return std::find(fields.begin(), fields.end(), f) != fields.end();
+  };
+  if (!has("email_address") && !has("phone_number") &&
+      !(has("username") && has("password"))) {
+    return absl::InvalidArgumentError(
+        "--sign_up_required must include email_address, phone_number, or "
+        "username and password: a new user needs a way to sign in");
+  }
+  return fields;
+}
+
+absl::StatusOr<SignUpMode> ParseSignUpMode(absl::string_view mode) {
+  if (mode == "public") {
+    return SignUpMode::kPublic;
+  }
+  if (mode == "restricted") {
+    return SignUpMode::kRestricted;
+  }
+  if (mode == "disabled") {
+    return SignUpMode::kDisabled;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--sign_up_mode must be public, restricted or disabled, "
+                   "not \"",
+                   mode, "\""));
+}
+
+SignUpService::SignUpService(storage::UserStore* store, const Clock* clock,
+                             const IdGenerator* ids, const EventEncoder* events,
+                             UserServiceOptions user_options,
+                             SessionService* sessions, SignUpOptions options)
+    : UserOperations(store, clock, ids, events, std::move(user_options)),
+      sessions_(sessions),
+      sign_up_options_(std::move(options)) {}
+
+absl::Status SignUpService::HashPassword(SignUpParams& params) const {
+  if (!params.password.has_value() || params.password->empty()) {
+    return absl::OkStatus();
+  }
+  std::vector<std::string> identifiers;
+  for (const auto* given :
+       {&params.email_address, &params.phone_number, &params.username}) {
+    if (given->has_value()) {
+      identifiers.push_back(absl::AsciiStrToLower(**given));
+    }
+  }
+  absl::Status allowed = CheckNewPassword(*params.password, false, identifiers);
+  if (!allowed.ok()) {
+    return allowed;
+  }
+  auto hash = ::roster::domain::HashPassword(*params.password);
+  if (!hash.ok()) {
+    return hash.status();
+  }
+  params.password_hash = *std::move(hash);
+  return absl::OkStatus();
+}
+
+SignUpView SignUpService::ViewOf(SignUpRecord record, absl::Time now) const {
+  SignUpView view;
+  view.abandoned = record.status != storage::SignUpStatus::kComplete &&
+                   ToMicros(now) >= record.expire_at;
+  view.required_fields = sign_up_options_.required_fields;
+  for (const std::string& field : view.required_fields) {
+    if (!Given(record, field)) {
+      view.missing_fields.push_back(field);
+    }
+  }
+  if (!record.email_address.empty() && !IsVerified(record.email_verification)) {
+    view.unverified_fields.emplace_back("email_address");
+  }
+  if (!record.phone_number.empty() && !IsVerified(record.phone_verification)) {
+    view.unverified_fields.emplace_back("phone_number");
+  }
+  view.record = std::move(record);
+  return view;
+}
+
+absl::Status SignUpService::Apply(storage::WriteTransaction& txn,
+                                  const SignUpParams& params, absl::Time now,
+                                  SignUpRecord& sign_up) const {
+  Violations violations;
+  Violations clashes;
+  auto identifier = [&](const std::optional<std::string>& given,
+                        const char* field, auto normalize,
+                        storage::IdentifierKind kind, std::string& stored,
+                        VerificationRecord& verification) -> absl::Status {
+    if (!given.has_value()) {
+      return absl::OkStatus();
+    }
+    if (given->empty()) {
+      SetIdentifier("", stored, verification);
+      return absl::OkStatus();
+    }
+    auto normalized = normalize(*given);
+    if (!normalized.ok()) {
+      violations.Add(field, std::string(normalized.status().message()));
+      return absl::OkStatus();
+    }
+    SetIdentifier(*normalized, stored, verification);
+    return CheckUnique(txn, kind, stored, "", field, clashes);
+  };
+  absl::Status checked =
+      identifier(params.email_address, "email_address", NormalizeEmailAddress,
+                 storage::IdentifierKind::kEmailAddress, sign_up.email_address,
+                 sign_up.email_verification);
+  if (checked.ok()) {
+    checked =
+        identifier(params.phone_number, "phone_number", NormalizePhoneNumber,
+                   storage::IdentifierKind::kPhoneNumber, sign_up.phone_number,
+                   sign_up.phone_verification);
+  }
+  if (!checked.ok()) {
+    return checked;
+  }
+  const auto username = CheckUsername(params.username, violations);
+  if (username.has_value()) {
+    sign_up.username = *username;
+    if (!username->empty()) {
+      checked = CheckUnique(txn, storage::IdentifierKind::kUsername, *username,
+                            "", "username", clashes);
+      if (!checked.ok()) {
+        return checked;
+      }
+    }
+  }
+  CheckText("first_name", params.first_name, kMaxNameBytes, violations);
+  CheckText("last_name", params.last_name, kMaxNameBytes, violations);
+  if (params.first_name.has_value()) {
+    sign_up.first_name = *params.first_name;
+  }
+  if (params.last_name.has_value()) {
+    sign_up.last_name = *params.last_name;
+  }
+  const auto metadata =
+      CheckMetadata("unsafe_metadata", params.unsafe_metadata, violations);
+  if (metadata.has_value()) {
+    sign_up.unsafe_metadata = *metadata;
+  }
+  if (params.legal_accepted.has_value()) {
+    sign_up.legal_accepted_at = *params.legal_accepted ? ToMicros(now) : 0;
+  }
+  if (params.password.has_value()) {
+    if (params.password->empty()) {
+      sign_up.password_hash.clear();
+    } else {
+      // Checked again against every identifier the sign-up now holds.
+      internal::AddPasswordViolation(
+          CheckNewPassword(
+              *params.password, false,
+              {sign_up.email_address, sign_up.phone_number, sign_up.username}),
+          violations);
+      sign_up.password_hash = params.password_hash.value_or("");
+    }
+  }
+  if (!violations.empty()) {
+    return violations.ToStatus();
+  }
+  return clashes.ToStatus(absl::StatusCode::kAlreadyExists);
+}
+
+absl::StatusOr<SignUpRecord> SignUpService::LoadOpen(
+    storage::WriteTransaction& txn, absl::string_view sign_up_id,
+    absl::Time now) const {
+  if (!IsWellFormedId(sign_up_id, kSignUpIdPrefix)) {
+    return Error(absl::StatusCode::kInvalidArgument,
+                 reason::kInvalidArgumentFormat, "sign_up_id is malformed",
+                 {{"sign_up_id", "must be a sign-up id (su_…)"}});
+  }
+  auto sign_up = txn.GetSignUp(sign_up_id);
+  if (absl::IsNotFound(sign_up.status())) {
+    return Error(absl::StatusCode::kNotFound, reason::kNotFound,
+                 "sign-up not found");
+  }
+  if (!sign_up.ok()) {
+    return sign_up.status();
+  }
+  if (sign_up->status == storage::SignUpStatus::kComplete) {
+    return AttemptState("the sign-up is complete; sign in instead");
+  }
+  if (ToMicros(now) >= sign_up->expire_at) {
+    return AttemptState("the sign-up was abandoned; start a new one");
+  }
+  return sign_up;
+}
+
+absl::Status SignUpService::SaveOrComplete(storage::WriteTransaction& txn,
+                                           const Caller& caller, absl::Time now,
+                                           SignUpRecord& sign_up,
+                                           SignUpResult& result) {
+  const storage::Micros now_micros = ToMicros(now);
+  sign_up.updated_at = now_micros;
+  SignUpView view = ViewOf(sign_up, now);
+  if (!view.missing_fields.empty() || !view.unverified_fields.empty()) {
+    result.sign_up = std::move(view);
+    return txn.PutSignUp(sign_up);
+  }
+  // Every requirement is met: the user and its session, in this transaction.
+  // Identifiers are checked again: another sign-up or a user may have taken
+  // one since it was given (the first to complete wins).
+  Violations clashes;
+  for (const auto& [kind, value, field] :
+       {std::tuple{storage::IdentifierKind::kEmailAddress,
+                   &sign_up.email_address, "email_address"},
+        std::tuple{storage::IdentifierKind::kPhoneNumber, &sign_up.phone_number,
+                   "phone_number"},
+        std::tuple{storage::IdentifierKind::kUsername, &sign_up.username,
+                   "username"}}) {
+    if (value->empty()) {
+      continue;
+    }
+    absl::Status checked = CheckUnique(txn, kind, *value, "", field, clashes);
+    if (!checked.ok()) {
+      return checked;
+    }
+  }
+  if (!clashes.empty()) {
+    return clashes.ToStatus(absl::StatusCode::kAlreadyExists);
+  }
+  storage::UserRecord user;
+  user.id = ids_->New(kUserIdPrefix);
+  user.username = sign_up.username;
+  user.first_name = sign_up.first_name;
+  user.last_name = sign_up.last_name;
+  user.password_hash = sign_up.password_hash;
+  if (!sign_up.unsafe_metadata.empty()) {
+    user.unsafe_metadata = sign_up.unsafe_metadata;
+  }
+  if (!sign_up.public_metadata.empty()) {
+    user.public_metadata = sign_up.public_metadata;
+  }
+  user.legal_accepted_at = sign_up.legal_accepted_at;
+  user.created_at = user.updated_at = now_micros;
+  user.version = 1;
+  // Verified by the sign-up's code (ViewOf found nothing unverified).
+  auto verified = [](const VerificationRecord& v) {
+    return VerificationRecord{VerificationStatus::kVerified, v.strategy, 0, 0,
+                              ""};
+  };
+  if (!sign_up.email_address.empty()) {
+    user.email_addresses.push_back(
+        {ids_->New(kIdentifierIdPrefix), user.id, sign_up.email_address,
+         verified(sign_up.email_verification), now_micros, now_micros});
+    user.primary_email_address_id = user.email_addresses.front().id;
+  }
+  if (!sign_up.phone_number.empty()) {
+    storage::PhoneNumberRecord phone;
+    phone.id = ids_->New(kIdentifierIdPrefix);
+    phone.user_id = user.id;
+    phone.phone_number = sign_up.phone_number;
+    phone.verification = verified(sign_up.phone_verification);
+    phone.created_at = phone.updated_at = now_micros;
+    user.primary_phone_number_id = phone.id;
+    user.phone_numbers.push_back(std::move(phone));
+  }
+  absl::Status released =
+      ReleaseClaims(txn, caller, storage::UserRecord{}, user);
+  if (!released.ok()) {
+    return released;
+  }
+  absl::Status inserted =
+      txn.InsertUser(user, NewEvent(caller, event_type::kUserCreated, user.id,
+                                    events_->EncodeUser(View(user))));
+  if (!inserted.ok()) {
+    return inserted;
+  }
+  auto session = sessions_->CreateSessionIn(txn, caller, user, now);
+  if (!session.ok()) {
+    return session.status();
+  }
+  sign_up.status = storage::SignUpStatus::kComplete;
+  sign_up.created_user_id = user.id;
+  sign_up.created_session_id = session->session.id;
+  absl::Status saved = txn.PutSignUp(sign_up);
+  if (!saved.ok()) {
+    return saved;
+  }
+  result.sign_up = ViewOf(sign_up, now);
+  result.session = *std::move(session);
+  result.user = View(std::move(user));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SignUpResult> SignUpService::Create(const Caller& caller,
+                                                   const SignUpParams& params) {
+  // Invitation tickets come with invitations; until then no ticket is valid.
+  if (!params.ticket.empty()) {
+    return Error(absl::StatusCode::kUnauthenticated, reason::kTicketInvalid,
+                 "the ticket is not valid");
+  }
+  if (sign_up_options_.mode != SignUpMode::kPublic) {
+    return Error(absl::StatusCode::kPermissionDenied, reason::kSignUpRestricted,
+                 sign_up_options_.mode == SignUpMode::kDisabled
+                     ? "sign-ups are disabled"
+                     : "sign-ups need an invitation");
+  }
+  const absl::Time now = clock_->Now();
+  SignUpRecord sign_up;
+  sign_up.id = ids_->New(kSignUpIdPrefix);
+  sign_up.created_at = ToMicros(now);
+  sign_up.expire_at = ToMicros(now + sign_up_options_.lifetime);
+  SignUpResult result;
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        absl::Status applied = Apply(txn, params, now, sign_up);
+        if (!applied.ok()) {
+          return applied;
+        }
+        return SaveOrComplete(txn, caller, now, sign_up, result);
+      });
+  if (!written.ok()) {
+    return internal::FromStore(written);
+  }
+  return result;
+}
+
+absl::StatusOr<SignUpResult> SignUpService::Update(const Caller& caller,
+                                                   absl::string_view sign_up_id,
+                                                   const SignUpParams& params) {
+  const absl::Time now = clock_->Now();
+  SignUpResult result;
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        auto sign_up = LoadOpen(txn, sign_up_id, now);
+        if (!sign_up.ok()) {
+          return sign_up.status();
+        }
+        absl::Status applied = Apply(txn, params, now, *sign_up);
+        if (!applied.ok()) {
+          return applied;
+        }
+        return SaveOrComplete(txn, caller, now, *sign_up, result);
+      });
+  if (!written.ok()) {
+    return internal::FromStore(written);
+  }
+  return result;
+}
+
+absl::StatusOr<SignUpResult> SignUpService::PrepareVerification(
+    const Caller& caller, absl::string_view sign_up_id,
+    SignUpStrategy strategy) {
+  const absl::Time now = clock_->Now();
+  const storage::Micros now_micros = ToMicros(now);
+  const std::string code = NewVerificationCode();
+  SignUpResult result;
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        auto sign_up = LoadOpen(txn, sign_up_id, now);
+        if (!sign_up.ok()) {
+          return sign_up.status();
+        }
+        Target target = TargetOf(*sign_up, strategy);
+        if (target.value->empty()) {
+          return Error(absl::StatusCode::kInvalidArgument,
+                       reason::kInvalidArgumentFormat,
+                       absl::StrCat("the sign-up has no ", target.field),
+                       {{"strategy", absl::StrCat("needs a ", target.field)}});
+        }
+        if (IsVerified(*target.verification)) {
+          return Error(absl::StatusCode::kFailedPrecondition,
+                       reason::kAlreadyVerified,
+                       absl::StrCat(target.field, " is already verified"));
+        }
+        // The same durable windows as a user's own addresses: a sign-up buys no
+        // more codes for an address than its owner gets.
+        const struct {
+          std::string key;
+          int32_t limit;
+          const char* what;
+        } budgets[] = {
+            {absl::StrCat(target.field, ":", *target.value),
+             options_.verification_codes_per_hour, "this address"},
+            {"all", options_.verification_codes_per_hour_total, "this service"},
+        };
+        for (const auto& budget : budgets) {
+          auto sends = txn.CountVerificationSend(
+              budget.key, now_micros,
+              now_micros - absl::ToInt64Microseconds(absl::Hours(1)));
+          if (!sends.ok()) {
+            return sends.status();
+          }
+          if (*sends > budget.limit) {
+            return TooManyAttempts(
+                absl::StrCat("too many codes sent for ", budget.what,
+                             "; try again within the hour"),
+                absl::Hours(1));
+          }
+        }
+        VerificationRecord& v = *target.verification;
+        v.status = VerificationStatus::kUnverified;
+        v.strategy = target.strategy;
+        v.attempts = 0;
+        v.expire_at = now_micros + absl::ToInt64Microseconds(
+                                       options_.verification_code_lifetime);
+        v.code_digest = DigestVerificationCode(code);
+        VerificationMessage message{
+            "", *target.value, "", code, v.expire_at, "sign_up", sign_up->id};
+        const bool email = strategy == SignUpStrategy::kEmailCode;
+        absl::Status appended = txn.AppendEvent(NewEvent(
+            caller, email ? event_type::kEmailCreated : event_type::kSmsCreated,
+            "",
+            email ? events_->EncodeEmailMessage(message)
+                  : events_->EncodeSmsMessage(message)));
+        if (!appended.ok()) {
+          return appended;
+        }
+        sign_up->updated_at = now_micros;
+        result.sign_up = ViewOf(*sign_up, now);
+        return txn.PutSignUp(*sign_up);
+      });
+  if (!written.ok()) {
+    return internal::FromStore(written);
+  }
+  return result;
+}
+
+absl::StatusOr<SignUpResult> SignUpService::AttemptVerification(
+    const Caller& caller, absl::string_view sign_up_id, SignUpStrategy strategy,
+    absl::string_view code) {
+  if (!IsWellFormedVerificationCode(code)) {
+    return Error(absl::StatusCode::kInvalidArgument,
+                 reason::kInvalidArgumentFormat, "code is malformed",
+                 {{"code", "must be 6 digits"}});
+  }
+  const absl::Time now = clock_->Now();
+  const storage::Micros now_micros = ToMicros(now);
+  Outcome outcome = Outcome::kVerified;
+  int32_t attempts_left = 0;
+  SignUpResult result;
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        auto sign_up = LoadOpen(txn, sign_up_id, now);
+        if (!sign_up.ok()) {
+          return sign_up.status();
+        }
+        Target target = TargetOf(*sign_up, strategy);
+        VerificationRecord& v = *target.verification;
+        if (v.status == VerificationStatus::kFailed) {
+          return Error(absl::StatusCode::kResourceExhausted,
+                       reason::kTooManyAttempts,
+                       "too many wrong codes; prepare a new one");
+        }
+        if (target.value->empty() ||
+            v.status != VerificationStatus::kUnverified ||
+            v.code_digest.empty()) {
+          return Error(absl::StatusCode::kFailedPrecondition,
+                       reason::kNoVerificationPending,
+                       "no code is pending; prepare one first");
+        }
+        if (now_micros >= v.expire_at) {
+          v.status = VerificationStatus::kExpired;
+          v.code_digest.clear();
+          outcome = Outcome::kExpired;
+        } else if (VerificationCodeMatches(code, v.code_digest)) {
+          v.status = VerificationStatus::kVerified;
+          v.code_digest.clear();
+          outcome = Outcome::kVerified;
+          return SaveOrComplete(txn, caller, now, *sign_up, result);
+        } else {
+          v.attempts += 1;
+          attempts_left = options_.verification_max_attempts - v.attempts;
+          if (attempts_left <= 0) {
+            v.status = VerificationStatus::kFailed;
+            v.code_digest.clear();
+          }
+          outcome = Outcome::kWrongCode;
+        }
+        sign_up->updated_at = now_micros;
+        return txn.PutSignUp(*sign_up);
+      });
+  if (!written.ok()) {
+    return internal::FromStore(written);
+  }
+  switch (outcome) {
+    case Outcome::kVerified:
+      return result;
+    case Outcome::kExpired:
+      return Error(absl::StatusCode::kFailedPrecondition,
+                   reason::kVerificationExpired,
+                   "the code has expired; prepare a new one");
+    case Outcome::kWrongCode:
+      break;
+  }
+  return Error(absl::StatusCode::kInvalidArgument, reason::kVerificationFailed,
+               attempts_left > 0
+                   ? absl::StrCat("the code is incorrect; ", attempts_left,
+                                  " attempts left")
+                   : std::string("the code is incorrect; no attempts left, "
+                                 "prepare a new one"),
+               {{"code", "is incorrect"}});
+}
+
+absl::StatusOr<int64_t> SignUpService::Prune(int64_t max_rows) {
+  const storage::Micros cutoff = ToMicros(clock_->Now() - kAbandonedKept);
+  int64_t pruned = 0;
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        auto deleted = txn.PruneSignUps(cutoff, max_rows);
+        if (!deleted.ok()) {
+          return deleted.status();
+        }
+        pruned = *deleted;
+        return absl::OkStatus();
+      });
+  if (!written.ok()) {
+    return written;
+  }
+  return pruned;
+}
+
+}  // namespace roster::domain
