@@ -263,6 +263,27 @@ void RefreshFlood(Target& target, absl::Duration duration, Outcome& out) {
   }
 }
 
+// Sign-ups with a password each (an argon2id hash apiece if admitted) from one
+// address: only --sign_ups_per_address_per_hour (20) may start.
+void SignUpFlood(Target& target, absl::Duration duration, Outcome& out) {
+  Tally tally;
+  std::atomic<int64_t> next{0};
+  Flood(8, duration, [&](int) {
+    static thread_local auto stub = FrontendUsers::NewStub(target.NewChannel());
+    CreateSignUpRequest create;
+    create.set_email_address(absl::StrCat("flood", next++, "@abuse.example"));
+    create.set_password("correct horse battery");
+    SignUpResponse response;
+    tally.Add(stub->CreateSignUp(Context(false).get(), create, &response));
+  });
+  out.load = absl::StrCat(tally.total(), " sign-ups from one address");
+  out.result = tally.Summary();
+  if (tally.count("OK") > 20) {
+    out.missed.push_back(
+        absl::StrCat(tally.count("OK"), " sign-ups started, limit 20"));
+  }
+}
+
 void CodeSendFlood(Target& target, absl::Duration duration, Outcome& out) {
   const std::string token =
       target.SessionToken(target.CreateUser("sender@abuse.example", ""));
@@ -464,6 +485,7 @@ std::vector<Attack> AllAttacks() {
       {"sign-in flood (passwords)", {}, SignInFlood},
       {"sign-in flood (imported heavy digests)", {}, HeavyDigestSignIn},
       {"refresh flood with garbage", {}, RefreshFlood},
+      {"sign-up flood from one address", {}, SignUpFlood},
       {"code sends across identifiers", {}, CodeSendFlood},
       {"metadata patch bombs", {}, MetadataPatchBombs},
       {"session flood", {}, SessionFlood},
