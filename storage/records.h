@@ -210,6 +210,39 @@ struct SignUpRecord {
   Micros updated_at = 0;
 };
 
+enum class InvitationStatus : int { kPending = 1, kAccepted = 2, kRevoked = 3 };
+
+// An invitation to sign up (DESIGN §10). Its ticket is kept only as a digest;
+// a pending invitation past expire_at reads as expired.
+struct InvitationRecord {
+  std::string id;             // inv_…
+  std::string email_address;  // Normalised.
+  InvitationStatus status = InvitationStatus::kPending;
+  std::string public_metadata = "{}";
+  std::string redirect_url;
+  std::string ticket_digest;
+  std::string accepted_user_id;  // Set when accepted.
+  Micros expire_at = 0;
+  Micros created_at = 0;
+  Micros updated_at = 0;
+};
+
+// A page of invitations, newest first. `status` 0 means any; kPending
+// matches only unexpired ones and `expired` only pending ones past expiry.
+struct InvitationQuery {
+  int status = 0;
+  bool expired = false;
+  std::string email_contains;  // Lower-case; empty: any.
+  Micros now = 0;
+  int64_t limit = 10;
+  int64_t offset = 0;
+};
+
+struct InvitationPage {
+  std::vector<InvitationRecord> invitations;
+  int64_t total_count = 0;
+};
+
 // One entry of the transactional outbox. Appended in the same transaction as
 // the change it describes; `sequence` is assigned at append time, 1, 2, 3, … in
 // commit order, never reused.

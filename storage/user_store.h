@@ -131,6 +131,18 @@ class WriteTransaction {
   virtual absl::StatusOr<int64_t> PruneSignUps(Micros cutoff,
                                                int64_t max_rows) = 0;
 
+  // The invitation, or NotFound.
+  virtual absl::StatusOr<InvitationRecord> GetInvitation(
+      absl::string_view invitation_id) = 0;
+  // The invitation whose ticket digest is `ticket_digest`, or nullopt.
+  virtual absl::StatusOr<std::optional<InvitationRecord>>
+  FindInvitationByTicket(absl::string_view ticket_digest) = 0;
+  // The pending invitations to `email_address` (normalised), expired or not.
+  virtual absl::StatusOr<std::vector<InvitationRecord>> FindPendingInvitations(
+      absl::string_view email_address) = 0;
+  // Inserts or rewrites an invitation. No event.
+  virtual absl::Status PutInvitation(const InvitationRecord& invitation) = 0;
+
   // The remembered request, or nullopt.
   virtual absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotencyKey(
       absl::string_view request_id) = 0;
@@ -208,6 +220,9 @@ class UserStore {
       IdentifierKind kind, absl::string_view value) = 0;
   // The image, or NotFound.
   virtual absl::StatusOr<ImageRecord> GetImage(absl::string_view image_id) = 0;
+  // A page of invitations matching `query`, newest first, with their count.
+  virtual absl::StatusOr<InvitationPage> ListInvitations(
+      const InvitationQuery& query) = 0;
 
   // Events matching `query`, with the log's bounds, from one snapshot.
   virtual absl::StatusOr<EventBatch> ReadEvents(const EventQuery& query) = 0;

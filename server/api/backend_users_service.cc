@@ -21,48 +21,6 @@ using roster::v1::User;
 
 }  // namespace
 
-template <typename Handler>
-grpc::ServerUnaryReactor* BackendUsersService::Read(
-    grpc::CallbackServerContext* context, Handler handler) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status =
-      authenticator_->Authenticate(context->client_metadata()).status();
-  if (status.ok()) {
-    status = handler();
-  }
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
-template <typename Handler>
-grpc::ServerUnaryReactor* BackendUsersService::Write(
-    grpc::CallbackServerContext* context, const std::string& request_id,
-    Handler handler) {
-  return RunOn(writes_, "writes", context, request_id, std::move(handler));
-}
-
-template <typename Handler>
-grpc::ServerUnaryReactor* BackendUsersService::RunOn(
-    BoundedExecutor* executor, const char* what,
-    grpc::CallbackServerContext* context, const std::string& request_id,
-    Handler handler) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto actor = authenticator_->Authenticate(context->client_metadata());
-  auto caller = actor.ok() ? CallerOf(*context, *std::move(actor), request_id)
-                           : absl::StatusOr<domain::Caller>(actor.status());
-  if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
-    return reactor;
-  }
-  // The request, response and reactor stay valid until Finish.
-  FinishWith(
-      reactor, executor, what,
-      [caller = *std::move(caller), handler = std::move(handler)]() mutable {
-        return handler(caller);
-      });
-  return reactor;
-}
-
 template <typename Hash, typename Handler>
 grpc::ServerUnaryReactor* BackendUsersService::HashThenWrite(
     grpc::CallbackServerContext* context, const std::string& request_id,

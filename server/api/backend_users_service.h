@@ -15,8 +15,11 @@
 #include "server/api/arena_message_allocator.h"
 #include "server/api/auth.h"
 #include "server/api/bounded_executor.h"
+#include "server/api/call_context.h"
 #include "server/api/event_hub.h"
+#include "server/api/status_mapping.h"
 #include "server/domain/event_service.h"
+#include "server/domain/invitations.h"
 #include "server/domain/session_service.h"
 #include "server/domain/user_service.h"
 
@@ -30,14 +33,16 @@ class BackendUsersService final
                       domain::SessionService* sessions,
                       domain::EventService* events, EventHub* hub,
                       const SecretKeyAuthenticator* authenticator,
-                      BoundedExecutor* writes, BoundedExecutor* hashes)
+                      BoundedExecutor* writes, BoundedExecutor* hashes,
+                      domain::InvitationService* invitations)
       : users_(users),
         sessions_(sessions),
         events_(events),
         hub_(hub),
         authenticator_(authenticator),
         writes_(writes),
-        hashes_(hashes) {
+        hashes_(hashes),
+        invitations_(invitations) {
     // The hot reads build their responses on an arena.
     SetMessageAllocatorFor_GetUser(&get_user_messages_);
     SetMessageAllocatorFor_ListUsers(&list_users_messages_);
@@ -164,6 +169,20 @@ class BackendUsersService final
       const roster::v1::UnlockUserRequest* request,
       roster::v1::User* response) override;
 
+  // Invitations (backend_invitations.cc).
+  grpc::ServerUnaryReactor* CreateInvitation(
+      grpc::CallbackServerContext* context,
+      const roster::v1::CreateInvitationRequest* request,
+      roster::v1::Invitation* response) override;
+  grpc::ServerUnaryReactor* ListInvitations(
+      grpc::CallbackServerContext* context,
+      const roster::v1::ListInvitationsRequest* request,
+      roster::v1::ListInvitationsResponse* response) override;
+  grpc::ServerUnaryReactor* RevokeInvitation(
+      grpc::CallbackServerContext* context,
+      const roster::v1::RevokeInvitationRequest* request,
+      roster::v1::Invitation* response) override;
+
  private:
   // Like Write, but on `executor`; `what` names its work when it is full.
   template <typename Handler>
@@ -203,12 +222,57 @@ class BackendUsersService final
   const SecretKeyAuthenticator* authenticator_;  // Not owned.
   BoundedExecutor* writes_;                      // Not owned.
   BoundedExecutor* hashes_;                      // Not owned.
+  domain::InvitationService* invitations_;       // Not owned.
   ArenaMessageAllocator<roster::v1::GetUserRequest, roster::v1::User>
       get_user_messages_;
   ArenaMessageAllocator<roster::v1::ListUsersRequest,
                         roster::v1::ListUsersResponse>
       list_users_messages_;
 };
+
+// The handler wrappers, here so the service's calls may live in several
+// files (backend_invitations.cc).
+template <typename Handler>
+grpc::ServerUnaryReactor* BackendUsersService::Read(
+    grpc::CallbackServerContext* context, Handler handler) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status status =
+      authenticator_->Authenticate(context->client_metadata()).status();
+  if (status.ok()) {
+    status = handler();
+  }
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+template <typename Handler>
+grpc::ServerUnaryReactor* BackendUsersService::Write(
+    grpc::CallbackServerContext* context, const std::string& request_id,
+    Handler handler) {
+  return RunOn(writes_, "writes", context, request_id, std::move(handler));
+}
+
+template <typename Handler>
+grpc::ServerUnaryReactor* BackendUsersService::RunOn(
+    BoundedExecutor* executor, const char* what,
+    grpc::CallbackServerContext* context, const std::string& request_id,
+    Handler handler) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto actor = authenticator_->Authenticate(context->client_metadata());
+  auto caller = actor.ok() ? CallerOf(*context, *std::move(actor), request_id)
+                           : absl::StatusOr<domain::Caller>(actor.status());
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  // The request, response and reactor stay valid until Finish.
+  FinishWith(
+      reactor, executor, what,
+      [caller = *std::move(caller), handler = std::move(handler)]() mutable {
+        return handler(caller);
+      });
+  return reactor;
+}
 
 }  // namespace roster::api
 

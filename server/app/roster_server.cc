@@ -193,6 +193,9 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       server->store_.get(), server->clock_, server->ids_.get(),
       server->encoder_.get(), options, server->sessions_.get(),
       sign_up_options);
+  server->invitations_ = std::make_unique<domain::InvitationService>(
+      server->store_.get(), server->clock_, server->ids_.get(),
+      server->random_.get(), server->encoder_.get(), options);
   server->authenticator_ =
       std::make_unique<api::SecretKeyAuthenticator>(config.secret_keys);
   // Write threads mostly wait for the group commit that covers their write:
@@ -216,7 +219,7 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   server->backend_users_ = std::make_unique<api::BackendUsersService>(
       server->users_.get(), server->sessions_.get(), server->events_.get(),
       server->hub_.get(), server->authenticator_.get(), server->writes_.get(),
-      server->hashes_.get());
+      server->hashes_.get(), server->invitations_.get());
 
   // Link the generated health messages so reflection can describe
   // grpc.health.v1.

@@ -98,8 +98,9 @@ class RosterServer {
   std::unique_ptr<api::SecretKeyAuthenticator> authenticator_;
   std::unique_ptr<api::BoundedExecutor> writes_;
   std::unique_ptr<api::BoundedExecutor> hashes_;
-  std::unique_ptr<api::BackendUsersService> backend_users_;
   std::unique_ptr<domain::SignUpService> sign_ups_;
+  std::unique_ptr<domain::InvitationService> invitations_;
+  std::unique_ptr<api::BackendUsersService> backend_users_;
   std::unique_ptr<api::FrontendUsersService> frontend_users_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HttpServer> metrics_http_;

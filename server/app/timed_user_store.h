@@ -68,6 +68,11 @@ class TimedUserStore final : public storage::UserStore {
       absl::string_view image_id) override {
     return Timed("get_image", [&] { return store_->GetImage(image_id); });
   }
+  absl::StatusOr<storage::InvitationPage> ListInvitations(
+      const storage::InvitationQuery& query) override {
+    return Timed("list_invitations",
+                 [&] { return store_->ListInvitations(query); });
+  }
   absl::StatusOr<storage::EventBatch> ReadEvents(
       const storage::EventQuery& query) override {
     return Timed("read_events", [&] { return store_->ReadEvents(query); });

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "server/domain/errors.h"
+#include "server/domain/invitations.h"
 #include "server/domain/passwords.h"
 #include "server/domain/user_checks.h"
 #include "server/domain/validation.h"
@@ -331,6 +332,26 @@ absl::Status SignUpService::SaveOrComplete(storage::WriteTransaction& txn,
   }
   storage::UserRecord user;
   user.id = ids_->New(kUserIdPrefix);
+  if (!sign_up.invitation_id.empty()) {
+    // Accepted with the user, only while it is still pending: a revoked or
+    // expired invitation no longer vouches for the address.
+    auto invitation = txn.GetInvitation(sign_up.invitation_id);
+    if (!invitation.ok() && !absl::IsNotFound(invitation.status())) {
+      return invitation.status();
+    }
+    if (!invitation.ok() ||
+        StateOf(*invitation, now) != InvitationState::kPending) {
+      return Error(absl::StatusCode::kUnauthenticated, reason::kTicketInvalid,
+                   "the invitation was revoked or has expired");
+    }
+    invitation->status = storage::InvitationStatus::kAccepted;
+    invitation->accepted_user_id = user.id;
+    invitation->updated_at = now_micros;
+    absl::Status accepted = txn.PutInvitation(*invitation);
+    if (!accepted.ok()) {
+      return accepted;
+    }
+  }
   user.username = sign_up.username;
   user.first_name = sign_up.first_name;
   user.last_name = sign_up.last_name;
@@ -395,12 +416,9 @@ absl::Status SignUpService::SaveOrComplete(storage::WriteTransaction& txn,
 
 absl::StatusOr<SignUpResult> SignUpService::Create(const Caller& caller,
                                                    const SignUpParams& params) {
-  // Invitation tickets come with invitations; until then no ticket is valid.
-  if (!params.ticket.empty()) {
-    return Error(absl::StatusCode::kUnauthenticated, reason::kTicketInvalid,
-                 "the ticket is not valid");
-  }
-  if (sign_up_options_.mode != SignUpMode::kPublic) {
+  if (sign_up_options_.mode == SignUpMode::kDisabled ||
+      (sign_up_options_.mode == SignUpMode::kRestricted &&
+       params.ticket.empty())) {
     return Error(absl::StatusCode::kPermissionDenied, reason::kSignUpRestricted,
                  sign_up_options_.mode == SignUpMode::kDisabled
                      ? "sign-ups are disabled"
@@ -414,6 +432,19 @@ absl::StatusOr<SignUpResult> SignUpService::Create(const Caller& caller,
   SignUpResult result;
   absl::Status written =
       store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        if (!params.ticket.empty()) {
+          // The invited address arrives verified, with the invitation's
+          // public metadata; a different address given below is not.
+          auto invitation = RedeemableInvitation(txn, params.ticket, now);
+          if (!invitation.ok()) {
+            return invitation.status();
+          }
+          sign_up.invitation_id = invitation->id;
+          sign_up.public_metadata = invitation->public_metadata;
+          sign_up.email_address = invitation->email_address;
+          sign_up.email_verification = {VerificationStatus::kVerified, "ticket",
+                                        0, 0, ""};
+        }
         absl::Status applied = Apply(txn, params, now, sign_up);
         if (!applied.ok()) {
           return applied;
@@ -506,8 +537,12 @@ absl::StatusOr<SignUpResult> SignUpService::PrepareVerification(
         v.expire_at = now_micros + absl::ToInt64Microseconds(
                                        options_.verification_code_lifetime);
         v.code_digest = DigestVerificationCode(code);
-        VerificationMessage message{
-            "", *target.value, "", code, v.expire_at, "sign_up", sign_up->id};
+        VerificationMessage message;
+        message.address = *target.value;
+        message.code = code;
+        message.expire_at = v.expire_at;
+        message.purpose = "sign_up";
+        message.sign_up_id = sign_up->id;
         const bool email = strategy == SignUpStrategy::kEmailCode;
         absl::Status appended = txn.AppendEvent(NewEvent(
             caller, email ? event_type::kEmailCreated : event_type::kSmsCreated,

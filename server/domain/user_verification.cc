@@ -104,14 +104,14 @@ absl::StatusOr<IdentifierView> IdentifierService::PrepareVerification(
           record->updated_at = now;
           const bool email =
               std::is_same_v<Record, storage::EmailAddressRecord>;
-          VerificationMessage message{
-              record->id,
-              K::Value(*record),
-              u.id,
-              code,
-              v.expire_at,
-              email ? "verify_email_address" : "verify_phone_number",
-              ""};
+          VerificationMessage message;
+          message.identifier_id = record->id;
+          message.address = K::Value(*record);
+          message.user_id = u.id;
+          message.code = code;
+          message.expire_at = v.expire_at;
+          message.purpose =
+              email ? "verify_email_address" : "verify_phone_number";
           return txn.AppendEvent(NewEvent(
               caller,
               email ? event_type::kEmailCreated : event_type::kSmsCreated, u.id,

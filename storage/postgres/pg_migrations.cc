@@ -20,7 +20,7 @@ constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7290146531)";
 // sequence is allocated from event_log.last_sequence inside the committing
 // transaction (see PgUserStore), not by an identity column, so that sequence
 // order is commit order across replicas.
-constexpr std::array<const char*, 4> kPgMigrations = {
+constexpr std::array<const char*, 5> kPgMigrations = {
     R"sql(
 CREATE TABLE users (
   id TEXT COLLATE "C" PRIMARY KEY,
@@ -235,6 +235,23 @@ CREATE TABLE sign_ups (
   updated_at BIGINT NOT NULL
 );
 CREATE INDEX sign_ups_by_expire_at ON sign_ups(expire_at);
+)sql",
+    // 5: as SQLite's migration 9.
+    R"sql(
+CREATE TABLE invitations (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  email_address TEXT COLLATE "C" NOT NULL,
+  status INTEGER NOT NULL,
+  public_metadata TEXT NOT NULL,
+  redirect_url TEXT NOT NULL,
+  ticket_digest TEXT COLLATE "C" NOT NULL UNIQUE,
+  accepted_user_id TEXT NOT NULL,
+  expire_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX invitations_by_email_address ON invitations(email_address);
+CREATE INDEX invitations_by_created_at ON invitations(created_at, id);
 )sql",
 };
 

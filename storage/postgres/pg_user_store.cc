@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "storage/invitation_row.h"
 #include "storage/postgres/pg_connection.h"
 #include "storage/postgres/pg_migrations.h"
 #include "storage/postgres/pg_rows.h"
@@ -332,6 +333,34 @@ absl::StatusOr<ImageRecord> PgUserStore::GetImage(absl::string_view image_id) {
   return WithConnection("reading an image", [&](PgConnection& c) {
     return LoadPgImage(c, image_id);
   });
+}
+
+absl::StatusOr<InvitationPage> PgUserStore::ListInvitations(
+    const InvitationQuery& query) {
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  PgConnection& c = **lease;
+  return PgGuarded(
+      "listing invitations", [&]() -> absl::StatusOr<InvitationPage> {
+        ReadSnapshot snapshot(c);
+        InvitationPage page;
+        const SqlClause rows = InvitationPageSql(query);
+        PgParams row_params;
+        BindAll(row_params, rows.params);
+        PgResult r = c.Run(NumberPlaceholders(rows.sql), row_params);
+        page.invitations.reserve(static_cast<size_t>(r.rows()));
+        for (int row = 0; row < r.rows(); ++row) {
+          page.invitations.push_back(ReadInvitationColumns(PgRow{r, row}));
+        }
+        const SqlClause count = InvitationCountSql(query);
+        PgParams count_params;
+        BindAll(count_params, count.params);
+        page.total_count =
+            c.Run(NumberPlaceholders(count.sql), count_params).Int(0, 0);
+        return page;
+      });
 }
 
 absl::StatusOr<EventBatch> PgUserStore::ReadEvents(const EventQuery& query) {

@@ -1,6 +1,7 @@
 #include "storage/postgres/pg_write_transaction.h"
 
 #include "absl/strings/str_cat.h"
+#include "storage/invitation_row.h"
 #include "storage/postgres/pg_rows.h"
 #include "storage/sign_up_row.h"
 
@@ -280,6 +281,79 @@ absl::StatusOr<int64_t> PgWriteTransaction::PruneSignUps(Micros cutoff,
         "expire_at < $1 ORDER BY expire_at LIMIT $2)",
         PgParams().Add(cutoff).Add(max_rows));
     return r.affected();
+  });
+}
+
+namespace {
+
+// The invitations whose `column` is `value`, locked until COMMIT.
+std::vector<InvitationRecord> LoadPgInvitations(PgConnection& c,
+                                                const char* column,
+                                                absl::string_view value) {
+  PgResult r = c.Run(NumberPlaceholders(absl::StrCat(
+                         SelectInvitationBySql(column), " FOR UPDATE")),
+                     PgParams().Add(value));
+  std::vector<InvitationRecord> found;
+  found.reserve(static_cast<size_t>(r.rows()));
+  for (int row = 0; row < r.rows(); ++row) {
+    found.push_back(ReadInvitationColumns(PgRow{r, row}));
+  }
+  return found;
+}
+
+}  // namespace
+
+absl::StatusOr<InvitationRecord> PgWriteTransaction::GetInvitation(
+    absl::string_view invitation_id) {
+  return PgGuarded("reading an invitation",
+                   [&]() -> absl::StatusOr<InvitationRecord> {
+                     auto found = LoadPgInvitations(c_, "id", invitation_id);
+                     if (found.empty()) {
+                       return absl::NotFoundError("invitation not found");
+                     }
+                     return found.front();
+                   });
+}
+
+absl::StatusOr<std::optional<InvitationRecord>>
+PgWriteTransaction::FindInvitationByTicket(absl::string_view ticket_digest) {
+  return PgGuarded("reading an invitation",
+                   [&]() -> absl::StatusOr<std::optional<InvitationRecord>> {
+                     auto found =
+                         LoadPgInvitations(c_, "ticket_digest", ticket_digest);
+                     if (found.empty()) {
+                       return std::nullopt;
+                     }
+                     return found.front();
+                   });
+}
+
+absl::StatusOr<std::vector<InvitationRecord>>
+PgWriteTransaction::FindPendingInvitations(absl::string_view email_address) {
+  return PgGuarded("reading invitations",
+                   [&]() -> absl::StatusOr<std::vector<InvitationRecord>> {
+                     std::vector<InvitationRecord> pending;
+                     for (auto& invitation : LoadPgInvitations(
+                              c_, "email_address", email_address)) {
+                       if (invitation.status == InvitationStatus::kPending) {
+                         pending.push_back(std::move(invitation));
+                       }
+                     }
+                     return pending;
+                   });
+}
+
+absl::Status PgWriteTransaction::PutInvitation(
+    const InvitationRecord& invitation) {
+  return PgGuarded("writing an invitation", [&] {
+    static const std::string* const kSql =
+        new std::string(UpsertInvitationSql(SqlDialect::kPostgres));
+    PgParams params;
+    for (const SqlValue& value : InvitationValues(invitation)) {
+      std::visit([&](const auto& v) { params.Add(v); }, value);
+    }
+    c_.Run(*kSql, params);
+    return absl::OkStatus();
   });
 }
 

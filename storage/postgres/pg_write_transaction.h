@@ -64,11 +64,17 @@ class PgWriteTransaction final : public WriteTransaction {
   absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotencyKey(
       absl::string_view request_id) override;
   absl::Status PutIdempotencyKey(const IdempotencyRecord& record) override;
-  absl::StatusOr<SignUpRecord> GetSignUp(
-      absl::string_view sign_up_id) override;
+  absl::StatusOr<SignUpRecord> GetSignUp(absl::string_view sign_up_id) override;
   absl::Status PutSignUp(const SignUpRecord& sign_up) override;
   absl::StatusOr<int64_t> PruneSignUps(Micros cutoff,
                                        int64_t max_rows) override;
+  absl::StatusOr<InvitationRecord> GetInvitation(
+      absl::string_view invitation_id) override;
+  absl::StatusOr<std::optional<InvitationRecord>> FindInvitationByTicket(
+      absl::string_view ticket_digest) override;
+  absl::StatusOr<std::vector<InvitationRecord>> FindPendingInvitations(
+      absl::string_view email_address) override;
+  absl::Status PutInvitation(const InvitationRecord& invitation) override;
 
   // Numbers the buffered events and inserts them, under the event_log row
   // lock that COMMIT releases. Returns the newest sequence, or 0 when the

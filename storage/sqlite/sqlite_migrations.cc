@@ -9,7 +9,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 8> kMigrations = {
+constexpr std::array<const char*, 9> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -341,6 +341,23 @@ CREATE TABLE sign_ups (
   updated_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX sign_ups_by_expire_at ON sign_ups(expire_at);
+)sql",
+    // 9: invitations (DESIGN §10). The ticket is kept as a digest only.
+    R"sql(
+CREATE TABLE invitations (
+  id TEXT PRIMARY KEY,
+  email_address TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  public_metadata TEXT NOT NULL,
+  redirect_url TEXT NOT NULL,
+  ticket_digest TEXT NOT NULL UNIQUE,
+  accepted_user_id TEXT NOT NULL,
+  expire_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX invitations_by_email_address ON invitations(email_address);
+CREATE INDEX invitations_by_created_at ON invitations(created_at, id);
 )sql",
 };
 

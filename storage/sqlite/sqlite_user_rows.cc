@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "storage/identifier_union.h"
+#include "storage/invitation_row.h"
 #include "storage/sqlite/identifier_column.h"
 #include "storage/user_row.h"
 
@@ -353,6 +354,36 @@ void WriteSession(SqliteConnection& c, const SessionRecord& r) {
   s.bind(7, r.expire_at);
   s.bind(8, r.updated_at);
   s.exec();
+}
+
+std::vector<InvitationRecord> LoadInvitations(SqliteConnection& c,
+                                              const char* column,
+                                              absl::string_view value) {
+  auto& s = c.Prepare(SelectInvitationBySql(column));
+  s.bind(1, std::string(value));
+  std::vector<InvitationRecord> found;
+  while (s.executeStep()) {
+    found.push_back(ReadInvitationColumns(SqliteRow{s}));
+  }
+  return found;
+}
+
+InvitationPage LoadInvitationPage(SqliteConnection& c,
+                                  const InvitationQuery& query) {
+  InvitationPage page;
+  const SqlClause rows = InvitationPageSql(query);
+  auto& s = c.Prepare(rows.sql);
+  BindParams(s, rows.params, 1);
+  while (s.executeStep()) {
+    page.invitations.push_back(ReadInvitationColumns(SqliteRow{s}));
+  }
+  const SqlClause count = InvitationCountSql(query);
+  auto& n = c.Prepare(count.sql);
+  BindParams(n, count.params, 1);
+  n.executeStep();
+  page.total_count = n.getColumn(0).getInt64();
+  n.reset();
+  return page;
 }
 
 }  // namespace roster::storage

@@ -75,6 +75,15 @@ std::vector<SessionRecord> LoadSessions(SqliteConnection& c,
 // Inserts or replaces `session`.
 void WriteSession(SqliteConnection& c, const SessionRecord& session);
 
+// The invitations whose `column` (id, ticket_digest, email_address) is
+// `value`.
+std::vector<InvitationRecord> LoadInvitations(SqliteConnection& c,
+                                              const char* column,
+                                              absl::string_view value);
+// A page of invitations and their count.
+InvitationPage LoadInvitationPage(SqliteConnection& c,
+                                  const InvitationQuery& query);
+
 }  // namespace roster::storage
 
 #endif  // ROSTER_STORAGE_SQLITE_SQLITE_USER_ROWS_H_

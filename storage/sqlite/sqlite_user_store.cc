@@ -382,6 +382,18 @@ absl::StatusOr<ImageRecord> SqliteUserStore::GetImage(
                  [&] { return LoadImage(**lease, image_id); });
 }
 
+absl::StatusOr<InvitationPage> SqliteUserStore::ListInvitations(
+    const InvitationQuery& query) {
+  auto lease = AcquireReader();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  return Guarded("listing invitations",
+                 [&]() -> absl::StatusOr<InvitationPage> {
+                   return LoadInvitationPage(**lease, query);
+                 });
+}
+
 absl::StatusOr<EventBatch> SqliteUserStore::ReadEvents(
     const EventQuery& query) {
   auto lease = AcquireReader();

@@ -88,6 +88,8 @@ class SqliteUserStore final : public UserStore {
   absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
       IdentifierKind kind, absl::string_view value) override;
   absl::StatusOr<ImageRecord> GetImage(absl::string_view image_id) override;
+  absl::StatusOr<InvitationPage> ListInvitations(
+      const InvitationQuery& query) override;
   void SetCommitListener(
       std::function<void(int64_t latest_sequence)> listener) override;
   absl::Status CheckReachable() override;

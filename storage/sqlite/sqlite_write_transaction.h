@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "storage/invitation_row.h"
 #include "storage/sign_up_row.h"
 #include "storage/sqlite/sqlite_connection.h"
 #include "storage/sqlite/sqlite_identifier_rows.h"
@@ -287,6 +288,61 @@ class SqliteWriteTransaction final : public WriteTransaction {
       s.bind(1, cutoff);
       s.bind(2, max_rows);
       return int64_t{s.exec()};
+    });
+  }
+
+  absl::StatusOr<InvitationRecord> GetInvitation(
+      absl::string_view invitation_id) override {
+    return Guarded("reading an invitation",
+                   [&]() -> absl::StatusOr<InvitationRecord> {
+                     auto found = LoadInvitations(c_, "id", invitation_id);
+                     if (found.empty()) {
+                       return absl::NotFoundError("invitation not found");
+                     }
+                     return found.front();
+                   });
+  }
+
+  absl::StatusOr<std::optional<InvitationRecord>> FindInvitationByTicket(
+      absl::string_view ticket_digest) override {
+    return Guarded("reading an invitation",
+                   [&]() -> absl::StatusOr<std::optional<InvitationRecord>> {
+                     auto found =
+                         LoadInvitations(c_, "ticket_digest", ticket_digest);
+                     if (found.empty()) {
+                       return std::nullopt;
+                     }
+                     return found.front();
+                   });
+  }
+
+  absl::StatusOr<std::vector<InvitationRecord>> FindPendingInvitations(
+      absl::string_view email_address) override {
+    return Guarded("reading invitations",
+                   [&]() -> absl::StatusOr<std::vector<InvitationRecord>> {
+                     std::vector<InvitationRecord> pending;
+                     for (auto& invitation :
+                          LoadInvitations(c_, "email_address", email_address)) {
+                       if (invitation.status == InvitationStatus::kPending) {
+                         pending.push_back(std::move(invitation));
+                       }
+                     }
+                     return pending;
+                   });
+  }
+
+  absl::Status PutInvitation(const InvitationRecord& invitation) override {
+    return Guarded("writing an invitation", [&] {
+      static const std::string* const kSql =
+          new std::string(UpsertInvitationSql(SqlDialect::kSqlite));
+      auto& s = c_.Prepare(*kSql);
+      const std::vector<SqlValue> values = InvitationValues(invitation);
+      for (size_t i = 0; i < values.size(); ++i) {
+        std::visit([&](const auto& v) { s.bind(static_cast<int>(i) + 1, v); },
+                   values[i]);
+      }
+      s.exec();
+      return absl::OkStatus();
     });
   }
 
