@@ -146,7 +146,8 @@ TEST(ReflectionTest, ListsTheServicesAndDescribesEveryRosterMessage) {
           "GetPhoneNumber", "UpdatePhoneNumber", "DeletePhoneNumber",
           "CreateExternalAccount", "DeleteExternalAccount", "ImportUsers",
           "VerifyPassword", "CreateSession", "ListSessions", "RevokeSession",
-          "WatchEvents", "ListEvents"));
+          "WatchEvents", "ListEvents", "CreateInvitation", "ListInvitations",
+          "RevokeInvitation"));
   for (const char* message :
        {"roster.v1.User", "roster.v1.FrontendUser", "roster.v1.EmailAddress",
         "roster.v1.PhoneNumber", "roster.v1.ExternalAccount",
