@@ -63,13 +63,7 @@ std::string SelectInvitationBySql(const char* column) {
 }
 
 std::string UpsertInvitationSql(SqlDialect dialect) {
-  std::string sql = absl::StrCat(InsertSql("invitations", Columns(), dialect),
-                                 " ON CONFLICT (id) DO UPDATE SET ");
-  for (size_t i = 1; i < Columns().size(); ++i) {
-    absl::StrAppend(&sql, i == 1 ? "" : ", ", Columns()[i], " = excluded.",
-                    Columns()[i]);
-  }
-  return sql;
+  return UpsertSql("invitations", Columns(), dialect);
 }
 
 std::vector<SqlValue> InvitationValues(const InvitationRecord& r) {

@@ -210,6 +210,32 @@ struct SignUpRecord {
   Micros updated_at = 0;
 };
 
+enum class SignInAttemptStatus : int {
+  kNeedsFirstFactor = 1,
+  kNeedsNewPassword = 2,
+  kNeedsSecondFactor = 3,
+  kComplete = 4
+};
+
+// A sign-in in steps (DESIGN §10). `user_id` is empty for an identifier no
+// user holds: the attempt then behaves as a known one whose factors all fail.
+struct SignInAttemptRecord {
+  std::string id;  // sia_…
+  SignInAttemptStatus status = SignInAttemptStatus::kNeedsFirstFactor;
+  std::string identifier;  // Normalised.
+  std::string user_id;
+  std::string code_strategy;  // Of the pending code; empty when none.
+  std::string code_digest;
+  Micros code_expire_at = 0;
+  // Failed factors, counted before each check (a reservation), so parallel
+  // guesses cannot pass the limit.
+  int32_t failures = 0;
+  std::string created_session_id;
+  Micros expire_at = 0;
+  Micros created_at = 0;
+  Micros updated_at = 0;
+};
+
 enum class InvitationStatus : int { kPending = 1, kAccepted = 2, kRevoked = 3 };
 
 // An invitation to sign up (DESIGN §10). Its ticket is kept only as a digest;

@@ -47,14 +47,7 @@ std::string SelectSignUpSql(SqlDialect dialect) {
 }
 
 std::string UpsertSignUpSql(SqlDialect dialect) {
-  const std::vector<std::string>& columns = SignUpColumns();
-  std::string sql = absl::StrCat(InsertSql("sign_ups", columns, dialect),
-                                 " ON CONFLICT (id) DO UPDATE SET ");
-  for (size_t i = 1; i < columns.size(); ++i) {
-    absl::StrAppend(&sql, i == 1 ? "" : ", ", columns[i], " = excluded.",
-                    columns[i]);
-  }
-  return sql;
+  return UpsertSql("sign_ups", SignUpColumns(), dialect);
 }
 
 std::vector<SqlValue> SignUpValues(const SignUpRecord& r) {

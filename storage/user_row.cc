@@ -105,6 +105,19 @@ std::string InsertSql(const std::string& table,
                       placeholders, ")");
 }
 
+std::string UpsertSql(const std::string& table,
+                      const std::vector<std::string>& columns,
+                      SqlDialect dialect) {
+  std::string sql =
+      absl::StrCat(InsertSql(table, columns, dialect), " ON CONFLICT (",
+                   columns[0], ") DO UPDATE SET ");
+  for (size_t i = 1; i < columns.size(); ++i) {
+    absl::StrAppend(&sql, i == 1 ? "" : ", ", columns[i], " = excluded.",
+                    columns[i]);
+  }
+  return sql;
+}
+
 std::string UpdateSql(const std::string& table,
                       const std::vector<std::string>& columns,
                       const std::vector<int>& changed, SqlDialect dialect) {

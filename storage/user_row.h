@@ -57,6 +57,12 @@ std::string InsertSql(const std::string& table,
                       const std::vector<std::string>& columns,
                       SqlDialect dialect);
 
+// InsertSql + " ON CONFLICT (<columns[0]>) DO UPDATE SET" every other column
+// from `excluded`: one statement for a new row and a changed one.
+std::string UpsertSql(const std::string& table,
+                      const std::vector<std::string>& columns,
+                      SqlDialect dialect);
+
 // "UPDATE <table> SET <columns[i]> = ?<i+1>, … WHERE <columns[0]> = ?1" for
 // each i in `changed` (indexes into `columns`, none 0): the placeholders keep
 // the columns' positions, so the full value list binds either statement.

@@ -131,6 +131,15 @@ class WriteTransaction {
   virtual absl::StatusOr<int64_t> PruneSignUps(Micros cutoff,
                                                int64_t max_rows) = 0;
 
+  // The sign-in attempt, or NotFound.
+  virtual absl::StatusOr<SignInAttemptRecord> GetSignInAttempt(
+      absl::string_view attempt_id) = 0;
+  // Inserts or rewrites a sign-in attempt. No event.
+  virtual absl::Status PutSignInAttempt(const SignInAttemptRecord& attempt) = 0;
+  // Deletes up to `max_rows` sign-in attempts that expired before `cutoff`.
+  virtual absl::StatusOr<int64_t> PruneSignInAttempts(Micros cutoff,
+                                                      int64_t max_rows) = 0;
+
   // The invitation, or NotFound.
   virtual absl::StatusOr<InvitationRecord> GetInvitation(
       absl::string_view invitation_id) = 0;

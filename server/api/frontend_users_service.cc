@@ -120,6 +120,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::SignIn(
                 *response->mutable_session());
         response->set_session_secret(created->secret);
         response->set_session_token(created->token);
+        response->set_status(roster::v1::SignInAttempt::STATUS_COMPLETE);
         auto me = users_->users.GetUser(created->session.user_id);
         if (me.ok()) {
           ToProto(*me, *response->mutable_user());

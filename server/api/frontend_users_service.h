@@ -14,6 +14,7 @@
 #include "server/api/bounded_executor.h"
 #include "server/domain/rate_limiter.h"
 #include "server/domain/session_service.h"
+#include "server/domain/sign_in_attempts.h"
 #include "server/domain/sign_up.h"
 #include "server/domain/user_service.h"
 
@@ -29,8 +30,10 @@ struct SignInLimits {
   // Changes a signed-in user may make to their own account per hour: each
   // appends an event that is kept for the retention period (DESIGN §14).
   int self_service_writes_per_hour = 120;
-  // Sign-ups started per client address per hour (DESIGN §14).
+  // Sign-ups and sign-in attempts started per client address per hour
+  // (DESIGN §14): each is a row kept until it is pruned.
   int sign_ups_per_address_per_hour = 20;
+  int sign_in_attempts_per_address_per_hour = 100;
 };
 
 class FrontendUsersService final
@@ -39,18 +42,22 @@ class FrontendUsersService final
   // None is owned; all must outlive the service.
   FrontendUsersService(domain::UserServices* users,
                        domain::SessionService* sessions,
-                       domain::SignUpService* sign_ups, BoundedExecutor* writes,
-                       BoundedExecutor* hashes,
+                       domain::SignUpService* sign_ups,
+                       domain::SignInAttemptService* attempts,
+                       BoundedExecutor* writes, BoundedExecutor* hashes,
                        const SignInLimits& limits = SignInLimits())
       : users_(users),
         sessions_(sessions),
         sign_ups_(sign_ups),
+        attempts_(attempts),
         writes_(writes),
         hashes_(hashes),
         failures_by_identifier_(limits.failures_per_identifier, limits.window),
         failures_by_address_(limits.failures_per_address, limits.window),
         writes_by_user_(limits.self_service_writes_per_hour, absl::Hours(1)),
         sign_ups_by_address_(limits.sign_ups_per_address_per_hour,
+                             absl::Hours(1)),
+        attempts_by_address_(limits.sign_in_attempts_per_address_per_hour,
                              absl::Hours(1)) {
     // The hot read builds its response on an arena.
     SetMessageAllocatorFor_GetMe(&get_me_messages_);
@@ -164,6 +171,24 @@ class FrontendUsersService final
       const roster::v1::AttemptSignUpVerificationRequest* request,
       roster::v1::SignUpResponse* response) override;
 
+  // Sign-in in steps (frontend_sign_in_attempts.cc).
+  grpc::ServerUnaryReactor* StartSignIn(
+      grpc::CallbackServerContext* context,
+      const roster::v1::StartSignInRequest* request,
+      roster::v1::SignInAttempt* response) override;
+  grpc::ServerUnaryReactor* PrepareSignInFactor(
+      grpc::CallbackServerContext* context,
+      const roster::v1::PrepareSignInFactorRequest* request,
+      roster::v1::SignInAttempt* response) override;
+  grpc::ServerUnaryReactor* AttemptSignInFactor(
+      grpc::CallbackServerContext* context,
+      const roster::v1::AttemptSignInFactorRequest* request,
+      roster::v1::SignInResponse* response) override;
+  grpc::ServerUnaryReactor* ResetPassword(
+      grpc::CallbackServerContext* context,
+      const roster::v1::ResetPasswordRequest* request,
+      roster::v1::SignInResponse* response) override;
+
  private:
   // The signed-in caller of a call.
   struct Me {
@@ -192,15 +217,17 @@ class FrontendUsersService final
                           const std::string& id, const std::string& promote_id,
                           roster::v1::DeletedObject* response);
 
-  domain::UserServices* users_;       // Not owned.
-  domain::SessionService* sessions_;  // Not owned.
-  domain::SignUpService* sign_ups_;   // Not owned.
-  BoundedExecutor* writes_;           // Not owned.
-  BoundedExecutor* hashes_;           // Not owned.
+  domain::UserServices* users_;             // Not owned.
+  domain::SessionService* sessions_;        // Not owned.
+  domain::SignUpService* sign_ups_;         // Not owned.
+  domain::SignInAttemptService* attempts_;  // Not owned.
+  BoundedExecutor* writes_;                 // Not owned.
+  BoundedExecutor* hashes_;                 // Not owned.
   domain::RateLimiter failures_by_identifier_;
   domain::RateLimiter failures_by_address_;
   domain::RateLimiter writes_by_user_;
   domain::RateLimiter sign_ups_by_address_;
+  domain::RateLimiter attempts_by_address_;
   ArenaMessageAllocator<roster::v1::GetMeRequest, roster::v1::FrontendUser>
       get_me_messages_;
 };

@@ -309,6 +309,7 @@ std::string ProtoEventEncoder::EncodeEmailMessage(
   SetTime(message.expire_at, out.mutable_expire_at());
   out.set_purpose(message.purpose);
   out.set_sign_up_id(message.sign_up_id);
+  out.set_sign_in_attempt_id(message.sign_in_attempt_id);
   out.set_invitation_id(message.invitation_id);
   out.set_url(message.url);
   out.set_ticket(message.ticket);
@@ -325,6 +326,7 @@ std::string ProtoEventEncoder::EncodeSmsMessage(
   SetTime(message.expire_at, out.mutable_expire_at());
   out.set_purpose(message.purpose);
   out.set_sign_up_id(message.sign_up_id);
+  out.set_sign_in_attempt_id(message.sign_in_attempt_id);
   return out.SerializeAsString();
 }
 

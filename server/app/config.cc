@@ -98,6 +98,9 @@ ABSL_FLAG(std::string, sign_up_mode, "public",
           "disabled.");
 ABSL_FLAG(int32_t, sign_ups_per_address_per_hour, 20,
           "Sign-ups one client address may start per hour, on a replica.");
+ABSL_FLAG(int32_t, sign_in_attempts_per_address_per_hour, 100,
+          "Sign-in attempts (StartSignIn) one client address may start per "
+          "hour, on a replica.");
 ABSL_FLAG(std::string, token_issuer, "roster",
           "The `iss` of session tokens, and the only one accepted.");
 ABSL_FLAG(std::string, token_audience, "",
@@ -169,6 +172,7 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "sign_up_required",
                                       "sign_up_mode",
                                       "sign_ups_per_address_per_hour",
+                                      "sign_in_attempts_per_address_per_hour",
                                       "token_audience",
                                       "http_listen",
                                       "public_http_url",
@@ -414,9 +418,13 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   }
   config.sign_ups_per_address_per_hour =
       absl::GetFlag(FLAGS_sign_ups_per_address_per_hour);
-  if (config.sign_ups_per_address_per_hour < 1) {
+  config.sign_in_attempts_per_address_per_hour =
+      absl::GetFlag(FLAGS_sign_in_attempts_per_address_per_hour);
+  if (config.sign_ups_per_address_per_hour < 1 ||
+      config.sign_in_attempts_per_address_per_hour < 1) {
     return absl::InvalidArgumentError(
-        "--sign_ups_per_address_per_hour must be at least 1");
+        "--sign_ups_per_address_per_hour and "
+        "--sign_in_attempts_per_address_per_hour must be at least 1");
   }
   config.token_audience = absl::GetFlag(FLAGS_token_audience);
   config.http_listen = absl::GetFlag(FLAGS_http_listen);

@@ -56,6 +56,7 @@ struct ServerConfig {
   std::vector<std::string> sign_up_required = {"email_address", "password"};
   std::string sign_up_mode = "public";
   int32_t sign_ups_per_address_per_hour = 20;
+  int32_t sign_in_attempts_per_address_per_hour = 100;
   std::string token_issuer = "roster";
   std::string token_audience;
   // host:port of the HTTP listener (profile images); empty: none.

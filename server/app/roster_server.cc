@@ -193,6 +193,10 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       server->store_.get(), server->clock_, server->ids_.get(),
       server->encoder_.get(), options, server->sessions_.get(),
       sign_up_options);
+  server->attempts_ = std::make_unique<domain::SignInAttemptService>(
+      server->store_.get(), server->clock_, server->ids_.get(),
+      server->encoder_.get(), options, server->users_.get(),
+      server->sessions_.get());
   server->invitations_ = std::make_unique<domain::InvitationService>(
       server->store_.get(), server->clock_, server->ids_.get(),
       server->random_.get(), server->encoder_.get(), options);
@@ -263,9 +267,12 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       config.self_service_writes_per_hour;
   sign_in_limits.sign_ups_per_address_per_hour =
       config.sign_ups_per_address_per_hour;
+  sign_in_limits.sign_in_attempts_per_address_per_hour =
+      config.sign_in_attempts_per_address_per_hour;
   server->frontend_users_ = std::make_unique<api::FrontendUsersService>(
       server->users_.get(), server->sessions_.get(), server->sign_ups_.get(),
-      server->writes_.get(), server->hashes_.get(), sign_in_limits);
+      server->attempts_.get(), server->writes_.get(), server->hashes_.get(),
+      sign_in_limits);
   grpc::ServerBuilder builder;
   configure(builder);
   builder.AddListeningPort(config.listen, CredentialsFor(config),
@@ -443,7 +450,12 @@ absl::StatusOr<int64_t> RosterServer::PruneEventsForTest() {
 }
 
 absl::StatusOr<int64_t> RosterServer::PruneSignUpsForTest() {
-  return sign_ups_->Prune(10000);
+  auto sign_ups = sign_ups_->Prune(10000);
+  auto attempts = attempts_->Prune(10000);
+  if (!sign_ups.ok() || !attempts.ok()) {
+    return sign_ups.ok() ? attempts.status() : sign_ups.status();
+  }
+  return *sign_ups + *attempts;
 }
 
 void RosterServer::RunPruner(absl::Duration interval) {
@@ -455,8 +467,12 @@ void RosterServer::RunPruner(absl::Duration interval) {
           absl::StrCat(",\"code\":\"",
                        absl::StatusCodeToString(pruned.status().code()), "\""));
     }
-    // Abandoned sign-ups, a bounded batch per round (DESIGN §14).
+    // Abandoned sign-ups and expired sign-in attempts, a bounded batch per
+    // round (DESIGN §14).
     absl::StatusOr<int64_t> sign_ups = sign_ups_->Prune(10000);
+    if (sign_ups.ok()) {
+      sign_ups = attempts_->Prune(10000);
+    }
     if (!sign_ups.ok()) {
       api::LogJson(
           "warn", "sign-up pruning failed",

@@ -69,7 +69,7 @@ class RosterServer {
   // Runs event retention now, as the background pruner does. Returns how many
   // events were deleted.
   absl::StatusOr<int64_t> PruneEventsForTest();
-  // One round of the pruner's sign-up pruning, now.
+  // One round of the pruner's sign-up and sign-in attempt pruning, now.
   absl::StatusOr<int64_t> PruneSignUpsForTest();
 
   // Reports NOT_SERVING, stops accepting calls, lets in-flight calls finish for
@@ -100,6 +100,7 @@ class RosterServer {
   std::unique_ptr<api::BoundedExecutor> hashes_;
   std::unique_ptr<domain::SignUpService> sign_ups_;
   std::unique_ptr<domain::InvitationService> invitations_;
+  std::unique_ptr<domain::SignInAttemptService> attempts_;
   std::unique_ptr<api::BackendUsersService> backend_users_;
   std::unique_ptr<api::FrontendUsersService> frontend_users_;
   std::unique_ptr<HttpServer> http_;

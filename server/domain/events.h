@@ -43,6 +43,7 @@ struct VerificationMessage {
   storage::Micros expire_at = 0;
   std::string purpose;  // DESIGN §13: verify_email_address, sign_up, …
   std::string sign_up_id;
+  std::string sign_in_attempt_id;
   std::string invitation_id;  // For purpose invitation, with its link and
   std::string url;            // ticket (no code).
   std::string ticket;

@@ -20,37 +20,54 @@ absl::Status PasswordIncorrect() {
 // unverified claim reads as unknown, and can never hide the verified holder.
 absl::StatusOr<std::string> FindUser(UserServices& users,
                                      absl::string_view identifier) {
+  auto parsed = ParseSignInIdentifier(identifier);
+  if (!parsed.ok()) {
+    return std::string();
+  }
+  return FindSignInUser(users, *parsed);
+}
+
+}  // namespace
+
+absl::StatusOr<SignInIdentifier> ParseSignInIdentifier(
+    absl::string_view identifier) {
   using Kind = storage::IdentifierKind;
   const absl::string_view trimmed = absl::StripAsciiWhitespace(identifier);
+  SignInIdentifier parsed;
   absl::StatusOr<std::string> value = std::string();
-  Kind kind = Kind::kUsername;
   if (absl::StrContains(trimmed, '@')) {
-    kind = Kind::kEmailAddress;
+    parsed.kind = Kind::kEmailAddress;
     value = NormalizeEmailAddress(trimmed);
   } else if (!trimmed.empty() &&
              (trimmed.front() == '+' ||
               absl::ascii_isdigit(
                   static_cast<unsigned char>(trimmed.front())))) {
-    kind = Kind::kPhoneNumber;
+    parsed.kind = Kind::kPhoneNumber;
     value = NormalizePhoneNumber(trimmed);
     if (!value.ok()) {  // All-digit usernames are invalid anyway.
-      kind = Kind::kUsername;
+      parsed.kind = Kind::kUsername;
       value = NormalizeUsername(trimmed);
     }
   } else {
+    parsed.kind = Kind::kUsername;
     value = NormalizeUsername(trimmed);
   }
   if (!value.ok()) {
-    return std::string();
+    return value.status();
   }
-  auto holder = users.identifiers.FindUserIdByIdentifier(kind, *value);
+  parsed.value = *std::move(value);
+  return parsed;
+}
+
+absl::StatusOr<std::string> FindSignInUser(UserServices& users,
+                                           const SignInIdentifier& identifier) {
+  auto holder = users.identifiers.FindUserIdByIdentifier(identifier.kind,
+                                                         identifier.value);
   if (!holder.ok()) {
     return holder.status();
   }
   return holder->value_or("");
 }
-
-}  // namespace
 
 absl::StatusOr<bool> CheckPasswordAttempt(UserServices& users,
                                           const Caller& caller,

@@ -12,6 +12,21 @@
 
 namespace roster::domain {
 
+// An identifier as sign-in reads it: a kind (an email address contains `@`;
+// a phone number starts with `+` or a digit; else a username) and the value
+// normalised for that kind.
+struct SignInIdentifier {
+  storage::IdentifierKind kind = storage::IdentifierKind::kUsername;
+  std::string value;
+};
+// INVALID_ARGUMENT when `identifier` is no valid value of its kind.
+absl::StatusOr<SignInIdentifier> ParseSignInIdentifier(
+    absl::string_view identifier);
+// The id of the user who may sign in with `identifier` (a verified email
+// address or phone number, or a username), or "" when none.
+absl::StatusOr<std::string> FindSignInUser(UserServices& users,
+                                           const SignInIdentifier& identifier);
+
 // A new session for the user whose email address, phone number or username is
 // `identifier` and whose password is `password`. An unknown identifier, a user
 // without a password and a wrong password are all UNAUTHENTICATED

@@ -20,7 +20,7 @@ constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7290146531)";
 // sequence is allocated from event_log.last_sequence inside the committing
 // transaction (see PgUserStore), not by an identity column, so that sequence
 // order is commit order across replicas.
-constexpr std::array<const char*, 5> kPgMigrations = {
+constexpr std::array<const char*, 6> kPgMigrations = {
     R"sql(
 CREATE TABLE users (
   id TEXT COLLATE "C" PRIMARY KEY,
@@ -252,6 +252,24 @@ CREATE TABLE invitations (
 );
 CREATE INDEX invitations_by_email_address ON invitations(email_address);
 CREATE INDEX invitations_by_created_at ON invitations(created_at, id);
+)sql",
+    // 6: as SQLite's migration 10.
+    R"sql(
+CREATE TABLE sign_in_attempts (
+  id TEXT COLLATE "C" PRIMARY KEY,
+  status INTEGER NOT NULL,
+  identifier TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  code_strategy TEXT NOT NULL,
+  code_digest TEXT NOT NULL,
+  code_expire_at BIGINT NOT NULL,
+  failures INTEGER NOT NULL,
+  created_session_id TEXT NOT NULL,
+  expire_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX sign_in_attempts_by_expire_at ON sign_in_attempts(expire_at);
 )sql",
 };
 

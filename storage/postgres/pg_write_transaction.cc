@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "storage/invitation_row.h"
 #include "storage/postgres/pg_rows.h"
+#include "storage/sign_in_attempt_row.h"
 #include "storage/sign_up_row.h"
 
 namespace roster::storage {
@@ -302,6 +303,50 @@ std::vector<InvitationRecord> LoadPgInvitations(PgConnection& c,
 }
 
 }  // namespace
+
+absl::StatusOr<SignInAttemptRecord> PgWriteTransaction::GetSignInAttempt(
+    absl::string_view attempt_id) {
+  return PgGuarded("reading a sign-in attempt",
+                   [&]() -> absl::StatusOr<SignInAttemptRecord> {
+                     // Locked until COMMIT: parallel factor checks on one
+                     // attempt take turns reserving their failure.
+                     static const std::string* const kSql =
+                         new std::string(NumberPlaceholders(absl::StrCat(
+                             SelectSignInAttemptSql(), " FOR UPDATE")));
+                     PgResult r = c_.Run(*kSql, PgParams().Add(attempt_id));
+                     if (r.rows() == 0) {
+                       return absl::NotFoundError("sign-in attempt not found");
+                     }
+                     return ReadSignInAttemptColumns(PgRow{r, 0});
+                   });
+}
+
+absl::Status PgWriteTransaction::PutSignInAttempt(
+    const SignInAttemptRecord& attempt) {
+  return PgGuarded("writing a sign-in attempt", [&] {
+    static const std::string* const kSql =
+        new std::string(UpsertSignInAttemptSql(SqlDialect::kPostgres));
+    PgParams params;
+    for (const SqlValue& value : SignInAttemptValues(attempt)) {
+      std::visit([&](const auto& v) { params.Add(v); }, value);
+    }
+    c_.Run(*kSql, params);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int64_t> PgWriteTransaction::PruneSignInAttempts(
+    Micros cutoff, int64_t max_rows) {
+  return PgGuarded(
+      "pruning sign-in attempts", [&]() -> absl::StatusOr<int64_t> {
+        PgResult r = c_.Run(
+            "DELETE FROM sign_in_attempts WHERE id IN (SELECT id FROM "
+            "sign_in_attempts WHERE expire_at < $1 ORDER BY expire_at LIMIT "
+            "$2)",
+            PgParams().Add(cutoff).Add(max_rows));
+        return r.affected();
+      });
+}
 
 absl::StatusOr<InvitationRecord> PgWriteTransaction::GetInvitation(
     absl::string_view invitation_id) {

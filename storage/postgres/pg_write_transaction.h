@@ -68,6 +68,11 @@ class PgWriteTransaction final : public WriteTransaction {
   absl::Status PutSignUp(const SignUpRecord& sign_up) override;
   absl::StatusOr<int64_t> PruneSignUps(Micros cutoff,
                                        int64_t max_rows) override;
+  absl::StatusOr<SignInAttemptRecord> GetSignInAttempt(
+      absl::string_view attempt_id) override;
+  absl::Status PutSignInAttempt(const SignInAttemptRecord& attempt) override;
+  absl::StatusOr<int64_t> PruneSignInAttempts(Micros cutoff,
+                                              int64_t max_rows) override;
   absl::StatusOr<InvitationRecord> GetInvitation(
       absl::string_view invitation_id) override;
   absl::StatusOr<std::optional<InvitationRecord>> FindInvitationByTicket(

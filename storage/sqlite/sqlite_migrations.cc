@@ -9,7 +9,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 9> kMigrations = {
+constexpr std::array<const char*, 10> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -358,6 +358,24 @@ CREATE TABLE invitations (
 ) STRICT;
 CREATE INDEX invitations_by_email_address ON invitations(email_address);
 CREATE INDEX invitations_by_created_at ON invitations(created_at, id);
+)sql",
+    // 10: sign-in attempts (DESIGN §10), kept a day past their 10 minutes.
+    R"sql(
+CREATE TABLE sign_in_attempts (
+  id TEXT PRIMARY KEY,
+  status INTEGER NOT NULL,
+  identifier TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  code_strategy TEXT NOT NULL,
+  code_digest TEXT NOT NULL,
+  code_expire_at INTEGER NOT NULL,
+  failures INTEGER NOT NULL,
+  created_session_id TEXT NOT NULL,
+  expire_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sign_in_attempts_by_expire_at ON sign_in_attempts(expire_at);
 )sql",
 };
 

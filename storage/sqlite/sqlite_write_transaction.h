@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/invitation_row.h"
+#include "storage/sign_in_attempt_row.h"
 #include "storage/sign_up_row.h"
 #include "storage/sqlite/sqlite_connection.h"
 #include "storage/sqlite/sqlite_identifier_rows.h"
@@ -289,6 +290,50 @@ class SqliteWriteTransaction final : public WriteTransaction {
       s.bind(2, max_rows);
       return int64_t{s.exec()};
     });
+  }
+
+  absl::StatusOr<SignInAttemptRecord> GetSignInAttempt(
+      absl::string_view attempt_id) override {
+    return Guarded("reading a sign-in attempt",
+                   [&]() -> absl::StatusOr<SignInAttemptRecord> {
+                     static const std::string* const kSql =
+                         new std::string(SelectSignInAttemptSql());
+                     auto& s = c_.Prepare(*kSql);
+                     s.bind(1, std::string(attempt_id));
+                     if (!s.executeStep()) {
+                       s.reset();
+                       return absl::NotFoundError("sign-in attempt not found");
+                     }
+                     SignInAttemptRecord attempt =
+                         ReadSignInAttemptColumns(SqliteRow{s});
+                     s.reset();
+                     return attempt;
+                   });
+  }
+
+  absl::Status PutSignInAttempt(const SignInAttemptRecord& attempt) override {
+    return Guarded("writing a sign-in attempt", [&] {
+      static const std::string* const kSql =
+          new std::string(UpsertSignInAttemptSql(SqlDialect::kSqlite));
+      auto& s = c_.Prepare(*kSql);
+      BindParams(s, SignInAttemptValues(attempt), 1);
+      s.exec();
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<int64_t> PruneSignInAttempts(Micros cutoff,
+                                              int64_t max_rows) override {
+    return Guarded(
+        "pruning sign-in attempts", [&]() -> absl::StatusOr<int64_t> {
+          auto& s = c_.Prepare(
+              "DELETE FROM sign_in_attempts WHERE id IN (SELECT id FROM "
+              "sign_in_attempts WHERE expire_at < ? ORDER BY expire_at LIMIT "
+              "?)");
+          s.bind(1, cutoff);
+          s.bind(2, max_rows);
+          return int64_t{s.exec()};
+        });
   }
 
   absl::StatusOr<InvitationRecord> GetInvitation(

@@ -112,8 +112,8 @@ struct Attack {
 // Every attack of the table (attacks.cc).
 std::vector<Attack> AllAttacks();
 
-// Sign-in timing (attacks.cc): `rounds` wrong passwords for a known user and
-// as many for unknown identifiers, interleaved on one fresh server with the
+// Sign-in timing (attacks.cc): `rounds` of each sign-in call for a known user
+// and as many for unknown identifiers, interleaved on one fresh server with the
 // rate limits and lockout out of the way; prints the median and p99 of each
 // (they must be indistinguishable). False when the server did not start.
 bool PrintSignInTiming(int rounds);

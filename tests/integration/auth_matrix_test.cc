@@ -35,7 +35,11 @@ const std::set<std::string> kPublicMethods = {"SignIn",
                                               "CreateSignUp",
                                               "UpdateSignUp",
                                               "PrepareSignUpVerification",
-                                              "AttemptSignUpVerification"};
+                                              "AttemptSignUpVerification",
+                                              "StartSignIn",
+                                              "PrepareSignInFactor",
+                                              "AttemptSignInFactor",
+                                              "ResetPassword"};
 
 std::string Base64Url(absl::string_view bytes) {
   std::string out;

@@ -1,0 +1,186 @@
+// FrontendUsers' sign-in in steps (DESIGN §10). No credentials: the attempt
+// id is the capability. Starting one is limited per client address, since
+// each is a row until pruned; failed factors count toward the address's
+// sign-in failure limit, as SignIn's do.
+#include <utility>
+
+#include "server/api/call_context.h"
+#include "server/api/frontend_users_service.h"
+#include "server/api/proto_mapping.h"
+#include "server/api/status_mapping.h"
+#include "server/domain/errors.h"
+
+namespace roster::api {
+namespace {
+
+using roster::v1::SignInAttempt;
+
+void AttemptToProto(const domain::SignInAttemptView& view, SignInAttempt& out) {
+  const storage::SignInAttemptRecord& r = view.record;
+  out.set_id(r.id);
+  out.set_status(
+      static_cast<SignInAttempt::Status>(static_cast<int>(r.status)));
+  out.set_identifier(r.identifier);
+  for (const auto& f : view.supported_first_factors) {
+    out.add_supported_first_factors(f);
+  }
+  for (const auto& f : view.supported_second_factors) {
+    out.add_supported_second_factors(f);
+  }
+  ToProto(domain::FromMicros(r.expire_at), *out.mutable_expire_at());
+}
+
+absl::Status RespondWithStep(absl::StatusOr<domain::SignInStep> step,
+                             absl::Time now,
+                             roster::v1::SignInResponse* response) {
+  if (!step.ok()) {
+    return step.status();
+  }
+  AttemptToProto(step->attempt, *response->mutable_sign_in_attempt());
+  response->set_status(response->sign_in_attempt().status());
+  if (step->session.has_value()) {
+    ToProto(step->session->session, now, *response->mutable_session());
+    response->set_session_secret(step->session->secret);
+    response->set_session_token(step->session->token);
+  }
+  if (step->user.has_value()) {
+    ToProto(*step->user, *response->mutable_user());
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* context,
+                                  const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* FrontendUsersService::StartSignIn(
+    grpc::CallbackServerContext* context,
+    const roster::v1::StartSignInRequest* request, SignInAttempt* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
+  absl::Status allowed = attempts_by_address_.Acquire(
+      ClientAddressKey(context->peer()), sessions_->Now());
+  if (!allowed.ok()) {
+    return Refused(context, allowed);
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  FinishWith(
+      reactor, writes_, "writes",
+      [this, context, request, response]() -> absl::Status {
+        auto caller = CallerOf(*context, "sign_in", "");
+        if (!caller.ok()) {
+          return caller.status();
+        }
+        auto started = attempts_->Start(*caller, request->identifier());
+        if (!started.ok()) {
+          return started.status();
+        }
+        AttemptToProto(*started, *response);
+        return absl::OkStatus();
+      },
+      BoundedExecutor::Lane::kUnauthenticated);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* FrontendUsersService::PrepareSignInFactor(
+    grpc::CallbackServerContext* context,
+    const roster::v1::PrepareSignInFactorRequest* request,
+    SignInAttempt* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  FinishWith(
+      reactor, writes_, "writes",
+      [this, context, request, response]() -> absl::Status {
+        auto caller = CallerOf(*context, "sign_in", "");
+        if (!caller.ok()) {
+          return caller.status();
+        }
+        auto prepared = attempts_->Prepare(
+            *caller, request->sign_in_attempt_id(), request->strategy());
+        if (!prepared.ok()) {
+          return prepared.status();
+        }
+        AttemptToProto(*prepared, *response);
+        return absl::OkStatus();
+      },
+      BoundedExecutor::Lane::kUnauthenticated);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* FrontendUsersService::AttemptSignInFactor(
+    grpc::CallbackServerContext* context,
+    const roster::v1::AttemptSignInFactorRequest* request,
+    roster::v1::SignInResponse* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
+  std::string address_key = ClientAddressKey(context->peer());
+  absl::Status allowed =
+      failures_by_address_.Check(address_key, sessions_->Now());
+  if (!allowed.ok()) {
+    return Refused(context, allowed);
+  }
+  const bool password = request->strategy() == "password";
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  FinishWith(
+      reactor, password ? hashes_ : writes_, password ? "sign-ins" : "writes",
+      [this, context, request, response, password,
+       address_key = std::move(address_key)]() -> absl::Status {
+        auto caller = CallerOf(*context, "sign_in", "");
+        if (!caller.ok()) {
+          return caller.status();
+        }
+        auto step = attempts_->Attempt(
+            *caller, request->sign_in_attempt_id(), request->strategy(),
+            password ? request->password() : request->code());
+        const std::string reason = domain::ReasonOf(step.status());
+        if (reason == domain::reason::kPasswordIncorrect ||
+            reason == domain::reason::kVerificationFailed) {
+          failures_by_address_.Record(address_key, sessions_->Now());
+        }
+        return RespondWithStep(std::move(step), sessions_->Now(), response);
+      },
+      BoundedExecutor::Lane::kUnauthenticated);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* FrontendUsersService::ResetPassword(
+    grpc::CallbackServerContext* context,
+    const roster::v1::ResetPasswordRequest* request,
+    roster::v1::SignInResponse* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  FinishWith(
+      reactor, hashes_, "password hashes",
+      [this, context, request, response]() -> absl::Status {
+        auto caller = CallerOf(*context, "sign_in", "");
+        if (!caller.ok()) {
+          return caller.status();
+        }
+        auto hash = attempts_->HashNewPassword(request->sign_in_attempt_id(),
+                                               request->password());
+        if (!hash.ok()) {
+          return hash.status();
+        }
+        return RespondWithStep(
+            attempts_->ResetPassword(
+                *caller, request->sign_in_attempt_id(), *hash,
+                !request->has_sign_out_of_other_sessions() ||
+                    request->sign_out_of_other_sessions()),
+            sessions_->Now(), response);
+      },
+      BoundedExecutor::Lane::kUnauthenticated);
+  return reactor;
+}
+
+}  // namespace roster::api

@@ -1,0 +1,99 @@
+// SignInAttemptService: sign-in in steps (DESIGN §10), Clerk's SignIn object
+// without account enumeration. An attempt names an identifier; its factors
+// (password, a code by email or SMS, a password reset by code) are the same
+// for every identifier of a kind, and for an identifier no user holds nothing
+// is sent and every factor fails as a wrong one would, after the same work.
+//
+// Every check reserves one of the attempt's 5 failures before it runs (and
+// gives it back on success), so parallel guesses stop exactly at the limit;
+// each also counts toward the user's lockout like a password (§3).
+//
+// Thread-safe.
+#ifndef ROSTER_SERVER_DOMAIN_SIGN_IN_ATTEMPTS_H_
+#define ROSTER_SERVER_DOMAIN_SIGN_IN_ATTEMPTS_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/domain/session_service.h"
+#include "server/domain/user_service.h"
+
+namespace roster::domain {
+
+inline constexpr char kSignInAttemptIdPrefix[] = "sia_";
+inline constexpr int32_t kMaxSignInFailures = 5;
+
+// An attempt as the API presents it.
+struct SignInAttemptView {
+  storage::SignInAttemptRecord record;
+  std::vector<std::string> supported_first_factors;
+  std::vector<std::string> supported_second_factors;
+};
+
+// What a factor check returns: the attempt and, once complete, the session
+// and user.
+struct SignInStep {
+  SignInAttemptView attempt;
+  std::optional<NewSession> session;
+  std::optional<UserView> user;
+};
+
+class SignInAttemptService final : public UserOperations {
+ public:
+  // None is owned; all must outlive the service.
+  SignInAttemptService(storage::UserStore* store, const Clock* clock,
+                       const IdGenerator* ids, const EventEncoder* events,
+                       UserServiceOptions options, UserServices* users,
+                       SessionService* sessions);
+
+  // A new attempt for `identifier`. INVALID_ARGUMENT when it is no valid
+  // email address, phone number or username.
+  absl::StatusOr<SignInAttemptView> Start(const Caller& caller,
+                                          absl::string_view identifier);
+  // Sends the code of `strategy` (nothing for an unknown identifier).
+  absl::StatusOr<SignInAttemptView> Prepare(const Caller& caller,
+                                            absl::string_view attempt_id,
+                                            absl::string_view strategy);
+  // Checks `secret` (a password or a code) for `strategy`. Slow for
+  // passwords (argon2id): callers run it on the hash pool.
+  absl::StatusOr<SignInStep> Attempt(const Caller& caller,
+                                     absl::string_view attempt_id,
+                                     absl::string_view strategy,
+                                     absl::string_view secret);
+  // Sets the new password (already hashed by HashNewPassword) after a reset
+  // code, and completes the sign-in.
+  absl::StatusOr<SignInStep> ResetPassword(const Caller& caller,
+                                           absl::string_view attempt_id,
+                                           const std::string& password_hash,
+                                           bool sign_out_of_other_sessions);
+  // The argon2id hash of a reset's new password, checked against the
+  // attempt's user's identifiers. ATTEMPT_STATE unless a reset code was
+  // right.
+  absl::StatusOr<std::string> HashNewPassword(absl::string_view attempt_id,
+                                              absl::string_view password);
+
+  // Deletes up to `max_rows` attempts that expired more than an hour ago.
+  absl::StatusOr<int64_t> Prune(int64_t max_rows);
+
+ private:
+  SignInAttemptView ViewOf(storage::SignInAttemptRecord record) const;
+  // The attempt at `status`, else ATTEMPT_STATE; NOT_FOUND; expired attempts
+  // are ATTEMPT_STATE.
+  absl::StatusOr<storage::SignInAttemptRecord> LoadOpen(
+      storage::WriteTransaction& txn, absl::string_view attempt_id,
+      storage::SignInAttemptStatus status, absl::Time now) const;
+  // Ends the attempt with a session for its user, in `txn`.
+  absl::Status Complete(storage::WriteTransaction& txn, const Caller& caller,
+                        absl::Time now, storage::SignInAttemptRecord& attempt,
+                        SignInStep& step);
+
+  UserServices* users_;       // Not owned.
+  SessionService* sessions_;  // Not owned.
+};
+
+}  // namespace roster::domain
+
+#endif  // ROSTER_SERVER_DOMAIN_SIGN_IN_ATTEMPTS_H_

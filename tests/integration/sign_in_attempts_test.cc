@@ -1,0 +1,317 @@
+// Sign-in in steps end to end (DESIGN §10): password, email code and password
+// reset factors over a real server, the same answers for an identifier no
+// user holds, and the attempt's limit of 5 failures under parallel guesses.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "roster/v1/frontend_users.grpc.pb.h"
+#include "tests/testing/test_server.h"
+#include "tests/testing/watcher.h"
+
+namespace roster {
+namespace {
+
+using ::roster::testing::Authed;
+using ::roster::testing::ReasonOf;
+using ::roster::testing::TestServer;
+using ::roster::testing::ViolatedFields;
+using ::roster::testing::Watcher;
+using ::roster::testing::WithToken;
+using ::testing::ElementsAre;
+using namespace roster::v1;  // NOLINT: the request and response types of the
+                             // API under test.
+
+constexpr char kRightPassword[] = "correct horse battery";
+
+std::unique_ptr<grpc::ClientContext> Unsigned() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(30));
+  return context;
+}
+
+// A 6-digit code other than `code`.
+std::string NotThe(const std::string& code) {
+  return code == "000000" ? "000001" : "000000";
+}
+
+class SignInAttemptsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CreateUserRequest create;
+    create.add_email_addresses("kim@example.com");
+    create.add_phone_numbers("+15555550100");
+    create.set_username("kimsky");
+    create.set_password(kRightPassword);
+    ASSERT_TRUE(backend_->CreateUser(Authed().get(), create, &kim_).ok());
+  }
+
+  SignInAttempt Start(const std::string& identifier) {
+    StartSignInRequest request;
+    request.set_identifier(identifier);
+    SignInAttempt attempt;
+    grpc::Status status =
+        frontend_->StartSignIn(Unsigned().get(), request, &attempt);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return attempt;
+  }
+
+  grpc::Status Prepare(const std::string& id, const std::string& strategy) {
+    PrepareSignInFactorRequest request;
+    request.set_sign_in_attempt_id(id);
+    request.set_strategy(strategy);
+    SignInAttempt out;
+    return frontend_->PrepareSignInFactor(Unsigned().get(), request, &out);
+  }
+
+  grpc::Status Attempt(const std::string& id, const std::string& strategy,
+                       const std::string& secret, SignInResponse* out) {
+    AttemptSignInFactorRequest request;
+    request.set_sign_in_attempt_id(id);
+    request.set_strategy(strategy);
+    if (strategy == "password") {
+      request.set_password(secret);
+    } else {
+      request.set_code(secret);
+    }
+    return frontend_->AttemptSignInFactor(Unsigned().get(), request, out);
+  }
+
+  // The code the mail service receives next.
+  EmailMessage NextEmail() {
+    auto events = mail_.Next(1);
+    EXPECT_EQ(events.size(), 1u);
+    return events.empty() ? EmailMessage() : events[0].email();
+  }
+
+  int EmailsSent() {
+    ListEventsRequest request;
+    request.add_types("email.created");
+    request.set_limit(500);
+    ListEventsResponse events;
+    EXPECT_TRUE(backend_->ListEvents(Authed().get(), request, &events).ok());
+    return events.events_size();
+  }
+
+  TestServer server_;
+  std::unique_ptr<BackendUsers::Stub> backend_ = server_.Backend();
+  std::unique_ptr<FrontendUsers::Stub> frontend_ =
+      FrontendUsers::NewStub(server_.channel());
+  Watcher mail_{*backend_, 0, {"email.created"}};
+  User kim_;
+};
+
+TEST_F(SignInAttemptsTest, APasswordFactorCompletesTheSignIn) {
+  const SignInAttempt attempt = Start(" Kim@Example.com ");
+  EXPECT_TRUE(absl::StartsWith(attempt.id(), "sia_"));
+  EXPECT_EQ(attempt.status(), SignInAttempt::STATUS_NEEDS_FIRST_FACTOR);
+  EXPECT_EQ(attempt.identifier(), "kim@example.com");
+  EXPECT_THAT(
+      attempt.supported_first_factors(),
+      ElementsAre("password", "email_code", "reset_password_email_code"));
+  SignInResponse out;
+  grpc::Status status = Attempt(attempt.id(), "password", "wrong one!", &out);
+  EXPECT_EQ(status.error_code(), grpc::UNAUTHENTICATED);
+  EXPECT_EQ(ReasonOf(status), "PASSWORD_INCORRECT");
+  status = Attempt(attempt.id(), "password", kRightPassword, &out);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(out.status(), SignInAttempt::STATUS_COMPLETE);
+  EXPECT_EQ(out.user().id(), kim_.id());
+  FrontendUser me;
+  EXPECT_TRUE(
+      frontend_
+          ->GetMe(WithToken(out.session_token()).get(), GetMeRequest(), &me)
+          .ok());
+  // Complete: no further factor.
+  status = Attempt(attempt.id(), "password", kRightPassword, &out);
+  EXPECT_EQ(ReasonOf(status), "ATTEMPT_STATE");
+}
+
+TEST_F(SignInAttemptsTest, AnEmailCodeCompletesTheSignIn) {
+  const SignInAttempt attempt = Start("kim@example.com");
+  ASSERT_TRUE(Prepare(attempt.id(), "email_code").ok());
+  const EmailMessage email = NextEmail();
+  EXPECT_EQ(email.purpose(), "sign_in");
+  EXPECT_EQ(email.sign_in_attempt_id(), attempt.id());
+  EXPECT_EQ(email.user_id(), kim_.id());
+  SignInResponse out;
+  grpc::Status status =
+      Attempt(attempt.id(), "email_code", NotThe(email.code()), &out);
+  EXPECT_EQ(ReasonOf(status), "VERIFICATION_FAILED");
+  status = Attempt(attempt.id(), "email_code", email.code(), &out);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(out.status(), SignInAttempt::STATUS_COMPLETE);
+  EXPECT_FALSE(out.session_token().empty());
+}
+
+TEST_F(SignInAttemptsTest, AnUnknownIdentifierGetsTheSameAnswersAndNoCode) {
+  const int sent_before = EmailsSent();
+  const SignInAttempt known = Start("kim@example.com");
+  const SignInAttempt unknown = Start("nobody@example.com");
+  EXPECT_EQ(unknown.status(), known.status());
+  EXPECT_THAT(unknown.supported_first_factors(),
+              ::testing::ElementsAreArray(known.supported_first_factors()));
+  ASSERT_TRUE(Prepare(unknown.id(), "email_code").ok());
+  ASSERT_TRUE(Prepare(unknown.id(), "reset_password_email_code").ok());
+  EXPECT_EQ(EmailsSent(), sent_before);  // Nothing reached anyone.
+  SignInResponse out;
+  EXPECT_EQ(ReasonOf(Attempt(unknown.id(), "reset_password_email_code",
+                             "123456", &out)),
+            "VERIFICATION_FAILED");
+  EXPECT_EQ(ReasonOf(Attempt(unknown.id(), "password", kRightPassword, &out)),
+            "PASSWORD_INCORRECT");
+
+  EXPECT_THAT(
+      Start("+1 555 555 0199").supported_first_factors(),
+      ElementsAre("password", "phone_code", "reset_password_phone_code"));
+  EXPECT_THAT(Start("somebody").supported_first_factors(),
+              ElementsAre("password"));
+  EXPECT_THAT(Start("kimsky").supported_first_factors(), ElementsAre("password"));
+}
+
+TEST_F(SignInAttemptsTest, AResetCodeLeadsToANewPasswordAndEndsOtherSessions) {
+  CreateSessionRequest create;
+  create.set_user_id(kim_.id());
+  CreateSessionResponse old_session;
+  ASSERT_TRUE(
+      backend_->CreateSession(Authed().get(), create, &old_session).ok());
+
+  const SignInAttempt attempt = Start("kim@example.com");
+  ResetPasswordRequest reset;
+  reset.set_sign_in_attempt_id(attempt.id());
+  reset.set_password("a brand new password");
+  SignInResponse out;
+  grpc::Status status = frontend_->ResetPassword(Unsigned().get(), reset, &out);
+  EXPECT_EQ(ReasonOf(status), "ATTEMPT_STATE");  // No reset code yet.
+
+  ASSERT_TRUE(Prepare(attempt.id(), "reset_password_email_code").ok());
+  const EmailMessage email = NextEmail();
+  EXPECT_EQ(email.purpose(), "reset_password");
+  status =
+      Attempt(attempt.id(), "reset_password_email_code", email.code(), &out);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(out.status(), SignInAttempt::STATUS_NEEDS_NEW_PASSWORD);
+  EXPECT_TRUE(out.session_token().empty());
+
+  reset.set_password("short");
+  status = frontend_->ResetPassword(Unsigned().get(), reset, &out);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(status), ElementsAre("password"));
+  reset.set_password("a brand new password");
+  status = frontend_->ResetPassword(Unsigned().get(), reset, &out);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(out.status(), SignInAttempt::STATUS_COMPLETE);
+
+  // The old session is over; the new password signs in, the old does not.
+  FrontendUser me;
+  status = frontend_->GetMe(WithToken(old_session.session_token()).get(),
+                            GetMeRequest(), &me);
+  EXPECT_EQ(ReasonOf(status), "SESSION_INVALID");
+  EXPECT_TRUE(
+      frontend_
+          ->GetMe(WithToken(out.session_token()).get(), GetMeRequest(), &me)
+          .ok());
+  SignInRequest sign_in;
+  sign_in.set_identifier("kimsky");
+  sign_in.set_password(kRightPassword);
+  SignInResponse signed_in;
+  EXPECT_EQ(ReasonOf(frontend_->SignIn(Unsigned().get(), sign_in, &signed_in)),
+            "PASSWORD_INCORRECT");
+  sign_in.set_password("a brand new password");
+  EXPECT_TRUE(frontend_->SignIn(Unsigned().get(), sign_in, &signed_in).ok());
+  EXPECT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE);
+}
+
+TEST_F(SignInAttemptsTest, ParallelGuessesStopExactlyAtFiveFailures) {
+  for (const char* strategy : {"email_code", "password"}) {
+    const SignInAttempt attempt = Start("kim@example.com");
+    std::string wrong = "a wrong password";
+    if (std::string(strategy) == "email_code") {
+      ASSERT_TRUE(Prepare(attempt.id(), strategy).ok());
+      wrong = NotThe(NextEmail().code());
+    }
+    std::atomic<int> failed{0}, exhausted{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 10; ++i) {
+      threads.emplace_back([&] {
+        SignInResponse out;
+        const std::string reason =
+            ReasonOf(Attempt(attempt.id(), strategy, wrong, &out));
+        failed +=
+            reason == "PASSWORD_INCORRECT" || reason == "VERIFICATION_FAILED"
+                ? 1
+                : 0;
+        exhausted += reason == "TOO_MANY_ATTEMPTS" ? 1 : 0;
+      });
+    }
+    for (auto& t : threads) {
+      t.join();
+    }
+    EXPECT_EQ(failed.load(), 5) << strategy;
+    EXPECT_EQ(exhausted.load(), 5) << strategy;
+    SignInResponse out;
+    EXPECT_EQ(ReasonOf(Attempt(attempt.id(), "password", kRightPassword, &out)),
+              "TOO_MANY_ATTEMPTS");
+  }
+  // Both attempts' failures counted toward the user's lockout (10).
+  GetUserRequest get;
+  get.set_user_id(kim_.id());
+  User after;
+  ASSERT_TRUE(backend_->GetUser(Authed().get(), get, &after).ok());
+  EXPECT_TRUE(after.locked()) << after.verification_attempts_remaining();
+}
+
+TEST_F(SignInAttemptsTest, BadInputStatesAndExpiryAreRefusedClearly) {
+  StartSignInRequest start;
+  start.set_identifier("not valid!");
+  SignInAttempt attempt;
+  grpc::Status status =
+      frontend_->StartSignIn(Unsigned().get(), start, &attempt);
+  EXPECT_THAT(ViolatedFields(status), ElementsAre("identifier"));
+
+  const SignInAttempt open = Start("kim@example.com");
+  status = Prepare(open.id(), "phone_code");
+  EXPECT_THAT(ViolatedFields(status), ElementsAre("strategy"));
+  status = Prepare("sia_bad", "email_code");
+  EXPECT_THAT(ViolatedFields(status), ElementsAre("sign_in_attempt_id"));
+  status = Prepare("sia_2Nq000000000000000000000000", "email_code");
+  EXPECT_EQ(status.error_code(), grpc::NOT_FOUND);
+  SignInResponse out;
+  status = Attempt(open.id(), "email_code", "123456", &out);
+  EXPECT_EQ(ReasonOf(status), "NO_VERIFICATION_PENDING");
+  status = Attempt(open.id(), "email_code", "12ab56", &out);
+  EXPECT_THAT(ViolatedFields(status), ElementsAre("code"));
+
+  server_.AdvanceClock(absl::Minutes(11));
+  status = Attempt(open.id(), "password", kRightPassword, &out);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(status), "ATTEMPT_STATE");
+  server_.AdvanceClock(absl::Hours(2));
+  ASSERT_TRUE(server_.server().PruneSignUpsForTest().ok());
+  status = Attempt(open.id(), "password", kRightPassword, &out);
+  EXPECT_EQ(status.error_code(), grpc::NOT_FOUND);
+}
+
+TEST_F(SignInAttemptsTest, OneAddressStartsOnlySoManyAttemptsAnHour) {
+  StartSignInRequest start;
+  start.set_identifier("kimsky");
+  SignInAttempt attempt;
+  int started = 0;
+  grpc::Status status;
+  for (int i = 0; i < 200; ++i) {
+    status = frontend_->StartSignIn(Unsigned().get(), start, &attempt);
+    if (!status.ok()) {
+      break;
+    }
+    ++started;
+  }
+  EXPECT_EQ(started, 100);
+  EXPECT_EQ(ReasonOf(status), "TOO_MANY_ATTEMPTS");
+}
+
+}  // namespace
+}  // namespace roster
