@@ -19,7 +19,8 @@ trap 'for s in "${servers[@]}"; do kill -TERM "$s" 2>/dev/null; wait "$s" 2>/dev
 
 start_server() {  # start_server DB LOG: sets $server (pid) and $port
   "$build_dir/bin/roster-server" --db="$1" --listen="127.0.0.1:0" \
-    --secret_keys="$key" --signing_key_file="$work/signing.key" --log_rpcs=false --lockout_attempts=1000000 ${SERVER_ARGS:-} \
+    --secret_keys="$key" --signing_key_file="$work/signing.key" --log_rpcs=false --lockout_attempts=1000000 \
+    --sign_up_required=username,password --sign_ups_per_address_per_hour=1000000 ${SERVER_ARGS:-} \
     2>"$2" &
   server=$!
   servers+=("$server")

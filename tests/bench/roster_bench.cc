@@ -50,7 +50,8 @@ ABSL_FLAG(int64_t, seed, 10000,
 ABSL_FLAG(
     std::string, scenarios,
     "health,get_user,list_by_email,list_page,list_first_page,"
-    "list_deep_page,count,create_user,merge_metadata,sign_in,get_me,mixed",
+    "list_deep_page,count,create_user,merge_metadata,sign_in,sign_up_complete,"
+    "get_me,mixed",
     "Comma-separated scenarios to run (health always runs first).");
 ABSL_FLAG(std::string, json_out, "", "Also write the results here as JSON.");
 ABSL_FLAG(int, hash_workers, 0,
@@ -291,6 +292,26 @@ class Bench {
       frontends_[Channel(slot)]->async()->SignIn(
           &call->context, &call->request, &call->response,
           [call, done](const grpc::Status& st) { done(st); });
+    });
+    // A sign-up that completes in its first call (the server runs with
+    // --sign_up_required=username,password): one argon2id hash, then the user
+    // and its session in one transaction.
+    s.emplace_back("sign_up_complete", [this](int slot, const Done& done) {
+      auto call = std::make_shared<
+          Call<roster::v1::CreateSignUpRequest, roster::v1::SignUpResponse>>();
+      call->request.set_username(
+          absl::StrCat("signup", run_id_, "x", created_++));
+      call->request.set_password(kPassword);
+      Deadline(call->context);
+      frontends_[Channel(slot)]->async()->CreateSignUp(
+          &call->context, &call->request, &call->response,
+          [call, done](const grpc::Status& st) {
+            done(st.ok() && call->response.sign_up().status() !=
+                                roster::v1::SignUp::STATUS_COMPLETE
+                     ? grpc::Status(grpc::StatusCode::INTERNAL,
+                                    "the sign-up did not complete")
+                     : st);
+          });
     });
     s.emplace_back("get_me", [this](int slot, const Done& done) {
       auto call = std::make_shared<

@@ -162,3 +162,39 @@ test('a profile image uploaded through grpc-js comes back over HTTP', async () =
                             { headers: { 'if-none-match': response.headers.get('etag') } });
   assert.equal(again.status, 304);
 });
+
+test('a sign-up verified by code, then a sign-in in steps, through grpc-js', async () => {
+  const created = await call(frontend, 'CreateSignUp',
+                             { email_address: 'stepper@example.com',
+                               password: 'correct horse battery' });
+  assert.equal(created.sign_up.status, 'STATUS_MISSING_REQUIREMENTS');
+  assert.deepEqual(created.sign_up.unverified_fields, ['email_address']);
+  const id = created.sign_up.id;
+  await call(frontend, 'PrepareSignUpVerification', { sign_up_id: id, strategy: 'email_code' });
+  // The mail service's view: the newest email.created event for this sign-up.
+  const listed = await call(backend, 'ListEvents',
+                            { types: ['email.created'], limit: 500 }, withKey());
+  const mail = listed.events.map((e) => e.email).filter((m) => m && m.sign_up_id === id);
+  assert.equal(mail.length, 1);
+  assert.equal(mail[0].purpose, 'sign_up');
+  const done = await call(frontend, 'AttemptSignUpVerification',
+                          { sign_up_id: id, strategy: 'email_code', code: mail[0].code });
+  assert.equal(done.sign_up.status, 'STATUS_COMPLETE');
+  assert.equal(done.user.id, done.sign_up.created_user_id);
+  assert.ok(done.session_token);
+
+  const attempt = await call(frontend, 'StartSignIn', { identifier: 'stepper@example.com' });
+  assert.equal(attempt.status, 'STATUS_NEEDS_FIRST_FACTOR');
+  assert.deepEqual(attempt.supported_first_factors,
+                   ['password', 'email_code', 'reset_password_email_code']);
+  const wrong = await call(frontend, 'AttemptSignInFactor',
+                           { sign_in_attempt_id: attempt.id, strategy: 'password',
+                             password: 'not the password' }).then(() => null, (e) => e);
+  assert.equal(wrong.code, grpc.status.UNAUTHENTICATED);
+  const signedIn = await call(frontend, 'AttemptSignInFactor',
+                              { sign_in_attempt_id: attempt.id, strategy: 'password',
+                                password: 'correct horse battery' });
+  assert.equal(signedIn.status, 'STATUS_COMPLETE');
+  const me = await call(frontend, 'GetMe', {}, withToken(signedIn.session_token));
+  assert.equal(me.id, done.user.id);
+});
