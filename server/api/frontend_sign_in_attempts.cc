@@ -69,23 +69,20 @@ grpc::ServerUnaryReactor* FrontendUsersService::StartSignIn(
   if (!allowed.ok()) {
     return Refused(context, allowed);
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishWith(
-      reactor, writes_, "writes",
-      [this, context, request, response]() -> absl::Status {
-        auto caller = CallerOf(*context, "sign_in", "");
-        if (!caller.ok()) {
-          return caller.status();
-        }
-        auto started = attempts_->Start(*caller, request->identifier());
-        if (!started.ok()) {
-          return started.status();
-        }
-        AttemptToProto(*started, *response);
-        return absl::OkStatus();
-      },
-      BoundedExecutor::Lane::kUnauthenticated);
-  return reactor;
+  return Anyone(context, writes_, "writes",
+                [this, context, request, response]() -> absl::Status {
+                  auto caller = CallerOf(*context, "sign_in", "");
+                  if (!caller.ok()) {
+                    return caller.status();
+                  }
+                  auto started =
+                      attempts_->Start(*caller, request->identifier());
+                  if (!started.ok()) {
+                    return started.status();
+                  }
+                  AttemptToProto(*started, *response);
+                  return absl::OkStatus();
+                });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::PrepareSignInFactor(
@@ -95,24 +92,21 @@ grpc::ServerUnaryReactor* FrontendUsersService::PrepareSignInFactor(
   if (auto* refused = RefuseOversized(context, *request)) {
     return refused;
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishWith(
-      reactor, writes_, "writes",
-      [this, context, request, response]() -> absl::Status {
-        auto caller = CallerOf(*context, "sign_in", "");
-        if (!caller.ok()) {
-          return caller.status();
-        }
-        auto prepared = attempts_->Prepare(
-            *caller, request->sign_in_attempt_id(), request->strategy());
-        if (!prepared.ok()) {
-          return prepared.status();
-        }
-        AttemptToProto(*prepared, *response);
-        return absl::OkStatus();
-      },
-      BoundedExecutor::Lane::kUnauthenticated);
-  return reactor;
+  return Anyone(context, writes_, "writes",
+                [this, context, request, response]() -> absl::Status {
+                  auto caller = CallerOf(*context, "sign_in", "");
+                  if (!caller.ok()) {
+                    return caller.status();
+                  }
+                  auto prepared =
+                      attempts_->Prepare(*caller, request->sign_in_attempt_id(),
+                                         request->strategy());
+                  if (!prepared.ok()) {
+                    return prepared.status();
+                  }
+                  AttemptToProto(*prepared, *response);
+                  return absl::OkStatus();
+                });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::AttemptSignInFactor(
@@ -129,9 +123,8 @@ grpc::ServerUnaryReactor* FrontendUsersService::AttemptSignInFactor(
     return Refused(context, allowed);
   }
   const bool password = request->strategy() == "password";
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishWith(
-      reactor, password ? hashes_ : writes_, password ? "sign-ins" : "writes",
+  return Anyone(
+      context, password ? hashes_ : writes_, password ? "sign-ins" : "writes",
       [this, context, request, response, password,
        address_key = std::move(address_key)]() -> absl::Status {
         auto caller = CallerOf(*context, "sign_in", "");
@@ -147,9 +140,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::AttemptSignInFactor(
           failures_by_address_.Record(address_key, sessions_->Now());
         }
         return RespondWithStep(std::move(step), sessions_->Now(), response);
-      },
-      BoundedExecutor::Lane::kUnauthenticated);
-  return reactor;
+      });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::ResetPassword(
@@ -159,28 +150,24 @@ grpc::ServerUnaryReactor* FrontendUsersService::ResetPassword(
   if (auto* refused = RefuseOversized(context, *request)) {
     return refused;
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishWith(
-      reactor, hashes_, "password hashes",
-      [this, context, request, response]() -> absl::Status {
-        auto caller = CallerOf(*context, "sign_in", "");
-        if (!caller.ok()) {
-          return caller.status();
-        }
-        auto hash = attempts_->HashNewPassword(request->sign_in_attempt_id(),
-                                               request->password());
-        if (!hash.ok()) {
-          return hash.status();
-        }
-        return RespondWithStep(
-            attempts_->ResetPassword(
-                *caller, request->sign_in_attempt_id(), *hash,
-                !request->has_sign_out_of_other_sessions() ||
-                    request->sign_out_of_other_sessions()),
-            sessions_->Now(), response);
-      },
-      BoundedExecutor::Lane::kUnauthenticated);
-  return reactor;
+  return Anyone(context, hashes_, "password hashes",
+                [this, context, request, response]() -> absl::Status {
+                  auto caller = CallerOf(*context, "sign_in", "");
+                  if (!caller.ok()) {
+                    return caller.status();
+                  }
+                  auto hash = attempts_->HashNewPassword(
+                      request->sign_in_attempt_id(), request->password());
+                  if (!hash.ok()) {
+                    return hash.status();
+                  }
+                  return RespondWithStep(
+                      attempts_->ResetPassword(
+                          *caller, request->sign_in_attempt_id(), *hash,
+                          !request->has_sign_out_of_other_sessions() ||
+                              request->sign_out_of_other_sessions()),
+                      sessions_->Now(), response);
+                });
 }
 
 }  // namespace roster::api

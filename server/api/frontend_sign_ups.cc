@@ -154,9 +154,8 @@ grpc::ServerUnaryReactor* FrontendUsersService::CreateSignUp(
   if (!allowed.ok()) {
     return Refuse(context, allowed);
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishWith(
-      reactor, hashes_, "sign-ups",
+  return Anyone(
+      context, hashes_, "sign-ups",
       [this, context, response, params = *std::move(params)]() mutable {
         auto caller = CallerOf(*context, "sign_up", "");
         if (!caller.ok()) {
@@ -168,9 +167,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::CreateSignUp(
         }
         return Respond(sign_ups_->Create(*caller, params), sessions_->Now(),
                        response);
-      },
-      BoundedExecutor::Lane::kUnauthenticated);
-  return reactor;
+      });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::UpdateSignUp(
@@ -183,27 +180,23 @@ grpc::ServerUnaryReactor* FrontendUsersService::UpdateSignUp(
   if (!params.ok()) {
     return Refuse(context, params.status());
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // Only a new password needs the hash pool.
   BoundedExecutor* executor = request->has_password() ? hashes_ : writes_;
-  FinishWith(
-      reactor, executor, "sign-ups",
-      [this, context, request, response,
-       params = *std::move(params)]() mutable {
-        auto caller = CallerOf(*context, "sign_up", "");
-        if (!caller.ok()) {
-          return caller.status();
-        }
-        absl::Status hashed = sign_ups_->HashPassword(params);
-        if (!hashed.ok()) {
-          return hashed;
-        }
-        return Respond(
-            sign_ups_->Update(*caller, request->sign_up_id(), params),
-            sessions_->Now(), response);
-      },
-      BoundedExecutor::Lane::kUnauthenticated);
-  return reactor;
+  return Anyone(context, executor, "sign-ups",
+                [this, context, request, response,
+                 params = *std::move(params)]() mutable {
+                  auto caller = CallerOf(*context, "sign_up", "");
+                  if (!caller.ok()) {
+                    return caller.status();
+                  }
+                  absl::Status hashed = sign_ups_->HashPassword(params);
+                  if (!hashed.ok()) {
+                    return hashed;
+                  }
+                  return Respond(
+                      sign_ups_->Update(*caller, request->sign_up_id(), params),
+                      sessions_->Now(), response);
+                });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::PrepareSignUpVerification(
@@ -217,20 +210,16 @@ grpc::ServerUnaryReactor* FrontendUsersService::PrepareSignUpVerification(
   if (!strategy.ok()) {
     return Refuse(context, strategy.status());
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishWith(
-      reactor, writes_, "writes",
-      [this, context, request, response, strategy = *strategy]() {
-        auto caller = CallerOf(*context, "sign_up", "");
-        if (!caller.ok()) {
-          return caller.status();
-        }
-        return Respond(sign_ups_->PrepareVerification(
-                           *caller, request->sign_up_id(), strategy),
-                       sessions_->Now(), response);
-      },
-      BoundedExecutor::Lane::kUnauthenticated);
-  return reactor;
+  return Anyone(context, writes_, "writes",
+                [this, context, request, response, strategy = *strategy]() {
+                  auto caller = CallerOf(*context, "sign_up", "");
+                  if (!caller.ok()) {
+                    return caller.status();
+                  }
+                  return Respond(sign_ups_->PrepareVerification(
+                                     *caller, request->sign_up_id(), strategy),
+                                 sessions_->Now(), response);
+                });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::AttemptSignUpVerification(
@@ -244,21 +233,17 @@ grpc::ServerUnaryReactor* FrontendUsersService::AttemptSignUpVerification(
   if (!strategy.ok()) {
     return Refuse(context, strategy.status());
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishWith(
-      reactor, writes_, "writes",
-      [this, context, request, response, strategy = *strategy]() {
-        auto caller = CallerOf(*context, "sign_up", "");
-        if (!caller.ok()) {
-          return caller.status();
-        }
-        return Respond(
-            sign_ups_->AttemptVerification(*caller, request->sign_up_id(),
-                                           strategy, request->code()),
-            sessions_->Now(), response);
-      },
-      BoundedExecutor::Lane::kUnauthenticated);
-  return reactor;
+  return Anyone(context, writes_, "writes",
+                [this, context, request, response, strategy = *strategy]() {
+                  auto caller = CallerOf(*context, "sign_up", "");
+                  if (!caller.ok()) {
+                    return caller.status();
+                  }
+                  return Respond(sign_ups_->AttemptVerification(
+                                     *caller, request->sign_up_id(), strategy,
+                                     request->code()),
+                                 sessions_->Now(), response);
+                });
 }
 
 }  // namespace roster::api

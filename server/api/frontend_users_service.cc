@@ -64,16 +64,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::AsMe(
   return reactor;
 }
 
-template <typename Handler>
-grpc::ServerUnaryReactor* FrontendUsersService::Anyone(
-    grpc::CallbackServerContext* context, BoundedExecutor* executor,
-    const char* what, Handler handler) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishWith(reactor, executor, what, std::move(handler),
-             BoundedExecutor::Lane::kUnauthenticated);
-  return reactor;
-}
-
 grpc::ServerUnaryReactor* FrontendUsersService::SignIn(
     grpc::CallbackServerContext* context,
     const roster::v1::SignInRequest* request,

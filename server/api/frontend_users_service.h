@@ -12,6 +12,7 @@
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "server/api/arena_message_allocator.h"
 #include "server/api/bounded_executor.h"
+#include "server/api/call_context.h"
 #include "server/domain/rate_limiter.h"
 #include "server/domain/session_service.h"
 #include "server/domain/sign_in_attempts.h"
@@ -231,6 +232,17 @@ class FrontendUsersService final
   ArenaMessageAllocator<roster::v1::GetMeRequest, roster::v1::FrontendUser>
       get_me_messages_;
 };
+
+// Here so the service's calls may live in several files.
+template <typename Handler>
+grpc::ServerUnaryReactor* FrontendUsersService::Anyone(
+    grpc::CallbackServerContext* context, BoundedExecutor* executor,
+    const char* what, Handler handler) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  FinishWith(reactor, executor, what, std::move(handler),
+             BoundedExecutor::Lane::kUnauthenticated);
+  return reactor;
+}
 
 }  // namespace roster::api
 

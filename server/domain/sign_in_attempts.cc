@@ -164,29 +164,13 @@ absl::StatusOr<SignInAttemptView> SignInAttemptService::Prepare(
         // The same durable windows as every code to this address, counted for
         // unknown identifiers too, so the limits answer alike.
         const bool email = kind == IdentifierKind::kEmailAddress;
-        const struct {
-          std::string key;
-          int32_t limit;
-          const char* what;
-        } budgets[] = {
-            {absl::StrCat(email ? "email_address:" : "phone_number:",
-                          attempt->identifier),
-             options_.verification_codes_per_hour, "this address"},
-            {"all", options_.verification_codes_per_hour_total, "this service"},
-        };
-        for (const auto& budget : budgets) {
-          auto sends = txn.CountVerificationSend(
-              budget.key, now_micros,
-              now_micros - absl::ToInt64Microseconds(absl::Hours(1)));
-          if (!sends.ok()) {
-            return sends.status();
-          }
-          if (*sends > budget.limit) {
-            return TooManyAttempts(
-                absl::StrCat("too many codes sent for ", budget.what,
-                             "; try again within the hour"),
-                absl::Hours(1));
-          }
+        absl::Status counted = CountCodeSend(
+            txn,
+            absl::StrCat(email ? "email_address:" : "phone_number:",
+                         attempt->identifier),
+            "", now_micros);
+        if (!counted.ok()) {
+          return counted;
         }
         attempt->code_strategy = std::string(strategy);
         attempt->code_digest = DigestVerificationCode(code);
@@ -214,11 +198,11 @@ absl::StatusOr<SignInAttemptView> SignInAttemptService::Prepare(
         } else {
           // In place of the event a known user's code appends: a row write of
           // about the same cost, so the two cannot be told apart by timing.
-          auto counted = txn.CountVerificationSend(
+          auto stand_in = txn.CountVerificationSend(
               "sign_in:unknown_identifier_codes", now_micros,
               now_micros - absl::ToInt64Microseconds(absl::Hours(1)));
-          if (!counted.ok()) {
-            return counted.status();
+          if (!stand_in.ok()) {
+            return stand_in.status();
           }
         }
         view = ViewOf(*attempt);
@@ -447,20 +431,9 @@ absl::StatusOr<SignInStep> SignInAttemptService::ResetPassword(
 
 absl::StatusOr<int64_t> SignInAttemptService::Prune(int64_t max_rows) {
   const storage::Micros cutoff = ToMicros(clock_->Now() - kExpiredKept);
-  int64_t pruned = 0;
-  absl::Status written =
-      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
-        auto deleted = txn.PruneSignInAttempts(cutoff, max_rows);
-        if (!deleted.ok()) {
-          return deleted.status();
-        }
-        pruned = *deleted;
-        return absl::OkStatus();
-      });
-  if (!written.ok()) {
-    return written;
-  }
-  return pruned;
+  return PruneBatch([&](storage::WriteTransaction& txn) {
+    return txn.PruneSignInAttempts(cutoff, max_rows);
+  });
 }
 
 }  // namespace roster::domain

@@ -507,28 +507,11 @@ absl::StatusOr<SignUpResult> SignUpService::PrepareVerification(
         }
         // The same durable windows as a user's own addresses: a sign-up buys no
         // more codes for an address than its owner gets.
-        const struct {
-          std::string key;
-          int32_t limit;
-          const char* what;
-        } budgets[] = {
-            {absl::StrCat(target.field, ":", *target.value),
-             options_.verification_codes_per_hour, "this address"},
-            {"all", options_.verification_codes_per_hour_total, "this service"},
-        };
-        for (const auto& budget : budgets) {
-          auto sends = txn.CountVerificationSend(
-              budget.key, now_micros,
-              now_micros - absl::ToInt64Microseconds(absl::Hours(1)));
-          if (!sends.ok()) {
-            return sends.status();
-          }
-          if (*sends > budget.limit) {
-            return TooManyAttempts(
-                absl::StrCat("too many codes sent for ", budget.what,
-                             "; try again within the hour"),
-                absl::Hours(1));
-          }
+        absl::Status counted =
+            CountCodeSend(txn, absl::StrCat(target.field, ":", *target.value),
+                          "", now_micros);
+        if (!counted.ok()) {
+          return counted;
         }
         VerificationRecord& v = *target.verification;
         v.status = VerificationStatus::kUnverified;
@@ -640,20 +623,9 @@ absl::StatusOr<SignUpResult> SignUpService::AttemptVerification(
 
 absl::StatusOr<int64_t> SignUpService::Prune(int64_t max_rows) {
   const storage::Micros cutoff = ToMicros(clock_->Now() - kAbandonedKept);
-  int64_t pruned = 0;
-  absl::Status written =
-      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
-        auto deleted = txn.PruneSignUps(cutoff, max_rows);
-        if (!deleted.ok()) {
-          return deleted.status();
-        }
-        pruned = *deleted;
-        return absl::OkStatus();
-      });
-  if (!written.ok()) {
-    return written;
-  }
-  return pruned;
+  return PruneBatch([&](storage::WriteTransaction& txn) {
+    return txn.PruneSignUps(cutoff, max_rows);
+  });
 }
 
 }  // namespace roster::domain

@@ -130,6 +130,58 @@ absl::StatusOr<UserView> UserOperations::MutateUser(
   return View(std::move(result));
 }
 
+absl::Status UserOperations::CountCodeSend(storage::WriteTransaction& txn,
+                                           const std::string& address_key,
+                                           const std::string& user_id,
+                                           storage::Micros now) const {
+  const struct {
+    std::string key;
+    int32_t limit;
+    const char* what;
+  } budgets[] = {
+      {address_key, options_.verification_codes_per_hour, "this address"},
+      {user_id.empty() ? "" : absl::StrCat("user:", user_id),
+       options_.verification_codes_per_user_per_hour, "this user"},
+      {"all", options_.verification_codes_per_hour_total, "this service"},
+  };
+  for (const auto& budget : budgets) {
+    if (budget.key.empty()) {
+      continue;
+    }
+    auto sends = txn.CountVerificationSend(
+        budget.key, now, now - absl::ToInt64Microseconds(absl::Hours(1)));
+    if (!sends.ok()) {
+      return sends.status();
+    }
+    if (*sends > budget.limit) {
+      return TooManyAttempts(
+          absl::StrCat("too many codes sent for ", budget.what,
+                       "; try again within the hour"),
+          absl::Hours(1));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> UserOperations::PruneBatch(
+    absl::FunctionRef<absl::StatusOr<int64_t>(storage::WriteTransaction&)>
+        prune) {
+  int64_t pruned = 0;
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        auto deleted = prune(txn);
+        if (!deleted.ok()) {
+          return deleted.status();
+        }
+        pruned = *deleted;
+        return absl::OkStatus();
+      });
+  if (!written.ok()) {
+    return written;
+  }
+  return pruned;
+}
+
 absl::Status UserOperations::ReleaseClaims(storage::WriteTransaction& txn,
                                            const Caller& caller,
                                            const storage::UserRecord& before,

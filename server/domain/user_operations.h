@@ -70,6 +70,19 @@ class UserOperations {
                              const Caller& caller,
                              const storage::UserRecord& before,
                              const storage::UserRecord& after);
+  // Counts one code sent to `address_key` ("email_address:<value>" or
+  // "phone_number:<value>") in the durable hourly windows every code shares:
+  // per address, per user (when `user_id` is set: many addresses of one
+  // account) and for the whole service (the mail and SMS budget).
+  // RESOURCE_EXHAUSTED (TOO_MANY_ATTEMPTS) naming the first one exceeded.
+  absl::Status CountCodeSend(storage::WriteTransaction& txn,
+                             const std::string& address_key,
+                             const std::string& user_id,
+                             storage::Micros now) const;
+  // Deletes one bounded batch with `prune` in its own transaction; how many.
+  absl::StatusOr<int64_t> PruneBatch(
+      absl::FunctionRef<absl::StatusOr<int64_t>(storage::WriteTransaction&)>
+          prune);
   // A new event of `type` about `user_id`, caused by `caller`.
   storage::EventRecord NewEvent(const Caller& caller, const char* type,
                                 const std::string& user_id,

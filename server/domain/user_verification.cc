@@ -68,31 +68,10 @@ absl::StatusOr<IdentifierView> IdentifierService::PrepareVerification(
           // the address again does not buy more codes. Then per user (many
           // addresses of one account: toll fraud) and for the whole service
           // (the operator's SMS and mail budget), in the same durable windows.
-          const struct {
-            std::string key;
-            int32_t limit;
-            const char* what;
-          } budgets[] = {
-              {absl::StrCat(K::kField, ":", K::Value(*record)),
-               options_.verification_codes_per_hour, "this address"},
-              {absl::StrCat("user:", u.id),
-               options_.verification_codes_per_user_per_hour, "this user"},
-              {"all", options_.verification_codes_per_hour_total,
-               "this service"},
-          };
-          for (const auto& budget : budgets) {
-            auto sends = txn.CountVerificationSend(
-                budget.key, now,
-                now - absl::ToInt64Microseconds(absl::Hours(1)));
-            if (!sends.ok()) {
-              return sends.status();
-            }
-            if (*sends > budget.limit) {
-              return TooManyAttempts(
-                  absl::StrCat("too many codes sent for ", budget.what,
-                               "; try again within the hour"),
-                  absl::Hours(1));
-            }
+          absl::Status counted = CountCodeSend(
+              txn, absl::StrCat(K::kField, ":", K::Value(*record)), u.id, now);
+          if (!counted.ok()) {
+            return counted;
           }
           storage::VerificationRecord& v = record->verification;
           v.status = VerificationStatus::kUnverified;
