@@ -657,6 +657,12 @@ grpc::ServerWriteReactor<roster::v1::Event>* BackendUsersService::WatchEvents(
   if (!position.ok()) {
     return WatchEventsStream::Fail(ToGrpcStatus(position.status()));
   }
+  if (!hub_->AdmitStream()) {
+    return WatchEventsStream::Fail(ToGrpcStatus(domain::Error(
+        absl::StatusCode::kResourceExhausted, domain::reason::kOverloaded,
+        "too many WatchEvents streams are open on this replica; retry later "
+        "or use ListEvents")));
+  }
   return WatchEventsStream::Start(events_, hub_, *position, std::move(types));
 }
 

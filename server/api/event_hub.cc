@@ -4,7 +4,20 @@
 
 namespace roster::api {
 
-EventHub::EventHub() : thread_([this] { Run(); }) {}
+EventHub::EventHub(int max_streams)
+    : max_streams_(max_streams), thread_([this] { Run(); }) {}
+
+bool EventHub::AdmitStream() {
+  int open = open_streams_.load();
+  while (open < max_streams_) {
+    if (open_streams_.compare_exchange_weak(open, open + 1)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void EventHub::ReleaseStream() { open_streams_.fetch_sub(1); }
 
 EventHub::~EventHub() {
   Shutdown();

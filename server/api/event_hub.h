@@ -10,6 +10,7 @@
 #ifndef ROSTER_SERVER_API_EVENT_HUB_H_
 #define ROSTER_SERVER_API_EVENT_HUB_H_
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <thread>
@@ -32,7 +33,9 @@ class EventHub {
     virtual void OnShutdown() = 0;
   };
 
-  EventHub();
+  // At most `max_streams` WatchEvents streams open at once (DESIGN §14): each
+  // is sent every event, so their number multiplies the fan-out's work.
+  explicit EventHub(int max_streams = 100);
   // Shuts down and joins the fan-out thread.
   ~EventHub();
 
@@ -51,6 +54,11 @@ class EventHub {
   // Forgets `listener`. When this returns no call to it is running and none
   // will start. Must not be called from inside a Listener method.
   void Cancel(Listener* listener);
+
+  // Admits one more stream while fewer than max_streams are open; an admitted
+  // stream calls ReleaseStream() exactly once, when it ends.
+  bool AdmitStream();
+  void ReleaseStream();
 
   // Sends OnShutdown() to every waiting listener; later Wait() calls return
   // false.
@@ -73,6 +81,8 @@ class EventHub {
   std::multimap<int64_t, Listener*> waiting_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Listener*, std::multimap<int64_t, Listener*>::iterator>
       positions_ ABSL_GUARDED_BY(mu_);
+  const int max_streams_;
+  std::atomic<int> open_streams_{0};
   std::thread thread_;
 };
 

@@ -102,6 +102,7 @@ void WatchEventsStream::OnCancel() {
 void WatchEventsStream::OnDone() {
   // After Cancel no fan-out call to this stream is running or can start.
   hub_->Cancel(this);
+  hub_->ReleaseStream();
   delete this;  // gRPC's reactor idiom: OnDone is the last call a reactor
                 // receives.
 }

@@ -31,7 +31,8 @@ class WatchEventsStream final
     : public grpc::ServerWriteReactor<roster::v1::Event>,
       public EventHub::Listener {
  public:
-  // Starts streaming from `position` (validated by EventService::StartWatch).
+  // Starts streaming from `position` (validated by EventService::StartWatch),
+  // in a slot the caller took with hub->AdmitStream(): OnDone gives it back.
   // gRPC owns the returned reactor; it deletes itself in OnDone.
   static WatchEventsStream* Start(domain::EventService* events, EventHub* hub,
                                   int64_t position,

@@ -101,6 +101,10 @@ ABSL_FLAG(int32_t, sign_ups_per_address_per_hour, 20,
 ABSL_FLAG(int32_t, sign_in_attempts_per_address_per_hour, 100,
           "Sign-in attempts (StartSignIn) one client address may start per "
           "hour, on a replica.");
+ABSL_FLAG(int32_t, max_event_streams, 100,
+          "WatchEvents streams a replica keeps open at once; more are "
+          "RESOURCE_EXHAUSTED (OVERLOADED). Every event is sent to every "
+          "stream, so each one adds to the work of each commit.");
 ABSL_FLAG(std::string, token_issuer, "roster",
           "The `iss` of session tokens, and the only one accepted.");
 ABSL_FLAG(std::string, token_audience, "",
@@ -173,6 +177,7 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "sign_up_mode",
                                       "sign_ups_per_address_per_hour",
                                       "sign_in_attempts_per_address_per_hour",
+                                      "max_event_streams",
                                       "token_audience",
                                       "http_listen",
                                       "public_http_url",
@@ -425,6 +430,10 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
     return absl::InvalidArgumentError(
         "--sign_ups_per_address_per_hour and "
         "--sign_in_attempts_per_address_per_hour must be at least 1");
+  }
+  config.max_event_streams = absl::GetFlag(FLAGS_max_event_streams);
+  if (config.max_event_streams < 1 || config.max_event_streams > 100000) {
+    return absl::InvalidArgumentError("--max_event_streams must be 1-100000");
   }
   config.token_audience = absl::GetFlag(FLAGS_token_audience);
   config.http_listen = absl::GetFlag(FLAGS_http_listen);

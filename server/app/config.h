@@ -57,6 +57,8 @@ struct ServerConfig {
   std::string sign_up_mode = "public";
   int32_t sign_ups_per_address_per_hour = 20;
   int32_t sign_in_attempts_per_address_per_hour = 100;
+  // WatchEvents streams open at once on a replica.
+  int32_t max_event_streams = 100;
   std::string token_issuer = "roster";
   std::string token_audience;
   // host:port of the HTTP listener (profile images); empty: none.

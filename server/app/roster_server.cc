@@ -139,7 +139,7 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   server->encoder_ = std::make_unique<api::ProtoEventEncoder>();
   server->events_ = std::make_unique<domain::EventService>(server->store_.get(),
                                                            server->clock_);
-  server->hub_ = std::make_unique<api::EventHub>();
+  server->hub_ = std::make_unique<api::EventHub>(config.max_event_streams);
   api::EventHub* hub = server->hub_.get();
   server->store_->SetCommitListener(
       [hub](int64_t latest) { hub->Publish(latest); });

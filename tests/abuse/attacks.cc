@@ -397,6 +397,9 @@ void EventChurn(Target& target, absl::Duration duration, Outcome& out) {
 
 void WatchStreams(Target& target, absl::Duration duration, Outcome& out) {
   // A backend (it has the key) holding 500 streams while users are created.
+  // One event first, so an admitted stream answers its first read with it
+  // and a refused one with its status.
+  target.CreateUser("first@abuse.example", "");
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
   std::vector<std::unique_ptr<grpc::ClientReader<Event>>> readers;
   std::vector<std::unique_ptr<BackendUsers::Stub>> stubs;
@@ -406,6 +409,18 @@ void WatchStreams(Target& target, absl::Duration duration, Outcome& out) {
       contexts.push_back(Context(true));
       readers.push_back(stubs.back()->WatchEvents(contexts.back().get(),
                                                   WatchEventsRequest()));
+    }
+  }
+  int admitted = 0;
+  Tally refused;
+  std::vector<bool> open(readers.size(), false);
+  for (size_t i = 0; i < readers.size(); ++i) {
+    Event first;
+    open[i] = readers[i]->Read(&first);
+    if (open[i]) {
+      ++admitted;
+    } else {
+      refused.Add(readers[i]->Finish());
     }
   }
   Tally tally;
@@ -419,13 +434,20 @@ void WatchStreams(Target& target, absl::Duration duration, Outcome& out) {
   for (auto& context : contexts) {
     context->TryCancel();
   }
-  for (auto& reader : readers) {
-    reader->Finish();
+  for (size_t i = 0; i < readers.size(); ++i) {
+    if (open[i]) {
+      readers[i]->Finish();
+    }
   }
   out.load = absl::StrCat(readers.size(),
-                          " WatchEvents streams held (with the key) while ",
+                          " WatchEvents streams opened (with the key) while ",
                           tally.total(), " users were created");
-  out.result = tally.Summary();
+  out.result = absl::StrCat(tally.Summary(), "; ", admitted,
+                            " streams admitted, refused: ", refused.Summary());
+  if (admitted > 100) {
+    out.missed.push_back(
+        absl::StrCat(admitted, " streams admitted, limit 100"));
+  }
 }
 
 // The median and p99 of `samples`, in ms.

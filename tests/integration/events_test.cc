@@ -349,6 +349,33 @@ TEST(EventsShutdownTest, ShutdownEndsStreamsWithUnavailableAndTheirCursor) {
   EXPECT_THAT(status.error_message(), ::testing::HasSubstr("after_sequence 1"));
 }
 
+TEST(EventsStreamLimitTest, StreamsPastTheLimitAreRefusedUntilOneEnds) {
+  TestServer server(
+      [](app::ServerConfig& config) { config.max_event_streams = 2; });
+  auto stub = server.Backend();
+  CreateUserRequest create;
+  User user;
+  ASSERT_TRUE(stub->CreateUser(Authed().get(), create, &user).ok());
+  auto first = std::make_unique<Watcher>(*stub, 0);
+  Watcher second(*stub, 0);
+  // Both are open: each has its first event.
+  ASSERT_EQ(first->Next(1).size(), 1u);
+  ASSERT_EQ(second.Next(1).size(), 1u);
+  Watcher third(*stub, 0);
+  const grpc::Status refused = third.Finish();
+  EXPECT_EQ(refused.error_code(), grpc::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(ReasonOf(refused), "OVERLOADED");
+  // Ending one frees its slot (the server learns of the cancel
+  // asynchronously, so a new stream may take a few tries).
+  first.reset();
+  bool admitted = false;
+  for (int i = 0; i < 200 && !admitted; ++i) {
+    Watcher again(*stub, 0);
+    admitted = again.Next(1).size() == 1u;
+  }
+  EXPECT_TRUE(admitted);
+}
+
 TEST(EventsRetentionTest, PrunedEventsMakeOldCursorsOutOfRange) {
   TestServer server([](app::ServerConfig& config) {
     config.events_retention = absl::Hours(1);
