@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "server/domain/sign_in.h"
 #include "tests/testing/status_matchers.h"
 
 namespace roster::domain {
@@ -180,6 +181,34 @@ TEST(ValidateRequestIdTest, AcceptsUuidsAndRejectsOthers) {
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ValidateRequestId(""),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// A sign-in attempt keeps the normalised identifier and reads its kind from it
+// again, so parsing must be a fixed point that keeps the kind.
+TEST(ParseSignInIdentifierTest, KindsAndAFixedPoint) {
+  using Kind = storage::IdentifierKind;
+  const struct {
+    const char* input;
+    Kind kind;
+    const char* value;
+  } cases[] = {
+      {" Ann@Example.COM ", Kind::kEmailAddress, "ann@example.com"},
+      {"+1 (555) 555-0100", Kind::kPhoneNumber, "+15555550100"},
+      {"ann_b", Kind::kUsername, "ann_b"},
+      {"1st_user", Kind::kUsername, "1st_user"},
+  };
+  for (const auto& c : cases) {
+    auto parsed = ParseSignInIdentifier(c.input);
+    ASSERT_THAT(parsed, IsOk()) << c.input;
+    EXPECT_EQ(parsed->kind, c.kind) << c.input;
+    EXPECT_EQ(parsed->value, c.value) << c.input;
+    auto again = ParseSignInIdentifier(parsed->value);
+    ASSERT_THAT(again, IsOk()) << c.input;
+    EXPECT_EQ(again->kind, parsed->kind) << c.input;
+    EXPECT_EQ(again->value, parsed->value) << c.input;
+  }
+  EXPECT_FALSE(ParseSignInIdentifier("").ok());
+  EXPECT_FALSE(ParseSignInIdentifier("no spaces allowed").ok());
 }
 
 }  // namespace
