@@ -193,7 +193,10 @@ TEST_F(HttpLimitsTest, SlowClientsCannotHoldTheListener) {
     }
   }
   EXPECT_EQ(refused, 64) << "after " << absl::Now() - attack_start;
-  EXPECT_LT(worst, absl::Seconds(1))
+  // Waiting behind the slow ones would take their 10 s request deadline; 3 s
+  // leaves room for a loaded CI host (ctest runs two suites at once), where
+  // 1 s was once exceeded by 24 ms with nothing held.
+  EXPECT_LT(worst, absl::Seconds(3))
       << "a legitimate request waited behind the slow ones";
   EXPECT_LT(GrowthKib(), 16 * 1024);
 }
