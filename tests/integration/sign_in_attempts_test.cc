@@ -170,7 +170,8 @@ TEST_F(SignInAttemptsTest, AnUnknownIdentifierGetsTheSameAnswersAndNoCode) {
       ElementsAre("password", "phone_code", "reset_password_phone_code"));
   EXPECT_THAT(Start("somebody").supported_first_factors(),
               ElementsAre("password"));
-  EXPECT_THAT(Start("kimsky").supported_first_factors(), ElementsAre("password"));
+  EXPECT_THAT(Start("kimsky").supported_first_factors(),
+              ElementsAre("password"));
 }
 
 TEST_F(SignInAttemptsTest, AResetCodeLeadsToANewPasswordAndEndsOtherSessions) {
