@@ -129,8 +129,8 @@ grpc::ServerUnaryReactor* BackendUsersService::RevokeInvitation(
   }
   return Write(
       context, "",
-      [this, request, response](const domain::Caller& caller) -> absl::Status {
-        auto revoked = invitations_->Revoke(caller, request->invitation_id());
+      [this, request, response](const domain::Caller&) -> absl::Status {
+        auto revoked = invitations_->Revoke(request->invitation_id());
         if (!revoked.ok()) {
           return revoked.status();
         }

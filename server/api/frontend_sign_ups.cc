@@ -199,10 +199,10 @@ grpc::ServerUnaryReactor* FrontendUsersService::UpdateSignUp(
                 });
 }
 
-grpc::ServerUnaryReactor* FrontendUsersService::PrepareSignUpVerification(
-    grpc::CallbackServerContext* context,
-    const roster::v1::PrepareSignUpVerificationRequest* request,
-    SignUpResponse* response) {
+template <typename Request, typename Call>
+grpc::ServerUnaryReactor* FrontendUsersService::VerifySignUp(
+    grpc::CallbackServerContext* context, const Request* request,
+    SignUpResponse* response, Call call) {
   if (auto* refused = RefuseOversized(context, *request)) {
     return refused;
   }
@@ -211,39 +211,40 @@ grpc::ServerUnaryReactor* FrontendUsersService::PrepareSignUpVerification(
     return Refuse(context, strategy.status());
   }
   return Anyone(context, writes_, "writes",
-                [this, context, request, response, strategy = *strategy]() {
+                [this, context, response, strategy = *strategy,
+                 call = std::move(call)]() -> absl::Status {
                   auto caller = CallerOf(*context, "sign_up", "");
                   if (!caller.ok()) {
                     return caller.status();
                   }
-                  return Respond(sign_ups_->PrepareVerification(
-                                     *caller, request->sign_up_id(), strategy),
-                                 sessions_->Now(), response);
+                  return Respond(call(*caller, strategy), sessions_->Now(),
+                                 response);
                 });
+}
+
+grpc::ServerUnaryReactor* FrontendUsersService::PrepareSignUpVerification(
+    grpc::CallbackServerContext* context,
+    const roster::v1::PrepareSignUpVerificationRequest* request,
+    SignUpResponse* response) {
+  return VerifySignUp(context, request, response,
+                      [this, request](const domain::Caller& caller,
+                                      domain::SignUpStrategy strategy) {
+                        return sign_ups_->PrepareVerification(
+                            caller, request->sign_up_id(), strategy);
+                      });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::AttemptSignUpVerification(
     grpc::CallbackServerContext* context,
     const roster::v1::AttemptSignUpVerificationRequest* request,
     SignUpResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
-  auto strategy = StrategyOf(request->strategy());
-  if (!strategy.ok()) {
-    return Refuse(context, strategy.status());
-  }
-  return Anyone(context, writes_, "writes",
-                [this, context, request, response, strategy = *strategy]() {
-                  auto caller = CallerOf(*context, "sign_up", "");
-                  if (!caller.ok()) {
-                    return caller.status();
-                  }
-                  return Respond(sign_ups_->AttemptVerification(
-                                     *caller, request->sign_up_id(), strategy,
-                                     request->code()),
-                                 sessions_->Now(), response);
-                });
+  return VerifySignUp(context, request, response,
+                      [this, request](const domain::Caller& caller,
+                                      domain::SignUpStrategy strategy) {
+                        return sign_ups_->AttemptVerification(
+                            caller, request->sign_up_id(), strategy,
+                            request->code());
+                      });
 }
 
 }  // namespace roster::api

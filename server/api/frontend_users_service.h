@@ -210,6 +210,14 @@ class FrontendUsersService final
                                    BoundedExecutor* executor, const char* what,
                                    Handler handler);
 
+  // A sign-up code call (prepare or attempt): checks the request's size and
+  // strategy, then runs `call(caller, strategy)` on the write pool.
+  template <typename Request, typename Call>
+  grpc::ServerUnaryReactor* VerifySignUp(grpc::CallbackServerContext* context,
+                                         const Request* request,
+                                         roster::v1::SignUpResponse* response,
+                                         Call call);
+
   // The signed-in user's own identifiers (both kinds written once).
   template <typename Message>
   absl::Status CreateMine(const Me& me, domain::IdentifierType type,

@@ -449,7 +449,11 @@ absl::StatusOr<int64_t> RosterServer::PruneEventsForTest() {
   return events_->Prune(events_retention_);
 }
 
-absl::StatusOr<int64_t> RosterServer::PruneSignUpsForTest() {
+absl::StatusOr<int64_t> RosterServer::PruneAccountsForTest() {
+  return PruneAccounts();
+}
+
+absl::StatusOr<int64_t> RosterServer::PruneAccounts() {
   auto sign_ups = sign_ups_->Prune(10000);
   auto attempts = attempts_->Prune(10000);
   if (!sign_ups.ok() || !attempts.ok()) {
@@ -469,15 +473,12 @@ void RosterServer::RunPruner(absl::Duration interval) {
     }
     // Abandoned sign-ups and expired sign-in attempts, a bounded batch per
     // round (DESIGN §14).
-    absl::StatusOr<int64_t> sign_ups = sign_ups_->Prune(10000);
-    if (sign_ups.ok()) {
-      sign_ups = attempts_->Prune(10000);
-    }
-    if (!sign_ups.ok()) {
+    absl::StatusOr<int64_t> accounts = PruneAccounts();
+    if (!accounts.ok()) {
       api::LogJson(
-          "warn", "sign-up pruning failed",
+          "warn", "sign-up and sign-in attempt pruning failed",
           absl::StrCat(",\"code\":\"",
-                       absl::StatusCodeToString(sign_ups.status().code()),
+                       absl::StatusCodeToString(accounts.status().code()),
                        "\""));
     }
     absl::MutexLock lock(&pruner_mu_);

@@ -70,7 +70,7 @@ class RosterServer {
   // events were deleted.
   absl::StatusOr<int64_t> PruneEventsForTest();
   // One round of the pruner's sign-up and sign-in attempt pruning, now.
-  absl::StatusOr<int64_t> PruneSignUpsForTest();
+  absl::StatusOr<int64_t> PruneAccountsForTest();
 
   // Reports NOT_SERVING, stops accepting calls, lets in-flight calls finish for
   // up to `grace` (then cancels them), and waits until every queued write has
@@ -115,6 +115,9 @@ class RosterServer {
 
   // The background pruner: runs retention every interval until stopped.
   void RunPruner(absl::Duration interval);
+  // One bounded batch of abandoned sign-ups and expired sign-in attempts
+  // (DESIGN §14); how many rows went.
+  absl::StatusOr<int64_t> PruneAccounts();
   absl::Mutex pruner_mu_;
   bool pruner_stopping_ ABSL_GUARDED_BY(pruner_mu_) = false;
   std::thread pruner_;

@@ -41,7 +41,6 @@ inline constexpr char kAlreadyVerified[] = "ALREADY_VERIFIED";
 inline constexpr char kRequestTooLarge[] = "REQUEST_TOO_LARGE";
 // DESIGN §10.
 inline constexpr char kSignUpRestricted[] = "SIGN_UP_RESTRICTED";
-inline constexpr char kSignUpIncomplete[] = "SIGN_UP_INCOMPLETE";
 inline constexpr char kAttemptState[] = "ATTEMPT_STATE";
 inline constexpr char kTicketInvalid[] = "TICKET_INVALID";
 }  // namespace reason

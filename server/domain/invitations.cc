@@ -273,8 +273,7 @@ absl::StatusOr<InvitationPage> InvitationService::List(
 }
 
 absl::StatusOr<InvitationRecord> InvitationService::Revoke(
-    const Caller& caller, absl::string_view invitation_id) {
-  (void)caller;  // Invitations have no events of their own yet.
+    absl::string_view invitation_id) {
   if (!IsWellFormedId(invitation_id, kInvitationIdPrefix)) {
     return Error(absl::StatusCode::kInvalidArgument,
                  reason::kInvalidArgumentFormat, "invitation_id is malformed",

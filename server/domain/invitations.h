@@ -77,7 +77,7 @@ class InvitationService final : public UserOperations {
   absl::StatusOr<InvitationPage> List(const ListInvitationsParams& params);
   // NOT_FOUND; FAILED_PRECONDITION (ATTEMPT_STATE) unless pending.
   absl::StatusOr<storage::InvitationRecord> Revoke(
-      const Caller& caller, absl::string_view invitation_id);
+      absl::string_view invitation_id);
 
  private:
   RandomSource* random_;  // Not owned.

@@ -108,8 +108,7 @@ absl::StatusOr<SignInAttemptRecord> SignInAttemptService::LoadOpen(
 }
 
 absl::StatusOr<SignInAttemptView> SignInAttemptService::Start(
-    const Caller& caller, absl::string_view identifier) {
-  (void)caller;  // Starting writes no event.
+    absl::string_view identifier) {
   auto parsed = ParseSignInIdentifier(identifier);
   if (identifier.size() > 512 || !parsed.ok()) {
     return Error(absl::StatusCode::kInvalidArgument,

@@ -51,8 +51,7 @@ class SignInAttemptService final : public UserOperations {
 
   // A new attempt for `identifier`. INVALID_ARGUMENT when it is no valid
   // email address, phone number or username.
-  absl::StatusOr<SignInAttemptView> Start(const Caller& caller,
-                                          absl::string_view identifier);
+  absl::StatusOr<SignInAttemptView> Start(absl::string_view identifier);
   // Sends the code of `strategy` (nothing for an unknown identifier).
   absl::StatusOr<SignInAttemptView> Prepare(const Caller& caller,
                                             absl::string_view attempt_id,

@@ -109,8 +109,6 @@ class SignUpService final : public UserOperations {
   // Deletes up to `max_rows` sign-ups abandoned more than a day ago.
   absl::StatusOr<int64_t> Prune(int64_t max_rows);
 
-  const SignUpOptions& options() const { return sign_up_options_; }
-
  private:
   SignUpView ViewOf(storage::SignUpRecord record, absl::Time now) const;
   // Applies the fields set in `params` to `sign_up`: INVALID_ARGUMENT naming

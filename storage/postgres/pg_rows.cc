@@ -51,6 +51,12 @@ SessionRecord ReadSessionRow(const PgResult& r, int row) {
 
 }  // namespace
 
+void BindAll(PgParams& params, const std::vector<SqlValue>& values) {
+  for (const SqlValue& value : values) {
+    std::visit([&](const auto& v) { params.Add(v); }, value);
+  }
+}
+
 std::string PgTextArray(const std::vector<std::string>& values) {
   std::string out = "{";
   for (size_t i = 0; i < values.size(); ++i) {

@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "storage/postgres/pg_connection.h"
 #include "storage/records.h"
+#include "storage/user_query_sql.h"
 #include "storage/user_store.h"
 
 namespace roster::storage {
@@ -29,6 +30,9 @@ struct PgRow {
 
 // A text[] literal of `values` ('{"a","b"}'), for `= ANY($n::text[])`.
 std::string PgTextArray(const std::vector<std::string>& values);
+
+// Appends `values` to `params` in order.
+void BindAll(PgParams& params, const std::vector<SqlValue>& values);
 
 // The user row at `row`, from columns first_column.. in kUserColumns order.
 UserRecord ReadPgUserRow(const PgResult& r, int row, int first_column = 0);

@@ -47,12 +47,6 @@ class ReadSnapshot {
   PgConnection& c_;
 };
 
-void BindAll(PgParams& p, const std::vector<SqlValue>& values) {
-  for (const auto& v : values) {
-    std::visit([&](const auto& x) { p.Add(x); }, v);
-  }
-}
-
 // How many users `where` matches; the kept count when it matches every user
 // (migration 2). Throws PgError.
 int64_t CountMatches(PgConnection& c, const SqlClause& where) {

@@ -264,9 +264,7 @@ absl::StatusOr<SignUpRecord> PgWriteTransaction::GetSignUp(
 absl::Status PgWriteTransaction::PutSignUp(const SignUpRecord& sign_up) {
   return PgGuarded("writing a sign-up", [&] {
     PgParams params;
-    for (const SqlValue& value : SignUpValues(sign_up)) {
-      std::visit([&](const auto& v) { params.Add(v); }, value);
-    }
+    BindAll(params, SignUpValues(sign_up));
     static const std::string* const kSql =
         new std::string(UpsertSignUpSql(SqlDialect::kPostgres));
     c_.Run(*kSql, params);
@@ -327,9 +325,7 @@ absl::Status PgWriteTransaction::PutSignInAttempt(
     static const std::string* const kSql =
         new std::string(UpsertSignInAttemptSql(SqlDialect::kPostgres));
     PgParams params;
-    for (const SqlValue& value : SignInAttemptValues(attempt)) {
-      std::visit([&](const auto& v) { params.Add(v); }, value);
-    }
+    BindAll(params, SignInAttemptValues(attempt));
     c_.Run(*kSql, params);
     return absl::OkStatus();
   });
@@ -394,9 +390,7 @@ absl::Status PgWriteTransaction::PutInvitation(
     static const std::string* const kSql =
         new std::string(UpsertInvitationSql(SqlDialect::kPostgres));
     PgParams params;
-    for (const SqlValue& value : InvitationValues(invitation)) {
-      std::visit([&](const auto& v) { params.Add(v); }, value);
-    }
+    BindAll(params, InvitationValues(invitation));
     c_.Run(*kSql, params);
     return absl::OkStatus();
   });

@@ -270,11 +270,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
       static const std::string* const kSql =
           new std::string(UpsertSignUpSql(SqlDialect::kSqlite));
       auto& s = c_.Prepare(*kSql);
-      const std::vector<SqlValue> values = SignUpValues(sign_up);
-      for (size_t i = 0; i < values.size(); ++i) {
-        std::visit([&](const auto& v) { s.bind(static_cast<int>(i) + 1, v); },
-                   values[i]);
-      }
+      BindParams(s, SignUpValues(sign_up), 1);
       s.exec();
       return absl::OkStatus();
     });
@@ -381,11 +377,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
       static const std::string* const kSql =
           new std::string(UpsertInvitationSql(SqlDialect::kSqlite));
       auto& s = c_.Prepare(*kSql);
-      const std::vector<SqlValue> values = InvitationValues(invitation);
-      for (size_t i = 0; i < values.size(); ++i) {
-        std::visit([&](const auto& v) { s.bind(static_cast<int>(i) + 1, v); },
-                   values[i]);
-      }
+      BindParams(s, InvitationValues(invitation), 1);
       s.exec();
       return absl::OkStatus();
     });

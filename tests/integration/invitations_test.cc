@@ -16,6 +16,7 @@ namespace roster {
 namespace {
 
 using ::roster::testing::Authed;
+using ::roster::testing::NoCredentials;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::TestServer;
 using ::roster::testing::ViolatedFields;
@@ -23,13 +24,6 @@ using ::roster::testing::Watcher;
 using ::testing::ElementsAre;
 using namespace roster::v1;  // NOLINT: the request and response types of the
                              // API under test.
-
-std::unique_ptr<grpc::ClientContext> NoCredentials() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::seconds(30));
-  return context;
-}
 
 class InvitationsTest : public ::testing::Test {
  protected:

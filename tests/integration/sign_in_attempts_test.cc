@@ -16,6 +16,7 @@ namespace roster {
 namespace {
 
 using ::roster::testing::Authed;
+using ::roster::testing::NoCredentials;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::TestServer;
 using ::roster::testing::ViolatedFields;
@@ -26,13 +27,6 @@ using namespace roster::v1;  // NOLINT: the request and response types of the
                              // API under test.
 
 constexpr char kRightPassword[] = "correct horse battery";
-
-std::unique_ptr<grpc::ClientContext> Unsigned() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::seconds(30));
-  return context;
-}
 
 // A 6-digit code other than `code`.
 std::string NotThe(const std::string& code) {
@@ -55,7 +49,7 @@ class SignInAttemptsTest : public ::testing::Test {
     request.set_identifier(identifier);
     SignInAttempt attempt;
     grpc::Status status =
-        frontend_->StartSignIn(Unsigned().get(), request, &attempt);
+        frontend_->StartSignIn(NoCredentials().get(), request, &attempt);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return attempt;
   }
@@ -65,7 +59,7 @@ class SignInAttemptsTest : public ::testing::Test {
     request.set_sign_in_attempt_id(id);
     request.set_strategy(strategy);
     SignInAttempt out;
-    return frontend_->PrepareSignInFactor(Unsigned().get(), request, &out);
+    return frontend_->PrepareSignInFactor(NoCredentials().get(), request, &out);
   }
 
   grpc::Status Attempt(const std::string& id, const std::string& strategy,
@@ -78,7 +72,7 @@ class SignInAttemptsTest : public ::testing::Test {
     } else {
       request.set_code(secret);
     }
-    return frontend_->AttemptSignInFactor(Unsigned().get(), request, out);
+    return frontend_->AttemptSignInFactor(NoCredentials().get(), request, out);
   }
 
   // The code the mail service receives next.
@@ -186,7 +180,8 @@ TEST_F(SignInAttemptsTest, AResetCodeLeadsToANewPasswordAndEndsOtherSessions) {
   reset.set_sign_in_attempt_id(attempt.id());
   reset.set_password("a brand new password");
   SignInResponse out;
-  grpc::Status status = frontend_->ResetPassword(Unsigned().get(), reset, &out);
+  grpc::Status status =
+      frontend_->ResetPassword(NoCredentials().get(), reset, &out);
   EXPECT_EQ(ReasonOf(status), "ATTEMPT_STATE");  // No reset code yet.
 
   ASSERT_TRUE(Prepare(attempt.id(), "reset_password_email_code").ok());
@@ -199,11 +194,11 @@ TEST_F(SignInAttemptsTest, AResetCodeLeadsToANewPasswordAndEndsOtherSessions) {
   EXPECT_TRUE(out.session_token().empty());
 
   reset.set_password("short");
-  status = frontend_->ResetPassword(Unsigned().get(), reset, &out);
+  status = frontend_->ResetPassword(NoCredentials().get(), reset, &out);
   EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_THAT(ViolatedFields(status), ElementsAre("password"));
   reset.set_password("a brand new password");
-  status = frontend_->ResetPassword(Unsigned().get(), reset, &out);
+  status = frontend_->ResetPassword(NoCredentials().get(), reset, &out);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(out.status(), SignInAttempt::STATUS_COMPLETE);
 
@@ -220,10 +215,12 @@ TEST_F(SignInAttemptsTest, AResetCodeLeadsToANewPasswordAndEndsOtherSessions) {
   sign_in.set_identifier("kimsky");
   sign_in.set_password(kRightPassword);
   SignInResponse signed_in;
-  EXPECT_EQ(ReasonOf(frontend_->SignIn(Unsigned().get(), sign_in, &signed_in)),
-            "PASSWORD_INCORRECT");
+  EXPECT_EQ(
+      ReasonOf(frontend_->SignIn(NoCredentials().get(), sign_in, &signed_in)),
+      "PASSWORD_INCORRECT");
   sign_in.set_password("a brand new password");
-  EXPECT_TRUE(frontend_->SignIn(Unsigned().get(), sign_in, &signed_in).ok());
+  EXPECT_TRUE(
+      frontend_->SignIn(NoCredentials().get(), sign_in, &signed_in).ok());
   EXPECT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE);
 }
 
@@ -271,7 +268,7 @@ TEST_F(SignInAttemptsTest, BadInputStatesAndExpiryAreRefusedClearly) {
   start.set_identifier("not valid!");
   SignInAttempt attempt;
   grpc::Status status =
-      frontend_->StartSignIn(Unsigned().get(), start, &attempt);
+      frontend_->StartSignIn(NoCredentials().get(), start, &attempt);
   EXPECT_THAT(ViolatedFields(status), ElementsAre("identifier"));
 
   const SignInAttempt open = Start("kim@example.com");
@@ -292,7 +289,7 @@ TEST_F(SignInAttemptsTest, BadInputStatesAndExpiryAreRefusedClearly) {
   EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
   EXPECT_EQ(ReasonOf(status), "ATTEMPT_STATE");
   server_.AdvanceClock(absl::Hours(2));
-  ASSERT_TRUE(server_.server().PruneSignUpsForTest().ok());
+  ASSERT_TRUE(server_.server().PruneAccountsForTest().ok());
   status = Attempt(open.id(), "password", kRightPassword, &out);
   EXPECT_EQ(status.error_code(), grpc::NOT_FOUND);
 }
@@ -304,7 +301,7 @@ TEST_F(SignInAttemptsTest, OneAddressStartsOnlySoManyAttemptsAnHour) {
   int started = 0;
   grpc::Status status;
   for (int i = 0; i < 200; ++i) {
-    status = frontend_->StartSignIn(Unsigned().get(), start, &attempt);
+    status = frontend_->StartSignIn(NoCredentials().get(), start, &attempt);
     if (!status.ok()) {
       break;
     }

@@ -17,6 +17,7 @@ namespace roster {
 namespace {
 
 using ::roster::testing::Authed;
+using ::roster::testing::NoCredentials;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::TestServer;
 using ::roster::testing::ViolatedFields;
@@ -36,13 +37,6 @@ std::string WrongCode(const std::string& code) {
   return out;
 }
 
-std::unique_ptr<grpc::ClientContext> Anonymous() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::seconds(30));
-  return context;
-}
-
 class SignUpTest : public ::testing::Test {
  protected:
   explicit SignUpTest(
@@ -50,11 +44,11 @@ class SignUpTest : public ::testing::Test {
       : server_(adjust) {}
 
   grpc::Status Create(const CreateSignUpRequest& request, SignUpResponse* out) {
-    return frontend_->CreateSignUp(Anonymous().get(), request, out);
+    return frontend_->CreateSignUp(NoCredentials().get(), request, out);
   }
 
   grpc::Status Update(const UpdateSignUpRequest& request, SignUpResponse* out) {
-    return frontend_->UpdateSignUp(Anonymous().get(), request, out);
+    return frontend_->UpdateSignUp(NoCredentials().get(), request, out);
   }
 
   grpc::Status Prepare(const std::string& id, const std::string& strategy,
@@ -62,7 +56,7 @@ class SignUpTest : public ::testing::Test {
     PrepareSignUpVerificationRequest request;
     request.set_sign_up_id(id);
     request.set_strategy(strategy);
-    return frontend_->PrepareSignUpVerification(Anonymous().get(), request,
+    return frontend_->PrepareSignUpVerification(NoCredentials().get(), request,
                                                 out);
   }
 
@@ -72,7 +66,7 @@ class SignUpTest : public ::testing::Test {
     request.set_sign_up_id(id);
     request.set_strategy("email_code");
     request.set_code(code);
-    return frontend_->AttemptSignUpVerification(Anonymous().get(), request,
+    return frontend_->AttemptSignUpVerification(NoCredentials().get(), request,
                                                 out);
   }
 
@@ -174,7 +168,8 @@ TEST_F(SignUpTest, AnEmailCodeCompletesTheSignUpWithAUserAndASession) {
   sign_in.set_identifier("ann@example.com");
   sign_in.set_password(kPassword);
   SignInResponse signed_in;
-  EXPECT_TRUE(frontend_->SignIn(Anonymous().get(), sign_in, &signed_in).ok());
+  EXPECT_TRUE(
+      frontend_->SignIn(NoCredentials().get(), sign_in, &signed_in).ok());
   EXPECT_EQ(UsersWithEmail("ann@example.com"), 1);
 
   // A complete sign-up takes no more changes or codes.
@@ -394,10 +389,10 @@ TEST_F(SignUpTest, ASignUpIsAbandonedAfterADayAndPrunedADayLater) {
   grpc::Status status = Update(update, &out);
   EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
   EXPECT_EQ(ReasonOf(status), "ATTEMPT_STATE");
-  ASSERT_TRUE(server_.server().PruneSignUpsForTest().ok());
+  ASSERT_TRUE(server_.server().PruneAccountsForTest().ok());
   EXPECT_EQ(ReasonOf(Update(update, &out)), "ATTEMPT_STATE");
   server_.AdvanceClock(absl::Hours(24));
-  ASSERT_TRUE(server_.server().PruneSignUpsForTest().ok());
+  ASSERT_TRUE(server_.server().PruneAccountsForTest().ok());
   EXPECT_EQ(Update(update, &out).error_code(), grpc::NOT_FOUND);
 }
 

@@ -112,6 +112,15 @@ inline std::unique_ptr<grpc::ClientContext> WithToken(
   return context;
 }
 
+// A client context with no credentials (the sign-up and sign-in calls), with
+// a deadline.
+inline std::unique_ptr<grpc::ClientContext> NoCredentials() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(30));
+  return context;
+}
+
 // A session token for `user_id` from BackendUsers.CreateSession (the backend
 // vouches for the user); "" and a test failure when it is refused.
 inline std::string NewSessionToken(roster::v1::BackendUsers::Stub& backend,
