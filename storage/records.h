@@ -97,6 +97,15 @@ struct UserRecord {
       0;               // Bumped by every mutation; the etag is derived from it.
   std::string locale;  // A BCP 47 tag; empty when unset.
   Micros legal_accepted_at = 0;
+  // Second factors (DESIGN §10). The TOTP secret is sealed by the server's
+  // data keys; totp_key_id names the key, so start-up can tell a lost key.
+  std::string totp_secret;  // Sealed; empty when none (enrolled or not).
+  std::string totp_key_id;
+  bool totp_enabled = false;   // The secret was verified by a code.
+  int64_t totp_last_step = 0;  // The last step whose code was accepted.
+  std::string backup_codes;    // Space-separated code digests; empty: none.
+  Micros mfa_enabled_at = 0;
+  Micros mfa_disabled_at = 0;
 
   // Oldest first.
   std::vector<EmailAddressRecord> email_addresses;
@@ -118,7 +127,7 @@ struct UserColumn {
 // field is its member above, its line here, one migration per adapter and its
 // mapping (docs/architecture.md, "Adding a user field"). The order is the
 // SELECT order; each adapter's schema may order its columns differently.
-inline constexpr std::array<UserColumn, 24> kUserRow = {{
+inline constexpr std::array<UserColumn, 31> kUserRow = {{
     {"id", &UserRecord::id},
     {"external_id", &UserRecord::external_id},
     {"username", &UserRecord::username},
@@ -143,6 +152,13 @@ inline constexpr std::array<UserColumn, 24> kUserRow = {{
     {"version", &UserRecord::version},
     {"locale", &UserRecord::locale},
     {"legal_accepted_at", &UserRecord::legal_accepted_at},
+    {"totp_secret", &UserRecord::totp_secret},
+    {"totp_key_id", &UserRecord::totp_key_id},
+    {"totp_enabled", &UserRecord::totp_enabled},
+    {"totp_last_step", &UserRecord::totp_last_step},
+    {"backup_codes", &UserRecord::backup_codes},
+    {"mfa_enabled_at", &UserRecord::mfa_enabled_at},
+    {"mfa_disabled_at", &UserRecord::mfa_disabled_at},
 }};
 
 // An uploaded profile image. `sha256` (hex) is its strong HTTP ETag.

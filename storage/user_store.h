@@ -236,6 +236,10 @@ class UserStore {
   // Events matching `query`, with the log's bounds, from one snapshot.
   virtual absl::StatusOr<EventBatch> ReadEvents(const EventQuery& query) = 0;
 
+  // The distinct data key ids that seal a stored secret (users.totp_key_id),
+  // so start-up can refuse to run without a key the data needs.
+  virtual absl::StatusOr<std::vector<std::string>> ListDataKeyIds() = 0;
+
   // OK when the database answers now; Unavailable otherwise (the readiness
   // probe: a replica that cannot reach its database stops taking traffic).
   virtual absl::Status CheckReachable() = 0;

@@ -20,6 +20,7 @@
 #include "server/api/status_mapping.h"
 #include "server/domain/event_service.h"
 #include "server/domain/invitations.h"
+#include "server/domain/second_factors.h"
 #include "server/domain/session_service.h"
 #include "server/domain/user_service.h"
 
@@ -34,7 +35,8 @@ class BackendUsersService final
                       domain::EventService* events, EventHub* hub,
                       const SecretKeyAuthenticator* authenticator,
                       BoundedExecutor* writes, BoundedExecutor* hashes,
-                      domain::InvitationService* invitations)
+                      domain::InvitationService* invitations,
+                      domain::SecondFactorService* second_factors)
       : users_(users),
         sessions_(sessions),
         events_(events),
@@ -42,7 +44,8 @@ class BackendUsersService final
         authenticator_(authenticator),
         writes_(writes),
         hashes_(hashes),
-        invitations_(invitations) {
+        invitations_(invitations),
+        second_factors_(second_factors) {
     // The hot reads build their responses on an arena.
     SetMessageAllocatorFor_GetUser(&get_user_messages_);
     SetMessageAllocatorFor_ListUsers(&list_users_messages_);
@@ -183,6 +186,20 @@ class BackendUsersService final
       const roster::v1::RevokeInvitationRequest* request,
       roster::v1::Invitation* response) override;
 
+  // Second factors (backend_second_factors.cc).
+  grpc::ServerUnaryReactor* DisableUserMfa(
+      grpc::CallbackServerContext* context,
+      const roster::v1::DisableUserMfaRequest* request,
+      roster::v1::User* response) override;
+  grpc::ServerUnaryReactor* DeleteUserTotp(
+      grpc::CallbackServerContext* context,
+      const roster::v1::DeleteUserTotpRequest* request,
+      roster::v1::User* response) override;
+  grpc::ServerUnaryReactor* DeleteUserBackupCodes(
+      grpc::CallbackServerContext* context,
+      const roster::v1::DeleteUserBackupCodesRequest* request,
+      roster::v1::User* response) override;
+
  private:
   // Like Write, but on `executor`; `what` names its work when it is full.
   template <typename Handler>
@@ -223,6 +240,7 @@ class BackendUsersService final
   BoundedExecutor* writes_;                      // Not owned.
   BoundedExecutor* hashes_;                      // Not owned.
   domain::InvitationService* invitations_;       // Not owned.
+  domain::SecondFactorService* second_factors_;  // Not owned.
   ArenaMessageAllocator<roster::v1::GetUserRequest, roster::v1::User>
       get_user_messages_;
   ArenaMessageAllocator<roster::v1::ListUsersRequest,

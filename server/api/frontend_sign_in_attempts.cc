@@ -4,11 +4,14 @@
 // sign-in failure limit, as SignIn's do.
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/strip.h"
 #include "server/api/call_context.h"
 #include "server/api/frontend_users_service.h"
 #include "server/api/proto_mapping.h"
 #include "server/api/status_mapping.h"
 #include "server/domain/errors.h"
+#include "server/domain/sign_in.h"
 
 namespace roster::api {
 namespace {
@@ -36,8 +39,12 @@ absl::Status RespondWithStep(absl::StatusOr<domain::SignInStep> step,
   if (!step.ok()) {
     return step.status();
   }
-  AttemptToProto(step->attempt, *response->mutable_sign_in_attempt());
-  response->set_status(response->sign_in_attempt().status());
+  if (step->attempt.record.id.empty()) {  // SignIn, complete at once.
+    response->set_status(SignInAttempt::STATUS_COMPLETE);
+  } else {
+    AttemptToProto(step->attempt, *response->mutable_sign_in_attempt());
+    response->set_status(response->sign_in_attempt().status());
+  }
   if (step->session.has_value()) {
     ToProto(step->session->session, now, *response->mutable_session());
     response->set_session_secret(step->session->secret);
@@ -57,6 +64,53 @@ grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* context,
 }
 
 }  // namespace
+
+grpc::ServerUnaryReactor* FrontendUsersService::SignIn(
+    grpc::CallbackServerContext* context,
+    const roster::v1::SignInRequest* request,
+    roster::v1::SignInResponse* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
+  // Refused before the hash pool: a limited caller costs no argon2id.
+  std::string identifier_key = absl::AsciiStrToLower(absl::StripAsciiWhitespace(
+      absl::string_view(request->identifier()).substr(0, 512)));
+  std::string address_key = ClientAddressKey(context->peer());
+  const absl::Time now = sessions_->Now();
+  for (const auto& [limiter, key] :
+       {std::pair{&failures_by_identifier_, &identifier_key},
+        std::pair{&failures_by_address_, &address_key}}) {
+    absl::Status allowed = limiter->Check(*key, now);
+    if (!allowed.ok()) {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      reactor->Finish(ToGrpcStatus(allowed));
+      return reactor;
+    }
+  }
+  return Anyone(
+      context, hashes_, "sign-ins",
+      [this, context, request, response,
+       identifier_key = std::move(identifier_key),
+       address_key = std::move(address_key)]() {
+        auto caller = CallerOf(*context, "sign_in", "");
+        if (!caller.ok()) {
+          return caller.status();
+        }
+        auto user_id = domain::CheckSignInPassword(
+            *users_, *caller, request->identifier(), request->password());
+        if (!user_id.ok()) {
+          if (domain::ReasonOf(user_id.status()) ==
+              domain::reason::kPasswordIncorrect) {
+            failures_by_identifier_.Record(identifier_key, sessions_->Now());
+            failures_by_address_.Record(address_key, sessions_->Now());
+          }
+          return user_id.status();
+        }
+        return RespondWithStep(
+            attempts_->CompleteSignIn(*caller, request->identifier(), *user_id),
+            sessions_->Now(), response);
+      });
+}
 
 grpc::ServerUnaryReactor* FrontendUsersService::StartSignIn(
     grpc::CallbackServerContext* context,

@@ -9,11 +9,15 @@
 #ifndef ROSTER_SERVER_API_FRONTEND_USERS_SERVICE_H_
 #define ROSTER_SERVER_API_FRONTEND_USERS_SERVICE_H_
 
+#include "absl/strings/str_cat.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "server/api/arena_message_allocator.h"
+#include "server/api/auth.h"
 #include "server/api/bounded_executor.h"
 #include "server/api/call_context.h"
+#include "server/api/status_mapping.h"
 #include "server/domain/rate_limiter.h"
+#include "server/domain/second_factors.h"
 #include "server/domain/session_service.h"
 #include "server/domain/sign_in_attempts.h"
 #include "server/domain/sign_up.h"
@@ -45,12 +49,14 @@ class FrontendUsersService final
                        domain::SessionService* sessions,
                        domain::SignUpService* sign_ups,
                        domain::SignInAttemptService* attempts,
+                       domain::SecondFactorService* second_factors,
                        BoundedExecutor* writes, BoundedExecutor* hashes,
                        const SignInLimits& limits = SignInLimits())
       : users_(users),
         sessions_(sessions),
         sign_ups_(sign_ups),
         attempts_(attempts),
+        second_factors_(second_factors),
         writes_(writes),
         hashes_(hashes),
         failures_by_identifier_(limits.failures_per_identifier, limits.window),
@@ -190,6 +196,24 @@ class FrontendUsersService final
       const roster::v1::ResetPasswordRequest* request,
       roster::v1::SignInResponse* response) override;
 
+  // Second factors (frontend_second_factors.cc).
+  grpc::ServerUnaryReactor* CreateMyTotp(
+      grpc::CallbackServerContext* context,
+      const roster::v1::CreateMyTotpRequest* request,
+      roster::v1::Totp* response) override;
+  grpc::ServerUnaryReactor* VerifyMyTotp(
+      grpc::CallbackServerContext* context,
+      const roster::v1::VerifyMyTotpRequest* request,
+      roster::v1::Totp* response) override;
+  grpc::ServerUnaryReactor* DeleteMyTotp(
+      grpc::CallbackServerContext* context,
+      const roster::v1::DeleteMyTotpRequest* request,
+      roster::v1::FrontendUser* response) override;
+  grpc::ServerUnaryReactor* CreateMyBackupCodes(
+      grpc::CallbackServerContext* context,
+      const roster::v1::CreateMyBackupCodesRequest* request,
+      roster::v1::BackupCodes* response) override;
+
  private:
   // The signed-in caller of a call.
   struct Me {
@@ -226,12 +250,13 @@ class FrontendUsersService final
                           const std::string& id, const std::string& promote_id,
                           roster::v1::DeletedObject* response);
 
-  domain::UserServices* users_;             // Not owned.
-  domain::SessionService* sessions_;        // Not owned.
-  domain::SignUpService* sign_ups_;         // Not owned.
-  domain::SignInAttemptService* attempts_;  // Not owned.
-  BoundedExecutor* writes_;                 // Not owned.
-  BoundedExecutor* hashes_;                 // Not owned.
+  domain::UserServices* users_;                  // Not owned.
+  domain::SessionService* sessions_;             // Not owned.
+  domain::SignUpService* sign_ups_;              // Not owned.
+  domain::SignInAttemptService* attempts_;       // Not owned.
+  domain::SecondFactorService* second_factors_;  // Not owned.
+  BoundedExecutor* writes_;                      // Not owned.
+  BoundedExecutor* hashes_;                      // Not owned.
   domain::RateLimiter failures_by_identifier_;
   domain::RateLimiter failures_by_address_;
   domain::RateLimiter writes_by_user_;
@@ -249,6 +274,39 @@ grpc::ServerUnaryReactor* FrontendUsersService::Anyone(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   FinishWith(reactor, executor, what, std::move(handler),
              BoundedExecutor::Lane::kUnauthenticated);
+  return reactor;
+}
+
+template <typename Handler>
+grpc::ServerUnaryReactor* FrontendUsersService::AsMe(
+    grpc::CallbackServerContext* context, BoundedExecutor* executor,
+    const char* what, Handler handler) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto token = BearerCredential(context->client_metadata(), "session token");
+  absl::StatusOr<domain::TokenClaims> claims =
+      token.ok() ? sessions_->Authenticate(*token) : token.status();
+  if (!claims.ok()) {
+    reactor->Finish(ToGrpcStatus(claims.status()));
+    return reactor;
+  }
+  auto caller = CallerOf(*context, absl::StrCat("user:", claims->user_id), "");
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
+  if (executor != nullptr) {  // A change: one more event to keep.
+    absl::Status allowed =
+        writes_by_user_.Acquire(claims->user_id, sessions_->Now());
+    if (!allowed.ok()) {
+      reactor->Finish(ToGrpcStatus(allowed));
+      return reactor;
+    }
+  }
+  Me me{*std::move(caller), claims->user_id, claims->session_id};
+  FinishWith(reactor, executor, what,
+             [me = std::move(me), handler = std::move(handler)]() mutable {
+               return handler(me);
+             });
   return reactor;
 }
 

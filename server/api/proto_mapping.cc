@@ -251,6 +251,14 @@ void FillUser(const domain::UserView& view, Message& out) {
   if (u.legal_accepted_at != 0) {
     SetTime(u.legal_accepted_at, out.mutable_legal_accepted_at());
   }
+  out.set_totp_enabled(u.totp_enabled);
+  out.set_backup_code_enabled(!u.backup_codes.empty());
+  if (u.mfa_enabled_at != 0) {
+    SetTime(u.mfa_enabled_at, out.mutable_mfa_enabled_at());
+  }
+  if (u.mfa_disabled_at != 0) {
+    SetTime(u.mfa_disabled_at, out.mutable_mfa_disabled_at());
+  }
 }
 
 void ToProto(const domain::UserView& view, roster::v1::User& out) {

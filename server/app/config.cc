@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "server/domain/clock.h"
+#include "server/domain/data_keys.h"
 #include "server/domain/ids.h"
 #include "server/domain/sign_up.h"
 #include "server/domain/tokens.h"
@@ -55,6 +56,13 @@ ABSL_FLAG(
     "Ed25519 key that signs session tokens: a PKCS#8 PEM (openssl genpkey "
     "-algorithm ed25519) or a 32-byte seed in hex. --dev creates one beside "
     "the database.");
+ABSL_FLAG(std::string, data_keys_file, "",
+          "Keys that encrypt stored secrets (TOTP): one per line, 32 random "
+          "bytes in standard base64 (openssl rand -base64 32); the first "
+          "encrypts, every key decrypts. --dev creates one beside the "
+          "database; without one, TOTP is refused.");
+ABSL_FLAG(std::string, totp_issuer, "Roster",
+          "How authenticator apps name this service (otpauth:// issuer).");
 ABSL_FLAG(std::string, extra_verification_key_files, "",
           "Comma-separated older signing key files whose tokens still verify "
           "(for rotation); published by GetJwks.");
@@ -162,6 +170,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "events_prune_interval",
                                       "signing_key_file",
                                       "extra_verification_key_files",
+                                      "data_keys_file",
+                                      "totp_issuer",
                                       "session_lifetime",
                                       "session_token_lifetime",
                                       "token_issuer",
@@ -259,6 +269,19 @@ absl::StatusOr<std::string> DevSigningKey(const std::string& path) {
     return written;
   }
   return pem;
+}
+
+// The dev data keys stored at `path`, created (mode 0600) on first use.
+absl::StatusOr<std::string> DevDataKeys(const std::string& path) {
+  if (access(path.c_str(), F_OK) == 0) {
+    return ReadFile(path);
+  }
+  const std::string keys = domain::DataKeys::NewFile();
+  absl::Status written = WritePrivateFile(path, keys);
+  if (!written.ok()) {
+    return written;
+  }
+  return keys;
 }
 
 // The dev secret key stored at `path`, created (mode 0600) on first use.
@@ -462,6 +485,21 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
     }
     config.signing_key = *std::move(key);
   }
+  config.data_keys_file = absl::GetFlag(FLAGS_data_keys_file);
+  if (!config.data_keys_file.empty()) {
+    auto keys = ReadFile(config.data_keys_file);
+    if (!keys.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--data_keys_file cannot be read (", keys.status().message(),
+          "): without it the stored TOTP secrets cannot be "
+          "opened"));
+    }
+    config.data_keys = *std::move(keys);
+  }
+  config.totp_issuer = absl::GetFlag(FLAGS_totp_issuer);
+  if (config.totp_issuer.empty() || config.totp_issuer.size() > 64) {
+    return absl::InvalidArgumentError("--totp_issuer must be 1-64 bytes");
+  }
   for (absl::string_view file :
        absl::StrSplit(absl::GetFlag(FLAGS_extra_verification_key_files), ',',
                       absl::SkipWhitespace())) {
@@ -509,6 +547,14 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
       return key.status();
     }
     config.signing_key = *std::move(key);
+  }
+  if (config.dev && config.data_keys.empty()) {
+    config.data_keys_file = config.db_path + ".data_keys";
+    auto keys = DevDataKeys(config.data_keys_file);
+    if (!keys.ok()) {
+      return keys.status();
+    }
+    config.data_keys = *std::move(keys);
   }
   if (storage::IsPostgresDsn(config.db_path) && config.signing_key.empty()) {
     // Replicas behind one Service verify each other's tokens.

@@ -59,6 +59,12 @@ struct ServerConfig {
   int32_t sign_in_attempts_per_address_per_hour = 100;
   // WatchEvents streams open at once on a replica.
   int32_t max_event_streams = 100;
+  // The content of --data_keys_file (DESIGN §10); empty: features that store
+  // a secret (TOTP) are refused. --dev creates one beside the database.
+  std::string data_keys;
+  std::string data_keys_file;
+  // How authenticator apps name this service.
+  std::string totp_issuer = "Roster";
   std::string token_issuer = "roster";
   std::string token_audience;
   // host:port of the HTTP listener (profile images); empty: none.

@@ -193,10 +193,18 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       server->store_.get(), server->clock_, server->ids_.get(),
       server->encoder_.get(), options, server->sessions_.get(),
       sign_up_options);
+  absl::Status keys_loaded = server->LoadDataKeys(config);
+  if (!keys_loaded.ok()) {
+    return keys_loaded;
+  }
+  server->second_factors_ = std::make_unique<domain::SecondFactorService>(
+      server->store_.get(), server->clock_, server->ids_.get(),
+      server->encoder_.get(), options, &server->data_keys_, config.totp_issuer,
+      &server->users_->passwords);
   server->attempts_ = std::make_unique<domain::SignInAttemptService>(
       server->store_.get(), server->clock_, server->ids_.get(),
       server->encoder_.get(), options, server->users_.get(),
-      server->sessions_.get());
+      server->sessions_.get(), server->second_factors_.get());
   server->invitations_ = std::make_unique<domain::InvitationService>(
       server->store_.get(), server->clock_, server->ids_.get(),
       server->random_.get(), server->encoder_.get(), options);
@@ -223,7 +231,8 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   server->backend_users_ = std::make_unique<api::BackendUsersService>(
       server->users_.get(), server->sessions_.get(), server->events_.get(),
       server->hub_.get(), server->authenticator_.get(), server->writes_.get(),
-      server->hashes_.get(), server->invitations_.get());
+      server->hashes_.get(), server->invitations_.get(),
+      server->second_factors_.get());
 
   // Link the generated health messages so reflection can describe
   // grpc.health.v1.
@@ -271,8 +280,8 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       config.sign_in_attempts_per_address_per_hour;
   server->frontend_users_ = std::make_unique<api::FrontendUsersService>(
       server->users_.get(), server->sessions_.get(), server->sign_ups_.get(),
-      server->attempts_.get(), server->writes_.get(), server->hashes_.get(),
-      sign_in_limits);
+      server->attempts_.get(), server->second_factors_.get(),
+      server->writes_.get(), server->hashes_.get(), sign_in_limits);
   grpc::ServerBuilder builder;
   configure(builder);
   builder.AddListeningPort(config.listen, CredentialsFor(config),
@@ -451,6 +460,39 @@ absl::StatusOr<int64_t> RosterServer::PruneEventsForTest() {
 
 absl::StatusOr<int64_t> RosterServer::PruneAccountsForTest() {
   return PruneAccounts();
+}
+
+absl::Status RosterServer::LoadDataKeys(const ServerConfig& config) {
+  if (!config.data_keys.empty()) {
+    auto keys = domain::DataKeys::Parse(config.data_keys);
+    if (!keys.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--data_keys_file ", config.data_keys_file, ": ",
+                       keys.status().message()));
+    }
+    data_keys_ = *std::move(keys);
+  }
+  auto used = store_->ListDataKeyIds();
+  if (!used.ok()) {
+    return used.status();
+  }
+  for (const std::string& key_id : *used) {
+    if (!data_keys_.Has(key_id)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the database holds TOTP secrets sealed under data key ", key_id,
+          ", which ",
+          data_keys_.empty() ? "no --data_keys_file gives"
+                             : "--data_keys_file does not list",
+          ": restore the key file (a rotated-out key must stay listed while "
+          "secrets use it)"));
+    }
+  }
+  if (data_keys_.empty()) {
+    api::LogJson("warn",
+                 "no --data_keys_file: authenticator apps (TOTP) are refused "
+                 "with FAILED_PRECONDITION");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> RosterServer::PruneAccounts() {

@@ -80,6 +80,11 @@ class RosterServer {
  private:
   RosterServer() = default;
 
+  // Parses --data_keys_file and refuses to start when the database holds a
+  // secret sealed under a key it does not list: a lost key file is an error
+  // at start-up, not garbage at sign-in.
+  absl::Status LoadDataKeys(const ServerConfig& config);
+
   // Declaration order is teardown order reversed: the gRPC server goes first,
   // the store last.
   std::unique_ptr<api::Metrics> metrics_;
@@ -100,6 +105,8 @@ class RosterServer {
   std::unique_ptr<api::BoundedExecutor> hashes_;
   std::unique_ptr<domain::SignUpService> sign_ups_;
   std::unique_ptr<domain::InvitationService> invitations_;
+  domain::DataKeys data_keys_;
+  std::unique_ptr<domain::SecondFactorService> second_factors_;
   std::unique_ptr<domain::SignInAttemptService> attempts_;
   std::unique_ptr<api::BackendUsersService> backend_users_;
   std::unique_ptr<api::FrontendUsersService> frontend_users_;

@@ -81,6 +81,9 @@ class TimedUserStore final : public storage::UserStore {
       std::function<void(int64_t latest_sequence)> listener) override {
     store_->SetCommitListener(std::move(listener));
   }
+  absl::StatusOr<std::vector<std::string>> ListDataKeyIds() override {
+    return store_->ListDataKeyIds();
+  }
   absl::Status CheckReachable() override {
     return Timed("check_reachable", [&] { return store_->CheckReachable(); });
   }

@@ -43,6 +43,11 @@ inline constexpr char kRequestTooLarge[] = "REQUEST_TOO_LARGE";
 inline constexpr char kSignUpRestricted[] = "SIGN_UP_RESTRICTED";
 inline constexpr char kAttemptState[] = "ATTEMPT_STATE";
 inline constexpr char kTicketInvalid[] = "TICKET_INVALID";
+inline constexpr char kTotpExists[] = "TOTP_EXISTS";
+inline constexpr char kSecondFactorRequired[] = "SECOND_FACTOR_REQUIRED";
+// Not in DESIGN: a feature that stores a secret, on a server without
+// --data_keys_file (FAILED_PRECONDITION).
+inline constexpr char kDataKeysMissing[] = "DATA_KEYS_MISSING";
 }  // namespace reason
 
 struct FieldViolation {

@@ -99,10 +99,10 @@ absl::StatusOr<bool> CheckPasswordAttempt(UserServices& users,
   return verified;
 }
 
-absl::StatusOr<NewSession> SignIn(UserServices& users, SessionService& sessions,
-                                  const Caller& caller,
-                                  absl::string_view identifier,
-                                  absl::string_view password) {
+absl::StatusOr<std::string> CheckSignInPassword(UserServices& users,
+                                                const Caller& caller,
+                                                absl::string_view identifier,
+                                                absl::string_view password) {
   if (identifier.size() > kMaxEmailAddressBytes ||
       password.size() > kMaxPasswordBytes) {
     VerifyNothing(password.substr(0, kMaxPasswordBytes));
@@ -130,7 +130,7 @@ absl::StatusOr<NewSession> SignIn(UserServices& users, SessionService& sessions,
   if (!*verified) {
     return PasswordIncorrect();
   }
-  return sessions.CreateSession(caller, *user_id);
+  return user_id;
 }
 
 absl::Status CheckCurrentPassword(UserServices& users, const Caller& caller,

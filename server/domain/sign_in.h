@@ -7,7 +7,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "server/domain/session_service.h"
 #include "server/domain/user_service.h"
 
 namespace roster::domain {
@@ -27,15 +26,17 @@ absl::StatusOr<SignInIdentifier> ParseSignInIdentifier(
 absl::StatusOr<std::string> FindSignInUser(UserServices& users,
                                            const SignInIdentifier& identifier);
 
-// A new session for the user whose email address, phone number or username is
-// `identifier` and whose password is `password`. An unknown identifier, a user
-// without a password and a wrong password are all UNAUTHENTICATED
-// (PASSWORD_INCORRECT) after one argon2id check each; PERMISSION_DENIED
-// (USER_BANNED, USER_LOCKED) as BeginPasswordAttempt.
-absl::StatusOr<NewSession> SignIn(UserServices& users, SessionService& sessions,
-                                  const Caller& caller,
-                                  absl::string_view identifier,
-                                  absl::string_view password);
+// The id of the user whose email address, phone number or username is
+// `identifier` and whose password is `password`; the caller completes the
+// sign-in (SignInAttemptService::CompleteSignIn: a session, or a second
+// factor first). An unknown identifier, a user without a password and a wrong
+// password are all UNAUTHENTICATED (PASSWORD_INCORRECT) after one argon2id
+// check each; PERMISSION_DENIED (USER_BANNED, USER_LOCKED) as
+// BeginPasswordAttempt.
+absl::StatusOr<std::string> CheckSignInPassword(UserServices& users,
+                                                const Caller& caller,
+                                                absl::string_view identifier,
+                                                absl::string_view password);
 
 // One counted password check: reserves an attempt, verifies `password` against
 // the stored hash of any supported kind, upgrades a non-argon2id hash on

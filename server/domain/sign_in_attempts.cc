@@ -6,6 +6,7 @@
 #include "server/domain/errors.h"
 #include "server/domain/passwords.h"
 #include "server/domain/sign_in.h"
+#include "server/domain/totp.h"
 #include "server/domain/user_checks.h"
 #include "server/domain/verification_codes.h"
 
@@ -64,16 +65,20 @@ absl::Status TooManyFailures() {
 SignInAttemptService::SignInAttemptService(
     storage::UserStore* store, const Clock* clock, const IdGenerator* ids,
     const EventEncoder* events, UserServiceOptions options, UserServices* users,
-    SessionService* sessions)
+    SessionService* sessions, SecondFactorService* second_factors)
     : UserOperations(store, clock, ids, events, std::move(options)),
       users_(users),
-      sessions_(sessions) {}
+      sessions_(sessions),
+      second_factors_(second_factors) {}
 
 SignInAttemptView SignInAttemptService::ViewOf(
-    SignInAttemptRecord record) const {
+    SignInAttemptRecord record, std::vector<std::string> second_factors) const {
   SignInAttemptView view;
   if (record.status == SignInAttemptStatus::kNeedsFirstFactor) {
     view.supported_first_factors = FirstFactorsOf(KindOf(record));
+  }
+  if (record.status == SignInAttemptStatus::kNeedsSecondFactor) {
+    view.supported_second_factors = std::move(second_factors);
   }
   view.record = std::move(record);
   return view;
@@ -226,6 +231,15 @@ absl::Status SignInAttemptService::Complete(storage::WriteTransaction& txn,
     return Error(absl::StatusCode::kPermissionDenied, reason::kUserBanned,
                  "the user is banned");
   }
+  if (attempt.status != SignInAttemptStatus::kNeedsSecondFactor &&
+      user->two_factor_enabled) {
+    attempt.status = SignInAttemptStatus::kNeedsSecondFactor;
+    attempt.code_digest.clear();
+    attempt.code_strategy.clear();
+    attempt.updated_at = ToMicros(now);
+    step.attempt = ViewOf(attempt, SecondFactorsOf(*user));
+    return txn.PutSignInAttempt(attempt);
+  }
   auto session = sessions_->CreateSessionIn(txn, caller, *user, now);
   if (!session.ok()) {
     return session.status();
@@ -245,9 +259,148 @@ absl::Status SignInAttemptService::Complete(storage::WriteTransaction& txn,
   return absl::OkStatus();
 }
 
+absl::StatusOr<SignInStep> SignInAttemptService::CompleteSignIn(
+    const Caller& caller, absl::string_view identifier,
+    absl::string_view user_id) {
+  auto parsed = ParseSignInIdentifier(identifier);
+  if (!parsed.ok()) {
+    return parsed.status();
+  }
+  SignInStep step;
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        const absl::Time now = clock_->Now();
+        SignInAttemptRecord attempt;
+        attempt.id = ids_->New(kSignInAttemptIdPrefix);
+        attempt.identifier = parsed->value;
+        attempt.user_id = std::string(user_id);
+        attempt.created_at = attempt.updated_at = ToMicros(now);
+        attempt.expire_at = ToMicros(now + kAttemptLifetime);
+        absl::Status completed = Complete(txn, caller, now, attempt, step);
+        if (!completed.ok() || step.session.has_value()) {
+          // Without a second factor the attempt is never stored: SignIn
+          // answers COMPLETE with no attempt, as before attempts existed.
+          step.attempt = {};
+          return completed;
+        }
+        return absl::OkStatus();
+      });
+  if (!written.ok()) {
+    return internal::FromStore(written);
+  }
+  return step;
+}
+
+absl::StatusOr<SignInStep> SignInAttemptService::AttemptSecondFactor(
+    const Caller& caller, absl::string_view attempt_id,
+    absl::string_view strategy, absl::string_view code) {
+  const bool totp = strategy == kTotpStrategy;
+  if (totp ? !IsWellFormedTotpCode(code) : !IsWellFormedBackupCode(code)) {
+    return Error(absl::StatusCode::kInvalidArgument,
+                 reason::kInvalidArgumentFormat, "code is malformed",
+                 {{"code", totp ? "must be 6 digits"
+                                : "must be 10 lower-case letters and digits"}});
+  }
+  const auto load = [&](storage::WriteTransaction& txn,
+                        absl::Time now) -> absl::StatusOr<SignInAttemptRecord> {
+    auto attempt =
+        LoadOpen(txn, attempt_id, SignInAttemptStatus::kNeedsSecondFactor, now);
+    if (!attempt.ok()) {
+      return attempt.status();
+    }
+    auto user = txn.GetUser(attempt->user_id);
+    if (!user.ok()) {
+      return user.status();
+    }
+    const auto factors = SecondFactorsOf(*user);
+    if (std::find(factors.begin(), factors.end(), strategy) == factors.end()) {
+      return Error(absl::StatusCode::kInvalidArgument,
+                   reason::kInvalidArgumentFormat,
+                   "strategy is not one of the user's second factors",
+                   {{"strategy", "is not one of supported_second_factors"}});
+    }
+    if (attempt->failures >= kMaxSignInFailures) {
+      return TooManyFailures();
+    }
+    return attempt;
+  };
+  // 1. Reserve one failure, so parallel checks stop exactly at the limit.
+  std::string user_id;
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        const absl::Time now = clock_->Now();
+        auto attempt = load(txn, now);
+        if (!attempt.ok()) {
+          return attempt.status();
+        }
+        attempt->failures += 1;
+        attempt->updated_at = ToMicros(now);
+        user_id = attempt->user_id;
+        return txn.PutSignInAttempt(*attempt);
+      });
+  if (!written.ok()) {
+    return internal::FromStore(written);
+  }
+  // 2. Counted toward the user's lockout like a password.
+  auto reservation = users_->passwords.BeginPasswordAttempt(caller, user_id);
+  if (!reservation.ok()) {
+    return reservation.status();
+  }
+  // 3. Check and use the code, give the failure back and complete, at once.
+  bool verified = false;
+  SignInStep step;
+  written = store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+    const absl::Time now = clock_->Now();
+    auto attempt =
+        LoadOpen(txn, attempt_id, SignInAttemptStatus::kNeedsSecondFactor, now);
+    if (!attempt.ok()) {
+      return attempt.status();
+    }
+    auto user = txn.GetUser(attempt->user_id);
+    if (!user.ok()) {
+      return user.status();
+    }
+    auto matched = second_factors_->UseFactor(*user, strategy, code, now);
+    if (!matched.ok()) {
+      return matched.status();
+    }
+    if (!*matched) {
+      return absl::OkStatus();  // Nothing to write: the failure stays.
+    }
+    verified = true;
+    user->version += 1;
+    user->updated_at = std::max(ToMicros(now), user->updated_at);
+    absl::Status used = txn.UpdateUser(
+        *user, NewEvent(caller, event_type::kUserUpdated, user->id,
+                        events_->EncodeUser(View(*user))));
+    if (!used.ok()) {
+      return used;
+    }
+    attempt->failures = std::max(0, attempt->failures - 1);
+    return Complete(txn, caller, now, *attempt, step);
+  });
+  auto recorded = users_->passwords.FinishPasswordAttempt(
+      caller, user_id, verified, /*sign_in=*/true, *reservation);
+  if (!written.ok()) {
+    return internal::FromStore(written);
+  }
+  if (!recorded.ok()) {
+    return recorded.status();
+  }
+  if (!verified) {
+    return Error(absl::StatusCode::kInvalidArgument,
+                 reason::kVerificationFailed, "the code is incorrect",
+                 {{"code", "is incorrect"}});
+  }
+  return step;
+}
+
 absl::StatusOr<SignInStep> SignInAttemptService::Attempt(
     const Caller& caller, absl::string_view attempt_id,
     absl::string_view strategy, absl::string_view secret) {
+  if (strategy == kTotpStrategy || strategy == kBackupCodeStrategy) {
+    return AttemptSecondFactor(caller, attempt_id, strategy, secret);
+  }
   const bool password = strategy == kPassword;
   if (password ? secret.size() > kMaxPasswordBytes
                : !IsWellFormedVerificationCode(secret)) {

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/domain/second_factors.h"
 #include "server/domain/session_service.h"
 #include "server/domain/user_service.h"
 
@@ -47,7 +48,8 @@ class SignInAttemptService final : public UserOperations {
   SignInAttemptService(storage::UserStore* store, const Clock* clock,
                        const IdGenerator* ids, const EventEncoder* events,
                        UserServiceOptions options, UserServices* users,
-                       SessionService* sessions);
+                       SessionService* sessions,
+                       SecondFactorService* second_factors);
 
   // A new attempt for `identifier`. INVALID_ARGUMENT when it is no valid
   // email address, phone number or username.
@@ -62,6 +64,12 @@ class SignInAttemptService final : public UserOperations {
                                      absl::string_view attempt_id,
                                      absl::string_view strategy,
                                      absl::string_view secret);
+  // Ends a sign-in whose first factor (SignIn's password) `user_id` passed
+  // for `identifier`: a session, or, for a user with a second factor, a new
+  // attempt in NEEDS_SECOND_FACTOR and no session.
+  absl::StatusOr<SignInStep> CompleteSignIn(const Caller& caller,
+                                            absl::string_view identifier,
+                                            absl::string_view user_id);
   // Sets the new password (already hashed by HashNewPassword) after a reset
   // code, and completes the sign-in.
   absl::StatusOr<SignInStep> ResetPassword(const Caller& caller,
@@ -78,19 +86,28 @@ class SignInAttemptService final : public UserOperations {
   absl::StatusOr<int64_t> Prune(int64_t max_rows);
 
  private:
-  SignInAttemptView ViewOf(storage::SignInAttemptRecord record) const;
+  SignInAttemptView ViewOf(storage::SignInAttemptRecord record,
+                           std::vector<std::string> second_factors = {}) const;
+  // Attempt for `totp` and `backup_code`: the check and the use of the code
+  // are one transaction, so a code sent twice in parallel signs in once.
+  absl::StatusOr<SignInStep> AttemptSecondFactor(const Caller& caller,
+                                                 absl::string_view attempt_id,
+                                                 absl::string_view strategy,
+                                                 absl::string_view code);
   // The attempt at `status`, else ATTEMPT_STATE; NOT_FOUND; expired attempts
   // are ATTEMPT_STATE.
   absl::StatusOr<storage::SignInAttemptRecord> LoadOpen(
       storage::WriteTransaction& txn, absl::string_view attempt_id,
       storage::SignInAttemptStatus status, absl::Time now) const;
-  // Ends the attempt with a session for its user, in `txn`.
+  // Ends the attempt with a session for its user, in `txn`; or, after a first
+  // factor of a user with a second one, moves it to NEEDS_SECOND_FACTOR.
   absl::Status Complete(storage::WriteTransaction& txn, const Caller& caller,
                         absl::Time now, storage::SignInAttemptRecord& attempt,
                         SignInStep& step);
 
-  UserServices* users_;       // Not owned.
-  SessionService* sessions_;  // Not owned.
+  UserServices* users_;                  // Not owned.
+  SessionService* sessions_;             // Not owned.
+  SecondFactorService* second_factors_;  // Not owned.
 };
 
 }  // namespace roster::domain

@@ -20,7 +20,7 @@ constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7290146531)";
 // sequence is allocated from event_log.last_sequence inside the committing
 // transaction (see PgUserStore), not by an identity column, so that sequence
 // order is commit order across replicas.
-constexpr std::array<const char*, 6> kPgMigrations = {
+constexpr std::array<const char*, 7> kPgMigrations = {
     R"sql(
 CREATE TABLE users (
   id TEXT COLLATE "C" PRIMARY KEY,
@@ -270,6 +270,17 @@ CREATE TABLE sign_in_attempts (
   updated_at BIGINT NOT NULL
 );
 CREATE INDEX sign_in_attempts_by_expire_at ON sign_in_attempts(expire_at);
+)sql",
+    // 7: as SQLite's migration 11.
+    R"sql(
+ALTER TABLE users ADD COLUMN totp_secret TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN totp_key_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN totp_enabled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN backup_codes TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN mfa_enabled_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN mfa_disabled_at BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX users_by_totp_key_id ON users(totp_key_id) WHERE totp_key_id <> '';
 )sql",
 };
 

@@ -387,6 +387,20 @@ void PgUserStore::SetCommitListener(
   commit_listener_ = std::move(listener);
 }
 
+absl::StatusOr<std::vector<std::string>> PgUserStore::ListDataKeyIds() {
+  return WithConnection(
+      "listing data key ids",
+      [&](PgConnection& c) -> absl::StatusOr<std::vector<std::string>> {
+        PgResult r = c.Run(
+            "SELECT DISTINCT totp_key_id FROM users WHERE totp_key_id <> ''");
+        std::vector<std::string> ids;
+        for (int row = 0; row < r.rows(); ++row) {
+          ids.push_back(r.Text(row, 0));
+        }
+        return ids;
+      });
+}
+
 absl::Status PgUserStore::CheckReachable() {
   return WithConnection("checking the database", [&](PgConnection& c) {
     c.Run("SELECT 1");

@@ -79,6 +79,7 @@ class PgUserStore final : public UserStore {
       const InvitationQuery& query) override;
   void SetCommitListener(
       std::function<void(int64_t latest_sequence)> listener) override;
+  absl::StatusOr<std::vector<std::string>> ListDataKeyIds() override;
   absl::Status CheckReachable() override;
   // None: several replicas share the database, and a replica cannot see the
   // others' writes to invalidate a cache.

@@ -9,7 +9,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 10> kMigrations = {
+constexpr std::array<const char*, 11> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -376,6 +376,18 @@ CREATE TABLE sign_in_attempts (
   updated_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX sign_in_attempts_by_expire_at ON sign_in_attempts(expire_at);
+)sql",
+    // 11: second factors (DESIGN §10). The partial index answers "which data
+    // keys seal a secret here" at start-up without a scan.
+    R"sql(
+ALTER TABLE users ADD COLUMN totp_secret TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN totp_key_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN totp_enabled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN backup_codes TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN mfa_enabled_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN mfa_disabled_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX users_by_totp_key_id ON users(totp_key_id) WHERE totp_key_id != '';
 )sql",
 };
 

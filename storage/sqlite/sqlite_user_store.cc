@@ -425,6 +425,25 @@ absl::StatusOr<EventBatch> SqliteUserStore::ReadEvents(
   });
 }
 
+absl::StatusOr<std::vector<std::string>> SqliteUserStore::ListDataKeyIds() {
+  auto lease = AcquireReader();
+  if (!lease.ok()) {
+    return lease.status();
+  }
+  return Guarded("listing data key ids",
+                 [&]() -> absl::StatusOr<std::vector<std::string>> {
+                   auto& s = (**lease).Prepare(
+                       "SELECT DISTINCT totp_key_id FROM users "
+                       "WHERE totp_key_id != ''");
+                   std::vector<std::string> ids;
+                   while (s.executeStep()) {
+                     ids.push_back(s.getColumn(0).getString());
+                   }
+                   s.reset();
+                   return ids;
+                 });
+}
+
 absl::Status SqliteUserStore::CheckReachable() {
   // The file is embedded: reachable while a reader can open it and it is still
   // the file the writer writes.

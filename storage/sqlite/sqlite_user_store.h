@@ -92,6 +92,7 @@ class SqliteUserStore final : public UserStore {
       const InvitationQuery& query) override;
   void SetCommitListener(
       std::function<void(int64_t latest_sequence)> listener) override;
+  absl::StatusOr<std::vector<std::string>> ListDataKeyIds() override;
   absl::Status CheckReachable() override;
   // Nullopt when the cache is off.
   std::optional<UserCacheStats> GetUserCacheStats() override;

@@ -147,7 +147,8 @@ TEST(ReflectionTest, ListsTheServicesAndDescribesEveryRosterMessage) {
           "CreateExternalAccount", "DeleteExternalAccount", "ImportUsers",
           "VerifyPassword", "CreateSession", "ListSessions", "RevokeSession",
           "WatchEvents", "ListEvents", "CreateInvitation", "ListInvitations",
-          "RevokeInvitation"));
+          "RevokeInvitation", "DisableUserMfa", "DeleteUserTotp",
+          "DeleteUserBackupCodes"));
   for (const char* message :
        {"roster.v1.User", "roster.v1.FrontendUser", "roster.v1.EmailAddress",
         "roster.v1.PhoneNumber", "roster.v1.ExternalAccount",

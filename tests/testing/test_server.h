@@ -62,14 +62,20 @@ class TestServer {
 
   // Stops and starts again on the same database file.
   void Restart() {
+    Stop();
+    Start();
+  }
+  // Stops the server and releases its store (Start brings it back).
+  void Stop() {
     server_->Shutdown(absl::Seconds(5));
     server_.reset();
-    Start();
   }
 
   app::RosterServer& server() { return *server_; }
   // Moves the server's clock ahead: what a test would otherwise sleep for.
   void AdvanceClock(absl::Duration d) { clock_.Advance(d); }
+  absl::Time Now() const { return clock_.Now(); }
+  const app::ServerConfig& config() const { return config_; }
   // The SQLite path or PostgreSQL DSN the server runs on.
   const std::string& db_path() const { return config_.db_path; }
   const TestDatabase& database() const { return database_; }
