@@ -54,7 +54,8 @@ void PrintCommands() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "roster [flags] GROUP VERB [REQUEST]; `roster help` lists commands");
+      "roster [flags] GROUP [THING] VERB [REQUEST]; `roster help` lists "
+      "commands");
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   if (args.empty() || args[0] == "help") {
@@ -69,7 +70,18 @@ int main(int argc, char** argv) {
     return roster::cli::kExitUsage;
   }
   const auto commands = roster::cli::Commands();
-  auto command = commands.find(args[0] + " " + args[1]);
+  // Most commands are GROUP VERB; a few name a thing inside a group
+  // (`me totp create`).
+  size_t words = 2;
+  auto command = commands.end();
+  if (args.size() >= 3) {
+    command = commands.find(args[0] + " " + args[1] + " " + args[2]);
+    words = 3;
+  }
+  if (command == commands.end()) {
+    command = commands.find(args[0] + " " + args[1]);
+    words = 2;
+  }
   if (command == commands.end()) {
     std::cerr << "error: unknown command `" << args[0] << " " << args[1]
               << "`\n";
@@ -101,5 +113,7 @@ int main(int argc, char** argv) {
     return roster::cli::kExitUsage;
   }
   return command->second(
-      context, std::vector<std::string>(args.begin() + 2, args.end()));
+      context,
+      std::vector<std::string>(
+          args.begin() + static_cast<std::ptrdiff_t>(words), args.end()));
 }

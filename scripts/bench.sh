@@ -14,12 +14,14 @@ work=${BENCH_DIR:-$build_dir/bench}
 mkdir -p "$work"
 key=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$key" > "$work/signing.key"  # A 32-byte seed in hex (required on PostgreSQL).
+# sign_in_totp's secrets; kept with the database, which is reused and keeps secrets it sealed.
+[ -s "$work/data.keys" ] || (umask 077 && head -c 32 /dev/urandom | base64 > "$work/data.keys")
 servers=()
 trap 'for s in "${servers[@]}"; do kill -TERM "$s" 2>/dev/null; wait "$s" 2>/dev/null || true; done' EXIT
 
 start_server() {  # start_server DB LOG: sets $server (pid) and $port
   "$build_dir/bin/roster-server" --db="$1" --listen="127.0.0.1:0" \
-    --secret_keys="$key" --signing_key_file="$work/signing.key" --log_rpcs=false --lockout_attempts=1000000 \
+    --secret_keys="$key" --signing_key_file="$work/signing.key" --data_keys_file="$work/data.keys" --log_rpcs=false --lockout_attempts=1000000 \
     --sign_up_required=username,password --sign_ups_per_address_per_hour=1000000 ${SERVER_ARGS:-} \
     2>"$2" &
   server=$!

@@ -38,6 +38,7 @@
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "tests/bench/load.h"
 #include "tests/bench/results.h"
+#include "tests/bench/totp_users.h"
 
 ABSL_FLAG(std::string, addr, "127.0.0.1:50600", "roster-server address.");
 ABSL_FLAG(int, channels, 4, "gRPC channels (separate connections).");
@@ -51,9 +52,13 @@ ABSL_FLAG(
     std::string, scenarios,
     "health,get_user,list_by_email,list_page,list_first_page,"
     "list_deep_page,count,create_user,merge_metadata,sign_in,sign_up_complete,"
-    "get_me,mixed",
+    "sign_in_totp,get_me,mixed",
     "Comma-separated scenarios to run (health always runs first).");
 ABSL_FLAG(std::string, json_out, "", "Also write the results here as JSON.");
+ABSL_FLAG(int, totp_users, 2000,
+          "Users enrolled with an authenticator app for sign_in_totp. Each "
+          "step's code signs a user in once, so the pool must outlast the "
+          "run: about the sign-in rate times 30 s.");
 ABSL_FLAG(int, hash_workers, 0,
           "The server's argon2id workers (default: this machine's cores, as "
           "roster-server sizes its pool); sign_in is reported against "
@@ -213,6 +218,23 @@ class Bench {
     return PrepareSignIn();
   }
 
+  // sign_in_totp's users, under names of this run.
+  bool PrepareTotpUsers() {
+    const absl::Time started = absl::Now();
+    absl::Status prepared = totp_users_.Prepare(
+        *backends_[0], *frontends_[0], key_, kPassword,
+        absl::GetFlag(FLAGS_totp_users), absl::StrCat(run_id_));
+    if (!prepared.ok()) {
+      std::cerr << "cannot prepare sign_in_totp: " << prepared.message()
+                << "\n";
+      return false;
+    }
+    std::cerr << "enrolled " << absl::GetFlag(FLAGS_totp_users)
+              << " TOTP users in "
+              << absl::FormatDuration(absl::Now() - started) << "\n";
+    return true;
+  }
+
   std::vector<std::pair<std::string, Issue>> Scenarios() {
     std::vector<std::pair<std::string, Issue>> s;
     s.emplace_back("health", [this](int slot, const Done& done) {
@@ -313,6 +335,11 @@ class Bench {
                      : st);
           });
     });
+    // A sign-in with a second factor: SignIn (one argon2id hash) answers
+    // NEEDS_SECOND_FACTOR, then AttemptSignInFactor with the app's code.
+    s.emplace_back("sign_in_totp", [this](int slot, const Done& done) {
+      SignInWithTotp(slot, done);
+    });
     s.emplace_back("get_me", [this](int slot, const Done& done) {
       auto call = std::make_shared<
           Call<roster::v1::GetMeRequest, roster::v1::FrontendUser>>();
@@ -391,6 +418,50 @@ class Bench {
         [call, done](const grpc::Status& st) { done(st); });
   }
 
+  // SignIn, then the second factor with the user's current code.
+  void SignInWithTotp(int slot, const Done& done) {
+    auto turn = totp_users_.Next(absl::Now());
+    if (!turn.ok()) {
+      done(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        std::string(turn.status().message())));
+      return;
+    }
+    auto call = std::make_shared<
+        Call<roster::v1::SignInRequest, roster::v1::SignInResponse>>();
+    call->request.set_identifier(turn->email);
+    call->request.set_password(kPassword);
+    Deadline(call->context);
+    auto* frontend = frontends_[Channel(slot)].get();
+    frontend->async()->SignIn(
+        &call->context, &call->request, &call->response,
+        [call, done, frontend, code = turn->code](const grpc::Status& st) {
+          if (!st.ok() ||
+              call->response.status() !=
+                  roster::v1::SignInAttempt::STATUS_NEEDS_SECOND_FACTOR) {
+            done(st.ok() ? grpc::Status(grpc::StatusCode::INTERNAL,
+                                        "no second factor was asked for")
+                         : st);
+            return;
+          }
+          auto factor =
+              std::make_shared<Call<roster::v1::AttemptSignInFactorRequest,
+                                    roster::v1::SignInResponse>>();
+          factor->request.set_sign_in_attempt_id(
+              call->response.sign_in_attempt().id());
+          factor->request.set_strategy("totp");
+          factor->request.set_code(code);
+          Deadline(factor->context);
+          frontend->async()->AttemptSignInFactor(
+              &factor->context, &factor->request, &factor->response,
+              [factor, done](const grpc::Status& second) {
+                done(second.ok() && factor->response.session_token().empty()
+                         ? grpc::Status(grpc::StatusCode::INTERNAL,
+                                        "the second factor gave no session")
+                         : second);
+              });
+        });
+  }
+
   void MergeMetadata(int slot, const Done& done) {
     auto call = std::make_shared<
         Call<roster::v1::UpdateUserMetadataRequest, roster::v1::User>>();
@@ -449,6 +520,7 @@ class Bench {
   std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> healths_;
   std::vector<std::string> user_ids_, emails_;
   std::string sign_in_email_, token_;
+  roster::bench::TotpUserPool totp_users_;
   std::atomic<int64_t> created_{0};
   // Tells this run's created users from an earlier run's on a reused database
   // (rng_ is seeded the same every run, so reads repeat but names must not).
@@ -597,6 +669,9 @@ int main(int argc, char** argv) {
   }
   const std::vector<std::string> wanted =
       absl::StrSplit(absl::GetFlag(FLAGS_scenarios), ',', absl::SkipEmpty());
+  if (Wanted("sign_in_totp", wanted) && !bench.PrepareTotpUsers()) {
+    return 1;
+  }
   if (!absl::GetFlag(FLAGS_compare_addr).empty()) {
     return CompareServers(bench, wanted, key);
   }

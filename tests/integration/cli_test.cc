@@ -8,7 +8,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "server/domain/data_keys.h"
 #include "tests/testing/test_server.h"
 
 namespace roster {
@@ -18,6 +21,7 @@ using ::roster::testing::kTestSecretKey;
 using ::roster::testing::TempDir;
 using ::roster::testing::TestServer;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 struct Result {
   int exit_code = -1;
@@ -61,8 +65,20 @@ class CliTest : public ::testing::Test {
     return json.substr(from, json.find('"', from) - from);
   }
 
+  // A user with a password, for the sign-in walk-throughs.
+  void CreateUserRequestForCli() {
+    Result created = Roster(
+        "users create '{\"email_addresses\":[\"totp@example.com\"],"
+        "\"password\":\"correct horse battery\"}'");
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+    user_id_ = Field(created.out, "id");
+  }
+
   TempDir dir_;
-  TestServer server_;
+  std::string user_id_;
+  TestServer server_{[](app::ServerConfig& config) {
+    config.data_keys = domain::DataKeys::NewFile();  // For `me totp`.
+  }};
 };
 
 TEST_F(CliTest, CreatesGetsAndReportsErrorsWithExitCodes) {
@@ -185,6 +201,58 @@ TEST_F(CliTest, ASignUpCompletesFromTheCommandLine) {
   Result me = Roster("me get --token=" + Field(done.out, "session_token"));
   EXPECT_EQ(me.exit_code, 0) << me.err;
   EXPECT_THAT(me.out, HasSubstr("cli@example.com"));
+}
+
+// The README's second-factor walk-through: an app enrolled from the command
+// line, its codes from oathtool, and a sign-in that asks for one.
+TEST_F(CliTest, ATotpSignInFromTheCommandLine) {
+  CreateUserRequestForCli();
+  Result signed_in = Roster(
+      "me sign-in '{\"identifier\":\"totp@example.com\",\"password\":"
+      "\"correct horse battery\"}'");
+  ASSERT_EQ(signed_in.exit_code, 0) << signed_in.err;
+  const std::string token = Field(signed_in.out, "session_token");
+  Result created = Roster("me totp create --token=" + token);
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string secret = Field(created.out, "secret");
+  ASSERT_EQ(secret.size(), 32u) << created.out;
+  EXPECT_THAT(created.out,
+              HasSubstr("otpauth://totp/Roster:totp%40example.com"));
+  const auto code_at = [&](absl::Duration from_now) {
+    Result code = Result();
+    const std::string command =
+        absl::StrCat("oathtool --totp -b --now @",
+                     absl::ToUnixSeconds(server_.Now() + from_now), " ", secret,
+                     " >", dir_.File("code"));
+    EXPECT_EQ(std::system(command.c_str()), 0) << "oathtool (bootstrap.sh)";
+    return std::string(absl::StripAsciiWhitespace(Read(dir_.File("code"))));
+  };
+  Result verified =
+      Roster(absl::StrCat("me totp verify --token=", token, " '{\"code\":\"",
+                          code_at(absl::ZeroDuration()), "\"}'"));
+  ASSERT_EQ(verified.exit_code, 0) << verified.err;
+  EXPECT_THAT(verified.out, HasSubstr("\"verified\":true"));
+
+  Result first = Roster(
+      "me sign-in '{\"identifier\":\"totp@example.com\",\"password\":"
+      "\"correct horse battery\"}'");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("STATUS_NEEDS_SECOND_FACTOR"));
+  EXPECT_EQ(Field(first.out, "session_token"), "");
+  const std::string attempt = Field(first.out, "id");
+  ASSERT_TRUE(absl::StartsWith(attempt, "sia_")) << first.out;
+  Result done =
+      Roster(absl::StrCat("signin attempt '{\"sign_in_attempt_id\":\"", attempt,
+                          "\",\"strategy\":\"totp\",\"code\":\"",
+                          code_at(absl::Seconds(30)), "\"}'"));
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_THAT(done.out, HasSubstr("STATUS_COMPLETE"));
+  EXPECT_NE(Field(done.out, "session_token"), "");
+  // A backend removes the app for a user who lost it.
+  Result disabled = Roster("users disable-mfa " + user_id_);
+  ASSERT_EQ(disabled.exit_code, 0) << disabled.err;
+  EXPECT_THAT(disabled.out, Not(HasSubstr("\"twoFactorEnabled\":true")));
+  EXPECT_THAT(disabled.out, Not(HasSubstr("\"two_factor_enabled\":true")));
 }
 
 }  // namespace

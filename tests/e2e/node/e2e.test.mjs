@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -48,6 +49,20 @@ function withToken(token) {
   const metadata = new grpc.Metadata();
   metadata.add('authorization', `Bearer ${token}`);
   return metadata;
+}
+
+// RFC 6238 in a dozen lines of Node (HMAC-SHA1, 6 digits, 30 s): the authenticator app's side,
+// written apart from the server's C++.
+function totp(base32Secret, unixSeconds) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32Secret) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, '0');
 }
 
 before(async () => {
@@ -163,7 +178,7 @@ test('a profile image uploaded through grpc-js comes back over HTTP', async () =
   assert.equal(again.status, 304);
 });
 
-test('a sign-up verified by code, then a sign-in in steps, through grpc-js', async () => {
+test('a sign-up verified by code, a sign-in in steps, then a second factor, through grpc-js', async () => {
   const created = await call(frontend, 'CreateSignUp',
                              { email_address: 'stepper@example.com',
                                password: 'correct horse battery' });
@@ -197,4 +212,28 @@ test('a sign-up verified by code, then a sign-in in steps, through grpc-js', asy
   assert.equal(signedIn.status, 'STATUS_COMPLETE');
   const me = await call(frontend, 'GetMe', {}, withToken(signedIn.session_token));
   assert.equal(me.id, done.user.id);
+
+  // A second factor: enrol an app (make run's --dev made the data keys), then sign in again.
+  const token = signedIn.session_token;
+  const app = await call(frontend, 'CreateMyTotp', {}, withToken(token));
+  assert.match(app.uri, /^otpauth:\/\/totp\/Roster:stepper%40example\.com\?secret=/);
+  const now = Date.now() / 1000;
+  const verified = await call(frontend, 'VerifyMyTotp', { code: totp(app.secret, now) },
+                              withToken(token));
+  assert.equal(verified.verified, true);
+  const first = await call(frontend, 'SignIn', { identifier: 'stepper@example.com',
+                                                 password: 'correct horse battery' });
+  assert.equal(first.status, 'STATUS_NEEDS_SECOND_FACTOR');
+  assert.ok(!first.session_token);
+  assert.deepEqual(first.sign_in_attempt.supported_second_factors, ['totp']);
+  const replayed = await call(frontend, 'AttemptSignInFactor',
+                              { sign_in_attempt_id: first.sign_in_attempt.id, strategy: 'totp',
+                                code: totp(app.secret, now) }).then(() => null, (e) => e);
+  assert.equal(replayed.code, grpc.status.INVALID_ARGUMENT);
+  const second = await call(frontend, 'AttemptSignInFactor',
+                            { sign_in_attempt_id: first.sign_in_attempt.id, strategy: 'totp',
+                              code: totp(app.secret, now + 30) });
+  assert.equal(second.status, 'STATUS_COMPLETE');
+  assert.equal(second.user.two_factor_enabled, true);
+  assert.ok(second.session_token);
 });
