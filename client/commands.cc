@@ -250,6 +250,7 @@ std::map<std::string, Command> Commands() {
       {"me attempt-email", Me(&F::AttemptEmailAddressVerification)},
       {"me add-phone", Me(&F::CreateMyPhoneNumber)},
       {"me delete-phone", Me(&F::DeleteMyPhoneNumber)},
+      {"me update-phone", Me(&F::UpdateMyPhoneNumber)},
       {"me prepare-phone", Me(&F::PreparePhoneNumberVerification)},
       {"me attempt-phone", Me(&F::AttemptPhoneNumberVerification)},
       {"me delete-external-account", Me(&F::DeleteMyExternalAccount)},

@@ -89,4 +89,28 @@ grpc::ServerUnaryReactor* FrontendUsersService::CreateMyBackupCodes(
   });
 }
 
+grpc::ServerUnaryReactor* FrontendUsersService::UpdateMyPhoneNumber(
+    grpc::CallbackServerContext* context,
+    const roster::v1::UpdateMyPhoneNumberRequest* request,
+    roster::v1::PhoneNumber* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
+  return AsMe(context, writes_, "writes",
+              [this, request, response](const Me& me) {
+                std::optional<bool> reserved, is_default;
+                if (request->has_reserved_for_second_factor()) {
+                  reserved = request->reserved_for_second_factor();
+                }
+                if (request->has_default_second_factor()) {
+                  is_default = request->default_second_factor();
+                }
+                return RespondWithIdentifier(
+                    second_factors_->UpdatePhone(me.caller, me.user_id,
+                                                 request->phone_number_id(),
+                                                 reserved, is_default),
+                    response);
+              });
+}
+
 }  // namespace roster::api

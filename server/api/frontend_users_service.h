@@ -213,6 +213,10 @@ class FrontendUsersService final
       grpc::CallbackServerContext* context,
       const roster::v1::CreateMyBackupCodesRequest* request,
       roster::v1::BackupCodes* response) override;
+  grpc::ServerUnaryReactor* UpdateMyPhoneNumber(
+      grpc::CallbackServerContext* context,
+      const roster::v1::UpdateMyPhoneNumberRequest* request,
+      roster::v1::PhoneNumber* response) override;
 
  private:
   // The signed-in caller of a call.

@@ -48,6 +48,9 @@ inline constexpr char kSecondFactorRequired[] = "SECOND_FACTOR_REQUIRED";
 // Not in DESIGN: a feature that stores a secret, on a server without
 // --data_keys_file (FAILED_PRECONDITION).
 inline constexpr char kDataKeysMissing[] = "DATA_KEYS_MISSING";
+// Not in DESIGN: marking an unverified phone as a second factor
+// (FAILED_PRECONDITION).
+inline constexpr char kIdentifierNotVerified[] = "IDENTIFIER_NOT_VERIFIED";
 }  // namespace reason
 
 struct FieldViolation {

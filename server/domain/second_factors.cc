@@ -1,5 +1,6 @@
 #include "server/domain/second_factors.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_join.h"
@@ -59,10 +60,26 @@ void ClearTotp(storage::UserRecord& user) {
 
 }  // namespace
 
+const storage::PhoneNumberRecord* SecondFactorPhone(
+    const storage::UserRecord& user) {
+  const storage::PhoneNumberRecord* found = nullptr;
+  for (const auto& phone : user.phone_numbers) {
+    if (phone.reserved_for_second_factor &&
+        phone.verification.status == storage::VerificationStatus::kVerified &&
+        (found == nullptr || phone.default_second_factor)) {
+      found = &phone;
+    }
+  }
+  return found;
+}
+
 std::vector<std::string> SecondFactorsOf(const storage::UserRecord& user) {
   std::vector<std::string> factors;
   if (user.totp_enabled) {
     factors.push_back(kTotpStrategy);
+  }
+  if (SecondFactorPhone(user) != nullptr) {
+    factors.push_back(kPhoneCodeStrategy);
   }
   if (!user.backup_codes.empty()) {
     factors.push_back(kBackupCodeStrategy);
@@ -244,11 +261,12 @@ absl::StatusOr<std::vector<std::string>> SecondFactorService::CreateBackupCodes(
       caller, user_id, "",
       [&](storage::WriteTransaction&,
           storage::UserRecord& user) -> absl::Status {
-        if (!user.totp_enabled) {
+        if (!user.totp_enabled && SecondFactorPhone(user) == nullptr) {
           return Error(absl::StatusCode::kFailedPrecondition,
                        reason::kSecondFactorRequired,
                        "backup codes stand in for another second factor: "
-                       "verify an authenticator app first");
+                       "verify an authenticator app or a second-factor phone "
+                       "first");
         }
         user.backup_codes = absl::StrJoin(digests, " ");
         RefreshTwoFactor(user, now);
@@ -258,6 +276,61 @@ absl::StatusOr<std::vector<std::string>> SecondFactorService::CreateBackupCodes(
     return changed.status();
   }
   return codes;
+}
+
+absl::StatusOr<IdentifierView> SecondFactorService::UpdatePhone(
+    const Caller& caller, absl::string_view user_id,
+    absl::string_view phone_number_id,
+    std::optional<bool> reserved_for_second_factor,
+    std::optional<bool> default_second_factor) {
+  auto changed = MutateUser(
+      caller, user_id, "",
+      [&](storage::WriteTransaction&,
+          storage::UserRecord& user) -> absl::Status {
+        auto phone = std::find_if(
+            user.phone_numbers.begin(), user.phone_numbers.end(),
+            [&](const auto& p) { return p.id == phone_number_id; });
+        if (phone == user.phone_numbers.end()) {
+          return Error(absl::StatusCode::kNotFound, reason::kNotFound,
+                       "phone number not found");
+        }
+        bool reserved = reserved_for_second_factor.value_or(
+            phone->reserved_for_second_factor);
+        bool is_default =
+            default_second_factor.value_or(phone->default_second_factor);
+        if (default_second_factor.value_or(false)) {
+          reserved = true;  // The default is one of the second factors.
+        }
+        if (!reserved) {
+          is_default = false;
+        }
+        if (reserved && phone->verification.status !=
+                            storage::VerificationStatus::kVerified) {
+          return Error(absl::StatusCode::kFailedPrecondition,
+                       reason::kIdentifierNotVerified,
+                       "only a verified phone number can be a second factor");
+        }
+        const storage::Micros now = ToMicros(clock_->Now());
+        for (auto& other : user.phone_numbers) {
+          const bool was_default = other.default_second_factor;
+          const bool was_reserved = other.reserved_for_second_factor;
+          if (&other == &*phone) {
+            other.reserved_for_second_factor = reserved;
+            other.default_second_factor = is_default;
+          } else if (is_default) {
+            other.default_second_factor = false;  // One default at most.
+          }
+          if (was_default != other.default_second_factor ||
+              was_reserved != other.reserved_for_second_factor) {
+            other.updated_at = now;
+          }
+        }
+        return absl::OkStatus();
+      });
+  if (!changed.ok()) {
+    return changed.status();
+  }
+  return IdentifierView{*std::move(changed), std::string(phone_number_id)};
 }
 
 absl::StatusOr<UserView> SecondFactorService::RemoveTotp(

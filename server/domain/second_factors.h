@@ -9,6 +9,7 @@
 #ifndef ROSTER_SERVER_DOMAIN_SECOND_FACTORS_H_
 #define ROSTER_SERVER_DOMAIN_SECOND_FACTORS_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ namespace roster::domain {
 
 inline constexpr char kTotpStrategy[] = "totp";
 inline constexpr char kBackupCodeStrategy[] = "backup_code";
+inline constexpr char kPhoneCodeStrategy[] = "phone_code";
 
 // An authenticator-app enrollment as the API presents it. `secret` (base32),
 // `uri` and `qr_code_svg` are set only when it is created.
@@ -31,10 +33,16 @@ struct TotpView {
   bool verified = false;
 };
 
-// The second-factor strategies `user` can sign in with, in DESIGN's names.
+// The second-factor strategies `user` can sign in with, in DESIGN's names:
+// totp, phone_code (a verified phone reserved for second factors),
+// backup_code.
 std::vector<std::string> SecondFactorsOf(const storage::UserRecord& user);
+// The phone a phone_code second factor goes to: the default one among the
+// verified phones reserved for second factors, else the first; null if none.
+const storage::PhoneNumberRecord* SecondFactorPhone(
+    const storage::UserRecord& user);
 // Sets `two_factor_enabled` from the factors held, and mfa_enabled_at or
-// mfa_disabled_at when that changes.
+// mfa_disabled_at when that changes. MutateUser calls it after every change.
 void RefreshTwoFactor(storage::UserRecord& user, storage::Micros now);
 
 class SecondFactorService final : public UserOperations {
@@ -59,8 +67,16 @@ class SecondFactorService final : public UserOperations {
   absl::StatusOr<UserView> DeleteTotp(const Caller& caller,
                                       absl::string_view user_id,
                                       absl::string_view code);
+  // Marks one of the user's phone numbers as a second factor (or not), and
+  // as the default one. NOT_FOUND for another user's phone;
+  // FAILED_PRECONDITION (IDENTIFIER_NOT_VERIFIED) to mark an unverified one.
+  absl::StatusOr<IdentifierView> UpdatePhone(
+      const Caller& caller, absl::string_view user_id,
+      absl::string_view phone_number_id,
+      std::optional<bool> reserved_for_second_factor,
+      std::optional<bool> default_second_factor);
   // kBackupCodeCount new codes replacing the old; SECOND_FACTOR_REQUIRED
-  // unless the user has a verified app.
+  // unless the user has a verified app or second-factor phone.
   absl::StatusOr<std::vector<std::string>> CreateBackupCodes(
       const Caller& caller, absl::string_view user_id);
 

@@ -86,7 +86,8 @@ SignInAttemptView SignInAttemptService::ViewOf(
 
 absl::StatusOr<SignInAttemptRecord> SignInAttemptService::LoadOpen(
     storage::WriteTransaction& txn, absl::string_view attempt_id,
-    SignInAttemptStatus status, absl::Time now) const {
+    SignInAttemptStatus status, absl::Time now,
+    std::optional<SignInAttemptStatus> or_status) const {
   if (!IsWellFormedId(attempt_id, kSignInAttemptIdPrefix)) {
     return Error(
         absl::StatusCode::kInvalidArgument, reason::kInvalidArgumentFormat,
@@ -105,7 +106,7 @@ absl::StatusOr<SignInAttemptRecord> SignInAttemptService::LoadOpen(
     return Error(absl::StatusCode::kFailedPrecondition, reason::kAttemptState,
                  "the sign-in attempt has expired; start a new one");
   }
-  if (attempt->status != status) {
+  if (attempt->status != status && attempt->status != or_status) {
     return Error(absl::StatusCode::kFailedPrecondition, reason::kAttemptState,
                  "the call does not fit the sign-in attempt's status");
   }
@@ -151,10 +152,15 @@ absl::StatusOr<SignInAttemptView> SignInAttemptService::Prepare(
   SignInAttemptView view;
   absl::Status written =
       store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
-        auto attempt = LoadOpen(txn, attempt_id,
-                                SignInAttemptStatus::kNeedsFirstFactor, now);
+        auto attempt =
+            LoadOpen(txn, attempt_id, SignInAttemptStatus::kNeedsFirstFactor,
+                     now, SignInAttemptStatus::kNeedsSecondFactor);
         if (!attempt.ok()) {
           return attempt.status();
+        }
+        if (attempt->status == SignInAttemptStatus::kNeedsSecondFactor) {
+          return PrepareSecondFactor(txn, caller, *attempt, strategy, code,
+                                     now_micros, view);
         }
         const IdentifierKind kind = KindOf(*attempt);
         const auto factors = FirstFactorsOf(kind);
@@ -216,6 +222,54 @@ absl::StatusOr<SignInAttemptView> SignInAttemptService::Prepare(
     return internal::FromStore(written);
   }
   return view;
+}
+
+absl::Status SignInAttemptService::PrepareSecondFactor(
+    storage::WriteTransaction& txn, const Caller& caller,
+    SignInAttemptRecord& attempt, absl::string_view strategy,
+    const std::string& code, storage::Micros now, SignInAttemptView& view) {
+  auto user = txn.GetUser(attempt.user_id);
+  if (!user.ok()) {
+    return user.status();
+  }
+  const storage::PhoneNumberRecord* phone = SecondFactorPhone(*user);
+  if (strategy != kPhoneCodeStrategy || phone == nullptr) {
+    return Error(absl::StatusCode::kInvalidArgument,
+                 reason::kInvalidArgumentFormat,
+                 "strategy has no code to send for this sign-in",
+                 {{"strategy",
+                   "must be phone_code, when it is one of "
+                   "supported_second_factors"}});
+  }
+  if (attempt.failures >= kMaxSignInFailures) {
+    return TooManyFailures();
+  }
+  absl::Status counted = CountCodeSend(
+      txn, absl::StrCat("phone_number:", phone->phone_number), user->id, now);
+  if (!counted.ok()) {
+    return counted;
+  }
+  attempt.code_strategy = std::string(strategy);
+  attempt.code_digest = DigestVerificationCode(code);
+  attempt.code_expire_at =
+      now + absl::ToInt64Microseconds(options_.verification_code_lifetime);
+  attempt.updated_at = now;
+  VerificationMessage message;
+  message.identifier_id = phone->id;
+  message.address = phone->phone_number;
+  message.user_id = user->id;
+  message.code = code;
+  message.expire_at = attempt.code_expire_at;
+  message.purpose = "second_factor";
+  message.sign_in_attempt_id = attempt.id;
+  absl::Status appended =
+      txn.AppendEvent(NewEvent(caller, event_type::kSmsCreated, user->id,
+                               events_->EncodeSmsMessage(message)));
+  if (!appended.ok()) {
+    return appended;
+  }
+  view = ViewOf(attempt, SecondFactorsOf(*user));
+  return txn.PutSignInAttempt(attempt);
 }
 
 absl::Status SignInAttemptService::Complete(storage::WriteTransaction& txn,
@@ -291,15 +345,28 @@ absl::StatusOr<SignInStep> SignInAttemptService::CompleteSignIn(
   return step;
 }
 
+bool SignInAttemptService::NeedsSecondFactor(absl::string_view attempt_id) {
+  bool second = false;
+  (void)store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+    auto attempt =
+        LoadOpen(txn, attempt_id, SignInAttemptStatus::kNeedsSecondFactor,
+                 clock_->Now());
+    second = attempt.ok();
+    return absl::OkStatus();
+  });
+  return second;
+}
+
 absl::StatusOr<SignInStep> SignInAttemptService::AttemptSecondFactor(
     const Caller& caller, absl::string_view attempt_id,
     absl::string_view strategy, absl::string_view code) {
-  const bool totp = strategy == kTotpStrategy;
-  if (totp ? !IsWellFormedTotpCode(code) : !IsWellFormedBackupCode(code)) {
+  const bool backup = strategy == kBackupCodeStrategy;
+  const bool phone = strategy == kPhoneCodeStrategy;
+  if (backup ? !IsWellFormedBackupCode(code) : !IsWellFormedTotpCode(code)) {
     return Error(absl::StatusCode::kInvalidArgument,
                  reason::kInvalidArgumentFormat, "code is malformed",
-                 {{"code", totp ? "must be 6 digits"
-                                : "must be 10 lower-case letters and digits"}});
+                 {{"code", backup ? "must be 10 lower-case letters and digits"
+                                  : "must be 6 digits"}});
   }
   const auto load = [&](storage::WriteTransaction& txn,
                         absl::Time now) -> absl::StatusOr<SignInAttemptRecord> {
@@ -321,6 +388,17 @@ absl::StatusOr<SignInStep> SignInAttemptService::AttemptSecondFactor(
     }
     if (attempt->failures >= kMaxSignInFailures) {
       return TooManyFailures();
+    }
+    if (phone &&
+        (attempt->code_strategy != strategy || attempt->code_digest.empty())) {
+      return Error(absl::StatusCode::kFailedPrecondition,
+                   reason::kNoVerificationPending,
+                   "no code is pending for this strategy; prepare one first");
+    }
+    if (phone && ToMicros(now) >= attempt->code_expire_at) {
+      return Error(absl::StatusCode::kFailedPrecondition,
+                   reason::kVerificationExpired,
+                   "the code has expired; prepare a new one");
     }
     return attempt;
   };
@@ -356,25 +434,35 @@ absl::StatusOr<SignInStep> SignInAttemptService::AttemptSecondFactor(
     if (!attempt.ok()) {
       return attempt.status();
     }
-    auto user = txn.GetUser(attempt->user_id);
-    if (!user.ok()) {
-      return user.status();
-    }
-    auto matched = second_factors_->UseFactor(*user, strategy, code, now);
-    if (!matched.ok()) {
-      return matched.status();
-    }
-    if (!*matched) {
-      return absl::OkStatus();  // Nothing to write: the failure stays.
-    }
-    verified = true;
-    user->version += 1;
-    user->updated_at = std::max(ToMicros(now), user->updated_at);
-    absl::Status used = txn.UpdateUser(
-        *user, NewEvent(caller, event_type::kUserUpdated, user->id,
-                        events_->EncodeUser(View(*user))));
-    if (!used.ok()) {
-      return used;
+    if (phone) {
+      // The code lives in the attempt; used up with it.
+      verified = ToMicros(now) < attempt->code_expire_at &&
+                 VerificationCodeMatches(code, attempt->code_digest);
+      if (!verified) {
+        return absl::OkStatus();
+      }
+      attempt->code_digest.clear();
+    } else {
+      auto user = txn.GetUser(attempt->user_id);
+      if (!user.ok()) {
+        return user.status();
+      }
+      auto matched = second_factors_->UseFactor(*user, strategy, code, now);
+      if (!matched.ok()) {
+        return matched.status();
+      }
+      if (!*matched) {
+        return absl::OkStatus();  // Nothing to write: the failure stays.
+      }
+      verified = true;
+      user->version += 1;
+      user->updated_at = std::max(ToMicros(now), user->updated_at);
+      absl::Status used = txn.UpdateUser(
+          *user, NewEvent(caller, event_type::kUserUpdated, user->id,
+                          events_->EncodeUser(View(*user))));
+      if (!used.ok()) {
+        return used;
+      }
     }
     attempt->failures = std::max(0, attempt->failures - 1);
     return Complete(txn, caller, now, *attempt, step);
@@ -398,7 +486,8 @@ absl::StatusOr<SignInStep> SignInAttemptService::AttemptSecondFactor(
 absl::StatusOr<SignInStep> SignInAttemptService::Attempt(
     const Caller& caller, absl::string_view attempt_id,
     absl::string_view strategy, absl::string_view secret) {
-  if (strategy == kTotpStrategy || strategy == kBackupCodeStrategy) {
+  if (strategy == kTotpStrategy || strategy == kBackupCodeStrategy ||
+      (strategy == kPhoneCodeStrategy && NeedsSecondFactor(attempt_id))) {
     return AttemptSecondFactor(caller, attempt_id, strategy, secret);
   }
   const bool password = strategy == kPassword;

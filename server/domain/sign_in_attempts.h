@@ -54,7 +54,8 @@ class SignInAttemptService final : public UserOperations {
   // A new attempt for `identifier`. INVALID_ARGUMENT when it is no valid
   // email address, phone number or username.
   absl::StatusOr<SignInAttemptView> Start(absl::string_view identifier);
-  // Sends the code of `strategy` (nothing for an unknown identifier).
+  // Sends the code of `strategy` (nothing for an unknown identifier); in
+  // NEEDS_SECOND_FACTOR, a phone_code to the second-factor phone.
   absl::StatusOr<SignInAttemptView> Prepare(const Caller& caller,
                                             absl::string_view attempt_id,
                                             absl::string_view strategy);
@@ -88,8 +89,9 @@ class SignInAttemptService final : public UserOperations {
  private:
   SignInAttemptView ViewOf(storage::SignInAttemptRecord record,
                            std::vector<std::string> second_factors = {}) const;
-  // Attempt for `totp` and `backup_code`: the check and the use of the code
-  // are one transaction, so a code sent twice in parallel signs in once.
+  // Attempt for `totp`, `backup_code` and a second-factor `phone_code`: the
+  // check and the use of the code are one transaction, so a code sent twice
+  // in parallel signs in once.
   absl::StatusOr<SignInStep> AttemptSecondFactor(const Caller& caller,
                                                  absl::string_view attempt_id,
                                                  absl::string_view strategy,
@@ -98,7 +100,20 @@ class SignInAttemptService final : public UserOperations {
   // are ATTEMPT_STATE.
   absl::StatusOr<storage::SignInAttemptRecord> LoadOpen(
       storage::WriteTransaction& txn, absl::string_view attempt_id,
-      storage::SignInAttemptStatus status, absl::Time now) const;
+      storage::SignInAttemptStatus status, absl::Time now,
+      std::optional<storage::SignInAttemptStatus> or_status =
+          std::nullopt) const;
+  // Prepare in NEEDS_SECOND_FACTOR: a phone_code to the user's second-factor
+  // phone (purpose second_factor), in `txn`.
+  absl::Status PrepareSecondFactor(storage::WriteTransaction& txn,
+                                   const Caller& caller,
+                                   storage::SignInAttemptRecord& attempt,
+                                   absl::string_view strategy,
+                                   const std::string& code, storage::Micros now,
+                                   SignInAttemptView& view);
+  // Whether the attempt is open in NEEDS_SECOND_FACTOR (phone_code names a
+  // factor of either step).
+  bool NeedsSecondFactor(absl::string_view attempt_id);
   // Ends the attempt with a session for its user, in `txn`; or, after a first
   // factor of a user with a second one, moves it to NEEDS_SECOND_FACTOR.
   absl::Status Complete(storage::WriteTransaction& txn, const Caller& caller,

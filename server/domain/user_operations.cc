@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/domain/errors.h"
 #include "server/domain/identifier_kind.h"
+#include "server/domain/second_factors.h"
 #include "server/domain/user_checks.h"
 
 namespace roster::domain {
@@ -104,6 +105,8 @@ absl::StatusOr<UserView> UserOperations::MutateUser(
         if (!changed.ok()) {
           return changed;
         }
+        // A phone verified, reserved or removed may change the second factors.
+        RefreshTwoFactor(*user, ToMicros(clock_->Now()));
         if (*user == before) {
           result =
               *std::move(user);  // Nothing changed: no write, the etag stays.
