@@ -27,6 +27,11 @@ namespace roster::domain {
 inline constexpr char kSignInAttemptIdPrefix[] = "sia_";
 inline constexpr int32_t kMaxSignInFailures = 5;
 
+namespace internal {
+// RESOURCE_EXHAUSTED (TOO_MANY_ATTEMPTS): the attempt's failures are used up.
+absl::Status TooManySignInFailures();
+}  // namespace internal
+
 // An attempt as the API presents it.
 struct SignInAttemptView {
   storage::SignInAttemptRecord record;
