@@ -270,6 +270,8 @@ std::map<std::string, Command> Commands() {
        Unary<FrontendUsers>(&F::AttemptSignInFactor, Auth::kNone)},
       {"signin reset-password",
        Unary<FrontendUsers>(&F::ResetPassword, Auth::kNone)},
+      {"signin ticket",
+       Unary<FrontendUsers>(&F::SignInWithTicket, Auth::kNone)},
       {"signups create", Unary<FrontendUsers>(&F::CreateSignUp, Auth::kNone)},
       {"signups update", Unary<FrontendUsers>(&F::UpdateSignUp, Auth::kNone)},
       {"signups prepare",

@@ -161,6 +161,16 @@ inline constexpr std::array<UserColumn, 31> kUserRow = {{
     {"mfa_disabled_at", &UserRecord::mfa_disabled_at},
 }};
 
+// A sign-in ticket (DESIGN §10–12): minted by a flow that proved who the user
+// is (social sign-in, the portal), exchanged once by SignInWithTicket. Only
+// its digest is kept.
+struct SignInTicketRecord {
+  std::string digest;  // Hex BLAKE2b of the ticket.
+  std::string user_id;
+  Micros expire_at = 0;
+  Micros created_at = 0;
+};
+
 // An uploaded profile image. `sha256` (hex) is its strong HTTP ETag.
 struct ImageRecord {
   std::string id;  // img_…

@@ -140,6 +140,16 @@ class WriteTransaction {
   virtual absl::StatusOr<int64_t> PruneSignInAttempts(Micros cutoff,
                                                       int64_t max_rows) = 0;
 
+  // Stores a new sign-in ticket. No event.
+  virtual absl::Status PutSignInTicket(const SignInTicketRecord& ticket) = 0;
+  // Deletes the ticket whose digest is `digest` and returns it: of two
+  // transactions taking one ticket, one gets it. nullopt when there is none.
+  virtual absl::StatusOr<std::optional<SignInTicketRecord>> TakeSignInTicket(
+      absl::string_view digest) = 0;
+  // Deletes up to `max_rows` tickets that expired before `cutoff`.
+  virtual absl::StatusOr<int64_t> PruneSignInTickets(Micros cutoff,
+                                                     int64_t max_rows) = 0;
+
   // The invitation, or NotFound.
   virtual absl::StatusOr<InvitationRecord> GetInvitation(
       absl::string_view invitation_id) = 0;

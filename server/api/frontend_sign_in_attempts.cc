@@ -225,4 +225,34 @@ grpc::ServerUnaryReactor* FrontendUsersService::ResetPassword(
                 });
 }
 
+grpc::ServerUnaryReactor* FrontendUsersService::SignInWithTicket(
+    grpc::CallbackServerContext* context,
+    const roster::v1::SignInWithTicketRequest* request,
+    roster::v1::SignInResponse* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
+  // Guessing tickets counts as failed sign-ins of the address.
+  std::string address_key = ClientAddressKey(context->peer());
+  absl::Status allowed =
+      failures_by_address_.Check(address_key, sessions_->Now());
+  if (!allowed.ok()) {
+    return Refused(context, allowed);
+  }
+  return Anyone(
+      context, writes_, "writes",
+      [this, context, request, response,
+       address_key = std::move(address_key)]() -> absl::Status {
+        auto caller = CallerOf(*context, "sign_in", "");
+        if (!caller.ok()) {
+          return caller.status();
+        }
+        auto step = attempts_->SignInWithTicket(*caller, request->ticket());
+        if (domain::ReasonOf(step.status()) == domain::reason::kTicketInvalid) {
+          failures_by_address_.Record(address_key, sessions_->Now());
+        }
+        return RespondWithStep(std::move(step), sessions_->Now(), response);
+      });
+}
+
 }  // namespace roster::api

@@ -195,6 +195,10 @@ class FrontendUsersService final
       grpc::CallbackServerContext* context,
       const roster::v1::ResetPasswordRequest* request,
       roster::v1::SignInResponse* response) override;
+  grpc::ServerUnaryReactor* SignInWithTicket(
+      grpc::CallbackServerContext* context,
+      const roster::v1::SignInWithTicketRequest* request,
+      roster::v1::SignInResponse* response) override;
 
   // Second factors (frontend_second_factors.cc).
   grpc::ServerUnaryReactor* CreateMyTotp(

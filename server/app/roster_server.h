@@ -71,6 +71,12 @@ class RosterServer {
   absl::StatusOr<int64_t> PruneEventsForTest();
   // One round of the pruner's sign-up and sign-in attempt pruning, now.
   absl::StatusOr<int64_t> PruneAccountsForTest();
+  // A sign-in ticket for `user_id`, as social sign-in and the portal mint
+  // them (they come later): lets tests exchange one.
+  absl::StatusOr<std::string> IssueSignInTicketForTest(
+      absl::string_view user_id) {
+    return attempts_->IssueTicket(user_id);
+  }
 
   // Reports NOT_SERVING, stops accepting calls, lets in-flight calls finish for
   // up to `grace` (then cancels them), and waits until every queued write has

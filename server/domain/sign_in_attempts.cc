@@ -16,7 +16,6 @@ using storage::IdentifierKind;
 using storage::SignInAttemptRecord;
 using storage::SignInAttemptStatus;
 
-constexpr absl::Duration kAttemptLifetime = absl::Minutes(10);
 // Expired attempts stay (as ATTEMPT_STATE) this long before pruning.
 constexpr absl::Duration kExpiredKept = absl::Hours(1);
 
@@ -132,7 +131,7 @@ absl::StatusOr<SignInAttemptView> SignInAttemptService::Start(
   attempt.identifier = parsed->value;
   attempt.user_id = *user_id;
   attempt.created_at = attempt.updated_at = ToMicros(now);
-  attempt.expire_at = ToMicros(now + kAttemptLifetime);
+  attempt.expire_at = ToMicros(now + kSignInAttemptLifetime);
   absl::Status written = store_->Write([&](storage::WriteTransaction& txn) {
     return txn.PutSignInAttempt(attempt);
   });
@@ -227,7 +226,7 @@ absl::Status SignInAttemptService::Complete(storage::WriteTransaction& txn,
                                             const Caller& caller,
                                             absl::Time now,
                                             SignInAttemptRecord& attempt,
-                                            SignInStep& step) {
+                                            SignInStep& step, bool stored) {
   auto user = txn.GetUser(attempt.user_id);
   if (!user.ok()) {
     return user.status();
@@ -253,9 +252,11 @@ absl::Status SignInAttemptService::Complete(storage::WriteTransaction& txn,
   attempt.created_session_id = session->session.id;
   attempt.code_digest.clear();
   attempt.updated_at = ToMicros(now);
-  absl::Status saved = txn.PutSignInAttempt(attempt);
-  if (!saved.ok()) {
-    return saved;
+  if (stored) {
+    absl::Status saved = txn.PutSignInAttempt(attempt);
+    if (!saved.ok()) {
+      return saved;
+    }
   }
   user->last_sign_in_at = user->last_active_at = ToMicros(now);
   step.user = View(*std::move(user));
@@ -280,15 +281,15 @@ absl::StatusOr<SignInStep> SignInAttemptService::CompleteSignIn(
         attempt.identifier = parsed->value;
         attempt.user_id = std::string(user_id);
         attempt.created_at = attempt.updated_at = ToMicros(now);
-        attempt.expire_at = ToMicros(now + kAttemptLifetime);
-        absl::Status completed = Complete(txn, caller, now, attempt, step);
-        if (!completed.ok() || step.session.has_value()) {
+        attempt.expire_at = ToMicros(now + kSignInAttemptLifetime);
+        absl::Status completed =
+            Complete(txn, caller, now, attempt, step, /*stored=*/false);
+        if (step.session.has_value()) {
           // Without a second factor the attempt is never stored: SignIn
           // answers COMPLETE with no attempt, as before attempts existed.
           step.attempt = {};
-          return completed;
         }
-        return absl::OkStatus();
+        return completed;
       });
   if (!written.ok()) {
     return internal::FromStore(written);
@@ -485,9 +486,19 @@ absl::StatusOr<SignInStep> SignInAttemptService::ResetPassword(
 
 absl::StatusOr<int64_t> SignInAttemptService::Prune(int64_t max_rows) {
   const storage::Micros cutoff = ToMicros(clock_->Now() - kExpiredKept);
-  return PruneBatch([&](storage::WriteTransaction& txn) {
+  auto attempts = PruneBatch([&](storage::WriteTransaction& txn) {
     return txn.PruneSignInAttempts(cutoff, max_rows);
   });
+  if (!attempts.ok()) {
+    return attempts;
+  }
+  auto tickets = PruneBatch([&](storage::WriteTransaction& txn) {
+    return txn.PruneSignInTickets(cutoff, max_rows);
+  });
+  if (!tickets.ok()) {
+    return tickets;
+  }
+  return *attempts + *tickets;
 }
 
 }  // namespace roster::domain

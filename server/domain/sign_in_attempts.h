@@ -26,6 +26,13 @@ namespace roster::domain {
 
 inline constexpr char kSignInAttemptIdPrefix[] = "sia_";
 inline constexpr int32_t kMaxSignInFailures = 5;
+inline constexpr absl::Duration kSignInAttemptLifetime = absl::Minutes(10);
+inline constexpr char kSignInTicketPrefix[] = "sit_";
+inline constexpr absl::Duration kSignInTicketLifetime = absl::Seconds(60);
+
+// Whether `ticket` is kSignInTicketPrefix and 43 base62 characters (256
+// bits), as IssueTicket makes them: anything else is refused before a lookup.
+bool IsWellFormedSignInTicket(absl::string_view ticket);
 
 namespace internal {
 // RESOURCE_EXHAUSTED (TOO_MANY_ATTEMPTS): the attempt's failures are used up.
@@ -88,7 +95,22 @@ class SignInAttemptService final : public UserOperations {
   absl::StatusOr<std::string> HashNewPassword(absl::string_view attempt_id,
                                               absl::string_view password);
 
-  // Deletes up to `max_rows` attempts that expired more than an hour ago.
+  // A new sign-in ticket for `user_id`, stored (as a digest) in `txn`: single
+  // use, valid kSignInTicketLifetime. For flows that proved who the user is
+  // (social sign-in, the portal); the app exchanges it with SignInWithTicket.
+  absl::StatusOr<std::string> IssueTicket(storage::WriteTransaction& txn,
+                                          absl::string_view user_id,
+                                          absl::Time now) const;
+  // The same in a transaction of its own.
+  absl::StatusOr<std::string> IssueTicket(absl::string_view user_id);
+  // Uses up `ticket` and completes the sign-in it stands for: a session, or
+  // NEEDS_SECOND_FACTOR for a user with one. UNAUTHENTICATED (TICKET_INVALID)
+  // for a ticket that is malformed, unknown, used or expired.
+  absl::StatusOr<SignInStep> SignInWithTicket(const Caller& caller,
+                                              absl::string_view ticket);
+
+  // Deletes up to `max_rows` attempts, and as many tickets, that expired more
+  // than an hour ago.
   absl::StatusOr<int64_t> Prune(int64_t max_rows);
 
  private:
@@ -121,9 +143,11 @@ class SignInAttemptService final : public UserOperations {
   bool NeedsSecondFactor(absl::string_view attempt_id);
   // Ends the attempt with a session for its user, in `txn`; or, after a first
   // factor of a user with a second one, moves it to NEEDS_SECOND_FACTOR.
+  // `stored`: whether the attempt is a row already; one that completes at
+  // once (SignIn, a ticket) is written only when a second factor is next.
   absl::Status Complete(storage::WriteTransaction& txn, const Caller& caller,
                         absl::Time now, storage::SignInAttemptRecord& attempt,
-                        SignInStep& step);
+                        SignInStep& step, bool stored = true);
 
   UserServices* users_;                  // Not owned.
   SessionService* sessions_;             // Not owned.

@@ -20,7 +20,7 @@ constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7290146531)";
 // sequence is allocated from event_log.last_sequence inside the committing
 // transaction (see PgUserStore), not by an identity column, so that sequence
 // order is commit order across replicas.
-constexpr std::array<const char*, 7> kPgMigrations = {
+constexpr std::array<const char*, 8> kPgMigrations = {
     R"sql(
 CREATE TABLE users (
   id TEXT COLLATE "C" PRIMARY KEY,
@@ -281,6 +281,16 @@ ALTER TABLE users ADD COLUMN backup_codes TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN mfa_enabled_at BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN mfa_disabled_at BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX users_by_totp_key_id ON users(totp_key_id) WHERE totp_key_id <> '';
+)sql",
+    // 8: as SQLite's migration 12.
+    R"sql(
+CREATE TABLE sign_in_tickets (
+  digest TEXT COLLATE "C" PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  expire_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX sign_in_tickets_by_expire_at ON sign_in_tickets(expire_at);
 )sql",
 };
 

@@ -344,6 +344,50 @@ absl::StatusOr<int64_t> PgWriteTransaction::PruneSignInAttempts(
       });
 }
 
+absl::Status PgWriteTransaction::PutSignInTicket(
+    const SignInTicketRecord& ticket) {
+  return PgGuarded("writing a sign-in ticket", [&] {
+    c_.Run(
+        "INSERT INTO sign_in_tickets (digest, user_id, expire_at, created_at) "
+        "VALUES ($1, $2, $3, $4)",
+        PgParams()
+            .Add(ticket.digest)
+            .Add(ticket.user_id)
+            .Add(ticket.expire_at)
+            .Add(ticket.created_at));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<SignInTicketRecord>>
+PgWriteTransaction::TakeSignInTicket(absl::string_view digest) {
+  return PgGuarded(
+      "taking a sign-in ticket",
+      [&]() -> absl::StatusOr<std::optional<SignInTicketRecord>> {
+        PgResult r = c_.Run(
+            "DELETE FROM sign_in_tickets WHERE digest = $1 RETURNING "
+            "user_id, expire_at, created_at",
+            PgParams().Add(digest));
+        if (r.rows() == 0) {
+          return std::nullopt;
+        }
+        return SignInTicketRecord{std::string(digest), r.Text(0, 0),
+                                  r.Int(0, 1), r.Int(0, 2)};
+      });
+}
+
+absl::StatusOr<int64_t> PgWriteTransaction::PruneSignInTickets(
+    Micros cutoff, int64_t max_rows) {
+  return PgGuarded("pruning sign-in tickets", [&]() -> absl::StatusOr<int64_t> {
+    PgResult r = c_.Run(
+        "DELETE FROM sign_in_tickets WHERE digest IN (SELECT digest FROM "
+        "sign_in_tickets WHERE expire_at < $1 ORDER BY expire_at LIMIT "
+        "$2)",
+        PgParams().Add(cutoff).Add(max_rows));
+    return r.affected();
+  });
+}
+
 absl::StatusOr<InvitationRecord> PgWriteTransaction::GetInvitation(
     absl::string_view invitation_id) {
   return PgGuarded("reading an invitation",

@@ -71,6 +71,11 @@ class PgWriteTransaction final : public WriteTransaction {
   absl::StatusOr<SignInAttemptRecord> GetSignInAttempt(
       absl::string_view attempt_id) override;
   absl::Status PutSignInAttempt(const SignInAttemptRecord& attempt) override;
+  absl::Status PutSignInTicket(const SignInTicketRecord& ticket) override;
+  absl::StatusOr<std::optional<SignInTicketRecord>> TakeSignInTicket(
+      absl::string_view digest) override;
+  absl::StatusOr<int64_t> PruneSignInTickets(Micros cutoff,
+                                             int64_t max_rows) override;
   absl::StatusOr<int64_t> PruneSignInAttempts(Micros cutoff,
                                               int64_t max_rows) override;
   absl::StatusOr<InvitationRecord> GetInvitation(

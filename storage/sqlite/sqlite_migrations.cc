@@ -9,7 +9,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 11> kMigrations = {
+constexpr std::array<const char*, 12> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -388,6 +388,17 @@ ALTER TABLE users ADD COLUMN backup_codes TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN mfa_enabled_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN mfa_disabled_at INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX users_by_totp_key_id ON users(totp_key_id) WHERE totp_key_id != '';
+)sql",
+    // 12: sign-in tickets (DESIGN §10–12), kept as digests until used or an
+    // hour past their expiry.
+    R"sql(
+CREATE TABLE sign_in_tickets (
+  digest TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  expire_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sign_in_tickets_by_expire_at ON sign_in_tickets(expire_at);
 )sql",
 };
 

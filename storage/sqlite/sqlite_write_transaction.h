@@ -332,6 +332,53 @@ class SqliteWriteTransaction final : public WriteTransaction {
         });
   }
 
+  absl::Status PutSignInTicket(const SignInTicketRecord& ticket) override {
+    return Guarded("writing a sign-in ticket", [&] {
+      auto& s = c_.Prepare(
+          "INSERT INTO sign_in_tickets (digest, user_id, expire_at, "
+          "created_at) VALUES (?, ?, ?, ?)");
+      s.bind(1, ticket.digest);
+      s.bind(2, ticket.user_id);
+      s.bind(3, ticket.expire_at);
+      s.bind(4, ticket.created_at);
+      s.exec();
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::optional<SignInTicketRecord>> TakeSignInTicket(
+      absl::string_view digest) override {
+    return Guarded(
+        "taking a sign-in ticket",
+        [&]() -> absl::StatusOr<std::optional<SignInTicketRecord>> {
+          auto& s = c_.Prepare(
+              "DELETE FROM sign_in_tickets WHERE digest = ? RETURNING "
+              "user_id, expire_at, created_at");
+          s.bind(1, std::string(digest));
+          std::optional<SignInTicketRecord> taken;
+          if (s.executeStep()) {
+            taken = SignInTicketRecord{
+                std::string(digest), s.getColumn(0).getString(),
+                s.getColumn(1).getInt64(), s.getColumn(2).getInt64()};
+          }
+          s.reset();
+          return taken;
+        });
+  }
+
+  absl::StatusOr<int64_t> PruneSignInTickets(Micros cutoff,
+                                             int64_t max_rows) override {
+    return Guarded("pruning sign-in tickets", [&]() -> absl::StatusOr<int64_t> {
+      auto& s = c_.Prepare(
+          "DELETE FROM sign_in_tickets WHERE digest IN (SELECT digest "
+          "FROM sign_in_tickets WHERE expire_at < ? ORDER BY expire_at "
+          "LIMIT ?)");
+      s.bind(1, cutoff);
+      s.bind(2, max_rows);
+      return int64_t{s.exec()};
+    });
+  }
+
   absl::StatusOr<InvitationRecord> GetInvitation(
       absl::string_view invitation_id) override {
     return Guarded("reading an invitation",

@@ -1,12 +1,14 @@
 // Second-factor input: arbitrary bytes as a base32 secret (as apps show
-// them), as a TOTP or backup code, and as a sealed secret read back from the
-// database. Base32 must round-trip; a code may match only if it is one of the
-// three codes of the window; nothing unsealed by a key may open.
+// them), as a TOTP or backup code, as a sealed secret read back from the
+// database, and as a sign-in ticket. Base32 must round-trip; a code may match
+// only if it is one of the three codes of the window; nothing unsealed by a
+// key may open; a ticket passes only in IssueTicket's exact shape.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 
 #include "server/domain/data_keys.h"
+#include "server/domain/sign_in_attempts.h"
 #include "server/domain/totp.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -33,6 +35,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   if (IsWellFormedBackupCode(input) && input.size() != 10) std::abort();
+
+  if (IsWellFormedSignInTicket(input) &&
+      (input.size() != 47 || input.substr(0, 4) != "sit_" ||
+       input.find_first_not_of("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij"
+                               "klmnopqrstuvwxyz",
+                               4) != absl::string_view::npos)) {
+    std::abort();
+  }
 
   // Random bytes cannot carry a valid Poly1305 tag.
   if (keys->Open(input, "totp:user_1").ok()) std::abort();

@@ -39,7 +39,8 @@ const std::set<std::string> kPublicMethods = {"SignIn",
                                               "StartSignIn",
                                               "PrepareSignInFactor",
                                               "AttemptSignInFactor",
-                                              "ResetPassword"};
+                                              "ResetPassword",
+                                              "SignInWithTicket"};
 
 std::string Base64Url(absl::string_view bytes) {
   std::string out;

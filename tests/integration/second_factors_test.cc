@@ -310,6 +310,26 @@ TEST_F(SecondFactorsTest, BackupCodesSignInOnceEach) {
   EXPECT_EQ(ReasonOf(status), "VERIFICATION_FAILED");
 }
 
+TEST_F(SecondFactorsTest, ATicketStillAsksForTheSecondFactor) {
+  const std::string secret = EnrollTotp();
+  auto ticket = server_.server().IssueSignInTicketForTest(kim_.id());
+  ASSERT_TRUE(ticket.ok());
+  SignInWithTicketRequest request;
+  request.set_ticket(*ticket);
+  SignInResponse first;
+  ASSERT_TRUE(
+      frontend_->SignInWithTicket(NoCredentials().get(), request, &first).ok());
+  EXPECT_EQ(first.status(), SignInAttempt::STATUS_NEEDS_SECOND_FACTOR);
+  EXPECT_FALSE(first.has_session());
+  EXPECT_EQ(first.sign_in_attempt().identifier(), "kim@example.com");
+  SignInResponse out;
+  grpc::Status status =
+      Attempt(first.sign_in_attempt().id(), "totp",
+              OathtoolCode(secret, server_.Now() + absl::Seconds(30)), &out);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(out.status(), SignInAttempt::STATUS_COMPLETE);
+}
+
 TEST_F(SecondFactorsTest, AnAttemptAllowsFiveFailedSecondFactors) {
   const std::string secret = EnrollTotp();
   const SignInResponse first = SignInWithPassword();

@@ -311,5 +311,77 @@ TEST_F(SignInAttemptsTest, OneAddressStartsOnlySoManyAttemptsAnHour) {
   EXPECT_EQ(ReasonOf(status), "TOO_MANY_ATTEMPTS");
 }
 
+// Sign-in tickets: minted as social sign-in and the portal will, exchanged
+// once, within 60 s, kept only as a digest.
+TEST_F(SignInAttemptsTest, ATicketSignsInOnceWithinItsMinute) {
+  auto ticket = server_.server().IssueSignInTicketForTest(kim_.id());
+  ASSERT_TRUE(ticket.ok()) << ticket.status();
+  EXPECT_TRUE(absl::StartsWith(*ticket, "sit_"));
+  EXPECT_EQ(server_.database().Int("SELECT count(*) FROM sign_in_tickets"), 1);
+  EXPECT_EQ(server_.database().Int(
+                "SELECT count(*) FROM sign_in_tickets WHERE digest = '" +
+                *ticket + "'"),
+            0);  // Only its digest is kept.
+  SignInWithTicketRequest request;
+  request.set_ticket(*ticket);
+  SignInResponse out;
+  grpc::Status status =
+      frontend_->SignInWithTicket(NoCredentials().get(), request, &out);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(out.status(), SignInAttempt::STATUS_COMPLETE);
+  EXPECT_EQ(out.user().id(), kim_.id());
+  EXPECT_FALSE(out.session_token().empty());
+  EXPECT_FALSE(out.has_sign_in_attempt());
+  status = frontend_->SignInWithTicket(NoCredentials().get(), request, &out);
+  EXPECT_EQ(status.error_code(), grpc::UNAUTHENTICATED);
+  EXPECT_EQ(ReasonOf(status), "TICKET_INVALID");
+  for (const char* bad : {"", "sit_", "tkt_abc", "sit_nope"}) {
+    request.set_ticket(bad);
+    EXPECT_EQ(ReasonOf(frontend_->SignInWithTicket(NoCredentials().get(),
+                                                   request, &out)),
+              "TICKET_INVALID")
+        << bad;
+  }
+  // Past its minute.
+  ticket = server_.server().IssueSignInTicketForTest(kim_.id());
+  ASSERT_TRUE(ticket.ok());
+  server_.AdvanceClock(absl::Seconds(61));
+  request.set_ticket(*ticket);
+  EXPECT_EQ(ReasonOf(frontend_->SignInWithTicket(NoCredentials().get(), request,
+                                                 &out)),
+            "TICKET_INVALID");
+  // Expired tickets are pruned.
+  server_.AdvanceClock(absl::Hours(2));
+  ASSERT_TRUE(server_.server().PruneAccountsForTest().ok());
+  EXPECT_EQ(server_.database().Int("SELECT count(*) FROM sign_in_tickets"), 0);
+}
+
+TEST_F(SignInAttemptsTest, ATicketSentInParallelSignsInOnce) {
+  auto ticket = server_.server().IssueSignInTicketForTest(kim_.id());
+  ASSERT_TRUE(ticket.ok());
+  std::atomic<int> signed_in{0};
+  std::atomic<int> invalid{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      SignInWithTicketRequest request;
+      request.set_ticket(*ticket);
+      SignInResponse out;
+      grpc::Status status =
+          frontend_->SignInWithTicket(NoCredentials().get(), request, &out);
+      if (status.ok()) {
+        ++signed_in;
+      } else if (ReasonOf(status) == "TICKET_INVALID") {
+        ++invalid;
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(signed_in.load(), 1);
+  EXPECT_EQ(invalid.load(), 7);
+}
+
 }  // namespace
 }  // namespace roster

@@ -1,6 +1,7 @@
-// The sign_ups table on both adapters: every field reads back as written, a
-// second write replaces the row, and pruning takes only rows that expired
-// before the cutoff, oldest first, a bounded batch at a time.
+// The sign_ups and sign_in_tickets tables on both adapters. Sign-ups: every
+// field reads back as written, a second write replaces the row, and pruning
+// takes only rows that expired before the cutoff, oldest first, a bounded batch
+// at a time.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -107,6 +108,56 @@ TEST_P(SignUpStoreTest, PruningTakesOnlyExpiredRowsABatchAtATime) {
   EXPECT_TRUE(Get("su_3").ok());
   EXPECT_TRUE(Get("su_4").ok());
   EXPECT_EQ(Prune(103, 10), 0);
+}
+
+// Sign-in tickets: taken once, whole, and pruned by expiry.
+class SignInTicketStoreTest : public UserStoreTest {
+ protected:
+  absl::StatusOr<std::optional<SignInTicketRecord>> Take(
+      const std::string& digest) {
+    absl::StatusOr<std::optional<SignInTicketRecord>> taken =
+        absl::UnknownError("not run");
+    absl::Status written = store_->Write([&](WriteTransaction& txn) {
+      taken = txn.TakeSignInTicket(digest);
+      return taken.status();
+    });
+    if (!written.ok()) return written;
+    return taken;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Adapters, SignInTicketStoreTest, AdapterNames(),
+                         AdapterName);
+
+TEST_P(SignInTicketStoreTest, ATicketIsTakenOnceAndPrunedByExpiry) {
+  for (int i = 0; i < 3; ++i) {
+    SignInTicketRecord ticket{absl::StrCat("digest", i),
+                              absl::StrCat("user_", i), 1000 + i, 10 + i};
+    ASSERT_THAT(store_->Write([&](WriteTransaction& txn) {
+      return txn.PutSignInTicket(ticket);
+    }),
+                IsOk());
+  }
+  auto taken = Take("digest1");
+  ASSERT_THAT(taken.status(), IsOk());
+  ASSERT_TRUE(taken->has_value());
+  EXPECT_EQ((*taken)->user_id, "user_1");
+  EXPECT_EQ((*taken)->expire_at, 1001);
+  EXPECT_EQ((*taken)->created_at, 11);
+  taken = Take("digest1");
+  ASSERT_THAT(taken.status(), IsOk());
+  EXPECT_FALSE(taken->has_value());
+  int64_t pruned = -1;
+  ASSERT_THAT(store_->Write([&](WriteTransaction& txn) -> absl::Status {
+    auto n = txn.PruneSignInTickets(/*cutoff=*/1001, /*max_rows=*/10);
+    if (!n.ok()) return n.status();
+    pruned = *n;
+    return absl::OkStatus();
+  }),
+              IsOk());
+  EXPECT_EQ(pruned, 1);  // digest0; digest2 expires later.
+  EXPECT_FALSE(Take("digest0")->has_value());
+  EXPECT_TRUE(Take("digest2")->has_value());
 }
 
 }  // namespace
