@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "server/domain/errors.h"
+#include "server/domain/ids.h"
 #include "server/domain/totp.h"
 #include "server/domain/verification_codes.h"
 
@@ -283,6 +284,11 @@ absl::StatusOr<IdentifierView> SecondFactorService::UpdatePhone(
     absl::string_view phone_number_id,
     std::optional<bool> reserved_for_second_factor,
     std::optional<bool> default_second_factor) {
+  if (!IsWellFormedId(phone_number_id, kIdentifierIdPrefix)) {
+    return Error(absl::StatusCode::kInvalidArgument,
+                 reason::kInvalidArgumentFormat, "phone_number_id is malformed",
+                 {{"phone_number_id", "must be a phone number id (idn_…)"}});
+  }
   auto changed = MutateUser(
       caller, user_id, "",
       [&](storage::WriteTransaction&,

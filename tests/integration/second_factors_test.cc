@@ -474,6 +474,10 @@ TEST_F(SecondFactorsTest, AVerifiedPhoneIsASecondFactorByCode) {
       frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out);
   EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
   EXPECT_EQ(ReasonOf(status), "IDENTIFIER_NOT_VERIFIED");
+  update.set_phone_number_id("idn_nope");
+  status = frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(status), ElementsAre("phone_number_id"));
   update.set_phone_number_id(other.phone_numbers(0).id());
   status =
       frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out);
