@@ -118,13 +118,12 @@ absl::StatusOr<std::string> DataKeys::Seal(absl::string_view plaintext,
   std::string box(kNonceBytes + plaintext.size() + kTagBytes, '\0');
   auto* nonce = reinterpret_cast<unsigned char*>(box.data());
   randombytes_buf(nonce, kNonceBytes);
-  unsigned long long written = 0;  // NOLINT(runtime/int): libsodium's type.
+  // The ciphertext is the plaintext's length plus the tag: no length out.
   crypto_aead_xchacha20poly1305_ietf_encrypt(
-      nonce + kNonceBytes, &written,
+      nonce + kNonceBytes, nullptr,
       reinterpret_cast<const unsigned char*>(plaintext.data()),
       plaintext.size(), reinterpret_cast<const unsigned char*>(context.data()),
       context.size(), nullptr, nonce, key.bytes.data());
-  box.resize(kNonceBytes + written);
   return absl::StrCat(key.id, ".", absl::WebSafeBase64Escape(box));
 }
 
@@ -144,16 +143,14 @@ absl::StatusOr<std::string> DataKeys::Open(absl::string_view sealed,
   }
   const auto* nonce = reinterpret_cast<const unsigned char*>(box.data());
   std::string plaintext(box.size() - kNonceBytes - kTagBytes, '\0');
-  unsigned long long length = 0;  // NOLINT(runtime/int): libsodium's type.
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(plaintext.data()), &length, nullptr,
+          reinterpret_cast<unsigned char*>(plaintext.data()), nullptr, nullptr,
           nonce + kNonceBytes, box.size() - kNonceBytes,
           reinterpret_cast<const unsigned char*>(context.data()),
           context.size(), nonce, key->bytes.data()) != 0) {
     return absl::DataLossError(
         "a stored secret failed authentication (altered, or not this user's)");
   }
-  plaintext.resize(length);
   return plaintext;
 }
 

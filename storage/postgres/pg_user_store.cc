@@ -394,6 +394,7 @@ absl::StatusOr<std::vector<std::string>> PgUserStore::ListDataKeyIds() {
         PgResult r = c.Run(
             "SELECT DISTINCT totp_key_id FROM users WHERE totp_key_id <> ''");
         std::vector<std::string> ids;
+        ids.reserve(static_cast<size_t>(r.rows()));
         for (int row = 0; row < r.rows(); ++row) {
           ids.push_back(r.Text(row, 0));
         }

@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -354,6 +355,37 @@ TEST_F(SecondFactorsTest, AnAttemptAllowsFiveFailedSecondFactors) {
   EXPECT_EQ(user.verification_attempts_remaining(), 10 - 5);
 }
 
+TEST_F(SecondFactorsTest, ParallelSecondFactorGuessesStopExactlyAtFive) {
+  const std::string secret = EnrollTotp();
+  const std::string id = SignInWithPassword().sign_in_attempt().id();
+  std::string wrong = "000000";
+  for (int delta : {-1, 0, 1}) {  // Not one of the window's codes.
+    if (OathtoolCode(secret, server_.Now() + absl::Seconds(30 * delta)) ==
+        wrong) {
+      wrong = "000001";
+    }
+  }
+  std::atomic<int> failed{0};
+  std::atomic<int> exhausted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 10; ++i) {
+    threads.emplace_back([&] {
+      SignInResponse out;
+      const std::string reason = ReasonOf(Attempt(id, "totp", wrong, &out));
+      if (reason == "VERIFICATION_FAILED") {
+        ++failed;
+      } else if (reason == "TOO_MANY_ATTEMPTS") {
+        ++exhausted;
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(failed.load(), 5);
+  EXPECT_EQ(exhausted.load(), 5);
+}
+
 TEST_F(SecondFactorsTest, DeletingTheAppNeedsOneOfItsCodes) {
   const std::string secret = EnrollTotp();
   DeleteMyTotpRequest request;
@@ -475,7 +507,8 @@ TEST_F(SecondFactorsTest, AVerifiedPhoneIsASecondFactorByCode) {
   EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
   EXPECT_EQ(ReasonOf(status), "IDENTIFIER_NOT_VERIFIED");
   update.set_phone_number_id("idn_nope");
-  status = frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out);
+  status =
+      frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out);
   EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_THAT(ViolatedFields(status), ElementsAre("phone_number_id"));
   update.set_phone_number_id(other.phone_numbers(0).id());
