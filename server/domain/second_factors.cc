@@ -33,25 +33,6 @@ absl::Status NoTotp() {
                "the user has no verified authenticator app");
 }
 
-// How the app names the account: the primary email address, else the
-// username, else the primary phone number, else the id.
-std::string AccountLabel(const storage::UserRecord& user) {
-  for (const auto& email : user.email_addresses) {
-    if (email.id == user.primary_email_address_id) {
-      return email.email_address;
-    }
-  }
-  if (!user.username.empty()) {
-    return user.username;
-  }
-  for (const auto& phone : user.phone_numbers) {
-    if (phone.id == user.primary_phone_number_id) {
-      return phone.phone_number;
-    }
-  }
-  return user.id;
-}
-
 void ClearTotp(storage::UserRecord& user) {
   user.totp_secret.clear();
   user.totp_key_id.clear();
@@ -142,7 +123,9 @@ absl::StatusOr<TotpView> SecondFactorService::CreateTotp(
         user.totp_key_id = keys_->sealing_key_id();
         user.totp_last_step = 0;
         view.secret = Base32Encode(secret);
-        view.uri = TotpUri(secret, totp_issuer_, AccountLabel(user));
+        const std::string account = PrimaryIdentifierOf(user);
+        view.uri =
+            TotpUri(secret, totp_issuer_, account.empty() ? user.id : account);
         return absl::OkStatus();
       });
   if (!changed.ok()) {

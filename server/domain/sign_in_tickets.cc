@@ -20,25 +20,6 @@ absl::Status TicketInvalid() {
                "the ticket is not valid (unknown, used or expired)");
 }
 
-// How a ticket's attempt names the user: the primary email address, else
-// the username, else the primary phone number.
-std::string IdentifierOf(const storage::UserRecord& user) {
-  for (const auto& email : user.email_addresses) {
-    if (email.id == user.primary_email_address_id) {
-      return email.email_address;
-    }
-  }
-  if (!user.username.empty()) {
-    return user.username;
-  }
-  for (const auto& phone : user.phone_numbers) {
-    if (phone.id == user.primary_phone_number_id) {
-      return phone.phone_number;
-    }
-  }
-  return "";
-}
-
 }  // namespace
 
 bool IsWellFormedSignInTicket(absl::string_view ticket) {
@@ -120,7 +101,7 @@ absl::StatusOr<SignInStep> SignInAttemptService::SignInWithTicket(
         }
         storage::SignInAttemptRecord attempt;
         attempt.id = ids_->New(kSignInAttemptIdPrefix);
-        attempt.identifier = IdentifierOf(*user);
+        attempt.identifier = PrimaryIdentifierOf(*user);
         attempt.user_id = user->id;
         attempt.created_at = attempt.updated_at = ToMicros(now);
         attempt.expire_at = ToMicros(now + kSignInAttemptLifetime);

@@ -21,6 +21,23 @@ std::string EtagOf(int64_t version) {
   return absl::StrCat("\"", version, "\"");
 }
 
+std::string PrimaryIdentifierOf(const storage::UserRecord& user) {
+  for (const auto& email : user.email_addresses) {
+    if (email.id == user.primary_email_address_id) {
+      return email.email_address;
+    }
+  }
+  if (!user.username.empty()) {
+    return user.username;
+  }
+  for (const auto& phone : user.phone_numbers) {
+    if (phone.id == user.primary_phone_number_id) {
+      return phone.phone_number;
+    }
+  }
+  return "";
+}
+
 storage::Micros ToMicros(absl::Time t) { return absl::ToUnixMicros(t); }
 absl::Time FromMicros(storage::Micros micros) {
   return absl::FromUnixMicros(micros);

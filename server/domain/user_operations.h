@@ -103,6 +103,10 @@ std::string AbsoluteImageUrl(absl::string_view public_http_url,
 // The etag of a user at `version`.
 std::string EtagOf(int64_t version);
 
+// How a user is named to them: the primary email address, else the
+// username, else the primary phone number; "" when none.
+std::string PrimaryIdentifierOf(const storage::UserRecord& user);
+
 // Microseconds since the epoch, as storage keeps time.
 storage::Micros ToMicros(absl::Time t);
 absl::Time FromMicros(storage::Micros micros);
