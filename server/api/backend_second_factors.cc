@@ -5,49 +5,44 @@
 
 namespace roster::api {
 
+template <typename Request, typename Remove>
+grpc::ServerUnaryReactor* BackendUsersService::RemoveFactors(
+    grpc::CallbackServerContext* context, const Request* request,
+    roster::v1::User* response, Remove remove) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
+  return Write(context, "",
+               [this, request, response, remove](const domain::Caller& caller) {
+                 return RespondWithUser(response, [&] {
+                   return (second_factors_->*remove)(caller,
+                                                     request->user_id());
+                 });
+               });
+}
+
 grpc::ServerUnaryReactor* BackendUsersService::DisableUserMfa(
     grpc::CallbackServerContext* context,
     const roster::v1::DisableUserMfaRequest* request,
     roster::v1::User* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
-  return Write(
-      context, "", [this, request, response](const domain::Caller& caller) {
-        return RespondWithUser(response, [&] {
-          return second_factors_->RemoveAll(caller, request->user_id());
-        });
-      });
+  return RemoveFactors(context, request, response,
+                       &domain::SecondFactorService::RemoveAll);
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::DeleteUserTotp(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteUserTotpRequest* request,
     roster::v1::User* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
-  return Write(
-      context, "", [this, request, response](const domain::Caller& caller) {
-        return RespondWithUser(response, [&] {
-          return second_factors_->RemoveTotp(caller, request->user_id());
-        });
-      });
+  return RemoveFactors(context, request, response,
+                       &domain::SecondFactorService::RemoveTotp);
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::DeleteUserBackupCodes(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteUserBackupCodesRequest* request,
     roster::v1::User* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
-  return Write(
-      context, "", [this, request, response](const domain::Caller& caller) {
-        return RespondWithUser(response, [&] {
-          return second_factors_->RemoveBackupCodes(caller, request->user_id());
-        });
-      });
+  return RemoveFactors(context, request, response,
+                       &domain::SecondFactorService::RemoveBackupCodes);
 }
 
 }  // namespace roster::api

@@ -219,6 +219,14 @@ class BackendUsersService final
                                            const Request* request,
                                            roster::v1::User* response,
                                            domain::MetadataMode mode);
+  // A second-factor removal: `remove` (a SecondFactorService member taking
+  // the caller and request->user_id()) on the write thread, answered with
+  // the user (backend_second_factors.cc).
+  template <typename Request, typename Remove>
+  grpc::ServerUnaryReactor* RemoveFactors(grpc::CallbackServerContext* context,
+                                          const Request* request,
+                                          roster::v1::User* response,
+                                          Remove remove);
   // Authenticates, then runs `handler` (returning absl::Status) inline and
   // finishes.
   template <typename Handler>

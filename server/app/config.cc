@@ -494,6 +494,11 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
           "): without it the stored TOTP secrets cannot be "
           "opened"));
     }
+    if (auto parsed = domain::DataKeys::Parse(*keys); !parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--data_keys_file ", config.data_keys_file, ": ",
+                       parsed.status().message()));
+    }
     config.data_keys = *std::move(keys);
   }
   config.totp_issuer = absl::GetFlag(FLAGS_totp_issuer);

@@ -265,6 +265,9 @@ TEST(ServerBinaryTest, DevModeCreatesAKeyFileServesAndDrainsOnSigterm) {
   EXPECT_EQ(first.Stop(SIGTERM), 0) << first.Stderr();
   EXPECT_EQ(first.Stderr().find(key), std::string::npos)
       << "the secret key was logged";
+  // --dev also made the data keys that seal TOTP secrets, private too.
+  ASSERT_EQ(stat(dir.File("dev.db.data_keys").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600);
 
   // A second start reuses the key and the data.
   ServerProcess second(dir, {"--dev", "--db=dev.db", "--listen=127.0.0.1:0"});
@@ -288,6 +291,28 @@ TEST(ServerBinaryTest, RefusesToStartWithoutASecretKeyOrWithAShortOne) {
   ServerProcess no_db(
       dir, {"--secret_keys=sk_0123456789abcdefghijklmnopqrstuvwxyz"});
   EXPECT_EQ(no_db.Stop(0), 2);
+}
+
+// A data keys file that is missing or holds no key is a start-up error that
+// says so, never a server that cannot open its secrets (DESIGN §10).
+TEST(ServerBinaryTest, RefusesToStartWithAMissingOrMalformedDataKeysFile) {
+  TempDir dir;
+  const std::string key =
+      "--secret_keys=sk_0123456789abcdefghijklmnopqrstuvwxyz";
+  ServerProcess missing(dir, {"--db=roster.db", "--listen=127.0.0.1:0", key,
+                              "--data_keys_file=" + dir.File("lost.keys")});
+  EXPECT_EQ(missing.Stop(0), 2);
+  EXPECT_THAT(missing.Stderr(), ::testing::HasSubstr("--data_keys_file"));
+  {
+    std::ofstream bad(dir.File("bad.keys"));
+    bad << "# rotated 2026-12-02\nnot a key\n";
+  }
+  ServerProcess malformed(dir, {"--db=roster.db", "--listen=127.0.0.1:0", key,
+                                "--data_keys_file=" + dir.File("bad.keys")});
+  EXPECT_EQ(malformed.Stop(0), 2);
+  EXPECT_THAT(malformed.Stderr(), ::testing::HasSubstr("line 2"));
+  EXPECT_THAT(malformed.Stderr(),
+              ::testing::Not(::testing::HasSubstr("not a key")));
 }
 
 // Replicas on one PostgreSQL database verify each other's tokens, so each
