@@ -92,7 +92,8 @@ absl::StatusOr<bool> CheckPasswordAttempt(UserServices& users,
     }
   }
   auto recorded = users.passwords.FinishPasswordAttempt(
-      caller, user_id, verified, sign_in, *attempt, upgraded);
+      caller, user_id, verified, sign_in && !attempt->two_factor_enabled,
+      *attempt, upgraded);
   if (!recorded.ok()) {
     return recorded.status();
   }

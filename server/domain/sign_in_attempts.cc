@@ -380,7 +380,8 @@ absl::StatusOr<SignInStep> SignInAttemptService::Attempt(
     }
     verified = VerificationCodeMatches(secret, reserved.code_digest);
     auto recorded = users_->passwords.FinishPasswordAttempt(
-        caller, reserved.user_id, verified, /*sign_in=*/!IsReset(strategy),
+        caller, reserved.user_id, verified,
+        /*sign_in=*/!IsReset(strategy) && !reservation->two_factor_enabled,
         *reservation);
     if (!recorded.ok()) {
       return recorded.status();

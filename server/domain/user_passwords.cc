@@ -105,7 +105,7 @@ absl::StatusOr<PasswordAttempt> PasswordService::BeginPasswordAttempt(
         // and the one that takes the last attempt is the lockout itself: a
         // process that dies mid-check leaves a lockout that runs out, never
         // an attempt held forever.
-        attempt = {user->id, user->password_hash, 0};
+        attempt = {user->id, user->password_hash, 0, user->two_factor_enabled};
         if (failed + 1 >= options_.lockout_attempts) {
           attempt.locked_until = lockout;
           user->failed_password_attempts = failed + 1;

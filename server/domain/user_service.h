@@ -94,6 +94,9 @@ struct PasswordAttempt {
   std::string password_hash;
   // The lockout the reservation set when it took the last attempt, else 0.
   int64_t locked_until = 0;
+  // A right password does not sign this user in by itself: the session (and
+  // the sign-in time) waits for the second factor.
+  bool two_factor_enabled = false;
 };
 
 // JSON objects per tier; nullopt leaves the tier untouched.

@@ -227,6 +227,34 @@ TEST_F(SecondFactorsTest, SignInNeedsTheSecondFactorAndEachStepSignsInOnce) {
   EXPECT_EQ(ReasonOf(status), "ATTEMPT_STATE");
 }
 
+// A right password alone is no sign-in: last_sign_in_at moves only when the
+// second factor completes it.
+TEST_F(SecondFactorsTest, TheSignInTimeWaitsForTheSecondFactor) {
+  const std::string secret = EnrollTotp();
+  GetUserRequest get;
+  get.set_user_id(kim_.id());
+  User before;
+  ASSERT_TRUE(backend_->GetUser(Authed().get(), get, &before).ok());
+  server_.AdvanceClock(absl::Seconds(1));
+  const SignInResponse first = SignInWithPassword();
+  ASSERT_EQ(first.status(), SignInAttempt::STATUS_NEEDS_SECOND_FACTOR);
+  User waiting;
+  ASSERT_TRUE(backend_->GetUser(Authed().get(), get, &waiting).ok());
+  EXPECT_EQ(waiting.last_sign_in_at().seconds(),
+            before.last_sign_in_at().seconds());
+  EXPECT_EQ(waiting.last_sign_in_at().nanos(),
+            before.last_sign_in_at().nanos());
+  SignInResponse out;
+  ASSERT_TRUE(Attempt(first.sign_in_attempt().id(), "totp",
+                      OathtoolCode(secret, server_.Now() + absl::Seconds(30)),
+                      &out)
+                  .ok());
+  User after;
+  ASSERT_TRUE(backend_->GetUser(Authed().get(), get, &after).ok());
+  EXPECT_GT(after.last_sign_in_at().seconds(),
+            before.last_sign_in_at().seconds());
+}
+
 TEST_F(SecondFactorsTest, AStartedSignInAsksForTheSecondFactorToo) {
   const std::string secret = EnrollTotp();
   StartSignInRequest start;
