@@ -7,11 +7,11 @@ packages=(
   cmake make g++ pkg-config
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev grpc-proto
   libabsl-dev libsqlitecpp-dev libsqlite3-dev libsodium-dev nlohmann-json3-dev libssl-dev libcrypt-dev
-  libcpp-httplib-dev libqrencode-dev
+  libcpp-httplib-dev libqrencode-dev libcurl4-openssl-dev
   libpq-dev postgresql-15
   libgtest-dev libgmock-dev sqlite3 openssl python3-yaml
   libbenchmark-dev
-  oathtool python3-pyotp
+  oathtool python3-pyotp python3-aiosmtpd
 )
 # The Node e2e test needs node and npm; any installed Node (>= 18) will do.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

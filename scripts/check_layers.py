@@ -4,7 +4,7 @@
 The target graph is the architecture (docs/architecture.md):
 
     proto <- storage (shared) <- storage/sqlite, storage/postgres <- server/domain
-          <- server/api <- server/app;  client -> proto only
+          <- server/api, server/delivery <- server/app;  client -> proto only
 
 Each layer lists the project folders and third-party headers it may include; anything else is a
 violation, printed as `file:line: ...`, and the exit status is 1. Usage: check_layers.py [ROOT]
@@ -30,6 +30,8 @@ LAYERS = {
                          GRPC + SQLITE + HTTP),
     "server/domain": (("server/domain/",), ("storage/", "server/domain/"),
                       GRPC + SQLITE + LIBPQ + HTTP),
+    "server/delivery": (("server/delivery/",), ("storage/", "server/domain/", "server/delivery/"),
+                        GRPC + SQLITE + LIBPQ + HTTP),
     "server/api": (("server/api/",), ("storage/", "server/domain/", "server/api/") + PROTO,
                    SQLITE + LIBPQ + HTTP),
     "server/app": (("server/app/",), ("storage/", "storage/sqlite/", "storage/postgres/",

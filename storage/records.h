@@ -171,6 +171,29 @@ struct SignInTicketRecord {
   Micros created_at = 0;
 };
 
+// The code deliverer's shared state (DESIGN §13): one row that every replica
+// reads, so one replica at a time (the lease holder) sends.
+struct DeliveryStateRecord {
+  // Every code event at or below this was sent, given up or queued for a
+  // retry; -1 until the deliverer first runs.
+  int64_t cursor = -1;
+  // The event the holder was sending when it last wrote (0: none). A holder
+  // that finds one above `cursor` sends it again: a possible duplicate.
+  int64_t in_flight = 0;
+  std::string lease_owner;
+  Micros lease_until = 0;
+};
+
+// A code message that failed and waits for another try, or waits behind an
+// earlier one to the same recipient.
+struct DeliveryRetryRecord {
+  int64_t sequence = 0;  // The event's.
+  std::string recipient;
+  int32_t attempts = 0;
+  Micros next_attempt_at = 0;
+  Micros created_at = 0;  // The event's, for the queue's age.
+};
+
 // An uploaded profile image. `sha256` (hex) is its strong HTTP ETag.
 struct ImageRecord {
   std::string id;  // img_…

@@ -162,6 +162,16 @@ class WriteTransaction {
   // Inserts or rewrites an invitation. No event.
   virtual absl::Status PutInvitation(const InvitationRecord& invitation) = 0;
 
+  // The deliverer's state row, locked until the transaction ends.
+  virtual absl::StatusOr<DeliveryStateRecord> GetDeliveryState() = 0;
+  virtual absl::Status PutDeliveryState(const DeliveryStateRecord& state) = 0;
+  // Up to `limit` retries, oldest event first.
+  virtual absl::StatusOr<std::vector<DeliveryRetryRecord>> ListDeliveryRetries(
+      int32_t limit) = 0;
+  // Inserts or rewrites the retry of `retry.sequence`.
+  virtual absl::Status PutDeliveryRetry(const DeliveryRetryRecord& retry) = 0;
+  virtual absl::Status DeleteDeliveryRetry(int64_t sequence) = 0;
+
   // The remembered request, or nullopt.
   virtual absl::StatusOr<std::optional<IdempotencyRecord>> GetIdempotencyKey(
       absl::string_view request_id) = 0;

@@ -22,6 +22,10 @@ void SetTime(storage::Micros micros, google::protobuf::Timestamp* out) {
   ToProto(domain::FromMicros(micros), *out);
 }
 
+storage::Micros MicrosOf(const google::protobuf::Timestamp& time) {
+  return time.seconds() * 1000000 + time.nanos() / 1000;
+}
+
 // Fills the filter fields shared by ListUsersRequest and CountUsersRequest.
 template <typename Request>
 absl::StatusOr<storage::UserFilter> FilterFromProto(const Request& request) {
@@ -336,6 +340,47 @@ std::string ProtoEventEncoder::EncodeSmsMessage(
   out.set_sign_up_id(message.sign_up_id);
   out.set_sign_in_attempt_id(message.sign_in_attempt_id);
   return out.SerializeAsString();
+}
+
+std::optional<domain::VerificationMessage> ProtoEventEncoder::DecodeMessage(
+    absl::string_view type, absl::string_view payload) const {
+  domain::VerificationMessage out;
+  if (type == domain::event_type::kEmailCreated) {
+    roster::v1::EmailMessage message;
+    if (!message.ParseFromArray(payload.data(),
+                                static_cast<int>(payload.size()))) {
+      return std::nullopt;
+    }
+    out.identifier_id = message.email_address_id();
+    out.address = message.email_address();
+    out.user_id = message.user_id();
+    out.code = message.code();
+    out.expire_at = MicrosOf(message.expire_at());
+    out.purpose = message.purpose();
+    out.sign_up_id = message.sign_up_id();
+    out.sign_in_attempt_id = message.sign_in_attempt_id();
+    out.invitation_id = message.invitation_id();
+    out.url = message.url();
+    out.ticket = message.ticket();
+    return out;
+  }
+  if (type == domain::event_type::kSmsCreated) {
+    roster::v1::SmsMessage message;
+    if (!message.ParseFromArray(payload.data(),
+                                static_cast<int>(payload.size()))) {
+      return std::nullopt;
+    }
+    out.identifier_id = message.phone_number_id();
+    out.address = message.phone_number();
+    out.user_id = message.user_id();
+    out.code = message.code();
+    out.expire_at = MicrosOf(message.expire_at());
+    out.purpose = message.purpose();
+    out.sign_up_id = message.sign_up_id();
+    out.sign_in_attempt_id = message.sign_in_attempt_id();
+    return out;
+  }
+  return std::nullopt;
 }
 
 std::string ProtoEventEncoder::EncodeDeletedUser(

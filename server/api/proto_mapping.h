@@ -37,6 +37,8 @@ class ProtoEventEncoder final : public domain::EventEncoder {
       const domain::VerificationMessage& message) const override;
   std::string EncodeSmsMessage(
       const domain::VerificationMessage& message) const override;
+  std::optional<domain::VerificationMessage> DecodeMessage(
+      absl::string_view type, absl::string_view payload) const override;
 };
 
 // A stored event as the API sends it, its payload decoded by type.

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/app/delivery_flags.h"
 #include "server/domain/clock.h"
 #include "server/domain/data_keys.h"
 #include "server/domain/ids.h"
@@ -205,7 +206,10 @@ constexpr const char* kFlagNames[] = {"listen",
 // Applies ROSTER_<FLAG> variables before the command line is parsed, so flags
 // override them.
 absl::Status ApplyEnvironment() {
-  for (const char* name : kFlagNames) {
+  std::vector<const char*> names(std::begin(kFlagNames), std::end(kFlagNames));
+  names.insert(names.end(), kDeliveryFlagNames,
+               kDeliveryFlagNames + kDeliveryFlagCount);
+  for (const char* name : names) {
     const std::string variable =
         absl::StrCat("ROSTER_", absl::AsciiStrToUpper(name));
     const char* value = std::getenv(variable.c_str());
@@ -232,13 +236,7 @@ void AddKeys(absl::string_view text, char separator,
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-  }
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
+  return ReadConfigFile(path);
 }
 
 // Writes `content` to a new file at `path` with mode 0600.
@@ -471,6 +469,11 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.backend_listen = absl::GetFlag(FLAGS_backend_listen);
   config.log_rpcs = absl::GetFlag(FLAGS_log_rpcs);
   config.user_cache_mb = absl::GetFlag(FLAGS_user_cache_mb);
+  auto delivery = LoadDeliveryFlags();
+  if (!delivery.ok()) {
+    return delivery.status();
+  }
+  config.delivery = *std::move(delivery);
   if (config.dev && config.http_listen.empty()) {
     // A dev server on an ephemeral gRPC port (tests, parallel instances)
     // takes an ephemeral HTTP port too rather than fight over 8081.
@@ -614,6 +617,16 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
         "--shutdown_grace not negative");
   }
   return config;
+}
+
+absl::StatusOr<std::string> ReadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  }
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
 }
 
 }  // namespace roster::app

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/delivery/delivery_config.h"
 
 namespace roster::app {
 
@@ -91,6 +92,8 @@ struct ServerConfig {
   bool log_rpcs = true;
   // MiB of users SQLite's GetUser keeps in memory; 0: none.
   int32_t user_cache_mb = 32;
+  // Sending codes by email and SMS (DESIGN §13); off unless a channel is set.
+  delivery::DeliveryConfig delivery;
 };
 
 // Reads flags and ROSTER_* variables. InvalidArgument for a bad value, a
@@ -99,6 +102,9 @@ struct ServerConfig {
 // non-loopback address without --allow_insecure; in --dev,
 // creates the secret key file beside the database on first start.
 absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv);
+
+// The content of the file at `path`; InvalidArgument when it cannot be read.
+absl::StatusOr<std::string> ReadConfigFile(const std::string& path);
 
 }  // namespace roster::app
 

@@ -141,8 +141,17 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
                                                            server->clock_);
   server->hub_ = std::make_unique<api::EventHub>(config.max_event_streams);
   api::EventHub* hub = server->hub_.get();
+  absl::Status delivery = server->StartDelivery(config.delivery);
+  if (!delivery.ok()) {
+    return delivery;
+  }
   server->store_->SetCommitListener(
-      [hub](int64_t latest) { hub->Publish(latest); });
+      [hub, deliverer = server->deliverer_.get()](int64_t latest) {
+        hub->Publish(latest);
+        if (deliverer != nullptr) {
+          deliverer->Notify();
+        }
+      });
   server->events_retention_ = config.events_retention;
   server->users_ = std::make_unique<domain::UserServices>(
       server->store_.get(), server->clock_, server->ids_.get(),
@@ -326,6 +335,9 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       return serving;
     }
   }
+  if (server->deliverer_ != nullptr) {
+    server->deliverer_->Start();
+  }
   server->pruner_ = std::thread(
       [raw = server.get(), interval = config.events_prune_interval] {
         raw->RunPruner(interval);
@@ -356,6 +368,9 @@ void RosterServer::Shutdown(absl::Duration grace) {
   // Event streams never end by themselves: end them now (UNAVAILABLE, with
   // the cursor to resume from) so draining waits only for unary calls.
   hub_->Shutdown();
+  if (deliverer_ != nullptr) {
+    deliverer_->Stop();
+  }
   const absl::Time deadline = absl::Now() + grace;
   server_->Shutdown(absl::ToChronoTime(deadline));
   if (backend_server_ != nullptr) {
@@ -450,6 +465,9 @@ std::string RosterServer::RenderMetrics() {
         "# TYPE roster_user_cache_bytes gauge\n"
         "roster_user_cache_bytes ",
         cache->bytes, "\n");
+  }
+  if (deliverer_ != nullptr) {
+    absl::StrAppend(&extra, deliverer_->RenderMetrics());
   }
   return metrics_->Render(extra);
 }

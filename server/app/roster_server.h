@@ -7,6 +7,7 @@
 
 #include <grpcpp/server.h>
 
+#include <atomic>
 #include <memory>
 #include <thread>
 
@@ -23,6 +24,8 @@
 #include "server/api/proto_mapping.h"
 #include "server/app/config.h"
 #include "server/app/http_server.h"
+#include "server/delivery/deliverer.h"
+#include "server/delivery/message_templates.h"
 #include "server/domain/clock.h"
 #include "server/domain/event_service.h"
 #include "server/domain/ids.h"
@@ -86,6 +89,10 @@ class RosterServer {
  private:
   RosterServer() = default;
 
+  // Builds the deliverer a DeliveryConfig asks for (none when no channel is
+  // set). InvalidArgument for templates that do not load.
+  absl::Status StartDelivery(const delivery::DeliveryConfig& config);
+
   // Parses --data_keys_file and refuses to start when the database holds a
   // secret sealed under a key it does not list: a lost key file is an error
   // at start-up, not garbage at sign-in.
@@ -106,6 +113,10 @@ class RosterServer {
   std::unique_ptr<domain::TokenVerifier> verifier_;
   std::unique_ptr<domain::SessionService> sessions_;
   std::unique_ptr<api::EventHub> hub_;
+  // Code delivery (DESIGN §13), when a channel is configured.
+  std::unique_ptr<delivery::MessageTemplates> templates_;
+  std::atomic<bool> delivery_cancel_{false};
+  std::unique_ptr<delivery::Deliverer> deliverer_;
   std::unique_ptr<api::SecretKeyAuthenticator> authenticator_;
   std::unique_ptr<api::BoundedExecutor> writes_;
   std::unique_ptr<api::BoundedExecutor> hashes_;

@@ -5,6 +5,7 @@
 #ifndef ROSTER_SERVER_DOMAIN_EVENTS_H_
 #define ROSTER_SERVER_DOMAIN_EVENTS_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -49,7 +50,8 @@ struct VerificationMessage {
   std::string ticket;
 };
 
-// Encodes event payloads. Implementations are thread-safe.
+// Encodes event payloads, and decodes the code messages that roster-server
+// delivers itself (DESIGN §13). Implementations are thread-safe.
 class EventEncoder {
  public:
   virtual ~EventEncoder() = default;
@@ -65,6 +67,10 @@ class EventEncoder {
       const VerificationMessage& message) const = 0;
   virtual std::string EncodeSmsMessage(
       const VerificationMessage& message) const = 0;
+  // The message an email.created / sms.created payload holds; nullopt for
+  // another type or bytes that do not parse.
+  virtual std::optional<VerificationMessage> DecodeMessage(
+      absl::string_view type, absl::string_view payload) const = 0;
 };
 
 }  // namespace roster::domain

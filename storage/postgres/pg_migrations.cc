@@ -20,7 +20,7 @@ constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7290146531)";
 // sequence is allocated from event_log.last_sequence inside the committing
 // transaction (see PgUserStore), not by an identity column, so that sequence
 // order is commit order across replicas.
-constexpr std::array<const char*, 8> kPgMigrations = {
+constexpr std::array<const char*, 9> kPgMigrations = {
     R"sql(
 CREATE TABLE users (
   id TEXT COLLATE "C" PRIMARY KEY,
@@ -291,6 +291,24 @@ CREATE TABLE sign_in_tickets (
   created_at BIGINT NOT NULL
 );
 CREATE INDEX sign_in_tickets_by_expire_at ON sign_in_tickets(expire_at);
+)sql",
+    // 9: as SQLite's migration 13.
+    R"sql(
+CREATE TABLE delivery_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  cursor BIGINT NOT NULL,
+  in_flight BIGINT NOT NULL,
+  lease_owner TEXT NOT NULL,
+  lease_until BIGINT NOT NULL
+);
+INSERT INTO delivery_state VALUES (1, -1, 0, '', 0);
+CREATE TABLE delivery_retries (
+  sequence BIGINT PRIMARY KEY,
+  recipient TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL
+);
 )sql",
 };
 

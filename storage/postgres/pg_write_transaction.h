@@ -86,6 +86,14 @@ class PgWriteTransaction final : public WriteTransaction {
       absl::string_view email_address) override;
   absl::Status PutInvitation(const InvitationRecord& invitation) override;
 
+  // The deliverer's rows; defined in pg_deliveries.cc.
+  absl::StatusOr<DeliveryStateRecord> GetDeliveryState() override;
+  absl::Status PutDeliveryState(const DeliveryStateRecord& state) override;
+  absl::StatusOr<std::vector<DeliveryRetryRecord>> ListDeliveryRetries(
+      int32_t limit) override;
+  absl::Status PutDeliveryRetry(const DeliveryRetryRecord& retry) override;
+  absl::Status DeleteDeliveryRetry(int64_t sequence) override;
+
   // Numbers the buffered events and inserts them, under the event_log row
   // lock that COMMIT releases. Returns the newest sequence, or 0 when the
   // transaction appended none. Throws PgError.

@@ -9,7 +9,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 12> kMigrations = {
+constexpr std::array<const char*, 13> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -399,6 +399,25 @@ CREATE TABLE sign_in_tickets (
   created_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX sign_in_tickets_by_expire_at ON sign_in_tickets(expire_at);
+)sql",
+    // 13: the code deliverer's cursor and lease (one row) and its retries
+    // (DESIGN §13).
+    R"sql(
+CREATE TABLE delivery_state (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  cursor INTEGER NOT NULL,
+  in_flight INTEGER NOT NULL,
+  lease_owner TEXT NOT NULL,
+  lease_until INTEGER NOT NULL
+) STRICT;
+INSERT INTO delivery_state VALUES (1, -1, 0, '', 0);
+CREATE TABLE delivery_retries (
+  sequence INTEGER PRIMARY KEY,
+  recipient TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
 )sql",
 };
 

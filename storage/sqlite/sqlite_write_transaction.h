@@ -469,6 +469,14 @@ class SqliteWriteTransaction final : public WriteTransaction {
     });
   }
 
+  // The deliverer's rows; defined in sqlite_deliveries.cc.
+  absl::StatusOr<DeliveryStateRecord> GetDeliveryState() override;
+  absl::Status PutDeliveryState(const DeliveryStateRecord& state) override;
+  absl::StatusOr<std::vector<DeliveryRetryRecord>> ListDeliveryRetries(
+      int32_t limit) override;
+  absl::Status PutDeliveryRetry(const DeliveryRetryRecord& retry) override;
+  absl::Status DeleteDeliveryRetry(int64_t sequence) override;
+
  private:
   void AppendEventRow(const EventRecord& event) {
     auto& s = c_.Prepare(

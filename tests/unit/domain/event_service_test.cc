@@ -10,6 +10,7 @@
 #include "tests/testing/fakes.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/text_event_encoder.h"
 
 namespace roster::domain {
 namespace {
@@ -18,23 +19,6 @@ using ::roster::testing::IsOk;
 using ::roster::testing::IsOkAndHolds;
 using ::roster::testing::StatusIs;
 using ::testing::ElementsAre;
-
-class NullEncoder final : public EventEncoder {
- public:
-  std::string EncodeUser(const UserView&) const override { return ""; }
-  std::string EncodeDeletedUser(const DeletedUser&) const override {
-    return "";
-  }
-  std::string EncodeSession(const storage::SessionRecord&) const override {
-    return "";
-  }
-  std::string EncodeEmailMessage(const VerificationMessage&) const override {
-    return "";
-  }
-  std::string EncodeSmsMessage(const VerificationMessage&) const override {
-    return "";
-  }
-};
 
 std::vector<int64_t> Sequences(
     const std::vector<storage::EventRecord>& events) {
@@ -68,7 +52,7 @@ class EventServiceTest : public ::testing::Test {
   testing::FakeClock clock_;
   testing::SeededRandom random_{5};
   IdGenerator ids_;
-  NullEncoder encoder_;
+  testing::TextEventEncoder encoder_;
   std::unique_ptr<storage::SqliteUserStore> store_;
   std::unique_ptr<UserServices> users_;
   std::unique_ptr<EventService> events_;
