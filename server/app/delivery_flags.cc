@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "server/app/config.h"
+#include "server/delivery/message_templates.h"
 
 ABSL_FLAG(std::string, app_name, "Roster",
           "The service's name in the messages roster-server sends.");
@@ -40,6 +41,10 @@ ABSL_FLAG(std::string, twilio_from, "",
           "The Twilio sender: an E.164 number or a messaging service SID.");
 ABSL_FLAG(std::string, twilio_base_url, "https://api.twilio.com",
           "Twilio's API base URL.");
+ABSL_FLAG(absl::Duration, delivery_lease, absl::Seconds(30),
+          "How long a replica stays the one that sends without renewing: "
+          "after a crash, another replica (or the restarted one) takes over "
+          "this much later.");
 ABSL_FLAG(std::string, delivery_ca_file, "",
           "PEM CA certificates to trust for the SMTP and SMS receivers "
           "(default: the system's).");
@@ -59,7 +64,8 @@ const char* const kDeliveryFlagNames[] = {"app_name",
                                           "twilio_auth_token_file",
                                           "twilio_from",
                                           "twilio_base_url",
-                                          "delivery_ca_file"};
+                                          "delivery_ca_file",
+                                          "delivery_lease"};
 const size_t kDeliveryFlagCount = std::size(kDeliveryFlagNames);
 
 namespace {
@@ -229,6 +235,17 @@ absl::StatusOr<delivery::DeliveryConfig> LoadDeliveryFlags() {
     return Invalid("app_name", "must be 1-64 bytes without control characters");
   }
   config.templates_dir = absl::GetFlag(FLAGS_templates_dir);
+  // Checked now so that a typo in a template is a bad flag (exit 2), not a
+  // failed start.
+  auto templates =
+      delivery::MessageTemplates::Load(config.templates_dir, config.app_name);
+  if (!templates.ok()) {
+    return templates.status();
+  }
+  config.lease = absl::GetFlag(FLAGS_delivery_lease);
+  if (config.lease < absl::Seconds(1) || config.lease > absl::Hours(1)) {
+    return Invalid("delivery_lease", "must be between 1s and 1h");
+  }
   absl::Status smtp = LoadSmtp(config);
   if (!smtp.ok()) {
     return smtp;

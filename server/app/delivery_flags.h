@@ -15,7 +15,8 @@ extern const size_t kDeliveryFlagCount;
 // InvalidArgument naming the flag for: a URL of the wrong scheme, plain HTTP
 // or --smtp_insecure towards a host other than loopback, a missing or
 // unreadable secret file, --smtp_url without --mail_from, Twilio without its
-// account, or an app name that is empty, long or holds control characters.
+// account, an app name that is empty, long or holds control characters, or
+// templates that MessageTemplates::Load refuses.
 absl::StatusOr<delivery::DeliveryConfig> LoadDeliveryFlags();
 
 }  // namespace roster::app

@@ -54,6 +54,7 @@ absl::Status RosterServer::StartDelivery(
                    absl::BytesToHexString(absl::string_view(
                        reinterpret_cast<const char*>(nonce), sizeof(nonce))));
   options.poll = config.poll;
+  options.lease = config.lease;
   options.cancel = &delivery_cancel_;
   options.log = [](absl::string_view level, absl::string_view msg,
                    absl::string_view fields) {

@@ -352,7 +352,11 @@ absl::Status Deliverer::SendNew(Pass& pass) {
       }
       pass.cursor = done;
       if (event.sequence == pass.resend) {
+        // The last holder stopped between handing this message over and
+        // recording it: it may have arrived already.
         ++duplicates_;
+        Log("info", "resending a message an earlier sender may have sent",
+            event, *message, "");
       }
       SendResult result = channel->sender->Send(*message, event.id, pass.now);
       done = event.sequence;

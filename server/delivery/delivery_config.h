@@ -19,6 +19,8 @@ struct DeliveryConfig {
   // How often the deliverer looks for work nobody told it of (other
   // replicas' commits, retries coming due). No flag: tests shorten it.
   absl::Duration poll = absl::Seconds(1);
+  // DelivererOptions::lease.
+  absl::Duration lease = absl::Seconds(30);
   std::optional<SmtpOptions> smtp;
   std::optional<SmsWebhookOptions> sms_webhook;
   std::optional<TwilioOptions> twilio;
