@@ -228,8 +228,8 @@ absl::StatusOr<delivery::DeliveryConfig> LoadDeliveryFlags() {
   delivery::DeliveryConfig config;
   config.app_name = absl::GetFlag(FLAGS_app_name);
   bool control = false;
-  for (unsigned char c : config.app_name) {
-    control = control || c < 0x20 || c == 0x7f;
+  for (char c : config.app_name) {
+    control = control || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
   }
   if (config.app_name.empty() || config.app_name.size() > 64 || control) {
     return Invalid("app_name", "must be 1-64 bytes without control characters");

@@ -44,11 +44,11 @@ CurlEasy NewCurl(const Transport& transport) {
 }
 
 void Append(CurlList& list, const std::string& line) {
-  curl_slist* grown = curl_slist_append(list.get(), line.c_str());
-  if (grown != nullptr) {
-    list.release();
-    list.reset(grown);
-  }
+  // curl_slist_append returns the head, new for an empty list, or nullptr
+  // (leaving the list as it was) when it cannot allocate.
+  curl_slist* head = list.release();
+  curl_slist* grown = curl_slist_append(head, line.c_str());
+  list.reset(grown != nullptr ? grown : head);
 }
 
 }  // namespace roster::delivery

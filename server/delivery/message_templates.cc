@@ -80,8 +80,9 @@ absl::Status CheckPlaceholders(absl::string_view text, absl::string_view name) {
 std::string Fill(absl::string_view text,
                  const domain::VerificationMessage& message,
                  absl::string_view app_name, absl::Time now, bool html) {
+  const absl::Duration left = absl::FromUnixMicros(message.expire_at) - now;
   const int64_t minutes = std::max<int64_t>(
-      1, (message.expire_at - absl::ToUnixMicros(now) + 59999999) / 60000000);
+      1, absl::Ceil(left, absl::Minutes(1)) / absl::Minutes(1));
   auto value = [html](absl::string_view v) {
     return html ? EscapeHtml(v) : std::string(v);
   };

@@ -31,7 +31,7 @@ SendResult Post(CURL* c, const std::string& url, const std::string& body,
   if (result != CURLE_OK) {
     return {SendOutcome::kRetry, curl_easy_strerror(result)};
   }
-  long status = 0;
+  long status = 0;  // NOLINT(google-runtime-int): curl_easy_getinfo's type.
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   if (status >= 200 && status < 300) {
     return {SendOutcome::kSent, ""};

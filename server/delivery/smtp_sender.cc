@@ -27,8 +27,8 @@ std::string EnvelopeAddress(absl::string_view from) {
 // A header value on one line, RFC 2047-encoded when it is not plain ASCII.
 std::string HeaderValue(absl::string_view value) {
   std::string line = absl::StrReplaceAll(value, {{"\r", " "}, {"\n", " "}});
-  for (unsigned char c : line) {
-    if (c >= 0x80) {
+  for (char c : line) {
+    if (static_cast<unsigned char>(c) >= 0x80) {
       return absl::StrCat("=?UTF-8?B?", absl::Base64Escape(line), "?=");
     }
   }
@@ -103,7 +103,7 @@ class SmtpSender final : public Sender {
     if (result == CURLE_OK) {
       return {SendOutcome::kSent, ""};
     }
-    long reply = 0;
+    long reply = 0;  // NOLINT(google-runtime-int): curl_easy_getinfo's type.
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply);
     std::string detail =
         absl::StrCat(curl_easy_strerror(result), " (SMTP ", reply, ")");

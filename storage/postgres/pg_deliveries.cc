@@ -53,7 +53,7 @@ PgWriteTransaction::ListDeliveryRetries(int32_t limit) {
             "created_at FROM delivery_retries ORDER BY sequence LIMIT $1",
             PgParams().Add(int64_t{limit}));
         std::vector<DeliveryRetryRecord> retries;
-        retries.reserve(r.rows());
+        retries.reserve(static_cast<size_t>(r.rows()));
         for (int row = 0; row < r.rows(); ++row) {
           retries.push_back({r.Int(row, 0), r.Text(row, 1),
                              static_cast<int32_t>(r.Int(row, 2)), r.Int(row, 3),

@@ -9,6 +9,10 @@
 #include <httplib.h>
 #include <openssl/hmac.h>
 
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -284,6 +288,21 @@ std::string ExpectedSignature(const std::string& secret,
       absl::string_view(reinterpret_cast<const char*>(mac), length));
 }
 
+// docs/examples/verify_sms_webhook.py's exit status for one request.
+int RunVerifier(const std::string& secret_file, const std::string& header,
+                const std::string& body) {
+  const std::string command =
+      absl::StrCat("/usr/bin/python3 ", ROSTER_WEBHOOK_VERIFIER, " '",
+                   secret_file, "' '", header, "' >/dev/null");
+  FILE* pipe = popen(command.c_str(), "w");
+  if (pipe == nullptr) {
+    return -1;
+  }
+  fwrite(body.data(), 1, body.size(), pipe);
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 class SmsWebhookTest : public ::testing::Test {
  protected:
   SmsWebhookTest()
@@ -333,6 +352,15 @@ TEST_F(SmsWebhookTest, ASignedPostCarriesTheCodeAndSurvivesAFailure) {
     EXPECT_THAT(body["body"].get<std::string>(),
                 HasSubstr(events[0].sms().code()));
   }
+  // The receiver in docs/examples verifies it, and refuses it altered.
+  TempDir dir;
+  const std::string secret_file = dir.File("webhook.secret");
+  std::ofstream(secret_file) << kWebhookSecret << "\n";
+  const std::string header = requests[1].get_header_value("Roster-Signature");
+  EXPECT_EQ(RunVerifier(secret_file, header, requests[1].body), 0);
+  std::string altered = requests[1].body;
+  altered.replace(altered.find("sign_in"), 7, "sign_up");
+  EXPECT_EQ(RunVerifier(secret_file, header, altered), 1);
   // The email channel is not configured: nothing else was attempted.
   const std::string metrics = server_.server().RenderMetrics();
   EXPECT_EQ(
