@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <openssl/hmac.h>
-
 #include <sys/wait.h>
 
 #include <cstdio>
