@@ -154,6 +154,9 @@ absl::Status Deliverer::Commit(
   });
   if (absl::IsFailedPrecondition(written)) {
     holding_lease_ = false;
+    lease_until_ = absl::InfinitePast();  // The next pass reads the holder's.
+  } else if (written.ok()) {
+    lease_until_ = absl::FromUnixMicros(lease_until);
   }
   return written;
 }
@@ -176,6 +179,7 @@ absl::Status Deliverer::TakeLease(Pass& pass) {
     pass.held = state->lease_owner == options_.owner ||
                 state->lease_until <= now || state->lease_owner.empty();
     if (!pass.held) {
+      lease_until_ = absl::FromUnixMicros(state->lease_until);
       return absl::OkStatus();
     }
     if (state->cursor < 0) {
@@ -196,6 +200,11 @@ absl::Status Deliverer::TakeLease(Pass& pass) {
     return txn.PutDeliveryState(*state);
   });
   holding_lease_ = taken.ok() && pass.held;
+  if (holding_lease_) {
+    lease_until_ = pass.now + options_.lease;
+  } else if (!taken.ok()) {
+    lease_until_ = absl::InfinitePast();
+  }
   return taken;
 }
 
@@ -415,9 +424,36 @@ absl::Status Deliverer::SendNew(Pass& pass) {
   }
 }
 
+bool Deliverer::NothingToDo(absl::Time now, absl::Status& status) {
+  if (!holding_lease_) {
+    // Another replica sends until its lease ends: not even a read till then.
+    return now < lease_until_;
+  }
+  if (now + options_.lease / 2 >= lease_until_ || now >= next_retry_at_ ||
+      known_cursor_ < 0) {
+    return false;  // The lease wants renewing, or a retry is due.
+  }
+  storage::EventQuery fresh;
+  fresh.after_sequence = known_cursor_;
+  fresh.types = CodeEventTypes();
+  fresh.limit = 1;
+  auto batch = store_->ReadEvents(fresh);
+  if (!batch.ok()) {
+    status = batch.status();
+    return true;
+  }
+  return batch->events.empty();
+}
+
 absl::Status Deliverer::RunOnce() {
   Pass pass;
   pass.now = clock_->Now();
+  // Every commit wakes the deliverer; most append no code. A read, not a
+  // write, tells it so.
+  absl::Status quiet;
+  if (NothingToDo(pass.now, quiet)) {
+    return quiet;
+  }
   absl::Status leased = TakeLease(pass);
   if (!leased.ok() || !pass.held) {
     return leased;
@@ -428,9 +464,13 @@ absl::Status Deliverer::RunOnce() {
   }
   absl::Status sent = SendNew(pass);
   storage::Micros oldest = std::numeric_limits<storage::Micros>::max();
+  next_retry_at_ = absl::InfiniteFuture();
   for (const auto& retry : pass.retries) {
     oldest = std::min(oldest, retry.created_at);
+    next_retry_at_ =
+        std::min(next_retry_at_, absl::FromUnixMicros(retry.next_attempt_at));
   }
+  known_cursor_ = sent.ok() ? pass.cursor : -1;
   pending_retries_ = static_cast<int64_t>(pass.retries.size());
   queue_age_micros_ =
       pass.retries.empty()

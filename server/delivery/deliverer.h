@@ -73,7 +73,7 @@ class Deliverer {
 
   // One pass: takes or renews the lease, retries what is due, sends new
   // events. OK when another replica holds the lease. The background thread
-  // calls it; tests may too (without Start).
+  // calls it; tests may too (without Start). Not reentrant.
   absl::Status RunOnce();
 
   // The deliverer's counters in the Prometheus text format.
@@ -90,6 +90,10 @@ class Deliverer {
   absl::Status Commit(
       const std::function<absl::Status(storage::WriteTransaction&,
                                        storage::DeliveryStateRecord&)>& body);
+  // True when a pass would do nothing: another replica's lease is still
+  // good, or ours is, no retry is due and no code event is past the cursor.
+  // A read error is true with `status` set.
+  bool NothingToDo(absl::Time now, absl::Status& status);
   Channel* ChannelOf(absl::string_view type);
   absl::Duration Backoff(int32_t attempts) const;
   void Log(absl::string_view level, absl::string_view msg,
@@ -109,6 +113,11 @@ class Deliverer {
   std::atomic<int64_t> pending_retries_{0};
   std::atomic<int64_t> queue_age_micros_{0};
   std::atomic<bool> holding_lease_{false};
+
+  // What the last pass learnt; RunOnce's alone.
+  absl::Time lease_until_ = absl::InfinitePast();  // Ours, or the holder's.
+  absl::Time next_retry_at_ = absl::InfiniteFuture();
+  int64_t known_cursor_ = -1;  // -1: unknown, run a full pass.
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

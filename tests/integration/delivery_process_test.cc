@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "tests/testing/require.h"
@@ -138,6 +139,11 @@ TEST_F(DeliveryProcessTest, AKillMidSendLosesNoCodeAndLogsNone) {
                events[0].sequence();
       },
       absl::Seconds(10)));
+  // Meanwhile the server answers: the held send is on no request's path (it
+  // would wait out the sink's 3 s if it were).
+  const absl::Time before = absl::Now();
+  replica.AddUser("lee@example.com");
+  EXPECT_LT(absl::Now() - before, absl::Seconds(2));
   const std::string first_log = first->Stderr();
   EXPECT_EQ(first->Stop(SIGKILL), -1);
 
