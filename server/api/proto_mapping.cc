@@ -342,42 +342,50 @@ std::string ProtoEventEncoder::EncodeSmsMessage(
   return out.SerializeAsString();
 }
 
+namespace {
+
+// The fields EmailMessage and SmsMessage share, parsed from `payload` into
+// `message`; nullopt when the bytes do not parse.
+template <typename Message>
+std::optional<domain::VerificationMessage> DecodeShared(
+    absl::string_view payload, Message& message) {
+  if (!message.ParseFromArray(payload.data(),
+                              static_cast<int>(payload.size()))) {
+    return std::nullopt;
+  }
+  domain::VerificationMessage out;
+  out.user_id = message.user_id();
+  out.code = message.code();
+  out.expire_at = MicrosOf(message.expire_at());
+  out.purpose = message.purpose();
+  out.sign_up_id = message.sign_up_id();
+  out.sign_in_attempt_id = message.sign_in_attempt_id();
+  return out;
+}
+
+}  // namespace
+
 std::optional<domain::VerificationMessage> ProtoEventEncoder::DecodeMessage(
     absl::string_view type, absl::string_view payload) const {
-  domain::VerificationMessage out;
   if (type == domain::event_type::kEmailCreated) {
     roster::v1::EmailMessage message;
-    if (!message.ParseFromArray(payload.data(),
-                                static_cast<int>(payload.size()))) {
-      return std::nullopt;
+    auto out = DecodeShared(payload, message);
+    if (out.has_value()) {
+      out->identifier_id = message.email_address_id();
+      out->address = message.email_address();
+      out->invitation_id = message.invitation_id();
+      out->url = message.url();
+      out->ticket = message.ticket();
     }
-    out.identifier_id = message.email_address_id();
-    out.address = message.email_address();
-    out.user_id = message.user_id();
-    out.code = message.code();
-    out.expire_at = MicrosOf(message.expire_at());
-    out.purpose = message.purpose();
-    out.sign_up_id = message.sign_up_id();
-    out.sign_in_attempt_id = message.sign_in_attempt_id();
-    out.invitation_id = message.invitation_id();
-    out.url = message.url();
-    out.ticket = message.ticket();
     return out;
   }
   if (type == domain::event_type::kSmsCreated) {
     roster::v1::SmsMessage message;
-    if (!message.ParseFromArray(payload.data(),
-                                static_cast<int>(payload.size()))) {
-      return std::nullopt;
+    auto out = DecodeShared(payload, message);
+    if (out.has_value()) {
+      out->identifier_id = message.phone_number_id();
+      out->address = message.phone_number();
     }
-    out.identifier_id = message.phone_number_id();
-    out.address = message.phone_number();
-    out.user_id = message.user_id();
-    out.code = message.code();
-    out.expire_at = MicrosOf(message.expire_at());
-    out.purpose = message.purpose();
-    out.sign_up_id = message.sign_up_id();
-    out.sign_in_attempt_id = message.sign_in_attempt_id();
     return out;
   }
   return std::nullopt;
