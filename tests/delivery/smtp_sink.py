@@ -15,6 +15,7 @@ import email
 import email.policy
 import json
 import os
+import signal
 import ssl
 import time
 import warnings
@@ -90,8 +91,7 @@ def main():
         f.write(str(args.port))
     os.rename(args.port_file + ".tmp", args.port_file)
     try:
-        while True:
-            time.sleep(3600)
+        signal.pause()  # Until the test kills it.
     finally:
         controller.stop()
 
