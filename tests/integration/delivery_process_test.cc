@@ -191,20 +191,20 @@ TEST_F(PgDeliveryTest, TwoReplicasSendEachCodeOnce) {
     ASSERT_GT(port, 0) << processes.back()->Stderr();
     replicas.push_back(std::make_unique<Replica>(port));
   }
-  constexpr int kUsers = 3;
-  constexpr int kCodesEach = 4;
-  for (int u = 0; u < kUsers; ++u) {
+  constexpr size_t kUsers = 3;
+  constexpr size_t kCodesEach = 4;
+  for (size_t u = 0; u < kUsers; ++u) {
     replicas[u % 2]->AddUser(absl::StrCat("user", u, "@example.com"));
   }
   // Codes made on both replicas, interleaved.
-  for (int round = 0; round < kCodesEach; ++round) {
-    for (int u = 0; u < kUsers; ++u) {
+  for (size_t round = 0; round < kCodesEach; ++round) {
+    for (size_t u = 0; u < kUsers; ++u) {
       replicas[(round + u) % 2]->SendCode(
           absl::StrCat("user", u, "@example.com"));
     }
   }
   const std::vector<Event> events = replicas[0]->CodeEvents();
-  ASSERT_EQ(events.size(), static_cast<size_t>(kUsers * kCodesEach));
+  ASSERT_EQ(events.size(), kUsers * kCodesEach);
   ASSERT_TRUE(WaitUntil([&] { return Drained(events.back().sequence()); },
                         absl::Seconds(30)));
   const auto messages = sink.WaitFor(events.size());
