@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/domain/data_keys.h"
+#include "tests/testing/binaries.h"
 #include "tests/testing/test_server.h"
 
 namespace roster {
@@ -35,10 +36,11 @@ class CliTest : public ::testing::Test {
   // shell words: quote JSON with single quotes).
   Result Roster(const std::string& args, const std::string& env = "") {
     const std::string out = dir_.File("out"), err = dir_.File("err");
-    const std::string command = absl::StrCat(
-        "ROSTER_SECRET_KEY=", kTestSecretKey, " ", env, " ", ROSTER_CLI_BINARY,
-        " --addr=127.0.0.1:", server_.server().port(), " --progress=false ",
-        args, " >", out, " 2>", err);
+    const std::string command =
+        absl::StrCat("ROSTER_SECRET_KEY=", kTestSecretKey, " ", env, " ",
+                     ::roster::testing::CliBinary(),
+                     " --addr=127.0.0.1:", server_.server().port(),
+                     " --progress=false ", args, " >", out, " 2>", err);
     const int status = std::system(command.c_str());
     Result result;
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -26,6 +26,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "roster/v1/backend_users.grpc.pb.h"
+#include "tests/testing/binaries.h"
 #include "tests/testing/require.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_server.h"
@@ -314,10 +315,11 @@ TEST(ClientFaultsTest, ClientsKilledMidStreamReleaseTheirStreams) {
   std::vector<pid_t> watchers;
   for (int i = 0; i < 8; ++i) {
     const std::string out = dir.File(absl::StrCat("watch", i));
-    const std::string command = absl::StrCat(
-        "exec env ROSTER_SECRET_KEY=", testing::kTestSecretKey, " ",
-        ROSTER_CLI_BINARY, " --addr=127.0.0.1:", server.server().port(),
-        " events watch >", out, " 2>&1");
+    const std::string command =
+        absl::StrCat("exec env ROSTER_SECRET_KEY=", testing::kTestSecretKey,
+                     " ", ::roster::testing::CliBinary(),
+                     " --addr=127.0.0.1:", server.server().port(),
+                     " events watch >", out, " 2>&1");
     const pid_t pid = testing::Spawn({"/bin/sh", "-c", command});
     ASSERT_GT(pid, 0) << "cannot start /bin/sh";
     watchers.push_back(pid);

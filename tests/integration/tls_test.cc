@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/testing/binaries.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/wait.h"
 
@@ -153,8 +154,8 @@ TEST(TlsTest, TheCliSpeaksTlsAndMutualTls) {
     config.tls_client_ca_file = pki.File("ca.pem");
   });
   const std::string cli = absl::StrCat(
-      ROSTER_CLI_BINARY, " --addr=127.0.0.1:", server.server().port(),
-      " --timeout=5s ");
+      ::roster::testing::CliBinary(),
+      " --addr=127.0.0.1:", server.server().port(), " --timeout=5s ");
   auto exit_code = [&](const std::string& flags) {
     const int status =
         std::system((cli + flags + " health >/dev/null 2>&1").c_str());

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "tests/testing/binaries.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/wait.h"
 
@@ -49,15 +50,16 @@ inline pid_t Spawn(std::vector<std::string> args) {
              : -1;
 }
 
-// Runs ROSTER_SERVER_BINARY with `args` in `dir`, stderr to a file, without
-// the parent's ROSTER_* variables (plus `extra_env`). Killed when destroyed.
+// Runs roster-server (ServerBinary()) with `args` in `dir`, stderr to a file,
+// without the parent's ROSTER_* variables (plus `extra_env`). Killed when
+// destroyed.
 class ServerProcess {
  public:
   ServerProcess(const TempDir& dir, std::vector<std::string> args,
                 std::vector<std::string> extra_env = {})
       : stderr_path_(
             dir.File("stderr-" + std::to_string(counter_++) + ".log")) {
-    std::vector<std::string> argv_strings = {ROSTER_SERVER_BINARY};
+    std::vector<std::string> argv_strings = {ServerBinary()};
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<char*> argv = NullTerminated(argv_strings);
     std::vector<std::string> env_strings;
@@ -74,7 +76,7 @@ class ServerProcess {
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addchdir_np(&actions, dir.path().c_str());
-    EXPECT_EQ(posix_spawn(&pid_, ROSTER_SERVER_BINARY, &actions, nullptr,
+    EXPECT_EQ(posix_spawn(&pid_, argv_strings[0].c_str(), &actions, nullptr,
                           argv.data(), envp.data()),
               0);
     posix_spawn_file_actions_destroy(&actions);
