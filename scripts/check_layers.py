@@ -32,6 +32,8 @@ LAYERS = {
                       GRPC + SQLITE + LIBPQ + HTTP),
     "server/delivery": (("server/delivery/",), ("storage/", "server/domain/", "server/delivery/"),
                         GRPC + SQLITE + LIBPQ + HTTP),
+    "server/oauth": (("server/oauth/",), ("storage/", "server/domain/", "server/oauth/"),
+                     GRPC + SQLITE + LIBPQ + HTTP),
     "server/api": (("server/api/",), ("storage/", "server/domain/", "server/api/") + PROTO,
                    SQLITE + LIBPQ + HTTP),
     "server/app": (("server/app/",), ("storage/", "storage/sqlite/", "storage/postgres/",
