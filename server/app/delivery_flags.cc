@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "server/app/config.h"
 #include "server/delivery/message_templates.h"
+#include "server/domain/urls.h"
 
 ABSL_FLAG(std::string, app_name, "Roster",
           "The service's name in the messages roster-server sends.");
@@ -74,32 +75,10 @@ absl::Status Invalid(absl::string_view flag, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("--", flag, " ", why));
 }
 
-// The host of scheme://host[:port][/…], brackets kept for IPv6.
-absl::string_view HostOf(absl::string_view url) {
-  const size_t start = url.find("://");
-  absl::string_view rest =
-      start == absl::string_view::npos ? url : url.substr(start + 3);
-  rest = rest.substr(0, rest.find_first_of("/?#"));
-  rest = rest.substr(
-      rest.rfind('@') == absl::string_view::npos ? 0 : rest.rfind('@') + 1);
-  if (absl::StartsWith(rest, "[")) {
-    return rest.substr(0, rest.find(']') + 1);
-  }
-  return rest.substr(0, rest.find(':'));
-}
-
-bool IsLoopbackHost(absl::string_view host) {
-  return host == "localhost" || host == "[::1]" ||
-         absl::StartsWith(host, "127.");
-}
-
 // http(s) URLs: https anywhere, plain http only to this machine (a code in
 // clear text must not cross a network).
 absl::Status CheckHttpUrl(absl::string_view flag, absl::string_view url) {
-  if (absl::StartsWith(url, "https://") && !HostOf(url).empty()) {
-    return absl::OkStatus();
-  }
-  if (absl::StartsWith(url, "http://") && IsLoopbackHost(HostOf(url))) {
+  if (domain::IsHttpsOrLoopbackHttp(url)) {
     return absl::OkStatus();
   }
   return Invalid(flag, "must be an https:// URL (http:// only to loopback)");
@@ -131,12 +110,13 @@ absl::Status LoadSmtp(delivery::DeliveryConfig& config) {
   smtp.insecure = absl::GetFlag(FLAGS_smtp_insecure);
   const bool implicit_tls = absl::StartsWith(url, "smtps://");
   if ((!implicit_tls && !absl::StartsWith(url, "smtp://")) ||
-      HostOf(url).empty()) {
+      domain::HostOf(url).empty()) {
     return Invalid("smtp_url",
                    "must be smtps://host[:port] or "
                    "smtp://host[:port]");
   }
-  if (smtp.insecure && (implicit_tls || !IsLoopbackHost(HostOf(url)))) {
+  if (smtp.insecure &&
+      (implicit_tls || !domain::IsLoopbackHost(domain::HostOf(url)))) {
     return Invalid("smtp_insecure",
                    "is only for smtp:// to a loopback host: codes would "
                    "cross the network in clear text");

@@ -18,9 +18,9 @@ struct evp_pkey_st;
 namespace roster::oauth {
 
 // Bounds on what a provider may send: a JWK Set, and a token.
-inline constexpr size_t kMaxJwksBytes = 256 * 1024;
+inline constexpr size_t kMaxJwksBytes = size_t{256} * 1024;
 inline constexpr size_t kMaxJwksKeys = 64;
-inline constexpr size_t kMaxJwsBytes = 16 * 1024;
+inline constexpr size_t kMaxJwsBytes = size_t{16} * 1024;
 
 struct Jwk {
   std::string kid;  // May be empty.
