@@ -171,6 +171,23 @@ struct SignInTicketRecord {
   Micros created_at = 0;
 };
 
+// A social sign-in in progress (DESIGN §11): made by StartOAuth, taken once by
+// the provider's callback within 10 minutes. The state itself travels through
+// the browser; only its digest is kept. The PKCE verifier and the nonce are
+// kept as they are: the callback needs them, and deriving them from the state
+// would hand them to whoever sees the callback's URL.
+struct OAuthStateRecord {
+  std::string digest;  // Hex BLAKE2b of the state.
+  std::string provider;
+  std::string action;   // "sign_in" or "connect".
+  std::string user_id;  // connect: the signed-in caller; sign_in: empty.
+  std::string redirect_url;
+  std::string code_verifier;
+  std::string nonce;
+  Micros expire_at = 0;
+  Micros created_at = 0;
+};
+
 // The code deliverer's shared state (DESIGN §13): one row that every replica
 // reads, so one replica at a time (the lease holder) sends.
 struct DeliveryStateRecord {

@@ -50,6 +50,11 @@ class WriteTransaction {
   // may claim one value unverified, but one user at most holds it verified.
   virtual absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
       IdentifierKind kind, absl::string_view value) = 0;
+  // The id of the user `provider`'s account `provider_user_id` is linked to,
+  // or nullopt.
+  virtual absl::StatusOr<std::optional<std::string>>
+  FindUserIdByExternalAccount(absl::string_view provider,
+                              absl::string_view provider_user_id) = 0;
   // The users holding the email address or phone number `value` unverified.
   virtual absl::StatusOr<std::vector<std::string>> FindUnverifiedClaimants(
       IdentifierKind kind, absl::string_view value) = 0;
@@ -149,6 +154,16 @@ class WriteTransaction {
   // Deletes up to `max_rows` tickets that expired before `cutoff`.
   virtual absl::StatusOr<int64_t> PruneSignInTickets(Micros cutoff,
                                                      int64_t max_rows) = 0;
+
+  // Stores a new social sign-in state. No event.
+  virtual absl::Status PutOAuthState(const OAuthStateRecord& state) = 0;
+  // Deletes the state whose digest is `digest` and returns it: of two
+  // transactions taking one state, one gets it. nullopt when there is none.
+  virtual absl::StatusOr<std::optional<OAuthStateRecord>> TakeOAuthState(
+      absl::string_view digest) = 0;
+  // Deletes up to `max_rows` states that expired before `cutoff`.
+  virtual absl::StatusOr<int64_t> PruneOAuthStates(Micros cutoff,
+                                                   int64_t max_rows) = 0;
 
   // The invitation, or NotFound.
   virtual absl::StatusOr<InvitationRecord> GetInvitation(

@@ -85,6 +85,13 @@ absl::Status CheckRequestSize(const google::protobuf::MessageLite& request) {
                                     limit, " bytes"));
 }
 
+grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* context,
+                                  const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* RefuseOversized(
     grpc::CallbackServerContext* context,
     const google::protobuf::MessageLite& request) {

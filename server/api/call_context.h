@@ -40,6 +40,11 @@ inline constexpr size_t kMaxUploadRequestBytes =
 size_t MaxRequestBytes(const google::protobuf::MessageLite& request);
 // OK, or RESOURCE_EXHAUSTED (REQUEST_TOO_LARGE) naming the limit.
 absl::Status CheckRequestSize(const google::protobuf::MessageLite& request);
+// Finishes the call at once with `status` (a refusal before any work) and
+// returns its reactor.
+grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* context,
+                                  const absl::Status& status);
+
 // Finishes the call with CheckRequestSize's refusal and returns its reactor;
 // nullptr when `request` is within its limit.
 grpc::ServerUnaryReactor* RefuseOversized(

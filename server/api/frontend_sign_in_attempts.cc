@@ -56,13 +56,6 @@ absl::Status RespondWithStep(absl::StatusOr<domain::SignInStep> step,
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* context,
-                                  const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
 }  // namespace
 
 grpc::ServerUnaryReactor* FrontendUsersService::SignIn(

@@ -22,6 +22,7 @@
 #include "server/domain/sign_in_attempts.h"
 #include "server/domain/sign_up.h"
 #include "server/domain/user_service.h"
+#include "server/oauth/oauth_flow.h"
 
 namespace roster::api {
 
@@ -195,6 +196,13 @@ class FrontendUsersService final
       grpc::CallbackServerContext* context,
       const roster::v1::ResetPasswordRequest* request,
       roster::v1::SignInResponse* response) override;
+  // Social sign-in, when providers are configured (not owned); null: none.
+  void set_oauth(oauth::OAuthFlow* oauth) { oauth_ = oauth; }
+
+  grpc::ServerUnaryReactor* StartOAuth(
+      grpc::CallbackServerContext* context,
+      const roster::v1::StartOAuthRequest* request,
+      roster::v1::StartOAuthResponse* response) override;
   grpc::ServerUnaryReactor* SignInWithTicket(
       grpc::CallbackServerContext* context,
       const roster::v1::SignInWithTicketRequest* request,
@@ -265,6 +273,7 @@ class FrontendUsersService final
   domain::SecondFactorService* second_factors_;  // Not owned.
   BoundedExecutor* writes_;                      // Not owned.
   BoundedExecutor* hashes_;                      // Not owned.
+  oauth::OAuthFlow* oauth_ = nullptr;            // Not owned.
   domain::RateLimiter failures_by_identifier_;
   domain::RateLimiter failures_by_address_;
   domain::RateLimiter writes_by_user_;

@@ -209,6 +209,7 @@ absl::Status ApplyEnvironment() {
   std::vector<const char*> names(std::begin(kFlagNames), std::end(kFlagNames));
   names.insert(names.end(), kDeliveryFlagNames,
                kDeliveryFlagNames + kDeliveryFlagCount);
+  names.insert(names.end(), kOAuthFlagNames, kOAuthFlagNames + kOAuthFlagCount);
   for (const char* name : names) {
     const std::string variable =
         absl::StrCat("ROSTER_", absl::AsciiStrToUpper(name));
@@ -474,11 +475,21 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
     return delivery.status();
   }
   config.delivery = *std::move(delivery);
+  auto oauth = LoadOAuthFlags();
+  if (!oauth.ok()) {
+    return oauth.status();
+  }
+  config.oauth = *std::move(oauth);
   if (config.dev && config.http_listen.empty()) {
     // A dev server on an ephemeral gRPC port (tests, parallel instances)
     // takes an ephemeral HTTP port too rather than fight over 8081.
     config.http_listen =
         absl::EndsWith(config.listen, ":0") ? "127.0.0.1:0" : "127.0.0.1:8081";
+  }
+  if (!config.oauth.providers.empty() && config.http_listen.empty()) {
+    return absl::InvalidArgumentError(
+        "--oauth_providers_file needs --http_listen: providers return to "
+        "/v1/oauth/callback on it");
   }
   const std::string signing_key_file = absl::GetFlag(FLAGS_signing_key_file);
   if (!signing_key_file.empty()) {

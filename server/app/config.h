@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/app/oauth_flags.h"
 #include "server/delivery/delivery_config.h"
 
 namespace roster::app {
@@ -94,6 +95,7 @@ struct ServerConfig {
   int32_t user_cache_mb = 32;
   // Sending codes by email and SMS (DESIGN §13); off unless a channel is set.
   delivery::DeliveryConfig delivery;
+  OAuthConfig oauth;
 };
 
 // Reads flags and ROSTER_* variables. InvalidArgument for a bad value, a

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/api/log.h"
 #include "server/app/bounded_http_server.h"
 
 namespace roster::app {
@@ -74,6 +75,31 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Bind(
   }
   server->port_ = port;
   return server;
+}
+
+void HttpServer::ServeOAuthCallback(oauth::OAuthFlow* flow) {
+  server_->Get("/v1/oauth/callback", [flow](const httplib::Request& request,
+                                            httplib::Response& response) {
+    const domain::Caller caller{"oauth_callback", ""};
+    const oauth::CallbackAnswer answer = flow->Callback(
+        caller, request.get_param_value("code"),
+        request.get_param_value("state"), request.get_param_value("error"));
+    // The answer carries a ticket: never cached, never sent on as a referrer.
+    response.set_header("Cache-Control", "no-store");
+    response.set_header("Referrer-Policy", "no-referrer");
+    if (!answer.message.empty()) {
+      api::LogJson(
+          "warn", "social sign-in did not complete",
+          absl::StrCat(",\"why\":\"", api::JsonEscape(answer.message), "\""));
+    }
+    if (answer.status == 303) {
+      response.status = 303;
+      response.set_header("Location", answer.location);
+      return;
+    }
+    response.status = answer.status;
+    response.set_content(absl::StrCat(answer.message, "\n"), "text/plain");
+  });
 }
 
 absl::Status HttpServer::Serve(domain::UserServices* users,

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "server/domain/user_service.h"
+#include "server/oauth/oauth_flow.h"
 
 namespace httplib {
 class Server;
@@ -31,6 +32,9 @@ class HttpServer {
   // Without `users` no image is served (the metrics-only listener). With
   // `metrics`, also serves its text at GET /metrics (Prometheus).
   // Unavailable if the accept loop does not start. Call once.
+  // Answers the providers' returns at GET /v1/oauth/callback with `flow`
+  // (not owned). Before Serve.
+  void ServeOAuthCallback(oauth::OAuthFlow* flow);
   absl::Status Serve(domain::UserServices* users,
                      std::function<std::string()> metrics = nullptr);
   ~HttpServer();  // Stops.

@@ -291,6 +291,7 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       server->users_.get(), server->sessions_.get(), server->sign_ups_.get(),
       server->attempts_.get(), server->second_factors_.get(),
       server->writes_.get(), server->hashes_.get(), sign_in_limits);
+  server->StartOAuth(config, options, *sign_up_mode);
   grpc::ServerBuilder builder;
   configure(builder);
   builder.AddListeningPort(config.listen, CredentialsFor(config),
@@ -516,10 +517,16 @@ absl::Status RosterServer::LoadDataKeys(const ServerConfig& config) {
 absl::StatusOr<int64_t> RosterServer::PruneAccounts() {
   auto sign_ups = sign_ups_->Prune(10000);
   auto attempts = attempts_->Prune(10000);
-  if (!sign_ups.ok() || !attempts.ok()) {
-    return sign_ups.ok() ? attempts.status() : sign_ups.status();
+  absl::StatusOr<int64_t> states = int64_t{0};
+  if (oauth_ != nullptr) {
+    states = oauth_->Prune(10000);
   }
-  return *sign_ups + *attempts;
+  for (const auto* pruned : {&sign_ups, &attempts, &states}) {
+    if (!pruned->ok()) {
+      return pruned->status();
+    }
+  }
+  return *sign_ups + *attempts + *states;
 }
 
 void RosterServer::RunPruner(absl::Duration interval) {

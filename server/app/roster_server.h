@@ -29,9 +29,11 @@
 #include "server/domain/clock.h"
 #include "server/domain/event_service.h"
 #include "server/domain/ids.h"
+#include "server/domain/oauth_sign_in.h"
 #include "server/domain/session_service.h"
 #include "server/domain/tokens.h"
 #include "server/domain/user_service.h"
+#include "server/oauth/oauth_flow.h"
 #include "storage/user_store.h"
 
 namespace roster::app {
@@ -92,6 +94,11 @@ class RosterServer {
   // Builds the deliverer a DeliveryConfig asks for (none when no channel is
   // set). InvalidArgument for templates that do not load.
   absl::Status StartDelivery(const delivery::DeliveryConfig& config);
+  // Builds social sign-in when providers are configured: the flow, StartOAuth
+  // and the HTTP listener's /v1/oauth/callback.
+  void StartOAuth(const ServerConfig& config,
+                  const domain::UserServiceOptions& options,
+                  domain::SignUpMode sign_up_mode);
 
   // Parses --data_keys_file and refuses to start when the database holds a
   // secret sealed under a key it does not list: a lost key file is an error
@@ -125,6 +132,8 @@ class RosterServer {
   domain::DataKeys data_keys_;
   std::unique_ptr<domain::SecondFactorService> second_factors_;
   std::unique_ptr<domain::SignInAttemptService> attempts_;
+  std::unique_ptr<domain::OAuthSignInService> oauth_accounts_;
+  std::unique_ptr<oauth::OAuthFlow> oauth_;
   std::unique_ptr<api::BackendUsersService> backend_users_;
   std::unique_ptr<api::FrontendUsersService> frontend_users_;
   std::unique_ptr<HttpServer> http_;

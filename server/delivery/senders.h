@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "server/delivery/message_templates.h"
 #include "server/domain/events.h"
+#include "server/net/transport.h"
 
 namespace roster::delivery {
 
@@ -38,13 +39,7 @@ class Sender {
 };
 
 // How every sender reaches its receiver.
-struct Transport {
-  std::string ca_file;  // Empty: the system's trust store.
-  absl::Duration timeout = absl::Seconds(20);
-  // Set at shutdown: a send in progress stops at once (and is retried by the
-  // next holder) rather than holding the process for its timeout.
-  const std::atomic<bool>* cancel = nullptr;
-};
+using Transport = net::Transport;
 
 struct SmtpOptions {
   std::string url;        // smtps://host:465 or smtp://host:587

@@ -10,8 +10,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
-#include "server/delivery/curl_handle.h"
 #include "server/delivery/senders.h"
+#include "server/net/curl_handle.h"
 
 namespace roster::delivery {
 namespace {
@@ -20,7 +20,7 @@ size_t Discard(char*, size_t size, size_t count, void*) { return size * count; }
 
 // POSTs `body` to `url` and classifies the answer.
 SendResult Post(CURL* c, const std::string& url, const std::string& body,
-                const CurlList& headers) {
+                const net::CurlList& headers) {
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
@@ -48,7 +48,7 @@ class WebhookSender final : public Sender {
 
   SendResult Send(const domain::VerificationMessage& message,
                   absl::string_view event_id, absl::Time now) override {
-    CurlEasy curl = NewCurl(options_.transport);
+    net::CurlEasy curl = net::NewCurl(options_.transport);
     if (curl == nullptr) {
       return {SendOutcome::kRetry, "curl_easy_init failed"};
     }
@@ -59,11 +59,11 @@ class WebhookSender final : public Sender {
         {"event_id",
          std::string(event_id)}}.dump();
     const int64_t timestamp = absl::ToUnixSeconds(now);
-    CurlList headers;
-    Append(headers, "Content-Type: application/json");
-    Append(headers,
-           absl::StrCat(kSignatureHeader, ": ", "t=", timestamp,
-                        ",v1=", SignWebhook(options_.secret, timestamp, body)));
+    net::CurlList headers;
+    net::Append(headers, "Content-Type: application/json");
+    net::Append(headers,
+                absl::StrCat(kSignatureHeader, ": ", "t=", timestamp, ",v1=",
+                             SignWebhook(options_.secret, timestamp, body)));
     return Post(curl.get(), options_.url, body, headers);
   }
 
@@ -79,7 +79,7 @@ class TwilioSender final : public Sender {
 
   SendResult Send(const domain::VerificationMessage& message, absl::string_view,
                   absl::Time now) override {
-    CurlEasy curl = NewCurl(options_.transport);
+    net::CurlEasy curl = net::NewCurl(options_.transport);
     if (curl == nullptr) {
       return {SendOutcome::kRetry, "curl_easy_init failed"};
     }
@@ -100,8 +100,8 @@ class TwilioSender final : public Sender {
     curl_easy_setopt(c, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
     curl_easy_setopt(c, CURLOPT_USERNAME, options_.account_sid.c_str());
     curl_easy_setopt(c, CURLOPT_PASSWORD, options_.auth_token.c_str());
-    CurlList headers;
-    Append(headers, "Content-Type: application/x-www-form-urlencoded");
+    net::CurlList headers;
+    net::Append(headers, "Content-Type: application/x-www-form-urlencoded");
     const std::string url =
         absl::StrCat(options_.base_url, "/2010-04-01/Accounts/",
                      options_.account_sid, "/Messages.json");

@@ -7,8 +7,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "server/delivery/curl_handle.h"
 #include "server/delivery/senders.h"
+#include "server/net/curl_handle.h"
 
 namespace roster::delivery {
 namespace {
@@ -51,7 +51,7 @@ class SmtpSender final : public Sender {
 
   SendResult Send(const domain::VerificationMessage& message,
                   absl::string_view event_id, absl::Time now) override {
-    CurlEasy curl = NewCurl(options_.transport);
+    net::CurlEasy curl = net::NewCurl(options_.transport);
     if (curl == nullptr) {
       return {SendOutcome::kRetry, "curl_easy_init failed"};
     }
@@ -68,29 +68,30 @@ class SmtpSender final : public Sender {
     }
     const std::string envelope_from = EnvelopeAddress(options_.from);
     curl_easy_setopt(c, CURLOPT_MAIL_FROM, envelope_from.c_str());
-    CurlList recipients;
-    Append(recipients, message.address);
+    net::CurlList recipients;
+    net::Append(recipients, message.address);
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, recipients.get());
 
-    CurlList headers;
-    Append(headers, absl::StrCat("From: ", HeaderValue(options_.from)));
-    Append(headers, absl::StrCat("To: ", HeaderValue(message.address)));
-    Append(headers, absl::StrCat("Subject: ", HeaderValue(email.subject)));
-    Append(headers, absl::StrCat("Date: ",
-                                 absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000",
-                                                  now, absl::UTCTimeZone())));
+    net::CurlList headers;
+    net::Append(headers, absl::StrCat("From: ", HeaderValue(options_.from)));
+    net::Append(headers, absl::StrCat("To: ", HeaderValue(message.address)));
+    net::Append(headers, absl::StrCat("Subject: ", HeaderValue(email.subject)));
+    net::Append(
+        headers,
+        absl::StrCat("Date: ", absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000",
+                                                now, absl::UTCTimeZone())));
     // The event id makes every copy of one code the same message to a
     // receiver that drops duplicates.
-    Append(
+    net::Append(
         headers,
         absl::StrCat("Message-ID: <", event_id, "@",
                      envelope_from.substr(envelope_from.find('@') + 1), ">"));
-    Append(headers, "Auto-Submitted: auto-generated");
+    net::Append(headers, "Auto-Submitted: auto-generated");
 
     // The root of the tree is the message itself: typed through the header
     // list (curl adds the boundary), it holds the two alternatives directly.
-    Append(headers, "Content-Type: multipart/alternative");
-    CurlMime mime(curl_mime_init(c));
+    net::Append(headers, "Content-Type: multipart/alternative");
+    net::CurlMime mime(curl_mime_init(c));
     if (mime == nullptr ||
         !AddPart(mime.get(), email.text, "text/plain; charset=utf-8") ||
         !AddPart(mime.get(), email.html, "text/html; charset=utf-8")) {

@@ -45,6 +45,11 @@ inline constexpr char kAttemptState[] = "ATTEMPT_STATE";
 inline constexpr char kTicketInvalid[] = "TICKET_INVALID";
 inline constexpr char kTotpExists[] = "TOTP_EXISTS";
 inline constexpr char kSecondFactorRequired[] = "SECOND_FACTOR_REQUIRED";
+// DESIGN §11.
+inline constexpr char kRedirectUrlNotAllowed[] = "REDIRECT_URL_NOT_ALLOWED";
+inline constexpr char kProviderNotConfigured[] = "PROVIDER_NOT_CONFIGURED";
+inline constexpr char kOAuthStateInvalid[] = "OAUTH_STATE_INVALID";
+inline constexpr char kOAuthProviderError[] = "OAUTH_PROVIDER_ERROR";
 // Not in DESIGN: a feature that stores a secret, on a server without
 // --data_keys_file (FAILED_PRECONDITION).
 inline constexpr char kDataKeysMissing[] = "DATA_KEYS_MISSING";

@@ -113,41 +113,50 @@ absl::StatusOr<UserView> UserOperations::MutateUser(
   storage::UserRecord result;
   absl::Status written =
       store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
-        auto user = LoadForChange(txn, user_id, etag);
-        if (!user.ok()) {
-          return user.status();
-        }
-        const storage::UserRecord before = *user;
-        absl::Status changed = change(txn, *user);
-        if (!changed.ok()) {
-          return changed;
-        }
-        // A phone verified, reserved or removed may change the second factors.
-        RefreshTwoFactor(*user, ToMicros(clock_->Now()));
-        if (*user == before) {
-          result =
-              *std::move(user);  // Nothing changed: no write, the etag stays.
-          return absl::OkStatus();
-        }
-        absl::Status released = ReleaseClaims(txn, caller, before, *user);
-        if (!released.ok()) {
-          return released;
-        }
-        user->version += 1;
-        user->updated_at = std::max(ToMicros(clock_->Now()), before.updated_at);
-        absl::Status updated = txn.UpdateUser(
-            *user, NewEvent(caller, event_type::kUserUpdated, user->id,
-                            events_->EncodeUser(View(*user))));
-        if (!updated.ok()) {
-          return updated;
-        }
-        result = *std::move(user);
-        return absl::OkStatus();
+        return MutateUserIn(txn, caller, user_id, etag, change, result);
       });
   if (!written.ok()) {
     return FromStore(written);
   }
   return View(std::move(result));
+}
+
+absl::Status UserOperations::MutateUserIn(
+    storage::WriteTransaction& txn, const Caller& caller,
+    absl::string_view user_id, absl::string_view etag,
+    absl::FunctionRef<absl::Status(storage::WriteTransaction&,
+                                   storage::UserRecord&)>
+        change,
+    storage::UserRecord& result) {
+  auto user = LoadForChange(txn, user_id, etag);
+  if (!user.ok()) {
+    return user.status();
+  }
+  const storage::UserRecord before = *user;
+  absl::Status changed = change(txn, *user);
+  if (!changed.ok()) {
+    return changed;
+  }
+  // A phone verified, reserved or removed may change the second factors.
+  RefreshTwoFactor(*user, ToMicros(clock_->Now()));
+  if (*user == before) {
+    result = *std::move(user);  // Nothing changed: no write, the etag stays.
+    return absl::OkStatus();
+  }
+  absl::Status released = ReleaseClaims(txn, caller, before, *user);
+  if (!released.ok()) {
+    return released;
+  }
+  user->version += 1;
+  user->updated_at = std::max(ToMicros(clock_->Now()), before.updated_at);
+  absl::Status updated =
+      txn.UpdateUser(*user, NewEvent(caller, event_type::kUserUpdated, user->id,
+                                     events_->EncodeUser(View(*user))));
+  if (!updated.ok()) {
+    return updated;
+  }
+  result = *std::move(user);
+  return absl::OkStatus();
 }
 
 absl::Status UserOperations::CountCodeSend(storage::WriteTransaction& txn,

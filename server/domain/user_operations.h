@@ -56,6 +56,16 @@ class UserOperations {
       absl::FunctionRef<absl::Status(storage::WriteTransaction&,
                                      storage::UserRecord&)>
           change);
+  // MutateUser's work inside a transaction the caller already holds, for
+  // operations that change a user as one step of a larger write. `result` is
+  // the user as stored.
+  absl::Status MutateUserIn(
+      storage::WriteTransaction& txn, const Caller& caller,
+      absl::string_view user_id, absl::string_view etag,
+      absl::FunctionRef<absl::Status(storage::WriteTransaction&,
+                                     storage::UserRecord&)>
+          change,
+      storage::UserRecord& result);
   // The user by id, as View returns it: INVALID_ARGUMENT for a malformed id,
   // NOT_FOUND.
   absl::StatusOr<UserView> ReadUser(absl::string_view user_id) const;

@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 
 namespace roster::oauth {
 namespace {
@@ -80,9 +82,18 @@ absl::StatusOr<IdTokenClaims> VerifyIdToken(
   if (!claims.is_object()) {
     return absl::InvalidArgumentError("the ID token's claims are not JSON");
   }
-  if (StringClaim(claims, "iss") != expected.issuer) {
+  // Microsoft's multi-tenant issuers name the tenant the token is for.
+  std::string issuer = expected.issuer;
+  if (absl::StrContains(issuer, "{tenantid}")) {
+    const std::string tenant = StringClaim(claims, "tid");
+    if (tenant.empty()) {
+      return absl::UnauthenticatedError("the ID token has no \"tid\"");
+    }
+    issuer = absl::StrReplaceAll(issuer, {{"{tenantid}", tenant}});
+  }
+  if (StringClaim(claims, "iss") != issuer) {
     return absl::UnauthenticatedError(
-        absl::StrCat("the ID token's \"iss\" is not ", expected.issuer));
+        absl::StrCat("the ID token's \"iss\" is not ", issuer));
   }
   if (absl::Status audience = CheckAudience(claims, expected.client_id);
       !audience.ok()) {

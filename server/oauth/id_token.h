@@ -15,6 +15,8 @@
 namespace roster::oauth {
 
 struct IdTokenExpectations {
+  // May hold `{tenantid}`: the token's `tid` fills it (Microsoft's common
+  // endpoints issue tokens for every tenant).
   std::string issuer;
   std::string client_id;  // The audience.
   std::string nonce;      // The one the sign-in's state kept.

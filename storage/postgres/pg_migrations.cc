@@ -20,7 +20,7 @@ constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7290146531)";
 // sequence is allocated from event_log.last_sequence inside the committing
 // transaction (see PgUserStore), not by an identity column, so that sequence
 // order is commit order across replicas.
-constexpr std::array<const char*, 9> kPgMigrations = {
+constexpr std::array<const char*, 10> kPgMigrations = {
     R"sql(
 CREATE TABLE users (
   id TEXT COLLATE "C" PRIMARY KEY,
@@ -309,6 +309,21 @@ CREATE TABLE delivery_retries (
   next_attempt_at BIGINT NOT NULL,
   created_at BIGINT NOT NULL
 );
+)sql",
+    // 10: as SQLite's migration 14.
+    R"sql(
+CREATE TABLE oauth_states (
+  digest TEXT COLLATE "C" PRIMARY KEY,
+  provider TEXT NOT NULL,
+  action TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  redirect_url TEXT NOT NULL,
+  code_verifier TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  expire_at BIGINT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX oauth_states_by_expire_at ON oauth_states(expire_at);
 )sql",
 };
 

@@ -24,6 +24,22 @@ PgWriteTransaction::FindUserIdByIdentifier(IdentifierKind kind,
                    });
 }
 
+absl::StatusOr<std::optional<std::string>>
+PgWriteTransaction::FindUserIdByExternalAccount(
+    absl::string_view provider, absl::string_view provider_user_id) {
+  return PgGuarded("looking up an external account",
+                   [&]() -> absl::StatusOr<std::optional<std::string>> {
+                     PgResult r = c_.Run(
+                         "SELECT user_id FROM external_accounts WHERE "
+                         "provider = $1 AND provider_user_id = $2",
+                         PgParams().Add(provider).Add(provider_user_id));
+                     if (r.rows() == 0) {
+                       return std::nullopt;
+                     }
+                     return r.Text(0, 0);
+                   });
+}
+
 absl::StatusOr<std::vector<std::string>>
 PgWriteTransaction::FindUnverifiedClaimants(IdentifierKind kind,
                                             absl::string_view value) {
@@ -386,6 +402,58 @@ absl::StatusOr<int64_t> PgWriteTransaction::PruneSignInTickets(
         PgParams().Add(cutoff).Add(max_rows));
     return r.affected();
   });
+}
+
+absl::Status PgWriteTransaction::PutOAuthState(const OAuthStateRecord& state) {
+  return PgGuarded("writing a social sign-in state", [&] {
+    c_.Run(
+        "INSERT INTO oauth_states (digest, provider, action, user_id, "
+        "redirect_url, code_verifier, nonce, expire_at, created_at) VALUES "
+        "($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        PgParams()
+            .Add(state.digest)
+            .Add(state.provider)
+            .Add(state.action)
+            .Add(state.user_id)
+            .Add(state.redirect_url)
+            .Add(state.code_verifier)
+            .Add(state.nonce)
+            .Add(state.expire_at)
+            .Add(state.created_at));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<OAuthStateRecord>>
+PgWriteTransaction::TakeOAuthState(absl::string_view digest) {
+  return PgGuarded(
+      "taking a social sign-in state",
+      [&]() -> absl::StatusOr<std::optional<OAuthStateRecord>> {
+        PgResult r = c_.Run(
+            "DELETE FROM oauth_states WHERE digest = $1 RETURNING provider, "
+            "action, user_id, redirect_url, code_verifier, nonce, expire_at, "
+            "created_at",
+            PgParams().Add(digest));
+        if (r.rows() == 0) {
+          return std::nullopt;
+        }
+        return OAuthStateRecord{std::string(digest), r.Text(0, 0), r.Text(0, 1),
+                                r.Text(0, 2),        r.Text(0, 3), r.Text(0, 4),
+                                r.Text(0, 5),        r.Int(0, 6),  r.Int(0, 7)};
+      });
+}
+
+absl::StatusOr<int64_t> PgWriteTransaction::PruneOAuthStates(Micros cutoff,
+                                                             int64_t max_rows) {
+  return PgGuarded("pruning social sign-in states",
+                   [&]() -> absl::StatusOr<int64_t> {
+                     PgResult r = c_.Run(
+                         "DELETE FROM oauth_states WHERE digest IN (SELECT "
+                         "digest FROM oauth_states WHERE expire_at < $1 ORDER "
+                         "BY expire_at LIMIT $2)",
+                         PgParams().Add(cutoff).Add(max_rows));
+                     return r.affected();
+                   });
 }
 
 absl::StatusOr<InvitationRecord> PgWriteTransaction::GetInvitation(

@@ -25,6 +25,8 @@ class PgWriteTransaction final : public WriteTransaction {
   explicit PgWriteTransaction(PgConnection& c) : c_(c) {}
 
   absl::StatusOr<UserRecord> GetUser(absl::string_view user_id) override;
+  absl::StatusOr<std::optional<std::string>> FindUserIdByExternalAccount(
+      absl::string_view provider, absl::string_view provider_user_id) override;
   absl::StatusOr<std::optional<std::string>> FindUserIdByIdentifier(
       IdentifierKind kind, absl::string_view value) override;
   absl::StatusOr<std::vector<std::string>> FindUnverifiedClaimants(
@@ -76,6 +78,11 @@ class PgWriteTransaction final : public WriteTransaction {
       absl::string_view digest) override;
   absl::StatusOr<int64_t> PruneSignInTickets(Micros cutoff,
                                              int64_t max_rows) override;
+  absl::Status PutOAuthState(const OAuthStateRecord& state) override;
+  absl::StatusOr<std::optional<OAuthStateRecord>> TakeOAuthState(
+      absl::string_view digest) override;
+  absl::StatusOr<int64_t> PruneOAuthStates(Micros cutoff,
+                                           int64_t max_rows) override;
   absl::StatusOr<int64_t> PruneSignInAttempts(Micros cutoff,
                                               int64_t max_rows) override;
   absl::StatusOr<InvitationRecord> GetInvitation(

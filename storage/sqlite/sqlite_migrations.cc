@@ -9,7 +9,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 13> kMigrations = {
+constexpr std::array<const char*, 14> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -418,6 +418,22 @@ CREATE TABLE delivery_retries (
   next_attempt_at INTEGER NOT NULL,
   created_at INTEGER NOT NULL
 ) STRICT;
+)sql",
+    // 14: social sign-ins in progress (DESIGN §11), kept as digests until the
+    // callback takes them or an hour past their expiry.
+    R"sql(
+CREATE TABLE oauth_states (
+  digest TEXT PRIMARY KEY,
+  provider TEXT NOT NULL,
+  action TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  redirect_url TEXT NOT NULL,
+  code_verifier TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  expire_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX oauth_states_by_expire_at ON oauth_states(expire_at);
 )sql",
 };
 

@@ -44,6 +44,24 @@ class SqliteWriteTransaction final : public WriteTransaction {
                    });
   }
 
+  absl::StatusOr<std::optional<std::string>> FindUserIdByExternalAccount(
+      absl::string_view provider, absl::string_view provider_user_id) override {
+    return Guarded("looking up an external account",
+                   [&]() -> absl::StatusOr<std::optional<std::string>> {
+                     auto& s = c_.Prepare(
+                         "SELECT user_id FROM external_accounts WHERE "
+                         "provider = ? AND provider_user_id = ?");
+                     s.bind(1, std::string(provider));
+                     s.bind(2, std::string(provider_user_id));
+                     std::optional<std::string> user_id;
+                     if (s.executeStep()) {
+                       user_id = s.getColumn(0).getString();
+                     }
+                     s.reset();
+                     return user_id;
+                   });
+  }
+
   absl::StatusOr<std::vector<std::string>> FindUnverifiedClaimants(
       IdentifierKind kind, absl::string_view value) override {
     return Guarded("looking up identifier claims",
@@ -377,6 +395,64 @@ class SqliteWriteTransaction final : public WriteTransaction {
       s.bind(2, max_rows);
       return int64_t{s.exec()};
     });
+  }
+
+  absl::Status PutOAuthState(const OAuthStateRecord& state) override {
+    return Guarded("writing a social sign-in state", [&] {
+      auto& s = c_.Prepare(
+          "INSERT INTO oauth_states (digest, provider, action, user_id, "
+          "redirect_url, code_verifier, nonce, expire_at, created_at) VALUES "
+          "(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      s.bind(1, state.digest);
+      s.bind(2, state.provider);
+      s.bind(3, state.action);
+      s.bind(4, state.user_id);
+      s.bind(5, state.redirect_url);
+      s.bind(6, state.code_verifier);
+      s.bind(7, state.nonce);
+      s.bind(8, state.expire_at);
+      s.bind(9, state.created_at);
+      s.exec();
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::optional<OAuthStateRecord>> TakeOAuthState(
+      absl::string_view digest) override {
+    return Guarded(
+        "taking a social sign-in state",
+        [&]() -> absl::StatusOr<std::optional<OAuthStateRecord>> {
+          auto& s = c_.Prepare(
+              "DELETE FROM oauth_states WHERE digest = ? RETURNING provider, "
+              "action, user_id, redirect_url, code_verifier, nonce, "
+              "expire_at, created_at");
+          s.bind(1, std::string(digest));
+          std::optional<OAuthStateRecord> taken;
+          if (s.executeStep()) {
+            taken = OAuthStateRecord{
+                std::string(digest),        s.getColumn(0).getString(),
+                s.getColumn(1).getString(), s.getColumn(2).getString(),
+                s.getColumn(3).getString(), s.getColumn(4).getString(),
+                s.getColumn(5).getString(), s.getColumn(6).getInt64(),
+                s.getColumn(7).getInt64()};
+          }
+          s.reset();
+          return taken;
+        });
+  }
+
+  absl::StatusOr<int64_t> PruneOAuthStates(Micros cutoff,
+                                           int64_t max_rows) override {
+    return Guarded("pruning social sign-in states",
+                   [&]() -> absl::StatusOr<int64_t> {
+                     auto& s = c_.Prepare(
+                         "DELETE FROM oauth_states WHERE digest IN (SELECT "
+                         "digest FROM oauth_states WHERE expire_at < ? ORDER "
+                         "BY expire_at LIMIT ?)");
+                     s.bind(1, cutoff);
+                     s.bind(2, max_rows);
+                     return int64_t{s.exec()};
+                   });
   }
 
   absl::StatusOr<InvitationRecord> GetInvitation(

@@ -40,7 +40,8 @@ const std::set<std::string> kPublicMethods = {"SignIn",
                                               "PrepareSignInFactor",
                                               "AttemptSignInFactor",
                                               "ResetPassword",
-                                              "SignInWithTicket"};
+                                              "SignInWithTicket",
+                                              "StartOAuth"};
 
 std::string Base64Url(absl::string_view bytes) {
   std::string out;

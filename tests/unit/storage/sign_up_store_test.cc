@@ -160,5 +160,95 @@ TEST_P(SignInTicketStoreTest, ATicketIsTakenOnceAndPrunedByExpiry) {
   EXPECT_TRUE(Take("digest2")->has_value());
 }
 
+// Social sign-in states: every field back, taken once, pruned by expiry.
+class OAuthStateStoreTest : public UserStoreTest {
+ protected:
+  absl::StatusOr<std::optional<OAuthStateRecord>> Take(
+      const std::string& digest) {
+    absl::StatusOr<std::optional<OAuthStateRecord>> taken =
+        absl::UnknownError("not run");
+    absl::Status written = store_->Write([&](WriteTransaction& txn) {
+      taken = txn.TakeOAuthState(digest);
+      return taken.status();
+    });
+    if (!written.ok()) return written;
+    return taken;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Adapters, OAuthStateStoreTest, AdapterNames(),
+                         AdapterName);
+
+TEST_P(OAuthStateStoreTest, AStateIsTakenOnceWholeAndPrunedByExpiry) {
+  for (int i = 0; i < 3; ++i) {
+    const OAuthStateRecord state{absl::StrCat("digest", i),
+                                 "oauth_custom_corp",
+                                 i == 1 ? "connect" : "sign_in",
+                                 i == 1 ? "user_1" : "",
+                                 absl::StrCat("https://app.test/cb?n=", i),
+                                 absl::StrCat("verifier", i),
+                                 absl::StrCat("nonce", i),
+                                 2000 + i,
+                                 20 + i};
+    ASSERT_THAT(store_->Write([&](WriteTransaction& txn) {
+      return txn.PutOAuthState(state);
+    }),
+                IsOk());
+  }
+  auto taken = Take("digest1");
+  ASSERT_THAT(taken.status(), IsOk());
+  ASSERT_TRUE(taken->has_value());
+  const OAuthStateRecord& state = **taken;
+  EXPECT_EQ(state.digest, "digest1");
+  EXPECT_EQ(state.provider, "oauth_custom_corp");
+  EXPECT_EQ(state.action, "connect");
+  EXPECT_EQ(state.user_id, "user_1");
+  EXPECT_EQ(state.redirect_url, "https://app.test/cb?n=1");
+  EXPECT_EQ(state.code_verifier, "verifier1");
+  EXPECT_EQ(state.nonce, "nonce1");
+  EXPECT_EQ(state.expire_at, 2001);
+  EXPECT_EQ(state.created_at, 21);
+  taken = Take("digest1");
+  ASSERT_THAT(taken.status(), IsOk());
+  EXPECT_FALSE(taken->has_value());
+  int64_t pruned = -1;
+  ASSERT_THAT(store_->Write([&](WriteTransaction& txn) -> absl::Status {
+    auto n = txn.PruneOAuthStates(/*cutoff=*/2001, /*max_rows=*/10);
+    if (!n.ok()) return n.status();
+    pruned = *n;
+    return absl::OkStatus();
+  }),
+              IsOk());
+  EXPECT_EQ(pruned, 1);  // digest0; digest2 expires later.
+  EXPECT_FALSE(Take("digest0")->has_value());
+  EXPECT_TRUE(Take("digest2")->has_value());
+}
+
+TEST_P(OAuthStateStoreTest, AnExternalAccountLeadsToItsUser) {
+  UserRecord ada = MakeUser("u1", 1);
+  ExternalAccountRecord account;
+  account.id = "eac1";
+  account.user_id = "u1";
+  account.provider = "oauth_custom_corp";
+  account.provider_user_id = "248289761001";
+  ada.external_accounts = {account};
+  ASSERT_THAT(Insert(ada), IsOk());
+  auto find = [&](const std::string& provider, const std::string& subject) {
+    absl::StatusOr<std::optional<std::string>> found =
+        absl::UnknownError("not run");
+    EXPECT_THAT(store_->Write([&](WriteTransaction& txn) {
+      found = txn.FindUserIdByExternalAccount(provider, subject);
+      return found.status();
+    }),
+                IsOk());
+    return found.ok() ? *found : std::nullopt;
+  };
+  EXPECT_EQ(find("oauth_custom_corp", "248289761001"), "u1");
+  // The pair is the key: the same subject at another provider is another
+  // account, and ids compare exactly.
+  EXPECT_EQ(find("oauth_google", "248289761001"), std::nullopt);
+  EXPECT_EQ(find("oauth_custom_corp", "24828976100"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace roster::storage

@@ -1,16 +1,17 @@
 // RAII for libcurl: the process-wide init, an easy handle, a header list and a
-// MIME tree, each freed with its own curl_*_free. Internal to delivery/.
-#ifndef ROSTER_SERVER_DELIVERY_CURL_HANDLE_H_
-#define ROSTER_SERVER_DELIVERY_CURL_HANDLE_H_
+// MIME tree, each freed with its own curl_*_free. Shared by code delivery and
+// social sign-in, the two places Roster calls out over HTTP or SMTP.
+#ifndef ROSTER_SERVER_NET_CURL_HANDLE_H_
+#define ROSTER_SERVER_NET_CURL_HANDLE_H_
 
 #include <curl/curl.h>
 
 #include <memory>
 #include <string>
 
-#include "server/delivery/senders.h"
+#include "server/net/transport.h"
 
-namespace roster::delivery {
+namespace roster::net {
 
 struct CurlEasyFree {
   void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
@@ -33,6 +34,6 @@ CurlEasy NewCurl(const Transport& transport);
 // Appends `line` to `list` (which may hold nullptr).
 void Append(CurlList& list, const std::string& line);
 
-}  // namespace roster::delivery
+}  // namespace roster::net
 
-#endif  // ROSTER_SERVER_DELIVERY_CURL_HANDLE_H_
+#endif  // ROSTER_SERVER_NET_CURL_HANDLE_H_

@@ -1,8 +1,8 @@
-#include "server/delivery/curl_handle.h"
+#include "server/net/curl_handle.h"
 
 #include "absl/base/call_once.h"
 
-namespace roster::delivery {
+namespace roster::net {
 
 namespace {
 
@@ -51,4 +51,4 @@ void Append(CurlList& list, const std::string& line) {
   list.reset(grown != nullptr ? grown : head);
 }
 
-}  // namespace roster::delivery
+}  // namespace roster::net

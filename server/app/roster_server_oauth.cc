@@ -1,0 +1,34 @@
+// RosterServer's social sign-in (DESIGN §11): the flow over the configured
+// providers, StartOAuth on FrontendUsers and /v1/oauth/callback on the HTTP
+// listener.
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "server/app/roster_server.h"
+
+namespace roster::app {
+
+void RosterServer::StartOAuth(const ServerConfig& config,
+                              const domain::UserServiceOptions& options,
+                              domain::SignUpMode sign_up_mode) {
+  if (config.oauth.providers.empty() || http_ == nullptr) {
+    return;  // LoadConfig refuses providers without --http_listen.
+  }
+  oauth_accounts_ = std::make_unique<domain::OAuthSignInService>(
+      store_.get(), clock_, ids_.get(), encoder_.get(), options,
+      attempts_.get(), sign_up_mode);
+  oauth::OAuthFlowOptions flow_options;
+  flow_options.callback_url = absl::StrCat(
+      absl::StripSuffix(options.public_http_url, "/"), "/v1/oauth/callback");
+  flow_options.allowed_redirect_urls = config.oauth.allowed_redirect_urls;
+  flow_options.transport.ca_file = config.oauth.ca_file;
+  flow_options.transport.timeout = absl::Seconds(10);
+  oauth_ = std::make_unique<oauth::OAuthFlow>(
+      store_.get(), clock_, oauth_accounts_.get(), config.oauth.providers,
+      std::move(flow_options));
+  frontend_users_->set_oauth(oauth_.get());
+  http_->ServeOAuthCallback(oauth_.get());
+}
+
+}  // namespace roster::app

@@ -1,0 +1,256 @@
+#include "server/domain/oauth_sign_in.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/domain/errors.h"
+#include "server/domain/ids.h"
+#include "server/domain/user_checks.h"
+#include "server/domain/validation.h"
+
+namespace roster::domain {
+namespace {
+
+constexpr size_t kMaxExternalAccounts = 20;
+
+absl::Status Banned() {
+  return Error(absl::StatusCode::kPermissionDenied, reason::kUserBanned,
+               "the user is banned");
+}
+
+// What a provider says is text of its choosing: only what fits our own
+// bounds is kept (a name too long is dropped, not the sign-in).
+std::string Bounded(const std::string& value, size_t max_bytes) {
+  return ValidateText(value, max_bytes).ok() ? value : "";
+}
+
+// The provider's email as Roster stores addresses; one that is not a valid
+// address is dropped (the account still signs in, without it).
+ProviderAccount Normalized(ProviderAccount account) {
+  auto email = NormalizeEmailAddress(account.email);
+  account.email = email.ok() ? *std::move(email) : "";
+  return account;
+}
+
+}  // namespace
+
+OAuthSignInService::OAuthSignInService(
+    storage::UserStore* store, const Clock* clock, const IdGenerator* ids,
+    const EventEncoder* events, UserServiceOptions options,
+    const SignInAttemptService* tickets, SignUpMode mode)
+    : UserOperations(store, clock, ids, events, std::move(options)),
+      tickets_(tickets),
+      mode_(mode) {}
+
+storage::ExternalAccountRecord OAuthSignInService::NewAccount(
+    const ProviderAccount& account, absl::string_view user_id,
+    storage::Micros now) const {
+  storage::ExternalAccountRecord record;
+  record.id = ids_->New(kExternalAccountIdPrefix);
+  record.user_id = std::string(user_id);
+  record.provider = account.provider;
+  record.provider_user_id = account.provider_user_id;
+  record.email_address = account.email;
+  record.first_name = Bounded(account.first_name, kMaxNameBytes);
+  record.last_name = Bounded(account.last_name, kMaxNameBytes);
+  record.username = Bounded(account.username, kMaxNameBytes);
+  record.image_url = Bounded(account.image_url, 2048);
+  for (const std::string& scope : account.scopes) {
+    if (record.approved_scopes.size() < 50 && ValidateText(scope, 256).ok()) {
+      record.approved_scopes.push_back(scope);
+    }
+  }
+  record.verification.status = storage::VerificationStatus::kVerified;
+  record.verification.strategy = absl::StrCat("from_", account.provider);
+  record.created_at = record.updated_at = now;
+  return record;
+}
+
+absl::Status OAuthSignInService::Link(storage::WriteTransaction& txn,
+                                      const ProviderAccount& account,
+                                      storage::Micros now,
+                                      storage::UserRecord& user) const {
+  if (user.external_accounts.size() >= kMaxExternalAccounts) {
+    return Error(absl::StatusCode::kInvalidArgument,
+                 reason::kInvalidArgumentFormat,
+                 "the user has too many external accounts");
+  }
+  storage::ExternalAccountRecord record = NewAccount(account, user.id, now);
+  // An address another user has verified stays theirs (DESIGN §3): the
+  // account keeps it, this user does not get it.
+  bool email_is_free = !account.email.empty();
+  if (email_is_free) {
+    auto holder = txn.FindUserIdByIdentifier(
+        storage::IdentifierKind::kEmailAddress, account.email);
+    if (!holder.ok()) {
+      return holder.status();
+    }
+    email_is_free = !holder->has_value() || **holder == user.id;
+  }
+  if (email_is_free) {
+    // The provider verified it: the user now holds it verified too.
+    auto held = std::find_if(
+        user.email_addresses.begin(), user.email_addresses.end(),
+        [&](const auto& e) { return e.email_address == account.email; });
+    if (held == user.email_addresses.end()) {
+      storage::EmailAddressRecord email;
+      email.id = ids_->New(kIdentifierIdPrefix);
+      email.user_id = user.id;
+      email.email_address = account.email;
+      email.verification = record.verification;
+      email.created_at = email.updated_at = now;
+      user.email_addresses.push_back(std::move(email));
+      held = std::prev(user.email_addresses.end());
+    } else if (held->verification.status !=
+               storage::VerificationStatus::kVerified) {
+      held->verification = record.verification;
+      held->updated_at = now;
+    }
+    if (user.primary_email_address_id.empty()) {
+      user.primary_email_address_id = held->id;
+    }
+  }
+  user.external_accounts.push_back(std::move(record));
+  return absl::OkStatus();
+}
+
+absl::Status OAuthSignInService::CreateUser(storage::WriteTransaction& txn,
+                                            const Caller& caller,
+                                            const ProviderAccount& account,
+                                            storage::Micros now,
+                                            std::string& user_id) {
+  storage::UserRecord user;
+  user.id = ids_->New(kUserIdPrefix);
+  user.first_name = Bounded(account.first_name, kMaxNameBytes);
+  user.last_name = Bounded(account.last_name, kMaxNameBytes);
+  user.created_at = user.updated_at = now;
+  user.version = 1;
+  absl::Status linked = Link(txn, account, now, user);
+  if (!linked.ok()) {
+    return linked;
+  }
+  // Others' unverified claims on the address give way, as at sign-up.
+  absl::Status released =
+      ReleaseClaims(txn, caller, storage::UserRecord{}, user);
+  if (!released.ok()) {
+    return released;
+  }
+  user_id = user.id;
+  return txn.InsertUser(user,
+                        NewEvent(caller, event_type::kUserCreated, user.id,
+                                 events_->EncodeUser(View(user))));
+}
+
+absl::StatusOr<OAuthOutcome> OAuthSignInService::SignIn(
+    const Caller& caller, const ProviderAccount& given) {
+  const ProviderAccount account = Normalized(given);
+  OAuthOutcome outcome;
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        outcome = OAuthOutcome{};
+        const absl::Time now = clock_->Now();
+        auto holder = txn.FindUserIdByExternalAccount(account.provider,
+                                                      account.provider_user_id);
+        if (!holder.ok()) {
+          return holder.status();
+        }
+        if (holder->has_value()) {
+          outcome.user_id = **holder;
+        } else if (!account.email.empty()) {
+          // Only a verified holder counts (FindUserIdByIdentifier's rule):
+          // an unverified claim on the address links nothing.
+          auto owner = txn.FindUserIdByIdentifier(
+              storage::IdentifierKind::kEmailAddress, account.email);
+          if (!owner.ok()) {
+            return owner.status();
+          }
+          if (owner->has_value()) {
+            storage::UserRecord linked;
+            absl::Status changed = MutateUserIn(
+                txn, caller, **owner, "",
+                [&](storage::WriteTransaction& t, storage::UserRecord& user) {
+                  return user.banned ? Banned()
+                                     : Link(t, account, ToMicros(now), user);
+                },
+                linked);
+            if (!changed.ok()) {
+              return changed;
+            }
+            outcome.user_id = linked.id;
+            outcome.linked = true;
+          }
+        }
+        if (outcome.user_id.empty()) {
+          if (mode_ != SignUpMode::kPublic) {
+            return Error(absl::StatusCode::kPermissionDenied,
+                         reason::kSignUpRestricted,
+                         "sign-up is not open: no user holds this account");
+          }
+          absl::Status created =
+              CreateUser(txn, caller, account, ToMicros(now), outcome.user_id);
+          if (!created.ok()) {
+            return created;
+          }
+          outcome.created = outcome.linked = true;
+        } else if (!outcome.linked) {
+          auto user = txn.GetUser(outcome.user_id);
+          if (!user.ok()) {
+            return user.status();
+          }
+          if (user->banned) {
+            return Banned();
+          }
+        }
+        auto ticket = tickets_->IssueTicket(txn, outcome.user_id, now);
+        if (!ticket.ok()) {
+          return ticket.status();
+        }
+        outcome.ticket = *std::move(ticket);
+        return absl::OkStatus();
+      });
+  if (!written.ok()) {
+    return internal::FromStore(written);
+  }
+  return outcome;
+}
+
+absl::StatusOr<OAuthOutcome> OAuthSignInService::Connect(
+    const Caller& caller, absl::string_view user_id,
+    const ProviderAccount& given) {
+  const ProviderAccount account = Normalized(given);
+  OAuthOutcome outcome;
+  outcome.user_id = std::string(user_id);
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        auto holder = txn.FindUserIdByExternalAccount(account.provider,
+                                                      account.provider_user_id);
+        if (!holder.ok()) {
+          return holder.status();
+        }
+        if (holder->has_value() && **holder != user_id) {
+          return Error(absl::StatusCode::kAlreadyExists,
+                       reason::kIdentifierExists,
+                       "this provider account is linked to another user");
+        }
+        outcome.linked = !holder->has_value();
+        if (!outcome.linked) {
+          return absl::OkStatus();  // Already this user's.
+        }
+        storage::UserRecord linked;
+        return MutateUserIn(
+            txn, caller, user_id, "",
+            [&](storage::WriteTransaction& t, storage::UserRecord& user) {
+              return user.banned
+                         ? Banned()
+                         : Link(t, account, ToMicros(clock_->Now()), user);
+            },
+            linked);
+      });
+  if (!written.ok()) {
+    return internal::FromStore(written);
+  }
+  return outcome;
+}
+
+}  // namespace roster::domain

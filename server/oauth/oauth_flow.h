@@ -1,0 +1,101 @@
+// A social sign-in from start to callback (DESIGN §11). Start checks the app's
+// redirect URL against --allowed_redirect_urls, keeps a state (random, single
+// use, 10 minutes) with a PKCE S256 verifier, the OIDC nonce, the redirect URL
+// and the action, and returns the provider's authorization URL. Callback
+// takes the state once, exchanges the code, verifies who the user is, lets
+// OAuthSignInService sign in, link or sign up, and sends the browser back to
+// the app with `roster_ticket` or `roster_error`.
+//
+// Thread-safe.
+#ifndef ROSTER_SERVER_OAUTH_OAUTH_FLOW_H_
+#define ROSTER_SERVER_OAUTH_OAUTH_FLOW_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/domain/clock.h"
+#include "server/domain/oauth_sign_in.h"
+#include "server/net/transport.h"
+#include "server/oauth/provider_client.h"
+#include "server/oauth/providers.h"
+#include "storage/user_store.h"
+
+namespace roster::oauth {
+
+inline constexpr absl::Duration kStateLifetime = absl::Minutes(10);
+inline constexpr size_t kMaxRedirectUrlBytes = 2048;
+
+enum class OAuthAction { kSignIn, kConnect };
+
+struct OAuthFlowOptions {
+  // <public_http_url>/v1/oauth/callback: the redirect URI registered with
+  // every provider.
+  std::string callback_url;
+  // Origins plus path prefixes an app may be sent back to.
+  std::vector<std::string> allowed_redirect_urls;
+  net::Transport transport;
+};
+
+// Where the callback sends the browser: a 303 to `location`, or, when there
+// is no app to return to (an unknown state), a 400 with `message`.
+struct CallbackAnswer {
+  int status = 303;
+  std::string location;
+  std::string message;
+};
+
+// INVALID_ARGUMENT naming the entry for an --allowed_redirect_urls entry that
+// is not an http(s) origin with an optional path (no query or fragment).
+absl::Status CheckAllowedRedirectUrls(const std::vector<std::string>& urls);
+
+class OAuthFlow {
+ public:
+  // `store`, `clock` and `accounts` are not owned and must outlive the flow.
+  OAuthFlow(storage::UserStore* store, const domain::Clock* clock,
+            domain::OAuthSignInService* accounts,
+            const std::vector<OAuthProvider>& providers,
+            OAuthFlowOptions options);
+
+  // The provider's authorization URL for a new state. `user_id` is the
+  // signed-in caller for kConnect. INVALID_ARGUMENT
+  // (REDIRECT_URL_NOT_ALLOWED), NOT_FOUND (PROVIDER_NOT_CONFIGURED), and
+  // UNAVAILABLE (OAUTH_PROVIDER_ERROR) when discovery fails.
+  absl::StatusOr<std::string> Start(absl::string_view provider,
+                                    absl::string_view redirect_url,
+                                    OAuthAction action,
+                                    absl::string_view user_id);
+
+  // The provider's return: its `code` and `state`, or its `error`.
+  CallbackAnswer Callback(const domain::Caller& caller, absl::string_view code,
+                          absl::string_view state, absl::string_view error);
+
+  // Deletes up to `max_rows` states that expired over an hour ago.
+  absl::StatusOr<int64_t> Prune(int64_t max_rows);
+
+ private:
+  // The app's URL with `name`=`value` added to its query.
+  static std::string WithParameter(const std::string& url,
+                                   absl::string_view name,
+                                   absl::string_view value);
+  bool RedirectAllowed(absl::string_view url) const;
+  // The sign-in's outcome once the state is known: a ticket, or a reason.
+  absl::StatusOr<std::string> Finish(const domain::Caller& caller,
+                                     const storage::OAuthStateRecord& state,
+                                     absl::string_view code);
+
+  storage::UserStore* const store_;
+  const domain::Clock* const clock_;
+  domain::OAuthSignInService* const accounts_;
+  const OAuthFlowOptions options_;
+  std::map<std::string, std::unique_ptr<ProviderClient>, std::less<>>
+      providers_;
+};
+
+}  // namespace roster::oauth
+
+#endif  // ROSTER_SERVER_OAUTH_OAUTH_FLOW_H_

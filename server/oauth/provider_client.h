@@ -1,0 +1,100 @@
+// Roster's calls to one OAuth provider (DESIGN §11): its discovery document
+// (OpenID Connect; read again daily, the last one kept while the provider is
+// unreachable), its JWK Set (cached; refetched for an unknown `kid` at most
+// once a minute), the code exchange with PKCE, the refresh of an access
+// token, and the userinfo endpoints of plain OAuth 2.0 (GitHub's separate
+// addresses included). Every answer is bounded in size and time, and every
+// endpoint a provider names is held to https:// (http:// on loopback).
+//
+// Thread-safe: the callback runs on several threads at once.
+#ifndef ROSTER_SERVER_OAUTH_PROVIDER_CLIENT_H_
+#define ROSTER_SERVER_OAUTH_PROVIDER_CLIENT_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/net/transport.h"
+#include "server/oauth/id_token.h"
+#include "server/oauth/jwks.h"
+#include "server/oauth/providers.h"
+
+namespace roster::oauth {
+
+// What a provider's token endpoint answered.
+struct ProviderTokens {
+  std::string access_token;
+  std::string refresh_token;  // May be empty.
+  std::string id_token;       // OpenID Connect only.
+  std::vector<std::string> scopes;
+  std::optional<absl::Time> expire_at;  // None: the provider did not say.
+};
+
+// Who the provider says the user is, from an ID token or a userinfo answer.
+struct ProviderIdentity {
+  std::string provider_user_id;
+  std::string email;  // Empty unless the provider verified it.
+  std::string first_name;
+  std::string last_name;
+  std::string username;
+  std::string image_url;
+};
+
+class ProviderClient {
+ public:
+  ProviderClient(OAuthProvider provider, net::Transport transport);
+
+  const OAuthProvider& provider() const { return provider_; }
+
+  // The authorization endpoint (after discovery, when the provider uses it).
+  absl::StatusOr<std::string> AuthorizationEndpoint();
+
+  // Exchanges `code` (with the PKCE `code_verifier`) at the token endpoint.
+  absl::StatusOr<ProviderTokens> ExchangeCode(const std::string& code,
+                                              const std::string& redirect_uri,
+                                              const std::string& code_verifier,
+                                              absl::Time now);
+  // A new access token for `refresh_token`.
+  absl::StatusOr<ProviderTokens> Refresh(const std::string& refresh_token,
+                                         absl::Time now);
+
+  // The user the tokens stand for: the ID token verified (signature, `iss`,
+  // `aud`, `nonce`, `exp`) for OpenID Connect, else the userinfo endpoint.
+  absl::StatusOr<ProviderIdentity> Identify(const ProviderTokens& tokens,
+                                            const std::string& nonce,
+                                            absl::Time now);
+
+ private:
+  struct Endpoints {
+    std::string issuer;
+    std::string authorization;
+    std::string token;
+    std::string userinfo;
+    std::string jwks;
+  };
+  absl::StatusOr<Endpoints> GetEndpoints() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<Endpoints> Discover();
+  // The JWK Set, fetched when not cached or when `refresh` (rate-limited).
+  absl::StatusOr<Jwks> Keys(const std::string& jwks_uri, bool refresh,
+                            absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<ProviderTokens> TokenRequest(
+      std::vector<std::pair<std::string, std::string>> fields, absl::Time now);
+  absl::StatusOr<ProviderIdentity> FromUserInfo(
+      const std::string& access_token);
+
+  const OAuthProvider provider_;
+  const net::Transport transport_;
+  absl::Mutex mu_;
+  std::optional<Endpoints> endpoints_ ABSL_GUARDED_BY(mu_);
+  absl::Time discovered_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::optional<Jwks> keys_ ABSL_GUARDED_BY(mu_);
+  absl::Time keys_fetched_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+};
+
+}  // namespace roster::oauth
+
+#endif  // ROSTER_SERVER_OAUTH_PROVIDER_CLIENT_H_

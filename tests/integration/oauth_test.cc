@@ -1,0 +1,565 @@
+// Social sign-in (DESIGN §11) against a real OpenID provider on loopback
+// (oidc-provider): StartOAuth over gRPC, the provider's login and consent
+// pages driven over HTTP, Roster's /v1/oauth/callback, the ticket, and the
+// linking rules; then each refusal a caller or a provider can cause.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "roster/v1/backend_users.grpc.pb.h"
+#include "roster/v1/frontend_users.grpc.pb.h"
+#include "server/oauth/providers.h"
+#include "tests/testing/error_details.h"
+#include "tests/testing/openid_provider.h"
+#include "tests/testing/provider_key.h"
+#include "tests/testing/require.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/smtp_sink.h"
+#include "tests/testing/test_server.h"
+
+namespace roster {
+namespace {
+
+using ::roster::testing::Authed;
+using ::roster::testing::NoCredentials;
+using ::roster::testing::OpenIdProvider;
+using ::roster::testing::ReasonOf;
+using ::roster::testing::TempDir;
+using ::roster::testing::TestServer;
+using ::roster::testing::UnusedPort;
+using ::roster::testing::WithToken;
+using namespace roster::v1;  // NOLINT: the API's request and response types.
+
+constexpr char kApp[] = "https://app.example.com/auth";
+constexpr char kProvider[] = "oauth_custom_corp";
+
+// The value of `name` in `url`'s query ("" when absent).
+std::string QueryValue(const std::string& url, const std::string& name) {
+  const size_t query = url.find('?');
+  if (query == std::string::npos) {
+    return "";
+  }
+  httplib::Params params;
+  httplib::detail::parse_query_text(url.substr(query + 1), params);
+  const auto it = params.find(name);
+  return it == params.end() ? "" : it->second;
+}
+
+class OAuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ROSTER_REQUIRE(testing::OpenIdProviderUnavailableReason());
+    const int http_port = UnusedPort();
+    callback_ =
+        absl::StrCat("http://127.0.0.1:", http_port, "/v1/oauth/callback");
+    provider_ = std::make_unique<OpenIdProvider>(dir_, UnusedPort(), callback_);
+    std::ofstream(dir_.File("client-secret"))
+        << testing::kProviderClientSecret << "\n";
+    const nlohmann::json providers = {
+        {{"provider", kProvider},
+         {"client_id", "roster"},
+         {"client_secret_file", dir_.File("client-secret")},
+         {"issuer", provider_->issuer()}}};
+    auto parsed = oauth::ParseProviders(
+        providers.dump(),
+        [](const std::string& path) -> absl::StatusOr<std::string> {
+          std::ifstream in(path);
+          std::stringstream out;
+          out << in.rdbuf();
+          return out.str();
+        });
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    server_ = std::make_unique<TestServer>([&](app::ServerConfig& config) {
+      config.http_listen = absl::StrCat("127.0.0.1:", http_port);
+      config.oauth.providers = *parsed;
+      config.oauth.allowed_redirect_urls = {kApp};
+    });
+    frontend_ = FrontendUsers::NewStub(server_->channel());
+    backend_ = server_->Backend();
+  }
+
+  grpc::Status Start(const std::string& redirect_url,
+                     StartOAuthRequest::Action action, std::string* url,
+                     const std::string& token = "",
+                     const std::string& provider = kProvider) {
+    StartOAuthRequest request;
+    request.set_provider(provider);
+    request.set_redirect_url(redirect_url);
+    request.set_action(action);
+    StartOAuthResponse response;
+    grpc::Status status = frontend_->StartOAuth(
+        token.empty() ? NoCredentials().get() : WithToken(token).get(), request,
+        &response);
+    *url = response.authorization_url();
+    return status;
+  }
+
+  // Signs `login` in at the provider and returns where Roster sent the
+  // browser back to (kApp…), with the callback URL it visited.
+  std::string SignInAt(
+      const std::string& login,
+      StartOAuthRequest::Action action = StartOAuthRequest::ACTION_SIGN_IN,
+      const std::string& token = "", std::string* callback = nullptr) {
+    std::string url;
+    const grpc::Status started =
+        Start(absl::StrCat(kApp, "/done"), action, &url, token);
+    EXPECT_TRUE(started.ok()) << started.error_message();
+    const nlohmann::json result = provider_->Browse(url, login, kApp);
+    EXPECT_TRUE(absl::StartsWith(result.value("location", ""), kApp))
+        << result.dump(2) << "\n"
+        << provider_->Log();
+    if (callback != nullptr) {
+      for (const auto& visited : result["visited"]) {
+        if (absl::StartsWith(visited.get<std::string>(), callback_)) {
+          *callback = visited.get<std::string>();
+        }
+      }
+    }
+    return result.value("location", "");
+  }
+
+  // The ticket exchanged: the signed-in user, and their session token.
+  User Exchange(const std::string& ticket, std::string* token = nullptr) {
+    SignInWithTicketRequest request;
+    request.set_ticket(ticket);
+    SignInResponse response;
+    const grpc::Status status =
+        frontend_->SignInWithTicket(NoCredentials().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(response.status(), SignInAttempt::STATUS_COMPLETE);
+    if (token != nullptr) {
+      *token = response.session_token();
+    }
+    GetUserRequest get;
+    get.set_user_id(response.user().id());
+    User user;
+    EXPECT_TRUE(backend_->GetUser(Authed().get(), get, &user).ok());
+    return user;
+  }
+
+  // GET on Roster's HTTP listener, redirects not followed.
+  httplib::Result Get(const std::string& url) const {
+    const std::string rest = url.substr(url.find("//") + 2);
+    const std::string host_port = rest.substr(0, rest.find('/'));
+    httplib::Client client(absl::StrCat("http://", host_port));
+    return client.Get(rest.substr(rest.find('/')));
+  }
+
+  TempDir dir_;
+  std::string callback_;
+  std::unique_ptr<OpenIdProvider> provider_;
+  std::unique_ptr<TestServer> server_;
+  std::unique_ptr<FrontendUsers::Stub> frontend_;
+  std::unique_ptr<BackendUsers::Stub> backend_;
+};
+
+TEST_F(OAuthTest, ANewAccountSignsUpThenSignsInAgainAsTheSameUser) {
+  std::string callback;
+  const std::string back =
+      SignInAt("alice", StartOAuthRequest::ACTION_SIGN_IN, "", &callback);
+  ASSERT_TRUE(
+      absl::StartsWith(back, absl::StrCat(kApp, "/done?roster_ticket=sit_")))
+      << back;
+  std::string token;
+  const User alice = Exchange(QueryValue(back, "roster_ticket"), &token);
+  ASSERT_EQ(alice.email_addresses_size(), 1);
+  EXPECT_EQ(alice.email_addresses(0).email_address(), "alice@example.com");
+  EXPECT_EQ(alice.email_addresses(0).verification().status(),
+            Verification::STATUS_VERIFIED);
+  EXPECT_EQ(alice.email_addresses(0).verification().strategy(),
+            "from_oauth_custom_corp");
+  EXPECT_EQ(alice.first_name(), "Test");
+  EXPECT_EQ(alice.last_name(), "alice");
+  ASSERT_EQ(alice.external_accounts_size(), 1);
+  EXPECT_EQ(alice.external_accounts(0).provider(), kProvider);
+  EXPECT_EQ(alice.external_accounts(0).provider_user_id(), "alice");
+  EXPECT_FALSE(token.empty());
+
+  // The callback's state is used up: replaying it is refused, and names no
+  // app to return to.
+  auto replay = Get(callback);
+  ASSERT_TRUE(replay);
+  EXPECT_EQ(replay->status, 400);
+  EXPECT_EQ(replay->body, "OAUTH_STATE_INVALID\n");
+
+  // Again: the same user, no second account.
+  const User again = Exchange(QueryValue(SignInAt("alice"), "roster_ticket"));
+  EXPECT_EQ(again.id(), alice.id());
+  EXPECT_EQ(again.external_accounts_size(), 1);
+}
+
+TEST_F(OAuthTest, AVerifiedEmailLinksTheAccountToItsUser) {
+  CreateUserRequest create;
+  create.add_email_addresses("bob@example.com");  // Verified (admin).
+  User bob;
+  ASSERT_TRUE(backend_->CreateUser(Authed().get(), create, &bob).ok());
+  const User signed_in = Exchange(QueryValue(SignInAt("bob"), "roster_ticket"));
+  EXPECT_EQ(signed_in.id(), bob.id());
+  ASSERT_EQ(signed_in.external_accounts_size(), 1);
+  EXPECT_EQ(signed_in.email_addresses_size(), 1);  // Not added twice.
+
+  // An address the provider did not verify links nothing, even to the user
+  // who holds it: carol's account becomes a new user, without the address.
+  create.set_email_addresses(0, "other@example.com");
+  User holder;
+  ASSERT_TRUE(backend_->CreateUser(Authed().get(), create, &holder).ok());
+  provider_->SetAccount(
+      "carol", {{"email", "other@example.com"}, {"email_verified", false}});
+  const User carol = Exchange(QueryValue(SignInAt("carol"), "roster_ticket"));
+  EXPECT_NE(carol.id(), holder.id());
+  EXPECT_EQ(carol.email_addresses_size(), 0);
+}
+
+TEST_F(OAuthTest, ConnectLinksASecondAccountButNeverAnotherUsersAccount) {
+  std::string token;
+  const User alice =
+      Exchange(QueryValue(SignInAt("alice"), "roster_ticket"), &token);
+  const std::string back =
+      SignInAt("alice-work", StartOAuthRequest::ACTION_CONNECT, token);
+  EXPECT_EQ(back, absl::StrCat(kApp, "/done"));  // No ticket, no error.
+  GetUserRequest get;
+  get.set_user_id(alice.id());
+  User linked;
+  ASSERT_TRUE(backend_->GetUser(Authed().get(), get, &linked).ok());
+  ASSERT_EQ(linked.external_accounts_size(), 2);
+  EXPECT_EQ(linked.external_accounts(1).provider_user_id(), "alice-work");
+  EXPECT_EQ(linked.email_addresses_size(), 2);
+
+  Exchange(QueryValue(SignInAt("dave"), "roster_ticket"));  // dave's own.
+  EXPECT_EQ(
+      QueryValue(SignInAt("dave", StartOAuthRequest::ACTION_CONNECT, token),
+                 "roster_error"),
+      "IDENTIFIER_EXISTS");
+
+  // CONNECT needs a session.
+  std::string url;
+  EXPECT_EQ(Start(kApp, StartOAuthRequest::ACTION_CONNECT, &url).error_code(),
+            grpc::UNAUTHENTICATED);
+}
+
+TEST_F(OAuthTest, ABannedUserGetsNoTicket) {
+  const User alice = Exchange(QueryValue(SignInAt("alice"), "roster_ticket"));
+  BanUserRequest ban;
+  ban.set_user_id(alice.id());
+  User banned;
+  ASSERT_TRUE(backend_->BanUser(Authed().get(), ban, &banned).ok());
+  const std::string back = SignInAt("alice");
+  EXPECT_EQ(QueryValue(back, "roster_error"), "USER_BANNED");
+  EXPECT_EQ(QueryValue(back, "roster_ticket"), "");
+}
+
+TEST_F(OAuthTest, RedirectUrlsOffTheAllowlistAreRefused) {
+  for (const std::string& url :
+       {std::string("https://evil.example.com/auth"),
+        std::string("https://app.example.com/authority"),
+        std::string("http://app.example.com/auth"),
+        std::string("https://app.example.com:8443/auth"),
+        std::string("https://app.example.com@evil.example.com/auth"),
+        std::string("https://app.example.com/auth/../admin"),
+        std::string("https://app.example.com/auth\\@evil.example.com"),
+        std::string("https://app.example.com/auth#fragment"),
+        std::string("javascript:alert(1)"), std::string(""),
+        absl::StrCat(kApp, "/", std::string(3000, 'a'))}) {
+    std::string authorization;
+    const grpc::Status status =
+        Start(url, StartOAuthRequest::ACTION_SIGN_IN, &authorization);
+    EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT) << url;
+    EXPECT_EQ(ReasonOf(status), "REDIRECT_URL_NOT_ALLOWED") << url;
+  }
+  std::string authorization;
+  EXPECT_TRUE(Start(absl::StrCat(kApp, "/x?next=%2Fhome"),
+                    StartOAuthRequest::ACTION_SIGN_IN, &authorization)
+                  .ok());
+  const grpc::Status unknown = Start(kApp, StartOAuthRequest::ACTION_SIGN_IN,
+                                     &authorization, "", "oauth_google");
+  EXPECT_EQ(unknown.error_code(), grpc::NOT_FOUND);
+  EXPECT_EQ(ReasonOf(unknown), "PROVIDER_NOT_CONFIGURED");
+  EXPECT_EQ(Start(kApp, StartOAuthRequest::ACTION_UNSPECIFIED, &authorization)
+                .error_code(),
+            grpc::INVALID_ARGUMENT);
+}
+
+TEST_F(OAuthTest, TheAuthorizationUrlCarriesPkceAndANonce) {
+  std::string url;
+  ASSERT_TRUE(Start(kApp, StartOAuthRequest::ACTION_SIGN_IN, &url).ok());
+  EXPECT_TRUE(absl::StartsWith(url, provider_->issuer() + "/auth?")) << url;
+  EXPECT_EQ(QueryValue(url, "code_challenge_method"), "S256");
+  EXPECT_EQ(QueryValue(url, "code_challenge").size(), 43U);
+  EXPECT_EQ(QueryValue(url, "redirect_uri"), callback_);
+  EXPECT_EQ(QueryValue(url, "scope"), "openid email profile");
+  EXPECT_EQ(QueryValue(url, "state").size(), 43U);
+  EXPECT_GE(QueryValue(url, "nonce").size(), 32U);
+  // Only the state's digest is stored, never the state itself.
+  EXPECT_EQ(server_->database().Int(absl::StrCat(
+                "SELECT count(*) FROM oauth_states WHERE digest = '",
+                QueryValue(url, "state"), "'")),
+            0);
+  EXPECT_EQ(server_->database().Int("SELECT count(*) FROM oauth_states"), 1);
+}
+
+TEST_F(OAuthTest, ForgedExpiredAndRefusedReturnsSendNoTicket) {
+  // A state nobody issued.
+  auto forged =
+      Get(absl::StrCat(callback_, "?code=abc&state=", std::string(43, 'A')));
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 400);
+  for (const char* bad :
+       {"", "short", "has spaces and more than 43 characters"}) {
+    auto malformed = Get(absl::StrCat(callback_, "?code=abc&state=", bad));
+    ASSERT_TRUE(malformed);
+    EXPECT_EQ(malformed->status, 400) << bad;
+  }
+
+  // The provider refused (the user said no): back to the app with a reason.
+  std::string url;
+  ASSERT_TRUE(Start(kApp, StartOAuthRequest::ACTION_SIGN_IN, &url).ok());
+  auto refused = Get(absl::StrCat(
+      callback_, "?error=access_denied&state=", QueryValue(url, "state")));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 303);
+  EXPECT_EQ(QueryValue(refused->get_header_value("Location"), "roster_error"),
+            "OAUTH_PROVIDER_ERROR");
+  EXPECT_EQ(refused->get_header_value("Cache-Control"), "no-store");
+
+  // A code the provider never issued: the exchange fails.
+  ASSERT_TRUE(Start(kApp, StartOAuthRequest::ACTION_SIGN_IN, &url).ok());
+  auto bad_code = Get(absl::StrCat(
+      callback_, "?code=made-up&state=", QueryValue(url, "state")));
+  ASSERT_TRUE(bad_code);
+  EXPECT_EQ(QueryValue(bad_code->get_header_value("Location"), "roster_error"),
+            "OAUTH_PROVIDER_ERROR");
+
+  // Past the state's 10 minutes.
+  ASSERT_TRUE(Start(kApp, StartOAuthRequest::ACTION_SIGN_IN, &url).ok());
+  server_->AdvanceClock(absl::Minutes(11));
+  const nlohmann::json late = provider_->Browse(url, "alice", kApp);
+  EXPECT_EQ(QueryValue(late.value("location", ""), "roster_error"),
+            "OAUTH_STATE_INVALID")
+      << late.dump();
+}
+
+// A provider that answers the token endpoint with whatever ID token the test
+// sets: each way a token can be wrong, one at a time, must end the sign-in
+// with OAUTH_PROVIDER_ERROR and no ticket.
+class ForgedTokenTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    port_ = UnusedPort();
+    const std::string issuer = Issuer();
+    stand_in_.Get(
+        "/.well-known/openid-configuration",
+        [issuer](const httplib::Request&, httplib::Response& res) {
+          res.set_content(
+              nlohmann::json{{"issuer", issuer},
+                             {"authorization_endpoint", issuer + "/auth"},
+                             {"token_endpoint", issuer + "/token"},
+                             {"jwks_uri", issuer + "/jwks"}}
+                  .dump(),
+              "application/json");
+        });
+    stand_in_.Get(
+        "/jwks", [this](const httplib::Request&, httplib::Response& res) {
+          res.set_content(nlohmann::json{{"keys", {key_.Jwk("k1")}}}.dump(),
+                          "application/json");
+        });
+    stand_in_.Post(
+        "/token", [this](const httplib::Request& req, httplib::Response& res) {
+          // The exchange must carry the PKCE verifier and the client's secret.
+          const bool complete = req.has_param("code_verifier") &&
+                                req.get_param_value("client_secret") ==
+                                    testing::kProviderClientSecret;
+          res.set_content(
+              nlohmann::json{{"access_token", "at"},
+                             {"token_type", "Bearer"},
+                             {"id_token", complete ? IdToken() : "incomplete"}}
+                  .dump(),
+              "application/json");
+        });
+    ASSERT_TRUE(stand_in_.bind_to_port("127.0.0.1", port_));
+    thread_ = std::thread([this] { stand_in_.listen_after_bind(); });
+    std::ofstream(dir_.File("secret")) << testing::kProviderClientSecret;
+    http_port_ = UnusedPort();
+    auto providers = oauth::ParseProviders(
+        nlohmann::json{{{"provider", "oauth_custom_forged"},
+                        {"client_id", "roster"},
+                        {"client_secret_file", dir_.File("secret")},
+                        {"issuer", issuer}}}
+            .dump(),
+        [](const std::string& path) -> absl::StatusOr<std::string> {
+          std::ifstream in(path);
+          std::stringstream out;
+          out << in.rdbuf();
+          return out.str();
+        });
+    ASSERT_TRUE(providers.ok()) << providers.status();
+    server_ = std::make_unique<TestServer>([&](app::ServerConfig& config) {
+      config.http_listen = absl::StrCat("127.0.0.1:", http_port_);
+      config.oauth.providers = *providers;
+      config.oauth.allowed_redirect_urls = {kApp};
+    });
+    frontend_ = FrontendUsers::NewStub(server_->channel());
+  }
+  void TearDown() override {
+    stand_in_.stop();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+
+  std::string Issuer() const {
+    return absl::StrCat("http://127.0.0.1:", port_);
+  }
+
+  // Claims as the provider would send them for the sign-in whose
+  // authorization URL is `url`.
+  nlohmann::json Claims(const std::string& url) const {
+    const int64_t now = absl::ToUnixSeconds(absl::Now());
+    return {{"iss", Issuer()},
+            {"aud", "roster"},
+            {"sub", "forged-user"},
+            {"nonce", QueryValue(url, "nonce")},
+            {"iat", now},
+            {"exp", now + 300},
+            {"email", "forged@example.com"},
+            {"email_verified", true}};
+  }
+
+  // Starts a sign-in, lets `token_for(url)` make the ID token the provider
+  // returns, and follows the callback: where Roster sends the browser.
+  std::string SignInWith(
+      const std::function<std::string(const std::string&)>& token_for) {
+    StartOAuthRequest request;
+    request.set_provider("oauth_custom_forged");
+    request.set_redirect_url(kApp);
+    request.set_action(StartOAuthRequest::ACTION_SIGN_IN);
+    StartOAuthResponse response;
+    EXPECT_TRUE(
+        frontend_->StartOAuth(NoCredentials().get(), request, &response).ok());
+    const std::string url = response.authorization_url();
+    {
+      absl::MutexLock lock(&mu_);
+      id_token_ = token_for(url);
+    }
+    httplib::Client client("127.0.0.1", http_port_);
+    auto answer = client.Get(absl::StrCat("/v1/oauth/callback?code=c&state=",
+                                          QueryValue(url, "state")));
+    EXPECT_TRUE(answer);
+    return answer ? answer->get_header_value("Location") : "";
+  }
+
+  TempDir dir_;
+  int port_ = 0;
+  testing::ProviderKey key_{"ES256"};
+  std::string IdToken() const {
+    absl::MutexLock lock(&mu_);
+    return id_token_;
+  }
+  mutable absl::Mutex mu_;
+  // Set before each exchange, read by the stand-in's thread.
+  std::string id_token_ ABSL_GUARDED_BY(mu_);
+  httplib::Server stand_in_;
+  std::thread thread_;
+  int http_port_ = 0;
+  std::unique_ptr<TestServer> server_;
+  std::unique_ptr<FrontendUsers::Stub> frontend_;
+};
+
+TEST_F(ForgedTokenTest, EachWrongIdTokenIsRefusedAndTheRightOneAccepted) {
+  const nlohmann::json header = {{"alg", "ES256"}, {"kid", "k1"}};
+  const testing::ProviderKey other_key("ES256");
+  const std::vector<
+      std::pair<std::string, std::function<std::string(const std::string&)>>>
+      forgeries = {
+          {"another key",
+           [&](const std::string& url) {
+             return other_key.Sign(header, Claims(url));
+           }},
+          {"expired",
+           [&](const std::string& url) {
+             nlohmann::json claims = Claims(url);
+             claims["exp"] = absl::ToUnixSeconds(absl::Now()) - 120;
+             return key_.Sign(header, claims);
+           }},
+          {"another audience",
+           [&](const std::string& url) {
+             nlohmann::json claims = Claims(url);
+             claims["aud"] = "another-client";
+             return key_.Sign(header, claims);
+           }},
+          {"a wrong nonce",
+           [&](const std::string& url) {
+             nlohmann::json claims = Claims(url);
+             claims["nonce"] = "nonce-of-another-sign-in";
+             return key_.Sign(header, claims);
+           }},
+          {"another issuer",
+           [&](const std::string& url) {
+             nlohmann::json claims = Claims(url);
+             claims["iss"] = "https://evil.example.com";
+             return key_.Sign(header, claims);
+           }},
+          {"alg none",
+           [&](const std::string& url) {
+             return absl::StrCat(testing::B64Url(R"({"alg":"none"})"), ".",
+                                 testing::B64Url(Claims(url).dump()), ".");
+           }},
+      };
+  for (const auto& [what, forge] : forgeries) {
+    const std::string back = SignInWith(forge);
+    EXPECT_EQ(QueryValue(back, "roster_error"), "OAUTH_PROVIDER_ERROR")
+        << what << ": " << back;
+    EXPECT_EQ(QueryValue(back, "roster_ticket"), "") << what;
+  }
+  // The control: the same provider, a right token.
+  const std::string back = SignInWith(
+      [&](const std::string& url) { return key_.Sign(header, Claims(url)); });
+  EXPECT_TRUE(absl::StartsWith(QueryValue(back, "roster_ticket"), "sit_"))
+      << back;
+}
+
+TEST(OAuthFlagsTest, ABadProvidersSetUpStopsTheServerNamingIt) {
+  TempDir dir;
+  std::ofstream(dir.File("secret")) << "s3cr3t-oauth-client-value\n";
+  const std::string good = dir.File("good.json");
+  std::ofstream(good) << nlohmann::json{
+      {{"provider", "oauth_google"},
+       {"client_id", "c"},
+       {"client_secret_file",
+        dir.File("secret")}}}.dump();
+  const std::string typo = dir.File("typo.json");
+  std::ofstream(typo) << nlohmann::json{
+      {{"provider", "oauth_google"},
+       {"client_id", "c"},
+       {"client_secret_file", dir.File("secret")}},
+      {{"provider",
+        "oauth_facebook"}}}.dump();
+  const std::string providers = "--oauth_providers_file=";
+  const std::string allowed = "--allowed_redirect_urls=https://app.example.com";
+  const std::string http = "--http_listen=127.0.0.1:0";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{providers + dir.File("none.json"), allowed, http}, "cannot be read"},
+      {{providers + typo, allowed, http}, "entry 2 (oauth_facebook)"},
+      {{providers + good, http}, "--allowed_redirect_urls is required"},
+      {{providers + good, allowed}, "needs --http_listen"},
+      {{"--allowed_redirect_urls=ftp://app.example.com"},
+       "--allowed_redirect_urls entry 1"},
+  };
+  for (const auto& [flags, expected] : cases) {
+    std::vector<std::string> args = {
+        "--db=roster.db", "--listen=127.0.0.1:0",
+        absl::StrCat("--secret_keys=", testing::kTestSecretKey)};
+    args.insert(args.end(), flags.begin(), flags.end());
+    testing::ServerProcess server(dir, args);
+    EXPECT_EQ(server.Stop(0), 2) << flags[0];
+    const std::string log = server.Stderr();
+    EXPECT_NE(log.find(expected), std::string::npos) << log;
+    EXPECT_EQ(log.find("s3cr3t"), std::string::npos) << log;
+  }
+}
+
+}  // namespace
+}  // namespace roster

@@ -1,0 +1,138 @@
+// A real OpenID Connect provider on loopback for social sign-in tests:
+// tests/oauth/provider/provider.mjs (npm's oidc-provider, pinned by its
+// package-lock.json and installed under the build tree on first use) as a
+// child process, with one client ("roster") registered for a redirect URI.
+// Browse() signs a user in through its login and consent pages over HTTP,
+// as a browser would, following redirects until the app's URL.
+#ifndef ROSTER_TESTS_TESTING_OPENID_PROVIDER_H_
+#define ROSTER_TESTS_TESTING_OPENID_PROVIDER_H_
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "tests/testing/binaries.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/wait.h"
+
+namespace roster::testing {
+
+inline constexpr char kProviderClientSecret[] =
+    "provider-client-secret-0123456789abcdef";
+
+// Why the provider cannot run here ("" when it can): node and npm present.
+inline std::string OpenIdProviderUnavailableReason() {
+  return std::system(
+             "command -v node >/dev/null && command -v npm "
+             ">/dev/null") == 0
+             ? ""
+             : "node and npm are needed for the OpenID provider "
+               "(scripts/bootstrap.sh installs them)";
+}
+
+class OpenIdProvider {
+ public:
+  // Serves on 127.0.0.1:`port`, signing ID tokens with `alg`, for a client
+  // whose only redirect URI is `redirect_uri`.
+  OpenIdProvider(const TempDir& dir, int port, const std::string& redirect_uri,
+                 const std::string& alg = "RS256")
+      : port_(port), log_(dir.File(absl::StrCat("provider-", port, ".log"))) {
+    const std::string work = Install();
+    const std::string secret = dir.File("provider-client-secret");
+    std::ofstream(secret) << kProviderClientSecret << "\n";
+    pid_ =
+        Spawn({"/bin/sh", "-c",
+               absl::StrCat("exec node ", work, "/provider.mjs --port=", port,
+                            " --redirect-uri='", redirect_uri,
+                            "' --client-secret-file=", secret, " --alg=", alg,
+                            " >", log_, " 2>&1")});
+    EXPECT_GT(pid_, 0);
+    EXPECT_TRUE(WaitUntil([&] { return absl::StrContains(Log(), "listening"); },
+                          absl::Seconds(30)))
+        << "the OpenID provider did not start:\n"
+        << Log();
+  }
+  ~OpenIdProvider() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  OpenIdProvider(const OpenIdProvider&) = delete;
+  OpenIdProvider& operator=(const OpenIdProvider&) = delete;
+
+  std::string issuer() const {
+    return absl::StrCat("http://127.0.0.1:", port_);
+  }
+  std::string Log() const {
+    std::ifstream in(log_);
+    std::stringstream out;
+    out << in.rdbuf();
+    return out.str();
+  }
+
+  // Follows `authorization_url` through login (as `login`) and consent, then
+  // every redirect until one starts with `stop_prefix`: {location, visited}.
+  nlohmann::json Browse(const std::string& authorization_url,
+                        const std::string& login,
+                        const std::string& stop_prefix) const {
+    return Post("/test/browse", {{"url", authorization_url},
+                                 {"login", login},
+                                 {"stop_prefix", stop_prefix}});
+  }
+
+  // Sets the claims the provider gives for `login` (email, email_verified,
+  // given_name, family_name, …).
+  void SetAccount(const std::string& login, nlohmann::json claims) const {
+    claims["login"] = login;
+    Post("/test/accounts", claims);
+  }
+
+ private:
+  // The provider's folder with its npm packages, under the build tree;
+  // installed once (under a lock: tests run in parallel) from the lockfile.
+  static std::string Install() {
+    const std::string work = BuiltBinary("../tests/openid-provider");
+    const std::string command = absl::StrCat(
+        "mkdir -p ", work, " && flock ", work, ".lock sh -c 'cd ", work,
+        " && cp ", ROSTER_OPENID_PROVIDER_DIR, "/package.json ",
+        ROSTER_OPENID_PROVIDER_DIR, "/package-lock.json ",
+        ROSTER_OPENID_PROVIDER_DIR,
+        "/provider.mjs . && { cmp -s package-lock.json "
+        "node_modules/.lock.src || { npm ci --no-audit --no-fund --silent && "
+        "cp package-lock.json node_modules/.lock.src; }; }'");
+    EXPECT_EQ(std::system(command.c_str()), 0) << command;
+    return work;
+  }
+
+  nlohmann::json Post(const std::string& path,
+                      const nlohmann::json& body) const {
+    httplib::Client client("127.0.0.1", port_);
+    client.set_read_timeout(30, 0);
+    auto result = client.Post(path, body.dump(), "application/json");
+    EXPECT_TRUE(result) << "the OpenID provider did not answer " << path;
+    if (!result) {
+      return nlohmann::json::object();
+    }
+    EXPECT_EQ(result->status, 200) << result->body;
+    return nlohmann::json::parse(result->body, nullptr, false);
+  }
+
+  int port_;
+  std::string log_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace roster::testing
+
+#endif  // ROSTER_TESTS_TESTING_OPENID_PROVIDER_H_
