@@ -188,6 +188,19 @@ struct OAuthStateRecord {
   Micros created_at = 0;
 };
 
+// A provider's tokens for one external account (DESIGN §11), sealed with the
+// data keys. Kept apart from the account, so a refresh is no change to the
+// user (no version, no event); deleted with the user or the account.
+struct OAuthTokenRecord {
+  std::string external_account_id;
+  std::string user_id;
+  std::string sealed;    // DataKeys::Seal of the access and refresh tokens.
+  std::string key_id;    // The data key that sealed them.
+  Micros expire_at = 0;  // The access token's; 0 when the provider said none.
+  std::string scopes;    // Space-separated.
+  Micros updated_at = 0;
+};
+
 // The code deliverer's shared state (DESIGN §13): one row that every replica
 // reads, so one replica at a time (the lease holder) sends.
 struct DeliveryStateRecord {

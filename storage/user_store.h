@@ -165,6 +165,15 @@ class WriteTransaction {
   virtual absl::StatusOr<int64_t> PruneOAuthStates(Micros cutoff,
                                                    int64_t max_rows) = 0;
 
+  // Inserts or replaces the tokens of `token.external_account_id`. No event.
+  virtual absl::Status PutOAuthToken(const OAuthTokenRecord& token) = 0;
+  // The tokens of the external account, or nullopt.
+  virtual absl::StatusOr<std::optional<OAuthTokenRecord>> GetOAuthToken(
+      absl::string_view external_account_id) = 0;
+  // Deletes the tokens of the external account (none: nothing happens).
+  virtual absl::Status DeleteOAuthToken(
+      absl::string_view external_account_id) = 0;
+
   // The invitation, or NotFound.
   virtual absl::StatusOr<InvitationRecord> GetInvitation(
       absl::string_view invitation_id) = 0;

@@ -23,6 +23,7 @@
 #include "server/domain/second_factors.h"
 #include "server/domain/session_service.h"
 #include "server/domain/user_service.h"
+#include "server/oauth/oauth_flow.h"
 
 namespace roster::api {
 
@@ -140,6 +141,12 @@ class BackendUsersService final
       grpc::CallbackServerContext* context,
       const roster::v1::DeleteExternalAccountRequest* request,
       roster::v1::DeletedObject* response) override;
+  grpc::ServerUnaryReactor* GetUserOAuthAccessToken(
+      grpc::CallbackServerContext* context,
+      const roster::v1::GetUserOAuthAccessTokenRequest* request,
+      roster::v1::OAuthAccessToken* response) override;
+  // Social sign-in, when providers are configured (not owned); null: none.
+  void set_oauth(oauth::OAuthFlow* oauth) { oauth_ = oauth; }
   grpc::ServerUnaryReactor* ImportUsers(
       grpc::CallbackServerContext* context,
       const roster::v1::ImportUsersRequest* request,
@@ -241,6 +248,7 @@ class BackendUsersService final
                                   Handler handler);
 
   domain::UserServices* users_;                  // Not owned.
+  oauth::OAuthFlow* oauth_ = nullptr;            // Not owned.
   domain::SessionService* sessions_;             // Not owned.
   domain::EventService* events_;                 // Not owned.
   EventHub* hub_;                                // Not owned.

@@ -17,7 +17,7 @@ void RosterServer::StartOAuth(const ServerConfig& config,
   }
   oauth_accounts_ = std::make_unique<domain::OAuthSignInService>(
       store_.get(), clock_, ids_.get(), encoder_.get(), options,
-      attempts_.get(), sign_up_mode);
+      attempts_.get(), sign_up_mode, &data_keys_);
   oauth::OAuthFlowOptions flow_options;
   flow_options.callback_url = absl::StrCat(
       absl::StripSuffix(options.public_http_url, "/"), "/v1/oauth/callback");
@@ -28,6 +28,7 @@ void RosterServer::StartOAuth(const ServerConfig& config,
       store_.get(), clock_, oauth_accounts_.get(), config.oauth.providers,
       std::move(flow_options));
   frontend_users_->set_oauth(oauth_.get());
+  backend_users_->set_oauth(oauth_.get());
   http_->ServeOAuthCallback(oauth_.get());
 }
 

@@ -1,9 +1,12 @@
 #include "server/domain/oauth_sign_in.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "server/domain/errors.h"
 #include "server/domain/ids.h"
 #include "server/domain/user_checks.h"
@@ -33,15 +36,26 @@ ProviderAccount Normalized(ProviderAccount account) {
   return account;
 }
 
+// What DataKeys seals a provider's tokens to: the account they belong to.
+std::string TokenContext(absl::string_view external_account_id) {
+  return absl::StrCat("oauth:", external_account_id);
+}
+
+ProviderTokensView TokensOf(const ProviderAccount& account) {
+  return {"", account.access_token, account.refresh_token,
+          account.token_expire_at, account.scopes};
+}
+
 }  // namespace
 
 OAuthSignInService::OAuthSignInService(
     storage::UserStore* store, const Clock* clock, const IdGenerator* ids,
     const EventEncoder* events, UserServiceOptions options,
-    const SignInAttemptService* tickets, SignUpMode mode)
+    const SignInAttemptService* tickets, SignUpMode mode, const DataKeys* keys)
     : UserOperations(store, clock, ids, events, std::move(options)),
       tickets_(tickets),
-      mode_(mode) {}
+      mode_(mode),
+      keys_(keys) {}
 
 storage::ExternalAccountRecord OAuthSignInService::NewAccount(
     const ProviderAccount& account, absl::string_view user_id,
@@ -193,14 +207,19 @@ absl::StatusOr<OAuthOutcome> OAuthSignInService::SignIn(
             return created;
           }
           outcome.created = outcome.linked = true;
-        } else if (!outcome.linked) {
-          auto user = txn.GetUser(outcome.user_id);
-          if (!user.ok()) {
-            return user.status();
-          }
-          if (user->banned) {
-            return Banned();
-          }
+        }
+        auto user = txn.GetUser(outcome.user_id);
+        if (!user.ok()) {
+          return user.status();
+        }
+        if (user->banned) {
+          return Banned();
+        }
+        ProviderTokensView tokens = TokensOf(account);
+        tokens.external_account_id = AccountIdOf(*user, account);
+        absl::Status kept = PutTokens(txn, outcome.user_id, tokens);
+        if (!kept.ok()) {
+          return kept;
         }
         auto ticket = tickets_->IssueTicket(txn, outcome.user_id, now);
         if (!ticket.ok()) {
@@ -234,23 +253,147 @@ absl::StatusOr<OAuthOutcome> OAuthSignInService::Connect(
                        "this provider account is linked to another user");
         }
         outcome.linked = !holder->has_value();
-        if (!outcome.linked) {
-          return absl::OkStatus();  // Already this user's.
-        }
         storage::UserRecord linked;
-        return MutateUserIn(
+        absl::Status changed = MutateUserIn(
             txn, caller, user_id, "",
             [&](storage::WriteTransaction& t, storage::UserRecord& user) {
-              return user.banned
-                         ? Banned()
-                         : Link(t, account, ToMicros(clock_->Now()), user);
+              if (user.banned) {
+                return Banned();
+              }
+              // Already this user's: nothing changes but the tokens.
+              return outcome.linked
+                         ? Link(t, account, ToMicros(clock_->Now()), user)
+                         : absl::OkStatus();
             },
             linked);
+        if (!changed.ok()) {
+          return changed;
+        }
+        ProviderTokensView tokens = TokensOf(account);
+        tokens.external_account_id = AccountIdOf(linked, account);
+        return PutTokens(txn, user_id, tokens);
       });
   if (!written.ok()) {
     return internal::FromStore(written);
   }
   return outcome;
+}
+
+std::string OAuthSignInService::AccountIdOf(const storage::UserRecord& user,
+                                            const ProviderAccount& account) {
+  for (const auto& linked : user.external_accounts) {
+    if (linked.provider == account.provider &&
+        linked.provider_user_id == account.provider_user_id) {
+      return linked.id;
+    }
+  }
+  return "";
+}
+
+absl::Status OAuthSignInService::PutTokens(
+    storage::WriteTransaction& txn, absl::string_view user_id,
+    const ProviderTokensView& tokens) const {
+  // Without data keys tokens are not kept at all: never in clear.
+  if (keys_ == nullptr || keys_->empty() || tokens.access_token.empty() ||
+      tokens.external_account_id.empty()) {
+    return absl::OkStatus();
+  }
+  const std::string plain = nlohmann::json{
+      {"access_token", tokens.access_token},
+      {"refresh_token",
+       tokens.refresh_token}}.dump();
+  auto sealed = keys_->Seal(plain, TokenContext(tokens.external_account_id));
+  if (!sealed.ok()) {
+    return sealed.status();
+  }
+  storage::OAuthTokenRecord record;
+  record.external_account_id = tokens.external_account_id;
+  record.user_id = std::string(user_id);
+  record.key_id = DataKeys::KeyIdOf(*sealed);
+  record.sealed = *std::move(sealed);
+  record.expire_at =
+      tokens.expire_at.has_value() ? ToMicros(*tokens.expire_at) : 0;
+  record.scopes = absl::StrJoin(tokens.scopes, " ");
+  record.updated_at = ToMicros(clock_->Now());
+  return txn.PutOAuthToken(record);
+}
+
+absl::StatusOr<ProviderTokensView> OAuthSignInService::ReadTokens(
+    absl::string_view user_id, absl::string_view provider) {
+  if (absl::Status valid = internal::CheckUserId(user_id); !valid.ok()) {
+    return valid;
+  }
+  if (keys_ == nullptr || keys_->empty()) {
+    return Error(absl::StatusCode::kFailedPrecondition,
+                 reason::kDataKeysMissing,
+                 "provider tokens are kept only with --data_keys_file");
+  }
+  ProviderTokensView tokens;
+  absl::Status read =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        auto user = txn.GetUser(user_id);
+        if (!user.ok()) {
+          return user.status();
+        }
+        for (const auto& account : user->external_accounts) {
+          if (account.provider != provider) {
+            continue;
+          }
+          auto stored = txn.GetOAuthToken(account.id);
+          if (!stored.ok()) {
+            return stored.status();
+          }
+          if (!stored->has_value()) {
+            continue;
+          }
+          auto opened =
+              keys_->Open((*stored)->sealed, TokenContext(account.id));
+          if (!opened.ok()) {
+            return opened.status();
+          }
+          const nlohmann::json plain =
+              nlohmann::json::parse(*opened, nullptr, false);
+          if (!plain.is_object()) {
+            return absl::DataLossError("provider tokens are not readable");
+          }
+          tokens.external_account_id = account.id;
+          tokens.access_token = plain.value("access_token", "");
+          tokens.refresh_token = plain.value("refresh_token", "");
+          if ((*stored)->expire_at != 0) {
+            tokens.expire_at = FromMicros((*stored)->expire_at);
+          }
+          tokens.scopes =
+              absl::StrSplit((*stored)->scopes, ' ', absl::SkipEmpty());
+          return absl::OkStatus();
+        }
+        return Error(absl::StatusCode::kNotFound, reason::kNotFound,
+                     "the user has no tokens kept for this provider");
+      });
+  if (!read.ok()) {
+    return internal::FromStore(read);
+  }
+  return tokens;
+}
+
+absl::Status OAuthSignInService::WriteTokens(absl::string_view user_id,
+                                             const ProviderTokensView& tokens) {
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        auto user = txn.GetUser(user_id);
+        if (!user.ok()) {
+          return user.status();
+        }
+        // Unlinked while the refresh was in flight: nothing to keep.
+        const bool linked = std::any_of(
+            user->external_accounts.begin(), user->external_accounts.end(),
+            [&](const auto& a) { return a.id == tokens.external_account_id; });
+        if (!linked) {
+          return Error(absl::StatusCode::kNotFound, reason::kNotFound,
+                       "the external account was unlinked");
+        }
+        return PutTokens(txn, user_id, tokens);
+      });
+  return written.ok() ? written : internal::FromStore(written);
 }
 
 }  // namespace roster::domain

@@ -7,11 +7,13 @@
 #ifndef ROSTER_SERVER_DOMAIN_OAUTH_SIGN_IN_H_
 #define ROSTER_SERVER_DOMAIN_OAUTH_SIGN_IN_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/domain/data_keys.h"
 #include "server/domain/sign_in_attempts.h"
 #include "server/domain/sign_up.h"
 #include "server/domain/user_operations.h"
@@ -27,6 +29,19 @@ struct ProviderAccount {
   std::string last_name;
   std::string username;
   std::string image_url;
+  std::vector<std::string> scopes;
+  // The provider's tokens: kept sealed (DataKeys) when data keys are loaded.
+  std::string access_token;
+  std::string refresh_token;
+  std::optional<absl::Time> token_expire_at;
+};
+
+// A provider's tokens for one external account, opened.
+struct ProviderTokensView {
+  std::string external_account_id;
+  std::string access_token;
+  std::string refresh_token;
+  std::optional<absl::Time> expire_at;
   std::vector<std::string> scopes;
 };
 
@@ -44,7 +59,8 @@ class OAuthSignInService final : public UserOperations {
   OAuthSignInService(storage::UserStore* store, const Clock* clock,
                      const IdGenerator* ids, const EventEncoder* events,
                      UserServiceOptions options,
-                     const SignInAttemptService* tickets, SignUpMode mode);
+                     const SignInAttemptService* tickets, SignUpMode mode,
+                     const DataKeys* keys);
 
   // SIGN_IN: the user the account is linked to; else the one user who has
   // verified the provider's verified email (the account is linked to them);
@@ -62,6 +78,15 @@ class OAuthSignInService final : public UserOperations {
                                        absl::string_view user_id,
                                        const ProviderAccount& account);
 
+  // The tokens kept for `user_id`'s account at `provider` (the first linked,
+  // when several). NOT_FOUND for no such user, account or kept tokens;
+  // FAILED_PRECONDITION (DATA_KEYS_MISSING) without data keys.
+  absl::StatusOr<ProviderTokensView> ReadTokens(absl::string_view user_id,
+                                                absl::string_view provider);
+  // Replaces them (after a refresh). NOT_FOUND when the account is gone.
+  absl::Status WriteTokens(absl::string_view user_id,
+                           const ProviderTokensView& tokens);
+
  private:
   // `account` as a record of `user_id`, verified by the provider.
   storage::ExternalAccountRecord NewAccount(const ProviderAccount& account,
@@ -76,8 +101,18 @@ class OAuthSignInService final : public UserOperations {
                           const ProviderAccount& account, storage::Micros now,
                           std::string& user_id);
 
+  // Seals and stores `tokens` for `external_account_id`; nothing without
+  // data keys or an access token.
+  absl::Status PutTokens(storage::WriteTransaction& txn,
+                         absl::string_view user_id,
+                         const ProviderTokensView& tokens) const;
+  // The account id of (provider, provider_user_id) in `user`.
+  static std::string AccountIdOf(const storage::UserRecord& user,
+                                 const ProviderAccount& account);
+
   const SignInAttemptService* tickets_;
   const SignUpMode mode_;
+  const DataKeys* keys_;
 };
 
 }  // namespace roster::domain

@@ -180,7 +180,8 @@ absl::StatusOr<UserView> ExternalAccountService::DeleteExternalAccount(
   }
   return MutateUser(
       caller, *owner, "",
-      [&](storage::WriteTransaction&, storage::UserRecord& u) -> absl::Status {
+      [&](storage::WriteTransaction& txn,
+          storage::UserRecord& u) -> absl::Status {
         auto& accounts = u.external_accounts;
         auto it = std::find_if(accounts.begin(), accounts.end(),
                                [&](const auto& a) { return a.id == id; });
@@ -196,7 +197,8 @@ absl::StatusOr<UserView> ExternalAccountService::DeleteExternalAccount(
               "the user would have no way left to sign in",
               {{"external_account_id", "is the user's last way to sign in"}});
         }
-        return absl::OkStatus();
+        // The provider's tokens go with the account, in the same write.
+        return txn.DeleteOAuthToken(id);
       });
 }
 

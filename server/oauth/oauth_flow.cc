@@ -23,6 +23,9 @@ namespace reason = domain::reason;
 constexpr int kStateLength = 43;     // 256 bits of base62.
 constexpr int kVerifierLength = 64;  // RFC 7636 §4.1: 43 to 128.
 constexpr int kNonceLength = 32;
+// An access token this close to its expiry is refreshed before it is handed
+// out, so the caller gets one that still works when it uses it.
+constexpr absl::Duration kRefreshMargin = absl::Seconds(30);
 
 // scheme://host[:port] and the path, of a URL with no userinfo, query or
 // fragment beyond what `query_allowed` permits.
@@ -240,6 +243,9 @@ absl::StatusOr<std::string> OAuthFlow::Finish(
   account.username = identity->username;
   account.image_url = identity->image_url;
   account.scopes = tokens->scopes;
+  account.access_token = tokens->access_token;
+  account.refresh_token = tokens->refresh_token;
+  account.token_expire_at = tokens->expire_at;
   absl::StatusOr<domain::OAuthOutcome> outcome =
       state.action == "connect"
           ? accounts_->Connect(caller, state.user_id, account)
@@ -300,6 +306,38 @@ CallbackAnswer OAuthFlow::Callback(const domain::Caller& caller,
                                     : WithParameter(record.redirect_url,
                                                     "roster_ticket", *ticket);
   return answer;
+}
+
+absl::StatusOr<domain::ProviderTokensView> OAuthFlow::AccessToken(
+    absl::string_view user_id, absl::string_view provider) {
+  const auto client = providers_.find(provider);
+  if (client == providers_.end()) {
+    return domain::Error(absl::StatusCode::kNotFound,
+                         reason::kProviderNotConfigured,
+                         "no such provider is configured",
+                         {{"provider", "is not a configured provider"}});
+  }
+  absl::StatusOr<domain::ProviderTokensView> kept =
+      accounts_->ReadTokens(user_id, provider);
+  const absl::Time now = clock_->Now();
+  // Fresh for another half minute, or no way to refresh: as it is.
+  if (!kept.ok() || !kept->expire_at.has_value() ||
+      now + kRefreshMargin < *kept->expire_at || kept->refresh_token.empty()) {
+    return kept;
+  }
+  absl::StatusOr<ProviderTokens> refreshed =
+      client->second->Refresh(kept->refresh_token, now);
+  if (!refreshed.ok()) {
+    return ProviderError(refreshed.status());
+  }
+  domain::ProviderTokensView tokens{
+      kept->external_account_id, refreshed->access_token,
+      refreshed->refresh_token, refreshed->expire_at, refreshed->scopes};
+  absl::Status written = accounts_->WriteTokens(user_id, tokens);
+  if (!written.ok()) {
+    return written;
+  }
+  return tokens;
 }
 
 absl::StatusOr<int64_t> OAuthFlow::Prune(int64_t max_rows) {

@@ -74,6 +74,14 @@ class OAuthFlow {
   CallbackAnswer Callback(const domain::Caller& caller, absl::string_view code,
                           absl::string_view state, absl::string_view error);
 
+  // The access token kept for `user_id`'s account at `provider`, refreshed
+  // first (and kept again) when it expires within 30 s and a refresh token
+  // was given. Errors as OAuthSignInService::ReadTokens's, NOT_FOUND
+  // (PROVIDER_NOT_CONFIGURED), and UNAVAILABLE (OAUTH_PROVIDER_ERROR) when
+  // the refresh fails.
+  absl::StatusOr<domain::ProviderTokensView> AccessToken(
+      absl::string_view user_id, absl::string_view provider);
+
   // Deletes up to `max_rows` states that expired over an hour ago.
   absl::StatusOr<int64_t> Prune(int64_t max_rows);
 

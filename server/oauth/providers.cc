@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 #include "server/domain/urls.h"
 
 namespace roster::oauth {
@@ -27,7 +28,8 @@ const std::set<std::string, std::less<>> kMembers = {"provider",
                                                      "token_endpoint",
                                                      "userinfo_endpoint",
                                                      "jwks_uri",
-                                                     "tenant"};
+                                                     "tenant",
+                                                     "base_url"};
 const std::vector<std::string> kOpenIdScopes = {"openid", "email", "profile"};
 
 // The same code behind each named provider: only these values differ.
@@ -59,10 +61,15 @@ absl::StatusOr<OAuthProvider> Preset(absl::string_view id, const Json& entry) {
     p.issuer = "https://gitlab.com";  // A self-hosted GitLab sets `issuer`.
     p.scopes = kOpenIdScopes;
   } else if (id == "oauth_github") {
-    p.authorization_endpoint = "https://github.com/login/oauth/authorize";
-    p.token_endpoint = "https://github.com/login/oauth/access_token";
-    p.userinfo_endpoint = "https://api.github.com/user";
-    p.emails_endpoint = "https://api.github.com/user/emails";
+    // GitHub Enterprise Server (`base_url`) serves its API under /api/v3.
+    const std::string base(absl::StripSuffix(string_member("base_url"), "/"));
+    const std::string api =
+        base.empty() ? "https://api.github.com" : absl::StrCat(base, "/api/v3");
+    const std::string web = base.empty() ? "https://github.com" : base;
+    p.authorization_endpoint = absl::StrCat(web, "/login/oauth/authorize");
+    p.token_endpoint = absl::StrCat(web, "/login/oauth/access_token");
+    p.userinfo_endpoint = absl::StrCat(api, "/user");
+    p.emails_endpoint = absl::StrCat(api, "/user/emails");
     p.scopes = {"read:user", "user:email"};
   } else if (!absl::StartsWith(id, "oauth_custom_")) {
     return absl::InvalidArgumentError(
@@ -103,6 +110,10 @@ absl::Status ReadEntry(const Json& entry, const SecretFileReader& read_secret,
   }
   if (entry.contains("tenant") && p.id != "oauth_microsoft") {
     return absl::InvalidArgumentError("only oauth_microsoft takes a tenant");
+  }
+  if (entry.contains("base_url") && p.id != "oauth_github") {
+    return absl::InvalidArgumentError(
+        "only oauth_github takes a base_url (GitHub Enterprise Server)");
   }
   p.client_id = entry.value("client_id", "");
   if (p.client_id.empty() || p.client_id.size() > 512) {
@@ -202,7 +213,7 @@ absl::Status ReadEndpoints(const Json& entry, OAuthProvider& p) {
   }
   for (const std::string* url :
        {&p.issuer, &p.authorization_endpoint, &p.token_endpoint,
-        &p.userinfo_endpoint, &p.jwks_uri}) {
+        &p.userinfo_endpoint, &p.jwks_uri, &p.emails_endpoint}) {
     // {tenantid} is a placeholder the token fills, not part of the host.
     if (!url->empty() && !domain::IsHttpsOrLoopbackHttp(absl::StrReplaceAll(
                              *url, {{"{tenantid}", "tenant"}}))) {

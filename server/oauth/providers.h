@@ -3,7 +3,9 @@
 // `oauth_gitlab` are presets of the same code as `oauth_custom_<name>`, which
 // names an `issuer` (OpenID Connect discovery) or its endpoints (with
 // `jwks_uri` and `issuer` for OpenID Connect, `userinfo_endpoint` for plain
-// OAuth 2.0). Every endpoint is https://, or http:// on loopback.
+// OAuth 2.0). `oauth_microsoft` takes a `tenant`, `oauth_gitlab` an `issuer`
+// (self-hosted) and `oauth_github` a `base_url` (GitHub Enterprise Server).
+// Every endpoint is https://, or http:// on loopback.
 #ifndef ROSTER_SERVER_OAUTH_PROVIDERS_H_
 #define ROSTER_SERVER_OAUTH_PROVIDERS_H_
 

@@ -20,7 +20,7 @@ constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7290146531)";
 // sequence is allocated from event_log.last_sequence inside the committing
 // transaction (see PgUserStore), not by an identity column, so that sequence
 // order is commit order across replicas.
-constexpr std::array<const char*, 10> kPgMigrations = {
+constexpr std::array<const char*, 11> kPgMigrations = {
     R"sql(
 CREATE TABLE users (
   id TEXT COLLATE "C" PRIMARY KEY,
@@ -324,6 +324,20 @@ CREATE TABLE oauth_states (
   created_at BIGINT NOT NULL
 );
 CREATE INDEX oauth_states_by_expire_at ON oauth_states(expire_at);
+)sql",
+    // 11: as SQLite's migration 15.
+    R"sql(
+CREATE TABLE oauth_tokens (
+  external_account_id TEXT COLLATE "C" PRIMARY KEY,
+  user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  sealed TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  expire_at BIGINT NOT NULL,
+  scopes TEXT NOT NULL,
+  updated_at BIGINT NOT NULL
+);
+CREATE INDEX oauth_tokens_by_user ON oauth_tokens(user_id);
+CREATE INDEX oauth_tokens_by_key_id ON oauth_tokens(key_id);
 )sql",
 };
 

@@ -392,7 +392,8 @@ absl::StatusOr<std::vector<std::string>> PgUserStore::ListDataKeyIds() {
       "listing data key ids",
       [&](PgConnection& c) -> absl::StatusOr<std::vector<std::string>> {
         PgResult r = c.Run(
-            "SELECT DISTINCT totp_key_id FROM users WHERE totp_key_id <> ''");
+            "SELECT totp_key_id FROM users WHERE totp_key_id <> '' UNION "
+            "SELECT key_id FROM oauth_tokens");
         std::vector<std::string> ids;
         ids.reserve(static_cast<size_t>(r.rows()));
         for (int row = 0; row < r.rows(); ++row) {

@@ -456,6 +456,58 @@ absl::StatusOr<int64_t> PgWriteTransaction::PruneOAuthStates(Micros cutoff,
                    });
 }
 
+absl::Status PgWriteTransaction::PutOAuthToken(const OAuthTokenRecord& token) {
+  return PgGuarded("writing a provider's tokens", [&] {
+    c_.Run(
+        "INSERT INTO oauth_tokens (external_account_id, user_id, sealed, "
+        "key_id, expire_at, scopes, updated_at) VALUES ($1, $2, $3, $4, $5, "
+        "$6, $7) ON CONFLICT (external_account_id) DO UPDATE SET user_id = "
+        "EXCLUDED.user_id, sealed = EXCLUDED.sealed, key_id = "
+        "EXCLUDED.key_id, expire_at = EXCLUDED.expire_at, scopes = "
+        "EXCLUDED.scopes, updated_at = EXCLUDED.updated_at",
+        PgParams()
+            .Add(token.external_account_id)
+            .Add(token.user_id)
+            .Add(token.sealed)
+            .Add(token.key_id)
+            .Add(token.expire_at)
+            .Add(token.scopes)
+            .Add(token.updated_at));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<OAuthTokenRecord>>
+PgWriteTransaction::GetOAuthToken(absl::string_view external_account_id) {
+  return PgGuarded(
+      "reading a provider's tokens",
+      [&]() -> absl::StatusOr<std::optional<OAuthTokenRecord>> {
+        PgResult r = c_.Run(
+            "SELECT user_id, sealed, key_id, expire_at, scopes, updated_at "
+            "FROM oauth_tokens WHERE external_account_id = $1",
+            PgParams().Add(external_account_id));
+        if (r.rows() == 0) {
+          return std::nullopt;
+        }
+        return OAuthTokenRecord{std::string(external_account_id),
+                                r.Text(0, 0),
+                                r.Text(0, 1),
+                                r.Text(0, 2),
+                                r.Int(0, 3),
+                                r.Text(0, 4),
+                                r.Int(0, 5)};
+      });
+}
+
+absl::Status PgWriteTransaction::DeleteOAuthToken(
+    absl::string_view external_account_id) {
+  return PgGuarded("deleting a provider's tokens", [&] {
+    c_.Run("DELETE FROM oauth_tokens WHERE external_account_id = $1",
+           PgParams().Add(external_account_id));
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<InvitationRecord> PgWriteTransaction::GetInvitation(
     absl::string_view invitation_id) {
   return PgGuarded("reading an invitation",

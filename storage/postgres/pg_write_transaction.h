@@ -79,6 +79,10 @@ class PgWriteTransaction final : public WriteTransaction {
   absl::StatusOr<int64_t> PruneSignInTickets(Micros cutoff,
                                              int64_t max_rows) override;
   absl::Status PutOAuthState(const OAuthStateRecord& state) override;
+  absl::Status PutOAuthToken(const OAuthTokenRecord& token) override;
+  absl::StatusOr<std::optional<OAuthTokenRecord>> GetOAuthToken(
+      absl::string_view external_account_id) override;
+  absl::Status DeleteOAuthToken(absl::string_view external_account_id) override;
   absl::StatusOr<std::optional<OAuthStateRecord>> TakeOAuthState(
       absl::string_view digest) override;
   absl::StatusOr<int64_t> PruneOAuthStates(Micros cutoff,

@@ -9,7 +9,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 14> kMigrations = {
+constexpr std::array<const char*, 15> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -434,6 +434,22 @@ CREATE TABLE oauth_states (
   created_at INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX oauth_states_by_expire_at ON oauth_states(expire_at);
+)sql",
+    // 15: providers' tokens, sealed, one row per external account; gone with
+    // the user (the account's own rows are rewritten on every change, so they
+    // cannot carry the cascade).
+    R"sql(
+CREATE TABLE oauth_tokens (
+  external_account_id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  sealed TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  expire_at INTEGER NOT NULL,
+  scopes TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX oauth_tokens_by_user ON oauth_tokens(user_id);
+CREATE INDEX oauth_tokens_by_key_id ON oauth_tokens(key_id);
 )sql",
 };
 

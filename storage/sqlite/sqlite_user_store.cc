@@ -433,8 +433,8 @@ absl::StatusOr<std::vector<std::string>> SqliteUserStore::ListDataKeyIds() {
   return Guarded("listing data key ids",
                  [&]() -> absl::StatusOr<std::vector<std::string>> {
                    auto& s = (**lease).Prepare(
-                       "SELECT DISTINCT totp_key_id FROM users "
-                       "WHERE totp_key_id != ''");
+                       "SELECT totp_key_id FROM users WHERE totp_key_id "
+                       "!= '' UNION SELECT key_id FROM oauth_tokens");
                    std::vector<std::string> ids;
                    while (s.executeStep()) {
                      ids.push_back(s.getColumn(0).getString());

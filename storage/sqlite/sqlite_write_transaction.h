@@ -455,6 +455,57 @@ class SqliteWriteTransaction final : public WriteTransaction {
                    });
   }
 
+  absl::Status PutOAuthToken(const OAuthTokenRecord& token) override {
+    return Guarded("writing a provider's tokens", [&] {
+      auto& s = c_.Prepare(
+          "INSERT OR REPLACE INTO oauth_tokens (external_account_id, user_id, "
+          "sealed, key_id, expire_at, scopes, updated_at) VALUES "
+          "(?, ?, ?, ?, ?, ?, ?)");
+      s.bind(1, token.external_account_id);
+      s.bind(2, token.user_id);
+      s.bind(3, token.sealed);
+      s.bind(4, token.key_id);
+      s.bind(5, token.expire_at);
+      s.bind(6, token.scopes);
+      s.bind(7, token.updated_at);
+      s.exec();
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<std::optional<OAuthTokenRecord>> GetOAuthToken(
+      absl::string_view external_account_id) override {
+    return Guarded(
+        "reading a provider's tokens",
+        [&]() -> absl::StatusOr<std::optional<OAuthTokenRecord>> {
+          auto& s = c_.Prepare(
+              "SELECT user_id, sealed, key_id, expire_at, scopes, updated_at "
+              "FROM oauth_tokens WHERE external_account_id = ?");
+          s.bind(1, std::string(external_account_id));
+          std::optional<OAuthTokenRecord> token;
+          if (s.executeStep()) {
+            token = OAuthTokenRecord{
+                std::string(external_account_id), s.getColumn(0).getString(),
+                s.getColumn(1).getString(),       s.getColumn(2).getString(),
+                s.getColumn(3).getInt64(),        s.getColumn(4).getString(),
+                s.getColumn(5).getInt64()};
+          }
+          s.reset();
+          return token;
+        });
+  }
+
+  absl::Status DeleteOAuthToken(
+      absl::string_view external_account_id) override {
+    return Guarded("deleting a provider's tokens", [&] {
+      auto& s =
+          c_.Prepare("DELETE FROM oauth_tokens WHERE external_account_id = ?");
+      s.bind(1, std::string(external_account_id));
+      s.exec();
+      return absl::OkStatus();
+    });
+  }
+
   absl::StatusOr<InvitationRecord> GetInvitation(
       absl::string_view invitation_id) override {
     return Guarded("reading an invitation",

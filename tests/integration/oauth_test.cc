@@ -12,8 +12,10 @@
 #include "absl/synchronization/mutex.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
+#include "server/domain/data_keys.h"
 #include "server/oauth/providers.h"
 #include "tests/testing/error_details.h"
+#include "tests/testing/oauth_helpers.h"
 #include "tests/testing/openid_provider.h"
 #include "tests/testing/provider_key.h"
 #include "tests/testing/require.h"
@@ -27,6 +29,8 @@ namespace {
 using ::roster::testing::Authed;
 using ::roster::testing::NoCredentials;
 using ::roster::testing::OpenIdProvider;
+using ::roster::testing::ProvidersFrom;
+using ::roster::testing::QueryValue;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::TempDir;
 using ::roster::testing::TestServer;
@@ -36,18 +40,6 @@ using namespace roster::v1;  // NOLINT: the API's request and response types.
 
 constexpr char kApp[] = "https://app.example.com/auth";
 constexpr char kProvider[] = "oauth_custom_corp";
-
-// The value of `name` in `url`'s query ("" when absent).
-std::string QueryValue(const std::string& url, const std::string& name) {
-  const size_t query = url.find('?');
-  if (query == std::string::npos) {
-    return "";
-  }
-  httplib::Params params;
-  httplib::detail::parse_query_text(url.substr(query + 1), params);
-  const auto it = params.find(name);
-  return it == params.end() ? "" : it->second;
-}
 
 class OAuthTest : public ::testing::Test {
  protected:
@@ -64,19 +56,13 @@ class OAuthTest : public ::testing::Test {
          {"client_id", "roster"},
          {"client_secret_file", dir_.File("client-secret")},
          {"issuer", provider_->issuer()}}};
-    auto parsed = oauth::ParseProviders(
-        providers.dump(),
-        [](const std::string& path) -> absl::StatusOr<std::string> {
-          std::ifstream in(path);
-          std::stringstream out;
-          out << in.rdbuf();
-          return out.str();
-        });
+    auto parsed = ProvidersFrom(providers);
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     server_ = std::make_unique<TestServer>([&](app::ServerConfig& config) {
       config.http_listen = absl::StrCat("127.0.0.1:", http_port);
       config.oauth.providers = *parsed;
       config.oauth.allowed_redirect_urls = {kApp};
+      config.data_keys = domain::DataKeys::NewFile();  // Tokens are kept.
     });
     frontend_ = FrontendUsers::NewStub(server_->channel());
     backend_ = server_->Backend();
@@ -241,6 +227,57 @@ TEST_F(OAuthTest, ConnectLinksASecondAccountButNeverAnotherUsersAccount) {
             grpc::UNAUTHENTICATED);
 }
 
+TEST_F(OAuthTest, TheProvidersTokensAreKeptSealedAndRefreshedWhenExpired) {
+  const User alice = Exchange(QueryValue(SignInAt("alice"), "roster_ticket"));
+  GetUserOAuthAccessTokenRequest request;
+  request.set_user_id(alice.id());
+  request.set_provider(kProvider);
+  OAuthAccessToken first;
+  grpc::Status status =
+      backend_->GetUserOAuthAccessToken(Authed().get(), request, &first);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(first.external_account_id(), alice.external_accounts(0).id());
+  EXPECT_TRUE(first.has_expire_at());
+  EXPECT_EQ(first.scopes_size(), 3);  // openid email profile
+  // The provider takes it: it is the token it issued.
+  EXPECT_EQ(provider_->UserInfo(first.token()).value("sub", ""), "alice");
+  // Sealed at rest: the token appears nowhere in the table.
+  EXPECT_EQ(server_->database().Int("SELECT count(*) FROM oauth_tokens"), 1);
+  EXPECT_EQ(server_->database().Int(absl::StrCat(
+                "SELECT count(*) FROM oauth_tokens WHERE sealed LIKE '%",
+                first.token(), "%' OR scopes LIKE '%", first.token(), "%'")),
+            0);
+
+  OAuthAccessToken again;
+  ASSERT_TRUE(
+      backend_->GetUserOAuthAccessToken(Authed().get(), request, &again).ok());
+  EXPECT_EQ(again.token(), first.token());  // Not expired: not refreshed.
+
+  // Past its minute at the provider: refreshed with the refresh token.
+  server_->AdvanceClock(absl::Minutes(2));
+  OAuthAccessToken refreshed;
+  status =
+      backend_->GetUserOAuthAccessToken(Authed().get(), request, &refreshed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_NE(refreshed.token(), first.token());
+  EXPECT_EQ(provider_->UserInfo(refreshed.token()).value("sub", ""), "alice");
+  EXPECT_GT(refreshed.expire_at().seconds(), first.expire_at().seconds());
+
+  // Unlinking the account takes its tokens with it.
+  DeleteExternalAccountRequest unlink;
+  unlink.set_external_account_id(first.external_account_id());
+  DeletedObject deleted;
+  ASSERT_TRUE(
+      backend_->DeleteExternalAccount(Authed().get(), unlink, &deleted).ok());
+  EXPECT_EQ(server_->database().Int("SELECT count(*) FROM oauth_tokens"), 0);
+  status = backend_->GetUserOAuthAccessToken(Authed().get(), request, &again);
+  EXPECT_EQ(status.error_code(), grpc::NOT_FOUND);
+  request.set_provider("oauth_google");
+  EXPECT_EQ(ReasonOf(backend_->GetUserOAuthAccessToken(Authed().get(), request,
+                                                       &again)),
+            "PROVIDER_NOT_CONFIGURED");
+}
+
 TEST_F(OAuthTest, ABannedUserGetsNoTicket) {
   const User alice = Exchange(QueryValue(SignInAt("alice"), "roster_ticket"));
   BanUserRequest ban;
@@ -383,18 +420,11 @@ class ForgedTokenTest : public ::testing::Test {
     thread_ = std::thread([this] { stand_in_.listen_after_bind(); });
     std::ofstream(dir_.File("secret")) << testing::kProviderClientSecret;
     http_port_ = UnusedPort();
-    auto providers = oauth::ParseProviders(
+    auto providers = ProvidersFrom(
         nlohmann::json{{{"provider", "oauth_custom_forged"},
                         {"client_id", "roster"},
                         {"client_secret_file", dir_.File("secret")},
-                        {"issuer", issuer}}}
-            .dump(),
-        [](const std::string& path) -> absl::StatusOr<std::string> {
-          std::ifstream in(path);
-          std::stringstream out;
-          out << in.rdbuf();
-          return out.str();
-        });
+                        {"issuer", issuer}}});
     ASSERT_TRUE(providers.ok()) << providers.status();
     server_ = std::make_unique<TestServer>([&](app::ServerConfig& config) {
       config.http_listen = absl::StrCat("127.0.0.1:", http_port_);
@@ -519,6 +549,22 @@ TEST_F(ForgedTokenTest, EachWrongIdTokenIsRefusedAndTheRightOneAccepted) {
       [&](const std::string& url) { return key_.Sign(header, Claims(url)); });
   EXPECT_TRUE(absl::StartsWith(QueryValue(back, "roster_ticket"), "sit_"))
       << back;
+
+  // This server has no --data_keys_file: the provider's tokens were not
+  // kept, and asking for them says why.
+  ListUsersRequest list;
+  ListUsersResponse users;
+  ASSERT_TRUE(server_->Backend()->ListUsers(Authed().get(), list, &users).ok());
+  ASSERT_EQ(users.users_size(), 1);
+  GetUserOAuthAccessTokenRequest request;
+  request.set_user_id(users.users(0).id());
+  request.set_provider("oauth_custom_forged");
+  OAuthAccessToken token;
+  const grpc::Status status = server_->Backend()->GetUserOAuthAccessToken(
+      Authed().get(), request, &token);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(status), "DATA_KEYS_MISSING");
+  EXPECT_EQ(server_->database().Int("SELECT count(*) FROM oauth_tokens"), 0);
 }
 
 TEST(OAuthFlagsTest, ABadProvidersSetUpStopsTheServerNamingIt) {

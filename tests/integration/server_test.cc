@@ -144,9 +144,10 @@ TEST(ReflectionTest, ListsTheServicesAndDescribesEveryRosterMessage) {
           "DeleteProfileImage", "CreateEmailAddress", "GetEmailAddress",
           "UpdateEmailAddress", "DeleteEmailAddress", "CreatePhoneNumber",
           "GetPhoneNumber", "UpdatePhoneNumber", "DeletePhoneNumber",
-          "CreateExternalAccount", "DeleteExternalAccount", "ImportUsers",
-          "VerifyPassword", "CreateSession", "ListSessions", "RevokeSession",
-          "WatchEvents", "ListEvents", "CreateInvitation", "ListInvitations",
+          "CreateExternalAccount", "DeleteExternalAccount",
+          "GetUserOAuthAccessToken", "ImportUsers", "VerifyPassword",
+          "CreateSession", "ListSessions", "RevokeSession", "WatchEvents",
+          "ListEvents", "CreateInvitation", "ListInvitations",
           "RevokeInvitation", "DisableUserMfa", "DeleteUserTotp",
           "DeleteUserBackupCodes"));
   for (const char* message :

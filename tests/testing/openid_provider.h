@@ -91,6 +91,21 @@ class OpenIdProvider {
                                  {"stop_prefix", stop_prefix}});
   }
 
+  // The provider's userinfo answer for `access_token` (an error object when
+  // the provider does not accept it).
+  nlohmann::json UserInfo(const std::string& access_token) const {
+    httplib::Client client("127.0.0.1", port_);
+    auto result =
+        client.Get("/me", {{"Authorization", "Bearer " + access_token}});
+    if (!result) {
+      return {{"error", "no answer"}};
+    }
+    nlohmann::json body = nlohmann::json::parse(result->body, nullptr, false);
+    return result->status == 200 && body.is_object()
+               ? body
+               : nlohmann::json{{"error", result->status}};
+  }
+
   // Sets the claims the provider gives for `login` (email, email_verified,
   // given_name, family_name, …).
   void SetAccount(const std::string& login, nlohmann::json claims) const {

@@ -73,6 +73,17 @@ TEST_F(ProvidersTest, PresetsFillTheirEndpointsAndScopes) {
   EXPECT_EQ(github.scopes,
             (std::vector<std::string>{"read:user", "user:email"}));
   EXPECT_EQ((*providers)[3].issuer, "https://gitlab.example.com");
+
+  Json enterprise = Entry("oauth_github");
+  enterprise["base_url"] = "https://github.example.com/";
+  providers = Parse(Json::array({enterprise}));
+  ASSERT_TRUE(providers.ok()) << providers.status();
+  EXPECT_EQ((*providers)[0].token_endpoint,
+            "https://github.example.com/login/oauth/access_token");
+  EXPECT_EQ((*providers)[0].userinfo_endpoint,
+            "https://github.example.com/api/v3/user");
+  EXPECT_EQ((*providers)[0].emails_endpoint,
+            "https://github.example.com/api/v3/user/emails");
 }
 
 TEST_F(ProvidersTest, CustomProvidersOfEachShape) {
@@ -135,6 +146,9 @@ TEST_F(ProvidersTest, EachMistakeNamesItsEntryAndNeverTheSecret) {
       {with("oauth_github", {{"token_endpoint", "https://x.example.com"}}),
        "set by the preset"},
       {with("oauth_google", {{"tenant", "common"}}), "only oauth_microsoft"},
+      {with("oauth_google", {{"base_url", "https://ghe.test"}}),
+       "only oauth_github"},
+      {with("oauth_github", {{"base_url", http_remote}}), "https://"},
       {with("oauth_microsoft", {{"tenant", "../evil"}}), "tenant"},
       {with("oauth_custom_a", {}), "needs an issuer"},
       {with("oauth_custom_a", {{"issuer", http_remote}}), "https://"},

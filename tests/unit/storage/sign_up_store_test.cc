@@ -1,11 +1,14 @@
-// The sign_ups and sign_in_tickets tables on both adapters. Sign-ups: every
+// The sign_ups, sign_in_tickets, oauth_states and oauth_tokens tables on both
+// adapters. Sign-ups: every
 // field reads back as written, a second write replaces the row, and pruning
 // takes only rows that expired before the cutoff, oldest first, a bounded batch
 // at a time.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "storage/sign_up_row.h"
@@ -248,6 +251,54 @@ TEST_P(OAuthStateStoreTest, AnExternalAccountLeadsToItsUser) {
   // account, and ids compare exactly.
   EXPECT_EQ(find("oauth_google", "248289761001"), std::nullopt);
   EXPECT_EQ(find("oauth_custom_corp", "24828976100"), std::nullopt);
+}
+
+TEST_P(OAuthStateStoreTest, TokensAreReplacedReadDeletedAndGoWithTheirUser) {
+  ASSERT_THAT(Insert(MakeUser("u1", 1)), IsOk());
+  ASSERT_THAT(Insert(MakeUser("u2", 2)), IsOk());
+  auto put = [&](const OAuthTokenRecord& token) {
+    return store_->Write(
+        [&](WriteTransaction& txn) { return txn.PutOAuthToken(token); });
+  };
+  auto get = [&](const std::string& id) {
+    absl::StatusOr<std::optional<OAuthTokenRecord>> token =
+        absl::UnknownError("not run");
+    EXPECT_THAT(store_->Write([&](WriteTransaction& txn) {
+      token = txn.GetOAuthToken(id);
+      return token.status();
+    }),
+                IsOk());
+    return token.ok() ? *token : std::nullopt;
+  };
+  ASSERT_THAT(put({"eac1", "u1", "k1.sealed-one", "k1", 100, "openid", 10}),
+              IsOk());
+  ASSERT_THAT(
+      put({"eac1", "u1", "k2.sealed-two", "k2", 200, "openid email", 20}),
+      IsOk());  // A refresh replaces the row.
+  ASSERT_THAT(put({"eac2", "u2", "k1.other", "k1", 0, "", 30}), IsOk());
+  const std::optional<OAuthTokenRecord> token = get("eac1");
+  ASSERT_TRUE(token.has_value());
+  EXPECT_EQ(token->user_id, "u1");
+  EXPECT_EQ(token->sealed, "k2.sealed-two");
+  EXPECT_EQ(token->key_id, "k2");
+  EXPECT_EQ(token->expire_at, 200);
+  EXPECT_EQ(token->scopes, "openid email");
+  EXPECT_EQ(token->updated_at, 20);
+  // Every key that sealed something is one a restart must still have.
+  ASSERT_OK_AND_ASSIGN(key_ids, store_->ListDataKeyIds());
+  std::sort(key_ids.begin(), key_ids.end());
+  EXPECT_EQ(key_ids, (std::vector<std::string>{"k1", "k2"}));
+
+  ASSERT_THAT(store_->Write([&](WriteTransaction& txn) {
+    return txn.DeleteOAuthToken("eac1");
+  }),
+              IsOk());
+  EXPECT_FALSE(get("eac1").has_value());
+  ASSERT_THAT(store_->Write([&](WriteTransaction& txn) {
+    return txn.DeleteUser("u2", EventFor("u2"));
+  }),
+              IsOk());
+  EXPECT_FALSE(get("eac2").has_value());  // Gone with its user.
 }
 
 }  // namespace

@@ -1,0 +1,43 @@
+// BackendUsers' social sign-in call (DESIGN §11): GetUserOAuthAccessToken.
+#include "server/api/backend_users_service.h"
+#include "server/api/proto_mapping.h"
+#include "server/domain/errors.h"
+
+namespace roster::api {
+
+grpc::ServerUnaryReactor* BackendUsersService::GetUserOAuthAccessToken(
+    grpc::CallbackServerContext* context,
+    const roster::v1::GetUserOAuthAccessTokenRequest* request,
+    roster::v1::OAuthAccessToken* response) {
+  if (auto* refused = RefuseOversized(context, *request)) {
+    return refused;
+  }
+  // On the write pool: reading the sealed tokens is a transaction, and an
+  // expired token is refreshed (one bounded call to the provider) and kept.
+  return Write(
+      context, "",
+      [this, request, response](const domain::Caller&) -> absl::Status {
+        if (oauth_ == nullptr) {
+          return domain::Error(absl::StatusCode::kNotFound,
+                               domain::reason::kProviderNotConfigured,
+                               "no social sign-in provider is configured",
+                               {{"provider", "is not a configured provider"}});
+        }
+        auto tokens =
+            oauth_->AccessToken(request->user_id(), request->provider());
+        if (!tokens.ok()) {
+          return tokens.status();
+        }
+        response->set_external_account_id(tokens->external_account_id);
+        response->set_token(tokens->access_token);
+        if (tokens->expire_at.has_value()) {
+          ToProto(*tokens->expire_at, *response->mutable_expire_at());
+        }
+        for (const std::string& scope : tokens->scopes) {
+          response->add_scopes(scope);
+        }
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace roster::api
