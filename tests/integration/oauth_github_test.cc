@@ -37,9 +37,8 @@ class GitHubSignInTest : public ::testing::Test {
  protected:
   void SetUp() override {
     github_port_ = UnusedPort();
-    stand_in_.Post("/login/oauth/access_token", [this](
-                                                    const httplib::Request& req,
-                                                    httplib::Response& res) {
+    stand_in_.Post("/login/oauth/access_token", [](const httplib::Request& req,
+                                                   httplib::Response& res) {
       // GitHub answers a refused code with 200 and an error.
       const bool good = req.get_param_value("code") == "good-code" &&
                         req.get_param_value("client_secret") == kGitHubSecret &&
