@@ -1,7 +1,6 @@
 // BackendUsers' social sign-in call (DESIGN §11): GetUserOAuthAccessToken.
 #include "server/api/backend_users_service.h"
 #include "server/api/proto_mapping.h"
-#include "server/domain/errors.h"
 
 namespace roster::api {
 
@@ -18,10 +17,7 @@ grpc::ServerUnaryReactor* BackendUsersService::GetUserOAuthAccessToken(
       context, "",
       [this, request, response](const domain::Caller&) -> absl::Status {
         if (oauth_ == nullptr) {
-          return domain::Error(absl::StatusCode::kNotFound,
-                               domain::reason::kProviderNotConfigured,
-                               "no social sign-in provider is configured",
-                               {{"provider", "is not a configured provider"}});
+          return oauth::ProviderNotConfigured();
         }
         auto tokens =
             oauth_->AccessToken(request->user_id(), request->provider());

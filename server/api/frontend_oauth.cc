@@ -24,11 +24,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::StartOAuth(
                                    "ACTION_CONNECT"}}));
   }
   if (oauth_ == nullptr) {
-    return Refused(
-        context, domain::Error(absl::StatusCode::kNotFound,
-                               domain::reason::kProviderNotConfigured,
-                               "no social sign-in provider is configured",
-                               {{"provider", "is not a configured provider"}}));
+    return Refused(context, oauth::ProviderNotConfigured());
   }
   auto start = [this, request, response](oauth::OAuthAction what,
                                          const std::string& user_id) {

@@ -100,6 +100,13 @@ absl::Status ProviderError(const absl::Status& cause) {
 
 }  // namespace
 
+absl::Status ProviderNotConfigured() {
+  return domain::Error(absl::StatusCode::kNotFound,
+                       reason::kProviderNotConfigured,
+                       "no such provider is configured",
+                       {{"provider", "is not a configured provider"}});
+}
+
 absl::Status CheckAllowedRedirectUrls(const std::vector<std::string>& urls) {
   for (size_t i = 0; i < urls.size(); ++i) {
     if (!Split(urls[i], /*query_allowed=*/false).has_value()) {
@@ -160,10 +167,7 @@ absl::StatusOr<std::string> OAuthFlow::Start(absl::string_view provider,
                                              absl::string_view user_id) {
   const auto client = providers_.find(provider);
   if (client == providers_.end()) {
-    return domain::Error(absl::StatusCode::kNotFound,
-                         reason::kProviderNotConfigured,
-                         "no such provider is configured",
-                         {{"provider", "is not a configured provider"}});
+    return ProviderNotConfigured();
   }
   if (!RedirectAllowed(redirect_url)) {
     return domain::Error(
@@ -312,10 +316,7 @@ absl::StatusOr<domain::ProviderTokensView> OAuthFlow::AccessToken(
     absl::string_view user_id, absl::string_view provider) {
   const auto client = providers_.find(provider);
   if (client == providers_.end()) {
-    return domain::Error(absl::StatusCode::kNotFound,
-                         reason::kProviderNotConfigured,
-                         "no such provider is configured",
-                         {{"provider", "is not a configured provider"}});
+    return ProviderNotConfigured();
   }
   absl::StatusOr<domain::ProviderTokensView> kept =
       accounts_->ReadTokens(user_id, provider);

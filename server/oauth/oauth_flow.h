@@ -49,6 +49,10 @@ struct CallbackAnswer {
   std::string message;
 };
 
+// NOT_FOUND (PROVIDER_NOT_CONFIGURED) naming the request's `provider` field:
+// the one answer for a provider that is not configured, or for none at all.
+absl::Status ProviderNotConfigured();
+
 // INVALID_ARGUMENT naming the entry for an --allowed_redirect_urls entry that
 // is not an http(s) origin with an optional path (no query or fragment).
 absl::Status CheckAllowedRedirectUrls(const std::vector<std::string>& urls);
