@@ -117,7 +117,7 @@ class OpenIdProvider {
   // The provider's folder with its npm packages, under the build tree;
   // installed once (under a lock: tests run in parallel) from the lockfile.
   static std::string Install() {
-    const std::string work = BuiltBinary("../tests/openid-provider");
+    std::string work = BuiltBinary("../tests/openid-provider");
     const std::string command = absl::StrCat(
         "mkdir -p ", work, " && flock ", work, ".lock sh -c 'cd ", work,
         " && cp ", ROSTER_OPENID_PROVIDER_DIR, "/package.json ",

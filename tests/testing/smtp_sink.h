@@ -49,7 +49,7 @@ inline int UnusedPort() {
 // A self-signed certificate for 127.0.0.1 in `dir` (cert.pem, key.pem),
 // made with the openssl command line once per directory.
 inline std::string SelfSignedCertificate(const TempDir& dir) {
-  const std::string cert = dir.File("cert.pem");
+  std::string cert = dir.File("cert.pem");
   if (!std::filesystem::exists(cert)) {
     const std::string command = absl::StrCat(
         "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1"

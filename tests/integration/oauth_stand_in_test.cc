@@ -1,0 +1,510 @@
+// Social sign-in against providers that misbehave, played by a stand-in
+// OpenID provider on loopback whose every answer the test decides: forged ID
+// tokens, a rotated signing key (refetched, but at most once a minute),
+// answers too large to read, sign-up closed, a second factor after the
+// ticket; and a provider over HTTPS whose certificate Roster trusts only
+// through --oauth_ca_file.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "roster/v1/backend_users.grpc.pb.h"
+#include "roster/v1/frontend_users.grpc.pb.h"
+#include "server/domain/data_keys.h"
+#include "server/domain/totp.h"
+#include "tests/testing/error_details.h"
+#include "tests/testing/oauth_helpers.h"
+#include "tests/testing/openid_provider.h"
+#include "tests/testing/provider_key.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/smtp_sink.h"
+#include "tests/testing/tcp.h"
+#include "tests/testing/test_server.h"
+#include "tests/testing/wait.h"
+
+namespace roster {
+namespace {
+
+using ::roster::testing::Authed;
+using ::roster::testing::NoCredentials;
+using ::roster::testing::ProvidersFrom;
+using ::roster::testing::QueryValue;
+using ::roster::testing::ReasonOf;
+using ::roster::testing::TempDir;
+using ::roster::testing::TestServer;
+using ::roster::testing::UnusedPort;
+using ::roster::testing::WithToken;
+using namespace roster::v1;  // NOLINT: the API's request and response types.
+
+constexpr char kStandInApp[] = "https://app.example.com/auth";
+constexpr char kStandInProvider[] = "oauth_custom_forged";
+constexpr char kStandInEmail[] = "forged@example.com";
+
+// A provider whose token endpoint answers with whatever ID token the test
+// sets, and whose JWK Set holds whichever keys the test publishes.
+class StandInProviderTest : public ::testing::Test {
+ protected:
+  // The server's settings beyond the provider's.
+  virtual void Configure(app::ServerConfig& /*config*/) {}
+
+  void SetUp() override {
+    port_ = UnusedPort();
+    const std::string issuer = Issuer();
+    Publish({{"k1", &key_}});
+    stand_in_.Get(
+        "/.well-known/openid-configuration",
+        [issuer](const httplib::Request&, httplib::Response& res) {
+          res.set_content(
+              nlohmann::json{{"issuer", issuer},
+                             {"authorization_endpoint", issuer + "/auth"},
+                             {"token_endpoint", issuer + "/token"},
+                             {"jwks_uri", issuer + "/jwks"}}
+                  .dump(),
+              "application/json");
+        });
+    stand_in_.Get("/jwks",
+                  [this](const httplib::Request&, httplib::Response& res) {
+                    absl::MutexLock lock(&mu_);
+                    ++jwks_fetches_;
+                    res.set_content(jwks_.dump(), "application/json");
+                  });
+    stand_in_.Post(
+        "/token", [this](const httplib::Request& req, httplib::Response& res) {
+          absl::MutexLock lock(&mu_);
+          // The exchange must carry the PKCE verifier and the client's secret.
+          const bool complete = req.has_param("code_verifier") &&
+                                req.get_param_value("client_secret") ==
+                                    testing::kProviderClientSecret;
+          nlohmann::json answer = {
+              {"access_token", "at"},
+              {"token_type", "Bearer"},
+              {"id_token", complete ? id_token_ : "incomplete"}};
+          if (token_padding_ > 0) {
+            answer["padding"] = std::string(token_padding_, 'a');
+          }
+          res.set_content(answer.dump(), "application/json");
+        });
+    ASSERT_TRUE(stand_in_.bind_to_port("127.0.0.1", port_));
+    thread_ = std::thread([this] { stand_in_.listen_after_bind(); });
+    std::ofstream(dir_.File("secret")) << testing::kProviderClientSecret;
+    http_port_ = UnusedPort();
+    auto providers = ProvidersFrom(
+        nlohmann::json{{{"provider", kStandInProvider},
+                        {"client_id", "roster"},
+                        {"client_secret_file", dir_.File("secret")},
+                        {"issuer", issuer}}});
+    ASSERT_TRUE(providers.ok()) << providers.status();
+    server_ = std::make_unique<TestServer>([&](app::ServerConfig& config) {
+      config.http_listen = absl::StrCat("127.0.0.1:", http_port_);
+      config.oauth.providers = *providers;
+      config.oauth.allowed_redirect_urls = {kStandInApp};
+      Configure(config);
+    });
+    frontend_ = FrontendUsers::NewStub(server_->channel());
+    backend_ = server_->Backend();
+  }
+  void TearDown() override {
+    stand_in_.stop();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+
+  std::string Issuer() const {
+    return absl::StrCat("http://127.0.0.1:", port_);
+  }
+
+  // The JWK Set the provider serves from now on.
+  void Publish(const std::map<std::string, const testing::ProviderKey*>& keys) {
+    nlohmann::json set = nlohmann::json::array();
+    for (const auto& [kid, key] : keys) {
+      set.push_back(key->Jwk(kid));
+    }
+    absl::MutexLock lock(&mu_);
+    jwks_ = {{"keys", set}};
+  }
+
+  int JwksFetches() {
+    absl::MutexLock lock(&mu_);
+    return jwks_fetches_;
+  }
+
+  // Grows the token endpoint's answers by an extra member of `bytes`.
+  void PadTokenAnswers(size_t bytes) {
+    absl::MutexLock lock(&mu_);
+    token_padding_ = bytes;
+  }
+
+  // Claims as the provider would send them for the sign-in whose
+  // authorization URL is `url`.
+  nlohmann::json Claims(const std::string& url) const {
+    const int64_t now = absl::ToUnixSeconds(absl::Now());
+    return {{"iss", Issuer()},
+            {"aud", "roster"},
+            {"sub", "forged-user"},
+            {"nonce", QueryValue(url, "nonce")},
+            {"iat", now},
+            {"exp", now + 300},
+            {"email", kStandInEmail},
+            {"email_verified", true}};
+  }
+
+  // The right ID token for `url`'s sign-in, signed by `key` as `kid`.
+  std::function<std::string(const std::string&)> SignedBy(
+      const testing::ProviderKey& key, const std::string& kid) const {
+    return [this, &key, kid](const std::string& url) {
+      return key.Sign({{"alg", "ES256"}, {"kid", kid}}, Claims(url));
+    };
+  }
+
+  // Starts a sign-in, lets `token_for(url)` make the ID token the provider
+  // returns, and follows the callback: where Roster sends the browser.
+  std::string SignInWith(
+      const std::function<std::string(const std::string&)>& token_for) {
+    StartOAuthRequest request;
+    request.set_provider(kStandInProvider);
+    request.set_redirect_url(kStandInApp);
+    request.set_action(StartOAuthRequest::ACTION_SIGN_IN);
+    StartOAuthResponse response;
+    EXPECT_TRUE(
+        frontend_->StartOAuth(NoCredentials().get(), request, &response).ok());
+    const std::string url = response.authorization_url();
+    {
+      absl::MutexLock lock(&mu_);
+      id_token_ = token_for(url);
+    }
+    httplib::Client client("127.0.0.1", http_port_);
+    auto answer = client.Get(absl::StrCat("/v1/oauth/callback?code=c&state=",
+                                          QueryValue(url, "state")));
+    EXPECT_TRUE(answer);
+    return answer ? answer->get_header_value("Location") : "";
+  }
+
+  SignInResponse ExchangeTicket(const std::string& ticket) {
+    SignInWithTicketRequest request;
+    request.set_ticket(ticket);
+    SignInResponse response;
+    const grpc::Status status =
+        frontend_->SignInWithTicket(NoCredentials().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response;
+  }
+
+  int Users() const {
+    return static_cast<int>(
+        server_->database().Int("SELECT count(*) FROM users"));
+  }
+
+  TempDir dir_;
+  int port_ = 0;
+  testing::ProviderKey key_{"ES256"};
+  absl::Mutex mu_;
+  // Set by the test, read by the stand-in's threads.
+  std::string id_token_ ABSL_GUARDED_BY(mu_);
+  size_t token_padding_ ABSL_GUARDED_BY(mu_) = 0;
+  nlohmann::json jwks_ ABSL_GUARDED_BY(mu_);
+  int jwks_fetches_ ABSL_GUARDED_BY(mu_) = 0;
+  httplib::Server stand_in_;
+  std::thread thread_;
+  int http_port_ = 0;
+  std::unique_ptr<TestServer> server_;
+  std::unique_ptr<FrontendUsers::Stub> frontend_;
+  std::unique_ptr<BackendUsers::Stub> backend_;
+};
+
+// Each way a token can be wrong, one at a time, ends the sign-in with
+// OAUTH_PROVIDER_ERROR and no ticket.
+TEST_F(StandInProviderTest, EachWrongIdTokenIsRefusedAndTheRightOneAccepted) {
+  const nlohmann::json header = {{"alg", "ES256"}, {"kid", "k1"}};
+  const testing::ProviderKey other_key("ES256");
+  const std::vector<
+      std::pair<std::string, std::function<std::string(const std::string&)>>>
+      forgeries = {
+          {"another key", SignedBy(other_key, "k1")},
+          {"expired",
+           [&](const std::string& url) {
+             nlohmann::json claims = Claims(url);
+             claims["exp"] = absl::ToUnixSeconds(absl::Now()) - 120;
+             return key_.Sign(header, claims);
+           }},
+          {"another audience",
+           [&](const std::string& url) {
+             nlohmann::json claims = Claims(url);
+             claims["aud"] = "another-client";
+             return key_.Sign(header, claims);
+           }},
+          {"a wrong nonce",
+           [&](const std::string& url) {
+             nlohmann::json claims = Claims(url);
+             claims["nonce"] = "nonce-of-another-sign-in";
+             return key_.Sign(header, claims);
+           }},
+          {"another issuer",
+           [&](const std::string& url) {
+             nlohmann::json claims = Claims(url);
+             claims["iss"] = "https://evil.example.com";
+             return key_.Sign(header, claims);
+           }},
+          {"alg none",
+           [&](const std::string& url) {
+             return absl::StrCat(testing::B64Url(R"({"alg":"none"})"), ".",
+                                 testing::B64Url(Claims(url).dump()), ".");
+           }},
+      };
+  for (const auto& [what, forge] : forgeries) {
+    const std::string back = SignInWith(forge);
+    EXPECT_EQ(QueryValue(back, "roster_error"), "OAUTH_PROVIDER_ERROR")
+        << what << ": " << back;
+    EXPECT_EQ(QueryValue(back, "roster_ticket"), "") << what;
+  }
+  // The control: the same provider, a right token.
+  const std::string back = SignInWith(SignedBy(key_, "k1"));
+  EXPECT_TRUE(absl::StartsWith(QueryValue(back, "roster_ticket"), "sit_"))
+      << back;
+
+  // This server has no --data_keys_file: the provider's tokens were not
+  // kept, and asking for them says why.
+  ListUsersRequest list;
+  ListUsersResponse users;
+  ASSERT_TRUE(backend_->ListUsers(Authed().get(), list, &users).ok());
+  ASSERT_EQ(users.users_size(), 1);
+  GetUserOAuthAccessTokenRequest request;
+  request.set_user_id(users.users(0).id());
+  request.set_provider(kStandInProvider);
+  OAuthAccessToken token;
+  const grpc::Status status =
+      backend_->GetUserOAuthAccessToken(Authed().get(), request, &token);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(status), "DATA_KEYS_MISSING");
+  EXPECT_EQ(server_->database().Int("SELECT count(*) FROM oauth_tokens"), 0);
+}
+
+// A provider rotates its signing key: a token under the new kid makes Roster
+// fetch the JWK Set again, but no more than once a minute, so tokens with
+// made-up kids cannot make Roster hammer the provider.
+TEST_F(StandInProviderTest, ARotatedKeyIsRefetchedAtMostOnceAMinute) {
+  ASSERT_TRUE(absl::StartsWith(
+      QueryValue(SignInWith(SignedBy(key_, "k1")), "roster_ticket"), "sit_"));
+  EXPECT_EQ(JwksFetches(), 1);
+
+  const testing::ProviderKey rotated("ES256");
+  Publish({{"k2", &rotated}});
+  // The keys were fetched moments ago: k2 is not looked for yet.
+  EXPECT_EQ(QueryValue(SignInWith(SignedBy(rotated, "k2")), "roster_error"),
+            "OAUTH_PROVIDER_ERROR");
+  EXPECT_EQ(JwksFetches(), 1);
+
+  server_->AdvanceClock(absl::Seconds(61));
+  EXPECT_TRUE(absl::StartsWith(
+      QueryValue(SignInWith(SignedBy(rotated, "k2")), "roster_ticket"), "sit_"))
+      << "the rotated key is fetched and accepted";
+  EXPECT_EQ(JwksFetches(), 2);
+
+  // Unknown kids, one after another, within the minute: no fetch.
+  const testing::ProviderKey unknown("ES256");
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(QueryValue(SignInWith(SignedBy(unknown, absl::StrCat("x", i))),
+                         "roster_error"),
+              "OAUTH_PROVIDER_ERROR");
+  }
+  EXPECT_EQ(JwksFetches(), 2);
+  // The retired key is gone from the set Roster holds.
+  EXPECT_EQ(QueryValue(SignInWith(SignedBy(key_, "k1")), "roster_error"),
+            "OAUTH_PROVIDER_ERROR");
+}
+
+// Answers over the bound (64 KiB for tokens) are not read to the end: the
+// sign-in fails cleanly and the server goes on serving.
+TEST_F(StandInProviderTest, AnOversizedAnswerEndsTheSignInNotTheServer) {
+  PadTokenAnswers(size_t{16} << 20);  // 16 MiB around right tokens.
+  const absl::Time started = absl::Now();
+  const std::string back = SignInWith(SignedBy(key_, "k1"));
+  EXPECT_EQ(QueryValue(back, "roster_error"), "OAUTH_PROVIDER_ERROR") << back;
+  EXPECT_LT(absl::Now() - started, absl::Seconds(10));
+  EXPECT_EQ(Users(), 0);
+
+  PadTokenAnswers(0);
+  EXPECT_TRUE(absl::StartsWith(
+      QueryValue(SignInWith(SignedBy(key_, "k1")), "roster_ticket"), "sit_"));
+  EXPECT_EQ(Users(), 1);
+}
+
+class OAuthSecondFactorTest : public StandInProviderTest {
+ protected:
+  void Configure(app::ServerConfig& config) override {
+    config.data_keys = domain::DataKeys::NewFile();  // TOTP secrets are kept.
+  }
+};
+
+// An account's owner with an authenticator app: the ticket alone is the
+// first factor, and the sign-in waits for the code (DESIGN §11: "second
+// factors still apply").
+TEST_F(OAuthSecondFactorTest, TheSignInWaitsForTheCodeAfterTheTicket) {
+  CreateUserRequest create;
+  create.add_email_addresses(kStandInEmail);
+  User kim;
+  ASSERT_TRUE(backend_->CreateUser(Authed().get(), create, &kim).ok());
+  const std::string token = testing::NewSessionToken(*backend_, kim.id());
+  Totp totp;
+  ASSERT_TRUE(
+      frontend_
+          ->CreateMyTotp(WithToken(token).get(), CreateMyTotpRequest(), &totp)
+          .ok());
+  const std::string secret = *domain::Base32Decode(totp.secret());
+  VerifyMyTotpRequest verify;
+  verify.set_code(domain::TotpCode(secret, domain::TotpStepAt(server_->Now())));
+  ASSERT_TRUE(
+      frontend_->VerifyMyTotp(WithToken(token).get(), verify, &totp).ok());
+
+  const std::string back = SignInWith(SignedBy(key_, "k1"));
+  const SignInResponse first =
+      ExchangeTicket(QueryValue(back, "roster_ticket"));
+  EXPECT_EQ(first.status(), SignInAttempt::STATUS_NEEDS_SECOND_FACTOR);
+  EXPECT_TRUE(first.session_token().empty());
+  EXPECT_FALSE(first.has_session());
+
+  AttemptSignInFactorRequest attempt;
+  attempt.set_sign_in_attempt_id(first.sign_in_attempt().id());
+  attempt.set_strategy("totp");
+  attempt.set_code(
+      domain::TotpCode(secret, domain::TotpStepAt(server_->Now()) + 1));
+  SignInResponse done;
+  const grpc::Status status =
+      frontend_->AttemptSignInFactor(NoCredentials().get(), attempt, &done);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(done.status(), SignInAttempt::STATUS_COMPLETE);
+  EXPECT_FALSE(done.session_token().empty());
+  EXPECT_EQ(done.user().id(), kim.id());
+}
+
+class OAuthRestrictedSignUpTest : public StandInProviderTest {
+ protected:
+  void Configure(app::ServerConfig& config) override {
+    config.sign_up_mode = "restricted";
+  }
+};
+
+// Under --sign_up_mode=restricted a provider account nobody holds makes no
+// user; one whose verified email is a user's still links and signs in.
+TEST_F(OAuthRestrictedSignUpTest, ANewAccountIsRefusedButAKnownEmailLinks) {
+  const std::string refused = SignInWith(SignedBy(key_, "k1"));
+  EXPECT_EQ(QueryValue(refused, "roster_error"), "SIGN_UP_RESTRICTED")
+      << refused;
+  EXPECT_EQ(QueryValue(refused, "roster_ticket"), "");
+  EXPECT_EQ(Users(), 0);
+
+  CreateUserRequest create;
+  create.add_email_addresses(kStandInEmail);
+  User invited;
+  ASSERT_TRUE(backend_->CreateUser(Authed().get(), create, &invited).ok());
+  const std::string back = SignInWith(SignedBy(key_, "k1"));
+  const SignInResponse signed_in =
+      ExchangeTicket(QueryValue(back, "roster_ticket"));
+  EXPECT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE) << back;
+  EXPECT_EQ(signed_in.user().id(), invited.id());
+  EXPECT_EQ(Users(), 1);
+}
+
+// A provider over HTTPS with a certificate no public CA signed: refused with
+// the system's trust store, trusted once --oauth_ca_file names it. The
+// provider is `openssl s_server -WWW` serving its discovery document.
+class ProviderTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string cert = testing::SelfSignedCertificate(dir_);
+    port_ = UnusedPort();
+    issuer_ = absl::StrCat("https://127.0.0.1:", port_);
+    const std::string www = dir_.File("www");
+    std::filesystem::create_directories(www + "/.well-known");
+    std::ofstream(www + "/.well-known/openid-configuration") << nlohmann::json{
+        {"issuer", issuer_},
+        {"authorization_endpoint", issuer_ + "/auth"},
+        {"token_endpoint", issuer_ + "/token"},
+        {"jwks_uri", issuer_ + "/jwks"}}.dump();
+    pid_ = testing::Spawn(
+        {"/bin/sh", "-c",
+         absl::StrCat("cd ", www, " && exec openssl s_server -quiet -WWW ",
+                      "-accept 127.0.0.1:", port_, " -cert ", cert, " -key ",
+                      dir_.File("key.pem"), " </dev/null")});
+    ASSERT_GT(pid_, 0);
+    ASSERT_TRUE(testing::WaitUntil(
+        [&] {
+          const int fd = testing::ConnectFrom(port_);
+          if (fd >= 0) {
+            close(fd);
+          }
+          return fd >= 0;
+        },
+        absl::Seconds(20)))
+        << "openssl s_server did not start";
+    std::ofstream(dir_.File("secret")) << testing::kProviderClientSecret;
+  }
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  // StartOAuth on a server that trusts `ca_file` ("" for the system's store).
+  grpc::Status Start(const std::string& ca_file, std::string* url) {
+    auto providers = ProvidersFrom(
+        nlohmann::json{{{"provider", kStandInProvider},
+                        {"client_id", "roster"},
+                        {"client_secret_file", dir_.File("secret")},
+                        {"issuer", issuer_}}});
+    EXPECT_TRUE(providers.ok()) << providers.status();
+    TestServer server([&](app::ServerConfig& config) {
+      config.http_listen = absl::StrCat("127.0.0.1:", UnusedPort());
+      config.oauth.providers = *providers;
+      config.oauth.allowed_redirect_urls = {kStandInApp};
+      config.oauth.ca_file = ca_file;
+    });
+    StartOAuthRequest request;
+    request.set_provider(kStandInProvider);
+    request.set_redirect_url(kStandInApp);
+    request.set_action(StartOAuthRequest::ACTION_SIGN_IN);
+    StartOAuthResponse response;
+    grpc::Status status =
+        FrontendUsers::NewStub(server.channel())
+            ->StartOAuth(NoCredentials().get(), request, &response);
+    *url = response.authorization_url();
+    return status;
+  }
+
+  TempDir dir_;
+  int port_ = 0;
+  std::string issuer_;
+  pid_t pid_ = -1;
+};
+
+TEST_F(ProviderTlsTest, AnUntrustedCertificateIsRefusedAndTheCaFileTrustsIt) {
+  std::string url;
+  const grpc::Status refused = Start("", &url);
+  EXPECT_EQ(refused.error_code(), grpc::UNAVAILABLE);
+  EXPECT_EQ(ReasonOf(refused), "OAUTH_PROVIDER_ERROR");
+  EXPECT_TRUE(absl::StrContains(refused.error_message(), "certificate"))
+      << refused.error_message();
+  EXPECT_EQ(url, "");
+
+  const grpc::Status trusted = Start(dir_.File("cert.pem"), &url);
+  ASSERT_TRUE(trusted.ok()) << trusted.error_message();
+  EXPECT_TRUE(absl::StartsWith(url, issuer_ + "/auth?")) << url;
+}
+
+}  // namespace
+}  // namespace roster
