@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/algorithm/container.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -318,6 +319,9 @@ absl::StatusOr<domain::ProviderTokensView> OAuthFlow::AccessToken(
   if (client == providers_.end()) {
     return ProviderNotConfigured();
   }
+  const std::string account = absl::StrCat(user_id, "/", provider);
+  Claim(account);
+  const absl::Cleanup release = [&] { Release(account); };
   absl::StatusOr<domain::ProviderTokensView> kept =
       accounts_->ReadTokens(user_id, provider);
   const absl::Time now = clock_->Now();
@@ -339,6 +343,20 @@ absl::StatusOr<domain::ProviderTokensView> OAuthFlow::AccessToken(
     return written;
   }
   return tokens;
+}
+
+void OAuthFlow::Claim(const std::string& account) {
+  absl::MutexLock lock(&claims_mu_);
+  while (claimed_.contains(account)) {
+    released_.Wait(&claims_mu_);
+  }
+  claimed_.insert(account);
+}
+
+void OAuthFlow::Release(const std::string& account) {
+  absl::MutexLock lock(&claims_mu_);
+  claimed_.erase(account);
+  released_.SignalAll();
 }
 
 absl::StatusOr<int64_t> OAuthFlow::Prune(int64_t max_rows) {

@@ -15,8 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/domain/clock.h"
 #include "server/domain/oauth_sign_in.h"
@@ -80,7 +83,9 @@ class OAuthFlow {
 
   // The access token kept for `user_id`'s account at `provider`, refreshed
   // first (and kept again) when it expires within 30 s and a refresh token
-  // was given. Errors as OAuthSignInService::ReadTokens's, NOT_FOUND
+  // was given. Calls for one account take turns, so concurrent callers share
+  // one refresh: providers that rotate refresh tokens refuse a used one.
+  // Errors as OAuthSignInService::ReadTokens's, NOT_FOUND
   // (PROVIDER_NOT_CONFIGURED), and UNAVAILABLE (OAUTH_PROVIDER_ERROR) when
   // the refresh fails.
   absl::StatusOr<domain::ProviderTokensView> AccessToken(
@@ -100,12 +105,21 @@ class OAuthFlow {
                                      const storage::OAuthStateRecord& state,
                                      absl::string_view code);
 
+  // Waits until no call refreshes `account`, then claims it; Release gives
+  // it up.
+  void Claim(const std::string& account);
+  void Release(const std::string& account);
+
   storage::UserStore* const store_;
   const domain::Clock* const clock_;
   domain::OAuthSignInService* const accounts_;
   const OAuthFlowOptions options_;
   std::map<std::string, std::unique_ptr<ProviderClient>, std::less<>>
       providers_;
+  absl::Mutex claims_mu_;
+  // "<user id>/<provider>" of each AccessToken call in progress.
+  absl::flat_hash_set<std::string> claimed_ ABSL_GUARDED_BY(claims_mu_);
+  absl::CondVar released_;
 };
 
 }  // namespace roster::oauth

@@ -1,9 +1,9 @@
-// Social sign-in against providers that misbehave, played by a stand-in
-// OpenID provider on loopback whose every answer the test decides: forged ID
-// tokens, a rotated signing key (refetched, but at most once a minute),
-// answers too large to read, sign-up closed, a second factor after the
-// ticket; and a provider over HTTPS whose certificate Roster trusts only
-// through --oauth_ca_file.
+// Social sign-in against a stand-in OpenID provider on loopback whose every
+// answer the test decides: forged ID tokens, a rotated signing key (refetched,
+// but at most once a minute), answers too large to read, sign-up closed, a
+// second factor after the ticket, the events and the last-identifier rule;
+// and a provider over HTTPS whose certificate Roster trusts only through
+// --oauth_ca_file.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -35,6 +35,7 @@
 #include "tests/testing/tcp.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/wait.h"
+#include "tests/testing/watcher.h"
 
 namespace roster {
 namespace {
@@ -82,22 +83,10 @@ class StandInProviderTest : public ::testing::Test {
                     ++jwks_fetches_;
                     res.set_content(jwks_.dump(), "application/json");
                   });
-    stand_in_.Post(
-        "/token", [this](const httplib::Request& req, httplib::Response& res) {
-          absl::MutexLock lock(&mu_);
-          // The exchange must carry the PKCE verifier and the client's secret.
-          const bool complete = req.has_param("code_verifier") &&
-                                req.get_param_value("client_secret") ==
-                                    testing::kProviderClientSecret;
-          nlohmann::json answer = {
-              {"access_token", "at"},
-              {"token_type", "Bearer"},
-              {"id_token", complete ? id_token_ : "incomplete"}};
-          if (token_padding_ > 0) {
-            answer["padding"] = std::string(token_padding_, 'a');
-          }
-          res.set_content(answer.dump(), "application/json");
-        });
+    stand_in_.Post("/token",
+                   [this](const httplib::Request& req, httplib::Response& res) {
+                     AnswerToken(req, res);
+                   });
     ASSERT_TRUE(stand_in_.bind_to_port("127.0.0.1", port_));
     thread_ = std::thread([this] { stand_in_.listen_after_bind(); });
     std::ofstream(dir_.File("secret")) << testing::kProviderClientSecret;
@@ -122,6 +111,55 @@ class StandInProviderTest : public ::testing::Test {
     if (thread_.joinable()) {
       thread_.join();
     }
+  }
+
+  // The token endpoint: a code for tokens (the access token lasts a minute),
+  // or a refresh token for new ones, rotating it as some providers do. The
+  // first refresh waits up to 1 s for a second to arrive, so concurrent
+  // refreshes by Roster would meet here.
+  void AnswerToken(const httplib::Request& req, httplib::Response& res) {
+    absl::MutexLock lock(&mu_);
+    if (req.get_param_value("grant_type") == "refresh_token") {
+      if (++refreshes_ == 1) {
+        mu_.AwaitWithTimeout(
+            absl::Condition(this, &StandInProviderTest::SecondRefreshArrived),
+            absl::Seconds(1));
+      }
+      if (req.get_param_value("refresh_token") != refresh_token_) {
+        res.status = 400;
+        res.set_content(R"({"error":"invalid_grant"})", "application/json");
+        return;
+      }
+      refresh_token_ = absl::StrCat("rt-", refreshes_);
+      res.set_content(
+          nlohmann::json{{"access_token", absl::StrCat("at-", refreshes_)},
+                         {"token_type", "Bearer"},
+                         {"expires_in", 3600},
+                         {"refresh_token", refresh_token_}}
+              .dump(),
+          "application/json");
+      return;
+    }
+    // The exchange must carry the PKCE verifier and the client's secret.
+    const bool complete =
+        req.has_param("code_verifier") &&
+        req.get_param_value("client_secret") == testing::kProviderClientSecret;
+    nlohmann::json answer = {{"access_token", "at-0"},
+                             {"token_type", "Bearer"},
+                             {"expires_in", 60},
+                             {"refresh_token", refresh_token_},
+                             {"id_token", complete ? id_token_ : "incomplete"}};
+    if (token_padding_ > 0) {
+      answer["padding"] = std::string(token_padding_, 'a');
+    }
+    res.set_content(answer.dump(), "application/json");
+  }
+  bool SecondRefreshArrived() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return refreshes_ >= 2;
+  }
+  int Refreshes() {
+    absl::MutexLock lock(&mu_);
+    return refreshes_;
   }
 
   std::string Issuer() const {
@@ -216,6 +254,8 @@ class StandInProviderTest : public ::testing::Test {
   // Set by the test, read by the stand-in's threads.
   std::string id_token_ ABSL_GUARDED_BY(mu_);
   size_t token_padding_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string refresh_token_ ABSL_GUARDED_BY(mu_) = "rt-0";
+  int refreshes_ ABSL_GUARDED_BY(mu_) = 0;
   nlohmann::json jwks_ ABSL_GUARDED_BY(mu_);
   int jwks_fetches_ ABSL_GUARDED_BY(mu_) = 0;
   httplib::Server stand_in_;
@@ -343,17 +383,61 @@ TEST_F(StandInProviderTest, AnOversizedAnswerEndsTheSignInNotTheServer) {
   EXPECT_EQ(Users(), 1);
 }
 
-class OAuthSecondFactorTest : public StandInProviderTest {
+// A sign-up through a provider tells consumers what any sign-up does
+// (user.created, then session.created at the ticket), and an account that is
+// a user's only way in cannot be removed by that user.
+TEST_F(StandInProviderTest, ASocialSignUpIsAnnouncedAndItsOnlyAccountKept) {
+  const std::string back = SignInWith([this](const std::string& url) {
+    nlohmann::json claims = Claims(url);
+    claims["email_verified"] = false;  // No address: the account is all.
+    return key_.Sign({{"alg", "ES256"}, {"kid", "k1"}}, claims);
+  });
+  const SignInResponse signed_in =
+      ExchangeTicket(QueryValue(back, "roster_ticket"));
+  ASSERT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE) << back;
+  const std::string user_id = signed_in.user().id();
+
+  testing::Watcher watcher(*backend_, 0, {"user.created", "session.created"});
+  const std::vector<Event> events = watcher.Next(2);
+  ASSERT_EQ(events.size(), 2U);
+  EXPECT_EQ(events[0].type(), "user.created");
+  EXPECT_EQ(events[0].user_id(), user_id);
+  ASSERT_EQ(events[0].user().external_accounts_size(), 1);
+  EXPECT_EQ(events[0].user().external_accounts(0).provider_user_id(),
+            "forged-user");
+  EXPECT_EQ(events[1].type(), "session.created");
+  EXPECT_EQ(events[1].user_id(), user_id);
+  EXPECT_EQ(events[1].session().id(), signed_in.session().id());
+
+  FrontendUser me;
+  ASSERT_TRUE(frontend_
+                  ->GetMe(WithToken(signed_in.session_token()).get(),
+                          GetMeRequest(), &me)
+                  .ok());
+  ASSERT_EQ(me.external_accounts_size(), 1);
+  EXPECT_EQ(me.email_addresses_size(), 0);
+  DeleteMyExternalAccountRequest remove;
+  remove.set_external_account_id(me.external_accounts(0).id());
+  DeletedObject after;
+  const grpc::Status refused = frontend_->DeleteMyExternalAccount(
+      WithToken(signed_in.session_token()).get(), remove, &after);
+  EXPECT_EQ(refused.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(refused), "LAST_IDENTIFIER");
+}
+
+// The same provider, with --data_keys_file: TOTP secrets and the provider's
+// tokens are kept.
+class StandInWithDataKeysTest : public StandInProviderTest {
  protected:
   void Configure(app::ServerConfig& config) override {
-    config.data_keys = domain::DataKeys::NewFile();  // TOTP secrets are kept.
+    config.data_keys = domain::DataKeys::NewFile();
   }
 };
 
 // An account's owner with an authenticator app: the ticket alone is the
 // first factor, and the sign-in waits for the code (DESIGN §11: "second
 // factors still apply").
-TEST_F(OAuthSecondFactorTest, TheSignInWaitsForTheCodeAfterTheTicket) {
+TEST_F(StandInWithDataKeysTest, ASecondFactorIsAskedForAfterTheTicket) {
   CreateUserRequest create;
   create.add_email_addresses(kStandInEmail);
   User kim;
@@ -389,6 +473,39 @@ TEST_F(OAuthSecondFactorTest, TheSignInWaitsForTheCodeAfterTheTicket) {
   EXPECT_EQ(done.status(), SignInAttempt::STATUS_COMPLETE);
   EXPECT_FALSE(done.session_token().empty());
   EXPECT_EQ(done.user().id(), kim.id());
+}
+
+// Backends asking for an expired access token at once share one refresh:
+// the provider rotates refresh tokens, so a second refresh with the same
+// token would be refused and the token lost.
+TEST_F(StandInWithDataKeysTest, ConcurrentCallsShareOneRefresh) {
+  const SignInResponse signed_in = ExchangeTicket(
+      QueryValue(SignInWith(SignedBy(key_, "k1")), "roster_ticket"));
+  ASSERT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE);
+  server_->AdvanceClock(absl::Minutes(2));  // Past the minute "at-0" lasts.
+
+  GetUserOAuthAccessTokenRequest request;
+  request.set_user_id(signed_in.user().id());
+  request.set_provider(kStandInProvider);
+  constexpr size_t kCallers = 4;
+  std::vector<OAuthAccessToken> tokens(kCallers);
+  std::vector<grpc::Status> statuses(kCallers);
+  std::vector<std::thread> callers;
+  callers.reserve(kCallers);
+  for (size_t i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      statuses[i] = backend_->GetUserOAuthAccessToken(Authed().get(), request,
+                                                      &tokens[i]);
+    });
+  }
+  for (std::thread& caller : callers) {
+    caller.join();
+  }
+  for (size_t i = 0; i < kCallers; ++i) {
+    ASSERT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();
+    EXPECT_EQ(tokens[i].token(), "at-1") << i;
+  }
+  EXPECT_EQ(Refreshes(), 1);
 }
 
 class OAuthRestrictedSignUpTest : public StandInProviderTest {
