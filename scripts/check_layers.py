@@ -4,7 +4,7 @@
 The target graph is the architecture (docs/architecture.md):
 
     proto <- storage (shared) <- storage/sqlite, storage/postgres <- server/domain
-          <- server/api, server/delivery <- server/app;  client -> proto only
+          <- server/api, server/delivery <- server/web <- server/app;  client -> proto only
 
 Each layer lists the project folders and third-party headers it may include; anything else is a
 violation, printed as `file:line: ...`, and the exit status is 1. Usage: check_layers.py [ROOT]
@@ -40,6 +40,8 @@ LAYERS = {
     "server/api": (("server/api/",),
                    ("storage/", "server/domain/", "server/oauth/", "server/net/", "server/api/")
                    + PROTO,
+                   SQLITE + LIBPQ + HTTP),
+    "server/web": (("server/web/",), ("server/api/", "server/web/") + PROTO,
                    SQLITE + LIBPQ + HTTP),
     "server/app": (("server/app/",), ("storage/", "storage/sqlite/", "storage/postgres/",
                                       "server/") + PROTO, ()),

@@ -1,6 +1,7 @@
 #include "server/api/call_context.h"
 
 #include <arpa/inet.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <string>
@@ -13,11 +14,7 @@
 #include "server/domain/validation.h"
 
 namespace roster::api {
-namespace {
-
-constexpr char kRequestIdHeader[] = "x-request-id";
-
-}  // namespace
+namespace {}  // namespace
 
 // The caller of an authenticated call: its actor, and the request id from the
 // request field or else the `x-request-id` header (validated like any input).
@@ -44,6 +41,30 @@ absl::StatusOr<domain::Caller> CallerOf(
   }
   caller.request_id = *std::move(valid);
   return caller;
+}
+
+const std::string& GatewayKey() {
+  static const std::string* const kKey = [] {
+    unsigned char bytes[32];
+    randombytes_buf(bytes, sizeof(bytes));
+    char hex[sizeof(bytes) * 2 + 1];
+    sodium_bin2hex(hex, sizeof(hex), bytes, sizeof(bytes));
+    return new std::string(hex);  // NOLINT: never freed, like any static.
+  }();
+  return *kKey;
+}
+
+std::string PeerOf(const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  const auto key = metadata.find(kGatewayKeyHeader);
+  const auto forwarded = metadata.find(kClientAddressHeader);
+  if (key != metadata.end() && forwarded != metadata.end() &&
+      key->second.size() == GatewayKey().size() &&
+      sodium_memcmp(key->second.data(), GatewayKey().data(),
+                    GatewayKey().size()) == 0) {
+    return std::string(forwarded->second.data(), forwarded->second.size());
+  }
+  return context.peer();
 }
 
 std::string ClientAddressKey(absl::string_view peer) {

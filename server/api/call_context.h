@@ -23,9 +23,21 @@ absl::StatusOr<domain::Caller> CallerOf(
     const grpc::CallbackServerContext& context, std::string actor,
     const std::string& request_id);
 
-// The client's address from gRPC's peer string, as a rate limit key: the IPv4
-// address, or the /64 of an IPv6 one (one subscriber's usual allocation).
-// Behind a proxy it is the proxy's.
+inline constexpr char kRequestIdHeader[] = "x-request-id";
+// How the HTTP listener's gateway (server/web) passes on its caller's address,
+// as a gRPC peer string, with kGatewayKeyHeader: GatewayKey(), a random value
+// made once per process, so no caller from outside can claim an address.
+inline constexpr char kClientAddressHeader[] = "roster-client-address";
+inline constexpr char kGatewayKeyHeader[] = "roster-gateway-key";
+const std::string& GatewayKey();
+
+// The peer a call came from: gRPC's, or for a call the HTTP gateway made on
+// the in-process channel, the gateway's caller.
+std::string PeerOf(const grpc::ServerContextBase& context);
+
+// The client's address from a peer string (PeerOf), as a rate limit key: the
+// IPv4 address, or the /64 of an IPv6 one (one subscriber's usual
+// allocation). Behind a proxy it is the proxy's.
 std::string ClientAddressKey(absl::string_view peer);
 
 // Request sizes (DESIGN §14). gRPC refuses a message above

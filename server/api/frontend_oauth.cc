@@ -44,7 +44,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::StartOAuth(
   // Each start stores a state for 10 minutes: bounded per client address
   // like the sign-in attempts it stands in for.
   absl::Status allowed = attempts_by_address_.Acquire(
-      ClientAddressKey(context->peer()), sessions_->Now());
+      ClientAddressKey(PeerOf(*context)), sessions_->Now());
   if (!allowed.ok()) {
     return Refused(context, allowed);
   }

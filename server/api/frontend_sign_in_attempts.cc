@@ -68,7 +68,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::SignIn(
   // Refused before the hash pool: a limited caller costs no argon2id.
   std::string identifier_key = absl::AsciiStrToLower(absl::StripAsciiWhitespace(
       absl::string_view(request->identifier()).substr(0, 512)));
-  std::string address_key = ClientAddressKey(context->peer());
+  std::string address_key = ClientAddressKey(PeerOf(*context));
   const absl::Time now = sessions_->Now();
   for (const auto& [limiter, key] :
        {std::pair{&failures_by_identifier_, &identifier_key},
@@ -112,7 +112,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::StartSignIn(
     return refused;
   }
   absl::Status allowed = attempts_by_address_.Acquire(
-      ClientAddressKey(context->peer()), sessions_->Now());
+      ClientAddressKey(PeerOf(*context)), sessions_->Now());
   if (!allowed.ok()) {
     return Refused(context, allowed);
   }
@@ -164,7 +164,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::AttemptSignInFactor(
   if (auto* refused = RefuseOversized(context, *request)) {
     return refused;
   }
-  std::string address_key = ClientAddressKey(context->peer());
+  std::string address_key = ClientAddressKey(PeerOf(*context));
   absl::Status allowed =
       failures_by_address_.Check(address_key, sessions_->Now());
   if (!allowed.ok()) {
@@ -226,7 +226,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::SignInWithTicket(
     return refused;
   }
   // Guessing tickets counts as failed sign-ins of the address.
-  std::string address_key = ClientAddressKey(context->peer());
+  std::string address_key = ClientAddressKey(PeerOf(*context));
   absl::Status allowed =
       failures_by_address_.Check(address_key, sessions_->Now());
   if (!allowed.ok()) {

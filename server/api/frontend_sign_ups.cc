@@ -150,7 +150,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::CreateSignUp(
   params->ticket = request->ticket();
   // Counted before any work, so a flood from one address costs no hashing.
   absl::Status allowed = sign_ups_by_address_.Acquire(
-      ClientAddressKey(context->peer()), sessions_->Now());
+      ClientAddressKey(PeerOf(*context)), sessions_->Now());
   if (!allowed.ok()) {
     return Refuse(context, allowed);
   }

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "server/api/call_context.h"
 #include "server/api/log.h"
 #include "server/api/status_mapping.h"
 #include "server/domain/errors.h"
@@ -21,8 +22,6 @@ namespace roster::api {
 namespace {
 
 using grpc::experimental::InterceptionHookPoints;
-
-constexpr char kRequestIdHeader[] = "x-request-id";
 
 // A client's request id is echoed only when it is plain: at most 128 of
 // [A-Za-z0-9._:-], so it can never inject into a log line or a header.
@@ -131,7 +130,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
                 ",\"method\":\"", method_, "\",\"code\":\"", code_name,
                 "\",\"latency_ms\":",
                 absl::StrFormat("%.3f", absl::ToDoubleMilliseconds(latency)),
-                ",\"peer\":\"", JsonEscape(info_->server_context()->peer()),
+                ",\"peer\":\"", JsonEscape(PeerOf(*info_->server_context())),
                 "\",\"request_id\":\"", request_id_, "\""));
   }
 

@@ -149,8 +149,9 @@ ABSL_FLAG(int32_t, user_cache_mb, 32,
           "MiB of recently read users kept in memory for GetUser on SQLite "
           "(0: off). Assumes this process is the only writer of the file.");
 ABSL_FLAG(std::string, http_listen, "",
-          "host:port of the HTTP listener that serves profile images at "
-          "/v1/images/<id>; empty: off (--dev: 127.0.0.1:8081, or port 0 when "
+          "host:port of the HTTP listener: profile images at /v1/images/<id>, "
+          "FrontendUsers over Connect and gRPC-Web, social sign-in's "
+          "callback; empty: off (--dev: 127.0.0.1:8081, or port 0 when "
           "--listen's port is 0).");
 ABSL_FLAG(std::string, public_http_url, "",
           "The base URL clients reach the HTTP listener at, used in image_url "
@@ -210,6 +211,7 @@ absl::Status ApplyEnvironment() {
   names.insert(names.end(), kDeliveryFlagNames,
                kDeliveryFlagNames + kDeliveryFlagCount);
   names.insert(names.end(), kOAuthFlagNames, kOAuthFlagNames + kOAuthFlagCount);
+  names.insert(names.end(), kWebFlagNames, kWebFlagNames + kWebFlagCount);
   for (const char* name : names) {
     const std::string variable =
         absl::StrCat("ROSTER_", absl::AsciiStrToUpper(name));
@@ -480,6 +482,11 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
     return oauth.status();
   }
   config.oauth = *std::move(oauth);
+  auto web = LoadWebFlags();
+  if (!web.ok()) {
+    return web.status();
+  }
+  config.web = *std::move(web);
   if (config.dev && config.http_listen.empty()) {
     // A dev server on an ephemeral gRPC port (tests, parallel instances)
     // takes an ephemeral HTTP port too rather than fight over 8081.

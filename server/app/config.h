@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/app/oauth_flags.h"
+#include "server/app/web_flags.h"
 #include "server/delivery/delivery_config.h"
 
 namespace roster::app {
@@ -69,7 +70,8 @@ struct ServerConfig {
   std::string totp_issuer = "Roster";
   std::string token_issuer = "roster";
   std::string token_audience;
-  // host:port of the HTTP listener (profile images); empty: none.
+  // host:port of the HTTP listener (profile images, Connect and gRPC-Web,
+  // the OAuth callback); empty: none.
   std::string http_listen;
   // Prefix of image_url, e.g. "https://id.example.com".
   std::string public_http_url;
@@ -96,6 +98,7 @@ struct ServerConfig {
   // Sending codes by email and SMS (DESIGN §13); off unless a channel is set.
   delivery::DeliveryConfig delivery;
   OAuthConfig oauth;
+  WebConfig web;
 };
 
 // Reads flags and ROSTER_* variables. InvalidArgument for a bad value, a

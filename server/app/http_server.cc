@@ -6,6 +6,8 @@
 #include <utility>
 
 #include "absl/memory/memory.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -40,6 +42,22 @@ void ServeImage(domain::UserServices& users, const httplib::Request& request,
     }
   }
   response.set_content(image->data, image->content_type.c_str());
+}
+
+// The gRPC peer string of an HTTP client, for the services' per-address
+// limits and logs.
+std::string PeerOf(const httplib::Request& request) {
+  return absl::StrContains(request.remote_addr, ':')
+             ? absl::StrCat("ipv6:[", request.remote_addr,
+                            "]:", request.remote_port)
+             : absl::StrCat("ipv4:", request.remote_addr, ":",
+                            request.remote_port);
+}
+
+void SetHeaders(const web::Headers& headers, httplib::Response& response) {
+  for (const auto& [name, value] : headers) {
+    response.set_header(name, value);
+  }
 }
 
 }  // namespace
@@ -99,6 +117,37 @@ void HttpServer::ServeOAuthCallback(oauth::OAuthFlow* flow) {
     }
     response.status = answer.status;
     response.set_content(absl::StrCat(answer.message, "\n"), "text/plain");
+  });
+}
+
+void HttpServer::ServeRpcs(const web::RpcGateway* gateway,
+                           const web::Cors& cors) {
+  constexpr char kRpcPath[] =
+      R"(/[a-z0-9]+(?:\.[a-z0-9]+)*\.[A-Za-z]+/[A-Za-z]+)";
+  server_->Options(kRpcPath, [cors](const httplib::Request& request,
+                                    httplib::Response& response) {
+    SetHeaders(cors.ForPreflight(
+                   request.get_header_value("Origin"),
+                   request.get_header_value("Access-Control-Request-Method"),
+                   request.get_header_value("Access-Control-Request-Headers")),
+               response);
+    response.status = 204;
+  });
+  server_->Post(kRpcPath, [gateway, cors](const httplib::Request& request,
+                                          httplib::Response& response) {
+    SetHeaders(cors.ForResponse(request.get_header_value("Origin")), response);
+    web::HttpCall call;
+    call.path = request.path;
+    call.content_type = request.get_header_value("Content-Type");
+    call.body = request.body;
+    call.peer = PeerOf(request);
+    for (const auto& [name, value] : request.headers) {
+      call.headers.emplace_back(absl::AsciiStrToLower(name), value);
+    }
+    web::HttpAnswer answer = gateway->Call(call);
+    response.status = answer.status;
+    SetHeaders(answer.headers, response);
+    response.set_content(answer.body, answer.content_type.c_str());
   });
 }
 

@@ -2,7 +2,8 @@
 // profile images at GET /v1/images/<img_id> with their content type, a strong
 // ETag (the SHA-256 of the bytes), a year-long immutable cache lifetime
 // (image ids are never reused) and 304 for a matching If-None-Match; unknown
-// ids are 404. Read-only: it never writes to the store.
+// ids are 404. With ServeRpcs, the gRPC services over Connect and gRPC-Web at
+// POST /<package>.<Service>/<Method> (server/web), and their CORS preflights.
 #ifndef ROSTER_SERVER_APP_HTTP_SERVER_H_
 #define ROSTER_SERVER_APP_HTTP_SERVER_H_
 
@@ -14,6 +15,8 @@
 #include "absl/status/statusor.h"
 #include "server/domain/user_service.h"
 #include "server/oauth/oauth_flow.h"
+#include "server/web/cors.h"
+#include "server/web/rpc_gateway.h"
 
 namespace httplib {
 class Server;
@@ -35,6 +38,9 @@ class HttpServer {
   // Answers the providers' returns at GET /v1/oauth/callback with `flow`
   // (not owned). Before Serve.
   void ServeOAuthCallback(oauth::OAuthFlow* flow);
+  // Answers RPCs through `gateway` (not owned), for browsers of `cors`'s
+  // origins. Before Serve.
+  void ServeRpcs(const web::RpcGateway* gateway, const web::Cors& cors);
   absl::Status Serve(domain::UserServices* users,
                      std::function<std::string()> metrics = nullptr);
   ~HttpServer();  // Stops.

@@ -9,6 +9,7 @@
 #include <grpcpp/server_builder.h>
 
 #include <iostream>
+#include <map>
 
 #include "absl/memory/memory.h"
 #include "absl/strings/match.h"
@@ -21,6 +22,8 @@
 #include "server/app/timed_user_store.h"
 #include "server/domain/hash_memory.h"
 #include "server/domain/passwords.h"
+#include "server/web/cors.h"
+#include "server/web/rpc_gateway.h"
 #include "storage/sqlite/sqlite_user_store.h"
 #if ROSTER_POSTGRES
 #include "storage/postgres/pg_user_store.h"
@@ -319,6 +322,23 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     }
   }
   if (server->http_ != nullptr) {
+    // Browsers' calls enter through the in-process channels: the same
+    // interceptors, authentication and limits as the gRPC port.
+    grpc::ChannelArguments arguments;
+    arguments.SetMaxReceiveMessageSize(
+        static_cast<int>(api::kMaxUploadRequestBytes));
+    std::map<std::string, std::shared_ptr<grpc::Channel>> channels = {
+        {kFrontendUsersService, server->server_->InProcessChannel(arguments)}};
+    if (config.web.http_backend) {
+      grpc::Server* backend = server->backend_server_ != nullptr
+                                  ? server->backend_server_.get()
+                                  : server->server_.get();
+      channels.emplace(kBackendUsersService,
+                       backend->InProcessChannel(arguments));
+    }
+    server->gateway_ = std::make_unique<web::RpcGateway>(std::move(channels));
+    server->http_->ServeRpcs(server->gateway_.get(),
+                             web::Cors(config.web.allowed_origins));
     std::function<std::string()> metrics;
     if (config.metrics) {
       metrics = [raw = server.get()] { return raw->RenderMetrics(); };

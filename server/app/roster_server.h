@@ -136,6 +136,8 @@ class RosterServer {
   std::unique_ptr<oauth::OAuthFlow> oauth_;
   std::unique_ptr<api::BackendUsersService> backend_users_;
   std::unique_ptr<api::FrontendUsersService> frontend_users_;
+  // Declared before http_, which calls it, so it is destroyed after.
+  std::unique_ptr<web::RpcGateway> gateway_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HttpServer> metrics_http_;
   std::unique_ptr<grpc::Server> server_;

@@ -6,7 +6,11 @@ binary="$1"
 work="$2"
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$work"
-cp "$here/package.json" "$here/package-lock.json" "$here/e2e.test.mjs" "$work/"
+cp "$here/package.json" "$here/package-lock.json" "$here/e2e.test.mjs" "$here/connect.test.mjs" \
+  "$work/"
+# The Connect clients take their services from a descriptor set rather than generated code.
+protoc --include_imports --descriptor_set_out="$work/roster.binpb" -I "$here/../../../proto" \
+  roster/v1/frontend_users.proto roster/v1/backend_users.proto google/rpc/error_details.proto
 # The test finds ../../../proto from its own folder: point it at the repo.
 sed -i "s|join(here, '..', '..', '..', 'proto')|'$here/../../../proto'|" "$work/e2e.test.mjs"
 cd "$work"
@@ -14,4 +18,4 @@ if [[ ! -d node_modules ]] || ! cmp -s package-lock.json node_modules/.package-l
   npm ci --no-audit --no-fund --silent
   cp package-lock.json node_modules/.package-lock.json.src
 fi
-ROSTER_SERVER_BINARY="$binary" node --test e2e.test.mjs
+ROSTER_SERVER_BINARY="$binary" node --test e2e.test.mjs connect.test.mjs

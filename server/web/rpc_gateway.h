@@ -1,0 +1,62 @@
+// RpcGateway: how a browser reaches the gRPC services (DESIGN §12). A Connect
+// unary request (JSON or binary protobuf) or a gRPC-Web request (binary or
+// base64 text) on the HTTP listener becomes one call on the server's
+// in-process channel, so it passes the same interceptors, authentication,
+// limits, logs and metrics as a call on the gRPC port; the answer is encoded
+// back in the caller's protocol, errors with their ErrorInfo and BadRequest.
+// The caller's address travels as kClientAddressHeader, which the services
+// believe only beside the process's GatewayKey() (server/api/call_context.h).
+#ifndef ROSTER_SERVER_WEB_RPC_GATEWAY_H_
+#define ROSTER_SERVER_WEB_RPC_GATEWAY_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace roster::web {
+
+// A POST to /<package>.<Service>/<Method>, as the HTTP listener read it.
+struct HttpCall {
+  std::string path;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // Names lowered.
+  std::string peer;  // The caller, as gRPC spells a peer: "ipv4:1.2.3.4:5".
+};
+
+struct HttpAnswer {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+class RpcGateway {
+ public:
+  // `channels`: full service name ("roster.v1.FrontendUsers") to the
+  // in-process channel that serves it. Services not named are 404.
+  explicit RpcGateway(
+      std::map<std::string, std::shared_ptr<grpc::Channel>> channels);
+
+  // Whether `content_type` names Connect unary or gRPC-Web (else: 415).
+  static bool Speaks(const std::string& content_type);
+
+  // The call made and answered. Thread-safe; blocks for the call's time
+  // (bounded by the caller's timeout header and kMaxCallTime).
+  HttpAnswer Call(const HttpCall& call) const;
+
+  static constexpr absl::Duration kMaxCallTime = absl::Seconds(60);
+
+ private:
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+};
+
+}  // namespace roster::web
+
+#endif  // ROSTER_SERVER_WEB_RPC_GATEWAY_H_
