@@ -4,9 +4,7 @@
 // generated code). Run by ctest (label e2e) through run.sh, which makes roster.binpb with protoc.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFileRegistry, fromBinary } from '@bufbuild/protobuf';
@@ -14,6 +12,7 @@ import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import * as node from '@connectrpc/connect-node';
 import * as web from '@connectrpc/connect-web';
+import { startRosterServer } from './roster_server.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const registry = createFileRegistry(
@@ -22,10 +21,8 @@ const FrontendUsers = registry.getService('roster.v1.FrontendUsers');
 const BackendUsers = registry.getService('roster.v1.BackendUsers');
 const ErrorInfo = registry.getMessage('google.rpc.ErrorInfo');
 const BadRequest = registry.getMessage('google.rpc.BadRequest');
-const binary = process.env.ROSTER_SERVER_BINARY;
-const workdir = mkdtempSync(join(tmpdir(), 'roster-connect-'));
 const password = 'correct horse battery';
-let server;
+let running;
 let baseUrl;
 let secretKey;
 
@@ -40,31 +37,12 @@ const transports = () => ({
 });
 
 before(async () => {
-  assert.ok(binary, 'ROSTER_SERVER_BINARY must name the server binary');
-  const db = join(workdir, 'dev.db');
-  server = spawn(binary, ['--dev', `--db=${db}`, '--listen=127.0.0.1:0', '--http_backend'],
-                 { stdio: ['ignore', 'ignore', 'pipe'] });
-  const port = await new Promise((resolve, reject) => {
-    let log = '';
-    server.stderr.on('data', (chunk) => {
-      log += chunk;
-      const match = log.match(/"msg":"serving".*"http_port":(\d+)/);
-      if (match) resolve(match[1]);
-    });
-    server.on('exit', (code) => reject(new Error(`roster-server exited ${code}: ${log}`)));
-  });
-  baseUrl = `http://127.0.0.1:${port}`;
-  secretKey = readFileSync(`${db}.secret_key`, 'utf8').trim();
+  running = await startRosterServer(['--http_backend']);
+  baseUrl = `http://127.0.0.1:${running.httpPort}`;
+  secretKey = running.secretKey;
 });
 
-after(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.on('exit', resolve));
-    server.kill('SIGTERM');
-    assert.equal(await exited, 0, 'roster-server drains and exits 0 on SIGTERM');
-  }
-  rmSync(workdir, { recursive: true, force: true });
-});
+after(async () => running?.stop());
 
 test('each transport signs in and reads the user it signed in', async () => {
   let n = 0;

@@ -3,22 +3,18 @@
 // FrontendUsers.GetJwks. Run by ctest (label e2e) through run.sh.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import { createLocalJWKSet, jwtVerify } from 'jose';
+import { startRosterServer } from './roster_server.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const protoRoot = join(here, '..', '..', '..', 'proto');
-const binary = process.env.ROSTER_SERVER_BINARY;
-const workdir = mkdtempSync(join(tmpdir(), 'roster-e2e-'));
-let server;
+let running;
 let address;
 let secretKey;
 let backend;
@@ -66,21 +62,9 @@ function totp(base32Secret, unixSeconds) {
 }
 
 before(async () => {
-  assert.ok(binary, 'ROSTER_SERVER_BINARY must name the server binary');
-  const db = join(workdir, 'dev.db');
-  server = spawn(binary, ['--dev', `--db=${db}`, '--listen=127.0.0.1:0'],
-                 { stdio: ['ignore', 'ignore', 'pipe'] });
-  const port = await new Promise((resolve, reject) => {
-    let log = '';
-    server.stderr.on('data', (chunk) => {
-      log += chunk;
-      const match = log.match(/"msg":"serving".*"port":(\d+)/);
-      if (match) resolve(match[1]);
-    });
-    server.on('exit', (code) => reject(new Error(`roster-server exited ${code}: ${log}`)));
-  });
-  address = `127.0.0.1:${port}`;
-  secretKey = readFileSync(`${db}.secret_key`, 'utf8').trim();
+  running = await startRosterServer();
+  address = `127.0.0.1:${running.port}`;
+  secretKey = running.secretKey;
   backend = new roster.BackendUsers(address, grpc.credentials.createInsecure());
   frontend = new roster.FrontendUsers(address, grpc.credentials.createInsecure());
 });
@@ -88,12 +72,7 @@ before(async () => {
 after(async () => {
   backend?.close();
   frontend?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.on('exit', resolve));
-    server.kill('SIGTERM');
-    assert.equal(await exited, 0, 'roster-server drains and exits 0 on SIGTERM');
-  }
-  rmSync(workdir, { recursive: true, force: true });
+  await running?.stop();
 });
 
 test('create, fetch and merge metadata through grpc-js', async () => {

@@ -7,7 +7,7 @@ work="$2"
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$work"
 cp "$here/package.json" "$here/package-lock.json" "$here/e2e.test.mjs" "$here/connect.test.mjs" \
-  "$work/"
+  "$here/roster_server.mjs" "$work/"
 # The Connect clients take their services from a descriptor set rather than generated code.
 protoc --include_imports --descriptor_set_out="$work/roster.binpb" -I "$here/../../../proto" \
   roster/v1/frontend_users.proto roster/v1/backend_users.proto google/rpc/error_details.proto
