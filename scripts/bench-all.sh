@@ -12,7 +12,8 @@
 #   2. every scenario on SQLite at $BENCH_USERS users, 32 calls in flight, then get_user beside
 #      sign_in offered open-loop at twice the hash pool's capacity;
 #   3. get_user against health at 1 and at 64 calls in flight (latency ratios), and create_user
-#      at 64 in flight (group commit against bare commits);
+#      at 64 in flight (group commit against bare commits); get_me over Connect JSON and
+#      gRPC-Web against get_me over gRPC, 6 in flight;
 #   4. the first page and a page 100,000 deep, and mixed at $BENCH_LARGE_USERS users, and the
 #      server's start-up time on that database (a second start, already seeded);
 #   5. every scenario on PostgreSQL (a throwaway cluster, fsync on) at $BENCH_USERS users;
@@ -60,6 +61,8 @@ run inflight1 "$build/bench" --seed="$users" --scenarios=get_user --inflight=1 -
   "${measure[@]}" --rounds="$rounds"
 run inflight64 "$build/bench" --seed="$users" --scenarios=get_user,create_user --inflight=64 \
   "${measure[@]}" --rounds="$rounds"
+BENCH_HTTP=1 run browsers "$build/bench" --seed="$users" \
+  --scenarios=get_me,get_me_connect,get_me_grpc_web --inflight=6 "${measure[@]}" --rounds="$rounds"
 run large "$build/bench-large" --seed="$large" \
   --scenarios=list_first_page,list_deep_page,mixed "${measure[@]}" --rounds="$rounds"
 run large_restart "$build/bench-large" --seed="$large" --scenarios=get_user --warmup=0s \

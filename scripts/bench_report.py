@@ -167,6 +167,12 @@ if sqlite.get("sign_in_capacity_per_s"):
            f"{sqlite['hash_workers']} × {sqlite['hash_ms']:.1f} ms)", "≥ 0.85", r >= 0.85,
            "the hash timed just before each round's sign_in"
            + spread(sqlite["sign_in_capacity_ratios"]))
+browsers = load("browsers.json")
+for key, label, goal in [("get_me_connect_ratio", "`GetMe` over Connect JSON / over gRPC", 0.5),
+                         ("get_me_grpc_web_ratio", "`GetMe` over gRPC-Web / over gRPC", 0.7)]:
+    r = (browsers or {}).get(key)
+    target(label, f"{r:.3f}" if r else None, f"≥ {goal}", r >= goal if r else None,
+           "6 in flight, each HTTP/1.1 client on a keep-alive connection; answers decoded")
 o = sqlite.get("overload")
 if o:
     r = o["get_user_p99_beside_us"] / o["get_user_p99_alone_us"]

@@ -218,6 +218,9 @@ constexpr char kBusy[] =
 BoundedHttpServer::BoundedHttpServer(const HttpLimits& limits)
     : limits_(limits) {
   set_payload_max_length(limits_.body_bytes);
+  // httplib writes a response's head and body separately: with Nagle's
+  // algorithm the body then waits for the client's delayed ACK, 40 ms a call.
+  set_tcp_nodelay(true);
   // httplib takes ownership of the queue it is handed.
   new_task_queue = [workers = limits_.workers,
                     capacity = limits_.queued_connections] {

@@ -8,12 +8,14 @@
 //   roster-bench --addr=127.0.0.1:50600 --seed=100000 --duration=10s
 //
 // --rounds=N runs the scenarios N times in turn and reports medians, each ratio
-// taken within a round (see results.h). The secret key comes from
-// $ROSTER_SECRET_KEY.
+// taken within a round (see results.h). With --http_addr, get_me also runs
+// over Connect JSON and gRPC-Web, reported against get_me over gRPC. The
+// secret key comes from $ROSTER_SECRET_KEY.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -27,15 +29,18 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
+#include "tests/bench/http_lanes.h"
 #include "tests/bench/load.h"
 #include "tests/bench/results.h"
 #include "tests/bench/totp_users.h"
@@ -52,8 +57,12 @@ ABSL_FLAG(
     std::string, scenarios,
     "health,get_user,list_by_email,list_page,list_first_page,"
     "list_deep_page,count,create_user,merge_metadata,sign_in,sign_up_complete,"
-    "sign_in_totp,get_me,mixed",
+    "sign_in_totp,get_me,mixed,get_me_connect,get_me_grpc_web",
     "Comma-separated scenarios to run (health always runs first).");
+ABSL_FLAG(std::string, http_addr, "",
+          "roster-server's HTTP listener (host:port): enables get_me over "
+          "Connect JSON (get_me_connect) and gRPC-Web (get_me_grpc_web), one "
+          "keep-alive connection per call in flight.");
 ABSL_FLAG(std::string, json_out, "", "Also write the results here as JSON.");
 ABSL_FLAG(int, totp_users, 2000,
           "Users enrolled with an authenticator app for sign_in_totp. Each "
@@ -358,10 +367,67 @@ class Bench {
       const auto& read = reads[1 + static_cast<size_t>(roll % 3)];
       read.second(slot, std::move(done));
     });
+    if (http_ != nullptr) {
+      // get_me as a browser makes it, the answer decoded as a client would.
+      s.emplace_back("get_me_connect", [this](int slot, const Done& done) {
+        http_->Post(slot, [this, done](httplib::Client& client) {
+          auto answer = roster::bench::HttpLanes::PostRetrying(
+              client, "/roster.v1.FrontendUsers/GetMe",
+              {{"Authorization", "Bearer " + token_}}, "{}",
+              "application/json");
+          roster::v1::FrontendUser me;
+          done(answer && answer->status == 200 &&
+                       google::protobuf::util::JsonStringToMessage(answer->body,
+                                                                   &me)
+                           .ok() &&
+                       !me.id().empty()
+                   ? grpc::Status::OK
+                   : HttpFailure(answer));
+        });
+      });
+      s.emplace_back("get_me_grpc_web", [this](int slot, const Done& done) {
+        http_->Post(slot, [this, done](httplib::Client& client) {
+          auto answer = roster::bench::HttpLanes::PostRetrying(
+              client, "/roster.v1.FrontendUsers/GetMe",
+              {{"Authorization", "Bearer " + token_}}, std::string(5, '\0'),
+              "application/grpc-web+proto");
+          roster::v1::FrontendUser me;
+          // One message frame, then the trailer frame with grpc-status:0.
+          const bool ok =
+              answer && answer->status == 200 && answer->body.size() > 5 &&
+              me.ParseFromArray(answer->body.data() + 5,
+                                static_cast<int>(FrameLength(answer->body))) &&
+              absl::StrContains(answer->body, "grpc-status:0");
+          done(ok ? grpc::Status::OK : HttpFailure(answer));
+        });
+      });
+    }
     return s;
   }
 
+  // The Connect and gRPC-Web scenarios' connections.
+  void UseHttp(const std::string& addr, int lanes) {
+    const size_t colon = addr.rfind(':');
+    http_ = std::make_unique<roster::bench::HttpLanes>(
+        addr.substr(0, colon), std::stoi(addr.substr(colon + 1)), lanes);
+  }
+
  private:
+  static grpc::Status HttpFailure(const httplib::Result& answer) {
+    return grpc::Status(
+        grpc::UNKNOWN,
+        answer ? absl::StrCat("HTTP ", answer->status, " ",
+                              answer->body.substr(0, 200))
+               : absl::StrCat("HTTP error ", static_cast<int>(answer.error())));
+  }
+  // The length a gRPC-Web frame at the start of `body` declares.
+  static size_t FrameLength(const std::string& body) {
+    size_t length = 0;
+    for (size_t i = 1; i < 5; ++i) {
+      length = (length << 8) | static_cast<uint8_t>(body[i]);
+    }
+    return std::min(length, body.size() - 5);
+  }
   std::unique_ptr<grpc::ClientContext> Authed(absl::Duration timeout) {
     auto context = std::make_unique<grpc::ClientContext>();
     context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
@@ -530,6 +596,7 @@ class Bench {
   std::mt19937_64 rng_{42};
   std::map<int, std::string> tokens_;
   std::string deep_token_;
+  std::unique_ptr<roster::bench::HttpLanes> http_;
 };
 
 // Whether the run asked for scenario `name` (health always runs: it is the
@@ -657,6 +724,9 @@ int CompareServers(Bench& first, const std::vector<std::string>& wanted,
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A keep-alive connection the server has closed (after its 100 requests)
+  // must fail the write, not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
   absl::ParseCommandLine(argc, argv);
   const char* key = std::getenv("ROSTER_SECRET_KEY");
   if (key == nullptr) {
@@ -664,6 +734,17 @@ int main(int argc, char** argv) {
     return 64;
   }
   Bench bench(absl::GetFlag(FLAGS_addr), absl::GetFlag(FLAGS_channels), key);
+  if (!absl::GetFlag(FLAGS_http_addr).empty()) {
+    if (absl::GetFlag(FLAGS_inflight) > 6) {
+      // The HTTP listener admits 8 connections per client address, and one
+      // it closed (after 100 requests) counts a moment longer while its
+      // replacement opens: 6 stay clear of that limit.
+      std::cerr << "--http_addr needs --inflight of 6 or fewer\n";
+      return 64;
+    }
+    bench.UseHttp(absl::GetFlag(FLAGS_http_addr),
+                  absl::GetFlag(FLAGS_inflight));
+  }
   if (!bench.Seed(absl::GetFlag(FLAGS_seed))) {
     return 1;
   }
@@ -745,6 +826,27 @@ int main(int argc, char** argv) {
                     ScenarioJson(summaries[i], measured, i));
   }
   json += "]";
+  // The browsers' protocols against gRPC, round by round (DESIGN §12).
+  for (const char* over : {"get_me_connect", "get_me_grpc_web"}) {
+    std::vector<double> ratios;
+    for (const std::vector<Result>& round : measured) {
+      double grpc_qps = 0, over_qps = 0;
+      for (const Result& r : round) {
+        grpc_qps = r.name == "get_me" ? r.qps : grpc_qps;
+        over_qps = r.name == over ? r.qps : over_qps;
+      }
+      if (grpc_qps > 0 && over_qps > 0) {
+        ratios.push_back(over_qps / grpc_qps);
+      }
+    }
+    if (!ratios.empty()) {
+      std::cout << absl::StrFormat(
+          "%s: %.3f of get_me over gRPC (the median of each round's ratio)\n",
+          over, Median(ratios));
+      absl::StrAppend(&json, ",\"", over,
+                      "_ratio\":", absl::StrFormat("%.4f", Median(ratios)));
+    }
+  }
   for (const Summary& summary : summaries) {
     if (summary.median.name != "sign_in" || hash_seconds.empty()) {
       continue;
