@@ -46,7 +46,7 @@ void ServeImage(domain::UserServices& users, const httplib::Request& request,
 
 // The gRPC peer string of an HTTP client, for the services' per-address
 // limits and logs.
-std::string PeerOf(const httplib::Request& request) {
+std::string GrpcPeerString(const httplib::Request& request) {
   return absl::StrContains(request.remote_addr, ':')
              ? absl::StrCat("ipv6:[", request.remote_addr,
                             "]:", request.remote_port)
@@ -140,7 +140,7 @@ void HttpServer::ServeRpcs(const web::RpcGateway* gateway,
     call.path = request.path;
     call.content_type = request.get_header_value("Content-Type");
     call.body = request.body;
-    call.peer = PeerOf(request);
+    call.peer = GrpcPeerString(request);
     for (const auto& [name, value] : request.headers) {
       call.headers.emplace_back(absl::AsciiStrToLower(name), value);
     }

@@ -251,10 +251,6 @@ RpcGateway::RpcGateway(
     std::map<std::string, std::shared_ptr<grpc::Channel>> channels)
     : channels_(std::move(channels)) {}
 
-bool RpcGateway::Speaks(const std::string& content_type) {
-  return ProtocolOf(content_type).has_value();
-}
-
 HttpAnswer RpcGateway::Call(const HttpCall& call) const {
   HttpAnswer answer;
   const std::optional<Protocol> protocol = ProtocolOf(call.content_type);

@@ -44,9 +44,6 @@ class RpcGateway {
   explicit RpcGateway(
       std::map<std::string, std::shared_ptr<grpc::Channel>> channels);
 
-  // Whether `content_type` names Connect unary or gRPC-Web (else: 415).
-  static bool Speaks(const std::string& content_type);
-
   // The call made and answered. Thread-safe; blocks for the call's time
   // (bounded by the caller's timeout header and kMaxCallTime).
   HttpAnswer Call(const HttpCall& call) const;
