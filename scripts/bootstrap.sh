@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev sqlite3 openssl curl python3-yaml
   libbenchmark-dev
   oathtool python3-pyotp python3-aiosmtpd
+  chromium
 )
 # The Node e2e test needs node and npm; any installed Node (>= 18) will do.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

@@ -153,6 +153,17 @@ google::rpc::Status ToRpcStatus(const absl::Status& status) {
   return details;
 }
 
+grpc::Status ErrorStatus(
+    absl::StatusCode code, absl::string_view reason, absl::string_view message,
+    const std::vector<std::pair<std::string, std::string>>& violations) {
+  std::vector<domain::FieldViolation> fields;
+  fields.reserve(violations.size());
+  for (const auto& [field, description] : violations) {
+    fields.push_back({field, description});
+  }
+  return ToGrpcStatus(domain::Error(code, reason, message, fields));
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) {
     return grpc::Status::OK;

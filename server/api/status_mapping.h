@@ -8,7 +8,12 @@
 
 #include <grpcpp/support/status.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "google/rpc/status.pb.h"
 
 namespace roster::api {
@@ -22,6 +27,12 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // ErrorInfo, BadRequest, RetryInfo), for answers that carry a status per item
 // (ImportUsers). OK is an empty message (code 0).
 google::rpc::Status ToRpcStatus(const absl::Status& status);
+
+// A status with `reason` and (field, description) violations, as
+// ToGrpcStatus sends one, for the layers above the domain (server/web).
+grpc::Status ErrorStatus(
+    absl::StatusCode code, absl::string_view reason, absl::string_view message,
+    const std::vector<std::pair<std::string, std::string>>& violations = {});
 
 // The gRPC code for an absl code (they share numbering; the switch makes it
 // explicit).

@@ -54,6 +54,19 @@ std::string GrpcPeerString(const httplib::Request& request) {
                             request.remote_port);
 }
 
+// A POST as server/web reads it: names lowered, the caller's address kept.
+web::HttpCall HttpCallOf(const httplib::Request& request) {
+  web::HttpCall call;
+  call.path = request.path;
+  call.content_type = request.get_header_value("Content-Type");
+  call.body = request.body;
+  call.peer = GrpcPeerString(request);
+  for (const auto& [name, value] : request.headers) {
+    call.headers.emplace_back(absl::AsciiStrToLower(name), value);
+  }
+  return call;
+}
+
 void SetHeaders(const web::Headers& headers, httplib::Response& response) {
   for (const auto& [name, value] : headers) {
     response.set_header(name, value);
@@ -136,19 +149,34 @@ void HttpServer::ServeRpcs(const web::RpcGateway* gateway,
   server_->Post(kRpcPath, [gateway, cors](const httplib::Request& request,
                                           httplib::Response& response) {
     SetHeaders(cors.ForResponse(request.get_header_value("Origin")), response);
-    web::HttpCall call;
-    call.path = request.path;
-    call.content_type = request.get_header_value("Content-Type");
-    call.body = request.body;
-    call.peer = GrpcPeerString(request);
-    for (const auto& [name, value] : request.headers) {
-      call.headers.emplace_back(absl::AsciiStrToLower(name), value);
-    }
-    web::HttpAnswer answer = gateway->Call(call);
+    web::HttpAnswer answer = gateway->Call(HttpCallOf(request));
     response.status = answer.status;
     SetHeaders(answer.headers, response);
     response.set_content(answer.body, answer.content_type.c_str());
   });
+}
+
+void HttpServer::ServePortal(const web::Portal* portal) {
+  server_->Get(
+      R"(/(?:sign-in|sign-up|account|portal/[a-z.-]+))",
+      [portal](const httplib::Request& request, httplib::Response& response) {
+        std::optional<web::HttpAnswer> answer = portal->Get(request.path);
+        if (!answer.has_value()) {
+          response.status = 404;
+          response.set_content("not found\n", "text/plain");
+          return;
+        }
+        SetHeaders(answer->headers, response);
+        response.set_content(answer->body, answer->content_type.c_str());
+      });
+  server_->Post(
+      R"(/portal/(?:session|token|sign-out|ticket))",
+      [portal](const httplib::Request& request, httplib::Response& response) {
+        web::HttpAnswer answer = portal->Post(HttpCallOf(request));
+        response.status = answer.status;
+        SetHeaders(answer.headers, response);
+        response.set_content(answer.body, answer.content_type.c_str());
+      });
 }
 
 absl::Status HttpServer::Serve(domain::UserServices* users,

@@ -4,6 +4,8 @@
 // (image ids are never reused) and 304 for a matching If-None-Match; unknown
 // ids are 404. With ServeRpcs, the gRPC services over Connect and gRPC-Web at
 // POST /<package>.<Service>/<Method> (server/web), and their CORS preflights.
+// With ServePortal, the account portal at /sign-in, /sign-up, /account and
+// /portal/.
 #ifndef ROSTER_SERVER_APP_HTTP_SERVER_H_
 #define ROSTER_SERVER_APP_HTTP_SERVER_H_
 
@@ -16,6 +18,7 @@
 #include "server/domain/user_service.h"
 #include "server/oauth/oauth_flow.h"
 #include "server/web/cors.h"
+#include "server/web/portal.h"
 #include "server/web/rpc_gateway.h"
 
 namespace httplib {
@@ -41,6 +44,9 @@ class HttpServer {
   // Answers RPCs through `gateway` (not owned), for browsers of `cors`'s
   // origins. Before Serve.
   void ServeRpcs(const web::RpcGateway* gateway, const web::Cors& cors);
+  // Serves the account portal's pages and endpoints (not owned). Before
+  // Serve.
+  void ServePortal(const web::Portal* portal);
   absl::Status Serve(domain::UserServices* users,
                      std::function<std::string()> metrics = nullptr);
   ~HttpServer();  // Stops.

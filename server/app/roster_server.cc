@@ -339,6 +339,7 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     server->gateway_ = std::make_unique<web::RpcGateway>(std::move(channels));
     server->http_->ServeRpcs(server->gateway_.get(),
                              web::Cors(config.web.allowed_origins));
+    server->StartPortal(config, options.public_http_url);
     std::function<std::string()> metrics;
     if (config.metrics) {
       metrics = [raw = server.get()] { return raw->RenderMetrics(); };

@@ -34,6 +34,7 @@
 #include "server/domain/tokens.h"
 #include "server/domain/user_service.h"
 #include "server/oauth/oauth_flow.h"
+#include "server/web/portal.h"
 #include "storage/user_store.h"
 
 namespace roster::app {
@@ -99,6 +100,10 @@ class RosterServer {
   void StartOAuth(const ServerConfig& config,
                   const domain::UserServiceOptions& options,
                   domain::SignUpMode sign_up_mode);
+  // Serves the account portal (/sign-in, /sign-up, /account) on the HTTP
+  // listener, calling the services through gateway_.
+  void StartPortal(const ServerConfig& config,
+                   const std::string& public_http_url);
 
   // Parses --data_keys_file and refuses to start when the database holds a
   // secret sealed under a key it does not list: a lost key file is an error
@@ -138,6 +143,7 @@ class RosterServer {
   std::unique_ptr<api::FrontendUsersService> frontend_users_;
   // Declared before http_, which calls it, so it is destroyed after.
   std::unique_ptr<web::RpcGateway> gateway_;
+  std::unique_ptr<web::Portal> portal_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HttpServer> metrics_http_;
   std::unique_ptr<grpc::Server> server_;

@@ -22,6 +22,11 @@ void RosterServer::StartOAuth(const ServerConfig& config,
   flow_options.callback_url = absl::StrCat(
       absl::StripSuffix(options.public_http_url, "/"), "/v1/oauth/callback");
   flow_options.allowed_redirect_urls = config.oauth.allowed_redirect_urls;
+  // The portal's own pages take social sign-ins back (DESIGN §12).
+  for (const char* page : {"/sign-in", "/account"}) {
+    flow_options.allowed_redirect_urls.push_back(
+        absl::StrCat(web::UrlOrigin(options.public_http_url), page));
+  }
   flow_options.transport.ca_file = config.oauth.ca_file;
   flow_options.transport.timeout = absl::Seconds(10);
   oauth_ = std::make_unique<oauth::OAuthFlow>(

@@ -15,6 +15,10 @@ struct WebConfig {
   std::vector<std::string> allowed_origins;
   // Also serve BackendUsers over Connect and gRPC-Web on --http_listen.
   bool http_backend = false;
+  // The account portal's branding.
+  std::string portal_app_name;
+  std::string portal_logo_url;
+  std::string portal_accent_color;
 };
 
 // The flags' names, for their ROSTER_* environment twins.
@@ -22,7 +26,8 @@ extern const char* const kWebFlagNames[];
 extern const size_t kWebFlagCount;
 
 // InvalidArgument naming the entry for an --allowed_origins entry that is
-// neither "*" nor an http(s) origin.
+// neither "*" nor an http(s) origin, and for portal branding that
+// web::CheckPortalOptions refuses.
 absl::StatusOr<WebConfig> LoadWebFlags();
 
 }  // namespace roster::app

@@ -133,12 +133,13 @@ OAuthFlow::OAuthFlow(storage::UserStore* store, const domain::Clock* clock,
   }
 }
 
-bool OAuthFlow::RedirectAllowed(absl::string_view url) const {
+bool RedirectUrlAllowed(const std::vector<std::string>& allowed_urls,
+                        absl::string_view url) {
   const std::optional<UrlParts> target = Split(url, /*query_allowed=*/true);
   if (!target.has_value()) {
     return false;
   }
-  for (const std::string& allowed : options_.allowed_redirect_urls) {
+  for (const std::string& allowed : allowed_urls) {
     const std::optional<UrlParts> entry = Split(allowed, false);
     if (!entry.has_value() || entry->origin != target->origin) {
       continue;
@@ -170,7 +171,7 @@ absl::StatusOr<std::string> OAuthFlow::Start(absl::string_view provider,
   if (client == providers_.end()) {
     return ProviderNotConfigured();
   }
-  if (!RedirectAllowed(redirect_url)) {
+  if (!RedirectUrlAllowed(options_.allowed_redirect_urls, redirect_url)) {
     return domain::Error(
         absl::StatusCode::kInvalidArgument, reason::kRedirectUrlNotAllowed,
         "redirect_url is not allowed",

@@ -60,6 +60,11 @@ absl::Status ProviderNotConfigured();
 // is not an http(s) origin with an optional path (no query or fragment).
 absl::Status CheckAllowedRedirectUrls(const std::vector<std::string>& urls);
 
+// Whether `url` has the origin of an `allowed` entry and a path under its
+// path, matching whole segments (/app allows /app/x, not /application).
+bool RedirectUrlAllowed(const std::vector<std::string>& allowed,
+                        absl::string_view url);
+
 class OAuthFlow {
  public:
   // `store`, `clock` and `accounts` are not owned and must outlive the flow.
@@ -99,7 +104,6 @@ class OAuthFlow {
   static std::string WithParameter(const std::string& url,
                                    absl::string_view name,
                                    absl::string_view value);
-  bool RedirectAllowed(absl::string_view url) const;
   // The sign-in's outcome once the state is known: a ticket, or a reason.
   absl::StatusOr<std::string> Finish(const domain::Caller& caller,
                                      const storage::OAuthStateRecord& state,

@@ -247,6 +247,14 @@ grpc::Status InvalidRequest(const std::string& why) {
 
 }  // namespace
 
+HttpAnswer ConnectErrorAnswer(const grpc::Status& status) {
+  HttpAnswer answer;
+  answer.status = ConnectCode(status.error_code()).second;
+  answer.content_type = "application/json";
+  answer.body = ConnectErrorJson(status);
+  return answer;
+}
+
 RpcGateway::RpcGateway(
     std::map<std::string, std::shared_ptr<grpc::Channel>> channels)
     : channels_(std::move(channels)) {}

@@ -37,6 +37,10 @@ struct HttpAnswer {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// A Connect error answer (HTTP status and JSON body with the details) for a
+// non-OK `status`.
+HttpAnswer ConnectErrorAnswer(const grpc::Status& status);
+
 class RpcGateway {
  public:
   // `channels`: full service name ("roster.v1.FrontendUsers") to the

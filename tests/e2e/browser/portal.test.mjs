@@ -1,0 +1,296 @@
+// The account portal in a real browser: Debian's Chromium driven by puppeteer-core against a
+// real roster-server (--dev, loopback). A user signs up with a code read from the event stream,
+// returns to the app with a ticket, manages the account, resets the password, turns on TOTP
+// (codes from oathtool, an independent implementation), signs in by keyboard alone with the
+// second factor, and deletes the account. axe-core checks every page; screenshots go to
+// $PORTAL_SCREENSHOTS for a reviewer.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import puppeteer from 'puppeteer-core';
+import { startRosterServer } from './roster_server.mjs';
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SHOTS = process.env.PORTAL_SCREENSHOTS || join(process.cwd(), 'screenshots');
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+// A 2x2 PNG.
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', 'base64');
+const XSS_NAME = '<img src=x onerror=alert(1)>';
+
+let roster;
+let origin;
+let browser;
+let app;
+const appVisits = [];
+const dialogs = [];
+
+// BackendUsers or FrontendUsers over Connect JSON, as another service would call them.
+async function connect(service, method, body, token) {
+  const response = await fetch(`${origin}/roster.v1.${service}/${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json();
+  if (!response.ok) throw Object.assign(new Error(answer.message), { code: answer.code });
+  return answer;
+}
+const backend = (method, body) => connect('BackendUsers', method, body, roster.secretKey);
+
+// The newest code mailed to `address` for `purpose`, as the mail service sees it.
+async function mailedCode(address, purpose) {
+  const { events } = await backend('ListEvents', { types: ['email.created'], limit: 500 });
+  const mail = events.map((e) => e.email).filter((m) => m && m.emailAddress === address && m.purpose === purpose);
+  assert.ok(mail.length > 0, `a ${purpose} email to ${address}`);
+  return mail[mail.length - 1].code;
+}
+
+const totp = (secret, offset = '') =>
+  execFileSync('oathtool', ['--totp', '-b', ...(offset ? ['-N', offset] : []), secret], { encoding: 'utf8' }).trim();
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `Chromium at ${CHROMIUM} (scripts/bootstrap.sh installs it)`);
+  app = createServer((request, response) => {
+    appVisits.push(new URL(request.url, 'http://app'));
+    response.setHeader('content-type', 'text/html');
+    response.end('<!doctype html><html lang="en"><title>App</title><h1>The app</h1></html>');
+  });
+  await new Promise((resolve) => app.listen(0, '127.0.0.1', resolve));
+  const appOrigin = `http://127.0.0.1:${app.address().port}`;
+  roster = await startRosterServer(['--http_backend', `--allowed_redirect_urls=${appOrigin}/app`,
+                                    '--portal_app_name=Acme & Co', '--portal_accent_color=#0f766e']);
+  origin = `http://127.0.0.1:${roster.httpPort}`;
+  roster.appOrigin = appOrigin;
+  mkdirSync(SHOTS, { recursive: true });
+  browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await roster?.stop();
+  app?.close();
+});
+
+async function newPage() {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 390, height: 844 });  // A phone.
+  page.on('dialog', async (dialog) => {
+    dialogs.push(dialog.message());
+    await dialog.dismiss();
+  });
+  page.on('pageerror', (error) => dialogs.push(`page error: ${error.message}`));
+  return page;
+}
+
+// axe-core in the page (evaluated through DevTools, which the page's CSP does not govern).
+async function checkAccessibility(page, name) {
+  await page.evaluate(axeSource);
+  const { violations } = await page.evaluate(() => globalThis.axe.run());
+  const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(serious.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`), [],
+                   `axe on ${name}`);
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function visible(page, selector) {
+  await page.waitForSelector(selector, { visible: true, timeout: 10000 });
+}
+
+async function typeInto(page, selector, text) {
+  await page.click(selector, { count: 3 });
+  await page.type(selector, text);
+}
+
+async function focusedId(page) {
+  return page.evaluate(() => document.activeElement && document.activeElement.id);
+}
+
+test('each page is under 100 KB on first load, all from the portal origin, with a strict CSP', async () => {
+  const weights = {};
+  for (const path of ['/sign-in', '/sign-up', '/account']) {
+    const context = await browser.createBrowserContext();
+    const page = await context.newPage();
+    const cdp = await page.createCDPSession();
+    await cdp.send('Network.enable');
+    const urls = [];
+    let bytes = 0;
+    cdp.on('Network.requestWillBeSent', (e) => urls.push(e.request.url));
+    cdp.on('Network.loadingFinished', (e) => { bytes += e.encodedDataLength; });
+    const response = await page.goto(`${origin}${path}`, { waitUntil: 'networkidle0' });
+    const csp = response.headers()['content-security-policy'];
+    assert.match(csp, /script-src 'self';/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline/);
+    assert.equal(response.headers()['x-frame-options'], 'DENY');
+    for (const url of urls) {
+      assert.ok(url.startsWith(`${origin}/`) || url.startsWith('data:'), `${path} requested ${url}`);
+    }
+    weights[path] = bytes;
+    assert.ok(bytes <= 100 * 1024, `${path} transferred ${bytes} bytes`);
+    await context.close();
+  }
+  writeFileSync(join(SHOTS, 'page-weights.json'), JSON.stringify(weights, null, 2));
+  console.log('portal first-load bytes', weights);
+});
+
+test('sign up, manage the account, reset the password, TOTP, keyboard sign-in, delete', async () => {
+  const email = 'ada@example.com';
+  const password = 'correct horse battery staple';
+  const page = await newPage();
+
+  // Sign up from an app that wants the user back.
+  const callback = `${roster.appOrigin}/app/callback`;
+  await page.goto(`${origin}/sign-up?redirect_url=${encodeURIComponent(callback)}`);
+  assert.equal(await page.$eval('.app', (e) => e.textContent), 'Acme & Co');
+  await checkAccessibility(page, 'sign-up');
+  await typeInto(page, '#first-name', XSS_NAME);
+  await typeInto(page, '#last-name', 'Lovelace');
+  await typeInto(page, '#email-address', email);
+  await typeInto(page, '#sign-up-password', password);
+  await page.click('#sign-up-form button[type=submit]');
+  await visible(page, '#verify-form');
+  await checkAccessibility(page, 'sign-up-verify');
+  await typeInto(page, '#sign-up-code', await mailedCode(email, 'sign_up'));
+  await Promise.all([page.waitForNavigation(), page.click('#verify-form button[type=submit]')]);
+
+  // Back at the app with a ticket that signs the app in as the new user.
+  const visit = appVisits.filter((v) => v.pathname === '/app/callback').at(-1);
+  assert.ok(visit, `the app was visited: ${appVisits.map((v) => v.pathname)}`);
+  const ticket = visit.searchParams.get('roster_ticket');
+  assert.match(ticket, /^sit_/);
+  const appSession = await connect('FrontendUsers', 'SignInWithTicket', { ticket });
+  assert.equal(appSession.status, 'STATUS_COMPLETE');
+  assert.equal(appSession.user.firstName, XSS_NAME);
+  const userId = appSession.user.id;
+
+  // The portal's own session is a cookie the page's script cannot read.
+  const cookies = await page.cookies(`${origin}/portal/`);
+  const session = cookies.find((c) => c.name === 'roster_session');
+  assert.ok(session && session.httpOnly && session.sameSite === 'Lax', JSON.stringify(cookies));
+  await page.goto(`${origin}/account`);
+  assert.equal(await page.evaluate(() => document.cookie.includes('roster_session')), false);
+  assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0);
+
+  // The hostile name is shown as text: no image element, no script ran.
+  await visible(page, '#account');
+  assert.equal(await page.$eval('#first-name', (e) => e.value), XSS_NAME);
+  assert.equal(await page.$eval('#signed-in-as', (e) => e.textContent),
+               `Signed in as ${XSS_NAME} Lovelace · ${email}`);
+  assert.equal(await page.$$eval('img[src="x"]', (list) => list.length), 0);
+  await checkAccessibility(page, 'account');
+
+  // A second email: add, verify by code, make primary.
+  const second = 'ada.lovelace@example.com';
+  await typeInto(page, '#new-email', second);
+  await page.click('#add-email-form button[type=submit]');
+  await visible(page, '#verify-form');
+  await typeInto(page, '#verify-code', await mailedCode(second, 'verify_email_address'));
+  await page.click('#verify-form button[type=submit]');
+  await page.waitForFunction((address) => [...document.querySelectorAll('#emails li')].some(
+    (li) => li.textContent.includes(address) && li.textContent.includes('Make primary')), {}, second);
+  await page.evaluate((address) => [...document.querySelectorAll('#emails li')]
+    .find((li) => li.textContent.includes(address)).querySelector('button').click(), second);
+  await page.waitForFunction((address) => [...document.querySelectorAll('#emails li')].some(
+    (li) => li.textContent.includes(address) && li.textContent.includes('Primary')), {}, second);
+  assert.equal((await backend('GetUser', { userId })).primaryEmailAddressId,
+               (await backend('GetUser', { userId })).emailAddresses.find((e) => e.emailAddress === second).id);
+
+  // A profile image from a file.
+  const pngPath = join(SHOTS, 'avatar.png');
+  writeFileSync(pngPath, PNG);
+  const [chooser] = await Promise.all([page.waitForFileChooser(), page.click('#image-file')]);
+  await chooser.accept([pngPath]);
+  await visible(page, '#avatar');
+  assert.equal((await backend('GetUser', { userId })).hasImage, true);
+
+  // Another device's session, revoked from here.
+  const other = await connect('FrontendUsers', 'SignIn', { identifier: email, password });
+  await page.reload();
+  await page.waitForFunction(() => [...document.querySelectorAll('#sessions li')]
+    .filter((li) => li.textContent.includes('Another device')).length >= 2);
+  const before = (await backend('ListSessions', { userId })).sessions.filter((s) => s.status === 'STATUS_ACTIVE').length;
+  await page.evaluate((id) => {
+    // The other devices are the app's session and `other`; revoke the newest (`other`).
+    const items = [...document.querySelectorAll('#sessions li')].filter((li) => li.textContent.includes('Another device'));
+    items.at(-1).querySelector('button').click();
+  }, other.session.id);
+  await page.waitForFunction((n) => [...document.querySelectorAll('#sessions li')].length === n - 1, {}, before);
+  const active = (await backend('ListSessions', { userId })).sessions.filter((s) => s.status === 'STATUS_ACTIVE');
+  assert.equal(active.length, before - 1);
+  await checkAccessibility(page, 'account-managed');
+
+  // Sign out, then a forgotten password.
+  await Promise.all([page.waitForNavigation(), page.click('#sign-out')]);
+  assert.equal(new URL(page.url()).pathname, '/sign-in');
+  await checkAccessibility(page, 'sign-in');
+  await typeInto(page, '#identifier', second);
+  await page.click('#identifier-form button[type=submit]');
+  await visible(page, '#password-form');
+  await page.click('[data-reset]');
+  await visible(page, '#code-form');
+  await typeInto(page, '#code', await mailedCode(second, 'reset_password'));
+  await page.click('#code-form button[type=submit]');
+  await visible(page, '#new-password-form');
+  await checkAccessibility(page, 'sign-in-new-password');
+  const newPassword = 'a brand new passphrase';
+  await typeInto(page, '#new-password', newPassword);
+  await Promise.all([page.waitForNavigation(), page.click('#new-password-form button[type=submit]')]);
+  assert.equal(new URL(page.url()).pathname, '/account');
+
+  // TOTP with its QR code; the code comes from oathtool.
+  await visible(page, '#totp-start');
+  await page.click('#totp-start');
+  await visible(page, '#totp-form');
+  const secret = await page.$eval('#totp-secret', (e) => e.textContent);
+  assert.match(await page.$eval('#totp-qr', (e) => e.src), /^data:image\/svg\+xml;base64,/);
+  await checkAccessibility(page, 'account-totp');
+  await typeInto(page, '#totp-code', totp(secret));
+  await page.click('#totp-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#mfa-state').textContent.includes('is on'));
+
+  // Sign out, and sign in again by keyboard alone: password, then the second factor.
+  await Promise.all([page.waitForNavigation(), page.click('#sign-out')]);
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'identifier');
+  await page.keyboard.type(email);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'password');
+  await page.keyboard.type(newPassword);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'second-factor-strategy');
+  await checkAccessibility(page, 'sign-in-second-factor');
+  await page.keyboard.press('Tab');
+  assert.equal(await focusedId(page), 'second-factor-code');
+  await page.keyboard.type(totp(secret, 'now + 30 seconds'));
+  await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  assert.equal(new URL(page.url()).pathname, '/account');
+  await visible(page, '#account');
+
+  // Delete the account.
+  await page.click('#delete-account');
+  await visible(page, '#delete-confirm');
+  await Promise.all([page.waitForNavigation(), page.click('#delete-confirmed')]);
+  const gone = await backend('GetUser', { userId }).then(() => null, (e) => e);
+  assert.equal(gone?.code, 'not_found');
+  assert.deepEqual(dialogs, [], 'no script ran from user data and no page error');
+  await page.close();
+});
+
+test('the cookie endpoints refuse a request without the CSRF header, or from another site', async () => {
+  const bare = await fetch(`${origin}/portal/token`, { method: 'POST' });
+  assert.equal(bare.status, 403);
+  const crossSite = await fetch(`${origin}/portal/token`, {
+    method: 'POST', headers: { 'x-roster-csrf': '1', 'sec-fetch-site': 'cross-site' },
+  });
+  assert.equal(crossSite.status, 403);
+  assert.equal((await crossSite.json()).details[0].debug.reason, 'CSRF_CHECK_FAILED');
+  const notSignedIn = await fetch(`${origin}/portal/token`, { method: 'POST', headers: { 'x-roster-csrf': '1' } });
+  assert.equal(notSignedIn.status, 401);
+});

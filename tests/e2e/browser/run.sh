@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# ctest entry point: installs the pinned npm packages (package-lock.json) into a copy of this
+# folder under the build tree, then drives the account portal in Debian's Chromium.
+set -euo pipefail
+binary="$1"
+work="$2"
+here="$(cd "$(dirname "$0")" && pwd)"
+mkdir -p "$work"
+cp "$here/package.json" "$here/package-lock.json" "$here/portal.test.mjs" \
+  "$here/../node/roster_server.mjs" "$work/"
+cd "$work"
+if [[ ! -d node_modules ]] || ! cmp -s package-lock.json node_modules/.package-lock.json.src; then
+  npm ci --no-audit --no-fund --silent
+  cp package-lock.json node_modules/.package-lock.json.src
+fi
+PORTAL_SCREENSHOTS="$work/screenshots" ROSTER_SERVER_BINARY="$binary" node --test portal.test.mjs
