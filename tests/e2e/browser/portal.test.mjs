@@ -5,9 +5,10 @@
 // second factor, and deletes the account. axe-core checks every page; screenshots go to
 // $PORTAL_SCREENSHOTS for a reviewer.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -23,6 +24,7 @@ const XSS_NAME = '<img src=x onerror=alert(1)>';
 
 let roster;
 let origin;
+let provider;
 let browser;
 let app;
 const appVisits = [];
@@ -52,8 +54,38 @@ async function mailedCode(address, purpose) {
 const totp = (secret, offset = '') =>
   execFileSync('oathtool', ['--totp', '-b', ...(offset ? ['-N', offset] : []), secret], { encoding: 'utf8' }).trim();
 
+// A port nothing listens on now.
+async function freePort() {
+  const probe = createTcpServer();
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+// The social sign-in tests' OpenID provider (tests/oauth/provider, installed beside this file
+// by run.sh) for Roster's callback at `callback`; resolves to its issuer.
+async function startProvider(callback) {
+  const port = await freePort();
+  const secretFile = join(process.cwd(), 'provider-secret');
+  writeFileSync(secretFile, 'provider-client-secret\n');
+  provider = spawn('node', ['provider/provider.mjs', `--port=${port}`, `--redirect-uri=${callback}`,
+                            `--client-secret-file=${secretFile}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    provider.stdout.on('data', (chunk) => { if (String(chunk).includes('listening')) resolve(); });
+    provider.on('exit', (code) => reject(new Error(`the OpenID provider exited ${code}`)));
+  });
+  const providers = join(process.cwd(), 'providers.json');
+  writeFileSync(providers, JSON.stringify([{ provider: 'oauth_custom_corp', client_id: 'roster',
+                                             client_secret_file: secretFile,
+                                             issuer: `http://127.0.0.1:${port}` }]));
+  return providers;
+}
+
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `Chromium at ${CHROMIUM} (scripts/bootstrap.sh installs it)`);
+  const httpPort = await freePort();
+  const providers = await startProvider(`http://127.0.0.1:${httpPort}/v1/oauth/callback`);
   app = createServer((request, response) => {
     appVisits.push(new URL(request.url, 'http://app'));
     response.setHeader('content-type', 'text/html');
@@ -61,7 +93,8 @@ before(async () => {
   });
   await new Promise((resolve) => app.listen(0, '127.0.0.1', resolve));
   const appOrigin = `http://127.0.0.1:${app.address().port}`;
-  roster = await startRosterServer(['--http_backend', `--allowed_redirect_urls=${appOrigin}/app`,
+  roster = await startRosterServer([`--http_listen=127.0.0.1:${httpPort}`, `--oauth_providers_file=${providers}`,
+                                    '--http_backend', `--allowed_redirect_urls=${appOrigin}/app`,
                                     '--portal_app_name=Acme & Co', '--portal_accent_color=#0f766e']);
   origin = `http://127.0.0.1:${roster.httpPort}`;
   roster.appOrigin = appOrigin;
@@ -76,6 +109,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await roster?.stop();
+  provider?.kill();
   app?.close();
 });
 
@@ -280,6 +314,51 @@ test('sign up, manage the account, reset the password, TOTP, keyboard sign-in, d
   const gone = await backend('GetUser', { userId }).then(() => null, (e) => e);
   assert.equal(gone?.code, 'not_found');
   assert.deepEqual(dialogs, [], 'no script ran from user data and no page error');
+  await page.close();
+});
+
+// Through the provider's own login and consent pages, as a person would, until back on `origin`.
+async function throughProvider(page, login) {
+  for (let step = 0; step < 5 && !page.url().startsWith(origin); step += 1) {
+    if (await page.$('input[name=login]')) {
+      await page.type('input[name=login]', login);
+      await page.type('input[name=password]', 'any');
+    }
+    await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  }
+  assert.ok(page.url().startsWith(origin), `back from the provider: ${page.url()}`);
+}
+
+test('connect a social account from /account, then sign in with it from /sign-in', async () => {
+  const email = 'grace@example.com';
+  const password = 'a long enough password';
+  const { id: userId } = await backend('CreateUser', { emailAddresses: [email], password });
+  const page = await newPage();
+  await page.goto(`${origin}/sign-in`);
+  assert.equal(await page.$eval('button[data-provider]', (b) => b.textContent), 'Continue with Corp');
+  await typeInto(page, '#identifier', email);
+  await page.click('#identifier-form button[type=submit]');
+  await visible(page, '#password-form');
+  await typeInto(page, '#password', password);
+  await Promise.all([page.waitForNavigation(), page.click('#password-form button[type=submit]')]);
+  await visible(page, '#account');
+
+  await Promise.all([page.waitForNavigation(), page.click('button[data-provider=oauth_custom_corp]')]);
+  await throughProvider(page, 'grace-corp');
+  assert.equal(new URL(page.url()).pathname, '/account');
+  await page.waitForFunction(() => document.querySelector('#connected').textContent.includes('grace-corp@example.com'));
+  const accounts = (await backend('GetUser', { userId })).externalAccounts;
+  assert.deepEqual(accounts.map((a) => [a.provider, a.providerUserId]), [['oauth_custom_corp', 'grace-corp']]);
+  await checkAccessibility(page, 'account-connected');
+
+  // Signed out, the provider account alone signs Grace in.
+  await Promise.all([page.waitForNavigation(), page.click('#sign-out')]);
+  await Promise.all([page.waitForNavigation(), page.click('button[data-provider=oauth_custom_corp]')]);
+  await throughProvider(page, 'grace-corp');
+  await page.waitForFunction(() => location.pathname === '/account');
+  await visible(page, '#account');
+  assert.match(await page.$eval('#signed-in-as', (e) => e.textContent), /grace@example\.com/);
+  assert.deepEqual(dialogs, []);
   await page.close();
 });
 

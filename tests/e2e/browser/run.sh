@@ -8,9 +8,17 @@ here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$work"
 cp "$here/package.json" "$here/package-lock.json" "$here/portal.test.mjs" \
   "$here/../node/roster_server.mjs" "$work/"
+# The social sign-in tests' OpenID provider, with its own pinned packages.
+mkdir -p "$work/provider"
+cp "$here/../../oauth/provider/package.json" "$here/../../oauth/provider/package-lock.json" \
+  "$here/../../oauth/provider/provider.mjs" "$work/provider/"
+install() {
+  if [[ ! -d node_modules ]] || ! cmp -s package-lock.json node_modules/.package-lock.json.src; then
+    npm ci --no-audit --no-fund --silent
+    cp package-lock.json node_modules/.package-lock.json.src
+  fi
+}
+(cd "$work/provider" && install)
 cd "$work"
-if [[ ! -d node_modules ]] || ! cmp -s package-lock.json node_modules/.package-lock.json.src; then
-  npm ci --no-audit --no-fund --silent
-  cp package-lock.json node_modules/.package-lock.json.src
-fi
+install
 PORTAL_SCREENSHOTS="$work/screenshots" ROSTER_SERVER_BINARY="$binary" node --test portal.test.mjs
