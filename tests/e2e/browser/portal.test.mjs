@@ -87,14 +87,20 @@ before(async () => {
   const httpPort = await freePort();
   const providers = await startProvider(`http://127.0.0.1:${httpPort}/v1/oauth/callback`);
   app = createServer((request, response) => {
-    appVisits.push(new URL(request.url, 'http://app'));
+    const url = new URL(request.url, 'http://app');
+    appVisits.push(url);
     response.setHeader('content-type', 'text/html');
-    response.end('<!doctype html><html lang="en"><title>App</title><h1>The app</h1></html>');
+    // The app's own page, with the portal's user button in its header.
+    const button = url.pathname === '/app/home'
+      ? `<header><script src="${origin}/portal/user-button.js" defer></script>
+         <roster-user-button></roster-user-button></header>` : '';
+    response.end(`<!doctype html><html lang="en"><title>App</title>${button}<main><h1>The app</h1></main></html>`);
   });
   await new Promise((resolve) => app.listen(0, '127.0.0.1', resolve));
   const appOrigin = `http://127.0.0.1:${app.address().port}`;
   roster = await startRosterServer([`--http_listen=127.0.0.1:${httpPort}`, `--oauth_providers_file=${providers}`,
                                     '--http_backend', `--allowed_redirect_urls=${appOrigin}/app`,
+                                    `--allowed_origins=${appOrigin}`,
                                     '--portal_app_name=Acme & Co', '--portal_accent_color=#0f766e']);
   origin = `http://127.0.0.1:${roster.httpPort}`;
   roster.appOrigin = appOrigin;
@@ -115,6 +121,7 @@ after(async () => {
 
 async function newPage() {
   const page = await browser.newPage();
+  page.setDefaultTimeout(30000);  // ctest runs other suites beside this one.
   await page.setViewport({ width: 390, height: 844 });  // A phone.
   page.on('dialog', async (dialog) => {
     dialogs.push(dialog.message());
@@ -135,7 +142,7 @@ async function checkAccessibility(page, name) {
 }
 
 async function visible(page, selector) {
-  await page.waitForSelector(selector, { visible: true, timeout: 10000 });
+  await page.waitForSelector(selector, { visible: true });
 }
 
 async function typeInto(page, selector, text) {
@@ -358,6 +365,44 @@ test('connect a social account from /account, then sign in with it from /sign-in
   await page.waitForFunction(() => location.pathname === '/account');
   await visible(page, '#account');
   assert.match(await page.$eval('#signed-in-as', (e) => e.textContent), /grace@example\.com/);
+  assert.deepEqual(dialogs, []);
+  await page.close();
+});
+
+test('the user button on an app page shows the user and signs out by keyboard', async () => {
+  const email = 'linus@example.com';
+  const password = 'another long password';
+  await backend('CreateUser', { emailAddresses: [email], password, firstName: 'Linus', lastName: 'Torvalds' });
+  const signedIn = await connect('FrontendUsers', 'SignIn', { identifier: email, password });
+  const page = await newPage();
+  await page.goto(`${roster.appOrigin}/app/home`);
+  await page.waitForFunction(() => customElements.get('roster-user-button'));
+  const ready = page.evaluate(() => new Promise((resolve) => document.querySelector('roster-user-button')
+    .addEventListener('roster-ready', (e) => resolve(e.detail.userId), { once: true })));
+  await page.evaluate((token) => { document.querySelector('roster-user-button').getToken = async () => token; },
+                      signedIn.sessionToken);
+  assert.equal(await ready, signedIn.user.id);
+  const shadowText = (selector) => page.$eval('roster-user-button',
+                                               (e, s) => e.shadowRoot.querySelector(s).textContent, selector);
+  assert.equal(await shadowText('.avatar'), 'LT');
+  assert.equal(await shadowText('.name'), 'Linus Torvalds');
+  assert.equal(await shadowText('.email'), email);
+  await checkAccessibility(page, 'app-user-button');
+
+  // Keyboard only: Tab to the button, open the menu, Tab to Sign out, press it.
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.$eval('roster-user-button', (e) => e.shadowRoot.activeElement.textContent), 'Manage account');
+  await checkAccessibility(page, 'app-user-button-open');
+  const signedOut = page.evaluate(() => new Promise((resolve) => document.querySelector('roster-user-button')
+    .addEventListener('roster-signed-out', () => resolve(true), { once: true })));
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  assert.equal(await signedOut, true);
+  const refreshed = await connect('FrontendUsers', 'RefreshSessionToken', {
+    sessionId: signedIn.session.id, sessionSecret: signedIn.sessionSecret,
+  }).then(() => null, (e) => e);
+  assert.equal(refreshed?.code, 'unauthenticated');
   assert.deepEqual(dialogs, []);
   await page.close();
 });
