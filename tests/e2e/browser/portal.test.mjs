@@ -369,6 +369,33 @@ test('connect a social account from /account, then sign in with it from /sign-in
   await page.close();
 });
 
+test('an invitation signs up without a code; a mailed code signs in', async () => {
+  const email = 'margaret@example.com';
+  const invitation = await backend('CreateInvitation', { emailAddress: email, redirectUrl: `${origin}/sign-up` });
+  const page = await newPage();
+  await page.goto(invitation.url);
+  await typeInto(page, '#first-name', 'Margaret');
+  await typeInto(page, '#sign-up-password', 'hamilton apollo guidance');
+  await Promise.all([page.waitForNavigation(), page.click('#sign-up-form button[type=submit]')]);
+  assert.equal(new URL(page.url()).pathname, '/account');
+  await visible(page, '#account');
+  assert.equal(await page.$eval('#signed-in-as', (e) => e.textContent), `Signed in as Margaret · ${email}`);
+  assert.equal((await backend('ListInvitations', {})).invitations.find((i) => i.id === invitation.id).status,
+               'STATUS_ACCEPTED');
+
+  await Promise.all([page.waitForNavigation(), page.click('#sign-out')]);
+  await typeInto(page, '#identifier', email);
+  await page.click('#identifier-form button[type=submit]');
+  await visible(page, '[data-first-factor=email_code]');
+  await page.click('[data-first-factor=email_code]');
+  await visible(page, '#code-form');
+  await checkAccessibility(page, 'sign-in-code');
+  await typeInto(page, '#code', await mailedCode(email, 'sign_in'));
+  await Promise.all([page.waitForNavigation(), page.click('#code-form button[type=submit]')]);
+  assert.equal(new URL(page.url()).pathname, '/account');
+  await page.close();
+});
+
 test('the user button on an app page shows the user and signs out by keyboard', async () => {
   const email = 'linus@example.com';
   const password = 'another long password';
