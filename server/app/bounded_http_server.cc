@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+
 namespace roster::app {
 namespace {
 
@@ -112,6 +114,13 @@ class DeadlineStream : public httplib::Stream {
     write_deadline_ = write_deadline;
   }
 
+  // An upload's larger budget, from now on: `more` bytes, `extra` time.
+  void Extend(size_t more, absl::Duration extra) {
+    read_budget_ += more;
+    read_deadline_ += extra;
+    write_deadline_ += extra;
+  }
+
   // True once a request's first byte is here; false after `idle` without one
   // or once `running` turns false (the server is stopping).
   bool AwaitRequest(absl::Duration idle, const std::function<bool()>& running) {
@@ -209,6 +218,15 @@ class DeadlineStream : public httplib::Stream {
   size_t end_ = 0;
 };
 
+// What the request being served on this thread needs after it: set by
+// BeforeBody, read by the connection loop that owns the thread.
+struct RequestState {
+  DeadlineStream* stream = nullptr;
+  bool holds_upload = false;  // Give the slot back.
+  bool close = false;         // Its body was never read: end the connection.
+};
+thread_local RequestState current_request;
+
 constexpr char kBusy[] =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
     "Retry-After: 1\r\nConnection: close\r\n\r\n";
@@ -217,7 +235,13 @@ constexpr char kBusy[] =
 
 BoundedHttpServer::BoundedHttpServer(const HttpLimits& limits)
     : limits_(limits) {
-  set_payload_max_length(limits_.body_bytes);
+  // httplib's own bound must admit an upload; every other request is held to
+  // body_bytes by BeforeBody and by its stream's budget.
+  set_payload_max_length(std::max(limits_.body_bytes, limits_.upload_body_bytes));
+  set_pre_routing_handler(
+      [this](const httplib::Request& request, httplib::Response& response) {
+        return BeforeBody(request, response);
+      });
   // httplib writes a response's head and body separately: with Nagle's
   // algorithm the body then waits for the client's delayed ACK, 40 ms a call.
   set_tcp_nodelay(true);
@@ -227,6 +251,45 @@ BoundedHttpServer::BoundedHttpServer(const HttpLimits& limits)
     return new BoundedTaskQueue(
         workers, capacity);  // NOLINT(cppcoreguidelines-owning-memory)
   };
+}
+
+void BoundedHttpServer::AllowUploads(std::vector<std::string> paths) {
+  upload_paths_ = std::move(paths);
+}
+
+httplib::Server::HandlerResponse BoundedHttpServer::BeforeBody(
+    const httplib::Request& request, httplib::Response& response) {
+  const bool upload =
+      request.method == "POST" &&
+      std::find(upload_paths_.begin(), upload_paths_.end(), request.path) !=
+          upload_paths_.end();
+  const size_t budget = upload ? limits_.upload_body_bytes : limits_.body_bytes;
+  uint64_t announced = 0;  // Chunked or absent: the stream's budget holds.
+  if (absl::SimpleAtoi(request.get_header_value("Content-Length"),
+                       &announced) &&
+      announced > budget) {
+    response.status = 413;
+    current_request.close = true;
+    return HandlerResponse::Handled;
+  }
+  if (!upload) {
+    return HandlerResponse::Unhandled;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (uploads_ >= limits_.uploads_in_flight) {
+      response.status = 503;
+      response.set_header("Retry-After", "1");
+      current_request.close = true;
+      return HandlerResponse::Handled;
+    }
+    ++uploads_;
+  }
+  current_request.holds_upload = true;
+  current_request.stream->Extend(
+      limits_.upload_body_bytes - limits_.body_bytes,
+      limits_.upload_deadline - limits_.request_deadline);
+  return HandlerResponse::Unhandled;
 }
 
 bool BoundedHttpServer::AdmitAddress(const std::string& address) {
@@ -270,10 +333,17 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
           limits_.header_bytes + limits_.body_bytes,
           start + limits_.request_deadline + limits_.response_deadline);
       bool closed = false;
+      current_request = RequestState{&stream};
       ok = process_request(
           stream, served + 1 == limits_.requests_per_connection || !running(),
           closed, nullptr);
-      if (!ok || closed) {
+      if (current_request.holds_upload) {
+        absl::MutexLock lock(&mu_);
+        --uploads_;
+      }
+      const bool unread_body = current_request.close;
+      current_request = RequestState{};
+      if (!ok || closed || unread_body) {
         break;
       }
     }

@@ -4,13 +4,16 @@
 // worker forever. Here each request must arrive whole within a deadline and a
 // byte budget, each response must be taken within a deadline, one client
 // address holds a bounded number of connections, and accepted connections wait
-// in a bounded queue (beyond it the kernel's backlog holds them).
+// in a bounded queue (beyond it the kernel's backlog holds them). A few
+// upload paths (profile images over Connect) get a larger budget and
+// deadline, and only `uploads_in_flight` of them are read at once.
 #ifndef ROSTER_SERVER_APP_BOUNDED_HTTP_SERVER_H_
 #define ROSTER_SERVER_APP_BOUNDED_HTTP_SERVER_H_
 
 #include <httplib.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -28,21 +31,36 @@ struct HttpLimits {
   absl::Duration response_deadline = absl::Seconds(30);
   absl::Duration keep_alive = absl::Seconds(5);
   int requests_per_connection = 100;
+  // The upload paths' body budget (a JSON body carries the image in base64:
+  // 4/3 of DESIGN §14's 10 MiB image, and the request around it), how long
+  // one may take to arrive, and how many are read at once.
+  size_t upload_body_bytes = size_t{15} << 20;
+  absl::Duration upload_deadline = absl::Seconds(60);
+  int uploads_in_flight = 2;
 };
 
 class BoundedHttpServer : public httplib::Server {
  public:
   explicit BoundedHttpServer(const HttpLimits& limits = HttpLimits());
 
+  // Paths (exact) whose POSTs may carry upload_body_bytes. Before serving.
+  void AllowUploads(std::vector<std::string> paths);
+
  private:
   // Replaces httplib's own connection loop (it is virtual for this).
   bool process_and_close_socket(socket_t sock) override;
+  // Before a body is read: 413 for a body over its path's budget, 503 when
+  // the upload slots are taken; otherwise raises an upload's budget.
+  HandlerResponse BeforeBody(const httplib::Request& request,
+                             httplib::Response& response);
   bool AdmitAddress(const std::string& address);
   void ReleaseAddress(const std::string& address);
 
   const HttpLimits limits_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, int> connections_ ABSL_GUARDED_BY(mu_);
+  int uploads_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> upload_paths_;
 };
 
 }  // namespace roster::app

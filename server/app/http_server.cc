@@ -135,6 +135,8 @@ void HttpServer::ServeOAuthCallback(oauth::OAuthFlow* flow) {
 
 void HttpServer::ServeRpcs(const web::RpcGateway* gateway,
                            const web::Cors& cors) {
+  server_->AllowUploads({"/roster.v1.FrontendUsers/SetMyProfileImage",
+                         "/roster.v1.BackendUsers/SetProfileImage"});
   constexpr char kRpcPath[] =
       R"(/[a-z0-9]+(?:\.[a-z0-9]+)*\.[A-Za-z]+/[A-Za-z]+)";
   server_->Options(kRpcPath, [cors](const httplib::Request& request,

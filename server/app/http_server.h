@@ -5,7 +5,8 @@
 // ids are 404. With ServeRpcs, the gRPC services over Connect and gRPC-Web at
 // POST /<package>.<Service>/<Method> (server/web), and their CORS preflights.
 // With ServePortal, the account portal at /sign-in, /sign-up, /account and
-// /portal/.
+// /portal/. Profile image uploads (SetMyProfileImage, SetProfileImage) may
+// carry a larger body than other requests (BoundedHttpServer).
 #ifndef ROSTER_SERVER_APP_HTTP_SERVER_H_
 #define ROSTER_SERVER_APP_HTTP_SERVER_H_
 
@@ -21,11 +22,9 @@
 #include "server/web/portal.h"
 #include "server/web/rpc_gateway.h"
 
-namespace httplib {
-class Server;
-}  // namespace httplib
-
 namespace roster::app {
+
+class BoundedHttpServer;
 
 // Thread-safe.
 class HttpServer {
@@ -62,7 +61,7 @@ class HttpServer {
  private:
   HttpServer();
 
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<BoundedHttpServer> server_;
   std::string host_;
   int port_ = 0;
   std::thread thread_;

@@ -9,6 +9,9 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -22,6 +25,7 @@
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "tests/testing/error_details.h"
 #include "tests/testing/smtp_sink.h"
+#include "tests/testing/tcp.h"
 #include "tests/testing/test_server.h"
 
 namespace roster {
@@ -380,6 +384,96 @@ TEST_F(ConnectTest, TheReadmesCurlBlockWorks) {
       << out;
   EXPECT_TRUE(absl::StrContains(out, "\"firstName\":\"Ada\"")) << out;
   EXPECT_TRUE(absl::StrContains(out, "{\"code\":\"unauthenticated\"")) << out;
+}
+
+// Profile images are the one large request a browser sends: their path gets
+// a body budget of its own, and only two are read at once.
+using ConnectUploadTest = ConnectTest;
+
+// A PNG (a valid 1x1 image followed by `padding` bytes) of about `size`.
+std::string LargePng(size_t padding) {
+  const unsigned char png[] = {
+      0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D,
+      0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01,
+      0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00,
+      0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x60, 0x00, 0x02, 0x00,
+      0x00, 0x05, 0x00, 0x01, 0xE9, 0xFA, 0xDC, 0xD8, 0x00, 0x00, 0x00, 0x00,
+      0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82};
+  return std::string(reinterpret_cast<const char*>(png), sizeof(png)) +
+         std::string(padding, '\x5a');
+}
+
+TEST_F(ConnectUploadTest, AMegabytesImageUploadsOverConnectJson) {
+  const std::string token = SignInOverConnect();
+  const std::string image = LargePng(size_t{3} << 20);
+  auto answer = Post("FrontendUsers/SetMyProfileImage", "application/json",
+                     nlohmann::json{{"image", absl::Base64Escape(image)}}.dump(),
+                     {{"authorization", absl::StrCat("Bearer ", token)}});
+  ASSERT_TRUE(answer);
+  ASSERT_EQ(answer->status, 200) << answer->body.substr(0, 500);
+  const std::string url =
+      nlohmann::json::parse(answer->body).value("imageUrl", "");
+  httplib::Client client("127.0.0.1", http_port_);
+  auto served = client.Get(url.substr(url.find("/v1/images/")).c_str());
+  ASSERT_TRUE(served);
+  EXPECT_EQ(served->body, image);
+  // Other paths keep the small budget.
+  auto other = Post("FrontendUsers/UpdateMe", "application/json",
+                    std::string(100 * 1024, ' '),
+                    {{"authorization", absl::StrCat("Bearer ", token)}});
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 413);
+}
+
+TEST_F(ConnectUploadTest, UploadsBeyondTheirSlotsAreTurnedAway) {
+  // Two slow uploads hold both slots: headers and a first few bytes.
+  const std::string head = absl::StrCat(
+      "POST /roster.v1.FrontendUsers/SetMyProfileImage HTTP/1.1\r\n"
+      "Host: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 5000000\r\n\r\n{\"image\":\"");
+  std::vector<int> slow;
+  for (int i = 0; i < 2; ++i) {
+    slow.push_back(testing::ConnectFrom(http_port_));
+    ASSERT_EQ(send(slow.back(), head.data(), head.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(head.size()));
+  }
+  // The third waits for neither: 503 with Retry-After, its body unread.
+  auto busy = [&] {
+    return Post("FrontendUsers/SetMyProfileImage", "application/json",
+                R"({"image":""})");
+  };
+  int status = 0;
+  // The two are admitted in the server's own time; poll until both are in.
+  for (int attempt = 0; attempt < 500 && status != 503; ++attempt) {
+    auto answer = busy();
+    ASSERT_TRUE(answer);
+    status = answer->status;
+    if (status == 503) {
+      EXPECT_EQ(answer->get_header_value("Retry-After"), "1");
+    }
+  }
+  EXPECT_EQ(status, 503);
+  // An announced body over the upload budget is refused before it is read.
+  const int huge = testing::ConnectFrom(http_port_);
+  const std::string huge_head =
+      "POST /roster.v1.FrontendUsers/SetMyProfileImage HTTP/1.1\r\n"
+      "Host: x\r\nContent-Length: 16777216\r\n\r\n";
+  ASSERT_EQ(send(huge, huge_head.data(), huge_head.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(huge_head.size()));
+  char reply[64] = {};
+  ASSERT_GT(recv(huge, reply, sizeof(reply) - 1, 0), 0);
+  EXPECT_TRUE(absl::StartsWith(reply, "HTTP/1.1 413")) << reply;
+  close(huge);
+  for (int fd : slow) {
+    close(fd);
+  }
+  // Once they are gone, uploads are read again (unauthenticated: 401).
+  for (int attempt = 0; attempt < 500 && status == 503; ++attempt) {
+    auto answer = busy();
+    ASSERT_TRUE(answer);
+    status = answer->status;
+  }
+  EXPECT_EQ(status, 401);
 }
 
 }  // namespace
