@@ -237,7 +237,8 @@ BoundedHttpServer::BoundedHttpServer(const HttpLimits& limits)
     : limits_(limits) {
   // httplib's own bound must admit an upload; every other request is held to
   // body_bytes by BeforeBody and by its stream's budget.
-  set_payload_max_length(std::max(limits_.body_bytes, limits_.upload_body_bytes));
+  set_payload_max_length(
+      std::max(limits_.body_bytes, limits_.upload_body_bytes));
   set_pre_routing_handler(
       [this](const httplib::Request& request, httplib::Response& response) {
         return BeforeBody(request, response);
@@ -259,10 +260,9 @@ void BoundedHttpServer::AllowUploads(std::vector<std::string> paths) {
 
 httplib::Server::HandlerResponse BoundedHttpServer::BeforeBody(
     const httplib::Request& request, httplib::Response& response) {
-  const bool upload =
-      request.method == "POST" &&
-      std::find(upload_paths_.begin(), upload_paths_.end(), request.path) !=
-          upload_paths_.end();
+  const bool upload = request.method == "POST" &&
+                      std::find(upload_paths_.begin(), upload_paths_.end(),
+                                request.path) != upload_paths_.end();
   const size_t budget = upload ? limits_.upload_body_bytes : limits_.body_bytes;
   uint64_t announced = 0;  // Chunked or absent: the stream's budget holds.
   if (absl::SimpleAtoi(request.get_header_value("Content-Length"),

@@ -369,6 +369,18 @@ HttpAnswer RpcGateway::Call(const HttpCall& call) const {
       &context, call.path, grpc::StubOptions(), &request, &response,
       [&done](grpc::Status status) { done.set_value(std::move(status)); });
   const grpc::Status status = done.get_future().get();
+  // The call's request id (the caller's, or the one the server made up), so
+  // a browser's report can be matched to the server's log line.
+  for (const auto* metadata : {&context.GetServerInitialMetadata(),
+                               &context.GetServerTrailingMetadata()}) {
+    if (auto id = metadata->find(api::kRequestIdHeader);
+        id != metadata->end()) {
+      answer.headers.emplace_back(
+          api::kRequestIdHeader,
+          std::string(id->second.data(), id->second.size()));
+      break;
+    }
+  }
   if (!status.ok()) {
     return finish(status, "");
   }

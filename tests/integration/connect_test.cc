@@ -8,7 +8,6 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -403,12 +402,28 @@ std::string LargePng(size_t padding) {
          std::string(padding, '\x5a');
 }
 
+TEST_F(ConnectTest, AnswersCarryTheRequestId) {
+  // The caller's own id comes back, on success and on failure.
+  for (const char* body : {R"({"identifier":"ada@example.com"})", R"({})"}) {
+    auto answer = Post("FrontendUsers/StartSignIn", "application/json", body,
+                       {{"x-request-id", "browser-report-42"}});
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->get_header_value("x-request-id"), "browser-report-42")
+        << answer->status;
+  }
+  // Without one, the id the server made up for its log line.
+  auto answer = Post("FrontendUsers/GetJwks", "application/json", "{}");
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->get_header_value("x-request-id").size(), 32u);
+}
+
 TEST_F(ConnectUploadTest, AMegabytesImageUploadsOverConnectJson) {
   const std::string token = SignInOverConnect();
   const std::string image = LargePng(size_t{3} << 20);
-  auto answer = Post("FrontendUsers/SetMyProfileImage", "application/json",
-                     nlohmann::json{{"image", absl::Base64Escape(image)}}.dump(),
-                     {{"authorization", absl::StrCat("Bearer ", token)}});
+  auto answer =
+      Post("FrontendUsers/SetMyProfileImage", "application/json",
+           nlohmann::json{{"image", absl::Base64Escape(image)}}.dump(),
+           {{"authorization", absl::StrCat("Bearer ", token)}});
   ASSERT_TRUE(answer);
   ASSERT_EQ(answer->status, 200) << answer->body.substr(0, 500);
   const std::string url =
