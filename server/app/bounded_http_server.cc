@@ -114,6 +114,16 @@ class DeadlineStream : public httplib::Stream {
     write_deadline_ = write_deadline;
   }
 
+  // A stream's writes: each gets `timeout` from when it starts.
+  void WriteEachWithin(absl::Duration timeout) { per_write_ = timeout; }
+
+  // Whether the client hung up (or the socket failed), without blocking.
+  bool PeerGone() const {
+    pollfd fd{sock_, POLLIN | POLLRDHUP, 0};
+    return poll(&fd, 1, 0) > 0 &&
+           (fd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
+
   // An upload's larger budget, from now on: `more` bytes, `extra` time.
   void Extend(size_t more, absl::Duration extra) {
     read_budget_ += more;
@@ -148,7 +158,7 @@ class DeadlineStream : public httplib::Stream {
   bool is_readable() const override {
     return begin_ != end_ || Wait(POLLIN, read_deadline_);
   }
-  bool is_writable() const override { return Wait(POLLOUT, write_deadline_); }
+  bool is_writable() const override { return Wait(POLLOUT, WriteDeadline()); }
 
   ssize_t read(char* out, size_t size) override {
     if (begin_ == end_) {
@@ -171,7 +181,7 @@ class DeadlineStream : public httplib::Stream {
   }
 
   ssize_t write(const char* data, size_t size) override {
-    if (!Wait(POLLOUT, write_deadline_)) {
+    if (!Wait(POLLOUT, WriteDeadline())) {
       return -1;
     }
     return send(sock_, data, size, MSG_NOSIGNAL);
@@ -191,6 +201,11 @@ class DeadlineStream : public httplib::Stream {
   socket_t socket() const override { return sock_; }
 
  private:
+  absl::Time WriteDeadline() const {
+    return per_write_ > absl::ZeroDuration() ? absl::Now() + per_write_
+                                             : write_deadline_;
+  }
+
   bool Wait(decltype(pollfd::events) events, absl::Time deadline) const {
     for (;;) {
       const absl::Duration left = deadline - absl::Now();
@@ -213,6 +228,7 @@ class DeadlineStream : public httplib::Stream {
   absl::Time read_deadline_ = absl::InfinitePast();
   absl::Time write_deadline_ = absl::InfinitePast();
   size_t read_budget_ = 0;
+  absl::Duration per_write_ = absl::ZeroDuration();
   char buffer_[4096];
   size_t begin_ = 0;
   size_t end_ = 0;
@@ -223,7 +239,8 @@ class DeadlineStream : public httplib::Stream {
 struct RequestState {
   DeadlineStream* stream = nullptr;
   bool holds_upload = false;  // Give the slot back.
-  bool close = false;         // Its body was never read: end the connection.
+  bool holds_stream = false;
+  bool close = false;  // Its body was never read: end the connection.
 };
 thread_local RequestState current_request;
 
@@ -292,6 +309,27 @@ httplib::Server::HandlerResponse BoundedHttpServer::BeforeBody(
   return HandlerResponse::Unhandled;
 }
 
+bool BoundedHttpServer::BeginStream() {
+  if (current_request.stream == nullptr) {
+    return false;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (streams_ >= limits_.streams_in_flight) {
+      return false;
+    }
+    ++streams_;
+  }
+  current_request.holds_stream = true;
+  current_request.stream->WriteEachWithin(limits_.stream_write_timeout);
+  return true;
+}
+
+bool BoundedHttpServer::StreamCanContinue() {
+  return svr_sock_ != INVALID_SOCKET && current_request.stream != nullptr &&
+         !current_request.stream->PeerGone();
+}
+
 bool BoundedHttpServer::AdmitAddress(const std::string& address) {
   absl::MutexLock lock(&mu_);
   auto it = connections_.find(address);
@@ -337,11 +375,14 @@ bool BoundedHttpServer::process_and_close_socket(socket_t sock) {
       ok = process_request(
           stream, served + 1 == limits_.requests_per_connection || !running(),
           closed, nullptr);
-      if (current_request.holds_upload) {
+      if (current_request.holds_upload || current_request.holds_stream) {
         absl::MutexLock lock(&mu_);
-        --uploads_;
+        uploads_ -= current_request.holds_upload ? 1 : 0;
+        streams_ -= current_request.holds_stream ? 1 : 0;
       }
-      const bool unread_body = current_request.close;
+      // A stream ends its connection: its budget and deadlines are spent.
+      const bool unread_body =
+          current_request.close || current_request.holds_stream;
       current_request = RequestState{};
       if (!ok || closed || unread_body) {
         break;

@@ -37,6 +37,11 @@ struct HttpLimits {
   size_t upload_body_bytes = size_t{15} << 20;
   absl::Duration upload_deadline = absl::Seconds(60);
   int uploads_in_flight = 2;
+  // Server streams (WatchEvents over Connect or gRPC-Web) each hold a worker
+  // for their life: at most this many at once, each write taken within
+  // stream_write_timeout.
+  int streams_in_flight = 4;
+  absl::Duration stream_write_timeout = absl::Seconds(30);
 };
 
 class BoundedHttpServer : public httplib::Server {
@@ -45,6 +50,14 @@ class BoundedHttpServer : public httplib::Server {
 
   // Paths (exact) whose POSTs may carry upload_body_bytes. Before serving.
   void AllowUploads(std::vector<std::string> paths);
+
+  // From a handler: takes a stream slot for the request this thread serves,
+  // false when they are all taken. The response's writes then each get
+  // stream_write_timeout instead of one deadline for the whole response.
+  bool BeginStream();
+  // From a stream's writer: false once the server stops or the client has
+  // hung up.
+  bool StreamCanContinue();
 
  private:
   // Replaces httplib's own connection loop (it is virtual for this).
@@ -60,6 +73,7 @@ class BoundedHttpServer : public httplib::Server {
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, int> connections_ ABSL_GUARDED_BY(mu_);
   int uploads_ ABSL_GUARDED_BY(mu_) = 0;
+  int streams_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> upload_paths_;
 };
 

@@ -67,6 +67,29 @@ web::HttpCall HttpCallOf(const httplib::Request& request) {
   return call;
 }
 
+// A server stream's answer: written as the messages come, on this worker.
+void ServeStream(const web::RpcGateway& gateway, BoundedHttpServer& server,
+                 web::HttpCall call, httplib::Response& response) {
+  if (!server.BeginStream()) {
+    response.status = 503;
+    response.set_header("Retry-After", "1");
+    return;
+  }
+  const std::string type = web::RpcGateway::StreamContentType(call);
+  response.set_chunked_content_provider(
+      type, [&gateway, &server, call = std::move(call)](
+                size_t /*offset*/, httplib::DataSink& sink) {
+        gateway.Stream(
+            call,
+            [&sink](const std::string& bytes) {
+              return sink.write(bytes.data(), bytes.size());
+            },
+            [&server] { return server.StreamCanContinue(); });
+        sink.done();
+        return true;
+      });
+}
+
 void SetHeaders(const web::Headers& headers, httplib::Response& response) {
   for (const auto& [name, value] : headers) {
     response.set_header(name, value);
@@ -148,10 +171,16 @@ void HttpServer::ServeRpcs(const web::RpcGateway* gateway,
                response);
     response.status = 204;
   });
-  server_->Post(kRpcPath, [gateway, cors](const httplib::Request& request,
-                                          httplib::Response& response) {
+  server_->Post(kRpcPath, [gateway, cors, server = server_.get()](
+                              const httplib::Request& request,
+                              httplib::Response& response) {
     SetHeaders(cors.ForResponse(request.get_header_value("Origin")), response);
-    web::HttpAnswer answer = gateway->Call(HttpCallOf(request));
+    web::HttpCall call = HttpCallOf(request);
+    if (gateway->IsStreaming(call)) {
+      ServeStream(*gateway, *server, std::move(call), response);
+      return;
+    }
+    web::HttpAnswer answer = gateway->Call(call);
     response.status = answer.status;
     SetHeaders(answer.headers, response);
     response.set_content(answer.body, answer.content_type.c_str());

@@ -11,6 +11,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "google/protobuf/descriptor.h"
 
 namespace roster::web {
 
@@ -52,9 +54,31 @@ class RpcGateway {
   // (bounded by the caller's timeout header and kMaxCallTime).
   HttpAnswer Call(const HttpCall& call) const;
 
+  // Whether `call` is a server-streaming method in a streaming protocol
+  // (Connect's application/connect+json or +proto, or gRPC-Web): Stream
+  // answers it, not Call.
+  bool IsStreaming(const HttpCall& call) const;
+
+  // The content type of Stream's answer to `call`.
+  static std::string StreamContentType(const HttpCall& call);
+
+  // Answers a streaming `call` (HTTP 200): each message is framed and given
+  // to `write` as the server sends it, then the status (Connect's end-stream
+  // frame, or gRPC-Web's trailers). `write` returns false, or `keep_going`
+  // does when polled every 200 ms, once the browser is gone: the call is
+  // then cancelled. Blocks for the stream's life; thread-safe.
+  void Stream(const HttpCall& call,
+              const std::function<bool(const std::string&)>& write,
+              const std::function<bool()>& keep_going) const;
+
   static constexpr absl::Duration kMaxCallTime = absl::Seconds(60);
 
  private:
+  // The method `path` names on a served service, and its channel; nullptr
+  // for any other path.
+  const google::protobuf::MethodDescriptor* MethodOf(
+      const std::string& path, std::shared_ptr<grpc::Channel>* channel) const;
+
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
 };
 
