@@ -22,9 +22,11 @@
 namespace roster::app {
 
 struct HttpLimits {
-  int workers = 16;             // Connections served at once.
-  int queued_connections = 64;  // Accepted and waiting for a worker.
-  int connections_per_address = 8;
+  // Connections served at once. A worker also holds an idle keep-alive
+  // connection, and one browser opens up to 6 to the portal's origin.
+  int workers = 64;
+  int queued_connections = 256;  // Accepted and waiting for a worker.
+  int connections_per_address = 16;
   size_t header_bytes = size_t{16} * 1024;  // Request line and headers.
   size_t body_bytes = size_t{64} * 1024;    // This listener serves GETs.
   absl::Duration request_deadline = absl::Seconds(10);  // First byte to last.

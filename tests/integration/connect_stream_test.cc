@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "roster/v1/backend_users.grpc.pb.h"
+#include "tests/testing/smtp_sink.h"
 #include "tests/testing/tcp.h"
 #include "tests/testing/test_server.h"
 

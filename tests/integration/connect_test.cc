@@ -434,7 +434,7 @@ TEST_F(ConnectUploadTest, AMegabytesImageUploadsOverConnectJson) {
   EXPECT_EQ(served->body, image);
   // Other paths keep the small budget.
   auto other = Post("FrontendUsers/UpdateMe", "application/json",
-                    std::string(100 * 1024, ' '),
+                    std::string(size_t{100} * 1024, ' '),
                     {{"authorization", absl::StrCat("Bearer ", token)}});
   ASSERT_TRUE(other);
   EXPECT_EQ(other->status, 413);

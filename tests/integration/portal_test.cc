@@ -15,6 +15,7 @@
 #include "nlohmann/json.hpp"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
+#include "tests/testing/smtp_sink.h"
 #include "tests/testing/test_server.h"
 
 namespace roster {

@@ -233,6 +233,7 @@ function signInPage() {
   });
   onClick($('[data-send-second-factor]'), async () => {
     await call('PrepareSignInFactor', { signInAttemptId: attempt.id, strategy: 'phone_code' });
+    $('[data-second-factor-sent]').textContent = 'We texted a code to your two-step phone.';
     $('#second-factor-code').focus();
   });
   onSubmit($('#second-factor-form'), async () => {

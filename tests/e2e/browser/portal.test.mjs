@@ -51,6 +51,14 @@ async function mailedCode(address, purpose) {
   return mail[mail.length - 1].code;
 }
 
+// The newest code texted to `phone` for `purpose`, as the SMS service sees it.
+async function textedCode(phone, purpose) {
+  const { events } = await backend('ListEvents', { types: ['sms.created'], limit: 500 });
+  const sms = events.map((e) => e.sms).filter((m) => m && m.phoneNumber === phone && m.purpose === purpose);
+  assert.ok(sms.length > 0, `a ${purpose} text to ${phone}`);
+  return sms[sms.length - 1].code;
+}
+
 const totp = (secret, offset = '') =>
   execFileSync('oathtool', ['--totp', '-b', ...(offset ? ['-N', offset] : []), secret], { encoding: 'utf8' }).trim();
 
@@ -119,8 +127,10 @@ after(async () => {
   app?.close();
 });
 
+// A page in a context of its own: no test sees another's cookies.
 async function newPage() {
-  const page = await browser.newPage();
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
   page.setDefaultTimeout(30000);  // ctest runs other suites beside this one.
   await page.setViewport({ width: 390, height: 844 });  // A phone.
   page.on('dialog', async (dialog) => {
@@ -141,8 +151,14 @@ async function checkAccessibility(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
 
+// Waits for `selector` to show; on failure, says what the page's alert said.
 async function visible(page, selector) {
-  await page.waitForSelector(selector, { visible: true });
+  try {
+    await page.waitForSelector(selector, { visible: true });
+  } catch (error) {
+    const alert = await page.$eval('#alert', (e) => (e.hidden ? '' : e.textContent)).catch(() => '');
+    throw new Error(`${selector} did not show on ${page.url()}; alert: ${alert}`, { cause: error });
+  }
 }
 
 async function typeInto(page, selector, text) {
@@ -321,7 +337,7 @@ test('sign up, manage the account, reset the password, TOTP, keyboard sign-in, d
   const gone = await backend('GetUser', { userId }).then(() => null, (e) => e);
   assert.equal(gone?.code, 'not_found');
   assert.deepEqual(dialogs, [], 'no script ran from user data and no page error');
-  await page.close();
+  await page.browserContext().close();
 });
 
 // Through the provider's own login and consent pages, as a person would, until back on `origin`.
@@ -366,7 +382,7 @@ test('connect a social account from /account, then sign in with it from /sign-in
   await visible(page, '#account');
   assert.match(await page.$eval('#signed-in-as', (e) => e.textContent), /grace@example\.com/);
   assert.deepEqual(dialogs, []);
-  await page.close();
+  await page.browserContext().close();
 });
 
 test('an invitation signs up without a code; a mailed code signs in', async () => {
@@ -393,7 +409,84 @@ test('an invitation signs up without a code; a mailed code signs in', async () =
   await typeInto(page, '#code', await mailedCode(email, 'sign_in'));
   await Promise.all([page.waitForNavigation(), page.click('#code-form button[type=submit]')]);
   assert.equal(new URL(page.url()).pathname, '/account');
-  await page.close();
+  await page.browserContext().close();
+});
+
+async function signInWithPassword(page, identifier, password) {
+  await page.goto(`${origin}/sign-in`);
+  // The script focuses the identifier once it knows no one is signed in here.
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'identifier');
+  await typeInto(page, '#identifier', identifier);
+  await page.click('#identifier-form button[type=submit]');
+  await visible(page, '#password-form');
+  await typeInto(page, '#password', password);
+  await page.click('#password-form button[type=submit]');
+}
+
+test('a phone for two-step by SMS, backup codes, names and a changed password', async () => {
+  const email = 'katherine@example.com';
+  const phone = '+15555550123';
+  const password = 'orbital mechanics 1962';
+  const { id: userId } = await backend('CreateUser', { emailAddresses: [email], password, firstName: 'Katherine' });
+  const page = await newPage();
+  await signInWithPassword(page, email, password);
+  await visible(page, '#account');
+
+  // A phone number, verified by a texted code, then used for two-step.
+  await typeInto(page, '#new-phone', phone);
+  await page.click('#add-phone-form button[type=submit]');
+  await visible(page, '#verify-form');
+  await typeInto(page, '#verify-code', await textedCode(phone, 'verify_phone_number'));
+  await page.click('#verify-form button[type=submit]');
+  const phoneButton = (label) => page.waitForFunction((text) => [...document.querySelectorAll('#phones button')]
+    .some((b) => b.textContent === text), {}, label);
+  await phoneButton('Use for two-step');
+  await page.evaluate(() => [...document.querySelectorAll('#phones button')]
+    .find((b) => b.textContent === 'Use for two-step').click());
+  await phoneButton('Stop using for two-step');
+  assert.equal((await backend('GetUser', { userId })).twoFactorEnabled, true);
+
+  // Names, and ten backup codes shown once.
+  await typeInto(page, '#last-name', 'Johnson');
+  await page.click('#names-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#notice').textContent === 'Profile saved.');
+  assert.equal((await backend('GetUser', { userId })).lastName, 'Johnson');
+  await page.click('#backup-codes');
+  await visible(page, '#backup-list');
+  const codes = await page.$$eval('#backup-list li', (items) => items.map((li) => li.textContent));
+  assert.equal(codes.length, 10);
+
+  // A new password, proven by the current one.
+  const newPassword = 'hidden figures 2016';
+  await typeInto(page, '#current-password', password);
+  await typeInto(page, '#new-password', newPassword);
+  await page.click('#password-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#notice').textContent === 'Password saved.');
+  await checkAccessibility(page, 'account-phone');
+
+  // Sign in again: the password, then a texted second factor.
+  await Promise.all([page.waitForNavigation(), page.click('#sign-out')]);
+  await signInWithPassword(page, email, newPassword);
+  await visible(page, '#second-factor-form');
+  await page.select('#second-factor-strategy', 'phone_code');
+  await visible(page, '[data-send-second-factor]');
+  await page.click('[data-send-second-factor]');
+  await page.waitForFunction(() => document.querySelector('[data-second-factor-sent]').textContent !== '');
+  await typeInto(page, '#second-factor-code', await textedCode(phone, 'second_factor'));
+  await Promise.all([page.waitForNavigation(), page.click('#second-factor-form button[type=submit]')]);
+  assert.equal(new URL(page.url()).pathname, '/account');
+
+  // And once more with a backup code.
+  await visible(page, '#account');
+  await Promise.all([page.waitForNavigation(), page.click('#sign-out')]);
+  await signInWithPassword(page, email, newPassword);
+  await visible(page, '#second-factor-form');
+  await page.select('#second-factor-strategy', 'backup_code');
+  await typeInto(page, '#second-factor-code', codes[0]);
+  await Promise.all([page.waitForNavigation(), page.click('#second-factor-form button[type=submit]')]);
+  assert.equal(new URL(page.url()).pathname, '/account');
+  assert.deepEqual(dialogs, []);
+  await page.browserContext().close();
 });
 
 test('the user button on an app page shows the user and signs out by keyboard', async () => {
@@ -431,7 +524,7 @@ test('the user button on an app page shows the user and signs out by keyboard', 
   }).then(() => null, (e) => e);
   assert.equal(refreshed?.code, 'unauthenticated');
   assert.deepEqual(dialogs, []);
-  await page.close();
+  await page.browserContext().close();
 });
 
 test('the cookie endpoints refuse a request without the CSRF header, or from another site', async () => {
