@@ -161,6 +161,23 @@ async function visible(page, selector) {
   }
 }
 
+// Tabs through the whole page: every visible control must take the focus on the way, so every
+// flow can be done by keyboard (the controls are native buttons, inputs and links, which Enter and
+// Space work).
+async function assertReachableByTab(page, name) {
+  const controls = await page.$$eval('a[href], button, input, select, textarea', (all) => all
+    .filter((e) => e.offsetParent !== null && !e.disabled)
+    .map((e) => e.outerHTML.slice(0, 80)));
+  await page.evaluate(() => document.activeElement?.blur());
+  const reached = new Set();
+  for (let i = 0; i < controls.length * 2 + 5; i += 1) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 80));
+    if (focused) reached.add(focused);
+  }
+  assert.deepEqual(controls.filter((c) => !reached.has(c)), [], `${name}: controls Tab never reached`);
+}
+
 async function typeInto(page, selector, text) {
   await page.click(selector, { count: 3 });
   await page.type(selector, text);
@@ -208,6 +225,7 @@ test('sign up, manage the account, reset the password, TOTP, keyboard sign-in, d
   await page.goto(`${origin}/sign-up?redirect_url=${encodeURIComponent(callback)}`);
   assert.equal(await page.$eval('.app', (e) => e.textContent), 'Acme & Co');
   await checkAccessibility(page, 'sign-up');
+  await assertReachableByTab(page, 'sign-up');
   await typeInto(page, '#first-name', XSS_NAME);
   await typeInto(page, '#last-name', 'Lovelace');
   await typeInto(page, '#email-address', email);
@@ -288,6 +306,7 @@ test('sign up, manage the account, reset the password, TOTP, keyboard sign-in, d
   await Promise.all([page.waitForNavigation(), page.click('#sign-out')]);
   assert.equal(new URL(page.url()).pathname, '/sign-in');
   await checkAccessibility(page, 'sign-in');
+  await assertReachableByTab(page, 'sign-in');
   await typeInto(page, '#identifier', second);
   await page.click('#identifier-form button[type=submit]');
   await visible(page, '#password-form');
@@ -463,6 +482,7 @@ test('a phone for two-step by SMS, backup codes, names and a changed password', 
   await page.click('#password-form button[type=submit]');
   await page.waitForFunction(() => document.querySelector('#notice').textContent === 'Password saved.');
   await checkAccessibility(page, 'account-phone');
+  await assertReachableByTab(page, 'account');
 
   // Sign in again: the password, then a texted second factor.
   await Promise.all([page.waitForNavigation(), page.click('#sign-out')]);
