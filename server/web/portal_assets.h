@@ -1,5 +1,5 @@
 // The account portal's files (server/web/portal/), compiled into the binary
-// by cmake/EmbedFiles.cmake so a deployment is one executable.
+// by server/web/EmbedFiles.cmake so a deployment is one executable.
 #ifndef ROSTER_SERVER_WEB_PORTAL_ASSETS_H_
 #define ROSTER_SERVER_WEB_PORTAL_ASSETS_H_
 

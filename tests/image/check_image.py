@@ -302,6 +302,9 @@ def run_deployment(name, manifests, rootfs, config, cli_binary, work, dsn=None):
         if "ROSTER_HTTP_LISTEN" in ports:
             check(http_get(ports["ROSTER_HTTP_LISTEN"], "/metrics")[0] == 404,
                   f"{name}: the public HTTP listener serves no metrics")
+            status, page = http_get(ports["ROSTER_HTTP_LISTEN"], "/sign-in")
+            check(status == 200 and "/portal/portal.js" in page,
+                  f"{name}: the account portal's pages are in the binary")
         check(server.stop() == 0, f"{name}: SIGTERM drains and exits 0")
 
         server.start()
