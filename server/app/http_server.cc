@@ -96,6 +96,12 @@ void SetHeaders(const web::Headers& headers, httplib::Response& response) {
   }
 }
 
+void Reply(const web::HttpAnswer& answer, httplib::Response& response) {
+  response.status = answer.status;
+  SetHeaders(answer.headers, response);
+  response.set_content(answer.body, answer.content_type.c_str());
+}
+
 }  // namespace
 
 HttpServer::HttpServer() : server_(std::make_unique<BoundedHttpServer>()) {}
@@ -180,10 +186,7 @@ void HttpServer::ServeRpcs(const web::RpcGateway* gateway,
       ServeStream(*gateway, *server, std::move(call), response);
       return;
     }
-    web::HttpAnswer answer = gateway->Call(call);
-    response.status = answer.status;
-    SetHeaders(answer.headers, response);
-    response.set_content(answer.body, answer.content_type.c_str());
+    Reply(gateway->Call(call), response);
   });
 }
 
@@ -197,16 +200,12 @@ void HttpServer::ServePortal(const web::Portal* portal) {
           response.set_content("not found\n", "text/plain");
           return;
         }
-        SetHeaders(answer->headers, response);
-        response.set_content(answer->body, answer->content_type.c_str());
+        Reply(*answer, response);
       });
   server_->Post(
       R"(/portal/(?:session|token|sign-out|ticket))",
       [portal](const httplib::Request& request, httplib::Response& response) {
-        web::HttpAnswer answer = portal->Post(HttpCallOf(request));
-        response.status = answer.status;
-        SetHeaders(answer.headers, response);
-        response.set_content(answer.body, answer.content_type.c_str());
+        Reply(portal->Post(HttpCallOf(request)), response);
       });
 }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "server/api/call_context.h"
 #include "server/api/status_mapping.h"
 #include "server/web/portal_assets.h"
 
@@ -23,6 +24,7 @@ constexpr size_t kMaxCookieValueBytes = 512;
 constexpr size_t kMaxRedirectUrlBytes = 2048;
 // The cookie outlives a browser restart; the session's own expiry decides.
 constexpr int kCookieMaxAgeSeconds = 30 * 24 * 3600;
+constexpr size_t kMaxTokenBytes = 8192;
 
 // Text safe in HTML content and in double-quoted attributes.
 std::string EscapeHtml(absl::string_view text) {
@@ -106,7 +108,7 @@ HttpCall InnerCall(const HttpCall& outer, absl::string_view method,
   call.content_type = "application/json";
   call.body = body.dump();
   call.peer = outer.peer;
-  for (absl::string_view name : {"x-request-id", "connect-timeout-ms"}) {
+  for (const char* name : {api::kRequestIdHeader, "connect-timeout-ms"}) {
     if (std::string value = HeaderOf(outer, name); !value.empty()) {
       call.headers.emplace_back(std::string(name), std::move(value));
     }
@@ -137,6 +139,16 @@ std::string StringField(const Json& body, const char* key, size_t max_bytes) {
     return "";
   }
   return found->get<std::string>();
+}
+
+// The string `key` of a successful JSON answer (sessionToken, id), or "".
+std::string AnswerField(const HttpAnswer& answer, const char* key,
+                        size_t max_bytes) {
+  const Json body =
+      Json::parse(answer.body, nullptr, /*allow_exceptions=*/false);
+  return answer.status == 200 && body.is_object()
+             ? StringField(body, key, max_bytes)
+             : "";
 }
 
 }  // namespace
@@ -314,18 +326,13 @@ HttpAnswer Portal::RefreshToken(const HttpCall& call) const {
 }
 
 HttpAnswer Portal::SignOut(const HttpCall& call) const {
-  HttpAnswer token_answer = RefreshToken(call);
-  if (token_answer.status == 200) {
-    const Json token =
-        Json::parse(token_answer.body, nullptr, /*allow_exceptions=*/false);
-    if (token.is_object() && token.contains("sessionToken") &&
-        token["sessionToken"].is_string()) {
-      HttpAnswer signed_out =
-          gateway_->Call(InnerCall(call, "SignOut", Json::object(),
-                                   token["sessionToken"].get<std::string>()));
-      if (signed_out.status != 200) {
-        return signed_out;  // The cookie stays: the session still works.
-      }
+  if (const std::string token =
+          AnswerField(RefreshToken(call), "sessionToken", kMaxTokenBytes);
+      !token.empty()) {
+    HttpAnswer signed_out =
+        gateway_->Call(InnerCall(call, "SignOut", Json::object(), token));
+    if (signed_out.status != 200) {
+      return signed_out;  // The cookie stays: the session still works.
     }
   }
   // Signed out, or never signed in: either way the browser forgets.
@@ -353,18 +360,13 @@ HttpAnswer Portal::IssueTicket(const HttpCall& call) const {
   if (token_answer.status != 200) {
     return token_answer;
   }
-  const Json token =
-      Json::parse(token_answer.body, nullptr, /*allow_exceptions=*/false);
-  const std::string session_token =
-      token.is_object() ? StringField(token, "sessionToken", 8192) : "";
-  HttpAnswer me =
-      gateway_->Call(InnerCall(call, "GetMe", Json::object(), session_token));
+  HttpAnswer me = gateway_->Call(
+      InnerCall(call, "GetMe", Json::object(),
+                AnswerField(token_answer, "sessionToken", kMaxTokenBytes)));
   if (me.status != 200) {
     return me;
   }
-  const Json user = Json::parse(me.body, nullptr, /*allow_exceptions=*/false);
-  const std::string user_id =
-      user.is_object() ? StringField(user, "id", 128) : "";
+  const std::string user_id = AnswerField(me, "id", 128);
   absl::StatusOr<std::string> ticket =
       user_id.empty() ? absl::InternalError("GetMe answered without an id")
                       : options_.issue_ticket(user_id);

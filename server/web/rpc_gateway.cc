@@ -60,13 +60,16 @@ const google::protobuf::MethodDescriptor* RpcGateway::MethodOf(
 }
 
 bool RpcGateway::IsStreaming(const HttpCall& call) const {
+  // Connect unary (the browsers' usual call) is never a stream: no lookup.
+  const std::optional<Protocol> protocol = ProtocolOf(call.content_type);
+  if (!protocol.has_value() || IsConnect(*protocol)) {
+    return false;
+  }
   std::shared_ptr<grpc::Channel> channel;
   const google::protobuf::MethodDescriptor* method =
       MethodOf(call.path, &channel);
-  const std::optional<Protocol> protocol = ProtocolOf(call.content_type);
   return method != nullptr && method->server_streaming() &&
-         !method->client_streaming() && protocol.has_value() &&
-         !IsConnect(*protocol);
+         !method->client_streaming();
 }
 
 HttpAnswer RpcGateway::Call(const HttpCall& call) const {
