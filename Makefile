@@ -159,7 +159,7 @@ lint: bootstrap
 	@python3 scripts/check_layers.py .
 	@command -v run-clang-tidy >/dev/null || $(MAKE) -s bootstrap-clang
 	@CXX=clang++ cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=ON \
-	  -DROSTER_TEST_UNITY_BUILD=$(TIDY_UNITY) >/dev/null
+	  -DROSTER_UNITY_BUILD=OFF -DROSTER_TEST_UNITY_BUILD=$(TIDY_UNITY) >/dev/null
 	@cmake --build build-clang -j $(JOBS) --target roster_proto_generated roster_reflection_headers >/dev/null
 	@run-clang-tidy -p build-clang -j $(JOBS) -quiet '$(TIDY_SOURCES)' >build-clang/tidy.log 2>&1 || \
 	  { grep -E 'warning:|error:' build-clang/tidy.log | sort -u; exit 1; }

@@ -9,7 +9,7 @@
 namespace roster::storage {
 namespace {
 
-const std::vector<std::string>& Columns() {
+const std::vector<std::string>& InvitationColumns() {
   static const std::vector<std::string>* const kColumns =
       new std::vector<std::string>{"id",
                                    "email_address",
@@ -58,12 +58,12 @@ SqlClause Where(const InvitationQuery& query) {
 }  // namespace
 
 std::string SelectInvitationBySql(const char* column) {
-  return absl::StrCat("SELECT ", absl::StrJoin(Columns(), ", "),
+  return absl::StrCat("SELECT ", absl::StrJoin(InvitationColumns(), ", "),
                       " FROM invitations WHERE ", column, " = ?");
 }
 
 std::string UpsertInvitationSql(SqlDialect dialect) {
-  return UpsertSql("invitations", Columns(), dialect);
+  return UpsertSql("invitations", InvitationColumns(), dialect);
 }
 
 std::vector<SqlValue> InvitationValues(const InvitationRecord& r) {
@@ -82,7 +82,7 @@ std::vector<SqlValue> InvitationValues(const InvitationRecord& r) {
 SqlClause InvitationPageSql(const InvitationQuery& query) {
   SqlClause page = Where(query);
   page.sql = absl::StrCat(
-      "SELECT ", absl::StrJoin(Columns(), ", "), " FROM invitations WHERE ",
+      "SELECT ", absl::StrJoin(InvitationColumns(), ", "), " FROM invitations WHERE ",
       page.sql, " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?");
   page.params.emplace_back(query.limit);
   page.params.emplace_back(query.offset);

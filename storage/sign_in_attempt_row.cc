@@ -7,7 +7,7 @@
 namespace roster::storage {
 namespace {
 
-const std::vector<std::string>& Columns() {
+const std::vector<std::string>& AttemptColumns() {
   static const std::vector<std::string>* const kColumns =
       new std::vector<std::string>{"id",
                                    "status",
@@ -27,12 +27,12 @@ const std::vector<std::string>& Columns() {
 }  // namespace
 
 std::string SelectSignInAttemptSql() {
-  return absl::StrCat("SELECT ", absl::StrJoin(Columns(), ", "),
+  return absl::StrCat("SELECT ", absl::StrJoin(AttemptColumns(), ", "),
                       " FROM sign_in_attempts WHERE id = ?");
 }
 
 std::string UpsertSignInAttemptSql(SqlDialect dialect) {
-  return UpsertSql("sign_in_attempts", Columns(), dialect);
+  return UpsertSql("sign_in_attempts", AttemptColumns(), dialect);
 }
 
 std::vector<SqlValue> SignInAttemptValues(const SignInAttemptRecord& r) {

@@ -67,7 +67,7 @@ absl::StatusOr<domain::SignUpStrategy> StrategyOf(const std::string& strategy) {
                        {{"strategy", "must be email_code or phone_code"}});
 }
 
-void SetTime(storage::Micros micros, google::protobuf::Timestamp* out) {
+void SetTimeIfAny(storage::Micros micros, google::protobuf::Timestamp* out) {
   if (micros != 0) {
     ToProto(domain::FromMicros(micros), *out);
   }
@@ -104,11 +104,11 @@ void SignUpToProto(const domain::SignUpView& view, SignUp& out) {
   if (!r.phone_number.empty()) {
     ToProto(r.phone_verification, *out.mutable_phone_number_verification());
   }
-  SetTime(r.legal_accepted_at, out.mutable_legal_accepted_at());
+  SetTimeIfAny(r.legal_accepted_at, out.mutable_legal_accepted_at());
   out.set_created_user_id(r.created_user_id);
   out.set_created_session_id(r.created_session_id);
-  SetTime(r.expire_at, out.mutable_expire_at());
-  SetTime(r.created_at, out.mutable_created_at());
+  SetTimeIfAny(r.expire_at, out.mutable_expire_at());
+  SetTimeIfAny(r.created_at, out.mutable_created_at());
 }
 
 absl::Status Respond(absl::StatusOr<domain::SignUpResult> result,

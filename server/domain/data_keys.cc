@@ -17,7 +17,7 @@ static_assert(kKeyBytes == 32);
 
 // 4 bytes of a keyed-by-nothing BLAKE2b of the key: names it without saying
 // anything useful about it.
-std::string Fingerprint(const std::array<unsigned char, 32>& key) {
+std::string KeyFingerprint(const std::array<unsigned char, 32>& key) {
   unsigned char digest[4];
   crypto_generichash(digest, sizeof(digest), key.data(), key.size(),
                      reinterpret_cast<const unsigned char*>("roster-data-key"),
@@ -58,7 +58,7 @@ absl::StatusOr<DataKeys> DataKeys::Parse(absl::string_view file_content) {
           " is not 32 bytes in standard base64 (make one with `openssl rand "
           "-base64 32`)"));
     }
-    key.id = Fingerprint(key.bytes);
+    key.id = KeyFingerprint(key.bytes);
     keys.keys_.push_back(std::move(key));
   }
   if (keys.keys_.empty()) {

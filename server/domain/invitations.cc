@@ -26,9 +26,9 @@ constexpr int32_t kMaxExpiresInDays = 365;
 
 // Tickets carry 256 random bits; only their digest is stored.
 constexpr char kTicketPrefix[] = "tkt_";
-constexpr int kTicketLength = 43;
+constexpr int kInvitationTicketLength = 43;
 
-absl::Status TicketInvalid() {
+absl::Status InvitationTicketInvalid() {
   return Error(absl::StatusCode::kUnauthenticated, reason::kTicketInvalid,
                "the ticket is not valid");
 }
@@ -93,7 +93,7 @@ InvitationState StateOf(const InvitationRecord& invitation, absl::Time now) {
 absl::StatusOr<InvitationRecord> RedeemableInvitation(
     storage::WriteTransaction& txn, absl::string_view ticket, absl::Time now) {
   if (!absl::StartsWith(ticket, kTicketPrefix) || ticket.size() > 256) {
-    return TicketInvalid();
+    return InvitationTicketInvalid();
   }
   auto found = txn.FindInvitationByTicket(Fingerprint(ticket));
   if (!found.ok()) {
@@ -101,7 +101,7 @@ absl::StatusOr<InvitationRecord> RedeemableInvitation(
   }
   if (!found->has_value() ||
       StateOf(**found, now) != InvitationState::kPending) {
-    return TicketInvalid();
+    return InvitationTicketInvalid();
   }
   return **found;
 }
@@ -145,7 +145,7 @@ absl::StatusOr<NewInvitation> InvitationService::Create(
   }
   const absl::Time now = clock_->Now();
   NewInvitation created;
-  created.ticket = NewSecret(*random_, kTicketPrefix, kTicketLength);
+  created.ticket = NewSecret(*random_, kTicketPrefix, kInvitationTicketLength);
   InvitationRecord& r = created.record;
   r.id = ids_->New(kInvitationIdPrefix);
   r.email_address = email;

@@ -15,7 +15,6 @@
 namespace roster::domain {
 namespace {
 
-constexpr size_t kMaxExternalAccounts = 20;
 
 absl::Status Banned() {
   return Error(absl::StatusCode::kPermissionDenied, reason::kUserBanned,
@@ -85,7 +84,7 @@ absl::Status OAuthSignInService::Link(storage::WriteTransaction& txn,
                                       const ProviderAccount& account,
                                       storage::Micros now,
                                       storage::UserRecord& user) const {
-  if (user.external_accounts.size() >= kMaxExternalAccounts) {
+  if (user.external_accounts.size() >= internal::kMaxExternalAccounts) {
     return Error(absl::StatusCode::kInvalidArgument,
                  reason::kInvalidArgumentFormat,
                  "the user has too many external accounts");

@@ -88,7 +88,7 @@ void SetIdentifier(std::string value, std::string& stored,
 }
 
 // How a code attempt ended, decided in the transaction, reported after it.
-enum class Outcome { kVerified, kWrongCode, kExpired };
+enum class CodeOutcome { kVerified, kWrongCode, kExpired };
 
 }  // namespace
 
@@ -555,7 +555,7 @@ absl::StatusOr<SignUpResult> SignUpService::AttemptVerification(
   }
   const absl::Time now = clock_->Now();
   const storage::Micros now_micros = ToMicros(now);
-  Outcome outcome = Outcome::kVerified;
+  CodeOutcome outcome = CodeOutcome::kVerified;
   int32_t attempts_left = 0;
   SignUpResult result;
   absl::Status written =
@@ -581,11 +581,11 @@ absl::StatusOr<SignUpResult> SignUpService::AttemptVerification(
         if (now_micros >= v.expire_at) {
           v.status = VerificationStatus::kExpired;
           v.code_digest.clear();
-          outcome = Outcome::kExpired;
+          outcome = CodeOutcome::kExpired;
         } else if (VerificationCodeMatches(code, v.code_digest)) {
           v.status = VerificationStatus::kVerified;
           v.code_digest.clear();
-          outcome = Outcome::kVerified;
+          outcome = CodeOutcome::kVerified;
           return SaveOrComplete(txn, caller, now, *sign_up, result);
         } else {
           v.attempts += 1;
@@ -594,7 +594,7 @@ absl::StatusOr<SignUpResult> SignUpService::AttemptVerification(
             v.status = VerificationStatus::kFailed;
             v.code_digest.clear();
           }
-          outcome = Outcome::kWrongCode;
+          outcome = CodeOutcome::kWrongCode;
         }
         sign_up->updated_at = now_micros;
         return txn.PutSignUp(*sign_up);
@@ -603,13 +603,13 @@ absl::StatusOr<SignUpResult> SignUpService::AttemptVerification(
     return internal::FromStore(written);
   }
   switch (outcome) {
-    case Outcome::kVerified:
+    case CodeOutcome::kVerified:
       return result;
-    case Outcome::kExpired:
+    case CodeOutcome::kExpired:
       return Error(absl::StatusCode::kFailedPrecondition,
                    reason::kVerificationExpired,
                    "the code has expired; prepare a new one");
-    case Outcome::kWrongCode:
+    case CodeOutcome::kWrongCode:
       break;
   }
   return Error(absl::StatusCode::kInvalidArgument, reason::kVerificationFailed,

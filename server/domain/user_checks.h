@@ -20,6 +20,8 @@
 namespace roster::domain::internal {
 
 inline constexpr size_t kMaxIdentifiersPerKind = 100;
+// External accounts one user may link (Backend and OAuth sign-in alike).
+inline constexpr size_t kMaxExternalAccounts = 20;
 
 // Storage errors as the API should see them: a bare NotFound is NOT_FOUND and a
 // bare AlreadyExists is IDENTIFIER_EXISTS. Statuses with a reason, and others,

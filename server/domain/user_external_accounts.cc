@@ -14,7 +14,6 @@
 namespace roster::domain {
 namespace {
 
-constexpr size_t kMaxExternalAccounts = 20;
 constexpr size_t kMaxScopes = 50;
 
 bool IsProvider(absl::string_view provider) {
@@ -111,7 +110,7 @@ absl::StatusOr<IdentifierView> ExternalAccountService::CreateExternalAccount(
   auto user = MutateUser(
       caller, params.user_id, "",
       [&](storage::WriteTransaction&, storage::UserRecord& u) -> absl::Status {
-        if (u.external_accounts.size() >= kMaxExternalAccounts) {
+        if (u.external_accounts.size() >= internal::kMaxExternalAccounts) {
           return Error(absl::StatusCode::kInvalidArgument,
                        reason::kInvalidArgumentFormat,
                        "the user has too many external accounts");

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/oauth/json_fields.h"
 
 namespace roster::oauth {
 namespace {
@@ -133,11 +134,6 @@ absl::StatusOr<std::shared_ptr<EVP_PKEY>> Ed25519Key(const Json& jwk) {
     return absl::InvalidArgumentError("an Ed25519 key is not valid");
   }
   return Shared(key);
-}
-
-std::string StringOr(const Json& object, const char* name) {
-  const auto it = object.find(name);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 // JWS's fixed-width r||s (RFC 7518 §3.4) as the DER that OpenSSL verifies.

@@ -9,6 +9,7 @@
 #include "absl/strings/strip.h"
 #include "server/domain/urls.h"
 #include "server/net/http_client.h"
+#include "server/oauth/json_fields.h"
 
 namespace roster::oauth {
 namespace {
@@ -21,11 +22,6 @@ constexpr absl::Duration kDiscoveryLifetime = absl::Hours(24);
 // An unknown `kid` refetches the keys, but no more often than this: a flood
 // of tokens naming made-up keys must not become a flood of fetches.
 constexpr absl::Duration kKeysRefetchInterval = absl::Minutes(1);
-
-std::string StringOr(const Json& object, const char* name) {
-  const auto it = object.find(name);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
-}
 
 // True only for a JSON true: json::value() would throw on another type.
 bool IsTrue(const Json& object, const char* name) {
