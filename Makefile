@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 DEV_DB ?= $(CURDIR)/.roster/dev.db
 
-.PHONY: all bootstrap bootstrap-clang configure build run test test-without-postgres image test-image test-sanitize check-thread-safety test-tsan lint lint-proto proto-release bench bench-postgres bench-storage test-long test-abuse fuzz format clean
+.PHONY: all bootstrap bootstrap-clang configure build run test test-clients test-without-postgres image test-image test-sanitize check-thread-safety test-tsan lint lint-proto proto-release bench bench-postgres bench-storage test-long test-abuse fuzz format clean
 
 all: build
 
@@ -36,6 +36,11 @@ run: build
 CTEST_ARGS ?=
 test: build
 	@cd $(BUILD_DIR) && $(CURDIR)/scripts/with-postgres.sh ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The client recipes alone (docs/clients.md; they also run in `make test`): each language's stubs
+# generated from proto/ with Debian's tools, its recipe run against a real roster-server.
+test-clients: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -L clients
 
 # The whole benchmark set (scripts/bench-all.sh: SQLite and PostgreSQL, 1 and 64 calls in flight,
 # a large database, the storage micro-benchmark), then docs/performance.md's measured section.
@@ -103,38 +108,42 @@ test-image: build
 # The suite built without the PostgreSQL adapter (-DROSTER_POSTGRES=OFF): proves Roster builds
 # and passes without libpq, as a SQLite-only deployment would build it. ccache reuses `make
 # test`'s objects for all but the few sources the adapter changes. Left out: the measurements
-# (bench, abuse, timing) and the manifest check, which drive objects identical to the ones `make
-# test` just ran them on and say nothing about the adapter's absence.
+# (bench, abuse, timing), the manifest check and the client recipes, which drive objects identical
+# to the ones `make test` just ran them on and say nothing about the adapter's absence.
 test-without-postgres: bootstrap
 	@$(MAKE) test BUILD_DIR=build-nopg CMAKE_FLAGS="-DROSTER_POSTGRES=OFF" \
-	  CTEST_ARGS="-LE 'bench|abuse|deploy|timing'"
+	  CTEST_ARGS="-LE 'bench|abuse|deploy|timing|clients'"
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer, built by clang: it
 # compiles this unoptimised, instrumented build in 5 minutes where GCC takes 9 (2 cores).
 # The PostgreSQL adapter runs under the sanitizers in the storage tests; the .postgres
-# integration variants (the same server code over the same adapter) stay in `make test`, to keep
+# integration variants (the same server code over the same adapter) and the client recipes (other
+# languages' code; the calls they make are in the integration suites) stay in `make test`, to keep
 # CI within its budget.
 test-sanitize: bootstrap
 	@command -v clang++ >/dev/null || $(MAKE) -s bootstrap-clang
 	@$(MAKE) test BUILD_DIR=build-sanitize BUILD_TYPE=Debug CCACHE= \
-	  CMAKE_FLAGS="-DROSTER_SANITIZE=ON -DCMAKE_CXX_COMPILER=clang++" CTEST_ARGS="-LE postgres"
+	  CMAKE_FLAGS="-DROSTER_SANITIZE=ON -DCMAKE_CXX_COMPILER=clang++" \
+	  CTEST_ARGS="-LE 'postgres|clients'"
 
 # ThreadSanitizer (clang) over the tests that run threads against each other: the storage
 # layer's group commit and reader pool (and the PostgreSQL adapter's pool, listener and racing
-# stores), the domain services, and the in-process server suites with concurrent writers,
-# watchers and sign-ins. A reported race fails the run. TSAN_SCOPE=unit (CI's, for its time
-# budget) leaves out the server suites, whose Roster code TSan mostly cannot see anyway: it runs
-# on gRPC's uninstrumented callback threads (docs/reliability.md).
+# stores), the domain services, the client session verifier, and the in-process server suites
+# with concurrent writers, watchers and sign-ins. A reported race fails the run. TSAN_SCOPE=unit
+# (CI's, for its time budget) leaves out the server suites, whose Roster code TSan mostly cannot
+# see anyway: it runs on gRPC's uninstrumented callback threads (docs/reliability.md).
 TSAN_FILTER := *-CrashTest.*:SoakTest.*:ServerBinaryTest.*:CliTest.*:LogScrubTest.*:TlsTest.TheCli*:DiskFaultsTest.ReadOnly*:ClientFaultsTest.ClientsKilled*:PgReplicasTest.*:PgOutageTest.*
 TSAN_SCOPE ?= all
 test-tsan: bootstrap
 	@command -v clang++ >/dev/null || $(MAKE) -s bootstrap-clang
 	@CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROSTER_TSAN=ON >/dev/null
-	@cmake --build build-tsan -j $(JOBS) --target storage_unit_tests domain_unit_tests \
+	@cmake --build build-tsan -j $(JOBS) \
+	  --target storage_unit_tests domain_unit_tests client_unit_tests \
 	  $(if $(filter unit,$(TSAN_SCOPE)),,integration_tests)
 	@export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan/suppressions.txt"; \
 	  scripts/with-postgres.sh build-tsan/bin/storage_unit_tests --gtest_brief=1 && \
 	  build-tsan/bin/domain_unit_tests --gtest_brief=1 && \
+	  build-tsan/bin/client_unit_tests --gtest_brief=1 && \
 	  $(if $(filter unit,$(TSAN_SCOPE)),true,build-tsan/bin/integration_tests --gtest_brief=1 --gtest_filter='$(TSAN_FILTER)')
 
 # Builds every target with clang, whose -Wthread-safety checks the ABSL_GUARDED_BY annotations.

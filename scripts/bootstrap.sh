@@ -13,6 +13,10 @@ packages=(
   libbenchmark-dev
   oathtool python3-pyotp python3-aiosmtpd
   chromium
+  # The client recipes (tests/clients): Go and Python stubs and JOSE libraries from Debian.
+  golang-go protoc-gen-go protoc-gen-go-grpc golang-google-grpc-dev golang-google-genproto-dev
+  golang-github-golang-protobuf-1-5-dev golang-google-protobuf-dev golang-gopkg-square-go-jose.v2-dev
+  python3-grpcio python3-protobuf python3-jwt python3-cryptography
 )
 # The Node e2e test needs node and npm; any installed Node (>= 18) will do.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
