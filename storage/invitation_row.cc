@@ -81,9 +81,10 @@ std::vector<SqlValue> InvitationValues(const InvitationRecord& r) {
 
 SqlClause InvitationPageSql(const InvitationQuery& query) {
   SqlClause page = Where(query);
-  page.sql = absl::StrCat(
-      "SELECT ", absl::StrJoin(InvitationColumns(), ", "), " FROM invitations WHERE ",
-      page.sql, " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?");
+  page.sql =
+      absl::StrCat("SELECT ", absl::StrJoin(InvitationColumns(), ", "),
+                   " FROM invitations WHERE ", page.sql,
+                   " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?");
   page.params.emplace_back(query.limit);
   page.params.emplace_back(query.offset);
   return page;

@@ -15,7 +15,6 @@
 namespace roster::domain {
 namespace {
 
-
 absl::Status Banned() {
   return Error(absl::StatusCode::kPermissionDenied, reason::kUserBanned,
                "the user is banned");
