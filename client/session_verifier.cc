@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <sodium.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <utility>
 

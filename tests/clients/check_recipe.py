@@ -39,13 +39,18 @@ def run(cmd, **kwargs):
     return result.stdout
 
 
+def protos(*folder):
+    """The .proto files of proto/<folder>, as paths."""
+    here = os.path.join(PROTO, *folder)
+    return sorted(os.path.join(here, f) for f in os.listdir(here) if f.endswith(".proto"))
+
+
 def prepare_python(work, _build_dir):
     gen = os.path.join(work, "gen")
     os.makedirs(gen, exist_ok=True)
     run(["protoc", "-I", PROTO, f"--python_out={gen}", f"--grpc_out={gen}",
          "--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin",
-         *[os.path.join(PROTO, "roster", "v1", f) for f in os.listdir(os.path.join(PROTO, "roster", "v1"))],
-         *[os.path.join(PROTO, "google", "rpc", f) for f in os.listdir(os.path.join(PROTO, "google", "rpc"))]])
+         *protos("roster", "v1"), *protos("google", "rpc")])
     return ["/usr/bin/python3", os.path.join(RECIPES, "python", "recipe.py")], {"PYTHONPATH": gen}
 
 
@@ -70,7 +75,7 @@ def prepare_go(work, _build_dir):
         "Mgoogle/rpc/error_details.proto=google.golang.org/genproto/googleapis/rpc/errdetails"])
     run(["protoc", "-I", PROTO, f"--go_out={src}", f"--go_opt={mappings}",
          f"--go-grpc_out={src}", f"--go-grpc_opt={mappings}",
-         *[os.path.join(PROTO, "roster", "v1", f) for f in os.listdir(os.path.join(PROTO, "roster", "v1"))]])
+         *protos("roster", "v1")])
     shutil.copy(os.path.join(RECIPES, "go", "recipe.go"), os.path.join(src, "recipe", "main.go"))
     binary = os.path.join(work, "recipe-go")
     env = dict(os.environ, GO111MODULE="off", GOPATH=f"{gopath}:/usr/share/gocode",
