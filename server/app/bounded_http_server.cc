@@ -256,6 +256,14 @@ BoundedHttpServer::BoundedHttpServer(const HttpLimits& limits)
   // body_bytes by BeforeBody and by its stream's budget.
   set_payload_max_length(
       std::max(limits_.body_bytes, limits_.upload_body_bytes));
+  // httplib's default is SO_REUSEPORT, which lets another process share a
+  // port this one serves and take some of its connections: with SO_REUSEADDR
+  // alone a port in use fails the bind, while a restart still rebinds a port
+  // whose old connections wait in TIME_WAIT.
+  set_socket_options([](socket_t socket) {
+    const int yes = 1;
+    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   set_pre_routing_handler(
       [this](const httplib::Request& request, httplib::Response& response) {
         return BeforeBody(request, response);

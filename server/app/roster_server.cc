@@ -278,6 +278,10 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     // gRPC's default is unlimited streams per connection.
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                                kMaxStreamsPerConnection);
+    // gRPC sets SO_REUSEPORT, which lets a second process bind a port this
+    // one serves and silently take a share of its connections; a port in
+    // use must be a loud start-up error instead.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   };
   api::SignInLimits sign_in_limits;
   sign_in_limits.failures_per_identifier =

@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
@@ -401,6 +402,41 @@ TEST(ServerBinaryTest, EnvironmentTwinsConfigureItAndFlagsWinOverThem) {
   EXPECT_EQ(server.Stop(SIGTERM), 0);
   EXPECT_EQ(access(dir.File("from-flag.db").c_str(), F_OK), 0);
   EXPECT_NE(access(dir.File("from-env.db").c_str(), F_OK), 0);
+}
+
+// A port another process serves is a start-up error, never a port the two
+// share: with SO_REUSEPORT (gRPC's and httplib's default) a second server
+// would silently take some of the first one's connections.
+TEST(ServerBinaryTest, APortAnotherServerServesIsAStartUpError) {
+  TempDir dir;
+  const std::string key = "sk_port_0123456789abcdefghijklmnopqrstuvwxyz";
+  ServerProcess first(dir,
+                      {"--db=first.db", "--listen=127.0.0.1:0",
+                       "--http_listen=127.0.0.1:0", "--secret_keys=" + key});
+  const int port = first.WaitForPort();
+  ASSERT_NE(port, 0) << first.Stderr();
+  std::smatch http;
+  const std::string log = first.Stderr();
+  ASSERT_TRUE(std::regex_search(log, http, std::regex(R"("http_port":(\d+))")));
+
+  ServerProcess grpc_clash(
+      dir, {"--db=second.db", absl::StrCat("--listen=127.0.0.1:", port),
+            "--secret_keys=" + key});
+  EXPECT_EQ(grpc_clash.WaitForPort(), 0) << "it shares port " << port;
+  EXPECT_EQ(grpc_clash.Stop(SIGKILL), 1);
+  EXPECT_THAT(grpc_clash.Stderr(), ::testing::HasSubstr("cannot listen on"));
+  ServerProcess http_clash(
+      dir, {"--db=third.db", "--listen=127.0.0.1:0",
+            absl::StrCat("--http_listen=127.0.0.1:", http[1].str()),
+            "--secret_keys=" + key});
+  EXPECT_EQ(http_clash.WaitForPort(), 0) << "it shares " << http[1];
+  EXPECT_EQ(http_clash.Stop(SIGKILL), 1);
+  EXPECT_THAT(http_clash.Stderr(),
+              ::testing::HasSubstr("cannot listen for HTTP"));
+
+  User user;
+  EXPECT_TRUE(CreateUserOn(port, key, &user).ok());
+  EXPECT_EQ(first.Stop(SIGTERM), 0) << first.Stderr();
 }
 
 TEST(ServerBinaryTest, SecretKeysFileWithCommentsIsRead) {

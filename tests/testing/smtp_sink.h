@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/server_process.h"
+#include "tests/testing/tcp.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/wait.h"
 
@@ -29,22 +30,6 @@ namespace roster::testing {
 
 inline constexpr char kSmtpUser[] = "roster-relay";
 inline constexpr char kSmtpPassword[] = "relay password: with a colon";
-
-// A TCP port nothing listens on now (bound, read, released).
-inline int UnusedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 // A self-signed certificate for 127.0.0.1 in `dir` (cert.pem, key.pem),
 // made with the openssl command line once per directory.

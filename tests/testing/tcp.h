@@ -1,5 +1,5 @@
-// A raw TCP connection for tests that speak to a listener byte by byte (slow
-// or oversized HTTP requests).
+// TCP for tests: a raw connection to speak to a listener byte by byte (slow
+// or oversized HTTP requests), and a free port to give a server.
 #ifndef ROSTER_TESTS_TESTING_TCP_H_
 #define ROSTER_TESTS_TESTING_TCP_H_
 
@@ -8,7 +8,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <fstream>
+#include <random>
 
 namespace roster::testing {
 
@@ -33,6 +36,34 @@ inline int ConnectFrom(int port, const char* source = "127.0.0.1") {
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
   return fd;
+}
+
+// A loopback TCP port nothing listens on now, for a server that must be told
+// its port before it starts. It comes from below the kernel's ephemeral range
+// (ip_local_port_range), so a listener that binds port 0 meanwhile, in this
+// or a parallel test, can never be handed the same port. 0 if none is free.
+inline int UnusedPort() {
+  int ephemeral_low = 32768;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> ephemeral_low;
+  const int lowest = std::max(1024, ephemeral_low - 8192);
+  std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<int> pick(lowest, ephemeral_low - 1);
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    const int port = pick(random);
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    // No SO_REUSEADDR: a port still in TIME_WAIT is not offered either.
+    const bool free =
+        bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    close(fd);
+    if (free) {
+      return port;
+    }
+  }
+  return 0;
 }
 
 }  // namespace roster::testing

@@ -62,13 +62,23 @@ async function textedCode(phone, purpose) {
 const totp = (secret, offset = '') =>
   execFileSync('oathtool', ['--totp', '-b', ...(offset ? ['-N', offset] : []), secret], { encoding: 'utf8' }).trim();
 
-// A port nothing listens on now.
+// A port nothing listens on now, from below the kernel's ephemeral range so that no listener
+// binding port 0 meanwhile (this run's or a parallel test's) is handed the same one.
 async function freePort() {
-  const probe = createTcpServer();
-  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
+  const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const port = low - 1 - Math.floor(Math.random() * 8192);
+    const probe = createTcpServer();
+    const free = await new Promise((resolve) => {
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (free) {
+      await new Promise((resolve) => probe.close(resolve));
+      return port;
+    }
+  }
+  throw new Error('no free port below the ephemeral range');
 }
 
 // The social sign-in tests' OpenID provider (tests/oauth/provider, installed beside this file
