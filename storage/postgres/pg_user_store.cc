@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "storage/identifier_union.h"
 #include "storage/invitation_row.h"
 #include "storage/postgres/pg_connection.h"
 #include "storage/postgres/pg_migrations.h"
@@ -192,31 +193,52 @@ absl::StatusOr<UserRecord> PgUserStore::GetUser(absl::string_view user_id) {
 }
 
 absl::StatusOr<UserPage> PgUserStore::ListUsers(const UserPageQuery& query) {
-  auto lease = Acquire();
-  if (!lease.ok()) {
-    return lease.status();
-  }
-  PgConnection& c = **lease;
-  return PgGuarded("listing users", [&]() -> absl::StatusOr<UserPage> {
-    ReadSnapshot snapshot(c);
-    const SqlClause where = UserFilterSql(query.filter, SqlDialect::kPostgres);
-    const SqlClause select = UserPageSql(query, where, SqlDialect::kPostgres);
-    PgParams p;
-    BindAll(p, select.params);
-    PgResult r = c.Run(NumberPlaceholders(select.sql), p);
-    UserPageBuilder builder(query, kUserColumnCount);
-    for (int row = 0; row < r.rows(); ++row) {
-      if (builder.Add(PgRow{r, row}) == nullptr) {
-        break;
-      }
-    }
-    if (builder.NeedsCount()) {
-      builder.page().total_count = CountMatches(c, where);
-    }
-    UserPage& page = builder.page();
-    LoadPgIdentifiers(c, page.users);
-    return page;
-  });
+  return WithConnection(
+      "listing users", [&](PgConnection& c) -> absl::StatusOr<UserPage> {
+        // One statement, so one snapshot and one round trip: the page, each
+        // user's identifiers beside it (as GetUser reads them), and the count
+        // of all matches, which PostgreSQL evaluates once. The rows come back
+        // in the page's order, a user's identifiers oldest first.
+        const SqlClause where =
+            UserFilterSql(query.filter, SqlDialect::kPostgres);
+        const SqlClause select =
+            UserPageSql(query, where, SqlDialect::kPostgres);
+        const SqlClause count = CountUsersSql(where);
+        const char* direction = query.order.descending ? "DESC" : "ASC";
+        const int sort_column = kUserColumnCount;  // 0-based, after the row.
+        const int total_column = kUserColumnCount + 1;
+        const int first_identifier_column = kUserColumnCount + 2;
+        const std::string sql = absl::StrCat(
+            "WITH page AS (", select.sql, ") SELECT page.*, (", count.sql,
+            "), i.* FROM page LEFT JOIN LATERAL (",
+            IdentifierUnionSql("= page.id"), ") i ON TRUE ORDER BY ",
+            sort_column + 1, " ", direction, ", 1 ", direction,
+            ", i.kind, i.created_at, i.id");
+        PgParams p;
+        BindAll(p, select.params);
+        BindAll(p, count.params);
+        PgResult r = c.Run(NumberPlaceholders(sql), p);
+        UserPageBuilder builder(query, sort_column);
+        UserRecord* user = nullptr;
+        for (int row = 0; row < r.rows(); ++row) {
+          if (user == nullptr || user->id != r.Text(row, 0)) {
+            user = builder.Add(PgRow{r, row});
+            if (user == nullptr) {
+              break;  // The row past the page: another page follows.
+            }
+          }
+          if (!r.IsNull(row, first_identifier_column)) {
+            AppendIdentifier(PgRow{r, row}, first_identifier_column, *user);
+          }
+        }
+        if (builder.NeedsCount()) {
+          // An empty page past the end carries no row to read the count
+          // from; it has nothing to disagree with either.
+          builder.page().total_count =
+              r.rows() > 0 ? r.Int(0, total_column) : CountMatches(c, where);
+        }
+        return std::move(builder.page());
+      });
 }
 
 absl::StatusOr<int64_t> PgUserStore::CountUsers(const UserFilter& filter) {
