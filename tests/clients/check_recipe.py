@@ -120,7 +120,7 @@ class Server:
     def __init__(self, binary, work, key, extra_keys=(), port=0):
         args = [binary, "--dev", f"--db={os.path.join(work, 'roster.db')}",
                 f"--listen=127.0.0.1:{port}", f"--secret_keys={SECRET_KEY}",
-                f"--signing_key_file={key}"]
+                f"--signing_key_file={key}", "--http_listen=127.0.0.1:0"]
         if extra_keys:
             args.append("--extra_verification_key_files=" + ",".join(extra_keys))
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
