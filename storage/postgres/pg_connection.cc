@@ -142,24 +142,111 @@ PgResult PgConnection::Check(PGresult* raw) {
 }
 
 PgResult PgConnection::Exec(const std::string& sql) {
+  if (!pending_begin_.empty()) {
+    // Simple-query text may hold several statements: one round trip still.
+    const std::string both = absl::StrCat(pending_begin_, "; ", sql);
+    pending_begin_.clear();
+    return Check(PQexec(conn_.get(), both.c_str()));
+  }
   return Check(PQexec(conn_.get(), sql.c_str()));
 }
 
-PgResult PgConnection::Run(const std::string& sql, const PgParams& params) {
+std::pair<std::string, bool> PgConnection::StatementName(
+    const std::string& sql) {
   auto it = statements_.find(sql);
-  if (it == statements_.end()) {
-    if (statements_.size() >= kMaxCachedStatements) {
-      Exec("DEALLOCATE ALL");
-      statements_.clear();
-    }
-    std::string name = absl::StrCat("s", statements_.size());
+  if (it != statements_.end()) {
+    return {it->second, false};
+  }
+  if (statements_.size() >= kMaxCachedStatements) {
+    Exec("DEALLOCATE ALL");
+    statements_.clear();
+  }
+  return {absl::StrCat("s", statements_.size()), true};
+}
+
+PgResult PgConnection::Run(const std::string& sql, const PgParams& params) {
+  if (!pending_begin_.empty()) {
+    return Pipelined(sql, params, /*commit=*/false);
+  }
+  auto [name, needs_prepare] = StatementName(sql);
+  if (needs_prepare) {
     // A failed PREPARE inside a transaction aborts it; nothing is cached then.
     Check(PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr));
-    it = statements_.emplace(sql, std::move(name)).first;
+    Remember(sql, name);
   }
-  return Check(PQexecPrepared(conn_.get(), it->second.c_str(), params.size(),
+  return Check(PQexecPrepared(conn_.get(), name.c_str(), params.size(),
                               params.values(), params.lengths(),
                               params.formats(), /*resultFormat=*/0));
+}
+
+PgResult PgConnection::RunAndCommit(const std::string& sql,
+                                    const PgParams& params) {
+  return Pipelined(sql, params, /*commit=*/true);
+}
+
+PgResult PgConnection::Pipelined(const std::string& sql, const PgParams& params,
+                                 bool commit) {
+  PGconn* conn = conn_.get();
+  const std::string begin = std::move(pending_begin_);
+  pending_begin_.clear();
+  auto [name, needs_prepare] = StatementName(sql);
+  if (PQenterPipelineMode(conn) != 1) {
+    throw PgError(absl::UnavailableError(absl::StrCat(
+        "the PostgreSQL connection failed: ", PQerrorMessage(conn))));
+  }
+  // Each sent statement yields one result, then a null that ends it.
+  std::vector<PgResult> results;
+  const auto send_text = [&](const std::string& text) {
+    return PQsendQueryParams(conn, text.c_str(), 0, nullptr, nullptr, nullptr,
+                             nullptr, 0) == 1;
+  };
+  bool sent = begin.empty() || send_text(begin);
+  sent =
+      sent && (!needs_prepare ||
+               PQsendPrepare(conn, name.c_str(), sql.c_str(), 0, nullptr) == 1);
+  sent = sent && PQsendQueryPrepared(conn, name.c_str(), params.size(),
+                                     params.values(), params.lengths(),
+                                     params.formats(), /*resultFormat=*/0) == 1;
+  sent = sent && (!commit || send_text("COMMIT"));
+  sent = sent && PQpipelineSync(conn) == 1;
+  const int expected =
+      (begin.empty() ? 0 : 1) + (needs_prepare ? 1 : 0) + 1 + (commit ? 1 : 0);
+  bool synced = false;
+  if (sent) {
+    for (int i = 0; i < expected; ++i) {
+      PGresult* result = PQgetResult(conn);
+      if (result == nullptr) {
+        break;
+      }
+      results.emplace_back(result);
+      while (PGresult* extra = PQgetResult(conn)) {
+        PQclear(extra);  // Only COPY yields more than one; none is sent.
+      }
+    }
+    PgResult sync(PQgetResult(conn));
+    synced = static_cast<int>(results.size()) == expected &&
+             sync.status() == PGRES_PIPELINE_SYNC;
+  }
+  if (!synced || PQexitPipelineMode(conn) != 1) {
+    broken_ = true;
+    throw PgError(absl::UnavailableError(absl::StrCat(
+        "the PostgreSQL connection failed: ", PQerrorMessage(conn))));
+  }
+  // In the order sent: the first failure is the one to report, and the
+  // statements after it were skipped.
+  size_t next = 0;
+  if (!begin.empty()) {
+    Check(results[next++].release());
+  }
+  if (needs_prepare) {
+    Check(results[next++].release());
+    Remember(sql, name);
+  }
+  PgResult outcome = Check(results[next++].release());
+  if (commit) {
+    Check(results[next].release());
+  }
+  return outcome;
 }
 
 std::string NumberPlaceholders(absl::string_view sql) {

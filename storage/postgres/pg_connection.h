@@ -15,6 +15,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -88,6 +89,11 @@ class PgParams {
 class PgResult {
  public:
   explicit PgResult(PGresult* result) : result_(result) {}
+  ExecStatusType status() const {
+    return result_ == nullptr ? PGRES_FATAL_ERROR
+                              : PQresultStatus(result_.get());
+  }
+  PGresult* release() { return result_.release(); }
   int rows() const { return PQntuples(result_.get()); }
   // Rows changed by an INSERT / UPDATE / DELETE.
   int64_t affected() const;
@@ -126,12 +132,22 @@ class PgConnection {
   // Runs `sql` ($1, $2, … bound from `params`) as a statement prepared once per
   // connection and reused. Throws PgError.
   PgResult Run(const std::string& sql, const PgParams& params = PgParams());
+  // Run, then COMMIT, in the same round trip. A COMMIT after a failed `sql`
+  // is not run: the transaction is then left failed, for the caller's
+  // ROLLBACK. Throws PgError.
+  PgResult RunAndCommit(const std::string& sql, const PgParams& params);
   // Runs SQL text without parameters or preparation (BEGIN, COMMIT, DDL, …).
   // Throws PgError.
   PgResult Exec(const std::string& sql);
+  // Sends `begin_sql` (BEGIN …) with the next statement instead of in a round
+  // trip of its own: a transaction's first statement then costs one round
+  // trip, not two. Nothing is sent until that statement.
+  void BeginWithNextStatement(std::string begin_sql) {
+    pending_begin_ = std::move(begin_sql);
+  }
 
   // False once the connection failed: the pool then drops it.
-  bool ok() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
+  bool ok() const { return !broken_ && PQstatus(conn_.get()) == CONNECTION_OK; }
   // True while a transaction is open or failed (not idle).
   bool InTransaction() const {
     return PQtransactionStatus(conn_.get()) != PQTRANS_IDLE;
@@ -145,6 +161,18 @@ class PgConnection {
   explicit PgConnection(PGconn* conn) : conn_(conn) {}
   // Throws PgError unless `result` succeeded.
   PgResult Check(PGresult* result);
+  // The name of `sql`'s prepared statement, and whether it still needs its
+  // PREPARE (then recorded by Remember once that succeeded).
+  std::pair<std::string, bool> StatementName(const std::string& sql);
+  void Remember(const std::string& sql, const std::string& name) {
+    statements_.emplace(sql, name);
+  }
+  // Sends the pending BEGIN (if any), `sql`'s PREPARE (if needed), `sql` and
+  // COMMIT (if `commit`) in one pipeline and reads every result; returns
+  // `sql`'s and throws the first failure. libpq's pipeline mode skips the
+  // statements after a failed one.
+  PgResult Pipelined(const std::string& sql, const PgParams& params,
+                     bool commit);
 
   // Dynamic list queries can produce many shapes; past this many the cache
   // is emptied (DEALLOCATE ALL).
@@ -152,6 +180,10 @@ class PgConnection {
 
   std::unique_ptr<PGconn, Finish> conn_;
   absl::flat_hash_map<std::string, std::string> statements_;  // SQL -> name.
+  std::string pending_begin_;
+  // A pipeline whose results could not all be read: the connection's state
+  // is unknown, so the pool must close it.
+  bool broken_ = false;
 };
 
 // Rewrites SQLite-style positional `?` markers into PostgreSQL's $1, $2, …

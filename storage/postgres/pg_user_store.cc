@@ -32,7 +32,8 @@ constexpr int kWriteAttempts = 5;
 class ReadSnapshot {
  public:
   explicit ReadSnapshot(PgConnection& c) : c_(c) {
-    c_.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    c_.BeginWithNextStatement(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   }
   ~ReadSnapshot() {
     try {
@@ -274,7 +275,7 @@ absl::Status PgUserStore::WriteOnce(
   int64_t latest = 0;
   bool body_failed = false;
   absl::Status status = PgGuarded("writing", [&]() -> absl::Status {
-    c.Exec("BEGIN ISOLATION LEVEL READ COMMITTED");
+    c.BeginWithNextStatement("BEGIN ISOLATION LEVEL READ COMMITTED");
     PgWriteTransaction txn(c);
     absl::Status body_status = body(txn);
     if (!body_status.ok()) {
@@ -286,12 +287,11 @@ absl::Status PgUserStore::WriteOnce(
       c.Exec("ROLLBACK");
       return body_status;
     }
-    latest = txn.FlushEvents();
-    c.Exec("COMMIT");
+    latest = txn.Commit();
     return absl::OkStatus();
   });
   if (!body_failed && status.code() == absl::StatusCode::kAborted) {
-    retry = true;  // Raised by FlushEvents or COMMIT themselves.
+    retry = true;  // Raised by Commit itself.
   }
   if (!status.ok() && c.ok() && c.InTransaction()) {
     PgGuarded("rolling back", [&] {

@@ -560,37 +560,55 @@ absl::Status PgWriteTransaction::PutInvitation(
   });
 }
 
-int64_t PgWriteTransaction::FlushEvents() {
+int64_t PgWriteTransaction::Commit() {
   if (events_.empty()) {
+    c_.Exec("COMMIT");
     return 0;
   }
   // The row lock taken here is held until COMMIT: the next transaction to
   // append events waits for it, then reads the committed counter. So sequences
   // are handed out in commit order, and a reader that sees last_sequence = N
-  // sees every event up to N.
-  PgResult counter = c_.Run(
-      "UPDATE event_log SET last_sequence = last_sequence + $1 WHERE id = 1 "
-      "RETURNING last_sequence",
-      PgParams().Add(static_cast<int64_t>(events_.size())));
-  const int64_t last = counter.Int(0, 0);
-  int64_t sequence = last - static_cast<int64_t>(events_.size());
-  for (const EventRecord& e : events_) {
-    c_.Run(
-        "INSERT INTO events (sequence, id, type, user_id, created_at, "
-        "payload, request_id, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        PgParams()
-            .Add(++sequence)
-            .Add(e.id)
-            .Add(e.type)
-            .Add(e.user_id)
-            .Add(e.created_at)
-            .AddBytes(e.payload)
-            .Add(e.request_id)
-            .Add(e.actor));
+  // sees every event up to N. Counter, rows and notification are one
+  // statement, one round trip; its text depends only on the event count, so
+  // it is prepared once per count.
+  const int64_t count = static_cast<int64_t>(events_.size());
+  std::string rows;
+  PgParams p;
+  p.Add(count);
+  int next = 2;
+  for (size_t i = 0; i < events_.size(); ++i) {
+    const EventRecord& e = events_[i];
+    absl::StrAppend(&rows, i == 0 ? "" : ", ", "(", i + 1, "::bigint, $", next,
+                    "::text, $", next + 1, "::text, $", next + 2, "::text, $",
+                    next + 3, "::bigint, $", next + 4, "::bytea, $", next + 5,
+                    "::text, $", next + 6, "::text)");
+    next += 7;
+    p.Add(e.id)
+        .Add(e.type)
+        .Add(e.user_id)
+        .Add(e.created_at)
+        .AddBytes(e.payload)
+        .Add(e.request_id)
+        .Add(e.actor);
   }
-  // Delivered to every listening replica when (and only if) this commits.
-  c_.Run("SELECT pg_notify('roster_events', $1)",
-         PgParams().Add(absl::StrCat(last)));
+  // pg_notify delivers to every listening replica when (and only if) this
+  // commits.
+  PgResult counter = c_.RunAndCommit(
+      absl::StrCat(
+          "WITH counter AS (UPDATE event_log SET last_sequence = "
+          "last_sequence + $1 WHERE id = 1 RETURNING last_sequence), "
+          "inserted AS (INSERT INTO events (sequence, id, type, user_id, "
+          "created_at, payload, request_id, actor) SELECT "
+          "counter.last_sequence - $1 + e.ordinal, e.id, e.type, e.user_id, "
+          "e.created_at, e.payload, e.request_id, e.actor FROM counter, "
+          "(VALUES ",
+          rows,
+          ") AS e (ordinal, id, type, user_id, created_at, payload, "
+          "request_id, actor)) "
+          "SELECT last_sequence, pg_notify('roster_events', "
+          "last_sequence::text) FROM counter"),
+      p);
+  const int64_t last = counter.Int(0, 0);
   events_.clear();
   return last;
 }

@@ -5,7 +5,7 @@
 // Correctness under several replicas rests on three things: GetUser locks the
 // user row (SELECT … FOR UPDATE), so a read-modify-write of a user is exact;
 // unique indexes decide every uniqueness race (AlreadyExists); and events are
-// only buffered here, then numbered and inserted by FlushEvents() just before
+// only buffered here, then numbered and inserted by Commit() with the
 // COMMIT while holding the event_log row lock, so sequences are allocated in
 // commit order with no gaps (see PgUserStore).
 #ifndef ROSTER_STORAGE_POSTGRES_PG_WRITE_TRANSACTION_H_
@@ -106,9 +106,9 @@ class PgWriteTransaction final : public WriteTransaction {
   absl::Status DeleteDeliveryRetry(int64_t sequence) override;
 
   // Numbers the buffered events and inserts them, under the event_log row
-  // lock that COMMIT releases. Returns the newest sequence, or 0 when the
-  // transaction appended none. Throws PgError.
-  int64_t FlushEvents();
+  // lock that COMMIT releases, and commits, in one round trip. Returns the
+  // newest sequence, or 0 when the transaction appended none. Throws PgError.
+  int64_t Commit();
 
  private:
   PgConnection& c_;

@@ -1,0 +1,126 @@
+// PgConnection's pipelines: a BEGIN sent with the transaction's first
+// statement and a COMMIT sent with its last must keep the meaning of three
+// separate round trips, failures included.
+#include "storage/postgres/pg_connection.h"
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "tests/testing/postgres.h"
+
+namespace roster::storage {
+namespace {
+
+class PgConnectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ROSTER_REQUIRE_POSTGRES();
+    db_ = std::make_unique<testing::ScratchPgDatabase>();
+    ASSERT_EQ(testing::PgCommand(db_->dsn(),
+                                 "CREATE TABLE t (id INTEGER PRIMARY KEY)"),
+              "");
+    auto c = PgConnection::Open(db_->dsn());
+    ASSERT_TRUE(c.ok()) << c.status();
+    c_ = *std::move(c);
+  }
+
+  // Rows in t as another connection sees them: committed rows only.
+  std::string CommittedRows() {
+    return testing::PgScalar(db_->dsn(), "SELECT COUNT(*) FROM t");
+  }
+
+  void Insert(int id) {
+    c_->Run("INSERT INTO t VALUES ($1)", PgParams().Add(int64_t{id}));
+  }
+
+  std::unique_ptr<testing::ScratchPgDatabase> db_;
+  std::unique_ptr<PgConnection> c_;
+};
+
+TEST_F(PgConnectionTest, ABeginSentWithTheFirstStatementOpensTheTransaction) {
+  c_->BeginWithNextStatement("BEGIN ISOLATION LEVEL READ COMMITTED");
+  EXPECT_FALSE(c_->InTransaction()) << "nothing is sent before a statement";
+  Insert(1);
+  EXPECT_TRUE(c_->InTransaction());
+  EXPECT_EQ(CommittedRows(), "0");
+  PgResult last = c_->RunAndCommit("INSERT INTO t VALUES ($1) RETURNING id",
+                                   PgParams().Add(int64_t{2}));
+  EXPECT_EQ(last.Int(0, 0), 2);
+  EXPECT_FALSE(c_->InTransaction());
+  EXPECT_EQ(CommittedRows(), "2");
+  EXPECT_TRUE(c_->ok());
+}
+
+TEST_F(PgConnectionTest, AFailedStatementReportsItsErrorAndSkipsTheCommit) {
+  c_->BeginWithNextStatement("BEGIN");
+  Insert(1);
+  try {
+    c_->RunAndCommit("INSERT INTO t VALUES ($1)", PgParams().Add(int64_t{1}));
+    ADD_FAILURE() << "a duplicate key was committed";
+  } catch (const PgError& e) {
+    EXPECT_EQ(e.status().code(), absl::StatusCode::kAlreadyExists)
+        << e.status();
+  }
+  EXPECT_TRUE(c_->InTransaction()) << "the COMMIT ran after a failure";
+  c_->Exec("ROLLBACK");
+  EXPECT_EQ(CommittedRows(), "0");
+  // The connection carries on: a new transaction commits.
+  c_->BeginWithNextStatement("BEGIN");
+  c_->RunAndCommit("INSERT INTO t VALUES ($1)", PgParams().Add(int64_t{1}));
+  EXPECT_EQ(CommittedRows(), "1");
+}
+
+TEST_F(PgConnectionTest, AStatementThatFailsToPrepareIsNotCached) {
+  const std::string bad = "SELEC id FROM t WHERE id = $1";
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    c_->BeginWithNextStatement("BEGIN");
+    try {
+      c_->Run(bad, PgParams().Add(int64_t{1}));
+      ADD_FAILURE() << "a syntax error ran";
+    } catch (const PgError& e) {
+      // Not "prepared statement does not exist": the PREPARE ran again.
+      EXPECT_NE(e.status().message().find("syntax"), std::string::npos)
+          << e.status();
+    }
+    c_->Exec("ROLLBACK");
+  }
+  c_->BeginWithNextStatement("BEGIN");
+  Insert(7);
+  c_->Exec("COMMIT");
+  EXPECT_EQ(CommittedRows(), "1");
+}
+
+TEST_F(PgConnectionTest, APendingBeginGoesWithTextStatementsToo) {
+  c_->BeginWithNextStatement("BEGIN");
+  c_->Exec("INSERT INTO t VALUES (3)");
+  EXPECT_TRUE(c_->InTransaction());
+  c_->Exec("COMMIT");
+  EXPECT_EQ(CommittedRows(), "1");
+  // A transaction that ran nothing ends without error.
+  c_->BeginWithNextStatement("BEGIN");
+  c_->Exec("ROLLBACK");
+  EXPECT_FALSE(c_->InTransaction());
+}
+
+TEST_F(PgConnectionTest,
+       AConnectionKilledUnderAPipelineIsUnavailableAndDropped) {
+  Insert(1);  // The backend is up and the statement prepared.
+  const std::string name = db_->dsn().substr(db_->dsn().rfind('/') + 1);
+  ASSERT_EQ(
+      testing::PgCommand(testing::PostgresAdminDsn(),
+                         absl::StrCat("SELECT pg_terminate_backend(pid) FROM "
+                                      "pg_stat_activity WHERE datname = '",
+                                      name, "' AND pid <> pg_backend_pid()")),
+      "");
+  c_->BeginWithNextStatement("BEGIN");
+  try {
+    c_->RunAndCommit("INSERT INTO t VALUES ($1)", PgParams().Add(int64_t{2}));
+    ADD_FAILURE() << "a write on a killed connection succeeded";
+  } catch (const PgError& e) {
+    EXPECT_EQ(e.status().code(), absl::StatusCode::kUnavailable) << e.status();
+  }
+  EXPECT_FALSE(c_->ok()) << "the pool would hand it out again";
+}
+
+}  // namespace
+}  // namespace roster::storage
