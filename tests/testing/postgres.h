@@ -63,6 +63,16 @@ class ScratchPgDatabase {
 
   const std::string& dsn() const { return dsn_; }
 
+  // Ends every other connection to this database, as a restart or a failover
+  // would; returns libpq's error text ("" on success).
+  std::string TerminateConnections() const {
+    return PgCommand(
+        PostgresAdminDsn(),
+        absl::StrCat("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = '",
+                     name_, "' AND pid <> pg_backend_pid()"));
+  }
+
  private:
   std::string name_;
   std::string dsn_;

@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include "absl/strings/str_cat.h"
 #include "tests/testing/postgres.h"
 
 namespace roster::storage {
@@ -105,13 +104,7 @@ TEST_F(PgConnectionTest, APendingBeginGoesWithTextStatementsToo) {
 TEST_F(PgConnectionTest,
        AConnectionKilledUnderAPipelineIsUnavailableAndDropped) {
   Insert(1);  // The backend is up and the statement prepared.
-  const std::string name = db_->dsn().substr(db_->dsn().rfind('/') + 1);
-  ASSERT_EQ(
-      testing::PgCommand(testing::PostgresAdminDsn(),
-                         absl::StrCat("SELECT pg_terminate_backend(pid) FROM "
-                                      "pg_stat_activity WHERE datname = '",
-                                      name, "' AND pid <> pg_backend_pid()")),
-      "");
+  ASSERT_EQ(db_->TerminateConnections(), "");
   c_->BeginWithNextStatement("BEGIN");
   try {
     c_->RunAndCommit("INSERT INTO t VALUES ($1)", PgParams().Add(int64_t{2}));

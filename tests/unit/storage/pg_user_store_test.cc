@@ -196,13 +196,7 @@ TEST_F(PgUserStoreTest, ConnectionsKilledByTheServerAreReplaced) {
     return txn.InsertUser(MakeUser("user_1"), MakeEvent("evt_1", "user_1", ""));
   }),
               IsOk());
-  const std::string name = db_->dsn().substr(db_->dsn().rfind('/') + 1);
-  ASSERT_EQ(
-      testing::PgCommand(testing::PostgresAdminDsn(),
-                         absl::StrCat("SELECT pg_terminate_backend(pid) FROM "
-                                      "pg_stat_activity WHERE datname = '",
-                                      name, "' AND pid <> pg_backend_pid()")),
-      "");
+  ASSERT_EQ(db_->TerminateConnections(), "");
   // The pooled connection is dead: the first call may fail Unavailable (never
   // anything else), and the pool then opens a fresh one.
   auto first = store->GetUser("user_1");
