@@ -191,6 +191,7 @@ PgResult PgConnection::Pipelined(const std::string& sql, const PgParams& params,
   pending_begin_.clear();
   auto [name, needs_prepare] = StatementName(sql);
   if (PQenterPipelineMode(conn) != 1) {
+    broken_ = true;  // Its pending BEGIN is lost with this statement.
     throw PgError(absl::UnavailableError(absl::StrCat(
         "the PostgreSQL connection failed: ", PQerrorMessage(conn))));
   }
