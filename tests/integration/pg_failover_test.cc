@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -66,13 +67,14 @@ class ResumingConsumer {
   ~ResumingConsumer() { Stop(); }
 
   void Stop() {
-    stopping_ = true;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
       if (context_ != nullptr) {
         context_->TryCancel();
       }
     }
+    stopped_.notify_all();
     if (thread_.joinable()) {
       thread_.join();
     }
@@ -111,13 +113,17 @@ class ResumingConsumer {
         std::lock_guard<std::mutex> lock(mu_);
         context_ = nullptr;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      // A consumer's backoff before it resumes; Stop ends it at once.
+      std::unique_lock<std::mutex> lock(mu_);
+      stopped_.wait_for(lock, std::chrono::milliseconds(100),
+                        [this] { return stopping_.load(); });
     }
   }
 
   std::atomic<bool> stopping_{false};
   std::atomic<int> resumes_{0};
   std::mutex mu_;
+  std::condition_variable stopped_;
   grpc::ClientContext* context_ = nullptr;
   std::vector<Event> events_;
   std::thread thread_;
