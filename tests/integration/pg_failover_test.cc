@@ -40,15 +40,6 @@ using testing::ServerProcess;
 
 constexpr int kReplicaCount = 2;
 
-std::unique_ptr<grpc::ClientContext> FailoverCall() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->AddMetadata("authorization",
-                       std::string("Bearer ") + kTestSecretKey);
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::seconds(10));
-  return context;
-}
-
 // What the writers saw: the users whose creation was acknowledged, and every
 // other answer by code.
 struct WriteLog {
@@ -91,7 +82,7 @@ class ResumingConsumer {
   void Run(BackendUsers::Stub& stub) {
     int64_t cursor = 0;
     while (!stopping_) {
-      auto context = FailoverCall();
+      auto context = testing::Authed();
       context->set_deadline(std::chrono::system_clock::now() +
                             std::chrono::seconds(120));
       {
@@ -203,7 +194,7 @@ TEST_F(PgFailoverTest, APromotedSynchronousStandbyHasEveryAcknowledgedWrite) {
             absl::StrCat("failover", serial++, "@example.com"));
         User user;
         const grpc::Status status =
-            stub.CreateUser(FailoverCall().get(), create, &user);
+            stub.CreateUser(testing::Authed().get(), create, &user);
         std::lock_guard<std::mutex> lock(log.mu);
         if (status.ok()) {
           log.acknowledged.insert(user.id());
@@ -237,7 +228,7 @@ TEST_F(PgFailoverTest, APromotedSynchronousStandbyHasEveryAcknowledgedWrite) {
               absl::StrCat("probe", serial++, "@example.com"));
           User user;
           return stubs_[static_cast<size_t>(i)]
-              ->CreateUser(FailoverCall().get(), probe, &user)
+              ->CreateUser(testing::Authed().get(), probe, &user)
               .ok();
         },
         absl::Seconds(30)))
@@ -279,7 +270,7 @@ TEST_F(PgFailoverTest, APromotedSynchronousStandbyHasEveryAcknowledgedWrite) {
     User user;
     for (auto& stub : stubs_) {
       const grpc::Status status =
-          stub->GetUser(FailoverCall().get(), get, &user);
+          stub->GetUser(testing::Authed().get(), get, &user);
       ASSERT_TRUE(status.ok())
           << id
           << " was acknowledged and then lost: " << status.error_message();

@@ -29,15 +29,6 @@ using testing::ServerProcess;
 
 constexpr int kReplicas = 3;
 
-std::unique_ptr<grpc::ClientContext> Call() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->AddMetadata("authorization",
-                       std::string("Bearer ") + kTestSecretKey);
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::seconds(30));
-  return context;
-}
-
 class PgReplicasTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -89,12 +80,14 @@ TEST_F(PgReplicasTest, EveryReplicaServesTheSameUsers) {
   CreateUserRequest create;
   create.add_email_addresses("everywhere@example.com");
   User created;
-  ASSERT_TRUE(Replica(0).CreateUser(Call().get(), create, &created).ok());
+  ASSERT_TRUE(
+      Replica(0).CreateUser(testing::Authed().get(), create, &created).ok());
   for (int i = 0; i < kReplicas; ++i) {
     GetUserRequest get;
     get.set_user_id(created.id());
     User read;
-    ASSERT_TRUE(Replica(i).GetUser(Call().get(), get, &read).ok()) << i;
+    ASSERT_TRUE(Replica(i).GetUser(testing::Authed().get(), get, &read).ok())
+        << i;
     EXPECT_EQ(read.email_addresses(0).email_address(),
               "everywhere@example.com");
   }
@@ -114,7 +107,7 @@ TEST_F(PgReplicasTest, RacingCreatesOfOneEmailLeaveExactlyOneOwner) {
         create.add_email_addresses(email);
         User user;
         const grpc::Status status =
-            Replica(r).CreateUser(Call().get(), create, &user);
+            Replica(r).CreateUser(testing::Authed().get(), create, &user);
         std::lock_guard<std::mutex> lock(mu);
         if (status.ok()) {
           ++created[email];
@@ -140,7 +133,7 @@ TEST_F(PgReplicasTest, RacingCreatesOfOneEmailLeaveExactlyOneOwner) {
   ListUsersRequest list;
   list.add_email_addresses("race0@example.com");
   ListUsersResponse users;
-  ASSERT_TRUE(Replica(1).ListUsers(Call().get(), list, &users).ok());
+  ASSERT_TRUE(Replica(1).ListUsers(testing::Authed().get(), list, &users).ok());
   EXPECT_EQ(users.total_count(), 1);
 }
 
@@ -149,7 +142,8 @@ TEST_F(PgReplicasTest,
   CreateUserRequest create;
   create.set_password("tr0ub4dor&3-staple");
   User user;
-  ASSERT_TRUE(Replica(0).CreateUser(Call().get(), create, &user).ok());
+  ASSERT_TRUE(
+      Replica(0).CreateUser(testing::Authed().get(), create, &user).ok());
   constexpr int kGuesses = 24;  // The limit is 10.
   std::atomic<int> checked{0}, refused{0}, other{0};
   std::vector<std::thread> guessers;
@@ -161,7 +155,7 @@ TEST_F(PgReplicasTest,
       verify.set_password(absl::StrCat("guess ", i));
       VerifyPasswordResponse response;
       const grpc::Status status =
-          Replica(i).VerifyPassword(Call().get(), verify, &response);
+          Replica(i).VerifyPassword(testing::Authed().get(), verify, &response);
       if (status.ok() && !response.verified()) {
         ++checked;
       } else if (status.error_code() == grpc::PERMISSION_DENIED &&
@@ -182,7 +176,7 @@ TEST_F(PgReplicasTest,
     GetUserRequest get;
     get.set_user_id(user.id());
     User read;
-    ASSERT_TRUE(Replica(i).GetUser(Call().get(), get, &read).ok());
+    ASSERT_TRUE(Replica(i).GetUser(testing::Authed().get(), get, &read).ok());
     EXPECT_TRUE(read.locked()) << i;
     EXPECT_EQ(read.verification_attempts_remaining(), 0) << i;
   }
@@ -199,13 +193,16 @@ TEST_F(PgReplicasTest, AWatcherOnOneReplicaSeesEveryReplicasEventsInOrder) {
         CreateUserRequest create;
         create.add_email_addresses(absl::StrCat("w", w, "i", i, "@ex.com"));
         User user;
-        EXPECT_TRUE(Replica(w).CreateUser(Call().get(), create, &user).ok());
+        EXPECT_TRUE(
+            Replica(w).CreateUser(testing::Authed().get(), create, &user).ok());
         UpdateUserMetadataRequest merge;
         merge.set_user_id(user.id());
         (*merge.mutable_public_metadata()->mutable_fields())["n"]
             .set_number_value(i);
         EXPECT_TRUE(
-            Replica(w + 1).UpdateUserMetadata(Call().get(), merge, &user).ok());
+            Replica(w + 1)
+                .UpdateUserMetadata(testing::Authed().get(), merge, &user)
+                .ok());
       }
     });
   }
@@ -262,7 +259,7 @@ TEST(PgOutageTest,
   CreateUserRequest create;
   create.add_email_addresses("outage@example.com");
   User user;
-  ASSERT_TRUE(stub->CreateUser(Call().get(), create, &user).ok());
+  ASSERT_TRUE(stub->CreateUser(testing::Authed().get(), create, &user).ok());
   ASSERT_EQ(status_of_backend(),
             grpc::health::v1::HealthCheckResponse::SERVING);
 
@@ -279,7 +276,8 @@ TEST(PgOutageTest,
   GetUserRequest get;
   get.set_user_id(user.id());
   for (int i = 0; i < 3; ++i) {
-    const grpc::Status status = stub->GetUser(Call().get(), get, &user);
+    const grpc::Status status =
+        stub->GetUser(testing::Authed().get(), get, &user);
     EXPECT_EQ(status.error_code(), grpc::UNAVAILABLE) << status.error_message();
   }
   EXPECT_TRUE(await_status(grpc::health::v1::HealthCheckResponse::NOT_SERVING));
@@ -289,7 +287,7 @@ TEST(PgOutageTest,
                                             " ALLOW_CONNECTIONS true")),
             "");
   EXPECT_TRUE(await_status(grpc::health::v1::HealthCheckResponse::SERVING));
-  EXPECT_TRUE(stub->GetUser(Call().get(), get, &user).ok());
+  EXPECT_TRUE(stub->GetUser(testing::Authed().get(), get, &user).ok());
 }
 
 }  // namespace
