@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "storage/metadata_index.h"
 
 namespace roster::storage {
 namespace {
@@ -94,87 +95,14 @@ const char* Like(SqlDialect dialect) {
                                         : " ILIKE ? ESCAPE '\\'";
 }
 
-const char* MetadataColumn(MetadataTier tier) {
-  switch (tier) {
-    case MetadataTier::kPublic:
-      return "u.public_metadata";
-    case MetadataTier::kPrivate:
-      return "u.private_metadata";
-    case MetadataTier::kUnsafe:
-      return "u.unsafe_metadata";
-  }
-  return "u.public_metadata";
-}
-
-// A JSON path `$."a"."b"`; keys are restricted to [A-Za-z0-9_-] by the caller.
-std::string JsonPath(const std::vector<std::string>& keys) {
-  std::string path = "$";
-  for (const auto& key : keys) {
-    absl::StrAppend(&path, ".\"", key, "\"");
-  }
-  return path;
-}
-
-// PostgreSQL: the text column read as json (not jsonb, which would build the
-// whole document's binary form to read one path), the path as a text[]
-// literal (keys are [A-Za-z0-9_-], so quoting them is enough).
-void AddPgMetadataFilter(const MetadataFilter& filter,
-                         ConditionBuilder& where) {
-  std::string path = "{";
-  for (size_t i = 0; i < filter.path.size(); ++i) {
-    absl::StrAppend(&path, i == 0 ? "" : ",", "\"", filter.path[i], "\"");
-  }
-  path.push_back('}');
-  const std::string doc =
-      absl::StrCat("(", MetadataColumn(filter.tier), "::json #> ?::text[])");
-  const std::string type = absl::StrCat("json_typeof", doc);
-  const std::string text =
-      absl::StrCat("(", MetadataColumn(filter.tier), "::json #>> ?::text[])");
-  switch (filter.value.kind) {
-    case JsonScalar::Kind::kNull:
-      where.Add(absl::StrCat(type, " = 'null'"), {path});
-      return;
-    case JsonScalar::Kind::kBool:
-      where.Add(absl::StrCat(type, " = 'boolean' AND ", text, " = ?"),
-                {path, path,
-                 std::string(filter.value.bool_value ? "true" : "false")});
-      return;
-    case JsonScalar::Kind::kNumber:
-      where.Add(
-          absl::StrCat(type, " = 'number' AND ", text, "::float8 = ?::float8"),
-          {path, path, filter.value.number_value});
-      return;
-    case JsonScalar::Kind::kString:
-      where.Add(absl::StrCat(type, " = 'string' AND ", text, " = ?"),
-                {path, path, filter.value.string_value});
-      return;
-  }
-}
-
+// The users whose metadata holds the filter's value at its path, through
+// the metadata index (storage/metadata_index.h).
 void AddMetadataFilter(const MetadataFilter& filter, ConditionBuilder& where) {
-  const std::string column = MetadataColumn(filter.tier);
-  const std::string path = JsonPath(filter.path);
-  const std::string type = absl::StrCat("json_type(", column, ", ?)");
-  const std::string value = absl::StrCat("json_extract(", column, ", ?)");
-  switch (filter.value.kind) {
-    case JsonScalar::Kind::kNull:
-      where.Add(absl::StrCat(type, " = 'null'"), {path});
-      return;
-    case JsonScalar::Kind::kBool:
-      where.Add(absl::StrCat(
-                    type, filter.value.bool_value ? " = 'true'" : " = 'false'"),
-                {path});
-      return;
-    case JsonScalar::Kind::kNumber:
-      where.Add(
-          absl::StrCat(type, " IN ('integer', 'real') AND ", value, " = ?"),
-          {path, path, filter.value.number_value});
-      return;
-    case JsonScalar::Kind::kString:
-      where.Add(absl::StrCat(type, " = 'text' AND ", value, " = ?"),
-                {path, path, filter.value.string_value});
-      return;
-  }
+  where.Add(
+      "u.id IN (SELECT user_id FROM user_metadata_values WHERE tier = ? AND "
+      "path = ? AND value = ?)",
+      {MetadataTierCode(filter.tier), MetadataIndexPath(filter.path),
+       MetadataIndexValue(filter.value)});
 }
 
 // `column` strictly before / after a bound; unset (0) values match neither.
@@ -304,11 +232,7 @@ SqlClause UserFilterSql(const UserFilter& filter, SqlDialect dialect) {
   AddTimeRange("u.last_active_at", filter.last_active_at_before,
                filter.last_active_at_after, where);
   for (const auto& metadata_filter : filter.metadata_filters) {
-    if (dialect == SqlDialect::kSqlite) {
-      AddMetadataFilter(metadata_filter, where);
-    } else {
-      AddPgMetadataFilter(metadata_filter, where);
-    }
+    AddMetadataFilter(metadata_filter, where);
   }
   std::string lookup_sql = dialect == SqlDialect::kSqlite
                                ? LookupSql(filter, where.size())

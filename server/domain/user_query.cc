@@ -3,7 +3,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -11,13 +10,12 @@
 #include "absl/strings/str_split.h"
 #include "server/domain/ids.h"
 #include "server/domain/validation.h"
+#include "storage/metadata_index.h"
 
 namespace roster::domain {
 namespace {
 
 constexpr size_t kMaxQueryBytes = 256;
-constexpr size_t kMaxMetadataPathKeys = 8;
-constexpr size_t kMaxMetadataKeyBytes = 64;
 
 // Normalises each value of a list filter with `normalize`, reporting `field[i]`
 // on failure.
@@ -46,19 +44,6 @@ void CheckQuery(const char* field, const std::string& value,
   if (!valid.ok()) {
     violations.Add(field, std::string(valid.status().message()));
   }
-}
-
-bool IsMetadataKey(absl::string_view key) {
-  if (key.empty() || key.size() > kMaxMetadataKeyBytes) {
-    return false;
-  }
-  for (char c : key) {
-    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-          c == '-')) {
-      return false;
-    }
-  }
-  return true;
 }
 
 constexpr std::pair<absl::string_view, storage::UserOrderKey> kOrderKeys[] = {
@@ -111,9 +96,9 @@ void NormalizeUserFilter(storage::UserFilter& filter, Violations& violations) {
   }
   for (size_t i = 0; i < filter.metadata_filters.size(); ++i) {
     const auto& path = filter.metadata_filters[i].path;
-    bool valid = !path.empty() && path.size() <= kMaxMetadataPathKeys;
+    bool valid = !path.empty() && path.size() <= storage::kMaxMetadataPathKeys;
     for (const auto& key : path) {
-      valid = valid && IsMetadataKey(key);
+      valid = valid && storage::IsMetadataPathKey(key);
     }
     if (!valid) {
       violations.Add(

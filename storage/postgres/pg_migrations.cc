@@ -3,6 +3,7 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "storage/postgres/pg_rows.h"
 #include "storage/user_store.h"
 
 namespace roster::storage {
@@ -20,7 +21,7 @@ constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7290146531)";
 // sequence is allocated from event_log.last_sequence inside the committing
 // transaction (see PgUserStore), not by an identity column, so that sequence
 // order is commit order across replicas.
-constexpr std::array<const char*, 11> kPgMigrations = {
+constexpr std::array<const char*, 12> kPgMigrations = {
     R"sql(
 CREATE TABLE users (
   id TEXT COLLATE "C" PRIMARY KEY,
@@ -339,7 +340,20 @@ CREATE TABLE oauth_tokens (
 CREATE INDEX oauth_tokens_by_user ON oauth_tokens(user_id);
 CREATE INDEX oauth_tokens_by_key_id ON oauth_tokens(key_id);
 )sql",
+    // 12: as SQLite's migration 16, filled by BackfillPgMetadataIndex.
+    R"sql(
+CREATE TABLE user_metadata_values (
+  tier INTEGER NOT NULL,
+  path TEXT COLLATE "C" NOT NULL,
+  value TEXT COLLATE "C" NOT NULL,
+  user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  PRIMARY KEY (tier, path, value, user_id)
+);
+CREATE INDEX user_metadata_values_by_user ON user_metadata_values(user_id);
+)sql",
 };
+
+constexpr int kPgMetadataIndexVersion = 12;
 
 }  // namespace
 
@@ -361,6 +375,9 @@ absl::Status MigratePg(PgConnection& c) {
       }
       for (int v = current; v < LatestPgSchemaVersion(); ++v) {
         c.Exec(kPgMigrations[static_cast<size_t>(v)]);
+        if (v + 1 == kPgMetadataIndexVersion) {
+          BackfillPgMetadataIndex(c);
+        }
       }
       c.Exec(absl::StrCat(
           "INSERT INTO roster_schema (id, version) VALUES (1, ",

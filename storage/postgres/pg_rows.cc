@@ -212,6 +212,57 @@ void InsertPgIdentifiers(PgConnection& c, const UserRecord& user) {
   }
 }
 
+void WritePgMetadataIndex(PgConnection& c, const std::string& user_id,
+                          const MetadataIndexChange& change) {
+  for (const auto& [entries, sql] :
+       {std::pair{&change.removed,
+                  "DELETE FROM user_metadata_values WHERE user_id = $1 AND "
+                  "(tier, path, value) IN (SELECT * FROM unnest($2::int[], "
+                  "$3::text[], $4::text[]))"},
+        std::pair{&change.added,
+                  "INSERT INTO user_metadata_values (tier, path, value, "
+                  "user_id) SELECT t, p, v, $1 FROM unnest($2::int[], "
+                  "$3::text[], $4::text[]) AS x(t, p, v)"}}) {
+    if (entries->empty()) {
+      continue;
+    }
+    std::vector<std::string> tiers, paths, values;
+    for (const MetadataIndexEntry& entry : *entries) {
+      tiers.push_back(absl::StrCat(entry.tier));
+      paths.push_back(entry.path);
+      values.push_back(entry.value);
+    }
+    c.Run(sql, PgParams()
+                   .Add(user_id)
+                   .Add(PgTextArray(tiers))
+                   .Add(PgTextArray(paths))
+                   .Add(PgTextArray(values)));
+  }
+}
+
+void BackfillPgMetadataIndex(PgConnection& c) {
+  std::string after;
+  while (true) {
+    const PgResult r = c.Run(
+        "SELECT id, public_metadata, private_metadata, unsafe_metadata FROM "
+        "users WHERE id > $1 ORDER BY id LIMIT 1000",
+        PgParams().Add(after));
+    for (int row = 0; row < r.rows(); ++row) {
+      UserRecord user;
+      user.id = r.Text(row, 0);
+      user.public_metadata = r.Text(row, 1);
+      user.private_metadata = r.Text(row, 2);
+      user.unsafe_metadata = r.Text(row, 3);
+      WritePgMetadataIndex(c, user.id,
+                           DiffMetadataIndex({}, MetadataIndexEntries(user)));
+      after = user.id;
+    }
+    if (r.rows() < 1000) {
+      return;
+    }
+  }
+}
+
 absl::StatusOr<SessionRecord> LoadPgSession(PgConnection& c,
                                             absl::string_view session_id) {
   PgResult r = c.Run(

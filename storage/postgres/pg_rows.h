@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "storage/metadata_index.h"
 #include "storage/postgres/pg_connection.h"
 #include "storage/records.h"
 #include "storage/user_query_sql.h"
@@ -52,6 +53,13 @@ void InsertPgUser(PgConnection& c, const UserRecord& user);
 bool UpdatePgUserRow(PgConnection& c, const UserRecord& user);
 // Inserts every identifier of `user`.
 void InsertPgIdentifiers(PgConnection& c, const UserRecord& user);
+// Applies `change` to the user's rows of user_metadata_values: a statement
+// for each non-empty side.
+void WritePgMetadataIndex(PgConnection& c, const std::string& user_id,
+                          const MetadataIndexChange& change);
+// Fills user_metadata_values from every user's metadata, a page of users at
+// a time (the schema step that adds the index).
+void BackfillPgMetadataIndex(PgConnection& c);
 
 absl::StatusOr<SessionRecord> LoadPgSession(PgConnection& c,
                                             absl::string_view session_id);

@@ -10,9 +10,37 @@ namespace roster::storage {
 
 absl::StatusOr<UserRecord> PgWriteTransaction::GetUser(
     absl::string_view user_id) {
-  return PgGuarded("reading a user", [&] {
-    return LoadPgUser(c_, user_id, /*for_update=*/true);
+  return PgGuarded("reading a user", [&]() -> absl::StatusOr<UserRecord> {
+    absl::StatusOr<UserRecord> user =
+        LoadPgUser(c_, user_id, /*for_update=*/true);
+    if (user.ok()) {
+      RememberMetadata(*user);
+    }
+    return user;
   });
+}
+
+void PgWriteTransaction::RememberMetadata(const UserRecord& user) {
+  UserRecord& metadata = read_metadata_[user.id];
+  metadata.public_metadata = user.public_metadata;
+  metadata.private_metadata = user.private_metadata;
+  metadata.unsafe_metadata = user.unsafe_metadata;
+}
+
+void PgWriteTransaction::UpdateMetadataIndex(const UserRecord& user) {
+  const auto read = read_metadata_.find(user.id);
+  if (read == read_metadata_.end()) {
+    // Not read here: rewrite the user's rows whole.
+    c_.Run("DELETE FROM user_metadata_values WHERE user_id = $1",
+           PgParams().Add(user.id));
+    WritePgMetadataIndex(c_, user.id,
+                         DiffMetadataIndex({}, MetadataIndexEntries(user)));
+  } else if (MetadataChanged(read->second, user)) {
+    WritePgMetadataIndex(c_, user.id,
+                         DiffMetadataIndex(MetadataIndexEntries(read->second),
+                                           MetadataIndexEntries(user)));
+  }
+  RememberMetadata(user);
 }
 
 absl::StatusOr<std::optional<std::string>>
@@ -81,6 +109,9 @@ absl::Status PgWriteTransaction::InsertUser(const UserRecord& user,
   return PgGuarded("inserting a user", [&] {
     InsertPgUser(c_, user);
     InsertPgIdentifiers(c_, user);
+    WritePgMetadataIndex(c_, user.id,
+                         DiffMetadataIndex({}, MetadataIndexEntries(user)));
+    RememberMetadata(user);
     events_.push_back(event);
     return absl::OkStatus();
   });
@@ -99,6 +130,7 @@ absl::Status PgWriteTransaction::UpdateUser(const UserRecord& user,
              PgParams().Add(user.id));
     }
     InsertPgIdentifiers(c_, user);
+    UpdateMetadataIndex(user);
     events_.push_back(event);
     return absl::OkStatus();
   });

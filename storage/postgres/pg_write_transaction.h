@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "storage/postgres/pg_connection.h"
 #include "storage/user_store.h"
 
@@ -111,8 +112,17 @@ class PgWriteTransaction final : public WriteTransaction {
   int64_t Commit();
 
  private:
+  // Keeps the metadata index of `user`, whose metadata the transaction last
+  // saw as `read_metadata_` holds, in step with its new row.
+  void UpdateMetadataIndex(const UserRecord& user);
+  void RememberMetadata(const UserRecord& user);
+
   PgConnection& c_;
   std::vector<EventRecord> events_;
+  // The metadata of each user this transaction read or wrote, by id (only
+  // the metadata members are set): an update then writes only the index rows
+  // that change, without reading them.
+  absl::flat_hash_map<std::string, UserRecord> read_metadata_;
 };
 
 }  // namespace roster::storage

@@ -3,13 +3,15 @@
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "storage/metadata_index.h"
+#include "storage/sqlite/sqlite_user_rows.h"
 #include "storage/user_store.h"
 
 namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 15> kMigrations = {
+constexpr std::array<const char*, 16> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -451,7 +453,39 @@ CREATE TABLE oauth_tokens (
 CREATE INDEX oauth_tokens_by_user ON oauth_tokens(user_id);
 CREATE INDEX oauth_tokens_by_key_id ON oauth_tokens(key_id);
 )sql",
+    // 16: the metadata index (storage/metadata_index.h), filled from every
+    // user's metadata by BackfillMetadataIndex in the same step.
+    R"sql(
+CREATE TABLE user_metadata_values (
+  tier INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  value TEXT NOT NULL,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  PRIMARY KEY (tier, path, value, user_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX user_metadata_values_by_user ON user_metadata_values(user_id);
+)sql",
 };
+
+constexpr int kMetadataIndexVersion = 16;
+
+// Indexes the metadata of every user written before the index existed.
+void BackfillMetadataIndex(SqliteConnection& connection) {
+  SQLite::Statement users(
+      connection.db(),
+      "SELECT id, public_metadata, private_metadata, unsafe_metadata FROM "
+      "users WHERE public_metadata <> '{}' OR private_metadata <> '{}' OR "
+      "unsafe_metadata <> '{}'");
+  while (users.executeStep()) {
+    UserRecord user;
+    user.id = users.getColumn(0).getString();
+    user.public_metadata = users.getColumn(1).getString();
+    user.private_metadata = users.getColumn(2).getString();
+    user.unsafe_metadata = users.getColumn(3).getString();
+    WriteMetadataIndex(connection, user.id,
+                       DiffMetadataIndex({}, MetadataIndexEntries(user)));
+  }
+}
 
 }  // namespace
 
@@ -479,6 +513,9 @@ absl::Status MigrateTo(SqliteConnection& connection, int target_version) {
           return absl::OkStatus();
         }
         connection.Exec(kMigrations[static_cast<size_t>(current)]);
+        if (current + 1 == kMetadataIndexVersion) {
+          BackfillMetadataIndex(connection);
+        }
         connection.Exec(
             absl::StrCat("PRAGMA user_version = ", current + 1).c_str());
         connection.Exec("COMMIT");

@@ -315,6 +315,30 @@ SessionRecord ReadSessionRow(SQLite::Statement& s) {
 
 }  // namespace
 
+void WriteMetadataIndex(SqliteConnection& c, absl::string_view user_id,
+                        const MetadataIndexChange& change) {
+  for (const auto& [entries, sql] :
+       {std::pair{&change.removed,
+                  "DELETE FROM user_metadata_values WHERE tier = ? AND "
+                  "path = ? AND value = ? AND user_id = ?"},
+        std::pair{&change.added,
+                  "INSERT INTO user_metadata_values (tier, path, value, "
+                  "user_id) VALUES (?, ?, ?, ?)"}}) {
+    if (entries->empty()) {
+      continue;
+    }
+    auto& s = c.Prepare(sql);
+    for (const MetadataIndexEntry& entry : *entries) {
+      s.bind(1, entry.tier);
+      s.bind(2, entry.path);
+      s.bind(3, entry.value);
+      s.bind(4, std::string(user_id));
+      s.exec();
+      s.reset();
+    }
+  }
+}
+
 absl::StatusOr<SessionRecord> LoadSession(SqliteConnection& c,
                                           absl::string_view session_id) {
   auto& s = c.Prepare(

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "storage/metadata_index.h"
 #include "storage/records.h"
 #include "storage/sqlite/sqlite_connection.h"
 #include "storage/user_query_sql.h"
@@ -65,6 +66,10 @@ void InsertIdentifiers(SqliteConnection& c, const UserRecord& user);
 // `stored` and `user`.
 void UpdateIdentifiers(SqliteConnection& c, const UserRecord& stored,
                        const UserRecord& user);
+
+// Applies `change` to the user's rows of user_metadata_values.
+void WriteMetadataIndex(SqliteConnection& c, absl::string_view user_id,
+                        const MetadataIndexChange& change);
 
 // The session with `session_id`, or NotFound.
 absl::StatusOr<SessionRecord> LoadSession(SqliteConnection& c,

@@ -107,6 +107,8 @@ class SqliteWriteTransaction final : public WriteTransaction {
       BindUser(s, user);
       s.exec();
       InsertIdentifiers(c_, user);
+      WriteMetadataIndex(c_, user.id,
+                         DiffMetadataIndex({}, MetadataIndexEntries(user)));
       AppendEventRow(event);
       return absl::OkStatus();
     });
@@ -122,6 +124,11 @@ class SqliteWriteTransaction final : public WriteTransaction {
       }
       UpdateUserRow(c_, *stored, user);
       UpdateIdentifiers(c_, *stored, user);
+      if (MetadataChanged(*stored, user)) {
+        WriteMetadataIndex(c_, user.id,
+                           DiffMetadataIndex(MetadataIndexEntries(*stored),
+                                             MetadataIndexEntries(user)));
+      }
       AppendEventRow(event);
       return absl::OkStatus();
     });

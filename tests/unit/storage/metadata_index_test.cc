@@ -1,0 +1,312 @@
+// The metadata index (storage/metadata_index.h): what a leaf's stored value
+// is, that every write keeps both adapters' rows exact (so a filter finds what
+// the JSON holds and nothing else), and that a filter reads the index rather
+// than every user's JSON.
+#include "storage/metadata_index.h"
+
+#include <SQLiteCpp/Database.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "storage/read_sql.h"
+#include "storage/sqlite/sqlite_migrations.h"
+#include "storage/user_query_sql.h"
+#include "tests/testing/postgres.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/unit/storage/user_store_fixture.h"
+
+namespace roster::storage {
+namespace {
+
+using ::roster::testing::IsOk;
+using ::roster::testing::IsOkAndHolds;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+JsonScalar Number(double value) {
+  JsonScalar scalar;
+  scalar.kind = JsonScalar::Kind::kNumber;
+  scalar.number_value = value;
+  return scalar;
+}
+
+JsonScalar String(std::string value) {
+  JsonScalar scalar;
+  scalar.kind = JsonScalar::Kind::kString;
+  scalar.string_value = std::move(value);
+  return scalar;
+}
+
+JsonScalar Bool(bool value) {
+  JsonScalar scalar;
+  scalar.kind = JsonScalar::Kind::kBool;
+  scalar.bool_value = value;
+  return scalar;
+}
+
+TEST(MetadataIndexValueTest, NumbersCompareByValueAndKindsStayApart) {
+  EXPECT_EQ(MetadataIndexValue(Number(1)), MetadataIndexValue(Number(1.0)));
+  EXPECT_EQ(MetadataIndexValue(Number(-0.0)), MetadataIndexValue(Number(0)));
+  EXPECT_NE(MetadataIndexValue(Number(0.1)),
+            MetadataIndexValue(Number(0.1 + 1e-17 + 1e-16)));
+  EXPECT_NE(MetadataIndexValue(Number(1234567.125)),
+            MetadataIndexValue(Number(1234567.0)));
+  EXPECT_NE(MetadataIndexValue(Number(1)), MetadataIndexValue(String("1")));
+  EXPECT_NE(MetadataIndexValue(Number(1)), MetadataIndexValue(Bool(true)));
+  EXPECT_NE(MetadataIndexValue(Bool(false)), MetadataIndexValue(Bool(true)));
+  EXPECT_NE(MetadataIndexValue(JsonScalar{}), MetadataIndexValue(String("")));
+}
+
+TEST(MetadataIndexValueTest, LongOrNulStringsAreDigestedAndStayDistinct) {
+  const std::string long_a(300, 'a');
+  const std::string long_b = std::string(299, 'a') + "b";
+  EXPECT_THAT(MetadataIndexValue(String(long_a)), StartsWith("h"));
+  EXPECT_EQ(MetadataIndexValue(String(long_a)).size(), 65u);
+  EXPECT_NE(MetadataIndexValue(String(long_a)),
+            MetadataIndexValue(String(long_b)));
+  const std::string with_nul("a\0b", 3);
+  EXPECT_THAT(MetadataIndexValue(String(with_nul)), StartsWith("h"));
+  EXPECT_NE(MetadataIndexValue(String(with_nul)),
+            MetadataIndexValue(String("a")));
+}
+
+std::vector<std::string> Paths(const UserRecord& user) {
+  std::vector<std::string> paths;
+  for (const MetadataIndexEntry& entry : MetadataIndexEntries(user)) {
+    paths.push_back(absl::StrCat(entry.tier, ":", entry.path));
+  }
+  return paths;
+}
+
+TEST(MetadataIndexEntriesTest, IndexesOnlyLeavesAFilterPathCanName) {
+  UserRecord user;
+  user.public_metadata =
+      R"({"a":{"b":1,"c":[1,{"d":2}],"e":{},"f":null},"g h":1,"x.y":2,)"
+      R"("k1":{"k2":{"k3":{"k4":{"k5":{"k6":{"k7":{"k8":true,)"
+      R"("k9":{"too":"deep"}}}}}}}}})";
+  user.private_metadata = R"({"s":"v"})";
+  user.unsafe_metadata = "not json";
+  EXPECT_THAT(Paths(user), ElementsAre("1:a.b", "1:a.f",
+                                       "1:k1.k2.k3.k4.k5.k6.k7.k8", "2:s"));
+}
+
+TEST(MetadataIndexEntriesTest, DiffNamesOnlyTheRowsThatChange) {
+  UserRecord before;
+  before.public_metadata = R"({"keep":1,"change":"a","drop":true})";
+  UserRecord after;
+  after.public_metadata = R"({"keep":1,"change":"b","add":null})";
+  const MetadataIndexChange change = DiffMetadataIndex(
+      MetadataIndexEntries(before), MetadataIndexEntries(after));
+  std::vector<std::string> removed, added;
+  for (const auto& e : change.removed)
+    removed.push_back(e.path + "=" + e.value);
+  for (const auto& e : change.added) added.push_back(e.path + "=" + e.value);
+  EXPECT_THAT(removed, ElementsAre("change=sa", "drop=t"));
+  EXPECT_THAT(added, ElementsAre("add=z", "change=sb"));
+}
+
+MetadataFilter Filter(MetadataTier tier, std::vector<std::string> path,
+                      JsonScalar value) {
+  MetadataFilter filter;
+  filter.tier = tier;
+  filter.path = std::move(path);
+  filter.value = std::move(value);
+  return filter;
+}
+
+class MetadataIndexStoreTest : public UserStoreTest {
+ protected:
+  // The ids of the users `filter` matches, and CountUsers's count beside.
+  std::vector<std::string> Matches(const MetadataFilter& filter) {
+    UserPageQuery query;
+    query.filter.metadata_filters = {filter};
+    query.limit = 100;
+    auto page = store_->ListUsers(query);
+    EXPECT_THAT(page, IsOk());
+    std::vector<std::string> ids;
+    if (page.ok()) {
+      for (const UserRecord& user : page->users) {
+        ids.push_back(user.id);
+      }
+      std::sort(ids.begin(), ids.end());
+      EXPECT_EQ(page->total_count, static_cast<int64_t>(ids.size()));
+    }
+    EXPECT_THAT(store_->CountUsers(query.filter),
+                IsOkAndHolds(static_cast<int64_t>(ids.size())));
+    return ids;
+  }
+
+  // The user's metadata replaced as a backend's UpdateUserMetadata does it:
+  // read and written in one transaction, or, with `read_first` false, written
+  // from a record read before it.
+  void SetPublicMetadata(const std::string& id, const std::string& json,
+                         bool read_first = true) {
+    auto outside = store_->GetUser(id);
+    ASSERT_THAT(outside, IsOk());
+    ASSERT_THAT(store_->Write([&](WriteTransaction& txn) -> absl::Status {
+      UserRecord user = *outside;
+      if (read_first) {
+        auto read = txn.GetUser(id);
+        if (!read.ok()) {
+          return read.status();
+        }
+        user = *read;
+      }
+      user.public_metadata = json;
+      return txn.UpdateUser(user, EventFor(id));
+    }),
+                IsOk());
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Adapters, MetadataIndexStoreTest, AdapterNames(),
+                         AdapterName);
+
+TEST_P(MetadataIndexStoreTest, FiltersFollowEveryWriteOfTheMetadata) {
+  UserRecord ada = MakeUser("u1", 1);
+  ada.public_metadata = R"({"plan":"pro","org":{"id":"o1"},"seats":3})";
+  ada.private_metadata = R"({"plan":"pro"})";
+  UserRecord bob = MakeUser("u2", 2);
+  bob.public_metadata = R"({"plan":"free","seats":3.0,"beta":true})";
+  bob.unsafe_metadata =
+      absl::StrCat(R"({"bio":")", std::string(500, 'x'), R"(","n":null})");
+  ASSERT_THAT(Insert(ada), IsOk());
+  ASSERT_THAT(Insert(bob), IsOk());
+
+  const auto kPublic = MetadataTier::kPublic;
+  EXPECT_THAT(Matches(Filter(kPublic, {"plan"}, String("pro"))),
+              ElementsAre("u1"));
+  EXPECT_THAT(Matches(Filter(kPublic, {"org", "id"}, String("o1"))),
+              ElementsAre("u1"));
+  EXPECT_THAT(Matches(Filter(kPublic, {"seats"}, Number(3))),
+              ElementsAre("u1", "u2"));
+  EXPECT_THAT(Matches(Filter(kPublic, {"beta"}, Bool(true))),
+              ElementsAre("u2"));
+  EXPECT_THAT(Matches(Filter(kPublic, {"beta"}, Number(1))), ElementsAre());
+  EXPECT_THAT(Matches(Filter(MetadataTier::kPrivate, {"plan"}, String("pro"))),
+              ElementsAre("u1"));
+  EXPECT_THAT(Matches(Filter(MetadataTier::kUnsafe, {"plan"}, String("pro"))),
+              ElementsAre());
+  EXPECT_THAT(Matches(Filter(MetadataTier::kUnsafe, {"bio"},
+                             String(std::string(500, 'x')))),
+              ElementsAre("u2"));
+  EXPECT_THAT(Matches(Filter(MetadataTier::kUnsafe, {"n"}, JsonScalar{})),
+              ElementsAre("u2"));
+  EXPECT_THAT(Matches(Filter(MetadataTier::kUnsafe, {"missing"}, JsonScalar{})),
+              ElementsAre());
+
+  SetPublicMetadata("u1", R"({"plan":"free","org":{"id":"o2"},"seats":3})");
+  EXPECT_THAT(Matches(Filter(kPublic, {"plan"}, String("pro"))), ElementsAre());
+  EXPECT_THAT(Matches(Filter(kPublic, {"plan"}, String("free"))),
+              ElementsAre("u1", "u2"));
+  EXPECT_THAT(Matches(Filter(kPublic, {"org", "id"}, String("o1"))),
+              ElementsAre());
+  // An update from a record read outside the transaction rewrites the rows.
+  SetPublicMetadata("u1", R"({"org":{"id":"o1"}})", /*read_first=*/false);
+  EXPECT_THAT(Matches(Filter(kPublic, {"org", "id"}, String("o1"))),
+              ElementsAre("u1"));
+  EXPECT_THAT(Matches(Filter(kPublic, {"seats"}, Number(3))),
+              ElementsAre("u2"));
+
+  ASSERT_THAT(store_->Write([](WriteTransaction& txn) {
+    return txn.DeleteUser("u2", EventFor("u2", "user.deleted"));
+  }),
+              IsOk());
+  EXPECT_THAT(Matches(Filter(kPublic, {"plan"}, String("free"))),
+              ElementsAre());
+  // Left: u1's org.id and private plan.
+  EXPECT_EQ(CountRows("user_metadata_values"), 2);
+}
+
+TEST_P(MetadataIndexStoreTest, TheSchemaStepIndexesMetadataWrittenBeforeIt) {
+  UserRecord ada = MakeUser("u1", 1);
+  ada.public_metadata = R"({"team":{"name":"core"}})";
+  ASSERT_THAT(Insert(ada), IsOk());
+  ASSERT_THAT(Insert(MakeUser("u2", 2)), IsOk());
+  store_.reset();
+  // Back to the schema before the index (its step is the latest), with the
+  // users kept.
+  if (postgres()) {
+    ASSERT_EQ(testing::PgCommand(pg_->dsn(),
+                                 "DROP TABLE user_metadata_values; UPDATE "
+                                 "roster_schema SET version = version - 1"),
+              "");
+  } else {
+    SQLite::Database db(dir_.File("users.db"), SQLite::OPEN_READWRITE);
+    db.exec("DROP TABLE user_metadata_values");
+    db.exec(absl::StrCat("PRAGMA user_version = ", LatestSchemaVersion() - 1));
+  }
+  Reopen();
+  EXPECT_THAT(
+      Matches(Filter(MetadataTier::kPublic, {"team", "name"}, String("core"))),
+      ElementsAre("u1"));
+  EXPECT_EQ(CountRows("user_metadata_values"), 1);
+}
+
+// The plan of `sql` on the SQLite file, one line per step.
+std::string SqlitePlan(const std::string& path, const SqlClause& clause) {
+  SQLite::Database db(path);
+  SQLite::Statement plan(db, "EXPLAIN QUERY PLAN " + clause.sql);
+  for (size_t i = 0; i < clause.params.size(); ++i) {
+    const int index = static_cast<int>(i) + 1;
+    std::visit([&](const auto& value) { plan.bind(index, value); },
+               clause.params[i]);
+  }
+  std::vector<std::string> steps;
+  while (plan.executeStep()) {
+    steps.push_back(plan.getColumn(3).getString());
+  }
+  return absl::StrJoin(steps, "\n");
+}
+
+TEST_P(MetadataIndexStoreTest, AFilterReadsTheIndexNotEveryUser) {
+  UserFilter filter;
+  filter.metadata_filters = {
+      Filter(MetadataTier::kPublic, {"org", "id"}, String("o1"))};
+  const SqlClause where = UserFilterSql(
+      filter, postgres() ? SqlDialect::kPostgres : SqlDialect::kSqlite);
+  UserPageQuery query;
+  query.filter = filter;
+  SqlClause page =
+      UserPageSql(query, where,
+                  postgres() ? SqlDialect::kPostgres : SqlDialect::kSqlite, "");
+  for (const SqlClause& clause : {CountUsersSql(where), page}) {
+    SCOPED_TRACE(clause.sql);
+    if (postgres()) {
+      // With scans priced out, a plan exists that reads no table whole.
+      std::string sql = clause.sql;
+      for (size_t i = 0; i < clause.params.size(); ++i) {
+        const auto at = sql.find('?');
+        std::string literal = std::visit(
+            [](const auto& v) {
+              if constexpr (std::is_same_v<std::decay_t<decltype(v)>,
+                                           std::string>) {
+                return absl::StrCat("'", v, "'");
+              } else {
+                return absl::StrCat(v);
+              }
+            },
+            clause.params[i]);
+        sql.replace(at, 1, literal);
+      }
+      const std::string plan =
+          testing::PgScalar(pg_->dsn() + "?options=-c%20enable_seqscan%3Doff",
+                            "EXPLAIN (FORMAT JSON) " + sql);
+      EXPECT_THAT(plan, HasSubstr("user_metadata_values_pkey"));
+      EXPECT_THAT(plan, HasSubstr("users_pkey"));
+      EXPECT_THAT(plan, Not(HasSubstr("Seq Scan")));
+    } else {
+      const std::string plan = SqlitePlan(dir_.File("users.db"), clause);
+      EXPECT_THAT(plan, HasSubstr("SEARCH user_metadata_values USING PRIMARY "
+                                  "KEY (tier=? AND path=? AND value=?)"));
+      EXPECT_THAT(plan, HasSubstr("SEARCH u USING"));
+      EXPECT_THAT(plan, Not(HasSubstr("SCAN")));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace roster::storage
