@@ -26,7 +26,8 @@ const std::vector<std::string>& InvitationColumns() {
 
 // The WHERE clause of `query`.
 SqlClause Where(const InvitationQuery& query) {
-  SqlClause where{"TRUE", {}, ""};
+  SqlClause where;
+  where.sql = kNoCondition;
   if (query.expired) {
     where.sql = "status = ? AND expire_at <= ?";
     where.params = {int64_t{static_cast<int>(InvitationStatus::kPending)},

@@ -26,11 +26,17 @@ SqlClause UserPageSql(const UserPageQuery& query, const SqlClause& where,
 }
 
 SqlClause CountUsersSql(const SqlClause& where) {
+  SqlClause count;
   if (where.MatchesEveryRow()) {
-    return {"SELECT n FROM user_count WHERE id = 1", {}, ""};
+    count.sql = "SELECT n FROM user_count WHERE id = 1";
+    return count;
   }
-  return {absl::StrCat("SELECT COUNT(*) FROM users u WHERE ", where.sql),
-          where.params, ""};
+  count.sql =
+      where.count_sql.empty()
+          ? absl::StrCat("SELECT COUNT(*) FROM users u WHERE ", where.sql)
+          : where.count_sql;
+  count.params = where.params;
+  return count;
 }
 
 SqlClause EventsSql(const EventQuery& query) {

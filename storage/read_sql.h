@@ -26,7 +26,8 @@ SqlClause UserPageSql(const UserPageQuery& query, const SqlClause& where,
                       SqlDialect dialect, const char* extra_columns = "");
 
 // How many users `where` matches: the kept count (one row) when it matches
-// every user, else a COUNT over the filter. Binds `where.params`.
+// every user, the metadata index's rows for one metadata filter alone, else a
+// COUNT over the filter. Binds `where.params`.
 SqlClause CountUsersSql(const SqlClause& where);
 
 // The events `query` asks for, oldest first.

@@ -95,14 +95,16 @@ const char* Like(SqlDialect dialect) {
                                         : " ILIKE ? ESCAPE '\\'";
 }
 
-// The users whose metadata holds the filter's value at its path, through
-// the metadata index (storage/metadata_index.h).
+// The rows of the metadata index (storage/metadata_index.h) that hold a
+// filter's value at its path.
+constexpr char kMetadataRows[] =
+    "FROM user_metadata_values WHERE tier = ? AND path = ? AND value = ?";
+
+// The users whose metadata holds the filter's value at its path.
 void AddMetadataFilter(const MetadataFilter& filter, ConditionBuilder& where) {
-  where.Add(
-      "u.id IN (SELECT user_id FROM user_metadata_values WHERE tier = ? AND "
-      "path = ? AND value = ?)",
-      {MetadataTierCode(filter.tier), MetadataIndexPath(filter.path),
-       MetadataIndexValue(filter.value)});
+  where.Add(absl::StrCat("u.id IN (SELECT user_id ", kMetadataRows, ")"),
+            {MetadataTierCode(filter.tier), MetadataIndexPath(filter.path),
+             MetadataIndexValue(filter.value)});
 }
 
 // `column` strictly before / after a bound; unset (0) values match neither.
@@ -237,8 +239,13 @@ SqlClause UserFilterSql(const UserFilter& filter, SqlDialect dialect) {
   std::string lookup_sql = dialect == SqlDialect::kSqlite
                                ? LookupSql(filter, where.size())
                                : std::string();
+  const bool metadata_alone =
+      where.size() == 1 && filter.metadata_filters.size() == 1;
   SqlClause clause = std::move(where).Build();
   clause.lookup_sql = std::move(lookup_sql);
+  if (metadata_alone) {
+    clause.count_sql = absl::StrCat("SELECT COUNT(*) ", kMetadataRows);
+  }
   return clause;
 }
 

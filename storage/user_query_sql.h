@@ -30,6 +30,10 @@ struct SqlClause {
   // names, through that identifier's index, binding the same `params`. A
   // user may come back more than once. Empty for any other filter.
   std::string lookup_sql;
+  // For a filter that is one metadata filter alone: a statement counting the
+  // users it matches from the metadata index alone (a user has one row per
+  // path and value), binding the same `params`. Empty for any other filter.
+  std::string count_sql;
 
   // True when the clause has no condition: it matches every user.
   bool MatchesEveryRow() const { return sql == kNoCondition; }

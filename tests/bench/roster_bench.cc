@@ -55,7 +55,7 @@ ABSL_FLAG(int64_t, seed, 10000,
           "Users the database must hold; missing ones are imported first.");
 ABSL_FLAG(
     std::string, scenarios,
-    "health,get_user,list_by_email,list_page,list_first_page,"
+    "health,get_user,list_by_email,list_by_metadata,list_page,list_first_page,"
     "list_deep_page,count,create_user,merge_metadata,sign_in,sign_up_complete,"
     "sign_in_totp,get_me,mixed,get_me_connect,get_me_grpc_web",
     "Comma-separated scenarios to run (health always runs first).");
@@ -167,8 +167,10 @@ class Bench {
         user->add_email_addresses(absl::StrCat("user", k, "@bench.example"));
         user->set_first_name(absl::StrCat("First", k % 997));
         user->set_last_name(absl::StrCat("Last", k % 1009));
-        (*user->mutable_public_metadata()->mutable_fields())["plan"]
-            .set_string_value(k % 3 == 0 ? "pro" : "free");
+        auto& metadata = *user->mutable_public_metadata()->mutable_fields();
+        metadata["plan"].set_string_value(k % 3 == 0 ? "pro" : "free");
+        // One user's own value, for list_by_metadata.
+        metadata["account"].set_string_value(absl::StrCat("acct", k));
       }
       roster::v1::ImportUsersResponse imported;
       status = backends_[0]->ImportUsers(Authed(absl::Seconds(120)).get(),
@@ -190,8 +192,8 @@ class Bench {
     std::uniform_int_distribution<int64_t> any_user(0, count - 1);
     const int64_t samples = std::min<int64_t>(count, 10000);
     for (int64_t i = 0; i < samples; ++i) {
-      const std::string email =
-          absl::StrCat("user", any_user(random_user), "@bench.example");
+      const int64_t k = any_user(random_user);
+      const std::string email = absl::StrCat("user", k, "@bench.example");
       roster::v1::ListUsersRequest by_email;
       by_email.add_email_addresses(email);
       roster::v1::ListUsersResponse found;
@@ -204,6 +206,7 @@ class Bench {
       if (found.users_size() == 1) {
         user_ids_.push_back(found.users(0).id());
         emails_.push_back(email);
+        accounts_.push_back(absl::StrCat("acct", k));
       }
     }
     if (user_ids_.empty()) {
@@ -268,6 +271,19 @@ class Bench {
       auto call = std::make_shared<
           Call<roster::v1::ListUsersRequest, roster::v1::ListUsersResponse>>();
       call->request.add_email_addresses(Pick(emails_));
+      Authorize(call->context);
+      backends_[Channel(slot)]->async()->ListUsers(
+          &call->context, &call->request, &call->response,
+          [call, done](const grpc::Status& st) { done(st); });
+    });
+    // The same one user as list_by_email, named by a public metadata value.
+    s.emplace_back("list_by_metadata", [this](int slot, const Done& done) {
+      auto call = std::make_shared<
+          Call<roster::v1::ListUsersRequest, roster::v1::ListUsersResponse>>();
+      auto* filter = call->request.add_metadata_filters();
+      filter->set_tier(roster::v1::MetadataFilter::TIER_PUBLIC);
+      filter->set_path("account");
+      filter->mutable_value()->set_string_value(Pick(accounts_));
       Authorize(call->context);
       backends_[Channel(slot)]->async()->ListUsers(
           &call->context, &call->request, &call->response,
@@ -585,6 +601,7 @@ class Bench {
   std::vector<std::unique_ptr<FrontendUsers::Stub>> frontends_;
   std::vector<std::unique_ptr<grpc::health::v1::Health::Stub>> healths_;
   std::vector<std::string> user_ids_, emails_;
+  std::vector<std::string> accounts_;  // The sampled users' "account" values.
   std::string sign_in_email_, token_;
   roster::bench::TotpUserPool totp_users_;
   std::atomic<int64_t> created_{0};
