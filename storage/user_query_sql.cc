@@ -131,10 +131,13 @@ std::string PrimaryValue(const std::vector<Record>& records,
 
 // SqlClause::lookup_sql for a filter whose conditions number `conditions`:
 // the same test as the filter's one condition, without the users table when
-// an identifier table holds the values.
+// an identifier table or the metadata index holds the values.
 std::string LookupSql(const UserFilter& filter, size_t conditions) {
   if (conditions != 1) {
     return "";
+  }
+  if (filter.metadata_filters.size() == 1) {
+    return absl::StrCat("SELECT user_id ", kMetadataRows);
   }
   for (const IdentifierList& list : IdentifierLists(filter)) {
     if (list.values->empty()) {

@@ -25,10 +25,11 @@ inline constexpr char kNoCondition[] = "TRUE";
 struct SqlClause {
   std::string sql;  // kNoCondition when there is no condition.
   std::vector<SqlValue> params;
-  // SQLite only, for a filter that is one identifier list alone (e.g. a
-  // lookup by email address): a statement selecting the ids of the users it
-  // names, through that identifier's index, binding the same `params`. A
-  // user may come back more than once. Empty for any other filter.
+  // SQLite only, for a filter that is one identifier list or one metadata
+  // filter alone (e.g. a lookup by email address): a statement selecting the
+  // ids of the users it names, through that identifier's index or the
+  // metadata index, binding the same `params`. A user may come back more
+  // than once. Empty for any other filter.
   std::string lookup_sql;
   // For a filter that is one metadata filter alone: a statement counting the
   // users it matches from the metadata index alone (a user has one row per

@@ -206,7 +206,12 @@ absl::StatusOr<UserRecord> SqliteUserStore::GetUser(absl::string_view user_id) {
 
 absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
     const UserPageQuery& query) {
-  const bool lookup = NamesUsers(query.filter) && user_cache_.enabled();
+  const SqlClause where = UserFilterSql(query.filter);
+  // A query naming users by identifier, or by one metadata value, is
+  // answered from the cache when it finds one cached user.
+  const bool names_users = NamesUsers(query.filter);
+  const bool lookup =
+      (names_users || !where.lookup_sql.empty()) && user_cache_.enabled();
   const std::string lookup_key = lookup ? SingleLookupKey(query) : "";
   if (!lookup_key.empty()) {
     if (auto user = user_cache_.FindLookup(lookup_key)) {
@@ -219,7 +224,6 @@ absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
   }
   SqliteConnection& c = **lease;
   return Guarded("listing users", [&]() -> absl::StatusOr<UserPage> {
-    const SqlClause where = UserFilterSql(query.filter);
     if (lookup) {
       if (std::optional<UserPage> page =
               ListOneFromCache(c, query, where, lookup_key)) {
@@ -252,10 +256,11 @@ absl::StatusOr<UserPage> SqliteUserStore::ListUsers(
     for (size_t index : without_column) {
       LoadIdentifiers(c, page.users[index]);  // The same snapshot as the row.
     }
+    // Kept only for lookups: a scan through pages would push out the users
+    // that are read again. A metadata value names one user or many.
+    const bool keep = lookup && (names_users || page.users.size() == 1);
     for (const UserRecord& user : page.users) {
-      // Kept only for lookups: a scan through pages would push out the
-      // users that are read again.
-      if (lookup) {
+      if (keep) {
         user_cache_.Insert(std::make_shared<const UserRecord>(user),
                            generation);
       }

@@ -204,6 +204,17 @@ TEST_P(MetadataIndexStoreTest, FiltersFollowEveryWriteOfTheMetadata) {
               ElementsAre("u1", "u2"));
   EXPECT_THAT(Matches(Filter(kPublic, {"org", "id"}, String("o1"))),
               ElementsAre());
+  // A lookup of one user (served from SQLite's user cache when it holds
+  // them) returns the record as updated.
+  UserPageQuery by_org;
+  by_org.filter.metadata_filters = {
+      Filter(kPublic, {"org", "id"}, String("o2"))};
+  for (int read = 0; read < 2; ++read) {
+    ASSERT_OK_AND_ASSIGN(page, store_->ListUsers(by_org));
+    ASSERT_EQ(page.users.size(), 1u);
+    EXPECT_EQ(page.users[0].public_metadata,
+              R"({"plan":"free","org":{"id":"o2"},"seats":3})");
+  }
   // An update from a record read outside the transaction rewrites the rows.
   SetPublicMetadata("u1", R"({"org":{"id":"o1"}})", /*read_first=*/false);
   EXPECT_THAT(Matches(Filter(kPublic, {"org", "id"}, String("o1"))),
