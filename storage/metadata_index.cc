@@ -10,6 +10,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 
@@ -147,7 +148,7 @@ std::string MetadataIndexValue(const JsonScalar& value) {
       break;
   }
   if (text.size() > kMaxInlineValueBytes ||
-      text.find('\0') != std::string::npos) {
+      absl::StrContains(text, absl::string_view("\0", 1))) {
     return "h" + Sha256Hex(text);
   }
   return text;

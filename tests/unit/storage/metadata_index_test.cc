@@ -101,12 +101,16 @@ TEST(MetadataIndexEntriesTest, DiffNamesOnlyTheRowsThatChange) {
   after.public_metadata = R"({"keep":1,"change":"b","add":null})";
   const MetadataIndexChange change = DiffMetadataIndex(
       MetadataIndexEntries(before), MetadataIndexEntries(after));
-  std::vector<std::string> removed, added;
-  for (const auto& e : change.removed)
-    removed.push_back(e.path + "=" + e.value);
-  for (const auto& e : change.added) added.push_back(e.path + "=" + e.value);
-  EXPECT_THAT(removed, ElementsAre("change=sa", "drop=t"));
-  EXPECT_THAT(added, ElementsAre("add=z", "change=sb"));
+  auto rows = [](const std::vector<MetadataIndexEntry>& entries) {
+    std::vector<std::string> out;
+    out.reserve(entries.size());
+    for (const MetadataIndexEntry& e : entries) {
+      out.push_back(e.path + "=" + e.value);
+    }
+    return out;
+  };
+  EXPECT_THAT(rows(change.removed), ElementsAre("change=sa", "drop=t"));
+  EXPECT_THAT(rows(change.added), ElementsAre("add=z", "change=sb"));
 }
 
 MetadataFilter Filter(MetadataTier tier, std::vector<std::string> path,
@@ -176,16 +180,16 @@ TEST_P(MetadataIndexStoreTest, FiltersFollowEveryWriteOfTheMetadata) {
   ASSERT_THAT(Insert(ada), IsOk());
   ASSERT_THAT(Insert(bob), IsOk());
 
-  const auto kPublic = MetadataTier::kPublic;
-  EXPECT_THAT(Matches(Filter(kPublic, {"plan"}, String("pro"))),
+  const auto public_tier = MetadataTier::kPublic;
+  EXPECT_THAT(Matches(Filter(public_tier, {"plan"}, String("pro"))),
               ElementsAre("u1"));
-  EXPECT_THAT(Matches(Filter(kPublic, {"org", "id"}, String("o1"))),
+  EXPECT_THAT(Matches(Filter(public_tier, {"org", "id"}, String("o1"))),
               ElementsAre("u1"));
-  EXPECT_THAT(Matches(Filter(kPublic, {"seats"}, Number(3))),
+  EXPECT_THAT(Matches(Filter(public_tier, {"seats"}, Number(3))),
               ElementsAre("u1", "u2"));
-  EXPECT_THAT(Matches(Filter(kPublic, {"beta"}, Bool(true))),
+  EXPECT_THAT(Matches(Filter(public_tier, {"beta"}, Bool(true))),
               ElementsAre("u2"));
-  EXPECT_THAT(Matches(Filter(kPublic, {"beta"}, Number(1))), ElementsAre());
+  EXPECT_THAT(Matches(Filter(public_tier, {"beta"}, Number(1))), ElementsAre());
   EXPECT_THAT(Matches(Filter(MetadataTier::kPrivate, {"plan"}, String("pro"))),
               ElementsAre("u1"));
   EXPECT_THAT(Matches(Filter(MetadataTier::kUnsafe, {"plan"}, String("pro"))),
@@ -199,16 +203,17 @@ TEST_P(MetadataIndexStoreTest, FiltersFollowEveryWriteOfTheMetadata) {
               ElementsAre());
 
   SetPublicMetadata("u1", R"({"plan":"free","org":{"id":"o2"},"seats":3})");
-  EXPECT_THAT(Matches(Filter(kPublic, {"plan"}, String("pro"))), ElementsAre());
-  EXPECT_THAT(Matches(Filter(kPublic, {"plan"}, String("free"))),
+  EXPECT_THAT(Matches(Filter(public_tier, {"plan"}, String("pro"))),
+              ElementsAre());
+  EXPECT_THAT(Matches(Filter(public_tier, {"plan"}, String("free"))),
               ElementsAre("u1", "u2"));
-  EXPECT_THAT(Matches(Filter(kPublic, {"org", "id"}, String("o1"))),
+  EXPECT_THAT(Matches(Filter(public_tier, {"org", "id"}, String("o1"))),
               ElementsAre());
   // A lookup of one user (served from SQLite's user cache when it holds
   // them) returns the record as updated.
   UserPageQuery by_org;
   by_org.filter.metadata_filters = {
-      Filter(kPublic, {"org", "id"}, String("o2"))};
+      Filter(public_tier, {"org", "id"}, String("o2"))};
   for (int read = 0; read < 2; ++read) {
     ASSERT_OK_AND_ASSIGN(page, store_->ListUsers(by_org));
     ASSERT_EQ(page.users.size(), 1u);
@@ -217,16 +222,16 @@ TEST_P(MetadataIndexStoreTest, FiltersFollowEveryWriteOfTheMetadata) {
   }
   // An update from a record read outside the transaction rewrites the rows.
   SetPublicMetadata("u1", R"({"org":{"id":"o1"}})", /*read_first=*/false);
-  EXPECT_THAT(Matches(Filter(kPublic, {"org", "id"}, String("o1"))),
+  EXPECT_THAT(Matches(Filter(public_tier, {"org", "id"}, String("o1"))),
               ElementsAre("u1"));
-  EXPECT_THAT(Matches(Filter(kPublic, {"seats"}, Number(3))),
+  EXPECT_THAT(Matches(Filter(public_tier, {"seats"}, Number(3))),
               ElementsAre("u2"));
 
   ASSERT_THAT(store_->Write([](WriteTransaction& txn) {
     return txn.DeleteUser("u2", EventFor("u2", "user.deleted"));
   }),
               IsOk());
-  EXPECT_THAT(Matches(Filter(kPublic, {"plan"}, String("free"))),
+  EXPECT_THAT(Matches(Filter(public_tier, {"plan"}, String("free"))),
               ElementsAre());
   // Left: u1's org.id and private plan.
   EXPECT_EQ(CountRows("user_metadata_values"), 2);
