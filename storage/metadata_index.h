@@ -61,7 +61,6 @@ std::vector<MetadataIndexEntry> MetadataIndexEntries(const UserRecord& user);
 struct MetadataIndexChange {
   std::vector<MetadataIndexEntry> removed;
   std::vector<MetadataIndexEntry> added;
-  bool empty() const { return removed.empty() && added.empty(); }
 };
 MetadataIndexChange DiffMetadataIndex(
     const std::vector<MetadataIndexEntry>& before,
