@@ -174,6 +174,12 @@ MetadataIndexChange DiffMetadataIndex(
   return change;
 }
 
+MetadataIndexChange FirstMetadataIndex(const UserRecord& user) {
+  MetadataIndexChange change;
+  change.added = MetadataIndexEntries(user);
+  return change;
+}
+
 bool MetadataChanged(const UserRecord& before, const UserRecord& after) {
   return before.public_metadata != after.public_metadata ||
          before.private_metadata != after.private_metadata ||

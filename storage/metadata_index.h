@@ -65,6 +65,8 @@ struct MetadataIndexChange {
 MetadataIndexChange DiffMetadataIndex(
     const std::vector<MetadataIndexEntry>& before,
     const std::vector<MetadataIndexEntry>& after);
+// The rows of `user`, for a user who has none yet (an insert, a backfill).
+MetadataIndexChange FirstMetadataIndex(const UserRecord& user);
 
 // True when the two records' metadata differ in any tier.
 bool MetadataChanged(const UserRecord& before, const UserRecord& after);

@@ -253,8 +253,7 @@ void BackfillPgMetadataIndex(PgConnection& c) {
       user.public_metadata = r.Text(row, 1);
       user.private_metadata = r.Text(row, 2);
       user.unsafe_metadata = r.Text(row, 3);
-      WritePgMetadataIndex(c, user.id,
-                           DiffMetadataIndex({}, MetadataIndexEntries(user)));
+      WritePgMetadataIndex(c, user.id, FirstMetadataIndex(user));
       after = user.id;
     }
     if (r.rows() < 1000) {

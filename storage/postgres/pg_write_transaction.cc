@@ -33,8 +33,7 @@ void PgWriteTransaction::UpdateMetadataIndex(const UserRecord& user) {
     // Not read here: rewrite the user's rows whole.
     c_.Run("DELETE FROM user_metadata_values WHERE user_id = $1",
            PgParams().Add(user.id));
-    WritePgMetadataIndex(c_, user.id,
-                         DiffMetadataIndex({}, MetadataIndexEntries(user)));
+    WritePgMetadataIndex(c_, user.id, FirstMetadataIndex(user));
   } else if (MetadataChanged(read->second, user)) {
     WritePgMetadataIndex(c_, user.id,
                          DiffMetadataIndex(MetadataIndexEntries(read->second),
@@ -109,8 +108,7 @@ absl::Status PgWriteTransaction::InsertUser(const UserRecord& user,
   return PgGuarded("inserting a user", [&] {
     InsertPgUser(c_, user);
     InsertPgIdentifiers(c_, user);
-    WritePgMetadataIndex(c_, user.id,
-                         DiffMetadataIndex({}, MetadataIndexEntries(user)));
+    WritePgMetadataIndex(c_, user.id, FirstMetadataIndex(user));
     RememberMetadata(user);
     events_.push_back(event);
     return absl::OkStatus();

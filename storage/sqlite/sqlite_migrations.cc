@@ -482,8 +482,7 @@ void BackfillMetadataIndex(SqliteConnection& connection) {
     user.public_metadata = users.getColumn(1).getString();
     user.private_metadata = users.getColumn(2).getString();
     user.unsafe_metadata = users.getColumn(3).getString();
-    WriteMetadataIndex(connection, user.id,
-                       DiffMetadataIndex({}, MetadataIndexEntries(user)));
+    WriteMetadataIndex(connection, user.id, FirstMetadataIndex(user));
   }
 }
 

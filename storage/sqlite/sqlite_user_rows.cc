@@ -328,11 +328,12 @@ void WriteMetadataIndex(SqliteConnection& c, absl::string_view user_id,
       continue;
     }
     auto& s = c.Prepare(sql);
+    const std::string user(user_id);
     for (const MetadataIndexEntry& entry : *entries) {
       s.bind(1, entry.tier);
       s.bind(2, entry.path);
       s.bind(3, entry.value);
-      s.bind(4, std::string(user_id));
+      s.bind(4, user);
       s.exec();
       s.reset();
     }

@@ -107,8 +107,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
       BindUser(s, user);
       s.exec();
       InsertIdentifiers(c_, user);
-      WriteMetadataIndex(c_, user.id,
-                         DiffMetadataIndex({}, MetadataIndexEntries(user)));
+      WriteMetadataIndex(c_, user.id, FirstMetadataIndex(user));
       AppendEventRow(event);
       return absl::OkStatus();
     });
