@@ -431,13 +431,19 @@ function accountPage() {
     $('#delete-account').hidden = !user.deleteSelfEnabled;
   }
 
+  // Both reads land before anything is drawn: drawing the sessions later would push the controls
+  // below them down under a pointer already on its way to one of them.
   async function reload() {
-    render(await call('GetMe', {}, true));
-    await renderSessions();
+    const [me, { sessions }] = await Promise.all([call('GetMe', {}, true), call('ListMySessions', {}, true)]);
+    render(me);
+    drawSessions(sessions);
   }
 
   async function renderSessions() {
-    const { sessions } = await call('ListMySessions', {}, true);
+    drawSessions((await call('ListMySessions', {}, true)).sessions);
+  }
+
+  function drawSessions(sessions) {
     const list = $('#sessions');
     list.replaceChildren();
     const mine = currentSessionId();
