@@ -147,6 +147,11 @@ class BackendUsersService final
       roster::v1::OAuthAccessToken* response) override;
   // Social sign-in, when providers are configured (not owned); null: none.
   void set_oauth(oauth::OAuthFlow* oauth) { oauth_ = oauth; }
+  // Where reads run (not owned): a pool when storage is across a network
+  // (PostgreSQL), whose round trips must not hold gRPC's few callback
+  // threads; null (the default) runs them inline, as SQLite's answer in
+  // microseconds.
+  void set_reads(BoundedExecutor* reads) { reads_ = reads; }
   grpc::ServerUnaryReactor* ImportUsers(
       grpc::CallbackServerContext* context,
       const roster::v1::ImportUsersRequest* request,
@@ -234,8 +239,8 @@ class BackendUsersService final
                                           const Request* request,
                                           roster::v1::User* response,
                                           Remove remove);
-  // Authenticates, then runs `handler` (returning absl::Status) inline and
-  // finishes.
+  // Authenticates, then runs `handler` (returning absl::Status) on reads_
+  // (inline when null) and finishes.
   template <typename Handler>
   grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* context,
                                  Handler handler);
@@ -255,6 +260,7 @@ class BackendUsersService final
   const SecretKeyAuthenticator* authenticator_;  // Not owned.
   BoundedExecutor* writes_;                      // Not owned.
   BoundedExecutor* hashes_;                      // Not owned.
+  BoundedExecutor* reads_ = nullptr;             // Not owned; null: inline.
   domain::InvitationService* invitations_;       // Not owned.
   domain::SecondFactorService* second_factors_;  // Not owned.
   ArenaMessageAllocator<roster::v1::GetUserRequest, roster::v1::User>
@@ -272,10 +278,15 @@ grpc::ServerUnaryReactor* BackendUsersService::Read(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status status =
       authenticator_->Authenticate(context->client_metadata()).status();
-  if (status.ok()) {
-    status = handler();
+  if (!status.ok()) {
+    reactor->Finish(ToGrpcStatus(status));
+    return reactor;
   }
-  reactor->Finish(ToGrpcStatus(status));
+  if (reads_ == nullptr) {
+    reactor->Finish(ToGrpcStatus(handler()));
+  } else {
+    FinishWith(reactor, reads_, "reads", std::move(handler));
+  }
   return reactor;
 }
 

@@ -35,6 +35,9 @@ namespace {
 constexpr char kBackendUsersService[] = "roster.v1.BackendUsers";
 constexpr char kFrontendUsersService[] = "roster.v1.FrontendUsers";
 constexpr int kWriteThreads = 32;
+// PostgreSQL reads in flight at once, each holding a thread for its round
+// trip; as many as the connection pool holds (PgOptions::max_connections).
+constexpr int kPostgresReadThreads = 16;
 // Streams one connection may have open at once (HTTP/2 SETTINGS).
 constexpr int kMaxStreamsPerConnection = 100;
 // How often readiness re-checks the database (gRPC health: NOT_SERVING while
@@ -227,6 +230,13 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   // so more threads mean bigger batches, not more concurrent transactions.
   server->writes_ = std::make_unique<api::BoundedExecutor>(
       /*threads=*/kWriteThreads, /*max_queued=*/10000);
+  // A PostgreSQL read waits a network round trip, which gRPC's two callback
+  // threads cannot spare; its concurrent GetUser calls then also share
+  // statements (PgReadBatch). SQLite answers in microseconds, inline.
+  if (storage::IsPostgresDsn(config.db_path)) {
+    server->reads_ = std::make_unique<api::BoundedExecutor>(
+        /*threads=*/kPostgresReadThreads, /*max_queued=*/4096);
+  }
   // argon2id is CPU-bound: one worker per CPU the quota allows, no more than
   // the hash memory budget holds at 19 MiB each; a short queue per lane (about
   // a second of work) so a flood of sign-ins is refused fast instead of piling
@@ -298,6 +308,8 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       server->users_.get(), server->sessions_.get(), server->sign_ups_.get(),
       server->attempts_.get(), server->second_factors_.get(),
       server->writes_.get(), server->hashes_.get(), sign_in_limits);
+  server->backend_users_->set_reads(server->reads_.get());
+  server->frontend_users_->set_reads(server->reads_.get());
   server->StartOAuth(config, options, *sign_up_mode);
   grpc::ServerBuilder builder;
   configure(builder);
@@ -402,10 +414,11 @@ void RosterServer::Shutdown(absl::Duration grace) {
   if (backend_server_ != nullptr) {
     backend_server_->Shutdown(absl::ToChronoTime(deadline));
   }
-  // Every reactor is finished by now; stop the write thread after its queue
-  // drains, and the pruner.
+  // Every reactor is finished by now; stop the write, hash and read threads
+  // after their queues drain, and the pruner.
   writes_.reset();
   hashes_.reset();
+  reads_.reset();
   {
     absl::MutexLock lock(&pruner_mu_);
     pruner_stopping_ = true;

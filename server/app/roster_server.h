@@ -132,6 +132,7 @@ class RosterServer {
   std::unique_ptr<api::SecretKeyAuthenticator> authenticator_;
   std::unique_ptr<api::BoundedExecutor> writes_;
   std::unique_ptr<api::BoundedExecutor> hashes_;
+  std::unique_ptr<api::BoundedExecutor> reads_;  // PostgreSQL only.
   std::unique_ptr<domain::SignUpService> sign_ups_;
   std::unique_ptr<domain::InvitationService> invitations_;
   domain::DataKeys data_keys_;

@@ -339,28 +339,41 @@ absl::StatusOr<SessionPage> SessionService::ListSessions(
 
 absl::StatusOr<TokenClaims> SessionService::Authenticate(
     absl::string_view token) {
-  const absl::Time now = clock_->Now();
-  auto claims = verifier_->Verify(token, now);
+  auto claims = VerifyToken(token);
   if (!claims.ok()) {
     return claims.status();
   }
-  auto session = store_->GetSession(claims->session_id);
+  absl::Status active = CheckActive(*claims);
+  if (!active.ok()) {
+    return active;
+  }
+  return claims;
+}
+
+absl::StatusOr<TokenClaims> SessionService::VerifyToken(
+    absl::string_view token) const {
+  return verifier_->Verify(token, clock_->Now());
+}
+
+absl::Status SessionService::CheckActive(const TokenClaims& claims) {
+  auto session = store_->GetSession(claims.session_id);
   if (!session.ok()) {
     return absl::IsNotFound(session.status()) ? SessionInvalid()
                                               : session.status();
   }
-  if (session->user_id != claims->user_id ||
-      EffectiveStatus(*session, now) != storage::SessionStatus::kActive) {
+  if (session->user_id != claims.user_id ||
+      EffectiveStatus(*session, clock_->Now()) !=
+          storage::SessionStatus::kActive) {
     return SessionInvalid();
   }
-  auto user = store_->GetUser(claims->user_id);
+  auto user = store_->GetUser(claims.user_id);
   if (!user.ok()) {
     return absl::IsNotFound(user.status()) ? SessionInvalid() : user.status();
   }
   if (user->banned) {
     return SessionInvalid();
   }
-  return claims;
+  return absl::OkStatus();
 }
 
 }  // namespace roster::domain

@@ -105,6 +105,11 @@ class SessionService {
   // unexpired and its user exists and is not banned; UNAUTHENTICATED
   // (UNAUTHENTICATED or SESSION_INVALID) otherwise.
   absl::StatusOr<TokenClaims> Authenticate(absl::string_view token);
+  // Authenticate in two steps, so a forged or expired token is refused
+  // without touching storage: VerifyToken checks only the signature and
+  // lifetime; CheckActive then reads the session and the user.
+  absl::StatusOr<TokenClaims> VerifyToken(absl::string_view token) const;
+  absl::Status CheckActive(const TokenClaims& claims);
 
   const TokenVerifier& verifier() const { return *verifier_; }
   absl::Time Now() const { return clock_->Now(); }

@@ -113,6 +113,27 @@ absl::StatusOr<UserRecord> LoadPgUser(PgConnection& c,
   return user;
 }
 
+std::vector<UserRecord> LoadPgUsers(PgConnection& c,
+                                    const std::vector<std::string>& ids) {
+  // As LoadPgUser, over many ids: the rows come grouped by user.
+  static const std::string* const kSql = new std::string(absl::StrCat(
+      "SELECT ", UserSelectList(), ", i.* FROM users u LEFT JOIN LATERAL (",
+      IdentifierUnionSql("= u.id"),
+      ") i ON TRUE WHERE u.id = ANY($1::text[]) "
+      "ORDER BY 1, i.kind, i.created_at, i.id"));
+  PgResult r = c.Run(*kSql, PgParams().Add(PgTextArray(ids)));
+  std::vector<UserRecord> users;
+  for (int row = 0; row < r.rows(); ++row) {
+    if (users.empty() || users.back().id != r.Text(row, 0)) {
+      users.push_back(ReadPgUserRow(r, row));
+    }
+    if (!r.IsNull(row, kUserColumnCount)) {
+      AppendIdentifier(PgRow{r, row}, kUserColumnCount, users.back());
+    }
+  }
+  return users;
+}
+
 void LoadPgIdentifiers(PgConnection& c, std::vector<UserRecord>& users) {
   if (users.empty()) {
     return;

@@ -45,6 +45,10 @@ UserRecord ReadPgUserRow(const PgResult& r, int row, int first_column = 0);
 absl::StatusOr<UserRecord> LoadPgUser(PgConnection& c,
                                       absl::string_view user_id,
                                       bool for_update);
+// The users among `ids` (distinct), each with its identifiers, in one
+// statement; an id with no user is left out.
+std::vector<UserRecord> LoadPgUsers(PgConnection& c,
+                                    const std::vector<std::string>& ids);
 // Fills the identifiers of every user in `users`, oldest first.
 void LoadPgIdentifiers(PgConnection& c, std::vector<UserRecord>& users);
 

@@ -111,7 +111,17 @@ absl::StatusOr<std::unique_ptr<PgUserStore>> PgUserStore::Open(
   return store;
 }
 
-PgUserStore::PgUserStore(PgOptions options) : options_(std::move(options)) {}
+namespace {
+// Ids in one GetUser batch at most: a statement's array stays small.
+constexpr int kMaxReadBatch = 64;
+}  // namespace
+
+PgUserStore::PgUserStore(PgOptions options)
+    : options_(std::move(options)),
+      reads_(options_.read_batches_in_flight, kMaxReadBatch,
+             [this](absl::Span<const std::string> ids) {
+               return ReadUsers(ids);
+             }) {}
 
 PgUserStore::~PgUserStore() {
   {
@@ -188,9 +198,28 @@ auto PgUserStore::WithConnection(absl::string_view what, Fn&& fn)
 }
 
 absl::StatusOr<UserRecord> PgUserStore::GetUser(absl::string_view user_id) {
-  return WithConnection("reading a user", [&](PgConnection& c) {
-    return LoadPgUser(c, user_id, /*for_update=*/false);
-  });
+  return reads_.Get(user_id);
+}
+
+absl::StatusOr<std::vector<UserRecord>> PgUserStore::ReadUsers(
+    absl::Span<const std::string> ids) {
+  return WithConnection(
+      "reading users",
+      [&](PgConnection& c) -> absl::StatusOr<std::vector<UserRecord>> {
+        std::vector<UserRecord> users;
+        if (ids.size() > 1) {
+          return LoadPgUsers(c, std::vector<std::string>(ids.begin(), ids.end()));
+        }
+        // One id (a lone call) reads through the narrower statement.
+        absl::StatusOr<UserRecord> user =
+            LoadPgUser(c, ids.front(), /*for_update=*/false);
+        if (user.ok()) {
+          users.push_back(*std::move(user));
+        } else if (!absl::IsNotFound(user.status())) {
+          return user.status();
+        }
+        return users;
+      });
 }
 
 absl::StatusOr<UserPage> PgUserStore::ListUsers(const UserPageQuery& query) {

@@ -2,7 +2,7 @@
 // replicas over one database.
 //
 // Connections come from a bounded pool, and each caches its prepared
-// statements. A read is one statement (one snapshot) or, when it needs
+// statements. Concurrent GetUser calls share statements (PgReadBatch). A read is one statement (one snapshot) or, when it needs
 // several, a READ ONLY REPEATABLE READ transaction. A write is one READ
 // COMMITTED transaction: the user rows it reads are locked (FOR UPDATE), unique
 // indexes settle races between replicas, and a deadlock or serialization
@@ -30,6 +30,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "storage/postgres/pg_read_batch.h"
 #include "storage/user_store.h"
 
 namespace roster::storage {
@@ -46,6 +47,9 @@ struct PgOptions {
   absl::Duration acquire_timeout = absl::Seconds(5);
   // How often the listener re-reads the newest sequence without a NOTIFY.
   absl::Duration poll_interval = absl::Seconds(1);
+  // GetUser batches in flight at once; calls beyond them share the next
+  // batch's statement (see pg_read_batch.h).
+  int read_batches_in_flight = 1;
 };
 
 class PgUserStore final : public UserStore {
@@ -86,6 +90,8 @@ class PgUserStore final : public UserStore {
   std::optional<UserCacheStats> GetUserCacheStats() override {
     return std::nullopt;
   }
+  // How GetUser calls were batched so far.
+  PgReadBatch::Stats GetReadBatchStats() const { return reads_.stats(); }
 
  private:
   class Lease;
@@ -99,6 +105,9 @@ class PgUserStore final : public UserStore {
   auto WithConnection(absl::string_view what, Fn&& fn)
       -> decltype(fn(std::declval<PgConnection&>()));
   void Release(std::unique_ptr<PgConnection> connection);
+  // The users among `ids` (PgReadBatch's fetch).
+  absl::StatusOr<std::vector<UserRecord>> ReadUsers(
+      absl::Span<const std::string> ids);
   // One attempt of Write(). Sets `retry` when the database aborted it
   // (deadlock, serialization failure): nothing was applied, try again.
   absl::Status WriteOnce(
@@ -108,6 +117,7 @@ class PgUserStore final : public UserStore {
   void ListenLoop();
 
   const PgOptions options_;
+  PgReadBatch reads_;
 
   absl::Mutex pool_mu_;
   absl::CondVar pool_cv_;

@@ -189,6 +189,75 @@ TEST_F(PgUserStoreTest, RacingReplicasKeepCountersExactAndEventsInCommitOrder) {
   }
 }
 
+// Many threads read at once, so their GetUser calls share statements: each
+// call still gets its own user with its own identifiers, or NotFound, and a
+// read made after a commit sees it.
+TEST_F(PgUserStoreTest, ConcurrentReadsShareStatementsAndEachGetsItsOwnUser) {
+  auto store = OpenReplica();
+  ASSERT_NE(store, nullptr);
+  constexpr int kUsers = 12, kThreads = 12, kReadsPerThread = 80;
+  auto email_of = [](int i) { return absl::StrCat("u", i, "@example.com"); };
+  for (int i = 0; i < kUsers; ++i) {
+    UserRecord user = MakeUser(absl::StrCat("user_", i));
+    EmailAddressRecord email;
+    email.id = absl::StrCat("idn_", i);
+    email.user_id = user.id;
+    email.email_address = email_of(i);
+    email.created_at = email.updated_at = 1;
+    user.email_addresses.push_back(email);
+    user.primary_email_address_id = email.id;
+    ASSERT_THAT(store->Write([&](WriteTransaction& txn) {
+      return txn.InsertUser(user, MakeEvent(absl::StrCat("evt_", i), user.id, ""));
+    }),
+                IsOk());
+  }
+  std::vector<std::thread> readers;
+  readers.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    readers.emplace_back([&, t] {
+      const std::string own = absl::StrCat("user_", t);
+      for (int k = 0; k < kReadsPerThread; ++k) {
+        if (k % 8 == 0) {
+          // Each thread renames its own user, then reads the new name back.
+          const std::string name = absl::StrCat("name ", k);
+          EXPECT_THAT(store->Write([&](WriteTransaction& txn) -> absl::Status {
+            auto user = txn.GetUser(own);
+            if (!user.ok()) {
+              return user.status();
+            }
+            user->first_name = name;
+            user->version += 1;
+            return txn.UpdateUser(
+                *user, MakeEvent(absl::StrCat("evt_", t, "_", k), own, ""));
+          }),
+                      IsOk());
+          auto read = store->GetUser(own);
+          ASSERT_THAT(read, IsOk());
+          EXPECT_EQ(read->first_name, name);
+          continue;
+        }
+        const int i = (t * 7 + k) % (kUsers + 1);  // kUsers: no such user.
+        auto user = store->GetUser(absl::StrCat("user_", i));
+        if (i == kUsers) {
+          EXPECT_THAT(user, StatusIs(absl::StatusCode::kNotFound));
+          continue;
+        }
+        ASSERT_THAT(user, IsOk());
+        EXPECT_EQ(user->id, absl::StrCat("user_", i));
+        ASSERT_EQ(user->email_addresses.size(), 1u);
+        EXPECT_EQ(user->email_addresses[0].email_address, email_of(i));
+        EXPECT_EQ(user->email_addresses[0].user_id, user->id);
+      }
+    });
+  }
+  for (auto& r : readers) {
+    r.join();
+  }
+  const PgReadBatch::Stats stats = store->GetReadBatchStats();
+  EXPECT_EQ(stats.reads, kThreads * kReadsPerThread);
+  EXPECT_LT(stats.batches, stats.reads) << "no two reads shared a statement";
+}
+
 TEST_F(PgUserStoreTest, ConnectionsKilledByTheServerAreReplaced) {
   auto store = OpenReplica();
   ASSERT_NE(store, nullptr);
