@@ -310,9 +310,10 @@ grpc::ServerUnaryReactor* FrontendUsersService::AsMe(
   // read and no place in a queue.
   absl::StatusOr<domain::TokenClaims> claims =
       token.ok() ? sessions_->VerifyToken(*token) : token.status();
-  auto caller = claims.ok()
-                    ? CallerOf(*context, absl::StrCat("user:", claims->user_id), "")
-                    : absl::StatusOr<domain::Caller>(claims.status());
+  auto caller =
+      claims.ok()
+          ? CallerOf(*context, absl::StrCat("user:", claims->user_id), "")
+          : absl::StatusOr<domain::Caller>(claims.status());
   if (!caller.ok()) {
     reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;

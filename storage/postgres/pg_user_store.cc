@@ -208,7 +208,8 @@ absl::StatusOr<std::vector<UserRecord>> PgUserStore::ReadUsers(
       [&](PgConnection& c) -> absl::StatusOr<std::vector<UserRecord>> {
         std::vector<UserRecord> users;
         if (ids.size() > 1) {
-          return LoadPgUsers(c, std::vector<std::string>(ids.begin(), ids.end()));
+          return LoadPgUsers(c,
+                             std::vector<std::string>(ids.begin(), ids.end()));
         }
         // One id (a lone call) reads through the narrower statement.
         absl::StatusOr<UserRecord> user =

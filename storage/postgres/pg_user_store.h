@@ -2,8 +2,9 @@
 // replicas over one database.
 //
 // Connections come from a bounded pool, and each caches its prepared
-// statements. Concurrent GetUser calls share statements (PgReadBatch). A read is one statement (one snapshot) or, when it needs
-// several, a READ ONLY REPEATABLE READ transaction. A write is one READ
+// statements. A read is one statement (one snapshot) or, when it needs
+// several, a READ ONLY REPEATABLE READ transaction; concurrent GetUser calls
+// share statements (PgReadBatch). A write is one READ
 // COMMITTED transaction: the user rows it reads are locked (FOR UPDATE), unique
 // indexes settle races between replicas, and a deadlock or serialization
 // failure retries the whole body (bodies must be re-runnable: they only read

@@ -207,7 +207,8 @@ TEST_F(PgUserStoreTest, ConcurrentReadsShareStatementsAndEachGetsItsOwnUser) {
     user.email_addresses.push_back(email);
     user.primary_email_address_id = email.id;
     ASSERT_THAT(store->Write([&](WriteTransaction& txn) {
-      return txn.InsertUser(user, MakeEvent(absl::StrCat("evt_", i), user.id, ""));
+      return txn.InsertUser(user,
+                            MakeEvent(absl::StrCat("evt_", i), user.id, ""));
     }),
                 IsOk());
   }
