@@ -200,8 +200,8 @@ class FrontendUsersService final
   void set_oauth(oauth::OAuthFlow* oauth) { oauth_ = oauth; }
   // Where reads run (not owned): a pool when storage is across a network
   // (PostgreSQL), whose round trips must not hold gRPC's few callback
-  // threads; null (the default) runs them inline, as SQLite's answer in
-  // microseconds.
+  // threads; null (the default) runs them inline, right for SQLite, which
+  // answers in microseconds.
   void set_reads(BoundedExecutor* reads) { reads_ = reads; }
 
   grpc::ServerUnaryReactor* StartOAuth(

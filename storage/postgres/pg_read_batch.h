@@ -50,7 +50,8 @@ class PgReadBatch {
  private:
   struct Waiter;
 
-  // Runs batches while this thread leads: its own, first.
+  // Runs one batch, `self` and the calls queued before it, and hands the
+  // slot on to the next queued call.
   void Lead(Waiter& self);
 
   const int max_in_flight_;
