@@ -282,11 +282,7 @@ grpc::ServerUnaryReactor* BackendUsersService::Read(
     reactor->Finish(ToGrpcStatus(status));
     return reactor;
   }
-  if (reads_ == nullptr) {
-    reactor->Finish(ToGrpcStatus(handler()));
-  } else {
-    FinishWith(reactor, reads_, "reads", std::move(handler));
-  }
+  FinishWith(reactor, reads_, "reads", std::move(handler));
   return reactor;
 }
 

@@ -337,19 +337,6 @@ absl::StatusOr<SessionPage> SessionService::ListSessions(
   return page;
 }
 
-absl::StatusOr<TokenClaims> SessionService::Authenticate(
-    absl::string_view token) {
-  auto claims = VerifyToken(token);
-  if (!claims.ok()) {
-    return claims.status();
-  }
-  absl::Status active = CheckActive(*claims);
-  if (!active.ok()) {
-    return active;
-  }
-  return claims;
-}
-
 absl::StatusOr<TokenClaims> SessionService::VerifyToken(
     absl::string_view token) const {
   return verifier_->Verify(token, clock_->Now());

@@ -101,13 +101,11 @@ class SessionService {
                                            int32_t limit, int32_t offset,
                                            absl::string_view page_token);
 
-  // The claims of `token` if it is valid and its session is active and
-  // unexpired and its user exists and is not banned; UNAUTHENTICATED
-  // (UNAUTHENTICATED or SESSION_INVALID) otherwise.
-  absl::StatusOr<TokenClaims> Authenticate(absl::string_view token);
-  // Authenticate in two steps, so a forged or expired token is refused
-  // without touching storage: VerifyToken checks only the signature and
-  // lifetime; CheckActive then reads the session and the user.
+  // A session token is authenticated in two steps, so a forged or expired
+  // one is refused without touching storage. VerifyToken: the claims of
+  // `token` if its signature and lifetime are valid. CheckActive: OK if the
+  // session is active and unexpired and its user exists and is not banned.
+  // Both answer UNAUTHENTICATED (UNAUTHENTICATED or SESSION_INVALID) otherwise.
   absl::StatusOr<TokenClaims> VerifyToken(absl::string_view token) const;
   absl::Status CheckActive(const TokenClaims& claims);
 

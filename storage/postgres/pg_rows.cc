@@ -57,7 +57,7 @@ void BindAll(PgParams& params, const std::vector<SqlValue>& values) {
   }
 }
 
-std::string PgTextArray(const std::vector<std::string>& values) {
+std::string PgTextArray(absl::Span<const std::string> values) {
   std::string out = "{";
   for (size_t i = 0; i < values.size(); ++i) {
     out.append(i == 0 ? "\"" : ",\"");
@@ -95,33 +95,29 @@ absl::StatusOr<UserRecord> LoadPgUser(PgConnection& c,
     LoadPgIdentifiers(c, users);
     return std::move(users.front());
   }
-  PgResult r = c.Run(
-      absl::StrCat("SELECT ", UserSelectList(),
-                   ", i.* FROM users u LEFT JOIN (", IdentifierUnionSql("= $1"),
-                   ") i ON TRUE WHERE u.id = $1 "
-                   "ORDER BY i.kind, i.created_at, i.id"),
-      PgParams().Add(id));
-  if (r.rows() == 0) {
+  std::vector<UserRecord> users = LoadPgUsers(c, {id});
+  if (users.empty()) {
     return absl::NotFoundError(absl::StrCat("user ", user_id, " not found"));
   }
-  UserRecord user = ReadPgUserRow(r, 0);
-  for (int row = 0; row < r.rows(); ++row) {
-    if (!r.IsNull(row, kUserColumnCount)) {
-      AppendIdentifier(PgRow{r, row}, kUserColumnCount, user);
-    }
-  }
-  return user;
+  return std::move(users.front());
 }
 
 std::vector<UserRecord> LoadPgUsers(PgConnection& c,
-                                    const std::vector<std::string>& ids) {
-  // As LoadPgUser, over many ids: the rows come grouped by user.
-  static const std::string* const kSql = new std::string(absl::StrCat(
+                                    absl::Span<const std::string> ids) {
+  // One id (a lone GetUser, a session check) reads through the narrower
+  // statement; several share one, whose rows come grouped by user.
+  static const std::string* const kOne = new std::string(absl::StrCat(
+      "SELECT ", UserSelectList(), ", i.* FROM users u LEFT JOIN (",
+      IdentifierUnionSql("= $1"),
+      ") i ON TRUE WHERE u.id = $1 ORDER BY i.kind, i.created_at, i.id"));
+  static const std::string* const kMany = new std::string(absl::StrCat(
       "SELECT ", UserSelectList(), ", i.* FROM users u LEFT JOIN LATERAL (",
       IdentifierUnionSql("= u.id"),
       ") i ON TRUE WHERE u.id = ANY($1::text[]) "
       "ORDER BY 1, i.kind, i.created_at, i.id"));
-  PgResult r = c.Run(*kSql, PgParams().Add(PgTextArray(ids)));
+  PgResult r = ids.size() == 1
+                   ? c.Run(*kOne, PgParams().Add(ids.front()))
+                   : c.Run(*kMany, PgParams().Add(PgTextArray(ids)));
   std::vector<UserRecord> users;
   for (int row = 0; row < r.rows(); ++row) {
     if (users.empty() || users.back().id != r.Text(row, 0)) {

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "storage/metadata_index.h"
 #include "storage/postgres/pg_connection.h"
 #include "storage/records.h"
@@ -30,7 +31,7 @@ struct PgRow {
 };
 
 // A text[] literal of `values` ('{"a","b"}'), for `= ANY($n::text[])`.
-std::string PgTextArray(const std::vector<std::string>& values);
+std::string PgTextArray(absl::Span<const std::string> values);
 
 // Appends `values` to `params` in order.
 void BindAll(PgParams& params, const std::vector<SqlValue>& values);
@@ -48,7 +49,7 @@ absl::StatusOr<UserRecord> LoadPgUser(PgConnection& c,
 // The users among `ids` (distinct), each with its identifiers, in one
 // statement; an id with no user is left out.
 std::vector<UserRecord> LoadPgUsers(PgConnection& c,
-                                    const std::vector<std::string>& ids);
+                                    absl::Span<const std::string> ids);
 // Fills the identifiers of every user in `users`, oldest first.
 void LoadPgIdentifiers(PgConnection& c, std::vector<UserRecord>& users);
 

@@ -206,20 +206,7 @@ absl::StatusOr<std::vector<UserRecord>> PgUserStore::ReadUsers(
   return WithConnection(
       "reading users",
       [&](PgConnection& c) -> absl::StatusOr<std::vector<UserRecord>> {
-        std::vector<UserRecord> users;
-        if (ids.size() > 1) {
-          return LoadPgUsers(c,
-                             std::vector<std::string>(ids.begin(), ids.end()));
-        }
-        // One id (a lone call) reads through the narrower statement.
-        absl::StatusOr<UserRecord> user =
-            LoadPgUser(c, ids.front(), /*for_update=*/false);
-        if (user.ok()) {
-          users.push_back(*std::move(user));
-        } else if (!absl::IsNotFound(user.status())) {
-          return user.status();
-        }
-        return users;
+        return LoadPgUsers(c, ids);
       });
 }
 
