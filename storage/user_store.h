@@ -16,8 +16,10 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -232,6 +234,14 @@ class UserStore {
 
   // The user with identifiers, or NotFound.
   virtual absl::StatusOr<UserRecord> GetUser(absl::string_view user_id) = 0;
+  // GetUser for a caller that must not block, such as a gRPC reactor: `done`
+  // runs once with GetUser's result, either before this returns (this
+  // default, for a store whose reads are local and quick) or later on a
+  // thread of the store's. The caller bounds how many it has waiting.
+  using GetUserDone = absl::AnyInvocable<void(absl::StatusOr<UserRecord>) &&>;
+  virtual void GetUserAsync(absl::string_view user_id, GetUserDone done) {
+    std::move(done)(GetUser(user_id));
+  }
   // A page of users matching query.filter in query.order, with the total count.
   virtual absl::StatusOr<UserPage> ListUsers(const UserPageQuery& query) = 0;
   // How many users match `filter`.

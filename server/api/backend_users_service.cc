@@ -72,16 +72,42 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateUser(
       create);
 }
 
+bool BackendUsersService::Authenticated(
+    const grpc::CallbackServerContext& context,
+    grpc::ServerUnaryReactor* reactor) const {
+  absl::Status status =
+      authenticator_->Authenticate(context.client_metadata()).status();
+  if (!status.ok()) {
+    reactor->Finish(ToGrpcStatus(status));
+  }
+  return status.ok();
+}
+
 grpc::ServerUnaryReactor* BackendUsersService::GetUser(
     grpc::CallbackServerContext* context,
     const roster::v1::GetUserRequest* request, User* response) {
   if (auto* refused = RefuseOversized(context, *request)) {
     return refused;
   }
-  return Read(context, [this, request, response] {
-    return RespondWithUser(
-        response, [&] { return users_->users.GetUser(request->user_id()); });
-  });
+  // No read pool: the store answers on its own thread, or inline (SQLite).
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Authenticated(*context, reactor)) {
+    return reactor;
+  }
+  if (!waiting_reads_.TryAdd()) {
+    reactor->Finish(Overloaded("reads"));
+    return reactor;
+  }
+  users_->users.GetUserAsync(
+      request->user_id(),
+      [this, reactor, response](absl::StatusOr<domain::UserView> view) {
+        waiting_reads_.Remove();
+        if (view.ok()) {
+          ToProto(*view, *response);
+        }
+        reactor->Finish(ToGrpcStatus(view.status()));
+      });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::ListUsers(

@@ -239,6 +239,13 @@ class BackendUsersService final
                                           const Request* request,
                                           roster::v1::User* response,
                                           Remove remove);
+  static constexpr int kMaxWaitingReads = 4096;
+
+  // True when the call carries a valid secret key; else finishes `reactor`
+  // with the refusal.
+  bool Authenticated(const grpc::CallbackServerContext& context,
+                     grpc::ServerUnaryReactor* reactor) const;
+
   // Authenticates, then runs `handler` (returning absl::Status) on reads_
   // (inline when null) and finishes.
   template <typename Handler>
@@ -261,6 +268,9 @@ class BackendUsersService final
   BoundedExecutor* writes_;                      // Not owned.
   BoundedExecutor* hashes_;                      // Not owned.
   BoundedExecutor* reads_ = nullptr;             // Not owned; null: inline.
+  // GetUser calls waiting on the store's own thread (GetUserAsync); as many
+  // as the read pool queues.
+  WaitingCalls waiting_reads_{kMaxWaitingReads};
   domain::InvitationService* invitations_;       // Not owned.
   domain::SecondFactorService* second_factors_;  // Not owned.
   ArenaMessageAllocator<roster::v1::GetUserRequest, roster::v1::User>
@@ -276,13 +286,9 @@ template <typename Handler>
 grpc::ServerUnaryReactor* BackendUsersService::Read(
     grpc::CallbackServerContext* context, Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status =
-      authenticator_->Authenticate(context->client_metadata()).status();
-  if (!status.ok()) {
-    reactor->Finish(ToGrpcStatus(status));
-    return reactor;
+  if (Authenticated(*context, reactor)) {
+    FinishWith(reactor, reads_, "reads", std::move(handler));
   }
-  FinishWith(reactor, reads_, "reads", std::move(handler));
   return reactor;
 }
 

@@ -7,6 +7,7 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
 
+#include <atomic>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -65,6 +66,28 @@ grpc::ServerUnaryReactor* RefuseOversized(
 
 // RESOURCE_EXHAUSTED (OVERLOADED): too many `what` are queued.
 grpc::Status Overloaded(const char* what);
+
+// Bounds the calls waiting on work queued outside any executor (a store's
+// own thread: UserStore::GetUserAsync), as an executor bounds its queue.
+// Thread-safe.
+class WaitingCalls {
+ public:
+  explicit WaitingCalls(int max) : max_(max) {}
+  // Counts one more call; false (and not counted) at the limit.
+  bool TryAdd() {
+    if (count_.fetch_add(1, std::memory_order_relaxed) < max_) {
+      return true;
+    }
+    count_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  void Remove() { count_.fetch_sub(1, std::memory_order_relaxed); }
+  int count() const { return count_.load(std::memory_order_relaxed); }
+
+ private:
+  const int max_;
+  std::atomic<int> count_{0};
+};
 
 // Runs `work` on `executor` (inline when null) and finishes `reactor` with its
 // status; when the executor's queue is full, finishes it at once with

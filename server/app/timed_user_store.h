@@ -27,6 +27,14 @@ class TimedUserStore final : public storage::UserStore {
       absl::string_view user_id) override {
     return Timed("get_user", [&] { return store_->GetUser(user_id); });
   }
+  void GetUserAsync(absl::string_view user_id, GetUserDone done) override {
+    store_->GetUserAsync(
+        user_id, [this, start = absl::Now(), done = std::move(done)](
+                     absl::StatusOr<storage::UserRecord> user) mutable {
+          metrics_->DatabaseOperation("get_user", absl::Now() - start);
+          std::move(done)(std::move(user));
+        });
+  }
   absl::StatusOr<storage::UserPage> ListUsers(
       const storage::UserPageQuery& query) override {
     return Timed("list_users", [&] { return store_->ListUsers(query); });

@@ -81,6 +81,24 @@ absl::StatusOr<UserView> UserOperations::ReadUser(
   return View(*std::move(user));
 }
 
+void UserOperations::ReadUserAsync(absl::string_view user_id,
+                                   ReadUserDone done) const {
+  absl::Status valid = CheckUserId(user_id);
+  if (!valid.ok()) {
+    std::move(done)(std::move(valid));
+    return;
+  }
+  store_->GetUserAsync(user_id,
+                       [this, done = std::move(done)](
+                           absl::StatusOr<storage::UserRecord> user) mutable {
+                         if (!user.ok()) {
+                           std::move(done)(FromStore(user.status()));
+                         } else {
+                           std::move(done)(View(*std::move(user)));
+                         }
+                       });
+}
+
 UserView UserOperations::View(storage::UserRecord record) const {
   UserView view;
   const storage::Micros now = ToMicros(clock_->Now());

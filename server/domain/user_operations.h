@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -69,6 +70,10 @@ class UserOperations {
   // The user by id, as View returns it: INVALID_ARGUMENT for a malformed id,
   // NOT_FOUND.
   absl::StatusOr<UserView> ReadUser(absl::string_view user_id) const;
+  // ReadUser for a caller that must not block: `done` runs once with its
+  // result, inline or on the store's thread (UserStore::GetUserAsync).
+  using ReadUserDone = absl::AnyInvocable<void(absl::StatusOr<UserView>) &&>;
+  void ReadUserAsync(absl::string_view user_id, ReadUserDone done) const;
   // The user as callers see it: lockout state, attempts left, etag, the
   // absolute image URL.
   UserView View(storage::UserRecord record) const;

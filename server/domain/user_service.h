@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -212,6 +213,10 @@ class UserService final : public UserOperations {
                                       absl::string_view etag);
 
   absl::StatusOr<UserView> GetUser(absl::string_view user_id);
+  // GetUser without blocking (ReadUserAsync).
+  void GetUserAsync(absl::string_view user_id, ReadUserDone done) {
+    ReadUserAsync(user_id, std::move(done));
+  }
   absl::StatusOr<UserListPage> ListUsers(const ListUsersParams& params);
   absl::StatusOr<int64_t> CountUsers(const storage::UserFilter& filter);
 

@@ -10,83 +10,130 @@
 namespace roster::storage {
 
 struct PgReadBatch::Waiter {
-  explicit Waiter(absl::string_view id) : user_id(id) {}
+  Waiter(absl::string_view id, Done callback)
+      : user_id(id), done(std::move(callback)) {}
 
-  const absl::string_view user_id;  // The caller's, alive until Get returns.
+  const std::string user_id;
+  // GetAsync's callback; empty for a blocking Get, which waits on `answered`.
+  Done done;
   absl::StatusOr<UserRecord> result;
-  // Set before `done` is notified: this call now leads a batch instead of
+  // Set before `answered` is notified: this call now leads a batch instead of
   // having been answered.
   bool lead = false;
-  absl::Notification done;
+  absl::Notification answered;
 };
 
 PgReadBatch::PgReadBatch(int max_in_flight, int max_batch, Fetch fetch)
     : max_in_flight_(max_in_flight),
       max_batch_(max_batch),
-      fetch_(std::move(fetch)) {}
+      fetch_(std::move(fetch)) {
+  worker_ = std::thread([this] { Work(); });
+}
+
+PgReadBatch::~PgReadBatch() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  worker_.join();
+}
 
 absl::StatusOr<UserRecord> PgReadBatch::Get(absl::string_view user_id) {
-  Waiter self(user_id);
+  auto self = std::make_shared<Waiter>(user_id, nullptr);
   {
     absl::MutexLock lock(&mu_);
     if (in_flight_ < max_in_flight_) {
       ++in_flight_;
-      self.lead = true;
+      self->lead = true;
     } else {
-      queue_.push_back(&self);
+      queue_.push_back(self);
     }
   }
-  if (!self.lead) {
-    self.done.WaitForNotification();
+  if (!self->lead) {
+    self->answered.WaitForNotification();
   }
-  if (self.lead) {
+  if (self->lead) {
     Lead(self);
   }
-  return std::move(self.result);
+  return std::move(self->result);
 }
 
-void PgReadBatch::Lead(Waiter& self) {
-  std::vector<Waiter*> batch = {&self};
+void PgReadBatch::GetAsync(absl::string_view user_id, Done done) {
+  auto waiter = std::make_shared<Waiter>(user_id, std::move(done));
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(std::move(waiter));  // The worker wakes if a slot is free.
+}
+
+bool PgReadBatch::WorkerMayLead() const {
+  return queue_.empty() ? stopping_ : in_flight_ < max_in_flight_;
+}
+
+void PgReadBatch::Work() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &PgReadBatch::WorkerMayLead));
+      if (queue_.empty()) {
+        return;  // Stopping, and every call is answered or being answered.
+      }
+      ++in_flight_;
+    }
+    Lead(nullptr);
+  }
+}
+
+void PgReadBatch::Lead(std::shared_ptr<Waiter> self) {
+  const Waiter* const leader = self.get();
+  std::vector<std::shared_ptr<Waiter>> batch;
+  if (self != nullptr) {
+    batch.push_back(std::move(self));
+  }
   {
     absl::MutexLock lock(&mu_);
     while (!queue_.empty() && static_cast<int>(batch.size()) < max_batch_) {
-      batch.push_back(queue_.front());
+      batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    ++stats_.batches;
-    stats_.reads += static_cast<int64_t>(batch.size());
+    if (!batch.empty()) {
+      ++stats_.batches;
+      stats_.reads += static_cast<int64_t>(batch.size());
+    }
   }
   // Distinct ids, and how many waiters want each: the last one takes the
-  // record instead of a copy. The keys are copies, because a waiter's id dies
-  // with it once it is answered.
+  // record instead of a copy. The keys point into the waiters, which `batch`
+  // keeps alive.
   struct Wanted {
     int waiters = 0;
     UserRecord* user = nullptr;
   };
-  absl::flat_hash_map<std::string, Wanted> wanted;
+  absl::flat_hash_map<absl::string_view, Wanted> wanted;
   std::vector<std::string> ids;
-  for (const Waiter* w : batch) {
+  for (const auto& w : batch) {
     if (wanted[w->user_id].waiters++ == 0) {
-      ids.emplace_back(w->user_id);
+      ids.push_back(w->user_id);
     }
   }
-  absl::StatusOr<std::vector<UserRecord>> users = fetch_(ids);
+  absl::StatusOr<std::vector<UserRecord>> users = std::vector<UserRecord>();
+  if (!ids.empty()) {
+    users = fetch_(ids);
+  }
 
   // Hand the slot on before answering, so the next batch's round trip
-  // overlaps this one's answers.
-  Waiter* next = nullptr;
+  // overlaps this one's answers. A call that must not block cannot lead: the
+  // worker takes the slot for it.
+  std::shared_ptr<Waiter> next;
   {
     absl::MutexLock lock(&mu_);
-    if (queue_.empty()) {
-      --in_flight_;
-    } else {
-      next = queue_.front();
+    if (!queue_.empty() && queue_.front()->done == nullptr) {
+      next = std::move(queue_.front());
       queue_.pop_front();
       next->lead = true;
+    } else {
+      --in_flight_;
     }
   }
   if (next != nullptr) {
-    next->done.Notify();
+    next->answered.Notify();
   }
 
   if (users.ok()) {
@@ -96,20 +143,26 @@ void PgReadBatch::Lead(Waiter& self) {
       }
     }
   }
-  for (Waiter* w : batch) {
+  for (const auto& w : batch) {
     Wanted& want = wanted.find(w->user_id)->second;
+    absl::StatusOr<UserRecord> result;
     if (!users.ok()) {
-      w->result = users.status();
+      result = users.status();
     } else if (want.user == nullptr) {
-      w->result =
+      result =
           absl::NotFoundError(absl::StrCat("user ", w->user_id, " not found"));
     } else if (--want.waiters == 0) {
-      w->result = std::move(*want.user);
+      result = std::move(*want.user);
     } else {
-      w->result = *want.user;
+      result = *want.user;
     }
-    if (w != &self) {
-      w->done.Notify();  // `w` may be gone once notified.
+    if (w->done != nullptr) {
+      std::move(w->done)(std::move(result));
+    } else {
+      w->result = std::move(result);
+      if (w.get() != leader) {
+        w->answered.Notify();
+      }
     }
   }
 }

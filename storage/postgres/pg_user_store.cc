@@ -201,6 +201,10 @@ absl::StatusOr<UserRecord> PgUserStore::GetUser(absl::string_view user_id) {
   return reads_.Get(user_id);
 }
 
+void PgUserStore::GetUserAsync(absl::string_view user_id, GetUserDone done) {
+  reads_.GetAsync(user_id, std::move(done));
+}
+
 absl::StatusOr<std::vector<UserRecord>> PgUserStore::ReadUsers(
     absl::Span<const std::string> ids) {
   return WithConnection(

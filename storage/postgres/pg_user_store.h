@@ -66,6 +66,8 @@ class PgUserStore final : public UserStore {
   PgUserStore& operator=(const PgUserStore&) = delete;
 
   absl::StatusOr<UserRecord> GetUser(absl::string_view user_id) override;
+  // Answered on PgReadBatch's worker thread, or a blocking reader's.
+  void GetUserAsync(absl::string_view user_id, GetUserDone done) override;
   absl::StatusOr<UserPage> ListUsers(const UserPageQuery& query) override;
   absl::StatusOr<int64_t> CountUsers(const UserFilter& filter) override;
   absl::Status Write(
@@ -118,7 +120,6 @@ class PgUserStore final : public UserStore {
   void ListenLoop();
 
   const PgOptions options_;
-  PgReadBatch reads_;
 
   absl::Mutex pool_mu_;
   absl::CondVar pool_cv_;
@@ -131,6 +132,8 @@ class PgUserStore final : public UserStore {
   bool stopping_ ABSL_GUARDED_BY(listener_mu_) = false;
   int wake_fds_[2] = {-1, -1};  // A pipe that wakes the listener to stop.
   std::thread listener_thread_;
+  // Last, so it is destroyed first: its worker reads through the pool.
+  PgReadBatch reads_;
 };
 
 }  // namespace roster::storage

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "server/api/call_context.h"
 
 namespace roster::api {
 namespace {
@@ -49,6 +51,34 @@ TEST(BoundedExecutorTest, UnauthenticatedWorkHasAQueueOfItsOwn) {
   }  // Runs what is queued, then joins.
   EXPECT_EQ(ran.load(), 8);
   EXPECT_EQ(order, (std::vector<int>{1, 1, 1, 1, 0, 0, 0, 0}));
+}
+
+// Callers racing for the last places of a bound get exactly that many, and a
+// place given back can be taken again.
+TEST(WaitingCallsTest, RacingCallersGetExactlyTheBound) {
+  constexpr int kMax = 100, kThreads = 8, kTriesPerThread = 50;
+  WaitingCalls waiting(kMax);
+  std::atomic<int> admitted{0};
+  std::vector<std::thread> callers;
+  callers.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    callers.emplace_back([&] {
+      for (int i = 0; i < kTriesPerThread; ++i) {
+        if (waiting.TryAdd()) {
+          ++admitted;
+        }
+      }
+    });
+  }
+  for (auto& c : callers) {
+    c.join();
+  }
+  EXPECT_EQ(admitted.load(), kMax);
+  EXPECT_EQ(waiting.count(), kMax);
+  EXPECT_FALSE(waiting.TryAdd());
+  waiting.Remove();
+  EXPECT_TRUE(waiting.TryAdd());
+  EXPECT_FALSE(waiting.TryAdd());
 }
 
 }  // namespace

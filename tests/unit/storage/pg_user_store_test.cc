@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "storage/postgres/pg_connection.h"
 #include "storage/postgres/pg_migrations.h"
 #include "tests/testing/postgres.h"
@@ -189,9 +190,23 @@ TEST_F(PgUserStoreTest, RacingReplicasKeepCountersExactAndEventsInCommitOrder) {
   }
 }
 
-// Many threads read at once, so their GetUser calls share statements: each
-// call still gets its own user with its own identifiers, or NotFound, and a
-// read made after a commit sees it.
+// GetUserAsync's answer, waited for.
+absl::StatusOr<UserRecord> GetUserAsyncAndWait(UserStore& store,
+                                               const std::string& id) {
+  absl::StatusOr<UserRecord> result;
+  absl::Notification answered;
+  store.GetUserAsync(id, [&](absl::StatusOr<UserRecord> user) {
+    result = std::move(user);
+    answered.Notify();
+  });
+  answered.WaitForNotification();
+  return result;
+}
+
+// Many threads read at once, half blocking (GetUser) and half not
+// (GetUserAsync), so their calls share statements and either kind leads
+// batches: each call still gets its own user with its own identifiers, or
+// NotFound, and a read made after a commit sees it.
 TEST_F(PgUserStoreTest, ConcurrentReadsShareStatementsAndEachGetsItsOwnUser) {
   auto store = OpenReplica();
   ASSERT_NE(store, nullptr);
@@ -217,6 +232,10 @@ TEST_F(PgUserStoreTest, ConcurrentReadsShareStatementsAndEachGetsItsOwnUser) {
   for (int t = 0; t < kThreads; ++t) {
     readers.emplace_back([&, t] {
       const std::string own = absl::StrCat("user_", t);
+      const auto get = [&](const std::string& id) {
+        return t % 2 == 0 ? store->GetUser(id)
+                          : GetUserAsyncAndWait(*store, id);
+      };
       for (int k = 0; k < kReadsPerThread; ++k) {
         if (k % 8 == 0) {
           // Each thread renames its own user, then reads the new name back.
@@ -232,13 +251,13 @@ TEST_F(PgUserStoreTest, ConcurrentReadsShareStatementsAndEachGetsItsOwnUser) {
                 *user, MakeEvent(absl::StrCat("evt_", t, "_", k), own, ""));
           }),
                       IsOk());
-          auto read = store->GetUser(own);
+          auto read = get(own);
           ASSERT_THAT(read, IsOk());
           EXPECT_EQ(read->first_name, name);
           continue;
         }
         const int i = (t * 7 + k) % (kUsers + 1);  // kUsers: no such user.
-        auto user = store->GetUser(absl::StrCat("user_", i));
+        auto user = get(absl::StrCat("user_", i));
         if (i == kUsers) {
           EXPECT_THAT(user, StatusIs(absl::StatusCode::kNotFound));
           continue;
@@ -257,6 +276,43 @@ TEST_F(PgUserStoreTest, ConcurrentReadsShareStatementsAndEachGetsItsOwnUser) {
   const PgReadBatch::Stats stats = store->GetReadBatchStats();
   EXPECT_EQ(stats.reads, kThreads * kReadsPerThread);
   EXPECT_LT(stats.batches, stats.reads) << "no two reads shared a statement";
+}
+
+// Calls that must not block, queued faster than they are answered, are each
+// answered once with their own user; those still queued when the store closes
+// are answered before it is gone.
+TEST_F(PgUserStoreTest, QueuedAsyncReadsAreEachAnsweredOnceEvenAtClose) {
+  auto store = OpenReplica();
+  ASSERT_NE(store, nullptr);
+  constexpr int kUsers = 5, kReads = 2000;
+  for (int i = 0; i < kUsers; ++i) {
+    UserRecord user = MakeUser(absl::StrCat("user_", i));
+    ASSERT_THAT(store->Write([&](WriteTransaction& txn) {
+      return txn.InsertUser(user,
+                            MakeEvent(absl::StrCat("evt_", i), user.id, ""));
+    }),
+                IsOk());
+  }
+  std::vector<int> answers(kReads, 0);
+  std::atomic<int> wrong{0};
+  for (int k = 0; k < kReads; ++k) {
+    const int i = k % (kUsers + 1);  // kUsers: no such user.
+    store->GetUserAsync(
+        absl::StrCat("user_", i), [&, k, i](absl::StatusOr<UserRecord> user) {
+          ++answers[k];  // Each call's own slot: no two threads share one.
+          const bool right =
+              i == kUsers ? absl::IsNotFound(user.status())
+                          : user.ok() && user->id == absl::StrCat("user_", i);
+          if (!right) {
+            ++wrong;
+          }
+        });
+  }
+  store.reset();  // Returns once every queued call is answered.
+  EXPECT_EQ(wrong.load(), 0);
+  for (int k = 0; k < kReads; ++k) {
+    ASSERT_EQ(answers[k], 1) << "call " << k;
+  }
 }
 
 TEST_F(PgUserStoreTest, ConnectionsKilledByTheServerAreReplaced) {
