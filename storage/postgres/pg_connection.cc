@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace roster::storage {
 namespace {
@@ -142,11 +143,12 @@ PgResult PgConnection::Check(PGresult* raw) {
 }
 
 PgResult PgConnection::Exec(const std::string& sql) {
-  if (!pending_begin_.empty()) {
+  if (!pending_.empty()) {
     // Simple-query text may hold several statements: one round trip still.
-    const std::string both = absl::StrCat(pending_begin_, "; ", sql);
-    pending_begin_.clear();
-    return Check(PQexec(conn_.get(), both.c_str()));
+    pending_.push_back(sql);
+    const std::string all = absl::StrJoin(pending_, "; ");
+    pending_.clear();
+    return Check(PQexec(conn_.get(), all.c_str()));
   }
   return Check(PQexec(conn_.get(), sql.c_str()));
 }
@@ -165,7 +167,7 @@ std::pair<std::string, bool> PgConnection::StatementName(
 }
 
 PgResult PgConnection::Run(const std::string& sql, const PgParams& params) {
-  if (!pending_begin_.empty()) {
+  if (!pending_.empty()) {
     return Pipelined(sql, params, /*commit=*/false);
   }
   auto [name, needs_prepare] = StatementName(sql);
@@ -187,11 +189,11 @@ PgResult PgConnection::RunAndCommit(const std::string& sql,
 PgResult PgConnection::Pipelined(const std::string& sql, const PgParams& params,
                                  bool commit) {
   PGconn* conn = conn_.get();
-  const std::string begin = std::move(pending_begin_);
-  pending_begin_.clear();
+  const std::vector<std::string> first = std::move(pending_);
+  pending_.clear();
   auto [name, needs_prepare] = StatementName(sql);
   if (PQenterPipelineMode(conn) != 1) {
-    broken_ = true;  // Its pending BEGIN is lost with this statement.
+    broken_ = true;  // Its queued statements are lost with this one.
     throw PgError(absl::UnavailableError(absl::StrCat(
         "the PostgreSQL connection failed: ", PQerrorMessage(conn))));
   }
@@ -201,7 +203,10 @@ PgResult PgConnection::Pipelined(const std::string& sql, const PgParams& params,
     return PQsendQueryParams(conn, text.c_str(), 0, nullptr, nullptr, nullptr,
                              nullptr, 0) == 1;
   };
-  bool sent = begin.empty() || send_text(begin);
+  bool sent = true;
+  for (const std::string& text : first) {
+    sent = sent && send_text(text);
+  }
   sent =
       sent && (!needs_prepare ||
                PQsendPrepare(conn, name.c_str(), sql.c_str(), 0, nullptr) == 1);
@@ -210,8 +215,8 @@ PgResult PgConnection::Pipelined(const std::string& sql, const PgParams& params,
                                      params.formats(), /*resultFormat=*/0) == 1;
   sent = sent && (!commit || send_text("COMMIT"));
   sent = sent && PQpipelineSync(conn) == 1;
-  const int expected =
-      (begin.empty() ? 0 : 1) + (needs_prepare ? 1 : 0) + 1 + (commit ? 1 : 0);
+  const int expected = static_cast<int>(first.size()) +
+                       (needs_prepare ? 1 : 0) + 1 + (commit ? 1 : 0);
   bool synced = false;
   if (sent) {
     for (int i = 0; i < expected; ++i) {
@@ -236,7 +241,7 @@ PgResult PgConnection::Pipelined(const std::string& sql, const PgParams& params,
   // In the order sent: the first failure is the one to report, and the
   // statements after it were skipped.
   size_t next = 0;
-  if (!begin.empty()) {
+  for (size_t i = 0; i < first.size(); ++i) {
     Check(results[next++].release());
   }
   if (needs_prepare) {

@@ -139,11 +139,22 @@ class PgConnection {
   // Runs SQL text without parameters or preparation (BEGIN, COMMIT, DDL, …).
   // Throws PgError.
   PgResult Exec(const std::string& sql);
-  // Sends `begin_sql` (BEGIN …) with the next statement instead of in a round
-  // trip of its own: a transaction's first statement then costs one round
-  // trip, not two. Nothing is sent until that statement.
-  void BeginWithNextStatement(std::string begin_sql) {
-    pending_begin_ = std::move(begin_sql);
+  // Sends `sql` (BEGIN, SAVEPOINT, RELEASE …: a statement without parameters
+  // whose result only needs to succeed) with the next statement instead of in
+  // a round trip of its own: a transaction's first statement then costs one
+  // round trip, not two. Queued statements go in the order queued; nothing is
+  // sent until that next statement.
+  void SendWithNextStatement(std::string sql) {
+    pending_.push_back(std::move(sql));
+  }
+  // Takes `sql` back if it is the last statement queued and still unsent
+  // (true); false when it was sent, or never queued.
+  bool TakeBackUnsent(absl::string_view sql) {
+    if (pending_.empty() || pending_.back() != sql) {
+      return false;
+    }
+    pending_.pop_back();
+    return true;
   }
 
   // False once the connection failed: the pool then drops it.
@@ -180,7 +191,7 @@ class PgConnection {
 
   std::unique_ptr<PGconn, Finish> conn_;
   absl::flat_hash_map<std::string, std::string> statements_;  // SQL -> name.
-  std::string pending_begin_;
+  std::vector<std::string> pending_;  // SendWithNextStatement's, in order.
   // A pipeline whose results could not all be read: the connection's state
   // is unknown, so the pool must close it.
   bool broken_ = false;

@@ -40,19 +40,22 @@ PgReadBatch::~PgReadBatch() {
 
 absl::StatusOr<UserRecord> PgReadBatch::Get(absl::string_view user_id) {
   auto self = std::make_shared<Waiter>(user_id, nullptr);
+  bool lead = false;
   {
     absl::MutexLock lock(&mu_);
-    if (in_flight_ < max_in_flight_) {
+    lead = in_flight_ < max_in_flight_;
+    if (lead) {
       ++in_flight_;
-      self->lead = true;
     } else {
       queue_.push_back(self);
     }
   }
-  if (!self->lead) {
+  if (!lead) {
+    // `lead` is written by another thread only before it notifies.
     self->answered.WaitForNotification();
+    lead = self->lead;
   }
-  if (self->lead) {
+  if (lead) {
     Lead(self);
   }
   return std::move(self->result);

@@ -32,8 +32,7 @@ constexpr int kWriteAttempts = 5;
 class ReadSnapshot {
  public:
   explicit ReadSnapshot(PgConnection& c) : c_(c) {
-    c_.BeginWithNextStatement(
-        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    c_.SendWithNextStatement("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   }
   ~ReadSnapshot() {
     try {
@@ -118,6 +117,7 @@ constexpr int kMaxReadBatch = 64;
 
 PgUserStore::PgUserStore(PgOptions options)
     : options_(std::move(options)),
+      write_queue_(options_.max_batch_writes),
       reads_(options_.read_batches_in_flight, kMaxReadBatch,
              [this](absl::Span<const std::string> ids) {
                return ReadUsers(ids);
@@ -272,6 +272,92 @@ absl::StatusOr<int64_t> PgUserStore::CountUsers(const UserFilter& filter) {
 
 absl::Status PgUserStore::Write(
     absl::FunctionRef<absl::Status(WriteTransaction&)> body) {
+  return WriteEach({&body, 1}).front();
+}
+
+std::vector<absl::Status> PgUserStore::WriteEach(
+    absl::Span<const absl::FunctionRef<absl::Status(WriteTransaction&)>>
+        bodies) {
+  return write_queue_.WriteEach(
+      bodies,
+      [this](absl::Span<WriteQueue::Write* const> batch) { RunBatch(batch); });
+}
+
+void PgUserStore::RunBatch(absl::Span<WriteQueue::Write* const> batch) {
+  if (batch.size() > 1 && WriteBatchOnce(batch)) {
+    return;
+  }
+  for (WriteQueue::Write* write : batch) {
+    write->result = WriteAlone(write->body);
+  }
+}
+
+bool PgUserStore::WriteBatchOnce(absl::Span<WriteQueue::Write* const> batch) {
+  auto lease = Acquire();
+  if (!lease.ok()) {
+    for (WriteQueue::Write* write : batch) {
+      write->result = lease.status();
+    }
+    return true;
+  }
+  PgConnection& c = **lease;
+  static constexpr char kSavepoint[] = "SAVEPOINT write";
+  bool aborted = false;
+  int64_t latest = 0;
+  absl::Status status = PgGuarded("writing", [&]() -> absl::Status {
+    c.SendWithNextStatement("BEGIN ISOLATION LEVEL READ COMMITTED");
+    PgWriteTransaction batch_txn(c);
+    for (WriteQueue::Write* write : batch) {
+      // Savepoints cost no round trip of their own: each goes with the
+      // body's first statement, each release with the next body's.
+      c.SendWithNextStatement(kSavepoint);
+      PgWriteTransaction txn(c);
+      write->result = write->body(txn);
+      if (write->result.ok()) {
+        c.SendWithNextStatement("RELEASE SAVEPOINT write");
+        batch_txn.TakeEventsFrom(txn);
+        continue;
+      }
+      if (write->result.code() == absl::StatusCode::kAborted &&
+          PQtransactionStatus(c.raw()) == PQTRANS_INERROR) {
+        // A deadlock or serialization failure, which may recur as long as
+        // the batch holds its locks: each body goes alone instead.
+        aborted = true;
+        c.Exec("ROLLBACK");
+        return absl::OkStatus();
+      }
+      // A body that sent nothing has nothing to undo.
+      if (!c.TakeBackUnsent(kSavepoint)) {
+        c.Exec("ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write");
+      }
+    }
+    latest = batch_txn.Commit();
+    return absl::OkStatus();
+  });
+  if (!status.ok() && c.ok() && c.InTransaction()) {
+    PgGuarded("rolling back", [&] {
+      c.Exec("ROLLBACK");
+      return absl::OkStatus();
+    }).IgnoreError();
+  }
+  if (aborted || status.code() == absl::StatusCode::kAborted) {
+    return false;  // Raised by a body or by the commit: nothing applied.
+  }
+  if (!status.ok()) {
+    // A failed commit fails every body it covered.
+    for (WriteQueue::Write* write : batch) {
+      if (write->result.ok()) {
+        write->result = status;
+      }
+    }
+  } else if (latest > 0) {
+    Publish(latest);
+  }
+  return true;
+}
+
+absl::Status PgUserStore::WriteAlone(
+    absl::FunctionRef<absl::Status(WriteTransaction&)> body) {
   absl::Status result;
   for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
     bool retry = false;
@@ -296,7 +382,7 @@ absl::Status PgUserStore::WriteOnce(
   int64_t latest = 0;
   bool body_failed = false;
   absl::Status status = PgGuarded("writing", [&]() -> absl::Status {
-    c.BeginWithNextStatement("BEGIN ISOLATION LEVEL READ COMMITTED");
+    c.SendWithNextStatement("BEGIN ISOLATION LEVEL READ COMMITTED");
     PgWriteTransaction txn(c);
     absl::Status body_status = body(txn);
     if (!body_status.ok()) {

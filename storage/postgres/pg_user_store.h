@@ -4,11 +4,13 @@
 // Connections come from a bounded pool, and each caches its prepared
 // statements. A read is one statement (one snapshot) or, when it needs
 // several, a READ ONLY REPEATABLE READ transaction; concurrent GetUser calls
-// share statements (PgReadBatch). A write is one READ
-// COMMITTED transaction: the user rows it reads are locked (FOR UPDATE), unique
-// indexes settle races between replicas, and a deadlock or serialization
-// failure retries the whole body (bodies must be re-runnable: they only read
-// and write through the transaction and assign their outputs).
+// share statements (PgReadBatch). Writes are group-committed (WriteQueue): a
+// batch of concurrent writes is one READ COMMITTED transaction, each body in a
+// savepoint of its own, with one COMMIT. The user rows a body reads are locked
+// (FOR UPDATE), unique indexes settle races between replicas, and a deadlock
+// or serialization failure reruns the batch's bodies one transaction each,
+// retrying each whole body (bodies must be re-runnable: they only read and
+// write through the transaction and assign their outputs).
 //
 // Events: a transaction's events are numbered from event_log.last_sequence
 // under that row's lock, taken just before COMMIT and released by it, so
@@ -33,6 +35,7 @@
 #include "absl/time/time.h"
 #include "storage/postgres/pg_read_batch.h"
 #include "storage/user_store.h"
+#include "storage/write_queue.h"
 
 namespace roster::storage {
 
@@ -44,6 +47,10 @@ struct PgOptions {
   std::string dsn;
   // At most this many connections, idle or busy.
   int max_connections = 16;
+  // Writes one transaction covers at most (group commit). PostgreSQL keeps
+  // 64 subtransactions per backend in shared memory, one per savepoint that
+  // wrote; beyond that every snapshot in the cluster gets slower.
+  size_t max_batch_writes = 32;
   // How long a call waits for a free connection before Unavailable.
   absl::Duration acquire_timeout = absl::Seconds(5);
   // How often the listener re-reads the newest sequence without a NOTIFY.
@@ -72,6 +79,9 @@ class PgUserStore final : public UserStore {
   absl::StatusOr<int64_t> CountUsers(const UserFilter& filter) override;
   absl::Status Write(
       absl::FunctionRef<absl::Status(WriteTransaction&)> body) override;
+  std::vector<absl::Status> WriteEach(
+      absl::Span<const absl::FunctionRef<absl::Status(WriteTransaction&)>>
+          bodies) override;
   absl::StatusOr<EventBatch> ReadEvents(const EventQuery& query) override;
   absl::StatusOr<SessionRecord> GetSession(
       absl::string_view session_id) override;
@@ -111,8 +121,18 @@ class PgUserStore final : public UserStore {
   // The users among `ids` (PgReadBatch's fetch).
   absl::StatusOr<std::vector<UserRecord>> ReadUsers(
       absl::Span<const std::string> ids);
-  // One attempt of Write(). Sets `retry` when the database aborted it
-  // (deadlock, serialization failure): nothing was applied, try again.
+  // Runs a batch of the write queue: a lone write alone, several in one
+  // transaction. Only the batch leader calls it.
+  void RunBatch(absl::Span<WriteQueue::Write* const> batch);
+  // One attempt at `batch` in one transaction. False when the database
+  // aborted it (deadlock, serialization failure): nothing was applied, and
+  // no result is set. Otherwise sets every write's result.
+  bool WriteBatchOnce(absl::Span<WriteQueue::Write* const> batch);
+  // `body` in a transaction of its own, retried while the database aborts it.
+  absl::Status WriteAlone(
+      absl::FunctionRef<absl::Status(WriteTransaction&)> body);
+  // One attempt of WriteAlone(). Sets `retry` when the database aborted it:
+  // nothing was applied, try again.
   absl::Status WriteOnce(
       absl::FunctionRef<absl::Status(WriteTransaction&)> body, bool& retry);
   // Tells the commit listener about `latest` if it is news.
@@ -132,6 +152,7 @@ class PgUserStore final : public UserStore {
   bool stopping_ ABSL_GUARDED_BY(listener_mu_) = false;
   int wake_fds_[2] = {-1, -1};  // A pipe that wakes the listener to stop.
   std::thread listener_thread_;
+  WriteQueue write_queue_;
   // Last, so it is destroyed first: its worker reads through the pool.
   PgReadBatch reads_;
 };

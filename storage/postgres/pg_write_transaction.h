@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -110,6 +111,14 @@ class PgWriteTransaction final : public WriteTransaction {
   // lock that COMMIT releases, and commits, in one round trip. Returns the
   // newest sequence, or 0 when the transaction appended none. Throws PgError.
   int64_t Commit();
+  // Moves `other`'s buffered events after this one's: a batch's bodies each
+  // have a transaction object of their own, and one commits them all.
+  void TakeEventsFrom(PgWriteTransaction& other) {
+    for (EventRecord& event : other.events_) {
+      events_.push_back(std::move(event));
+    }
+    other.events_.clear();
+  }
 
  private:
   // Keeps the metadata index of `user`, whose metadata the transaction last

@@ -154,7 +154,8 @@ SqliteUserStore::SqliteUserStore(SqliteOptions options,
                                  std::unique_ptr<SqliteConnection> writer)
     : options_(std::move(options)),
       writer_(std::move(writer)),
-      user_cache_(options_.user_cache_bytes) {}
+      user_cache_(options_.user_cache_bytes),
+      write_queue_(options_.max_batch_writes) {}
 
 SqliteUserStore::~SqliteUserStore() = default;
 

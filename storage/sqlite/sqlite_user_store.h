@@ -15,7 +15,6 @@
 #ifndef ROSTER_STORAGE_SQLITE_SQLITE_USER_STORE_H_
 #define ROSTER_STORAGE_SQLITE_SQLITE_USER_STORE_H_
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -28,6 +27,7 @@
 #include "storage/sqlite/sqlite_changed_users.h"
 #include "storage/sqlite/user_cache.h"
 #include "storage/user_store.h"
+#include "storage/write_queue.h"
 
 namespace roster::storage {
 
@@ -103,10 +103,9 @@ class SqliteUserStore final : public UserStore {
   SqliteUserStore(SqliteOptions options,
                   std::unique_ptr<SqliteConnection> writer);
 
-  struct PendingWrite;
   // Runs `batch` in one transaction (each body in its own savepoint) and
   // sets each write's result. Only the batch leader calls it.
-  void RunBatch(const std::vector<PendingWrite*>& batch);
+  void RunBatch(absl::Span<WriteQueue::Write* const> batch);
 
   // A lookup by identifier usually matches one user. An index probe (one
   // statement, so its own snapshot) finds which; when the cache holds that
@@ -129,9 +128,7 @@ class SqliteUserStore final : public UserStore {
   // Declared after writer_, so it detaches from it before it closes.
   ChangedUsers changed_users_ ABSL_GUARDED_BY(writer_mu_);
   UserCache user_cache_;
-  absl::Mutex queue_mu_;
-  std::deque<PendingWrite*> queue_ ABSL_GUARDED_BY(queue_mu_);
-  bool leader_active_ ABSL_GUARDED_BY(queue_mu_) = false;
+  WriteQueue write_queue_;
   absl::Mutex readers_mu_;
   std::vector<std::unique_ptr<SqliteConnection>> idle_readers_
       ABSL_GUARDED_BY(readers_mu_);

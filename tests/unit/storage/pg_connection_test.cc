@@ -37,7 +37,7 @@ class PgConnectionTest : public ::testing::Test {
 };
 
 TEST_F(PgConnectionTest, ABeginSentWithTheFirstStatementOpensTheTransaction) {
-  c_->BeginWithNextStatement("BEGIN ISOLATION LEVEL READ COMMITTED");
+  c_->SendWithNextStatement("BEGIN ISOLATION LEVEL READ COMMITTED");
   EXPECT_FALSE(c_->InTransaction()) << "nothing is sent before a statement";
   Insert(1);
   EXPECT_TRUE(c_->InTransaction());
@@ -51,7 +51,7 @@ TEST_F(PgConnectionTest, ABeginSentWithTheFirstStatementOpensTheTransaction) {
 }
 
 TEST_F(PgConnectionTest, AFailedStatementReportsItsErrorAndSkipsTheCommit) {
-  c_->BeginWithNextStatement("BEGIN");
+  c_->SendWithNextStatement("BEGIN");
   Insert(1);
   try {
     c_->RunAndCommit("INSERT INTO t VALUES ($1)", PgParams().Add(int64_t{1}));
@@ -64,7 +64,7 @@ TEST_F(PgConnectionTest, AFailedStatementReportsItsErrorAndSkipsTheCommit) {
   c_->Exec("ROLLBACK");
   EXPECT_EQ(CommittedRows(), "0");
   // The connection carries on: a new transaction commits.
-  c_->BeginWithNextStatement("BEGIN");
+  c_->SendWithNextStatement("BEGIN");
   c_->RunAndCommit("INSERT INTO t VALUES ($1)", PgParams().Add(int64_t{1}));
   EXPECT_EQ(CommittedRows(), "1");
 }
@@ -72,7 +72,7 @@ TEST_F(PgConnectionTest, AFailedStatementReportsItsErrorAndSkipsTheCommit) {
 TEST_F(PgConnectionTest, AStatementThatFailsToPrepareIsNotCached) {
   const std::string bad = "SELEC id FROM t WHERE id = $1";
   for (int attempt = 0; attempt < 2; ++attempt) {
-    c_->BeginWithNextStatement("BEGIN");
+    c_->SendWithNextStatement("BEGIN");
     try {
       c_->Run(bad, PgParams().Add(int64_t{1}));
       ADD_FAILURE() << "a syntax error ran";
@@ -83,29 +83,50 @@ TEST_F(PgConnectionTest, AStatementThatFailsToPrepareIsNotCached) {
     }
     c_->Exec("ROLLBACK");
   }
-  c_->BeginWithNextStatement("BEGIN");
+  c_->SendWithNextStatement("BEGIN");
   Insert(7);
   c_->Exec("COMMIT");
   EXPECT_EQ(CommittedRows(), "1");
 }
 
 TEST_F(PgConnectionTest, APendingBeginGoesWithTextStatementsToo) {
-  c_->BeginWithNextStatement("BEGIN");
+  c_->SendWithNextStatement("BEGIN");
   c_->Exec("INSERT INTO t VALUES (3)");
   EXPECT_TRUE(c_->InTransaction());
   c_->Exec("COMMIT");
   EXPECT_EQ(CommittedRows(), "1");
   // A transaction that ran nothing ends without error.
-  c_->BeginWithNextStatement("BEGIN");
+  c_->SendWithNextStatement("BEGIN");
   c_->Exec("ROLLBACK");
   EXPECT_FALSE(c_->InTransaction());
+}
+
+// Queued statements go in the order queued, with the next statement; the
+// last one can be taken back until then.
+TEST_F(PgConnectionTest, QueuedStatementsGoInOrderAndTheLastCanBeTakenBack) {
+  c_->SendWithNextStatement("BEGIN");
+  c_->SendWithNextStatement("SAVEPOINT s");
+  EXPECT_TRUE(c_->TakeBackUnsent("SAVEPOINT s"));
+  EXPECT_FALSE(c_->TakeBackUnsent("SAVEPOINT s")) << "taken back twice";
+  c_->SendWithNextStatement("SAVEPOINT s");
+  EXPECT_FALSE(c_->TakeBackUnsent("BEGIN")) << "not the last one queued";
+  EXPECT_FALSE(c_->InTransaction()) << "nothing is sent before a statement";
+  Insert(1);
+  EXPECT_FALSE(c_->TakeBackUnsent("SAVEPOINT s")) << "it was sent";
+  // The savepoint ran before the insert, so rolling back to it undoes it.
+  c_->Exec("ROLLBACK TO SAVEPOINT s");
+  c_->SendWithNextStatement("RELEASE SAVEPOINT s");
+  c_->SendWithNextStatement("SAVEPOINT s");
+  c_->RunAndCommit("INSERT INTO t VALUES ($1)", PgParams().Add(int64_t{2}));
+  EXPECT_FALSE(c_->InTransaction());
+  EXPECT_EQ(CommittedRows(), "1");
 }
 
 TEST_F(PgConnectionTest,
        AConnectionKilledUnderAPipelineIsUnavailableAndDropped) {
   Insert(1);  // The backend is up and the statement prepared.
   ASSERT_EQ(db_->TerminateConnections(), "");
-  c_->BeginWithNextStatement("BEGIN");
+  c_->SendWithNextStatement("BEGIN");
   try {
     c_->RunAndCommit("INSERT INTO t VALUES ($1)", PgParams().Add(int64_t{2}));
     ADD_FAILURE() << "a write on a killed connection succeeded";

@@ -284,7 +284,8 @@ TEST_F(PgUserStoreTest, ConcurrentReadsShareStatementsAndEachGetsItsOwnUser) {
 TEST_F(PgUserStoreTest, QueuedAsyncReadsAreEachAnsweredOnceEvenAtClose) {
   auto store = OpenReplica();
   ASSERT_NE(store, nullptr);
-  constexpr int kUsers = 5, kReads = 2000;
+  constexpr int kUsers = 5;
+  constexpr size_t kReads = 2000;
   for (int i = 0; i < kUsers; ++i) {
     UserRecord user = MakeUser(absl::StrCat("user_", i));
     ASSERT_THAT(store->Write([&](WriteTransaction& txn) {
@@ -295,8 +296,8 @@ TEST_F(PgUserStoreTest, QueuedAsyncReadsAreEachAnsweredOnceEvenAtClose) {
   }
   std::vector<int> answers(kReads, 0);
   std::atomic<int> wrong{0};
-  for (int k = 0; k < kReads; ++k) {
-    const int i = k % (kUsers + 1);  // kUsers: no such user.
+  for (size_t k = 0; k < kReads; ++k) {
+    const int i = static_cast<int>(k % (kUsers + 1));  // kUsers: no such user.
     store->GetUserAsync(
         absl::StrCat("user_", i), [&, k, i](absl::StatusOr<UserRecord> user) {
           ++answers[k];  // Each call's own slot: no two threads share one.
@@ -310,7 +311,7 @@ TEST_F(PgUserStoreTest, QueuedAsyncReadsAreEachAnsweredOnceEvenAtClose) {
   }
   store.reset();  // Returns once every queued call is answered.
   EXPECT_EQ(wrong.load(), 0);
-  for (int k = 0; k < kReads; ++k) {
+  for (size_t k = 0; k < kReads; ++k) {
     ASSERT_EQ(answers[k], 1) << "call " << k;
   }
 }
