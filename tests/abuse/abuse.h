@@ -125,6 +125,11 @@ bool PrintSignInTiming(int rounds);
 Outcome RunAttack(const Attack& attack, absl::Duration duration,
                   bool check_latency);
 
+// `roster-abuse --legit_reader=PORT:USER_ID`: the legitimate reader's own
+// process. Reads the user with the key about 200 times a second until its
+// stdin closes, then prints each latency in ms on a line of its own.
+int RunLegitimateReader(const std::string& port_and_user);
+
 }  // namespace roster::abuse
 
 #endif  // ROSTER_TESTS_ABUSE_ABUSE_H_

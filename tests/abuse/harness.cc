@@ -1,9 +1,12 @@
 // The parts every attack shares: a fresh server, a tally of what the attacker
 // got, a flood loop and the legitimate reader whose p99 is compared.
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,8 +18,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "tests/abuse/abuse.h"
@@ -58,30 +63,83 @@ double P99(std::vector<double> samples) {
   return samples[std::min(samples.size() - 1, samples.size() * 99 / 100)];
 }
 
-// GetUser of `user_id` about 200 times a second on a connection of its own
-// until `stop` is notified or `until`; the latencies in ms.
-std::vector<double> ReadAsLegitimateClient(
-    Target& target, const std::string& user_id, const absl::Notification& stop,
-    absl::Time until = absl::InfiniteFuture()) {
-  auto stub = BackendUsers::NewStub(target.NewChannel());
-  GetUserRequest request;
-  request.set_user_id(user_id);
-  std::vector<double> latencies;
-  while (!stop.HasBeenNotified() && absl::Now() < until) {
-    User user;
-    auto context = Context(true);
-    const auto started = std::chrono::steady_clock::now();
-    const grpc::Status status = stub->GetUser(context.get(), request, &user);
-    const std::chrono::duration<double, std::milli> took =
-        std::chrono::steady_clock::now() - started;
-    // A failed legitimate read counts as the slowest possible.
-    latencies.push_back(status.ok() ? took.count() : 30000.0);
-    // Paced, not closed-loop (the reader must not be a load of its own), and
-    // done as soon as it is told to stop.
-    stop.WaitForNotificationWithTimeout(absl::Milliseconds(5));
+// The legitimate reader in a process of its own
+// (`roster-abuse --legit_reader=PORT:USER_ID`), started at once and stopped
+// by closing its stdin; its latencies come back on its stdout. In the
+// attacker's process it would share gRPC's client pollers with the attacking
+// threads, and a nice-19 attacker thread holding the poller would hold the
+// reader's replies too: latency the harness made, not the server.
+class LegitimateReader {
+ public:
+  LegitimateReader(const Target& target, const std::string& user_id) {
+    int to_child[2];
+    int from_child[2];
+    if (pipe2(to_child, O_CLOEXEC) != 0) {
+      return;
+    }
+    if (pipe2(from_child, O_CLOEXEC) != 0) {
+      close(to_child[0]);
+      close(to_child[1]);
+      return;
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, to_child[0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO);
+    std::string self = std::filesystem::read_symlink("/proc/self/exe");
+    std::string flag =
+        absl::StrCat("--legit_reader=", target.port(), ":", user_id);
+    char* argv[] = {self.data(), flag.data(), nullptr};
+    if (posix_spawn(&pid_, self.c_str(), &actions, nullptr, argv, environ) !=
+        0) {
+      pid_ = -1;
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    close(to_child[0]);
+    close(from_child[1]);
+    stdin_ = to_child[1];
+    stdout_ = from_child[0];
   }
-  return latencies;
-}
+  LegitimateReader(const LegitimateReader&) = delete;
+  LegitimateReader& operator=(const LegitimateReader&) = delete;
+  ~LegitimateReader() { (void)Stop(); }
+
+  // Stops the reader; every latency it measured, in ms (empty if it could
+  // not run).
+  std::vector<double> Stop() {
+    std::vector<double> latencies;
+    if (stdin_ >= 0) {
+      close(stdin_);
+      stdin_ = -1;
+    }
+    if (stdout_ >= 0) {
+      std::string text;
+      char buffer[4096];
+      ssize_t n;
+      while ((n = read(stdout_, buffer, sizeof buffer)) > 0) {
+        text.append(buffer, static_cast<size_t>(n));
+      }
+      close(stdout_);
+      stdout_ = -1;
+      for (absl::string_view line : absl::StrSplit(text, '\n')) {
+        double ms = 0;
+        if (absl::SimpleAtod(line, &ms)) {
+          latencies.push_back(ms);
+        }
+      }
+    }
+    if (pid_ > 0) {
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+    return latencies;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+  int stdout_ = -1;
+};
 
 }  // namespace
 
@@ -263,19 +321,19 @@ Outcome RunAttack(const Attack& attack, absl::Duration duration,
     return outcome;
   }
   const std::string legit = target.CreateUser("legit@abuse.example", "");
-  absl::Notification stop;
-  const std::vector<double> alone =
-      ReadAsLegitimateClient(target, legit, stop, absl::Now() + duration);
+  LegitimateReader alone_reader(target, legit);
+  absl::SleepFor(duration);
+  const std::vector<double> alone = alone_reader.Stop();
   outcome.legit_p99_alone_ms = P99(alone);
 
   const int64_t disk_before = target.DiskBytes();
-  std::vector<double> under;
-  std::thread reader(
-      [&] { under = ReadAsLegitimateClient(target, legit, stop); });
+  LegitimateReader under_reader(target, legit);
   attack.run(target, duration, outcome);
-  stop.Notify();
-  reader.join();
+  const std::vector<double> under = under_reader.Stop();
   outcome.legit_p99_under_ms = P99(under);
+  if (alone.empty() || under.empty()) {
+    outcome.missed.push_back("the legitimate reader measured nothing");
+  }
   outcome.peak_rss_kib = PeakRssKib(target.pid());
   outcome.disk_growth_bytes = target.DiskBytes() - disk_before;
   outcome.crashed = !target.alive();
@@ -294,6 +352,47 @@ Outcome RunAttack(const Attack& attack, absl::Duration duration,
         "legit p99 ", outcome.legit_p99_under_ms, " ms > ", allowed, " ms"));
   }
   return outcome;
+}
+
+int RunLegitimateReader(const std::string& port_and_user) {
+  const size_t colon = port_and_user.find(':');
+  if (colon == std::string::npos) {
+    return 2;
+  }
+  grpc::ChannelArguments args;
+  auto stub = BackendUsers::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", port_and_user.substr(0, colon)),
+      grpc::InsecureChannelCredentials(), args));
+  GetUserRequest request;
+  request.set_user_id(port_and_user.substr(colon + 1));
+  absl::Notification stop;
+  std::thread watch_stdin([&stop] {
+    char byte;
+    while (read(STDIN_FILENO, &byte, 1) > 0) {
+    }
+    stop.Notify();
+  });
+  std::vector<double> latencies;
+  while (!stop.HasBeenNotified()) {
+    User user;
+    auto context = Context(true);
+    const auto started = std::chrono::steady_clock::now();
+    const grpc::Status status = stub->GetUser(context.get(), request, &user);
+    const std::chrono::duration<double, std::milli> took =
+        std::chrono::steady_clock::now() - started;
+    // A failed legitimate read counts as the slowest possible.
+    latencies.push_back(status.ok() ? took.count() : 30000.0);
+    // Paced, not closed-loop (the reader must not be a load of its own), and
+    // done as soon as it is told to stop.
+    stop.WaitForNotificationWithTimeout(absl::Milliseconds(5));
+  }
+  watch_stdin.join();
+  std::string out;
+  for (double ms : latencies) {
+    absl::StrAppend(&out, ms, "\n");
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
 }
 
 }  // namespace roster::abuse

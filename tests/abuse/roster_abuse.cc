@@ -4,6 +4,8 @@
 // target is missed. --quick (CI) runs each attack for 2 s and leaves the
 // latency ratio unchecked: ctest runs other suites beside it. --timing=N
 // prints the sign-in timing of known and unknown identifiers instead.
+// --legit_reader=PORT:USER_ID is the harness's own: the legitimate reader's
+// process (harness.cc).
 #include <sodium.h>
 
 #include <cstdio>
@@ -31,6 +33,8 @@ int main(int argc, char** argv) {
       seconds = std::atof(argv[i] + 10);
     } else if (std::strncmp(argv[i], "--timing=", 9) == 0) {
       return roster::abuse::PrintSignInTiming(std::atoi(argv[i] + 9)) ? 0 : 1;
+    } else if (std::strncmp(argv[i], "--legit_reader=", 15) == 0) {
+      return roster::abuse::RunLegitimateReader(argv[i] + 15);
     } else if (std::strncmp(argv[i], "--only=", 7) == 0) {
       only = argv[i] + 7;
     } else {
