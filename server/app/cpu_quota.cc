@@ -72,4 +72,8 @@ int UsableCpus() {
   return cpus;
 }
 
+int HashWorkers(int usable_cpus, int hashes_in_budget) {
+  return std::max(1, std::min(usable_cpus - 1, hashes_in_budget));
+}
+
 }  // namespace roster::app

@@ -15,6 +15,12 @@ namespace roster::app {
 // At least 1.
 int UsableCpus();
 
+// argon2id workers for `usable_cpus` and a budget that holds `hashes_in_budget`
+// hashes at once: every CPU but one, which stays free to serve (with a hash on
+// every core a legitimate read's p99 rose several-fold under a sign-in flood;
+// docs/reliability.md), never more than the budget holds, at least 1.
+int HashWorkers(int usable_cpus, int hashes_in_budget);
+
 // The CPUs a cgroup v2 `cpu.max` ("150000 100000", or "max 100000": none)
 // allows.
 std::optional<double> CpusFromCgroupV2(absl::string_view cpu_max);

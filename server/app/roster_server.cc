@@ -237,18 +237,19 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     server->reads_ = std::make_unique<api::BoundedExecutor>(
         /*threads=*/kPostgresReadThreads, /*max_queued=*/4096);
   }
-  // argon2id is CPU-bound: one worker per CPU the quota allows, no more than
-  // the hash memory budget holds at 19 MiB each; a short queue per lane (about
-  // a second of work) so a flood of sign-ins is refused fast instead of piling
-  // up. The budget also holds imported digests, which cost their own m.
+  // argon2id is CPU-bound: a worker per CPU the quota allows but one, no more
+  // than the hash memory budget holds at 19 MiB each (HashWorkers); a short
+  // queue per lane, 16 per usable CPU (about a second of work), so a flood of
+  // sign-ins is refused fast instead of piling up. The budget also holds
+  // imported digests, which cost their own m.
   const size_t hash_memory = size_t{static_cast<size_t>(config.hash_memory_mb)}
                              << 20;
   domain::HashMemoryBudget::Global().SetLimit(hash_memory);
-  const int hash_workers = std::max(
-      1, std::min(UsableCpus(),
-                  static_cast<int>(hash_memory / domain::kArgon2MemLimit)));
+  const int usable_cpus = UsableCpus();
+  const int hash_workers = HashWorkers(
+      usable_cpus, static_cast<int>(hash_memory / domain::kArgon2MemLimit));
   server->hashes_ = std::make_unique<api::BoundedExecutor>(
-      hash_workers, /*max_queued=*/static_cast<size_t>(hash_workers) * 16,
+      hash_workers, /*max_queued=*/static_cast<size_t>(usable_cpus) * 16,
       /*nice=*/10);
   server->backend_users_ = std::make_unique<api::BackendUsersService>(
       server->users_.get(), server->sessions_.get(), server->events_.get(),

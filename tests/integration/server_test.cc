@@ -389,6 +389,17 @@ TEST(CpuQuotaTest, ReadsCgroupQuotas) {
   EXPECT_LE(usable, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
+// A core stays free to serve while every worker hashes; the memory budget and
+// a single CPU still leave one worker.
+TEST(CpuQuotaTest, HashWorkersLeaveACoreToServe) {
+  EXPECT_EQ(app::HashWorkers(1, 6), 1);
+  EXPECT_EQ(app::HashWorkers(2, 6), 1);
+  EXPECT_EQ(app::HashWorkers(4, 6), 3);
+  EXPECT_EQ(app::HashWorkers(64, 6), 6);
+  EXPECT_EQ(app::HashWorkers(64, 1), 1);
+  EXPECT_EQ(app::HashWorkers(8, 0), 1);
+}
+
 TEST(ServerBinaryTest, EnvironmentTwinsConfigureItAndFlagsWinOverThem) {
   TempDir dir;
   const std::string key = "sk_env_0123456789abcdefghijklmnopqrstuvwxyz";
