@@ -10,8 +10,11 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "roster/v1/backend_users.grpc.pb.h"
+#include "tests/testing/postgres.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_database.h"
 #include "tests/testing/test_server.h"
@@ -61,7 +64,7 @@ class PgReplicasTest : public ::testing::Test {
 
   // One signing key for all replicas, as a Secret would give them.
   std::string KeyFile() {
-    const std::string path = dir_.File("signing.key");
+    std::string path = dir_.File("signing.key");
     std::ofstream(path) << std::string(64, 'a');
     return path;
   }
@@ -263,7 +266,7 @@ TEST(PgOutageTest,
   ASSERT_EQ(status_of_backend(),
             grpc::health::v1::HealthCheckResponse::SERVING);
 
-  const std::string dsn = server.db_path();
+  const std::string& dsn = server.db_path();
   const std::string name = dsn.substr(dsn.rfind('/') + 1);
   ASSERT_EQ(testing::PgCommand(
                 testing::PostgresAdminDsn(),
@@ -288,6 +291,122 @@ TEST(PgOutageTest,
             "");
   EXPECT_TRUE(await_status(grpc::health::v1::HealthCheckResponse::SERVING));
   EXPECT_TRUE(stub->GetUser(testing::Authed().get(), get, &user).ok());
+}
+
+// DESIGN §14 on PostgreSQL: a backend GetUser waits for the database outside
+// any executor (UserStore::GetUserAsync), so the server counts those calls
+// itself. With every read stalled behind a lock, 4,096 wait and the rest are
+// refused at once with OVERLOADED; once the lock goes, every waiting call is
+// answered and reads work again.
+TEST(PgOverloadTest, WaitingGetUserCallsAreBoundedWhileTheDatabaseStalls) {
+  ROSTER_REQUIRE_POSTGRES();
+  testing::TestServer server;
+  ASSERT_TRUE(server.database().postgres())
+      << "runs in the .postgres variant (ROSTER_TEST_STORE=postgres)";
+  CreateUserRequest create;
+  create.add_email_addresses("stalled@example.com");
+  User user;
+  ASSERT_TRUE(server.Backend()
+                  ->CreateUser(testing::Authed().get(), create, &user)
+                  .ok());
+
+  // One statement holds the lock (a DO block is one transaction) until the
+  // test adds a row to stall_released.
+  const std::string dsn = server.db_path();
+  ASSERT_EQ(testing::PgCommand(dsn, "CREATE TABLE stall_released (x int)"), "");
+  std::thread stall([&] {
+    EXPECT_EQ(testing::PgCommand(
+                  dsn,
+                  "DO $$ BEGIN LOCK TABLE users IN ACCESS EXCLUSIVE MODE; "
+                  "WHILE NOT EXISTS (SELECT 1 FROM stall_released) LOOP "
+                  "PERFORM pg_sleep(0.02); END LOOP; END $$"),
+              "");
+  });
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        return testing::PgScalar(
+                   dsn,
+                   "SELECT count(*) FROM pg_locks l JOIN pg_class c ON "
+                   "c.oid = l.relation WHERE c.relname = 'users' AND "
+                   "l.mode = 'AccessExclusiveLock' AND l.granted") == "1";
+      },
+      absl::Seconds(10)));
+
+  // 100 streams per connection: enough connections for every call at once.
+  constexpr int kAdmitted = 4096;
+  constexpr int kBeyond = 400;
+  constexpr int kCalls = kAdmitted + kBeyond;
+  std::vector<std::unique_ptr<BackendUsers::Stub>> stubs;
+  for (int i = 0; i < 50; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt("roster.test.connection", i);
+    stubs.push_back(BackendUsers::NewStub(grpc::CreateCustomChannel(
+        absl::StrCat("127.0.0.1:", server.server().port()),
+        grpc::InsecureChannelCredentials(), args)));
+  }
+  GetUserRequest get;
+  get.set_user_id(user.id());
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<User> responses(kCalls);
+  absl::Mutex mu;
+  std::map<grpc::StatusCode, int> codes;  // Every answer, by code.
+  int overloaded = 0;  // RESOURCE_EXHAUSTED with reason OVERLOADED.
+  int answered = 0;
+  const absl::Time started = absl::Now();
+  for (int i = 0; i < kCalls; ++i) {
+    contexts.push_back(testing::Authed());
+    stubs[static_cast<size_t>(i) % stubs.size()]->async()->GetUser(
+        contexts.back().get(), &get, &responses[static_cast<size_t>(i)],
+        [&](const grpc::Status& status) {
+          absl::MutexLock lock(&mu);
+          ++codes[status.error_code()];
+          if (status.error_code() == grpc::RESOURCE_EXHAUSTED &&
+              ReasonOf(status) == "OVERLOADED") {
+            ++overloaded;
+          }
+          ++answered;
+        });
+  }
+  const auto answered_at_least = [&](int n) {
+    return [&mu, &answered, n] {
+      absl::MutexLock lock(&mu);
+      return answered >= n;
+    };
+  };
+  EXPECT_TRUE(
+      testing::WaitUntil(answered_at_least(kBeyond), absl::Seconds(30)));
+  const absl::Duration sending = absl::Now() - started;
+  {
+    absl::MutexLock lock(&mu);
+    // The server's lock_timeout (5 s) fails a stalled batch with UNAVAILABLE
+    // and frees its calls' places for later arrivals: only then may fewer
+    // than kBeyond be refused.
+    const int timed_out = codes[grpc::UNAVAILABLE];
+    EXPECT_GE(overloaded + timed_out, kBeyond) << "after " << sending;
+    EXPECT_GT(overloaded, 0);
+    if (timed_out == 0) {
+      EXPECT_EQ(overloaded, kBeyond) << "after " << sending;
+    }
+    EXPECT_EQ(codes[grpc::OK], 0) << "a read answered while the table was "
+                                     "locked";
+  }
+
+  ASSERT_EQ(testing::PgCommand(dsn, "INSERT INTO stall_released VALUES (1)"),
+            "");
+  stall.join();
+  EXPECT_TRUE(testing::WaitUntil(answered_at_least(kCalls), absl::Seconds(60)));
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(codes[grpc::OK] + codes[grpc::RESOURCE_EXHAUSTED] +
+                  codes[grpc::UNAVAILABLE],
+              kCalls);
+    EXPECT_EQ(codes[grpc::RESOURCE_EXHAUSTED], overloaded);
+    EXPECT_GT(codes[grpc::OK], 0);
+  }
+  User again;
+  EXPECT_TRUE(
+      server.Backend()->GetUser(testing::Authed().get(), get, &again).ok());
+  EXPECT_EQ(again.id(), user.id());
 }
 
 }  // namespace
