@@ -125,10 +125,11 @@ bool PrintSignInTiming(int rounds);
 Outcome RunAttack(const Attack& attack, absl::Duration duration,
                   bool check_latency);
 
-// `roster-abuse --legit_reader=PORT:USER_ID`: the legitimate reader's own
-// process. Reads the user with the key about 200 times a second until its
-// stdin closes, then prints each latency in ms on a line of its own.
-int RunLegitimateReader(const std::string& port_and_user);
+// `roster-abuse --legit_reader=PORT:USER_ID[:MS]`: the legitimate reader's
+// own process. Reads the user with the key about 200 times a second until its
+// stdin closes (or MS pass), then prints each latency in ms on a line of its
+// own.
+int RunLegitimateReader(const std::string& port_user_and_limit);
 
 }  // namespace roster::abuse
 

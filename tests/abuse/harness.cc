@@ -64,14 +64,16 @@ double P99(std::vector<double> samples) {
 }
 
 // The legitimate reader in a process of its own
-// (`roster-abuse --legit_reader=PORT:USER_ID`), started at once and stopped
-// by closing its stdin; its latencies come back on its stdout. In the
+// (`roster-abuse --legit_reader=PORT:USER_ID[:MS]`), started at once and
+// stopped by closing its stdin, or done by itself after `limit`; its
+// latencies come back on its stdout. In the
 // attacker's process it would share gRPC's client pollers with the attacking
 // threads, and a nice-19 attacker thread holding the poller would hold the
 // reader's replies too: latency the harness made, not the server.
 class LegitimateReader {
  public:
-  LegitimateReader(const Target& target, const std::string& user_id) {
+  LegitimateReader(const Target& target, const std::string& user_id,
+                   absl::Duration limit = absl::InfiniteDuration()) {
     int to_child[2];
     int from_child[2];
     if (pipe2(to_child, O_CLOEXEC) != 0) {
@@ -89,6 +91,9 @@ class LegitimateReader {
     std::string self = std::filesystem::read_symlink("/proc/self/exe");
     std::string flag =
         absl::StrCat("--legit_reader=", target.port(), ":", user_id);
+    if (limit != absl::InfiniteDuration()) {
+      absl::StrAppend(&flag, ":", absl::ToInt64Milliseconds(limit));
+    }
     char* argv[] = {self.data(), flag.data(), nullptr};
     if (posix_spawn(&pid_, self.c_str(), &actions, nullptr, argv, environ) !=
         0) {
@@ -107,13 +112,18 @@ class LegitimateReader {
   // Stops the reader; every latency it measured, in ms (empty if it could
   // not run).
   std::vector<double> Stop() {
-    std::vector<double> latencies;
     if (stdin_ >= 0) {
       close(stdin_);
       stdin_ = -1;
     }
+    return Finish();
+  }
+
+  // Waits until the reader has reported (at its limit, or once stopped); the
+  // same latencies.
+  std::vector<double> Finish() {
+    std::string text;
     if (stdout_ >= 0) {
-      std::string text;
       char buffer[4096];
       ssize_t n;
       while ((n = read(stdout_, buffer, sizeof buffer)) > 0) {
@@ -121,11 +131,16 @@ class LegitimateReader {
       }
       close(stdout_);
       stdout_ = -1;
-      for (absl::string_view line : absl::StrSplit(text, '\n')) {
-        double ms = 0;
-        if (absl::SimpleAtod(line, &ms)) {
-          latencies.push_back(ms);
-        }
+    }
+    if (stdin_ >= 0) {  // Its report is in: let it exit.
+      close(stdin_);
+      stdin_ = -1;
+    }
+    std::vector<double> latencies;
+    for (absl::string_view line : absl::StrSplit(text, '\n')) {
+      double ms = 0;
+      if (absl::SimpleAtod(line, &ms)) {
+        latencies.push_back(ms);
       }
     }
     if (pid_ > 0) {
@@ -321,9 +336,8 @@ Outcome RunAttack(const Attack& attack, absl::Duration duration,
     return outcome;
   }
   const std::string legit = target.CreateUser("legit@abuse.example", "");
-  LegitimateReader alone_reader(target, legit);
-  absl::SleepFor(duration);
-  const std::vector<double> alone = alone_reader.Stop();
+  const std::vector<double> alone =
+      LegitimateReader(target, legit, duration).Finish();
   outcome.legit_p99_alone_ms = P99(alone);
 
   const int64_t disk_before = target.DiskBytes();
@@ -354,17 +368,22 @@ Outcome RunAttack(const Attack& attack, absl::Duration duration,
   return outcome;
 }
 
-int RunLegitimateReader(const std::string& port_and_user) {
-  const size_t colon = port_and_user.find(':');
-  if (colon == std::string::npos) {
+int RunLegitimateReader(const std::string& port_user_and_limit) {
+  const std::vector<std::string> parts =
+      absl::StrSplit(port_user_and_limit, ':');
+  int64_t limit_ms = 0;
+  if (parts.size() < 2 || parts.size() > 3 ||
+      (parts.size() == 3 && !absl::SimpleAtoi(parts[2], &limit_ms))) {
     return 2;
   }
-  grpc::ChannelArguments args;
-  auto stub = BackendUsers::NewStub(grpc::CreateCustomChannel(
-      absl::StrCat("127.0.0.1:", port_and_user.substr(0, colon)),
-      grpc::InsecureChannelCredentials(), args));
+  const absl::Time until = parts.size() == 3
+                               ? absl::Now() + absl::Milliseconds(limit_ms)
+                               : absl::InfiniteFuture();
+  auto stub = BackendUsers::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", parts[0]),
+                          grpc::InsecureChannelCredentials()));
   GetUserRequest request;
-  request.set_user_id(port_and_user.substr(colon + 1));
+  request.set_user_id(parts[1]);
   absl::Notification stop;
   std::thread watch_stdin([&stop] {
     char byte;
@@ -373,7 +392,7 @@ int RunLegitimateReader(const std::string& port_and_user) {
     stop.Notify();
   });
   std::vector<double> latencies;
-  while (!stop.HasBeenNotified()) {
+  while (!stop.HasBeenNotified() && absl::Now() < until) {
     User user;
     auto context = Context(true);
     const auto started = std::chrono::steady_clock::now();
@@ -386,12 +405,15 @@ int RunLegitimateReader(const std::string& port_and_user) {
     // done as soon as it is told to stop.
     stop.WaitForNotificationWithTimeout(absl::Milliseconds(5));
   }
-  watch_stdin.join();
   std::string out;
   for (double ms : latencies) {
     absl::StrAppend(&out, ms, "\n");
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
+  // The report ends at EOF; the harness then closes our stdin, which ends
+  // the watcher.
+  std::fclose(stdout);
+  watch_stdin.join();
   return 0;
 }
 

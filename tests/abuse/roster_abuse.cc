@@ -4,8 +4,8 @@
 // target is missed. --quick (CI) runs each attack for 2 s and leaves the
 // latency ratio unchecked: ctest runs other suites beside it. --timing=N
 // prints the sign-in timing of known and unknown identifiers instead.
-// --legit_reader=PORT:USER_ID is the harness's own: the legitimate reader's
-// process (harness.cc).
+// --legit_reader=PORT:USER_ID[:MS] is the harness's own: the legitimate
+// reader's process (harness.cc).
 #include <sodium.h>
 
 #include <cstdio>
