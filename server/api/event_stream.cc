@@ -27,7 +27,7 @@ WatchEventsStream* WatchEventsStream::Start(domain::EventService* events,
   // gRPC's reactor idiom: the reactor owns itself from here and deletes itself
   // in OnDone.
   auto* stream = new WatchEventsStream(events, hub, position, std::move(types));
-  stream->Pump();
+  stream->Pump(/*may_read=*/true);
   return stream;
 }
 
@@ -45,13 +45,21 @@ WatchEventsStream::WatchEventsStream(domain::EventService* events,
       position_(position),
       last_sent_(position) {}
 
-void WatchEventsStream::Pump() {
+void WatchEventsStream::Pump(bool may_read) {
   absl::MutexLock lock(&mu_);
   if (finished_) {
     return;
   }
   if (hub_->shutting_down()) {
     FinishLocked(ShutdownStatus());
+    return;
+  }
+  if (pending_.empty() && !may_read) {
+    // The next read waits for the hub's thread: on gRPC's threads it would
+    // queue every caller's requests behind the fan-out's reads.
+    if (!hub_->Wait(this, position_)) {
+      FinishLocked(ShutdownStatus());
+    }
     return;
   }
   if (pending_.empty()) {
@@ -73,7 +81,14 @@ void WatchEventsStream::Pump() {
   ToProto(pending_.front(), current_);
   last_sent_ = pending_.front().sequence;
   pending_.pop_front();
-  StartWrite(&current_);
+  // Events already read are written as one: gRPC holds a write with the
+  // buffer hint until a write without it, so a batch costs one send, not one
+  // per event per stream. Never the first write: it carries the initial
+  // metadata, and gRPC reports it done only once that has been sent.
+  const bool more_follow = !pending_.empty() && started_;
+  started_ = true;
+  StartWrite(&current_, more_follow ? grpc::WriteOptions().set_buffer_hint()
+                                    : grpc::WriteOptions());
 }
 
 void WatchEventsStream::OnWriteDone(bool ok) {
@@ -83,10 +98,10 @@ void WatchEventsStream::OnWriteDone(bool ok) {
         grpc::Status(grpc::StatusCode::CANCELLED, "the client went away"));
     return;
   }
-  Pump();
+  Pump(/*may_read=*/false);
 }
 
-void WatchEventsStream::OnNewEvents() { Pump(); }
+void WatchEventsStream::OnNewEvents() { Pump(/*may_read=*/true); }
 
 void WatchEventsStream::OnShutdown() {
   absl::MutexLock lock(&mu_);

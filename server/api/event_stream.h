@@ -1,10 +1,11 @@
 // WatchEventsStream: one WatchEvents call as a server-streaming reactor.
 //
 // It reads the outbox from the database after its position, one batch at a
-// time, and writes one event at a time: the database is the buffer, so a
+// time, and writes a batch as one send: the database is the buffer, so a
 // watcher holds at most one batch in memory however far behind it is, and a
-// stalled client stalls only its own stream. When it has sent everything it
-// waits on the EventHub, which wakes it when newer events commit. Because every
+// stalled client stalls only its own stream. When it has sent a batch it waits
+// on the EventHub, which wakes it when newer events commit; every read but the
+// first runs on the hub's thread, never on gRPC's, which serve every caller. Because every
 // read is "sequence > position" there is no gap and no duplicate at the switch
 // from replay to live. It ends with UNAVAILABLE on server shutdown and
 // OUT_OF_RANGE if retention overtakes it.
@@ -54,9 +55,9 @@ class WatchEventsStream final
   WatchEventsStream(domain::EventService* events, EventHub* hub,
                     int64_t position, std::vector<std::string> types);
 
-  // Sends the next event, or reads the next batch, or waits on the hub, or
-  // finishes.
-  void Pump();
+  // Sends the next event, or reads the next batch (only if `may_read`), or
+  // waits on the hub, or finishes.
+  void Pump(bool may_read);
   void FinishLocked(const grpc::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   grpc::Status ShutdownStatus() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -72,6 +73,7 @@ class WatchEventsStream final
   roster::v1::Event current_
       ABSL_GUARDED_BY(mu_);  // Owned by gRPC until OnWriteDone.
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;  // The first write has begun.
 };
 
 }  // namespace roster::api
