@@ -262,11 +262,19 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // One request quota per gRPC listener. Under a quota's pressure gRPC stops
+  // reading and turns connections away on every listener that shares it:
+  // unauthenticated uploads filling the public port's quota would starve
+  // BackendUsers on its own port too (roster-abuse, oversized gRPC messages).
+  const size_t request_bytes =
+      size_t{static_cast<size_t>(config.request_memory_mb)} << 20;
   grpc::ResourceQuota request_quota("roster-requests");
-  request_quota.Resize(size_t{static_cast<size_t>(config.request_memory_mb)}
-                       << 20);
+  request_quota.Resize(request_bytes);
+  grpc::ResourceQuota backend_request_quota("roster-backend-requests");
+  backend_request_quota.Resize(request_bytes);
   // The same interceptors and limits on each gRPC server.
-  const auto configure = [&](grpc::ServerBuilder& builder) {
+  const auto configure = [&](grpc::ServerBuilder& builder,
+                             grpc::ResourceQuota& quota) {
     std::vector<
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
         observers;
@@ -282,10 +290,10 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     // limit (RefuseOversized).
     builder.SetMaxReceiveMessageSize(
         static_cast<int>(api::kMaxUploadRequestBytes));
-    // All connections of both servers share one memory quota: under its
+    // All connections of one listener share its memory quota: under its
     // pressure gRPC shrinks flow-control windows and stops reading, so many
     // large requests in flight wait instead of growing memory.
-    builder.SetResourceQuota(request_quota);
+    builder.SetResourceQuota(quota);
     // gRPC's default is unlimited streams per connection.
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                                kMaxStreamsPerConnection);
@@ -313,7 +321,7 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   server->frontend_users_->set_reads(server->reads_.get());
   server->StartOAuth(config, options, *sign_up_mode);
   grpc::ServerBuilder builder;
-  configure(builder);
+  configure(builder, request_quota);
   builder.AddListeningPort(config.listen, CredentialsFor(config),
                            &server->port_);
   builder.RegisterService(server->frontend_users_.get());
@@ -328,7 +336,7 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   if (!config.backend_listen.empty()) {
     // BackendUsers alone on its own port, for a network policy to fence.
     grpc::ServerBuilder backend_builder;
-    configure(backend_builder);
+    configure(backend_builder, backend_request_quota);
     backend_builder.AddListeningPort(
         config.backend_listen, CredentialsFor(config), &server->backend_port_);
     backend_builder.RegisterService(server->backend_users_.get());

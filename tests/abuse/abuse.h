@@ -26,6 +26,10 @@
 
 namespace roster::abuse {
 
+// What the legitimate reader records for a read that failed: the slowest
+// possible (its deadline).
+inline constexpr double kFailedReadMs = 30000.0;
+
 inline constexpr char kSecretKey[] =
     "sk_abuse_0123456789abcdefghijklmnopqrstuvwxyz";
 
@@ -39,6 +43,7 @@ class Target {
   pid_t pid() const { return process_->pid(); }
   bool alive() const;
   int port() const { return port_; }
+  int backend_port() const { return backend_port_; }
   int http_port() const { return http_port_; }
   int metrics_port() const { return metrics_port_; }
   std::string Stderr() const { return process_->Stderr(); }
@@ -47,6 +52,8 @@ class Target {
 
   // A new connection of its own (channels are not shared between callers).
   std::shared_ptr<grpc::Channel> NewChannel() const;
+  // The same on the BackendUsers port.
+  std::shared_ptr<grpc::Channel> NewBackendChannel() const;
   roster::v1::BackendUsers::Stub& backend() { return *backend_; }
   // A user with `email` and `password`; its id.
   std::string CreateUser(const std::string& email, const std::string& password);
@@ -56,7 +63,10 @@ class Target {
  private:
   testing::TempDir dir_;
   std::unique_ptr<testing::ServerProcess> process_;
+  static std::shared_ptr<grpc::Channel> ChannelTo(int port);
+
   int port_ = 0;
+  int backend_port_ = 0;
   int http_port_ = 0;
   int metrics_port_ = 0;
   std::unique_ptr<roster::v1::BackendUsers::Stub> backend_;

@@ -73,7 +73,9 @@ void UnknownMethods(Target& target, absl::Duration duration, Outcome& out) {
 void OversizedGrpc(Target& target, absl::Duration duration, Outcome& out) {
   Tally tally;
   const std::string image(10 << 20, 'i');
-  Flood(16, duration, [&](int t) {
+  // 32 connections: enough 10 MiB uploads in flight to keep the public
+  // port's request quota full.
+  Flood(32, duration, [&](int t) {
     static thread_local auto stub = FrontendUsers::NewStub(target.NewChannel());
     if (t % 2 == 0) {
       SetMyProfileImageRequest upload;  // The largest a method accepts.
@@ -90,7 +92,7 @@ void OversizedGrpc(Target& target, absl::Duration duration, Outcome& out) {
   });
   out.load = absl::StrCat(
       tally.total(),
-      " calls on 16 connections: 10 MiB uploads and 1 MiB sign-ins, no "
+      " calls on 32 connections: 10 MiB uploads and 1 MiB sign-ins, no "
       "credentials");
   out.result = tally.Summary();
   if (tally.count("OK") > 0) {
@@ -404,7 +406,7 @@ void WatchStreams(Target& target, absl::Duration duration, Outcome& out) {
   std::vector<std::unique_ptr<grpc::ClientReader<Event>>> readers;
   std::vector<std::unique_ptr<BackendUsers::Stub>> stubs;
   for (int c = 0; c < 10; ++c) {
-    stubs.push_back(BackendUsers::NewStub(target.NewChannel()));
+    stubs.push_back(BackendUsers::NewStub(target.NewBackendChannel()));
     for (int s = 0; s < 50; ++s) {
       contexts.push_back(Context(true));
       readers.push_back(stubs.back()->WatchEvents(contexts.back().get(),
@@ -477,7 +479,7 @@ bool PrintSignInTiming(int rounds) {
   auto stub = FrontendUsers::NewStub(target.NewChannel());
   // Per row: known samples, unknown samples.
   constexpr int kRows = 4;
-  const char* const kNames[kRows] = {
+  const char* const row_names[kRows] = {
       "SignIn, wrong password", "AttemptSignInFactor, wrong password",
       "PrepareSignInFactor, email_code", "AttemptSignInFactor, wrong code"};
   std::vector<double> samples[kRows][2];
@@ -488,7 +490,7 @@ bool PrintSignInTiming(int rounds) {
     const std::chrono::duration<double, std::milli> took =
         std::chrono::steady_clock::now() - started;
     samples[row][is_known ? 0 : 1].push_back(took.count());
-    ++codes[absl::StrCat(kNames[row], is_known ? ", known: " : ", unknown: ",
+    ++codes[absl::StrCat(row_names[row], is_known ? ", known: " : ", unknown: ",
                          status.error_code(), " ", testing::ReasonOf(status))];
   };
   for (int i = 0; i < rounds * 2; ++i) {
@@ -549,7 +551,7 @@ bool PrintSignInTiming(int rounds) {
   for (int row = 0; row < kRows; ++row) {
     for (int kind = 0; kind < 2; ++kind) {
       const auto [median, p99] = MedianAndP99(samples[row][kind]);
-      std::printf("| %s | %s | %zu | %.2f ms | %.2f ms |\n", kNames[row],
+      std::printf("| %s | %s | %zu | %.2f ms | %.2f ms |\n", row_names[row],
                   kind == 0 ? "known" : "unknown", samples[row][kind].size(),
                   median, p99);
     }

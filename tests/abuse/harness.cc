@@ -90,7 +90,7 @@ class LegitimateReader {
     posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO);
     std::string self = std::filesystem::read_symlink("/proc/self/exe");
     std::string flag =
-        absl::StrCat("--legit_reader=", target.port(), ":", user_id);
+        absl::StrCat("--legit_reader=", target.backend_port(), ":", user_id);
     if (limit != absl::InfiniteDuration()) {
       absl::StrAppend(&flag, ":", absl::ToInt64Milliseconds(limit));
     }
@@ -161,13 +161,15 @@ class LegitimateReader {
 Target::Target(std::vector<std::string> extra_flags) {
   const std::string key_file = dir_.File("signing.key");
   std::ofstream(key_file) << std::string(64, 'a');  // A hex seed.
-  std::vector<std::string> flags = {"--db=" + dir_.File("roster.db"),
-                                    "--listen=127.0.0.1:0",
-                                    "--http_listen=127.0.0.1:0",
-                                    "--metrics_listen=127.0.0.1:0",
-                                    absl::StrCat("--secret_keys=", kSecretKey),
-                                    "--signing_key_file=" + key_file,
-                                    "--log_rpcs=false"};
+  std::vector<std::string> flags = {
+      "--db=" + dir_.File("roster.db"), "--listen=127.0.0.1:0",
+      "--http_listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
+      absl::StrCat("--secret_keys=", kSecretKey),
+      "--signing_key_file=" + key_file, "--log_rpcs=false",
+      // As the manifests do: BackendUsers on
+      // a port of its own, which the
+      // legitimate reader uses.
+      "--backend_listen=127.0.0.1:0"};
   flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
   // With ROSTER_ABUSE_SPLIT_CPUS, the server gets the last CPU to itself and
   // the harness (attacker and legitimate reader) the others, as if they ran
@@ -197,7 +199,8 @@ Target::Target(std::vector<std::string> extra_flags) {
   const std::string log = process_->Stderr();
   http_port_ = LoggedPort(log, "http_port");
   metrics_port_ = LoggedPort(log, "metrics_port");
-  backend_ = BackendUsers::NewStub(NewChannel());
+  backend_port_ = LoggedPort(log, "backend_port");
+  backend_ = BackendUsers::NewStub(NewBackendChannel());
 }
 
 bool Target::alive() const {
@@ -217,12 +220,20 @@ int64_t Target::DiskBytes() const {
 }
 
 std::shared_ptr<grpc::Channel> Target::NewChannel() const {
+  return ChannelTo(port_);
+}
+
+std::shared_ptr<grpc::Channel> Target::NewBackendChannel() const {
+  return ChannelTo(backend_port_);
+}
+
+std::shared_ptr<grpc::Channel> Target::ChannelTo(int port) {
   static std::atomic<int> next{0};
   grpc::ChannelArguments args;
   args.SetInt("roster.abuse.connection", next++);  // A connection of its own.
   args.SetMaxReceiveMessageSize(64 << 20);
   args.SetMaxSendMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_),
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
                                    grpc::InsecureChannelCredentials(), args);
 }
 
@@ -348,6 +359,12 @@ Outcome RunAttack(const Attack& attack, absl::Duration duration,
   if (alone.empty() || under.empty()) {
     outcome.missed.push_back("the legitimate reader measured nothing");
   }
+  // Starvation is a miss at any duration, latency checked or not.
+  const auto failed = std::count(under.begin(), under.end(), kFailedReadMs);
+  if (failed > 0) {
+    outcome.missed.push_back(
+        absl::StrCat(failed, " of ", under.size(), " legitimate reads failed"));
+  }
   outcome.peak_rss_kib = PeakRssKib(target.pid());
   outcome.disk_growth_bytes = target.DiskBytes() - disk_before;
   outcome.crashed = !target.alive();
@@ -400,7 +417,7 @@ int RunLegitimateReader(const std::string& port_user_and_limit) {
     const std::chrono::duration<double, std::milli> took =
         std::chrono::steady_clock::now() - started;
     // A failed legitimate read counts as the slowest possible.
-    latencies.push_back(status.ok() ? took.count() : 30000.0);
+    latencies.push_back(status.ok() ? took.count() : kFailedReadMs);
     // Paced, not closed-loop (the reader must not be a load of its own), and
     // done as soon as it is told to stop.
     stop.WaitForNotificationWithTimeout(absl::Milliseconds(5));

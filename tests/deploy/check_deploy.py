@@ -152,7 +152,10 @@ def mebibytes(quantity):
 def check_memory(config, container, sqlite, where):
     def setting(flag):
         return int(config.get(f"ROSTER_{flag.upper()}", FLAG_DEFAULTS[flag]).strip('"'))
-    budget = BASELINE_MIB + setting("hash_memory_mb") + setting("request_memory_mb")
+    # One request quota per gRPC listener: two with BackendUsers on its own port.
+    listeners = 2 if config.get("ROSTER_BACKEND_LISTEN", "").strip('"') else 1
+    budget = (BASELINE_MIB + setting("hash_memory_mb") +
+              listeners * setting("request_memory_mb"))
     if sqlite:
         budget += setting("user_cache_mb")
     request = mebibytes(container["resources"]["requests"]["memory"])
