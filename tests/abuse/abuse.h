@@ -61,10 +61,10 @@ class Target {
   std::string SessionToken(const std::string& user_id);
 
  private:
-  testing::TempDir dir_;
-  std::unique_ptr<testing::ServerProcess> process_;
   static std::shared_ptr<grpc::Channel> ChannelTo(int port);
 
+  testing::TempDir dir_;
+  std::unique_ptr<testing::ServerProcess> process_;
   int port_ = 0;
   int backend_port_ = 0;
   int http_port_ = 0;

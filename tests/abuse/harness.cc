@@ -166,9 +166,8 @@ Target::Target(std::vector<std::string> extra_flags) {
       "--http_listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
       absl::StrCat("--secret_keys=", kSecretKey),
       "--signing_key_file=" + key_file, "--log_rpcs=false",
-      // As the manifests do: BackendUsers on
-      // a port of its own, which the
-      // legitimate reader uses.
+      // BackendUsers on a port of its own, as in the manifests; the
+      // legitimate reader uses it, the attackers the public port.
       "--backend_listen=127.0.0.1:0"};
   flags.insert(flags.end(), extra_flags.begin(), extra_flags.end());
   // With ROSTER_ABUSE_SPLIT_CPUS, the server gets the last CPU to itself and
