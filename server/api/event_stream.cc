@@ -54,9 +54,10 @@ void WatchEventsStream::Pump(bool may_read) {
     FinishLocked(ShutdownStatus());
     return;
   }
-  if (pending_.empty() && !may_read) {
-    // The next read waits for the hub's thread: on gRPC's threads it would
-    // queue every caller's requests behind the fan-out's reads.
+  if (pending_.empty() && !may_read && !more_stored_) {
+    // Live, the next read waits for the hub's thread: on gRPC's threads it
+    // would queue every caller's requests behind the fan-out's reads. A
+    // replay reads on (the hub hears only of commits since start-up).
     if (!hub_->Wait(this, position_)) {
       FinishLocked(ShutdownStatus());
     }
@@ -69,6 +70,7 @@ void WatchEventsStream::Pump(bool may_read) {
       return;
     }
     position_ = scan->scanned_through;
+    more_stored_ = static_cast<int32_t>(scan->events.size()) == kBatch;
     pending_.assign(std::make_move_iterator(scan->events.begin()),
                     std::make_move_iterator(scan->events.end()));
     if (pending_.empty()) {

@@ -4,8 +4,9 @@
 // time, and writes a batch as one send: the database is the buffer, so a
 // watcher holds at most one batch in memory however far behind it is, and a
 // stalled client stalls only its own stream. When it has sent a batch it waits
-// on the EventHub, which wakes it when newer events commit; every read but the
-// first runs on the hub's thread, never on gRPC's, which serve every caller.
+// on the EventHub, which wakes it when newer events commit; once it has caught
+// up, its reads run on the hub's thread, never on gRPC's, which serve every
+// caller.
 // Because every read is "sequence > position" there is no gap and no duplicate
 // at the switch from replay to live. It ends with UNAVAILABLE on server
 // shutdown and OUT_OF_RANGE if retention overtakes it.
@@ -74,6 +75,8 @@ class WatchEventsStream final
       ABSL_GUARDED_BY(mu_);  // Owned by gRPC until OnWriteDone.
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool started_ ABSL_GUARDED_BY(mu_) = false;  // The first write has begun.
+  // The last read filled a batch: more may be stored than the hub knows of.
+  bool more_stored_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace roster::api

@@ -204,6 +204,21 @@ TEST_F(EventsTest, TypeFilterAndResumingFromACursorAcrossARestart) {
   EXPECT_THAT(Sequences(created_only.Next(1)), ElementsAre(9));
 }
 
+TEST_F(EventsTest, AReplayLongerThanABatchAfterARestartNeedsNoNewCommit) {
+  // Past one read's batch (100), and a restart so that the server has heard
+  // of no commit: the replay must not wait for one.
+  constexpr int kEvents = 250;
+  for (int i = 0; i < kEvents; ++i) {
+    Create();
+  }
+  server_.Restart();
+  stub_ = server_.Backend();
+  Watcher watcher(*stub_, 0, {}, std::chrono::seconds(10));
+  const std::vector<Event> replayed = watcher.Next(kEvents);
+  ASSERT_EQ(replayed.size(), static_cast<size_t>(kEvents));
+  EXPECT_EQ(replayed.back().sequence(), kEvents);
+}
+
 TEST_F(EventsTest,
        FourWritersAndThreeWatchersEveryWatcherSeesEveryEventOnceInOrder) {
   constexpr int kWriters = 4;
