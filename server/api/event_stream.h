@@ -3,13 +3,12 @@
 // It reads the outbox from the database after its position, one batch at a
 // time, and writes a batch as one send: the database is the buffer, so a
 // watcher holds at most one batch in memory however far behind it is, and a
-// stalled client stalls only its own stream. When it has sent a batch it waits
-// on the EventHub, which wakes it when newer events commit; once it has caught
-// up, its reads run on the hub's thread, never on gRPC's, which serve every
-// caller.
-// Because every read is "sequence > position" there is no gap and no duplicate
-// at the switch from replay to live. It ends with UNAVAILABLE on server
-// shutdown and OUT_OF_RANGE if retention overtakes it.
+// stalled client stalls only its own stream. When it has sent everything stored
+// it waits on the EventHub, which wakes it when newer events commit; once it
+// has caught up, its reads run on the hub's thread, never on gRPC's, which
+// serve every caller. Because every read is "sequence > position" there is no
+// gap and no duplicate at the switch from replay to live. It ends with
+// UNAVAILABLE on server shutdown and OUT_OF_RANGE if retention overtakes it.
 #ifndef ROSTER_SERVER_API_EVENT_STREAM_H_
 #define ROSTER_SERVER_API_EVENT_STREAM_H_
 

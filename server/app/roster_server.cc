@@ -262,10 +262,10 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  // One request quota per gRPC listener. Under a quota's pressure gRPC stops
-  // reading and turns connections away on every listener that shares it:
-  // unauthenticated uploads filling the public port's quota would starve
-  // BackendUsers on its own port too (roster-abuse, oversized gRPC messages).
+  // One request quota per gRPC listener. When a quota is full, calls fail on
+  // every listener that shares it: unauthenticated uploads filling the public
+  // port's quota starved BackendUsers on its own port too (roster-abuse,
+  // oversized gRPC messages).
   const size_t request_bytes =
       size_t{static_cast<size_t>(config.request_memory_mb)} << 20;
   grpc::ResourceQuota request_quota("roster-requests");
