@@ -311,17 +311,25 @@ grpc::ServerUnaryReactor* BackendUsersService::UnlockUser(
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::SetProfileImage(
-    grpc::CallbackServerContext* context,
-    const roster::v1::SetProfileImageRequest* request, User* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
   return Write(
-      context, "", [this, request, response](const domain::Caller& caller) {
-        return RespondWithUser(response, [&] {
-          return users_->images.SetProfileImage(
-              caller, request->user_id(), request->image(), request->etag());
+      context, "",
+      [this, request, response](const domain::Caller& caller) -> absl::Status {
+        roster::v1::SetProfileImageRequest upload;
+        absl::Status parsed = ParseRawRequest(*request, upload);
+        if (!parsed.ok()) {
+          return parsed;
+        }
+        User user;
+        absl::Status set = RespondWithUser(&user, [&] {
+          return users_->images.SetProfileImage(caller, upload.user_id(),
+                                                upload.image(), upload.etag());
         });
+        if (set.ok()) {
+          SerializeRawResponse(user, *response);
+        }
+        return set;
       });
 }
 
@@ -517,62 +525,74 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteExternalAccount(
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::ImportUsers(
-    grpc::CallbackServerContext* context,
-    const roster::v1::ImportUsersRequest* request,
-    roster::v1::ImportUsersResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
   // On the hash pool: plaintext passwords need argon2id; each item's write
-  // waits for the store's writer there.
+  // waits for the store's writer there. The batch is parsed there too, once
+  // the key is known good.
   return RunOn(
       hashes_, "imports", context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
-        if (request->users_size() == 0 ||
-            request->users_size() > static_cast<int>(domain::kMaxImportBatch)) {
-          // An empty batch gets the domain's own "1-1000 users" violation.
-          return domain::ImportUsers(*users_, caller, {}, false, "").status();
+        roster::v1::ImportUsersRequest batch;
+        absl::Status parsed = ParseRawRequest(*request, batch);
+        if (!parsed.ok()) {
+          return parsed;
         }
-        // Items whose fields do not even convert fail alone.
-        std::vector<absl::Status> conversion(
-            static_cast<size_t>(request->users_size()));
-        std::vector<domain::CreateUserParams> items;
-        std::vector<int> index_of;
-        for (int i = 0; i < request->users_size(); ++i) {
-          auto params = FromProto(request->users(i));
-          if (params.ok()) {
-            items.push_back(*std::move(params));
-            index_of.push_back(i);
-          } else {
-            conversion[static_cast<size_t>(i)] = params.status();
-          }
+        roster::v1::ImportUsersResponse results;
+        absl::Status imported = Import(caller, batch, results);
+        if (imported.ok()) {
+          SerializeRawResponse(results, *response);
         }
-        std::vector<absl::StatusOr<domain::UserView>> results(
-            static_cast<size_t>(request->users_size()), absl::UnknownError(""));
-        if (!items.empty()) {
-          auto imported = domain::ImportUsers(*users_, caller, std::move(items),
-                                              request->validate_only(),
-                                              request->request_id());
-          if (!imported.ok()) {
-            return imported.status();
-          }
-          for (size_t k = 0; k < imported->size(); ++k) {
-            results[static_cast<size_t>(index_of[k])] =
-                std::move((*imported)[k]);
-          }
-        }
-        for (size_t i = 0; i < results.size(); ++i) {
-          auto* out = response->add_results();
-          const absl::Status status =
-              conversion[i].ok() ? results[i].status() : conversion[i];
-          if (status.ok()) {
-            ToProto(*results[i], *out->mutable_user());
-            continue;
-          }
-          *out->mutable_status() = ToRpcStatus(status);
-        }
-        return absl::OkStatus();
+        return imported;
       });
+}
+
+absl::Status BackendUsersService::Import(
+    const domain::Caller& caller, const roster::v1::ImportUsersRequest& request,
+    roster::v1::ImportUsersResponse& response) {
+  if (request.users_size() == 0 ||
+      request.users_size() > static_cast<int>(domain::kMaxImportBatch)) {
+    // An empty batch gets the domain's own "1-1000 users" violation.
+    return domain::ImportUsers(*users_, caller, {}, false, "").status();
+  }
+  // Items whose fields do not even convert fail alone.
+  std::vector<absl::Status> conversion(
+      static_cast<size_t>(request.users_size()));
+  std::vector<domain::CreateUserParams> items;
+  std::vector<int> index_of;
+  for (int i = 0; i < request.users_size(); ++i) {
+    auto params = FromProto(request.users(i));
+    if (params.ok()) {
+      items.push_back(*std::move(params));
+      index_of.push_back(i);
+    } else {
+      conversion[static_cast<size_t>(i)] = params.status();
+    }
+  }
+  std::vector<absl::StatusOr<domain::UserView>> results(
+      static_cast<size_t>(request.users_size()), absl::UnknownError(""));
+  if (!items.empty()) {
+    auto imported =
+        domain::ImportUsers(*users_, caller, std::move(items),
+                            request.validate_only(), request.request_id());
+    if (!imported.ok()) {
+      return imported.status();
+    }
+    for (size_t k = 0; k < imported->size(); ++k) {
+      results[static_cast<size_t>(index_of[k])] = std::move((*imported)[k]);
+    }
+  }
+  for (size_t i = 0; i < results.size(); ++i) {
+    auto* out = response.add_results();
+    const absl::Status status =
+        conversion[i].ok() ? results[i].status() : conversion[i];
+    if (status.ok()) {
+      ToProto(*results[i], *out->mutable_user());
+      continue;
+    }
+    *out->mutable_status() = ToRpcStatus(status);
+  }
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::VerifyPassword(

@@ -27,9 +27,19 @@
 
 namespace roster::api {
 
+// The upload methods are raw (ParseRawRequest): the key is checked before
+// their request is parsed.
 class BackendUsersService final
-    : public roster::v1::BackendUsers::CallbackService {
+    : public roster::v1::BackendUsers::WithRawCallbackMethod_SetProfileImage<
+          roster::v1::BackendUsers::WithRawCallbackMethod_ImportUsers<
+              roster::v1::BackendUsers::CallbackService>> {
  public:
+  // The handler of method `index` in the service descriptor's order, for a
+  // RequestSizeGate to serve: this service is registered through one.
+  grpc::internal::MethodHandler* handler(int index) {
+    return GetHandler(index);
+  }
+
   // None is owned; all must outlive the service.
   BackendUsersService(domain::UserServices* users,
                       domain::SessionService* sessions,
@@ -84,9 +94,8 @@ class BackendUsersService final
       const roster::v1::DeleteUserRequest* request,
       roster::v1::DeletedObject* response) override;
   grpc::ServerUnaryReactor* SetProfileImage(
-      grpc::CallbackServerContext* context,
-      const roster::v1::SetProfileImageRequest* request,
-      roster::v1::User* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* DeleteProfileImage(
       grpc::CallbackServerContext* context,
       const roster::v1::DeleteProfileImageRequest* request,
@@ -152,10 +161,9 @@ class BackendUsersService final
   // threads; null (the default) runs them inline, right for SQLite, which
   // answers in microseconds.
   void set_reads(BoundedExecutor* reads) { reads_ = reads; }
-  grpc::ServerUnaryReactor* ImportUsers(
-      grpc::CallbackServerContext* context,
-      const roster::v1::ImportUsersRequest* request,
-      roster::v1::ImportUsersResponse* response) override;
+  grpc::ServerUnaryReactor* ImportUsers(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* VerifyPassword(
       grpc::CallbackServerContext* context,
       const roster::v1::VerifyPasswordRequest* request,
@@ -240,6 +248,11 @@ class BackendUsersService final
                                           roster::v1::User* response,
                                           Remove remove);
   static constexpr int kMaxWaitingReads = 4096;
+
+  // ImportUsers' work once its batch is parsed, on the hash pool.
+  absl::Status Import(const domain::Caller& caller,
+                      const roster::v1::ImportUsersRequest& request,
+                      roster::v1::ImportUsersResponse& response);
 
   // True when the call carries a valid secret key; else finishes `reactor`
   // with the refusal.

@@ -1,6 +1,7 @@
 #include "server/api/call_context.h"
 
 #include <arpa/inet.h>
+#include <grpcpp/impl/codegen/proto_utils.h>
 #include <sodium.h>
 
 #include <algorithm>
@@ -84,26 +85,31 @@ std::string ClientAddressKey(absl::string_view peer) {
   return std::string(peer);  // unix: and the like: one key.
 }
 
-size_t MaxRequestBytes(const google::protobuf::MessageLite& request) {
-  const std::string type = request.GetTypeName();
-  if (type == "roster.v1.SetProfileImageRequest" ||
-      type == "roster.v1.SetMyProfileImageRequest" ||
-      type == "roster.v1.ImportUsersRequest") {
+size_t MaxRequestBytesOf(absl::string_view request_type) {
+  if (request_type == "roster.v1.SetProfileImageRequest" ||
+      request_type == "roster.v1.SetMyProfileImageRequest" ||
+      request_type == "roster.v1.ImportUsersRequest") {
     return kMaxUploadRequestBytes;
   }
   return kMaxRequestBytes;
 }
 
-absl::Status CheckRequestSize(const google::protobuf::MessageLite& request) {
-  const size_t limit = MaxRequestBytes(request);
-  // Counts unknown fields too: padding there is as costly as anywhere.
-  if (request.ByteSizeLong() <= limit) {
-    return absl::OkStatus();
-  }
+size_t MaxRequestBytes(const google::protobuf::MessageLite& request) {
+  return MaxRequestBytesOf(request.GetTypeName());
+}
+
+absl::Status RequestTooLarge(size_t limit) {
   return domain::Error(absl::StatusCode::kResourceExhausted,
                        domain::reason::kRequestTooLarge,
                        absl::StrCat("the request is larger than this method's ",
                                     limit, " bytes"));
+}
+
+absl::Status CheckRequestSize(const google::protobuf::MessageLite& request) {
+  const size_t limit = MaxRequestBytes(request);
+  // Counts unknown fields too: padding there is as costly as anywhere.
+  return request.ByteSizeLong() <= limit ? absl::OkStatus()
+                                         : RequestTooLarge(limit);
 }
 
 grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* context,
@@ -123,6 +129,32 @@ grpc::ServerUnaryReactor* RefuseOversized(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(size));
   return reactor;
+}
+
+absl::Status ParseRawRequest(const grpc::ByteBuffer& raw,
+                             google::protobuf::MessageLite& request) {
+  const size_t limit = MaxRequestBytes(request);
+  if (raw.Length() > limit) {
+    return RequestTooLarge(limit);
+  }
+  grpc::ByteBuffer slices(raw);  // Shares the slices; parsing consumes them.
+  if (!grpc::GenericDeserialize<grpc::ProtoBufferReader,
+                                google::protobuf::MessageLite>(&slices,
+                                                               &request)
+           .ok()) {
+    return domain::Error(absl::StatusCode::kInvalidArgument,
+                         domain::reason::kInvalidArgumentFormat,
+                         kUnparsableRequest);
+  }
+  return absl::OkStatus();
+}
+
+void SerializeRawResponse(const google::protobuf::MessageLite& response,
+                          grpc::ByteBuffer& raw) {
+  bool own_buffer = false;
+  grpc::GenericSerialize<grpc::ProtoBufferWriter,
+                         google::protobuf::MessageLite>(response, &raw,
+                                                        &own_buffer);
 }
 
 grpc::Status Overloaded(const char* what) {

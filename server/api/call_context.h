@@ -5,6 +5,7 @@
 
 #include <google/protobuf/message_lite.h>
 #include <grpcpp/server_context.h>
+#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/status.h>
 
 #include <atomic>
@@ -42,15 +43,20 @@ std::string PeerOf(const grpc::ServerContextBase& context);
 std::string ClientAddressKey(absl::string_view peer);
 
 // Request sizes (DESIGN §14). gRPC refuses a message above
-// kMaxUploadRequestBytes before parsing it; each method then refuses one above
-// its own limit before authentication or any work: kMaxUploadRequestBytes for
-// image uploads and ImportUsers, kMaxRequestBytes for everything else.
+// kMaxUploadRequestBytes; RequestSizeGate refuses one above its method's own
+// limit before it is parsed, authenticated or worked on:
+// kMaxUploadRequestBytes for image uploads and ImportUsers, kMaxRequestBytes
+// for everything else.
 inline constexpr size_t kMaxRequestBytes = size_t{64} << 10;
 inline constexpr size_t kMaxUploadRequestBytes =
     domain::kMaxProfileImageBytes + (size_t{1} << 20);
 
-// The limit of the method whose request type is `request`'s.
+// The limit of the method whose request type is `request_type` (a full
+// protobuf name) or `request`'s.
+size_t MaxRequestBytesOf(absl::string_view request_type);
 size_t MaxRequestBytes(const google::protobuf::MessageLite& request);
+// RESOURCE_EXHAUSTED (REQUEST_TOO_LARGE) naming the method's `limit`.
+absl::Status RequestTooLarge(size_t limit);
 // OK, or RESOURCE_EXHAUSTED (REQUEST_TOO_LARGE) naming the limit.
 absl::Status CheckRequestSize(const google::protobuf::MessageLite& request);
 // Finishes the call at once with `status` (a refusal before any work) and
@@ -63,6 +69,23 @@ grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* context,
 grpc::ServerUnaryReactor* RefuseOversized(
     grpc::CallbackServerContext* context,
     const google::protobuf::MessageLite& request);
+
+// What a client is told when its request does not parse.
+inline constexpr char kUnparsableRequest[] =
+    "the request message is not valid protobuf for this method (malformed "
+    "bytes, a string field that is not UTF-8, or messages nested more than 100 "
+    "deep)";
+
+// The upload methods (image uploads, ImportUsers) are served raw: gRPC hands
+// them their request unparsed, so a caller is authenticated before up to
+// 11 MiB is copied into a message (DESIGN §14). Parses `raw` into `request`:
+// RESOURCE_EXHAUSTED (REQUEST_TOO_LARGE) above the method's limit,
+// INVALID_ARGUMENT (INVALID_ARGUMENT_FORMAT) when it is not valid protobuf.
+absl::Status ParseRawRequest(const grpc::ByteBuffer& raw,
+                             google::protobuf::MessageLite& request);
+// Serializes the response of a raw method into `raw`.
+void SerializeRawResponse(const google::protobuf::MessageLite& response,
+                          grpc::ByteBuffer& raw);
 
 // RESOURCE_EXHAUSTED (OVERLOADED): too many `what` are queued.
 grpc::Status Overloaded(const char* what);

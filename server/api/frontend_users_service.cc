@@ -350,18 +350,24 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyExternalAccount(
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::SetMyProfileImage(
-    grpc::CallbackServerContext* context,
-    const roster::v1::SetMyProfileImageRequest* request,
-    roster::v1::FrontendUser* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
   return AsMe(context, writes_, "writes",
-              [this, request, response](const Me& me) {
-                return RespondWithUser(response, [&] {
+              [this, request, response](const Me& me) -> absl::Status {
+                roster::v1::SetMyProfileImageRequest upload;
+                absl::Status parsed = ParseRawRequest(*request, upload);
+                if (!parsed.ok()) {
+                  return parsed;
+                }
+                roster::v1::FrontendUser user;
+                absl::Status set = RespondWithUser(&user, [&] {
                   return users_->images.SetProfileImage(me.caller, me.user_id,
-                                                        request->image(), "");
+                                                        upload.image(), "");
                 });
+                if (set.ok()) {
+                  SerializeRawResponse(user, *response);
+                }
+                return set;
               });
 }
 

@@ -43,8 +43,15 @@ struct SignInLimits {
 };
 
 class FrontendUsersService final
-    : public roster::v1::FrontendUsers::CallbackService {
+    : public roster::v1::FrontendUsers::WithRawCallbackMethod_SetMyProfileImage<
+          roster::v1::FrontendUsers::CallbackService> {
  public:
+  // The handler of method `index` in the service descriptor's order, for a
+  // RequestSizeGate to serve: this service is registered through one.
+  grpc::internal::MethodHandler* handler(int index) {
+    return GetHandler(index);
+  }
+
   // None is owned; all must outlive the service.
   FrontendUsersService(domain::UserServices* users,
                        domain::SessionService* sessions,
@@ -141,10 +148,10 @@ class FrontendUsersService final
       grpc::CallbackServerContext* context,
       const roster::v1::DeleteMyExternalAccountRequest* request,
       roster::v1::DeletedObject* response) override;
+  // Raw (ParseRawRequest): the token is checked before the image is parsed.
   grpc::ServerUnaryReactor* SetMyProfileImage(
-      grpc::CallbackServerContext* context,
-      const roster::v1::SetMyProfileImageRequest* request,
-      roster::v1::FrontendUser* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* DeleteMyProfileImage(
       grpc::CallbackServerContext* context,
       const roster::v1::DeleteMyProfileImageRequest* request,

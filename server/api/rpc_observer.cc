@@ -98,10 +98,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
       if (unparsable_request_) {
         methods->ModifySendStatus(ToGrpcStatus(domain::Error(
             absl::StatusCode::kInvalidArgument,
-            domain::reason::kInvalidArgumentFormat,
-            "the request message is not valid protobuf for this method "
-            "(malformed bytes, a string field that is not UTF-8, or messages "
-            "nested more than 100 deep)")));
+            domain::reason::kInvalidArgumentFormat, kUnparsableRequest)));
       }
       Finish(methods->GetSendStatus().error_code());
     }

@@ -17,6 +17,7 @@
 #include "grpc/health/v1/health.pb.h"
 #include "server/api/call_context.h"
 #include "server/api/log.h"
+#include "server/api/request_size_gate.h"
 #include "server/api/rpc_observer.h"
 #include "server/app/cpu_quota.h"
 #include "server/app/timed_user_store.h"
@@ -286,8 +287,8 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
                                  "grpc.reflection.v1alpha.ServerReflection"}));
     builder.experimental().SetInterceptorCreators(std::move(observers));
     // gRPC's default 4 MiB would refuse a 10 MiB profile image before it
-    // could be judged; each method then holds its own request to its own
-    // limit (RefuseOversized).
+    // could be judged; RequestSizeGate then holds each method's request to
+    // its own limit before it is parsed.
     builder.SetMaxReceiveMessageSize(
         static_cast<int>(api::kMaxUploadRequestBytes));
     // All connections of one listener share its memory quota: under its
@@ -324,9 +325,20 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   configure(builder, request_quota);
   builder.AddListeningPort(config.listen, CredentialsFor(config),
                            &server->port_);
-  builder.RegisterService(server->frontend_users_.get());
+  // Each service is served through a gate that refuses an oversized request
+  // before gRPC parses it.
+  const auto gate = [](const char* name, auto& service) {
+    return std::make_unique<api::RequestSizeGate>(
+        *google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            name),
+        [&service](int i) { return service.handler(i); });
+  };
+  server->frontend_gate_ =
+      gate(kFrontendUsersService, *server->frontend_users_);
+  server->backend_gate_ = gate(kBackendUsersService, *server->backend_users_);
+  builder.RegisterService(server->frontend_gate_.get());
   if (config.backend_listen.empty()) {
-    builder.RegisterService(server->backend_users_.get());
+    builder.RegisterService(server->backend_gate_.get());
   }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
@@ -339,7 +351,7 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     configure(backend_builder, backend_request_quota);
     backend_builder.AddListeningPort(
         config.backend_listen, CredentialsFor(config), &server->backend_port_);
-    backend_builder.RegisterService(server->backend_users_.get());
+    backend_builder.RegisterService(server->backend_gate_.get());
     server->backend_server_ = backend_builder.BuildAndStart();
     if (server->backend_server_ == nullptr || server->backend_port_ == 0) {
       return absl::UnavailableError(

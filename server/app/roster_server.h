@@ -22,6 +22,7 @@
 #include "server/api/frontend_users_service.h"
 #include "server/api/metrics.h"
 #include "server/api/proto_mapping.h"
+#include "server/api/request_size_gate.h"
 #include "server/app/config.h"
 #include "server/app/http_server.h"
 #include "server/delivery/deliverer.h"
@@ -142,6 +143,9 @@ class RosterServer {
   std::unique_ptr<oauth::OAuthFlow> oauth_;
   std::unique_ptr<api::BackendUsersService> backend_users_;
   std::unique_ptr<api::FrontendUsersService> frontend_users_;
+  // What the gRPC servers serve: the two services behind their size gates.
+  std::unique_ptr<api::RequestSizeGate> backend_gate_;
+  std::unique_ptr<api::RequestSizeGate> frontend_gate_;
   // Declared before http_, which calls it, so it is destroyed after.
   std::unique_ptr<web::RpcGateway> gateway_;
   std::unique_ptr<web::Portal> portal_;

@@ -63,9 +63,16 @@ class MalformedInputTest : public ::testing::Test {
  protected:
   // `bytes` sent as the request of `method`, authorised as a backend.
   grpc::Status Raw(const std::string& method, const std::string& bytes) {
+    return RawAs(method, bytes, testing::kTestSecretKey);
+  }
+  // `bytes` sent as the request of `method` with `credential` as its bearer
+  // (none when empty).
+  grpc::Status RawAs(const std::string& method, const std::string& bytes,
+                     const std::string& credential) {
     grpc::ClientContext context;
-    context.AddMetadata("authorization",
-                        std::string("Bearer ") + testing::kTestSecretKey);
+    if (!credential.empty()) {
+      context.AddMetadata("authorization", "Bearer " + credential);
+    }
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(30));
     grpc::Slice slice(bytes);
@@ -201,6 +208,75 @@ TEST_F(MalformedInputTest, MessagesPastTheReceiveLimitAreResourceExhausted) {
   auto status = stub_->SetProfileImage(Authed().get(), request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << status.error_message();
+  ExpectStillServing();
+}
+
+TEST_F(MalformedInputTest, UploadsAreAuthenticatedBeforeTheyAreParsed) {
+  // 10 MiB that is not protobuf: a length prefix that runs past the end.
+  const std::string garbage =
+      std::string("\x0a\xff\xff\xff\x7f", 5) + std::string(10 << 20, 'x');
+  const std::string backend_uploads[] = {
+      "/roster.v1.BackendUsers/SetProfileImage",
+      "/roster.v1.BackendUsers/ImportUsers"};
+  const std::string frontend_upload =
+      "/roster.v1.FrontendUsers/SetMyProfileImage";
+  // Parsed first, each would be INVALID_ARGUMENT; with no credentials it is
+  // refused before anything copies its 10 MiB.
+  for (const std::string& method : backend_uploads) {
+    EXPECT_EQ(RawAs(method, garbage, "").error_code(),
+              grpc::StatusCode::UNAUTHENTICATED)
+        << method;
+    EXPECT_EQ(RawAs(method, garbage, "sk_wrong").error_code(),
+              grpc::StatusCode::UNAUTHENTICATED)
+        << method;
+  }
+  EXPECT_EQ(RawAs(frontend_upload, garbage, "").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(RawAs(frontend_upload, garbage, "not.a.token").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // Authenticated, the same bytes are parsed and refused as not protobuf.
+  for (const std::string& method : backend_uploads) {
+    ExpectInvalidRequestMessage(Raw(method, garbage));
+  }
+  CreateUserRequest create;
+  create.set_first_name("Uploader");
+  User user;
+  ASSERT_TRUE(stub_->CreateUser(Authed().get(), create, &user).ok());
+  ExpectInvalidRequestMessage(RawAs(
+      frontend_upload, garbage, testing::NewSessionToken(*stub_, user.id())));
+}
+
+TEST_F(MalformedInputTest, AnOversizedRequestIsRefusedBeforeItIsParsed) {
+  // One byte over 64 KiB that is not protobuf: parsed, it would be
+  // INVALID_ARGUMENT; refused on its size alone, it never was.
+  const std::string garbage =
+      std::string("\x0a\xff\xff\xff\x7f", 5) + std::string(64 << 10, 'x');
+  int methods = 0;
+  for (const char* name :
+       {"roster.v1.BackendUsers", "roster.v1.FrontendUsers"}) {
+    const auto* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            name);
+    ASSERT_NE(service, nullptr);
+    for (int i = 0; i < service->method_count(); ++i) {
+      const auto* method = service->method(i);
+      const std::string type = method->input_type()->full_name();
+      if (method->server_streaming() ||
+          type == "roster.v1.SetProfileImageRequest" ||
+          type == "roster.v1.SetMyProfileImageRequest" ||
+          type == "roster.v1.ImportUsersRequest") {
+        continue;  // Streams and uploads: the test above and below.
+      }
+      const std::string path =
+          absl::StrCat("/", service->full_name(), "/", method->name());
+      const grpc::Status status = RawAs(path, garbage, "");
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << path << ": " << status.error_message();
+      EXPECT_EQ(ReasonOf(status), "REQUEST_TOO_LARGE") << path;
+      ++methods;
+    }
+  }
+  EXPECT_GE(methods, 45);
   ExpectStillServing();
 }
 
