@@ -339,7 +339,15 @@ absl::StatusOr<SessionPage> SessionService::ListSessions(
 
 absl::StatusOr<TokenClaims> SessionService::VerifyToken(
     absl::string_view token) const {
-  return verifier_->Verify(token, clock_->Now());
+  const absl::Time now = clock_->Now();
+  if (std::optional<TokenClaims> known = verified_tokens_.Find(token, now)) {
+    return *std::move(known);
+  }
+  absl::StatusOr<TokenClaims> claims = verifier_->Verify(token, now);
+  if (claims.ok()) {
+    verified_tokens_.Add(token, *claims, now);
+  }
+  return claims;
 }
 
 absl::Status SessionService::CheckActive(const TokenClaims& claims) {

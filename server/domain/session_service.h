@@ -16,6 +16,7 @@
 #include "server/domain/clock.h"
 #include "server/domain/events.h"
 #include "server/domain/ids.h"
+#include "server/domain/token_cache.h"
 #include "server/domain/tokens.h"
 #include "storage/user_store.h"
 
@@ -129,6 +130,9 @@ class SessionService {
   const EventEncoder* encoder_;
   const SigningKey* signing_key_;
   const TokenVerifier* verifier_;
+  // Tokens verifier_ accepted: the same token again costs a hash, not a
+  // signature check.
+  mutable TokenCache verified_tokens_;
   const SessionServiceOptions options_;
 };
 

@@ -214,11 +214,15 @@ absl::StatusOr<TokenClaims> TokenVerifier::Verify(absl::string_view token,
     }
   }
   if (claims.issuer != issuer_ || claims.audience != audience_ ||
-      now + kTokenLeeway < claims.not_before ||
-      now - kTokenLeeway >= claims.expires_at) {
+      !WithinLifetime(claims, now)) {
     return Invalid();
   }
   return claims;
+}
+
+bool WithinLifetime(const TokenClaims& claims, absl::Time now) {
+  return now + kTokenLeeway >= claims.not_before &&
+         now - kTokenLeeway < claims.expires_at;
 }
 
 }  // namespace roster::domain

@@ -32,6 +32,10 @@ struct TokenClaims {
   std::string audience;  // aud; empty: none.
 };
 
+// True when `now` is within the token's `nbf` and `exp`, give or take
+// kTokenLeeway.
+bool WithinLifetime(const TokenClaims& claims, absl::Time now);
+
 // A public key that verifies tokens, as published in the JWK Set.
 struct VerificationKey {
   std::string kid;
