@@ -276,7 +276,7 @@ TEST_F(MalformedInputTest, AnOversizedRequestIsRefusedBeforeItIsParsed) {
       ++methods;
     }
   }
-  EXPECT_GE(methods, 45);
+  EXPECT_GE(methods, 70);
   ExpectStillServing();
 }
 
