@@ -68,9 +68,13 @@ grpc::ServerUnaryReactor* FrontendUsersService::GetMe(
   if (auto* refused = RefuseOversized(context, *request)) {
     return refused;
   }
-  return AsMe(context, nullptr, "", [this, response](const Me& me) {
-    return RespondWithUser(response,
-                           [&] { return users_->users.GetUser(me.user_id); });
+  return AsMe(context, nullptr, "", [this, response](Me& me) {
+    return RespondWithUser(response, [&]() -> absl::StatusOr<domain::UserView> {
+      if (me.user.has_value()) {  // Read by the session check just now.
+        return users_->users.ViewOf(*std::move(me.user));
+      }
+      return users_->users.GetUser(me.user_id);
+    });
   });
 }
 

@@ -9,6 +9,8 @@
 #ifndef ROSTER_SERVER_API_FRONTEND_USERS_SERVICE_H_
 #define ROSTER_SERVER_API_FRONTEND_USERS_SERVICE_H_
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "server/api/arena_message_allocator.h"
@@ -248,6 +250,9 @@ class FrontendUsersService final
     domain::Caller caller;  // actor `user:<id>`.
     std::string user_id;
     std::string session_id;
+    // On reads: the user as the session check read it, so a read of the
+    // user itself (GetMe) needs no second round trip.
+    std::optional<storage::UserRecord> user;
   };
 
   // Authenticates the session token, then runs `handler(me)` inline (executor
@@ -325,15 +330,19 @@ grpc::ServerUnaryReactor* FrontendUsersService::AsMe(
     reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;
   }
-  Me me{*std::move(caller), claims->user_id, claims->session_id};
+  Me me{*std::move(caller), claims->user_id, claims->session_id, std::nullopt};
   if (executor == nullptr) {
     // A read: the session check and the read run on the read pool (inline
     // when storage answers in-process).
     FinishWith(reactor, reads_, "reads",
                [this, claims = *std::move(claims), me = std::move(me),
                 handler = std::move(handler)]() mutable -> absl::Status {
-                 absl::Status active = sessions_->CheckActive(claims);
-                 return active.ok() ? handler(me) : active;
+                 auto user = sessions_->ActiveUser(claims);
+                 if (!user.ok()) {
+                   return user.status();
+                 }
+                 me.user = *std::move(user);
+                 return handler(me);
                });
     return reactor;
   }

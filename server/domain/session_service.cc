@@ -351,6 +351,11 @@ absl::StatusOr<TokenClaims> SessionService::VerifyToken(
 }
 
 absl::Status SessionService::CheckActive(const TokenClaims& claims) {
+  return ActiveUser(claims).status();
+}
+
+absl::StatusOr<storage::UserRecord> SessionService::ActiveUser(
+    const TokenClaims& claims) {
   auto session = store_->GetSession(claims.session_id);
   if (!session.ok()) {
     return absl::IsNotFound(session.status()) ? SessionInvalid()
@@ -368,7 +373,7 @@ absl::Status SessionService::CheckActive(const TokenClaims& claims) {
   if (user->banned) {
     return SessionInvalid();
   }
-  return absl::OkStatus();
+  return user;
 }
 
 }  // namespace roster::domain

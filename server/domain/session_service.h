@@ -109,6 +109,8 @@ class SessionService {
   // Both answer UNAUTHENTICATED (UNAUTHENTICATED or SESSION_INVALID) otherwise.
   absl::StatusOr<TokenClaims> VerifyToken(absl::string_view token) const;
   absl::Status CheckActive(const TokenClaims& claims);
+  // CheckActive, answering with the user it read.
+  absl::StatusOr<storage::UserRecord> ActiveUser(const TokenClaims& claims);
 
   const TokenVerifier& verifier() const { return *verifier_; }
   absl::Time Now() const { return clock_->Now(); }

@@ -213,6 +213,11 @@ class UserService final : public UserOperations {
                                       absl::string_view etag);
 
   absl::StatusOr<UserView> GetUser(absl::string_view user_id);
+  // GetUser's answer for a user the caller has already read (a frontend
+  // call's session check, SessionService::ActiveUser).
+  UserView ViewOf(storage::UserRecord user) const {
+    return View(std::move(user));
+  }
   // GetUser without blocking (ReadUserAsync).
   void GetUserAsync(absl::string_view user_id, ReadUserDone done) {
     ReadUserAsync(user_id, std::move(done));
