@@ -251,7 +251,7 @@ class FrontendUsersService final
     std::string user_id;
     std::string session_id;
     // On reads: the user as the session check read it, so a read of the
-    // user itself (GetMe) needs no second round trip.
+    // user itself (GetMe) needs no second read.
     std::optional<storage::UserRecord> user;
   };
 

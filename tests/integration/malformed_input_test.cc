@@ -7,6 +7,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <future>
 
 #include "absl/strings/str_cat.h"
@@ -82,6 +83,31 @@ class MalformedInputTest : public ::testing::Test {
         &context, method, grpc::StubOptions(), &request, &response,
         [&](const grpc::Status& status) { done.set_value(status); });
     return done.get_future().get();
+  }
+
+  // Calls `visit(method, path)` for each method of both services.
+  static void ForEachMethod(
+      const std::function<void(const google::protobuf::MethodDescriptor&,
+                               const std::string&)>& visit) {
+    for (const char* name :
+         {"roster.v1.BackendUsers", "roster.v1.FrontendUsers"}) {
+      const auto* service =
+          google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+              name);
+      ASSERT_NE(service, nullptr);
+      for (int i = 0; i < service->method_count(); ++i) {
+        visit(*service->method(i),
+              absl::StrCat("/", name, "/", service->method(i)->name()));
+      }
+    }
+  }
+  // Image uploads and ImportUsers: 11 MiB where every other method has
+  // 64 KiB.
+  static bool IsUpload(const google::protobuf::MethodDescriptor& method) {
+    const std::string& type = method.input_type()->full_name();
+    return type == "roster.v1.SetProfileImageRequest" ||
+           type == "roster.v1.SetMyProfileImageRequest" ||
+           type == "roster.v1.ImportUsersRequest";
   }
 
   // The server still answers a real call after whatever came before.
@@ -252,30 +278,17 @@ TEST_F(MalformedInputTest, AnOversizedRequestIsRefusedBeforeItIsParsed) {
   const std::string garbage =
       std::string("\x0a\xff\xff\xff\x7f", 5) + std::string(64 << 10, 'x');
   int methods = 0;
-  for (const char* name :
-       {"roster.v1.BackendUsers", "roster.v1.FrontendUsers"}) {
-    const auto* service =
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-            name);
-    ASSERT_NE(service, nullptr);
-    for (int i = 0; i < service->method_count(); ++i) {
-      const auto* method = service->method(i);
-      const std::string type = method->input_type()->full_name();
-      if (method->server_streaming() ||
-          type == "roster.v1.SetProfileImageRequest" ||
-          type == "roster.v1.SetMyProfileImageRequest" ||
-          type == "roster.v1.ImportUsersRequest") {
-        continue;  // Streams and uploads: the test above and below.
-      }
-      const std::string path =
-          absl::StrCat("/", service->full_name(), "/", method->name());
-      const grpc::Status status = RawAs(path, garbage, "");
-      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
-          << path << ": " << status.error_message();
-      EXPECT_EQ(ReasonOf(status), "REQUEST_TOO_LARGE") << path;
-      ++methods;
+  ForEachMethod([&](const google::protobuf::MethodDescriptor& method,
+                    const std::string& path) {
+    if (method.server_streaming() || IsUpload(method)) {
+      return;  // Streams and uploads: the test above and below.
     }
-  }
+    const grpc::Status status = RawAs(path, garbage, "");
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << path << ": " << status.error_message();
+    EXPECT_EQ(ReasonOf(status), "REQUEST_TOO_LARGE") << path;
+    ++methods;
+  });
   EXPECT_GE(methods, 70);
   ExpectStillServing();
 }
@@ -285,53 +298,30 @@ TEST_F(MalformedInputTest,
   // Padding in an unknown field: valid protobuf that every method parses.
   const std::string over = LengthDelimited(100000, std::string(64 << 10, 'x'));
   int methods = 0;
-  for (const char* name :
-       {"roster.v1.BackendUsers", "roster.v1.FrontendUsers"}) {
-    const auto* service =
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-            name);
-    ASSERT_NE(service, nullptr);
-    for (int i = 0; i < service->method_count(); ++i) {
-      const auto* method = service->method(i);
-      const std::string path =
-          absl::StrCat("/", service->full_name(), "/", method->name());
-      const std::string type = method->input_type()->full_name();
-      const bool upload = type == "roster.v1.SetProfileImageRequest" ||
-                          type == "roster.v1.SetMyProfileImageRequest" ||
-                          type == "roster.v1.ImportUsersRequest";
-      grpc::Status status;
-      if (method->server_streaming()) {
-        WatchEventsRequest watch;
-        watch.GetReflection()->MutableUnknownFields(&watch)->AddLengthDelimited(
-            100000, std::string(64 << 10, 'x'));
-        grpc::ClientContext context;  // No credentials.
-        auto reader = stub_->WatchEvents(&context, watch);
-        Event event;
-        EXPECT_FALSE(reader->Read(&event));
-        status = reader->Finish();
-      } else {
-        grpc::ClientContext context;  // No credentials.
-        context.set_deadline(std::chrono::system_clock::now() +
-                             std::chrono::seconds(30));
-        grpc::Slice slice(over);
-        grpc::ByteBuffer request(&slice, 1), response;
-        std::promise<grpc::Status> done;
-        generic_.UnaryCall(&context, path, grpc::StubOptions(), &request,
-                           &response,
-                           [&](const grpc::Status& s) { done.set_value(s); });
-        status = done.get_future().get();
-      }
-      ++methods;
-      if (upload) {  // Up to 11 MiB: refused for its missing credentials.
-        EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
-            << path;
-        continue;
-      }
-      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
-          << path << ": " << status.error_message();
-      EXPECT_EQ(ReasonOf(status), "REQUEST_TOO_LARGE") << path;
+  ForEachMethod([&](const google::protobuf::MethodDescriptor& method,
+                    const std::string& path) {
+    grpc::Status status;
+    if (method.server_streaming()) {
+      WatchEventsRequest watch;
+      watch.GetReflection()->MutableUnknownFields(&watch)->AddLengthDelimited(
+          100000, std::string(64 << 10, 'x'));
+      grpc::ClientContext context;  // No credentials.
+      auto reader = stub_->WatchEvents(&context, watch);
+      Event event;
+      EXPECT_FALSE(reader->Read(&event));
+      status = reader->Finish();
+    } else {
+      status = RawAs(path, over, "");  // No credentials.
     }
-  }
+    ++methods;
+    if (IsUpload(method)) {  // Up to 11 MiB: refused for its credentials.
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << path;
+      return;
+    }
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << path << ": " << status.error_message();
+    EXPECT_EQ(ReasonOf(status), "REQUEST_TOO_LARGE") << path;
+  });
   EXPECT_GE(methods, 50);
   // Just under the limit is judged on its merits (here: no credentials).
   const std::string under =

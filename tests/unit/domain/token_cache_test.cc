@@ -11,7 +11,8 @@ namespace {
 const absl::Time kIssued = absl::FromUnixSeconds(1'800'000'000);
 
 TokenClaims ClaimsFor(const std::string& user_id) {
-  return {"roster", user_id, "sess_def", kIssued, kIssued, kIssued + absl::Minutes(5),
+  return {"roster", user_id, "sess_def",
+          kIssued,  kIssued, kIssued + absl::Minutes(5),
           ""};
 }
 
@@ -45,7 +46,8 @@ TEST(TokenCacheTest, OnlyTheExactTokenIsFound) {
   std::string tampered = token;
   tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
   EXPECT_FALSE(cache.Find(tampered, kIssued).has_value());
-  EXPECT_FALSE(cache.Find(token.substr(0, token.size() - 1), kIssued).has_value());
+  EXPECT_FALSE(
+      cache.Find(token.substr(0, token.size() - 1), kIssued).has_value());
   EXPECT_FALSE(cache.Find(token + "A", kIssued).has_value());
   EXPECT_FALSE(cache.Find("", kIssued).has_value());
 }
