@@ -314,22 +314,14 @@ grpc::ServerUnaryReactor* BackendUsersService::SetProfileImage(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
   return Write(
-      context, "",
-      [this, request, response](const domain::Caller& caller) -> absl::Status {
-        roster::v1::SetProfileImageRequest upload;
-        absl::Status parsed = ParseRawRequest(*request, upload);
-        if (!parsed.ok()) {
-          return parsed;
-        }
-        User user;
-        absl::Status set = RespondWithUser(&user, [&] {
-          return users_->images.SetProfileImage(caller, upload.user_id(),
-                                                upload.image(), upload.etag());
-        });
-        if (set.ok()) {
-          SerializeRawResponse(user, *response);
-        }
-        return set;
+      context, "", [this, request, response](const domain::Caller& caller) {
+        return ServeRaw<roster::v1::SetProfileImageRequest, User>(
+            *request, *response, [&](const auto& upload, User& user) {
+              return RespondWithUser(&user, [&] {
+                return users_->images.SetProfileImage(
+                    caller, upload.user_id(), upload.image(), upload.etag());
+              });
+            });
       });
 }
 
@@ -530,21 +522,15 @@ grpc::ServerUnaryReactor* BackendUsersService::ImportUsers(
   // On the hash pool: plaintext passwords need argon2id; each item's write
   // waits for the store's writer there. The batch is parsed there too, once
   // the key is known good.
-  return RunOn(
-      hashes_, "imports", context, "",
-      [this, request, response](const domain::Caller& caller) -> absl::Status {
-        roster::v1::ImportUsersRequest batch;
-        absl::Status parsed = ParseRawRequest(*request, batch);
-        if (!parsed.ok()) {
-          return parsed;
-        }
-        roster::v1::ImportUsersResponse results;
-        absl::Status imported = Import(caller, batch, results);
-        if (imported.ok()) {
-          SerializeRawResponse(results, *response);
-        }
-        return imported;
-      });
+  return RunOn(hashes_, "imports", context, "",
+               [this, request, response](const domain::Caller& caller) {
+                 return ServeRaw<roster::v1::ImportUsersRequest,
+                                 roster::v1::ImportUsersResponse>(
+                     *request, *response,
+                     [&](const auto& batch, auto& results) {
+                       return Import(caller, batch, results);
+                     });
+               });
 }
 
 absl::Status BackendUsersService::Import(

@@ -86,6 +86,24 @@ absl::Status ParseRawRequest(const grpc::ByteBuffer& raw,
 // Serializes the response of a raw method into `raw`.
 void SerializeRawResponse(const google::protobuf::MessageLite& response,
                           grpc::ByteBuffer& raw);
+// A raw method's work: parses `raw_request` (ParseRawRequest), runs
+// `work(request, response)` (returning absl::Status) and, when it succeeds,
+// serializes the response into `raw_response`.
+template <typename Request, typename Response, typename Work>
+absl::Status ServeRaw(const grpc::ByteBuffer& raw_request,
+                      grpc::ByteBuffer& raw_response, Work work) {
+  Request request;
+  absl::Status parsed = ParseRawRequest(raw_request, request);
+  if (!parsed.ok()) {
+    return parsed;
+  }
+  Response response;
+  absl::Status done = work(request, response);
+  if (done.ok()) {
+    SerializeRawResponse(response, raw_response);
+  }
+  return done;
+}
 
 // RESOURCE_EXHAUSTED (OVERLOADED): too many `what` are queued.
 grpc::Status Overloaded(const char* what);

@@ -356,23 +356,16 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyExternalAccount(
 grpc::ServerUnaryReactor* FrontendUsersService::SetMyProfileImage(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return AsMe(context, writes_, "writes",
-              [this, request, response](const Me& me) -> absl::Status {
-                roster::v1::SetMyProfileImageRequest upload;
-                absl::Status parsed = ParseRawRequest(*request, upload);
-                if (!parsed.ok()) {
-                  return parsed;
-                }
-                roster::v1::FrontendUser user;
-                absl::Status set = RespondWithUser(&user, [&] {
-                  return users_->images.SetProfileImage(me.caller, me.user_id,
-                                                        upload.image(), "");
-                });
-                if (set.ok()) {
-                  SerializeRawResponse(user, *response);
-                }
-                return set;
+  return AsMe(
+      context, writes_, "writes", [this, request, response](const Me& me) {
+        return ServeRaw<roster::v1::SetMyProfileImageRequest, FrontendUser>(
+            *request, *response, [&](const auto& upload, FrontendUser& user) {
+              return RespondWithUser(&user, [&] {
+                return users_->images.SetProfileImage(me.caller, me.user_id,
+                                                      upload.image(), "");
               });
+            });
+      });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyProfileImage(
