@@ -262,6 +262,12 @@ struct SessionRecord {
   Micros updated_at = 0;
 };
 
+// A session with its user, read together: what checking a session token needs.
+struct SessionAndUser {
+  SessionRecord session;
+  UserRecord user;
+};
+
 enum class SignUpStatus : int { kMissingRequirements = 1, kComplete = 2 };
 
 // A sign-up in progress (DESIGN §10): the fields given so far, before any user

@@ -270,6 +270,28 @@ class UserStore {
   // The session, or NotFound.
   virtual absl::StatusOr<SessionRecord> GetSession(
       absl::string_view session_id) = 0;
+  // The session with its user (what a session check reads), or NotFound when
+  // either is missing. An adapter may read both at once, in one snapshot;
+  // this default reads the session, then its user.
+  virtual absl::StatusOr<SessionAndUser> GetSessionAndUser(
+      absl::string_view session_id) {
+    auto session = GetSession(session_id);
+    if (!session.ok()) {
+      return session.status();
+    }
+    auto user = GetUser(session->user_id);
+    if (!user.ok()) {
+      return user.status();
+    }
+    return SessionAndUser{*std::move(session), *std::move(user)};
+  }
+  // GetSessionAndUser for a caller that must not block, as GetUserAsync.
+  using GetSessionAndUserDone =
+      absl::AnyInvocable<void(absl::StatusOr<SessionAndUser>) &&>;
+  virtual void GetSessionAndUserAsync(absl::string_view session_id,
+                                      GetSessionAndUserDone done) {
+    std::move(done)(GetSessionAndUser(session_id));
+  }
   // The user's sessions, oldest first.
   virtual absl::StatusOr<std::vector<SessionRecord>> ListSessions(
       absl::string_view user_id) = 0;

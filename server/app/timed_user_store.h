@@ -57,6 +57,21 @@ class TimedUserStore final : public storage::UserStore {
       absl::string_view session_id) override {
     return Timed("get_session", [&] { return store_->GetSession(session_id); });
   }
+  absl::StatusOr<storage::SessionAndUser> GetSessionAndUser(
+      absl::string_view session_id) override {
+    return Timed("get_session_and_user",
+                 [&] { return store_->GetSessionAndUser(session_id); });
+  }
+  void GetSessionAndUserAsync(absl::string_view session_id,
+                              GetSessionAndUserDone done) override {
+    store_->GetSessionAndUserAsync(
+        session_id, [this, start = absl::Now(), done = std::move(done)](
+                        absl::StatusOr<storage::SessionAndUser> found) mutable {
+          metrics_->DatabaseOperation("get_session_and_user",
+                                      absl::Now() - start);
+          std::move(done)(std::move(found));
+        });
+  }
   absl::StatusOr<std::vector<storage::SessionRecord>> ListSessions(
       absl::string_view user_id) override {
     return Timed("list_sessions",

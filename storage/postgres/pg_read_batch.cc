@@ -9,28 +9,34 @@
 
 namespace roster::storage {
 
-struct PgReadBatch::Waiter {
-  Waiter(absl::string_view id, Done callback)
-      : user_id(id), done(std::move(callback)) {}
+template <typename Record>
+struct PgReadBatch<Record>::Waiter {
+  Waiter(absl::string_view key, Done callback)
+      : id(key), done(std::move(callback)) {}
 
-  const std::string user_id;
+  const std::string id;
   // GetAsync's callback; empty for a blocking Get, which waits on `answered`.
   Done done;
-  absl::StatusOr<UserRecord> result;
+  absl::StatusOr<Record> result;
   // Set before `answered` is notified: this call now leads a batch instead of
   // having been answered.
   bool lead = false;
   absl::Notification answered;
 };
 
-PgReadBatch::PgReadBatch(int max_in_flight, int max_batch, Fetch fetch)
-    : max_in_flight_(max_in_flight),
+template <typename Record>
+PgReadBatch<Record>::PgReadBatch(const char* what, int max_in_flight,
+                                 int max_batch, Fetch fetch, KeyOf key_of)
+    : what_(what),
+      max_in_flight_(max_in_flight),
       max_batch_(max_batch),
-      fetch_(std::move(fetch)) {
+      fetch_(std::move(fetch)),
+      key_of_(key_of) {
   worker_ = std::thread([this] { Work(); });
 }
 
-PgReadBatch::~PgReadBatch() {
+template <typename Record>
+PgReadBatch<Record>::~PgReadBatch() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -38,8 +44,9 @@ PgReadBatch::~PgReadBatch() {
   worker_.join();
 }
 
-absl::StatusOr<UserRecord> PgReadBatch::Get(absl::string_view user_id) {
-  auto self = std::make_shared<Waiter>(user_id, nullptr);
+template <typename Record>
+absl::StatusOr<Record> PgReadBatch<Record>::Get(absl::string_view id) {
+  auto self = std::make_shared<Waiter>(id, nullptr);
   bool lead = false;
   {
     absl::MutexLock lock(&mu_);
@@ -61,21 +68,24 @@ absl::StatusOr<UserRecord> PgReadBatch::Get(absl::string_view user_id) {
   return std::move(self->result);
 }
 
-void PgReadBatch::GetAsync(absl::string_view user_id, Done done) {
-  auto waiter = std::make_shared<Waiter>(user_id, std::move(done));
+template <typename Record>
+void PgReadBatch<Record>::GetAsync(absl::string_view id, Done done) {
+  auto waiter = std::make_shared<Waiter>(id, std::move(done));
   absl::MutexLock lock(&mu_);
   queue_.push_back(std::move(waiter));  // The worker wakes if a slot is free.
 }
 
-bool PgReadBatch::WorkerMayLead() const {
+template <typename Record>
+bool PgReadBatch<Record>::WorkerMayLead() const {
   return queue_.empty() ? stopping_ : in_flight_ < max_in_flight_;
 }
 
-void PgReadBatch::Work() {
+template <typename Record>
+void PgReadBatch<Record>::Work() {
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &PgReadBatch::WorkerMayLead));
+      mu_.Await(absl::Condition(this, &PgReadBatch<Record>::WorkerMayLead));
       if (queue_.empty()) {
         return;  // Stopping, and every call is answered or being answered.
       }
@@ -85,7 +95,8 @@ void PgReadBatch::Work() {
   }
 }
 
-void PgReadBatch::Lead(std::shared_ptr<Waiter> self) {
+template <typename Record>
+void PgReadBatch<Record>::Lead(std::shared_ptr<Waiter> self) {
   const Waiter* const leader = self.get();
   std::vector<std::shared_ptr<Waiter>> batch;
   if (self != nullptr) {
@@ -107,18 +118,18 @@ void PgReadBatch::Lead(std::shared_ptr<Waiter> self) {
   // keeps alive.
   struct Wanted {
     int waiters = 0;
-    UserRecord* user = nullptr;
+    Record* record = nullptr;
   };
   absl::flat_hash_map<absl::string_view, Wanted> wanted;
   std::vector<std::string> ids;
   for (const auto& w : batch) {
-    if (wanted[w->user_id].waiters++ == 0) {
-      ids.push_back(w->user_id);
+    if (wanted[w->id].waiters++ == 0) {
+      ids.push_back(w->id);
     }
   }
-  absl::StatusOr<std::vector<UserRecord>> users = std::vector<UserRecord>();
+  absl::StatusOr<std::vector<Record>> records = std::vector<Record>();
   if (!ids.empty()) {
-    users = fetch_(ids);
+    records = fetch_(ids);
   }
 
   // Hand the slot on before answering, so the next batch's round trip
@@ -139,25 +150,25 @@ void PgReadBatch::Lead(std::shared_ptr<Waiter> self) {
     next->answered.Notify();
   }
 
-  if (users.ok()) {
-    for (UserRecord& user : *users) {
-      if (auto it = wanted.find(user.id); it != wanted.end()) {
-        it->second.user = &user;
+  if (records.ok()) {
+    for (Record& record : *records) {
+      if (auto it = wanted.find(key_of_(record)); it != wanted.end()) {
+        it->second.record = &record;
       }
     }
   }
   for (const auto& w : batch) {
-    Wanted& want = wanted.find(w->user_id)->second;
-    absl::StatusOr<UserRecord> result;
-    if (!users.ok()) {
-      result = users.status();
-    } else if (want.user == nullptr) {
+    Wanted& want = wanted.find(w->id)->second;
+    absl::StatusOr<Record> result;
+    if (!records.ok()) {
+      result = records.status();
+    } else if (want.record == nullptr) {
       result =
-          absl::NotFoundError(absl::StrCat("user ", w->user_id, " not found"));
+          absl::NotFoundError(absl::StrCat(what_, " ", w->id, " not found"));
     } else if (--want.waiters == 0) {
-      result = std::move(*want.user);
+      result = std::move(*want.record);
     } else {
-      result = *want.user;
+      result = *want.record;
     }
     if (w->done != nullptr) {
       std::move(w->done)(std::move(result));
@@ -170,9 +181,13 @@ void PgReadBatch::Lead(std::shared_ptr<Waiter> self) {
   }
 }
 
-PgReadBatch::Stats PgReadBatch::stats() const {
+template <typename Record>
+PgReadBatchStats PgReadBatch<Record>::stats() const {
   absl::MutexLock lock(&mu_);
   return stats_;
 }
+
+template class PgReadBatch<UserRecord>;
+template class PgReadBatch<SessionAndUser>;
 
 }  // namespace roster::storage

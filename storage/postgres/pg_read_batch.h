@@ -1,4 +1,5 @@
-// PgReadBatch: concurrent GetUser calls share statements.
+// PgReadBatch: concurrent lookups by id share statements (GetUser's users,
+// GetSessionAndUser's sessions with their users).
 //
 // A lookup by id costs PostgreSQL a statement and the server a round trip
 // (a send, a poll and a thread wake-up), whatever the number of ids in it.
@@ -31,32 +32,41 @@
 
 namespace roster::storage {
 
+// How a PgReadBatch's calls were batched so far.
+struct PgReadBatchStats {
+  int64_t batches = 0;  // Fetch calls.
+  int64_t reads = 0;    // Get and GetAsync calls they answered.
+};
+
+// Record: what one id reads (UserRecord, SessionAndUser); instantiated for
+// those two in pg_read_batch.cc.
+template <typename Record>
 class PgReadBatch {
  public:
-  // Reads the users with these ids (distinct); an id with no user is left out
-  // of the result. An error fails every call in the batch.
-  using Fetch = std::function<absl::StatusOr<std::vector<UserRecord>>(
+  // Reads the records with these ids (distinct); an id with no record is left
+  // out of the result. An error fails every call in the batch.
+  using Fetch = std::function<absl::StatusOr<std::vector<Record>>(
       absl::Span<const std::string> ids)>;
-  using Done = absl::AnyInvocable<void(absl::StatusOr<UserRecord>) &&>;
+  // The id a fetched record answers.
+  using KeyOf = absl::string_view (*)(const Record&);
+  using Done = absl::AnyInvocable<void(absl::StatusOr<Record>) &&>;
 
-  PgReadBatch(int max_in_flight, int max_batch, Fetch fetch);
+  // `what` names a record in NotFound messages ("user", "session").
+  PgReadBatch(const char* what, int max_in_flight, int max_batch, Fetch fetch,
+              KeyOf key_of);
   // Answers every call still queued, then stops the worker thread.
   ~PgReadBatch();
 
   PgReadBatch(const PgReadBatch&) = delete;
   PgReadBatch& operator=(const PgReadBatch&) = delete;
 
-  // The user, NotFound, or the batch's error.
-  absl::StatusOr<UserRecord> Get(absl::string_view user_id);
+  // The record, NotFound, or the batch's error.
+  absl::StatusOr<Record> Get(absl::string_view id);
   // Get without blocking: `done` runs once with Get's result, on the thread
   // that runs its batch. The caller bounds how many it has waiting.
-  void GetAsync(absl::string_view user_id, Done done);
+  void GetAsync(absl::string_view id, Done done);
 
-  struct Stats {
-    int64_t batches = 0;  // Fetch calls.
-    int64_t reads = 0;    // Get and GetAsync calls they answered.
-  };
-  Stats stats() const;
+  PgReadBatchStats stats() const;
 
  private:
   struct Waiter;
@@ -69,15 +79,17 @@ class PgReadBatch {
   void Work();
   bool WorkerMayLead() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  const char* const what_;
   const int max_in_flight_;
   const int max_batch_;
   const Fetch fetch_;
+  const KeyOf key_of_;
 
   mutable absl::Mutex mu_;
   std::deque<std::shared_ptr<Waiter>> queue_ ABSL_GUARDED_BY(mu_);
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  Stats stats_ ABSL_GUARDED_BY(mu_);
+  PgReadBatchStats stats_ ABSL_GUARDED_BY(mu_);
   std::thread worker_;  // Last: it starts once the rest is ready.
 };
 

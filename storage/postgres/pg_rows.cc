@@ -36,16 +36,19 @@ constexpr char kSessionColumns[] =
     "id, user_id, secret_digest, status, created_at, last_active_at, "
     "expire_at, updated_at";
 
-SessionRecord ReadSessionRow(const PgResult& r, int row) {
+constexpr int kSessionColumnCount = 8;
+
+// The session from columns first.. of `row`, in kSessionColumns order.
+SessionRecord ReadSessionRow(const PgResult& r, int row, int first = 0) {
   SessionRecord s;
-  s.id = r.Text(row, 0);
-  s.user_id = r.Text(row, 1);
-  s.secret_digest = r.Text(row, 2);
-  s.status = static_cast<SessionStatus>(r.Int(row, 3));
-  s.created_at = r.Int(row, 4);
-  s.last_active_at = r.Int(row, 5);
-  s.expire_at = r.Int(row, 6);
-  s.updated_at = r.Int(row, 7);
+  s.id = r.Text(row, first);
+  s.user_id = r.Text(row, first + 1);
+  s.secret_digest = r.Text(row, first + 2);
+  s.status = static_cast<SessionStatus>(r.Int(row, first + 3));
+  s.created_at = r.Int(row, first + 4);
+  s.last_active_at = r.Int(row, first + 5);
+  s.expire_at = r.Int(row, first + 6);
+  s.updated_at = r.Int(row, first + 7);
   return s;
 }
 
@@ -288,6 +291,37 @@ absl::StatusOr<SessionRecord> LoadPgSession(PgConnection& c,
     return absl::NotFoundError("session not found");
   }
   return ReadSessionRow(r, 0);
+}
+
+std::vector<SessionAndUser> LoadPgSessionsAndUsers(
+    PgConnection& c, absl::Span<const std::string> session_ids) {
+  // The user's columns, the session's, then each identifier of the user: the
+  // rows come grouped by session.
+  static const std::string* const kSql = new std::string(absl::StrCat(
+      "SELECT ", UserSelectList(),
+      ", s.id, s.user_id, s.secret_digest, s.status, s.created_at, "
+      "s.last_active_at, s.expire_at, s.updated_at, i.* FROM sessions s JOIN "
+      "users u ON u.id = s.user_id LEFT JOIN LATERAL (",
+      IdentifierUnionSql("= u.id"),
+      ") i ON TRUE WHERE s.id = ANY($1::text[]) "
+      "ORDER BY s.id, i.kind, i.created_at, i.id"));
+  constexpr int kFirstSessionColumn = kUserColumnCount;
+  constexpr int kFirstIdentifierColumn =
+      kFirstSessionColumn + kSessionColumnCount;
+  PgResult r = c.Run(*kSql, PgParams().Add(PgTextArray(session_ids)));
+  std::vector<SessionAndUser> found;
+  for (int row = 0; row < r.rows(); ++row) {
+    if (found.empty() ||
+        found.back().session.id != r.Text(row, kFirstSessionColumn)) {
+      found.push_back(
+          {ReadSessionRow(r, row, kFirstSessionColumn), ReadPgUserRow(r, row)});
+    }
+    if (!r.IsNull(row, kFirstIdentifierColumn)) {
+      AppendIdentifier(PgRow{r, row}, kFirstIdentifierColumn,
+                       found.back().user);
+    }
+  }
+  return found;
 }
 
 std::vector<SessionRecord> LoadPgSessions(PgConnection& c,

@@ -68,6 +68,10 @@ void BackfillPgMetadataIndex(PgConnection& c);
 
 absl::StatusOr<SessionRecord> LoadPgSession(PgConnection& c,
                                             absl::string_view session_id);
+// The sessions among `session_ids` (distinct), each with its user and the
+// user's identifiers, in one statement; an id with no session is left out.
+std::vector<SessionAndUser> LoadPgSessionsAndUsers(
+    PgConnection& c, absl::Span<const std::string> session_ids);
 std::vector<SessionRecord> LoadPgSessions(PgConnection& c,
                                           absl::string_view user_id);
 // Inserts or replaces `session`.

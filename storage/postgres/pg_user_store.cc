@@ -111,17 +111,28 @@ absl::StatusOr<std::unique_ptr<PgUserStore>> PgUserStore::Open(
 }
 
 namespace {
-// Ids in one GetUser batch at most: a statement's array stays small.
+// Ids in one read batch at most: a statement's array stays small.
 constexpr int kMaxReadBatch = 64;
+
+absl::string_view UserIdOf(const UserRecord& user) { return user.id; }
+absl::string_view SessionIdOf(const SessionAndUser& found) {
+  return found.session.id;
+}
 }  // namespace
 
 PgUserStore::PgUserStore(PgOptions options)
     : options_(std::move(options)),
       write_queue_(options_.max_batch_writes),
-      reads_(options_.read_batches_in_flight, kMaxReadBatch,
-             [this](absl::Span<const std::string> ids) {
-               return ReadUsers(ids);
-             }) {}
+      reads_(
+          "user", options_.read_batches_in_flight, kMaxReadBatch,
+          [this](absl::Span<const std::string> ids) { return ReadUsers(ids); },
+          &UserIdOf),
+      session_reads_(
+          "session", options_.read_batches_in_flight, kMaxReadBatch,
+          [this](absl::Span<const std::string> ids) {
+            return ReadSessionsAndUsers(ids);
+          },
+          &SessionIdOf) {}
 
 PgUserStore::~PgUserStore() {
   {
@@ -211,6 +222,15 @@ absl::StatusOr<std::vector<UserRecord>> PgUserStore::ReadUsers(
       "reading users",
       [&](PgConnection& c) -> absl::StatusOr<std::vector<UserRecord>> {
         return LoadPgUsers(c, ids);
+      });
+}
+
+absl::StatusOr<std::vector<SessionAndUser>> PgUserStore::ReadSessionsAndUsers(
+    absl::Span<const std::string> ids) {
+  return WithConnection(
+      "reading sessions",
+      [&](PgConnection& c) -> absl::StatusOr<std::vector<SessionAndUser>> {
+        return LoadPgSessionsAndUsers(c, ids);
       });
 }
 
@@ -417,6 +437,16 @@ absl::StatusOr<SessionRecord> PgUserStore::GetSession(
   return WithConnection("reading a session", [&](PgConnection& c) {
     return LoadPgSession(c, session_id);
   });
+}
+
+absl::StatusOr<SessionAndUser> PgUserStore::GetSessionAndUser(
+    absl::string_view session_id) {
+  return session_reads_.Get(session_id);
+}
+
+void PgUserStore::GetSessionAndUserAsync(absl::string_view session_id,
+                                         GetSessionAndUserDone done) {
+  session_reads_.GetAsync(session_id, std::move(done));
 }
 
 absl::StatusOr<std::vector<SessionRecord>> PgUserStore::ListSessions(

@@ -85,6 +85,11 @@ class PgUserStore final : public UserStore {
   absl::StatusOr<EventBatch> ReadEvents(const EventQuery& query) override;
   absl::StatusOr<SessionRecord> GetSession(
       absl::string_view session_id) override;
+  // One statement for both, batched as GetUser is.
+  absl::StatusOr<SessionAndUser> GetSessionAndUser(
+      absl::string_view session_id) override;
+  void GetSessionAndUserAsync(absl::string_view session_id,
+                              GetSessionAndUserDone done) override;
   absl::StatusOr<std::vector<SessionRecord>> ListSessions(
       absl::string_view user_id) override;
   absl::StatusOr<std::string> GetIdentifierOwner(
@@ -104,7 +109,11 @@ class PgUserStore final : public UserStore {
     return std::nullopt;
   }
   // How GetUser calls were batched so far.
-  PgReadBatch::Stats GetReadBatchStats() const { return reads_.stats(); }
+  PgReadBatchStats GetReadBatchStats() const { return reads_.stats(); }
+  // How GetSessionAndUser calls were batched so far.
+  PgReadBatchStats GetSessionReadBatchStats() const {
+    return session_reads_.stats();
+  }
 
  private:
   class Lease;
@@ -120,6 +129,9 @@ class PgUserStore final : public UserStore {
   void Release(std::unique_ptr<PgConnection> connection);
   // The users among `ids` (PgReadBatch's fetch).
   absl::StatusOr<std::vector<UserRecord>> ReadUsers(
+      absl::Span<const std::string> ids);
+  // The sessions among `ids`, with their users (PgReadBatch's fetch).
+  absl::StatusOr<std::vector<SessionAndUser>> ReadSessionsAndUsers(
       absl::Span<const std::string> ids);
   // Runs a batch of the write queue: a lone write alone, several in one
   // transaction. Only the batch leader calls it.
@@ -153,8 +165,9 @@ class PgUserStore final : public UserStore {
   int wake_fds_[2] = {-1, -1};  // A pipe that wakes the listener to stop.
   std::thread listener_thread_;
   WriteQueue write_queue_;
-  // Last, so it is destroyed first: its worker reads through the pool.
-  PgReadBatch reads_;
+  // Last, so they are destroyed first: their workers read through the pool.
+  PgReadBatch<UserRecord> reads_;
+  PgReadBatch<SessionAndUser> session_reads_;
 };
 
 }  // namespace roster::storage

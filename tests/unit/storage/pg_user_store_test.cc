@@ -273,7 +273,7 @@ TEST_F(PgUserStoreTest, ConcurrentReadsShareStatementsAndEachGetsItsOwnUser) {
   for (auto& r : readers) {
     r.join();
   }
-  const PgReadBatch::Stats stats = store->GetReadBatchStats();
+  const PgReadBatchStats stats = store->GetReadBatchStats();
   EXPECT_EQ(stats.reads, kThreads * kReadsPerThread);
   EXPECT_LT(stats.batches, stats.reads) << "no two reads shared a statement";
 }
