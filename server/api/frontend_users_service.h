@@ -250,10 +250,19 @@ class FrontendUsersService final
     domain::Caller caller;  // actor `user:<id>`.
     std::string user_id;
     std::string session_id;
-    // On reads: the user as the session check read it, so a read of the
-    // user itself (GetMe) needs no second read.
-    std::optional<storage::UserRecord> user;
   };
+  // A caller whose token's signature and lifetime are valid, before its
+  // session is checked.
+  struct SignedIn {
+    domain::TokenClaims claims;
+    Me me;
+  };
+  static constexpr int kMaxWaitingReads = 4096;
+
+  // The bearer token's claims and caller, checked inline: a forged or expired
+  // token costs no storage read and no place in a queue.
+  absl::StatusOr<SignedIn> VerifySessionToken(
+      const grpc::CallbackServerContext& context) const;
 
   // Authenticates the session token, then runs `handler(me)` inline (executor
   // null) or on `executor`, finishing with its status.
@@ -297,6 +306,8 @@ class FrontendUsersService final
   domain::RateLimiter writes_by_user_;
   domain::RateLimiter sign_ups_by_address_;
   domain::RateLimiter attempts_by_address_;
+  // GetMe calls waiting on the store's own thread (GetSessionAndUserAsync).
+  WaitingCalls waiting_reads_{kMaxWaitingReads};
   ArenaMessageAllocator<roster::v1::GetMeRequest, roster::v1::FrontendUser>
       get_me_messages_;
 };
@@ -317,39 +328,28 @@ grpc::ServerUnaryReactor* FrontendUsersService::AsMe(
     grpc::CallbackServerContext* context, BoundedExecutor* executor,
     const char* what, Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto token = BearerCredential(context->client_metadata(), "session token");
-  // The signature first, inline: a forged or expired token costs no storage
-  // read and no place in a queue.
-  absl::StatusOr<domain::TokenClaims> claims =
-      token.ok() ? sessions_->VerifyToken(*token) : token.status();
-  auto caller =
-      claims.ok()
-          ? CallerOf(*context, absl::StrCat("user:", claims->user_id), "")
-          : absl::StatusOr<domain::Caller>(claims.status());
-  if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
+  absl::StatusOr<SignedIn> signed_in = VerifySessionToken(*context);
+  if (!signed_in.ok()) {
+    reactor->Finish(ToGrpcStatus(signed_in.status()));
     return reactor;
   }
-  Me me{*std::move(caller), claims->user_id, claims->session_id, std::nullopt};
+  const domain::TokenClaims& claims = signed_in->claims;
+  Me& me = signed_in->me;
   if (executor == nullptr) {
     // A read: the session check and the read run on the read pool (inline
     // when storage answers in-process).
     FinishWith(reactor, reads_, "reads",
-               [this, claims = *std::move(claims), me = std::move(me),
+               [this, claims, me = std::move(me),
                 handler = std::move(handler)]() mutable -> absl::Status {
-                 auto user = sessions_->ActiveUser(claims);
-                 if (!user.ok()) {
-                   return user.status();
-                 }
-                 me.user = *std::move(user);
-                 return handler(me);
+                 absl::Status active = sessions_->CheckActive(claims);
+                 return active.ok() ? handler(me) : active;
                });
     return reactor;
   }
   // A change: one more event to keep, once the session is known active.
-  absl::Status allowed = sessions_->CheckActive(*claims);
+  absl::Status allowed = sessions_->CheckActive(claims);
   if (allowed.ok()) {
-    allowed = writes_by_user_.Acquire(claims->user_id, sessions_->Now());
+    allowed = writes_by_user_.Acquire(claims.user_id, sessions_->Now());
   }
   if (!allowed.ok()) {
     reactor->Finish(ToGrpcStatus(allowed));

@@ -351,29 +351,34 @@ absl::StatusOr<TokenClaims> SessionService::VerifyToken(
 }
 
 absl::Status SessionService::CheckActive(const TokenClaims& claims) {
-  return ActiveUser(claims).status();
+  return UserOfActiveSession(claims.user_id,
+                             store_->GetSessionAndUser(claims.session_id))
+      .status();
 }
 
-absl::StatusOr<storage::UserRecord> SessionService::ActiveUser(
-    const TokenClaims& claims) {
-  auto session = store_->GetSession(claims.session_id);
-  if (!session.ok()) {
-    return absl::IsNotFound(session.status()) ? SessionInvalid()
-                                              : session.status();
+void SessionService::ActiveUserAsync(const TokenClaims& claims,
+                                     ActiveUserDone done) {
+  store_->GetSessionAndUserAsync(
+      claims.session_id,
+      [this, user_id = claims.user_id, done = std::move(done)](
+          absl::StatusOr<storage::SessionAndUser> found) mutable {
+        std::move(done)(UserOfActiveSession(user_id, std::move(found)));
+      });
+}
+
+absl::StatusOr<storage::UserRecord> SessionService::UserOfActiveSession(
+    absl::string_view user_id,
+    absl::StatusOr<storage::SessionAndUser> found) const {
+  if (!found.ok()) {
+    return absl::IsNotFound(found.status()) ? SessionInvalid() : found.status();
   }
-  if (session->user_id != claims.user_id ||
-      EffectiveStatus(*session, clock_->Now()) !=
-          storage::SessionStatus::kActive) {
+  if (found->session.user_id != user_id ||
+      EffectiveStatus(found->session, clock_->Now()) !=
+          storage::SessionStatus::kActive ||
+      found->user.banned) {
     return SessionInvalid();
   }
-  auto user = store_->GetUser(claims.user_id);
-  if (!user.ok()) {
-    return absl::IsNotFound(user.status()) ? SessionInvalid() : user.status();
-  }
-  if (user->banned) {
-    return SessionInvalid();
-  }
-  return user;
+  return std::move(found->user);
 }
 
 }  // namespace roster::domain

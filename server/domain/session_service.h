@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/domain/clock.h"
@@ -109,13 +110,22 @@ class SessionService {
   // Both answer UNAUTHENTICATED (UNAUTHENTICATED or SESSION_INVALID) otherwise.
   absl::StatusOr<TokenClaims> VerifyToken(absl::string_view token) const;
   absl::Status CheckActive(const TokenClaims& claims);
-  // CheckActive, answering with the user it read.
-  absl::StatusOr<storage::UserRecord> ActiveUser(const TokenClaims& claims);
+  // CheckActive for a caller that must not block, answering with the user it
+  // read: `done` runs once, inline or on the store's thread
+  // (UserStore::GetSessionAndUserAsync).
+  using ActiveUserDone =
+      absl::AnyInvocable<void(absl::StatusOr<storage::UserRecord>) &&>;
+  void ActiveUserAsync(const TokenClaims& claims, ActiveUserDone done);
 
   const TokenVerifier& verifier() const { return *verifier_; }
   absl::Time Now() const { return clock_->Now(); }
 
  private:
+  // The user of a session check's read, if the session is the token's, active
+  // and unexpired, and its user is not banned; SESSION_INVALID otherwise.
+  absl::StatusOr<storage::UserRecord> UserOfActiveSession(
+      absl::string_view user_id,
+      absl::StatusOr<storage::SessionAndUser> found) const;
   std::string IssueToken(const storage::SessionRecord& session,
                          absl::Time now) const;
   // Inside a new session's transaction: revokes the user's oldest active

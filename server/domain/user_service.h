@@ -214,7 +214,7 @@ class UserService final : public UserOperations {
 
   absl::StatusOr<UserView> GetUser(absl::string_view user_id);
   // GetUser's answer for a user the caller has already read (a frontend
-  // call's session check, SessionService::ActiveUser).
+  // call's session check, SessionService::ActiveUserAsync).
   UserView ViewOf(storage::UserRecord user) const {
     return View(std::move(user));
   }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "roster/v1/backend_users.grpc.pb.h"
+#include "roster/v1/frontend_users.grpc.pb.h"
 #include "tests/testing/postgres.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_database.h"
@@ -293,23 +295,19 @@ TEST(PgOutageTest,
   EXPECT_TRUE(stub->GetUser(testing::Authed().get(), get, &user).ok());
 }
 
-// DESIGN §14 on PostgreSQL: a backend GetUser waits for the database outside
-// any executor (UserStore::GetUserAsync), so the server counts those calls
-// itself. With every read stalled behind a lock, 4,096 wait and the rest are
-// refused at once with OVERLOADED; once the lock goes, every waiting call is
-// answered and reads work again.
-TEST(PgOverloadTest, WaitingGetUserCallsAreBoundedWhileTheDatabaseStalls) {
-  ROSTER_REQUIRE_POSTGRES();
-  testing::TestServer server;
-  ASSERT_TRUE(server.database().postgres())
-      << "runs in the .postgres variant (ROSTER_TEST_STORE=postgres)";
-  CreateUserRequest create;
-  create.add_email_addresses("stalled@example.com");
-  User user;
-  ASSERT_TRUE(server.Backend()
-                  ->CreateUser(testing::Authed().get(), create, &user)
-                  .ok());
+// Sends call `i` of a flood over `channel`; `done` gets its status.
+using FloodCall =
+    std::function<void(int i, const std::shared_ptr<grpc::Channel>& channel,
+                       std::function<void(grpc::Status)> done)>;
 
+// DESIGN §14 on PostgreSQL: a backend GetUser and a frontend GetMe wait for
+// the database outside any executor (UserStore::GetUserAsync,
+// GetSessionAndUserAsync), so the server counts those calls itself. With
+// every read stalled behind a lock, 4,096 wait and the rest are refused at
+// once with OVERLOADED; once the lock goes, every waiting call is answered and
+// `call` works again.
+void ExpectWaitingCallsBoundedWhileTheDatabaseStalls(
+    testing::TestServer& server, const FloodCall& call) {
   // One statement holds the lock (a DO block is one transaction) until the
   // test adds a row to stall_released.
   const std::string dsn = server.db_path();
@@ -336,36 +334,30 @@ TEST(PgOverloadTest, WaitingGetUserCallsAreBoundedWhileTheDatabaseStalls) {
   constexpr int kAdmitted = 4096;
   constexpr int kBeyond = 400;
   constexpr int kCalls = kAdmitted + kBeyond;
-  std::vector<std::unique_ptr<BackendUsers::Stub>> stubs;
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < 50; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("roster.test.connection", i);
-    stubs.push_back(BackendUsers::NewStub(grpc::CreateCustomChannel(
+    channels.push_back(grpc::CreateCustomChannel(
         absl::StrCat("127.0.0.1:", server.server().port()),
-        grpc::InsecureChannelCredentials(), args)));
+        grpc::InsecureChannelCredentials(), args));
   }
-  GetUserRequest get;
-  get.set_user_id(user.id());
-  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-  std::vector<User> responses(kCalls);
   absl::Mutex mu;
   std::map<grpc::StatusCode, int> codes;  // Every answer, by code.
   int overloaded = 0;  // RESOURCE_EXHAUSTED with reason OVERLOADED.
   int answered = 0;
   const absl::Time started = absl::Now();
   for (int i = 0; i < kCalls; ++i) {
-    contexts.push_back(testing::Authed());
-    stubs[static_cast<size_t>(i) % stubs.size()]->async()->GetUser(
-        contexts.back().get(), &get, &responses[static_cast<size_t>(i)],
-        [&](const grpc::Status& status) {
-          absl::MutexLock lock(&mu);
-          ++codes[status.error_code()];
-          if (status.error_code() == grpc::RESOURCE_EXHAUSTED &&
-              ReasonOf(status) == "OVERLOADED") {
-            ++overloaded;
-          }
-          ++answered;
-        });
+    call(i, channels[static_cast<size_t>(i) % channels.size()],
+         [&](const grpc::Status& status) {
+           absl::MutexLock lock(&mu);
+           ++codes[status.error_code()];
+           if (status.error_code() == grpc::RESOURCE_EXHAUSTED &&
+               ReasonOf(status) == "OVERLOADED") {
+             ++overloaded;
+           }
+           ++answered;
+         });
   }
   const auto answered_at_least = [&](int n) {
     return [&mu, &answered, n] {
@@ -395,17 +387,72 @@ TEST(PgOverloadTest, WaitingGetUserCallsAreBoundedWhileTheDatabaseStalls) {
             "");
   stall.join();
   EXPECT_TRUE(testing::WaitUntil(answered_at_least(kCalls), absl::Seconds(60)));
-  {
-    absl::MutexLock lock(&mu);
-    EXPECT_EQ(codes[grpc::OK] + codes[grpc::RESOURCE_EXHAUSTED] +
-                  codes[grpc::UNAVAILABLE],
-              kCalls);
-    EXPECT_EQ(codes[grpc::RESOURCE_EXHAUSTED], overloaded);
-    EXPECT_GT(codes[grpc::OK], 0);
-  }
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(codes[grpc::OK] + codes[grpc::RESOURCE_EXHAUSTED] +
+                codes[grpc::UNAVAILABLE],
+            kCalls);
+  EXPECT_EQ(codes[grpc::RESOURCE_EXHAUSTED], overloaded);
+  EXPECT_GT(codes[grpc::OK], 0);
+}
+
+// A user made through the backend, for the flood to read.
+User StalledUser(testing::TestServer& server) {
+  CreateUserRequest create;
+  create.add_email_addresses("stalled@example.com");
+  User user;
+  EXPECT_TRUE(server.Backend()
+                  ->CreateUser(testing::Authed().get(), create, &user)
+                  .ok());
+  return user;
+}
+
+TEST(PgOverloadTest, WaitingGetUserCallsAreBoundedWhileTheDatabaseStalls) {
+  ROSTER_REQUIRE_POSTGRES();
+  testing::TestServer server;
+  ASSERT_TRUE(server.database().postgres())
+      << "runs in the .postgres variant (ROSTER_TEST_STORE=postgres)";
+  const User user = StalledUser(server);
+  GetUserRequest get;
+  get.set_user_id(user.id());
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<User> responses(5000);
+  ExpectWaitingCallsBoundedWhileTheDatabaseStalls(
+      server, [&](int i, const std::shared_ptr<grpc::Channel>& channel,
+                  std::function<void(grpc::Status)> done) {
+        contexts.push_back(testing::Authed());
+        BackendUsers::NewStub(channel)->async()->GetUser(
+            contexts.back().get(), &get, &responses.at(static_cast<size_t>(i)),
+            std::move(done));
+      });
   User again;
   EXPECT_TRUE(
       server.Backend()->GetUser(testing::Authed().get(), get, &again).ok());
+  EXPECT_EQ(again.id(), user.id());
+}
+
+TEST(PgOverloadTest, WaitingGetMeCallsAreBoundedWhileTheDatabaseStalls) {
+  ROSTER_REQUIRE_POSTGRES();
+  testing::TestServer server;
+  ASSERT_TRUE(server.database().postgres())
+      << "runs in the .postgres variant (ROSTER_TEST_STORE=postgres)";
+  const User user = StalledUser(server);
+  const std::string token =
+      testing::NewSessionToken(*server.Backend(), user.id());
+  GetMeRequest get;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<FrontendUser> responses(5000);
+  ExpectWaitingCallsBoundedWhileTheDatabaseStalls(
+      server, [&](int i, const std::shared_ptr<grpc::Channel>& channel,
+                  std::function<void(grpc::Status)> done) {
+        contexts.push_back(testing::WithToken(token));
+        FrontendUsers::NewStub(channel)->async()->GetMe(
+            contexts.back().get(), &get, &responses.at(static_cast<size_t>(i)),
+            std::move(done));
+      });
+  FrontendUser again;
+  EXPECT_TRUE(FrontendUsers::NewStub(server.channel())
+                  ->GetMe(testing::WithToken(token).get(), get, &again)
+                  .ok());
   EXPECT_EQ(again.id(), user.id());
 }
 
