@@ -247,7 +247,6 @@ class BackendUsersService final
                                           const Request* request,
                                           roster::v1::User* response,
                                           Remove remove);
-  static constexpr int kMaxWaitingReads = 4096;
 
   // ImportUsers' work once its batch is parsed, on the hash pool.
   absl::Status Import(const domain::Caller& caller,
@@ -283,7 +282,7 @@ class BackendUsersService final
   BoundedExecutor* reads_ = nullptr;             // Not owned; null: inline.
   // GetUser calls waiting on the store's own thread (GetUserAsync); as many
   // as the read pool queues.
-  WaitingCalls waiting_reads_{kMaxWaitingReads};
+  WaitingCalls waiting_reads_{WaitingCalls::kMaxReads};
   domain::InvitationService* invitations_;       // Not owned.
   domain::SecondFactorService* second_factors_;  // Not owned.
   ArenaMessageAllocator<roster::v1::GetUserRequest, roster::v1::User>

@@ -113,6 +113,10 @@ grpc::Status Overloaded(const char* what);
 // Thread-safe.
 class WaitingCalls {
  public:
+  // A service's reads waiting on the store's thread at most: as many as the
+  // read pool queues.
+  static constexpr int kMaxReads = 4096;
+
   explicit WaitingCalls(int max) : max_(max) {}
   // Counts one more call; false (and not counted) at the limit.
   bool TryAdd() {

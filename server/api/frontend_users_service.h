@@ -257,7 +257,6 @@ class FrontendUsersService final
     domain::TokenClaims claims;
     Me me;
   };
-  static constexpr int kMaxWaitingReads = 4096;
 
   // The bearer token's claims and caller, checked inline: a forged or expired
   // token costs no storage read and no place in a queue.
@@ -307,7 +306,7 @@ class FrontendUsersService final
   domain::RateLimiter sign_ups_by_address_;
   domain::RateLimiter attempts_by_address_;
   // GetMe calls waiting on the store's own thread (GetSessionAndUserAsync).
-  WaitingCalls waiting_reads_{kMaxWaitingReads};
+  WaitingCalls waiting_reads_{WaitingCalls::kMaxReads};
   ArenaMessageAllocator<roster::v1::GetMeRequest, roster::v1::FrontendUser>
       get_me_messages_;
 };

@@ -236,7 +236,8 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
   // statements (PgReadBatch). SQLite answers in microseconds, inline.
   if (storage::IsPostgresDsn(config.db_path)) {
     server->reads_ = std::make_unique<api::BoundedExecutor>(
-        /*threads=*/kPostgresReadThreads, /*max_queued=*/4096);
+        /*threads=*/kPostgresReadThreads,
+        /*max_queued=*/api::WaitingCalls::kMaxReads);
   }
   // argon2id is CPU-bound: a worker per CPU the quota allows but one, no more
   // than the hash memory budget holds at 19 MiB each (HashWorkers); a short
