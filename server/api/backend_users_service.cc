@@ -310,21 +310,6 @@ grpc::ServerUnaryReactor* BackendUsersService::UnlockUser(
                });
 }
 
-grpc::ServerUnaryReactor* BackendUsersService::SetProfileImage(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return Write(
-      context, "", [this, request, response](const domain::Caller& caller) {
-        return ServeRaw<roster::v1::SetProfileImageRequest, User>(
-            *request, *response, [&](const auto& upload, User& user) {
-              return RespondWithUser(&user, [&] {
-                return users_->images.SetProfileImage(
-                    caller, upload.user_id(), upload.image(), upload.etag());
-              });
-            });
-      });
-}
-
 grpc::ServerUnaryReactor* BackendUsersService::DeleteProfileImage(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteProfileImageRequest* request, User* response) {
@@ -516,21 +501,65 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteExternalAccount(
       });
 }
 
-grpc::ServerUnaryReactor* BackendUsersService::ImportUsers(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
+absl::flat_hash_map<std::string, UploadAdmission>
+BackendUsersService::Uploads() {
+  return {{"SetProfileImage",
+           [this](const grpc::CallbackServerContext& context) {
+             return AdmitProfileImage(context);
+           }},
+          {"ImportUsers", [this](const grpc::CallbackServerContext& context) {
+             return AdmitImport(context);
+           }}};
+}
+
+absl::StatusOr<AdmittedUpload> BackendUsersService::AdmitProfileImage(
+    const grpc::CallbackServerContext& context) {
+  absl::StatusOr<domain::Caller> caller = AuthenticatedCaller(context, "");
+  if (!caller.ok()) {
+    return caller.status();
+  }
+  return AdmittedUpload{
+      writes_, "writes",
+      [this, caller = *std::move(caller)](const grpc::ByteBuffer& request,
+                                          grpc::ByteBuffer& response) {
+        return ServeRaw<roster::v1::SetProfileImageRequest, User>(
+            request, response, [&](const auto& upload, User& user) {
+              return RespondWithUser(&user, [&] {
+                return users_->images.SetProfileImage(
+                    caller, upload.user_id(), upload.image(), upload.etag());
+              });
+            });
+      }};
+}
+
+absl::StatusOr<AdmittedUpload> BackendUsersService::AdmitImport(
+    const grpc::CallbackServerContext& context) {
+  absl::StatusOr<domain::Caller> caller = AuthenticatedCaller(context, "");
+  if (!caller.ok()) {
+    return caller.status();
+  }
   // On the hash pool: plaintext passwords need argon2id; each item's write
-  // waits for the store's writer there. The batch is parsed there too, once
-  // the key is known good.
-  return RunOn(hashes_, "imports", context, "",
-               [this, request, response](const domain::Caller& caller) {
-                 return ServeRaw<roster::v1::ImportUsersRequest,
-                                 roster::v1::ImportUsersResponse>(
-                     *request, *response,
-                     [&](const auto& batch, auto& results) {
-                       return Import(caller, batch, results);
-                     });
-               });
+  // waits for the store's writer there.
+  return AdmittedUpload{
+      hashes_, "imports",
+      [this, caller = *std::move(caller)](const grpc::ByteBuffer& request,
+                                          grpc::ByteBuffer& response) {
+        return ServeRaw<roster::v1::ImportUsersRequest,
+                        roster::v1::ImportUsersResponse>(
+            request, response, [&](const auto& batch, auto& results) {
+              return Import(caller, batch, results);
+            });
+      }};
+}
+
+absl::StatusOr<domain::Caller> BackendUsersService::AuthenticatedCaller(
+    const grpc::CallbackServerContext& context,
+    const std::string& request_id) const {
+  auto actor = authenticator_->Authenticate(context.client_metadata());
+  if (!actor.ok()) {
+    return actor.status();
+  }
+  return CallerOf(context, *std::move(actor), request_id);
 }
 
 absl::Status BackendUsersService::Import(

@@ -11,12 +11,14 @@
 #ifndef ROSTER_SERVER_API_BACKEND_USERS_SERVICE_H_
 #define ROSTER_SERVER_API_BACKEND_USERS_SERVICE_H_
 
+#include "absl/container/flat_hash_map.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "server/api/arena_message_allocator.h"
 #include "server/api/auth.h"
 #include "server/api/bounded_executor.h"
 #include "server/api/call_context.h"
 #include "server/api/event_hub.h"
+#include "server/api/request_size_gate.h"
 #include "server/api/status_mapping.h"
 #include "server/domain/event_service.h"
 #include "server/domain/invitations.h"
@@ -27,18 +29,18 @@
 
 namespace roster::api {
 
-// The upload methods are raw (ParseRawRequest): the key is checked before
-// their request is parsed.
 class BackendUsersService final
-    : public roster::v1::BackendUsers::WithRawCallbackMethod_SetProfileImage<
-          roster::v1::BackendUsers::WithRawCallbackMethod_ImportUsers<
-              roster::v1::BackendUsers::CallbackService>> {
+    : public roster::v1::BackendUsers::CallbackService {
  public:
   // The handler of method `index` in the service descriptor's order, for a
   // RequestSizeGate to serve: this service is registered through one.
   grpc::internal::MethodHandler* handler(int index) {
     return GetHandler(index);
   }
+  // The upload methods, by name, for the RequestSizeGate to serve: the key is
+  // checked before any of the request is read (SetProfileImage,
+  // ImportUsers).
+  absl::flat_hash_map<std::string, UploadAdmission> Uploads();
 
   // None is owned; all must outlive the service.
   BackendUsersService(domain::UserServices* users,
@@ -93,9 +95,6 @@ class BackendUsersService final
       grpc::CallbackServerContext* context,
       const roster::v1::DeleteUserRequest* request,
       roster::v1::DeletedObject* response) override;
-  grpc::ServerUnaryReactor* SetProfileImage(
-      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* DeleteProfileImage(
       grpc::CallbackServerContext* context,
       const roster::v1::DeleteProfileImageRequest* request,
@@ -161,9 +160,6 @@ class BackendUsersService final
   // threads; null (the default) runs them inline, right for SQLite, which
   // answers in microseconds.
   void set_reads(BoundedExecutor* reads) { reads_ = reads; }
-  grpc::ServerUnaryReactor* ImportUsers(grpc::CallbackServerContext* context,
-                                        const grpc::ByteBuffer* request,
-                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* VerifyPassword(
       grpc::CallbackServerContext* context,
       const roster::v1::VerifyPasswordRequest* request,
@@ -221,6 +217,15 @@ class BackendUsersService final
       roster::v1::User* response) override;
 
  private:
+  // The upload methods' admissions (Uploads).
+  absl::StatusOr<AdmittedUpload> AdmitProfileImage(
+      const grpc::CallbackServerContext& context);
+  absl::StatusOr<AdmittedUpload> AdmitImport(
+      const grpc::CallbackServerContext& context);
+  // The caller whose secret key the call carries, with its request id.
+  absl::StatusOr<domain::Caller> AuthenticatedCaller(
+      const grpc::CallbackServerContext& context,
+      const std::string& request_id) const;
   // Like Write, but on `executor`; `what` names its work when it is full.
   template <typename Handler>
   grpc::ServerUnaryReactor* RunOn(BoundedExecutor* executor, const char* what,
@@ -317,9 +322,8 @@ grpc::ServerUnaryReactor* BackendUsersService::RunOn(
     grpc::CallbackServerContext* context, const std::string& request_id,
     Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto actor = authenticator_->Authenticate(context->client_metadata());
-  auto caller = actor.ok() ? CallerOf(*context, *std::move(actor), request_id)
-                           : absl::StatusOr<domain::Caller>(actor.status());
+  absl::StatusOr<domain::Caller> caller =
+      AuthenticatedCaller(*context, request_id);
   if (!caller.ok()) {
     reactor->Finish(ToGrpcStatus(caller.status()));
     return reactor;

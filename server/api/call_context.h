@@ -76,9 +76,10 @@ inline constexpr char kUnparsableRequest[] =
     "bytes, a string field that is not UTF-8, or messages nested more than 100 "
     "deep)";
 
-// The upload methods (image uploads, ImportUsers) are served raw: gRPC hands
-// them their request unparsed, so a caller is authenticated before up to
-// 11 MiB is copied into a message (DESIGN §14). Parses `raw` into `request`:
+// The upload methods (image uploads, ImportUsers) are served raw, through
+// RequestSizeGate's UploadAdmission: their caller is authenticated before any
+// of up to 11 MiB is read, and parsed only then (DESIGN §14). Parses `raw`
+// into `request`:
 // RESOURCE_EXHAUSTED (REQUEST_TOO_LARGE) above the method's limit,
 // INVALID_ARGUMENT (INVALID_ARGUMENT_FORMAT) when it is not valid protobuf.
 absl::Status ParseRawRequest(const grpc::ByteBuffer& raw,

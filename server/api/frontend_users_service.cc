@@ -94,6 +94,23 @@ grpc::ServerUnaryReactor* FrontendUsersService::GetMe(
   return reactor;
 }
 
+absl::StatusOr<FrontendUsersService::Me> FrontendUsersService::AdmitChange(
+    const grpc::CallbackServerContext& context) {
+  absl::StatusOr<SignedIn> signed_in = VerifySessionToken(context);
+  if (!signed_in.ok()) {
+    return signed_in.status();
+  }
+  absl::Status allowed = sessions_->CheckActive(signed_in->claims);
+  if (allowed.ok()) {
+    allowed =
+        writes_by_user_.Acquire(signed_in->claims.user_id, sessions_->Now());
+  }
+  if (!allowed.ok()) {
+    return allowed;
+  }
+  return std::move(signed_in->me);
+}
+
 absl::StatusOr<FrontendUsersService::SignedIn>
 FrontendUsersService::VerifySessionToken(
     const grpc::CallbackServerContext& context) const {
@@ -388,19 +405,32 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyExternalAccount(
       });
 }
 
-grpc::ServerUnaryReactor* FrontendUsersService::SetMyProfileImage(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return AsMe(
-      context, writes_, "writes", [this, request, response](const Me& me) {
+absl::flat_hash_map<std::string, UploadAdmission>
+FrontendUsersService::Uploads() {
+  return {
+      {"SetMyProfileImage", [this](const grpc::CallbackServerContext& context) {
+         return AdmitProfileImage(context);
+       }}};
+}
+
+absl::StatusOr<AdmittedUpload> FrontendUsersService::AdmitProfileImage(
+    const grpc::CallbackServerContext& context) {
+  absl::StatusOr<Me> me = AdmitChange(context);
+  if (!me.ok()) {
+    return me.status();
+  }
+  return AdmittedUpload{
+      writes_, "writes",
+      [this, me = *std::move(me)](const grpc::ByteBuffer& request,
+                                  grpc::ByteBuffer& response) {
         return ServeRaw<roster::v1::SetMyProfileImageRequest, FrontendUser>(
-            *request, *response, [&](const auto& upload, FrontendUser& user) {
+            request, response, [&](const auto& upload, FrontendUser& user) {
               return RespondWithUser(&user, [&] {
                 return users_->images.SetProfileImage(me.caller, me.user_id,
                                                       upload.image(), "");
               });
             });
-      });
+      }};
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyProfileImage(

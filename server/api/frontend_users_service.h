@@ -11,12 +11,14 @@
 
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "server/api/arena_message_allocator.h"
 #include "server/api/auth.h"
 #include "server/api/bounded_executor.h"
 #include "server/api/call_context.h"
+#include "server/api/request_size_gate.h"
 #include "server/api/status_mapping.h"
 #include "server/domain/rate_limiter.h"
 #include "server/domain/second_factors.h"
@@ -45,14 +47,16 @@ struct SignInLimits {
 };
 
 class FrontendUsersService final
-    : public roster::v1::FrontendUsers::WithRawCallbackMethod_SetMyProfileImage<
-          roster::v1::FrontendUsers::CallbackService> {
+    : public roster::v1::FrontendUsers::CallbackService {
  public:
   // The handler of method `index` in the service descriptor's order, for a
   // RequestSizeGate to serve: this service is registered through one.
   grpc::internal::MethodHandler* handler(int index) {
     return GetHandler(index);
   }
+  // The upload methods, by name, for the RequestSizeGate to serve: the token
+  // is checked before any of the image is read (SetMyProfileImage).
+  absl::flat_hash_map<std::string, UploadAdmission> Uploads();
 
   // None is owned; all must outlive the service.
   FrontendUsersService(domain::UserServices* users,
@@ -150,10 +154,6 @@ class FrontendUsersService final
       grpc::CallbackServerContext* context,
       const roster::v1::DeleteMyExternalAccountRequest* request,
       roster::v1::DeletedObject* response) override;
-  // Raw (ParseRawRequest): the token is checked before the image is parsed.
-  grpc::ServerUnaryReactor* SetMyProfileImage(
-      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* DeleteMyProfileImage(
       grpc::CallbackServerContext* context,
       const roster::v1::DeleteMyProfileImageRequest* request,
@@ -262,6 +262,12 @@ class FrontendUsersService final
   // token costs no storage read and no place in a queue.
   absl::StatusOr<SignedIn> VerifySessionToken(
       const grpc::CallbackServerContext& context) const;
+  // SetMyProfileImage's admission (Uploads).
+  absl::StatusOr<AdmittedUpload> AdmitProfileImage(
+      const grpc::CallbackServerContext& context);
+  // The caller of a change: signed in with an active session, and within its
+  // writes per hour (each change is one more event to keep).
+  absl::StatusOr<Me> AdmitChange(const grpc::CallbackServerContext& context);
 
   // Authenticates the session token, then runs `handler(me)` inline (executor
   // null) or on `executor`, finishing with its status.
@@ -327,36 +333,30 @@ grpc::ServerUnaryReactor* FrontendUsersService::AsMe(
     grpc::CallbackServerContext* context, BoundedExecutor* executor,
     const char* what, Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (executor != nullptr) {
+    absl::StatusOr<Me> me = AdmitChange(*context);
+    if (!me.ok()) {
+      reactor->Finish(ToGrpcStatus(me.status()));
+      return reactor;
+    }
+    FinishWith(reactor, executor, what,
+               [me = *std::move(me), handler = std::move(handler)]() mutable {
+                 return handler(me);
+               });
+    return reactor;
+  }
+  // A read: the session check and the read run on the read pool (inline when
+  // storage answers in-process).
   absl::StatusOr<SignedIn> signed_in = VerifySessionToken(*context);
   if (!signed_in.ok()) {
     reactor->Finish(ToGrpcStatus(signed_in.status()));
     return reactor;
   }
-  const domain::TokenClaims& claims = signed_in->claims;
-  Me& me = signed_in->me;
-  if (executor == nullptr) {
-    // A read: the session check and the read run on the read pool (inline
-    // when storage answers in-process).
-    FinishWith(reactor, reads_, "reads",
-               [this, claims, me = std::move(me),
-                handler = std::move(handler)]() mutable -> absl::Status {
-                 absl::Status active = sessions_->CheckActive(claims);
-                 return active.ok() ? handler(me) : active;
-               });
-    return reactor;
-  }
-  // A change: one more event to keep, once the session is known active.
-  absl::Status allowed = sessions_->CheckActive(claims);
-  if (allowed.ok()) {
-    allowed = writes_by_user_.Acquire(claims.user_id, sessions_->Now());
-  }
-  if (!allowed.ok()) {
-    reactor->Finish(ToGrpcStatus(allowed));
-    return reactor;
-  }
-  FinishWith(reactor, executor, what,
-             [me = std::move(me), handler = std::move(handler)]() mutable {
-               return handler(me);
+  FinishWith(reactor, reads_, "reads",
+             [this, signed_in = *std::move(signed_in),
+              handler = std::move(handler)]() mutable -> absl::Status {
+               absl::Status active = sessions_->CheckActive(signed_in.claims);
+               return active.ok() ? handler(signed_in.me) : active;
              });
   return reactor;
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/api/call_context.h"
 #include "server/api/status_mapping.h"
+#include "server/domain/errors.h"
 
 namespace roster::api {
 namespace {
@@ -83,6 +84,56 @@ class PassThroughHandler final : public MethodHandler {
   MethodHandler* const inner_;
 };
 
+// One upload: admitted on its metadata, then its one request message is read
+// and served. A client sends a unary call's one message and half-closes; the
+// reactor never asks for a second.
+class UploadReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
+ public:
+  UploadReactor(const grpc::CallbackServerContext& context,
+                grpc::ByteBuffer* response, const UploadAdmission& admit)
+      : response_(response) {
+    absl::StatusOr<AdmittedUpload> admitted = admit(context);
+    if (!admitted.ok()) {
+      Finish(ToGrpcStatus(admitted.status()));
+      return;
+    }
+    admitted_ = *std::move(admitted);
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // Half-closed with no message, or the read failed (the call was
+      // cancelled, or the message was over gRPC's receive limit).
+      Finish(
+          ToGrpcStatus(domain::Error(absl::StatusCode::kInvalidArgument,
+                                     domain::reason::kInvalidArgumentFormat,
+                                     "the call carried no request message")));
+      return;
+    }
+    auto serve = [this]() {
+      Finish(ToGrpcStatus(std::move(admitted_.serve)(request_, *response_)));
+    };
+    if (admitted_.executor == nullptr) {
+      serve();
+    } else if (!admitted_.executor->Submit(std::move(serve))) {
+      Finish(Overloaded(admitted_.what));
+    }
+  }
+
+  // gRPC's reactor idiom: it ends its own life.
+  void OnDone() override { delete this; }
+
+ private:
+  grpc::ByteBuffer* const response_;
+  AdmittedUpload admitted_;
+  grpc::ByteBuffer request_;
+};
+
+using RawUpload =
+    grpc::internal::CallbackClientStreamingHandler<grpc::ByteBuffer,
+                                                   grpc::ByteBuffer>;
+
 using RawUnary =
     grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>;
 using RawServerStream =
@@ -127,11 +178,33 @@ grpc::internal::RpcMethod::RpcType TypeOf(
 
 RequestSizeGate::RequestSizeGate(
     const google::protobuf::ServiceDescriptor& service,
-    const std::function<MethodHandler*(int)>& handler_at) {
+    const std::function<MethodHandler*(int)>& handler_at,
+    absl::flat_hash_map<std::string, UploadAdmission> uploads)
+    : uploads_(std::move(uploads)) {
   for (int i = 0; i < service.method_count(); ++i) {
     const google::protobuf::MethodDescriptor& method = *service.method(i);
     paths_.push_back(std::make_unique<std::string>(
         absl::StrCat("/", service.full_name(), "/", method.name())));
+    const auto upload = uploads_.find(method.name());
+    if (upload != uploads_.end()) {
+      // gRPC reads a unary request before it starts the call, a client
+      // stream's only when asked.
+      AddMethod(std::make_unique<grpc::internal::RpcServiceMethod>(
+                    paths_.back()->c_str(),
+                    grpc::internal::RpcMethod::CLIENT_STREAMING, nullptr)
+                    .release());
+      const UploadAdmission* admit = &upload->second;
+      MarkMethodCallback(
+          i,
+          std::make_unique<RawUpload>([admit](
+                                          grpc::CallbackServerContext* context,
+                                          grpc::ByteBuffer* response) {
+            // gRPC's reactor idiom: UploadReactor deletes itself in
+            // OnDone.
+            return new UploadReactor(*context, response, *admit);
+          }).release());
+      continue;
+    }
     // gRPC owns the method and, once marked, its handler.
     AddMethod(std::make_unique<grpc::internal::RpcServiceMethod>(
                   paths_.back()->c_str(), TypeOf(method), nullptr)

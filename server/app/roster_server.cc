@@ -332,7 +332,7 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     return std::make_unique<api::RequestSizeGate>(
         *google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
             name),
-        [&service](int i) { return service.handler(i); });
+        [&service](int i) { return service.handler(i); }, service.Uploads());
   };
   server->frontend_gate_ =
       gate(kFrontendUsersService, *server->frontend_users_);

@@ -9,6 +9,8 @@
 
 #include <functional>
 #include <future>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -83,6 +85,37 @@ class MalformedInputTest : public ::testing::Test {
         &context, method, grpc::StubOptions(), &request, &response,
         [&](const grpc::Status& status) { done.set_value(status); });
     return done.get_future().get();
+  }
+
+  // Starts a call of `method` with `credential` (none when empty) that sends
+  // no request message, half-closing when `half_close`, and waits for its
+  // status (10 s at most).
+  grpc::Status WithoutRequest(const std::string& method,
+                              const std::string& credential, bool half_close) {
+    grpc::ClientContext context;
+    if (!credential.empty()) {
+      context.AddMetadata("authorization", "Bearer " + credential);
+    }
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(10));
+    grpc::CompletionQueue queue;
+    auto call = generic_.PrepareCall(&context, method, &queue);
+    void* tag = nullptr;
+    bool ok = false;
+    // One operation at a time, each awaited.
+    call->StartCall(&tag);
+    EXPECT_TRUE(queue.Next(&tag, &ok));
+    if (half_close) {
+      call->WritesDone(&tag);
+      EXPECT_TRUE(queue.Next(&tag, &ok));
+    }
+    grpc::Status status;
+    call->Finish(&status, &tag);
+    EXPECT_TRUE(queue.Next(&tag, &ok));
+    queue.Shutdown();
+    while (queue.Next(&tag, &ok)) {
+    }
+    return status;
   }
 
   // Calls `visit(method, path)` for each method of both services.
@@ -270,6 +303,31 @@ TEST_F(MalformedInputTest, UploadsAreAuthenticatedBeforeTheyAreParsed) {
   ASSERT_TRUE(stub_->CreateUser(Authed().get(), create, &user).ok());
   ExpectInvalidRequestMessage(RawAs(
       frontend_upload, garbage, testing::NewSessionToken(*stub_, user.id())));
+}
+
+// An upload's credentials are checked on its metadata alone (DESIGN §14): a
+// call that never sends its request is answered at once when they are
+// missing or wrong, and with them is refused only once it ends with no
+// message. gRPC reads a unary request before it starts the call, so served
+// as unary the first would have waited out its deadline.
+TEST_F(MalformedInputTest, AnUploadIsAuthenticatedBeforeAnyOfItIsRead) {
+  CreateUserRequest create;
+  create.set_first_name("Uploader");
+  User user;
+  ASSERT_TRUE(stub_->CreateUser(Authed().get(), create, &user).ok());
+  const std::string token = testing::NewSessionToken(*stub_, user.id());
+  const std::pair<std::string, std::string> uploads[] = {
+      {"/roster.v1.BackendUsers/SetProfileImage", testing::kTestSecretKey},
+      {"/roster.v1.BackendUsers/ImportUsers", testing::kTestSecretKey},
+      {"/roster.v1.FrontendUsers/SetMyProfileImage", token}};
+  for (const auto& [method, credential] : uploads) {
+    for (const std::string& wrong : {std::string(), std::string("wrong")}) {
+      const grpc::Status refused = WithoutRequest(method, wrong, false);
+      EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+          << method << ": " << refused.error_message();
+    }
+    ExpectInvalidRequestMessage(WithoutRequest(method, credential, true));
+  }
 }
 
 TEST_F(MalformedInputTest, AnOversizedRequestIsRefusedBeforeItIsParsed) {
