@@ -105,6 +105,13 @@ struct Outcome {
   int64_t disk_growth_bytes = 0;
   double legit_p99_alone_ms = 0;
   double legit_p99_under_ms = 0;
+  // The same of a signed-in user's GetMe on the public port.
+  double me_p99_alone_ms = 0;
+  double me_p99_under_ms = 0;
+  // CPU used during the attack, in cores: the server's, and the attacker's
+  // (this process; the legitimate reader has its own). They share the host.
+  double server_cores = 0;
+  double attacker_cores = 0;
   bool crashed = false;
   // Targets this run missed (empty: all met).
   std::vector<std::string> missed;
@@ -128,18 +135,20 @@ std::vector<Attack> AllAttacks();
 // (they must be indistinguishable). False when the server did not start.
 bool PrintSignInTiming(int rounds);
 
-// Runs `attack` on a fresh server: the legitimate GetUser p99 alone for
-// `duration`, then again beside the attack; peak RSS, disk growth, crashes;
+// Runs `attack` on a fresh server: the legitimate GetUser p99 (and a
+// signed-in user's GetMe p99) alone for `duration`, then again beside the
+// attack; peak RSS, disk growth, crashes;
 // the common targets (peak RSS <= 256 MiB, legit p99 <= 3x when
 // `check_latency`, no crash).
 Outcome RunAttack(const Attack& attack, absl::Duration duration,
                   bool check_latency);
 
-// `roster-abuse --legit_reader=PORT:USER_ID[:MS]`: the legitimate reader's
-// own process. Reads the user with the key about 200 times a second until its
-// stdin closes (or MS pass), then prints each latency in ms on a line of its
-// own.
-int RunLegitimateReader(const std::string& port_user_and_limit);
+// `roster-abuse --legit_reader=KIND:PORT:CREDENTIAL[:MS]`: a legitimate
+// reader's own process. KIND `backend` reads the user CREDENTIAL names with
+// the key (GetUser), `frontend` reads the user whose session token
+// CREDENTIAL is (GetMe); about 200 times a second until its stdin closes (or
+// MS pass), then prints each latency in ms on a line of its own.
+int RunLegitimateReader(const std::string& kind_port_credential_and_limit);
 
 }  // namespace roster::abuse
 

@@ -13,9 +13,11 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <thread>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -54,6 +56,40 @@ int64_t PeakRssKib(pid_t pid) {
   return -1;
 }
 
+// CPU time (user and system) `pid` has used so far, in seconds; -1 if
+// unknown.
+double CpuSeconds(pid_t pid) {
+  std::ifstream stat_file(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(stat_file)),
+                   std::istreambuf_iterator<char>());
+  // Fields after the command name, which may hold spaces, end in ')'.
+  const size_t name_end = stat.rfind(')');
+  if (name_end == std::string::npos) {
+    return -1;
+  }
+  const std::vector<std::string> fields =
+      absl::StrSplit(stat.substr(name_end + 2), ' ', absl::SkipEmpty());
+  int64_t user_ticks = 0;
+  int64_t system_ticks = 0;
+  // utime and stime are fields 14 and 15 of proc(5); fields[0] is field 3.
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &user_ticks) ||
+      !absl::SimpleAtoi(fields[12], &system_ticks)) {
+    return -1;
+  }
+  return static_cast<double>(user_ticks + system_ticks) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU time this process (the attacker's threads) has used, in seconds.
+double OwnCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 // p99 of `samples` in ms (0 when empty).
 double P99(std::vector<double> samples) {
   if (samples.empty()) {
@@ -63,16 +99,25 @@ double P99(std::vector<double> samples) {
   return samples[std::min(samples.size() - 1, samples.size() * 99 / 100)];
 }
 
-// The legitimate reader in a process of its own
-// (`roster-abuse --legit_reader=PORT:USER_ID[:MS]`), started at once and
-// stopped by closing its stdin, or done by itself after `limit`; its
+// Whom a legitimate reader reads as.
+struct Reader {
+  std::string user_id;        // A backend's GetUser of this user, or
+  std::string session_token;  // when set, this user's own GetMe.
+};
+
+// A legitimate reader in a process of its own
+// (`roster-abuse --legit_reader=KIND:PORT:CREDENTIAL[:MS]`), started at once
+// and stopped by closing its stdin, or done by itself after `limit`; its
 // latencies come back on its stdout. In the
 // attacker's process it would share gRPC's client pollers with the attacking
 // threads, and a nice-19 attacker thread holding the poller would hold the
 // reader's replies too: latency the harness made, not the server.
 class LegitimateReader {
  public:
-  LegitimateReader(const Target& target, const std::string& user_id,
+  // A backend reading `reader.user_id` with the key on the backend port, or
+  // a signed-in user reading themself with `reader.session_token` on the
+  // public port.
+  LegitimateReader(const Target& target, const Reader& reader,
                    absl::Duration limit = absl::InfiniteDuration()) {
     int to_child[2];
     int from_child[2];
@@ -90,7 +135,11 @@ class LegitimateReader {
     posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO);
     std::string self = std::filesystem::read_symlink("/proc/self/exe");
     std::string flag =
-        absl::StrCat("--legit_reader=", target.backend_port(), ":", user_id);
+        reader.session_token.empty()
+            ? absl::StrCat("--legit_reader=backend:", target.backend_port(),
+                           ":", reader.user_id)
+            : absl::StrCat("--legit_reader=frontend:", target.port(), ":",
+                           reader.session_token);
     if (limit != absl::InfiniteDuration()) {
       absl::StrAppend(&flag, ":", absl::ToInt64Milliseconds(limit));
     }
@@ -345,25 +394,49 @@ Outcome RunAttack(const Attack& attack, absl::Duration duration,
     outcome.missed.push_back("the server did not start: " + target.Stderr());
     return outcome;
   }
-  const std::string legit = target.CreateUser("legit@abuse.example", "");
+  const Reader backend{target.CreateUser("legit@abuse.example", ""), ""};
+  const Reader signed_in{
+      "", target.SessionToken(target.CreateUser("me@abuse.example", ""))};
+  LegitimateReader signed_in_alone(target, signed_in, duration);
   const std::vector<double> alone =
-      LegitimateReader(target, legit, duration).Finish();
+      LegitimateReader(target, backend, duration).Finish();
   outcome.legit_p99_alone_ms = P99(alone);
+  const std::vector<double> me_alone = signed_in_alone.Finish();
+  outcome.me_p99_alone_ms = P99(me_alone);
 
   const int64_t disk_before = target.DiskBytes();
-  LegitimateReader under_reader(target, legit);
+  LegitimateReader under_reader(target, backend);
+  LegitimateReader signed_in_under(target, signed_in);
+  const double server_cpu_before = CpuSeconds(target.pid());
+  const double own_cpu_before = OwnCpuSeconds();
+  const absl::Time started = absl::Now();
   attack.run(target, duration, outcome);
+  const double elapsed = absl::ToDoubleSeconds(absl::Now() - started);
+  outcome.server_cores =
+      (CpuSeconds(target.pid()) - server_cpu_before) / elapsed;
+  outcome.attacker_cores = (OwnCpuSeconds() - own_cpu_before) / elapsed;
   const std::vector<double> under = under_reader.Stop();
+  const std::vector<double> me_under = signed_in_under.Stop();
   outcome.legit_p99_under_ms = P99(under);
-  if (alone.empty() || under.empty()) {
-    outcome.missed.push_back("the legitimate reader measured nothing");
-  }
-  // Starvation is a miss at any duration, latency checked or not.
-  const auto failed = std::count(under.begin(), under.end(), kFailedReadMs);
-  if (failed > 0) {
-    outcome.missed.push_back(
-        absl::StrCat(failed, " of ", under.size(), " legitimate reads failed"));
-  }
+  outcome.me_p99_under_ms = P99(me_under);
+  // Starvation of either reader is a miss at any duration, latency checked
+  // or not (DESIGN §14: no unauthenticated caller starves authenticated
+  // work, on either port).
+  const auto check_reads = [&outcome](const std::vector<double>& before,
+                                      const std::vector<double>& during,
+                                      const char* reads) {
+    if (before.empty() || during.empty()) {
+      outcome.missed.push_back(
+          absl::StrCat("the ", reads, " measured nothing"));
+    }
+    const auto failed = std::count(during.begin(), during.end(), kFailedReadMs);
+    if (failed > 0) {
+      outcome.missed.push_back(
+          absl::StrCat(failed, " of ", during.size(), " ", reads, " failed"));
+    }
+  };
+  check_reads(alone, under, "legitimate GetUser reads");
+  check_reads(me_alone, me_under, "signed-in GetMe reads");
   outcome.peak_rss_kib = PeakRssKib(target.pid());
   outcome.disk_growth_bytes = target.DiskBytes() - disk_before;
   outcome.crashed = !target.alive();
@@ -384,22 +457,34 @@ Outcome RunAttack(const Attack& attack, absl::Duration duration,
   return outcome;
 }
 
-int RunLegitimateReader(const std::string& port_user_and_limit) {
+int RunLegitimateReader(const std::string& kind_port_credential_and_limit) {
   const std::vector<std::string> parts =
-      absl::StrSplit(port_user_and_limit, ':');
+      absl::StrSplit(kind_port_credential_and_limit, ':');
   int64_t limit_ms = 0;
-  if (parts.size() < 2 || parts.size() > 3 ||
-      (parts.size() == 3 && !absl::SimpleAtoi(parts[2], &limit_ms))) {
+  if (parts.size() < 3 || parts.size() > 4 ||
+      (parts[0] != "backend" && parts[0] != "frontend") ||
+      (parts.size() == 4 && !absl::SimpleAtoi(parts[3], &limit_ms))) {
     return 2;
   }
-  const absl::Time until = parts.size() == 3
+  const absl::Time until = parts.size() == 4
                                ? absl::Now() + absl::Milliseconds(limit_ms)
                                : absl::InfiniteFuture();
-  auto stub = BackendUsers::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", parts[0]),
-                          grpc::InsecureChannelCredentials()));
-  GetUserRequest request;
-  request.set_user_id(parts[1]);
+  const auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", parts[1]),
+                                           grpc::InsecureChannelCredentials());
+  absl::AnyInvocable<grpc::Status()> read_once;
+  if (parts[0] == "backend") {
+    read_once = [stub = BackendUsers::NewStub(channel), user_id = parts[2]] {
+      GetUserRequest request;
+      request.set_user_id(user_id);
+      User user;
+      return stub->GetUser(Context(true).get(), request, &user);
+    };
+  } else {
+    read_once = [stub = FrontendUsers::NewStub(channel), token = parts[2]] {
+      FrontendUser me;
+      return stub->GetMe(SessionContext(token).get(), GetMeRequest(), &me);
+    };
+  }
   absl::Notification stop;
   std::thread watch_stdin([&stop] {
     char byte;
@@ -409,10 +494,8 @@ int RunLegitimateReader(const std::string& port_user_and_limit) {
   });
   std::vector<double> latencies;
   while (!stop.HasBeenNotified() && absl::Now() < until) {
-    User user;
-    auto context = Context(true);
     const auto started = std::chrono::steady_clock::now();
-    const grpc::Status status = stub->GetUser(context.get(), request, &user);
+    const grpc::Status status = read_once();
     const std::chrono::duration<double, std::milli> took =
         std::chrono::steady_clock::now() - started;
     // A failed legitimate read counts as the slowest possible.

@@ -4,7 +4,7 @@
 // target is missed. --quick (CI) runs each attack for 2 s and leaves the
 // latency ratio unchecked: ctest runs other suites beside it. --timing=N
 // prints the sign-in timing of known and unknown identifiers instead.
-// --legit_reader=PORT:USER_ID[:MS] is the harness's own: the legitimate
+// --legit_reader=KIND:PORT:CREDENTIAL[:MS] is the harness's own: a legitimate
 // reader's process (harness.cc).
 #include <sodium.h>
 
@@ -44,8 +44,10 @@ int main(int argc, char** argv) {
     }
   }
   std::printf(
-      "| attack | load offered (%.0f s) | peak RSS | disk | legit GetUser p99 "
-      "alone → under (ratio) | outcome |\n|---|---|---|---|---|---|\n",
+      "| attack | load offered (%.0f s) | peak RSS | disk | CPU: server, "
+      "attacker (cores) | legit GetUser p99 alone → under (ratio) | signed-in "
+      "GetMe p99 alone → under | outcome "
+      "|\n|---|---|---|---|---|---|---|---|\n",
       seconds);
   int missed = 0;
   for (const auto& attack : roster::abuse::AllAttacks()) {
@@ -59,12 +61,14 @@ int main(int argc, char** argv) {
             ? outcome.legit_p99_under_ms / outcome.legit_p99_alone_ms
             : 0;
     std::printf(
-        "| %s | %s | %.0f MiB | %+.1f MiB | %.2f → %.2f ms (%.1f×) | "
-        "%s%s |\n",
+        "| %s | %s | %.0f MiB | %+.1f MiB | %.2f, %.2f | %.2f → %.2f ms "
+        "(%.1f×) | %.2f → %.2f ms | %s%s |\n",
         outcome.attack.c_str(), outcome.load.c_str(),
         static_cast<double>(outcome.peak_rss_kib) / 1024,
         static_cast<double>(outcome.disk_growth_bytes) / (1 << 20),
+        outcome.server_cores, outcome.attacker_cores,
         outcome.legit_p99_alone_ms, outcome.legit_p99_under_ms, ratio,
+        outcome.me_p99_alone_ms, outcome.me_p99_under_ms,
         outcome.result.c_str(), outcome.crashed ? "; CRASHED" : "");
     std::fflush(stdout);
     for (const auto& miss : outcome.missed) {
