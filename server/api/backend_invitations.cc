@@ -41,9 +41,6 @@ void InvitationToProto(const storage::InvitationRecord& r, absl::Time now,
 grpc::ServerUnaryReactor* BackendUsersService::CreateInvitation(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateInvitationRequest* request, Invitation* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
@@ -77,9 +74,6 @@ grpc::ServerUnaryReactor* BackendUsersService::ListInvitations(
     grpc::CallbackServerContext* context,
     const roster::v1::ListInvitationsRequest* request,
     roster::v1::ListInvitationsResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Read(context, [this, request, response]() -> absl::Status {
     domain::ListInvitationsParams params;
     switch (request->status()) {
@@ -124,9 +118,6 @@ grpc::ServerUnaryReactor* BackendUsersService::ListInvitations(
 grpc::ServerUnaryReactor* BackendUsersService::RevokeInvitation(
     grpc::CallbackServerContext* context,
     const roster::v1::RevokeInvitationRequest* request, Invitation* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller&) -> absl::Status {

@@ -8,9 +8,6 @@ grpc::ServerUnaryReactor* BackendUsersService::GetUserOAuthAccessToken(
     grpc::CallbackServerContext* context,
     const roster::v1::GetUserOAuthAccessTokenRequest* request,
     roster::v1::OAuthAccessToken* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   // On the write pool: reading the sealed tokens is a transaction, and an
   // expired token is refreshed (one bounded call to the provider) and kept.
   return Write(

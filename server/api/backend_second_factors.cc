@@ -9,9 +9,6 @@ template <typename Request, typename Remove>
 grpc::ServerUnaryReactor* BackendUsersService::RemoveFactors(
     grpc::CallbackServerContext* context, const Request* request,
     roster::v1::User* response, Remove remove) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(context, "",
                [this, request, response, remove](const domain::Caller& caller) {
                  return RespondWithUser(response, [&] {

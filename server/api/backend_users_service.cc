@@ -41,9 +41,6 @@ grpc::ServerUnaryReactor* BackendUsersService::HashThenWrite(
 grpc::ServerUnaryReactor* BackendUsersService::CreateUser(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateUserRequest* request, User* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   auto create = [this, request, response](const domain::Caller& caller,
                                           const std::string& password_hash) {
     return RespondWithUser(response, [&]() -> absl::StatusOr<domain::UserView> {
@@ -86,9 +83,6 @@ bool BackendUsersService::Authenticated(
 grpc::ServerUnaryReactor* BackendUsersService::GetUser(
     grpc::CallbackServerContext* context,
     const roster::v1::GetUserRequest* request, User* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   // No read pool: the store answers on its own thread, or inline (SQLite).
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!Authenticated(*context, reactor)) {
@@ -114,9 +108,6 @@ grpc::ServerUnaryReactor* BackendUsersService::ListUsers(
     grpc::CallbackServerContext* context,
     const roster::v1::ListUsersRequest* request,
     roster::v1::ListUsersResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Read(context, [this, request, response]() -> absl::Status {
     auto params = FromProto(*request);
     if (!params.ok()) {
@@ -139,9 +130,6 @@ grpc::ServerUnaryReactor* BackendUsersService::CountUsers(
     grpc::CallbackServerContext* context,
     const roster::v1::CountUsersRequest* request,
     roster::v1::CountUsersResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Read(context, [this, request, response]() -> absl::Status {
     auto filter = FromProto(*request);
     if (!filter.ok()) {
@@ -159,9 +147,6 @@ grpc::ServerUnaryReactor* BackendUsersService::CountUsers(
 grpc::ServerUnaryReactor* BackendUsersService::UpdateUser(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateUserRequest* request, User* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   auto update = [this, request, response](const domain::Caller& caller,
                                           const std::string& password_hash) {
     return RespondWithUser(response, [&]() -> absl::StatusOr<domain::UserView> {
@@ -213,9 +198,6 @@ grpc::ServerUnaryReactor* BackendUsersService::ChangeMetadata(
 grpc::ServerUnaryReactor* BackendUsersService::UpdateUserMetadata(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateUserMetadataRequest* request, User* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return ChangeMetadata(context, request, response,
                         domain::MetadataMode::kMerge);
 }
@@ -223,9 +205,6 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdateUserMetadata(
 grpc::ServerUnaryReactor* BackendUsersService::ReplaceUserMetadata(
     grpc::CallbackServerContext* context,
     const roster::v1::ReplaceUserMetadataRequest* request, User* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return ChangeMetadata(context, request, response,
                         domain::MetadataMode::kReplace);
 }
@@ -234,9 +213,6 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteUser(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteUserRequest* request,
     roster::v1::DeletedObject* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
@@ -253,9 +229,6 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteUser(
 grpc::ServerUnaryReactor* BackendUsersService::BanUser(
     grpc::CallbackServerContext* context,
     const roster::v1::BanUserRequest* request, User* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(
       context, "", [this, request, response](const domain::Caller& caller) {
         return RespondWithUser(response, [&] {
@@ -268,9 +241,6 @@ grpc::ServerUnaryReactor* BackendUsersService::BanUser(
 grpc::ServerUnaryReactor* BackendUsersService::UnbanUser(
     grpc::CallbackServerContext* context,
     const roster::v1::UnbanUserRequest* request, User* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(
       context, "", [this, request, response](const domain::Caller& caller) {
         return RespondWithUser(response, [&] {
@@ -283,9 +253,6 @@ grpc::ServerUnaryReactor* BackendUsersService::UnbanUser(
 grpc::ServerUnaryReactor* BackendUsersService::LockUser(
     grpc::CallbackServerContext* context,
     const roster::v1::LockUserRequest* request, User* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithUser(response, [&] {
@@ -298,9 +265,6 @@ grpc::ServerUnaryReactor* BackendUsersService::LockUser(
 grpc::ServerUnaryReactor* BackendUsersService::UnlockUser(
     grpc::CallbackServerContext* context,
     const roster::v1::UnlockUserRequest* request, User* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithUser(response, [&] {
@@ -313,9 +277,6 @@ grpc::ServerUnaryReactor* BackendUsersService::UnlockUser(
 grpc::ServerUnaryReactor* BackendUsersService::DeleteProfileImage(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteProfileImageRequest* request, User* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithUser(response, [&] {
@@ -329,9 +290,6 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateEmailAddressRequest* request,
     roster::v1::EmailAddress* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithIdentifier(
@@ -346,9 +304,6 @@ grpc::ServerUnaryReactor* BackendUsersService::GetEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::GetEmailAddressRequest* request,
     roster::v1::EmailAddress* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Read(context, [this, request, response] {
     return RespondWithIdentifier(
         users_->identifiers.GetIdentifier(domain::IdentifierType::kEmailAddress,
@@ -361,9 +316,6 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdateEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateEmailAddressRequest* request,
     roster::v1::EmailAddress* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithIdentifier(
@@ -378,9 +330,6 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteEmailAddressRequest* request,
     roster::v1::DeletedObject* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
@@ -398,9 +347,6 @@ grpc::ServerUnaryReactor* BackendUsersService::CreatePhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::CreatePhoneNumberRequest* request,
     roster::v1::PhoneNumber* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithIdentifier(
@@ -415,9 +361,6 @@ grpc::ServerUnaryReactor* BackendUsersService::GetPhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::GetPhoneNumberRequest* request,
     roster::v1::PhoneNumber* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Read(context, [this, request, response] {
     return RespondWithIdentifier(
         users_->identifiers.GetIdentifier(domain::IdentifierType::kPhoneNumber,
@@ -430,9 +373,6 @@ grpc::ServerUnaryReactor* BackendUsersService::UpdatePhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdatePhoneNumberRequest* request,
     roster::v1::PhoneNumber* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(context, "",
                [this, request, response](const domain::Caller& caller) {
                  return RespondWithIdentifier(
@@ -447,9 +387,6 @@ grpc::ServerUnaryReactor* BackendUsersService::DeletePhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::DeletePhoneNumberRequest* request,
     roster::v1::DeletedObject* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
@@ -467,9 +404,6 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateExternalAccount(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateExternalAccountRequest* request,
     roster::v1::ExternalAccount* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
@@ -487,9 +421,6 @@ grpc::ServerUnaryReactor* BackendUsersService::DeleteExternalAccount(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteExternalAccountRequest* request,
     roster::v1::DeletedObject* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
@@ -614,9 +545,6 @@ grpc::ServerUnaryReactor* BackendUsersService::VerifyPassword(
     grpc::CallbackServerContext* context,
     const roster::v1::VerifyPasswordRequest* request,
     roster::v1::VerifyPasswordResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   // All on a hash-pool thread, once the caller is authenticated: reserve an
   // attempt, check it, record the verdict. The two small writes wait for the
   // store's writer there, never on a gRPC or the write thread; a full pool
@@ -643,9 +571,6 @@ grpc::ServerUnaryReactor* BackendUsersService::CreateSession(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateSessionRequest* request,
     roster::v1::CreateSessionResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
@@ -665,9 +590,6 @@ grpc::ServerUnaryReactor* BackendUsersService::ListSessions(
     grpc::CallbackServerContext* context,
     const roster::v1::ListSessionsRequest* request,
     roster::v1::ListSessionsResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Read(context, [this, request, response]() -> absl::Status {
     auto page =
         sessions_->ListSessions(request->user_id(), request->limit(),
@@ -684,9 +606,6 @@ grpc::ServerUnaryReactor* BackendUsersService::RevokeSession(
     grpc::CallbackServerContext* context,
     const roster::v1::RevokeSessionRequest* request,
     roster::v1::Session* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Write(
       context, "",
       [this, request, response](const domain::Caller& caller) -> absl::Status {
@@ -703,10 +622,6 @@ grpc::ServerUnaryReactor* BackendUsersService::RevokeSession(
 grpc::ServerWriteReactor<roster::v1::Event>* BackendUsersService::WatchEvents(
     grpc::CallbackServerContext* context,
     const roster::v1::WatchEventsRequest* request) {
-  absl::Status size = CheckRequestSize(*request);
-  if (!size.ok()) {
-    return WatchEventsStream::Fail(ToGrpcStatus(size));
-  }
   absl::Status authenticated =
       authenticator_->Authenticate(context->client_metadata()).status();
   if (!authenticated.ok()) {
@@ -731,9 +646,6 @@ grpc::ServerUnaryReactor* BackendUsersService::ListEvents(
     grpc::CallbackServerContext* context,
     const roster::v1::ListEventsRequest* request,
     roster::v1::ListEventsResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Read(context, [this, request, response]() -> absl::Status {
     domain::EventListParams params;
     params.after_sequence = request->after_sequence();

@@ -105,29 +105,10 @@ absl::Status RequestTooLarge(size_t limit) {
                                     limit, " bytes"));
 }
 
-absl::Status CheckRequestSize(const google::protobuf::MessageLite& request) {
-  const size_t limit = MaxRequestBytes(request);
-  // Counts unknown fields too: padding there is as costly as anywhere.
-  return request.ByteSizeLong() <= limit ? absl::OkStatus()
-                                         : RequestTooLarge(limit);
-}
-
 grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* context,
                                   const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* RefuseOversized(
-    grpc::CallbackServerContext* context,
-    const google::protobuf::MessageLite& request) {
-  absl::Status size = CheckRequestSize(request);
-  if (size.ok()) {
-    return nullptr;
-  }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(size));
   return reactor;
 }
 

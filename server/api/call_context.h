@@ -57,18 +57,10 @@ size_t MaxRequestBytesOf(absl::string_view request_type);
 size_t MaxRequestBytes(const google::protobuf::MessageLite& request);
 // RESOURCE_EXHAUSTED (REQUEST_TOO_LARGE) naming the method's `limit`.
 absl::Status RequestTooLarge(size_t limit);
-// OK, or RESOURCE_EXHAUSTED (REQUEST_TOO_LARGE) naming the limit.
-absl::Status CheckRequestSize(const google::protobuf::MessageLite& request);
 // Finishes the call at once with `status` (a refusal before any work) and
 // returns its reactor.
 grpc::ServerUnaryReactor* Refused(grpc::CallbackServerContext* context,
                                   const absl::Status& status);
-
-// Finishes the call with CheckRequestSize's refusal and returns its reactor;
-// nullptr when `request` is within its limit.
-grpc::ServerUnaryReactor* RefuseOversized(
-    grpc::CallbackServerContext* context,
-    const google::protobuf::MessageLite& request);
 
 // What a client is told when its request does not parse.
 inline constexpr char kUnparsableRequest[] =

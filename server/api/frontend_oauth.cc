@@ -9,9 +9,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::StartOAuth(
     grpc::CallbackServerContext* context,
     const roster::v1::StartOAuthRequest* request,
     roster::v1::StartOAuthResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   const auto action = request->action();
   if (action != roster::v1::StartOAuthRequest::ACTION_SIGN_IN &&
       action != roster::v1::StartOAuthRequest::ACTION_CONNECT) {

@@ -20,11 +20,8 @@ void TotpToProto(const domain::TotpView& view, roster::v1::Totp& out) {
 
 grpc::ServerUnaryReactor* FrontendUsersService::CreateMyTotp(
     grpc::CallbackServerContext* context,
-    const roster::v1::CreateMyTotpRequest* request,
+    const roster::v1::CreateMyTotpRequest* /*request*/,
     roster::v1::Totp* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(context, writes_, "writes", [this, response](const Me& me) {
     auto created = second_factors_->CreateTotp(me.caller, me.user_id);
     if (!created.ok()) {
@@ -39,9 +36,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::VerifyMyTotp(
     grpc::CallbackServerContext* context,
     const roster::v1::VerifyMyTotpRequest* request,
     roster::v1::Totp* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
         auto verified =
@@ -58,9 +52,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyTotp(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteMyTotpRequest* request,
     roster::v1::FrontendUser* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) {
                 return RespondWithUser(response, [&] {
@@ -72,11 +63,8 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyTotp(
 
 grpc::ServerUnaryReactor* FrontendUsersService::CreateMyBackupCodes(
     grpc::CallbackServerContext* context,
-    const roster::v1::CreateMyBackupCodesRequest* request,
+    const roster::v1::CreateMyBackupCodesRequest* /*request*/,
     roster::v1::BackupCodes* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(context, writes_, "writes", [this, response](const Me& me) {
     auto codes = second_factors_->CreateBackupCodes(me.caller, me.user_id);
     if (!codes.ok()) {
@@ -93,9 +81,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::UpdateMyPhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateMyPhoneNumberRequest* request,
     roster::v1::PhoneNumber* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) {
                 std::optional<bool> reserved, is_default;

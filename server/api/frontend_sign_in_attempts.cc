@@ -62,9 +62,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::SignIn(
     grpc::CallbackServerContext* context,
     const roster::v1::SignInRequest* request,
     roster::v1::SignInResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   // Refused before the hash pool: a limited caller costs no argon2id.
   std::string identifier_key = absl::AsciiStrToLower(absl::StripAsciiWhitespace(
       absl::string_view(request->identifier()).substr(0, 512)));
@@ -108,9 +105,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::SignIn(
 grpc::ServerUnaryReactor* FrontendUsersService::StartSignIn(
     grpc::CallbackServerContext* context,
     const roster::v1::StartSignInRequest* request, SignInAttempt* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   absl::Status allowed = attempts_by_address_.Acquire(
       ClientAddressKey(PeerOf(*context)), sessions_->Now());
   if (!allowed.ok()) {
@@ -137,9 +131,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::PrepareSignInFactor(
     grpc::CallbackServerContext* context,
     const roster::v1::PrepareSignInFactorRequest* request,
     SignInAttempt* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Anyone(context, writes_, "writes",
                 [this, context, request, response]() -> absl::Status {
                   auto caller = CallerOf(*context, "sign_in", "");
@@ -161,9 +152,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::AttemptSignInFactor(
     grpc::CallbackServerContext* context,
     const roster::v1::AttemptSignInFactorRequest* request,
     roster::v1::SignInResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   std::string address_key = ClientAddressKey(PeerOf(*context));
   absl::Status allowed =
       failures_by_address_.Check(address_key, sessions_->Now());
@@ -195,9 +183,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::ResetPassword(
     grpc::CallbackServerContext* context,
     const roster::v1::ResetPasswordRequest* request,
     roster::v1::SignInResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Anyone(context, hashes_, "password hashes",
                 [this, context, request, response]() -> absl::Status {
                   auto caller = CallerOf(*context, "sign_in", "");
@@ -222,9 +207,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::SignInWithTicket(
     grpc::CallbackServerContext* context,
     const roster::v1::SignInWithTicketRequest* request,
     roster::v1::SignInResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   // Guessing tickets counts as failed sign-ins of the address.
   std::string address_key = ClientAddressKey(PeerOf(*context));
   absl::Status allowed =

@@ -140,9 +140,6 @@ grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
 grpc::ServerUnaryReactor* FrontendUsersService::CreateSignUp(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateSignUpRequest* request, SignUpResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   auto params = ParamsOf(*request);
   if (!params.ok()) {
     return Refuse(context, params.status());
@@ -173,9 +170,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::CreateSignUp(
 grpc::ServerUnaryReactor* FrontendUsersService::UpdateSignUp(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateSignUpRequest* request, SignUpResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   auto params = ParamsOf(*request);
   if (!params.ok()) {
     return Refuse(context, params.status());
@@ -203,9 +197,6 @@ template <typename Request, typename Call>
 grpc::ServerUnaryReactor* FrontendUsersService::VerifySignUp(
     grpc::CallbackServerContext* context, const Request* request,
     SignUpResponse* response, Call call) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   auto strategy = StrategyOf(request->strategy());
   if (!strategy.ok()) {
     return Refuse(context, strategy.status());

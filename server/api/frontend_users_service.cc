@@ -35,9 +35,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::RefreshSessionToken(
     grpc::CallbackServerContext* context,
     const roster::v1::RefreshSessionTokenRequest* request,
     roster::v1::RefreshSessionTokenResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return Anyone(context, writes_, "writes",
                 [this, request, response]() -> absl::Status {
                   auto token = sessions_->RefreshToken(
@@ -52,10 +49,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::RefreshSessionToken(
 
 grpc::ServerUnaryReactor* FrontendUsersService::GetJwks(
     grpc::CallbackServerContext* context,
-    const roster::v1::GetJwksRequest* request, roster::v1::Jwks* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
+    const roster::v1::GetJwksRequest* /*request*/, roster::v1::Jwks* response) {
   return Anyone(context, nullptr, "", [this, response]() {
     ToProto(sessions_->verifier(), *response);
     return absl::OkStatus();
@@ -64,10 +58,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::GetJwks(
 
 grpc::ServerUnaryReactor* FrontendUsersService::GetMe(
     grpc::CallbackServerContext* context,
-    const roster::v1::GetMeRequest* request, FrontendUser* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
+    const roster::v1::GetMeRequest* /*request*/, FrontendUser* response) {
   // The session check's read is the answer, and it takes no read pool: the
   // store answers on its own thread, or inline (SQLite).
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -133,9 +124,6 @@ FrontendUsersService::VerifySessionToken(
 grpc::ServerUnaryReactor* FrontendUsersService::UpdateMe(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateMeRequest* request, FrontendUser* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
         const domain::UpdateUserParams params = FromProto(*request, me.user_id);
@@ -149,9 +137,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::UpdateMyMetadata(
     grpc::CallbackServerContext* context,
     const roster::v1::UpdateMyMetadataRequest* request,
     FrontendUser* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
         return RespondWithUser(
@@ -176,11 +161,8 @@ grpc::ServerUnaryReactor* FrontendUsersService::UpdateMyMetadata(
 
 grpc::ServerUnaryReactor* FrontendUsersService::DeleteMe(
     grpc::CallbackServerContext* context,
-    const roster::v1::DeleteMeRequest* request,
+    const roster::v1::DeleteMeRequest* /*request*/,
     roster::v1::DeletedObject* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(context, writes_, "writes",
               [this, response](const Me& me) -> absl::Status {
                 auto deleted =
@@ -198,9 +180,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::ChangeMyPassword(
     grpc::CallbackServerContext* context,
     const roster::v1::ChangeMyPasswordRequest* request,
     FrontendUser* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   // On the hash pool: check the current password, hash the new one, then store
   // it.
   return AsMe(context, hashes_, "password changes",
@@ -233,9 +212,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::RemoveMyPassword(
     grpc::CallbackServerContext* context,
     const roster::v1::RemoveMyPasswordRequest* request,
     FrontendUser* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(context, hashes_, "password changes",
               [this, request, response](const Me& me) {
                 absl::Status current =
@@ -254,9 +230,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::CreateMyEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateMyEmailAddressRequest* request,
     roster::v1::EmailAddress* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) {
                 return CreateMine(me, domain::IdentifierType::kEmailAddress,
@@ -268,9 +241,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyEmailAddress(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteMyEmailAddressRequest* request,
     roster::v1::DeletedObject* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
         return DeleteMine(me, domain::IdentifierType::kEmailAddress,
@@ -283,9 +253,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::PrepareEmailAddressVerification(
     grpc::CallbackServerContext* context,
     const roster::v1::PrepareEmailAddressVerificationRequest* request,
     roster::v1::EmailAddress* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) -> absl::Status {
                 absl::Status strategy =
@@ -305,9 +272,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::AttemptEmailAddressVerification(
     grpc::CallbackServerContext* context,
     const roster::v1::AttemptEmailAddressVerificationRequest* request,
     roster::v1::EmailAddress* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
         return RespondWithIdentifier(
@@ -322,9 +286,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::CreateMyPhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::CreateMyPhoneNumberRequest* request,
     roster::v1::PhoneNumber* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) {
                 return CreateMine(me, domain::IdentifierType::kPhoneNumber,
@@ -336,9 +297,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyPhoneNumber(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteMyPhoneNumberRequest* request,
     roster::v1::DeletedObject* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) {
                 return DeleteMine(me, domain::IdentifierType::kPhoneNumber,
@@ -351,9 +309,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::PreparePhoneNumberVerification(
     grpc::CallbackServerContext* context,
     const roster::v1::PreparePhoneNumberVerificationRequest* request,
     roster::v1::PhoneNumber* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) -> absl::Status {
                 absl::Status strategy =
@@ -373,9 +328,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::AttemptPhoneNumberVerification(
     grpc::CallbackServerContext* context,
     const roster::v1::AttemptPhoneNumberVerificationRequest* request,
     roster::v1::PhoneNumber* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(
       context, writes_, "writes", [this, request, response](const Me& me) {
         return RespondWithIdentifier(
@@ -390,9 +342,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyExternalAccount(
     grpc::CallbackServerContext* context,
     const roster::v1::DeleteMyExternalAccountRequest* request,
     roster::v1::DeletedObject* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(
       context, writes_, "writes",
       [this, request, response](const Me& me) -> absl::Status {
@@ -435,11 +384,8 @@ absl::StatusOr<AdmittedUpload> FrontendUsersService::AdmitProfileImage(
 
 grpc::ServerUnaryReactor* FrontendUsersService::DeleteMyProfileImage(
     grpc::CallbackServerContext* context,
-    const roster::v1::DeleteMyProfileImageRequest* request,
+    const roster::v1::DeleteMyProfileImageRequest* /*request*/,
     roster::v1::FrontendUser* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(context, writes_, "writes", [this, response](const Me& me) {
     return RespondWithUser(response, [&] {
       return users_->images.DeleteProfileImage(me.caller, me.user_id, "");
@@ -474,9 +420,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::ListMySessions(
     grpc::CallbackServerContext* context,
     const roster::v1::ListMySessionsRequest* request,
     roster::v1::ListMySessionsResponse* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(context, nullptr, "",
               [this, request, response](const Me& me) -> absl::Status {
                 auto page = sessions_->ListSessions(
@@ -494,9 +437,6 @@ grpc::ServerUnaryReactor* FrontendUsersService::RevokeMySession(
     grpc::CallbackServerContext* context,
     const roster::v1::RevokeMySessionRequest* request,
     roster::v1::Session* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
   return AsMe(context, writes_, "writes",
               [this, request, response](const Me& me) -> absl::Status {
                 auto revoked = sessions_->RevokeSession(
@@ -511,10 +451,8 @@ grpc::ServerUnaryReactor* FrontendUsersService::RevokeMySession(
 
 grpc::ServerUnaryReactor* FrontendUsersService::SignOut(
     grpc::CallbackServerContext* context,
-    const roster::v1::SignOutRequest* request, roster::v1::Session* response) {
-  if (auto* refused = RefuseOversized(context, *request)) {
-    return refused;
-  }
+    const roster::v1::SignOutRequest* /*request*/,
+    roster::v1::Session* response) {
   return AsMe(context, writes_, "writes",
               [this, response](const Me& me) -> absl::Status {
                 auto revoked = sessions_->RevokeSession(
