@@ -244,6 +244,11 @@ class UserStore {
   }
   // A page of users matching query.filter in query.order, with the total count.
   virtual absl::StatusOr<UserPage> ListUsers(const UserPageQuery& query) = 0;
+  // ListUsers for a caller that must not block, as GetUserAsync.
+  using ListUsersDone = absl::AnyInvocable<void(absl::StatusOr<UserPage>) &&>;
+  virtual void ListUsersAsync(const UserPageQuery& query, ListUsersDone done) {
+    std::move(done)(ListUsers(query));
+  }
   // How many users match `filter`.
   virtual absl::StatusOr<int64_t> CountUsers(const UserFilter& filter) = 0;
   // Runs `body` in one serialised write transaction; commits iff `body` returns

@@ -108,22 +108,35 @@ grpc::ServerUnaryReactor* BackendUsersService::ListUsers(
     grpc::CallbackServerContext* context,
     const roster::v1::ListUsersRequest* request,
     roster::v1::ListUsersResponse* response) {
-  return Read(context, [this, request, response]() -> absl::Status {
-    auto params = FromProto(*request);
-    if (!params.ok()) {
-      return params.status();
-    }
-    auto page = users_->users.ListUsers(*params);
-    if (!page.ok()) {
-      return page.status();
-    }
-    for (const auto& view : page->users) {
-      ToProto(view, *response->add_users());
-    }
-    response->set_total_count(page->total_count);
-    response->set_next_page_token(page->next_page_token);
-    return absl::OkStatus();
-  });
+  // As GetUser: no read pool; on PostgreSQL, concurrent pages share a round
+  // trip (PgReadPipeline).
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Authenticated(*context, reactor)) {
+    return reactor;
+  }
+  auto params = FromProto(*request);
+  if (!params.ok()) {
+    reactor->Finish(ToGrpcStatus(params.status()));
+    return reactor;
+  }
+  if (!waiting_reads_.TryAdd()) {
+    reactor->Finish(Overloaded("reads"));
+    return reactor;
+  }
+  users_->users.ListUsersAsync(
+      *params,
+      [this, reactor, response](absl::StatusOr<domain::UserListPage> page) {
+        waiting_reads_.Remove();
+        if (page.ok()) {
+          for (const auto& view : page->users) {
+            ToProto(view, *response->add_users());
+          }
+          response->set_total_count(page->total_count);
+          response->set_next_page_token(page->next_page_token);
+        }
+        reactor->Finish(ToGrpcStatus(page.status()));
+      });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* BackendUsersService::CountUsers(

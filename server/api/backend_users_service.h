@@ -285,8 +285,8 @@ class BackendUsersService final
   BoundedExecutor* writes_;                      // Not owned.
   BoundedExecutor* hashes_;                      // Not owned.
   BoundedExecutor* reads_ = nullptr;             // Not owned; null: inline.
-  // GetUser calls waiting on the store's own thread (GetUserAsync); as many
-  // as the read pool queues.
+  // GetUser and ListUsers calls waiting on the store's own thread
+  // (GetUserAsync, ListUsersAsync); as many as the read pool queues.
   WaitingCalls waiting_reads_{WaitingCalls::kMaxReads};
   domain::InvitationService* invitations_;       // Not owned.
   domain::SecondFactorService* second_factors_;  // Not owned.

@@ -39,6 +39,15 @@ class TimedUserStore final : public storage::UserStore {
       const storage::UserPageQuery& query) override {
     return Timed("list_users", [&] { return store_->ListUsers(query); });
   }
+  void ListUsersAsync(const storage::UserPageQuery& query,
+                      ListUsersDone done) override {
+    store_->ListUsersAsync(
+        query, [this, start = absl::Now(), done = std::move(done)](
+                   absl::StatusOr<storage::UserPage> page) mutable {
+          metrics_->DatabaseOperation("list_users", absl::Now() - start);
+          std::move(done)(std::move(page));
+        });
+  }
   absl::StatusOr<int64_t> CountUsers(
       const storage::UserFilter& filter) override {
     return Timed("count_users", [&] { return store_->CountUsers(filter); });

@@ -32,10 +32,11 @@ absl::StatusOr<UserView> UserService::GetUser(absl::string_view user_id) {
   return ReadUser(user_id);
 }
 
-absl::StatusOr<UserListPage> UserService::ListUsers(
+absl::StatusOr<UserService::ListQuery> UserService::CheckListUsers(
     const ListUsersParams& params) {
   Violations violations;
-  storage::UserPageQuery query;
+  ListQuery list;
+  storage::UserPageQuery& query = list.query;
   query.filter = params.filter;
   NormalizeUserFilter(query.filter, violations);
   auto order = ParseOrderBy(params.order_by);
@@ -54,14 +55,13 @@ absl::StatusOr<UserListPage> UserService::ListUsers(
   }
   query.offset = params.offset;
   // Only a page token needs it, and most lookups have none either way.
-  std::string fingerprint;
   if (!params.page_token.empty()) {
-    fingerprint = QueryFingerprint(query.filter, query.order);
+    list.fingerprint = QueryFingerprint(query.filter, query.order);
     if (params.offset != 0) {
       violations.Add("page_token", "cannot be combined with offset");
     } else if (order.ok()) {
       auto cursor =
-          DecodePageToken(params.page_token, fingerprint, query.order);
+          DecodePageToken(params.page_token, list.fingerprint, query.order);
       if (cursor.ok()) {
         query.after = *std::move(cursor);
       } else {
@@ -72,7 +72,11 @@ absl::StatusOr<UserListPage> UserService::ListUsers(
   if (!violations.empty()) {
     return violations.ToStatus();
   }
-  auto page = store_->ListUsers(query);
+  return list;
+}
+
+absl::StatusOr<UserListPage> UserService::ListPageOf(
+    const ListQuery& list, absl::StatusOr<storage::UserPage> page) const {
   if (!page.ok()) {
     return FromStore(page.status());
   }
@@ -83,13 +87,38 @@ absl::StatusOr<UserListPage> UserService::ListUsers(
     result.users.push_back(View(std::move(user)));
   }
   if (page->next.has_value()) {
-    if (fingerprint.empty()) {
-      fingerprint = QueryFingerprint(query.filter, query.order);
-    }
-    result.next_page_token =
-        EncodePageToken(fingerprint, query.order, *page->next);
+    const storage::UserPageQuery& query = list.query;
+    result.next_page_token = EncodePageToken(
+        list.fingerprint.empty() ? QueryFingerprint(query.filter, query.order)
+                                 : list.fingerprint,
+        query.order, *page->next);
   }
   return result;
+}
+
+absl::StatusOr<UserListPage> UserService::ListUsers(
+    const ListUsersParams& params) {
+  auto list = CheckListUsers(params);
+  if (!list.ok()) {
+    return list.status();
+  }
+  return ListPageOf(*list, store_->ListUsers(list->query));
+}
+
+void UserService::ListUsersAsync(const ListUsersParams& params,
+                                 ListUsersDone done) {
+  auto list = CheckListUsers(params);
+  if (!list.ok()) {
+    std::move(done)(list.status());
+    return;
+  }
+  // A copy: the callback below takes `list` before the store reads it.
+  const storage::UserPageQuery query = list->query;
+  store_->ListUsersAsync(
+      query, [this, list = *std::move(list), done = std::move(done)](
+                 absl::StatusOr<storage::UserPage> page) mutable {
+        std::move(done)(ListPageOf(list, std::move(page)));
+      });
 }
 
 absl::StatusOr<int64_t> UserService::CountUsers(

@@ -223,6 +223,11 @@ class UserService final : public UserOperations {
     ReadUserAsync(user_id, std::move(done));
   }
   absl::StatusOr<UserListPage> ListUsers(const ListUsersParams& params);
+  // ListUsers without blocking: `done` runs once with its result, inline or
+  // on the store's thread (UserStore::ListUsersAsync).
+  using ListUsersDone =
+      absl::AnyInvocable<void(absl::StatusOr<UserListPage>) &&>;
+  void ListUsersAsync(const ListUsersParams& params, ListUsersDone done);
   absl::StatusOr<int64_t> CountUsers(const storage::UserFilter& filter);
 
  private:
@@ -230,6 +235,16 @@ class UserService final : public UserOperations {
   // record they build; the write (uniqueness, insert, event, idempotency key);
   // and the result from the write's status.
   struct NewUser;
+  // A ListUsers request checked and made the store's query; the fingerprint
+  // is computed only when a page token needed it.
+  struct ListQuery {
+    storage::UserPageQuery query;
+    std::string fingerprint;
+  };
+  static absl::StatusOr<ListQuery> CheckListUsers(
+      const ListUsersParams& params);
+  absl::StatusOr<UserListPage> ListPageOf(
+      const ListQuery& list, absl::StatusOr<storage::UserPage> page) const;
   absl::StatusOr<NewUser> PrepareNewUser(const CreateUserParams& params) const;
   absl::Status InsertNewUser(storage::WriteTransaction& txn,
                              const Caller& caller, const NewUser& created,

@@ -142,6 +142,14 @@ PgResult PgConnection::Check(PGresult* raw) {
   throw PgError(StatusFromSqlState(state, primary != nullptr ? primary : ""));
 }
 
+absl::StatusOr<PgResult> PgConnection::Checked(PGresult* result) {
+  try {
+    return Check(result);
+  } catch (const PgError& e) {
+    return e.status();
+  }
+}
+
 PgResult PgConnection::Exec(const std::string& sql) {
   if (!pending_.empty()) {
     // Simple-query text may hold several statements: one round trip still.
@@ -163,7 +171,7 @@ std::pair<std::string, bool> PgConnection::StatementName(
     Exec("DEALLOCATE ALL");
     statements_.clear();
   }
-  return {absl::StrCat("s", statements_.size()), true};
+  return {absl::StrCat("s", next_name_++), true};
 }
 
 PgResult PgConnection::Run(const std::string& sql, const PgParams& params) {
@@ -179,6 +187,96 @@ PgResult PgConnection::Run(const std::string& sql, const PgParams& params) {
   return Check(PQexecPrepared(conn_.get(), name.c_str(), params.size(),
                               params.values(), params.lengths(),
                               params.formats(), /*resultFormat=*/0));
+}
+
+std::vector<absl::StatusOr<PgResult>> PgConnection::RunEach(
+    absl::Span<const PgStatement* const> statements) {
+  PGconn* conn = conn_.get();
+  if (!pending_.empty()) {
+    Exec("SELECT 1");  // Sends what is queued first, in its own round trip.
+  }
+  // Every name first: emptying a full cache takes a round trip of its own,
+  // which pipeline mode cannot hold.
+  if (statements_.size() + statements.size() > kMaxCachedStatements) {
+    Exec("DEALLOCATE ALL");
+    statements_.clear();
+  }
+  // A statement needs its PREPARE sent only by the first entry running it.
+  absl::flat_hash_map<absl::string_view, std::string> preparing;
+  struct Sent {
+    std::string name;
+    bool prepares = false;
+  };
+  std::vector<Sent> sent(statements.size());
+  for (size_t i = 0; i < statements.size(); ++i) {
+    const std::string& sql = statements[i]->sql;
+    if (auto it = statements_.find(sql); it != statements_.end()) {
+      sent[i].name = it->second;
+    } else if (auto p = preparing.find(sql); p != preparing.end()) {
+      sent[i].name = p->second;
+    } else {
+      sent[i].name = absl::StrCat("s", next_name_++);
+      sent[i].prepares = true;
+      preparing.emplace(sql, sent[i].name);
+    }
+  }
+  const auto failed = [&]() {
+    broken_ = true;
+    return PgError(absl::UnavailableError(absl::StrCat(
+        "the PostgreSQL connection failed: ", PQerrorMessage(conn))));
+  };
+  if (PQenterPipelineMode(conn) != 1) {
+    throw failed();
+  }
+  // Each entry ends with a sync: its own implicit transaction, so a failure
+  // skips nothing after it.
+  bool ok = true;
+  for (size_t i = 0; i < statements.size() && ok; ++i) {
+    const PgStatement& s = *statements[i];
+    ok = (!sent[i].prepares || PQsendPrepare(conn, sent[i].name.c_str(),
+                                             s.sql.c_str(), 0, nullptr) == 1) &&
+         PQsendQueryPrepared(conn, sent[i].name.c_str(), s.params.size(),
+                             s.params.values(), s.params.lengths(),
+                             s.params.formats(), /*resultFormat=*/0) == 1 &&
+         PQpipelineSync(conn) == 1;
+  }
+  std::vector<absl::StatusOr<PgResult>> results;
+  results.reserve(statements.size());
+  // One result per statement sent, each followed by a null, then the sync.
+  const auto next_result = [&]() -> PGresult* {
+    PGresult* result = PQgetResult(conn);
+    if (result != nullptr) {
+      while (PGresult* extra = PQgetResult(conn)) {
+        PQclear(extra);  // Only COPY yields more than one; none is sent.
+      }
+    }
+    return result;
+  };
+  for (size_t i = 0; i < statements.size() && ok; ++i) {
+    absl::Status prepared;
+    if (sent[i].prepares) {
+      PGresult* raw = next_result();
+      ok = raw != nullptr;
+      prepared = Checked(raw).status();
+      if (prepared.ok()) {
+        Remember(statements[i]->sql, sent[i].name);
+      }
+    }
+    PGresult* raw = ok ? next_result() : nullptr;
+    ok = ok && raw != nullptr;
+    if (!prepared.ok()) {
+      PQclear(raw);  // PGRES_PIPELINE_ABORTED: the PREPARE's error stands.
+      results.emplace_back(prepared);
+    } else {
+      results.push_back(Checked(raw));
+    }
+    PgResult sync(ok ? PQgetResult(conn) : nullptr);
+    ok = ok && sync.status() == PGRES_PIPELINE_SYNC;
+  }
+  if (!ok || PQexitPipelineMode(conn) != 1) {
+    throw failed();
+  }
+  return results;
 }
 
 PgResult PgConnection::RunAndCommit(const std::string& sql,

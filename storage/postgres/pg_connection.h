@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace roster::storage {
 
@@ -58,6 +59,14 @@ auto PgGuarded(absl::string_view what, Fn&& fn) -> decltype(fn()) {
 // Query parameters, sent in text format except byte strings (binary).
 class PgParams {
  public:
+  PgParams() = default;
+  // Moves keep each value where it is (a deque's blocks move whole); a copy
+  // would point into the original.
+  PgParams(PgParams&&) = default;
+  PgParams& operator=(PgParams&&) = default;
+  PgParams(const PgParams&) = delete;
+  PgParams& operator=(const PgParams&) = delete;
+
   PgParams& Add(absl::string_view text);
   PgParams& Add(const char* text) { return Add(absl::string_view(text)); }
   PgParams& Add(const std::string& text) {
@@ -117,6 +126,12 @@ class PgResult {
   std::unique_ptr<PGresult, Clear> result_;
 };
 
+// A statement with its parameters ($1, $2, …), for RunEach.
+struct PgStatement {
+  std::string sql;
+  PgParams params;
+};
+
 // A connection used by one thread at a time. Thread-compatible.
 class PgConnection {
  public:
@@ -132,6 +147,11 @@ class PgConnection {
   // Runs `sql` ($1, $2, … bound from `params`) as a statement prepared once per
   // connection and reused. Throws PgError.
   PgResult Run(const std::string& sql, const PgParams& params = PgParams());
+  // Runs each statement as Run would, each in a transaction of its own, all
+  // in one pipeline: one round trip for the lot. A failed statement fails
+  // only its own entry; PgError is thrown only when the connection fails.
+  std::vector<absl::StatusOr<PgResult>> RunEach(
+      absl::Span<const PgStatement* const> statements);
   // Run, then COMMIT, in the same round trip. A COMMIT after a failed `sql`
   // is not run: the transaction is then left failed, for the caller's
   // ROLLBACK. Throws PgError.
@@ -172,6 +192,8 @@ class PgConnection {
   explicit PgConnection(PGconn* conn) : conn_(conn) {}
   // Throws PgError unless `result` succeeded.
   PgResult Check(PGresult* result);
+  // Check's result or error, without throwing.
+  absl::StatusOr<PgResult> Checked(PGresult* result);
   // The name of `sql`'s prepared statement, and whether it still needs its
   // PREPARE (then recorded by Remember once that succeeded).
   std::pair<std::string, bool> StatementName(const std::string& sql);
@@ -191,6 +213,9 @@ class PgConnection {
 
   std::unique_ptr<PGconn, Finish> conn_;
   absl::flat_hash_map<std::string, std::string> statements_;  // SQL -> name.
+  // The next statement's name: never reused, so a PREPARE that failed
+  // leaves no gap for another to collide with.
+  int64_t next_name_ = 0;
   std::vector<std::string> pending_;  // SendWithNextStatement's, in order.
   // A pipeline whose results could not all be read: the connection's state
   // is unknown, so the pool must close it.

@@ -14,7 +14,9 @@
 #include "storage/invitation_row.h"
 #include "storage/postgres/pg_connection.h"
 #include "storage/postgres/pg_migrations.h"
+#include "storage/postgres/pg_read_pipeline.h"
 #include "storage/postgres/pg_rows.h"
+#include "storage/postgres/pg_user_pages.h"
 #include "storage/postgres/pg_write_transaction.h"
 #include "storage/read_sql.h"
 #include "storage/user_query_sql.h"
@@ -47,15 +49,6 @@ class ReadSnapshot {
  private:
   PgConnection& c_;
 };
-
-// How many users `where` matches; the kept count when it matches every user
-// (migration 2). Throws PgError.
-int64_t CountMatches(PgConnection& c, const SqlClause& where) {
-  const SqlClause count = CountUsersSql(where);
-  PgParams p;
-  BindAll(p, count.params);
-  return c.Run(NumberPlaceholders(count.sql), p).Int(0, 0);
-}
 
 }  // namespace
 
@@ -132,7 +125,26 @@ PgUserStore::PgUserStore(PgOptions options)
           [this](absl::Span<const std::string> ids) {
             return ReadSessionsAndUsers(ids);
           },
-          &SessionIdOf) {}
+          &SessionIdOf),
+      list_reads_(std::make_unique<PgReadPipeline>(
+          options_.read_batches_in_flight, kMaxReadBatch,
+          [this](absl::Span<const PgStatement* const> statements) {
+            return WithConnection(
+                "listing users",
+                [&](PgConnection& c)
+                    -> absl::StatusOr<std::vector<absl::StatusOr<PgResult>>> {
+                  auto results = c.RunEach(statements);
+                  for (auto& result : results) {
+                    if (!result.ok()) {
+                      result =
+                          absl::Status(result.status().code(),
+                                       absl::StrCat("listing users: ",
+                                                    result.status().message()));
+                    }
+                  }
+                  return results;
+                });
+          })) {}
 
 PgUserStore::~PgUserStore() {
   {
@@ -237,57 +249,63 @@ absl::StatusOr<std::vector<SessionAndUser>> PgUserStore::ReadSessionsAndUsers(
 absl::StatusOr<UserPage> PgUserStore::ListUsers(const UserPageQuery& query) {
   return WithConnection(
       "listing users", [&](PgConnection& c) -> absl::StatusOr<UserPage> {
-        // One statement, so one snapshot and one round trip: the page, each
-        // user's identifiers beside it (as GetUser reads them), and the count
-        // of all matches, which PostgreSQL evaluates once. The rows come back
-        // in the page's order, a user's identifiers oldest first.
-        const SqlClause where =
-            UserFilterSql(query.filter, SqlDialect::kPostgres);
-        const SqlClause select =
-            UserPageSql(query, where, SqlDialect::kPostgres);
-        const SqlClause count = CountUsersSql(where);
-        const char* direction = query.order.descending ? "DESC" : "ASC";
-        const int sort_column = kUserColumnCount;  // 0-based, after the row.
-        const int total_column = kUserColumnCount + 1;
-        const int first_identifier_column = kUserColumnCount + 2;
-        const std::string sql = absl::StrCat(
-            "WITH page AS (", select.sql, ") SELECT page.*, (", count.sql,
-            "), i.* FROM page LEFT JOIN LATERAL (",
-            IdentifierUnionSql("= page.id"), ") i ON TRUE ORDER BY ",
-            sort_column + 1, " ", direction, ", 1 ", direction,
-            ", i.kind, i.created_at, i.id");
-        PgParams p;
-        BindAll(p, select.params);
-        BindAll(p, count.params);
-        PgResult r = c.Run(NumberPlaceholders(sql), p);
-        UserPageBuilder builder(query, sort_column);
-        UserRecord* user = nullptr;
-        for (int row = 0; row < r.rows(); ++row) {
-          if (user == nullptr || user->id != r.Text(row, 0)) {
-            user = builder.Add(PgRow{r, row});
-            if (user == nullptr) {
-              break;  // The row past the page: another page follows.
-            }
-          }
-          if (!r.IsNull(row, first_identifier_column)) {
-            AppendIdentifier(PgRow{r, row}, first_identifier_column, *user);
-          }
+        const PgStatement statement = UserPageStatement(query);
+        UserPage page;
+        if (!ReadUserPage(query, c.Run(statement.sql, statement.params),
+                          page)) {
+          const PgStatement count = CountUsersStatement(query.filter);
+          page.total_count = c.Run(count.sql, count.params).Int(0, 0);
         }
-        if (builder.NeedsCount()) {
-          // An empty page past the end carries no row to read the count
-          // from; it has nothing to disagree with either.
-          builder.page().total_count =
-              r.rows() > 0 ? r.Int(0, total_column) : CountMatches(c, where);
-        }
-        return std::move(builder.page());
+        return page;
       });
 }
 
-absl::StatusOr<int64_t> PgUserStore::CountUsers(const UserFilter& filter) {
-  return WithConnection(
-      "counting users", [&](PgConnection& c) -> absl::StatusOr<int64_t> {
-        return CountMatches(c, UserFilterSql(filter, SqlDialect::kPostgres));
+void PgUserStore::ListUsersAsync(const UserPageQuery& query,
+                                 ListUsersDone done) {
+  // The query outlives this call: ReadUserPage reads it on the pipeline's
+  // thread, and a page past the end queues its count there.
+  auto call = std::make_shared<std::pair<UserPageQuery, ListUsersDone>>(
+      query, std::move(done));
+  list_reads_->Run(
+      UserPageStatement(call->first),
+      [this, call](absl::StatusOr<PgResult> rows) {
+        if (!rows.ok()) {
+          std::move(call->second)(rows.status());
+          return;
+        }
+        auto page = std::make_shared<UserPage>();
+        bool counted = false;
+        absl::Status read = PgGuarded("listing users", [&]() -> absl::Status {
+          counted = ReadUserPage(call->first, *rows, *page);
+          return absl::OkStatus();
+        });
+        if (!read.ok() || counted) {
+          std::move(call->second)(
+              read.ok() ? absl::StatusOr<UserPage>(std::move(*page)) : read);
+          return;
+        }
+        list_reads_->Run(CountUsersStatement(call->first.filter),
+                         [call, page](absl::StatusOr<PgResult> count) {
+                           if (!count.ok()) {
+                             std::move(call->second)(count.status());
+                             return;
+                           }
+                           page->total_count = count->Int(0, 0);
+                           std::move(call->second)(std::move(*page));
+                         });
       });
+}
+
+PgReadBatchStats PgUserStore::GetListPipelineStats() const {
+  return list_reads_->stats();
+}
+
+absl::StatusOr<int64_t> PgUserStore::CountUsers(const UserFilter& filter) {
+  return WithConnection("counting users",
+                        [&](PgConnection& c) -> absl::StatusOr<int64_t> {
+                          const PgStatement count = CountUsersStatement(filter);
+                          return c.Run(count.sql, count.params).Int(0, 0);
+                        });
 }
 
 absl::Status PgUserStore::Write(

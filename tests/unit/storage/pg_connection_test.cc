@@ -1,6 +1,7 @@
 // PgConnection's pipelines: a BEGIN sent with the transaction's first
 // statement and a COMMIT sent with its last must keep the meaning of three
-// separate round trips, failures included.
+// separate round trips, failures included; so must RunEach's batch of
+// statements.
 #include "storage/postgres/pg_connection.h"
 
 #include <gtest/gtest.h>
@@ -130,6 +131,66 @@ TEST_F(PgConnectionTest,
   try {
     c_->RunAndCommit("INSERT INTO t VALUES ($1)", PgParams().Add(int64_t{2}));
     ADD_FAILURE() << "a write on a killed connection succeeded";
+  } catch (const PgError& e) {
+    EXPECT_EQ(e.status().code(), absl::StatusCode::kUnavailable) << e.status();
+  }
+  EXPECT_FALSE(c_->ok()) << "the pool would hand it out again";
+}
+
+// RunEach: each statement is a transaction of its own, so one failure (a
+// duplicate key, a statement that cannot be prepared) fails only its own
+// entry and undoes nothing before it; a statement repeated in the batch is
+// prepared once.
+TEST_F(PgConnectionTest, RunEachFailsOnlyTheFailedStatements) {
+  const std::string insert = "INSERT INTO t VALUES ($1)";
+  const std::string count = "SELECT COUNT(*) FROM t WHERE id >= $1";
+  const auto statement = [](const std::string& sql, int64_t value) {
+    PgStatement made{sql, PgParams()};
+    made.params.Add(value);
+    return made;
+  };
+  PgStatement statements[] = {
+      statement(insert, 1),
+      statement(insert, 1),
+      statement("SELEC id FROM t WHERE id = $1", 1),
+      statement(count, 0),
+      statement(count, 2),
+  };
+  std::vector<const PgStatement*> batch;
+  for (const PgStatement& each : statements) {
+    batch.push_back(&each);
+  }
+  auto results = c_->RunEach(batch);
+  ASSERT_EQ(results.size(), batch.size());
+  EXPECT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kAlreadyExists)
+      << results[1].status();
+  EXPECT_NE(results[2].status().message().find("syntax"), std::string::npos)
+      << results[2].status();
+  ASSERT_TRUE(results[3].ok()) << results[3].status();
+  EXPECT_EQ(results[3]->Int(0, 0), 1);
+  ASSERT_TRUE(results[4].ok()) << results[4].status();
+  EXPECT_EQ(results[4]->Int(0, 0), 0);
+  EXPECT_EQ(CommittedRows(), "1");
+  EXPECT_FALSE(c_->InTransaction());
+  EXPECT_TRUE(c_->ok());
+  // The statements prepared by the batch are cached, and one prepared after
+  // it takes a name none of them holds, though a PREPARE in the batch failed.
+  EXPECT_EQ(
+      c_->Run("SELECT $1::int + 1", PgParams().Add(int64_t{41})).Int(0, 0), 42);
+  EXPECT_EQ(c_->Run(count, PgParams().Add(int64_t{0})).Int(0, 0), 1);
+  Insert(2);
+  EXPECT_EQ(CommittedRows(), "2");
+}
+
+TEST_F(PgConnectionTest, RunEachOnAKilledConnectionIsUnavailable) {
+  Insert(1);
+  ASSERT_EQ(db_->TerminateConnections(), "");
+  PgStatement statement{"SELECT COUNT(*) FROM t", PgParams()};
+  const PgStatement* batch[] = {&statement, &statement};
+  try {
+    c_->RunEach(batch);
+    ADD_FAILURE() << "a batch on a killed connection was answered";
   } catch (const PgError& e) {
     EXPECT_EQ(e.status().code(), absl::StatusCode::kUnavailable) << e.status();
   }

@@ -32,6 +32,21 @@ UserRecord MakeUser(const std::string& id) {
   return user;
 }
 
+std::string EmailOf(int i) { return absl::StrCat("u", i, "@example.com"); }
+
+// user_<i>, whose only (primary) email address is EmailOf(i).
+UserRecord MakeUserWithEmail(int i) {
+  UserRecord user = MakeUser(absl::StrCat("user_", i));
+  EmailAddressRecord email;
+  email.id = absl::StrCat("idn_", i);
+  email.user_id = user.id;
+  email.email_address = EmailOf(i);
+  email.created_at = email.updated_at = 1;
+  user.email_addresses.push_back(email);
+  user.primary_email_address_id = email.id;
+  return user;
+}
+
 EventRecord MakeEvent(const std::string& id, const std::string& user_id,
                       const std::string& payload) {
   EventRecord event;
@@ -211,16 +226,8 @@ TEST_F(PgUserStoreTest, ConcurrentReadsShareStatementsAndEachGetsItsOwnUser) {
   auto store = OpenReplica();
   ASSERT_NE(store, nullptr);
   constexpr int kUsers = 12, kThreads = 12, kReadsPerThread = 80;
-  auto email_of = [](int i) { return absl::StrCat("u", i, "@example.com"); };
   for (int i = 0; i < kUsers; ++i) {
-    UserRecord user = MakeUser(absl::StrCat("user_", i));
-    EmailAddressRecord email;
-    email.id = absl::StrCat("idn_", i);
-    email.user_id = user.id;
-    email.email_address = email_of(i);
-    email.created_at = email.updated_at = 1;
-    user.email_addresses.push_back(email);
-    user.primary_email_address_id = email.id;
+    UserRecord user = MakeUserWithEmail(i);
     ASSERT_THAT(store->Write([&](WriteTransaction& txn) {
       return txn.InsertUser(user,
                             MakeEvent(absl::StrCat("evt_", i), user.id, ""));
@@ -265,7 +272,7 @@ TEST_F(PgUserStoreTest, ConcurrentReadsShareStatementsAndEachGetsItsOwnUser) {
         ASSERT_THAT(user, IsOk());
         EXPECT_EQ(user->id, absl::StrCat("user_", i));
         ASSERT_EQ(user->email_addresses.size(), 1u);
-        EXPECT_EQ(user->email_addresses[0].email_address, email_of(i));
+        EXPECT_EQ(user->email_addresses[0].email_address, EmailOf(i));
         EXPECT_EQ(user->email_addresses[0].user_id, user->id);
       }
     });
@@ -314,6 +321,81 @@ TEST_F(PgUserStoreTest, QueuedAsyncReadsAreEachAnsweredOnceEvenAtClose) {
   for (size_t k = 0; k < kReads; ++k) {
     ASSERT_EQ(answers[k], 1) << "call " << k;
   }
+}
+
+// The ids, total and cursor of a page: what two reads of it must agree on.
+std::string Summary(const absl::StatusOr<UserPage>& page) {
+  if (!page.ok()) {
+    return page.status().ToString();
+  }
+  std::string out = absl::StrCat("total=", page->total_count, " users=");
+  for (const UserRecord& user : page->users) {
+    absl::StrAppend(&out, user.id, "(", user.email_addresses.size(), ") ");
+  }
+  if (page->next.has_value()) {
+    absl::StrAppend(&out, "next=", page->next->id);
+  }
+  return out;
+}
+
+// Pages queued faster than they are answered share round trips
+// (PgReadPipeline), and each is the page a blocking ListUsers returns: a
+// lookup by email, one with no match, a first page with a successor, and a
+// page past the end, whose count takes a statement of its own.
+TEST_F(PgUserStoreTest, AsyncPagesShareRoundTripsAndMatchBlockingPages) {
+  auto store = OpenReplica();
+  ASSERT_NE(store, nullptr);
+  constexpr int kUsers = 12;
+  for (int i = 0; i < kUsers; ++i) {
+    UserRecord user = MakeUserWithEmail(i);
+    ASSERT_THAT(store->Write([&](WriteTransaction& txn) {
+      return txn.InsertUser(user,
+                            MakeEvent(absl::StrCat("evt_", i), user.id, ""));
+    }),
+                IsOk());
+  }
+  std::vector<UserPageQuery> queries(4);
+  queries[0].filter.email_addresses = {EmailOf(3)};
+  queries[1].filter.email_addresses = {"nobody@example.com"};
+  queries[2].limit = 5;
+  queries[3].offset = kUsers + 5;
+  std::vector<std::string> expected;
+  for (const UserPageQuery& query : queries) {
+    expected.push_back(Summary(store->ListUsers(query)));
+  }
+  EXPECT_EQ(expected[0], "total=1 users=user_3(1) ");
+  EXPECT_EQ(expected[1], "total=0 users=");
+  EXPECT_EQ(expected[3], absl::StrCat("total=", kUsers, " users="));
+
+  constexpr int kCalls = 400;
+  const PgReadBatchStats before = store->GetListPipelineStats();
+  absl::Mutex mu;
+  std::vector<std::string> answers(kCalls);
+  std::vector<int> times_answered(kCalls, 0);
+  int answered = 0;
+  for (int k = 0; k < kCalls; ++k) {
+    store->ListUsersAsync(queries[k % queries.size()],
+                          [&, k](absl::StatusOr<UserPage> page) {
+                            absl::MutexLock lock(&mu);
+                            answers[k] = Summary(page);
+                            ++times_answered[k];
+                            ++answered;
+                          });
+  }
+  {
+    absl::MutexLock lock(&mu);
+    mu.Await(absl::Condition(
+        +[](int* n) { return *n >= kCalls; }, &answered));
+  }
+  for (int k = 0; k < kCalls; ++k) {
+    ASSERT_EQ(times_answered[k], 1) << "call " << k;
+    EXPECT_EQ(answers[k], expected[k % queries.size()]) << "call " << k;
+  }
+  const PgReadBatchStats stats = store->GetListPipelineStats();
+  // One statement a call, and one more for each page past the end.
+  EXPECT_EQ(stats.reads - before.reads, kCalls + kCalls / 4);
+  EXPECT_LT(stats.batches - before.batches, (stats.reads - before.reads) / 2)
+      << "the calls did not share round trips";
 }
 
 TEST_F(PgUserStoreTest, ConnectionsKilledByTheServerAreReplaced) {
