@@ -360,6 +360,7 @@ TEST_F(PgUserStoreTest, AsyncPagesShareRoundTripsAndMatchBlockingPages) {
   queries[2].limit = 5;
   queries[3].offset = kUsers + 5;
   std::vector<std::string> expected;
+  expected.reserve(queries.size());
   for (const UserPageQuery& query : queries) {
     expected.push_back(Summary(store->ListUsers(query)));
   }
@@ -367,15 +368,15 @@ TEST_F(PgUserStoreTest, AsyncPagesShareRoundTripsAndMatchBlockingPages) {
   EXPECT_EQ(expected[1], "total=0 users=");
   EXPECT_EQ(expected[3], absl::StrCat("total=", kUsers, " users="));
 
-  constexpr int kCalls = 400;
+  constexpr size_t kCalls = 400;
   const PgReadBatchStats before = store->GetListPipelineStats();
   absl::Mutex mu;
   std::vector<std::string> answers(kCalls);
   std::vector<int> times_answered(kCalls, 0);
-  int answered = 0;
-  for (int k = 0; k < kCalls; ++k) {
+  size_t answered = 0;
+  for (size_t k = 0; k < kCalls; ++k) {
     store->ListUsersAsync(queries[k % queries.size()],
-                          [&, k](absl::StatusOr<UserPage> page) {
+                          [&, k](const absl::StatusOr<UserPage>& page) {
                             absl::MutexLock lock(&mu);
                             answers[k] = Summary(page);
                             ++times_answered[k];
@@ -385,15 +386,16 @@ TEST_F(PgUserStoreTest, AsyncPagesShareRoundTripsAndMatchBlockingPages) {
   {
     absl::MutexLock lock(&mu);
     mu.Await(absl::Condition(
-        +[](int* n) { return *n >= kCalls; }, &answered));
+        +[](size_t* n) { return *n >= kCalls; }, &answered));
   }
-  for (int k = 0; k < kCalls; ++k) {
+  for (size_t k = 0; k < kCalls; ++k) {
     ASSERT_EQ(times_answered[k], 1) << "call " << k;
     EXPECT_EQ(answers[k], expected[k % queries.size()]) << "call " << k;
   }
   const PgReadBatchStats stats = store->GetListPipelineStats();
   // One statement a call, and one more for each page past the end.
-  EXPECT_EQ(stats.reads - before.reads, kCalls + kCalls / 4);
+  EXPECT_EQ(stats.reads - before.reads,
+            static_cast<int64_t>(kCalls + kCalls / 4));
   EXPECT_LT(stats.batches - before.batches, (stats.reads - before.reads) / 2)
       << "the calls did not share round trips";
 }
