@@ -117,17 +117,17 @@ PgUserStore::PgUserStore(PgOptions options)
     : options_(std::move(options)),
       write_queue_(options_.max_batch_writes),
       reads_(
-          "user", options_.read_batches_in_flight, kMaxReadBatch,
+          "user", options_.list_pipelines, kMaxReadBatch,
           [this](absl::Span<const std::string> ids) { return ReadUsers(ids); },
           &UserIdOf),
       session_reads_(
-          "session", options_.read_batches_in_flight, kMaxReadBatch,
+          "session", options_.list_pipelines, kMaxReadBatch,
           [this](absl::Span<const std::string> ids) {
             return ReadSessionsAndUsers(ids);
           },
           &SessionIdOf),
       list_reads_(std::make_unique<PgReadPipeline>(
-          options_.read_batches_in_flight, kMaxReadBatch,
+          options_.list_pipelines, kMaxReadBatch,
           [this](absl::Span<const PgStatement* const> statements) {
             return WithConnection(
                 "listing users",

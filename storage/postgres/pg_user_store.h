@@ -57,9 +57,13 @@ struct PgOptions {
   // How often the listener re-reads the newest sequence without a NOTIFY.
   absl::Duration poll_interval = absl::Seconds(1);
   // GetUser batches in flight at once; calls beyond them share the next
-  // batch's statement (see pg_read_batch.h). As many ListUsersAsync
-  // pipelines (pg_read_pipeline.h): more measured no faster.
+  // batch's statement (see pg_read_batch.h).
   int read_batches_in_flight = 1;
+  // ListUsersAsync pipelines running at once (pg_read_pipeline.h), each on a
+  // connection of its own: PostgreSQL runs a pipeline's statements one after
+  // another on one backend, and a page can cost it more than it costs the
+  // server (docs/performance.md).
+  int list_pipelines = 2;
 };
 
 class PgReadPipeline;

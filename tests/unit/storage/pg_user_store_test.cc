@@ -60,6 +60,18 @@ EventRecord MakeEvent(const std::string& id, const std::string& user_id,
 
 class PgUserStoreTest : public ::testing::Test {
  protected:
+  // Inserts MakeUserWithEmail(0) … MakeUserWithEmail(n - 1).
+  static void InsertUsersWithEmails(PgUserStore& store, int n) {
+    for (int i = 0; i < n; ++i) {
+      UserRecord user = MakeUserWithEmail(i);
+      ASSERT_THAT(store.Write([&](WriteTransaction& txn) {
+        return txn.InsertUser(user,
+                              MakeEvent(absl::StrCat("evt_", i), user.id, ""));
+      }),
+                  IsOk());
+    }
+  }
+
   void SetUp() override {
     ROSTER_REQUIRE_POSTGRES();
     db_ = std::make_unique<testing::ScratchPgDatabase>();
@@ -226,14 +238,7 @@ TEST_F(PgUserStoreTest, ConcurrentReadsShareStatementsAndEachGetsItsOwnUser) {
   auto store = OpenReplica();
   ASSERT_NE(store, nullptr);
   constexpr int kUsers = 12, kThreads = 12, kReadsPerThread = 80;
-  for (int i = 0; i < kUsers; ++i) {
-    UserRecord user = MakeUserWithEmail(i);
-    ASSERT_THAT(store->Write([&](WriteTransaction& txn) {
-      return txn.InsertUser(user,
-                            MakeEvent(absl::StrCat("evt_", i), user.id, ""));
-    }),
-                IsOk());
-  }
+  ASSERT_NO_FATAL_FAILURE(InsertUsersWithEmails(*store, kUsers));
   std::vector<std::thread> readers;
   readers.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
@@ -346,14 +351,7 @@ TEST_F(PgUserStoreTest, AsyncPagesShareRoundTripsAndMatchBlockingPages) {
   auto store = OpenReplica();
   ASSERT_NE(store, nullptr);
   constexpr int kUsers = 12;
-  for (int i = 0; i < kUsers; ++i) {
-    UserRecord user = MakeUserWithEmail(i);
-    ASSERT_THAT(store->Write([&](WriteTransaction& txn) {
-      return txn.InsertUser(user,
-                            MakeEvent(absl::StrCat("evt_", i), user.id, ""));
-    }),
-                IsOk());
-  }
+  ASSERT_NO_FATAL_FAILURE(InsertUsersWithEmails(*store, kUsers));
   std::vector<UserPageQuery> queries(4);
   queries[0].filter.email_addresses = {EmailOf(3)};
   queries[1].filter.email_addresses = {"nobody@example.com"};
