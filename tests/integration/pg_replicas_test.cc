@@ -300,9 +300,10 @@ using FloodCall =
     std::function<void(int i, const std::shared_ptr<grpc::Channel>& channel,
                        std::function<void(grpc::Status)> done)>;
 
-// DESIGN §14 on PostgreSQL: a backend GetUser and a frontend GetMe wait for
-// the database outside any executor (UserStore::GetUserAsync,
-// GetSessionAndUserAsync), so the server counts those calls itself. With
+// DESIGN §14 on PostgreSQL: a backend GetUser or ListUsers and a frontend
+// GetMe wait for the database outside any executor (UserStore::GetUserAsync,
+// ListUsersAsync, GetSessionAndUserAsync), so the server counts those calls
+// itself. With
 // every read stalled behind a lock, 4,096 wait and the rest are refused at
 // once with OVERLOADED; once the lock goes, every waiting call is answered and
 // `call` works again.
@@ -428,6 +429,31 @@ TEST(PgOverloadTest, WaitingGetUserCallsAreBoundedWhileTheDatabaseStalls) {
   EXPECT_TRUE(
       server.Backend()->GetUser(testing::Authed().get(), get, &again).ok());
   EXPECT_EQ(again.id(), user.id());
+}
+
+TEST(PgOverloadTest, WaitingListUsersCallsAreBoundedWhileTheDatabaseStalls) {
+  ROSTER_REQUIRE_POSTGRES();
+  testing::TestServer server;
+  ASSERT_TRUE(server.database().postgres())
+      << "runs in the .postgres variant (ROSTER_TEST_STORE=postgres)";
+  const User user = StalledUser(server);
+  ListUsersRequest list;
+  list.add_email_addresses("stalled@example.com");
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<ListUsersResponse> responses(5000);
+  ExpectWaitingCallsBoundedWhileTheDatabaseStalls(
+      server, [&](int i, const std::shared_ptr<grpc::Channel>& channel,
+                  std::function<void(grpc::Status)> done) {
+        contexts.push_back(testing::Authed());
+        BackendUsers::NewStub(channel)->async()->ListUsers(
+            contexts.back().get(), &list, &responses.at(static_cast<size_t>(i)),
+            std::move(done));
+      });
+  ListUsersResponse again;
+  EXPECT_TRUE(
+      server.Backend()->ListUsers(testing::Authed().get(), list, &again).ok());
+  ASSERT_EQ(again.users_size(), 1);
+  EXPECT_EQ(again.users(0).id(), user.id());
 }
 
 TEST(PgOverloadTest, WaitingGetMeCallsAreBoundedWhileTheDatabaseStalls) {
