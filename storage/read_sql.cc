@@ -19,7 +19,16 @@ SqlClause UserPageSql(const UserPageQuery& query, const SqlClause& where,
                        after.params.end());
   }
   absl::StrAppend(&page.sql, " ORDER BY ", column, " ", direction, ", u.id ",
-                  direction, " LIMIT ? OFFSET ?");
+                  direction);
+  if (dialect == SqlDialect::kPostgres && query.offset == 0) {
+    // PostgreSQL keeps planning a statement whose LIMIT is a parameter
+    // afresh on every run (it prices the generic plan for an unknown LIMIT
+    // too high); with the LIMIT written in, it plans the statement once.
+    // Offset paging keeps its parameters: each offset would be a statement.
+    absl::StrAppend(&page.sql, " LIMIT ", int64_t{query.limit} + 1);
+    return page;
+  }
+  absl::StrAppend(&page.sql, " LIMIT ? OFFSET ?");
   page.params.emplace_back(int64_t{query.limit} + 1);
   page.params.emplace_back(query.offset);
   return page;

@@ -20,8 +20,10 @@ namespace roster::storage {
 
 // "SELECT <users>[, extra] , <order key> FROM users u WHERE … ORDER BY …
 // LIMIT ? OFFSET ?" for `query`, filtered by `where`: one row beyond the page
-// (which says whether another follows). `extra_columns` (", u.identifiers")
-// comes right after the user columns; the order key follows it.
+// (which says whether another follows). On PostgreSQL, a page at offset 0
+// has its LIMIT written in instead, so the statement is planned once.
+// `extra_columns` (", u.identifiers") comes right after the user columns; the
+// order key follows it.
 SqlClause UserPageSql(const UserPageQuery& query, const SqlClause& where,
                       SqlDialect dialect, const char* extra_columns = "");
 
