@@ -117,11 +117,11 @@ PgUserStore::PgUserStore(PgOptions options)
     : options_(std::move(options)),
       write_queue_(options_.max_batch_writes),
       reads_(
-          "user", options_.list_pipelines, kMaxReadBatch,
+          "user", options_.read_batches_in_flight, kMaxReadBatch,
           [this](absl::Span<const std::string> ids) { return ReadUsers(ids); },
           &UserIdOf),
       session_reads_(
-          "session", options_.list_pipelines, kMaxReadBatch,
+          "session", options_.read_batches_in_flight, kMaxReadBatch,
           [this](absl::Span<const std::string> ids) {
             return ReadSessionsAndUsers(ids);
           },
