@@ -13,7 +13,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <regex>
 #include <thread>
 
@@ -28,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "tests/abuse/abuse.h"
 #include "tests/testing/error_details.h"
+#include "tests/testing/proc_stat.h"
 
 namespace roster::abuse {
 
@@ -42,42 +42,6 @@ int LoggedPort(const std::string& log, const std::string& name) {
     return std::stoi(match[1]);
   }
   return 0;
-}
-
-// The most `pid` has ever had resident (VmHWM), in KiB; -1 if unknown.
-int64_t PeakRssKib(pid_t pid) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (absl::StartsWith(line, "VmHWM:")) {
-      return std::atol(line.c_str() + 6);
-    }
-  }
-  return -1;
-}
-
-// CPU time (user and system) `pid` has used so far, in seconds; -1 if
-// unknown.
-double CpuSeconds(pid_t pid) {
-  std::ifstream stat_file(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat((std::istreambuf_iterator<char>(stat_file)),
-                   std::istreambuf_iterator<char>());
-  // Fields after the command name, which may hold spaces, end in ')'.
-  const size_t name_end = stat.rfind(')');
-  if (name_end == std::string::npos) {
-    return -1;
-  }
-  const std::vector<std::string> fields =
-      absl::StrSplit(stat.substr(name_end + 2), ' ', absl::SkipEmpty());
-  int64_t user_ticks = 0;
-  int64_t system_ticks = 0;
-  // utime and stime are fields 14 and 15 of proc(5); fields[0] is field 3.
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &user_ticks) ||
-      !absl::SimpleAtoi(fields[12], &system_ticks)) {
-    return -1;
-  }
-  return static_cast<double>(user_ticks + system_ticks) /
-         static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // CPU time this process (the attacker's threads) has used, in seconds.
@@ -407,13 +371,13 @@ Outcome RunAttack(const Attack& attack, absl::Duration duration,
   const int64_t disk_before = target.DiskBytes();
   LegitimateReader under_reader(target, backend);
   LegitimateReader signed_in_under(target, signed_in);
-  const double server_cpu_before = CpuSeconds(target.pid());
+  const double server_cpu_before = testing::CpuSeconds(target.pid());
   const double own_cpu_before = OwnCpuSeconds();
   const absl::Time started = absl::Now();
   attack.run(target, duration, outcome);
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - started);
   outcome.server_cores =
-      (CpuSeconds(target.pid()) - server_cpu_before) / elapsed;
+      (testing::CpuSeconds(target.pid()) - server_cpu_before) / elapsed;
   outcome.attacker_cores = (OwnCpuSeconds() - own_cpu_before) / elapsed;
   const std::vector<double> under = under_reader.Stop();
   const std::vector<double> me_under = signed_in_under.Stop();
@@ -437,7 +401,7 @@ Outcome RunAttack(const Attack& attack, absl::Duration duration,
   };
   check_reads(alone, under, "legitimate GetUser reads");
   check_reads(me_alone, me_under, "signed-in GetMe reads");
-  outcome.peak_rss_kib = PeakRssKib(target.pid());
+  outcome.peak_rss_kib = testing::PeakRssKib(target.pid());
   outcome.disk_growth_bytes = target.DiskBytes() - disk_before;
   outcome.crashed = !target.alive();
   if (outcome.crashed) {

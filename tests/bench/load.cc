@@ -1,21 +1,18 @@
 #include "tests/bench/load.h"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "server/domain/passwords.h"
 #include "sodium.h"
+#include "tests/testing/proc_stat.h"
 
 namespace roster::bench {
 
@@ -233,25 +230,8 @@ double SecondsPerHash(int workers, const std::string& password) {
 }
 
 double ServerCpuMicros(int pid) {
-  if (pid <= 0) {
-    return -1;
-  }
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
-  // Fields after the parenthesised command name, which may hold spaces.
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) {
-    return -1;
-  }
-  const std::vector<std::string> fields =
-      absl::StrSplit(stat.substr(close + 2), ' ');
-  if (fields.size() < 13) {
-    return -1;
-  }
-  // utime and stime are fields 14 and 15 of the whole line (11 and 12 here).
-  const double ticks = std::stod(fields[11]) + std::stod(fields[12]);
-  return ticks * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double seconds = testing::CpuSeconds(pid);
+  return seconds < 0 ? -1 : seconds * 1e6;
 }
 
 }  // namespace roster::bench

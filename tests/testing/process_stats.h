@@ -7,7 +7,6 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -18,26 +17,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "tests/testing/proc_stat.h"
 #include "tests/testing/test_database.h"
 
 namespace roster::testing {
-
-// A KiB figure of /proc/<pid>/status (`field` like "VmRSS:"), or -1.
-inline int64_t StatusKib(pid_t pid, absl::string_view field) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (absl::StartsWith(line, field)) {
-      return std::atol(line.c_str() + field.size());
-    }
-  }
-  return -1;
-}
-
-// Resident set of `pid` in KiB, from /proc.
-inline int64_t RssKib(pid_t pid) { return StatusKib(pid, "VmRSS:"); }
-// The most `pid` has ever had resident, in KiB.
-inline int64_t PeakRssKib(pid_t pid) { return StatusKib(pid, "VmHWM:"); }
 
 // The socket inodes of `pid` connected to TCP port `port` (0: none).
 inline std::set<std::string> SocketsTo(pid_t pid, int port) {
