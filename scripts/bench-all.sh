@@ -7,8 +7,8 @@
 #
 #   1. get_user and list_by_email at $BENCH_USERS and at $BENCH_LARGE_USERS users, a server
 #      on each and the load alternating between them, then get_user with the user cache off
-#      the same way and against health, which is what a read costs the database (the reads
-#      sample 10,000 users, which the cache holds);
+#      the same way, and issue 31's scenarios with it off against health, which is what a read
+#      costs the database (the reads sample 10,000 users, which the cache holds);
 #   2. every scenario on SQLite at $BENCH_USERS users, 32 calls in flight, then get_user beside
 #      sign_in offered open-loop at twice the hash pool's capacity;
 #   3. get_user against health at 1 and at 64 calls in flight (latency ratios), and create_user
@@ -16,7 +16,8 @@
 #      gRPC-Web against get_me over gRPC, 6 in flight;
 #   4. the first page and a page 100,000 deep, and mixed at $BENCH_LARGE_USERS users, and the
 #      server's start-up time on that database (a second start, already seeded);
-#   5. every scenario on PostgreSQL (a throwaway cluster, fsync on) at $BENCH_USERS users;
+#   5. every scenario on PostgreSQL (a throwaway cluster, fsync on) at $BENCH_USERS users, with
+#      PostgreSQL's own CPU per call (its postmaster's process tree);
 #   6. the storage micro-benchmark (UserStore against bare sqlite3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,8 +55,9 @@ COMPARE_DB="$build/bench-large/bench.db" run compare "$build/bench" --seed="$use
   --compare_seed="$large" --scenarios=get_user,list_by_email --warmup=1s
 SERVER_ARGS=--user_cache_mb=0 COMPARE_DB="$build/bench-large/bench.db" run compare_uncached \
   "$build/bench" --seed="$users" --compare_seed="$large" --scenarios=get_user --warmup=1s
-SERVER_ARGS=--user_cache_mb=0 run uncached "$build/bench" --seed="$users" --scenarios=get_user \
-  "${measure[@]}" --rounds="$rounds"
+# Issue 31's scenarios with the user cache off: what PostgreSQL's server CPU per call is held to.
+SERVER_ARGS=--user_cache_mb=0 run uncached "$build/bench" --seed="$users" \
+  --scenarios=get_user,list_by_email,list_page,get_me,create_user "${measure[@]}" --rounds="$rounds"
 run sqlite "$build/bench" --seed="$users" --overload "${measure[@]}" --rounds="$rounds"
 run inflight1 "$build/bench" --seed="$users" --scenarios=get_user --inflight=1 --channels=1 \
   "${measure[@]}" --rounds="$rounds"
@@ -70,7 +72,7 @@ run large_restart "$build/bench-large" --seed="$large" --scenarios=get_user --wa
 printf '%s\n' "$build/bench/bench.db" "$build/bench-large/bench.db" > "$out/databases.txt"
 WITH_POSTGRES_DURABLE=1 scripts/with-postgres.sh sh -c \
   "BENCH_DB=\"\$ROSTER_TEST_POSTGRES_DSN\" BENCH_DIR=$build/bench-postgres scripts/bench.sh \
-     --seed=$users --warmup=1s --duration=${BENCH_DURATION:-2s} > $out/postgres.txt"
+     --seed=$users --warmup=1s --duration=${BENCH_DURATION:-2s} --rounds=$rounds > $out/postgres.txt"
 cp "$build/bench-postgres/results.json" "$out/postgres.json"
 cp "$build/bench-postgres/server.json" "$out/postgres.server.json"
 grep -v '^{' "$out/postgres.txt" >&2

@@ -3,7 +3,8 @@
 # across runs), runs roster-bench against it, and writes beside it results.json (roster-bench's
 # figures) and server.json (start-up time to the first served port, resident memory).
 # Extra arguments go to roster-bench (e.g. --duration=10s --seed=100000 --scenarios=get_user).
-# BENCH_DB=postgres://… runs the server on PostgreSQL instead (make bench-postgres).
+# BENCH_DB=postgres://… runs the server on PostgreSQL instead (make bench-postgres); under
+# scripts/with-postgres.sh, PostgreSQL's own CPU per call is reported beside the server's (db µs).
 # SERVER_ARGS adds flags to roster-server (e.g. SERVER_ARGS=--user_cache_mb=0).
 # COMPARE_DB=FILE starts a second server on FILE (its log beside it) and passes it to
 # roster-bench as --compare_addr / --compare_pid: both servers then run each scenario in
@@ -50,8 +51,12 @@ start_server "${BENCH_DB:-$work/bench.db}" "$work/server.log"
 startup_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 http_args=()
 [ -n "${BENCH_HTTP:-}" ] && http_args=(--http_addr="127.0.0.1:$http_port")
+db_args=()
+[ -n "${BENCH_DB:-}" ] && [ -n "${ROSTER_TEST_POSTGRES_PID:-}" ] &&
+  db_args=(--db_pid="$ROSTER_TEST_POSTGRES_PID")
 ROSTER_SECRET_KEY=$key "$build_dir/bin/roster-bench" --addr="127.0.0.1:$port" \
-  --server_pid="$server" --json_out="$work/results.json" "${compare_args[@]}" "${http_args[@]}" "$@"
+  --server_pid="$server" --json_out="$work/results.json" "${compare_args[@]}" "${http_args[@]}" \
+  "${db_args[@]}" "$@"
 rss() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$server/status"; }
 printf '{"startup_ms":%d,"rss_peak_kib":%d,"rss_end_kib":%d}\n' \
   "$startup_ms" "$(rss VmHWM)" "$(rss VmRSS)" > "$work/server.json"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command beside a throwaway PostgreSQL 15 cluster: initdb in a fresh temp directory, a
 # postmaster on a free loopback port (no Unix socket, no password: trust on 127.0.0.1 only), and
-# ROSTER_TEST_POSTGRES_DSN pointing at it. The cluster is stopped and deleted when the command
-# ends, however it ends. PostgreSQL refuses to run as root, so under root the cluster belongs to
+# ROSTER_TEST_POSTGRES_DSN pointing at it (ROSTER_TEST_POSTGRES_PID: the postmaster's pid). The
+# cluster is stopped and deleted when the command ends, however it ends. PostgreSQL refuses to run as root, so under root the cluster belongs to
 # the `postgres` system user the Debian package creates.
 #
 #   scripts/with-postgres.sh ctest -j2        # run the tests against both adapters
@@ -53,6 +53,9 @@ durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
   { cat "$dir/postgres.log" >&2; exit 1; }
 
 export ROSTER_TEST_POSTGRES_DSN="postgresql://roster@127.0.0.1:$port/postgres"
+# The postmaster's pid (the first line of postmaster.pid): roster-bench --db_pid reads its tree's
+# CPU.
+export ROSTER_TEST_POSTGRES_PID=$(head -n1 "$dir/data/postmaster.pid")
 echo "with-postgres: PostgreSQL 15 on 127.0.0.1:$port (data in $dir)" >&2
 set +e
 "$@"

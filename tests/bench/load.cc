@@ -1,6 +1,5 @@
 #include "tests/bench/load.h"
 
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -17,7 +16,8 @@
 namespace roster::bench {
 
 Result Drive(const std::string& name, const Issue& issue, int inflight,
-             absl::Duration warmup, absl::Duration duration, int server_pid) {
+             absl::Duration warmup, absl::Duration duration, int server_pid,
+             int db_pid) {
   std::mutex mu;
   std::condition_variable idle;
   std::vector<int64_t> latencies_ns;
@@ -64,8 +64,10 @@ Result Drive(const std::string& name, const Issue& issue, int inflight,
   }
   absl::SleepFor(measure_from - absl::Now());
   const double cpu_from = ServerCpuMicros(server_pid);
+  const double db_cpu_from = db_pid > 0 ? testing::TreeCpuSeconds(db_pid) : -1;
   absl::SleepFor(stop_at - absl::Now());
   const double cpu_to = ServerCpuMicros(server_pid);
+  const double db_cpu_to = db_pid > 0 ? testing::TreeCpuSeconds(db_pid) : -1;
   {
     std::unique_lock<std::mutex> lock(mu);
     idle.wait(lock, [&] { return active == 0; });
@@ -76,6 +78,10 @@ Result Drive(const std::string& name, const Issue& issue, int inflight,
   if (cpu_from >= 0 && cpu_to >= 0 && !latencies_ns.empty()) {
     result.cpu_us_per_call =
         (cpu_to - cpu_from) / static_cast<double>(latencies_ns.size());
+  }
+  if (db_cpu_from >= 0 && db_cpu_to >= 0 && !latencies_ns.empty()) {
+    result.db_cpu_us_per_call = (db_cpu_to - db_cpu_from) * 1e6 /
+                                static_cast<double>(latencies_ns.size());
   }
   result.calls = static_cast<int64_t>(latencies_ns.size());
   result.errors = errors;

@@ -24,9 +24,12 @@ using Issue = std::function<void(int slot, Done done)>;
 // Runs `issue` closed-loop: every slot starts its next call as soon as the
 // previous one completes, for warm-up plus duration; records every call that
 // completes inside the measured window (including those begun in the
-// warm-up). With `server_pid` > 0, also the server's CPU per measured call.
+// warm-up). With `server_pid` > 0, also the server's CPU per measured call;
+// with `db_pid` > 0, the CPU of that process and its children (a database
+// server: PostgreSQL's postmaster and its backends) per measured call.
 Result Drive(const std::string& name, const Issue& issue, int inflight,
-             absl::Duration warmup, absl::Duration duration, int server_pid);
+             absl::Duration warmup, absl::Duration duration, int server_pid,
+             int db_pid = 0);
 
 // One scenario on two servers, measured in alternating short slices.
 struct Interleaved {

@@ -55,6 +55,8 @@ std::vector<Summary> Summarize(const std::vector<std::vector<Result>>& rounds) {
     m.qps = median_of([&](size_t r) { return at(r).qps; });
     m.cpu_us_per_call =
         median_of([&](size_t r) { return at(r).cpu_us_per_call; });
+    m.db_cpu_us_per_call =
+        median_of([&](size_t r) { return at(r).db_cpu_us_per_call; });
     m.p50_us = median_of([&](size_t r) { return at(r).p50_us; });
     m.p90_us = median_of([&](size_t r) { return at(r).p90_us; });
     m.p99_us = median_of([&](size_t r) { return at(r).p99_us; });

@@ -18,6 +18,8 @@ struct Result {
   double qps = 0;
   // Server CPU (user + system) per measured call, when --server_pid is set.
   double cpu_us_per_call = 0;
+  // The database server's CPU per measured call, when --db_pid is set.
+  double db_cpu_us_per_call = 0;
   double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0;
   int64_t calls = 0, errors = 0;
   std::string first_error;

@@ -79,6 +79,9 @@ ABSL_FLAG(bool, overload, false,
 ABSL_FLAG(int, server_pid, 0,
           "roster-server's pid (same machine): report its CPU per call from "
           "/proc/PID/stat.");
+ABSL_FLAG(int, db_pid, 0,
+          "The database server's pid (PostgreSQL's postmaster): its CPU and "
+          "its children's per call is reported as `db µs`.");
 ABSL_FLAG(std::string, compare_addr, "",
           "A second roster-server: run each scenario on both in alternating "
           "short slices and report the second's throughput over the first's "
@@ -652,11 +655,12 @@ std::string ScenarioJson(const Summary& summary,
   std::string per_round;
   for (size_t k = 0; k < rounds.size(); ++k) {
     const Result& x = rounds[k][index];
-    absl::StrAppend(
-        &per_round, k == 0 ? "" : ",",
-        absl::StrFormat("{\"qps\":%.1f,\"p50_us\":%.1f,\"p99_us\":"
-                        "%.1f,\"cpu_us_per_call\":%.2f}",
-                        x.qps, x.p50_us, x.p99_us, x.cpu_us_per_call));
+    absl::StrAppend(&per_round, k == 0 ? "" : ",",
+                    absl::StrFormat("{\"qps\":%.1f,\"p50_us\":%.1f,\"p99_us\":"
+                                    "%.1f,\"cpu_us_per_call\":%.2f,"
+                                    "\"db_cpu_us_per_call\":%.2f}",
+                                    x.qps, x.p50_us, x.p99_us,
+                                    x.cpu_us_per_call, x.db_cpu_us_per_call));
   }
   return absl::StrCat(
       "{\"name\":\"", r.name, "\"",
@@ -669,6 +673,7 @@ std::string ScenarioJson(const Summary& summary,
                       summary.p99_ratio_to_health),
       absl::StrFormat(",\"cpu_us_per_call\":%.2f,\"cpu_ratio_to_health\":%.3f",
                       r.cpu_us_per_call, summary.cpu_ratio_to_health),
+      absl::StrFormat(",\"db_cpu_us_per_call\":%.2f", r.db_cpu_us_per_call),
       ",\"calls\":", r.calls, ",\"errors\":", r.errors,
       ",\"qps_ratios\":", JsonArray(summary.qps_ratios), ",\"rounds\":[",
       per_round, "]}");
@@ -780,6 +785,7 @@ int main(int argc, char** argv) {
                      static_cast<int>(std::thread::hardware_concurrency()) - 1);
   const int rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
   const int server_pid = absl::GetFlag(FLAGS_server_pid);
+  const int db_pid = absl::GetFlag(FLAGS_db_pid);
   const absl::Duration warmup = absl::GetFlag(FLAGS_warmup);
   const absl::Duration duration = absl::GetFlag(FLAGS_duration);
 
@@ -803,7 +809,7 @@ int main(int argc, char** argv) {
                 << "…\n";
       measured[static_cast<size_t>(round)].push_back(
           Drive(name, issue, absl::GetFlag(FLAGS_inflight), warmup, duration,
-                server_pid));
+                server_pid, db_pid));
       if (name == "sign_in" && hash_seconds.back() > 0) {
         const double capacity = workers / hash_seconds.back();
         sign_in_ratios.push_back(
@@ -814,8 +820,9 @@ int main(int argc, char** argv) {
   const std::vector<Summary> summaries = Summarize(measured);
 
   std::cout << absl::StrFormat(
-      "%-15s %10s %7s %9s %9s %9s %9s %7s %9s\n", "scenario", "calls/s",
-      "ratio", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "errors", "cpu µs");
+      "%-15s %10s %7s %9s %9s %9s %9s %7s %9s%s\n", "scenario", "calls/s",
+      "ratio", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "errors", "cpu µs",
+      db_pid > 0 ? absl::StrFormat(" %9s", "db µs") : "");
   std::string json =
       absl::StrCat("{\"channels\":", absl::GetFlag(FLAGS_channels),
                    ",\"inflight\":", absl::GetFlag(FLAGS_inflight),
@@ -825,9 +832,10 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < summaries.size(); ++i) {
     const Result& r = summaries[i].median;
     std::cout << absl::StrFormat(
-        "%-15s %10.0f %7.3f %9.0f %9.0f %9.0f %9.0f %7d %9.1f\n", r.name, r.qps,
-        summaries[i].ratio_to_health, r.p50_us, r.p90_us, r.p99_us, r.p999_us,
-        r.errors, r.cpu_us_per_call);
+        "%-15s %10.0f %7.3f %9.0f %9.0f %9.0f %9.0f %7d %9.1f%s\n", r.name,
+        r.qps, summaries[i].ratio_to_health, r.p50_us, r.p90_us, r.p99_us,
+        r.p999_us, r.errors, r.cpu_us_per_call,
+        db_pid > 0 ? absl::StrFormat(" %9.1f", r.db_cpu_us_per_call) : "");
     if (rounds > 1) {
       std::cout << "  ratio per round: "
                 << absl::StrJoin(summaries[i].qps_ratios, " ",

@@ -78,6 +78,18 @@ TEST(SummarizeTest, LatencyAndCpuRatiosArePairedByRoundToo) {
   EXPECT_THAT(summary.cpu_ratio_to_health, DoubleEq(1.4));
 }
 
+// The database's CPU per call is reported as measured (its median over
+// rounds), with no ratio: health never reaches the database.
+TEST(SummarizeTest, DatabaseCpuIsTheMedianOfRounds) {
+  std::vector<std::vector<Result>> rounds;
+  for (double db_cpu_us : {60.0, 20.0, 40.0}) {
+    Result get_user = Measured("get_user", 900);
+    get_user.db_cpu_us_per_call = db_cpu_us;
+    rounds.push_back({Measured("health", 1000), get_user});
+  }
+  EXPECT_EQ(Summarize(rounds)[1].median.db_cpu_us_per_call, 40);
+}
+
 TEST(SummarizeTest, SumsErrorsAndKeepsTheEarliestFirstError) {
   std::vector<std::vector<Result>> rounds = {
       {Measured("health", 100), Measured("create_user", 50)},
