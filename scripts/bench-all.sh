@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: the whole benchmark set in one go (under 10 minutes once the large database is
+# make bench: the whole benchmark set in one go (about 11 minutes once the large database is
 # seeded; seeding it the first time adds a few minutes), then docs/performance.md's results
 # section regenerated from what was just measured (scripts/bench_report.py).
 # Every run against health on one server (step 1's last, steps 2–4) repeats its scenarios
