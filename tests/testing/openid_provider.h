@@ -116,14 +116,18 @@ class OpenIdProvider {
  private:
   // The provider's folder with its npm packages, under the build tree;
   // installed once (under a lock: tests run in parallel) from the lockfile.
+  // A file is replaced only when it changed, and then by a rename: another
+  // test's provider may be reading it as it starts (a plain cp truncates it
+  // first, and node then read an empty package.json).
   static std::string Install() {
     std::string work = BuiltBinary("../tests/openid-provider");
     const std::string command = absl::StrCat(
         "mkdir -p ", work, " && flock ", work, ".lock sh -c 'cd ", work,
-        " && cp ", ROSTER_OPENID_PROVIDER_DIR, "/package.json ",
-        ROSTER_OPENID_PROVIDER_DIR, "/package-lock.json ",
+        " && for f in package.json package-lock.json provider.mjs; do cmp -s ",
+        ROSTER_OPENID_PROVIDER_DIR, "/$f $f || { cp ",
         ROSTER_OPENID_PROVIDER_DIR,
-        "/provider.mjs . && { cmp -s package-lock.json "
+        "/$f $f.new && mv -f $f.new $f; } || exit 1; done"
+        " && { cmp -s package-lock.json "
         "node_modules/.lock.src || { npm ci --no-audit --no-fund --silent && "
         "cp package-lock.json node_modules/.lock.src; }; }'");
     EXPECT_EQ(std::system(command.c_str()), 0) << command;
