@@ -150,6 +150,25 @@ absl::StatusOr<PgResult> PgConnection::Checked(PGresult* result) {
   }
 }
 
+void PgConnection::UseGenericPlans(bool generic) {
+  if (generic == generic_plans_ || !plan_cache_mode_) {
+    return;
+  }
+  try {
+    Exec(generic ? "SET plan_cache_mode = force_generic_plan"
+                 : "RESET plan_cache_mode");
+  } catch (const PgError&) {
+    if (!ok()) {
+      throw;
+    }
+    // A server without the setting (PostgreSQL before 12, other pg-wire
+    // databases) keeps planning its own way: slower, never wrong.
+    plan_cache_mode_ = false;
+    return;
+  }
+  generic_plans_ = generic;
+}
+
 PgResult PgConnection::Exec(const std::string& sql) {
   if (!pending_.empty()) {
     // Simple-query text may hold several statements: one round trip still.

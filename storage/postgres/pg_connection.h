@@ -177,6 +177,15 @@ class PgConnection {
     return true;
   }
 
+  // Whether this connection's statements run on generic plans (PostgreSQL's
+  // plan_cache_mode): right for a lookup by key, whose best plan does not
+  // depend on the key; a filter on a rare value needs a plan of its own, so
+  // connections start on PostgreSQL's own choice. A switch costs a round
+  // trip; a server without the setting is left to plan its own way. Throws
+  // PgError when the connection fails.
+  void UseGenericPlans(bool generic);
+  bool generic_plans() const { return generic_plans_; }
+
   // False once the connection failed: the pool then drops it.
   bool ok() const { return !broken_ && PQstatus(conn_.get()) == CONNECTION_OK; }
   // True while a transaction is open or failed (not idle).
@@ -212,6 +221,8 @@ class PgConnection {
   static constexpr size_t kMaxCachedStatements = 256;
 
   std::unique_ptr<PGconn, Finish> conn_;
+  bool generic_plans_ = false;
+  bool plan_cache_mode_ = true;  // False once the server refused it.
   absl::flat_hash_map<std::string, std::string> statements_;  // SQL -> name.
   // The next statement's name: never reused, so a PREPARE that failed
   // leaves no gap for another to collide with.

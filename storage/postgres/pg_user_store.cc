@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "absl/memory/memory.h"
@@ -165,7 +166,9 @@ PgUserStore::~PgUserStore() {
   }
 }
 
-absl::StatusOr<PgUserStore::Lease> PgUserStore::Acquire() {
+absl::StatusOr<PgUserStore::Lease> PgUserStore::Acquire(Plans plans) {
+  const bool generic = plans == Plans::kGeneric;
+  std::unique_ptr<PgConnection> c;
   {
     absl::MutexLock lock(&pool_mu_);
     const absl::Time deadline = absl::Now() + options_.acquire_timeout;
@@ -178,20 +181,38 @@ absl::StatusOr<PgUserStore::Lease> PgUserStore::Acquire() {
       }
     }
     if (!idle_.empty()) {
-      std::unique_ptr<PgConnection> c = std::move(idle_.back());
-      idle_.pop_back();
-      return Lease(this, std::move(c));
+      // The most recently used connection already planning as asked, else
+      // the most recently used one.
+      auto it = std::find_if(idle_.rbegin(), idle_.rend(), [&](const auto& i) {
+        return i->generic_plans() == generic;
+      });
+      auto taken =
+          it == idle_.rend() ? std::prev(idle_.end()) : std::prev(it.base());
+      c = std::move(*taken);
+      idle_.erase(taken);
+    } else {
+      ++open_;
     }
-    ++open_;
   }
-  auto c = PgConnection::Open(options_.dsn);
-  if (!c.ok()) {
-    absl::MutexLock lock(&pool_mu_);
-    --open_;
-    pool_cv_.Signal();
-    return c.status();
+  if (c == nullptr) {
+    auto opened = PgConnection::Open(options_.dsn);
+    if (!opened.ok()) {
+      absl::MutexLock lock(&pool_mu_);
+      --open_;
+      pool_cv_.Signal();
+      return opened.status();
+    }
+    c = *std::move(opened);
   }
-  return Lease(this, *std::move(c));
+  Lease lease(this, std::move(c));
+  absl::Status planned = PgGuarded("choosing how statements are planned", [&] {
+    (*lease).UseGenericPlans(generic);
+    return absl::OkStatus();
+  });
+  if (!planned.ok()) {
+    return planned;  // The lease hands the connection back (dropped if broken).
+  }
+  return lease;
 }
 
 void PgUserStore::Release(std::unique_ptr<PgConnection> connection) {
@@ -211,9 +232,9 @@ void PgUserStore::Release(std::unique_ptr<PgConnection> connection) {
 }
 
 template <typename Fn>
-auto PgUserStore::WithConnection(absl::string_view what, Fn&& fn)
+auto PgUserStore::WithConnection(absl::string_view what, Fn&& fn, Plans plans)
     -> decltype(fn(std::declval<PgConnection&>())) {
-  auto lease = Acquire();
+  auto lease = Acquire(plans);
   if (!lease.ok()) {
     return lease.status();
   }
@@ -234,7 +255,8 @@ absl::StatusOr<std::vector<UserRecord>> PgUserStore::ReadUsers(
       "reading users",
       [&](PgConnection& c) -> absl::StatusOr<std::vector<UserRecord>> {
         return LoadPgUsers(c, ids);
-      });
+      },
+      Plans::kGeneric);
 }
 
 absl::StatusOr<std::vector<SessionAndUser>> PgUserStore::ReadSessionsAndUsers(
@@ -243,7 +265,8 @@ absl::StatusOr<std::vector<SessionAndUser>> PgUserStore::ReadSessionsAndUsers(
       "reading sessions",
       [&](PgConnection& c) -> absl::StatusOr<std::vector<SessionAndUser>> {
         return LoadPgSessionsAndUsers(c, ids);
-      });
+      },
+      Plans::kGeneric);
 }
 
 absl::StatusOr<UserPage> PgUserStore::ListUsers(const UserPageQuery& query) {

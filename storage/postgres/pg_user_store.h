@@ -132,11 +132,20 @@ class PgUserStore final : public UserStore {
 
   explicit PgUserStore(PgOptions options);
 
-  absl::StatusOr<Lease> Acquire();
+  // How a leased connection's statements are planned
+  // (PgConnection::UseGenericPlans).
+  enum class Plans {
+    kChosenPerRun,  // PostgreSQL's own choice: what filters need.
+    kGeneric,       // Planned once: lookups by id, whatever the ids.
+  };
+  // A pooled connection set to `plans`; an idle one already set so is
+  // preferred, since switching costs a round trip.
+  absl::StatusOr<Lease> Acquire(Plans plans = Plans::kChosenPerRun);
   // Runs fn(connection) on a pooled connection under PgGuarded(what): the
   // shape of every single-statement read.
   template <typename Fn>
-  auto WithConnection(absl::string_view what, Fn&& fn)
+  auto WithConnection(absl::string_view what, Fn&& fn,
+                      Plans plans = Plans::kChosenPerRun)
       -> decltype(fn(std::declval<PgConnection&>()));
   void Release(std::unique_ptr<PgConnection> connection);
   // The users among `ids` (PgReadBatch's fetch).

@@ -197,5 +197,38 @@ TEST_F(PgConnectionTest, RunEachOnAKilledConnectionIsUnavailable) {
   EXPECT_FALSE(c_->ok()) << "the pool would hand it out again";
 }
 
+// A lookup by a list of ids, as GetUser's and GetMe's batches make: PostgreSQL
+// prices its generic plan for an array of unknown length above a custom plan
+// for a short one, so by itself it plans the statement afresh on every run.
+TEST_F(PgConnectionTest, GenericPlansOnlyWhenAsked) {
+  c_->Exec("INSERT INTO t SELECT generate_series(1, 2000); ANALYZE t");
+  const std::string lookup = "SELECT id FROM t WHERE id = ANY($1::int[])";
+  // How the lookup's runs on this connection were planned so far.
+  auto plans = [&] {
+    PgResult r = c_->Exec(
+        "SELECT generic_plans || ' generic, ' || custom_plans || ' custom' "
+        "FROM pg_prepared_statements WHERE statement LIKE '%ANY($1::int[])%'");
+    return r.rows() == 1 ? r.Text(0, 0) : "not prepared";
+  };
+  EXPECT_FALSE(c_->generic_plans());
+  EXPECT_EQ(c_->Exec("SHOW plan_cache_mode").Text(0, 0), "auto");
+
+  c_->UseGenericPlans(true);
+  EXPECT_TRUE(c_->generic_plans());
+  EXPECT_EQ(c_->Exec("SHOW plan_cache_mode").Text(0, 0), "force_generic_plan");
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(c_->Run(lookup, PgParams().Add("{7,9}")).rows(), 2);
+  }
+  EXPECT_EQ(plans(), "8 generic, 0 custom");
+
+  c_->UseGenericPlans(false);
+  EXPECT_FALSE(c_->generic_plans());
+  EXPECT_EQ(c_->Exec("SHOW plan_cache_mode").Text(0, 0), "auto");
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(c_->Run(lookup, PgParams().Add("{7}")).rows(), 1);
+  }
+  EXPECT_EQ(plans(), "8 generic, 8 custom");
+}
+
 }  // namespace
 }  // namespace roster::storage
