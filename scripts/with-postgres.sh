@@ -2,8 +2,9 @@
 # Runs a command beside a throwaway PostgreSQL 15 cluster: initdb in a fresh temp directory, a
 # postmaster on a free loopback port (no Unix socket, no password: trust on 127.0.0.1 only), and
 # ROSTER_TEST_POSTGRES_DSN pointing at it (ROSTER_TEST_POSTGRES_PID: the postmaster's pid). The
-# cluster is stopped and deleted when the command ends, however it ends. PostgreSQL refuses to run as root, so under root the cluster belongs to
-# the `postgres` system user the Debian package creates.
+# cluster is stopped and deleted when the command ends, however it ends. PostgreSQL refuses to
+# run as root, so under root the cluster belongs to the `postgres` system user the Debian package
+# creates.
 #
 #   scripts/with-postgres.sh ctest -j2        # run the tests against both adapters
 #
