@@ -1,20 +1,22 @@
 // A process's resident memory and CPU time, and a process tree's CPU time,
-// read from /proc. Header-only and
-// free of test fixtures, so the load tools (roster-bench, roster-abuse) use
-// it as the tests do.
+// read from /proc. Header-only and free of test fixtures, so the load tools
+// (roster-bench, roster-abuse) use it as the tests do.
 #ifndef ROSTER_TESTS_TESTING_PROC_STAT_H_
 #define ROSTER_TESTS_TESTING_PROC_STAT_H_
 
-#include <dirent.h>
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <set>
 #include <string>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -90,42 +92,38 @@ inline double CpuSeconds(pid_t pid) {
 // seconds, ended ones that were waited for included; -1 if `root` is unknown.
 // PostgreSQL's cost is its postmaster's tree: a backend per connection.
 inline double TreeCpuSeconds(pid_t root) {
-  if (root <= 0) {
+  // Every process's parent and ticks, /proc read once. The ticks are utime,
+  // stime, cutime and cstime (fields 14 to 17 of proc(5)): a process that
+  // ended in between counts in its parent's cutime and cstime.
+  std::map<pid_t, std::pair<pid_t, int64_t>> processes;
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc", error)) {
+    pid_t pid = 0;
+    pid_t parent = 0;
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid)) {
+      continue;
+    }
+    const std::vector<std::string> fields = StatFields(pid);
+    const int64_t ticks = SumTicks(fields, 11, 14);
+    if (ticks >= 0 && absl::SimpleAtoi(fields[1], &parent)) {
+      processes[pid] = {parent, ticks};
+    }
+  }
+  if (root <= 0 || processes.count(root) == 0) {
     return -1;
   }
-  std::vector<pid_t> tree = {root};
-  int64_t ticks = 0;
-  // Parents come before their children in a walk of /proc only by accident,
-  // so walk it until a pass finds no new member.
-  for (size_t known = 0; known != tree.size();) {
-    known = tree.size();
-    DIR* proc = opendir("/proc");
-    if (proc == nullptr) {
-      return -1;
+  // A child's pid may be lower than its parent's: gather until none joins.
+  std::set<pid_t> tree = {root};
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const auto& [pid, process] : processes) {
+      grew = (tree.count(process.first) > 0 && tree.insert(pid).second) || grew;
     }
-    while (const dirent* entry = readdir(proc)) {
-      pid_t pid = 0;
-      pid_t parent = 0;
-      if (!absl::SimpleAtoi(entry->d_name, &pid) ||
-          std::find(tree.begin(), tree.end(), pid) != tree.end()) {
-        continue;
-      }
-      const std::vector<std::string> fields = StatFields(pid);
-      if (fields.size() > 1 && absl::SimpleAtoi(fields[1], &parent) &&
-          std::find(tree.begin(), tree.end(), parent) != tree.end()) {
-        tree.push_back(pid);
-      }
-    }
-    closedir(proc);
   }
+  int64_t ticks = 0;
   for (pid_t pid : tree) {
-    // utime, stime, cutime and cstime: fields 14 to 17 of proc(5). A process
-    // that ended in between counts in its parent's cutime and cstime.
-    const int64_t own = SumTicks(StatFields(pid), 11, 14);
-    if (own < 0 && pid == root) {
-      return -1;
-    }
-    ticks += std::max<int64_t>(own, 0);
+    ticks += processes[pid].second;
   }
   return TicksToSeconds(ticks);
 }
