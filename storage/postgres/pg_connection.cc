@@ -34,24 +34,27 @@ absl::Status StatusFromSqlState(absl::string_view state,
 
 }  // namespace
 
-PgParams& PgParams::Push(std::string value, int format) {
+PgParams& PgParams::Push(std::string value, PgParamType type) {
   values_.push_back(std::move(value));
   pointers_.push_back(values_.back().data());
   lengths_.push_back(static_cast<int>(values_.back().size()));
-  formats_.push_back(format);
+  formats_.push_back(type == PgParamType::kBytes ? 1 : 0);
+  types_.push_back(type);
   return *this;
 }
 
 PgParams& PgParams::Add(absl::string_view text) {
-  return Push(std::string(text), 0);
+  return Push(std::string(text), PgParamType::kText);
 }
-PgParams& PgParams::Add(int64_t value) { return Push(absl::StrCat(value), 0); }
+PgParams& PgParams::Add(int64_t value) {
+  return Push(absl::StrCat(value), PgParamType::kInt8);
+}
 PgParams& PgParams::Add(double value) {
   // 17 significant digits round-trip every double (StrCat keeps only six).
-  return Push(absl::StrFormat("%.17g", value), 0);
+  return Push(absl::StrFormat("%.17g", value), PgParamType::kFloat8);
 }
 PgParams& PgParams::AddBytes(absl::string_view bytes) {
-  return Push(std::string(bytes), 1);
+  return Push(std::string(bytes), PgParamType::kBytes);
 }
 
 int64_t PgResult::affected() const {
@@ -62,7 +65,7 @@ int64_t PgResult::affected() const {
 
 int64_t PgResult::Int(int row, int column) const {
   int64_t value = 0;
-  if (!absl::SimpleAtoi(PQgetvalue(result_.get(), row, column), &value)) {
+  if (!absl::SimpleAtoi(Value(row, column), &value)) {
     throw PgError(absl::InternalError("a column expected to be an integer"));
   }
   return value;
@@ -70,10 +73,8 @@ int64_t PgResult::Int(int row, int column) const {
 
 std::string PgResult::Bytes(int row, int column) const {
   size_t length = 0;
-  unsigned char* raw =
-      PQunescapeBytea(reinterpret_cast<const unsigned char*>(
-                          PQgetvalue(result_.get(), row, column)),
-                      &length);
+  unsigned char* raw = PQunescapeBytea(
+      reinterpret_cast<const unsigned char*>(Value(row, column)), &length);
   if (raw == nullptr) {
     throw PgError(absl::ResourceExhaustedError("out of memory reading bytea"));
   }
@@ -121,10 +122,9 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Open(
   return c;
 }
 
-PgResult PgConnection::Check(PGresult* raw) {
-  PgResult result(raw);
-  const ExecStatusType status =
-      raw == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(raw);
+PgResult PgConnection::Check(PgResult result) {
+  const PGresult* raw = result.raw();
+  const ExecStatusType status = result.status();
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
     return result;
   }
@@ -359,15 +359,15 @@ PgResult PgConnection::Pipelined(const std::string& sql, const PgParams& params,
   // statements after it were skipped.
   size_t next = 0;
   for (size_t i = 0; i < first.size(); ++i) {
-    Check(results[next++].release());
+    Check(std::move(results[next++]));
   }
   if (needs_prepare) {
-    Check(results[next++].release());
+    Check(std::move(results[next++]));
     Remember(sql, name);
   }
-  PgResult outcome = Check(results[next++].release());
+  PgResult outcome = Check(std::move(results[next++]));
   if (commit) {
-    Check(results[next].release());
+    Check(std::move(results[next]));
   }
   return outcome;
 }

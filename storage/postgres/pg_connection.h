@@ -56,6 +56,11 @@ auto PgGuarded(absl::string_view what, Fn&& fn) -> decltype(fn()) {
   }
 }
 
+// A parameter's type as the caller bound it. PostgreSQL infers each one's
+// type from the statement; PgFanIn needs it to send a column of them as one
+// array.
+enum class PgParamType : char { kText, kInt8, kFloat8, kBytes };
+
 // Query parameters, sent in text format except byte strings (binary).
 class PgParams {
  public:
@@ -79,12 +84,16 @@ class PgParams {
   PgParams& AddBytes(absl::string_view bytes);
 
   int size() const { return static_cast<int>(values_.size()); }
+  absl::string_view value(int i) const {
+    return values_[static_cast<size_t>(i)];
+  }
+  PgParamType type(int i) const { return types_[static_cast<size_t>(i)]; }
   const char* const* values() const { return pointers_.data(); }
   const int* lengths() const { return lengths_.data(); }
   const int* formats() const { return formats_.data(); }
 
  private:
-  PgParams& Push(std::string value, int format);
+  PgParams& Push(std::string value, PgParamType type);
 
   // A deque never moves its elements on push_back, so each value's data()
   // stays valid and is recorded once.
@@ -92,38 +101,56 @@ class PgParams {
   std::vector<const char*> pointers_;
   std::vector<int> lengths_;
   std::vector<int> formats_;
+  std::vector<PgParamType> types_;
 };
 
-// A query's rows, in text format. Owns its PGresult.
+// A query's rows, in text format, or a slice of them (Slice). Owns its
+// PGresult, shared with its slices.
 class PgResult {
  public:
-  explicit PgResult(PGresult* result) : result_(result) {}
+  explicit PgResult(PGresult* result) : result_(result, PQclear) {}
+
   ExecStatusType status() const {
     return result_ == nullptr ? PGRES_FATAL_ERROR
                               : PQresultStatus(result_.get());
   }
-  PGresult* release() { return result_.release(); }
-  int rows() const { return PQntuples(result_.get()); }
+  const PGresult* raw() const { return result_.get(); }
+  int rows() const { return rows_ < 0 ? PQntuples(result_.get()) : rows_; }
   // Rows changed by an INSERT / UPDATE / DELETE.
   int64_t affected() const;
   bool IsNull(int row, int column) const {
-    return PQgetisnull(result_.get(), row, column) != 0;
+    return PQgetisnull(result_.get(), first_row_ + row,
+                       first_column_ + column) != 0;
   }
   std::string Text(int row, int column) const {
-    return std::string(
-        PQgetvalue(result_.get(), row, column),
-        static_cast<size_t>(PQgetlength(result_.get(), row, column)));
+    return std::string(Value(row, column), static_cast<size_t>(PQgetlength(
+                                               result_.get(), first_row_ + row,
+                                               first_column_ + column)));
   }
   int64_t Int(int row, int column) const;
   bool Bool(int row, int column) const { return Int(row, column) != 0; }
   // A bytea column (text format, hex-escaped on the wire).
   std::string Bytes(int row, int column) const;
 
+  // Rows [first_row, first_row + rows) from column `first_column` on, read
+  // as a result of their own (row 0 is `first_row`).
+  PgResult Slice(int first_row, int rows, int first_column) const {
+    PgResult slice = *this;
+    slice.first_row_ += first_row;
+    slice.rows_ = rows;
+    slice.first_column_ += first_column;
+    return slice;
+  }
+
  private:
-  struct Clear {
-    void operator()(PGresult* r) const { PQclear(r); }
-  };
-  std::unique_ptr<PGresult, Clear> result_;
+  const char* Value(int row, int column) const {
+    return PQgetvalue(result_.get(), first_row_ + row, first_column_ + column);
+  }
+
+  std::shared_ptr<PGresult> result_;
+  int first_row_ = 0;
+  int rows_ = -1;  // Every row.
+  int first_column_ = 0;
 };
 
 // A statement with its parameters ($1, $2, …), for RunEach.
@@ -200,7 +227,8 @@ class PgConnection {
   };
   explicit PgConnection(PGconn* conn) : conn_(conn) {}
   // Throws PgError unless `result` succeeded.
-  PgResult Check(PGresult* result);
+  PgResult Check(PgResult result);
+  PgResult Check(PGresult* result) { return Check(PgResult(result)); }
   // Check's result or error, without throwing.
   absl::StatusOr<PgResult> Checked(PGresult* result);
   // The name of `sql`'s prepared statement, and whether it still needs its

@@ -14,6 +14,7 @@
 #include "storage/identifier_union.h"
 #include "storage/invitation_row.h"
 #include "storage/postgres/pg_connection.h"
+#include "storage/postgres/pg_fan_in.h"
 #include "storage/postgres/pg_migrations.h"
 #include "storage/postgres/pg_read_pipeline.h"
 #include "storage/postgres/pg_rows.h"
@@ -134,7 +135,7 @@ PgUserStore::PgUserStore(PgOptions options)
                 "listing users",
                 [&](PgConnection& c)
                     -> absl::StatusOr<std::vector<absl::StatusOr<PgResult>>> {
-                  auto results = c.RunEach(statements);
+                  auto results = RunEachFannedIn(c, statements);
                   for (auto& result : results) {
                     if (!result.ok()) {
                       result =

@@ -14,7 +14,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "storage/postgres/pg_connection.h"
+#include "storage/postgres/pg_fan_in.h"
 #include "storage/postgres/pg_migrations.h"
+#include "storage/postgres/pg_user_pages.h"
 #include "tests/testing/postgres.h"
 #include "tests/testing/status_matchers.h"
 
@@ -396,6 +398,70 @@ TEST_F(PgUserStoreTest, AsyncPagesShareRoundTripsAndMatchBlockingPages) {
             static_cast<int64_t>(kCalls + kCalls / 4));
   EXPECT_LT(stats.batches - before.batches, (stats.reads - before.reads) / 2)
       << "the calls did not share round trips";
+}
+
+// Every shape of page a filter, an order or a cursor makes can be fanned in
+// (PgFanIn): its parameters' types fit the columns they are compared with,
+// so no shape falls back to a statement per page, and each member reads the
+// page it reads alone.
+TEST_F(PgUserStoreTest, EveryPageShapeFansInAndReadsThePageItReadsAlone) {
+  auto store = OpenReplica();
+  ASSERT_NE(store, nullptr);
+  ASSERT_NO_FATAL_FAILURE(InsertUsersWithEmails(*store, 6));
+  std::vector<UserPageQuery> queries(18);
+  queries[0].filter.email_addresses = {EmailOf(1), EmailOf(4)};
+  queries[1].filter.phone_numbers = {"+15555550100"};
+  queries[2].filter.usernames = {"someone"};
+  queries[3].filter.external_ids = {"ext"};
+  queries[4].filter.user_ids = {"user_2", "user_3"};
+  queries[5].filter.query = "u3@";
+  queries[6].filter.email_address_query = "example";
+  queries[7].filter.phone_number_query = "555";
+  queries[8].filter.username_query = "some";
+  queries[9].filter.name_query = "ada";
+  queries[10].filter.banned = false;
+  queries[11].filter.created_at_after = 0;
+  queries[11].filter.last_sign_in_at_before = 5;
+  queries[11].filter.last_active_at_after = 1;
+  MetadataFilter plan;
+  plan.path = {"plan"};
+  plan.value.kind = JsonScalar::Kind::kString;
+  plan.value.string_value = "pro";
+  queries[12].filter.metadata_filters = {plan};
+  plan.value.kind = JsonScalar::Kind::kNumber;
+  plan.value.number_value = 2.5;
+  queries[13].filter.metadata_filters = {plan};
+  queries[14].order = {UserOrderKey::kEmailAddress, false};
+  queries[14].filter.email_address_query = "u";
+  queries[15].after = UserCursor{int64_t{1}, "user_4"};
+  queries[16].order = {UserOrderKey::kUsername, true};
+  queries[16].after = UserCursor{std::string("m"), "user_9"};
+  queries[17].offset = 2;
+  queries[17].filter.email_address_query = "u";
+
+  auto c = PgConnection::Open(db_->dsn());
+  ASSERT_TRUE(c.ok()) << c.status();
+  for (size_t q = 0; q < queries.size(); ++q) {
+    SCOPED_TRACE(absl::StrCat("query ", q));
+    const PgStatement page = UserPageStatement(queries[q]);
+    const auto fanned = FanInStatement({&page, &page});
+    if (page.params.size() == 0) {
+      EXPECT_FALSE(fanned.has_value()) << "nothing to fan in";
+      continue;
+    }
+    ASSERT_TRUE(fanned.has_value());
+    absl::StatusOr<PgResult> rows = PgGuarded("fanned in", [&] {
+      return absl::StatusOr<PgResult>((*c)->Run(fanned->sql, fanned->params));
+    });
+    ASSERT_THAT(rows, IsOk()) << fanned->sql;
+    for (const PgResult& member : SplitFannedIn(*rows, 2)) {
+      UserPage read;
+      if (!ReadUserPage(queries[q], member, read)) {
+        read.total_count = *store->CountUsers(queries[q].filter);
+      }
+      EXPECT_EQ(Summary(read), Summary(store->ListUsers(queries[q])));
+    }
+  }
 }
 
 TEST_F(PgUserStoreTest, ConnectionsKilledByTheServerAreReplaced) {
