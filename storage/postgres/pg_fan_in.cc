@@ -108,7 +108,8 @@ std::optional<PgStatement> FanInStatement(
   return fanned;
 }
 
-std::vector<PgResult> SplitFannedIn(const PgResult& rows, size_t members) {
+std::optional<std::vector<PgResult>> SplitFannedIn(const PgResult& rows,
+                                                   size_t members) {
   std::vector<PgResult> split;
   split.reserve(members);
   int row = 0;
@@ -118,6 +119,9 @@ std::vector<PgResult> SplitFannedIn(const PgResult& rows, size_t members) {
       ++row;
     }
     split.push_back(rows.Slice(first, row - first, /*first_column=*/2));
+  }
+  if (row != rows.rows()) {
+    return std::nullopt;  // Not grouped by member in order.
   }
   return split;
 }
@@ -165,12 +169,18 @@ std::vector<absl::StatusOr<PgResult>> RunEachFannedIn(
     const std::vector<size_t>& members = answers[r];
     if (to_run[r] == statements[members.front()]) {
       results[members.front()] = std::move(ran[r]);
-    } else if (ran[r].ok()) {
-      std::vector<PgResult> split = SplitFannedIn(*ran[r], members.size());
+      continue;
+    }
+    std::optional<std::vector<PgResult>> split;
+    if (ran[r].ok()) {
+      split = SplitFannedIn(*ran[r], members.size());
+    }
+    if (split.has_value()) {
       for (size_t m = 0; m < members.size(); ++m) {
-        results[members[m]] = std::move(split[m]);
+        results[members[m]] = std::move((*split)[m]);
       }
-    } else if (ran[r].status().code() == absl::StatusCode::kUnavailable) {
+    } else if (!ran[r].ok() &&
+               ran[r].status().code() == absl::StatusCode::kUnavailable) {
       // A timeout or a server going away: running each member again would
       // only add load where there is too much already.
       for (size_t i : members) {

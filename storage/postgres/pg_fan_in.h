@@ -28,8 +28,11 @@ namespace roster::storage {
 std::optional<PgStatement> FanInStatement(
     absl::Span<const PgStatement* const> members);
 
-// Each member's result from FanInStatement's `rows`.
-std::vector<PgResult> SplitFannedIn(const PgResult& rows, size_t members);
+// Each member's result from FanInStatement's `rows`; nullopt when the rows
+// are not grouped by member in order (then RunEachFannedIn runs the members
+// alone).
+std::optional<std::vector<PgResult>> SplitFannedIn(const PgResult& rows,
+                                                   size_t members);
 
 // Runs `statements` as PgConnection::RunEach would, with a result per
 // statement in the same order, fanning in each group of statements that

@@ -163,6 +163,28 @@ TEST_F(PgFanInTest, RepeatedRunsSettleOnAGenericPlan) {
   EXPECT_EQ(Plans("fan_in"), "3 generic, 5 custom");
 }
 
+// Rows out of member order are not handed out as pages: a member would get
+// another's rows, or none.
+TEST_F(PgFanInTest, RowsOutOfMemberOrderAreNotSplit) {
+  const PgResult in_order = c_->Exec(
+      "SELECT * FROM (VALUES (1, 1, 'a'), (1, 2, 'b'), (3, 1, 'c')) v");
+  const auto split = SplitFannedIn(in_order, 3);
+  ASSERT_TRUE(split.has_value());
+  EXPECT_EQ(CellsOf((*split)[0], 1), "a|\nb|\n");
+  EXPECT_EQ(CellsOf((*split)[1], 1), "") << "member 2 has no rows";
+  EXPECT_EQ(CellsOf((*split)[2], 1), "c|\n");
+
+  EXPECT_FALSE(SplitFannedIn(c_->Exec("SELECT * FROM (VALUES (2, 1, 'a'), "
+                                      "(1, 1, 'b')) v"),
+                             2)
+                   .has_value());
+  EXPECT_FALSE(
+      SplitFannedIn(
+          c_->Exec("SELECT * FROM (VALUES (1, 1, 'a'), (5, 1, 'b')) v"), 2)
+          .has_value())
+      << "a member past the last";
+}
+
 TEST_F(PgFanInTest, OnlyStatementsOfOneShapeWithTextOrNumbersFanIn) {
   const auto statement = [&](const std::string& sql) -> PgStatement& {
     PgStatement& s = statements_.emplace_back();

@@ -454,7 +454,9 @@ TEST_F(PgUserStoreTest, EveryPageShapeFansInAndReadsThePageItReadsAlone) {
       return absl::StatusOr<PgResult>((*c)->Run(fanned->sql, fanned->params));
     });
     ASSERT_THAT(rows, IsOk()) << fanned->sql;
-    for (const PgResult& member : SplitFannedIn(*rows, 2)) {
+    const auto split = SplitFannedIn(*rows, 2);
+    ASSERT_TRUE(split.has_value());
+    for (const PgResult& member : *split) {
       UserPage read;
       if (!ReadUserPage(queries[q], member, read)) {
         read.total_count = *store->CountUsers(queries[q].filter);
