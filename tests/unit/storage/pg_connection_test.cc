@@ -11,6 +11,18 @@
 namespace roster::storage {
 namespace {
 
+TEST(NumberPlaceholdersTest, NumbersMarksOutsideQuotedLiterals) {
+  EXPECT_EQ(NumberPlaceholders(""), "");
+  EXPECT_EQ(NumberPlaceholders("SELECT 1"), "SELECT 1");
+  EXPECT_EQ(NumberPlaceholders("?"), "$1");
+  EXPECT_EQ(NumberPlaceholders("a = ? AND b IN (?,?) OR c = ?"),
+            "a = $1 AND b IN ($2,$3) OR c = $4");
+  EXPECT_EQ(NumberPlaceholders("x LIKE ? ESCAPE '\\' AND y = '?' AND z = ?"),
+            "x LIKE $1 ESCAPE '\\' AND y = '?' AND z = $2");
+  EXPECT_EQ(NumberPlaceholders("'it''s ?' || ?"), "'it''s ?' || $1");
+  EXPECT_EQ(NumberPlaceholders("'unterminated ?"), "'unterminated ?");
+}
+
 class PgConnectionTest : public ::testing::Test {
  protected:
   void SetUp() override {
