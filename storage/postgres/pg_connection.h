@@ -57,8 +57,8 @@ auto PgGuarded(absl::string_view what, Fn&& fn) -> decltype(fn()) {
 }
 
 // A parameter's type as the caller bound it. PostgreSQL infers each one's
-// type from the statement; PgFanIn needs it to send a column of them as one
-// array.
+// type from the statement; FanInStatement (pg_fan_in.h) needs it to send a
+// column of them as one array.
 enum class PgParamType : char { kText, kInt8, kFloat8, kBytes };
 
 // Query parameters, sent in text format except byte strings (binary).
@@ -123,9 +123,7 @@ class PgResult {
                        first_column_ + column) != 0;
   }
   std::string Text(int row, int column) const {
-    return std::string(Value(row, column), static_cast<size_t>(PQgetlength(
-                                               result_.get(), first_row_ + row,
-                                               first_column_ + column)));
+    return std::string(Value(row, column), Length(row, column));
   }
   int64_t Int(int row, int column) const;
   bool Bool(int row, int column) const { return Int(row, column) != 0; }
@@ -145,6 +143,10 @@ class PgResult {
  private:
   const char* Value(int row, int column) const {
     return PQgetvalue(result_.get(), first_row_ + row, first_column_ + column);
+  }
+  size_t Length(int row, int column) const {
+    return static_cast<size_t>(
+        PQgetlength(result_.get(), first_row_ + row, first_column_ + column));
   }
 
   std::shared_ptr<PGresult> result_;

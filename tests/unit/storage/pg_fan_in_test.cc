@@ -19,9 +19,8 @@ namespace {
 // subquery that counts, literals with quotes, text and integer parameters.
 constexpr char kPage[] =
     "SELECT id, owner, note, (SELECT COUNT(*) FROM t c WHERE c.owner = $1) "
-    "FROM t WHERE owner = $1 AND id > $2 AND (note IS NULL OR note <> 'it''s "
-    "$3') "
-    "ORDER BY id DESC LIMIT 3";
+    "FROM t WHERE owner = $1 AND id > $2 "
+    "AND (note IS NULL OR note <> 'it''s $3') ORDER BY id DESC LIMIT 3";
 
 class PgFanInTest : public ::testing::Test {
  protected:
@@ -62,7 +61,7 @@ class PgFanInTest : public ::testing::Test {
   std::deque<PgStatement> statements_;
 };
 
-// Four columns per row alone; the same four in a slice of six.
+// The first `columns` cells of each row of `r`, NULLs marked, a line a row.
 std::string CellsOf(const absl::StatusOr<PgResult>& r, int columns) {
   if (!r.ok()) {
     return r.status().ToString();

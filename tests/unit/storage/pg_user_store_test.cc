@@ -401,7 +401,7 @@ TEST_F(PgUserStoreTest, AsyncPagesShareRoundTripsAndMatchBlockingPages) {
 }
 
 // Every shape of page a filter, an order or a cursor makes can be fanned in
-// (PgFanIn): its parameters' types fit the columns they are compared with,
+// (pg_fan_in.h): its parameters' types fit the columns they are compared with,
 // so no shape falls back to a statement per page, and each member reads the
 // page it reads alone.
 TEST_F(PgUserStoreTest, EveryPageShapeFansInAndReadsThePageItReadsAlone) {
