@@ -27,11 +27,22 @@ PgStatement UserPageStatement(const UserPageQuery& query) {
   const SqlClause where = UserFilterSql(query.filter, SqlDialect::kPostgres);
   const SqlClause select = UserPageSql(query, where, SqlDialect::kPostgres);
   const SqlClause count = CountUsersSql(where);
+  // A first page that does not fill implies its total (TotalImpliedByPage),
+  // so the count runs only when the page fills: PostgreSQL runs a subquery in
+  // a CASE branch only when the branch is taken. A search that matches less
+  // than a page then scans the users once, not twice. Such a page's LIMIT is
+  // written in (UserPageSql), and so is the bound here.
+  std::string total = absl::StrCat("(", count.sql, ")");
+  if (!query.after.has_value() && query.offset == 0) {
+    total =
+        absl::StrCat("CASE WHEN (SELECT COUNT(*) FROM page) <= ", query.limit,
+                     " THEN NULL ELSE ", total, " END");
+  }
   const char* direction = query.order.descending ? "DESC" : "ASC";
   PgStatement statement;
   statement.sql = NumberPlaceholders(absl::StrCat(
-      "WITH page AS (", select.sql, ") SELECT page.*, (", count.sql,
-      "), i.* FROM page LEFT JOIN LATERAL (", IdentifierUnionSql("= page.id"),
+      "WITH page AS (", select.sql, ") SELECT page.*, ", total,
+      ", i.* FROM page LEFT JOIN LATERAL (", IdentifierUnionSql("= page.id"),
       ") i ON TRUE ORDER BY ", kSortColumn + 1, " ", direction, ", 1 ",
       direction, ", i.kind, i.created_at, i.id"));
   BindAll(statement.params, select.params);
@@ -65,7 +76,9 @@ bool ReadUserPage(const UserPageQuery& query, const PgResult& rows,
   }
   bool counted = true;
   if (builder.NeedsCount()) {
-    counted = rows.rows() > 0;
+    // NULL where the statement judged the count implied: then it is read
+    // apart, never taken as 0.
+    counted = rows.rows() > 0 && !rows.IsNull(0, kTotalColumn);
     if (counted) {
       builder.page().total_count = rows.Int(0, kTotalColumn);
     }

@@ -14,7 +14,8 @@ namespace roster::storage {
 
 // One statement, so one snapshot and one round trip: the page, each user's
 // identifiers beside it (as GetUser reads them), and the count of all
-// matches, which PostgreSQL evaluates once.
+// matches, which PostgreSQL evaluates once, and only if the page does not
+// imply it.
 PgStatement UserPageStatement(const UserPageQuery& query);
 // How many users `filter` matches; the kept count when it matches every user
 // (migration 2).
@@ -22,7 +23,7 @@ PgStatement CountUsersStatement(const UserFilter& filter);
 
 // The page UserPageStatement(query) read. False when its count is still to
 // be read apart (CountUsersStatement): a page past the end carries no row to
-// read it from.
+// read it from, and a row whose count is NULL carries none.
 bool ReadUserPage(const UserPageQuery& query, const PgResult& rows,
                   UserPage& page);
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -464,6 +465,56 @@ TEST_F(PgUserStoreTest, EveryPageShapeFansInAndReadsThePageItReadsAlone) {
       EXPECT_EQ(Summary(read), Summary(store->ListUsers(queries[q])));
     }
   }
+}
+
+// The plan of UserPageStatement(query) as EXPLAIN ANALYZE runs it.
+std::string AnalyzedPlan(PgConnection& c, const UserPageQuery& query) {
+  const PgStatement page = UserPageStatement(query);
+  const PgResult plan = c.Run(
+      absl::StrCat("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ",
+                   page.sql),
+      page.params);
+  std::string text;
+  for (int row = 0; row < plan.rows(); ++row) {
+    absl::StrAppend(&text, plan.Text(row, 0), "\n");
+  }
+  return text;
+}
+
+// A first page that does not fill implies its total, so its statement never
+// runs the count (EXPLAIN ANALYZE marks the count's aggregate "never
+// executed"); a page that fills, or one after a cursor, still counts. Each
+// reads the right total either way.
+TEST_F(PgUserStoreTest, TheCountRunsOnlyWhenThePageDoesNotImplyIt) {
+  auto store = OpenReplica();
+  ASSERT_NE(store, nullptr);
+  ASSERT_NO_FATAL_FAILURE(InsertUsersWithEmails(*store, 6));
+  auto c = PgConnection::Open(db_->dsn());
+  ASSERT_TRUE(c.ok()) << c.status();
+  UserPageQuery query;
+  query.filter.email_addresses = {EmailOf(1), EmailOf(4)};
+  const auto expect = [&](bool count_runs, const std::string& what) {
+    SCOPED_TRACE(what);
+    absl::StatusOr<std::string> plan = PgGuarded("explaining", [&] {
+      return absl::StatusOr<std::string>(AnalyzedPlan(**c, query));
+    });
+    ASSERT_THAT(plan, IsOk());
+    EXPECT_EQ(absl::StrContains(*plan, "Aggregate (never executed)"),
+              !count_runs)
+        << *plan;
+    absl::StatusOr<UserPage> page = store->ListUsers(query);
+    ASSERT_THAT(page, IsOk());
+    EXPECT_EQ(page->total_count, 2);
+  };
+  query.limit = 10;
+  expect(false, "a first page with room to spare");
+  query.limit = 2;
+  expect(false, "a first page filled exactly");
+  query.limit = 1;
+  expect(true, "a first page with a successor");
+  query.limit = 10;
+  query.after = UserCursor{int64_t{1}, "user_9"};
+  expect(true, "a page after a cursor");
 }
 
 TEST_F(PgUserStoreTest, ConnectionsKilledByTheServerAreReplaced) {
