@@ -493,7 +493,8 @@ TEST_F(PgUserStoreTest, TheCountRunsOnlyWhenThePageDoesNotImplyIt) {
   ASSERT_TRUE(c.ok()) << c.status();
   UserPageQuery query;
   query.filter.email_addresses = {EmailOf(1), EmailOf(4)};
-  const auto expect = [&](bool count_runs, const std::string& what) {
+  const auto expect = [&](bool count_runs, size_t users,
+                          const std::string& what) {
     SCOPED_TRACE(what);
     absl::StatusOr<std::string> plan = PgGuarded("explaining", [&] {
       return absl::StatusOr<std::string>(AnalyzedPlan(**c, query));
@@ -505,16 +506,17 @@ TEST_F(PgUserStoreTest, TheCountRunsOnlyWhenThePageDoesNotImplyIt) {
     absl::StatusOr<UserPage> page = store->ListUsers(query);
     ASSERT_THAT(page, IsOk());
     EXPECT_EQ(page->total_count, 2);
+    EXPECT_EQ(page->users.size(), users);
   };
   query.limit = 10;
-  expect(false, "a first page with room to spare");
+  expect(false, 2, "a first page with room to spare");
   query.limit = 2;
-  expect(false, "a first page filled exactly");
+  expect(false, 2, "a first page filled exactly");
   query.limit = 1;
-  expect(true, "a first page with a successor");
+  expect(true, 1, "a first page with a successor");
   query.limit = 10;
-  query.after = UserCursor{int64_t{1}, "user_9"};
-  expect(true, "a page after a cursor");
+  query.after = UserCursor{int64_t{1}, "user_9"};  // Both sort after it.
+  expect(true, 2, "a page after a cursor");
 }
 
 TEST_F(PgUserStoreTest, ConnectionsKilledByTheServerAreReplaced) {
