@@ -4,11 +4,12 @@
 // Concurrent ListUsers pages are mostly one shape (a lookup by one email
 // address, say) with different values. Each such page as a statement of its
 // own costs PostgreSQL a Bind, an executor start over a plan of a dozen nodes
-// and a transaction, far more than the index lookups it does. Fanned in, the
-// members' parameters go as arrays and the shape runs once per member inside
-// one statement (a LATERAL join over the arrays); each member then gets its
-// own rows back, as a slice of the shared result. Internal to the PostgreSQL
-// adapter.
+// and a transaction, more than the index lookups it does: fanned in, a lookup
+// by email cost PostgreSQL 47 µs of CPU instead of 83 (docs/performance.md).
+// The members' parameters go as arrays and the shape runs once per member
+// inside one statement (a LATERAL join over the arrays); each member then gets
+// its own rows back, as a slice of the shared result. Internal to the
+// PostgreSQL adapter.
 #ifndef ROSTER_STORAGE_POSTGRES_PG_FAN_IN_H_
 #define ROSTER_STORAGE_POSTGRES_PG_FAN_IN_H_
 
