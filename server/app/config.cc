@@ -145,6 +145,11 @@ ABSL_FLAG(std::string, metrics_listen, "",
 ABSL_FLAG(bool, log_rpcs, true,
           "Write one JSON line per RPC to stderr (method, code, latency, peer, "
           "request id; never request contents).");
+ABSL_FLAG(bool, grpc_bdp_probe, false,
+          "Let gRPC grow each connection's receive window to its measured "
+          "bandwidth-delay product. Off, a request larger than 64 KiB takes a "
+          "few more round trips on a long link, and an unauthenticated client "
+          "can make the server receive at most 64 KiB of a refused upload.");
 ABSL_FLAG(int32_t, user_cache_mb, 32,
           "MiB of recently read users kept in memory for GetUser on SQLite "
           "(0: off). Assumes this process is the only writer of the file.");
@@ -202,6 +207,7 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "metrics_listen",
                                       "backend_listen",
                                       "log_rpcs",
+                                      "grpc_bdp_probe",
                                       "user_cache_mb"};
 
 // Applies ROSTER_<FLAG> variables before the command line is parsed, so flags
@@ -471,6 +477,7 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   config.backend_listen = absl::GetFlag(FLAGS_backend_listen);
   config.log_rpcs = absl::GetFlag(FLAGS_log_rpcs);
+  config.grpc_bdp_probe = absl::GetFlag(FLAGS_grpc_bdp_probe);
   config.user_cache_mb = absl::GetFlag(FLAGS_user_cache_mb);
   auto delivery = LoadDeliveryFlags();
   if (!delivery.ok()) {

@@ -303,6 +303,14 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     // one serves and silently take a share of its connections; a port in
     // use must be a loud start-up error instead.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    // With BDP probing, a flood of refused uploads grows every stream's
+    // receive window to megabytes, all of which the client may send before
+    // its refusal: the server then reads at the attacker's bandwidth.
+    // Without it the window starts at 64 KiB and grows only for a request
+    // the server has begun to read, which an upload is only once its caller
+    // is authenticated (docs/reliability.md).
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE,
+                               config.grpc_bdp_probe ? 1 : 0);
   };
   api::SignInLimits sign_in_limits;
   sign_in_limits.failures_per_identifier =

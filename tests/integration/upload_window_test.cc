@@ -1,0 +1,146 @@
+// What an unauthenticated upload flood makes the server receive (DESIGN §14).
+// An upload without credentials is refused before its request is read, but
+// the client may send as much of it as the stream's flow-control window
+// allows first. With gRPC's BDP probing that window grows to megabytes under
+// such a flood; without it, a refused call costs the server at most the
+// initial 64 KiB window. Bytes are counted by the kernel (TCP_INFO) on the
+// server's own sockets, which live in this process.
+#include <arpa/inet.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <gtest/gtest.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tests/testing/test_server.h"
+
+namespace roster {
+namespace {
+
+using ::roster::testing::TestServer;
+
+constexpr char kSetProfileImage[] = "/roster.v1.BackendUsers/SetProfileImage";
+
+// The port of a socket address, IPv4 or IPv6 (gRPC listens on IPv4 addresses
+// through dual-stack sockets); 0 for other families.
+int PortOf(const sockaddr_storage& address) {
+  if (address.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
+  }
+  if (address.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
+  }
+  return 0;
+}
+
+// Bytes received so far on this process's TCP connections accepted on
+// `port` (the server's side of each).
+uint64_t BytesReceivedOnPort(int port) {
+  uint64_t total = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/fd")) {
+    const int fd = std::stoi(entry.path().filename().string());
+    sockaddr_storage local{};
+    sockaddr_storage peer{};
+    socklen_t local_size = sizeof(local);
+    socklen_t peer_size = sizeof(peer);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_size) !=
+            0 ||
+        PortOf(local) != port ||
+        getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_size) != 0) {
+      continue;  // Not a connection accepted on `port` (or a listener).
+    }
+    tcp_info info{};
+    socklen_t info_size = sizeof(info);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_size) == 0) {
+      total += info.tcpi_bytes_received;
+    }
+  }
+  return total;
+}
+
+// Runs `calls_per_thread` unauthenticated 10 MiB SetProfileImage calls from
+// each of 8 threads over one connection and returns the bytes the server
+// received per call. Every call must be refused UNAUTHENTICATED.
+double BytesPerRefusedUpload(TestServer& server, int calls_per_thread) {
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // Its own link.
+  arguments.SetMaxSendMessageSize(32 << 20);
+  auto channel = grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", server.server().port()),
+      grpc::InsecureChannelCredentials(), arguments);
+  grpc::GenericStub stub(channel);
+  // A PNG signature, then zeros: never parsed, since no call is let in.
+  std::string image(10 << 20, '\0');
+  image.replace(0, 8, "\x89PNG\r\n\x1a\n", 8);
+  const std::string request =
+      std::string("\x12", 1) + std::string("\x80\x80\x80\x05", 4) + image;
+  const grpc::Slice slice(request);
+  const uint64_t before = BytesReceivedOnPort(server.server().port());
+  std::vector<std::thread> threads;
+  std::atomic<int> refused{0};
+  constexpr int kThreads = 8;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < calls_per_thread; ++i) {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::seconds(30));
+        grpc::ByteBuffer request_buffer(&slice, 1);
+        grpc::ByteBuffer response;
+        std::promise<grpc::Status> done;
+        stub.UnaryCall(
+            &context, kSetProfileImage, grpc::StubOptions(), &request_buffer,
+            &response,
+            [&](const grpc::Status& status) { done.set_value(status); });
+        const grpc::Status status = done.get_future().get();
+        if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+          ++refused;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  const int calls = kThreads * calls_per_thread;
+  EXPECT_EQ(refused.load(), calls);
+  const double per_call =
+      static_cast<double>(BytesReceivedOnPort(server.server().port()) -
+                          before) /
+      calls;
+  std::printf("%d refused uploads: %.0f bytes received per call\n", calls,
+              per_call);
+  return per_call;
+}
+
+TEST(UploadWindowTest, ARefusedUploadCostsTheServerAtMostTheInitialWindow) {
+  TestServer server;
+  const double per_call = BytesPerRefusedUpload(server, 25);
+  // The initial window is 64 KiB; headers and framing add little.
+  EXPECT_LE(per_call, 128 << 10) << per_call << " bytes per refused upload";
+  EXPECT_GT(per_call, 0);
+}
+
+TEST(UploadWindowTest, WithBdpProbingTheFloodSendsMegabytesPerRefusal) {
+  // The flag operators can turn back on, for long links carrying large
+  // legitimate uploads: this is what it costs under a flood.
+  TestServer server(
+      [](app::ServerConfig& config) { config.grpc_bdp_probe = true; });
+  const double per_call = BytesPerRefusedUpload(server, 25);
+  EXPECT_GT(per_call, 512 << 10) << per_call << " bytes per refused upload";
+}
+
+}  // namespace
+}  // namespace roster
