@@ -147,9 +147,10 @@ ABSL_FLAG(bool, log_rpcs, true,
           "request id; never request contents).");
 ABSL_FLAG(bool, grpc_bdp_probe, false,
           "Let gRPC grow each connection's receive window to its measured "
-          "bandwidth-delay product. Off, a request larger than 64 KiB takes a "
-          "few more round trips on a long link, and an unauthenticated client "
-          "can make the server receive at most 64 KiB of a refused upload.");
+          "bandwidth-delay product. Off, more than 64 KiB of requests in "
+          "flight on one connection takes more round trips on a long link, "
+          "and an unauthenticated client can make the server receive at most "
+          "64 KiB of a refused upload.");
 ABSL_FLAG(int32_t, user_cache_mb, 32,
           "MiB of recently read users kept in memory for GetUser on SQLite "
           "(0: off). Assumes this process is the only writer of the file.");
