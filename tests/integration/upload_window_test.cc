@@ -88,9 +88,10 @@ double BytesPerRefusedUpload(TestServer& server, int calls_per_thread) {
       std::string("\x12", 1) + std::string("\x80\x80\x80\x05", 4) + image;
   const grpc::Slice slice(request);
   const uint64_t before = BytesReceivedOnPort(server.server().port());
-  std::vector<std::thread> threads;
-  std::atomic<int> refused{0};
   constexpr int kThreads = 8;
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  std::atomic<int> refused{0};
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < calls_per_thread; ++i) {
