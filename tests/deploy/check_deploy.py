@@ -11,6 +11,8 @@
 3. Every package the Dockerfile installs exists, and its runtime stage installs
    (directly or as dependencies) the package of every shared library the built
    roster-server links. `make test-image` builds and runs the image itself.
+4. Every flag roster-server defines has its row in docs/operations.md, the
+   operator's reference.
 
 Usage: check_deploy.py REPO_ROOT ROSTER_SERVER_BINARY
 """
@@ -251,8 +253,21 @@ for path in re.findall(r"=> (/\S+)", ldd):
     check(owner in reachable or priority == "required",
           f"the runtime image installs {owner} (for {path})")
 
+own_flags = set()
+in_own_section = False
+for line in (helpfull.stdout + helpfull.stderr).splitlines():
+    if line.startswith("  Flags from "):
+        in_own_section = "server/app/" in line
+    elif in_own_section:
+        own_flags.update(re.findall(r"^    --([a-z0-9_]+) \(", line))
+check(len(own_flags) > 50, f"--helpfull lists roster-server's flags ({len(own_flags)} found)")
+with open(f"{root}/docs/operations.md", encoding="utf-8") as operations:
+    documented = set(re.findall(r"`--([a-z0-9_]+)`", operations.read()))
+for flag in sorted(own_flags - documented):
+    check(False, f"--{flag} is documented in docs/operations.md")
+
 if failures:
     print("deploy check failed:\n  " + "\n  ".join(failures))
     sys.exit(1)
-print(f"deploy check: {len(docs)} + {len(pg_docs)} manifests and the runtime image's "
-      "packages are consistent")
+print(f"deploy check: {len(docs)} + {len(pg_docs)} manifests, the runtime image's "
+      f"packages and the {len(own_flags)} flags' docs are consistent")
