@@ -93,7 +93,8 @@ struct ServerConfig {
   std::string metrics_listen;
   // One JSON line per RPC on stderr.
   bool log_rpcs = true;
-  // gRPC's BDP probing: receive windows grown past 64 KiB (DESIGN §14: off).
+  // gRPC's BDP probing: receive windows grown past 64 KiB. Off by default:
+  // refused uploads then bring at most 64 KiB each (DESIGN §14).
   bool grpc_bdp_probe = false;
   // MiB of users SQLite's GetUser keeps in memory; 0: none.
   int32_t user_cache_mb = 32;

@@ -84,6 +84,7 @@ double BytesPerRefusedUpload(TestServer& server, int calls_per_thread) {
   // A PNG signature, then zeros: never parsed, since no call is let in.
   std::string image(10 << 20, '\0');
   image.replace(0, 8, "\x89PNG\r\n\x1a\n", 8);
+  // Field 2 (`image`), its length 10 MiB as a varint, then the bytes.
   const std::string request =
       std::string("\x12", 1) + std::string("\x80\x80\x80\x05", 4) + image;
   const grpc::Slice slice(request);
