@@ -151,6 +151,13 @@ ABSL_FLAG(bool, grpc_bdp_probe, false,
           "flight on one connection takes more round trips on a long link, "
           "and an unauthenticated client can make the server receive at most "
           "64 KiB of a refused upload.");
+ABSL_FLAG(bool, http2_guard, true,
+          "Check the HTTP/2 frames clients send to the gRPC listeners and "
+          "close a connection that sends a header block over 64 KiB or resets "
+          "streams faster than 20 a second after a burst of 200 (cleartext "
+          "listeners only), and keep a listener accepting when the process "
+          "is out of file descriptors: gRPC 1.51 bounds none of these itself "
+          "(CVE-2023-33953, CVE-2023-44487, CVE-2023-4785).");
 ABSL_FLAG(int32_t, user_cache_mb, 32,
           "MiB of recently read users kept in memory for GetUser on SQLite "
           "(0: off). Assumes this process is the only writer of the file.");
@@ -209,6 +216,7 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "backend_listen",
                                       "log_rpcs",
                                       "grpc_bdp_probe",
+                                      "http2_guard",
                                       "user_cache_mb"};
 
 // Applies ROSTER_<FLAG> variables before the command line is parsed, so flags
@@ -479,6 +487,7 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.backend_listen = absl::GetFlag(FLAGS_backend_listen);
   config.log_rpcs = absl::GetFlag(FLAGS_log_rpcs);
   config.grpc_bdp_probe = absl::GetFlag(FLAGS_grpc_bdp_probe);
+  config.http2_guard = absl::GetFlag(FLAGS_http2_guard);
   config.user_cache_mb = absl::GetFlag(FLAGS_user_cache_mb);
   auto delivery = LoadDeliveryFlags();
   if (!delivery.ok()) {

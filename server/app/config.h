@@ -96,6 +96,9 @@ struct ServerConfig {
   // gRPC's BDP probing: receive windows grown past 64 KiB. Off by default:
   // refused uploads then bring at most 64 KiB each (DESIGN §14).
   bool grpc_bdp_probe = false;
+  // Checks clients' HTTP/2 frames on the gRPC listeners for the flaws of
+  // gRPC 1.51 no channel argument bounds (server/app/http2_guard.h).
+  bool http2_guard = true;
   // MiB of users SQLite's GetUser keeps in memory; 0: none.
   int32_t user_cache_mb = 32;
   // Sending codes by email and SMS (DESIGN §13); off unless a channel is set.

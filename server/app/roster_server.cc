@@ -20,6 +20,7 @@
 #include "server/api/request_size_gate.h"
 #include "server/api/rpc_observer.h"
 #include "server/app/cpu_quota.h"
+#include "server/app/http2_guard.h"
 #include "server/app/timed_user_store.h"
 #include "server/domain/hash_memory.h"
 #include "server/domain/passwords.h"
@@ -354,6 +355,10 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config.listen));
   }
+  if (config.http2_guard) {
+    ProtectGrpcPort(server->port_, Http2Limits());
+    server->guarded_ports_.push_back(server->port_);
+  }
   if (!config.backend_listen.empty()) {
     // BackendUsers alone on its own port, for a network policy to fence.
     grpc::ServerBuilder backend_builder;
@@ -365,6 +370,10 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
     if (server->backend_server_ == nullptr || server->backend_port_ == 0) {
       return absl::UnavailableError(
           absl::StrCat("cannot listen on ", config.backend_listen));
+    }
+    if (config.http2_guard) {
+      ProtectGrpcPort(server->backend_port_, Http2Limits());
+      server->guarded_ports_.push_back(server->backend_port_);
     }
   }
   if (server->http_ != nullptr) {
@@ -441,6 +450,9 @@ void RosterServer::Shutdown(absl::Duration grace) {
   }
   const absl::Time deadline = absl::Now() + grace;
   server_->Shutdown(absl::ToChronoTime(deadline));
+  for (const int port : guarded_ports_) {
+    UnprotectGrpcPort(port);
+  }
   if (backend_server_ != nullptr) {
     backend_server_->Shutdown(absl::ToChronoTime(deadline));
   }
@@ -535,6 +547,20 @@ std::string RosterServer::RenderMetrics() {
         "roster_user_cache_bytes ",
         cache->bytes, "\n");
   }
+  const Http2GuardCounts guard = GuardCounts();
+  absl::StrAppend(
+      &extra,
+      "# HELP roster_http2_guard_closed_total gRPC connections closed by the "
+      "HTTP/2 guard, by rule (docs/operations.md, --http2_guard).\n"
+      "# TYPE roster_http2_guard_closed_total counter\n"
+      "roster_http2_guard_closed_total{rule=\"header_block_too_large\"} ",
+      guard.header_block_too_large,
+      "\nroster_http2_guard_closed_total{rule=\"too_many_resets\"} ",
+      guard.too_many_resets,
+      "\nroster_http2_guard_closed_total{rule=\"connection_rate\"} ",
+      guard.connection_rate,
+      "\nroster_http2_guard_closed_total{rule=\"out_of_file_descriptors\"} ",
+      guard.shed_for_file_descriptors, "\n");
   if (deliverer_ != nullptr) {
     absl::StrAppend(&extra, deliverer_->RenderMetrics());
   }

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -156,6 +157,8 @@ class RosterServer {
   // With --backend_listen: BackendUsers on a port of its own.
   std::unique_ptr<grpc::Server> backend_server_;
   int backend_port_ = 0;
+  // The gRPC ports whose connections http2_guard checks.
+  std::vector<int> guarded_ports_;
   bool shut_down_ = false;
   absl::Duration events_retention_;
 

@@ -1,0 +1,318 @@
+// The HTTP/2 attacks gRPC 1.51 does not bound by itself (DESIGN §14;
+// server/app/http2_guard.h), each run against a real server over a raw TCP
+// connection: an endless header block, streams reset as fast as they are
+// opened, and a listener run out of file descriptors. Each test also shows a
+// legitimate call answered beside the attack.
+#include "server/app/http2_guard.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/tcp.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_server.h"
+
+namespace roster {
+namespace {
+
+using ::roster::testing::ConnectFrom;
+using ::roster::testing::ServerProcess;
+using ::roster::testing::TempDir;
+using ::roster::testing::TestServer;
+
+constexpr char kClientPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+std::string H2Frame(uint8_t type, uint8_t flags, uint32_t stream,
+                    const std::string& payload) {
+  std::string frame;
+  frame.push_back(static_cast<char>(payload.size() >> 16));
+  frame.push_back(static_cast<char>(payload.size() >> 8));
+  frame.push_back(static_cast<char>(payload.size()));
+  frame.push_back(static_cast<char>(type));
+  frame.push_back(static_cast<char>(flags));
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    frame.push_back(static_cast<char>(stream >> shift));
+  }
+  return frame + payload;
+}
+
+// An HPACK integer with a 7-bit prefix (RFC 7541 §5.1).
+std::string HpackLength(uint64_t value) {
+  std::string out;
+  if (value < 127) {
+    out.push_back(static_cast<char>(value));
+    return out;
+  }
+  out.push_back(static_cast<char>(127));
+  value -= 127;
+  while (value >= 128) {
+    out.push_back(static_cast<char>((value % 128) | 128));
+    value /= 128;
+  }
+  out.push_back(static_cast<char>(value));
+  return out;
+}
+
+// A literal header field without indexing, with a new name.
+std::string HpackLiteral(const std::string& name, const std::string& value) {
+  return std::string(1, '\0') + HpackLength(name.size()) + name +
+         HpackLength(value.size()) + value;
+}
+
+std::string RequestHeaderBlock(const std::string& path) {
+  return HpackLiteral(":method", "POST") + HpackLiteral(":scheme", "http") +
+         HpackLiteral(":path", path) + HpackLiteral(":authority", "roster") +
+         HpackLiteral("content-type", "application/grpc") +
+         HpackLiteral("te", "trailers");
+}
+
+// Sends all of `bytes`; false once the server has closed the connection.
+bool SendAll(int fd, const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    const ssize_t n =
+        send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) {
+      return false;
+    }
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// Reads and drops what the server sends until it closes the connection or
+// `within` passes; true if it closed.
+bool ClosedByServer(int fd, absl::Duration within) {
+  const absl::Time deadline = absl::Now() + within;
+  char buffer[65536];
+  timeval tick{0, 200'000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof(tick));
+  while (absl::Now() < deadline) {
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// True if the server answers a PING on `fd` within 5 s: the connection lives.
+bool AnswersPing(int fd) {
+  if (!SendAll(fd, H2Frame(0x6, 0, 0, "roster!!"))) {
+    return false;
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  std::string received;
+  char buffer[65536];
+  while (absl::Now() < deadline) {
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+      return false;
+    }
+    if (n > 0) {
+      received.append(buffer, static_cast<size_t>(n));
+    }
+    // Frames: find a PING (type 6) with ACK (flag 1) and our payload.
+    size_t at = 0;
+    while (received.size() - at >= 9) {
+      const size_t length = (static_cast<uint8_t>(received[at]) << 16) |
+                            (static_cast<uint8_t>(received[at + 1]) << 8) |
+                            static_cast<uint8_t>(received[at + 2]);
+      if (received.size() - at < 9 + length) {
+        break;
+      }
+      if (received[at + 3] == 0x6 && (received[at + 4] & 0x1) != 0 &&
+          received.compare(at + 9, length, "roster!!") == 0) {
+        return true;
+      }
+      at += 9 + length;
+    }
+  }
+  return false;
+}
+
+grpc::Status HealthCheck(int port) {
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // A new link.
+  auto channel =
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                grpc::InsecureChannelCredentials(), arguments);
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(5));
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  return stub->Check(&context, request, &response);
+}
+
+TEST(Http2GuardTest, AnEndlessHeaderBlockClosesItsConnection) {
+  // CVE-2023-33953: gRPC 1.51 buffers a header block whole and copies it
+  // again for every CONTINUATION frame; 30 MiB sent slowly held a core for
+  // two minutes.
+  TestServer server;
+  const int port = server.server().port();
+  const uint64_t closed_before = app::GuardCounts().header_block_too_large;
+  const int fd = ConnectFrom(port);
+  ASSERT_GE(fd, 0);
+  // A header whose value is declared 1 GiB long, then its bytes, 16 KiB at a
+  // time, never ending the block.
+  ASSERT_TRUE(
+      SendAll(fd, std::string(kClientPreface) + H2Frame(0x4, 0, 0, "") +
+                      H2Frame(0x1, 0, 1,
+                              std::string(1, '\0') + HpackLength(6) + "x-bomb" +
+                                  HpackLength(uint64_t{1} << 30))));
+  const std::string continuation = H2Frame(0x9, 0, 1, std::string(16384, 'a'));
+  for (int i = 0; i < 64 && SendAll(fd, continuation); ++i) {
+  }
+  EXPECT_TRUE(ClosedByServer(fd, absl::Seconds(5)));
+  close(fd);
+  EXPECT_EQ(app::GuardCounts().header_block_too_large, closed_before + 1);
+  EXPECT_NE(
+      server.server().RenderMetrics().find(absl::StrCat(
+          "roster_http2_guard_closed_total{rule=\"header_block_too_large\"} ",
+          closed_before + 1, "\n")),
+      std::string::npos);
+  EXPECT_TRUE(HealthCheck(port).ok());
+}
+
+TEST(Http2GuardTest, StreamsResetAsFastAsTheyOpenCloseTheConnection) {
+  // CVE-2023-44487: reset streams no longer count against the stream limit.
+  // Ten seconds of this from two connections took the server past 2 GiB.
+  TestServer server;
+  const int port = server.server().port();
+  const uint64_t closed_before = app::GuardCounts().too_many_resets;
+  const int fd = ConnectFrom(port);
+  ASSERT_GE(fd, 0);
+  std::string bytes = std::string(kClientPreface) + H2Frame(0x4, 0, 0, "");
+  const std::string block = RequestHeaderBlock("/grpc.health.v1.Health/Check");
+  for (uint32_t stream = 1; stream < 2000; stream += 2) {
+    bytes += H2Frame(0x1, 0x4, stream, block) +
+             H2Frame(0x3, 0, stream, std::string("\0\0\0\x08", 4));
+  }
+  SendAll(fd, bytes);  // The server may close before it has all of it.
+  EXPECT_TRUE(ClosedByServer(fd, absl::Seconds(5)));
+  close(fd);
+  EXPECT_EQ(app::GuardCounts().too_many_resets, closed_before + 1);
+  EXPECT_TRUE(HealthCheck(port).ok());
+}
+
+TEST(Http2GuardTest, AClientThatCancelsSomeCallsKeepsItsConnection) {
+  // Cancelling calls is what deadlines do: a burst of 100 resets is allowed.
+  TestServer server;
+  const int fd = ConnectFrom(server.server().port());
+  ASSERT_GE(fd, 0);
+  std::string bytes = std::string(kClientPreface) + H2Frame(0x4, 0, 0, "");
+  const std::string block = RequestHeaderBlock("/grpc.health.v1.Health/Check");
+  for (uint32_t stream = 1; stream < 200; stream += 2) {
+    bytes += H2Frame(0x1, 0x4, stream, block) +
+             H2Frame(0x3, 0, stream, std::string("\0\0\0\x08", 4));
+  }
+  ASSERT_TRUE(SendAll(fd, bytes));
+  EXPECT_TRUE(AnswersPing(fd));
+  close(fd);
+}
+
+TEST(Http2GuardTest, OneAddressConnectingTooFastIsRefusedAndOthersAreNot) {
+  // Reconnecting renews a connection's reset budget; the rate of new
+  // connections from one address bounds that (100 at once, then 20 a second).
+  TestServer server;
+  const int port = server.server().port();
+  const uint64_t refused_before = app::GuardCounts().connection_rate;
+  std::vector<int> fds;
+  int answered = 0;
+  for (int i = 0; i < 150; ++i) {
+    const int fd = ConnectFrom(port, "127.0.0.3");
+    ASSERT_GE(fd, 0);
+    SendAll(fd, std::string(kClientPreface) + H2Frame(0x4, 0, 0, ""));
+    fds.push_back(fd);
+  }
+  for (const int fd : fds) {
+    answered += AnswersPing(fd) ? 1 : 0;
+    close(fd);
+  }
+  // A few may have been refilled while connecting.
+  EXPECT_GE(answered, 100);
+  EXPECT_LE(answered, 120);
+  EXPECT_GE(app::GuardCounts().connection_rate, refused_before + 30);
+  // Another address is not held to the first one's budget.
+  const int other = ConnectFrom(port, "127.0.0.4");
+  ASSERT_GE(other, 0);
+  ASSERT_TRUE(
+      SendAll(other, std::string(kClientPreface) + H2Frame(0x4, 0, 0, "")));
+  EXPECT_TRUE(AnswersPing(other));
+  close(other);
+}
+
+TEST(Http2GuardTest, WithTheGuardOffTheEndlessHeaderBlockIsStillBeingRead) {
+  // What --http2_guard=false leaves: the same attack as above is not closed;
+  // gRPC keeps buffering the block, however long it is declared.
+  TestServer server(
+      [](app::ServerConfig& config) { config.http2_guard = false; });
+  const int fd = ConnectFrom(server.server().port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(
+      SendAll(fd, std::string(kClientPreface) + H2Frame(0x4, 0, 0, "") +
+                      H2Frame(0x1, 0, 1,
+                              std::string(1, '\0') + HpackLength(6) + "x-bomb" +
+                                  HpackLength(uint64_t{1} << 30))));
+  const std::string continuation = H2Frame(0x9, 0, 1, std::string(16384, 'a'));
+  for (int i = 0; i < 16; ++i) {
+    ASSERT_TRUE(SendAll(fd, continuation));
+  }
+  EXPECT_FALSE(ClosedByServer(fd, absl::Seconds(1)));
+  close(fd);
+}
+
+TEST(Http2GuardTest, AListenerOutOfFileDescriptorsKeepsAccepting) {
+  // CVE-2023-4785: gRPC 1.51 stops listening for good when accept4 fails for
+  // want of descriptors. The server here may hold 64; idle it holds ~17.
+  TempDir dir;
+  rlimit original{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &original), 0);
+  rlimit lowered = original;
+  lowered.rlim_cur = 64;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  ServerProcess server(dir, {"--dev", "--db=dev.db", "--listen=127.0.0.1:0",
+                             "--http_listen=127.0.0.1:0"});
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &original), 0);
+  const int port = server.WaitForPort();
+  ASSERT_NE(port, 0) << server.Stderr();
+  // Connections past what the server can hold: it runs out while accepting.
+  std::vector<int> attackers;
+  for (int i = 0; i < 100; ++i) {
+    const int fd = ConnectFrom(port);
+    ASSERT_GE(fd, 0);
+    SendAll(fd, std::string(kClientPreface) + H2Frame(0x4, 0, 0, ""));
+    attackers.push_back(fd);
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  for (const int fd : attackers) {
+    close(fd);
+  }
+  // The attackers gone, a new client is served.
+  grpc::Status status;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    status = HealthCheck(port);
+    if (status.ok()) {
+      break;
+    }
+  }
+  EXPECT_TRUE(status.ok()) << status.error_message() << "\n" << server.Stderr();
+}
+
+}  // namespace
+}  // namespace roster
