@@ -128,6 +128,8 @@ struct Attack {
 
 // Every attack of the table (attacks.cc).
 std::vector<Attack> AllAttacks();
+// The attacks on HTTP/2 itself, below gRPC (http2_attacks.cc).
+std::vector<Attack> Http2Attacks();
 
 // Sign-in timing (attacks.cc): `rounds` of each sign-in call for a known user
 // and as many for unknown identifiers, interleaved on one fresh server with the

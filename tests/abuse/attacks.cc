@@ -573,7 +573,7 @@ bool PrintSignInTiming(int rounds) {
 }
 
 std::vector<Attack> AllAttacks() {
-  return {
+  std::vector<Attack> attacks = {
       {"unknown method paths", {}, UnknownMethods},
       {"oversized gRPC messages", {}, OversizedGrpc},
       {"oversized HTTP bodies", {}, HttpLargeBodies},
@@ -588,6 +588,10 @@ std::vector<Attack> AllAttacks() {
       {"event churn by one user", {}, EventChurn},
       {"many WatchEvents streams", {}, WatchStreams},
   };
+  for (Attack& attack : Http2Attacks()) {
+    attacks.push_back(std::move(attack));
+  }
+  return attacks;
 }
 
 }  // namespace roster::abuse
