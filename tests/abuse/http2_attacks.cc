@@ -10,74 +10,27 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/abuse/abuse.h"
+#include "tests/testing/http2_frames.h"
 #include "tests/testing/tcp.h"
 
 namespace roster::abuse {
 namespace {
 
-constexpr char kHttp2Preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 // The attacker's own address: the guard budgets connections by address, and
 // the legitimate readers connect from 127.0.0.1.
 constexpr char kAttackerAddress[] = "127.0.0.2";
 
-std::string Http2Frame(uint8_t type, uint8_t flags, uint32_t stream,
-                       const std::string& payload) {
-  std::string frame;
-  frame.push_back(static_cast<char>(payload.size() >> 16));
-  frame.push_back(static_cast<char>(payload.size() >> 8));
-  frame.push_back(static_cast<char>(payload.size()));
-  frame.push_back(static_cast<char>(type));
-  frame.push_back(static_cast<char>(flags));
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    frame.push_back(static_cast<char>(stream >> shift));
-  }
-  return frame + payload;
-}
-
-// An HPACK literal header field without indexing and with a new name; the
-// value's length is declared, its bytes follow separately.
-std::string HpackLiteralStart(const std::string& name, uint64_t value_size) {
-  std::string out(1, '\0');
-  out.push_back(static_cast<char>(name.size()));
-  out += name;
-  if (value_size < 127) {
-    out.push_back(static_cast<char>(value_size));
-    return out;
-  }
-  out.push_back(static_cast<char>(127));
-  value_size -= 127;
-  while (value_size >= 128) {
-    out.push_back(static_cast<char>((value_size % 128) | 128));
-    value_size /= 128;
-  }
-  out.push_back(static_cast<char>(value_size));
-  return out;
-}
-
-std::string HpackLiteral(const std::string& name, const std::string& value) {
-  return HpackLiteralStart(name, value.size()) + value;
-}
-
-bool SendWhole(int fd, const std::string& bytes) {
-  size_t sent = 0;
-  while (sent < bytes.size()) {
-    const ssize_t n =
-        send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) {
-      return false;
-    }
-    sent += static_cast<size_t>(n);
-  }
-  return true;
-}
+using testing::EndlessHeaderBlockStart;
+using testing::GrpcRequestHeaderBlock;
+using testing::Http2ClientStart;
+using testing::Http2Frame;
+using testing::SendAll;
 
 void HeaderBlockBombs(Target& target, absl::Duration duration, Outcome& out) {
   std::atomic<int64_t> connections{0};
   std::atomic<int64_t> cut_off{0};
   std::atomic<int64_t> bytes{0};
-  const std::string start =
-      std::string(kHttp2Preface) + Http2Frame(0x4, 0, 0, "") +
-      Http2Frame(0x1, 0, 1, HpackLiteralStart("x-bomb", uint64_t{1} << 30));
+  const std::string start = EndlessHeaderBlockStart();
   const std::string continuation =
       Http2Frame(0x9, 0, 1, std::string(16384, 'a'));
   Flood(8, duration, [&](int) {
@@ -86,9 +39,9 @@ void HeaderBlockBombs(Target& target, absl::Duration duration, Outcome& out) {
       return;
     }
     ++connections;
-    if (SendWhole(fd, start)) {
+    if (SendAll(fd, start)) {
       for (int i = 0; i < 4096; ++i) {  // Up to 64 MiB, until cut off.
-        if (!SendWhole(fd, continuation)) {
+        if (!SendAll(fd, continuation)) {
           ++cut_off;
           break;
         }
@@ -115,11 +68,7 @@ void RapidReset(Target& target, absl::Duration duration, Outcome& out) {
   std::atomic<int64_t> cut_off{0};
   std::atomic<int64_t> streams{0};
   const std::string block =
-      HpackLiteral(":method", "POST") + HpackLiteral(":scheme", "http") +
-      HpackLiteral(":path", "/roster.v1.FrontendUsers/SignIn") +
-      HpackLiteral(":authority", "roster") +
-      HpackLiteral("content-type", "application/grpc") +
-      HpackLiteral("te", "trailers");
+      GrpcRequestHeaderBlock("/roster.v1.FrontendUsers/SignIn");
   const std::string cancel("\0\0\0\x08", 4);
   Flood(8, duration, [&](int) {
     const int fd = testing::ConnectFrom(target.port(), kAttackerAddress);
@@ -127,8 +76,7 @@ void RapidReset(Target& target, absl::Duration duration, Outcome& out) {
       return;
     }
     ++connections;
-    bool open =
-        SendWhole(fd, std::string(kHttp2Preface) + Http2Frame(0x4, 0, 0, ""));
+    bool open = SendAll(fd, Http2ClientStart());
     // 100 streams opened and reset per write, up to 100,000 per connection.
     for (uint32_t stream = 1; open && stream < 200'000;) {
       std::string batch;
@@ -136,7 +84,7 @@ void RapidReset(Target& target, absl::Duration duration, Outcome& out) {
         batch += Http2Frame(0x1, 0x4, stream, block) +
                  Http2Frame(0x3, 0, stream, cancel);
       }
-      open = SendWhole(fd, batch);
+      open = SendAll(fd, batch);
       if (open) {
         streams += 100;
       } else {
@@ -161,15 +109,14 @@ void RapidReset(Target& target, absl::Duration duration, Outcome& out) {
 // HTTP/2 preface and nothing else.
 void ConnectionFlood(Target& target, absl::Duration duration, Outcome& out) {
   std::atomic<int64_t> connections{0};
-  const std::string start =
-      std::string(kHttp2Preface) + Http2Frame(0x4, 0, 0, "");
+  const std::string start = Http2ClientStart();
   Flood(8, duration, [&](int) {
     const int fd = testing::ConnectFrom(target.port(), kAttackerAddress);
     if (fd < 0) {
       return;
     }
     ++connections;
-    SendWhole(fd, start);
+    SendAll(fd, start);
     close(fd);
   });
   out.load = absl::StrCat(connections.load(),

@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "tests/testing/http2_frames.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/tcp.h"
 #include "tests/testing/temp_dir.h"
@@ -29,69 +30,14 @@ namespace roster {
 namespace {
 
 using ::roster::testing::ConnectFrom;
+using ::roster::testing::EndlessHeaderBlockStart;
+using ::roster::testing::GrpcRequestHeaderBlock;
+using ::roster::testing::Http2ClientStart;
+using ::roster::testing::Http2Frame;
+using ::roster::testing::SendAll;
 using ::roster::testing::ServerProcess;
 using ::roster::testing::TempDir;
 using ::roster::testing::TestServer;
-
-constexpr char kClientPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-std::string H2Frame(uint8_t type, uint8_t flags, uint32_t stream,
-                    const std::string& payload) {
-  std::string frame;
-  frame.push_back(static_cast<char>(payload.size() >> 16));
-  frame.push_back(static_cast<char>(payload.size() >> 8));
-  frame.push_back(static_cast<char>(payload.size()));
-  frame.push_back(static_cast<char>(type));
-  frame.push_back(static_cast<char>(flags));
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    frame.push_back(static_cast<char>(stream >> shift));
-  }
-  return frame + payload;
-}
-
-// An HPACK integer with a 7-bit prefix (RFC 7541 §5.1).
-std::string HpackLength(uint64_t value) {
-  std::string out;
-  if (value < 127) {
-    out.push_back(static_cast<char>(value));
-    return out;
-  }
-  out.push_back(static_cast<char>(127));
-  value -= 127;
-  while (value >= 128) {
-    out.push_back(static_cast<char>((value % 128) | 128));
-    value /= 128;
-  }
-  out.push_back(static_cast<char>(value));
-  return out;
-}
-
-// A literal header field without indexing, with a new name.
-std::string HpackLiteral(const std::string& name, const std::string& value) {
-  return std::string(1, '\0') + HpackLength(name.size()) + name +
-         HpackLength(value.size()) + value;
-}
-
-std::string RequestHeaderBlock(const std::string& path) {
-  return HpackLiteral(":method", "POST") + HpackLiteral(":scheme", "http") +
-         HpackLiteral(":path", path) + HpackLiteral(":authority", "roster") +
-         HpackLiteral("content-type", "application/grpc") +
-         HpackLiteral("te", "trailers");
-}
-
-// Sends all of `bytes`; false once the server has closed the connection.
-bool SendAll(int fd, const std::string& bytes) {
-  size_t sent = 0;
-  while (sent < bytes.size()) {
-    const ssize_t n =
-        send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) {
-      return false;
-    }
-    sent += static_cast<size_t>(n);
-  }
-  return true;
-}
 
 // Reads and drops what the server sends until it closes the connection or
 // `within` passes; true if it closed.
@@ -111,7 +57,7 @@ bool ClosedByServer(int fd, absl::Duration within) {
 
 // True if the server answers a PING on `fd` within 5 s: the connection lives.
 bool AnswersPing(int fd) {
-  if (!SendAll(fd, H2Frame(0x6, 0, 0, "roster!!"))) {
+  if (!SendAll(fd, Http2Frame(0x6, 0, 0, "roster!!"))) {
     return false;
   }
   const absl::Time deadline = absl::Now() + absl::Seconds(5);
@@ -144,6 +90,18 @@ bool AnswersPing(int fd) {
   return false;
 }
 
+// `count` health checks, each reset (CANCEL) as soon as it is opened.
+std::string StreamsOpenedAndReset(uint32_t count) {
+  const std::string block =
+      GrpcRequestHeaderBlock("/grpc.health.v1.Health/Check");
+  std::string bytes;
+  for (uint32_t stream = 1; stream < 2 * count; stream += 2) {
+    bytes += Http2Frame(0x1, 0x4, stream, block) +
+             Http2Frame(0x3, 0, stream, std::string("\0\0\0\x08", 4));
+  }
+  return bytes;
+}
+
 grpc::Status HealthCheck(int port) {
   grpc::ChannelArguments arguments;
   arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // A new link.
@@ -170,12 +128,9 @@ TEST(Http2GuardTest, AnEndlessHeaderBlockClosesItsConnection) {
   ASSERT_GE(fd, 0);
   // A header whose value is declared 1 GiB long, then its bytes, 16 KiB at a
   // time, never ending the block.
-  ASSERT_TRUE(
-      SendAll(fd, std::string(kClientPreface) + H2Frame(0x4, 0, 0, "") +
-                      H2Frame(0x1, 0, 1,
-                              std::string(1, '\0') + HpackLength(6) + "x-bomb" +
-                                  HpackLength(uint64_t{1} << 30))));
-  const std::string continuation = H2Frame(0x9, 0, 1, std::string(16384, 'a'));
+  ASSERT_TRUE(SendAll(fd, EndlessHeaderBlockStart()));
+  const std::string continuation =
+      Http2Frame(0x9, 0, 1, std::string(16384, 'a'));
   for (int i = 0; i < 64 && SendAll(fd, continuation); ++i) {
   }
   EXPECT_TRUE(ClosedByServer(fd, absl::Seconds(5)));
@@ -197,12 +152,7 @@ TEST(Http2GuardTest, StreamsResetAsFastAsTheyOpenCloseTheConnection) {
   const uint64_t closed_before = app::GuardCounts().too_many_resets;
   const int fd = ConnectFrom(port);
   ASSERT_GE(fd, 0);
-  std::string bytes = std::string(kClientPreface) + H2Frame(0x4, 0, 0, "");
-  const std::string block = RequestHeaderBlock("/grpc.health.v1.Health/Check");
-  for (uint32_t stream = 1; stream < 2000; stream += 2) {
-    bytes += H2Frame(0x1, 0x4, stream, block) +
-             H2Frame(0x3, 0, stream, std::string("\0\0\0\x08", 4));
-  }
+  const std::string bytes = Http2ClientStart() + StreamsOpenedAndReset(1000);
   SendAll(fd, bytes);  // The server may close before it has all of it.
   EXPECT_TRUE(ClosedByServer(fd, absl::Seconds(5)));
   close(fd);
@@ -215,12 +165,7 @@ TEST(Http2GuardTest, AClientThatCancelsSomeCallsKeepsItsConnection) {
   TestServer server;
   const int fd = ConnectFrom(server.server().port());
   ASSERT_GE(fd, 0);
-  std::string bytes = std::string(kClientPreface) + H2Frame(0x4, 0, 0, "");
-  const std::string block = RequestHeaderBlock("/grpc.health.v1.Health/Check");
-  for (uint32_t stream = 1; stream < 200; stream += 2) {
-    bytes += H2Frame(0x1, 0x4, stream, block) +
-             H2Frame(0x3, 0, stream, std::string("\0\0\0\x08", 4));
-  }
+  const std::string bytes = Http2ClientStart() + StreamsOpenedAndReset(100);
   ASSERT_TRUE(SendAll(fd, bytes));
   EXPECT_TRUE(AnswersPing(fd));
   close(fd);
@@ -237,7 +182,7 @@ TEST(Http2GuardTest, OneAddressConnectingTooFastIsRefusedAndOthersAreNot) {
   for (int i = 0; i < 150; ++i) {
     const int fd = ConnectFrom(port, "127.0.0.3");
     ASSERT_GE(fd, 0);
-    SendAll(fd, std::string(kClientPreface) + H2Frame(0x4, 0, 0, ""));
+    SendAll(fd, Http2ClientStart());
     fds.push_back(fd);
   }
   for (const int fd : fds) {
@@ -251,8 +196,7 @@ TEST(Http2GuardTest, OneAddressConnectingTooFastIsRefusedAndOthersAreNot) {
   // Another address is not held to the first one's budget.
   const int other = ConnectFrom(port, "127.0.0.4");
   ASSERT_GE(other, 0);
-  ASSERT_TRUE(
-      SendAll(other, std::string(kClientPreface) + H2Frame(0x4, 0, 0, "")));
+  ASSERT_TRUE(SendAll(other, Http2ClientStart()));
   EXPECT_TRUE(AnswersPing(other));
   close(other);
 }
@@ -264,12 +208,9 @@ TEST(Http2GuardTest, WithTheGuardOffTheEndlessHeaderBlockIsStillBeingRead) {
       [](app::ServerConfig& config) { config.http2_guard = false; });
   const int fd = ConnectFrom(server.server().port());
   ASSERT_GE(fd, 0);
-  ASSERT_TRUE(
-      SendAll(fd, std::string(kClientPreface) + H2Frame(0x4, 0, 0, "") +
-                      H2Frame(0x1, 0, 1,
-                              std::string(1, '\0') + HpackLength(6) + "x-bomb" +
-                                  HpackLength(uint64_t{1} << 30))));
-  const std::string continuation = H2Frame(0x9, 0, 1, std::string(16384, 'a'));
+  ASSERT_TRUE(SendAll(fd, EndlessHeaderBlockStart()));
+  const std::string continuation =
+      Http2Frame(0x9, 0, 1, std::string(16384, 'a'));
   for (int i = 0; i < 16; ++i) {
     ASSERT_TRUE(SendAll(fd, continuation));
   }
@@ -296,7 +237,7 @@ TEST(Http2GuardTest, AListenerOutOfFileDescriptorsKeepsAccepting) {
   for (int i = 0; i < 100; ++i) {
     const int fd = ConnectFrom(port);
     ASSERT_GE(fd, 0);
-    SendAll(fd, std::string(kClientPreface) + H2Frame(0x4, 0, 0, ""));
+    SendAll(fd, Http2ClientStart());
     attackers.push_back(fd);
   }
   absl::SleepFor(absl::Milliseconds(500));
