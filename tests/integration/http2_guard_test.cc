@@ -74,9 +74,10 @@ bool AnswersPing(int fd) {
     // Frames: find a PING (type 6) with ACK (flag 1) and our payload.
     size_t at = 0;
     while (received.size() - at >= 9) {
-      const size_t length = (static_cast<uint8_t>(received[at]) << 16) |
-                            (static_cast<uint8_t>(received[at + 1]) << 8) |
-                            static_cast<uint8_t>(received[at + 2]);
+      const size_t length =
+          (size_t{static_cast<uint8_t>(received[at])} << 16) |
+          (size_t{static_cast<uint8_t>(received[at + 1])} << 8) |
+          size_t{static_cast<uint8_t>(received[at + 2])};
       if (received.size() - at < 9 + length) {
         break;
       }
