@@ -32,7 +32,8 @@ namespace roster::app {
 // The limits a protected connection is held to.
 struct Http2Limits {
   // A header block (HEADERS and its CONTINUATION frames), compressed. gRPC
-  // itself refuses metadata over 8 KiB once decoded, and HPACK only shrinks.
+  // itself refuses metadata over 8 KiB once decoded, and an HPACK encoder's
+  // block is hardly larger than what it encodes.
   size_t max_header_block_bytes = 64 << 10;
   // RST_STREAM frames from the client: a bucket of `reset_burst`, refilled at
   // `resets_per_second`. A client that cancels more than that is closed.

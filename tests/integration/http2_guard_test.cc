@@ -13,6 +13,8 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <filesystem>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,7 @@
 #include "tests/testing/tcp.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_server.h"
+#include "tests/testing/wait.h"
 
 namespace roster {
 namespace {
@@ -241,7 +244,15 @@ TEST(Http2GuardTest, AListenerOutOfFileDescriptorsKeepsAccepting) {
     SendAll(fd, Http2ClientStart());
     attackers.push_back(fd);
   }
-  absl::SleepFor(absl::Milliseconds(500));
+  // It has run out once it holds all 64 (or 63, the spare freed to shed).
+  const auto open_descriptors = [&] {
+    const auto fds = std::filesystem::directory_iterator(
+        absl::StrCat("/proc/", server.pid(), "/fd"));
+    return std::distance(begin(fds), end(fds));
+  };
+  ASSERT_TRUE(testing::WaitUntil([&] { return open_descriptors() >= 63; },
+                                 absl::Seconds(10)))
+      << open_descriptors() << " descriptors open";
   for (const int fd : attackers) {
     close(fd);
   }
