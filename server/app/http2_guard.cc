@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -44,6 +46,11 @@ struct Registry {
   // Held open so that, out of descriptors, one can be freed to accept and
   // close a waiting connection.
   int spare_fd ABSL_GUARDED_BY(mu) = -1;
+  // Connections on descriptors from here up are closed at once: the rest is
+  // left for the process's own files and for gRPC's work on the connections
+  // it has (under UBSan, gRPC 1.51 setting up a connection with no
+  // descriptor left failed inside libgrpc).
+  int descriptor_ceiling ABSL_GUARDED_BY(mu) = 0;
   std::atomic<bool> active{false};
   std::atomic<uint64_t> header_block_too_large{0};
   std::atomic<uint64_t> too_many_resets{0};
@@ -160,6 +167,11 @@ int OnAccept(int listener, int connection, int accept_errno,
     if (limits == registry.ports.end()) {
       errno = accept_errno;
       return connection;
+    }
+    if (connection >= registry.descriptor_ceiling) {
+      syscall(SYS_close, connection);
+      registry.shed.fetch_add(1, std::memory_order_relaxed);
+      return kRefused;
     }
     if (connection >= 0) {
       const absl::Time now = absl::Now();
@@ -314,6 +326,15 @@ void ProtectGrpcPort(int port, const Http2Limits& limits) {
   Registry& registry = TheRegistry();
   absl::MutexLock lock(&registry.mu);
   registry.ports[port] = limits;
+  rlimit descriptors{};
+  if (getrlimit(RLIMIT_NOFILE, &descriptors) == 0 &&
+      descriptors.rlim_cur != RLIM_INFINITY) {
+    const auto limit = static_cast<int>(
+        std::min<rlim_t>(descriptors.rlim_cur, rlim_t{INT32_MAX}));
+    registry.descriptor_ceiling = limit - std::min(64, limit / 8);
+  } else {
+    registry.descriptor_ceiling = INT32_MAX;
+  }
   if (registry.spare_fd < 0) {
     registry.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   }

@@ -100,9 +100,11 @@ class Http2ClientFrameCheck {
 };
 
 // Checks connections accepted on `port` (a gRPC listener's bound port) from
-// now on, with `limits`, and limits how fast one address may connect. Also
-// keeps a listener on that port accepting when the process is out of file
-// descriptors: the waiting connection is closed instead. Thread-safe.
+// now on, with `limits`, and limits how fast one address may connect. Keeps
+// the last eighth of the process's file descriptors (at most 64) from
+// connections: one accepted onto them is closed at once, as are waiting
+// connections when the process is out of descriptors, so the listener goes
+// on. Thread-safe.
 void ProtectGrpcPort(int port, const Http2Limits& limits);
 
 // Stops checking new connections on `port` (the server is shutting down).
