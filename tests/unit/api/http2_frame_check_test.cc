@@ -8,6 +8,7 @@
 
 #include "absl/time/time.h"
 #include "server/app/http2_guard.h"
+#include "tests/testing/http2_frames.h"
 
 namespace roster::app {
 namespace {
@@ -19,18 +20,11 @@ constexpr uint8_t kSettings = 0x4;
 constexpr uint8_t kContinuation = 0x9;
 constexpr uint8_t kEndHeaders = 0x4;
 
+// A frame whose payload is `payload_size` filler bytes.
 std::string Frame(uint8_t type, uint8_t flags, uint32_t stream,
                   size_t payload_size) {
-  std::string frame;
-  frame.push_back(static_cast<char>(payload_size >> 16));
-  frame.push_back(static_cast<char>(payload_size >> 8));
-  frame.push_back(static_cast<char>(payload_size));
-  frame.push_back(static_cast<char>(type));
-  frame.push_back(static_cast<char>(flags));
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    frame.push_back(static_cast<char>(stream >> shift));
-  }
-  return frame + std::string(payload_size, 'h');
+  return testing::Http2Frame(type, flags, stream,
+                             std::string(payload_size, 'h'));
 }
 
 std::string Start() {
