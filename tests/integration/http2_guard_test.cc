@@ -5,19 +5,21 @@
 // legitimate call answered beside the attack.
 #include "server/app/http2_guard.h"
 
+#include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -41,6 +43,8 @@ using ::roster::testing::SendAll;
 using ::roster::testing::ServerProcess;
 using ::roster::testing::TempDir;
 using ::roster::testing::TestServer;
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
 
 // Reads and drops what the server sends until it closes the connection or
 // `within` passes; true if it closed.
@@ -224,18 +228,15 @@ TEST(Http2GuardTest, WithTheGuardOffTheEndlessHeaderBlockIsStillBeingRead) {
 
 TEST(Http2GuardTest, AListenerOutOfFileDescriptorsKeepsAccepting) {
   // CVE-2023-4785: gRPC 1.51 stops listening for good when accept4 fails for
-  // want of descriptors. The server here may hold 64; idle it holds ~17.
+  // want of descriptors. The server here may hold 64 (hard limit: it raises
+  // its soft one to that); idle it holds ~17.
   // (Under UBSan, a connection gRPC set up with no descriptor left failed
   // inside libgrpc: the guard's reserve is what keeps it from that.)
   TempDir dir;
-  rlimit original{};
-  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &original), 0);
-  rlimit lowered = original;
-  lowered.rlim_cur = 64;
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
-  ServerProcess server(dir, {"--dev", "--db=dev.db", "--listen=127.0.0.1:0",
-                             "--http_listen=127.0.0.1:0"});
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &original), 0);
+  ServerProcess server(dir,
+                       {"--dev", "--db=dev.db", "--listen=127.0.0.1:0",
+                        "--http_listen=127.0.0.1:0"},
+                       {}, {"prlimit", "--nofile=64:64", "--"});
   const int port = server.WaitForPort();
   ASSERT_NE(port, 0) << server.Stderr();
   // Connections past what the server can hold: it runs out while accepting.
@@ -283,6 +284,21 @@ TEST(Http2GuardTest, AListenerOutOfFileDescriptorsKeepsAccepting) {
     }
   }
   EXPECT_TRUE(status.ok()) << status.error_message() << "\n" << server.Stderr();
+}
+
+TEST(Http2GuardTest, TheServerRaisesItsOpenFileLimitToTheHardLimit) {
+  // Left at the usual soft 1024 it would refuse connections past ~960.
+  TempDir dir;
+  ServerProcess server(dir, {"--dev", "--db=dev.db", "--listen=127.0.0.1:0"},
+                       {}, {"prlimit", "--nofile=256:4096", "--"});
+  ASSERT_NE(server.WaitForPort(), 0) << server.Stderr();
+  EXPECT_THAT(server.Stderr(), HasSubstr("\"open_file_limit\":4096,"));
+  std::ifstream limits(absl::StrCat("/proc/", server.pid(), "/limits"));
+  std::string line;
+  while (std::getline(limits, line) &&
+         !absl::StartsWith(line, "Max open files")) {
+  }
+  EXPECT_THAT(line, ContainsRegex("^Max open files +4096 +4096 "));
 }
 
 }  // namespace

@@ -52,14 +52,17 @@ inline pid_t Spawn(std::vector<std::string> args) {
 
 // Runs roster-server (ServerBinary()) with `args` in `dir`, stderr to a file,
 // without the parent's ROSTER_* variables (plus `extra_env`). Killed when
-// destroyed.
+// destroyed. A `launcher` (e.g. {"prlimit", "--nofile=64:64", "--"}, looked
+// up in PATH) runs first and must exec the server in its own process.
 class ServerProcess {
  public:
   ServerProcess(const TempDir& dir, std::vector<std::string> args,
-                std::vector<std::string> extra_env = {})
+                std::vector<std::string> extra_env = {},
+                std::vector<std::string> launcher = {})
       : stderr_path_(
             dir.File("stderr-" + std::to_string(counter_++) + ".log")) {
-    std::vector<std::string> argv_strings = {ServerBinary()};
+    std::vector<std::string> argv_strings = std::move(launcher);
+    argv_strings.push_back(ServerBinary());
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<char*> argv = NullTerminated(argv_strings);
     std::vector<std::string> env_strings;
@@ -76,8 +79,8 @@ class ServerProcess {
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addchdir_np(&actions, dir.path().c_str());
-    EXPECT_EQ(posix_spawn(&pid_, argv_strings[0].c_str(), &actions, nullptr,
-                          argv.data(), envp.data()),
+    EXPECT_EQ(posix_spawnp(&pid_, argv_strings[0].c_str(), &actions, nullptr,
+                           argv.data(), envp.data()),
               0);
     posix_spawn_file_actions_destroy(&actions);
   }
