@@ -258,7 +258,7 @@ ssize_t OnReceive(int fd, const msghdr* message, ssize_t received) {
 
 Http2ClientFrameCheck::Http2ClientFrameCheck(const Http2Limits& limits,
                                              absl::Time now)
-    : limits_(limits),
+    : max_header_block_bytes_(limits.max_header_block_bytes),
       resets_(limits.reset_burst, limits.resets_per_second, now) {}
 
 bool TokenBucket::Take(absl::Time now) {
@@ -317,7 +317,7 @@ void Http2ClientFrameCheck::OnFrameHeader(absl::Time now) {
     return;
   }
   if ((type == kHeadersFrame || type == kContinuationFrame) &&
-      header_block_bytes_ > limits_.max_header_block_bytes) {
+      header_block_bytes_ > max_header_block_bytes_) {
     verdict_ = Http2Verdict::kHeaderBlockTooLarge;
   }
 }

@@ -89,7 +89,7 @@ class Http2ClientFrameCheck {
  private:
   void OnFrameHeader(absl::Time now);
 
-  Http2Limits limits_;
+  size_t max_header_block_bytes_;
   Http2Verdict verdict_ = Http2Verdict::kOk;
   size_t preface_matched_ = 0;
   uint8_t header_[9] = {};
