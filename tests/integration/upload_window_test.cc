@@ -137,11 +137,22 @@ TEST(UploadWindowTest, ARefusedUploadCostsTheServerAtMostTheInitialWindow) {
 
 TEST(UploadWindowTest, WithBdpProbingTheFloodSendsMegabytesPerRefusal) {
   // The flag operators can turn back on, for long links carrying large
-  // legitimate uploads: this is what it costs under a flood.
-  TestServer server(
-      [](app::ServerConfig& config) { config.grpc_bdp_probe = true; });
-  const double per_call = BytesPerRefusedUpload(server, 25);
-  EXPECT_GT(per_call, 512 << 10) << per_call << " bytes per refused upload";
+  // legitimate uploads: this is what it costs under a flood. The window grows
+  // only once gRPC's estimator has sampled the link, and on a loaded host
+  // (CI's sanitizer stage) it once had not within the 200 calls: 9 KiB per
+  // call against 3-4 MiB in the runs beside it. A fresh server is tried up to
+  // three times; without BDP probing no run can pass 64 KiB and the window.
+  std::string per_call_seen;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    TestServer server(
+        [](app::ServerConfig& config) { config.grpc_bdp_probe = true; });
+    const double per_call = BytesPerRefusedUpload(server, 25);
+    if (per_call > 512 << 10) {
+      return;
+    }
+    absl::StrAppend(&per_call_seen, per_call, " ");
+  }
+  ADD_FAILURE() << "bytes per refused upload in three runs: " << per_call_seen;
 }
 
 }  // namespace
