@@ -1,5 +1,6 @@
 #include "server/app/http2_guard.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -20,6 +21,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "openssl/ssl.h"
 
 namespace roster::app {
 namespace {
@@ -51,6 +53,10 @@ struct Registry {
   // it has (under UBSan, gRPC 1.51 setting up a connection with no
   // descriptor left failed inside libgrpc).
   int descriptor_ceiling ABSL_GUARDED_BY(mu) = 0;
+  // What a TLS session is held to: its SSL object does not know its port,
+  // so the limits the last protected port was given (the server gives every
+  // port the same).
+  Http2Limits tls_limits ABSL_GUARDED_BY(mu);
   std::atomic<bool> active{false};
   std::atomic<uint64_t> header_block_too_large{0};
   std::atomic<uint64_t> too_many_resets{0};
@@ -203,6 +209,14 @@ int OnAccept(int listener, int connection, int accept_errno,
   return connection;
 }
 
+// Counts a connection closed for `verdict` (one that breaks a rule).
+void CountClosed(Registry& registry, Http2Verdict verdict) {
+  (verdict == Http2Verdict::kHeaderBlockTooLarge
+       ? registry.header_block_too_large
+       : registry.too_many_resets)
+      .fetch_add(1, std::memory_order_relaxed);
+}
+
 // Checks the `received` bytes a recvmsg on `fd` just read into `message`.
 // Returns `received`, or -1 (ECONNRESET) when they break a rule.
 ssize_t OnReceive(int fd, const msghdr* message, ssize_t received) {
@@ -245,12 +259,59 @@ ssize_t OnReceive(int fd, const msghdr* message, ssize_t received) {
   if (verdict == Http2Verdict::kNotHttp2) {
     return received;
   }
-  (verdict == Http2Verdict::kHeaderBlockTooLarge
-       ? registry.header_block_too_large
-       : registry.too_many_resets)
-      .fetch_add(1, std::memory_order_relaxed);
+  CountClosed(registry, verdict);
   shutdown(fd, SHUT_RDWR);
   errno = ECONNRESET;
+  return -1;
+}
+
+// A TLS session's checker lives in its SSL object's ex_data and is freed with
+// it.
+void FreeTlsCheck(void* /*parent*/, void* check, CRYPTO_EX_DATA* /*data*/,
+                  int /*index*/, long /*argl*/,  // NOLINT: OpenSSL's type.
+                  void* /*argp*/) {
+  const std::unique_ptr<Http2ClientFrameCheck> owned(
+      static_cast<Http2ClientFrameCheck*>(check));
+}
+
+int TlsCheckIndex() {
+  static const int kIndex =
+      SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, &FreeTlsCheck);
+  return kIndex;
+}
+
+// Checks the `size` bytes SSL_read just decrypted into `data` on the server
+// session `ssl`. Returns `size`, or -1 when they break a rule.
+int OnTlsRead(SSL* ssl, const void* data, int size) {
+  Registry& registry = TheRegistry();
+  const int index = TlsCheckIndex();
+  const absl::Time now = absl::Now();
+  auto* check =
+      static_cast<Http2ClientFrameCheck*>(SSL_get_ex_data(ssl, index));
+  if (check == nullptr) {
+    Http2Limits limits;
+    {
+      absl::MutexLock lock(&registry.mu);
+      if (registry.ports.empty()) {
+        return size;
+      }
+      limits = registry.tls_limits;
+    }
+    auto owned = std::make_unique<Http2ClientFrameCheck>(limits, now);
+    if (index < 0 || SSL_set_ex_data(ssl, index, owned.get()) != 1) {
+      return size;
+    }
+    check = owned.release();  // Freed with the session (FreeTlsCheck).
+  }
+  const Http2Verdict before = check->verdict();
+  const Http2Verdict verdict = check->Feed(static_cast<const uint8_t*>(data),
+                                           static_cast<size_t>(size), now);
+  if (verdict == Http2Verdict::kOk || verdict == Http2Verdict::kNotHttp2) {
+    return size;
+  }
+  if (before == Http2Verdict::kOk) {
+    CountClosed(registry, verdict);
+  }
   return -1;
 }
 
@@ -326,6 +387,7 @@ void ProtectGrpcPort(int port, const Http2Limits& limits) {
   Registry& registry = TheRegistry();
   absl::MutexLock lock(&registry.mu);
   registry.ports[port] = limits;
+  registry.tls_limits = limits;
   rlimit descriptors{};
   if (getrlimit(RLIMIT_NOFILE, &descriptors) == 0 &&
       descriptors.rlim_cur != RLIM_INFINITY) {
@@ -397,4 +459,22 @@ extern "C" ssize_t recvmsg(int fd, msghdr* message, int flags) {
     return received;
   }
   return roster::app::OnReceive(fd, message, received);
+}
+
+// gRPC's TLS (tsi's do_ssl_read) decrypts a connection's bytes with SSL_read
+// into its own buffer. A server session's plaintext is checked there; a
+// client's (libcurl's, a gRPC channel's) is passed straight on. A failed
+// check returns -1 with OpenSSL's error queue empty: SSL_get_error says
+// SSL_ERROR_SYSCALL, and gRPC closes the connection.
+extern "C" int SSL_read(SSL* ssl, void* buffer, int size) {
+  using SslRead = int (*)(SSL*, void*, int);
+  static const auto kRealSslRead =
+      reinterpret_cast<SslRead>(dlvsym(RTLD_NEXT, "SSL_read", "OPENSSL_3.0.0"));
+  const int read = kRealSslRead(ssl, buffer, size);
+  if (read <= 0 ||
+      !roster::app::TheRegistry().active.load(std::memory_order_acquire) ||
+      SSL_is_server(ssl) != 1) {
+    return read;
+  }
+  return roster::app::OnTlsRead(ssl, buffer, read);
 }

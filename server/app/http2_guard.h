@@ -18,9 +18,11 @@
 // definitions come first in symbol lookup). A connection accepted on a
 // protected port has its bytes checked in place as gRPC reads them, and a
 // read that breaks a rule fails with ECONNRESET, which makes gRPC close the
-// connection. Other sockets pass straight through. TLS connections pass
-// through unchecked (their bytes are ciphertext): put an HTTP/2-terminating
-// proxy in front of a TLS listener.
+// connection. Other sockets pass straight through. On a TLS listener those
+// bytes are ciphertext, so the guard also defines SSL_read, with which gRPC
+// decrypts: a server-side TLS session's plaintext is checked there (every
+// server session in the process is a gRPC listener's), and a failed check
+// fails the read, which closes the connection too.
 #include <cstddef>
 #include <cstdint>
 

@@ -36,11 +36,11 @@ namespace {
 
 using ::roster::testing::ConnectFrom;
 using ::roster::testing::EndlessHeaderBlockStart;
-using ::roster::testing::GrpcRequestHeaderBlock;
 using ::roster::testing::Http2ClientStart;
 using ::roster::testing::Http2Frame;
 using ::roster::testing::SendAll;
 using ::roster::testing::ServerProcess;
+using ::roster::testing::StreamsOpenedAndReset;
 using ::roster::testing::TempDir;
 using ::roster::testing::TestServer;
 using ::testing::ContainsRegex;
@@ -96,18 +96,6 @@ bool AnswersPing(int fd) {
     }
   }
   return false;
-}
-
-// `count` health checks, each reset (CANCEL) as soon as it is opened.
-std::string StreamsOpenedAndReset(uint32_t count) {
-  const std::string block =
-      GrpcRequestHeaderBlock("/grpc.health.v1.Health/Check");
-  std::string bytes;
-  for (uint32_t stream = 1; stream < 2 * count; stream += 2) {
-    bytes += Http2Frame(0x1, 0x4, stream, block) +
-             Http2Frame(0x3, 0, stream, std::string("\0\0\0\x08", 4));
-  }
-  return bytes;
 }
 
 grpc::Status HealthCheck(int port) {

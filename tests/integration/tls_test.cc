@@ -3,17 +3,25 @@
 // the server runs.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "server/app/http2_guard.h"
 #include "tests/testing/binaries.h"
+#include "tests/testing/http2_frames.h"
+#include "tests/testing/tcp.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/wait.h"
 
@@ -23,6 +31,10 @@ namespace {
 using ::grpc::health::v1::Health;
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
+using ::roster::testing::EndlessHeaderBlockStart;
+using ::roster::testing::Http2ClientStart;
+using ::roster::testing::Http2Frame;
+using ::roster::testing::StreamsOpenedAndReset;
 using ::roster::testing::TempDir;
 using ::roster::testing::TestServer;
 
@@ -206,6 +218,95 @@ TEST(TlsTest, ARotatedCertificateIsServedWithoutARestart) {
   HealthCheckResponse response;
   EXPECT_TRUE(old_stub->Check(&context, HealthCheckRequest(), &response).ok())
       << "the connection made before the rotation keeps working";
+}
+
+// A TLS connection to 127.0.0.1:`port` offering ALPN h2, as gRPC clients do,
+// that sends raw HTTP/2 frames. It trusts any certificate.
+class RawTlsConnection {
+ public:
+  explicit RawTlsConnection(int port)
+      : fd_(::roster::testing::ConnectFrom(port)),
+        context_(SSL_CTX_new(TLS_client_method()), &SSL_CTX_free),
+        ssl_(SSL_new(context_.get()), &SSL_free) {
+    static constexpr unsigned char kAlpn[] = {2, 'h', '2'};
+    connected_ = fd_ >= 0 &&
+                 SSL_set_alpn_protos(ssl_.get(), kAlpn, sizeof(kAlpn)) == 0 &&
+                 SSL_set_fd(ssl_.get(), fd_) == 1 &&
+                 SSL_connect(ssl_.get()) == 1;
+  }
+  ~RawTlsConnection() {
+    if (fd_ >= 0) {
+      close(fd_);
+    }
+  }
+  RawTlsConnection(const RawTlsConnection&) = delete;
+  RawTlsConnection& operator=(const RawTlsConnection&) = delete;
+
+  bool connected() const { return connected_; }
+
+  // False once the server has closed the connection.
+  bool Send(const std::string& bytes) {
+    return SSL_write(ssl_.get(), bytes.data(),
+                     static_cast<int>(bytes.size())) ==
+           static_cast<int>(bytes.size());
+  }
+
+  // True if the server closes the connection within `within`; what it sends
+  // until then is read and dropped.
+  bool ClosedByServer(absl::Duration within) {
+    timeval tick{0, 200'000};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tick, sizeof(tick));
+    const absl::Time deadline = absl::Now() + within;
+    char buffer[16384];
+    while (absl::Now() < deadline) {
+      const int n = SSL_read(ssl_.get(), buffer, sizeof(buffer));
+      if (n <= 0 && SSL_get_error(ssl_.get(), n) != SSL_ERROR_WANT_READ) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  int fd_;
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context_;
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl_;
+  bool connected_ = false;
+};
+
+TEST(TlsTest, TheHttp2GuardChecksWhatTlsDecrypts) {
+  // The attacks of Http2GuardTest, sent inside TLS: the guard reads the
+  // plaintext SSL_read hands gRPC, so a TLS listener is held to the same rules.
+  TempDir dir;
+  Pki pki(dir);
+  pki.Issue("server", "localhost");
+  TestServer server([&](app::ServerConfig& config) {
+    config.tls_cert_file = pki.File("server.pem");
+    config.tls_key_file = pki.File("server.key");
+  });
+  const int port = server.server().port();
+  const app::Http2GuardCounts before = app::GuardCounts();
+
+  RawTlsConnection bomb(port);
+  ASSERT_TRUE(bomb.connected());
+  ASSERT_TRUE(bomb.Send(EndlessHeaderBlockStart()));
+  const std::string continuation =
+      Http2Frame(0x9, 0, 1, std::string(16384, 'a'));
+  for (int i = 0; i < 8 && bomb.Send(continuation); ++i) {
+  }
+  EXPECT_TRUE(bomb.ClosedByServer(absl::Seconds(5)));
+  EXPECT_EQ(app::GuardCounts().header_block_too_large,
+            before.header_block_too_large + 1);
+
+  RawTlsConnection resets(port);
+  ASSERT_TRUE(resets.connected());
+  resets.Send(Http2ClientStart() + StreamsOpenedAndReset(1000));
+  EXPECT_TRUE(resets.ClosedByServer(absl::Seconds(5)));
+  EXPECT_EQ(app::GuardCounts().too_many_resets, before.too_many_resets + 1);
+
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = Read(pki.File("ca.pem"));
+  EXPECT_TRUE(Check(port, options).ok());
 }
 
 }  // namespace

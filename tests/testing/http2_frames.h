@@ -78,6 +78,18 @@ inline std::string EndlessHeaderBlockStart() {
          Http2Frame(0x1, 0, 1, HpackLiteralStart("x-bomb", uint64_t{1} << 30));
 }
 
+// `count` health checks, each reset (CANCEL) as soon as it is opened.
+inline std::string StreamsOpenedAndReset(uint32_t count) {
+  const std::string block =
+      GrpcRequestHeaderBlock("/grpc.health.v1.Health/Check");
+  std::string bytes;
+  for (uint32_t stream = 1; stream < 2 * count; stream += 2) {
+    bytes += Http2Frame(0x1, 0x4, stream, block) +
+             Http2Frame(0x3, 0, stream, std::string("\0\0\0\x08", 4));
+  }
+  return bytes;
+}
+
 // Sends all of `bytes`; false once the peer has closed the connection.
 inline bool SendAll(int fd, const std::string& bytes) {
   size_t sent = 0;
