@@ -81,6 +81,12 @@ class Pki {
 
   std::string File(const std::string& name) const { return dir_.File(name); }
 
+  // Has `config` serve the certificate issued as "server".
+  void ServeServerCertificate(app::ServerConfig& config) const {
+    config.tls_cert_file = File("server.pem");
+    config.tls_key_file = File("server.key");
+  }
+
  private:
   const TempDir& dir_;
 };
@@ -113,10 +119,8 @@ TEST(TlsTest, ServesTlsAndRefusesPlaintext) {
   TempDir dir;
   Pki pki(dir);
   pki.Issue("server", "roster-one");
-  TestServer server([&](app::ServerConfig& config) {
-    config.tls_cert_file = pki.File("server.pem");
-    config.tls_key_file = pki.File("server.key");
-  });
+  TestServer server(
+      [&](app::ServerConfig& config) { pki.ServeServerCertificate(config); });
   grpc::SslCredentialsOptions trust;
   trust.pem_root_certs = Read(pki.File("ca.pem"));
   std::string cn;
@@ -142,8 +146,7 @@ TEST(TlsTest, MutualTlsRequiresAClientCertificateFromTheCa) {
   pki.Issue("server", "roster");
   pki.Issue("client", "billing-service");
   TestServer server([&](app::ServerConfig& config) {
-    config.tls_cert_file = pki.File("server.pem");
-    config.tls_key_file = pki.File("server.key");
+    pki.ServeServerCertificate(config);
     config.tls_client_ca_file = pki.File("ca.pem");
   });
   grpc::SslCredentialsOptions anonymous;
@@ -163,8 +166,7 @@ TEST(TlsTest, TheCliSpeaksTlsAndMutualTls) {
   pki.Issue("server", "roster");
   pki.Issue("client", "ops");
   TestServer server([&](app::ServerConfig& config) {
-    config.tls_cert_file = pki.File("server.pem");
-    config.tls_key_file = pki.File("server.key");
+    pki.ServeServerCertificate(config);
     config.tls_client_ca_file = pki.File("ca.pem");
   });
   const std::string cli = absl::StrCat(
@@ -189,8 +191,7 @@ TEST(TlsTest, ARotatedCertificateIsServedWithoutARestart) {
   Pki pki(dir);
   pki.Issue("server", "roster-one");
   TestServer server([&](app::ServerConfig& config) {
-    config.tls_cert_file = pki.File("server.pem");
-    config.tls_key_file = pki.File("server.key");
+    pki.ServeServerCertificate(config);
     config.tls_reload_interval = absl::Seconds(1);
   });
   grpc::SslCredentialsOptions trust;
@@ -309,10 +310,8 @@ TEST(TlsTest, TheHttp2GuardChecksWhatTlsDecrypts) {
   TempDir dir;
   Pki pki(dir);
   pki.Issue("server", "localhost");
-  TestServer server([&](app::ServerConfig& config) {
-    config.tls_cert_file = pki.File("server.pem");
-    config.tls_key_file = pki.File("server.key");
-  });
+  TestServer server(
+      [&](app::ServerConfig& config) { pki.ServeServerCertificate(config); });
   const int port = server.server().port();
   const app::Http2GuardCounts before = app::GuardCounts();
 
