@@ -12,12 +12,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -70,10 +70,20 @@ uint64_t BytesReceivedOnPort(int port) {
   return total;
 }
 
+// What a flood of refused uploads cost the server.
+struct FloodOutcome {
+  int calls = 0;
+  int unauthenticated = 0;
+  // Calls gRPC shed under its memory quota's pressure: RST_STREAM with
+  // ENHANCE_YOUR_CALM (RESOURCE_EXHAUSTED), or GOAWAY (UNAVAILABLE).
+  int shed = 0;
+  std::string other_statuses;  // Any other status, code and message.
+  double bytes_per_call = 0;
+};
+
 // Runs `calls_per_thread` unauthenticated 10 MiB SetProfileImage calls from
-// each of 8 threads over one connection and returns the bytes the server
-// received per call. Every call must be refused UNAUTHENTICATED.
-double BytesPerRefusedUpload(TestServer& server, int calls_per_thread) {
+// each of 8 threads over one connection.
+FloodOutcome FloodOfRefusedUploads(TestServer& server, int calls_per_thread) {
   grpc::ChannelArguments arguments;
   arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // Its own link.
   arguments.SetMaxSendMessageSize(32 << 20);
@@ -92,7 +102,8 @@ double BytesPerRefusedUpload(TestServer& server, int calls_per_thread) {
   constexpr int kThreads = 8;
   std::vector<std::thread> threads;
   threads.reserve(kThreads);
-  std::atomic<int> refused{0};
+  FloodOutcome outcome;
+  std::mutex outcome_mutex;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < calls_per_thread; ++i) {
@@ -107,8 +118,19 @@ double BytesPerRefusedUpload(TestServer& server, int calls_per_thread) {
             &response,
             [&](const grpc::Status& status) { done.set_value(status); });
         const grpc::Status status = done.get_future().get();
-        if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-          ++refused;
+        const std::lock_guard<std::mutex> lock(outcome_mutex);
+        ++outcome.calls;
+        switch (status.error_code()) {
+          case grpc::StatusCode::UNAUTHENTICATED:
+            ++outcome.unauthenticated;
+            break;
+          case grpc::StatusCode::RESOURCE_EXHAUSTED:
+          case grpc::StatusCode::UNAVAILABLE:
+            ++outcome.shed;
+            break;
+          default:
+            absl::StrAppend(&outcome.other_statuses, status.error_code(), " ",
+                            status.error_message(), "; ");
         }
       }
     });
@@ -116,23 +138,27 @@ double BytesPerRefusedUpload(TestServer& server, int calls_per_thread) {
   for (auto& thread : threads) {
     thread.join();
   }
-  const int calls = kThreads * calls_per_thread;
-  EXPECT_EQ(refused.load(), calls);
-  const double per_call =
+  outcome.bytes_per_call =
       static_cast<double>(BytesReceivedOnPort(server.server().port()) -
                           before) /
-      calls;
-  std::printf("%d refused uploads: %.0f bytes received per call\n", calls,
-              per_call);
-  return per_call;
+      outcome.calls;
+  std::printf(
+      "%d uploads: %d refused UNAUTHENTICATED, %d shed; %.0f bytes received "
+      "per call\n",
+      outcome.calls, outcome.unauthenticated, outcome.shed,
+      outcome.bytes_per_call);
+  return outcome;
 }
 
 TEST(UploadWindowTest, ARefusedUploadCostsTheServerAtMostTheInitialWindow) {
   TestServer server;
-  const double per_call = BytesPerRefusedUpload(server, 25);
+  const FloodOutcome flood = FloodOfRefusedUploads(server, 25);
+  // At 64 KiB a stream, the flood never presses on the memory quota: every
+  // call is refused for want of credentials.
+  EXPECT_EQ(flood.unauthenticated, flood.calls) << flood.other_statuses;
   // The initial window is 64 KiB; headers and framing add little.
-  EXPECT_LE(per_call, 128 << 10) << per_call << " bytes per refused upload";
-  EXPECT_GT(per_call, 0);
+  EXPECT_LE(flood.bytes_per_call, 128 << 10);
+  EXPECT_GT(flood.bytes_per_call, 0);
 }
 
 TEST(UploadWindowTest, WithBdpProbingTheFloodSendsMegabytesPerRefusal) {
@@ -142,15 +168,20 @@ TEST(UploadWindowTest, WithBdpProbingTheFloodSendsMegabytesPerRefusal) {
   // (CI's sanitizer stage) it once had not within the 200 calls: 9 KiB per
   // call against 3-4 MiB in the runs beside it. A fresh server is tried up to
   // three times; without BDP probing no run can pass 64 KiB and the window.
+  // Megabyte windows on 8 streams can fill the listener's 64 MiB request
+  // quota when the server reads slowly (a loaded host), and gRPC then sheds
+  // calls to free memory: that is the quota doing its work, not a failure.
   std::string per_call_seen;
   for (int attempt = 0; attempt < 3; ++attempt) {
     TestServer server(
         [](app::ServerConfig& config) { config.grpc_bdp_probe = true; });
-    const double per_call = BytesPerRefusedUpload(server, 25);
-    if (per_call > 512 << 10) {
+    const FloodOutcome flood = FloodOfRefusedUploads(server, 25);
+    EXPECT_EQ(flood.unauthenticated + flood.shed, flood.calls)
+        << flood.other_statuses;
+    if (flood.bytes_per_call > 512 << 10) {
       return;
     }
-    absl::StrAppend(&per_call_seen, per_call, " ");
+    absl::StrAppend(&per_call_seen, flood.bytes_per_call, " ");
   }
   ADD_FAILURE() << "bytes per refused upload in three runs: " << per_call_seen;
 }
