@@ -1,6 +1,7 @@
 // roster-server: parse the configuration, start the same RosterServer the tests
 // start, and drain on SIGTERM/SIGINT. `roster-server backup` copies a live
 // database instead.
+#include <grpc/support/log.h>
 #include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -116,9 +117,23 @@ rlim_t RaiseOpenFileLimit() {
 void LogProtobuf(google::protobuf::LogLevel level, const char* /*file*/,
                  int /*line*/, const std::string& message) {
   roster::api::LogJson(
-      level >= google::protobuf::LOGLEVEL_ERROR ? "warning" : "info",
-      "protobuf",
+      level >= google::protobuf::LOGLEVEL_ERROR ? "warn" : "info", "protobuf",
       absl::StrCat(",\"detail\":\"", roster::api::JsonEscape(message), "\""));
+}
+
+// gRPC's own diagnostics (those at GRPC_VERBOSITY, ERROR unless set: a
+// failed TLS handshake, a connection the HTTP/2 guard closed on TLS) as JSON
+// lines too: left to gRPC they are its own text format, and a pipeline that
+// parses stderr line by line would drop or misread them.
+void LogGrpc(gpr_log_func_args* args) {
+  const char* level = args->severity == GPR_LOG_SEVERITY_ERROR  ? "error"
+                      : args->severity == GPR_LOG_SEVERITY_INFO ? "info"
+                                                                : "debug";
+  roster::api::LogJson(
+      level, "grpc",
+      absl::StrCat(",\"detail\":\"", roster::api::JsonEscape(args->message),
+                   "\",\"source\":\"", roster::api::JsonEscape(args->file), ":",
+                   args->line, "\""));
 }
 
 }  // namespace
@@ -141,6 +156,7 @@ int main(int argc, char** argv) {
   // would then be an mmap and munmap: allocate up to 4 MiB from the heap.
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
   google::protobuf::SetLogHandler(&LogProtobuf);
+  gpr_set_log_function(&LogGrpc);
   const sigset_t signals = BlockTerminationSignals();
   const rlim_t open_file_limit = RaiseOpenFileLimit();
   auto config = roster::app::LoadConfig(argc, argv);

@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -22,6 +24,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
@@ -514,6 +517,38 @@ TEST(ServerBinaryTest, LogsOneJsonLinePerRpcAndNoSecrets) {
   EXPECT_EQ(log.find(key), std::string::npos) << "the secret key was logged";
   EXPECT_EQ(log.find("binary@example.com"), std::string::npos)
       << "an email address was logged";
+}
+
+TEST(ServerBinaryTest, EveryLineOnStderrIsJsonGrpcsOwnIncluded) {
+  TempDir dir;
+  // At DEBUG, gRPC writes lines of its own as it starts, serves and stops.
+  ServerProcess server(dir, {"--dev", "--db=dev.db", "--listen=127.0.0.1:0"},
+                       {"GRPC_VERBOSITY=DEBUG"});
+  const int port = server.WaitForPort();
+  ASSERT_NE(port, 0) << server.Stderr();
+  User user;
+  ASSERT_TRUE(
+      CreateUserOn(port, ReadKey(dir.File("dev.db.secret_key")), &user).ok());
+  EXPECT_EQ(server.Stop(SIGTERM), 0);
+  int grpc_lines = 0;
+  for (const absl::string_view line :
+       absl::StrSplit(server.Stderr(), '\n', absl::SkipEmpty())) {
+    google::protobuf::Struct object;
+    ASSERT_TRUE(
+        google::protobuf::util::JsonStringToMessage(std::string(line), &object)
+            .ok())
+        << "not a JSON object: " << line;
+    const auto& fields = object.fields();
+    EXPECT_EQ(fields.count("time"), 1) << line;
+    EXPECT_EQ(fields.count("level"), 1) << line;
+    ASSERT_EQ(fields.count("msg"), 1) << line;
+    if (fields.at("msg").string_value() == "grpc") {
+      ++grpc_lines;
+      EXPECT_EQ(fields.count("detail"), 1) << line;
+      EXPECT_EQ(fields.count("source"), 1) << line;
+    }
+  }
+  EXPECT_GT(grpc_lines, 0) << "gRPC logged nothing at DEBUG";
 }
 
 TEST(ServerBinaryTest, BackupWhileServingThenServeTheCopy) {
