@@ -124,6 +124,9 @@ struct Attack {
   std::string name;
   std::vector<std::string> flags;  // Extra server flags, if any.
   std::function<void(Target&, absl::Duration, Outcome&)> run;
+  // Attacks something other than the server, to show what the host alone
+  // costs the readers: the latency ratio is reported, not judged.
+  bool control = false;
 };
 
 // Every attack of the table (attacks.cc).

@@ -1,12 +1,15 @@
 // The attacks below gRPC: raw HTTP/2 frames on raw TCP connections to the
 // public gRPC port, each connection opened again once the server closes it
 // (server/app/http2_guard.h).
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "tests/abuse/abuse.h"
@@ -125,6 +128,67 @@ void ConnectionFlood(Target& target, absl::Duration duration, Outcome& out) {
   out.result = "nothing else sent";
 }
 
+// The same flood at a listener of the attacker's own that accepts and closes
+// every connection, on a thread at the server's priority, roster-server left
+// alone: what a connection flood costs the legitimate reader on this host
+// when the server does nothing at all with it.
+void ConnectionFloodElsewhere(Target& target, absl::Duration duration,
+                              Outcome& out) {
+  (void)target;
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof(address);
+  if (listener < 0 ||
+      bind(listener, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
+      listen(listener, SOMAXCONN) != 0 ||
+      getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size) !=
+          0) {
+    out.missed.push_back("the control listener could not be opened");
+    if (listener >= 0) {
+      close(listener);
+    }
+    return;
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> accepted{0};
+  std::thread acceptor([&] {
+    while (!stop.load()) {
+      pollfd ready{listener, POLLIN, 0};
+      if (poll(&ready, 1, 50) <= 0) {
+        continue;
+      }
+      for (int fd; (fd = accept4(listener, nullptr, nullptr, 0)) >= 0;) {
+        ++accepted;
+        close(fd);
+      }
+    }
+  });
+  const int port = ntohs(address.sin_port);
+  std::atomic<int64_t> connections{0};
+  const std::string start = Http2ClientStart();
+  Flood(8, duration, [&](int) {
+    const int fd = testing::ConnectFrom(port, kAttackerAddress);
+    if (fd < 0) {
+      return;
+    }
+    ++connections;
+    SendAll(fd, start);
+    close(fd);
+  });
+  stop = true;
+  acceptor.join();
+  close(listener);
+  out.load = absl::StrCat(
+      connections.load(),
+      " TCP connections opened to another process's listener, sent the "
+      "HTTP/2 preface and closed");
+  out.result = absl::StrCat(accepted.load(),
+                            " accepted and closed there; roster-server "
+                            "untouched (the control)");
+}
+
 }  // namespace
 
 std::vector<Attack> Http2Attacks() {
@@ -132,6 +196,10 @@ std::vector<Attack> Http2Attacks() {
       {"HTTP/2 header block bombs", {}, HeaderBlockBombs},
       {"HTTP/2 rapid reset", {}, RapidReset},
       {"TCP connection flood", {}, ConnectionFlood},
+      {"TCP connection flood elsewhere (control)",
+       {},
+       ConnectionFloodElsewhere,
+       /*control=*/true},
   };
 }
 
