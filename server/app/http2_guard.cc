@@ -468,8 +468,13 @@ extern "C" ssize_t recvmsg(int fd, msghdr* message, int flags) {
 // SSL_ERROR_SYSCALL, and gRPC closes the connection.
 extern "C" int SSL_read(SSL* ssl, void* buffer, int size) {
   using SslRead = int (*)(SSL*, void*, int);
-  static const auto kRealSslRead =
-      reinterpret_cast<SslRead>(dlvsym(RTLD_NEXT, "SSL_read", "OPENSSL_3.0.0"));
+  // OpenSSL 3's symbol by its version (Debian 12's); any other libssl's by
+  // its default version.
+  static const auto kRealSslRead = [] {
+    void* real = dlvsym(RTLD_NEXT, "SSL_read", "OPENSSL_3.0.0");
+    return reinterpret_cast<SslRead>(
+        real != nullptr ? real : dlsym(RTLD_NEXT, "SSL_read"));
+  }();
   const int read = kRealSslRead(ssl, buffer, size);
   if (read <= 0 ||
       !roster::app::TheRegistry().active.load(std::memory_order_acquire) ||
