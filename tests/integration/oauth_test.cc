@@ -46,7 +46,7 @@ class OAuthTest : public ::testing::Test {
     const int http_port = UnusedPort();
     callback_ =
         absl::StrCat("http://127.0.0.1:", http_port, "/v1/oauth/callback");
-    provider_ = std::make_unique<OpenIdProvider>(dir_, UnusedPort(), callback_);
+    provider_ = std::make_unique<OpenIdProvider>(dir_, callback_);
     std::ofstream(dir_.File("client-secret"))
         << testing::kProviderClientSecret << "\n";
     const nlohmann::json providers = {

@@ -22,6 +22,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/testing/binaries.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/tcp.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/wait.h"
 
@@ -42,25 +43,45 @@ inline std::string OpenIdProviderUnavailableReason() {
 
 class OpenIdProvider {
  public:
-  // Serves on 127.0.0.1:`port`, signing ID tokens with `alg`, for a client
-  // whose only redirect URI is `redirect_uri`.
-  OpenIdProvider(const TempDir& dir, int port, const std::string& redirect_uri,
-                 const std::string& alg = "RS256")
-      : port_(port), log_(dir.File(absl::StrCat("provider-", port, ".log"))) {
+  // Serves on a free loopback port, signing ID tokens with `alg`, for a
+  // client whose only redirect URI is `redirect_uri`.
+  OpenIdProvider(const TempDir& dir, const std::string& redirect_uri,
+                 const std::string& alg = "RS256") {
     const std::string work = Install();
     const std::string secret = dir.File("provider-client-secret");
     std::ofstream(secret) << kProviderClientSecret << "\n";
-    pid_ =
-        Spawn({"/bin/sh", "-c",
-               absl::StrCat("exec node ", work, "/provider.mjs --port=", port,
-                            " --redirect-uri='", redirect_uri,
-                            "' --client-secret-file=", secret, " --alg=", alg,
-                            " >", log_, " 2>&1")});
-    EXPECT_GT(pid_, 0);
-    EXPECT_TRUE(WaitUntil([&] { return absl::StrContains(Log(), "listening"); },
-                          absl::Seconds(30)))
-        << "the OpenID provider did not start:\n"
-        << Log();
+    // A port found free can be taken by a parallel test before node binds
+    // it: then node exits at once, and another port is tried.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      port_ = UnusedPort();
+      log_ = dir.File(absl::StrCat("provider-", port_, ".log"));
+      pid_ = Spawn({"/bin/sh", "-c",
+                    absl::StrCat("exec node ", work, "/provider.mjs --port=",
+                                 port_, " --redirect-uri='", redirect_uri,
+                                 "' --client-secret-file=", secret,
+                                 " --alg=", alg, " >", log_, " 2>&1")});
+      if (pid_ <= 0) {
+        ADD_FAILURE() << "node could not be started";
+        return;
+      }
+      bool exited = false;
+      const bool settled = WaitUntil(
+          [&] {
+            exited = waitpid(pid_, nullptr, WNOHANG) == pid_;
+            return exited || absl::StrContains(Log(), "listening");
+          },
+          absl::Seconds(30));
+      if (settled && !exited) {
+        return;
+      }
+      if (exited) {
+        pid_ = -1;
+      }
+      if (!exited || !absl::StrContains(Log(), "EADDRINUSE")) {
+        break;
+      }
+    }
+    ADD_FAILURE() << "the OpenID provider did not start:\n" << Log();
   }
   ~OpenIdProvider() {
     if (pid_ > 0) {
@@ -147,7 +168,7 @@ class OpenIdProvider {
     return nlohmann::json::parse(result->body, nullptr, false);
   }
 
-  int port_;
+  int port_ = 0;
   std::string log_;
   pid_t pid_ = -1;
 };
