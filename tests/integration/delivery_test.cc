@@ -110,10 +110,9 @@ class SmtpDeliveryTest : public ::testing::Test {
  protected:
   SmtpDeliveryTest()
       : cert_(testing::SelfSignedCertificate(dir_)),
-        smtp_port_(testing::UnusedPort()),
         server_([this](app::ServerConfig& config) {
           delivery::SmtpOptions smtp;
-          smtp.url = absl::StrCat("smtp://127.0.0.1:", smtp_port_);
+          smtp.url = absl::StrCat("smtp://127.0.0.1:", smtp_port_.port());
           smtp.username = testing::kSmtpUser;
           smtp.password = testing::kSmtpPassword;
           smtp.from = "Acme Accounts <no-reply@acme.test>";
@@ -128,13 +127,16 @@ class SmtpDeliveryTest : public ::testing::Test {
 
   TempDir dir_;
   std::string cert_;
-  int smtp_port_;
+  // Held until a test starts its SMTP server there: until then the server is
+  // down, and no parallel test can listen on its port instead.
+  testing::ReservedPort smtp_port_;
   TestServer server_;
   CodeSource codes_{server_};
 };
 
 TEST_F(SmtpDeliveryTest, ACodeArrivesOverStartTlsWithAuthAndBothParts) {
-  SmtpSink sink(dir_, smtp_port_);
+  smtp_port_.Release();
+  SmtpSink sink(dir_, smtp_port_.port());
   codes_.AddUser("kim@example.com", "+15555550100");
   codes_.SendCode("kim@example.com", "email_code");
   const auto messages = sink.WaitFor(1);
@@ -189,7 +191,8 @@ TEST_F(SmtpDeliveryTest, CodesWaitForADownServerAndArriveOnceEachInOrder) {
                         "roster_deliveries_retried_total{channel=\"email\"}"),
             2);
 
-  SmtpSink sink(dir_, smtp_port_);
+  smtp_port_.Release();
+  SmtpSink sink(dir_, smtp_port_.port());
   // The backoff runs on the server's clock: move it rather than wait.
   ASSERT_TRUE(WaitUntil(
       [&] {
@@ -227,7 +230,8 @@ TEST_F(SmtpDeliveryTest, ACodeThatExpiresWhileTheServerIsDownIsDropped) {
     return MetricValue(Metrics(), "roster_delivery_retries_pending") == 1;
   })) << Metrics();
   server_.AdvanceClock(absl::Minutes(11));
-  SmtpSink sink(dir_, smtp_port_);
+  smtp_port_.Release();
+  SmtpSink sink(dir_, smtp_port_.port());
   ASSERT_TRUE(WaitUntil([&] {
     return MetricValue(Metrics(),
                        "roster_deliveries_expired_total{channel=\"email\"}") ==

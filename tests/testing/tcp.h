@@ -66,6 +66,46 @@ inline int UnusedPort() {
   return 0;
 }
 
+// A loopback port held bound but not listening, for a server that is down:
+// connections to it are refused at once, and UnusedPort() (here or in a
+// parallel test) never offers it. Release() frees it just before the server
+// comes up on it; port() stays. port() is 0 if no port could be held.
+class ReservedPort {
+ public:
+  ReservedPort() {
+    for (int attempt = 0; attempt < 8 && fd_ < 0; ++attempt) {
+      const int port = UnusedPort();
+      const int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      address.sin_port = htons(static_cast<uint16_t>(port));
+      if (port != 0 && bind(fd, reinterpret_cast<sockaddr*>(&address),
+                            sizeof(address)) == 0) {
+        fd_ = fd;
+        port_ = port;
+      } else {
+        close(fd);
+      }
+    }
+  }
+  ~ReservedPort() { Release(); }
+  ReservedPort(const ReservedPort&) = delete;
+  ReservedPort& operator=(const ReservedPort&) = delete;
+
+  int port() const { return port_; }
+  void Release() {
+    if (fd_ >= 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
 }  // namespace roster::testing
 
 #endif  // ROSTER_TESTS_TESTING_TCP_H_
