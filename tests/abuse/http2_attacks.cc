@@ -132,9 +132,8 @@ void ConnectionFlood(Target& target, absl::Duration duration, Outcome& out) {
 // every connection, on a thread at the server's priority, roster-server left
 // alone: what a connection flood costs the legitimate reader on this host
 // when the server does nothing at all with it.
-void ConnectionFloodElsewhere(Target& target, absl::Duration duration,
+void ConnectionFloodElsewhere(Target& /*server*/, absl::Duration duration,
                               Outcome& out) {
-  (void)target;
   const int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
