@@ -139,6 +139,20 @@ SQLite::Statement& SqliteConnection::Prepare(absl::string_view sql) {
               .first->second;
 }
 
+void SqliteConnection::EndOpenReads() {
+  sqlite3* const handle = db_.getHandle();
+  if (sqlite3_txn_state(handle, nullptr) == SQLITE_TXN_NONE) {
+    return;
+  }
+  for (sqlite3_stmt* s = sqlite3_next_stmt(handle, nullptr); s != nullptr;
+       s = sqlite3_next_stmt(handle, s)) {
+    if (sqlite3_stmt_busy(s) != 0) {
+      // Its SQLiteCpp wrapper resets again at its next use (Prepare).
+      sqlite3_reset(s);
+    }
+  }
+}
+
 SQLite::Statement& SqliteConnection::PrepareStatic(const std::string& sql) {
   std::unique_ptr<SQLite::Statement>& statement = static_statements_[&sql];
   if (statement == nullptr) {

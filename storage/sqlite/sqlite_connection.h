@@ -60,6 +60,15 @@ class SqliteConnection {
 
   SQLite::Database& db() { return db_; }
 
+  // Resets every statement still stepping, so that the connection holds no
+  // read transaction. A statement left on a row keeps its read open past
+  // COMMIT and ROLLBACK, with two effects: the connection's next read sees
+  // that old snapshot, and SQLite gives its next BEGIN IMMEDIATE (an upgrade
+  // from a read) no busy wait, so a lock held for a moment by anyone fails the
+  // write at once. Call it where a connection goes back to its pool or starts
+  // a write; it costs one call when nothing is open.
+  void EndOpenReads();
+
   // Unavailable when the database file was unlinked or replaced since it was
   // opened (its directory removed, say): writes through this connection would
   // go to a file no later start can see, so they must be refused.

@@ -27,6 +27,7 @@ std::vector<absl::Status> SqliteUserStore::WriteEach(
 void SqliteUserStore::RunBatch(absl::Span<WriteQueue::Write* const> batch) {
   absl::MutexLock lock(&writer_mu_);
   SqliteConnection& c = *writer_;
+  c.EndOpenReads();
   // One stat() per batch, beside an fsync: cheap insurance against
   // acknowledging writes into an unlinked file.
   absl::Status begun = c.CheckFileInPlace();

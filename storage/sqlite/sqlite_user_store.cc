@@ -178,6 +178,7 @@ absl::StatusOr<SqliteUserStore::ReaderLease> SqliteUserStore::AcquireReader() {
 
 void SqliteUserStore::ReleaseReader(
     std::unique_ptr<SqliteConnection> connection) {
+  connection->EndOpenReads();
   absl::MutexLock lock(&readers_mu_);
   if (static_cast<int>(idle_readers_.size()) < options_.max_idle_readers) {
     idle_readers_.push_back(std::move(connection));

@@ -583,6 +583,7 @@ class SqliteWriteTransaction final : public WriteTransaction {
           r.request_hash = s.getColumn(0).getString();
           r.user_id = s.getColumn(1).getString();
           r.created_at = s.getColumn(2).getInt64();
+          s.reset();
           return r;
         });
   }

@@ -246,6 +246,26 @@ TEST(DiskFaultsTest, VanishedDatabaseDirectoryRefusesWritesInsteadOfLosing) {
                           {grpc::StatusCode::UNAVAILABLE});
 }
 
+// Starts another process that takes the database's write lock and holds it
+// for `seconds`; returns its pid once the lock is held.
+pid_t HoldWriteLock(const TempDir& dir, const std::string& db_path,
+                    double seconds) {
+  const std::string ready = dir.File("locked");
+  std::filesystem::remove(ready);
+  const std::string script = absl::StrCat(
+      "import sqlite3, time\n"
+      "c = sqlite3.connect('",
+      db_path, "', isolation_level=None)\n", "c.execute('BEGIN IMMEDIATE')\n",
+      "open('", ready, "', 'w').close()\n", "time.sleep(", seconds, ")\n",
+      "c.execute('ROLLBACK')\n");
+  const pid_t pid = testing::Spawn({"python3", "-c", script});
+  EXPECT_GT(pid, 0) << "cannot start python3";
+  EXPECT_TRUE(testing::WaitUntil([&] {
+    return std::filesystem::exists(ready);
+  })) << "python3 never locked";
+  return pid;
+}
+
 TEST(LockFaultsTest, DatabaseLockedByAnotherProcessWaitsThenFailsRetryably) {
   TempDir dir;
   const std::string db_path = dir.File("roster.db");
@@ -254,26 +274,8 @@ TEST(LockFaultsTest, DatabaseLockedByAnotherProcessWaitsThenFailsRetryably) {
   User user;
   ASSERT_TRUE(Create(*stub, "one@example.com", &user).ok());
 
-  // Another process takes the write lock and holds it for `seconds`.
-  auto hold_lock = [&](double seconds) {
-    const std::string ready = dir.File("locked");
-    std::filesystem::remove(ready);
-    const std::string script = absl::StrCat(
-        "import sqlite3, time\n"
-        "c = sqlite3.connect('",
-        db_path, "', isolation_level=None)\n", "c.execute('BEGIN IMMEDIATE')\n",
-        "open('", ready, "', 'w').close()\n", "time.sleep(", seconds, ")\n",
-        "c.execute('ROLLBACK')\n");
-    const pid_t pid = testing::Spawn({"python3", "-c", script});
-    EXPECT_GT(pid, 0) << "cannot start python3";
-    EXPECT_TRUE(testing::WaitUntil([&] {
-      return std::filesystem::exists(ready);
-    })) << "python3 never locked";
-    return pid;
-  };
-
   // Held for 1 s, within the 5 s busy timeout: the write waits and succeeds.
-  pid_t pid = hold_lock(1.0);
+  pid_t pid = HoldWriteLock(dir, db_path, 1.0);
   auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(Create(*stub, "waited@example.com", &user).ok());
   EXPECT_GE(std::chrono::steady_clock::now() - start,
@@ -282,7 +284,7 @@ TEST(LockFaultsTest, DatabaseLockedByAnotherProcessWaitsThenFailsRetryably) {
 
   // Held for longer than the busy timeout: UNAVAILABLE with a retry hint,
   // while reads go on (WAL readers never wait for the writer).
-  pid = hold_lock(8.0);
+  pid = HoldWriteLock(dir, db_path, 8.0);
   GetUserRequest get;
   get.set_user_id(user.id());
   User read;
@@ -294,6 +296,35 @@ TEST(LockFaultsTest, DatabaseLockedByAnotherProcessWaitsThenFailsRetryably) {
   EXPECT_TRUE(Create(*stub, "after@example.com", &user).ok());
   EXPECT_EQ(UsersWithEmail(*stub, "busy@example.com"), 0);
   EXPECT_EQ(IntegrityOf(db_path), "ok");
+}
+
+// A retried CreateUser finds its idempotency key on the writer connection.
+// Were that read left open, the writer would stay in a read transaction, and
+// SQLite gives a connection that upgrades a read to a write no busy wait: the
+// next write would fail at once on any lock held for a moment (a backup, an
+// operator's sqlite3 shell), where it must wait as a first write does.
+TEST(LockFaultsTest, AWriteAfterARetriedCreateStillWaitsForALock) {
+  TempDir dir;
+  const std::string db_path = dir.File("roster.db");
+  TestServer server([&](app::ServerConfig& c) { c.db_path = db_path; });
+  auto stub = server.Backend();
+  CreateUserRequest request;
+  request.add_email_addresses("retried@example.com");
+  request.set_request_id("create-retried");
+  User first;
+  ASSERT_TRUE(stub->CreateUser(Authed().get(), request, &first).ok());
+  User replayed;
+  ASSERT_TRUE(stub->CreateUser(Authed().get(), request, &replayed).ok());
+  ASSERT_EQ(replayed.id(), first.id());
+
+  const pid_t pid = HoldWriteLock(dir, db_path, 1.0);
+  const auto start = std::chrono::steady_clock::now();
+  User user;
+  const grpc::Status waited = Create(*stub, "waited@example.com", &user);
+  EXPECT_TRUE(waited.ok()) << waited.error_message();
+  EXPECT_GE(std::chrono::steady_clock::now() - start,
+            std::chrono::milliseconds(500));
+  waitpid(pid, nullptr, 0);
 }
 
 // The value of roster_rpcs_in_flight for `method`, or -1 if absent.
