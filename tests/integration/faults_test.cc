@@ -246,56 +246,66 @@ TEST(DiskFaultsTest, VanishedDatabaseDirectoryRefusesWritesInsteadOfLosing) {
                           {grpc::StatusCode::UNAVAILABLE});
 }
 
-// Starts another process that takes the database's write lock and holds it
-// for `seconds`; returns its pid once the lock is held.
-pid_t HoldWriteLock(const TempDir& dir, const std::string& db_path,
-                    double seconds) {
-  const std::string ready = dir.File("locked");
-  std::filesystem::remove(ready);
-  const std::string script = absl::StrCat(
-      "import sqlite3, time\n"
-      "c = sqlite3.connect('",
-      db_path, "', isolation_level=None)\n", "c.execute('BEGIN IMMEDIATE')\n",
-      "open('", ready, "', 'w').close()\n", "time.sleep(", seconds, ")\n",
-      "c.execute('ROLLBACK')\n");
-  const pid_t pid = testing::Spawn({"python3", "-c", script});
-  EXPECT_GT(pid, 0) << "cannot start python3";
-  EXPECT_TRUE(testing::WaitUntil([&] {
-    return std::filesystem::exists(ready);
-  })) << "python3 never locked";
-  return pid;
-}
+// A server on its own database file, and another process that locks it.
+class LockFaultsTest : public ::testing::Test {
+ protected:
+  // Starts another process that takes the database's write lock and holds
+  // it for `seconds`; returns its pid once the lock is held.
+  pid_t HoldWriteLock(double seconds) {
+    const std::string ready = dir_.File("locked");
+    std::filesystem::remove(ready);
+    const std::string script = absl::StrCat(
+        "import sqlite3, time\n"
+        "c = sqlite3.connect('",
+        db_path_, "', isolation_level=None)\n",
+        "c.execute('BEGIN IMMEDIATE')\n", "open('", ready, "', 'w').close()\n",
+        "time.sleep(", seconds, ")\n", "c.execute('ROLLBACK')\n");
+    const pid_t pid = testing::Spawn({"python3", "-c", script});
+    EXPECT_GT(pid, 0) << "cannot start python3";
+    EXPECT_TRUE(testing::WaitUntil([&] {
+      return std::filesystem::exists(ready);
+    })) << "python3 never locked";
+    return pid;
+  }
 
-TEST(LockFaultsTest, DatabaseLockedByAnotherProcessWaitsThenFailsRetryably) {
-  TempDir dir;
-  const std::string db_path = dir.File("roster.db");
-  TestServer server([&](app::ServerConfig& c) { c.db_path = db_path; });
-  auto stub = server.Backend();
+  // A lock held for 1 s, within the 5 s busy timeout: a create of `email`
+  // waits it out and succeeds.
+  void ExpectCreateWaitsOutAOneSecondLock(const std::string& email) {
+    const pid_t pid = HoldWriteLock(1.0);
+    const auto start = std::chrono::steady_clock::now();
+    User user;
+    const grpc::Status waited = Create(*stub_, email, &user);
+    EXPECT_TRUE(waited.ok()) << waited.error_message();
+    EXPECT_GE(std::chrono::steady_clock::now() - start,
+              std::chrono::milliseconds(500));
+    waitpid(pid, nullptr, 0);
+  }
+
+  TempDir dir_;
+  const std::string db_path_ = dir_.File("roster.db");
+  TestServer server_{[this](app::ServerConfig& c) { c.db_path = db_path_; }};
+  std::unique_ptr<BackendUsers::Stub> stub_ = server_.Backend();
+};
+
+TEST_F(LockFaultsTest, DatabaseLockedByAnotherProcessWaitsThenFailsRetryably) {
   User user;
-  ASSERT_TRUE(Create(*stub, "one@example.com", &user).ok());
-
-  // Held for 1 s, within the 5 s busy timeout: the write waits and succeeds.
-  pid_t pid = HoldWriteLock(dir, db_path, 1.0);
-  auto start = std::chrono::steady_clock::now();
-  EXPECT_TRUE(Create(*stub, "waited@example.com", &user).ok());
-  EXPECT_GE(std::chrono::steady_clock::now() - start,
-            std::chrono::milliseconds(500));
-  waitpid(pid, nullptr, 0);
+  ASSERT_TRUE(Create(*stub_, "one@example.com", &user).ok());
+  ExpectCreateWaitsOutAOneSecondLock("waited@example.com");
 
   // Held for longer than the busy timeout: UNAVAILABLE with a retry hint,
   // while reads go on (WAL readers never wait for the writer).
-  pid = HoldWriteLock(dir, db_path, 8.0);
+  const pid_t pid = HoldWriteLock(8.0);
   GetUserRequest get;
   get.set_user_id(user.id());
   User read;
-  EXPECT_TRUE(stub->GetUser(Authed().get(), get, &read).ok());
-  const grpc::Status busy = Create(*stub, "busy@example.com", &user);
+  EXPECT_TRUE(stub_->GetUser(Authed().get(), get, &read).ok());
+  const grpc::Status busy = Create(*stub_, "busy@example.com", &user);
   ExpectCleanStorageError(busy, {grpc::StatusCode::UNAVAILABLE});
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
-  EXPECT_TRUE(Create(*stub, "after@example.com", &user).ok());
-  EXPECT_EQ(UsersWithEmail(*stub, "busy@example.com"), 0);
-  EXPECT_EQ(IntegrityOf(db_path), "ok");
+  EXPECT_TRUE(Create(*stub_, "after@example.com", &user).ok());
+  EXPECT_EQ(UsersWithEmail(*stub_, "busy@example.com"), 0);
+  EXPECT_EQ(IntegrityOf(db_path_), "ok");
 }
 
 // A retried CreateUser finds its idempotency key on the writer connection.
@@ -303,28 +313,16 @@ TEST(LockFaultsTest, DatabaseLockedByAnotherProcessWaitsThenFailsRetryably) {
 // SQLite gives a connection that upgrades a read to a write no busy wait: the
 // next write would fail at once on any lock held for a moment (a backup, an
 // operator's sqlite3 shell), where it must wait as a first write does.
-TEST(LockFaultsTest, AWriteAfterARetriedCreateStillWaitsForALock) {
-  TempDir dir;
-  const std::string db_path = dir.File("roster.db");
-  TestServer server([&](app::ServerConfig& c) { c.db_path = db_path; });
-  auto stub = server.Backend();
+TEST_F(LockFaultsTest, AWriteAfterARetriedCreateStillWaitsForALock) {
   CreateUserRequest request;
   request.add_email_addresses("retried@example.com");
   request.set_request_id("create-retried");
   User first;
-  ASSERT_TRUE(stub->CreateUser(Authed().get(), request, &first).ok());
+  ASSERT_TRUE(stub_->CreateUser(Authed().get(), request, &first).ok());
   User replayed;
-  ASSERT_TRUE(stub->CreateUser(Authed().get(), request, &replayed).ok());
+  ASSERT_TRUE(stub_->CreateUser(Authed().get(), request, &replayed).ok());
   ASSERT_EQ(replayed.id(), first.id());
-
-  const pid_t pid = HoldWriteLock(dir, db_path, 1.0);
-  const auto start = std::chrono::steady_clock::now();
-  User user;
-  const grpc::Status waited = Create(*stub, "waited@example.com", &user);
-  EXPECT_TRUE(waited.ok()) << waited.error_message();
-  EXPECT_GE(std::chrono::steady_clock::now() - start,
-            std::chrono::milliseconds(500));
-  waitpid(pid, nullptr, 0);
+  ExpectCreateWaitsOutAOneSecondLock("waited@example.com");
 }
 
 // The value of roster_rpcs_in_flight for `method`, or -1 if absent.
