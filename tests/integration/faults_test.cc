@@ -246,20 +246,29 @@ TEST(DiskFaultsTest, VanishedDatabaseDirectoryRefusesWritesInsteadOfLosing) {
                           {grpc::StatusCode::UNAVAILABLE});
 }
 
+// The value of roster_rpcs_in_flight for `method`, or -1 if absent.
+int InFlight(app::RosterServer& server, const std::string& method) {
+  const std::regex line("roster_rpcs_in_flight\\{method=\"" + method +
+                        "\"\\} (\\d+)");
+  std::smatch match;
+  const std::string text = server.RenderMetrics();
+  return std::regex_search(text, match, line) ? std::stoi(match[1]) : -1;
+}
+
 // A server on its own database file, and another process that locks it.
 class LockFaultsTest : public ::testing::Test {
  protected:
   // Starts another process that takes the database's write lock and holds
-  // it for `seconds`; returns its pid once the lock is held.
-  pid_t HoldWriteLock(double seconds) {
+  // it until killed; returns its pid once the lock is held.
+  pid_t HoldWriteLock() {
     const std::string ready = dir_.File("locked");
     std::filesystem::remove(ready);
     const std::string script = absl::StrCat(
-        "import sqlite3, time\n"
+        "import signal, sqlite3\n"
         "c = sqlite3.connect('",
         db_path_, "', isolation_level=None)\n",
         "c.execute('BEGIN IMMEDIATE')\n", "open('", ready, "', 'w').close()\n",
-        "time.sleep(", seconds, ")\n", "c.execute('ROLLBACK')\n");
+        "signal.pause()\n");
     const pid_t pid = testing::Spawn({"python3", "-c", script});
     EXPECT_GT(pid, 0) << "cannot start python3";
     EXPECT_TRUE(testing::WaitUntil([&] {
@@ -268,17 +277,27 @@ class LockFaultsTest : public ::testing::Test {
     return pid;
   }
 
-  // A lock held for 1 s, within the 5 s busy timeout: a create of `email`
-  // waits it out and succeeds.
-  void ExpectCreateWaitsOutAOneSecondLock(const std::string& email) {
-    const pid_t pid = HoldWriteLock(1.0);
-    const auto start = std::chrono::steady_clock::now();
+  // Its lock goes with the process.
+  static void Release(pid_t holder) {
+    kill(holder, SIGKILL);
+    waitpid(holder, nullptr, 0);
+  }
+
+  // A lock released while a create of `email` waits on it, within the 5 s
+  // busy timeout: the create, in flight before the release and unable to
+  // commit until it, succeeds.
+  void ExpectCreateWaitsOutABriefLock(const std::string& email) {
+    const pid_t holder = HoldWriteLock();
     User user;
-    const grpc::Status waited = Create(*stub_, email, &user);
+    grpc::Status waited;
+    std::thread create([&] { waited = Create(*stub_, email, &user); });
+    EXPECT_TRUE(testing::WaitUntil([&] {
+      return InFlight(server_.server(), "/roster.v1.BackendUsers/CreateUser") ==
+             1;
+    })) << "the create never reached the server";
+    Release(holder);
+    create.join();
     EXPECT_TRUE(waited.ok()) << waited.error_message();
-    EXPECT_GE(std::chrono::steady_clock::now() - start,
-              std::chrono::milliseconds(500));
-    waitpid(pid, nullptr, 0);
   }
 
   TempDir dir_;
@@ -290,19 +309,18 @@ class LockFaultsTest : public ::testing::Test {
 TEST_F(LockFaultsTest, DatabaseLockedByAnotherProcessWaitsThenFailsRetryably) {
   User user;
   ASSERT_TRUE(Create(*stub_, "one@example.com", &user).ok());
-  ExpectCreateWaitsOutAOneSecondLock("waited@example.com");
+  ExpectCreateWaitsOutABriefLock("waited@example.com");
 
   // Held for longer than the busy timeout: UNAVAILABLE with a retry hint,
   // while reads go on (WAL readers never wait for the writer).
-  const pid_t pid = HoldWriteLock(8.0);
+  const pid_t holder = HoldWriteLock();
   GetUserRequest get;
   get.set_user_id(user.id());
   User read;
   EXPECT_TRUE(stub_->GetUser(Authed().get(), get, &read).ok());
   const grpc::Status busy = Create(*stub_, "busy@example.com", &user);
   ExpectCleanStorageError(busy, {grpc::StatusCode::UNAVAILABLE});
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
+  Release(holder);
   EXPECT_TRUE(Create(*stub_, "after@example.com", &user).ok());
   EXPECT_EQ(UsersWithEmail(*stub_, "busy@example.com"), 0);
   EXPECT_EQ(IntegrityOf(db_path_), "ok");
@@ -322,16 +340,7 @@ TEST_F(LockFaultsTest, AWriteAfterARetriedCreateStillWaitsForALock) {
   User replayed;
   ASSERT_TRUE(stub_->CreateUser(Authed().get(), request, &replayed).ok());
   ASSERT_EQ(replayed.id(), first.id());
-  ExpectCreateWaitsOutAOneSecondLock("waited@example.com");
-}
-
-// The value of roster_rpcs_in_flight for `method`, or -1 if absent.
-int InFlight(app::RosterServer& server, const std::string& method) {
-  const std::regex line("roster_rpcs_in_flight\\{method=\"" + method +
-                        "\"\\} (\\d+)");
-  std::smatch match;
-  const std::string text = server.RenderMetrics();
-  return std::regex_search(text, match, line) ? std::stoi(match[1]) : -1;
+  ExpectCreateWaitsOutABriefLock("waited@example.com");
 }
 
 TEST(ClientFaultsTest, ClientsKilledMidStreamReleaseTheirStreams) {
