@@ -28,36 +28,52 @@ Result Drive(const std::string& name, const Issue& issue, int inflight,
   const absl::Time measure_from = absl::Now() + warmup;
   const absl::Time stop_at = measure_from + duration;
 
+  // A call's `done` may run before `issue` returns (an issue that fails at
+  // once). Starting the slot's next call from there would recurse, once per
+  // call, until the stack overflowed; the frame that called `issue` loops
+  // instead. Each slot has one call at a time, so its state is that call's.
+  enum CallState { kIssuing, kIssued, kRestartInline };
+  std::vector<std::atomic<CallState>> states(static_cast<size_t>(inflight));
   std::function<void(int)> start = [&](int slot) {
-    const absl::Time begun = absl::Now();
-    issue(slot, [&, slot, begun](const grpc::Status& status) {
-      const absl::Time now = absl::Now();
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        // Every call that completes inside the window counts, whenever it
-        // began. Counting only calls that also began inside it undercounts a
-        // slow scenario by its latency over the window: sign_in, ~0.9 s at 32
-        // in flight, measured 0.7 of its rate in a 3 s window.
-        if (now >= measure_from && now <= stop_at) {
-          if (status.ok()) {
-            latencies_ns.push_back(absl::ToInt64Nanoseconds(now - begun));
-          } else {
-            ++errors;
-            if (first_error.empty()) {
-              first_error = absl::StrCat(status.error_code(), " ",
-                                         status.error_message());
+    for (bool next = true; next;) {
+      states[static_cast<size_t>(slot)] = kIssuing;
+      const absl::Time begun = absl::Now();
+      issue(slot, [&, slot, begun](const grpc::Status& status) {
+        const absl::Time now = absl::Now();
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          // Every call that completes inside the window counts, whenever it
+          // began. Counting only calls that also began inside it undercounts a
+          // slow scenario by its latency over the window: sign_in, ~0.9 s at 32
+          // in flight, measured 0.7 of its rate in a 3 s window.
+          if (now >= measure_from && now <= stop_at) {
+            if (status.ok()) {
+              latencies_ns.push_back(absl::ToInt64Nanoseconds(now - begun));
+            } else {
+              ++errors;
+              if (first_error.empty()) {
+                first_error = absl::StrCat(status.error_code(), " ",
+                                           status.error_message());
+              }
             }
           }
-        }
-        if (now >= stop_at) {
-          if (--active == 0) {
-            idle.notify_all();
+          if (now >= stop_at) {
+            if (--active == 0) {
+              idle.notify_all();
+            }
+            return;
           }
-          return;
         }
-      }
-      start(slot);
-    });
+        CallState issuing = kIssuing;
+        if (!states[static_cast<size_t>(slot)].compare_exchange_strong(
+                issuing, kRestartInline)) {
+          start(slot);  // `issue` has returned: this is another thread's stack.
+        }
+      });
+      CallState issuing = kIssuing;
+      next = !states[static_cast<size_t>(slot)].compare_exchange_strong(
+          issuing, kIssued);
+    }
   };
   for (int slot = 0; slot < inflight; ++slot) {
     start(slot);
