@@ -70,12 +70,21 @@ absl::Status TotpUserPool::Prepare(roster::v1::BackendUsers::Stub& backend,
         return Failed("CreateMyTotp (is --data_keys_file set?)", status);
       }
       user.secret = domain::Base32Decode(totp.secret()).value_or("");
-      // Enrol with the window's oldest step: the two after it stay usable.
-      user.last_step = domain::TotpStepAt(absl::Now()) - 1;
-      roster::v1::VerifyMyTotpRequest verify;
-      verify.set_code(domain::TotpCode(user.secret, user.last_step));
-      status = frontend.VerifyMyTotp(Context(session.session_token()).get(),
+      auto verify_with = [&](int64_t step) {
+        user.last_step = step;
+        roster::v1::VerifyMyTotpRequest verify;
+        verify.set_code(domain::TotpCode(user.secret, step));
+        return frontend.VerifyMyTotp(Context(session.session_token()).get(),
                                      verify, &totp);
+      };
+      // Enrol with the window's oldest step: the two after it stay usable.
+      // If a new step began on the way, that step left the window: enrol
+      // with the current one instead.
+      const int64_t step = domain::TotpStepAt(absl::Now());
+      status = verify_with(step - 1);
+      if (!status.ok() && domain::TotpStepAt(absl::Now()) > step) {
+        status = verify_with(domain::TotpStepAt(absl::Now()));
+      }
       if (!status.ok()) {
         return Failed("VerifyMyTotp", status);
       }
