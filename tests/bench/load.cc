@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -31,14 +32,15 @@ Result Drive(const std::string& name, const Issue& issue, int inflight,
   // A call's `done` may run before `issue` returns (an issue that fails at
   // once). Starting the slot's next call from there would recurse, once per
   // call, until the stack overflowed; the frame that called `issue` loops
-  // instead. Each slot has one call at a time, so its state is that call's.
+  // instead. Whichever of the two comes second starts the next call. The
+  // state they meet on is the call's own, not Drive's: when a call ends the
+  // run before its `issue` has returned, Drive may have returned too.
   enum CallState { kIssuing, kIssued, kRestartInline };
-  std::vector<std::atomic<CallState>> states(static_cast<size_t>(inflight));
   std::function<void(int)> start = [&](int slot) {
     for (bool next = true; next;) {
-      states[static_cast<size_t>(slot)] = kIssuing;
+      auto state = std::make_shared<std::atomic<CallState>>(kIssuing);
       const absl::Time begun = absl::Now();
-      issue(slot, [&, slot, begun](const grpc::Status& status) {
+      issue(slot, [&, slot, begun, state](const grpc::Status& status) {
         const absl::Time now = absl::Now();
         {
           std::lock_guard<std::mutex> lock(mu);
@@ -65,14 +67,14 @@ Result Drive(const std::string& name, const Issue& issue, int inflight,
           }
         }
         CallState issuing = kIssuing;
-        if (!states[static_cast<size_t>(slot)].compare_exchange_strong(
-                issuing, kRestartInline)) {
+        if (!state->compare_exchange_strong(issuing, kRestartInline)) {
           start(slot);  // `issue` has returned: this is another thread's stack.
         }
       });
       CallState issuing = kIssuing;
-      next = !states[static_cast<size_t>(slot)].compare_exchange_strong(
-          issuing, kIssued);
+      // Only locals from here on: if the call ended the run, Drive may have
+      // returned.
+      next = !state->compare_exchange_strong(issuing, kIssued);
     }
   };
   for (int slot = 0; slot < inflight; ++slot) {
