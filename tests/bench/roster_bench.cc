@@ -173,7 +173,9 @@ int CompareServers(ScenarioClient& first,
                    const std::string& key) {
   ScenarioClient second(absl::GetFlag(FLAGS_compare_addr),
                         absl::GetFlag(FLAGS_channels), key);
-  if (!second.Seed(absl::GetFlag(FLAGS_compare_seed))) {
+  if (!second.Seed(absl::GetFlag(FLAGS_compare_seed)) ||
+      (Wanted("sign_in_totp", wanted) &&
+       !second.PrepareTotpUsers(absl::GetFlag(FLAGS_totp_users)))) {
     return 1;
   }
   const int pairs = std::max(1, absl::GetFlag(FLAGS_slice_pairs));
