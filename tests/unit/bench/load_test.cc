@@ -2,7 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -115,32 +116,44 @@ TEST(DriveTest, AnIssueThatFailsAtOnceDoesNotRecurse) {
 // gRPC may complete a call on another thread before the call that started it
 // has returned. When that completion ends the run, Drive returns while the
 // issuing thread is still inside `issue`, which must then touch nothing of
-// Drive's. Here every second issue returns 3 ms after its call, which
-// completes after 1 ms. (AddressSanitizer, in `make test-sanitize`, reports a
-// use after free where it does; without it the next run could lose count of
-// its calls and wait forever.)
+// Drive's. Here every second call completes on a thread of its own before its
+// issue returns, and the issue returns only once the run is over (or 1 ms
+// later, if the run goes on). AddressSanitizer, in `make test-sanitize`,
+// reports a use after free where Drive's state is touched; without it the
+// next run could lose count of its calls and wait forever.
 TEST(DriveTest, AnIssueStillReturningWhenItsCallEndsTheRunTouchesNothing) {
   std::mutex mu;
-  std::vector<std::thread> threads;
-  std::atomic<int> issued{0};
+  std::condition_variable run_over;
+  int runs_over = 0;                 // Guarded by mu.
+  int issued = 0;                    // Guarded by mu.
+  std::vector<std::thread> threads;  // Guarded by mu.
   const Issue issue = [&](int /*slot*/, Done done) {
+    std::unique_lock<std::mutex> lock(mu);
     const bool returns_late = issued++ % 2 == 1;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      threads.emplace_back([done = std::move(done)] {
-        absl::SleepFor(absl::Milliseconds(1));
-        done(grpc::Status::OK);
-      });
+    const int run = runs_over;
+    lock.unlock();
+    std::thread completes([done = std::move(done)] { done(grpc::Status::OK); });
+    lock.lock();
+    if (!returns_late) {
+      threads.push_back(std::move(completes));
+      return;
     }
-    if (returns_late) {
-      absl::SleepFor(absl::Milliseconds(3));
-    }
+    lock.unlock();
+    completes.join();
+    lock.lock();
+    run_over.wait_for(lock, std::chrono::milliseconds(1),
+                      [&] { return runs_over > run; });
   };
   for (int run = 0; run < 20; ++run) {
     const Result result = Drive("returns late", issue, /*inflight=*/1,
                                 absl::ZeroDuration(), absl::Milliseconds(20),
                                 /*server_pid=*/0);
     EXPECT_GT(result.calls, 0);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++runs_over;
+    }
+    run_over.notify_all();
   }
   // Calls start only inside a Drive, so no thread adds to `threads` now.
   std::lock_guard<std::mutex> lock(mu);
