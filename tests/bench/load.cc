@@ -68,7 +68,7 @@ Result Drive(const std::string& name, const Issue& issue, int inflight,
         }
         CallState issuing = kIssuing;
         if (!state->compare_exchange_strong(issuing, kRestartInline)) {
-          start(slot);  // `issue` has returned: this is another thread's stack.
+          start(slot);  // `issue` has returned, so this is not inside it.
         }
       });
       CallState issuing = kIssuing;

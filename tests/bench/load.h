@@ -18,7 +18,8 @@
 namespace roster::bench {
 
 using Done = std::function<void(const grpc::Status&)>;
-// Starts one call for slot `slot`; calls `done` when it completes.
+// Starts one call for slot `slot`; calls `done` when it completes, on any
+// thread, possibly before returning.
 using Issue = std::function<void(int slot, Done done)>;
 
 // Runs `issue` closed-loop: every slot starts its next call as soon as the
