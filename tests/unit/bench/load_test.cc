@@ -123,26 +123,30 @@ TEST(DriveTest, AnIssueThatFailsAtOnceDoesNotRecurse) {
 // next run could lose count of its calls and wait forever.
 TEST(DriveTest, AnIssueStillReturningWhenItsCallEndsTheRunTouchesNothing) {
   std::mutex mu;
-  std::condition_variable run_over;
+  std::condition_variable changed;
   int runs_over = 0;                 // Guarded by mu.
   int issued = 0;                    // Guarded by mu.
+  int issues_returning = 0;          // Guarded by mu.
   std::vector<std::thread> threads;  // Guarded by mu.
   const Issue issue = [&](int /*slot*/, Done done) {
     std::unique_lock<std::mutex> lock(mu);
+    ++issues_returning;
     const bool returns_late = issued++ % 2 == 1;
     const int run = runs_over;
     lock.unlock();
     std::thread completes([done = std::move(done)] { done(grpc::Status::OK); });
-    lock.lock();
-    if (!returns_late) {
-      threads.push_back(std::move(completes));
-      return;
+    if (returns_late) {
+      completes.join();
     }
-    lock.unlock();
-    completes.join();
     lock.lock();
-    run_over.wait_for(lock, std::chrono::milliseconds(1),
-                      [&] { return runs_over > run; });
+    if (returns_late) {
+      changed.wait_for(lock, std::chrono::milliseconds(1),
+                       [&] { return runs_over > run; });
+    } else {
+      threads.push_back(std::move(completes));
+    }
+    --issues_returning;
+    changed.notify_all();
   };
   for (int run = 0; run < 20; ++run) {
     const Result result = Drive("returns late", issue, /*inflight=*/1,
@@ -153,11 +157,19 @@ TEST(DriveTest, AnIssueStillReturningWhenItsCallEndsTheRunTouchesNothing) {
       std::lock_guard<std::mutex> lock(mu);
       ++runs_over;
     }
-    run_over.notify_all();
+    changed.notify_all();
   }
-  // Calls start only inside a Drive, so no thread adds to `threads` now.
-  std::lock_guard<std::mutex> lock(mu);
-  for (std::thread& thread : threads) {
+  // Every call the runs made has begun its issue by now (a run ends only when
+  // its last call's done has run), so once none is still returning, nothing
+  // adds to `threads`. They are joined without `mu`: a thread that started a
+  // call from its done may still be on its way out of that call's issue.
+  std::vector<std::thread> to_join;
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    changed.wait(lock, [&] { return issues_returning == 0; });
+    to_join.swap(threads);
+  }
+  for (std::thread& thread : to_join) {
     thread.join();
   }
 }
