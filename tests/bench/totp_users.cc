@@ -82,8 +82,9 @@ absl::Status TotpUserPool::Prepare(roster::v1::BackendUsers::Stub& backend,
       // with the current one instead.
       const int64_t step = domain::TotpStepAt(absl::Now());
       status = verify_with(step - 1);
-      if (!status.ok() && domain::TotpStepAt(absl::Now()) > step) {
-        status = verify_with(domain::TotpStepAt(absl::Now()));
+      if (const int64_t now = domain::TotpStepAt(absl::Now());
+          !status.ok() && now > step) {
+        status = verify_with(now);
       }
       if (!status.ok()) {
         return Failed("VerifyMyTotp", status);
