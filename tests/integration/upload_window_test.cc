@@ -63,6 +63,7 @@ class BytesReceived {
          std::filesystem::directory_iterator("/proc/self/fd")) {
       const int fd = std::stoi(entry.path().filename().string());
       struct stat file {};
+      struct stat file_after {};
       sockaddr_storage local{};
       sockaddr_storage peer{};
       socklen_t local_size = sizeof(local);
@@ -75,7 +76,10 @@ class BytesReceived {
           PortOf(local) != port_ ||
           getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_size) !=
               0 ||
-          getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_size) != 0) {
+          getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_size) != 0 ||
+          // The fd was closed and given to another socket between the calls:
+          // its count is not this inode's.
+          fstat(fd, &file_after) != 0 || file_after.st_ino != file.st_ino) {
         continue;  // Not a connection accepted on `port_` (or a listener).
       }
       uint64_t& seen = by_socket_[file.st_ino];
