@@ -7,7 +7,8 @@ The target graph is the architecture (docs/architecture.md):
           <- server/api, server/delivery <- server/web <- server/app;  client -> proto only
 
 Each layer lists the project folders and third-party headers it may include; anything else is a
-violation, printed as `file:line: ...`, and the exit status is 1. Usage: check_layers.py [ROOT]
+violation, printed as `file:line: ...`, and the exit status is 1. So is an #include of a source
+file (.cc, .cpp, ...) in any folder, tests included. Usage: check_layers.py [ROOT]
 """
 import pathlib
 import re
@@ -48,6 +49,7 @@ LAYERS = {
     "client": (("client/",), ("client/",) + PROTO, SQLITE + LIBPQ + HTTP),
 }
 PROJECT_ROOTS = ("storage/", "server/", "client/", "tests/") + PROTO
+IMPLEMENTATION_SUFFIXES = (".c", ".cc", ".cpp", ".cxx")
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 
 
@@ -81,16 +83,20 @@ def check(root):
         if relative.startswith(("build", ".git")):
             continue
         layer = layer_of(relative)
-        if layer is None:
-            continue
-        _, allowed, forbidden = LAYERS[layer]
+        _, allowed, forbidden = LAYERS[layer] if layer else (None, (), ())
         for number, line in enumerate(file.read_text(errors="replace").splitlines(), 1):
             match = INCLUDE.match(line)
             if not match:
                 continue
             include = match.group(2)
             where = f"{relative}:{number}"
-            if include.startswith(forbidden) and forbidden:
+            # clang-tidy's bugprone-suspicious-include, in every folder: `make lint` turns it off
+            # because its unity units include sources by design.
+            if include.endswith(IMPLEMENTATION_SUFFIXES):
+                problems.append(f"{where}: includes a source file \"{include}\", not a header")
+            elif layer is None:
+                continue
+            elif include.startswith(forbidden) and forbidden:
                 problems.append(f"{where}: {layer} may not include <{include}>")
             elif include.startswith(PROJECT_ROOTS):
                 if not allowed_project_include(include, allowed):
