@@ -113,7 +113,7 @@ TEST_F(HttpLimitsTest, AnOversizedBodyIsRefusedWithoutBeingHeld) {
   ASSERT_EQ(send(fd, head.data(), head.size(), MSG_NOSIGNAL),
             static_cast<ssize_t>(head.size()));
   const size_t sent =
-      SendUpTo(fd, std::string(64 * 1024, 'x'), size_t{64} << 20);
+      SendUpTo(fd, std::string(size_t{64} * 1024, 'x'), size_t{64} << 20);
   const std::string response = ReadAll(fd);
   close(fd);
   EXPECT_LT(sent, size_t{64} << 20) << "the server read it all";

@@ -310,11 +310,13 @@ TEST_F(SecondFactorsTest, BackupCodesSignInOnceEach) {
 
   // One code sent in 8 parallel sign-ins signs in exactly once.
   std::vector<std::string> attempts;
+  attempts.reserve(8);
   for (int i = 0; i < 8; ++i) {
     attempts.push_back(SignInWithPassword().sign_in_attempt().id());
   }
   std::atomic<int> completed{0};
   std::vector<std::thread> threads;
+  threads.reserve(attempts.size());
   for (const auto& id : attempts) {
     threads.emplace_back([&, id] {
       SignInResponse response;
@@ -396,6 +398,7 @@ TEST_F(SecondFactorsTest, ParallelSecondFactorGuessesStopExactlyAtFive) {
   std::atomic<int> failed{0};
   std::atomic<int> exhausted{0};
   std::vector<std::thread> threads;
+  threads.reserve(10);
   for (int i = 0; i < 10; ++i) {
     threads.emplace_back([&] {
       SignInResponse out;

@@ -234,6 +234,7 @@ TEST_F(SignInAttemptsTest, ParallelGuessesStopExactlyAtFiveFailures) {
     }
     std::atomic<int> failed{0}, exhausted{0};
     std::vector<std::thread> threads;
+    threads.reserve(10);
     for (int i = 0; i < 10; ++i) {
       threads.emplace_back([&] {
         SignInResponse out;
@@ -362,6 +363,7 @@ TEST_F(SignInAttemptsTest, ATicketSentInParallelSignsInOnce) {
   std::atomic<int> signed_in{0};
   std::atomic<int> invalid{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {
       SignInWithTicketRequest request;

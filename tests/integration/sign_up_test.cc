@@ -293,6 +293,7 @@ TEST_F(SignUpTest, ParallelWrongCodesAreCountedExactly) {
   const std::string wrong = WrongCode(code);
   std::atomic<int> failed{0}, exhausted{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, id = id] {
       SignUpResponse out;

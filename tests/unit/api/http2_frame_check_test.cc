@@ -66,7 +66,7 @@ TEST_F(Http2FrameCheckTest, AHeaderBlockMayReachTheLimitButNotPassIt) {
   const std::string at_limit =
       Frame(kHeaders, 0, 1, 16384) + Frame(kContinuation, 0, 1, 16384) +
       Frame(kContinuation, 0, 1, 16384) +
-      Frame(kContinuation, kEndHeaders, 1, limit - 3 * 16384);
+      Frame(kContinuation, kEndHeaders, 1, limit - size_t{3} * 16384);
   Http2ClientFrameCheck fits(limits_, now_);
   EXPECT_EQ(FeedAll(fits, Start() + at_limit, 1000), Http2Verdict::kOk);
 
@@ -74,7 +74,7 @@ TEST_F(Http2FrameCheckTest, AHeaderBlockMayReachTheLimitButNotPassIt) {
   const std::string one_more = Frame(kHeaders, 0, 1, 16384) +
                                Frame(kContinuation, 0, 1, 16384) +
                                Frame(kContinuation, 0, 1, 16384) +
-                               Frame(kContinuation, 0, 1, limit - 3 * 16384) +
+                               Frame(kContinuation, 0, 1, limit - size_t{3} * 16384) +
                                Frame(kContinuation, kEndHeaders, 1, 1);
   EXPECT_EQ(FeedAll(over, Start() + one_more, 1000),
             Http2Verdict::kHeaderBlockTooLarge);

@@ -28,7 +28,9 @@ class SignUpStoreTest : public UserStoreTest {
       got = txn.GetSignUp(id);
       return absl::OkStatus();
     });
-    if (!written.ok()) return written;
+    if (!written.ok()) {
+      return written;
+    }
     return got;
   }
   absl::Status Put(const SignUpRecord& sign_up) {
@@ -124,7 +126,9 @@ class SignInTicketStoreTest : public UserStoreTest {
       taken = txn.TakeSignInTicket(digest);
       return taken.status();
     });
-    if (!written.ok()) return written;
+    if (!written.ok()) {
+      return written;
+    }
     return taken;
   }
 };
@@ -174,7 +178,9 @@ class OAuthStateStoreTest : public UserStoreTest {
       taken = txn.TakeOAuthState(digest);
       return taken.status();
     });
-    if (!written.ok()) return written;
+    if (!written.ok()) {
+      return written;
+    }
     return taken;
   }
 };

@@ -36,7 +36,7 @@ void FillEveryColumn(UserRecord& user, int round) {
             user.*member =
                 round % 2 == 1 ? !(defaults.*member) : defaults.*member;
           } else {
-            user.*member = static_cast<T>(1000 * round + position);
+            user.*member = static_cast<T>(1000) * round + position;
           }
         },
         column.member);
