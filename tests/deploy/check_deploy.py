@@ -238,19 +238,28 @@ for package in installed_by_dockerfile:
     check(candidates.get(package, "(none)") != "(none)",
           f"the Dockerfile's package {package} exists")
 ldd = subprocess.run(["ldd", binary], check=True, capture_output=True, text=True).stdout
-for path in re.findall(r"=> (/\S+)", ldd):
-    candidates = {path, path.replace("/usr/lib/", "/lib/"), path.replace("/lib/", "/usr/lib/", 1)}
-    owner = ""
-    for candidate in candidates:
-        found = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
-        if found.returncode == 0:
-            owner = found.stdout.split(":", 1)[0]
-            break
-    if not owner:
-        continue  # Not from a package (the loader or vdso).
-    priority = subprocess.run(["dpkg-query", "-W", "-f=${Priority}", owner],
-                              capture_output=True, text=True).stdout
-    check(owner in reachable or priority == "required",
+# One dpkg -S and one dpkg-query for all the libraries (a call per library took a minute): the
+# loader may name a library by /lib or /usr/lib (merged /usr), and dpkg knows it by either.
+linked = re.findall(r"=> (/\S+)", ldd)
+candidates = {path: {path, path.replace("/usr/lib/", "/lib/"), path.replace("/lib/", "/usr/lib/", 1)}
+              for path in linked}
+searched = subprocess.run(["dpkg", "-S", *sorted(set().union(*candidates.values()))],
+                          capture_output=True, text=True).stdout
+owner_of = {}
+for line in searched.splitlines():
+    packages, _, path = line.partition(": ")
+    if path and not line.startswith("diversion "):
+        owner_of[path] = packages.split(",")[0].split(":")[0].strip()
+owners = {path: next((owner_of[c] for c in sorted(cs) if c in owner_of), "")
+          for path, cs in candidates.items()}
+# Not from a package: the loader or vdso.
+owned = {path: owner for path, owner in owners.items() if owner}
+priorities = dict(line.split(" ", 1) for line in subprocess.run(
+    ["dpkg-query", "-W", "-f=${Package} ${Priority}\n", *sorted(set(owned.values()))],
+    capture_output=True, text=True).stdout.splitlines() if " " in line)
+check(len(owned) >= 10, f"dpkg names the packages of roster-server's libraries ({len(owned)})")
+for path, owner in sorted(owned.items()):
+    check(owner in reachable or priorities.get(owner) == "required",
           f"the runtime image installs {owner} (for {path})")
 
 own_flags = set()
