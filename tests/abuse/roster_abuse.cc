@@ -2,7 +2,8 @@
 // on a fresh roster-server (ROSTER_SERVER_BINARY), and prints the table of
 // docs/reliability.md ("Attacks without credentials"). Exits 1 when any
 // target is missed. --quick (CI) runs each attack for 2 s and leaves the
-// latency ratio unchecked: ctest runs other suites beside it. --timing=N
+// latency ratio unchecked: ctest runs other suites beside it (the readers'
+// baseline alone then takes 0.5 s, not the attack's duration). --timing=N
 // prints the sign-in timing of known and unknown identifiers instead.
 // --legit_reader=KIND:PORT:CREDENTIAL[:MS] is the harness's own: a legitimate
 // reader's process (harness.cc).
