@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -34,6 +35,27 @@ std::string PgCommand(const std::string& dsn, const std::string& sql);
 
 // The first column of the first row of `sql` on `dsn`, or "" on error.
 std::string PgScalar(const std::string& dsn, const std::string& sql);
+
+// PgScalar over one connection, kept open between queries: a test that checks
+// thousands of rows one query at a time (CrashTest) spent most of its time
+// connecting. A connection found broken (the database restarted, or its
+// backends terminated) is opened again once before a query gives up. One
+// thread at a time, as libpq's connections are.
+class PgReader {
+ public:
+  explicit PgReader(std::string dsn);
+  ~PgReader();
+  PgReader(const PgReader&) = delete;
+  PgReader& operator=(const PgReader&) = delete;
+
+  // As PgScalar.
+  std::string Scalar(const std::string& sql);
+
+ private:
+  struct Connection;  // libpq's, kept out of this header (see above).
+  std::string dsn_;
+  std::unique_ptr<Connection> connection_;
+};
 
 // A database of its own on the test cluster, dropped (with any connections
 // still open to it) when this goes out of scope.

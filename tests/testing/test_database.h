@@ -31,6 +31,7 @@ class TestDatabase {
       : sqlite_path_(dir.File(file)) {
     if (TestStoreIsPostgres()) {
       pg_ = std::make_unique<ScratchPgDatabase>();
+      pg_reader_ = std::make_unique<PgReader>(pg_->dsn());
     }
   }
 
@@ -40,10 +41,11 @@ class TestDatabase {
   std::string flag() const { return "--db=" + db(); }
 
   // The first column of `sql`'s first row as an integer, read around the
-  // server (SQL in the subset both databases speak).
+  // server (SQL in the subset both databases speak). From one thread at a
+  // time: on PostgreSQL the queries share one connection.
   int64_t Int(const std::string& sql) const {
     if (postgres()) {
-      const std::string value = PgScalar(pg_->dsn(), sql);
+      const std::string value = pg_reader_->Scalar(sql);
       return value.empty() ? -1 : std::stoll(value);
     }
     SQLite::Database db(sqlite_path_, SQLite::OPEN_READONLY);
@@ -53,6 +55,8 @@ class TestDatabase {
  private:
   std::string sqlite_path_;
   std::unique_ptr<ScratchPgDatabase> pg_;
+  // After pg_: closed before the scratch database is dropped.
+  std::unique_ptr<PgReader> pg_reader_;
 };
 
 }  // namespace roster::testing
