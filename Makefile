@@ -108,11 +108,12 @@ test-image: build
 # The suite built without the PostgreSQL adapter (-DROSTER_POSTGRES=OFF): proves Roster builds
 # and passes without libpq, as a SQLite-only deployment would build it. ccache reuses `make
 # test`'s objects for all but the few sources the adapter changes. Left out: the measurements
-# (bench, abuse, timing), the manifest check and the client recipes, which drive objects identical
-# to the ones `make test` just ran them on and say nothing about the adapter's absence.
+# (bench, abuse, timing), the manifest check, the client recipes and the browser and Node
+# end-to-end runs (e2e), which drive objects identical to the ones `make test` just ran them on,
+# on the same SQLite file, and say nothing about the adapter's absence.
 test-without-postgres: bootstrap
 	@$(MAKE) test BUILD_DIR=build-nopg CMAKE_FLAGS="-DROSTER_POSTGRES=OFF" \
-	  CTEST_ARGS="-LE 'bench|abuse|deploy|timing|clients'"
+	  CTEST_ARGS="-LE 'bench|abuse|deploy|timing|clients|e2e'"
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer, built by clang: it
 # compiles this unoptimised, instrumented build in 5 minutes where GCC takes 9 (2 cores).
