@@ -163,7 +163,7 @@ check-thread-safety: bootstrap
 # fails. Its clang front end also reports -Wthread-safety, so this covers check-thread-safety
 # too. clang-tidy runs over the unity build's units, eight sources to a unit, not source by
 # source: it spends most of its time in the gRPC, protobuf and Abseil headers each unit includes
-# (220 s against 630 s on the 2-core machine, the same findings). scripts/tidy_units.py picks the
+# (225 s against 630 s on the 2-core machine, the same findings). scripts/tidy_units.py picks the
 # units and fails unless they compile every source in scope; bugprone-suspicious-include, which
 # every unit would trip, is checked by check_layers.py instead. `make lint TIDY_SCOPE=all` adds
 # the tests.

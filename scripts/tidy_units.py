@@ -6,10 +6,10 @@ source: most of its time goes to matching the gRPC, protobuf and Abseil headers 
 includes, so eight sources in one unit cost little more than one. Findings in an included source
 are reported like a header's, which is why .clang-tidy's HeaderFilterRegex names .cc files too.
 
-This script reads BUILD_DIR/compile_commands.json, keeps each unit that compiles a source under
-ROOT matching SCOPE (a regex on paths relative to ROOT), and fails unless every such source on
-the repository tracks is compiled by a kept unit and matches .clang-tidy's HeaderFilterRegex when a unit
-includes it. It prints one regex naming the kept units, for run-clang-tidy.
+This script reads BUILD_DIR/compile_commands.json and keeps each unit that compiles a source under
+ROOT matching SCOPE (a regex on paths relative to ROOT). It fails unless every such source git
+tracks is compiled by a kept unit, and unless .clang-tidy's HeaderFilterRegex matches each source
+a unit includes. It prints one regex naming the kept units, for run-clang-tidy.
 
 Usage: tidy_units.py ROOT BUILD_DIR SCOPE
 """
@@ -18,6 +18,7 @@ import pathlib
 import re
 import subprocess
 import sys
+
 
 def main():
     root = pathlib.Path(sys.argv[1]).resolve()
@@ -29,7 +30,7 @@ def main():
     config = (root / ".clang-tidy").read_text()
     header_filter = re.compile(re.search(r"^HeaderFilterRegex:\s*'([^']*)'", config, re.M)[1])
 
-    units, compiled, problems = [], {}, []
+    units, compiled, problems = [], set(), []
     for entry in json.loads((build / "compile_commands.json").read_text()):
         unit = pathlib.Path(entry["directory"], entry["file"]).resolve()
         if unit.is_relative_to(build) and "/Unity/" in unit.as_posix():
@@ -44,13 +45,12 @@ def main():
         sources = [s for s in sources if in_scope(s)]
         if sources:
             units.append(unit)
-        for source in sources:
-            compiled.setdefault(source, []).append(unit)
+        compiled.update(sources)
 
     tracked = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--", "*.cc"],
                              check=True, capture_output=True, text=True).stdout.split("\0")
     on_disk = {(root / p).resolve() for p in tracked if p and in_scope(root / p)}
-    for source in sorted(on_disk - compiled.keys()):
+    for source in sorted(on_disk - compiled):
         problems.append(f"{source}: in no unit of {build}/compile_commands.json")
     if problems or not units:
         print("\n".join(problems) or f"no unit in {build} compiles a source in scope",
