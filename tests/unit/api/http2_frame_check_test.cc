@@ -71,11 +71,11 @@ TEST_F(Http2FrameCheckTest, AHeaderBlockMayReachTheLimitButNotPassIt) {
   EXPECT_EQ(FeedAll(fits, Start() + at_limit, 1000), Http2Verdict::kOk);
 
   Http2ClientFrameCheck over(limits_, now_);
-  const std::string one_more = Frame(kHeaders, 0, 1, 16384) +
-                               Frame(kContinuation, 0, 1, 16384) +
-                               Frame(kContinuation, 0, 1, 16384) +
-                               Frame(kContinuation, 0, 1, limit - size_t{3} * 16384) +
-                               Frame(kContinuation, kEndHeaders, 1, 1);
+  const std::string one_more =
+      Frame(kHeaders, 0, 1, 16384) + Frame(kContinuation, 0, 1, 16384) +
+      Frame(kContinuation, 0, 1, 16384) +
+      Frame(kContinuation, 0, 1, limit - size_t{3} * 16384) +
+      Frame(kContinuation, kEndHeaders, 1, 1);
   EXPECT_EQ(FeedAll(over, Start() + one_more, 1000),
             Http2Verdict::kHeaderBlockTooLarge);
 }
