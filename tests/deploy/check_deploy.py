@@ -240,20 +240,19 @@ for package in installed_by_dockerfile:
 ldd = subprocess.run(["ldd", binary], check=True, capture_output=True, text=True).stdout
 # One dpkg -S and one dpkg-query for all the libraries (a call per library took a minute): the
 # loader may name a library by /lib or /usr/lib (merged /usr), and dpkg knows it by either.
-linked = re.findall(r"=> (/\S+)", ldd)
-candidates = {path: {path, path.replace("/usr/lib/", "/lib/"), path.replace("/lib/", "/usr/lib/", 1)}
-              for path in linked}
-searched = subprocess.run(["dpkg", "-S", *sorted(set().union(*candidates.values()))],
+aliases = {path: {path, path.replace("/usr/lib/", "/lib/"),
+                  path.replace("/lib/", "/usr/lib/", 1)}
+           for path in re.findall(r"=> (/\S+)", ldd)}
+searched = subprocess.run(["dpkg", "-S", *sorted(set().union(*aliases.values()))],
                           capture_output=True, text=True).stdout
 owner_of = {}
 for line in searched.splitlines():
     packages, _, path = line.partition(": ")
     if path and not line.startswith("diversion "):
         owner_of[path] = packages.split(",")[0].split(":")[0].strip()
-owners = {path: next((owner_of[c] for c in sorted(cs) if c in owner_of), "")
-          for path, cs in candidates.items()}
-# Not from a package: the loader or vdso.
-owned = {path: owner for path, owner in owners.items() if owner}
+# A library no package owns (the loader, vdso) is left out.
+owned = {path: next(owner_of[a] for a in sorted(names) if a in owner_of)
+         for path, names in aliases.items() if names & owner_of.keys()}
 priorities = dict(line.split(" ", 1) for line in subprocess.run(
     ["dpkg-query", "-W", "-f=${Package} ${Priority}\n", *sorted(set(owned.values()))],
     capture_output=True, text=True).stdout.splitlines() if " " in line)
