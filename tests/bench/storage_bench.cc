@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "storage/sqlite/sqlite_user_store.h"
 
@@ -236,6 +237,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
+      if (run.error_occurred) {
+        ++errors_;
+      }
       std::string name = run.benchmark_name();
       name = name.substr(0, name.find('/'));  // "X/real_time" -> "X".
       nanos_[name] = run.GetAdjustedRealTime() *
@@ -243,6 +247,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
     }
     ConsoleReporter::ReportRuns(runs);
   }
+  // Runs that ended with SkipWithError: the exit code says so, for the smoke
+  // test.
+  int errors() const { return errors_; }
+
   void PrintRatios() const {
     std::cout << "\nUserStore against bare sqlite3 (same file, same run):\n";
     for (const auto& [store, bare] :
@@ -262,6 +270,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
  private:
   std::map<std::string, double> nanos_;
+  int errors_ = 0;
 };
 
 }  // namespace
@@ -279,7 +288,10 @@ int main(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) {
     const std::string arg = argv[i];
     if (absl::StartsWith(arg, "--users=")) {
-      g_users = std::stoi(arg.substr(8));
+      if (!absl::SimpleAtoi(arg.substr(8), &g_users) || g_users < 1) {
+        std::fprintf(stderr, "--users must be a positive number\n");
+        return 2;
+      }
     } else {
       args.push_back(argv[i]);
     }
@@ -293,5 +305,5 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks(&reporter);
   reporter.PrintRatios();
   benchmark::Shutdown();
-  return 0;
+  return reporter.errors() == 0 ? 0 : 1;
 }
