@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/unit/storage/adapters.h"
 #include "tests/unit/storage/user_store_fixture.h"
 
 namespace roster::storage {
@@ -195,14 +197,13 @@ TEST_P(SessionStoreTest, ConcurrentChecksEachReadTheirOwnSessionAndUser) {
   for (auto& checker : checkers) {
     checker.join();
   }
-#if ROSTER_POSTGRES
   if (postgres()) {
-    const PgReadBatchStats stats =
-        static_cast<PgUserStore&>(*store_).GetSessionReadBatchStats();
-    EXPECT_EQ(stats.reads, kThreads * kChecksPerThread);
-    EXPECT_LT(stats.batches, stats.reads) << "no two checks shared a statement";
+    const std::optional<ReadBatches> batches = SessionReadBatches(*store_);
+    ASSERT_TRUE(batches.has_value());
+    EXPECT_EQ(batches->reads, kThreads * kChecksPerThread);
+    EXPECT_LT(batches->batches, batches->reads)
+        << "no two checks shared a statement";
   }
-#endif
 }
 
 }  // namespace

@@ -14,12 +14,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/sqlite/sqlite_user_store.h"
-#if ROSTER_POSTGRES
-#include "storage/postgres/pg_user_store.h"
-#endif
 #include "tests/testing/postgres.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/unit/storage/adapters.h"
 
 namespace roster::storage {
 
@@ -74,17 +72,9 @@ class UserStoreTest : public ::testing::TestWithParam<std::string> {
   }
 
   absl::StatusOr<std::unique_ptr<UserStore>> OpenStore() {
-#if ROSTER_POSTGRES
     if (postgres()) {
-      PgOptions options;
-      options.dsn = pg_->dsn();
-      auto store = PgUserStore::Open(options);
-      if (!store.ok()) {
-        return store.status();
-      }
-      return std::unique_ptr<UserStore>(*std::move(store));
+      return OpenPgUserStore(pg_->dsn());
     }
-#endif
     auto store = SqliteUserStore::Open({dir_.File("users.db")});
     if (!store.ok()) {
       return store.status();
@@ -121,13 +111,7 @@ class UserStoreTest : public ::testing::TestWithParam<std::string> {
 };
 
 // The parameter values of a suite that runs on every adapter built.
-inline auto AdapterNames() {
-#if ROSTER_POSTGRES
-  return ::testing::Values("sqlite", "postgres");
-#else
-  return ::testing::Values("sqlite");
-#endif
-}
+inline auto AdapterNames() { return ::testing::ValuesIn(BuiltAdapters()); }
 inline std::string AdapterName(
     const ::testing::TestParamInfo<std::string>& info) {
   return info.param;
