@@ -21,15 +21,13 @@
 #include "server/api/rpc_observer.h"
 #include "server/app/cpu_quota.h"
 #include "server/app/http2_guard.h"
+#include "server/app/open_store.h"
 #include "server/app/timed_user_store.h"
 #include "server/domain/hash_memory.h"
 #include "server/domain/passwords.h"
 #include "server/web/cors.h"
 #include "server/web/rpc_gateway.h"
-#include "storage/sqlite/sqlite_user_store.h"
-#if ROSTER_POSTGRES
-#include "storage/postgres/pg_user_store.h"
-#endif
+#include "storage/user_store.h"
 
 namespace roster::app {
 namespace {
@@ -71,34 +69,6 @@ std::shared_ptr<grpc::ServerCredentials> CredentialsFor(
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   }
   return grpc::experimental::TlsServerCredentials(options);
-}
-
-// --db: a postgres:// URI selects PostgreSQL; anything else is a SQLite path.
-absl::StatusOr<std::unique_ptr<storage::UserStore>> OpenStore(
-    const std::string& db, int32_t user_cache_mb) {
-  if (storage::IsPostgresDsn(db)) {
-#if ROSTER_POSTGRES
-    storage::PgOptions options;
-    options.dsn = db;
-    auto store = storage::PgUserStore::Open(options);
-    if (!store.ok()) {
-      return store.status();
-    }
-    return std::unique_ptr<storage::UserStore>(*std::move(store));
-#else
-    return absl::FailedPreconditionError(
-        "--db names PostgreSQL, but this roster-server was built without it "
-        "(cmake -DROSTER_POSTGRES=OFF)");
-#endif
-  }
-  storage::SqliteOptions options;
-  options.path = db;
-  options.user_cache_bytes = static_cast<size_t>(user_cache_mb) << 20;
-  auto store = storage::SqliteUserStore::Open(options);
-  if (!store.ok()) {
-    return store.status();
-  }
-  return std::unique_ptr<storage::UserStore>(*std::move(store));
 }
 
 }  // namespace
