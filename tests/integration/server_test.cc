@@ -29,6 +29,7 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "server/app/cpu_quota.h"
+#include "tests/testing/postgres.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_server.h"
 
@@ -329,6 +330,25 @@ TEST(ServerBinaryTest, OnPostgresItRefusesToStartWithoutASharedSigningKey) {
             "--secret_keys=sk_0123456789abcdefghijklmnopqrstuvwxyz"});
   EXPECT_EQ(own_key.Stop(0), 2);
   EXPECT_THAT(own_key.Stderr(), ::testing::HasSubstr("--signing_key_file"));
+}
+
+// A postgres:// --db is a start-up error that names its cause: the database
+// it cannot reach, or, in a build without the adapter, the build.
+TEST(ServerBinaryTest, APostgresDbItCannotOpenIsAStartUpErrorThatSaysWhy) {
+  TempDir dir;
+  {
+    std::ofstream key(dir.File("signing.key"));
+    key << std::string(64, 'a') << "\n";
+  }
+  ServerProcess server(
+      dir, {"--db=postgres://roster@127.0.0.1:1/roster", "--listen=127.0.0.1:0",
+            "--secret_keys=sk_0123456789abcdefghijklmnopqrstuvwxyz",
+            "--signing_key_file=" + dir.File("signing.key")});
+  EXPECT_EQ(server.Stop(0), 1);
+  EXPECT_THAT(server.Stderr(),
+              ::testing::HasSubstr(::roster::testing::PostgresBuilt()
+                                       ? "cannot connect to PostgreSQL"
+                                       : "built without it"));
 }
 
 // --backend_listen: BackendUsers answers only on its own port, FrontendUsers

@@ -12,6 +12,14 @@
 
 namespace roster::testing {
 
+bool PostgresBuilt() {
+#if ROSTER_POSTGRES
+  return true;
+#else
+  return false;
+#endif
+}
+
 std::string PostgresAdminDsn() {
   const char* dsn = std::getenv("ROSTER_TEST_POSTGRES_DSN");
   return dsn == nullptr ? "" : dsn;

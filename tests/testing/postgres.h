@@ -20,6 +20,9 @@
 // both builds, so ccache serves the PostgreSQL-less build from the first.
 namespace roster::testing {
 
+// Whether this build has the PostgreSQL adapter (ROSTER_POSTGRES).
+bool PostgresBuilt();
+
 // The cluster's admin DSN, or "" when none was started.
 std::string PostgresAdminDsn();
 
