@@ -63,7 +63,8 @@ absl::Status RosterServer::StartDelivery(
   deliverer_ = std::make_unique<delivery::Deliverer>(
       store_.get(), clock_, encoder_.get(), std::move(email), std::move(sms),
       std::move(options));
-  return absl::OkStatus();
+  // Before the listeners open: every code this server makes comes after it.
+  return deliverer_->StartFromNow();
 }
 
 }  // namespace roster::app

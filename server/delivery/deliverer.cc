@@ -76,6 +76,28 @@ Deliverer::Deliverer(storage::UserStore* store, const domain::Clock* clock,
 
 Deliverer::~Deliverer() { Stop(); }
 
+absl::Status Deliverer::StartFromNow() {
+  storage::EventQuery newest;
+  newest.limit = 1;
+  auto head = store_->ReadEvents(newest);
+  if (!head.ok()) {
+    return head.status();
+  }
+  // A code committed between the read and this write has a later sequence,
+  // so it is still sent.
+  return store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+    auto state = txn.GetDeliveryState();
+    if (!state.ok()) {
+      return state.status();
+    }
+    if (state->cursor >= 0) {
+      return absl::OkStatus();
+    }
+    state->cursor = head->latest;
+    return txn.PutDeliveryState(*state);
+  });
+}
+
 void Deliverer::Start() {
   thread_ = std::thread([this] { Run(); });
 }
@@ -162,8 +184,9 @@ absl::Status Deliverer::Commit(
 }
 
 absl::Status Deliverer::TakeLease(Pass& pass) {
-  // The newest sequence, for a first run: delivery starts with the codes
-  // created after it was turned on, not with the whole history.
+  // The newest sequence, for a first run that StartFromNow did not precede:
+  // delivery starts with the codes created after it was turned on, not with
+  // the whole history.
   storage::EventQuery newest;
   newest.limit = 1;
   auto head = store_->ReadEvents(newest);

@@ -64,6 +64,11 @@ class Deliverer {
   Deliverer(const Deliverer&) = delete;
   Deliverer& operator=(const Deliverer&) = delete;
 
+  // The first time delivery is turned on, fixes where it starts: after the
+  // newest event now, so codes made before are not sent. Call it before the
+  // server accepts requests. Left to the thread's first pass, it skipped the
+  // codes made between the listeners opening and that pass.
+  absl::Status StartFromNow();
   // Starts the background thread.
   void Start();
   // Stops it, aborting a send in progress; idempotent.

@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
+#include "server/app/open_store.h"
 #include "tests/testing/smtp_sink.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/wait.h"
@@ -239,6 +240,40 @@ TEST_F(SmtpDeliveryTest, ACodeThatExpiresWhileTheServerIsDownIsDropped) {
   })) << Metrics();
   EXPECT_EQ(MetricValue(Metrics(), "roster_delivery_retries_pending"), 0);
   EXPECT_TRUE(sink.Messages().empty());
+}
+
+// Delivery starts from the newest event when the server starts, not when
+// its sender first holds the lease. Here another replica's lease outlives the
+// start, on a database where delivery never ran: a code made meanwhile is
+// sent once the lease passes to this server. (The sender's first pass chose
+// the start before; a code made between the listeners opening and that pass,
+// as in a loaded CI run, was skipped and never sent.)
+TEST_F(SmtpDeliveryTest, ACodeMadeBeforeTheSenderHoldsTheLeaseIsSent) {
+  server_.Stop();
+  {
+    auto store = app::OpenStore(server_.db_path(), 0);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)
+                    ->Write([&](storage::WriteTransaction& txn) {
+                      storage::DeliveryStateRecord state;
+                      state.lease_owner = "another replica";
+                      state.lease_until =
+                          absl::ToUnixMicros(server_.Now() + absl::Minutes(1));
+                      return txn.PutDeliveryState(state);
+                    })
+                    .ok());
+  }
+  server_.Start();
+  smtp_port_.Release();
+  SmtpSink sink(dir_, smtp_port_.port());
+  CodeSource codes(server_);  // On the restarted server's port.
+  codes.AddUser("kim@example.com", "+15555550100");
+  codes.SendCode("kim@example.com", "email_code");
+  server_.AdvanceClock(absl::Minutes(2));  // The other replica's lease ends.
+  ASSERT_EQ(sink.WaitFor(1).size(), 1u) << Metrics();
+  EXPECT_EQ(
+      MetricValue(Metrics(), "roster_deliveries_sent_total{channel=\"email\"}"),
+      1);
 }
 
 // An HTTP receiver on loopback that records each request.
