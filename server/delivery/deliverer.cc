@@ -275,11 +275,13 @@ absl::Status Deliverer::RetryDue(Pass& pass) {
     SendOutcome outcome = SendOutcome::kRejected;
     if (message.has_value() && channel != nullptr) {
       const storage::EventRecord& event = read->events[0];
-      if (message->expire_at <= now) {
+      const absl::Time send_time = clock_->Now();
+      if (message->expire_at <= absl::ToUnixMicros(send_time)) {
         ++channel->expired;
         Log("warn", "code expired before delivery", event, *message, "");
       } else {
-        SendResult result = channel->sender->Send(*message, event.id, pass.now);
+        SendResult result =
+            channel->sender->Send(*message, event.id, send_time);
         outcome = result.outcome;
         if (outcome == SendOutcome::kSent) {
           ++channel->sent;
@@ -344,7 +346,10 @@ absl::Status Deliverer::SendNew(Pass& pass) {
       }
       auto message = codec_->DecodeMessage(event.type, event.payload);
       Channel* channel = ChannelOf(event.type);
-      const storage::Micros now = absl::ToUnixMicros(clock_->Now());
+      // The pass may have begun before this code was made: its "expires in"
+      // is told from now, never from the start of the pass.
+      const absl::Time send_time = clock_->Now();
+      const storage::Micros now = absl::ToUnixMicros(send_time);
       if (!message.has_value() || channel == nullptr) {
         done = event.sequence;
         continue;
@@ -390,7 +395,7 @@ absl::Status Deliverer::SendNew(Pass& pass) {
         Log("info", "resending a message an earlier sender may have sent",
             event, *message, "");
       }
-      SendResult result = channel->sender->Send(*message, event.id, pass.now);
+      SendResult result = channel->sender->Send(*message, event.id, send_time);
       done = event.sequence;
       if (result.outcome == SendOutcome::kSent) {
         ++channel->sent;

@@ -10,6 +10,7 @@
 #include <openssl/hmac.h>
 #include <sys/wait.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -287,18 +288,31 @@ class Receiver {
     WaitUntil([this] { return server_.is_running(); });
   }
   ~Receiver() {
+    Release();
     server_.stop();
     thread_.join();
   }
   // Answers 200 to requests on `path`, after 503 to the first `failures`.
-  void Handle(const std::string& path, int failures = 0) {
-    server_.Post(path, [this, failures](const httplib::Request& request,
-                                        httplib::Response& response) {
-      std::lock_guard<std::mutex> lock(mu_);
+  // The answer to request number `hold` (from 1) waits for Release(): a send
+  // that takes as long as the test needs.
+  void Handle(const std::string& path, int failures = 0, int hold = 0) {
+    server_.Post(path, [this, failures, hold](const httplib::Request& request,
+                                              httplib::Response& response) {
+      std::unique_lock<std::mutex> lock(mu_);
       requests_.push_back(request);
-      response.status =
-          static_cast<int>(requests_.size()) <= failures ? 503 : 200;
+      const int number = static_cast<int>(requests_.size());
+      response.status = number <= failures ? 503 : 200;
+      if (number == hold) {
+        released_cv_.wait(lock, [this] { return released_; });
+      }
     });
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      released_ = true;
+    }
+    released_cv_.notify_all();
   }
   std::vector<httplib::Request> Requests() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -311,6 +325,8 @@ class Receiver {
   int port_ = 0;
   std::thread thread_;
   std::mutex mu_;
+  std::condition_variable released_cv_;
+  bool released_ = false;
   std::vector<httplib::Request> requests_;
 };
 
@@ -341,6 +357,17 @@ int RunVerifier(const std::string& secret_file, const std::string& header,
   fwrite(body.data(), 1, body.size(), pipe);
   const int status = pclose(pipe);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// The header's t=, in seconds.
+int64_t SignedAt(const httplib::Request& request) {
+  const std::string header = request.get_header_value("Roster-Signature");
+  std::smatch parts;
+  int64_t seconds = -1;
+  if (std::regex_search(header, parts, std::regex("t=(\\d+)"))) {
+    EXPECT_TRUE(absl::SimpleAtoi(parts[1].str(), &seconds)) << header;
+  }
+  return seconds;
 }
 
 class SmsWebhookTest : public ::testing::Test {
@@ -392,6 +419,8 @@ TEST_F(SmsWebhookTest, ASignedPostCarriesTheCodeAndSurvivesAFailure) {
     EXPECT_THAT(body["body"].get<std::string>(),
                 HasSubstr(events[0].sms().code()));
   }
+  // The retry is signed anew: its t= is not the failed attempt's.
+  EXPECT_GT(SignedAt(requests[1]), SignedAt(requests[0]));
   // The receiver in docs/examples verifies it, and refuses it altered.
   TempDir dir;
   const std::string secret_file = dir.File("webhook.secret");
@@ -408,6 +437,35 @@ TEST_F(SmsWebhookTest, ASignedPostCarriesTheCodeAndSurvivesAFailure) {
   EXPECT_EQ(
       MetricValue(metrics, "roster_deliveries_retried_total{channel=\"sms\"}"),
       1);
+}
+
+TEST_F(SmsWebhookTest,
+       AMessageIsSignedAndTimedWhenItIsSentNotWhenItsPassBegan) {
+  // kim's code fails once; its retry's answer is held, so the pass that sends
+  // it is still under way when lee's code is made three minutes later.
+  receiver_.Handle("/sms", /*failures=*/1, /*hold=*/2);
+  codes_.AddUser("kim@example.com", "+15555550100");
+  codes_.AddUser("lee@example.com", "+15555550101");
+  codes_.SendCode("+15555550100", "phone_code");
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        server_.AdvanceClock(absl::Seconds(3));
+        return receiver_.Requests().size() >= 2;
+      },
+      absl::Seconds(20)));
+  server_.AdvanceClock(absl::Minutes(3));
+  const int64_t lee_made = absl::ToUnixSeconds(server_.Now());
+  codes_.SendCode("+15555550101", "phone_code");
+  receiver_.Release();
+  ASSERT_TRUE(WaitUntil([&] { return receiver_.Requests().size() >= 3; },
+                        absl::Seconds(20)));
+  const httplib::Request lee = receiver_.Requests()[2];
+  const auto body = nlohmann::json::parse(lee.body);
+  ASSERT_EQ(body["to"], "+15555550101");
+  // Timed from the pass's start, its signature would look three minutes old
+  // to a receiver that checks the age (and an email would say its code
+  // expires in 13 minutes: the same time goes to every sender).
+  EXPECT_GE(SignedAt(lee), lee_made);
 }
 
 class TwilioDeliveryTest : public ::testing::Test {
