@@ -276,7 +276,7 @@ absl::Status Deliverer::RetryDue(Pass& pass) {
     if (message.has_value() && channel != nullptr) {
       const storage::EventRecord& event = read->events[0];
       const absl::Time send_time = clock_->Now();
-      if (message->expire_at <= absl::ToUnixMicros(send_time)) {
+      if (absl::FromUnixMicros(message->expire_at) <= send_time) {
         ++channel->expired;
         Log("warn", "code expired before delivery", event, *message, "");
       } else {
