@@ -346,8 +346,8 @@ absl::Status Deliverer::SendNew(Pass& pass) {
       }
       auto message = codec_->DecodeMessage(event.type, event.payload);
       Channel* channel = ChannelOf(event.type);
-      // The pass may have begun before this code was made: its "expires in"
-      // is told from now, never from the start of the pass.
+      // The pass may have begun before this code was made: the time a message
+      // tells (minutes left, a signature's t=) is now, not the pass's start.
       const absl::Time send_time = clock_->Now();
       const storage::Micros now = absl::ToUnixMicros(send_time);
       if (!message.has_value() || channel == nullptr) {

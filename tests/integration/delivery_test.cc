@@ -382,6 +382,17 @@ class SmsWebhookTest : public ::testing::Test {
           config.delivery.poll = absl::Milliseconds(50);
         }) {}
 
+  // Moves the server's clock past each retry's backoff until the receiver
+  // has had `count` requests.
+  bool AdvanceUntilRequests(size_t count) {
+    return WaitUntil(
+        [&] {
+          server_.AdvanceClock(absl::Seconds(3));
+          return receiver_.Requests().size() >= count;
+        },
+        absl::Seconds(20));
+  }
+
   Receiver receiver_;
   TestServer server_;
   CodeSource codes_{server_};
@@ -391,12 +402,7 @@ TEST_F(SmsWebhookTest, ASignedPostCarriesTheCodeAndSurvivesAFailure) {
   receiver_.Handle("/sms", /*failures=*/1);
   codes_.AddUser("kim@example.com", "+15555550100");
   codes_.SendCode("+15555550100", "phone_code");
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        server_.AdvanceClock(absl::Seconds(3));
-        return receiver_.Requests().size() >= 2;
-      },
-      absl::Seconds(20)));
+  ASSERT_TRUE(AdvanceUntilRequests(2));
   const auto events = codes_.Events("sms.created");
   ASSERT_EQ(events.size(), 1u);
   const auto requests = receiver_.Requests();
@@ -447,12 +453,7 @@ TEST_F(SmsWebhookTest,
   codes_.AddUser("kim@example.com", "+15555550100");
   codes_.AddUser("lee@example.com", "+15555550101");
   codes_.SendCode("+15555550100", "phone_code");
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        server_.AdvanceClock(absl::Seconds(3));
-        return receiver_.Requests().size() >= 2;
-      },
-      absl::Seconds(20)));
+  ASSERT_TRUE(AdvanceUntilRequests(2));
   server_.AdvanceClock(absl::Minutes(3));
   const int64_t lee_made = absl::ToUnixSeconds(server_.Now());
   codes_.SendCode("+15555550101", "phone_code");
