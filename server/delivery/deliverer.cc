@@ -184,9 +184,9 @@ absl::Status Deliverer::Commit(
 }
 
 absl::Status Deliverer::TakeLease(Pass& pass) {
-  // The newest sequence, for a first run that StartFromNow did not precede:
-  // delivery starts with the codes created after it was turned on, not with
-  // the whole history.
+  // The newest sequence, should the cursor StartFromNow set be missing (the
+  // state row replaced, say): delivery then goes on from the codes made
+  // after now rather than stopping, and never resends the whole history.
   storage::EventQuery newest;
   newest.limit = 1;
   auto head = store_->ReadEvents(newest);
