@@ -76,12 +76,20 @@ Deliverer::Deliverer(storage::UserStore* store, const domain::Clock* clock,
 
 Deliverer::~Deliverer() { Stop(); }
 
-absl::Status Deliverer::StartFromNow() {
+absl::StatusOr<int64_t> Deliverer::NewestSequence() {
   storage::EventQuery newest;
   newest.limit = 1;
   auto head = store_->ReadEvents(newest);
   if (!head.ok()) {
     return head.status();
+  }
+  return head->latest;
+}
+
+absl::Status Deliverer::StartFromNow() {
+  auto newest = NewestSequence();
+  if (!newest.ok()) {
+    return newest.status();
   }
   // A code committed between the read and this write has a later sequence,
   // so it is still sent.
@@ -93,7 +101,7 @@ absl::Status Deliverer::StartFromNow() {
     if (state->cursor >= 0) {
       return absl::OkStatus();
     }
-    state->cursor = head->latest;
+    state->cursor = *newest;
     return txn.PutDeliveryState(*state);
   });
 }
@@ -187,11 +195,9 @@ absl::Status Deliverer::TakeLease(Pass& pass) {
   // The newest sequence, should the cursor StartFromNow set be missing (the
   // state row replaced, say): delivery then goes on from the codes made
   // after now rather than stopping, and never resends the whole history.
-  storage::EventQuery newest;
-  newest.limit = 1;
-  auto head = store_->ReadEvents(newest);
-  if (!head.ok()) {
-    return head.status();
+  auto newest = NewestSequence();
+  if (!newest.ok()) {
+    return newest.status();
   }
   const storage::Micros now = absl::ToUnixMicros(pass.now);
   absl::Status taken = store_->Write([&](storage::WriteTransaction& txn) {
@@ -206,7 +212,7 @@ absl::Status Deliverer::TakeLease(Pass& pass) {
       return absl::OkStatus();
     }
     if (state->cursor < 0) {
-      state->cursor = head->latest;
+      state->cursor = *newest;
     }
     if (state->lease_owner != options_.owner && state->in_flight > 0 &&
         state->in_flight > state->cursor) {

@@ -24,6 +24,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/delivery/senders.h"
@@ -87,6 +88,8 @@ class Deliverer {
  private:
   struct Channel;
   struct Pass;
+  // The log's newest sequence (any type), where a fresh cursor starts.
+  absl::StatusOr<int64_t> NewestSequence();
   absl::Status TakeLease(Pass& pass);
   absl::Status RetryDue(Pass& pass);
   absl::Status SendNew(Pass& pass);
