@@ -67,9 +67,12 @@ absl::StatusOr<domain::SignUpStrategy> StrategyOf(const std::string& strategy) {
                        {{"strategy", "must be email_code or phone_code"}});
 }
 
-void SetTimeIfAny(storage::Micros micros, google::protobuf::Timestamp* out) {
+// Takes the field's accessor, not the field: calling a mutable_ accessor marks
+// the field present, so an unset time would read as the epoch.
+void SetTimeIfAny(storage::Micros micros, SignUp& out,
+                  google::protobuf::Timestamp* (SignUp::*field)()) {
   if (micros != 0) {
-    ToProto(domain::FromMicros(micros), *out);
+    ToProto(domain::FromMicros(micros), *(out.*field)());
   }
 }
 
@@ -104,11 +107,11 @@ void SignUpToProto(const domain::SignUpView& view, SignUp& out) {
   if (!r.phone_number.empty()) {
     ToProto(r.phone_verification, *out.mutable_phone_number_verification());
   }
-  SetTimeIfAny(r.legal_accepted_at, out.mutable_legal_accepted_at());
+  SetTimeIfAny(r.legal_accepted_at, out, &SignUp::mutable_legal_accepted_at);
   out.set_created_user_id(r.created_user_id);
   out.set_created_session_id(r.created_session_id);
-  SetTimeIfAny(r.expire_at, out.mutable_expire_at());
-  SetTimeIfAny(r.created_at, out.mutable_created_at());
+  SetTimeIfAny(r.expire_at, out, &SignUp::mutable_expire_at);
+  SetTimeIfAny(r.created_at, out, &SignUp::mutable_created_at);
 }
 
 absl::Status Respond(absl::StatusOr<domain::SignUpResult> result,

@@ -196,6 +196,8 @@ TEST_F(SignUpTest, UpdatesFillMissingFieldsAndAChangedAddressIsUnverified) {
   ASSERT_TRUE(Create(CreateSignUpRequest(), &created).ok());
   EXPECT_THAT(created.sign_up().missing_fields(),
               ElementsAre("email_address", "password"));
+  // Terms not accepted: no legal_accepted_at at all, not the epoch.
+  EXPECT_FALSE(created.sign_up().has_legal_accepted_at());
   const std::string id = created.sign_up().id();
 
   UpdateSignUpRequest update;
@@ -232,6 +234,8 @@ TEST_F(SignUpTest, UpdatesFillMissingFieldsAndAChangedAddressIsUnverified) {
   EXPECT_FALSE(done.session_token().empty());
   EXPECT_EQ(done.user().email_addresses(0).email_address(),
             "bobby@example.com");
+  EXPECT_FALSE(done.sign_up().has_legal_accepted_at());
+  EXPECT_FALSE(done.user().has_legal_accepted_at());
   EXPECT_EQ(UsersWithEmail("bob@example.com"), 0);
 }
 
