@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# ctest entry point (readme_walkthrough): the README's "A walk-through with grpcurl", every
-# block as written, in order, in one shell, against a fresh `roster-server --dev` started the
-# way `make run` starts it. Only the port differs (the server takes a free one); grpcurl is this
+# ctest entry point (readme_walkthrough): the README's "A walk-through with grpcurl" and "The
+# `roster` CLI", every block as written, in order, in one shell, against a fresh
+# `roster-server --dev` started the way `make run` starts it. Only the port differs (the server
+# takes a free one): ADDR names it, and `roster` is a wrapper that adds --addr. grpcurl is this
 # folder's shim over `buf curl`, installed from npm by tools/buf/package-lock.json.
-#   run.sh ROSTER_SERVER WORK_DIR
+#   run.sh ROSTER_SERVER ROSTER_CLI WORK_DIR
 set -euo pipefail
 server="$(realpath "$1")"
-work="$2"
+cli="$(realpath "$2")"
+work="$3"
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 
@@ -19,15 +21,18 @@ if [[ ! -x "$work/node_modules/.bin/buf" ]] ||
 fi
 export BUF="$work/node_modules/.bin/buf"
 
-# The walk-through's blocks, from its heading to the next one.
+# The two sections' blocks, each from its heading to the next one.
 script="$work/walkthrough.sh"
 /usr/bin/python3 - "$repo/README.md" "$script" <<'EOF'
 import re, sys
 text = open(sys.argv[1]).read()
-section = text.split("## A walk-through with grpcurl", 1)[1].split("\n## ", 1)[0]
-blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
-assert len(blocks) >= 6, f"{len(blocks)} blocks in the walk-through"
-open(sys.argv[2], "w").write("".join(blocks))
+script = ""
+for heading, least in (("## A walk-through with grpcurl", 6), ("## The `roster` CLI", 3)):
+    section = text.split(heading, 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    assert len(blocks) >= least, f"{len(blocks)} blocks under {heading}"
+    script += "".join(blocks)
+open(sys.argv[2], "w").write(script)
 EOF
 
 run="$work/run"
@@ -53,9 +58,14 @@ cat <&3 >"$run/server.log" &
 grep -q '^ADDR=localhost:50051$' "$script" || { echo "the walk-through no longer sets ADDR"; exit 1; }
 sed -i "s/^ADDR=localhost:50051$/ADDR=localhost:$port/" "$script"
 
+# `roster`, as build/bin/roster on PATH would be, at this server's port.
+mkdir -p "$work/bin"
+printf '#!/bin/sh\nexec %q --addr=localhost:%s "$@"\n' "$cli" "$port" >"$work/bin/roster"
+chmod +x "$work/bin/roster"
+
 out="$run/walkthrough.out"
 status=0
-(cd "$run" && PATH="$here:$PATH" GRPCURL_STREAM_SECONDS=2 bash -euo pipefail "$script") \
+(cd "$run" && PATH="$here:$work/bin:$PATH" GRPCURL_STREAM_SECONDS=2 bash -euo pipefail "$script") \
   >"$out" 2>&1 || status=$?
 cat "$out"
 [[ $status -eq 0 ]] || { echo "the walk-through failed (exit $status) at the call above"; exit 1; }
@@ -76,7 +86,13 @@ for expected in \
   '"type": "user.created"' \
   '"code": "unauthenticated"' \
   'refused, as it should be' \
-  '"deleted": true'; do
+  '"deleted": true' \
+  '"imported":2' \
+  '"email_address":"fay@example.com"' \
+  '"status":"STATUS_NEEDS_SECOND_FACTOR"' \
+  '"status":"STATUS_COMPLETE"' \
+  '"two_factor_enabled":true' \
+  '"status":"SERVING"'; do
   grep -q -- "$expected" "$out" || { echo "missing from the walk-through's output: $expected"; missing=1; }
 done
 # An unset time is left out, never sent as the epoch.
