@@ -14,11 +14,7 @@ repo="$(cd "$here/../.." && pwd)"
 
 mkdir -p "$work"
 cp "$repo/tools/buf/package.json" "$repo/tools/buf/package-lock.json" "$work/"
-if [[ ! -x "$work/node_modules/.bin/buf" ]] ||
-  ! cmp -s "$work/package-lock.json" "$work/node_modules/.package-lock.json.src"; then
-  (cd "$work" && npm ci --no-audit --no-fund --silent)
-  cp "$work/package-lock.json" "$work/node_modules/.package-lock.json.src"
-fi
+"$repo/tests/testing/npm_ci.sh" "$work"
 export BUF="$work/node_modules/.bin/buf"
 
 # The two sections' blocks, each from its heading to the next one.

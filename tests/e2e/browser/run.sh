@@ -12,13 +12,7 @@ cp "$here/package.json" "$here/package-lock.json" "$here/portal.test.mjs" \
 mkdir -p "$work/provider"
 cp "$here/../../oauth/provider/package.json" "$here/../../oauth/provider/package-lock.json" \
   "$here/../../oauth/provider/provider.mjs" "$work/provider/"
-install() {
-  if [[ ! -d node_modules ]] || ! cmp -s package-lock.json node_modules/.package-lock.json.src; then
-    npm ci --no-audit --no-fund --silent
-    cp package-lock.json node_modules/.package-lock.json.src
-  fi
-}
-(cd "$work/provider" && install)
+"$here/../../testing/npm_ci.sh" "$work/provider"
+"$here/../../testing/npm_ci.sh" "$work"
 cd "$work"
-install
 PORTAL_SCREENSHOTS="$work/screenshots" ROSTER_SERVER_BINARY="$binary" node --test portal.test.mjs

@@ -13,9 +13,6 @@ protoc --include_imports --descriptor_set_out="$work/roster.binpb" -I "$here/../
   roster/v1/frontend_users.proto roster/v1/backend_users.proto google/rpc/error_details.proto
 # The test finds ../../../proto from its own folder: point it at the repo.
 sed -i "s|join(here, '..', '..', '..', 'proto')|'$here/../../../proto'|" "$work/e2e.test.mjs"
+"$here/../../testing/npm_ci.sh" "$work"
 cd "$work"
-if [[ ! -d node_modules ]] || ! cmp -s package-lock.json node_modules/.package-lock.json.src; then
-  npm ci --no-audit --no-fund --silent
-  cp package-lock.json node_modules/.package-lock.json.src
-fi
 ROSTER_SERVER_BINARY="$binary" node --test e2e.test.mjs connect.test.mjs
