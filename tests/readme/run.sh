@@ -54,9 +54,10 @@ cat <&3 >"$run/server.log" &
 grep -q '^ADDR=localhost:50051$' "$script" || { echo "the walk-through no longer sets ADDR"; exit 1; }
 sed -i "s/^ADDR=localhost:50051$/ADDR=localhost:$port/" "$script"
 
-# `roster`, as build/bin/roster on PATH would be, at this server's port.
+# `roster`, as build/bin/roster on PATH would be, at this server's port on the host its
+# --addr defaults to.
 mkdir -p "$work/bin"
-printf '#!/bin/sh\nexec %q --addr=localhost:%s "$@"\n' "$cli" "$port" >"$work/bin/roster"
+printf '#!/bin/sh\nexec %q --addr=127.0.0.1:%s "$@"\n' "$cli" "$port" >"$work/bin/roster"
 chmod +x "$work/bin/roster"
 
 out="$run/walkthrough.out"
