@@ -51,12 +51,21 @@ bool IsRedirectUrl(absl::string_view url) {
   return true;
 }
 
-// `redirect_url` with `ticket=<ticket>` added to its query, before any
-// fragment; empty when there is no redirect URL.
+// Where an invitation's link leads: `redirect_url` (the app's own page), else
+// the account portal's sign-up page on `public_http_url` (as Clerk's link
+// leads to its Account Portal), with `ticket=<ticket>` added to the query,
+// before any fragment; empty when there is neither.
 std::string InvitationUrl(absl::string_view redirect_url,
+                          absl::string_view public_http_url,
                           absl::string_view ticket) {
+  std::string portal_sign_up;
   if (redirect_url.empty()) {
-    return "";
+    if (public_http_url.empty()) {
+      return "";
+    }
+    absl::ConsumeSuffix(&public_http_url, "/");
+    portal_sign_up = absl::StrCat(public_http_url, "/sign-up");
+    redirect_url = portal_sign_up;
   }
   const size_t hash = redirect_url.find('#');
   const absl::string_view base = redirect_url.substr(0, hash);
@@ -155,7 +164,8 @@ absl::StatusOr<NewInvitation> InvitationService::Create(
   r.ticket_digest = Fingerprint(created.ticket);
   r.created_at = r.updated_at = ToMicros(now);
   r.expire_at = ToMicros(now + absl::Hours(24) * days);
-  created.url = InvitationUrl(r.redirect_url, created.ticket);
+  created.url =
+      InvitationUrl(r.redirect_url, options_.public_http_url, created.ticket);
   absl::Status written =
       store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
         Violations clashes;

@@ -269,5 +269,29 @@ TEST_F(InvitationsTest, ListingFiltersAndPagesNewestFirst) {
   EXPECT_THAT(ViolatedFields(status), ElementsAre("page_token"));
 }
 
+// Without a redirect_url the link leads to the account portal's sign-up page,
+// which reads the ticket from it (the portal test follows such a link).
+TEST(InvitationLinkTest, WithoutARedirectUrlItLeadsToThePortalsSignUpPage) {
+  TestServer server([](app::ServerConfig& config) {
+    config.public_http_url = "https://accounts.example/";
+  });
+  std::unique_ptr<BackendUsers::Stub> backend = server.Backend();
+  CreateInvitationRequest request;
+  request.set_email_address("guest@example.com");
+  Invitation invitation;
+  ASSERT_TRUE(
+      backend->CreateInvitation(Authed().get(), request, &invitation).ok());
+  EXPECT_EQ(invitation.url(),
+            "https://accounts.example/sign-up?ticket=" + invitation.ticket());
+
+  // Without an HTTP listener there is no portal, and so no link.
+  TestServer bare;
+  backend = bare.Backend();
+  ASSERT_TRUE(
+      backend->CreateInvitation(Authed().get(), request, &invitation).ok());
+  EXPECT_FALSE(invitation.ticket().empty());
+  EXPECT_EQ(invitation.url(), "");
+}
+
 }  // namespace
 }  // namespace roster
