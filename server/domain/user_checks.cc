@@ -199,6 +199,12 @@ std::optional<std::string> CheckDigest(const std::optional<std::string>& digest,
                                        bool password_set,
                                        Violations& violations) {
   if (!digest.has_value()) {
+    // Ignored, it would import a user without the password the caller meant
+    // to carry over.
+    if (!hasher.empty()) {
+      violations.Add("password_hasher", "is given without password_digest",
+                     reason::kPasswordDigestInvalid);
+    }
     return std::nullopt;
   }
   if (password_set) {

@@ -17,6 +17,8 @@ namespace {
 using ::roster::testing::Authed;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::TestServer;
+using ::roster::testing::ViolatedFields;
+using ::testing::ElementsAre;
 using namespace roster::v1;  // NOLINT: the request and response types of the
                              // API under test.
 
@@ -190,6 +192,16 @@ TEST_F(PasswordsTest, AnImportedBcryptDigestSignsInAndABadOneIsRefused) {
   status = stub_->CreateUser(Authed().get(), junk, &user);
   EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_EQ(ReasonOf(status), "PASSWORD_DIGEST_INVALID");
+
+  // A hasher without its digest would create a user without the password
+  // meant for it.
+  CreateUserRequest hasher_alone;
+  hasher_alone.add_email_addresses("no-digest@example.com");
+  hasher_alone.set_password_hasher("bcrypt");
+  status = stub_->CreateUser(Authed().get(), hasher_alone, &user);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(ReasonOf(status), "PASSWORD_DIGEST_INVALID");
+  EXPECT_THAT(ViolatedFields(status), ElementsAre("password_hasher"));
 }
 
 }  // namespace
