@@ -114,7 +114,7 @@ absl::StatusOr<MessageTemplates> MessageTemplates::Load(
         "{{code}}</p>\n<p>It expires in {{minutes}} minutes. If you did not "
         "ask "
         "for it, ignore this message.</p>\n</body></html>\n");
-    set.sms = absl::StrCat(d.lead, " {{code}}");
+    set.sms = absl::StrCat(d.lead, " {{code}}. It expires in {{minutes}} min.");
   }
   Set& invitation = templates.sets_["invitation"];
   invitation.subject = "You are invited to {{app_name}}";

@@ -41,7 +41,8 @@ TEST(MessageTemplatesTest, EveryPurposeSaysTheCodeAndWhenItExpires) {
     EXPECT_THAT(email.html, HasSubstr("Acme &lt;Beta&gt;")) << purpose;
     EXPECT_THAT(email.html, Not(HasSubstr("<Beta>"))) << purpose;
     EXPECT_THAT(templates->RenderSms(Message(purpose), kNow),
-                HasSubstr("123456"));
+                HasSubstr("123456. It expires in 10 min."))
+        << purpose;
   }
   // Minutes round up: 9 min 1 s left reads 10.
   domain::VerificationMessage late = Message("sign_in");
@@ -75,6 +76,8 @@ TEST(MessageTemplatesTest, FilesInTheDirectoryReplaceTheirPartOnly) {
   EXPECT_EQ(email.subject, "Your code: 123456");
   EXPECT_THAT(email.text, HasSubstr("Your Acme sign-in code is 123456"));
   EXPECT_EQ(templates->RenderSms(Message("sign_in"), kNow), "Acme code 123456");
+  EXPECT_THAT(templates->RenderSms(Message("sign_up"), kNow),
+              HasSubstr("Your Acme sign-up code is 123456."));
   EXPECT_EQ(templates->RenderEmail(Message("sign_up"), kNow).subject,
             "Finish signing up for Acme");
 }
