@@ -10,6 +10,11 @@
 namespace roster::domain {
 namespace {
 
+absl::Status UserBanned() {
+  return Error(absl::StatusCode::kPermissionDenied, reason::kUserBanned,
+               "the user is banned");
+}
+
 absl::Status PasswordIncorrect() {
   return Error(absl::StatusCode::kUnauthenticated, reason::kPasswordIncorrect,
                "the identifier or the password is incorrect");
@@ -74,7 +79,8 @@ absl::StatusOr<bool> CheckPasswordAttempt(UserServices& users,
                                           absl::string_view user_id,
                                           absl::string_view password,
                                           bool sign_in) {
-  auto attempt = users.passwords.BeginPasswordAttempt(caller, user_id);
+  auto attempt = users.passwords.BeginPasswordAttempt(
+      caller, user_id, /*refuse_banned=*/!sign_in);
   if (!attempt.ok()) {
     return attempt.status();
   }
@@ -83,6 +89,19 @@ absl::StatusOr<bool> CheckPasswordAttempt(UserServices& users,
     VerifyNothing(password);
   } else {
     verified = VerifyStoredPassword(attempt->password_hash, password);
+  }
+  if (attempt->banned) {
+    // Only the right password learns that the user is banned; a wrong one
+    // reads as any wrong password, or an unknown identifier.
+    auto recorded = users.passwords.FinishPasswordAttempt(
+        caller, user_id, verified, /*sign_in=*/false, *attempt);
+    if (!recorded.ok()) {
+      return recorded.status();
+    }
+    if (verified) {
+      return UserBanned();
+    }
+    return false;
   }
   std::string upgraded;
   if (verified && NeedsRehash(attempt->password_hash)) {

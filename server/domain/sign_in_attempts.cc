@@ -373,15 +373,18 @@ absl::StatusOr<SignInStep> SignInAttemptService::Attempt(
     }
     verified = *checked;
   } else {
-    auto reservation =
-        users_->passwords.BeginPasswordAttempt(caller, reserved.user_id);
+    // A banned user's wrong code reads as anyone's; a right one reaches
+    // Complete, which refuses them (USER_BANNED).
+    auto reservation = users_->passwords.BeginPasswordAttempt(
+        caller, reserved.user_id, /*refuse_banned=*/false);
     if (!reservation.ok()) {
       return reservation.status();
     }
     verified = VerificationCodeMatches(secret, reserved.code_digest);
     auto recorded = users_->passwords.FinishPasswordAttempt(
         caller, reserved.user_id, verified,
-        /*sign_in=*/!IsReset(strategy) && !reservation->two_factor_enabled,
+        /*sign_in=*/!IsReset(strategy) && !reservation->two_factor_enabled &&
+            !reservation->banned,
         *reservation);
     if (!recorded.ok()) {
       return recorded.status();

@@ -65,7 +65,7 @@ absl::Status PasswordService::WriteLockChange(storage::WriteTransaction& txn,
 }
 
 absl::StatusOr<PasswordAttempt> PasswordService::BeginPasswordAttempt(
-    const Caller& caller, absl::string_view user_id) {
+    const Caller& caller, absl::string_view user_id, bool refuse_banned) {
   absl::Status valid = CheckUserId(user_id);
   if (!valid.ok()) {
     return valid;
@@ -79,7 +79,7 @@ absl::StatusOr<PasswordAttempt> PasswordService::BeginPasswordAttempt(
           return user.status();
         }
         const storage::Micros now = ToMicros(clock_->Now());
-        if (user->banned) {
+        if (user->banned && refuse_banned) {
           return Error(absl::StatusCode::kPermissionDenied, reason::kUserBanned,
                        "the user is banned");
         }
@@ -105,7 +105,8 @@ absl::StatusOr<PasswordAttempt> PasswordService::BeginPasswordAttempt(
         // and the one that takes the last attempt is the lockout itself: a
         // process that dies mid-check leaves a lockout that runs out, never
         // an attempt held forever.
-        attempt = {user->id, user->password_hash, 0, user->two_factor_enabled};
+        attempt = {user->id, user->password_hash, 0, user->two_factor_enabled,
+                   user->banned};
         if (failed + 1 >= options_.lockout_attempts) {
           attempt.locked_until = lockout;
           user->failed_password_attempts = failed + 1;

@@ -98,6 +98,8 @@ struct PasswordAttempt {
   // A right password does not sign this user in by itself: the session (and
   // the sign-in time) waits for the second factor.
   bool two_factor_enabled = false;
+  // Reserved with `refuse_banned` false: only a right answer may say so.
+  bool banned = false;
 };
 
 // JSON objects per tier; nullopt leaves the tier untouched.
@@ -272,12 +274,16 @@ class PasswordService final : public UserOperations {
 
   // Reserves one of the user's password attempts before the (slow) check, so
   // parallel guesses can never exceed --lockout_attempts: PERMISSION_DENIED
-  // USER_BANNED, or USER_LOCKED while locked. The reservation counts as a
+  // USER_LOCKED while locked, and USER_BANNED for a banned user unless
+  // `refuse_banned` is false (an unauthenticated sign-in, where a wrong answer
+  // must not learn that the account exists): then the attempt is reserved
+  // like any other and marked `banned`. The reservation counts as a
   // failure until finished, and the one taking the last attempt locks the
   // user at once for --lockout_duration (a user.updated event): a crash
   // mid-check leaves a lockout that runs out, never an attempt held forever.
   absl::StatusOr<PasswordAttempt> BeginPasswordAttempt(
-      const Caller& caller, absl::string_view user_id);
+      const Caller& caller, absl::string_view user_id,
+      bool refuse_banned = true);
   // What a sign-in at an unknown identifier writes in place of the
   // reservation: one durable row (an hourly count of such sign-ins), so both
   // pay the same commit and cannot be told apart by timing.

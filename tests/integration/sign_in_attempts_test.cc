@@ -385,5 +385,58 @@ TEST_F(SignInAttemptsTest, ATicketSentInParallelSignsInOnce) {
   EXPECT_EQ(invalid.load(), 7);
 }
 
+// A wrong answer must not learn that an account exists, banned or not: only
+// the right password or code hears USER_BANNED, and nothing signs in.
+TEST_F(SignInAttemptsTest, OnlyARightAnswerLearnsThatTheUserIsBanned) {
+  BanUserRequest ban;
+  ban.set_user_id(kim_.id());
+  User banned;
+  ASSERT_TRUE(backend_->BanUser(Authed().get(), ban, &banned).ok());
+
+  SignInRequest sign_in;
+  sign_in.set_identifier("kim@example.com");
+  sign_in.set_password("wrong one!");
+  SignInResponse out;
+  grpc::Status status = frontend_->SignIn(NoCredentials().get(), sign_in, &out);
+  EXPECT_EQ(status.error_code(), grpc::UNAUTHENTICATED);
+  EXPECT_EQ(ReasonOf(status), "PASSWORD_INCORRECT");
+  sign_in.set_identifier("nobody@example.com");
+  grpc::Status unknown =
+      frontend_->SignIn(NoCredentials().get(), sign_in, &out);
+  EXPECT_EQ(status.error_message(), unknown.error_message());
+  sign_in.set_identifier("kim@example.com");
+  sign_in.set_password(kRightPassword);
+  status = frontend_->SignIn(NoCredentials().get(), sign_in, &out);
+  EXPECT_EQ(status.error_code(), grpc::PERMISSION_DENIED);
+  EXPECT_EQ(ReasonOf(status), "USER_BANNED");
+
+  SignInAttempt attempt = Start("kim@example.com");
+  status = Attempt(attempt.id(), "password", "wrong one!", &out);
+  EXPECT_EQ(ReasonOf(status), "PASSWORD_INCORRECT");
+  status = Attempt(attempt.id(), "password", kRightPassword, &out);
+  EXPECT_EQ(ReasonOf(status), "USER_BANNED");
+
+  attempt = Start("kim@example.com");
+  ASSERT_TRUE(Prepare(attempt.id(), "email_code").ok());
+  const std::string code = NextEmail().code();
+  status = Attempt(attempt.id(), "email_code", NotThe(code), &out);
+  EXPECT_EQ(ReasonOf(status), "VERIFICATION_FAILED");
+  status = Attempt(attempt.id(), "email_code", code, &out);
+  EXPECT_EQ(ReasonOf(status), "USER_BANNED");
+
+  // No session came of any of it, and no sign-in time.
+  ListSessionsRequest list;
+  list.set_user_id(kim_.id());
+  ListSessionsResponse sessions;
+  ASSERT_TRUE(backend_->ListSessions(Authed().get(), list, &sessions).ok());
+  EXPECT_EQ(sessions.sessions_size(), 0);
+  GetUserRequest get;
+  get.set_user_id(kim_.id());
+  User after;
+  ASSERT_TRUE(backend_->GetUser(Authed().get(), get, &after).ok());
+  EXPECT_FALSE(after.has_last_sign_in_at());
+  EXPECT_TRUE(after.banned());
+}
+
 }  // namespace
 }  // namespace roster
