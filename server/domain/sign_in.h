@@ -31,8 +31,9 @@ absl::StatusOr<std::string> FindSignInUser(UserServices& users,
 // sign-in (SignInAttemptService::CompleteSignIn: a session, or a second
 // factor first). An unknown identifier, a user without a password and a wrong
 // password are all UNAUTHENTICATED (PASSWORD_INCORRECT) after one argon2id
-// check each; PERMISSION_DENIED (USER_BANNED, USER_LOCKED) as
-// BeginPasswordAttempt.
+// check each, a banned user's wrong password too; PERMISSION_DENIED
+// (USER_LOCKED) while locked, and (USER_BANNED) for a banned user's right
+// password.
 absl::StatusOr<std::string> CheckSignInPassword(UserServices& users,
                                                 const Caller& caller,
                                                 absl::string_view identifier,
@@ -41,7 +42,8 @@ absl::StatusOr<std::string> CheckSignInPassword(UserServices& users,
 // One counted password check: reserves an attempt, verifies `password` against
 // the stored hash of any supported kind, upgrades a non-argon2id hash on
 // success, records the verdict. Whether it matched; errors as
-// BeginPasswordAttempt.
+// BeginPasswordAttempt, except that with `sign_in` a banned user is checked
+// like anyone and only a match is PERMISSION_DENIED (USER_BANNED).
 absl::StatusOr<bool> CheckPasswordAttempt(UserServices& users,
                                           const Caller& caller,
                                           absl::string_view user_id,

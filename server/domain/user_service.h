@@ -98,7 +98,8 @@ struct PasswordAttempt {
   // A right password does not sign this user in by itself: the session (and
   // the sign-in time) waits for the second factor.
   bool two_factor_enabled = false;
-  // Reserved with `refuse_banned` false: only a right answer may say so.
+  // The user is banned (reserved with `refuse_banned` false): the caller says
+  // so only to a right answer.
   bool banned = false;
 };
 
