@@ -330,6 +330,15 @@ function signUpPage() {
   $$('button[data-provider]').forEach((b) => b.addEventListener('click',
                                                                 () => startSocial(b, 'ACTION_SIGN_IN')));
   $('#first-name').focus();
+  // An invitation's link: the sign-up starts from the ticket, which shows the invited address.
+  if (invitation) {
+    guarded($('#sign-up-form'), async () => {
+      const answer = await call('CreateSignUp', { ticket: invitation });
+      if (answer.session && answer.sessionSecret) return finish(answer);
+      signUp = answer.signUp;
+      $('#email-address').value = signUp.emailAddress || '';
+    });
+  }
 }
 
 // ---- /account --------------------------------------------------------------

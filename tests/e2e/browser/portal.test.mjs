@@ -421,6 +421,8 @@ test('an invitation signs up without a code; a mailed code signs in', async () =
   assert.equal(invitation.url, `${origin}/sign-up?ticket=${invitation.ticket}`);
   const page = await newPage();
   await page.goto(invitation.url);
+  // The page starts the sign-up from the ticket and shows the invited address.
+  await page.waitForFunction((e) => document.querySelector('#email-address').value === e, {}, email);
   await typeInto(page, '#first-name', 'Margaret');
   await typeInto(page, '#sign-up-password', 'hamilton apollo guidance');
   await Promise.all([page.waitForNavigation(), page.click('#sign-up-form button[type=submit]')]);
