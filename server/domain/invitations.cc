@@ -58,20 +58,19 @@ bool IsRedirectUrl(absl::string_view url) {
 std::string InvitationUrl(absl::string_view redirect_url,
                           absl::string_view public_http_url,
                           absl::string_view ticket) {
-  std::string portal_sign_up;
-  if (redirect_url.empty()) {
-    if (public_http_url.empty()) {
-      return "";
-    }
+  std::string target(redirect_url);
+  if (target.empty() && !public_http_url.empty()) {
     absl::ConsumeSuffix(&public_http_url, "/");
-    portal_sign_up = absl::StrCat(public_http_url, "/sign-up");
-    redirect_url = portal_sign_up;
+    target = absl::StrCat(public_http_url, "/sign-up");
   }
-  const size_t hash = redirect_url.find('#');
-  const absl::string_view base = redirect_url.substr(0, hash);
-  const absl::string_view fragment = hash == absl::string_view::npos
-                                         ? absl::string_view()
-                                         : redirect_url.substr(hash);
+  if (target.empty()) {
+    return "";
+  }
+  const size_t hash = target.find('#');
+  const absl::string_view base = absl::string_view(target).substr(0, hash);
+  const absl::string_view fragment =
+      hash == std::string::npos ? absl::string_view()
+                                : absl::string_view(target).substr(hash);
   return absl::StrCat(base, absl::StrContains(base, '?') ? "&" : "?",
                       "ticket=", ticket, fragment);
 }

@@ -199,8 +199,8 @@ std::optional<std::string> CheckDigest(const std::optional<std::string>& digest,
                                        bool password_set,
                                        Violations& violations) {
   if (!digest.has_value()) {
-    // Ignored, it would import a user without the password the caller meant
-    // to carry over.
+    // A hasher alone would otherwise be ignored, and the user created
+    // without the password it was meant to carry.
     if (!hasher.empty()) {
       violations.Add("password_hasher", "is given without password_digest",
                      reason::kPasswordDigestInvalid);
