@@ -4,12 +4,12 @@
 // single-use backup codes (also under parallel use), the attempt's 5
 // failures, backends removing factors, and TOTP secrets sealed at rest under
 // --data_keys_file: nothing in clear in the database file, rotation, and a
-// lost key refused at start-up.
+// lost key refused at start-up. Phones as second factors:
+// second_factor_phones_test.cc.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -21,15 +21,19 @@
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "server/domain/data_keys.h"
 #include "server/domain/totp.h"
+#include "tests/testing/second_factor_fixture.h"
 #include "tests/testing/test_server.h"
-#include "tests/testing/watcher.h"
 
 namespace roster {
 namespace {
 
 using ::roster::testing::Authed;
+using ::roster::testing::kTotpUserPassword;
 using ::roster::testing::NoCredentials;
+using ::roster::testing::OathtoolCode;
 using ::roster::testing::ReasonOf;
+using ::roster::testing::RunTool;
+using ::roster::testing::SecondFactorsTest;
 using ::roster::testing::TestServer;
 using ::roster::testing::ViolatedFields;
 using ::roster::testing::WithToken;
@@ -38,33 +42,8 @@ using ::testing::HasSubstr;
 using namespace roster::v1;  // NOLINT: the request and response types of the
                              // API under test.
 
-constexpr char kTotpUserPassword[] = "correct horse battery";
-
-// The stdout of `command`, trimmed; fails the test when it fails.
-std::string RunTool(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  EXPECT_NE(pipe, nullptr) << command;
-  if (pipe == nullptr) {
-    return "";
-  }
-  std::string out;
-  char buffer[256];
-  while (fgets(buffer, sizeof(buffer), pipe) != nullptr) {
-    out += buffer;
-  }
-  EXPECT_EQ(pclose(pipe), 0) << command
-                             << " (oathtool and python3-pyotp "
-                                "come from scripts/bootstrap.sh)";
-  return std::string(absl::StripAsciiWhitespace(out));
-}
-
-// The code of `secret` (base32) at `time`, by oathtool.
-std::string OathtoolCode(const std::string& secret, absl::Time time) {
-  return RunTool(absl::StrCat("oathtool --totp -b --now @",
-                              absl::ToUnixSeconds(time), " ", secret));
-}
-
-// The same, by Python's pyotp (Debian's python3 has it).
+// The code of `secret` at `time` by Python's pyotp, a second independent
+// implementation (Debian's python3 has it).
 std::string PyotpCode(const std::string& secret, absl::Time time) {
   return RunTool(
       absl::StrCat("/usr/bin/python3 -c \"import pyotp; "
@@ -78,74 +57,6 @@ std::string StoredBytes(const std::string& path) {
   out << in.rdbuf();
   return out.str();
 }
-
-class SecondFactorsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    CreateUserRequest create;
-    create.add_email_addresses("kim@example.com");
-    create.set_password(kTotpUserPassword);
-    ASSERT_TRUE(backend_->CreateUser(Authed().get(), create, &kim_).ok());
-    // Codes are checked against the server's clock: start 15 s into a step,
-    // so a step computed here is the server's for the next 15 s.
-    const int64_t into_step = absl::ToUnixSeconds(server_.Now()) % 30;
-    server_.AdvanceClock(absl::Seconds((45 - into_step) % 30));
-    token_ = testing::NewSessionToken(*backend_, kim_.id());
-  }
-
-  // A verified authenticator app for Kim; its base32 secret.
-  std::string EnrollTotp() {
-    Totp totp;
-    grpc::Status status = frontend_->CreateMyTotp(WithToken(token_).get(),
-                                                  CreateMyTotpRequest(), &totp);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    VerifyMyTotpRequest verify;
-    verify.set_code(OathtoolCode(totp.secret(), server_.Now()));
-    Totp verified;
-    status =
-        frontend_->VerifyMyTotp(WithToken(token_).get(), verify, &verified);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    EXPECT_TRUE(verified.verified());
-    return totp.secret();
-  }
-
-  // SignIn with Kim's password.
-  SignInResponse SignInWithPassword() {
-    SignInRequest request;
-    request.set_identifier("kim@example.com");
-    request.set_password(kTotpUserPassword);
-    SignInResponse out;
-    grpc::Status status =
-        frontend_->SignIn(NoCredentials().get(), request, &out);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return out;
-  }
-
-  grpc::Status Attempt(const std::string& id, const std::string& strategy,
-                       const std::string& code, SignInResponse* out) {
-    AttemptSignInFactorRequest request;
-    request.set_sign_in_attempt_id(id);
-    request.set_strategy(strategy);
-    request.set_code(code);
-    return frontend_->AttemptSignInFactor(NoCredentials().get(), request, out);
-  }
-
-  FrontendUser Me() {
-    FrontendUser me;
-    EXPECT_TRUE(
-        frontend_->GetMe(WithToken(token_).get(), GetMeRequest(), &me).ok());
-    return me;
-  }
-
-  TestServer server_{[](app::ServerConfig& config) {
-    config.data_keys = domain::DataKeys::NewFile();
-  }};
-  std::unique_ptr<BackendUsers::Stub> backend_ = server_.Backend();
-  std::unique_ptr<FrontendUsers::Stub> frontend_ =
-      FrontendUsers::NewStub(server_.channel());
-  User kim_;
-  std::string token_;
-};
 
 TEST_F(SecondFactorsTest,
        AnAppEnrollsWithCodesFromAnIndependentImplementation) {
@@ -507,113 +418,6 @@ TEST_F(SecondFactorsTest, SecretsAreSealedAtRestUnderTheDataKeys) {
   ASSERT_TRUE(rotated.ok()) << rotated.status();
   rotated->reset();
   server_.Start();  // The fixture's own keys still open it.
-}
-
-TEST_F(SecondFactorsTest, AVerifiedPhoneIsASecondFactorByCode) {
-  // Kim's own verified phone, an unverified one, and another user's.
-  CreatePhoneNumberRequest add;
-  add.set_user_id(kim_.id());
-  add.set_phone_number("+15555550123");
-  add.set_verified(true);
-  PhoneNumber phone;
-  ASSERT_TRUE(backend_->CreatePhoneNumber(Authed().get(), add, &phone).ok());
-  CreateMyPhoneNumberRequest unverified_request;
-  unverified_request.set_phone_number("+15555550124");
-  PhoneNumber unverified;
-  ASSERT_TRUE(frontend_
-                  ->CreateMyPhoneNumber(WithToken(token_).get(),
-                                        unverified_request, &unverified)
-                  .ok());
-  CreateUserRequest other_request;
-  other_request.add_phone_numbers("+15555550125");
-  User other;
-  ASSERT_TRUE(backend_->CreateUser(Authed().get(), other_request, &other).ok());
-
-  UpdateMyPhoneNumberRequest update;
-  update.set_reserved_for_second_factor(true);
-  PhoneNumber out;
-  update.set_phone_number_id(unverified.id());
-  grpc::Status status =
-      frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out);
-  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
-  EXPECT_EQ(ReasonOf(status), "IDENTIFIER_NOT_VERIFIED");
-  update.set_phone_number_id("idn_nope");
-  status =
-      frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out);
-  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
-  EXPECT_THAT(ViolatedFields(status), ElementsAre("phone_number_id"));
-  update.set_phone_number_id(other.phone_numbers(0).id());
-  status =
-      frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out);
-  EXPECT_EQ(status.error_code(), grpc::NOT_FOUND);
-  EXPECT_FALSE(Me().two_factor_enabled());
-  update.set_phone_number_id(phone.id());
-  update.clear_reserved_for_second_factor();
-  update.set_default_second_factor(true);  // Reserves it too.
-  status =
-      frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_TRUE(out.reserved_for_second_factor());
-  EXPECT_TRUE(out.default_second_factor());
-  EXPECT_TRUE(Me().two_factor_enabled());
-  EXPECT_FALSE(Me().totp_enabled());
-
-  roster::testing::Watcher sms(*backend_, 0, {"sms.created"});
-  const SignInResponse first = SignInWithPassword();
-  EXPECT_EQ(first.status(), SignInAttempt::STATUS_NEEDS_SECOND_FACTOR);
-  EXPECT_THAT(first.sign_in_attempt().supported_second_factors(),
-              ElementsAre("phone_code"));
-  const std::string id = first.sign_in_attempt().id();
-  SignInResponse signed_in;
-  status = Attempt(id, "phone_code", "123456", &signed_in);
-  EXPECT_EQ(ReasonOf(status), "NO_VERIFICATION_PENDING");
-  PrepareSignInFactorRequest prepare;
-  prepare.set_sign_in_attempt_id(id);
-  prepare.set_strategy("totp");
-  SignInAttempt prepared;
-  status =
-      frontend_->PrepareSignInFactor(NoCredentials().get(), prepare, &prepared);
-  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
-  prepare.set_strategy("phone_code");
-  status =
-      frontend_->PrepareSignInFactor(NoCredentials().get(), prepare, &prepared);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(prepared.status(), SignInAttempt::STATUS_NEEDS_SECOND_FACTOR);
-  const auto events = sms.Next(1);
-  ASSERT_EQ(events.size(), 1u);
-  const SmsMessage message = events[0].sms();
-  EXPECT_EQ(message.phone_number(), "+15555550123");
-  EXPECT_EQ(message.purpose(), "second_factor");
-  EXPECT_EQ(message.sign_in_attempt_id(), id);
-  const std::string wrong = message.code() == "000000" ? "000001" : "000000";
-  EXPECT_EQ(ReasonOf(Attempt(id, "phone_code", wrong, &signed_in)),
-            "VERIFICATION_FAILED");
-  status = Attempt(id, "phone_code", message.code(), &signed_in);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE);
-  EXPECT_FALSE(signed_in.session_token().empty());
-
-  // A phone second factor admits backup codes; un-reserving it ends 2FA.
-  BackupCodes codes;
-  EXPECT_TRUE(frontend_
-                  ->CreateMyBackupCodes(WithToken(token_).get(),
-                                        CreateMyBackupCodesRequest(), &codes)
-                  .ok());
-  DeleteUserBackupCodesRequest delete_codes;
-  delete_codes.set_user_id(kim_.id());
-  User user;
-  ASSERT_TRUE(
-      backend_->DeleteUserBackupCodes(Authed().get(), delete_codes, &user)
-          .ok());
-  update.clear_default_second_factor();
-  update.set_reserved_for_second_factor(false);
-  ASSERT_TRUE(
-      frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out)
-          .ok());
-  EXPECT_FALSE(out.default_second_factor());
-  EXPECT_FALSE(Me().two_factor_enabled());
-  EXPECT_TRUE(Me().has_mfa_disabled_at());
-  EXPECT_EQ(SignInWithPassword().status(), SignInAttempt::STATUS_COMPLETE);
 }
 
 TEST(SecondFactorsWithoutKeysTest, TotpIsRefusedWithoutADataKeysFile) {

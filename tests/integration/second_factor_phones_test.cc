@@ -1,0 +1,138 @@
+// Phone numbers as second factors (DESIGN §10) over a real server: a verified
+// phone reserved for two-step, its texted codes at sign-in, and backup codes
+// beside it.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "roster/v1/backend_users.grpc.pb.h"
+#include "roster/v1/frontend_users.grpc.pb.h"
+#include "tests/testing/second_factor_fixture.h"
+#include "tests/testing/test_server.h"
+#include "tests/testing/watcher.h"
+
+namespace roster {
+namespace {
+
+using ::roster::testing::Authed;
+using ::roster::testing::NoCredentials;
+using ::roster::testing::OathtoolCode;
+using ::roster::testing::ReasonOf;
+using ::roster::testing::SecondFactorsTest;
+using ::roster::testing::ViolatedFields;
+using ::roster::testing::WithToken;
+using ::testing::ElementsAre;
+using namespace roster::v1;  // NOLINT: the request and response types of the
+                             // API under test.
+
+TEST_F(SecondFactorsTest, AVerifiedPhoneIsASecondFactorByCode) {
+  // Kim's own verified phone, an unverified one, and another user's.
+  CreatePhoneNumberRequest add;
+  add.set_user_id(kim_.id());
+  add.set_phone_number("+15555550123");
+  add.set_verified(true);
+  PhoneNumber phone;
+  ASSERT_TRUE(backend_->CreatePhoneNumber(Authed().get(), add, &phone).ok());
+  CreateMyPhoneNumberRequest unverified_request;
+  unverified_request.set_phone_number("+15555550124");
+  PhoneNumber unverified;
+  ASSERT_TRUE(frontend_
+                  ->CreateMyPhoneNumber(WithToken(token_).get(),
+                                        unverified_request, &unverified)
+                  .ok());
+  CreateUserRequest other_request;
+  other_request.add_phone_numbers("+15555550125");
+  User other;
+  ASSERT_TRUE(backend_->CreateUser(Authed().get(), other_request, &other).ok());
+
+  UpdateMyPhoneNumberRequest update;
+  update.set_reserved_for_second_factor(true);
+  PhoneNumber out;
+  update.set_phone_number_id(unverified.id());
+  grpc::Status status =
+      frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(status), "IDENTIFIER_NOT_VERIFIED");
+  update.set_phone_number_id("idn_nope");
+  status =
+      frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(status), ElementsAre("phone_number_id"));
+  update.set_phone_number_id(other.phone_numbers(0).id());
+  status =
+      frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out);
+  EXPECT_EQ(status.error_code(), grpc::NOT_FOUND);
+  EXPECT_FALSE(Me().two_factor_enabled());
+  update.set_phone_number_id(phone.id());
+  update.clear_reserved_for_second_factor();
+  update.set_default_second_factor(true);  // Reserves it too.
+  status =
+      frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(out.reserved_for_second_factor());
+  EXPECT_TRUE(out.default_second_factor());
+  EXPECT_TRUE(Me().two_factor_enabled());
+  EXPECT_FALSE(Me().totp_enabled());
+
+  roster::testing::Watcher sms(*backend_, 0, {"sms.created"});
+  const SignInResponse first = SignInWithPassword();
+  EXPECT_EQ(first.status(), SignInAttempt::STATUS_NEEDS_SECOND_FACTOR);
+  EXPECT_THAT(first.sign_in_attempt().supported_second_factors(),
+              ElementsAre("phone_code"));
+  const std::string id = first.sign_in_attempt().id();
+  SignInResponse signed_in;
+  status = Attempt(id, "phone_code", "123456", &signed_in);
+  EXPECT_EQ(ReasonOf(status), "NO_VERIFICATION_PENDING");
+  PrepareSignInFactorRequest prepare;
+  prepare.set_sign_in_attempt_id(id);
+  prepare.set_strategy("totp");
+  SignInAttempt prepared;
+  status =
+      frontend_->PrepareSignInFactor(NoCredentials().get(), prepare, &prepared);
+  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  prepare.set_strategy("phone_code");
+  status =
+      frontend_->PrepareSignInFactor(NoCredentials().get(), prepare, &prepared);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(prepared.status(), SignInAttempt::STATUS_NEEDS_SECOND_FACTOR);
+  const auto events = sms.Next(1);
+  ASSERT_EQ(events.size(), 1u);
+  const SmsMessage message = events[0].sms();
+  EXPECT_EQ(message.phone_number(), "+15555550123");
+  EXPECT_EQ(message.purpose(), "second_factor");
+  EXPECT_EQ(message.sign_in_attempt_id(), id);
+  const std::string wrong = message.code() == "000000" ? "000001" : "000000";
+  EXPECT_EQ(ReasonOf(Attempt(id, "phone_code", wrong, &signed_in)),
+            "VERIFICATION_FAILED");
+  status = Attempt(id, "phone_code", message.code(), &signed_in);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE);
+  EXPECT_FALSE(signed_in.session_token().empty());
+
+  // A phone second factor admits backup codes; un-reserving it ends 2FA.
+  BackupCodes codes;
+  EXPECT_TRUE(frontend_
+                  ->CreateMyBackupCodes(WithToken(token_).get(),
+                                        CreateMyBackupCodesRequest(), &codes)
+                  .ok());
+  DeleteUserBackupCodesRequest delete_codes;
+  delete_codes.set_user_id(kim_.id());
+  User user;
+  ASSERT_TRUE(
+      backend_->DeleteUserBackupCodes(Authed().get(), delete_codes, &user)
+          .ok());
+  update.clear_default_second_factor();
+  update.set_reserved_for_second_factor(false);
+  ASSERT_TRUE(
+      frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out)
+          .ok());
+  EXPECT_FALSE(out.default_second_factor());
+  EXPECT_FALSE(Me().two_factor_enabled());
+  EXPECT_TRUE(Me().has_mfa_disabled_at());
+  EXPECT_EQ(SignInWithPassword().status(), SignInAttempt::STATUS_COMPLETE);
+}
+
+}  // namespace
+}  // namespace roster
