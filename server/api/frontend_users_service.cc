@@ -113,7 +113,7 @@ FrontendUsersService::VerifySessionToken(
   if (!claims.ok()) {
     return claims.status();
   }
-  auto caller = CallerOf(context, absl::StrCat("user:", claims->user_id), "");
+  auto caller = CallerOf(context, domain::UserActor(claims->user_id), "");
   if (!caller.ok()) {
     return caller.status();
   }

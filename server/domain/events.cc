@@ -1,6 +1,12 @@
 #include "server/domain/events.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace roster::domain {
+
+std::string UserActor(absl::string_view user_id) {
+  return absl::StrCat("user:", user_id);
+}
 
 bool IsKnownEventType(absl::string_view type) {
   for (const char* known :

@@ -30,9 +30,12 @@ bool IsKnownEventType(absl::string_view type);
 
 // Who made a change and under which request id; recorded on its event.
 struct Caller {
-  std::string actor;       // `secret_key:<8 hex>` or `user:<id>`.
+  std::string actor;       // `secret_key:<8 hex>` or UserActor(id).
   std::string request_id;  // Empty when the call had none.
 };
+
+// The actor of a signed-in user's own calls: `user:<id>`.
+std::string UserActor(absl::string_view user_id);
 
 // A one-time code for a mail or SMS service to deliver (email.created,
 // sms.created).

@@ -69,6 +69,10 @@ std::vector<std::string> SecondFactorsOf(const storage::UserRecord& user) {
   return factors;
 }
 
+bool HasFactorBeyondBackupCodes(const storage::UserRecord& user) {
+  return user.totp_enabled || SecondFactorPhone(user) != nullptr;
+}
+
 void RefreshTwoFactor(storage::UserRecord& user, storage::Micros now) {
   const bool enabled = !SecondFactorsOf(user).empty();
   if (enabled && !user.two_factor_enabled) {
@@ -245,7 +249,7 @@ absl::StatusOr<std::vector<std::string>> SecondFactorService::CreateBackupCodes(
       caller, user_id, "",
       [&](storage::WriteTransaction&,
           storage::UserRecord& user) -> absl::Status {
-        if (!user.totp_enabled && SecondFactorPhone(user) == nullptr) {
+        if (!HasFactorBeyondBackupCodes(user)) {
           return Error(absl::StatusCode::kFailedPrecondition,
                        reason::kSecondFactorRequired,
                        "backup codes stand in for another second factor: "

@@ -41,6 +41,9 @@ std::vector<std::string> SecondFactorsOf(const storage::UserRecord& user);
 // verified phones reserved for second factors, else the first; null if none.
 const storage::PhoneNumberRecord* SecondFactorPhone(
     const storage::UserRecord& user);
+// Whether `user` has a factor that backup codes can stand in for: a verified
+// authenticator app or a second-factor phone.
+bool HasFactorBeyondBackupCodes(const storage::UserRecord& user);
 // Sets `two_factor_enabled` from the factors held, and mfa_enabled_at or
 // mfa_disabled_at when that changes. MutateUser calls it after every change.
 void RefreshTwoFactor(storage::UserRecord& user, storage::Micros now);

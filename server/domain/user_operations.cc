@@ -155,6 +155,15 @@ absl::Status UserOperations::MutateUserIn(
   if (!changed.ok()) {
     return changed;
   }
+  // A user who removes their own last app or second-factor phone turns
+  // two-step verification off, so the backup codes that stood in for it go
+  // too: they could not be renewed, and the user could not remove them. A
+  // backend removing a factor the user lost (DeleteUserTotp) leaves them.
+  if (caller.actor == UserActor(user->id) &&
+      HasFactorBeyondBackupCodes(before) &&
+      !HasFactorBeyondBackupCodes(*user)) {
+    user->backup_codes.clear();
+  }
   // A phone verified, reserved or removed may change the second factors.
   RefreshTwoFactor(*user, ToMicros(clock_->Now()));
   if (*user == before) {

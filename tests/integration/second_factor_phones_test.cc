@@ -1,6 +1,7 @@
 // Phone numbers as second factors (DESIGN §10) over a real server: a verified
-// phone reserved for two-step, its texted codes at sign-in, and backup codes
-// beside it.
+// phone reserved for two-step, its texted codes at sign-in, and backup codes,
+// which stand in for an app or such a phone, gone with the last of them when
+// the user removes it.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -111,26 +112,90 @@ TEST_F(SecondFactorsTest, AVerifiedPhoneIsASecondFactorByCode) {
   EXPECT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE);
   EXPECT_FALSE(signed_in.session_token().empty());
 
-  // A phone second factor admits backup codes; un-reserving it ends 2FA.
+  // A phone second factor admits backup codes; un-reserving it, the last
+  // factor they stood in for, ends 2FA and takes them too.
   BackupCodes codes;
   EXPECT_TRUE(frontend_
                   ->CreateMyBackupCodes(WithToken(token_).get(),
                                         CreateMyBackupCodesRequest(), &codes)
                   .ok());
-  DeleteUserBackupCodesRequest delete_codes;
-  delete_codes.set_user_id(kim_.id());
-  User user;
-  ASSERT_TRUE(
-      backend_->DeleteUserBackupCodes(Authed().get(), delete_codes, &user)
-          .ok());
+  EXPECT_TRUE(Me().backup_code_enabled());
   update.clear_default_second_factor();
   update.set_reserved_for_second_factor(false);
   ASSERT_TRUE(
       frontend_->UpdateMyPhoneNumber(WithToken(token_).get(), update, &out)
           .ok());
   EXPECT_FALSE(out.default_second_factor());
+  EXPECT_FALSE(Me().backup_code_enabled());
   EXPECT_FALSE(Me().two_factor_enabled());
   EXPECT_TRUE(Me().has_mfa_disabled_at());
+  EXPECT_EQ(SignInWithPassword().status(), SignInAttempt::STATUS_COMPLETE);
+}
+
+// Backup codes stand in for an app or a second-factor phone. A user who
+// removes the last of those has turned two-step verification off: the codes
+// go with it, for they could neither be renewed nor removed by the user. While
+// another factor remains, they stay. (A backend removing a lost factor keeps
+// them: BackendsRemoveWhatAUserLost.)
+TEST_F(SecondFactorsTest, RemovingTheLastFactorTakesTheBackupCodesWithIt) {
+  std::string secret = EnrollTotp();
+  CreatePhoneNumberRequest add;
+  add.set_user_id(kim_.id());
+  add.set_phone_number("+15555550123");
+  add.set_verified(true);
+  PhoneNumber phone;
+  ASSERT_TRUE(backend_->CreatePhoneNumber(Authed().get(), add, &phone).ok());
+  UpdateMyPhoneNumberRequest reserve;
+  reserve.set_phone_number_id(phone.id());
+  reserve.set_reserved_for_second_factor(true);
+  PhoneNumber reserved;
+  ASSERT_TRUE(
+      frontend_
+          ->UpdateMyPhoneNumber(WithToken(token_).get(), reserve, &reserved)
+          .ok());
+  BackupCodes codes;
+  ASSERT_TRUE(frontend_
+                  ->CreateMyBackupCodes(WithToken(token_).get(),
+                                        CreateMyBackupCodesRequest(), &codes)
+                  .ok());
+
+  // The app goes; the phone remains, and so do the codes.
+  DeleteMyTotpRequest remove_app;
+  remove_app.set_code(OathtoolCode(secret, server_.Now() + absl::Seconds(30)));
+  FrontendUser me;
+  grpc::Status status =
+      frontend_->DeleteMyTotp(WithToken(token_).get(), remove_app, &me);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(me.totp_enabled());
+  EXPECT_TRUE(me.backup_code_enabled());
+  EXPECT_TRUE(me.two_factor_enabled());
+
+  // The phone goes too: nothing is left for the codes to stand in for.
+  DeleteMyPhoneNumberRequest remove_phone;
+  remove_phone.set_phone_number_id(phone.id());
+  DeletedObject deleted;
+  status = frontend_->DeleteMyPhoneNumber(WithToken(token_).get(), remove_phone,
+                                          &deleted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  me = Me();
+  EXPECT_FALSE(me.backup_code_enabled());
+  EXPECT_FALSE(me.two_factor_enabled());
+  EXPECT_TRUE(me.has_mfa_disabled_at());
+  SignInResponse signed_in = SignInWithPassword();
+  EXPECT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE);
+  EXPECT_FALSE(signed_in.session_token().empty());
+
+  // An app removed with one of the backup codes, as its only factor.
+  secret = EnrollTotp();
+  ASSERT_TRUE(frontend_
+                  ->CreateMyBackupCodes(WithToken(token_).get(),
+                                        CreateMyBackupCodesRequest(), &codes)
+                  .ok());
+  remove_app.set_code(codes.codes(0));
+  status = frontend_->DeleteMyTotp(WithToken(token_).get(), remove_app, &me);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(me.backup_code_enabled());
+  EXPECT_FALSE(me.two_factor_enabled());
   EXPECT_EQ(SignInWithPassword().status(), SignInAttempt::STATUS_COMPLETE);
 }
 
