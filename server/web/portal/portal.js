@@ -429,7 +429,8 @@ function accountPage() {
       : 'Two-step verification is off.';
     $('#totp-start').hidden = user.totpEnabled;
     $('#totp-remove-form').hidden = !user.totpEnabled;
-    $('#backup-codes').hidden = !user.twoFactorEnabled;
+    // Backup codes stand in for an app or a two-step phone; without one the server refuses them.
+    $('#backup-codes').hidden = !(user.totpEnabled || (user.phoneNumbers || []).some((p) => p.reservedForSecondFactor));
 
     const connected = $('#connected');
     connected.replaceChildren();

@@ -359,6 +359,15 @@ test('sign up, manage the account, reset the password, TOTP, keyboard sign-in, d
   assert.equal(new URL(page.url()).pathname, '/account');
   await visible(page, '#account');
 
+  // Backup codes beside the app. An operator removes the app the user lost: the codes remain, but
+  // new ones need an app or a two-step phone, so the page no longer offers them.
+  await page.click('#backup-codes');
+  await visible(page, '#backup-list');
+  await backend('DeleteUserTotp', { userId });
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('#mfa-state').textContent.includes('with backup codes'));
+  assert.equal(await page.$eval('#backup-codes', (e) => e.hidden), true);
+
   // Delete the account.
   await page.click('#delete-account');
   await visible(page, '#delete-confirm');
@@ -519,6 +528,15 @@ test('a phone for two-step by SMS, backup codes, names and a changed password', 
   await typeInto(page, '#second-factor-code', codes[0]);
   await Promise.all([page.waitForNavigation(), page.click('#second-factor-form button[type=submit]')]);
   assert.equal(new URL(page.url()).pathname, '/account');
+
+  // The phone was the last factor the codes stood in for: un-reserving it turns two-step off.
+  await phoneButton('Stop using for two-step');
+  await page.evaluate(() => [...document.querySelectorAll('#phones button')]
+    .find((b) => b.textContent === 'Stop using for two-step').click());
+  await page.waitForFunction(() => document.querySelector('#mfa-state').textContent === 'Two-step verification is off.');
+  const after = await backend('GetUser', { userId });
+  assert.equal(Boolean(after.twoFactorEnabled), false);  // JSON leaves out a false field.
+  assert.equal(Boolean(after.backupCodeEnabled), false);
   assert.deepEqual(dialogs, []);
   await page.browserContext().close();
 });
