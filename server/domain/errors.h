@@ -41,6 +41,8 @@ inline constexpr char kAlreadyVerified[] = "ALREADY_VERIFIED";
 inline constexpr char kRequestTooLarge[] = "REQUEST_TOO_LARGE";
 // DESIGN §10.
 inline constexpr char kSignUpRestricted[] = "SIGN_UP_RESTRICTED";
+// A sign-up lacks what the call needs (a code for an address it has not got).
+inline constexpr char kSignUpIncomplete[] = "SIGN_UP_INCOMPLETE";
 inline constexpr char kAttemptState[] = "ATTEMPT_STATE";
 inline constexpr char kTicketInvalid[] = "TICKET_INVALID";
 inline constexpr char kTotpExists[] = "TOTP_EXISTS";

@@ -494,11 +494,14 @@ absl::StatusOr<SignUpResult> SignUpService::PrepareVerification(
           return sign_up.status();
         }
         Target target = TargetOf(*sign_up, strategy);
+        // The request is sound; the sign-up is not ready for it.
         if (target.value->empty()) {
-          return Error(absl::StatusCode::kInvalidArgument,
-                       reason::kInvalidArgumentFormat,
-                       absl::StrCat("the sign-up has no ", target.field),
-                       {{"strategy", absl::StrCat("needs a ", target.field)}});
+          return Error(
+              absl::StatusCode::kFailedPrecondition, reason::kSignUpIncomplete,
+              absl::StrCat("the sign-up has no ", target.field,
+                           " to send a code to"),
+              {{"strategy", absl::StrCat("the sign-up has no ", target.field,
+                                         " yet: give one with UpdateSignUp")}});
         }
         if (IsVerified(*target.verification)) {
           return Error(absl::StatusCode::kFailedPrecondition,

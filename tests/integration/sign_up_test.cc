@@ -365,9 +365,14 @@ TEST_F(SignUpTest, BadInputNamesItsFieldAndWritesNothing) {
   ASSERT_TRUE(Create(CreateSignUpRequest(), &created).ok());
   status = Prepare(created.sign_up().id(), "sms", &out);
   EXPECT_THAT(ViolatedFields(status), ElementsAre("strategy"));
+  // A code for an address the sign-up has not got: a sound request, made too
+  // early.
   status = Prepare(created.sign_up().id(), "email_code", &out);
-  EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(ReasonOf(status), "SIGN_UP_INCOMPLETE");
   EXPECT_THAT(ViolatedFields(status), ElementsAre("strategy"));
+  status = Prepare(created.sign_up().id(), "phone_code", &out);
+  EXPECT_EQ(ReasonOf(status), "SIGN_UP_INCOMPLETE");
   status = Attempt(created.sign_up().id(), "12ab56", &out);
   EXPECT_THAT(ViolatedFields(status), ElementsAre("code"));
 
