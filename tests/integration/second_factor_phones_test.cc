@@ -30,12 +30,7 @@ using namespace roster::v1;  // NOLINT: the request and response types of the
 
 TEST_F(SecondFactorsTest, AVerifiedPhoneIsASecondFactorByCode) {
   // Kim's own verified phone, an unverified one, and another user's.
-  CreatePhoneNumberRequest add;
-  add.set_user_id(kim_.id());
-  add.set_phone_number("+15555550123");
-  add.set_verified(true);
-  PhoneNumber phone;
-  ASSERT_TRUE(backend_->CreatePhoneNumber(Authed().get(), add, &phone).ok());
+  const PhoneNumber phone = KimsVerifiedPhone();
   CreateMyPhoneNumberRequest unverified_request;
   unverified_request.set_phone_number("+15555550124");
   PhoneNumber unverified;
@@ -139,12 +134,7 @@ TEST_F(SecondFactorsTest, AVerifiedPhoneIsASecondFactorByCode) {
 // them: BackendsRemoveWhatAUserLost.)
 TEST_F(SecondFactorsTest, RemovingTheLastFactorTakesTheBackupCodesWithIt) {
   std::string secret = EnrollTotp();
-  CreatePhoneNumberRequest add;
-  add.set_user_id(kim_.id());
-  add.set_phone_number("+15555550123");
-  add.set_verified(true);
-  PhoneNumber phone;
-  ASSERT_TRUE(backend_->CreatePhoneNumber(Authed().get(), add, &phone).ok());
+  const PhoneNumber phone = KimsVerifiedPhone();
   UpdateMyPhoneNumberRequest reserve;
   reserve.set_phone_number_id(phone.id());
   reserve.set_reserved_for_second_factor(true);

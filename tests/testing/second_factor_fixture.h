@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -75,6 +76,19 @@ class SecondFactorsTest : public ::testing::Test {
     EXPECT_TRUE(status.ok()) << status.error_message();
     EXPECT_TRUE(verified.verified());
     return totp.secret();
+  }
+
+  // +15555550123, added to Kim's account by a backend, verified.
+  v1::PhoneNumber KimsVerifiedPhone() {
+    v1::CreatePhoneNumberRequest add;
+    add.set_user_id(kim_.id());
+    add.set_phone_number("+15555550123");
+    add.set_verified(true);
+    v1::PhoneNumber phone;
+    grpc::Status status =
+        backend_->CreatePhoneNumber(Authed().get(), add, &phone);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return phone;
   }
 
   // SignIn with Kim's password.
