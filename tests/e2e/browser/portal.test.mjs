@@ -365,7 +365,8 @@ test('sign up, manage the account, reset the password, TOTP, keyboard sign-in, d
   await visible(page, '#backup-list');
   await backend('DeleteUserTotp', { userId });
   await page.reload();
-  await page.waitForFunction(() => document.querySelector('#mfa-state').textContent.includes('with backup codes'));
+  await page.waitForFunction(() => document.querySelector('#mfa-state').textContent
+    === 'Two-step verification is on, with backup codes.');
   assert.equal(await page.$eval('#backup-codes', (e) => e.hidden), true);
 
   // Delete the account.
