@@ -11,52 +11,18 @@ namespace roster::api {
 
 using google::protobuf::util::TimeUtil;
 
-std::string ProtoEventEncoder::EncodeUser(const domain::UserView& user) const {
-  roster::v1::User message;
-  ToProto(user, message);
-  return message.SerializeAsString();
-}
-
-std::string ProtoEventEncoder::EncodeSession(
-    const storage::SessionRecord& session) const {
-  roster::v1::Session message;
-  // The event records the session as it was when it changed.
-  ToProto(session, domain::FromMicros(session.updated_at), message);
-  return message.SerializeAsString();
-}
-
-std::string ProtoEventEncoder::EncodeEmailMessage(
-    const domain::VerificationMessage& message) const {
-  roster::v1::EmailMessage out;
-  out.set_email_address_id(message.identifier_id);
-  out.set_email_address(message.address);
-  out.set_user_id(message.user_id);
-  out.set_code(message.code);
-  ToProto(domain::FromMicros(message.expire_at), *out.mutable_expire_at());
-  out.set_purpose(message.purpose);
-  out.set_sign_up_id(message.sign_up_id);
-  out.set_sign_in_attempt_id(message.sign_in_attempt_id);
-  out.set_invitation_id(message.invitation_id);
-  out.set_url(message.url);
-  out.set_ticket(message.ticket);
-  return out.SerializeAsString();
-}
-
-std::string ProtoEventEncoder::EncodeSmsMessage(
-    const domain::VerificationMessage& message) const {
-  roster::v1::SmsMessage out;
-  out.set_phone_number_id(message.identifier_id);
-  out.set_phone_number(message.address);
-  out.set_user_id(message.user_id);
-  out.set_code(message.code);
-  ToProto(domain::FromMicros(message.expire_at), *out.mutable_expire_at());
-  out.set_purpose(message.purpose);
-  out.set_sign_up_id(message.sign_up_id);
-  out.set_sign_in_attempt_id(message.sign_in_attempt_id);
-  return out.SerializeAsString();
-}
-
 namespace {
+
+// The fields EmailMessage and SmsMessage share, from `message` into `out`.
+template <typename Message>
+void EncodeShared(const domain::VerificationMessage& message, Message& out) {
+  out.set_user_id(message.user_id);
+  out.set_code(message.code);
+  ToProto(domain::FromMicros(message.expire_at), *out.mutable_expire_at());
+  out.set_purpose(message.purpose);
+  out.set_sign_up_id(message.sign_up_id);
+  out.set_sign_in_attempt_id(message.sign_in_attempt_id);
+}
 
 // The fields EmailMessage and SmsMessage share, parsed from `payload` into
 // `message`; nullopt when the bytes do not parse.
@@ -78,6 +44,41 @@ std::optional<domain::VerificationMessage> DecodeShared(
 }
 
 }  // namespace
+
+std::string ProtoEventEncoder::EncodeUser(const domain::UserView& user) const {
+  roster::v1::User message;
+  ToProto(user, message);
+  return message.SerializeAsString();
+}
+
+std::string ProtoEventEncoder::EncodeSession(
+    const storage::SessionRecord& session) const {
+  roster::v1::Session message;
+  // The event records the session as it was when it changed.
+  ToProto(session, domain::FromMicros(session.updated_at), message);
+  return message.SerializeAsString();
+}
+
+std::string ProtoEventEncoder::EncodeEmailMessage(
+    const domain::VerificationMessage& message) const {
+  roster::v1::EmailMessage out;
+  EncodeShared(message, out);
+  out.set_email_address_id(message.identifier_id);
+  out.set_email_address(message.address);
+  out.set_invitation_id(message.invitation_id);
+  out.set_url(message.url);
+  out.set_ticket(message.ticket);
+  return out.SerializeAsString();
+}
+
+std::string ProtoEventEncoder::EncodeSmsMessage(
+    const domain::VerificationMessage& message) const {
+  roster::v1::SmsMessage out;
+  EncodeShared(message, out);
+  out.set_phone_number_id(message.identifier_id);
+  out.set_phone_number(message.address);
+  return out.SerializeAsString();
+}
 
 std::optional<domain::VerificationMessage> ProtoEventEncoder::DecodeMessage(
     absl::string_view type, absl::string_view payload) const {
