@@ -1,16 +1,11 @@
 // Social sign-in against a stand-in OpenID provider on loopback whose every
 // answer the test decides: forged ID tokens, a rotated signing key (refetched,
 // but at most once a minute), answers too large to read, sign-up closed, a
-// second factor after the ticket, the events and the last-identifier rule;
-// and a provider over HTTPS whose certificate Roster trusts only through
-// --oauth_ca_file.
+// second factor after the ticket, the events and the last-identifier rule.
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -32,7 +27,6 @@
 #include "tests/testing/provider_key.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/smtp_sink.h"
-#include "tests/testing/tcp.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/wait.h"
 #include "tests/testing/watcher.h"
@@ -534,93 +528,6 @@ TEST_F(OAuthRestrictedSignUpTest, ANewAccountIsRefusedButAKnownEmailLinks) {
   EXPECT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE) << back;
   EXPECT_EQ(signed_in.user().id(), invited.id());
   EXPECT_EQ(Users(), 1);
-}
-
-// A provider over HTTPS with a certificate no public CA signed: refused with
-// the system's trust store, trusted once --oauth_ca_file names it. The
-// provider is `openssl s_server -WWW` serving its discovery document.
-class ProviderTlsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const std::string cert = testing::SelfSignedCertificate(dir_);
-    port_ = UnusedPort();
-    issuer_ = absl::StrCat("https://127.0.0.1:", port_);
-    const std::string www = dir_.File("www");
-    std::filesystem::create_directories(www + "/.well-known");
-    std::ofstream(www + "/.well-known/openid-configuration") << nlohmann::json{
-        {"issuer", issuer_},
-        {"authorization_endpoint", issuer_ + "/auth"},
-        {"token_endpoint", issuer_ + "/token"},
-        {"jwks_uri", issuer_ + "/jwks"}}.dump();
-    pid_ = testing::Spawn(
-        {"/bin/sh", "-c",
-         absl::StrCat("cd ", www, " && exec openssl s_server -quiet -WWW ",
-                      "-accept 127.0.0.1:", port_, " -cert ", cert, " -key ",
-                      dir_.File("key.pem"), " </dev/null")});
-    ASSERT_GT(pid_, 0);
-    ASSERT_TRUE(testing::WaitUntil(
-        [&] {
-          const int fd = testing::ConnectFrom(port_);
-          if (fd >= 0) {
-            close(fd);
-          }
-          return fd >= 0;
-        },
-        absl::Seconds(20)))
-        << "openssl s_server did not start";
-    std::ofstream(dir_.File("secret")) << testing::kProviderClientSecret;
-  }
-  void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  // StartOAuth on a server that trusts `ca_file` ("" for the system's store).
-  grpc::Status Start(const std::string& ca_file, std::string* url) {
-    auto providers = ProvidersFrom(
-        nlohmann::json{{{"provider", kStandInProvider},
-                        {"client_id", "roster"},
-                        {"client_secret_file", dir_.File("secret")},
-                        {"issuer", issuer_}}});
-    EXPECT_TRUE(providers.ok()) << providers.status();
-    TestServer server([&](app::ServerConfig& config) {
-      config.http_listen = absl::StrCat("127.0.0.1:", UnusedPort());
-      config.oauth.providers = *providers;
-      config.oauth.allowed_redirect_urls = {kStandInApp};
-      config.oauth.ca_file = ca_file;
-    });
-    StartOAuthRequest request;
-    request.set_provider(kStandInProvider);
-    request.set_redirect_url(kStandInApp);
-    request.set_action(StartOAuthRequest::ACTION_SIGN_IN);
-    StartOAuthResponse response;
-    grpc::Status status =
-        FrontendUsers::NewStub(server.channel())
-            ->StartOAuth(NoCredentials().get(), request, &response);
-    *url = response.authorization_url();
-    return status;
-  }
-
-  TempDir dir_;
-  int port_ = 0;
-  std::string issuer_;
-  pid_t pid_ = -1;
-};
-
-TEST_F(ProviderTlsTest, AnUntrustedCertificateIsRefusedAndTheCaFileTrustsIt) {
-  std::string url;
-  const grpc::Status refused = Start("", &url);
-  EXPECT_EQ(refused.error_code(), grpc::UNAVAILABLE);
-  EXPECT_EQ(ReasonOf(refused), "OAUTH_PROVIDER_ERROR");
-  EXPECT_TRUE(absl::StrContains(refused.error_message(), "certificate"))
-      << refused.error_message();
-  EXPECT_EQ(url, "");
-
-  const grpc::Status trusted = Start(dir_.File("cert.pem"), &url);
-  ASSERT_TRUE(trusted.ok()) << trusted.error_message();
-  EXPECT_TRUE(absl::StartsWith(url, issuer_ + "/auth?")) << url;
 }
 
 }  // namespace
