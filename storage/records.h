@@ -186,6 +186,8 @@ struct OAuthStateRecord {
   std::string nonce;
   Micros expire_at = 0;
   Micros created_at = 0;
+  // sign_in: the person accepted the terms, for a user it may create.
+  bool legal_accepted = false;
 };
 
 // A provider's tokens for one external account (DESIGN §11), sealed with the

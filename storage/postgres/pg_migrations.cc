@@ -21,7 +21,7 @@ constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7290146531)";
 // sequence is allocated from event_log.last_sequence inside the committing
 // transaction (see PgUserStore), not by an identity column, so that sequence
 // order is commit order across replicas.
-constexpr std::array<const char*, 12> kPgMigrations = {
+constexpr std::array<const char*, 13> kPgMigrations = {
     R"sql(
 CREATE TABLE users (
   id TEXT COLLATE "C" PRIMARY KEY,
@@ -350,6 +350,10 @@ CREATE TABLE user_metadata_values (
   PRIMARY KEY (tier, path, value, user_id)
 );
 CREATE INDEX user_metadata_values_by_user ON user_metadata_values(user_id);
+)sql",
+    // 13: as SQLite's migration 17.
+    R"sql(
+ALTER TABLE oauth_states ADD COLUMN legal_accepted INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

@@ -438,8 +438,8 @@ absl::Status PgWriteTransaction::PutOAuthState(const OAuthStateRecord& state) {
   return PgGuarded("writing a social sign-in state", [&] {
     c_.Run(
         "INSERT INTO oauth_states (digest, provider, action, user_id, "
-        "redirect_url, code_verifier, nonce, expire_at, created_at) VALUES "
-        "($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "redirect_url, code_verifier, nonce, expire_at, created_at, "
+        "legal_accepted) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         PgParams()
             .Add(state.digest)
             .Add(state.provider)
@@ -449,7 +449,8 @@ absl::Status PgWriteTransaction::PutOAuthState(const OAuthStateRecord& state) {
             .Add(state.code_verifier)
             .Add(state.nonce)
             .Add(state.expire_at)
-            .Add(state.created_at));
+            .Add(state.created_at)
+            .Add(state.legal_accepted));
     return absl::OkStatus();
   });
 }
@@ -462,14 +463,15 @@ PgWriteTransaction::TakeOAuthState(absl::string_view digest) {
         PgResult r = c_.Run(
             "DELETE FROM oauth_states WHERE digest = $1 RETURNING provider, "
             "action, user_id, redirect_url, code_verifier, nonce, expire_at, "
-            "created_at",
+            "created_at, legal_accepted",
             PgParams().Add(digest));
         if (r.rows() == 0) {
           return std::nullopt;
         }
         return OAuthStateRecord{std::string(digest), r.Text(0, 0), r.Text(0, 1),
                                 r.Text(0, 2),        r.Text(0, 3), r.Text(0, 4),
-                                r.Text(0, 5),        r.Int(0, 6),  r.Int(0, 7)};
+                                r.Text(0, 5),        r.Int(0, 6),  r.Int(0, 7),
+                                r.Int(0, 8) != 0};
       });
 }
 

@@ -11,7 +11,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 16> kMigrations = {
+constexpr std::array<const char*, 17> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -464,6 +464,11 @@ CREATE TABLE user_metadata_values (
   PRIMARY KEY (tier, path, value, user_id)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX user_metadata_values_by_user ON user_metadata_values(user_id);
+)sql",
+    // 17: whether the person accepted the terms when starting a social
+    // sign-in, for the user it may create.
+    R"sql(
+ALTER TABLE oauth_states ADD COLUMN legal_accepted INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

@@ -380,8 +380,8 @@ absl::Status SqliteWriteTransaction::PutOAuthState(
   return Guarded("writing a social sign-in state", [&] {
     auto& s = c_.Prepare(
         "INSERT INTO oauth_states (digest, provider, action, user_id, "
-        "redirect_url, code_verifier, nonce, expire_at, created_at) VALUES "
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "redirect_url, code_verifier, nonce, expire_at, created_at, "
+        "legal_accepted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.bind(1, state.digest);
     s.bind(2, state.provider);
     s.bind(3, state.action);
@@ -391,6 +391,7 @@ absl::Status SqliteWriteTransaction::PutOAuthState(
     s.bind(7, state.nonce);
     s.bind(8, state.expire_at);
     s.bind(9, state.created_at);
+    s.bind(10, state.legal_accepted ? 1 : 0);
     s.exec();
     return absl::OkStatus();
   });
@@ -404,7 +405,7 @@ SqliteWriteTransaction::TakeOAuthState(absl::string_view digest) {
         auto& s = c_.Prepare(
             "DELETE FROM oauth_states WHERE digest = ? RETURNING provider, "
             "action, user_id, redirect_url, code_verifier, nonce, "
-            "expire_at, created_at");
+            "expire_at, created_at, legal_accepted");
         s.bind(1, std::string(digest));
         std::optional<OAuthStateRecord> taken;
         if (s.executeStep()) {
@@ -413,7 +414,7 @@ SqliteWriteTransaction::TakeOAuthState(absl::string_view digest) {
               s.getColumn(1).getString(), s.getColumn(2).getString(),
               s.getColumn(3).getString(), s.getColumn(4).getString(),
               s.getColumn(5).getString(), s.getColumn(6).getInt64(),
-              s.getColumn(7).getInt64()};
+              s.getColumn(7).getInt64(),  s.getColumn(8).getInt() != 0};
         }
         s.reset();
         return taken;

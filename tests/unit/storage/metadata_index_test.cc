@@ -243,17 +243,19 @@ TEST_P(MetadataIndexStoreTest, TheSchemaStepIndexesMetadataWrittenBeforeIt) {
   ASSERT_THAT(Insert(ada), IsOk());
   ASSERT_THAT(Insert(MakeUser("u2", 2)), IsOk());
   store_.reset();
-  // Back to the schema before the index (its step is the latest), with the
-  // users kept.
+  // Back to the schema before the index, with the users kept: its step and
+  // the one after it (oauth_states.legal_accepted) undone.
+  constexpr char kUndo[] =
+      "DROP TABLE user_metadata_values; "
+      "ALTER TABLE oauth_states DROP COLUMN legal_accepted;";
   if (postgres()) {
-    ASSERT_EQ(testing::PgCommand(pg_->dsn(),
-                                 "DROP TABLE user_metadata_values; UPDATE "
-                                 "roster_schema SET version = version - 1"),
-              "");
+    const std::string undo =
+        absl::StrCat(kUndo, " UPDATE roster_schema SET version = version - 2");
+    ASSERT_EQ(testing::PgCommand(pg_->dsn(), undo), "");
   } else {
     SQLite::Database db(dir_.File("users.db"), SQLite::OPEN_READWRITE);
-    db.exec("DROP TABLE user_metadata_values");
-    db.exec(absl::StrCat("PRAGMA user_version = ", LatestSchemaVersion() - 1));
+    db.exec(kUndo);
+    db.exec(absl::StrCat("PRAGMA user_version = ", LatestSchemaVersion() - 2));
   }
   Reopen();
   EXPECT_THAT(

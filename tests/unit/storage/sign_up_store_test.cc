@@ -198,7 +198,8 @@ TEST_P(OAuthStateStoreTest, AStateIsTakenOnceWholeAndPrunedByExpiry) {
                                  absl::StrCat("verifier", i),
                                  absl::StrCat("nonce", i),
                                  2000 + i,
-                                 20 + i};
+                                 20 + i,
+                                 /*legal_accepted=*/i == 2};
     ASSERT_THAT(store_->Write([&](WriteTransaction& txn) {
       return txn.PutOAuthState(state);
     }),
@@ -217,6 +218,7 @@ TEST_P(OAuthStateStoreTest, AStateIsTakenOnceWholeAndPrunedByExpiry) {
   EXPECT_EQ(state.nonce, "nonce1");
   EXPECT_EQ(state.expire_at, 2001);
   EXPECT_EQ(state.created_at, 21);
+  EXPECT_FALSE(state.legal_accepted);
   taken = Take("digest1");
   ASSERT_THAT(taken.status(), IsOk());
   EXPECT_FALSE(taken->has_value());
@@ -230,7 +232,10 @@ TEST_P(OAuthStateStoreTest, AStateIsTakenOnceWholeAndPrunedByExpiry) {
               IsOk());
   EXPECT_EQ(pruned, 1);  // digest0; digest2 expires later.
   EXPECT_FALSE(Take("digest0")->has_value());
-  EXPECT_TRUE(Take("digest2")->has_value());
+  taken = Take("digest2");
+  ASSERT_THAT(taken.status(), IsOk());
+  ASSERT_TRUE(taken->has_value());
+  EXPECT_TRUE((*taken)->legal_accepted);
 }
 
 TEST_P(OAuthStateStoreTest, AnExternalAccountLeadsToItsUser) {
