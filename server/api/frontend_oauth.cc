@@ -25,8 +25,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::StartOAuth(
   }
   auto start = [this, request, response](oauth::OAuthAction what,
                                          const std::string& user_id) {
-    absl::StatusOr<std::string> url = oauth_->Start(
-        request->provider(), request->redirect_url(), what, user_id);
+    absl::StatusOr<std::string> url =
+        oauth_->Start(request->provider(), request->redirect_url(), what,
+                      user_id, request->legal_accepted());
     if (!url.ok()) {
       return url.status();
     }

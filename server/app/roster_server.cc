@@ -300,7 +300,7 @@ absl::StatusOr<std::unique_ptr<RosterServer>> RosterServer::Start(
       server->writes_.get(), server->hashes_.get(), sign_in_limits);
   server->backend_users_->set_reads(server->reads_.get());
   server->frontend_users_->set_reads(server->reads_.get());
-  server->StartOAuth(config, options, *sign_up_mode);
+  server->StartOAuth(config, options, sign_up_options);
   grpc::ServerBuilder builder;
   configure(builder, request_quota);
   builder.AddListeningPort(config.listen, CredentialsFor(config),

@@ -101,7 +101,7 @@ class RosterServer {
   // and the HTTP listener's /v1/oauth/callback.
   void StartOAuth(const ServerConfig& config,
                   const domain::UserServiceOptions& options,
-                  domain::SignUpMode sign_up_mode);
+                  const domain::SignUpOptions& sign_up);
   // Serves the account portal (/sign-in, /sign-up, /account) on the HTTP
   // listener, calling the services through gateway_.
   void StartPortal(const ServerConfig& config,

@@ -11,13 +11,13 @@ namespace roster::app {
 
 void RosterServer::StartOAuth(const ServerConfig& config,
                               const domain::UserServiceOptions& options,
-                              domain::SignUpMode sign_up_mode) {
+                              const domain::SignUpOptions& sign_up) {
   if (config.oauth.providers.empty() || http_ == nullptr) {
     return;  // LoadConfig refuses providers without --http_listen.
   }
   oauth_accounts_ = std::make_unique<domain::OAuthSignInService>(
       store_.get(), clock_, ids_.get(), encoder_.get(), options,
-      attempts_.get(), sign_up_mode, &data_keys_);
+      attempts_.get(), sign_up, &data_keys_);
   oauth::OAuthFlowOptions flow_options;
   flow_options.callback_url = absl::StrCat(
       absl::StripSuffix(options.public_http_url, "/"), "/v1/oauth/callback");

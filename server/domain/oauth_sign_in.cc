@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -49,10 +50,13 @@ ProviderTokensView TokensOf(const ProviderAccount& account) {
 OAuthSignInService::OAuthSignInService(
     storage::UserStore* store, const Clock* clock, const IdGenerator* ids,
     const EventEncoder* events, UserServiceOptions options,
-    const SignInAttemptService* tickets, SignUpMode mode, const DataKeys* keys)
+    const SignInAttemptService* tickets, const SignUpOptions& sign_up,
+    const DataKeys* keys)
     : UserOperations(store, clock, ids, events, std::move(options)),
       tickets_(tickets),
-      mode_(mode),
+      mode_(sign_up.mode),
+      legal_acceptance_required_(
+          absl::c_linear_search(sign_up.required_fields, "legal_accepted")),
       keys_(keys) {}
 
 storage::ExternalAccountRecord OAuthSignInService::NewAccount(
@@ -130,6 +134,7 @@ absl::Status OAuthSignInService::Link(storage::WriteTransaction& txn,
 absl::Status OAuthSignInService::CreateUser(storage::WriteTransaction& txn,
                                             const Caller& caller,
                                             const ProviderAccount& account,
+                                            bool legal_accepted,
                                             storage::Micros now,
                                             std::string& user_id) {
   storage::UserRecord user;
@@ -137,6 +142,7 @@ absl::Status OAuthSignInService::CreateUser(storage::WriteTransaction& txn,
   user.first_name = Bounded(account.first_name, kMaxNameBytes);
   user.last_name = Bounded(account.last_name, kMaxNameBytes);
   user.created_at = user.updated_at = now;
+  user.legal_accepted_at = legal_accepted ? now : 0;
   user.version = 1;
   absl::Status linked = Link(txn, account, now, user);
   if (!linked.ok()) {
@@ -155,7 +161,7 @@ absl::Status OAuthSignInService::CreateUser(storage::WriteTransaction& txn,
 }
 
 absl::StatusOr<OAuthOutcome> OAuthSignInService::SignIn(
-    const Caller& caller, const ProviderAccount& given) {
+    const Caller& caller, const ProviderAccount& given, bool legal_accepted) {
   const ProviderAccount account = Normalized(given);
   OAuthOutcome outcome;
   absl::Status written =
@@ -199,8 +205,16 @@ absl::StatusOr<OAuthOutcome> OAuthSignInService::SignIn(
                          reason::kSignUpRestricted,
                          "sign-up is not open: no user holds this account");
           }
+          if (legal_acceptance_required_ && !legal_accepted) {
+            // Nothing is kept: the person starts again, accepting the terms.
+            return Error(absl::StatusCode::kFailedPrecondition,
+                         reason::kSignUpIncomplete,
+                         "signing up needs the terms accepted: start again "
+                         "with legal_accepted");
+          }
           absl::Status created =
-              CreateUser(txn, caller, account, ToMicros(now), outcome.user_id);
+              CreateUser(txn, caller, account, legal_accepted, ToMicros(now),
+                         outcome.user_id);
           if (!created.ok()) {
             return created;
           }

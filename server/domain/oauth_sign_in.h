@@ -59,17 +59,20 @@ class OAuthSignInService final : public UserOperations {
   OAuthSignInService(storage::UserStore* store, const Clock* clock,
                      const IdGenerator* ids, const EventEncoder* events,
                      UserServiceOptions options,
-                     const SignInAttemptService* tickets, SignUpMode mode,
-                     const DataKeys* keys);
+                     const SignInAttemptService* tickets,
+                     const SignUpOptions& sign_up, const DataKeys* keys);
 
   // SIGN_IN: the user the account is linked to; else the one user who has
   // verified the provider's verified email (the account is linked to them);
   // else, when sign-up is public, a new user with the account and that email
-  // (strategy from_<provider>). A ticket for that user. PERMISSION_DENIED
-  // (USER_BANNED) for a banned user, (SIGN_UP_RESTRICTED) when a new user
-  // would be needed and sign-up is not public.
+  // (strategy from_<provider>), who accepted the terms now when
+  // `legal_accepted`. A ticket for that user. PERMISSION_DENIED (USER_BANNED)
+  // for a banned user, (SIGN_UP_RESTRICTED) when a new user would be needed
+  // and sign-up is not public; FAILED_PRECONDITION (SIGN_UP_INCOMPLETE) when
+  // one would be needed without `legal_accepted` and sign-up requires it.
   absl::StatusOr<OAuthOutcome> SignIn(const Caller& caller,
-                                      const ProviderAccount& account);
+                                      const ProviderAccount& account,
+                                      bool legal_accepted);
 
   // CONNECT: links the account to `user_id` (who is signed in). Linking it
   // again to the same user changes nothing. ALREADY_EXISTS
@@ -98,8 +101,8 @@ class OAuthSignInService final : public UserOperations {
                     const ProviderAccount& account, storage::Micros now,
                     storage::UserRecord& user) const;
   absl::Status CreateUser(storage::WriteTransaction& txn, const Caller& caller,
-                          const ProviderAccount& account, storage::Micros now,
-                          std::string& user_id);
+                          const ProviderAccount& account, bool legal_accepted,
+                          storage::Micros now, std::string& user_id);
 
   // Seals and stores `tokens` for `external_account_id`; nothing without
   // data keys or an access token.
@@ -112,6 +115,9 @@ class OAuthSignInService final : public UserOperations {
 
   const SignInAttemptService* tickets_;
   const SignUpMode mode_;
+  // --sign_up_required lists legal_accepted: the one requirement a provider
+  // cannot meet but the person starting the sign-in can.
+  const bool legal_acceptance_required_;
   const DataKeys* keys_;
 };
 

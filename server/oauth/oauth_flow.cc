@@ -166,7 +166,8 @@ std::string OAuthFlow::WithParameter(const std::string& url,
 absl::StatusOr<std::string> OAuthFlow::Start(absl::string_view provider,
                                              absl::string_view redirect_url,
                                              OAuthAction action,
-                                             absl::string_view user_id) {
+                                             absl::string_view user_id,
+                                             bool legal_accepted) {
   const auto client = providers_.find(provider);
   if (client == providers_.end()) {
     return ProviderNotConfigured();
@@ -189,6 +190,7 @@ absl::StatusOr<std::string> OAuthFlow::Start(absl::string_view provider,
   record.provider = std::string(provider);
   record.action = action == OAuthAction::kConnect ? "connect" : "sign_in";
   record.user_id = std::string(user_id);
+  record.legal_accepted = action == OAuthAction::kSignIn && legal_accepted;
   record.redirect_url = std::string(redirect_url);
   record.code_verifier = domain::NewSecret(random, "", kVerifierLength);
   record.nonce = domain::NewSecret(random, "", kNonceLength);
@@ -255,7 +257,7 @@ absl::StatusOr<std::string> OAuthFlow::Finish(
   absl::StatusOr<domain::OAuthOutcome> outcome =
       state.action == "connect"
           ? accounts_->Connect(caller, state.user_id, account)
-          : accounts_->SignIn(caller, account);
+          : accounts_->SignIn(caller, account, state.legal_accepted);
   if (!outcome.ok()) {
     return outcome.status();
   }

@@ -74,13 +74,15 @@ class OAuthFlow {
             OAuthFlowOptions options);
 
   // The provider's authorization URL for a new state. `user_id` is the
-  // signed-in caller for kConnect. INVALID_ARGUMENT
+  // signed-in caller for kConnect; `legal_accepted` (kSignIn) is kept for
+  // the user the sign-in may create. INVALID_ARGUMENT
   // (REDIRECT_URL_NOT_ALLOWED), NOT_FOUND (PROVIDER_NOT_CONFIGURED), and
   // UNAVAILABLE (OAUTH_PROVIDER_ERROR) when discovery fails.
   absl::StatusOr<std::string> Start(absl::string_view provider,
                                     absl::string_view redirect_url,
                                     OAuthAction action,
-                                    absl::string_view user_id);
+                                    absl::string_view user_id,
+                                    bool legal_accepted);
 
   // The provider's return: its `code` and `state`, or its `error`.
   CallbackAnswer Callback(const domain::Caller& caller, absl::string_view code,

@@ -1,7 +1,8 @@
 // Social sign-in against a stand-in OpenID provider on loopback whose every
 // answer the test decides: forged ID tokens, a rotated signing key (refetched,
 // but at most once a minute), answers too large to read, sign-up closed, a
-// second factor after the ticket, the events and the last-identifier rule.
+// second factor after the ticket, the events, the last-identifier rule and
+// the terms a sign-up may require.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <unistd.h>
@@ -206,11 +207,13 @@ class StandInProviderTest : public ::testing::Test {
   // Starts a sign-in, lets `token_for(url)` make the ID token the provider
   // returns, and follows the callback: where Roster sends the browser.
   std::string SignInWith(
-      const std::function<std::string(const std::string&)>& token_for) {
+      const std::function<std::string(const std::string&)>& token_for,
+      bool legal_accepted = false) {
     StartOAuthRequest request;
     request.set_provider(kStandInProvider);
     request.set_redirect_url(kStandInApp);
     request.set_action(StartOAuthRequest::ACTION_SIGN_IN);
+    request.set_legal_accepted(legal_accepted);
     StartOAuthResponse response;
     EXPECT_TRUE(
         frontend_->StartOAuth(NoCredentials().get(), request, &response).ok());
@@ -396,6 +399,7 @@ TEST_F(StandInProviderTest, ASocialSignUpIsAnnouncedAndItsOnlyAccountKept) {
   ASSERT_EQ(events.size(), 2U);
   EXPECT_EQ(events[0].type(), "user.created");
   EXPECT_EQ(events[0].user_id(), user_id);
+  EXPECT_FALSE(events[0].user().has_legal_accepted_at());  // Never asked.
   ASSERT_EQ(events[0].user().external_accounts_size(), 1);
   EXPECT_EQ(events[0].user().external_accounts(0).provider_user_id(),
             "forged-user");
@@ -527,6 +531,45 @@ TEST_F(OAuthRestrictedSignUpTest, ANewAccountIsRefusedButAKnownEmailLinks) {
       ExchangeTicket(QueryValue(back, "roster_ticket"));
   EXPECT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE) << back;
   EXPECT_EQ(signed_in.user().id(), invited.id());
+  EXPECT_EQ(Users(), 1);
+}
+
+class OAuthLegalAcceptanceTest : public StandInProviderTest {
+ protected:
+  void Configure(app::ServerConfig& config) override {
+    config.sign_up_required = {"email_address", "legal_accepted"};
+  }
+};
+
+// When sign-up requires the terms, a provider account nobody holds makes a
+// user only if the person starting the sign-in accepted them, and the user
+// records when; once the user exists, signing in asks nothing more.
+TEST_F(OAuthLegalAcceptanceTest, ANewUserMustHaveAcceptedTheTerms) {
+  const std::string refused = SignInWith(SignedBy(key_, "k1"));
+  EXPECT_EQ(QueryValue(refused, "roster_error"), "SIGN_UP_INCOMPLETE")
+      << refused;
+  EXPECT_EQ(QueryValue(refused, "roster_ticket"), "");
+  EXPECT_EQ(Users(), 0);
+
+  const int64_t before = absl::ToUnixSeconds(absl::Now());
+  const std::string accepted =
+      SignInWith(SignedBy(key_, "k1"), /*legal_accepted=*/true);
+  const SignInResponse signed_up =
+      ExchangeTicket(QueryValue(accepted, "roster_ticket"));
+  ASSERT_EQ(signed_up.status(), SignInAttempt::STATUS_COMPLETE) << accepted;
+  GetUserRequest get;
+  get.set_user_id(signed_up.user().id());
+  User user;
+  ASSERT_TRUE(backend_->GetUser(Authed().get(), get, &user).ok());
+  ASSERT_TRUE(user.has_legal_accepted_at());
+  EXPECT_GE(user.legal_accepted_at().seconds(), before);
+  EXPECT_LE(user.legal_accepted_at().seconds(),
+            absl::ToUnixSeconds(absl::Now()));
+
+  const std::string again = SignInWith(SignedBy(key_, "k1"));
+  EXPECT_EQ(ExchangeTicket(QueryValue(again, "roster_ticket")).user().id(),
+            user.id())
+      << again;
   EXPECT_EQ(Users(), 1);
 }
 
