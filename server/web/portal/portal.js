@@ -153,15 +153,19 @@ async function leave() {
   }
 }
 
+// Off to the provider; a sign-in comes back to /sign-in knowing which one it was, so a sign-up
+// that needs the terms accepted can start again with them (SIGN_UP_INCOMPLETE).
+async function goSocial(provider, action, legalAccepted = false) {
+  const back = new URL(action === 'ACTION_CONNECT' ? '/account' : '/sign-in', location.origin);
+  if (redirectUrl) back.searchParams.set('redirect_url', redirectUrl);
+  if (action === 'ACTION_SIGN_IN') back.searchParams.set('provider', provider);
+  const answer = await call('StartOAuth', { provider, redirectUrl: back.href, action, legalAccepted },
+                            action === 'ACTION_CONNECT');
+  location.assign(answer.authorizationUrl);
+}
+
 function startSocial(button, action) {
-  return guarded(button, async () => {
-    const back = new URL(action === 'ACTION_CONNECT' ? '/account' : '/sign-in', location.origin);
-    if (redirectUrl) back.searchParams.set('redirect_url', redirectUrl);
-    const answer = await call('StartOAuth',
-                              { provider: button.dataset.provider, redirectUrl: back.href, action },
-                              action === 'ACTION_CONNECT');
-    location.assign(answer.authorizationUrl);
-  });
+  return guarded(button, () => goSocial(button.dataset.provider, action));
 }
 
 // ---- /sign-in --------------------------------------------------------------
@@ -254,9 +258,13 @@ function signInPage() {
   // Back from a social provider: its ticket, or why it failed.
   const ticket = query.get('roster_ticket');
   const failure = query.get('roster_error');
+  const provider = query.get('provider') || '';
+  onSubmit($('#terms-form'), () => goSocial(provider, 'ACTION_SIGN_IN', true));
   history.replaceState(null, '', redirectUrl ? `?redirect_url=${encodeURIComponent(redirectUrl)}` : location.pathname);
   if (ticket) {
     guarded($('#identifier-form'), async () => handle(await call('SignInWithTicket', { ticket })));
+  } else if (failure === 'SIGN_UP_INCOMPLETE' && provider) {
+    showStep('terms-form');
   } else if (failure) {
     showAlert({ message: `Social sign-in did not complete (${failure}).` });
   } else {

@@ -118,6 +118,8 @@ before(async () => {
   const appOrigin = `http://127.0.0.1:${app.address().port}`;
   roster = await startRosterServer([`--http_listen=127.0.0.1:${httpPort}`, `--oauth_providers_file=${providers}`,
                                     '--http_backend', `--allowed_redirect_urls=${appOrigin}/app`,
+                                    // Every sign-up, social ones too, accepts the terms.
+                                    '--sign_up_required=email_address,password,legal_accepted',
                                     `--allowed_origins=${appOrigin}`,
                                     '--portal_app_name=Acme & Co', '--portal_accent_color=#0f766e']);
   origin = `http://127.0.0.1:${roster.httpPort}`;
@@ -241,6 +243,12 @@ test('sign up, manage the account, reset the password, TOTP, keyboard sign-in, d
   await typeInto(page, '#email-address', email);
   await typeInto(page, '#sign-up-password', password);
   await page.click('#sign-up-form button[type=submit]');
+  await visible(page, '#more-form');
+  assert.deepEqual(await page.$$eval('[data-more]', (all) => all.filter((d) => !d.hidden).map((d) => d.dataset.more)),
+                   ['legal_accepted']);
+  await checkAccessibility(page, 'sign-up-terms');
+  await page.click('#legal-accepted');
+  await page.click('#more-form button[type=submit]');
   await visible(page, '#verify-form');
   await checkAccessibility(page, 'sign-up-verify');
   await typeInto(page, '#sign-up-code', await mailedCode(email, 'sign_up'));
@@ -424,6 +432,30 @@ test('connect a social account from /account, then sign in with it from /sign-in
   await page.browserContext().close();
 });
 
+test('a social sign-up asks for the terms, then creates the user', async () => {
+  const page = await newPage();
+  await page.goto(`${origin}/sign-in`);
+  await Promise.all([page.waitForNavigation(), page.click('button[data-provider=oauth_custom_corp]')]);
+  await throughProvider(page, 'hedy-corp');
+  // No user holds the account, and sign-up requires the terms: nobody was created.
+  await visible(page, '#terms-form');
+  assert.equal(new URL(page.url()).search, '', 'the page keeps no error or provider in its address');
+  await checkAccessibility(page, 'sign-in-terms');
+  const before = await backend('ListUsers', { emailAddresses: ['hedy-corp@example.com'] });
+  assert.deepEqual(before.users || [], []);
+
+  await page.click('#social-legal-accepted');
+  await Promise.all([page.waitForNavigation(), page.click('#terms-form button[type=submit]')]);
+  await throughProvider(page, 'hedy-corp');
+  await page.waitForFunction(() => location.pathname === '/account');
+  await visible(page, '#account');
+  const [user] = (await backend('ListUsers', { emailAddresses: ['hedy-corp@example.com'] })).users;
+  assert.deepEqual(user.externalAccounts.map((a) => a.providerUserId), ['hedy-corp']);
+  assert.ok(Date.parse(user.legalAcceptedAt) > Date.now() - 60_000, `legalAcceptedAt: ${user.legalAcceptedAt}`);
+  assert.deepEqual(dialogs, []);
+  await page.browserContext().close();
+});
+
 test('an invitation signs up without a code; a mailed code signs in', async () => {
   const email = 'margaret@example.com';
   // No redirectUrl: the link leads to the portal's own sign-up page.
@@ -435,7 +467,10 @@ test('an invitation signs up without a code; a mailed code signs in', async () =
   await page.waitForFunction((e) => document.querySelector('#email-address').value === e, {}, email);
   await typeInto(page, '#first-name', 'Margaret');
   await typeInto(page, '#sign-up-password', 'hamilton apollo guidance');
-  await Promise.all([page.waitForNavigation(), page.click('#sign-up-form button[type=submit]')]);
+  await page.click('#sign-up-form button[type=submit]');
+  await visible(page, '#more-form');
+  await page.click('#legal-accepted');
+  await Promise.all([page.waitForNavigation(), page.click('#more-form button[type=submit]')]);
   assert.equal(new URL(page.url()).pathname, '/account');
   await visible(page, '#account');
   assert.equal(await page.$eval('#signed-in-as', (e) => e.textContent), `Signed in as Margaret · ${email}`);
