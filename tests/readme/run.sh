@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ctest entry point (readme_walkthrough): the README's "A walk-through with grpcurl" and "The
-# `roster` CLI", every block as written, in order, in one shell, against a fresh
+# `roster` CLI", then docs/events.md's "Example", every block as written, in order, in one
+# shell, against a fresh
 # `roster-server --dev` started the way `make run` starts it. Only the port differs (the server
 # takes a free one): ADDR names it, and `roster` is a wrapper that adds --addr. grpcurl is this
 # folder's shim over `buf curl`, installed from npm by tools/buf/package-lock.json.
@@ -17,18 +18,20 @@ cp "$repo/tools/buf/package.json" "$repo/tools/buf/package-lock.json" "$work/"
 "$repo/tests/testing/npm_ci.sh" "$work"
 export BUF="$work/node_modules/.bin/buf"
 
-# The two sections' blocks, each from its heading to the next one.
+# The three sections' blocks, each from its heading to the next one.
 script="$work/walkthrough.sh"
-/usr/bin/python3 - "$repo/README.md" "$script" <<'EOF'
+/usr/bin/python3 - "$repo/README.md" "$repo/docs/events.md" "$script" <<'EOF'
 import re, sys
-text = open(sys.argv[1]).read()
+readme = open(sys.argv[1]).read()
+events = open(sys.argv[2]).read()
 script = ""
-for heading, least in (("## A walk-through with grpcurl", 6), ("## The `roster` CLI", 3)):
+for text, heading, least in ((readme, "## A walk-through with grpcurl", 6),
+                             (readme, "## The `roster` CLI", 3), (events, "## Example", 1)):
     section = text.split(heading, 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
     assert len(blocks) >= least, f"{len(blocks)} blocks under {heading}"
     script += "".join(blocks)
-open(sys.argv[2], "w").write(script)
+open(sys.argv[3], "w").write(script)
 EOF
 
 run="$work/run"
@@ -97,6 +100,9 @@ if grep -n '"1970-01-01T00:00:00Z"' "$out"; then
   echo "a time the server never set reads as the epoch"
   missing=1
 fi
+# docs/events.md: the deletion, in the whole stream and in the one narrowed to deletions.
+[[ $(grep -c '"type": "user.deleted"' "$out") -ge 2 ]] ||
+  { echo "docs/events.md's streams did not both show the deletion"; missing=1; }
 # The address verified by its code, not left pending.
 [[ $(grep -c '"status": "STATUS_VERIFIED"' "$out") -ge 3 ]] ||
   { echo "fewer verified identifiers than the walk-through makes"; missing=1; }
