@@ -1,11 +1,14 @@
 // Linked only into ThreadSanitizer builds (ROSTER_TSAN). Debian's Abseil is
 // not built with TSan, so absl::Mutex synchronises through futexes and atomics
 // TSan cannot see, and every access it guards would be reported as a race.
-// These definitions interpose the exported absl::Mutex and absl::CondVar entry
-// points (the executable's symbols win over libabsl_synchronization.so's for
-// every caller, gRPC included), call the real ones, and tell TSan what they
-// mean: a lock acquires the mutex's happens-before state, an unlock releases
-// it, and a wait releases before blocking and acquires after. The real calls
+// These definitions interpose the exported absl::Mutex, absl::CondVar and
+// absl::Notification entry points (the executable's symbols win over
+// libabsl_synchronization.so's for every caller, gRPC included), call the real
+// ones, and tell TSan what they mean: a lock acquires the mutex's
+// happens-before state, an unlock releases it, a wait releases before blocking
+// and acquires after; a notification releases, and a wait that finds it
+// notified acquires (even when it was already notified, which the real call
+// decides by an atomic load TSan cannot see). The real calls
 // run with this thread's accesses ignored: absl evaluates Conditions (reads of
 // guarded state) inside them, on whichever thread holds the lock, at moments
 // the annotations cannot mark. absl's own deadlock detector is switched off
@@ -19,6 +22,7 @@
 
 #include "absl/base/options.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 
 #define ROSTER_STRINGIFY2(x) #x
 #define ROSTER_STRINGIFY(x) ROSTER_STRINGIFY2(x)
@@ -44,11 +48,11 @@ void IgnoreEnd() {
 }
 
 // The real function for an absl::<class>::<member> mangled `suffix`, e.g.
-// "5Mutex4LockEv".
+// "5Mutex4LockEv"; `prefix` is "_ZNK4absl" for a const member.
 template <typename Fn>
-Fn Real(const char* suffix) {
+Fn Real(const char* suffix, const char* prefix = "_ZN4absl") {
   const std::string ns = ROSTER_STRINGIFY(ABSL_OPTION_INLINE_NAMESPACE_NAME);
-  const std::string name = "_ZN4absl" + std::to_string(ns.size()) + ns + suffix;
+  const std::string name = prefix + std::to_string(ns.size()) + ns + suffix;
   void* real = dlsym(RTLD_NEXT, name.c_str());
   if (real == nullptr) {
     std::fprintf(stderr, "tsan_absl_mutex: %s not found\n", name.c_str());
@@ -66,6 +70,9 @@ const bool deadlock_detection_off = [] {
 
 #define REAL(type, suffix)                     \
   static const auto real = Real<type>(suffix); \
+  (void)0
+#define REAL_CONST(type, suffix)                            \
+  static const auto real = Real<type>(suffix, "_ZNK4absl"); \
   (void)0
 
 }  // namespace
@@ -220,6 +227,43 @@ bool CondVar::WaitWithDeadline(Mutex* mu, Time deadline) {
   IgnoreEnd();
   __tsan_acquire(mu);
   return timed_out;
+}
+
+void Notification::Notify() {
+  REAL(void (*)(Notification*), "12Notification6NotifyEv");
+  __tsan_release(this);
+  IgnoreBegin();
+  real(this);
+  IgnoreEnd();
+}
+
+void Notification::WaitForNotification() const {
+  REAL_CONST(void (*)(const Notification*),
+             "12Notification19WaitForNotificationEv");
+  IgnoreBegin();
+  real(this);
+  IgnoreEnd();
+  __tsan_acquire(const_cast<Notification*>(this));
+}
+
+bool Notification::WaitForNotificationWithTimeout(Duration timeout) const {
+  REAL_CONST(bool (*)(const Notification*, Duration),
+             "12Notification30WaitForNotificationWithTimeoutENS0_8DurationE");
+  IgnoreBegin();
+  const bool notified = real(this, timeout);
+  IgnoreEnd();
+  if (notified) __tsan_acquire(const_cast<Notification*>(this));
+  return notified;
+}
+
+bool Notification::WaitForNotificationWithDeadline(Time deadline) const {
+  REAL_CONST(bool (*)(const Notification*, Time),
+             "12Notification31WaitForNotificationWithDeadlineENS0_4TimeE");
+  IgnoreBegin();
+  const bool notified = real(this, deadline);
+  IgnoreEnd();
+  if (notified) __tsan_acquire(const_cast<Notification*>(this));
+  return notified;
 }
 
 ABSL_NAMESPACE_END
