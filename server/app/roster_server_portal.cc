@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
@@ -43,6 +44,8 @@ void RosterServer::StartPortal(const ServerConfig& config,
   for (const oauth::OAuthProvider& provider : config.oauth.providers) {
     options.providers.emplace_back(provider.id, ProviderLabel(provider.id));
   }
+  options.terms_required =
+      absl::c_linear_search(config.sign_up_required, "legal_accepted");
   options.redirect_allowed =
       [allowed = config.oauth.allowed_redirect_urls](absl::string_view url) {
         return oauth::RedirectUrlAllowed(allowed, url);

@@ -189,6 +189,12 @@ Portal::Portal(const RpcGateway* gateway, PortalOptions options)
                     EscapeHtml(id), "\" data-label=\"", EscapeHtml(label),
                     "\">Continue with ", EscapeHtml(label), "</button>\n");
   }
+  const std::string terms =
+      options_.terms_required
+          ? "<label class=\"check\"><input id=\"terms-accepted\" "
+            "name=\"legal_accepted\" type=\"checkbox\"> I accept the "
+            "terms</label>\n"
+          : "";
   const std::string logo =
       options_.logo_url.empty()
           ? ""
@@ -201,7 +207,8 @@ Portal::Portal(const RpcGateway* gateway, PortalOptions options)
       body = absl::StrReplaceAll(
           body, {{"{{app_name}}", EscapeHtml(options_.app_name)},
                  {"{{logo}}", logo},
-                 {"{{providers}}", providers}});
+                 {"{{providers}}", providers},
+                 {"{{terms}}", terms}});
       name = absl::StrCat("/", absl::StripSuffix(name, ".html"));
     } else {
       name = absl::StrCat("/portal/", name);

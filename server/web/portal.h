@@ -43,6 +43,9 @@ struct PortalOptions {
   bool secure_cookie = true;
   // Social sign-in buttons: provider id ("oauth_google") to its label.
   std::vector<std::pair<std::string, std::string>> providers;
+  // --sign_up_required lists legal_accepted: /sign-up offers the terms
+  // beside its form and provider buttons, so neither has to ask again.
+  bool terms_required = false;
   // Whether an app's `redirect_url` may receive a ticket.
   std::function<bool(absl::string_view url)> redirect_allowed;
   // A one-use sign-in ticket for `user_id` (SignInAttemptService).

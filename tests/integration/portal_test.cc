@@ -136,6 +136,11 @@ TEST_F(PortalPagesTest, PagesCarryTheSecurityHeadersAndTheEscapedBranding) {
     EXPECT_FALSE(absl::StrContains(page->body, "<script>alert"));
     EXPECT_FALSE(absl::StrContains(page->body, "{{")) << path;
   }
+  // The terms are offered only when --sign_up_required lists them (as the
+  // browser test's server does).
+  auto sign_up = Client().Get("/sign-up");
+  ASSERT_TRUE(sign_up);
+  EXPECT_FALSE(absl::StrContains(sign_up->body, "terms-accepted"));
   auto theme = Client().Get("/portal/theme.css");
   ASSERT_TRUE(theme);
   EXPECT_EQ(theme->body, ":root{--accent:#0f766e}\n");

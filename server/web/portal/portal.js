@@ -164,8 +164,8 @@ async function goSocial(provider, action, legalAccepted = false) {
   location.assign(answer.authorizationUrl);
 }
 
-function startSocial(button, action) {
-  return guarded(button, () => goSocial(button.dataset.provider, action));
+function startSocial(button, action, legalAccepted = false) {
+  return guarded(button, () => goSocial(button.dataset.provider, action, legalAccepted));
 }
 
 // ---- /sign-in --------------------------------------------------------------
@@ -279,6 +279,9 @@ function signUpPage() {
   let signUp = null;
   carryRedirect($('#sign-in-link'));
   const invitation = query.get('ticket') || '';
+  // Present when the server requires the terms; left unticked, the next step asks again.
+  const terms = $('#terms-accepted');
+  const termsAccepted = () => Boolean(terms && terms.checked);
 
   async function next(answer) {
     signUp = answer.signUp;
@@ -318,6 +321,7 @@ function signUpPage() {
       const value = name === 'password' ? $(`#${id}`).value : $(`#${id}`).value.trim();
       if (value) fields[name] = value;
     }
+    if (termsAccepted()) fields.legalAccepted = true;
     await next(signUp ? await call('UpdateSignUp', { signUpId: signUp.id, ...fields })
                       : await call('CreateSignUp', { ...fields, ticket: invitation }));
   });
@@ -335,8 +339,8 @@ function signUpPage() {
                           { signUpId: signUp.id, strategy, code: $('#sign-up-code').value.trim() }));
   });
   onClick($('[data-resend]'), () => sendCode(strategy));
-  $$('button[data-provider]').forEach((b) => b.addEventListener('click',
-                                                                () => startSocial(b, 'ACTION_SIGN_IN')));
+  $$('button[data-provider]').forEach((b) => b.addEventListener(
+    'click', () => startSocial(b, 'ACTION_SIGN_IN', termsAccepted())));
   $('#first-name').focus();
   // An invitation's link: the sign-up starts from the ticket, which shows the invited address.
   if (invitation) {

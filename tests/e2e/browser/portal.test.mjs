@@ -242,6 +242,8 @@ test('sign up, manage the account, reset the password, TOTP, keyboard sign-in, d
   await typeInto(page, '#last-name', 'Lovelace');
   await typeInto(page, '#email-address', email);
   await typeInto(page, '#sign-up-password', password);
+  // The terms beside the form, left unticked: the next step asks for them.
+  assert.equal(await page.$eval('#terms-accepted', (box) => box.checked), false);
   await page.click('#sign-up-form button[type=submit]');
   await visible(page, '#more-form');
   assert.deepEqual(await page.$$eval('[data-more]', (all) => all.filter((d) => !d.hidden).map((d) => d.dataset.more)),
@@ -432,7 +434,7 @@ test('connect a social account from /account, then sign in with it from /sign-in
   await page.browserContext().close();
 });
 
-test('a social sign-up asks for the terms, then creates the user', async () => {
+test('a social sign-up has the terms accepted before it creates the user', async () => {
   const page = await newPage();
   await page.goto(`${origin}/sign-in`);
   await Promise.all([page.waitForNavigation(), page.click('button[data-provider=oauth_custom_corp]')]);
@@ -452,8 +454,20 @@ test('a social sign-up asks for the terms, then creates the user', async () => {
   const [user] = (await backend('ListUsers', { emailAddresses: ['hedy-corp@example.com'] })).users;
   assert.deepEqual(user.externalAccounts.map((a) => a.providerUserId), ['hedy-corp']);
   assert.ok(Date.parse(user.legalAcceptedAt) > Date.now() - 60_000, `legalAcceptedAt: ${user.legalAcceptedAt}`);
-  assert.deepEqual(dialogs, []);
   await page.browserContext().close();
+
+  // From /sign-up, with the terms ticked beside the provider buttons: one trip.
+  const second = await newPage();
+  await second.goto(`${origin}/sign-up`);
+  await second.click('#terms-accepted');
+  await Promise.all([second.waitForNavigation(), second.click('button[data-provider=oauth_custom_corp]')]);
+  await throughProvider(second, 'ida-corp');
+  await second.waitForFunction(() => location.pathname === '/account');
+  await visible(second, '#account');
+  const [ida] = (await backend('ListUsers', { emailAddresses: ['ida-corp@example.com'] })).users;
+  assert.ok(Date.parse(ida.legalAcceptedAt) > Date.now() - 60_000, `legalAcceptedAt: ${ida.legalAcceptedAt}`);
+  assert.deepEqual(dialogs, []);
+  await second.browserContext().close();
 });
 
 test('an invitation signs up without a code; a mailed code signs in', async () => {
@@ -467,10 +481,8 @@ test('an invitation signs up without a code; a mailed code signs in', async () =
   await page.waitForFunction((e) => document.querySelector('#email-address').value === e, {}, email);
   await typeInto(page, '#first-name', 'Margaret');
   await typeInto(page, '#sign-up-password', 'hamilton apollo guidance');
-  await page.click('#sign-up-form button[type=submit]');
-  await visible(page, '#more-form');
-  await page.click('#legal-accepted');
-  await Promise.all([page.waitForNavigation(), page.click('#more-form button[type=submit]')]);
+  await page.click('#terms-accepted');  // Ticked with the form: no step of its own.
+  await Promise.all([page.waitForNavigation(), page.click('#sign-up-form button[type=submit]')]);
   assert.equal(new URL(page.url()).pathname, '/account');
   await visible(page, '#account');
   assert.equal(await page.$eval('#signed-in-as', (e) => e.textContent), `Signed in as Margaret · ${email}`);
