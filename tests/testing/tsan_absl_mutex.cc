@@ -8,10 +8,10 @@
 // happens-before state, an unlock releases it, a wait releases before blocking
 // and acquires after; a notification releases, and a wait that finds it
 // notified acquires (even when it was already notified, which the real call
-// decides by an atomic load TSan cannot see). The real calls
-// run with this thread's accesses ignored: absl evaluates Conditions (reads of
-// guarded state) inside them, on whichever thread holds the lock, at moments
-// the annotations cannot mark. absl's own deadlock detector is switched off
+// decides by an atomic load TSan cannot see). The real calls run with this
+// thread's accesses ignored: absl evaluates Conditions (reads of guarded
+// state) inside them, on whichever thread holds the lock, at moments the
+// annotations cannot mark. absl's own deadlock detector is switched off
 // for the same reason.
 #include <dlfcn.h>
 #include <sanitizer/tsan_interface.h>
