@@ -6,6 +6,7 @@
 // atomic load TSan cannot see, and would otherwise report the read as a race.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
@@ -14,39 +15,39 @@
 namespace roster::storage {
 namespace {
 
-// Returns once `ready` is given, by a load TSan does not see (the header's
-// inline code is not instrumented), so the wait that follows takes the
+// What a thread wrote before notifying, read after `wait` returned. The
+// reader first spins until the notification is given, by a load TSan does not
+// see (the header's inline code is not instrumented), so `wait` takes the
 // already-notified path.
-void SpinUntilNotified(const absl::Notification& ready) {
-  while (!ready.HasBeenNotified()) {
-    std::this_thread::yield();
-  }
-}
-
-TEST(NotificationHandoffTest, AWaiterThatFindsItGivenSeesTheNotifiersWrites) {
+int ReadAfter(const std::function<void(const absl::Notification&)>& wait) {
   int handed = 0;
   absl::Notification ready;
   std::thread notifier([&] {
     handed = 42;
     ready.Notify();
   });
-  SpinUntilNotified(ready);
-  ready.WaitForNotification();
-  EXPECT_EQ(handed, 42);
+  while (!ready.HasBeenNotified()) {
+    std::this_thread::yield();
+  }
+  wait(ready);
+  const int read = handed;
   notifier.join();
+  return read;
+}
+
+TEST(NotificationHandoffTest, AWaiterThatFindsItGivenSeesTheNotifiersWrites) {
+  EXPECT_EQ(ReadAfter([](const absl::Notification& ready) {
+              ready.WaitForNotification();
+            }),
+            42);
 }
 
 TEST(NotificationHandoffTest, ATimedWaitThatFindsItGivenSeesTheWritesToo) {
-  int handed = 0;
-  absl::Notification ready;
-  std::thread notifier([&] {
-    handed = 7;
-    ready.Notify();
-  });
-  SpinUntilNotified(ready);
-  ASSERT_TRUE(ready.WaitForNotificationWithTimeout(absl::Seconds(1)));
-  EXPECT_EQ(handed, 7);
-  notifier.join();
+  EXPECT_EQ(
+      ReadAfter([](const absl::Notification& ready) {
+        EXPECT_TRUE(ready.WaitForNotificationWithTimeout(absl::Seconds(1)));
+      }),
+      42);
 }
 
 }  // namespace
