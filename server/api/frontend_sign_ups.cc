@@ -149,25 +149,41 @@ grpc::ServerUnaryReactor* FrontendUsersService::CreateSignUp(
   }
   params->ticket = request->ticket();
   // Counted before any work, so a flood from one address costs no hashing.
-  absl::Status allowed = sign_ups_by_address_.Acquire(
-      ClientAddressKey(PeerOf(*context)), sessions_->Now());
+  // Invitees often share an address (an office's): a sign-up whose ticket
+  // proves good counts against the ticket, and is given back to the address.
+  // A made-up ticket stays counted against the address, so it buys nothing,
+  // and is held as a key only while the address may still sign up.
+  const absl::Time now = sessions_->Now();
+  const bool invited = !params->ticket.empty();
+  std::string address = ClientAddressKey(PeerOf(*context));
+  absl::Status allowed = sign_ups_by_address_.Acquire(address, now);
+  if (allowed.ok() && invited) {
+    allowed = sign_ups_by_ticket_.Acquire(params->ticket, now);
+    if (!allowed.ok()) {
+      sign_ups_by_address_.Release(address);
+    }
+  }
   if (!allowed.ok()) {
     return Refuse(context, allowed);
   }
-  return Anyone(
-      context, hashes_, "sign-ups",
-      [this, context, response, params = *std::move(params)]() mutable {
-        auto caller = CallerOf(*context, "sign_up", "");
-        if (!caller.ok()) {
-          return caller.status();
-        }
-        absl::Status hashed = sign_ups_->HashPassword(params);
-        if (!hashed.ok()) {
-          return hashed;
-        }
-        return Respond(sign_ups_->Create(*caller, params), sessions_->Now(),
-                       response);
-      });
+  return Anyone(context, hashes_, "sign-ups",
+                [this, context, response, invited, address = std::move(address),
+                 params = *std::move(params)]() mutable {
+                  auto caller = CallerOf(*context, "sign_up", "");
+                  if (!caller.ok()) {
+                    return caller.status();
+                  }
+                  absl::Status hashed = sign_ups_->HashPassword(params);
+                  if (!hashed.ok()) {
+                    return hashed;
+                  }
+                  auto created = sign_ups_->Create(*caller, params);
+                  if (created.ok() && invited) {
+                    sign_ups_by_address_.Release(address);
+                  }
+                  return Respond(std::move(created), sessions_->Now(),
+                                 response);
+                });
 }
 
 grpc::ServerUnaryReactor* FrontendUsersService::UpdateSignUp(

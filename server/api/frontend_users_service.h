@@ -41,7 +41,8 @@ struct SignInLimits {
   // appends an event that is kept for the retention period (DESIGN §14).
   int self_service_writes_per_hour = 120;
   // Sign-ups and sign-in attempts started per client address per hour
-  // (DESIGN §14): each is a row kept until it is pruned.
+  // (DESIGN §14): each is a row kept until it is pruned. Sign-ups with an
+  // invitation's ticket count per ticket instead, with the same limit.
   int sign_ups_per_address_per_hour = 20;
   int sign_in_attempts_per_address_per_hour = 100;
 };
@@ -78,6 +79,8 @@ class FrontendUsersService final
         writes_by_user_(limits.self_service_writes_per_hour, absl::Hours(1)),
         sign_ups_by_address_(limits.sign_ups_per_address_per_hour,
                              absl::Hours(1)),
+        sign_ups_by_ticket_(limits.sign_ups_per_address_per_hour,
+                            absl::Hours(1)),
         attempts_by_address_(limits.sign_in_attempts_per_address_per_hour,
                              absl::Hours(1)) {
     // The hot read builds its response on an arena.
@@ -310,6 +313,7 @@ class FrontendUsersService final
   domain::RateLimiter failures_by_address_;
   domain::RateLimiter writes_by_user_;
   domain::RateLimiter sign_ups_by_address_;
+  domain::RateLimiter sign_ups_by_ticket_;  // Invitations' (CreateSignUp).
   domain::RateLimiter attempts_by_address_;
   // GetMe calls waiting on the store's own thread (GetSessionAndUserAsync).
   WaitingCalls waiting_reads_{WaitingCalls::kMaxReads};

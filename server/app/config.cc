@@ -106,7 +106,8 @@ ABSL_FLAG(std::string, sign_up_mode, "public",
           "Who may sign up: public, restricted (with an invitation only) or "
           "disabled.");
 ABSL_FLAG(int32_t, sign_ups_per_address_per_hour, 20,
-          "Sign-ups one client address may start per hour, on a replica.");
+          "Sign-ups one client address may start per hour, on a replica "
+          "(and one invitation ticket, for sign-ups with one).");
 ABSL_FLAG(int32_t, sign_in_attempts_per_address_per_hour, 100,
           "Sign-in attempts (StartSignIn) one client address may start per "
           "hour, on a replica.");

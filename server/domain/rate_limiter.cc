@@ -68,6 +68,15 @@ absl::Status RateLimiter::Acquire(absl::string_view key, absl::Time now) {
   return absl::OkStatus();
 }
 
+void RateLimiter::Release(absl::string_view key) {
+  const uint64_t hash = Hash(key);
+  absl::MutexLock lock(&mu_);
+  auto it = windows_.find(hash);
+  if (it != windows_.end() && it->second.count > 0) {
+    --it->second.count;
+  }
+}
+
 void RateLimiter::MakeRoom(absl::Time now) {
   // Amortised: a full sweep frees every ended window at once.
   absl::erase_if(windows_, [&](const auto& entry) {

@@ -30,6 +30,8 @@ class RateLimiter {
   void Record(absl::string_view key, absl::Time now);
   // Check, and when OK Record, at once.
   absl::Status Acquire(absl::string_view key, absl::Time now);
+  // Takes back one event Acquired for `key` that turned out not to count.
+  void Release(absl::string_view key);
 
   size_t keys_for_test() const;
 

@@ -269,6 +269,48 @@ TEST_F(InvitationsTest, ListingFiltersAndPagesNewestFirst) {
   EXPECT_THAT(ViolatedFields(status), ElementsAre("page_token"));
 }
 
+// Invitees often share an address (an office's): a good ticket's sign-ups are
+// counted against the ticket, not the address, so the address's limit stays
+// for sign-ups nobody vouched for. A made-up ticket counts against the address.
+TEST(InvitationSignUpLimitTest, AGoodTicketCountsAgainstItselfNotTheAddress) {
+  TestServer server([](app::ServerConfig& config) {
+    config.sign_ups_per_address_per_hour = 2;
+  });
+  std::unique_ptr<BackendUsers::Stub> backend = server.Backend();
+  std::unique_ptr<FrontendUsers::Stub> frontend =
+      FrontendUsers::NewStub(server.channel());
+  auto sign_up = [&](const std::string& ticket) {
+    CreateSignUpRequest request;
+    request.set_ticket(ticket);
+    SignUpResponse out;
+    return frontend->CreateSignUp(NoCredentials().get(), request, &out);
+  };
+  // Three invitees from one address, each loading their link twice.
+  for (const char* email :
+       {"a@example.com", "b@example.com", "c@example.com"}) {
+    CreateInvitationRequest request;
+    request.set_email_address(email);
+    Invitation invitation;
+    ASSERT_TRUE(
+        backend->CreateInvitation(Authed().get(), request, &invitation).ok());
+    for (int load = 0; load < 2; ++load) {
+      grpc::Status status = sign_up(invitation.ticket());
+      EXPECT_TRUE(status.ok())
+          << email << " " << load << ": " << status.error_message();
+    }
+    // A ticket is held to the address's limit itself.
+    grpc::Status status = sign_up(invitation.ticket());
+    EXPECT_EQ(status.error_code(), grpc::RESOURCE_EXHAUSTED) << email;
+  }
+  // None of that counted against the address: its two sign-ups are left, and
+  // a made-up ticket takes one of them.
+  EXPECT_EQ(ReasonOf(sign_up("tkt_made-up")), "TICKET_INVALID");
+  EXPECT_TRUE(sign_up("").ok());
+  grpc::Status status = sign_up("");
+  EXPECT_EQ(status.error_code(), grpc::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(ReasonOf(status), "TOO_MANY_ATTEMPTS");
+}
+
 // Without a redirect_url the link leads to the account portal's sign-up page,
 // which reads the ticket from it (the portal test follows such a link).
 TEST(InvitationLinkTest, WithoutARedirectUrlItLeadsToThePortalsSignUpPage) {

@@ -26,6 +26,25 @@ TEST(RateLimiterTest, RefusesPastTheLimitUntilTheWindowEnds) {
   EXPECT_TRUE(limiter.Check("ada", kStart + absl::Minutes(16)).ok());
 }
 
+TEST(RateLimiterTest, AReleasedEventNoLongerCounts) {
+  RateLimiter limiter(2, absl::Hours(1));
+  ASSERT_TRUE(limiter.Acquire("office", kStart).ok());
+  ASSERT_TRUE(limiter.Acquire("office", kStart).ok());
+  EXPECT_FALSE(limiter.Acquire("office", kStart).ok());
+  limiter.Release("office");
+  EXPECT_TRUE(limiter.Acquire("office", kStart + absl::Minutes(1)).ok());
+  EXPECT_FALSE(limiter.Acquire("office", kStart + absl::Minutes(1)).ok());
+  // Nothing is taken back past zero, or for a key never counted.
+  for (int i = 0; i < 3; ++i) {
+    limiter.Release("office");
+  }
+  limiter.Release("elsewhere");
+  EXPECT_EQ(limiter.keys_for_test(), 1u);
+  EXPECT_TRUE(limiter.Acquire("office", kStart + absl::Minutes(2)).ok());
+  EXPECT_TRUE(limiter.Acquire("office", kStart + absl::Minutes(2)).ok());
+  EXPECT_FALSE(limiter.Acquire("office", kStart + absl::Minutes(2)).ok());
+}
+
 // Made-up keys cost at most max_keys entries, whatever their number.
 TEST(RateLimiterTest, HoldsAtMostMaxKeys) {
   RateLimiter limiter(5, absl::Minutes(15), /*max_keys=*/100);
