@@ -74,14 +74,21 @@ class FrontendUsersService final
         second_factors_(second_factors),
         writes_(writes),
         hashes_(hashes),
-        failures_by_identifier_(limits.failures_per_identifier, limits.window),
-        failures_by_address_(limits.failures_per_address, limits.window),
-        writes_by_user_(limits.self_service_writes_per_hour, absl::Hours(1)),
-        sign_ups_by_address_(limits.sign_ups_per_address_per_hour,
+        // Unknown identifiers fail alike, so this names no identifier.
+        failures_by_identifier_("failed attempts",
+                                limits.failures_per_identifier, limits.window),
+        failures_by_address_("failed attempts", limits.failures_per_address,
+                             limits.window),
+        writes_by_user_("changes to this account",
+                        limits.self_service_writes_per_hour, absl::Hours(1)),
+        sign_ups_by_address_("sign-ups from this address",
+                             limits.sign_ups_per_address_per_hour,
                              absl::Hours(1)),
-        sign_ups_by_ticket_(limits.sign_ups_per_address_per_hour,
+        sign_ups_by_ticket_("sign-ups with this invitation",
+                            limits.sign_ups_per_address_per_hour,
                             absl::Hours(1)),
-        attempts_by_address_(limits.sign_in_attempts_per_address_per_hour,
+        attempts_by_address_("sign-ins started from this address",
+                             limits.sign_in_attempts_per_address_per_hour,
                              absl::Hours(1)) {
     // The hot read builds its response on an arena.
     SetMessageAllocatorFor_GetMe(&get_me_messages_);

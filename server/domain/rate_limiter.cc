@@ -7,8 +7,12 @@
 
 namespace roster::domain {
 
-RateLimiter::RateLimiter(int limit, absl::Duration window, size_t max_keys)
-    : limit_(limit), window_(window), max_keys_(max_keys) {
+RateLimiter::RateLimiter(std::string counted, int limit, absl::Duration window,
+                         size_t max_keys)
+    : refusal_message_(absl::StrCat("too many ", counted, "; try again later")),
+      limit_(limit),
+      window_(window),
+      max_keys_(max_keys) {
   randombytes_buf(hash_key_.data(), hash_key_.size());
 }
 
@@ -24,6 +28,10 @@ uint64_t RateLimiter::Hash(absl::string_view key) const {
   return hash;
 }
 
+absl::Status RateLimiter::Refusal(const Window& window, absl::Time now) const {
+  return TooManyAttempts(refusal_message_, window.start + window_ - now);
+}
+
 absl::Status RateLimiter::Check(absl::string_view key, absl::Time now) const {
   const uint64_t hash = Hash(key);
   absl::MutexLock lock(&mu_);
@@ -32,8 +40,7 @@ absl::Status RateLimiter::Check(absl::string_view key, absl::Time now) const {
       it->second.count < limit_) {
     return absl::OkStatus();
   }
-  return TooManyAttempts("too many failed attempts; try again later",
-                         it->second.start + window_ - now);
+  return Refusal(it->second, now);
 }
 
 RateLimiter::Window& RateLimiter::WindowFor(uint64_t hash, absl::Time now) {
@@ -61,8 +68,7 @@ absl::Status RateLimiter::Acquire(absl::string_view key, absl::Time now) {
   absl::MutexLock lock(&mu_);
   Window& window = WindowFor(hash, now);
   if (window.count >= limit_) {
-    return TooManyAttempts("too many changes; try again later",
-                           window.start + window_ - now);
+    return Refusal(window, now);
   }
   ++window.count;
   return absl::OkStatus();

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -20,11 +21,14 @@ namespace roster::domain {
 class RateLimiter {
  public:
   // At most `limit` events per key in each `window`; at most `max_keys` keys
-  // (when full, windows that ended are dropped, then the oldest).
-  RateLimiter(int limit, absl::Duration window, size_t max_keys = 100000);
+  // (when full, windows that ended are dropped, then the oldest). `counted`
+  // names the events for the refusal, e.g. "sign-ups from this address".
+  RateLimiter(std::string counted, int limit, absl::Duration window,
+              size_t max_keys = 100000);
 
   // OK while `key` has had fewer than `limit` events in its window;
-  // TooManyAttempts (with the time left in the window) otherwise.
+  // TooManyAttempts ("too many <counted>", with the time left in the window)
+  // otherwise.
   absl::Status Check(absl::string_view key, absl::Time now) const;
   // Counts one event for `key`.
   void Record(absl::string_view key, absl::Time now);
@@ -46,6 +50,10 @@ class RateLimiter {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MakeRoom(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // The refusal, with the time left in the window that refuses.
+  absl::Status Refusal(const Window& window, absl::Time now) const;
+
+  const std::string refusal_message_;
   const int limit_;
   const absl::Duration window_;
   const size_t max_keys_;

@@ -301,6 +301,8 @@ TEST(InvitationSignUpLimitTest, AGoodTicketCountsAgainstItselfNotTheAddress) {
     // A ticket is held to the address's limit itself.
     grpc::Status status = sign_up(invitation.ticket());
     EXPECT_EQ(status.error_code(), grpc::RESOURCE_EXHAUSTED) << email;
+    EXPECT_EQ(status.error_message(),
+              "too many sign-ups with this invitation; try again later");
   }
   // None of that counted against the address: its two sign-ups are left, and
   // a made-up ticket takes one of them.
@@ -309,6 +311,8 @@ TEST(InvitationSignUpLimitTest, AGoodTicketCountsAgainstItselfNotTheAddress) {
   grpc::Status status = sign_up("");
   EXPECT_EQ(status.error_code(), grpc::RESOURCE_EXHAUSTED);
   EXPECT_EQ(ReasonOf(status), "TOO_MANY_ATTEMPTS");
+  EXPECT_EQ(status.error_message(),
+            "too many sign-ups from this address; try again later");
 }
 
 // Without a redirect_url the link leads to the account portal's sign-up page,

@@ -11,7 +11,7 @@ namespace {
 const absl::Time kStart = absl::FromUnixSeconds(1'800'000'000);
 
 TEST(RateLimiterTest, RefusesPastTheLimitUntilTheWindowEnds) {
-  RateLimiter limiter(3, absl::Minutes(15));
+  RateLimiter limiter("failed attempts", 3, absl::Minutes(15));
   for (int i = 0; i < 3; ++i) {
     EXPECT_TRUE(limiter.Check("ada", kStart).ok());
     limiter.Record("ada", kStart + absl::Seconds(i));
@@ -20,6 +20,7 @@ TEST(RateLimiterTest, RefusesPastTheLimitUntilTheWindowEnds) {
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(ReasonOf(refused), reason::kTooManyAttempts);
   EXPECT_EQ(RetryAfterOf(refused), absl::Minutes(10));
+  EXPECT_EQ(refused.message(), "too many failed attempts; try again later");
   EXPECT_TRUE(limiter.Check("eve", kStart + absl::Minutes(5)).ok());
   EXPECT_TRUE(limiter.Check("ada", kStart + absl::Minutes(15)).ok());
   limiter.Record("ada", kStart + absl::Minutes(15));  // A new window.
@@ -27,10 +28,12 @@ TEST(RateLimiterTest, RefusesPastTheLimitUntilTheWindowEnds) {
 }
 
 TEST(RateLimiterTest, AReleasedEventNoLongerCounts) {
-  RateLimiter limiter(2, absl::Hours(1));
+  RateLimiter limiter("sign-ups from this address", 2, absl::Hours(1));
   ASSERT_TRUE(limiter.Acquire("office", kStart).ok());
   ASSERT_TRUE(limiter.Acquire("office", kStart).ok());
-  EXPECT_FALSE(limiter.Acquire("office", kStart).ok());
+  const absl::Status refused = limiter.Acquire("office", kStart);
+  EXPECT_EQ(refused.message(),
+            "too many sign-ups from this address; try again later");
   limiter.Release("office");
   EXPECT_TRUE(limiter.Acquire("office", kStart + absl::Minutes(1)).ok());
   EXPECT_FALSE(limiter.Acquire("office", kStart + absl::Minutes(1)).ok());
@@ -47,7 +50,7 @@ TEST(RateLimiterTest, AReleasedEventNoLongerCounts) {
 
 // Made-up keys cost at most max_keys entries, whatever their number.
 TEST(RateLimiterTest, HoldsAtMostMaxKeys) {
-  RateLimiter limiter(5, absl::Minutes(15), /*max_keys=*/100);
+  RateLimiter limiter("attempts", 5, absl::Minutes(15), /*max_keys=*/100);
   for (int i = 0; i < 10000; ++i) {
     limiter.Record(absl::StrCat("attacker-", i),
                    kStart + absl::Milliseconds(i));
