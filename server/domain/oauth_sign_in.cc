@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/algorithm/container.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -25,6 +26,16 @@ absl::Status Banned() {
 // bounds is kept (a name too long is dropped, not the sign-in).
 std::string Bounded(const std::string& value, size_t max_bytes) {
   return ValidateText(value, max_bytes).ok() ? value : "";
+}
+
+// The provider's picture, when it is an https URL that apps and browsers can
+// be handed as it is; anything else (http:, data:, javascript:, a relative
+// path, characters a URL cannot hold) is dropped.
+std::string ImageUrlOf(const ProviderAccount& account) {
+  const std::string& url = account.image_url;
+  const bool usable = absl::StartsWith(url, "https://") && url.size() > 8 &&
+                      url.find_first_of(" \t\r\n\"<>\\`") == std::string::npos;
+  return usable ? Bounded(url, 2048) : "";
 }
 
 // The provider's email as Roster stores addresses; one that is not a valid
@@ -71,7 +82,7 @@ storage::ExternalAccountRecord OAuthSignInService::NewAccount(
   record.first_name = Bounded(account.first_name, kMaxNameBytes);
   record.last_name = Bounded(account.last_name, kMaxNameBytes);
   record.username = Bounded(account.username, kMaxNameBytes);
-  record.image_url = Bounded(account.image_url, 2048);
+  record.image_url = ImageUrlOf(account);
   for (const std::string& scope : account.scopes) {
     if (record.approved_scopes.size() < 50 && ValidateText(scope, 256).ok()) {
       record.approved_scopes.push_back(scope);
@@ -141,6 +152,9 @@ absl::Status OAuthSignInService::CreateUser(storage::WriteTransaction& txn,
   user.id = ids_->New(kUserIdPrefix);
   user.first_name = Bounded(account.first_name, kMaxNameBytes);
   user.last_name = Bounded(account.last_name, kMaxNameBytes);
+  // As Clerk's: the new user's profile image is the provider's picture, until
+  // they upload one or remove it.
+  user.image_url = ImageUrlOf(account);
   user.created_at = user.updated_at = now;
   user.legal_accepted_at = legal_accepted ? now : 0;
   user.version = 1;

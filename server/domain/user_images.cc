@@ -2,6 +2,8 @@
 // keeps a relative URL (/v1/images/<id>) that View() prefixes with the public
 // base URL, so moving the HTTP listener never rewrites stored users. Image
 // ids are never reused, so a URL's content never changes (cacheable forever).
+// A social sign-up's image is the provider's absolute URL instead, which
+// View() leaves alone and removing it only forgets.
 #include <openssl/evp.h>
 
 #include <array>

@@ -218,10 +218,16 @@ Portal::Portal(const RpcGateway* gateway, PortalOptions options)
   files_["/portal/theme.css"] = {
       "text/css; charset=utf-8",
       absl::StrCat(":root{--accent:", options_.accent_color, "}\n")};
-  const std::string logo_origin = UrlOrigin(options_.logo_url);
+  // Images from any https origin: a social user's profile image is their
+  // provider's picture, on the provider's CDN (no referrer is sent to it). A
+  // plain-http logo needs its origin named.
+  std::string logo_origin = UrlOrigin(options_.logo_url);
+  if (absl::StartsWith(logo_origin, "https://")) {
+    logo_origin.clear();
+  }
   content_security_policy_ = absl::StrCat(
       "default-src 'none'; script-src 'self'; style-src 'self'; "
-      "img-src 'self' data:",
+      "img-src 'self' data: https:",
       logo_origin.empty() ? "" : " ", logo_origin,
       "; connect-src 'self'; form-action 'self'; base-uri 'none'; "
       "frame-ancestors 'none'");

@@ -185,6 +185,7 @@ TEST_F(GitHubSignInTest, TheUserComesFromTheApiAndOnlyAVerifiedEmailCounts) {
   ASSERT_EQ(user.email_addresses_size(), 1);
   EXPECT_EQ(user.email_addresses(0).email_address(), "octocat@example.com");
   EXPECT_EQ(user.first_name(), "Mona");
+  EXPECT_EQ(user.image_url(), "https://avatars.example.com/u/583231");
 }
 
 TEST_F(GitHubSignInTest, NoVerifiedEmailMeansNoAddressAndARefusedCodeNoTicket) {

@@ -198,6 +198,45 @@ TEST_F(OAuthTest, AVerifiedEmailLinksTheAccountToItsUser) {
   EXPECT_EQ(carol.email_addresses_size(), 0);
 }
 
+// DESIGN §11: the new user's image comes from the claims (as Clerk's does),
+// when the provider's picture is an https URL an app can show as it is.
+TEST_F(OAuthTest, ANewUsersProfileImageIsTheProvidersHttpsPicture) {
+  const std::string picture = "https://images.example/u/dora.png?s=96";
+  provider_->SetAccount("dora", {{"picture", picture}});
+  const User dora = Exchange(QueryValue(SignInAt("dora"), "roster_ticket"));
+  EXPECT_EQ(dora.image_url(), picture);
+  EXPECT_TRUE(dora.has_image());
+  ASSERT_EQ(dora.external_accounts_size(), 1);
+  EXPECT_EQ(dora.external_accounts(0).image_url(), picture);
+
+  // Removed by the user (here, a backend), it does not come back with the
+  // next sign-in: only a new user takes the picture.
+  DeleteProfileImageRequest remove;
+  remove.set_user_id(dora.id());
+  User removed;
+  ASSERT_TRUE(
+      backend_->DeleteProfileImage(Authed().get(), remove, &removed).ok());
+  EXPECT_FALSE(removed.has_image());
+  const User again = Exchange(QueryValue(SignInAt("dora"), "roster_ticket"));
+  EXPECT_EQ(again.id(), dora.id());
+  EXPECT_EQ(again.image_url(), "");
+
+  // Anything else is dropped, from the user and the account alike.
+  int n = 0;
+  for (const std::string bad :
+       {"http://images.example/u/erin.png", "javascript:alert(1)",
+        "https://images.example/u/a b.png", "/u/erin.png",
+        "https://images.example/\"onerror=\"x"}) {
+    const std::string login = absl::StrCat("erin", n++);
+    provider_->SetAccount(login, {{"picture", bad}});
+    const User erin = Exchange(QueryValue(SignInAt(login), "roster_ticket"));
+    EXPECT_EQ(erin.image_url(), "") << bad;
+    EXPECT_FALSE(erin.has_image()) << bad;
+    ASSERT_EQ(erin.external_accounts_size(), 1);
+    EXPECT_EQ(erin.external_accounts(0).image_url(), "") << bad;
+  }
+}
+
 TEST_F(OAuthTest, ConnectLinksASecondAccountButNeverAnotherUsersAccount) {
   std::string token;
   const User alice =
