@@ -7,8 +7,8 @@
 
 namespace roster::domain {
 
-RateLimiter::RateLimiter(std::string counted, int limit, absl::Duration window,
-                         size_t max_keys)
+RateLimiter::RateLimiter(absl::string_view counted, int limit,
+                         absl::Duration window, size_t max_keys)
     : refusal_message_(absl::StrCat("too many ", counted, "; try again later")),
       limit_(limit),
       window_(window),

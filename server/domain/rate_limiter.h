@@ -23,7 +23,7 @@ class RateLimiter {
   // At most `limit` events per key in each `window`; at most `max_keys` keys
   // (when full, windows that ended are dropped, then the oldest). `counted`
   // names the events for the refusal, e.g. "sign-ups from this address".
-  RateLimiter(std::string counted, int limit, absl::Duration window,
+  RateLimiter(absl::string_view counted, int limit, absl::Duration window,
               size_t max_keys = 100000);
 
   // OK while `key` has had fewer than `limit` events in its window;
