@@ -2,12 +2,13 @@
 // real roster-server (--dev, loopback). A user signs up with a code read from the event stream,
 // returns to the app with a ticket, manages the account, resets the password, turns on TOTP
 // (codes from oathtool, an independent implementation), signs in by keyboard alone with the
-// second factor, and deletes the account. axe-core checks every page; screenshots go to
-// $PORTAL_SCREENSHOTS for a reviewer.
+// second factor, and deletes the account; a social user sees their provider's picture. axe-core
+// checks every page; screenshots go to $PORTAL_SCREENSHOTS for a reviewer.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -25,6 +26,10 @@ const XSS_NAME = '<img src=x onerror=alert(1)>';
 let roster;
 let origin;
 let provider;
+let providerPort;
+// A provider's picture host (https, a certificate of its own that Chromium is told to trust).
+let pictures;
+const pictureRequests = [];
 let browser;
 let app;
 const appVisits = [];
@@ -85,6 +90,7 @@ async function freePort() {
 // by run.sh) for Roster's callback at `callback`; resolves to its issuer.
 async function startProvider(callback) {
   const port = await freePort();
+  providerPort = port;
   const secretFile = join(process.cwd(), 'provider-secret');
   writeFileSync(secretFile, 'provider-client-secret\n');
   provider = spawn('node', ['provider/provider.mjs', `--port=${port}`, `--redirect-uri=${callback}`,
@@ -100,8 +106,30 @@ async function startProvider(callback) {
   return providers;
 }
 
+// An https server for social users' pictures, as a provider's CDN; resolves to the SPKI hash
+// of its certificate, for Chromium to trust that one certificate alone.
+async function startPictureHost() {
+  const key = join(process.cwd(), 'pictures-key.pem');
+  const cert = join(process.cwd(), 'pictures-cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+                           '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+                           '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert],
+               { stdio: 'ignore' });
+  const spki = execFileSync('sh', ['-c', `openssl x509 -in '${cert}' -pubkey -noout | `
+                                   + 'openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64'],
+                            { encoding: 'utf8' }).trim();
+  pictures = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (request, response) => {
+    pictureRequests.push({ url: request.url, referer: request.headers.referer });
+    response.setHeader('content-type', 'image/png');
+    response.end(PNG);
+  });
+  await new Promise((resolve) => pictures.listen(0, '127.0.0.1', resolve));
+  return spki;
+}
+
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `Chromium at ${CHROMIUM} (scripts/bootstrap.sh installs it)`);
+  const pictureSpki = await startPictureHost();
   const httpPort = await freePort();
   const providers = await startProvider(`http://127.0.0.1:${httpPort}/v1/oauth/callback`);
   app = createServer((request, response) => {
@@ -128,7 +156,8 @@ before(async () => {
   browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+           `--ignore-certificate-errors-spki-list=${pictureSpki}`],
   });
 });
 
@@ -137,6 +166,7 @@ after(async () => {
   await roster?.stop();
   provider?.kill();
   app?.close();
+  pictures?.close();
 });
 
 // A page in a context of its own: no test sees another's cookies.
@@ -456,7 +486,12 @@ test('a social sign-up has the terms accepted before it creates the user', async
   assert.ok(Date.parse(user.legalAcceptedAt) > Date.now() - 60_000, `legalAcceptedAt: ${user.legalAcceptedAt}`);
   await page.browserContext().close();
 
-  // From /sign-up, with the terms ticked beside the provider buttons: one trip.
+  // From /sign-up, with the terms ticked beside the provider buttons: one trip. Ida's provider
+  // gives a picture, which becomes her profile image and shows on /account.
+  const picture = `https://127.0.0.1:${pictures.address().port}/ida-corp.png`;
+  await fetch(`http://127.0.0.1:${providerPort}/test/accounts`, {
+    method: 'POST', body: JSON.stringify({ login: 'ida-corp', picture }),
+  });
   const second = await newPage();
   await second.goto(`${origin}/sign-up`);
   await second.click('#terms-accepted');
@@ -466,6 +501,14 @@ test('a social sign-up has the terms accepted before it creates the user', async
   await visible(second, '#account');
   const [ida] = (await backend('ListUsers', { emailAddresses: ['ida-corp@example.com'] })).users;
   assert.ok(Date.parse(ida.legalAcceptedAt) > Date.now() - 60_000, `legalAcceptedAt: ${ida.legalAcceptedAt}`);
+  assert.equal(ida.imageUrl, picture);
+  assert.equal(ida.hasImage, true);
+  // Loaded, not refused by the page's Content-Security-Policy, and fetched without a referrer.
+  await second.waitForFunction(() => {
+    const avatar = document.querySelector('#avatar');
+    return !avatar.hidden && avatar.complete && avatar.naturalWidth === 2;
+  }, { timeout: 10_000 });
+  assert.deepEqual(pictureRequests, [{ url: '/ida-corp.png', referer: undefined }]);
   assert.deepEqual(dialogs, []);
   await second.browserContext().close();
 });
