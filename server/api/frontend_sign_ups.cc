@@ -131,6 +131,21 @@ absl::Status Respond(absl::StatusOr<domain::SignUpResult> result,
   return absl::OkStatus();
 }
 
+// The sign-up's caller, once the password in `params` (if any) is hashed.
+absl::StatusOr<domain::Caller> HashedSignUp(
+    const grpc::CallbackServerContext& context,
+    const domain::SignUpService& sign_ups, domain::SignUpParams& params) {
+  auto caller = CallerOf(context, "sign_up", "");
+  if (!caller.ok()) {
+    return caller.status();
+  }
+  absl::Status hashed = sign_ups.HashPassword(params);
+  if (!hashed.ok()) {
+    return hashed;
+  }
+  return caller;
+}
+
 grpc::ServerUnaryReactor* Refuse(grpc::CallbackServerContext* context,
                                  const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -169,13 +184,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::CreateSignUp(
   return Anyone(context, hashes_, "sign-ups",
                 [this, context, response, invited, address = std::move(address),
                  params = *std::move(params)]() mutable {
-                  auto caller = CallerOf(*context, "sign_up", "");
+                  auto caller = HashedSignUp(*context, *sign_ups_, params);
                   if (!caller.ok()) {
                     return caller.status();
-                  }
-                  absl::Status hashed = sign_ups_->HashPassword(params);
-                  if (!hashed.ok()) {
-                    return hashed;
                   }
                   auto created = sign_ups_->Create(*caller, params);
                   if (created.ok() && invited) {
@@ -198,13 +209,9 @@ grpc::ServerUnaryReactor* FrontendUsersService::UpdateSignUp(
   return Anyone(context, executor, "sign-ups",
                 [this, context, request, response,
                  params = *std::move(params)]() mutable {
-                  auto caller = CallerOf(*context, "sign_up", "");
+                  auto caller = HashedSignUp(*context, *sign_ups_, params);
                   if (!caller.ok()) {
                     return caller.status();
-                  }
-                  absl::Status hashed = sign_ups_->HashPassword(params);
-                  if (!hashed.ok()) {
-                    return hashed;
                   }
                   return Respond(
                       sign_ups_->Update(*caller, request->sign_up_id(), params),
