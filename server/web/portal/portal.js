@@ -394,8 +394,13 @@ function accountPage() {
     $('#last-name').value = user.lastName || '';
     $('#username').value = user.username || '';
     const avatar = $('#avatar');
-    avatar.hidden = !user.hasImage;
-    if (user.hasImage) avatar.src = user.imageUrl;
+    if (!user.hasImage) {
+      avatar.hidden = true;
+      avatar.removeAttribute('src');
+    } else if (avatar.getAttribute('src') !== user.imageUrl) {
+      avatar.hidden = true;  // Until it loads (the listeners below): a provider's picture can be gone.
+      avatar.src = user.imageUrl;
+    }
     $('#remove-image').hidden = !user.hasImage;
 
     const emails = $('#emails');
@@ -517,6 +522,8 @@ function accountPage() {
     showNotice('Profile saved.');
   });
 
+  $('#avatar').addEventListener('load', (event) => { event.target.hidden = false; });
+  $('#avatar').addEventListener('error', (event) => { event.target.hidden = true; });
   $('#image-file').addEventListener('change', (event) => guarded(event.target, async () => {
     const file = event.target.files[0];
     if (!file) return;

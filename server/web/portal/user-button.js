@@ -97,13 +97,13 @@
       const name = [user.firstName, user.lastName].filter(Boolean).join(' ');
       this.name.textContent = name || user.username || '';
       this.email.textContent = primary ? primary.emailAddress : '';
-      this.toggle.replaceChildren();
+      const initials = (name || (primary && primary.emailAddress) || '?').split(/\s+/)
+        .map((word) => [...word][0] || '').join('').slice(0, 2).toUpperCase();
+      this.toggle.textContent = initials;
       if (user.hasImage) {
-        this.toggle.append(Object.assign(document.createElement('img'), { src: user.imageUrl, alt: '' }));
-      } else {
-        const initials = (name || (primary && primary.emailAddress) || '?').split(/\s+/)
-          .map((word) => [...word][0] || '').join('').slice(0, 2).toUpperCase();
-        this.toggle.textContent = initials;
+        const image = Object.assign(document.createElement('img'), { src: user.imageUrl, alt: '' });
+        // Initials stay until it loads: a provider's picture can be gone, or the app's CSP refuse it.
+        image.addEventListener('load', () => this.toggle.replaceChildren(image), { once: true });
       }
       this.toggle.setAttribute('aria-label', `Account menu for ${name || this.email.textContent || 'you'}`);
       this.dispatchEvent(new CustomEvent('roster-ready', { detail: { userId: user.id } }));

@@ -120,6 +120,11 @@ async function startPictureHost() {
                             { encoding: 'utf8' }).trim();
   pictures = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (request, response) => {
     pictureRequests.push({ url: request.url, referer: request.headers.referer });
+    if (request.url.startsWith('/gone')) {
+      response.statusCode = 404;
+      response.end();
+      return;
+    }
     response.setHeader('content-type', 'image/png');
     response.end(PNG);
   });
@@ -136,8 +141,10 @@ before(async () => {
     const url = new URL(request.url, 'http://app');
     appVisits.push(url);
     response.setHeader('content-type', 'text/html');
-    // The app's own page, with the portal's user button in its header.
-    const button = url.pathname === '/app/home'
+    // The app's own page, with the portal's user button in its header; /app/strict's CSP lets
+    // images come from the app's own origin only.
+    if (url.pathname === '/app/strict') response.setHeader('content-security-policy', "img-src 'self'");
+    const button = ['/app/home', '/app/strict'].includes(url.pathname)
       ? `<header><script src="${origin}/portal/user-button.js" defer></script>
          <roster-user-button></roster-user-button></header>` : '';
     response.end(`<!doctype html><html lang="en"><title>App</title>${button}<main><h1>The app</h1></main></html>`);
@@ -509,8 +516,25 @@ test('a social sign-up has the terms accepted before it creates the user', async
     return !avatar.hidden && avatar.complete && avatar.naturalWidth === 2;
   }, { timeout: 10_000 });
   assert.deepEqual(pictureRequests, [{ url: '/ida-corp.png', referer: undefined }]);
-  assert.deepEqual(dialogs, []);
   await second.browserContext().close();
+
+  // A picture since gone from the provider's servers shows no broken image.
+  await fetch(`http://127.0.0.1:${providerPort}/test/accounts`, {
+    method: 'POST', body: JSON.stringify({ login: 'joan-corp', picture: picture.replace('ida-corp', 'gone') }),
+  });
+  const third = await newPage();
+  await third.goto(`${origin}/sign-up`);
+  await third.click('#terms-accepted');
+  await Promise.all([third.waitForNavigation(), third.click('button[data-provider=oauth_custom_corp]')]);
+  await throughProvider(third, 'joan-corp');
+  await third.waitForFunction(() => location.pathname === '/account');
+  await visible(third, '#account');
+  await third.waitForFunction(() => document.querySelector('#avatar').complete);
+  assert.equal(await third.$eval('#avatar', (a) => a.hidden), true);
+  assert.equal(await third.$eval('#remove-image', (b) => b.hidden), false, 'the dead picture can be removed');
+  assert.deepEqual(pictureRequests.map((r) => r.url), ['/ida-corp.png', '/gone.png']);
+  assert.deepEqual(dialogs, []);
+  await third.browserContext().close();
 });
 
 test('an invitation signs up without a code; a mailed code signs in', async () => {
@@ -668,6 +692,38 @@ test('the user button on an app page shows the user and signs out by keyboard', 
   assert.equal(refreshed?.code, 'unauthenticated');
   assert.deepEqual(dialogs, []);
   await page.browserContext().close();
+});
+
+test('the user button shows an image the app lets load, and initials when it does not', async () => {
+  const email = 'grace.hopper@example.com';
+  const password = 'a long enough password';
+  const { id: userId } = await backend('CreateUser', { emailAddresses: [email], password,
+                                                       firstName: 'Grace', lastName: 'Hopper' });
+  await backend('SetProfileImage', { userId, image: PNG.toString('base64') });
+  const { sessionToken } = await connect('FrontendUsers', 'SignIn', { identifier: email, password });
+  // What the button shows once its image has loaded, or been refused by the page's CSP.
+  const avatarOn = async (path) => {
+    const page = await newPage();
+    await page.goto(`${roster.appOrigin}${path}`);
+    await page.evaluate(() => document.addEventListener('securitypolicyviolation',
+                                                        (e) => { window.refusedImage = e.blockedURI; }));
+    await page.waitForFunction(() => customElements.get('roster-user-button'));
+    await page.evaluate((token) => { document.querySelector('roster-user-button').getToken = async () => token; },
+                        sessionToken);
+    await page.waitForFunction(() => window.refusedImage
+      || document.querySelector('roster-user-button').shadowRoot.querySelector('.avatar img'));
+    const shown = await page.$eval('roster-user-button', (e) => {
+      const toggle = e.shadowRoot.querySelector('.avatar');
+      const image = toggle.querySelector('img');
+      return { text: toggle.textContent, loaded: Boolean(image && image.naturalWidth === 2),
+               refused: (window.refusedImage || '').includes('/v1/images/') };
+    });
+    await page.browserContext().close();
+    return shown;
+  };
+  assert.deepEqual(await avatarOn('/app/home'), { text: '', loaded: true, refused: false });
+  assert.deepEqual(await avatarOn('/app/strict'), { text: 'GH', loaded: false, refused: true });
+  assert.deepEqual(dialogs, []);
 });
 
 test('the cookie endpoints refuse a request without the CSRF header, or from another site', async () => {
