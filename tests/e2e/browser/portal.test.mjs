@@ -471,6 +471,22 @@ test('connect a social account from /account, then sign in with it from /sign-in
   await page.browserContext().close();
 });
 
+// A new account `login` at the provider, with `picture`, signs up from /sign-up with the terms
+// ticked beside the provider buttons: one trip, ending on /account.
+async function signUpFromSignUpPage(login, picture) {
+  await fetch(`http://127.0.0.1:${providerPort}/test/accounts`, {
+    method: 'POST', body: JSON.stringify({ login, picture }),
+  });
+  const page = await newPage();
+  await page.goto(`${origin}/sign-up`);
+  await page.click('#terms-accepted');
+  await Promise.all([page.waitForNavigation(), page.click('button[data-provider=oauth_custom_corp]')]);
+  await throughProvider(page, login);
+  await page.waitForFunction(() => location.pathname === '/account');
+  await visible(page, '#account');
+  return page;
+}
+
 test('a social sign-up has the terms accepted before it creates the user', async () => {
   const page = await newPage();
   await page.goto(`${origin}/sign-in`);
@@ -496,16 +512,7 @@ test('a social sign-up has the terms accepted before it creates the user', async
   // From /sign-up, with the terms ticked beside the provider buttons: one trip. Ida's provider
   // gives a picture, which becomes her profile image and shows on /account.
   const picture = `https://127.0.0.1:${pictures.address().port}/ida-corp.png`;
-  await fetch(`http://127.0.0.1:${providerPort}/test/accounts`, {
-    method: 'POST', body: JSON.stringify({ login: 'ida-corp', picture }),
-  });
-  const second = await newPage();
-  await second.goto(`${origin}/sign-up`);
-  await second.click('#terms-accepted');
-  await Promise.all([second.waitForNavigation(), second.click('button[data-provider=oauth_custom_corp]')]);
-  await throughProvider(second, 'ida-corp');
-  await second.waitForFunction(() => location.pathname === '/account');
-  await visible(second, '#account');
+  const second = await signUpFromSignUpPage('ida-corp', picture);
   const [ida] = (await backend('ListUsers', { emailAddresses: ['ida-corp@example.com'] })).users;
   assert.ok(Date.parse(ida.legalAcceptedAt) > Date.now() - 60_000, `legalAcceptedAt: ${ida.legalAcceptedAt}`);
   assert.equal(ida.imageUrl, picture);
@@ -519,16 +526,7 @@ test('a social sign-up has the terms accepted before it creates the user', async
   await second.browserContext().close();
 
   // A picture since gone from the provider's servers shows no broken image.
-  await fetch(`http://127.0.0.1:${providerPort}/test/accounts`, {
-    method: 'POST', body: JSON.stringify({ login: 'joan-corp', picture: picture.replace('ida-corp', 'gone') }),
-  });
-  const third = await newPage();
-  await third.goto(`${origin}/sign-up`);
-  await third.click('#terms-accepted');
-  await Promise.all([third.waitForNavigation(), third.click('button[data-provider=oauth_custom_corp]')]);
-  await throughProvider(third, 'joan-corp');
-  await third.waitForFunction(() => location.pathname === '/account');
-  await visible(third, '#account');
+  const third = await signUpFromSignUpPage('joan-corp', picture.replace('ida-corp', 'gone'));
   await third.waitForFunction(() => document.querySelector('#avatar').complete);
   assert.equal(await third.$eval('#avatar', (a) => a.hidden), true);
   assert.equal(await third.$eval('#remove-image', (b) => b.hidden), false, 'the dead picture can be removed');
