@@ -298,7 +298,7 @@ TEST(InvitationSignUpLimitTest, AGoodTicketCountsAgainstItselfNotTheAddress) {
       EXPECT_TRUE(status.ok())
           << email << " " << load << ": " << status.error_message();
     }
-    // A ticket is held to the address's limit itself.
+    // Each ticket has a limit of its own: the address's number.
     grpc::Status status = sign_up(invitation.ticket());
     EXPECT_EQ(status.error_code(), grpc::RESOURCE_EXHAUSTED) << email;
     EXPECT_EQ(status.error_message(),
