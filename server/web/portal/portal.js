@@ -273,86 +273,6 @@ function signInPage() {
   }
 }
 
-// ---- /sign-up --------------------------------------------------------------
-
-function signUpPage() {
-  let signUp = null;
-  carryRedirect($('#sign-in-link'));
-  const invitation = query.get('ticket') || '';
-  // Present when the server requires the terms; left unticked, the next step asks again.
-  const terms = $('#terms-accepted');
-  const termsAccepted = () => Boolean(terms && terms.checked);
-
-  async function next(answer) {
-    signUp = answer.signUp;
-    if (answer.session && answer.sessionSecret) {
-      await finish(answer);
-      return;
-    }
-    const missing = (signUp.missingFields || []).filter((f) => ['username', 'phone_number', 'legal_accepted'].includes(f));
-    if (missing.length) {
-      $$('[data-more]').forEach((d) => { d.hidden = !missing.includes(d.dataset.more); });
-      showStep('more-form');
-      return;
-    }
-    const unverified = signUp.unverifiedFields || [];
-    if (unverified.length) {
-      await sendCode(unverified[0] === 'email_address' ? 'email_code' : 'phone_code');
-      return;
-    }
-    if ((signUp.missingFields || []).length) {
-      showAlert({ message: `Still needed: ${signUp.missingFields.join(', ').replace(/_/g, ' ')}.` });
-      showStep('sign-up-form');
-    }
-  }
-
-  let strategy = '';
-  async function sendCode(chosen) {
-    strategy = chosen;
-    await call('PrepareSignUpVerification', { signUpId: signUp.id, strategy });
-    $('[data-code-sent]').textContent = `We sent a code to ${strategy === 'email_code' ? signUp.emailAddress : signUp.phoneNumber}.`;
-    showStep('verify-form');
-  }
-
-  onSubmit($('#sign-up-form'), async () => {
-    const fields = {};
-    for (const [id, name] of [['first-name', 'firstName'], ['last-name', 'lastName'],
-                              ['email-address', 'emailAddress'], ['sign-up-password', 'password']]) {
-      const value = name === 'password' ? $(`#${id}`).value : $(`#${id}`).value.trim();
-      if (value) fields[name] = value;
-    }
-    if (termsAccepted()) fields.legalAccepted = true;
-    await next(signUp ? await call('UpdateSignUp', { signUpId: signUp.id, ...fields })
-                      : await call('CreateSignUp', { ...fields, ticket: invitation }));
-  });
-
-  onSubmit($('#more-form'), async () => {
-    const fields = {};
-    if (!$('[data-more=username]').hidden) fields.username = $('#username').value.trim();
-    if (!$('[data-more=phone_number]').hidden) fields.phoneNumber = $('#phone-number').value.trim();
-    if (!$('[data-more=legal_accepted]').hidden) fields.legalAccepted = $('#legal-accepted').checked;
-    await next(await call('UpdateSignUp', { signUpId: signUp.id, ...fields }));
-  });
-
-  onSubmit($('#verify-form'), async () => {
-    await next(await call('AttemptSignUpVerification',
-                          { signUpId: signUp.id, strategy, code: $('#sign-up-code').value.trim() }));
-  });
-  onClick($('[data-resend]'), () => sendCode(strategy));
-  $$('button[data-provider]').forEach((b) => b.addEventListener(
-    'click', () => startSocial(b, 'ACTION_SIGN_IN', termsAccepted())));
-  $('#first-name').focus();
-  // An invitation's link: the sign-up starts from the ticket, which shows the invited address.
-  if (invitation) {
-    guarded($('#sign-up-form'), async () => {
-      const answer = await call('CreateSignUp', { ticket: invitation });
-      if (answer.session && answer.sessionSecret) return finish(answer);
-      signUp = answer.signUp;
-      $('#email-address').value = signUp.emailAddress || '';
-    });
-  }
-}
-
 // ---- /account --------------------------------------------------------------
 
 function item(list, text, badges, buttons) {
@@ -626,6 +546,6 @@ function accountPage() {
   });
 }
 
-const pages = { 'sign-in': signInPage, 'sign-up': signUpPage, account: accountPage };
+const pages = { 'sign-in': signInPage, account: accountPage };  // /sign-up: sign-up.js.
 const page = pages[document.body.dataset.page];
 if (page) page();

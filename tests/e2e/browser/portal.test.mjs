@@ -48,12 +48,33 @@ async function connect(service, method, body, token) {
 }
 const backend = (method, body) => connect('BackendUsers', method, body, roster.secretKey);
 
-// The newest code mailed to `address` for `purpose`, as the mail service sees it.
-async function mailedCode(address, purpose) {
+// The emails sent to `address` for `purpose`, oldest first, as the mail service sees them.
+async function mailsTo(address, purpose) {
   const { events } = await backend('ListEvents', { types: ['email.created'], limit: 500 });
-  const mail = events.map((e) => e.email).filter((m) => m && m.emailAddress === address && m.purpose === purpose);
+  return events.map((e) => e.email).filter((m) => m && m.emailAddress === address && m.purpose === purpose);
+}
+
+// The newest code mailed to `address` for `purpose`.
+async function mailedCode(address, purpose) {
+  const mail = await mailsTo(address, purpose);
   assert.ok(mail.length > 0, `a ${purpose} email to ${address}`);
   return mail[mail.length - 1].code;
+}
+
+// The FrontendUsers methods `page` calls while `work` runs.
+async function callsDuring(page, work) {
+  const methods = [];
+  const record = (request) => {
+    const match = request.url().match(/\/roster\.v1\.FrontendUsers\/(\w+)$/);
+    if (match) methods.push(match[1]);
+  };
+  page.on('request', record);
+  try {
+    await work();
+  } finally {
+    page.off('request', record);
+  }
+  return methods;
 }
 
 // The newest code texted to `phone` for `purpose`, as the SMS service sees it.
@@ -290,6 +311,13 @@ test('sign up, manage the account, reset the password, TOTP, keyboard sign-in, d
   await page.click('#more-form button[type=submit]');
   await visible(page, '#verify-form');
   await checkAccessibility(page, 'sign-up-verify');
+  // A reload on the code step keeps the sign-up, and the code already mailed stays the one to type.
+  assert.equal((await mailsTo(email, 'sign_up')).length, 1);
+  await page.reload();
+  await visible(page, '#verify-form');
+  assert.equal(await page.$eval('[data-code-sent]', (e) => e.textContent), `We sent a code to ${email}.`);
+  assert.equal(await page.$eval('#email-address', (e) => e.value), email);
+  assert.equal((await mailsTo(email, 'sign_up')).length, 1, 'no second code after the reload');
   await typeInto(page, '#sign-up-code', await mailedCode(email, 'sign_up'));
   await Promise.all([page.waitForNavigation(), page.click('#verify-form button[type=submit]')]);
 
@@ -541,9 +569,21 @@ test('an invitation signs up without a code; a mailed code signs in', async () =
   const invitation = await backend('CreateInvitation', { emailAddress: email });
   assert.equal(invitation.url, `${origin}/sign-up?ticket=${invitation.ticket}`);
   const page = await newPage();
-  await page.goto(invitation.url);
-  // The page starts the sign-up from the ticket and shows the invited address.
-  await page.waitForFunction((e) => document.querySelector('#email-address').value === e, {}, email);
+  // This tab once kept a sign-up for the same link that has since gone: the page starts another.
+  await page.goto(`${origin}/sign-in`);
+  await page.evaluate((ticket) => sessionStorage.setItem('roster.signUp', JSON.stringify({ id: 'su_gone', ticket })),
+                      invitation.ticket);
+  // The page's first calls are done when its form is no longer busy with them.
+  const started = async () => {
+    await page.waitForFunction(() => !document.querySelector('#sign-up-form').dataset.busy);
+    assert.equal(await page.$eval('#email-address', (e) => e.value), email);
+  };
+  assert.deepEqual(await callsDuring(page, async () => { await page.goto(invitation.url); await started(); }),
+                   ['UpdateSignUp', 'CreateSignUp']);
+  // The page starts the sign-up from the ticket and shows the invited address; a reload of the
+  // link takes that sign-up up again rather than starting another.
+  assert.deepEqual(await callsDuring(page, async () => { await page.reload(); await started(); }),
+                   ['UpdateSignUp']);
   await typeInto(page, '#first-name', 'Margaret');
   await typeInto(page, '#sign-up-password', 'hamilton apollo guidance');
   await page.click('#terms-accepted');  // Ticked with the form: no step of its own.
