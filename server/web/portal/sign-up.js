@@ -12,7 +12,8 @@ function signUpPage() {
   const terms = $('#terms-accepted');
   const termsAccepted = () => Boolean(terms && terms.checked);
 
-  // Kept per page: an invitation's sign-up is taken up only by the same invitation's link.
+  // Kept with the page's ticket ('' for none): an invitation's sign-up is taken up again only
+  // from that invitation's link, and a plain one only from a plain /sign-up.
   const KEPT = 'roster.signUp';
   // A browser without storage for this page (a setting) only loses the resuming.
   const stored = (work, otherwise) => { try { return work(); } catch (e) { return otherwise; } };

@@ -61,6 +61,14 @@ async function mailedCode(address, purpose) {
   return mail[mail.length - 1].code;
 }
 
+// The newest code texted to `phone` for `purpose`, as the SMS service sees it.
+async function textedCode(phone, purpose) {
+  const { events } = await backend('ListEvents', { types: ['sms.created'], limit: 500 });
+  const sms = events.map((e) => e.sms).filter((m) => m && m.phoneNumber === phone && m.purpose === purpose);
+  assert.ok(sms.length > 0, `a ${purpose} text to ${phone}`);
+  return sms[sms.length - 1].code;
+}
+
 // The FrontendUsers methods `page` calls while `work` runs.
 async function callsDuring(page, work) {
   const methods = [];
@@ -75,14 +83,6 @@ async function callsDuring(page, work) {
     page.off('request', record);
   }
   return methods;
-}
-
-// The newest code texted to `phone` for `purpose`, as the SMS service sees it.
-async function textedCode(phone, purpose) {
-  const { events } = await backend('ListEvents', { types: ['sms.created'], limit: 500 });
-  const sms = events.map((e) => e.sms).filter((m) => m && m.phoneNumber === phone && m.purpose === purpose);
-  assert.ok(sms.length > 0, `a ${purpose} text to ${phone}`);
-  return sms[sms.length - 1].code;
 }
 
 const totp = (secret, offset = '') =>
