@@ -468,7 +468,7 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
             "--signing_key_file=" + dir.File("signing.key"),
             // Every cycle sends two codes: in `make test-long`'s 10 minutes
             // the service's default hourly budget (1,000) runs out, and its
-            // refusal is the abuse tests' subject, not this one's.
+            // refusal is VerificationBudgetTest's subject, not this one's.
             "--codes_per_hour=100000000"});
   const int port = server.WaitForPort();
   ASSERT_GT(port, 0) << server.Stderr();
