@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <iterator>
 #include <utility>
 
 #include "absl/memory/memory.h"
@@ -19,17 +18,12 @@
 #include "storage/postgres/pg_read_pipeline.h"
 #include "storage/postgres/pg_rows.h"
 #include "storage/postgres/pg_user_pages.h"
-#include "storage/postgres/pg_write_transaction.h"
 #include "storage/read_sql.h"
 #include "storage/user_query_sql.h"
 #include "storage/user_row.h"
 
 namespace roster::storage {
 namespace {
-
-// Write() retries a body that lost a deadlock or serialization race this many
-// times before giving up with Unavailable.
-constexpr int kWriteAttempts = 5;
 
 // A READ ONLY REPEATABLE READ transaction: several statements, one snapshot.
 // Rolled back (cheap for a reader) when it goes out of scope.
@@ -54,31 +48,12 @@ class ReadSnapshot {
 
 }  // namespace
 
-// Returns its connection to the pool when destroyed.
-class PgUserStore::Lease {
- public:
-  Lease(PgUserStore* store, std::unique_ptr<PgConnection> c)
-      : store_(store), c_(std::move(c)) {}
-  Lease(Lease&&) = default;
-  Lease& operator=(Lease&&) = delete;
-  ~Lease() {
-    if (c_ != nullptr) {
-      store_->Release(std::move(c_));
-    }
-  }
-  PgConnection& operator*() { return *c_; }
-
- private:
-  PgUserStore* store_;  // Not owned.
-  std::unique_ptr<PgConnection> c_;
-};
-
 absl::StatusOr<std::unique_ptr<PgUserStore>> PgUserStore::Open(
     const PgOptions& options) {
   // Private constructor: make_unique cannot reach it.
   auto store = absl::WrapUnique(new PgUserStore(options));
   {
-    auto lease = store->Acquire();
+    auto lease = store->pool_.Acquire();
     if (!lease.ok()) {
       return lease.status();
     }
@@ -117,6 +92,7 @@ absl::string_view SessionIdOf(const SessionAndUser& found) {
 
 PgUserStore::PgUserStore(PgOptions options)
     : options_(std::move(options)),
+      pool_(options_.dsn, options_.max_connections, options_.acquire_timeout),
       write_queue_(options_.max_batch_writes),
       reads_(
           "user", options_.read_batches_in_flight, kMaxReadBatch,
@@ -167,75 +143,10 @@ PgUserStore::~PgUserStore() {
   }
 }
 
-absl::StatusOr<PgUserStore::Lease> PgUserStore::Acquire(Plans plans) {
-  const bool generic = plans == Plans::kGeneric;
-  std::unique_ptr<PgConnection> c;
-  {
-    absl::MutexLock lock(&pool_mu_);
-    const absl::Time deadline = absl::Now() + options_.acquire_timeout;
-    while (idle_.empty() && open_ >= options_.max_connections) {
-      if (pool_cv_.WaitWithDeadline(&pool_mu_, deadline)) {
-        if (idle_.empty() && open_ >= options_.max_connections) {
-          return absl::UnavailableError(
-              "every PostgreSQL connection is busy; try again");
-        }
-      }
-    }
-    if (!idle_.empty()) {
-      // The most recently used connection already planning as asked, else
-      // the most recently used one.
-      auto it = std::find_if(idle_.rbegin(), idle_.rend(), [&](const auto& i) {
-        return i->generic_plans() == generic;
-      });
-      auto taken =
-          it == idle_.rend() ? std::prev(idle_.end()) : std::prev(it.base());
-      c = std::move(*taken);
-      idle_.erase(taken);
-    } else {
-      ++open_;
-    }
-  }
-  if (c == nullptr) {
-    auto opened = PgConnection::Open(options_.dsn);
-    if (!opened.ok()) {
-      absl::MutexLock lock(&pool_mu_);
-      --open_;
-      pool_cv_.Signal();
-      return opened.status();
-    }
-    c = *std::move(opened);
-  }
-  Lease lease(this, std::move(c));
-  absl::Status planned = PgGuarded("choosing how statements are planned", [&] {
-    (*lease).UseGenericPlans(generic);
-    return absl::OkStatus();
-  });
-  if (!planned.ok()) {
-    return planned;  // The lease hands the connection back (dropped if broken).
-  }
-  return lease;
-}
-
-void PgUserStore::Release(std::unique_ptr<PgConnection> connection) {
-  // A failed connection, or one left inside a transaction by an error path,
-  // is closed rather than handed to the next caller.
-  const bool reusable = connection->ok() && !connection->InTransaction();
-  if (!reusable) {
-    connection.reset();
-  }
-  absl::MutexLock lock(&pool_mu_);
-  if (reusable) {
-    idle_.push_back(std::move(connection));
-  } else {
-    --open_;
-  }
-  pool_cv_.Signal();
-}
-
 template <typename Fn>
-auto PgUserStore::WithConnection(absl::string_view what, Fn&& fn, Plans plans)
+auto PgUserStore::WithConnection(absl::string_view what, Fn&& fn, PgPlans plans)
     -> decltype(fn(std::declval<PgConnection&>())) {
-  auto lease = Acquire(plans);
+  auto lease = pool_.Acquire(plans);
   if (!lease.ok()) {
     return lease.status();
   }
@@ -257,7 +168,7 @@ absl::StatusOr<std::vector<UserRecord>> PgUserStore::ReadUsers(
       [&](PgConnection& c) -> absl::StatusOr<std::vector<UserRecord>> {
         return LoadPgUsers(c, ids);
       },
-      Plans::kGeneric);
+      PgPlans::kGeneric);
 }
 
 absl::StatusOr<std::vector<SessionAndUser>> PgUserStore::ReadSessionsAndUsers(
@@ -267,7 +178,7 @@ absl::StatusOr<std::vector<SessionAndUser>> PgUserStore::ReadSessionsAndUsers(
       [&](PgConnection& c) -> absl::StatusOr<std::vector<SessionAndUser>> {
         return LoadPgSessionsAndUsers(c, ids);
       },
-      Plans::kGeneric);
+      PgPlans::kGeneric);
 }
 
 absl::StatusOr<UserPage> PgUserStore::ListUsers(const UserPageQuery& query) {
@@ -332,148 +243,6 @@ absl::StatusOr<int64_t> PgUserStore::CountUsers(const UserFilter& filter) {
                         });
 }
 
-absl::Status PgUserStore::Write(
-    absl::FunctionRef<absl::Status(WriteTransaction&)> body) {
-  return WriteEach({&body, 1}).front();
-}
-
-std::vector<absl::Status> PgUserStore::WriteEach(
-    absl::Span<const absl::FunctionRef<absl::Status(WriteTransaction&)>>
-        bodies) {
-  return write_queue_.WriteEach(
-      bodies,
-      [this](absl::Span<WriteQueue::Write* const> batch) { RunBatch(batch); });
-}
-
-void PgUserStore::RunBatch(absl::Span<WriteQueue::Write* const> batch) {
-  if (batch.size() > 1 && WriteBatchOnce(batch)) {
-    return;
-  }
-  for (WriteQueue::Write* write : batch) {
-    write->result = WriteAlone(write->body);
-  }
-}
-
-bool PgUserStore::WriteBatchOnce(absl::Span<WriteQueue::Write* const> batch) {
-  auto lease = Acquire();
-  if (!lease.ok()) {
-    for (WriteQueue::Write* write : batch) {
-      write->result = lease.status();
-    }
-    return true;
-  }
-  PgConnection& c = **lease;
-  static constexpr char kSavepoint[] = "SAVEPOINT write";
-  bool aborted = false;
-  int64_t latest = 0;
-  absl::Status status = PgGuarded("writing", [&]() -> absl::Status {
-    c.SendWithNextStatement("BEGIN ISOLATION LEVEL READ COMMITTED");
-    PgWriteTransaction batch_txn(c);
-    for (WriteQueue::Write* write : batch) {
-      // Savepoints cost no round trip of their own: each goes with the
-      // body's first statement, each release with the next body's.
-      c.SendWithNextStatement(kSavepoint);
-      PgWriteTransaction txn(c);
-      write->result = write->body(txn);
-      if (write->result.ok()) {
-        c.SendWithNextStatement("RELEASE SAVEPOINT write");
-        batch_txn.TakeEventsFrom(txn);
-        continue;
-      }
-      if (write->result.code() == absl::StatusCode::kAborted &&
-          PQtransactionStatus(c.raw()) == PQTRANS_INERROR) {
-        // A deadlock or serialization failure, which may recur as long as
-        // the batch holds its locks: each body goes alone instead.
-        aborted = true;
-        c.Exec("ROLLBACK");
-        return absl::OkStatus();
-      }
-      // A body that sent nothing has nothing to undo.
-      if (!c.TakeBackUnsent(kSavepoint)) {
-        c.Exec("ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write");
-      }
-    }
-    latest = batch_txn.Commit();
-    return absl::OkStatus();
-  });
-  if (!status.ok() && c.ok() && c.InTransaction()) {
-    PgGuarded("rolling back", [&] {
-      c.Exec("ROLLBACK");
-      return absl::OkStatus();
-    }).IgnoreError();
-  }
-  if (aborted || status.code() == absl::StatusCode::kAborted) {
-    return false;  // Raised by a body or by the commit: nothing applied.
-  }
-  if (!status.ok()) {
-    // A failed commit fails every body it covered.
-    for (WriteQueue::Write* write : batch) {
-      if (write->result.ok()) {
-        write->result = status;
-      }
-    }
-  } else if (latest > 0) {
-    Publish(latest);
-  }
-  return true;
-}
-
-absl::Status PgUserStore::WriteAlone(
-    absl::FunctionRef<absl::Status(WriteTransaction&)> body) {
-  absl::Status result;
-  for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
-    bool retry = false;
-    result = WriteOnce(body, retry);
-    if (!retry) {
-      return result;
-    }
-    // Back off a little, more each time, so racing replicas interleave.
-    absl::SleepFor(absl::Milliseconds(2 << attempt));
-  }
-  return absl::UnavailableError(absl::StrCat(
-      "the write kept conflicting with concurrent writes: ", result.message()));
-}
-
-absl::Status PgUserStore::WriteOnce(
-    absl::FunctionRef<absl::Status(WriteTransaction&)> body, bool& retry) {
-  auto lease = Acquire();
-  if (!lease.ok()) {
-    return lease.status();
-  }
-  PgConnection& c = **lease;
-  int64_t latest = 0;
-  bool body_failed = false;
-  absl::Status status = PgGuarded("writing", [&]() -> absl::Status {
-    c.SendWithNextStatement("BEGIN ISOLATION LEVEL READ COMMITTED");
-    PgWriteTransaction txn(c);
-    absl::Status body_status = body(txn);
-    if (!body_status.ok()) {
-      body_failed = true;
-      // Only a database abort is retried; a body's own Aborted (an etag
-      // mismatch, say) is its answer.
-      retry = body_status.code() == absl::StatusCode::kAborted &&
-              PQtransactionStatus(c.raw()) == PQTRANS_INERROR;
-      c.Exec("ROLLBACK");
-      return body_status;
-    }
-    latest = txn.Commit();
-    return absl::OkStatus();
-  });
-  if (!body_failed && status.code() == absl::StatusCode::kAborted) {
-    retry = true;  // Raised by Commit itself.
-  }
-  if (!status.ok() && c.ok() && c.InTransaction()) {
-    PgGuarded("rolling back", [&] {
-      c.Exec("ROLLBACK");
-      return absl::OkStatus();
-    }).IgnoreError();
-  }
-  if (status.ok() && latest > 0) {
-    Publish(latest);
-  }
-  return status;
-}
-
 absl::StatusOr<SessionRecord> PgUserStore::GetSession(
     absl::string_view session_id) {
   return WithConnection("reading a session", [&](PgConnection& c) {
@@ -532,7 +301,7 @@ absl::StatusOr<ImageRecord> PgUserStore::GetImage(absl::string_view image_id) {
 
 absl::StatusOr<InvitationPage> PgUserStore::ListInvitations(
     const InvitationQuery& query) {
-  auto lease = Acquire();
+  auto lease = pool_.Acquire();
   if (!lease.ok()) {
     return lease.status();
   }
@@ -559,7 +328,7 @@ absl::StatusOr<InvitationPage> PgUserStore::ListInvitations(
 }
 
 absl::StatusOr<EventBatch> PgUserStore::ReadEvents(const EventQuery& query) {
-  auto lease = Acquire();
+  auto lease = pool_.Acquire();
   if (!lease.ok()) {
     return lease.status();
   }

@@ -1,7 +1,7 @@
 // PgUserStore: UserStore on PostgreSQL (libpq), for several stateless
 // replicas over one database.
 //
-// Connections come from a bounded pool, and each caches its prepared
+// Connections come from a bounded pool (PgPool), and each caches its prepared
 // statements. A read is one statement (one snapshot) or, when it needs
 // several, a READ ONLY REPEATABLE READ transaction; concurrent GetUser calls
 // share statements (PgReadBatch), and concurrent ListUsersAsync pages share
@@ -34,6 +34,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "storage/postgres/pg_pool.h"
 #include "storage/postgres/pg_read_batch.h"
 #include "storage/user_store.h"
 #include "storage/write_queue.h"
@@ -128,26 +129,14 @@ class PgUserStore final : public UserStore {
   PgReadBatchStats GetListPipelineStats() const;
 
  private:
-  class Lease;
-
   explicit PgUserStore(PgOptions options);
 
-  // How a leased connection's statements are planned
-  // (PgConnection::UseGenericPlans).
-  enum class Plans {
-    kChosenPerRun,  // PostgreSQL's own choice: what filters need.
-    kGeneric,       // Planned once: lookups by id, whatever the ids.
-  };
-  // A pooled connection set to `plans`; an idle one already set so is
-  // preferred, since switching costs a round trip.
-  absl::StatusOr<Lease> Acquire(Plans plans = Plans::kChosenPerRun);
   // Runs fn(connection) on a pooled connection under PgGuarded(what): the
   // shape of every single-statement read.
   template <typename Fn>
   auto WithConnection(absl::string_view what, Fn&& fn,
-                      Plans plans = Plans::kChosenPerRun)
+                      PgPlans plans = PgPlans::kChosenPerRun)
       -> decltype(fn(std::declval<PgConnection&>()));
-  void Release(std::unique_ptr<PgConnection> connection);
   // The users among `ids` (PgReadBatch's fetch).
   absl::StatusOr<std::vector<UserRecord>> ReadUsers(
       absl::Span<const std::string> ids);
@@ -173,11 +162,7 @@ class PgUserStore final : public UserStore {
   void ListenLoop();
 
   const PgOptions options_;
-
-  absl::Mutex pool_mu_;
-  absl::CondVar pool_cv_;
-  std::vector<std::unique_ptr<PgConnection>> idle_ ABSL_GUARDED_BY(pool_mu_);
-  int open_ ABSL_GUARDED_BY(pool_mu_) = 0;
+  PgPool pool_;
 
   absl::Mutex listener_mu_;
   std::function<void(int64_t)> commit_listener_ ABSL_GUARDED_BY(listener_mu_);
