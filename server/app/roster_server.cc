@@ -482,61 +482,6 @@ void RosterServer::RunProber() {
   }
 }
 
-std::string RosterServer::RenderMetrics() {
-  std::string extra =
-      "# HELP roster_build_info The running build.\n"
-      "# TYPE roster_build_info gauge\n"
-      "roster_build_info{version=\"" ROSTER_VERSION "\"} 1\n";
-  // Counted at scrape time: one indexed COUNT(*) on a reader connection.
-  auto users = store_->CountUsers(storage::UserFilter{});
-  if (users.ok()) {
-    absl::StrAppend(&extra,
-                    "# HELP roster_users Users stored.\n"
-                    "# TYPE roster_users gauge\n"
-                    "roster_users ",
-                    *users, "\n");
-  }
-  if (auto cache = store_->GetUserCacheStats()) {
-    absl::StrAppend(
-        &extra,
-        "# HELP roster_user_cache_lookups_total GetUser reads by whether the "
-        "user cache held the user.\n"
-        "# TYPE roster_user_cache_lookups_total counter\n"
-        "roster_user_cache_lookups_total{result=\"hit\"} ",
-        cache->hits, "\nroster_user_cache_lookups_total{result=\"miss\"} ",
-        cache->misses,
-        "\n# HELP roster_user_cache_identifier_hits_total ListUsers lookups "
-        "by one identifier answered from the user cache without reading the "
-        "database.\n"
-        "# TYPE roster_user_cache_identifier_hits_total counter\n"
-        "roster_user_cache_identifier_hits_total ",
-        cache->lookup_hits,
-        "\n# HELP roster_user_cache_bytes Approximate bytes the user cache "
-        "holds.\n"
-        "# TYPE roster_user_cache_bytes gauge\n"
-        "roster_user_cache_bytes ",
-        cache->bytes, "\n");
-  }
-  const Http2GuardCounts guard = GuardCounts();
-  absl::StrAppend(
-      &extra,
-      "# HELP roster_http2_guard_closed_total gRPC connections closed by the "
-      "HTTP/2 guard, by rule (docs/operations.md, --http2_guard).\n"
-      "# TYPE roster_http2_guard_closed_total counter\n"
-      "roster_http2_guard_closed_total{rule=\"header_block_too_large\"} ",
-      guard.header_block_too_large,
-      "\nroster_http2_guard_closed_total{rule=\"too_many_resets\"} ",
-      guard.too_many_resets,
-      "\nroster_http2_guard_closed_total{rule=\"connection_rate\"} ",
-      guard.connection_rate,
-      "\nroster_http2_guard_closed_total{rule=\"out_of_file_descriptors\"} ",
-      guard.shed_for_file_descriptors, "\n");
-  if (deliverer_ != nullptr) {
-    absl::StrAppend(&extra, deliverer_->RenderMetrics());
-  }
-  return metrics_->Render(extra);
-}
-
 absl::StatusOr<int64_t> RosterServer::PruneEventsForTest() {
   return events_->Prune(events_retention_);
 }
