@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "server/app/delivery_flags.h"
+#include "server/app/limit_flags.h"
 #include "server/domain/clock.h"
 #include "server/domain/data_keys.h"
 #include "server/domain/ids.h"
@@ -71,32 +72,6 @@ ABSL_FLAG(absl::Duration, session_lifetime, absl::Hours(24 * 7),
           "How long a session lasts after sign-in.");
 ABSL_FLAG(absl::Duration, session_token_lifetime, absl::Minutes(5),
           "How long one session token is valid.");
-ABSL_FLAG(
-    int32_t, sign_in_failures_per_identifier, 5,
-    "Failed sign-ins one identifier may have per --sign_in_failure_window "
-    "on a replica before TOO_MANY_ATTEMPTS (unknown or wrong alike).");
-ABSL_FLAG(int32_t, sign_in_failures_per_address, 50,
-          "Failed sign-ins one client address (an IPv6 /64) may have per "
-          "--sign_in_failure_window on a replica before TOO_MANY_ATTEMPTS.");
-ABSL_FLAG(absl::Duration, sign_in_failure_window, absl::Minutes(15),
-          "The window of the two sign-in failure limits.");
-ABSL_FLAG(int32_t, hash_memory_mb, 128,
-          "Memory all password hashes may hold at once; also caps the hash "
-          "workers (19 MiB each; their number is the CPU quota otherwise).");
-ABSL_FLAG(int32_t, request_memory_mb, 64,
-          "Memory gRPC may hold for requests being received on all "
-          "connections; above it, it stops reading from clients until "
-          "memory is freed.");
-ABSL_FLAG(int32_t, self_service_writes_per_hour, 120,
-          "Changes a signed-in user may make to their own account per hour "
-          "through FrontendUsers, on a replica: each is an event kept for "
-          "--events_retention.");
-ABSL_FLAG(int32_t, codes_per_user_per_hour, 10,
-          "Verification codes sent per hour to all of one user's addresses "
-          "together (each address also gets at most 5).");
-ABSL_FLAG(int32_t, codes_per_hour, 1000,
-          "Verification codes the whole service sends per hour: the mail and "
-          "SMS budget, shared by every replica on one database.");
 ABSL_FLAG(std::string, sign_up_required, "email_address,password",
           "The fields a sign-up must give before its user exists, from "
           "email_address, phone_number, username, password, first_name, "
@@ -105,16 +80,6 @@ ABSL_FLAG(std::string, sign_up_required, "email_address,password",
 ABSL_FLAG(std::string, sign_up_mode, "public",
           "Who may sign up: public, restricted (with an invitation only) or "
           "disabled.");
-ABSL_FLAG(int32_t, sign_ups_per_address_per_hour, 20,
-          "Sign-ups one client address may start per hour, on a replica "
-          "(and one invitation ticket, for sign-ups with one).");
-ABSL_FLAG(int32_t, sign_in_attempts_per_address_per_hour, 100,
-          "Sign-in attempts (StartSignIn) one client address may start per "
-          "hour, on a replica.");
-ABSL_FLAG(int32_t, max_event_streams, 100,
-          "WatchEvents streams a replica keeps open at once; more are "
-          "RESOURCE_EXHAUSTED (OVERLOADED). Every event is sent to every "
-          "stream, so each one adds to the work of each commit.");
 ABSL_FLAG(std::string, token_issuer, "roster",
           "The `iss` of session tokens, and the only one accepted.");
 ABSL_FLAG(std::string, token_audience, "",
@@ -191,19 +156,8 @@ constexpr const char* kFlagNames[] = {"listen",
                                       "session_lifetime",
                                       "session_token_lifetime",
                                       "token_issuer",
-                                      "codes_per_user_per_hour",
-                                      "self_service_writes_per_hour",
-                                      "hash_memory_mb",
-                                      "request_memory_mb",
-                                      "sign_in_failures_per_identifier",
-                                      "sign_in_failures_per_address",
-                                      "sign_in_failure_window",
-                                      "codes_per_hour",
                                       "sign_up_required",
                                       "sign_up_mode",
-                                      "sign_ups_per_address_per_hour",
-                                      "sign_in_attempts_per_address_per_hour",
-                                      "max_event_streams",
                                       "token_audience",
                                       "http_listen",
                                       "public_http_url",
@@ -228,6 +182,7 @@ absl::Status ApplyEnvironment() {
                kDeliveryFlagNames + kDeliveryFlagCount);
   names.insert(names.end(), kOAuthFlagNames, kOAuthFlagNames + kOAuthFlagCount);
   names.insert(names.end(), kWebFlagNames, kWebFlagNames + kWebFlagCount);
+  names.insert(names.end(), kLimitFlagNames, kLimitFlagNames + kLimitFlagCount);
   for (const char* name : names) {
     const std::string variable =
         absl::StrCat("ROSTER_", absl::AsciiStrToUpper(name));
@@ -417,39 +372,8 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.session_lifetime = absl::GetFlag(FLAGS_session_lifetime);
   config.session_token_lifetime = absl::GetFlag(FLAGS_session_token_lifetime);
   config.token_issuer = absl::GetFlag(FLAGS_token_issuer);
-  config.codes_per_user_per_hour = absl::GetFlag(FLAGS_codes_per_user_per_hour);
-  config.codes_per_hour = absl::GetFlag(FLAGS_codes_per_hour);
-  config.hash_memory_mb = absl::GetFlag(FLAGS_hash_memory_mb);
-  config.request_memory_mb = absl::GetFlag(FLAGS_request_memory_mb);
-  if (config.request_memory_mb < 16 || config.request_memory_mb > 65536) {
-    return absl::InvalidArgumentError(
-        "--request_memory_mb must be 16-65536 (one upload takes 11 MiB)");
-  }
-  config.self_service_writes_per_hour =
-      absl::GetFlag(FLAGS_self_service_writes_per_hour);
-  if (config.self_service_writes_per_hour < 1) {
-    return absl::InvalidArgumentError(
-        "--self_service_writes_per_hour must be at least 1");
-  }
-  if (config.hash_memory_mb < 19 || config.hash_memory_mb > 65536) {
-    return absl::InvalidArgumentError(
-        "--hash_memory_mb must be 19-65536 (one argon2id hash takes 19 MiB)");
-  }
-  config.sign_in_failures_per_identifier =
-      absl::GetFlag(FLAGS_sign_in_failures_per_identifier);
-  config.sign_in_failures_per_address =
-      absl::GetFlag(FLAGS_sign_in_failures_per_address);
-  config.sign_in_failure_window = absl::GetFlag(FLAGS_sign_in_failure_window);
-  if (config.sign_in_failures_per_identifier < 1 ||
-      config.sign_in_failures_per_address < 1 ||
-      config.sign_in_failure_window <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        "--sign_in_failures_per_identifier and --sign_in_failures_per_address "
-        "must be at least 1, --sign_in_failure_window positive");
-  }
-  if (config.codes_per_user_per_hour < 1 || config.codes_per_hour < 1) {
-    return absl::InvalidArgumentError(
-        "--codes_per_user_per_hour and --codes_per_hour must be at least 1");
+  if (absl::Status limits = LoadLimitFlags(config); !limits.ok()) {
+    return limits;
   }
   auto required =
       domain::ParseSignUpRequiredFields(absl::GetFlag(FLAGS_sign_up_required));
@@ -460,20 +384,6 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
   config.sign_up_mode = absl::GetFlag(FLAGS_sign_up_mode);
   if (auto mode = domain::ParseSignUpMode(config.sign_up_mode); !mode.ok()) {
     return mode.status();
-  }
-  config.sign_ups_per_address_per_hour =
-      absl::GetFlag(FLAGS_sign_ups_per_address_per_hour);
-  config.sign_in_attempts_per_address_per_hour =
-      absl::GetFlag(FLAGS_sign_in_attempts_per_address_per_hour);
-  if (config.sign_ups_per_address_per_hour < 1 ||
-      config.sign_in_attempts_per_address_per_hour < 1) {
-    return absl::InvalidArgumentError(
-        "--sign_ups_per_address_per_hour and "
-        "--sign_in_attempts_per_address_per_hour must be at least 1");
-  }
-  config.max_event_streams = absl::GetFlag(FLAGS_max_event_streams);
-  if (config.max_event_streams < 1 || config.max_event_streams > 100000) {
-    return absl::InvalidArgumentError("--max_event_streams must be 1-100000");
   }
   config.token_audience = absl::GetFlag(FLAGS_token_audience);
   config.http_listen = absl::GetFlag(FLAGS_http_listen);
