@@ -51,6 +51,44 @@ std::string TokenContext(absl::string_view external_account_id) {
   return absl::StrCat("oauth:", external_account_id);
 }
 
+// What the provider says about the account, as its record holds it: the
+// same bounds at linking and at every later sign-in.
+void Describe(const ProviderAccount& account,
+              storage::ExternalAccountRecord& record) {
+  record.email_address = account.email;
+  record.first_name = Bounded(account.first_name, kMaxNameBytes);
+  record.last_name = Bounded(account.last_name, kMaxNameBytes);
+  record.username = Bounded(account.username, kMaxNameBytes);
+  record.image_url = ImageUrlOf(account);
+  record.approved_scopes.clear();
+  for (const std::string& scope : account.scopes) {
+    if (record.approved_scopes.size() < 50 && ValidateText(scope, 256).ok()) {
+      record.approved_scopes.push_back(scope);
+    }
+  }
+}
+
+// Brings `user`'s record of the account up to what the provider says now,
+// as Clerk's sign-ins do. Only the account changes: the user's own names,
+// image and addresses are theirs. Nothing changes (so nothing is written)
+// when the provider says what it said before.
+void Refresh(const ProviderAccount& account, storage::Micros now,
+             storage::UserRecord& user) {
+  for (storage::ExternalAccountRecord& linked : user.external_accounts) {
+    if (linked.provider != account.provider ||
+        linked.provider_user_id != account.provider_user_id) {
+      continue;
+    }
+    storage::ExternalAccountRecord described = linked;
+    Describe(account, described);
+    if (!(described == linked)) {
+      described.updated_at = now;
+      linked = std::move(described);
+    }
+    return;
+  }
+}
+
 ProviderTokensView TokensOf(const ProviderAccount& account) {
   return {"", account.access_token, account.refresh_token,
           account.token_expire_at, account.scopes};
@@ -78,16 +116,7 @@ storage::ExternalAccountRecord OAuthSignInService::NewAccount(
   record.user_id = std::string(user_id);
   record.provider = account.provider;
   record.provider_user_id = account.provider_user_id;
-  record.email_address = account.email;
-  record.first_name = Bounded(account.first_name, kMaxNameBytes);
-  record.last_name = Bounded(account.last_name, kMaxNameBytes);
-  record.username = Bounded(account.username, kMaxNameBytes);
-  record.image_url = ImageUrlOf(account);
-  for (const std::string& scope : account.scopes) {
-    if (record.approved_scopes.size() < 50 && ValidateText(scope, 256).ok()) {
-      record.approved_scopes.push_back(scope);
-    }
-  }
+  Describe(account, record);
   record.verification.status = storage::VerificationStatus::kVerified;
   record.verification.strategy = absl::StrCat("from_", account.provider);
   record.created_at = record.updated_at = now;
@@ -188,7 +217,21 @@ absl::StatusOr<OAuthOutcome> OAuthSignInService::SignIn(
           return holder.status();
         }
         if (holder->has_value()) {
-          outcome.user_id = **holder;
+          storage::UserRecord known;
+          absl::Status refreshed = MutateUserIn(
+              txn, caller, **holder, "",
+              [&](storage::WriteTransaction&, storage::UserRecord& user) {
+                if (user.banned) {
+                  return Banned();
+                }
+                Refresh(account, ToMicros(now), user);
+                return absl::OkStatus();
+              },
+              known);
+          if (!refreshed.ok()) {
+            return refreshed;
+          }
+          outcome.user_id = known.id;
         } else if (!account.email.empty()) {
           // Only a verified holder counts (FindUserIdByIdentifier's rule):
           // an unverified claim on the address links nothing.
@@ -286,10 +329,12 @@ absl::StatusOr<OAuthOutcome> OAuthSignInService::Connect(
               if (user.banned) {
                 return Banned();
               }
-              // Already this user's: nothing changes but the tokens.
-              return outcome.linked
-                         ? Link(t, account, ToMicros(clock_->Now()), user)
-                         : absl::OkStatus();
+              const storage::Micros now = ToMicros(clock_->Now());
+              if (outcome.linked) {
+                return Link(t, account, now, user);
+              }
+              Refresh(account, now, user);  // Already this user's.
+              return absl::OkStatus();
             },
             linked);
         if (!changed.ok()) {

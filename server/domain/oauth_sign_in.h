@@ -62,8 +62,10 @@ class OAuthSignInService final : public UserOperations {
                      const SignInAttemptService* tickets,
                      const SignUpOptions& sign_up, const DataKeys* keys);
 
-  // SIGN_IN: the user the account is linked to; else the one user who has
-  // verified the provider's verified email (the account is linked to them);
+  // SIGN_IN: the user the account is linked to (their record of it brought
+  // up to what the provider says now: email, names, username, picture and
+  // scopes, with a user.updated event when any changed); else the one user who
+  // has verified the provider's verified email (the account is linked to them);
   // else, when sign-up is public, a new user with the account and that email
   // (strategy from_<provider>), who accepted the terms now when
   // `legal_accepted`. A ticket for that user. PERMISSION_DENIED (USER_BANNED)
@@ -75,7 +77,7 @@ class OAuthSignInService final : public UserOperations {
                                       bool legal_accepted);
 
   // CONNECT: links the account to `user_id` (who is signed in). Linking it
-  // again to the same user changes nothing. ALREADY_EXISTS
+  // again to the same user refreshes it as SIGN_IN does. ALREADY_EXISTS
   // (IDENTIFIER_EXISTS) when another user holds it.
   absl::StatusOr<OAuthOutcome> Connect(const Caller& caller,
                                        absl::string_view user_id,

@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "server/domain/data_keys.h"
@@ -24,6 +25,7 @@
 namespace roster {
 namespace {
 
+using ::google::protobuf::util::TimeUtil;
 using ::roster::testing::Authed;
 using ::roster::testing::NoCredentials;
 using ::roster::testing::OpenIdProvider;
@@ -235,6 +237,64 @@ TEST_F(OAuthTest, ANewUsersProfileImageIsTheProvidersHttpsPicture) {
     ASSERT_EQ(erin.external_accounts_size(), 1);
     EXPECT_EQ(erin.external_accounts(0).image_url(), "") << bad;
   }
+}
+
+// Each sign-in brings the external account up to what the provider says now
+// (as Clerk's do); the user's own names and image stay theirs, and a sign-in
+// that brings nothing new writes nothing.
+TEST_F(OAuthTest, EachSignInRefreshesTheAccountButNotTheUser) {
+  const std::string before = "https://images.example/u/fay-1.png";
+  provider_->SetAccount(
+      "fay",
+      {{"given_name", "Fay"}, {"family_name", "Old"}, {"picture", before}});
+  std::string token;
+  const User fay =
+      Exchange(QueryValue(SignInAt("fay"), "roster_ticket"), &token);
+  ASSERT_EQ(fay.external_accounts_size(), 1);
+  EXPECT_EQ(fay.external_accounts(0).last_name(), "Old");
+
+  // The same claims again: the same user, not written (same etag).
+  const User same = Exchange(QueryValue(SignInAt("fay"), "roster_ticket"));
+  EXPECT_EQ(same.etag(), fay.etag());
+  EXPECT_EQ(
+      TimeUtil::TimestampToNanoseconds(same.external_accounts(0).updated_at()),
+      TimeUtil::TimestampToNanoseconds(fay.external_accounts(0).updated_at()));
+
+  // New claims at the provider reach the account, not the user.
+  const std::string after = "https://images.example/u/fay-2.png";
+  provider_->SetAccount("fay", {{"given_name", "Fay"},
+                                {"family_name", "New"},
+                                {"email", "fay@new.example"},
+                                {"picture", after}});
+  const User renamed = Exchange(QueryValue(SignInAt("fay"), "roster_ticket"));
+  EXPECT_EQ(renamed.id(), fay.id());
+  EXPECT_NE(renamed.etag(), fay.etag());
+  ASSERT_EQ(renamed.external_accounts_size(), 1);
+  const ExternalAccount& account = renamed.external_accounts(0);
+  EXPECT_EQ(account.id(), fay.external_accounts(0).id());
+  EXPECT_EQ(account.last_name(), "New");
+  EXPECT_EQ(account.email_address(), "fay@new.example");
+  EXPECT_EQ(account.image_url(), after);
+  EXPECT_GT(
+      TimeUtil::TimestampToNanoseconds(account.updated_at()),
+      TimeUtil::TimestampToNanoseconds(fay.external_accounts(0).updated_at()));
+  EXPECT_EQ(renamed.last_name(), "Old");
+  EXPECT_EQ(renamed.image_url(), before);
+  ASSERT_EQ(renamed.email_addresses_size(), 1);
+  EXPECT_EQ(renamed.email_addresses(0).email_address(), "fay@example.com");
+
+  // Connecting the same account again refreshes it too.
+  provider_->SetAccount("fay", {{"family_name", "Newer"}});
+  EXPECT_EQ(SignInAt("fay", StartOAuthRequest::ACTION_CONNECT, token),
+            absl::StrCat(kApp, "/done"));
+  GetUserRequest get;
+  get.set_user_id(fay.id());
+  User connected;
+  ASSERT_TRUE(backend_->GetUser(Authed().get(), get, &connected).ok());
+  ASSERT_EQ(connected.external_accounts_size(), 1);
+  EXPECT_EQ(connected.external_accounts(0).last_name(), "Newer");
+  EXPECT_EQ(connected.external_accounts(0).image_url(), "");
+  EXPECT_EQ(connected.image_url(), before);
 }
 
 TEST_F(OAuthTest, ConnectLinksASecondAccountButNeverAnotherUsersAccount) {
