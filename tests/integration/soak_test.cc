@@ -20,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "tests/testing/frontend_response_scanner.h"
@@ -34,6 +35,7 @@ namespace {
 using ::roster::testing::Fds;
 using ::roster::testing::OpenFds;
 using ::roster::testing::PostgresPort;
+using ::roster::testing::RssAnonKib;
 using ::roster::testing::RssKib;
 using ::roster::testing::ServerProcess;
 using ::roster::testing::TempDir;
@@ -49,6 +51,16 @@ const char kPng[] = {'\x89', 'P',    'N',    'G',    '\r',   '\n',  '\x1a',
 int SoakSeconds() {
   const char* value = std::getenv("ROSTER_SOAK_SECONDS");
   return value != nullptr ? std::max(5, std::atoi(value)) : 30;
+}
+
+// ROSTER_SOAK_SERVER_FLAGS: more flags for the server, space-separated (say,
+// --user_cache_mb=0, to see what the cache holds at rest).
+std::vector<std::string> ExtraServerFlags() {
+  const char* value = std::getenv("ROSTER_SOAK_SERVER_FLAGS");
+  if (value == nullptr) {
+    return {};
+  }
+  return absl::StrSplit(value, ' ', absl::SkipEmpty());
 }
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& bearer) {
@@ -462,14 +474,18 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
         std::string(reinterpret_cast<char*>(seed), sizeof(seed)));
   }
   const testing::TestDatabase database(dir);
-  ServerProcess server(
-      dir, {database.flag(), "--listen=127.0.0.1:0",
-            absl::StrCat("--secret_keys=", kKey), "--log_rpcs=false",
-            "--signing_key_file=" + dir.File("signing.key"),
-            // Every cycle sends two codes: in `make test-long`'s 10 minutes
-            // the service's default hourly budget (1,000) runs out, and its
-            // refusal is VerificationBudgetTest's subject, not this one's.
-            "--codes_per_hour=100000000"});
+  std::vector<std::string> flags = {
+      database.flag(), "--listen=127.0.0.1:0",
+      absl::StrCat("--secret_keys=", kKey), "--log_rpcs=false",
+      "--signing_key_file=" + dir.File("signing.key"),
+      // Every cycle sends two codes: in `make test-long`'s 10 minutes the
+      // service's default hourly budget (1,000) runs out, and its refusal is
+      // VerificationBudgetTest's subject, not this one's.
+      "--codes_per_hour=100000000"};
+  for (std::string& flag : ExtraServerFlags()) {
+    flags.push_back(std::move(flag));
+  }
+  ServerProcess server(dir, flags);
   const int port = server.WaitForPort();
   ASSERT_GT(port, 0) << server.Stderr();
   const pid_t pid = server.pid();
@@ -528,11 +544,13 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
   };
   run_for(warmup);
   const int64_t rss_warm = RssKib(pid);
+  const int64_t anon_warm = RssAnonKib(pid);
   const int pg_port = PostgresPort(database);
   const Fds fds_warm = OpenFds(pid, pg_port);
   const int64_t calls_warm = tally.calls();
   run_for(seconds - warmup);
   const int64_t rss_end = RssKib(pid);
+  const int64_t anon_end = RssAnonKib(pid);
   const Fds fds_end = OpenFds(pid, pg_port);
   watch_context.TryCancel();
   watcher.join();
@@ -541,14 +559,16 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
   std::cout << absl::StrFormat(
       "soak: %d s, %d calls (%.0f/s after warm-up), %d unexpected, %d "
       "events watched; server RSS at rest %.1f MiB after %d s warm-up, %.1f "
-      "MiB at end (peak under load %.1f); open fds %d+%d -> %d+%d (other + "
-      "database)\n",
+      "MiB at end (peak under load %.1f), of which anonymous %.1f -> %.1f "
+      "MiB; open fds %d+%d -> %d+%d (other + database)\n",
       seconds, calls,
       static_cast<double>(calls - calls_warm) / (seconds - warmup),
       tally.unexpected(), events_seen.load(),
       static_cast<double>(rss_warm) / 1024, warmup,
       static_cast<double>(rss_end) / 1024, static_cast<double>(rss_peak) / 1024,
-      fds_warm.other, fds_warm.database, fds_end.other, fds_end.database);
+      static_cast<double>(anon_warm) / 1024,
+      static_cast<double>(anon_end) / 1024, fds_warm.other, fds_warm.database,
+      fds_end.other, fds_end.database);
   EXPECT_EQ(tally.unexpected(), 0);
   EXPECT_GT(calls, 1000);
   EXPECT_GT(events_seen, 0);

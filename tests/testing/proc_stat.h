@@ -41,6 +41,10 @@ inline int64_t StatusKib(pid_t pid, absl::string_view field) {
 
 // Resident set of `pid` in KiB, from /proc.
 inline int64_t RssKib(pid_t pid) { return StatusKib(pid, "VmRSS:"); }
+// The anonymous part of it (heap, stacks, caches): what a leak grows. The
+// rest is mostly file pages of the binary and its libraries, which stay once
+// a code path has touched them.
+inline int64_t RssAnonKib(pid_t pid) { return StatusKib(pid, "RssAnon:"); }
 // The most `pid` has ever had resident, in KiB.
 inline int64_t PeakRssKib(pid_t pid) { return StatusKib(pid, "VmHWM:"); }
 
