@@ -18,8 +18,8 @@ extern const char* const kLimitFlagNames[];
 extern const size_t kLimitFlagCount;
 
 // Reads the flags into `config`. InvalidArgument naming the flag for a count
-// below 1, a window that is not positive, or a memory budget outside its
-// range (--hash_memory_mb 19-65536, --request_memory_mb 16-65536,
+// below 1, a window that is not positive, or a value outside its range
+// (--hash_memory_mb 19-65536, --request_memory_mb 16-65536,
 // --max_event_streams 1-100000).
 absl::Status LoadLimitFlags(ServerConfig& config);
 

@@ -176,8 +176,8 @@ absl::Status OAuthSignInService::CreateUser(storage::WriteTransaction& txn,
                                             const ProviderAccount& account,
                                             bool legal_accepted,
                                             storage::Micros now,
-                                            std::string& user_id) {
-  storage::UserRecord user;
+                                            storage::UserRecord& user) {
+  user = storage::UserRecord{};
   user.id = ids_->New(kUserIdPrefix);
   user.first_name = Bounded(account.first_name, kMaxNameBytes);
   user.last_name = Bounded(account.last_name, kMaxNameBytes);
@@ -197,7 +197,6 @@ absl::Status OAuthSignInService::CreateUser(storage::WriteTransaction& txn,
   if (!released.ok()) {
     return released;
   }
-  user_id = user.id;
   return txn.InsertUser(user,
                         NewEvent(caller, event_type::kUserCreated, user.id,
                                  events_->EncodeUser(View(user))));
@@ -216,22 +215,22 @@ absl::StatusOr<OAuthOutcome> OAuthSignInService::SignIn(
         if (!holder.ok()) {
           return holder.status();
         }
+        // The user signing in, as stored; each way there checks the ban.
+        storage::UserRecord user;
         if (holder->has_value()) {
-          storage::UserRecord known;
           absl::Status refreshed = MutateUserIn(
               txn, caller, **holder, "",
-              [&](storage::WriteTransaction&, storage::UserRecord& user) {
-                if (user.banned) {
+              [&](storage::WriteTransaction&, storage::UserRecord& known) {
+                if (known.banned) {
                   return Banned();
                 }
-                Refresh(account, ToMicros(now), user);
+                Refresh(account, ToMicros(now), known);
                 return absl::OkStatus();
               },
-              known);
+              user);
           if (!refreshed.ok()) {
             return refreshed;
           }
-          outcome.user_id = known.id;
         } else if (!account.email.empty()) {
           // Only a verified holder counts (FindUserIdByIdentifier's rule):
           // an unverified claim on the address links nothing.
@@ -241,22 +240,21 @@ absl::StatusOr<OAuthOutcome> OAuthSignInService::SignIn(
             return owner.status();
           }
           if (owner->has_value()) {
-            storage::UserRecord linked;
             absl::Status changed = MutateUserIn(
                 txn, caller, **owner, "",
-                [&](storage::WriteTransaction& t, storage::UserRecord& user) {
-                  return user.banned ? Banned()
-                                     : Link(t, account, ToMicros(now), user);
+                [&](storage::WriteTransaction& t, storage::UserRecord& owning) {
+                  return owning.banned
+                             ? Banned()
+                             : Link(t, account, ToMicros(now), owning);
                 },
-                linked);
+                user);
             if (!changed.ok()) {
               return changed;
             }
-            outcome.user_id = linked.id;
             outcome.linked = true;
           }
         }
-        if (outcome.user_id.empty()) {
+        if (user.id.empty()) {
           if (mode_ != SignUpMode::kPublic) {
             return Error(absl::StatusCode::kPermissionDenied,
                          reason::kSignUpRestricted,
@@ -269,23 +267,16 @@ absl::StatusOr<OAuthOutcome> OAuthSignInService::SignIn(
                          "signing up needs the terms accepted: start again "
                          "with legal_accepted");
           }
-          absl::Status created =
-              CreateUser(txn, caller, account, legal_accepted, ToMicros(now),
-                         outcome.user_id);
+          absl::Status created = CreateUser(
+              txn, caller, account, legal_accepted, ToMicros(now), user);
           if (!created.ok()) {
             return created;
           }
           outcome.created = outcome.linked = true;
         }
-        auto user = txn.GetUser(outcome.user_id);
-        if (!user.ok()) {
-          return user.status();
-        }
-        if (user->banned) {
-          return Banned();
-        }
+        outcome.user_id = user.id;
         ProviderTokensView tokens = TokensOf(account);
-        tokens.external_account_id = AccountIdOf(*user, account);
+        tokens.external_account_id = AccountIdOf(user, account);
         absl::Status kept = PutTokens(txn, outcome.user_id, tokens);
         if (!kept.ok()) {
           return kept;

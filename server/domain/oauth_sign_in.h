@@ -102,9 +102,10 @@ class OAuthSignInService final : public UserOperations {
   absl::Status Link(storage::WriteTransaction& txn,
                     const ProviderAccount& account, storage::Micros now,
                     storage::UserRecord& user) const;
+  // Inserts a new user holding the account; `user` is it, as stored.
   absl::Status CreateUser(storage::WriteTransaction& txn, const Caller& caller,
                           const ProviderAccount& account, bool legal_accepted,
-                          storage::Micros now, std::string& user_id);
+                          storage::Micros now, storage::UserRecord& user);
 
   // Seals and stores `tokens` for `external_account_id`; nothing without
   // data keys or an access token.
