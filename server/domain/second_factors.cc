@@ -17,11 +17,6 @@ std::string TotpContext(absl::string_view user_id) {
   return absl::StrCat("totp:", user_id);
 }
 
-absl::Status CodeIncorrect() {
-  return Error(absl::StatusCode::kInvalidArgument, reason::kVerificationFailed,
-               "the code is incorrect", {{"code", "is incorrect"}});
-}
-
 absl::Status MalformedCode(absl::string_view expected) {
   return Error(absl::StatusCode::kInvalidArgument,
                reason::kInvalidArgumentFormat, "code is malformed",
@@ -168,7 +163,7 @@ absl::StatusOr<TotpView> SecondFactorService::VerifyTotp(
           return matched.status();
         }
         if (!*matched) {
-          return CodeIncorrect();
+          return VerificationCodeIncorrect();
         }
         user.totp_enabled = true;
         RefreshTwoFactor(user, ToMicros(now));
@@ -217,7 +212,7 @@ absl::StatusOr<UserView> SecondFactorService::DeleteTotp(
           return matched.status();
         }
         if (!*matched) {
-          return CodeIncorrect();
+          return VerificationCodeIncorrect();
         }
         verified = true;
         ClearTotp(user);

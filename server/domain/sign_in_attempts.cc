@@ -337,9 +337,7 @@ absl::StatusOr<SignInStep> SignInAttemptService::Attempt(
                      "no code is pending for this strategy; prepare one first");
       }
       if (ToMicros(now) >= attempt->code_expire_at) {
-        return Error(absl::StatusCode::kFailedPrecondition,
-                     reason::kVerificationExpired,
-                     "the code has expired; prepare a new one");
+        return VerificationCodeExpired();
       }
     }
     attempt->failures += 1;
@@ -391,13 +389,10 @@ absl::StatusOr<SignInStep> SignInAttemptService::Attempt(
     }
   }
   if (!verified) {
-    return password
-               ? Error(absl::StatusCode::kUnauthenticated,
-                       reason::kPasswordIncorrect,
-                       "the identifier or the password is incorrect")
-               : Error(absl::StatusCode::kInvalidArgument,
-                       reason::kVerificationFailed, "the code is incorrect",
-                       {{"code", "is incorrect"}});
+    return password ? Error(absl::StatusCode::kUnauthenticated,
+                            reason::kPasswordIncorrect,
+                            "the identifier or the password is incorrect")
+                    : VerificationCodeIncorrect();
   }
   // 3. Give the failure back and move on.
   SignInStep step;

@@ -114,9 +114,7 @@ absl::StatusOr<SignInStep> SignInAttemptService::AttemptSecondFactor(
                    "no code is pending for this strategy; prepare one first");
     }
     if (phone && ToMicros(now) >= attempt->code_expire_at) {
-      return Error(absl::StatusCode::kFailedPrecondition,
-                   reason::kVerificationExpired,
-                   "the code has expired; prepare a new one");
+      return VerificationCodeExpired();
     }
     return attempt;
   };
@@ -194,9 +192,7 @@ absl::StatusOr<SignInStep> SignInAttemptService::AttemptSecondFactor(
     return recorded.status();
   }
   if (!verified) {
-    return Error(absl::StatusCode::kInvalidArgument,
-                 reason::kVerificationFailed, "the code is incorrect",
-                 {{"code", "is incorrect"}});
+    return VerificationCodeIncorrect();
   }
   return step;
 }

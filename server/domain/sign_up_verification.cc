@@ -167,19 +167,11 @@ absl::StatusOr<SignUpResult> SignUpService::AttemptVerification(
     case CodeOutcome::kVerified:
       return result;
     case CodeOutcome::kExpired:
-      return Error(absl::StatusCode::kFailedPrecondition,
-                   reason::kVerificationExpired,
-                   "the code has expired; prepare a new one");
+      return VerificationCodeExpired();
     case CodeOutcome::kWrongCode:
       break;
   }
-  return Error(absl::StatusCode::kInvalidArgument, reason::kVerificationFailed,
-               attempts_left > 0
-                   ? absl::StrCat("the code is incorrect; ", attempts_left,
-                                  " attempts left")
-                   : std::string("the code is incorrect; no attempts left, "
-                                 "prepare a new one"),
-               {{"code", "is incorrect"}});
+  return VerificationCodeIncorrect(attempts_left);
 }
 
 }  // namespace roster::domain

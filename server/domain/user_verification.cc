@@ -177,18 +177,9 @@ absl::StatusOr<IdentifierView> IdentifierService::AttemptVerification(
       case Outcome::kVerified:
         break;
       case Outcome::kExpired:
-        return Error(absl::StatusCode::kFailedPrecondition,
-                     reason::kVerificationExpired,
-                     "the code has expired; prepare a new one");
+        return VerificationCodeExpired();
       case Outcome::kWrongCode:
-        return Error(
-            absl::StatusCode::kInvalidArgument, reason::kVerificationFailed,
-            attempts_left > 0
-                ? absl::StrCat("the code is incorrect; ", attempts_left,
-                               " attempts left")
-                : std::string("the code is incorrect; no attempts left, "
-                              "prepare a new one"),
-            {{"code", "is incorrect"}});
+        return VerificationCodeIncorrect(attempts_left);
     }
     return IdentifierView{*std::move(user), std::string(identifier_id)};
   };

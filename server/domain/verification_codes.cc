@@ -11,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/domain/errors.h"
 
 namespace roster::domain {
 namespace {
@@ -79,6 +80,27 @@ bool VerificationCodeMatches(absl::string_view code, absl::string_view digest) {
   const std::string expected = absl::HexStringToBytes(parts[1]);
   const auto actual = Keyed(code, salt);
   return sodium_memcmp(actual.data(), expected.data(), kDigestBytes) == 0;
+}
+
+absl::Status VerificationCodeIncorrect() {
+  return Error(absl::StatusCode::kInvalidArgument, reason::kVerificationFailed,
+               "the code is incorrect", {{"code", "is incorrect"}});
+}
+
+absl::Status VerificationCodeIncorrect(int32_t attempts_left) {
+  return Error(absl::StatusCode::kInvalidArgument, reason::kVerificationFailed,
+               attempts_left > 0
+                   ? absl::StrCat("the code is incorrect; ", attempts_left,
+                                  " attempts left")
+                   : std::string("the code is incorrect; no attempts left, "
+                                 "prepare a new one"),
+               {{"code", "is incorrect"}});
+}
+
+absl::Status VerificationCodeExpired() {
+  return Error(absl::StatusCode::kFailedPrecondition,
+               reason::kVerificationExpired,
+               "the code has expired; prepare a new one");
 }
 
 }  // namespace roster::domain

@@ -4,8 +4,10 @@
 #ifndef ROSTER_SERVER_DOMAIN_VERIFICATION_CODES_H_
 #define ROSTER_SERVER_DOMAIN_VERIFICATION_CODES_H_
 
+#include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 namespace roster::domain {
@@ -20,6 +22,14 @@ bool IsWellFormedVerificationCode(absl::string_view code);
 std::string DigestVerificationCode(absl::string_view code);
 // Whether `code` produces `digest`; constant time in the code.
 bool VerificationCodeMatches(absl::string_view code, absl::string_view digest);
+
+// The errors every code check gives, so each flow words them alike (DESIGN §7).
+// INVALID_ARGUMENT (VERIFICATION_FAILED) with a `code` field violation.
+absl::Status VerificationCodeIncorrect();
+// The same, telling how many attempts the code has left (0: prepare a new one).
+absl::Status VerificationCodeIncorrect(int32_t attempts_left);
+// FAILED_PRECONDITION (VERIFICATION_EXPIRED).
+absl::Status VerificationCodeExpired();
 
 }  // namespace roster::domain
 
