@@ -91,7 +91,8 @@ absl::Status VerificationCodeIncorrect(int32_t attempts_left) {
   return Error(absl::StatusCode::kInvalidArgument, reason::kVerificationFailed,
                attempts_left > 0
                    ? absl::StrCat("the code is incorrect; ", attempts_left,
-                                  " attempts left")
+                                  attempts_left == 1 ? " attempt left"
+                                                     : " attempts left")
                    : std::string("the code is incorrect; no attempts left, "
                                  "prepare a new one"),
                {{"code", "is incorrect"}});

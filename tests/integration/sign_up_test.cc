@@ -140,6 +140,7 @@ TEST_F(SignUpTest, AnEmailCodeCompletesTheSignUpWithAUserAndASession) {
   grpc::Status status = Attempt(sign_up.id(), WrongCode(email.code()), &wrong);
   EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_EQ(ReasonOf(status), "VERIFICATION_FAILED");
+  EXPECT_EQ(status.error_message(), "the code is incorrect; 2 attempts left");
 
   SignUpResponse done;
   status = Attempt(sign_up.id(), email.code(), &done);

@@ -224,10 +224,15 @@ TEST_F(VerificationTest, ThreeWrongCodesFailTheVerification) {
   const std::string code = NextEmail().code();
 
   EmailAddress out;
-  for (int i = 0; i < 3; ++i) {
+  const std::string messages[] = {
+      "the code is incorrect; 2 attempts left",
+      "the code is incorrect; 1 attempt left",
+      "the code is incorrect; no attempts left, prepare a new one"};
+  for (const std::string& message : messages) {
     grpc::Status wrong = AttemptEmail(ada, added.id(), OtherThan(code), &out);
     EXPECT_EQ(wrong.error_code(), grpc::INVALID_ARGUMENT);
     EXPECT_EQ(ReasonOf(wrong), "VERIFICATION_FAILED");
+    EXPECT_EQ(wrong.error_message(), message);
   }
   const Verification failed = Me(ada).email_addresses(1).verification();
   EXPECT_EQ(failed.status(), Verification::STATUS_FAILED);
