@@ -334,7 +334,7 @@ absl::StatusOr<domain::ProviderTokensView> OAuthFlow::AccessToken(
     return kept;
   }
   absl::StatusOr<ProviderTokens> refreshed =
-      client->second->Refresh(kept->refresh_token, now);
+      client->second->Refresh(kept->refresh_token, kept->scopes, now);
   if (!refreshed.ok()) {
     return ProviderError(refreshed.status());
   }

@@ -213,12 +213,8 @@ absl::StatusOr<ProviderTokens> ProviderClient::TokenRequest(
   tokens.access_token = StringOr(*answer, "access_token");
   tokens.refresh_token = StringOr(*answer, "refresh_token");
   tokens.id_token = StringOr(*answer, "id_token");
-  const std::string scope = StringOr(*answer, "scope");
-  // RFC 6749 §5.1: no scope in the answer means the scopes asked for.
-  tokens.scopes = scope.empty()
-                      ? provider_.scopes
-                      : std::vector<std::string>(absl::StrSplit(
-                            scope, absl::ByAnyChar(" ,"), absl::SkipEmpty()));
+  tokens.scopes = absl::StrSplit(StringOr(*answer, "scope"),
+                                 absl::ByAnyChar(" ,"), absl::SkipEmpty());
   if (const auto expires = answer->find("expires_in");
       expires != answer->end() && expires->is_number() &&
       expires->get<double>() > 0 && expires->get<double>() < 1e9) {
@@ -231,20 +227,32 @@ absl::StatusOr<ProviderTokens> ProviderClient::TokenRequest(
 absl::StatusOr<ProviderTokens> ProviderClient::ExchangeCode(
     const std::string& code, const std::string& redirect_uri,
     const std::string& code_verifier, absl::Time now) {
-  return TokenRequest({{"grant_type", "authorization_code"},
-                       {"code", code},
-                       {"redirect_uri", redirect_uri},
-                       {"code_verifier", code_verifier}},
-                      now);
+  absl::StatusOr<ProviderTokens> tokens =
+      TokenRequest({{"grant_type", "authorization_code"},
+                    {"code", code},
+                    {"redirect_uri", redirect_uri},
+                    {"code_verifier", code_verifier}},
+                   now);
+  // RFC 6749 §5.1: no scope in the answer means the scopes asked for.
+  if (tokens.ok() && tokens->scopes.empty()) {
+    tokens->scopes = provider_.scopes;
+  }
+  return tokens;
 }
 
 absl::StatusOr<ProviderTokens> ProviderClient::Refresh(
-    const std::string& refresh_token, absl::Time now) {
+    const std::string& refresh_token,
+    const std::vector<std::string>& granted_scopes, absl::Time now) {
   absl::StatusOr<ProviderTokens> tokens = TokenRequest(
       {{"grant_type", "refresh_token"}, {"refresh_token", refresh_token}}, now);
   // A provider may keep the refresh token: it stays the one we have.
   if (tokens.ok() && tokens->refresh_token.empty()) {
     tokens->refresh_token = refresh_token;
+  }
+  // RFC 6749 §6: no scope in the answer means the scopes first granted,
+  // which may be fewer than the ones asked for.
+  if (tokens.ok() && tokens->scopes.empty()) {
+    tokens->scopes = granted_scopes;
   }
   return tokens;
 }

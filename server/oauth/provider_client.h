@@ -58,9 +58,11 @@ class ProviderClient {
                                               const std::string& redirect_uri,
                                               const std::string& code_verifier,
                                               absl::Time now);
-  // A new access token for `refresh_token`.
-  absl::StatusOr<ProviderTokens> Refresh(const std::string& refresh_token,
-                                         absl::Time now);
+  // A new access token for `refresh_token`, whose grant had
+  // `granted_scopes` (kept when the answer names none).
+  absl::StatusOr<ProviderTokens> Refresh(
+      const std::string& refresh_token,
+      const std::vector<std::string>& granted_scopes, absl::Time now);
 
   // The user the tokens stand for: the ID token verified (signature, `iss`,
   // `aud`, `nonce`, `exp`) for OpenID Connect, else the userinfo endpoint.
@@ -81,6 +83,8 @@ class ProviderClient {
   // The JWK Set, fetched when not cached or when `refresh` (rate-limited).
   absl::StatusOr<Jwks> Keys(const std::string& jwks_uri, bool refresh,
                             absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+  // The token endpoint's answer to `fields`; no scopes when it names none
+  // (what that means depends on the grant).
   absl::StatusOr<ProviderTokens> TokenRequest(
       std::vector<std::pair<std::string, std::string>> fields, absl::Time now);
   absl::StatusOr<ProviderIdentity> FromUserInfo(

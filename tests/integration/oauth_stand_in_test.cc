@@ -3,6 +3,7 @@
 // but at most once a minute), answers too large to read, sign-up closed, a
 // second factor after the ticket, the events, the last-identifier rule and
 // the terms a sign-up may require.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <unistd.h>
@@ -144,6 +145,9 @@ class StandInProviderTest : public ::testing::Test {
                              {"expires_in", 60},
                              {"refresh_token", refresh_token_},
                              {"id_token", complete ? id_token_ : "incomplete"}};
+    if (!granted_scope_.empty()) {
+      answer["scope"] = granted_scope_;
+    }
     if (token_padding_ > 0) {
       answer["padding"] = std::string(token_padding_, 'a');
     }
@@ -174,6 +178,13 @@ class StandInProviderTest : public ::testing::Test {
   int JwksFetches() {
     absl::MutexLock lock(&mu_);
     return jwks_fetches_;
+  }
+
+  // The `scope` the code exchange answers with from now on (none if empty);
+  // a refresh never names one.
+  void GrantScope(const std::string& scope) {
+    absl::MutexLock lock(&mu_);
+    granted_scope_ = scope;
   }
 
   // Grows the token endpoint's answers by an extra member of `bytes`.
@@ -251,6 +262,7 @@ class StandInProviderTest : public ::testing::Test {
   // Set by the test, read by the stand-in's threads.
   std::string id_token_ ABSL_GUARDED_BY(mu_);
   size_t token_padding_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string granted_scope_ ABSL_GUARDED_BY(mu_);
   std::string refresh_token_ ABSL_GUARDED_BY(mu_) = "rt-0";
   int refreshes_ ABSL_GUARDED_BY(mu_) = 0;
   nlohmann::json jwks_ ABSL_GUARDED_BY(mu_);
@@ -504,6 +516,32 @@ TEST_F(StandInWithDataKeysTest, ConcurrentCallsShareOneRefresh) {
     EXPECT_EQ(tokens[i].token(), "at-1") << i;
   }
   EXPECT_EQ(Refreshes(), 1);
+}
+
+// The user granted less than Roster asked for (openid email profile), and
+// the refresh answer names no scope: RFC 6749 §6 makes that the scope first
+// granted, not the one asked for.
+TEST_F(StandInWithDataKeysTest, ARefreshWithoutScopeKeepsTheGrantedScopes) {
+  GrantScope("openid email");
+  const SignInResponse signed_in = ExchangeTicket(
+      QueryValue(SignInWith(SignedBy(key_, "k1")), "roster_ticket"));
+  ASSERT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE);
+  GetUserOAuthAccessTokenRequest request;
+  request.set_user_id(signed_in.user().id());
+  request.set_provider(kStandInProvider);
+  OAuthAccessToken kept;
+  ASSERT_TRUE(
+      backend_->GetUserOAuthAccessToken(Authed().get(), request, &kept).ok());
+  EXPECT_EQ(kept.token(), "at-0");
+  EXPECT_THAT(kept.scopes(), ::testing::ElementsAre("openid", "email"));
+
+  server_->AdvanceClock(absl::Minutes(2));  // Past the minute "at-0" lasts.
+  OAuthAccessToken refreshed;
+  const grpc::Status status =
+      backend_->GetUserOAuthAccessToken(Authed().get(), request, &refreshed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(refreshed.token(), "at-1");
+  EXPECT_THAT(refreshed.scopes(), ::testing::ElementsAre("openid", "email"));
 }
 
 class OAuthRestrictedSignUpTest : public StandInProviderTest {
