@@ -17,6 +17,7 @@
 #include "google/rpc/status.pb.h"
 #include "server/api/call_context.h"
 #include "server/api/log.h"
+#include "server/web/strict_json.h"
 
 namespace roster::web::codec {
 
@@ -283,12 +284,18 @@ grpc::Status RequestBytes(Protocol protocol,
   std::unique_ptr<Message> request = NewMessage(method.input_type());
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
-  const auto parsed = google::protobuf::util::JsonStringToMessage(
-      payload->empty() ? "{}" : *payload, request.get(), options);
+  const std::string json = payload->empty() ? "{}" : *std::move(payload);
+  const auto parsed =
+      google::protobuf::util::JsonStringToMessage(json, request.get(), options);
   if (!parsed.ok()) {
     return InvalidRequest(
         absl::StrCat("the body is not a ", method.input_type()->full_name(),
                      " in JSON: ", std::string(parsed.message())));
+  }
+  if (const auto quoted = QuotedBoolField(*method.input_type(), json)) {
+    return InvalidRequest(absl::StrCat(
+        "the body is not a ", method.input_type()->full_name(), " in JSON: (",
+        *quoted, "): a bool is true or false, not a string"));
   }
   request->SerializeToString(bytes);
   return grpc::Status::OK;

@@ -1,0 +1,60 @@
+// QuotedBoolField on the API's own request types: a bool given as a string
+// is found wherever it sits (top level, in a repeated message), and bools
+// given as true, false or null, unknown members and types without a bool
+// pass.
+#include "server/web/strict_json.h"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "roster/v1/backend_users.pb.h"
+#include "roster/v1/frontend_users.pb.h"
+
+namespace roster::web {
+namespace {
+
+template <typename Message>
+std::optional<std::string> Quoted(const std::string& json) {
+  return QuotedBoolField(*Message::descriptor(), json);
+}
+
+TEST(StrictJsonTest, FindsABoolGivenAsAStringWhereverItSits) {
+  using v1::CreateSignUpRequest;
+  for (const char* spelled :
+       {R"("true")", R"("y")", R"("yes")", R"("1")", R"("false")", R"("no")"}) {
+    EXPECT_EQ(Quoted<CreateSignUpRequest>(
+                  absl::StrCat(R"({"legalAccepted":)", spelled, "}")),
+              "legal_accepted")
+        << spelled;
+  }
+  // The proto name is accepted as a key, so it is checked too.
+  EXPECT_EQ(Quoted<CreateSignUpRequest>(R"({"legal_accepted":"yes"})"),
+            "legal_accepted");
+  EXPECT_EQ(Quoted<v1::ImportUsersRequest>(
+                R"({"users":[{"skipPasswordChecks":true},)"
+                R"({"firstName":"Ann","skipPasswordChecks":"y"}]})"),
+            "users[1].skip_password_checks");
+}
+
+TEST(StrictJsonTest, PassesRealBoolsNullsUnknownMembersAndBoollessTypes) {
+  using v1::CreateSignUpRequest;
+  EXPECT_EQ(Quoted<CreateSignUpRequest>(R"({"legalAccepted":true})"),
+            std::nullopt);
+  EXPECT_EQ(Quoted<CreateSignUpRequest>(R"({"legalAccepted":false})"),
+            std::nullopt);
+  EXPECT_EQ(Quoted<CreateSignUpRequest>(R"({"legalAccepted":null})"),
+            std::nullopt);
+  EXPECT_EQ(Quoted<CreateSignUpRequest>(
+                R"({"emailAddress":"a@example.com","unknown":"yes"})"),
+            std::nullopt);
+  EXPECT_EQ(Quoted<v1::ImportUsersRequest>(
+                R"({"users":[{"unsafeMetadata":{"agreed":"yes"}}]})"),
+            std::nullopt);
+  EXPECT_EQ(Quoted<v1::GetMeRequest>("{}"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace roster::web
