@@ -78,7 +78,7 @@ test-abuse: build
 # libFuzzer targets (clang, ASan+UBSan), each run FUZZ_SECONDS from its seed corpus in
 # tests/fuzz/corpus/<target> (copied, so a run never edits the repository).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := fuzz_identifiers fuzz_metadata fuzz_password_digests fuzz_tokens fuzz_page_tokens fuzz_images fuzz_second_factors
+FUZZ_TARGETS := fuzz_identifiers fuzz_metadata fuzz_password_digests fuzz_tokens fuzz_page_tokens fuzz_images fuzz_second_factors fuzz_web_requests
 fuzz: bootstrap
 	@command -v clang++ >/dev/null || $(MAKE) -s bootstrap-clang
 	@CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
