@@ -1,7 +1,7 @@
 // QuotedBoolField on the API's own request types: a bool given as a string
 // is found wherever it sits (top level, in a repeated message), and bools
-// given as true, false or null, unknown members and types without a bool
-// pass.
+// given as true, false or null, unknown members, metadata and string fields
+// that read "true" pass.
 #include "server/web/strict_json.h"
 
 #include <gtest/gtest.h>
@@ -39,7 +39,7 @@ TEST(StrictJsonTest, FindsABoolGivenAsAStringWhereverItSits) {
             "users[1].skip_password_checks");
 }
 
-TEST(StrictJsonTest, PassesRealBoolsNullsUnknownMembersAndBoollessTypes) {
+TEST(StrictJsonTest, PassesRealBoolsNullsUnknownMembersAndOtherStrings) {
   using v1::CreateSignUpRequest;
   EXPECT_EQ(Quoted<CreateSignUpRequest>(R"({"legalAccepted":true})"),
             std::nullopt);
@@ -53,7 +53,9 @@ TEST(StrictJsonTest, PassesRealBoolsNullsUnknownMembersAndBoollessTypes) {
   EXPECT_EQ(Quoted<v1::ImportUsersRequest>(
                 R"({"users":[{"unsafeMetadata":{"agreed":"yes"}}]})"),
             std::nullopt);
-  EXPECT_EQ(Quoted<v1::GetMeRequest>("{}"), std::nullopt);
+  // A string field may read "true": only bool fields are held to bools.
+  EXPECT_EQ(Quoted<CreateSignUpRequest>(R"({"firstName":"true"})"),
+            std::nullopt);
 }
 
 }  // namespace
