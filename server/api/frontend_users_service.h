@@ -10,6 +10,9 @@
 #define ROSTER_SERVER_API_FRONTEND_USERS_SERVICE_H_
 
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -222,6 +225,17 @@ class FrontendUsersService final
   // threads; null (the default) runs them inline, right for SQLite, which
   // answers in microseconds.
   void set_reads(BoundedExecutor* reads) { reads_ = reads; }
+
+  // How many keys each in-memory rate limit holds now, by limit name (for
+  // /metrics: each is capped, so a full one means the oldest keys are going).
+  std::vector<std::pair<std::string, size_t>> RateLimitKeys() const {
+    return {{"failures_by_identifier", failures_by_identifier_.keys()},
+            {"failures_by_address", failures_by_address_.keys()},
+            {"writes_by_user", writes_by_user_.keys()},
+            {"sign_ups_by_address", sign_ups_by_address_.keys()},
+            {"sign_ups_by_ticket", sign_ups_by_ticket_.keys()},
+            {"attempts_by_address", attempts_by_address_.keys()}};
+  }
 
   grpc::ServerUnaryReactor* StartOAuth(
       grpc::CallbackServerContext* context,

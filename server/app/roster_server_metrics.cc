@@ -1,6 +1,9 @@
 // RosterServer's Prometheus text (/metrics): the RPC counters and latencies
 // of api::Metrics, plus what only the server knows at scrape time: the build,
-// the user count, the user cache, the HTTP/2 guard and the code deliverer.
+// the user count, the user cache, the C heap, the token cache, the rate
+// limits, the HTTP/2 guard and the code deliverer.
+#include <malloc.h>
+
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -44,6 +47,31 @@ std::string RosterServer::RenderMetrics() {
         "# TYPE roster_user_cache_bytes gauge\n"
         "roster_user_cache_bytes ",
         cache->bytes, "\n");
+  }
+  // glibc's own count (it walks every arena under its lock, so only at
+  // scrape time): what a leak grows is the heap in use; the free part is
+  // what arenas keep for reuse (up to M_TRIM_THRESHOLD each, main.cc).
+  const struct mallinfo2 heap = mallinfo2();
+  absl::StrAppend(&extra,
+                  "# HELP roster_heap_bytes The C heap (glibc malloc): bytes "
+                  "in use and bytes held free for reuse.\n"
+                  "# TYPE roster_heap_bytes gauge\n"
+                  "roster_heap_bytes{state=\"in_use\"} ",
+                  heap.uordblks + heap.hblkhd,
+                  "\nroster_heap_bytes{state=\"free\"} ", heap.fordblks, "\n");
+  absl::StrAppend(&extra,
+                  "# HELP roster_token_cache_entries Session tokens whose "
+                  "signature check is remembered (up to 10000).\n"
+                  "# TYPE roster_token_cache_entries gauge\n"
+                  "roster_token_cache_entries ",
+                  sessions_->cached_tokens(), "\n");
+  absl::StrAppend(&extra,
+                  "# HELP roster_rate_limit_keys Keys each in-memory rate "
+                  "limit holds now (up to 100000 each; DESIGN section 14).\n"
+                  "# TYPE roster_rate_limit_keys gauge\n");
+  for (const auto& [limit, keys] : frontend_users_->RateLimitKeys()) {
+    absl::StrAppend(&extra, "roster_rate_limit_keys{limit=\"", limit, "\"} ",
+                    keys, "\n");
   }
   const Http2GuardCounts guard = GuardCounts();
   absl::StrAppend(

@@ -100,7 +100,7 @@ void RateLimiter::MakeRoom(absl::Time now) {
   windows_.erase(oldest);
 }
 
-size_t RateLimiter::keys_for_test() const {
+size_t RateLimiter::keys() const {
   absl::MutexLock lock(&mu_);
   return windows_.size();
 }

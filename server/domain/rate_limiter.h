@@ -37,7 +37,8 @@ class RateLimiter {
   // Takes back one event Acquired for `key` that turned out not to count.
   void Release(absl::string_view key);
 
-  size_t keys_for_test() const;
+  // Keys held now (at most `max_keys`): how full the table is, for metrics.
+  size_t keys() const;
 
  private:
   struct Window {

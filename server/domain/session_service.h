@@ -118,6 +118,8 @@ class SessionService {
   void ActiveUserAsync(const TokenClaims& claims, ActiveUserDone done);
 
   const TokenVerifier& verifier() const { return *verifier_; }
+  // Verified tokens remembered now (for /metrics; capped by TokenCache).
+  size_t cached_tokens() const { return verified_tokens_.size(); }
   absl::Time Now() const { return clock_->Now(); }
 
  private:

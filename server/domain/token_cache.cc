@@ -42,7 +42,7 @@ void TokenCache::Add(absl::string_view token, const TokenClaims& claims,
   claims_.insert_or_assign(digest, claims);
 }
 
-size_t TokenCache::size_for_test() const {
+size_t TokenCache::size() const {
   absl::MutexLock lock(&mu_);
   return claims_.size();
 }

@@ -33,7 +33,8 @@ class TokenCache {
   // expired go first, then everything (refilled by the next calls).
   void Add(absl::string_view token, const TokenClaims& claims, absl::Time now);
 
-  size_t size_for_test() const;
+  // Tokens held now: at most `max_entries`.
+  size_t size() const;
 
  private:
   using Digest = std::array<unsigned char, 32>;

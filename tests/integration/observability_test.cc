@@ -8,6 +8,7 @@
 #include <cstring>
 #include <future>
 #include <map>
+#include <memory>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -16,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "roster/v1/frontend_users.grpc.pb.h"
+#include "tests/testing/sanitizers.h"
 #include "tests/testing/test_database.h"
 #include "tests/testing/test_server.h"
 
@@ -224,6 +227,111 @@ TEST(ObservabilityTest, UnknownMethodsAreOneLabelWhateverTheirPaths) {
                   .ok());
   EXPECT_THAT(server.server().RenderMetrics(),
               HasSubstr(R"(method="/grpc.health.v1.Health/Check")"));
+}
+
+// Each rate limit's table is capped (DESIGN section 14); the gauge shows
+// how full it is. A failed sign-in adds one key to each failure limit.
+TEST(ObservabilityTest, RateLimitKeysCountWhatTheLimitsHold) {
+  TestServer server([](app::ServerConfig& config) {
+    config.http_listen = "127.0.0.1:0";
+    config.metrics = true;
+  });
+  httplib::Client client("127.0.0.1", server.server().http_port());
+  auto keys = [&](const char* limit) {
+    auto response = client.Get("/metrics");
+    EXPECT_TRUE(response && response->status == 200);
+    return response ? ParseExposition(response->body)
+                          .at(absl::StrCat("roster_rate_limit_keys{limit=\"",
+                                           limit, "\"}"))
+                    : -1.0;
+  };
+  EXPECT_EQ(keys("failures_by_identifier"), 0);
+  EXPECT_EQ(keys("failures_by_address"), 0);
+  auto frontend = roster::v1::FrontendUsers::NewStub(server.channel());
+  for (const char* identifier : {"nobody@example.com", "noone@example.com"}) {
+    roster::v1::SignInRequest sign_in;
+    sign_in.set_identifier(identifier);
+    sign_in.set_password("not-the-password-1");
+    roster::v1::SignInResponse signed_in;
+    grpc::ClientContext context;
+    EXPECT_EQ(frontend->SignIn(&context, sign_in, &signed_in).error_code(),
+              grpc::UNAUTHENTICATED);
+  }
+  EXPECT_EQ(keys("failures_by_identifier"), 2);  // One per identifier.
+  EXPECT_EQ(keys("failures_by_address"), 1);     // Both from loopback.
+  EXPECT_EQ(keys("writes_by_user"), 0);
+}
+
+// The token cache keeps one entry per verified token, never a refused one.
+TEST(ObservabilityTest, TokenCacheEntriesCountVerifiedTokens) {
+  TestServer server([](app::ServerConfig& config) {
+    config.http_listen = "127.0.0.1:0";
+    config.metrics = true;
+  });
+  httplib::Client client("127.0.0.1", server.server().http_port());
+  auto entries = [&] {
+    auto response = client.Get("/metrics");
+    EXPECT_TRUE(response && response->status == 200);
+    return response ? ParseExposition(response->body)
+                          .at("roster_token_cache_entries")
+                    : -1.0;
+  };
+  EXPECT_EQ(entries(), 0);
+  CreateUserRequest create;
+  create.add_email_addresses("cached@example.com");
+  create.set_password("cached-password-Correct-1");
+  User user;
+  ASSERT_TRUE(server.Backend()->CreateUser(Authed().get(), create, &user).ok());
+  auto frontend = roster::v1::FrontendUsers::NewStub(server.channel());
+  roster::v1::SignInRequest sign_in;
+  sign_in.set_identifier("cached@example.com");
+  sign_in.set_password("cached-password-Correct-1");
+  roster::v1::SignInResponse signed_in;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(frontend->SignIn(&context, sign_in, &signed_in).ok());
+  }
+  for (const std::string& token :
+       {signed_in.session_token(), signed_in.session_token(),
+        signed_in.session_token() + "x"}) {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer " + token);
+    roster::v1::FrontendUser me;
+    frontend->GetMe(&context, roster::v1::GetMeRequest(), &me);
+  }
+  EXPECT_EQ(entries(), 1);
+}
+
+// roster_heap_bytes is glibc's count of the process's heap: it follows
+// memory the process takes and gives back (here the test's own, since the
+// server runs in this process).
+TEST(ObservabilityTest, HeapMetricFollowsTheHeap) {
+  if (testing::kAddressSanitized || testing::kThreadSanitized) {
+    GTEST_SKIP() << "the sanitizer's allocator serves malloc, not glibc's";
+  }
+  TestServer server([](app::ServerConfig& config) {
+    config.http_listen = "127.0.0.1:0";
+    config.metrics = true;
+  });
+  httplib::Client client("127.0.0.1", server.server().http_port());
+  auto heap = [&](const char* state) {
+    auto response = client.Get("/metrics");
+    EXPECT_TRUE(response && response->status == 200);
+    return response ? ParseExposition(response->body)
+                          .at(absl::StrCat("roster_heap_bytes{state=\"", state,
+                                           "\"}"))
+                    : -1.0;
+  };
+  EXPECT_GE(heap("free"), 0);
+  const double before = heap("in_use");
+  constexpr size_t kHeld = size_t{32} << 20;
+  auto held = std::make_unique<char[]>(kHeld);
+  std::memset(held.get(), 1, kHeld);
+  const double holding = heap("in_use");
+  held.reset();
+  const double after = heap("in_use");
+  EXPECT_GE(holding - before, kHeld * 0.9);
+  EXPECT_GE(holding - after, kHeld * 0.9);
 }
 
 // The public listener (images) never serves metrics when they have their own

@@ -42,7 +42,7 @@ TEST(RateLimiterTest, AReleasedEventNoLongerCounts) {
     limiter.Release("office");
   }
   limiter.Release("elsewhere");
-  EXPECT_EQ(limiter.keys_for_test(), 1u);
+  EXPECT_EQ(limiter.keys(), 1u);
   EXPECT_TRUE(limiter.Acquire("office", kStart + absl::Minutes(2)).ok());
   EXPECT_TRUE(limiter.Acquire("office", kStart + absl::Minutes(2)).ok());
   EXPECT_FALSE(limiter.Acquire("office", kStart + absl::Minutes(2)).ok());
@@ -55,10 +55,10 @@ TEST(RateLimiterTest, HoldsAtMostMaxKeys) {
     limiter.Record(absl::StrCat("attacker-", i),
                    kStart + absl::Milliseconds(i));
   }
-  EXPECT_LE(limiter.keys_for_test(), 100u);
+  EXPECT_LE(limiter.keys(), 100u);
   // Ended windows are dropped first.
   limiter.Record("later", kStart + absl::Hours(1));
-  EXPECT_EQ(limiter.keys_for_test(), 1u);
+  EXPECT_EQ(limiter.keys(), 1u);
 }
 
 }  // namespace

@@ -57,17 +57,17 @@ TEST(TokenCacheTest, HoldsAtMostMaxEntriesAndDropsTheExpiredFirst) {
   for (int i = 0; i < 100; ++i) {
     cache.Add(absl::StrCat("early-", i), ClaimsFor("early"), kIssued);
   }
-  EXPECT_EQ(cache.size_for_test(), 100u);
+  EXPECT_EQ(cache.size(), 100u);
   // Past the early tokens' lifetime, a new one makes room by dropping them.
   const absl::Time later = kIssued + absl::Hours(1);
   TokenClaims fresh = ClaimsFor("late");
   fresh.expires_at = later + absl::Minutes(5);
   cache.Add("late", fresh, later);
-  EXPECT_EQ(cache.size_for_test(), 1u);
+  EXPECT_EQ(cache.size(), 1u);
   for (int i = 0; i < 1000; ++i) {
     cache.Add(absl::StrCat("many-", i), fresh, later);
   }
-  EXPECT_LE(cache.size_for_test(), 100u);
+  EXPECT_LE(cache.size(), 100u);
   EXPECT_TRUE(cache.Find("many-999", later).has_value());
 }
 
