@@ -8,16 +8,19 @@
 // docs/reliability.md quotes.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <sodium.h>
 
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <regex>
 #include <thread>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -61,6 +64,44 @@ std::vector<std::string> ExtraServerFlags() {
     return {};
   }
   return absl::StrSplit(value, ' ', absl::SkipEmpty());
+}
+
+// What the server's /metrics says it holds: the C heap (in use and free),
+// the tokens its token cache keeps and the keys its rate limits keep. All -1
+// when it does not answer.
+struct HeldMemory {
+  int64_t heap_in_use_kib = -1;
+  int64_t heap_free_kib = -1;
+  int64_t rate_limit_keys = -1;
+  int64_t token_cache_entries = -1;
+};
+
+HeldMemory ScrapeHeldMemory(int metrics_port) {
+  HeldMemory held;
+  httplib::Client client("127.0.0.1", metrics_port);
+  auto response = client.Get("/metrics");
+  if (!response || response->status != 200) {
+    return held;
+  }
+  held.rate_limit_keys = 0;
+  for (absl::string_view line : absl::StrSplit(response->body, '\n')) {
+    const std::pair<absl::string_view, absl::string_view> sample =
+        absl::StrSplit(line, absl::MaxSplits(' ', 1));
+    int64_t value = 0;
+    if (!absl::SimpleAtoi(sample.second, &value)) {
+      continue;
+    }
+    if (sample.first == "roster_heap_bytes{state=\"in_use\"}") {
+      held.heap_in_use_kib = value / 1024;
+    } else if (sample.first == "roster_heap_bytes{state=\"free\"}") {
+      held.heap_free_kib = value / 1024;
+    } else if (sample.first == "roster_token_cache_entries") {
+      held.token_cache_entries = value;
+    } else if (absl::StartsWith(sample.first, "roster_rate_limit_keys{")) {
+      held.rate_limit_keys += value;
+    }
+  }
+  return held;
 }
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& bearer) {
@@ -481,7 +522,9 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
       // Every cycle sends two codes: in `make test-long`'s 10 minutes the
       // service's default hourly budget (1,000) runs out, and its refusal is
       // VerificationBudgetTest's subject, not this one's.
-      "--codes_per_hour=100000000"};
+      "--codes_per_hour=100000000",
+      // Its /metrics: the heap and the rate limits, at rest.
+      "--metrics_listen=127.0.0.1:0"};
   for (std::string& flag : ExtraServerFlags()) {
     flags.push_back(std::move(flag));
   }
@@ -489,6 +532,13 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
   const int port = server.WaitForPort();
   ASSERT_GT(port, 0) << server.Stderr();
   const pid_t pid = server.pid();
+  const std::regex metrics_port_logged(R"("metrics_port":(\d+))");
+  std::smatch metrics_match;
+  const std::string serving_log = server.Stderr();
+  ASSERT_TRUE(
+      std::regex_search(serving_log, metrics_match, metrics_port_logged))
+      << serving_log;
+  const int metrics_port = std::stoi(metrics_match[1]);
 
   std::vector<
       std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
@@ -547,11 +597,14 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
   const int64_t anon_warm = RssAnonKib(pid);
   const int pg_port = PostgresPort(database);
   const Fds fds_warm = OpenFds(pid, pg_port);
+  // After the descriptors: the scrape's own connection is not counted.
+  const HeldMemory held_warm = ScrapeHeldMemory(metrics_port);
   const int64_t calls_warm = tally.calls();
   run_for(seconds - warmup);
   const int64_t rss_end = RssKib(pid);
   const int64_t anon_end = RssAnonKib(pid);
   const Fds fds_end = OpenFds(pid, pg_port);
+  const HeldMemory held_end = ScrapeHeldMemory(metrics_port);
   watch_context.TryCancel();
   watcher.join();
 
@@ -560,15 +613,23 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
       "soak: %d s, %d calls (%.0f/s after warm-up), %d unexpected, %d "
       "events watched; server RSS at rest %.1f MiB after %d s warm-up, %.1f "
       "MiB at end (peak under load %.1f), of which anonymous %.1f -> %.1f "
-      "MiB; open fds %d+%d -> %d+%d (other + database)\n",
+      "MiB (heap in use %.1f -> %.1f, free %.1f -> %.1f; token cache %d -> "
+      "%d, rate limit keys %d -> %d); open fds %d+%d -> %d+%d (other + "
+      "database)\n",
       seconds, calls,
       static_cast<double>(calls - calls_warm) / (seconds - warmup),
       tally.unexpected(), events_seen.load(),
       static_cast<double>(rss_warm) / 1024, warmup,
       static_cast<double>(rss_end) / 1024, static_cast<double>(rss_peak) / 1024,
       static_cast<double>(anon_warm) / 1024,
-      static_cast<double>(anon_end) / 1024, fds_warm.other, fds_warm.database,
-      fds_end.other, fds_end.database);
+      static_cast<double>(anon_end) / 1024,
+      static_cast<double>(held_warm.heap_in_use_kib) / 1024,
+      static_cast<double>(held_end.heap_in_use_kib) / 1024,
+      static_cast<double>(held_warm.heap_free_kib) / 1024,
+      static_cast<double>(held_end.heap_free_kib) / 1024,
+      held_warm.token_cache_entries, held_end.token_cache_entries,
+      held_warm.rate_limit_keys, held_end.rate_limit_keys, fds_warm.other,
+      fds_warm.database, fds_end.other, fds_end.database);
   EXPECT_EQ(tally.unexpected(), 0);
   EXPECT_GT(calls, 1000);
   EXPECT_GT(events_seen, 0);
@@ -583,6 +644,12 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
     // Flat: growth after warm-up stays within 10 % or 8 MiB, whichever is
     // more (SQLite's page caches fill as the file grows, up to their cap).
     EXPECT_LE(rss_end, rss_warm + std::max(rss_warm / 10, int64_t{8} * 1024));
+    // Sharper than RSS, which reused free memory hides: what the heap has
+    // allocated. Its caches fill after the warm-up (the token cache: up to
+    // 10,000 tokens), so it may grow by as much, but not without end.
+    ASSERT_GE(held_warm.heap_in_use_kib, 0) << "no roster_heap_bytes";
+    EXPECT_LE(held_end.heap_in_use_kib,
+              held_warm.heap_in_use_kib + int64_t{8} * 1024);
   }
   EXPECT_EQ(server.Stop(SIGTERM), 0);
 }
