@@ -110,16 +110,16 @@ class StandInProviderTest : public ::testing::Test {
   }
 
   // The token endpoint: a code for tokens (the access token lasts a minute),
-  // or a refresh token for new ones, rotating it as some providers do. The
-  // first refresh waits up to 1 s for a second to arrive, so concurrent
-  // refreshes by Roster would meet here.
+  // or a refresh token for new ones, rotating it as some providers do. After
+  // HoldFirstRefresh, the first refresh waits up to 1 s for a second to
+  // arrive, so concurrent refreshes by Roster would meet here.
   void AnswerToken(const httplib::Request& req, httplib::Response& res) {
     absl::MutexLock lock(&mu_);
     if (req.get_param_value("grant_type") == "refresh_token") {
       if (++refreshes_ == 1) {
         mu_.AwaitWithTimeout(
             absl::Condition(this, &StandInProviderTest::SecondRefreshArrived),
-            absl::Seconds(1));
+            first_refresh_hold_);
       }
       if (req.get_param_value("refresh_token") != refresh_token_) {
         res.status = 400;
@@ -178,6 +178,13 @@ class StandInProviderTest : public ::testing::Test {
   int JwksFetches() {
     absl::MutexLock lock(&mu_);
     return jwks_fetches_;
+  }
+
+  // Makes the first refresh wait for a second one (up to 1 s): only a test
+  // of concurrent refreshes needs to pay for that.
+  void HoldFirstRefresh() {
+    absl::MutexLock lock(&mu_);
+    first_refresh_hold_ = absl::Seconds(1);
   }
 
   // The `scope` the code exchange answers with from now on (none if empty);
@@ -265,6 +272,8 @@ class StandInProviderTest : public ::testing::Test {
   std::string granted_scope_ ABSL_GUARDED_BY(mu_);
   std::string refresh_token_ ABSL_GUARDED_BY(mu_) = "rt-0";
   int refreshes_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Duration first_refresh_hold_ ABSL_GUARDED_BY(mu_) =
+      absl::ZeroDuration();
   nlohmann::json jwks_ ABSL_GUARDED_BY(mu_);
   int jwks_fetches_ ABSL_GUARDED_BY(mu_) = 0;
   httplib::Server stand_in_;
@@ -489,6 +498,7 @@ TEST_F(StandInWithDataKeysTest, ASecondFactorIsAskedForAfterTheTicket) {
 // the provider rotates refresh tokens, so a second refresh with the same
 // token would be refused and the token lost.
 TEST_F(StandInWithDataKeysTest, ConcurrentCallsShareOneRefresh) {
+  HoldFirstRefresh();
   const SignInResponse signed_in = ExchangeTicket(
       QueryValue(SignInWith(SignedBy(key_, "k1")), "roster_ticket"));
   ASSERT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE);
