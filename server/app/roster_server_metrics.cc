@@ -49,8 +49,8 @@ std::string RosterServer::RenderMetrics() {
         cache->bytes, "\n");
   }
   // glibc's own count (it walks every arena under its lock, so only at
-  // scrape time): what a leak grows is the heap in use; the free part is
-  // what arenas keep for reuse (up to M_TRIM_THRESHOLD each, main.cc).
+  // scrape time): what a leak grows is the heap in use. The free part is
+  // what arenas keep for reuse, whether or not its pages are resident.
   const struct mallinfo2 heap = mallinfo2();
   absl::StrAppend(&extra,
                   "# HELP roster_heap_bytes The C heap (glibc malloc): bytes "

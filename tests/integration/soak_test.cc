@@ -523,7 +523,7 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
       // service's default hourly budget (1,000) runs out, and its refusal is
       // VerificationBudgetTest's subject, not this one's.
       "--codes_per_hour=100000000",
-      // Its /metrics: the heap and the rate limits, at rest.
+      // Its /metrics: the heap, the token cache and the rate limits.
       "--metrics_listen=127.0.0.1:0"};
   for (std::string& flag : ExtraServerFlags()) {
     flags.push_back(std::move(flag));
@@ -647,7 +647,7 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
     // Sharper than RSS, which reused free memory hides: what the heap has
     // allocated. Its caches fill after the warm-up (the token cache: up to
     // 10,000 tokens), so it may grow by as much, but not without end.
-    ASSERT_GE(held_warm.heap_in_use_kib, 0) << "no roster_heap_bytes";
+    EXPECT_GE(held_warm.heap_in_use_kib, 0) << "no roster_heap_bytes";
     EXPECT_LE(held_end.heap_in_use_kib,
               held_warm.heap_in_use_kib + int64_t{8} * 1024);
   }
