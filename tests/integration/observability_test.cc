@@ -67,6 +67,16 @@ std::map<std::string, double> ParseExposition(const std::string& text) {
   return samples;
 }
 
+// One sample ("name{labels}") of the /metrics on `http_port`, parsed as
+// above; -1 when the server does not answer, and `at` throws when the sample
+// is missing.
+double Sample(int http_port, const std::string& name) {
+  httplib::Client client("127.0.0.1", http_port);
+  auto response = client.Get("/metrics");
+  EXPECT_TRUE(response && response->status == 200);
+  return response ? ParseExposition(response->body).at(name) : -1.0;
+}
+
 std::string ResponseRequestId(const grpc::ClientContext& context) {
   const auto& metadata = context.GetServerInitialMetadata();
   auto it = metadata.find("x-request-id");
@@ -236,14 +246,10 @@ TEST(ObservabilityTest, RateLimitKeysCountWhatTheLimitsHold) {
     config.http_listen = "127.0.0.1:0";
     config.metrics = true;
   });
-  httplib::Client client("127.0.0.1", server.server().http_port());
   auto keys = [&](const char* limit) {
-    auto response = client.Get("/metrics");
-    EXPECT_TRUE(response && response->status == 200);
-    return response ? ParseExposition(response->body)
-                          .at(absl::StrCat("roster_rate_limit_keys{limit=\"",
-                                           limit, "\"}"))
-                    : -1.0;
+    return Sample(
+        server.server().http_port(),
+        absl::StrCat("roster_rate_limit_keys{limit=\"", limit, "\"}"));
   };
   EXPECT_EQ(keys("failures_by_identifier"), 0);
   EXPECT_EQ(keys("failures_by_address"), 0);
@@ -268,13 +274,8 @@ TEST(ObservabilityTest, TokenCacheEntriesCountVerifiedTokens) {
     config.http_listen = "127.0.0.1:0";
     config.metrics = true;
   });
-  httplib::Client client("127.0.0.1", server.server().http_port());
   auto entries = [&] {
-    auto response = client.Get("/metrics");
-    EXPECT_TRUE(response && response->status == 200);
-    return response ? ParseExposition(response->body)
-                          .at("roster_token_cache_entries")
-                    : -1.0;
+    return Sample(server.server().http_port(), "roster_token_cache_entries");
   };
   EXPECT_EQ(entries(), 0);
   CreateUserRequest create;
@@ -315,14 +316,9 @@ TEST(ObservabilityTest, HeapMetricFollowsTheHeap) {
     config.http_listen = "127.0.0.1:0";
     config.metrics = true;
   });
-  httplib::Client client("127.0.0.1", server.server().http_port());
   auto heap = [&](const char* state) {
-    auto response = client.Get("/metrics");
-    EXPECT_TRUE(response && response->status == 200);
-    return response ? ParseExposition(response->body)
-                          .at(absl::StrCat("roster_heap_bytes{state=\"", state,
-                                           "\"}"))
-                    : -1.0;
+    return Sample(server.server().http_port(),
+                  absl::StrCat("roster_heap_bytes{state=\"", state, "\"}"));
   };
   EXPECT_GE(heap("free"), 0);  // Present (`at` throws when it is not).
   const double before = heap("in_use");
