@@ -13,7 +13,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <thread>
 
 #include "absl/functional/any_invocable.h"
@@ -34,15 +33,6 @@ namespace roster::abuse {
 using namespace roster::v1;  // NOLINT: the API under attack.
 
 namespace {
-
-int LoggedPort(const std::string& log, const std::string& name) {
-  std::smatch match;
-  if (std::regex_search(log, match,
-                        std::regex(absl::StrCat("\"", name, "\":(\\d+)")))) {
-    return std::stoi(match[1]);
-  }
-  return 0;
-}
 
 // CPU time this process (the attacker's threads) has used, in seconds.
 double OwnCpuSeconds() {
@@ -208,10 +198,9 @@ Target::Target(std::vector<std::string> extra_flags) {
   if (port_ == 0) {
     return;
   }
-  const std::string log = process_->Stderr();
-  http_port_ = LoggedPort(log, "http_port");
-  metrics_port_ = LoggedPort(log, "metrics_port");
-  backend_port_ = LoggedPort(log, "backend_port");
+  http_port_ = process_->LoggedPort("http_port");
+  metrics_port_ = process_->LoggedPort("metrics_port");
+  backend_port_ = process_->LoggedPort("backend_port");
   backend_ = BackendUsers::NewStub(NewBackendChannel());
 }
 

@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <chrono>
 #include <fstream>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -79,11 +78,8 @@ class HttpLimitsTest : public ::testing::Test {
         std::vector<std::string>{"--dev", "--db=dev.db", "--listen=127.0.0.1:0",
                                  "--http_listen=127.0.0.1:0"});
     ASSERT_NE(server_->WaitForPort(), 0) << server_->Stderr();
-    std::smatch match;
-    const std::string log = server_->Stderr();
-    ASSERT_TRUE(
-        std::regex_search(log, match, std::regex(R"("http_port":(\d+))")));
-    http_port_ = std::stoi(match[1]);
+    http_port_ = server_->LoggedPort("http_port");
+    ASSERT_GT(http_port_, 0) << server_->Stderr();
     absl::Duration took;
     ASSERT_EQ(LegitimateGet(http_port_, &took), "HTTP/1.1 404 Not Found");
     baseline_kib_ = PeakRssKib(server_->pid());

@@ -15,7 +15,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <regex>
 #include <thread>
 
 #include "absl/strings/escaping.h"
@@ -532,13 +531,8 @@ TEST(SoakTest, EveryRpcUnderLoadWithFlatMemoryAndDescriptors) {
   const int port = server.WaitForPort();
   ASSERT_GT(port, 0) << server.Stderr();
   const pid_t pid = server.pid();
-  const std::regex metrics_port_logged(R"("metrics_port":(\d+))");
-  std::smatch metrics_match;
-  const std::string serving_log = server.Stderr();
-  ASSERT_TRUE(
-      std::regex_search(serving_log, metrics_match, metrics_port_logged))
-      << serving_log;
-  const int metrics_port = std::stoi(metrics_match[1]);
+  const int metrics_port = server.LoggedPort("metrics_port");
+  ASSERT_GT(metrics_port, 0) << server.Stderr();
 
   std::vector<
       std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>

@@ -124,6 +124,16 @@ class ServerProcess {
     return port;
   }
 
+  // The port its log names `name` ("http_port", "metrics_port", ...) in its
+  // "serving" line, or 0 if it named none; call after WaitForPort().
+  int LoggedPort(const std::string& name) const {
+    std::smatch match;
+    const std::string log = Stderr();
+    return std::regex_search(log, match, std::regex("\"" + name + "\":(\\d+)"))
+               ? std::stoi(match[1])
+               : 0;
+  }
+
   // Sends `signal` (if any) and returns the exit code, or -1 if killed by a
   // signal.
   int Stop(int signal) {
