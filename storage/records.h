@@ -88,7 +88,8 @@ struct UserRecord {
   bool two_factor_enabled = false;
   bool delete_self_enabled = true;
   int32_t failed_password_attempts = 0;
-  Micros locked_until = 0;  // Locked while now < locked_until.
+  Micros locked_until = 0;             // Locked while now < locked_until.
+  Micros last_failed_password_at = 0;  // When the last one counted.
   Micros last_sign_in_at = 0;
   Micros last_active_at = 0;
   Micros created_at = 0;
@@ -127,7 +128,7 @@ struct UserColumn {
 // field is its member above, its line here, one migration per adapter and its
 // mapping (docs/architecture.md, "Adding a user field"). The order is the
 // SELECT order; each adapter's schema may order its columns differently.
-inline constexpr std::array<UserColumn, 31> kUserRow = {{
+inline constexpr std::array<UserColumn, 32> kUserRow = {{
     {"id", &UserRecord::id},
     {"external_id", &UserRecord::external_id},
     {"username", &UserRecord::username},
@@ -159,7 +160,26 @@ inline constexpr std::array<UserColumn, 31> kUserRow = {{
     {"backup_codes", &UserRecord::backup_codes},
     {"mfa_enabled_at", &UserRecord::mfa_enabled_at},
     {"mfa_disabled_at", &UserRecord::mfa_disabled_at},
+    {"last_failed_password_at", &UserRecord::last_failed_password_at},
 }};
+
+// The failed sign-ins at an identifier that names no user (keyed by its
+// digest), counted by the rules a user's are, so that the two lock alike.
+struct SignInFailuresRecord {
+  std::string key;
+  int32_t failures = 0;
+  Micros locked_until = 0;
+  Micros last_failed_at = 0;
+};
+
+// A user's sign-in bookkeeping, which is not a change to the user.
+struct SignInState {
+  int32_t failed_password_attempts = 0;
+  Micros locked_until = 0;
+  Micros last_failed_password_at = 0;
+  Micros last_sign_in_at = 0;
+  Micros last_active_at = 0;
+};
 
 // A sign-in ticket (DESIGN §10–12): minted by a flow that proved who the user
 // is (social sign-in, the portal), exchanged once by SignInWithTicket. Only

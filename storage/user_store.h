@@ -118,10 +118,14 @@ class WriteTransaction {
   // password count and the sign-in / activity times without bumping the
   // version or appending an event. NotFound if the user does not exist.
   virtual absl::Status UpdateSignInState(absl::string_view user_id,
-                                         int32_t failed_password_attempts,
-                                         Micros locked_until,
-                                         Micros last_sign_in_at,
-                                         Micros last_active_at) = 0;
+                                         const SignInState& state) = 0;
+  // The failures counted at `key` (all zero when none are), and their
+  // replacement; PutSignInFailures also forgets every other key whose last
+  // failure was before `forget_before`.
+  virtual absl::StatusOr<SignInFailuresRecord> GetSignInFailures(
+      absl::string_view key) = 0;
+  virtual absl::Status PutSignInFailures(const SignInFailuresRecord& record,
+                                         Micros forget_before) = 0;
   // Deletes up to `max_events` of the oldest events created before `cutoff`,
   // always a prefix of the log, and advances pruned_through. Returns how many
   // were deleted.

@@ -47,7 +47,8 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT, how long in-flight calls may take before they "
           "are cancelled.");
 ABSL_FLAG(int32_t, lockout_attempts, 10,
-          "Wrong passwords before a user is locked.");
+          "Wrong passwords before a user (or an identifier no user holds) is "
+          "locked.");
 ABSL_FLAG(absl::Duration, events_retention, absl::Hours(24 * 30),
           "Events older than this are deleted; a WatchEvents/ListEvents cursor "
           "older than what is kept gets OUT_OF_RANGE.");
@@ -85,7 +86,8 @@ ABSL_FLAG(std::string, token_issuer, "roster",
 ABSL_FLAG(std::string, token_audience, "",
           "When set, the `aud` every session token carries and must carry.");
 ABSL_FLAG(absl::Duration, lockout_duration, absl::Hours(1),
-          "How long a lockout lasts.");
+          "How long a lockout lasts, and how long failures are remembered "
+          "without another.");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain for gRPC TLS (with --tls_key_file). Re-read "
           "every --tls_reload_interval, so a rotated certificate takes effect "

@@ -204,9 +204,9 @@ absl::StatusOr<NewSession> SessionService::CreateSessionIn(
   if (!inserted.ok()) {
     return inserted;
   }
-  absl::Status recorded =
-      txn.UpdateSignInState(user.id, user.failed_password_attempts,
-                            user.locked_until, ToMicros(now), ToMicros(now));
+  absl::Status recorded = txn.UpdateSignInState(
+      user.id, {user.failed_password_attempts, user.locked_until,
+                user.last_failed_password_at, ToMicros(now), ToMicros(now)});
   if (!recorded.ok()) {
     return recorded;
   }

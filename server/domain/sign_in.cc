@@ -20,18 +20,6 @@ absl::Status PasswordIncorrect() {
                "the identifier or the password is incorrect");
 }
 
-// The id of the user holding `identifier`, or "" when there is none (or it is
-// malformed). Only a verified email address or phone number signs in: an
-// unverified claim reads as unknown, and can never hide the verified holder.
-absl::StatusOr<std::string> FindUser(UserServices& users,
-                                     absl::string_view identifier) {
-  auto parsed = ParseSignInIdentifier(identifier);
-  if (!parsed.ok()) {
-    return std::string();
-  }
-  return FindSignInUser(users, *parsed);
-}
-
 }  // namespace
 
 absl::StatusOr<SignInIdentifier> ParseSignInIdentifier(
@@ -128,14 +116,26 @@ absl::StatusOr<std::string> CheckSignInPassword(UserServices& users,
     VerifyNothing(password.substr(0, kMaxPasswordBytes));
     return PasswordIncorrect();
   }
-  auto user_id = FindUser(users, identifier);
+  // Only a verified email address or phone number signs in: an unverified
+  // claim reads as unknown, and can never hide the verified holder. A
+  // malformed identifier names no user, and counts as it was typed.
+  auto parsed = ParseSignInIdentifier(identifier);
+  absl::StatusOr<std::string> user_id = std::string();
+  if (parsed.ok()) {
+    user_id = FindSignInUser(users, *parsed);
+  } else {
+    parsed =
+        SignInIdentifier{storage::IdentifierKind::kUsername,
+                         std::string(absl::StripAsciiWhitespace(identifier))};
+  }
   if (!user_id.ok()) {
     return user_id.status();
   }
   if (user_id->empty()) {
-    // A durable write and a hash, as a known user's wrong password costs: no
-    // user enumeration by timing.
-    absl::Status counted = users.passwords.CountUnknownIdentifierAttempt();
+    // A count of failures, its lockout and a hash, as a known user's wrong
+    // password has: no user enumeration by answer or by timing.
+    absl::Status counted = users.passwords.CountUnknownIdentifierAttempt(
+        parsed->kind, parsed->value);
     if (!counted.ok()) {
       return counted;
     }

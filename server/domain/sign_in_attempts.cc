@@ -352,7 +352,8 @@ absl::StatusOr<SignInStep> SignInAttemptService::Attempt(
   // pays the same durable write and hash.
   bool verified = false;
   if (reserved.user_id.empty()) {
-    absl::Status counted = users_->passwords.CountUnknownIdentifierAttempt();
+    absl::Status counted = users_->passwords.CountUnknownIdentifierAttempt(
+        KindOf(reserved), reserved.identifier);
     if (!counted.ok()) {
       return counted;
     }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/domain/errors.h"
 #include "server/domain/identifier_kind.h"
+#include "server/domain/lockout.h"
 #include "server/domain/second_factors.h"
 #include "server/domain/user_checks.h"
 
@@ -108,8 +109,11 @@ UserView UserOperations::View(storage::UserRecord record) const {
     view.lockout_expires_in_seconds =
         (record.locked_until - now + kMicrosPerSecond - 1) / kMicrosPerSecond;
   }
-  view.verification_attempts_remaining =
-      std::max(0, options_.lockout_attempts - record.failed_password_attempts);
+  view.verification_attempts_remaining = std::max(
+      0, options_.lockout_attempts -
+             FailuresAt({record.failed_password_attempts, record.locked_until,
+                         record.last_failed_password_at},
+                        now, options_));
   view.etag = EtagOf(record.version);
   view.record = std::move(record);
   if (!view.record.image_url.empty()) {

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "server/domain/errors.h"
+#include "server/domain/lockout.h"
 #include "server/domain/passwords.h"
 #include "server/domain/user_checks.h"
 #include "server/domain/user_service.h"
@@ -14,6 +15,15 @@ namespace roster::domain {
 using internal::CheckUserId;
 using internal::FromStore;
 using internal::IdentifiersOf;
+
+namespace {
+
+absl::Status UserLocked() {
+  return Error(absl::StatusCode::kPermissionDenied, reason::kUserLocked,
+               "the user is locked after too many failed password attempts");
+}
+
+}  // namespace
 
 absl::StatusOr<std::string> PasswordService::HashPasswordForNewUser(
     const CreateUserParams& params) const {
@@ -83,60 +93,65 @@ absl::StatusOr<PasswordAttempt> PasswordService::BeginPasswordAttempt(
           return Error(absl::StatusCode::kPermissionDenied, reason::kUserBanned,
                        "the user is banned");
         }
-        if (user->locked_until > now) {
-          return Error(
-              absl::StatusCode::kPermissionDenied, reason::kUserLocked,
-              "the user is locked after too many failed password attempts");
+        FailureCount count{user->failed_password_attempts, user->locked_until,
+                           user->last_failed_password_at};
+        const Reservation reservation = ReserveCheck(count, now, options_);
+        if (reservation == Reservation::kRefused) {
+          return UserLocked();
         }
-        // A lockout that has run out starts a fresh count.
-        const bool expired = user->locked_until != 0;
-        const int32_t failed = expired ? 0 : user->failed_password_attempts;
-        const storage::Micros lockout =
-            ToMicros(clock_->Now() + options_.lockout_duration);
-        if (failed >= options_.lockout_attempts) {
-          // Attempts used up without a lockout: left by a server before
-          // reservations locked, or --lockout_attempts lowered since. Lock
-          // now, so the count runs out like any other lockout.
+        user->failed_password_attempts = count.failures;
+        user->locked_until = count.locked_until;
+        user->last_failed_password_at = count.last_failed_at;
+        if (reservation == Reservation::kLockedNow) {
           locked_now = true;
-          user->locked_until = lockout;
           return WriteLockChange(txn, caller, *user);
         }
-        // The reservation counts as a failure until the check says otherwise,
-        // and the one that takes the last attempt is the lockout itself: a
-        // process that dies mid-check leaves a lockout that runs out, never
-        // an attempt held forever.
         attempt = {user->id, user->password_hash, 0, user->two_factor_enabled,
                    user->banned};
-        if (failed + 1 >= options_.lockout_attempts) {
-          attempt.locked_until = lockout;
-          user->failed_password_attempts = failed + 1;
-          user->locked_until = lockout;
+        if (reservation == Reservation::kLastOne) {
+          attempt.locked_until = count.locked_until;
           return WriteLockChange(txn, caller, *user);
         }
-        return txn.UpdateSignInState(user->id, failed + 1, /*locked_until=*/0,
-                                     user->last_sign_in_at,
-                                     user->last_active_at);
+        return txn.UpdateSignInState(
+            user->id, {count.failures, count.locked_until, count.last_failed_at,
+                       user->last_sign_in_at, user->last_active_at});
       });
   if (!written.ok()) {
     return FromStore(written);
   }
   if (locked_now) {
-    return Error(absl::StatusCode::kPermissionDenied, reason::kUserLocked,
-                 "the user is locked after too many failed password attempts");
+    return UserLocked();
   }
   return attempt;
 }
 
-absl::Status PasswordService::CountUnknownIdentifierAttempt() {
+absl::Status PasswordService::CountUnknownIdentifierAttempt(
+    storage::IdentifierKind kind, absl::string_view value) {
   const storage::Micros now = ToMicros(clock_->Now());
-  return FromStore(
+  const std::string key = UnknownIdentifierKey(kind, value);
+  bool refused = false;
+  absl::Status written =
       store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
-        return txn
-            .CountVerificationSend(
-                "sign_in:unknown_identifier", now,
-                now - absl::ToInt64Microseconds(absl::Hours(1)))
-            .status();
-      }));
+        auto record = txn.GetSignInFailures(key);
+        if (!record.ok()) {
+          return record.status();
+        }
+        FailureCount count{record->failures, record->locked_until,
+                           record->last_failed_at};
+        const Reservation reservation = ReserveCheck(count, now, options_);
+        if (reservation == Reservation::kRefused) {
+          refused = true;  // As a locked user's: nothing written.
+          return absl::OkStatus();
+        }
+        refused = reservation == Reservation::kLockedNow;
+        return txn.PutSignInFailures(
+            {key, count.failures, count.locked_until, count.last_failed_at},
+            now - absl::ToInt64Microseconds(options_.lockout_duration));
+      });
+  if (!written.ok()) {
+    return FromStore(written);
+  }
+  return refused ? UserLocked() : absl::OkStatus();
 }
 
 absl::StatusOr<UserView> PasswordService::FinishPasswordAttempt(
@@ -179,9 +194,9 @@ absl::StatusOr<UserView> PasswordService::FinishPasswordAttempt(
           return WriteLockChange(txn, caller, result);
         }
         result = *user;
-        return txn.UpdateSignInState(user->id, 0, user->locked_until,
-                                     user->last_sign_in_at,
-                                     user->last_active_at);
+        return txn.UpdateSignInState(
+            user->id, {0, user->locked_until, user->last_failed_password_at,
+                       user->last_sign_in_at, user->last_active_at});
       });
   if (!written.ok()) {
     return FromStore(written);

@@ -285,10 +285,13 @@ class PasswordService final : public UserOperations {
   absl::StatusOr<PasswordAttempt> BeginPasswordAttempt(
       const Caller& caller, absl::string_view user_id,
       bool refuse_banned = true);
-  // What a sign-in at an unknown identifier writes in place of the
-  // reservation: one durable row (an hourly count of such sign-ins), so both
-  // pay the same commit and cannot be told apart by timing.
-  absl::Status CountUnknownIdentifierAttempt();
+  // What a sign-in at an identifier that names no user does in place of the
+  // reservation: counts its failure by the same rules (lockout.h) in its own
+  // row, and answers PERMISSION_DENIED (USER_LOCKED) when a user would be
+  // locked, so that neither the answer nor the commit it pays tells the
+  // two apart.
+  absl::Status CountUnknownIdentifierAttempt(storage::IdentifierKind kind,
+                                             absl::string_view value);
   // Records the verdict of a reserved attempt: success resets the count, lifts
   // the lockout its own reservation set (a user.updated event) and, with
   // `sign_in`, sets last_sign_in_at; a failure keeps both.

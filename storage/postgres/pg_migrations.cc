@@ -21,7 +21,7 @@ constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7290146531)";
 // sequence is allocated from event_log.last_sequence inside the committing
 // transaction (see PgUserStore), not by an identity column, so that sequence
 // order is commit order across replicas.
-constexpr std::array<const char*, 13> kPgMigrations = {
+constexpr std::array<const char*, 14> kPgMigrations = {
     R"sql(
 CREATE TABLE users (
   id TEXT COLLATE "C" PRIMARY KEY,
@@ -354,6 +354,18 @@ CREATE INDEX user_metadata_values_by_user ON user_metadata_values(user_id);
     // 13: as SQLite's migration 17.
     R"sql(
 ALTER TABLE oauth_states ADD COLUMN legal_accepted INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 14: as SQLite's migration 18.
+    R"sql(
+ALTER TABLE users ADD COLUMN last_failed_password_at BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE sign_in_failures (
+  identifier_key TEXT COLLATE "C" PRIMARY KEY,
+  failures INTEGER NOT NULL,
+  locked_until BIGINT NOT NULL,
+  last_failed_at BIGINT NOT NULL
+);
+CREATE INDEX sign_in_failures_by_last_failed_at
+  ON sign_in_failures(last_failed_at);
 )sql",
 };
 

@@ -209,22 +209,63 @@ absl::Status PgWriteTransaction::ReplacePasswordHash(
   });
 }
 
-absl::Status PgWriteTransaction::UpdateSignInState(
-    absl::string_view user_id, int32_t failed_password_attempts,
-    Micros locked_until, Micros last_sign_in_at, Micros last_active_at) {
+absl::Status PgWriteTransaction::UpdateSignInState(absl::string_view user_id,
+                                                   const SignInState& state) {
   return PgGuarded("recording a sign-in attempt", [&] {
     if (c_.Run("UPDATE users SET failed_password_attempts = $1, "
-               "locked_until = $2, last_sign_in_at = $3, last_active_at = $4 "
-               "WHERE id = $5",
+               "locked_until = $2, last_failed_password_at = $3, "
+               "last_sign_in_at = $4, last_active_at = $5 WHERE id = $6",
                PgParams()
-                   .Add(failed_password_attempts)
-                   .Add(locked_until)
-                   .Add(last_sign_in_at)
-                   .Add(last_active_at)
+                   .Add(state.failed_password_attempts)
+                   .Add(state.locked_until)
+                   .Add(state.last_failed_password_at)
+                   .Add(state.last_sign_in_at)
+                   .Add(state.last_active_at)
                    .Add(user_id))
             .affected() == 0) {
       return absl::NotFoundError(absl::StrCat("user ", user_id, " not found"));
     }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<SignInFailuresRecord> PgWriteTransaction::GetSignInFailures(
+    absl::string_view key) {
+  return PgGuarded("reading sign-in failures",
+                   [&]() -> absl::StatusOr<SignInFailuresRecord> {
+                     PgResult r = c_.Run(
+                         "SELECT failures, locked_until, last_failed_at FROM "
+                         "sign_in_failures WHERE identifier_key = $1",
+                         PgParams().Add(key));
+                     SignInFailuresRecord record;
+                     record.key = std::string(key);
+                     if (r.rows() > 0) {
+                       record.failures = static_cast<int32_t>(r.Int(0, 0));
+                       record.locked_until = r.Int(0, 1);
+                       record.last_failed_at = r.Int(0, 2);
+                     }
+                     return record;
+                   });
+}
+
+absl::Status PgWriteTransaction::PutSignInFailures(
+    const SignInFailuresRecord& record, Micros forget_before) {
+  return PgGuarded("recording sign-in failures", [&] {
+    c_.Run(
+        "DELETE FROM sign_in_failures WHERE last_failed_at < $1 AND "
+        "identifier_key <> $2",
+        PgParams().Add(forget_before).Add(record.key));
+    c_.Run(
+        "INSERT INTO sign_in_failures (identifier_key, failures, "
+        "locked_until, last_failed_at) VALUES ($1, $2, $3, $4) ON CONFLICT "
+        "(identifier_key) DO UPDATE SET failures = excluded.failures, "
+        "locked_until = excluded.locked_until, "
+        "last_failed_at = excluded.last_failed_at",
+        PgParams()
+            .Add(record.key)
+            .Add(record.failures)
+            .Add(record.locked_until)
+            .Add(record.last_failed_at));
     return absl::OkStatus();
   });
 }

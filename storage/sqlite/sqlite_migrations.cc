@@ -11,7 +11,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 17> kMigrations = {
+constexpr std::array<const char*, 18> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -469,6 +469,20 @@ CREATE INDEX user_metadata_values_by_user ON user_metadata_values(user_id);
     // sign-in, for the user it may create.
     R"sql(
 ALTER TABLE oauth_states ADD COLUMN legal_accepted INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 18: failures are forgotten after a quiet --lockout_duration, so a user's
+    // count needs its last failure's time; and an identifier that names no
+    // user counts its own, so that its lockout looks like a user's.
+    R"sql(
+ALTER TABLE users ADD COLUMN last_failed_password_at INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE sign_in_failures (
+  identifier_key TEXT PRIMARY KEY,
+  failures INTEGER NOT NULL,
+  locked_until INTEGER NOT NULL,
+  last_failed_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX sign_in_failures_by_last_failed_at
+  ON sign_in_failures(last_failed_at);
 )sql",
 };
 

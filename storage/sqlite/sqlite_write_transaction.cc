@@ -197,20 +197,65 @@ absl::Status SqliteWriteTransaction::ReplacePasswordHash(
 }
 
 absl::Status SqliteWriteTransaction::UpdateSignInState(
-    absl::string_view user_id, int32_t failed_password_attempts,
-    Micros locked_until, Micros last_sign_in_at, Micros last_active_at) {
+    absl::string_view user_id, const SignInState& state) {
   return Guarded("recording a sign-in attempt", [&] {
     auto& s = c_.Prepare(
         "UPDATE users SET failed_password_attempts = ?, locked_until = ?, "
-        "last_sign_in_at = ?, last_active_at = ? WHERE id = ?");
-    s.bind(1, failed_password_attempts);
-    s.bind(2, locked_until);
-    s.bind(3, last_sign_in_at);
-    s.bind(4, last_active_at);
-    s.bind(5, std::string(user_id));
+        "last_failed_password_at = ?, last_sign_in_at = ?, "
+        "last_active_at = ? WHERE id = ?");
+    s.bind(1, state.failed_password_attempts);
+    s.bind(2, state.locked_until);
+    s.bind(3, state.last_failed_password_at);
+    s.bind(4, state.last_sign_in_at);
+    s.bind(5, state.last_active_at);
+    s.bind(6, std::string(user_id));
     if (s.exec() == 0) {
       return absl::NotFoundError(absl::StrCat("user ", user_id, " not found"));
     }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<SignInFailuresRecord> SqliteWriteTransaction::GetSignInFailures(
+    absl::string_view key) {
+  return Guarded("reading sign-in failures",
+                 [&]() -> absl::StatusOr<SignInFailuresRecord> {
+                   auto& s = c_.Prepare(
+                       "SELECT failures, locked_until, last_failed_at FROM "
+                       "sign_in_failures WHERE identifier_key = ?");
+                   s.bind(1, std::string(key));
+                   SignInFailuresRecord record;
+                   record.key = std::string(key);
+                   if (s.executeStep()) {
+                     record.failures = s.getColumn(0).getInt();
+                     record.locked_until = s.getColumn(1).getInt64();
+                     record.last_failed_at = s.getColumn(2).getInt64();
+                   }
+                   s.reset();
+                   return record;
+                 });
+}
+
+absl::Status SqliteWriteTransaction::PutSignInFailures(
+    const SignInFailuresRecord& record, Micros forget_before) {
+  return Guarded("recording sign-in failures", [&] {
+    auto& forget = c_.Prepare(
+        "DELETE FROM sign_in_failures WHERE last_failed_at < ? AND "
+        "identifier_key <> ?");
+    forget.bind(1, forget_before);
+    forget.bind(2, record.key);
+    forget.exec();
+    auto& put = c_.Prepare(
+        "INSERT INTO sign_in_failures (identifier_key, failures, "
+        "locked_until, last_failed_at) VALUES (?, ?, ?, ?) ON CONFLICT "
+        "(identifier_key) DO UPDATE SET failures = excluded.failures, "
+        "locked_until = excluded.locked_until, "
+        "last_failed_at = excluded.last_failed_at");
+    put.bind(1, record.key);
+    put.bind(2, record.failures);
+    put.bind(3, record.locked_until);
+    put.bind(4, record.last_failed_at);
+    put.exec();
     return absl::OkStatus();
   });
 }

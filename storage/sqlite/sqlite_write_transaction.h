@@ -86,9 +86,11 @@ class SqliteWriteTransaction final : public WriteTransaction {
                                    absl::string_view new_hash) override;
 
   absl::Status UpdateSignInState(absl::string_view user_id,
-                                 int32_t failed_password_attempts,
-                                 Micros locked_until, Micros last_sign_in_at,
-                                 Micros last_active_at) override;
+                                 const SignInState& state) override;
+  absl::StatusOr<SignInFailuresRecord> GetSignInFailures(
+      absl::string_view key) override;
+  absl::Status PutSignInFailures(const SignInFailuresRecord& record,
+                                 Micros forget_before) override;
 
   absl::StatusOr<int64_t> PruneEvents(Micros cutoff,
                                       int64_t max_events) override;

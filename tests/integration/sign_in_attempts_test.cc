@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/watcher.h"
@@ -166,6 +167,97 @@ TEST_F(SignInAttemptsTest, AnUnknownIdentifierGetsTheSameAnswersAndNoCode) {
               ElementsAre("password"));
   EXPECT_THAT(Start("kimsky").supported_first_factors(),
               ElementsAre("password"));
+}
+
+// A lockout must not tell a stranger that an account exists: an identifier no
+// user holds is locked after the same failures and for the same time as a
+// user, through SignIn and a sign-in attempt alike, and both forget failures
+// after a quiet lockout duration.
+TEST(SignInLockoutTest, AnIdentifierNoUserHoldsLocksAsAUserDoes) {
+  TestServer server([](app::ServerConfig& config) {
+    // The lockout is the subject here, not the rate limits before it.
+    config.sign_in_failures_per_identifier = 1000;
+    config.sign_in_failures_per_address = 1000;
+  });
+  auto backend = server.Backend();
+  auto frontend = FrontendUsers::NewStub(server.channel());
+  CreateUserRequest create;
+  create.add_email_addresses("kim@example.com");
+  create.set_password(kRightPassword);
+  User kim;
+  ASSERT_TRUE(backend->CreateUser(Authed().get(), create, &kim).ok());
+  auto answer = [](const grpc::Status& status) {
+    return status.ok()
+               ? std::string("OK")
+               : absl::StrCat(status.error_code(), " ", ReasonOf(status));
+  };
+  auto sign_in = [&](const std::string& identifier,
+                     const std::string& password) {
+    SignInRequest request;
+    request.set_identifier(identifier);
+    request.set_password(password);
+    SignInResponse response;
+    return answer(frontend->SignIn(NoCredentials().get(), request, &response));
+  };
+  auto attempt = [&](const std::string& identifier,
+                     const std::string& password) {
+    StartSignInRequest start;
+    start.set_identifier(identifier);
+    SignInAttempt started;
+    EXPECT_TRUE(
+        frontend->StartSignIn(NoCredentials().get(), start, &started).ok());
+    AttemptSignInFactorRequest request;
+    request.set_sign_in_attempt_id(started.id());
+    request.set_strategy("password");
+    request.set_password(password);
+    SignInResponse response;
+    return answer(frontend->AttemptSignInFactor(NoCredentials().get(), request,
+                                                &response));
+  };
+  const std::string kIncorrect =
+      absl::StrCat(grpc::UNAUTHENTICATED, " PASSWORD_INCORRECT");
+  const std::string kLocked =
+      absl::StrCat(grpc::PERMISSION_DENIED, " USER_LOCKED");
+  const std::vector<std::string> identifiers = {"kim@example.com",
+                                                "nobody@example.com"};
+
+  // Ten failures, then locked: even the right password is refused.
+  for (const std::string& identifier : identifiers) {
+    std::vector<std::string> answers;
+    for (int i = 0; i < 10; ++i) {
+      answers.push_back(sign_in(identifier, absl::StrCat("wrong ", i)));
+    }
+    EXPECT_EQ(answers, std::vector<std::string>(10, kIncorrect)) << identifier;
+    EXPECT_EQ(sign_in(identifier, kRightPassword), kLocked) << identifier;
+    EXPECT_EQ(attempt(identifier, kRightPassword), kLocked) << identifier;
+  }
+  server.AdvanceClock(absl::Minutes(59));
+  for (const std::string& identifier : identifiers) {
+    EXPECT_EQ(attempt(identifier, "wrong"), kLocked) << identifier;
+  }
+  // The lockout runs out alike, and counts start afresh: nine failures
+  // each, a quiet hour, and two more lock neither.
+  server.AdvanceClock(absl::Minutes(1));
+  for (const std::string& identifier : identifiers) {
+    EXPECT_EQ(sign_in(identifier, "wrong"), kIncorrect) << identifier;
+    for (int i = 0; i < 8; ++i) {
+      ASSERT_EQ(attempt(identifier, "wrong"), kIncorrect) << identifier;
+    }
+  }
+  server.AdvanceClock(absl::Hours(1) + absl::Seconds(1));
+  for (const std::string& identifier : identifiers) {
+    EXPECT_EQ(sign_in(identifier, "wrong"), kIncorrect) << identifier;
+    EXPECT_EQ(sign_in(identifier, "wrong"), kIncorrect) << identifier;
+  }
+  GetUserRequest get;
+  get.set_user_id(kim.id());
+  ASSERT_TRUE(backend->GetUser(Authed().get(), get, &kim).ok());
+  EXPECT_EQ(kim.verification_attempts_remaining(), 8);
+  // The unknown identifier's count is kept under a digest, not its address.
+  EXPECT_EQ(server.database().Int("SELECT count(*) FROM sign_in_failures"), 1);
+  EXPECT_EQ(server.database().Int("SELECT count(*) FROM sign_in_failures "
+                                  "WHERE identifier_key LIKE '%nobody%'"),
+            0);
 }
 
 TEST_F(SignInAttemptsTest, AResetCodeLeadsToANewPasswordAndEndsOtherSessions) {

@@ -173,7 +173,7 @@ TEST_F(PgUserStoreTest, RacingReplicasKeepCountersExactAndEventsInCommitOrder) {
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   ASSERT_THAT(a->Write([](WriteTransaction& txn) {
-    return txn.UpdateSignInState("none", 0, 0, 0, 0).ok()
+    return txn.UpdateSignInState("none", {}).ok()
                ? absl::InternalError("updated a missing user")
                : txn.InsertUser(MakeUser("user_x"),
                                 MakeEvent("evt_0", "user_x", "0"));

@@ -1,5 +1,5 @@
-// The sign_ups, sign_in_tickets, oauth_states and oauth_tokens tables on both
-// adapters. Sign-ups: every
+// The sign_ups, sign_in_tickets, oauth_states, oauth_tokens and
+// sign_in_failures tables on both adapters. Sign-ups: every
 // field reads back as written, a second write replaces the row, and pruning
 // takes only rows that expired before the cutoff, oldest first, a bounded batch
 // at a time.
@@ -310,6 +310,52 @@ TEST_P(OAuthStateStoreTest, TokensAreReplacedReadDeletedAndGoWithTheirUser) {
   }),
               IsOk());
   EXPECT_FALSE(get("eac2").has_value());  // Gone with its user.
+}
+
+// The failures counted at identifiers that name no user: a key never counted
+// reads as zeros, a put replaces its row, and each put forgets the other keys
+// whose last failure came before the cutoff.
+TEST_P(UserStoreTest, SignInFailuresReadBackAndAreForgottenWhenQuiet) {
+  auto get = [&](const std::string& key) {
+    SignInFailuresRecord got;
+    EXPECT_THAT(store_->Write([&](WriteTransaction& txn) -> absl::Status {
+      auto read = txn.GetSignInFailures(key);
+      if (read.ok()) {
+        got = *std::move(read);
+      }
+      return read.status();
+    }),
+                IsOk());
+    return got;
+  };
+  auto put = [&](const SignInFailuresRecord& record, Micros forget_before) {
+    return store_->Write([&](WriteTransaction& txn) {
+      return txn.PutSignInFailures(record, forget_before);
+    });
+  };
+  const SignInFailuresRecord none = get("k-none");
+  EXPECT_EQ(none.key, "k-none");
+  EXPECT_EQ(none.failures, 0);
+  EXPECT_EQ(none.locked_until, 0);
+  EXPECT_EQ(none.last_failed_at, 0);
+  EXPECT_EQ(CountRows("sign_in_failures"), 0);  // Reading writes nothing.
+
+  ASSERT_THAT(put({"k-old", 2, 0, 100}, 0), IsOk());
+  ASSERT_THAT(put({"k-new", 1, 0, 300}, 0), IsOk());
+  ASSERT_THAT(put({"k-new", 3, 900, 400}, 0), IsOk());  // Replaces.
+  const SignInFailuresRecord replaced = get("k-new");
+  EXPECT_EQ(replaced.failures, 3);
+  EXPECT_EQ(replaced.locked_until, 900);
+  EXPECT_EQ(replaced.last_failed_at, 400);
+  EXPECT_EQ(get("k-old").failures, 2);
+
+  // A cutoff at 200 forgets k-old (100) but not k-new (400), nor the key
+  // being put, however old its own last failure.
+  ASSERT_THAT(put({"k-put", 1, 0, 50}, 200), IsOk());
+  EXPECT_EQ(get("k-old").failures, 0);
+  EXPECT_EQ(get("k-new").failures, 3);
+  EXPECT_EQ(get("k-put").failures, 1);
+  EXPECT_EQ(CountRows("sign_in_failures"), 2);
 }
 
 }  // namespace

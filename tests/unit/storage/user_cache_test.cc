@@ -266,13 +266,15 @@ TEST_F(SqliteUserCacheTest, AnUpdateIsReadBackAtOnce) {
 
 TEST_F(SqliteUserCacheTest, BookkeepingThatBumpsNoVersionIsReadBackAtOnce) {
   ASSERT_THAT(Write([](WriteTransaction& txn) {
-                return txn.UpdateSignInState("u1", 3, 500, 400, 450);
+                return txn.UpdateSignInState("u1", {3, 500, 350, 400, 450});
               }),
               IsOk());
   ASSERT_OK_AND_ASSIGN(signed_in, Cached());
   EXPECT_EQ(signed_in.failed_password_attempts, 3);
   EXPECT_EQ(signed_in.locked_until, 500);
+  EXPECT_EQ(signed_in.last_failed_password_at, 350);
   EXPECT_EQ(signed_in.last_sign_in_at, 400);
+  EXPECT_EQ(signed_in.last_active_at, 450);
   EXPECT_EQ(signed_in.version, 1);
 
   ASSERT_THAT(Write([](WriteTransaction& txn) {
