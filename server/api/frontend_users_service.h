@@ -226,15 +226,26 @@ class FrontendUsersService final
   // answers in microseconds.
   void set_reads(BoundedExecutor* reads) { reads_ = reads; }
 
-  // How many keys each in-memory rate limit holds now, by limit name (for
-  // /metrics: each is capped, so a full one means the oldest keys are going).
-  std::vector<std::pair<std::string, size_t>> RateLimitKeys() const {
-    return {{"failures_by_identifier", failures_by_identifier_.keys()},
-            {"failures_by_address", failures_by_address_.keys()},
-            {"writes_by_user", writes_by_user_.keys()},
-            {"sign_ups_by_address", sign_ups_by_address_.keys()},
-            {"sign_ups_by_ticket", sign_ups_by_ticket_.keys()},
-            {"attempts_by_address", attempts_by_address_.keys()}};
+  // How many keys each in-memory rate limit holds now and at most, by limit
+  // name (for /metrics: a full one means its oldest keys are going).
+  struct RateLimitFill {
+    std::string limit;
+    size_t keys = 0;
+    size_t max_keys = 0;
+  };
+  std::vector<RateLimitFill> RateLimitKeys() const {
+    const std::pair<const char*, const domain::RateLimiter*> limits[] = {
+        {"failures_by_identifier", &failures_by_identifier_},
+        {"failures_by_address", &failures_by_address_},
+        {"writes_by_user", &writes_by_user_},
+        {"sign_ups_by_address", &sign_ups_by_address_},
+        {"sign_ups_by_ticket", &sign_ups_by_ticket_},
+        {"attempts_by_address", &attempts_by_address_}};
+    std::vector<RateLimitFill> fills;
+    for (const auto& [name, limiter] : limits) {
+      fills.push_back({name, limiter->keys(), limiter->max_keys()});
+    }
+    return fills;
   }
 
   grpc::ServerUnaryReactor* StartOAuth(

@@ -59,19 +59,34 @@ std::string RosterServer::RenderMetrics() {
                   "roster_heap_bytes{state=\"in_use\"} ",
                   heap.uordblks + heap.hblkhd,
                   "\nroster_heap_bytes{state=\"free\"} ", heap.fordblks, "\n");
+  // Each table beside its cap, so a dashboard divides one by the other.
   absl::StrAppend(&extra,
                   "# HELP roster_token_cache_entries Session tokens whose "
-                  "signature check is remembered (up to 10000).\n"
+                  "signature check is remembered.\n"
                   "# TYPE roster_token_cache_entries gauge\n"
                   "roster_token_cache_entries ",
-                  sessions_->cached_tokens(), "\n");
+                  sessions_->cached_tokens(),
+                  "\n# HELP roster_token_cache_capacity The most "
+                  "roster_token_cache_entries can be.\n"
+                  "# TYPE roster_token_cache_capacity gauge\n"
+                  "roster_token_cache_capacity ",
+                  sessions_->max_cached_tokens(), "\n");
+  const auto rate_limits = frontend_users_->RateLimitKeys();
   absl::StrAppend(&extra,
                   "# HELP roster_rate_limit_keys Keys each in-memory rate "
-                  "limit holds now (up to 100000 each; DESIGN section 14).\n"
+                  "limit holds now (DESIGN section 14).\n"
                   "# TYPE roster_rate_limit_keys gauge\n");
-  for (const auto& [limit, keys] : frontend_users_->RateLimitKeys()) {
-    absl::StrAppend(&extra, "roster_rate_limit_keys{limit=\"", limit, "\"} ",
-                    keys, "\n");
+  for (const auto& fill : rate_limits) {
+    absl::StrAppend(&extra, "roster_rate_limit_keys{limit=\"", fill.limit,
+                    "\"} ", fill.keys, "\n");
+  }
+  absl::StrAppend(&extra,
+                  "# HELP roster_rate_limit_key_capacity The most keys each "
+                  "rate limit holds; when full, its oldest windows go.\n"
+                  "# TYPE roster_rate_limit_key_capacity gauge\n");
+  for (const auto& fill : rate_limits) {
+    absl::StrAppend(&extra, "roster_rate_limit_key_capacity{limit=\"",
+                    fill.limit, "\"} ", fill.max_keys, "\n");
   }
   const Http2GuardCounts guard = GuardCounts();
   absl::StrAppend(

@@ -39,6 +39,7 @@ class RateLimiter {
 
   // Keys held now (at most `max_keys`): how full the table is, for metrics.
   size_t keys() const;
+  size_t max_keys() const { return max_keys_; }
 
  private:
   struct Window {

@@ -118,8 +118,9 @@ class SessionService {
   void ActiveUserAsync(const TokenClaims& claims, ActiveUserDone done);
 
   const TokenVerifier& verifier() const { return *verifier_; }
-  // Verified tokens remembered now (for /metrics; capped by TokenCache).
+  // Verified tokens remembered now, and at most (for /metrics).
   size_t cached_tokens() const { return verified_tokens_.size(); }
+  size_t max_cached_tokens() const { return verified_tokens_.max_entries(); }
   absl::Time Now() const { return clock_->Now(); }
 
  private:

@@ -35,6 +35,7 @@ class TokenCache {
 
   // Tokens held now: at most `max_entries`.
   size_t size() const;
+  size_t max_entries() const { return max_entries_; }
 
  private:
   using Digest = std::array<unsigned char, 32>;

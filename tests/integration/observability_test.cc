@@ -266,6 +266,16 @@ TEST(ObservabilityTest, RateLimitKeysCountWhatTheLimitsHold) {
   EXPECT_EQ(keys("failures_by_identifier"), 2);  // One per identifier.
   EXPECT_EQ(keys("failures_by_address"), 1);     // Both from loopback.
   EXPECT_EQ(keys("writes_by_user"), 0);
+  // Each beside its cap (RateLimiter's default, which every limit keeps).
+  for (const char* limit :
+       {"failures_by_identifier", "failures_by_address", "writes_by_user",
+        "sign_ups_by_address", "sign_ups_by_ticket", "attempts_by_address"}) {
+    EXPECT_EQ(Sample(server.server().http_port(),
+                     absl::StrCat("roster_rate_limit_key_capacity{limit=\"",
+                                  limit, "\"}")),
+              100000)
+        << limit;
+  }
 }
 
 // The token cache keeps one entry per verified token, never a refused one.
@@ -303,6 +313,8 @@ TEST(ObservabilityTest, TokenCacheEntriesCountVerifiedTokens) {
   EXPECT_EQ(get_me(signed_in.session_token()), grpc::OK);
   EXPECT_EQ(get_me(signed_in.session_token() + "x"), grpc::UNAUTHENTICATED);
   EXPECT_EQ(entries(), 1);
+  EXPECT_EQ(Sample(server.server().http_port(), "roster_token_cache_capacity"),
+            10000);
 }
 
 // roster_heap_bytes is glibc's count of the process's heap: it follows
