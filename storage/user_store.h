@@ -121,7 +121,8 @@ class WriteTransaction {
                                          const SignInState& state) = 0;
   // The failures counted at `key` (all zero when none are), and their
   // replacement; PutSignInFailures also forgets every other key whose last
-  // failure was before `forget_before`.
+  // failure was before `forget_before`. GetSignInFailures holds `key` until
+  // the transaction ends, so concurrent counts of one key take turns.
   virtual absl::StatusOr<SignInFailuresRecord> GetSignInFailures(
       absl::string_view key) = 0;
   virtual absl::Status PutSignInFailures(const SignInFailuresRecord& record,

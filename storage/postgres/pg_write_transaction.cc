@@ -231,21 +231,26 @@ absl::Status PgWriteTransaction::UpdateSignInState(absl::string_view user_id,
 
 absl::StatusOr<SignInFailuresRecord> PgWriteTransaction::GetSignInFailures(
     absl::string_view key) {
-  return PgGuarded("reading sign-in failures",
-                   [&]() -> absl::StatusOr<SignInFailuresRecord> {
-                     PgResult r = c_.Run(
-                         "SELECT failures, locked_until, last_failed_at FROM "
-                         "sign_in_failures WHERE identifier_key = $1",
-                         PgParams().Add(key));
-                     SignInFailuresRecord record;
-                     record.key = std::string(key);
-                     if (r.rows() > 0) {
-                       record.failures = static_cast<int32_t>(r.Int(0, 0));
-                       record.locked_until = r.Int(0, 1);
-                       record.last_failed_at = r.Int(0, 2);
-                     }
-                     return record;
-                   });
+  auto read = [&]() -> absl::StatusOr<SignInFailuresRecord> {
+    // A key with no row yet has nothing FOR UPDATE could lock: a lock on the
+    // key's hash, held to the end of the transaction, makes replicas counting
+    // one key take turns, as GetUser's row lock does for a user.
+    c_.Run("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+           PgParams().Add(key));
+    PgResult r = c_.Run(
+        "SELECT failures, locked_until, last_failed_at FROM sign_in_failures "
+        "WHERE identifier_key = $1",
+        PgParams().Add(key));
+    SignInFailuresRecord record;
+    record.key = std::string(key);
+    if (r.rows() > 0) {
+      record.failures = static_cast<int32_t>(r.Int(0, 0));
+      record.locked_until = r.Int(0, 1);
+      record.last_failed_at = r.Int(0, 2);
+    }
+    return record;
+  };
+  return PgGuarded("reading sign-in failures", read);
 }
 
 absl::Status PgWriteTransaction::PutSignInFailures(

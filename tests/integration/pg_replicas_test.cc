@@ -46,19 +46,24 @@ class PgReplicasTest : public ::testing::Test {
           dir_, std::vector<std::string>{
                     database_.flag(), "--listen=127.0.0.1:0",
                     absl::StrCat("--secret_keys=", kTestSecretKey),
-                    "--log_rpcs=false", "--signing_key_file=" + KeyFile()}));
+                    "--log_rpcs=false", "--signing_key_file=" + KeyFile(),
+                    // Sign-in races reach the lockout, not the rate limits.
+                    "--sign_in_failures_per_identifier=1000",
+                    "--sign_in_failures_per_address=1000"}));
     }
     for (auto& replica : replicas_) {
       const int port = replica->WaitForPort();
       ASSERT_GT(port, 0) << replica->Stderr();
-      stubs_.push_back(BackendUsers::NewStub(
-          grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                              grpc::InsecureChannelCredentials())));
+      auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                         grpc::InsecureChannelCredentials());
+      stubs_.push_back(BackendUsers::NewStub(channel));
+      frontends_.push_back(FrontendUsers::NewStub(channel));
     }
   }
 
   void TearDown() override {
     stubs_.clear();  // Idle channels would slow the graceful drain.
+    frontends_.clear();
     for (auto& replica : replicas_) {
       EXPECT_EQ(replica->Stop(SIGTERM), 0) << replica->Stderr();
     }
@@ -74,11 +79,15 @@ class PgReplicasTest : public ::testing::Test {
   BackendUsers::Stub& Replica(int i) {
     return *stubs_[static_cast<size_t>(i % kReplicas)];
   }
+  FrontendUsers::Stub& FrontendReplica(int i) {
+    return *frontends_[static_cast<size_t>(i % kReplicas)];
+  }
 
   testing::TempDir dir_;
   testing::TestDatabase database_{dir_};
   std::vector<std::unique_ptr<ServerProcess>> replicas_;
   std::vector<std::unique_ptr<BackendUsers::Stub>> stubs_;
+  std::vector<std::unique_ptr<FrontendUsers::Stub>> frontends_;
 };
 
 TEST_F(PgReplicasTest, EveryReplicaServesTheSameUsers) {
@@ -185,6 +194,40 @@ TEST_F(PgReplicasTest,
     EXPECT_TRUE(read.locked()) << i;
     EXPECT_EQ(read.verification_attempts_remaining(), 0) << i;
   }
+}
+
+// An identifier no user holds is counted as exactly as a user (no lost
+// update between replicas), or racing guesses would tell the two apart.
+TEST_F(PgReplicasTest,
+       ParallelSignInsAtAnUnknownIdentifierLockAtExactlyTheLimit) {
+  constexpr int kGuesses = 24;  // The limit is 10.
+  std::atomic<int> checked{0}, refused{0}, other{0};
+  std::vector<std::thread> guessers;
+  guessers.reserve(kGuesses);
+  for (int i = 0; i < kGuesses; ++i) {
+    guessers.emplace_back([&, i] {
+      SignInRequest sign_in;
+      sign_in.set_identifier("nobody@example.com");
+      sign_in.set_password(absl::StrCat("guess ", i));
+      SignInResponse response;
+      grpc::ClientContext context;
+      const grpc::Status status =
+          FrontendReplica(i).SignIn(&context, sign_in, &response);
+      if (ReasonOf(status) == "PASSWORD_INCORRECT") {
+        ++checked;
+      } else if (ReasonOf(status) == "USER_LOCKED") {
+        ++refused;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (auto& t : guessers) {
+    t.join();
+  }
+  EXPECT_EQ(checked.load(), 10);
+  EXPECT_EQ(refused.load(), kGuesses - 10);
+  EXPECT_EQ(other.load(), 0);
 }
 
 TEST_F(PgReplicasTest, AWatcherOnOneReplicaSeesEveryReplicasEventsInOrder) {
