@@ -26,9 +26,9 @@ struct FailureCount {
 
 enum class Reservation {
   kRefused,    // Locked: no check, nothing changed.
-  kLockedNow,  // Attempts used up without a lockout (a lowered
-               // --lockout_attempts, a server that died mid-check): locked
-               // now, and no check.
+  kLockedNow,  // Attempts used up without a lockout (left by a lowered
+               // --lockout_attempts, or a server from before reservations
+               // locked): locked now, and no check.
   kCounted,    // One failure counted before the check.
   kLastOne,    // The failure that locks: counted, and locked before the check.
 };
@@ -43,7 +43,8 @@ Reservation ReserveCheck(FailureCount& count, storage::Micros now,
                          const UserServiceOptions& options);
 
 // The sign_in_failures key of an identifier that names no user: a digest of
-// its kind and value, so the table holds no address anyone typed.
+// its kind and value, so the table holds no address in the clear (a guessed
+// address can still be hashed and looked up; the users table holds more).
 std::string UnknownIdentifierKey(storage::IdentifierKind kind,
                                  absl::string_view value);
 

@@ -218,22 +218,23 @@ absl::Status SqliteWriteTransaction::UpdateSignInState(
 
 absl::StatusOr<SignInFailuresRecord> SqliteWriteTransaction::GetSignInFailures(
     absl::string_view key) {
-  return Guarded("reading sign-in failures",
-                 [&]() -> absl::StatusOr<SignInFailuresRecord> {
-                   auto& s = c_.Prepare(
-                       "SELECT failures, locked_until, last_failed_at FROM "
-                       "sign_in_failures WHERE identifier_key = ?");
-                   s.bind(1, std::string(key));
-                   SignInFailuresRecord record;
-                   record.key = std::string(key);
-                   if (s.executeStep()) {
-                     record.failures = s.getColumn(0).getInt();
-                     record.locked_until = s.getColumn(1).getInt64();
-                     record.last_failed_at = s.getColumn(2).getInt64();
-                   }
-                   s.reset();
-                   return record;
-                 });
+  // One writer at a time: concurrent counts of one key already take turns.
+  auto read = [&]() -> absl::StatusOr<SignInFailuresRecord> {
+    auto& s = c_.Prepare(
+        "SELECT failures, locked_until, last_failed_at FROM sign_in_failures "
+        "WHERE identifier_key = ?");
+    s.bind(1, std::string(key));
+    SignInFailuresRecord record;
+    record.key = std::string(key);
+    if (s.executeStep()) {
+      record.failures = s.getColumn(0).getInt();
+      record.locked_until = s.getColumn(1).getInt64();
+      record.last_failed_at = s.getColumn(2).getInt64();
+    }
+    s.reset();
+    return record;
+  };
+  return Guarded("reading sign-in failures", read);
 }
 
 absl::Status SqliteWriteTransaction::PutSignInFailures(

@@ -59,7 +59,7 @@ TEST(LockoutTest, AQuietLockoutDurationForgetsTheFailures) {
 }
 
 TEST(LockoutTest, AttemptsUsedUpWithoutALockoutLockAtOnce) {
-  // Left by a lowered --lockout_attempts (or a backend's LockUser count).
+  // Left by a lowered --lockout_attempts.
   FailureCount count{5, 0, kFirstFailure};
   EXPECT_EQ(ReserveCheck(count, kFirstFailure + kOneMinute, Options()),
             Reservation::kLockedNow);
