@@ -83,6 +83,40 @@ class PgReplicasTest : public ::testing::Test {
     return *frontends_[static_cast<size_t>(i % kReplicas)];
   }
 
+  // Runs `guess(i)` for every i below `guesses` at once and counts how each
+  // ended: a wrong password checked, refused as locked, or anything else.
+  enum class Guess { kChecked, kLocked, kOther };
+  struct GuessCounts {
+    int checked = 0;
+    int locked = 0;
+    int other = 0;
+  };
+  static GuessCounts GuessAtOnce(int guesses,
+                                 const std::function<Guess(int)>& guess) {
+    std::atomic<int> checked{0}, locked{0}, other{0};
+    std::vector<std::thread> guessers;
+    guessers.reserve(static_cast<size_t>(guesses));
+    for (int i = 0; i < guesses; ++i) {
+      guessers.emplace_back([&, i] {
+        switch (guess(i)) {
+          case Guess::kChecked:
+            ++checked;
+            break;
+          case Guess::kLocked:
+            ++locked;
+            break;
+          case Guess::kOther:
+            ++other;
+            break;
+        }
+      });
+    }
+    for (auto& t : guessers) {
+      t.join();
+    }
+    return {checked.load(), locked.load(), other.load()};
+  }
+
   testing::TempDir dir_;
   testing::TestDatabase database_{dir_};
   std::vector<std::unique_ptr<ServerProcess>> replicas_;
@@ -159,33 +193,24 @@ TEST_F(PgReplicasTest,
   ASSERT_TRUE(
       Replica(0).CreateUser(testing::Authed().get(), create, &user).ok());
   constexpr int kGuesses = 24;  // The limit is 10.
-  std::atomic<int> checked{0}, refused{0}, other{0};
-  std::vector<std::thread> guessers;
-  guessers.reserve(kGuesses);
-  for (int i = 0; i < kGuesses; ++i) {
-    guessers.emplace_back([&, i] {
-      VerifyPasswordRequest verify;
-      verify.set_user_id(user.id());
-      verify.set_password(absl::StrCat("guess ", i));
-      VerifyPasswordResponse response;
-      const grpc::Status status =
-          Replica(i).VerifyPassword(testing::Authed().get(), verify, &response);
-      if (status.ok() && !response.verified()) {
-        ++checked;
-      } else if (status.error_code() == grpc::PERMISSION_DENIED &&
-                 ReasonOf(status) == "USER_LOCKED") {
-        ++refused;
-      } else {
-        ++other;
-      }
-    });
-  }
-  for (auto& t : guessers) {
-    t.join();
-  }
-  EXPECT_EQ(checked.load(), 10);
-  EXPECT_EQ(refused.load(), kGuesses - 10);
-  EXPECT_EQ(other.load(), 0);
+  const GuessCounts counts = GuessAtOnce(kGuesses, [&](int i) {
+    VerifyPasswordRequest verify;
+    verify.set_user_id(user.id());
+    verify.set_password(absl::StrCat("guess ", i));
+    VerifyPasswordResponse response;
+    const grpc::Status status =
+        Replica(i).VerifyPassword(testing::Authed().get(), verify, &response);
+    if (status.ok() && !response.verified()) {
+      return Guess::kChecked;
+    }
+    return status.error_code() == grpc::PERMISSION_DENIED &&
+                   ReasonOf(status) == "USER_LOCKED"
+               ? Guess::kLocked
+               : Guess::kOther;
+  });
+  EXPECT_EQ(counts.checked, 10);
+  EXPECT_EQ(counts.locked, kGuesses - 10);
+  EXPECT_EQ(counts.other, 0);
   for (int i = 0; i < kReplicas; ++i) {
     GetUserRequest get;
     get.set_user_id(user.id());
@@ -201,33 +226,21 @@ TEST_F(PgReplicasTest,
 TEST_F(PgReplicasTest,
        ParallelSignInsAtAnUnknownIdentifierLockAtExactlyTheLimit) {
   constexpr int kGuesses = 24;  // The limit is 10.
-  std::atomic<int> checked{0}, refused{0}, other{0};
-  std::vector<std::thread> guessers;
-  guessers.reserve(kGuesses);
-  for (int i = 0; i < kGuesses; ++i) {
-    guessers.emplace_back([&, i] {
-      SignInRequest sign_in;
-      sign_in.set_identifier("nobody@example.com");
-      sign_in.set_password(absl::StrCat("guess ", i));
-      SignInResponse response;
-      grpc::ClientContext context;
-      const grpc::Status status =
-          FrontendReplica(i).SignIn(&context, sign_in, &response);
-      if (ReasonOf(status) == "PASSWORD_INCORRECT") {
-        ++checked;
-      } else if (ReasonOf(status) == "USER_LOCKED") {
-        ++refused;
-      } else {
-        ++other;
-      }
-    });
-  }
-  for (auto& t : guessers) {
-    t.join();
-  }
-  EXPECT_EQ(checked.load(), 10);
-  EXPECT_EQ(refused.load(), kGuesses - 10);
-  EXPECT_EQ(other.load(), 0);
+  const GuessCounts counts = GuessAtOnce(kGuesses, [&](int i) {
+    SignInRequest sign_in;
+    sign_in.set_identifier("nobody@example.com");
+    sign_in.set_password(absl::StrCat("guess ", i));
+    SignInResponse response;
+    grpc::ClientContext context;
+    const std::string reason =
+        ReasonOf(FrontendReplica(i).SignIn(&context, sign_in, &response));
+    return reason == "PASSWORD_INCORRECT" ? Guess::kChecked
+           : reason == "USER_LOCKED"      ? Guess::kLocked
+                                          : Guess::kOther;
+  });
+  EXPECT_EQ(counts.checked, 10);
+  EXPECT_EQ(counts.locked, kGuesses - 10);
+  EXPECT_EQ(counts.other, 0);
 }
 
 TEST_F(PgReplicasTest, AWatcherOnOneReplicaSeesEveryReplicasEventsInOrder) {
