@@ -1,6 +1,6 @@
 // PasswordService (user_passwords.cc): argon2id storage, attempts reserved
 // against the lockout before the slow check, imported digests upgraded on
-// success.
+// success, and the lockout of identifiers no user holds.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -240,6 +240,50 @@ TEST_F(UserServiceTest, BannedUsersCannotAttemptAPassword) {
       users_->passwords.BeginPasswordAttempt(kCaller, user.record.id).status();
   EXPECT_THAT(banned, StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_EQ(ReasonOf(banned), "USER_BANNED");
+}
+
+// An identifier no user holds counts failures by the same rules as a user
+// (CountUnknownIdentifierAttempt beside BeginPasswordAttempt): locked after
+// the same failures, for the same time, and forgetting them after a quiet
+// lockout duration.
+TEST_F(UserServiceTest, AnIdentifierNoUserHoldsCountsFailuresAsAUserDoes) {
+  const std::string id = Create({}).record.id;
+  auto user_answer = [&] {
+    auto attempt = users_->passwords.BeginPasswordAttempt(kCaller, id);
+    if (attempt.ok()) {
+      EXPECT_THAT(users_->passwords.FinishPasswordAttempt(kCaller, id, false,
+                                                          true, *attempt),
+                  IsOk());
+    }
+    return attempt.status();
+  };
+  auto unknown_answer = [&] {
+    return users_->passwords.CountUnknownIdentifierAttempt(
+        storage::IdentifierKind::kEmailAddress, "nobody@example.com");
+  };
+  auto both = [&] {
+    const absl::Status user = user_answer();
+    const absl::Status unknown = unknown_answer();
+    EXPECT_EQ(user.code(), unknown.code());
+    EXPECT_EQ(ReasonOf(user), ReasonOf(unknown));
+    return ReasonOf(unknown);
+  };
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(both(), "") << i;
+  }
+  EXPECT_EQ(both(), "USER_LOCKED");
+  clock_.Advance(absl::Minutes(59));
+  EXPECT_EQ(both(), "USER_LOCKED");
+  clock_.Advance(absl::Minutes(1));
+  for (int i = 0; i < 9; ++i) {
+    EXPECT_EQ(both(), "") << i;  // A fresh count after the lockout.
+  }
+  clock_.Advance(absl::Hours(1) + absl::Microseconds(1));
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(both(), "") << i;  // Nine, then quiet: forgotten.
+  }
+  ASSERT_OK_AND_ASSIGN(user, users_->users.GetUser(id));
+  EXPECT_EQ(user.verification_attempts_remaining, 8);
 }
 
 }  // namespace
