@@ -11,28 +11,20 @@
 #include "server/domain/image_types.h"
 #include "server/domain/user_service.h"
 #include "server/domain/verification_codes.h"
-#include "storage/sqlite/sqlite_user_store.h"
-#include "tests/testing/fakes.h"
 #include "tests/testing/status_matchers.h"
-#include "tests/testing/temp_dir.h"
-#include "tests/testing/text_event_encoder.h"
+#include "tests/unit/domain/user_service_fixture.h"
 
 namespace roster::domain {
 namespace {
 
+using ::roster::domain::fixtures::kCaller;
 using ::roster::testing::IsOk;
 using ::roster::testing::StatusIs;
 
-const Caller kCaller{"user:test", ""};
-
-class UserVerificationTest : public ::testing::Test {
+// A user with a second email address, unverified, to verify.
+class UserVerificationTest : public fixtures::UserServiceTest {
  protected:
-  UserVerificationTest() : ids_(&clock_, &random_) {
-    auto store = storage::SqliteUserStore::Open({dir_.File("users.db")});
-    EXPECT_THAT(store, IsOk());
-    store_ = *std::move(store);
-    users_ = std::make_unique<UserServices>(store_.get(), &clock_, &ids_,
-                                            &encoder_, UserServiceOptions{});
+  UserVerificationTest() {
     CreateUserParams params;
     params.email_addresses = {"ada@example.com"};
     auto user = users_->users.CreateUser(kCaller, params);
@@ -76,13 +68,6 @@ class UserVerificationTest : public ::testing::Test {
     return user->email_addresses.back().verification;
   }
 
-  testing::TempDir dir_;
-  testing::FakeClock clock_;
-  testing::SeededRandom random_{7};
-  testing::TextEventEncoder encoder_;
-  IdGenerator ids_;
-  std::unique_ptr<storage::SqliteUserStore> store_;
-  std::unique_ptr<UserServices> users_;
   std::string user_id_;
   std::string email_id_;
 };
