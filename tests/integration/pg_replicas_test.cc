@@ -40,13 +40,16 @@ class PgReplicasTest : public ::testing::Test {
     ROSTER_REQUIRE_POSTGRES();
     ASSERT_TRUE(database_.postgres())
         << "runs in the .postgres variant (ROSTER_TEST_STORE=postgres)";
+    // Written once before any starts: rewriting it per replica truncated
+    // the file while an earlier one could be reading it.
+    const std::string key_file = KeyFile();
     // Started together: they race to migrate the empty database.
     for (int i = 0; i < kReplicas; ++i) {
       replicas_.push_back(std::make_unique<ServerProcess>(
           dir_, std::vector<std::string>{
                     database_.flag(), "--listen=127.0.0.1:0",
                     absl::StrCat("--secret_keys=", kTestSecretKey),
-                    "--log_rpcs=false", "--signing_key_file=" + KeyFile(),
+                    "--log_rpcs=false", "--signing_key_file=" + key_file,
                     // Sign-in races reach the lockout, not the rate limits.
                     "--sign_in_failures_per_identifier=1000",
                     "--sign_in_failures_per_address=1000"}));
