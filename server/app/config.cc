@@ -434,6 +434,14 @@ absl::StatusOr<ServerConfig> LoadConfig(int argc, char** argv) {
     if (!key.ok()) {
       return key.status();
     }
+    if (absl::StripAsciiWhitespace(*key).empty()) {
+      // Not "no key": that signs with one that lasts until restart, which a
+      // file given on purpose (an unfilled Secret, say) must not become.
+      return absl::InvalidArgumentError(
+          absl::StrCat("--signing_key_file ", signing_key_file,
+                       " is empty: it must hold the Ed25519 signing key "
+                       "(`openssl genpkey -algorithm ed25519`)"));
+    }
     config.signing_key = *std::move(key);
   }
   config.data_keys_file = absl::GetFlag(FLAGS_data_keys_file);

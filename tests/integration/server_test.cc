@@ -331,6 +331,23 @@ TEST(ServerBinaryTest, OnPostgresItRefusesToStartWithoutASharedSigningKey) {
   EXPECT_THAT(own_key.Stderr(), ::testing::HasSubstr("--signing_key_file"));
 }
 
+// An empty --signing_key_file (a Secret not filled yet) is a start-up error
+// that names the file, never a key of the process's own.
+TEST(ServerBinaryTest, AnEmptySigningKeyFileIsAStartUpError) {
+  TempDir dir;
+  const std::string path = dir.File("signing.key");
+  for (const char* contents : {"", "\n"}) {
+    std::ofstream(path, std::ios::trunc) << contents;
+    ServerProcess server(
+        dir, {"--db=roster.db", "--listen=127.0.0.1:0",
+              "--secret_keys=sk_0123456789abcdefghijklmnopqrstuvwxyz",
+              "--signing_key_file=" + path});
+    EXPECT_EQ(server.WaitForPort(), 0) << "it started";
+    EXPECT_EQ(server.Stop(SIGKILL), 2);
+    EXPECT_THAT(server.Stderr(), ::testing::HasSubstr(path + " is empty"));
+  }
+}
+
 // A postgres:// --db is a start-up error that names its cause: the database
 // it cannot reach, or, in a build without the adapter, the build.
 TEST(ServerBinaryTest, APostgresDbItCannotOpenIsAStartUpErrorThatSaysWhy) {
