@@ -72,6 +72,9 @@ class Target {
   std::unique_ptr<roster::v1::BackendUsers::Stub> backend_;
 };
 
+// `bytes` random bytes as lower-case hex.
+std::string RandomHex(size_t bytes);
+
 // A client context carrying the secret key (with_key) and a 30 s deadline.
 std::unique_ptr<grpc::ClientContext> Context(bool with_key);
 // The same with `authorization: Bearer <token>`.
@@ -134,10 +137,13 @@ std::vector<Attack> AllAttacks();
 // The attacks on HTTP/2 itself, below gRPC (http2_attacks.cc).
 std::vector<Attack> Http2Attacks();
 
-// Sign-in timing (attacks.cc): `rounds` of each sign-in call for a known user
-// and as many for unknown identifiers, interleaved on one fresh server with the
-// rate limits and lockout out of the way; prints the median and p99 of each
-// (they must be indistinguishable). False when the server did not start.
+// Sign-in timing (sign_in_timing.cc): `rounds` of each sign-in call for a
+// known user and as many for unknown identifiers, interleaved on one fresh
+// server with the rate limits and lockout out of the way, then the failure
+// that locks and a sign-in while locked on another; prints the median and p99
+// of each (they must be indistinguishable). False when a server did not start,
+// a setup call failed, or a row's known and unknown calls were answered
+// differently.
 bool PrintSignInTiming(int rounds);
 
 // Runs `attack` on a fresh server: the legitimate GetUser p99 (and a

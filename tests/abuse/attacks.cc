@@ -4,7 +4,6 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <httplib.h>
 #include <poll.h>
-#include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,16 +26,6 @@ namespace roster::abuse {
 namespace {
 
 using namespace roster::v1;  // NOLINT: the API under attack.
-
-std::string RandomHex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  randombytes_buf(raw.data(), raw.size());
-  std::string hex(bytes * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<uint8_t*>(raw.data()),
-                 raw.size());
-  hex.pop_back();
-  return hex;
-}
 
 // Lines of the metrics listener's /metrics.
 size_t MetricsLines(const Target& target) {
@@ -472,115 +461,7 @@ void WatchStreams(Target& target, absl::Duration duration, Outcome& out) {
   }
 }
 
-// The median and p99 of `samples`, in ms.
-std::pair<double, double> MedianAndP99(std::vector<double> samples) {
-  std::sort(samples.begin(), samples.end());
-  return {samples[samples.size() / 2],
-          samples[std::min(samples.size() - 1, samples.size() * 99 / 100)]};
-}
-
 }  // namespace
-
-bool PrintSignInTiming(int rounds) {
-  Target target({"--lockout_attempts=1000000",
-                 "--sign_in_failures_per_identifier=1000000",
-                 "--sign_in_failures_per_address=1000000",
-                 "--sign_in_attempts_per_address_per_hour=1000000",
-                 "--codes_per_hour=1000000"});
-  if (!target.ok()) {
-    return false;
-  }
-  // One known user per round for the code factors: an address gets 5 codes
-  // an hour, known or not, and each round sends one.
-  target.CreateUser("known@abuse.example", "the known password");
-  for (int i = 0; i < rounds; ++i) {
-    target.CreateUser(absl::StrCat("known", i, "@abuse.example"), "");
-  }
-  auto stub = FrontendUsers::NewStub(target.NewChannel());
-  // Per row: known samples, unknown samples.
-  constexpr int kRows = 4;
-  const char* const row_names[kRows] = {
-      "SignIn, wrong password", "AttemptSignInFactor, wrong password",
-      "PrepareSignInFactor, email_code", "AttemptSignInFactor, wrong code"};
-  std::vector<double> samples[kRows][2];
-  std::map<std::string, int> codes;
-  auto timed = [&](int row, bool is_known, auto call) {
-    const auto started = std::chrono::steady_clock::now();
-    const grpc::Status status = call();
-    const std::chrono::duration<double, std::milli> took =
-        std::chrono::steady_clock::now() - started;
-    samples[row][is_known ? 0 : 1].push_back(took.count());
-    ++codes[absl::StrCat(row_names[row], is_known ? ", known: " : ", unknown: ",
-                         status.error_code(), " ", testing::ReasonOf(status))];
-  };
-  for (int i = 0; i < rounds * 2; ++i) {
-    const bool is_known = i % 2 == 0;
-    const std::string password_identifier =
-        is_known ? "known@abuse.example" : RandomHex(8) + "@abuse.example";
-    const std::string code_identifier =
-        is_known ? absl::StrCat("known", i / 2, "@abuse.example")
-                 : RandomHex(8) + "@abuse.example";
-    timed(0, is_known, [&] {
-      SignInRequest sign_in;
-      sign_in.set_identifier(password_identifier);
-      sign_in.set_password("a wrong password");
-      SignInResponse response;
-      return stub->SignIn(Context(false).get(), sign_in, &response);
-    });
-    for (const std::string& identifier :
-         {password_identifier, code_identifier}) {
-      StartSignInRequest start;
-      start.set_identifier(identifier);
-      SignInAttempt attempt;
-      if (!stub->StartSignIn(Context(false).get(), start, &attempt).ok()) {
-        return false;
-      }
-      if (identifier == password_identifier) {
-        timed(1, is_known, [&] {
-          AttemptSignInFactorRequest request;
-          request.set_sign_in_attempt_id(attempt.id());
-          request.set_strategy("password");
-          request.set_password("a wrong password");
-          SignInResponse response;
-          return stub->AttemptSignInFactor(Context(false).get(), request,
-                                           &response);
-        });
-        continue;
-      }
-      timed(2, is_known, [&] {
-        PrepareSignInFactorRequest request;
-        request.set_sign_in_attempt_id(attempt.id());
-        request.set_strategy("email_code");
-        SignInAttempt response;
-        return stub->PrepareSignInFactor(Context(false).get(), request,
-                                         &response);
-      });
-      timed(3, is_known, [&] {
-        AttemptSignInFactorRequest request;
-        request.set_sign_in_attempt_id(attempt.id());
-        request.set_strategy("email_code");
-        request.set_code("000000");  // Wrong but once in a million rounds.
-        SignInResponse response;
-        return stub->AttemptSignInFactor(Context(false).get(), request,
-                                         &response);
-      });
-    }
-  }
-  std::printf(
-      "| call | identifier | calls | median | p99 |\n|---|---|---|---|---|\n");
-  for (int row = 0; row < kRows; ++row) {
-    for (int kind = 0; kind < 2; ++kind) {
-      const auto [median, p99] = MedianAndP99(samples[row][kind]);
-      std::printf("| %s | %s | %zu | %.2f ms | %.2f ms |\n", row_names[row],
-                  kind == 0 ? "known" : "unknown", samples[row][kind].size(),
-                  median, p99);
-    }
-  }
-  for (const auto& [answer, n] : codes) {
-    std::printf("answer %s: %d\n", answer.c_str(), n);
-  }
-  return true;
-}
 
 std::vector<Attack> AllAttacks() {
   std::vector<Attack> attacks = {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sodium.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -236,6 +237,16 @@ std::shared_ptr<grpc::Channel> Target::ChannelTo(int port) {
   args.SetMaxSendMessageSize(64 << 20);
   return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
                                    grpc::InsecureChannelCredentials(), args);
+}
+
+std::string RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  std::string hex(bytes * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<uint8_t*>(raw.data()),
+                 raw.size());
+  hex.pop_back();
+  return hex;
 }
 
 std::string Target::CreateUser(const std::string& email,
