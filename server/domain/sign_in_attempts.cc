@@ -20,8 +20,6 @@ using storage::SignInAttemptStatus;
 constexpr absl::Duration kExpiredKept = absl::Hours(1);
 
 constexpr char kPassword[] = "password";
-// A well-formed user id no user has (ids are KSUIDs: never all zeros).
-constexpr char kNoSuchUser[] = "user_000000000000000000000000000";
 constexpr char kResetEmail[] = "reset_password_email_code";
 constexpr char kResetPhone[] = "reset_password_phone_code";
 
@@ -361,8 +359,6 @@ absl::StatusOr<SignInStep> SignInAttemptService::Attempt(
       VerifyNothing(secret);
     } else {
       (void)VerificationCodeMatches(secret, reserved.code_digest);
-      // In place of the user a known identifier's failed check reads.
-      (void)ReadUser(kNoSuchUser);
     }
   } else if (password) {
     auto checked = CheckPasswordAttempt(*users_, caller, reserved.user_id,

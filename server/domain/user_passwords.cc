@@ -159,8 +159,10 @@ absl::StatusOr<UserView> PasswordService::FinishPasswordAttempt(
     bool sign_in, const PasswordAttempt& attempt,
     const std::string& upgraded_hash) {
   if (!verified) {
-    // Counted, and for the last attempt locked, when reserved.
-    return ReadUser(user_id);
+    // Counted, and for the last attempt locked, when reserved: nothing to
+    // read or write (a read here would be work an unknown identifier's
+    // failure does not do, and a difference in time).
+    return UserView{};
   }
   storage::UserRecord result;
   absl::Status written =

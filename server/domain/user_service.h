@@ -294,9 +294,10 @@ class PasswordService final : public UserOperations {
                                              absl::string_view value);
   // Records the verdict of a reserved attempt: success resets the count, lifts
   // the lockout its own reservation set (a user.updated event) and, with
-  // `sign_in`, sets last_sign_in_at; a failure keeps both.
-  // `upgraded_hash`, when set on success, replaces the checked hash (an
-  // imported digest becomes argon2id).
+  // `sign_in`, sets last_sign_in_at; a failure keeps both, reads nothing and
+  // returns an empty view. `upgraded_hash`, when set on success, replaces the
+  // checked hash (an imported digest becomes argon2id). The user as written
+  // on success.
   absl::StatusOr<UserView> FinishPasswordAttempt(
       const Caller& caller, absl::string_view user_id, bool verified,
       bool sign_in, const PasswordAttempt& attempt = {},
