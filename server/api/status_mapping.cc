@@ -128,6 +128,9 @@ google::rpc::Status ToRpcStatus(const absl::Status& status) {
   google::rpc::ErrorInfo info;
   info.set_reason(reason);
   info.set_domain(kErrorDomain);
+  for (auto& [key, value] : domain::ErrorMetadataOf(status)) {
+    (*info.mutable_metadata())[key] = std::move(value);
+  }
   details.add_details()->PackFrom(info);
   const auto violations = domain::FieldViolationsOf(status);
   if (!violations.empty()) {

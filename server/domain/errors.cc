@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -14,6 +15,7 @@ namespace {
 constexpr char kReasonPayload[] = "roster/reason";
 constexpr char kViolationsPayload[] = "roster/field_violations";
 constexpr char kRetryPayload[] = "roster/retry_after_ms";
+constexpr char kMetadataPayloadPrefix[] = "roster/metadata/";
 // Fields and descriptions are our own text and never contain these separators.
 constexpr char kPairSeparator = '\x1e';
 constexpr char kFieldSeparator = '\x1f';
@@ -55,6 +57,25 @@ std::optional<absl::Duration> RetryAfterOf(const absl::Status& status) {
     return std::nullopt;
   }
   return absl::Milliseconds(ms);
+}
+
+absl::Status WithErrorMetadata(absl::Status status, absl::string_view key,
+                               absl::string_view value) {
+  status.SetPayload(absl::StrCat(kMetadataPayloadPrefix, key),
+                    absl::Cord(value));
+  return status;
+}
+
+std::vector<std::pair<std::string, std::string>> ErrorMetadataOf(
+    const absl::Status& status) {
+  std::vector<std::pair<std::string, std::string>> metadata;
+  status.ForEachPayload([&](absl::string_view url, const absl::Cord& value) {
+    if (absl::ConsumePrefix(&url, kMetadataPayloadPrefix)) {
+      metadata.emplace_back(std::string(url), std::string(value));
+    }
+  });
+  std::sort(metadata.begin(), metadata.end());
+  return metadata;
 }
 
 std::string ReasonOf(const absl::Status& status) {

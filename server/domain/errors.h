@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -77,6 +78,14 @@ absl::Status TooManyAttempts(absl::string_view message,
 
 // The retry delay attached by TooManyAttempts(), if any.
 std::optional<absl::Duration> RetryAfterOf(const absl::Status& status);
+
+// `status` carrying `key` = `value` for its ErrorInfo's metadata: what a
+// client needs to go on (an id), never personal data.
+absl::Status WithErrorMetadata(absl::Status status, absl::string_view key,
+                               absl::string_view value);
+// The metadata attached by WithErrorMetadata(), ordered by key.
+std::vector<std::pair<std::string, std::string>> ErrorMetadataOf(
+    const absl::Status& status);
 
 // The reason attached by Error(), or "" when there is none.
 std::string ReasonOf(const absl::Status& status);

@@ -1,5 +1,5 @@
 // What a failed call's google.rpc.Status details say, for tests and the abuse
-// harness: the ErrorInfo reason and the BadRequest field paths.
+// harness: the ErrorInfo reason and metadata.
 #ifndef ROSTER_TESTS_TESTING_ERROR_DETAILS_H_
 #define ROSTER_TESTS_TESTING_ERROR_DETAILS_H_
 
@@ -24,6 +24,23 @@ inline std::string ReasonOf(const grpc::Status& status) {
     if (any.UnpackTo(&info)) {
       return info.domain() == "roster" ? info.reason()
                                        : "wrong domain: " + info.domain();
+    }
+  }
+  return "";
+}
+
+// The ErrorInfo metadata value under `key` ("" when absent).
+inline std::string ErrorMetadataOf(const grpc::Status& status,
+                                   const std::string& key) {
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) {
+    return "";
+  }
+  for (const auto& any : details.details()) {
+    google::rpc::ErrorInfo info;
+    if (any.UnpackTo(&info)) {
+      const auto found = info.metadata().find(key);
+      return found == info.metadata().end() ? "" : found->second;
     }
   }
   return "";
