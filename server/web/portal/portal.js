@@ -82,7 +82,9 @@ function showAlert(error) {
     return;
   }
   const fields = (error.fields || []).map((f) => `${f.field.replace(/_/g, ' ')}: ${f.description}`);
-  alert.textContent = [MESSAGES[error.reason] || error.message, ...fields].join(' · ');
+  // The server's message for invalid fields only repeats them ("username: …", "2 invalid fields").
+  const lead = MESSAGES[error.reason] || (fields.length ? '' : error.message);
+  alert.textContent = [lead, ...fields].filter(Boolean).join(' · ');
   alert.hidden = false;
   for (const f of error.fields || []) {
     const input = $(`[name="${CSS.escape(f.field)}"]:not([hidden])`);
