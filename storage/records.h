@@ -315,6 +315,9 @@ struct SignUpRecord {
   Micros expire_at = 0;
   Micros created_at = 0;
   Micros updated_at = 0;
+  // A social sign-up's provider account, to link when it completes: opaque
+  // text of the domain's (JSON, its tokens sealed); empty for other sign-ups.
+  std::string external_account;
 };
 
 enum class SignInAttemptStatus : int {

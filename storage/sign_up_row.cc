@@ -36,6 +36,7 @@ const std::vector<std::string>& SignUpColumns() {
           "expire_at",
           "created_at",
           "updated_at",
+          "external_account",
       };
   return *kColumns;
 }
@@ -77,6 +78,7 @@ std::vector<SqlValue> SignUpValues(const SignUpRecord& r) {
   values.emplace_back(r.expire_at);
   values.emplace_back(r.created_at);
   values.emplace_back(r.updated_at);
+  values.emplace_back(r.external_account);
   return values;
 }
 

@@ -58,6 +58,7 @@ SignUpRecord ReadSignUpColumns(const Row& row) {
   r.expire_at = number();
   r.created_at = number();
   r.updated_at = number();
+  r.external_account = text();
   return r;
 }
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "server/domain/errors.h"
 #include "server/domain/ids.h"
+#include "server/domain/social_sign_up.h"
 #include "server/domain/user_checks.h"
 #include "server/domain/validation.h"
 
@@ -104,6 +105,8 @@ OAuthSignInService::OAuthSignInService(
     : UserOperations(store, clock, ids, events, std::move(options)),
       tickets_(tickets),
       mode_(sign_up.mode),
+      required_fields_(sign_up.required_fields),
+      sign_up_lifetime_(sign_up.lifetime),
       legal_acceptance_required_(
           absl::c_linear_search(sign_up.required_fields, "legal_accepted")),
       keys_(keys) {}
@@ -267,6 +270,23 @@ absl::StatusOr<OAuthOutcome> OAuthSignInService::SignIn(
                          "signing up needs the terms accepted: start again "
                          "with legal_accepted");
           }
+          auto pending = PendingSignUp(account, legal_accepted, now);
+          if (!pending.ok()) {
+            return pending.status();
+          }
+          if (pending->has_value()) {
+            absl::Status saved = txn.PutSignUp(**pending);
+            if (!saved.ok()) {
+              return saved;
+            }
+            auto ticket = tickets_->IssueTicket(txn, (*pending)->id, now);
+            if (!ticket.ok()) {
+              return ticket.status();
+            }
+            outcome.sign_up_id = (*pending)->id;
+            outcome.ticket = *std::move(ticket);
+            return absl::OkStatus();
+          }
           absl::Status created = CreateUser(
               txn, caller, account, legal_accepted, ToMicros(now), user);
           if (!created.ok()) {
@@ -352,13 +372,58 @@ std::string OAuthSignInService::AccountIdOf(const storage::UserRecord& user,
   return "";
 }
 
+absl::StatusOr<std::optional<storage::SignUpRecord>>
+OAuthSignInService::PendingSignUp(const ProviderAccount& account,
+                                  bool legal_accepted, absl::Time now) const {
+  const storage::Micros now_micros = ToMicros(now);
+  storage::SignUpRecord sign_up;
+  sign_up.email_address = account.email;
+  if (!account.email.empty()) {
+    sign_up.email_verification.status = storage::VerificationStatus::kVerified;
+    sign_up.email_verification.strategy =
+        absl::StrCat("from_", account.provider);
+  }
+  sign_up.first_name = Bounded(account.first_name, kMaxNameBytes);
+  sign_up.last_name = Bounded(account.last_name, kMaxNameBytes);
+  sign_up.legal_accepted_at = legal_accepted ? now_micros : 0;
+  sign_up.external_account = "{}";  // A social sign-up: no password needed.
+  const SignUpView view = ViewOfSignUp(sign_up, required_fields_, now);
+  if (view.missing_fields.empty()) {
+    return std::nullopt;  // The provider gave all: a user, at once.
+  }
+  PendingProviderAccount pending;
+  pending.account = NewAccount(account, "", now_micros);
+  ProviderTokensView tokens = TokensOf(account);
+  tokens.external_account_id = pending.account.id;
+  auto sealed = SealTokens("", tokens);
+  if (!sealed.ok()) {
+    return sealed.status();
+  }
+  pending.tokens = *std::move(sealed);
+  sign_up.id = ids_->New(kSignUpIdPrefix);
+  sign_up.external_account = EncodePendingAccount(pending);
+  sign_up.created_at = sign_up.updated_at = now_micros;
+  sign_up.expire_at = ToMicros(now + sign_up_lifetime_);
+  return sign_up;
+}
+
 absl::Status OAuthSignInService::PutTokens(
     storage::WriteTransaction& txn, absl::string_view user_id,
     const ProviderTokensView& tokens) const {
+  auto sealed = SealTokens(user_id, tokens);
+  if (!sealed.ok()) {
+    return sealed.status();
+  }
+  return sealed->has_value() ? txn.PutOAuthToken(**sealed) : absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<storage::OAuthTokenRecord>>
+OAuthSignInService::SealTokens(absl::string_view user_id,
+                               const ProviderTokensView& tokens) const {
   // Without data keys tokens are not kept at all: never in clear.
   if (keys_ == nullptr || keys_->empty() || tokens.access_token.empty() ||
       tokens.external_account_id.empty()) {
-    return absl::OkStatus();
+    return std::nullopt;
   }
   const std::string plain = nlohmann::json{
       {"access_token", tokens.access_token},
@@ -377,7 +442,7 @@ absl::Status OAuthSignInService::PutTokens(
       tokens.expire_at.has_value() ? ToMicros(*tokens.expire_at) : 0;
   record.scopes = absl::StrJoin(tokens.scopes, " ");
   record.updated_at = ToMicros(clock_->Now());
-  return txn.PutOAuthToken(record);
+  return record;
 }
 
 absl::StatusOr<ProviderTokensView> OAuthSignInService::ReadTokens(

@@ -51,6 +51,9 @@ struct OAuthOutcome {
   bool created = false;  // A new user (a sign-up).
   bool linked = false;   // The account was newly linked to the user.
   std::string ticket;    // SIGN_IN only: for SignInWithTicket.
+  // A social sign-up that needs fields the provider did not give: no user
+  // yet, and the ticket stands for this sign-up.
+  std::string sign_up_id;
 };
 
 class OAuthSignInService final : public UserOperations {
@@ -68,7 +71,11 @@ class OAuthSignInService final : public UserOperations {
   // has verified the provider's verified email (the account is linked to them);
   // else, when sign-up is public, a new user with the account and that email
   // (strategy from_<provider>), who accepted the terms now when
-  // `legal_accepted`. A ticket for that user. PERMISSION_DENIED (USER_BANNED)
+  // `legal_accepted`. A ticket for that user; or, when --sign_up_required
+  // asks for more than the provider gave (a username, a phone number, a
+  // name), no user but a sign-up holding the account and what it gave, and a
+  // ticket standing for it (SignInWithTicket answers SIGN_UP_INCOMPLETE with
+  // its id, to complete with UpdateSignUp). PERMISSION_DENIED (USER_BANNED)
   // for a banned user, (SIGN_UP_RESTRICTED) when a new user would be needed
   // and sign-up is not public; FAILED_PRECONDITION (SIGN_UP_INCOMPLETE) when
   // one would be needed without `legal_accepted` and sign-up requires it.
@@ -107,8 +114,17 @@ class OAuthSignInService final : public UserOperations {
                           const ProviderAccount& account, bool legal_accepted,
                           storage::Micros now, storage::UserRecord& user);
 
-  // Seals and stores `tokens` for `external_account_id`; nothing without
-  // data keys or an access token.
+  // A sign-up holding the account and what the provider gave, when it
+  // still needs fields; nullopt when it needs none (a user is created).
+  absl::StatusOr<std::optional<storage::SignUpRecord>> PendingSignUp(
+      const ProviderAccount& account, bool legal_accepted,
+      absl::Time now) const;
+
+  // `tokens` sealed for `external_account_id` as a row of `user_id`;
+  // nullopt without data keys or an access token (never kept in clear).
+  absl::StatusOr<std::optional<storage::OAuthTokenRecord>> SealTokens(
+      absl::string_view user_id, const ProviderTokensView& tokens) const;
+  // Seals and stores them.
   absl::Status PutTokens(storage::WriteTransaction& txn,
                          absl::string_view user_id,
                          const ProviderTokensView& tokens) const;
@@ -118,6 +134,8 @@ class OAuthSignInService final : public UserOperations {
 
   const SignInAttemptService* tickets_;
   const SignUpMode mode_;
+  const std::vector<std::string> required_fields_;
+  const absl::Duration sign_up_lifetime_;
   // --sign_up_required lists legal_accepted: the one requirement a provider
   // cannot meet but the person starting the sign-in can.
   const bool legal_acceptance_required_;

@@ -4,10 +4,12 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/strip.h"
 #include "server/domain/errors.h"
 #include "server/domain/ids.h"
 #include "server/domain/sign_in_attempts.h"
+#include "server/domain/sign_up.h"
 #include "server/domain/user_checks.h"
 
 namespace roster::domain {
@@ -82,6 +84,7 @@ absl::StatusOr<SignInStep> SignInAttemptService::SignInWithTicket(
   }
   const std::string digest = Fingerprint(ticket);
   SignInStep step;
+  std::string sign_up_id;  // The ticket stood for a social sign-up.
   absl::Status written =
       store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
         const absl::Time now = clock_->Now();
@@ -91,6 +94,10 @@ absl::StatusOr<SignInStep> SignInAttemptService::SignInWithTicket(
         }
         if (!taken->has_value() || ToMicros(now) >= (*taken)->expire_at) {
           return TicketInvalid();
+        }
+        if (absl::StartsWith((*taken)->user_id, kSignUpIdPrefix)) {
+          sign_up_id = (*taken)->user_id;
+          return absl::OkStatus();  // Used up: its answer names the sign-up.
         }
         auto user = txn.GetUser((*taken)->user_id);
         if (absl::IsNotFound(user.status())) {
@@ -114,6 +121,13 @@ absl::StatusOr<SignInStep> SignInAttemptService::SignInWithTicket(
       });
   if (!written.ok()) {
     return internal::FromStore(written);
+  }
+  if (!sign_up_id.empty()) {
+    return WithErrorMetadata(
+        Error(absl::StatusCode::kFailedPrecondition, reason::kSignUpIncomplete,
+              "signing up needs more than the provider gave: complete the "
+              "sign-up named in this error's sign_up_id with UpdateSignUp"),
+        "sign_up_id", sign_up_id);
   }
   return step;
 }

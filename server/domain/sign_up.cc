@@ -9,6 +9,7 @@
 #include "server/domain/errors.h"
 #include "server/domain/invitations.h"
 #include "server/domain/passwords.h"
+#include "server/domain/social_sign_up.h"
 #include "server/domain/user_checks.h"
 #include "server/domain/validation.h"
 
@@ -149,11 +150,17 @@ absl::Status SignUpService::HashPassword(SignUpParams& params) const {
   return absl::OkStatus();
 }
 
-SignUpView SignUpService::ViewOf(SignUpRecord record, absl::Time now) const {
+SignUpView ViewOfSignUp(SignUpRecord record,
+                        const std::vector<std::string>& required,
+                        absl::Time now) {
   SignUpView view;
   view.abandoned = record.status != storage::SignUpStatus::kComplete &&
                    ToMicros(now) >= record.expire_at;
-  view.required_fields = sign_up_options_.required_fields;
+  for (const std::string& field : required) {
+    if (field != "password" || record.external_account.empty()) {
+      view.required_fields.push_back(field);
+    }
+  }
   for (const std::string& field : view.required_fields) {
     if (!Given(record, field)) {
       view.missing_fields.push_back(field);
@@ -167,6 +174,10 @@ SignUpView SignUpService::ViewOf(SignUpRecord record, absl::Time now) const {
   }
   view.record = std::move(record);
   return view;
+}
+
+SignUpView SignUpService::ViewOf(SignUpRecord record, absl::Time now) const {
+  return ViewOfSignUp(std::move(record), sign_up_options_.required_fields, now);
 }
 
 absl::Status SignUpService::Apply(storage::WriteTransaction& txn,
@@ -366,6 +377,14 @@ absl::Status SignUpService::SaveOrComplete(storage::WriteTransaction& txn,
     user.primary_phone_number_id = phone.id;
     user.phone_numbers.push_back(std::move(phone));
   }
+  std::optional<storage::OAuthTokenRecord> tokens;
+  if (!sign_up.external_account.empty()) {
+    auto linked = LinkPendingAccount(txn, sign_up, user);
+    if (!linked.ok()) {
+      return linked.status();
+    }
+    tokens = *std::move(linked);
+  }
   absl::Status released =
       ReleaseClaims(txn, caller, storage::UserRecord{}, user);
   if (!released.ok()) {
@@ -376,6 +395,12 @@ absl::Status SignUpService::SaveOrComplete(storage::WriteTransaction& txn,
                                     events_->EncodeUser(View(user))));
   if (!inserted.ok()) {
     return inserted;
+  }
+  if (tokens.has_value()) {
+    absl::Status kept = txn.PutOAuthToken(*tokens);
+    if (!kept.ok()) {
+      return kept;
+    }
   }
   auto session = sessions_->CreateSessionIn(txn, caller, user, now);
   if (!session.ok()) {
@@ -392,6 +417,37 @@ absl::Status SignUpService::SaveOrComplete(storage::WriteTransaction& txn,
   result.session = *std::move(session);
   result.user = View(std::move(user));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<storage::OAuthTokenRecord>>
+SignUpService::LinkPendingAccount(storage::WriteTransaction& txn,
+                                  const SignUpRecord& sign_up,
+                                  storage::UserRecord& user) const {
+  auto pending = DecodePendingAccount(sign_up.external_account);
+  if (!pending.ok()) {
+    return pending.status();
+  }
+  storage::ExternalAccountRecord& account = pending->account;
+  // The person may have signed up or connected the account another way
+  // since: the first to complete wins, as with an address.
+  auto holder = txn.FindUserIdByExternalAccount(account.provider,
+                                                account.provider_user_id);
+  if (!holder.ok()) {
+    return holder.status();
+  }
+  if (holder->has_value()) {
+    return Error(absl::StatusCode::kAlreadyExists, reason::kIdentifierExists,
+                 "this provider account belongs to a user now; sign in with "
+                 "it instead");
+  }
+  account.user_id = user.id;
+  // As a social sign-up that needed nothing more: the provider's picture.
+  user.image_url = account.image_url;
+  user.external_accounts.push_back(std::move(account));
+  if (pending->tokens.has_value()) {
+    pending->tokens->user_id = user.id;
+  }
+  return std::move(pending->tokens);
 }
 
 absl::StatusOr<SignUpResult> SignUpService::Create(const Caller& caller,

@@ -65,6 +65,13 @@ struct SignUpView {
   std::vector<std::string> unverified_fields;
 };
 
+// `record` as the API presents it under `required` (--sign_up_required): the
+// fields it still needs, and those it holds unverified. A social sign-up (one
+// holding a provider account) needs no password: the provider is its way in.
+SignUpView ViewOfSignUp(storage::SignUpRecord record,
+                        const std::vector<std::string>& required,
+                        absl::Time now);
+
 // What a sign-up call returns: the sign-up and, from the call that completed
 // it, the new user and session.
 struct SignUpResult {
@@ -126,6 +133,13 @@ class SignUpService final : public UserOperations {
                               const Caller& caller, absl::Time now,
                               storage::SignUpRecord& sign_up,
                               SignUpResult& result);
+
+  // Links a social sign-up's provider account to `user` (not yet inserted):
+  // its sealed tokens, for the caller to store once the user is.
+  // ALREADY_EXISTS (IDENTIFIER_EXISTS) when a user holds the account now.
+  absl::StatusOr<std::optional<storage::OAuthTokenRecord>> LinkPendingAccount(
+      storage::WriteTransaction& txn, const storage::SignUpRecord& sign_up,
+      storage::UserRecord& user) const;
 
   SessionService* sessions_;  // Not owned.
   const SignUpOptions sign_up_options_;

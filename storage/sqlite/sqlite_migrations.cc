@@ -11,7 +11,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 18> kMigrations = {
+constexpr std::array<const char*, 19> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -483,6 +483,11 @@ CREATE TABLE sign_in_failures (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX sign_in_failures_by_last_failed_at
   ON sign_in_failures(last_failed_at);
+)sql",
+    // 19: a social sign-up that still needs fields keeps the provider's
+    // account (and its sealed tokens) until it completes.
+    R"sql(
+ALTER TABLE sign_ups ADD COLUMN external_account TEXT NOT NULL DEFAULT '';
 )sql",
 };
 

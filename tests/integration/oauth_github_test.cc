@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
+#include "tests/testing/error_details.h"
 #include "tests/testing/oauth_helpers.h"
 #include "tests/testing/smtp_sink.h"
 #include "tests/testing/test_server.h"
@@ -22,8 +23,10 @@ namespace roster {
 namespace {
 
 using ::roster::testing::Authed;
+using ::roster::testing::ErrorMetadataOf;
 using ::roster::testing::NoCredentials;
 using ::roster::testing::QueryValue;
+using ::roster::testing::ReasonOf;
 using ::roster::testing::TempDir;
 using ::roster::testing::TestServer;
 using ::roster::testing::UnusedPort;
@@ -188,15 +191,25 @@ TEST_F(GitHubSignInTest, TheUserComesFromTheApiAndOnlyAVerifiedEmailCounts) {
   EXPECT_EQ(user.image_url(), "https://avatars.example.com/u/583231");
 }
 
-TEST_F(GitHubSignInTest, NoVerifiedEmailMeansNoAddressAndARefusedCodeNoTicket) {
+TEST_F(GitHubSignInTest,
+       NoVerifiedEmailMeansASignUpAskingForOneAndABadCodeNoTicket) {
   SetEmails({{{"email", "octo@profile.example.com"},
               {"primary", true},
               {"verified", false}}});
-  const User user =
-      Exchange(QueryValue(SignInWithCode("good-code"), "roster_ticket"));
-  EXPECT_EQ(user.email_addresses_size(), 0);
-  ASSERT_EQ(user.external_accounts_size(), 1);
-  EXPECT_EQ(user.external_accounts(0).email_address(), "");
+  // No user: the sign-up asks for the address the provider did not verify.
+  SignInWithTicketRequest exchange;
+  exchange.set_ticket(QueryValue(SignInWithCode("good-code"), "roster_ticket"));
+  SignInResponse unused;
+  const grpc::Status incomplete =
+      frontend_->SignInWithTicket(NoCredentials().get(), exchange, &unused);
+  EXPECT_EQ(ReasonOf(incomplete), "SIGN_UP_INCOMPLETE");
+  UpdateSignUpRequest read;
+  read.set_sign_up_id(ErrorMetadataOf(incomplete, "sign_up_id"));
+  SignUpResponse pending;
+  ASSERT_TRUE(
+      frontend_->UpdateSignUp(NoCredentials().get(), read, &pending).ok());
+  EXPECT_EQ(pending.sign_up().email_address(), "");
+  EXPECT_EQ(pending.sign_up().first_name(), "Mona");
 
   const std::string refused = SignInWithCode("bad-code");
   EXPECT_EQ(QueryValue(refused, "roster_error"), "OAUTH_PROVIDER_ERROR");

@@ -2,6 +2,7 @@
 // (oidc-provider): StartOAuth over gRPC, the provider's login and consent
 // pages driven over HTTP, Roster's /v1/oauth/callback, the ticket, and the
 // linking rules; then each refusal a caller or a provider can cause.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -189,15 +190,32 @@ TEST_F(OAuthTest, AVerifiedEmailLinksTheAccountToItsUser) {
   EXPECT_EQ(signed_in.email_addresses_size(), 1);  // Not added twice.
 
   // An address the provider did not verify links nothing, even to the user
-  // who holds it: carol's account becomes a new user, without the address.
+  // who holds it: carol's account starts a sign-up without the address, which
+  // asks for one (--sign_up_required lists email_address).
   create.set_email_addresses(0, "other@example.com");
   User holder;
   ASSERT_TRUE(backend_->CreateUser(Authed().get(), create, &holder).ok());
   provider_->SetAccount(
       "carol", {{"email", "other@example.com"}, {"email_verified", false}});
-  const User carol = Exchange(QueryValue(SignInAt("carol"), "roster_ticket"));
-  EXPECT_NE(carol.id(), holder.id());
-  EXPECT_EQ(carol.email_addresses_size(), 0);
+  SignInWithTicketRequest exchange;
+  exchange.set_ticket(QueryValue(SignInAt("carol"), "roster_ticket"));
+  SignInResponse unused;
+  const grpc::Status incomplete =
+      frontend_->SignInWithTicket(NoCredentials().get(), exchange, &unused);
+  EXPECT_EQ(ReasonOf(incomplete), "SIGN_UP_INCOMPLETE");
+  UpdateSignUpRequest read;
+  read.set_sign_up_id(testing::ErrorMetadataOf(incomplete, "sign_up_id"));
+  SignUpResponse carol;
+  ASSERT_TRUE(
+      frontend_->UpdateSignUp(NoCredentials().get(), read, &carol).ok());
+  EXPECT_EQ(carol.sign_up().email_address(), "");
+  EXPECT_THAT(carol.sign_up().missing_fields(),
+              ::testing::ElementsAre("email_address"));
+  GetUserRequest get;
+  get.set_user_id(holder.id());
+  User unchanged;
+  ASSERT_TRUE(backend_->GetUser(Authed().get(), get, &unchanged).ok());
+  EXPECT_EQ(unchanged.external_accounts_size(), 0);
 }
 
 // DESIGN §11: the new user's image comes from the claims (as Clerk's does),

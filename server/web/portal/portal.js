@@ -15,6 +15,7 @@ class RosterError extends Error {
     const details = body.details || [];
     const info = details.find((d) => d.type === 'google.rpc.ErrorInfo');
     this.reason = info && info.debug ? info.debug.reason : '';
+    this.metadata = (info && info.debug && info.debug.metadata) || {};
     const bad = details.find((d) => d.type === 'google.rpc.BadRequest');
     this.fields = bad && bad.debug ? bad.debug.fieldViolations || [] : [];
   }
@@ -166,6 +167,24 @@ async function goSocial(provider, action, legalAccepted = false) {
   location.assign(answer.authorizationUrl);
 }
 
+// A sign-up in progress, kept in this tab's sessionStorage with the invitation ticket it came
+// from ('' for none) until it completes (sign-up.js takes it up).
+const KEPT_SIGN_UP = 'roster.signUp';
+
+// A social sign-in that needs more than the provider gave (SIGN_UP_INCOMPLETE): its sign-up is
+// finished on /sign-up, which asks for the rest.
+function continueSignUp(signUpId) {
+  try {
+    sessionStorage.setItem(KEPT_SIGN_UP, JSON.stringify({ id: signUpId, ticket: '' }));
+  } catch (e) {
+    showAlert({ message: 'This browser keeps no session storage for this page; allow it to sign up.' });
+    return;
+  }
+  const target = new URL('/sign-up', location.origin);
+  if (redirectUrl) target.searchParams.set('redirect_url', redirectUrl);
+  location.assign(target);
+}
+
 function startSocial(button, action, legalAccepted = false) {
   return guarded(button, () => goSocial(button.dataset.provider, action, legalAccepted));
 }
@@ -264,7 +283,16 @@ function signInPage() {
   onSubmit($('#terms-form'), () => goSocial(provider, 'ACTION_SIGN_IN', true));
   history.replaceState(null, '', redirectUrl ? `?redirect_url=${encodeURIComponent(redirectUrl)}` : location.pathname);
   if (ticket) {
-    guarded($('#identifier-form'), async () => handle(await call('SignInWithTicket', { ticket })));
+    guarded($('#identifier-form'), async () => {
+      try {
+        handle(await call('SignInWithTicket', { ticket }));
+      } catch (error) {
+        const signUpId = error instanceof RosterError && error.reason === 'SIGN_UP_INCOMPLETE'
+          ? error.metadata.sign_up_id : '';
+        if (!signUpId) throw error;
+        continueSignUp(signUpId);
+      }
+    });
   } else if (failure === 'SIGN_UP_INCOMPLETE' && provider) {
     showStep('terms-form');
   } else if (failure) {

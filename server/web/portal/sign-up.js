@@ -13,8 +13,9 @@ function signUpPage() {
   const termsAccepted = () => Boolean(terms && terms.checked);
 
   // Kept with the page's ticket ('' for none): an invitation's sign-up is taken up again only
-  // from that invitation's link, and a plain one only from a plain /sign-up.
-  const KEPT = 'roster.signUp';
+  // from that invitation's link, and a plain one (or a social one, kept by the sign-in page)
+  // only from a plain /sign-up.
+  const KEPT = KEPT_SIGN_UP;
   // A browser without storage for this page (a setting) only loses the resuming.
   const stored = (work, otherwise) => { try { return work(); } catch (e) { return otherwise; } };
   const keep = () => stored(() => sessionStorage.setItem(KEPT, JSON.stringify({ id: signUp.id, ticket: invitation })));

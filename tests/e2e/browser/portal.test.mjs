@@ -27,6 +27,8 @@ let roster;
 let origin;
 let provider;
 let providerPort;
+let providersFile;
+let secondHttpPort;
 // A provider's picture host (https, a certificate of its own that Chromium is told to trust).
 let pictures;
 const pictureRequests = [];
@@ -47,6 +49,16 @@ async function connect(service, method, body, token) {
   return answer;
 }
 const backend = (method, body) => connect('BackendUsers', method, body, roster.secretKey);
+// The same on another server of this run.
+async function backendOf(server, method, body) {
+  const response = await fetch(`http://127.0.0.1:${server.httpPort}/roster.v1.BackendUsers/${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.secretKey}` },
+    body: JSON.stringify(body),
+  });
+  assert.ok(response.ok, `${method}: ${response.status}`);
+  return response.json();
+}
 
 // The emails sent to `address` for `purpose`, oldest first, as the mail service sees them.
 async function mailsTo(address, purpose) {
@@ -157,7 +169,11 @@ before(async () => {
   assert.ok(existsSync(CHROMIUM), `Chromium at ${CHROMIUM} (scripts/bootstrap.sh installs it)`);
   const pictureSpki = await startPictureHost();
   const httpPort = await freePort();
-  const providers = await startProvider(`http://127.0.0.1:${httpPort}/v1/oauth/callback`);
+  // A second server, started by the test that needs it, shares the provider.
+  secondHttpPort = await freePort();
+  providersFile = await startProvider([httpPort, secondHttpPort]
+    .map((port) => `http://127.0.0.1:${port}/v1/oauth/callback`).join(','));
+  const providers = providersFile;
   app = createServer((request, response) => {
     const url = new URL(request.url, 'http://app');
     appVisits.push(url);
@@ -455,15 +471,15 @@ test('sign up, manage the account, reset the password, TOTP, keyboard sign-in, d
 });
 
 // Through the provider's own login and consent pages, as a person would, until back on `origin`.
-async function throughProvider(page, login) {
-  for (let step = 0; step < 5 && !page.url().startsWith(origin); step += 1) {
+async function throughProvider(page, login, home = origin) {
+  for (let step = 0; step < 5 && !page.url().startsWith(home); step += 1) {
     if (await page.$('input[name=login]')) {
       await page.type('input[name=login]', login);
       await page.type('input[name=password]', 'any');
     }
     await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
   }
-  assert.ok(page.url().startsWith(origin), `back from the provider: ${page.url()}`);
+  assert.ok(page.url().startsWith(home), `back from the provider: ${page.url()}`);
 }
 
 test('connect a social account from /account, then sign in with it from /sign-in', async () => {
@@ -561,6 +577,52 @@ test('a social sign-up has the terms accepted before it creates the user', async
   assert.deepEqual(pictureRequests.map((r) => r.url), ['/ida-corp.png', '/gone.png']);
   assert.deepEqual(dialogs, []);
   await third.browserContext().close();
+});
+
+test('a social sign-up that needs a username asks for it on /sign-up before the user exists', async () => {
+  const second = await startRosterServer([`--http_listen=127.0.0.1:${secondHttpPort}`,
+                                          `--oauth_providers_file=${providersFile}`, '--http_backend',
+                                          `--allowed_redirect_urls=${roster.appOrigin}/app`,
+                                          '--sign_up_required=email_address,password,username']);
+  try {
+    const home = `http://127.0.0.1:${second.httpPort}`;
+    const page = await newPage();
+    await page.goto(`${home}/sign-in`);
+    await Promise.all([page.waitForNavigation(), page.click('button[data-provider=oauth_custom_corp]')]);
+    await throughProvider(page, 'kay-corp', home);
+    // The provider gave an email but no username: no user yet, and /sign-up asks for the rest
+    // (no password: the provider is Kay's way in).
+    await page.waitForFunction(() => location.pathname === '/sign-up');
+    await visible(page, '#more-form');
+    assert.equal(await page.$eval('[data-more=username]', (d) => d.hidden), false);
+    assert.equal(await page.$eval('[data-more=phone_number]', (d) => d.hidden), true);
+    const none = await backendOf(second, 'ListUsers', { emailAddresses: ['kay-corp@example.com'] });
+    assert.deepEqual(none.users || [], []);
+    await checkAccessibility(page, 'sign-up-social-username');
+    // Too short first: the form says why, once.
+    await typeInto(page, '#username', 'kay');
+    await page.click('#more-form button[type=submit]');
+    await page.waitForFunction(() => !document.querySelector('#alert').hidden);
+    assert.equal(await page.$eval('#alert', (e) => e.textContent), 'username: must be 4-64 characters');
+    await typeInto(page, '#username', 'kay_corp');
+    await page.click('#more-form button[type=submit]');
+    await visible(page, '#account');
+    const [kay] = (await backendOf(second, 'ListUsers', { emailAddresses: ['kay-corp@example.com'] })).users;
+    assert.equal(kay.username, 'kay_corp');
+    assert.deepEqual(kay.externalAccounts.map((a) => a.providerUserId), ['kay-corp']);
+    assert.equal(kay.passwordEnabled, undefined, 'no password was asked for');
+
+    // Signed out, the provider account alone signs Kay in: nothing more is asked.
+    await Promise.all([page.waitForNavigation(), page.click('#sign-out')]);
+    await Promise.all([page.waitForNavigation(), page.click('button[data-provider=oauth_custom_corp]')]);
+    await throughProvider(page, 'kay-corp', home);
+    await page.waitForFunction(() => location.pathname === '/account');
+    await visible(page, '#account');
+    assert.deepEqual(dialogs, []);
+    await page.browserContext().close();
+  } finally {
+    await second.stop();
+  }
 });
 
 test('an invitation signs up without a code; a mailed code signs in', async () => {

@@ -3,7 +3,7 @@
 // for Roster, its development login and consent pages, and a "browser" that
 // signs a user in through those pages the way a person would, over HTTP.
 //
-//   node provider.mjs --port=P --redirect-uri=URI --client-secret-file=F
+//   node provider.mjs --port=P --redirect-uri=URI[,URI…] --client-secret-file=F
 //                     [--alg=RS256|ES256|EdDSA]
 //
 // Prints `listening <issuer>` once it serves. Besides the provider's own
@@ -54,7 +54,7 @@ const provider = new Provider(issuer, {
   clients: [{
     client_id: 'roster',
     client_secret: clientSecret,
-    redirect_uris: [args['redirect-uri']],
+    redirect_uris: args['redirect-uri'].split(','),
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_post',

@@ -244,20 +244,22 @@ TEST_P(MetadataIndexStoreTest, TheSchemaStepIndexesMetadataWrittenBeforeIt) {
   ASSERT_THAT(Insert(MakeUser("u2", 2)), IsOk());
   store_.reset();
   // Back to the schema before the index, with the users kept: its step and
-  // the two after it (oauth_states.legal_accepted, sign-in failures) undone.
+  // the three after it (oauth_states.legal_accepted, sign-in failures, a
+  // sign-up's provider account) undone.
   constexpr char kUndo[] =
       "DROP TABLE user_metadata_values; "
       "ALTER TABLE oauth_states DROP COLUMN legal_accepted; "
       "DROP TABLE sign_in_failures; "
-      "ALTER TABLE users DROP COLUMN last_failed_password_at;";
+      "ALTER TABLE users DROP COLUMN last_failed_password_at; "
+      "ALTER TABLE sign_ups DROP COLUMN external_account;";
   if (postgres()) {
     const std::string undo =
-        absl::StrCat(kUndo, " UPDATE roster_schema SET version = version - 3");
+        absl::StrCat(kUndo, " UPDATE roster_schema SET version = version - 4");
     ASSERT_EQ(testing::PgCommand(pg_->dsn(), undo), "");
   } else {
     SQLite::Database db(dir_.File("users.db"), SQLite::OPEN_READWRITE);
     db.exec(kUndo);
-    db.exec(absl::StrCat("PRAGMA user_version = ", LatestSchemaVersion() - 3));
+    db.exec(absl::StrCat("PRAGMA user_version = ", LatestSchemaVersion() - 4));
   }
   Reopen();
   EXPECT_THAT(

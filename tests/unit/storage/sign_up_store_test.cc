@@ -72,6 +72,7 @@ SignUpRecord Filled(const std::string& id, int round) {
   r.unsafe_metadata = absl::StrCat("{\"n\":", round, "}");
   r.public_metadata = absl::StrCat("{\"p\":", round, "}");
   r.invitation_id = absl::StrCat("inv_", round);
+  r.external_account = absl::StrCat("{\"account\":", round, "}");
   r.legal_accepted_at = 3000 + round;
   r.created_user_id = absl::StrCat("user_", round);
   r.created_session_id = absl::StrCat("sess_", round);
