@@ -618,8 +618,37 @@ test('a social sign-up that needs a username asks for it on /sign-up before the 
     await throughProvider(page, 'kay-corp', home);
     await page.waitForFunction(() => location.pathname === '/account');
     await visible(page, '#account');
-    assert.deepEqual(dialogs, []);
     await page.browserContext().close();
+
+    // Lee's provider verified no address, and the server requires one: /sign-up asks for it and
+    // the username, then mails a code.
+    await fetch(`http://127.0.0.1:${providerPort}/test/accounts`, {
+      method: 'POST', body: JSON.stringify({ login: 'lee-corp', email_verified: false }),
+    });
+    const lee = await newPage();
+    await lee.goto(`${home}/sign-in`);
+    await Promise.all([lee.waitForNavigation(), lee.click('button[data-provider=oauth_custom_corp]')]);
+    await throughProvider(lee, 'lee-corp', home);
+    await lee.waitForFunction(() => location.pathname === '/sign-up');
+    await visible(lee, '#sign-up-form');
+    assert.equal(await lee.$eval('#email-address', (e) => e.value), '', 'an unverified address is not offered');
+    assert.equal(await lee.$eval('#last-name', (e) => e.value), 'lee-corp', 'the provider\'s names are kept');
+    await typeInto(lee, '#email-address', 'lee@example.com');
+    await lee.click('#sign-up-form button[type=submit]');
+    await visible(lee, '#more-form');
+    await typeInto(lee, '#username', 'lee_corp');
+    await lee.click('#more-form button[type=submit]');
+    await visible(lee, '#verify-form');
+    const { events } = await backendOf(second, 'ListEvents', { types: ['email.created'], limit: 50 });
+    const [mail] = events.map((e) => e.email).filter((m) => m.emailAddress === 'lee@example.com');
+    await typeInto(lee, '#sign-up-code', mail.code);
+    await lee.click('#verify-form button[type=submit]');
+    await visible(lee, '#account');
+    const [leeUser] = (await backendOf(second, 'ListUsers', { emailAddresses: ['lee@example.com'] })).users;
+    assert.equal(leeUser.username, 'lee_corp');
+    assert.deepEqual(leeUser.externalAccounts.map((a) => a.providerUserId), ['lee-corp']);
+    assert.deepEqual(dialogs, []);
+    await lee.browserContext().close();
   } finally {
     await second.stop();
   }
