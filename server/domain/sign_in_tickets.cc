@@ -87,6 +87,7 @@ absl::StatusOr<SignInStep> SignInAttemptService::SignInWithTicket(
   std::string sign_up_id;  // The ticket stood for a social sign-up.
   absl::Status written =
       store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        sign_up_id.clear();
         const absl::Time now = clock_->Now();
         auto taken = txn.TakeSignInTicket(digest);
         if (!taken.ok()) {
