@@ -14,8 +14,8 @@
 #include "absl/synchronization/mutex.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
-#include "tests/testing/error_details.h"
 #include "tests/testing/oauth_helpers.h"
+#include "tests/testing/pending_sign_up.h"
 #include "tests/testing/smtp_sink.h"
 #include "tests/testing/test_server.h"
 
@@ -23,10 +23,8 @@ namespace roster {
 namespace {
 
 using ::roster::testing::Authed;
-using ::roster::testing::ErrorMetadataOf;
 using ::roster::testing::NoCredentials;
 using ::roster::testing::QueryValue;
-using ::roster::testing::ReasonOf;
 using ::roster::testing::TempDir;
 using ::roster::testing::TestServer;
 using ::roster::testing::UnusedPort;
@@ -197,19 +195,12 @@ TEST_F(GitHubSignInTest,
               {"primary", true},
               {"verified", false}}});
   // No user: the sign-up asks for the address the provider did not verify.
-  SignInWithTicketRequest exchange;
-  exchange.set_ticket(QueryValue(SignInWithCode("good-code"), "roster_ticket"));
-  SignInResponse unused;
-  const grpc::Status incomplete =
-      frontend_->SignInWithTicket(NoCredentials().get(), exchange, &unused);
-  EXPECT_EQ(ReasonOf(incomplete), "SIGN_UP_INCOMPLETE");
-  UpdateSignUpRequest read;
-  read.set_sign_up_id(ErrorMetadataOf(incomplete, "sign_up_id"));
-  SignUpResponse pending;
-  ASSERT_TRUE(
-      frontend_->UpdateSignUp(NoCredentials().get(), read, &pending).ok());
-  EXPECT_EQ(pending.sign_up().email_address(), "");
-  EXPECT_EQ(pending.sign_up().first_name(), "Mona");
+  const SignUp pending = testing::ReadSignUp(
+      *frontend_, testing::PendingSignUpOf(
+                      *frontend_, QueryValue(SignInWithCode("good-code"),
+                                             "roster_ticket")));
+  EXPECT_EQ(pending.email_address(), "");
+  EXPECT_EQ(pending.first_name(), "Mona");
 
   const std::string refused = SignInWithCode("bad-code");
   EXPECT_EQ(QueryValue(refused, "roster_error"), "OAUTH_PROVIDER_ERROR");

@@ -18,6 +18,7 @@
 #include "tests/testing/error_details.h"
 #include "tests/testing/oauth_helpers.h"
 #include "tests/testing/openid_provider.h"
+#include "tests/testing/pending_sign_up.h"
 #include "tests/testing/require.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/smtp_sink.h"
@@ -197,20 +198,12 @@ TEST_F(OAuthTest, AVerifiedEmailLinksTheAccountToItsUser) {
   ASSERT_TRUE(backend_->CreateUser(Authed().get(), create, &holder).ok());
   provider_->SetAccount(
       "carol", {{"email", "other@example.com"}, {"email_verified", false}});
-  SignInWithTicketRequest exchange;
-  exchange.set_ticket(QueryValue(SignInAt("carol"), "roster_ticket"));
-  SignInResponse unused;
-  const grpc::Status incomplete =
-      frontend_->SignInWithTicket(NoCredentials().get(), exchange, &unused);
-  EXPECT_EQ(ReasonOf(incomplete), "SIGN_UP_INCOMPLETE");
-  UpdateSignUpRequest read;
-  read.set_sign_up_id(testing::ErrorMetadataOf(incomplete, "sign_up_id"));
-  SignUpResponse carol;
-  ASSERT_TRUE(
-      frontend_->UpdateSignUp(NoCredentials().get(), read, &carol).ok());
-  EXPECT_EQ(carol.sign_up().email_address(), "");
-  EXPECT_THAT(carol.sign_up().missing_fields(),
-              ::testing::ElementsAre("email_address"));
+  const SignUp carol = testing::ReadSignUp(
+      *frontend_,
+      testing::PendingSignUpOf(*frontend_,
+                               QueryValue(SignInAt("carol"), "roster_ticket")));
+  EXPECT_EQ(carol.email_address(), "");
+  EXPECT_THAT(carol.missing_fields(), ::testing::ElementsAre("email_address"));
   GetUserRequest get;
   get.set_user_id(holder.id());
   User unchanged;

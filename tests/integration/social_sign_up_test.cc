@@ -13,6 +13,7 @@
 #include "server/domain/data_keys.h"
 #include "tests/integration/oauth_stand_in.h"
 #include "tests/testing/error_details.h"
+#include "tests/testing/pending_sign_up.h"
 #include "tests/testing/test_server.h"
 
 namespace roster {
@@ -39,26 +40,15 @@ class SocialSignUpTest : public StandInProviderTest {
   // names (SIGN_UP_INCOMPLETE), or "" with a failure.
   std::string PendingSignUp() {
     const std::string back = SignInWith(SignedBy(key_, "k1"));
-    const std::string ticket = QueryValue(back, "roster_ticket");
-    EXPECT_TRUE(absl::StartsWith(ticket, "sit_")) << back;
-    SignInWithTicketRequest request;
-    request.set_ticket(ticket);
-    SignInResponse response;
-    const grpc::Status status =
-        frontend_->SignInWithTicket(NoCredentials().get(), request, &response);
-    EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION)
-        << status.error_message();
-    EXPECT_EQ(ReasonOf(status), "SIGN_UP_INCOMPLETE");
-    return ErrorMetadataOf(status, "sign_up_id");
+    return testing::PendingSignUpOf(*frontend_,
+                                    QueryValue(back, "roster_ticket"));
   }
 
   grpc::Status Update(const std::string& sign_up_id,
                       const std::string& username, SignUpResponse& response) {
     UpdateSignUpRequest request;
     request.set_sign_up_id(sign_up_id);
-    if (!username.empty()) {
-      request.set_username(username);
-    }
+    request.set_username(username);
     return frontend_->UpdateSignUp(NoCredentials().get(), request, &response);
   }
 };
@@ -86,15 +76,14 @@ TEST_F(SocialSignUpTest, AMissingUsernameIsAskedForBeforeTheUserExists) {
       frontend_->SignInWithTicket(NoCredentials().get(), exchange, &unused);
   EXPECT_EQ(ReasonOf(again), "TICKET_INVALID");
 
-  SignUpResponse pending;
-  ASSERT_TRUE(Update(sign_up_id, "", pending).ok());
-  EXPECT_EQ(pending.sign_up().status(), SignUp::STATUS_MISSING_REQUIREMENTS);
+  const SignUp pending = testing::ReadSignUp(*frontend_, sign_up_id);
+  EXPECT_EQ(pending.status(), SignUp::STATUS_MISSING_REQUIREMENTS);
   // No password: the provider is the way in.
-  EXPECT_THAT(pending.sign_up().required_fields(),
+  EXPECT_THAT(pending.required_fields(),
               ElementsAre("email_address", "username"));
-  EXPECT_THAT(pending.sign_up().missing_fields(), ElementsAre("username"));
-  EXPECT_THAT(pending.sign_up().unverified_fields(), ::testing::IsEmpty());
-  EXPECT_EQ(pending.sign_up().email_address(), kStandInEmail);
+  EXPECT_THAT(pending.missing_fields(), ElementsAre("username"));
+  EXPECT_THAT(pending.unverified_fields(), ::testing::IsEmpty());
+  EXPECT_EQ(pending.email_address(), kStandInEmail);
   EXPECT_EQ(Users(), 0);
 
   SignUpResponse completed;
@@ -174,14 +163,9 @@ TEST_F(SocialSignUpNeedingNothingMoreTest, TheUserIsMadeAtOnce) {
 TEST_F(SocialSignUpNeedingNothingMoreTest,
        ANameTheProviderDidNotGiveIsAskedFor) {
   const std::string back = SignInWith(SignedBy(key_, "k1"));
-  SignInWithTicketRequest request;
-  request.set_ticket(QueryValue(back, "roster_ticket"));
-  SignInResponse unused;
-  const grpc::Status status =
-      frontend_->SignInWithTicket(NoCredentials().get(), request, &unused);
-  EXPECT_EQ(ReasonOf(status), "SIGN_UP_INCOMPLETE") << back;
   UpdateSignUpRequest update;
-  update.set_sign_up_id(ErrorMetadataOf(status, "sign_up_id"));
+  update.set_sign_up_id(
+      testing::PendingSignUpOf(*frontend_, QueryValue(back, "roster_ticket")));
   update.set_first_name("Grace");
   SignUpResponse completed;
   ASSERT_TRUE(

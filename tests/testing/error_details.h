@@ -5,45 +5,49 @@
 
 #include <grpcpp/support/status.h>
 
+#include <optional>
 #include <string>
-#include <vector>
 
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
 namespace roster::testing {
 
-// The ErrorInfo reason in a failed call's details ("" when absent).
-inline std::string ReasonOf(const grpc::Status& status) {
+// The ErrorInfo in a failed call's details, if any.
+inline std::optional<google::rpc::ErrorInfo> ErrorInfoOf(
+    const grpc::Status& status) {
   google::rpc::Status details;
   if (!details.ParseFromString(status.error_details())) {
-    return "";
+    return std::nullopt;
   }
   for (const auto& any : details.details()) {
     google::rpc::ErrorInfo info;
     if (any.UnpackTo(&info)) {
-      return info.domain() == "roster" ? info.reason()
-                                       : "wrong domain: " + info.domain();
+      return info;
     }
   }
-  return "";
+  return std::nullopt;
+}
+
+// The ErrorInfo reason in a failed call's details ("" when absent).
+inline std::string ReasonOf(const grpc::Status& status) {
+  const auto info = ErrorInfoOf(status);
+  if (!info.has_value()) {
+    return "";
+  }
+  return info->domain() == "roster" ? info->reason()
+                                    : "wrong domain: " + info->domain();
 }
 
 // The ErrorInfo metadata value under `key` ("" when absent).
 inline std::string ErrorMetadataOf(const grpc::Status& status,
                                    const std::string& key) {
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) {
+  const auto info = ErrorInfoOf(status);
+  if (!info.has_value()) {
     return "";
   }
-  for (const auto& any : details.details()) {
-    google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) {
-      const auto found = info.metadata().find(key);
-      return found == info.metadata().end() ? "" : found->second;
-    }
-  }
-  return "";
+  const auto found = info->metadata().find(key);
+  return found == info->metadata().end() ? "" : found->second;
 }
 
 }  // namespace roster::testing
