@@ -631,8 +631,9 @@ test('a social sign-up that needs a username asks for it on /sign-up before the 
     await throughProvider(lee, 'lee-corp', home);
     await lee.waitForFunction(() => location.pathname === '/sign-up');
     await visible(lee, '#sign-up-form');
+    // The form shows at once; the kept sign-up fills it when it has been read back.
+    await lee.waitForFunction(() => document.querySelector('#last-name').value === 'lee-corp');
     assert.equal(await lee.$eval('#email-address', (e) => e.value), '', 'an unverified address is not offered');
-    assert.equal(await lee.$eval('#last-name', (e) => e.value), 'lee-corp', 'the provider\'s names are kept');
     await typeInto(lee, '#email-address', 'lee@example.com');
     await lee.click('#sign-up-form button[type=submit]');
     await visible(lee, '#more-form');
