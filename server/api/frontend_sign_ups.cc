@@ -107,6 +107,10 @@ void SignUpToProto(const domain::SignUpView& view, SignUp& out) {
   if (!r.phone_number.empty()) {
     ToProto(r.phone_verification, *out.mutable_phone_number_verification());
   }
+  if (view.external_account_verification.has_value()) {
+    ToProto(*view.external_account_verification,
+            *out.mutable_external_account_verification());
+  }
   SetTimeIfAny(r.legal_accepted_at, out, &SignUp::mutable_legal_accepted_at);
   out.set_created_user_id(r.created_user_id);
   out.set_created_session_id(r.created_session_id);

@@ -71,6 +71,19 @@ void SetIdentifier(std::string value, std::string& stored,
   }
 }
 
+// A social sign-up's address changed and changed back to the one its provider
+// verified is verified again, as it was when the sign-up started.
+void RestoreProviderVerification(SignUpRecord& sign_up) {
+  if (sign_up.external_account.empty() || sign_up.email_address.empty() ||
+      IsVerified(sign_up.email_verification)) {
+    return;
+  }
+  auto pending = DecodePendingAccount(sign_up.external_account);
+  if (pending.ok() && pending->account.email_address == sign_up.email_address) {
+    sign_up.email_verification = pending->account.verification;
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<std::string>> ParseSignUpRequiredFields(
@@ -172,6 +185,14 @@ SignUpView ViewOfSignUp(SignUpRecord record,
   if (!record.phone_number.empty() && !IsVerified(record.phone_verification)) {
     view.unverified_fields.emplace_back("phone_number");
   }
+  if (!record.external_account.empty()) {
+    // Unreadable (or the callback's "{}" stand-in): the sign-up still works
+    // and completing it reports the error; the view just says less.
+    auto pending = DecodePendingAccount(record.external_account);
+    if (pending.ok()) {
+      view.external_account_verification = pending->account.verification;
+    }
+  }
   view.record = std::move(record);
   return view;
 }
@@ -208,6 +229,7 @@ absl::Status SignUpService::Apply(storage::WriteTransaction& txn,
       identifier(params.email_address, "email_address", NormalizeEmailAddress,
                  storage::IdentifierKind::kEmailAddress, sign_up.email_address,
                  sign_up.email_verification);
+  RestoreProviderVerification(sign_up);
   if (checked.ok()) {
     checked =
         identifier(params.phone_number, "phone_number", NormalizePhoneNumber,

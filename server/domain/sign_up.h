@@ -63,6 +63,8 @@ struct SignUpView {
   std::vector<std::string> required_fields;
   std::vector<std::string> missing_fields;
   std::vector<std::string> unverified_fields;
+  // A social sign-up's provider account: how the provider verified it.
+  std::optional<storage::VerificationRecord> external_account_verification;
 };
 
 // `record` as the API presents it under `required` (--sign_up_required): the

@@ -84,6 +84,11 @@ TEST_F(SocialSignUpTest, AMissingUsernameIsAskedForBeforeTheUserExists) {
   EXPECT_THAT(pending.missing_fields(), ElementsAre("username"));
   EXPECT_THAT(pending.unverified_fields(), ::testing::IsEmpty());
   EXPECT_EQ(pending.email_address(), kStandInEmail);
+  // It says whose account it holds, as Clerk's verifications.external_account.
+  EXPECT_EQ(pending.external_account_verification().status(),
+            Verification::STATUS_VERIFIED);
+  EXPECT_EQ(pending.external_account_verification().strategy(),
+            std::string("from_") + kStandInProvider);
   EXPECT_EQ(Users(), 0);
 
   SignUpResponse completed;
@@ -135,6 +140,49 @@ TEST_F(SocialSignUpTest, TheFirstOfTwoSignUpsOfOneAccountWins) {
   EXPECT_EQ(status.error_code(), grpc::ALREADY_EXISTS);
   EXPECT_EQ(ReasonOf(status), "IDENTIFIER_EXISTS");
   EXPECT_EQ(Users(), 1);
+}
+
+// The address the provider verified, changed on the sign-up and changed back,
+// is verified again without a code; another address needs one. A sign-up
+// that no provider started holds no provider account.
+TEST_F(SocialSignUpTest, TheProvidersAddressChangedBackNeedsNoCode) {
+  const std::string sign_up_id = PendingSignUp();
+  ASSERT_FALSE(sign_up_id.empty());
+  auto set_email = [&](const std::string& email) {
+    UpdateSignUpRequest request;
+    request.set_sign_up_id(sign_up_id);
+    request.set_email_address(email);
+    SignUpResponse response;
+    EXPECT_TRUE(
+        frontend_->UpdateSignUp(NoCredentials().get(), request, &response)
+            .ok());
+    return response.sign_up();
+  };
+  const SignUp changed = set_email("someone.else@example.com");
+  EXPECT_THAT(changed.unverified_fields(), ElementsAre("email_address"));
+  EXPECT_EQ(changed.email_address_verification().status(),
+            Verification::STATUS_UNVERIFIED);
+  const SignUp back = set_email(kStandInEmail);
+  EXPECT_THAT(back.unverified_fields(), ::testing::IsEmpty());
+  EXPECT_EQ(back.email_address_verification().status(),
+            Verification::STATUS_VERIFIED);
+  EXPECT_EQ(back.email_address_verification().strategy(),
+            std::string("from_") + kStandInProvider);
+  EXPECT_TRUE(back.has_external_account_verification());
+
+  SignUpResponse completed;
+  ASSERT_TRUE(Update(sign_up_id, "changed_back", completed).ok());
+  EXPECT_EQ(completed.sign_up().status(), SignUp::STATUS_COMPLETE);
+  ASSERT_EQ(completed.user().email_addresses_size(), 1);
+  EXPECT_EQ(completed.user().email_addresses(0).verification().strategy(),
+            std::string("from_") + kStandInProvider);
+
+  CreateSignUpRequest plain;
+  plain.set_email_address("plain@example.com");
+  SignUpResponse created;
+  ASSERT_TRUE(
+      frontend_->CreateSignUp(NoCredentials().get(), plain, &created).ok());
+  EXPECT_FALSE(created.sign_up().has_external_account_verification());
 }
 
 class SocialSignUpNeedingNothingMoreTest : public StandInProviderTest {
