@@ -25,10 +25,25 @@ function signUpPage() {
     return kept && kept.ticket === invitation ? String(kept.id) : '';
   }, '');
 
+  // A social sign-up (the sign-in page kept it) asks for no password: its provider is the way
+  // in. The form says which provider rather than offering the others.
+  function showProvider() {
+    const verification = signUp.externalAccountVerification;
+    if (!verification) return;
+    const provider = String(verification.strategy || '').replace(/^from_/, '');
+    const button = $$('button[data-provider]').find((b) => b.dataset.provider === provider);
+    $('[data-password]').hidden = true;
+    $('#sign-up-form .socials').hidden = true;
+    const note = $('[data-social]');
+    note.textContent = `Finishing your sign-up with ${button ? button.dataset.label : 'your provider'}.`;
+    note.hidden = false;
+  }
+
   // `resumed`: the sign-up was taken up after a reload, so a code still pending is not sent again.
   const FIRST_FORM = ['first_name', 'last_name', 'email_address', 'password'];
   async function next(answer, resumed = false) {
     signUp = answer.signUp;
+    showProvider();
     if (answer.session && answer.sessionSecret) {
       forget();
       await finish(answer);

@@ -634,6 +634,11 @@ test('a social sign-up that needs a username asks for it on /sign-up before the 
     // The form shows at once; the kept sign-up fills it when it has been read back.
     await lee.waitForFunction(() => document.querySelector('#last-name').value === 'lee-corp');
     assert.equal(await lee.$eval('#email-address', (e) => e.value), '', 'an unverified address is not offered');
+    // The provider is Lee's way in: no password and no other provider is offered.
+    assert.equal(await lee.$eval('[data-social]', (e) => e.textContent), 'Finishing your sign-up with Corp.');
+    assert.equal(await lee.$eval('[data-password]', (d) => d.hidden), true);
+    assert.equal(await lee.$eval('#sign-up-form .socials', (d) => d.hidden), true);
+    await checkAccessibility(lee, 'sign-up-social-email');
     await typeInto(lee, '#email-address', 'lee@example.com');
     await lee.click('#sign-up-form button[type=submit]');
     await visible(lee, '#more-form');
