@@ -6,7 +6,7 @@ binary="$1"
 work="$2"
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$work"
-cp "$here/package.json" "$here/package-lock.json" "$here/portal.test.mjs" \
+cp "$here/package.json" "$here/package-lock.json" "$here"/portal*.mjs \
   "$here/../node/roster_server.mjs" "$work/"
 # The social sign-in tests' OpenID provider, with its own pinned packages.
 mkdir -p "$work/provider"
