@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace roster::web {
 namespace {
@@ -50,6 +51,42 @@ bool ReachesBool(const Descriptor& type,
          ReachesBool(*field.message_type(), seen))) {
       return true;
     }
+  }
+  return false;
+}
+
+// The words protobuf 3.21's parser reads as a bool when given as a string,
+// in any case.
+bool IsBoolWord(absl::string_view word) {
+  for (absl::string_view bool_word :
+       {"true", "t", "yes", "y", "1", "false", "f", "no", "n", "0"}) {
+    if (absl::EqualsIgnoreCase(word, bool_word)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether `json` (valid JSON) holds a string the parser could have read as a
+// bool: one of its words, or any string with an escape, which may spell one.
+// Most bodies hold none, and for them the second parse, which costs twice the
+// first, is skipped.
+bool MayHoldQuotedBool(absl::string_view json) {
+  size_t i = 0;
+  while ((i = json.find('"', i)) != absl::string_view::npos) {
+    const size_t start = ++i;
+    bool escaped = false;
+    while (i < json.size() && json[i] != '"') {
+      if (json[i] == '\\') {
+        escaped = true;
+        ++i;
+      }
+      ++i;
+    }
+    if (escaped || IsBoolWord(json.substr(start, i - start))) {
+      return true;
+    }
+    ++i;
   }
   return false;
 }
@@ -123,7 +160,7 @@ std::optional<std::string> CheckObject(const Descriptor& type,
 std::optional<std::string> QuotedBoolField(const Descriptor& type,
                                            const std::string& json) {
   absl::flat_hash_set<const Descriptor*> seen;
-  if (!ReachesBool(type, seen)) {
+  if (!ReachesBool(type, seen) || !MayHoldQuotedBool(json)) {
     return std::nullopt;
   }
   // Value keeps each member's JSON kind, which the typed parse forgot.

@@ -14,8 +14,8 @@ namespace roster::web {
 
 // The path (e.g. "users[1].skip_password_checks") of the first bool field
 // that `json`, a `type` in JSON that JsonStringToMessage accepted, gives as a
-// string; nullopt when there is none. Only bodies of types that can hold a
-// bool are parsed a second time.
+// string; nullopt when there is none. Only a body of a type that can hold a
+// bool, with a string that could spell one, is parsed a second time.
 std::optional<std::string> QuotedBoolField(
     const google::protobuf::Descriptor& type, const std::string& json);
 

@@ -30,6 +30,18 @@ TEST(StrictJsonTest, FindsABoolGivenAsAStringWhereverItSits) {
               "legal_accepted")
         << spelled;
   }
+  // In any case, and spelled with escapes, as the parser reads them.
+  for (const char* spelled :
+       {R"("TRUE")", R"("No")", R"("\u0079es")", R"("\u0031")"}) {
+    EXPECT_EQ(Quoted<CreateSignUpRequest>(
+                  absl::StrCat(R"({"legalAccepted":)", spelled, "}")),
+              "legal_accepted")
+        << spelled;
+  }
+  // After a string whose escapes end in a quote and a backslash.
+  EXPECT_EQ(Quoted<CreateSignUpRequest>(
+                R"({"firstName":"a\"b\\","legalAccepted":"yes"})"),
+            "legal_accepted");
   // The proto name is accepted as a key, so it is checked too.
   EXPECT_EQ(Quoted<CreateSignUpRequest>(R"({"legal_accepted":"yes"})"),
             "legal_accepted");
@@ -53,6 +65,11 @@ TEST(StrictJsonTest, PassesRealBoolsNullsUnknownMembersAndOtherStrings) {
   EXPECT_EQ(Quoted<v1::ImportUsersRequest>(
                 R"({"users":[{"unsafeMetadata":{"agreed":"yes"}}]})"),
             std::nullopt);
+  // Strings that only look like a word, or hold one, are no bool.
+  EXPECT_EQ(
+      Quoted<CreateSignUpRequest>(
+          R"({"firstName":"true ","lastName":"yes\\","legalAccepted":true})"),
+      std::nullopt);
   // A string field may read "true": only bool fields are held to bools.
   EXPECT_EQ(Quoted<CreateSignUpRequest>(R"({"firstName":"true"})"),
             std::nullopt);
