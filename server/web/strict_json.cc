@@ -67,16 +67,18 @@ bool IsBoolWord(absl::string_view word) {
   return false;
 }
 
-// Whether `json` (valid JSON) holds a string the parser could have read as a
-// bool: one of its words, or any string with an escape, which may spell one.
-// Most bodies hold none, and for them the second parse, which costs twice the
-// first, is skipped.
+// Whether `json`, which the parser accepted, holds a string it could have read
+// as a bool: one of its words, or any string with an escape, which may spell
+// one. The parser also takes strings in single quotes. Most bodies hold no
+// such string, and for them the second parse, which costs twice the first, is
+// skipped.
 bool MayHoldQuotedBool(absl::string_view json) {
   size_t i = 0;
-  while ((i = json.find('"', i)) != absl::string_view::npos) {
+  while ((i = json.find_first_of("\"'", i)) != absl::string_view::npos) {
+    const char quote = json[i];
     const size_t start = ++i;
     bool escaped = false;
-    while (i < json.size() && json[i] != '"') {
+    while (i < json.size() && json[i] != quote) {
       if (json[i] == '\\') {
         escaped = true;
         ++i;

@@ -38,6 +38,13 @@ TEST(StrictJsonTest, FindsABoolGivenAsAStringWhereverItSits) {
               "legal_accepted")
         << spelled;
   }
+  // In single quotes, which the parser takes too, and unquoted keys.
+  for (const char* body :
+       {R"({'legalAccepted':'yes'})", R"({legalAccepted:'t'})",
+        R"({"firstName":"it's","legalAccepted":'1'})",
+        R"({"firstName":'say "no"','legalAccepted':"true"})"}) {
+    EXPECT_EQ(Quoted<CreateSignUpRequest>(body), "legal_accepted") << body;
+  }
   // After a string whose escapes end in a quote and a backslash.
   EXPECT_EQ(Quoted<CreateSignUpRequest>(
                 R"({"firstName":"a\"b\\","legalAccepted":"yes"})"),
