@@ -256,19 +256,23 @@ TEST_F(ConnectTest, ErrorsCarryTheirCodeReasonAndFieldViolations) {
       << trailers;
 }
 
-// ProtoJSON's bools are true and false: "y" accepts no terms, though
-// protobuf's own parser would read it as true.
+// ProtoJSON's bools are true and false: "y" (or 'yes', as protobuf's own
+// parser also takes single quotes) accepts no terms, though that parser would
+// read it as true.
 TEST_F(ConnectTest, ABoolGivenAsAStringIsRefused) {
-  auto quoted =
-      Post("FrontendUsers/CreateSignUp", "application/json",
-           R"({"emailAddress":"kai@example.com",)"
-           R"("password":"correct horse battery","legalAccepted":"y"})");
-  ASSERT_TRUE(quoted);
-  EXPECT_EQ(quoted->status, 400);
-  const auto error = nlohmann::json::parse(quoted->body, nullptr, false);
-  EXPECT_EQ(error.value("code", ""), "invalid_argument") << quoted->body;
-  EXPECT_TRUE(absl::StrContains(error.value("message", ""), "(legal_accepted)"))
-      << quoted->body;
+  for (const char* spelled : {R"("y")", "'yes'"}) {
+    auto quoted = Post("FrontendUsers/CreateSignUp", "application/json",
+                       absl::StrCat(R"({"emailAddress":"kai@example.com",)",
+                                    R"("password":"correct horse battery",)",
+                                    R"("legalAccepted":)", spelled, "}"));
+    ASSERT_TRUE(quoted);
+    EXPECT_EQ(quoted->status, 400) << spelled;
+    const auto error = nlohmann::json::parse(quoted->body, nullptr, false);
+    EXPECT_EQ(error.value("code", ""), "invalid_argument") << quoted->body;
+    EXPECT_TRUE(
+        absl::StrContains(error.value("message", ""), "(legal_accepted)"))
+        << quoted->body;
+  }
   EXPECT_EQ(server_->database().Int("SELECT count(*) FROM sign_ups"), 0);
 
   auto plain =
