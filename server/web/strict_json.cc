@@ -157,20 +157,42 @@ std::optional<std::string> CheckObject(const Descriptor& type,
   return std::nullopt;
 }
 
-}  // namespace
-
-std::optional<std::string> QuotedBoolField(const Descriptor& type,
-                                           const std::string& json) {
+bool CanHoldBool(const Descriptor& type) {
   absl::flat_hash_set<const Descriptor*> seen;
-  if (!ReachesBool(type, seen) || !MayHoldQuotedBool(json)) {
-    return std::nullopt;
-  }
-  // Value keeps each member's JSON kind, which the typed parse forgot.
+  return ReachesBool(type, seen);
+}
+
+// The second parse: Value keeps each member's JSON kind, which the typed
+// parse forgot.
+std::optional<std::string> FindQuotedBool(const Descriptor& type,
+                                          const std::string& json) {
   Value parsed;
   if (!google::protobuf::util::JsonStringToMessage(json, &parsed).ok()) {
     return std::nullopt;  // The typed parse accepted it; nothing to add.
   }
   return CheckObject(type, parsed, "");
 }
+
+}  // namespace
+
+std::optional<std::string> QuotedBoolField(const Descriptor& type,
+                                           const std::string& json) {
+  if (!CanHoldBool(type) || !MayHoldQuotedBool(json)) {
+    return std::nullopt;
+  }
+  return FindQuotedBool(type, json);
+}
+
+namespace internal {
+
+std::optional<std::string> QuotedBoolFieldUnscanned(const Descriptor& type,
+                                                    const std::string& json) {
+  if (!CanHoldBool(type)) {
+    return std::nullopt;
+  }
+  return FindQuotedBool(type, json);
+}
+
+}  // namespace internal
 
 }  // namespace roster::web

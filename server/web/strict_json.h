@@ -19,6 +19,13 @@ namespace roster::web {
 std::optional<std::string> QuotedBoolField(
     const google::protobuf::Descriptor& type, const std::string& json);
 
+namespace internal {
+// QuotedBoolField without its scan for strings that could spell a bool: the
+// slow check it must always agree with (fuzz_web_requests holds it to that).
+std::optional<std::string> QuotedBoolFieldUnscanned(
+    const google::protobuf::Descriptor& type, const std::string& json);
+}  // namespace internal
+
 }  // namespace roster::web
 
 #endif  // ROSTER_SERVER_WEB_STRICT_JSON_H_

@@ -2,9 +2,11 @@
 // FrontendUsers or BackendUsers method in each protocol (the first two bytes
 // pick them), through unframing, gRPC-Web text's base64, the typed JSON parse
 // and the strict bool check. A JSON body accepted must give bytes that parse as
-// the method's request.
+// the method's request, and the bool check's quick scan must agree with the
+// full check on every body the typed parse accepts.
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
+#include <google/protobuf/util/json_util.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +17,7 @@
 
 #include "roster/v1/backend_users.pb.h"
 #include "roster/v1/frontend_users.pb.h"
+#include "server/web/strict_json.h"
 #include "server/web/web_codec.h"
 
 namespace {
@@ -34,6 +37,32 @@ std::vector<const MethodDescriptor*> AllMethods() {
     }
   }
   return methods;
+}
+
+std::unique_ptr<google::protobuf::Message> NewRequest(
+    const MethodDescriptor& method) {
+  return std::unique_ptr<google::protobuf::Message>(
+      google::protobuf::MessageFactory::generated_factory()
+          ->GetPrototype(method.input_type())
+          ->New());
+}
+
+// The scan that spares most JSON bodies the second parse never spares one
+// that the full check refuses, nor the other way round.
+void CheckScanAgrees(const MethodDescriptor& method, const std::string& body) {
+  const std::string json = body.empty() ? "{}" : body;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  auto request = NewRequest(method);
+  if (!google::protobuf::util::JsonStringToMessage(json, request.get(), options)
+           .ok()) {
+    return;
+  }
+  if (roster::web::QuotedBoolField(*method.input_type(), json) !=
+      roster::web::internal::QuotedBoolFieldUnscanned(*method.input_type(),
+                                                      json)) {
+    std::abort();
+  }
 }
 
 }  // namespace
@@ -56,13 +85,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // ones are turned into bytes here, which must be a request.
   if (roster::web::codec::RequestBytes(protocol, method, body, &bytes).ok() &&
       roster::web::codec::IsJson(protocol)) {
-    std::unique_ptr<google::protobuf::Message> request(
-        google::protobuf::MessageFactory::generated_factory()
-            ->GetPrototype(method.input_type())
-            ->New());
-    if (!request->ParseFromString(bytes)) {
+    if (!NewRequest(method)->ParseFromString(bytes)) {
       std::abort();
     }
+  }
+  if (protocol == Protocol::kConnectJson) {
+    CheckScanAgrees(method, body);
   }
   return 0;
 }
