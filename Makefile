@@ -136,7 +136,7 @@ test-sanitize: bootstrap
 # TSAN_SCOPE=unit (CI's, for its time budget) leaves out the integration suites, whose Roster
 # code TSan mostly cannot see anyway: it runs on gRPC's uninstrumented callback threads
 # (docs/reliability.md).
-TSAN_PG_SUITES := PgReplicasTest.*:PgOutageTest.*:PgOverloadTest.*:PgDeliveryTest.*:PgFailoverTest.*:PgTimedStoreTest.*
+TSAN_PG_SUITES := PgReplicasTest.*:PgOutageTest.*:PgOverloadTest.*:PgDeliveryTest.*:PgFailoverTest.*:PgTimedStoreTest.*:PgOAuthRefreshTest.*
 TSAN_FILTER := *-SoakTest.*:$(TSAN_PG_SUITES)
 TSAN_SCOPE ?= all
 test-tsan: bootstrap

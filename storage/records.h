@@ -221,6 +221,9 @@ struct OAuthTokenRecord {
   Micros expire_at = 0;  // The access token's; 0 when the provider said none.
   std::string scopes;    // Space-separated.
   Micros updated_at = 0;
+  // Until when one replica holds the right to refresh them (0: none): a
+  // provider that rotates refresh tokens refuses the second of two refreshes.
+  Micros refresh_lease_until = 0;
 };
 
 // The code deliverer's shared state (DESIGN §13): one row that every replica

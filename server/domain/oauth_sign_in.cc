@@ -445,8 +445,8 @@ OAuthSignInService::SealTokens(absl::string_view user_id,
   return record;
 }
 
-absl::StatusOr<ProviderTokensView> OAuthSignInService::ReadTokens(
-    absl::string_view user_id, absl::string_view provider) {
+absl::Status OAuthSignInService::CheckTokensKept(
+    absl::string_view user_id) const {
   if (absl::Status valid = internal::CheckUserId(user_id); !valid.ok()) {
     return valid;
   }
@@ -455,51 +455,118 @@ absl::StatusOr<ProviderTokensView> OAuthSignInService::ReadTokens(
                  reason::kDataKeysMissing,
                  "provider tokens are kept only with --data_keys_file");
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<OAuthSignInService::KeptTokens> OAuthSignInService::ReadTokensIn(
+    storage::WriteTransaction& txn, absl::string_view user_id,
+    absl::string_view provider) const {
+  auto user = txn.GetUser(user_id);
+  if (!user.ok()) {
+    return user.status();
+  }
+  for (const auto& account : user->external_accounts) {
+    if (account.provider != provider) {
+      continue;
+    }
+    auto stored = txn.GetOAuthToken(account.id);
+    if (!stored.ok()) {
+      return stored.status();
+    }
+    if (!stored->has_value()) {
+      continue;
+    }
+    auto opened = keys_->Open((*stored)->sealed, TokenContext(account.id));
+    if (!opened.ok()) {
+      return opened.status();
+    }
+    const nlohmann::json plain = nlohmann::json::parse(*opened, nullptr, false);
+    if (!plain.is_object()) {
+      return absl::DataLossError("provider tokens are not readable");
+    }
+    KeptTokens kept{**std::move(stored), {}};
+    kept.tokens.external_account_id = account.id;
+    kept.tokens.access_token = plain.value("access_token", "");
+    kept.tokens.refresh_token = plain.value("refresh_token", "");
+    if (kept.record.expire_at != 0) {
+      kept.tokens.expire_at = FromMicros(kept.record.expire_at);
+    }
+    kept.tokens.scopes =
+        absl::StrSplit(kept.record.scopes, ' ', absl::SkipEmpty());
+    return kept;
+  }
+  return Error(absl::StatusCode::kNotFound, reason::kNotFound,
+               "the user has no tokens kept for this provider");
+}
+
+absl::StatusOr<ProviderTokensView> OAuthSignInService::ReadTokens(
+    absl::string_view user_id, absl::string_view provider) {
+  if (absl::Status checked = CheckTokensKept(user_id); !checked.ok()) {
+    return checked;
+  }
   ProviderTokensView tokens;
   absl::Status read =
       store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
-        auto user = txn.GetUser(user_id);
-        if (!user.ok()) {
-          return user.status();
+        auto kept = ReadTokensIn(txn, user_id, provider);
+        if (!kept.ok()) {
+          return kept.status();
         }
-        for (const auto& account : user->external_accounts) {
-          if (account.provider != provider) {
-            continue;
-          }
-          auto stored = txn.GetOAuthToken(account.id);
-          if (!stored.ok()) {
-            return stored.status();
-          }
-          if (!stored->has_value()) {
-            continue;
-          }
-          auto opened =
-              keys_->Open((*stored)->sealed, TokenContext(account.id));
-          if (!opened.ok()) {
-            return opened.status();
-          }
-          const nlohmann::json plain =
-              nlohmann::json::parse(*opened, nullptr, false);
-          if (!plain.is_object()) {
-            return absl::DataLossError("provider tokens are not readable");
-          }
-          tokens.external_account_id = account.id;
-          tokens.access_token = plain.value("access_token", "");
-          tokens.refresh_token = plain.value("refresh_token", "");
-          if ((*stored)->expire_at != 0) {
-            tokens.expire_at = FromMicros((*stored)->expire_at);
-          }
-          tokens.scopes =
-              absl::StrSplit((*stored)->scopes, ' ', absl::SkipEmpty());
-          return absl::OkStatus();
-        }
-        return Error(absl::StatusCode::kNotFound, reason::kNotFound,
-                     "the user has no tokens kept for this provider");
+        tokens = std::move(kept->tokens);
+        return absl::OkStatus();
       });
   if (!read.ok()) {
     return internal::FromStore(read);
   }
   return tokens;
+}
+
+absl::StatusOr<RefreshClaim> OAuthSignInService::ClaimRefresh(
+    absl::string_view user_id, absl::string_view provider, absl::Time now,
+    absl::Duration lease,
+    absl::FunctionRef<bool(const ProviderTokensView&)> needs_refresh) {
+  if (absl::Status checked = CheckTokensKept(user_id); !checked.ok()) {
+    return checked;
+  }
+  RefreshClaim claim;
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        // The user's row lock (taken by GetUser) makes replicas take turns.
+        auto kept = ReadTokensIn(txn, user_id, provider);
+        if (!kept.ok()) {
+          return kept.status();
+        }
+        claim.tokens = kept->tokens;
+        claim.claimed = false;
+        if (!needs_refresh(claim.tokens) ||
+            kept->record.refresh_lease_until > ToMicros(now)) {
+          return absl::OkStatus();
+        }
+        kept->record.refresh_lease_until = ToMicros(now + lease);
+        claim.claimed = true;
+        return txn.PutOAuthToken(kept->record);
+      });
+  if (!written.ok()) {
+    return internal::FromStore(written);
+  }
+  return claim;
+}
+
+absl::Status OAuthSignInService::ReleaseRefresh(
+    absl::string_view user_id, absl::string_view external_account_id) {
+  absl::Status written =
+      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
+        auto user = txn.GetUser(user_id);  // Takes turns with ClaimRefresh.
+        if (!user.ok()) {
+          return user.status();
+        }
+        auto stored = txn.GetOAuthToken(external_account_id);
+        if (!stored.ok() || !stored->has_value()) {
+          return stored.status();
+        }
+        (*stored)->refresh_lease_until = 0;
+        return txn.PutOAuthToken(**stored);
+      });
+  return written.ok() ? written : internal::FromStore(written);
 }
 
 absl::Status OAuthSignInService::WriteTokens(absl::string_view user_id,

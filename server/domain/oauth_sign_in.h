@@ -11,8 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "server/domain/data_keys.h"
 #include "server/domain/sign_in_attempts.h"
 #include "server/domain/sign_up.h"
@@ -43,6 +45,13 @@ struct ProviderTokensView {
   std::string refresh_token;
   std::optional<absl::Time> expire_at;
   std::vector<std::string> scopes;
+};
+
+// What ClaimRefresh found: the tokens as kept, and whether the caller now
+// holds the right to refresh them.
+struct RefreshClaim {
+  ProviderTokensView tokens;
+  bool claimed = false;
 };
 
 // The user a social sign-in reached.
@@ -95,11 +104,33 @@ class OAuthSignInService final : public UserOperations {
   // FAILED_PRECONDITION (DATA_KEYS_MISSING) without data keys.
   absl::StatusOr<ProviderTokensView> ReadTokens(absl::string_view user_id,
                                                 absl::string_view provider);
+  // ReadTokens, and when `needs_refresh` says the tokens do, the right to
+  // refresh them until `now + lease`, unless another caller (another replica)
+  // holds it still: replicas take turns on the user's row, so of two that
+  // find the same tokens expired exactly one claims them. The holder calls
+  // WriteTokens (which ends the lease) or ReleaseRefresh.
+  absl::StatusOr<RefreshClaim> ClaimRefresh(
+      absl::string_view user_id, absl::string_view provider, absl::Time now,
+      absl::Duration lease,
+      absl::FunctionRef<bool(const ProviderTokensView&)> needs_refresh);
+  // Ends a lease whose refresh failed, so that another caller may try.
+  absl::Status ReleaseRefresh(absl::string_view user_id,
+                              absl::string_view external_account_id);
   // Replaces them (after a refresh). NOT_FOUND when the account is gone.
   absl::Status WriteTokens(absl::string_view user_id,
                            const ProviderTokensView& tokens);
 
  private:
+  // A kept token row and what it holds, opened.
+  struct KeptTokens {
+    storage::OAuthTokenRecord record;
+    ProviderTokensView tokens;
+  };
+  // FAILED_PRECONDITION without data keys; INVALID_ARGUMENT for a bad id.
+  absl::Status CheckTokensKept(absl::string_view user_id) const;
+  absl::StatusOr<KeptTokens> ReadTokensIn(storage::WriteTransaction& txn,
+                                          absl::string_view user_id,
+                                          absl::string_view provider) const;
   // `account` as a record of `user_id`, verified by the provider.
   storage::ExternalAccountRecord NewAccount(const ProviderAccount& account,
                                             absl::string_view user_id,

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "server/domain/errors.h"
 #include "server/domain/ids.h"
 #include "server/domain/urls.h"
@@ -27,6 +28,11 @@ constexpr int kNonceLength = 32;
 // An access token this close to its expiry is refreshed before it is handed
 // out, so the caller gets one that still works when it uses it.
 constexpr absl::Duration kRefreshMargin = absl::Seconds(30);
+// How long one replica may hold the right to refresh an account's tokens:
+// longer than a refresh can take (the transport's 20 s), so a lease runs out
+// only when its holder died. The others look again every kRefreshPoll.
+constexpr absl::Duration kRefreshLease = absl::Seconds(25);
+constexpr absl::Duration kRefreshPoll = absl::Milliseconds(50);
 
 // scheme://host[:port] and the path, of a URL with no userinfo, query or
 // fragment beyond what `query_allowed` permits.
@@ -322,24 +328,47 @@ absl::StatusOr<domain::ProviderTokensView> OAuthFlow::AccessToken(
   if (client == providers_.end()) {
     return ProviderNotConfigured();
   }
+  // Callers on this replica share one refresh; replicas take turns through
+  // the lease that ClaimRefresh keeps in the database.
   const std::string account = absl::StrCat(user_id, "/", provider);
   Claim(account);
   const absl::Cleanup release = [&] { Release(account); };
-  absl::StatusOr<domain::ProviderTokensView> kept =
-      accounts_->ReadTokens(user_id, provider);
-  const absl::Time now = clock_->Now();
   // Fresh for another half minute, or no way to refresh: as it is.
-  if (!kept.ok() || !kept->expire_at.has_value() ||
-      now + kRefreshMargin < *kept->expire_at || kept->refresh_token.empty()) {
-    return kept;
+  const auto needs_refresh = [this](const domain::ProviderTokensView& kept) {
+    return kept.expire_at.has_value() && !kept.refresh_token.empty() &&
+           clock_->Now() + kRefreshMargin >= *kept.expire_at;
+  };
+  absl::StatusOr<domain::RefreshClaim> claim;
+  // Bounded by the lease: by then its holder has written or died.
+  const int polls = 2 * static_cast<int>(kRefreshLease / kRefreshPoll);
+  for (int poll = 0;; ++poll) {
+    claim = accounts_->ClaimRefresh(user_id, provider, clock_->Now(),
+                                    kRefreshLease, needs_refresh);
+    if (!claim.ok() || claim->claimed || !needs_refresh(claim->tokens)) {
+      break;
+    }
+    if (poll == polls) {
+      return absl::UnavailableError(
+          "another replica is refreshing the provider's tokens; try again");
+    }
+    absl::SleepFor(kRefreshPoll);
   }
+  if (!claim.ok()) {
+    return claim.status();
+  }
+  if (!claim->claimed) {
+    return claim->tokens;
+  }
+  const domain::ProviderTokensView& kept = claim->tokens;
   absl::StatusOr<ProviderTokens> refreshed =
-      client->second->Refresh(kept->refresh_token, kept->scopes, now);
+      client->second->Refresh(kept.refresh_token, kept.scopes, clock_->Now());
   if (!refreshed.ok()) {
+    // Another caller may try; this one reports why it could not.
+    accounts_->ReleaseRefresh(user_id, kept.external_account_id).IgnoreError();
     return ProviderError(refreshed.status());
   }
   domain::ProviderTokensView tokens{
-      kept->external_account_id, refreshed->access_token,
+      kept.external_account_id, refreshed->access_token,
       refreshed->refresh_token, refreshed->expire_at, refreshed->scopes};
   absl::Status written = accounts_->WriteTokens(user_id, tokens);
   if (!written.ok()) {

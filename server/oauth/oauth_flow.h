@@ -90,11 +90,13 @@ class OAuthFlow {
 
   // The access token kept for `user_id`'s account at `provider`, refreshed
   // first (and kept again) when it expires within 30 s and a refresh token
-  // was given. Calls for one account take turns, so concurrent callers share
-  // one refresh: providers that rotate refresh tokens refuse a used one.
+  // was given. Calls for one account take turns, on this replica and across
+  // replicas (a lease in the token's row), so concurrent callers share one
+  // refresh: providers that rotate refresh tokens refuse a used one.
   // Errors as OAuthSignInService::ReadTokens's, NOT_FOUND
-  // (PROVIDER_NOT_CONFIGURED), and UNAVAILABLE (OAUTH_PROVIDER_ERROR) when
-  // the refresh fails.
+  // (PROVIDER_NOT_CONFIGURED), UNAVAILABLE (OAUTH_PROVIDER_ERROR) when the
+  // refresh fails, and UNAVAILABLE when another replica's lease outlasts
+  // twice its length.
   absl::StatusOr<domain::ProviderTokensView> AccessToken(
       absl::string_view user_id, absl::string_view provider);
 

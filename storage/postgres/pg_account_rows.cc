@@ -215,11 +215,12 @@ absl::Status PgWriteTransaction::PutOAuthToken(const OAuthTokenRecord& token) {
   return PgGuarded("writing a provider's tokens", [&] {
     c_.Run(
         "INSERT INTO oauth_tokens (external_account_id, user_id, sealed, "
-        "key_id, expire_at, scopes, updated_at) VALUES ($1, $2, $3, $4, $5, "
-        "$6, $7) ON CONFLICT (external_account_id) DO UPDATE SET user_id = "
-        "EXCLUDED.user_id, sealed = EXCLUDED.sealed, key_id = "
-        "EXCLUDED.key_id, expire_at = EXCLUDED.expire_at, scopes = "
-        "EXCLUDED.scopes, updated_at = EXCLUDED.updated_at",
+        "key_id, expire_at, scopes, updated_at, refresh_lease_until) VALUES "
+        "($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (external_account_id) "
+        "DO UPDATE SET user_id = EXCLUDED.user_id, sealed = EXCLUDED.sealed, "
+        "key_id = EXCLUDED.key_id, expire_at = EXCLUDED.expire_at, scopes = "
+        "EXCLUDED.scopes, updated_at = EXCLUDED.updated_at, "
+        "refresh_lease_until = EXCLUDED.refresh_lease_until",
         PgParams()
             .Add(token.external_account_id)
             .Add(token.user_id)
@@ -227,7 +228,8 @@ absl::Status PgWriteTransaction::PutOAuthToken(const OAuthTokenRecord& token) {
             .Add(token.key_id)
             .Add(token.expire_at)
             .Add(token.scopes)
-            .Add(token.updated_at));
+            .Add(token.updated_at)
+            .Add(token.refresh_lease_until));
     return absl::OkStatus();
   });
 }
@@ -238,8 +240,9 @@ PgWriteTransaction::GetOAuthToken(absl::string_view external_account_id) {
       "reading a provider's tokens",
       [&]() -> absl::StatusOr<std::optional<OAuthTokenRecord>> {
         PgResult r = c_.Run(
-            "SELECT user_id, sealed, key_id, expire_at, scopes, updated_at "
-            "FROM oauth_tokens WHERE external_account_id = $1",
+            "SELECT user_id, sealed, key_id, expire_at, scopes, updated_at, "
+            "refresh_lease_until FROM oauth_tokens WHERE external_account_id "
+            "= $1",
             PgParams().Add(external_account_id));
         if (r.rows() == 0) {
           return std::nullopt;
@@ -250,7 +253,8 @@ PgWriteTransaction::GetOAuthToken(absl::string_view external_account_id) {
                                 r.Text(0, 2),
                                 r.Int(0, 3),
                                 r.Text(0, 4),
-                                r.Int(0, 5)};
+                                r.Int(0, 5),
+                                r.Int(0, 6)};
       });
 }
 

@@ -21,7 +21,7 @@ constexpr char kMigrationLock[] = "SELECT pg_advisory_xact_lock(7290146531)";
 // sequence is allocated from event_log.last_sequence inside the committing
 // transaction (see PgUserStore), not by an identity column, so that sequence
 // order is commit order across replicas.
-constexpr std::array<const char*, 15> kPgMigrations = {
+constexpr std::array<const char*, 16> kPgMigrations = {
     R"sql(
 CREATE TABLE users (
   id TEXT COLLATE "C" PRIMARY KEY,
@@ -370,6 +370,10 @@ CREATE INDEX sign_in_failures_by_last_failed_at
     // 15: as SQLite's migration 19.
     R"sql(
 ALTER TABLE sign_ups ADD COLUMN external_account TEXT NOT NULL DEFAULT '';
+)sql",
+    // 16: one replica at a time refreshes a provider's tokens.
+    R"sql(
+ALTER TABLE oauth_tokens ADD COLUMN refresh_lease_until BIGINT NOT NULL DEFAULT 0;
 )sql",
 };
 

@@ -11,7 +11,7 @@ namespace roster::storage {
 namespace {
 
 // Never edit a shipped migration; append a new one.
-constexpr std::array<const char*, 19> kMigrations = {
+constexpr std::array<const char*, 20> kMigrations = {
     // 1: users and their identifiers. Text columns that can be unset are ''
     // rather than NULL
     // so that keyset paging compares plain values; uniqueness of optional keys
@@ -488,6 +488,10 @@ CREATE INDEX sign_in_failures_by_last_failed_at
     // account (and its sealed tokens) until it completes.
     R"sql(
 ALTER TABLE sign_ups ADD COLUMN external_account TEXT NOT NULL DEFAULT '';
+)sql",
+    // 20: one replica at a time refreshes a provider's tokens.
+    R"sql(
+ALTER TABLE oauth_tokens ADD COLUMN refresh_lease_until INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

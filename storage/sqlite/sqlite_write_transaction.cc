@@ -486,8 +486,8 @@ absl::Status SqliteWriteTransaction::PutOAuthToken(
   return Guarded("writing a provider's tokens", [&] {
     auto& s = c_.Prepare(
         "INSERT OR REPLACE INTO oauth_tokens (external_account_id, user_id, "
-        "sealed, key_id, expire_at, scopes, updated_at) VALUES "
-        "(?, ?, ?, ?, ?, ?, ?)");
+        "sealed, key_id, expire_at, scopes, updated_at, refresh_lease_until) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     s.bind(1, token.external_account_id);
     s.bind(2, token.user_id);
     s.bind(3, token.sealed);
@@ -495,6 +495,7 @@ absl::Status SqliteWriteTransaction::PutOAuthToken(
     s.bind(5, token.expire_at);
     s.bind(6, token.scopes);
     s.bind(7, token.updated_at);
+    s.bind(8, token.refresh_lease_until);
     s.exec();
     return absl::OkStatus();
   });
@@ -506,8 +507,9 @@ SqliteWriteTransaction::GetOAuthToken(absl::string_view external_account_id) {
       "reading a provider's tokens",
       [&]() -> absl::StatusOr<std::optional<OAuthTokenRecord>> {
         auto& s = c_.Prepare(
-            "SELECT user_id, sealed, key_id, expire_at, scopes, updated_at "
-            "FROM oauth_tokens WHERE external_account_id = ?");
+            "SELECT user_id, sealed, key_id, expire_at, scopes, updated_at, "
+            "refresh_lease_until FROM oauth_tokens WHERE "
+            "external_account_id = ?");
         s.bind(1, std::string(external_account_id));
         std::optional<OAuthTokenRecord> token;
         if (s.executeStep()) {
@@ -515,7 +517,7 @@ SqliteWriteTransaction::GetOAuthToken(absl::string_view external_account_id) {
               std::string(external_account_id), s.getColumn(0).getString(),
               s.getColumn(1).getString(),       s.getColumn(2).getString(),
               s.getColumn(3).getInt64(),        s.getColumn(4).getString(),
-              s.getColumn(5).getInt64()};
+              s.getColumn(5).getInt64(),        s.getColumn(6).getInt64()};
         }
         s.reset();
         return token;

@@ -244,22 +244,23 @@ TEST_P(MetadataIndexStoreTest, TheSchemaStepIndexesMetadataWrittenBeforeIt) {
   ASSERT_THAT(Insert(MakeUser("u2", 2)), IsOk());
   store_.reset();
   // Back to the schema before the index, with the users kept: its step and
-  // the three after it (oauth_states.legal_accepted, sign-in failures, a
-  // sign-up's provider account) undone.
+  // the four after it (oauth_states.legal_accepted, sign-in failures, a
+  // sign-up's provider account, the refresh lease) undone.
   constexpr char kUndo[] =
       "DROP TABLE user_metadata_values; "
       "ALTER TABLE oauth_states DROP COLUMN legal_accepted; "
       "DROP TABLE sign_in_failures; "
       "ALTER TABLE users DROP COLUMN last_failed_password_at; "
-      "ALTER TABLE sign_ups DROP COLUMN external_account;";
+      "ALTER TABLE sign_ups DROP COLUMN external_account; "
+      "ALTER TABLE oauth_tokens DROP COLUMN refresh_lease_until;";
   if (postgres()) {
     const std::string undo =
-        absl::StrCat(kUndo, " UPDATE roster_schema SET version = version - 4");
+        absl::StrCat(kUndo, " UPDATE roster_schema SET version = version - 5");
     ASSERT_EQ(testing::PgCommand(pg_->dsn(), undo), "");
   } else {
     SQLite::Database db(dir_.File("users.db"), SQLite::OPEN_READWRITE);
     db.exec(kUndo);
-    db.exec(absl::StrCat("PRAGMA user_version = ", LatestSchemaVersion() - 4));
+    db.exec(absl::StrCat("PRAGMA user_version = ", LatestSchemaVersion() - 5));
   }
   Reopen();
   EXPECT_THAT(

@@ -285,8 +285,8 @@ TEST_P(OAuthStateStoreTest, TokensAreReplacedReadDeletedAndGoWithTheirUser) {
   ASSERT_THAT(put({"eac1", "u1", "k1.sealed-one", "k1", 100, "openid", 10}),
               IsOk());
   ASSERT_THAT(
-      put({"eac1", "u1", "k2.sealed-two", "k2", 200, "openid email", 20}),
-      IsOk());  // A refresh replaces the row.
+      put({"eac1", "u1", "k2.sealed-two", "k2", 200, "openid email", 20, 25}),
+      IsOk());  // A refresh replaces the row (here, leased till 25).
   ASSERT_THAT(put({"eac2", "u2", "k1.other", "k1", 0, "", 30}), IsOk());
   const std::optional<OAuthTokenRecord> token = get("eac1");
   ASSERT_TRUE(token.has_value());
@@ -296,6 +296,8 @@ TEST_P(OAuthStateStoreTest, TokensAreReplacedReadDeletedAndGoWithTheirUser) {
   EXPECT_EQ(token->expire_at, 200);
   EXPECT_EQ(token->scopes, "openid email");
   EXPECT_EQ(token->updated_at, 20);
+  EXPECT_EQ(token->refresh_lease_until, 25);
+  EXPECT_EQ(get("eac2")->refresh_lease_until, 0);
   // Every key that sealed something is one a restart must still have.
   ASSERT_OK_AND_ASSIGN(key_ids, store_->ListDataKeyIds());
   std::sort(key_ids.begin(), key_ids.end());
