@@ -24,6 +24,7 @@ using ::roster::testing::ErrorMetadataOf;
 using ::roster::testing::kStandInEmail;
 using ::roster::testing::kStandInProvider;
 using ::roster::testing::NoCredentials;
+using ::roster::testing::QueryValue;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::StandInProviderTest;
 using ::testing::ElementsAre;
