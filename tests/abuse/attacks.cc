@@ -4,6 +4,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <httplib.h>
 #include <poll.h>
+#include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
 

@@ -43,6 +43,7 @@ using ::roster::testing::kStandInApp;
 using ::roster::testing::kStandInEmail;
 using ::roster::testing::kStandInProvider;
 using ::roster::testing::NoCredentials;
+using ::roster::testing::QueryValue;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::StandInProviderTest;
 using ::roster::testing::TempDir;
