@@ -499,27 +499,6 @@ absl::StatusOr<OAuthSignInService::KeptTokens> OAuthSignInService::ReadTokensIn(
                "the user has no tokens kept for this provider");
 }
 
-absl::StatusOr<ProviderTokensView> OAuthSignInService::ReadTokens(
-    absl::string_view user_id, absl::string_view provider) {
-  if (absl::Status checked = CheckTokensKept(user_id); !checked.ok()) {
-    return checked;
-  }
-  ProviderTokensView tokens;
-  absl::Status read =
-      store_->Write([&](storage::WriteTransaction& txn) -> absl::Status {
-        auto kept = ReadTokensIn(txn, user_id, provider);
-        if (!kept.ok()) {
-          return kept.status();
-        }
-        tokens = std::move(kept->tokens);
-        return absl::OkStatus();
-      });
-  if (!read.ok()) {
-    return internal::FromStore(read);
-  }
-  return tokens;
-}
-
 absl::StatusOr<RefreshClaim> OAuthSignInService::ClaimRefresh(
     absl::string_view user_id, absl::string_view provider, absl::Time now,
     absl::Duration lease,
@@ -536,7 +515,7 @@ absl::StatusOr<RefreshClaim> OAuthSignInService::ClaimRefresh(
           return kept.status();
         }
         claim.tokens = kept->tokens;
-        claim.claimed = false;
+        claim.claimed = false;  // A body run again starts over.
         if (!needs_refresh(claim.tokens) ||
             kept->record.refresh_lease_until > ToMicros(now)) {
           return absl::OkStatus();

@@ -100,15 +100,13 @@ class OAuthSignInService final : public UserOperations {
                                        const ProviderAccount& account);
 
   // The tokens kept for `user_id`'s account at `provider` (the first linked,
-  // when several). NOT_FOUND for no such user, account or kept tokens;
-  // FAILED_PRECONDITION (DATA_KEYS_MISSING) without data keys.
-  absl::StatusOr<ProviderTokensView> ReadTokens(absl::string_view user_id,
-                                                absl::string_view provider);
-  // ReadTokens, and when `needs_refresh` says the tokens do, the right to
+  // when several) and, when `needs_refresh` says they need it, the right to
   // refresh them until `now + lease`, unless another caller (another replica)
   // holds it still: replicas take turns on the user's row, so of two that
   // find the same tokens expired exactly one claims them. The holder calls
-  // WriteTokens (which ends the lease) or ReleaseRefresh.
+  // WriteTokens (which ends the lease) or ReleaseRefresh. NOT_FOUND for no
+  // such user, account or kept tokens; FAILED_PRECONDITION
+  // (DATA_KEYS_MISSING) without data keys.
   absl::StatusOr<RefreshClaim> ClaimRefresh(
       absl::string_view user_id, absl::string_view provider, absl::Time now,
       absl::Duration lease,

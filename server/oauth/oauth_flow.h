@@ -93,7 +93,7 @@ class OAuthFlow {
   // was given. Calls for one account take turns, on this replica and across
   // replicas (a lease in the token's row), so concurrent callers share one
   // refresh: providers that rotate refresh tokens refuse a used one.
-  // Errors as OAuthSignInService::ReadTokens's, NOT_FOUND
+  // Errors as OAuthSignInService::ClaimRefresh's, NOT_FOUND
   // (PROVIDER_NOT_CONFIGURED), UNAVAILABLE (OAUTH_PROVIDER_ERROR) when the
   // refresh fails, and UNAVAILABLE when another replica's lease outlasts
   // twice its length.
