@@ -4,6 +4,7 @@
 // refresh with the token the first used is refused and one caller would get
 // an error instead of a token. Runs in the .postgres variant.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <atomic>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "tests/testing/postgres.h"
 #include "tests/testing/tcp.h"
 #include "tests/testing/test_server.h"
+#include "tests/testing/wait.h"
 
 namespace roster {
 namespace {
@@ -46,7 +48,24 @@ class PgOAuthRefreshTest : public StandInProviderTest {
       config = server_->config();
       config.listen = "127.0.0.1:0";
       config.http_listen = absl::StrCat("127.0.0.1:", testing::UnusedPort());
+      config.metrics_listen = "127.0.0.1:0";
     });
+  }
+
+  // The write transactions the replica has run (its metrics): each look at
+  // a refresh lease is one.
+  int64_t ReplicaWrites() {
+    httplib::Client metrics("127.0.0.1", replica_->server().metrics_port());
+    const auto response = metrics.Get("/metrics");
+    if (!response || response->status != 200) {
+      return -1;
+    }
+    const std::string line =
+        "roster_db_operation_duration_seconds_count{operation=\"write\"} ";
+    const size_t at = response->body.find(line);
+    return at == std::string::npos
+               ? 0
+               : std::stoll(response->body.substr(at + line.size()));
   }
 
   void AdvanceClocks(absl::Duration d) {
@@ -123,9 +142,12 @@ TEST_F(PgOAuthRefreshTest, ALeaseWhoseHolderDiedIsWaitedForThenTaken) {
                                                           request, &token);
     answered = true;
   });
-  // Nothing to wait on but time: while the lease holds, the call must not
-  // answer, nor refresh.
-  absl::SleepFor(absl::Milliseconds(500));
+  // While the lease holds, the call looks at it again and again (writes on
+  // the replica), and neither answers nor refreshes.
+  const int64_t writes_before = ReplicaWrites();
+  ASSERT_GE(writes_before, 0);
+  EXPECT_TRUE(
+      testing::WaitUntil([&] { return ReplicaWrites() >= writes_before + 5; }));
   EXPECT_FALSE(answered);
   EXPECT_EQ(Refreshes(), 0);
   AdvanceClocks(absl::Seconds(26));  // The lease runs out.
