@@ -101,6 +101,13 @@ class StandInProviderTest : public ::testing::Test {
             absl::Condition(this, &StandInProviderTest::SecondRefreshArrived),
             first_refresh_hold_);
       }
+      if (failing_refreshes_ > 0) {  // An outage: the token is not spent.
+        --failing_refreshes_;
+        res.status = 503;
+        res.set_content(R"({"error":"temporarily_unavailable"})",
+                        "application/json");
+        return;
+      }
       if (req.get_param_value("refresh_token") != refresh_token_) {
         res.status = 400;
         res.set_content(R"({"error":"invalid_grant"})", "application/json");
@@ -165,6 +172,12 @@ class StandInProviderTest : public ::testing::Test {
   void HoldFirstRefresh() {
     absl::MutexLock lock(&mu_);
     first_refresh_hold_ = absl::Seconds(1);
+  }
+
+  // The next `count` refreshes are refused with a 503, as in an outage.
+  void FailRefreshes(int count) {
+    absl::MutexLock lock(&mu_);
+    failing_refreshes_ = count;
   }
 
   // The `scope` the code exchange answers with from now on (none if empty);
@@ -252,6 +265,7 @@ class StandInProviderTest : public ::testing::Test {
   std::string granted_scope_ ABSL_GUARDED_BY(mu_);
   std::string refresh_token_ ABSL_GUARDED_BY(mu_) = "rt-0";
   int refreshes_ ABSL_GUARDED_BY(mu_) = 0;
+  int failing_refreshes_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Duration first_refresh_hold_ ABSL_GUARDED_BY(mu_) =
       absl::ZeroDuration();
   nlohmann::json jwks_ ABSL_GUARDED_BY(mu_);

@@ -10,6 +10,7 @@
 #include <httplib.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -298,6 +299,39 @@ TEST_F(StandInWithDataKeysTest, ConcurrentCallsShareOneRefresh) {
     EXPECT_EQ(tokens[i].token(), "at-1") << i;
   }
   EXPECT_EQ(Refreshes(), 1);
+}
+
+// A refresh the provider refuses gives its lease back at once: the next call
+// refreshes, where a lease left behind would hold every caller for 25 s.
+TEST_F(StandInWithDataKeysTest, AFailedRefreshGivesItsLeaseBack) {
+  const SignInResponse signed_in = ExchangeTicket(
+      QueryValue(SignInWith(SignedBy(key_, "k1")), "roster_ticket"));
+  ASSERT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE);
+  server_->AdvanceClock(absl::Minutes(2));  // Past the minute "at-0" lasts.
+  GetUserOAuthAccessTokenRequest request;
+  request.set_user_id(signed_in.user().id());
+  request.set_provider(kStandInProvider);
+
+  FailRefreshes(1);
+  OAuthAccessToken token;
+  grpc::Status status =
+      backend_->GetUserOAuthAccessToken(Authed().get(), request, &token);
+  EXPECT_EQ(status.error_code(), grpc::UNAVAILABLE);
+  EXPECT_EQ(ReasonOf(status), "OAUTH_PROVIDER_ERROR");
+  EXPECT_EQ(Refreshes(), 1);
+  EXPECT_EQ(server_->database().Int(
+                "SELECT count(*) FROM oauth_tokens WHERE refresh_lease_until "
+                "<> 0"),
+            0);
+
+  // Well inside the lease the failed call would otherwise have left.
+  auto context = Authed();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(5));
+  status = backend_->GetUserOAuthAccessToken(context.get(), request, &token);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(token.token(), "at-2");
+  EXPECT_EQ(Refreshes(), 2);
 }
 
 // The user granted less than Roster asked for (openid email profile), and
