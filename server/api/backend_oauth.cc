@@ -8,10 +8,11 @@ grpc::ServerUnaryReactor* BackendUsersService::GetUserOAuthAccessToken(
     grpc::CallbackServerContext* context,
     const roster::v1::GetUserOAuthAccessTokenRequest* request,
     roster::v1::OAuthAccessToken* response) {
-  // On the write pool: reading the sealed tokens is a transaction, and an
-  // expired token is refreshed (one bounded call to the provider) and kept.
-  return Write(
-      context, "",
+  // Reading the sealed tokens is a transaction, and an expired token is
+  // refreshed (one bounded call to the provider) and kept: on the provider
+  // calls' threads, which a slow provider may hold.
+  return RunOn(
+      provider_calls_, "provider calls", context, "",
       [this, request, response](const domain::Caller&) -> absl::Status {
         if (oauth_ == nullptr) {
           return oauth::ProviderNotConfigured();

@@ -153,8 +153,13 @@ class BackendUsersService final
       grpc::CallbackServerContext* context,
       const roster::v1::GetUserOAuthAccessTokenRequest* request,
       roster::v1::OAuthAccessToken* response) override;
-  // Social sign-in, when providers are configured (not owned); null: none.
-  void set_oauth(oauth::OAuthFlow* oauth) { oauth_ = oauth; }
+  // Social sign-in, when providers are configured (neither owned); null:
+  // none. Its calls run on `provider_calls`: a provider that hangs holds
+  // those threads, never the writes'.
+  void set_oauth(oauth::OAuthFlow* oauth, BoundedExecutor* provider_calls) {
+    oauth_ = oauth;
+    provider_calls_ = provider_calls;
+  }
   // Where reads run (not owned): a pool when storage is across a network
   // (PostgreSQL), whose round trips must not hold gRPC's few callback
   // threads; null (the default) runs them inline, right for SQLite, which
@@ -278,6 +283,7 @@ class BackendUsersService final
 
   domain::UserServices* users_;                  // Not owned.
   oauth::OAuthFlow* oauth_ = nullptr;            // Not owned.
+  BoundedExecutor* provider_calls_ = nullptr;    // Not owned.
   domain::SessionService* sessions_;             // Not owned.
   domain::EventService* events_;                 // Not owned.
   EventHub* hub_;                                // Not owned.

@@ -35,9 +35,10 @@ grpc::ServerUnaryReactor* FrontendUsersService::StartOAuth(
     return absl::OkStatus();
   };
   if (action == roster::v1::StartOAuthRequest::ACTION_CONNECT) {
-    return AsMe(context, writes_, "writes", [start](const Me& me) mutable {
-      return start(oauth::OAuthAction::kConnect, me.user_id);
-    });
+    return AsMe(context, provider_calls_, "provider calls",
+                [start](const Me& me) mutable {
+                  return start(oauth::OAuthAction::kConnect, me.user_id);
+                });
   }
   // Each start stores a state for 10 minutes: bounded per client address
   // like the sign-in attempts it stands in for.
@@ -46,7 +47,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::StartOAuth(
   if (!allowed.ok()) {
     return Refused(context, allowed);
   }
-  return Anyone(context, writes_, "writes", [start]() mutable {
+  return Anyone(context, provider_calls_, "provider calls", [start]() mutable {
     return start(oauth::OAuthAction::kSignIn, "");
   });
 }

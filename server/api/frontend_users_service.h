@@ -218,8 +218,13 @@ class FrontendUsersService final
       grpc::CallbackServerContext* context,
       const roster::v1::ResetPasswordRequest* request,
       roster::v1::SignInResponse* response) override;
-  // Social sign-in, when providers are configured (not owned); null: none.
-  void set_oauth(oauth::OAuthFlow* oauth) { oauth_ = oauth; }
+  // Social sign-in, when providers are configured (neither owned); null:
+  // none. Its calls run on `provider_calls`: a provider that hangs holds
+  // those threads, never the writes'.
+  void set_oauth(oauth::OAuthFlow* oauth, BoundedExecutor* provider_calls) {
+    oauth_ = oauth;
+    provider_calls_ = provider_calls;
+  }
   // Where reads run (not owned): a pool when storage is across a network
   // (PostgreSQL), whose round trips must not hold gRPC's few callback
   // threads; null (the default) runs them inline, right for SQLite, which
@@ -341,6 +346,7 @@ class FrontendUsersService final
   BoundedExecutor* hashes_;                      // Not owned.
   BoundedExecutor* reads_ = nullptr;             // Not owned; null: inline.
   oauth::OAuthFlow* oauth_ = nullptr;            // Not owned.
+  BoundedExecutor* provider_calls_ = nullptr;    // Not owned.
   domain::RateLimiter failures_by_identifier_;
   domain::RateLimiter failures_by_address_;
   domain::RateLimiter writes_by_user_;

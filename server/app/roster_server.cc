@@ -426,11 +426,12 @@ void RosterServer::Shutdown(absl::Duration grace) {
   if (backend_server_ != nullptr) {
     backend_server_->Shutdown(absl::ToChronoTime(deadline));
   }
-  // Every reactor is finished by now; stop the write, hash and read threads
-  // after their queues drain, and the pruner.
+  // Every reactor is finished by now; stop the write, hash, read and
+  // provider threads after their queues drain, and the pruner.
   writes_.reset();
   hashes_.reset();
   reads_.reset();
+  provider_calls_.reset();
   {
     absl::MutexLock lock(&pruner_mu_);
     pruner_stopping_ = true;

@@ -135,6 +135,9 @@ class RosterServer {
   std::unique_ptr<api::BoundedExecutor> writes_;
   std::unique_ptr<api::BoundedExecutor> hashes_;
   std::unique_ptr<api::BoundedExecutor> reads_;  // PostgreSQL only.
+  // Calls that may wait on a provider (StartOAuth, GetUserOAuthAccessToken);
+  // with providers only.
+  std::unique_ptr<api::BoundedExecutor> provider_calls_;
   std::unique_ptr<domain::SignUpService> sign_ups_;
   std::unique_ptr<domain::InvitationService> invitations_;
   domain::DataKeys data_keys_;

@@ -8,6 +8,11 @@
 #include "server/app/roster_server.h"
 
 namespace roster::app {
+namespace {
+
+constexpr int kProviderCallThreads = 8;
+
+}  // namespace
 
 void RosterServer::StartOAuth(const ServerConfig& config,
                               const domain::UserServiceOptions& options,
@@ -32,8 +37,15 @@ void RosterServer::StartOAuth(const ServerConfig& config,
   oauth_ = std::make_unique<oauth::OAuthFlow>(
       store_.get(), clock_, oauth_accounts_.get(), config.oauth.providers,
       std::move(flow_options));
-  frontend_users_->set_oauth(oauth_.get());
-  backend_users_->set_oauth(oauth_.get());
+  // A provider that stops answering holds each of its calls for the
+  // transport's timeout. Those calls get threads of their own, so that no
+  // number of them (sign-ins anyone may start) holds up the writes; a short
+  // queue per lane refuses the rest at once (OVERLOADED), and backends'
+  // token calls go before unauthenticated sign-ins.
+  provider_calls_ = std::make_unique<api::BoundedExecutor>(
+      /*threads=*/kProviderCallThreads, /*max_queued=*/64);
+  frontend_users_->set_oauth(oauth_.get(), provider_calls_.get());
+  backend_users_->set_oauth(oauth_.get(), provider_calls_.get());
   http_->ServeOAuthCallback(oauth_.get());
 }
 

@@ -44,7 +44,11 @@ class StandInProviderTest : public ::testing::Test {
     Publish({{"k1", &key_}});
     stand_in_.Get(
         "/.well-known/openid-configuration",
-        [issuer](const httplib::Request&, httplib::Response& res) {
+        [this, issuer](const httplib::Request&, httplib::Response& res) {
+          {
+            absl::MutexLock lock(&mu_);
+            HoldWhile(&discovery_hangs_);
+          }
           res.set_content(
               nlohmann::json{{"issuer", issuer},
                              {"authorization_endpoint", issuer + "/auth"},
@@ -63,6 +67,10 @@ class StandInProviderTest : public ::testing::Test {
                    [this](const httplib::Request& req, httplib::Response& res) {
                      AnswerToken(req, res);
                    });
+    // Enough threads that a hang holds every request Roster sends at once.
+    stand_in_.new_task_queue = [] {
+      return new httplib::ThreadPool(96);  // NOLINT: httplib takes it.
+    };
     ASSERT_TRUE(stand_in_.bind_to_port("127.0.0.1", port_));
     thread_ = std::thread([this] { stand_in_.listen_after_bind(); });
     std::ofstream(dir_.File("secret")) << kProviderClientSecret;
@@ -83,6 +91,7 @@ class StandInProviderTest : public ::testing::Test {
     backend_ = server_->Backend();
   }
   void TearDown() override {
+    AnswerAgain();
     stand_in_.stop();
     if (thread_.joinable()) {
       thread_.join();
@@ -95,6 +104,7 @@ class StandInProviderTest : public ::testing::Test {
   // arrive, so concurrent refreshes by Roster would meet here.
   void AnswerToken(const httplib::Request& req, httplib::Response& res) {
     absl::MutexLock lock(&mu_);
+    HoldWhile(&tokens_hang_);
     if (req.get_param_value("grant_type") == "refresh_token") {
       if (++refreshes_ == 1) {
         mu_.AwaitWithTimeout(
@@ -140,6 +150,16 @@ class StandInProviderTest : public ::testing::Test {
     }
     res.set_content(answer.dump(), "application/json");
   }
+  // Holds the request while `*hangs`, and never past Roster's timeout.
+  void HoldWhile(const bool* hangs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (*hangs) {
+      ++held_requests_;
+      mu_.AwaitWithTimeout(
+          absl::Condition(
+              +[](const bool* flag) { return !*flag; }, hangs),
+          absl::Seconds(15));
+    }
+  }
   bool SecondRefreshArrived() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return refreshes_ >= 2;
   }
@@ -172,6 +192,26 @@ class StandInProviderTest : public ::testing::Test {
   void HoldFirstRefresh() {
     absl::MutexLock lock(&mu_);
     first_refresh_hold_ = absl::Seconds(1);
+  }
+
+  // The discovery document, or the token endpoint, is not answered until
+  // AnswerAgain, as by a provider that takes connections and then hangs.
+  void HangDiscovery() {
+    absl::MutexLock lock(&mu_);
+    discovery_hangs_ = true;
+  }
+  void HangTokens() {
+    absl::MutexLock lock(&mu_);
+    tokens_hang_ = true;
+  }
+  void AnswerAgain() {
+    absl::MutexLock lock(&mu_);
+    discovery_hangs_ = tokens_hang_ = false;
+  }
+  // How many requests a hang has held, answered since or not.
+  int HeldRequests() {
+    absl::MutexLock lock(&mu_);
+    return held_requests_;
   }
 
   // The next `count` refreshes are refused with a 503, as in an outage.
@@ -266,6 +306,9 @@ class StandInProviderTest : public ::testing::Test {
   std::string refresh_token_ ABSL_GUARDED_BY(mu_) = "rt-0";
   int refreshes_ ABSL_GUARDED_BY(mu_) = 0;
   int failing_refreshes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool discovery_hangs_ ABSL_GUARDED_BY(mu_) = false;
+  bool tokens_hang_ ABSL_GUARDED_BY(mu_) = false;
+  int held_requests_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Duration first_refresh_hold_ ABSL_GUARDED_BY(mu_) =
       absl::ZeroDuration();
   nlohmann::json jwks_ ABSL_GUARDED_BY(mu_);

@@ -169,6 +169,46 @@ TEST_F(StandInProviderTest, AnOversizedAnswerEndsTheSignInNotTheServer) {
   EXPECT_EQ(Users(), 1);
 }
 
+// A provider that accepts connections and never answers holds each social
+// sign-in for the transport's 10 s. An unauthenticated caller starting more
+// of them than the server has write threads (32) must not hold up every
+// other write with them (DESIGN §14): provider calls have threads of their
+// own.
+TEST_F(StandInProviderTest, AHungProviderHoldsUpNoOtherWrite) {
+  HangDiscovery();
+  constexpr int kStarts = 40;
+  std::vector<std::thread> starts;
+  starts.reserve(kStarts);
+  for (int i = 0; i < kStarts; ++i) {
+    starts.emplace_back([&] {
+      StartOAuthRequest request;
+      request.set_provider(kStandInProvider);
+      request.set_redirect_url(kStandInApp);
+      request.set_action(StartOAuthRequest::ACTION_SIGN_IN);
+      StartOAuthResponse response;
+      frontend_->StartOAuth(NoCredentials().get(), request, &response)
+          .error_code();
+    });
+  }
+  // The provider holds as many as the server sends it at once.
+  ASSERT_TRUE(testing::WaitUntil([&] { return HeldRequests() >= 8; }));
+
+  CreateUserRequest create;
+  create.add_email_addresses("kay@example.com");
+  auto context = Authed();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(3));
+  User kay;
+  const grpc::Status created =
+      backend_->CreateUser(context.get(), create, &kay);
+  EXPECT_TRUE(created.ok()) << created.error_message();
+
+  AnswerAgain();
+  for (std::thread& start : starts) {
+    start.join();
+  }
+}
+
 // A sign-up through a provider tells consumers what any sign-up does
 // (user.created, then session.created at the ticket), and an account that is
 // a user's only way in cannot be removed by that user.
