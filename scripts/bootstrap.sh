@@ -9,7 +9,7 @@ packages=(
   libabsl-dev libsqlitecpp-dev libsqlite3-dev libsodium-dev nlohmann-json3-dev libssl-dev libcrypt-dev
   libcpp-httplib-dev libqrencode-dev libcurl4-openssl-dev
   libpq-dev postgresql-15
-  libgtest-dev libgmock-dev sqlite3 openssl curl jq python3-yaml
+  libgtest-dev libgmock-dev sqlite3 openssl curl jq python3-yaml iproute2
   libbenchmark-dev
   oathtool python3-pyotp python3-aiosmtpd
   chromium

@@ -279,6 +279,11 @@ BoundedHttpServer::BoundedHttpServer(const HttpLimits& limits)
   };
 }
 
+void BoundedHttpServer::WidenAcceptQueue() {
+  // listen() again on a listening socket only changes its backlog.
+  ::listen(svr_sock_, SOMAXCONN);
+}
+
 void BoundedHttpServer::AllowUploads(std::vector<std::string> paths) {
   upload_paths_ = std::move(paths);
 }

@@ -50,6 +50,12 @@ class BoundedHttpServer : public httplib::Server {
  public:
   explicit BoundedHttpServer(const HttpLimits& limits = HttpLimits());
 
+  // After a bind: lets the kernel queue as many connections as it allows
+  // (net.core.somaxconn) for the accept loop. Debian's compiled httplib
+  // listens with a backlog of 5, so a burst of a few more connections than
+  // that has its SYNs dropped and waits out TCP's 1 s retransmission.
+  void WidenAcceptQueue();
+
   // Paths (exact) whose POSTs may carry upload_body_bytes. Before serving.
   void AllowUploads(std::vector<std::string> paths);
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/memory/memory.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -133,33 +134,47 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Bind(
     return absl::UnavailableError(
         absl::StrCat("cannot listen for HTTP on ", listen));
   }
+  server->server_->WidenAcceptQueue();
   server->port_ = port;
   return server;
 }
 
 void HttpServer::ServeOAuthCallback(oauth::OAuthFlow* flow) {
-  server_->Get("/v1/oauth/callback", [flow](const httplib::Request& request,
-                                            httplib::Response& response) {
-    const domain::Caller caller{"oauth_callback", ""};
-    const oauth::CallbackAnswer answer = flow->Callback(
-        caller, request.get_param_value("code"),
-        request.get_param_value("state"), request.get_param_value("error"));
-    // The answer carries a ticket: never cached, never sent on as a referrer.
-    response.set_header("Cache-Control", "no-store");
-    response.set_header("Referrer-Policy", "no-referrer");
-    if (!answer.message.empty()) {
-      api::LogJson(
-          "warn", "social sign-in did not complete",
-          absl::StrCat(",\"why\":\"", api::JsonEscape(answer.message), "\""));
-    }
-    if (answer.status == 303) {
-      response.status = 303;
-      response.set_header("Location", answer.location);
-      return;
-    }
-    response.status = answer.status;
-    response.set_content(absl::StrCat(answer.message, "\n"), "text/plain");
-  });
+  server_->Get(
+      "/v1/oauth/callback", [this, flow](const httplib::Request& request,
+                                         httplib::Response& response) {
+        // A provider that hangs holds each return for the transport's timeout.
+        // Past the bound the state is left unspent: the browser may try again.
+        const absl::Cleanup done = [this] { oauth_callbacks_.fetch_sub(1); };
+        if (oauth_callbacks_.fetch_add(1) >= kMaxOAuthCallbacks) {
+          response.status = 503;
+          response.set_header("Retry-After", "1");
+          response.set_content(
+              "too many sign-ins are waiting on their providers; try again\n",
+              "text/plain");
+          return;
+        }
+        const domain::Caller caller{"oauth_callback", ""};
+        const oauth::CallbackAnswer answer = flow->Callback(
+            caller, request.get_param_value("code"),
+            request.get_param_value("state"), request.get_param_value("error"));
+        // The answer carries a ticket: never cached, never sent on as a
+        // referrer.
+        response.set_header("Cache-Control", "no-store");
+        response.set_header("Referrer-Policy", "no-referrer");
+        if (!answer.message.empty()) {
+          api::LogJson("warn", "social sign-in did not complete",
+                       absl::StrCat(",\"why\":\"",
+                                    api::JsonEscape(answer.message), "\""));
+        }
+        if (answer.status == 303) {
+          response.status = 303;
+          response.set_header("Location", answer.location);
+          return;
+        }
+        response.status = answer.status;
+        response.set_content(absl::StrCat(answer.message, "\n"), "text/plain");
+      });
 }
 
 void HttpServer::ServeRpcs(const web::RpcGateway* gateway,

@@ -10,6 +10,7 @@
 #ifndef ROSTER_SERVER_APP_HTTP_SERVER_H_
 #define ROSTER_SERVER_APP_HTTP_SERVER_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -38,7 +39,9 @@ class HttpServer {
   // `metrics`, also serves its text at GET /metrics (Prometheus).
   // Unavailable if the accept loop does not start. Call once.
   // Answers the providers' returns at GET /v1/oauth/callback with `flow`
-  // (not owned). Before Serve.
+  // (not owned), at most kMaxOAuthCallbacks at once: each may wait on the
+  // provider, and the listener's other workers serve the portal and the
+  // RPCs. Before Serve.
   void ServeOAuthCallback(oauth::OAuthFlow* flow);
   // Answers RPCs through `gateway` (not owned), for browsers of `cors`'s
   // origins. Before Serve.
@@ -61,7 +64,10 @@ class HttpServer {
  private:
   HttpServer();
 
+  static constexpr int kMaxOAuthCallbacks = 16;
+
   std::unique_ptr<BoundedHttpServer> server_;
+  std::atomic<int> oauth_callbacks_{0};  // Being answered now.
   std::string host_;
   int port_ = 0;
   std::thread thread_;

@@ -14,10 +14,13 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "tests/testing/process_stats.h"
+#include "tests/testing/run_tool.h"
 #include "tests/testing/sanitizers.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/tcp.h"
@@ -100,6 +103,22 @@ class HttpLimitsTest : public ::testing::Test {
   int http_port_ = 0;
   int64_t baseline_kib_ = 0;
 };
+
+// The kernel may queue a burst of connections for the accept loop. Debian's
+// compiled httplib listens with a backlog of 5, and a connection past the
+// queue has its SYN dropped and waits out TCP's 1 s retransmission.
+TEST_F(HttpLimitsTest, TheListenerQueuesABurstOfConnections) {
+  // "LISTEN 0 4096 127.0.0.1:<port> 0.0.0.0:*": the third field is the
+  // backlog (iproute2's ss, from scripts/bootstrap.sh).
+  const std::string listening =
+      testing::RunTool(absl::StrCat("ss -Hltn 'sport = :", http_port_, "'"));
+  const std::vector<std::string> fields =
+      absl::StrSplit(listening, ' ', absl::SkipEmpty());
+  ASSERT_GE(fields.size(), 3u) << listening;
+  int backlog = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(fields[2], &backlog)) << listening;
+  EXPECT_GE(backlog, 128) << listening;
+}
 
 TEST_F(HttpLimitsTest, AnOversizedBodyIsRefusedWithoutBeingHeld) {
   // 400 MB announced, 64 MiB sent: it stops reading after its budget.

@@ -8,8 +8,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -19,7 +21,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/algorithm/container.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "roster/v1/backend_users.grpc.pb.h"
@@ -32,6 +37,7 @@
 #include "tests/testing/provider_key.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/smtp_sink.h"
+#include "tests/testing/tcp.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/wait.h"
 #include "tests/testing/watcher.h"
@@ -207,6 +213,82 @@ TEST_F(StandInProviderTest, AHungProviderHoldsUpNoOtherWrite) {
   for (std::thread& start : starts) {
     start.join();
   }
+}
+
+// The provider's token endpoint hanging holds each return to
+// /v1/oauth/callback instead. Returns from a few addresses (16 connections
+// each) must not take every worker of the HTTP listener (64), which serves
+// the portal and its RPCs: past 16 at once they are answered 503, and their
+// state is kept for the browser to try again.
+TEST_F(StandInProviderTest, AHungProviderHoldsUpNoOtherPage) {
+  constexpr int kReturns = 72;
+  std::vector<std::string> urls;
+  for (int i = 0; i < kReturns; ++i) {
+    StartOAuthRequest request;
+    request.set_provider(kStandInProvider);
+    request.set_redirect_url(kStandInApp);
+    request.set_action(StartOAuthRequest::ACTION_SIGN_IN);
+    StartOAuthResponse response;
+    ASSERT_TRUE(
+        frontend_->StartOAuth(NoCredentials().get(), request, &response).ok());
+    urls.push_back(response.authorization_url());
+  }
+  HangTokens();
+  std::vector<std::string> answers(kReturns);
+  std::atomic<int> answered{0};
+  std::vector<std::thread> returns;
+  returns.reserve(kReturns);
+  for (int i = 0; i < kReturns; ++i) {
+    returns.emplace_back([&, i] {
+      const std::string from = absl::StrCat("127.0.0.", 2 + i / 16);
+      const int fd = testing::ConnectFrom(http_port_, from.c_str());
+      const std::string get = absl::StrCat(
+          "GET /v1/oauth/callback?code=c&state=", QueryValue(urls[i], "state"),
+          " HTTP/1.1\r\nHost: roster\r\nConnection: close\r\n\r\n");
+      send(fd, get.data(), get.size(), MSG_NOSIGNAL);
+      char status_line[12] = {};  // "HTTP/1.1 303"
+      recv(fd, status_line, sizeof(status_line), MSG_WAITALL);
+      close(fd);
+      answers[i] = std::string(status_line + 9, 3);
+      ++answered;
+    });
+  }
+  // Every worker the returns can get is waiting on the provider.
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return HeldRequests() + answered >= 64; }, absl::Seconds(8)));
+
+  httplib::Client page("127.0.0.1", http_port_);
+  page.set_read_timeout(3, 0);
+  const auto served = page.Get("/nothing-here");
+  ASSERT_TRUE(served) << "no worker answered: " << served.error();
+  EXPECT_EQ(served->status, 404);
+  // All but 16 are answered while the provider hangs.
+  EXPECT_TRUE(testing::WaitUntil([&] { return answered == kReturns - 16; }))
+      << answered << " answered, " << HeldRequests() << " held, "
+      << absl::StrJoin(answers, ",", [](std::string* out, const std::string& a) {
+           absl::StrAppend(out, absl::CHexEscape(a));
+         });
+
+  AnswerAgain();
+  for (std::thread& done : returns) {
+    done.join();
+  }
+  const int refused = static_cast<int>(absl::c_count(answers, "503"));
+  EXPECT_EQ(refused, kReturns - 16);
+  EXPECT_EQ(absl::c_count(answers, "303"), 16);
+  // A refused return's state still signs in.
+  const int again =
+      static_cast<int>(absl::c_find(answers, "503") - answers.begin());
+  {
+    absl::MutexLock lock(&mu_);
+    id_token_ = SignedBy(key_, "k1")(urls[again]);
+  }
+  const auto back = page.Get(absl::StrCat("/v1/oauth/callback?code=c&state=",
+                                          QueryValue(urls[again], "state")));
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(absl::StartsWith(
+      QueryValue(back->get_header_value("Location"), "roster_ticket"), "sit_"))
+      << back->get_header_value("Location");
 }
 
 // A sign-up through a provider tells consumers what any sign-up does

@@ -8,39 +8,20 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <string>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "server/domain/data_keys.h"
+#include "tests/testing/run_tool.h"
 #include "tests/testing/test_server.h"
 
 namespace roster::testing {
 
 inline constexpr char kTotpUserPassword[] = "correct horse battery";
-
-// The stdout of `command`, trimmed; fails the test when it fails.
-inline std::string RunTool(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  EXPECT_NE(pipe, nullptr) << command;
-  if (pipe == nullptr) {
-    return "";
-  }
-  std::string out;
-  char buffer[256];
-  while (fgets(buffer, sizeof(buffer), pipe) != nullptr) {
-    out += buffer;
-  }
-  EXPECT_EQ(pclose(pipe), 0) << command
-                             << " (oathtool and python3-pyotp "
-                                "come from scripts/bootstrap.sh)";
-  return std::string(absl::StripAsciiWhitespace(out));
-}
 
 // The code of `secret` (base32) at `time`, by oathtool.
 inline std::string OathtoolCode(const std::string& secret, absl::Time time) {
