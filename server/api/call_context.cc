@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <utility>
 
@@ -142,6 +143,13 @@ grpc::Status Overloaded(const char* what) {
   return ToGrpcStatus(domain::Error(
       absl::StatusCode::kResourceExhausted, domain::reason::kOverloaded,
       absl::StrCat("too many ", what, " are queued; retry later")));
+}
+
+absl::Time DeadlineOf(const grpc::ServerContextBase& context) {
+  const std::chrono::system_clock::time_point deadline = context.deadline();
+  return deadline == std::chrono::system_clock::time_point::max()
+             ? absl::InfiniteFuture()
+             : absl::FromChrono(deadline);
 }
 
 void FinishWith(grpc::ServerUnaryReactor* reactor, BoundedExecutor* executor,

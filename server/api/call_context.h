@@ -13,6 +13,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "server/api/bounded_executor.h"
 #include "server/domain/events.h"
 #include "server/domain/image_types.h"
@@ -100,6 +101,9 @@ absl::Status ServeRaw(const grpc::ByteBuffer& raw_request,
 
 // RESOURCE_EXHAUSTED (OVERLOADED): too many `what` are queued.
 grpc::Status Overloaded(const char* what);
+
+// The caller's deadline; absl::InfiniteFuture() when it set none.
+absl::Time DeadlineOf(const grpc::ServerContextBase& context);
 
 // Bounds the calls waiting on work queued outside any executor (a store's
 // own thread: UserStore::GetUserAsync), as an executor bounds its queue.

@@ -100,6 +100,14 @@ bool IsWellFormedState(absl::string_view state) {
                         [](unsigned char c) { return absl::ascii_isalnum(c); });
 }
 
+// The caller's deadline passed while another call refreshed: its thread is
+// wanted elsewhere, and the caller is no longer listening.
+absl::Status CallerGaveUp() {
+  return absl::DeadlineExceededError(
+      "the call's deadline passed while another call refreshed the "
+      "provider's tokens");
+}
+
 absl::Status ProviderError(const absl::Status& cause) {
   return domain::Error(absl::StatusCode::kUnavailable,
                        reason::kOAuthProviderError, cause.message());
@@ -323,7 +331,8 @@ CallbackAnswer OAuthFlow::Callback(const domain::Caller& caller,
 }
 
 absl::StatusOr<domain::ProviderTokensView> OAuthFlow::AccessToken(
-    absl::string_view user_id, absl::string_view provider) {
+    absl::string_view user_id, absl::string_view provider,
+    absl::Time deadline) {
   const auto client = providers_.find(provider);
   if (client == providers_.end()) {
     return ProviderNotConfigured();
@@ -331,7 +340,9 @@ absl::StatusOr<domain::ProviderTokensView> OAuthFlow::AccessToken(
   // Callers on this replica share one refresh; replicas take turns through
   // the lease that ClaimRefresh keeps in the database.
   const std::string account = absl::StrCat(user_id, "/", provider);
-  Claim(account);
+  if (!Claim(account, deadline)) {
+    return CallerGaveUp();
+  }
   const absl::Cleanup release = [&] { Release(account); };
   // Fresh for another half minute, or no way to refresh: as it is.
   const auto needs_refresh = [this](const domain::ProviderTokensView& kept) {
@@ -350,6 +361,9 @@ absl::StatusOr<domain::ProviderTokensView> OAuthFlow::AccessToken(
     if (poll == polls) {
       return absl::UnavailableError(
           "another replica is refreshing the provider's tokens; try again");
+    }
+    if (absl::Now() + kRefreshPoll >= deadline) {
+      return CallerGaveUp();
     }
     absl::SleepFor(kRefreshPoll);
   }
@@ -377,12 +391,16 @@ absl::StatusOr<domain::ProviderTokensView> OAuthFlow::AccessToken(
   return tokens;
 }
 
-void OAuthFlow::Claim(const std::string& account) {
+bool OAuthFlow::Claim(const std::string& account, absl::Time deadline) {
   absl::MutexLock lock(&claims_mu_);
   while (claimed_.contains(account)) {
-    released_.Wait(&claims_mu_);
+    if (released_.WaitWithDeadline(&claims_mu_, deadline) &&
+        claimed_.contains(account)) {
+      return false;
+    }
   }
   claimed_.insert(account);
+  return true;
 }
 
 void OAuthFlow::Release(const std::string& account) {

@@ -95,10 +95,14 @@ class OAuthFlow {
   // refresh: providers that rotate refresh tokens refuse a used one.
   // Errors as OAuthSignInService::ClaimRefresh's, NOT_FOUND
   // (PROVIDER_NOT_CONFIGURED), UNAVAILABLE (OAUTH_PROVIDER_ERROR) when the
-  // refresh fails, and UNAVAILABLE when another replica's lease outlasts
-  // twice its length.
+  // refresh fails, UNAVAILABLE when another replica's lease outlasts twice
+  // its length, and DEADLINE_EXCEEDED when `deadline` (the caller's) passes
+  // while it waits for another call's refresh. A refresh this call started
+  // runs to its end, past `deadline`: the provider may have spent the
+  // refresh token, and only its answer holds the new one.
   absl::StatusOr<domain::ProviderTokensView> AccessToken(
-      absl::string_view user_id, absl::string_view provider);
+      absl::string_view user_id, absl::string_view provider,
+      absl::Time deadline = absl::InfiniteFuture());
 
   // Deletes up to `max_rows` states that expired over an hour ago.
   absl::StatusOr<int64_t> Prune(int64_t max_rows);
@@ -113,9 +117,9 @@ class OAuthFlow {
                                      const storage::OAuthStateRecord& state,
                                      absl::string_view code);
 
-  // Waits until no call refreshes `account`, then claims it; Release gives
-  // it up.
-  void Claim(const std::string& account);
+  // Waits until no call refreshes `account`, then claims it; false if
+  // `deadline` passes first. Release gives a claim up.
+  bool Claim(const std::string& account, absl::Time deadline);
   void Release(const std::string& account);
 
   storage::UserStore* const store_;

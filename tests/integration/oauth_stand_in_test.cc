@@ -24,8 +24,8 @@
 #include "absl/algorithm/container.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
@@ -265,9 +265,10 @@ TEST_F(StandInProviderTest, AHungProviderHoldsUpNoOtherPage) {
   // All but 16 are answered while the provider hangs.
   EXPECT_TRUE(testing::WaitUntil([&] { return answered == kReturns - 16; }))
       << answered << " answered, " << HeldRequests() << " held, "
-      << absl::StrJoin(answers, ",", [](std::string* out, const std::string& a) {
-           absl::StrAppend(out, absl::CHexEscape(a));
-         });
+      << absl::StrJoin(answers, ",",
+                       [](std::string* out, const std::string& a) {
+                         absl::StrAppend(out, absl::CHexEscape(a));
+                       });
 
   AnswerAgain();
   for (std::thread& done : returns) {
@@ -454,6 +455,55 @@ TEST_F(StandInWithDataKeysTest, AFailedRefreshGivesItsLeaseBack) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(token.token(), "at-2");
   EXPECT_EQ(Refreshes(), 2);
+}
+
+// Callers who wait for another call's refresh leave when their deadline
+// passes, and free the thread they waited on: a refresh hanging at the
+// provider (10 s) must not keep eight callers who gave up after 1 s, and
+// with them every provider call, for ten seconds each.
+TEST_F(StandInWithDataKeysTest, CallersWhoGaveUpDoNotWaitForARefresh) {
+  const SignInResponse signed_in = ExchangeTicket(
+      QueryValue(SignInWith(SignedBy(key_, "k1")), "roster_ticket"));
+  ASSERT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE);
+  server_->AdvanceClock(absl::Minutes(2));  // Past the minute "at-0" lasts.
+  HangTokens();
+  GetUserOAuthAccessTokenRequest request;
+  request.set_user_id(signed_in.user().id());
+  request.set_provider(kStandInProvider);
+  constexpr int kCallers = 8;  // As many as provider calls have threads.
+  std::vector<std::thread> callers;
+  std::vector<grpc::Status> statuses(kCallers);
+  callers.reserve(kCallers);
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      auto context = Authed();
+      context->set_deadline(std::chrono::system_clock::now() +
+                            std::chrono::seconds(1));
+      OAuthAccessToken token;
+      statuses[i] =
+          backend_->GetUserOAuthAccessToken(context.get(), request, &token);
+    });
+  }
+  for (std::thread& caller : callers) {
+    caller.join();
+  }
+  for (const grpc::Status& status : statuses) {
+    EXPECT_EQ(status.error_code(), grpc::DEADLINE_EXCEEDED);
+  }
+  EXPECT_EQ(HeldRequests(), 1);  // One refresh, which outlives its caller.
+
+  // Seven threads are free again: a sign-in starts at once.
+  StartOAuthRequest start;
+  start.set_provider(kStandInProvider);
+  start.set_redirect_url(kStandInApp);
+  start.set_action(StartOAuthRequest::ACTION_SIGN_IN);
+  auto context = NoCredentials();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(3));
+  StartOAuthResponse started;
+  const grpc::Status status =
+      frontend_->StartOAuth(context.get(), start, &started);
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 // The user granted less than Roster asked for (openid email profile), and
