@@ -39,11 +39,12 @@ void RosterServer::StartOAuth(const ServerConfig& config,
       std::move(flow_options));
   // A provider that stops answering holds each of its calls for the
   // transport's timeout. Those calls get threads of their own, so that no
-  // number of them (sign-ins anyone may start) holds up the writes; a short
-  // queue per lane refuses the rest at once (OVERLOADED), and backends'
-  // token calls go before unauthenticated sign-ins.
+  // number of them (sign-ins anyone may start) holds up the writes. Their
+  // queue is short, 8 a lane: a portal's call waits on a worker of the HTTP
+  // listener, so 16 may wait there at most, and the rest are refused at once
+  // (OVERLOADED). Backends' token calls go before unauthenticated sign-ins.
   provider_calls_ = std::make_unique<api::BoundedExecutor>(
-      /*threads=*/kProviderCallThreads, /*max_queued=*/64);
+      /*threads=*/kProviderCallThreads, /*max_queued=*/8);
   frontend_users_->set_oauth(oauth_.get(), provider_calls_.get());
   backend_users_->set_oauth(oauth_.get(), provider_calls_.get());
   http_->ServeOAuthCallback(oauth_.get());

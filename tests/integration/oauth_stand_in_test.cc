@@ -8,10 +8,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -21,11 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "absl/algorithm/container.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
@@ -37,7 +32,6 @@
 #include "tests/testing/provider_key.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/smtp_sink.h"
-#include "tests/testing/tcp.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/wait.h"
 #include "tests/testing/watcher.h"
@@ -173,123 +167,6 @@ TEST_F(StandInProviderTest, AnOversizedAnswerEndsTheSignInNotTheServer) {
   EXPECT_TRUE(absl::StartsWith(
       QueryValue(SignInWith(SignedBy(key_, "k1")), "roster_ticket"), "sit_"));
   EXPECT_EQ(Users(), 1);
-}
-
-// A provider that accepts connections and never answers holds each social
-// sign-in for the transport's 10 s. An unauthenticated caller starting more
-// of them than the server has write threads (32) must not hold up every
-// other write with them (DESIGN §14): provider calls have threads of their
-// own.
-TEST_F(StandInProviderTest, AHungProviderHoldsUpNoOtherWrite) {
-  HangDiscovery();
-  constexpr int kStarts = 40;
-  std::vector<std::thread> starts;
-  starts.reserve(kStarts);
-  for (int i = 0; i < kStarts; ++i) {
-    starts.emplace_back([&] {
-      StartOAuthRequest request;
-      request.set_provider(kStandInProvider);
-      request.set_redirect_url(kStandInApp);
-      request.set_action(StartOAuthRequest::ACTION_SIGN_IN);
-      StartOAuthResponse response;
-      frontend_->StartOAuth(NoCredentials().get(), request, &response)
-          .error_code();
-    });
-  }
-  // The provider holds as many as the server sends it at once.
-  ASSERT_TRUE(testing::WaitUntil([&] { return HeldRequests() >= 8; }));
-
-  CreateUserRequest create;
-  create.add_email_addresses("kay@example.com");
-  auto context = Authed();
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::seconds(3));
-  User kay;
-  const grpc::Status created =
-      backend_->CreateUser(context.get(), create, &kay);
-  EXPECT_TRUE(created.ok()) << created.error_message();
-
-  AnswerAgain();
-  for (std::thread& start : starts) {
-    start.join();
-  }
-}
-
-// The provider's token endpoint hanging holds each return to
-// /v1/oauth/callback instead. Returns from a few addresses (16 connections
-// each) must not take every worker of the HTTP listener (64), which serves
-// the portal and its RPCs: past 16 at once they are answered 503, and their
-// state is kept for the browser to try again.
-TEST_F(StandInProviderTest, AHungProviderHoldsUpNoOtherPage) {
-  constexpr int kReturns = 72;
-  std::vector<std::string> urls;
-  for (int i = 0; i < kReturns; ++i) {
-    StartOAuthRequest request;
-    request.set_provider(kStandInProvider);
-    request.set_redirect_url(kStandInApp);
-    request.set_action(StartOAuthRequest::ACTION_SIGN_IN);
-    StartOAuthResponse response;
-    ASSERT_TRUE(
-        frontend_->StartOAuth(NoCredentials().get(), request, &response).ok());
-    urls.push_back(response.authorization_url());
-  }
-  HangTokens();
-  std::vector<std::string> answers(kReturns);
-  std::atomic<int> answered{0};
-  std::vector<std::thread> returns;
-  returns.reserve(kReturns);
-  for (int i = 0; i < kReturns; ++i) {
-    returns.emplace_back([&, i] {
-      const std::string from = absl::StrCat("127.0.0.", 2 + i / 16);
-      const int fd = testing::ConnectFrom(http_port_, from.c_str());
-      const std::string get = absl::StrCat(
-          "GET /v1/oauth/callback?code=c&state=", QueryValue(urls[i], "state"),
-          " HTTP/1.1\r\nHost: roster\r\nConnection: close\r\n\r\n");
-      send(fd, get.data(), get.size(), MSG_NOSIGNAL);
-      char status_line[12] = {};  // "HTTP/1.1 303"
-      recv(fd, status_line, sizeof(status_line), MSG_WAITALL);
-      close(fd);
-      answers[i] = std::string(status_line + 9, 3);
-      ++answered;
-    });
-  }
-  // Every worker the returns can get is waiting on the provider.
-  ASSERT_TRUE(testing::WaitUntil(
-      [&] { return HeldRequests() + answered >= 64; }, absl::Seconds(8)));
-
-  httplib::Client page("127.0.0.1", http_port_);
-  page.set_read_timeout(3, 0);
-  const auto served = page.Get("/nothing-here");
-  ASSERT_TRUE(served) << "no worker answered: " << served.error();
-  EXPECT_EQ(served->status, 404);
-  // All but 16 are answered while the provider hangs.
-  EXPECT_TRUE(testing::WaitUntil([&] { return answered == kReturns - 16; }))
-      << answered << " answered, " << HeldRequests() << " held, "
-      << absl::StrJoin(answers, ",",
-                       [](std::string* out, const std::string& a) {
-                         absl::StrAppend(out, absl::CHexEscape(a));
-                       });
-
-  AnswerAgain();
-  for (std::thread& done : returns) {
-    done.join();
-  }
-  const int refused = static_cast<int>(absl::c_count(answers, "503"));
-  EXPECT_EQ(refused, kReturns - 16);
-  EXPECT_EQ(absl::c_count(answers, "303"), 16);
-  // A refused return's state still signs in.
-  const int again =
-      static_cast<int>(absl::c_find(answers, "503") - answers.begin());
-  {
-    absl::MutexLock lock(&mu_);
-    id_token_ = SignedBy(key_, "k1")(urls[again]);
-  }
-  const auto back = page.Get(absl::StrCat("/v1/oauth/callback?code=c&state=",
-                                          QueryValue(urls[again], "state")));
-  ASSERT_TRUE(back);
-  EXPECT_TRUE(absl::StartsWith(
-      QueryValue(back->get_header_value("Location"), "roster_ticket"), "sit_"))
-      << back->get_header_value("Location");
 }
 
 // A sign-up through a provider tells consumers what any sign-up does
@@ -455,55 +332,6 @@ TEST_F(StandInWithDataKeysTest, AFailedRefreshGivesItsLeaseBack) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(token.token(), "at-2");
   EXPECT_EQ(Refreshes(), 2);
-}
-
-// Callers who wait for another call's refresh leave when their deadline
-// passes, and free the thread they waited on: a refresh hanging at the
-// provider (10 s) must not keep eight callers who gave up after 1 s, and
-// with them every provider call, for ten seconds each.
-TEST_F(StandInWithDataKeysTest, CallersWhoGaveUpDoNotWaitForARefresh) {
-  const SignInResponse signed_in = ExchangeTicket(
-      QueryValue(SignInWith(SignedBy(key_, "k1")), "roster_ticket"));
-  ASSERT_EQ(signed_in.status(), SignInAttempt::STATUS_COMPLETE);
-  server_->AdvanceClock(absl::Minutes(2));  // Past the minute "at-0" lasts.
-  HangTokens();
-  GetUserOAuthAccessTokenRequest request;
-  request.set_user_id(signed_in.user().id());
-  request.set_provider(kStandInProvider);
-  constexpr int kCallers = 8;  // As many as provider calls have threads.
-  std::vector<std::thread> callers;
-  std::vector<grpc::Status> statuses(kCallers);
-  callers.reserve(kCallers);
-  for (int i = 0; i < kCallers; ++i) {
-    callers.emplace_back([&, i] {
-      auto context = Authed();
-      context->set_deadline(std::chrono::system_clock::now() +
-                            std::chrono::seconds(1));
-      OAuthAccessToken token;
-      statuses[i] =
-          backend_->GetUserOAuthAccessToken(context.get(), request, &token);
-    });
-  }
-  for (std::thread& caller : callers) {
-    caller.join();
-  }
-  for (const grpc::Status& status : statuses) {
-    EXPECT_EQ(status.error_code(), grpc::DEADLINE_EXCEEDED);
-  }
-  EXPECT_EQ(HeldRequests(), 1);  // One refresh, which outlives its caller.
-
-  // Seven threads are free again: a sign-in starts at once.
-  StartOAuthRequest start;
-  start.set_provider(kStandInProvider);
-  start.set_redirect_url(kStandInApp);
-  start.set_action(StartOAuthRequest::ACTION_SIGN_IN);
-  auto context = NoCredentials();
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::seconds(3));
-  StartOAuthResponse started;
-  const grpc::Status status =
-      frontend_->StartOAuth(context.get(), start, &started);
-  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 // The user granted less than Roster asked for (openid email profile), and
