@@ -310,7 +310,7 @@ grpc::ServerUnaryReactor* BackendUsersService::Read(
     grpc::CallbackServerContext* context, Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (Authenticated(*context, reactor)) {
-    FinishWith(reactor, reads_, "reads", std::move(handler));
+    FinishWith(*context, reactor, reads_, "reads", std::move(handler));
   }
   return reactor;
 }
@@ -336,7 +336,7 @@ grpc::ServerUnaryReactor* BackendUsersService::RunOn(
   }
   // The request, response and reactor stay valid until Finish.
   FinishWith(
-      reactor, executor, what,
+      *context, reactor, executor, what,
       [caller = *std::move(caller), handler = std::move(handler)]() mutable {
         return handler(caller);
       });

@@ -152,15 +152,22 @@ absl::Time DeadlineOf(const grpc::ServerContextBase& context) {
              : absl::FromChrono(deadline);
 }
 
-void FinishWith(grpc::ServerUnaryReactor* reactor, BoundedExecutor* executor,
+void FinishWith(const grpc::ServerContextBase& context,
+                grpc::ServerUnaryReactor* reactor, BoundedExecutor* executor,
                 const char* what, absl::AnyInvocable<absl::Status() &&> work,
                 BoundedExecutor::Lane lane) {
   if (executor == nullptr) {
     reactor->Finish(ToGrpcStatus(std::move(work)()));
     return;
   }
+  // The context lives until Finish.
   const bool queued = executor->Submit(
-      [reactor, work = std::move(work)]() mutable {
+      [&context, reactor, work = std::move(work)]() mutable {
+        if (context.IsCancelled()) {
+          reactor->Finish(grpc::Status(
+              grpc::CANCELLED, "the call ended while its work was queued"));
+          return;
+        }
         reactor->Finish(ToGrpcStatus(std::move(work)()));
       },
       lane);

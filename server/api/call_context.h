@@ -131,12 +131,16 @@ class WaitingCalls {
   std::atomic<int> count_{0};
 };
 
-// Runs `work` on `executor` (inline when null) and finishes `reactor` with its
-// status; when the executor's queue is full, finishes it at once with
-// Overloaded(what). Whatever `work` refers to must live until it has run.
+// Runs `work` on `executor` (inline when null) and finishes `reactor`, the
+// reactor of `context`'s call, with its status; when the executor's queue is
+// full, finishes it at once with Overloaded(what). A call that ended while
+// its work was queued (its deadline passed, or the client cancelled) is
+// finished CANCELLED without running the work: nobody waits for its result.
+// Whatever `work` refers to must live until it has run.
 void FinishWith(
-    grpc::ServerUnaryReactor* reactor, BoundedExecutor* executor,
-    const char* what, absl::AnyInvocable<absl::Status() &&> work,
+    const grpc::ServerContextBase& context, grpc::ServerUnaryReactor* reactor,
+    BoundedExecutor* executor, const char* what,
+    absl::AnyInvocable<absl::Status() &&> work,
     BoundedExecutor::Lane lane = BoundedExecutor::Lane::kAuthenticated);
 
 }  // namespace roster::api

@@ -365,7 +365,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::Anyone(
     grpc::CallbackServerContext* context, BoundedExecutor* executor,
     const char* what, Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  FinishWith(reactor, executor, what, std::move(handler),
+  FinishWith(*context, reactor, executor, what, std::move(handler),
              BoundedExecutor::Lane::kUnauthenticated);
   return reactor;
 }
@@ -381,7 +381,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::AsMe(
       reactor->Finish(ToGrpcStatus(me.status()));
       return reactor;
     }
-    FinishWith(reactor, executor, what,
+    FinishWith(*context, reactor, executor, what,
                [me = *std::move(me), handler = std::move(handler)]() mutable {
                  return handler(me);
                });
@@ -394,7 +394,7 @@ grpc::ServerUnaryReactor* FrontendUsersService::AsMe(
     reactor->Finish(ToGrpcStatus(signed_in.status()));
     return reactor;
   }
-  FinishWith(reactor, reads_, "reads",
+  FinishWith(*context, reactor, reads_, "reads",
              [this, signed_in = *std::move(signed_in),
               handler = std::move(handler)]() mutable -> absl::Status {
                absl::Status active = sessions_->CheckActive(signed_in.claims);

@@ -42,6 +42,33 @@ class ProviderOutageTest : public StandInProviderTest {
  protected:
   void Configure(app::ServerConfig& config) override {
     config.data_keys = domain::DataKeys::NewFile();
+    config.metrics_listen = "127.0.0.1:0";
+  }
+
+  // The server's StartOAuth calls not yet finished (its metrics).
+  int64_t StartOAuthCallsInFlight() {
+    httplib::Client metrics("127.0.0.1", server_->server().metrics_port());
+    const auto response = metrics.Get("/metrics");
+    if (!response || response->status != 200) {
+      return -1;
+    }
+    const std::string line =
+        "roster_rpcs_in_flight{method=\"/roster.v1.FrontendUsers/"
+        "StartOAuth\"} ";
+    const size_t at = response->body.find(line);
+    return at == std::string::npos
+               ? 0
+               : std::stoll(response->body.substr(at + line.size()));
+  }
+
+  // Starts a social sign-in with `context`, as anyone may.
+  grpc::Status StartSignIn(grpc::ClientContext& context) {
+    StartOAuthRequest request;
+    request.set_provider(kStandInProvider);
+    request.set_redirect_url(kStandInApp);
+    request.set_action(StartOAuthRequest::ACTION_SIGN_IN);
+    StartOAuthResponse response;
+    return frontend_->StartOAuth(&context, request, &response);
   }
 
   // Sends a request (`lines`: its request line and headers, each ending in
@@ -261,6 +288,45 @@ TEST_F(ProviderOutageTest, CallersWhoGaveUpDoNotWaitForARefresh) {
   const grpc::Status status =
       frontend_->StartOAuth(context.get(), start, &started);
   EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+// Calls whose callers left while their work was queued (here their 1 s
+// deadlines passed behind a hung provider) are not worked on when a thread
+// frees: nobody waits for the sign-ins they would start, and each would keep
+// a state for ten minutes. The same holds on every pool: a password hash
+// queued for a caller who left is not computed.
+TEST_F(ProviderOutageTest, WorkForCallersWhoLeftIsNotDone) {
+  HangDiscovery();
+  constexpr int kStarts = 16;
+  std::vector<std::thread> starts;
+  std::vector<grpc::StatusCode> codes(kStarts);
+  starts.reserve(kStarts);
+  const auto start = [&](int i) {
+    starts.emplace_back([&, i] {
+      auto context = NoCredentials();
+      context->set_deadline(std::chrono::system_clock::now() +
+                            std::chrono::seconds(1));
+      codes[i] = StartSignIn(*context).error_code();
+    });
+  };
+  // 8 run, on every provider-call thread, then 8 wait in the queue.
+  for (int i = 0; i < kStarts / 2; ++i) {
+    start(i);
+  }
+  ASSERT_TRUE(testing::WaitUntil([&] { return HeldRequests() == 8; }));
+  for (int i = kStarts / 2; i < kStarts; ++i) {
+    start(i);
+  }
+  for (std::thread& started : starts) {
+    started.join();
+  }
+  EXPECT_EQ(absl::c_count(codes, grpc::DEADLINE_EXCEEDED), kStarts);
+  EXPECT_EQ(HeldRequests(), 8);
+
+  AnswerAgain();  // The 8 running finish; the 8 queued start, or do not.
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return StartOAuthCallsInFlight() == 0; }));
+  EXPECT_EQ(server_->database().Int("SELECT count(*) FROM oauth_states"), 8);
 }
 
 }  // namespace
