@@ -61,21 +61,27 @@ class ProviderOutageTest : public StandInProviderTest {
                : std::stoll(response->body.substr(at + line.size()));
   }
 
-  // Starts a social sign-in with `context`, as anyone may.
-  grpc::Status StartSignIn(grpc::ClientContext& context) {
+  // Starts a social sign-in with `context`, as anyone may; `url` (unless
+  // null) gets the provider's authorization URL.
+  grpc::Status StartSignIn(grpc::ClientContext& context,
+                           std::string* url = nullptr) {
     StartOAuthRequest request;
     request.set_provider(kStandInProvider);
     request.set_redirect_url(kStandInApp);
     request.set_action(StartOAuthRequest::ACTION_SIGN_IN);
     StartOAuthResponse response;
-    return frontend_->StartOAuth(&context, request, &response);
+    grpc::Status status = frontend_->StartOAuth(&context, request, &response);
+    if (url != nullptr) {
+      *url = response.authorization_url();
+    }
+    return status;
   }
 
   // Sends a request (`lines`: its request line and headers, each ending in
   // CRLF, then `body`) to the HTTP listener from 127.0.0.<2 + n / 16>, as the
   // listener takes 16 connections from one address. The answer's status
   // code, or "" if none came.
-  std::string StatusFrom(int n, const std::string& lines,
+  std::string StatusFrom(size_t n, const std::string& lines,
                          const std::string& body = "") {
     const std::string from = absl::StrCat("127.0.0.", 2 + n / 16);
     const int fd = testing::ConnectFrom(http_port_, from.c_str());
@@ -98,19 +104,11 @@ class ProviderOutageTest : public StandInProviderTest {
 // own.
 TEST_F(ProviderOutageTest, AHungProviderHoldsUpNoOtherWrite) {
   HangDiscovery();
-  constexpr int kStarts = 40;
+  constexpr size_t kStarts = 40;
   std::vector<std::thread> starts;
   starts.reserve(kStarts);
-  for (int i = 0; i < kStarts; ++i) {
-    starts.emplace_back([&] {
-      StartOAuthRequest request;
-      request.set_provider(kStandInProvider);
-      request.set_redirect_url(kStandInApp);
-      request.set_action(StartOAuthRequest::ACTION_SIGN_IN);
-      StartOAuthResponse response;
-      frontend_->StartOAuth(NoCredentials().get(), request, &response)
-          .error_code();
-    });
+  for (size_t i = 0; i < kStarts; ++i) {
+    starts.emplace_back([&] { StartSignIn(*NoCredentials()); });
   }
   // The provider holds as many as the server sends it at once.
   ASSERT_TRUE(testing::WaitUntil([&] { return HeldRequests() >= 8; }));
@@ -137,24 +135,17 @@ TEST_F(ProviderOutageTest, AHungProviderHoldsUpNoOtherWrite) {
 // the portal and its RPCs: past 16 at once they are answered 503, and their
 // state is kept for the browser to try again.
 TEST_F(ProviderOutageTest, AHungProviderHoldsUpNoOtherPage) {
-  constexpr int kReturns = 72;
+  constexpr size_t kReturns = 72;
   std::vector<std::string> urls;
-  for (int i = 0; i < kReturns; ++i) {
-    StartOAuthRequest request;
-    request.set_provider(kStandInProvider);
-    request.set_redirect_url(kStandInApp);
-    request.set_action(StartOAuthRequest::ACTION_SIGN_IN);
-    StartOAuthResponse response;
-    ASSERT_TRUE(
-        frontend_->StartOAuth(NoCredentials().get(), request, &response).ok());
-    urls.push_back(response.authorization_url());
+  for (size_t i = 0; i < kReturns; ++i) {
+    ASSERT_TRUE(StartSignIn(*NoCredentials(), &urls.emplace_back()).ok());
   }
   HangTokens();
   std::vector<std::string> answers(kReturns);
-  std::atomic<int> answered{0};
+  std::atomic<size_t> answered{0};
   std::vector<std::thread> returns;
   returns.reserve(kReturns);
-  for (int i = 0; i < kReturns; ++i) {
+  for (size_t i = 0; i < kReturns; ++i) {
     returns.emplace_back([&, i] {
       answers[i] = StatusFrom(
           i, absl::StrCat("GET /v1/oauth/callback?code=c&state=",
@@ -164,7 +155,8 @@ TEST_F(ProviderOutageTest, AHungProviderHoldsUpNoOtherPage) {
   }
   // Every worker the returns can get is waiting on the provider.
   ASSERT_TRUE(testing::WaitUntil(
-      [&] { return HeldRequests() + answered >= 64; }, absl::Seconds(8)));
+      [&] { return static_cast<size_t>(HeldRequests()) + answered >= 64; },
+      absl::Seconds(8)));
 
   httplib::Client page("127.0.0.1", http_port_);
   page.set_read_timeout(3, 0);
@@ -179,12 +171,12 @@ TEST_F(ProviderOutageTest, AHungProviderHoldsUpNoOtherPage) {
   for (std::thread& done : returns) {
     done.join();
   }
-  const int refused = static_cast<int>(absl::c_count(answers, "503"));
+  const auto refused = static_cast<size_t>(absl::c_count(answers, "503"));
   EXPECT_EQ(refused, kReturns - 16);
   EXPECT_EQ(absl::c_count(answers, "303"), 16);
   // A refused return's state still signs in.
-  const int again =
-      static_cast<int>(absl::c_find(answers, "503") - answers.begin());
+  const auto again =
+      static_cast<size_t>(absl::c_find(answers, "503") - answers.begin());
   {
     absl::MutexLock lock(&mu_);
     id_token_ = SignedBy(key_, "k1")(urls[again]);
@@ -203,15 +195,15 @@ TEST_F(ProviderOutageTest, AHungProviderHoldsUpNoOtherPage) {
 // once, so the listener keeps workers for everything else.
 TEST_F(ProviderOutageTest, SignInsStartedFromBrowsersHoldUpNoOtherPage) {
   HangDiscovery();
-  constexpr int kStarts = 72;  // More than the listener's 64 workers.
+  constexpr size_t kStarts = 72;  // More than the listener's 64 workers.
   const std::string body =
       absl::StrCat(R"({"provider":")", kStandInProvider, R"(","redirectUrl":")",
                    kStandInApp, R"(","action":"ACTION_SIGN_IN"})");
   std::vector<std::string> answers(kStarts);
-  std::atomic<int> answered{0};
+  std::atomic<size_t> answered{0};
   std::vector<std::thread> starts;
   starts.reserve(kStarts);
-  for (int i = 0; i < kStarts; ++i) {
+  for (size_t i = 0; i < kStarts; ++i) {
     starts.emplace_back([&, i] {
       answers[i] = StatusFrom(
           i,
@@ -236,7 +228,7 @@ TEST_F(ProviderOutageTest, SignInsStartedFromBrowsersHoldUpNoOtherPage) {
   for (std::thread& start : starts) {
     start.join();
   }
-  EXPECT_EQ(absl::c_count(answers, "429"), kStarts - 16)
+  EXPECT_EQ(static_cast<size_t>(absl::c_count(answers, "429")), kStarts - 16)
       << absl::StrJoin(answers, ",");
   EXPECT_EQ(absl::c_count(answers, "200"), 16);
 }
@@ -254,11 +246,11 @@ TEST_F(ProviderOutageTest, CallersWhoGaveUpDoNotWaitForARefresh) {
   GetUserOAuthAccessTokenRequest request;
   request.set_user_id(signed_in.user().id());
   request.set_provider(kStandInProvider);
-  constexpr int kCallers = 8;  // As many as provider calls have threads.
+  constexpr size_t kCallers = 8;  // As many as provider calls have threads.
   std::vector<std::thread> callers;
   std::vector<grpc::Status> statuses(kCallers);
   callers.reserve(kCallers);
-  for (int i = 0; i < kCallers; ++i) {
+  for (size_t i = 0; i < kCallers; ++i) {
     callers.emplace_back([&, i] {
       auto context = Authed();
       context->set_deadline(std::chrono::system_clock::now() +
@@ -277,16 +269,10 @@ TEST_F(ProviderOutageTest, CallersWhoGaveUpDoNotWaitForARefresh) {
   EXPECT_EQ(HeldRequests(), 1);  // One refresh, which outlives its caller.
 
   // Seven threads are free again: a sign-in starts at once.
-  StartOAuthRequest start;
-  start.set_provider(kStandInProvider);
-  start.set_redirect_url(kStandInApp);
-  start.set_action(StartOAuthRequest::ACTION_SIGN_IN);
   auto context = NoCredentials();
   context->set_deadline(std::chrono::system_clock::now() +
                         std::chrono::seconds(3));
-  StartOAuthResponse started;
-  const grpc::Status status =
-      frontend_->StartOAuth(context.get(), start, &started);
+  const grpc::Status status = StartSignIn(*context);
   EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
@@ -297,11 +283,11 @@ TEST_F(ProviderOutageTest, CallersWhoGaveUpDoNotWaitForARefresh) {
 // queued for a caller who left is not computed.
 TEST_F(ProviderOutageTest, WorkForCallersWhoLeftIsNotDone) {
   HangDiscovery();
-  constexpr int kStarts = 16;
+  constexpr size_t kStarts = 16;
   std::vector<std::thread> starts;
   std::vector<grpc::StatusCode> codes(kStarts);
   starts.reserve(kStarts);
-  const auto start = [&](int i) {
+  const auto start = [&](size_t i) {
     starts.emplace_back([&, i] {
       auto context = NoCredentials();
       context->set_deadline(std::chrono::system_clock::now() +
@@ -310,17 +296,18 @@ TEST_F(ProviderOutageTest, WorkForCallersWhoLeftIsNotDone) {
     });
   };
   // 8 run, on every provider-call thread, then 8 wait in the queue.
-  for (int i = 0; i < kStarts / 2; ++i) {
+  for (size_t i = 0; i < kStarts / 2; ++i) {
     start(i);
   }
   ASSERT_TRUE(testing::WaitUntil([&] { return HeldRequests() == 8; }));
-  for (int i = kStarts / 2; i < kStarts; ++i) {
+  for (size_t i = kStarts / 2; i < kStarts; ++i) {
     start(i);
   }
   for (std::thread& started : starts) {
     started.join();
   }
-  EXPECT_EQ(absl::c_count(codes, grpc::DEADLINE_EXCEEDED), kStarts);
+  EXPECT_EQ(static_cast<size_t>(absl::c_count(codes, grpc::DEADLINE_EXCEEDED)),
+            kStarts);
   EXPECT_EQ(HeldRequests(), 8);
 
   AnswerAgain();  // The 8 running finish; the 8 queued start, or do not.

@@ -150,7 +150,8 @@ class StandInProviderTest : public ::testing::Test {
     }
     res.set_content(answer.dump(), "application/json");
   }
-  // Holds the request while `*hangs`, and never past Roster's timeout.
+  // Holds the request while `*hangs`, 15 s at most: longer than Roster
+  // waits (10 s), so a hang is never cut short, and a forgotten one ends.
   void HoldWhile(const bool* hangs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (*hangs) {
       ++held_requests_;
