@@ -20,6 +20,12 @@ async function throughProvider(page, login, home = origin) {
   assert.ok(page.url().startsWith(home), `back from the provider: ${page.url()}`);
 }
 
+// Clicks "Continue with Corp", then goes through the provider as `login` until back on `home`.
+async function continueWithCorp(page, login, home = origin) {
+  await Promise.all([page.waitForNavigation(), page.click('button[data-provider=oauth_custom_corp]')]);
+  await throughProvider(page, login, home);
+}
+
 test('connect a social account from /account, then sign in with it from /sign-in', async () => {
   const email = 'grace@example.com';
   const password = 'a long enough password';
@@ -34,8 +40,7 @@ test('connect a social account from /account, then sign in with it from /sign-in
   await Promise.all([page.waitForNavigation(), page.click('#password-form button[type=submit]')]);
   await visible(page, '#account');
 
-  await Promise.all([page.waitForNavigation(), page.click('button[data-provider=oauth_custom_corp]')]);
-  await throughProvider(page, 'grace-corp');
+  await continueWithCorp(page, 'grace-corp');
   assert.equal(new URL(page.url()).pathname, '/account');
   await page.waitForFunction(() => document.querySelector('#connected').textContent.includes('grace-corp@example.com'));
   const accounts = (await backend('GetUser', { userId })).externalAccounts;
@@ -44,8 +49,7 @@ test('connect a social account from /account, then sign in with it from /sign-in
 
   // Signed out, the provider account alone signs Grace in.
   await Promise.all([page.waitForNavigation(), page.click('#sign-out')]);
-  await Promise.all([page.waitForNavigation(), page.click('button[data-provider=oauth_custom_corp]')]);
-  await throughProvider(page, 'grace-corp');
+  await continueWithCorp(page, 'grace-corp');
   await page.waitForFunction(() => location.pathname === '/account');
   await visible(page, '#account');
   assert.match(await page.$eval('#signed-in-as', (e) => e.textContent), /grace@example\.com/);
@@ -62,8 +66,7 @@ async function signUpFromSignUpPage(login, picture) {
   const page = await newPage();
   await page.goto(`${origin}/sign-up`);
   await page.click('#terms-accepted');
-  await Promise.all([page.waitForNavigation(), page.click('button[data-provider=oauth_custom_corp]')]);
-  await throughProvider(page, login);
+  await continueWithCorp(page, login);
   await page.waitForFunction(() => location.pathname === '/account');
   await visible(page, '#account');
   return page;
@@ -72,8 +75,7 @@ async function signUpFromSignUpPage(login, picture) {
 test('a social sign-up has the terms accepted before it creates the user', async () => {
   const page = await newPage();
   await page.goto(`${origin}/sign-in`);
-  await Promise.all([page.waitForNavigation(), page.click('button[data-provider=oauth_custom_corp]')]);
-  await throughProvider(page, 'hedy-corp');
+  await continueWithCorp(page, 'hedy-corp');
   // No user holds the account, and sign-up requires the terms: nobody was created.
   await visible(page, '#terms-form');
   assert.equal(new URL(page.url()).search, '', 'the page keeps no error or provider in its address');
@@ -126,8 +128,7 @@ test('a social sign-up that needs a username asks for it on /sign-up before the 
     const home = `http://127.0.0.1:${second.httpPort}`;
     const page = await newPage();
     await page.goto(`${home}/sign-in`);
-    await Promise.all([page.waitForNavigation(), page.click('button[data-provider=oauth_custom_corp]')]);
-    await throughProvider(page, 'kay-corp', home);
+    await continueWithCorp(page, 'kay-corp', home);
     // The provider gave an email but no username: no user yet, and /sign-up asks for the rest
     // (no password: the provider is Kay's way in).
     await page.waitForFunction(() => location.pathname === '/sign-up');
@@ -152,8 +153,7 @@ test('a social sign-up that needs a username asks for it on /sign-up before the 
 
     // Signed out, the provider account alone signs Kay in: nothing more is asked.
     await Promise.all([page.waitForNavigation(), page.click('#sign-out')]);
-    await Promise.all([page.waitForNavigation(), page.click('button[data-provider=oauth_custom_corp]')]);
-    await throughProvider(page, 'kay-corp', home);
+    await continueWithCorp(page, 'kay-corp', home);
     await page.waitForFunction(() => location.pathname === '/account');
     await visible(page, '#account');
     await page.browserContext().close();
@@ -165,8 +165,7 @@ test('a social sign-up that needs a username asks for it on /sign-up before the 
     });
     const lee = await newPage();
     await lee.goto(`${home}/sign-in`);
-    await Promise.all([lee.waitForNavigation(), lee.click('button[data-provider=oauth_custom_corp]')]);
-    await throughProvider(lee, 'lee-corp', home);
+    await continueWithCorp(lee, 'lee-corp', home);
     await lee.waitForFunction(() => location.pathname === '/sign-up');
     await visible(lee, '#sign-up-form');
     // The form shows at once; the kept sign-up fills it when it has been read back.
