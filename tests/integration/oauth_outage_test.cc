@@ -23,6 +23,7 @@
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "server/domain/data_keys.h"
 #include "tests/integration/oauth_stand_in.h"
+#include "tests/testing/metrics.h"
 #include "tests/testing/tcp.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/wait.h"
@@ -47,18 +48,10 @@ class ProviderOutageTest : public StandInProviderTest {
 
   // The server's StartOAuth calls not yet finished (its metrics).
   int64_t StartOAuthCallsInFlight() {
-    httplib::Client metrics("127.0.0.1", server_->server().metrics_port());
-    const auto response = metrics.Get("/metrics");
-    if (!response || response->status != 200) {
-      return -1;
-    }
-    const std::string line =
-        "roster_rpcs_in_flight{method=\"/roster.v1.FrontendUsers/"
-        "StartOAuth\"} ";
-    const size_t at = response->body.find(line);
-    return at == std::string::npos
-               ? 0
-               : std::stoll(response->body.substr(at + line.size()));
+    return testing::MetricValue(
+        server_->server().metrics_port(),
+        R"(roster_rpcs_in_flight{method="/roster.v1.FrontendUsers/)"
+        R"(StartOAuth"})");
   }
 
   // Starts a social sign-in with `context`, as anyone may; `url` (unless

@@ -4,7 +4,6 @@
 // refresh with the token the first used is refused and one caller would get
 // an error instead of a token. Runs in the .postgres variant.
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +17,7 @@
 #include "roster/v1/backend_users.grpc.pb.h"
 #include "server/domain/data_keys.h"
 #include "tests/integration/oauth_stand_in.h"
+#include "tests/testing/metrics.h"
 #include "tests/testing/postgres.h"
 #include "tests/testing/tcp.h"
 #include "tests/testing/test_server.h"
@@ -56,33 +56,17 @@ class PgOAuthRefreshTest : public StandInProviderTest {
   // The write transactions the replica has run (its metrics): each look at
   // a refresh lease is one.
   int64_t ReplicaWrites() {
-    httplib::Client metrics("127.0.0.1", replica_->server().metrics_port());
-    const auto response = metrics.Get("/metrics");
-    if (!response || response->status != 200) {
-      return -1;
-    }
-    const std::string line =
-        "roster_db_operation_duration_seconds_count{operation=\"write\"} ";
-    const size_t at = response->body.find(line);
-    return at == std::string::npos
-               ? 0
-               : std::stoll(response->body.substr(at + line.size()));
+    return testing::MetricValue(
+        replica_->server().metrics_port(),
+        R"(roster_db_operation_duration_seconds_count{operation="write"})");
   }
 
   // The replica's GetUserOAuthAccessToken calls not yet finished.
   int64_t ReplicaTokenCallsInFlight() {
-    httplib::Client metrics("127.0.0.1", replica_->server().metrics_port());
-    const auto response = metrics.Get("/metrics");
-    if (!response || response->status != 200) {
-      return -1;
-    }
-    const std::string line =
-        "roster_rpcs_in_flight{method=\"/roster.v1.BackendUsers/"
-        "GetUserOAuthAccessToken\"} ";
-    const size_t at = response->body.find(line);
-    return at == std::string::npos
-               ? 0
-               : std::stoll(response->body.substr(at + line.size()));
+    return testing::MetricValue(
+        replica_->server().metrics_port(),
+        R"(roster_rpcs_in_flight{method="/roster.v1.BackendUsers/)"
+        R"(GetUserOAuthAccessToken"})");
   }
 
   void AdvanceClocks(absl::Duration d) {
