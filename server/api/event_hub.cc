@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "absl/time/clock.h"
+
 namespace roster::api {
 
 EventHub::EventHub(int max_streams)
@@ -18,6 +20,18 @@ bool EventHub::AdmitStream() {
 }
 
 void EventHub::ReleaseStream() { open_streams_.fetch_sub(1); }
+
+bool EventHub::AwaitStreamsReleased(absl::Duration timeout) {
+  // Polled: a stream releases once, at its end, and shutdown is rare.
+  const absl::Time deadline = absl::Now() + timeout;
+  while (open_streams_.load() > 0) {
+    if (absl::Now() >= deadline) {
+      return false;
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return true;
+}
 
 EventHub::~EventHub() {
   Shutdown();

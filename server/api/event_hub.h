@@ -18,6 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace roster::api {
 
@@ -59,6 +60,11 @@ class EventHub {
   // stream calls ReleaseStream() exactly once, when it ends.
   bool AdmitStream();
   void ReleaseStream();
+  // Waits, up to `timeout`, until every admitted stream has been released;
+  // false if some still had not. gRPC's Server::Shutdown may return while a
+  // stream's OnDone, which calls Cancel and ReleaseStream, is still running:
+  // the hub must outlive it.
+  bool AwaitStreamsReleased(absl::Duration timeout);
 
   // Sends OnShutdown() to every waiting listener; later Wait() calls return
   // false.

@@ -426,6 +426,11 @@ void RosterServer::Shutdown(absl::Duration grace) {
   if (backend_server_ != nullptr) {
     backend_server_->Shutdown(absl::ToChronoTime(deadline));
   }
+  // A stream's OnDone may still be running on a gRPC thread; it touches the
+  // hub, which is destroyed with this server.
+  if (!hub_->AwaitStreamsReleased(absl::Seconds(10))) {
+    api::LogJson("warn", "event streams still open after shutdown", "");
+  }
   // Every reactor is finished by now; stop the write, hash, read and
   // provider threads after their queues drain, and the pruner.
   writes_.reset();
