@@ -155,10 +155,9 @@ class StandInProviderTest : public ::testing::Test {
   void HoldWhile(const bool* hangs) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (*hangs) {
       ++held_requests_;
-      mu_.AwaitWithTimeout(
-          absl::Condition(
-              +[](const bool* flag) { return !*flag; }, hangs),
-          absl::Seconds(15));
+      mu_.AwaitWithTimeout(absl::Condition(
+                               +[](const bool* flag) { return !*flag; }, hangs),
+                           absl::Seconds(15));
     }
   }
   bool SecondRefreshArrived() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
