@@ -143,7 +143,7 @@ OAuthFlow::OAuthFlow(storage::UserStore* store, const domain::Clock* clock,
       options_(std::move(options)) {
   for (const OAuthProvider& provider : providers) {
     providers_.emplace(provider.id, std::make_unique<ProviderClient>(
-                                        provider, options_.transport));
+                                        provider, options_.transport, clock));
   }
 }
 

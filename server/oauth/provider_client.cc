@@ -19,6 +19,9 @@ using Json = nlohmann::json;
 constexpr size_t kMaxAnswerBytes = size_t{64} * 1024;
 // A discovery document is read again after this, in case endpoints moved.
 constexpr absl::Duration kDiscoveryLifetime = absl::Hours(24);
+// After a failed discovery, no other is tried for this long: while a
+// provider is down, sign-ins fail at once instead of each waiting on it.
+constexpr absl::Duration kDiscoveryRetry = absl::Seconds(30);
 // An unknown `kid` refetches the keys, but no more often than this: a flood
 // of tokens naming made-up keys must not become a flood of fetches.
 constexpr absl::Duration kKeysRefetchInterval = absl::Minutes(1);
@@ -74,8 +77,11 @@ std::pair<std::string, std::string> SplitName(const std::string& name) {
 
 }  // namespace
 
-ProviderClient::ProviderClient(OAuthProvider provider, net::Transport transport)
-    : provider_(std::move(provider)), transport_(std::move(transport)) {}
+ProviderClient::ProviderClient(OAuthProvider provider, net::Transport transport,
+                               const domain::Clock* clock)
+    : provider_(std::move(provider)),
+      transport_(std::move(transport)),
+      clock_(clock) {}
 
 absl::StatusOr<ProviderClient::Endpoints> ProviderClient::Discover() {
   net::HttpRequest request;
@@ -122,21 +128,47 @@ absl::StatusOr<ProviderClient::Endpoints> ProviderClient::GetEndpoints() {
                      provider_.token_endpoint, provider_.userinfo_endpoint,
                      provider_.jwks_uri};
   }
-  const absl::Time now = absl::Now();
   {
     absl::MutexLock lock(&mu_);
-    if (endpoints_.has_value() && now - discovered_at_ < kDiscoveryLifetime) {
-      return *endpoints_;
+    while (true) {
+      const absl::Time now = clock_->Now();
+      if (endpoints_.has_value() && now - discovered_at_ < kDiscoveryLifetime) {
+        return *endpoints_;
+      }
+      const bool failed = !discovery_failure_.ok();
+      if (discovering_ && !failed && !endpoints_.has_value()) {
+        // The first fetch is under way: its answer is this call's too.
+        mu_.Await(absl::Condition(
+            +[](bool* discovering) { return !*discovering; }, &discovering_));
+        continue;
+      }
+      // In an outage one call at a time, once a retry interval, waits on the
+      // provider; the others are answered at once, with the last document
+      // or the last failure.
+      if (discovering_ || (failed && now - failed_at_ < kDiscoveryRetry)) {
+        if (endpoints_.has_value()) {
+          return *endpoints_;
+        }
+        return discovery_failure_;
+      }
+      discovering_ = true;
+      break;
     }
   }
-  // Fetched outside the lock: a slow provider must not hold up the others'
-  // callers, and two first callers fetching twice is harmless.
+  // Fetched outside the lock: a slow provider must not hold up the callers
+  // the cache can answer.
   absl::StatusOr<Endpoints> discovered = Discover();
   absl::MutexLock lock(&mu_);
+  discovering_ = false;
   if (discovered.ok()) {
     endpoints_ = *discovered;
-    discovered_at_ = now;
-  } else if (endpoints_.has_value()) {
+    discovered_at_ = clock_->Now();
+    discovery_failure_ = absl::OkStatus();
+    return discovered;
+  }
+  discovery_failure_ = discovered.status();
+  failed_at_ = clock_->Now();  // A retry waits from the end of this one.
+  if (endpoints_.has_value()) {
     return *endpoints_;  // A provider briefly down: the last document holds.
   }
   return discovered;

@@ -1,10 +1,12 @@
 // Roster's calls to one OAuth provider (DESIGN §11): its discovery document
 // (OpenID Connect; read again daily, the last one kept while the provider is
-// unreachable), its JWK Set (cached; refetched for an unknown `kid` at most
-// once a minute), the code exchange with PKCE, the refresh of an access
-// token, and the userinfo endpoints of plain OAuth 2.0 (GitHub's separate
-// addresses included). Every answer is bounded in size and time, and every
-// endpoint a provider names is held to https:// (http:// on loopback).
+// unreachable; one fetch at a time, and none for 30 s after one fails, so
+// that in an outage callers are answered at once), its JWK Set (cached;
+// refetched for an unknown `kid` at most once a minute), the code exchange with
+// PKCE, the refresh of an access token, and the userinfo endpoints of plain
+// OAuth 2.0 (GitHub's separate addresses included). Every answer is bounded in
+// size and time, and every endpoint a provider names is held to https://
+// (http:// on loopback).
 //
 // Thread-safe: the callback runs on several threads at once.
 #ifndef ROSTER_SERVER_OAUTH_PROVIDER_CLIENT_H_
@@ -18,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/domain/clock.h"
 #include "server/net/transport.h"
 #include "server/oauth/id_token.h"
 #include "server/oauth/jwks.h"
@@ -46,7 +49,9 @@ struct ProviderIdentity {
 
 class ProviderClient {
  public:
-  ProviderClient(OAuthProvider provider, net::Transport transport);
+  // `clock` is not owned and must outlive the client.
+  ProviderClient(OAuthProvider provider, net::Transport transport,
+                 const domain::Clock* clock);
 
   const OAuthProvider& provider() const { return provider_; }
 
@@ -78,6 +83,7 @@ class ProviderClient {
     std::string userinfo;
     std::string jwks;
   };
+  // The cached endpoints, or a new discovery's; see the file comment.
   absl::StatusOr<Endpoints> GetEndpoints() ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<Endpoints> Discover();
   // The JWK Set, fetched when not cached or when `refresh` (rate-limited).
@@ -92,9 +98,14 @@ class ProviderClient {
 
   const OAuthProvider provider_;
   const net::Transport transport_;
+  const domain::Clock* const clock_;
   absl::Mutex mu_;
   std::optional<Endpoints> endpoints_ ABSL_GUARDED_BY(mu_);
   absl::Time discovered_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // How the last discovery failed (OK if it did not), and when.
+  absl::Status discovery_failure_ ABSL_GUARDED_BY(mu_);
+  absl::Time failed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  bool discovering_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<Jwks> keys_ ABSL_GUARDED_BY(mu_);
   absl::Time keys_fetched_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };

@@ -23,6 +23,7 @@
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "server/domain/data_keys.h"
 #include "tests/integration/oauth_stand_in.h"
+#include "tests/testing/error_details.h"
 #include "tests/testing/metrics.h"
 #include "tests/testing/tcp.h"
 #include "tests/testing/test_server.h"
@@ -103,8 +104,9 @@ TEST_F(ProviderOutageTest, AHungProviderHoldsUpNoOtherWrite) {
   for (size_t i = 0; i < kStarts; ++i) {
     starts.emplace_back([&] { StartSignIn(*NoCredentials()); });
   }
-  // The provider holds as many as the server sends it at once.
-  ASSERT_TRUE(testing::WaitUntil([&] { return HeldRequests() >= 8; }));
+  // One discovery is held, and every provider-call thread waits on it.
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return HeldRequests() == 1 && StartOAuthCallsInFlight() >= 8; }));
 
   CreateUserRequest create;
   create.add_email_addresses("kay@example.com");
@@ -288,11 +290,13 @@ TEST_F(ProviderOutageTest, WorkForCallersWhoLeftIsNotDone) {
       codes[i] = StartSignIn(*context).error_code();
     });
   };
-  // 8 run, on every provider-call thread, then 8 wait in the queue.
+  // 8 run, on every provider-call thread (one discovers, the others wait on
+  // it), then 8 wait in the queue.
   for (size_t i = 0; i < kStarts / 2; ++i) {
     start(i);
   }
-  ASSERT_TRUE(testing::WaitUntil([&] { return HeldRequests() == 8; }));
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] { return HeldRequests() == 1 && StartOAuthCallsInFlight() == 8; }));
   for (size_t i = kStarts / 2; i < kStarts; ++i) {
     start(i);
   }
@@ -301,12 +305,91 @@ TEST_F(ProviderOutageTest, WorkForCallersWhoLeftIsNotDone) {
   }
   EXPECT_EQ(static_cast<size_t>(absl::c_count(codes, grpc::DEADLINE_EXCEEDED)),
             kStarts);
-  EXPECT_EQ(HeldRequests(), 8);
+  EXPECT_EQ(HeldRequests(), 1);
 
   AnswerAgain();  // The 8 running finish; the 8 queued start, or do not.
   ASSERT_TRUE(
       testing::WaitUntil([&] { return StartOAuthCallsInFlight() == 0; }));
   EXPECT_EQ(server_->database().Int("SELECT count(*) FROM oauth_states"), 8);
+}
+
+// Sign-ins that arrive while the discovery document is first fetched wait
+// for that fetch rather than each sending their own: a provider that hangs
+// is sent one request, not one per caller.
+TEST_F(ProviderOutageTest, SignInsShareOneDiscovery) {
+  HangDiscovery();
+  constexpr size_t kStarts = 8;  // As many as provider calls have threads.
+  std::vector<std::thread> starts;
+  std::vector<grpc::Status> statuses(kStarts);
+  starts.reserve(kStarts);
+  for (size_t i = 0; i < kStarts; ++i) {
+    starts.emplace_back(
+        [&, i] { statuses[i] = StartSignIn(*NoCredentials()); });
+  }
+  ASSERT_TRUE(testing::WaitUntil([&] {
+    return HeldRequests() >= 1 && StartOAuthCallsInFlight() == kStarts;
+  }));
+  AnswerAgain();
+  for (std::thread& start : starts) {
+    start.join();
+  }
+  for (const grpc::Status& status : statuses) {
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  }
+  EXPECT_EQ(DiscoveryFetches(), 1);
+}
+
+// Once discovery has failed, sign-ins fail at once for the next 30 s, the
+// provider not asked again: in an outage no caller waits 10 s on it, and it
+// is not sent a request per caller. After that a sign-in asks again.
+TEST_F(ProviderOutageTest, AFailedDiscoveryFailsSignInsAtOnce) {
+  FailDiscovery();
+  grpc::Status first = StartSignIn(*NoCredentials());
+  EXPECT_EQ(first.error_code(), grpc::UNAVAILABLE);
+  EXPECT_EQ(testing::ReasonOf(first), "OAUTH_PROVIDER_ERROR");
+  ASSERT_EQ(DiscoveryFetches(), 1);
+
+  HangDiscovery();  // Anyone who asked now would wait 10 s.
+  for (int i = 0; i < 10; ++i) {
+    auto context = NoCredentials();
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(2));
+    const grpc::Status status = StartSignIn(*context);
+    EXPECT_EQ(status.error_code(), grpc::UNAVAILABLE) << status.error_message();
+    EXPECT_EQ(testing::ReasonOf(status), "OAUTH_PROVIDER_ERROR");
+  }
+  EXPECT_EQ(DiscoveryFetches(), 1);
+
+  AnswerAgain();
+  server_->AdvanceClock(absl::Seconds(31));
+  std::string url;
+  const grpc::Status recovered = StartSignIn(*NoCredentials(), &url);
+  EXPECT_TRUE(recovered.ok()) << recovered.error_message();
+  EXPECT_TRUE(absl::StartsWith(url, Issuer())) << url;
+  EXPECT_EQ(DiscoveryFetches(), 2);
+}
+
+// The discovery document is read again daily. While that read waits on a
+// provider that hangs, other sign-ins go on with the document kept, and do
+// not wait with it.
+TEST_F(ProviderOutageTest, ReadingTheDocumentAgainHoldsUpNoSignIn) {
+  ASSERT_TRUE(StartSignIn(*NoCredentials()).ok());
+  server_->AdvanceClock(absl::Hours(25));
+  HangDiscovery();
+  grpc::Status rereading;
+  std::thread reread([&] { rereading = StartSignIn(*NoCredentials()); });
+  ASSERT_TRUE(testing::WaitUntil([&] { return HeldRequests() == 1; }));
+
+  auto context = NoCredentials();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(2));
+  const grpc::Status other = StartSignIn(*context);
+  EXPECT_TRUE(other.ok()) << other.error_message();
+  EXPECT_EQ(DiscoveryFetches(), 2);
+
+  AnswerAgain();
+  reread.join();
+  EXPECT_TRUE(rereading.ok()) << rereading.error_message();
 }
 
 }  // namespace

@@ -47,7 +47,12 @@ class StandInProviderTest : public ::testing::Test {
         [this, issuer](const httplib::Request&, httplib::Response& res) {
           {
             absl::MutexLock lock(&mu_);
+            ++discovery_fetches_;
             HoldWhile(&discovery_hangs_);
+            if (discovery_fails_) {
+              res.status = 503;
+              return;
+            }
           }
           res.set_content(
               nlohmann::json{{"issuer", issuer},
@@ -204,9 +209,19 @@ class StandInProviderTest : public ::testing::Test {
     absl::MutexLock lock(&mu_);
     tokens_hang_ = true;
   }
+  // The discovery document is refused with a 503 until AnswerAgain.
+  void FailDiscovery() {
+    absl::MutexLock lock(&mu_);
+    discovery_fails_ = true;
+  }
   void AnswerAgain() {
     absl::MutexLock lock(&mu_);
-    discovery_hangs_ = tokens_hang_ = false;
+    discovery_hangs_ = tokens_hang_ = discovery_fails_ = false;
+  }
+  // How many times the discovery document was asked for.
+  int DiscoveryFetches() {
+    absl::MutexLock lock(&mu_);
+    return discovery_fetches_;
   }
   // How many requests a hang has held, answered since or not.
   int HeldRequests() {
@@ -307,6 +322,8 @@ class StandInProviderTest : public ::testing::Test {
   int refreshes_ ABSL_GUARDED_BY(mu_) = 0;
   int failing_refreshes_ ABSL_GUARDED_BY(mu_) = 0;
   bool discovery_hangs_ ABSL_GUARDED_BY(mu_) = false;
+  bool discovery_fails_ ABSL_GUARDED_BY(mu_) = false;
+  int discovery_fetches_ ABSL_GUARDED_BY(mu_) = 0;
   bool tokens_hang_ ABSL_GUARDED_BY(mu_) = false;
   int held_requests_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Duration first_refresh_hold_ ABSL_GUARDED_BY(mu_) =
