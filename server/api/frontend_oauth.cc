@@ -1,5 +1,7 @@
 // FrontendUsers' social sign-in (DESIGN §11): StartOAuth. The provider's
 // return is the HTTP listener's /v1/oauth/callback (server/app).
+#include "absl/time/time.h"
+#include "server/api/call_context.h"
 #include "server/api/frontend_users_service.h"
 #include "server/domain/errors.h"
 
@@ -23,11 +25,13 @@ grpc::ServerUnaryReactor* FrontendUsersService::StartOAuth(
   if (oauth_ == nullptr) {
     return Refused(context, oauth::ProviderNotConfigured());
   }
-  auto start = [this, request, response](oauth::OAuthAction what,
-                                         const std::string& user_id) {
+  // A caller past its deadline stops waiting for another call's discovery.
+  const absl::Time deadline = DeadlineOf(*context);
+  auto start = [this, request, response, deadline](oauth::OAuthAction what,
+                                                   const std::string& user_id) {
     absl::StatusOr<std::string> url =
         oauth_->Start(request->provider(), request->redirect_url(), what,
-                      user_id, request->legal_accepted());
+                      user_id, request->legal_accepted(), deadline);
     if (!url.ok()) {
       return url.status();
     }

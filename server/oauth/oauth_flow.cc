@@ -181,7 +181,8 @@ absl::StatusOr<std::string> OAuthFlow::Start(absl::string_view provider,
                                              absl::string_view redirect_url,
                                              OAuthAction action,
                                              absl::string_view user_id,
-                                             bool legal_accepted) {
+                                             bool legal_accepted,
+                                             absl::Time deadline) {
   const auto client = providers_.find(provider);
   if (client == providers_.end()) {
     return ProviderNotConfigured();
@@ -193,7 +194,10 @@ absl::StatusOr<std::string> OAuthFlow::Start(absl::string_view provider,
         {{"redirect_url", "must match one of --allowed_redirect_urls"}});
   }
   absl::StatusOr<std::string> endpoint =
-      client->second->AuthorizationEndpoint();
+      client->second->AuthorizationEndpoint(deadline);
+  if (absl::IsDeadlineExceeded(endpoint.status())) {
+    return endpoint.status();  // The caller left; the provider did not fail.
+  }
   if (!endpoint.ok()) {
     return ProviderError(endpoint.status());
   }

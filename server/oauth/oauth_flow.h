@@ -76,13 +76,15 @@ class OAuthFlow {
   // The provider's authorization URL for a new state. `user_id` is the
   // signed-in caller for kConnect; `legal_accepted` (kSignIn) is kept for
   // the user the sign-in may create. INVALID_ARGUMENT
-  // (REDIRECT_URL_NOT_ALLOWED), NOT_FOUND (PROVIDER_NOT_CONFIGURED), and
-  // UNAVAILABLE (OAUTH_PROVIDER_ERROR) when discovery fails.
-  absl::StatusOr<std::string> Start(absl::string_view provider,
-                                    absl::string_view redirect_url,
-                                    OAuthAction action,
-                                    absl::string_view user_id,
-                                    bool legal_accepted);
+  // (REDIRECT_URL_NOT_ALLOWED), NOT_FOUND (PROVIDER_NOT_CONFIGURED),
+  // UNAVAILABLE (OAUTH_PROVIDER_ERROR) when discovery fails, and
+  // DEADLINE_EXCEEDED when `deadline` (the caller's) passes while it waits
+  // for another call's discovery: the caller has left, and its thread is let
+  // go.
+  absl::StatusOr<std::string> Start(
+      absl::string_view provider, absl::string_view redirect_url,
+      OAuthAction action, absl::string_view user_id, bool legal_accepted,
+      absl::Time deadline = absl::InfiniteFuture());
 
   // The provider's return: its `code` and `state`, or its `error`.
   CallbackAnswer Callback(const domain::Caller& caller, absl::string_view code,

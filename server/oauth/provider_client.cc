@@ -122,7 +122,8 @@ absl::StatusOr<ProviderClient::Endpoints> ProviderClient::Discover() {
   return endpoints;
 }
 
-absl::StatusOr<ProviderClient::Endpoints> ProviderClient::GetEndpoints() {
+absl::StatusOr<ProviderClient::Endpoints> ProviderClient::GetEndpoints(
+    absl::Time deadline) {
   if (!provider_.discovery) {
     return Endpoints{provider_.issuer, provider_.authorization_endpoint,
                      provider_.token_endpoint, provider_.userinfo_endpoint,
@@ -137,9 +138,17 @@ absl::StatusOr<ProviderClient::Endpoints> ProviderClient::GetEndpoints() {
       }
       const bool failed = !discovery_failure_.ok();
       if (discovering_ && !failed && !endpoints_.has_value()) {
-        // The first fetch is under way: its answer is this call's too.
-        mu_.Await(absl::Condition(
-            +[](bool* discovering) { return !*discovering; }, &discovering_));
+        // The first fetch is under way: its answer is this call's too, if
+        // it comes before the caller leaves.
+        if (!mu_.AwaitWithDeadline(
+                absl::Condition(
+                    +[](bool* discovering) { return !*discovering; },
+                    &discovering_),
+                deadline)) {
+          return absl::DeadlineExceededError(
+              "the caller left while the provider's discovery document was "
+              "fetched");
+        }
         continue;
       }
       // In an outage one call at a time, once a retry interval, waits on the
@@ -174,8 +183,9 @@ absl::StatusOr<ProviderClient::Endpoints> ProviderClient::GetEndpoints() {
   return discovered;
 }
 
-absl::StatusOr<std::string> ProviderClient::AuthorizationEndpoint() {
-  absl::StatusOr<Endpoints> endpoints = GetEndpoints();
+absl::StatusOr<std::string> ProviderClient::AuthorizationEndpoint(
+    absl::Time deadline) {
+  absl::StatusOr<Endpoints> endpoints = GetEndpoints(deadline);
   if (!endpoints.ok()) {
     return endpoints.status();
   }

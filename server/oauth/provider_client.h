@@ -56,7 +56,10 @@ class ProviderClient {
   const OAuthProvider& provider() const { return provider_; }
 
   // The authorization endpoint (after discovery, when the provider uses it).
-  absl::StatusOr<std::string> AuthorizationEndpoint();
+  // DEADLINE_EXCEEDED if `deadline` passes while it waits for another call's
+  // discovery.
+  absl::StatusOr<std::string> AuthorizationEndpoint(
+      absl::Time deadline = absl::InfiniteFuture());
 
   // Exchanges `code` (with the PKCE `code_verifier`) at the token endpoint.
   absl::StatusOr<ProviderTokens> ExchangeCode(const std::string& code,
@@ -84,7 +87,8 @@ class ProviderClient {
     std::string jwks;
   };
   // The cached endpoints, or a new discovery's; see the file comment.
-  absl::StatusOr<Endpoints> GetEndpoints() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<Endpoints> GetEndpoints(
+      absl::Time deadline = absl::InfiniteFuture()) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<Endpoints> Discover();
   // The JWK Set, fetched when not cached or when `refresh` (rate-limited).
   absl::StatusOr<Jwks> Keys(const std::string& jwks_uri, bool refresh,

@@ -339,6 +339,43 @@ TEST_F(ProviderOutageTest, SignInsShareOneDiscovery) {
   EXPECT_EQ(DiscoveryFetches(), 1);
 }
 
+// Sign-ins waiting for another's discovery leave when their deadlines pass,
+// and free the threads they waited on: a provider that hangs must not keep
+// seven callers who gave up after 1 s, and with them every provider call,
+// for the ten seconds the first one waits.
+TEST_F(ProviderOutageTest, SignInsWaitingForDiscoveryLeaveAtTheirDeadlines) {
+  HangDiscovery();
+  grpc::Status first;
+  std::thread discovering([&] { first = StartSignIn(*NoCredentials()); });
+  ASSERT_TRUE(testing::WaitUntil([&] { return HeldRequests() == 1; }));
+  constexpr size_t kWaiting = 7;  // The provider calls' other threads.
+  std::vector<std::thread> waiting;
+  std::vector<grpc::StatusCode> codes(kWaiting);
+  waiting.reserve(kWaiting);
+  for (size_t i = 0; i < kWaiting; ++i) {
+    waiting.emplace_back([&, i] {
+      auto context = NoCredentials();
+      context->set_deadline(std::chrono::system_clock::now() +
+                            std::chrono::seconds(1));
+      codes[i] = StartSignIn(*context).error_code();
+    });
+  }
+  for (std::thread& caller : waiting) {
+    caller.join();
+  }
+  EXPECT_EQ(static_cast<size_t>(absl::c_count(codes, grpc::DEADLINE_EXCEEDED)),
+            kWaiting);
+  // Only the call that fetches is still at work.
+  EXPECT_TRUE(testing::WaitUntil([&] { return StartOAuthCallsInFlight() == 1; },
+                                 absl::Seconds(3)))
+      << StartOAuthCallsInFlight() << " in flight";
+
+  AnswerAgain();
+  discovering.join();
+  EXPECT_TRUE(first.ok()) << first.error_message();
+  EXPECT_EQ(DiscoveryFetches(), 1);
+}
+
 // Once discovery has failed, sign-ins fail at once for the next 30 s, the
 // provider not asked again: in an outage no caller waits 10 s on it, and it
 // is not sent a request per caller. After that a sign-in asks again.
