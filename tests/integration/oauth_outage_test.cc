@@ -282,35 +282,47 @@ TEST_F(ProviderOutageTest, WorkForCallersWhoLeftIsNotDone) {
   std::vector<std::thread> starts;
   std::vector<grpc::StatusCode> codes(kStarts);
   starts.reserve(kStarts);
-  const auto start = [&](size_t i) {
-    starts.emplace_back([&, i] {
+  const auto start = [&](size_t i, int seconds) {
+    starts.emplace_back([&, i, seconds] {
       auto context = NoCredentials();
       context->set_deadline(std::chrono::system_clock::now() +
-                            std::chrono::seconds(1));
+                            std::chrono::seconds(seconds));
       codes[i] = StartSignIn(*context).error_code();
     });
   };
   // 8 run, on every provider-call thread (one discovers, the others wait on
-  // it), then 8 wait in the queue.
+  // it, for 2 s), then 8 whose callers give up after 1 s wait in the queue.
+  // Threads free a second after those callers left: by then the server
+  // knows they have (it learns of a passed deadline a little after the
+  // client does).
   for (size_t i = 0; i < kStarts / 2; ++i) {
-    start(i);
+    start(i, 2);
   }
   ASSERT_TRUE(testing::WaitUntil(
       [&] { return HeldRequests() == 1 && StartOAuthCallsInFlight() == 8; }));
   for (size_t i = kStarts / 2; i < kStarts; ++i) {
-    start(i);
+    start(i, 1);
   }
   for (std::thread& started : starts) {
     started.join();
   }
   EXPECT_EQ(static_cast<size_t>(absl::c_count(codes, grpc::DEADLINE_EXCEEDED)),
             kStarts);
+  // All but the call that discovers have finished, the queued ones without
+  // being worked on: CANCELLED is how a dropped call ends.
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return StartOAuthCallsInFlight() == 1; }));
+  EXPECT_EQ(
+      testing::MetricValue(server_->server().metrics_port(),
+                           R"(roster_rpcs_total{method="/roster.v1.)"
+                           R"(FrontendUsers/StartOAuth",code="CANCELLED"})"),
+      8);
   EXPECT_EQ(HeldRequests(), 1);
 
-  AnswerAgain();  // The 8 running finish; the 8 queued start, or do not.
+  AnswerAgain();  // The discovering call finishes, for nobody.
   ASSERT_TRUE(
       testing::WaitUntil([&] { return StartOAuthCallsInFlight() == 0; }));
-  EXPECT_EQ(server_->database().Int("SELECT count(*) FROM oauth_states"), 8);
+  EXPECT_EQ(server_->database().Int("SELECT count(*) FROM oauth_states"), 1);
 }
 
 // Sign-ins that arrive while the discovery document is first fetched wait
