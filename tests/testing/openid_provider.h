@@ -13,14 +13,19 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/binaries.h"
+#include "tests/testing/proc_stat.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/tcp.h"
 #include "tests/testing/temp_dir.h"
@@ -56,7 +61,10 @@ class OpenIdProvider {
       port_ = UnusedPort();
       log_ = dir.File(absl::StrCat("provider-", port_, ".log"));
       pid_ = Spawn({"/bin/sh", "-c",
-                    absl::StrCat("exec node ", work, "/provider.mjs --port=",
+                    absl::StrCat("exec node --report-on-signal "
+                                 "--report-signal=SIGUSR2 --report-compact "
+                                 "--report-directory=",
+                                 dir.path(), " ", work, "/provider.mjs --port=",
                                  port_, " --redirect-uri='", redirect_uri,
                                  "' --client-secret-file=", secret,
                                  " --alg=", alg, " >", log_, " 2>&1")});
@@ -74,10 +82,14 @@ class OpenIdProvider {
       if (settled && !exited) {
         return;
       }
-      if (exited) {
-        pid_ = -1;
+      if (!exited) {
+        ADD_FAILURE() << "the OpenID provider did not start in 30 s: "
+                      << Stuck(dir) << "\nits log:\n"
+                      << Log();
+        return;
       }
-      if (!exited || !absl::StrContains(Log(), "EADDRINUSE")) {
+      pid_ = -1;
+      if (!absl::StrContains(Log(), "EADDRINUSE")) {
         break;
       }
     }
@@ -153,6 +165,51 @@ class OpenIdProvider {
         "cp package-lock.json node_modules/.lock.src; }; }'");
     EXPECT_EQ(std::system(command.c_str()), 0) << command;
     return work;
+  }
+
+  // What a provider that has not started is doing (seen once: an empty log
+  // after 30 s): starved of CPU or blocked, and on what. Node writes a
+  // diagnostic report on SIGUSR2 once its event loop is free; a busy loop
+  // shows as state R and its CPU time instead.
+  std::string Stuck(const TempDir& dir) const {
+    const std::vector<std::string> stat = StatFields(pid_);
+    std::string load;
+    std::getline(std::ifstream("/proc/loadavg"), load);
+    std::string out = absl::StrCat(
+        "node is in state ", stat.empty() ? "?" : stat[0], " having used ",
+        CpuSeconds(pid_), " s of CPU; load average ", load);
+    kill(pid_, SIGUSR2);
+    std::string report;
+    WaitUntil(
+        [&] {
+          std::error_code error;
+          for (const auto& entry :
+               std::filesystem::directory_iterator(dir.path(), error)) {
+            const std::string name = entry.path().filename().string();
+            if (absl::StartsWith(name, "report.") &&
+                absl::EndsWith(name, ".json")) {
+              std::ifstream in(entry.path());
+              report.assign(std::istreambuf_iterator<char>(in), {});
+            }
+          }
+          return !report.empty();
+        },
+        absl::Seconds(5));
+    const nlohmann::json parsed = nlohmann::json::parse(report, nullptr, false);
+    if (parsed.is_discarded()) {
+      return absl::StrCat(out, "; no diagnostic report in 5 s");
+    }
+    // What its event loop waits on: timers, sockets, file requests.
+    std::string handles;
+    for (const nlohmann::json& handle :
+         parsed.value("libuv", nlohmann::json::array())) {
+      absl::StrAppend(&handles, " ", handle.value("type", "?"),
+                      handle.value("is_active", false) ? "" : "(inactive)");
+    }
+    return absl::StrCat(
+        out, "\nJavaScript stack: ",
+        parsed.value("javascriptStack", nlohmann::json{}).dump(),
+        "\nevent loop handles:", handles);
   }
 
   nlohmann::json Post(const std::string& path,
