@@ -19,9 +19,9 @@ using Json = nlohmann::json;
 constexpr size_t kMaxAnswerBytes = size_t{64} * 1024;
 // A discovery document is read again after this, in case endpoints moved.
 constexpr absl::Duration kDiscoveryLifetime = absl::Hours(24);
-// After a failed discovery, no other is tried for this long: while a
+// After a failed fetch of either, no other is tried for this long: while a
 // provider is down, sign-ins fail at once instead of each waiting on it.
-constexpr absl::Duration kDiscoveryRetry = absl::Seconds(30);
+constexpr absl::Duration kFetchRetry = absl::Seconds(30);
 // An unknown `kid` refetches the keys, but no more often than this: a flood
 // of tokens naming made-up keys must not become a flood of fetches.
 constexpr absl::Duration kKeysRefetchInterval = absl::Minutes(1);
@@ -81,7 +81,16 @@ ProviderClient::ProviderClient(OAuthProvider provider, net::Transport transport,
                                const domain::Clock* clock)
     : provider_(std::move(provider)),
       transport_(std::move(transport)),
-      clock_(clock) {}
+      endpoints_("the provider's discovery document",
+                 {/*lifetime=*/kDiscoveryLifetime,
+                  /*refresh_interval=*/absl::InfiniteDuration(),
+                  /*retry=*/kFetchRetry},
+                 clock),
+      keys_("the provider's JWK Set",
+            {/*lifetime=*/absl::InfiniteDuration(),
+             /*refresh_interval=*/kKeysRefetchInterval,
+             /*retry=*/kFetchRetry},
+            clock) {}
 
 absl::StatusOr<ProviderClient::Endpoints> ProviderClient::Discover() {
   net::HttpRequest request;
@@ -129,58 +138,7 @@ absl::StatusOr<ProviderClient::Endpoints> ProviderClient::GetEndpoints(
                      provider_.token_endpoint, provider_.userinfo_endpoint,
                      provider_.jwks_uri};
   }
-  {
-    absl::MutexLock lock(&mu_);
-    while (true) {
-      const absl::Time now = clock_->Now();
-      if (endpoints_.has_value() && now - discovered_at_ < kDiscoveryLifetime) {
-        return *endpoints_;
-      }
-      const bool failed = !discovery_failure_.ok();
-      if (discovering_ && !failed && !endpoints_.has_value()) {
-        // The first fetch is under way: its answer is this call's too, if
-        // it comes before the caller leaves.
-        if (!mu_.AwaitWithDeadline(
-                absl::Condition(
-                    +[](bool* discovering) { return !*discovering; },
-                    &discovering_),
-                deadline)) {
-          return absl::DeadlineExceededError(
-              "the caller left while the provider's discovery document was "
-              "fetched");
-        }
-        continue;
-      }
-      // In an outage one call at a time, once a retry interval, waits on the
-      // provider; the others are answered at once, with the last document
-      // or the last failure.
-      if (discovering_ || (failed && now - failed_at_ < kDiscoveryRetry)) {
-        if (endpoints_.has_value()) {
-          return *endpoints_;
-        }
-        return discovery_failure_;
-      }
-      discovering_ = true;
-      break;
-    }
-  }
-  // Fetched outside the lock: a slow provider must not hold up the callers
-  // the cache can answer.
-  absl::StatusOr<Endpoints> discovered = Discover();
-  absl::MutexLock lock(&mu_);
-  discovering_ = false;
-  if (discovered.ok()) {
-    endpoints_ = *discovered;
-    discovered_at_ = clock_->Now();
-    discovery_failure_ = absl::OkStatus();
-    return discovered;
-  }
-  discovery_failure_ = discovered.status();
-  failed_at_ = clock_->Now();  // A retry waits from the end of this one.
-  if (endpoints_.has_value()) {
-    return *endpoints_;  // A provider briefly down: the last document holds.
-  }
-  return discovered;
+  return endpoints_.Get([this] { return Discover(); }, deadline);
 }
 
 absl::StatusOr<std::string> ProviderClient::AuthorizationEndpoint(
@@ -192,15 +150,7 @@ absl::StatusOr<std::string> ProviderClient::AuthorizationEndpoint(
   return endpoints->authorization;
 }
 
-absl::StatusOr<Jwks> ProviderClient::Keys(const std::string& jwks_uri,
-                                          bool refresh, absl::Time now) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (keys_.has_value() &&
-        (!refresh || now - keys_fetched_at_ < kKeysRefetchInterval)) {
-      return *keys_;
-    }
-  }
+absl::StatusOr<Jwks> ProviderClient::FetchKeys(const std::string& jwks_uri) {
   net::HttpRequest request;
   request.url = jwks_uri;
   request.headers = {"Accept: application/json"};
@@ -215,13 +165,7 @@ absl::StatusOr<Jwks> ProviderClient::Keys(const std::string& jwks_uri,
     return absl::UnavailableError(
         absl::StrCat("the JWK Set: the provider answered ", response->status));
   }
-  absl::StatusOr<Jwks> keys = Jwks::Parse(response->body);
-  if (keys.ok()) {
-    absl::MutexLock lock(&mu_);
-    keys_ = *keys;
-    keys_fetched_at_ = now;
-  }
-  return keys;
+  return Jwks::Parse(response->body);
 }
 
 absl::StatusOr<ProviderTokens> ProviderClient::TokenRequest(
@@ -315,7 +259,9 @@ absl::StatusOr<ProviderIdentity> ProviderClient::Identify(
                                now};
   absl::StatusOr<IdTokenClaims> claims = absl::UnknownError("not verified");
   for (const bool refresh : {false, true}) {
-    absl::StatusOr<Jwks> keys = Keys(endpoints->jwks, refresh, now);
+    absl::StatusOr<Jwks> keys =
+        keys_.Get([&] { return FetchKeys(endpoints->jwks); },
+                  absl::InfiniteFuture(), refresh);
     if (!keys.ok()) {
       return keys.status();
     }

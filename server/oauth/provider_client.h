@@ -1,8 +1,7 @@
 // Roster's calls to one OAuth provider (DESIGN §11): its discovery document
-// (OpenID Connect; read again daily, the last one kept while the provider is
-// unreachable; one fetch at a time, and none for 30 s after one fails, so
-// that in an outage callers are answered at once), its JWK Set (cached;
-// refetched for an unknown `kid` at most once a minute), the code exchange with
+// (OpenID Connect; read again daily) and its JWK Set (fetched again for an
+// unknown `kid`, at most once a minute), each kept so that in an outage
+// callers are answered at once (kept_answer.h), the code exchange with
 // PKCE, the refresh of an access token, and the userinfo endpoints of plain
 // OAuth 2.0 (GitHub's separate addresses included). Every answer is bounded in
 // size and time, and every endpoint a provider names is held to https://
@@ -16,14 +15,13 @@
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/domain/clock.h"
 #include "server/net/transport.h"
 #include "server/oauth/id_token.h"
 #include "server/oauth/jwks.h"
+#include "server/oauth/kept_answer.h"
 #include "server/oauth/providers.h"
 
 namespace roster::oauth {
@@ -86,13 +84,11 @@ class ProviderClient {
     std::string userinfo;
     std::string jwks;
   };
-  // The cached endpoints, or a new discovery's; see the file comment.
+  // The endpoints kept, or a new discovery's; see the file comment.
   absl::StatusOr<Endpoints> GetEndpoints(
-      absl::Time deadline = absl::InfiniteFuture()) ABSL_LOCKS_EXCLUDED(mu_);
+      absl::Time deadline = absl::InfiniteFuture());
   absl::StatusOr<Endpoints> Discover();
-  // The JWK Set, fetched when not cached or when `refresh` (rate-limited).
-  absl::StatusOr<Jwks> Keys(const std::string& jwks_uri, bool refresh,
-                            absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<Jwks> FetchKeys(const std::string& jwks_uri);
   // The token endpoint's answer to `fields`; no scopes when it names none
   // (what that means depends on the grant).
   absl::StatusOr<ProviderTokens> TokenRequest(
@@ -102,16 +98,8 @@ class ProviderClient {
 
   const OAuthProvider provider_;
   const net::Transport transport_;
-  const domain::Clock* const clock_;
-  absl::Mutex mu_;
-  std::optional<Endpoints> endpoints_ ABSL_GUARDED_BY(mu_);
-  absl::Time discovered_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  // How the last discovery failed (OK if it did not), and when.
-  absl::Status discovery_failure_ ABSL_GUARDED_BY(mu_);
-  absl::Time failed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  bool discovering_ ABSL_GUARDED_BY(mu_) = false;
-  std::optional<Jwks> keys_ ABSL_GUARDED_BY(mu_);
-  absl::Time keys_fetched_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  KeptAnswer<Endpoints> endpoints_;
+  KeptAnswer<Jwks> keys_;
 };
 
 }  // namespace roster::oauth

@@ -325,6 +325,26 @@ TEST_F(ProviderOutageTest, WorkForCallersWhoLeftIsNotDone) {
   EXPECT_EQ(server_->database().Int("SELECT count(*) FROM oauth_states"), 1);
 }
 
+// The JWK Set is fetched as the discovery document is: after a fetch fails,
+// callbacks for the next 30 s fail at once rather than each asking a
+// provider that is down again (and, were it hung, each waiting 10 s on it).
+TEST_F(ProviderOutageTest, AFailedFetchOfTheKeysFailsCallbacksAtOnce) {
+  FailKeys();
+  EXPECT_EQ(QueryValue(SignInWith(SignedBy(key_, "k1")), "roster_error"),
+            "OAUTH_PROVIDER_ERROR");
+  EXPECT_EQ(JwksFetches(), 1);
+
+  AnswerAgain();  // Back, but not asked again within the 30 s.
+  EXPECT_EQ(QueryValue(SignInWith(SignedBy(key_, "k1")), "roster_error"),
+            "OAUTH_PROVIDER_ERROR");
+  EXPECT_EQ(JwksFetches(), 1);
+
+  server_->AdvanceClock(absl::Seconds(30));
+  EXPECT_TRUE(absl::StartsWith(
+      QueryValue(SignInWith(SignedBy(key_, "k1")), "roster_ticket"), "sit_"));
+  EXPECT_EQ(JwksFetches(), 2);
+}
+
 // Sign-ins that arrive while the discovery document is first fetched wait
 // for that fetch rather than each sending their own: a provider that hangs
 // is sent one request, not one per caller.

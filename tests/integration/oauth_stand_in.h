@@ -66,6 +66,10 @@ class StandInProviderTest : public ::testing::Test {
                   [this](const httplib::Request&, httplib::Response& res) {
                     absl::MutexLock lock(&mu_);
                     ++jwks_fetches_;
+                    if (jwks_fails_) {
+                      res.status = 503;
+                      return;
+                    }
                     res.set_content(jwks_.dump(), "application/json");
                   });
     stand_in_.Post("/token",
@@ -209,14 +213,19 @@ class StandInProviderTest : public ::testing::Test {
     absl::MutexLock lock(&mu_);
     tokens_hang_ = true;
   }
-  // The discovery document is refused with a 503 until AnswerAgain.
+  // The discovery document, or the JWK Set, is refused with a 503 until
+  // AnswerAgain.
   void FailDiscovery() {
     absl::MutexLock lock(&mu_);
     discovery_fails_ = true;
   }
+  void FailKeys() {
+    absl::MutexLock lock(&mu_);
+    jwks_fails_ = true;
+  }
   void AnswerAgain() {
     absl::MutexLock lock(&mu_);
-    discovery_hangs_ = tokens_hang_ = discovery_fails_ = false;
+    discovery_hangs_ = tokens_hang_ = discovery_fails_ = jwks_fails_ = false;
   }
   // How many times the discovery document was asked for.
   int DiscoveryFetches() {
@@ -330,6 +339,7 @@ class StandInProviderTest : public ::testing::Test {
       absl::ZeroDuration();
   nlohmann::json jwks_ ABSL_GUARDED_BY(mu_);
   int jwks_fetches_ ABSL_GUARDED_BY(mu_) = 0;
+  bool jwks_fails_ ABSL_GUARDED_BY(mu_) = false;
   httplib::Server stand_in_;
   std::thread thread_;
   int http_port_ = 0;
