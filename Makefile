@@ -129,7 +129,8 @@ test-sanitize: bootstrap
 
 # ThreadSanitizer (clang) over the tests that run threads against each other: the storage
 # layer's group commit and reader pool (and the PostgreSQL adapter's pool, listener and racing
-# stores), the domain services, the client session verifier, and the integration suites with
+# stores), the domain services, the client session verifier, the answers kept from OAuth
+# providers (one fetch shared by waiting callers), and the integration suites with
 # concurrent writers, watchers and sign-ins, the server and CLI processes they start included;
 # the PostgreSQL-only suites (replicas, outage, failover) run on PostgreSQL. A reported race
 # fails the run. The soak runs too (30 s of every RPC against a TSan server, which exits 66 on a
@@ -144,12 +145,13 @@ test-tsan: bootstrap
 	@command -v clang++ >/dev/null || $(MAKE) -s bootstrap-clang
 	@CXX=clang++ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROSTER_TSAN=ON >/dev/null
 	@cmake --build build-tsan -j $(JOBS) \
-	  --target storage_unit_tests domain_unit_tests client_unit_tests \
+	  --target storage_unit_tests domain_unit_tests client_unit_tests oauth_unit_tests \
 	  $(if $(filter unit,$(TSAN_SCOPE)),,integration_tests)
 	@export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan/suppressions.txt"; \
 	  scripts/with-postgres.sh build-tsan/bin/storage_unit_tests --gtest_brief=1 && \
 	  build-tsan/bin/domain_unit_tests --gtest_brief=1 && \
 	  build-tsan/bin/client_unit_tests --gtest_brief=1 && \
+	  build-tsan/bin/oauth_unit_tests --gtest_brief=1 && \
 	  $(if $(filter unit,$(TSAN_SCOPE)),true,build-tsan/bin/integration_tests --gtest_brief=1 --gtest_filter='$(TSAN_FILTER)' && \
 	  ROSTER_TEST_STORE=postgres scripts/with-postgres.sh build-tsan/bin/integration_tests --gtest_brief=1 --gtest_filter='$(TSAN_PG_SUITES)')
 
