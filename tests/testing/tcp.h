@@ -19,7 +19,7 @@ namespace roster::testing {
 // attacker and a legitimate client are told apart by it), with 15 s send and
 // receive timeouts. -1 on failure.
 inline int ConnectFrom(int port, const char* source = "127.0.0.1") {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in from{};
   from.sin_family = AF_INET;
   inet_pton(AF_INET, source, &from.sin_addr);
@@ -50,7 +50,7 @@ inline int UnusedPort() {
   std::uniform_int_distribution<int> pick(lowest, ephemeral_low - 1);
   for (int attempt = 0; attempt < 64; ++attempt) {
     const int port = pick(random);
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -69,13 +69,15 @@ inline int UnusedPort() {
 // A loopback port held bound but not listening, for a server that is down:
 // connections to it are refused at once, and UnusedPort() (here or in a
 // parallel test) never offers it. Release() frees it just before the server
-// comes up on it; port() stays. port() is 0 if no port could be held.
+// comes up on it; port() stays. port() is 0 if no port could be held. Its
+// socket is close-on-exec, as the others here are: a process the test spawns
+// meanwhile (a provider, a mail sink) would otherwise keep it bound.
 class ReservedPort {
  public:
   ReservedPort() {
     for (int attempt = 0; attempt < 8 && fd_ < 0; ++attempt) {
       const int port = UnusedPort();
-      const int fd = socket(AF_INET, SOCK_STREAM, 0);
+      const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
       sockaddr_in address{};
       address.sin_family = AF_INET;
       address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
