@@ -24,7 +24,6 @@ namespace {
 
 using ::roster::testing::Authed;
 using ::roster::testing::TestServer;
-using ::roster::testing::UnusedPort;
 using namespace roster::v1;  // NOLINT: the API's request and response types.
 
 struct StreamFrame {
@@ -63,11 +62,11 @@ std::vector<StreamFrame> TakeFrames(std::string& buffer) {
 class ConnectStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    http_port_ = UnusedPort();
     server_ = std::make_unique<TestServer>([&](app::ServerConfig& config) {
-      config.http_listen = absl::StrCat("127.0.0.1:", http_port_);
+      config.http_listen = "127.0.0.1:0";
       config.web.http_backend = true;
     });
+    http_port_ = server_->server().http_port();
     backend_ = server_->Backend();
     for (const char* email : {"ada@example.com", "grace@example.com"}) {
       CreateUserRequest create;

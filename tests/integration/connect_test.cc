@@ -35,7 +35,6 @@ using ::roster::testing::Authed;
 using ::roster::testing::NoCredentials;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::TestServer;
-using ::roster::testing::UnusedPort;
 using ::roster::testing::WithToken;
 using namespace roster::v1;  // NOLINT: the API's request and response types.
 
@@ -78,12 +77,12 @@ class ConnectTest : public ::testing::Test {
   virtual void Configure(app::ServerConfig& /*config*/) {}
 
   void SetUp() override {
-    http_port_ = UnusedPort();
     server_ = std::make_unique<TestServer>([&](app::ServerConfig& config) {
-      config.http_listen = absl::StrCat("127.0.0.1:", http_port_);
+      config.http_listen = "127.0.0.1:0";
       config.web.allowed_origins = {kWebApp};
       Configure(config);
     });
+    http_port_ = server_->server().http_port();
     backend_ = server_->Backend();
     frontend_ = FrontendUsers::NewStub(server_->channel());
     CreateUserRequest create;

@@ -27,7 +27,6 @@ using ::roster::testing::NoCredentials;
 using ::roster::testing::QueryValue;
 using ::roster::testing::TempDir;
 using ::roster::testing::TestServer;
-using ::roster::testing::UnusedPort;
 using namespace roster::v1;  // NOLINT: the API's request and response types.
 
 constexpr char kGitHubApp[] = "https://app.example.com/auth";
@@ -37,7 +36,8 @@ constexpr char kAccessToken[] = "gho_standin_access_token";
 class GitHubSignInTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    github_port_ = UnusedPort();
+    github_port_ = stand_in_.bind_to_any_port("127.0.0.1");
+    ASSERT_GT(github_port_, 0);
     stand_in_.Post("/login/oauth/access_token", [](const httplib::Request& req,
                                                    httplib::Response& res) {
       // GitHub answers a refused code with 200 and an error.
@@ -78,7 +78,6 @@ class GitHubSignInTest : public ::testing::Test {
                     absl::MutexLock lock(&mu_);
                     res.set_content(emails_.dump(), "application/json");
                   });
-    ASSERT_TRUE(stand_in_.bind_to_port("127.0.0.1", github_port_));
     thread_ = std::thread([this] { stand_in_.listen_after_bind(); });
 
     std::ofstream(dir_.File("secret")) << kGitHubSecret << "\n";
@@ -88,12 +87,12 @@ class GitHubSignInTest : public ::testing::Test {
          {"client_secret_file", dir_.File("secret")},
          {"base_url", absl::StrCat("http://127.0.0.1:", github_port_)}}});
     ASSERT_TRUE(providers.ok()) << providers.status();
-    http_port_ = UnusedPort();
     server_ = std::make_unique<TestServer>([&](app::ServerConfig& config) {
-      config.http_listen = absl::StrCat("127.0.0.1:", http_port_);
+      config.http_listen = "127.0.0.1:0";
       config.oauth.providers = *providers;
       config.oauth.allowed_redirect_urls = {kGitHubApp};
     });
+    http_port_ = server_->server().http_port();
     frontend_ = FrontendUsers::NewStub(server_->channel());
     backend_ = server_->Backend();
   }

@@ -85,7 +85,7 @@ class ProviderTlsTest : public ::testing::Test {
                         {"issuer", issuer_}}});
     EXPECT_TRUE(providers.ok()) << providers.status();
     TestServer server([&](app::ServerConfig& config) {
-      config.http_listen = absl::StrCat("127.0.0.1:", UnusedPort());
+      config.http_listen = "127.0.0.1:0";
       config.oauth.providers = *providers;
       config.oauth.allowed_redirect_urls = {kApp};
       config.oauth.ca_file = ca_file;

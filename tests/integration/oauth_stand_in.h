@@ -39,7 +39,8 @@ class StandInProviderTest : public ::testing::Test {
   virtual void Configure(app::ServerConfig& /*config*/) {}
 
   void SetUp() override {
-    port_ = UnusedPort();
+    port_ = stand_in_.bind_to_any_port("127.0.0.1");
+    ASSERT_GT(port_, 0);
     const std::string issuer = Issuer();
     Publish({{"k1", &key_}});
     stand_in_.Get(
@@ -80,10 +81,8 @@ class StandInProviderTest : public ::testing::Test {
     stand_in_.new_task_queue = [] {
       return new httplib::ThreadPool(96);  // NOLINT: httplib takes it.
     };
-    ASSERT_TRUE(stand_in_.bind_to_port("127.0.0.1", port_));
     thread_ = std::thread([this] { stand_in_.listen_after_bind(); });
     std::ofstream(dir_.File("secret")) << kProviderClientSecret;
-    http_port_ = UnusedPort();
     auto providers = ProvidersFrom(
         nlohmann::json{{{"provider", kStandInProvider},
                         {"client_id", "roster"},
@@ -91,11 +90,12 @@ class StandInProviderTest : public ::testing::Test {
                         {"issuer", issuer}}});
     ASSERT_TRUE(providers.ok()) << providers.status();
     server_ = std::make_unique<TestServer>([&](app::ServerConfig& config) {
-      config.http_listen = absl::StrCat("127.0.0.1:", http_port_);
+      config.http_listen = "127.0.0.1:0";
       config.oauth.providers = *providers;
       config.oauth.allowed_redirect_urls = {kStandInApp};
       Configure(config);
     });
+    http_port_ = server_->server().http_port();
     frontend_ = roster::v1::FrontendUsers::NewStub(server_->channel());
     backend_ = server_->Backend();
   }

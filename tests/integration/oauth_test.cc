@@ -22,6 +22,7 @@
 #include "tests/testing/require.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/smtp_sink.h"
+#include "tests/testing/tcp.h"
 #include "tests/testing/test_server.h"
 
 namespace roster {
@@ -34,9 +35,9 @@ using ::roster::testing::OpenIdProvider;
 using ::roster::testing::ProvidersFrom;
 using ::roster::testing::QueryValue;
 using ::roster::testing::ReasonOf;
+using ::roster::testing::ReservedPort;
 using ::roster::testing::TempDir;
 using ::roster::testing::TestServer;
-using ::roster::testing::UnusedPort;
 using ::roster::testing::WithToken;
 using namespace roster::v1;  // NOLINT: the API's request and response types.
 
@@ -47,9 +48,13 @@ class OAuthTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ROSTER_REQUIRE(testing::OpenIdProviderUnavailableReason());
-    const int http_port = UnusedPort();
-    callback_ =
-        absl::StrCat("http://127.0.0.1:", http_port, "/v1/oauth/callback");
+    // The provider must know the callback URL before the server binds it:
+    // the port is held until then, so no parallel test (or the provider
+    // itself) can take it while node starts.
+    ReservedPort http_port;
+    ASSERT_GT(http_port.port(), 0);
+    callback_ = absl::StrCat("http://127.0.0.1:", http_port.port(),
+                             "/v1/oauth/callback");
     provider_ = std::make_unique<OpenIdProvider>(dir_, callback_);
     std::ofstream(dir_.File("client-secret"))
         << testing::kProviderClientSecret << "\n";
@@ -61,7 +66,8 @@ class OAuthTest : public ::testing::Test {
     auto parsed = ProvidersFrom(providers);
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     server_ = std::make_unique<TestServer>([&](app::ServerConfig& config) {
-      config.http_listen = absl::StrCat("127.0.0.1:", http_port);
+      config.http_listen = absl::StrCat("127.0.0.1:", http_port.port());
+      http_port.Release();
       config.oauth.providers = *parsed;
       config.oauth.allowed_redirect_urls = {kApp};
       config.data_keys = domain::DataKeys::NewFile();  // Tokens are kept.

@@ -128,7 +128,9 @@ class PgFailoverTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(pattern), nullptr);
     pair_dir_ = pattern;
     primary_port_ = testing::UnusedPort();
-    standby_port_ = testing::UnusedPort();
+    do {  // Nothing binds the first before the script: it could come twice.
+      standby_port_ = testing::UnusedPort();
+    } while (standby_port_ == primary_port_ && standby_port_ != 0);
     ASSERT_EQ(Pair(absl::StrCat("up ", pair_dir_, " ", primary_port_, " ",
                                 standby_port_)),
               0);

@@ -19,7 +19,6 @@
 #include "tests/integration/oauth_stand_in.h"
 #include "tests/testing/metrics.h"
 #include "tests/testing/postgres.h"
-#include "tests/testing/tcp.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/wait.h"
 
@@ -48,7 +47,7 @@ class PgOAuthRefreshTest : public StandInProviderTest {
     replica_ = std::make_unique<TestServer>([&](app::ServerConfig& config) {
       config = server_->config();
       config.listen = "127.0.0.1:0";
-      config.http_listen = absl::StrCat("127.0.0.1:", testing::UnusedPort());
+      config.http_listen = "127.0.0.1:0";
       config.metrics_listen = "127.0.0.1:0";
     });
   }

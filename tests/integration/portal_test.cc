@@ -24,7 +24,6 @@ namespace {
 using ::roster::testing::Authed;
 using ::roster::testing::NoCredentials;
 using ::roster::testing::TestServer;
-using ::roster::testing::UnusedPort;
 using ::roster::testing::WithToken;
 using namespace roster::v1;  // NOLINT: the API's request and response types.
 using Json = nlohmann::json;
@@ -50,14 +49,14 @@ std::string ConnectReason(const std::string& body) {
 class PortalPagesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    http_port_ = UnusedPort();
     server_ = std::make_unique<TestServer>([&](app::ServerConfig& config) {
-      config.http_listen = absl::StrCat("127.0.0.1:", http_port_);
+      config.http_listen = "127.0.0.1:0";
       config.oauth.allowed_redirect_urls = {"https://app.example.com/app"};
       config.web.portal_app_name = kHostileName;
       config.web.portal_accent_color = "#0f766e";
       config.web.portal_logo_url = "https://cdn.example.com/logo.png";
     });
+    http_port_ = server_->server().http_port();
     backend_ = server_->Backend();
     frontend_ = FrontendUsers::NewStub(server_->channel());
     CreateUserRequest create;
