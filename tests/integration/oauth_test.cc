@@ -22,7 +22,6 @@
 #include "tests/testing/require.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/smtp_sink.h"
-#include "tests/testing/tcp.h"
 #include "tests/testing/test_server.h"
 
 namespace roster {
@@ -35,7 +34,6 @@ using ::roster::testing::OpenIdProvider;
 using ::roster::testing::ProvidersFrom;
 using ::roster::testing::QueryValue;
 using ::roster::testing::ReasonOf;
-using ::roster::testing::ReservedPort;
 using ::roster::testing::TempDir;
 using ::roster::testing::TestServer;
 using ::roster::testing::WithToken;
@@ -48,14 +46,10 @@ class OAuthTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ROSTER_REQUIRE(testing::OpenIdProviderUnavailableReason());
-    // The provider must know the callback URL before the server binds it:
-    // the port is held until then, so no parallel test (or the provider
-    // itself) can take it while node starts.
-    ReservedPort http_port;
-    ASSERT_GT(http_port.port(), 0);
-    callback_ = absl::StrCat("http://127.0.0.1:", http_port.port(),
-                             "/v1/oauth/callback");
-    provider_ = std::make_unique<OpenIdProvider>(dir_, callback_);
+    // The provider holds its port from here, so the server can be set up
+    // first, binding a port of its own; the provider learns the callback URL
+    // from it as it starts. No port is left free for another test to take.
+    provider_ = std::make_unique<OpenIdProvider>(dir_);
     std::ofstream(dir_.File("client-secret"))
         << testing::kProviderClientSecret << "\n";
     const nlohmann::json providers = {
@@ -66,12 +60,14 @@ class OAuthTest : public ::testing::Test {
     auto parsed = ProvidersFrom(providers);
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     server_ = std::make_unique<TestServer>([&](app::ServerConfig& config) {
-      config.http_listen = absl::StrCat("127.0.0.1:", http_port.port());
-      http_port.Release();
+      config.http_listen = "127.0.0.1:0";
       config.oauth.providers = *parsed;
       config.oauth.allowed_redirect_urls = {kApp};
       config.data_keys = domain::DataKeys::NewFile();  // Tokens are kept.
     });
+    callback_ = absl::StrCat("http://127.0.0.1:", server_->server().http_port(),
+                             "/v1/oauth/callback");
+    provider_->Start(callback_);
     frontend_ = FrontendUsers::NewStub(server_->channel());
     backend_ = server_->Backend();
   }

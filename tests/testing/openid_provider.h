@@ -48,52 +48,53 @@ inline std::string OpenIdProviderUnavailableReason() {
 
 class OpenIdProvider {
  public:
-  // Serves on a free loopback port, signing ID tokens with `alg`, for a
-  // client whose only redirect URI is `redirect_uri`.
-  OpenIdProvider(const TempDir& dir, const std::string& redirect_uri,
-                 const std::string& alg = "RS256") {
-    const std::string work = Install();
-    const std::string secret = dir.File("provider-client-secret");
-    std::ofstream(secret) << kProviderClientSecret << "\n";
-    // A port found free can be taken by a parallel test before node binds
-    // it: then node exits at once, and another port is tried.
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      port_ = UnusedPort();
-      log_ = dir.File(absl::StrCat("provider-", port_, ".log"));
-      pid_ = Spawn({"/bin/sh", "-c",
-                    absl::StrCat("exec node --report-on-signal "
-                                 "--report-signal=SIGUSR2 --report-compact "
-                                 "--report-directory=",
-                                 dir.path(), " ", work, "/provider.mjs --port=",
-                                 port_, " --redirect-uri='", redirect_uri,
-                                 "' --client-secret-file=", secret,
-                                 " --alg=", alg, " >", log_, " 2>&1")});
-      if (pid_ <= 0) {
-        ADD_FAILURE() << "node could not be started";
-        return;
-      }
-      bool exited = false;
-      const bool settled = WaitUntil(
-          [&] {
-            exited = waitpid(pid_, nullptr, WNOHANG) == pid_;
-            return exited || absl::StrContains(Log(), "listening");
-          },
-          absl::Seconds(30));
-      if (settled && !exited) {
-        return;
-      }
-      if (!exited) {
-        ADD_FAILURE() << "the OpenID provider did not start in 30 s: "
-                      << Stuck(dir) << "\nits log:\n"
-                      << Log();
-        return;
-      }
-      pid_ = -1;
-      if (!absl::StrContains(Log(), "EADDRINUSE")) {
-        break;
-      }
+  // Holds a loopback port for the provider, so issuer() is known before it
+  // starts: a server can be configured with it (and bind its own callback
+  // port) first. `dir`, for its files, must outlive it.
+  explicit OpenIdProvider(const TempDir& dir) : dir_(dir) {
+    if (port_.port() == 0) {
+      ADD_FAILURE() << "no loopback port could be held for the provider";
     }
-    ADD_FAILURE() << "the OpenID provider did not start:\n" << Log();
+  }
+
+  // Serves on the held port, signing ID tokens with `alg`, for a client whose
+  // only redirect URI is `redirect_uri`. Node is handed the held socket
+  // itself: no other process can take the port before it listens.
+  void Start(const std::string& redirect_uri,
+             const std::string& alg = "RS256") {
+    const std::string work = Install();
+    const std::string secret = dir_.File("provider-client-secret");
+    std::ofstream(secret) << kProviderClientSecret << "\n";
+    log_ = dir_.File(absl::StrCat("provider-", port_.port(), ".log"));
+    pid_ = Spawn({"/bin/sh", "-c",
+                  absl::StrCat("exec node --report-on-signal "
+                               "--report-signal=SIGUSR2 --report-compact "
+                               "--report-directory=",
+                               dir_.path(), " ", work, "/provider.mjs --port=",
+                               port_.port(), " --listen-fd=3 --redirect-uri='",
+                               redirect_uri, "' --client-secret-file=", secret,
+                               " --alg=", alg, " >", log_, " 2>&1")},
+                 /*fd3=*/port_.fd());
+    port_.Release();  // Node has its own copy.
+    if (pid_ <= 0) {
+      ADD_FAILURE() << "node could not be started";
+      return;
+    }
+    bool exited = false;
+    const bool settled = WaitUntil(
+        [&] {
+          exited = waitpid(pid_, nullptr, WNOHANG) == pid_;
+          return exited || absl::StrContains(Log(), "listening");
+        },
+        absl::Seconds(30));
+    if (!settled) {
+      ADD_FAILURE() << "the OpenID provider did not start in 30 s: " << Stuck()
+                    << "\nits log:\n"
+                    << Log();
+    } else if (exited) {
+      pid_ = -1;
+      ADD_FAILURE() << "the OpenID provider did not start:\n" << Log();
+    }
   }
   ~OpenIdProvider() {
     if (pid_ > 0) {
@@ -105,7 +106,7 @@ class OpenIdProvider {
   OpenIdProvider& operator=(const OpenIdProvider&) = delete;
 
   std::string issuer() const {
-    return absl::StrCat("http://127.0.0.1:", port_);
+    return absl::StrCat("http://127.0.0.1:", port_.port());
   }
   std::string Log() const {
     std::ifstream in(log_);
@@ -127,7 +128,7 @@ class OpenIdProvider {
   // The provider's userinfo answer for `access_token` (an error object when
   // the provider does not accept it).
   nlohmann::json UserInfo(const std::string& access_token) const {
-    httplib::Client client("127.0.0.1", port_);
+    httplib::Client client("127.0.0.1", port_.port());
     auto result =
         client.Get("/me", {{"Authorization", "Bearer " + access_token}});
     if (!result) {
@@ -171,7 +172,7 @@ class OpenIdProvider {
   // after 30 s): starved of CPU or blocked, and on what. Node writes a
   // diagnostic report on SIGUSR2 once its event loop is free; a busy loop
   // shows as state R and its CPU time instead.
-  std::string Stuck(const TempDir& dir) const {
+  std::string Stuck() const {
     const std::vector<std::string> stat = StatFields(pid_);
     std::string load;
     std::getline(std::ifstream("/proc/loadavg"), load);
@@ -184,7 +185,7 @@ class OpenIdProvider {
         [&] {
           std::error_code error;
           for (const auto& entry :
-               std::filesystem::directory_iterator(dir.path(), error)) {
+               std::filesystem::directory_iterator(dir_.path(), error)) {
             const std::string name = entry.path().filename().string();
             if (absl::StartsWith(name, "report.") &&
                 absl::EndsWith(name, ".json")) {
@@ -214,7 +215,7 @@ class OpenIdProvider {
 
   nlohmann::json Post(const std::string& path,
                       const nlohmann::json& body) const {
-    httplib::Client client("127.0.0.1", port_);
+    httplib::Client client("127.0.0.1", port_.port());
     client.set_read_timeout(30, 0);
     auto result = client.Post(path, body.dump(), "application/json");
     EXPECT_TRUE(result) << "the OpenID provider did not answer " << path;
@@ -225,7 +226,8 @@ class OpenIdProvider {
     return nlohmann::json::parse(result->body, nullptr, false);
   }
 
-  int port_ = 0;
+  const TempDir& dir_;
+  ReservedPort port_;
   std::string log_;
   pid_t pid_ = -1;
 };

@@ -39,15 +39,26 @@ inline std::vector<char*> NullTerminated(std::vector<std::string>& strings) {
   return pointers;
 }
 
-// Starts `args` (args[0] looked up in PATH) with this process's environment;
-// returns its pid, or -1 when it could not be started.
-inline pid_t Spawn(std::vector<std::string> args) {
+// Starts `args` (args[0] looked up in PATH) with this process's environment,
+// and `fd3` (unless -1) as its descriptor 3: a socket it is to listen on, say.
+// Returns its pid, or -1 when it could not be started.
+inline pid_t Spawn(std::vector<std::string> args, int fd3 = -1) {
   std::vector<char*> argv = NullTerminated(args);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  // dup2 onto itself would leave close-on-exec set: a 3 is moved off first.
+  const int source = fd3 == 3 ? fcntl(fd3, F_DUPFD_CLOEXEC, 4) : fd3;
+  if (source >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, source, 3);
+  }
   pid_t pid = -1;
-  return posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) ==
-                 0
-             ? pid
-             : -1;
+  const int failed =
+      posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (source != fd3) {
+    close(source);
+  }
+  return failed == 0 ? pid : -1;
 }
 
 // Runs roster-server (ServerBinary()) with `args` in `dir`, stderr to a file,

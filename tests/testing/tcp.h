@@ -96,6 +96,9 @@ class ReservedPort {
   ReservedPort& operator=(const ReservedPort&) = delete;
 
   int port() const { return port_; }
+  // The held socket, for a child that is to listen on it (Spawn's fd3); -1
+  // once released.
+  int fd() const { return fd_; }
   void Release() {
     if (fd_ >= 0) {
       close(fd_);

@@ -4,7 +4,10 @@
 // signs a user in through those pages the way a person would, over HTTP.
 //
 //   node provider.mjs --port=P --redirect-uri=URI[,URI…] --client-secret-file=F
-//                     [--alg=RS256|ES256|EdDSA]
+//                     [--alg=RS256|ES256|EdDSA] [--listen-fd=N]
+//
+// With --listen-fd it listens on that inherited socket, which the caller bound
+// to port P, rather than binding P itself: nothing can take P in between.
 //
 // Prints `listening <issuer>` once it serves. Besides the provider's own
 // endpoints it answers:
@@ -162,4 +165,7 @@ http.createServer(async (request, response) => {
     return;
   }
   callback(request, response);
-}).listen(port, '127.0.0.1', () => console.log(`listening ${issuer}`));
+}).listen(
+  args['listen-fd'] ? { fd: Number(args['listen-fd']) } : { port, host: '127.0.0.1' },
+  () => console.log(`listening ${issuer}`),
+);
