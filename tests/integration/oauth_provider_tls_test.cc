@@ -3,13 +3,13 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "roster/v1/frontend_users.grpc.pb.h"
 #include "tests/testing/error_details.h"
@@ -17,7 +17,6 @@
 #include "tests/testing/openid_provider.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/smtp_sink.h"
-#include "tests/testing/tcp.h"
 #include "tests/testing/test_server.h"
 #include "tests/testing/wait.h"
 
@@ -29,7 +28,6 @@ using ::roster::testing::ProvidersFrom;
 using ::roster::testing::ReasonOf;
 using ::roster::testing::TempDir;
 using ::roster::testing::TestServer;
-using ::roster::testing::UnusedPort;
 using namespace roster::v1;  // NOLINT: the API's request and response types.
 
 constexpr char kApp[] = "https://app.example.com/auth";
@@ -42,31 +40,37 @@ class ProviderTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string cert = testing::SelfSignedCertificate(dir_);
-    port_ = UnusedPort();
-    issuer_ = absl::StrCat("https://127.0.0.1:", port_);
     const std::string www = dir_.File("www");
     std::filesystem::create_directories(www + "/.well-known");
+    // On port 0 s_server binds a free port and names it ("ACCEPT host:port");
+    // -WWW reads each file as it is asked for, so the document naming the
+    // port is written once it is known.
+    const std::string out = dir_.File("s_server.out");
+    pid_ = testing::Spawn(
+        {"/bin/sh", "-c",
+         absl::StrCat("cd ", www,
+                      " && exec openssl s_server -WWW -accept 127.0.0.1:0",
+                      " -cert ", cert, " -key ", dir_.File("key.pem"),
+                      " </dev/null >", out, " 2>&1")});
+    ASSERT_GT(pid_, 0);
+    ASSERT_TRUE(testing::WaitUntil(
+        [&] {
+          std::string line;
+          for (std::ifstream in(out); std::getline(in, line);) {
+            if (absl::StartsWith(line, "ACCEPT 127.0.0.1:")) {
+              return absl::SimpleAtoi(line.substr(17), &port_);
+            }
+          }
+          return false;
+        },
+        absl::Seconds(20)))
+        << "openssl s_server did not start";
+    issuer_ = absl::StrCat("https://127.0.0.1:", port_);
     std::ofstream(www + "/.well-known/openid-configuration") << nlohmann::json{
         {"issuer", issuer_},
         {"authorization_endpoint", issuer_ + "/auth"},
         {"token_endpoint", issuer_ + "/token"},
         {"jwks_uri", issuer_ + "/jwks"}}.dump();
-    pid_ = testing::Spawn(
-        {"/bin/sh", "-c",
-         absl::StrCat("cd ", www, " && exec openssl s_server -quiet -WWW ",
-                      "-accept 127.0.0.1:", port_, " -cert ", cert, " -key ",
-                      dir_.File("key.pem"), " </dev/null")});
-    ASSERT_GT(pid_, 0);
-    ASSERT_TRUE(testing::WaitUntil(
-        [&] {
-          const int fd = testing::ConnectFrom(port_);
-          if (fd >= 0) {
-            close(fd);
-          }
-          return fd >= 0;
-        },
-        absl::Seconds(20)))
-        << "openssl s_server did not start";
     std::ofstream(dir_.File("secret")) << testing::kProviderClientSecret;
   }
   void TearDown() override {

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <atomic>
@@ -124,16 +125,25 @@ class PgFailoverTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ROSTER_REQUIRE_POSTGRES();
-    char pattern[] = "/tmp/roster-failover.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    pair_dir_ = pattern;
-    primary_port_ = testing::UnusedPort();
-    do {  // Nothing binds the first before the script: it could come twice.
-      standby_port_ = testing::UnusedPort();
-    } while (standby_port_ == primary_port_ && standby_port_ != 0);
-    ASSERT_EQ(Pair(absl::StrCat("up ", pair_dir_, " ", primary_port_, " ",
-                                standby_port_)),
-              0);
+    // PostgreSQL binds the ports it is given, seconds after they were found
+    // free (initdb, the base backup): a parallel test may take one first.
+    // The script then exits with kPortTaken, and the pair is built again.
+    int up = kPortTaken;
+    for (int attempt = 0; attempt < 3 && up == kPortTaken; ++attempt) {
+      char pattern[] = "/tmp/roster-failover.XXXXXX";
+      ASSERT_NE(mkdtemp(pattern), nullptr);
+      pair_dir_ = pattern;
+      primary_port_ = testing::UnusedPort();
+      do {  // Nothing binds the first before the script: it could come twice.
+        standby_port_ = testing::UnusedPort();
+      } while (standby_port_ == primary_port_ && standby_port_ != 0);
+      up = Pair(absl::StrCat("up ", pair_dir_, " ", primary_port_, " ",
+                             standby_port_));
+      if (up == kPortTaken) {
+        Pair(absl::StrCat("down ", pair_dir_));
+      }
+    }
+    ASSERT_EQ(up, 0);
     std::ofstream(dir_.File("signing.key")) << std::string(64, 'b');
   }
 
@@ -145,9 +155,14 @@ class PgFailoverTest : public ::testing::Test {
     }
   }
 
+  // standby_pair.sh's exit status when a port it was given is in use.
+  static constexpr int kPortTaken = 75;
+
+  // standby_pair.sh's exit status (-1 if it did not exit).
   static int Pair(const std::string& arguments) {
-    return std::system(
-        absl::StrCat(ROSTER_STANDBY_PAIR, " ", arguments).c_str());
+    const int status =
+        std::system(absl::StrCat(ROSTER_STANDBY_PAIR, " ", arguments).c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
   void StartReplicas() {

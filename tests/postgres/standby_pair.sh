@@ -3,6 +3,7 @@
 # packages, for the failover test (tests/integration/pg_failover_test.cc).
 #
 #   standby_pair.sh up DIR PRIMARY_PORT STANDBY_PORT   # initdb, start, pg_basebackup, wait for sync
+#                                                       # (exit 75 when a port is in use)
 #   standby_pair.sh kill-primary DIR                    # pg_ctl stop -m immediate: a crash
 #   standby_pair.sh promote DIR                         # the standby becomes the primary
 #   standby_pair.sh down DIR                            # stop both, delete DIR
@@ -17,6 +18,18 @@ dir=$2
 as_owner=()
 [[ $(id -u) -eq 0 ]] && as_owner=(runuser -u postgres --)
 pg() { "${as_owner[@]}" "$pg_bin/$@"; }
+# Starts the cluster in $1 on port $2 (extra settings after), logging to $1.log; exits 75
+# (EX_TEMPFAIL) when the port is in use, as another process may have taken it since it was
+# found free, so the caller can try other ports.
+start() {
+  local cluster=$1 port=$2
+  shift 2
+  pg pg_ctl -D "$cluster" -l "$cluster.log" -w -t 60 start \
+    -o "$options -c port=$port $*" >/dev/null && return 0
+  cat "$cluster.log" >&2
+  grep -q "Address already in use" "$cluster.log" && exit 75
+  exit 1
+}
 
 case "$command" in
   up)
@@ -28,17 +41,13 @@ case "$command" in
     pg initdb -D "$dir/primary" -U roster --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
       >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     options="-c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=100"
-    pg pg_ctl -D "$dir/primary" -l "$dir/primary.log" -w -t 60 start \
-      -o "$options -c port=$primary_port -c synchronous_standby_names=standby" >/dev/null ||
-      { cat "$dir/primary.log" >&2; exit 1; }
+    start "$dir/primary" "$primary_port" -c synchronous_standby_names=standby
     # -R writes standby.signal and primary_conninfo; the application name makes it the
     # standby that synchronous_standby_names waits for.
     pg pg_basebackup -h 127.0.0.1 -p "$primary_port" -U roster -D "$dir/standby" -R \
       -d "application_name=standby" >"$dir/basebackup.log" 2>&1 ||
       { cat "$dir/basebackup.log" >&2; exit 1; }
-    pg pg_ctl -D "$dir/standby" -l "$dir/standby.log" -w -t 60 start \
-      -o "$options -c port=$standby_port" >/dev/null ||
-      { cat "$dir/standby.log" >&2; exit 1; }
+    start "$dir/standby" "$standby_port"
     for _ in $(seq 300); do
       state=$(pg psql -h 127.0.0.1 -p "$primary_port" -U roster -d postgres -Atc \
         "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby'")
