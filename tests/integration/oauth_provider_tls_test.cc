@@ -56,7 +56,8 @@ class ProviderTlsTest : public ::testing::Test {
     ASSERT_TRUE(testing::WaitUntil(
         [&] {
           std::string line;
-          for (std::ifstream in(out); std::getline(in, line);) {
+          // Only a whole line: one still being written could be cut short.
+          for (std::ifstream in(out); std::getline(in, line) && !in.eof();) {
             if (absl::StartsWith(line, "ACCEPT 127.0.0.1:")) {
               return absl::SimpleAtoi(line.substr(17), &port_);
             }

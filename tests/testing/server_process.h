@@ -55,7 +55,7 @@ inline pid_t Spawn(std::vector<std::string> args, int fd3 = -1) {
   const int failed =
       posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (source != fd3) {
+  if (source >= 0 && source != fd3) {
     close(source);
   }
   return failed == 0 ? pid : -1;
